@@ -1,0 +1,17 @@
+// Command firebreak maps an MSP's trust paths into its customers, verifies the
+// AA22-131A controls, and detects the attacks the advisory names.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

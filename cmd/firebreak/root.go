@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, documented in --help.
+const (
+	exitOK       = 0
+	exitError    = 1
+	exitUsage    = 2
+	exitFindings = 3
+)
+
+// ErrFindings is returned by verbs when results at or above --fail-on exist.
+var ErrFindings = errors.New("findings at or above --fail-on")
+
+// usageError marks bad flags or arguments (exit 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// globalOptions are shared by every verb.
+type globalOptions struct {
+	stdout  io.Writer
+	stderr  io.Writer
+	verbose bool
+	noColor bool
+	log     *slog.Logger
+}
+
+func newRootCommand(g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "firebreak",
+		Short: "Stop one MSP breach from becoming fifteen hundred (CISA AA22-131A, continuously)",
+		Long: `firebreak maps the trust paths from a managed service provider into every
+customer, verifies the controls of the Five Eyes advisory AA22-131A, detects the
+attacks it names, and shows who would fall if one piece were compromised.
+
+Exit codes:
+  0  ok
+  1  error
+  2  usage error (bad flag or argument)
+  3  findings or alerts at or above --fail-on`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			level := slog.LevelWarn
+			if g.verbose {
+				level = slog.LevelDebug
+			}
+			g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+		},
+	}
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
+	root.PersistentFlags().BoolVar(&g.noColor, "no-color", false, "never colour terminal output")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	for _, add := range commands {
+		root.AddCommand(add(g))
+	}
+	return root
+}
+
+// commands lists every verb's constructor, one line each, alphabetical. Each
+// verb lives in its own cmd_<verb>.go file.
+var commands = []func(*globalOptions) *cobra.Command{}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globalOptions{stdout: stdout, stderr: stderr, log: slog.New(slog.NewTextHandler(stderr, nil))}
+	root := newRootCommand(g)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, ErrFindings):
+		fmt.Fprintln(stderr, "firebreak:", err)
+		return exitFindings
+	default:
+		var ue usageError
+		fmt.Fprintln(stderr, "firebreak:", err)
+		if errors.As(err, &ue) || isCobraUsage(err) {
+			return exitUsage
+		}
+		return exitError
+	}
+}
+
+// isCobraUsage recognises cobra's own argument errors.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "accepts ", "requires at least", "requires at most", "invalid argument"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,656 @@
+package estate
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// MSP is the reserved home/owner/party value meaning "the provider itself"
+// (as opposed to a tenant id).
+const MSP = "msp"
+
+// Estate is everything firebreak knows about one MSP and its customers.
+// It is loaded from YAML/JSON/CSV files (see Load) or produced by collectors.
+// Every object carries the position it was read from (Pos) so findings can
+// point at file:line.
+type Estate struct {
+	Provider      Provider      `yaml:"provider" json:"provider"`
+	Tenants       []Tenant      `yaml:"tenants,omitempty" json:"tenants,omitempty"`
+	Identities    []Identity    `yaml:"identities,omitempty" json:"identities,omitempty"`
+	Groups        []Group       `yaml:"groups,omitempty" json:"groups,omitempty"`
+	Tools         []Tool        `yaml:"tools,omitempty" json:"tools,omitempty"`
+	Grants        []Grant       `yaml:"grants,omitempty" json:"grants,omitempty"`
+	Assets        []Asset       `yaml:"assets,omitempty" json:"assets,omitempty"`
+	Backups       []Backup      `yaml:"backups,omitempty" json:"backups,omitempty"`
+	IRPlans       []IRPlan      `yaml:"ir_plans,omitempty" json:"ir_plans,omitempty"`
+	Contracts     []Contract    `yaml:"contracts,omitempty" json:"contracts,omitempty"`
+	Vendors       []Vendor      `yaml:"vendors,omitempty" json:"vendors,omitempty"`
+	Attestations  []Attestation `yaml:"attestations,omitempty" json:"attestations,omitempty"`
+	Exceptions    []Exception   `yaml:"exceptions,omitempty" json:"exceptions,omitempty"`
+	Settings      Settings      `yaml:"settings,omitempty" json:"settings"`
+	Imports       []CSVImport   `yaml:"imports,omitempty" json:"imports,omitempty"`
+	DomainChecks  []DomainCheck `yaml:"domain_checks,omitempty" json:"domain_checks,omitempty"`
+	Exposures     []Exposure    `yaml:"exposures,omitempty" json:"exposures,omitempty"`
+	Sources       []string      `yaml:"-" json:"sources,omitempty"` // files the estate was loaded from
+	CollectionGap []Gap         `yaml:"collection_gaps,omitempty" json:"collection_gaps,omitempty"`
+}
+
+// Pos is where an object was read from. Zero when built in code.
+type Pos struct {
+	File string `yaml:"-" json:"file,omitempty"`
+	Line int    `yaml:"-" json:"line,omitempty"`
+	Col  int    `yaml:"-" json:"col,omitempty"`
+}
+
+func (p Pos) String() string {
+	if p.File == "" {
+		return ""
+	}
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// Provenance records where collected data came from.
+type Provenance struct {
+	Source      string    `yaml:"source" json:"source"` // e.g. "graph", "dns", "probe", "csv:identities.csv"
+	CollectedAt time.Time `yaml:"collected_at" json:"collected_at"`
+}
+
+// Gap names evidence a collector could not obtain (for example a missing Graph
+// permission). Controls needing that evidence are not-evaluable, never failed.
+type Gap struct {
+	Tenant     string    `yaml:"tenant,omitempty" json:"tenant,omitempty"`
+	Evidence   string    `yaml:"evidence" json:"evidence"`                         // e.g. "identities.mfa"
+	Permission string    `yaml:"permission,omitempty" json:"permission,omitempty"` // e.g. "UserAuthenticationMethod.Read.All"
+	Reason     string    `yaml:"reason,omitempty" json:"reason,omitempty"`
+	At         time.Time `yaml:"at,omitempty" json:"at,omitempty"`
+}
+
+// Provider is the MSP itself.
+type Provider struct {
+	ID      string          `yaml:"id" json:"id"` // defaults to "msp"
+	Name    string          `yaml:"name" json:"name"`
+	Domains []string        `yaml:"domains,omitempty" json:"domains,omitempty"`
+	Network ProviderNetwork `yaml:"network,omitempty" json:"network"`
+	Pos     Pos             `yaml:"-" json:"pos"`
+}
+
+// ProviderNetwork describes the MSP's internal architecture (heading 4).
+type ProviderNetwork struct {
+	CustomerDataSegregated *bool `yaml:"customer_data_segregated,omitempty" json:"customer_data_segregated,omitempty"`
+	AdminNetworkSeparate   *bool `yaml:"admin_network_separate,omitempty" json:"admin_network_separate,omitempty"`
+}
+
+// Criticality of a tenant; weights blast radius and scores.
+type Criticality string
+
+const (
+	CritLow      Criticality = "low"
+	CritMedium   Criticality = "medium"
+	CritHigh     Criticality = "high"
+	CritCritical Criticality = "critical"
+)
+
+// Weight returns the numeric weight used by blast radius ranking.
+func (c Criticality) Weight() float64 {
+	switch c {
+	case CritLow:
+		return 1
+	case CritHigh:
+		return 3
+	case CritCritical:
+		return 5
+	default:
+		return 2
+	}
+}
+
+// Tenant is one customer.
+type Tenant struct {
+	ID            string        `yaml:"id" json:"id"`
+	Name          string        `yaml:"name" json:"name"`
+	Domains       []string      `yaml:"domains,omitempty" json:"domains,omitempty"`
+	Criticality   Criticality   `yaml:"criticality,omitempty" json:"criticality,omitempty"`
+	Endpoints     int           `yaml:"endpoints,omitempty" json:"endpoints,omitempty"`
+	EntraTenantID string        `yaml:"entra_tenant_id,omitempty" json:"entra_tenant_id,omitempty"`
+	Sector        string        `yaml:"sector,omitempty" json:"sector,omitempty"`
+	Network       TenantNetwork `yaml:"network,omitempty" json:"network"`
+	Pos           Pos           `yaml:"-" json:"pos"`
+}
+
+// TenantNetwork is the customer's side of segregation (heading 4).
+type TenantNetwork struct {
+	DataSegregated      *bool `yaml:"data_segregated,omitempty" json:"data_segregated,omitempty"`
+	DedicatedConnection *bool `yaml:"dedicated_connection,omitempty" json:"dedicated_connection,omitempty"`
+}
+
+// IdentityKind classifies identities.
+type IdentityKind string
+
+const (
+	KindHuman      IdentityKind = "human"
+	KindService    IdentityKind = "service"
+	KindAPIToken   IdentityKind = "api_token"
+	KindBreakGlass IdentityKind = "break_glass"
+	KindShared     IdentityKind = "shared"
+)
+
+// MFAMethod is one registered or allowed authentication method.
+type MFAMethod string
+
+const (
+	MFAFIDO2         MFAMethod = "fido2"
+	MFAPasskey       MFAMethod = "passkey"
+	MFACertificate   MFAMethod = "certificate"
+	MFAWindowsHello  MFAMethod = "windows_hello"
+	MFAAuthenticator MFAMethod = "authenticator_app" // TOTP or number-matching app
+	MFATOTP          MFAMethod = "totp"
+	MFAPush          MFAMethod = "push"
+	MFASMS           MFAMethod = "sms"
+	MFAVoice         MFAMethod = "voice"
+	MFAEmail         MFAMethod = "email"
+)
+
+// PhishingResistant reports whether the method resists phishing (FIDO2,
+// passkeys, certificate-based, Windows Hello for Business).
+func (m MFAMethod) PhishingResistant() bool {
+	switch m {
+	case MFAFIDO2, MFAPasskey, MFACertificate, MFAWindowsHello:
+		return true
+	}
+	return false
+}
+
+// MFAStrength summarises MFA for trust graph conditions.
+type MFAStrength string
+
+const (
+	MFANone              MFAStrength = "none"
+	MFAWeak              MFAStrength = "weak"
+	MFAPhishingResistant MFAStrength = "phishing-resistant"
+)
+
+// MFA describes an identity's multifactor state.
+type MFA struct {
+	// Enforced is nil when unknown (not-evaluable), false when MFA is not required.
+	Enforced *bool       `yaml:"enforced,omitempty" json:"enforced,omitempty"`
+	Methods  []MFAMethod `yaml:"methods,omitempty" json:"methods,omitempty"`
+}
+
+// Strength is none when not enforced, phishing-resistant when every registered
+// method is, weak otherwise. Unknown enforcement counts as none.
+func (m MFA) Strength() MFAStrength {
+	if m.Enforced == nil || !*m.Enforced || len(m.Methods) == 0 {
+		return MFANone
+	}
+	for _, x := range m.Methods {
+		if !x.PhishingResistant() {
+			return MFAWeak
+		}
+	}
+	return MFAPhishingResistant
+}
+
+// Identity is a human or non-human account, at the MSP or in a tenant.
+type Identity struct {
+	ID         string       `yaml:"id" json:"id"`
+	Name       string       `yaml:"name,omitempty" json:"name,omitempty"`
+	UPN        string       `yaml:"upn,omitempty" json:"upn,omitempty"`
+	Kind       IdentityKind `yaml:"kind" json:"kind"`
+	Home       string       `yaml:"home" json:"home"` // "msp" or a tenant id
+	Enabled    *bool        `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	Owner      string       `yaml:"owner,omitempty" json:"owner,omitempty"`         // identity id or person responsible
+	Personnel  string       `yaml:"personnel,omitempty" json:"personnel,omitempty"` // "active", "departed" (HR status of the person behind it)
+	Created    *Date        `yaml:"created,omitempty" json:"created,omitempty"`
+	LastSignIn *Date        `yaml:"last_sign_in,omitempty" json:"last_sign_in,omitempty"`
+	MFA        MFA          `yaml:"mfa,omitempty" json:"mfa"`
+	Groups     []string     `yaml:"groups,omitempty" json:"groups,omitempty"` // group ids this identity is a member of
+	Roles      []string     `yaml:"roles,omitempty" json:"roles,omitempty"`   // directory roles held in its home (e.g. "Global Administrator")
+	Provenance *Provenance  `yaml:"provenance,omitempty" json:"provenance,omitempty"`
+	Pos        Pos          `yaml:"-" json:"pos"`
+}
+
+// IsEnabled treats unknown as enabled (the safe assumption for risk).
+func (i Identity) IsEnabled() bool { return i.Enabled == nil || *i.Enabled }
+
+// Group is a security group or role container (e.g. the GDAP access group).
+type Group struct {
+	ID      string   `yaml:"id" json:"id"`
+	Name    string   `yaml:"name,omitempty" json:"name,omitempty"`
+	Home    string   `yaml:"home" json:"home"`
+	Members []string `yaml:"members,omitempty" json:"members,omitempty"` // identity ids
+	Pos     Pos      `yaml:"-" json:"pos"`
+}
+
+// ToolKind classifies MSP tools and systems.
+type ToolKind string
+
+const (
+	ToolRMM           ToolKind = "rmm"
+	ToolPSA           ToolKind = "psa"
+	ToolRemoteAccess  ToolKind = "remote_access"
+	ToolVPN           ToolKind = "vpn"
+	ToolJumpHost      ToolKind = "jump_host"
+	ToolVault         ToolKind = "password_vault"
+	ToolBackupConsole ToolKind = "backup_console"
+	ToolIdP           ToolKind = "identity_provider"
+	ToolSIEM          ToolKind = "siem"
+	ToolGDAP          ToolKind = "gdap"
+	ToolOther         ToolKind = "other"
+)
+
+// ManagementKinds are tools whose consoles administer customers.
+var ManagementKinds = []ToolKind{ToolRMM, ToolPSA, ToolRemoteAccess, ToolVPN, ToolJumpHost, ToolVault, ToolBackupConsole, ToolIdP}
+
+// Logging describes a tool's logs (heading 2).
+type Logging struct {
+	Enabled       *bool `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	RetentionDays int   `yaml:"retention_days,omitempty" json:"retention_days,omitempty"`
+	Segregated    *bool `yaml:"segregated,omitempty" json:"segregated,omitempty"` // logs shipped to a destination the tool's admins cannot alter
+}
+
+// GDAP holds the Microsoft 365 delegated admin relationship details for a
+// tool of kind "gdap" (one relationship with one customer).
+type GDAP struct {
+	Customer       string   `yaml:"customer" json:"customer"` // tenant id
+	Roles          []string `yaml:"roles,omitempty" json:"roles,omitempty"`
+	Duration       string   `yaml:"duration,omitempty" json:"duration,omitempty"`       // ISO 8601, e.g. P730D
+	AutoExtend     string   `yaml:"auto_extend,omitempty" json:"auto_extend,omitempty"` // PT0S or P180D
+	Status         string   `yaml:"status,omitempty" json:"status,omitempty"`           // active, expired, ...
+	EndDate        *Date    `yaml:"end_date,omitempty" json:"end_date,omitempty"`
+	AccessGroups   []string `yaml:"access_groups,omitempty" json:"access_groups,omitempty"` // group ids
+	RelationshipID string   `yaml:"relationship_id,omitempty" json:"relationship_id,omitempty"`
+}
+
+// Tool is an MSP tool or system (RMM, PSA, vault, GDAP relationship...).
+type Tool struct {
+	ID              string      `yaml:"id" json:"id"`
+	Name            string      `yaml:"name,omitempty" json:"name,omitempty"`
+	Kind            ToolKind    `yaml:"kind" json:"kind"`
+	Owner           string      `yaml:"owner,omitempty" json:"owner,omitempty"` // "msp" (default) or tenant id
+	Vendor          string      `yaml:"vendor,omitempty" json:"vendor,omitempty"`
+	Product         string      `yaml:"product,omitempty" json:"product,omitempty"`
+	Version         string      `yaml:"version,omitempty" json:"version,omitempty"`
+	CPE             string      `yaml:"cpe,omitempty" json:"cpe,omitempty"`
+	Host            string      `yaml:"host,omitempty" json:"host,omitempty"` // console hostname or URL
+	Ports           []int       `yaml:"ports,omitempty" json:"ports,omitempty"`
+	InternetExposed *bool       `yaml:"internet_exposed,omitempty" json:"internet_exposed,omitempty"`
+	MFAEnforced     *bool       `yaml:"mfa_enforced,omitempty" json:"mfa_enforced,omitempty"`
+	MFAMethods      []MFAMethod `yaml:"mfa_methods,omitempty" json:"mfa_methods,omitempty"` // methods the tool accepts
+	Logging         Logging     `yaml:"logging,omitempty" json:"logging"`
+	LastPatched     *Date       `yaml:"last_patched,omitempty" json:"last_patched,omitempty"`
+	Delivered       bool        `yaml:"delivered,omitempty" json:"delivered,omitempty"` // a service delivered to customers
+	GDAP            *GDAP       `yaml:"gdap,omitempty" json:"gdap,omitempty"`
+	Provenance      *Provenance `yaml:"provenance,omitempty" json:"provenance,omitempty"`
+	Pos             Pos         `yaml:"-" json:"pos"`
+}
+
+// Privilege is ordered: read < operate < admin < full_control.
+type Privilege string
+
+const (
+	PrivRead    Privilege = "read"
+	PrivOperate Privilege = "operate"
+	PrivAdmin   Privilege = "admin"
+	PrivFull    Privilege = "full_control"
+)
+
+// Rank orders privileges; 0 for unknown.
+func (p Privilege) Rank() int {
+	switch p {
+	case PrivRead:
+		return 1
+	case PrivOperate:
+		return 2
+	case PrivAdmin:
+		return 3
+	case PrivFull:
+		return 4
+	}
+	return 0
+}
+
+// Mode of a grant.
+const (
+	ModeStanding = "standing"
+	ModeJIT      = "jit"
+)
+
+// Grant is "subject can control target". Subject is an identity, group,
+// tool or vendor id; target is a tenant, tool, asset or identity id
+// (a vault holding an identity's credentials is a grant vault → identity).
+type Grant struct {
+	ID         string      `yaml:"id" json:"id"`
+	Subject    string      `yaml:"subject" json:"subject"`
+	Target     string      `yaml:"target" json:"target"`
+	Privilege  Privilege   `yaml:"privilege" json:"privilege"`
+	Mode       string      `yaml:"mode,omitempty" json:"mode,omitempty"` // standing (default) or jit
+	Expires    *Date       `yaml:"expires,omitempty" json:"expires,omitempty"`
+	Scope      string      `yaml:"scope,omitempty" json:"scope,omitempty"`
+	Roles      []string    `yaml:"roles,omitempty" json:"roles,omitempty"` // e.g. GDAP / directory roles conveyed
+	Via        string      `yaml:"via,omitempty" json:"via,omitempty"`     // tool id through which the access is exercised
+	Provenance *Provenance `yaml:"provenance,omitempty" json:"provenance,omitempty"`
+	Pos        Pos         `yaml:"-" json:"pos"`
+}
+
+// IsStanding reports whether the grant is standing access (default).
+func (g Grant) IsStanding() bool { return g.Mode == "" || g.Mode == ModeStanding }
+
+// Software is one installed product.
+type Software struct {
+	Vendor  string `yaml:"vendor" json:"vendor"`
+	Product string `yaml:"product" json:"product"`
+	Version string `yaml:"version,omitempty" json:"version,omitempty"`
+	CPE     string `yaml:"cpe,omitempty" json:"cpe,omitempty"`
+}
+
+// Asset is a host or device at the MSP or a tenant.
+type Asset struct {
+	ID            string      `yaml:"id" json:"id"`
+	Tenant        string      `yaml:"tenant" json:"tenant"` // "msp" or tenant id
+	Hostname      string      `yaml:"hostname,omitempty" json:"hostname,omitempty"`
+	Kind          string      `yaml:"kind,omitempty" json:"kind,omitempty"` // server, workstation, firewall, nas, hypervisor, ...
+	Critical      bool        `yaml:"critical,omitempty" json:"critical,omitempty"`
+	Software      []Software  `yaml:"software,omitempty" json:"software,omitempty"`
+	InternetPorts []int       `yaml:"internet_ports,omitempty" json:"internet_ports,omitempty"`
+	EndOfLife     *bool       `yaml:"end_of_life,omitempty" json:"end_of_life,omitempty"`
+	LastPatched   *Date       `yaml:"last_patched,omitempty" json:"last_patched,omitempty"`
+	Agents        []string    `yaml:"agents,omitempty" json:"agents,omitempty"` // tool ids with an agent on this asset (RMM, remote access, backup)
+	GoldImage     *bool       `yaml:"gold_image,omitempty" json:"gold_image,omitempty"`
+	Provenance    *Provenance `yaml:"provenance,omitempty" json:"provenance,omitempty"`
+	Pos           Pos         `yaml:"-" json:"pos"`
+}
+
+// Backup is one backup job or policy for a tenant (heading 8).
+type Backup struct {
+	ID              string `yaml:"id" json:"id"`
+	Tenant          string `yaml:"tenant" json:"tenant"` // "msp" or tenant id
+	Scope           string `yaml:"scope,omitempty" json:"scope,omitempty"`
+	Console         string `yaml:"console,omitempty" json:"console,omitempty"` // tool id
+	RPOHours        int    `yaml:"rpo_hours,omitempty" json:"rpo_hours,omitempty"`
+	RTOHours        int    `yaml:"rto_hours,omitempty" json:"rto_hours,omitempty"`
+	LastSuccess     *Date  `yaml:"last_success,omitempty" json:"last_success,omitempty"`
+	Offline         *bool  `yaml:"offline,omitempty" json:"offline,omitempty"`
+	Immutable       *bool  `yaml:"immutable,omitempty" json:"immutable,omitempty"`
+	KeysSeparate    *bool  `yaml:"keys_separate,omitempty" json:"keys_separate,omitempty"` // encryption keys held separately, offline
+	LastRestoreTest *Date  `yaml:"last_restore_test,omitempty" json:"last_restore_test,omitempty"`
+	GoldImages      *bool  `yaml:"gold_images,omitempty" json:"gold_images,omitempty"` // gold images of critical systems maintained
+	Pos             Pos    `yaml:"-" json:"pos"`
+}
+
+// IRPlan is an incident response and recovery plan (heading 9).
+type IRPlan struct {
+	ID            string  `yaml:"id" json:"id"`
+	Party         string  `yaml:"party" json:"party"` // "msp" or tenant id
+	Roles         IRRoles `yaml:"roles,omitempty" json:"roles"`
+	LastExercised *Date   `yaml:"last_exercised,omitempty" json:"last_exercised,omitempty"`
+	HardCopy      *bool   `yaml:"hard_copy,omitempty" json:"hard_copy,omitempty"`
+	IncludesMSP   *bool   `yaml:"includes_msp,omitempty" json:"includes_msp,omitempty"` // customer plan covers MSP-side scenarios
+	Pos           Pos     `yaml:"-" json:"pos"`
+}
+
+// IRRoles names who fills each role.
+type IRRoles struct {
+	Executive   string `yaml:"executive,omitempty" json:"executive,omitempty"`
+	Technical   string `yaml:"technical,omitempty" json:"technical,omitempty"`
+	Procurement string `yaml:"procurement,omitempty" json:"procurement,omitempty"`
+}
+
+// Contract clause identifiers (heading 11 and the customer paragraphs).
+const (
+	ClauseMFAMSPAccounts       = "mfa_msp_accounts"
+	ClauseMFADelivered         = "mfa_delivered_services"
+	ClauseLeastPrivilege       = "least_privilege"
+	ClauseLogging              = "logging_retention"
+	ClauseCustomerLogAccess    = "customer_log_access"
+	ClauseIncidentNotification = "incident_notification"
+	ClausePatching             = "patching"
+	ClauseBackups              = "backups_rpo_rto"
+	ClauseIncidentResponse     = "incident_response"
+	ClauseSupplyChain          = "supply_chain"
+	ClauseNetworkSecurity      = "network_security"
+	ClauseDeprovisioning       = "account_deprovisioning"
+	ClauseSecurityRoles        = "security_roles"
+)
+
+// Clauses lists every required clause id, in display order.
+var Clauses = []string{
+	ClauseMFAMSPAccounts, ClauseMFADelivered, ClauseLeastPrivilege, ClauseLogging,
+	ClauseCustomerLogAccess, ClauseIncidentNotification, ClausePatching, ClauseBackups,
+	ClauseIncidentResponse, ClauseSupplyChain, ClauseNetworkSecurity, ClauseDeprovisioning,
+	ClauseSecurityRoles,
+}
+
+// Contract is the MSP–customer agreement for one tenant.
+type Contract struct {
+	ID                string   `yaml:"id" json:"id"`
+	Tenant            string   `yaml:"tenant" json:"tenant"`
+	Clauses           []string `yaml:"clauses,omitempty" json:"clauses,omitempty"` // clause ids present
+	NotificationHours int      `yaml:"notification_hours,omitempty" json:"notification_hours,omitempty"`
+	Reviewed          *Date    `yaml:"reviewed,omitempty" json:"reviewed,omitempty"`
+	Pos               Pos      `yaml:"-" json:"pos"`
+}
+
+// HasClause reports whether the contract contains clause id.
+func (c Contract) HasClause(id string) bool {
+	for _, x := range c.Clauses {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Vendor is a subcontractor or software supplier (heading 10).
+type Vendor struct {
+	ID       string   `yaml:"id" json:"id"`
+	Name     string   `yaml:"name,omitempty" json:"name,omitempty"`
+	Kind     string   `yaml:"kind,omitempty" json:"kind,omitempty"`         // subcontractor, software, cloud, ...
+	Supplies []string `yaml:"supplies,omitempty" json:"supplies,omitempty"` // tool ids whose software/updates it ships
+	Assessed *Date    `yaml:"assessed,omitempty" json:"assessed,omitempty"` // last supply-chain risk review
+	Pos      Pos      `yaml:"-" json:"pos"`
+}
+
+// Attestation records a human statement for a control that cannot be
+// checked automatically.
+type Attestation struct {
+	Control string `yaml:"control" json:"control"`
+	Subject string `yaml:"subject" json:"subject"` // "msp" or tenant id
+	By      string `yaml:"by" json:"by"`
+	Date    *Date  `yaml:"date,omitempty" json:"date,omitempty"`
+	Expires *Date  `yaml:"expires" json:"expires"`
+	Note    string `yaml:"note,omitempty" json:"note,omitempty"`
+	Pos     Pos    `yaml:"-" json:"pos"`
+}
+
+// Exception accepts a failing control for a subject, until it expires.
+type Exception struct {
+	Control string `yaml:"control" json:"control"`
+	Subject string `yaml:"subject" json:"subject"` // "msp", tenant id, or an object id
+	Owner   string `yaml:"owner" json:"owner"`
+	Reason  string `yaml:"reason" json:"reason"`
+	Expires *Date  `yaml:"expires" json:"expires"`
+	Pos     Pos    `yaml:"-" json:"pos"`
+}
+
+// Settings are the policy thresholds controls are judged against.
+// Zero values are replaced by DefaultSettings.
+type Settings struct {
+	StaleDays            int     `yaml:"stale_days,omitempty" json:"stale_days"`
+	PatchDays            int     `yaml:"patch_days,omitempty" json:"patch_days"`
+	LogRetentionDays     int     `yaml:"log_retention_days,omitempty" json:"log_retention_days"`
+	RestoreTestDays      int     `yaml:"restore_test_days,omitempty" json:"restore_test_days"`
+	IRExerciseDays       int     `yaml:"ir_exercise_days,omitempty" json:"ir_exercise_days"`
+	ContractReviewDays   int     `yaml:"contract_review_days,omitempty" json:"contract_review_days"`
+	VendorReviewDays     int     `yaml:"vendor_review_days,omitempty" json:"vendor_review_days"`
+	EvidenceMaxAgeDays   int     `yaml:"evidence_max_age_days,omitempty" json:"evidence_max_age_days"`
+	MaxTenantShare       float64 `yaml:"max_tenant_share,omitempty" json:"max_tenant_share"` // blast radius bound, e.g. 0.10
+	NotificationMaxHours int     `yaml:"notification_max_hours,omitempty" json:"notification_max_hours"`
+}
+
+// DefaultSettings are the advisory-derived defaults.
+func DefaultSettings() Settings {
+	return Settings{
+		StaleDays:            90,
+		PatchDays:            30,
+		LogRetentionDays:     180,
+		RestoreTestDays:      180,
+		IRExerciseDays:       365,
+		ContractReviewDays:   365,
+		VendorReviewDays:     365,
+		EvidenceMaxAgeDays:   30,
+		MaxTenantShare:       0.10,
+		NotificationMaxHours: 72,
+	}
+}
+
+// WithDefaults fills zero fields from DefaultSettings.
+func (s Settings) WithDefaults() Settings {
+	d := DefaultSettings()
+	if s.StaleDays == 0 {
+		s.StaleDays = d.StaleDays
+	}
+	if s.PatchDays == 0 {
+		s.PatchDays = d.PatchDays
+	}
+	if s.LogRetentionDays == 0 {
+		s.LogRetentionDays = d.LogRetentionDays
+	}
+	if s.RestoreTestDays == 0 {
+		s.RestoreTestDays = d.RestoreTestDays
+	}
+	if s.IRExerciseDays == 0 {
+		s.IRExerciseDays = d.IRExerciseDays
+	}
+	if s.ContractReviewDays == 0 {
+		s.ContractReviewDays = d.ContractReviewDays
+	}
+	if s.VendorReviewDays == 0 {
+		s.VendorReviewDays = d.VendorReviewDays
+	}
+	if s.EvidenceMaxAgeDays == 0 {
+		s.EvidenceMaxAgeDays = d.EvidenceMaxAgeDays
+	}
+	if s.MaxTenantShare == 0 {
+		s.MaxTenantShare = d.MaxTenantShare
+	}
+	if s.NotificationMaxHours == 0 {
+		s.NotificationMaxHours = d.NotificationMaxHours
+	}
+	return s
+}
+
+// CSVImport declares a CSV file to merge into the estate
+// (see internal/estate/csv.go for the column mapping).
+type CSVImport struct {
+	Kind    string            `yaml:"kind" json:"kind"`                           // identities, assets, grants
+	File    string            `yaml:"file" json:"file"`                           // relative to the declaring file
+	Columns map[string]string `yaml:"columns,omitempty" json:"columns,omitempty"` // field -> CSV header override
+	Home    string            `yaml:"home,omitempty" json:"home,omitempty"`       // default home/tenant for rows
+	Pos     Pos               `yaml:"-" json:"pos"`
+}
+
+// DomainCheck is collected email-domain security evidence (SPF, DMARC, DKIM, MTA-STS).
+type DomainCheck struct {
+	Tenant     string      `yaml:"tenant" json:"tenant"`
+	Domain     string      `yaml:"domain" json:"domain"`
+	SPF        *SPF        `yaml:"spf,omitempty" json:"spf,omitempty"`
+	DMARC      *DMARC      `yaml:"dmarc,omitempty" json:"dmarc,omitempty"`
+	DKIM       []DKIM      `yaml:"dkim,omitempty" json:"dkim,omitempty"`
+	MTASTS     *bool       `yaml:"mta_sts,omitempty" json:"mta_sts,omitempty"`
+	TLSRPT     *bool       `yaml:"tls_rpt,omitempty" json:"tls_rpt,omitempty"`
+	Error      string      `yaml:"error,omitempty" json:"error,omitempty"`
+	Provenance *Provenance `yaml:"provenance,omitempty" json:"provenance,omitempty"`
+	Pos        Pos         `yaml:"-" json:"pos"`
+}
+
+// SPF is a parsed SPF record.
+type SPF struct {
+	Record      string `yaml:"record" json:"record"`
+	All         string `yaml:"all,omitempty" json:"all,omitempty"` // "-all", "~all", "?all", "+all" or "" when missing
+	LookupCount int    `yaml:"lookup_count" json:"lookup_count"`
+	Valid       bool   `yaml:"valid" json:"valid"`
+	Problem     string `yaml:"problem,omitempty" json:"problem,omitempty"`
+}
+
+// DMARC is a parsed DMARC record.
+type DMARC struct {
+	Record string `yaml:"record" json:"record"`
+	Policy string `yaml:"policy" json:"policy"` // none, quarantine, reject
+	Pct    int    `yaml:"pct" json:"pct"`
+	RUA    string `yaml:"rua,omitempty" json:"rua,omitempty"`
+}
+
+// DKIM is one selector's result.
+type DKIM struct {
+	Selector string `yaml:"selector" json:"selector"`
+	Present  bool   `yaml:"present" json:"present"`
+}
+
+// Exposure is collected network exposure evidence for a host:port listed in the estate.
+type Exposure struct {
+	Object      string      `yaml:"object" json:"object"` // tool or asset id probed
+	Tenant      string      `yaml:"tenant,omitempty" json:"tenant,omitempty"`
+	Host        string      `yaml:"host" json:"host"`
+	Port        int         `yaml:"port" json:"port"`
+	Open        bool        `yaml:"open" json:"open"`
+	Service     string      `yaml:"service,omitempty" json:"service,omitempty"` // rdp, smb, winrm, vnc, ssh, https, ...
+	TLSVersion  string      `yaml:"tls_version,omitempty" json:"tls_version,omitempty"`
+	CertExpires *time.Time  `yaml:"cert_expires,omitempty" json:"cert_expires,omitempty"`
+	Banner      string      `yaml:"banner,omitempty" json:"banner,omitempty"`
+	Error       string      `yaml:"error,omitempty" json:"error,omitempty"`
+	Provenance  *Provenance `yaml:"provenance,omitempty" json:"provenance,omitempty"`
+	Pos         Pos         `yaml:"-" json:"pos"`
+}
+
+// Date is a calendar date (YYYY-MM-DD) or a full RFC 3339 timestamp.
+type Date struct{ time.Time }
+
+// ParseDate accepts 2006-01-02, RFC 3339, and "2006-01-02 15:04:05".
+func ParseDate(s string) (Date, error) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{"2006-01-02", time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return Date{t.UTC()}, nil
+		}
+	}
+	return Date{}, fmt.Errorf("invalid date %q: expected YYYY-MM-DD or RFC 3339", s)
+}
+
+// MustDate is for tests and generated data.
+func MustDate(s string) *Date {
+	d, err := ParseDate(s)
+	if err != nil {
+		panic(err)
+	}
+	return &d
+}
+
+// DaysSince returns whole days from d to now.
+func (d Date) DaysSince(now time.Time) int { return int(now.Sub(d.Time).Hours() / 24) }
+
+func (d Date) String() string {
+	if d.Hour() == 0 && d.Minute() == 0 && d.Second() == 0 {
+		return d.Format("2006-01-02")
+	}
+	return d.Format(time.RFC3339)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Date) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Date) UnmarshalText(b []byte) error {
+	p, err := ParseDate(string(b))
+	if err != nil {
+		return err
+	}
+	*d = p
+	return nil
+}
+
+// Bool is a helper for optional booleans.
+func Bool(b bool) *bool { return &b }
