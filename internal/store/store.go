@@ -1,0 +1,707 @@
+// Package store persists everything firebreak's service keeps between runs:
+// estate snapshots, assessment runs and their results, blast-radius results,
+// events, incidents, users, sessions, API tokens, notification targets and the
+// hash-chained audit log.
+//
+// One interface (Store), two implementations (store/sqlite, the embedded
+// default, and store/postgres), one conformance suite (store/storetest) run
+// against both. Migrations are embedded, versioned, forward-only SQL files
+// (store/migrations) applied in a transaction when a store is opened.
+//
+// Tenant isolation is enforced here, in the queries: every read or change of
+// tenant-owned data takes a Scope, and every query filters on it. A zero Scope
+// sees nothing. The server maps a user or API token to a Scope (ScopeFor) and
+// passes it down; it never filters rows itself.
+//
+// Times are stored with microsecond precision (PostgreSQL's); the store
+// truncates every time it is given, so values read back compare equal to the
+// truncated input. All times are returned in UTC.
+//
+// Imported by internal/server and cmd/firebreak; imports only the shared
+// model packages (estate, assess, event).
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/event"
+)
+
+// Sentinel errors callers branch on (errors.Is).
+var (
+	ErrNotFound  = errors.New("not found")          // no such row, or not visible in the scope
+	ErrConflict  = errors.New("already exists")     // unique key taken (username, token id)
+	ErrRevoked   = errors.New("token revoked")      // API token revoked
+	ErrExpired   = errors.New("expired")            // session or API token past its expiry
+	ErrInvalid   = errors.New("invalid argument")   // caller passed a value the store refuses (bad status, empty id)
+	ErrForbidden = errors.New("outside of scope")   // a change aimed at data the scope may not touch
+	ErrClosed    = errors.New("store is closed")    // method called after Close
+	ErrReplay    = errors.New("totp step replayed") // TOTP step not newer than the last one used
+)
+
+// DefaultEventRetention is how long events are kept unless configured
+// otherwise: the advisory asks for at least six months.
+const DefaultEventRetention = 180 * 24 * time.Hour
+
+// Scope says which tenants' data a read or change may touch. A zero Scope
+// matches nothing (fail closed).
+type Scope struct {
+	AllTenants bool   // the MSP's view: every tenant and MSP-level data
+	Tenant     string // when !AllTenants: exactly this tenant id
+}
+
+// AllTenants is the MSP-wide scope (owner, analyst, MSP-level tokens).
+func AllTenants() Scope { return Scope{AllTenants: true} }
+
+// TenantScope limits a caller to one tenant.
+func TenantScope(tenant string) Scope { return Scope{Tenant: tenant} }
+
+// Allows reports whether data owned by tenant is visible in the scope.
+func (s Scope) Allows(tenant string) bool {
+	return s.AllTenants || (s.Tenant != "" && s.Tenant == tenant)
+}
+
+// Valid reports whether the scope can match anything at all.
+func (s Scope) Valid() bool { return s.AllTenants || s.Tenant != "" }
+
+func (s Scope) String() string {
+	if s.AllTenants {
+		return "all tenants"
+	}
+	if s.Tenant == "" {
+		return "nothing"
+	}
+	return "tenant " + s.Tenant
+}
+
+// ScopeFor is the scope a user of the given role and tenant works in.
+func ScopeFor(role Role, tenant string) Scope {
+	switch role {
+	case RoleOwner, RoleAnalyst:
+		return AllTenants()
+	case RoleTenantViewer:
+		return TenantScope(tenant)
+	}
+	return Scope{}
+}
+
+// Secret is a string that must never be logged or serialised by accident:
+// String, GoString, LogValue and MarshalJSON all redact. Use Reveal to read it.
+type Secret string
+
+// Reveal returns the secret's value.
+func (s Secret) Reveal() string { return string(s) }
+
+func (s Secret) String() string   { return redact(s) }
+func (s Secret) GoString() string { return redact(s) }
+
+// LogValue implements slog.LogValuer.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(redact(s)) }
+
+// MarshalJSON implements json.Marshaler; secrets never leave as JSON.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redact(s)) }
+
+func redact(s Secret) string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// Store is the whole persistence interface. It is safe for concurrent use.
+type Store interface {
+	EstateStore
+	RunStore
+	BlastStore
+	EventStore
+	IncidentStore
+	UserStore
+	SessionStore
+	TokenStore
+	NotifyTargetStore
+	AuditStore
+
+	// Dialect is "sqlite" or "postgres".
+	Dialect() string
+	// SchemaVersion is the highest migration applied.
+	SchemaVersion(ctx context.Context) (int, error)
+	// Ping checks the database answers (for /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the database; pending event batches are flushed first.
+	Close() error
+}
+
+// Options tune an implementation. The zero value is usable.
+type Options struct {
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now; stamps Created/Updated fields
+	// SecretKey encrypts secrets at rest (TOTP seeds, notification target
+	// configs) with AES-256-GCM. SQLite: when empty, a random key is created
+	// in <data-dir>/secret.key (0600) on first open. PostgreSQL: when empty,
+	// FIREBREAK_SECRET_KEY is not consulted by the store (the caller decides);
+	// secrets are then stored unencrypted and a warning is logged at open.
+	SecretKey []byte
+}
+
+// ---------------------------------------------------------------------------
+// Estate snapshots
+
+// EstateStore keeps versioned, content-hashed estate snapshots. Snapshots are
+// MSP-level documents; a tenant scope reads only the objects that tenant owns
+// (see ObjectOwner).
+type EstateStore interface {
+	// PutSnapshot stores e unless it is identical (same content hash, which
+	// ignores file positions) to the latest snapshot, in which case the latest
+	// snapshot is returned with created=false.
+	PutSnapshot(ctx context.Context, e *estate.Estate, source string) (meta SnapshotMeta, created bool, err error)
+	// GetSnapshot returns snapshot id (0: the latest). A tenant scope gets an
+	// estate holding only that tenant's objects. ErrNotFound when absent.
+	GetSnapshot(ctx context.Context, scope Scope, id int64) (*Snapshot, error)
+	// ListSnapshots lists snapshots newest first (limit <= 0: 100).
+	ListSnapshots(ctx context.Context, limit int) ([]SnapshotMeta, error)
+	// DiffSnapshots compares two snapshots object by object (kind+id),
+	// limited to the objects the scope may see.
+	DiffSnapshots(ctx context.Context, scope Scope, from, to int64) (*SnapshotDiff, error)
+	// ListTenants returns the tenants of the latest snapshot visible in scope,
+	// sorted by id. Empty when no snapshot exists yet.
+	ListTenants(ctx context.Context, scope Scope) ([]Tenant, error)
+}
+
+// SnapshotMeta describes one stored snapshot.
+type SnapshotMeta struct {
+	ID      int64     `json:"id"`
+	Hash    string    `json:"hash"`   // hex SHA-256 of the position-free canonical content
+	Source  string    `json:"source"` // e.g. "examples/harbourview", "upload by alice", "collect graph"
+	Created time.Time `json:"created"`
+	Tenants int       `json:"tenants"`
+	Objects int       `json:"objects"`
+}
+
+// Snapshot is a stored estate.
+type Snapshot struct {
+	SnapshotMeta
+	Estate *estate.Estate `json:"estate"`
+}
+
+// Tenant is a tenant's summary from the latest snapshot.
+type Tenant struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Criticality string `json:"criticality,omitempty"`
+	Sector      string `json:"sector,omitempty"`
+	Endpoints   int    `json:"endpoints,omitempty"`
+}
+
+// Change kinds in diffs.
+const (
+	ChangeAdded   = "added"
+	ChangeRemoved = "removed"
+	ChangeChanged = "changed"
+)
+
+// ObjectChange is one estate object that differs between two snapshots.
+// Kind is the estate collection ("tenants", "identities", "grants", ...).
+type ObjectChange struct {
+	Kind   string          `json:"kind"`
+	ID     string          `json:"id"`
+	Tenant string          `json:"tenant"` // owner: "msp" or a tenant id
+	Change string          `json:"change"` // added, removed, changed
+	Before json.RawMessage `json:"before,omitempty"`
+	After  json.RawMessage `json:"after,omitempty"`
+}
+
+// SnapshotDiff is the object-level difference of two snapshots, sorted by
+// kind then id.
+type SnapshotDiff struct {
+	From    int64          `json:"from"`
+	To      int64          `json:"to"`
+	Changes []ObjectChange `json:"changes"`
+}
+
+// ---------------------------------------------------------------------------
+// Assessment runs
+
+// RunStore keeps assessment reports. Results and scores are tenant-owned by
+// their Subject ("msp" results are visible to AllTenants scopes only).
+type RunStore interface {
+	// SaveRun stores a report (its results and scores); snapshotID may be 0.
+	SaveRun(ctx context.Context, snapshotID int64, trigger string, r *assess.Report) (Run, error)
+	// ListRuns lists runs newest first (limit <= 0: 100). For a tenant scope,
+	// Scores holds only that tenant's score and the counts are the tenant's.
+	ListRuns(ctx context.Context, scope Scope, limit int) ([]Run, error)
+	// GetRun returns run id (0: the latest) with its report, results and
+	// scores filtered to the scope.
+	GetRun(ctx context.Context, scope Scope, id int64) (*Run, *assess.Report, error)
+	// Results filters the results of one run (RunID 0: latest).
+	Results(ctx context.Context, scope Scope, f ResultFilter) ([]assess.Result, error)
+	// ScoreHistory returns a subject's score in each run, oldest first
+	// (limit <= 0: 100 most recent).
+	ScoreHistory(ctx context.Context, scope Scope, subject string, limit int) ([]ScorePoint, error)
+	// DiffRuns returns every control×subject×object whose status differs
+	// between run from and run to (drift: pass → fail).
+	DiffRuns(ctx context.Context, scope Scope, from, to int64) ([]ResultChange, error)
+}
+
+// Run is one stored assessment.
+type Run struct {
+	ID         int64          `json:"id"`
+	SnapshotID int64          `json:"snapshot_id,omitempty"`
+	Trigger    string         `json:"trigger,omitempty"` // schedule, reload, manual, api
+	At         time.Time      `json:"at"`                // Report.At
+	Created    time.Time      `json:"created"`
+	Provider   string         `json:"provider"`
+	Pass       int            `json:"pass"`
+	Fail       int            `json:"fail"`
+	Other      int            `json:"other"`
+	Scores     []assess.Score `json:"scores"` // MSP first, then tenants worst first (as reported)
+}
+
+// ResultFilter selects results; empty fields match everything.
+type ResultFilter struct {
+	RunID    int64  // 0: latest run
+	Subject  string // "msp" or a tenant id
+	Control  string
+	Status   assess.Status
+	Severity string
+	Limit    int // <= 0: no limit
+	Offset   int
+}
+
+// ScorePoint is a subject's score in one run.
+type ScorePoint struct {
+	RunID int64     `json:"run_id"`
+	At    time.Time `json:"at"`
+	assess.Score
+}
+
+// ResultChange is a status change of one control for one subject (and
+// object) between two runs. From or To is "" when the result is absent on
+// that side.
+type ResultChange struct {
+	Control  string        `json:"control"`
+	Title    string        `json:"title"`
+	Severity string        `json:"severity"`
+	Subject  string        `json:"subject"`
+	Object   string        `json:"object,omitempty"`
+	From     assess.Status `json:"from"`
+	To       assess.Status `json:"to"`
+}
+
+// Drift reports whether the change is a regression from pass to fail.
+func (c ResultChange) Drift() bool {
+	return c.From == assess.StatusPass && c.To == assess.StatusFail
+}
+
+// ---------------------------------------------------------------------------
+// Blast radius
+
+// BlastStore keeps blast-radius results: the whole JSON document (MSP
+// scope only) plus ranking rows (filtered per tenant).
+type BlastStore interface {
+	// SaveBlast stores b and sets b.ID and b.Created.
+	SaveBlast(ctx context.Context, b *BlastResult) error
+	// GetBlast returns blast result id (0: latest). For a tenant scope JSON is
+	// nil and Ranking holds only rows reaching that tenant, each with Tenants
+	// reduced to that tenant.
+	GetBlast(ctx context.Context, scope Scope, id int64) (*BlastResult, error)
+}
+
+// BlastResult is one blast-radius computation.
+type BlastResult struct {
+	ID         int64           `json:"id"`
+	RunID      int64           `json:"run_id,omitempty"`
+	SnapshotID int64           `json:"snapshot_id,omitempty"`
+	Created    time.Time       `json:"created"`
+	JSON       json.RawMessage `json:"result,omitempty"` // the trust engine's full result
+	Ranking    []BlastRank     `json:"ranking"`
+}
+
+// BlastRank is one node of the single-points-of-failure ranking.
+type BlastRank struct {
+	Rank        int      `json:"rank"`
+	Node        string   `json:"node"` // estate object id
+	Kind        string   `json:"kind"` // identity, tool, group, vendor, asset
+	Name        string   `json:"name,omitempty"`
+	Score       float64  `json:"score"`
+	TenantCount int      `json:"tenant_count"`
+	Tenants     []string `json:"tenants"`
+	Privilege   string   `json:"privilege,omitempty"` // highest privilege reached
+}
+
+// ---------------------------------------------------------------------------
+// Events
+
+// EventStore keeps normalized events with their raw line.
+type EventStore interface {
+	// AppendEvents writes a batch durably (committed and synced) before it
+	// returns, and sets each record's ID and Received. Concurrent calls may
+	// be committed together. Either the whole batch is stored or none of it.
+	AppendEvents(ctx context.Context, batch []EventRecord) error
+	// SearchEvents returns events matching q in the scope, newest first
+	// (by timestamp, then id).
+	SearchEvents(ctx context.Context, scope Scope, q EventQuery) ([]EventRecord, error)
+	// CountEvents counts events matching q (Limit/BeforeID ignored).
+	CountEvents(ctx context.Context, scope Scope, q EventQuery) (int64, error)
+	// PurgeEvents deletes events with a timestamp before cutoff and returns
+	// how many were deleted (retention).
+	PurgeEvents(ctx context.Context, before time.Time) (int64, error)
+}
+
+// EventRecord is one stored event.
+type EventRecord struct {
+	ID       int64       `json:"id"`
+	Received time.Time   `json:"received"`
+	Event    event.Event `json:"event"`
+	Raw      string      `json:"raw,omitempty"` // the original line
+}
+
+// EventQuery filters events; empty fields match everything. Tenant narrows
+// an AllTenants scope (it cannot widen a tenant scope).
+type EventQuery struct {
+	Tenant   string
+	From, To time.Time // [From, To); zero: unbounded
+	User     string    // user.name, exact
+	SourceIP string    // source.ip, exact
+	Dataset  string
+	Host     string
+	Outcome  string
+	BeforeID int64 // keyset paging: only ids < BeforeID (0: none)
+	Limit    int   // <= 0: 100; capped at 10000
+}
+
+// ---------------------------------------------------------------------------
+// Incidents
+
+// Incident statuses.
+const (
+	StatusOpen         = "open"
+	StatusAcknowledged = "acknowledged"
+	StatusResolved     = "resolved"
+)
+
+// IncidentStore keeps incidents: one per attacker key, updated in place.
+//
+// Visibility: an incident is visible to a tenant scope when its Tenant is
+// that tenant or that tenant is one of its Tenants. A tenant scope sees a
+// cross-tenant incident with Tenants reduced to its own tenant and Detail
+// withheld (nil), so no other customer is named.
+type IncidentStore interface {
+	// UpsertIncident inserts the incident or updates its detection fields
+	// (title, severity, tenants, last, count, level, techniques, key, detail).
+	// Status, assignee and notes are preserved, except that a resolved
+	// incident whose Last moves forward is reopened. Returns whether it was
+	// created and the stored incident.
+	UpsertIncident(ctx context.Context, inc *Incident) (stored *Incident, created bool, err error)
+	GetIncident(ctx context.Context, scope Scope, id string) (*Incident, error)
+	// ListIncidents returns incidents, most recently active first.
+	ListIncidents(ctx context.Context, scope Scope, f IncidentFilter) ([]Incident, error)
+	// SetIncidentStatus moves an incident to open, acknowledged or resolved
+	// and records who did it. ErrNotFound outside the scope.
+	SetIncidentStatus(ctx context.Context, scope Scope, id, status, by string) (*Incident, error)
+	// AssignIncident sets (or clears, with "") the assignee.
+	AssignIncident(ctx context.Context, scope Scope, id, assignee string) (*Incident, error)
+	// AddIncidentNote appends a note; At is set by the store when zero.
+	AddIncidentNote(ctx context.Context, scope Scope, id string, n Note) (*Incident, error)
+}
+
+// Incident is the stored form of a detection incident.
+type Incident struct {
+	ID         string            `json:"id"`
+	Tenant     string            `json:"tenant"`            // primary tenant ("" or "msp" for MSP-level)
+	Tenants    []string          `json:"tenants,omitempty"` // every tenant involved
+	Rule       string            `json:"rule"`
+	Title      string            `json:"title"`
+	Severity   string            `json:"severity"`
+	Status     string            `json:"status"` // open, acknowledged, resolved
+	Assignee   string            `json:"assignee,omitempty"`
+	Notes      []Note            `json:"notes,omitempty"`
+	First      time.Time         `json:"first"`
+	Last       time.Time         `json:"last"`
+	Count      int               `json:"count"`
+	Level      int               `json:"level"`
+	Techniques []string          `json:"techniques,omitempty"`
+	Key        map[string]string `json:"key,omitempty"`
+	Detail     json.RawMessage   `json:"detail,omitempty"` // e.g. sample events
+	Created    time.Time         `json:"created"`
+	Updated    time.Time         `json:"updated"`
+	StatusBy   string            `json:"status_by,omitempty"` // who last changed the status
+	StatusAt   time.Time         `json:"status_at,omitzero"`
+}
+
+// Note is one analyst note on an incident.
+type Note struct {
+	At     time.Time `json:"at"`
+	Author string    `json:"author"`
+	Text   string    `json:"text"`
+}
+
+// IncidentFilter selects incidents; empty fields match everything.
+type IncidentFilter struct {
+	Tenant   string // narrows an AllTenants scope (matches Tenant or Tenants)
+	Status   string
+	Severity string
+	Rule     string
+	Since    time.Time // Last >= Since
+	Limit    int       // <= 0: 100
+	Offset   int
+}
+
+// ---------------------------------------------------------------------------
+// Users, sessions, tokens
+
+// Role of a user.
+type Role string
+
+const (
+	RoleOwner        Role = "owner"         // everything, including users, tokens and settings
+	RoleAnalyst      Role = "analyst"       // MSP-wide read and incident handling
+	RoleTenantViewer Role = "tenant_viewer" // one tenant, read only
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleOwner || r == RoleAnalyst || r == RoleTenantViewer }
+
+// UserStore keeps local users. Users are MSP-level: list and change them only
+// with an AllTenants scope (the server checks the owner role); lookups by
+// username during login take no scope.
+type UserStore interface {
+	CreateUser(ctx context.Context, u *User) error // ErrConflict when the username is taken
+	GetUser(ctx context.Context, username string) (*User, error)
+	// ListUsers: AllTenants sees all users; a tenant scope sees that tenant's users.
+	ListUsers(ctx context.Context, scope Scope) ([]User, error)
+	// UpdateUser changes role, tenant, disabled and email (not secrets or counters).
+	UpdateUser(ctx context.Context, u *User) error
+	DeleteUser(ctx context.Context, username string) error
+	SetPassword(ctx context.Context, username, hash string) error
+	// SetTOTP stores the (encrypted) TOTP secret; enrolled marks enrolment
+	// as confirmed. An empty secret clears TOTP. Resets the last used step.
+	SetTOTP(ctx context.Context, username string, secret Secret, enrolled bool) error
+	// UseTOTPStep atomically records step as used; ErrReplay when step is not
+	// greater than the last step used (a replayed or older code).
+	UseTOTPStep(ctx context.Context, username string, step int64) error
+	// RecordLoginFailure increments the failure counter; when it reaches
+	// maxFailures the account is locked until at+lockFor and the counter
+	// resets. Returns the updated user.
+	RecordLoginFailure(ctx context.Context, username string, at time.Time, maxFailures int, lockFor time.Duration) (*User, error)
+	// RecordLoginSuccess clears failures and the lock and sets LastLogin.
+	RecordLoginSuccess(ctx context.Context, username string, at time.Time) error
+	// SetWebAuthn replaces the user's WebAuthn credentials document.
+	SetWebAuthn(ctx context.Context, username string, creds json.RawMessage) error
+}
+
+// User is a local account. PasswordHash and TOTPSecret never serialise.
+type User struct {
+	Username     string          `json:"username"`
+	Email        string          `json:"email,omitempty"`
+	Role         Role            `json:"role"`
+	Tenant       string          `json:"tenant,omitempty"` // for tenant_viewer
+	PasswordHash string          `json:"-"`                // argon2id PHC string, made by the server
+	TOTPSecret   Secret          `json:"-"`                // decrypted on read
+	TOTPEnrolled bool            `json:"totp_enrolled"`
+	TOTPLastStep int64           `json:"-"`
+	FailedLogins int             `json:"failed_logins"`
+	LockedUntil  time.Time       `json:"locked_until,omitzero"`
+	WebAuthn     json.RawMessage `json:"-"`
+	Disabled     bool            `json:"disabled"`
+	Created      time.Time       `json:"created"`
+	Updated      time.Time       `json:"updated"`
+	LastLogin    time.Time       `json:"last_login,omitzero"`
+}
+
+// LogValue keeps secrets out of logs.
+func (u User) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("username", u.Username), slog.String("role", string(u.Role)), slog.String("tenant", u.Tenant))
+}
+
+// Scope is the user's scope.
+func (u *User) Scope() Scope { return ScopeFor(u.Role, u.Tenant) }
+
+// Locked reports whether the account is locked at time now.
+func (u *User) Locked(now time.Time) bool { return now.Before(u.LockedUntil) }
+
+// SessionStore keeps login sessions. The store is given the raw session
+// token and keeps only its SHA-256 hash.
+type SessionStore interface {
+	// CreateSession stores s under the hash of token.
+	CreateSession(ctx context.Context, token Secret, s *Session) error
+	// GetSession returns the session for token; ErrNotFound when unknown,
+	// ErrExpired when past Expires at time now.
+	GetSession(ctx context.Context, token Secret, now time.Time) (*Session, error)
+	// UpdateSession changes MFA, Expires, LastSeen and CSRF of a session.
+	UpdateSession(ctx context.Context, token Secret, s *Session) error
+	DeleteSession(ctx context.Context, token Secret) error
+	// DeleteUserSessions logs a user out everywhere (password change, lockout).
+	DeleteUserSessions(ctx context.Context, username string) error
+	// PurgeSessions deletes sessions expired before now.
+	PurgeSessions(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Session is a login session.
+type Session struct {
+	Username string    `json:"username"`
+	CSRF     Secret    `json:"-"`   // per-session CSRF token
+	MFA      bool      `json:"mfa"` // second factor completed
+	Created  time.Time `json:"created"`
+	Expires  time.Time `json:"expires"`
+	LastSeen time.Time `json:"last_seen"`
+	IP       string    `json:"ip,omitempty"`
+	Agent    string    `json:"agent,omitempty"`
+}
+
+// TokenStore keeps API tokens (bearer tokens for ingest and the API). The
+// store is given the raw token once and keeps only its SHA-256 hash.
+type TokenStore interface {
+	// CreateAPIToken stores t for raw; sets t.Created. t.ID must be unique.
+	CreateAPIToken(ctx context.Context, raw Secret, t *APIToken) error
+	// UseAPIToken looks a raw token up and records its use at time at
+	// (LastUsed is written at most once a minute). ErrNotFound, ErrRevoked or
+	// ErrExpired when it may not be used.
+	UseAPIToken(ctx context.Context, raw Secret, at time.Time) (*APIToken, error)
+	// ListAPITokens: AllTenants sees all tokens; a tenant scope sees tokens
+	// bound to that tenant.
+	ListAPITokens(ctx context.Context, scope Scope) ([]APIToken, error)
+	RevokeAPIToken(ctx context.Context, scope Scope, id string, at time.Time) error
+}
+
+// Token permissions.
+const (
+	PermIngest = "events:write" // POST /api/v1/events
+	PermRead   = "read"         // read the API within the token's scope
+)
+
+// APIToken is a bearer token's metadata.
+type APIToken struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Prefix      string    `json:"prefix"`           // first characters of the token, for display
+	Tenant      string    `json:"tenant,omitempty"` // "": all tenants
+	Source      string    `json:"source,omitempty"` // "": any; else the event source/dataset this token may send
+	Permissions []string  `json:"permissions"`
+	CreatedBy   string    `json:"created_by,omitempty"`
+	Created     time.Time `json:"created"`
+	Expires     time.Time `json:"expires,omitzero"`
+	LastUsed    time.Time `json:"last_used,omitzero"`
+	Revoked     time.Time `json:"revoked,omitzero"`
+}
+
+// Scope is the token's tenant scope.
+func (t *APIToken) Scope() Scope {
+	if t.Tenant == "" {
+		return AllTenants()
+	}
+	return TenantScope(t.Tenant)
+}
+
+// Can reports whether the token holds permission p.
+func (t *APIToken) Can(p string) bool {
+	for _, x := range t.Permissions {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+// ---------------------------------------------------------------------------
+// Notification targets
+
+// Notification target kinds (see internal/notify).
+const (
+	TargetWebhook = "webhook"
+	TargetSlack   = "slack"
+	TargetTeams   = "teams"
+	TargetSyslog  = "syslog"
+	TargetSMTP    = "smtp"
+)
+
+// NotifyTargetStore keeps where alerts are sent. Config (which holds secrets:
+// webhook signing keys, SMTP passwords) is encrypted at rest.
+type NotifyTargetStore interface {
+	// PutNotifyTarget inserts or replaces target t.ID (sets Created/Updated).
+	PutNotifyTarget(ctx context.Context, scope Scope, t *NotifyTarget) error
+	GetNotifyTarget(ctx context.Context, scope Scope, id string) (*NotifyTarget, error)
+	// ListNotifyTargets: AllTenants sees all; a tenant scope sees its own.
+	ListNotifyTargets(ctx context.Context, scope Scope) ([]NotifyTarget, error)
+	DeleteNotifyTarget(ctx context.Context, scope Scope, id string) error
+	// RecordDelivery counts a delivery attempt outcome (errText "" = success).
+	RecordDelivery(ctx context.Context, id string, at time.Time, errText string) error
+}
+
+// NotifyTarget is a configured alert destination.
+type NotifyTarget struct {
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	Kind        string          `json:"kind"`             // webhook, slack, teams, syslog, smtp
+	Tenant      string          `json:"tenant,omitempty"` // "": MSP-wide (all tenants' alerts); else that tenant's only
+	MinSeverity string          `json:"min_severity,omitempty"`
+	Enabled     bool            `json:"enabled"`
+	Config      json.RawMessage `json:"-"` // kind-specific, holds secrets; never serialised
+	Created     time.Time       `json:"created"`
+	Updated     time.Time       `json:"updated"`
+	Sent        int64           `json:"sent"`
+	Failed      int64           `json:"failed"`
+	LastError   string          `json:"last_error,omitempty"`
+	LastAt      time.Time       `json:"last_at,omitzero"`
+}
+
+// LogValue keeps Config out of logs.
+func (t NotifyTarget) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", t.ID), slog.String("kind", t.Kind), slog.String("name", t.Name))
+}
+
+// ---------------------------------------------------------------------------
+// Audit log
+
+// AuditStore keeps the append-only audit log. Each entry's Hash is
+// SHA-256(PrevHash || canonical entry) (see AuditEntry.Canonical), so any
+// change, removal or reordering of past entries breaks the chain.
+type AuditStore interface {
+	// AppendAudit appends e, setting Seq, At (when zero), PrevHash and Hash.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	// ListAudit returns entries newest first. A tenant scope sees entries
+	// whose Tenant is that tenant.
+	ListAudit(ctx context.Context, scope Scope, f AuditFilter) ([]AuditEntry, error)
+	// VerifyAudit walks the whole chain. It returns the number of entries
+	// and the head hash, or an *AuditError naming the first broken entry.
+	VerifyAudit(ctx context.Context) (entries int64, head string, err error)
+}
+
+// AuditEntry is one recorded change.
+type AuditEntry struct {
+	Seq      int64           `json:"seq"` // 1, 2, 3, ... with no gaps
+	At       time.Time       `json:"at"`
+	Actor    string          `json:"actor"`            // username, "token:<id>", or "system"
+	Action   string          `json:"action"`           // e.g. user.create, incident.acknowledge, login.failure
+	Target   string          `json:"target,omitempty"` // object acted on
+	Tenant   string          `json:"tenant,omitempty"` // tenant concerned, if any
+	IP       string          `json:"ip,omitempty"`
+	Detail   json.RawMessage `json:"detail,omitempty"` // compact JSON; never secrets
+	PrevHash string          `json:"prev_hash"`        // hex; 64 zeros for the first entry
+	Hash     string          `json:"hash"`             // hex
+}
+
+// AuditFilter selects audit entries.
+type AuditFilter struct {
+	Actor     string
+	Action    string // exact, or a prefix ending in "." (e.g. "incident.")
+	Since     time.Time
+	BeforeSeq int64 // keyset paging (0: none)
+	Limit     int   // <= 0: 100
+}
+
+// AuditError reports the first entry where the chain breaks.
+type AuditError struct {
+	Seq    int64
+	Reason string
+}
+
+func (e *AuditError) Error() string {
+	return fmt.Sprintf("audit log broken at entry %d: %s", e.Seq, e.Reason)
+}
