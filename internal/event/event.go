@@ -93,3 +93,18 @@ func (e *Event) Get(name string) (string, bool) {
 	v, ok := e.Fields[name]
 	return v, ok
 }
+
+// Reset clears e for reuse, keeping the Fields map's storage.
+func (e *Event) Reset() {
+	f := e.Fields
+	clear(f)
+	*e = Event{Fields: f}
+}
+
+// SetField sets a source field, allocating Fields on first use.
+func (e *Event) SetField(name, value string) {
+	if e.Fields == nil {
+		e.Fields = make(map[string]string, 8)
+	}
+	e.Fields[name] = value
+}

@@ -1,0 +1,434 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+	"unicode/utf8"
+
+	"github.com/firebreak-msp/firebreak/internal/event"
+)
+
+// Input formats. FormatAuto (the empty string) sniffs the input.
+const (
+	FormatAuto     = ""
+	FormatSyslog   = "syslog"   // RFC 3164, RFC 5424 or RFC 3339-stamped syslog lines (OpenSSH)
+	FormatJournald = "journald" // journalctl -o json (OpenSSH)
+	FormatWindows  = "windows"  // Windows Security events as JSON (Winlogbeat/ECS, NXLog, Get-WinEvent)
+	FormatEntra    = "entra"    // Entra ID sign-in logs (Graph signIn or Azure Monitor export)
+	FormatOkta     = "okta"     // Okta System Log
+	FormatGeneric  = "generic"  // JSON lines with a Mapping
+)
+
+// Formats lists the accepted values of Options.Format (besides "" = auto).
+var Formats = []string{FormatSyslog, FormatJournald, FormatWindows, FormatEntra, FormatOkta, FormatGeneric}
+
+// Defaults.
+const (
+	DefaultMaxLineBytes = 1 << 20 // longest line or JSON record kept; longer ones are counted and skipped
+	DefaultMaxSamples   = 5       // unparsed samples kept in Stats
+	maxSampleText       = 200
+)
+
+// ErrUnknownFormat is returned for an Options.Format that is not in Formats.
+var ErrUnknownFormat = errors.New("unknown input format")
+
+// Options configure a Reader. The zero value sniffs the format and assigns no
+// tenant.
+type Options struct {
+	// Format forces an input format; "" sniffs it from the first lines.
+	Format string
+	// Year is the year of the first RFC 3164 timestamp (which carries none).
+	// 0 means: from ModTime (the file's mtime, set by Open), else from Now.
+	// Later lines roll over Dec→Jan.
+	Year int
+	// ModTime is the input's modification time (Open fills it for files).
+	ModTime time.Time
+	// Location is the zone of timestamps that carry none (RFC 3164, NXLog
+	// EventTime). nil means UTC.
+	Location *time.Location
+	// Tenant assigns every event of the input to this tenant (organization.id).
+	Tenant string
+	// TenantMap assigns tenants by host, user domain or Entra tenant id when
+	// Tenant is empty.
+	TenantMap *TenantMap
+	// Mapping is required for FormatGeneric (and used to sniff it).
+	Mapping *Mapping
+	// MaxLineBytes bounds one line or JSON record; 0 means DefaultMaxLineBytes.
+	MaxLineBytes int
+	// MaxSamples bounds the unparsed samples in Stats; 0 means DefaultMaxSamples.
+	MaxSamples int
+	// Now is the clock used only to guess the year of RFC 3164 timestamps
+	// when neither Year nor ModTime is known. nil means time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) maxLine() int {
+	if o.MaxLineBytes > 0 {
+		return o.MaxLineBytes
+	}
+	return DefaultMaxLineBytes
+}
+
+func (o *Options) maxSamples() int {
+	if o.MaxSamples > 0 {
+		return o.MaxSamples
+	}
+	return DefaultMaxSamples
+}
+
+func (o *Options) loc() *time.Location {
+	if o.Location != nil {
+		return o.Location
+	}
+	return time.UTC
+}
+
+// Stats counts what a Reader has seen.
+type Stats struct {
+	Name     string   // input name (file path or "-")
+	Format   string   // format used
+	Bytes    int64    // bytes read (decompressed)
+	Lines    int64    // lines (or JSON records) read
+	Parsed   int64    // records that produced an event
+	Ignored  int64    // well-formed records that are not about authentication (cron, sudo, other event ids)
+	Unparsed int64    // malformed records (bad syslog header, bad JSON, binary garbage), including TooLong
+	TooLong  int64    // records longer than MaxLineBytes (counted in Unparsed too)
+	Samples  []Sample // a few unparsed records
+}
+
+// Add accumulates o into s (samples up to max).
+func (s *Stats) Add(o Stats, max int) {
+	s.Bytes += o.Bytes
+	s.Lines += o.Lines
+	s.Parsed += o.Parsed
+	s.Ignored += o.Ignored
+	s.Unparsed += o.Unparsed
+	s.TooLong += o.TooLong
+	for _, x := range o.Samples {
+		if len(s.Samples) >= max {
+			break
+		}
+		s.Samples = append(s.Samples, x)
+	}
+}
+
+// Sample is one unparsed record.
+type Sample struct {
+	File   string `json:"file"`
+	Line   int64  `json:"line"`
+	Reason string `json:"reason"`
+	Text   string `json:"text"` // truncated, invalid UTF-8 replaced
+}
+
+func (s Sample) String() string {
+	return fmt.Sprintf("%s:%d: %s: %q", s.File, s.Line, s.Reason, s.Text)
+}
+
+// result of parsing one record.
+type result uint8
+
+const (
+	resEvent   result = iota // ev filled
+	resIgnored               // well-formed, not interesting
+	resBad                   // malformed
+)
+
+// recordParser parses one record (a line or one JSON object) into ev, which
+// the caller has reset.
+type recordParser interface {
+	parse(rec []byte, ev *event.Event) (result, string)
+}
+
+// Reader reads events from one input. It is not safe for concurrent use.
+type Reader struct {
+	name   string
+	opts   Options
+	closer io.Closer
+	format string
+
+	lines  *lineReader
+	doc    *docSplitter // JSON document mode (array or {"value": [...]})
+	sub    *docSplitter // expanding one line that holds a whole document
+	subLn  int64
+	subOff int64
+	p      recordParser
+	st     Stats
+}
+
+// Open opens a file ("-" is stdin) and returns a Reader. gzip is detected
+// from the content. The caller must Close it.
+func Open(ctx context.Context, path string, opts Options) (*Reader, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var f *os.File
+	if path == "-" {
+		f = os.Stdin
+	} else {
+		var err error
+		f, err = os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("opening log: %w", err)
+		}
+		if fi, err := f.Stat(); err == nil {
+			if fi.IsDir() {
+				f.Close()
+				return nil, fmt.Errorf("opening log %s: is a directory", path)
+			}
+			if opts.ModTime.IsZero() {
+				opts.ModTime = fi.ModTime()
+			}
+		}
+	}
+	r, err := NewReader(path, f, opts)
+	if err != nil {
+		if f != os.Stdin {
+			f.Close()
+		}
+		return nil, err
+	}
+	if f != os.Stdin {
+		r.closer = f
+	}
+	return r, nil
+}
+
+// NewReader returns a Reader over r named name (used in samples and
+// Event.File). gzip is detected from the content.
+func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
+	switch opts.Format {
+	case FormatAuto, FormatSyslog, FormatJournald, FormatWindows, FormatEntra, FormatOkta:
+	case FormatGeneric:
+		if opts.Mapping == nil {
+			return nil, fmt.Errorf("%s: format generic needs a mapping file", name)
+		}
+	default:
+		return nil, fmt.Errorf("%s: %w %q (want one of %v)", name, ErrUnknownFormat, opts.Format, Formats)
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(2)
+	rd := &Reader{name: name, opts: opts}
+	var src io.Reader = br
+	if len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading gzip header: %w", name, err)
+		}
+		rd.closer = nil
+		src = zr
+	}
+	rd.lines = newLineReader(src, opts.maxLine())
+	head, _ = rd.lines.peek(8 << 10)
+	format := opts.Format
+	if format == FormatAuto {
+		format = sniff(head, opts.Mapping)
+	}
+	rd.format = format
+	rd.st.Name = name
+	rd.st.Format = format
+	switch format {
+	case FormatSyslog:
+		rd.p = newSyslogParser(&rd.opts, head)
+	case FormatJournald:
+		rd.p = newJournaldParser(&rd.opts)
+	case FormatWindows:
+		rd.p = newWindowsParser(&rd.opts)
+	case FormatEntra:
+		rd.p = newEntraParser(&rd.opts)
+	case FormatOkta:
+		rd.p = newOktaParser(&rd.opts)
+	case FormatGeneric:
+		if opts.Mapping == nil {
+			return nil, fmt.Errorf("%s: format generic needs a mapping file", name)
+		}
+		rd.p = newGenericParser(&rd.opts)
+	}
+	if format != FormatSyslog && isJSONDocument(head) {
+		rd.doc = newDocSplitter(rd.lines, opts.maxLine())
+	}
+	return rd, nil
+}
+
+// Format reports the input format in use.
+func (r *Reader) Format() string { return r.format }
+
+// Name reports the input's name.
+func (r *Reader) Name() string { return r.name }
+
+// Close closes the underlying file when the Reader opened it.
+func (r *Reader) Close() error {
+	if r.closer != nil {
+		err := r.closer.Close()
+		r.closer = nil
+		return err
+	}
+	return nil
+}
+
+// Stats returns the counters so far.
+func (r *Reader) Stats() Stats {
+	s := r.st
+	s.Bytes = r.lines.bytes
+	s.Samples = append([]Sample(nil), r.st.Samples...)
+	return s
+}
+
+// Next fills ev with the next event. It returns io.EOF at the end of the
+// input, or a read error. ev is reset first; its Fields map is reused, so
+// callers that keep an event must copy it (including Fields).
+func (r *Reader) Next(ev *event.Event) error {
+	for {
+		rec, line, off, err := r.record()
+		if err != nil {
+			return err
+		}
+		if rec == nil { // too long, already counted
+			continue
+		}
+		r.st.Lines++
+		ev.Reset()
+		res, why := r.p.parse(rec, ev)
+		switch res {
+		case resEvent:
+			r.st.Parsed++
+			ev.File = r.name
+			ev.Line = line
+			ev.Offset = off
+			if ev.Tenant == "" {
+				r.assignTenant(ev)
+			}
+			return nil
+		case resIgnored:
+			r.st.Ignored++
+		default:
+			r.bad(line, why, rec)
+		}
+	}
+}
+
+// record returns the next record with its 1-based line number and byte
+// offset. A nil record with nil error means a skipped (too long) record.
+func (r *Reader) record() ([]byte, int64, int64, error) {
+	if r.sub != nil {
+		rec, _, err := r.sub.next()
+		if err == nil {
+			if rec == nil {
+				r.tooLong(r.subLn)
+			}
+			return rec, r.subLn, r.subOff, nil
+		}
+		if err != io.EOF {
+			r.bad(r.subLn, "bad JSON document: "+err.Error(), nil)
+		}
+		r.sub = nil
+	}
+	if r.doc != nil {
+		rec, ln, err := r.doc.next()
+		if err != nil {
+			if err != io.EOF && !isReadErr(err) {
+				r.bad(ln, "bad JSON document: "+err.Error(), nil)
+				// the document is unusable past a syntax error; fall back to lines
+				r.doc = nil
+				return nil, 0, 0, nil
+			}
+			return nil, 0, 0, err
+		}
+		if rec == nil {
+			r.tooLong(ln)
+		}
+		return rec, ln, r.doc.recOff, nil
+	}
+	line, err := r.lines.next()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	ln, off := r.lines.lineNo, r.lines.lineOff
+	if line == nil {
+		r.tooLong(ln)
+		return nil, ln, off, nil
+	}
+	if r.format != FormatSyslog && isWrapperLine(line) {
+		r.sub = newDocSplitter(newLineReader(bytes.NewReader(line), r.opts.maxLine()+1), r.opts.maxLine())
+		r.subLn, r.subOff = ln, off
+		return nil, ln, off, nil
+	}
+	return line, ln, off, nil
+}
+
+type readErr struct{ err error }
+
+func (e readErr) Error() string { return e.err.Error() }
+func (e readErr) Unwrap() error { return e.err }
+
+func isReadErr(err error) bool {
+	var re readErr
+	return errors.As(err, &re)
+}
+
+func (r *Reader) tooLong(line int64) {
+	r.st.Lines++
+	r.st.TooLong++
+	r.bad(line, fmt.Sprintf("record longer than %d bytes skipped", r.opts.maxLine()), nil)
+}
+
+func (r *Reader) bad(line int64, why string, rec []byte) {
+	r.st.Unparsed++
+	if len(r.st.Samples) >= r.opts.maxSamples() {
+		return
+	}
+	if why == "" {
+		why = "unrecognised record"
+	}
+	r.st.Samples = append(r.st.Samples, Sample{File: r.name, Line: line, Reason: why, Text: sampleText(rec)})
+}
+
+func sampleText(b []byte) string {
+	if len(b) > maxSampleText {
+		b = b[:maxSampleText]
+	}
+	return string(bytes.ToValidUTF8(b, []byte(string(utf8.RuneError))))
+}
+
+func (r *Reader) assignTenant(ev *event.Event) {
+	if r.opts.Tenant != "" {
+		ev.Tenant = r.opts.Tenant
+		return
+	}
+	if r.opts.TenantMap != nil {
+		ev.Tenant = r.opts.TenantMap.Lookup(ev)
+	}
+}
+
+// sniff guesses the format from the first bytes of the input.
+func sniff(head []byte, m *Mapping) string {
+	t := bytes.TrimLeft(head, " \t\r\n\ufeff")
+	t = bytes.TrimPrefix(t, []byte("\xef\xbb\xbf"))
+	t = bytes.TrimLeft(t, " \t\r\n")
+	if len(t) == 0 || (t[0] != '{' && t[0] != '[') {
+		return FormatSyslog
+	}
+	has := func(s string) bool { return bytes.Contains(t, []byte(s)) }
+	switch {
+	case has(`"__REALTIME_TIMESTAMP"`) || has(`"_SYSTEMD_UNIT"`) || has(`"SYSLOG_IDENTIFIER"`):
+		return FormatJournald
+	case has(`"eventType"`) && (has(`"actor"`) || has(`"published"`)):
+		return FormatOkta
+	case has(`"createdDateTime"`) || has(`"SignInLogs"`) || has(`"NonInteractiveUserSignInLogs"`) ||
+		has(`"userPrincipalName"`) || has(`"signIns"`) || has(`"signInEventTypes"`):
+		return FormatEntra
+	case has(`"winlog"`) || has(`"EventID"`) || has(`"EventId"`) || has(`"TargetUserName"`) ||
+		has(`"Microsoft-Windows-Security-Auditing"`) || (has(`"Id"`) && has(`"TimeCreated"`)):
+		return FormatWindows
+	}
+	if m != nil {
+		return FormatGeneric
+	}
+	return FormatGeneric
+}
