@@ -73,7 +73,10 @@ Exit codes:
 
 // commands lists every verb's constructor, one line each, alphabetical. Each
 // verb lives in its own cmd_<verb>.go file.
-var commands = []func(*globalOptions) *cobra.Command{}
+var commands = []func(*globalOptions) *cobra.Command{
+	newKevCommand,
+	newValidateCommand,
+}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	g := &globalOptions{stdout: stdout, stderr: stderr, log: slog.New(slog.NewTextHandler(stderr, nil))}
