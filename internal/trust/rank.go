@@ -1,0 +1,190 @@
+package trust
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Rank is one node's blast radius.
+type Rank struct {
+	Node int32    `json:"-"`
+	ID   string   `json:"id"`
+	Kind NodeKind `json:"kind"`
+	Sub  string   `json:"sub,omitempty"`
+	MFA  string   `json:"mfa,omitempty"`
+	// Tenants[p] is the number of tenants reached at privilege ≥ p
+	// (Tenants[Read] = at any privilege).
+	Tenants [5]int32 `json:"-"`
+	// Weighted is Σ criticality weight × endpoints over tenants reached at
+	// ≥ admin; WeightedAny the same at any privilege.
+	Weighted    float64 `json:"weighted_admin"`
+	WeightedAny float64 `json:"weighted_any"`
+	// Share is Tenants[Admin] / number of tenants.
+	Share float64 `json:"share_admin"`
+}
+
+// AtFull, AtAdmin, AtOperate and AtAny are the tenant counts.
+func (r Rank) AtFull() int    { return int(r.Tenants[Full]) }
+func (r Rank) AtAdmin() int   { return int(r.Tenants[Admin]) }
+func (r Rank) AtOperate() int { return int(r.Tenants[Operate]) }
+func (r Rank) AtAny() int     { return int(r.Tenants[Read]) }
+
+// Ranking is every node's blast radius, worst first.
+type Ranking struct {
+	Query   Query
+	Tenants int    // tenants in the estate
+	Ranks   []Rank // nodes reaching at least one tenant other than themselves; outsider excluded
+	// Outsider is the outsider pseudo-node's reach (what the internet takes).
+	Outsider Rank
+	byNode   map[int32]int
+	g        *Graph
+}
+
+// Ranking ranks every node by standing blast radius.
+func (g *Graph) Ranking() *Ranking { return g.RankingWith(Query{}) }
+
+// RankingWith ranks every node under q.
+func (g *Graph) RankingWith(q Query) *Ranking {
+	r := g.reachAll(q)
+	return g.rankFrom(r, q)
+}
+
+func (g *Graph) rankFrom(r [5]passResult, q Query) *Ranking {
+	T := len(g.tenants)
+	rk := &Ranking{Query: q, Tenants: T, g: g}
+	mk := func(i int32) Rank {
+		n := &g.Nodes[i]
+		x := Rank{Node: i, ID: n.ID, Kind: n.Kind, Sub: n.Sub, Weighted: r[Admin].weight[i], WeightedAny: r[Read].weight[i]}
+		if n.Kind == KindIdentity || n.Kind == KindTool {
+			x.MFA = string(n.MFA)
+		}
+		for _, p := range Privs {
+			x.Tenants[p] = r[p].count[i]
+		}
+		if T > 0 {
+			x.Share = float64(x.Tenants[Admin]) / float64(T)
+		}
+		return x
+	}
+	rk.Outsider = mk(0)
+	for i := int32(1); i < int32(len(g.Nodes)); i++ {
+		if r[Read].count[i] == 0 {
+			continue
+		}
+		if g.Nodes[i].Kind == KindTenant && r[Read].count[i] <= 1 {
+			continue // a tenant reaching only itself
+		}
+		rk.Ranks = append(rk.Ranks, mk(i))
+	}
+	slices.SortFunc(rk.Ranks, compareRank)
+	rk.byNode = make(map[int32]int, len(rk.Ranks))
+	for i, x := range rk.Ranks {
+		rk.byNode[x.Node] = i
+	}
+	return rk
+}
+
+func compareRank(a, b Rank) int {
+	if c := cmp.Compare(b.Weighted, a.Weighted); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.Tenants[Full], a.Tenants[Full]); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.Tenants[Admin], a.Tenants[Admin]); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.Tenants[Read], a.Tenants[Read]); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.WeightedAny, a.WeightedAny); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// Of returns node i's rank (zero counts when it reaches nothing).
+func (rk *Ranking) Of(i int32) Rank {
+	if i == 0 {
+		return rk.Outsider
+	}
+	if k, ok := rk.byNode[i]; ok {
+		return rk.Ranks[k]
+	}
+	n := &rk.g.Nodes[i]
+	x := Rank{Node: i, ID: n.ID, Kind: n.Kind, Sub: n.Sub}
+	if n.Kind == KindIdentity || n.Kind == KindTool {
+		x.MFA = string(n.MFA)
+	}
+	return x
+}
+
+// Limit is the largest number of tenants a single compromise may reach at
+// ≥ admin under share (at least 1 when there are tenants).
+func Limit(tenants int, share float64) int {
+	if tenants == 0 {
+		return 0
+	}
+	l := int(share*float64(tenants) + 1e-9)
+	if l < 1 {
+		l = 1
+	}
+	return l
+}
+
+// Entry is one way an outsider gets in.
+type Entry struct {
+	Edge int32
+	Node int32
+	Why  string
+	Priv Priv // privilege the entry itself gives over Node
+	// Tenants reached through this entry, at ≥ admin and at any privilege.
+	AtAdmin, AtAny int
+	Weighted       float64
+	KEV            []string
+}
+
+// EntryPoints lists what an outsider can take directly (standing edges),
+// worst first.
+func (g *Graph) EntryPoints() []Entry {
+	return g.entries(g.Ranking())
+}
+
+func (g *Graph) entries(rk *Ranking) []Entry {
+	eff := g.effective(rk.Query.IncludeJIT)
+	var out []Entry
+	for s := g.adj.start[0]; s < g.adj.start[1]; s++ {
+		if eff[s] == None {
+			continue
+		}
+		e := g.adj.edge[s]
+		ed := &g.Edges[e]
+		x := Entry{Edge: e, Node: ed.To, Why: ed.Why, Priv: eff[s], KEV: g.Nodes[ed.To].KEV}
+		r := rk.Of(ed.To)
+		if g.Nodes[ed.To].Kind == KindTenant {
+			r.Tenants = [5]int32{0, 1, 1, 1, 1}
+		}
+		x.AtAny = int(r.Tenants[Read])
+		if x.Priv >= Admin {
+			x.AtAdmin = int(r.Tenants[Admin])
+			x.Weighted = r.Weighted
+		}
+		out = append(out, x)
+	}
+	slices.SortFunc(out, func(a, b Entry) int {
+		if c := cmp.Compare(b.Weighted, a.Weighted); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.AtAdmin, a.AtAdmin); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.AtAny, a.AtAny); c != 0 {
+			return c
+		}
+		return cmp.Compare(g.Nodes[a.Node].ID, g.Nodes[b.Node].ID)
+	})
+	return out
+}

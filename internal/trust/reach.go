@@ -1,0 +1,353 @@
+package trust
+
+import (
+	"math/bits"
+	"slices"
+)
+
+// Query selects which edges an analysis uses.
+type Query struct {
+	// IncludeJIT counts just-in-time edges as if activated. The default is
+	// the standing blast radius.
+	IncludeJIT bool
+}
+
+// scc condenses the subgraph of slots with eff ≥ thr into strongly connected
+// components with an iterative Tarjan. Components are numbered in completion
+// order, which is a reverse topological order: every edge between two
+// components goes from a higher number to a lower one.
+func scc(start, to []int32, eff []Priv, thr Priv) (comp []int32, ncomp int32) {
+	n := int32(len(start) - 1)
+	comp = make([]int32, n)
+	index := make([]int32, n) // 0 = unvisited, else dfs number + 1
+	low := make([]int32, n)
+	onStack := make([]bool, n)
+	stack := make([]int32, 0, 64)
+	type frame struct{ v, slot int32 }
+	call := make([]frame, 0, 64)
+	var next int32 = 1
+	for root := int32(0); root < n; root++ {
+		if index[root] != 0 {
+			continue
+		}
+		// Fast path: a node with no usable out-edge is its own component.
+		if !hasOut(start, eff, root, thr) {
+			index[root] = next
+			next++
+			comp[root] = ncomp
+			ncomp++
+			continue
+		}
+		index[root], low[root] = next, next
+		next++
+		stack = append(stack, root)
+		onStack[root] = true
+		call = append(call, frame{root, start[root]})
+		for len(call) > 0 {
+			f := &call[len(call)-1]
+			v := f.v
+			descended := false
+			for f.slot < start[v+1] {
+				s := f.slot
+				f.slot++
+				if eff[s] < thr {
+					continue
+				}
+				w := to[s]
+				if index[w] == 0 {
+					index[w], low[w] = next, next
+					next++
+					stack = append(stack, w)
+					onStack[w] = true
+					call = append(call, frame{w, start[w]})
+					descended = true
+					break
+				} else if onStack[w] && index[w] < low[v] {
+					low[v] = index[w]
+				}
+			}
+			if descended {
+				continue
+			}
+			// v is finished.
+			if low[v] == index[v] {
+				for {
+					w := stack[len(stack)-1]
+					stack = stack[:len(stack)-1]
+					onStack[w] = false
+					comp[w] = ncomp
+					if w == v {
+						break
+					}
+				}
+				ncomp++
+			}
+			call = call[:len(call)-1]
+			if len(call) > 0 {
+				u := call[len(call)-1].v
+				if low[v] < low[u] {
+					low[u] = low[v]
+				}
+			}
+		}
+	}
+	return comp, ncomp
+}
+
+func hasOut(start []int32, eff []Priv, v int32, thr Priv) bool {
+	for s := start[v]; s < start[v+1]; s++ {
+		if eff[s] >= thr {
+			return true
+		}
+	}
+	return false
+}
+
+// passResult is the reach of every node at one privilege threshold.
+type passResult struct {
+	count  []int32   // tenants reached, per node
+	weight []float64 // Σ tenant weights reached, per node
+}
+
+// pass computes, for one threshold, how many tenants (and their weight) each
+// node reaches using only edges with privilege ≥ thr. Reach sets are bitsets
+// over tenants, propagated over the condensation in reverse topological
+// order; a component that adds no tenant of its own and has one successor
+// shares its successor's set.
+func (g *Graph) pass(eff []Priv, thr Priv) passResult {
+	n := len(g.Nodes)
+	start, to := g.adj.start, g.adj.to
+	comp, ncomp := scc(start, to, eff, thr)
+	// Members per component (counting sort).
+	cstart := make([]int32, ncomp+1)
+	for _, c := range comp {
+		cstart[c+1]++
+	}
+	for i := int32(1); i <= ncomp; i++ {
+		cstart[i] += cstart[i-1]
+	}
+	members := make([]int32, n)
+	fill := slices.Clone(cstart[:ncomp])
+	for v, c := range comp {
+		members[fill[c]] = int32(v)
+		fill[c]++
+	}
+	fill = nil
+
+	T := len(g.tenants)
+	W := (T + 63) / 64
+	weights := make([]float64, T)
+	for i, ti := range g.tenants {
+		weights[i] = tenantWeight(&g.Nodes[ti])
+	}
+	sets := make([][]uint64, ncomp)
+	ccount := make([]int32, ncomp)
+	cweight := make([]float64, ncomp)
+	stamp := make([]int32, ncomp)
+	for i := range stamp {
+		stamp[i] = -1
+	}
+	var slab []uint64
+	alloc := func() []uint64 {
+		if len(slab) < W {
+			slab = make([]uint64, max(W*1024, 1<<16))
+		}
+		s := slab[:W:W]
+		slab = slab[W:]
+		return s
+	}
+	var succ, own []int32
+	for c := int32(0); c < ncomp; c++ {
+		succ, own = succ[:0], own[:0]
+		for _, v := range members[cstart[c]:cstart[c+1]] {
+			if b := g.tbit[v]; b >= 0 {
+				own = append(own, b)
+			}
+			for s := start[v]; s < start[v+1]; s++ {
+				if eff[s] < thr {
+					continue
+				}
+				d := comp[to[s]]
+				if d == c || stamp[d] == c {
+					continue
+				}
+				stamp[d] = c
+				if sets[d] != nil {
+					succ = append(succ, d)
+				}
+			}
+		}
+		switch {
+		case len(own) == 0 && len(succ) == 0:
+			continue
+		case len(own) == 0 && len(succ) == 1:
+			d := succ[0]
+			sets[c], ccount[c], cweight[c] = sets[d], ccount[d], cweight[d]
+			continue
+		}
+		bs := alloc()
+		for _, d := range succ {
+			src := sets[d]
+			for i := range bs {
+				bs[i] |= src[i]
+			}
+		}
+		for _, b := range own {
+			bs[b>>6] |= 1 << (uint(b) & 63)
+		}
+		var cnt int32
+		var w float64
+		for i, word := range bs {
+			for word != 0 {
+				t := bits.TrailingZeros64(word)
+				word &= word - 1
+				cnt++
+				w += weights[i*64+t]
+			}
+		}
+		sets[c], ccount[c], cweight[c] = bs, cnt, w
+	}
+	res := passResult{count: make([]int32, n), weight: make([]float64, n)}
+	for v, c := range comp {
+		res.count[v] = ccount[c]
+		res.weight[v] = cweight[c]
+	}
+	return res
+}
+
+// reachAll runs the four threshold passes.
+func (g *Graph) reachAll(q Query) [5]passResult {
+	eff := g.effective(q.IncludeJIT)
+	var r [5]passResult
+	for _, p := range Privs {
+		r[p] = g.pass(eff, p)
+	}
+	return r
+}
+
+// Reached is one node reached from a source, with the best (bottleneck)
+// privilege achievable and the shortest path achieving it.
+type Reached struct {
+	Node int32
+	Priv Priv
+	Path []int32 // edge indexes, source first
+}
+
+// Blast is the answer to "what falls if Source is compromised".
+type Blast struct {
+	Source  int32
+	Query   Query
+	Tenants []Reached // every tenant reached, best privilege first
+	Assets  []Reached // every asset reached
+	Other   []Reached // identities, groups, tools and vendors reached
+}
+
+// BlastFrom answers for node id, over standing edges.
+func (g *Graph) BlastFrom(id string) (*Blast, error) {
+	i, err := g.NodeIndex(id)
+	if err != nil {
+		return nil, err
+	}
+	return g.Blast(i, Query{}), nil
+}
+
+// Blast runs one breadth-first search per privilege threshold from src: a
+// node's best privilege is the highest threshold whose search reaches it,
+// and its proof is that search's (shortest) path.
+func (g *Graph) Blast(src int32, q Query) *Blast {
+	return g.blast(src, q, g.effective(q.IncludeJIT))
+}
+
+func (g *Graph) blast(src int32, q Query, eff []Priv) *Blast {
+	n := len(g.Nodes)
+	start, to, edge := g.adj.start, g.adj.to, g.adj.edge
+	best := make([]Priv, n)
+	var parent [5][]int32
+	seen := make([]int32, n) // stamp = threshold of the last search that saw it
+	queue := make([]int32, 0, 256)
+	var order []int32
+	for p := Full; p >= Read; p-- {
+		par := make([]int32, n)
+		parent[p] = par
+		queue = append(queue[:0], src)
+		seen[src] = int32(p)
+		for h := 0; h < len(queue); h++ {
+			v := queue[h]
+			for s := start[v]; s < start[v+1]; s++ {
+				if eff[s] < p {
+					continue
+				}
+				w := to[s]
+				if seen[w] == int32(p) || w == src {
+					continue
+				}
+				seen[w] = int32(p)
+				par[w] = edge[s]
+				queue = append(queue, w)
+				if best[w] == None {
+					best[w] = p
+					order = append(order, w)
+				}
+			}
+		}
+	}
+	b := &Blast{Source: src, Query: q}
+	for _, w := range order {
+		r := Reached{Node: w, Priv: best[w], Path: g.path(parent[best[w]], src, w)}
+		switch g.Nodes[w].Kind {
+		case KindTenant:
+			b.Tenants = append(b.Tenants, r)
+		case KindAsset:
+			b.Assets = append(b.Assets, r)
+		default:
+			b.Other = append(b.Other, r)
+		}
+	}
+	if g.Nodes[src].Kind == KindTenant {
+		b.Tenants = append([]Reached{{Node: src, Priv: Full}}, b.Tenants...)
+	}
+	sortReached(g, b.Tenants)
+	sortReached(g, b.Assets)
+	sortReached(g, b.Other)
+	return b
+}
+
+func sortReached(g *Graph, r []Reached) {
+	slices.SortStableFunc(r, func(a, b Reached) int {
+		if a.Priv != b.Priv {
+			return int(b.Priv) - int(a.Priv)
+		}
+		if len(a.Path) != len(b.Path) {
+			return len(a.Path) - len(b.Path)
+		}
+		if g.Nodes[a.Node].ID < g.Nodes[b.Node].ID {
+			return -1
+		}
+		return 1
+	})
+}
+
+func (g *Graph) path(par []int32, src, w int32) []int32 {
+	var p []int32
+	for w != src {
+		e := par[w]
+		p = append(p, e)
+		w = g.Edges[e].From
+		if len(p) > len(g.Nodes) {
+			break // defensive: never loop
+		}
+	}
+	slices.Reverse(p)
+	return p
+}
+
+// Count returns the number of tenants reached at ≥ p.
+func (b *Blast) Count(p Priv) int {
+	n := 0
+	for _, r := range b.Tenants {
+		if r.Priv >= p {
+			n++
+		}
+	}
+	return n
+}
