@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/firebreak-msp/firebreak/internal/estate"
+)
+
+type validateOptions struct {
+	format string
+}
+
+func (o *validateOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.format, "format", "text", "output format: text or json")
+}
+
+func newValidateCommand(g *globalOptions) *cobra.Command {
+	var opts validateOptions
+	cmd := &cobra.Command{
+		Use:   "validate PATH",
+		Short: "Check estate files (YAML/JSON + CSV imports) and report every problem",
+		Long: `Validate loads an estate from a file or a directory of .yaml/.yml/.json files
+(plus the CSV files their imports: entries declare) and reports every problem at
+once, one per line as file:line:col: field.path: message (expected ...):
+unknown keys, wrong types, bad dates, bad enum values, duplicate ids (ids share
+one namespace across object kinds), dangling references, and CSV cells or
+missing columns.
+
+Exit status is 0 when the estate is valid and 1 when it is not.`,
+		Example: `  firebreak validate examples/harbourview
+  firebreak validate --format json estate/ | jq '.errors[] | .path'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runValidate(cmd.Context(), opts, g, args[0])
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// errInvalidEstate is returned after the problems have been printed, so the
+// root command exits 1 without repeating them.
+var errInvalidEstate = errors.New("estate is invalid")
+
+// validateJSON is the --format json document (stable; version "1").
+type validateJSON struct {
+	Version string             `json:"version"`
+	Path    string             `json:"path"`
+	Valid   bool               `json:"valid"`
+	Errors  []validateJSONItem `json:"errors"`
+	Counts  map[string]int     `json:"counts,omitempty"`
+	Sources []string           `json:"sources,omitempty"`
+}
+
+type validateJSONItem struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Col      int    `json:"col"`
+	Path     string `json:"path,omitempty"`
+	Message  string `json:"message"`
+	Expected string `json:"expected,omitempty"`
+}
+
+func runValidate(_ context.Context, opts validateOptions, g *globalOptions, path string) error {
+	if opts.format != "text" && opts.format != "json" {
+		return usageError{fmt.Errorf("unknown --format %q (expected text or json)", opts.format)}
+	}
+	e, err := estate.Load(path)
+	var ve *estate.ValidationError
+	if err != nil && !errors.As(err, &ve) {
+		return err
+	}
+	out := validateJSON{Version: "1", Path: path, Valid: err == nil, Errors: []validateJSONItem{}}
+	if ve != nil {
+		for _, fe := range ve.Errors {
+			out.Errors = append(out.Errors, validateJSONItem{File: fe.Pos.File, Line: fe.Pos.Line, Col: fe.Pos.Col,
+				Path: fe.Path, Message: fe.Message, Expected: fe.Expected})
+		}
+	}
+	if e != nil {
+		out.Sources = e.Sources
+		out.Counts = map[string]int{
+			"tenants": len(e.Tenants), "identities": len(e.Identities), "groups": len(e.Groups),
+			"tools": len(e.Tools), "grants": len(e.Grants), "assets": len(e.Assets),
+			"backups": len(e.Backups), "ir_plans": len(e.IRPlans), "contracts": len(e.Contracts),
+			"vendors": len(e.Vendors), "attestations": len(e.Attestations), "exceptions": len(e.Exceptions),
+		}
+	}
+	if opts.format == "json" {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printValidateText(g.stdout, out, e)
+	}
+	if !out.Valid {
+		return errInvalidEstate
+	}
+	return nil
+}
+
+func printValidateText(w io.Writer, out validateJSON, e *estate.Estate) {
+	if !out.Valid {
+		for _, fe := range out.Errors {
+			fmt.Fprintln(w, estate.FieldError{Pos: estate.Pos{File: fe.File, Line: fe.Line, Col: fe.Col},
+				Path: fe.Path, Message: fe.Message, Expected: fe.Expected}.String())
+		}
+		s := "s"
+		if len(out.Errors) == 1 {
+			s = ""
+		}
+		fmt.Fprintf(w, "%s: %d problem%s\n", out.Path, len(out.Errors), s)
+		return
+	}
+	fmt.Fprintf(w, "%s: valid — %d tenants, %d identities, %d groups, %d tools, %d grants, %d assets, %d backups, %d IR plans, %d contracts, %d vendors (%d files)\n",
+		out.Path, len(e.Tenants), len(e.Identities), len(e.Groups), len(e.Tools), len(e.Grants), len(e.Assets),
+		len(e.Backups), len(e.IRPlans), len(e.Contracts), len(e.Vendors), len(e.Sources))
+}

@@ -1,0 +1,419 @@
+package estate
+
+import (
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The decoder walks a yaml.Node tree (YAML and JSON both parse to one) into
+// the estate structs by reflection, strictly: unknown keys, wrong types, bad
+// dates and bad enum values are each recorded as a FieldError and decoding
+// carries on, so one run reports every problem. It fills every Pos field with
+// the position of the mapping the object was read from, and remembers the
+// position of reference fields so validation can point at them exactly.
+
+var (
+	typePos  = reflect.TypeFor[Pos]()
+	typeDate = reflect.TypeFor[Date]()
+	typeTime = reflect.TypeFor[time.Time]()
+)
+
+// enumValues lists the accepted values of the typed string enums.
+var enumValues = map[reflect.Type][]string{
+	reflect.TypeFor[Criticality]():  {string(CritLow), string(CritMedium), string(CritHigh), string(CritCritical)},
+	reflect.TypeFor[IdentityKind](): {string(KindHuman), string(KindService), string(KindAPIToken), string(KindBreakGlass), string(KindShared)},
+	reflect.TypeFor[MFAMethod](): {string(MFAFIDO2), string(MFAPasskey), string(MFACertificate), string(MFAWindowsHello),
+		string(MFAAuthenticator), string(MFATOTP), string(MFAPush), string(MFASMS), string(MFAVoice), string(MFAEmail)},
+	reflect.TypeFor[ToolKind](): {string(ToolRMM), string(ToolPSA), string(ToolRemoteAccess), string(ToolVPN), string(ToolJumpHost),
+		string(ToolVault), string(ToolBackupConsole), string(ToolIdP), string(ToolSIEM), string(ToolGDAP), string(ToolOther)},
+	reflect.TypeFor[Privilege](): {string(PrivRead), string(PrivOperate), string(PrivAdmin), string(PrivFull)},
+}
+
+// Personnel values.
+const (
+	PersonnelActive   = "active"
+	PersonnelDeparted = "departed"
+	PersonnelLeave    = "on_leave"
+)
+
+// fieldEnums lists accepted values of plain string fields (or elements of
+// []string fields), keyed by struct type name and yaml key.
+var fieldEnums = map[string][]string{
+	"Grant.mode":         {ModeStanding, ModeJIT},
+	"Identity.personnel": {PersonnelActive, PersonnelDeparted, PersonnelLeave},
+	"Contract.clauses":   Clauses,
+	"CSVImport.kind":     {"identities", "assets", "grants"},
+	"DMARC.policy":       {"none", "quarantine", "reject"},
+}
+
+// refFields are the keys whose position is remembered for reference checks.
+var refFields = map[string]bool{
+	"id": true, "subject": true, "target": true, "via": true, "home": true, "tenant": true,
+	"console": true, "customer": true, "party": true, "members": true, "supplies": true,
+	"agents": true, "access_groups": true, "groups": true, "owner": true, "object": true,
+	"file": true,
+}
+
+type fieldInfo struct {
+	key   string
+	index int
+	typ   reflect.Type
+	enum  []string // for plain string fields / []string elements
+}
+
+type structInfo struct {
+	name   string
+	fields []fieldInfo
+	byKey  map[string]int
+	keys   string // "a, b, c" for messages
+	pos    int    // index of the Pos field, -1 if none
+}
+
+// refKey identifies a reference field of one object: the object's position,
+// the field path relative to the object, and the element index for lists.
+type refKey struct {
+	obj   Pos
+	field string
+	elem  int
+}
+
+// fieldLoc is where a reference field was read and its full path.
+type fieldLoc struct {
+	pos  Pos
+	path string
+}
+
+// pathElem is a lazily formatted field path (built only on error).
+type pathElem struct {
+	parent *pathElem
+	key    string
+	idx    int // -1 for a key element
+}
+
+func (p *pathElem) String() string {
+	if p == nil {
+		return ""
+	}
+	var parts []*pathElem
+	for q := p; q != nil; q = q.parent {
+		parts = append(parts, q)
+	}
+	var b strings.Builder
+	for i := len(parts) - 1; i >= 0; i-- {
+		q := parts[i]
+		if q.idx >= 0 {
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(q.idx))
+			b.WriteByte(']')
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(q.key)
+	}
+	return b.String()
+}
+
+func (p *pathElem) child(key string) *pathElem { return &pathElem{parent: p, key: key, idx: -1} }
+func (p *pathElem) index(i int) *pathElem      { return &pathElem{parent: p, idx: i} }
+
+// decoder holds per-load state; it is not safe for concurrent use.
+type decoder struct {
+	file  string
+	probs *problems
+	refs  map[refKey]fieldLoc
+	types map[reflect.Type]*structInfo
+}
+
+func newTypeCache() map[reflect.Type]*structInfo { return make(map[reflect.Type]*structInfo) }
+
+func (d *decoder) info(t reflect.Type) *structInfo {
+	if si, ok := d.types[t]; ok {
+		return si
+	}
+	si := &structInfo{name: t.Name(), byKey: map[string]int{}, pos: -1}
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Type == typePos {
+			si.pos = i
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fi := fieldInfo{key: name, index: i, typ: f.Type, enum: fieldEnums[si.name+"."+name]}
+		si.byKey[name] = len(si.fields)
+		si.fields = append(si.fields, fi)
+		keys = append(keys, name)
+	}
+	sort.Strings(keys)
+	si.keys = strings.Join(keys, ", ")
+	d.types[t] = si
+	return si
+}
+
+func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Col: n.Column} }
+
+func (d *decoder) errf(n *yaml.Node, path *pathElem, msg, expected string) {
+	d.probs.add(d.pos(n), path.String(), msg, expected)
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for depth := 0; n != nil && n.Kind == yaml.AliasNode && depth < 32; depth++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!int":
+			return "an integer"
+		case "!!float":
+			return "a number"
+		case "!!bool":
+			return "a boolean"
+		case "!!null":
+			return "null"
+		}
+		return "a string " + strconv.Quote(truncate(n.Value, 40))
+	}
+	return "an unsupported node"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// decodeStruct decodes mapping n into struct v. owner is the position of the
+// nearest enclosing object with a Pos (used as the key for reference fields);
+// rel is the field path relative to that object.
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path *pathElem, owner Pos, rel string) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errf(n, path, "found "+kindName(n), "a mapping")
+		return
+	}
+	si := d.info(v.Type())
+	if si.pos >= 0 {
+		owner = d.pos(n)
+		v.Field(si.pos).Set(reflect.ValueOf(owner))
+		rel = ""
+	}
+	seen := make(map[string]bool, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, vn := resolve(n.Content[i]), n.Content[i+1]
+		key := kn.Value
+		idx, ok := si.byKey[key]
+		if !ok || kn.Kind != yaml.ScalarNode {
+			d.errf(kn, path, "unknown field "+strconv.Quote(truncate(key, 60)), "one of "+si.keys)
+			continue
+		}
+		if seen[key] {
+			d.errf(kn, path.child(key), "duplicate key", "each key once per mapping")
+			continue
+		}
+		seen[key] = true
+		fi := si.fields[idx]
+		frel := key
+		if rel != "" {
+			frel = rel + "." + key
+		}
+		d.decodeValue(vn, v.Field(fi.index), path.child(key), owner, frel, fi.enum)
+	}
+}
+
+func (d *decoder) remember(n *yaml.Node, path *pathElem, owner Pos, rel string, elem int) {
+	if d.refs == nil || owner.File == "" {
+		return
+	}
+	last := rel
+	if i := strings.LastIndexByte(rel, '.'); i >= 0 {
+		last = rel[i+1:]
+	}
+	if !refFields[last] {
+		return
+	}
+	d.refs[refKey{obj: owner, field: rel, elem: elem}] = fieldLoc{pos: d.pos(n), path: path.String()}
+}
+
+func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, path *pathElem, owner Pos, rel string, enum []string) {
+	n = resolve(n)
+	if n == nil {
+		return
+	}
+	t := v.Type()
+	switch {
+	case t == typeDate:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.ScalarNode {
+			d.errf(n, path, "found "+kindName(n), "a date YYYY-MM-DD or RFC 3339 timestamp")
+			return
+		}
+		dt, err := ParseDate(n.Value)
+		if err != nil {
+			d.errf(n, path, "invalid date "+strconv.Quote(truncate(n.Value, 40)), "a date YYYY-MM-DD or RFC 3339 timestamp")
+			return
+		}
+		v.Set(reflect.ValueOf(dt))
+		return
+	case t == typeTime:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.ScalarNode {
+			d.errf(n, path, "found "+kindName(n), "an RFC 3339 timestamp")
+			return
+		}
+		dt, err := ParseDate(n.Value)
+		if err != nil {
+			d.errf(n, path, "invalid timestamp "+strconv.Quote(truncate(n.Value, 40)), "an RFC 3339 timestamp")
+			return
+		}
+		v.Set(reflect.ValueOf(dt.Time))
+		return
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		if isNull(n) {
+			return
+		}
+		p := reflect.New(t.Elem())
+		d.decodeValue(n, p.Elem(), path, owner, rel, enum)
+		v.Set(p)
+	case reflect.Struct:
+		d.decodeStruct(n, v, path, owner, rel)
+	case reflect.Slice:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			d.errf(n, path, "found "+kindName(n), "a list")
+			return
+		}
+		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
+		for i, en := range n.Content {
+			ep := path.index(i)
+			d.decodeValue(en, s.Index(i), ep, owner, rel, enum)
+			if t.Elem().Kind() == reflect.String {
+				d.remember(resolve(en), ep, owner, rel, i)
+			}
+		}
+		v.Set(s)
+	case reflect.Map:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.MappingNode || t.Key().Kind() != reflect.String || t.Elem().Kind() != reflect.String {
+			d.errf(n, path, "found "+kindName(n), "a mapping of strings")
+			return
+		}
+		m := reflect.MakeMapWithSize(t, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			kn, vn := resolve(n.Content[i]), resolve(n.Content[i+1])
+			if kn.Kind != yaml.ScalarNode || vn == nil || vn.Kind != yaml.ScalarNode {
+				d.errf(vn, path.child(kn.Value), "found "+kindName(vn), "a string")
+				continue
+			}
+			m.SetMapIndex(reflect.ValueOf(kn.Value).Convert(t.Key()), reflect.ValueOf(vn.Value).Convert(t.Elem()))
+		}
+		v.Set(m)
+	case reflect.String:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.ScalarNode {
+			d.errf(n, path, "found "+kindName(n), "a string")
+			return
+		}
+		if vals, ok := enumValues[t]; ok {
+			enum = vals
+		}
+		if enum != nil && !contains(enum, n.Value) {
+			d.errf(n, path, "invalid value "+strconv.Quote(truncate(n.Value, 40)), "one of "+strings.Join(enum, ", "))
+		}
+		v.SetString(n.Value)
+		if t.Kind() == reflect.String && v.Kind() == reflect.String && path != nil && path.idx < 0 {
+			d.remember(n, path, owner, rel, -1)
+		}
+	case reflect.Bool:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			d.errf(n, path, "found "+kindName(n), "true or false")
+			return
+		}
+		v.SetBool(n.Value == "true" || n.Value == "True" || n.Value == "TRUE")
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			d.errf(n, path, "found "+kindName(n), "an integer")
+			return
+		}
+		i, err := strconv.ParseInt(n.Value, 0, 64)
+		if err != nil || v.OverflowInt(i) {
+			d.errf(n, path, "integer out of range "+strconv.Quote(truncate(n.Value, 40)), "an integer")
+			return
+		}
+		v.SetInt(i)
+	case reflect.Float64:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
+			d.errf(n, path, "found "+kindName(n), "a number")
+			return
+		}
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			d.errf(n, path, "invalid number "+strconv.Quote(truncate(n.Value, 40)), "a finite number")
+			return
+		}
+		v.SetFloat(f)
+	default:
+		d.errf(n, path, "unsupported field type "+t.String(), "")
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

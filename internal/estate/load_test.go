@@ -1,0 +1,200 @@
+package estate
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func writeFiles(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// problemLines loads dir and returns its problems as "file:line:col: path: message"
+// with the directory stripped, or nil when the estate is valid.
+func problemLines(t testing.TB, dir string) []string {
+	t.Helper()
+	_, err := Load(dir)
+	if err == nil {
+		return nil
+	}
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("Load: %v (want *ValidationError)", err)
+	}
+	var out []string
+	for _, fe := range ve.Errors {
+		fe.Pos.File = filepath.Base(fe.Pos.File)
+		fe.Expected = ""
+		out = append(out, strings.ReplaceAll(fe.String(), dir+string(filepath.Separator), ""))
+	}
+	return out
+}
+
+func TestLoadExample(t *testing.T) {
+	e, err := Load("../../examples/harbourview")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{"tenants": len(e.Tenants), "tools": len(e.Tools), "vendors": len(e.Vendors)}
+	want := map[string]int{"tenants": 25, "tools": 30, "vendors": 8}
+	if d := cmp.Diff(got, want); d != "" {
+		t.Errorf("counts (-got +want):\n%s", d)
+	}
+	techs := 0
+	for _, id := range e.Identities {
+		if strings.HasPrefix(id.ID, "tech-") {
+			techs++
+		}
+		if id.Pos.File == "" || id.Pos.Line == 0 || id.Pos.Col == 0 {
+			t.Errorf("identity %s has no position", id.ID)
+		}
+	}
+	if techs != 40 {
+		t.Errorf("technicians = %d, want 40", techs)
+	}
+	csvAssets := 0
+	for _, a := range e.Assets {
+		if a.Pos.Line == 0 {
+			t.Errorf("asset %s has no position", a.ID)
+		}
+		if filepath.Base(a.Pos.File) == "assets.csv" {
+			csvAssets++
+		}
+	}
+	if csvAssets == 0 {
+		t.Error("no assets imported from assets.csv")
+	}
+	if e.Provider.ID != "msp" || e.Provider.Pos.Line != 4 {
+		t.Errorf("provider = %q at %v", e.Provider.ID, e.Provider.Pos)
+	}
+}
+
+func TestLoadProblems(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  []string
+	}{
+		{
+			name:  "valid",
+			files: map[string]string{"e.yaml": "tenants:\n  - id: t1\n"},
+		},
+		{
+			name:  "unknown-key",
+			files: map[string]string{"e.yaml": "tenants:\n  - id: t1\n    colour: blue\n"},
+			want:  []string{`e.yaml:3:5: tenants[0]: unknown field "colour"`},
+		},
+		{
+			name:  "unknown-top-level-key",
+			files: map[string]string{"e.yaml": "tenant:\n  - id: t1\n"},
+			want:  []string{`e.yaml:1:1: unknown field "tenant"`},
+		},
+		{
+			name:  "wrong-types",
+			files: map[string]string{"e.yaml": "tenants:\n  - id: t1\n    endpoints: many\n    domains: a.example\n"},
+			want: []string{
+				`e.yaml:3:16: tenants[0].endpoints: found a string "many"`,
+				`e.yaml:4:14: tenants[0].domains: found a string "a.example"`,
+			},
+		},
+		{
+			name:  "bad-date-and-enum",
+			files: map[string]string{"e.yaml": "identities:\n  - id: u\n    kind: robot\n    home: msp\n    created: 2026-02-30\n"},
+			want: []string{
+				`e.yaml:3:11: identities[0].kind: invalid value "robot"`,
+				`e.yaml:5:14: identities[0].created: invalid date "2026-02-30"`,
+			},
+		},
+		{
+			name: "duplicate-ids-across-kinds-and-files",
+			files: map[string]string{
+				"a.yaml": "tenants:\n  - id: x\n",
+				"b.yaml": "tools:\n  - id: x\n    kind: rmm\n",
+			},
+			want: []string{`b.yaml:2:9: tools[0].id: duplicate id "x" (already used by a tenant at a.yaml:2:5)`},
+		},
+		{
+			name:  "dangling-references",
+			files: map[string]string{"e.yaml": "tenants:\n  - id: t1\ngrants:\n  - id: g\n    subject: ghost\n    target: t2\n    privilege: admin\n"},
+			want: []string{
+				`e.yaml:5:14: grants[0].subject: unknown id "ghost"`,
+				`e.yaml:6:13: grants[0].target: unknown id "t2"`,
+			},
+		},
+		{
+			name:  "wrong-kind-reference",
+			files: map[string]string{"e.yaml": "tenants:\n  - id: t1\nassets:\n  - id: a\n    tenant: t1\n    agents: [t1]\n"},
+			want:  []string{`e.yaml:6:14: assets[0].agents[0]: "t1" is a tenant, not a valid reference here`},
+		},
+		{
+			name:  "missing-required",
+			files: map[string]string{"e.yaml": "grants:\n  - id: g\n    subject: msp\n"},
+			want: []string{
+				`e.yaml:2:5: grants[0].privilege: missing required field`,
+				`e.yaml:2:5: grants[0].target: missing required field`,
+				`e.yaml:3:14: grants[0].subject: "msp" is a provider, not a valid reference here`,
+			},
+		},
+		{
+			name:  "syntax-error",
+			files: map[string]string{"e.yaml": "tenants:\n  - id: [unclosed\n"},
+			want:  []string{`e.yaml:1:1: syntax error: did not find expected ',' or ']'`},
+		},
+		{
+			name:  "json-with-tabs",
+			files: map[string]string{"e.json": "{\n\t\"tenants\": [\n\t\t{\"id\": \"t1\", \"bogus\": 1}\n\t]\n}\n"},
+			want:  []string{`e.json:3:16: tenants[0]: unknown field "bogus"`},
+		},
+		{
+			name: "provider-twice",
+			files: map[string]string{
+				"a.yaml": "provider: {id: msp, name: A}\n",
+				"b.yaml": "provider: {id: msp, name: B}\n",
+			},
+			want: []string{`b.yaml:1:1: provider: provider defined twice (first at a.yaml:1:1)`},
+		},
+		{
+			name: "csv-cells",
+			files: map[string]string{
+				"e.yaml":     "tenants:\n  - id: t1\nimports:\n  - kind: grants\n    file: grants.csv\n",
+				"grants.csv": "subject,target,privilege,expires\nt1,t1,root,2026-01-01\nt1,nope,read,soon\n",
+			},
+			want: []string{
+				`grants.csv:2:1: subject (column "subject"): "t1" is a tenant, not a valid reference here`,
+				`grants.csv:2:2: target (column "target"): grant from "t1" to itself`,
+				`grants.csv:2:3: privilege (column "privilege"): invalid value "root"`,
+				`grants.csv:3:1: subject (column "subject"): "t1" is a tenant, not a valid reference here`,
+				`grants.csv:3:2: target (column "target"): unknown id "nope"`,
+				`grants.csv:3:4: expires (column "expires"): invalid value "soon"`,
+			},
+		},
+		{
+			name: "csv-missing-column-once",
+			files: map[string]string{
+				"e.yaml":     "tenants:\n  - id: t1\nimports:\n  - kind: assets\n    file: assets.csv\n",
+				"assets.csv": "id,hostname\na1,h1\na2,h2\n",
+			},
+			want: []string{`assets.csv:1:1: missing required column "tenant"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := problemLines(t, writeFiles(t, tt.files))
+			if d := cmp.Diff(got, tt.want); d != "" {
+				t.Errorf("problems (-got +want):\n%s", d)
+			}
+		})
+	}
+}
