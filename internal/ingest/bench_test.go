@@ -1,0 +1,66 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/firebreak-msp/firebreak/internal/event"
+)
+
+// benchReader runs a Reader over data repeatedly, reporting bytes/s and
+// ns per record.
+func benchReader(b *testing.B, data []byte, opts Options) {
+	b.Helper()
+	lines := int64(bytes.Count(data, []byte{'\n'}))
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	var ev event.Event
+	var n int64
+	for b.Loop() {
+		r, err := NewReader("bench", bytes.NewReader(data), opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			err := r.Next(&ev)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		n += lines
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/line")
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+}
+
+func sshdCorpus(n int) []byte {
+	var buf bytes.Buffer
+	for i := range n {
+		ip := fmt.Sprintf("203.0.%d.%d", (i/250)%250, i%250+1)
+		ts := fmt.Sprintf("Nov 26 %02d:%02d:%02d", (i/3600)%24, (i/60)%60, i%60)
+		switch i % 8 {
+		case 0, 1, 2:
+			fmt.Fprintf(&buf, "%s web-%02d sshd[%d]: Failed password for root from %s port %d ssh2\n", ts, i%7, 1000+i%500, ip, 30000+i%30000)
+		case 3:
+			fmt.Fprintf(&buf, "%s web-%02d sshd[%d]: Failed password for invalid user user%d from %s port %d ssh2\n", ts, i%7, 1000+i%500, i%300, ip, 30000+i%30000)
+		case 4:
+			fmt.Fprintf(&buf, "%s web-%02d sshd[%d]: Invalid user user%d from %s port %d\n", ts, i%7, 1000+i%500, i%300, ip, 30000+i%30000)
+		case 5:
+			fmt.Fprintf(&buf, "%s web-%02d CRON[%d]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)\n", ts, i%7, 1000+i%500)
+		case 6:
+			fmt.Fprintf(&buf, "%s web-%02d sshd[%d]: Accepted publickey for deploy from 10.0.0.%d port %d ssh2: ED25519 SHA256:Zm9vYmFy\n", ts, i%7, 1000+i%500, i%250, 30000+i%30000)
+		case 7:
+			fmt.Fprintf(&buf, "%s web-%02d sshd[%d]: Connection closed by authenticating user root %s port %d [preauth]\n", ts, i%7, 1000+i%500, ip, 30000+i%30000)
+		}
+	}
+	return buf.Bytes()
+}
+
+func BenchmarkSyslogSSHD(b *testing.B) {
+	benchReader(b, sshdCorpus(100000), Options{Year: 2026})
+}

@@ -1,0 +1,95 @@
+package ingest
+
+import (
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/event"
+)
+
+// journaldParser reads `journalctl -o json` records and parses the MESSAGE
+// of sshd entries.
+type journaldParser struct {
+	opts  *Options
+	w     jsonWalker
+	sshd  sshdParser
+	hosts *interner
+	visit func(path, val []byte, kind byte)
+
+	msg     []byte
+	msgNum  bool // MESSAGE given as an array of byte values
+	host    []byte
+	ident   []byte
+	comm    []byte
+	ts      time.Time
+	tsPri   int
+	hasMsg  bool
+	hasHost bool
+}
+
+func newJournaldParser(o *Options) recordParser {
+	p := &journaldParser{opts: o, hosts: newInterner(1 << 14)}
+	p.sshd.users = newInterner(1 << 16)
+	p.visit = p.field
+	return p
+}
+
+func (p *journaldParser) field(path, val []byte, kind byte) {
+	switch string(path) {
+	case "MESSAGE":
+		if kind == kString {
+			p.msg = append(p.msg[:0], val...)
+			p.hasMsg = true
+		}
+	case "_HOSTNAME":
+		p.host = append(p.host[:0], val...)
+		p.hasHost = true
+	case "SYSLOG_IDENTIFIER":
+		p.ident = append(p.ident[:0], val...)
+	case "_COMM":
+		p.comm = append(p.comm[:0], val...)
+	case "__REALTIME_TIMESTAMP":
+		if us, ok := atoi(val); ok && p.tsPri < 2 {
+			p.ts, p.tsPri = time.UnixMicro(int64(us)).UTC(), 2
+		}
+	case "_SOURCE_REALTIME_TIMESTAMP":
+		if us, ok := atoi(val); ok && p.tsPri < 1 {
+			p.ts, p.tsPri = time.UnixMicro(int64(us)).UTC(), 1
+		}
+	default:
+		// MESSAGE as an array of bytes (journald's form for non-UTF-8 text)
+		if kind == kNumber && len(path) > 8 && string(path[:8]) == "MESSAGE." {
+			if !p.msgNum {
+				p.msg = p.msg[:0]
+				p.msgNum = true
+			}
+			if v, ok := atoi(val); ok && v < 256 {
+				p.msg = append(p.msg, byte(v))
+				p.hasMsg = true
+			}
+		}
+	}
+}
+
+func (p *journaldParser) parse(rec []byte, ev *event.Event) (result, string) {
+	p.msg, p.host, p.ident, p.comm = p.msg[:0], p.host[:0], p.ident[:0], p.comm[:0]
+	p.ts, p.tsPri, p.hasMsg, p.hasHost, p.msgNum = time.Time{}, 0, false, false, false
+	if err := p.w.walk(rec, p.visit); err != nil {
+		return resBad, err.Error()
+	}
+	if !p.hasMsg || p.tsPri == 0 {
+		return resBad, "journal record without MESSAGE or __REALTIME_TIMESTAMP"
+	}
+	name := p.ident
+	if len(name) == 0 {
+		name = p.comm
+	}
+	if !isSSHD(name) {
+		return resIgnored, ""
+	}
+	if !p.sshd.parse(p.msg, ev) {
+		return resIgnored, ""
+	}
+	ev.Timestamp = p.ts
+	ev.HostName = p.hosts.get(p.host)
+	return resEvent, ""
+}

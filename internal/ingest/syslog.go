@@ -1,0 +1,332 @@
+package ingest
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/event"
+)
+
+// syslogParser parses syslog lines as written to files (RFC 3164 "Nov 26
+// 10:00:01 host tag[pid]: msg", RFC 3339-stamped rsyslog lines, RFC 5424
+// with or without <PRI>) and hands sshd messages to the sshd parser.
+type syslogParser struct {
+	opts  *Options
+	loc   *time.Location
+	utc   bool
+	sshd  sshdParser
+	hosts *interner
+
+	// RFC 3164 year tracking
+	year      int
+	lastMonth int
+
+	// date cache (UTC only): midnight of (year, month, day)
+	cacheKey  int
+	cacheUnix int64
+}
+
+func newSyslogParser(o *Options, head []byte) recordParser {
+	p := &syslogParser{opts: o, loc: o.loc(), hosts: newInterner(1 << 14)}
+	p.utc = p.loc == time.UTC
+	p.sshd.users = newInterner(1 << 16)
+	p.initYear(head)
+	return p
+}
+
+// initYear picks the year of the first RFC 3164 line: Options.Year, else
+// the mtime's year (the previous year if the first line's month is later
+// than the mtime's month: a log that spans the new year), else Now.
+func (p *syslogParser) initYear(head []byte) {
+	if p.opts.Year > 0 {
+		p.year = p.opts.Year
+		return
+	}
+	ref := p.opts.ModTime
+	if ref.IsZero() {
+		if p.opts.Now != nil {
+			ref = p.opts.Now()
+		} else {
+			ref = time.Now()
+		}
+	}
+	ref = ref.In(p.loc)
+	p.year = ref.Year()
+	// first RFC 3164 month in head
+	line := head
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	line = skipPRI(line)
+	if m := monthOf(line); m > 0 && m > int(ref.Month()) {
+		p.year--
+	}
+}
+
+// yearFor returns the year of an RFC 3164 timestamp in month m, advancing
+// on Dec→Jan rollover.
+func (p *syslogParser) yearFor(m int) int {
+	if p.lastMonth == 0 {
+		p.lastMonth = m
+		return p.year
+	}
+	switch {
+	case m < p.lastMonth && p.lastMonth-m >= 6: // Dec -> Jan
+		p.year++
+		p.lastMonth = m
+	case m > p.lastMonth && m-p.lastMonth >= 6: // a late line from last year
+		return p.year - 1
+	default:
+		p.lastMonth = m
+	}
+	return p.year
+}
+
+func skipPRI(b []byte) []byte {
+	if len(b) > 2 && b[0] == '<' {
+		for i := 1; i < len(b) && i <= 4; i++ {
+			if b[i] == '>' {
+				return b[i+1:]
+			}
+			if b[i] < '0' || b[i] > '9' {
+				return b
+			}
+		}
+	}
+	return b
+}
+
+func monthOf(b []byte) int {
+	if len(b) < 3 {
+		return 0
+	}
+	switch string(b[:3]) {
+	case "Jan":
+		return 1
+	case "Feb":
+		return 2
+	case "Mar":
+		return 3
+	case "Apr":
+		return 4
+	case "May":
+		return 5
+	case "Jun":
+		return 6
+	case "Jul":
+		return 7
+	case "Aug":
+		return 8
+	case "Sep":
+		return 9
+	case "Oct":
+		return 10
+	case "Nov":
+		return 11
+	case "Dec":
+		return 12
+	}
+	return 0
+}
+
+func (p *syslogParser) parse(line []byte, ev *event.Event) (result, string) {
+	return p.parseMsg(line, ev, true)
+}
+
+// header parses the syslog header; it returns host, tag and message.
+func (p *syslogParser) header(line []byte, ev *event.Event, track bool) (host, tag, msg []byte, why string) {
+	b := skipPRI(line)
+	switch {
+	case len(b) > 2 && b[0] == '1' && b[1] == ' ': // RFC 5424
+		return p.header5424(b[2:], ev)
+	case len(b) >= 19 && b[4] == '-' && b[0] >= '0' && b[0] <= '9': // RFC 3339 stamped
+		sp := bytes.IndexByte(b, ' ')
+		if sp < 0 {
+			return nil, nil, nil, "bad syslog timestamp"
+		}
+		t, ok := parseRFC3339(b[:sp], p.loc)
+		if !ok {
+			return nil, nil, nil, "bad syslog timestamp"
+		}
+		ev.Timestamp = t
+		b = b[sp+1:]
+	default:
+		if len(b) < 16 || b[3] != ' ' || b[6] != ' ' || b[9] != ':' || b[12] != ':' || b[15] != ' ' {
+			return nil, nil, nil, "not a syslog line"
+		}
+		m := monthOf(b)
+		dd := b[4:6]
+		if dd[0] == ' ' {
+			dd = dd[1:]
+		}
+		d, ok := atoi(dd)
+		h, ok2 := digits2(b[7:9])
+		mi, ok3 := digits2(b[10:12])
+		s, ok4 := digits2(b[13:15])
+		if m == 0 || !ok || !ok2 || !ok3 || !ok4 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 {
+			return nil, nil, nil, "bad syslog timestamp"
+		}
+		y := p.year
+		if track {
+			y = p.yearFor(m)
+		}
+		sec := int64(h*3600 + mi*60 + s)
+		if p.utc {
+			key := y<<9 | m<<5 | d
+			if key != p.cacheKey {
+				p.cacheKey = key
+				p.cacheUnix = time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix()
+			}
+			ev.Timestamp = time.Unix(p.cacheUnix+sec, 0).UTC()
+		} else {
+			ev.Timestamp = time.Date(y, time.Month(m), d, h, mi, s, 0, p.loc).UTC()
+		}
+		b = b[16:]
+	}
+	// HOST TAG[PID]: MSG
+	sp := bytes.IndexByte(b, ' ')
+	if sp <= 0 {
+		return nil, nil, nil, "syslog line without host"
+	}
+	host = b[:sp]
+	b = b[sp+1:]
+	end := bytes.IndexByte(b, ':')
+	if end < 0 {
+		return host, nil, nil, "syslog line without tag"
+	}
+	tag = b[:end]
+	msg = b[end+1:]
+	if len(msg) > 0 && msg[0] == ' ' {
+		msg = msg[1:]
+	}
+	return host, tag, msg, ""
+}
+
+// header5424 parses "TIMESTAMP HOST APP PROCID MSGID SD MSG".
+func (p *syslogParser) header5424(b []byte, ev *event.Event) (host, tag, msg []byte, why string) {
+	var f [5][]byte
+	for i := range f {
+		sp := bytes.IndexByte(b, ' ')
+		if sp < 0 {
+			if i == 4 { // MSGID is last, no SD and no MSG
+				f[i], b = b, nil
+				break
+			}
+			return nil, nil, nil, "truncated RFC 5424 header"
+		}
+		f[i], b = b[:sp], b[sp+1:]
+	}
+	if string(f[0]) != "-" {
+		t, ok := parseRFC3339(f[0], p.loc)
+		if !ok {
+			return nil, nil, nil, "bad RFC 5424 timestamp"
+		}
+		ev.Timestamp = t
+	}
+	// structured data: "-" or one or more [..] elements
+	switch {
+	case len(b) == 0:
+	case b[0] == '-':
+		b = b[1:]
+	case b[0] == '[':
+		i := 0
+		for i < len(b) && b[i] == '[' {
+			inQ := false
+			j := i + 1
+			for ; j < len(b); j++ {
+				c := b[j]
+				if c == '\\' {
+					j++
+					continue
+				}
+				if c == '"' {
+					inQ = !inQ
+				} else if c == ']' && !inQ {
+					break
+				}
+			}
+			if j >= len(b) {
+				return nil, nil, nil, "unterminated RFC 5424 structured data"
+			}
+			i = j + 1
+		}
+		b = b[i:]
+	default:
+		return nil, nil, nil, "bad RFC 5424 structured data"
+	}
+	if len(b) > 0 && b[0] == ' ' {
+		b = b[1:]
+	}
+	b, _ = cutPrefix(b, "\xef\xbb\xbf") // BOM
+	host = f[1]
+	if string(host) == "-" {
+		host = nil
+	}
+	return host, f[2], b, ""
+}
+
+// parseMsg parses a full syslog line.
+func (p *syslogParser) parseMsg(line []byte, ev *event.Event, track bool) (result, string) {
+	host, tag, msg, why := p.header(line, ev, track)
+	if why != "" {
+		if why == "syslog line without tag" {
+			return resIgnored, ""
+		}
+		return resBad, why
+	}
+	// tag: sshd[123], sshd-session[123], or (RFC 5424) APP "sshd"
+	name := tag
+	if i := bytes.IndexByte(tag, '['); i >= 0 {
+		name = tag[:i]
+	}
+	if !isSSHD(name) {
+		return resIgnored, ""
+	}
+	if !p.sshd.parse(msg, ev) {
+		return resIgnored, ""
+	}
+	ev.HostName = p.hosts.get(host)
+	return resEvent, ""
+}
+
+func isSSHD(name []byte) bool {
+	switch string(name) {
+	case "sshd", "sshd-session", "sshd-auth":
+		return true
+	}
+	return false
+}
+
+// ParseSyslogMessage parses one syslog message (RFC 3164 or RFC 5424, with
+// or without the <PRI> prefix, as received by a syslog listener) into ev and
+// reports whether it is an OpenSSH authentication event. ev is reset first.
+// RFC 3164 messages take Options.Year, else the year of Options.Now (or
+// the current time), moved back a year for a December message in January.
+func ParseSyslogMessage(msg []byte, ev *event.Event, opts Options) bool {
+	ev.Reset()
+	o := opts
+	if o.Year == 0 {
+		now := time.Now
+		if o.Now != nil {
+			now = o.Now
+		}
+		t := now().In(o.loc())
+		o.Year = t.Year()
+		if m := monthOf(skipPRI(msg)); m > int(t.Month())+1 {
+			o.Year--
+		}
+	}
+	p := &syslogParser{opts: &o, loc: o.loc(), hosts: newInterner(0), year: o.Year}
+	p.sshd.users = newInterner(0)
+	res, _ := p.parseMsg(msg, ev, false)
+	if res != resEvent {
+		return false
+	}
+	ev.Dataset = datasetSSHD
+	if o.Tenant != "" {
+		ev.Tenant = o.Tenant
+	} else if o.TenantMap != nil {
+		ev.Tenant = o.TenantMap.Lookup(ev)
+	}
+	return true
+}
