@@ -1,0 +1,137 @@
+// Package postgres is firebreak's PostgreSQL store (pgx/v5 with pgxpool),
+// for MSPs that outgrow one machine. Schema changes are serialised across
+// processes by an advisory lock; events are bulk-loaded with COPY, and a
+// batch is acknowledged only after its COPY has committed (with the server's
+// default synchronous_commit=on, i.e. flushed to the WAL on disk).
+//
+// The schema used is the connection's search_path, so one database can hold
+// several firebreak instances (the conformance tests use one schema per test).
+//
+// Imported by the server and the CLI.
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/store/migrations"
+	"github.com/firebreak-msp/firebreak/internal/store/sqlstore"
+)
+
+// Advisory lock keys (arbitrary, fixed).
+const (
+	lockMigrate = 0x46b0001
+	lockAudit   = 0x46b0002
+)
+
+// Open connects to url (postgres://…) with default options.
+func Open(ctx context.Context, url string) (store.Store, error) {
+	return OpenWith(ctx, url, store.Options{})
+}
+
+// OpenWith connects to url and applies pending migrations.
+func OpenWith(ctx context.Context, url string, opts store.Options) (store.Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("opening postgres store: %w", err)
+	}
+	if cfg.MaxConns < 8 {
+		cfg.MaxConns = 8
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening postgres store: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("opening postgres store %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	if _, err := migrations.Apply(ctx, db, "postgres", fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockMigrate), now()); err != nil {
+		db.Close()
+		pool.Close()
+		return nil, fmt.Errorf("opening postgres store: %w", err)
+	}
+	var box *store.SecretBox
+	if len(opts.SecretKey) > 0 {
+		if box, err = store.NewSecretBox(opts.SecretKey); err != nil {
+			db.Close()
+			pool.Close()
+			return nil, fmt.Errorf("opening postgres store: %w", err)
+		}
+	} else if opts.Logger != nil {
+		opts.Logger.Warn("postgres store: no secret key configured; TOTP seeds and notification secrets are stored unencrypted")
+	}
+	p := &pg{pool: pool}
+	return sqlstore.New(sqlstore.Config{
+		Dialect:      "postgres",
+		W:            db,
+		R:            db,
+		AppendEvents: p.appendEvents,
+		Lock:         fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockAudit),
+		Box:          box,
+		Options:      opts,
+		OnClose: func() error {
+			err := db.Close()
+			pool.Close()
+			return err
+		},
+	}), nil
+}
+
+type pg struct{ pool *pgxpool.Pool }
+
+// appendEvents reserves ids from the sequence, then COPYs the batch in one
+// transaction.
+func (p *pg) appendEvents(ctx context.Context, batch []store.EventRecord) error {
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	rows, err := tx.Query(ctx, `SELECT nextval('events_id_seq') FROM generate_series(1, $1)`, len(batch))
+	if err != nil {
+		return err
+	}
+	i := 0
+	for rows.Next() {
+		if err := rows.Scan(&batch[i].ID); err != nil {
+			rows.Close()
+			return err
+		}
+		i++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	src := make([][]any, len(batch))
+	for i := range batch {
+		src[i] = sqlstore.EventRow(make([]any, 0, len(sqlstore.EventColumns)), &batch[i])
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, sqlstore.EventColumns, pgx.CopyFromRows(src)); err != nil {
+		clearIDs(batch)
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		clearIDs(batch)
+		return err
+	}
+	return nil
+}
+
+func clearIDs(batch []store.EventRecord) {
+	for i := range batch {
+		batch[i].ID = 0
+	}
+}

@@ -1,0 +1,5 @@
+package sqlite
+
+import "time"
+
+func defaultNow() time.Time { return time.Now() }

@@ -1,0 +1,317 @@
+// Package sqlite is firebreak's embedded store: SQLite (modernc.org/sqlite,
+// pure Go) in WAL mode under the data directory, with one writer connection
+// and a pool of read-only readers.
+//
+// Durability: the writer runs with synchronous=FULL, so a transaction's WAL
+// frames are fsynced before COMMIT returns; AppendEvents returns only after
+// its commit, so an acknowledged event survives a process kill and a power
+// loss. Concurrent AppendEvents calls are group-committed (one transaction,
+// one fsync for all batches waiting), which is what makes FULL affordable.
+//
+// Imported by the server and the CLI.
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/store/migrations"
+	"github.com/firebreak-msp/firebreak/internal/store/sqlstore"
+)
+
+// FileName is the database file inside the data directory.
+const FileName = "firebreak.db"
+
+// KeyFileName holds the secret-encryption key when none is configured.
+const KeyFileName = "secret.key"
+
+// Open opens (creating if needed) the store in dir with default options.
+func Open(ctx context.Context, dir string) (store.Store, error) {
+	return OpenWith(ctx, dir, store.Options{})
+}
+
+// OpenWith opens the store in dir, applying pending migrations.
+func OpenWith(ctx context.Context, dir string, opts store.Options) (store.Store, error) {
+	if dir == "" {
+		return nil, errors.New("opening sqlite store: empty data directory")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("opening sqlite store: %w", err)
+	}
+	key := opts.SecretKey
+	if len(key) == 0 {
+		var err error
+		if key, err = loadOrCreateKey(filepath.Join(dir, KeyFileName)); err != nil {
+			return nil, fmt.Errorf("opening sqlite store: %w", err)
+		}
+	}
+	box, err := store.NewSecretBox(key)
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite store: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"
+	w, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+	}
+	now := opts.Now
+	if now == nil {
+		now = defaultNow
+	}
+	if _, err := migrations.Apply(ctx, w, "sqlite", "", now()); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	ew, err := newEventWriter(ctx, w)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+	}
+	d := sqlstore.New(sqlstore.Config{
+		Dialect:      "sqlite",
+		W:            w,
+		R:            r,
+		AppendEvents: ew.append,
+		Box:          box,
+		Options:      opts,
+		OnClose: func() error {
+			ew.close()
+			return errors.Join(r.Close(), w.Close())
+		},
+	})
+	return d, nil
+}
+
+func loadOrCreateKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k := []byte(strings.TrimSpace(string(b)))
+		if len(k) < 16 {
+			return nil, fmt.Errorf("secret key %s: too short", path)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading secret key: %w", err)
+	}
+	k := []byte(rand.Text() + rand.Text())
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return loadOrCreateKey(path)
+		}
+		return nil, fmt.Errorf("creating secret key: %w", err)
+	}
+	if _, err := f.Write(append(k, '\n')); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing secret key: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return k, f.Close()
+}
+
+// eventWriter group-commits event batches on the single writer connection.
+// The writer goroutine owns nextID and the prepared statements; it exits
+// when quit is closed, after answering every request it received.
+type eventWriter struct {
+	db      *sql.DB
+	reqs    chan *appendReq
+	quit    chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+	nextID  int64
+	chunk   *sql.Stmt // multi-row INSERT of chunkRows rows, prepared once
+}
+
+type appendReq struct {
+	recs []store.EventRecord
+	done chan error
+}
+
+const (
+	chunkRows  = 256   // rows per multi-row INSERT (21 columns: 5376 parameters)
+	maxGroup   = 50000 // rows per group commit
+	eventsCols = 21
+)
+
+func newEventWriter(ctx context.Context, db *sql.DB) (*eventWriter, error) {
+	w := &eventWriter{db: db, reqs: make(chan *appendReq, 1024), quit: make(chan struct{}), stopped: make(chan struct{})}
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM events`).Scan(&w.nextID); err != nil {
+		return nil, err
+	}
+	var err error
+	if w.chunk, err = db.PrepareContext(ctx, insertEvents(chunkRows)); err != nil {
+		return nil, err
+	}
+	go w.run()
+	return w, nil
+}
+
+func (w *eventWriter) append(ctx context.Context, batch []store.EventRecord) error {
+	req := &appendReq{recs: batch, done: make(chan error, 1)}
+	select {
+	case w.reqs <- req:
+	case <-w.quit:
+		return store.ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.stopped:
+		select {
+		case err := <-req.done:
+			return err
+		default:
+			return store.ErrClosed
+		}
+	}
+}
+
+func (w *eventWriter) close() {
+	w.once.Do(func() { close(w.quit) })
+	<-w.stopped
+	w.chunk.Close()
+}
+
+func (w *eventWriter) run() {
+	defer close(w.stopped)
+	for {
+		select {
+		case req := <-w.reqs:
+			w.group(req)
+		case <-w.quit:
+			for {
+				select {
+				case req := <-w.reqs:
+					w.group(req)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// group collects every waiting request (up to maxGroup rows) and commits
+// them in one transaction.
+func (w *eventWriter) group(first *appendReq) {
+	reqs := []*appendReq{first}
+	n := len(first.recs)
+collect:
+	for n < maxGroup {
+		select {
+		case r := <-w.reqs:
+			reqs = append(reqs, r)
+			n += len(r.recs)
+		default:
+			break collect
+		}
+	}
+	err := w.write(reqs)
+	for _, r := range reqs {
+		r.done <- err
+	}
+}
+
+func insertEvents(rows int) string {
+	one := "(" + strings.TrimSuffix(strings.Repeat("?,", eventsCols), ",") + ")"
+	return "INSERT INTO events (" + strings.Join(sqlstore.EventColumns, ", ") + ") VALUES " + strings.TrimSuffix(strings.Repeat(one+",", rows), ",")
+}
+
+func (w *eventWriter) write(reqs []*appendReq) (err error) {
+	ctx := context.Background() // a caller's cancellation must not abort others' batches
+	start := w.nextID
+	id := start
+	for _, r := range reqs {
+		for i := range r.recs {
+			r.recs[i].ID = id
+			id++
+		}
+	}
+	defer func() {
+		if err != nil {
+			for _, r := range reqs {
+				for i := range r.recs {
+					r.recs[i].ID = 0
+				}
+			}
+			w.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM events`).Scan(&w.nextID)
+		}
+	}()
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	args := make([]any, 0, chunkRows*eventsCols)
+	pending := 0
+	flush := func() error {
+		if pending == 0 {
+			return nil
+		}
+		var err error
+		if pending == chunkRows {
+			_, err = tx.StmtContext(ctx, w.chunk).ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, insertEvents(pending), args...)
+		}
+		args, pending = args[:0], 0
+		return err
+	}
+	for _, r := range reqs {
+		for i := range r.recs {
+			args = sqlstore.EventRow(args, &r.recs[i])
+			pending++
+			if pending == chunkRows {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	w.nextID = id
+	return nil
+}

@@ -1,0 +1,171 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+// EventColumns are the events table's columns in the order EventRow fills.
+var EventColumns = []string{"id", "ts", "received", "tenant", "dataset", "category", "action", "outcome", "reason", "code", "cnt",
+	"user_name", "user_domain", "source_ip", "source_port", "host", "file", "line", "off", "fields", "raw"}
+
+// EventRow appends the column values of rec (see EventColumns) to dst.
+func EventRow(dst []any, rec *store.EventRecord) []any {
+	e := &rec.Event
+	ip := ""
+	if e.SourceIP.IsValid() {
+		ip = e.SourceIP.String()
+	}
+	fields := ""
+	if len(e.Fields) > 0 {
+		b, _ := json.Marshal(e.Fields)
+		fields = string(b)
+	}
+	return append(dst, rec.ID, Micros(e.Timestamp), Micros(rec.Received), e.Tenant, e.Dataset, e.Category, e.Action, e.Outcome,
+		e.Reason, e.Code, e.Count, e.UserName, e.UserDomain, ip, e.SourcePort, e.HostName, e.File, e.Line, e.Offset, fields, rec.Raw)
+}
+
+// AppendEvents implements store.EventStore.
+func (d *DB) AppendEvents(ctx context.Context, batch []store.EventRecord) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := d.check(); err != nil {
+		return err
+	}
+	now := d.stamp()
+	for i := range batch {
+		batch[i].Received = now
+		batch[i].Event.Timestamp = batch[i].Event.Timestamp.UTC().Truncate(time.Microsecond)
+	}
+	if err := d.cfg.AppendEvents(ctx, batch); err != nil {
+		return fmt.Errorf("appending %d events: %w", len(batch), err)
+	}
+	return nil
+}
+
+// eventWhere builds the WHERE clause of an event query; ok=false when the
+// query can match nothing in the scope.
+func (d *DB) eventWhere(ctx context.Context, scope store.Scope, q store.EventQuery, paging bool) (string, []any, bool, error) {
+	if !scope.Valid() || (!scope.AllTenants && q.Tenant != "" && q.Tenant != scope.Tenant) {
+		return "", nil, false, nil
+	}
+	var w []string
+	var args []any
+	add := func(cond string, v ...any) { w = append(w, cond); args = append(args, v...) }
+	switch {
+	case !scope.AllTenants:
+		add("tenant = ?", scope.Tenant)
+	case q.Tenant != "":
+		add("tenant = ?", q.Tenant)
+	}
+	if !q.From.IsZero() {
+		add("ts >= ?", Micros(q.From))
+	}
+	if !q.To.IsZero() {
+		add("ts < ?", Micros(q.To))
+	}
+	for _, c := range []struct{ col, v string }{{"user_name", q.User}, {"source_ip", q.SourceIP}, {"dataset", q.Dataset}, {"host", q.Host}, {"outcome", q.Outcome}} {
+		if c.v != "" {
+			v := c.v
+			if c.col == "source_ip" {
+				if a, err := netip.ParseAddr(v); err == nil {
+					v = a.String()
+				}
+			}
+			add(c.col+" = ?", v)
+		}
+	}
+	if paging && q.BeforeID > 0 {
+		var ts int64
+		if err := d.r.QueryRowContext(ctx, d.q(`SELECT ts FROM events WHERE id = ?`), q.BeforeID).Scan(&ts); err != nil {
+			return "", nil, false, fmt.Errorf("paging cursor %d: %w", q.BeforeID, noRows(err))
+		}
+		add("(ts < ? OR (ts = ? AND id < ?))", ts, ts, q.BeforeID)
+	}
+	if len(w) == 0 {
+		return "1=1", nil, true, nil
+	}
+	return strings.Join(w, " AND "), args, true, nil
+}
+
+// SearchEvents implements store.EventStore.
+func (d *DB) SearchEvents(ctx context.Context, scope store.Scope, q store.EventQuery) ([]store.EventRecord, error) {
+	out := []store.EventRecord{}
+	where, args, ok, err := d.eventWhere(ctx, scope, q, true)
+	if err != nil {
+		return nil, fmt.Errorf("searching events: %w", err)
+	}
+	if !ok {
+		return out, nil
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 10000)
+	rows, err := d.r.QueryContext(ctx, d.q(`SELECT `+strings.Join(EventColumns, ", ")+` FROM events WHERE `+where+` ORDER BY ts DESC, id DESC LIMIT ?`), append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("searching events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rec store.EventRecord
+		e := &rec.Event
+		var ts, recv int64
+		var ip, fields string
+		if err := rows.Scan(&rec.ID, &ts, &recv, &e.Tenant, &e.Dataset, &e.Category, &e.Action, &e.Outcome, &e.Reason, &e.Code, &e.Count,
+			&e.UserName, &e.UserDomain, &ip, &e.SourcePort, &e.HostName, &e.File, &e.Line, &e.Offset, &fields, &rec.Raw); err != nil {
+			return nil, fmt.Errorf("searching events: %w", err)
+		}
+		e.Timestamp, rec.Received = FromMicros(ts), FromMicros(recv)
+		if ip != "" {
+			e.SourceIP, _ = netip.ParseAddr(ip)
+		}
+		if fields != "" {
+			json.Unmarshal([]byte(fields), &e.Fields)
+		}
+		out = append(out, rec)
+	}
+	return out, rows.Err()
+}
+
+// CountEvents implements store.EventStore.
+func (d *DB) CountEvents(ctx context.Context, scope store.Scope, q store.EventQuery) (int64, error) {
+	where, args, ok, err := d.eventWhere(ctx, scope, q, false)
+	if err != nil || !ok {
+		return 0, err
+	}
+	var n int64
+	if err := d.r.QueryRowContext(ctx, d.q(`SELECT COUNT(*) FROM events WHERE `+where), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting events: %w", err)
+	}
+	return n, nil
+}
+
+// PurgeEvents implements store.EventStore. It deletes in chunks so a large
+// purge never holds the writer for long.
+func (d *DB) PurgeEvents(ctx context.Context, before time.Time) (int64, error) {
+	if err := d.check(); err != nil {
+		return 0, err
+	}
+	var total int64
+	for {
+		res, err := d.w.ExecContext(ctx, d.q(`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? LIMIT 20000)`), Micros(before))
+		if err != nil {
+			return total, fmt.Errorf("purging events: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+		if n == 0 {
+			return total, nil
+		}
+	}
+}
+
