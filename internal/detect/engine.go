@@ -1,0 +1,769 @@
+package detect
+
+import (
+	"bytes"
+	"container/heap"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/event"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// AllowedLateness is the minimum reordering window; the engine uses the
+	// largest of this and every rule's allowed_lateness.
+	AllowedLateness time.Duration
+	// MaxIncidents caps the incidents kept (default 1,000,000); incidents
+	// beyond it are counted in Stats.IncidentsDropped.
+	MaxIncidents int
+}
+
+// Stats are an engine's counters.
+type Stats struct {
+	Events           int64       `json:"events"`    // events given to Process
+	Processed        int64       `json:"processed"` // events released to the rules
+	Reordered        int64       `json:"reordered"` // events that arrived out of order and were reordered
+	Late             int64       `json:"late"`      // events older than the allowed lateness, dropped
+	Held             int         `json:"held"`      // events held for reordering right now
+	Incidents        int         `json:"incidents"`
+	IncidentsDropped int64       `json:"incidents_dropped"`
+	Alerts           int64       `json:"alerts"`
+	Rules            []RuleStats `json:"rules"`
+}
+
+// RuleStats are one rule's counters.
+type RuleStats struct {
+	Rule         string `json:"rule"`
+	Title        string `json:"title"`
+	Matched      int64  `json:"matched"`       // events matched (detection) or condition hits (correlation)
+	Groups       int    `json:"groups"`        // groups tracked now
+	Evicted      int64  `json:"evicted"`       // idle groups evicted after their timespan
+	Dropped      int64  `json:"dropped"`       // groups evicted by the max_groups cap (LRU)
+	ValuesCapped int64  `json:"values_capped"` // distinct values evicted by the max_values cap
+	Incidents    int    `json:"incidents"`
+	Alerts       int64  `json:"alerts"`
+}
+
+// Engine evaluates rules over a stream of events. It is not safe for
+// concurrent use; run one engine per goroutine (e.g. per tenant shard).
+type Engine struct {
+	rules    []*crule
+	byRef    map[string]*crule
+	dets     []*crule
+	cands    map[[2]string][]*crule
+	lastDS   string
+	lastCat  string
+	lastCand []*crule
+
+	lateness  int64
+	watermark int64
+	released  int64
+	seq       uint64
+	pseq      uint64
+	fifo      []held
+	fifoHead  int
+	ooo       heldHeap
+
+	incidents    map[string]*Incident
+	incOrder     []*Incident
+	maxIncidents int
+
+	seed   maphash.Seed
+	sigs   []sigCache
+	gen    uint64
+	keyBuf []byte
+	incBuf []byte
+
+	alerts []Alert
+	stats  Stats
+	sweep  int
+}
+
+type held struct {
+	ev  event.Event
+	seq uint64
+}
+
+type heldHeap []held
+
+func (h heldHeap) Len() int { return len(h) }
+func (h heldHeap) Less(i, j int) bool {
+	ti, tj := h[i].ev.Timestamp, h[j].ev.Timestamp
+	if !ti.Equal(tj) {
+		return ti.Before(tj)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h heldHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *heldHeap) Push(x any)   { *h = append(*h, x.(held)) }
+func (h *heldHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = held{}
+	*h = old[:len(old)-1]
+	return x
+}
+
+// crule is a compiled rule.
+type crule struct {
+	r        *Rule
+	idx      int
+	det      *detectionSpec
+	corr     *corrState
+	parents  []parentRef
+	report   bool
+	rank     int
+	escalate *crule
+	incSpec  *keySpec // key of standalone detection incidents / escalation lookups
+	st       RuleStats
+}
+
+type parentRef struct {
+	c   *crule
+	pos int
+}
+
+// keySpec builds a group key from an event.
+type keySpec struct {
+	sig    int
+	tenant bool
+	names  []string
+	accs   []accessor
+}
+
+type sigCache struct {
+	gen  uint64
+	ok   bool
+	key  []byte
+	hash uint64
+}
+
+// NewEngine compiles rules. It checks the references between rules (by name
+// or id), detects cycles, and returns a *RuleError naming the file for any
+// problem.
+func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
+	e := &Engine{
+		byRef:        map[string]*crule{},
+		cands:        map[[2]string][]*crule{},
+		incidents:    map[string]*Incident{},
+		maxIncidents: opts.MaxIncidents,
+		seed:         maphash.MakeSeed(),
+		watermark:    math.MinInt64,
+		released:     math.MinInt64,
+	}
+	if e.maxIncidents <= 0 {
+		e.maxIncidents = 1_000_000
+	}
+	lateness := opts.AllowedLateness
+	// Later rules override earlier ones with the same id (--rules DIR).
+	rules = dedupByID(rules)
+	for i, r := range rules {
+		cr := &crule{r: r, idx: i, rank: max(LevelRank(r.Level), 0), det: r.detection}
+		cr.st.Rule, cr.st.Title = r.Ref(), r.Title
+		e.rules = append(e.rules, cr)
+		for _, ref := range []string{r.ID, r.Name} {
+			if ref == "" {
+				continue
+			}
+			if other, ok := e.byRef[ref]; ok && other.r != r {
+				return nil, ruleErr(r, fmt.Errorf("rule name or id %q is also used by %s:%d", ref, other.r.File, other.r.Line))
+			}
+			e.byRef[ref] = cr
+		}
+		lateness = max(lateness, r.Options.AllowedLateness)
+		if r.detection == nil && r.Correlation == nil {
+			return nil, ruleErr(r, errors.New("rule has neither detection nor correlation"))
+		}
+	}
+	e.lateness = int64(lateness)
+	sigIDs := map[string]int{}
+	spec := func(tenant bool, names []string) *keySpec {
+		sig := fmt.Sprint(tenant, names)
+		id, ok := sigIDs[sig]
+		if !ok {
+			id = len(sigIDs)
+			sigIDs[sig] = id
+		}
+		ks := &keySpec{sig: id, tenant: tenant, names: names}
+		for _, n := range names {
+			ks.accs = append(ks.accs, newAccessor(n))
+		}
+		return ks
+	}
+	referenced := map[*crule]bool{}
+	generated := map[*crule]bool{}
+	for _, cr := range e.rules {
+		r := cr.r
+		tenant := r.Options.Scope != ScopeCrossTenant
+		if r.Correlation == nil {
+			e.dets = append(e.dets, cr)
+			cr.incSpec = spec(tenant, r.Options.GroupBy)
+			continue
+		}
+		c := r.Correlation
+		cs := &corrState{
+			typ: c.Type, span: int64(c.Timespan), cond: c.Condition, need: c.Condition.need(),
+			nrules: len(c.Rules), groups: map[uint64]*group{}, maxGroups: r.Options.MaxGroups,
+			maxValues: r.Options.MaxValues, suppress: int64(r.Options.SuppressFor), tenant: tenant,
+		}
+		if c.Type == ValueCount && c.Condition.need() > int64(r.Options.MaxValues) {
+			return nil, ruleErr(r, fmt.Errorf("condition %s needs more distinct values than %s.max_values (%d)", c.Condition, OptionsKey, r.Options.MaxValues))
+		}
+		cr.corr = cs
+		cr.incSpec = spec(tenant, c.GroupBy)
+		for pos, ref := range c.Rules {
+			in, ok := e.byRef[ref]
+			if !ok {
+				return nil, ruleErr(r, fmt.Errorf("correlation.rules: no rule named %q", ref))
+			}
+			referenced[in] = true
+			if c.Generate {
+				generated[in] = true
+			}
+			in.parents = append(in.parents, parentRef{c: cr, pos: pos})
+			cs.children = append(cs.children, in)
+			names := make([]string, len(c.GroupBy))
+			for i, g := range c.GroupBy {
+				names[i] = resolveAlias(c.Aliases, g, in.r)
+			}
+			ks := spec(tenant, names)
+			ks.names = c.GroupBy // report the alias names
+			cs.specs = append(cs.specs, ks)
+			if c.Type == ValueCount {
+				cs.valAccs = append(cs.valAccs, newAccessor(resolveAlias(c.Aliases, c.Condition.Field, in.r)))
+			}
+		}
+		for alias := range c.Aliases {
+			if !slices.Contains(c.GroupBy, alias) && alias != c.Condition.Field {
+				return nil, ruleErr(r, fmt.Errorf("correlation.aliases: alias %q is used in neither group-by nor condition.field", alias))
+			}
+		}
+	}
+	// Parents are fed from the highest position down, so that one event
+	// matching two steps of a temporal_ordered rule cannot complete it alone.
+	for _, cr := range e.rules {
+		slices.SortStableFunc(cr.parents, func(a, b parentRef) int {
+			if a.c != b.c {
+				return a.c.idx - b.c.idx
+			}
+			return b.pos - a.pos
+		})
+	}
+	for _, cr := range e.rules {
+		if err := checkCycle(cr, map[*crule]int{}); err != nil {
+			return nil, err
+		}
+		// A rule is reported unless it only serves as a building block: a
+		// detection rule referenced by correlations (unless one of them
+		// says generate: true), or a referenced correlation without a level
+		// of its own.
+		switch {
+		case !referenced[cr], generated[cr]:
+			cr.report = true
+		case cr.corr != nil && cr.r.Level != "":
+			cr.report = true
+		}
+		if esc := cr.r.Options.Escalates; esc != "" {
+			t, ok := e.byRef[esc]
+			if !ok {
+				return nil, ruleErr(cr.r, fmt.Errorf("%s.escalates: no rule named %q", OptionsKey, esc))
+			}
+			cr.escalate = t
+		}
+	}
+	e.sigs = make([]sigCache, len(sigIDs))
+	return e, nil
+}
+
+func ruleErr(r *Rule, err error) error {
+	return &RuleError{File: r.File, Line: r.Line, Rule: r.Title, Err: err}
+}
+
+func dedupByID(rules []*Rule) []*Rule {
+	last := map[string]int{}
+	for i, r := range rules {
+		if r.ID != "" {
+			last[r.ID] = i
+		}
+	}
+	out := make([]*Rule, 0, len(rules))
+	for i, r := range rules {
+		if r.ID != "" && last[r.ID] != i {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func resolveAlias(aliases map[string]map[string]string, field string, r *Rule) string {
+	if m, ok := aliases[field]; ok {
+		if f, ok := m[r.Name]; ok {
+			return f
+		}
+		if f, ok := m[r.ID]; ok {
+			return f
+		}
+	}
+	return field
+}
+
+func checkCycle(cr *crule, state map[*crule]int) error {
+	if cr.corr == nil {
+		return nil
+	}
+	switch state[cr] {
+	case 1:
+		return ruleErr(cr.r, errors.New("correlation.rules: the rule refers to itself through a cycle"))
+	case 2:
+		return nil
+	}
+	state[cr] = 1
+	for _, other := range cr.children() {
+		if err := checkCycle(other, state); err != nil {
+			return err
+		}
+	}
+	state[cr] = 2
+	return nil
+}
+
+func (cr *crule) children() []*crule { return cr.corr.children }
+
+// Rules returns the loaded rules in evaluation order (after overrides).
+func (e *Engine) Rules() []*Rule {
+	out := make([]*Rule, len(e.rules))
+	for i, cr := range e.rules {
+		out[i] = cr.r
+	}
+	return out
+}
+
+// Lateness returns the reordering window in use.
+func (e *Engine) Lateness() time.Duration { return time.Duration(e.lateness) }
+
+// Process feeds one event. It returns the alerts raised by the events that
+// Process released (events are held up to the allowed lateness for
+// reordering). The returned slice is reused by the next call. ev is not
+// retained.
+func (e *Engine) Process(ev *event.Event) []Alert {
+	e.alerts = e.alerts[:0]
+	e.stats.Events++
+	ts := ev.Timestamp.UnixNano()
+	if ev.Timestamp.IsZero() {
+		ts = max(e.watermark, 0)
+	}
+	if ts < e.released {
+		e.stats.Late++
+		return e.alerts
+	}
+	if e.lateness == 0 && ts >= e.watermark {
+		e.watermark = ts
+		e.released = ts
+		e.process(ev, ts)
+		return e.alerts
+	}
+	e.seq++
+	h := held{ev: *ev, seq: e.seq}
+	if len(ev.Fields) > 0 {
+		h.ev.Fields = maps.Clone(ev.Fields)
+	}
+	if ts >= e.watermark {
+		e.watermark = ts
+		e.fifo = append(e.fifo, h)
+	} else {
+		e.stats.Reordered++
+		heap.Push(&e.ooo, h)
+	}
+	e.release(e.watermark - e.lateness)
+	return e.alerts
+}
+
+// Flush releases every held event (end of input) and returns the alerts.
+func (e *Engine) Flush() []Alert {
+	e.alerts = e.alerts[:0]
+	e.release(math.MaxInt64)
+	return e.alerts
+}
+
+// AdvanceTo declares that no event older than t minus the allowed lateness
+// will arrive (e.g. from a live source's clock) and releases held events.
+func (e *Engine) AdvanceTo(t time.Time) []Alert {
+	e.alerts = e.alerts[:0]
+	e.release(t.UnixNano() - e.lateness)
+	return e.alerts
+}
+
+func (e *Engine) release(upTo int64) {
+	for {
+		var next *held
+		fromHeap := false
+		if e.fifoHead < len(e.fifo) {
+			next = &e.fifo[e.fifoHead]
+		}
+		if len(e.ooo) > 0 && (next == nil || heldBefore(&e.ooo[0], next)) {
+			next, fromHeap = &e.ooo[0], true
+		}
+		if next == nil {
+			break
+		}
+		ts := next.ev.Timestamp.UnixNano()
+		if next.ev.Timestamp.IsZero() {
+			ts = max(e.released, 0)
+		}
+		if ts > upTo {
+			break
+		}
+		e.released = max(e.released, ts)
+		if fromHeap {
+			h := heap.Pop(&e.ooo).(held)
+			e.process(&h.ev, ts)
+		} else {
+			e.process(&next.ev, ts)
+			e.fifo[e.fifoHead] = held{}
+			e.fifoHead++
+			if e.fifoHead == len(e.fifo) {
+				e.fifo, e.fifoHead = e.fifo[:0], 0
+			} else if e.fifoHead > 4096 && e.fifoHead*2 > len(e.fifo) {
+				n := copy(e.fifo, e.fifo[e.fifoHead:])
+				clear(e.fifo[n:])
+				e.fifo, e.fifoHead = e.fifo[:n], 0
+			}
+		}
+	}
+}
+
+func heldBefore(a, b *held) bool {
+	if !a.ev.Timestamp.Equal(b.ev.Timestamp) {
+		return a.ev.Timestamp.Before(b.ev.Timestamp)
+	}
+	return a.seq < b.seq
+}
+
+func (e *Engine) candidates(ev *event.Event) []*crule {
+	if ev.Dataset == e.lastDS && ev.Category == e.lastCat && e.lastCand != nil {
+		return e.lastCand
+	}
+	k := [2]string{ev.Dataset, ev.Category}
+	c, ok := e.cands[k]
+	if !ok {
+		c = []*crule{}
+		for _, d := range e.dets {
+			if d.r.LogSource.matches(ev.Dataset, ev.Category) {
+				c = append(c, d)
+			}
+		}
+		if len(e.cands) < 1024 {
+			e.cands[k] = c
+		}
+	}
+	e.lastDS, e.lastCat, e.lastCand = ev.Dataset, ev.Category, c
+	return c
+}
+
+func (e *Engine) process(ev *event.Event, ts int64) {
+	e.stats.Processed++
+	e.gen++
+	e.pseq++
+	for _, d := range e.candidates(ev) {
+		if d.det.match(ev) {
+			d.st.Matched++
+			e.fire(d, ev, ts, nil)
+		}
+	}
+	e.sweep++
+	if e.sweep >= 4096 {
+		e.sweep = 0
+		for _, cr := range e.rules {
+			if cr.corr != nil {
+				cr.corr.evictIdle(ts, &cr.st)
+			}
+		}
+	}
+}
+
+// fire handles a rule that matched (detection) or whose condition holds
+// (correlation) at event ev.
+func (e *Engine) fire(cr *crule, ev *event.Event, ts int64, g *group) {
+	if cr.report {
+		e.report(cr, ev, ts, g)
+	}
+	for _, p := range cr.parents {
+		e.feed(p.c, p.pos, ev, ts)
+	}
+}
+
+// key builds (or reuses, within one event) the group key of spec.
+func (e *Engine) key(ks *keySpec, ev *event.Event) ([]byte, uint64, bool) {
+	sc := &e.sigs[ks.sig]
+	if sc.gen == e.gen {
+		return sc.key, sc.hash, sc.ok
+	}
+	sc.gen = e.gen
+	b := sc.key[:0]
+	sc.ok = false
+	if ks.tenant {
+		b = append(b, ev.Tenant...)
+		b = append(b, 0x1f)
+	}
+	for i := range ks.accs {
+		a := &ks.accs[i]
+		if a.kind == fSourceIP {
+			if !ev.SourceIP.IsValid() {
+				sc.key = b
+				return b, 0, false
+			}
+			b = appendAddr(b, ev.SourceIP)
+		} else {
+			v, ok := a.get(ev)
+			if !ok || v == "" {
+				sc.key = b
+				return b, 0, false
+			}
+			b = append(b, v...)
+		}
+		b = append(b, 0x1f)
+	}
+	sc.key, sc.ok = b, true
+	sc.hash = maphash.Bytes(e.seed, b)
+	return b, sc.hash, true
+}
+
+func (e *Engine) feed(cr *crule, pos int, ev *event.Event, ts int64) {
+	cs := cr.corr
+	key, h, ok := e.key(cs.specs[pos], ev)
+	if !ok {
+		return
+	}
+	var val string
+	if cs.typ == ValueCount {
+		v, ok := cs.valAccs[pos].get(ev)
+		if !ok || v == "" {
+			return
+		}
+		val = v
+	}
+	cs.evictIdle(ts, &cr.st)
+	g := cs.lookup(key, h)
+	if g == nil {
+		g = cs.create(key, h, &cr.st)
+		if cs.tenant {
+			g.tenant = ev.Tenant
+		}
+	}
+	if !cs.tenant {
+		g.addTenant(ev.Tenant)
+	}
+	cs.touch(g, ts)
+	n := int64(ev.N())
+	g.total += n
+	holds := cs.update(g, pos, val, ts, n, e.pseq, &cr.st)
+	if holds {
+		cr.st.Matched++
+		e.fire(cr, ev, ts, g)
+		return
+	}
+	if inc := g.inc; inc != nil && ts-inc.Last.UnixNano() <= cs.suppress {
+		e.attribute(inc, ev, ts, n, val)
+	}
+}
+
+func (e *Engine) attribute(inc *Incident, ev *event.Event, ts int64, n int64, val string) {
+	inc.Count += n
+	if t := time.Unix(0, ts).UTC(); t.After(inc.Last) {
+		inc.Last = t
+	}
+	inc.addSample(ev)
+	inc.addTenant(ev.Tenant)
+	if val != "" {
+		inc.addValue(val)
+	}
+}
+
+func (e *Engine) report(cr *crule, ev *event.Event, ts int64, g *group) {
+	if cr.escalate != nil && e.escalateTo(cr, ev, ts) {
+		return
+	}
+	var val string
+	if cr.corr != nil && cr.corr.typ == ValueCount && g != nil {
+		val = g.lastVal
+	}
+	inc := (*Incident)(nil)
+	if g != nil {
+		inc = g.inc
+	}
+	var key []byte
+	if inc == nil {
+		spec := cr.incSpec
+		var ok bool
+		if g != nil {
+			key = append(e.incBuf[:0], g.key...)
+			ok = true
+		} else {
+			key, _, ok = e.key(spec, ev)
+			key = append(e.incBuf[:0], key...)
+		}
+		if !ok {
+			return
+		}
+		e.incBuf = key
+		k := incMapKey(cr.idx, key)
+		inc = e.incidents[k]
+		if inc == nil {
+			e.open(cr, ev, ts, g, key, k)
+			return
+		}
+		if g != nil {
+			g.inc = inc
+		}
+	}
+	n := int64(ev.N())
+	quiet := ts-inc.Last.UnixNano() > int64(cr.r.Options.SuppressFor)
+	e.attribute(inc, ev, ts, n, val)
+	if quiet {
+		e.alert(cr, inc, AlertRecurred, ts)
+	}
+}
+
+func incMapKey(idx int, key []byte) string {
+	var b []byte
+	b = fmt.Appendf(b, "%d\x1e", idx)
+	return string(append(b, key...))
+}
+
+func (e *Engine) open(cr *crule, ev *event.Event, ts int64, g *group, key []byte, mapKey string) {
+	if len(e.incidents) >= e.maxIncidents {
+		e.stats.IncidentsDropped++
+		return
+	}
+	r := cr.r
+	t := time.Unix(0, ts).UTC()
+	inc := &Incident{
+		ID: incidentID(r.Ref(), key), Rule: r.ID, RuleName: r.Name, Title: r.Title,
+		Severity: r.Level, Level: r.Level, First: t, Last: t, Techniques: r.Techniques,
+		Key: map[string]string{}, maxValues: r.Options.MaxValues,
+	}
+	if inc.Rule == "" {
+		inc.Rule = r.Name
+	}
+	if inc.Severity == "" {
+		inc.Severity, inc.Level = "medium", "medium"
+	}
+	spec := cr.incSpec
+	parts := bytes.Split(bytes.TrimSuffix(key, []byte{0x1f}), []byte{0x1f})
+	if spec.tenant && len(parts) > 0 {
+		inc.Tenant = string(parts[0])
+		parts = parts[1:]
+	} else {
+		inc.tenantSet = map[string]struct{}{}
+	}
+	for i, name := range spec.names {
+		if i < len(parts) {
+			inc.Key[name] = string(parts[i])
+		}
+	}
+	n := int64(ev.N())
+	inc.Count = n
+	if g != nil {
+		inc.Count = g.total
+		inc.First = time.Unix(0, g.first).UTC()
+		if cr.corr.typ == ValueCount {
+			inc.Field = r.Correlation.Condition.Field
+			inc.valueSet = map[string]struct{}{}
+			for _, v := range g.values() {
+				inc.addValue(v)
+			}
+			inc.Distinct = max(inc.Distinct, g.distinct())
+		}
+		for _, t := range g.tenants {
+			inc.addTenant(t)
+		}
+		g.inc = inc
+	}
+	inc.addSample(ev)
+	inc.addTenant(ev.Tenant)
+	e.incidents[mapKey] = inc
+	e.incOrder = append(e.incOrder, inc)
+	cr.st.Incidents++
+	e.alert(cr, inc, AlertNew, ts)
+}
+
+func (e *Engine) alert(cr *crule, inc *Incident, kind string, ts int64) {
+	inc.Alerts++
+	cr.st.Alerts++
+	e.stats.Alerts++
+	e.alerts = append(e.alerts, Alert{Kind: kind, Time: time.Unix(0, ts).UTC(), Incident: inc.snapshot()})
+}
+
+// escalateTo raises the open incident of cr's escalation target for the
+// event's key. It reports false when there is none.
+func (e *Engine) escalateTo(cr *crule, ev *event.Event, ts int64) bool {
+	t := cr.escalate
+	key, _, ok := e.key(t.incSpec, ev)
+	if !ok {
+		return false
+	}
+	inc := e.incidents[incMapKey(t.idx, key)]
+	if inc == nil {
+		return false
+	}
+	for _, x := range inc.Escalations {
+		if x.Rule == cr.r.Ref() && ts-x.Time.UnixNano() <= int64(cr.r.Options.SuppressFor) {
+			e.attribute(inc, ev, ts, int64(ev.N()), "")
+			return true
+		}
+	}
+	if LevelRank(cr.r.Level) > LevelRank(inc.Severity) {
+		inc.Severity = cr.r.Level
+	}
+	inc.Escalations = append(inc.Escalations, Escalation{Rule: cr.r.Ref(), Title: cr.r.Title, Level: cr.r.Level, Time: time.Unix(0, ts).UTC()})
+	for _, tq := range cr.r.Techniques {
+		if !slices.Contains(inc.Techniques, tq) {
+			inc.Techniques = append(slices.Clip(inc.Techniques), tq)
+		}
+	}
+	e.attribute(inc, ev, ts, int64(ev.N()), "")
+	e.alert(t, inc, AlertEscalated, ts)
+	return true
+}
+
+// Incidents returns every incident, in the order they opened.
+func (e *Engine) Incidents() []*Incident {
+	return slices.Clone(e.incOrder)
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	s := e.stats
+	s.Held = len(e.fifo) - e.fifoHead + len(e.ooo)
+	s.Incidents = len(e.incOrder)
+	s.Rules = make([]RuleStats, len(e.rules))
+	for i, cr := range e.rules {
+		s.Rules[i] = cr.st
+		if cr.corr != nil {
+			s.Rules[i].Groups = cr.corr.n
+		}
+	}
+	return s
+}
+
+// SortIncidents orders incidents by first time, then rule, then id, for
+// output that does not depend on processing order.
+func SortIncidents(incs []*Incident) {
+	slices.SortStableFunc(incs, func(a, b *Incident) int {
+		if c := a.First.Compare(b.First); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Rule, b.Rule); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}

@@ -1,0 +1,61 @@
+package detect
+
+import "strings"
+
+// knownProducts maps Sigma products (and product/service pairs) to the
+// datasets the ingest parsers set.
+var knownProducts = map[string]string{
+	"linux":            "sshd",
+	"linux/sshd":       "sshd",
+	"linux/auth":       "sshd",
+	"linux/ssh":        "sshd",
+	"windows":          "windows.security",
+	"windows/security": "windows.security",
+	"azure":            "entra.signin",
+	"azure/signinlogs": "entra.signin",
+	"entra":            "entra.signin",
+	"entra/signinlogs": "entra.signin",
+	"okta":             "okta.system",
+	"okta/okta":        "okta.system",
+}
+
+var categoryMap = map[string]string{
+	"process_creation": "process",
+	"authentication":   "authentication",
+}
+
+// matches reports whether an event of the given dataset and category belongs
+// to the log source.
+func (ls LogSource) matches(dataset, category string) bool {
+	if ls.Category != "" {
+		want := ls.Category
+		if m, ok := categoryMap[want]; ok {
+			want = m
+		}
+		if !strings.EqualFold(category, want) {
+			return false
+		}
+	}
+	if ls.Product == "" && ls.Service == "" {
+		return true
+	}
+	dataset = strings.ToLower(dataset)
+	if ls.Product != "" {
+		key := ls.Product
+		if ls.Service != "" {
+			key += "/" + ls.Service
+		}
+		if ds, ok := knownProducts[key]; ok {
+			return dataset == ds
+		}
+		if ds, ok := knownProducts[ls.Product]; ok && ls.Service != "" {
+			// A known product with another service: product.service.
+			return dataset == ds || dataset == ls.Product+"."+ls.Service
+		}
+		if ls.Service != "" {
+			return dataset == ls.Product+"."+ls.Service || dataset == ls.Service
+		}
+		return dataset == ls.Product || strings.HasPrefix(dataset, ls.Product+".")
+	}
+	return dataset == ls.Service || strings.HasSuffix(dataset, "."+ls.Service)
+}
