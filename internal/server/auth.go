@@ -1,0 +1,477 @@
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+const (
+	preLoginCookie = "fb_login"
+	totpIssuer     = "firebreak"
+	datasetAuth    = "firebreak.auth"
+)
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// sessionCookie is __Host-fb_session over TLS (bound to this exact origin),
+// fb_session otherwise (loopback demo, tests).
+func (s *Server) sessionCookie() string {
+	if s.tls {
+		return "__Host-fb_session"
+	}
+	return "fb_session"
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+	c := &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   s.tls || !s.cfg.Auth.InsecureCookies,
+		SameSite: http.SameSiteStrictMode,
+	}
+	if maxAge > 0 {
+		c.MaxAge = int(maxAge.Seconds())
+	} else if maxAge < 0 {
+		c.MaxAge = -1
+	}
+	http.SetCookie(w, c)
+}
+
+// clientIP is the peer address, or the configured proxy header's first
+// address when the operator says a proxy sits in front.
+func (s *Server) clientIP(r *http.Request) string {
+	if h := s.cfg.Auth.TrustProxyHeader; h != "" {
+		if v := r.Header.Get(h); v != "" {
+			first := strings.TrimSpace(strings.Split(v, ",")[0])
+			if a, err := netip.ParseAddr(first); err == nil {
+				return a.String()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// authenticate resolves the caller from a bearer token or the session
+// cookie. No credentials: (nil, nil). Bad bearer token: 401.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principal, error) {
+	ctx := r.Context()
+	now := s.now()
+	ip := s.clientIP(r)
+	if h := r.Header.Get("Authorization"); h != "" {
+		raw, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || raw == "" {
+			return nil, errUnauthorized
+		}
+		tok, err := s.st.UseAPIToken(ctx, store.Secret(strings.TrimSpace(raw)), now)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrRevoked) || errors.Is(err, store.ErrExpired) {
+				s.metrics.authFailures.WithLabelValues("token").Inc()
+				return nil, errUnauthorized
+			}
+			return nil, err
+		}
+		return &principal{Token: tok, Scope: tok.Scope(), IP: ip}, nil
+	}
+	c, err := r.Cookie(s.sessionCookie())
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	raw := store.Secret(c.Value)
+	sess, err := s.st.GetSession(ctx, raw, now)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
+			s.setCookie(w, s.sessionCookie(), "", -1)
+			return nil, nil
+		}
+		return nil, err
+	}
+	if now.Sub(sess.LastSeen) > s.cfg.Auth.IdleTimeout {
+		_ = s.st.DeleteSession(ctx, raw)
+		s.setCookie(w, s.sessionCookie(), "", -1)
+		return nil, nil
+	}
+	u, err := s.st.GetUser(ctx, sess.Username)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			_ = s.st.DeleteSession(ctx, raw)
+			return nil, nil
+		}
+		return nil, err
+	}
+	if u.Disabled || u.Locked(now) {
+		_ = s.st.DeleteSession(ctx, raw)
+		s.setCookie(w, s.sessionCookie(), "", -1)
+		return nil, nil
+	}
+	if now.Sub(sess.LastSeen) > time.Minute {
+		sess.LastSeen = now
+		if err := s.st.UpdateSession(ctx, raw, sess); err != nil {
+			s.log.Warn("updating session", "err", err)
+		}
+	}
+	return &principal{User: u, Session: sess, raw: raw, Scope: u.Scope(), IP: ip}, nil
+}
+
+// newSession creates a session for u and sets the cookie.
+func (s *Server) newSession(ctx context.Context, w http.ResponseWriter, r *http.Request, u *store.User, mfa bool) (*store.Session, error) {
+	tok, err := RandomToken(32)
+	if err != nil {
+		return nil, err
+	}
+	csrf, err := RandomToken(32)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	ttl := s.cfg.Auth.SessionTTL
+	if !mfa {
+		ttl = 10 * time.Minute // time to complete the second factor
+	}
+	sess := &store.Session{
+		Username: u.Username, CSRF: store.Secret(csrf), MFA: mfa,
+		Created: now, Expires: now.Add(ttl), LastSeen: now,
+		IP: s.clientIP(r), Agent: truncate(r.UserAgent(), 200),
+	}
+	if err := s.st.CreateSession(ctx, store.Secret(tok), sess); err != nil {
+		return nil, fmt.Errorf("creating session: %w", err)
+	}
+	s.setCookie(w, s.sessionCookie(), tok, ttl)
+	return sess, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// loginPage is the sign-in form.
+type loginPage struct {
+	pageBase
+	Error    string
+	Username string
+}
+
+// totpPage is the second step (and enrolment).
+type totpPage struct {
+	pageBase
+	Enrol  bool
+	Secret string
+	QR     template.HTML
+	Error  string
+}
+
+func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if p != nil && p.Session != nil && p.Session.MFA {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+	return s.renderLogin(w, r, http.StatusOK, "", "")
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg, username string) error {
+	var pre string
+	if c, err := r.Cookie(preLoginCookie); err == nil && len(c.Value) >= 32 {
+		pre = c.Value
+	} else {
+		t, err := RandomToken(32)
+		if err != nil {
+			return err
+		}
+		pre = t
+		s.setCookie(w, preLoginCookie, pre, time.Hour)
+	}
+	pg := &loginPage{pageBase: pageBase{Title: "Sign in", CSRF: s.preLoginCSRF(pre)}, Error: msg, Username: username}
+	s.renderStatus(w, r, status, "login", pg)
+	return nil
+}
+
+// authEvent feeds a login outcome to firebreak's own detection (dataset
+// firebreak.auth), so brute force and spraying against the tool itself
+// raise incidents like any other source.
+func (s *Server) authEvent(ctx context.Context, r *http.Request, user, outcome, reason string) {
+	ev := event.Event{
+		Timestamp: s.now().UTC(),
+		Category:  "authentication",
+		Action:    "firebreak-login",
+		Outcome:   outcome,
+		Reason:    reason,
+		UserName:  user,
+		HostName:  "firebreak",
+		Tenant:    "",
+		Dataset:   datasetAuth,
+		Fields:    map[string]string{"user_agent.original": truncate(r.UserAgent(), 200)},
+	}
+	if a, err := netip.ParseAddr(s.clientIP(r)); err == nil {
+		ev.SourceIP = a.Unmap()
+	}
+	s.pipe.submitInternal(ctx, ev)
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		return errBadRequest("malformed form")
+	}
+	c, err := r.Cookie(preLoginCookie)
+	if err != nil || !hmacEqual(r.PostFormValue("csrf"), s.preLoginCSRF(c.Value)) {
+		return s.renderLogin(w, r, http.StatusForbidden, "Your sign-in form expired. Please try again.", "")
+	}
+	username := strings.TrimSpace(r.PostFormValue("username"))
+	password := r.PostFormValue("password")
+	now := s.now()
+	ip := s.clientIP(r)
+	generic := "Wrong username or password, or the account is locked."
+	if !s.loginIP.allow(ip, now) || !s.loginUser.allow(strings.ToLower(username), now) {
+		s.metrics.authFailures.WithLabelValues("rate_limited").Inc()
+		s.authEvent(ctx, r, username, event.OutcomeFailure, "rate_limited")
+		s.audit(ctx, &principal{IP: ip}, "login.rate_limited", username, "", nil)
+		w.Header().Set("Retry-After", "60")
+		return s.renderLogin(w, r, http.StatusTooManyRequests, "Too many sign-in attempts. Wait a minute and try again.", username)
+	}
+	if username == "" || password == "" || len(username) > 128 || len(password) > 1024 {
+		return s.renderLogin(w, r, http.StatusUnauthorized, generic, "")
+	}
+	u, err := s.st.GetUser(ctx, username)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if u == nil {
+		// Spend the same time as a real check, so timing does not reveal
+		// which usernames exist.
+		_, _ = CheckPassword(dummyHash(), password)
+		s.metrics.authFailures.WithLabelValues("unknown_user").Inc()
+		s.authEvent(ctx, r, username, event.OutcomeFailure, "unknown_user")
+		s.audit(ctx, &principal{IP: ip}, "login.failure", username, "", map[string]string{"reason": "unknown_user"})
+		return s.renderLogin(w, r, http.StatusUnauthorized, generic, username)
+	}
+	if u.Disabled || u.Locked(now) {
+		_, _ = CheckPassword(dummyHash(), password)
+		s.metrics.authFailures.WithLabelValues("locked").Inc()
+		s.authEvent(ctx, r, username, event.OutcomeFailure, "locked")
+		s.audit(ctx, &principal{IP: ip}, "login.failure", username, u.Tenant, map[string]string{"reason": "locked"})
+		return s.renderLogin(w, r, http.StatusUnauthorized, generic, username)
+	}
+	ok, err := CheckPassword(u.PasswordHash, password)
+	if err != nil {
+		s.log.Error("stored password hash unreadable", "user", u.Username, "err", err)
+	}
+	if !ok {
+		s.loginFailure(ctx, r, u, "bad_password")
+		return s.renderLogin(w, r, http.StatusUnauthorized, generic, username)
+	}
+	if _, err := s.newSession(ctx, w, r, u, false); err != nil {
+		return err
+	}
+	s.setCookie(w, preLoginCookie, "", -1)
+	http.Redirect(w, r, "/login/totp", http.StatusSeeOther)
+	return nil
+}
+
+// loginFailure counts a failed factor, locks the account at the threshold,
+// and reports it to detection and the audit log.
+func (s *Server) loginFailure(ctx context.Context, r *http.Request, u *store.User, reason string) {
+	now := s.now()
+	ip := s.clientIP(r)
+	nu, err := s.st.RecordLoginFailure(ctx, u.Username, now, s.cfg.Auth.MaxFailures, s.cfg.Auth.LockoutDuration)
+	if err != nil {
+		s.log.Error("recording login failure", "err", err)
+	}
+	s.metrics.authFailures.WithLabelValues(reason).Inc()
+	s.authEvent(ctx, r, u.Username, event.OutcomeFailure, reason)
+	s.audit(ctx, &principal{IP: ip}, "login.failure", u.Username, u.Tenant, map[string]string{"reason": reason})
+	if nu != nil && nu.Locked(now) {
+		_ = s.st.DeleteUserSessions(ctx, u.Username)
+		s.authEvent(ctx, r, u.Username, event.OutcomeFailure, "locked_out")
+		s.audit(ctx, &principal{IP: ip}, "user.lockout", u.Username, u.Tenant, map[string]string{"until": nu.LockedUntil.UTC().Format(time.RFC3339)})
+	}
+}
+
+// dummyPHC is a fixed valid hash (of no known password) checked for unknown
+// users so response time does not reveal which usernames exist.
+const dummyPHC = "$argon2id$v=19$m=65536,t=3,p=2$c29tZXNhbHRzb21lc2FsdA$7dJ6dQ9yq3vJ6l6mG4G3c0b9o3J2o1n5m8hBjb2k7xI"
+
+func dummyHash() string { return dummyPHC }
+
+func hmacEqual(a, b string) bool {
+	return a != "" && hmac.Equal([]byte(a), []byte(b))
+}
+
+func (s *Server) handleTOTPForm(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if p.Session.MFA {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+	return s.renderTOTP(w, r, p, http.StatusOK, "")
+}
+
+func (s *Server) renderTOTP(w http.ResponseWriter, r *http.Request, p *principal, status int, msg string) error {
+	pg := &totpPage{pageBase: pageBase{Title: "Authenticator", CSRF: p.Session.CSRF.Reveal()}, Error: msg}
+	u := p.User
+	if !u.TOTPEnrolled {
+		secret := u.TOTPSecret.Reveal()
+		if secret == "" {
+			var err error
+			if secret, err = NewTOTPSecret(); err != nil {
+				return err
+			}
+			if err := s.st.SetTOTP(r.Context(), u.Username, store.Secret(secret), false); err != nil {
+				return err
+			}
+		}
+		pg.Enrol = true
+		pg.Secret = secret
+		qr, err := qrSVG(TOTPURI(totpIssuer, u.Username, secret))
+		if err != nil {
+			return err
+		}
+		pg.QR = qr
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	s.renderStatus(w, r, status, "totp", pg)
+	return nil
+}
+
+func (s *Server) handleTOTP(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := r.Context()
+	if p.Session.MFA {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+	now := s.now()
+	if !s.loginIP.allow(p.IP, now) {
+		s.authEvent(ctx, r, p.User.Username, event.OutcomeFailure, "rate_limited")
+		w.Header().Set("Retry-After", "60")
+		return s.renderTOTP(w, r, p, http.StatusTooManyRequests, "Too many attempts. Wait a minute and try again.")
+	}
+	u := p.User
+	secret := u.TOTPSecret.Reveal()
+	if secret == "" {
+		return s.renderTOTP(w, r, p, http.StatusBadRequest, "Scan the code first.")
+	}
+	step, ok := verifyTOTP(secret, r.PostFormValue("code"), now, u.TOTPLastStep)
+	if ok && !u.TOTPEnrolled {
+		if err := s.st.SetTOTP(ctx, u.Username, store.Secret(secret), true); err != nil {
+			return err
+		}
+	}
+	if ok {
+		if err := s.st.UseTOTPStep(ctx, u.Username, step); err != nil {
+			if !errors.Is(err, store.ErrReplay) {
+				return err
+			}
+			ok = false
+		}
+	}
+	if !ok {
+		s.loginFailure(ctx, r, u, "bad_totp")
+		if nu, err := s.st.GetUser(ctx, u.Username); err == nil && nu.Locked(now) {
+			s.setCookie(w, s.sessionCookie(), "", -1)
+			return s.renderLogin(w, r, http.StatusUnauthorized, "Wrong username or password, or the account is locked.", "")
+		}
+		p.User, _ = s.st.GetUser(ctx, u.Username)
+		if p.User == nil {
+			p.User = u
+		}
+		return s.renderTOTP(w, r, p, http.StatusUnauthorized, "That code is not valid (or was already used). Wait for the next code and try again.")
+	}
+	// Rotate the session on privilege change (no fixation of the pre-MFA token).
+	_ = s.st.DeleteSession(ctx, p.raw)
+	if _, err := s.newSession(ctx, w, r, u, true); err != nil {
+		return err
+	}
+	if err := s.st.RecordLoginSuccess(ctx, u.Username, now); err != nil {
+		s.log.Error("recording login success", "err", err)
+	}
+	s.authEvent(ctx, r, u.Username, event.OutcomeSuccess, "")
+	action := "login.success"
+	if !u.TOTPEnrolled {
+		action = "user.totp_enrolled"
+	}
+	s.audit(ctx, p, action, u.Username, u.Tenant, nil)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if p != nil && p.Session != nil {
+		_ = s.st.DeleteSession(r.Context(), p.raw)
+		s.audit(r.Context(), p, "logout", p.User.Username, p.User.Tenant, nil)
+	}
+	s.setCookie(w, s.sessionCookie(), "", -1)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
+}
+
+// qrSVG renders text as a QR code in inline SVG (no script, CSP-safe).
+func qrSVG(text string) (template.HTML, error) {
+	q, err := qrcode.New(text, qrcode.Medium)
+	if err != nil {
+		return "", fmt.Errorf("qr code: %w", err)
+	}
+	bm := q.Bitmap()
+	n := len(bm)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg role="img" aria-label="QR code for your authenticator app" viewBox="0 0 %d %d" width="220" height="220" shape-rendering="crispEdges"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n, n, n, n)
+	for y, row := range bm {
+		for x, on := range row {
+			if on {
+				fmt.Fprintf(&b, "M%d %dh1v1h-1z", x, y)
+			}
+		}
+	}
+	b.WriteString(`"/></svg>`)
+	return template.HTML(b.String()), nil
+}
+
+// QRTerminal renders text as a QR code of half-block characters for a
+// terminal (two bitmap rows per text line).
+func QRTerminal(text string) (string, error) {
+	q, err := qrcode.New(text, qrcode.Low)
+	if err != nil {
+		return "", fmt.Errorf("qr code: %w", err)
+	}
+	bm := q.Bitmap() // includes the quiet zone
+	var b strings.Builder
+	for y := 0; y < len(bm); y += 2 {
+		for x := range bm[y] {
+			top := bm[y][x]
+			bot := y+1 < len(bm) && bm[y+1][x]
+			// Dark modules print as spaces on a light-on-dark terminal inverted:
+			// we draw light modules, so the code reads on dark backgrounds.
+			switch {
+			case !top && !bot:
+				b.WriteString("█")
+			case !top && bot:
+				b.WriteString("▀")
+			case top && !bot:
+				b.WriteString("▄")
+			default:
+				b.WriteString(" ")
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,309 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration of `firebreak serve`. It is decoded
+// strictly from YAML (unknown keys are errors), defaults live in
+// DefaultConfig, environment variables (FIREBREAK_…) override the file, and
+// command-line flags override both.
+type Config struct {
+	Listen   string `yaml:"listen"`    // HTTP(S) address, default 127.0.0.1:8443
+	DataDir  string `yaml:"data_dir"`  // SQLite database, self-signed certificate
+	Database string `yaml:"database"`  // postgres://… ; empty means SQLite in DataDir
+	BaseURL  string `yaml:"base_url"`  // external URL, used in notifications and the TOTP issuer
+	LogLevel string `yaml:"log_level"` // debug, info, warn, error
+
+	TLS       TLSConfig       `yaml:"tls"`
+	Estate    EstateConfig    `yaml:"estate"`
+	Assess    AssessConfig    `yaml:"assess"`
+	Ingest    IngestConfig    `yaml:"ingest"`
+	Detect    DetectConfig    `yaml:"detect"`
+	Retention RetentionConfig `yaml:"retention"`
+	Auth      AuthConfig      `yaml:"auth"`
+	HTTP      HTTPConfig      `yaml:"http"`
+}
+
+// TLSConfig selects the certificate. With neither Cert nor Key, a self-signed
+// certificate is generated at first start and kept in the data dir.
+type TLSConfig struct {
+	Cert    string `yaml:"cert"`
+	Key     string `yaml:"key"`
+	Disable bool   `yaml:"disable"` // plain HTTP, only for a TLS-terminating proxy or loopback
+}
+
+// EstateConfig lists estate sources (files or directories), reloaded on change.
+type EstateConfig struct {
+	Paths        []string      `yaml:"paths"`
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// AssessConfig schedules assessments.
+type AssessConfig struct {
+	Interval   time.Duration `yaml:"interval"`
+	PolicyDirs []string      `yaml:"policy_dirs"`
+	KEV        string        `yaml:"kev"` // path to a CISA KEV JSON file
+}
+
+// IngestConfig configures event intake.
+type IngestConfig struct {
+	MaxBodyBytes int64          `yaml:"max_body_bytes"`
+	MaxLineBytes int            `yaml:"max_line_bytes"`
+	Files        []TailConfig   `yaml:"files"`
+	Syslog       SyslogConfig   `yaml:"syslog"`
+	TenantMap    string         `yaml:"tenant_map"` // ingest tenant map file
+	Year         int            `yaml:"year"`       // year for RFC 3164 timestamps; 0 = current
+	Queue        int            `yaml:"queue"`      // detection queue length
+}
+
+// TailConfig is one followed log file.
+type TailConfig struct {
+	Path   string `yaml:"path"`
+	Format string `yaml:"format"`
+	Tenant string `yaml:"tenant"`
+}
+
+// SyslogConfig configures the syslog listener. Empty addresses disable a transport.
+type SyslogConfig struct {
+	UDP    string `yaml:"udp"`    // e.g. :5514
+	TCP    string `yaml:"tcp"`    // octet-counting or newline framing
+	TLS    string `yaml:"tls"`    // TCP with TLS, using the server certificate
+	Tenant string `yaml:"tenant"` // default tenant for messages the tenant map does not place
+}
+
+// DetectConfig configures continuous detection.
+type DetectConfig struct {
+	RuleDirs []string `yaml:"rule_dirs"` // extra Sigma rule directories
+}
+
+// RetentionConfig bounds stored data.
+type RetentionConfig struct {
+	EventsDays int `yaml:"events_days"`
+}
+
+// AuthConfig configures sessions and login protection.
+type AuthConfig struct {
+	SessionTTL       time.Duration `yaml:"session_ttl"`  // absolute lifetime
+	IdleTimeout      time.Duration `yaml:"idle_timeout"` // inactivity
+	MaxFailures      int           `yaml:"max_failures"` // before lockout
+	LockoutDuration  time.Duration `yaml:"lockout"`
+	LoginRatePerMin  int           `yaml:"login_rate_per_minute"` // per client IP
+	InsecureCookies  bool          `yaml:"insecure_cookies"`      // allow cookies over plain HTTP (tests, loopback demo)
+	TrustProxyHeader string        `yaml:"trust_proxy_header"`    // e.g. X-Forwarded-For, when behind a proxy
+}
+
+// HTTPConfig sets server timeouts (slow clients are cut off).
+type HTTPConfig struct {
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+}
+
+// DefaultConfig is the single place defaults are set.
+func DefaultConfig() Config {
+	return Config{
+		Listen:   "127.0.0.1:8443",
+		DataDir:  "firebreak-data",
+		LogLevel: "info",
+		Estate:   EstateConfig{PollInterval: 10 * time.Second},
+		Assess:   AssessConfig{Interval: time.Hour},
+		Ingest: IngestConfig{
+			MaxBodyBytes: 16 << 20,
+			MaxLineBytes: 64 << 10,
+			Queue:        65536,
+		},
+		Retention: RetentionConfig{EventsDays: 180},
+		Auth: AuthConfig{
+			SessionTTL:      12 * time.Hour,
+			IdleTimeout:     30 * time.Minute,
+			MaxFailures:     5,
+			LockoutDuration: 15 * time.Minute,
+			LoginRatePerMin: 10,
+		},
+		HTTP: HTTPConfig{
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   15 * time.Second,
+		},
+	}
+}
+
+// DecodeConfig decodes YAML strictly over c (so unset keys keep their defaults).
+func DecodeConfig(r io.Reader, name string, c *Config) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// LoadConfigFile decodes the YAML file at path over c.
+func LoadConfigFile(path string, c *Config) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening config: %w", err)
+	}
+	defer f.Close()
+	return DecodeConfig(f, path, c)
+}
+
+// ApplyEnv overrides c from FIREBREAK_… variables looked up with lookup
+// (os.LookupEnv in production, a map in tests).
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	str := func(name string, dst *string) {
+		if v, ok := lookup(name); ok {
+			*dst = v
+		}
+	}
+	list := func(name string, dst *[]string) {
+		if v, ok := lookup(name); ok {
+			*dst = splitList(v)
+		}
+	}
+	var errs []error
+	dur := func(name string, dst *time.Duration) {
+		if v, ok := lookup(name); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: expected a duration such as 1h or 30s", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	num := func(name string, dst *int) {
+		if v, ok := lookup(name); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: expected an integer", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	str("FIREBREAK_LISTEN", &c.Listen)
+	str("FIREBREAK_DATA_DIR", &c.DataDir)
+	str("FIREBREAK_DATABASE", &c.Database)
+	str("FIREBREAK_BASE_URL", &c.BaseURL)
+	str("FIREBREAK_LOG_LEVEL", &c.LogLevel)
+	str("FIREBREAK_TLS_CERT", &c.TLS.Cert)
+	str("FIREBREAK_TLS_KEY", &c.TLS.Key)
+	list("FIREBREAK_ESTATE", &c.Estate.Paths)
+	dur("FIREBREAK_ASSESS_INTERVAL", &c.Assess.Interval)
+	str("FIREBREAK_KEV", &c.Assess.KEV)
+	str("FIREBREAK_SYSLOG_UDP", &c.Ingest.Syslog.UDP)
+	str("FIREBREAK_SYSLOG_TCP", &c.Ingest.Syslog.TCP)
+	str("FIREBREAK_SYSLOG_TLS", &c.Ingest.Syslog.TLS)
+	num("FIREBREAK_RETENTION_DAYS", &c.Retention.EventsDays)
+	return errors.Join(errs...)
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == os.PathListSeparator }) {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Validate reports every problem with c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config %s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q is not host:port", c.Listen)
+	}
+	if c.Database == "" && c.DataDir == "" {
+		bad("data_dir", "required when database is empty (SQLite lives there)")
+	}
+	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		bad("database", "expected a postgres:// URL")
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		bad("tls", "cert and key must be given together")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "%q: expected debug, info, warn or error", c.LogLevel)
+	}
+	if c.Estate.PollInterval < time.Second {
+		bad("estate.poll_interval", "%s: at least 1s", c.Estate.PollInterval)
+	}
+	if c.Assess.Interval < time.Minute {
+		bad("assess.interval", "%s: at least 1m", c.Assess.Interval)
+	}
+	if c.Ingest.MaxBodyBytes < 1024 {
+		bad("ingest.max_body_bytes", "%d: at least 1024", c.Ingest.MaxBodyBytes)
+	}
+	if c.Ingest.MaxLineBytes < 256 {
+		bad("ingest.max_line_bytes", "%d: at least 256", c.Ingest.MaxLineBytes)
+	}
+	if c.Ingest.Queue < 1 {
+		bad("ingest.queue", "%d: at least 1", c.Ingest.Queue)
+	}
+	for i, f := range c.Ingest.Files {
+		if f.Path == "" {
+			bad(fmt.Sprintf("ingest.files[%d].path", i), "required")
+		}
+	}
+	for name, a := range map[string]string{"ingest.syslog.udp": c.Ingest.Syslog.UDP, "ingest.syslog.tcp": c.Ingest.Syslog.TCP, "ingest.syslog.tls": c.Ingest.Syslog.TLS} {
+		if a == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad(name, "%q is not host:port", a)
+		}
+	}
+	if c.Retention.EventsDays < 1 {
+		bad("retention.events_days", "%d: at least 1", c.Retention.EventsDays)
+	}
+	if c.Auth.SessionTTL < time.Minute {
+		bad("auth.session_ttl", "%s: at least 1m", c.Auth.SessionTTL)
+	}
+	if c.Auth.IdleTimeout < time.Minute || c.Auth.IdleTimeout > c.Auth.SessionTTL {
+		bad("auth.idle_timeout", "%s: between 1m and session_ttl", c.Auth.IdleTimeout)
+	}
+	if c.Auth.MaxFailures < 1 {
+		bad("auth.max_failures", "%d: at least 1", c.Auth.MaxFailures)
+	}
+	if c.Auth.LockoutDuration < time.Second {
+		bad("auth.lockout", "%s: at least 1s", c.Auth.LockoutDuration)
+	}
+	if c.Auth.LoginRatePerMin < 1 {
+		bad("auth.login_rate_per_minute", "%d: at least 1", c.Auth.LoginRatePerMin)
+	}
+	for name, d := range map[string]time.Duration{"http.read_header_timeout": c.HTTP.ReadHeaderTimeout, "http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout, "http.idle_timeout": c.HTTP.IdleTimeout, "http.shutdown_timeout": c.HTTP.ShutdownTimeout} {
+		if d <= 0 {
+			bad(name, "%s: must be positive", d)
+		}
+	}
+	return errors.Join(errs...)
+}

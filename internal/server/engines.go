@@ -1,0 +1,182 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+// Engines are the pure engines the server composes. Each field may be nil
+// (that capability is then off). NewEngines wires the real ones.
+type Engines struct {
+	// Assess evaluates the catalog against an estate.
+	Assess func(ctx context.Context, e *estate.Estate) (*assess.Report, error)
+	// Blast computes the blast-radius result of an estate and keeps the
+	// graph for BlastQuery.
+	Blast func(e *estate.Estate) (*store.BlastResult, error)
+	// BlastQuery answers "what falls if node is compromised" on the last graph.
+	BlastQuery func(node string) (any, error)
+	// NewDetector returns a fresh detection engine.
+	NewDetector func() (Detector, error)
+
+	mu sync.Mutex // serialises assessment runs
+}
+
+func (e *Engines) blastQuery(node string) (any, error) {
+	if e == nil || e.BlastQuery == nil {
+		return nil, errNotFound
+	}
+	return e.BlastQuery(node)
+}
+
+// assessNow runs an assessment of e, stores it, computes the blast radius,
+// and raises a drift incident for every control that went from pass to fail
+// since the previous run.
+func (s *Server) assessNow(ctx context.Context, e *estate.Estate, snapID int64, trigger string) (*store.Run, []store.ResultChange, error) {
+	if s.eng == nil || s.eng.Assess == nil {
+		return nil, nil, errStatus(503, "assessment engine not configured")
+	}
+	s.eng.mu.Lock()
+	defer s.eng.mu.Unlock()
+	all := store.AllTenants()
+	var prevID int64
+	if runs, err := s.st.ListRuns(ctx, all, 1); err == nil && len(runs) > 0 {
+		prevID = runs[0].ID
+	}
+	rep, err := s.eng.Assess(ctx, e)
+	if err != nil {
+		s.metrics.assessRuns.WithLabelValues(trigger, "error").Inc()
+		return nil, nil, fmt.Errorf("assessing: %w", err)
+	}
+	run, err := s.st.SaveRun(ctx, snapID, trigger, rep)
+	if err != nil {
+		return nil, nil, fmt.Errorf("saving run: %w", err)
+	}
+	s.metrics.assessRuns.WithLabelValues(trigger, "ok").Inc()
+	s.audit(ctx, nil, "assessment.complete", strconv.FormatInt(run.ID, 10), "", map[string]any{"trigger": trigger, "pass": run.Pass, "fail": run.Fail})
+	if s.eng.Blast != nil {
+		b, err := s.eng.Blast(e)
+		if err != nil {
+			s.log.Warn("blast radius", "err", err)
+		} else {
+			b.RunID, b.SnapshotID = run.ID, snapID
+			if err := s.st.SaveBlast(ctx, b); err != nil {
+				s.log.Error("saving blast result", "err", err)
+			}
+		}
+	}
+	var drift []store.ResultChange
+	if prevID != 0 {
+		changes, err := s.st.DiffRuns(ctx, all, prevID, run.ID)
+		if err != nil {
+			return &run, nil, fmt.Errorf("diffing runs: %w", err)
+		}
+		for _, c := range changes {
+			if c.Drift() {
+				drift = append(drift, c)
+				s.raiseDrift(ctx, run, c)
+			}
+		}
+	}
+	return &run, drift, nil
+}
+
+// raiseDrift records a pass→fail regression as an incident (rule
+// firebreak-drift) so it is alerted, acknowledged and resolved like any other.
+func (s *Server) raiseDrift(ctx context.Context, run store.Run, c store.ResultChange) {
+	s.metrics.driftAlerts.Inc()
+	h := sha256.Sum256([]byte("drift\x00" + c.Control + "\x00" + c.Subject + "\x00" + c.Object))
+	tenant := c.Subject
+	if tenant == estate.MSP {
+		tenant = ""
+	}
+	at := run.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	title := fmt.Sprintf("Control %s regressed from pass to fail for %s", c.Control, c.Subject)
+	if c.Object != "" {
+		title += " (" + c.Object + ")"
+	}
+	inc := store.Incident{
+		ID: "drift-" + hex.EncodeToString(h[:8]), Tenant: tenant, Rule: "firebreak-drift", Title: title,
+		Severity: c.Severity, Status: store.StatusOpen, First: at, Last: at, Count: 1,
+		Key:    map[string]string{"control": c.Control, "subject": c.Subject, "object": c.Object},
+		Detail: mustJSON(map[string]any{"description": c.Title, "run_id": run.ID, "from": c.From, "to": c.To}),
+	}
+	if tenant != "" {
+		inc.Tenants = []string{tenant}
+	}
+	if inc.Severity == "" {
+		inc.Severity = "medium"
+	}
+	s.pipe.handle(ctx, []store.Incident{inc})
+}
+
+// runScheduler reloads estate sources on change and assesses on schedule,
+// until ctx ends.
+func (s *Server) runScheduler(ctx context.Context) {
+	if len(s.cfg.Estate.Paths) == 0 || s.eng == nil {
+		return
+	}
+	var lastPrint string
+	var lastAssess time.Time
+	poll := time.NewTicker(s.cfg.Estate.PollInterval)
+	defer poll.Stop()
+	for {
+		fp, err := fingerprint(s.cfg.Estate.Paths)
+		if err != nil {
+			s.log.Warn("estate sources", "err", err)
+		}
+		due := s.now().Sub(lastAssess) >= s.cfg.Assess.Interval
+		if err == nil && (fp != lastPrint || due) {
+			trigger := "schedule"
+			if fp != lastPrint && lastPrint != "" {
+				trigger = "reload"
+			} else if lastPrint == "" {
+				trigger = "start"
+			}
+			if err := s.reloadAndAssess(ctx, trigger); err != nil {
+				s.log.Error("estate reload", "err", err)
+			} else {
+				lastPrint = fp
+				lastAssess = s.now()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+		}
+	}
+}
+
+// reloadAndAssess loads the configured estate sources, stores a snapshot
+// when they changed, and runs an assessment.
+func (s *Server) reloadAndAssess(ctx context.Context, trigger string) error {
+	e, err := loadEstates(s.cfg.Estate.Paths)
+	if err != nil {
+		s.est.mu.Lock()
+		s.est.lastErr = err
+		s.est.mu.Unlock()
+		return err
+	}
+	meta, created, err := s.st.PutSnapshot(ctx, e, joinPaths(s.cfg.Estate.Paths))
+	if err != nil {
+		return fmt.Errorf("storing snapshot: %w", err)
+	}
+	s.setEstate(e, meta.ID)
+	if created {
+		s.audit(ctx, nil, "estate.snapshot", strconv.FormatInt(meta.ID, 10), "", map[string]any{"hash": meta.Hash, "source": meta.Source})
+	}
+	_, _, err = s.assessNow(ctx, e, meta.ID, trigger)
+	return err
+}

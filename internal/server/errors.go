@@ -1,0 +1,85 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+// httpError carries a status and a public message; Err is logged, never sent.
+type httpError struct {
+	Status int
+	Public string
+	Err    error
+	Body   any // optional JSON body for API responses (e.g. ingest rejections)
+}
+
+func (e *httpError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%d %s: %v", e.Status, e.Public, e.Err)
+	}
+	return fmt.Sprintf("%d %s", e.Status, e.Public)
+}
+
+func (e *httpError) Unwrap() error { return e.Err }
+
+func errStatus(status int, public string) error { return &httpError{Status: status, Public: public} }
+
+func errBadRequest(format string, args ...any) error {
+	return &httpError{Status: http.StatusBadRequest, Public: fmt.Sprintf(format, args...)}
+}
+
+var (
+	errUnauthorized = &httpError{Status: http.StatusUnauthorized, Public: "authentication required"}
+	errForbidden    = &httpError{Status: http.StatusForbidden, Public: "forbidden"}
+	errNotFound     = &httpError{Status: http.StatusNotFound, Public: "not found"}
+)
+
+// classify maps any error to a status and a public message. Store sentinels
+// map to their HTTP meaning; anything unknown is a 500 with a fixed message.
+func classify(err error) (int, string) {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		return he.Status, he.Public
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrForbidden):
+		// Outside the scope looks exactly like absent: no existence oracle.
+		return http.StatusNotFound, "not found"
+	case errors.Is(err, store.ErrConflict):
+		return http.StatusConflict, "already exists"
+	case errors.Is(err, store.ErrInvalid):
+		return http.StatusBadRequest, "invalid request"
+	case errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrRevoked):
+		return http.StatusUnauthorized, "authentication required"
+	default:
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return http.StatusRequestEntityTooLarge, "request body too large"
+		}
+		return http.StatusInternalServerError, "internal error"
+	}
+}
+
+// writeJSON writes v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}
+
+// apiError is the JSON error body.
+type apiError struct {
+	Error  string `json:"error"`
+	Status int    `json:"status"`
+}
+
+func wantsJSON(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, "/api/") || strings.Contains(r.Header.Get("Accept"), "application/json")
+}

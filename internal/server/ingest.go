@@ -1,0 +1,256 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/ingest"
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+// ingestResponse is the body of POST /api/v1/events. Status 200: every
+// non-blank line was accepted (stored) or ignored (well-formed but not an
+// authentication event). Status 400: at least one line was rejected; the
+// accepted lines ARE stored (resend only the rejected ones).
+type ingestResponse struct {
+	Error    string         `json:"error,omitempty"`
+	Format   string         `json:"format"`
+	Lines    int64          `json:"lines"`
+	Accepted int            `json:"accepted"`
+	Ignored  int64          `json:"ignored"`
+	Rejected []rejectedLine `json:"rejected"`
+}
+
+type rejectedLine struct {
+	Line   int64  `json:"line"`
+	Reason string `json:"reason"`
+}
+
+const maxRejectedListed = 1000
+
+func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := r.Context()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.Ingest.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.metrics.ingestRejected.WithLabelValues("too_large").Inc()
+			return errStatus(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", s.cfg.Ingest.MaxBodyBytes))
+		}
+		return errStatus(http.StatusRequestTimeout, "reading request body failed or timed out")
+	}
+	q := r.URL.Query()
+	format := q.Get("format")
+	if format != "" && !slices.Contains(ingest.Formats, format) {
+		return errBadRequest("unknown format %q; expected one of %s", format, strings.Join(ingest.Formats, ", "))
+	}
+	tenant := q.Get("tenant")
+	known := s.knownTenants(ctx)
+	if tenant != "" {
+		if !p.Scope.Allows(tenant) {
+			return errForbidden
+		}
+		if known != nil && !known[tenant] {
+			return errBadRequest("unknown tenant %q", tenant)
+		}
+	}
+	if p.Token != nil && p.Token.Tenant != "" {
+		tenant = p.Token.Tenant
+	}
+	lines := bytes.Count(body, []byte("\n")) + 1
+	opts := ingest.Options{
+		Format:       format,
+		Tenant:       tenant,
+		TenantMap:    s.tenantMap(),
+		MaxLineBytes: s.cfg.Ingest.MaxLineBytes,
+		MaxSamples:   lines + 1,
+		Now:          s.now,
+		Year:         s.cfg.Ingest.Year,
+	}
+	rd, err := ingest.NewReader("request", bytes.NewReader(body), opts)
+	if err != nil {
+		return errBadRequest("unreadable body")
+	}
+	gz := len(body) > 1 && body[0] == 0x1f && body[1] == 0x8b
+	resp := ingestResponse{Format: rd.Format(), Rejected: []rejectedLine{}}
+	var recs []store.EventRecord
+	var ev event.Event
+	reject := func(line int64, reason string) {
+		if len(resp.Rejected) < maxRejectedListed {
+			resp.Rejected = append(resp.Rejected, rejectedLine{Line: line, Reason: reason})
+		}
+	}
+	nrejected := 0
+	for {
+		err := rd.Next(&ev)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return errBadRequest("unreadable body")
+		}
+		if reason := s.checkEvent(p, &ev, known); reason != "" {
+			reject(ev.Line, reason)
+			nrejected++
+			continue
+		}
+		rec := store.EventRecord{Event: copyEvent(&ev)}
+		rec.Event.File = ""
+		if !gz {
+			rec.Raw = rawLine(body, ev.Offset, s.cfg.Ingest.MaxLineBytes)
+		}
+		recs = append(recs, rec)
+	}
+	st := rd.Stats()
+	resp.Lines = st.Lines
+	resp.Ignored = st.Ignored
+	for _, smp := range st.Samples {
+		reject(smp.Line, smp.Reason)
+		nrejected++
+	}
+	slices.SortFunc(resp.Rejected, func(a, b rejectedLine) int { return int(a.Line - b.Line) })
+	// Durable before the acknowledgement: AppendEvents commits and syncs.
+	if err := s.pipe.store(ctx, recs); err != nil {
+		s.metrics.ingestRejected.WithLabelValues("store_error").Add(float64(len(recs)))
+		return &httpError{Status: http.StatusServiceUnavailable, Public: "events could not be stored; retry", Err: err}
+	}
+	resp.Accepted = len(recs)
+	s.metrics.ingestAccepted.Add(float64(len(recs)))
+	if nrejected > 0 {
+		s.metrics.ingestRejected.WithLabelValues("malformed").Add(float64(nrejected))
+		resp.Error = fmt.Sprintf("%d line(s) rejected: %s", nrejected, lineList(resp.Rejected))
+		return &httpError{Status: http.StatusBadRequest, Public: resp.Error, Body: resp}
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// checkEvent enforces the token's tenant and source binding and refuses
+// unknown tenants. It returns "" when the event may be stored.
+func (s *Server) checkEvent(p *principal, ev *event.Event, known map[string]bool) string {
+	if p.Token != nil && p.Token.Tenant != "" && ev.Tenant != p.Token.Tenant {
+		if ev.Tenant != "" {
+			return "tenant not permitted for this token"
+		}
+		ev.Tenant = p.Token.Tenant
+	}
+	if ev.Tenant != "" && !p.Scope.Allows(ev.Tenant) {
+		return "tenant not permitted"
+	}
+	if ev.Tenant != "" && known != nil && !known[ev.Tenant] {
+		return "unknown tenant " + strconv.Quote(truncate(ev.Tenant, 64))
+	}
+	if p.Token != nil && p.Token.Source != "" {
+		if ev.Dataset == "" {
+			ev.Dataset = p.Token.Source
+		} else if ev.Dataset != p.Token.Source {
+			return "source not permitted for this token"
+		}
+	}
+	if ev.Timestamp.IsZero() {
+		ev.Timestamp = s.now().UTC()
+	}
+	return ""
+}
+
+func rawLine(body []byte, off int64, maxLen int) string {
+	if off < 0 || off >= int64(len(body)) {
+		return ""
+	}
+	rest := body[off:]
+	if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+		rest = rest[:i]
+	}
+	rest = bytes.TrimRight(rest, "\r")
+	if len(rest) > maxLen {
+		rest = rest[:maxLen]
+	}
+	return string(rest)
+}
+
+func lineList(rs []rejectedLine) string {
+	var b strings.Builder
+	for i, r := range rs {
+		if i == 20 {
+			fmt.Fprintf(&b, ", … (%d more)", len(rs)-20)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "line %d", r.Line)
+	}
+	return b.String()
+}
+
+// handleEventSearch serves GET /api/v1/events.
+func (s *Server) handleEventSearch(w http.ResponseWriter, r *http.Request, p *principal) error {
+	q, err := s.eventQuery(r)
+	if err != nil {
+		return err
+	}
+	recs, err := s.st.SearchEvents(r.Context(), p.Scope, q)
+	if err != nil {
+		return err
+	}
+	if recs == nil {
+		recs = []store.EventRecord{}
+	}
+	out := map[string]any{"events": recs}
+	if len(recs) > 0 && len(recs) == q.Limit {
+		out["next_before_id"] = recs[len(recs)-1].ID
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) eventQuery(r *http.Request) (store.EventQuery, error) {
+	v := r.URL.Query()
+	q := store.EventQuery{
+		Tenant: v.Get("tenant"), User: v.Get("user"), SourceIP: v.Get("source_ip"),
+		Dataset: v.Get("source"), Host: v.Get("host"), Outcome: v.Get("outcome"), Limit: 100,
+	}
+	if q.Dataset == "" {
+		q.Dataset = v.Get("dataset")
+	}
+	var err error
+	parseT := func(name string) time.Time {
+		x := v.Get(name)
+		if x == "" || err != nil {
+			return time.Time{}
+		}
+		t, e := time.Parse(time.RFC3339, x)
+		if e != nil {
+			err = errBadRequest("%s: expected an RFC 3339 time such as 2026-01-02T15:04:05Z", name)
+		}
+		return t
+	}
+	q.From = parseT("from")
+	q.To = parseT("to")
+	if err != nil {
+		return q, err
+	}
+	if x := v.Get("limit"); x != "" {
+		n, e := strconv.Atoi(x)
+		if e != nil || n < 1 || n > 10000 {
+			return q, errBadRequest("limit: expected 1..10000")
+		}
+		q.Limit = n
+	}
+	if x := v.Get("before_id"); x != "" {
+		n, e := strconv.ParseInt(x, 10, 64)
+		if e != nil || n < 0 {
+			return q, errBadRequest("before_id: expected a positive integer")
+		}
+		q.BeforeID = n
+	}
+	return q, nil
+}

@@ -1,0 +1,678 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+// basePage fills the layout fields for an authenticated page.
+func (s *Server) basePage(ctx context.Context, p *principal, title, nav string) pageBase {
+	b := pageBase{Title: title, Nav: nav}
+	if p == nil || p.User == nil {
+		return b
+	}
+	u := p.User
+	b.User = &viewUser{
+		Name: u.Username, Role: string(u.Role), Tenant: u.Tenant,
+		TenantOnly: u.Role == store.RoleTenantViewer,
+		CanAdmin:   u.Role == store.RoleOwner,
+		CanHandle:  u.Role == store.RoleOwner || u.Role == store.RoleAnalyst,
+	}
+	switch u.Role {
+	case store.RoleOwner:
+		b.User.RoleLabel = "Owner"
+	case store.RoleAnalyst:
+		b.User.RoleLabel = "Analyst"
+	case store.RoleTenantViewer:
+		b.User.RoleLabel = "Viewer · " + u.Tenant
+	}
+	if p.Session != nil {
+		b.CSRF = p.Session.CSRF.Reveal()
+	}
+	if open, err := s.st.ListIncidents(ctx, p.Scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000}); err == nil {
+		b.OpenIncidents = len(open)
+	}
+	return b
+}
+
+// ---------------------------------------------------------------------------
+// Overview
+
+type tenantRow struct {
+	ID, Name, Criticality, Sector string
+	Score                         float64
+	Pass, Fail, Other             int
+	OpenIncidents                 int
+	Assessed                      bool
+}
+
+type trendPoint struct {
+	At    time.Time
+	Score float64
+}
+
+type sparkline struct {
+	Points string // SVG polyline points
+	Last   float64
+	Delta  float64
+	N      int
+}
+
+type overviewPage struct {
+	pageBase
+	Scope        string
+	HeadScore    float64
+	HeadName     string
+	HasRun       bool
+	RunAt        time.Time
+	RunID        int64
+	Trend        sparkline
+	Tenants      []tenantRow
+	Incidents    []store.Incident
+	SPOFs        []store.BlastRank
+	FailCount    int
+	TenantCount  int
+	OpenCount    int
+	CritCount    int
+	TenantOnly   bool
+	TenantTarget string
+}
+
+func makeSparkline(pts []store.ScorePoint) sparkline {
+	sp := sparkline{N: len(pts)}
+	if len(pts) == 0 {
+		return sp
+	}
+	const w, h = 240.0, 48.0
+	var b strings.Builder
+	for i, p := range pts {
+		x := 0.0
+		if len(pts) > 1 {
+			x = w * float64(i) / float64(len(pts)-1)
+		}
+		y := h - (p.Score.Score/100)*h
+		fmt.Fprintf(&b, "%.1f,%.1f ", x, y)
+	}
+	sp.Points = strings.TrimSpace(b.String())
+	sp.Last = pts[len(pts)-1].Score.Score
+	if len(pts) > 1 {
+		sp.Delta = pts[len(pts)-1].Score.Score - pts[0].Score.Score
+	}
+	return sp
+}
+
+func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := r.Context()
+	pg := &overviewPage{pageBase: s.basePage(ctx, p, "Overview", "overview"), Scope: p.Scope.String()}
+	pg.TenantOnly = !p.Scope.AllTenants
+	tenants, err := s.st.ListTenants(ctx, p.Scope)
+	if err != nil {
+		return err
+	}
+	byID := map[string]store.Tenant{}
+	for _, t := range tenants {
+		byID[t.ID] = t
+	}
+	pg.TenantCount = len(tenants)
+	open, err := s.st.ListIncidents(ctx, p.Scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	pg.OpenCount = len(open)
+	openBy := map[string]int{}
+	for _, inc := range open {
+		if inc.Severity == "critical" {
+			pg.CritCount++
+		}
+		seen := map[string]bool{}
+		for _, t := range append([]string{inc.Tenant}, inc.Tenants...) {
+			if t != "" && !seen[t] {
+				seen[t] = true
+				openBy[t]++
+			}
+		}
+	}
+	pg.Incidents = open[:min(len(open), 8)]
+	headSubject := estate.MSP
+	if !p.Scope.AllTenants {
+		headSubject = p.Scope.Tenant
+		pg.TenantTarget = p.Scope.Tenant
+	}
+	run, _, err := s.st.GetRun(ctx, p.Scope, 0)
+	switch {
+	case err == nil:
+		pg.HasRun = true
+		pg.RunAt = run.At
+		pg.RunID = run.ID
+		pg.FailCount = run.Fail
+		assessed := map[string]bool{}
+		for _, sc := range run.Scores {
+			if sc.Subject == headSubject {
+				pg.HeadScore = sc.Score
+				pg.HeadName = sc.Name
+			}
+			if sc.Subject == estate.MSP {
+				continue
+			}
+			t := byID[sc.Subject]
+			assessed[sc.Subject] = true
+			pg.Tenants = append(pg.Tenants, tenantRow{ID: sc.Subject, Name: cmp.Or(t.Name, sc.Name, sc.Subject), Criticality: t.Criticality, Sector: t.Sector,
+				Score: sc.Score, Pass: sc.Pass, Fail: sc.Fail, Other: sc.Other, OpenIncidents: openBy[sc.Subject], Assessed: true})
+		}
+		for _, t := range tenants {
+			if !assessed[t.ID] {
+				pg.Tenants = append(pg.Tenants, tenantRow{ID: t.ID, Name: t.Name, Criticality: t.Criticality, OpenIncidents: openBy[t.ID]})
+			}
+		}
+	case isNotFound(err):
+		for _, t := range tenants {
+			pg.Tenants = append(pg.Tenants, tenantRow{ID: t.ID, Name: t.Name, Criticality: t.Criticality, OpenIncidents: openBy[t.ID]})
+		}
+	default:
+		return err
+	}
+	slices.SortStableFunc(pg.Tenants, func(a, b tenantRow) int {
+		if a.Assessed != b.Assessed {
+			if a.Assessed {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(a.Score, b.Score), cmp.Compare(b.OpenIncidents, a.OpenIncidents), cmp.Compare(a.ID, b.ID))
+	})
+	if pg.HeadName == "" {
+		pg.HeadName = headSubject
+	}
+	hist, err := s.st.ScoreHistory(ctx, p.Scope, headSubject, 30)
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	pg.Trend = makeSparkline(hist)
+	if b, err := s.st.GetBlast(ctx, p.Scope, 0); err == nil {
+		pg.SPOFs = b.Ranking[:min(len(b.Ranking), 10)]
+	} else if !isNotFound(err) {
+		return err
+	}
+	return s.render(w, r, "overview", pg)
+}
+
+func isNotFound(err error) bool { return err != nil && errorsIs(err, store.ErrNotFound) }
+
+// ---------------------------------------------------------------------------
+// Tenant
+
+type controlView struct {
+	assess.Result
+	Objects []assess.Result // further results of the same control (per object)
+}
+
+type accessRow struct {
+	Grant     estate.Grant
+	Subject   string
+	Privilege string
+	Standing  bool
+}
+
+type tenantPage struct {
+	pageBase
+	Tenant    store.Tenant
+	Score     assess.Score
+	HasScore  bool
+	Trend     sparkline
+	History   []store.ScorePoint
+	Failing   []controlView
+	Other     []controlView
+	Passing   []controlView
+	Incidents []store.Incident
+	Access    []accessRow
+	Blast     []store.BlastRank
+	RunAt     time.Time
+}
+
+func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	if !p.Scope.Allows(id) {
+		return errNotFound
+	}
+	ts := store.TenantScope(id)
+	tenants, err := s.st.ListTenants(ctx, p.Scope)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(tenants, func(t store.Tenant) bool { return t.ID == id })
+	if i < 0 {
+		return errNotFound
+	}
+	pg := &tenantPage{pageBase: s.basePage(ctx, p, tenants[i].Name, "tenant"), Tenant: tenants[i]}
+	if run, _, err := s.st.GetRun(ctx, ts, 0); err == nil {
+		pg.RunAt = run.At
+		for _, sc := range run.Scores {
+			if sc.Subject == id {
+				pg.Score, pg.HasScore = sc, true
+			}
+		}
+	} else if !isNotFound(err) {
+		return err
+	}
+	results, err := s.st.Results(ctx, ts, store.ResultFilter{Subject: id})
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	groups := groupResults(results)
+	for _, g := range groups {
+		switch g.Status {
+		case assess.StatusFail:
+			pg.Failing = append(pg.Failing, g)
+		case assess.StatusPass:
+			pg.Passing = append(pg.Passing, g)
+		default:
+			pg.Other = append(pg.Other, g)
+		}
+	}
+	sevRank := severityRank
+	slices.SortStableFunc(pg.Failing, func(a, b controlView) int {
+		return cmp.Or(cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)), cmp.Compare(a.Control, b.Control))
+	})
+	hist, err := s.st.ScoreHistory(ctx, ts, id, 30)
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	pg.History = hist
+	pg.Trend = makeSparkline(hist)
+	incs, err := s.st.ListIncidents(ctx, ts, store.IncidentFilter{Tenant: id, Limit: 50})
+	if err != nil {
+		return err
+	}
+	pg.Incidents = incs
+	if snap, err := s.st.GetSnapshot(ctx, ts, 0); err == nil {
+		pg.Access = accessInto(snap.Estate, id)
+	} else if !isNotFound(err) {
+		return err
+	}
+	if b, err := s.st.GetBlast(ctx, ts, 0); err == nil {
+		pg.Blast = b.Ranking[:min(len(b.Ranking), 10)]
+	} else if !isNotFound(err) {
+		return err
+	}
+	return s.render(w, r, "tenant", pg)
+}
+
+// groupResults folds per-object results of one control into one row whose
+// status is the worst of them.
+func groupResults(rs []assess.Result) []controlView {
+	idx := map[string]int{}
+	var out []controlView
+	worse := func(a, b assess.Status) bool { return statusRank(a) > statusRank(b) }
+	for _, r := range rs {
+		k := r.Control + "\x00" + r.Subject
+		if i, ok := idx[k]; ok {
+			out[i].Objects = append(out[i].Objects, r)
+			if worse(r.Status, out[i].Status) {
+				first := out[i].Result
+				out[i].Result = r
+				out[i].Objects[len(out[i].Objects)-1] = first
+			}
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, controlView{Result: r})
+	}
+	return out
+}
+
+func statusRank(s assess.Status) int {
+	switch s {
+	case assess.StatusFail:
+		return 5
+	case assess.StatusNotEvaluable:
+		return 4
+	case assess.StatusExcepted:
+		return 3
+	case assess.StatusAttested:
+		return 2
+	case assess.StatusPass:
+		return 1
+	}
+	return 0
+}
+
+// accessInto lists the grants that give someone control over the tenant's
+// objects (the snapshot is already limited to what the tenant owns).
+func accessInto(e *estate.Estate, tenant string) []accessRow {
+	if e == nil {
+		return nil
+	}
+	owned := map[string]bool{tenant: true}
+	for _, x := range e.Identities {
+		if x.Home == tenant {
+			owned[x.ID] = true
+		}
+	}
+	for _, x := range e.Assets {
+		if x.Tenant == tenant {
+			owned[x.ID] = true
+		}
+	}
+	for _, x := range e.Tools {
+		if x.GDAP != nil && x.GDAP.Customer == tenant {
+			owned[x.ID] = true
+		}
+	}
+	var out []accessRow
+	for _, g := range e.Grants {
+		if !owned[g.Target] {
+			continue
+		}
+		out = append(out, accessRow{Grant: g, Subject: g.Subject, Privilege: string(g.Privilege), Standing: g.IsStanding()})
+	}
+	slices.SortStableFunc(out, func(a, b accessRow) int {
+		return cmp.Or(cmp.Compare(estate.Privilege(b.Privilege).Rank(), estate.Privilege(a.Privilege).Rank()), cmp.Compare(a.Subject, b.Subject))
+	})
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// Controls × tenants matrix
+
+type matrixCell struct {
+	Status assess.Status
+	Title  string
+}
+
+type matrixRow struct {
+	Control, Title, Severity string
+	Heading                  int
+	Cells                    []matrixCell
+	Fails                    int
+}
+
+type matrixPage struct {
+	pageBase
+	Subjects []string
+	Rows     []matrixRow
+	HasRun   bool
+}
+
+func (s *Server) handleMatrix(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := r.Context()
+	pg := &matrixPage{pageBase: s.basePage(ctx, p, "Controls matrix", "matrix")}
+	results, err := s.st.Results(ctx, p.Scope, store.ResultFilter{})
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	pg.HasRun = len(results) > 0
+	subjects := map[string]bool{}
+	type key struct{ c, s string }
+	worst := map[key]assess.Status{}
+	rows := map[string]*matrixRow{}
+	for _, x := range results {
+		subjects[x.Subject] = true
+		k := key{x.Control, x.Subject}
+		if cur, ok := worst[k]; !ok || statusRank(x.Status) > statusRank(cur) {
+			worst[k] = x.Status
+		}
+		if _, ok := rows[x.Control]; !ok {
+			rows[x.Control] = &matrixRow{Control: x.Control, Title: x.Title, Severity: x.Severity, Heading: x.Heading}
+		}
+	}
+	for sbj := range subjects {
+		pg.Subjects = append(pg.Subjects, sbj)
+	}
+	slices.SortFunc(pg.Subjects, func(a, b string) int {
+		if a == estate.MSP {
+			return -1
+		}
+		if b == estate.MSP {
+			return 1
+		}
+		return cmp.Compare(a, b)
+	})
+	for _, row := range rows {
+		for _, sbj := range pg.Subjects {
+			st, ok := worst[key{row.Control, sbj}]
+			c := matrixCell{Status: st}
+			if !ok {
+				c.Status = ""
+			}
+			if st == assess.StatusFail {
+				row.Fails++
+			}
+			c.Title = fmt.Sprintf("%s · %s: %s", row.Control, sbj, cmp.Or(string(c.Status), "no result"))
+			row.Cells = append(row.Cells, c)
+		}
+		pg.Rows = append(pg.Rows, *row)
+	}
+	slices.SortFunc(pg.Rows, func(a, b matrixRow) int {
+		return cmp.Or(cmp.Compare(a.Heading, b.Heading), cmp.Compare(a.Control, b.Control))
+	})
+	return s.render(w, r, "matrix", pg)
+}
+
+// ---------------------------------------------------------------------------
+// Incidents
+
+type incidentsPage struct {
+	pageBase
+	Incidents []store.Incident
+	Status    string
+	Severity  string
+	Tenant    string
+	CanHandle bool
+}
+
+func (s *Server) incidentFilter(r *http.Request) store.IncidentFilter {
+	q := r.URL.Query()
+	f := store.IncidentFilter{Status: q.Get("status"), Severity: q.Get("severity"), Tenant: q.Get("tenant"), Rule: q.Get("rule"), Limit: 200}
+	if f.Status == "all" {
+		f.Status = ""
+	}
+	return f
+}
+
+func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := r.Context()
+	f := s.incidentFilter(r)
+	if !r.URL.Query().Has("status") {
+		f.Status = ""
+	}
+	incs, err := s.st.ListIncidents(ctx, p.Scope, f)
+	if err != nil {
+		return err
+	}
+	pg := &incidentsPage{pageBase: s.basePage(ctx, p, "Incidents", "incidents"), Incidents: incs, Status: f.Status, Severity: f.Severity, Tenant: f.Tenant}
+	pg.CanHandle = p.can(accessIncident)
+	return s.render(w, r, "incidents", pg)
+}
+
+// handleIncidentRows serves the incidents table body for live refresh.
+func (s *Server) handleIncidentRows(w http.ResponseWriter, r *http.Request, p *principal) error {
+	incs, err := s.st.ListIncidents(r.Context(), p.Scope, s.incidentFilter(r))
+	if err != nil {
+		return err
+	}
+	t := s.pages["incidents"]
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	return t.ExecuteTemplate(w, "rows", incs)
+}
+
+type incidentPage struct {
+	pageBase
+	Incident  *store.Incident
+	Samples   []sampleView
+	CanHandle bool
+}
+
+type sampleView struct {
+	Time                                     time.Time
+	Tenant, User, SourceIP, Outcome, Dataset string
+	Action, Host                             string
+}
+
+func (s *Server) handleIncident(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := r.Context()
+	inc, err := s.st.GetIncident(ctx, p.Scope, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	pg := &incidentPage{pageBase: s.basePage(ctx, p, inc.Title, "incidents"), Incident: inc, CanHandle: p.can(accessIncident)}
+	pg.Samples = incidentSamples(inc, p.Scope)
+	return s.render(w, r, "incident", pg)
+}
+
+// incidentSamples decodes sample events from the detail, keeping only those
+// of tenants in scope (defence in depth: the store already withholds the
+// detail of cross-tenant incidents from tenant scopes).
+func incidentSamples(inc *store.Incident, scope store.Scope) []sampleView {
+	var d incidentDetail
+	if len(inc.Detail) == 0 || jsonUnmarshal(inc.Detail, &d) != nil {
+		return nil
+	}
+	var out []sampleView
+	for _, ev := range d.Samples {
+		if !scope.AllTenants && ev.Tenant != scope.Tenant {
+			continue
+		}
+		sv := sampleView{Time: ev.Timestamp, Tenant: ev.Tenant, User: ev.UserName, Outcome: ev.Outcome, Dataset: ev.Dataset, Action: ev.Action, Host: ev.HostName}
+		if ev.SourceIP.IsValid() {
+			sv.SourceIP = ev.SourceIP.String()
+		}
+		out = append(out, sv)
+	}
+	return out
+}
+
+func (s *Server) handleIncidentForm(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	if err := r.ParseForm(); err != nil {
+		return errBadRequest("malformed form")
+	}
+	var err error
+	switch action := r.PostFormValue("action"); action {
+	case "acknowledge":
+		_, err = s.setIncidentStatus(ctx, p, id, store.StatusAcknowledged)
+	case "resolve":
+		_, err = s.setIncidentStatus(ctx, p, id, store.StatusResolved)
+	case "reopen":
+		_, err = s.setIncidentStatus(ctx, p, id, store.StatusOpen)
+	case "note":
+		_, err = s.addIncidentNote(ctx, p, id, r.PostFormValue("text"))
+	case "assign":
+		_, err = s.assignIncident(ctx, p, id, r.PostFormValue("assignee"))
+	default:
+		return errBadRequest("unknown action")
+	}
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/incidents/"+urlPathEscape(id), http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) setIncidentStatus(ctx context.Context, p *principal, id, status string) (*store.Incident, error) {
+	inc, err := s.st.SetIncidentStatus(ctx, p.Scope, id, status, p.actor())
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, p, "incident."+map[string]string{store.StatusAcknowledged: "acknowledge", store.StatusResolved: "resolve", store.StatusOpen: "reopen"}[status], id, inc.Tenant, nil)
+	return inc, nil
+}
+
+func (s *Server) addIncidentNote(ctx context.Context, p *principal, id, text string) (*store.Incident, error) {
+	text = strings.TrimSpace(text)
+	if text == "" || len(text) > 4000 {
+		return nil, errBadRequest("note: 1 to 4000 characters")
+	}
+	inc, err := s.st.AddIncidentNote(ctx, p.Scope, id, store.Note{Author: p.actor(), Text: text, At: s.now()})
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, p, "incident.note", id, inc.Tenant, map[string]int{"length": len(text)})
+	return inc, nil
+}
+
+func (s *Server) assignIncident(ctx context.Context, p *principal, id, assignee string) (*store.Incident, error) {
+	assignee = strings.TrimSpace(assignee)
+	if len(assignee) > 128 {
+		return nil, errBadRequest("assignee: at most 128 characters")
+	}
+	inc, err := s.st.AssignIncident(ctx, p.Scope, id, assignee)
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, p, "incident.assign", id, inc.Tenant, map[string]string{"assignee": assignee})
+	return inc, nil
+}
+
+// ---------------------------------------------------------------------------
+// Events
+
+type eventsPage struct {
+	pageBase
+	Query  store.EventQuery
+	From   string
+	To     string
+	Events []store.EventRecord
+	Next   int64
+	Error  string
+}
+
+func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := r.Context()
+	pg := &eventsPage{pageBase: s.basePage(ctx, p, "Events", "events")}
+	q, err := s.eventQuery(r)
+	if err != nil {
+		_, pg.Error = classify(err)
+		return s.render(w, r, "events", pg)
+	}
+	pg.Query = q
+	pg.From, pg.To = r.URL.Query().Get("from"), r.URL.Query().Get("to")
+	recs, err := s.st.SearchEvents(ctx, p.Scope, q)
+	if err != nil {
+		return err
+	}
+	pg.Events = recs
+	if len(recs) == q.Limit {
+		pg.Next = recs[len(recs)-1].ID
+	}
+	return s.render(w, r, "events", pg)
+}
+
+// ---------------------------------------------------------------------------
+// Audit
+
+type auditPage struct {
+	pageBase
+	Entries []store.AuditEntry
+	Action  string
+	Actor   string
+	Next    int64
+}
+
+func (s *Server) handleAuditPage(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := r.Context()
+	f := store.AuditFilter{Actor: r.URL.Query().Get("actor"), Action: r.URL.Query().Get("action"), Limit: 200}
+	if v := r.URL.Query().Get("before"); v != "" {
+		fmt.Sscan(v, &f.BeforeSeq)
+	}
+	es, err := s.st.ListAudit(ctx, p.Scope, f)
+	if err != nil {
+		return err
+	}
+	pg := &auditPage{pageBase: s.basePage(ctx, p, "Audit log", "audit"), Entries: es, Action: f.Action, Actor: f.Actor}
+	if len(es) == f.Limit {
+		pg.Next = es[len(es)-1].Seq
+	}
+	return s.render(w, r, "audit", pg)
+}

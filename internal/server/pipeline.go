@@ -1,0 +1,154 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+// Detector is the detection engine as the pipeline drives it: one event in,
+// the incidents it created or changed out (already in store form). It is
+// used from one goroutine only.
+type Detector interface {
+	Process(ev *event.Event) []store.Incident
+	// Flush releases events held for reordering (at shutdown).
+	Flush() []store.Incident
+}
+
+// pipeline moves stored events to detection and detection's incidents to
+// the store and the notifiers.
+//
+// Ownership: enqueue sends on q; run (one goroutine) is the only reader;
+// q is never closed — run stops when its context ends, after draining what
+// is already queued.
+type pipeline struct {
+	s   *Server
+	q   chan []event.Event
+	mu  sync.Mutex
+	det Detector
+}
+
+func newPipeline(s *Server) *pipeline {
+	return &pipeline{s: s, q: make(chan []event.Event, max(1, s.cfg.Ingest.Queue/256))}
+}
+
+// store writes records durably and then queues their events for detection.
+// When it returns nil the events are committed: the caller may acknowledge.
+func (p *pipeline) store(ctx context.Context, recs []store.EventRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := p.s.st.AppendEvents(ctx, recs); err != nil {
+		return err
+	}
+	p.s.metrics.eventsStored.Add(float64(len(recs)))
+	evs := make([]event.Event, len(recs))
+	for i := range recs {
+		evs[i] = recs[i].Event
+	}
+	p.enqueue(ctx, evs)
+	return nil
+}
+
+// enqueue hands events to detection; it blocks while the queue is full
+// (back-pressure) until ctx ends. Events are already stored, so a dropped
+// enqueue (ctx cancelled) loses detection of these events, never the events.
+func (p *pipeline) enqueue(ctx context.Context, evs []event.Event) {
+	if p.s.eng == nil {
+		return
+	}
+	select {
+	case p.q <- evs:
+		p.s.metrics.queueDepth.Set(float64(len(p.q)))
+	case <-ctx.Done():
+		p.s.metrics.detectDropped.Add(float64(len(evs)))
+	}
+}
+
+// submitInternal stores and detects one event the server produced itself
+// (login failures, dataset firebreak.auth).
+func (p *pipeline) submitInternal(ctx context.Context, ev event.Event) {
+	ctx = context.WithoutCancel(ctx)
+	rec := store.EventRecord{Event: ev}
+	if err := p.store(ctx, []store.EventRecord{rec}); err != nil {
+		p.s.log.Error("storing auth event", "err", err)
+	}
+}
+
+// run consumes the detection queue until ctx ends.
+func (p *pipeline) run(ctx context.Context, det Detector) {
+	p.mu.Lock()
+	p.det = det
+	p.mu.Unlock()
+	for {
+		select {
+		case evs := <-p.q:
+			p.detect(ctx, evs)
+		case <-ctx.Done():
+			for {
+				select {
+				case evs := <-p.q:
+					p.detect(context.WithoutCancel(ctx), evs)
+				default:
+					p.handle(context.WithoutCancel(ctx), det.Flush())
+					return
+				}
+			}
+		}
+	}
+}
+
+func (p *pipeline) detect(ctx context.Context, evs []event.Event) {
+	start := time.Now()
+	for i := range evs {
+		p.handle(ctx, p.det.Process(&evs[i]))
+	}
+	p.s.metrics.detectSeconds.Observe(time.Since(start).Seconds())
+	p.s.metrics.eventsDetected.Add(float64(len(evs)))
+	p.s.metrics.queueDepth.Set(float64(len(p.q)))
+}
+
+// handle stores incidents and notifies on new or escalated ones.
+func (p *pipeline) handle(ctx context.Context, incs []store.Incident) {
+	for i := range incs {
+		inc := incs[i]
+		stored, created, err := p.s.st.UpsertIncident(ctx, &inc)
+		if err != nil {
+			p.s.log.Error("storing incident", "id", inc.ID, "err", err)
+			continue
+		}
+		if created {
+			p.s.metrics.incidents.WithLabelValues(stored.Severity).Inc()
+			p.s.audit(ctx, nil, "incident.open", stored.ID, stored.Tenant, map[string]any{"rule": stored.Rule, "severity": stored.Severity})
+		}
+		p.s.notifyIncident(ctx, stored, created)
+	}
+}
+
+// copyEvent returns ev with its own Fields map (readers reuse theirs).
+func copyEvent(ev *event.Event) event.Event {
+	c := *ev
+	if ev.Fields != nil {
+		c.Fields = maps.Clone(ev.Fields)
+	}
+	return c
+}
+
+// incidentDetail is the JSON detail stored with an incident.
+type incidentDetail struct {
+	Description string        `json:"description,omitempty"`
+	Samples     []event.Event `json:"samples,omitempty"`
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
+}

@@ -1,0 +1,49 @@
+package server
+
+import (
+	"sync"
+	"time"
+)
+
+// limiter is a fixed-window counter per key (client IP or username), bounded
+// in size: when full, expired windows are swept and, failing that, the
+// request is refused (fail closed).
+type limiter struct {
+	mu     sync.Mutex
+	limit  int
+	window time.Duration
+	max    int
+	m      map[string]*window
+}
+
+type window struct {
+	start time.Time
+	n     int
+}
+
+func newLimiter(limit int, per time.Duration, maxKeys int) *limiter {
+	return &limiter{limit: limit, window: per, max: maxKeys, m: make(map[string]*window)}
+}
+
+// allow counts one attempt for key at now and reports whether it is within the limit.
+func (l *limiter) allow(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w, ok := l.m[key]
+	if !ok || now.Sub(w.start) >= l.window {
+		if !ok && len(l.m) >= l.max {
+			for k, v := range l.m {
+				if now.Sub(v.start) >= l.window {
+					delete(l.m, k)
+				}
+			}
+			if len(l.m) >= l.max {
+				return false
+			}
+		}
+		l.m[key] = &window{start: now, n: 1}
+		return true
+	}
+	w.n++
+	return w.n <= l.limit
+}

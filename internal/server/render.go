@@ -1,0 +1,179 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/web"
+)
+
+// pageBase is what the layout needs on every page.
+type pageBase struct {
+	Title         string
+	Nav           string
+	User          *viewUser
+	CSRF          string
+	Flash         string
+	OpenIncidents int
+}
+
+func (p *pageBase) base() *pageBase { return p }
+
+type pager interface{ base() *pageBase }
+
+// viewUser is the signed-in user as the layout shows it.
+type viewUser struct {
+	Name       string
+	Role       string
+	RoleLabel  string
+	Tenant     string
+	TenantOnly bool
+	CanAdmin   bool
+	CanHandle  bool
+}
+
+type errorPage struct {
+	pageBase
+	Status  int
+	Message string
+}
+
+var pageNames = []string{"login", "totp", "error", "overview", "tenant", "matrix", "incidents", "incident", "blast", "events", "settings", "audit"}
+
+func templateFuncs() template.FuncMap {
+	return template.FuncMap{
+		"when": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return t.UTC().Format("2006-01-02 15:04 UTC")
+		},
+		"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"ago": func(t time.Time) string { return ago(t, time.Now()) },
+		"score": func(f float64) string { return fmt.Sprintf("%.0f", math.Round(f)) },
+		"scoreClass": func(f float64) string {
+			switch {
+			case f >= 80:
+				return "good"
+			case f >= 60:
+				return "warn"
+			}
+			return "bad"
+		},
+		"pct": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+		"sevClass": func(s string) string {
+			switch strings.ToLower(s) {
+			case "critical":
+				return "crit"
+			case "high":
+				return "bad"
+			case "medium":
+				return "warn"
+			}
+			return "info"
+		},
+		"statusClass": func(s string) string {
+			switch s {
+			case "pass":
+				return "good"
+			case "fail":
+				return "bad"
+			case "open":
+				return "bad"
+			case "acknowledged":
+				return "warn"
+			case "resolved":
+				return "good"
+			}
+			return "muted"
+		},
+		"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+		"join":  strings.Join,
+		"add":   func(a, b int) int { return a + b },
+	}
+}
+
+func parsePages() (map[string]*template.Template, error) {
+	layout, err := fs.ReadFile(web.Templates, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("reading layout: %w", err)
+	}
+	out := make(map[string]*template.Template, len(pageNames))
+	for _, name := range pageNames {
+		page, err := fs.ReadFile(web.Templates, "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("reading template %s: %w", name, err)
+		}
+		t := template.New(name).Funcs(templateFuncs())
+		if _, err := t.Parse(string(layout)); err != nil {
+			return nil, fmt.Errorf("parsing layout: %w", err)
+		}
+		if _, err := t.Parse(string(page)); err != nil {
+			return nil, fmt.Errorf("parsing template %s: %w", name, err)
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+// renderStatus executes page name into a buffer (so a template error never
+// leaves half a page) and writes it with status.
+func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int, name string, data pager) {
+	t := s.pages[name]
+	var buf bytes.Buffer
+	if t == nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+		s.log.Error("rendering page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data pager) error {
+	s.renderStatus(w, r, http.StatusOK, name, data)
+	return nil
+}
+
+func staticHandler() http.Handler {
+	sub, err := fs.Sub(web.Static, "static")
+	if err != nil {
+		panic(err) // embedded at build time: cannot fail
+	}
+	fsrv := http.FileServerFS(sub)
+	return http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fsrv.ServeHTTP(w, r)
+	}))
+}
+
+func ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "just now"
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+}

@@ -1,0 +1,418 @@
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+// Options configure a Server.
+type Options struct {
+	Config  Config
+	Store   store.Store
+	Logger  *slog.Logger     // nil: discard
+	Now     func() time.Time // nil: time.Now
+	Version string
+	// TLS reports whether the server is reached over HTTPS (sets HSTS and
+	// __Host- cookies). Run sets it from the config.
+	TLS bool
+	// Engines runs assessments, blast radius and detection. Nil disables
+	// them (the API then serves what the store holds).
+	Engines *Engines
+}
+
+// Server is the firebreak service. Create it with New, mount Handler, and
+// call Run to start background work (detection, schedules, syslog).
+type Server struct {
+	cfg     Config
+	st      store.Store
+	log     *slog.Logger
+	now     func() time.Time
+	version string
+	tls     bool
+	eng     *Engines
+
+	routes  []route
+	mux     *http.ServeMux
+	pages   map[string]*template.Template
+	cop     *http.CrossOriginProtection
+	metrics *metrics
+	key     []byte // HMAC key for pre-login CSRF tokens (per process)
+
+	loginIP   *limiter
+	loginUser *limiter
+
+	pipe *pipeline
+	est  estateState
+
+	notifier func(ctx context.Context, inc *store.Incident, created bool)
+
+	mu    sync.RWMutex
+	ready bool
+}
+
+// New builds a server and its routes. It starts no goroutines.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil {
+		return nil, errors.New("server: no store")
+	}
+	if err := opts.Config.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:     opts.Config,
+		st:      opts.Store,
+		log:     opts.Logger,
+		now:     opts.Now,
+		version: opts.Version,
+		tls:     opts.TLS,
+		eng:     opts.Engines,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.version == "" {
+		s.version = "dev"
+	}
+	s.key = make([]byte, 32)
+	if _, err := rand.Read(s.key); err != nil {
+		return nil, fmt.Errorf("server key: %w", err)
+	}
+	s.loginIP = newLimiter(s.cfg.Auth.LoginRatePerMin, time.Minute, 100_000)
+	s.loginUser = newLimiter(s.cfg.Auth.LoginRatePerMin*3, time.Minute, 100_000)
+	s.metrics = newMetrics()
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	s.pages = pages
+	s.cop = http.NewCrossOriginProtection()
+	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errStatus(http.StatusForbidden, "cross-origin request refused"))
+	}))
+	s.pipe = newPipeline(s)
+	s.routes = s.buildRoutes()
+	s.mux = http.NewServeMux()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+	}
+	s.mux.Handle("GET /static/", staticHandler())
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errNotFound)
+	})
+	return s, nil
+}
+
+// Handler returns the whole HTTP handler with security middleware.
+func (s *Server) Handler() http.Handler {
+	return s.securityHeaders(s.cop.Handler(s.mux))
+}
+
+// Routes lists every registered method and pattern (for tests and docs).
+func (s *Server) Routes() []RouteInfo {
+	out := make([]RouteInfo, 0, len(s.routes))
+	for _, r := range s.routes {
+		out = append(out, RouteInfo{Method: r.Method, Pattern: r.Pattern, Access: r.Access.String(), Page: !strings.HasPrefix(r.Pattern, "/api/")})
+	}
+	return out
+}
+
+// RouteInfo describes one route.
+type RouteInfo struct {
+	Method, Pattern, Access string
+	Page                    bool
+}
+
+// access is who may call a route.
+type access int
+
+const (
+	accessPublic   access = iota // anyone (login, health)
+	accessPreMFA                 // a session that passed the password step
+	accessRead                   // any authenticated caller, within its scope
+	accessIncident               // owner or analyst (or a token? no: sessions only)
+	accessAdmin                  // owner
+	accessIngest                 // token with events:write, or owner/analyst session
+)
+
+func (a access) String() string {
+	return [...]string{"public", "pre-mfa", "read", "incident", "admin", "ingest"}[a]
+}
+
+// handlerFunc is a route handler: it returns an error that the adapter
+// maps to a status and a public message.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p *principal) error
+
+type route struct {
+	Method  string
+	Pattern string
+	Access  access
+	Name    string // metrics label
+	H       handlerFunc
+}
+
+// principal is the authenticated caller.
+type principal struct {
+	User    *store.User     // nil for tokens
+	Token   *store.APIToken // nil for sessions
+	Session *store.Session
+	raw     store.Secret // session token
+	Scope   store.Scope
+	IP      string
+}
+
+func (p *principal) actor() string {
+	switch {
+	case p == nil:
+		return "anonymous"
+	case p.User != nil:
+		return p.User.Username
+	case p.Token != nil:
+		return "token:" + p.Token.ID
+	}
+	return "anonymous"
+}
+
+func (p *principal) role() store.Role {
+	if p != nil && p.User != nil {
+		return p.User.Role
+	}
+	return ""
+}
+
+func (p *principal) can(a access) bool {
+	if p == nil {
+		return a == accessPublic
+	}
+	switch a {
+	case accessPublic:
+		return true
+	case accessPreMFA:
+		return p.Session != nil
+	}
+	if p.Session != nil && !p.Session.MFA {
+		return false
+	}
+	if p.Token != nil {
+		switch a {
+		case accessRead:
+			return p.Token.Can(store.PermRead)
+		case accessIngest:
+			return p.Token.Can(store.PermIngest)
+		}
+		return false
+	}
+	switch a {
+	case accessRead:
+		return p.User.Role.Valid()
+	case accessIncident, accessIngest:
+		return p.User.Role == store.RoleOwner || p.User.Role == store.RoleAnalyst
+	case accessAdmin:
+		return p.User.Role == store.RoleOwner
+	}
+	return false
+}
+
+// wrap turns a route into an http.Handler: authentication, authorisation,
+// CSRF token check for cookie sessions, metrics, error mapping.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		err := s.serveRoute(sw, r, rt)
+		if err != nil {
+			s.fail(sw, r, err)
+		}
+		s.metrics.observe(rt.Name, sw.status(), time.Since(start))
+	})
+}
+
+func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) error {
+	p, err := s.authenticate(w, r)
+	if err != nil {
+		return err
+	}
+	if rt.Access != accessPublic {
+		if p == nil {
+			if !wantsJSON(r) && r.Method == http.MethodGet {
+				http.Redirect(w, r, "/login", http.StatusSeeOther)
+				return nil
+			}
+			return errUnauthorized
+		}
+		if p.Session != nil && !p.Session.MFA && rt.Access != accessPreMFA {
+			if !wantsJSON(r) && r.Method == http.MethodGet {
+				http.Redirect(w, r, "/login/totp", http.StatusSeeOther)
+				return nil
+			}
+			return errUnauthorized
+		}
+		if !p.can(rt.Access) {
+			return errForbidden
+		}
+	}
+	if p != nil && p.Session != nil && !safeMethod(r.Method) {
+		if err := s.checkCSRF(r, p); err != nil {
+			return err
+		}
+	}
+	return rt.H(w, r, p)
+}
+
+func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+
+// checkCSRF requires the session's CSRF token in the X-CSRF-Token header or
+// the "csrf" form field (synchroniser token, on top of CrossOriginProtection).
+func (s *Server) checkCSRF(r *http.Request, p *principal) error {
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" && isForm(r) {
+		got = r.PostFormValue("csrf")
+	}
+	want := p.Session.CSRF.Reveal()
+	if want == "" || !hmac.Equal([]byte(got), []byte(want)) {
+		return errStatus(http.StatusForbidden, "missing or invalid CSRF token")
+	}
+	return nil
+}
+
+func isForm(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	return strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data")
+}
+
+// preLoginCSRF derives the login form's CSRF token from the anonymous
+// pre-login cookie value.
+func (s *Server) preLoginCSRF(cookie string) string {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte("login-csrf:" + cookie))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// fail writes err as JSON for the API or an HTML error page, and logs the
+// detail (never sent to the client).
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, public := classify(err)
+	var he *httpError
+	body := any(apiError{Error: public, Status: status})
+	if errors.As(err, &he) && he.Body != nil {
+		body = he.Body
+	}
+	if status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	} else {
+		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	if sw, ok := w.(*statusWriter); ok && sw.wrote {
+		return // headers already sent; nothing more to do
+	}
+	if wantsJSON(r) {
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="firebreak"`)
+		}
+		writeJSON(w, status, body)
+		return
+	}
+	s.renderStatus(w, r, status, "error", &errorPage{pageBase: pageBase{Title: public}, Status: status, Message: public})
+}
+
+// statusWriter records the status code for metrics and error handling.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code = code
+		w.wrote = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.code = http.StatusOK
+		w.wrote = true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// securityHeaders sets CSP, HSTS (on TLS), framing, sniffing and referrer
+// policy on every response.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+		if s.tls {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Ready marks the server ready (for /readyz) once background work started.
+func (s *Server) setReady(v bool) {
+	s.mu.Lock()
+	s.ready = v
+	s.mu.Unlock()
+}
+
+func (s *Server) isReady() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.ready
+}
+
+// audit appends an audit entry; failures are logged (the change already happened).
+func (s *Server) audit(ctx context.Context, p *principal, action, target, tenant string, detail any) {
+	e := &store.AuditEntry{Actor: p.actor(), Action: action, Target: target, Tenant: tenant}
+	if p != nil {
+		e.IP = p.IP
+	}
+	if detail != nil {
+		if b, err := jsonMarshal(detail); err == nil {
+			e.Detail = b
+		}
+	}
+	if err := s.st.AppendAudit(ctx, e); err != nil {
+		s.log.Error("audit append failed", "action", action, "err", err)
+	}
+}
