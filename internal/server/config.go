@@ -58,13 +58,13 @@ type AssessConfig struct {
 
 // IngestConfig configures event intake.
 type IngestConfig struct {
-	MaxBodyBytes int64          `yaml:"max_body_bytes"`
-	MaxLineBytes int            `yaml:"max_line_bytes"`
-	Files        []TailConfig   `yaml:"files"`
-	Syslog       SyslogConfig   `yaml:"syslog"`
-	TenantMap    string         `yaml:"tenant_map"` // ingest tenant map file
-	Year         int            `yaml:"year"`       // year for RFC 3164 timestamps; 0 = current
-	Queue        int            `yaml:"queue"`      // detection queue length
+	MaxBodyBytes int64        `yaml:"max_body_bytes"`
+	MaxLineBytes int          `yaml:"max_line_bytes"`
+	Files        []TailConfig `yaml:"files"`
+	Syslog       SyslogConfig `yaml:"syslog"`
+	TenantMap    string       `yaml:"tenant_map"` // ingest tenant map file
+	Year         int          `yaml:"year"`       // year for RFC 3164 timestamps; 0 = current
+	Queue        int          `yaml:"queue"`      // detection queue length
 }
 
 // TailConfig is one followed log file.

@@ -54,8 +54,8 @@ func templateFuncs() template.FuncMap {
 			}
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
-		"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"ago": func(t time.Time) string { return ago(t, time.Now()) },
+		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"ago":   func(t time.Time) string { return ago(t, time.Now()) },
 		"score": func(f float64) string { return fmt.Sprintf("%.0f", math.Round(f)) },
 		"scoreClass": func(f float64) string {
 			switch {

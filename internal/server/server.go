@@ -275,7 +275,9 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) er
 	return rt.H(w, r, p)
 }
 
-func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
 
 // checkCSRF requires the session's CSRF token in the X-CSRF-Token header or
 // the "csrf" form field (synchroniser token, on top of CrossOriginProtection).
