@@ -74,7 +74,10 @@ Exit codes:
 // commands lists every verb's constructor, one line each, alphabetical. Each
 // verb lives in its own cmd_<verb>.go file.
 var commands = []func(*globalOptions) *cobra.Command{
+	newBlastCommand,
+	newDetectCommand,
 	newGenEstateCommand,
+	newGenLogsCommand,
 	newKevCommand,
 	newValidateCommand,
 }

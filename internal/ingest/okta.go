@@ -102,7 +102,7 @@ func (p *oktaParser) parse(rec []byte, ev *event.Event) (result, string) {
 	var cat string
 	switch {
 	case hasPrefix(et, "user.session."), hasPrefix(et, "user.authentication."), hasPrefix(et, "user.mfa."),
-		hasPrefix(et, "system.push."), hasPrefix(et, "policy.evaluate_sign_on"):
+		hasPrefix(et, "system.push."):
 		cat = catAuth
 	case hasPrefix(et, "user.account."):
 		cat = "iam"
