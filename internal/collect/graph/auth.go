@@ -1,0 +1,346 @@
+package graph
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Secret is a credential that must never be printed or logged.
+type Secret string
+
+const redacted = "[REDACTED]"
+
+// String redacts.
+func (Secret) String() string { return redacted }
+
+// GoString redacts (%#v).
+func (Secret) GoString() string { return redacted }
+
+// LogValue redacts in slog.
+func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalText redacts in JSON/YAML.
+func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// Credentials identify the partner's multi-tenant app registration.
+type Credentials struct {
+	ClientID string
+	// TenantID is the partner (home) tenant of the app registration.
+	TenantID string
+	// Secret is a client secret; or use a certificate.
+	Secret Secret
+	// CertPEM is the certificate (PEM); KeyPEM the RSA private key (PEM,
+	// PKCS#1 or PKCS#8). KeyPEM may also hold both.
+	CertPEM []byte
+	KeyPEM  Secret
+	// Alg signs the client assertion: RS256 (default) or PS256.
+	Alg string
+}
+
+// LogValue never prints secrets.
+func (c Credentials) LogValue() slog.Value {
+	kind := "secret"
+	if len(c.KeyPEM) > 0 {
+		kind = "certificate"
+	}
+	return slog.GroupValue(slog.String("client_id", c.ClientID), slog.String("tenant_id", c.TenantID), slog.String("auth", kind))
+}
+
+// CredentialsFromEnv reads FIREBREAK_GRAPH_CLIENT_ID, _TENANT_ID,
+// _CLIENT_SECRET, _CERT and _KEY (file paths) and _ALG.
+func CredentialsFromEnv(getenv func(string) string) (Credentials, error) {
+	c := Credentials{
+		ClientID: getenv("FIREBREAK_GRAPH_CLIENT_ID"),
+		TenantID: getenv("FIREBREAK_GRAPH_TENANT_ID"),
+		Secret:   Secret(getenv("FIREBREAK_GRAPH_CLIENT_SECRET")),
+		Alg:      getenv("FIREBREAK_GRAPH_ALG"),
+	}
+	if p := getenv("FIREBREAK_GRAPH_CERT"); p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return c, fmt.Errorf("reading FIREBREAK_GRAPH_CERT: %w", err)
+		}
+		c.CertPEM = b
+	}
+	if p := getenv("FIREBREAK_GRAPH_KEY"); p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return c, fmt.Errorf("reading FIREBREAK_GRAPH_KEY: %w", err)
+		}
+		c.KeyPEM = Secret(b)
+	}
+	return c, nil
+}
+
+// Validate checks that the credentials are complete.
+func (c Credentials) Validate() error {
+	var miss []string
+	if c.ClientID == "" {
+		miss = append(miss, "client id (FIREBREAK_GRAPH_CLIENT_ID)")
+	}
+	if c.TenantID == "" {
+		miss = append(miss, "partner tenant id (FIREBREAK_GRAPH_TENANT_ID)")
+	}
+	if c.Secret == "" && len(c.KeyPEM) == 0 {
+		miss = append(miss, "a client secret (FIREBREAK_GRAPH_CLIENT_SECRET) or a certificate and key (FIREBREAK_GRAPH_CERT, FIREBREAK_GRAPH_KEY)")
+	}
+	if len(c.KeyPEM) > 0 && len(c.CertPEM) == 0 && !strings.Contains(string(c.KeyPEM), "CERTIFICATE") {
+		miss = append(miss, "the certificate for the key (FIREBREAK_GRAPH_CERT)")
+	}
+	if c.Alg != "" && c.Alg != "RS256" && c.Alg != "PS256" {
+		return fmt.Errorf("graph credentials: alg %q: expected RS256 or PS256", c.Alg)
+	}
+	if len(miss) > 0 {
+		return fmt.Errorf("graph credentials incomplete: missing %s", strings.Join(miss, ", "))
+	}
+	return nil
+}
+
+// assertionSigner builds JWT client assertions (RFC 7523) signed with the
+// certificate's key, with the x5t (and x5t#S256) thumbprint headers Entra ID
+// uses to pick the registered certificate.
+type assertionSigner struct {
+	key      *rsa.PrivateKey
+	x5t      string
+	x5tS256  string
+	alg      string
+	clientID string
+}
+
+func newAssertionSigner(c Credentials) (*assertionSigner, error) {
+	var certDER []byte
+	var key *rsa.PrivateKey
+	for _, src := range [][]byte{c.CertPEM, []byte(c.KeyPEM)} {
+		rest := src
+		for {
+			var b *pem.Block
+			b, rest = pem.Decode(rest)
+			if b == nil {
+				break
+			}
+			switch b.Type {
+			case "CERTIFICATE":
+				if certDER == nil {
+					certDER = b.Bytes
+				}
+			case "RSA PRIVATE KEY":
+				k, err := x509.ParsePKCS1PrivateKey(b.Bytes)
+				if err != nil {
+					return nil, fmt.Errorf("graph certificate key: %w", err)
+				}
+				key = k
+			case "PRIVATE KEY":
+				k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+				if err != nil {
+					return nil, fmt.Errorf("graph certificate key: %w", err)
+				}
+				rk, ok := k.(*rsa.PrivateKey)
+				if !ok {
+					return nil, errors.New("graph certificate key: only RSA keys are supported by Entra ID client assertions")
+				}
+				key = rk
+			}
+		}
+	}
+	if certDER == nil {
+		return nil, errors.New("graph certificate: no CERTIFICATE PEM block found")
+	}
+	if key == nil {
+		return nil, errors.New("graph certificate: no RSA PRIVATE KEY or PRIVATE KEY PEM block found")
+	}
+	cert, err := x509.ParseCertificate(certDER)
+	if err != nil {
+		return nil, fmt.Errorf("graph certificate: %w", err)
+	}
+	if pub, ok := cert.PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(&key.PublicKey) {
+		return nil, errors.New("graph certificate: the private key does not belong to the certificate")
+	}
+	s1 := sha1.Sum(certDER)
+	s256 := sha256.Sum256(certDER)
+	alg := c.Alg
+	if alg == "" {
+		alg = "RS256"
+	}
+	return &assertionSigner{key: key, alg: alg, clientID: c.ClientID,
+		x5t:     base64.RawURLEncoding.EncodeToString(s1[:]),
+		x5tS256: base64.RawURLEncoding.EncodeToString(s256[:])}, nil
+}
+
+func (s *assertionSigner) sign(aud string, now time.Time) (string, error) {
+	hdr := map[string]string{"alg": s.alg, "typ": "JWT", "x5t": s.x5t}
+	if s.alg == "PS256" {
+		hdr["x5t#S256"] = s.x5tS256
+	}
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", err
+	}
+	claims := map[string]any{
+		"aud": aud, "iss": s.clientID, "sub": s.clientID, "jti": hex.EncodeToString(jti),
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(10 * time.Minute).Unix(),
+	}
+	h, _ := json.Marshal(hdr)
+	c, _ := json.Marshal(claims)
+	input := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
+	digest := sha256.Sum256([]byte(input))
+	var sig []byte
+	var err error
+	if s.alg == "PS256" {
+		sig, err = rsa.SignPSS(rand.Reader, s.key, crypto.SHA256, digest[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+	} else {
+		sig, err = rsa.SignPKCS1v15(rand.Reader, s.key, crypto.SHA256, digest[:])
+	}
+	if err != nil {
+		return "", fmt.Errorf("signing client assertion: %w", err)
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+}
+
+// TokenError is an error answer from the token endpoint (AADSTS codes).
+type TokenError struct {
+	Tenant      string
+	Status      int
+	Code        string // e.g. invalid_client, unauthorized_client
+	Description string // e.g. "AADSTS7000215: Invalid client secret provided. …"
+}
+
+func (e *TokenError) Error() string {
+	d := e.Description
+	if i := strings.Index(d, "\r\n"); i > 0 {
+		d = d[:i]
+	}
+	return fmt.Sprintf("token for tenant %s: HTTP %d %s: %s", e.Tenant, e.Status, e.Code, d)
+}
+
+type token struct {
+	value   Secret
+	expires time.Time
+}
+
+// tokenSource fetches and caches one app-only token per tenant.
+type tokenSource struct {
+	creds     Credentials
+	authority string
+	scope     string
+	do        func(*http.Request) (*http.Response, error)
+	now       func() time.Time
+	signer    *assertionSigner
+
+	mu     sync.Mutex
+	tokens map[string]*tenantToken
+}
+
+type tenantToken struct {
+	mu  sync.Mutex
+	tok token
+}
+
+func (ts *tokenSource) entry(tenant string) *tenantToken {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	e := ts.tokens[tenant]
+	if e == nil {
+		e = &tenantToken{}
+		ts.tokens[tenant] = e
+	}
+	return e
+}
+
+// get returns a valid token for tenant, fetching one when missing, expiring
+// within two minutes, or equal to stale (after a 401).
+func (ts *tokenSource) get(ctx context.Context, tenant string, stale Secret) (Secret, error) {
+	e := ts.entry(tenant)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.tok.value != "" && e.tok.value != stale && ts.now().Add(2*time.Minute).Before(e.tok.expires) {
+		return e.tok.value, nil
+	}
+	t, err := ts.fetch(ctx, tenant)
+	if err != nil {
+		return "", err
+	}
+	e.tok = t
+	return t.value, nil
+}
+
+func (ts *tokenSource) fetch(ctx context.Context, tenant string) (token, error) {
+	endpoint := strings.TrimRight(ts.authority, "/") + "/" + url.PathEscape(tenant) + "/oauth2/v2.0/token"
+	form := url.Values{
+		"client_id":  {ts.creds.ClientID},
+		"scope":      {ts.scope},
+		"grant_type": {"client_credentials"},
+	}
+	if ts.signer != nil {
+		a, err := ts.signer.sign(endpoint, ts.now())
+		if err != nil {
+			return token{}, err
+		}
+		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		form.Set("client_assertion", a)
+	} else {
+		form.Set("client_secret", string(ts.creds.Secret))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return token{}, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := ts.do(req)
+	if err != nil {
+		return token{}, fmt.Errorf("token for tenant %s: %w", tenant, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return token{}, fmt.Errorf("token for tenant %s: %w", tenant, err)
+	}
+	var tr struct {
+		AccessToken string          `json:"access_token"`
+		ExpiresIn   json.Number     `json:"expires_in"`
+		TokenType   string          `json:"token_type"`
+		Error       string          `json:"error"`
+		Description string          `json:"error_description"`
+		Codes       json.RawMessage `json:"error_codes"`
+	}
+	if jerr := json.Unmarshal(body, &tr); jerr != nil {
+		return token{}, &TokenError{Tenant: tenant, Status: resp.StatusCode, Code: "non_json_response", Description: snippet(body)}
+	}
+	if resp.StatusCode != http.StatusOK || tr.AccessToken == "" {
+		if tr.Error == "" {
+			tr.Error = "no_access_token"
+		}
+		return token{}, &TokenError{Tenant: tenant, Status: resp.StatusCode, Code: tr.Error, Description: tr.Description}
+	}
+	secs, _ := tr.ExpiresIn.Int64()
+	if secs <= 0 {
+		secs = 3599
+	}
+	return token{value: Secret(tr.AccessToken), expires: ts.now().Add(time.Duration(secs) * time.Second)}, nil
+}
+
+func snippet(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return s
+}

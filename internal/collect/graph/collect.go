@@ -1,0 +1,959 @@
+package graph
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/firebreak-msp/firebreak/internal/estate"
+)
+
+// Permissions (application) each kind of evidence needs. A 403 on the call
+// becomes an estate.Gap naming the permission.
+const (
+	PermGDAP         = "DelegatedAdminRelationship.Read.All"
+	PermUsers        = "User.Read.All"
+	PermAuditLog     = "AuditLog.Read.All"
+	PermRoles        = "RoleManagement.Read.Directory"
+	PermPolicy       = "Policy.Read.All"
+	PermApps         = "Application.Read.All"
+	PermGroupMembers = "GroupMember.Read.All"
+	PermDomains      = "Domain.Read.All"
+)
+
+// Evidence names used in gaps (the assess engineer's controls key on these).
+const (
+	EvGDAP        = "gdap"
+	EvIdentities  = "identities"
+	EvLastSignIn  = "identities.last_sign_in"
+	EvMFA         = "identities.mfa"
+	EvMFAEnforced = "identities.mfa.enforced"
+	EvRoles       = "identities.roles"
+	EvSPs         = "service_principals"
+	EvSignIns     = "signins"
+	EvGroups      = "groups"
+	EvDomains     = "tenants.domains"
+	EvTenant      = "tenant" // nothing could be collected (token failure)
+)
+
+// DefaultToolVendors are name fragments of MSP tools' enterprise apps (a
+// foreign service principal whose name contains one is reported).
+var DefaultToolVendors = []string{
+	"connectwise", "screenconnect", "kaseya", "datto", "n-able", "nable", "solarwinds msp", "ninja", "atera",
+	"syncro", "rewst", "cipp", "pax8", "huntress", "skykick", "bittitan", "liongard", "auvik", "backupify",
+	"dropsuite", "augmentt", "immybot", "halo", "autotask", "itglue", "it glue", "hudu", "sherweb", "giacom",
+	"blackpoint", "sentinelone", "barracuda", "acronis", "veeam", "afi", "spanning", "lighthouse", "inforcer",
+	"simplehelp", "splashtop", "teamviewer", "anydesk", "logmein", "goto", "beyondtrust", "bomgar",
+}
+
+// Microsoft's own first-party app owner tenants (never "foreign tools").
+var microsoftOwners = map[string]bool{
+	"f8cdef31-a31e-4b4a-93e4-5f571e91255a": true,
+	"72f988bf-86f1-41af-91ab-2d7cd011db47": true,
+	"47df5bb7-e6bc-4256-afb0-dd8c8e3c1ce8": true,
+	"cdc5aeea-15c5-4db6-b079-fcadd2505dc2": true,
+}
+
+// Target is one customer tenant to collect.
+type Target struct {
+	EntraID string // Entra tenant id (GUID)
+	Tenant  string // estate tenant id
+	Name    string
+}
+
+// Options tells Collect what to gather.
+type Options struct {
+	// Estate, when given, maps Entra tenant ids to estate tenants
+	// (Tenant.EntraTenantID) and object ids already defined by hand are
+	// left out of the fragment.
+	Estate *estate.Estate
+	// Only restricts customers to these estate or Entra tenant ids.
+	Only []string
+	// SkipPartner skips the partner tenant's own users and groups.
+	SkipPartner bool
+	// SignInDir, when set, receives sign-in logs as JSON lines, one file
+	// per tenant (signins-<tenant>.jsonl), for `firebreak detect`.
+	SignInDir   string
+	SignInSince time.Duration // default 24h
+	ToolVendors []string      // default DefaultToolVendors
+	// Progress is called as tenants finish.
+	Progress func(done, total int)
+	Now      func() time.Time
+	PageSize int // $top; default 999
+}
+
+// TenantResult summarises one tenant's collection.
+type TenantResult struct {
+	Tenant            string        `json:"tenant"`
+	EntraID           string        `json:"entra_tenant_id"`
+	Name              string        `json:"name,omitempty"`
+	Users             int           `json:"users"`
+	MFARegistered     int           `json:"mfa_registered"`
+	RoleAssignments   int           `json:"role_assignments"`
+	ForeignPrincipals int           `json:"foreign_principals"`
+	CAPolicies        int           `json:"ca_policies"`
+	ToolApps          int           `json:"tool_apps"`
+	SignIns           int           `json:"signins"`
+	Gaps              []estate.Gap  `json:"gaps,omitempty"`
+	Errors            []string      `json:"errors,omitempty"`
+	Duration          time.Duration `json:"duration_ns"`
+}
+
+// Result is what Collect gathered.
+type Result struct {
+	Fragment      *estate.Estate `json:"-"`
+	Relationships int            `json:"relationships"`
+	Tenants       []TenantResult `json:"tenants"`
+	Skipped       []string       `json:"skipped,omitempty"` // ids already defined in the hand-written estate
+	Stats         Stats          `json:"stats"`
+	Started       time.Time      `json:"started"`
+	Finished      time.Time      `json:"finished"`
+}
+
+// Failed counts tenants with errors.
+func (r *Result) Failed() int {
+	n := 0
+	for _, t := range r.Tenants {
+		if len(t.Errors) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// Plan lists the calls Collect would make for one tenant (for --dry-run).
+func Plan(o Options) []string {
+	p := []string{
+		"POST {authority}/{partner-tenant}/oauth2/v2.0/token (client credentials)",
+		"GET /v1.0/tenantRelationships/delegatedAdminRelationships  [" + PermGDAP + "]",
+		"GET /v1.0/tenantRelationships/delegatedAdminRelationships/{id}/accessAssignments  [" + PermGDAP + "]",
+		"GET /v1.0/groups/{accessContainerId} and /members (partner)  [" + PermGroupMembers + "]",
+		"per customer tenant (and the partner tenant):",
+		"  POST {authority}/{customer-tenant}/oauth2/v2.0/token",
+		"  GET /v1.0/domains  [" + PermDomains + "]",
+		"  GET /v1.0/users?$select=…,signInActivity  [" + PermUsers + ", " + PermAuditLog + "]",
+		"  GET /v1.0/reports/authenticationMethods/userRegistrationDetails  [" + PermAuditLog + "]",
+		"  GET /v1.0/roleManagement/directory/roleDefinitions, roleAssignments?$expand=principal  [" + PermRoles + "]",
+		"  GET /v1.0/identity/conditionalAccess/policies, /v1.0/policies/identitySecurityDefaultsEnforcementPolicy  [" + PermPolicy + "]",
+		"  GET /v1.0/servicePrincipals  [" + PermApps + "]",
+	}
+	if o.SignInDir != "" {
+		p = append(p, "  GET /v1.0/auditLogs/signIns?$filter=createdDateTime ge …  ["+PermAuditLog+", Entra ID P1]")
+	}
+	return p
+}
+
+type collector struct {
+	c       *Client
+	o       Options
+	now     time.Time
+	partner string
+	known   map[string]bool // ids defined in the hand-written estate
+
+	mu      sync.Mutex
+	frag    *estate.Estate
+	skipped []string
+	ids     map[string]bool
+}
+
+// Collect gathers the partner's GDAP relationships and every active
+// customer's evidence. Per-tenant failures are recorded in the result and
+// never stop other tenants; an error is returned only when nothing at all
+// could be discovered (the partner call failed and no --only tenants).
+func Collect(ctx context.Context, c *Client, o Options) (*Result, error) {
+	nowf := o.Now
+	if nowf == nil {
+		nowf = time.Now
+	}
+	if o.SignInSince <= 0 {
+		o.SignInSince = 24 * time.Hour
+	}
+	if o.ToolVendors == nil {
+		o.ToolVendors = DefaultToolVendors
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 999
+	}
+	col := &collector{c: c, o: o, now: nowf().UTC(), partner: c.cfg.Credentials.TenantID, frag: &estate.Estate{},
+		known: map[string]bool{}, ids: map[string]bool{}}
+	if o.Estate != nil {
+		for _, id := range estateIDs(o.Estate) {
+			col.known[id] = true
+		}
+	}
+	res := &Result{Started: col.now}
+	if o.SignInDir != "" {
+		if err := os.MkdirAll(o.SignInDir, 0o755); err != nil {
+			return nil, fmt.Errorf("collect graph: %w", err)
+		}
+	}
+
+	partnerRes := TenantResult{Tenant: estate.MSP, EntraID: col.partner, Name: "partner"}
+	targets, rels, containers, err := col.relationships(ctx, &partnerRes)
+	res.Relationships = rels
+	if err != nil && len(o.Only) == 0 {
+		res.Tenants = append(res.Tenants, partnerRes)
+		res.Finished = nowf().UTC()
+		res.Stats = c.Stats()
+		res.Fragment = col.frag
+		return res, err
+	}
+	if len(o.Only) > 0 {
+		targets = col.only(targets)
+	}
+
+	total := len(targets)
+	if !o.SkipPartner {
+		total++
+	}
+	var done int
+	var doneMu sync.Mutex
+	tick := func() {
+		doneMu.Lock()
+		done++
+		d := done
+		doneMu.Unlock()
+		if o.Progress != nil {
+			o.Progress(d, total)
+		}
+	}
+	results := make([]TenantResult, len(targets))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(c.cfg.Concurrency, 1))
+	if !o.SkipPartner {
+		g.Go(func() error {
+			col.tenant(gctx, Target{EntraID: col.partner, Tenant: estate.MSP, Name: "partner"}, &partnerRes)
+			col.partnerGroups(gctx, containers, &partnerRes)
+			tick()
+			return nil
+		})
+	}
+	for i, t := range targets {
+		g.Go(func() error {
+			r := TenantResult{Tenant: t.Tenant, EntraID: t.EntraID, Name: t.Name}
+			col.tenant(gctx, t, &r)
+			results[i] = r
+			tick()
+			return nil
+		})
+	}
+	_ = g.Wait() // tenant goroutines never return errors; failures are in their results
+	if !o.SkipPartner || len(partnerRes.Errors) > 0 || len(partnerRes.Gaps) > 0 {
+		res.Tenants = append(res.Tenants, partnerRes)
+	}
+	res.Tenants = append(res.Tenants, results...)
+	for _, t := range res.Tenants {
+		col.frag.CollectionGap = append(col.frag.CollectionGap, t.Gaps...)
+	}
+	sortFragment(col.frag)
+	res.Fragment = col.frag
+	res.Skipped = col.skipped
+	res.Stats = c.Stats()
+	res.Finished = nowf().UTC()
+	return res, ctx.Err()
+}
+
+func (col *collector) prov(entraID string) *estate.Provenance {
+	return &estate.Provenance{Source: "graph:" + entraID, CollectedAt: col.now}
+}
+
+// claim reserves an id for the fragment; false when the hand-written estate
+// defines it already or it was taken.
+func (col *collector) claim(id string) bool {
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if col.known[id] {
+		col.skipped = append(col.skipped, id)
+		return false
+	}
+	if col.ids[id] {
+		return false
+	}
+	col.ids[id] = true
+	return true
+}
+
+func (col *collector) gap(r *TenantResult, ev, perm string, err error) {
+	g := estate.Gap{Tenant: r.Tenant, Evidence: ev, Permission: perm, At: col.now}
+	var ae *APIError
+	switch {
+	case errors.As(err, &ae) && strings.Contains(ae.Code, "NonPremiumTenant"):
+		g.Permission = ""
+		g.Reason = "the tenant has no Microsoft Entra ID P1/P2 licence (" + ae.Code + ")"
+	case errors.As(err, &ae) && ae.Forbidden():
+		g.Reason = fmt.Sprintf("HTTP %d %s: the app lacks %s (application permission, admin consent) in this tenant", ae.Status, ae.Code, perm)
+	default:
+		g.Permission = ""
+		g.Reason = err.Error()
+		r.Errors = append(r.Errors, err.Error())
+	}
+	r.Gaps = append(r.Gaps, g)
+}
+
+func (col *collector) only(ts []Target) []Target {
+	want := map[string]bool{}
+	for _, x := range col.o.Only {
+		want[strings.ToLower(x)] = true
+	}
+	var out []Target
+	seen := map[string]bool{}
+	for _, t := range ts {
+		if want[strings.ToLower(t.EntraID)] || want[strings.ToLower(t.Tenant)] {
+			out = append(out, t)
+			seen[strings.ToLower(t.EntraID)], seen[strings.ToLower(t.Tenant)] = true, true
+		}
+	}
+	// Entra ids given explicitly but not found through GDAP are tried too.
+	for _, x := range col.o.Only {
+		if !seen[strings.ToLower(x)] && looksLikeGUID(x) {
+			out = append(out, Target{EntraID: x, Tenant: col.tenantID(x, x)})
+		}
+	}
+	return out
+}
+
+func looksLikeGUID(s string) bool {
+	return len(s) == 36 && strings.Count(s, "-") == 4
+}
+
+// tenantID maps an Entra tenant to an estate tenant id.
+func (col *collector) tenantID(entraID, name string) string {
+	if col.o.Estate != nil {
+		for _, t := range col.o.Estate.Tenants {
+			if strings.EqualFold(t.EntraTenantID, entraID) {
+				return t.ID
+			}
+		}
+		for _, t := range col.o.Estate.Tenants {
+			if strings.EqualFold(t.Name, name) {
+				return t.ID
+			}
+		}
+	}
+	if s := slug(name); s != "" {
+		return s
+	}
+	return "tenant-" + strings.ToLower(entraID)
+}
+
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(strings.TrimSpace(s)) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			b.WriteRune(r)
+			dash = false
+		case b.Len() > 0 && !dash:
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimRight(b.String(), "-")
+}
+
+// relationships reads GDAP relationships and their access assignments,
+// adds gdap tools, access groups and grants, and returns the customers to
+// collect (active relationships only).
+func (col *collector) relationships(ctx context.Context, pr *TenantResult) ([]Target, int, map[string]bool, error) {
+	var rels []DelegatedAdminRelationship
+	err := List(ctx, col.c, col.partner, "/v1.0/tenantRelationships/delegatedAdminRelationships", func(r DelegatedAdminRelationship) error {
+		rels = append(rels, r)
+		return nil
+	})
+	if err != nil {
+		col.gap(pr, EvGDAP, PermGDAP, err)
+		return nil, 0, nil, fmt.Errorf("collect graph: listing GDAP relationships: %w", err)
+	}
+	assignments := make([][]DelegatedAdminAccessAssignment, len(rels))
+	aerrs := make([]error, len(rels))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(col.c.cfg.Concurrency, 1))
+	for i, r := range rels {
+		if r.Status != "active" && r.Status != "expiring" && r.Status != "activating" {
+			continue
+		}
+		g.Go(func() error {
+			aerrs[i] = List(gctx, col.c, col.partner, "/v1.0/tenantRelationships/delegatedAdminRelationships/"+url.PathEscape(r.ID)+"/accessAssignments",
+				func(a DelegatedAdminAccessAssignment) error {
+					assignments[i] = append(assignments[i], a)
+					return nil
+				})
+			return nil
+		})
+	}
+	_ = g.Wait()
+	containers := map[string]bool{}
+	var targets []Target
+	seenCustomer := map[string]bool{}
+	perCustomer := map[string]int{}
+	for i, r := range rels {
+		tid := col.tenantID(r.Customer.TenantID, r.Customer.DisplayName)
+		active := r.Status == "active" || r.Status == "expiring" || r.Status == "activating"
+		if !seenCustomer[r.Customer.TenantID] {
+			// Inactive relationships are evidence too (their tool refers to
+			// the tenant) but the tenant is collected only when active.
+			col.addTenant(tid, r.Customer.TenantID, r.Customer.DisplayName)
+		}
+		if active && !seenCustomer[r.Customer.TenantID] {
+			seenCustomer[r.Customer.TenantID] = true
+			targets = append(targets, Target{EntraID: r.Customer.TenantID, Tenant: tid, Name: r.Customer.DisplayName})
+		}
+		perCustomer[tid]++
+		toolID := "gdap-" + tid
+		if perCustomer[tid] > 1 {
+			toolID = fmt.Sprintf("gdap-%s-%d", tid, perCustomer[tid])
+		}
+		var roles []string
+		for _, ur := range r.AccessDetails.UnifiedRoles {
+			roles = append(roles, roleName(ur.RoleDefinitionID))
+		}
+		gd := &estate.GDAP{Customer: tid, Roles: roles, Duration: r.Duration, AutoExtend: r.AutoExtend, Status: r.Status, RelationshipID: r.ID}
+		if t, ok := parseTime(r.EndDateTime); ok {
+			gd.EndDate = &estate.Date{Time: t}
+		}
+		if aerrs[i] != nil {
+			col.gap(pr, EvGDAP+".access_assignments", PermGDAP, aerrs[i])
+		}
+		for j, a := range assignments[i] {
+			if a.Status != "" && a.Status != "active" {
+				continue
+			}
+			gid := groupID(a.AccessContainer.AccessContainerID)
+			containers[a.AccessContainer.AccessContainerID] = true
+			if !slices.Contains(gd.AccessGroups, gid) {
+				gd.AccessGroups = append(gd.AccessGroups, gid)
+			}
+			var aroles []string
+			for _, ur := range a.AccessDetails.UnifiedRoles {
+				aroles = append(aroles, roleName(ur.RoleDefinitionID))
+			}
+			gr := estate.Grant{ID: fmt.Sprintf("%s-grant-%d", toolID, j+1), Subject: gid, Target: tid, Privilege: privilegeFor(aroles),
+				Mode: estate.ModeStanding, Roles: aroles, Via: toolID, Scope: "gdap", Provenance: col.prov(col.partner), Expires: gd.EndDate}
+			if col.claim(gr.ID) {
+				col.mu.Lock()
+				col.frag.Grants = append(col.frag.Grants, gr)
+				col.mu.Unlock()
+			}
+		}
+		tool := estate.Tool{ID: toolID, Name: r.DisplayName, Kind: estate.ToolGDAP, Owner: estate.MSP, Vendor: "Microsoft",
+			Product: "Granular Delegated Admin Privileges", GDAP: gd, Provenance: col.prov(col.partner)}
+		if col.claim(tool.ID) {
+			col.mu.Lock()
+			col.frag.Tools = append(col.frag.Tools, tool)
+			col.mu.Unlock()
+		}
+	}
+	// Access groups exist even when their members cannot be read.
+	for id := range containers {
+		gid := groupID(id)
+		if col.claim(gid) {
+			col.mu.Lock()
+			col.frag.Groups = append(col.frag.Groups, estate.Group{ID: gid, Name: "Entra group " + id, Home: estate.MSP})
+			col.mu.Unlock()
+		}
+	}
+	return targets, len(rels), containers, nil
+}
+
+func groupID(entraID string) string { return "entra-group-" + strings.ToLower(entraID) }
+
+func (col *collector) addTenant(id, entraID, name string) {
+	if !col.claim(id) {
+		return
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	col.frag.Tenants = append(col.frag.Tenants, estate.Tenant{ID: id, Name: name, EntraTenantID: entraID})
+}
+
+// privilegeFor maps directory roles to the estate's privilege scale.
+func privilegeFor(roles []string) estate.Privilege {
+	p := estate.PrivRead
+	for _, r := range roles {
+		switch {
+		case r == "Global Administrator" || r == "Privileged Role Administrator" || r == "Privileged Authentication Administrator":
+			return estate.PrivFull
+		case strings.HasSuffix(r, "Administrator"):
+			p = estate.PrivAdmin
+		case strings.HasSuffix(r, "Reader") || r == "Directory Readers":
+		default:
+			if p == estate.PrivRead {
+				p = estate.PrivOperate
+			}
+		}
+	}
+	return p
+}
+
+// partnerGroups reads the GDAP access groups' names and members.
+func (col *collector) partnerGroups(ctx context.Context, containers map[string]bool, r *TenantResult) {
+	ids := slices.Sorted(func(yield func(string) bool) {
+		for id := range containers {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	for _, id := range ids {
+		var grp Group
+		err := col.c.Get(ctx, col.partner, "/v1.0/groups/"+url.PathEscape(id)+"?$select=id,displayName", &grp)
+		var members []string
+		if err == nil {
+			err = List(ctx, col.c, col.partner, "/v1.0/groups/"+url.PathEscape(id)+"/members?$select=id,displayName,userPrincipalName", func(m DirectoryObject) error {
+				if m.UserPrincipalName != "" {
+					members = append(members, strings.ToLower(m.UserPrincipalName))
+				}
+				return nil
+			})
+		}
+		if err != nil {
+			col.gap(r, EvGroups, PermGroupMembers, err)
+			return
+		}
+		col.mu.Lock()
+		for i := range col.frag.Groups {
+			if col.frag.Groups[i].ID == groupID(id) {
+				col.frag.Groups[i].Name = grp.DisplayName
+				for _, m := range members {
+					if col.ids[m] {
+						col.frag.Groups[i].Members = append(col.frag.Groups[i].Members, m)
+					}
+				}
+			}
+		}
+		col.mu.Unlock()
+	}
+}
+
+// tenant collects one tenant; every failure is recorded in r.
+func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
+	start := time.Now()
+	defer func() { r.Duration = time.Since(start) }()
+	home := t.Tenant
+	top := fmt.Sprintf("$top=%d", col.o.PageSize)
+
+	// A token failure means nothing can be read from this tenant.
+	if _, err := col.c.tokens.get(ctx, t.EntraID, ""); err != nil {
+		r.Errors = append(r.Errors, err.Error())
+		r.Gaps = append(r.Gaps, estate.Gap{Tenant: home, Evidence: EvTenant, Reason: err.Error(), At: col.now})
+		return
+	}
+
+	// Domains (for `collect dns`).
+	var domains []string
+	err := List(ctx, col.c, t.EntraID, "/v1.0/domains?$select=id,isVerified", func(d struct {
+		ID         string `json:"id"`
+		IsVerified bool   `json:"isVerified"`
+	}) error {
+		if d.IsVerified && !strings.HasSuffix(d.ID, ".onmicrosoft.com") {
+			domains = append(domains, strings.ToLower(d.ID))
+		}
+		return nil
+	})
+	if err != nil {
+		col.gap(r, EvDomains, PermDomains, err)
+	} else if home != estate.MSP {
+		col.mu.Lock()
+		for i := range col.frag.Tenants {
+			if col.frag.Tenants[i].ID == home {
+				col.frag.Tenants[i].Domains = domains
+			}
+		}
+		col.mu.Unlock()
+	}
+
+	// Users, with sign-in activity when permitted.
+	users := map[string]*User{}
+	var order []string
+	collectUsers := func(sel string) error {
+		clear(users)
+		order = order[:0]
+		return List(ctx, col.c, t.EntraID, "/v1.0/users?$select="+sel+"&"+top, func(u User) error {
+			uu := u
+			users[u.ID] = &uu
+			order = append(order, u.ID)
+			return nil
+		})
+	}
+	base := "id,displayName,userPrincipalName,accountEnabled,userType,createdDateTime"
+	usersOK := true
+	if err := collectUsers(base + ",signInActivity"); err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && ae.Forbidden() {
+			col.gap(r, EvLastSignIn, PermAuditLog, err)
+			if err := collectUsers(base); err != nil {
+				col.gap(r, EvIdentities, PermUsers, err)
+				usersOK = false
+			}
+		} else {
+			col.gap(r, EvIdentities, PermUsers, err)
+			usersOK = false
+		}
+	}
+	r.Users = len(users)
+
+	// MFA registration.
+	reg := map[string]UserRegistrationDetails{}
+	regOK := true
+	if err := List(ctx, col.c, t.EntraID, "/v1.0/reports/authenticationMethods/userRegistrationDetails?"+top, func(d UserRegistrationDetails) error {
+		reg[d.ID] = d
+		if d.IsMfaRegistered {
+			r.MFARegistered++
+		}
+		return nil
+	}); err != nil {
+		col.gap(r, EvMFA, PermAuditLog, err)
+		regOK = false
+	}
+
+	// Directory roles.
+	roleDefs := map[string]RoleDefinition{}
+	userRoles := map[string][]string{}         // principal id → role names
+	userRoleTemplates := map[string][]string{} // principal id → role template ids
+	var foreign []principal
+	foreignRoles := map[string][]string{}
+	rolesOK := true
+	err = List(ctx, col.c, t.EntraID, "/v1.0/roleManagement/directory/roleDefinitions?$select=id,displayName,templateId", func(d RoleDefinition) error {
+		roleDefs[d.ID] = d
+		return nil
+	})
+	var assignments []RoleAssignment
+	if err == nil {
+		err = List(ctx, col.c, t.EntraID, "/v1.0/roleManagement/directory/roleAssignments?$expand=principal", func(a RoleAssignment) error {
+			assignments = append(assignments, a)
+			return nil
+		})
+	}
+	if err != nil {
+		col.gap(r, EvRoles, PermRoles, err)
+		rolesOK = false
+	}
+	sps := map[string]ServicePrincipal{}
+	spOK := true
+	if err := List(ctx, col.c, t.EntraID, "/v1.0/servicePrincipals?$select=id,appId,displayName,appOwnerOrganizationId,accountEnabled,servicePrincipalType&"+top, func(s ServicePrincipal) error {
+		sps[s.ID] = s
+		return nil
+	}); err != nil {
+		col.gap(r, EvSPs, PermApps, err)
+		spOK = false
+	}
+	for _, a := range assignments {
+		r.RoleAssignments++
+		name, tmpl := a.RoleDefinitionID, a.RoleDefinitionID
+		if d, ok := roleDefs[a.RoleDefinitionID]; ok {
+			name = d.DisplayName
+			if d.TemplateID != "" {
+				tmpl = d.TemplateID
+			}
+		} else {
+			name = roleName(a.RoleDefinitionID)
+		}
+		var p principal
+		if len(a.Principal) > 0 && string(a.Principal) != "null" {
+			_ = json.Unmarshal(a.Principal, &p)
+		}
+		_, isUser := users[a.PrincipalID]
+		_, isSP := sps[a.PrincipalID]
+		switch {
+		case isUser || isSP:
+			userRoles[a.PrincipalID] = appendUnique(userRoles[a.PrincipalID], name)
+			userRoleTemplates[a.PrincipalID] = appendUnique(userRoleTemplates[a.PrincipalID], tmpl)
+		case strings.HasSuffix(p.Type, ".group"):
+			// Role-assignable groups: membership is not expanded here.
+		case usersOK && (spOK || !strings.HasSuffix(p.Type, ".servicePrincipal")):
+			// Not one of this tenant's users or apps: a foreign principal
+			// (for example a partner-tenant object).
+			if _, seen := foreignRoles[a.PrincipalID]; !seen {
+				p.ID = a.PrincipalID
+				foreign = append(foreign, p)
+			}
+			foreignRoles[a.PrincipalID] = appendUnique(foreignRoles[a.PrincipalID], name)
+		}
+	}
+	r.ForeignPrincipals = len(foreign)
+
+	// Conditional Access / security defaults → MFA enforcement.
+	var policies []ConditionalAccessPolicy
+	caOK := true
+	err = List(ctx, col.c, t.EntraID, "/v1.0/identity/conditionalAccess/policies", func(p ConditionalAccessPolicy) error {
+		policies = append(policies, p)
+		return nil
+	})
+	var sd SecurityDefaults
+	if err == nil {
+		err = col.c.Get(ctx, t.EntraID, "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy", &sd)
+	}
+	if err != nil {
+		col.gap(r, EvMFAEnforced, PermPolicy, err)
+		caOK = false
+	}
+	r.CAPolicies = len(policies)
+
+	prov := col.prov(t.EntraID)
+	var ids []estate.Identity
+	if usersOK {
+		for _, id := range order {
+			u := users[id]
+			x := estate.Identity{ID: identityID(home, u), Name: u.DisplayName, UPN: u.UserPrincipalName, Kind: estate.KindHuman,
+				Home: home, Enabled: u.AccountEnabled, Roles: userRoles[u.ID], Provenance: prov}
+			if ts, ok := parseTime(u.CreatedDateTime); ok {
+				x.Created = &estate.Date{Time: ts}
+			}
+			if u.SignInActivity != nil {
+				var last time.Time
+				for _, s := range []string{u.SignInActivity.LastSignInDateTime, u.SignInActivity.LastNonInteractiveSignInDateTime} {
+					if ts, ok := parseTime(s); ok && ts.After(last) {
+						last = ts
+					}
+				}
+				if !last.IsZero() {
+					x.LastSignIn = &estate.Date{Time: last}
+				}
+			}
+			if regOK {
+				d := reg[u.ID]
+				x.MFA.Methods = mfaMethods(d.MethodsRegistered)
+				if caOK && rolesOK {
+					enforced := sd.IsEnabled || mfaRequired(policies, u.ID, userRoleTemplates[u.ID])
+					x.MFA.Enforced = &enforced
+				}
+			}
+			ids = append(ids, x)
+		}
+	}
+	for _, p := range foreign {
+		kind := estate.KindHuman
+		if strings.HasSuffix(p.Type, "servicePrincipal") {
+			kind = estate.KindService
+		}
+		name := p.DisplayName
+		if name == "" {
+			name = "foreign principal " + p.ID
+		}
+		ids = append(ids, estate.Identity{ID: home + "/foreign/" + strings.ToLower(p.ID), Name: name, UPN: p.UserPrincipalName, Kind: kind, Home: home,
+			Owner: "foreign principal (not an object of this tenant, e.g. the partner's)", Roles: foreignRoles[p.ID], Provenance: prov})
+	}
+	if spOK {
+		for _, s := range sortedSPs(sps) {
+			if !col.isToolApp(s, t.EntraID) && len(userRoles[s.ID]) == 0 {
+				continue
+			}
+			if s.AppOwnerOrganizationID == t.EntraID || microsoftOwners[s.AppOwnerOrganizationID] {
+				if len(userRoles[s.ID]) == 0 {
+					continue
+				}
+			}
+			r.ToolApps++
+			ids = append(ids, estate.Identity{ID: home + "/app/" + strings.ToLower(s.AppID), Name: s.DisplayName, Kind: estate.KindService, Home: home,
+				Enabled: s.AccountEnabled, Owner: "app owner tenant " + s.AppOwnerOrganizationID, Roles: userRoles[s.ID], Provenance: prov})
+		}
+	}
+	kept := ids[:0]
+	for _, x := range ids {
+		if col.claim(x.ID) {
+			kept = append(kept, x)
+		}
+	}
+	col.mu.Lock()
+	col.frag.Identities = append(col.frag.Identities, kept...)
+	col.mu.Unlock()
+
+	if col.o.SignInDir != "" {
+		n, err := col.signIns(ctx, t)
+		r.SignIns = n
+		if err != nil {
+			col.gap(r, EvSignIns, PermAuditLog, err)
+		}
+	}
+}
+
+func sortedSPs(m map[string]ServicePrincipal) []ServicePrincipal {
+	out := make([]ServicePrincipal, 0, len(m))
+	for _, s := range m {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b ServicePrincipal) int { return strings.Compare(a.AppID, b.AppID) })
+	return out
+}
+
+func (col *collector) isToolApp(s ServicePrincipal, tenant string) bool {
+	if s.AppOwnerOrganizationID == "" || s.AppOwnerOrganizationID == tenant || microsoftOwners[s.AppOwnerOrganizationID] {
+		return false
+	}
+	if strings.EqualFold(s.AppOwnerOrganizationID, col.partner) {
+		return true // the MSP's own apps in the customer tenant
+	}
+	n := strings.ToLower(s.DisplayName)
+	for _, v := range col.o.ToolVendors {
+		if strings.Contains(n, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func identityID(home string, u *User) string {
+	if u.UserPrincipalName != "" {
+		return strings.ToLower(u.UserPrincipalName)
+	}
+	return home + "/user/" + strings.ToLower(u.ID)
+}
+
+func appendUnique(xs []string, x string) []string {
+	if slices.Contains(xs, x) {
+		return xs
+	}
+	return append(xs, x)
+}
+
+// mfaMethods maps Graph methodsRegistered values to estate methods.
+func mfaMethods(in []string) []estate.MFAMethod {
+	var out []estate.MFAMethod
+	add := func(m estate.MFAMethod) {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	for _, m := range in {
+		switch m {
+		case "fido2", "passKeyDeviceBound", "passKeyDeviceBoundAuthenticator", "passKeyDeviceBoundWindowsHello", "passKeySynced":
+			if strings.HasPrefix(m, "passKey") {
+				add(estate.MFAPasskey)
+			} else {
+				add(estate.MFAFIDO2)
+			}
+		case "windowsHelloForBusiness":
+			add(estate.MFAWindowsHello)
+		case "x509Certificate", "x509CertificateMultiFactor", "x509CertificateSingleFactor":
+			add(estate.MFACertificate)
+		case "microsoftAuthenticatorPush":
+			add(estate.MFAPush)
+		case "microsoftAuthenticatorPasswordless":
+			add(estate.MFAAuthenticator)
+		case "softwareOneTimePasscode", "hardwareOneTimePasscode":
+			add(estate.MFATOTP)
+		case "mobilePhone", "alternateMobilePhone":
+			add(estate.MFASMS)
+		case "officePhone":
+			add(estate.MFAVoice)
+		case "email":
+			add(estate.MFAEmail)
+		}
+	}
+	return out
+}
+
+// mfaRequired reports whether an enabled CA policy requiring MFA (or an
+// authentication strength) for all applications covers the user directly,
+// through "All" users, or through one of its directory roles, and does
+// not exclude it by id or role. Group-based includes and excludes are not
+// expanded (documented limitation).
+func mfaRequired(ps []ConditionalAccessPolicy, userID string, roleTemplates []string) bool {
+	for _, p := range ps {
+		if p.State != "enabled" || p.GrantControls == nil {
+			continue
+		}
+		if !slices.Contains(p.GrantControls.BuiltInControls, "mfa") && p.GrantControls.AuthenticationStrength == nil {
+			continue
+		}
+		if !slices.Contains(p.Conditions.Applications.IncludeApplications, "All") {
+			continue
+		}
+		u := p.Conditions.Users
+		if slices.Contains(u.ExcludeUsers, userID) || intersects(u.ExcludeRoles, roleTemplates) {
+			continue
+		}
+		if slices.Contains(u.IncludeUsers, "All") || slices.Contains(u.IncludeUsers, userID) || intersects(u.IncludeRoles, roleTemplates) {
+			return true
+		}
+	}
+	return false
+}
+
+func intersects(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// signIns writes the tenant's recent sign-ins as JSON lines.
+func (col *collector) signIns(ctx context.Context, t Target) (int, error) {
+	since := col.now.Add(-col.o.SignInSince).Format("2006-01-02T15:04:05Z")
+	path := filepath.Join(col.o.SignInDir, "signins-"+t.Tenant+".jsonl")
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return 0, err
+	}
+	w := bufio.NewWriter(f)
+	n := 0
+	q := url.Values{"$filter": {"createdDateTime ge " + since}, "$top": {"1000"}}
+	err = List(ctx, col.c, t.EntraID, "/v1.0/auditLogs/signIns?"+q.Encode(), func(raw json.RawMessage) error {
+		n++
+		w.Write(raw)
+		return w.WriteByte('\n')
+	})
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return n, err
+	}
+	return n, os.Rename(tmp, path)
+}
+
+func estateIDs(e *estate.Estate) []string {
+	var ids []string
+	for _, x := range e.Tenants {
+		ids = append(ids, x.ID)
+	}
+	for _, x := range e.Identities {
+		ids = append(ids, x.ID)
+	}
+	for _, x := range e.Groups {
+		ids = append(ids, x.ID)
+	}
+	for _, x := range e.Tools {
+		ids = append(ids, x.ID)
+	}
+	for _, x := range e.Grants {
+		ids = append(ids, x.ID)
+	}
+	for _, x := range e.Assets {
+		ids = append(ids, x.ID)
+	}
+	return ids
+}
+
+func sortFragment(e *estate.Estate) {
+	slices.SortFunc(e.Tenants, func(a, b estate.Tenant) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(e.Identities, func(a, b estate.Identity) int {
+		if c := strings.Compare(a.Home, b.Home); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	slices.SortFunc(e.Groups, func(a, b estate.Group) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(e.Tools, func(a, b estate.Tool) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(e.Grants, func(a, b estate.Grant) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortStableFunc(e.CollectionGap, func(a, b estate.Gap) int { return strings.Compare(a.Tenant, b.Tenant) })
+}

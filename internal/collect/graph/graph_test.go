@@ -1,0 +1,478 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/firebreak-msp/firebreak/internal/collect"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+)
+
+var testNow = time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
+
+func testClient(t testing.TB, f *fakeGraph, log *slog.Logger, conc int) *Client {
+	t.Helper()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c, err := New(Config{
+		Credentials: Credentials{ClientID: "app-1", TenantID: f.partner, Secret: Secret(f.secret)},
+		Authority:   f.srv.URL, GraphURL: f.srv.URL, Concurrency: conc, Log: log,
+		Now: func() time.Time { return testNow }, BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Seed: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func mixedTenants() []fakeTenant {
+	return []fakeTenant{
+		{id: tenantGUID(0), name: "Cedar Law", slug: "cedar-law", users: 250, globalAdmin: true},
+		{id: tenantGUID(1), name: "Riverside Clinic", slug: "riverside-clinic", users: 12,
+			forbid: map[string]string{
+				"/v1.0/reports/authenticationMethods": "Authorization_RequestDenied",
+				"/v1.0/auditLogs/signIns":             "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+				"/v1.0/identity/conditionalAccess":    "AccessDenied",
+			}},
+		{id: tenantGUID(2), name: "Oakfield School", slug: "oakfield-school", users: 5,
+			tokenError: "AADSTS700016: Application with identifier 'app-1' was not found in the directory 'Oakfield School'."},
+		{id: tenantGUID(3), name: "Pier 9 Freight", slug: "pier-9-freight", users: 5, htmlUsers: true},
+		{id: tenantGUID(4), name: "Summit Accounting", slug: "summit-accounting", users: 30, expireOnce: true},
+		{id: tenantGUID(5), name: "Old Customer", slug: "old-customer", users: 3, relStatus: "terminated"},
+	}
+}
+
+func TestCollect(t *testing.T) {
+	f := newFakeGraph(t, mixedTenants())
+	f.throttleEvery = 7 // some 429s everywhere
+	c := testClient(t, f, nil, 4)
+	hand := &estate.Estate{Tenants: []estate.Tenant{{ID: "cedar-law", Name: "Cedar Law LLP", EntraTenantID: tenantGUID(0)}}}
+	sdir := t.TempDir()
+	res, err := Collect(context.Background(), c, Options{Estate: hand, SignInDir: sdir, Now: func() time.Time { return testNow }, PageSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byTenant := map[string]TenantResult{}
+	for _, r := range res.Tenants {
+		byTenant[r.Tenant] = r
+	}
+	type summary struct {
+		Users, MFA, Foreign, Tools, SignIns int
+		Gaps                                []string
+		Failed                              bool
+	}
+	sum := func(id string) summary {
+		r := byTenant[id]
+		s := summary{Users: r.Users, MFA: r.MFARegistered, Foreign: r.ForeignPrincipals, Tools: r.ToolApps, SignIns: r.SignIns, Failed: len(r.Errors) > 0}
+		for _, g := range r.Gaps {
+			s.Gaps = append(s.Gaps, g.Evidence+"|"+g.Permission)
+		}
+		slices.Sort(s.Gaps)
+		return s
+	}
+	got := map[string]summary{}
+	for _, id := range []string{"msp", "cedar-law", "riverside-clinic", "oakfield-school", "pier-9-freight", "summit-accounting"} {
+		got[id] = sum(id)
+	}
+	want := map[string]summary{
+		"msp":               {Users: 3, MFA: 2, Foreign: 1, Tools: 1, SignIns: 3},
+		"cedar-law":         {Users: 250, MFA: 167, Foreign: 1, Tools: 2, SignIns: 3},
+		"riverside-clinic":  {Users: 12, Foreign: 1, Tools: 2, Gaps: []string{"identities.mfa.enforced|Policy.Read.All", "identities.mfa|AuditLog.Read.All", "signins|"}},
+		"oakfield-school":   {Gaps: []string{"tenant|"}, Failed: true},
+		"pier-9-freight":    {Foreign: 0, MFA: 4, Tools: 2, SignIns: 3, Gaps: []string{"identities|"}, Failed: true},
+		"summit-accounting": {Users: 30, MFA: 20, Foreign: 1, Tools: 2, SignIns: 3},
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("per-tenant results (-got +want):\n%s", diff)
+	}
+	if _, ok := byTenant["old-customer"]; ok {
+		t.Error("terminated relationship's customer was collected")
+	}
+	if res.Relationships != 6 {
+		t.Errorf("relationships %d", res.Relationships)
+	}
+	if st := res.Stats; st.Throttled == 0 || st.Refreshes != 1 || st.MaxInFlight > 4 {
+		t.Errorf("stats %+v", st)
+	}
+
+	fr := res.Fragment
+	// The hand-written tenant is not redefined; the others are added.
+	var tenants []string
+	for _, tn := range fr.Tenants {
+		tenants = append(tenants, tn.ID)
+	}
+	if diff := cmp.Diff(tenants, []string{"oakfield-school", "old-customer", "pier-9-freight", "riverside-clinic", "summit-accounting"}); diff != "" {
+		t.Errorf("tenants (-got +want):\n%s", diff)
+	}
+	if !slices.Contains(res.Skipped, "cedar-law") {
+		t.Errorf("skipped %v", res.Skipped)
+	}
+	for _, tn := range fr.Tenants {
+		if tn.ID == "riverside-clinic" && !slices.Equal(tn.Domains, []string{"riverside-clinic.example"}) {
+			t.Errorf("domains %v", tn.Domains)
+		}
+	}
+	tool := find(fr.Tools, func(x estate.Tool) bool { return x.ID == "gdap-cedar-law" })
+	if tool == nil || tool.GDAP == nil || tool.GDAP.AutoExtend != "P180D" || !slices.Contains(tool.GDAP.Roles, "Global Administrator") ||
+		tool.GDAP.EndDate.Format(time.DateOnly) != "2027-01-02" || tool.Provenance == nil || !tool.Provenance.CollectedAt.Equal(testNow) {
+		t.Errorf("gdap tool %+v", tool)
+	}
+	grp := find(fr.Groups, func(x estate.Group) bool { return x.Name == "M365 GDAP Helpdesk Administrator" })
+	if grp == nil || !slices.Equal(grp.Members, []string{"tech0@harbourview-it.example", "tech1@harbourview-it.example"}) {
+		t.Errorf("access group %+v", grp)
+	}
+	admin := find(fr.Identities, func(x estate.Identity) bool { return x.ID == "user0@cedar-law.example" })
+	if admin == nil || admin.MFA.Enforced == nil || !*admin.MFA.Enforced || admin.MFA.Strength() != estate.MFAPhishingResistant ||
+		!slices.Equal(admin.Roles, []string{"Global Administrator"}) || admin.LastSignIn.Format(time.DateOnly) != "2026-11-25" {
+		t.Errorf("admin %+v", admin)
+	}
+	plain := find(fr.Identities, func(x estate.Identity) bool { return x.ID == "user3@cedar-law.example" })
+	if plain == nil || plain.MFA.Enforced == nil || *plain.MFA.Enforced { // report-only policy does not enforce
+		t.Errorf("plain user %+v", plain)
+	}
+	// Without registration details the MFA state stays unknown: not-evaluable, never a false fail.
+	rc := find(fr.Identities, func(x estate.Identity) bool { return x.ID == "user3@riverside-clinic.example" })
+	if rc == nil || rc.MFA.Enforced != nil || rc.MFA.Methods != nil {
+		t.Errorf("riverside user %+v", rc)
+	}
+	foreign := find(fr.Identities, func(x estate.Identity) bool { return strings.HasPrefix(x.ID, "cedar-law/foreign/") })
+	if foreign == nil || !slices.Equal(foreign.Roles, []string{"Helpdesk Administrator"}) {
+		t.Errorf("foreign principal %+v", foreign)
+	}
+	grant := find(fr.Grants, func(x estate.Grant) bool { return x.Target == "cedar-law" })
+	if grant == nil || grant.Subject != groupID("11111111-2222-4333-8444-555555555555") || grant.Privilege != estate.PrivAdmin || grant.Via != "gdap-cedar-law" {
+		t.Errorf("grant %+v", grant)
+	}
+
+	// Sign-ins written as JSON lines per tenant.
+	b, err := os.ReadFile(filepath.Join(sdir, "signins-cedar-law.jsonl"))
+	if err != nil || bytes.Count(b, []byte("\n")) != 3 || !bytes.Contains(b, []byte(`"errorCode":50126`)) {
+		t.Errorf("sign-ins file: %v %q", err, b)
+	}
+
+	// The fragment merges with a hand-written estate through estate.Load.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "estate.yaml"), []byte("provider:\n  id: msp\n  name: Harbourview IT Services\ntenants:\n  - id: cedar-law\n    name: Cedar Law LLP\n    entra_tenant_id: "+tenantGUID(0)+"\n"), 0o644)
+	if _, err := collect.WriteFragment(dir, "graph.yaml", "graph", testNow, fr); err != nil {
+		t.Fatal(err)
+	}
+	e, err := estate.Load(dir)
+	if err != nil {
+		t.Fatalf("merged estate does not load: %v", err)
+	}
+	if len(e.Identities) != len(fr.Identities) || len(e.CollectionGap) != len(fr.CollectionGap) {
+		t.Errorf("merged %d identities %d gaps, fragment %d %d", len(e.Identities), len(e.CollectionGap), len(fr.Identities), len(fr.CollectionGap))
+	}
+	var prov *estate.Provenance
+	for _, x := range e.Identities {
+		if x.ID == "user0@cedar-law.example" {
+			prov = x.Provenance
+		}
+	}
+	if prov == nil || !prov.CollectedAt.Equal(testNow) || prov.Source != "graph:"+tenantGUID(0) {
+		t.Errorf("provenance after load: %+v", prov)
+	}
+}
+
+func find[T any](xs []T, ok func(T) bool) *T {
+	for i := range xs {
+		if ok(xs[i]) {
+			return &xs[i]
+		}
+	}
+	return nil
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestSecretNeverLogged(t *testing.T) {
+	f := newFakeGraph(t, mixedTenants()[:3])
+	f.throttleEvery = 5
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := testClient(t, f, log, 2)
+	res, err := Collect(context.Background(), c, Options{Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("config", "credentials", c.cfg.Credentials, "secret", c.cfg.Credentials.Secret)
+	js, _ := json.Marshal(res)
+	cj, _ := json.Marshal(c.cfg.Credentials)
+	out := logs.String() + string(js) + string(cj) + fmt.Sprintf("%v %+v %#v %s", c.cfg, c.cfg.Credentials, c.cfg.Credentials, c.cfg.Credentials.Secret)
+	for _, tn := range res.Tenants {
+		out += strings.Join(tn.Errors, "\n")
+	}
+	if strings.Contains(out, f.secret) {
+		t.Fatalf("client secret leaked into logs or output")
+	}
+	if !strings.Contains(logs.String(), "retrying") || !strings.Contains(out, redacted) {
+		t.Errorf("expected debug retry logs and redaction marks; logs:\n%s", logs.String())
+	}
+	// Bearer tokens are not logged either.
+	if strings.Contains(logs.String(), "tok-") {
+		t.Error("access token leaked into logs")
+	}
+}
+
+func TestWrongSecret(t *testing.T) {
+	f := newFakeGraph(t, mixedTenants()[:1])
+	c, _ := New(Config{Credentials: Credentials{ClientID: "app-1", TenantID: f.partner, Secret: "wrong"}, Authority: f.srv.URL, GraphURL: f.srv.URL})
+	_, err := Collect(context.Background(), c, Options{})
+	var te *TokenError
+	if !errors.As(err, &te) || te.Code != "invalid_client" || !strings.Contains(err.Error(), "AADSTS7000215") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func selfSigned(t testing.TB) (certPEM, keyPEM []byte, pub *rsa.PublicKey) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "firebreak"}, NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k8, _ := x509.MarshalPKCS8PrivateKey(key)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k8}), &key.PublicKey
+}
+
+func TestCertificateAuth(t *testing.T) {
+	certPEM, keyPEM, pub := selfSigned(t)
+	for _, alg := range []string{"RS256", "PS256"} {
+		t.Run(alg, func(t *testing.T) {
+			f := newFakeGraph(t, mixedTenants()[:1])
+			f.certKey = pub
+			c, err := New(Config{Credentials: Credentials{ClientID: "app-1", TenantID: f.partner, CertPEM: certPEM, KeyPEM: Secret(keyPEM), Alg: alg},
+				Authority: f.srv.URL, GraphURL: f.srv.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := Collect(context.Background(), c, Options{SkipPartner: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Failed() != 0 || res.Tenants[0].Users != 250 {
+				t.Errorf("%+v", res.Tenants)
+			}
+		})
+	}
+	// A key that does not belong to the certificate is refused up front.
+	_, otherKey, _ := selfSigned(t)
+	if _, err := New(Config{Credentials: Credentials{ClientID: "a", TenantID: "t", CertPEM: certPEM, KeyPEM: Secret(otherKey)}}); err == nil {
+		t.Error("mismatched key accepted")
+	}
+}
+
+func TestRetryBounded(t *testing.T) {
+	var calls int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/oauth2/") {
+			writeJSON(w, 200, map[string]any{"access_token": "t", "expires_in": 3600})
+			return
+		}
+		calls++
+		switch r.URL.Path {
+		case "/v1.0/always429":
+			w.Header().Set("Retry-After", "7")
+			graphError(w, 429, "TooManyRequests", "slow down")
+		case "/v1.0/always503":
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(503)
+			fmt.Fprint(w, "<html>Service Unavailable</html>")
+		case "/v1.0/forbidden":
+			graphError(w, 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+		case "/v1.0/truncated":
+			w.Write([]byte(`{"value":[{"id":"1"},`))
+		}
+	}))
+	defer srv.Close()
+	var waits []time.Duration
+	c, _ := New(Config{Credentials: Credentials{ClientID: "a", TenantID: "t", Secret: "s"}, Authority: srv.URL, GraphURL: srv.URL, MaxAttempts: 4,
+		BaseBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second, Seed: 3,
+		Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }})
+	var v any
+	err := c.Get(context.Background(), "t", "/v1.0/always429", &v)
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != 429 || calls != 4 {
+		t.Fatalf("429: err %v calls %d", err, calls)
+	}
+	// Retry-After (7 s) is honoured up to MaxBackoff.
+	if diff := cmp.Diff(waits, []time.Duration{5 * time.Second, 5 * time.Second, 5 * time.Second}); diff != "" {
+		t.Errorf("waits (-got +want):\n%s", diff)
+	}
+	calls, waits = 0, nil
+	err = c.Get(context.Background(), "t", "/v1.0/always503", &v)
+	if !errors.As(err, &ae) || ae.Status != 503 || ae.Code != "NonJSONError" || calls != 4 {
+		t.Fatalf("503: err %v calls %d", err, calls)
+	}
+	for i, w := range waits { // exponential backoff with jitter, between d/2 and d
+		d := 100 * time.Millisecond << i
+		if w < d/2 || w > d {
+			t.Errorf("backoff %d = %v, want in [%v,%v]", i, w, d/2, d)
+		}
+	}
+	err = c.Get(context.Background(), "t", "/v1.0/forbidden", &v)
+	if !errors.As(err, &ae) || !ae.Forbidden() || ae.RequestID != "req-123" {
+		t.Fatalf("403: %v", err)
+	}
+	err = c.Get(context.Background(), "t", "/v1.0/truncated", &v)
+	if !errors.Is(err, ErrNotJSON) {
+		t.Fatalf("truncated: %v", err)
+	}
+}
+
+func TestRetryAfterDate(t *testing.T) {
+	d, ok := retryAfter(testNow.Add(3*time.Second).Format(http.TimeFormat), testNow)
+	if !ok || d != 3*time.Second {
+		t.Errorf("got %v %v", d, ok)
+	}
+	if _, ok := retryAfter("soon", testNow); ok {
+		t.Error("accepted garbage")
+	}
+}
+
+func TestConcurrencyBound(t *testing.T) {
+	var tenants []fakeTenant
+	for i := range 20 {
+		tenants = append(tenants, fakeTenant{id: tenantGUID(i), name: fmt.Sprintf("T%d", i), slug: fmt.Sprintf("t%d", i), users: 150})
+	}
+	f := newFakeGraph(t, tenants)
+	f.latency = 2 * time.Millisecond
+	f.throttleEvery = 11
+	c := testClient(t, f, nil, 5)
+	res, err := Collect(context.Background(), c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed() != 0 {
+		t.Fatalf("failures: %+v", res.Tenants)
+	}
+	if got := f.maxSeen.Load(); got > 5 || res.Stats.MaxInFlight > 5 {
+		t.Errorf("max in flight: server saw %d, client %d, bound 5", got, res.Stats.MaxInFlight)
+	}
+	if res.Stats.MaxInFlight < 2 {
+		t.Errorf("no concurrency at all: %d", res.Stats.MaxInFlight)
+	}
+	if res.Stats.Calls != f.calls.Load() {
+		t.Errorf("client counted %d calls, server %d", res.Stats.Calls, f.calls.Load())
+	}
+}
+
+func TestPlan(t *testing.T) {
+	p := strings.Join(Plan(Options{SignInDir: "x"}), "\n")
+	for _, perm := range []string{PermGDAP, PermAuditLog, PermPolicy, PermRoles, PermApps, PermUsers} {
+		if !strings.Contains(p, perm) {
+			t.Errorf("plan does not name %s", perm)
+		}
+	}
+}
+
+func FuzzDecodePage(f *testing.F) {
+	f.Add([]byte(`{"value":[{"id":"1","accountEnabled":true,"signInActivity":{"lastSignInDateTime":"2026-01-01T00:00:00Z"}}],"@odata.nextLink":"x"}`))
+	f.Add([]byte(`<html>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var p page[User]
+		if json.Unmarshal(b, &p) == nil {
+			for _, u := range p.Value {
+				if u.SignInActivity != nil {
+					parseTime(u.SignInActivity.LastSignInDateTime)
+				}
+			}
+		}
+		var ps page[ConditionalAccessPolicy]
+		if json.Unmarshal(b, &ps) == nil {
+			for _, x := range ps.Value {
+				mfaRequired([]ConditionalAccessPolicy{x}, "u", []string{RoleGlobalAdmin})
+			}
+		}
+	})
+}
+
+// BenchmarkCollect200x500 collects 200 tenants × 500 users from the fake
+// server with 50 ms latency per call and a 429 (Retry-After: 1) on every
+// 50th request, at a concurrency bound of 32. Run with -benchtime=1x:
+//
+//	go test ./internal/collect/graph -run XXX -bench Collect200 -benchtime=1x
+func BenchmarkCollect200x500(b *testing.B) {
+	var tenants []fakeTenant
+	for i := range 200 {
+		tenants = append(tenants, fakeTenant{id: tenantGUID(i), name: fmt.Sprintf("Customer %03d", i), slug: fmt.Sprintf("customer-%03d", i), users: 500})
+	}
+	f := newFakeGraph(b, tenants)
+	f.latency = 50 * time.Millisecond
+	f.throttleEvery = 50
+	f.retryAfter = "1"
+	f.pageSize = 999
+	const bound = 32
+	for b.Loop() {
+		f.calls.Store(0)
+		f.maxSeen.Store(0)
+		c, err := New(Config{Credentials: Credentials{ClientID: "app-1", TenantID: f.partner, Secret: Secret(f.secret)},
+			Authority: f.srv.URL, GraphURL: f.srv.URL, Concurrency: bound})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		res, err := Collect(context.Background(), c, Options{SignInDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		wall := time.Since(start)
+		users := 0
+		for _, t := range res.Tenants {
+			users += t.Users
+		}
+		if res.Failed() != 0 || users != 200*500+3 {
+			b.Fatalf("failed %d users %d", res.Failed(), users)
+		}
+		b.ReportMetric(wall.Seconds(), "wall-s")
+		b.ReportMetric(float64(res.Stats.Calls), "calls")
+		b.ReportMetric(float64(res.Stats.Throttled), "429s")
+		b.ReportMetric(float64(res.Stats.MaxInFlight), "max-inflight")
+		b.ReportMetric(float64(f.maxSeen.Load()), "server-max-inflight")
+		b.ReportMetric(bound, "bound")
+		if res.Stats.MaxInFlight > bound || f.maxSeen.Load() > bound {
+			b.Fatalf("concurrency bound exceeded: %d/%d > %d", res.Stats.MaxInFlight, f.maxSeen.Load(), bound)
+		}
+	}
+}
