@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/ingest/loggen"
 )
 
 // benchReader runs a Reader over data repeatedly, reporting bytes/s and
@@ -63,4 +64,29 @@ func sshdCorpus(n int) []byte {
 
 func BenchmarkSyslogSSHD(b *testing.B) {
 	benchReader(b, sshdCorpus(100000), Options{Year: 2026})
+}
+
+func genCorpus(b *testing.B, format string, lines int) []byte {
+	b.Helper()
+	var buf bytes.Buffer
+	if _, err := loggen.Generate(&buf, loggen.Options{Format: format, Lines: lines, Seed: 1}); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func BenchmarkGeneratedSSHD(b *testing.B) {
+	benchReader(b, genCorpus(b, loggen.FormatSSHD, 200000), Options{Year: 2026})
+}
+
+func BenchmarkWindowsWinlogbeat(b *testing.B) {
+	benchReader(b, genCorpus(b, loggen.FormatWindows, 50000), Options{})
+}
+
+func BenchmarkEntraSignIn(b *testing.B) {
+	benchReader(b, genCorpus(b, loggen.FormatEntra, 50000), Options{})
+}
+
+func BenchmarkOktaSystemLog(b *testing.B) {
+	benchReader(b, genCorpus(b, loggen.FormatOkta, 50000), Options{})
 }

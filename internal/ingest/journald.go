@@ -87,6 +87,9 @@ func (p *journaldParser) parse(rec []byte, ev *event.Event) (result, string) {
 		return resIgnored, ""
 	}
 	if !p.sshd.parse(p.msg, ev) {
+		if looksLikeSSHDAuth(p.msg) {
+			return resBad, "unrecognised sshd authentication message"
+		}
 		return resIgnored, ""
 	}
 	ev.Timestamp = p.ts

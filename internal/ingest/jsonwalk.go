@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -204,19 +205,16 @@ func (w *jsonWalker) str() ([]byte, error) {
 	w.i++
 	start := w.i
 	d := w.data
-	for w.i < len(d) {
-		c := d[w.i]
-		if c == '"' {
-			s := d[start:w.i]
-			w.i++
-			return s, nil
-		}
-		if c == '\\' {
-			return w.strEscaped(start)
-		}
-		w.i++
+	q := bytes.IndexByte(d[start:], '"')
+	if q < 0 {
+		return nil, errJSONSyntax
 	}
-	return nil, errJSONSyntax
+	if bytes.IndexByte(d[start:start+q], '\\') < 0 {
+		w.i = start + q + 1
+		return d[start : start+q], nil
+	}
+	w.i = start + bytes.IndexByte(d[start:], '\\')
+	return w.strEscaped(start)
 }
 
 func (w *jsonWalker) strEscaped(start int) ([]byte, error) {

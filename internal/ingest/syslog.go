@@ -283,10 +283,25 @@ func (p *syslogParser) parseMsg(line []byte, ev *event.Event, track bool) (resul
 		return resIgnored, ""
 	}
 	if !p.sshd.parse(msg, ev) {
+		if looksLikeSSHDAuth(msg) {
+			return resBad, "unrecognised sshd authentication message"
+		}
 		return resIgnored, ""
 	}
 	ev.HostName = p.hosts.get(host)
 	return resEvent, ""
+}
+
+// looksLikeSSHDAuth reports whether an sshd message that did not parse
+// starts like an authentication result, so it is counted as unparsed
+// rather than silently ignored.
+func looksLikeSSHDAuth(msg []byte) bool {
+	for _, p := range []string{"Failed ", "Accepted ", "Invalid user ", "message repeated "} {
+		if len(msg) >= len(p) && string(msg[:len(p)]) == p {
+			return true
+		}
+	}
+	return false
 }
 
 func isSSHD(name []byte) bool {

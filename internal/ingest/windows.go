@@ -259,6 +259,9 @@ func (p *windowsParser) parse(rec []byte, ev *event.Event) (result, string) {
 	ev.HostName = p.strs.get(p.host)
 	ev.SetField("EventID", ev.Code)
 	for i := range nWinFields {
+		if i == wIpPort || i == wFailureReason {
+			continue // in SourcePort / Reason already
+		}
 		if p.has[i] && len(p.vals[i]) > 0 && string(p.vals[i]) != "-" {
 			ev.SetField(winFieldNames[i], p.strs.get(p.vals[i]))
 		}

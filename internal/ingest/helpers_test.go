@@ -1,0 +1,5 @@
+package ingest
+
+import "sort"
+
+func slicesSort(s []string) { sort.Strings(s) }
