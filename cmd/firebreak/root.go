@@ -75,10 +75,12 @@ Exit codes:
 // verb lives in its own cmd_<verb>.go file.
 var commands = []func(*globalOptions) *cobra.Command{
 	newBlastCommand,
+	newDemoCommand,
 	newDetectCommand,
 	newGenEstateCommand,
 	newGenLogsCommand,
 	newKevCommand,
+	newServeCommand,
 	newValidateCommand,
 }
 

@@ -534,7 +534,7 @@ func (s *Server) handleIncident(w http.ResponseWriter, r *http.Request, p *princ
 // of tenants in scope (defence in depth: the store already withholds the
 // detail of cross-tenant incidents from tenant scopes).
 func incidentSamples(inc *store.Incident, scope store.Scope) []sampleView {
-	var d incidentDetail
+	var d sampleDetail
 	if len(inc.Detail) == 0 || jsonUnmarshal(inc.Detail, &d) != nil {
 		return nil
 	}
@@ -543,11 +543,7 @@ func incidentSamples(inc *store.Incident, scope store.Scope) []sampleView {
 		if !scope.AllTenants && ev.Tenant != scope.Tenant {
 			continue
 		}
-		sv := sampleView{Time: ev.Timestamp, Tenant: ev.Tenant, User: ev.UserName, Outcome: ev.Outcome, Dataset: ev.Dataset, Action: ev.Action, Host: ev.HostName}
-		if ev.SourceIP.IsValid() {
-			sv.SourceIP = ev.SourceIP.String()
-		}
-		out = append(out, sv)
+		out = append(out, sampleView{Time: ev.Time, Tenant: ev.Tenant, User: ev.User, Outcome: ev.Outcome, Action: ev.Action, Host: ev.Host, SourceIP: ev.SourceIP})
 	}
 	return out
 }

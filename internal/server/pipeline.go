@@ -139,12 +139,6 @@ func copyEvent(ev *event.Event) event.Event {
 	return c
 }
 
-// incidentDetail is the JSON detail stored with an incident.
-type incidentDetail struct {
-	Description string        `json:"description,omitempty"`
-	Samples     []event.Event `json:"samples,omitempty"`
-}
-
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/firebreak-msp/firebreak/internal/server"
+	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
+)
+
+type demoOptions struct {
+	listen  string
+	estate  string
+	logs    string
+	noServe bool
+	keep    bool
+}
+
+func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:7777", "address to serve the dashboard on (loopback recommended)")
+	fs.StringVar(&o.estate, "estate", "examples/harbourview", "example estate to load")
+	fs.StringVar(&o.logs, "logs", "", "directory of example logs (default <estate>/logs)")
+	fs.BoolVar(&o.noServe, "no-serve", false, "print the summary and exit")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary data directory on exit")
+}
+
+func newDemoCommand(g *globalOptions) *cobra.Command {
+	var o demoOptions
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the whole system on the bundled example MSP and serve its dashboard",
+		Long: `demo creates a temporary data directory with an embedded SQLite store, loads
+the example MSP estate (Harbourview IT Services, 25 customers) and a day of
+its logs with real attack patterns, runs the assessment, the blast radius and
+detection, prints a summary and one-time owner credentials (password, TOTP
+secret and a QR code for an authenticator app), and serves the dashboard on
+http://127.0.0.1:7777 until Ctrl-C. --no-serve prints the summary and exits.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runDemo(cmd.Context(), o, g) },
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
+	if _, err := os.Stat(o.estate); err != nil {
+		return usageError{fmt.Errorf("example estate %s not found (run from the repository root or pass --estate): %w", o.estate, err)}
+	}
+	dir, err := os.MkdirTemp("", "firebreak-demo-")
+	if err != nil {
+		return fmt.Errorf("creating data dir: %w", err)
+	}
+	if !o.keep {
+		defer os.RemoveAll(dir)
+	}
+	st, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfg := server.DefaultConfig()
+	cfg.DataDir = dir
+	cfg.Listen = o.listen
+	cfg.TLS.Disable = true
+	cfg.Estate.Paths = []string{o.estate}
+	cfg.LogLevel = "warn"
+	if host, _, err := net.SplitHostPort(o.listen); err == nil {
+		if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
+			// Plain HTTP on loopback only: browsers drop Secure cookies on
+			// http://127.0.0.1, so the demo marks them non-Secure there.
+			cfg.Auth.InsecureCookies = true
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	log := serveLogger(g, cfg.LogLevel)
+	eng, err := server.NewEngines(server.EngineOptions{Logger: log})
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Options{Config: cfg, Store: st, Logger: log, Engines: eng})
+	if err != nil {
+		return err
+	}
+	out := g.stdout
+	fmt.Fprintf(out, "firebreak demo — data in %s\n\n", dir)
+	if err := srv.AssessNow(ctx, "demo"); err != nil {
+		return fmt.Errorf("assessing %s: %w", o.estate, err)
+	}
+	logDir := cmp.Or(o.logs, filepath.Join(o.estate, "logs"))
+	files, err := logFiles(logDir)
+	if err != nil {
+		return err
+	}
+	var ist server.IngestStats
+	if len(files) > 0 {
+		if ist, err = srv.IngestFiles(ctx, files); err != nil {
+			return err
+		}
+	}
+	if err := printDemoSummary(ctx, out, st, ist, logDir); err != nil {
+		return err
+	}
+	creds, err := server.BootstrapOwner(ctx, st, "admin", true)
+	if err != nil {
+		return err
+	}
+	if creds != nil {
+		printCredentials(out, creds)
+	}
+	if o.noServe {
+		return nil
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.listen, err)
+	}
+	fmt.Fprintf(out, "\nDashboard: http://%s  (Ctrl-C to stop)\n", ln.Addr())
+	err = srv.Run(ctx, ln, nil)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// logFiles lists the log files under dir (none when it does not exist).
+func logFiles(dir string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && !strings.HasPrefix(d.Name(), ".") && !strings.HasSuffix(d.Name(), ".md") && !strings.HasSuffix(d.Name(), ".yaml") {
+			out = append(out, path)
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing logs in %s: %w", dir, err)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func printDemoSummary(ctx context.Context, w io.Writer, st store.Store, ist server.IngestStats, logDir string) error {
+	all := store.AllTenants()
+	run, _, err := st.GetRun(ctx, all, 0)
+	if err != nil {
+		return fmt.Errorf("reading run: %w", err)
+	}
+	tenants, err := st.ListTenants(ctx, all)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Assessment: %d tenants, %d pass, %d fail, %d other\n", len(tenants), run.Pass, run.Fail, run.Other)
+	var worst []string
+	for _, sc := range run.Scores {
+		if sc.Subject == "msp" {
+			fmt.Fprintf(w, "  MSP score        %5.1f / 100  (%s)\n", sc.Score, sc.Name)
+			continue
+		}
+		if len(worst) < 5 {
+			worst = append(worst, fmt.Sprintf("  %-28s %5.1f  (%d failing)", sc.Subject, sc.Score, sc.Fail))
+		}
+	}
+	fmt.Fprintln(w, "  Worst tenants:")
+	for _, l := range worst {
+		fmt.Fprintln(w, "  "+l)
+	}
+	if b, err := st.GetBlast(ctx, all, 0); err == nil {
+		fmt.Fprintln(w, "\nBlast radius — top single points of failure:")
+		for _, r := range b.Ranking[:min(5, len(b.Ranking))] {
+			fmt.Fprintf(w, "  %-24s %-9s reaches %2d tenants (up to %s)\n", r.Node, r.Kind, r.TenantCount, r.Privilege)
+		}
+	}
+	if ist.Files == 0 {
+		fmt.Fprintf(w, "\nDetection: no example logs found in %s\n", logDir)
+	} else {
+		fmt.Fprintf(w, "\nDetection: %d events from %d files (%d lines, %d unparsed)\n", ist.Events, ist.Files, ist.Lines, ist.Unparsed)
+	}
+	incs, err := st.ListIncidents(ctx, all, store.IncidentFilter{Limit: 1000})
+	if err != nil {
+		return err
+	}
+	slices.SortStableFunc(incs, func(a, b store.Incident) int { return cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)) })
+	fmt.Fprintf(w, "Incidents: %d\n", len(incs))
+	for _, inc := range incs[:min(12, len(incs))] {
+		where := cmp.Or(inc.Tenant, "msp")
+		if len(inc.Tenants) > 1 {
+			where = fmt.Sprintf("%d tenants", len(inc.Tenants))
+		}
+		fmt.Fprintf(w, "  [%-8s] %s — %s\n", inc.Severity, inc.Title, where)
+	}
+	return nil
+}
+
+func sevRank(s string) int {
+	return map[string]int{"critical": 4, "high": 3, "medium": 2, "low": 1}[s]
+}
+
+func printCredentials(w io.Writer, c *server.Credentials) {
+	fmt.Fprintf(w, "\nOne-time owner credentials (shown once):\n")
+	fmt.Fprintf(w, "  username     %s\n", c.Username)
+	fmt.Fprintf(w, "  password     %s\n", c.Password.Reveal())
+	fmt.Fprintf(w, "  TOTP secret  %s\n", c.TOTPSecret.Reveal())
+	fmt.Fprintf(w, "  TOTP URI     %s\n", c.TOTPURI.Reveal())
+	if qr, err := server.QRTerminal(c.TOTPURI.Reveal()); err == nil {
+		fmt.Fprintf(w, "  Scan with an authenticator app:\n%s", qr)
+	}
+}

@@ -1,0 +1,275 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/ingest"
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+const (
+	syslogMaxMsg     = 64 << 10
+	syslogBatch      = 2000
+	syslogFlushEvery = 200 * time.Millisecond
+	syslogIdle       = 5 * time.Minute
+	syslogMaxConns   = 1000
+)
+
+// startSyslog starts the configured syslog listeners (RFC 5424 and 3164;
+// UDP; TCP and TLS with octet-counting or newline framing) on g.
+func (s *Server) startSyslog(ctx context.Context, g *errgroup.Group, tlsCfg *tls.Config) error {
+	c := s.cfg.Ingest.Syslog
+	if c.UDP == "" && c.TCP == "" && c.TLS == "" {
+		return nil
+	}
+	b := newSyslogBatcher(s)
+	g.Go(func() error { b.run(ctx); return nil })
+	if c.UDP != "" {
+		pc, err := net.ListenPacket("udp", c.UDP)
+		if err != nil {
+			return fmt.Errorf("syslog udp %s: %w", c.UDP, err)
+		}
+		g.Go(func() error {
+			go func() { <-ctx.Done(); pc.Close() }()
+			s.serveSyslogUDP(ctx, pc, b)
+			return nil
+		})
+	}
+	serveTCP := func(ln net.Listener, transport string) {
+		g.Go(func() error {
+			go func() { <-ctx.Done(); ln.Close() }()
+			s.serveSyslogTCP(ctx, ln, b, transport)
+			return nil
+		})
+	}
+	if c.TCP != "" {
+		ln, err := net.Listen("tcp", c.TCP)
+		if err != nil {
+			return fmt.Errorf("syslog tcp %s: %w", c.TCP, err)
+		}
+		serveTCP(ln, "tcp")
+	}
+	if c.TLS != "" {
+		if tlsCfg == nil {
+			return errors.New("syslog tls: needs a TLS certificate (tls.disable is set)")
+		}
+		ln, err := tls.Listen("tcp", c.TLS, tlsCfg)
+		if err != nil {
+			return fmt.Errorf("syslog tls %s: %w", c.TLS, err)
+		}
+		serveTCP(ln, "tls")
+	}
+	return nil
+}
+
+// SyslogAddrs is for tests: listen on the given addresses and return.
+func (s *Server) syslogOptions() ingest.Options {
+	return ingest.Options{Tenant: s.cfg.Ingest.Syslog.Tenant, TenantMap: s.tenantMap(), Year: s.cfg.Ingest.Year, Now: s.now}
+}
+
+func (s *Server) serveSyslogUDP(ctx context.Context, pc net.PacketConn, b *syslogBatcher) {
+	buf := make([]byte, syslogMaxMsg)
+	for {
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		s.syslogMessage(buf[:n], "udp", b)
+	}
+}
+
+func (s *Server) serveSyslogTCP(ctx context.Context, ln net.Listener, b *syslogBatcher, transport string) {
+	sem := make(chan struct{}, syslogMaxConns)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			conn.Close() // too many connections
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			defer conn.Close()
+			stop := context.AfterFunc(ctx, func() { conn.Close() })
+			defer stop()
+			s.syslogStream(conn, transport, b)
+		}()
+	}
+}
+
+// syslogStream reads one TCP stream: RFC 6587 octet counting ("LEN MSG")
+// when a frame starts with a digit, else newline-delimited frames.
+func (s *Server) syslogStream(conn net.Conn, transport string, b *syslogBatcher) {
+	r := bufio.NewReaderSize(conn, 64<<10)
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(syslogIdle))
+		msg, err := readSyslogFrame(r)
+		if len(msg) > 0 {
+			s.syslogMessage(msg, transport, b)
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.metrics.syslogMessages.WithLabelValues(transport, "framing_error").Inc()
+			}
+			return
+		}
+	}
+}
+
+var errFrame = errors.New("bad syslog frame")
+
+// readSyslogFrame returns the next message from r.
+func readSyslogFrame(r *bufio.Reader) ([]byte, error) {
+	for {
+		c, err := r.Peek(1)
+		if err != nil {
+			return nil, err
+		}
+		if c[0] == '\n' || c[0] == '\r' || c[0] == 0 {
+			_, _ = r.ReadByte()
+			continue
+		}
+		break
+	}
+	c, _ := r.Peek(1)
+	if c[0] >= '1' && c[0] <= '9' {
+		// Octet counting: digits, a space, then exactly LEN bytes.
+		var n int
+		for i := 0; ; i++ {
+			d, err := r.ReadByte()
+			if err != nil {
+				return nil, err
+			}
+			if d == ' ' {
+				break
+			}
+			if d < '0' || d > '9' || i > 6 {
+				return nil, errFrame
+			}
+			n = n*10 + int(d-'0')
+		}
+		if n <= 0 || n > syslogMaxMsg {
+			return nil, errFrame
+		}
+		msg := make([]byte, n)
+		if _, err := io.ReadFull(r, msg); err != nil {
+			return nil, err
+		}
+		return bytes.TrimRight(msg, "\r\n"), nil
+	}
+	line, err := r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		// Over-long line: skip to its end.
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = r.ReadSlice('\n')
+		}
+		return nil, err
+	}
+	out := bytes.TrimRight(line, "\r\n")
+	return append([]byte(nil), out...), err
+}
+
+func (s *Server) syslogMessage(msg []byte, transport string, b *syslogBatcher) {
+	var ev event.Event
+	if !ingest.ParseSyslogMessage(msg, &ev, s.syslogOptions()) {
+		s.metrics.syslogMessages.WithLabelValues(transport, "ignored").Inc()
+		return
+	}
+	if ev.Tenant != "" {
+		if known := s.knownTenants(context.Background()); known != nil && !known[ev.Tenant] {
+			s.metrics.syslogMessages.WithLabelValues(transport, "unknown_tenant").Inc()
+			return
+		}
+	}
+	if ev.Timestamp.IsZero() {
+		ev.Timestamp = s.now().UTC()
+	}
+	s.metrics.syslogMessages.WithLabelValues(transport, "parsed").Inc()
+	b.add(store.EventRecord{Event: copyEvent(&ev), Raw: string(bytes.ToValidUTF8(msg, nil))})
+}
+
+// syslogBatcher groups syslog events into store batches (syslog has no
+// acknowledgement, so batching only trades latency for throughput).
+type syslogBatcher struct {
+	s    *Server
+	mu   sync.Mutex
+	recs []store.EventRecord
+	kick chan struct{}
+}
+
+func newSyslogBatcher(s *Server) *syslogBatcher {
+	return &syslogBatcher{s: s, kick: make(chan struct{}, 1)}
+}
+
+func (b *syslogBatcher) add(r store.EventRecord) {
+	b.mu.Lock()
+	b.recs = append(b.recs, r)
+	full := len(b.recs) >= syslogBatch
+	b.mu.Unlock()
+	if full {
+		select {
+		case b.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (b *syslogBatcher) flush(ctx context.Context) {
+	b.mu.Lock()
+	recs := b.recs
+	b.recs = nil
+	b.mu.Unlock()
+	if len(recs) == 0 {
+		return
+	}
+	if err := b.s.pipe.store(ctx, recs); err != nil {
+		b.s.log.Error("storing syslog events", "count", len(recs), "err", err)
+		b.s.metrics.syslogMessages.WithLabelValues("all", "store_error").Add(float64(len(recs)))
+	}
+}
+
+func (b *syslogBatcher) run(ctx context.Context) {
+	t := time.NewTicker(syslogFlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			b.flush(context.WithoutCancel(ctx))
+			return
+		case <-t.C:
+			b.flush(ctx)
+		case <-b.kick:
+			b.flush(ctx)
+		}
+	}
+}
+
+var _ = strconv.Itoa

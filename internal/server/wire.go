@@ -1,0 +1,188 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/catalog"
+	"github.com/firebreak-msp/firebreak/internal/collect/kev"
+	"github.com/firebreak-msp/firebreak/internal/detect"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/trust"
+)
+
+// EngineOptions configure NewEngines.
+type EngineOptions struct {
+	PolicyDirs []string
+	KEVPath    string
+	RuleDirs   []string
+	Clock      func() time.Time
+	Logger     *slog.Logger
+	// RankLimit bounds the stored single-points-of-failure ranking (default 100).
+	RankLimit int
+}
+
+// NewEngines wires the real engines: the catalog and Rego policies, the
+// trust graph and the Sigma rules (built-in plus RuleDirs).
+func NewEngines(opts EngineOptions) (*Engines, error) {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.RankLimit <= 0 {
+		opts.RankLimit = 100
+	}
+	cat, err := catalog.Load()
+	if err != nil {
+		return nil, fmt.Errorf("loading catalog: %w", err)
+	}
+	aopts := assess.Options{PolicyDirs: opts.PolicyDirs, Clock: opts.Clock, Logger: opts.Logger}
+	if opts.KEVPath != "" {
+		k, err := kev.Load(opts.KEVPath)
+		if err != nil {
+			return nil, fmt.Errorf("loading KEV: %w", err)
+		}
+		aopts.KEV = k
+	} else {
+		aopts.KEVMissing = "no KEV catalog configured (assess.kev)"
+	}
+	ae, err := assess.New(cat, aopts)
+	if err != nil {
+		return nil, fmt.Errorf("preparing assessment: %w", err)
+	}
+	rules, err := detect.Builtin()
+	if err != nil {
+		return nil, fmt.Errorf("loading built-in rules: %w", err)
+	}
+	for _, dir := range opts.RuleDirs {
+		more, err := detect.LoadRules(os.DirFS(dir))
+		if err != nil {
+			return nil, fmt.Errorf("loading rules from %s: %w", dir, err)
+		}
+		rules = append(rules, more...)
+	}
+	if _, err := detect.NewEngine(rules, detect.Options{}); err != nil {
+		return nil, fmt.Errorf("compiling rules: %w", err)
+	}
+	var mu sync.Mutex
+	var graph *trust.Graph
+	eng := &Engines{
+		Assess: ae.Run,
+		Blast: func(e *estate.Estate) (*store.BlastResult, error) {
+			g, err := trust.Build(e, trust.Options{})
+			if err != nil {
+				return nil, err
+			}
+			mu.Lock()
+			graph = g
+			mu.Unlock()
+			return blastResult(g, opts.RankLimit), nil
+		},
+		BlastQuery: func(node string) (any, error) {
+			mu.Lock()
+			g := graph
+			mu.Unlock()
+			if g == nil {
+				return nil, errNotFound
+			}
+			b, err := g.BlastFrom(node)
+			if err != nil {
+				return nil, errNotFound
+			}
+			return blastView(g, node, b), nil
+		},
+		NewDetector: func() (Detector, error) {
+			de, err := detect.NewEngine(rules, detect.Options{})
+			if err != nil {
+				return nil, err
+			}
+			return &detector{e: de}, nil
+		},
+	}
+	return eng, nil
+}
+
+// blastResult turns the graph's ranking into the stored form, with the
+// tenants each top node reaches (so tenant scopes can be filtered).
+func blastResult(g *trust.Graph, limit int) *store.BlastResult {
+	rk := g.Ranking()
+	out := &store.BlastResult{}
+	for i, r := range rk.Ranks {
+		if i == limit {
+			break
+		}
+		n := &g.Nodes[r.Node]
+		row := store.BlastRank{Rank: i + 1, Node: r.ID, Kind: r.Kind.String(), Name: n.Name, Score: r.Weighted, TenantCount: r.AtAny()}
+		if b := g.Blast(r.Node, trust.Query{}); b != nil {
+			best := trust.Priv(0)
+			for _, t := range b.Tenants {
+				row.Tenants = append(row.Tenants, g.Nodes[t.Node].ID)
+				best = max(best, t.Priv)
+			}
+			row.Privilege = best.String()
+			row.TenantCount = len(row.Tenants)
+		}
+		out.Ranking = append(out.Ranking, row)
+	}
+	out.JSON = mustJSON(map[string]any{"tenants": rk.Tenants, "ranking": rk.Ranks[:min(len(rk.Ranks), limit)], "outsider": rk.Outsider})
+	return out
+}
+
+type reachedView struct {
+	ID        string       `json:"id"`
+	Name      string       `json:"name,omitempty"`
+	Privilege string       `json:"privilege"`
+	Path      []trust.Step `json:"path,omitempty"`
+}
+
+func blastView(g *trust.Graph, node string, b *trust.Blast) any {
+	conv := func(rs []trust.Reached) []reachedView {
+		out := make([]reachedView, 0, len(rs))
+		for _, r := range rs {
+			n := &g.Nodes[r.Node]
+			out = append(out, reachedView{ID: n.ID, Name: n.Name, Privilege: r.Priv.String(), Path: g.Steps(r.Path)})
+		}
+		return out
+	}
+	return map[string]any{"node": node, "tenants": conv(b.Tenants), "assets": len(b.Assets), "other": len(b.Other)}
+}
+
+// detector adapts detect.Engine to the pipeline's Detector.
+type detector struct{ e *detect.Engine }
+
+func (d *detector) Process(ev *event.Event) []store.Incident { return convertAlerts(d.e.Process(ev)) }
+func (d *detector) Flush() []store.Incident                  { return convertAlerts(d.e.Flush()) }
+
+func convertAlerts(as []detect.Alert) []store.Incident {
+	if len(as) == 0 {
+		return nil
+	}
+	out := make([]store.Incident, 0, len(as))
+	for _, a := range as {
+		out = append(out, convertIncident(&a.Incident))
+	}
+	return out
+}
+
+func convertIncident(in *detect.Incident) store.Incident {
+	return store.Incident{
+		ID: in.ID, Tenant: in.Tenant, Tenants: in.Tenants, Rule: in.Rule, Title: in.Title, Severity: in.Severity,
+		Status: store.StatusOpen, First: in.First, Last: in.Last, Count: int(in.Count), Level: detect.LevelRank(in.Level),
+		Techniques: in.Techniques, Key: in.Key,
+		Detail: mustJSON(map[string]any{"rule_name": in.RuleName, "level": in.Level, "samples": in.Samples, "values": in.Values,
+			"distinct": in.Distinct, "field": in.Field, "escalations": in.Escalations}),
+	}
+}
+
+// sampleDetail is how samples are read back from an incident's detail.
+type sampleDetail struct {
+	Samples []detect.Sample `json:"samples"`
+}
+
+var _ = context.Background
