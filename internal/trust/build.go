@@ -177,6 +177,8 @@ func (b *builder) nodes(e *estate.Estate) {
 		b.add(Node{ID: x.ID, Kind: KindAsset, Sub: x.Kind, Name: firstNonEmpty(x.Hostname, x.ID), Home: x.Tenant,
 			Exposed: len(x.InternetPorts) > 0, KEV: kev, Pos: x.Pos})
 	}
+	pid := estate.MSP
+	b.add(Node{ID: pid, Kind: KindProvider, Name: firstNonEmpty(e.Provider.Name, "the MSP"), Home: pid, MFA: estate.MFAPhishingResistant, Pos: e.Provider.Pos})
 	for i := range e.Vendors {
 		x := &e.Vendors[i]
 		b.add(Node{ID: x.ID, Kind: KindVendor, Sub: x.Kind, Name: x.Name, Home: estate.MSP, MFA: estate.MFAPhishingResistant, Pos: x.Pos})
@@ -266,8 +268,8 @@ func (b *builder) expired(d *estate.Date) bool {
 }
 
 var (
-	subjectKinds = []NodeKind{KindIdentity, KindGroup, KindTool, KindVendor, KindAsset, KindTenant}
-	targetKinds  = []NodeKind{KindTenant, KindTool, KindAsset, KindIdentity, KindGroup}
+	subjectKinds = []NodeKind{KindIdentity, KindGroup, KindTool, KindVendor, KindAsset, KindTenant, KindProvider}
+	targetKinds  = []NodeKind{KindTenant, KindTool, KindAsset, KindIdentity, KindGroup, KindProvider}
 )
 
 func (b *builder) derive(e *estate.Estate) {
@@ -396,7 +398,7 @@ func (b *builder) derive(e *estate.Estate) {
 			}
 		}
 		switch x.Kind {
-		case estate.KindService, estate.KindAPIToken:
+		case estate.KindAPIToken: // a token cannot be sprayed; it leaks (vault, scripts) instead
 		default:
 			b.edge(Edge{From: 0, To: xi, Priv: Full, Kind: EdgeEntry, Req: ReqNoMFA, Why: "account without MFA (password spraying, credential stuffing)", Pos: x.Pos})
 		}
@@ -431,6 +433,10 @@ func (b *builder) derive(e *estate.Estate) {
 				for _, ti := range hostTool[h] {
 					b.edge(Edge{From: ai, To: ti, Priv: Full, Kind: EdgeHost, Why: "host runs the tool", Pos: a.Pos})
 				}
+			}
+			if pi, ok := b.resolve(msp, KindProvider); ok {
+				p, why := hostPriv(a)
+				b.edge(Edge{From: ai, To: pi, Priv: p, Kind: EdgeHost, Why: strings.Replace(why, "tenant", "MSP", 1), Pos: a.Pos})
 			}
 		} else if ti, ok := b.resolve(a.Tenant, KindTenant); ok {
 			p, why := hostPriv(a)

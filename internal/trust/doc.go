@@ -57,8 +57,12 @@
 //     (admin) or has a known-exploited vulnerability (full_control); outsider
 //     → an asset with internet-facing ports and a known-exploited
 //     vulnerability (full_control) or remote-login ports (RDP, SMB, VNC,
-//     WinRM, SSH: admin); outsider → an enabled human, shared or break-glass
-//     identity without MFA (password spraying; a credential edge).
+//     WinRM, SSH: admin); outsider → an enabled identity other than an API
+//     token without MFA (password spraying; a credential edge);
+//   - the provider: an MSP asset → the provider node "msp" at the privilege
+//     the host gives, and grants may target "msp" (an RMM agent on the MSP's
+//     own machines). The provider node is a sink: what the MSP's network
+//     gives beyond that must be stated as grants.
 //
 // # Semantics
 //

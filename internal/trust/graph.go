@@ -70,9 +70,10 @@ const (
 	KindTenant
 	KindAsset
 	KindVendor
+	KindProvider // the MSP itself (id "msp"): its own network and devices
 )
 
-var kindNames = [...]string{"outsider", "identity", "group", "tool", "tenant", "asset", "vendor"}
+var kindNames = [...]string{"outsider", "identity", "group", "tool", "tenant", "asset", "vendor", "provider"}
 
 func (k NodeKind) String() string {
 	if int(k) < len(kindNames) {

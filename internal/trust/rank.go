@@ -21,6 +21,9 @@ type Rank struct {
 	WeightedAny float64 `json:"weighted_any"`
 	// Share is Tenants[Admin] / number of tenants.
 	Share float64 `json:"share_admin"`
+	// exposure breaks ties: of two nodes with the same reach, the one more
+	// easily compromised (no MFA, internet-exposed) ranks first.
+	exposure int
 }
 
 // AtFull, AtAdmin, AtOperate and AtAny are the tenant counts.
@@ -54,7 +57,7 @@ func (g *Graph) rankFrom(r [5]passResult, q Query) *Ranking {
 	rk := &Ranking{Query: q, Tenants: T, g: g}
 	mk := func(i int32) Rank {
 		n := &g.Nodes[i]
-		x := Rank{Node: i, ID: n.ID, Kind: n.Kind, Sub: n.Sub, Weighted: r[Admin].weight[i], WeightedAny: r[Read].weight[i]}
+		x := Rank{Node: i, ID: n.ID, Kind: n.Kind, Sub: n.Sub, Weighted: r[Admin].weight[i], WeightedAny: r[Read].weight[i], exposure: exposureWeight(n)}
 		if n.Kind == KindIdentity || n.Kind == KindTool {
 			x.MFA = string(n.MFA)
 		}
@@ -98,6 +101,9 @@ func compareRank(a, b Rank) int {
 		return c
 	}
 	if c := cmp.Compare(b.WeightedAny, a.WeightedAny); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.exposure, a.exposure); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {

@@ -12,19 +12,45 @@ type Query struct {
 	IncludeJIT bool
 }
 
+// workspace holds the buffers of one threshold pass, reused across passes
+// (the suggestion search runs thousands of them).
+type workspace struct {
+	comp, index, low, stack []int32
+	onStack                 []bool
+	call                    []frame
+	cstart, members, stamp  []int32
+	succ, own               []int32
+	sets                    [][]uint64
+	ccount                  []int32
+	cweight                 []float64
+	slab                    []uint64
+	weights                 []float64
+}
+
+type frame struct{ v, slot int32 }
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
 // scc condenses the subgraph of slots with eff ≥ thr into strongly connected
 // components with an iterative Tarjan. Components are numbered in completion
 // order, which is a reverse topological order: every edge between two
 // components goes from a higher number to a lower one.
-func scc(start, to []int32, eff []Priv, thr Priv) (comp []int32, ncomp int32) {
+func (ws *workspace) scc(start, to []int32, eff []Priv, thr Priv) (comp []int32, ncomp int32) {
 	n := int32(len(start) - 1)
-	comp = make([]int32, n)
-	index := make([]int32, n) // 0 = unvisited, else dfs number + 1
-	low := make([]int32, n)
-	onStack := make([]bool, n)
-	stack := make([]int32, 0, 64)
-	type frame struct{ v, slot int32 }
-	call := make([]frame, 0, 64)
+	ws.comp = grow(ws.comp, int(n))
+	ws.index = grow(ws.index, int(n)) // 0 = unvisited, else dfs number + 1
+	ws.low = grow(ws.low, int(n))
+	ws.onStack = grow(ws.onStack, int(n))
+	comp, index, low, onStack := ws.comp, ws.index, ws.low, ws.onStack
+	stack := ws.stack[:0]
+	call := ws.call[:0]
 	var next int32 = 1
 	for root := int32(0); root < n; root++ {
 		if index[root] != 0 {
@@ -91,6 +117,7 @@ func scc(start, to []int32, eff []Priv, thr Priv) (comp []int32, ncomp int32) {
 			}
 		}
 	}
+	ws.stack, ws.call = stack, call
 	return comp, ncomp
 }
 
@@ -110,53 +137,69 @@ type passResult struct {
 }
 
 // pass computes, for one threshold, how many tenants (and their weight) each
-// node reaches using only edges with privilege ≥ thr. Reach sets are bitsets
-// over tenants, propagated over the condensation in reverse topological
-// order; a component that adds no tenant of its own and has one successor
-// shares its successor's set.
+// node reaches using only edges with privilege ≥ thr.
 func (g *Graph) pass(eff []Priv, thr Priv) passResult {
+	var ws workspace
+	return g.passWS(&ws, eff, thr, true)
+}
+
+// passWS is pass with reusable buffers. Reach sets are bitsets over tenants,
+// propagated over the condensation in reverse topological order; a
+// component that adds no tenant of its own and has one successor shares its
+// successor's set. Without weights, only counts are computed.
+func (g *Graph) passWS(ws *workspace, eff []Priv, thr Priv, weights bool) passResult {
 	n := len(g.Nodes)
 	start, to := g.adj.start, g.adj.to
-	comp, ncomp := scc(start, to, eff, thr)
+	comp, ncomp := ws.scc(start, to, eff, thr)
 	// Members per component (counting sort).
-	cstart := make([]int32, ncomp+1)
+	ws.cstart = grow(ws.cstart, int(ncomp)+1)
+	cstart := ws.cstart
 	for _, c := range comp {
 		cstart[c+1]++
 	}
 	for i := int32(1); i <= ncomp; i++ {
 		cstart[i] += cstart[i-1]
 	}
-	members := make([]int32, n)
-	fill := slices.Clone(cstart[:ncomp])
+	ws.members = grow(ws.members, n)
+	members := ws.members
+	// Use index as the fill cursor (it is free after scc).
+	fill := ws.index[:ncomp]
+	copy(fill, cstart[:ncomp])
 	for v, c := range comp {
 		members[fill[c]] = int32(v)
 		fill[c]++
 	}
-	fill = nil
 
 	T := len(g.tenants)
 	W := (T + 63) / 64
-	weights := make([]float64, T)
-	for i, ti := range g.tenants {
-		weights[i] = tenantWeight(&g.Nodes[ti])
+	if weights && len(ws.weights) != T {
+		ws.weights = make([]float64, T)
+		for i, ti := range g.tenants {
+			ws.weights[i] = tenantWeight(&g.Nodes[ti])
+		}
 	}
-	sets := make([][]uint64, ncomp)
-	ccount := make([]int32, ncomp)
-	cweight := make([]float64, ncomp)
-	stamp := make([]int32, ncomp)
+	ws.sets = grow(ws.sets, int(ncomp))
+	ws.ccount = grow(ws.ccount, int(ncomp))
+	if weights {
+		ws.cweight = grow(ws.cweight, int(ncomp))
+	}
+	ws.stamp = grow(ws.stamp, int(ncomp))
+	sets, ccount, cweight, stamp := ws.sets, ws.ccount, ws.cweight, ws.stamp
 	for i := range stamp {
 		stamp[i] = -1
 	}
-	var slab []uint64
+	slab := ws.slab[:0]
 	alloc := func() []uint64 {
-		if len(slab) < W {
-			slab = make([]uint64, max(W*1024, 1<<16))
+		if cap(slab)-len(slab) < W {
+			slab = make([]uint64, 0, max(W*1024, 1<<16))
 		}
-		s := slab[:W:W]
-		slab = slab[W:]
+		s := slab[len(slab) : len(slab)+W : len(slab)+W]
+		slab = slab[:len(slab)+W]
+		clear(s)
 		return s
 	}
-	var succ, own []int32
+	first := true
+	succ, own := ws.succ, ws.own
 	for c := int32(0); c < ncomp; c++ {
 		succ, own = succ[:0], own[:0]
 		for _, v := range members[cstart[c]:cstart[c+1]] {
@@ -182,10 +225,17 @@ func (g *Graph) pass(eff []Priv, thr Priv) passResult {
 			continue
 		case len(own) == 0 && len(succ) == 1:
 			d := succ[0]
-			sets[c], ccount[c], cweight[c] = sets[d], ccount[d], cweight[d]
+			sets[c], ccount[c] = sets[d], ccount[d]
+			if weights {
+				cweight[c] = cweight[d]
+			}
 			continue
 		}
 		bs := alloc()
+		if first {
+			// Keep the first slab for the next pass.
+			ws.slab, first = slab[:0:cap(slab)], false
+		}
 		for _, d := range succ {
 			src := sets[d]
 			for i := range bs {
@@ -195,22 +245,34 @@ func (g *Graph) pass(eff []Priv, thr Priv) passResult {
 		for _, b := range own {
 			bs[b>>6] |= 1 << (uint(b) & 63)
 		}
-		var cnt int32
-		var w float64
-		for i, word := range bs {
-			for word != 0 {
-				t := bits.TrailingZeros64(word)
-				word &= word - 1
-				cnt++
-				w += weights[i*64+t]
-			}
+		var cnt int
+		for _, word := range bs {
+			cnt += bits.OnesCount64(word)
 		}
-		sets[c], ccount[c], cweight[c] = bs, cnt, w
+		sets[c], ccount[c] = bs, int32(cnt)
+		if weights {
+			var w float64
+			for i, word := range bs {
+				for word != 0 {
+					t := bits.TrailingZeros64(word)
+					word &= word - 1
+					w += ws.weights[i*64+t]
+				}
+			}
+			cweight[c] = w
+		}
 	}
-	res := passResult{count: make([]int32, n), weight: make([]float64, n)}
+	ws.succ, ws.own = succ, own
+	clear(sets) // drop references to the slabs
+	res := passResult{count: make([]int32, n)}
+	if weights {
+		res.weight = make([]float64, n)
+	}
 	for v, c := range comp {
 		res.count[v] = ccount[c]
-		res.weight[v] = cweight[c]
+		if weights {
+			res.weight[v] = cweight[c]
+		}
 	}
 	return res
 }
@@ -219,8 +281,9 @@ func (g *Graph) pass(eff []Priv, thr Priv) passResult {
 func (g *Graph) reachAll(q Query) [5]passResult {
 	eff := g.effective(q.IncludeJIT)
 	var r [5]passResult
+	var ws workspace
 	for _, p := range Privs {
-		r[p] = g.pass(eff, p)
+		r[p] = g.passWS(&ws, eff, p, true)
 	}
 	return r
 }

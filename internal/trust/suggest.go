@@ -4,15 +4,21 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
 // Suggestion is one step of a plan.
 type Suggestion struct {
-	Change Change `json:"change"`
+	// Changes is what to do: usually one change; a grouped remediation
+	// (require MFA on every account without it, patch every exposed
+	// known-exploited flaw) lists one change per object.
+	Changes []Change `json:"changes"`
 	// Why says in words what the change is and does.
 	Why string `json:"why"`
+	// Details has one line per part of a grouped remediation.
+	Details []string `json:"details,omitempty"`
 	// Gain is how much the plan's excess (Σ over nodes of tenants reached
 	// at ≥ admin beyond the limit) drops with this step.
 	Gain int `json:"gain"`
@@ -22,9 +28,12 @@ type Suggestion struct {
 	// node to a tenant it no longer reaches at ≥ admin.
 	ProofFrom int32   `json:"-"`
 	Proof     []int32 `json:"-"`
-	edges     []int32
-	node      int32
+	// helpedCount is how many nodes' admin reach dropped.
+	helpedCount int
 }
+
+// HelpedCount is how many nodes' admin reach the step lowered.
+func (s Suggestion) HelpedCount() int { return s.helpedCount }
 
 // Plan is a small set of changes that bound every single compromise.
 type Plan struct {
@@ -35,9 +44,7 @@ type Plan struct {
 	// Excess before and after the plan: Σ over nodes of max(0, tenants at
 	// ≥ admin − Limit). Zero means the goal is met.
 	ExcessBefore, ExcessAfter int
-	// Residual lists the nodes still above the limit after the plan:
-	// nodes whose reach comes from structure the plan does not touch
-	// (agents, vendor update channels, identity providers).
+	// Residual lists the nodes still above the limit after the plan.
 	Residual []Rank
 	// Graph is the graph with every step applied.
 	Graph *Graph `json:"-"`
@@ -49,25 +56,81 @@ type SuggestOptions struct {
 	MaxSteps int     // default 10
 	// Candidates caps how many actions are evaluated per step (default 80).
 	Candidates int
+	// Pairs is how many of the most used candidates are also tried in
+	// pairs (default 30; 0 on graphs over 100,000 edges).
+	Pairs int
+	// Unweighted makes every node's excess count the same (the exhaustive
+	// comparison in the tests uses it); by default a node's excess is
+	// weighted by how exposed it is (see exposureWeight).
+	Unweighted bool
 }
 
 // candidate is an action the search may take.
 type candidate struct {
-	change Change
-	why    string
-	edges  []int32 // edges cut/made JIT
-	node   int32   // node hardened, or -1
-	harden hardening
-	pref   int // tie-break: lower is preferred (harden < jit < cut)
-	freq   int
+	changes []Change
+	why     string
+	op      Op      // for edges: OpJIT or OpCut
+	edges   []int32 // edges made JIT or cut
+	nodes   []int32 // nodes hardened
+	harden  hardening
+	pref    int // tie-break: lower is preferred
+	freq    int
+	parts   []candidate // a grouped remediation: applied together
+}
+
+func (c *candidate) key() string {
+	var b []byte
+	for _, x := range c.changes {
+		b = append(b, x.String()...)
+		b = append(b, ';')
+	}
+	return string(b)
+}
+
+// exposureWeight is how much a node's excess counts in the greedy choice
+// (and breaks ranking ties): the outsider 10 (nothing else has to go
+// wrong); an internet-exposed tool or asset with a known-exploited flaw 4;
+// an identity, or an exposed tool, without MFA 3, with weak MFA 2; anything
+// else 1. The suggestion search takes weights from the graph before any
+// change.
+func exposureWeight(n *Node) int {
+	switch n.Kind {
+	case KindOutsider:
+		return 10
+	case KindIdentity:
+		switch n.MFA {
+		case estate.MFANone:
+			return 3
+		case estate.MFAWeak:
+			return 2
+		}
+	case KindTool, KindAsset:
+		switch {
+		case n.Exposed && len(n.KEV) > 0:
+			return 4
+		case n.Exposed && n.Kind == KindAsset:
+			return 2
+		case n.Exposed && n.MFA == estate.MFANone:
+			return 3
+		case n.Exposed && n.MFA == estate.MFAWeak:
+			return 2
+		}
+	}
+	return 1
 }
 
 // Suggest finds a small set of changes so that no single node reaches more
 // than Share of the tenants at ≥ admin over standing edges. The method is
-// greedy: at each step it evaluates every candidate action on the proof
-// paths of the current worst nodes and takes the one that lowers the excess
-// most; when no single action lowers it, it tries pairs; it stops when the
-// excess is zero, nothing helps, or MaxSteps is reached.
+// greedy: at each step it evaluates every candidate action found on the
+// admin paths of the current worst nodes (make a grant, membership or role
+// just-in-time; make all of a node's standing access just-in-time; harden
+// the target of a credential or entry edge; require MFA on every account
+// without it; patch every exposed known-exploited flaw) and takes the one
+// that lowers the weighted excess most; when no single action lowers it, it
+// tries pairs (two parallel paths); it stops when the excess is zero,
+// nothing helps, or MaxSteps is reached. Structural edges (agents, hosts,
+// vendor update channels, identity providers, GDAP roles) are never cut:
+// what remains above the limit because of them is reported as residual.
 func (g *Graph) Suggest(o SuggestOptions) *Plan {
 	if o.Share <= 0 {
 		o.Share = g.MaxTenantShare
@@ -80,6 +143,12 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 	}
 	if o.Candidates <= 0 {
 		o.Candidates = 80
+		if len(g.Edges) > 100_000 {
+			o.Candidates = 20
+		}
+	}
+	if o.Pairs == 0 && len(g.Edges) <= 100_000 {
+		o.Pairs = 30
 	}
 	T := len(g.tenants)
 	p := &Plan{Share: o.Share, Tenants: T, Limit: Limit(T, o.Share)}
@@ -88,70 +157,83 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 	if T == 0 {
 		return p
 	}
+	weight := make([]int64, len(g.Nodes))
+	for i := range g.Nodes {
+		weight[i] = 1
+		if !o.Unweighted {
+			weight[i] = int64(exposureWeight(&g.Nodes[i]))
+		}
+	}
 	var effBuf []Priv
-	eval := func() (excess int, total int64, counts []int32) {
+	var ws workspace
+	// eval returns the weighted excess, the plain excess and the counts.
+	eval := func() (wex int64, excess int, counts []int32) {
 		effBuf = h.computeEff(false, effBuf)
-		r := h.pass(effBuf, Admin)
-		for _, c := range r.count {
-			total += int64(c)
+		r := h.passWS(&ws, effBuf, Admin, false)
+		for i, c := range r.count {
 			if int(c) > p.Limit {
 				excess += int(c) - p.Limit
+				wex += weight[i] * int64(int(c)-p.Limit)
 			}
 		}
-		return excess, total, r.count
+		return wex, excess, r.count
 	}
-	excess, total, counts := eval()
+	wex, excess, counts := eval()
 	p.ExcessBefore = excess
+	// In-edges per node, for "every grant to X" candidates (small graphs).
+	var in [][]int32
+	if len(h.Edges) <= 100_000 {
+		in = make([][]int32, len(h.Nodes))
+		for e := range h.Edges {
+			in[h.Edges[e].To] = append(in[h.Edges[e].To], int32(e))
+		}
+	}
 	for step := 0; step < o.MaxSteps && excess > 0; step++ {
-		cands := h.candidates(effBuf, counts, p.Limit, o.Candidates)
+		cands := h.candidates(effBuf, counts, p.Limit, o.Candidates, in)
 		if len(cands) == 0 {
 			break
 		}
 		type scored struct {
-			c      []candidate
-			ex     int
-			tot    int64
-			counts []int32
+			c   []candidate
+			wex int64
 		}
 		var best *scored
-		better := func(s *scored) bool {
+		// Gain per action: a pair must do more than twice what the best
+		// single action does to be chosen.
+		better := func(x *scored) bool {
 			if best == nil {
 				return true
 			}
-			if s.ex != best.ex {
-				return s.ex < best.ex
+			gx, gb := (wex-x.wex)*int64(len(best.c)), (wex-best.wex)*int64(len(x.c))
+			if gx != gb {
+				return gx > gb
 			}
-			if len(s.c) != len(best.c) {
-				return len(s.c) < len(best.c)
+			if len(x.c) != len(best.c) {
+				return len(x.c) < len(best.c)
 			}
-			if s.tot != best.tot {
-				return s.tot < best.tot
-			}
-			return s.c[0].pref < best.c[0].pref
+			return x.c[0].pref < best.c[0].pref
 		}
 		for _, c := range cands {
 			undo := h.applyCand(c)
-			ex, tot, cn := eval()
+			w, _, _ := eval()
 			undo()
-			s := &scored{c: []candidate{c}, ex: ex, tot: tot, counts: cn}
-			if ex < excess && better(s) {
-				best = s
+			if x := (&scored{c: []candidate{c}, wex: w}); w < wex && better(x) {
+				best = x
 			}
 		}
-		if best == nil {
-			// No single action helps: try pairs (parallel paths).
-			lim := min(len(cands), 30)
-			for i := 0; i < lim; i++ {
-				for j := i + 1; j < lim; j++ {
-					u1 := h.applyCand(cands[i])
-					u2 := h.applyCand(cands[j])
-					ex, tot, cn := eval()
-					u2()
-					u1()
-					s := &scored{c: []candidate{cands[i], cands[j]}, ex: ex, tot: tot, counts: cn}
-					if ex < excess && better(s) {
-						best = s
-					}
+		// Pairs of the most used candidates catch parallel paths (a
+		// technician with both a GDAP group and an RMM grant), where no
+		// single change lowers anyone's reach.
+		lim := min(len(cands), o.Pairs)
+		for i := 0; i < lim; i++ {
+			for j := i + 1; j < lim; j++ {
+				u1 := h.applyCand(cands[i])
+				u2 := h.applyCand(cands[j])
+				w, _, _ := eval()
+				u2()
+				u1()
+				if x := (&scored{c: []candidate{cands[i], cands[j]}, wex: w}); w < wex && better(x) {
+					best = x
 				}
 			}
 		}
@@ -164,9 +246,11 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 			before := h.pass(effBuf, Admin).count
 			beforeEff := slices.Clone(effBuf)
 			h.applyCand(c)
-			ex, tot, after := eval()
-			sg := Suggestion{Change: c.change, Why: c.why, Gain: excess - ex, edges: c.edges, node: c.node, ProofFrom: -1}
-			// Nodes helped, most first.
+			w, ex, after := eval()
+			sg := Suggestion{Changes: c.changes, Why: c.why, Gain: excess - ex, ProofFrom: -1}
+			for _, part := range c.parts {
+				sg.Details = append(sg.Details, part.why)
+			}
 			type drop struct {
 				i    int32
 				d, b int32
@@ -195,14 +279,14 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 					After:  Rank{Node: d.i, ID: h.Nodes[d.i].ID, Kind: h.Nodes[d.i].Kind, Tenants: [5]int32{Admin: d.b - d.d}},
 				})
 			}
+			sg.helpedCount = len(drops)
 			if len(drops) > 0 {
 				sg.ProofFrom, sg.Proof = h.proofLost(drops[0].i, beforeEff)
 			}
 			p.Steps = append(p.Steps, sg)
-			excess, total, counts = ex, tot, after
+			wex, excess, counts = w, ex, after
 		}
 	}
-	_ = total
 	p.ExcessAfter = excess
 	rk := h.Ranking()
 	for _, r := range append([]Rank{rk.Outsider}, rk.Ranks...) {
@@ -232,7 +316,7 @@ func (h *Graph) proofLost(src int32, beforeEff []Priv) (int32, []int32) {
 }
 
 // candidates lists the actions on the admin paths of the worst nodes.
-func (h *Graph) candidates(eff []Priv, counts []int32, limit, maxc int) []candidate {
+func (h *Graph) candidates(eff []Priv, counts []int32, limit, maxc int, in [][]int32) []candidate {
 	type v struct {
 		i int32
 		c int32
@@ -290,20 +374,131 @@ func (h *Graph) candidates(eff []Priv, counts []int32, limit, maxc int) []candid
 	}
 	var out []candidate
 	seenC := map[string]bool{}
+	push := func(c candidate, f int) {
+		k := c.key()
+		if seenC[k] {
+			return
+		}
+		seenC[k] = true
+		c.freq = f
+		out = append(out, c)
+	}
+	sum := func(es []int32) int {
+		n := 0
+		for _, e := range es {
+			n += freq[e]
+		}
+		return n
+	}
 	for _, e := range order {
-		c, ok := h.actionFor(e)
-		if !ok || seenC[c.change.String()] {
+		if c, ok := h.actionFor(e); ok {
+			push(c, freq[e])
+		}
+		if c, ok := h.nodeJIT(h.Edges[e].From); ok {
+			push(c, sum(c.edges))
+		}
+		if c, ok := h.intoJIT(h.Edges[e].To, in); ok {
+			push(c, sum(c.edges))
+		}
+	}
+	// Grouped remediations over every entry point of one kind, and over
+	// every entry point that leads above the limit.
+	var noMFA, kevs []int32
+	var closeC candidate
+	closeC.pref = 0
+	for s := h.adj.start[0]; s < h.adj.start[1]; s++ {
+		if eff[s] == None {
 			continue
 		}
-		seenC[c.change.String()] = true
-		c.freq = freq[e]
-		out = append(out, c)
+		ed := &h.Edges[h.adj.edge[s]]
+		if eff[s] >= Admin && int(counts[ed.To]) > limit {
+			if c, ok := h.actionFor(h.adj.edge[s]); ok {
+				closeC.changes = append(closeC.changes, c.changes...)
+				closeC.parts = append(closeC.parts, c)
+			}
+		}
+		switch ed.Req {
+		case ReqNoMFA:
+			noMFA = append(noMFA, ed.To)
+		case ReqExposedKEV:
+			kevs = append(kevs, ed.To)
+		}
+	}
+	if len(noMFA) > 1 {
+		c := candidate{nodes: noMFA, harden: hardening{mfa: estate.MFAPhishingResistant}, pref: 2,
+			why: fmt.Sprintf("require phishing-resistant MFA on every account without MFA (%d: %s)", len(noMFA), strings.Join(firstN(sortedIDs(h, noMFA), 8), ", "))}
+		for _, i := range noMFA {
+			c.changes = append(c.changes, Change{Op: OpHarden, Target: h.Nodes[i].ID, Value: "mfa:phishing-resistant"})
+		}
+		push(c, 0)
+	}
+	if len(kevs) > 1 {
+		c := candidate{nodes: kevs, harden: hardening{patched: true}, pref: 2,
+			why: fmt.Sprintf("patch every internet-exposed known-exploited flaw (%d: %s)", len(kevs), strings.Join(firstN(sortedIDs(h, kevs), 8), ", "))}
+		for _, i := range kevs {
+			c.changes = append(c.changes, Change{Op: OpHarden, Target: h.Nodes[i].ID, Value: "patched"})
+		}
+		push(c, 0)
+	}
+	if len(closeC.parts) > 1 {
+		closeC.why = fmt.Sprintf("close the %d ways in from the internet that each lead above the limit:", len(closeC.parts))
+		push(closeC, 1<<30)
 	}
 	slices.SortStableFunc(out, func(a, b candidate) int { return cmp.Compare(b.freq, a.freq) })
 	if len(out) > maxc {
 		out = out[:maxc]
 	}
 	return out
+}
+
+// jitable reports whether edge e is standing access a policy can make
+// just-in-time.
+func jitable(ed *Edge) bool {
+	if ed.JIT || ed.Cut {
+		return false
+	}
+	switch ed.Kind {
+	case EdgeGrant, EdgeMember, EdgeAccess, EdgeRole:
+		return true
+	}
+	return false
+}
+
+// nodeJIT is "make all of node v's standing access just-in-time", when v
+// has more than one such edge.
+func (h *Graph) nodeJIT(v int32) (candidate, bool) {
+	var es []int32
+	for _, e := range h.OutEdges(v) {
+		if jitable(&h.Edges[e]) {
+			es = append(es, e)
+		}
+	}
+	if len(es) < 2 {
+		return candidate{}, false
+	}
+	n := &h.Nodes[v]
+	return candidate{changes: []Change{{Op: OpJIT, Target: n.ID + "->*"}}, op: OpJIT, edges: es, pref: 1,
+		why: fmt.Sprintf("make all of %s %s's standing access just-in-time (%d grants, memberships or roles)", n.Kind, n.ID, len(es))}, true
+}
+
+// intoJIT is "make every standing grant into node x just-in-time", when
+// more than one subject holds one.
+func (h *Graph) intoJIT(x int32, in [][]int32) (candidate, bool) {
+	if in == nil {
+		return candidate{}, false
+	}
+	var es []int32
+	for _, e := range in[x] {
+		if jitable(&h.Edges[e]) && h.Edges[e].Kind == EdgeGrant {
+			es = append(es, e)
+		}
+	}
+	if len(es) < 2 {
+		return candidate{}, false
+	}
+	n := &h.Nodes[x]
+	return candidate{changes: []Change{{Op: OpJIT, Target: "*->" + n.ID}}, op: OpJIT, edges: es, pref: 1,
+		why: fmt.Sprintf("make every standing grant to %s %s just-in-time (%d grants)", n.Kind, n.ID, len(es))}, true
 }
 
 // actionFor is the remediation the plan may apply to edge e, if any.
@@ -313,47 +508,58 @@ func (h *Graph) actionFor(e int32) (candidate, bool) {
 	ed := &h.Edges[e]
 	from, to := &h.Nodes[ed.From], &h.Nodes[ed.To]
 	id := h.EdgeID(e)
+	jit := func(why string) (candidate, bool) {
+		return candidate{changes: []Change{{Op: OpJIT, Target: id}}, op: OpJIT, edges: []int32{e}, pref: 1, why: why}, true
+	}
 	switch ed.Kind {
 	case EdgeGrant:
-		return candidate{change: Change{Op: OpJIT, Target: id}, edges: []int32{e}, node: -1, pref: 1,
-			why: fmt.Sprintf("make grant %s (%s → %s, %s) just-in-time instead of standing", id, from.ID, to.ID, ed.Priv)}, true
+		return jit(fmt.Sprintf("make grant %s (%s → %s, %s) just-in-time instead of standing", id, from.ID, to.ID, ed.Priv))
 	case EdgeMember:
-		return candidate{change: Change{Op: OpJIT, Target: id}, edges: []int32{e}, node: -1, pref: 1,
-			why: fmt.Sprintf("make %s's membership of %s just-in-time (privileged group activation)", from.ID, to.ID)}, true
+		return jit(fmt.Sprintf("make %s's membership of %s just-in-time (privileged group activation)", from.ID, to.ID))
 	case EdgeAccess:
-		return candidate{change: Change{Op: OpJIT, Target: id}, edges: []int32{e}, node: -1, pref: 1,
-			why: fmt.Sprintf("make access group %s's use of %s just-in-time", from.ID, to.ID)}, true
+		return jit(fmt.Sprintf("make access group %s's use of %s just-in-time", from.ID, to.ID))
 	case EdgeRole:
-		return candidate{change: Change{Op: OpJIT, Target: id}, edges: []int32{e}, node: -1, pref: 1,
-			why: fmt.Sprintf("make %s's directory role over %s eligible (PIM) instead of permanent", from.ID, to.ID)}, true
+		return jit(fmt.Sprintf("make %s's directory role over %s eligible (PIM) instead of permanent", from.ID, to.ID))
 	case EdgeCred:
-		return hardenCand(ed.To, to, "mfa:phishing-resistant",
+		return hardenCand(h, ed.To, "mfa:phishing-resistant",
 			fmt.Sprintf("give %s phishing-resistant MFA so the credential stored in %s alone no longer signs in", to.ID, from.ID)), true
 	case EdgeEntry:
 		switch ed.Req {
 		case ReqExposedNoMFA:
-			return hardenCand(ed.To, to, "mfa:phishing-resistant", fmt.Sprintf("enforce phishing-resistant MFA on internet-exposed %s", to.ID)), true
+			return hardenCand(h, ed.To, "mfa:phishing-resistant", fmt.Sprintf("enforce phishing-resistant MFA on internet-exposed %s (no MFA enforced today)", to.ID)), true
 		case ReqExposedKEV:
-			return hardenCand(ed.To, to, "patched", fmt.Sprintf("patch %s (known exploited: %v) or take it off the internet", to.ID, to.KEV)), true
+			return hardenCand(h, ed.To, "patched", fmt.Sprintf("patch %s (known exploited: %s) or take it off the internet", to.ID, strings.Join(to.KEV, ", "))), true
 		case ReqNoMFA:
-			return hardenCand(ed.To, to, "mfa:phishing-resistant", fmt.Sprintf("enforce phishing-resistant MFA on %s (no MFA today: password spraying gets in)", to.ID)), true
+			return hardenCand(h, ed.To, "mfa:phishing-resistant", fmt.Sprintf("enforce phishing-resistant MFA on %s (no MFA today: password spraying gets in)", to.ID)), true
 		case ReqExposed:
-			return hardenCand(ed.To, to, "internal", fmt.Sprintf("close %s's remote-login ports to the internet", to.ID)), true
+			return hardenCand(h, ed.To, "internal", fmt.Sprintf("close %s's remote-login ports to the internet", to.ID)), true
 		}
 	}
 	return candidate{}, false
 }
 
-func hardenCand(i int32, n *Node, val, why string) candidate {
+func hardenCand(h *Graph, i int32, val, why string) candidate {
 	hv, _ := hardenValue(val)
-	return candidate{change: Change{Op: OpHarden, Target: n.ID, Value: val}, node: i, harden: hv, why: why}
+	return candidate{changes: []Change{{Op: OpHarden, Target: h.Nodes[i].ID, Value: val}}, nodes: []int32{i}, harden: hv, why: why}
 }
 
 // applyCand applies c in place and returns its undo.
 func (h *Graph) applyCand(c candidate) func() {
-	if c.node >= 0 {
-		old := h.Nodes[c.node]
-		n := &h.Nodes[c.node]
+	if len(c.parts) > 0 {
+		undos := make([]func(), len(c.parts))
+		for i, p := range c.parts {
+			undos[i] = h.applyCand(p)
+		}
+		return func() {
+			for i := len(undos) - 1; i >= 0; i-- {
+				undos[i]()
+			}
+		}
+	}
+	oldN := make([]Node, len(c.nodes))
+	for k, i := range c.nodes {
+		oldN[k] = h.Nodes[i]
+		n := &h.Nodes[i]
 		switch {
 		case c.harden.patched:
 			n.KEV = nil
@@ -364,12 +570,11 @@ func (h *Graph) applyCand(c candidate) func() {
 		default:
 			n.MFA = c.harden.mfa
 		}
-		return func() { h.Nodes[c.node] = old }
 	}
-	old := make([]Edge, len(c.edges))
+	oldE := make([]Edge, len(c.edges))
 	for k, e := range c.edges {
-		old[k] = h.Edges[e]
-		if c.change.Op == OpCut {
+		oldE[k] = h.Edges[e]
+		if c.op == OpCut {
 			h.Edges[e].Cut = true
 		} else {
 			h.Edges[e].JIT = true
@@ -377,7 +582,17 @@ func (h *Graph) applyCand(c candidate) func() {
 	}
 	return func() {
 		for k, e := range c.edges {
-			h.Edges[e] = old[k]
+			h.Edges[e] = oldE[k]
+		}
+		for k, i := range c.nodes {
+			h.Nodes[i] = oldN[k]
 		}
 	}
+}
+
+func firstN(s []string, n int) []string {
+	if len(s) <= n {
+		return s
+	}
+	return append(s[:n:n], fmt.Sprintf("and %d more", len(s)-n))
 }

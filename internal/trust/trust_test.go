@@ -192,8 +192,8 @@ func TestBuildErrors(t *testing.T) {
 		t.Fatalf("got %v, want *BuildError", err)
 	}
 	want := []string{
-		`grants.yaml:7:3: grant g1: subject "ghost" is not a known identity, group, tool, vendor, asset or tenant`,
-		`grants.yaml:12:3: grant g2: target "nowhere" is not a known tenant, tool, asset, identity or group`,
+		`grants.yaml:7:3: grant g1: subject "ghost" is not a known identity, group, tool, vendor, asset, tenant or provider`,
+		`grants.yaml:12:3: grant g2: target "nowhere" is not a known tenant, tool, asset, identity, group or provider`,
 		`grants.yaml:12:3: grant g2: privilege "owner" is not one of read, operate, admin, full_control`,
 		`assets.yaml:2:3: asset h1: agents: "rmm" is not a known tool`,
 		`assets.yaml:2:3: asset h1: tenant "b" is neither "msp" nor a known tenant`,

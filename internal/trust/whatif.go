@@ -83,7 +83,9 @@ func hardenValue(v string) (hardening, error) {
 }
 
 // EdgesFor resolves an edge spec: a grant id, an edge id (kind:from->to as
-// printed by EdgeID), or from->to (every edge between the two nodes).
+// printed by EdgeID), from->to (every edge between the two nodes), or
+// node->* (every standing grant, membership and role of the node), or
+// *->node (every standing grant to the node).
 func (g *Graph) EdgesFor(spec string) ([]int32, error) {
 	spec = strings.TrimSpace(spec)
 	var out []int32
@@ -93,6 +95,36 @@ func (g *Graph) EdgesFor(spec string) ([]int32, error) {
 		}
 	}
 	if len(out) > 0 {
+		return out, nil
+	}
+	if to, ok := strings.CutPrefix(spec, "*->"); ok {
+		ti, err := g.NodeIndex(strings.TrimSpace(to))
+		if err != nil {
+			return nil, fmt.Errorf("edge %q: %w", spec, err)
+		}
+		for e := range g.Edges {
+			if ed := &g.Edges[e]; ed.To == ti && ed.Kind == EdgeGrant && jitable(ed) {
+				out = append(out, int32(e))
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("no standing grant to %s", g.Label(ti))
+		}
+		return out, nil
+	}
+	if from, ok := strings.CutSuffix(spec, "->*"); ok {
+		fi, err := g.NodeIndex(strings.TrimSpace(from))
+		if err != nil {
+			return nil, fmt.Errorf("edge %q: %w", spec, err)
+		}
+		for _, e := range g.OutEdges(fi) {
+			if jitable(&g.Edges[e]) {
+				out = append(out, e)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("%s has no standing grant, membership or role", g.Label(fi))
+		}
 		return out, nil
 	}
 	if from, to, ok := strings.Cut(spec, "->"); ok {
