@@ -1,0 +1,335 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/assess"
+)
+
+// OSCAL 1.1 assessment results (NIST). Only the assemblies firebreak fills
+// are modelled. Every identifier is a stable UUID derived from the report
+// content, so rendering the same report twice gives the same document.
+
+const (
+	oscalVersion = "1.1.2"
+	oscalNS      = "https://github.com/firebreak-msp/firebreak/ns/oscal"
+)
+
+type oscalDoc struct {
+	AR oscalAR `json:"assessment-results"`
+}
+
+type oscalAR struct {
+	UUID       string           `json:"uuid"`
+	Metadata   oscalMetadata    `json:"metadata"`
+	ImportAP   oscalImportAP    `json:"import-ap"`
+	Results    []oscalResult    `json:"results"`
+	BackMatter *oscalBackMatter `json:"back-matter,omitempty"`
+}
+
+type oscalMetadata struct {
+	Title        string       `json:"title"`
+	LastModified string       `json:"last-modified"`
+	Version      string       `json:"version"`
+	OSCALVersion string       `json:"oscal-version"`
+	Props        []oscalProp  `json:"props,omitempty"`
+	Roles        []oscalRole  `json:"roles,omitempty"`
+	Parties      []oscalParty `json:"parties,omitempty"`
+	Responsible  []oscalRP    `json:"responsible-parties,omitempty"`
+}
+
+type oscalRole struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+type oscalParty struct {
+	UUID string `json:"uuid"`
+	Type string `json:"type"`
+	Name string `json:"name,omitempty"`
+}
+
+type oscalRP struct {
+	RoleID     string   `json:"role-id"`
+	PartyUUIDs []string `json:"party-uuids"`
+}
+
+type oscalProp struct {
+	Name  string `json:"name"`
+	NS    string `json:"ns,omitempty"`
+	Value string `json:"value"`
+	Class string `json:"class,omitempty"`
+}
+
+type oscalImportAP struct {
+	Href    string `json:"href"`
+	Remarks string `json:"remarks,omitempty"`
+}
+
+type oscalResult struct {
+	UUID             string             `json:"uuid"`
+	Title            string             `json:"title"`
+	Description      string             `json:"description"`
+	Start            string             `json:"start"`
+	End              string             `json:"end,omitempty"`
+	Props            []oscalProp        `json:"props,omitempty"`
+	ReviewedControls oscalReviewed      `json:"reviewed-controls"`
+	Observations     []oscalObservation `json:"observations,omitempty"`
+	Findings         []oscalFinding     `json:"findings,omitempty"`
+}
+
+type oscalReviewed struct {
+	ControlSelections []oscalSelection `json:"control-selections"`
+}
+
+type oscalSelection struct {
+	Description     string            `json:"description,omitempty"`
+	IncludeAll      *struct{}         `json:"include-all,omitempty"`
+	IncludeControls []oscalControlRef `json:"include-controls,omitempty"`
+}
+
+type oscalControlRef struct {
+	ControlID string `json:"control-id"`
+}
+
+type oscalObservation struct {
+	UUID             string          `json:"uuid"`
+	Title            string          `json:"title,omitempty"`
+	Description      string          `json:"description"`
+	Props            []oscalProp     `json:"props,omitempty"`
+	Methods          []string        `json:"methods"`
+	Types            []string        `json:"types,omitempty"`
+	RelevantEvidence []oscalEvidence `json:"relevant-evidence,omitempty"`
+	Collected        string          `json:"collected"`
+	Remarks          string          `json:"remarks,omitempty"`
+}
+
+type oscalEvidence struct {
+	Href        string      `json:"href,omitempty"`
+	Description string      `json:"description"`
+	Props       []oscalProp `json:"props,omitempty"`
+}
+
+type oscalFinding struct {
+	UUID                string           `json:"uuid"`
+	Title               string           `json:"title"`
+	Description         string           `json:"description"`
+	Props               []oscalProp      `json:"props,omitempty"`
+	Target              oscalTarget      `json:"target"`
+	RelatedObservations []oscalRelatedOb `json:"related-observations,omitempty"`
+	Remarks             string           `json:"remarks,omitempty"`
+}
+
+type oscalTarget struct {
+	Type     string      `json:"type"`
+	TargetID string      `json:"target-id"`
+	Title    string      `json:"title,omitempty"`
+	Status   oscalStatus `json:"status"`
+}
+
+type oscalStatus struct {
+	State   string `json:"state"`
+	Reason  string `json:"reason,omitempty"`
+	Remarks string `json:"remarks,omitempty"`
+}
+
+type oscalRelatedOb struct {
+	ObservationUUID string `json:"observation-uuid"`
+}
+
+type oscalBackMatter struct {
+	Resources []oscalResource `json:"resources"`
+}
+
+type oscalResource struct {
+	UUID        string       `json:"uuid"`
+	Title       string       `json:"title,omitempty"`
+	Description string       `json:"description,omitempty"`
+	RLinks      []oscalRLink `json:"rlinks,omitempty"`
+}
+
+type oscalRLink struct {
+	Href string `json:"href"`
+}
+
+// oneLine collapses whitespace so values fit OSCAL's single-line string
+// type (no leading, trailing or embedded line breaks); empty becomes "-".
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func prop(name, value string) oscalProp {
+	return oscalProp{Name: name, NS: oscalNS, Value: oneLine(value)}
+}
+
+func oscalTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// writeOSCAL writes an OSCAL 1.1 assessment-results document: one result
+// (the run) holding one observation per (control, subject, object) result
+// with its evidence, and one finding per observation targeting the control,
+// satisfied or not.
+func writeOSCAL(w io.Writer, r *assess.Report, opts Options) error {
+	at := oscalTime(r.At)
+	runID := stableUUID("run", r.Provider, at)
+	catalogRes := stableUUID("catalog", r.Provider, at)
+	party := stableUUID("party", r.Provider)
+	names := map[string]string{}
+	for _, s := range r.Scores {
+		names[s.Subject] = s.Name
+	}
+
+	rows := append([]assess.Result(nil), r.Results...)
+	sortResults(rows)
+	var controls []oscalControlRef
+	seen := map[string]bool{}
+	for _, ri := range rulesFor(r, opts.Catalog) {
+		if !seen[ri.id] {
+			seen[ri.id] = true
+			controls = append(controls, oscalControlRef{ControlID: ri.id})
+		}
+	}
+
+	res := oscalResult{
+		UUID:        runID,
+		Title:       "AA22-131A assessment of " + oneLine(r.Provider),
+		Description: "Automated and attested verification of the CISA/NSA/FBI/NCSC-UK/ACSC/CCCS/NCSC-NZ joint advisory AA22-131A controls for the MSP and each customer tenant, by firebreak.",
+		Start:       at,
+		End:         at,
+		ReviewedControls: oscalReviewed{ControlSelections: []oscalSelection{{
+			Description:     "Every control of the firebreak AA22-131A catalog evaluated in this run.",
+			IncludeControls: controls,
+		}}},
+	}
+	for _, s := range orderScores(r.Scores) {
+		res.Props = append(res.Props, oscalProp{Name: "score", NS: oscalNS, Class: oneLine(s.Subject), Value: strconv.FormatFloat(s.Score, 'f', 1, 64)})
+	}
+	if len(res.ReviewedControls.ControlSelections[0].IncludeControls) == 0 {
+		res.ReviewedControls.ControlSelections[0].IncludeControls = nil
+		res.ReviewedControls.ControlSelections[0].IncludeAll = &struct{}{}
+	}
+	for i := range rows {
+		x := &rows[i]
+		obsID := stableUUID("observation", runID, x.Control, x.Subject, x.Object, strconv.Itoa(i))
+		method := "TEST"
+		if x.Status == assess.StatusAttested {
+			method = "INTERVIEW"
+		}
+		obs := oscalObservation{
+			UUID:        obsID,
+			Title:       oneLine(x.Control + " " + x.Title),
+			Description: oneLine(sarifMessage(x)),
+			Methods:     []string{method},
+			Types:       []string{"control-objective"},
+			Collected:   at,
+			Props: []oscalProp{
+				prop("subject", x.Subject),
+				prop("status", string(x.Status)),
+				prop("severity", strings.ToLower(x.Severity)),
+			},
+		}
+		if n := names[x.Subject]; n != "" {
+			obs.Props = append(obs.Props, prop("subject-name", n))
+		}
+		if x.Object != "" {
+			obs.Props = append(obs.Props, prop("object", x.Object))
+		}
+		if x.Status == assess.StatusFail {
+			obs.Types = []string{"finding"}
+		}
+		for _, ev := range x.Evidence {
+			e := oscalEvidence{Description: oneLine(evidenceText(ev))}
+			if ev.Pos.File != "" {
+				href := fileURI(ev.Pos.File)
+				if ev.Pos.Line > 0 {
+					href += "#L" + strconv.Itoa(ev.Pos.Line)
+				}
+				e.Href = href
+			}
+			obs.RelevantEvidence = append(obs.RelevantEvidence, e)
+		}
+		if len(x.Missing) > 0 {
+			obs.Remarks = "Missing evidence: " + strings.Join(x.Missing, "; ")
+		}
+		res.Observations = append(res.Observations, obs)
+
+		state, reason := "not-satisfied", "fail"
+		switch x.Status {
+		case assess.StatusPass:
+			state, reason = "satisfied", "pass"
+		case assess.StatusAttested:
+			state, reason = "satisfied", "other"
+		case assess.StatusNotApplicable, assess.StatusNotEvaluable, assess.StatusExcepted:
+			reason = "other"
+			if x.Status == assess.StatusNotApplicable {
+				state = "satisfied"
+			}
+		}
+		f := oscalFinding{
+			UUID:        stableUUID("finding", obsID),
+			Title:       oneLine(x.Control + " for " + x.Subject),
+			Description: oneLine(sarifMessage(x)),
+			Props:       []oscalProp{prop("status", string(x.Status)), prop("severity", strings.ToLower(x.Severity))},
+			Target: oscalTarget{Type: "objective-id", TargetID: x.Control, Title: oneLine(x.Title),
+				Status: oscalStatus{State: state, Reason: reason}},
+			RelatedObservations: []oscalRelatedOb{{ObservationUUID: obsID}},
+		}
+		var remarks []string
+		if x.Status != assess.StatusPass && x.Remediation != "" {
+			remarks = append(remarks, "Remediation: "+strings.TrimSpace(x.Remediation))
+		}
+		if e := x.Exception; e != nil {
+			s := "Excepted by " + e.Owner + ": " + e.Reason
+			if e.Expires != nil {
+				s += " (until " + e.Expires.String() + ")"
+			}
+			remarks = append(remarks, s)
+		}
+		if a := x.Attestation; a != nil {
+			s := "Attested by " + a.By
+			if a.Expires != nil {
+				s += " until " + a.Expires.String()
+			}
+			remarks = append(remarks, s)
+		}
+		f.Remarks = strings.Join(remarks, "\n\n")
+		res.Findings = append(res.Findings, f)
+	}
+
+	doc := oscalDoc{AR: oscalAR{
+		UUID: stableUUID("assessment-results", r.Provider, at),
+		Metadata: oscalMetadata{
+			Title:        "firebreak AA22-131A assessment results: " + oneLine(r.Provider),
+			LastModified: at,
+			Version:      "report-" + r.Version + "/" + opts.toolVersion(),
+			OSCALVersion: oscalVersion,
+			Props:        []oscalProp{prop("provider", r.Provider), prop("tool", "firebreak "+opts.toolVersion())},
+			Roles:        []oscalRole{{ID: "assessor", Title: "Assessor"}},
+			Parties:      []oscalParty{{UUID: party, Type: "organization", Name: oneLine(r.Provider)}},
+			Responsible:  []oscalRP{{RoleID: "assessor", PartyUUIDs: []string{party}}},
+		},
+		ImportAP: oscalImportAP{Href: "#" + catalogRes,
+			Remarks: "There is no separate assessment plan: the plan is the firebreak AA22-131A control catalog applied to every tenant (see back-matter)."},
+		Results: []oscalResult{res},
+		BackMatter: &oscalBackMatter{Resources: []oscalResource{{
+			UUID:        catalogRes,
+			Title:       "firebreak AA22-131A control catalog",
+			Description: "Joint advisory AA22-131A, Protecting Against Cyber Threats to Managed Service Providers and their Customers, as firebreak controls.",
+			RLinks:      []oscalRLink{{Href: "https://www.cisa.gov/news-events/cybersecurity-advisories/aa22-131a"}},
+		}}},
+	}}
+	if doc.AR.Results[0].Observations == nil {
+		doc.AR.Results[0].Findings = nil
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(doc)
+}

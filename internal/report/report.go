@@ -1,0 +1,353 @@
+package report
+
+import (
+	"bufio"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/catalog"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+)
+
+// Formats lists the accepted format names, in the order help text shows them.
+var Formats = []string{"table", "json", "html", "csv", "sarif", "oscal"}
+
+// ErrUnknownFormat is returned by Write for a format not in Formats.
+var ErrUnknownFormat = errors.New("unknown report format")
+
+// Options tune rendering. The zero value is valid.
+type Options struct {
+	// Color enables ANSI colour in the table format. Decide it with
+	// UseColor (a terminal, no --no-color, no NO_COLOR).
+	Color bool
+	// Catalog, when set, supplies rule text (rationale, references, heading
+	// names) for SARIF, OSCAL and HTML; without it they are built from the
+	// results alone.
+	Catalog *catalog.Catalog
+	// ToolVersion is reported in SARIF and OSCAL metadata ("dev" if empty).
+	ToolVersion string
+	// IncludePassing adds pass and not-applicable results to the CSV and
+	// SARIF outputs (the table, JSON, HTML and OSCAL always cover every result).
+	IncludePassing bool
+	// TopControls is how many failing controls the table lists (default 15;
+	// negative for all).
+	TopControls int
+	// MatrixMaxSubjects caps the columns of the HTML controls × tenants
+	// matrix (default 80, worst first); findings are always all listed.
+	MatrixMaxSubjects int
+}
+
+func (o Options) toolVersion() string {
+	if o.ToolVersion == "" {
+		return "dev"
+	}
+	return o.ToolVersion
+}
+
+// Write renders r in format to w.
+func Write(w io.Writer, format string, r *assess.Report, opts Options) error {
+	if r == nil {
+		return errors.New("rendering report: nil report")
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var err error
+	switch format {
+	case "table", "":
+		err = writeTable(bw, r, opts)
+	case "json":
+		err = writeJSON(bw, r)
+	case "html":
+		err = writeHTML(bw, r, opts)
+	case "csv":
+		err = writeCSV(bw, r, opts)
+	case "sarif":
+		err = writeSARIF(bw, r, opts)
+	case "oscal":
+		err = writeOSCAL(bw, r, opts)
+	default:
+		return fmt.Errorf("%w %q (expected one of %s)", ErrUnknownFormat, format, strings.Join(Formats, ", "))
+	}
+	if err != nil {
+		return fmt.Errorf("rendering %s report: %w", format, err)
+	}
+	return bw.Flush()
+}
+
+// WriteFile renders r into path atomically: it writes a temporary file in
+// the same directory and renames it over path only when rendering and
+// writing succeeded, so a failed run never leaves a half-written report.
+func WriteFile(path, format string, r *assess.Report, opts Options) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = Write(f, format, r, opts); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("writing report %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("writing report %s: %w", path, err)
+	}
+	if err = os.Chmod(tmp, 0o644); err != nil {
+		return fmt.Errorf("writing report %s: %w", path, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing report %s: %w", path, err)
+	}
+	return nil
+}
+
+// FormatFromPath guesses a format from an output file's extension
+// (.json, .html/.htm, .csv, .sarif, .oscal.json); "" when it cannot tell.
+func FormatFromPath(path string) string {
+	p := strings.ToLower(path)
+	switch {
+	case strings.HasSuffix(p, ".oscal.json"):
+		return "oscal"
+	case strings.HasSuffix(p, ".sarif"), strings.HasSuffix(p, ".sarif.json"):
+		return "sarif"
+	case strings.HasSuffix(p, ".json"):
+		return "json"
+	case strings.HasSuffix(p, ".html"), strings.HasSuffix(p, ".htm"):
+		return "html"
+	case strings.HasSuffix(p, ".csv"):
+		return "csv"
+	case strings.HasSuffix(p, ".txt"):
+		return "table"
+	}
+	return ""
+}
+
+// severityRank orders severities: critical 4 … info 0, unknown -1.
+func severityRank(s string) int {
+	switch strings.ToLower(s) {
+	case "critical":
+		return 4
+	case "high":
+		return 3
+	case "medium":
+		return 2
+	case "low":
+		return 1
+	case "info":
+		return 0
+	}
+	return -1
+}
+
+// statusRank orders statuses for a matrix cell: the worst wins.
+func statusRank(s assess.Status) int {
+	switch s {
+	case assess.StatusFail:
+		return 6
+	case assess.StatusExcepted:
+		return 5
+	case assess.StatusNotEvaluable:
+		return 4
+	case assess.StatusAttested:
+		return 3
+	case assess.StatusPass:
+		return 2
+	case assess.StatusNotApplicable:
+		return 1
+	}
+	return 0
+}
+
+// isFinding reports whether a result needs attention (shown by default in
+// CSV and SARIF): everything except pass and not-applicable.
+func isFinding(s assess.Status) bool {
+	return s != assess.StatusPass && s != assess.StatusNotApplicable
+}
+
+// view is the report reshaped for the human formats.
+type view struct {
+	r        *assess.Report
+	subjects []assess.Score // MSP first, then tenants worst first
+	names    map[string]string
+	controls []*controlView // by severity desc, then failing subjects desc, then id
+	byID     map[string]*controlView
+	status   map[assess.Status]int
+	failSev  map[string]int // failing results by severity
+	findings []assess.Result
+}
+
+type controlView struct {
+	ID, Title, Severity, Remediation string
+	Heading                          int
+	Cells                            map[string]*cell // subject -> cell
+	FailSubjects                     int
+	Fails                            int
+	Results                          []assess.Result // non-pass results of this control
+}
+
+type cell struct {
+	Status assess.Status
+	Count  int // results of the worst status
+	Total  int
+}
+
+func newView(r *assess.Report) *view {
+	v := &view{r: r, names: map[string]string{}, byID: map[string]*controlView{},
+		status: map[assess.Status]int{}, failSev: map[string]int{}}
+	v.subjects = orderScores(r.Scores)
+	for _, s := range v.subjects {
+		v.names[s.Subject] = s.Name
+	}
+	for i := range r.Results {
+		res := &r.Results[i]
+		v.status[res.Status]++
+		c := v.byID[res.Control]
+		if c == nil {
+			c = &controlView{ID: res.Control, Title: res.Title, Severity: res.Severity, Remediation: res.Remediation,
+				Heading: res.Heading, Cells: map[string]*cell{}}
+			v.byID[res.Control] = c
+			v.controls = append(v.controls, c)
+		}
+		ce := c.Cells[res.Subject]
+		if ce == nil {
+			ce = &cell{}
+			c.Cells[res.Subject] = ce
+		}
+		ce.Total++
+		switch {
+		case statusRank(res.Status) > statusRank(ce.Status):
+			ce.Status, ce.Count = res.Status, 1
+		case res.Status == ce.Status:
+			ce.Count++
+		}
+		if res.Status == assess.StatusFail {
+			v.failSev[strings.ToLower(res.Severity)]++
+			c.Fails++
+		}
+		if isFinding(res.Status) {
+			v.findings = append(v.findings, *res)
+			c.Results = append(c.Results, *res)
+		}
+	}
+	for _, c := range v.controls {
+		for _, ce := range c.Cells {
+			if ce.Status == assess.StatusFail {
+				c.FailSubjects++
+			}
+		}
+	}
+	sort.SliceStable(v.controls, func(i, j int) bool {
+		a, b := v.controls[i], v.controls[j]
+		if (a.Fails > 0) != (b.Fails > 0) {
+			return a.Fails > 0
+		}
+		if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
+			return ra > rb
+		}
+		if a.FailSubjects != b.FailSubjects {
+			return a.FailSubjects > b.FailSubjects
+		}
+		return a.ID < b.ID
+	})
+	sortResults(v.findings)
+	return v
+}
+
+// orderScores puts the MSP first, then tenants by score ascending (worst
+// first), then by subject id.
+func orderScores(in []assess.Score) []assess.Score {
+	s := append([]assess.Score(nil), in...)
+	sort.SliceStable(s, func(i, j int) bool {
+		mi, mj := s[i].Subject == estate.MSP, s[j].Subject == estate.MSP
+		if mi != mj {
+			return mi
+		}
+		if s[i].Score != s[j].Score {
+			return s[i].Score < s[j].Score
+		}
+		return s[i].Subject < s[j].Subject
+	})
+	return s
+}
+
+// sortResults orders results by status (fail first), severity, control,
+// subject and object, so every format lists them the same way.
+func sortResults(rs []assess.Result) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := &rs[i], &rs[j]
+		if ra, rb := statusRank(a.Status), statusRank(b.Status); ra != rb {
+			return ra > rb
+		}
+		if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
+			return ra > rb
+		}
+		if a.Control != b.Control {
+			return a.Control < b.Control
+		}
+		if a.Subject != b.Subject {
+			if a.Subject == estate.MSP || b.Subject == estate.MSP {
+				return a.Subject == estate.MSP
+			}
+			return a.Subject < b.Subject
+		}
+		return a.Object < b.Object
+	})
+}
+
+// stableUUID derives a version-5-style UUID from the parts, so the same
+// report always renders the same identifiers (golden files, re-imports).
+func stableUUID(parts ...string) string {
+	h := sha1.New()
+	h.Write([]byte("firebreak\x00"))
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	b := h.Sum(nil)[:16]
+	b[6] = (b[6] & 0x0f) | 0x50
+	b[8] = (b[8] & 0x3f) | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// evidenceText is "kind id (detail) at file:line".
+func evidenceText(e assess.Evidence) string {
+	var b strings.Builder
+	b.WriteString(e.Kind)
+	if e.ID != "" {
+		b.WriteString(" ")
+		b.WriteString(e.ID)
+	}
+	if e.Detail != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Detail)
+		b.WriteString(")")
+	}
+	if p := e.Pos.String(); p != "" {
+		b.WriteString(" at ")
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// firstPos is the first evidence position of a result, if any.
+func firstPos(r *assess.Result) (estate.Pos, bool) {
+	for _, e := range r.Evidence {
+		if e.Pos.File != "" {
+			return e.Pos, true
+		}
+	}
+	return estate.Pos{}, false
+}
