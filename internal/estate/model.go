@@ -582,6 +582,10 @@ type DMARC struct {
 	Policy string `yaml:"policy" json:"policy"` // none, quarantine, reject
 	Pct    int    `yaml:"pct" json:"pct"`
 	RUA    string `yaml:"rua,omitempty" json:"rua,omitempty"`
+	// SP is the subdomain policy (sp=), "" when absent (subdomains inherit p).
+	SP string `yaml:"sp,omitempty" json:"sp,omitempty"`
+	// Problem is set when the record is missing or malformed ("no DMARC record").
+	Problem string `yaml:"problem,omitempty" json:"problem,omitempty"`
 }
 
 // DKIM is one selector's result.
@@ -604,6 +608,11 @@ type Exposure struct {
 	Error       string      `yaml:"error,omitempty" json:"error,omitempty"`
 	Provenance  *Provenance `yaml:"provenance,omitempty" json:"provenance,omitempty"`
 	Pos         Pos         `yaml:"-" json:"pos"`
+	// Management is true for remote-management services (RDP, SMB, WinRM,
+	// VNC, SSH, RMM and remote-access consoles) found open.
+	Management bool `yaml:"management,omitempty" json:"management,omitempty"`
+	// CertSubject is the leaf certificate's subject CN when TLS was offered.
+	CertSubject string `yaml:"cert_subject,omitempty" json:"cert_subject,omitempty"`
 }
 
 // Date is a calendar date (YYYY-MM-DD) or a full RFC 3339 timestamp.
