@@ -84,6 +84,8 @@ type Engine struct {
 	alerts []Alert
 	stats  Stats
 	sweep  int
+
+	onHold func(rule string, ev *event.Event) // tests: a correlation's condition held
 }
 
 type held struct {
@@ -122,6 +124,7 @@ type crule struct {
 	rank     int
 	escalate *crule
 	incSpec  *keySpec // key of standalone detection incidents / escalation lookups
+	firedSeq uint64   // the last event this correlation fired for (once per event)
 	st       RuleStats
 }
 
@@ -565,8 +568,15 @@ func (e *Engine) feed(cr *crule, pos int, ev *event.Event, ts int64) {
 	n := int64(ev.N())
 	g.total += n
 	holds := cs.update(g, pos, val, ts, n, e.pseq, &cr.st)
+	if holds && cr.firedSeq == e.pseq {
+		return // already fired for this event through another input rule
+	}
 	if holds {
+		cr.firedSeq = e.pseq
 		cr.st.Matched++
+		if e.onHold != nil {
+			e.onHold(cr.r.Ref(), ev)
+		}
 		e.fire(cr, ev, ts, g)
 		return
 	}

@@ -147,19 +147,17 @@ func (c Condition) Holds(n int64) bool {
 // longer changes: windows keep counts exactly up to it and saturate above.
 func (c Condition) need() int64 {
 	var n int64 = 1
-	for _, b := range []*int64{c.GTE, c.LTE, c.EQ, c.NEQ} {
-		if b != nil && *b+1 > n {
-			n = *b + 1
+	bump := func(b *int64, plus int64) {
+		if b != nil && *b+plus > n {
+			n = *b + plus
 		}
 	}
-	for _, b := range []*int64{c.GT} {
-		if b != nil && *b+2 > n {
-			n = *b + 2
-		}
-	}
-	if c.LT != nil && *c.LT+1 > n {
-		n = *c.LT + 1
-	}
+	bump(c.GTE, 0)
+	bump(c.LT, 0)
+	bump(c.GT, 1)
+	bump(c.LTE, 1)
+	bump(c.EQ, 1)
+	bump(c.NEQ, 1)
 	return n
 }
 

@@ -276,7 +276,6 @@ type valueMatcher struct {
 	cased  bool
 	pat    string // lowercased unless cased
 	ascii  bool   // pat is ASCII (fast case folding)
-	glob   []globTok
 	re     *regexp.Regexp
 	prefix netip.Prefix
 	ip     netip.Addr
@@ -365,7 +364,7 @@ func (v *valueMatcher) match(s string, present bool) bool {
 		}
 		return containsFold(s, v.pat, v.ascii)
 	case mGlob:
-		return globMatch(v.glob, s, v.cased)
+		return v.re.MatchString(s)
 	case mRegex:
 		return v.re.MatchString(s)
 	case mCIDR:
@@ -492,41 +491,27 @@ func parseWildcards(s string) []globTok {
 	return toks
 }
 
-func globMatch(toks []globTok, s string, cased bool) bool {
-	if len(toks) == 0 {
-		return s == ""
+// globRegexp compiles wildcard tokens to an anchored RE2 expression, which
+// matches in linear time whatever the pattern.
+func globRegexp(toks []globTok, cased bool) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("(?s")
+	if !cased {
+		b.WriteString("i")
 	}
-	t := toks[0]
-	switch t.kind {
-	case 0:
-		if len(s) < len(t.lit) {
-			return false
-		}
-		if cased {
-			if s[:len(t.lit)] != t.lit {
-				return false
-			}
-		} else if !strings.EqualFold(s[:len(t.lit)], t.lit) {
-			return false
-		}
-		return globMatch(toks[1:], s[len(t.lit):], cased)
-	case 2:
-		if s == "" {
-			return false
-		}
-		_, n := utf8.DecodeRuneInString(s)
-		return globMatch(toks[1:], s[n:], cased)
-	}
-	// star: try every split point (patterns are short)
-	if len(toks) == 1 {
-		return true
-	}
-	for i := 0; i <= len(s); i++ {
-		if globMatch(toks[1:], s[i:], cased) {
-			return true
+	b.WriteString(")^")
+	for _, t := range toks {
+		switch t.kind {
+		case 0:
+			b.WriteString(regexp.QuoteMeta(t.lit))
+		case 1:
+			b.WriteString(".*")
+		case 2:
+			b.WriteString(".")
 		}
 	}
-	return false
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
 }
 
 func isASCII(s string) bool {
@@ -712,7 +697,7 @@ func compileValue(vn *yaml.Node, mods map[string]bool) (*valueMatcher, error) {
 	case len(toks) == 3 && toks[0].kind == 1 && toks[1].kind == 0 && toks[2].kind == 1:
 		v.kind, v.pat = mContains, toks[1].lit
 	default:
-		v.kind, v.glob = mGlob, toks
+		v.kind, v.re = mGlob, globRegexp(toks, v.cased)
 	}
 	v.ascii = isASCII(v.pat)
 	return v, nil

@@ -29,14 +29,14 @@ type corrState struct {
 
 // group is one key's window.
 type group struct {
-	key    string
-	hash   uint64
-	hnext  *group
-	prev   *group
-	next   *group
-	first  int64
-	last   int64
-	total  int64
+	key     string
+	hash    uint64
+	hnext   *group
+	prev    *group
+	next    *group
+	first   int64
+	last    int64
+	total   int64
 	tenant  string
 	tenants []string // cross-tenant groups: tenants seen (up to maxGroupTenants)
 	inc     *Incident

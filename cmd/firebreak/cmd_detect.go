@@ -1,0 +1,601 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/firebreak-msp/firebreak/internal/detect"
+	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/ingest"
+)
+
+type detectOptions struct {
+	rulesDirs   []string
+	noBuiltin   bool
+	format      string
+	inputFormat string
+	mapping     string
+	tenant      string
+	tenantMap   string
+	year        int
+	follow      bool
+	failOn      string
+	lateness    time.Duration
+	sortInput   bool
+	listRules   bool
+	progress    string
+	quiet       bool
+}
+
+func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringArrayVar(&o.rulesDirs, "rules", nil, "directory of Sigma rules (*.yml) to add; a rule with a built-in rule's id replaces it (repeatable)")
+	f.BoolVar(&o.noBuiltin, "no-builtin", false, "do not load the built-in rule pack")
+	f.StringVar(&o.format, "format", "table", "output format: table, json (one document at the end) or jsonl (one alert per line as raised)")
+	f.StringVar(&o.inputFormat, "input-format", "", "log format of the inputs: "+strings.Join(ingest.Formats, ", ")+" (default: detected per input)")
+	f.StringVar(&o.mapping, "mapping", "", "field mapping file for --input-format generic (RMM audit logs, other JSON lines)")
+	f.StringVar(&o.tenant, "tenant", "", "assign every event to this tenant (organization.id)")
+	f.StringVar(&o.tenantMap, "tenant-map", "", "file mapping hosts, user domains or Entra tenant ids to tenants")
+	f.IntVar(&o.year, "year", 0, "year of the first RFC 3164 syslog timestamp (default: from the file's modification time)")
+	f.BoolVar(&o.follow, "follow", false, "keep reading the files as they grow, across rotation, until interrupted")
+	f.StringVar(&o.failOn, "fail-on", "", "exit 3 when an incident at or above this severity exists: informational, low, medium, high, critical")
+	f.DurationVar(&o.lateness, "lateness", 0, "reorder events arriving up to this much out of time order (at least the rules' allowed_lateness)")
+	f.BoolVar(&o.sortInput, "sort", false, "read all events into memory and sort them by time before detection (for unsorted exports)")
+	f.BoolVar(&o.listRules, "list-rules", false, "list the loaded rules and exit")
+	f.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (on a terminal, for inputs over 16 MB), always, never")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no closing summary on stderr")
+}
+
+func newDetectCommand(g *globalOptions) *cobra.Command {
+	var opts detectOptions
+	cmd := &cobra.Command{
+		Use:   "detect [FILE...|-]",
+		Short: "Replay or follow authentication logs through Sigma rules and correlations",
+		Long: `Detect reads authentication logs (OpenSSH syslog or journald JSON, Windows
+Security JSON, Entra ID sign-ins, Okta System Log, generic JSON lines with a
+--mapping), turns each record into an ECS event and runs the built-in Sigma rule
+pack (plus --rules) over them: brute force, slow brute force, password spray
+(one source, distributed, cross-tenant), credential stuffing, success after
+failures, MFA fatigue, lockout storms and RMM fan-out across tenants.
+
+Windows slide on event time, so replaying a file gives exactly the incidents
+live processing would. Each attacker key gets one incident per rule, updated in
+place; a new alert is raised only when an incident opens, escalates or recurs.
+Inputs whose first events run backwards in time (exports listed newest first)
+are read whole and sorted.
+
+With no FILE, or with -, detect reads standard input. A summary (lines read,
+parsed, unparsed with samples, events, incidents per rule, throughput) goes to
+stderr.`,
+		Example: `  firebreak detect /var/log/auth.log --tenant cedar-law
+  firebreak detect --format jsonl signins.json okta.json | your-siem-forwarder
+  firebreak detect --rules ./my-rules --fail-on high auth.log.1.gz
+  firebreak detect --follow /var/log/auth.log --format jsonl`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDetect(cmd.Context(), opts, g, args)
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func (o *detectOptions) Validate() error {
+	switch o.format {
+	case "table", "json", "jsonl":
+	default:
+		return usageError{fmt.Errorf("--format %q: want table, json or jsonl", o.format)}
+	}
+	if o.inputFormat != "" && !slices.Contains(ingest.Formats, o.inputFormat) {
+		return usageError{fmt.Errorf("--input-format %q: want one of %s", o.inputFormat, strings.Join(ingest.Formats, ", "))}
+	}
+	if o.failOn != "" && detect.LevelRank(o.failOn) < 0 {
+		return usageError{fmt.Errorf("--fail-on %q: want informational, low, medium, high or critical", o.failOn)}
+	}
+	switch o.progress {
+	case "auto", "always", "never":
+	default:
+		return usageError{fmt.Errorf("--progress %q: want auto, always or never", o.progress)}
+	}
+	if o.follow && o.sortInput {
+		return usageError{errors.New("--follow and --sort cannot be combined")}
+	}
+	return nil
+}
+
+func loadDetectRules(o detectOptions) ([]*detect.Rule, error) {
+	var rules []*detect.Rule
+	if !o.noBuiltin {
+		b, err := detect.Builtin()
+		if err != nil {
+			return nil, fmt.Errorf("built-in rules: %w", err)
+		}
+		rules = append(rules, b...)
+	}
+	for _, dir := range o.rulesDirs {
+		st, err := os.Stat(dir)
+		if err != nil {
+			return nil, fmt.Errorf("loading rules: %w", err)
+		}
+		var rs []*detect.Rule
+		if st.IsDir() {
+			rs, err = detect.LoadRules(os.DirFS(dir))
+		} else {
+			var data []byte
+			if data, err = os.ReadFile(dir); err == nil {
+				rs, err = detect.ParseRules(dir, data)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("loading rules from %s: %w", dir, err)
+		}
+		for _, r := range rs {
+			if st.IsDir() {
+				r.File = dir + "/" + r.File
+			}
+		}
+		rules = append(rules, rs...)
+	}
+	if len(rules) == 0 {
+		return nil, usageError{errors.New("no rules: drop --no-builtin or add --rules DIR")}
+	}
+	return rules, nil
+}
+
+// detectRun holds one run's state.
+type detectRun struct {
+	opts     detectOptions
+	g        *globalOptions
+	eng      *detect.Engine
+	stats    ingest.Stats
+	files    int
+	progress *progressBar
+	enc      *json.Encoder
+}
+
+func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []string) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	rules, err := loadDetectRules(o)
+	if err != nil {
+		return err
+	}
+	eng, err := detect.NewEngine(rules, detect.Options{AllowedLateness: o.lateness})
+	if err != nil {
+		return err
+	}
+	if o.listRules {
+		return listRules(g.stdout, eng, o.format)
+	}
+	iopts := ingest.Options{Format: o.inputFormat, Year: o.year, Tenant: o.tenant}
+	if o.tenantMap != "" {
+		if iopts.TenantMap, err = ingest.LoadTenantMap(o.tenantMap); err != nil {
+			return err
+		}
+	}
+	if o.mapping != "" {
+		if iopts.Mapping, err = ingest.LoadMapping(o.mapping); err != nil {
+			return err
+		}
+	}
+	if len(args) == 0 {
+		args = []string{"-"}
+	}
+	run := &detectRun{opts: o, g: g, eng: eng}
+	if o.format == "jsonl" {
+		run.enc = json.NewEncoder(g.stdout)
+	}
+	start := time.Now()
+	if o.follow {
+		err = ingest.Follow(ctx, args, iopts, func(ev *event.Event) error {
+			return run.emit(eng.Process(ev))
+		})
+		if errors.Is(err, context.Canceled) {
+			err = nil
+		}
+	} else {
+		run.progress = newProgressBar(g.stderr, o.progress, args)
+		err = run.replay(ctx, args, iopts)
+		run.progress.done()
+	}
+	if err != nil {
+		return err
+	}
+	if err := run.emit(eng.Flush()); err != nil {
+		return err
+	}
+	incs := eng.Incidents()
+	detect.SortIncidents(incs)
+	elapsed := time.Since(start)
+	switch o.format {
+	case "table":
+		if err := writeIncidentTable(g.stdout, incs); err != nil {
+			return err
+		}
+	case "json":
+		doc := struct {
+			Version   string              `json:"version"`
+			Incidents []*detect.Incident  `json:"incidents"`
+			Input     ingest.Stats        `json:"input"`
+			Engine    detect.Stats        `json:"engine"`
+			Seconds   float64             `json:"seconds"`
+			Rules     []map[string]string `json:"rules,omitempty"`
+		}{Version: "1", Incidents: incs, Input: run.stats, Engine: eng.Stats(), Seconds: elapsed.Seconds()}
+		if doc.Incidents == nil {
+			doc.Incidents = []*detect.Incident{}
+		}
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			return err
+		}
+	}
+	if !o.quiet {
+		writeDetectSummary(g.stderr, run, incs, elapsed)
+	}
+	if o.failOn != "" {
+		min := detect.LevelRank(o.failOn)
+		for _, inc := range incs {
+			if detect.LevelRank(inc.Severity) >= min {
+				return ErrFindings
+			}
+		}
+	}
+	return nil
+}
+
+func (run *detectRun) emit(alerts []detect.Alert) error {
+	if run.enc == nil {
+		if run.opts.follow && run.opts.format == "table" {
+			for _, a := range alerts {
+				inc := a.Incident
+				fmt.Fprintf(run.g.stdout, "%s  %-9s %-8s %-30s %s %s\n", a.Time.Format(time.RFC3339), a.Kind,
+					inc.Severity, inc.RuleName, tenantCol(&inc), keyCol(&inc))
+			}
+		}
+		return nil
+	}
+	for i := range alerts {
+		if err := run.enc.Encode(&alerts[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replay reads every input to its end.
+func (run *detectRun) replay(ctx context.Context, args []string, iopts ingest.Options) error {
+	var all []event.Event // --sort
+	for _, path := range args {
+		r, err := ingest.Open(ctx, path, iopts)
+		if err != nil {
+			return err
+		}
+		run.progress.file(path)
+		err = run.readOne(ctx, r, &all)
+		st := r.Stats()
+		r.Close()
+		run.stats.Add(st, ingest.DefaultMaxSamples)
+		run.files++
+		if run.progress != nil {
+			run.progress.base += st.Bytes
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", path, err)
+		}
+	}
+	if run.opts.sortInput {
+		slices.SortStableFunc(all, func(a, b event.Event) int { return a.Timestamp.Compare(b.Timestamp) })
+		for i := range all {
+			if err := run.emit(run.eng.Process(&all[i])); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sniffEvents is how many events are inspected to tell a newest-first export.
+const sniffEvents = 256
+
+func (run *detectRun) readOne(ctx context.Context, r *ingest.Reader, all *[]event.Event) error {
+	var ev event.Event
+	var head []event.Event
+	sniffing := !run.opts.sortInput
+	n := 0
+	for {
+		err := r.Next(&ev)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		n++
+		if n&0xffff == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			run.progress.update(r.Stats())
+		}
+		if run.opts.sortInput {
+			*all = append(*all, copyEvent(&ev))
+			continue
+		}
+		if sniffing {
+			head = append(head, copyEvent(&ev))
+			if len(head) < sniffEvents {
+				continue
+			}
+			sniffing = false
+			if backwards(head) {
+				return run.sortedRest(r, head, &ev)
+			}
+			for i := range head {
+				if err := run.emit(run.eng.Process(&head[i])); err != nil {
+					return err
+				}
+			}
+			head = nil
+			continue
+		}
+		if err := run.emit(run.eng.Process(&ev)); err != nil {
+			return err
+		}
+	}
+	if len(head) > 0 {
+		if backwards(head) {
+			slices.SortStableFunc(head, func(a, b event.Event) int { return a.Timestamp.Compare(b.Timestamp) })
+		}
+		for i := range head {
+			if err := run.emit(run.eng.Process(&head[i])); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sortedRest reads the rest of a newest-first input into memory, sorts it
+// and processes it.
+func (run *detectRun) sortedRest(r *ingest.Reader, head []event.Event, ev *event.Event) error {
+	all := head
+	for {
+		err := r.Next(ev)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		all = append(all, copyEvent(ev))
+	}
+	run.g.log.Info("input runs backwards in time; sorted in memory", "input", r.Name(), "events", len(all))
+	slices.SortStableFunc(all, func(a, b event.Event) int { return a.Timestamp.Compare(b.Timestamp) })
+	for i := range all {
+		if err := run.emit(run.eng.Process(&all[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func backwards(evs []event.Event) bool {
+	up, down := 0, 0
+	for i := 1; i < len(evs); i++ {
+		switch evs[i].Timestamp.Compare(evs[i-1].Timestamp) {
+		case 1:
+			up++
+		case -1:
+			down++
+		}
+	}
+	return down > up
+}
+
+func copyEvent(ev *event.Event) event.Event {
+	c := *ev
+	if len(ev.Fields) > 0 {
+		c.Fields = maps.Clone(ev.Fields)
+	} else {
+		c.Fields = nil
+	}
+	return c
+}
+
+func tenantCol(inc *detect.Incident) string {
+	if inc.Tenant != "" {
+		return inc.Tenant
+	}
+	if len(inc.Tenants) > 0 {
+		s := strings.Join(inc.Tenants, ",")
+		if len(s) > 40 {
+			s = fmt.Sprintf("%d tenants", len(inc.Tenants))
+		}
+		return "[" + s + "]"
+	}
+	return "-"
+}
+
+func keyCol(inc *detect.Incident) string {
+	keys := slices.Sorted(maps.Keys(inc.Key))
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+inc.Key[k])
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
+}
+
+func writeIncidentTable(w io.Writer, incs []*detect.Incident) error {
+	if len(incs) == 0 {
+		_, err := fmt.Fprintln(w, "no incidents")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEVERITY\tRULE\tTENANT\tKEY\tFIRST\tLAST\tEVENTS\tDETAIL")
+	for _, inc := range incs {
+		detail := ""
+		if inc.Distinct > 0 {
+			c := ""
+			if inc.DistinctCap {
+				c = "≥"
+			}
+			detail = fmt.Sprintf("%s%d distinct %s", c, inc.Distinct, inc.Field)
+		}
+		for _, e := range inc.Escalations {
+			detail = strings.TrimSpace(detail + " escalated: " + e.Title)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", inc.Severity, inc.RuleName, tenantCol(inc), keyCol(inc),
+			inc.First.Format(time.RFC3339), inc.Last.Format(time.RFC3339), inc.Count, detail)
+	}
+	return tw.Flush()
+}
+
+func listRules(w io.Writer, eng *detect.Engine, format string) error {
+	rules := eng.Rules()
+	if format == "json" || format == "jsonl" {
+		type row struct {
+			ID, Name, Title, Level, Kind, File string
+			Techniques                         []string
+		}
+		var rows []row
+		for _, r := range rules {
+			kind := "detection"
+			if r.Correlation != nil {
+				kind = r.Correlation.Type
+			}
+			rows = append(rows, row{r.ID, r.Name, r.Title, r.Level, kind, r.File, r.Techniques})
+		}
+		return json.NewEncoder(w).Encode(rows)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tKIND\tLEVEL\tTECHNIQUES\tTITLE")
+	for _, r := range rules {
+		kind := "detection"
+		if r.Correlation != nil {
+			kind = r.Correlation.Type
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Ref(), kind, r.Level, strings.Join(r.Techniques, ","), r.Title)
+	}
+	return tw.Flush()
+}
+
+func writeDetectSummary(w io.Writer, run *detectRun, incs []*detect.Incident, elapsed time.Duration) {
+	s := run.stats
+	es := run.eng.Stats()
+	rate := float64(s.Lines) / max(elapsed.Seconds(), 1e-9)
+	fmt.Fprintf(w, "\nread %d lines from %d input(s) in %s (%.0f lines/s): %d parsed, %d ignored, %d unparsed\n",
+		s.Lines, run.files, elapsed.Round(time.Millisecond), rate, s.Parsed, s.Ignored, s.Unparsed)
+	for _, smp := range s.Samples {
+		fmt.Fprintf(w, "  unparsed %s\n", smp)
+	}
+	fmt.Fprintf(w, "events: %d processed, %d reordered, %d late (dropped, older than the %s lateness)\n",
+		es.Processed, es.Reordered, es.Late, run.eng.Lateness())
+	per := map[string]int{}
+	for _, inc := range incs {
+		per[inc.RuleName]++
+	}
+	names := slices.Collect(maps.Keys(per))
+	sort.Strings(names)
+	fmt.Fprintf(w, "incidents: %d", len(incs))
+	for _, n := range names {
+		fmt.Fprintf(w, ", %s %d", n, per[n])
+	}
+	fmt.Fprintln(w)
+	var dropped, evicted int64
+	for _, r := range es.Rules {
+		dropped += r.Dropped
+		evicted += r.Evicted
+	}
+	if dropped > 0 || es.IncidentsDropped > 0 {
+		fmt.Fprintf(w, "state caps hit: %d groups dropped by max_groups, %d incidents dropped\n", dropped, es.IncidentsDropped)
+	}
+}
+
+// progressBar draws a one-line bar on a terminal.
+type progressBar struct {
+	w     io.Writer
+	on    bool
+	total int64
+	start time.Time
+	last  time.Time
+	base  int64 // bytes of finished inputs
+	cur   string
+}
+
+func newProgressBar(w io.Writer, mode string, paths []string) *progressBar {
+	p := &progressBar{w: w, start: time.Now()}
+	for _, path := range paths {
+		if st, err := os.Stat(path); err == nil && path != "-" {
+			p.total += st.Size()
+		}
+	}
+	switch mode {
+	case "always":
+		p.on = true
+	case "auto":
+		f, ok := w.(*os.File)
+		p.on = ok && term.IsTerminal(int(f.Fd())) && p.total > 16<<20
+	}
+	return p
+}
+
+func (p *progressBar) file(path string) {
+	if p != nil {
+		p.cur = path
+	}
+}
+
+func (p *progressBar) update(st ingest.Stats) {
+	if p == nil || !p.on || p.total == 0 {
+		return
+	}
+	now := time.Now()
+	if now.Sub(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last = now
+	done := min(p.base+st.Bytes, p.total)
+	frac := float64(done) / float64(p.total)
+	el := now.Sub(p.start).Seconds()
+	eta := ""
+	if frac > 0 {
+		eta = (time.Duration(el/frac*(1-frac)) * time.Second).Round(time.Second).String()
+	}
+	const width = 30
+	n := int(frac * width)
+	fmt.Fprintf(p.w, "\r[%s%s] %3.0f%% %s lines %.0f lines/s ETA %s ", strings.Repeat("=", n), strings.Repeat(" ", width-n),
+		frac*100, humanCount(st.Lines), float64(st.Lines)/max(el, 1e-9), eta)
+}
+
+func (p *progressBar) done() {
+	if p != nil && p.on && !p.last.IsZero() {
+		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", 90))
+	}
+}
+
+func humanCount(n int64) string {
+	switch {
+	case n >= 1_000_000:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n >= 1_000:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}
