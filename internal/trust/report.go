@@ -121,6 +121,9 @@ type SuggestionView struct {
 	Gain      int         `json:"gain"`
 	Helped    []DeltaView `json:"helped"`
 	HelpedAll int         `json:"helped_nodes"`
+	// Entry points (taken directly at ≥ admin) leading above the limit.
+	EntriesBefore int `json:"entry_points_over_before"`
+	EntriesAfter  int `json:"entry_points_over_after"`
 	ProofFrom string      `json:"proof_from,omitempty"`
 	Proof     []Step      `json:"proof,omitempty"`
 }
@@ -173,11 +176,10 @@ func flagFor(c Change) string {
 	return "--cut " + c.Target
 }
 
+// overLimit counts the nodes whose single compromise reaches more than
+// limit tenants at ≥ admin (the outsider is not one compromise: it is the
+// union of every entry point).
 func overLimit(rk *Ranking, limit int) (n, worst int) {
-	if rk.Outsider.AtAdmin() > limit {
-		n++
-	}
-	worst = rk.Outsider.AtAdmin()
 	for _, r := range rk.Ranks {
 		if r.AtAdmin() > limit {
 			n++
@@ -253,7 +255,8 @@ func NewReport(g *Graph, o ReportOptions) (*Report, error) {
 		r.showPlan = o.Suggest
 		pv := &PlanView{Share: p.Share, Limit: p.Limit, ExcessBefore: p.ExcessBefore, ExcessAfter: p.ExcessAfter}
 		for _, s := range p.Steps {
-			sv := SuggestionView{Changes: s.Changes, Why: s.Why, Details: s.Details, Gain: s.Gain, HelpedAll: s.HelpedCount()}
+			sv := SuggestionView{Changes: s.Changes, Why: s.Why, Details: s.Details, Gain: s.Gain, HelpedAll: s.HelpedCount(),
+				EntriesBefore: s.EntriesBefore, EntriesAfter: s.EntriesAfter}
 			var fl []string
 			for _, c := range s.Changes {
 				fl = append(fl, flagFor(c))
@@ -361,16 +364,21 @@ func WriteTable(w io.Writer, r *Report) error {
 }
 
 func writeSummary(ew *errWriter, r *Report) {
-	worst := r.Outsider
-	if len(r.Ranking) > 0 && r.Ranking[0].TenantsAdmin >= worst.TenantsAdmin {
+	var worst RankView
+	if len(r.Ranking) > 0 {
 		worst = r.Ranking[0]
 	}
-	ew.printf("\nWorst single compromise: %s %s reaches %d of %d tenants (%s) at admin or above",
+	ew.printf("\nWorst single compromise: %s %s reaches %d of %d tenants (%s) at admin or above.\n",
 		worst.Kind, worst.ID, worst.TenantsAdmin, r.Tenants, pct(worst.TenantsAdmin, r.Tenants))
-	if worst.Kind != "outsider" {
-		ew.printf("; an outsider reaches %d directly", r.Outsider.TenantsAdmin)
+	bigEntries := 0
+	for _, e := range r.EntryPoints {
+		if e.TenantsAdmin > r.Limit {
+			bigEntries++
+		}
 	}
-	ew.printf(".\nGoal: no single compromise reaches more than %s of tenants (%s) at admin or above — %s exceed it.\n",
+	ew.printf("From the internet, with no credentials: %d tenants at admin or above through %s; %d of them each lead to more than %s.\n",
+		r.Outsider.TenantsAdmin, plural(len(r.EntryPoints), "entry point"), bigEntries, plural(r.Limit, "tenant"))
+	ew.printf("Goal: no single compromise reaches more than %s of tenants (%s) at admin or above — %s exceed it.\n",
 		pct(int(r.Share*100+0.5), 100), plural(r.Limit, "tenant"), plural(r.OverLimit, "node"))
 	if p := r.Plan; p != nil && len(p.Steps) > 0 {
 		if r.showPlan {
@@ -390,6 +398,9 @@ func writeSummary(ew *errWriter, r *Report) {
 					break
 				}
 				ew.printf("      - %s\n", d)
+			}
+			if s.EntriesAfter < s.EntriesBefore {
+				ew.printf("    ways in from the internet that lead above the limit: %d → %d\n", s.EntriesBefore, s.EntriesAfter)
 			}
 			if len(s.Helped) > 0 {
 				h := s.Helped[0]

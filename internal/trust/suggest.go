@@ -28,6 +28,9 @@ type Suggestion struct {
 	// node to a tenant it no longer reaches at ≥ admin.
 	ProofFrom int32   `json:"-"`
 	Proof     []int32 `json:"-"`
+	// EntriesBefore and EntriesAfter count the entry points (nodes an
+	// outsider takes directly at ≥ admin) that lead above the limit.
+	EntriesBefore, EntriesAfter int
 	// helpedCount is how many nodes' admin reach dropped.
 	helpedCount int
 }
@@ -87,16 +90,17 @@ func (c *candidate) key() string {
 	return string(b)
 }
 
-// exposureWeight is how much a node's excess counts in the greedy choice
-// (and breaks ranking ties): the outsider 10 (nothing else has to go
-// wrong); an internet-exposed tool or asset with a known-exploited flaw 4;
-// an identity, or an exposed tool, without MFA 3, with weak MFA 2; anything
-// else 1. The suggestion search takes weights from the graph before any
-// change.
+// exposureWeight is how likely a node is to be compromised first; it
+// weights the node's excess in the greedy choice and breaks ranking ties:
+// an internet-exposed tool or asset with a known-exploited flaw 4; an
+// identity, or an exposed tool, without MFA 3, with weak MFA 2; anything
+// else 1. The suggestion search takes these weights from the graph before
+// any change, and multiplies a node's weight by 10 while it is an entry
+// point (an outsider takes it directly at ≥ admin).
 func exposureWeight(n *Node) int {
 	switch n.Kind {
 	case KindOutsider:
-		return 10
+		return 0
 	case KindIdentity:
 		switch n.MFA {
 		case estate.MFANone:
@@ -167,14 +171,27 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 	var effBuf []Priv
 	var ws workspace
 	// eval returns the weighted excess, the plain excess and the counts.
+	entry := make([]bool, len(g.Nodes))
 	eval := func() (wex int64, excess int, counts []int32) {
 		effBuf = h.computeEff(false, effBuf)
 		r := h.passWS(&ws, effBuf, Admin, false)
-		for i, c := range r.count {
-			if int(c) > p.Limit {
-				excess += int(c) - p.Limit
-				wex += weight[i] * int64(int(c)-p.Limit)
+		clear(entry)
+		for s := h.adj.start[0]; s < h.adj.start[1]; s++ {
+			if effBuf[s] >= Admin {
+				entry[h.adj.to[s]] = true
 			}
+		}
+		for i, c := range r.count {
+			if i == 0 || int(c) <= p.Limit {
+				continue // the outsider's union of entries is not one compromise
+			}
+			x := int64(int(c) - p.Limit)
+			excess += int(x)
+			w := weight[i]
+			if entry[i] {
+				w *= 10 // an outsider takes it directly
+			}
+			wex += w * x
 		}
 		return wex, excess, r.count
 	}
@@ -280,7 +297,12 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 				})
 			}
 			sg.helpedCount = len(drops)
-			if len(drops) > 0 {
+			sg.EntriesBefore = h.entriesOver(beforeEff, before, p.Limit)
+			sg.EntriesAfter = h.entriesOver(effBuf, after, p.Limit)
+			if sg.EntriesAfter < sg.EntriesBefore {
+				sg.ProofFrom, sg.Proof = h.proofThrough(beforeEff, before, p.Limit, c)
+			}
+			if sg.Proof == nil && len(drops) > 0 {
 				sg.ProofFrom, sg.Proof = h.proofLost(drops[0].i, beforeEff)
 			}
 			p.Steps = append(p.Steps, sg)
@@ -289,13 +311,64 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 	}
 	p.ExcessAfter = excess
 	rk := h.Ranking()
-	for _, r := range append([]Rank{rk.Outsider}, rk.Ranks...) {
+	for _, r := range rk.Ranks {
 		if r.AtAdmin() > p.Limit {
 			p.Residual = append(p.Residual, r)
 		}
 	}
 	slices.SortStableFunc(p.Residual, compareRank)
 	return p
+}
+
+// entriesOver counts entry points at ≥ admin whose target reaches more than
+// limit tenants at ≥ admin.
+func (h *Graph) entriesOver(eff []Priv, counts []int32, limit int) int {
+	n := 0
+	for s := h.adj.start[0]; s < h.adj.start[1]; s++ {
+		if eff[s] >= Admin && int(counts[h.adj.to[s]]) > limit {
+			n++
+		}
+	}
+	return n
+}
+
+// proofThrough returns the outsider's path (under beforeEff) through the
+// widest entry point the candidate closes.
+func (h *Graph) proofThrough(beforeEff []Priv, counts []int32, limit int, c candidate) (int32, []int32) {
+	closes := map[int32]bool{}
+	var walk func(c candidate)
+	walk = func(c candidate) {
+		for _, n := range c.nodes {
+			closes[n] = true
+		}
+		for _, p := range c.parts {
+			walk(p)
+		}
+	}
+	walk(c)
+	best := int32(-1)
+	for s := h.adj.start[0]; s < h.adj.start[1]; s++ {
+		t := h.adj.to[s]
+		if beforeEff[s] >= Admin && closes[t] && int(counts[t]) > limit && (best < 0 || counts[t] > counts[best]) {
+			best = t
+		}
+	}
+	if best < 0 {
+		return -1, nil
+	}
+	b := h.blast(best, Query{}, beforeEff)
+	for _, r := range b.Tenants {
+		if r.Priv >= Admin && len(r.Path) > 0 {
+			var entry int32 = -1
+			for s := h.adj.start[0]; s < h.adj.start[1]; s++ {
+				if h.adj.to[s] == best && beforeEff[s] >= Admin && (entry < 0 || beforeEff[s] > h.Edges[entry].Priv) {
+					entry = h.adj.edge[s]
+				}
+			}
+			return 0, append([]int32{entry}, r.Path...)
+		}
+	}
+	return -1, nil
 }
 
 // proofLost returns a path (under beforeEff) from src to a tenant at ≥ admin
