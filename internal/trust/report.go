@@ -122,10 +122,10 @@ type SuggestionView struct {
 	Helped    []DeltaView `json:"helped"`
 	HelpedAll int         `json:"helped_nodes"`
 	// Entry points (taken directly at ≥ admin) leading above the limit.
-	EntriesBefore int `json:"entry_points_over_before"`
-	EntriesAfter  int `json:"entry_points_over_after"`
-	ProofFrom string      `json:"proof_from,omitempty"`
-	Proof     []Step      `json:"proof,omitempty"`
+	EntriesBefore int    `json:"entry_points_over_before"`
+	EntriesAfter  int    `json:"entry_points_over_after"`
+	ProofFrom     string `json:"proof_from,omitempty"`
+	Proof         []Step `json:"proof,omitempty"`
 }
 
 // DeltaView is a before/after pair.
