@@ -370,7 +370,7 @@ func (s *Server) handleAPIBlastRanking(w http.ResponseWriter, r *http.Request, p
 // --- incidents
 
 func (s *Server) handleAPIIncidents(w http.ResponseWriter, r *http.Request, p *principal) error {
-	f := s.incidentFilter(r)
+	f := s.incidentFilter(r, p)
 	if v, err := queryInt(r, "limit"); err != nil {
 		return err
 	} else if v > 0 && v <= 1000 {

@@ -41,5 +41,10 @@ func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *prin
 			}
 		}
 	}
+	if pg.Selected == nil && pg.Node != "" {
+		// Never echo an id the caller cannot see.
+		pg.Node = ""
+		pg.Flash = "No such node in your view of the blast radius."
+	}
 	return s.render(w, r, "blast", pg)
 }

@@ -193,7 +193,7 @@ func lineList(rs []rejectedLine) string {
 
 // handleEventSearch serves GET /api/v1/events.
 func (s *Server) handleEventSearch(w http.ResponseWriter, r *http.Request, p *principal) error {
-	q, err := s.eventQuery(r)
+	q, err := s.eventQuery(r, p)
 	if err != nil {
 		return err
 	}
@@ -212,11 +212,14 @@ func (s *Server) handleEventSearch(w http.ResponseWriter, r *http.Request, p *pr
 	return nil
 }
 
-func (s *Server) eventQuery(r *http.Request) (store.EventQuery, error) {
+func (s *Server) eventQuery(r *http.Request, p *principal) (store.EventQuery, error) {
 	v := r.URL.Query()
 	q := store.EventQuery{
 		Tenant: v.Get("tenant"), User: v.Get("user"), SourceIP: v.Get("source_ip"),
 		Dataset: v.Get("source"), Host: v.Get("host"), Outcome: v.Get("outcome"), Limit: 100,
+	}
+	if !p.Scope.AllTenants {
+		q.Tenant = p.Scope.Tenant
 	}
 	if q.Dataset == "" {
 		q.Dataset = v.Get("dataset")

@@ -470,9 +470,14 @@ type incidentsPage struct {
 	CanHandle bool
 }
 
-func (s *Server) incidentFilter(r *http.Request) store.IncidentFilter {
+// incidentFilter reads the filter from the query; a tenant-scoped caller's
+// tenant filter is always its own tenant.
+func (s *Server) incidentFilter(r *http.Request, p *principal) store.IncidentFilter {
 	q := r.URL.Query()
 	f := store.IncidentFilter{Status: q.Get("status"), Severity: q.Get("severity"), Tenant: q.Get("tenant"), Rule: q.Get("rule"), Limit: 200}
+	if !p.Scope.AllTenants {
+		f.Tenant = p.Scope.Tenant
+	}
 	if f.Status == "all" {
 		f.Status = ""
 	}
@@ -481,7 +486,7 @@ func (s *Server) incidentFilter(r *http.Request) store.IncidentFilter {
 
 func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request, p *principal) error {
 	ctx := r.Context()
-	f := s.incidentFilter(r)
+	f := s.incidentFilter(r, p)
 	if !r.URL.Query().Has("status") {
 		f.Status = ""
 	}
@@ -496,7 +501,7 @@ func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request, p *prin
 
 // handleIncidentRows serves the incidents table body for live refresh.
 func (s *Server) handleIncidentRows(w http.ResponseWriter, r *http.Request, p *principal) error {
-	incs, err := s.st.ListIncidents(r.Context(), p.Scope, s.incidentFilter(r))
+	incs, err := s.st.ListIncidents(r.Context(), p.Scope, s.incidentFilter(r, p))
 	if err != nil {
 		return err
 	}
@@ -627,7 +632,7 @@ type eventsPage struct {
 func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *principal) error {
 	ctx := r.Context()
 	pg := &eventsPage{pageBase: s.basePage(ctx, p, "Events", "events")}
-	q, err := s.eventQuery(r)
+	q, err := s.eventQuery(r, p)
 	if err != nil {
 		_, pg.Error = classify(err)
 		return s.render(w, r, "events", pg)
