@@ -325,6 +325,7 @@ func (r *Reader) record() ([]byte, int64, int64, error) {
 			return rec, r.subLn, r.subOff, nil
 		}
 		if err != io.EOF {
+			r.st.Lines++
 			r.bad(r.subLn, "bad JSON document: "+err.Error(), nil)
 		}
 		r.sub = nil
@@ -333,6 +334,7 @@ func (r *Reader) record() ([]byte, int64, int64, error) {
 		rec, ln, err := r.doc.next()
 		if err != nil {
 			if err != io.EOF && !isReadErr(err) {
+				r.st.Lines++
 				r.bad(ln, "bad JSON document: "+err.Error(), nil)
 				// the document is unusable past a syntax error; fall back to lines
 				r.doc = nil
