@@ -25,6 +25,9 @@ type workspace struct {
 	cweight                 []float64
 	slab                    []uint64
 	weights                 []float64
+	// keep, when set, is called with every node's reach set (nil sets are
+	// skipped) before the sets are dropped.
+	keep func(v int32, set []uint64)
 }
 
 type frame struct{ v, slot int32 }
@@ -263,6 +266,13 @@ func (g *Graph) passWS(ws *workspace, eff []Priv, thr Priv, weights bool) passRe
 		}
 	}
 	ws.succ, ws.own = succ, own
+	if ws.keep != nil {
+		for v, c := range comp {
+			if sets[c] != nil {
+				ws.keep(int32(v), sets[c])
+			}
+		}
+	}
 	clear(sets) // drop references to the slabs
 	res := passResult{count: make([]int32, n)}
 	if weights {

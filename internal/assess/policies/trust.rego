@@ -1,0 +1,158 @@
+# Graph controls (FB-TRUST-*): judged on input.trust, the trust graph summary
+# built by internal/trust (trust.Facts). Reach is standing access at admin
+# or above; limit is settings.max_tenant_share of the tenants.
+package firebreak.checks.trust
+
+import data.firebreak.lib
+
+controls := ["FB-TRUST-001", "FB-TRUST-002", "FB-TRUST-003", "FB-TRUST-004", "FB-TRUST-005"]
+
+need := "trust graph (input.trust, built by internal/trust)"
+
+have if input.trust.version
+
+results contains lib.not_evaluable(c, "the trust graph was not computed for this assessment", need) if {
+	not have
+	some c in controls
+}
+
+tr := input.trust
+
+# mine is this tenant's slice of the facts (tenant subjects only).
+mine := tr.by_tenant[input.subject.id]
+
+limit_note := sprintf("more than %d of %d tenants (%d%%) at admin or above", [tr.limit, tr.tenants, round(tr.share * 100)])
+
+reach_detail(n) := sprintf("reaches %d of %d tenants at admin or above (mfa %s)%s", [n.tenants_admin, tr.tenants, mfa_of(n), path_note(n)])
+
+mfa_of(n) := n.mfa if n.mfa != ""
+else := "n/a"
+
+path_note(n) := sprintf("; e.g. %s", [n.path]) if n.path != ""
+else := ""
+
+weak(n) if {
+	n.kind in {"identity", "tool"}
+	n.mfa != "phishing-resistant"
+}
+
+# FB-TRUST-001 — wide reach without phishing-resistant MFA.
+results contains lib.check(
+	{"control": "FB-TRUST-001", "noun": "identities and tools", "fails": sprintf("reach %s without phishing-resistant MFA", [limit_note]), "need": need},
+	object.get(tr.counts, "identity", 0) + object.get(tr.counts, "tool", 0),
+	{lib.ev(n.kind, n.id, reach_detail(n)) | some n in tr.over_limit; weak(n)},
+	set(),
+) if {
+	have
+	lib.msp
+}
+
+results contains lib.check(
+	{"control": "FB-TRUST-001", "noun": "objects reaching this tenant and too many others", "fails": sprintf("are identities or tools without phishing-resistant MFA that reach %s", [limit_note]), "need": need},
+	max([1, count(mine.over_limit)]),
+	{lib.ev(r.kind, r.id, sprintf("reaches this tenant and %s; mfa %s", [limit_note, mfa_of(r)])) | some r in mine.over_limit; weak(r)},
+	set(),
+) if {
+	have
+	lib.tenant
+}
+
+# FB-TRUST-002 — entry points with a standing path to tenant admin.
+entry_detail(e) := sprintf("%s (%s): reaches %d tenants at admin or above%s", [e.why, e.privilege, e.tenants_admin, kev_note(e)])
+
+kev_note(e) := sprintf("; known exploited: %s", [concat(", ", e.kev)]) if count(object.get(e, "kev", [])) > 0
+else := ""
+
+results contains lib.check(
+	{"control": "FB-TRUST-002", "noun": "entry points an outsider takes directly", "fails": "lead by a standing path to tenant admin", "need": need},
+	max([1, count(tr.entry_points)]),
+	{lib.ev(e.kind, e.id, sprintf("%s%s", [entry_detail(e), path_note(e)])) | some e in tr.entry_points; e.tenants_admin > 0},
+	set(),
+) if {
+	have
+	lib.msp
+}
+
+results contains lib.check(
+	{"control": "FB-TRUST-002", "noun": "entry points leading to this tenant", "fails": "give an outsider admin or more over this tenant", "need": need},
+	max([1, mine.entry_points_n]),
+	{lib.ev(r.kind, r.id, "an outsider takes it directly and it reaches this tenant at admin or above") | some r in mine.entry_points},
+	set(),
+) if {
+	have
+	lib.tenant
+}
+
+# FB-TRUST-003 — vendor and subcontractor paths, bounded.
+vendor_detail(v) := sprintf("%s %s: reaches %d of %d tenants at admin or above, %d at any privilege%s", [object.get(v, "sub", "vendor"), v.id, v.tenants_admin, tr.tenants, v.tenants_any, path_note(v)])
+
+results contains lib.check(
+	{"control": "FB-TRUST-003", "noun": "vendors and subcontractors", "fails": sprintf("reach %s", [limit_note]), "need": need},
+	count(tr.vendors),
+	{lib.ev("vendor", v.id, vendor_detail(v)) | some v in tr.vendors; v.tenants_admin > tr.limit},
+	set(),
+) if {
+	have
+	lib.msp
+}
+
+wide_vendor := {v.id | some v in tr.vendors; v.tenants_admin > tr.limit}
+
+results contains lib.check(
+	{"control": "FB-TRUST-003", "noun": "vendors and subcontractors reaching this tenant", "fails": sprintf("also reach %s", [limit_note]), "need": need},
+	count(mine.vendors),
+	{lib.ev("vendor", r.id, "supplies or holds a path to this tenant at admin or above, and to too many others") | some r in mine.vendors; wide_vendor[r.id]},
+	set(),
+) if {
+	have
+	lib.tenant
+}
+
+# FB-TRUST-004 — one identity, standing admin in several customers.
+results contains lib.check(
+	{"control": "FB-TRUST-004", "noun": "identities with admin in a customer", "fails": "hold standing admin or more in two or more customers", "need": need},
+	tr.identities_with_admin,
+	{lib.ev("identity", n.id, sprintf("standing admin in %d tenants (mfa %s)", [n.tenants_admin, mfa_of(n)])) | some n in tr.admin_identities},
+	set(),
+) if {
+	have
+	lib.msp
+}
+
+results contains lib.check(
+	{"control": "FB-TRUST-004", "noun": "identities with admin in this tenant", "fails": "also hold standing admin in other customers", "need": need},
+	max([1, mine.admin_identities_n]),
+	{lib.ev("identity", r.id, "standing admin here and in at least one other customer") | some r in mine.admin_identities},
+	set(),
+) if {
+	have
+	lib.tenant
+}
+
+# FB-TRUST-005 — cross-customer paths.
+results contains lib.check(
+	{"control": "FB-TRUST-005", "noun": "tenants", "fails": "have an object that reaches admin over another tenant", "need": need},
+	tr.tenants,
+	{lib.ev(c.kind, c.via, sprintf("belongs to %s and reaches %s at admin or above%s", [c.tenant, concat(", ", c.reaches), path_note(c)])) | some c in tr.cross_tenant},
+	set(),
+) if {
+	have
+	lib.msp
+}
+
+results contains lib.check(
+	{"control": "FB-TRUST-005", "noun": "paths across the customer boundary", "fails": "cross between this tenant and another", "need": need},
+	1,
+	{lib.ev(c.kind, c.via, sprintf("belongs to %s and reaches %s at admin or above", [c.tenant, concat(", ", c.reaches)])) |
+		some c in tr.cross_tenant
+		crosses(c)
+	},
+	set(),
+) if {
+	have
+	lib.tenant
+}
+
+crosses(c) if c.tenant == input.subject.id
+
+crosses(c) if input.subject.id in c.reaches

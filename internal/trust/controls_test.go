@@ -1,0 +1,99 @@
+package trust
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/catalog"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+)
+
+// TestGraphControls evaluates the FB-TRUST controls through the assess
+// engine, with trust.Facts as input.trust, on the example estate.
+func TestGraphControls(t *testing.T) {
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := estate.Load("../../examples/harbourview")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	g, err := Build(e, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(e *estate.Estate, extra map[string]any) map[string]assess.Result {
+		en, err := assess.New(cat, assess.Options{Clock: func() time.Time { return now }, Extra: extra})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := en.Run(context.Background(), e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]assess.Result{}
+		for _, r := range rep.Results {
+			if strings.HasPrefix(r.Control, "FB-TRUST-") {
+				out[r.Subject+" "+r.Control] = r
+			}
+		}
+		return out
+	}
+	got := run(e, map[string]any{"trust": Facts(g)})
+	for _, tc := range []struct {
+		key    string
+		status assess.Status
+		ev     string // an evidence id expected among the results
+	}{
+		{"msp FB-TRUST-001", assess.StatusFail, "rmm"},
+		{"msp FB-TRUST-002", assess.StatusFail, "rmm"},
+		{"msp FB-TRUST-003", assess.StatusFail, "kaseya"},
+		{"msp FB-TRUST-004", assess.StatusFail, "tech-01"},
+		{"cedar-law FB-TRUST-001", assess.StatusFail, "rmm"},
+		{"cedar-law FB-TRUST-003", assess.StatusFail, "kaseya"},
+	} {
+		r, ok := got[tc.key]
+		if !ok {
+			t.Errorf("%s: no result", tc.key)
+			continue
+		}
+		if r.Status != tc.status {
+			t.Errorf("%s: status %s (%s), want %s", tc.key, r.Status, r.Message, tc.status)
+		}
+		found := false
+		for _, ev := range r.Evidence {
+			if ev.ID == tc.ev {
+				found = true
+				if ev.Pos.File == "" {
+					t.Errorf("%s: evidence %s has no file:line", tc.key, ev.ID)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: evidence %v lacks %s", tc.key, r.Evidence, tc.ev)
+		}
+		if testing.Verbose() {
+			t.Logf("%s %s: %s", tc.key, r.Status, r.Message)
+		}
+	}
+	// A well-segregated estate passes them all.
+	seg := segregatedEstate(12)
+	seg.Provider = estate.Provider{ID: "msp", Name: "Segregated MSP"}
+	sg := mustBuild(t, seg, Options{})
+	for k, r := range run(seg, map[string]any{"trust": Facts(sg)}) {
+		if r.Status != assess.StatusPass && r.Status != assess.StatusNotApplicable {
+			t.Errorf("segregated %s: %s: %s %v", k, r.Status, r.Message, r.Evidence)
+		}
+	}
+	// Without the graph every control is not evaluable, naming what is missing.
+	for k, r := range run(e, nil) {
+		if r.Status != assess.StatusNotEvaluable || len(r.Missing) == 0 {
+			t.Errorf("%s without input.trust: %s %v", k, r.Status, r.Missing)
+		}
+	}
+}
