@@ -95,7 +95,9 @@ func FuzzGeneric(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) { drain(t, data, Options{Format: FormatGeneric, Mapping: m, MaxLineBytes: 4096}) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		drain(t, data, Options{Format: FormatGeneric, Mapping: m, MaxLineBytes: 4096})
+	})
 }
 
 // FuzzSniff runs format detection and whichever parser it picks.

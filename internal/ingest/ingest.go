@@ -64,6 +64,14 @@ type Options struct {
 	MaxLineBytes int
 	// MaxSamples bounds the unparsed samples in Stats; 0 means DefaultMaxSamples.
 	MaxSamples int
+	// FollowPoll is how often Follow polls (0 means DefaultPoll).
+	FollowPoll time.Duration
+	// FollowFromEnd makes Follow start at the current end of each file
+	// (like tail -F) instead of reading it whole first.
+	FollowFromEnd bool
+	// OnRotate, if set, receives a followed file's final Stats when it is
+	// rotated away or truncated.
+	OnRotate func(Stats)
 	// Now is the clock used only to guess the year of RFC 3164 timestamps
 	// when neither Year nor ModTime is known. nil means time.Now.
 	Now func() time.Time

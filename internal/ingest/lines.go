@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"errors"
 	"io"
 )
 
@@ -98,6 +99,9 @@ func (l *lineReader) next() ([]byte, error) {
 			return l.skipLong()
 		}
 		if !l.fill() {
+			if l.err == errWait {
+				return nil, readErr{errWait} // following: keep the partial line for later
+			}
 			if l.w > l.r {
 				if l.w-l.r > l.max {
 					return l.skipLong()
@@ -115,6 +119,17 @@ func (l *lineReader) next() ([]byte, error) {
 			return nil, l.endErr()
 		}
 		// fill compacted the buffer but kept offsets relative to r, so scanned stays valid
+	}
+}
+
+// errWait is returned by a followed file's reader at its current end: more
+// data may come later. The line reader keeps partial lines and resumes.
+var errWait = errors.New("waiting for more data")
+
+// resume clears a errWait condition so reading can continue.
+func (l *lineReader) resume() {
+	if l.err == errWait {
+		l.err = nil
 	}
 }
 
