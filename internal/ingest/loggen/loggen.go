@@ -383,10 +383,14 @@ func (g *gen) bruteForce() {
 	for i := range n {
 		g.add(gev{t: t0 + d*int64(i)/int64(n), kind: eFail, tenant: t, user: user, ip: ip, port: g.port()})
 	}
+	attempts := n
 	if g.o.Format == FormatEntra || g.o.Format == FormatOkta || g.o.Format == FormatWindows {
 		g.add(gev{t: t0 + d + int64(time.Second), kind: eLocked, tenant: t, user: user, ip: ip})
+		if g.o.Format == FormatEntra {
+			attempts++ // Entra logs the locked-out attempt itself as a failed sign-in (50053)
+		}
 	}
-	g.actor(Actor{Kind: KindBruteForce, Attacker: true, SourceIP: ip.String(), User: user, Tenant: g.tenants[t].ID, Users: 1, Attempts: n}, t0, t0+d)
+	g.actor(Actor{Kind: KindBruteForce, Attacker: true, SourceIP: ip.String(), User: user, Tenant: g.tenants[t].ID, Users: 1, Attempts: attempts}, t0, t0+d+int64(time.Second))
 }
 
 func (g *gen) slowBruteForce() {
