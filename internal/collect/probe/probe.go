@@ -69,6 +69,9 @@ func splitHost(s string) (host string, port int, err error) {
 	if host == "" || strings.ContainsAny(host, "/*, ") || strings.Contains(host, "..") {
 		return "", 0, fmt.Errorf("%w: %q", ErrNotAHost, s)
 	}
+	if port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("%q: port out of range", s)
+	}
 	return host, port, nil
 }
 
