@@ -66,6 +66,9 @@ type SuggestOptions struct {
 	// comparison in the tests uses it); by default a node's excess is
 	// weighted by how exposed it is (see exposureWeight).
 	Unweighted bool
+	// atomic restricts candidates to single-edge and single-node actions
+	// (the exhaustive comparison in the tests).
+	atomic bool
 }
 
 // candidate is an action the search may take.
@@ -195,6 +198,10 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 		}
 		return wex, excess, r.count
 	}
+	type scored struct {
+		c   []candidate
+		wex int64
+	}
 	wex, excess, counts := eval()
 	p.ExcessBefore = excess
 	// In-edges per node, for "every grant to X" candidates (small graphs).
@@ -205,18 +212,11 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 			in[h.Edges[e].To] = append(in[h.Edges[e].To], int32(e))
 		}
 	}
-	for step := 0; step < o.MaxSteps && excess > 0; step++ {
-		cands := h.candidates(effBuf, counts, p.Limit, o.Candidates, in)
-		if len(cands) == 0 {
-			break
-		}
-		type scored struct {
-			c   []candidate
-			wex int64
-		}
+	// search evaluates every candidate, and pairs of the most used ones,
+	// and returns the change that lowers the weighted excess most per
+	// action (nil when none lowers it).
+	search := func(cands []candidate, wex int64) *scored {
 		var best *scored
-		// Gain per action: a pair must do more than twice what the best
-		// single action does to be chosen.
 		better := func(x *scored) bool {
 			if best == nil {
 				return true
@@ -238,9 +238,8 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 				best = x
 			}
 		}
-		// Pairs of the most used candidates catch parallel paths (a
-		// technician with both a GDAP group and an RMM grant), where no
-		// single change lowers anyone's reach.
+		// Pairs catch parallel paths (a technician with both a GDAP group
+		// and an RMM grant), where no single change lowers anyone's reach.
 		lim := min(len(cands), o.Pairs)
 		for i := 0; i < lim; i++ {
 			for j := i + 1; j < lim; j++ {
@@ -253,6 +252,18 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 					best = x
 				}
 			}
+		}
+		return best
+	}
+	for step := 0; step < o.MaxSteps && excess > 0; step++ {
+		effBuf = h.computeEff(false, effBuf)
+		cands := h.candidates(effBuf, counts, p.Limit, o.Candidates, in, o.atomic)
+		best := search(cands, wex)
+		if best == nil && o.Pairs > 0 {
+			// Stuck on the shortest-path candidates: widen to every action
+			// on any path from a node above the limit.
+			effBuf = h.computeEff(false, effBuf) // search left it at its last trial
+			best = search(h.allCandidates(effBuf, counts, p.Limit), wex)
 		}
 		if best == nil {
 			break
@@ -389,7 +400,7 @@ func (h *Graph) proofLost(src int32, beforeEff []Priv) (int32, []int32) {
 }
 
 // candidates lists the actions on the admin paths of the worst nodes.
-func (h *Graph) candidates(eff []Priv, counts []int32, limit, maxc int, in [][]int32) []candidate {
+func (h *Graph) candidates(eff []Priv, counts []int32, limit, maxc int, in [][]int32, atomic bool) []candidate {
 	type v struct {
 		i int32
 		c int32
@@ -467,12 +478,24 @@ func (h *Graph) candidates(eff []Priv, counts []int32, limit, maxc int, in [][]i
 		if c, ok := h.actionFor(e); ok {
 			push(c, freq[e])
 		}
+		if atomic {
+			continue
+		}
+		if c, ok := h.vaultHarden(h.Edges[e].From, eff); ok && h.Edges[e].Kind == EdgeCred {
+			push(c, freq[e]*len(c.nodes))
+		}
 		if c, ok := h.nodeJIT(h.Edges[e].From); ok {
 			push(c, sum(c.edges))
 		}
 		if c, ok := h.intoJIT(h.Edges[e].To, in); ok {
 			push(c, sum(c.edges))
 		}
+	}
+	if atomic {
+		if len(out) > maxc {
+			out = out[:maxc]
+		}
+		return out
 	}
 	// Grouped remediations over every entry point of one kind, and over
 	// every entry point that leads above the limit.
@@ -552,6 +575,67 @@ func (h *Graph) nodeJIT(v int32) (candidate, bool) {
 	n := &h.Nodes[v]
 	return candidate{changes: []Change{{Op: OpJIT, Target: n.ID + "->*"}}, op: OpJIT, edges: es, pref: 1,
 		why: fmt.Sprintf("make all of %s %s's standing access just-in-time (%d grants, memberships or roles)", n.Kind, n.ID, len(es))}, true
+}
+
+// allCandidates lists every atomic action on an edge reachable (at ≥ admin)
+// from a node above the limit, most used first.
+func (h *Graph) allCandidates(eff []Priv, counts []int32, limit int) []candidate {
+	seen := make([]bool, len(h.Nodes))
+	var queue []int32
+	for i, c := range counts {
+		if i > 0 && int(c) > limit && !seen[i] {
+			seen[i] = true
+			queue = append(queue, int32(i))
+		}
+	}
+	var out []candidate
+	keys := map[string]bool{}
+	for k := 0; k < len(queue); k++ {
+		u := queue[k]
+		for s := h.adj.start[u]; s < h.adj.start[u+1]; s++ {
+			if eff[s] < Admin {
+				continue
+			}
+			if c, ok := h.actionFor(h.adj.edge[s]); ok && !keys[c.key()] {
+				keys[c.key()] = true
+				out = append(out, c)
+			}
+			if w := h.adj.to[s]; !seen[w] {
+				seen[w] = true
+				queue = append(queue, w)
+			}
+		}
+	}
+	// Entry edges into the reachable part.
+	for s := h.adj.start[0]; s < h.adj.start[1]; s++ {
+		if eff[s] >= Admin && seen[h.adj.to[s]] {
+			if c, ok := h.actionFor(h.adj.edge[s]); ok && !keys[c.key()] {
+				keys[c.key()] = true
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// vaultHarden is "give every account whose credential vault v stores
+// phishing-resistant MFA", when it stores more than one usable credential.
+func (h *Graph) vaultHarden(v int32, eff []Priv) (candidate, bool) {
+	var ids []int32
+	for s := h.adj.start[v]; s < h.adj.start[v+1]; s++ {
+		if eff[s] != None && h.Edges[h.adj.edge[s]].Kind == EdgeCred {
+			ids = append(ids, h.adj.to[s])
+		}
+	}
+	if len(ids) < 2 {
+		return candidate{}, false
+	}
+	c := candidate{nodes: ids, harden: hardening{mfa: estate.MFAPhishingResistant}, pref: 2,
+		why: fmt.Sprintf("give every account whose credential %s stores phishing-resistant MFA (%d: %s)", h.Nodes[v].ID, len(ids), strings.Join(firstN(sortedIDs(h, ids), 6), ", "))}
+	for _, i := range ids {
+		c.changes = append(c.changes, Change{Op: OpHarden, Target: h.Nodes[i].ID, Value: "mfa:phishing-resistant"})
+	}
+	return c, true
 }
 
 // intoJIT is "make every standing grant into node x just-in-time", when
