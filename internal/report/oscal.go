@@ -15,7 +15,7 @@ import (
 // content, so rendering the same report twice gives the same document.
 
 const (
-	oscalVersion = "1.1.2"
+	oscalVersion = "1.1.1"
 	oscalNS      = "https://github.com/firebreak-msp/firebreak/ns/oscal"
 )
 
