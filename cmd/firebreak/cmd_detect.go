@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/firebreak-msp/firebreak/internal/detect"
+	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 )
@@ -31,6 +32,7 @@ type detectOptions struct {
 	mapping     string
 	tenant      string
 	tenantMap   string
+	estate      string
 	year        int
 	follow      bool
 	failOn      string
@@ -49,6 +51,7 @@ func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.mapping, "mapping", "", "field mapping file for --input-format generic (RMM audit logs, other JSON lines)")
 	f.StringVar(&o.tenant, "tenant", "", "assign every event to this tenant (organization.id)")
 	f.StringVar(&o.tenantMap, "tenant-map", "", "file mapping hosts, user domains or Entra tenant ids to tenants")
+	f.StringVar(&o.estate, "estate", "", "estate file or directory: assign tenants by its domains, Entra tenant ids and asset host names")
 	f.IntVar(&o.year, "year", 0, "year of the first RFC 3164 syslog timestamp (default: from the file's modification time)")
 	f.BoolVar(&o.follow, "follow", false, "keep reading the files as they grow, across rotation, until interrupted")
 	f.StringVar(&o.failOn, "fail-on", "", "exit 3 when an incident at or above this severity exists: informational, low, medium, high, critical")
@@ -185,6 +188,13 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 		if iopts.TenantMap, err = ingest.LoadTenantMap(o.tenantMap); err != nil {
 			return err
 		}
+	}
+	if o.estate != "" && iopts.TenantMap == nil {
+		est, err := estate.Load(o.estate)
+		if err != nil {
+			return err
+		}
+		iopts.TenantMap = ingest.TenantMapFromEstate(est)
 	}
 	if o.mapping != "" {
 		if iopts.Mapping, err = ingest.LoadMapping(o.mapping); err != nil {

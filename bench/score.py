@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Score detections against a firebreak gen-logs truth file.
+
+usage: score.py TRUTH.jsonl firebreak INCIDENTS.json
+       score.py TRUTH.jsonl ips FILE          (one flagged IP per line: fail2ban ids, crowdsec alerts)
+
+Attacker keys: the source address for brute force, slow brute force, spray,
+cross-tenant spray, stuffing and success after spray; the tenant for a
+distributed spray; the user for MFA fatigue. Everything flagged that is not an
+attacker key (a benign typo user's address, a NAT'd office, anything else) is
+a false positive.
+"""
+import collections
+import json
+import sys
+
+# kind -> the rule expected to report it
+EXPECTED = {
+    "brute_force": ("ssh_bruteforce", "auth_bruteforce"),
+    "slow_brute_force": ("ssh_slow_bruteforce", "auth_slow_bruteforce"),
+    "spray": "password_spray_source",
+    "credential_stuffing": "credential_stuffing",
+    "distributed_spray": "distributed_spray",
+    "cross_tenant_spray": "cross_tenant_spray",
+    "success_after_spray": "success_after_failures",
+    "mfa_fatigue": "mfa_fatigue",
+}
+
+
+def actor_key(a):
+    if a["kind"] == "distributed_spray":
+        return ("tenant", a["tenant"])
+    if a["kind"] == "mfa_fatigue":
+        return ("user", a["user"])
+    return ("ip", a["source_ip"])
+
+
+def incident_key(inc):
+    k = inc.get("key") or {}
+    if "source.ip" in k:
+        return ("ip", k["source.ip"])
+    if "user.name" in k:
+        return ("user", k["user.name"])
+    if not k and inc.get("tenant"):
+        return ("tenant", inc["tenant"])
+    return ("other", json.dumps(k, sort_keys=True))
+
+
+def main():
+    truth_path, mode, path = sys.argv[1:4]
+    actors = [json.loads(l) for l in open(truth_path) if l.strip()]
+    attackers = {}
+    for a in actors:
+        if a["attacker"]:
+            attackers[actor_key(a)] = a
+    out = {"attackers": len(attackers)}
+    if mode == "firebreak":
+        doc = json.load(open(path))
+        incs = doc["incidents"]
+        flagged = {incident_key(i) for i in incs}
+        per = collections.Counter((i["rule_name"], incident_key(i), i.get("tenant", "")) for i in incs)
+        dups = sum(1 for c in per.values() if c > 1)
+        by_rule_key = {(i["rule_name"], incident_key(i)) for i in incs}
+        def expected(kind):
+            e = EXPECTED.get(kind, ())
+            return e if isinstance(e, tuple) else (e,)
+        missed_rule = [f'{a["kind"]} {k}' for k, a in attackers.items()
+                       if not any((r, k) in by_rule_key for r in expected(a["kind"]))]
+        alerts = sum(i.get("alerts", 0) for i in incs)
+        out.update(incidents=len(incs), duplicate_incidents=dups, alerts=alerts,
+                   expected_rule_missed=missed_rule)
+    else:
+        flagged = {("ip", l.strip()) for l in open(path) if l.strip()}
+    tp = flagged & attackers.keys()
+    fp = flagged - attackers.keys()
+    fn = attackers.keys() - flagged
+    out.update(flagged=len(flagged), true_positives=len(tp), false_positives=len(fp), false_negatives=len(fn),
+               precision=round(len(tp) / len(flagged), 4) if flagged else 0.0,
+               recall=round(len(tp) / len(attackers), 4) if attackers else 0.0,
+               fp_sample=sorted(map(str, fp))[:5], fn_sample=sorted(f"{attackers[k]['kind']} {k}" for k in fn)[:5])
+    if mode == "firebreak" and tp:
+        out["alerts_per_attacker"] = round(out["alerts"] / len(tp), 2)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
