@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/firebreak-msp/firebreak/internal/detect"
+)
+
+func detectGlobals() (*globalOptions, *bytes.Buffer, *bytes.Buffer) {
+	var out, errb bytes.Buffer
+	return &globalOptions{stdout: &out, stderr: &errb, log: slog.New(slog.NewTextHandler(&errb, nil))}, &out, &errb
+}
+
+// sshdLog writes an auth.log with one brute force (6 failures), a benign
+// typo and a garbage line.
+func sshdLog(t *testing.T, reversed bool) string {
+	t.Helper()
+	var lines []string
+	for i := range 6 {
+		lines = append(lines, fmt.Sprintf("Mar  2 10:00:%02d srv01 sshd[%d]: Failed password for root from 203.0.113.5 port %d ssh2", i*5, 100+i, 40000+i))
+	}
+	lines = append(lines,
+		"Mar  2 10:01:00 srv01 sshd[200]: Failed password for alice from 192.0.2.10 port 50000 ssh2",
+		"Mar  2 10:01:05 srv01 sshd[200]: Accepted password for alice from 192.0.2.10 port 50000 ssh2",
+	)
+	if reversed {
+		for i, j := 0, len(lines)-1; i < j; i, j = i+1, j-1 {
+			lines[i], lines[j] = lines[j], lines[i]
+		}
+	}
+	lines = append(lines, "\x00\x01 binary garbage")
+	p := filepath.Join(t.TempDir(), "auth.log")
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDetectReplay(t *testing.T) {
+	log := sshdLog(t, false)
+	g, out, errb := detectGlobals()
+	opts := detectOptions{format: "json", progress: "never", tenant: "cedar-law", year: 2026}
+	if err := runDetect(t.Context(), opts, g, []string{log}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Incidents []detect.Incident `json:"incidents"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(doc.Incidents) != 1 || doc.Incidents[0].RuleName != "ssh_bruteforce" || doc.Incidents[0].Key["source.ip"] != "203.0.113.5" ||
+		doc.Incidents[0].Tenant != "cedar-law" || doc.Incidents[0].Count != 6 {
+		t.Errorf("incidents: %+v", doc.Incidents)
+	}
+	for _, want := range []string{"read 9 lines", "unparsed", "incidents: 1, ssh_bruteforce 1"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, errb)
+		}
+	}
+
+	t.Run("reversed-input-is-sorted", func(t *testing.T) {
+		g, out, _ := detectGlobals()
+		opts := detectOptions{format: "jsonl", progress: "never", tenant: "cedar-law", year: 2026, quiet: true}
+		if err := runDetect(t.Context(), opts, g, []string{sshdLog(t, true)}); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(out.String(), `"kind":"new"`); n != 1 {
+			t.Errorf("%d new alerts, want 1:\n%s", n, out)
+		}
+	})
+
+	t.Run("fail-on", func(t *testing.T) {
+		g, _, _ := detectGlobals()
+		opts := detectOptions{format: "table", progress: "never", year: 2026, failOn: "medium", quiet: true}
+		if err := runDetect(t.Context(), opts, g, []string{log}); !errors.Is(err, ErrFindings) {
+			t.Errorf("err = %v, want ErrFindings", err)
+		}
+		opts.failOn = "high"
+		if err := runDetect(t.Context(), opts, g, []string{log}); err != nil {
+			t.Errorf("err = %v, want nil (only a medium incident)", err)
+		}
+	})
+
+	t.Run("rules-override", func(t *testing.T) {
+		dir := t.TempDir()
+		// Same id as the built-in ssh_bruteforce, threshold raised to 10.
+		rule := `title: SSH brute force (stricter)
+id: 12452b35-c9e2-4640-ab82-bc890593e346
+name: ssh_bruteforce
+correlation: {type: event_count, rules: [sshd_auth_failure], group-by: [source.ip], timespan: 10m, condition: {gte: 10}}
+level: high
+`
+		if err := os.WriteFile(filepath.Join(dir, "mine.yml"), []byte(rule), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		g, out, _ := detectGlobals()
+		opts := detectOptions{format: "table", progress: "never", year: 2026, rulesDirs: []string{dir}, quiet: true}
+		if err := runDetect(t.Context(), opts, g, []string{log}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "no incidents") {
+			t.Errorf("override not applied:\n%s", out)
+		}
+	})
+
+	t.Run("bad-rule", func(t *testing.T) {
+		dir := t.TempDir()
+		bad := "title: bad\nid: bad\ndetection:\n  sel: {user.name|re: '(('}\n  condition: sel\n"
+		if err := os.WriteFile(filepath.Join(dir, "bad.yml"), []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		g, _, _ := detectGlobals()
+		opts := detectOptions{format: "table", progress: "never", rulesDirs: []string{dir}}
+		err := runDetect(t.Context(), opts, g, []string{log})
+		if err == nil || !strings.Contains(err.Error(), "bad.yml:4") || !strings.Contains(err.Error(), "bad regular expression") {
+			t.Errorf("err = %v, want one naming bad.yml:4 and the regex", err)
+		}
+	})
+
+	t.Run("usage", func(t *testing.T) {
+		g, _, _ := detectGlobals()
+		var ue usageError
+		for _, o := range []detectOptions{{format: "xml", progress: "never"}, {format: "table", progress: "never", failOn: "urgent"}, {format: "table", progress: "never", inputFormat: "csv"}} {
+			if err := runDetect(t.Context(), o, g, []string{log}); !errors.As(err, &ue) {
+				t.Errorf("%+v: err = %v, want a usage error", o, err)
+			}
+		}
+	})
+}
