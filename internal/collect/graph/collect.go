@@ -551,19 +551,98 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		return
 	}
 
-	// Domains (for `collect dns`).
-	var domains []string
-	err := List(ctx, col.c, t.EntraID, "/v1.0/domains?$select=id,isVerified", func(d struct {
-		ID         string `json:"id"`
-		IsVerified bool   `json:"isVerified"`
-	}) error {
-		if d.IsVerified && !strings.HasSuffix(d.ID, ".onmicrosoft.com") {
-			domains = append(domains, strings.ToLower(d.ID))
-		}
-		return nil
+	// The reads are independent: run them in parallel (the client's
+	// semaphore still bounds requests in flight), then map.
+	var (
+		domains                          []string
+		users                            = map[string]*User{}
+		order                            []string
+		reg                              = map[string]UserRegistrationDetails{}
+		roleDefs                         = map[string]RoleDefinition{}
+		assignments                      []RoleAssignment
+		sps                              = map[string]ServicePrincipal{}
+		policies                         []ConditionalAccessPolicy
+		sd                               SecurityDefaults
+		errDomains, errActivity, errUser error
+		errReg, errRoles, errSP, errCA   error
+		errSignIns                       error
+	)
+	var wg sync.WaitGroup
+	run := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
+	run(func() {
+		errDomains = List(ctx, col.c, t.EntraID, "/v1.0/domains?$select=id,isVerified", func(d struct {
+			ID         string `json:"id"`
+			IsVerified bool   `json:"isVerified"`
+		}) error {
+			if d.IsVerified && !strings.HasSuffix(d.ID, ".onmicrosoft.com") {
+				domains = append(domains, strings.ToLower(d.ID))
+			}
+			return nil
+		})
 	})
-	if err != nil {
-		col.gap(r, EvDomains, PermDomains, err)
+	run(func() {
+		// Users, with sign-in activity when permitted (AuditLog.Read.All
+		// and an Entra ID P1 licence); without it otherwise.
+		collectUsers := func(sel string) error {
+			clear(users)
+			order = order[:0]
+			return List(ctx, col.c, t.EntraID, "/v1.0/users?$select="+sel+"&"+top, func(u User) error {
+				uu := u
+				users[u.ID] = &uu
+				order = append(order, u.ID)
+				return nil
+			})
+		}
+		base := "id,displayName,userPrincipalName,accountEnabled,userType,createdDateTime"
+		err := collectUsers(base + ",signInActivity")
+		var ae *APIError
+		if err != nil && errors.As(err, &ae) && ae.Forbidden() {
+			errActivity = err
+			err = collectUsers(base)
+		}
+		errUser = err
+	})
+	run(func() {
+		errReg = List(ctx, col.c, t.EntraID, "/v1.0/reports/authenticationMethods/userRegistrationDetails?"+top, func(d UserRegistrationDetails) error {
+			reg[d.ID] = d
+			return nil
+		})
+	})
+	run(func() {
+		errRoles = List(ctx, col.c, t.EntraID, "/v1.0/roleManagement/directory/roleDefinitions?$select=id,displayName,templateId", func(d RoleDefinition) error {
+			roleDefs[d.ID] = d
+			return nil
+		})
+		if errRoles == nil {
+			errRoles = List(ctx, col.c, t.EntraID, "/v1.0/roleManagement/directory/roleAssignments?$expand=principal", func(a RoleAssignment) error {
+				assignments = append(assignments, a)
+				return nil
+			})
+		}
+	})
+	run(func() {
+		errSP = List(ctx, col.c, t.EntraID, "/v1.0/servicePrincipals?$select=id,appId,displayName,appOwnerOrganizationId,accountEnabled,servicePrincipalType&"+top, func(s ServicePrincipal) error {
+			sps[s.ID] = s
+			return nil
+		})
+	})
+	run(func() {
+		errCA = List(ctx, col.c, t.EntraID, "/v1.0/identity/conditionalAccess/policies", func(p ConditionalAccessPolicy) error {
+			policies = append(policies, p)
+			return nil
+		})
+		if errCA == nil {
+			errCA = col.c.Get(ctx, t.EntraID, "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy", &sd)
+		}
+	})
+	if col.o.SignInDir != "" {
+		run(func() { r.SignIns, errSignIns = col.signIns(ctx, t) })
+	}
+	wg.Wait()
+
+	// Gaps in a fixed order.
+	if errDomains != nil {
+		col.gap(r, EvDomains, PermDomains, errDomains)
 	} else if home != estate.MSP {
 		col.mu.Lock()
 		for i := range col.frag.Tenants {
@@ -573,82 +652,47 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		}
 		col.mu.Unlock()
 	}
-
-	// Users, with sign-in activity when permitted.
-	users := map[string]*User{}
-	var order []string
-	collectUsers := func(sel string) error {
-		clear(users)
-		order = order[:0]
-		return List(ctx, col.c, t.EntraID, "/v1.0/users?$select="+sel+"&"+top, func(u User) error {
-			uu := u
-			users[u.ID] = &uu
-			order = append(order, u.ID)
-			return nil
-		})
+	if errActivity != nil {
+		col.gap(r, EvLastSignIn, PermAuditLog, errActivity)
 	}
-	base := "id,displayName,userPrincipalName,accountEnabled,userType,createdDateTime"
-	usersOK := true
-	if err := collectUsers(base + ",signInActivity"); err != nil {
-		var ae *APIError
-		if errors.As(err, &ae) && ae.Forbidden() {
-			col.gap(r, EvLastSignIn, PermAuditLog, err)
-			if err := collectUsers(base); err != nil {
-				col.gap(r, EvIdentities, PermUsers, err)
-				usersOK = false
-			}
-		} else {
-			col.gap(r, EvIdentities, PermUsers, err)
-			usersOK = false
-		}
+	usersOK := errUser == nil
+	if !usersOK {
+		col.gap(r, EvIdentities, PermUsers, errUser)
+		clear(users)
+		order = nil
 	}
 	r.Users = len(users)
-
-	// MFA registration.
-	reg := map[string]UserRegistrationDetails{}
-	regOK := true
-	if err := List(ctx, col.c, t.EntraID, "/v1.0/reports/authenticationMethods/userRegistrationDetails?"+top, func(d UserRegistrationDetails) error {
-		reg[d.ID] = d
+	regOK := errReg == nil
+	if !regOK {
+		col.gap(r, EvMFA, PermAuditLog, errReg)
+	}
+	for _, d := range reg {
 		if d.IsMfaRegistered {
 			r.MFARegistered++
 		}
-		return nil
-	}); err != nil {
-		col.gap(r, EvMFA, PermAuditLog, err)
-		regOK = false
+	}
+	rolesOK := errRoles == nil
+	if !rolesOK {
+		col.gap(r, EvRoles, PermRoles, errRoles)
+		assignments = nil
+	}
+	spOK := errSP == nil
+	if !spOK {
+		col.gap(r, EvSPs, PermApps, errSP)
+	}
+	caOK := errCA == nil
+	if !caOK {
+		col.gap(r, EvMFAEnforced, PermPolicy, errCA)
+	}
+	if errSignIns != nil {
+		col.gap(r, EvSignIns, PermAuditLog, errSignIns)
 	}
 
-	// Directory roles.
-	roleDefs := map[string]RoleDefinition{}
+	// Directory roles per principal; foreign principals.
 	userRoles := map[string][]string{}         // principal id → role names
 	userRoleTemplates := map[string][]string{} // principal id → role template ids
 	var foreign []principal
 	foreignRoles := map[string][]string{}
-	rolesOK := true
-	err = List(ctx, col.c, t.EntraID, "/v1.0/roleManagement/directory/roleDefinitions?$select=id,displayName,templateId", func(d RoleDefinition) error {
-		roleDefs[d.ID] = d
-		return nil
-	})
-	var assignments []RoleAssignment
-	if err == nil {
-		err = List(ctx, col.c, t.EntraID, "/v1.0/roleManagement/directory/roleAssignments?$expand=principal", func(a RoleAssignment) error {
-			assignments = append(assignments, a)
-			return nil
-		})
-	}
-	if err != nil {
-		col.gap(r, EvRoles, PermRoles, err)
-		rolesOK = false
-	}
-	sps := map[string]ServicePrincipal{}
-	spOK := true
-	if err := List(ctx, col.c, t.EntraID, "/v1.0/servicePrincipals?$select=id,appId,displayName,appOwnerOrganizationId,accountEnabled,servicePrincipalType&"+top, func(s ServicePrincipal) error {
-		sps[s.ID] = s
-		return nil
-	}); err != nil {
-		col.gap(r, EvSPs, PermApps, err)
-		spOK = false
-	}
 	for _, a := range assignments {
 		r.RoleAssignments++
 		name, tmpl := a.RoleDefinitionID, a.RoleDefinitionID
@@ -683,22 +727,6 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		}
 	}
 	r.ForeignPrincipals = len(foreign)
-
-	// Conditional Access / security defaults → MFA enforcement.
-	var policies []ConditionalAccessPolicy
-	caOK := true
-	err = List(ctx, col.c, t.EntraID, "/v1.0/identity/conditionalAccess/policies", func(p ConditionalAccessPolicy) error {
-		policies = append(policies, p)
-		return nil
-	})
-	var sd SecurityDefaults
-	if err == nil {
-		err = col.c.Get(ctx, t.EntraID, "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy", &sd)
-	}
-	if err != nil {
-		col.gap(r, EvMFAEnforced, PermPolicy, err)
-		caOK = false
-	}
 	r.CAPolicies = len(policies)
 
 	prov := col.prov(t.EntraID)
@@ -770,13 +798,6 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 	col.frag.Identities = append(col.frag.Identities, kept...)
 	col.mu.Unlock()
 
-	if col.o.SignInDir != "" {
-		n, err := col.signIns(ctx, t)
-		r.SignIns = n
-		if err != nil {
-			col.gap(r, EvSignIns, PermAuditLog, err)
-		}
-	}
 }
 
 func sortedSPs(m map[string]ServicePrincipal) []ServicePrincipal {

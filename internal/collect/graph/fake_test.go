@@ -166,13 +166,22 @@ func (f *fakeGraph) token(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok})
 }
 
-// page serves items[skip:skip+pageSize] with an @odata.nextLink.
+// page serves items[skip:skip+pageSize] with an @odata.nextLink. Like
+// Graph, users with signInActivity come at most 120 per page.
 func (f *fakeGraph) page(w http.ResponseWriter, r *http.Request, items []any) {
 	skip, _ := strconv.Atoi(r.URL.Query().Get("$skiptoken"))
-	end := min(skip+f.pageSize, len(items))
+	size := f.pageSize
+	if strings.Contains(r.URL.Query().Get("$select"), "signInActivity") || r.URL.Query().Get("$sia") != "" {
+		size = min(size, 120)
+	}
+	end := min(skip+size, len(items))
 	out := map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#" + r.URL.Path, "value": items[skip:end]}
 	if end < len(items) {
-		out["@odata.nextLink"] = fmt.Sprintf("%s%s?$skiptoken=%d", f.srv.URL, r.URL.Path, end)
+		next := fmt.Sprintf("%s%s?$skiptoken=%d", f.srv.URL, r.URL.Path, end)
+		if size < f.pageSize {
+			next += "&$sia=1" // the real skiptoken remembers the query
+		}
+		out["@odata.nextLink"] = next
 	}
 	writeJSON(w, 200, out)
 }
@@ -252,7 +261,7 @@ func (f *fakeGraph) customerAPI(w http.ResponseWriter, r *http.Request, tn *fake
 			fmt.Fprint(w, "<html><body><h1>Service Unavailable</h1></body></html>")
 			return
 		}
-		withActivity := strings.Contains(r.URL.Query().Get("$select"), "signInActivity")
+		withActivity := strings.Contains(r.URL.Query().Get("$select"), "signInActivity") || r.URL.Query().Get("$sia") != ""
 		items := make([]any, tn.users)
 		for i := range tn.users {
 			u := map[string]any{"id": user(i), "displayName": fmt.Sprintf("User %d", i), "userPrincipalName": upn(i),
