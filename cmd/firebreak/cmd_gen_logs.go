@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,16 +18,20 @@ import (
 )
 
 type genLogsOptions struct {
-	lines   int
-	seed    int64
-	format  string
-	output  string
-	truth   string
-	start   string
-	span    time.Duration
-	estate  string
-	attacks int
-	kinds   []string
+	lines    int
+	seed     int64
+	format   string
+	output   string
+	truth    string
+	start    string
+	span     time.Duration
+	estate   string
+	attacks  int
+	kinds    []string
+	hosts    int
+	envelope string
+	tenants  []string
+	demo     string
 }
 
 func (o *genLogsOptions) AddFlags(f *pflag.FlagSet) {
@@ -40,6 +45,10 @@ func (o *genLogsOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.estate, "estate", "", "take tenants (ids, domains, Entra tenant ids) from this estate instead of the built-in Harbourview list")
 	f.IntVar(&o.attacks, "attacks", 0, "attackers per attack kind (0: about one per 100k lines)")
 	f.StringSliceVar(&o.kinds, "kinds", nil, "attack kinds to generate (default all the format supports)")
+	f.IntVar(&o.hosts, "hosts-per-tenant", 2, "servers per tenant (sshd, windows)")
+	f.StringSliceVar(&o.tenants, "tenants", nil, "only these tenant ids (default all)")
+	f.StringVar(&o.demo, "demo", "", "write the Harbourview demo logs (and truth/) into this directory; needs --estate")
+	f.StringVar(&o.envelope, "envelope", "lines", "JSON formats: lines (JSON lines), array (one JSON array), or graph (a Graph {\"value\": [...]} page)")
 }
 
 func newGenLogsCommand(g *globalOptions) *cobra.Command {
@@ -71,9 +80,57 @@ detector's precision and recall can be computed.`,
 	return cmd
 }
 
-func runGenLogs(_ context.Context, opts genLogsOptions, g *globalOptions) error {
+// demoLogs is the recipe of examples/harbourview/logs (regenerate with
+// firebreak gen-logs --estate examples/harbourview --demo examples/harbourview/logs).
+var demoLogs = []struct {
+	file string
+	opts genLogsOptions
+}{
+	{"auth-cedar-law-srv01.log", genLogsOptions{format: "sshd", lines: 3000, seed: 11, tenants: []string{"cedar-law"}, hosts: 1,
+		kinds: []string{"brute_force", "slow_brute_force", "spray", "success_after_spray"}}},
+	{"auth-riverside-clinic-srv01.log", genLogsOptions{format: "sshd", lines: 3000, seed: 12, tenants: []string{"riverside-clinic"}, hosts: 1,
+		kinds: []string{"brute_force", "credential_stuffing", "distributed_spray"}}},
+	{"winlogbeat-security.ndjson", genLogsOptions{format: "windows", lines: 2500, seed: 13, hosts: 1,
+		tenants: []string{"cedar-law", "northgate-logistics", "riverside-clinic", "summit-accounting"},
+		kinds:   []string{"brute_force", "spray", "credential_stuffing", "cross_tenant_spray"}}},
+	{"entra-signins.json", genLogsOptions{format: "entra", lines: 2500, seed: 14, envelope: "graph",
+		kinds: []string{"cross_tenant_spray_success"}}},
+	{"okta-system-log.json", genLogsOptions{format: "okta", lines: 2500, seed: 15, envelope: "array",
+		tenants: []string{"northgate-logistics", "pier9-freight", "kestrel-aviation"}, kinds: []string{"mfa_fatigue"}}},
+	{"rmm-audit.jsonl", genLogsOptions{format: "rmm", lines: 3000, seed: 16, kinds: []string{"rmm_fanout", "brute_force"}}},
+}
+
+func runGenLogs(ctx context.Context, opts genLogsOptions, g *globalOptions) error {
+	if opts.demo != "" {
+		if opts.estate == "" {
+			return usageError{fmt.Errorf("--demo needs --estate")}
+		}
+		if err := os.MkdirAll(filepath.Join(opts.demo, "truth"), 0o755); err != nil {
+			return err
+		}
+		for _, d := range demoLogs {
+			o := d.opts
+			o.estate = opts.estate
+			o.output = filepath.Join(opts.demo, d.file)
+			o.truth = filepath.Join(opts.demo, "truth", d.file+".truth.jsonl")
+			o.start, o.span, o.attacks = "2026-11-26T00:00:00Z", 24*time.Hour, 1
+			if o.envelope == "" {
+				o.envelope = "lines"
+			}
+			if err := runGenLogs(ctx, o, g); err != nil {
+				return fmt.Errorf("%s: %w", d.file, err)
+			}
+		}
+		return nil
+	}
 	if !slices.Contains(loggen.Formats, opts.format) {
 		return usageError{fmt.Errorf("unknown --format %q (expected one of %v)", opts.format, loggen.Formats)}
+	}
+	if !slices.Contains([]string{"lines", "array", "graph"}, opts.envelope) {
+		return usageError{fmt.Errorf("unknown --envelope %q (expected lines, array or graph)", opts.envelope)}
+	}
+	if opts.envelope != "lines" && (opts.format == loggen.FormatSSHD) {
+		return usageError{fmt.Errorf("--envelope %s needs a JSON format", opts.envelope)}
 	}
 	if opts.lines <= 0 {
 		return usageError{fmt.Errorf("--lines must be positive, got %d", opts.lines)}
@@ -83,7 +140,7 @@ func runGenLogs(_ context.Context, opts genLogsOptions, g *globalOptions) error 
 		return usageError{fmt.Errorf("--start: %w", err)}
 	}
 	lo := loggen.Options{Format: opts.format, Lines: opts.lines, Seed: opts.seed, Start: start, Span: opts.span,
-		Attacks: opts.attacks, Kinds: opts.kinds}
+		Attacks: opts.attacks, Kinds: opts.kinds, HostsPerTenant: opts.hosts}
 	if opts.estate != "" {
 		e, err := estate.Load(opts.estate)
 		if err != nil {
@@ -99,8 +156,30 @@ func runGenLogs(_ context.Context, opts genLogsOptions, g *globalOptions) error 
 			if lt.EntraID == "" {
 				lt.EntraID = loggen.DefaultTenantGUID(t.ID)
 			}
-			lo.Tenants = append(lo.Tenants, lt)
+			if len(opts.tenants) == 0 || slices.Contains(opts.tenants, t.ID) {
+				lo.Tenants = append(lo.Tenants, lt)
+			}
 		}
+		for _, id := range e.Identities {
+			if id.Home == "msp" && id.Kind == "human" && id.UPN != "" && !strings.Contains(id.UPN, "#EXT#") {
+				lo.Operators = append(lo.Operators, id.UPN)
+			}
+		}
+		for _, a := range e.Assets {
+			if a.Tenant == "msp" && strings.Contains(strings.ToLower(a.ID+a.Hostname), "vsa") && a.Hostname != "" {
+				lo.Console = a.Hostname
+			}
+		}
+	}
+	if opts.estate == "" && len(opts.tenants) > 0 {
+		for _, t := range loggen.DefaultTenants() {
+			if slices.Contains(opts.tenants, t.ID) {
+				lo.Tenants = append(lo.Tenants, t)
+			}
+		}
+	}
+	if len(opts.tenants) > 0 && len(lo.Tenants) != len(opts.tenants) {
+		return usageError{fmt.Errorf("--tenants: %d of %v are not known tenants", len(opts.tenants)-len(lo.Tenants), opts.tenants)}
 	}
 	var w io.Writer = g.stdout
 	var f *os.File
@@ -114,11 +193,24 @@ func runGenLogs(_ context.Context, opts genLogsOptions, g *globalOptions) error 
 		w = f
 	}
 	began := time.Now()
+	var env *envelopeWriter
+	if opts.envelope != "lines" {
+		env = &envelopeWriter{w: w, graph: opts.envelope == "graph"}
+		w = env
+	}
 	truth, err := loggen.Generate(w, lo)
 	if err != nil {
 		return err
 	}
+	if env != nil {
+		if err := env.close(); err != nil {
+			return err
+		}
+	}
 	if f != nil {
+		if err := f.Chmod(0o644); err != nil {
+			return err
+		}
 		if err := f.Close(); err != nil {
 			return err
 		}
@@ -151,4 +243,54 @@ func runGenLogs(_ context.Context, opts genLogsOptions, g *globalOptions) error 
 			attackers, len(truth.Actors)-attackers, opts.output, time.Since(began).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// envelopeWriter turns JSON lines into one JSON array (or a Graph page)
+// with one record per line.
+type envelopeWriter struct {
+	w       io.Writer
+	graph   bool
+	started bool
+	pending bool // a record ended; its comma is written before the next
+}
+
+func (e *envelopeWriter) Write(p []byte) (int, error) {
+	var out []byte
+	if !e.started {
+		e.started = true
+		if e.graph {
+			out = append(out, `{"@odata.context":"https://graph.microsoft.com/beta/$metadata#auditLogs/signIns","value":[`+"\n"...)
+		} else {
+			out = append(out, "[\n"...)
+		}
+	}
+	for _, c := range p {
+		if e.pending {
+			out = append(out, ",\n"...)
+			e.pending = false
+		}
+		if c == '\n' {
+			e.pending = true
+			continue
+		}
+		out = append(out, c)
+	}
+	if _, err := e.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (e *envelopeWriter) close() error {
+	end := "\n]\n"
+	if !e.started {
+		end = "[]\n"
+		if e.graph {
+			end = `{"value":[]}` + "\n"
+		}
+	} else if e.graph {
+		end = "\n]}\n"
+	}
+	_, err := io.WriteString(e.w, end)
+	return err
 }

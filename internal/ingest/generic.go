@@ -65,6 +65,7 @@ func newGenericParser(o *Options) recordParser {
 	set(m.Code, gCode)
 	set(m.Tenant, gTenant)
 	set(m.Host, gHost)
+	set(m.CategoryField, gCategory)
 	for _, f := range m.Fields {
 		p.extra[f] = f
 	}
@@ -119,6 +120,9 @@ func (p *genericParser) parse(rec []byte, ev *event.Event) (result, string) {
 		ev.Dataset = datasetGeneric
 	}
 	ev.Category = p.m.Category
+	if p.has[gCategory] {
+		ev.Category = p.get(gCategory)
+	}
 	ev.UserName = p.get(gUser)
 	ev.UserDomain = p.get(gUserDomain)
 	if ev.UserDomain == "" {
@@ -135,6 +139,9 @@ func (p *genericParser) parse(rec []byte, ev *event.Event) (result, string) {
 		ev.SourcePort = port
 	}
 	ev.Action = p.get(gAction)
+	if c, ok := p.m.ActionCategories[ev.Action]; ok {
+		ev.Category = c
+	}
 	ev.Reason = p.get(gReason)
 	ev.Code = p.get(gCode)
 	ev.Tenant = p.get(gTenant)

@@ -12,7 +12,9 @@ import (
 // "actor.login") hold which event fields. Only Timestamp is required.
 //
 //	dataset: rmm.audit
-//	category: process
+//	category: process              # a constant, or
+//	category_field: kind           # a JSON path giving event.category
+//	action_categories: {login: authentication}  # per action value
 //	timestamp: ts
 //	timestamp_layout: rfc3339      # rfc3339 (default), unix, unix_ms, or a Go layout
 //	user: operator
@@ -26,23 +28,27 @@ import (
 //	host: agent
 //	fields: [console_id, script]   # extra fields kept for rules
 type Mapping struct {
-	Dataset         string   `yaml:"dataset"`
-	Category        string   `yaml:"category"`
-	Timestamp       string   `yaml:"timestamp"`
-	TimestampLayout string   `yaml:"timestamp_layout"`
-	User            string   `yaml:"user"`
-	UserDomain      string   `yaml:"user_domain"`
-	SourceIP        string   `yaml:"source_ip"`
-	SourcePort      string   `yaml:"source_port"`
-	Action          string   `yaml:"action"`
-	Outcome         string   `yaml:"outcome"`
-	SuccessValues   []string `yaml:"success_values"`
-	FailureValues   []string `yaml:"failure_values"`
-	Reason          string   `yaml:"reason"`
-	Code            string   `yaml:"code"`
-	Tenant          string   `yaml:"tenant"`
-	Host            string   `yaml:"host"`
-	Fields          []string `yaml:"fields"`
+	Dataset       string `yaml:"dataset"`
+	Category      string `yaml:"category"`
+	CategoryField string `yaml:"category_field"`
+	// ActionCategories overrides the category for some action values,
+	// e.g. {login: authentication} in an audit log that is mostly "process".
+	ActionCategories map[string]string `yaml:"action_categories"`
+	Timestamp        string            `yaml:"timestamp"`
+	TimestampLayout  string            `yaml:"timestamp_layout"`
+	User             string            `yaml:"user"`
+	UserDomain       string            `yaml:"user_domain"`
+	SourceIP         string            `yaml:"source_ip"`
+	SourcePort       string            `yaml:"source_port"`
+	Action           string            `yaml:"action"`
+	Outcome          string            `yaml:"outcome"`
+	SuccessValues    []string          `yaml:"success_values"`
+	FailureValues    []string          `yaml:"failure_values"`
+	Reason           string            `yaml:"reason"`
+	Code             string            `yaml:"code"`
+	Tenant           string            `yaml:"tenant"`
+	Host             string            `yaml:"host"`
+	Fields           []string          `yaml:"fields"`
 
 	pos string // file for error messages
 }

@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -25,10 +26,11 @@ const (
 	FormatWindows = "windows"
 	FormatEntra   = "entra"
 	FormatOkta    = "okta"
+	FormatRMM     = "rmm" // RMM console audit log (JSON lines, read with a generic mapping)
 )
 
 // Formats lists the supported formats.
-var Formats = []string{FormatSSHD, FormatWindows, FormatEntra, FormatOkta}
+var Formats = []string{FormatSSHD, FormatWindows, FormatEntra, FormatOkta, FormatRMM}
 
 // Attack kinds (Actor.Kind).
 const (
@@ -40,8 +42,12 @@ const (
 	KindStuffing          = "credential_stuffing" // key: source_ip (mostly unknown users)
 	KindSuccessAfterSpray = "success_after_spray" // key: source_ip and user
 	KindMFAFatigue        = "mfa_fatigue"         // key: user
-	KindBenignTypo        = "benign_typo"         // benign: user mistypes, then succeeds
-	KindBenignNAT         = "benign_nat_office"   // benign: office behind one IP, occasional failures
+	KindRMMFanout         = "rmm_fanout"          // key: user (operator): scripts on >= 5 tenants in 10 minutes
+	// KindCrossTenantSuccess selects a cross-tenant spray that then succeeds
+	// for one user; its actor has Kind KindCrossTenantSpray and Succeeded.
+	KindCrossTenantSuccess = "cross_tenant_spray_success"
+	KindBenignTypo         = "benign_typo"       // benign: user mistypes, then succeeds
+	KindBenignNAT          = "benign_nat_office" // benign: office behind one IP, occasional failures
 )
 
 // Tenant is one customer the generated logs belong to.
@@ -93,6 +99,12 @@ type Options struct {
 	// Kinds restricts the attack kinds generated (default: all that the
 	// format supports).
 	Kinds []string
+	// HostsPerTenant is the number of servers per tenant (sshd, windows; default 2).
+	HostsPerTenant int
+	// Operators are the MSP technicians (UPNs) in RMM logs (default tech-01..12).
+	Operators []string
+	// Console is the RMM console host name (default vsa01.harbourview-it.example).
+	Console string
 }
 
 // Actor is one labelled actor in the truth file: an attacker (or a benign
@@ -142,6 +154,7 @@ const (
 	ePushDeny                 // MFA push denied
 	eMFAApprove               // MFA approved
 	eLocked                   // account locked
+	eScript                   // RMM: script run on an agent
 )
 
 // gev is one generated authentication event.
@@ -152,6 +165,7 @@ type gev struct {
 	user   string
 	ip     netip.Addr
 	port   int
+	script string
 }
 
 type gen struct {
@@ -170,7 +184,7 @@ type gen struct {
 // Generate writes a log to w and returns its truth.
 func Generate(w io.Writer, o Options) (*Truth, error) {
 	switch o.Format {
-	case FormatSSHD, FormatWindows, FormatEntra, FormatOkta:
+	case FormatSSHD, FormatWindows, FormatEntra, FormatOkta, FormatRMM:
 	default:
 		return nil, fmt.Errorf("loggen: unknown format %q (want one of %v)", o.Format, Formats)
 	}
@@ -187,11 +201,23 @@ func Generate(w io.Writer, o Options) (*Truth, error) {
 	if len(o.Tenants) == 0 {
 		o.Tenants = DefaultTenants()
 	}
-	if len(o.Tenants) < 3 {
-		return nil, fmt.Errorf("loggen: need at least 3 tenants, got %d", len(o.Tenants))
+	if len(o.Tenants) == 0 {
+		return nil, fmt.Errorf("loggen: no tenants")
+	}
+	if o.HostsPerTenant <= 0 {
+		o.HostsPerTenant = 2
+	}
+	if len(o.Operators) == 0 {
+		for i := 1; i <= 12; i++ {
+			o.Operators = append(o.Operators, fmt.Sprintf("tech-%02d@harbourview-it.example", i))
+		}
+	}
+	if o.Console == "" {
+		o.Console = "vsa01.harbourview-it.example"
 	}
 	g := &gen{o: o, rng: rand.New(rand.NewPCG(uint64(o.Seed), 0x9e3779b97f4a7c15)), tenants: o.Tenants,
-		start: o.Start.UnixNano(), span: int64(o.Span)}
+		start: o.Start.UnixNano(), span: int64(o.Span),
+		nextIP: uint32(uint64(o.Seed)%97) * 1000} // different seeds, different attacker addresses
 	g.truth = Truth{Format: o.Format, Seed: o.Seed, Start: o.Start, End: o.Start.Add(o.Span)}
 	g.population()
 	g.attacks()
@@ -248,9 +274,11 @@ func (g *gen) population() {
 		var hs []string
 		switch g.o.Format {
 		case FormatSSHD:
-			hs = []string{"srv01." + t.Domain, "srv02." + t.Domain}
+			hs = []string{"srv01." + t.Domain, "srv02." + t.Domain, "srv03." + t.Domain}[:min(3, g.o.HostsPerTenant)]
 		case FormatWindows:
-			hs = []string{"dc01." + t.Domain, "fs01." + t.Domain}
+			hs = []string{"dc01." + t.Domain, "fs01." + t.Domain, "app01." + t.Domain}[:min(3, g.o.HostsPerTenant)]
+		case FormatRMM:
+			hs = []string{strings.ToUpper(short) + "-WS-001", strings.ToUpper(short) + "-WS-002", strings.ToUpper(short) + "-SRV-01"}
 		default:
 			hs = []string{short}
 		}
@@ -281,6 +309,9 @@ func (g *gen) port() int { return 1024 + g.rng.IntN(64000) }
 func (g *gen) at(f float64) int64 { return g.start + int64(f*float64(g.span)) }
 
 func (g *gen) add(e gev) {
+	if e.tenant < 0 {
+		e.tenant = len(g.tenants) // the MSP itself (RMM console logins)
+	}
 	if e.t < g.start {
 		e.t = g.start
 	}
@@ -292,7 +323,13 @@ func (g *gen) add(e gev) {
 
 func (g *gen) kinds() []string {
 	all := []string{KindBruteForce, KindSlowBruteForce, KindSpray, KindDistributedSpray, KindCrossTenantSpray,
-		KindStuffing, KindSuccessAfterSpray}
+		KindCrossTenantSuccess, KindStuffing, KindSuccessAfterSpray}
+	if len(g.tenants) < 3 {
+		all = slices.DeleteFunc(all, func(k string) bool { return k == KindCrossTenantSpray || k == KindCrossTenantSuccess })
+	}
+	if g.o.Format == FormatRMM {
+		all = []string{KindBruteForce, KindRMMFanout}
+	}
 	if g.o.Format == FormatEntra || g.o.Format == FormatOkta {
 		all = append(all, KindMFAFatigue)
 	}
@@ -315,7 +352,7 @@ func (g *gen) attacks() {
 	}
 	for _, k := range g.kinds() {
 		n := per
-		if k == KindDistributedSpray || k == KindCrossTenantSpray {
+		if k == KindDistributedSpray || k == KindCrossTenantSpray || k == KindCrossTenantSuccess || k == KindRMMFanout {
 			n = max(1, per/3)
 		}
 		for range n {
@@ -329,7 +366,11 @@ func (g *gen) attacks() {
 			case KindDistributedSpray:
 				g.distributedSpray()
 			case KindCrossTenantSpray:
-				g.crossTenant()
+				g.crossTenant(false)
+			case KindCrossTenantSuccess:
+				g.crossTenant(true)
+			case KindRMMFanout:
+				g.rmmFanout()
 			case KindStuffing:
 				g.stuffing()
 			case KindSuccessAfterSpray:
@@ -374,7 +415,14 @@ func (g *gen) bruteForce() {
 	t := g.rng.IntN(len(g.tenants))
 	ip := g.attackerIP()
 	user := "root"
-	if g.o.Format != FormatSSHD {
+	tenantID := g.tenants[t].ID
+	switch g.o.Format {
+	case FormatSSHD:
+	case FormatRMM: // the internet-exposed RMM console's login
+		t = -1
+		tenantID = ""
+		user = g.o.Operators[g.rng.IntN(len(g.o.Operators))]
+	default:
 		user = g.pickUser(t)
 	}
 	n := 20 + g.rng.IntN(80)
@@ -384,13 +432,13 @@ func (g *gen) bruteForce() {
 		g.add(gev{t: t0 + d*int64(i)/int64(n), kind: eFail, tenant: t, user: user, ip: ip, port: g.port()})
 	}
 	attempts := n
-	if g.o.Format == FormatEntra || g.o.Format == FormatOkta || g.o.Format == FormatWindows {
+	if t >= 0 && (g.o.Format == FormatEntra || g.o.Format == FormatOkta || g.o.Format == FormatWindows) {
 		g.add(gev{t: t0 + d + int64(time.Second), kind: eLocked, tenant: t, user: user, ip: ip})
 		if g.o.Format == FormatEntra {
 			attempts++ // Entra logs the locked-out attempt itself as a failed sign-in (50053)
 		}
 	}
-	g.actor(Actor{Kind: KindBruteForce, Attacker: true, SourceIP: ip.String(), User: user, Tenant: g.tenants[t].ID, Users: 1, Attempts: attempts}, t0, t0+d+int64(time.Second))
+	g.actor(Actor{Kind: KindBruteForce, Attacker: true, SourceIP: ip.String(), User: user, Tenant: tenantID, Users: 1, Attempts: attempts}, t0, t0+d+int64(time.Second))
 }
 
 func (g *gen) slowBruteForce() {
@@ -458,7 +506,7 @@ func (g *gen) distributedSpray() {
 
 // crossTenant: one source tries 2-3 users in each of 3-6 tenants within 30
 // minutes, staying under per-tenant thresholds.
-func (g *gen) crossTenant() {
+func (g *gen) crossTenant(success bool) {
 	ip := g.attackerIP()
 	nt := 3 + g.rng.IntN(4)
 	perm := g.rng.Perm(len(g.tenants))[:min(nt, len(g.tenants))]
@@ -486,8 +534,43 @@ func (g *gen) crossTenant() {
 		}
 	}
 	slices.Sort(tenants)
-	g.actor(Actor{Kind: KindCrossTenantSpray, Attacker: true, SourceIP: ip.String(), Tenants: tenants, Attempts: i}, t0, t0+d)
+	a := Actor{Kind: KindCrossTenantSpray, Attacker: true, SourceIP: ip.String(), Tenants: tenants, Attempts: i}
+	last := t0 + d
+	if success {
+		t := perm[g.rng.IntN(len(perm))]
+		a.Succeeded = true
+		a.User = g.pickUser(t)
+		last += int64(time.Duration(2+g.rng.IntN(8)) * time.Minute)
+		g.add(gev{t: last, kind: eSuccess, tenant: t, user: a.User, ip: ip, port: g.port()})
+	}
+	g.actor(a, t0, last)
 }
+
+// rmmFanout: one operator account, from an address never seen before, runs
+// the same script on agents of 6-12 tenants within 4-8 minutes (the Kaseya
+// VSA pattern).
+func (g *gen) rmmFanout() {
+	op := g.o.Operators[g.rng.IntN(len(g.o.Operators))]
+	ip := g.attackerIP()
+	nt := min(len(g.tenants), 6+g.rng.IntN(7))
+	perm := g.rng.Perm(len(g.tenants))[:nt]
+	d := int64(4+g.rng.IntN(5)) * int64(time.Minute)
+	t0 := g.startFor(d + int64(time.Minute))
+	g.add(gev{t: t0 - int64(30*time.Second), kind: eSuccess, user: op, ip: ip, tenant: -1})
+	var tenants []string
+	n := 0
+	for i, t := range perm {
+		tenants = append(tenants, g.tenants[t].ID)
+		for j := range 1 + g.rng.IntN(3) {
+			g.add(gev{t: t0 + d*int64(i)/int64(nt) + int64(j)*int64(5*time.Second), kind: eScript, tenant: t, user: op, ip: ip, script: fanoutScript})
+			n++
+		}
+	}
+	slices.Sort(tenants)
+	g.actor(Actor{Kind: KindRMMFanout, Attacker: true, SourceIP: ip.String(), User: op, Tenants: tenants, Attempts: n}, t0, t0+d)
+}
+
+const fanoutScript = "Kaseya VSA Agent Hot-fix"
 
 // stuffing: one source, 40-80 user names (80% unknown) within 10 minutes.
 func (g *gen) stuffing() {
@@ -538,6 +621,10 @@ func (g *gen) mfaFatigue() {
 // benign: users mistyping their password (1-2 failures then success) from
 // home or office, spread thin enough never to look like an attack.
 func (g *gen) benign() {
+	if g.o.Format == FormatRMM {
+		g.benignRMM()
+		return
+	}
 	// at most one typo per tenant per 30 minutes, in evenly spaced slots
 	// (jitter under half a slot), so that no office IP or tenant ever sees
 	// more than two failures in ten minutes or four failing users in an hour.
@@ -566,5 +653,23 @@ func (g *gen) benign() {
 			}
 			g.actor(Actor{Kind: kind, SourceIP: ip.String(), User: user, Tenant: g.tenants[t].ID, Users: 1, Attempts: fails, Succeeded: true}, t0, last)
 		}
+	}
+}
+
+// mspOfficeIP is the MSP's own office address (all technicians behind it).
+var mspOfficeIP = netip.AddrFrom4([4]byte{203, 0, 113, 250})
+
+// benignRMM: technicians mistype their console password now and then, all
+// from the MSP office behind one NAT address.
+func (g *gen) benignRMM() {
+	per := max(1, min(int(g.o.Span/(30*time.Minute)), g.o.Lines/500))
+	slot := g.span / int64(per)
+	for j := range per {
+		op := g.o.Operators[g.rng.IntN(len(g.o.Operators))]
+		t0 := g.start + slot*int64(j) + g.rng.Int64N(max(1, slot/2))
+		g.add(gev{t: t0, kind: eFail, tenant: -1, user: op, ip: mspOfficeIP, port: g.port()})
+		last := t0 + int64(15*time.Second)
+		g.add(gev{t: last, kind: eSuccess, tenant: -1, user: op, ip: mspOfficeIP, port: g.port()})
+		g.actor(Actor{Kind: KindBenignNAT, SourceIP: mspOfficeIP.String(), User: op, Users: 1, Attempts: 1, Succeeded: true}, t0, last)
 	}
 }

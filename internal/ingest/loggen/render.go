@@ -74,6 +74,8 @@ func (r *renderer) event(b []byte, e *gev) ([]byte, int) {
 		return r.winEvent(b, e)
 	case FormatEntra:
 		return r.entraEvent(b, e)
+	case FormatRMM:
+		return r.rmmEvent(b, e)
 	default:
 		return r.oktaEvent(b, e)
 	}
@@ -87,6 +89,8 @@ func (r *renderer) background(b []byte, t int64, room int) ([]byte, int) {
 		return r.winNoise(b, t)
 	case FormatEntra:
 		return r.entraNoise(b, t)
+	case FormatRMM:
+		return r.rmmNoise(b, t)
 	default:
 		return r.oktaNoise(b, t)
 	}
@@ -601,5 +605,83 @@ func (r *renderer) oktaNoise(b []byte, t int64) ([]byte, int) {
 		return r.oktaRecord(b, t, user, ip, "app.oauth2.as.token.grant.access_token", "SUCCESS", "", "OAuth2 access token is granted"), 1
 	default:
 		return r.oktaRecord(b, t, user, ip, "user.session.end", "SUCCESS", "", "User logout from Okta"), 1
+	}
+}
+
+// ---- RMM console audit log ----
+
+var rmmScripts = []string{"Patch-Windows.ps1", "Clear-TempFiles.ps1", "Get-DiskHealth.ps1", "Restart-PrintSpooler.ps1",
+	"Install-Chrome.ps1", "Collect-Inventory.ps1", "Check-Backups.ps1"}
+
+func (r *renderer) rmmRecord(b []byte, t int64, op string, ip netip.Addr, action, result, tenant, agent, script string) []byte {
+	b = append(b, `{"ts":"`...)
+	b = appendRFC3339(b, t, true)
+	b = append(b, `","console":`...)
+	b = appendJSONStr(b, r.g.o.Console)
+	if op != "" {
+		b = append(b, `,"operator":`...)
+		b = appendJSONStr(b, op)
+	}
+	if ip.IsValid() {
+		b = append(b, `,"src_ip":"`...)
+		b = ip.AppendTo(b)
+		b = append(b, '"')
+	}
+	b = append(b, `,"action":"`...)
+	b = append(b, action...)
+	b = append(b, `","result":"`...)
+	b = append(b, result...)
+	b = append(b, '"')
+	if tenant != "" {
+		b = append(b, `,"tenant":`...)
+		b = appendJSONStr(b, tenant)
+	}
+	if agent != "" {
+		b = append(b, `,"agent":`...)
+		b = appendJSONStr(b, agent)
+	}
+	if script != "" {
+		b = append(b, `,"script":`...)
+		b = appendJSONStr(b, script)
+		b = append(b, `,"job_id":"J-`...)
+		b = strconv.AppendUint(b, uint64(r.g.rng.IntN(900000)+100000), 10)
+		b = append(b, '"')
+	}
+	return append(b, "}\n"...)
+}
+
+func (r *renderer) rmmEvent(b []byte, e *gev) ([]byte, int) {
+	switch e.kind {
+	case eFail:
+		return r.rmmRecord(b, e.t, e.user, e.ip, "login", "failure", "", "", ""), 1
+	case eSuccess:
+		return r.rmmRecord(b, e.t, e.user, e.ip, "login", "success", "", "", ""), 1
+	case eScript:
+		tn := r.g.tenants[e.tenant]
+		hs := r.g.hosts[e.tenant]
+		return r.rmmRecord(b, e.t, e.user, e.ip, "script.run", "success", tn.ID, hs[r.g.rng.IntN(len(hs))], e.script), 1
+	}
+	return b, 0
+}
+
+func (r *renderer) rmmNoise(b []byte, t int64) ([]byte, int) {
+	g := r.g
+	oi := g.rng.IntN(len(g.o.Operators))
+	op := g.o.Operators[oi]
+	// each technician looks after three tenants
+	ti := (oi*3 + g.rng.IntN(3)) % len(g.tenants)
+	tn := g.tenants[ti]
+	hs := g.hosts[ti]
+	switch x := g.rng.IntN(100); {
+	case x < 35:
+		return r.rmmRecord(b, t, "", netip.Addr{}, "agent.checkin", "success", tn.ID, hs[g.rng.IntN(len(hs))], ""), 1
+	case x < 70:
+		return r.rmmRecord(b, t, op, mspOfficeIP, "script.run", "success", tn.ID, hs[g.rng.IntN(len(hs))], rmmScripts[g.rng.IntN(len(rmmScripts))]), 1
+	case x < 80:
+		return r.rmmRecord(b, t, op, mspOfficeIP, "login", "success", "", "", ""), 1
+	case x < 90:
+		return r.rmmRecord(b, t, op, mspOfficeIP, "ticket.update", "success", tn.ID, "", ""), 1
+	default:
+		return r.rmmRecord(b, t, op, mspOfficeIP, "remote.session", "success", tn.ID, hs[g.rng.IntN(len(hs))], ""), 1
 	}
 }
