@@ -4,10 +4,12 @@
 // DMARC (p, sp, pct, rua), DKIM for configured selectors, and the presence
 // of MTA-STS (_mta-sts TXT) and TLS-RPT (_smtp._tls TXT) records.
 //
-// Results distinguish "no record" from "could not look up": a missing SPF or
-// DMARC record yields a value with Problem set (a failing control); a lookup
-// error (SERVFAIL, timeout) leaves the value nil and fills
-// DomainCheck.Error, so the control is not-evaluable rather than failed.
+// Results distinguish "no record" from "could not look up": a domain
+// without an SPF or DMARC record has a nil SPF or DMARC and an empty Error
+// (a failing control); a lookup error (SERVFAIL, timeout) leaves the value
+// nil and fills DomainCheck.Error, so assess treats the domain as
+// not-evaluable rather than failed. A present but broken record has
+// Valid=false (SPF) or an empty Policy (DMARC) and Problem set.
 //
 // It is imported by cmd/firebreak and the server.
 package dns
@@ -269,7 +271,8 @@ func parseTags(s string) map[string]string {
 	return out
 }
 
-// ParseDMARC picks the DMARC record among TXT strings and parses it.
+// ParseDMARC picks the DMARC record among TXT strings and parses it; nil
+// when there is none.
 func ParseDMARC(recs []string) *estate.DMARC {
 	var found []string
 	for _, r := range recs {
@@ -279,7 +282,7 @@ func ParseDMARC(recs []string) *estate.DMARC {
 	}
 	switch len(found) {
 	case 0:
-		return &estate.DMARC{Problem: "no DMARC record"}
+		return nil // no DMARC record
 	case 1:
 	default:
 		return &estate.DMARC{Record: found[0], Problem: "multiple DMARC records (receivers ignore all of them)"}
@@ -341,7 +344,7 @@ func checkSPF(domain string, lookup lookupFunc) (*estate.SPF, error) {
 	}
 	rec, n := spfRecord(recs)
 	if n == 0 {
-		return &estate.SPF{Problem: "no SPF record"}, nil
+		return nil, nil // no SPF record
 	}
 	spf := &estate.SPF{Record: rec, Valid: true}
 	if n > 1 {

@@ -231,7 +231,7 @@ func (p *Prober) Probe(ctx context.Context, t Target) estate.Exposure {
 		tc.SetDeadline(time.Now().Add(rt))
 		if err := tc.HandshakeContext(ctx); err == nil {
 			st := tc.ConnectionState()
-			x.TLSVersion = tls.VersionName(st.Version)
+			x.TLSVersion = tlsVersion(st.Version)
 			if len(st.PeerCertificates) > 0 {
 				leaf := st.PeerCertificates[0]
 				exp := leaf.NotAfter.UTC()
@@ -392,4 +392,22 @@ func ManagementPorts() []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// tlsVersion names versions the OpenSSL way (TLSv1.2), as scanners and
+// assess's weak-TLS list do.
+func tlsVersion(v uint16) string {
+	switch v {
+	case tls.VersionSSL30: //nolint:staticcheck // naming only
+		return "SSLv3"
+	case tls.VersionTLS10:
+		return "TLSv1.0"
+	case tls.VersionTLS11:
+		return "TLSv1.1"
+	case tls.VersionTLS12:
+		return "TLSv1.2"
+	case tls.VersionTLS13:
+		return "TLSv1.3"
+	}
+	return fmt.Sprintf("0x%04x", v)
 }

@@ -121,7 +121,7 @@ func TestProbe(t *testing.T) {
 		port int
 		want res
 	}{
-		{"tls", port(t, tlsSrv.URL), res{Open: true, Service: "https", TLS: "TLS 1.2", Banner: "Kaseya VSA", Expires: expiry.Format(time.RFC3339), Subject: "rmm.harbourview-it.example"}},
+		{"tls", port(t, tlsSrv.URL), res{Open: true, Service: "https", TLS: "TLSv1.2", Banner: "Kaseya VSA", Expires: expiry.Format(time.RFC3339), Subject: "rmm.harbourview-it.example"}},
 		{"http", port(t, httpSrv.URL), res{Open: true, Service: "http", Banner: "Microsoft-IIS/10.0"}},
 		{"ssh", ssh, res{Open: true, Service: "ssh", Banner: "SSH-2.0-OpenSSH_9.6p1 Ubuntu"}},
 		{"vnc", vnc, res{Open: true, Service: "vnc", Banner: "RFB 003.008"}},
