@@ -555,6 +555,9 @@ func (e *Engine) feed(cr *crule, pos int, ev *event.Event, ts int64) {
 	}
 	cs.evictIdle(ts, &cr.st)
 	g := cs.lookup(key, h)
+	if g == nil && cs.typ == TemporalOrdered && pos > 0 {
+		return // no chain has started for this key: nothing to advance
+	}
 	if g == nil {
 		g = cs.create(key, h, &cr.st)
 		if cs.tenant {
@@ -580,7 +583,10 @@ func (e *Engine) feed(cr *crule, pos int, ev *event.Event, ts int64) {
 		e.fire(cr, ev, ts, g)
 		return
 	}
-	if inc := g.inc; inc != nil && ts-inc.Last.UnixNano() <= cs.suppress {
+	// Later events of an open incident's key are attributed to it (counts
+	// and windows); for temporal rules only the events that complete a
+	// sequence are.
+	if inc := g.inc; inc != nil && ts-inc.Last.UnixNano() <= cs.suppress && (cs.typ == EventCount || cs.typ == ValueCount) {
 		e.attribute(inc, ev, ts, n, val)
 	}
 }
@@ -683,7 +689,10 @@ func (e *Engine) open(cr *crule, ev *event.Event, ts int64, g *group, key []byte
 	inc.Count = n
 	if g != nil {
 		inc.Count = g.total
-		inc.First = time.Unix(0, g.first).UTC()
+		inc.First = time.Unix(0, g.windowStart(cr.corr, ts)).UTC()
+		if cr.corr.typ == Temporal || cr.corr.typ == TemporalOrdered {
+			inc.Count = n
+		}
 		if cr.corr.typ == ValueCount {
 			inc.Field = r.Correlation.Condition.Field
 			inc.valueSet = map[string]struct{}{}

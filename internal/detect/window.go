@@ -371,3 +371,35 @@ func (g *group) values() []string {
 }
 
 func (g *group) distinct() int64 { return int64(len(g.vidx)) }
+
+// windowStart returns the time of the oldest event that makes the condition
+// hold at now: the window's first entry, the chain's start, or the group's
+// first event.
+func (g *group) windowStart(cs *corrState, now int64) int64 {
+	cut := now - cs.span
+	switch cs.typ {
+	case EventCount:
+		if g.h < len(g.ts) {
+			return g.ts[g.h]
+		}
+	case ValueCount:
+		if g.vh >= 0 {
+			return g.ve[g.vh].last
+		}
+	case Temporal:
+		start := now
+		for _, t := range g.tt {
+			if t != none && t > cut && t < start {
+				start = t
+			}
+		}
+		return start
+	case TemporalOrdered:
+		for k := len(g.tt) - 1; k >= 0; k-- {
+			if g.tt[k] != none && g.tt[k] > cut {
+				return g.tt[k]
+			}
+		}
+	}
+	return g.first
+}
