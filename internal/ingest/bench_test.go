@@ -19,6 +19,7 @@ func benchReader(b *testing.B, data []byte, opts Options) {
 	b.ReportAllocs()
 	var ev event.Event
 	var n int64
+	c0 := cpuTime()
 	for b.Loop() {
 		r, err := NewReader("bench", bytes.NewReader(data), opts)
 		if err != nil {
@@ -37,6 +38,9 @@ func benchReader(b *testing.B, data []byte, opts Options) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/line")
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+	if c := cpuTime() - c0; c > 0 {
+		b.ReportMetric(float64(c.Nanoseconds())/float64(n), "cpu-ns/line")
+	}
 }
 
 func sshdCorpus(n int) []byte {
