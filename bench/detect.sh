@@ -77,7 +77,9 @@ for f in windows entra okta; do
   [ -s "$J" ] || "$FB" gen-logs 2>/dev/null --format "$f" --lines "$JSON_LINES" --seed "$SEED" -o "$J" --truth "$W/truth-$f.jsonl" >/dev/null
   timed "fb-$f" "${PIN[@]}" "$FB" detect -q --estate "$ESTATE" --format json "$J" >"$W/fb-$f.json"
   EV=$(python3 -c "import json;print(json.load(open('$W/fb-$f.json'))['engine']['processed'])")
-  say "firebreak $f: $EV events, wall ${WALL}s cpu ${CPU}s rss ${RSS_MB}MB -> $(rate "$EV" "$WALL") events/s wall, $(rate "$EV" "$CPU") events/cpu-s; score $(python3 bench/score.py "$W/truth-$f.jsonl" firebreak "$W/fb-$f.json")"
+  REC=$(python3 -c "import json;print(json.load(open('$W/fb-$f.json'))['input']['Lines'])")
+  say "firebreak $f: $REC records, $EV authentication events, wall ${WALL}s cpu ${CPU}s rss ${RSS_MB}MB -> $(rate "$REC" "$CPU") records/cpu-s, $(rate "$EV" "$CPU") events/cpu-s ($(rate "$EV" "$WALL") events/s wall)"
+  say "firebreak $f score: $(python3 bench/score.py "$W/truth-$f.jsonl" firebreak "$W/fb-$f.json")"
 done
 
 if [ -n "${SKIP_PEERS:-}" ]; then exit 0; fi

@@ -616,6 +616,7 @@ func (e *Engine) report(cr *crule, ev *event.Event, ts int64, g *group) {
 		inc = g.inc
 	}
 	var key []byte
+	var attach int64
 	if inc == nil {
 		spec := cr.incSpec
 		var ok bool
@@ -637,10 +638,16 @@ func (e *Engine) report(cr *crule, ev *event.Event, ts int64, g *group) {
 			return
 		}
 		if g != nil {
+			// A new group for a key with an incident (the old group was
+			// evicted): attribute all the events that built it up.
 			g.inc = inc
+			attach = g.total
 		}
 	}
 	n := int64(ev.N())
+	if attach > 0 {
+		n = attach
+	}
 	quiet := ts-inc.Last.UnixNano() > int64(cr.r.Options.SuppressFor)
 	e.attribute(inc, ev, ts, n, val)
 	if quiet {
