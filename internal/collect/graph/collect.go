@@ -159,7 +159,8 @@ type collector struct {
 	o       Options
 	now     time.Time
 	partner string
-	known   map[string]bool // ids defined in the hand-written estate
+	known   map[string]bool   // ids defined in the hand-written estate
+	upnID   map[string]string // lower-case UPN → hand-written identity id
 
 	mu      sync.Mutex
 	frag    *estate.Estate
@@ -187,9 +188,15 @@ func Collect(ctx context.Context, c *Client, o Options) (*Result, error) {
 	}
 	col := &collector{c: c, o: o, now: nowf().UTC(), partner: c.cfg.Credentials.TenantID, frag: &estate.Estate{},
 		known: map[string]bool{}, ids: map[string]bool{}}
+	col.upnID = map[string]string{}
 	if o.Estate != nil {
 		for _, id := range estateIDs(o.Estate) {
 			col.known[id] = true
+		}
+		for _, x := range o.Estate.Identities {
+			if x.UPN != "" {
+				col.upnID[strings.ToLower(x.UPN)] = x.ID
+			}
 		}
 	}
 	res := &Result{Started: col.now}
@@ -517,7 +524,7 @@ func (col *collector) partnerGroups(ctx context.Context, containers map[string]b
 		if err == nil {
 			err = List(ctx, col.c, col.partner, "/v1.0/groups/"+url.PathEscape(id)+"/members?$select=id,displayName,userPrincipalName", func(m DirectoryObject) error {
 				if m.UserPrincipalName != "" {
-					members = append(members, strings.ToLower(m.UserPrincipalName))
+					members = append(members, col.userID(m.UserPrincipalName))
 				}
 				return nil
 			})
@@ -531,7 +538,7 @@ func (col *collector) partnerGroups(ctx context.Context, containers map[string]b
 			if col.frag.Groups[i].ID == groupID(id) {
 				col.frag.Groups[i].Name = grp.DisplayName
 				for _, m := range members {
-					if col.ids[m] {
+					if col.ids[m] || col.known[m] {
 						col.frag.Groups[i].Members = append(col.frag.Groups[i].Members, m)
 					}
 				}
@@ -738,7 +745,7 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 	if usersOK {
 		for _, id := range order {
 			u := users[id]
-			x := estate.Identity{ID: identityID(home, u), Name: u.DisplayName, UPN: u.UserPrincipalName, Kind: estate.KindHuman,
+			x := estate.Identity{ID: col.identityID(home, u), Name: u.DisplayName, UPN: u.UserPrincipalName, Kind: estate.KindHuman,
 				Home: home, Enabled: u.AccountEnabled, Roles: userRoles[u.ID], Provenance: prov}
 			if ts, ok := parseTime(u.CreatedDateTime); ok {
 				x.Created = &estate.Date{Time: ts}
@@ -829,11 +836,22 @@ func (col *collector) isToolApp(s ServicePrincipal, tenant string) bool {
 	return false
 }
 
-func identityID(home string, u *User) string {
+// identityID is the hand-written identity with the same UPN when there is
+// one (so the collected object is recognised as already defined), else the
+// lower-case UPN.
+func (col *collector) identityID(home string, u *User) string {
 	if u.UserPrincipalName != "" {
-		return strings.ToLower(u.UserPrincipalName)
+		return col.userID(u.UserPrincipalName)
 	}
 	return home + "/user/" + strings.ToLower(u.ID)
+}
+
+func (col *collector) userID(upn string) string {
+	upn = strings.ToLower(upn)
+	if id, ok := col.upnID[upn]; ok {
+		return id
+	}
+	return upn
 }
 
 func appendUnique(xs []string, x string) []string {

@@ -68,7 +68,8 @@ func TestCollect(t *testing.T) {
 	f := newFakeGraph(t, mixedTenants())
 	f.throttleEvery = 7 // some 429s everywhere
 	c := testClient(t, f, nil, 4)
-	hand := &estate.Estate{Tenants: []estate.Tenant{{ID: "cedar-law", Name: "Cedar Law LLP", EntraTenantID: tenantGUID(0)}}}
+	hand := &estate.Estate{Tenants: []estate.Tenant{{ID: "cedar-law", Name: "Cedar Law LLP", EntraTenantID: tenantGUID(0)}},
+		Identities: []estate.Identity{{ID: "tech-01", UPN: "Tech1@harbourview-it.example", Kind: estate.KindHuman, Home: "msp"}}}
 	sdir := t.TempDir()
 	res, err := Collect(context.Background(), c, Options{Estate: hand, SignInDir: sdir, Now: func() time.Time { return testNow }, PageSize: 100})
 	if err != nil {
@@ -128,7 +129,7 @@ func TestCollect(t *testing.T) {
 	if diff := cmp.Diff(tenants, []string{"oakfield-school", "old-customer", "pier-9-freight", "riverside-clinic", "summit-accounting"}); diff != "" {
 		t.Errorf("tenants (-got +want):\n%s", diff)
 	}
-	if !slices.Contains(res.Skipped, "cedar-law") {
+	if !slices.Contains(res.Skipped, "cedar-law") || !slices.Contains(res.Skipped, "tech-01") {
 		t.Errorf("skipped %v", res.Skipped)
 	}
 	for _, tn := range fr.Tenants {
@@ -142,7 +143,8 @@ func TestCollect(t *testing.T) {
 		t.Errorf("gdap tool %+v", tool)
 	}
 	grp := find(fr.Groups, func(x estate.Group) bool { return x.Name == "M365 GDAP Helpdesk Administrator" })
-	if grp == nil || !slices.Equal(grp.Members, []string{"tech0@harbourview-it.example", "tech1@harbourview-it.example"}) {
+	// tech1 is defined by hand as tech-01 (same UPN): membership points at it.
+	if grp == nil || !slices.Equal(grp.Members, []string{"tech0@harbourview-it.example", "tech-01"}) {
 		t.Errorf("access group %+v", grp)
 	}
 	admin := find(fr.Identities, func(x estate.Identity) bool { return x.ID == "user0@cedar-law.example" })
@@ -176,7 +178,7 @@ func TestCollect(t *testing.T) {
 
 	// The fragment merges with a hand-written estate through estate.Load.
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "estate.yaml"), []byte("provider:\n  id: msp\n  name: Harbourview IT Services\ntenants:\n  - id: cedar-law\n    name: Cedar Law LLP\n    entra_tenant_id: "+tenantGUID(0)+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "estate.yaml"), []byte("provider:\n  id: msp\n  name: Harbourview IT Services\ntenants:\n  - id: cedar-law\n    name: Cedar Law LLP\n    entra_tenant_id: "+tenantGUID(0)+"\nidentities:\n  - {id: tech-01, upn: Tech1@harbourview-it.example, kind: human, home: msp}\n"), 0o644)
 	if _, err := collect.WriteFragment(dir, "graph.yaml", "graph", testNow, fr); err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +186,7 @@ func TestCollect(t *testing.T) {
 	if err != nil {
 		t.Fatalf("merged estate does not load: %v", err)
 	}
-	if len(e.Identities) != len(fr.Identities) || len(e.CollectionGap) != len(fr.CollectionGap) {
+	if len(e.Identities) != len(fr.Identities)+1 || len(e.CollectionGap) != len(fr.CollectionGap) {
 		t.Errorf("merged %d identities %d gaps, fragment %d %d", len(e.Identities), len(e.CollectionGap), len(fr.Identities), len(fr.CollectionGap))
 	}
 	var prov *estate.Provenance
