@@ -147,7 +147,13 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *princ
 		headSubject = p.Scope.Tenant
 		pg.TenantTarget = p.Scope.Tenant
 	}
-	run, _, err := s.st.GetRun(ctx, p.Scope, 0)
+	var run *store.Run
+	runs, err := s.st.ListRuns(ctx, p.Scope, 1)
+	if err == nil && len(runs) == 0 {
+		err = store.ErrNotFound
+	} else if err == nil {
+		run = &runs[0]
+	}
 	switch {
 	case err == nil:
 		pg.HasRun = true
@@ -254,14 +260,15 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *princip
 		return errNotFound
 	}
 	pg := &tenantPage{pageBase: s.basePage(ctx, p, tenants[i].Name, "tenant"), Tenant: tenants[i]}
-	if run, _, err := s.st.GetRun(ctx, ts, 0); err == nil {
+	if runs, err := s.st.ListRuns(ctx, ts, 1); err == nil && len(runs) > 0 {
+		run := runs[0]
 		pg.RunAt = run.At
 		for _, sc := range run.Scores {
 			if sc.Subject == id {
 				pg.Score, pg.HasScore = sc, true
 			}
 		}
-	} else if !isNotFound(err) {
+	} else if err != nil && !isNotFound(err) {
 		return err
 	}
 	results, err := s.st.Results(ctx, ts, store.ResultFilter{Subject: id})

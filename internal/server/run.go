@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
 // Run serves on ln until ctx ends, with background work (detection,
@@ -104,4 +106,16 @@ func (s *Server) runRetention(ctx context.Context) {
 // AssessNow loads the configured estate and runs one assessment (demo, tests).
 func (s *Server) AssessNow(ctx context.Context, trigger string) error {
 	return s.reloadAndAssess(ctx, trigger)
+}
+
+// AssessEstate stores e as a snapshot, makes it current and assesses it
+// (uploads, benchmarks).
+func (s *Server) AssessEstate(ctx context.Context, e *estate.Estate, source, trigger string) error {
+	meta, _, err := s.st.PutSnapshot(ctx, e, source)
+	if err != nil {
+		return fmt.Errorf("storing snapshot: %w", err)
+	}
+	s.setEstate(e, meta.ID)
+	_, _, err = s.assessNow(ctx, e, meta.ID, trigger)
+	return err
 }
