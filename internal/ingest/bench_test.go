@@ -94,3 +94,24 @@ func BenchmarkEntraSignIn(b *testing.B) {
 func BenchmarkOktaSystemLog(b *testing.B) {
 	benchReader(b, genCorpus(b, loggen.FormatOkta, 50000), Options{})
 }
+
+func BenchmarkJournald(b *testing.B) {
+	var buf bytes.Buffer
+	for i := range 50000 {
+		msg := fmt.Sprintf("Failed password for invalid user u%d from 198.18.%d.%d port %d ssh2", i%500, i/250%250, i%250+1, 1024+i)
+		if i%3 == 0 {
+			msg = "pam_unix(cron:session): session closed for user root"
+		}
+		fmt.Fprintf(&buf, `{"__CURSOR":"s=%d","__REALTIME_TIMESTAMP":"%d","_BOOT_ID":"b","PRIORITY":"6","_HOSTNAME":"srv01.cedar-law.example","SYSLOG_IDENTIFIER":"sshd","_PID":"%d","_COMM":"sshd","MESSAGE":%q}`+"\n",
+			i, 1795683600000000+int64(i)*1000000, 1000+i%500, msg)
+	}
+	benchReader(b, buf.Bytes(), Options{})
+}
+
+func BenchmarkGenericRMM(b *testing.B) {
+	m, err := LoadMapping("testdata/rmm-mapping.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchReader(b, genCorpus(b, loggen.FormatRMM, 50000), Options{Mapping: m, Format: FormatGeneric})
+}
