@@ -115,3 +115,16 @@ func BenchmarkGenericRMM(b *testing.B) {
 	}
 	benchReader(b, genCorpus(b, loggen.FormatRMM, 50000), Options{Mapping: m, Format: FormatGeneric})
 }
+
+func BenchmarkSyslogMessage(b *testing.B) {
+	msg := []byte("<38>Nov 26 10:00:01 srv01.cedar-law.example sshd[4242]: Failed password for invalid user admin from 198.18.7.9 port 50022 ssh2")
+	p := NewSyslogParser(Options{Year: 2026, Tenant: "cedar-law"})
+	var ev event.Event
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !p.Parse(msg, &ev) {
+			b.Fatal("not parsed")
+		}
+	}
+}

@@ -15,7 +15,7 @@ type interner struct {
 	max int
 }
 
-func newInterner(max int) *interner { return &interner{m: make(map[string]string, 256), max: max} }
+func newInterner(max int) *interner { return &interner{max: max} }
 
 func (in *interner) get(b []byte) string {
 	if len(b) == 0 {
@@ -26,6 +26,9 @@ func (in *interner) get(b []byte) string {
 	}
 	s := string(b)
 	if len(in.m) < in.max {
+		if in.m == nil {
+			in.m = make(map[string]string, 256)
+		}
 		in.m[s] = s
 	}
 	return s

@@ -317,23 +317,47 @@ func isSSHD(name []byte) bool {
 // reports whether it is an OpenSSH authentication event. ev is reset first.
 // RFC 3164 messages take Options.Year, else the year of Options.Now (or
 // the current time), moved back a year for a December message in January.
+// A listener handling many messages should keep a SyslogParser instead.
 func ParseSyslogMessage(msg []byte, ev *event.Event, opts Options) bool {
+	return NewSyslogParser(opts).Parse(msg, ev)
+}
+
+// SyslogParser parses syslog messages one at a time (see
+// ParseSyslogMessage), reusing its interned names. It is not safe for
+// concurrent use; give each listener goroutine its own.
+type SyslogParser struct {
+	opts Options
+	p    *syslogParser
+}
+
+// NewSyslogParser returns a parser for single syslog messages.
+func NewSyslogParser(opts Options) *SyslogParser {
+	sp := &SyslogParser{opts: opts}
+	sp.p = &syslogParser{opts: &sp.opts, loc: opts.loc(), hosts: newInterner(1 << 14)}
+	sp.p.utc = sp.p.loc == time.UTC
+	sp.p.sshd.users = newInterner(1 << 16)
+	return sp
+}
+
+// Parse parses msg into ev (reset first) and reports whether it is an
+// OpenSSH authentication event.
+func (sp *SyslogParser) Parse(msg []byte, ev *event.Event) bool {
 	ev.Reset()
-	o := opts
-	if o.Year == 0 {
+	o := &sp.opts
+	year := o.Year
+	if year == 0 {
 		now := time.Now
 		if o.Now != nil {
 			now = o.Now
 		}
-		t := now().In(o.loc())
-		o.Year = t.Year()
+		t := now().In(sp.p.loc)
+		year = t.Year()
 		if m := monthOf(skipPRI(msg)); m > int(t.Month())+1 {
-			o.Year--
+			year--
 		}
 	}
-	p := &syslogParser{opts: &o, loc: o.loc(), hosts: newInterner(0), year: o.Year}
-	p.sshd.users = newInterner(0)
-	res, _ := p.parseMsg(msg, ev, false)
+	sp.p.year = year
+	res, _ := sp.p.parseMsg(msg, ev, false)
 	if res != resEvent {
 		return false
 	}

@@ -51,7 +51,7 @@ func TestTruthMatchesOutput(t *testing.T) {
 	for _, f := range loggen.Formats {
 		t.Run(f, func(t *testing.T) {
 			var buf bytes.Buffer
-			const lines = 120000
+			const lines = 50000
 			truth, err := loggen.Generate(&buf, loggen.Options{Format: f, Lines: lines, Seed: 7, Attacks: 2})
 			if err != nil {
 				t.Fatal(err)
