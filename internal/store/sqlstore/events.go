@@ -168,4 +168,3 @@ func (d *DB) PurgeEvents(ctx context.Context, before time.Time) (int64, error) {
 		}
 	}
 }
-

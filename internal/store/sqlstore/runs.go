@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -16,7 +17,7 @@ func (d *DB) SaveRun(ctx context.Context, snapshotID int64, trigger string, r *a
 	if r == nil {
 		return store.Run{}, fmt.Errorf("storing run: nil report: %w", store.ErrInvalid)
 	}
-	run := store.Run{SnapshotID: snapshotID, Trigger: trigger, At: r.At.UTC().Truncate(1000), Created: d.stamp(), Provider: r.Provider, Scores: r.Scores}
+	run := store.Run{SnapshotID: snapshotID, Trigger: trigger, At: r.At.UTC().Truncate(time.Microsecond), Created: d.stamp(), Provider: r.Provider, Scores: r.Scores}
 	for _, res := range r.Results {
 		switch res.Status {
 		case assess.StatusPass:
@@ -153,9 +154,11 @@ func (d *DB) GetRun(ctx context.Context, scope store.Scope, id int64) (*store.Ru
 	}
 	var run store.Run
 	var version, sources string
-	row := d.r.QueryRowContext(ctx, d.q(`SELECT `+runCols+`, version, sources FROM runs WHERE id = ?`), id)
+	var row *sql.Row
 	if id == 0 {
 		row = d.r.QueryRowContext(ctx, `SELECT `+runCols+`, version, sources FROM runs ORDER BY id DESC LIMIT 1`)
+	} else {
+		row = d.r.QueryRowContext(ctx, d.q(`SELECT `+runCols+`, version, sources FROM runs WHERE id = ?`), id)
 	}
 	var at, created int64
 	if err := row.Scan(&run.ID, &run.SnapshotID, &run.Trigger, &at, &created, &run.Provider, &run.Pass, &run.Fail, &run.Other, &version, &sources); err != nil {
@@ -365,9 +368,11 @@ func (d *DB) GetBlast(ctx context.Context, scope store.Scope, id int64) (*store.
 	var b store.BlastResult
 	var created int64
 	var body string
-	row := d.r.QueryRowContext(ctx, d.q(`SELECT id, run_id, snapshot_id, created, body FROM blasts WHERE id = ?`), id)
+	var row *sql.Row
 	if id == 0 {
 		row = d.r.QueryRowContext(ctx, `SELECT id, run_id, snapshot_id, created, body FROM blasts ORDER BY id DESC LIMIT 1`)
+	} else {
+		row = d.r.QueryRowContext(ctx, d.q(`SELECT id, run_id, snapshot_id, created, body FROM blasts WHERE id = ?`), id)
 	}
 	if err := row.Scan(&b.ID, &b.RunID, &b.SnapshotID, &created, &body); err != nil {
 		return nil, fmt.Errorf("reading blast result %d: %w", id, noRows(err))

@@ -1,0 +1,124 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/store/storetest"
+)
+
+func openTest(t *testing.T) (store.Store, func(string) error) {
+	dir := t.TempDir()
+	s, err := Open(storetest.Ctx(t), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName)+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	return s, func(q string) error { _, err := raw.Exec(q); return err }
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, storetest.Harness{Open: openTest})
+}
+
+func TestReopenKeepsDataAndSchema(t *testing.T) {
+	ctx := storetest.Ctx(t)
+	dir := t.TempDir()
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUser(ctx, &store.User{Username: "alice", Role: store.RoleOwner, TOTPSecret: "JBSWY3DPEHPK3PXP"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := s.Ping(ctx); err == nil {
+		t.Error("Ping after Close succeeded")
+	}
+	s, err = Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	u, err := s.GetUser(ctx, "alice")
+	if err != nil || u.TOTPSecret != "JBSWY3DPEHPK3PXP" {
+		t.Fatalf("after reopen: %+v %v", u, err)
+	}
+	if v, _ := s.SchemaVersion(ctx); v != 1 {
+		t.Errorf("schema version %d", v)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, KeyFileName)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("secret key file: %v %v", fi, err)
+	}
+}
+
+// TestSecretsNotInDatabaseFile checks the database never holds a TOTP seed,
+// a notification secret, a session token or an API token in the clear.
+func TestSecretsNotInDatabaseFile(t *testing.T) {
+	ctx := storetest.Ctx(t)
+	dir := t.TempDir()
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{"TOTPSEEDXYZ23456", "hmac-signing-secret-987", "session-token-raw-555", "fbk_apitoken_raw_444"}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateUser(ctx, &store.User{Username: "alice", Role: store.RoleOwner, TOTPSecret: store.Secret(secrets[0])}))
+	must(s.PutNotifyTarget(ctx, store.AllTenants(), &store.NotifyTarget{ID: "w", Kind: store.TargetWebhook, Config: []byte(`{"secret":"` + secrets[1] + `"}`)}))
+	must(s.CreateSession(ctx, store.Secret(secrets[2]), &store.Session{Username: "alice", Expires: storetest.T0}))
+	must(s.CreateAPIToken(ctx, store.Secret(secrets[3]), &store.APIToken{ID: "t"}))
+	must(s.Close())
+	var all []byte
+	for _, f := range []string{FileName, FileName + "-wal"} {
+		b, _ := os.ReadFile(filepath.Join(dir, f))
+		all = append(all, b...)
+	}
+	if len(all) == 0 {
+		t.Fatal("no database file")
+	}
+	for _, sec := range secrets {
+		if bytes.Contains(all, []byte(sec)) {
+			t.Errorf("secret %q stored in the clear", sec)
+		}
+	}
+}
+
+// TestKillChild is the subprocess of TestKillDuringAppend.
+func TestKillChild(t *testing.T) {
+	storetest.KillChild(func(ctx context.Context) (store.Store, error) { return Open(ctx, os.Getenv("FIREBREAK_KILL_DIR")) })
+}
+
+func TestKillDuringAppend(t *testing.T) {
+	dir := t.TempDir()
+	storetest.KillTest(t, "TestKillChild", []string{"FIREBREAK_KILL_DIR=" + dir}, 25, func(ctx context.Context) (store.Store, error) { return Open(ctx, dir) })
+}
+
+func BenchmarkAppendEvents(b *testing.B) {
+	for _, bc := range []struct {
+		name          string
+		size, writers int
+	}{{"batch1000", 1000, 1}, {"batch500x8writers", 500, 8}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s, err := Open(storetest.Ctx(b), b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			storetest.BenchAppend(b, s, bc.size, bc.writers)
+		})
+	}
+}

@@ -1,0 +1,155 @@
+package storetest
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+func testEvents(t *testing.T, s store.Store, _ func(string) error) {
+	ctx := Ctx(t)
+	all := store.AllTenants()
+	must(t, s.AppendEvents(ctx, nil))
+	var batch []store.EventRecord
+	for i := range 10 {
+		batch = append(batch, Event(Alpha, fmt.Sprintf("user%d", i%3), "203.0.113.7", T0.Add(time.Duration(i)*time.Minute), "failure"))
+	}
+	for i := range 5 {
+		batch = append(batch, Event(Bravo, "user0", "198.51.100.9", T0.Add(time.Duration(i)*time.Minute+30*time.Second), "success"))
+	}
+	batch[0].Event.Timestamp = T0.Add(123456789 * time.Nanosecond) // sub-microsecond part is dropped
+	batch[1].Event.SourceIP = batch[1].Event.SourceIP.Unmap()
+	batch[2].Event.Fields = nil
+	must(t, s.AppendEvents(ctx, batch))
+	seen := map[int64]bool{}
+	for _, r := range batch {
+		if r.ID == 0 || seen[r.ID] || r.Received.IsZero() {
+			t.Fatalf("AppendEvents did not assign unique ids and received: %+v", r)
+		}
+		seen[r.ID] = true
+	}
+	got, err := s.SearchEvents(ctx, all, store.EventQuery{User: "user0", Tenant: Alpha, Limit: 100})
+	must(t, err)
+	if len(got) != 4 {
+		t.Fatalf("alpha user0 events = %d, want 4", len(got))
+	}
+	// Newest first, full round trip.
+	want := batch[9]
+	want.Event.Timestamp = want.Event.Timestamp.UTC()
+	if diff := cmp.Diff(want, got[0], cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }), cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+		t.Errorf("event round trip (-want +got):\n%s", diff)
+	}
+	if got[3].ID != batch[0].ID || !got[3].Event.Timestamp.Equal(T0.Add(123456*time.Microsecond)) {
+		t.Errorf("oldest event = %+v", got[3])
+	}
+
+	for _, tc := range []struct {
+		name  string
+		scope store.Scope
+		q     store.EventQuery
+		want  int
+	}{
+		{"all", all, store.EventQuery{}, 15},
+		{"alpha_scope", store.TenantScope(Alpha), store.EventQuery{}, 10},
+		{"alpha_scope_asks_bravo", store.TenantScope(Alpha), store.EventQuery{Tenant: Bravo}, 0},
+		{"zero_scope", store.Scope{}, store.EventQuery{}, 0},
+		{"time_range", all, store.EventQuery{From: T0.Add(2 * time.Minute), To: T0.Add(4 * time.Minute)}, 4},
+		{"source_ip", all, store.EventQuery{SourceIP: "198.51.100.9"}, 5},
+		{"user", all, store.EventQuery{User: "user1"}, 3},
+		{"dataset", all, store.EventQuery{Dataset: "entra.signin", Outcome: "success"}, 5},
+		{"host", all, store.EventQuery{Host: "host-" + Bravo}, 5},
+		{"limit", all, store.EventQuery{Limit: 3}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.SearchEvents(ctx, tc.scope, tc.q)
+			must(t, err)
+			if len(got) != tc.want {
+				t.Errorf("SearchEvents = %d events, want %d", len(got), tc.want)
+			}
+			n, err := s.CountEvents(ctx, tc.scope, tc.q)
+			must(t, err)
+			if tc.q.Limit == 0 && n != int64(tc.want) {
+				t.Errorf("CountEvents = %d, want %d", n, tc.want)
+			}
+		})
+	}
+	// Keyset paging walks every event exactly once.
+	var ids []int64
+	q := store.EventQuery{Limit: 4}
+	for {
+		page, err := s.SearchEvents(ctx, all, q)
+		must(t, err)
+		if len(page) == 0 {
+			break
+		}
+		for _, r := range page {
+			ids = append(ids, r.ID)
+		}
+		q.BeforeID = page[len(page)-1].ID
+	}
+	if len(ids) != 15 {
+		t.Errorf("paging returned %d events, want 15", len(ids))
+	}
+	n, err := s.PurgeEvents(ctx, T0.Add(3*time.Minute))
+	must(t, err)
+	if n != 6 { // alpha minutes 0,1,2 and bravo 0:30,1:30,2:30
+		t.Errorf("purged %d, want 6", n)
+	}
+	left, err := s.CountEvents(ctx, all, store.EventQuery{})
+	must(t, err)
+	if left != 9 {
+		t.Errorf("%d events left, want 9", left)
+	}
+}
+
+func testEventsConcurrent(t *testing.T, s store.Store, _ func(string) error) {
+	ctx := Ctx(t)
+	const workers, batches, size = 8, 10, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	ids := make(chan int64, workers*batches*size)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				batch := make([]store.EventRecord, size)
+				for i := range batch {
+					batch[i] = Event(Alpha, fmt.Sprintf("w%d", w), "192.0.2.1", T0.Add(time.Duration(b*size+i)*time.Second), "failure")
+				}
+				if err := s.AppendEvents(ctx, batch); err != nil {
+					errs <- err
+					return
+				}
+				for _, r := range batch {
+					ids <- r.ID
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	close(ids)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	seen := map[int64]bool{}
+	for id := range ids {
+		if seen[id] {
+			t.Fatalf("id %d assigned twice", id)
+		}
+		seen[id] = true
+	}
+	n, err := s.CountEvents(ctx, store.AllTenants(), store.EventQuery{})
+	must(t, err)
+	if n != workers*batches*size || len(seen) != workers*batches*size {
+		t.Errorf("stored %d events (%d ids), want %d", n, len(seen), workers*batches*size)
+	}
+}
