@@ -164,6 +164,7 @@ type detectRun struct {
 	eng      *detect.Engine
 	stats    ingest.Stats
 	files    int
+	followed int64 // events read in --follow mode
 	progress *progressBar
 	enc      *json.Encoder
 }
@@ -211,6 +212,7 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 	start := time.Now()
 	if o.follow {
 		err = ingest.Follow(ctx, args, iopts, func(ev *event.Event) error {
+			run.followed++
 			return run.emit(eng.Process(ev))
 		})
 		if errors.Is(err, context.Canceled) {
@@ -510,8 +512,12 @@ func writeDetectSummary(w io.Writer, run *detectRun, incs []*detect.Incident, el
 	s := run.stats
 	es := run.eng.Stats()
 	rate := float64(s.Lines) / max(elapsed.Seconds(), 1e-9)
-	fmt.Fprintf(w, "\nread %d lines from %d input(s) in %s (%.0f lines/s): %d parsed, %d ignored, %d unparsed\n",
-		s.Lines, run.files, elapsed.Round(time.Millisecond), rate, s.Parsed, s.Ignored, s.Unparsed)
+	if run.opts.follow {
+		fmt.Fprintf(w, "\nfollowed %d events in %s\n", run.followed, elapsed.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(w, "\nread %d lines from %d input(s) in %s (%.0f lines/s): %d parsed, %d ignored, %d unparsed\n",
+			s.Lines, run.files, elapsed.Round(time.Millisecond), rate, s.Parsed, s.Ignored, s.Unparsed)
+	}
 	for _, smp := range s.Samples {
 		fmt.Fprintf(w, "  unparsed %s\n", smp)
 	}
