@@ -67,7 +67,8 @@ type builder struct {
 	g        *Graph
 	opts     Options
 	problems []Problem
-	ids      map[string][]int32 // bare id → nodes with it
+	ids      map[string]int32   // bare id → first node with it
+	dups     map[string][]int32 // bare ids naming several nodes → all of them
 	edges    []Edge
 }
 
@@ -81,8 +82,18 @@ func Build(e *estate.Estate, opts Options) (*Graph, error) {
 	b := &builder{
 		g:    &Graph{MaxTenantShare: e.Settings.WithDefaults().MaxTenantShare},
 		opts: opts,
-		ids:  make(map[string][]int32),
 	}
+	nn := 2 + len(e.Tenants) + len(e.Identities) + len(e.Groups) + len(e.Tools) + len(e.Assets) + len(e.Vendors)
+	b.ids = make(map[string]int32, nn)
+	b.g.Nodes = make([]Node, 0, nn)
+	ne := len(e.Grants) + 2*len(e.Assets) + 2*len(e.Identities) + 2*len(e.Tools) + len(e.Backups)
+	for i := range e.Assets {
+		ne += len(e.Assets[i].Agents)
+	}
+	for i := range e.Groups {
+		ne += len(e.Groups[i].Members)
+	}
+	b.edges = make([]Edge, 0, ne)
 	b.nodes(e)
 	b.derive(e)
 	if len(b.problems) > 0 {
@@ -96,7 +107,17 @@ func (b *builder) add(n Node) int32 {
 	i := int32(len(b.g.Nodes))
 	b.g.Nodes = append(b.g.Nodes, n)
 	if n.Kind != KindOutsider {
-		b.ids[n.ID] = append(b.ids[n.ID], i)
+		if j, dup := b.ids[n.ID]; dup {
+			if b.dups == nil {
+				b.dups = make(map[string][]int32)
+			}
+			if len(b.dups[n.ID]) == 0 {
+				b.dups[n.ID] = []int32{j}
+			}
+			b.dups[n.ID] = append(b.dups[n.ID], i)
+		} else {
+			b.ids[n.ID] = i
+		}
 	}
 	return i
 }
@@ -183,22 +204,16 @@ func (b *builder) nodes(e *estate.Estate) {
 		x := &e.Vendors[i]
 		b.add(Node{ID: x.ID, Kind: KindVendor, Sub: x.Kind, Name: x.Name, Home: estate.MSP, MFA: estate.MFAPhishingResistant, Pos: x.Pos})
 	}
-	// Index: bare ids when unique, "kind:id" always.
-	b.g.byID = make(map[string]int32, len(b.g.Nodes)*2)
+	// Index: bare ids when unique, "kind:id" for ids naming several nodes.
+	b.g.byID = b.ids
 	b.g.byID[OutsiderID] = 0
-	for id, idx := range b.ids {
-		for _, i := range idx {
-			b.g.byID[b.g.Nodes[i].Kind.String()+":"+id] = i
-		}
-		if len(idx) == 1 {
-			if _, taken := b.g.byID[id]; !taken {
-				b.g.byID[id] = idx[0]
-			}
-			continue
-		}
+	for id, idx := range b.dups {
+		delete(b.g.byID, id)
 		var c []string
 		for _, i := range idx {
-			c = append(c, b.g.Nodes[i].Kind.String()+":"+id)
+			q := b.g.Nodes[i].Kind.String() + ":" + id
+			b.g.byID[q] = i
+			c = append(c, q)
 		}
 		slices.Sort(c)
 		if b.g.ambig == nil {
@@ -220,23 +235,23 @@ func firstNonEmpty(s ...string) string {
 
 // resolve finds id among nodes of the preferred kinds, in order.
 func (b *builder) resolve(id string, kinds ...NodeKind) (int32, bool) {
-	if k, rest, ok := strings.Cut(id, ":"); ok {
-		if i, ok := b.g.byID[id]; ok {
-			for _, want := range kinds {
+	if cands, ok := b.dups[id]; ok {
+		for _, want := range kinds {
+			for _, i := range cands {
 				if b.g.Nodes[i].Kind == want {
 					return i, true
 				}
 			}
-			_ = k
-			_ = rest
 		}
+		return -1, false
 	}
-	cands := b.ids[id]
+	i, ok := b.g.byID[id]
+	if !ok || i == 0 && id == OutsiderID {
+		return -1, false
+	}
 	for _, want := range kinds {
-		for _, i := range cands {
-			if b.g.Nodes[i].Kind == want {
-				return i, true
-			}
+		if b.g.Nodes[i].Kind == want {
+			return i, true
 		}
 	}
 	return -1, false
@@ -485,12 +500,12 @@ func (b *builder) derive(e *estate.Estate) {
 	// Grants.
 	for i := range e.Grants {
 		gr := &e.Grants[i]
+		si, sok := b.resolve(gr.Subject, subjectKinds...)
+		ti, tok := b.resolve(gr.Target, targetKinds...)
 		obj := "grant " + gr.ID
 		if gr.ID == "" {
 			obj = fmt.Sprintf("grant #%d", i+1)
 		}
-		si, sok := b.resolve(gr.Subject, subjectKinds...)
-		ti, tok := b.resolve(gr.Target, targetKinds...)
 		if !sok {
 			b.problem(gr.Pos, obj, "subject %q is not a known %s", gr.Subject, kindList(subjectKinds))
 		}
@@ -514,7 +529,7 @@ func (b *builder) derive(e *estate.Estate) {
 		}
 		ed := Edge{From: si, To: ti, Priv: p, Kind: EdgeGrant, JIT: !gr.IsStanding(), Grant: gr.ID, Pos: gr.Pos}
 		if gr.ID == "" {
-			ed.Grant = obj
+			ed.Grant = fmt.Sprintf("grant#%d", i+1)
 		}
 		if len(gr.Roles) > 0 {
 			ed.Why = "roles: " + strings.Join(gr.Roles, ", ")

@@ -42,7 +42,7 @@ func WriteDOT(w io.Writer, g *Graph, o DOTOptions) error {
 		b := g.Blast(i, Query{IncludeJIT: o.IncludeJIT})
 		for _, rs := range [][]Reached{b.Tenants, b.Assets, b.Other} {
 			for _, r := range rs {
-				for _, e := range r.Path {
+				for _, e := range b.PathOf(r) {
 					onPath[e] = true
 				}
 			}

@@ -149,6 +149,7 @@ func TestPropertyAgainstOracle(t *testing.T) {
 				got := make([]Priv, len(g.Nodes))
 				for _, rs := range [][]Reached{b.Tenants, b.Assets, b.Other} {
 					for _, x := range rs {
+						x.Path = b.PathOf(x)
 						got[x.Node] = x.Priv
 						if err := checkPathQ(g, s, x, jit); err != nil {
 							t.Fatalf("iter %d from %s to %s: %v", iter, g.Nodes[s].ID, g.Nodes[x.Node].ID, err)
@@ -248,3 +249,5 @@ func TestWhatIfMatchesRebuild(t *testing.T) {
 		}
 	}
 }
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }

@@ -70,6 +70,7 @@ func (g *Graph) rankFrom(r [5]passResult, q Query) *Ranking {
 		return x
 	}
 	rk.Outsider = mk(0)
+	var ranks []Rank
 	for i := int32(1); i < int32(len(g.Nodes)); i++ {
 		if r[Read].count[i] == 0 {
 			continue
@@ -77,9 +78,18 @@ func (g *Graph) rankFrom(r [5]passResult, q Query) *Ranking {
 		if g.Nodes[i].Kind == KindTenant && r[Read].count[i] <= 1 {
 			continue // a tenant reaching only itself
 		}
-		rk.Ranks = append(rk.Ranks, mk(i))
+		ranks = append(ranks, mk(i))
 	}
-	slices.SortFunc(rk.Ranks, compareRank)
+	// Sort a permutation (Rank is large; moving indexes is cheaper).
+	perm := make([]int32, len(ranks))
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	slices.SortFunc(perm, func(a, b int32) int { return compareRank(ranks[a], ranks[b]) })
+	rk.Ranks = make([]Rank, len(ranks))
+	for i, k := range perm {
+		rk.Ranks[i] = ranks[k]
+	}
 	rk.byNode = make(map[int32]int, len(rk.Ranks))
 	for i, x := range rk.Ranks {
 		rk.byNode[x.Node] = i

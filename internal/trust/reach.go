@@ -3,6 +3,7 @@ package trust
 import (
 	"math/bits"
 	"slices"
+	"strings"
 )
 
 // Query selects which edges an analysis uses.
@@ -289,7 +290,10 @@ func (g *Graph) passWS(ws *workspace, eff []Priv, thr Priv, weights bool) passRe
 
 // reachAll runs the four threshold passes.
 func (g *Graph) reachAll(q Query) [5]passResult {
-	eff := g.effective(q.IncludeJIT)
+	return g.reachAllEff(g.effective(q.IncludeJIT))
+}
+
+func (g *Graph) reachAllEff(eff []Priv) [5]passResult {
 	var r [5]passResult
 	var ws workspace
 	for _, p := range Privs {
@@ -310,9 +314,11 @@ type Reached struct {
 type Blast struct {
 	Source  int32
 	Query   Query
-	Tenants []Reached // every tenant reached, best privilege first
-	Assets  []Reached // every asset reached
-	Other   []Reached // identities, groups, tools and vendors reached
+	Tenants []Reached // every tenant reached, best privilege first, with its proof path
+	Assets  []Reached // every asset reached (Path filled by PathOf)
+	Other   []Reached // identities, groups, tools and vendors reached (Path filled by PathOf)
+	g       *Graph
+	parent  []int32 // per threshold p: parent[(p-1)*n + v] = edge into v in search p
 }
 
 // BlastFrom answers for node id, over standing edges.
@@ -326,7 +332,8 @@ func (g *Graph) BlastFrom(id string) (*Blast, error) {
 
 // Blast runs one breadth-first search per privilege threshold from src: a
 // node's best privilege is the highest threshold whose search reaches it,
-// and its proof is that search's (shortest) path.
+// and its proof is that search's (shortest) path. Tenants carry their proof
+// paths; PathOf gives any other reached node's.
 func (g *Graph) Blast(src int32, q Query) *Blast {
 	return g.blast(src, q, g.effective(q.IncludeJIT))
 }
@@ -335,15 +342,14 @@ func (g *Graph) blast(src int32, q Query, eff []Priv) *Blast {
 	n := len(g.Nodes)
 	start, to, edge := g.adj.start, g.adj.to, g.adj.edge
 	best := make([]Priv, n)
-	var parent [5][]int32
-	seen := make([]int32, n) // stamp = threshold of the last search that saw it
-	queue := make([]int32, 0, 256)
+	parent := make([]int32, 4*n)
+	seen := make([]uint8, n) // threshold of the last search that saw it
+	queue := make([]int32, 0, 1024)
 	var order []int32
 	for p := Full; p >= Read; p-- {
-		par := make([]int32, n)
-		parent[p] = par
+		par := parent[int(p-1)*n : int(p)*n]
 		queue = append(queue[:0], src)
-		seen[src] = int32(p)
+		seen[src] = uint8(p)
 		for h := 0; h < len(queue); h++ {
 			v := queue[h]
 			for s := start[v]; s < start[v+1]; s++ {
@@ -351,10 +357,10 @@ func (g *Graph) blast(src int32, q Query, eff []Priv) *Blast {
 					continue
 				}
 				w := to[s]
-				if seen[w] == int32(p) || w == src {
+				if seen[w] == uint8(p) {
 					continue
 				}
-				seen[w] = int32(p)
+				seen[w] = uint8(p)
 				par[w] = edge[s]
 				queue = append(queue, w)
 				if best[w] == None {
@@ -364,11 +370,12 @@ func (g *Graph) blast(src int32, q Query, eff []Priv) *Blast {
 			}
 		}
 	}
-	b := &Blast{Source: src, Query: q}
+	b := &Blast{Source: src, Query: q, g: g, parent: parent}
 	for _, w := range order {
-		r := Reached{Node: w, Priv: best[w], Path: g.path(parent[best[w]], src, w)}
+		r := Reached{Node: w, Priv: best[w]}
 		switch g.Nodes[w].Kind {
 		case KindTenant:
+			r.Path = b.PathOf(r)
 			b.Tenants = append(b.Tenants, r)
 		case KindAsset:
 			b.Assets = append(b.Assets, r)
@@ -379,34 +386,42 @@ func (g *Graph) blast(src int32, q Query, eff []Priv) *Blast {
 	if g.Nodes[src].Kind == KindTenant {
 		b.Tenants = append([]Reached{{Node: src, Priv: Full}}, b.Tenants...)
 	}
-	sortReached(g, b.Tenants)
-	sortReached(g, b.Assets)
-	sortReached(g, b.Other)
+	// Tenants: best privilege, then shortest proof, then id. Others: best
+	// privilege, then estate order (cheap for hundreds of thousands).
+	slices.SortStableFunc(b.Tenants, func(x, y Reached) int {
+		if x.Priv != y.Priv {
+			return int(y.Priv) - int(x.Priv)
+		}
+		if len(x.Path) != len(y.Path) {
+			return len(x.Path) - len(y.Path)
+		}
+		return strings.Compare(g.Nodes[x.Node].ID, g.Nodes[y.Node].ID)
+	})
+	byPriv := func(x, y Reached) int {
+		if x.Priv != y.Priv {
+			return int(y.Priv) - int(x.Priv)
+		}
+		return int(x.Node) - int(y.Node)
+	}
+	slices.SortFunc(b.Assets, byPriv)
+	slices.SortFunc(b.Other, byPriv)
 	return b
 }
 
-func sortReached(g *Graph, r []Reached) {
-	slices.SortStableFunc(r, func(a, b Reached) int {
-		if a.Priv != b.Priv {
-			return int(b.Priv) - int(a.Priv)
-		}
-		if len(a.Path) != len(b.Path) {
-			return len(a.Path) - len(b.Path)
-		}
-		if g.Nodes[a.Node].ID < g.Nodes[b.Node].ID {
-			return -1
-		}
-		return 1
-	})
-}
-
-func (g *Graph) path(par []int32, src, w int32) []int32 {
+// PathOf returns the proof path (edge indexes, source first) of a reached
+// node: the shortest path whose weakest edge is r.Priv.
+func (b *Blast) PathOf(r Reached) []int32 {
+	if r.Path != nil || r.Node == b.Source || r.Priv == None {
+		return r.Path
+	}
+	n := len(b.g.Nodes)
+	par := b.parent[int(r.Priv-1)*n : int(r.Priv)*n]
 	var p []int32
-	for w != src {
+	for w := r.Node; w != b.Source; {
 		e := par[w]
 		p = append(p, e)
-		w = g.Edges[e].From
-		if len(p) > len(g.Nodes) {
+		w = b.g.Edges[e].From
+		if len(p) > n {
 			break // defensive: never loop
 		}
 	}

@@ -243,7 +243,7 @@ func NewReport(g *Graph, o ReportOptions) (*Report, error) {
 		conv := func(rs []Reached) []ReachedView {
 			out := make([]ReachedView, 0, len(rs))
 			for _, x := range rs {
-				out = append(out, ReachedView{ID: base.Nodes[x.Node].ID, Kind: base.Nodes[x.Node].Kind.String(), Privilege: x.Priv, Path: base.Steps(x.Path)})
+				out = append(out, ReachedView{ID: base.Nodes[x.Node].ID, Kind: base.Nodes[x.Node].Kind.String(), Privilege: x.Priv, Path: base.Steps(b.PathOf(x))})
 			}
 			return out
 		}
