@@ -390,7 +390,7 @@ func printGraphResult(w io.Writer, o graphOutput) {
 	for _, t := range r.Tenants {
 		status := "ok"
 		if len(t.Errors) > 0 {
-			status = "ERROR: " + kevCut(t.Errors[0], 90)
+			status = "ERROR (below)"
 		}
 		var gaps []string
 		for _, gp := range t.Gaps {
@@ -404,6 +404,11 @@ func printGraphResult(w io.Writer, o graphOutput) {
 			t.CAPolicies, t.ToolApps, t.SignIns, kevCut(strings.Join(gaps, ", "), 60), status)
 	}
 	tw.Flush()
+	for _, t := range r.Tenants {
+		for _, e := range t.Errors {
+			fmt.Fprintf(w, "error: %s: %s\n", t.Tenant, e)
+		}
+	}
 	if len(r.Skipped) > 0 {
 		fmt.Fprintf(w, "%d objects already defined by hand were kept as written (e.g. %s)\n", len(r.Skipped), r.Skipped[0])
 	}

@@ -20,7 +20,11 @@ import (
 
 	mdns "github.com/miekg/dns"
 
+	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/catalog"
+	"github.com/firebreak-msp/firebreak/internal/collect/graph/graphtest"
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/trust"
 )
 
 var collectNow = time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
@@ -250,5 +254,66 @@ func TestCollectGraphNoSecretInOutput(t *testing.T) {
 	}
 	if err2 == nil || !strings.Contains(err2.Error(), "AADSTS7000215") {
 		t.Errorf("wrong secret: %v", err2)
+	}
+}
+
+// TestCollectGraphFeedsAssessAndBlast runs `collect graph` against the fake
+// Graph into a directory holding only a provider file, then loads it and
+// runs assess and the trust graph on it, with no hand-editing.
+func TestCollectGraphFeedsAssessAndBlast(t *testing.T) {
+	f := graphtest.NewServer(t, []graphtest.Tenant{
+		{ID: graphtest.TenantGUID(0), Name: "Cedar Law", Slug: "cedar-law", Users: 40, GlobalAdmin: true},
+		{ID: graphtest.TenantGUID(1), Name: "Riverside Clinic", Slug: "riverside-clinic", Users: 10,
+			Forbid: map[string]string{"/v1.0/reports/authenticationMethods": "Authorization_RequestDenied"}},
+		{ID: graphtest.TenantGUID(2), Name: "Oakfield School", Slug: "oakfield-school", Users: 5, TokenError: "AADSTS700016: Application with identifier 'app' was not found in the directory."},
+	})
+	dir := writeEstate(t, "provider: {id: msp, name: Harbourview IT Services, domains: [harbourview-it.example]}\n")
+	env := map[string]string{"FIREBREAK_GRAPH_CLIENT_ID": "app", "FIREBREAK_GRAPH_TENANT_ID": f.Partner, "FIREBREAK_GRAPH_CLIENT_SECRET": f.Secret}
+	g, out, _ := testGlobals()
+	o := collectGraphOptions{collectOptions: collectOptions{Format: "table", Concurrency: 4, Timeout: 5 * time.Second,
+		now: func() time.Time { return collectNow }, getenv: func(k string) string { return env[k] }},
+		Authority: f.Srv.URL, GraphURL: f.Srv.URL, MaxAttempts: 3, SignInHours: 24}
+	o.Estate = dir
+	err := runCollectGraph(context.Background(), o, g)
+	// One tenant has no consent: reported, exit 1, everything else written.
+	if err == nil || !strings.Contains(err.Error(), "1 of 4 tenants had errors") || !strings.Contains(out.String(), "AADSTS700016") {
+		t.Fatalf("err %v\n%s", err, out.String())
+	}
+	e, err := estate.Load(dir)
+	if err != nil {
+		t.Fatalf("collected estate does not load: %v", err)
+	}
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := assess.New(cat, assess.Options{Clock: func() time.Time { return collectNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := en.Run(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range rep.Results {
+		for _, ev := range r.Evidence {
+			if r.Status == assess.StatusFail && ev.ID == "gdap-cedar-law" && strings.HasSuffix(ev.Pos.File, "graph.collected.yaml") {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Error("no failing result points at the collected Global Administrator GDAP relationship")
+	}
+	tg, err := trust.Build(e, trust.Options{Now: collectNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tg.BlastFrom("tech0@harbourview-it.example"); err != nil {
+		t.Errorf("blast from a collected technician: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "signins", "signins-cedar-law.jsonl")); err != nil || bytes.Count(b, []byte("\n")) != 3 {
+		t.Errorf("sign-ins: %v", err)
 	}
 }

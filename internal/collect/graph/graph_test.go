@@ -26,19 +26,20 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/firebreak-msp/firebreak/internal/collect"
+	"github.com/firebreak-msp/firebreak/internal/collect/graph/graphtest"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
 var testNow = time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
 
-func testClient(t testing.TB, f *fakeGraph, log *slog.Logger, conc int) *Client {
+func testClient(t testing.TB, f *graphtest.Server, log *slog.Logger, conc int) *Client {
 	t.Helper()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c, err := New(Config{
-		Credentials: Credentials{ClientID: "app-1", TenantID: f.partner, Secret: Secret(f.secret)},
-		Authority:   f.srv.URL, GraphURL: f.srv.URL, Concurrency: conc, Log: log,
+		Credentials: Credentials{ClientID: "app-1", TenantID: f.Partner, Secret: Secret(f.Secret)},
+		Authority:   f.Srv.URL, GraphURL: f.Srv.URL, Concurrency: conc, Log: log,
 		Now: func() time.Time { return testNow }, BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Seed: 1,
 	})
 	if err != nil {
@@ -47,28 +48,28 @@ func testClient(t testing.TB, f *fakeGraph, log *slog.Logger, conc int) *Client 
 	return c
 }
 
-func mixedTenants() []fakeTenant {
-	return []fakeTenant{
-		{id: tenantGUID(0), name: "Cedar Law", slug: "cedar-law", users: 250, globalAdmin: true},
-		{id: tenantGUID(1), name: "Riverside Clinic", slug: "riverside-clinic", users: 12,
-			forbid: map[string]string{
+func mixedTenants() []graphtest.Tenant {
+	return []graphtest.Tenant{
+		{ID: graphtest.TenantGUID(0), Name: "Cedar Law", Slug: "cedar-law", Users: 250, GlobalAdmin: true},
+		{ID: graphtest.TenantGUID(1), Name: "Riverside Clinic", Slug: "riverside-clinic", Users: 12,
+			Forbid: map[string]string{
 				"/v1.0/reports/authenticationMethods": "Authorization_RequestDenied",
 				"/v1.0/auditLogs/signIns":             "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
 				"/v1.0/identity/conditionalAccess":    "AccessDenied",
 			}},
-		{id: tenantGUID(2), name: "Oakfield School", slug: "oakfield-school", users: 5,
-			tokenError: "AADSTS700016: Application with identifier 'app-1' was not found in the directory 'Oakfield School'."},
-		{id: tenantGUID(3), name: "Pier 9 Freight", slug: "pier-9-freight", users: 5, htmlUsers: true},
-		{id: tenantGUID(4), name: "Summit Accounting", slug: "summit-accounting", users: 30, expireOnce: true},
-		{id: tenantGUID(5), name: "Old Customer", slug: "old-customer", users: 3, relStatus: "terminated"},
+		{ID: graphtest.TenantGUID(2), Name: "Oakfield School", Slug: "oakfield-school", Users: 5,
+			TokenError: "AADSTS700016: Application with identifier 'app-1' was not found in the directory 'Oakfield School'."},
+		{ID: graphtest.TenantGUID(3), Name: "Pier 9 Freight", Slug: "pier-9-freight", Users: 5, HTMLUsers: true},
+		{ID: graphtest.TenantGUID(4), Name: "Summit Accounting", Slug: "summit-accounting", Users: 30, ExpireOnce: true},
+		{ID: graphtest.TenantGUID(5), Name: "Old Customer", Slug: "old-customer", Users: 3, RelStatus: "terminated"},
 	}
 }
 
 func TestCollect(t *testing.T) {
-	f := newFakeGraph(t, mixedTenants())
-	f.throttleEvery = 7 // some 429s everywhere
+	f := graphtest.NewServer(t, mixedTenants())
+	f.ThrottleEvery = 7 // some 429s everywhere
 	c := testClient(t, f, nil, 4)
-	hand := &estate.Estate{Tenants: []estate.Tenant{{ID: "cedar-law", Name: "Cedar Law LLP", EntraTenantID: tenantGUID(0)}},
+	hand := &estate.Estate{Tenants: []estate.Tenant{{ID: "cedar-law", Name: "Cedar Law LLP", EntraTenantID: graphtest.TenantGUID(0)}},
 		Identities: []estate.Identity{{ID: "tech-01", UPN: "Tech1@harbourview-it.example", Kind: estate.KindHuman, Home: "msp"}}}
 	sdir := t.TempDir()
 	res, err := Collect(context.Background(), c, Options{Estate: hand, SignInDir: sdir, Now: func() time.Time { return testNow }, PageSize: 100})
@@ -178,7 +179,7 @@ func TestCollect(t *testing.T) {
 
 	// The fragment merges with a hand-written estate through estate.Load.
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "estate.yaml"), []byte("provider:\n  id: msp\n  name: Harbourview IT Services\ntenants:\n  - id: cedar-law\n    name: Cedar Law LLP\n    entra_tenant_id: "+tenantGUID(0)+"\nidentities:\n  - {id: tech-01, upn: Tech1@harbourview-it.example, kind: human, home: msp}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "estate.yaml"), []byte("provider:\n  id: msp\n  name: Harbourview IT Services\ntenants:\n  - id: cedar-law\n    name: Cedar Law LLP\n    entra_tenant_id: "+graphtest.TenantGUID(0)+"\nidentities:\n  - {id: tech-01, upn: Tech1@harbourview-it.example, kind: human, home: msp}\n"), 0o644)
 	if _, err := collect.WriteFragment(dir, "graph.yaml", "graph", testNow, fr); err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func TestCollect(t *testing.T) {
 			prov = x.Provenance
 		}
 	}
-	if prov == nil || !prov.CollectedAt.Equal(testNow) || prov.Source != "graph:"+tenantGUID(0) {
+	if prov == nil || !prov.CollectedAt.Equal(testNow) || prov.Source != "graph:"+graphtest.TenantGUID(0) {
 		t.Errorf("provenance after load: %+v", prov)
 	}
 }
@@ -228,8 +229,8 @@ func (s *syncBuffer) String() string {
 }
 
 func TestSecretNeverLogged(t *testing.T) {
-	f := newFakeGraph(t, mixedTenants()[:3])
-	f.throttleEvery = 5
+	f := graphtest.NewServer(t, mixedTenants()[:3])
+	f.ThrottleEvery = 5
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := testClient(t, f, log, 2)
@@ -244,7 +245,7 @@ func TestSecretNeverLogged(t *testing.T) {
 	for _, tn := range res.Tenants {
 		out += strings.Join(tn.Errors, "\n")
 	}
-	if strings.Contains(out, f.secret) {
+	if strings.Contains(out, f.Secret) {
 		t.Fatalf("client secret leaked into logs or output")
 	}
 	if !strings.Contains(logs.String(), "retrying") || !strings.Contains(out, redacted) {
@@ -257,8 +258,8 @@ func TestSecretNeverLogged(t *testing.T) {
 }
 
 func TestWrongSecret(t *testing.T) {
-	f := newFakeGraph(t, mixedTenants()[:1])
-	c, _ := New(Config{Credentials: Credentials{ClientID: "app-1", TenantID: f.partner, Secret: "wrong"}, Authority: f.srv.URL, GraphURL: f.srv.URL})
+	f := graphtest.NewServer(t, mixedTenants()[:1])
+	c, _ := New(Config{Credentials: Credentials{ClientID: "app-1", TenantID: f.Partner, Secret: "wrong"}, Authority: f.Srv.URL, GraphURL: f.Srv.URL})
 	_, err := Collect(context.Background(), c, Options{})
 	var te *TokenError
 	if !errors.As(err, &te) || te.Code != "invalid_client" || !strings.Contains(err.Error(), "AADSTS7000215") {
@@ -284,10 +285,10 @@ func TestCertificateAuth(t *testing.T) {
 	certPEM, keyPEM, pub := selfSigned(t)
 	for _, alg := range []string{"RS256", "PS256"} {
 		t.Run(alg, func(t *testing.T) {
-			f := newFakeGraph(t, mixedTenants()[:1])
-			f.certKey = pub
-			c, err := New(Config{Credentials: Credentials{ClientID: "app-1", TenantID: f.partner, CertPEM: certPEM, KeyPEM: Secret(keyPEM), Alg: alg},
-				Authority: f.srv.URL, GraphURL: f.srv.URL})
+			f := graphtest.NewServer(t, mixedTenants()[:1])
+			f.CertKey = pub
+			c, err := New(Config{Credentials: Credentials{ClientID: "app-1", TenantID: f.Partner, CertPEM: certPEM, KeyPEM: Secret(keyPEM), Alg: alg},
+				Authority: f.Srv.URL, GraphURL: f.Srv.URL})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -311,20 +312,20 @@ func TestRetryBounded(t *testing.T) {
 	var calls int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, "/oauth2/") {
-			writeJSON(w, 200, map[string]any{"access_token": "t", "expires_in": 3600})
+			graphtest.WriteJSON(w, 200, map[string]any{"access_token": "t", "expires_in": 3600})
 			return
 		}
 		calls++
 		switch r.URL.Path {
 		case "/v1.0/always429":
 			w.Header().Set("Retry-After", "7")
-			graphError(w, 429, "TooManyRequests", "slow down")
+			graphtest.GraphError(w, 429, "TooManyRequests", "slow down")
 		case "/v1.0/always503":
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(503)
 			fmt.Fprint(w, "<html>Service Unavailable</html>")
 		case "/v1.0/forbidden":
-			graphError(w, 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+			graphtest.GraphError(w, 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 		case "/v1.0/truncated":
 			w.Write([]byte(`{"value":[{"id":"1"},`))
 		}
@@ -376,13 +377,13 @@ func TestRetryAfterDate(t *testing.T) {
 }
 
 func TestConcurrencyBound(t *testing.T) {
-	var tenants []fakeTenant
+	var tenants []graphtest.Tenant
 	for i := range 20 {
-		tenants = append(tenants, fakeTenant{id: tenantGUID(i), name: fmt.Sprintf("T%d", i), slug: fmt.Sprintf("t%d", i), users: 150})
+		tenants = append(tenants, graphtest.Tenant{ID: graphtest.TenantGUID(i), Name: fmt.Sprintf("T%d", i), Slug: fmt.Sprintf("t%d", i), Users: 150})
 	}
-	f := newFakeGraph(t, tenants)
-	f.latency = 2 * time.Millisecond
-	f.throttleEvery = 11
+	f := graphtest.NewServer(t, tenants)
+	f.Latency = 2 * time.Millisecond
+	f.ThrottleEvery = 11
 	c := testClient(t, f, nil, 5)
 	res, err := Collect(context.Background(), c, Options{})
 	if err != nil {
@@ -391,14 +392,14 @@ func TestConcurrencyBound(t *testing.T) {
 	if res.Failed() != 0 {
 		t.Fatalf("failures: %+v", res.Tenants)
 	}
-	if got := f.maxSeen.Load(); got > 5 || res.Stats.MaxInFlight > 5 {
+	if got := f.MaxSeen.Load(); got > 5 || res.Stats.MaxInFlight > 5 {
 		t.Errorf("max in flight: server saw %d, client %d, bound 5", got, res.Stats.MaxInFlight)
 	}
 	if res.Stats.MaxInFlight < 2 {
 		t.Errorf("no concurrency at all: %d", res.Stats.MaxInFlight)
 	}
-	if res.Stats.Calls != f.calls.Load() {
-		t.Errorf("client counted %d calls, server %d", res.Stats.Calls, f.calls.Load())
+	if res.Stats.Calls != f.Calls.Load() {
+		t.Errorf("client counted %d calls, server %d", res.Stats.Calls, f.Calls.Load())
 	}
 }
 
@@ -438,21 +439,21 @@ func FuzzDecodePage(f *testing.F) {
 //
 //	go test ./internal/collect/graph -run XXX -bench Collect200 -benchtime=1x
 func BenchmarkCollect200x500(b *testing.B) {
-	var tenants []fakeTenant
+	var tenants []graphtest.Tenant
 	for i := range 200 {
-		tenants = append(tenants, fakeTenant{id: tenantGUID(i), name: fmt.Sprintf("Customer %03d", i), slug: fmt.Sprintf("customer-%03d", i), users: 500})
+		tenants = append(tenants, graphtest.Tenant{ID: graphtest.TenantGUID(i), Name: fmt.Sprintf("Customer %03d", i), Slug: fmt.Sprintf("customer-%03d", i), Users: 500})
 	}
-	f := newFakeGraph(b, tenants)
-	f.latency = 50 * time.Millisecond
-	f.throttleEvery = 50
-	f.retryAfter = "1"
-	f.pageSize = 999
+	f := graphtest.NewServer(b, tenants)
+	f.Latency = 50 * time.Millisecond
+	f.ThrottleEvery = 50
+	f.RetryAfter = "1"
+	f.PageSize = 999
 	const bound = 32
 	for b.Loop() {
-		f.calls.Store(0)
-		f.maxSeen.Store(0)
-		c, err := New(Config{Credentials: Credentials{ClientID: "app-1", TenantID: f.partner, Secret: Secret(f.secret)},
-			Authority: f.srv.URL, GraphURL: f.srv.URL, Concurrency: bound})
+		f.Calls.Store(0)
+		f.MaxSeen.Store(0)
+		c, err := New(Config{Credentials: Credentials{ClientID: "app-1", TenantID: f.Partner, Secret: Secret(f.Secret)},
+			Authority: f.Srv.URL, GraphURL: f.Srv.URL, Concurrency: bound})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -473,10 +474,10 @@ func BenchmarkCollect200x500(b *testing.B) {
 		b.ReportMetric(float64(res.Stats.Calls), "calls")
 		b.ReportMetric(float64(res.Stats.Throttled), "429s")
 		b.ReportMetric(float64(res.Stats.MaxInFlight), "max-inflight")
-		b.ReportMetric(float64(f.maxSeen.Load()), "server-max-inflight")
+		b.ReportMetric(float64(f.MaxSeen.Load()), "server-max-inflight")
 		b.ReportMetric(bound, "bound")
-		if res.Stats.MaxInFlight > bound || f.maxSeen.Load() > bound {
-			b.Fatalf("concurrency bound exceeded: %d/%d > %d", res.Stats.MaxInFlight, f.maxSeen.Load(), bound)
+		if res.Stats.MaxInFlight > bound || f.MaxSeen.Load() > bound {
+			b.Fatalf("concurrency bound exceeded: %d/%d > %d", res.Stats.MaxInFlight, f.MaxSeen.Load(), bound)
 		}
 	}
 }
