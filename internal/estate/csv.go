@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -289,7 +290,7 @@ func (l *loader) errAt(o obj, rel, msg, expected string) {
 func (l *loader) importCSV(imp CSVImport, o obj, name string, data []byte) {
 	switch imp.Kind {
 	case "identities":
-		rows := importRows(l, imp, o, name, data, identityCols, func(x *Identity, line int) {
+		importRows(l, imp, o, name, data, identityCols, &l.est.Identities, func(x *Identity, line int) {
 			if x.ID == "" {
 				x.ID = x.UPN
 			}
@@ -300,9 +301,8 @@ func (l *loader) importCSV(imp CSVImport, o obj, name string, data []byte) {
 				x.Home = imp.Home
 			}
 		})
-		l.est.Identities = append(l.est.Identities, rows...)
 	case "assets":
-		rows := importRows(l, imp, o, name, data, assetCols, func(x *Asset, line int) {
+		importRows(l, imp, o, name, data, assetCols, &l.est.Assets, func(x *Asset, line int) {
 			if x.Tenant == "" {
 				x.Tenant = imp.Home
 			}
@@ -310,15 +310,13 @@ func (l *loader) importCSV(imp CSVImport, o obj, name string, data []byte) {
 				x.ID = x.Tenant + "/" + x.Hostname
 			}
 		})
-		l.est.Assets = append(l.est.Assets, rows...)
 	case "grants":
 		base := filepath.Base(name)
-		rows := importRows(l, imp, o, name, data, grantCols, func(x *Grant, line int) {
+		importRows(l, imp, o, name, data, grantCols, &l.est.Grants, func(x *Grant, line int) {
 			if x.ID == "" {
 				x.ID = base + "#" + strconv.Itoa(line)
 			}
 		})
-		l.est.Grants = append(l.est.Grants, rows...)
 	}
 }
 
@@ -341,7 +339,8 @@ func ImportCSV(r io.Reader, name, kind, home string, columns map[string]string) 
 	return l.est, nil
 }
 
-func importRows[T any](l *loader, imp CSVImport, o obj, name string, data []byte, cols []csvCol[T], fill func(*T, int)) []T {
+// importRows parses data and appends one T per row to *dst.
+func importRows[T any](l *loader, imp CSVImport, o obj, name string, data []byte, cols []csvCol[T], dst *[]T, fill func(*T, int)) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // Excel's UTF-8 BOM
 	r := csv.NewReader(bufio.NewReaderSize(bytes.NewReader(data), 64<<10))
 	r.ReuseRecord = true
@@ -349,11 +348,11 @@ func importRows[T any](l *loader, imp CSVImport, o obj, name string, data []byte
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
 		l.probs.add(Pos{File: name, Line: 1, Col: 1}, "", "empty CSV file", "a header row naming the columns")
-		return nil
+		return
 	}
 	if err != nil {
 		l.probs.add(csvErrPos(name, err), "", "CSV syntax error: "+csvErrMsg(err), "valid CSV (RFC 4180)")
-		return nil
+		return
 	}
 	header = append([]string(nil), header...)
 	byHeader := make(map[string]int, len(header))
@@ -437,7 +436,7 @@ func importRows[T any](l *loader, imp CSVImport, o obj, name string, data []byte
 		}
 	}
 	l.csv[name] = cf
-	var out []T
+	*dst = slices.Grow(*dst, bytes.Count(data, []byte{'\n'}))
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -477,9 +476,8 @@ func importRows[T any](l *loader, imp CSVImport, o obj, name string, data []byte
 		}
 		setPos(&x, Pos{File: name, Line: line, Col: 1})
 		fill(&x, line)
-		out = append(out, x)
+		*dst = append(*dst, x)
 	}
-	return out
 }
 
 func homeHint(field string) string {
