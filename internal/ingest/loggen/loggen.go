@@ -513,22 +513,16 @@ func (g *gen) crossTenant(success bool) {
 	d := int64(20+g.rng.IntN(10)) * int64(time.Minute)
 	t0 := g.startFor(d)
 	var tenants []string
+	counts := make([]int, len(perm))
 	total := 0
-	k := 0
-	for _, t := range perm {
+	for k, t := range perm {
 		tenants = append(tenants, g.tenants[t].ID)
-		for range 2 + g.rng.IntN(2) {
-			total++
-			_ = k
-			k++
-		}
+		counts[k] = 2 + g.rng.IntN(2)
+		total += counts[k]
 	}
 	i := 0
-	for _, t := range perm {
-		for range 2 + g.rng.IntN(2) {
-			if i >= total {
-				break
-			}
+	for k, t := range perm {
+		for range counts[k] {
 			g.add(gev{t: t0 + d*int64(i)/int64(total), kind: eFail, tenant: t, user: g.pickUser(t), ip: ip, port: g.port()})
 			i++
 		}
