@@ -144,4 +144,3 @@ func BenchmarkAppendEvents(b *testing.B) {
 		})
 	}
 }
-
