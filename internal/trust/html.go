@@ -241,5 +241,7 @@ function select(src){
     h+="<tr><td>"+esc(x[1])+"</td><td>"+PN[x[0]]+"</td></tr><tr><td colspan=2 class=fb-path>"+(x[2].length?ps:"(itself)")+"</td></tr>"});
   h+="</tbody></table>";document.getElementById("fb-side").innerHTML=h;
 }
+// A link can preselect a node: page.html#node=rmm
+var m=/(?:^#|&)node=([^&]+)/.exec(location.hash);if(m){var want=decodeURIComponent(m[1]);N.forEach(function(n,i){if(n.id===want)select(i)})}
 if(D.truncated)document.getElementById("fb-summary").textContent="showing the "+N.length+" nodes with the widest blast radius; "+D.truncated+" more are in the JSON output";
 })();`

@@ -527,7 +527,19 @@ func writeWhatIf(ew *errWriter, r *Report) {
 	ew.printf("Nodes above the limit (%s at ≥ admin): %d → %d; worst single compromise: %d → %d tenants at admin.\n\n",
 		plural(r.Limit, "tenant"), w.Before.OverLimit, w.After.OverLimit, w.Before.Worst, w.After.Worst)
 	ew.printf("   %-24s %-9s %15s %15s %19s\n", "NODE", "KIND", "≥ADMIN", "ANY", "WEIGHTED")
+	changed := 0
 	for _, d := range w.Rows {
+		if d.Before.TenantsAdmin != d.After.TenantsAdmin || d.Before.TenantsAny != d.After.TenantsAny {
+			changed++
+		}
+	}
+	shown := 0
+	for _, d := range w.Rows {
+		if shown == 30 {
+			ew.printf("   … %d rows more (%d nodes changed in all; --format json lists them)\n", len(w.Rows)-shown, changed)
+			break
+		}
+		shown++
 		mark := " "
 		if d.Before.TenantsAdmin != d.After.TenantsAdmin || d.Before.TenantsAny != d.After.TenantsAny {
 			mark = "*"

@@ -240,36 +240,50 @@ type Delta struct {
 	Before, After Rank
 }
 
-// Compare ranks g and g.With(changes) and returns the nodes whose blast
-// radius changed or that rank in the top n before or after, worst-before
-// first.
+// Changed reports whether the tenant counts at ≥ admin or at any privilege
+// moved.
+func (d Delta) Changed() bool {
+	return d.Before.AtAdmin() != d.After.AtAdmin() || d.Before.AtAny() != d.After.AtAny()
+}
+
+// Compare lists the outsider, then every node whose reach changed (largest
+// drop at ≥ admin first), then the top n nodes before the change that did
+// not move.
 func Compare(before, after *Ranking, n int) []Delta {
-	seen := map[int32]bool{}
-	var out []Delta
-	add := func(i int32) {
-		if seen[i] {
-			return
-		}
-		seen[i] = true
-		out = append(out, Delta{Before: before.Of(i), After: after.Of(i)})
-	}
-	add(0)
-	for k, r := range before.Ranks {
-		if k < n {
-			add(r.Node)
-		}
-	}
-	for k, r := range after.Ranks {
-		if k < n {
-			add(r.Node)
-		}
-	}
+	seen := map[int32]bool{0: true}
+	out := []Delta{{Before: before.Outsider, After: after.Outsider}}
+	var changed, same []Delta
 	for _, r := range before.Ranks {
-		a := after.Of(r.Node)
-		if a.Tenants != r.Tenants {
-			add(r.Node)
+		d := Delta{Before: r, After: after.Of(r.Node)}
+		seen[r.Node] = true
+		if d.Changed() {
+			changed = append(changed, d)
 		}
 	}
-	slices.SortStableFunc(out[1:], func(a, b Delta) int { return compareRank(a.Before, b.Before) })
-	return out
+	for _, r := range after.Ranks {
+		if !seen[r.Node] {
+			seen[r.Node] = true
+			changed = append(changed, Delta{Before: before.Of(r.Node), After: r})
+		}
+	}
+	for k, r := range before.Ranks {
+		if k == n {
+			break
+		}
+		if d := (Delta{Before: r, After: after.Of(r.Node)}); !d.Changed() {
+			same = append(same, d)
+		}
+	}
+	slices.SortStableFunc(changed, func(a, b Delta) int {
+		da, db := a.Before.AtAdmin()-a.After.AtAdmin(), b.Before.AtAdmin()-b.After.AtAdmin()
+		if da != db {
+			return db - da
+		}
+		if da, db := a.Before.AtAny()-a.After.AtAny(), b.Before.AtAny()-b.After.AtAny(); da != db {
+			return db - da
+		}
+		return compareRank(a.Before, b.Before)
+	})
+	out = append(out, changed...)
+	return append(out, same...)
 }
