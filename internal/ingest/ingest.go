@@ -232,6 +232,17 @@ func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
 		rd.closer = nil
 		src = zr
 	}
+	// UTF-16 with a byte order mark (PowerShell 5.1's Out-File): transcode
+	b2, ok := src.(*bufio.Reader)
+	if !ok {
+		b2 = bufio.NewReaderSize(src, 64<<10)
+		src = b2
+	}
+	if bom, _ := b2.Peek(2); len(bom) == 2 && (bom[0] == 0xff && bom[1] == 0xfe || bom[0] == 0xfe && bom[1] == 0xff) {
+		big := bom[0] == 0xfe
+		b2.Discard(2)
+		src = newUTF16Reader(b2, big)
+	}
 	rd.lines = newLineReader(src, opts.maxLine())
 	head, _ = rd.lines.peek(8 << 10)
 	format := opts.Format

@@ -354,3 +354,43 @@ func TestParseIP(t *testing.T) {
 		}
 	}
 }
+
+func TestUTF16PowerShellExport(t *testing.T) {
+	plain, err := os.ReadFile("testdata/getwinevent.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := events(t, "x", plain, Options{})
+	for _, big := range []bool{false, true} {
+		var b bytes.Buffer
+		if big {
+			b.Write([]byte{0xfe, 0xff})
+		} else {
+			b.Write([]byte{0xff, 0xfe})
+		}
+		for _, r := range string(plain) + "\u00e9\U0001F600" {
+			for _, u := range utf16Encode(r) {
+				if big {
+					b.Write([]byte{byte(u >> 8), byte(u)})
+				} else {
+					b.Write([]byte{byte(u), byte(u >> 8)})
+				}
+			}
+		}
+		got, st := events(t, "utf16", b.Bytes(), Options{})
+		if len(got) != len(want) || st.Format != FormatWindows {
+			t.Fatalf("big=%v: %d events (%+v), want %d", big, len(got), st, len(want))
+		}
+		if got[0].UserName != want[0].UserName || !got[0].Timestamp.Equal(want[0].Timestamp) {
+			t.Errorf("big=%v: %+v", big, got[0])
+		}
+	}
+}
+
+func utf16Encode(r rune) []uint16 {
+	if r < 0x10000 {
+		return []uint16{uint16(r)}
+	}
+	r -= 0x10000
+	return []uint16{uint16(0xd800 + (r >> 10)), uint16(0xdc00 + (r & 0x3ff))}
+}
