@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/server"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
@@ -106,9 +107,15 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
+	var mapping *ingest.Mapping
+	if ms, _ := filepath.Glob(filepath.Join(logDir, "*mapping*.yaml")); len(ms) > 0 {
+		if mapping, err = ingest.LoadMapping(ms[0]); err != nil {
+			return err
+		}
+	}
 	var ist server.IngestStats
 	if len(files) > 0 {
-		if ist, err = srv.IngestFiles(ctx, files); err != nil {
+		if ist, err = srv.IngestFiles(ctx, files, mapping); err != nil {
 			return err
 		}
 	}
@@ -137,23 +144,23 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 	return err
 }
 
-// logFiles lists the log files under dir (none when it does not exist).
+// logFiles lists the log files directly in dir (none when it does not
+// exist); documentation, mapping files and subdirectories are skipped.
 func logFiles(dir string) ([]string, error) {
-	var out []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && !strings.HasPrefix(d.Name(), ".") && !strings.HasSuffix(d.Name(), ".md") && !strings.HasSuffix(d.Name(), ".yaml") {
-			out = append(out, path)
-		}
-		return nil
-	})
+	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listing logs in %s: %w", dir, err)
+	}
+	var out []string
+	for _, d := range ents {
+		n := d.Name()
+		if d.IsDir() || strings.HasPrefix(n, ".") || strings.HasSuffix(n, ".md") || strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml") {
+			continue
+		}
+		out = append(out, filepath.Join(dir, n))
 	}
 	slices.Sort(out)
 	return out, nil

@@ -63,6 +63,7 @@ type IngestConfig struct {
 	Files        []TailConfig `yaml:"files"`
 	Syslog       SyslogConfig `yaml:"syslog"`
 	TenantMap    string       `yaml:"tenant_map"` // ingest tenant map file
+	Mapping      string       `yaml:"mapping"`    // generic JSON mapping file (format generic)
 	Year         int          `yaml:"year"`       // year for RFC 3164 timestamps; 0 = current
 	Queue        int          `yaml:"queue"`      // detection queue length
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"golang.org/x/sync/errgroup"
 
@@ -22,7 +23,7 @@ func (s *Server) startTails(ctx context.Context, g *errgroup.Group) {
 	b := newSyslogBatcher(s)
 	g.Go(func() error { b.run(ctx); return nil })
 	for _, f := range s.cfg.Ingest.Files {
-		opts := ingest.Options{Format: f.Format, Tenant: f.Tenant, TenantMap: s.tenantMap(), Year: s.cfg.Ingest.Year}
+		opts := ingest.Options{Format: f.Format, Tenant: f.Tenant, TenantMap: s.tenantMap(), Year: s.cfg.Ingest.Year, Mapping: s.mapping}
 		g.Go(func() error {
 			err := ingest.Follow(ctx, []string{f.Path}, opts, func(ev *event.Event) error {
 				b.add(store.EventRecord{Event: copyEvent(ev)})
@@ -46,8 +47,11 @@ type IngestStats struct {
 }
 
 // IngestFiles reads whole log files into the store and runs them through a
-// detector of their own, in file order (demo and one-shot imports).
-func (s *Server) IngestFiles(ctx context.Context, paths []string) (IngestStats, error) {
+// detector of their own. Events of all files are merged by timestamp first
+// (detection windows slide on event time, and files cover overlapping
+// periods), so the files are held in memory: this is for the demo and
+// one-shot imports, not for unbounded inputs (use ingest.files to tail).
+func (s *Server) IngestFiles(ctx context.Context, paths []string, mapping *ingest.Mapping) (IngestStats, error) {
 	var st IngestStats
 	if s.eng == nil || s.eng.NewDetector == nil {
 		return st, errors.New("no detection engine")
@@ -56,35 +60,14 @@ func (s *Server) IngestFiles(ctx context.Context, paths []string) (IngestStats, 
 	if err != nil {
 		return st, err
 	}
-	seen := map[string]bool{}
-	handle := func(incs []store.Incident) {
-		for i := range incs {
-			seen[incs[i].ID] = true
-		}
-		s.pipe.handle(ctx, incs)
-	}
+	var recs []store.EventRecord
 	for _, path := range paths {
-		rd, err := ingest.Open(ctx, path, ingest.Options{TenantMap: s.tenantMap(), Now: s.now})
+		rd, err := ingest.Open(ctx, path, ingest.Options{TenantMap: s.tenantMap(), Now: s.now, Mapping: cmpOr(mapping, s.mapping)})
 		if err != nil {
 			return st, err
 		}
 		st.Files++
 		var ev event.Event
-		batch := make([]store.EventRecord, 0, 1000)
-		flush := func() error {
-			if len(batch) == 0 {
-				return nil
-			}
-			if err := s.st.AppendEvents(ctx, batch); err != nil {
-				return fmt.Errorf("storing events from %s: %w", path, err)
-			}
-			s.metrics.eventsStored.Add(float64(len(batch)))
-			for i := range batch {
-				handle(det.Process(&batch[i].Event))
-			}
-			batch = batch[:0]
-			return nil
-		}
 		for {
 			err := rd.Next(&ev)
 			if err == io.EOF {
@@ -94,25 +77,41 @@ func (s *Server) IngestFiles(ctx context.Context, paths []string) (IngestStats, 
 				rd.Close()
 				return st, fmt.Errorf("reading %s: %w", path, err)
 			}
-			batch = append(batch, store.EventRecord{Event: copyEvent(&ev)})
-			st.Events++
-			if len(batch) == cap(batch) {
-				if err := flush(); err != nil {
-					rd.Close()
-					return st, err
-				}
-			}
-		}
-		if err := flush(); err != nil {
-			rd.Close()
-			return st, err
+			recs = append(recs, store.EventRecord{Event: copyEvent(&ev)})
 		}
 		rs := rd.Stats()
 		st.Lines += rs.Lines
 		st.Unparsed += rs.Unparsed
 		rd.Close()
 	}
+	slices.SortStableFunc(recs, func(a, b store.EventRecord) int { return a.Event.Timestamp.Compare(b.Event.Timestamp) })
+	st.Events = int64(len(recs))
+	seen := map[string]bool{}
+	handle := func(incs []store.Incident) {
+		for i := range incs {
+			seen[incs[i].ID] = true
+		}
+		s.pipe.handle(ctx, incs)
+	}
+	const batch = 2000
+	for i := 0; i < len(recs); i += batch {
+		b := recs[i:min(i+batch, len(recs))]
+		if err := s.st.AppendEvents(ctx, b); err != nil {
+			return st, fmt.Errorf("storing events: %w", err)
+		}
+		s.metrics.eventsStored.Add(float64(len(b)))
+		for j := range b {
+			handle(det.Process(&b[j].Event))
+		}
+	}
 	handle(det.Flush())
 	st.Incidents = len(seen)
 	return st, nil
+}
+
+func cmpOr(a, b *ingest.Mapping) *ingest.Mapping {
+	if a != nil {
+		return a
+	}
+	return b
 }

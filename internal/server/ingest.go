@@ -74,6 +74,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *princip
 		MaxSamples:   lines + 1,
 		Now:          s.now,
 		Year:         s.cfg.Ingest.Year,
+		Mapping:      s.mapping,
 	}
 	rd, err := ingest.NewReader("request", bytes.NewReader(body), opts)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -59,6 +60,8 @@ type Server struct {
 	est  estateState
 
 	notifier func(ctx context.Context, inc *store.Incident, created bool)
+	mapping  *ingest.Mapping // generic JSON mapping (ingest.mapping)
+	tmapFile *ingest.TenantMap
 
 	mu    sync.RWMutex
 	ready bool
@@ -106,6 +109,20 @@ func New(opts Options) (*Server, error) {
 	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errStatus(http.StatusForbidden, "cross-origin request refused"))
 	}))
+	if s.cfg.Ingest.Mapping != "" {
+		m, err := ingest.LoadMapping(s.cfg.Ingest.Mapping)
+		if err != nil {
+			return nil, err
+		}
+		s.mapping = m
+	}
+	if s.cfg.Ingest.TenantMap != "" {
+		tm, err := ingest.LoadTenantMap(s.cfg.Ingest.TenantMap)
+		if err != nil {
+			return nil, err
+		}
+		s.tmapFile = tm
+	}
 	s.pipe = newPipeline(s)
 	s.routes = s.buildRoutes()
 	s.mux = http.NewServeMux()

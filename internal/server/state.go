@@ -60,7 +60,12 @@ func (s *Server) knownTenants(ctx context.Context) map[string]bool {
 	return known
 }
 
+// tenantMap is the configured tenant map file when given, else the one
+// derived from the current estate (domains, hosts, Entra tenant ids).
 func (s *Server) tenantMap() *ingest.TenantMap {
+	if s.tmapFile != nil {
+		return s.tmapFile
+	}
 	s.est.mu.RLock()
 	defer s.est.mu.RUnlock()
 	return s.est.tmap
