@@ -74,8 +74,10 @@ Exit codes:
 // commands lists every verb's constructor, one line each, alphabetical. Each
 // verb lives in its own cmd_<verb>.go file.
 var commands = []func(*globalOptions) *cobra.Command{
+	newAssessCommand,
 	newBlastCommand,
 	newCollectCommand,
+	newControlsCommand,
 	newDemoCommand,
 	newDetectCommand,
 	newGenEstateCommand,

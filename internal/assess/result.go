@@ -43,6 +43,9 @@ type Result struct {
 	Remediation string              `json:"remediation,omitempty"`
 	Attestation *estate.Attestation `json:"attestation,omitempty"`
 	Exception   *estate.Exception   `json:"exception,omitempty"`
+
+	Party string `json:"party,omitempty"` // msp, customer, both (whose obligation)
+	Kind  string `json:"kind,omitempty"`  // automated, attested
 }
 
 // Score summarises one subject (a tenant or the MSP).
@@ -53,6 +56,11 @@ type Score struct {
 	Pass    int     `json:"pass"`
 	Fail    int     `json:"fail"`
 	Other   int     `json:"other"` // not evaluable, not applicable, attested, excepted
+
+	NotEvaluable  int `json:"not_evaluable"`
+	NotApplicable int `json:"not_applicable"`
+	Attested      int `json:"attested"`
+	Excepted      int `json:"excepted"`
 }
 
 // Report is a whole assessment run.
@@ -63,4 +71,10 @@ type Report struct {
 	Sources  []string  `json:"sources,omitempty"`
 	Results  []Result  `json:"results"`
 	Scores   []Score   `json:"scores"` // MSP first, then tenants worst first
+
+	KEV      string   `json:"kev,omitempty"`      // KEV catalog version used, empty when none
+	Policies []string `json:"policies,omitempty"` // Rego files evaluated
+	// Timing of the run's phases; not part of the JSON document (it
+	// varies run to run).
+	Timing *Timing `json:"-"`
 }

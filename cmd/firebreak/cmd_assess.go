@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/catalog"
+	"github.com/firebreak-msp/firebreak/internal/collect/kev"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/report"
+	"github.com/firebreak-msp/firebreak/internal/trust"
+)
+
+type assessOptions struct {
+	KEVFile  string
+	Policies []string
+	Format   string
+	Output   string
+	FailOn   string
+	Tenants  []string
+	Now      string
+	NoTrust  bool
+	Passing  bool
+
+	getenv func(string) string // os.Getenv outside tests
+}
+
+func (o *assessOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.KEVFile, "kev", "", "CISA KEV catalog JSON `FILE` (default: the one `firebreak kev update` stored)")
+	f.StringArrayVar(&o.Policies, "policy", nil, "`DIR` of your own .rego policies to evaluate too (repeatable)")
+	f.StringVar(&o.Format, "format", "", "report format: "+strings.Join(report.Formats, ", ")+" (default table, or from -o's extension)")
+	f.StringVarP(&o.Output, "output", "o", "", "write the report to `FILE` (atomically) instead of stdout")
+	f.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a failing control has this `SEVERITY` or higher (critical, high, medium, low, info)")
+	f.StringArrayVar(&o.Tenants, "tenant", nil, "assess only this tenant `ID` (repeatable; \"msp\" for the MSP itself)")
+	f.StringVar(&o.Now, "now", "", "evaluate as of `DATE` (YYYY-MM-DD or RFC 3339) for reproducible runs (default: now)")
+	f.BoolVar(&o.NoTrust, "no-trust", false, "skip the trust graph (FB-TRUST-* controls become not evaluable)")
+	f.BoolVar(&o.Passing, "include-passing", false, "also list passing results in csv and sarif output")
+}
+
+func newAssessCommand(g *globalOptions) *cobra.Command {
+	var opts assessOptions
+	cmd := &cobra.Command{
+		Use:   "assess PATH",
+		Short: "Judge the estate against the AA22-131A controls, per tenant and for the MSP",
+		Long: `Assess loads an estate (a file or a directory, as for validate), evaluates every
+control of the AA22-131A catalog (see firebreak controls) for the MSP and for each
+tenant, and writes a report: pass, fail, not evaluable (naming the missing
+evidence), not applicable, attested (by whom, until when) or excepted (owner,
+reason, expiry), each with the estate objects it rests on (file:line), plus a
+severity-weighted score per tenant and for the MSP.
+
+Automated controls are Rego evaluated in-process; --policy adds your own
+(same input document and result shape; see examples/policies). KEV controls use
+--kev FILE, else the catalog stored by "firebreak kev update"; without one they
+are not evaluable.`,
+		Example: `  firebreak assess examples/harbourview
+  firebreak assess examples/harbourview --now 2026-11-27 --format html -o report.html
+  firebreak assess estate/ --kev known_exploited_vulnerabilities.json --fail-on high
+  firebreak assess estate/ --policy examples/policies --tenant cedar-law --format json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runAssess(cmd.Context(), opts, g, args[0])
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// parseNow reads --now; empty means the wall clock (the CLI is the only
+// place that reads it).
+func parseNow(s string) (time.Time, error) {
+	if s == "" {
+		return time.Now().UTC(), nil
+	}
+	d, err := estate.ParseDate(s)
+	if err != nil {
+		return time.Time{}, usageError{fmt.Errorf("--now: %w", err)}
+	}
+	return d.Time, nil
+}
+
+// loadKEV returns the catalog from --kev, else the stored one; when there
+// is none it returns a description of what is missing instead.
+func (o *assessOptions) loadKEV() (*kev.Catalog, string, error) {
+	if o.KEVFile != "" {
+		c, err := kev.Load(o.KEVFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("--kev: %w", err)
+		}
+		return c, "", nil
+	}
+	dir, err := kev.DataDir(o.getenv)
+	if err != nil {
+		return nil, "CISA KEV catalog (" + err.Error() + "; pass --kev FILE)", nil
+	}
+	c, err := kev.LoadStored(dir)
+	if errors.Is(err, kev.ErrNoStoredCatalog) {
+		return nil, "CISA KEV catalog (none stored at " + kev.StoredPath(dir) + ": run `firebreak kev update` or pass --kev FILE)", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("stored KEV catalog: %w", err)
+	}
+	return c, "", nil
+}
+
+func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path string) error {
+	if opts.getenv == nil {
+		opts.getenv = os.Getenv
+	}
+	format := opts.Format
+	if format == "" && opts.Output != "" {
+		format = report.FormatFromPath(opts.Output)
+	}
+	if format == "" {
+		format = "table"
+	}
+	known := false
+	for _, f := range report.Formats {
+		known = known || f == format
+	}
+	if !known {
+		return usageError{fmt.Errorf("unknown --format %q (expected one of %s)", format, strings.Join(report.Formats, ", "))}
+	}
+	var failOn catalog.Severity
+	if opts.FailOn != "" {
+		s, err := catalog.ParseSeverity(opts.FailOn)
+		if err != nil {
+			return usageError{fmt.Errorf("--fail-on: %w", err)}
+		}
+		failOn = s
+	}
+	now, err := parseNow(opts.Now)
+	if err != nil {
+		return err
+	}
+
+	t0 := time.Now()
+	cat, err := catalog.Load()
+	if err != nil {
+		return err
+	}
+	kc, kevMissing, err := opts.loadKEV()
+	if err != nil {
+		return err
+	}
+	e, err := estate.Load(path)
+	if err != nil {
+		return err
+	}
+	tLoad := time.Since(t0)
+
+	t1 := time.Now()
+	extra := map[string]any{}
+	if !opts.NoTrust {
+		to := trust.Options{Now: now}
+		if kc != nil {
+			to.KEVMatch = func(vendor, product, version, cpe string) []string {
+				var ids []string
+				for _, v := range kc.Match(vendor, product, version, cpe) {
+					ids = append(ids, v.CVE)
+				}
+				return ids
+			}
+		}
+		graph, err := trust.Build(e, to)
+		if err != nil {
+			return fmt.Errorf("building the trust graph (use --no-trust to skip): %w", err)
+		}
+		extra["trust"] = trust.Facts(graph)
+	}
+	tTrust := time.Since(t1)
+
+	en, err := assess.New(cat, assess.Options{
+		PolicyDirs: opts.Policies,
+		KEV:        kc,
+		KEVMissing: kevMissing,
+		Clock:      func() time.Time { return now },
+		Extra:      extra,
+		Subjects:   opts.Tenants,
+		Logger:     g.log,
+	})
+	if err != nil {
+		return err
+	}
+	rep, err := en.Run(ctx, e)
+	if err != nil {
+		return err
+	}
+
+	t2 := time.Now()
+	ropts := report.Options{
+		Catalog:        cat,
+		IncludePassing: opts.Passing,
+		Color:          opts.Output == "" && report.UseColor(g.stdout, g.noColor),
+	}
+	if opts.Output != "" {
+		err = report.WriteFile(opts.Output, format, rep, ropts)
+	} else {
+		err = report.Write(g.stdout, format, rep, ropts)
+	}
+	if err != nil {
+		return err
+	}
+	tRender := time.Since(t2)
+	if g.log != nil {
+		tm := rep.Timing
+		g.log.Debug("assess timing", "load", tLoad, "trust", tTrust, "index", tm.Index, "evaluate", tm.Evaluate,
+			"finish", tm.Finish, "render", tRender, "results", len(rep.Results))
+	}
+
+	if failOn != "" {
+		n := 0
+		for i := range rep.Results {
+			r := &rep.Results[i]
+			if r.Status == assess.StatusFail && catalog.Severity(r.Severity).Rank() >= failOn.Rank() {
+				n++
+			}
+		}
+		if n > 0 {
+			return fmt.Errorf("%d failing results at or above %s: %w", n, failOn, ErrFindings)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,493 @@
+package assess
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/collect/kev"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+)
+
+// index holds the joins the policies need, computed once in Go so Rego
+// only judges compact, pre-joined per-subject documents (see doc.go).
+type index struct {
+	e        *estate.Estate
+	now      time.Time
+	settings estate.Settings
+
+	tenantIdx   map[string]int
+	identityIdx map[string]int
+	groupIdx    map[string]int
+	toolIdx     map[string]int
+	assetIdx    map[string]int
+	vendorIdx   map[string]int
+	grantIdx    map[string]int
+	backupIdx   map[string]int
+	planIdx     map[string]int
+	contractIdx map[string]int
+
+	members map[string][]int // group id -> identity indexes
+
+	subj map[string]*subjectData // "msp" or tenant id
+
+	// per identity (index into e.Identities)
+	adminTenants   []int32 // distinct tenants reached at admin or above
+	customerAccess []bool  // reaches a customer directly, via GDAP or via a tool
+	accessTools    [][]int // customer-reaching tools the identity holds operate+ on
+
+	toolCustomers []int32 // tenants each tool reaches
+	toolVendor    []bool  // a vendor entry supplies the tool
+
+	kev       *kev.Catalog
+	kevCache  map[kevKey][]kev.Vuln
+	assetKEV  map[int][]kev.Vuln // open KEV matches per asset (only non-empty)
+	toolKEV   map[int][]kev.Vuln
+	gapsBySub map[string][]int
+
+	principalUsed map[principalKey]bool // principals with a path into some tenant
+
+	attestations map[string][]int // control+"\x00"+subject -> attestation indexes
+	exceptions   map[string][]int // control -> exception indexes
+}
+
+type principalKey struct{ identity, group int }
+
+type kevKey struct{ vendor, product, version, cpe string }
+
+// subjectData lists the estate objects belonging to one subject.
+type subjectData struct {
+	identities []int
+	assets     []int
+	backups    []int
+	plans      []int
+	contracts  []int
+	domains    []int
+	exposures  []int
+	grants     []int
+	tools      []int // MSP: its tools; tenant: tools reaching the tenant
+	gdap       []int
+	access     []accessPath
+	vendors    map[int][]int // vendor -> grants into the subject
+	toolSeen   map[int]bool
+}
+
+// accessPath is one way a principal — an identity homed elsewhere, or a
+// group whose members are — reaches a tenant. Group paths are not expanded
+// per member: member facts are summarised once per run (principals.rego).
+type accessPath struct {
+	identity int // principal identity, or -1 for a group
+	group    int // principal group, or -1
+	grant    int // -1 for GDAP access groups
+	tool     int // GDAP tool, or -1
+	priv     estate.Privilege
+	standing bool
+	roles    []string
+	scope    string
+	expired  bool
+}
+
+var gaRoles = map[string]bool{"global administrator": true, "company administrator": true}
+
+// gdapPrivilege derives the privilege GDAP roles convey.
+func gdapPrivilege(roles []string) estate.Privilege {
+	p := estate.PrivRead
+	for _, r := range roles {
+		l := strings.ToLower(r)
+		switch {
+		case gaRoles[l]:
+			return estate.PrivFull
+		case strings.Contains(l, "administrator"):
+			p = estate.PrivAdmin
+		case strings.Contains(l, "reader"):
+		default:
+			if p == estate.PrivRead {
+				p = estate.PrivOperate
+			}
+		}
+	}
+	return p
+}
+
+func hasGA(roles []string) bool {
+	for _, r := range roles {
+		if gaRoles[strings.ToLower(r)] {
+			return true
+		}
+	}
+	return false
+}
+
+func mapIDs[T any](xs []T, id func(*T) string) map[string]int {
+	m := make(map[string]int, len(xs))
+	for i := range xs {
+		m[id(&xs[i])] = i
+	}
+	return m
+}
+
+func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog) *index {
+	x := &index{
+		e:        e,
+		now:      now,
+		settings: e.Settings.WithDefaults(),
+		kev:      kc,
+		kevCache: map[kevKey][]kev.Vuln{},
+		subj:     make(map[string]*subjectData, len(e.Tenants)+1),
+	}
+	x.tenantIdx = mapIDs(e.Tenants, func(t *estate.Tenant) string { return t.ID })
+	x.identityIdx = mapIDs(e.Identities, func(t *estate.Identity) string { return t.ID })
+	x.groupIdx = mapIDs(e.Groups, func(t *estate.Group) string { return t.ID })
+	x.toolIdx = mapIDs(e.Tools, func(t *estate.Tool) string { return t.ID })
+	x.assetIdx = mapIDs(e.Assets, func(t *estate.Asset) string { return t.ID })
+	x.vendorIdx = mapIDs(e.Vendors, func(t *estate.Vendor) string { return t.ID })
+	x.grantIdx = mapIDs(e.Grants, func(t *estate.Grant) string { return t.ID })
+	x.backupIdx = mapIDs(e.Backups, func(t *estate.Backup) string { return t.ID })
+	x.planIdx = mapIDs(e.IRPlans, func(t *estate.IRPlan) string { return t.ID })
+	x.contractIdx = mapIDs(e.Contracts, func(t *estate.Contract) string { return t.ID })
+
+	x.sub(estate.MSP)
+	for i := range e.Tenants {
+		x.sub(e.Tenants[i].ID)
+	}
+
+	// Group membership: Group.Members and Identity.Groups, deduplicated.
+	x.members = make(map[string][]int, len(e.Groups))
+	for gi := range e.Groups {
+		g := &e.Groups[gi]
+		for _, m := range g.Members {
+			if ii, ok := x.identityIdx[m]; ok {
+				x.members[g.ID] = append(x.members[g.ID], ii)
+			}
+		}
+	}
+	for ii := range e.Identities {
+		for _, g := range e.Identities[ii].Groups {
+			if !slices.Contains(x.members[g], ii) {
+				x.members[g] = append(x.members[g], ii)
+			}
+		}
+	}
+
+	for i := range e.Identities {
+		x.sub(e.Identities[i].Home).identities = append(x.sub(e.Identities[i].Home).identities, i)
+	}
+	for i := range e.Assets {
+		s := x.sub(e.Assets[i].Tenant)
+		s.assets = append(s.assets, i)
+	}
+	for i := range e.Backups {
+		s := x.sub(e.Backups[i].Tenant)
+		s.backups = append(s.backups, i)
+	}
+	for i := range e.IRPlans {
+		s := x.sub(e.IRPlans[i].Party)
+		s.plans = append(s.plans, i)
+	}
+	for i := range e.Contracts {
+		s := x.sub(e.Contracts[i].Tenant)
+		s.contracts = append(s.contracts, i)
+	}
+	for i := range e.DomainChecks {
+		s := x.sub(e.DomainChecks[i].Tenant)
+		s.domains = append(s.domains, i)
+	}
+	for i := range e.Exposures {
+		ex := &e.Exposures[i]
+		t := ex.Tenant
+		if t == "" {
+			t = x.ownerOf(ex.Object)
+		}
+		s := x.sub(t)
+		s.exposures = append(s.exposures, i)
+	}
+	x.attestations = map[string][]int{}
+	for i := range e.Attestations {
+		a := &e.Attestations[i]
+		k := a.Control + "\x00" + nonEmpty(a.Subject)
+		x.attestations[k] = append(x.attestations[k], i)
+	}
+	x.exceptions = map[string][]int{}
+	for i := range e.Exceptions {
+		x.exceptions[e.Exceptions[i].Control] = append(x.exceptions[e.Exceptions[i].Control], i)
+	}
+	x.gapsBySub = map[string][]int{}
+	for i := range e.CollectionGap {
+		t := e.CollectionGap[i].Tenant
+		x.gapsBySub[t] = append(x.gapsBySub[t], i)
+	}
+
+	n := len(e.Identities)
+	x.adminTenants = make([]int32, n)
+	x.customerAccess = make([]bool, n)
+	x.accessTools = make([][]int, n)
+	x.toolCustomers = make([]int32, len(e.Tools))
+	x.toolVendor = make([]bool, len(e.Tools))
+
+	// Tools: MSP tools belong to the MSP subject; GDAP tools reach their customer.
+	for ti := range e.Tools {
+		t := &e.Tools[ti]
+		if t.GDAP != nil {
+			if _, ok := x.tenantIdx[t.GDAP.Customer]; ok {
+				x.reachTool(t.GDAP.Customer, ti)
+				s := x.sub(t.GDAP.Customer)
+				s.gdap = append(s.gdap, ti)
+				for _, g := range t.GDAP.AccessGroups {
+					if gi := x.groupIdxOr(g); gi >= 0 {
+						s.access = append(s.access, accessPath{identity: -1, group: gi, grant: -1, tool: ti,
+							priv: gdapPrivilege(t.GDAP.Roles), standing: true, roles: t.GDAP.Roles})
+					}
+				}
+			}
+		}
+		if t.Owner == "" || t.Owner == estate.MSP {
+			s := x.sub(estate.MSP)
+			s.tools = append(s.tools, ti)
+		}
+	}
+	for vi := range e.Vendors {
+		for _, tid := range e.Vendors[vi].Supplies {
+			if ti, ok := x.toolIdx[tid]; ok {
+				x.toolVendor[ti] = true
+			}
+		}
+	}
+	// Agents on assets: the tool reaches the asset's tenant.
+	for ai := range e.Assets {
+		a := &e.Assets[ai]
+		if _, ok := x.tenantIdx[a.Tenant]; !ok {
+			continue
+		}
+		for _, tid := range a.Agents {
+			if ti, ok := x.toolIdx[tid]; ok {
+				x.reachTool(a.Tenant, ti)
+			}
+		}
+	}
+
+	// Grants.
+	type toolGrant struct {
+		subject string
+		grant   int
+	}
+	var onTools []toolGrant
+	for gi := range e.Grants {
+		g := &e.Grants[gi]
+		tenant := x.targetTenant(g.Target)
+		owner := tenant
+		if owner == "" {
+			owner = estate.MSP
+		}
+		os := x.sub(owner)
+		os.grants = append(os.grants, gi)
+		expired := g.Expires != nil && g.Expires.Before(now)
+		if tenant == "" {
+			if _, ok := x.toolIdx[g.Target]; ok {
+				onTools = append(onTools, toolGrant{g.Subject, gi})
+			}
+			continue
+		}
+		s := x.sub(tenant)
+		path := accessPath{identity: -1, group: -1, grant: gi, tool: -1, priv: g.Privilege,
+			standing: g.IsStanding(), roles: g.Roles, scope: g.Scope, expired: expired}
+		switch {
+		case x.has(x.identityIdx, g.Subject):
+			ii := x.identityIdx[g.Subject]
+			if x.e.Identities[ii].Home != tenant {
+				path.identity = ii
+				s.access = append(s.access, path)
+			}
+		case x.has(x.groupIdx, g.Subject):
+			if x.e.Groups[x.groupIdx[g.Subject]].Home != tenant {
+				path.group = x.groupIdx[g.Subject]
+				s.access = append(s.access, path)
+			}
+		case x.has(x.toolIdx, g.Subject):
+			x.reachTool(tenant, x.toolIdx[g.Subject])
+		case x.has(x.vendorIdx, g.Subject):
+			if s.vendors == nil {
+				s.vendors = map[int][]int{}
+			}
+			vi := x.vendorIdx[g.Subject]
+			s.vendors[vi] = append(s.vendors[vi], gi)
+		}
+	}
+
+	// Per-identity reach across tenants (admin reuse, customer access).
+	last := make([]int32, n) // last tenant (1-based) counted, to count distinct tenants
+	x.principalUsed = map[principalKey]bool{}
+	for ti := range e.Tenants {
+		s := x.sub(e.Tenants[ti].ID)
+		tenant := e.Tenants[ti].ID
+		for _, p := range s.access {
+			x.principalUsed[principalKey{p.identity, p.group}] = true
+			admin := p.priv.Rank() >= estate.PrivAdmin.Rank() && !p.expired
+			mark := func(ii int) {
+				if x.e.Identities[ii].Home == tenant {
+					return
+				}
+				x.customerAccess[ii] = true
+				if admin && last[ii] != int32(ti+1) {
+					last[ii] = int32(ti + 1)
+					x.adminTenants[ii]++
+				}
+			}
+			if p.identity >= 0 {
+				mark(p.identity)
+			} else {
+				for _, ii := range x.members[e.Groups[p.group].ID] {
+					mark(ii)
+				}
+			}
+		}
+	}
+	// Identities holding operate+ on a tool that reaches customers.
+	for _, tg := range onTools {
+		g := &e.Grants[tg.grant]
+		ti := x.toolIdx[g.Target]
+		if x.toolCustomers[ti] == 0 || g.Privilege.Rank() < estate.PrivOperate.Rank() {
+			continue
+		}
+		mark := func(ii int) {
+			x.customerAccess[ii] = true
+			if !slices.Contains(x.accessTools[ii], ti) {
+				x.accessTools[ii] = append(x.accessTools[ii], ti)
+			}
+		}
+		if ii, ok := x.identityIdx[tg.subject]; ok {
+			mark(ii)
+		} else if _, ok := x.groupIdx[tg.subject]; ok {
+			for _, ii := range x.members[tg.subject] {
+				mark(ii)
+			}
+		}
+	}
+	// KEV matching, cached per distinct product (estates repeat products).
+	if kc != nil {
+		x.assetKEV = map[int][]kev.Vuln{}
+		x.toolKEV = map[int][]kev.Vuln{}
+		for ai := range e.Assets {
+			a := &e.Assets[ai]
+			var all []kev.Vuln
+			for _, sw := range a.Software {
+				all = append(all, x.kevOpen(sw.Vendor, sw.Product, sw.Version, sw.CPE, a.LastPatched)...)
+			}
+			if len(all) > 0 {
+				x.assetKEV[ai] = all
+			}
+		}
+		for ti := range e.Tools {
+			t := &e.Tools[ti]
+			if vs := x.kevOpen(t.Vendor, t.Product, t.Version, t.CPE, t.LastPatched); len(vs) > 0 {
+				x.toolKEV[ti] = vs
+			}
+		}
+	}
+	return x
+}
+
+func (x *index) has(m map[string]int, id string) bool { _, ok := m[id]; return ok }
+
+func (x *index) groupIdxOr(id string) int {
+	if i, ok := x.groupIdx[id]; ok {
+		return i
+	}
+	return -1
+}
+
+func (x *index) sub(id string) *subjectData {
+	if id == "" {
+		id = estate.MSP
+	}
+	s := x.subj[id]
+	if s == nil {
+		s = &subjectData{}
+		x.subj[id] = s
+	}
+	return s
+}
+
+func (x *index) reachTool(tenant string, ti int) {
+	s := x.sub(tenant)
+	if s.toolSeen == nil {
+		s.toolSeen = map[int]bool{}
+	}
+	if s.toolSeen[ti] {
+		return
+	}
+	s.toolSeen[ti] = true
+	s.tools = append(s.tools, ti)
+	x.toolCustomers[ti]++
+}
+
+// targetTenant resolves a grant target to the tenant it lies in, or "".
+func (x *index) targetTenant(target string) string {
+	if _, ok := x.tenantIdx[target]; ok {
+		return target
+	}
+	if t := x.ownerOf(target); t != estate.MSP {
+		return t
+	}
+	return ""
+}
+
+// ownerOf returns the subject an object id belongs to ("msp" when unknown).
+func (x *index) ownerOf(id string) string {
+	if i, ok := x.assetIdx[id]; ok {
+		return nonEmpty(x.e.Assets[i].Tenant)
+	}
+	if i, ok := x.identityIdx[id]; ok {
+		return nonEmpty(x.e.Identities[i].Home)
+	}
+	if i, ok := x.toolIdx[id]; ok {
+		t := &x.e.Tools[i]
+		if t.GDAP != nil && t.GDAP.Customer != "" {
+			return t.GDAP.Customer
+		}
+		return nonEmpty(t.Owner)
+	}
+	if _, ok := x.tenantIdx[id]; ok {
+		return id
+	}
+	return estate.MSP
+}
+
+func nonEmpty(s string) string {
+	if s == "" {
+		return estate.MSP
+	}
+	return s
+}
+
+// kevOpen returns the KEV entries that apply to one installed product and
+// are still open: the version is inside the affected range, or (when KEV
+// gives no comparable range, which is most entries) the entry was added
+// after the object was last patched (or the patch date is unknown).
+func (x *index) kevOpen(vendor, product, version, cpe string, lastPatched *estate.Date) []kev.Vuln {
+	if x.kev == nil || (product == "" && cpe == "") {
+		return nil
+	}
+	k := kevKey{vendor, product, version, cpe}
+	vs, ok := x.kevCache[k]
+	if !ok {
+		vs = x.kev.Match(vendor, product, version, cpe)
+		x.kevCache[k] = vs
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	var out []kev.Vuln
+	for _, v := range vs {
+		if !v.VersionUnknown || lastPatched == nil || !lastPatched.After(v.DateAdded.Time) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (x *index) days(d *estate.Date) (int, bool) {
+	if d == nil {
+		return 0, false
+	}
+	return int(x.now.Sub(d.Time).Hours() / 24), true
+}

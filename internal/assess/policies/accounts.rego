@@ -1,0 +1,71 @@
+# Heading 6 — obsolete accounts and infrastructure.
+package firebreak.checks.accounts
+
+import data.firebreak.lib
+
+stale_days := input.settings.stale_days
+
+# Break-glass accounts are unused by design; they are watched, not retired.
+active := [i | some i in input.identities; i.enabled; i.kind != "break_glass"]
+
+results contains lib.check(
+	{"control": "FB-ACC-001", "noun": "enabled accounts", "fails": sprintf("stale (no sign-in within %d days)", [stale_days]), "need": "identities.sign_in (last sign-in date)"},
+	count(active),
+	array.concat(
+		[{"kind": "identity", "id": i.id, "detail": "no sign-in for %d days", "args": [i.days_since_sign_in]} | some i in active; i.days_since_sign_in > stale_days],
+		[{"kind": "identity", "id": i.id, "detail": "never signed in, created %d days ago", "args": [i.days_since_created]} | some i in active; i.days_since_sign_in == null; i.days_since_created > stale_days],
+	),
+	[{"kind": "identity", "id": i.id, "detail": "last sign-in unknown"} | some i in active; i.days_since_sign_in == null; i.days_since_created == null],
+)
+
+with_hr := [i | some i in input.identities; i.personnel != ""]
+
+results contains lib.check(
+	{"control": "FB-ACC-002", "noun": "accounts with HR status", "fails": "person departed, account still enabled", "need": "identities.personnel"},
+	count(with_hr),
+	[{"kind": "identity", "id": i.id, "detail": "personnel=departed, enabled"} | some i in with_hr; i.enabled; i.personnel == "departed"],
+	[],
+) if count(with_hr) > 0
+
+results contains r if {
+	count(with_hr) == 0
+	count(input.identities) > 0
+	r := lib.not_evaluable("FB-ACC-002", "no HR status (personnel) recorded for any account", "identities.personnel (HR leaver status)")
+}
+
+results contains lib.result("FB-ACC-002", "not_applicable", "no accounts", []) if count(input.identities) == 0
+
+shared := [i | some i in input.identities; i.enabled; i.kind == "shared"]
+
+results contains lib.check(
+	{"control": "FB-ACC-003", "noun": "enabled accounts", "fails": "shared account without an accountable owner", "need": "identities"},
+	count([i | some i in input.identities; i.enabled]),
+	[{"kind": "identity", "id": i.id, "detail": "kind=shared, no owner"} | some i in shared; i.owner == ""],
+	[],
+)
+
+current := {p.principal | some p in input.access; not p.expired}
+
+results contains lib.check(
+	{"control": "FB-ACC-004", "noun": "outside principals with access", "fails": "idle, disabled or departed accounts still reaching the tenant", "need": "identities.sign_in"},
+	count(current),
+	[lib.principal_ev(pid, ids, "idle or departed") | some pid in current; ids := input.principals[pid].idle; count(ids) > 0],
+	[],
+) if lib.tenant
+
+eol_known := [a | some a in input.assets; a.eol != null]
+
+results contains lib.check(
+	{"control": "FB-ACC-005", "noun": "systems", "fails": "end of life", "need": "assets.eol"},
+	count(input.assets),
+	[{"kind": "asset", "id": a.id, "detail": "%s (%s) is end of life", "args": [a.hostname, a.kind]} | some a in input.assets; a.eol == true],
+	[],
+) if count(eol_known) > 0
+
+results contains r if {
+	count(eol_known) == 0
+	count(input.assets) > 0
+	r := lib.not_evaluable("FB-ACC-005", "no end-of-life status recorded for any system", "assets.eol (end-of-life status)")
+}
+
+results contains lib.result("FB-ACC-005", "not_applicable", "no systems recorded", []) if count(input.assets) == 0

@@ -1,0 +1,83 @@
+# Helpers shared by the built-in checks and available to custom policies
+# (import data.firebreak.lib).
+package firebreak.lib
+
+# msp is true when the subject under evaluation is the MSP itself.
+msp if input.subject.type == "msp"
+
+# tenant is true when the subject is a customer tenant.
+tenant if input.subject.type == "tenant"
+
+# ev builds one evidence item; the engine adds the object's file:line.
+ev(kind, id, detail) := {"kind": kind, "id": id, "detail": detail}
+
+# check is the usual verdict over a population of n objects:
+#   fail            when failing (a set of ev items) is not empty,
+#   not_evaluable   when unknown (ev items lacking evidence) is not empty,
+#   pass            when n > 0,
+#   not_applicable  otherwise.
+# spec: {"control": id, "noun": "what was checked", "fails": "what failing means",
+#        "need": "evidence that is missing for unknown items"}
+check(spec, n, failing, unknown) := r if {
+	count(failing) > 0
+	r := {
+		"control": spec.control,
+		"status": "fail",
+		"message": sprintf("%d of %d %s: %s", [count(failing), n, spec.noun, spec.fails]),
+		"evidence": failing,
+	}
+} else := r if {
+	count(unknown) > 0
+	r := {
+		"control": spec.control,
+		"status": "not_evaluable",
+		"message": sprintf("%d of %d %s lack %s", [count(unknown), n, spec.noun, spec.need]),
+		"missing": [spec.need],
+		"evidence": unknown,
+	}
+} else := r if {
+	n > 0
+	r := {"control": spec.control, "status": "pass", "message": sprintf("all %d %s pass", [n, spec.noun])}
+} else := {"control": spec.control, "status": "not_applicable", "message": sprintf("no %s", [spec.noun])}
+
+# flag judges a single optional boolean fact: true passes, false fails,
+# null is not evaluable.
+flag(control, value, kind, id, what, need) := r if {
+	value == true
+	r := {"control": control, "status": "pass", "message": what, "evidence": [ev(kind, id, sprintf("%s: yes", [what]))]}
+} else := r if {
+	value == false
+	r := {"control": control, "status": "fail", "message": sprintf("not met: %s", [what]), "evidence": [ev(kind, id, sprintf("%s: no", [what]))]}
+} else := {"control": control, "status": "not_evaluable", "message": sprintf("unknown: %s", [what]), "missing": [need], "evidence": [ev(kind, id, "not recorded")]}
+
+# result builds a fixed verdict.
+result(control, status, message, evidence) := {"control": control, "status": status, "message": message, "evidence": evidence}
+
+# not_evaluable builds a verdict naming missing evidence.
+not_evaluable(control, message, need) := {"control": control, "status": "not_evaluable", "message": message, "missing": [need]}
+
+# path_ev is the evidence item for an access path into a tenant (its
+# grant, or the GDAP relationship it comes through).
+path_ev(p, detail) := ev(p.ev_kind, p.ev_id, detail)
+
+# live_paths are access paths usable now (identity enabled, grant not expired).
+live_paths := [p | some p in input.access; p.live]
+
+# principal_ev is the evidence for a principal (identity or group) with a
+# path into the tenant whose summary lists the member ids at fault.
+principal_ev(pid, ids, what) := ev("identity", pid, what) if input.principals[pid].kind == "identity"
+else := ev("group", pid, sprintf("%d of %d members %s: %s%s", [count(ids), input.principals[pid].members, what, concat(", ", array.slice(ids, 0, 5)), more(ids)]))
+
+more(ids) := sprintf(" and %d more", [count(ids) - 5]) if count(ids) > 5
+else := ""
+
+# over reports whether a day count exceeds a limit (null never does).
+over(days, limit) if {
+	days != null
+	days > limit
+}
+
+# Performance note for policy authors: the built-in checks inline evidence
+# objects and compare possibly-null numbers directly (null sorts below every
+# number in Rego, so `null > 90` is false) rather than calling ev/over per
+# object; function calls per object dominate evaluation time on big estates.

@@ -1,0 +1,44 @@
+# Heading 2 — monitoring and logging of the MSP's tools.
+package firebreak.checks.logging
+
+import data.firebreak.lib
+
+# GDAP relationships are not tools with their own log settings.
+tools := [t | some t in input.tools; t.kind != "gdap"]
+
+results contains lib.check(
+	{"control": "FB-LOG-001", "noun": "MSP tools", "fails": "logging disabled", "need": "tools.logging (logging.enabled)"},
+	count(tools),
+	[{"kind": "tool", "id": t.id, "detail": "logging.enabled=false"} | some t in tools; t.logging_enabled == false],
+	[{"kind": "tool", "id": t.id, "detail": "logging.enabled unknown"} | some t in tools; t.logging_enabled == null],
+) if lib.msp
+
+logged := [t | some t in tools; t.logging_enabled != false]
+
+results contains lib.check(
+	{"control": "FB-LOG-002", "noun": "logging MSP tools", "fails": sprintf("retention under %d days", [input.settings.log_retention_days]), "need": "tools.logging (logging.retention_days)"},
+	count(logged),
+	[{"kind": "tool", "id": t.id, "detail": "retention %d days", "args": [t.retention_days]} | some t in logged; t.retention_days != null; t.retention_days < input.settings.log_retention_days],
+	[{"kind": "tool", "id": t.id, "detail": "retention unknown"} | some t in logged; t.retention_days == null],
+) if lib.msp
+
+results contains lib.check(
+	{"control": "FB-LOG-003", "noun": "logging MSP tools", "fails": "logs not in a segregated destination", "need": "tools.logging (logging.segregated)"},
+	count(logged),
+	[{"kind": "tool", "id": t.id, "detail": "logging.segregated=false"} | some t in logged; t.segregated == false],
+	[{"kind": "tool", "id": t.id, "detail": "logging.segregated unknown"} | some t in logged; t.segregated == null],
+) if lib.msp
+
+siems := [t | some t in input.tools; t.kind == "siem"]
+
+results contains r if {
+	lib.msp
+	count(siems) > 0
+	r := lib.result("FB-LOG-004", "pass", sprintf("%d SIEM tool(s) recorded", [count(siems)]), [{"kind": "tool", "id": t.id, "detail": "kind=siem"} | some t in siems])
+}
+
+results contains r if {
+	lib.msp
+	count(siems) == 0
+	r := lib.result("FB-LOG-004", "fail", "no SIEM or central log platform (tool kind siem) in the estate", [])
+}

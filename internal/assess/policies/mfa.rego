@@ -1,0 +1,78 @@
+# Heading 3 — multifactor authentication.
+package firebreak.checks.mfa
+
+import data.firebreak.lib
+
+# Principals (identities homed elsewhere, or groups of them) with a live
+# path into this tenant; their members were summarised once per run
+# (principals.rego), so a 2,000-member GDAP group costs one lookup here.
+principals := {p.principal | some p in lib.live_paths}
+
+reaching_tools := [t | some t in input.tools; t.management]
+
+results contains lib.check(
+	{"control": "FB-MFA-001", "noun": "principals and tools reaching the tenant", "fails": "MFA not enforced", "need": "identities.mfa (MFA enforcement state)"},
+	count(principals) + count(reaching_tools),
+	array.concat(
+		[lib.principal_ev(pid, ids, "mfa.enforced=false") | some pid in principals; ids := input.principals[pid].no_mfa; count(ids) > 0],
+		[{"kind": "tool", "id": t.id, "detail": "%s reaches the tenant, mfa_enforced=false", "args": [t.kind]} | some t in reaching_tools; t.mfa_enforced == false],
+	),
+	array.concat(
+		[lib.principal_ev(pid, ids, "mfa.enforced unknown") | some pid in principals; ids := input.principals[pid].mfa_unknown; count(ids) > 0],
+		[{"kind": "tool", "id": t.id, "detail": "mfa_enforced unknown"} | some t in reaching_tools; t.mfa_enforced == null],
+	),
+) if lib.tenant
+
+admin_principals := {p.principal | some p in lib.live_paths; p.privilege_rank >= 3}
+
+results contains lib.check(
+	{"control": "FB-MFA-002", "noun": "principals with admin or full control of the tenant", "fails": "MFA not phishing-resistant", "need": "identities.mfa (registered methods)"},
+	count(admin_principals),
+	[lib.principal_ev(pid, ids, "without phishing-resistant MFA") | some pid in admin_principals; ids := input.principals[pid].not_phishing_resistant; count(ids) > 0],
+	[lib.principal_ev(pid, ids, "MFA methods unknown") | some pid in admin_principals; ids := input.principals[pid].mfa_methods_unknown; count(ids) > 0],
+) if lib.tenant
+
+msp_people := [i | some i in input.identities; i.enabled; i.customer_access; i.human]
+
+results contains lib.check(
+	{"control": "FB-MFA-003", "noun": "MSP identities with customer access", "fails": "MFA not enforced", "need": "identities.mfa (MFA enforcement state)"},
+	count(msp_people),
+	[{"kind": "identity", "id": i.id, "detail": "mfa.enforced=false, reaches customers (%d as admin; tools %v)", "args": [i.admin_tenants, i.access_tools]} | some i in msp_people; i.mfa_enforced == false],
+	[{"kind": "identity", "id": i.id, "detail": "mfa.enforced unknown"} | some i in msp_people; i.mfa_enforced == null],
+) if lib.msp
+
+mgmt := [t | some t in input.tools; t.management]
+
+results contains lib.check(
+	{"control": "FB-MFA-004", "noun": "MSP management tools", "fails": "MFA not enforced", "need": "tools.mfa (mfa_enforced)"},
+	count(mgmt),
+	[{"kind": "tool", "id": t.id, "detail": "%s, mfa_enforced=false, reaches %d customers", "args": [t.kind, t.customers]} | some t in mgmt; t.mfa_enforced == false],
+	[{"kind": "tool", "id": t.id, "detail": "mfa_enforced unknown"} | some t in mgmt; t.mfa_enforced == null],
+) if lib.msp
+
+delivered := [t | some t in input.tools; t.delivered]
+
+results contains lib.check(
+	{"control": "FB-MFA-005", "noun": "services delivered to customers", "fails": "MFA not enforced", "need": "tools.mfa (mfa_enforced)"},
+	count(delivered),
+	[{"kind": "tool", "id": t.id, "detail": "delivered, mfa_enforced=false"} | some t in delivered; t.mfa_enforced == false],
+	[{"kind": "tool", "id": t.id, "detail": "mfa_enforced unknown"} | some t in delivered; t.mfa_enforced == null],
+) if lib.msp
+
+tenant_admins := [i | some i in input.identities; i.enabled; i.admin; i.human]
+
+results contains lib.check(
+	{"control": "FB-MFA-006", "noun": "tenant administrator accounts", "fails": "MFA not enforced", "need": "identities.mfa (MFA enforcement state)"},
+	count(tenant_admins),
+	[{"kind": "identity", "id": i.id, "detail": "roles %v, mfa.enforced=false", "args": [i.roles]} | some i in tenant_admins; i.mfa_enforced == false],
+	[{"kind": "identity", "id": i.id, "detail": "mfa.enforced unknown"} | some i in tenant_admins; i.mfa_enforced == null],
+) if lib.tenant
+
+tenant_users := [i | some i in input.identities; i.enabled; i.kind in {"human", "shared"}]
+
+results contains lib.check(
+	{"control": "FB-MFA-007", "noun": "tenant user accounts", "fails": "MFA not enforced", "need": "identities.mfa (MFA enforcement state)"},
+	count(tenant_users),
+	[{"kind": "identity", "id": i.id, "detail": "mfa.enforced=false"} | some i in tenant_users; i.mfa_enforced == false],
+	[{"kind": "identity", "id": i.id, "detail": "mfa.enforced unknown"} | some i in tenant_users; i.mfa_enforced == null],
+) if lib.tenant

@@ -1,0 +1,46 @@
+# Heading 5 — least privilege.
+package firebreak.checks.privilege
+
+import data.firebreak.lib
+
+results contains lib.check(
+	{"control": "FB-PRIV-001", "noun": "access paths into the tenant", "fails": "standing full control", "need": "grants"},
+	count(lib.live_paths),
+	[{"kind": p.ev_kind, "id": p.ev_id, "detail": "%s holds standing full control%s", "args": [p.principal, roles_note(p)]} | some p in lib.live_paths; p.privilege == "full_control"; p.standing],
+	[],
+) if lib.tenant
+
+roles_note(p) := sprintf(" (roles %v)", [p.roles]) if count(p.roles) > 0
+else := ""
+
+results contains lib.check(
+	{"control": "FB-PRIV-002", "noun": "GDAP relationships", "fails": "Global Administrator granted", "need": "tools.gdap"},
+	count(input.gdap),
+	[{"kind": "tool", "id": g.id, "detail": "GDAP roles %v", "args": [g.roles]} | some g in input.gdap; g.global_admin],
+	[],
+) if lib.tenant
+
+ga := [g | some g in input.gdap; g.global_admin]
+
+results contains lib.check(
+	{"control": "FB-PRIV-003", "noun": "GDAP relationships with Global Administrator", "fails": "auto-extend enabled", "need": "tools.gdap (auto_extend)"},
+	count(ga),
+	[{"kind": "tool", "id": g.id, "detail": "Global Administrator with auto_extend %s", "args": [g.auto_extend_duration]} | some g in ga; g.auto_extend == true],
+	[{"kind": "tool", "id": g.id, "detail": "auto_extend unknown"} | some g in ga; g.auto_extend == null],
+) if lib.tenant
+
+admin_level := [p | some p in lib.live_paths; p.privilege == "admin"]
+
+results contains lib.check(
+	{"control": "FB-PRIV-004", "noun": "admin-level access paths", "fails": "standing rather than just-in-time", "need": "grants"},
+	count(admin_level),
+	[{"kind": p.ev_kind, "id": p.ev_id, "detail": "%s holds standing admin", "args": [p.principal]} | some p in admin_level; p.standing],
+	[],
+) if lib.tenant
+
+results contains lib.check(
+	{"control": "FB-PRIV-005", "noun": "access grants", "fails": "expired but still present", "need": "grants"},
+	count(input.grants),
+	[{"kind": "grant", "id": g.id, "detail": "%s → %s expired %d days ago", "args": [g.subject, g.target, 0 - g.days_to_expiry]} | some g in input.grants; g.days_to_expiry != null; g.days_to_expiry < 0],
+	[],
+)

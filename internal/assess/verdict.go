@@ -1,0 +1,512 @@
+package assess
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/firebreak-msp/firebreak/internal/catalog"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+)
+
+// evalSubject evaluates every policy for one subject and turns the raw
+// Rego results into finished Results: catalog metadata, attested controls,
+// collection gaps, exceptions and evidence positions.
+func (en *Engine) evalSubject(ctx context.Context, x *index, st *staticInput, subject string) ([]Result, error) {
+	in := x.input(st, subject)
+	rs, err := en.pq.Eval(ctx, rego.EvalParsedInput(in))
+	if err != nil {
+		return nil, &PolicyError{Msg: fmt.Sprintf("evaluating policies for subject %s: %s", subject, formatRegoErr(err))}
+	}
+	isMSP := subject == estate.MSP
+	byControl := map[string][]Result{}
+	var custom []string
+	for _, r := range rs {
+		items, _ := r.Bindings["r"].([]any)
+		for _, it := range items {
+			m, ok := it.(map[string]any)
+			if !ok {
+				return nil, &PolicyError{Msg: fmt.Sprintf("subject %s: a results entry is %T, want an object with control and status", subject, it)}
+			}
+			res, err := rawResult(m)
+			if err != nil {
+				return nil, &PolicyError{Msg: fmt.Sprintf("subject %s: %v", subject, err)}
+			}
+			res.Subject = subject
+			if c, ok := en.cat.Control(res.Control); ok {
+				if (isMSP && !c.AppliesToMSP()) || (!isMSP && !c.AppliesToTenants()) {
+					continue
+				}
+			} else if _, seen := byControl[res.Control]; !seen {
+				custom = append(custom, res.Control)
+			}
+			byControl[res.Control] = append(byControl[res.Control], res)
+		}
+	}
+
+	var out []Result
+	for _, c := range en.cat.Controls() {
+		if (isMSP && !c.AppliesToMSP()) || (!isMSP && !c.AppliesToTenants()) {
+			continue
+		}
+		got := byControl[c.ID]
+		if c.Kind == catalog.KindAttested {
+			got = []Result{{Control: c.ID, Subject: subject, Status: StatusNotEvaluable}}
+		} else if len(got) == 0 {
+			got = []Result{{Control: c.ID, Subject: subject, Status: StatusNotEvaluable,
+				Message: "the policy produced no result for this subject", Missing: []string{"a result from Rego package " + c.Rego}}}
+		}
+		for i := range got {
+			r := &got[i]
+			r.Title, r.Heading, r.Severity, r.Remediation = c.Title, c.Heading, string(c.Severity), c.Remediation
+			r.Party, r.Kind = string(c.Party), string(c.Kind)
+			if c.Kind == catalog.KindAttested {
+				x.attest(r, c)
+			} else {
+				x.applyGaps(r, c)
+				if r.Status == StatusNotEvaluable {
+					x.attestOverride(r, c)
+				}
+			}
+			x.applyExceptions(r)
+			x.fillEvidence(r, subject)
+			out = append(out, *r)
+		}
+	}
+	sort.Strings(custom)
+	for _, id := range custom {
+		for _, r := range byControl[id] {
+			if r.Severity == "" {
+				r.Severity = string(catalog.SevMedium)
+			}
+			if r.Title == "" {
+				r.Title = id
+			}
+			r.Kind = string(catalog.KindAutomated)
+			x.applyExceptions(&r)
+			x.fillEvidence(&r, subject)
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+var validStatus = map[Status]bool{StatusPass: true, StatusFail: true, StatusNotEvaluable: true, StatusNotApplicable: true}
+
+func rawResult(m map[string]any) (Result, error) {
+	var r Result
+	r.Control, _ = m["control"].(string)
+	st, _ := m["status"].(string)
+	r.Status = Status(st)
+	if r.Control == "" || !validStatus[r.Status] {
+		return r, fmt.Errorf("result %v: needs control (string) and status (pass, fail, not_evaluable or not_applicable)", m)
+	}
+	r.Message, _ = m["message"].(string)
+	r.Object, _ = m["object"].(string)
+	// Custom policies may carry their own metadata.
+	r.Title, _ = m["title"].(string)
+	r.Severity, _ = m["severity"].(string)
+	r.Remediation, _ = m["remediation"].(string)
+	if h, ok := m["heading"].(json.Number); ok {
+		if n, err := h.Int64(); err == nil {
+			r.Heading = int(n)
+		}
+	}
+	if ms, ok := m["missing"].([]any); ok {
+		for _, x := range ms {
+			if s, ok := x.(string); ok {
+				r.Missing = append(r.Missing, s)
+			}
+		}
+		sort.Strings(r.Missing)
+	}
+	if evs, ok := m["evidence"].([]any); ok {
+		for _, x := range evs {
+			em, ok := x.(map[string]any)
+			if !ok {
+				continue
+			}
+			var ev Evidence
+			ev.Kind, _ = em["kind"].(string)
+			ev.ID, _ = em["id"].(string)
+			ev.Detail, _ = em["detail"].(string)
+			// Policies may pass a format and its args instead of calling
+			// sprintf per object (sprintf per object dominates evaluation
+			// time on large estates).
+			if args, ok := em["args"].([]any); ok {
+				ev.Detail = fmt.Sprintf(ev.Detail, goArgs(args)...)
+			}
+			r.Evidence = append(r.Evidence, ev)
+		}
+		slices.SortFunc(r.Evidence, func(a, b Evidence) int {
+			if c := strings.Compare(a.Kind, b.Kind); c != 0 {
+				return c
+			}
+			if c := strings.Compare(a.ID, b.ID); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Detail, b.Detail)
+		})
+	}
+	r.Evidence = slices.Compact(r.Evidence)
+	return r, nil
+}
+
+// goArgs converts Rego values (json.Number for numbers) for fmt.
+func goArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case json.Number:
+			if n, err := v.Int64(); err == nil {
+				out[i] = n
+			} else if f, err := v.Float64(); err == nil {
+				out[i] = f
+			} else {
+				out[i] = v.String()
+			}
+		case []any:
+			out[i] = goArgs(v)
+		default:
+			out[i] = v
+		}
+	}
+	return out
+}
+
+// attest judges an attested control from the estate's attestations:
+// valid → attested; expired → fail (the review cadence lapsed); none →
+// not_evaluable naming the attestation needed.
+func (x *index) attest(r *Result, c *catalog.Control) {
+	a, until := x.bestAttestation(c, r.Subject)
+	if a == nil {
+		r.Status = StatusNotEvaluable
+		r.Message = "no attestation recorded"
+		r.Missing = []string{fmt.Sprintf("attestation of %s for %s by a named person (valid %d days)", c.ID, r.Subject, c.ValidityDays)}
+		return
+	}
+	r.Attestation = a
+	r.Evidence = append(r.Evidence, Evidence{Kind: "attestation", ID: c.ID, Detail: "by " + a.By + ", until " + until.Format("2006-01-02"), Pos: a.Pos})
+	if until.Before(x.now) {
+		r.Status = StatusFail
+		r.Message = fmt.Sprintf("attestation by %s expired on %s; re-attest", a.By, until.Format("2006-01-02"))
+		return
+	}
+	r.Status = StatusAttested
+	r.Message = fmt.Sprintf("attested by %s until %s", a.By, until.Format("2006-01-02"))
+}
+
+// attestOverride lets a valid attestation stand in for automated evidence
+// that could not be evaluated.
+func (x *index) attestOverride(r *Result, c *catalog.Control) {
+	a, until := x.bestAttestation(c, r.Subject)
+	if a == nil || until.Before(x.now) {
+		return
+	}
+	r.Attestation = a
+	r.Status = StatusAttested
+	r.Message = fmt.Sprintf("evidence not evaluable (%s); attested by %s until %s", strings.Join(r.Missing, "; "), a.By, until.Format("2006-01-02"))
+	r.Evidence = append(r.Evidence, Evidence{Kind: "attestation", ID: c.ID, Detail: "by " + a.By, Pos: a.Pos})
+}
+
+func (x *index) bestAttestation(c *catalog.Control, subject string) (*estate.Attestation, time.Time) {
+	var best *estate.Attestation
+	var bestUntil time.Time
+	for _, ai := range x.attestations[c.ID+"\x00"+subject] {
+		a := &x.e.Attestations[ai]
+		var until time.Time
+		switch {
+		case a.Expires != nil:
+			until = a.Expires.Time
+		case a.Date != nil:
+			until = a.Date.AddDate(0, 0, c.ValidityDays)
+		default:
+			continue
+		}
+		if best == nil || until.After(bestUntil) {
+			best, bestUntil = a, until
+		}
+	}
+	return best, bestUntil
+}
+
+// applyGaps makes a control not-evaluable when a collector recorded that
+// evidence it needs could not be collected (naming the permission).
+func (x *index) applyGaps(r *Result, c *catalog.Control) {
+	var missing []string
+	for _, key := range []string{"", r.Subject} {
+		for _, gi := range x.gapsBySub[key] {
+			g := &x.e.CollectionGap[gi]
+			for _, need := range c.Evidence {
+				if evidenceOverlaps(need, g.Evidence) {
+					m := g.Evidence
+					if g.Permission != "" {
+						m += " (needs permission " + g.Permission + ")"
+					}
+					if g.Reason != "" {
+						m += ": " + g.Reason
+					}
+					missing = append(missing, m)
+					break
+				}
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	slices.Sort(missing)
+	missing = slices.Compact(missing)
+	r.Status = StatusNotEvaluable
+	r.Missing = append(r.Missing, missing...)
+	r.Message = "evidence could not be collected: " + strings.Join(missing, "; ")
+}
+
+// evidenceOverlaps: "identities" covers "identities.mfa" and vice versa.
+func evidenceOverlaps(a, b string) bool {
+	return a == b || strings.HasPrefix(a, b+".") || strings.HasPrefix(b, a+".")
+}
+
+// applyExceptions turns a fail into excepted when an unexpired exception
+// covers the subject, or covers every failing object; an expired exception
+// leaves the fail and says so.
+func (x *index) applyExceptions(r *Result) {
+	if r.Status != StatusFail {
+		return
+	}
+	exs := x.exceptions[r.Control]
+	if len(exs) == 0 {
+		return
+	}
+	active := func(ex *estate.Exception) bool { return ex.Expires != nil && !ex.Expires.Before(x.now) }
+	var expired *estate.Exception
+	for _, ei := range exs {
+		ex := &x.e.Exceptions[ei]
+		if ex.Subject != r.Subject && ex.Subject != r.Object {
+			continue
+		}
+		if active(ex) {
+			r.Status, r.Exception = StatusExcepted, ex
+			r.Message = fmt.Sprintf("%s — excepted by %s until %s: %s", r.Message, ex.Owner, ex.Expires, ex.Reason)
+			return
+		}
+		expired = ex
+	}
+	// Object-level exceptions: every failing evidence object excepted.
+	if len(r.Evidence) > 0 {
+		covered := 0
+		var last *estate.Exception
+		for _, ev := range r.Evidence {
+			for _, ei := range exs {
+				ex := &x.e.Exceptions[ei]
+				if ex.Subject == ev.ID && active(ex) {
+					covered++
+					last = ex
+					break
+				} else if ex.Subject == ev.ID {
+					expired = ex
+				}
+			}
+		}
+		if covered == len(r.Evidence) {
+			r.Status, r.Exception = StatusExcepted, last
+			r.Message = fmt.Sprintf("%s — every failing object is excepted (e.g. by %s until %s: %s)", r.Message, last.Owner, last.Expires, last.Reason)
+			return
+		}
+	}
+	if expired != nil {
+		r.Exception = expired
+		r.Message = fmt.Sprintf("%s — exception by %s expired on %s", r.Message, expired.Owner, expired.Expires)
+	}
+}
+
+// fillEvidence sets each evidence object's position, and gives results
+// without evidence the subject itself as evidence.
+func (x *index) fillEvidence(r *Result, subject string) {
+	for i := range r.Evidence {
+		if r.Evidence[i].Pos.File == "" {
+			r.Evidence[i].Pos = x.posOf(r.Evidence[i].Kind, r.Evidence[i].ID)
+		}
+	}
+	if len(r.Evidence) == 0 {
+		if subject == estate.MSP {
+			r.Evidence = []Evidence{{Kind: "provider", ID: nonEmpty(x.e.Provider.ID), Pos: x.e.Provider.Pos}}
+		} else {
+			r.Evidence = []Evidence{{Kind: "tenant", ID: subject, Pos: x.posOf("tenant", subject)}}
+		}
+	}
+}
+
+func (x *index) posOf(kind, id string) estate.Pos {
+	e := x.e
+	look := func(m map[string]int) (int, bool) { i, ok := m[id]; return i, ok }
+	switch kind {
+	case "identity":
+		if i, ok := look(x.identityIdx); ok {
+			return e.Identities[i].Pos
+		}
+	case "tool", "gdap":
+		if i, ok := look(x.toolIdx); ok {
+			return e.Tools[i].Pos
+		}
+	case "asset":
+		if i, ok := look(x.assetIdx); ok {
+			return e.Assets[i].Pos
+		}
+	case "grant":
+		if i, ok := look(x.grantIdx); ok {
+			return e.Grants[i].Pos
+		}
+	case "group":
+		if i, ok := look(x.groupIdx); ok {
+			return e.Groups[i].Pos
+		}
+	case "vendor":
+		if i, ok := look(x.vendorIdx); ok {
+			return e.Vendors[i].Pos
+		}
+	case "backup":
+		if i, ok := look(x.backupIdx); ok {
+			return e.Backups[i].Pos
+		}
+	case "ir_plan":
+		if i, ok := look(x.planIdx); ok {
+			return e.IRPlans[i].Pos
+		}
+	case "contract":
+		if i, ok := look(x.contractIdx); ok {
+			return e.Contracts[i].Pos
+		}
+	case "tenant":
+		if i, ok := look(x.tenantIdx); ok {
+			return e.Tenants[i].Pos
+		}
+	case "provider":
+		return e.Provider.Pos
+	case "domain":
+		for i := range e.DomainChecks {
+			if e.DomainChecks[i].Domain == id {
+				return e.DomainChecks[i].Pos
+			}
+		}
+	case "exposure":
+		for i := range e.Exposures {
+			if exposureID(&e.Exposures[i]) == id {
+				return e.Exposures[i].Pos
+			}
+		}
+	}
+	return estate.Pos{}
+}
+
+// Score credit per status (see README "Scoring"); not_applicable results
+// are left out of the score.
+func credit(s Status) (float64, bool) {
+	switch s {
+	case StatusPass, StatusAttested:
+		return 1, true
+	case StatusExcepted:
+		return 0.5, true
+	case StatusFail, StatusNotEvaluable:
+		return 0, true
+	}
+	return 0, false
+}
+
+type acc struct {
+	got, max float64
+	s        Score
+}
+
+func (a *acc) add(r *Result) {
+	switch r.Status {
+	case StatusPass:
+		a.s.Pass++
+	case StatusFail:
+		a.s.Fail++
+	case StatusNotEvaluable:
+		a.s.NotEvaluable++
+		a.s.Other++
+	case StatusNotApplicable:
+		a.s.NotApplicable++
+		a.s.Other++
+	case StatusAttested:
+		a.s.Attested++
+		a.s.Other++
+	case StatusExcepted:
+		a.s.Excepted++
+		a.s.Other++
+	}
+	c, ok := credit(r.Status)
+	if !ok {
+		return
+	}
+	w := catalog.Severity(r.Severity).Weight()
+	a.got += w * c
+	a.max += w
+}
+
+func (a *acc) score() Score {
+	s := a.s
+	s.Score = 100
+	if a.max > 0 {
+		s.Score = math.Round(1000*a.got/a.max) / 10
+	}
+	return s
+}
+
+// scores computes one Score per subject plus the MSP's: the MSP score
+// covers every result on the MSP subject and, on tenant subjects, the
+// results of controls that are the MSP's obligation (party msp).
+func scores(cat *catalog.Catalog, x *index, subjects []string, results []Result) []Score {
+	per := map[string]*acc{}
+	for _, s := range subjects {
+		per[s] = &acc{}
+	}
+	mspAcc := per[estate.MSP]
+	if mspAcc == nil {
+		mspAcc = &acc{} // MSP not evaluated (--tenant): no MSP score
+	}
+	for i := range results {
+		r := &results[i]
+		per[r.Subject].add(r)
+		if r.Subject != estate.MSP && r.Party == string(catalog.PartyMSP) {
+			mspAcc.add(r)
+		}
+	}
+	var out []Score
+	for _, s := range subjects {
+		sc := per[s].score()
+		sc.Subject = s
+		if s == estate.MSP {
+			sc = mspAcc.score()
+			sc.Subject, sc.Name = s, firstNonEmpty(x.e.Provider.Name, x.e.Provider.ID, estate.MSP)
+		} else {
+			sc.Name = firstNonEmpty(x.e.Tenants[x.tenantIdx[s]].Name, s)
+		}
+		out = append(out, sc)
+	}
+	slices.SortStableFunc(out, func(a, b Score) int {
+		if (a.Subject == estate.MSP) != (b.Subject == estate.MSP) {
+			if a.Subject == estate.MSP {
+				return -1
+			}
+			return 1
+		}
+		if a.Score != b.Score {
+			if a.Score < b.Score {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Subject, b.Subject)
+	})
+	return out
+}
