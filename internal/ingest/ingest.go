@@ -26,6 +26,13 @@ const (
 	FormatGeneric  = "generic"  // JSON lines with a Mapping
 )
 
+// formatAliases are other names accepted for Options.Format.
+var formatAliases = map[string]string{
+	"sshd": FormatSyslog, "auth.log": FormatSyslog, "journalctl": FormatJournald,
+	"winlogbeat": FormatWindows, "nxlog": FormatWindows, "azuread": FormatEntra, "signin": FormatEntra,
+	"jsonl": FormatGeneric, "rmm": FormatGeneric,
+}
+
 // Formats lists the accepted values of Options.Format (besides "" = auto).
 var Formats = []string{FormatSyslog, FormatJournald, FormatWindows, FormatEntra, FormatOkta, FormatGeneric}
 
@@ -211,6 +218,9 @@ func Open(ctx context.Context, path string, opts Options) (*Reader, error) {
 // NewReader returns a Reader over r named name (used in samples and
 // Event.File). gzip is detected from the content.
 func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
+	if f, ok := formatAliases[opts.Format]; ok {
+		opts.Format = f
+	}
 	switch opts.Format {
 	case FormatAuto, FormatSyslog, FormatJournald, FormatWindows, FormatEntra, FormatOkta:
 	case FormatGeneric:

@@ -195,6 +195,9 @@ func TestSniff(t *testing.T) {
 	if _, err := NewReader("x", strings.NewReader(`{"a":1}`), Options{}); err == nil {
 		t.Errorf("unknown JSON without a mapping: want an error")
 	}
+	if r, err := NewReader("x", strings.NewReader(""), Options{Format: "sshd"}); err != nil || r.Format() != FormatSyslog {
+		t.Errorf("alias sshd: %v", err)
+	}
 	if _, err := NewReader("x", strings.NewReader(""), Options{Format: "cef"}); !errors.Is(err, ErrUnknownFormat) {
 		t.Errorf("bad format: %v", err)
 	}
