@@ -1,0 +1,351 @@
+// Package notify delivers alerts (new or escalated incidents, drift) to
+// the places an MSP watches: a generic webhook signed with HMAC-SHA256,
+// Slack- and Teams-compatible incoming webhooks, syslog as CEF over UDP or
+// TCP, and SMTP email.
+//
+// Every delivery is retried with exponential backoff and full jitter, a
+// bounded number of times, and stops when its context ends. A delivery that
+// still fails is returned as a *DeliveryError and counted; nothing is
+// dropped silently. Secrets (webhook signing keys, SMTP passwords) live in
+// Secret-typed fields that redact themselves in logs and JSON.
+//
+// Imported by internal/server; imports only the standard library and store
+// (for the Secret type).
+package notify
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+// Alert is what is sent.
+type Alert struct {
+	ID       string            `json:"id"`   // incident id (stable across escalations) or drift id
+	Kind     string            `json:"kind"` // incident, drift, test
+	Title    string            `json:"title"`
+	Severity string            `json:"severity"` // critical, high, medium, low, info
+	Tenant   string            `json:"tenant,omitempty"`
+	Tenants  []string          `json:"tenants,omitempty"`
+	Rule     string            `json:"rule,omitempty"` // detection rule or control id
+	Summary  string            `json:"summary,omitempty"`
+	Status   string            `json:"status,omitempty"` // open, acknowledged, resolved
+	Count    int               `json:"count,omitempty"`
+	Level    int               `json:"level,omitempty"`
+	First    time.Time         `json:"first,omitzero"`
+	Last     time.Time         `json:"last,omitzero"`
+	At       time.Time         `json:"at"`            // when the alert was raised
+	URL      string            `json:"url,omitempty"` // link into the dashboard
+	Fields   map[string]string `json:"fields,omitempty"`
+}
+
+// Sender delivers one alert once (no retry); Deliver adds the retries.
+type Sender interface {
+	Send(ctx context.Context, a Alert) error
+	Kind() string
+}
+
+// PermanentError marks a failure that retrying cannot fix (a 4xx answer, a
+// rejected recipient, a bad configuration).
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// retryAfterError asks the retry loop to wait at least After.
+type retryAfterError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.Err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.Err }
+
+// DeliveryError is a delivery that failed after every attempt.
+type DeliveryError struct {
+	Target   string
+	Attempts int
+	Err      error
+}
+
+func (e *DeliveryError) Error() string {
+	return fmt.Sprintf("delivering to %s failed after %d attempt(s): %v", e.Target, e.Attempts, e.Err)
+}
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// Retry is the retry policy. Zero fields take defaults.
+type Retry struct {
+	Attempts int           // total attempts (default 5)
+	Base     time.Duration // first backoff (default 500ms)
+	Max      time.Duration // backoff cap (default 30s)
+	// Sleep waits d or until ctx ends (tests inject an instant one).
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Rand returns a float in [0,1) for jitter (default math/rand/v2).
+	Rand func() float64
+}
+
+func (r Retry) withDefaults() Retry {
+	if r.Attempts <= 0 {
+		r.Attempts = 5
+	}
+	if r.Base <= 0 {
+		r.Base = 500 * time.Millisecond
+	}
+	if r.Max <= 0 {
+		r.Max = 30 * time.Second
+	}
+	if r.Sleep == nil {
+		r.Sleep = sleep
+	}
+	if r.Rand == nil {
+		r.Rand = rand.Float64
+	}
+	return r
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Backoff is the wait before attempt n+1 (n >= 1): full jitter over
+// min(Max, Base·2^(n-1)).
+func (r Retry) Backoff(n int) time.Duration {
+	r = r.withDefaults()
+	ceil := r.Base << min(n-1, 30)
+	if ceil <= 0 || ceil > r.Max {
+		ceil = r.Max
+	}
+	return time.Duration(r.Rand() * float64(ceil))
+}
+
+// Deliver sends a with s, retrying transient failures. It returns nil or a
+// *DeliveryError; the number of attempts made is in the error.
+func Deliver(ctx context.Context, s Sender, target string, a Alert, r Retry) error {
+	r = r.withDefaults()
+	var err error
+	attempt := 0
+	for attempt < r.Attempts {
+		attempt++
+		if err = s.Send(ctx, a); err == nil {
+			return nil
+		}
+		var perm *PermanentError
+		if errors.As(err, &perm) || ctx.Err() != nil || attempt == r.Attempts {
+			break
+		}
+		wait := r.Backoff(attempt)
+		var ra *retryAfterError
+		if errors.As(err, &ra) && ra.After > wait {
+			wait = min(ra.After, r.Max)
+		}
+		if serr := r.Sleep(ctx, wait); serr != nil {
+			err = fmt.Errorf("%w (gave up waiting to retry: %v)", err, serr)
+			break
+		}
+	}
+	return &DeliveryError{Target: target, Attempts: attempt, Err: err}
+}
+
+// Options are shared by every sender.
+type Options struct {
+	HTTPClient *http.Client     // nil: a client with a 10s timeout
+	Now        func() time.Time // nil: time.Now
+	Hostname   string           // syslog HOSTNAME and email Message-ID domain (default "firebreak")
+	Version    string           // CEF device version (default "1")
+	// TLS, when set, is the TLS configuration for SMTP STARTTLS and syslog
+	// over TLS (tests pass their own roots). ServerName is filled from the
+	// target's host when empty.
+	TLS *tls.Config
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o Options) client() *http.Client {
+	if o.HTTPClient != nil {
+		return o.HTTPClient
+	}
+	return &http.Client{Timeout: 10 * time.Second}
+}
+
+// New builds the sender for a target of kind (store.TargetWebhook, …) from
+// its JSON config. Unknown keys are errors.
+func New(kind string, config json.RawMessage, opts Options) (Sender, error) {
+	dec := func(v any) error {
+		if len(config) == 0 {
+			return fmt.Errorf("%s target: empty config", kind)
+		}
+		d := json.NewDecoder(strings.NewReader(string(config)))
+		d.DisallowUnknownFields()
+		if err := d.Decode(v); err != nil {
+			return fmt.Errorf("%s target config: %w", kind, err)
+		}
+		return nil
+	}
+	switch kind {
+	case store.TargetWebhook:
+		var c WebhookConfig
+		if err := dec(&c); err != nil {
+			return nil, err
+		}
+		return NewWebhook(c, opts)
+	case store.TargetSlack, store.TargetTeams:
+		var c ChatConfig
+		if err := dec(&c); err != nil {
+			return nil, err
+		}
+		if kind == store.TargetSlack {
+			return NewSlack(c, opts)
+		}
+		return NewTeams(c, opts)
+	case store.TargetSyslog:
+		var c SyslogConfig
+		if err := dec(&c); err != nil {
+			return nil, err
+		}
+		return NewSyslog(c, opts)
+	case store.TargetSMTP:
+		var c SMTPConfig
+		if err := dec(&c); err != nil {
+			return nil, err
+		}
+		return NewSMTP(c, opts)
+	}
+	return nil, fmt.Errorf("unknown notification target kind %q (want webhook, slack, teams, syslog or smtp)", kind)
+}
+
+// severityRank orders severities; unknown ranks lowest.
+func severityRank(s string) int {
+	switch strings.ToLower(s) {
+	case "critical":
+		return 5
+	case "high":
+		return 4
+	case "medium":
+		return 3
+	case "low":
+		return 2
+	case "info":
+		return 1
+	}
+	return 0
+}
+
+// Target is a destination in a Dispatcher.
+type Target struct {
+	ID          string
+	Tenant      string // "": every tenant's alerts; else only alerts involving it
+	MinSeverity string
+	Sender      Sender
+}
+
+// Wants reports whether the target takes alert a.
+func (t Target) Wants(a Alert) bool {
+	if t.MinSeverity != "" && severityRank(a.Severity) < severityRank(t.MinSeverity) {
+		return false
+	}
+	if t.Tenant == "" {
+		return true
+	}
+	if a.Tenant == t.Tenant {
+		return true
+	}
+	for _, x := range a.Tenants {
+		if x == t.Tenant {
+			return true
+		}
+	}
+	return false
+}
+
+// Stats counts deliveries.
+type Stats struct {
+	Sent, Failed, Attempts atomic.Int64
+}
+
+// Dispatcher fans an alert out to every target that wants it.
+type Dispatcher struct {
+	Retry Retry
+	Log   *slog.Logger
+	Stats Stats
+	// OnResult, when set, is called after each target's delivery (err nil on
+	// success), e.g. to record it in the store and in metrics.
+	OnResult func(targetID string, at time.Time, err error)
+	Now      func() time.Time
+}
+
+// Send delivers a to every wanting target concurrently and returns the
+// failures joined (nil when all succeeded). Tenant-bound targets get an
+// alert naming only their own tenant.
+func (d *Dispatcher) Send(ctx context.Context, targets []Target, a Alert) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, t := range targets {
+		if !t.Wants(a) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			alert := a
+			if t.Tenant != "" {
+				alert.Tenant, alert.Tenants = t.Tenant, []string{t.Tenant}
+			}
+			counting := &countingSender{Sender: t.Sender, n: &d.Stats.Attempts}
+			err := Deliver(ctx, counting, t.ID, alert, d.Retry)
+			now := time.Now
+			if d.Now != nil {
+				now = d.Now
+			}
+			if err != nil {
+				d.Stats.Failed.Add(1)
+				if d.Log != nil {
+					d.Log.Warn("notification failed", "target", t.ID, "kind", t.Sender.Kind(), "alert", a.ID, "err", err)
+				}
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			} else {
+				d.Stats.Sent.Add(1)
+			}
+			if d.OnResult != nil {
+				d.OnResult(t.ID, now(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+type countingSender struct {
+	Sender
+	n *atomic.Int64
+}
+
+func (c *countingSender) Send(ctx context.Context, a Alert) error {
+	c.n.Add(1)
+	return c.Sender.Send(ctx, a)
+}
