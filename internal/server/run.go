@@ -74,6 +74,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, tlsCfg *tls.Config) e
 		s.log.Warn("shutdown", "err", err)
 	}
 	bgCancel()
+	s.notify.wait(s.cfg.HTTP.ShutdownTimeout)
 	if err := g.Wait(); err != nil && serveErr == nil {
 		serveErr = err
 	}

@@ -59,7 +59,7 @@ type Server struct {
 	pipe *pipeline
 	est  estateState
 
-	notifier func(ctx context.Context, inc *store.Incident, created bool)
+	notify   *notifier
 	mapping  *ingest.Mapping // generic JSON mapping (ingest.mapping)
 	tmapFile *ingest.TenantMap
 
@@ -124,6 +124,7 @@ func New(opts Options) (*Server, error) {
 		s.tmapFile = tm
 	}
 	s.pipe = newPipeline(s)
+	s.notify = newNotifier(s)
 	s.routes = s.buildRoutes()
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes {

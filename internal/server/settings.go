@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/notify"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -314,7 +315,7 @@ func (s *Server) putTarget(ctx context.Context, p *principal, req targetRequest)
 	if len(req.Config) == 0 || json.Unmarshal(req.Config, &cfg) != nil {
 		return nil, errBadRequest("config: expected a JSON object")
 	}
-	if err := validateTargetConfig(req.Kind, cfg); err != nil {
+	if err := validateTargetConfig(req.Kind, req.Config); err != nil {
 		return nil, err
 	}
 	if req.ID == "" {
@@ -332,45 +333,40 @@ func (s *Server) putTarget(ctx context.Context, p *principal, req targetRequest)
 	return t, nil
 }
 
-func validateTargetConfig(kind string, cfg map[string]any) error {
-	str := func(k string) string { v, _ := cfg[k].(string); return v }
-	switch kind {
-	case store.TargetWebhook, store.TargetSlack, store.TargetTeams:
-		u := str("url")
-		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
-			return errBadRequest("config.url: expected an http(s) URL")
-		}
-	case store.TargetSyslog:
-		if str("address") == "" {
-			return errBadRequest("config.address: expected host:port")
-		}
-	case store.TargetSMTP:
-		if str("host") == "" || str("from") == "" || cfg["to"] == nil {
-			return errBadRequest("config: host, from and to are required")
-		}
+func validateTargetConfig(kind string, raw json.RawMessage) error {
+	if _, err := notify.New(kind, raw, notify.Options{}); err != nil {
+		return errBadRequest("config: %s", sanitizeMsg(err.Error()))
 	}
 	return nil
 }
 
+// sanitizeMsg keeps a validation message short and free of secrets' values
+// (notify's errors name fields, not their contents).
+func sanitizeMsg(s string) string { return truncate(strings.ReplaceAll(s, "\n", " "), 200) }
+
 func (s *Server) handleTargetForm(w http.ResponseWriter, r *http.Request, p *principal) error {
 	_ = r.ParseForm()
+	kind := r.PostFormValue("kind")
+	v := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
 	cfg := map[string]any{}
-	for _, k := range []string{"url", "secret", "address", "network", "host", "port", "username", "password", "from"} {
-		if v := strings.TrimSpace(r.PostFormValue(k)); v != "" {
-			if k == "port" {
-				n, err := strconv.Atoi(v)
-				if err != nil {
-					return s.settingsResult(w, r, p, "", "", errBadRequest("port: expected a number"))
-				}
-				cfg[k] = n
-				continue
+	set := func(keys ...string) {
+		for _, k := range keys {
+			if x := v(k); x != "" {
+				cfg[k] = x
 			}
-			cfg[k] = v
 		}
 	}
-	if v := strings.TrimSpace(r.PostFormValue("to")); v != "" {
+	switch kind {
+	case store.TargetWebhook:
+		set("url", "secret")
+	case store.TargetSlack, store.TargetTeams:
+		set("url")
+	case store.TargetSyslog:
+		set("address", "network")
+	case store.TargetSMTP:
+		set("address", "from", "username", "password", "starttls")
 		var to []string
-		for _, x := range strings.Split(v, ",") {
+		for _, x := range strings.Split(v("to"), ",") {
 			if x = strings.TrimSpace(x); x != "" {
 				to = append(to, x)
 			}
@@ -378,7 +374,7 @@ func (s *Server) handleTargetForm(w http.ResponseWriter, r *http.Request, p *pri
 		cfg["to"] = to
 	}
 	b, _ := json.Marshal(cfg)
-	_, err := s.putTarget(r.Context(), p, targetRequest{Name: r.PostFormValue("name"), Kind: r.PostFormValue("kind"), Tenant: r.PostFormValue("tenant"), MinSeverity: r.PostFormValue("min_severity"), Config: b})
+	_, err := s.putTarget(r.Context(), p, targetRequest{Name: r.PostFormValue("name"), Kind: kind, Tenant: r.PostFormValue("tenant"), MinSeverity: r.PostFormValue("min_severity"), Config: b})
 	return s.settingsResult(w, r, p, "Notification target saved.", "", err)
 }
 

@@ -1,0 +1,81 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/notify"
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+// TestDriftNotifies runs two assessments with an in-memory assessor whose
+// second report regresses a control, and checks the drift incident is
+// stored and delivered to a signed webhook (tenant-bound target: only its
+// tenant's alerts).
+func TestDriftNotifies(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	got := make(chan *http.Request, 4)
+	bodies := make(chan []byte, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r
+		bodies <- b
+	}))
+	defer hook.Close()
+	cfg, _ := json.Marshal(map[string]any{"url": hook.URL, "secret": "s3cret-s3cret-s3cret"})
+	for _, tenant := range []string{tenantA, tenantB} {
+		if _, err := f.srv.putTarget(ctx, &principal{Scope: store.AllTenants()}, targetRequest{Name: "hook-" + tenant, Kind: store.TargetWebhook, Tenant: tenant, Config: cfg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := assess.StatusPass
+	f.srv.eng = &Engines{Assess: func(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
+		return &assess.Report{Version: "1", At: f.clk.now(), Provider: "msp", Results: []assess.Result{
+			{Control: "MFA-9", Title: "MFA everywhere", Severity: "critical", Subject: tenantA, Status: status},
+		}, Scores: []assess.Score{{Subject: tenantA, Score: 90}}}, nil
+	}}
+	e, snap := f.srv.currentEstate()
+	if _, drift, err := f.srv.assessNow(ctx, e, snap, "test"); err != nil || len(drift) != 0 {
+		t.Fatalf("first run: %v %v", drift, err)
+	}
+	status = assess.StatusFail
+	_, drift, err := f.srv.assessNow(ctx, e, snap, "test")
+	if err != nil || len(drift) != 1 || drift[0].Control != "MFA-9" {
+		t.Fatalf("second run drift = %+v, %v", drift, err)
+	}
+	incs, err := f.st.ListIncidents(ctx, store.TenantScope(tenantA), store.IncidentFilter{Rule: "firebreak-drift"})
+	if err != nil || len(incs) != 1 || incs[0].Severity != "critical" {
+		t.Fatalf("drift incidents = %+v, %v", incs, err)
+	}
+	select {
+	case r := <-got:
+		b := <-bodies
+		if r.Header.Get(notify.HeaderSignature) == "" {
+			t.Error("webhook not signed")
+		}
+		if strings.Contains(string(b), tenantB) || !strings.Contains(string(b), "MFA-9") {
+			t.Errorf("webhook body: %s", b)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook delivery")
+	}
+	select {
+	case <-got:
+		t.Error("tenant B's target received tenant A's alert")
+	case <-time.After(300 * time.Millisecond):
+	}
+	f.srv.notify.wait(5 * time.Second)
+	ts, _ := f.st.ListNotifyTargets(ctx, store.TenantScope(tenantA))
+	if len(ts) != 1 || ts[0].Sent != 1 {
+		t.Errorf("delivery not recorded: %+v", ts)
+	}
+}
