@@ -75,6 +75,7 @@ Exit codes:
 // verb lives in its own cmd_<verb>.go file.
 var commands = []func(*globalOptions) *cobra.Command{
 	newAssessCommand,
+	newAuditCommand,
 	newBlastCommand,
 	newCollectCommand,
 	newControlsCommand,

@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -34,7 +35,9 @@ import (
 // FileName is the database file inside the data directory.
 const FileName = "firebreak.db"
 
-// KeyFileName holds the secret-encryption key when none is configured.
+// KeyFileName holds the secret-encryption key (64 hex digits) when none is
+// configured. Back it up with the database: without it TOTP seeds and
+// notification secrets cannot be decrypted.
 const KeyFileName = "secret.key"
 
 // Open opens (creating if needed) the store in dir with default options.
@@ -124,7 +127,9 @@ func loadOrCreateKey(path string) ([]byte, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("reading secret key: %w", err)
 	}
-	k := []byte(rand.Text() + rand.Text())
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	k := []byte(hex.EncodeToString(raw)) // the same format the server uses with PostgreSQL
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
