@@ -86,10 +86,11 @@ if [ -n "${SKIP_PEERS:-}" ]; then exit 0; fi
 
 # --- fail2ban-regex on the same file ----------------------------------------
 if command -v fail2ban-regex >/dev/null; then
-  timed f2b fail2ban-regex --print-no-missed --print-no-ignored "$LOG" /etc/fail2ban/filter.d/sshd.conf >"$W/f2b.txt"
+  # One run, printing the failure id (the address) of every matched line.
+  timed f2b fail2ban-regex -o id "$LOG" /etc/fail2ban/filter.d/sshd.conf >"$W/f2b-ids.raw"
   F2B_RATE=$(rate "$N" "$WALL")
   F2B_CPU_RATE=$(rate "$N" "$CPU")
-  fail2ban-regex -o id "$LOG" /etc/fail2ban/filter.d/sshd.conf 2>/dev/null | sort -u >"$W/f2b-ids.txt" || true
+  sort -u "$W/f2b-ids.raw" >"$W/f2b-ids.txt"
   say "fail2ban-regex: wall ${WALL}s cpu ${CPU}s rss ${RSS_MB}MB -> $F2B_RATE lines/s wall, $F2B_CPU_RATE lines/cpu-s; $(wc -l <"$W/f2b-ids.txt") matched ids (matching only: no maxretry/findtime)"
   say "fail2ban-regex ids scored as detections: $(python3 bench/score.py "$TRUTH" ips "$W/f2b-ids.txt")"
   say "ratio firebreak/fail2ban-regex: $(python3 -c "print(round($FB_WALL_RATE/$F2B_RATE,1))")x wall, $(python3 -c "print(round($FB_CPU_RATE/$F2B_CPU_RATE,1))")x per cpu-s"
@@ -129,18 +130,7 @@ if command -v crowdsec >/dev/null; then
   wait "$CSPID" 2>/dev/null || true
   read -r _ U S RSS <"$CS/time" || true
   # Processing window from its own log lines (acquisition start to finish).
-  WIN=$(python3 - "$CS/err" <<'EOF'
-import re, sys, datetime
-s = e = None
-for l in open(sys.argv[1]):
-    m = re.search(r'time="(\d\d-\d\d-\d{4} \d\d:\d\d:\d\d)"', l)
-    if not m: continue
-    t = datetime.datetime.strptime(m.group(1), "%d-%m-%Y %H:%M:%S")
-    if "Starting processing data" in l and s is None: s = t
-    if "Acquisition is finished" in l: e = t
-print((e - s).total_seconds() if s and e else 0)
-EOF
-)
+  WIN=$(python3 bench/score.py crowdsec-window "$CS/err")
   CS_RATE=$(rate "$CSN" "$WIN")
   CS_CPU=$(python3 -c "print(round(${U:-0}+${S:-0},2))")
   grep -h -o "Ip [^ ]* performed '[^']*'" "$CS/err" "$CS/out" | sort >"$CS/alerts.txt" || true

@@ -46,7 +46,28 @@ def incident_key(inc):
     return ("other", json.dumps(k, sort_keys=True))
 
 
+def crowdsec_window(path):
+    """Seconds between CrowdSec's "Starting processing data" and
+    "Acquisition is finished" log lines."""
+    import datetime
+    import re
+    start = end = None
+    for line in open(path, errors="replace"):
+        m = re.search(r'time="(\d\d-\d\d-\d{4} \d\d:\d\d:\d\d)"', line)
+        if not m:
+            continue
+        t = datetime.datetime.strptime(m.group(1), "%d-%m-%Y %H:%M:%S")
+        if "Starting processing data" in line and start is None:
+            start = t
+        if "Acquisition is finished" in line:
+            end = t
+    print((end - start).total_seconds() if start and end else 0)
+
+
 def main():
+    if sys.argv[1] == "crowdsec-window":
+        crowdsec_window(sys.argv[2])
+        return
     truth_path, mode, path = sys.argv[1:4]
     actors = [json.loads(l) for l in open(truth_path) if l.strip()]
     attackers = {}

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -217,8 +218,13 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 				s := time.Now()
 				resp, err := hc.Do(req)
 				if err != nil {
-					if fails.Add(1) <= 3 {
+					if n := fails.Add(1); n <= 3 {
 						fmt.Printf("api error: %s: %v\n", req.URL.Path, err)
+						if n == 1 && os.Getenv("LOAD_DUMP") != "" {
+							f, _ := os.Create(os.Getenv("LOAD_DUMP"))
+							pprof.Lookup("goroutine").WriteTo(f, 2)
+							f.Close()
+						}
 					}
 					continue
 				}

@@ -78,7 +78,6 @@ type Engine struct {
 	seed   maphash.Seed
 	sigs   []sigCache
 	gen    uint64
-	keyBuf []byte
 	incBuf []byte
 
 	alerts []Alert

@@ -317,14 +317,6 @@ func (p *ruleParser) errf(n *yaml.Node, format string, args ...any) error {
 	return &RuleError{File: p.file, Line: line, Rule: rule, Err: fmt.Errorf(format, args...)}
 }
 
-func (p *ruleParser) wrap(n *yaml.Node, err error) error {
-	var re *RuleError
-	if errors.As(err, &re) {
-		return err
-	}
-	return p.errf(n, "%w", err)
-}
-
 func parseRule(file string, root *yaml.Node) (*Rule, error) {
 	r := &Rule{File: file, Line: root.Line}
 	p := &ruleParser{file: file, r: r}
