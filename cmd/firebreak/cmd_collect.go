@@ -161,6 +161,7 @@ type collectGraphOptions struct {
 	SignIns     string
 	NoSignIns   bool
 	SignInHours int
+	SignInMax   int
 	MaxAttempts int
 }
 
@@ -219,6 +220,7 @@ lines to --signins (default OUT/signins) for "firebreak detect".`,
 	f.StringVar(&o.SignIns, "signins", "", "directory for sign-in logs as JSON lines (default OUT/signins)")
 	f.BoolVar(&o.NoSignIns, "no-signins", false, "do not read sign-in logs")
 	f.IntVar(&o.SignInHours, "signin-hours", 24, "read sign-ins from the last N hours")
+	f.IntVar(&o.SignInMax, "signin-max", 100000, "read at most N sign-ins per tenant (newest first)")
 	f.IntVar(&o.MaxAttempts, "max-attempts", graph.DefaultMaxAttempts, "tries per request on 429/5xx before giving up")
 	return cmd
 }
@@ -308,7 +310,7 @@ func runCollectGraph(ctx context.Context, o collectGraphOptions, g *globalOption
 	if err != nil {
 		return err
 	}
-	opts := graph.Options{Estate: est, Only: o.Only, Now: o.now, SignInSince: time.Duration(o.SignInHours) * time.Hour}
+	opts := graph.Options{Estate: est, Only: o.Only, Now: o.now, SignInSince: time.Duration(o.SignInHours) * time.Hour, SignInMax: o.SignInMax}
 	if !o.NoSignIns {
 		opts.SignInDir = o.SignIns
 		if opts.SignInDir == "" {

@@ -37,9 +37,19 @@ func WriteFragment(dir, name, collector string, at time.Time, e *estate.Estate) 
 	var buf bytes.Buffer
 	switch filepath.Ext(name) {
 	case ".json":
+		// Go through YAML so the estate's yaml tags (which leave out
+		// positions) decide the field names, as estate.Load expects.
+		y, err := yaml.Marshal(f)
+		if err != nil {
+			return "", err
+		}
+		var doc any
+		if err := yaml.Unmarshal(y, &doc); err != nil {
+			return "", err
+		}
 		enc := json.NewEncoder(&buf)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(f); err != nil {
+		if err := enc.Encode(doc); err != nil {
 			return "", err
 		}
 	default:

@@ -228,7 +228,34 @@ func (e *TokenError) Error() string {
 	if i := strings.Index(d, "\r\n"); i > 0 {
 		d = d[:i]
 	}
-	return fmt.Sprintf("token for tenant %s: HTTP %d %s: %s", e.Tenant, e.Status, e.Code, d)
+	s := fmt.Sprintf("token for tenant %s: HTTP %d %s: %s", e.Tenant, e.Status, e.Code, d)
+	if h := e.Hint(); h != "" {
+		s += " (" + h + ")"
+	}
+	return s
+}
+
+// tokenHints explains the AADSTS codes an MSP meets most.
+var tokenHints = map[string]string{
+	"AADSTS700016":  "the app is not consented in this tenant: grant admin consent there",
+	"AADSTS7000229": "the app has no service principal in this tenant: grant admin consent there",
+	"AADSTS7000215": "wrong client secret",
+	"AADSTS7000222": "the client secret has expired: create a new one",
+	"AADSTS700027":  "the certificate is not registered on the app (or the key does not match)",
+	"AADSTS700024":  "the client assertion is outside its validity window: check the clock",
+	"AADSTS90002":   "no such tenant",
+	"AADSTS90023":   "the token request is malformed",
+	"AADSTS53003":   "blocked by Conditional Access for workload identities",
+}
+
+// Hint suggests a fix for well-known AADSTS codes; "" otherwise.
+func (e *TokenError) Hint() string {
+	for code, h := range tokenHints {
+		if strings.Contains(e.Description, code+":") || strings.HasPrefix(e.Description, code) {
+			return h
+		}
+	}
+	return ""
 }
 
 type token struct {
@@ -244,6 +271,10 @@ type tokenSource struct {
 	do        func(*http.Request) (*http.Response, error)
 	now       func() time.Time
 	signer    *assertionSigner
+	attempts  int
+	maxWait   time.Duration
+	backoff   func(attempt int) time.Duration
+	sleep     func(ctx context.Context, d time.Duration) error
 
 	mu     sync.Mutex
 	tokens map[string]*tenantToken
@@ -282,7 +313,26 @@ func (ts *tokenSource) get(ctx context.Context, tenant string, stale Secret) (Se
 	return t.value, nil
 }
 
+// fetch asks the token endpoint, retrying throttling and transient
+// errors like Graph calls.
 func (ts *tokenSource) fetch(ctx context.Context, tenant string) (token, error) {
+	for attempt := 0; ; attempt++ {
+		t, wait, err := ts.fetchOnce(ctx, tenant)
+		if err == nil || wait < 0 || attempt+1 >= ts.attempts {
+			return t, err
+		}
+		if wait == 0 {
+			wait = ts.backoff(attempt)
+		}
+		if err := ts.sleep(ctx, wait); err != nil {
+			return token{}, err
+		}
+	}
+}
+
+// fetchOnce makes one token request; wait is -1 when the error is final,
+// else the Retry-After delay (0: use backoff).
+func (ts *tokenSource) fetchOnce(ctx context.Context, tenant string) (token, time.Duration, error) {
 	endpoint := strings.TrimRight(ts.authority, "/") + "/" + url.PathEscape(tenant) + "/oauth2/v2.0/token"
 	form := url.Values{
 		"client_id":  {ts.creds.ClientID},
@@ -292,7 +342,7 @@ func (ts *tokenSource) fetch(ctx context.Context, tenant string) (token, error) 
 	if ts.signer != nil {
 		a, err := ts.signer.sign(endpoint, ts.now())
 		if err != nil {
-			return token{}, err
+			return token{}, -1, err
 		}
 		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
 		form.Set("client_assertion", a)
@@ -301,17 +351,27 @@ func (ts *tokenSource) fetch(ctx context.Context, tenant string) (token, error) 
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return token{}, err
+		return token{}, -1, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := ts.do(req)
 	if err != nil {
-		return token{}, fmt.Errorf("token for tenant %s: %w", tenant, err)
+		if ctx.Err() != nil {
+			return token{}, -1, ctx.Err()
+		}
+		return token{}, 0, fmt.Errorf("token for tenant %s: %w", tenant, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return token{}, fmt.Errorf("token for tenant %s: %w", tenant, err)
+		return token{}, 0, fmt.Errorf("token for tenant %s: %w", tenant, err)
+	}
+	wait := time.Duration(-1)
+	if retryable(resp.StatusCode) {
+		wait = 0
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), ts.now()); ok {
+			wait = min(d, ts.maxWait)
+		}
 	}
 	var tr struct {
 		AccessToken string          `json:"access_token"`
@@ -322,19 +382,19 @@ func (ts *tokenSource) fetch(ctx context.Context, tenant string) (token, error) 
 		Codes       json.RawMessage `json:"error_codes"`
 	}
 	if jerr := json.Unmarshal(body, &tr); jerr != nil {
-		return token{}, &TokenError{Tenant: tenant, Status: resp.StatusCode, Code: "non_json_response", Description: snippet(body)}
+		return token{}, wait, &TokenError{Tenant: tenant, Status: resp.StatusCode, Code: "non_json_response", Description: snippet(body)}
 	}
 	if resp.StatusCode != http.StatusOK || tr.AccessToken == "" {
 		if tr.Error == "" {
 			tr.Error = "no_access_token"
 		}
-		return token{}, &TokenError{Tenant: tenant, Status: resp.StatusCode, Code: tr.Error, Description: tr.Description}
+		return token{}, wait, &TokenError{Tenant: tenant, Status: resp.StatusCode, Code: tr.Error, Description: tr.Description}
 	}
 	secs, _ := tr.ExpiresIn.Int64()
 	if secs <= 0 {
 		secs = 3599
 	}
-	return token{value: Secret(tr.AccessToken), expires: ts.now().Add(time.Duration(secs) * time.Second)}, nil
+	return token{value: Secret(tr.AccessToken), expires: ts.now().Add(time.Duration(secs) * time.Second)}, 0, nil
 }
 
 func snippet(b []byte) string {

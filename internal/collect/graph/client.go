@@ -112,7 +112,8 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{cfg: cfg, graph: strings.TrimRight(cfg.GraphURL, "/"), log: cfg.Log,
 		sem: make(chan struct{}, cfg.Concurrency), rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	c.tokens = &tokenSource{creds: cfg.Credentials, authority: cfg.Authority, scope: c.graph + "/.default",
-		do: c.doLimited, now: cfg.Now, tokens: map[string]*tenantToken{}}
+		do: c.doLimited, now: cfg.Now, tokens: map[string]*tenantToken{},
+		attempts: cfg.MaxAttempts, maxWait: cfg.MaxBackoff, backoff: c.backoff, sleep: cfg.Sleep}
 	if len(cfg.Credentials.KeyPEM) > 0 {
 		s, err := newAssertionSigner(cfg.Credentials)
 		if err != nil {

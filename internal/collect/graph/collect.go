@@ -86,7 +86,10 @@ type Options struct {
 	// per tenant (signins-<tenant>.jsonl), for `firebreak detect`.
 	SignInDir   string
 	SignInSince time.Duration // default 24h
-	ToolVendors []string      // default DefaultToolVendors
+	// SignInMax caps sign-ins read per tenant (default 100000); the newest
+	// come first, so a capped tenant keeps its most recent events.
+	SignInMax   int
+	ToolVendors []string // default DefaultToolVendors
 	// Progress is called as tenants finish.
 	Progress func(done, total int)
 	Now      func() time.Time
@@ -105,6 +108,7 @@ type TenantResult struct {
 	CAPolicies        int           `json:"ca_policies"`
 	ToolApps          int           `json:"tool_apps"`
 	SignIns           int           `json:"signins"`
+	SignInsTruncated  bool          `json:"signins_truncated,omitempty"`
 	Gaps              []estate.Gap  `json:"gaps,omitempty"`
 	Errors            []string      `json:"errors,omitempty"`
 	Duration          time.Duration `json:"duration_ns"`
@@ -179,6 +183,9 @@ func Collect(ctx context.Context, c *Client, o Options) (*Result, error) {
 	}
 	if o.SignInSince <= 0 {
 		o.SignInSince = 24 * time.Hour
+	}
+	if o.SignInMax <= 0 {
+		o.SignInMax = 100000
 	}
 	if o.ToolVendors == nil {
 		o.ToolVendors = DefaultToolVendors
@@ -647,7 +654,7 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		}
 	})
 	if col.o.SignInDir != "" {
-		run(func() { r.SignIns, errSignIns = col.signIns(ctx, t) })
+		run(func() { r.SignIns, r.SignInsTruncated, errSignIns = col.signIns(ctx, t) })
 	}
 	wg.Wait()
 
@@ -934,23 +941,32 @@ func intersects(a, b []string) bool {
 	return false
 }
 
+var errEnough = errors.New("enough sign-ins")
+
 // signIns writes the tenant's recent sign-ins as JSON lines.
-func (col *collector) signIns(ctx context.Context, t Target) (int, error) {
+func (col *collector) signIns(ctx context.Context, t Target) (int, bool, error) {
 	since := col.now.Add(-col.o.SignInSince).Format("2006-01-02T15:04:05Z")
 	path := filepath.Join(col.o.SignInDir, "signins-"+t.Tenant+".jsonl")
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	w := bufio.NewWriter(f)
 	n := 0
 	q := url.Values{"$filter": {"createdDateTime ge " + since}, "$top": {"1000"}}
 	err = List(ctx, col.c, t.EntraID, "/v1.0/auditLogs/signIns?"+q.Encode(), func(raw json.RawMessage) error {
+		if n >= col.o.SignInMax {
+			return errEnough
+		}
 		n++
 		w.Write(raw)
 		return w.WriteByte('\n')
 	})
+	truncated := errors.Is(err, errEnough)
+	if truncated {
+		err = nil
+	}
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
@@ -959,9 +975,9 @@ func (col *collector) signIns(ctx context.Context, t Target) (int, error) {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return n, err
+		return n, false, err
 	}
-	return n, os.Rename(tmp, path)
+	return n, truncated, os.Rename(tmp, path)
 }
 
 func estateIDs(e *estate.Estate) []string {

@@ -481,3 +481,60 @@ func BenchmarkCollect200x500(b *testing.B) {
 		}
 	}
 }
+
+func TestTokenRetryAndHints(t *testing.T) {
+	var n int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/oauth2/") {
+			n++
+			switch {
+			case strings.HasPrefix(r.URL.Path, "/busy/") && n < 3:
+				w.Header().Set("Retry-After", "2")
+				graphtest.WriteJSON(w, 429, map[string]any{"error": "temporarily_unavailable", "error_description": "AADSTS50196: The server terminated an operation because it encountered a client request loop."})
+			case strings.HasPrefix(r.URL.Path, "/noconsent/"):
+				graphtest.WriteJSON(w, 400, map[string]any{"error": "unauthorized_client", "error_description": "AADSTS700016: Application with identifier 'a' was not found in the directory 'X'.\r\nTrace ID: 1"})
+			case strings.HasPrefix(r.URL.Path, "/html/"):
+				w.WriteHeader(502)
+				fmt.Fprint(w, "<html>Bad Gateway</html>")
+			default:
+				graphtest.WriteJSON(w, 200, map[string]any{"access_token": "t", "expires_in": 3600})
+			}
+			return
+		}
+		graphtest.WriteJSON(w, 200, map[string]any{"value": []any{}})
+	}))
+	defer srv.Close()
+	var waits []time.Duration
+	c, _ := New(Config{Credentials: Credentials{ClientID: "a", TenantID: "p", Secret: "s"}, Authority: srv.URL, GraphURL: srv.URL, MaxAttempts: 3,
+		BaseBackoff: time.Millisecond, Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }})
+	var v any
+	if err := c.Get(context.Background(), "busy", "/v1.0/x", &v); err != nil || n != 3 || !slices.Equal(waits, []time.Duration{2 * time.Second, 2 * time.Second}) {
+		t.Fatalf("busy: %v calls %d waits %v", err, n, waits)
+	}
+	n = 0
+	err := c.Get(context.Background(), "noconsent", "/v1.0/x", &v)
+	var te *TokenError
+	if !errors.As(err, &te) || n != 1 || !strings.Contains(err.Error(), "not consented in this tenant") || strings.Contains(err.Error(), "Trace ID") {
+		t.Fatalf("noconsent: %v (calls %d)", err, n)
+	}
+	n = 0
+	err = c.Get(context.Background(), "html", "/v1.0/x", &v)
+	if !errors.As(err, &te) || te.Code != "non_json_response" || n != 3 {
+		t.Fatalf("html: %v (calls %d)", err, n)
+	}
+}
+
+func TestSignInCap(t *testing.T) {
+	f := graphtest.NewServer(t, mixedTenants()[:1])
+	c := testClient(t, f, nil, 2)
+	dir := t.TempDir()
+	res, err := Collect(context.Background(), c, Options{SignInDir: dir, SignInMax: 2, SkipPartner: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Tenants[0]
+	b, _ := os.ReadFile(filepath.Join(dir, "signins-cedar-law.jsonl"))
+	if r.SignIns != 2 || !r.SignInsTruncated || bytes.Count(b, []byte("\n")) != 2 {
+		t.Errorf("%+v, %d lines", r, bytes.Count(b, []byte("\n")))
+	}
+}
