@@ -14,6 +14,7 @@
 #                         firebreak is timed on that file too for the ratio.
 #                         Set to $LINES to use the big file.
 #   SKIP_PEERS=1          skip fail2ban and CrowdSec
+#   FIREBREAK=path        use this binary instead of building ./cmd/firebreak
 #
 # Needs: go, python3, GNU time (/usr/bin/time); for the peers the Debian
 # packages fail2ban and crowdsec (apt-get install -y fail2ban crowdsec).
@@ -48,7 +49,7 @@ timed() {
 rate() { python3 -c "print(int($1/max($2,1e-9)))"; }
 
 say "# firebreak detect benchmark $(date -u +%FT%TZ) on $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-go build -o "$FB" ./cmd/firebreak
+if [ -n "${FIREBREAK:-}" ]; then cp "$FIREBREAK" "$FB"; else go build -o "$FB" ./cmd/firebreak; fi
 
 LOG="$W/auth-$LINES.log"
 TRUTH="$W/truth-$LINES.jsonl"
