@@ -24,20 +24,13 @@ func writeCSV(w io.Writer, r *assess.Report, opts Options) error {
 	for _, s := range r.Scores {
 		names[s.Subject] = s.Name
 	}
-	rows := make([]assess.Result, 0, len(r.Results))
-	for _, res := range r.Results {
-		if opts.IncludePassing || isFinding(res.Status) {
-			rows = append(rows, res)
-		}
-	}
-	sortResults(rows)
+	rows := selectResults(r, opts.IncludePassing)
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
 		return err
 	}
 	rec := make([]string, len(csvHeader))
-	for i := range rows {
-		res := &rows[i]
+	for _, res := range rows {
 		clear(rec)
 		rec[0], rec[1], rec[2], rec[3] = res.Control, res.Title, strconv.Itoa(res.Heading), res.Severity
 		rec[4], rec[5], rec[6], rec[7] = string(res.Status), res.Subject, names[res.Subject], res.Object

@@ -291,10 +291,7 @@ func buildHTMLData(r *assess.Report, opts Options) *htmlData {
 				g.Refs = append(g.Refs, cc.References.Other...)
 			}
 		}
-		items := append([]assess.Result(nil), c.Results...)
-		sortResults(items)
-		for i := range items {
-			res := &items[i]
+		for _, res := range c.Results {
 			it := htmlItem{Subject: res.Subject, Name: v.names[res.Subject], Object: res.Object,
 				Status: statusLabel(res.Status), StatusClass: statusClass(res.Status), Message: res.Message, Missing: res.Missing}
 			for _, e := range res.Evidence {

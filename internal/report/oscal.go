@@ -71,15 +71,17 @@ type oscalImportAP struct {
 }
 
 type oscalResult struct {
-	UUID             string             `json:"uuid"`
-	Title            string             `json:"title"`
-	Description      string             `json:"description"`
-	Start            string             `json:"start"`
-	End              string             `json:"end,omitempty"`
-	Props            []oscalProp        `json:"props,omitempty"`
-	ReviewedControls oscalReviewed      `json:"reviewed-controls"`
-	Observations     []oscalObservation `json:"observations,omitempty"`
-	Findings         []oscalFinding     `json:"findings,omitempty"`
+	UUID             string        `json:"uuid"`
+	Title            string        `json:"title"`
+	Description      string        `json:"description"`
+	Start            string        `json:"start"`
+	End              string        `json:"end,omitempty"`
+	Props            []oscalProp   `json:"props,omitempty"`
+	ReviewedControls oscalReviewed `json:"reviewed-controls"`
+	// Observations and Findings are streamed by writeSpliced: the skeleton
+	// holds a null placeholder (json.RawMessage) when there are results.
+	Observations any `json:"observations,omitempty"`
+	Findings     any `json:"findings,omitempty"`
 }
 
 type oscalReviewed struct {
@@ -186,8 +188,7 @@ func writeOSCAL(w io.Writer, r *assess.Report, opts Options) error {
 		names[s.Subject] = s.Name
 	}
 
-	rows := append([]assess.Result(nil), r.Results...)
-	sortResults(rows)
+	rows := selectResults(r, true)
 	var controls []oscalControlRef
 	seen := map[string]bool{}
 	for _, ri := range rulesFor(r, opts.Catalog) {
@@ -215,94 +216,9 @@ func writeOSCAL(w io.Writer, r *assess.Report, opts Options) error {
 		res.ReviewedControls.ControlSelections[0].IncludeControls = nil
 		res.ReviewedControls.ControlSelections[0].IncludeAll = &struct{}{}
 	}
-	for i := range rows {
-		x := &rows[i]
-		obsID := stableUUID("observation", runID, x.Control, x.Subject, x.Object, strconv.Itoa(i))
-		method := "TEST"
-		if x.Status == assess.StatusAttested {
-			method = "INTERVIEW"
-		}
-		obs := oscalObservation{
-			UUID:        obsID,
-			Title:       oneLine(x.Control + " " + x.Title),
-			Description: oneLine(sarifMessage(x)),
-			Methods:     []string{method},
-			Types:       []string{"control-objective"},
-			Collected:   at,
-			Props: []oscalProp{
-				prop("subject", x.Subject),
-				prop("status", string(x.Status)),
-				prop("severity", strings.ToLower(x.Severity)),
-			},
-		}
-		if n := names[x.Subject]; n != "" {
-			obs.Props = append(obs.Props, prop("subject-name", n))
-		}
-		if x.Object != "" {
-			obs.Props = append(obs.Props, prop("object", x.Object))
-		}
-		if x.Status == assess.StatusFail {
-			obs.Types = []string{"finding"}
-		}
-		for _, ev := range x.Evidence {
-			e := oscalEvidence{Description: oneLine(evidenceText(ev))}
-			if ev.Pos.File != "" {
-				href := fileURI(ev.Pos.File)
-				if ev.Pos.Line > 0 {
-					href += "#L" + strconv.Itoa(ev.Pos.Line)
-				}
-				e.Href = href
-			}
-			obs.RelevantEvidence = append(obs.RelevantEvidence, e)
-		}
-		if len(x.Missing) > 0 {
-			obs.Remarks = "Missing evidence: " + strings.Join(x.Missing, "; ")
-		}
-		res.Observations = append(res.Observations, obs)
-
-		state, reason := "not-satisfied", "fail"
-		switch x.Status {
-		case assess.StatusPass:
-			state, reason = "satisfied", "pass"
-		case assess.StatusAttested:
-			state, reason = "satisfied", "other"
-		case assess.StatusNotApplicable, assess.StatusNotEvaluable, assess.StatusExcepted:
-			reason = "other"
-			if x.Status == assess.StatusNotApplicable {
-				state = "satisfied"
-			}
-		}
-		f := oscalFinding{
-			UUID:        stableUUID("finding", obsID),
-			Title:       oneLine(x.Control + " for " + x.Subject),
-			Description: oneLine(sarifMessage(x)),
-			Props:       []oscalProp{prop("status", string(x.Status)), prop("severity", strings.ToLower(x.Severity))},
-			Target: oscalTarget{Type: "objective-id", TargetID: x.Control, Title: oneLine(x.Title),
-				Status: oscalStatus{State: state, Reason: reason}},
-			RelatedObservations: []oscalRelatedOb{{ObservationUUID: obsID}},
-		}
-		var remarks []string
-		if x.Status != assess.StatusPass && x.Remediation != "" {
-			remarks = append(remarks, "Remediation: "+strings.TrimSpace(x.Remediation))
-		}
-		if e := x.Exception; e != nil {
-			s := "Excepted by " + e.Owner + ": " + e.Reason
-			if e.Expires != nil {
-				s += " (until " + e.Expires.String() + ")"
-			}
-			remarks = append(remarks, s)
-		}
-		if a := x.Attestation; a != nil {
-			s := "Attested by " + a.By
-			if a.Expires != nil {
-				s += " until " + a.Expires.String()
-			}
-			remarks = append(remarks, s)
-		}
-		f.Remarks = strings.Join(remarks, "\n\n")
-		res.Findings = append(res.Findings, f)
+	if len(rows) > 0 {
+		res.Observations, res.Findings = json.RawMessage("null"), json.RawMessage("null")
 	}
-
 	doc := oscalDoc{AR: oscalAR{
 		UUID: stableUUID("assessment-results", r.Provider, at),
 		Metadata: oscalMetadata{
@@ -325,11 +241,99 @@ func writeOSCAL(w io.Writer, r *assess.Report, opts Options) error {
 			RLinks:      []oscalRLink{{Href: "https://www.cisa.gov/news-events/cybersecurity-advisories/aa22-131a"}},
 		}}},
 	}}
-	if doc.AR.Results[0].Observations == nil {
-		doc.AR.Results[0].Findings = nil
+	obsID := func(i int) string {
+		x := rows[i]
+		return stableUUID("observation", runID, x.Control, x.Subject, x.Object, strconv.Itoa(i))
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(doc)
+	return writeSpliced(w, &doc,
+		splice{key: "observations", n: len(rows), item: func(i int) any { return oscalObservationFor(rows[i], obsID(i), at, names) }},
+		splice{key: "findings", n: len(rows), item: func(i int) any { return oscalFindingFor(rows[i], obsID(i)) }})
+}
+
+func oscalObservationFor(x *assess.Result, obsID, at string, names map[string]string) *oscalObservation {
+	method := "TEST"
+	if x.Status == assess.StatusAttested {
+		method = "INTERVIEW"
+	}
+	obs := oscalObservation{
+		UUID:        obsID,
+		Title:       oneLine(x.Control + " " + x.Title),
+		Description: oneLine(sarifMessage(x)),
+		Methods:     []string{method},
+		Types:       []string{"control-objective"},
+		Collected:   at,
+		Props: []oscalProp{
+			prop("subject", x.Subject),
+			prop("status", string(x.Status)),
+			prop("severity", strings.ToLower(x.Severity)),
+		},
+	}
+	if n := names[x.Subject]; n != "" {
+		obs.Props = append(obs.Props, prop("subject-name", n))
+	}
+	if x.Object != "" {
+		obs.Props = append(obs.Props, prop("object", x.Object))
+	}
+	if x.Status == assess.StatusFail {
+		obs.Types = []string{"finding"}
+	}
+	for _, ev := range x.Evidence {
+		e := oscalEvidence{Description: oneLine(evidenceText(ev))}
+		if ev.Pos.File != "" {
+			href := fileURI(ev.Pos.File)
+			if ev.Pos.Line > 0 {
+				href += "#L" + strconv.Itoa(ev.Pos.Line)
+			}
+			e.Href = href
+		}
+		obs.RelevantEvidence = append(obs.RelevantEvidence, e)
+	}
+	if len(x.Missing) > 0 {
+		obs.Remarks = "Missing evidence: " + strings.Join(x.Missing, "; ")
+	}
+	return &obs
+}
+
+func oscalFindingFor(x *assess.Result, obsID string) *oscalFinding {
+	state, reason := "not-satisfied", "fail"
+	switch x.Status {
+	case assess.StatusPass:
+		state, reason = "satisfied", "pass"
+	case assess.StatusAttested:
+		state, reason = "satisfied", "other"
+	case assess.StatusNotApplicable, assess.StatusNotEvaluable, assess.StatusExcepted:
+		reason = "other"
+		if x.Status == assess.StatusNotApplicable {
+			state = "satisfied"
+		}
+	}
+	f := oscalFinding{
+		UUID:        stableUUID("finding", obsID),
+		Title:       oneLine(x.Control + " for " + x.Subject),
+		Description: oneLine(sarifMessage(x)),
+		Props:       []oscalProp{prop("status", string(x.Status)), prop("severity", strings.ToLower(x.Severity))},
+		Target: oscalTarget{Type: "objective-id", TargetID: x.Control, Title: oneLine(x.Title),
+			Status: oscalStatus{State: state, Reason: reason}},
+		RelatedObservations: []oscalRelatedOb{{ObservationUUID: obsID}},
+	}
+	var remarks []string
+	if x.Status != assess.StatusPass && x.Remediation != "" {
+		remarks = append(remarks, "Remediation: "+strings.TrimSpace(x.Remediation))
+	}
+	if e := x.Exception; e != nil {
+		s := "Excepted by " + e.Owner + ": " + e.Reason
+		if e.Expires != nil {
+			s += " (until " + e.Expires.String() + ")"
+		}
+		remarks = append(remarks, s)
+	}
+	if a := x.Attestation; a != nil {
+		s := "Attested by " + a.By
+		if a.Expires != nil {
+			s += " until " + a.Expires.String()
+		}
+		remarks = append(remarks, s)
+	}
+	f.Remarks = strings.Join(remarks, "\n\n")
+	return &f
 }

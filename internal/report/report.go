@@ -186,7 +186,7 @@ type view struct {
 	byID     map[string]*controlView
 	status   map[assess.Status]int
 	failSev  map[string]int // failing results by severity
-	findings []assess.Result
+	findings []*assess.Result
 }
 
 type controlView struct {
@@ -195,7 +195,7 @@ type controlView struct {
 	Cells                            map[string]*cell // subject -> cell
 	FailSubjects                     int
 	Fails                            int
-	Results                          []assess.Result // non-pass results of this control
+	Results                          []*assess.Result // non-pass results of this control
 }
 
 type cell struct {
@@ -238,8 +238,8 @@ func newView(r *assess.Report) *view {
 			c.Fails++
 		}
 		if isFinding(res.Status) {
-			v.findings = append(v.findings, *res)
-			c.Results = append(c.Results, *res)
+			v.findings = append(v.findings, res)
+			c.Results = append(c.Results, res)
 		}
 	}
 	for _, c := range v.controls {
@@ -263,6 +263,9 @@ func newView(r *assess.Report) *view {
 		return a.ID < b.ID
 	})
 	sortResults(v.findings)
+	for _, c := range v.controls {
+		sortResults(c.Results)
+	}
 	return v
 }
 
@@ -283,11 +286,24 @@ func orderScores(in []assess.Score) []assess.Score {
 	return s
 }
 
+// selectResults returns pointers to the results to render — every finding,
+// or every result with all — in the order every format lists them.
+func selectResults(r *assess.Report, all bool) []*assess.Result {
+	rows := make([]*assess.Result, 0, len(r.Results))
+	for i := range r.Results {
+		if all || isFinding(r.Results[i].Status) {
+			rows = append(rows, &r.Results[i])
+		}
+	}
+	sortResults(rows)
+	return rows
+}
+
 // sortResults orders results by status (fail first), severity, control,
 // subject and object, so every format lists them the same way.
-func sortResults(rs []assess.Result) {
+func sortResults(rs []*assess.Result) {
 	sort.SliceStable(rs, func(i, j int) bool {
-		a, b := &rs[i], &rs[j]
+		a, b := rs[i], rs[j]
 		if ra, rb := statusRank(a.Status), statusRank(b.Status); ra != rb {
 			return ra > rb
 		}

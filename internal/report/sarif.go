@@ -3,7 +3,6 @@ package report
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"net/url"
 	"path/filepath"
@@ -251,95 +250,86 @@ func writeSARIF(w io.Writer, r *assess.Report, opts Options) error {
 		rules[i] = rule
 	}
 
-	rows := make([]assess.Result, 0, len(r.Results))
-	for _, res := range r.Results {
-		if opts.IncludePassing || isFinding(res.Status) {
-			rows = append(rows, res)
-		}
-	}
-	sortResults(rows)
-	results := make([]sarifResult, 0, len(rows))
-	for i := range rows {
-		res := &rows[i]
-		sr := sarifResult{RuleID: res.Control, RuleIndex: index[res.Control], Kind: "fail", Level: "none",
-			Message: sarifText{Text: sarifMessage(res)},
-			PartialFingerprints: map[string]string{
-				"firebreakResult/v1": fingerprint(res.Control, res.Subject, res.Object),
-			},
-			Properties: map[string]any{"subject": res.Subject, "status": string(res.Status)},
-		}
-		if res.Object != "" {
-			sr.Properties["object"] = res.Object
-		}
-		switch res.Status {
-		case assess.StatusFail:
-			sr.Level = sarifLevel(res.Severity)
-		case assess.StatusExcepted:
-			sr.Level = sarifLevel(res.Severity)
-			just := "excepted"
-			if x := res.Exception; x != nil {
-				just = "exception owned by " + x.Owner + ": " + x.Reason
-				if x.Expires != nil {
-					just += " (until " + x.Expires.String() + ")"
-				}
-			}
-			sr.Suppressions = []sarifSuppression{{Kind: "external", Status: "accepted", Justification: just}}
-		case assess.StatusAttested:
-			sr.Kind = "pass"
-			if a := res.Attestation; a != nil {
-				sr.Properties["attestedBy"] = a.By
-				if a.Expires != nil {
-					sr.Properties["attestationExpires"] = a.Expires.String()
-				}
-			}
-		case assess.StatusNotEvaluable:
-			sr.Kind = "review"
-			if len(res.Missing) > 0 {
-				sr.Properties["missing"] = res.Missing
-			}
-		case assess.StatusPass:
-			sr.Kind = "pass"
-		case assess.StatusNotApplicable:
-			sr.Kind = "notApplicable"
-		}
-		logical := []sarifLogicalLocation{{Name: res.Subject, Kind: "tenant"}}
-		if res.Object != "" {
-			logical = append(logical, sarifLogicalLocation{Name: res.Object, FullyQualifiedName: res.Subject + "/" + res.Object, Kind: "object"})
-		}
-		id := 1
-		for _, ev := range res.Evidence {
-			if ev.Pos.File == "" {
-				continue
-			}
-			loc := sarifLocation{PhysicalLocation: &sarifPhysical{
-				ArtifactLocation: sarifArtifact{URI: fileURI(ev.Pos.File)},
-				Region:           region(ev.Pos.Line, ev.Pos.Col),
-			}, Message: &sarifText{Text: evidenceText(ev)}}
-			if len(sr.Locations) == 0 {
-				loc.LogicalLocations = logical
-				sr.Locations = append(sr.Locations, loc)
-				continue
-			}
-			loc.ID = id
-			id++
-			sr.RelatedLocations = append(sr.RelatedLocations, loc)
-		}
-		if len(sr.Locations) == 0 {
-			sr.Locations = []sarifLocation{{LogicalLocations: logical}}
-		}
-		results = append(results, sr)
-	}
+	rows := selectResults(r, opts.IncludePassing)
 	log := sarifLog{Schema: sarifSchemaURI, Version: "2.1.0", Runs: []sarifRun{{
 		Tool: sarifTool{Driver: sarifDriver{Name: "firebreak", Version: opts.toolVersion(),
 			InformationURI: "https://github.com/firebreak-msp/firebreak", Rules: rules}},
 		Invocations: []sarifInvocation{{ExecutionSuccessful: true, EndTimeUTC: r.At.UTC().Format("2006-01-02T15:04:05Z")}},
-		Results:     results,
+		Results:     nil, // streamed
 		Properties:  map[string]any{"provider": r.Provider, "reportVersion": r.Version},
 	}}}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(log)
+	return writeSpliced(w, &log, splice{key: "results", n: len(rows), item: func(i int) any { return sarifResultFor(rows[i], index) }})
+}
+
+// sarifResultFor converts one assessment result.
+func sarifResultFor(res *assess.Result, index map[string]int) *sarifResult {
+	sr := sarifResult{RuleID: res.Control, RuleIndex: index[res.Control], Kind: "fail", Level: "none",
+		Message: sarifText{Text: sarifMessage(res)},
+		PartialFingerprints: map[string]string{
+			"firebreakResult/v1": fingerprint(res.Control, res.Subject, res.Object),
+		},
+		Properties: map[string]any{"subject": res.Subject, "status": string(res.Status)},
+	}
+	if res.Object != "" {
+		sr.Properties["object"] = res.Object
+	}
+	switch res.Status {
+	case assess.StatusFail:
+		sr.Level = sarifLevel(res.Severity)
+	case assess.StatusExcepted:
+		sr.Level = sarifLevel(res.Severity)
+		just := "excepted"
+		if x := res.Exception; x != nil {
+			just = "exception owned by " + x.Owner + ": " + x.Reason
+			if x.Expires != nil {
+				just += " (until " + x.Expires.String() + ")"
+			}
+		}
+		sr.Suppressions = []sarifSuppression{{Kind: "external", Status: "accepted", Justification: just}}
+	case assess.StatusAttested:
+		sr.Kind = "pass"
+		if a := res.Attestation; a != nil {
+			sr.Properties["attestedBy"] = a.By
+			if a.Expires != nil {
+				sr.Properties["attestationExpires"] = a.Expires.String()
+			}
+		}
+	case assess.StatusNotEvaluable:
+		sr.Kind = "review"
+		if len(res.Missing) > 0 {
+			sr.Properties["missing"] = res.Missing
+		}
+	case assess.StatusPass:
+		sr.Kind = "pass"
+	case assess.StatusNotApplicable:
+		sr.Kind = "notApplicable"
+	}
+	logical := []sarifLogicalLocation{{Name: res.Subject, Kind: "tenant"}}
+	if res.Object != "" {
+		logical = append(logical, sarifLogicalLocation{Name: res.Object, FullyQualifiedName: res.Subject + "/" + res.Object, Kind: "object"})
+	}
+	id := 1
+	for _, ev := range res.Evidence {
+		if ev.Pos.File == "" {
+			continue
+		}
+		loc := sarifLocation{PhysicalLocation: &sarifPhysical{
+			ArtifactLocation: sarifArtifact{URI: fileURI(ev.Pos.File)},
+			Region:           region(ev.Pos.Line, ev.Pos.Col),
+		}, Message: &sarifText{Text: evidenceText(ev)}}
+		if len(sr.Locations) == 0 {
+			loc.LogicalLocations = logical
+			sr.Locations = append(sr.Locations, loc)
+			continue
+		}
+		loc.ID = id
+		id++
+		sr.RelatedLocations = append(sr.RelatedLocations, loc)
+	}
+	if len(sr.Locations) == 0 {
+		sr.Locations = []sarifLocation{{LogicalLocations: logical}}
+	}
+	return &sr
 }
 
 func region(line, col int) *sarifRegion {

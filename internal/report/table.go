@@ -184,8 +184,7 @@ func writeTable(w io.Writer, r *assess.Report, opts Options) error {
 		ew.printf("%s\n", p.paint(ansiBold, fmt.Sprintf("%-8s  %s  %8s  %s  %s", "SEVERITY", pad("CONTROL", idW), "SUBJECTS", pad("TITLE", 48), "EXAMPLE")))
 		for _, c := range shown {
 			ex := ""
-			for i := range c.Results {
-				res := &c.Results[i]
+			for _, res := range c.Results {
 				if res.Status != assess.StatusFail {
 					continue
 				}
