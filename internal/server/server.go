@@ -65,6 +65,7 @@ type Server struct {
 
 	mu    sync.RWMutex
 	ready bool
+	addrs map[string]string
 }
 
 // New builds a server and its routes. It starts no goroutines.

@@ -42,6 +42,7 @@ func (s *Server) startSyslog(ctx context.Context, g *errgroup.Group, tlsCfg *tls
 		if err != nil {
 			return fmt.Errorf("syslog udp %s: %w", c.UDP, err)
 		}
+		s.setListenAddr("syslog-udp", pc.LocalAddr())
 		g.Go(func() error {
 			go func() { <-ctx.Done(); pc.Close() }()
 			s.serveSyslogUDP(ctx, pc, b)
@@ -49,6 +50,7 @@ func (s *Server) startSyslog(ctx context.Context, g *errgroup.Group, tlsCfg *tls
 		})
 	}
 	serveTCP := func(ln net.Listener, transport string) {
+		s.setListenAddr("syslog-"+transport, ln.Addr())
 		g.Go(func() error {
 			go func() { <-ctx.Done(); ln.Close() }()
 			s.serveSyslogTCP(ctx, ln, b, transport)
@@ -75,7 +77,24 @@ func (s *Server) startSyslog(ctx context.Context, g *errgroup.Group, tlsCfg *tls
 	return nil
 }
 
-// SyslogAddrs is for tests: listen on the given addresses and return.
+// setListenAddr records where a listener is bound (ports chosen by the OS).
+func (s *Server) setListenAddr(name string, a net.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.addrs == nil {
+		s.addrs = map[string]string{}
+	}
+	s.addrs[name] = a.String()
+}
+
+// ListenAddr reports the bound address of a listener: syslog-udp,
+// syslog-tcp or syslog-tls ("" when not listening).
+func (s *Server) ListenAddr(name string) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.addrs[name]
+}
+
 func (s *Server) syslogOptions() ingest.Options {
 	return ingest.Options{Tenant: s.cfg.Ingest.Syslog.Tenant, TenantMap: s.tenantMap(), Year: s.cfg.Ingest.Year, Now: s.now}
 }

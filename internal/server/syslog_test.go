@@ -1,0 +1,111 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
+)
+
+func TestReadSyslogFrame(t *testing.T) {
+	in := "23 <13>1 - h app - - - hi\n<13>Nov 26 06:30:11 h app: plain\r\n\n5 short" + "\n<14>last-no-newline"
+	r := bufio.NewReader(strings.NewReader(in))
+	var got []string
+	for {
+		m, err := readSyslogFrame(r)
+		if len(m) > 0 {
+			got = append(got, string(m))
+		}
+		if err != nil {
+			break
+		}
+	}
+	want := []string{"<13>1 - h app - - - hi", "<13>Nov 26 06:30:11 h app: plain", "short", "<14>last-no-newline"}
+	if d := cmp.Diff(got, want); d != "" {
+		t.Errorf("frames (-got +want):\n%s", d)
+	}
+	if _, err := readSyslogFrame(bufio.NewReader(strings.NewReader("99999999 x"))); err == nil {
+		t.Error("oversized octet count accepted")
+	}
+}
+
+// TestSyslogListener sends RFC 3164 and RFC 5424 sshd messages over UDP and
+// TCP (newline and octet-counting framing) and waits for them in the store.
+func TestSyslogListener(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Ingest.Syslog = SyslogConfig{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", Tenant: "alpha-co"}
+	srv, err := New(Options{Config: cfg, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln, nil) }()
+	for i := 0; srv.ListenAddr("syslog-tcp") == "" || srv.ListenAddr("syslog-udp") == ""; i++ {
+		if i > 200 {
+			t.Fatal("syslog listeners did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	msg3164 := func(user string) string {
+		return fmt.Sprintf("<38>Nov 26 06:30:11 srv01 sshd[4200]: Failed password for %s from 198.51.100.7 port 50022 ssh2", user)
+	}
+	msg5424 := func(user string) string {
+		return fmt.Sprintf("<38>1 2026-11-26T06:30:11Z srv01 sshd 4200 - - Failed password for %s from 198.51.100.7 port 50022 ssh2", user)
+	}
+	u, err := net.Dial("udp", srv.ListenAddr("syslog-udp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(u, msg3164("udp3164"))
+	fmt.Fprint(u, msg5424("udp5424"))
+	u.Close()
+	c, err := net.Dial("tcp", srv.ListenAddr("syslog-tcp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(c, msg3164("tcpnl")+"\n")
+	m := msg5424("tcpoctet")
+	fmt.Fprintf(c, "%d %s", len(m), m)
+	c.Close()
+	want := []string{"udp3164", "udp5424", "tcpnl", "tcpoctet"}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, user := range want {
+		for {
+			n, err := st.CountEvents(ctx, store.TenantScope("alpha-co"), store.EventQuery{User: user})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("syslog event for %s not stored", user)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
