@@ -26,7 +26,12 @@ type EstateObject struct {
 // identities, groups, assets, backups, plans, contracts, domain checks and
 // exposures, its GDAP relationship tool, and every grant whose target it
 // owns (the access the MSP holds into it).
-func EstateObjects(e *estate.Estate) []EstateObject {
+func EstateObjects(e *estate.Estate) []EstateObject { return walkEstate(e, true) }
+
+// CountObjects is len(EstateObjects(e)) without the JSON encoding.
+func CountObjects(e *estate.Estate) int { return len(walkEstate(e, false)) }
+
+func walkEstate(e *estate.Estate, withJSON bool) []EstateObject {
 	owner := map[string]string{}
 	norm := func(t string) string {
 		if t == "" {
@@ -63,7 +68,11 @@ func EstateObjects(e *estate.Estate) []EstateObject {
 		if n := seen[key]; n > 1 {
 			id = id + "#" + strconv.Itoa(n)
 		}
-		out = append(out, EstateObject{Kind: kind, ID: id, Tenant: norm(tenant), JSON: canonicalJSON(v)})
+		o := EstateObject{Kind: kind, ID: id, Tenant: norm(tenant)}
+		if withJSON {
+			o.JSON = canonicalJSON(v)
+		}
+		out = append(out, o)
 	}
 	p := e.Provider
 	add("provider", p.ID, estate.MSP, p)
@@ -233,7 +242,7 @@ func FilterEstate(scope Scope, e *estate.Estate) *estate.Estate {
 	if !scope.Valid() {
 		return out
 	}
-	objs := EstateObjects(e)
+	objs := walkEstate(e, false)
 	visible := map[string]map[string]bool{}
 	for _, o := range objs {
 		if o.Tenant == scope.Tenant {

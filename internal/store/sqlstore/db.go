@@ -49,6 +49,7 @@ type DB struct {
 	mu     sync.Mutex
 	closed bool
 	qcache sync.Map // string -> rebound string
+	snaps  snapCache
 }
 
 var _ store.Store = (*DB)(nil)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -67,20 +68,37 @@ func (d *DB) PutSnapshot(ctx context.Context, e *estate.Estate, source string) (
 	return meta, created, nil
 }
 
+// snapCache holds the most recently decoded snapshot: the dashboard reads
+// the latest estate on most pages, and decoding a large one costs tens of
+// milliseconds. Cached estates are shared and must be treated as read-only.
+type snapCache struct {
+	mu   sync.Mutex
+	snap *store.Snapshot
+}
+
 func (d *DB) loadSnapshot(ctx context.Context, id int64) (*store.Snapshot, error) {
 	if err := d.check(); err != nil {
 		return nil, err
 	}
-	var row *sql.Row
 	if id == 0 {
-		row = d.r.QueryRowContext(ctx, `SELECT `+snapCols+`, estate FROM snapshots ORDER BY id DESC LIMIT 1`)
-	} else {
-		row = d.r.QueryRowContext(ctx, d.q(`SELECT `+snapCols+`, estate FROM snapshots WHERE id = ?`), id)
+		if err := d.r.QueryRowContext(ctx, `SELECT id FROM snapshots ORDER BY id DESC LIMIT 1`).Scan(&id); err != nil {
+			return nil, noRows(err)
+		}
 	}
+	d.snaps.mu.Lock()
+	if c := d.snaps.snap; c != nil && c.ID == id {
+		d.snaps.mu.Unlock()
+		cp := *c
+		e := *c.Estate
+		cp.Estate = &e
+		return &cp, nil
+	}
+	d.snaps.mu.Unlock()
 	var s store.Snapshot
 	var created int64
 	var body string
-	if err := row.Scan(&s.ID, &s.Hash, &s.Source, &created, &s.Tenants, &s.Objects, &body); err != nil {
+	if err := d.r.QueryRowContext(ctx, d.q(`SELECT `+snapCols+`, estate FROM snapshots WHERE id = ?`), id).
+		Scan(&s.ID, &s.Hash, &s.Source, &created, &s.Tenants, &s.Objects, &body); err != nil {
 		return nil, noRows(err)
 	}
 	s.Created = FromMicros(created)
@@ -88,7 +106,13 @@ func (d *DB) loadSnapshot(ctx context.Context, id int64) (*store.Snapshot, error
 	if err := json.Unmarshal([]byte(body), s.Estate); err != nil {
 		return nil, fmt.Errorf("decoding snapshot %d: %w", s.ID, err)
 	}
-	return &s, nil
+	d.snaps.mu.Lock()
+	d.snaps.snap = &s
+	d.snaps.mu.Unlock()
+	cp := s
+	e := *s.Estate
+	cp.Estate = &e
+	return &cp, nil
 }
 
 // GetSnapshot implements store.EstateStore.
@@ -103,7 +127,7 @@ func (d *DB) GetSnapshot(ctx context.Context, scope store.Scope, id int64) (*sto
 	if !scope.AllTenants {
 		s.Estate = store.FilterEstate(scope, s.Estate)
 		s.Tenants = len(s.Estate.Tenants)
-		s.Objects = len(store.EstateObjects(s.Estate))
+		s.Objects = store.CountObjects(s.Estate)
 	}
 	return s, nil
 }

@@ -109,8 +109,8 @@ CREATE TABLE events (
   fields      TEXT    NOT NULL DEFAULT '',
   raw         TEXT    NOT NULL DEFAULT ''
 );
-CREATE INDEX events_tenant_ts ON events (tenant, ts);
-CREATE INDEX events_ts ON events (ts);
+CREATE INDEX events_tenant_ts ON events (tenant, ts, id);
+CREATE INDEX events_ts ON events (ts, id);
 CREATE INDEX events_user_ts ON events (user_name, ts);
 CREATE INDEX events_ip_ts ON events (source_ip, ts);
 
