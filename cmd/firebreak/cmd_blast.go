@@ -178,7 +178,7 @@ func runBlast(ctx context.Context, opts blastOptions, g *globalOptions, path str
 			return trust.WriteHTML(w, graph, trust.HTMLOptions{Title: e.Provider.Name, IncludeJIT: opts.IncludeJIT})
 		}
 		rep, err := trust.NewReport(graph, trust.ReportOptions{From: opts.From, Changes: changes, IncludeJIT: opts.IncludeJIT,
-			Share: opts.Share, Top: opts.Top, Suggest: opts.Suggest, Provider: e.Provider.Name})
+			Share: opts.Share, Top: opts.Top, Suggest: opts.Suggest, Provider: e.Provider.Name, Command: "firebreak blast " + trust.ShellQuote(path)})
 		if err != nil {
 			var ue *trust.UnknownNodeError
 			if errors.As(err, &ue) {

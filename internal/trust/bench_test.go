@@ -2,6 +2,7 @@ package trust
 
 import (
 	"testing"
+	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
@@ -27,10 +28,19 @@ func benchGraph(b *testing.B) *Graph {
 // BenchmarkBuild measures turning the estate into the graph.
 func BenchmarkBuild(b *testing.B) {
 	e := scaleEstate()
+	c0 := cpuTime()
 	for b.Loop() {
 		if _, err := Build(e, Options{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+	reportCPU(b, c0)
+}
+
+// reportCPU adds the CPU time per operation (all threads, GC included).
+func reportCPU(b *testing.B, c0 time.Duration) {
+	if c := cpuTime(); c > 0 && b.N > 0 {
+		b.ReportMetric(float64((c-c0).Milliseconds())/float64(b.N), "cpu-ms/op")
 	}
 }
 
@@ -38,6 +48,7 @@ func BenchmarkBuild(b *testing.B) {
 // passes), including the per-edge condition evaluation.
 func BenchmarkRanking(b *testing.B) {
 	g := benchGraph(b)
+	c0 := cpuTime()
 	for b.Loop() {
 		// Evaluate every edge's conditions afresh, then the four passes.
 		rk := g.rankFrom(g.reachAllEff(g.computeEff(false, nil)), Query{})
@@ -45,6 +56,7 @@ func BenchmarkRanking(b *testing.B) {
 			b.Fatal("empty ranking")
 		}
 	}
+	reportCPU(b, c0)
 }
 
 // BenchmarkBlastFrom measures one --from query from a technician.
@@ -62,8 +74,10 @@ func BenchmarkBlastFrom(b *testing.B) {
 	}
 	g.effective(false)
 	var n int
+	c0 := cpuTime()
 	for b.Loop() {
 		n = len(g.Blast(i, Query{}).Tenants)
 	}
+	reportCPU(b, c0)
 	b.ReportMetric(float64(n), "tenants")
 }

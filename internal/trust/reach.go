@@ -339,40 +339,61 @@ func (g *Graph) Blast(src int32, q Query) *Blast {
 }
 
 func (g *Graph) blast(src int32, q Query, eff []Priv) *Blast {
+	// The four searches (one per threshold) run interleaved, depth by depth:
+	// a node carries a bit per threshold it has been reached at, and an
+	// edge of privilege e carries the bits of thresholds ≤ e. A node
+	// reached at every threshold at the same depth is expanded once, not
+	// four times. Bit p is set at the depth of the shortest path whose
+	// weakest edge is ≥ p, exactly as a separate search would set it.
 	n := len(g.Nodes)
 	start, to, edge := g.adj.start, g.adj.to, g.adj.edge
-	best := make([]Priv, n)
 	parent := make([]int32, 4*n)
-	seen := make([]uint8, n) // threshold of the last search that saw it
-	queue := make([]int32, 0, 1024)
+	vis := make([]uint8, n)
+	curBits := make([]uint8, n)
+	nextBits := make([]uint8, n)
 	var order []int32
-	for p := Full; p >= Read; p-- {
-		par := parent[int(p-1)*n : int(p)*n]
-		queue = append(queue[:0], src)
-		seen[src] = uint8(p)
-		for h := 0; h < len(queue); h++ {
-			v := queue[h]
+	cur := []int32{src}
+	var next []int32
+	vis[src], curBits[src] = 0xF, 0xF
+	for len(cur) > 0 {
+		next = next[:0]
+		for _, v := range cur {
+			m := curBits[v]
+			curBits[v] = 0
 			for s := start[v]; s < start[v+1]; s++ {
-				if eff[s] < p {
+				bitsOK := m & lowBits(eff[s])
+				if bitsOK == 0 {
 					continue
 				}
 				w := to[s]
-				if seen[w] == uint8(p) {
+				add := bitsOK &^ vis[w]
+				if add == 0 {
 					continue
 				}
-				seen[w] = uint8(p)
-				par[w] = edge[s]
-				queue = append(queue, w)
-				if best[w] == None {
-					best[w] = p
+				if vis[w] == 0 {
 					order = append(order, w)
 				}
+				vis[w] |= add
+				e := edge[s]
+				for x := add; x != 0; x &= x - 1 {
+					p := bits.TrailingZeros8(x) // threshold p+1
+					parent[p*n+int(w)] = e
+				}
+				if nextBits[w] == 0 {
+					next = append(next, w)
+				}
+				nextBits[w] |= add
 			}
 		}
+		for _, w := range next {
+			curBits[w], nextBits[w] = nextBits[w], 0
+		}
+		cur, next = next, cur
 	}
+	best := func(w int32) Priv { return Priv(8 - bits.LeadingZeros8(vis[w])) }
 	b := &Blast{Source: src, Query: q, g: g, parent: parent}
 	for _, w := range order {
-		r := Reached{Node: w, Priv: best[w]}
+		r := Reached{Node: w, Priv: best(w)}
 		switch g.Nodes[w].Kind {
 		case KindTenant:
 			r.Path = b.PathOf(r)
@@ -407,6 +428,10 @@ func (g *Graph) blast(src int32, q Query, eff []Priv) *Blast {
 	slices.SortFunc(b.Other, byPriv)
 	return b
 }
+
+// lowBits are the threshold bits an edge of privilege e carries: one per
+// threshold ≤ e.
+func lowBits(e Priv) uint8 { return uint8(1)<<e - 1 }
 
 // PathOf returns the proof path (edge indexes, source first) of a reached
 // node: the shortest path whose weakest edge is r.Priv.

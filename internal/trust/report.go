@@ -17,6 +17,7 @@ type ReportOptions struct {
 	Suggest    bool     // include the full suggestion plan (the summary always has the first three)
 	MaxSteps   int      // suggestion steps (0: 10)
 	Provider   string   // provider name for the heading
+	Command    string   // how the user ran it, for "try:" hints (default "firebreak blast PATH")
 }
 
 // Report is the answer to one `firebreak blast` run, for people (WriteTable)
@@ -41,6 +42,7 @@ type Report struct {
 	Warnings    []string    `json:"warnings,omitempty"`
 
 	showPlan bool
+	command  string
 }
 
 // RankView is a Rank for output.
@@ -169,11 +171,20 @@ type WhatIfView struct {
 func flagFor(c Change) string {
 	switch c.Op {
 	case OpHarden:
-		return "--harden " + c.Target + "=" + c.Value
+		return "--harden " + ShellQuote(c.Target+"="+c.Value)
 	case OpJIT:
-		return "--jit " + c.Target
+		return "--jit " + ShellQuote(c.Target)
 	}
-	return "--cut " + c.Target
+	return "--cut " + ShellQuote(c.Target)
+}
+
+// ShellQuote single-quotes s when a POSIX shell would otherwise read part
+// of it (the "->" of an edge spec is a redirection).
+func ShellQuote(s string) string {
+	if strings.ContainsAny(s, " *?<>|&;$'\"`()[]{}!#~") {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return s
 }
 
 // overLimit counts the nodes whose single compromise reaches more than
@@ -210,6 +221,7 @@ func NewReport(g *Graph, o ReportOptions) (*Report, error) {
 	r := &Report{Version: "1", Provider: o.Provider, Tenants: len(g.tenants), Nodes: len(g.Nodes), Edges: len(g.Edges),
 		IncludeJIT: o.IncludeJIT, Share: o.Share, Limit: Limit(len(g.tenants), o.Share), Warnings: g.Warnings}
 	r.OverLimit, _ = overLimit(rk, r.Limit)
+	r.command = firstNonEmpty(o.Command, "firebreak blast PATH")
 	r.Outsider = viewRank(rk.Outsider)
 	r.RankedTotal = len(rk.Ranks)
 	for i, x := range rk.Ranks {
@@ -388,7 +400,7 @@ func writeSummary(ew *errWriter, r *Report) {
 		}
 		for i, s := range p.Steps {
 			if i == 3 && !r.showPlan {
-				ew.printf("    … %d more changes in the plan: firebreak blast PATH --suggest\n", len(p.Steps)-3)
+				ew.printf("    … %d more changes in the plan: %s --suggest\n", len(p.Steps)-3, r.command)
 				break
 			}
 			ew.printf("%2d. %s\n", i+1, s.Why)
@@ -413,8 +425,8 @@ func writeSummary(ew *errWriter, r *Report) {
 					more = fmt.Sprintf(" (and %d more nodes)", s.HelpedAll-1)
 				}
 				ew.printf("    %s: %d → %d tenants at admin%s\n", who, h.Before.TenantsAdmin, h.After.TenantsAdmin, more)
-				if len(s.Changes) <= 3 {
-					ew.printf("    try: firebreak blast PATH %s\n", s.Flags)
+				if len(s.Changes) <= 6 {
+					ew.printf("    try: %s %s\n", r.command, s.Flags)
 				}
 			}
 			if len(s.Proof) > 0 {
