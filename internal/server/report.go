@@ -46,7 +46,7 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request, p *princip
 		// A self-contained report: allow its inline styles, nothing else.
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox")
 	}
-	return writeReport(w, format, rep)
+	return s.writeReport(w, format, rep)
 }
 
 // filterReport keeps only one subject's results and score.

@@ -1,18 +1,13 @@
 package server
 
 import (
-	"encoding/json"
 	"io"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/report"
 )
 
-// writeReport renders rep. Until internal/report lands only JSON is served.
-func writeReport(w io.Writer, format string, rep *assess.Report) error {
-	if format != "json" {
-		return errStatus(501, "report format not available yet")
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
+// writeReport renders rep with internal/report (html, csv, json, sarif, oscal).
+func (s *Server) writeReport(w io.Writer, format string, rep *assess.Report) error {
+	return report.Write(w, format, rep, report.Options{Catalog: s.catalog, ToolVersion: s.version, IncludePassing: true})
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
@@ -60,6 +61,7 @@ type Server struct {
 	est  estateState
 
 	notify   *notifier
+	catalog  *catalog.Catalog // for report rule text; nil when it fails to load
 	mapping  *ingest.Mapping // generic JSON mapping (ingest.mapping)
 	tmapFile *ingest.TenantMap
 
@@ -123,6 +125,11 @@ func New(opts Options) (*Server, error) {
 			return nil, err
 		}
 		s.tmapFile = tm
+	}
+	if cat, err := catalog.Load(); err == nil {
+		s.catalog = cat
+	} else {
+		s.log.Warn("catalog for reports", "err", err)
 	}
 	s.pipe = newPipeline(s)
 	s.notify = newNotifier(s)
