@@ -501,7 +501,11 @@ func runCollectDNS(ctx context.Context, o collectDNSOptions, path string, g *glo
 		tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TENANT\tDOMAIN\tSPF\tLOOKUPS\tDMARC\tPCT\tDKIM\tMTA-STS\tTLS-RPT\tNOTE")
 		for _, c := range checks {
-			spf, lk, dm, pct, note := "?", "", "?", "", ""
+			// nil without an error: no record; nil with an error: unknown.
+			spf, lk, dm, pct, note := "missing", "", "missing", "", ""
+			if c.Error != "" {
+				spf, dm = "?", "?"
+			}
 			if c.SPF != nil {
 				spf = orDefault(c.SPF.All, "none")
 				if c.SPF.Record == "" {
@@ -611,7 +615,10 @@ func runCollectProbe(ctx context.Context, o collectProbeOptions, path string, g 
 	open, mgmt := 0, 0
 	now := o.clock()
 	for _, x := range xs {
-		state := "closed"
+		state := "unreachable" // timeout, no route, unresolvable name
+		if strings.Contains(x.Error, "refused") {
+			state = "closed"
+		}
 		if x.Open {
 			state = "open"
 			open++
