@@ -19,6 +19,9 @@ import (
 // ErrNoEstateFiles is returned when a directory holds no .yaml/.yml/.json file.
 var ErrNoEstateFiles = errors.New("no .yaml, .yml or .json estate files")
 
+// ErrCSVNotEstate is returned when Load is given a CSV file directly.
+var ErrCSVNotEstate = errors.New("a CSV file is loaded through an imports: entry of a YAML or JSON estate file (kind identities, assets or grants), not on its own")
+
 // Load reads an estate from a file or a directory of .yaml, .yml and .json
 // files (not recursive; files are read in name order and merged), plus the
 // CSV files their imports: entries declare. Decoding is strict. When the input
@@ -72,6 +75,9 @@ func estateFiles(path string) ([]string, error) {
 		return nil, fmt.Errorf("loading estate: %w", err)
 	}
 	if !st.IsDir() {
+		if strings.EqualFold(filepath.Ext(path), ".csv") {
+			return nil, fmt.Errorf("loading estate %s: %w", path, ErrCSVNotEstate)
+		}
 		return []string{path}, nil
 	}
 	entries, err := os.ReadDir(path)

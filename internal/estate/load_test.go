@@ -198,3 +198,13 @@ func TestLoadProblems(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadRejectsBareCSV(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"assets.csv": "id,tenant\na,t\n"})
+	if _, err := Load(filepath.Join(dir, "assets.csv")); !errors.Is(err, ErrCSVNotEstate) {
+		t.Errorf("Load(csv) = %v, want ErrCSVNotEstate", err)
+	}
+	if _, err := Load(dir); !errors.Is(err, ErrNoEstateFiles) {
+		t.Errorf("Load(dir with only csv) = %v, want ErrNoEstateFiles", err)
+	}
+}
