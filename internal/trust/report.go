@@ -376,10 +376,11 @@ func WriteTable(w io.Writer, r *Report) error {
 }
 
 func writeSummary(ew *errWriter, r *Report) {
-	var worst RankView
-	if len(r.Ranking) > 0 {
-		worst = r.Ranking[0]
+	if len(r.Ranking) == 0 {
+		ew.printf("\nNo identity, tool, vendor or host reaches any tenant: nothing to rank.\n")
+		return
 	}
+	worst := r.Ranking[0]
 	ew.printf("\nWorst single compromise: %s %s reaches %d of %d tenants (%s) at admin or above.\n",
 		worst.Kind, worst.ID, worst.TenantsAdmin, r.Tenants, pct(worst.TenantsAdmin, r.Tenants))
 	bigEntries := 0
