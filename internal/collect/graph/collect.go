@@ -713,7 +713,8 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 	foreignRoles := map[string][]string{}
 	for _, a := range assignments {
 		r.RoleAssignments++
-		name, tmpl := a.RoleDefinitionID, a.RoleDefinitionID
+		var name string
+		tmpl := a.RoleDefinitionID
 		if d, ok := roleDefs[a.RoleDefinitionID]; ok {
 			name = d.DisplayName
 			if d.TemplateID != "" {

@@ -420,7 +420,9 @@ func FuzzDecodePage(f *testing.F) {
 		if json.Unmarshal(b, &p) == nil {
 			for _, u := range p.Value {
 				if u.SignInActivity != nil {
-					parseTime(u.SignInActivity.LastSignInDateTime)
+					if ts, ok := parseTime(u.SignInActivity.LastSignInDateTime); ok && ts.Year() < 1900 {
+						t.Fatalf("accepted %v", ts)
+					}
 				}
 			}
 		}

@@ -398,7 +398,7 @@ func ManagementPorts() []int {
 // assess's weak-TLS list do.
 func tlsVersion(v uint16) string {
 	switch v {
-	case tls.VersionSSL30: //nolint:staticcheck // naming only
+	case 0x0300: // SSL 3.0 (crypto/tls no longer negotiates it)
 		return "SSLv3"
 	case tls.VersionTLS10:
 		return "TLSv1.0"
