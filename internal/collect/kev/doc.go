@@ -36,6 +36,15 @@
 //  4. A CPE (2.3 formatted string or 2.2 URI) supplies vendor, product and,
 //     when the version argument is empty, the version; it is matched the same
 //     way.
+//  5. KEV entries whose product is "Multiple Products" match a product of
+//     that vendor when their description or name contains it ("Fortinet
+//     FortiOS, FortiProxy, and FortiSwitchManager …").
+//  6. Without any vendor (none given, none inferable) only an exact,
+//     distinctive full KEV product name matches ("ScreenConnect"; never a
+//     generic one such as "Desktop" or "Firewall").
+//
+// MatchedOn records how an entry matched: "product", "alias", "cpe" or
+// "description".
 //
 // Versions: KEV text sometimes names an affected range. Upper bounds are
 // parsed from shortDescription and vulnerabilityName: "before X", "prior to
