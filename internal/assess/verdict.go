@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/firebreak-msp/firebreak/internal/catalog"
@@ -26,6 +27,7 @@ func (en *Engine) evalSubject(ctx context.Context, x *index, st *staticInput, su
 		return nil, &PolicyError{Msg: fmt.Sprintf("evaluating policies for subject %s: %s", subject, formatRegoErr(err))}
 	}
 	isMSP := subject == estate.MSP
+	objs := &inputObjects{doc: in.(ast.Object)}
 	byControl := map[string][]Result{}
 	var custom []string
 	for _, r := range rs {
@@ -35,7 +37,7 @@ func (en *Engine) evalSubject(ctx context.Context, x *index, st *staticInput, su
 			if !ok {
 				return nil, &PolicyError{Msg: fmt.Sprintf("subject %s: a results entry is %T, want an object with control and status", subject, it)}
 			}
-			res, err := rawResult(m)
+			res, err := rawResult(m, objs)
 			if err != nil {
 				return nil, &PolicyError{Msg: fmt.Sprintf("subject %s: %v", subject, err)}
 			}
@@ -100,7 +102,100 @@ func (en *Engine) evalSubject(ctx context.Context, x *index, st *staticInput, su
 
 var validStatus = map[Status]bool{StatusPass: true, StatusFail: true, StatusNotEvaluable: true, StatusNotApplicable: true}
 
-func rawResult(m map[string]any) (Result, error) {
+// inputObjects finds a subject's input objects by kind and id, to fill
+// evidence detail templates.
+type inputObjects struct {
+	doc   ast.Object
+	byKey map[string]map[string]ast.Object
+}
+
+var kindKey = map[string]string{"asset": "assets", "identity": "identities", "tool": "tools", "backup": "backups",
+	"grant": "grants", "ir_plan": "ir_plans", "exposure": "exposures", "domain": "domains", "vendor": "vendors"}
+
+func (o *inputObjects) get(kind, id string) ast.Object {
+	if o.byKey == nil {
+		o.byKey = map[string]map[string]ast.Object{}
+	}
+	m, ok := o.byKey[kind]
+	if !ok {
+		m = map[string]ast.Object{}
+		if t := o.doc.Get(ast.StringTerm(kindKey[kind])); t != nil {
+			if arr, ok := t.Value.(*ast.Array); ok {
+				arr.Foreach(func(x *ast.Term) {
+					if ob, ok := x.Value.(ast.Object); ok {
+						if idt := ob.Get(ast.StringTerm("id")); idt != nil {
+							if s, ok := idt.Value.(ast.String); ok {
+								m[string(s)] = ob
+							}
+						}
+					}
+				})
+			}
+		}
+		o.byKey[kind] = m
+	}
+	return m[id]
+}
+
+// render fills {field} placeholders from ob.
+func render(tmpl string, ob ast.Object) string {
+	if ob == nil || !strings.Contains(tmpl, "{") {
+		return tmpl
+	}
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(tmpl, '{')
+		j := strings.IndexByte(tmpl[i+1:], '}')
+		if i < 0 || j < 0 {
+			b.WriteString(tmpl)
+			return b.String()
+		}
+		b.WriteString(tmpl[:i])
+		field := tmpl[i+1 : i+1+j]
+		if t := ob.Get(ast.StringTerm(field)); t != nil {
+			b.WriteString(valueText(t.Value))
+		} else {
+			b.WriteString("{" + field + "}")
+		}
+		tmpl = tmpl[i+2+j:]
+	}
+}
+
+func valueText(v ast.Value) string {
+	switch x := v.(type) {
+	case ast.String:
+		return string(x)
+	case ast.Null:
+		return "unknown"
+	case *ast.Array:
+		parts := make([]string, 0, x.Len())
+		x.Foreach(func(t *ast.Term) {
+			if ob, ok := t.Value.(ast.Object); ok && ob.Get(ast.StringTerm("cve")) != nil {
+				parts = append(parts, kevText(ob))
+				return
+			}
+			parts = append(parts, valueText(t.Value))
+		})
+		return strings.Join(parts, ", ")
+	}
+	return v.String()
+}
+
+func kevText(ob ast.Object) string {
+	s := valueText(ob.Get(ast.StringTerm("cve")).Value)
+	if n := ob.Get(ast.StringTerm("name")); n != nil {
+		s += " " + valueText(n.Value)
+	}
+	if r := ob.Get(ast.StringTerm("ransomware")); r != nil && r.Value.Compare(ast.Boolean(true)) == 0 {
+		s += " [ransomware]"
+	}
+	if o := ob.Get(ast.StringTerm("overdue")); o != nil && o.Value.Compare(ast.Boolean(true)) == 0 {
+		s += " [due " + valueText(ob.Get(ast.StringTerm("due")).Value) + "]"
+	}
+	return s
+}
+
+func rawResult(m map[string]any, objs *inputObjects) (Result, error) {
 	var r Result
 	r.Control, _ = m["control"].(string)
 	st, _ := m["status"].(string)
@@ -128,7 +223,13 @@ func rawResult(m map[string]any) (Result, error) {
 		sort.Strings(r.Missing)
 	}
 	if evs, ok := m["evidence"].([]any); ok {
+		evKind, _ := m["evidence_kind"].(string)
+		evDetail, _ := m["evidence_detail"].(string)
 		for _, x := range evs {
+			if id, ok := x.(string); ok && evKind != "" {
+				r.Evidence = append(r.Evidence, Evidence{Kind: evKind, ID: id, Detail: render(evDetail, objs.get(evKind, id))})
+				continue
+			}
 			em, ok := x.(map[string]any)
 			if !ok {
 				continue
@@ -303,12 +404,14 @@ func (x *index) applyExceptions(r *Result) {
 	if len(r.Evidence) > 0 {
 		covered := 0
 		var last *estate.Exception
-		for _, ev := range r.Evidence {
+		for i := range r.Evidence {
+			ev := &r.Evidence[i]
 			for _, ei := range exs {
 				ex := &x.e.Exceptions[ei]
 				if ex.Subject == ev.ID && active(ex) {
 					covered++
 					last = ex
+					ev.Detail += fmt.Sprintf(" [excepted by %s until %s]", ex.Owner, ex.Expires)
 					break
 				} else if ex.Subject == ev.ID {
 					expired = ex

@@ -9,21 +9,23 @@ stale_days := input.settings.stale_days
 active := [i | some i in input.identities; i.enabled; i.kind != "break_glass"]
 
 results contains lib.check(
-	{"control": "FB-ACC-001", "noun": "enabled accounts", "fails": sprintf("stale (no sign-in within %d days)", [stale_days]), "need": "identities.sign_in (last sign-in date)"},
+	{"control": "FB-ACC-001", "noun": "enabled accounts", "fails": sprintf("stale (no sign-in within %d days)", [stale_days]), "need": "identities.sign_in (last sign-in date)",
+	 "kind": "identity", "detail": "no sign-in for {days_since_sign_in} days", "unknown_detail": "last sign-in unknown"},
 	count(active),
 	array.concat(
-		[{"kind": "identity", "id": i.id, "detail": "no sign-in for %d days", "args": [i.days_since_sign_in]} | some i in active; i.days_since_sign_in > stale_days],
+		[i.id | some i in active; i.days_since_sign_in > stale_days],
 		[{"kind": "identity", "id": i.id, "detail": "never signed in, created %d days ago", "args": [i.days_since_created]} | some i in active; i.days_since_sign_in == null; i.days_since_created > stale_days],
 	),
-	[{"kind": "identity", "id": i.id, "detail": "last sign-in unknown"} | some i in active; i.days_since_sign_in == null; i.days_since_created == null],
+	[i.id | some i in active; i.days_since_sign_in == null; i.days_since_created == null],
 )
 
 with_hr := [i | some i in input.identities; i.personnel != ""]
 
 results contains lib.check(
-	{"control": "FB-ACC-002", "noun": "accounts with HR status", "fails": "person departed, account still enabled", "need": "identities.personnel"},
+	{"control": "FB-ACC-002", "noun": "accounts with HR status", "fails": "person departed, account still enabled", "need": "identities.personnel",
+	 "kind": "identity", "detail": "personnel=departed, enabled"},
 	count(with_hr),
-	[{"kind": "identity", "id": i.id, "detail": "personnel=departed, enabled"} | some i in with_hr; i.enabled; i.personnel == "departed"],
+	[i.id | some i in with_hr; i.enabled; i.personnel == "departed"],
 	[],
 ) if count(with_hr) > 0
 
@@ -38,9 +40,10 @@ results contains lib.result("FB-ACC-002", "not_applicable", "no accounts", []) i
 shared := [i | some i in input.identities; i.enabled; i.kind == "shared"]
 
 results contains lib.check(
-	{"control": "FB-ACC-003", "noun": "enabled accounts", "fails": "shared account without an accountable owner", "need": "identities"},
-	count([i | some i in input.identities; i.enabled]),
-	[{"kind": "identity", "id": i.id, "detail": "kind=shared, no owner"} | some i in shared; i.owner == ""],
+	{"control": "FB-ACC-003", "noun": "enabled accounts", "fails": "shared account without an accountable owner", "need": "identities",
+	 "kind": "identity", "detail": "kind=shared, no owner"},
+	count([1 | some i in input.identities; i.enabled]),
+	[i.id | some i in shared; i.owner == ""],
 	[],
 )
 
@@ -53,12 +56,13 @@ results contains lib.check(
 	[],
 ) if lib.tenant
 
-eol_known := [a | some a in input.assets; a.eol != null]
+eol_known := [1 | some a in input.assets; a.eol != null]
 
 results contains lib.check(
-	{"control": "FB-ACC-005", "noun": "systems", "fails": "end of life", "need": "assets.eol"},
+	{"control": "FB-ACC-005", "noun": "systems", "fails": "end of life", "need": "assets.eol",
+	 "kind": "asset", "detail": "{hostname} ({kind}) is end of life"},
 	count(input.assets),
-	[{"kind": "asset", "id": a.id, "detail": "%s (%s) is end of life", "args": [a.hostname, a.kind]} | some a in input.assets; a.eol == true],
+	[a.id | some a in input.assets; a.eol == true],
 	[],
 ) if count(eol_known) > 0
 

@@ -46,11 +46,12 @@ risky_tool(t) := ports if {
 }
 
 results contains lib.check(
-	{"control": "FB-IC-002", "noun": "internet-facing systems and probes", "fails": "remote-desktop or file-sharing service exposed", "need": "assets.ports"},
+	{"control": "FB-IC-002", "noun": "internet-facing systems and probes", "fails": "remote-desktop or file-sharing service exposed", "need": "assets.ports",
+	 "kind": "asset", "detail": "{hostname}: internet ports {internet_ports}"},
 	((count(input.assets) + count(input.exposures)) + count(input.tools)),
 	array.concat(
 		array.concat(
-			[{"kind": "asset", "id": a.id, "detail": "internet ports %v", "args": [ports]} | some a in input.assets; count(a.internet_ports) > 0; ports := risky_asset(a)],
+			[a.id | some a in input.assets; count(a.internet_ports) > 0; risky_asset(a)],
 			[{"kind": "exposure", "id": x.id, "detail": "%s open (%s) on %s", "args": [x.id, x.service, x.object]} | some x in input.exposures; x.open; risky_exposure(x)],
 		),
 		[{"kind": "tool", "id": t.id, "detail": "exposed ports %v without MFA", "args": [ports]} | some t in input.tools; ports := risky_tool(t)],

@@ -12,12 +12,18 @@ tenant if input.subject.type == "tenant"
 ev(kind, id, detail) := {"kind": kind, "id": id, "detail": detail}
 
 # check is the usual verdict over a population of n objects:
-#   fail            when failing (a set of ev items) is not empty,
-#   not_evaluable   when unknown (ev items lacking evidence) is not empty,
+#   fail            when failing is not empty,
+#   not_evaluable   when unknown (items lacking evidence) is not empty,
 #   pass            when n > 0,
 #   not_applicable  otherwise.
 # spec: {"control": id, "noun": "what was checked", "fails": "what failing means",
-#        "need": "evidence that is missing for unknown items"}
+#        "need": "evidence that is missing for unknown items",
+#        optional "kind", "detail", "unknown_detail": see below}
+# failing and unknown hold evidence items ({"kind", "id", "detail"}, built
+# with ev) or, cheaper on large estates, plain object ids: the engine then
+# makes the evidence from spec.kind and the detail template (spec.detail,
+# spec.unknown_detail), filling {field} from that object's input fields,
+# e.g. "{hostname} last patched {days_since_patched} days ago".
 check(spec, n, failing, unknown) := r if {
 	count(failing) > 0
 	r := {
@@ -25,6 +31,8 @@ check(spec, n, failing, unknown) := r if {
 		"status": "fail",
 		"message": sprintf("%d of %d %s: %s", [count(failing), n, spec.noun, spec.fails]),
 		"evidence": failing,
+		"evidence_kind": object.get(spec, "kind", ""),
+		"evidence_detail": object.get(spec, "detail", ""),
 	}
 } else := r if {
 	count(unknown) > 0
@@ -34,6 +42,8 @@ check(spec, n, failing, unknown) := r if {
 		"message": sprintf("%d of %d %s lack %s", [count(unknown), n, spec.noun, spec.need]),
 		"missing": [spec.need],
 		"evidence": unknown,
+		"evidence_kind": object.get(spec, "kind", ""),
+		"evidence_detail": object.get(spec, "unknown_detail", "unknown"),
 	}
 } else := r if {
 	n > 0

@@ -62,17 +62,19 @@ results contains lib.check(
 tenant_admins := [i | some i in input.identities; i.enabled; i.admin; i.human]
 
 results contains lib.check(
-	{"control": "FB-MFA-006", "noun": "tenant administrator accounts", "fails": "MFA not enforced", "need": "identities.mfa (MFA enforcement state)"},
+	{"control": "FB-MFA-006", "noun": "tenant administrator accounts", "fails": "MFA not enforced", "need": "identities.mfa (MFA enforcement state)",
+	 "kind": "identity", "detail": "roles {roles}, mfa.enforced=false", "unknown_detail": "mfa.enforced unknown"},
 	count(tenant_admins),
-	[{"kind": "identity", "id": i.id, "detail": "roles %v, mfa.enforced=false", "args": [i.roles]} | some i in tenant_admins; i.mfa_enforced == false],
-	[{"kind": "identity", "id": i.id, "detail": "mfa.enforced unknown"} | some i in tenant_admins; i.mfa_enforced == null],
+	[i.id | some i in tenant_admins; i.mfa_enforced == false],
+	[i.id | some i in tenant_admins; i.mfa_enforced == null],
 ) if lib.tenant
 
 tenant_users := [i | some i in input.identities; i.enabled; i.kind in {"human", "shared"}]
 
 results contains lib.check(
-	{"control": "FB-MFA-007", "noun": "tenant user accounts", "fails": "MFA not enforced", "need": "identities.mfa (MFA enforcement state)"},
+	{"control": "FB-MFA-007", "noun": "tenant user accounts", "fails": "MFA not enforced", "need": "identities.mfa (MFA enforcement state)",
+	 "kind": "identity", "detail": "mfa.enforced=false", "unknown_detail": "mfa.enforced unknown"},
 	count(tenant_users),
-	[{"kind": "identity", "id": i.id, "detail": "mfa.enforced=false"} | some i in tenant_users; i.mfa_enforced == false],
-	[{"kind": "identity", "id": i.id, "detail": "mfa.enforced unknown"} | some i in tenant_users; i.mfa_enforced == null],
+	[i.id | some i in tenant_users; i.mfa_enforced == false],
+	[i.id | some i in tenant_users; i.mfa_enforced == null],
 ) if lib.tenant

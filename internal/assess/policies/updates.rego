@@ -38,9 +38,10 @@ results contains lib.not_evaluable("FB-UPD-002", "no KEV catalog loaded", input.
 }
 
 results contains lib.check(
-	{"control": "FB-UPD-002", "noun": "systems with a software inventory", "fails": "known-exploited vulnerability open", "need": "assets.software"},
+	{"control": "FB-UPD-002", "noun": "systems with a software inventory", "fails": "known-exploited vulnerability open", "need": "assets.software",
+	 "kind": "asset", "detail": "{hostname}: {kev}"},
 	count(with_sw),
-	[{"kind": "asset", "id": a.id, "detail": "%s: %s", "args": [a.hostname, kev_detail(a.kev)]} | some a in with_sw; count(a.kev) > 0],
+	[a.id | some a in with_sw; count(a.kev) > 0],
 	[],
 ) if {
 	input.kev.loaded
@@ -65,8 +66,9 @@ results contains lib.check(
 ) if lib.msp
 
 results contains lib.check(
-	{"control": "FB-UPD-004", "noun": "systems", "fails": sprintf("not patched within %d days", [patch_days]), "need": "assets.patch (last_patched)"},
+	{"control": "FB-UPD-004", "noun": "systems", "fails": sprintf("not patched within %d days", [patch_days]), "need": "assets.patch (last_patched)",
+	 "kind": "asset", "detail": "{hostname} last patched {days_since_patched} days ago", "unknown_detail": "{hostname}: last_patched unknown"},
 	count(input.assets),
-	[{"kind": "asset", "id": a.id, "detail": "%s last patched %d days ago", "args": [a.hostname, a.days_since_patched]} | some a in input.assets; a.days_since_patched > patch_days],
-	[{"kind": "asset", "id": a.id, "detail": "last_patched unknown"} | some a in input.assets; a.days_since_patched == null],
+	[a.id | some a in input.assets; a.days_since_patched > patch_days],
+	[a.id | some a in input.assets; a.days_since_patched == null],
 )
