@@ -23,6 +23,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/assess"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/collect/graph/graphtest"
+	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/trust"
 )
@@ -115,6 +116,28 @@ tools:
 	if json.Unmarshal(out.Bytes(), &m); len(m.Findings) != 2 {
 		t.Errorf("json findings %d: %s", len(m.Findings), out.String())
 	}
+	// assess uses the stored catalog: the ScreenConnect tool fails the KEV control.
+	cat, err := kev.LoadStored(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := estate.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl, _ := catalog.Load()
+	en, err := assess.New(ctl, assess.Options{KEV: cat, Clock: func() time.Time { return collectNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := en.Run(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := findResult(rep.Results, "FB-UPD-001", "msp")
+	if r == nil || r.Status != assess.StatusFail || !strings.Contains(fmt.Sprint(r.Evidence), "CVE-2024-1709") {
+		t.Errorf("FB-UPD-001: %+v", r)
+	}
 }
 
 func TestCollectProbeWritesFragment(t *testing.T) {
@@ -154,6 +177,11 @@ tools:
 	if len(e.Exposures) != 1 || !e.Exposures[0].Open || e.Exposures[0].Provenance == nil || !e.Exposures[0].Provenance.CollectedAt.Equal(collectNow) {
 		t.Errorf("exposures %+v", e.Exposures)
 	}
+	// With probe evidence the TLS/exposure control is evaluable (it is
+	// not-evaluable without any exposures).
+	if r := findResult(assessDir(t, dir), "FB-IC-004", "msp"); r == nil || r.Status == assess.StatusNotEvaluable {
+		t.Errorf("FB-IC-004 for msp: %+v", r)
+	}
 	// A re-run replaces the fragment instead of duplicating it.
 	if err := runCollectProbe(context.Background(), o, dir, g); err != nil {
 		t.Fatal(err)
@@ -177,7 +205,7 @@ func TestCollectDNSWritesFragment(t *testing.T) {
 	srv := &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
 		m := new(mdns.Msg)
 		m.SetReply(r)
-		txt := map[string]string{"cedar-law.example.": "v=spf1 -all", "_dmarc.cedar-law.example.": "v=DMARC1; p=quarantine; rua=mailto:d@cedar-law.example"}
+		txt := map[string]string{"cedar-law.example.": "v=spf1 -all", "_dmarc.cedar-law.example.": "v=DMARC1; p=none; rua=mailto:d@cedar-law.example"}
 		if v, ok := txt[r.Question[0].Name]; ok {
 			m.Answer = append(m.Answer, &mdns.TXT{Hdr: mdns.RR_Header{Name: r.Question[0].Name, Rrtype: mdns.TypeTXT, Class: mdns.ClassINET}, Txt: []string{v}})
 		} else {
@@ -201,8 +229,13 @@ func TestCollectDNSWritesFragment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(e.DomainChecks) != 1 || e.DomainChecks[0].DMARC == nil || e.DomainChecks[0].DMARC.Policy != "quarantine" || e.DomainChecks[0].SPF.All != "-all" {
+	if len(e.DomainChecks) != 1 || e.DomainChecks[0].DMARC == nil || e.DomainChecks[0].DMARC.Policy != "none" || e.DomainChecks[0].SPF.All != "-all" {
 		t.Errorf("domain checks %+v\n%s", e.DomainChecks, out.String())
+	}
+	// The collected DMARC p=none is a failing finding of the assessment.
+	r := findResult(assessDir(t, dir), "FB-IC-003", "cedar-law")
+	if r == nil || r.Status != assess.StatusFail || len(r.Evidence) == 0 || r.Evidence[0].ID != "cedar-law.example" {
+		t.Errorf("FB-IC-003 for cedar-law: %+v", r)
 	}
 }
 
@@ -316,4 +349,35 @@ func TestCollectGraphFeedsAssessAndBlast(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "signins", "signins-cedar-law.jsonl")); err != nil || bytes.Count(b, []byte("\n")) != 3 {
 		t.Errorf("sign-ins: %v", err)
 	}
+}
+
+// assessDir runs assess on dir and returns every result.
+func assessDir(t *testing.T, dir string) []assess.Result {
+	t.Helper()
+	e, err := estate.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := assess.New(cat, assess.Options{Clock: func() time.Time { return collectNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := en.Run(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep.Results
+}
+
+func findResult(rs []assess.Result, control, subject string) *assess.Result {
+	for i := range rs {
+		if rs[i].Control == control && rs[i].Subject == subject {
+			return &rs[i]
+		}
+	}
+	return nil
 }

@@ -75,7 +75,8 @@ type Vuln struct {
 	VersionUnknown bool `json:"versionUnknown,omitempty"`
 	// Affected is the affected range parsed from the KEV text, e.g. "< 23.9.8".
 	Affected string `json:"affected,omitempty"`
-	// MatchedOn says how the entry matched: "product", "alias" or "cpe".
+	// MatchedOn says how the entry matched: "product", "alias", "cpe" or
+	// "description" (a "Multiple Products" entry naming the product).
 	MatchedOn string `json:"matchedOn,omitempty"`
 }
 
