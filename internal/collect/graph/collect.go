@@ -355,10 +355,20 @@ func (col *collector) tenantID(entraID, name string) string {
 			}
 		}
 	}
-	if s := slug(name); s != "" {
-		return s
+	s := slug(name)
+	if s == "" {
+		return "tenant-" + strings.ToLower(entraID)
 	}
-	return "tenant-" + strings.ToLower(entraID)
+	if col.o.Estate != nil {
+		// A hand-written tenant with this id but another Entra tenant is a
+		// different customer: do not merge into it.
+		for _, t := range col.o.Estate.Tenants {
+			if t.ID == s && t.EntraTenantID != "" && !strings.EqualFold(t.EntraTenantID, entraID) {
+				return s + "-" + strings.ToLower(strings.SplitN(entraID, "-", 2)[0])
+			}
+		}
+	}
+	return s
 }
 
 func slug(s string) string {

@@ -540,3 +540,23 @@ func TestSignInCap(t *testing.T) {
 		t.Errorf("%+v, %d lines", r, bytes.Count(b, []byte("\n")))
 	}
 }
+
+func TestTenantIDMapping(t *testing.T) {
+	col := &collector{o: Options{Estate: &estate.Estate{Tenants: []estate.Tenant{
+		{ID: "cedar-law", Name: "Cedar Law LLP", EntraTenantID: "aaaaaaaa-0000-4000-8000-000000000001"},
+		{ID: "oak", Name: "Oakfield School"},
+		{ID: "pier-9", Name: "Pier Nine"},
+	}}}}
+	tests := []struct{ entra, name, want string }{
+		{"AAAAAAAA-0000-4000-8000-000000000001", "Anything", "cedar-law"},           // by Entra id
+		{"bbbbbbbb-0000-4000-8000-000000000002", "oakfield school", "oak"},          // by name
+		{"cccccccc-0000-4000-8000-000000000003", "Cedar Law", "cedar-law-cccccccc"}, // slug taken by another Entra tenant
+		{"dddddddd-0000-4000-8000-000000000004", "Pier 9!", "pier-9"},               // slug of an unlinked hand tenant
+		{"eeeeeeee-0000-4000-8000-000000000005", "***", "tenant-eeeeeeee-0000-4000-8000-000000000005"},
+	}
+	for _, tt := range tests {
+		if got := col.tenantID(tt.entra, tt.name); got != tt.want {
+			t.Errorf("tenantID(%s, %q) = %q, want %q", tt.entra, tt.name, got, tt.want)
+		}
+	}
+}
