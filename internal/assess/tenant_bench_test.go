@@ -31,4 +31,3 @@ func BenchmarkTenantEval(b *testing.B) {
 		}
 	}
 }
-
