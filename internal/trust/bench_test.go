@@ -81,3 +81,13 @@ func BenchmarkBlastFrom(b *testing.B) {
 	reportCPU(b, c0)
 	b.ReportMetric(float64(n), "tenants")
 }
+
+// BenchmarkFacts measures the summary the assess engine receives.
+func BenchmarkFacts(b *testing.B) {
+	g := benchGraph(b)
+	c0 := cpuTime()
+	for b.Loop() {
+		_ = FactsOf(g)
+	}
+	reportCPU(b, c0)
+}

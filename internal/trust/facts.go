@@ -145,24 +145,31 @@ func FactsOf(g *Graph) *FactsDoc {
 		}
 	}
 	sets := g.setsAt(eff, Admin, want)
-	tenantsOf := func(i int32) []string {
+	// tenantsOf lists (in estate order) up to limit tenants node i reaches.
+	tenantsOf := func(i int32, limit int) []string {
 		var out []string
 		for w, word := range sets[i] {
 			for word != 0 {
+				if len(out) == limit {
+					return out
+				}
 				b := bits.TrailingZeros64(word)
 				word &= word - 1
 				out = append(out, g.Nodes[g.tenants[w*64+b]].ID)
 			}
 		}
-		slices.Sort(out)
 		return out
 	}
+	var ps pathSearch
+	paths := 0 // proof paths cost one search each: at most maxProofs
+	const maxProofs = 100
 	proof := func(i int32) string {
-		b := g.blast(i, Query{}, eff)
-		for _, r := range b.Tenants {
-			if r.Priv >= Admin && len(r.Path) > 0 {
-				return FormatPath(g.Steps(r.Path))
-			}
+		if paths >= maxProofs {
+			return ""
+		}
+		paths++
+		if p := ps.first(g, i, Admin, eff); p != nil {
+			return FormatPath(g.Steps(p))
 		}
 		return ""
 	}
@@ -172,11 +179,7 @@ func FactsOf(g *Graph) *FactsDoc {
 		if n.Kind == KindIdentity || n.Kind == KindTool {
 			f.MFA = string(n.MFA)
 		}
-		ts := tenantsOf(r.Node)
-		if len(ts) > factCap {
-			ts = ts[:factCap]
-		}
-		f.Tenants = ts
+		f.Tenants = tenantsOf(r.Node, factCap)
 		if withPath {
 			f.Path = proof(r.Node)
 		}
@@ -199,12 +202,10 @@ func FactsOf(g *Graph) *FactsDoc {
 			}
 		}
 	}
-	paths := 0 // proof paths are capped: one BFS each
 	for _, r := range rk.Ranks {
 		n := &g.Nodes[r.Node]
 		if r.AtAdmin() > doc.Limit {
-			doc.OverLimit = append(doc.OverLimit, node(r, paths < 200))
-			paths++
+			doc.OverLimit = append(doc.OverLimit, node(r, true))
 			each(r.Node, func(ft *FactTenant) {
 				ft.OverLimitN++
 				if len(ft.OverLimit) < factCap {
@@ -232,7 +233,7 @@ func FactsOf(g *Graph) *FactsDoc {
 		}
 		if home := n.Home; home != estate.MSP && home != "" && r.AtAdmin() >= 2 && n.Kind != KindVendor {
 			var other []string
-			for _, t := range tenantsOf(r.Node) {
+			for _, t := range tenantsOf(r.Node, -1) {
 				if t != home {
 					other = append(other, t)
 				}
@@ -257,9 +258,9 @@ func FactsOf(g *Graph) *FactsDoc {
 	for _, e := range entries {
 		n := &g.Nodes[e.Node]
 		fe := FactEntry{ID: n.ID, Kind: n.Kind.String(), Why: e.Why, Privilege: e.Priv.String(), KEV: e.KEV, TenantsAdmin: e.AtAdmin, TenantsAny: e.AtAny}
-		if e.AtAdmin > 0 && paths < 400 {
-			paths++
+		if e.AtAdmin > 0 && paths < maxProofs {
 			if ob == nil {
+				paths++
 				ob = g.blast(0, Query{}, eff)
 			}
 			for _, r := range ob.Tenants {
@@ -284,7 +285,7 @@ func FactsOf(g *Graph) *FactsDoc {
 			})
 		}
 	}
-	doc.OutsiderAdmin = append(doc.OutsiderAdmin, tenantsOf(0)...)
+	doc.OutsiderAdmin = append(doc.OutsiderAdmin, tenantsOf(0, -1)...)
 	return doc
 }
 
@@ -299,4 +300,47 @@ func (g *Graph) setsAt(eff []Priv, thr Priv, want map[int32]bool) map[int32][]ui
 	}
 	g.passWS(&ws, eff, thr, false)
 	return out
+}
+
+// pathSearch finds a shortest path at ≥ thr to the nearest tenant, reusing
+// its buffers across calls.
+type pathSearch struct {
+	seen  []uint32
+	stamp uint32
+	par   []int32
+	queue []int32
+}
+
+func (ps *pathSearch) first(g *Graph, src int32, thr Priv, eff []Priv) []int32 {
+	n := len(g.Nodes)
+	if len(ps.seen) != n {
+		ps.seen, ps.par, ps.stamp = make([]uint32, n), make([]int32, n), 0
+	}
+	ps.stamp++
+	ps.queue = append(ps.queue[:0], src)
+	ps.seen[src] = ps.stamp
+	for h := 0; h < len(ps.queue); h++ {
+		v := ps.queue[h]
+		for s := g.adj.start[v]; s < g.adj.start[v+1]; s++ {
+			if eff[s] < thr {
+				continue
+			}
+			w := g.adj.to[s]
+			if ps.seen[w] == ps.stamp {
+				continue
+			}
+			ps.seen[w] = ps.stamp
+			ps.par[w] = g.adj.edge[s]
+			if g.tbit[w] >= 0 {
+				var p []int32
+				for x := w; x != src; x = g.Edges[ps.par[x]].From {
+					p = append(p, ps.par[x])
+				}
+				slices.Reverse(p)
+				return p
+			}
+			ps.queue = append(ps.queue, w)
+		}
+	}
+	return nil
 }
