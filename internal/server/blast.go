@@ -1,7 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
+	"html/template"
+	"strings"
 	"net/http"
 	"time"
 
@@ -47,4 +50,35 @@ func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *prin
 		pg.Flash = "No such node in your view of the blast radius."
 	}
 	return s.render(w, r, "blast", pg)
+}
+
+type graphPage struct {
+	pageBase
+	Graph template.HTML
+}
+
+// handleBlastGraph embeds the trust engine's interactive graph view. It
+// shows every tenant, so it is for MSP-wide callers only; its inline style
+// and script run under a per-response CSP nonce.
+func (s *Server) handleBlastGraph(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if !p.Scope.AllTenants || s.eng == nil || s.eng.BlastHTML == nil {
+		return errNotFound
+	}
+	var buf bytes.Buffer
+	title := ""
+	if e, _ := s.currentEstate(); e != nil {
+		title = e.Provider.Name
+	}
+	if err := s.eng.BlastHTML(&buf, title); err != nil {
+		return err
+	}
+	nonce, err := RandomToken(18)
+	if err != nil {
+		return err
+	}
+	frag := strings.ReplaceAll(buf.String(), "<style>", `<style nonce="`+nonce+`">`)
+	frag = strings.ReplaceAll(frag, "<script>", `<script nonce="`+nonce+`">`)
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self' 'nonce-"+nonce+"'; style-src-attr 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	pg := &graphPage{pageBase: s.basePage(r.Context(), p, "Trust graph", "blast"), Graph: template.HTML(frag)}
+	return s.render(w, r, "graph", pg)
 }

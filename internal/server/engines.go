@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -24,6 +25,9 @@ type Engines struct {
 	Blast func(e *estate.Estate) (*store.BlastResult, error)
 	// BlastQuery answers "what falls if node is compromised" on the last graph.
 	BlastQuery func(node string) (any, error)
+	// BlastHTML writes the interactive trust-graph view of the last graph
+	// as an HTML fragment (style and script inline; the caller adds nonces).
+	BlastHTML func(w io.Writer, title string) error
 	// NewDetector returns a fresh detection engine.
 	NewDetector func() (Detector, error)
 

@@ -141,7 +141,11 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *princ
 			}
 		}
 	}
-	pg.Incidents = open[:min(len(open), 8)]
+	top := slices.Clone(open)
+	slices.SortStableFunc(top, func(a, b store.Incident) int {
+		return cmp.Or(cmp.Compare(severityRank(b.Severity), severityRank(a.Severity)), b.Last.Compare(a.Last))
+	})
+	pg.Incidents = top[:min(len(top), 8)]
 	headSubject := estate.MSP
 	if !p.Scope.AllTenants {
 		headSubject = p.Scope.Tenant

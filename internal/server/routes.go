@@ -36,6 +36,7 @@ func (s *Server) buildRoutes() []route {
 		r("GET", "/incidents/{id}", accessRead, "incident", s.handleIncident),
 		r("POST", "/incidents/{id}", accessIncident, "incident_post", s.handleIncidentForm),
 		r("GET", "/blast", accessRead, "blast", s.handleBlastPage),
+		r("GET", "/blast/graph", accessRead, "blast_graph", s.handleBlastGraph),
 		r("GET", "/events", accessRead, "events", s.handleEventsPage),
 		r("GET", "/reports/{format}", accessRead, "report_page", s.handleReport),
 		r("GET", "/settings", accessAdmin, "settings", s.handleSettings),

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"fmt"
 	"log/slog"
 	"os"
@@ -96,6 +97,15 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 				return nil, errNotFound
 			}
 			return blastView(g, node, b), nil
+		},
+		BlastHTML: func(out io.Writer, title string) error {
+			mu.Lock()
+			g := graph
+			mu.Unlock()
+			if g == nil {
+				return errNotFound
+			}
+			return trust.WriteHTML(out, g, trust.HTMLOptions{Title: title, Fragment: true})
 		},
 		NewDetector: func() (Detector, error) {
 			de, err := detect.NewEngine(rules, detect.Options{})
