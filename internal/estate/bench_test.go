@@ -21,6 +21,7 @@ func BenchmarkLoadValidate(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuSeconds()
 	for b.Loop() {
 		e, err := Load(dir)
 		if err != nil {
@@ -30,6 +31,7 @@ func BenchmarkLoadValidate(b *testing.B) {
 			b.Fatalf("grants = %d", len(e.Grants))
 		}
 	}
+	b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
 }
 
 // BenchmarkLoadYAMLBulk is the same estate with the bulk sections as YAML,
@@ -42,11 +44,13 @@ func BenchmarkLoadYAMLBulk(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuSeconds()
 	for b.Loop() {
 		if _, err := Load(dir); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
 }
 
 func BenchmarkGenerate(b *testing.B) {

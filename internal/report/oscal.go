@@ -161,11 +161,31 @@ type oscalRLink struct {
 // oneLine collapses whitespace so values fit OSCAL's single-line string
 // type (no leading, trailing or embedded line breaks); empty becomes "-".
 func oneLine(s string) string {
+	if isOneLine(s) {
+		return s
+	}
 	s = strings.Join(strings.Fields(s), " ")
 	if s == "" {
 		return "-"
 	}
 	return s
+}
+
+// isOneLine reports whether s is non-empty, without leading, trailing,
+// doubled or non-space whitespace (the common case, kept without copying).
+func isOneLine(s string) bool {
+	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f' || c >= 0x80:
+			return false
+		case c == ' ' && s[i+1] == ' ':
+			return false
+		}
+	}
+	return true
 }
 
 func prop(name, value string) oscalProp {
@@ -241,9 +261,13 @@ func writeOSCAL(w io.Writer, r *assess.Report, opts Options) error {
 			RLinks:      []oscalRLink{{Href: "https://www.cisa.gov/news-events/cybersecurity-advisories/aa22-131a"}},
 		}}},
 	}}
+	ids := make([]string, len(rows))
 	obsID := func(i int) string {
-		x := rows[i]
-		return stableUUID("observation", runID, x.Control, x.Subject, x.Object, strconv.Itoa(i))
+		if ids[i] == "" {
+			x := rows[i]
+			ids[i] = stableUUID("observation", runID, x.Control, x.Subject, x.Object, strconv.Itoa(i))
+		}
+		return ids[i]
 	}
 	return writeSpliced(w, &doc,
 		splice{key: "observations", n: len(rows), item: func(i int) any { return oscalObservationFor(rows[i], obsID(i), at, names) }},

@@ -1,0 +1,15 @@
+//go:build unix
+
+package estate
+
+import "syscall"
+
+// cpuSeconds is the process's user+system CPU time, so benchmarks can report
+// CPU cost, which stays meaningful on a shared, loaded machine.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}
