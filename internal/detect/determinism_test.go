@@ -1,7 +1,10 @@
 package detect
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -10,6 +13,8 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/ingest"
+	"github.com/firebreak-msp/firebreak/internal/ingest/loggen"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -198,5 +203,69 @@ func TestLateEventsCounted(t *testing.T) {
 	incs := e.Incidents()
 	if len(incs) != 1 || incs[0].Count != 7 {
 		t.Fatalf("incidents %+v, want one ssh_bruteforce with 7 events", incs)
+	}
+}
+
+// chunkReader returns its data in random small pieces.
+type chunkReader struct {
+	data []byte
+	rng  *rand.Rand
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := min(1+c.rng.IntN(97), len(p), len(c.data))
+	copy(p, c.data[:n])
+	c.data = c.data[n:]
+	return n, nil
+}
+
+// TestChunkedInputDeterminism: the same log read in one piece or in random
+// small chunks gives the same incidents.
+func TestChunkedInputDeterminism(t *testing.T) {
+	var buf bytes.Buffer
+	if _, err := loggen.Generate(&buf, loggen.Options{Format: loggen.FormatSSHD, Lines: 60_000, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	rules, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := &ingest.TenantMap{Domains: map[string]string{}}
+	for _, tn := range loggen.DefaultTenants() {
+		tm.Domains[tn.Domain] = tn.ID
+	}
+	run := func(r io.Reader) []incSummary {
+		rd, err := ingest.NewReader("auth.log", r, ingest.Options{Year: 2026, TenantMap: tm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := NewEngine(rules, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev event.Event
+		for {
+			err := rd.Next(&ev)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Process(&ev)
+		}
+		e.Flush()
+		return summarize(e.Incidents())
+	}
+	whole := run(bytes.NewReader(buf.Bytes()))
+	if len(whole) == 0 {
+		t.Fatal("no incidents in the generated log")
+	}
+	chunked := run(&chunkReader{data: buf.Bytes(), rng: rand.New(rand.NewPCG(5, 5))})
+	if diff := cmp.Diff(chunked, whole); diff != "" {
+		t.Errorf("(-chunked +whole):\n%s", diff)
 	}
 }
