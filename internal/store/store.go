@@ -272,6 +272,11 @@ type ResultFilter struct {
 	Severity string
 	Limit    int // <= 0: no limit
 	Offset   int
+	// Brief returns results without Evidence, Missing, Remediation,
+	// Attestation and Exception (only Control, Title, Heading, Severity,
+	// Subject, Object, Status, Message), several times faster: for
+	// matrices and lists.
+	Brief bool
 }
 
 // ScorePoint is a subject's score in one run.

@@ -91,7 +91,9 @@ func OpenWith(ctx context.Context, dir string, opts store.Options) (store.Store,
 		w.Close()
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
-	n := max(4, runtime.GOMAXPROCS(0))
+	// Readers are cheap in WAL mode; enough of them that slow reads (a whole
+	// run's results) do not queue quick ones behind them.
+	n := max(16, 4*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	ew, err := newEventWriter(ctx, w)
@@ -158,7 +160,7 @@ type eventWriter struct {
 	stopped chan struct{}
 	once    sync.Once
 	nextID  int64
-	chunk   *sql.Stmt // multi-row INSERT of chunkRows rows, prepared once
+	stmts   map[int]*sql.Stmt // multi-row INSERTs by row count (chunkSizes), prepared once
 }
 
 type appendReq struct {
@@ -167,19 +169,27 @@ type appendReq struct {
 }
 
 const (
-	chunkRows  = 256   // rows per multi-row INSERT (21 columns: 5376 parameters)
 	maxGroup   = 50000 // rows per group commit
 	eventsCols = 21
 )
+
+// chunkSizes are the row counts of the prepared multi-row INSERTs, largest
+// first; a batch is written as a greedy sum of them (1000 = 3·256 + 3·64 +
+// 2·16 + 2·4), so no statement is ever parsed on the hot path.
+var chunkSizes = []int{256, 64, 16, 4, 1}
 
 func newEventWriter(ctx context.Context, db *sql.DB) (*eventWriter, error) {
 	w := &eventWriter{db: db, reqs: make(chan *appendReq, 1024), quit: make(chan struct{}), stopped: make(chan struct{})}
 	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM events`).Scan(&w.nextID); err != nil {
 		return nil, err
 	}
-	var err error
-	if w.chunk, err = db.PrepareContext(ctx, insertEvents(chunkRows)); err != nil {
-		return nil, err
+	w.stmts = map[int]*sql.Stmt{}
+	for _, n := range chunkSizes {
+		st, err := db.PrepareContext(ctx, insertEvents(n))
+		if err != nil {
+			return nil, err
+		}
+		w.stmts[n] = st
 	}
 	go w.run()
 	return w, nil
@@ -212,7 +222,9 @@ func (w *eventWriter) append(ctx context.Context, batch []store.EventRecord) err
 func (w *eventWriter) close() {
 	w.once.Do(func() { close(w.quit) })
 	<-w.stopped
-	w.chunk.Close()
+	for _, st := range w.stmts {
+		st.Close()
+	}
 }
 
 func (w *eventWriter) run() {
@@ -285,34 +297,29 @@ func (w *eventWriter) write(reqs []*appendReq) (err error) {
 		return err
 	}
 	defer tx.Rollback()
-	args := make([]any, 0, chunkRows*eventsCols)
-	pending := 0
-	flush := func() error {
-		if pending == 0 {
-			return nil
-		}
-		var err error
-		if pending == chunkRows {
-			_, err = tx.StmtContext(ctx, w.chunk).ExecContext(ctx, args...)
-		} else {
-			_, err = tx.ExecContext(ctx, insertEvents(pending), args...)
-		}
-		args, pending = args[:0], 0
-		return err
-	}
+	args := make([]any, 0, chunkSizes[0]*eventsCols)
+	var recs []*store.EventRecord
 	for _, r := range reqs {
 		for i := range r.recs {
-			args = sqlstore.EventRow(args, &r.recs[i])
-			pending++
-			if pending == chunkRows {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
+			recs = append(recs, &r.recs[i])
 		}
 	}
-	if err := flush(); err != nil {
-		return err
+	for len(recs) > 0 {
+		n := chunkSizes[len(chunkSizes)-1]
+		for _, c := range chunkSizes {
+			if c <= len(recs) {
+				n = c
+				break
+			}
+		}
+		args = args[:0]
+		for _, rec := range recs[:n] {
+			args = sqlstore.EventRow(args, rec)
+		}
+		if _, err := tx.StmtContext(ctx, w.stmts[n]).ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		recs = recs[n:]
 	}
 	if err := tx.Commit(); err != nil {
 		return err

@@ -122,3 +122,12 @@ func BenchmarkAppendEvents(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkResults(b *testing.B) {
+	s, err := Open(storetest.Ctx(b), b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchResults(b, s)
+}

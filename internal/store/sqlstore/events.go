@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
@@ -24,8 +26,7 @@ func EventRow(dst []any, rec *store.EventRecord) []any {
 	}
 	fields := ""
 	if len(e.Fields) > 0 {
-		b, _ := json.Marshal(e.Fields)
-		fields = string(b)
+		fields = fieldsJSON(e.Fields)
 	}
 	return append(dst, rec.ID, Micros(e.Timestamp), Micros(rec.Received), e.Tenant, e.Dataset, e.Category, e.Action, e.Outcome,
 		e.Reason, e.Code, e.Count, e.UserName, e.UserDomain, ip, e.SourcePort, e.HostName, e.File, e.Line, e.Offset, fields, rec.Raw)
@@ -167,4 +168,63 @@ func (d *DB) PurgeEvents(ctx context.Context, before time.Time) (int64, error) {
 			return total, nil
 		}
 	}
+}
+
+// fieldsJSON encodes a string map as a JSON object with sorted keys, like
+// encoding/json but without reflection (it is on the ingest hot path).
+func fieldsJSON(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	n := 2
+	for k, v := range m {
+		keys = append(keys, k)
+		n += len(k) + len(v) + 6
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, m[k])
+	}
+	return string(append(b, '}'))
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }

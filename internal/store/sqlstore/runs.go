@@ -40,7 +40,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 				return err
 			}
 		}
-		const cols, chunk = 9, 200
+		const cols, chunk = 11, 200
 		for start := 0; start < len(r.Results); start += chunk {
 			end := min(start+chunk, len(r.Results))
 			args := make([]any, 0, (end-start)*cols)
@@ -50,9 +50,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 				if err != nil {
 					return err
 				}
-				args = append(args, run.ID, i, res.Subject, res.Control, res.Object, string(res.Status), res.Severity, res.Title, string(body))
+				args = append(args, run.ID, i, res.Subject, res.Control, res.Object, string(res.Status), res.Severity, res.Title, res.Heading, res.Message, string(body))
 			}
-			if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO run_results (run_id, idx, subject, control, object, status, severity, title, body) VALUES `+placeholders(end-start, cols)), args...); err != nil {
+			if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO run_results (run_id, idx, subject, control, object, status, severity, title, heading, message, body) VALUES `+placeholders(end-start, cols)), args...); err != nil {
 				return err
 			}
 		}
@@ -197,7 +197,11 @@ func (d *DB) Results(ctx context.Context, scope store.Scope, f store.ResultFilte
 			args = append(args, c.v)
 		}
 	}
-	qs := `SELECT body FROM run_results WHERE ` + where.String() + ` ORDER BY idx`
+	cols := `body`
+	if f.Brief {
+		cols = `control, title, heading, severity, subject, object, status, message`
+	}
+	qs := `SELECT ` + cols + ` FROM run_results WHERE ` + where.String() + ` ORDER BY idx`
 	if f.Limit > 0 {
 		qs += ` LIMIT ? OFFSET ?`
 		args = append(args, f.Limit, max(f.Offset, 0))
@@ -209,11 +213,20 @@ func (d *DB) Results(ctx context.Context, scope store.Scope, f store.ResultFilte
 	defer rows.Close()
 	out := []assess.Result{}
 	for rows.Next() {
+		var r assess.Result
+		if f.Brief {
+			var status string
+			if err := rows.Scan(&r.Control, &r.Title, &r.Heading, &r.Severity, &r.Subject, &r.Object, &status, &r.Message); err != nil {
+				return nil, err
+			}
+			r.Status = assess.Status(status)
+			out = append(out, r)
+			continue
+		}
 		var body string
 		if err := rows.Scan(&body); err != nil {
 			return nil, err
 		}
-		var r assess.Result
 		if err := json.Unmarshal([]byte(body), &r); err != nil {
 			return nil, fmt.Errorf("decoding result: %w", err)
 		}

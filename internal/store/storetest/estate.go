@@ -160,6 +160,7 @@ func testRuns(t *testing.T, s store.Store, _ func(string) error) {
 		{"subject", store.ResultFilter{Subject: Bravo}, 2},
 		{"severity", store.ResultFilter{Severity: "critical"}, 1},
 		{"page", store.ResultFilter{Limit: 2, Offset: 4}, 1},
+		{"brief", store.ResultFilter{Brief: true, Status: assess.StatusFail}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := s.Results(ctx, all, tc.f)
@@ -168,6 +169,12 @@ func testRuns(t *testing.T, s store.Store, _ func(string) error) {
 				t.Errorf("Results(%+v) = %d results, want %d", tc.f, len(got), tc.want)
 			}
 		})
+	}
+	brief, err := s.Results(ctx, all, store.ResultFilter{Brief: true, Subject: Bravo, Control: "mfa-tenant"})
+	must(t, err)
+	wantBrief := []assess.Result{{Control: "mfa-tenant", Title: "MFA in tenant", Heading: 3, Severity: "high", Subject: Bravo, Status: assess.StatusFail, Message: "bravo-admin has no MFA"}}
+	if diff := cmp.Diff(wantBrief, brief); diff != "" {
+		t.Errorf("brief results (-want +got):\n%s", diff)
 	}
 	ares, err := s.Results(ctx, store.TenantScope(Alpha), store.ResultFilter{Subject: Bravo})
 	must(t, err)

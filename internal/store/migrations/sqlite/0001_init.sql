@@ -54,11 +54,13 @@ CREATE TABLE run_results (
   status   TEXT    NOT NULL,
   severity TEXT    NOT NULL DEFAULT '',
   title    TEXT    NOT NULL DEFAULT '',
+  heading  INTEGER NOT NULL DEFAULT 0,
+  message  TEXT    NOT NULL DEFAULT '',
   body     TEXT    NOT NULL,
   PRIMARY KEY (run_id, idx)
 );
-CREATE INDEX run_results_subject ON run_results (run_id, subject, control);
-CREATE INDEX run_results_control ON run_results (run_id, control);
+CREATE INDEX run_results_subject ON run_results (run_id, subject, idx);
+CREATE INDEX run_results_control ON run_results (run_id, control, idx);
 
 CREATE TABLE blasts (
   id          INTEGER PRIMARY KEY AUTOINCREMENT,
