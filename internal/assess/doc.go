@@ -1,0 +1,107 @@
+// Package assess judges an estate against the control catalog: the logic of
+// automated controls is Rego (policies/*.rego, embedded; users add their own
+// with Options.PolicyDirs), evaluated in-process with OPA's Go library and
+// prepared once in New. Attested controls are judged from the estate's
+// attestations; exceptions, collection gaps and scores are applied in Go.
+// Only the CLI and the server import it; it imports estate, catalog and kev,
+// never the store or the server.
+//
+// # How a run works
+//
+// Run builds an index of the estate once (joins that naive Rego would redo
+// per object: which tenant each grant, asset or tool belongs to, which
+// identities and groups reach each tenant and with what privilege, how many
+// tenants each identity administers, KEV matches per product), then
+//
+//  1. evaluates data.firebreak.principals.summary ONCE over every identity
+//     or group that has a path into some tenant (its members' MFA, sign-in,
+//     HR and admin-reuse facts), and
+//  2. evaluates data.firebreak.checks[_].results once per subject (the MSP,
+//     then each tenant, in parallel) over a compact, pre-joined document
+//     built directly as ast values (rego.EvalParsedInput), sharing the
+//     principals summary, settings and Options.Extra across subjects.
+//
+// A GDAP access group of 2,000 technicians is therefore judged once, not
+// once per customer it reaches.
+//
+// # The input document (one per subject)
+//
+// Dates are pre-computed as whole days before the evaluation time ("days
+// since"); unknown values are null. Numbers compare with null as smaller,
+// so `x.days_since_patched > 30` is false when unknown.
+//
+//	now          RFC 3339 evaluation time
+//	subject      {id, type: "msp"|"tenant", name, criticality}
+//	settings     {stale_days, patch_days, log_retention_days, restore_test_days,
+//	              ir_exercise_days, contract_review_days, vendor_review_days,
+//	              evidence_max_age_days, notification_max_hours}
+//	provider     {id, name, domains, customer_data_segregated, admin_network_separate}
+//	tenant       tenant subjects: {id, name, criticality, endpoints, data_segregated,
+//	             dedicated_connection}; null for the MSP
+//	kev          {loaded, version, source, count} or {loaded: false, missing}
+//	identities   identities homed in the subject: {id, name, kind, human, home,
+//	             enabled, personnel, owner, mfa_enforced, mfa ("none"|"weak"|
+//	             "phishing-resistant"|"unknown"), roles, admin, days_since_sign_in,
+//	             days_since_created, customer_access, admin_tenants, access_tools}
+//	access       tenant subjects: paths into the tenant from principals homed
+//	             elsewhere: {id, principal, principal_kind ("identity"|"group"),
+//	             privilege, privilege_rank (1 read .. 4 full_control), standing,
+//	             expired, live, grant, via, roles, scope, ev_kind, ev_id}
+//	principals   principal id → summary of its members (principals.rego):
+//	             {kind, members, enabled, no_mfa, mfa_unknown,
+//	             not_phishing_resistant, mfa_methods_unknown, multi_admin,
+//	             max_admin_tenants, idle, non_human_unowned} (lists of ids)
+//	tools        MSP: its tools; tenant: tools reaching it (grants, agents,
+//	             GDAP): {id, name, kind, management, vendor, product, version,
+//	             host, ports, internet_exposed, mfa_enforced, mfa, logging_enabled,
+//	             retention_days, segregated, days_since_patched, delivered,
+//	             customers, vendor_listed, kev}
+//	gdap         tenant subjects: {id, customer, roles, global_admin, auto_extend,
+//	             auto_extend_duration, duration, status, days_to_end, access_groups}
+//	assets       {id, hostname, kind, critical, internet_ports, eol,
+//	             days_since_patched, gold_image, software (count), kev}
+//	kev (items)  open KEV matches: {cve, name, ransomware, overdue, due, added,
+//	             confirmed, required_action}; "open" = version inside the
+//	             affected range, or (KEV rarely gives a comparable range) the
+//	             entry was added after the object was last patched
+//	backups      {id, scope, rpo_hours, hours_since_success, offline, immutable,
+//	             keys_separate, days_since_restore_test, gold_images}
+//	ir_plans     {id, executive, technical, procurement, days_since_exercised,
+//	             hard_copy, includes_msp}
+//	contract     tenant subjects: {id, clauses: {clause: true}, notification_hours,
+//	             days_since_review} or null
+//	vendors      MSP: all; tenant: those with grants into it: {id, name, kind,
+//	             supplies, days_since_assessed, access: [{grant, target, privilege}]}
+//	domains      {id, domain, spf, spf_all, spf_valid, dmarc, dmarc_policy,
+//	             dmarc_pct, error}
+//	exposures    {id ("host:port"), object, host, port, open, service,
+//	             tls_version, cert_days_left, error}
+//	grants       grants whose target lies in the subject: {id, subject, target,
+//	             privilege, standing, days_to_expiry, scope}
+//	gaps         collection gaps for the subject: {evidence, permission, reason}
+//	<extra>      each Options.Extra entry under its key (input.trust: the trust
+//	             graph facts)
+//
+// # The result shape
+//
+// Each package under firebreak.checks adds objects to its `results` set:
+//
+//	{"control": id, "status": "pass"|"fail"|"not_evaluable"|"not_applicable",
+//	 "message": text, "missing": [evidence names], "evidence": items}
+//
+// Evidence items are {"kind", "id", "detail"} objects, or plain ids with
+// "evidence_kind" and "evidence_detail" (a template whose {field}s are
+// filled from that object's input fields) — lib.check does this for you.
+// The engine adds each evidence object's file:line. Controls missing from the
+// catalog may carry "title", "severity", "heading" and "remediation".
+//
+// # Statuses
+//
+// Attested controls: a valid attestation → attested; expired → fail (the
+// re-attestation cadence lapsed); none → not_evaluable. A valid attestation
+// also stands in for an automated control that is not evaluable. Exceptions
+// (owner, reason, expiry) turn a fail into excepted, for the subject or for
+// every failing object; an expired exception leaves the fail and says so.
+// A collection gap whose evidence overlaps a control's makes it
+// not_evaluable, naming the permission.
+package assess
