@@ -153,3 +153,57 @@ func testEventsConcurrent(t *testing.T, s store.Store, _ func(string) error) {
 		t.Errorf("stored %d events (%d ids), want %d", n, len(seen), workers*batches*size)
 	}
 }
+
+// testConcurrentReads runs many readers against a writer: no read may
+// hang (a leaked connection starves the pool) and none may fail.
+func testConcurrentReads(t *testing.T, s store.Store, _ func(string) error) {
+	ctx := Ctx(t)
+	all := store.AllTenants()
+	_, _, err := s.PutSnapshot(ctx, Estate(), "t")
+	must(t, err)
+	_, err = s.SaveRun(ctx, 0, "t", Report("2026-03-01T09:00:00Z", true))
+	must(t, err)
+	must(t, s.SaveBlast(ctx, &store.BlastResult{Ranking: []store.BlastRank{{Node: "rmm", Tenants: []string{Alpha}}}}))
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range 20 {
+			if err := s.AppendEvents(ctx, []store.EventRecord{Event(Alpha, "u", "192.0.2.1", T0.Add(time.Duration(i)*time.Second), "failure")}); err != nil {
+				errs <- err
+			}
+		}
+	}()
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				for _, f := range []func() error{
+					func() error { _, _, err := s.GetRun(ctx, all, 0); return err },
+					func() error { _, err := s.GetBlast(ctx, store.TenantScope(Alpha), 0); return err },
+					func() error { _, err := s.GetSnapshot(ctx, store.TenantScope(Alpha), 0); return err },
+					func() error { _, err := s.ListIncidents(ctx, all, store.IncidentFilter{}); return err },
+					func() error { _, err := s.SearchEvents(ctx, all, store.EventQuery{Limit: 10}); return err },
+					func() error { _, err := s.ScoreHistory(ctx, all, Alpha, 10); return err },
+				} {
+					if err := f(); err != nil {
+						errs <- err
+					}
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("concurrent reads did not finish in 60s (connection leak or deadlock)")
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

@@ -47,6 +47,7 @@ func Run(t *testing.T, h Harness) {
 		{"blast", testBlast},
 		{"events", testEvents},
 		{"events_concurrent", testEventsConcurrent},
+		{"concurrent_reads", testConcurrentReads},
 		{"incidents", testIncidents},
 		{"users", testUsers},
 		{"sessions", testSessions},
