@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"html/template"
-	"strings"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/store"

@@ -2,10 +2,10 @@ package server
 
 import (
 	"context"
-	"io"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"time"

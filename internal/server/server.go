@@ -62,7 +62,7 @@ type Server struct {
 
 	notify   *notifier
 	catalog  *catalog.Catalog // for report rule text; nil when it fails to load
-	mapping  *ingest.Mapping // generic JSON mapping (ingest.mapping)
+	mapping  *ingest.Mapping  // generic JSON mapping (ingest.mapping)
 	tmapFile *ingest.TenantMap
 
 	mu    sync.RWMutex

@@ -2,8 +2,8 @@ package server
 
 import (
 	"context"
-	"io"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
