@@ -73,6 +73,7 @@ type Engine struct {
 
 	incidents    map[string]*Incident
 	incOrder     []*Incident
+	dirty        []*Incident // updated since the last TakeUpdated
 	maxIncidents int
 
 	seed   maphash.Seed
@@ -590,7 +591,29 @@ func (e *Engine) feed(cr *crule, pos int, ev *event.Event, ts int64) {
 	}
 }
 
+func (e *Engine) markDirty(inc *Incident) {
+	if !inc.dirty {
+		inc.dirty = true
+		e.dirty = append(e.dirty, inc)
+	}
+}
+
+// TakeUpdated returns copies of the incidents opened or updated in place
+// (counts, last time, values) since the previous call, for a live consumer
+// that keeps a store in step without an alert per event.
+func (e *Engine) TakeUpdated() []Incident {
+	out := make([]Incident, len(e.dirty))
+	for i, inc := range e.dirty {
+		inc.dirty = false
+		out[i] = inc.snapshot()
+	}
+	clear(e.dirty)
+	e.dirty = e.dirty[:0]
+	return out
+}
+
 func (e *Engine) attribute(inc *Incident, ev *event.Event, ts int64, n int64, val string) {
+	e.markDirty(inc)
 	inc.Count += n
 	if t := time.Unix(0, ts).UTC(); t.After(inc.Last) {
 		inc.Last = t
@@ -716,6 +739,7 @@ func (e *Engine) open(cr *crule, ev *event.Event, ts int64, g *group, key []byte
 	inc.addTenant(ev.Tenant)
 	e.incidents[mapKey] = inc
 	e.incOrder = append(e.incOrder, inc)
+	e.markDirty(inc)
 	cr.st.Incidents++
 	e.alert(cr, inc, AlertNew, ts)
 }

@@ -49,7 +49,16 @@ firebreak: {suppress_for: 1h}
 		}
 	}
 	burst(0)
+	if up := e.TakeUpdated(); len(up) != 1 || up[0].Count != 5 {
+		t.Fatalf("TakeUpdated after the first burst: %+v", up)
+	}
 	burst(30 * time.Minute) // within suppress_for: silent update
+	if up := e.TakeUpdated(); len(up) != 1 || up[0].Count != 10 {
+		t.Fatalf("TakeUpdated after the silent burst: %+v", up)
+	}
+	if up := e.TakeUpdated(); len(up) != 0 {
+		t.Fatalf("TakeUpdated with nothing new: %+v", up)
+	}
 	burst(3 * time.Hour)    // after 2.5 h quiet: recurs
 	if len(kinds) != 2 || kinds[0] != AlertNew || kinds[1] != AlertRecurred {
 		t.Errorf("alerts %v, want [new recurred]", kinds)

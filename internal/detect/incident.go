@@ -38,6 +38,7 @@ type Incident struct {
 	valueSet  map[string]struct{}
 	tenantSet map[string]struct{}
 	maxValues int
+	dirty     bool
 }
 
 // Escalation records a later rule that raised the incident's severity.
@@ -146,7 +147,7 @@ func (inc *Incident) snapshot() Incident {
 	c.Values = slices.Clone(inc.Values)
 	c.Escalations = slices.Clone(inc.Escalations)
 	c.Samples = slices.Clone(inc.Samples)
-	c.valueSet, c.tenantSet = nil, nil
+	c.valueSet, c.tenantSet, c.dirty = nil, nil, false
 	return c
 }
 
