@@ -59,7 +59,7 @@ firebreak: {suppress_for: 1h}
 	if up := e.TakeUpdated(); len(up) != 0 {
 		t.Fatalf("TakeUpdated with nothing new: %+v", up)
 	}
-	burst(3 * time.Hour)    // after 2.5 h quiet: recurs
+	burst(3 * time.Hour) // after 2.5 h quiet: recurs
 	if len(kinds) != 2 || kinds[0] != AlertNew || kinds[1] != AlertRecurred {
 		t.Errorf("alerts %v, want [new recurred]", kinds)
 	}
