@@ -27,6 +27,13 @@ func FuzzParse(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s), false)
 	}
+	for _, c := range loadCases {
+		for name, body := range c.files {
+			if filepath.Ext(name) != ".csv" {
+				f.Add([]byte(body), filepath.Ext(name) == ".json")
+			}
+		}
+	}
 	files, _ := filepath.Glob("../../examples/harbourview/*.yaml")
 	for _, name := range files {
 		if b, err := os.ReadFile(name); err == nil {
@@ -78,6 +85,13 @@ func FuzzImportCSV(f *testing.F) {
 	}
 	for i, s := range seeds {
 		f.Add([]byte(s), uint8(i))
+	}
+	for _, c := range loadCases {
+		for name, body := range c.files {
+			if filepath.Ext(name) == ".csv" {
+				f.Add([]byte(body), uint8(len(name)))
+			}
+		}
 	}
 	if b, err := os.ReadFile("../../examples/harbourview/assets.csv"); err == nil {
 		f.Add(b, uint8(1))

@@ -81,115 +81,118 @@ func TestLoadExample(t *testing.T) {
 	}
 }
 
+// loadCases are the table cases of TestLoadProblems; FuzzParse and
+// FuzzImportCSV are seeded from their files.
+var loadCases = []struct {
+	name  string
+	files map[string]string
+	want  []string
+}{
+	{
+		name:  "valid",
+		files: map[string]string{"e.yaml": "tenants:\n  - id: t1\n"},
+	},
+	{
+		name:  "unknown-key",
+		files: map[string]string{"e.yaml": "tenants:\n  - id: t1\n    colour: blue\n"},
+		want:  []string{`e.yaml:3:5: tenants[0]: unknown field "colour"`},
+	},
+	{
+		name:  "unknown-top-level-key",
+		files: map[string]string{"e.yaml": "tenant:\n  - id: t1\n"},
+		want:  []string{`e.yaml:1:1: unknown field "tenant"`},
+	},
+	{
+		name:  "wrong-types",
+		files: map[string]string{"e.yaml": "tenants:\n  - id: t1\n    endpoints: many\n    domains: a.example\n"},
+		want: []string{
+			`e.yaml:3:16: tenants[0].endpoints: found a string "many"`,
+			`e.yaml:4:14: tenants[0].domains: found a string "a.example"`,
+		},
+	},
+	{
+		name:  "bad-date-and-enum",
+		files: map[string]string{"e.yaml": "identities:\n  - id: u\n    kind: robot\n    home: msp\n    created: 2026-02-30\n"},
+		want: []string{
+			`e.yaml:3:11: identities[0].kind: invalid value "robot"`,
+			`e.yaml:5:14: identities[0].created: invalid date "2026-02-30"`,
+		},
+	},
+	{
+		name: "duplicate-ids-across-kinds-and-files",
+		files: map[string]string{
+			"a.yaml": "tenants:\n  - id: x\n",
+			"b.yaml": "tools:\n  - id: x\n    kind: rmm\n",
+		},
+		want: []string{`b.yaml:2:9: tools[0].id: duplicate id "x" (already used by a tenant at a.yaml:2:5)`},
+	},
+	{
+		name:  "dangling-references",
+		files: map[string]string{"e.yaml": "tenants:\n  - id: t1\ngrants:\n  - id: g\n    subject: ghost\n    target: t2\n    privilege: admin\n"},
+		want: []string{
+			`e.yaml:5:14: grants[0].subject: unknown id "ghost"`,
+			`e.yaml:6:13: grants[0].target: unknown id "t2"`,
+		},
+	},
+	{
+		name:  "wrong-kind-reference",
+		files: map[string]string{"e.yaml": "tenants:\n  - id: t1\nassets:\n  - id: a\n    tenant: t1\n    agents: [t1]\n"},
+		want:  []string{`e.yaml:6:14: assets[0].agents[0]: "t1" is a tenant, not a valid reference here`},
+	},
+	{
+		name:  "missing-required",
+		files: map[string]string{"e.yaml": "grants:\n  - id: g\n    subject: msp\n"},
+		want: []string{
+			`e.yaml:2:5: grants[0].privilege: missing required field`,
+			`e.yaml:2:5: grants[0].target: missing required field`,
+			`e.yaml:3:14: grants[0].subject: "msp" is a provider, not a valid reference here`,
+		},
+	},
+	{
+		name:  "syntax-error",
+		files: map[string]string{"e.yaml": "tenants:\n  - id: [unclosed\n"},
+		want:  []string{`e.yaml:1:1: syntax error: did not find expected ',' or ']'`},
+	},
+	{
+		name:  "json-with-tabs",
+		files: map[string]string{"e.json": "{\n\t\"tenants\": [\n\t\t{\"id\": \"t1\", \"bogus\": 1}\n\t]\n}\n"},
+		want:  []string{`e.json:3:16: tenants[0]: unknown field "bogus"`},
+	},
+	{
+		name: "provider-twice",
+		files: map[string]string{
+			"a.yaml": "provider: {id: msp, name: A}\n",
+			"b.yaml": "provider: {id: msp, name: B}\n",
+		},
+		want: []string{`b.yaml:1:1: provider: provider defined twice (first at a.yaml:1:1)`},
+	},
+	{
+		name: "csv-cells",
+		files: map[string]string{
+			"e.yaml":     "tenants:\n  - id: t1\nimports:\n  - kind: grants\n    file: grants.csv\n",
+			"grants.csv": "subject,target,privilege,expires\nt1,t1,root,2026-01-01\nt1,nope,read,soon\n",
+		},
+		want: []string{
+			`grants.csv:2:1: subject (column "subject"): "t1" is a tenant, not a valid reference here`,
+			`grants.csv:2:2: target (column "target"): grant from "t1" to itself`,
+			`grants.csv:2:3: privilege (column "privilege"): invalid value "root"`,
+			`grants.csv:3:1: subject (column "subject"): "t1" is a tenant, not a valid reference here`,
+			`grants.csv:3:2: target (column "target"): unknown id "nope"`,
+			`grants.csv:3:4: expires (column "expires"): invalid value "soon"`,
+		},
+	},
+	{
+		name: "csv-missing-column-once",
+		files: map[string]string{
+			"e.yaml":     "tenants:\n  - id: t1\nimports:\n  - kind: assets\n    file: assets.csv\n",
+			"assets.csv": "id,hostname\na1,h1\na2,h2\n",
+		},
+		want: []string{`assets.csv:1:1: missing required column "tenant"`},
+	},
+}
+
 func TestLoadProblems(t *testing.T) {
-	tests := []struct {
-		name  string
-		files map[string]string
-		want  []string
-	}{
-		{
-			name:  "valid",
-			files: map[string]string{"e.yaml": "tenants:\n  - id: t1\n"},
-		},
-		{
-			name:  "unknown-key",
-			files: map[string]string{"e.yaml": "tenants:\n  - id: t1\n    colour: blue\n"},
-			want:  []string{`e.yaml:3:5: tenants[0]: unknown field "colour"`},
-		},
-		{
-			name:  "unknown-top-level-key",
-			files: map[string]string{"e.yaml": "tenant:\n  - id: t1\n"},
-			want:  []string{`e.yaml:1:1: unknown field "tenant"`},
-		},
-		{
-			name:  "wrong-types",
-			files: map[string]string{"e.yaml": "tenants:\n  - id: t1\n    endpoints: many\n    domains: a.example\n"},
-			want: []string{
-				`e.yaml:3:16: tenants[0].endpoints: found a string "many"`,
-				`e.yaml:4:14: tenants[0].domains: found a string "a.example"`,
-			},
-		},
-		{
-			name:  "bad-date-and-enum",
-			files: map[string]string{"e.yaml": "identities:\n  - id: u\n    kind: robot\n    home: msp\n    created: 2026-02-30\n"},
-			want: []string{
-				`e.yaml:3:11: identities[0].kind: invalid value "robot"`,
-				`e.yaml:5:14: identities[0].created: invalid date "2026-02-30"`,
-			},
-		},
-		{
-			name: "duplicate-ids-across-kinds-and-files",
-			files: map[string]string{
-				"a.yaml": "tenants:\n  - id: x\n",
-				"b.yaml": "tools:\n  - id: x\n    kind: rmm\n",
-			},
-			want: []string{`b.yaml:2:9: tools[0].id: duplicate id "x" (already used by a tenant at a.yaml:2:5)`},
-		},
-		{
-			name:  "dangling-references",
-			files: map[string]string{"e.yaml": "tenants:\n  - id: t1\ngrants:\n  - id: g\n    subject: ghost\n    target: t2\n    privilege: admin\n"},
-			want: []string{
-				`e.yaml:5:14: grants[0].subject: unknown id "ghost"`,
-				`e.yaml:6:13: grants[0].target: unknown id "t2"`,
-			},
-		},
-		{
-			name:  "wrong-kind-reference",
-			files: map[string]string{"e.yaml": "tenants:\n  - id: t1\nassets:\n  - id: a\n    tenant: t1\n    agents: [t1]\n"},
-			want:  []string{`e.yaml:6:14: assets[0].agents[0]: "t1" is a tenant, not a valid reference here`},
-		},
-		{
-			name:  "missing-required",
-			files: map[string]string{"e.yaml": "grants:\n  - id: g\n    subject: msp\n"},
-			want: []string{
-				`e.yaml:2:5: grants[0].privilege: missing required field`,
-				`e.yaml:2:5: grants[0].target: missing required field`,
-				`e.yaml:3:14: grants[0].subject: "msp" is a provider, not a valid reference here`,
-			},
-		},
-		{
-			name:  "syntax-error",
-			files: map[string]string{"e.yaml": "tenants:\n  - id: [unclosed\n"},
-			want:  []string{`e.yaml:1:1: syntax error: did not find expected ',' or ']'`},
-		},
-		{
-			name:  "json-with-tabs",
-			files: map[string]string{"e.json": "{\n\t\"tenants\": [\n\t\t{\"id\": \"t1\", \"bogus\": 1}\n\t]\n}\n"},
-			want:  []string{`e.json:3:16: tenants[0]: unknown field "bogus"`},
-		},
-		{
-			name: "provider-twice",
-			files: map[string]string{
-				"a.yaml": "provider: {id: msp, name: A}\n",
-				"b.yaml": "provider: {id: msp, name: B}\n",
-			},
-			want: []string{`b.yaml:1:1: provider: provider defined twice (first at a.yaml:1:1)`},
-		},
-		{
-			name: "csv-cells",
-			files: map[string]string{
-				"e.yaml":     "tenants:\n  - id: t1\nimports:\n  - kind: grants\n    file: grants.csv\n",
-				"grants.csv": "subject,target,privilege,expires\nt1,t1,root,2026-01-01\nt1,nope,read,soon\n",
-			},
-			want: []string{
-				`grants.csv:2:1: subject (column "subject"): "t1" is a tenant, not a valid reference here`,
-				`grants.csv:2:2: target (column "target"): grant from "t1" to itself`,
-				`grants.csv:2:3: privilege (column "privilege"): invalid value "root"`,
-				`grants.csv:3:1: subject (column "subject"): "t1" is a tenant, not a valid reference here`,
-				`grants.csv:3:2: target (column "target"): unknown id "nope"`,
-				`grants.csv:3:4: expires (column "expires"): invalid value "soon"`,
-			},
-		},
-		{
-			name: "csv-missing-column-once",
-			files: map[string]string{
-				"e.yaml":     "tenants:\n  - id: t1\nimports:\n  - kind: assets\n    file: assets.csv\n",
-				"assets.csv": "id,hostname\na1,h1\na2,h2\n",
-			},
-			want: []string{`assets.csv:1:1: missing required column "tenant"`},
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range loadCases {
 		t.Run(tt.name, func(t *testing.T) {
 			got := problemLines(t, writeFiles(t, tt.files))
 			if d := cmp.Diff(got, tt.want); d != "" {

@@ -40,6 +40,9 @@ type Options struct {
 	// TopControls is how many failing controls the table lists (default 15;
 	// negative for all).
 	TopControls int
+	// TableMaxSubjects is how many subjects the table lists, the MSP and the
+	// worst tenants (default 40; negative for all).
+	TableMaxSubjects int
 	// MatrixMaxSubjects caps the columns of the HTML controls × tenants
 	// matrix (default 80, worst first); findings are always all listed.
 	MatrixMaxSubjects int

@@ -131,6 +131,13 @@ func TestTableColor(t *testing.T) {
 	}
 }
 
+func TestTableCapsSubjects(t *testing.T) {
+	out := string(render(t, "table", Options{TableMaxSubjects: 2}))
+	if strings.Contains(out, "granite-cu") || !strings.Contains(out, "… and 2 more tenants") {
+		t.Errorf("table not capped at 2 subjects:\n%s", out)
+	}
+}
+
 func TestHTMLEscapes(t *testing.T) {
 	out := string(render(t, "html", Options{}))
 	for _, bad := range []string{"<script>alert(1)", "<Co>"} {

@@ -134,15 +134,23 @@ func writeTable(w io.Writer, r *assess.Report, opts Options) error {
 		}
 		m[strings.ToLower(res.Severity)]++
 	}
+	shownSubjects := v.subjects
+	maxSubj := opts.TableMaxSubjects
+	if maxSubj == 0 {
+		maxSubj = 40
+	}
+	if maxSubj > 0 && len(shownSubjects) > maxSubj {
+		shownSubjects = shownSubjects[:maxSubj]
+	}
 	subjW, nameW := len("SUBJECT"), len("NAME")
-	for _, s := range v.subjects {
+	for _, s := range shownSubjects {
 		subjW = max(subjW, utf8.RuneCountInString(s.Subject))
 		nameW = max(nameW, utf8.RuneCountInString(s.Name))
 	}
 	subjW, nameW = min(subjW, 24), min(nameW, 30)
 	ew.printf("%s\n", p.paint(ansiBold, fmt.Sprintf("%s  %s  %5s  %4s %4s %4s %4s  %4s %5s",
 		pad("SUBJECT", subjW), pad("NAME", nameW), "SCORE", "CRIT", "HIGH", "MED", "LOW", "PASS", "OTHER")))
-	for _, s := range v.subjects {
+	for _, s := range shownSubjects {
 		m := failBy[s.Subject]
 		cnt := func(sev string) string {
 			n := m[sev]
@@ -158,6 +166,9 @@ func writeTable(w io.Writer, r *assess.Report, opts Options) error {
 		ew.printf("%s  %s  %s  %s %s %s %s  %4d %5d\n", subj, pad(s.Name, nameW),
 			p.paint(scoreColor(s.Score), lpad(strconv.FormatFloat(s.Score, 'f', 1, 64), 5)),
 			cnt("critical"), cnt("high"), cnt("medium"), cnt("low"), s.Pass, s.Other)
+	}
+	if n := len(v.subjects) - len(shownSubjects); n > 0 {
+		ew.printf("… and %d more %s with higher scores (every subject: --format html, csv or json)\n", n, plural(n, "tenant", "tenants"))
 	}
 
 	// Failing controls, most severe and widest first.
