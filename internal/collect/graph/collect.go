@@ -783,8 +783,12 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 				d := reg[u.ID]
 				x.MFA.Methods = mfaMethods(d.MethodsRegistered)
 				if caOK && rolesOK {
-					enforced := sd.IsEnabled || mfaRequired(policies, u.ID, userRoleTemplates[u.ID])
-					x.MFA.Enforced = &enforced
+					switch enforced, known := mfaRequired(policies, u.ID, userRoleTemplates[u.ID]); {
+					case sd.IsEnabled:
+						x.MFA.Enforced = estate.Bool(true)
+					case known:
+						x.MFA.Enforced = estate.Bool(enforced)
+					}
 				}
 			}
 			ids = append(ids, x)
@@ -918,10 +922,13 @@ func mfaMethods(in []string) []estate.MFAMethod {
 
 // mfaRequired reports whether an enabled CA policy requiring MFA (or an
 // authentication strength) for all applications covers the user directly,
-// through "All" users, or through one of its directory roles, and does
-// not exclude it by id or role. Group-based includes and excludes are not
-// expanded (documented limitation).
-func mfaRequired(ps []ConditionalAccessPolicy, userID string, roleTemplates []string) bool {
+// through "All" users, or through one of its directory roles, without
+// excluding it by id or role. Group membership is not expanded, so when the
+// answer depends on a group (a policy including groups would be the only
+// cover, or a covering policy excludes groups) known is false and the
+// user's MFA enforcement stays unknown: not-evaluable, never a false fail.
+func mfaRequired(ps []ConditionalAccessPolicy, userID string, roleTemplates []string) (enforced, known bool) {
+	groupScoped := false
 	for _, p := range ps {
 		if p.State != "enabled" || p.GrantControls == nil {
 			continue
@@ -937,10 +944,20 @@ func mfaRequired(ps []ConditionalAccessPolicy, userID string, roleTemplates []st
 			continue
 		}
 		if slices.Contains(u.IncludeUsers, "All") || slices.Contains(u.IncludeUsers, userID) || intersects(u.IncludeRoles, roleTemplates) {
-			return true
+			if len(u.ExcludeGroups) > 0 {
+				groupScoped = true // covered unless a member of an excluded group
+				continue
+			}
+			return true, true
+		}
+		if len(u.IncludeGroups) > 0 {
+			groupScoped = true
 		}
 	}
-	return false
+	if groupScoped {
+		return false, false
+	}
+	return false, true
 }
 
 func intersects(a, b []string) bool {

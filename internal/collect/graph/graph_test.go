@@ -429,7 +429,9 @@ func FuzzDecodePage(f *testing.F) {
 		var ps page[ConditionalAccessPolicy]
 		if json.Unmarshal(b, &ps) == nil {
 			for _, x := range ps.Value {
-				mfaRequired([]ConditionalAccessPolicy{x}, "u", []string{RoleGlobalAdmin})
+				if e, k := mfaRequired([]ConditionalAccessPolicy{x}, "u", []string{RoleGlobalAdmin}); e && !k {
+					t.Fatal("enforced but unknown")
+				}
 			}
 		}
 	})
@@ -558,5 +560,51 @@ func TestTenantIDMapping(t *testing.T) {
 		if got := col.tenantID(tt.entra, tt.name); got != tt.want {
 			t.Errorf("tenantID(%s, %q) = %q, want %q", tt.entra, tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestMFARequired(t *testing.T) {
+	pol := func(state string, include, exclude map[string][]string, controls ...string) ConditionalAccessPolicy {
+		var p ConditionalAccessPolicy
+		p.State = state
+		p.Conditions.Applications.IncludeApplications = []string{"All"}
+		p.Conditions.Users.IncludeUsers = include["users"]
+		p.Conditions.Users.IncludeRoles = include["roles"]
+		p.Conditions.Users.IncludeGroups = include["groups"]
+		p.Conditions.Users.ExcludeUsers = exclude["users"]
+		p.Conditions.Users.ExcludeGroups = exclude["groups"]
+		p.GrantControls = &struct {
+			Operator               string   `json:"operator"`
+			BuiltInControls        []string `json:"builtInControls"`
+			AuthenticationStrength *struct {
+				ID          string `json:"id"`
+				DisplayName string `json:"displayName"`
+			} `json:"authenticationStrength"`
+		}{BuiltInControls: controls}
+		return p
+	}
+	all := map[string][]string{"users": {"All"}}
+	tests := []struct {
+		name            string
+		ps              []ConditionalAccessPolicy
+		enforced, known bool
+	}{
+		{"none", nil, false, true},
+		{"all-users", []ConditionalAccessPolicy{pol("enabled", all, nil, "mfa")}, true, true},
+		{"report-only", []ConditionalAccessPolicy{pol("enabledForReportingButNotEnforced", all, nil, "mfa")}, false, true},
+		{"block-not-mfa", []ConditionalAccessPolicy{pol("enabled", all, nil, "block")}, false, true},
+		{"excluded-user", []ConditionalAccessPolicy{pol("enabled", all, map[string][]string{"users": {"u"}}, "mfa")}, false, true},
+		{"by-role", []ConditionalAccessPolicy{pol("enabled", map[string][]string{"roles": {RoleGlobalAdmin}}, nil, "mfa")}, true, true},
+		{"group-include-unknown", []ConditionalAccessPolicy{pol("enabled", map[string][]string{"groups": {"g"}}, nil, "mfa")}, false, false},
+		{"group-exclude-unknown", []ConditionalAccessPolicy{pol("enabled", all, map[string][]string{"groups": {"breakglass"}}, "mfa")}, false, false},
+		{"group-exclude-but-other-covers", []ConditionalAccessPolicy{pol("enabled", all, map[string][]string{"groups": {"g"}}, "mfa"), pol("enabled", map[string][]string{"users": {"u"}}, nil, "mfa")}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, k := mfaRequired(tt.ps, "u", []string{RoleGlobalAdmin})
+			if e != tt.enforced || k != tt.known {
+				t.Errorf("got %v,%v want %v,%v", e, k, tt.enforced, tt.known)
+			}
+		})
 	}
 }
