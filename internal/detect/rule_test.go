@@ -3,6 +3,7 @@ package detect
 import (
 	"errors"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -179,6 +180,13 @@ firebreak: {max_groups: 100, max_values: 5000}
 		ev.SourceIP = netip.AddrFrom4([4]byte{byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)})
 		e.Process(&ev)
 	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if ms.HeapAlloc > 64<<20 {
+		t.Errorf("heap %d MB after %d distinct addresses, want < 64 MB", ms.HeapAlloc>>20, n)
+	}
+	t.Logf("heap after %d distinct addresses: %.1f MB", n, float64(ms.HeapAlloc)/(1<<20))
 	s := e.Stats()
 	var bf, spray RuleStats
 	for _, r := range s.Rules {
