@@ -10,7 +10,8 @@
 // # Formats
 //
 //   - table: for a terminal. Headline counts, one row per subject (the MSP
-//     first, then tenants worst score first) with failing results by
+//     first, then tenants worst score first, at most
+//     Options.TableMaxSubjects rows) with failing results by
 //     severity, then the failing controls most worth fixing (most severe,
 //     then widest) with one example location each. ANSI colour only when
 //     Options.Color is set (see UseColor: a TTY, no --no-color, no NO_COLOR).
