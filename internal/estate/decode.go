@@ -230,8 +230,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path *pathElem, ow
 		rel = ""
 	}
 	seen := make(map[string]bool, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		kn, vn := resolve(n.Content[i]), n.Content[i+1]
+	pairs := n.Content
+	if hasMerge(n) {
+		pairs = d.mergePairs(n, path, 0)
+	}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		kn, vn := resolve(pairs[i]), pairs[i+1]
 		key := kn.Value
 		idx, ok := si.byKey[key]
 		if !ok || kn.Kind != yaml.ScalarNode {
@@ -250,6 +254,68 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path *pathElem, ow
 		}
 		d.decodeValue(vn, v.Field(fi.index), path.child(key), owner, frel, fi.enum)
 	}
+}
+
+func hasMerge(n *yaml.Node) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			return true
+		}
+	}
+	return false
+}
+
+// mergePairs expands YAML merge keys (<<: *defaults, or a list of them):
+// the mapping's own keys win over merged ones, earlier merged mappings over
+// later ones.
+func (d *decoder) mergePairs(n *yaml.Node, path *pathElem, depth int) []*yaml.Node {
+	var own, merged []*yaml.Node
+	have := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			continue
+		}
+		own = append(own, k, n.Content[i+1])
+		have[k.Value] = true
+	}
+	if depth > 16 {
+		d.errf(n, path, "merge keys nested too deeply", "at most 16 levels of <<")
+		return own
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode || k.Tag != "!!merge" {
+			continue
+		}
+		v := resolve(n.Content[i+1])
+		var sources []*yaml.Node
+		switch {
+		case v != nil && v.Kind == yaml.MappingNode:
+			sources = []*yaml.Node{v}
+		case v != nil && v.Kind == yaml.SequenceNode:
+			for _, e := range v.Content {
+				sources = append(sources, resolve(e))
+			}
+		}
+		for _, src := range sources {
+			if src == nil || src.Kind != yaml.MappingNode {
+				d.errf(n.Content[i+1], path, "merge key value is not a mapping", "<<: *anchor of a mapping, or a list of them")
+				continue
+			}
+			sp := src.Content
+			if hasMerge(src) {
+				sp = d.mergePairs(src, path, depth+1)
+			}
+			for j := 0; j+1 < len(sp); j += 2 {
+				if !have[sp[j].Value] {
+					have[sp[j].Value] = true
+					merged = append(merged, sp[j], sp[j+1])
+				}
+			}
+		}
+	}
+	return append(own, merged...)
 }
 
 func (d *decoder) remember(n *yaml.Node, path *pathElem, owner Pos, rel string, elem int) {

@@ -211,3 +211,35 @@ func TestLoadRejectsBareCSV(t *testing.T) {
 		t.Errorf("Load(dir with only csv) = %v, want ErrNoEstateFiles", err)
 	}
 }
+
+func TestLoadAnchorsAndMergeKeys(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"e.yaml": `
+tenants:
+  - id: t1
+  - id: t2
+contracts:
+  - &msa
+    id: c1
+    tenant: t1
+    clauses: [patching, backups_rpo_rto]
+    notification_hours: 24
+  - <<: *msa
+    id: c2
+    tenant: t2
+`})
+	e, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := e.Contracts[1]
+	if c2.ID != "c2" || c2.Tenant != "t2" || c2.NotificationHours != 24 || len(c2.Clauses) != 2 {
+		t.Errorf("merged contract = %+v", c2)
+	}
+	if c2.Pos.Line != 11 {
+		t.Errorf("merged contract at line %d, want 11 (its own mapping)", c2.Pos.Line)
+	}
+	bad := writeFiles(t, map[string]string{"e.yaml": "tenants:\n  - <<: [1]\n    id: t\n"})
+	if got := problemLines(t, bad); len(got) != 1 || !strings.Contains(got[0], "merge key value is not a mapping") {
+		t.Errorf("problems = %q", got)
+	}
+}
