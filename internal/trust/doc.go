@@ -84,6 +84,11 @@
 // set of tenants each component reaches is propagated as a bitset in reverse
 // topological order, sharing the successor's set when a component adds
 // nothing. The best privilege at which a node reaches a tenant is the highest
-// threshold whose pass reaches it. A single --from query instead runs one
-// breadth-first search per threshold from the node.
+// threshold whose pass reaches it. A single --from query instead runs the
+// four breadth-first searches (one per threshold) from the node, interleaved
+// depth by depth so that a node reached at every threshold at once is
+// expanded once.
+//
+// Suggestions (Suggest) are greedy; README "firebreak blast" explains the
+// method, and the tests compare it with an exhaustive search.
 package trust
