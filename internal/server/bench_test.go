@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
 )
@@ -53,4 +55,55 @@ func BenchmarkIngestHTTP(b *testing.B) {
 		n += lines
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkPages measures dashboard pages over a generated 200-tenant
+// estate assessed by the real engines.
+func BenchmarkPages(b *testing.B) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	cfg := DefaultConfig()
+	cfg.DataDir = b.TempDir()
+	eng, err := NewEngines(EngineOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := New(Options{Config: cfg, Store: st, Engines: eng})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := estate.Generate(estate.GenOptions{Tenants: 200, Identities: 4000, Grants: 2000, Assets: 2000, Seed: 1})
+	if err := srv.AssessEstate(ctx, e, "bench", "bench"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := BootstrapOwner(ctx, st, "admin", true); err != nil {
+		b.Fatal(err)
+	}
+	u, _ := st.GetUser(ctx, "admin")
+	p := &principal{User: u, Scope: store.AllTenants(), Session: &store.Session{MFA: true}}
+	for _, path := range []string{"/", "/tenants/" + e.Tenants[100].ID, "/matrix"} {
+		b.Run(strings.ReplaceAll(strings.Trim(path, "/"), "/", "_"), func(b *testing.B) {
+			for b.Loop() {
+				req := httptest.NewRequest("GET", path, nil)
+				req.SetPathValue("id", e.Tenants[100].ID)
+				rec := httptest.NewRecorder()
+				var err error
+				switch path {
+				case "/":
+					err = srv.handleOverview(rec, req, p)
+				case "/matrix":
+					err = srv.handleMatrix(rec, req, p)
+				default:
+					err = srv.handleTenant(rec, req, p)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

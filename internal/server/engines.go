@@ -65,6 +65,7 @@ func (s *Server) assessNow(ctx context.Context, e *estate.Estate, snapID int64, 
 		return nil, nil, fmt.Errorf("saving run: %w", err)
 	}
 	s.metrics.assessRuns.WithLabelValues(trigger, "ok").Inc()
+	s.warmMatrix(ctx, run.ID)
 	s.audit(ctx, nil, "assessment.complete", strconv.FormatInt(run.ID, 10), "", map[string]any{"trigger": trigger, "pass": run.Pass, "fail": run.Fail})
 	if s.eng.Blast != nil {
 		b, err := s.eng.Blast(e)

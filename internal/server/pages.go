@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
+	"html/template"
 	"net/http"
 	"slices"
 	"strings"
@@ -305,10 +307,17 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *princip
 		return err
 	}
 	pg.Incidents = incs
-	if snap, err := s.st.GetSnapshot(ctx, ts, 0); err == nil {
-		pg.Access = accessInto(snap.Estate, id)
-	} else if !isNotFound(err) {
+	if metas, err := s.st.ListSnapshots(ctx, 1); err != nil {
 		return err
+	} else if len(metas) > 0 {
+		if v, ok := s.accessCache.get(metas[0].ID, id); ok {
+			pg.Access = v.([]accessRow)
+		} else if snap, err := s.st.GetSnapshot(ctx, ts, metas[0].ID); err == nil {
+			pg.Access = accessInto(snap.Estate, id)
+			s.accessCache.put(metas[0].ID, id, pg.Access)
+		} else if !isNotFound(err) {
+			return err
+		}
 	}
 	if b, err := s.st.GetBlast(ctx, ts, 0); err == nil {
 		pg.Blast = b.Ranking[:min(len(b.Ranking), 10)]
@@ -397,6 +406,7 @@ func accessInto(e *estate.Estate, tenant string) []accessRow {
 
 type matrixCell struct {
 	Status assess.Status
+	Class  string // fail, pass, not_evaluable, other or ""
 	Title  string
 }
 
@@ -412,12 +422,35 @@ type matrixPage struct {
 	Subjects []string
 	Rows     []matrixRow
 	HasRun   bool
+	Table    template.HTML // the grid, rendered once per run and scope
 }
 
 func (s *Server) handleMatrix(w http.ResponseWriter, r *http.Request, p *principal) error {
 	ctx := r.Context()
 	pg := &matrixPage{pageBase: s.basePage(ctx, p, "Controls matrix", "matrix")}
-	results, err := s.st.Results(ctx, p.Scope, store.ResultFilter{})
+	runs, err := s.st.ListRuns(ctx, p.Scope, 1)
+	if err != nil {
+		return err
+	}
+	if len(runs) == 0 {
+		return s.render(w, r, "matrix", pg)
+	}
+	key := p.Scope.String()
+	if v, ok := s.matrixCache.get(runs[0].ID, key); ok {
+		m := v.(matrixPage)
+		pg.HasRun, pg.Table = m.HasRun, m.Table
+		return s.render(w, r, "matrix", pg)
+	}
+	if err := s.buildMatrix(ctx, p.Scope, runs[0].ID, pg); err != nil {
+		return err
+	}
+	s.matrixCache.put(runs[0].ID, key, matrixPage{HasRun: pg.HasRun, Table: pg.Table})
+	return s.render(w, r, "matrix", pg)
+}
+
+// buildMatrix folds the results of run id into the controls × subjects grid.
+func (s *Server) buildMatrix(ctx context.Context, scope store.Scope, runID int64, pg *matrixPage) error {
+	results, err := s.st.Results(ctx, scope, store.ResultFilter{RunID: runID})
 	if err != nil && !isNotFound(err) {
 		return err
 	}
@@ -455,6 +488,13 @@ func (s *Server) handleMatrix(w http.ResponseWriter, r *http.Request, p *princip
 			if !ok {
 				c.Status = ""
 			}
+			switch c.Status {
+			case assess.StatusFail, assess.StatusPass, assess.StatusNotEvaluable:
+				c.Class = string(c.Status)
+			case "":
+			default:
+				c.Class = "other"
+			}
 			if st == assess.StatusFail {
 				row.Fails++
 			}
@@ -466,7 +506,24 @@ func (s *Server) handleMatrix(w http.ResponseWriter, r *http.Request, p *princip
 	slices.SortFunc(pg.Rows, func(a, b matrixRow) int {
 		return cmp.Or(cmp.Compare(a.Heading, b.Heading), cmp.Compare(a.Control, b.Control))
 	})
-	return s.render(w, r, "matrix", pg)
+	var buf bytes.Buffer
+	if err := s.pages["matrix"].ExecuteTemplate(&buf, "matrixtable", pg); err != nil {
+		return fmt.Errorf("rendering matrix: %w", err)
+	}
+	pg.Table = template.HTML(buf.String())
+	return nil
+}
+
+// warmMatrix precomputes the MSP-wide matrix of a new run so the first
+// visitor does not wait for it.
+func (s *Server) warmMatrix(ctx context.Context, runID int64) {
+	pg := &matrixPage{}
+	scope := store.AllTenants()
+	if err := s.buildMatrix(ctx, scope, runID, pg); err != nil {
+		s.log.Warn("precomputing matrix", "err", err)
+		return
+	}
+	s.matrixCache.put(runID, scope.String(), matrixPage{HasRun: pg.HasRun, Table: pg.Table})
 }
 
 // ---------------------------------------------------------------------------

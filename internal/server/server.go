@@ -65,6 +65,9 @@ type Server struct {
 	mapping  *ingest.Mapping  // generic JSON mapping (ingest.mapping)
 	tmapFile *ingest.TenantMap
 
+	matrixCache viewCache // per run id
+	accessCache viewCache // per snapshot id
+
 	mu    sync.RWMutex
 	ready bool
 	addrs map[string]string
