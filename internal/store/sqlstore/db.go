@@ -12,7 +12,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -205,18 +204,6 @@ func noRows(err error) error {
 		return store.ErrNotFound
 	}
 	return err
-}
-
-func wrap(what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrInvalid) ||
-		errors.Is(err, store.ErrForbidden) || errors.Is(err, store.ErrClosed) || errors.Is(err, store.ErrRevoked) ||
-		errors.Is(err, store.ErrExpired) || errors.Is(err, store.ErrReplay) {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }
 
 // isUnique reports a unique-constraint violation in either dialect.
