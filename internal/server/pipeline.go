@@ -1,9 +1,11 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -114,7 +116,11 @@ func (p *pipeline) detect(ctx context.Context, evs []event.Event) {
 }
 
 // handle stores incidents and notifies on new or escalated ones.
-func (p *pipeline) handle(ctx context.Context, incs []store.Incident) {
+func (p *pipeline) handle(ctx context.Context, incs []store.Incident) { p.handleMode(ctx, incs, false) }
+
+// handleMode stores incidents; when replaying (detection state rebuilt at
+// start) only incidents new to the store are notified.
+func (p *pipeline) handleMode(ctx context.Context, incs []store.Incident, replay bool) {
 	for i := range incs {
 		inc := incs[i]
 		stored, created, err := p.s.st.UpsertIncident(ctx, &inc)
@@ -126,8 +132,42 @@ func (p *pipeline) handle(ctx context.Context, incs []store.Incident) {
 			p.s.metrics.incidents.WithLabelValues(stored.Severity).Inc()
 			p.s.audit(ctx, nil, "incident.open", stored.ID, stored.Tenant, map[string]any{"rule": stored.Rule, "severity": stored.Severity})
 		}
-		p.s.notifyIncident(ctx, stored, created)
+		if !replay || created {
+			p.s.notifyIncident(ctx, stored, created)
+		}
 	}
+}
+
+// replayWindow and replayMax bound the events re-run through detection at
+// start, so correlation windows open before a restart keep counting.
+const (
+	replayWindow = 24 * time.Hour
+	replayMax    = 200_000
+)
+
+// replay rebuilds detection state from the events stored in the last
+// replayWindow (oldest first), before live events are processed.
+func (p *pipeline) replay(ctx context.Context, det Detector) (int, error) {
+	q := store.EventQuery{From: p.s.now().Add(-replayWindow), Limit: 10000}
+	var recs []store.EventRecord
+	for len(recs) < replayMax {
+		page, err := p.s.st.SearchEvents(ctx, store.AllTenants(), q)
+		if err != nil {
+			return 0, err
+		}
+		recs = append(recs, page...)
+		if len(page) < q.Limit {
+			break
+		}
+		q.BeforeID = page[len(page)-1].ID
+	}
+	slices.SortStableFunc(recs, func(a, b store.EventRecord) int {
+		return cmp.Or(a.Event.Timestamp.Compare(b.Event.Timestamp), cmp.Compare(a.ID, b.ID))
+	})
+	for i := range recs {
+		p.handleMode(ctx, det.Process(&recs[i].Event), true)
+	}
+	return len(recs), nil
 }
 
 // copyEvent returns ev with its own Fields map (readers reuse theirs).

@@ -652,3 +652,38 @@ func FuzzConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestEstateValidateUpload(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	c.login("owner1")
+	bad := "tenants:\n  - id: x\n    name: X\n    criticality: extreme\ngrants:\n  - id: g\n    subject: nobody\n    target: x\n    privilege: admin\n"
+	resp, body := c.do("POST", "/api/v1/estate/validate", strings.NewReader(bad), map[string]string{"X-CSRF-Token": c.csrf})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `"line"`) {
+		t.Errorf("invalid estate: %d %s", resp.StatusCode, body)
+	}
+	good := "provider:\n  id: msp\n  name: Test MSP\ntenants:\n  - id: alpha-co\n    name: Alpha Company\n  - id: new-co\n    name: New Co\n"
+	resp, body = c.do("POST", "/api/v1/estate/validate", strings.NewReader(good), map[string]string{"X-CSRF-Token": c.csrf})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"valid":true`) {
+		t.Errorf("valid estate: %d %s", resp.StatusCode, body)
+	}
+	resp, body = c.do("POST", "/api/v1/estate?assess=false", strings.NewReader(good), map[string]string{"X-CSRF-Token": c.csrf})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	resp, body = c.do("GET", "/api/v1/tenants", nil, nil)
+	if !strings.Contains(body, "new-co") || strings.Contains(body, tenantB) {
+		t.Errorf("tenants after upload: %s", body)
+	}
+	resp, body = c.do("GET", "/api/v1/estate/diff?from=1&to=2", nil, nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, "new-co") {
+		t.Errorf("diff: %d %.300s", resp.StatusCode, body)
+	}
+	// Uploads are owner-only.
+	a := f.client()
+	a.login("analyst1")
+	resp, _ = a.do("POST", "/api/v1/estate", strings.NewReader(good), map[string]string{"X-CSRF-Token": a.csrf})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("analyst upload: %d", resp.StatusCode)
+	}
+}
