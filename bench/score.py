@@ -6,7 +6,7 @@ usage: score.py TRUTH.jsonl firebreak INCIDENTS.json
 
 Attacker keys: the source address for brute force, slow brute force, spray,
 cross-tenant spray, stuffing and success after spray; the tenant for a
-distributed spray; the user for MFA fatigue. Everything flagged that is not an
+distributed spray; the user (operator) for MFA fatigue and RMM fan-out. Everything flagged that is not an
 attacker key (a benign typo user's address, a NAT'd office, anything else) is
 a false positive.
 """
@@ -24,13 +24,14 @@ EXPECTED = {
     "cross_tenant_spray": "cross_tenant_spray",
     "success_after_spray": "success_after_failures",
     "mfa_fatigue": "mfa_fatigue",
+    "rmm_fanout": ("rmm_fanout_operator", "rmm_fanout_console"),
 }
 
 
 def actor_key(a):
     if a["kind"] == "distributed_spray":
         return ("tenant", a["tenant"])
-    if a["kind"] == "mfa_fatigue":
+    if a["kind"] in ("mfa_fatigue", "rmm_fanout"):
         return ("user", a["user"])
     return ("ip", a["source_ip"])
 
