@@ -1,0 +1,233 @@
+// Package bus carries events between firebreak processes over NATS
+// JetStream, so that several detector processes can share the load: the
+// ingest side publishes every stored event to a partitioned stream, and
+// each detector consumes a fixed subset of the partitions.
+//
+// Detection is stateful (windows per user, per source IP, per tenant), so a
+// partition must be read by exactly one process at a time and in order:
+// events are routed to a partition by a key (default: the tenant), each
+// partition has its own durable consumer with one batch in flight, and
+// Assigned splits the partitions statically among N processes. Rules that
+// correlate across partitions (the cross-tenant rules, when partitioned by
+// tenant) see only their partition's events; run those in a process that
+// consumes every partition, or partition by source IP instead.
+//
+// Delivery is at least once: a batch is acknowledged only after the handler
+// returned nil, otherwise it is redelivered. Publishing waits for
+// JetStream's acknowledgement (the message is stored) and sets a message id
+// from the event's store id, so a retried publish is deduplicated.
+//
+// Imported by the server (optional scale-out); imports store and event.
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+// Options configure the stream. Zero fields take defaults.
+type Options struct {
+	Stream     string        // stream name, default "FIREBREAK_EVENTS"
+	Subject    string        // subject prefix, default "firebreak.events"; partition p is "<prefix>.<p>"
+	Partitions int           // default 8; fixed for the life of the stream
+	MaxAge     time.Duration // how long the stream keeps events, default 7 days (the store keeps them for retention)
+	// Key routes an event to a partition (default: its tenant).
+	Key func(ev *event.Event) string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Stream == "" {
+		o.Stream = "FIREBREAK_EVENTS"
+	}
+	if o.Subject == "" {
+		o.Subject = "firebreak.events"
+	}
+	if o.Partitions <= 0 {
+		o.Partitions = 8
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = 7 * 24 * time.Hour
+	}
+	if o.Key == nil {
+		o.Key = func(ev *event.Event) string { return ev.Tenant }
+	}
+	return o
+}
+
+// Bus is a connection to the event stream.
+type Bus struct {
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	opts Options
+}
+
+// Open connects to url (nats://…) and creates or updates the stream.
+func Open(ctx context.Context, url string, opts Options) (*Bus, error) {
+	opts = opts.withDefaults()
+	nc, err := nats.Connect(url, nats.Name("firebreak"), nats.Timeout(5*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to NATS at %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        opts.Stream,
+		Description: "firebreak normalized events, partitioned for detector processes",
+		Subjects:    []string{opts.Subject + ".*"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      opts.MaxAge,
+		Duplicates:  2 * time.Minute,
+	})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("creating stream %s: %w", opts.Stream, err)
+	}
+	return &Bus{nc: nc, js: js, opts: opts}, nil
+}
+
+// Close drains and closes the connection.
+func (b *Bus) Close() error { return b.nc.Drain() }
+
+// Partition is the partition ev is routed to.
+func (b *Bus) Partition(ev *event.Event) int {
+	h := fnv.New32a()
+	h.Write([]byte(b.opts.Key(ev)))
+	return int(h.Sum32() % uint32(b.opts.Partitions))
+}
+
+// Partitions is the number of partitions.
+func (b *Bus) Partitions() int { return b.opts.Partitions }
+
+// Assigned returns the partitions process index (0-based) of count takes.
+func Assigned(partitions, index, count int) []int {
+	var out []int
+	for p := range partitions {
+		if count > 0 && p%count == index {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Publish sends recs and returns when JetStream has stored every one of
+// them (or the first error).
+func (b *Bus) Publish(ctx context.Context, recs []store.EventRecord) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(recs))
+	for i := range recs {
+		data, err := json.Marshal(&recs[i])
+		if err != nil {
+			return fmt.Errorf("encoding event: %w", err)
+		}
+		subj := b.opts.Subject + "." + strconv.Itoa(b.Partition(&recs[i].Event))
+		var popts []jetstream.PublishOpt
+		if recs[i].ID != 0 {
+			popts = append(popts, jetstream.WithMsgID(strconv.FormatInt(recs[i].ID, 10)))
+		}
+		f, err := b.js.PublishAsync(subj, data, popts...)
+		if err != nil {
+			return fmt.Errorf("publishing event: %w", err)
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("publishing event: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Handler processes one batch of one partition, in stream order. Returning
+// an error makes the batch be delivered again.
+type Handler func(ctx context.Context, partition int, recs []store.EventRecord) error
+
+// Consume reads partitions with durable consumers named "<name>-p<N>" (a
+// restarted process resumes where it acknowledged), batches of up to batch
+// events, until ctx ends. It returns nil when ctx ends, or the first
+// setup error.
+func (b *Bus) Consume(ctx context.Context, name string, partitions []int, batch int, h Handler) error {
+	if batch <= 0 {
+		batch = 256
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	for _, p := range partitions {
+		if p < 0 || p >= b.opts.Partitions {
+			return fmt.Errorf("partition %d out of range 0..%d", p, b.opts.Partitions-1)
+		}
+		cons, err := b.js.CreateOrUpdateConsumer(ctx, b.opts.Stream, jetstream.ConsumerConfig{
+			Durable:       fmt.Sprintf("%s-p%d", name, p),
+			FilterSubject: b.opts.Subject + "." + strconv.Itoa(p),
+			AckPolicy:     jetstream.AckAllPolicy,
+			AckWait:       time.Minute,
+			MaxAckPending: batch, // one batch in flight: order is kept
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+		})
+		if err != nil {
+			return fmt.Errorf("consumer for partition %d: %w", p, err)
+		}
+		g.Go(func() error { return b.consume(ctx, cons, p, batch, h) })
+	}
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func (b *Bus) consume(ctx context.Context, cons jetstream.Consumer, p, batch int, h Handler) error {
+	for ctx.Err() == nil {
+		mb, err := cons.Fetch(batch, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		var msgs []jetstream.Msg
+		var recs []store.EventRecord
+		for m := range mb.Messages() {
+			var r store.EventRecord
+			if err := json.Unmarshal(m.Data(), &r); err != nil {
+				m.Term() // undecodable: never redeliver a poison message
+				continue
+			}
+			msgs = append(msgs, m)
+			recs = append(recs, r)
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		if err := h(ctx, p, recs); err != nil {
+			for _, m := range msgs {
+				m.Nak()
+			}
+			continue
+		}
+		if err := msgs[len(msgs)-1].DoubleAck(ctx); err != nil && ctx.Err() == nil {
+			// Not acknowledged: the batch will be redelivered after AckWait.
+			continue
+		}
+	}
+	return nil
+}
