@@ -149,8 +149,9 @@ func TestWindowsMatchOracle(t *testing.T) {
 		{"gt: 1, lte: 4", func(n int64) bool { return n > 1 && n <= 4 }},
 	}
 	rounds := 300
-	if testing.Short() {
-		rounds = 50
+	if testing.Short() || raceEnabled {
+		rounds = 60
+		t.Logf("-short or -race: %d rounds instead of 300", rounds)
 	}
 	for round := range rounds {
 		rng := rand.New(rand.NewPCG(uint64(round), 42))
