@@ -479,6 +479,25 @@ func (b *builder) derive(e *estate.Estate) {
 			b.edge(Edge{From: vi, To: ti, Priv: Full, Kind: EdgeSupply, Why: "vendor ships the tool's software and updates", Pos: v.Pos})
 		}
 	}
+	// Subcontractor staff: a guest account from a vendor's domain
+	// (first.last_<vendor-id>.example#EXT#@msp) is managed by that vendor.
+	if len(e.Vendors) > 0 {
+		for i := range e.Identities {
+			x := &e.Identities[i]
+			d := upnDomain(x.UPN)
+			if d == "" {
+				continue
+			}
+			for j := range e.Vendors {
+				v := &e.Vendors[j]
+				if v.ID != "" && (d == v.ID || strings.HasPrefix(d, v.ID+".")) {
+					vi, _ := b.resolve(v.ID, KindVendor)
+					xi, _ := b.resolve(x.ID, KindIdentity)
+					b.edge(Edge{From: vi, To: xi, Priv: Full, Kind: EdgeStaff, Why: "the vendor's own staff account (guest from its domain)", Pos: x.Pos})
+				}
+			}
+		}
+	}
 	// Backups.
 	for i := range e.Backups {
 		bk := &e.Backups[i]
@@ -541,6 +560,22 @@ func (b *builder) derive(e *estate.Estate) {
 		}
 		b.edge(ed)
 	}
+}
+
+// upnDomain is the home domain of a UPN, seen through the guest form
+// user_domain#EXT#@tenant.
+func upnDomain(upn string) string {
+	upn = strings.ToLower(strings.TrimSpace(upn))
+	if before, _, ok := strings.Cut(upn, "#ext#"); ok {
+		if k := strings.LastIndexByte(before, '_'); k >= 0 {
+			return before[k+1:]
+		}
+		return ""
+	}
+	if k := strings.LastIndexByte(upn, '@'); k >= 0 {
+		return upn[k+1:]
+	}
+	return ""
 }
 
 // hostOf extracts a lower-case host name from a host or URL.

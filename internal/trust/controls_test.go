@@ -84,11 +84,17 @@ func TestGraphControls(t *testing.T) {
 	// A well-segregated estate passes them all.
 	seg := segregatedEstate(12)
 	seg.Provider = estate.Provider{ID: "msp", Name: "Segregated MSP"}
+	seg.Vendors = []estate.Vendor{{ID: "ra-vendor", Kind: "software", Supplies: []string{"ra-t01"}}}
 	sg := mustBuild(t, seg, Options{})
-	for k, r := range run(seg, map[string]any{"trust": Facts(sg)}) {
+	segRes := run(seg, map[string]any{"trust": Facts(sg)})
+	for k, r := range segRes {
 		if r.Status != assess.StatusPass && r.Status != assess.StatusNotApplicable {
 			t.Errorf("segregated %s: %s: %s %v", k, r.Status, r.Message, r.Evidence)
 		}
+	}
+	// Passing FB-TRUST-003 still lists the supplier paths.
+	if r := segRes["msp FB-TRUST-003"]; len(r.Evidence) != 1 || r.Evidence[0].ID != "ra-vendor" || !strings.Contains(r.Evidence[0].Detail, "reaches 1 of 12") {
+		t.Errorf("segregated FB-TRUST-003 evidence: %+v", r.Evidence)
 	}
 	// Without the graph every control is not evaluable, naming what is missing.
 	for k, r := range run(e, nil) {

@@ -40,7 +40,9 @@
 //     phishing-resistant MFA — so a vault gives what its stored credentials
 //     give, unless the credential alone is not enough to sign in;
 //   - vendors: vendor → each tool it supplies at full_control (the update
-//     channel);
+//     channel); vendor → each guest account from its domain
+//     (first.last_<vendor-id>.example#EXT#@…) at full_control — a
+//     subcontractor manages its own staff's accounts;
 //   - identity providers: an IdP tool → every identity of its owner (the
 //     MSP's Entra controls the MSP's accounts) at full_control; an identity
 //     holding Global Administrator or Privileged Role Administrator at the

@@ -124,9 +124,10 @@ const (
 	EdgeAccess                 // GDAP access group → gdap tool
 	EdgeBackup                 // backup console → tenant
 	EdgeEntry                  // outsider → entry point
+	EdgeStaff                  // subcontractor → the guest accounts of its staff
 )
 
-var edgeKindNames = [...]string{"member", "grant", "agent", "host", "credential", "supply", "idp", "role", "gdap", "access_group", "backup", "entry"}
+var edgeKindNames = [...]string{"member", "grant", "agent", "host", "credential", "supply", "idp", "role", "gdap", "access_group", "backup", "entry", "staff"}
 
 func (k EdgeKind) String() string {
 	if int(k) < len(edgeKindNames) {
