@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +121,43 @@ func TestReplayRebuildsDetection(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("brute force not detected on replay: %+v", after)
+	}
+}
+
+// TestAuthFailuresDetected checks that failed sign-ins at firebreak itself
+// become a brute-force incident through the firebreak.auth rules.
+func TestAuthFailuresDetected(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	eng, err := NewEngines(EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv.eng = eng
+	c := f.client()
+	c.do("GET", "/login", nil, nil)
+	for _, u := range []string{"owner1", "owner1", "nobody", "analyst1", "viewer-a", "root"} {
+		c.form("/login", url.Values{"username": {u}, "password": {"wrong"}})
+		f.clk.add(time.Second)
+	}
+	det, err := eng.NewDetector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.srv.pipe.replay(ctx, det); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.pipe.handle(ctx, det.Flush())
+	incs, err := f.st.ListIncidents(ctx, store.AllTenants(), store.IncidentFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var titles []string
+	for _, inc := range incs {
+		titles = append(titles, inc.Title)
+	}
+	all := strings.Join(titles, " | ")
+	if !strings.Contains(all, "Brute force against firebreak") || !strings.Contains(all, "Password spray against firebreak") {
+		t.Errorf("incidents: %s", all)
 	}
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"embed"
+	"io/fs"
 	"fmt"
 	"io"
 	"log/slog"
@@ -61,6 +63,11 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading built-in rules: %w", err)
 	}
+	own, err := detect.LoadRules(serverRules())
+	if err != nil {
+		return nil, fmt.Errorf("loading firebreak.auth rules: %w", err)
+	}
+	rules = append(rules, own...)
 	for _, dir := range opts.RuleDirs {
 		more, err := detect.LoadRules(os.DirFS(dir))
 		if err != nil {
@@ -196,3 +203,15 @@ type sampleDetail struct {
 }
 
 var _ = context.Background
+
+//go:embed rules/*.yml
+var rulesFS embed.FS
+
+// serverRules are the Sigma rules for firebreak's own sign-in events.
+func serverRules() fs.FS {
+	sub, err := fs.Sub(rulesFS, "rules")
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	return sub
+}
