@@ -3,9 +3,9 @@ package server
 import (
 	"context"
 	"embed"
-	"io/fs"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
