@@ -2,6 +2,7 @@ package trust
 
 import (
 	"cmp"
+	"encoding/json"
 	"slices"
 )
 
@@ -204,3 +205,6 @@ func (g *Graph) entries(rk *Ranking) []Entry {
 	})
 	return out
 }
+
+// MarshalJSON writes the rank with its tenant counts (as RankView).
+func (r Rank) MarshalJSON() ([]byte, error) { return json.Marshal(viewRank(r)) }
