@@ -33,9 +33,22 @@ const (
 	objVendor   = "vendor"
 )
 
+// kindNames indexes the object kinds so an id entry stays small (the id
+// map of a 500,000-object estate is the validator's main cost).
+var kindNames = []string{objProvider, objTenant, objIdentity, objGroup, objTool, objGrant, objAsset, objBackup, objIRPlan, objContract, objVendor}
+
+func kindIndex(kind string) uint8 {
+	for i, k := range kindNames {
+		if k == kind {
+			return uint8(i)
+		}
+	}
+	panic("estate: unknown object kind " + kind)
+}
+
 type idEntry struct {
-	kind string
-	pos  Pos
+	kind uint8
+	pos  *Pos // the object's Pos field (the slices are not modified while validating)
 }
 
 type validator struct {
@@ -298,7 +311,7 @@ func (v *validator) run() {
 // collectIDs builds the shared id namespace and reports missing and duplicate ids.
 func (v *validator) collectIDs() {
 	e := v.e
-	add := func(o obj, kind, id string) {
+	add := func(o obj, kind, id string, pos *Pos) {
 		if strings.TrimSpace(id) == "" {
 			v.errAt(o, "id", -1, "missing required field", "a unique id")
 			return
@@ -311,51 +324,51 @@ func (v *validator) collectIDs() {
 			if p := prev.pos.String(); p != "" {
 				where = " at " + p
 			}
-			v.errAt(o, "id", -1, "duplicate id "+strconv.Quote(id)+" (already used by a "+prev.kind+where+")", "ids unique across all object kinds")
+			v.errAt(o, "id", -1, "duplicate id "+strconv.Quote(id)+" (already used by a "+kindNames[prev.kind]+where+")", "ids unique across all object kinds")
 			return
 		}
-		v.ids[id] = idEntry{kind: kind, pos: o.pos}
+		v.ids[id] = idEntry{kind: kindIndex(kind), pos: pos}
 	}
-	add(obj{list: "provider", pos: e.Provider.Pos}, objProvider, e.Provider.ID)
+	add(obj{list: "provider", pos: e.Provider.Pos}, objProvider, e.Provider.ID, &e.Provider.Pos)
 	var lc local
 	for i := range e.Tenants {
-		add(lc.at("tenants", i, e.Tenants[i].Pos), objTenant, e.Tenants[i].ID)
+		add(lc.at("tenants", i, e.Tenants[i].Pos), objTenant, e.Tenants[i].ID, &e.Tenants[i].Pos)
 	}
 	lc = local{}
 	for i := range e.Identities {
-		add(lc.at("identities", i, e.Identities[i].Pos), objIdentity, e.Identities[i].ID)
+		add(lc.at("identities", i, e.Identities[i].Pos), objIdentity, e.Identities[i].ID, &e.Identities[i].Pos)
 	}
 	lc = local{}
 	for i := range e.Groups {
-		add(lc.at("groups", i, e.Groups[i].Pos), objGroup, e.Groups[i].ID)
+		add(lc.at("groups", i, e.Groups[i].Pos), objGroup, e.Groups[i].ID, &e.Groups[i].Pos)
 	}
 	lc = local{}
 	for i := range e.Tools {
-		add(lc.at("tools", i, e.Tools[i].Pos), objTool, e.Tools[i].ID)
+		add(lc.at("tools", i, e.Tools[i].Pos), objTool, e.Tools[i].ID, &e.Tools[i].Pos)
 	}
 	lc = local{}
 	for i := range e.Grants {
-		add(lc.at("grants", i, e.Grants[i].Pos), objGrant, e.Grants[i].ID)
+		add(lc.at("grants", i, e.Grants[i].Pos), objGrant, e.Grants[i].ID, &e.Grants[i].Pos)
 	}
 	lc = local{}
 	for i := range e.Assets {
-		add(lc.at("assets", i, e.Assets[i].Pos), objAsset, e.Assets[i].ID)
+		add(lc.at("assets", i, e.Assets[i].Pos), objAsset, e.Assets[i].ID, &e.Assets[i].Pos)
 	}
 	lc = local{}
 	for i := range e.Backups {
-		add(lc.at("backups", i, e.Backups[i].Pos), objBackup, e.Backups[i].ID)
+		add(lc.at("backups", i, e.Backups[i].Pos), objBackup, e.Backups[i].ID, &e.Backups[i].Pos)
 	}
 	lc = local{}
 	for i := range e.IRPlans {
-		add(lc.at("ir_plans", i, e.IRPlans[i].Pos), objIRPlan, e.IRPlans[i].ID)
+		add(lc.at("ir_plans", i, e.IRPlans[i].Pos), objIRPlan, e.IRPlans[i].ID, &e.IRPlans[i].Pos)
 	}
 	lc = local{}
 	for i := range e.Contracts {
-		add(lc.at("contracts", i, e.Contracts[i].Pos), objContract, e.Contracts[i].ID)
+		add(lc.at("contracts", i, e.Contracts[i].Pos), objContract, e.Contracts[i].ID, &e.Contracts[i].Pos)
 	}
 	lc = local{}
 	for i := range e.Vendors {
-		add(lc.at("vendors", i, e.Vendors[i].Pos), objVendor, e.Vendors[i].ID)
+		add(lc.at("vendors", i, e.Vendors[i].Pos), objVendor, e.Vendors[i].ID, &e.Vendors[i].Pos)
 	}
 }
 
@@ -399,11 +412,11 @@ func (v *validator) party(o obj, rel, val string, required bool) {
 // ref checks that id names an object of one of the kinds.
 func (v *validator) ref(o obj, rel string, elem int, id, expected string, kinds ...string) {
 	ent, ok := v.ids[id]
-	if ok && contains(kinds, ent.kind) {
+	if ok && contains(kinds, kindNames[ent.kind]) {
 		return
 	}
 	if ok {
-		v.errAt(o, rel, elem, strconv.Quote(id)+" is a "+ent.kind+", not a valid reference here", expected)
+		v.errAt(o, rel, elem, strconv.Quote(id)+" is a "+kindNames[ent.kind]+", not a valid reference here", expected)
 		return
 	}
 	what := "id"
