@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -162,13 +163,7 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 	if !opts.NoTrust {
 		to := trust.Options{Now: now}
 		if kc != nil {
-			to.KEVMatch = func(vendor, product, version, cpe string) []string {
-				var ids []string
-				for _, v := range kc.Match(vendor, product, version, cpe) {
-					ids = append(ids, v.CVE)
-				}
-				return ids
-			}
+			to.KEVMatch = cachedKEVMatch(kc)
 		}
 		graph, err := trust.Build(e, to)
 		if err != nil {
@@ -229,4 +224,27 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 		}
 	}
 	return nil
+}
+
+// cachedKEVMatch adapts (*kev.Catalog).Match for the trust graph, caching
+// by product: estates repeat the same few products on thousands of assets,
+// and matching is far costlier than a map lookup.
+func cachedKEVMatch(kc *kev.Catalog) func(vendor, product, version, cpe string) []string {
+	type key struct{ vendor, product, version, cpe string }
+	var mu sync.Mutex
+	cache := map[key][]string{}
+	return func(vendor, product, version, cpe string) []string {
+		k := key{vendor, product, version, cpe}
+		mu.Lock()
+		defer mu.Unlock()
+		if ids, ok := cache[k]; ok {
+			return ids
+		}
+		var ids []string
+		for _, v := range kc.Match(vendor, product, version, cpe) {
+			ids = append(ids, v.CVE)
+		}
+		cache[k] = ids
+		return ids
+	}
 }

@@ -17,12 +17,41 @@ import (
 
 type kv = [2]*ast.Term
 
-func f(k string, v *ast.Term) kv { return kv{ast.StringTerm(k), v} }
-func obj(items ...kv) *ast.Term  { return ast.NewTerm(ast.NewObject(items...)) }
-func str(s string) *ast.Term     { return ast.StringTerm(s) }
-func num(n int) *ast.Term        { return ast.IntNumberTerm(n) }
-func boolean(b bool) *ast.Term   { return ast.BooleanTerm(b) }
-func null() *ast.Term            { return ast.NullTerm() }
+// f pairs a key with a value. Keys come from keyTerm, which interns the
+// fixed field names so the millions of objects of a large estate share them.
+func f(k string, v *ast.Term) kv { return kv{keyTerm(k), v} }
+
+// keyTerms holds one term per field name of the input schema; it is filled
+// once (the schema is fixed) and only read afterwards.
+var keyTerms = func() map[string]*ast.Term {
+	m := map[string]*ast.Term{}
+	for _, k := range strings.Fields(`id name kind human home enabled personnel owner mfa_enforced mfa roles admin
+		days_since_sign_in days_since_created customer_access admin_tenants access_tools principal principal_kind
+		privilege privilege_rank standing expired live grant via scope ev_kind ev_id cve ransomware overdue due added
+		confirmed required_action management vendor product version host ports internet_exposed logging_enabled
+		retention_days segregated days_since_patched delivered customers vendor_listed kev customer global_admin
+		auto_extend auto_extend_duration duration status days_to_end access_groups hostname critical internet_ports
+		eol gold_image software scope rpo_hours hours_since_success offline immutable keys_separate
+		days_since_restore_test gold_images executive technical procurement days_since_exercised hard_copy
+		includes_msp clauses notification_hours days_since_review domain spf spf_all spf_valid dmarc dmarc_policy
+		dmarc_pct error object port open service tls_version cert_days_left subject target days_to_expiry supplies
+		days_since_assessed access evidence permission reason members`) {
+		m[k] = ast.StringTerm(k)
+	}
+	return m
+}()
+
+func keyTerm(k string) *ast.Term {
+	if t, ok := keyTerms[k]; ok {
+		return t
+	}
+	return ast.StringTerm(k)
+}
+func obj(items ...kv) *ast.Term { return ast.NewTerm(ast.NewObject(items...)) }
+func str(s string) *ast.Term    { return ast.StringTerm(s) }
+func num(n int) *ast.Term       { return ast.IntNumberTerm(n) }
+func boolean(b bool) *ast.Term  { return ast.BooleanTerm(b) }
+func null() *ast.Term           { return ast.NullTerm() }
 
 func boolp(b *bool) *ast.Term {
 	if b == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -27,7 +28,7 @@ func (en *Engine) evalSubject(ctx context.Context, x *index, st *staticInput, su
 		return nil, &PolicyError{Msg: fmt.Sprintf("evaluating policies for subject %s: %s", subject, formatRegoErr(err))}
 	}
 	isMSP := subject == estate.MSP
-	objs := &inputObjects{doc: in.(ast.Object)}
+	objs := &inputObjects{doc: in.(ast.Object), settings: st.settings.Value.(ast.Object)}
 	byControl := map[string][]Result{}
 	var custom []string
 	for _, r := range rs {
@@ -105,8 +106,9 @@ var validStatus = map[Status]bool{StatusPass: true, StatusFail: true, StatusNotE
 // inputObjects finds a subject's input objects by kind and id, to fill
 // evidence detail templates.
 type inputObjects struct {
-	doc   ast.Object
-	byKey map[string]map[string]ast.Object
+	doc      ast.Object
+	settings ast.Object // fills {setting} placeholders in messages
+	byKey    map[string]map[string]ast.Object
 }
 
 var kindKey = map[string]string{"asset": "assets", "identity": "identities", "tool": "tools", "backup": "backups",
@@ -204,6 +206,13 @@ func rawResult(m map[string]any, objs *inputObjects) (Result, error) {
 		return r, fmt.Errorf("result %v: needs control (string) and status (pass, fail, not_evaluable or not_applicable)", m)
 	}
 	r.Message, _ = m["message"].(string)
+	// Policies may give a format and its args instead of calling sprintf
+	// (sprintf is among the costliest builtins per evaluation).
+	if format, ok := m["format"].(string); ok && r.Message == "" {
+		args, _ := m["args"].([]any)
+		r.Message = fmt.Sprintf(format, goArgs(args)...)
+	}
+	r.Message = render(r.Message, objs.settings)
 	r.Object, _ = m["object"].(string)
 	// Custom policies may carry their own metadata.
 	r.Title, _ = m["title"].(string)
@@ -242,7 +251,7 @@ func rawResult(m map[string]any, objs *inputObjects) (Result, error) {
 			// sprintf per object (sprintf per object dominates evaluation
 			// time on large estates).
 			if args, ok := em["args"].([]any); ok {
-				ev.Detail = fmt.Sprintf(ev.Detail, goArgs(args)...)
+				ev.Detail = noMore.ReplaceAllString(fmt.Sprintf(ev.Detail, goArgs(args)...), "")
 			}
 			r.Evidence = append(r.Evidence, ev)
 		}
@@ -260,6 +269,10 @@ func rawResult(m map[string]any, objs *inputObjects) (Result, error) {
 	return r, nil
 }
 
+// noMore drops a "(+N more)" suffix whose N is zero or negative
+// (lib.principal_ev always passes the count of ids beyond the first five).
+var noMore = regexp.MustCompile(` \(\+(0|-\d+) more\)`)
+
 // goArgs converts Rego values (json.Number for numbers) for fmt.
 func goArgs(args []any) []any {
 	out := make([]any, len(args))
@@ -274,7 +287,11 @@ func goArgs(args []any) []any {
 				out[i] = v.String()
 			}
 		case []any:
-			out[i] = goArgs(v)
+			parts := make([]string, len(v))
+			for j, x := range goArgs(v) {
+				parts[j] = fmt.Sprint(x)
+			}
+			out[i] = strings.Join(parts, ", ")
 		default:
 			out[i] = v
 		}

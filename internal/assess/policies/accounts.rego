@@ -9,7 +9,7 @@ stale_days := input.settings.stale_days
 active := [i | some i in input.identities; i.enabled; i.kind != "break_glass"]
 
 results contains lib.check(
-	{"control": "FB-ACC-001", "noun": "enabled accounts", "fails": sprintf("stale (no sign-in within %d days)", [stale_days]), "need": "identities.sign_in (last sign-in date)",
+	{"control": "FB-ACC-001", "noun": "enabled accounts", "fails": "stale (no sign-in within {stale_days} days)", "need": "identities.sign_in (last sign-in date)",
 	 "kind": "identity", "detail": "no sign-in for {days_since_sign_in} days", "unknown_detail": "last sign-in unknown"},
 	count(active),
 	array.concat(

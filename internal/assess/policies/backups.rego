@@ -51,7 +51,7 @@ untested(b) := "no restore test recorded" if b.days_since_restore_test == null
 else := sprintf("last restore test %d days ago", [b.days_since_restore_test]) if b.days_since_restore_test > input.settings.restore_test_days
 
 results contains lib.check(
-	{"control": "FB-BAK-004", "noun": "backups", "fails": sprintf("restore not tested within %d days", [input.settings.restore_test_days]), "need": "backups (last_restore_test)"},
+	{"control": "FB-BAK-004", "noun": "backups", "fails": "restore not tested within {restore_test_days} days", "need": "backups (last_restore_test)"},
 	count(input.backups),
 	[{"kind": "backup", "id": b.id, "detail": msg} | some b in input.backups; msg := untested(b)],
 	[],

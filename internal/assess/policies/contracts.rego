@@ -25,8 +25,8 @@ results contains clause(id, name) if {
 }
 
 clause(id, name) := lib.result(id, "fail", "no contract recorded for the tenant", []) if input.contract == null
-else := lib.result(id, "pass", sprintf("clause %s present", [name]), [{"kind": "contract", "id": input.contract.id, "detail": name}]) if input.contract.clauses[name]
-else := lib.result(id, "fail", sprintf("clause %s missing", [name]), [{"kind": "contract", "id": input.contract.id, "detail": "missing clause %s", "args": [name]}])
+else := {"control": id, "status": "pass", "format": "clause %s present", "args": [name], "evidence": [lib.ev("contract", input.contract.id, name)]} if input.contract.clauses[name]
+else := {"control": id, "status": "fail", "format": "clause %s missing", "args": [name], "evidence": [{"kind": "contract", "id": input.contract.id, "detail": "missing clause %s", "args": [name]}]}
 
 review := input.settings.contract_review_days
 
@@ -35,10 +35,12 @@ results contains r if {
 	r := reviewed
 }
 
-reviewed := lib.result("FB-TR-001", "fail", "no contract recorded for the tenant", []) if input.contract == null
-else := lib.result("FB-TR-001", "fail", "contract has no review date", [{"kind": "contract", "id": input.contract.id, "detail": "reviewed not recorded"}]) if input.contract.days_since_review == null
-else := lib.result("FB-TR-001", "fail", sprintf("contract last reviewed %d days ago (policy %d)", [input.contract.days_since_review, review]), [{"kind": "contract", "id": input.contract.id, "detail": "reviewed %d days ago", "args": [input.contract.days_since_review]}]) if input.contract.days_since_review > review
-else := lib.result("FB-TR-001", "pass", sprintf("contract reviewed %d days ago", [input.contract.days_since_review]), [{"kind": "contract", "id": input.contract.id, "detail": "reviewed"}])
+c := input.contract
+
+reviewed := lib.result("FB-TR-001", "fail", "no contract recorded for the tenant", []) if c == null
+else := lib.result("FB-TR-001", "fail", "contract has no review date", [lib.ev("contract", c.id, "reviewed not recorded")]) if c.days_since_review == null
+else := {"control": "FB-TR-001", "status": "fail", "format": "contract last reviewed %d days ago (policy {contract_review_days})", "args": [c.days_since_review], "evidence": [{"kind": "contract", "id": c.id, "detail": "reviewed %d days ago", "args": [c.days_since_review]}]} if c.days_since_review > review
+else := {"control": "FB-TR-001", "status": "pass", "format": "contract reviewed %d days ago", "args": [c.days_since_review], "evidence": [lib.ev("contract", c.id, "reviewed")]}
 
 max_hours := input.settings.notification_max_hours
 
@@ -47,7 +49,7 @@ results contains r if {
 	r := notification
 }
 
-notification := lib.result("FB-TR-002", "fail", "no contract recorded for the tenant", []) if input.contract == null
-else := lib.result("FB-TR-002", "fail", "contract sets no incident notification window", [{"kind": "contract", "id": input.contract.id, "detail": "notification_hours not set"}]) if input.contract.notification_hours == null
-else := lib.result("FB-TR-002", "fail", sprintf("notification within %d hours exceeds policy %d", [input.contract.notification_hours, max_hours]), [{"kind": "contract", "id": input.contract.id, "detail": "notification_hours=%d", "args": [input.contract.notification_hours]}]) if input.contract.notification_hours > max_hours
-else := lib.result("FB-TR-002", "pass", sprintf("notification within %d hours", [input.contract.notification_hours]), [{"kind": "contract", "id": input.contract.id, "detail": "notification_hours=%d", "args": [input.contract.notification_hours]}])
+notification := lib.result("FB-TR-002", "fail", "no contract recorded for the tenant", []) if c == null
+else := lib.result("FB-TR-002", "fail", "contract sets no incident notification window", [lib.ev("contract", c.id, "notification_hours not set")]) if c.notification_hours == null
+else := {"control": "FB-TR-002", "status": "fail", "format": "notification within %d hours exceeds policy {notification_max_hours}", "args": [c.notification_hours], "evidence": [{"kind": "contract", "id": c.id, "detail": "notification_hours=%d", "args": [c.notification_hours]}]} if c.notification_hours > max_hours
+else := {"control": "FB-TR-002", "status": "pass", "format": "notification within %d hours", "args": [c.notification_hours], "evidence": [{"kind": "contract", "id": c.id, "detail": "notification_hours=%d", "args": [c.notification_hours]}]}

@@ -30,7 +30,7 @@ stale(p) := "never exercised" if p.days_since_exercised == null
 else := sprintf("last exercised %d days ago", [p.days_since_exercised]) if p.days_since_exercised > input.settings.ir_exercise_days
 
 results contains lib.check(
-	{"control": "FB-IR-002", "noun": "incident response plans", "fails": sprintf("not exercised within %d days", [input.settings.ir_exercise_days]), "need": "ir_plans"},
+	{"control": "FB-IR-002", "noun": "incident response plans", "fails": "not exercised within {ir_exercise_days} days", "need": "ir_plans"},
 	count(input.ir_plans),
 	[{"kind": "ir_plan", "id": p.id, "detail": msg} | some p in input.ir_plans; msg := stale(p)],
 	[],

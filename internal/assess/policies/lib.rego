@@ -29,7 +29,8 @@ check(spec, n, failing, unknown) := r if {
 	r := {
 		"control": spec.control,
 		"status": "fail",
-		"message": sprintf("%d of %d %s: %s", [count(failing), n, spec.noun, spec.fails]),
+		"format": "%d of %d %s: %s",
+		"args": [count(failing), n, spec.noun, spec.fails],
 		"evidence": failing,
 		"evidence_kind": object.get(spec, "kind", ""),
 		"evidence_detail": object.get(spec, "detail", ""),
@@ -39,7 +40,8 @@ check(spec, n, failing, unknown) := r if {
 	r := {
 		"control": spec.control,
 		"status": "not_evaluable",
-		"message": sprintf("%d of %d %s lack %s", [count(unknown), n, spec.noun, spec.need]),
+		"format": "%d of %d %s lack %s",
+		"args": [count(unknown), n, spec.noun, spec.need],
 		"missing": [spec.need],
 		"evidence": unknown,
 		"evidence_kind": object.get(spec, "kind", ""),
@@ -47,18 +49,18 @@ check(spec, n, failing, unknown) := r if {
 	}
 } else := r if {
 	n > 0
-	r := {"control": spec.control, "status": "pass", "message": sprintf("all %d %s pass", [n, spec.noun])}
-} else := {"control": spec.control, "status": "not_applicable", "message": sprintf("no %s", [spec.noun])}
+	r := {"control": spec.control, "status": "pass", "format": "all %d %s pass", "args": [n, spec.noun]}
+} else := {"control": spec.control, "status": "not_applicable", "format": "no %s", "args": [spec.noun]}
 
 # flag judges a single optional boolean fact: true passes, false fails,
 # null is not evaluable.
 flag(control, value, kind, id, what, need) := r if {
 	value == true
-	r := {"control": control, "status": "pass", "message": what, "evidence": [ev(kind, id, sprintf("%s: yes", [what]))]}
+	r := {"control": control, "status": "pass", "message": what, "evidence": [ev(kind, id, concat("", [what, ": yes"]))]}
 } else := r if {
 	value == false
-	r := {"control": control, "status": "fail", "message": sprintf("not met: %s", [what]), "evidence": [ev(kind, id, sprintf("%s: no", [what]))]}
-} else := {"control": control, "status": "not_evaluable", "message": sprintf("unknown: %s", [what]), "missing": [need], "evidence": [ev(kind, id, "not recorded")]}
+	r := {"control": control, "status": "fail", "message": concat("", ["not met: ", what]), "evidence": [ev(kind, id, concat("", [what, ": no"]))]}
+} else := {"control": control, "status": "not_evaluable", "message": concat("", ["unknown: ", what]), "missing": [need], "evidence": [ev(kind, id, "not recorded")]}
 
 # result builds a fixed verdict.
 result(control, status, message, evidence) := {"control": control, "status": status, "message": message, "evidence": evidence}
@@ -76,10 +78,7 @@ live_paths := [p | some p in input.access; p.live]
 # principal_ev is the evidence for a principal (identity or group) with a
 # path into the tenant whose summary lists the member ids at fault.
 principal_ev(pid, ids, what) := ev("identity", pid, what) if input.principals[pid].kind == "identity"
-else := ev("group", pid, sprintf("%d of %d members %s: %s%s", [count(ids), input.principals[pid].members, what, concat(", ", array.slice(ids, 0, 5)), more(ids)]))
-
-more(ids) := sprintf(" and %d more", [count(ids) - 5]) if count(ids) > 5
-else := ""
+else := {"kind": "group", "id": pid, "detail": "%d of %d members %s: %v (+%d more)", "args": [count(ids), input.principals[pid].members, what, array.slice(ids, 0, 5), count(ids) - 5]}
 
 # over reports whether a day count exceeds a limit (null never does).
 over(days, limit) if {

@@ -16,7 +16,7 @@ results contains lib.check(
 logged := [t | some t in tools; t.logging_enabled != false]
 
 results contains lib.check(
-	{"control": "FB-LOG-002", "noun": "logging MSP tools", "fails": sprintf("retention under %d days", [input.settings.log_retention_days]), "need": "tools.logging (logging.retention_days)"},
+	{"control": "FB-LOG-002", "noun": "logging MSP tools", "fails": "retention under {log_retention_days} days", "need": "tools.logging (logging.retention_days)"},
 	count(logged),
 	[{"kind": "tool", "id": t.id, "detail": "retention %d days", "args": [t.retention_days]} | some t in logged; t.retention_days != null; t.retention_days < input.settings.log_retention_days],
 	[{"kind": "tool", "id": t.id, "detail": "retention unknown"} | some t in logged; t.retention_days == null],

@@ -18,7 +18,7 @@ unreviewed(v) := "never risk-assessed" if v.days_since_assessed == null
 else := sprintf("last assessed %d days ago", [v.days_since_assessed]) if v.days_since_assessed > review
 
 results contains lib.check(
-	{"control": "FB-SC-002", "noun": "vendors and subcontractors", "fails": sprintf("not risk-assessed within %d days", [review]), "need": "vendors (assessed)"},
+	{"control": "FB-SC-002", "noun": "vendors and subcontractors", "fails": "not risk-assessed within {vendor_review_days} days", "need": "vendors (assessed)"},
 	count(input.vendors),
 	[{"kind": "vendor", "id": v.id, "detail": msg} | some v in input.vendors; msg := unreviewed(v)],
 	[],
@@ -27,7 +27,7 @@ results contains lib.check(
 access_note(v) := concat(", ", [sprintf("%s on %s", [a.privilege, a.target]) | some a in v.access])
 
 results contains lib.check(
-	{"control": "FB-SC-003", "noun": "subcontractors with access to the tenant", "fails": sprintf("not reviewed within %d days", [review]), "need": "vendors"},
+	{"control": "FB-SC-003", "noun": "subcontractors with access to the tenant", "fails": "not reviewed within {vendor_review_days} days", "need": "vendors"},
 	count(input.vendors),
 	[{"kind": "vendor", "id": v.id, "detail": "%s (access: %s)", "args": [msg, access_note(v)]} | some v in input.vendors; msg := unreviewed(v)],
 	[],

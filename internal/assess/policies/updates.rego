@@ -59,14 +59,14 @@ results contains lib.result("FB-UPD-002", "not_applicable", "no systems recorded
 patch_days := input.settings.patch_days
 
 results contains lib.check(
-	{"control": "FB-UPD-003", "noun": "MSP tools", "fails": sprintf("not patched within %d days", [patch_days]), "need": "tools.patch (last_patched)"},
+	{"control": "FB-UPD-003", "noun": "MSP tools", "fails": "not patched within {patch_days} days", "need": "tools.patch (last_patched)"},
 	count(tools),
 	[{"kind": "tool", "id": t.id, "detail": "last patched %d days ago", "args": [t.days_since_patched]} | some t in tools; t.days_since_patched > patch_days],
 	[{"kind": "tool", "id": t.id, "detail": "last_patched unknown"} | some t in tools; t.management; t.days_since_patched == null],
 ) if lib.msp
 
 results contains lib.check(
-	{"control": "FB-UPD-004", "noun": "systems", "fails": sprintf("not patched within %d days", [patch_days]), "need": "assets.patch (last_patched)",
+	{"control": "FB-UPD-004", "noun": "systems", "fails": "not patched within {patch_days} days", "need": "assets.patch (last_patched)",
 	 "kind": "asset", "detail": "{hostname} last patched {days_since_patched} days ago", "unknown_detail": "{hostname}: last_patched unknown"},
 	count(input.assets),
 	[a.id | some a in input.assets; a.days_since_patched > patch_days],

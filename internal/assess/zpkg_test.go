@@ -1,0 +1,43 @@
+package assess
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/firebreak-msp/firebreak/internal/estate"
+)
+
+func TestZPkg(t *testing.T) {
+	if os.Getenv("ZPROF") == "" {
+		t.Skip()
+	}
+	now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	e := estate.Generate(estate.GenOptions{Tenants: 20, Identities: 1000, Grants: 2000, Assets: 2000, Seed: 1, Now: now})
+	x := newIndex(e, now, nil)
+	st := x.static(obj(f("loaded", boolean(false)), f("missing", str("x"))), nil)
+	st.principals = ast.NewTerm(ast.NewObject())
+	in := x.input(st, e.Tenants[1].ID)
+	var mods []func(*rego.Rego)
+	files, _ := embeddedPolicies.ReadDir("policies")
+	for _, fe := range files {
+		b, _ := embeddedPolicies.ReadFile("policies/" + fe.Name())
+		mods = append(mods, rego.Module(fe.Name(), string(b)))
+	}
+	for _, pkg := range []string{"exposure", "logging", "mfa", "network", "privilege", "accounts", "updates", "backups", "ir", "contracts", "supply_chain", "authz", "trust"} {
+		pq, err := rego.New(append(mods, rego.Query("r := data.firebreak.checks."+pkg+".results"))...).PrepareForEval(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		for range 50 {
+			pq.Eval(context.Background(), rego.EvalParsedInput(in))
+		}
+		fmt.Printf("%-14s %v\n", pkg, time.Since(t0)/50)
+	}
+}
