@@ -82,11 +82,20 @@ func (p *pipeline) submitInternal(ctx context.Context, ev event.Event) {
 	}
 }
 
-// run consumes the detection queue until ctx ends.
+// run rebuilds detection state from recently stored events, then consumes
+// the detection queue until ctx ends. Live events wait in the queue (and
+// ingest slows by back-pressure) while the replay runs; serving does not.
 func (p *pipeline) run(ctx context.Context, det Detector) {
 	p.mu.Lock()
 	p.det = det
 	p.mu.Unlock()
+	if n, err := p.replay(ctx, det); err != nil {
+		if ctx.Err() == nil {
+			p.s.log.Warn("replaying stored events into detection", "err", err)
+		}
+	} else if n > 0 {
+		p.s.log.Info("detection state rebuilt from stored events", "events", n)
+	}
 	for {
 		select {
 		case evs := <-p.q:

@@ -37,11 +37,6 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, tlsCfg *tls.Config) e
 		if err != nil {
 			return fmt.Errorf("starting detection: %w", err)
 		}
-		if n, err := s.pipe.replay(ctx, det); err != nil {
-			s.log.Warn("replaying stored events into detection", "err", err)
-		} else if n > 0 {
-			s.log.Info("detection state rebuilt from stored events", "events", n)
-		}
 		pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
 		done := make(chan struct{})
 		go func() { s.pipe.run(pctx, det); close(done) }()
