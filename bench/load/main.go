@@ -23,9 +23,12 @@ import (
 	"regexp"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
@@ -66,7 +69,26 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 	if database == "" {
 		st, err = sqlite.Open(ctx, dir)
 	} else {
-		st, err = postgres.OpenWith(ctx, database, store.Options{SecretKey: bytes.Repeat([]byte{7}, 32)})
+		// A schema of its own, dropped at the end, so runs never mix with
+		// other data in the database.
+		schema := fmt.Sprintf("fbload_%d", os.Getpid())
+		conn, err := pgx.Connect(ctx, database)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+			return err
+		}
+		defer conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		sep := "?"
+		if strings.Contains(database, "?") {
+			sep = "&"
+		}
+		st, err = postgres.OpenWith(ctx, database+sep+"search_path="+schema, store.Options{SecretKey: bytes.Repeat([]byte{7}, 32)})
+		if err != nil {
+			return err
+		}
 	}
 	if err != nil {
 		return err
