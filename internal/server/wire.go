@@ -45,13 +45,25 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading catalog: %w", err)
 	}
-	aopts := assess.Options{PolicyDirs: opts.PolicyDirs, Clock: opts.Clock, Logger: opts.Logger}
+	// extra is shared with the assess engine, which reads it at every Run:
+	// Assess sets extra["trust"] to the facts of the estate being assessed
+	// (runs are serialised by Engines.mu).
+	extra := map[string]any{}
+	aopts := assess.Options{PolicyDirs: opts.PolicyDirs, Clock: opts.Clock, Logger: opts.Logger, Extra: extra}
+	var kevMatch func(vendor, product, version, cpe string) []string
 	if opts.KEVPath != "" {
 		k, err := kev.Load(opts.KEVPath)
 		if err != nil {
 			return nil, fmt.Errorf("loading KEV: %w", err)
 		}
 		aopts.KEV = k
+		kevMatch = func(vendor, product, version, cpe string) []string {
+			var ids []string
+			for _, v := range k.Match(vendor, product, version, cpe) {
+				ids = append(ids, v.CVE)
+			}
+			return ids
+		}
 	} else {
 		aopts.KEVMissing = "no KEV catalog configured (assess.kev)"
 	}
@@ -80,16 +92,41 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 	}
 	var mu sync.Mutex
 	var graph *trust.Graph
+	var graphOf *estate.Estate
+	build := func(e *estate.Estate) (*trust.Graph, error) {
+		mu.Lock()
+		g, of := graph, graphOf
+		mu.Unlock()
+		if of == e && g != nil {
+			return g, nil
+		}
+		g, err := trust.Build(e, trust.Options{Now: opts.Clock(), KEVMatch: kevMatch})
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		graph, graphOf = g, e
+		mu.Unlock()
+		return g, nil
+	}
 	eng := &Engines{
-		Assess: ae.Run,
+		Assess: func(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
+			if g, err := build(e); err == nil {
+				extra["trust"] = trust.Facts(g)
+			} else {
+				// The graph controls are then not evaluable (input.trust missing).
+				delete(extra, "trust")
+				if opts.Logger != nil {
+					opts.Logger.Warn("trust graph for assessment", "err", err)
+				}
+			}
+			return ae.Run(ctx, e)
+		},
 		Blast: func(e *estate.Estate) (*store.BlastResult, error) {
-			g, err := trust.Build(e, trust.Options{})
+			g, err := build(e)
 			if err != nil {
 				return nil, err
 			}
-			mu.Lock()
-			graph = g
-			mu.Unlock()
 			return blastResult(g, opts.RankLimit), nil
 		},
 		BlastQuery: func(node string) (any, error) {

@@ -1,0 +1,61 @@
+package server
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+)
+
+// TestEnginesOnExample runs the wired engines on the bundled example: the
+// trust-graph controls get input.trust (not "missing"), and the blast result
+// ranks the RMM among the widest single points of failure.
+func TestEnginesOnExample(t *testing.T) {
+	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := NewEngines(EngineOptions{Clock: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := eng.Assess(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trustResults := 0
+	for _, r := range rep.Results {
+		for _, m := range r.Missing {
+			if strings.Contains(m, "input.trust") {
+				t.Fatalf("%s %s: trust facts missing: %v", r.Control, r.Subject, r.Missing)
+			}
+		}
+		if strings.Contains(r.Control, "TRUST") && r.Status != assess.StatusNotEvaluable {
+			trustResults++
+		}
+	}
+	if trustResults == 0 {
+		t.Error("no trust-graph control was evaluated")
+	}
+	b, err := eng.Blast(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := map[string]bool{}
+	for _, r := range b.Ranking[:min(10, len(b.Ranking))] {
+		top[r.Node] = true
+		if len(r.Tenants) != r.TenantCount {
+			t.Errorf("%s: %d tenants listed, count %d", r.Node, len(r.Tenants), r.TenantCount)
+		}
+	}
+	if !top["rmm"] {
+		t.Errorf("rmm not among the top single points of failure: %v", top)
+	}
+	if _, err := eng.BlastQuery("rmm"); err != nil {
+		t.Errorf("blast query: %v", err)
+	}
+}
