@@ -118,7 +118,8 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 
 	// Seed stored events directly through the store.
 	t0 = time.Now()
-	base := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	// Older than the detection replay window: the seed is history, not live.
+	base := time.Now().UTC().Add(-10 * 24 * time.Hour)
 	recs := make([]store.EventRecord, 0, 10000)
 	for i := 0; i < seedEvents; i++ {
 		recs = append(recs, store.EventRecord{Event: event.Event{Timestamp: base.Add(time.Duration(i) * time.Millisecond * 80), Category: "authentication",

@@ -40,10 +40,37 @@ func (s *Server) basePage(ctx context.Context, p *principal, title, nav string) 
 	if p.Session != nil {
 		b.CSRF = p.Session.CSRF.Reveal()
 	}
-	if open, err := s.st.ListIncidents(ctx, p.Scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000}); err == nil {
-		b.OpenIncidents = len(open)
-	}
+	b.OpenIncidents = s.openCount(ctx, p.Scope)
 	return b
+}
+
+// openCount is the number of open incidents in scope for the navigation
+// badge, cached for a few seconds per scope.
+func (s *Server) openCount(ctx context.Context, scope store.Scope) int {
+	key := scope.String()
+	now := time.Now()
+	s.badgeMu.Lock()
+	if c, ok := s.badge[key]; ok && now.Sub(c.at) < 3*time.Second {
+		s.badgeMu.Unlock()
+		return c.n
+	}
+	s.badgeMu.Unlock()
+	open, err := s.st.ListIncidents(ctx, scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000})
+	if err != nil {
+		return 0
+	}
+	s.badgeMu.Lock()
+	if s.badge == nil || len(s.badge) > 10000 {
+		s.badge = map[string]badgeCount{}
+	}
+	s.badge[key] = badgeCount{n: len(open), at: now}
+	s.badgeMu.Unlock()
+	return len(open)
+}
+
+type badgeCount struct {
+	n  int
+	at time.Time
 }
 
 // ---------------------------------------------------------------------------

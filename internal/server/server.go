@@ -66,7 +66,9 @@ type Server struct {
 	tmapFile *ingest.TenantMap
 
 	matrixCache viewCache // per run id
-	accessCache viewCache // per snapshot id
+	badgeMu     sync.Mutex
+	badge       map[string]badgeCount // open incidents per scope, for the nav badge
+	accessCache viewCache             // per snapshot id
 
 	mu    sync.RWMutex
 	ready bool
