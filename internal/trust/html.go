@@ -242,6 +242,7 @@ function select(src){
   h+="</tbody></table>";document.getElementById("fb-side").innerHTML=h;
 }
 // A link can preselect a node: page.html#node=rmm
-var m=/(?:^#|&)node=([^&]+)/.exec(location.hash);if(m){var want=decodeURIComponent(m[1]);N.forEach(function(n,i){if(n.id===want)select(i)})}
+function fromHash(){var m=/(?:^#|&)node=([^&]+)/.exec(location.hash);if(m){var want=decodeURIComponent(m[1]);N.forEach(function(n,i){if(n.id===want)select(i)})}}
+fromHash();window.addEventListener("hashchange",fromHash);
 if(D.truncated)document.getElementById("fb-summary").textContent="showing the "+N.length+" nodes with the widest blast radius; "+D.truncated+" more are in the JSON output";
 })();`
