@@ -346,8 +346,10 @@ type BlastRank struct {
 // EventStore keeps normalized events with their raw line.
 type EventStore interface {
 	// AppendEvents writes a batch durably (committed and synced) before it
-	// returns, and sets each record's ID and Received. Concurrent calls may
-	// be committed together. Either the whole batch is stored or none of it.
+	// returns nil, and sets each record's ID and Received. Concurrent calls
+	// may be committed together. Either the whole batch is stored or none of
+	// it. When it returns an error the batch must be treated as not stored
+	// (a client retry may then store it twice: delivery is at least once).
 	AppendEvents(ctx context.Context, batch []EventRecord) error
 	// SearchEvents returns events matching q in the scope, newest first
 	// (by timestamp, then id).

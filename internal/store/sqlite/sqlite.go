@@ -204,11 +204,12 @@ func (w *eventWriter) append(ctx context.Context, batch []store.EventRecord) err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	// Once queued, wait for the outcome even if ctx ends: the writer may
+	// already be writing the batch (and its IDs), and the caller must learn
+	// whether it was stored. A group commit takes well under a second.
 	select {
 	case err := <-req.done:
 		return err
-	case <-ctx.Done():
-		return ctx.Err()
 	case <-w.stopped:
 		select {
 		case err := <-req.done:
