@@ -630,3 +630,21 @@ type senderFunc func(ctx context.Context, a Alert) error
 
 func (f senderFunc) Send(ctx context.Context, a Alert) error { return f(ctx, a) }
 func (f senderFunc) Kind() string                            { return "func" }
+
+// FuzzNew feeds arbitrary target configs (they arrive through the API) to
+// every kind: errors are fine, panics and accepting an unusable sender are not.
+func FuzzNew(f *testing.F) {
+	f.Add(`{"url":"https://x.example/h","secret":"0123456789abcdefgh"}`)
+	f.Add(`{"address":"siem:514","network":"tcp","facility":3}`)
+	f.Add(`{"address":"smtp:587","from":"a@b.example","to":["c@d.example"],"starttls":"opportunistic"}`)
+	f.Add(`{"url":null}`)
+	f.Add(`[]`)
+	f.Fuzz(func(t *testing.T, cfg string) {
+		for _, kind := range []string{store.TargetWebhook, store.TargetSlack, store.TargetTeams, store.TargetSyslog, store.TargetSMTP} {
+			s, err := New(kind, []byte(cfg), Options{})
+			if err == nil && (s == nil || s.Kind() != kind) {
+				t.Fatalf("New(%s, %q) = %v without error", kind, cfg, s)
+			}
+		}
+	})
+}
