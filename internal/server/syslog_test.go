@@ -109,3 +109,56 @@ func TestSyslogListener(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSlowClientCutOff checks a client that never finishes its request is
+// disconnected by the server's timeouts instead of holding a connection.
+func TestSlowClientCutOff(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTP.ReadHeaderTimeout = 300 * time.Millisecond
+	cfg.HTTP.ReadTimeout = 600 * time.Millisecond
+	srv, err := New(Options{Config: cfg, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln, nil) }()
+	for _, partial := range []string{
+		"GET /healthz HTTP/1.1\r\nHost: x\r\n", // headers never finished
+		"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer fbk_x\r\nContent-Length: 100000\r\n\r\nsome", // body never finished
+	} {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		fmt.Fprint(c, partial)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 4096)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					t.Errorf("%q: connection still open after 5s", partial[:20])
+				}
+				break
+			}
+		}
+		if d := time.Since(start); d > 4*time.Second {
+			t.Errorf("%q: cut off after %s", partial[:20], d)
+		}
+		c.Close()
+	}
+	cancel()
+	<-done
+}
