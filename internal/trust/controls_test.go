@@ -96,6 +96,22 @@ func TestGraphControls(t *testing.T) {
 	if r := segRes["msp FB-TRUST-003"]; len(r.Evidence) != 1 || r.Evidence[0].ID != "ra-vendor" || !strings.Contains(r.Evidence[0].Detail, "reaches 1 of 12") {
 		t.Errorf("segregated FB-TRUST-003 evidence: %+v", r.Evidence)
 	}
+	// A customer's admin account with admin in another customer breaks
+	// segregation: FB-TRUST-005 fails for the MSP and both tenants.
+	cross := segregatedEstate(4)
+	cross.Provider = estate.Provider{ID: "msp", Name: "Leaky MSP"}
+	cross.Identities = append(cross.Identities, estate.Identity{ID: "t01-it", Kind: estate.KindHuman, Home: "t01", Roles: []string{"Global Administrator"}, MFA: mfa(estate.MFAFIDO2)})
+	cross.Grants = append(cross.Grants, estate.Grant{ID: "leak", Subject: "t01-it", Target: "t02", Privilege: estate.PrivAdmin})
+	cg := mustBuild(t, cross, Options{})
+	crossRes := run(cross, map[string]any{"trust": Facts(cg)})
+	for _, k := range []string{"msp FB-TRUST-005", "t01 FB-TRUST-005", "t02 FB-TRUST-005"} {
+		if r := crossRes[k]; r.Status != assess.StatusFail || len(r.Evidence) == 0 || r.Evidence[0].ID != "t01-it" {
+			t.Errorf("%s: %s %s %v", k, r.Status, r.Message, r.Evidence)
+		}
+	}
+	if r := crossRes["t03 FB-TRUST-005"]; r.Status != assess.StatusPass {
+		t.Errorf("t03 FB-TRUST-005: %s %s", r.Status, r.Message)
+	}
 	// Without the graph every control is not evaluable, naming what is missing.
 	for k, r := range run(e, nil) {
 		if r.Status != assess.StatusNotEvaluable || len(r.Missing) == 0 {

@@ -162,17 +162,21 @@ results contains lib.check(
 	lib.msp
 }
 
-results contains lib.check(
-	{"control": "FB-TRUST-005", "noun": "paths across the customer boundary", "fails": "cross between this tenant and another", "need": need},
-	1,
-	{lib.ev(c.kind, c.via, sprintf("belongs to %s and reaches %s at admin or above", [c.tenant, concat(", ", c.reaches)])) |
-		some c in tr.cross_tenant
-		crosses(c)
-	},
-	set(),
-) if {
+crossing := {lib.ev(c.kind, c.via, sprintf("belongs to %s and reaches %s at admin or above", [c.tenant, concat(", ", c.reaches)])) |
+	some c in tr.cross_tenant
+	crosses(c)
+}
+
+results contains lib.result("FB-TRUST-005", "fail", sprintf("%d paths cross between this tenant and another at admin or above", [count(crossing)]), crossing) if {
 	have
 	lib.tenant
+	count(crossing) > 0
+}
+
+results contains lib.result("FB-TRUST-005", "pass", "no object of this tenant reaches another tenant at admin or above, and no other tenant's object reaches this one", []) if {
+	have
+	lib.tenant
+	count(crossing) == 0
 }
 
 crosses(c) if c.tenant == input.subject.id
