@@ -648,3 +648,51 @@ func FuzzNew(f *testing.F) {
 		}
 	})
 }
+
+func TestSyslogTLS(t *testing.T) {
+	hs := httptest.NewUnstartedServer(nil)
+	hs.StartTLS()
+	defer hs.Close()
+	clientTLS := hs.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: hs.TLS.Certificates})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		var size int
+		fmt.Fscanf(r, "%d ", &size)
+		msg := make([]byte, size)
+		io.ReadFull(r, msg)
+		got <- string(msg)
+	}()
+	s, err := NewSyslog(SyslogConfig{Address: l.Addr().String(), Network: "tls"}, Options{TLS: clientTLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(context.Background(), testAlert()); err != nil {
+		t.Fatal(err)
+	}
+	if m := <-got; !strings.Contains(m, "CEF:0|Firebreak|firebreak|") {
+		t.Errorf("tls message = %q", m)
+	}
+	// An untrusted certificate is refused.
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+	s2, _ := NewSyslog(SyslogConfig{Address: l.Addr().String(), Network: "tls"}, Options{})
+	if err := s2.Send(context.Background(), testAlert()); err == nil {
+		t.Error("self-signed certificate accepted without trust")
+	}
+}

@@ -144,3 +144,38 @@ func BenchmarkAppendEvents(b *testing.B) {
 		})
 	}
 }
+
+// TestMigrationIsAllOrNothing: a migration that fails half-way leaves no
+// table of it behind, and a database newer than the binary is refused.
+func TestMigrationIsAllOrNothing(t *testing.T) {
+	url := freshSchema(t)
+	ctx := storetest.Ctx(t)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE users (x INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, url); err == nil || !strings.Contains(err.Error(), "0001_init.sql") {
+		t.Fatalf("Open over a conflicting schema: %v", err)
+	}
+	var n int
+	conn.QueryRow(ctx, `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name IN ('snapshots', 'events', 'schema_migrations')`).Scan(&n)
+	if n != 0 {
+		t.Errorf("failed migration left %d tables behind", n)
+	}
+	conn.Exec(ctx, `DROP TABLE users`)
+	s, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES (99, '0099_future.sql', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, url); err == nil || !strings.Contains(err.Error(), "newer than this binary") {
+		t.Fatalf("Open of a newer schema: %v", err)
+	}
+}

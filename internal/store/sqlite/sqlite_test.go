@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -130,4 +131,42 @@ func BenchmarkResults(b *testing.B) {
 	}
 	defer s.Close()
 	storetest.BenchResults(b, s)
+}
+
+// TestMigrationIsAllOrNothing: a migration that fails half-way leaves no
+// table of it behind, and a database newer than the binary is refused.
+func TestMigrationIsAllOrNothing(t *testing.T) {
+	ctx := storetest.Ctx(t)
+	dir := t.TempDir()
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A conflicting table makes the first migration fail at "CREATE TABLE users".
+	if _, err := raw.Exec(`CREATE TABLE users (x INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, dir); err == nil || !strings.Contains(err.Error(), "0001_init.sql") {
+		t.Fatalf("Open over a conflicting schema: %v", err)
+	}
+	var n int
+	raw.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name IN ('snapshots', 'events', 'schema_migrations')`).Scan(&n)
+	if n != 0 {
+		t.Errorf("failed migration left %d tables behind", n)
+	}
+	raw.Exec(`DROP TABLE users`)
+	raw.Close()
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	raw, _ = sql.Open("sqlite", "file:"+filepath.Join(dir, FileName))
+	defer raw.Close()
+	if _, err := raw.Exec(`INSERT INTO schema_migrations (version, name, applied) VALUES (99, '0099_future.sql', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, dir); err == nil || !strings.Contains(err.Error(), "newer than this binary") {
+		t.Fatalf("Open of a newer schema: %v", err)
+	}
 }
