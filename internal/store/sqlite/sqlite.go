@@ -86,6 +86,8 @@ func OpenWith(ctx context.Context, dir string, opts store.Options) (store.Store,
 		w.Close()
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
+	// Let the planner gather statistics it lacks (cheap; recommended at open).
+	w.ExecContext(ctx, `PRAGMA optimize=0x10002`)
 	r, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
@@ -111,6 +113,7 @@ func OpenWith(ctx context.Context, dir string, opts store.Options) (store.Store,
 		Options:      opts,
 		OnClose: func() error {
 			ew.close()
+			w.Exec(`PRAGMA optimize`)
 			return errors.Join(r.Close(), w.Close())
 		},
 	})
