@@ -126,7 +126,7 @@ func TestKillDuringAppend(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	storetest.KillTest(t, "TestKillChild", []string{"FIREBREAK_KILL_URL=" + url}, 25, func(ctx context.Context) (store.Store, error) { return Open(ctx, url) })
+	storetest.KillTest(t, "TestKillChild", []string{"FIREBREAK_KILL_URL=" + url}, 25, 3, func(ctx context.Context) (store.Store, error) { return Open(ctx, url) })
 }
 
 func BenchmarkAppendEvents(b *testing.B) {

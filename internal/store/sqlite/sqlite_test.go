@@ -105,7 +105,16 @@ func TestKillChild(t *testing.T) {
 
 func TestKillDuringAppend(t *testing.T) {
 	dir := t.TempDir()
-	storetest.KillTest(t, "TestKillChild", []string{"FIREBREAK_KILL_DIR=" + dir}, 25, func(ctx context.Context) (store.Store, error) { return Open(ctx, dir) })
+	storetest.KillTest(t, "TestKillChild", []string{"FIREBREAK_KILL_DIR=" + dir}, 25, 3, func(ctx context.Context) (store.Store, error) { return Open(ctx, dir) })
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var check string
+	if err := raw.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
+		t.Errorf("integrity check after kill -9: %q %v", check, err)
+	}
 }
 
 func BenchmarkAppendEvents(b *testing.B) {

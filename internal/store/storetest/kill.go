@@ -54,44 +54,17 @@ func KillChild(open func(ctx context.Context) (store.Store, error)) bool {
 }
 
 // KillTest runs the named child test in a subprocess with extraEnv, lets it
-// acknowledge at least minAcks batches, SIGKILLs it, then reopens the store
-// and checks that every acknowledged event id is present.
-func KillTest(t *testing.T, childTest string, extraEnv []string, minAcks int, reopen func(ctx context.Context) (store.Store, error)) {
+// acknowledge at least minAcks batches, SIGKILLs it, and repeats for rounds
+// rounds on the same store; then it reopens the store and checks that every
+// acknowledged event id is present.
+func KillTest(t *testing.T, childTest string, extraEnv []string, minAcks, rounds int, reopen func(ctx context.Context) (store.Store, error)) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+childTest+"$", "-test.count=1")
-	cmd.Env = append(append(os.Environ(), KillChildEnv+"=1"), extraEnv...)
-	stdout, err := cmd.StdoutPipe()
-	must(t, err)
-	cmd.Stderr = os.Stderr
-	must(t, cmd.Start())
 	acked := map[int64]bool{}
 	batches := 0
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	killed := false
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "error") {
-			t.Fatalf("child: %s", line)
-		}
-		if !strings.HasPrefix(line, "ack ") {
-			continue
-		}
-		for _, f := range strings.Fields(line)[1:] {
-			id, err := strconv.ParseInt(f, 10, 64)
-			must(t, err)
-			acked[id] = true
-		}
-		batches++
-		if batches == minAcks && !killed {
-			// Kill in the middle of the next append.
-			must(t, cmd.Process.Signal(syscall.SIGKILL))
-			killed = true
-		}
-	}
-	err = cmd.Wait()
-	if !killed {
-		t.Fatalf("child exited before %d acks (got %d): %v", minAcks, batches, err)
+	for round := range rounds {
+		n := killRound(t, childTest, extraEnv, minAcks, acked)
+		batches += n
+		t.Logf("round %d: %d batches acknowledged before SIGKILL", round+1, n)
 	}
 	ctx := Ctx(t)
 	s, err := reopen(ctx)
@@ -120,4 +93,49 @@ func KillTest(t *testing.T, childTest string, extraEnv []string, minAcks int, re
 	if missing > 0 {
 		t.Fatalf("%d acknowledged events lost after kill -9", missing)
 	}
+}
+
+// killRound runs one child until minAcks batches are acknowledged, kills it
+// with SIGKILL and adds the acknowledged ids to acked.
+func killRound(t *testing.T, childTest string, extraEnv []string, minAcks int, acked map[int64]bool) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+childTest+"$", "-test.count=1")
+	cmd.Env = append(append(os.Environ(), KillChildEnv+"=1"), extraEnv...)
+	stdout, err := cmd.StdoutPipe()
+	must(t, err)
+	cmd.Stderr = os.Stderr
+	must(t, cmd.Start())
+	batches := 0
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	killed := false
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "error") {
+			cmd.Process.Kill()
+			t.Fatalf("child: %s", line)
+		}
+		if !strings.HasPrefix(line, "ack ") {
+			continue
+		}
+		for _, f := range strings.Fields(line)[1:] {
+			id, err := strconv.ParseInt(f, 10, 64)
+			must(t, err)
+			if acked[id] {
+				t.Errorf("id %d acknowledged twice", id)
+			}
+			acked[id] = true
+		}
+		batches++
+		if batches == minAcks && !killed {
+			// Kill in the middle of the next append.
+			must(t, cmd.Process.Signal(syscall.SIGKILL))
+			killed = true
+		}
+	}
+	err = cmd.Wait()
+	if !killed {
+		t.Fatalf("child exited before %d acks (got %d): %v", minAcks, batches, err)
+	}
+	return batches
 }
