@@ -28,6 +28,7 @@ type blastOptions struct {
 	Suggest    bool
 	Share      float64
 	Top        int
+	Steps      int
 	IncludeJIT bool
 	KEVFile    string
 	NoKEV      bool
@@ -48,6 +49,7 @@ func (o *blastOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.Suggest, "suggest", false, "show the whole suggestion plan, not only the first three fixes")
 	f.Float64Var(&o.Share, "max-share", 0, "target: no single compromise reaches more than this share of tenants at ≥ admin (default: the estate's settings.max_tenant_share, 0.10)")
 	f.IntVar(&o.Top, "top", 10, "rows of the ranking to show")
+	f.IntVar(&o.Steps, "steps", 10, "most changes the suggestion plan may take")
 	f.BoolVar(&o.IncludeJIT, "include-jit", false, "count just-in-time grants as activated (default: standing access only)")
 	f.StringVar(&o.KEVFile, "kev", "", "CISA KEV catalog JSON to flag known-exploited vulnerabilities (default: the catalog stored by `firebreak kev update`, if any)")
 	f.BoolVar(&o.NoKEV, "no-kev", false, "do not use any KEV catalog")
@@ -67,6 +69,9 @@ func (o *blastOptions) Validate() ([]trust.Change, error) {
 	}
 	if o.Top < 1 {
 		return nil, usageError{fmt.Errorf("--top %d: expected at least 1", o.Top)}
+	}
+	if o.Steps < 1 || o.Steps > 1000 {
+		return nil, usageError{fmt.Errorf("--steps %d: expected 1 to 1000", o.Steps)}
 	}
 	if o.NoKEV && o.KEVFile != "" {
 		return nil, usageError{errors.New("--kev and --no-kev exclude each other")}
@@ -178,7 +183,7 @@ func runBlast(ctx context.Context, opts blastOptions, g *globalOptions, path str
 			return trust.WriteHTML(w, graph, trust.HTMLOptions{Title: e.Provider.Name, IncludeJIT: opts.IncludeJIT})
 		}
 		rep, err := trust.NewReport(graph, trust.ReportOptions{From: opts.From, Changes: changes, IncludeJIT: opts.IncludeJIT,
-			Share: opts.Share, Top: opts.Top, Suggest: opts.Suggest, Provider: e.Provider.Name, Command: "firebreak blast " + trust.ShellQuote(path)})
+			Share: opts.Share, Top: opts.Top, Suggest: opts.Suggest, MaxSteps: opts.Steps, Provider: e.Provider.Name, Command: "firebreak blast " + trust.ShellQuote(path)})
 		if err != nil {
 			var ue *trust.UnknownNodeError
 			if errors.As(err, &ue) {

@@ -111,7 +111,11 @@ type PlanView struct {
 	ExcessBefore int              `json:"excess_before"`
 	ExcessAfter  int              `json:"excess_after"`
 	Steps        []SuggestionView `json:"steps"`
-	Residual     []RankView       `json:"residual"`
+	// Residual: nodes still above the limit; the first Structural of them
+	// only because of agents, update channels, IdPs or GDAP roles, the
+	// rest because the plan stopped (MaxSteps) before reaching them.
+	Residual   []RankView `json:"residual"`
+	Structural int        `json:"structural"`
 }
 
 // SuggestionView is one plan step for output.
@@ -265,7 +269,7 @@ func NewReport(g *Graph, o ReportOptions) (*Report, error) {
 	if o.From == "" && !o.IncludeJIT {
 		p := base.Suggest(SuggestOptions{Share: o.Share, MaxSteps: o.MaxSteps})
 		r.showPlan = o.Suggest
-		pv := &PlanView{Share: p.Share, Limit: p.Limit, ExcessBefore: p.ExcessBefore, ExcessAfter: p.ExcessAfter}
+		pv := &PlanView{Share: p.Share, Limit: p.Limit, ExcessBefore: p.ExcessBefore, ExcessAfter: p.ExcessAfter, Structural: p.Structural}
 		for _, s := range p.Steps {
 			sv := SuggestionView{Changes: s.Changes, Why: s.Why, Details: s.Details, Gain: s.Gain, HelpedAll: s.HelpedCount(),
 				EntriesBefore: s.EntriesBefore, EntriesAfter: s.EntriesAfter}
@@ -434,17 +438,12 @@ func writeSummary(ew *errWriter, r *Report) {
 				ew.printf("    proof: %s\n", FormatPath(s.Proof))
 			}
 		}
-		if len(p.Residual) > 0 {
-			ids := make([]string, 0, 4)
-			for i, x := range p.Residual {
-				if i == 4 {
-					ids = append(ids, fmt.Sprintf("+%d", len(p.Residual)-4))
-					break
-				}
-				ids = append(ids, fmt.Sprintf("%s (%d)", x.ID, x.TenantsAdmin))
-			}
+		if p.Structural > 0 {
 			ew.printf("    after the plan, still above the limit by design (agents, update channels, identity providers):\n"+
-				"    %s — split them per customer group, or protect what reaches them.\n", strings.Join(ids, ", "))
+				"    %s — split them per customer group, or protect what reaches them.\n", idList(p.Residual[:p.Structural], 4))
+		}
+		if more := len(p.Residual) - p.Structural; more > 0 {
+			ew.printf("    %s still above the limit need more steps (%s): %s\n", plural(more, "node"), "--suggest --steps N", idList(p.Residual[p.Structural:], 3))
 		}
 	} else if r.OverLimit == 0 {
 		ew.printf("\nNo single compromise reaches more than the limit. Nothing to fix first.\n")
@@ -469,6 +468,18 @@ func writeSummary(ew *errWriter, r *Report) {
 		}
 		ew.printf("   %-22s %-8s %s → %d tenants at admin, %d at any\n", e.Node, e.Kind, why, e.TenantsAdmin, e.TenantsAny)
 	}
+}
+
+func idList(rs []RankView, n int) string {
+	ids := make([]string, 0, n+1)
+	for i, x := range rs {
+		if i == n {
+			ids = append(ids, fmt.Sprintf("+%d", len(rs)-n))
+			break
+		}
+		ids = append(ids, fmt.Sprintf("%s (%d)", x.ID, x.TenantsAdmin))
+	}
+	return strings.Join(ids, ", ")
 }
 
 func writeRanks(ew *errWriter, rows []RankView, tenants, n int) {

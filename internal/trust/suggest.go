@@ -49,6 +49,11 @@ type Plan struct {
 	ExcessBefore, ExcessAfter int
 	// Residual lists the nodes still above the limit after the plan.
 	Residual []Rank
+	// Structural counts the residual nodes no candidate action can help:
+	// their reach comes only from structure (agents, hosts, vendor update
+	// channels, identity providers, GDAP roles). They are the first
+	// Structural entries of Residual; the others need more steps.
+	Structural int
 	// Graph is the graph with every step applied.
 	Graph *Graph `json:"-"`
 }
@@ -255,6 +260,7 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 		}
 		return best
 	}
+	var chosen []candidate
 	for step := 0; step < o.MaxSteps && excess > 0; step++ {
 		effBuf = h.computeEff(false, effBuf)
 		cands := h.candidates(effBuf, counts, p.Limit, o.Candidates, in, o.atomic)
@@ -317,18 +323,103 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 				sg.ProofFrom, sg.Proof = h.proofLost(drops[0].i, beforeEff)
 			}
 			p.Steps = append(p.Steps, sg)
+			chosen = append(chosen, c)
 			wex, excess, counts = w, ex, after
+		}
+	}
+	// Prune: a step made redundant by later ones (their union covers it)
+	// is dropped, last first, when the plan without it leaves no more
+	// excess. Small graphs only: each trial replays the plan.
+	if len(chosen) > 1 && len(g.Edges) <= 100_000 {
+		replay := func(skip map[int]bool) (*Graph, int64, int) {
+			x, _ := g.With()
+			for i, c := range chosen {
+				if !skip[i] {
+					x.applyCand(c)
+				}
+			}
+			save := h
+			h = x
+			w, ex, _ := eval()
+			h = save
+			return x, w, ex
+		}
+		skip := map[int]bool{}
+		for i := len(chosen) - 1; i >= 0; i-- {
+			skip[i] = true
+			if _, w, ex := replay(skip); ex > excess || w > wex {
+				delete(skip, i)
+			}
+		}
+		if len(skip) > 0 {
+			var steps []Suggestion
+			var kept []candidate
+			for i := range chosen {
+				if !skip[i] {
+					steps = append(steps, p.Steps[i])
+					kept = append(kept, chosen[i])
+				}
+			}
+			// Recompute each kept step's gain in order.
+			prev := p.ExcessBefore
+			for i := range kept {
+				x, _ := g.With()
+				for j := 0; j <= i; j++ {
+					x.applyCand(kept[j])
+				}
+				save := h
+				h = x
+				_, ex, _ := eval()
+				h = save
+				steps[i].Gain = prev - ex
+				prev = ex
+			}
+			p.Steps, chosen = steps, kept
+			h, _ = g.With()
+			for _, c := range chosen {
+				h.applyCand(c)
+			}
+			p.Graph = h
+			wex, excess, _ = eval()
 		}
 	}
 	p.ExcessAfter = excess
 	rk := h.Ranking()
+	fixable := h.fixable(p.Limit)
+	var rest []Rank
 	for _, r := range rk.Ranks {
-		if r.AtAdmin() > p.Limit {
+		if r.AtAdmin() <= p.Limit {
+			continue
+		}
+		if fixable[r.Node] {
+			rest = append(rest, r)
+		} else {
 			p.Residual = append(p.Residual, r)
 		}
 	}
-	slices.SortStableFunc(p.Residual, compareRank)
+	p.Structural = len(p.Residual)
+	p.Residual = append(p.Residual, rest...)
 	return p
+}
+
+// fixable marks the nodes that some set of candidate actions would bring
+// within the limit: applying every action the plan may take (every
+// identity or group grant just-in-time, every credential and entry point
+// hardened) and seeing who is still above it. The others are above the
+// limit by structure alone.
+func (h *Graph) fixable(limit int) []bool {
+	x, _ := h.With()
+	for e := range x.Edges {
+		if c, ok := x.actionFor(int32(e)); ok {
+			x.applyCand(c)
+		}
+	}
+	r := x.pass(x.computeEff(false, nil), Admin)
+	out := make([]bool, len(r.count))
+	for i, c := range r.count {
+		out[i] = int(c) <= limit
+	}
+	return out
 }
 
 // entriesOver counts entry points at ≥ admin whose target reaches more than
@@ -549,13 +640,18 @@ func (h *Graph) candidates(eff []Priv, counts []int32, limit, maxc int, in [][]i
 
 // jitable reports whether edge e is standing access a policy can make
 // just-in-time.
-func jitable(ed *Edge) bool {
+func (h *Graph) jitable(ed *Edge) bool {
 	if ed.JIT || ed.Cut {
 		return false
 	}
 	switch ed.Kind {
-	case EdgeGrant, EdgeMember, EdgeAccess, EdgeRole:
+	case EdgeMember, EdgeAccess, EdgeRole:
 		return true
+	case EdgeGrant:
+		// People's access can wait for an activation; a tool's or a
+		// vendor's grant is how it works (agents, integrations).
+		k := h.Nodes[ed.From].Kind
+		return k == KindIdentity || k == KindGroup
 	}
 	return false
 }
@@ -565,7 +661,7 @@ func jitable(ed *Edge) bool {
 func (h *Graph) nodeJIT(v int32) (candidate, bool) {
 	var es []int32
 	for _, e := range h.OutEdges(v) {
-		if jitable(&h.Edges[e]) {
+		if h.jitable(&h.Edges[e]) {
 			es = append(es, e)
 		}
 	}
@@ -646,7 +742,7 @@ func (h *Graph) intoJIT(x int32, in [][]int32) (candidate, bool) {
 	}
 	var es []int32
 	for _, e := range in[x] {
-		if jitable(&h.Edges[e]) && h.Edges[e].Kind == EdgeGrant {
+		if h.jitable(&h.Edges[e]) && h.Edges[e].Kind == EdgeGrant {
 			es = append(es, e)
 		}
 	}
@@ -670,6 +766,9 @@ func (h *Graph) actionFor(e int32) (candidate, bool) {
 	}
 	switch ed.Kind {
 	case EdgeGrant:
+		if !h.jitable(ed) {
+			return candidate{}, false
+		}
 		return jit(fmt.Sprintf("make grant %s (%s → %s, %s) just-in-time instead of standing", id, from.ID, to.ID, ed.Priv))
 	case EdgeMember:
 		return jit(fmt.Sprintf("make %s's membership of %s just-in-time (privileged group activation)", from.ID, to.ID))

@@ -103,7 +103,7 @@ func (g *Graph) EdgesFor(spec string) ([]int32, error) {
 			return nil, fmt.Errorf("edge %q: %w", spec, err)
 		}
 		for e := range g.Edges {
-			if ed := &g.Edges[e]; ed.To == ti && ed.Kind == EdgeGrant && jitable(ed) {
+			if ed := &g.Edges[e]; ed.To == ti && ed.Kind == EdgeGrant && g.jitable(ed) {
 				out = append(out, int32(e))
 			}
 		}
@@ -118,7 +118,7 @@ func (g *Graph) EdgesFor(spec string) ([]int32, error) {
 			return nil, fmt.Errorf("edge %q: %w", spec, err)
 		}
 		for _, e := range g.OutEdges(fi) {
-			if jitable(&g.Edges[e]) {
+			if g.jitable(&g.Edges[e]) {
 				out = append(out, e)
 			}
 		}
