@@ -229,7 +229,17 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 	// 3. Concurrent API clients.
 	var ok, fails atomic.Int64
 	var al latencies
+	per := map[string]*latencies{}
 	paths := []string{"/api/v1/tenants", "/api/v1/incidents", "/api/v1/findings?status=fail&limit=200", "/api/v1/blast/ranking", "/api/v1/events?limit=100", "/api/v1/assessments"}
+	for _, p := range paths {
+		per[p] = &latencies{}
+	}
+	if f := os.Getenv("LOAD_CPUPROFILE"); f != "" {
+		if out, err := os.Create(f); err == nil {
+			_ = pprof.StartCPUProfile(out)
+			defer func() { pprof.StopCPUProfile(); out.Close() }()
+		}
+	}
 	deadline = time.Now().Add(apiDur)
 	for i := range apiClients {
 		wg.Add(1)
@@ -261,11 +271,15 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 				}
 				ok.Add(1)
 				al.add(time.Since(s))
+				per[paths[(i+j)%len(paths)]].add(time.Since(s))
 			}
 		}()
 	}
 	wg.Wait()
 	fmt.Printf("api: %d concurrent clients, %d requests in %s, %d errors, p50 %s, p99 %s\n", apiClients, ok.Load()+fails.Load(), apiDur, fails.Load(), al.pct(50), al.pct(99))
+	for _, p := range paths {
+		fmt.Printf("  %-45s p50 %8s  p99 %8s\n", p, per[p].pct(50), per[p].pct(99))
+	}
 	cancel()
 	return <-done
 }

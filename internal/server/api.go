@@ -330,7 +330,7 @@ func (s *Server) handleAPIFindings(w http.ResponseWriter, r *http.Request, p *pr
 // --- blast radius
 
 func (s *Server) handleAPIBlast(w http.ResponseWriter, r *http.Request, p *principal) error {
-	b, err := s.st.GetBlast(r.Context(), p.Scope, 0)
+	b, err := s.latestBlast(r.Context(), p.Scope)
 	if err != nil {
 		return err
 	}
@@ -355,7 +355,7 @@ func (s *Server) handleAPIBlast(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (s *Server) handleAPIBlastRanking(w http.ResponseWriter, r *http.Request, p *principal) error {
-	b, err := s.st.GetBlast(r.Context(), p.Scope, 0)
+	b, err := s.latestBlast(r.Context(), p.Scope)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ type blastPage struct {
 func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *principal) error {
 	ctx := r.Context()
 	pg := &blastPage{pageBase: s.basePage(ctx, p, "Blast radius", "blast"), Node: r.URL.Query().Get("node")}
-	b, err := s.st.GetBlast(ctx, p.Scope, 0)
+	b, err := s.latestBlast(ctx, p.Scope)
 	if err != nil && !isNotFound(err) {
 		return err
 	}

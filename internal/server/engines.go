@@ -76,6 +76,7 @@ func (s *Server) assessNow(ctx context.Context, e *estate.Estate, snapID int64, 
 			if err := s.st.SaveBlast(ctx, b); err != nil {
 				s.log.Error("saving blast result", "err", err)
 			}
+			s.blastChanged()
 		}
 	}
 	var drift []store.ResultChange

@@ -236,7 +236,7 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *princ
 		return err
 	}
 	pg.Trend = makeSparkline(hist)
-	if b, err := s.st.GetBlast(ctx, p.Scope, 0); err == nil {
+	if b, err := s.latestBlast(ctx, p.Scope); err == nil {
 		pg.SPOFs = b.Ranking[:min(len(b.Ranking), 10)]
 	} else if !isNotFound(err) {
 		return err
@@ -346,7 +346,7 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *princip
 			return err
 		}
 	}
-	if b, err := s.st.GetBlast(ctx, ts, 0); err == nil {
+	if b, err := s.latestBlast(ctx, ts); err == nil {
 		pg.Blast = b.Ranking[:min(len(b.Ranking), 10)]
 	} else if !isNotFound(err) {
 		return err

@@ -66,6 +66,7 @@ type Server struct {
 	tmapFile *ingest.TenantMap
 
 	matrixCache viewCache // per run id
+	blasts      blastCache
 	badgeMu     sync.Mutex
 	badge       map[string]badgeCount // open incidents per scope, for the nav badge
 	accessCache viewCache             // per snapshot id
