@@ -380,7 +380,7 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 				h.applyCand(c)
 			}
 			p.Graph = h
-			wex, excess, _ = eval()
+			_, excess, _ = eval()
 		}
 	}
 	p.ExcessAfter = excess
