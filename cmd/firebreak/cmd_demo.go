@@ -207,13 +207,26 @@ func printDemoSummary(ctx context.Context, w io.Writer, st store.Store, ist serv
 		return err
 	}
 	slices.SortStableFunc(incs, func(a, b store.Incident) int { return cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)) })
-	fmt.Fprintf(w, "Incidents: %d\n", len(incs))
-	for _, inc := range incs[:min(12, len(incs))] {
+	bySev := map[string]int{}
+	for _, inc := range incs {
+		bySev[inc.Severity]++
+	}
+	var parts []string
+	for _, sv := range []string{"critical", "high", "medium", "low"} {
+		if bySev[sv] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", bySev[sv], sv))
+		}
+	}
+	fmt.Fprintf(w, "Incidents: %d (%s)\n", len(incs), strings.Join(parts, ", "))
+	for _, inc := range incs[:min(15, len(incs))] {
 		where := cmp.Or(inc.Tenant, "msp")
 		if len(inc.Tenants) > 1 {
 			where = fmt.Sprintf("%d tenants", len(inc.Tenants))
 		}
 		fmt.Fprintf(w, "  [%-8s] %s — %s\n", inc.Severity, inc.Title, where)
+	}
+	if len(incs) > 15 {
+		fmt.Fprintf(w, "  … and %d more on the dashboard\n", len(incs)-15)
 	}
 	return nil
 }
