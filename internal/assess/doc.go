@@ -76,8 +76,9 @@
 //	             dmarc_pct, error}
 //	exposures    {id ("host:port"), object, host, port, open, service,
 //	             tls_version, cert_days_left, error}
-//	grants       grants whose target lies in the subject: {id, subject, target,
-//	             privilege, standing, days_to_expiry, scope}
+//	grants       grants with an expiry date whose target lies in the subject:
+//	             {id, subject, target, privilege, standing, days_to_expiry, scope}
+//	             (who reaches the tenant, and how, is in access)
 //	gaps         collection gaps for the subject: {evidence, permission, reason}
 //	<extra>      each Options.Extra entry under its key (input.trust: the trust
 //	             graph facts)

@@ -278,8 +278,12 @@ func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog) *index {
 		if owner == "" {
 			owner = estate.MSP
 		}
-		os := x.sub(owner)
-		os.grants = append(os.grants, gi)
+		if g.Expires != nil {
+			// input.grants carries the grants with an expiry (FB-PRIV-005);
+			// who can reach what is input.access.
+			os := x.sub(owner)
+			os.grants = append(os.grants, gi)
+		}
 		expired := g.Expires != nil && g.Expires.Before(now)
 		if tenant == "" {
 			if _, ok := x.toolIdx[g.Target]; ok {

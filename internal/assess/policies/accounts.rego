@@ -56,7 +56,10 @@ results contains lib.check(
 	[],
 ) if lib.tenant
 
-eol_known := [1 | some a in input.assets; a.eol != null]
+eol_known if {
+	some a in input.assets
+	a.eol != null
+}
 
 results contains lib.check(
 	{"control": "FB-ACC-005", "noun": "systems", "fails": "end of life", "need": "assets.eol",
@@ -64,10 +67,10 @@ results contains lib.check(
 	count(input.assets),
 	[a.id | some a in input.assets; a.eol == true],
 	[],
-) if count(eol_known) > 0
+) if eol_known
 
 results contains r if {
-	count(eol_known) == 0
+	not eol_known
 	count(input.assets) > 0
 	r := lib.not_evaluable("FB-ACC-005", "no end-of-life status recorded for any system", "assets.eol (end-of-life status)")
 }

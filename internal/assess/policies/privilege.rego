@@ -39,7 +39,7 @@ results contains lib.check(
 ) if lib.tenant
 
 results contains lib.check(
-	{"control": "FB-PRIV-005", "noun": "access grants", "fails": "expired but still present", "need": "grants"},
+	{"control": "FB-PRIV-005", "noun": "access grants with an expiry", "fails": "expired but still present", "need": "grants"},
 	count(input.grants),
 	[{"kind": "grant", "id": g.id, "detail": "%s → %s expired %d days ago", "args": [g.subject, g.target, 0 - g.days_to_expiry]} | some g in input.grants; g.days_to_expiry != null; g.days_to_expiry < 0],
 	[],
