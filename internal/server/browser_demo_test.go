@@ -130,11 +130,6 @@ func TestBrowserDemo(t *testing.T) {
 		step(pg.name, chromedp.Navigate(base+pg.path), chromedp.WaitVisible(chromedp.CSS(pg.wait)))
 		shot(pg.name)
 	}
-	body, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("main")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = body
 	step("trust graph", chromedp.Navigate(base+"/blast/graph"), chromedp.WaitVisible(chromedp.CSS("#fb-trust")))
 	time.Sleep(500 * time.Millisecond)
 	n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#fb-trust *').length`))
@@ -145,8 +140,6 @@ func TestBrowserDemo(t *testing.T) {
 	if n < 20 {
 		t.Errorf("trust graph script did not build the view (%d elements)", n)
 	}
-	incs, err := chromedp.Run(bctx, chromedp.Evaluate[int](`0`))
-	_ = incs
 	cancelRun()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -84,11 +84,6 @@ type tenantRow struct {
 	Assessed                      bool
 }
 
-type trendPoint struct {
-	At    time.Time
-	Score float64
-}
-
 type sparkline struct {
 	Points string // SVG polyline points
 	Last   float64

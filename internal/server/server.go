@@ -221,13 +221,6 @@ func (p *principal) actor() string {
 	return "anonymous"
 }
 
-func (p *principal) role() store.Role {
-	if p != nil && p.User != nil {
-		return p.User.Role
-	}
-	return ""
-}
-
 func (p *principal) can(a access) bool {
 	if p == nil {
 		return a == accessPublic

@@ -671,7 +671,7 @@ func TestEstateValidateUpload(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("upload: %d %s", resp.StatusCode, body)
 	}
-	resp, body = c.do("GET", "/api/v1/tenants", nil, nil)
+	_, body = c.do("GET", "/api/v1/tenants", nil, nil)
 	if !strings.Contains(body, "new-co") || strings.Contains(body, tenantB) {
 		t.Errorf("tenants after upload: %s", body)
 	}
