@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -21,6 +23,7 @@ type auditOptions struct {
 	dataDir  string
 	database string
 	format   string
+	anchor   string
 	limit    int
 	getenv   func(string) string
 }
@@ -49,18 +52,21 @@ entry's hash. Exit status is 0 when the whole chain is intact and 1 when it is
 broken; the message names the first broken entry and why (altered, missing,
 reordered).
 
-Record the printed head hash somewhere the firebreak host cannot write (a
-ticket, a WORM bucket): the chain proves nothing was changed before the head,
-and a recorded head also proves nothing was cut off the end.`,
+The chain alone cannot show that entries were cut off the end, or that the
+whole log was rewritten with fresh hashes. Record the printed anchor (SEQ:HASH)
+somewhere the firebreak host cannot write (a ticket, a WORM bucket) and pass it
+back with --anchor: verify then also checks that entry SEQ still exists with
+that hash.`,
 		Example: `  firebreak audit verify --data-dir /var/lib/firebreak
   firebreak audit verify --database postgres://firebreak@db.internal/firebreak
-  firebreak audit verify --format json`,
+  firebreak audit verify --anchor 1842:9f2c…e1 --format json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAuditVerify(cmd.Context(), o, g)
 		},
 	}
 	o.AddFlags(verify.Flags())
+	verify.Flags().StringVar(&o.anchor, "anchor", "", "SEQ:HASH printed by an earlier verify; fail unless that entry is still in the chain unchanged")
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "Print the most recent audit entries, newest first",
@@ -117,8 +123,38 @@ type auditVerifyJSON struct {
 	OK       bool   `json:"ok"`
 	Entries  int64  `json:"entries"` // intact entries before the break (all, when ok)
 	Head     string `json:"head"`    // hash of the last intact entry
+	Anchor   string `json:"anchor"`  // "SEQ:HASH" of the head, to record elsewhere
 	BrokenAt int64  `json:"broken_at,omitempty"`
 	Reason   string `json:"reason,omitempty"`
+}
+
+// parseAnchor splits "SEQ:HASH".
+func parseAnchor(a string) (int64, string, error) {
+	seqText, hash, ok := strings.Cut(strings.TrimSpace(a), ":")
+	seq, err := strconv.ParseInt(seqText, 10, 64)
+	if !ok || err != nil || seq < 1 || len(hash) != 64 {
+		return 0, "", usageError{fmt.Errorf("--anchor %q: expected SEQ:HASH as printed by audit verify", a)}
+	}
+	return seq, strings.ToLower(hash), nil
+}
+
+// checkAnchor verifies that entry seq is still in the (intact) chain of n
+// entries with the recorded hash.
+func checkAnchor(ctx context.Context, s store.Store, n, seq int64, hash string) error {
+	if seq > n {
+		return &store.AuditError{Seq: seq, Reason: fmt.Sprintf("anchored entry is gone: the log now ends at entry %d (entries were cut off the end)", n)}
+	}
+	es, err := s.ListAudit(ctx, store.AllTenants(), store.AuditFilter{BeforeSeq: seq + 1, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(es) != 1 || es[0].Seq != seq {
+		return &store.AuditError{Seq: seq, Reason: "anchored entry is missing"}
+	}
+	if es[0].Hash != hash {
+		return &store.AuditError{Seq: seq, Reason: "entry differs from the recorded anchor (the log was rewritten)"}
+	}
+	return nil
 }
 
 func runAuditVerify(ctx context.Context, o auditOptions, g *globalOptions) error {
@@ -127,13 +163,23 @@ func runAuditVerify(ctx context.Context, o auditOptions, g *globalOptions) error
 		return err
 	}
 	defer s.Close()
+	var anchorSeq int64
+	var anchorHash string
+	if o.anchor != "" {
+		if anchorSeq, anchorHash, err = parseAnchor(o.anchor); err != nil {
+			return err
+		}
+	}
 	n, head, verr := s.VerifyAudit(ctx)
+	if verr == nil && o.anchor != "" {
+		verr = checkAnchor(ctx, s, n, anchorSeq, anchorHash)
+	}
 	var ae *store.AuditError
 	if verr != nil && !errors.As(verr, &ae) {
 		return verr
 	}
 	if o.format == "json" {
-		doc := auditVerifyJSON{Version: "1", Store: where, OK: verr == nil, Entries: n, Head: head}
+		doc := auditVerifyJSON{Version: "1", Store: where, OK: verr == nil, Entries: n, Head: head, Anchor: fmt.Sprintf("%d:%s", n, head)}
 		if ae != nil {
 			doc.BrokenAt, doc.Reason = ae.Seq, ae.Reason
 		}
@@ -143,7 +189,10 @@ func runAuditVerify(ctx context.Context, o auditOptions, g *globalOptions) error
 			return err
 		}
 	} else if verr == nil {
-		fmt.Fprintf(g.stdout, "audit log intact: %d entries in %s\nhead %s\n", n, where, head)
+		fmt.Fprintf(g.stdout, "audit log intact: %d entries in %s\nanchor %d:%s\n", n, where, n, head)
+		if o.anchor != "" {
+			fmt.Fprintf(g.stdout, "anchor %s found unchanged\n", o.anchor)
+		}
 	} else {
 		fmt.Fprintf(g.stdout, "audit log BROKEN at entry %d: %s\n%d entries intact before it (last good hash %s)\n", ae.Seq, ae.Reason, n, head)
 	}

@@ -37,6 +37,25 @@ func TestAuditVerify(t *testing.T) {
 	if !strings.Contains(out.String(), "audit log intact: 4 entries") {
 		t.Errorf("output: %s", out.String())
 	}
+	// The printed anchor verifies later; a log cut or rewritten after it does not.
+	anchor := strings.TrimPrefix(strings.Split(out.String(), "\n")[1], "anchor ")
+	out.Reset()
+	if err := runAuditVerify(ctx, auditOptions{dataDir: dir, format: "text", anchor: anchor, getenv: env}, g); err != nil {
+		t.Fatalf("anchor %q: %v", anchor, err)
+	}
+	seq, hash, _ := strings.Cut(anchor, ":")
+	for _, tc := range []struct{ anchor, want string }{
+		{"9:" + hash, "cut off the end"},
+		{seq + ":" + strings.Repeat("ab", 32), "rewritten"},
+	} {
+		err := runAuditVerify(ctx, auditOptions{dataDir: dir, format: "text", anchor: tc.anchor, getenv: env}, g)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("anchor %s: %v, want %q", tc.anchor, err, tc.want)
+		}
+	}
+	if err := runAuditVerify(ctx, auditOptions{dataDir: dir, format: "text", anchor: "x", getenv: env}, g); err == nil {
+		t.Error("bad anchor accepted")
+	}
 	out.Reset()
 	if err := runAuditList(ctx, auditOptions{dataDir: dir, format: "text", limit: 2, getenv: env}, g); err != nil || strings.Count(out.String(), "\n") != 2 {
 		t.Errorf("list: %v\n%s", err, out.String())
