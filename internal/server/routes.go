@@ -39,6 +39,8 @@ func (s *Server) buildRoutes() []route {
 		r("GET", "/blast/graph", accessRead, "blast_graph", s.handleBlastGraph),
 		r("GET", "/events", accessRead, "events", s.handleEventsPage),
 		r("GET", "/reports/{format}", accessRead, "report_page", s.handleReport),
+		r("GET", "/account", accessRead, "account", s.handleAccount),
+		r("POST", "/account/password", accessRead, "account_password", s.handleAccountPassword),
 		r("GET", "/settings", accessAdmin, "settings", s.handleSettings),
 		r("POST", "/settings/users", accessAdmin, "settings_user", s.handleUserForm),
 		r("POST", "/settings/users/{username}/delete", accessAdmin, "settings_user_delete", s.handleUserDeleteForm),

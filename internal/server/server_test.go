@@ -381,6 +381,7 @@ func TestCSRF(t *testing.T) {
 // contains anything of tenant B.
 func TestTenantIsolation(t *testing.T) {
 	f := newFixture(t)
+	f.srv.cfg.Auth.MaxFailures = 1 << 20 // the walk posts wrong passwords to /account/password
 	viewer := f.client()
 	viewer.login("viewer-a")
 	params := map[string][]string{
@@ -686,4 +687,32 @@ func TestEstateValidateUpload(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("analyst upload: %d", resp.StatusCode)
 	}
+}
+
+func TestChangePassword(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	c.login("analyst1")
+	other := f.client()
+	other.login("analyst1")
+	resp, _ := c.form("/account/password", url.Values{"current": {"wrong"}, "new": {"a-long-new-password"}, "again": {"a-long-new-password"}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("wrong current password: %d", resp.StatusCode)
+	}
+	resp, _ = c.form("/account/password", url.Values{"current": {f.pw["analyst1"]}, "new": {"short"}, "again": {"short"}})
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("short password: %d", resp.StatusCode)
+	}
+	resp, _ = c.form("/account/password", url.Values{"current": {f.pw["analyst1"]}, "new": {"a-long-new-password"}, "again": {"a-long-new-password"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("change: %d", resp.StatusCode)
+	}
+	if resp, _ := c.do("GET", "/account", nil, nil); resp.StatusCode != 200 {
+		t.Errorf("this session after change: %d", resp.StatusCode)
+	}
+	if resp, _ := other.do("GET", "/api/v1/me", nil, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("other session after change: %d", resp.StatusCode)
+	}
+	f.pw["analyst1"] = "a-long-new-password"
+	f.client().login("analyst1")
 }

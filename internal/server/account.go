@@ -1,0 +1,72 @@
+package server
+
+import (
+	"net/http"
+	"time"
+	"unicode/utf8"
+)
+
+const minPasswordLen = 12
+
+type accountPage struct {
+	pageBase
+	Error   string
+	Changed bool
+}
+
+func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if p.User == nil {
+		return errNotFound
+	}
+	return s.render(w, r, "account", &accountPage{pageBase: s.basePage(r.Context(), p, "Account", "account"), Changed: r.URL.Query().Get("changed") == "1"})
+}
+
+// handleAccountPassword changes the signed-in user's password: the current
+// one is required, the new one must be at least 12 characters, and every
+// other session of the user is signed out.
+func (s *Server) handleAccountPassword(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := r.Context()
+	if p.User == nil {
+		return errNotFound
+	}
+	pg := &accountPage{pageBase: s.basePage(ctx, p, "Account", "account")}
+	cur, nw, again := r.PostFormValue("current"), r.PostFormValue("new"), r.PostFormValue("again")
+	fail := func(status int, msg string) error {
+		pg.Error = msg
+		s.renderStatus(w, r, status, "account", pg)
+		return nil
+	}
+	if !s.loginIP.allow(p.IP, s.now()) {
+		return fail(http.StatusTooManyRequests, "Too many attempts. Wait a minute and try again.")
+	}
+	if ok, _ := CheckPassword(p.User.PasswordHash, cur); !ok {
+		s.loginFailure(ctx, r, p.User, "bad_password")
+		return fail(http.StatusForbidden, "The current password is wrong.")
+	}
+	if utf8.RuneCountInString(nw) < minPasswordLen || len(nw) > 1024 {
+		return fail(http.StatusBadRequest, "The new password must be 12 to 1024 characters.")
+	}
+	if nw != again {
+		return fail(http.StatusBadRequest, "The two new passwords differ.")
+	}
+	if nw == cur {
+		return fail(http.StatusBadRequest, "The new password must differ from the current one.")
+	}
+	hash, err := HashPassword(nw)
+	if err != nil {
+		return err
+	}
+	if err := s.st.SetPassword(ctx, p.User.Username, hash); err != nil {
+		return err
+	}
+	// Sign out everywhere, then give this browser a fresh session.
+	if err := s.st.DeleteUserSessions(ctx, p.User.Username); err != nil {
+		return err
+	}
+	if _, err := s.newSession(ctx, w, r, p.User, true); err != nil {
+		return err
+	}
+	s.audit(ctx, p, "user.password_change", p.User.Username, p.User.Tenant, map[string]string{"at": s.now().UTC().Format(time.RFC3339)})
+	http.Redirect(w, r, "/account?changed=1", http.StatusSeeOther)
+	return nil
+}
