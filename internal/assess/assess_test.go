@@ -354,3 +354,36 @@ func TestSubjects(t *testing.T) {
 		t.Error("unknown tenant accepted")
 	}
 }
+
+func TestExtraKeyReserved(t *testing.T) {
+	_, err := New(loadCatalog(t), Options{Clock: time.Now, Extra: map[string]any{"tenant": 1}})
+	if err == nil || !strings.Contains(err.Error(), `"tenant"`) {
+		t.Fatalf("err = %v, want a clash on tenant", err)
+	}
+}
+
+func TestExtraReachesPolicies(t *testing.T) {
+	dir := t.TempDir()
+	src := "package firebreak.checks.extra\n\nresults contains {\"control\": \"X-EXTRA\", \"status\": \"pass\", \"message\": input.mine.note} if input.subject.type == \"msp\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "x.rego"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }
+	en, err := New(loadCatalog(t), Options{Clock: now, PolicyDirs: []string{dir}, Extra: map[string]any{"mine": map[string]any{"note": "hello"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := en.Run(context.Background(), &estate.Estate{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.Control == "X-EXTRA" {
+			if r.Message != "hello" {
+				t.Errorf("message = %q", r.Message)
+			}
+			return
+		}
+	}
+	t.Error("custom control X-EXTRA missing")
+}

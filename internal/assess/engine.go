@@ -35,6 +35,12 @@ const query = "r := data.firebreak.checks[_].results"
 // or group with access into tenants (see policies/principals.rego).
 const principalsQuery = "s := data.firebreak.principals.summary"
 
+// reservedInput are the input document's own top-level fields (doc.go).
+var reservedInput = map[string]bool{"now": true, "subject": true, "settings": true, "provider": true, "tenant": true,
+	"kev": true, "identities": true, "access": true, "principals": true, "tools": true, "gdap": true, "assets": true,
+	"backups": true, "ir_plans": true, "contract": true, "vendors": true, "domains": true, "exposures": true,
+	"grants": true, "gaps": true}
+
 // Options configure an Engine.
 type Options struct {
 	// PolicyDirs are directories of users' own .rego files (files ending
@@ -145,8 +151,17 @@ func New(cat *catalog.Catalog, opts Options) (*Engine, error) {
 		}
 	}
 	pkgs := map[string]bool{}
-	for _, m := range modules {
-		pkgs[strings.TrimPrefix(m.Package.Path.String(), "data.")] = true
+	for i, m := range modules {
+		pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
+		pkgs[pkg] = true
+		if !strings.HasPrefix(pkg, "firebreak.") {
+			log.Warn("policy package is outside firebreak.checks: its rules are only used if a check imports them", "file", names[i], "package", pkg)
+		}
+	}
+	for k := range opts.Extra {
+		if reservedInput[k] {
+			return nil, fmt.Errorf("assess: Options.Extra key %q clashes with the input document's own field", k)
+		}
 	}
 	var problems []string
 	for _, c := range cat.Controls() {
