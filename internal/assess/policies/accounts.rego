@@ -14,10 +14,13 @@ results contains lib.check(
 	count(active),
 	array.concat(
 		[i.id | some i in active; i.days_since_sign_in > stale_days],
-		[{"kind": "identity", "id": i.id, "detail": "never signed in, created %d days ago", "args": [i.days_since_created]} | some i in active; i.days_since_sign_in == null; i.days_since_created > stale_days],
+		[{"kind": "identity", "id": i.id, "detail": "never signed in, created %d days ago", "args": [i.days_since_created]} | some i in never; i.days_since_created > stale_days],
 	),
-	[i.id | some i in active; i.days_since_sign_in == null; i.days_since_created == null],
+	[i.id | some i in never; i.days_since_created == null],
 )
+
+# Accounts without a recorded sign-in (usually none: one pass to find them).
+never := [i | some i in active; i.days_since_sign_in == null]
 
 with_hr := [i | some i in input.identities; i.personnel != ""]
 
@@ -37,13 +40,11 @@ results contains r if {
 
 results contains lib.result("FB-ACC-002", "not_applicable", "no accounts", []) if count(input.identities) == 0
 
-shared := [i | some i in input.identities; i.enabled; i.kind == "shared"]
-
 results contains lib.check(
 	{"control": "FB-ACC-003", "noun": "enabled accounts", "fails": "shared account without an accountable owner", "need": "identities",
 	 "kind": "identity", "detail": "kind=shared, no owner"},
 	count([1 | some i in input.identities; i.enabled]),
-	[i.id | some i in shared; i.owner == ""],
+	[i.id | some i in input.identities; i.kind == "shared"; i.enabled; i.owner == ""],
 	[],
 )
 
