@@ -72,7 +72,7 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 		// A schema of its own, dropped at the end, so runs never mix with
 		// other data in the database.
 		schema := fmt.Sprintf("fbload_%d", os.Getpid())
-		conn, err := pgx.Connect(ctx, database)
+		conn, err := pgx.Connect(ctx, withoutPoolParams(database))
 		if err != nil {
 			return err
 		}
@@ -366,4 +366,21 @@ func createToken(cl *http.Client, base, csrf string) (string, error) {
 		return "", fmt.Errorf("creating token: status %d", r.StatusCode)
 	}
 	return out.Token, nil
+}
+
+// withoutPoolParams drops pgxpool-only parameters (pool_max_conns, …) that a
+// plain connection refuses.
+func withoutPoolParams(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.HasPrefix(k, "pool_") {
+			q.Del(k)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
