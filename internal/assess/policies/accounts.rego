@@ -13,8 +13,8 @@ results contains lib.check(
 	 "kind": "identity", "detail": "no sign-in for {days_since_sign_in} days", "unknown_detail": "last sign-in unknown"},
 	count(active),
 	array.concat(
-		[i.id | some i in active; i.days_since_sign_in > stale_days],
-		[{"kind": "identity", "id": i.id, "detail": "never signed in, created %d days ago", "args": [i.days_since_created]} | some i in never; i.days_since_created > stale_days],
+		[i.id | some i in active; i.days_since_sign_in > input.settings.stale_days],
+		[{"kind": "identity", "id": i.id, "detail": "never signed in, created %d days ago", "args": [i.days_since_created]} | some i in never; i.days_since_created > input.settings.stale_days],
 	),
 	[i.id | some i in never; i.days_since_created == null],
 )

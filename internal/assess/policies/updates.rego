@@ -41,7 +41,7 @@ results contains lib.check(
 	{"control": "FB-UPD-002", "noun": "systems with a software inventory", "fails": "known-exploited vulnerability open", "need": "assets.software",
 	 "kind": "asset", "detail": "{hostname}: {kev}"},
 	count(with_sw),
-	[a.id | some a in with_sw; count(a.kev) > 0],
+	[a.id | some a in with_sw; a.kev != []],
 	[],
 ) if {
 	input.kev.loaded
@@ -61,7 +61,7 @@ patch_days := input.settings.patch_days
 results contains lib.check(
 	{"control": "FB-UPD-003", "noun": "MSP tools", "fails": "not patched within {patch_days} days", "need": "tools.patch (last_patched)"},
 	count(tools),
-	[{"kind": "tool", "id": t.id, "detail": "last patched %d days ago", "args": [t.days_since_patched]} | some t in tools; t.days_since_patched > patch_days],
+	[{"kind": "tool", "id": t.id, "detail": "last patched %d days ago", "args": [t.days_since_patched]} | some t in tools; t.days_since_patched > input.settings.patch_days],
 	[{"kind": "tool", "id": t.id, "detail": "last_patched unknown"} | some t in tools; t.management; t.days_since_patched == null],
 ) if lib.msp
 
@@ -69,6 +69,6 @@ results contains lib.check(
 	{"control": "FB-UPD-004", "noun": "systems", "fails": "not patched within {patch_days} days", "need": "assets.patch (last_patched)",
 	 "kind": "asset", "detail": "{hostname} last patched {days_since_patched} days ago", "unknown_detail": "{hostname}: last_patched unknown"},
 	count(input.assets),
-	[a.id | some a in input.assets; a.days_since_patched > patch_days],
+	[a.id | some a in input.assets; a.days_since_patched > input.settings.patch_days],
 	[a.id | some a in input.assets; a.days_since_patched == null],
 )
