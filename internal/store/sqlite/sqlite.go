@@ -19,11 +19,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
@@ -66,7 +68,12 @@ func OpenWith(ctx context.Context, dir string, opts store.Options) (store.Store,
 	}
 	path := filepath.Join(dir, FileName)
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"
-	w, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_txlock=immediate")
+	// A background connection checkpoints (see checkpointer), so copying WAL
+	// pages into the database file mostly stays off the serial write path;
+	// the writer checkpoints itself only when the WAL passes walRestartFrames
+	// (the checkpointer fell behind), which bounds the WAL.
+	w, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)"+
+		fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)&_pragma=journal_size_limit(%d)&_txlock=immediate", walRestartFrames, walRestartFrames*4096))
 	if err != nil {
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
@@ -104,6 +111,13 @@ func OpenWith(ctx context.Context, dir string, opts store.Options) (store.Store,
 		r.Close()
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
+	cp, err := newCheckpointer(path, common, opts)
+	if err != nil {
+		ew.close()
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+	}
 	d := sqlstore.New(sqlstore.Config{
 		Dialect:      "sqlite",
 		W:            w,
@@ -113,6 +127,7 @@ func OpenWith(ctx context.Context, dir string, opts store.Options) (store.Store,
 		Options:      opts,
 		OnClose: func() error {
 			ew.close()
+			cp.close()
 			w.Exec(`PRAGMA optimize`)
 			return errors.Join(r.Close(), w.Close())
 		},
@@ -330,4 +345,55 @@ func (w *eventWriter) write(reqs []*appendReq) (err error) {
 	}
 	w.nextID = id
 	return nil
+}
+
+// checkpointer copies committed WAL frames into the database file from its
+// own connection, every 200 ms, so the WAL stays small without the writer
+// doing it. It owns its connection; close stops it and runs a final
+// TRUNCATE checkpoint.
+type checkpointer struct {
+	db   *sql.DB
+	quit chan struct{}
+	done chan struct{}
+	log  *slog.Logger
+}
+
+// walRestartFrames bounds the WAL: about 64 MiB of 4 KiB pages.
+const walRestartFrames = 16384
+
+func newCheckpointer(path, common string, opts store.Options) (*checkpointer, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=synchronous(FULL)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	c := &checkpointer{db: db, quit: make(chan struct{}), done: make(chan struct{}), log: opts.Logger}
+	go c.run()
+	return c, nil
+}
+
+func (c *checkpointer) run() {
+	defer close(c.done)
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.quit:
+			return
+		case <-t.C:
+			// PASSIVE never waits for readers or the writer.
+			var busy, frames, done int
+			err := c.db.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &done)
+			if err != nil && c.log != nil {
+				c.log.Debug("sqlite checkpoint", "err", err)
+			}
+		}
+	}
+}
+
+func (c *checkpointer) close() {
+	close(c.quit)
+	<-c.done
+	c.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	c.db.Close()
 }
