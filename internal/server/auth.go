@@ -171,6 +171,7 @@ type loginPage struct {
 	pageBase
 	Error    string
 	Username string
+	SSO      bool // single sign-on configured
 }
 
 // totpPage is the second step (and enrolment).
@@ -202,7 +203,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 		pre = t
 		s.setCookie(w, preLoginCookie, pre, time.Hour)
 	}
-	pg := &loginPage{pageBase: pageBase{Title: "Sign in", CSRF: s.preLoginCSRF(pre)}, Error: msg, Username: username}
+	pg := &loginPage{pageBase: pageBase{Title: "Sign in", CSRF: s.preLoginCSRF(pre)}, Error: msg, Username: username, SSO: s.oidc != nil}
 	s.renderStatus(w, r, status, "login", pg)
 	return nil
 }

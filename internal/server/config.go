@@ -102,6 +102,7 @@ type AuthConfig struct {
 	LoginRatePerMin  int           `yaml:"login_rate_per_minute"` // per client IP
 	InsecureCookies  bool          `yaml:"insecure_cookies"`      // allow cookies over plain HTTP (tests, loopback demo)
 	TrustProxyHeader string        `yaml:"trust_proxy_header"`    // e.g. X-Forwarded-For, when behind a proxy
+	OIDC             *OIDCConfig   `yaml:"oidc"`                  // optional single sign-on for MSP staff
 }
 
 // HTTPConfig sets server timeouts (slow clients are cut off).
@@ -215,6 +216,9 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	list("FIREBREAK_ESTATE", &c.Estate.Paths)
 	dur("FIREBREAK_ASSESS_INTERVAL", &c.Assess.Interval)
 	str("FIREBREAK_KEV", &c.Assess.KEV)
+	if v, ok := lookup("FIREBREAK_OIDC_CLIENT_SECRET"); ok && c.Auth.OIDC != nil {
+		c.Auth.OIDC.ClientSecret = v
+	}
 	str("FIREBREAK_SYSLOG_UDP", &c.Ingest.Syslog.UDP)
 	str("FIREBREAK_SYSLOG_TCP", &c.Ingest.Syslog.TCP)
 	str("FIREBREAK_SYSLOG_TLS", &c.Ingest.Syslog.TLS)
@@ -297,6 +301,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.LockoutDuration < time.Second {
 		bad("auth.lockout", "%s: at least 1s", c.Auth.LockoutDuration)
+	}
+	if c.Auth.OIDC != nil {
+		if err := c.Auth.OIDC.validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.Auth.LoginRatePerMin < 1 {
 		bad("auth.login_rate_per_minute", "%d: at least 1", c.Auth.LoginRatePerMin)

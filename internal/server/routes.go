@@ -23,6 +23,8 @@ func (s *Server) buildRoutes() []route {
 		// sign-in
 		r("GET", "/login", accessPublic, "login", s.handleLoginForm),
 		r("POST", "/login", accessPublic, "login_post", s.handleLogin),
+		r("GET", "/login/oidc", accessPublic, "oidc", s.handleOIDCStart),
+		r("GET", "/login/oidc/callback", accessPublic, "oidc_callback", s.handleOIDCCallback),
 		r("GET", "/login/totp", accessPreMFA, "totp", s.handleTOTPForm),
 		r("POST", "/login/totp", accessPreMFA, "totp_post", s.handleTOTP),
 		r("POST", "/logout", accessPreMFA, "logout", s.handleLogout),

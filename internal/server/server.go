@@ -65,7 +65,8 @@ type Server struct {
 	mapping  *ingest.Mapping  // generic JSON mapping (ingest.mapping)
 	tmapFile *ingest.TenantMap
 
-	matrixCache viewCache // per run id
+	oidc        *oidcClient // nil unless auth.oidc is configured
+	matrixCache viewCache   // per run id
 	blasts      blastCache
 	badgeMu     sync.Mutex
 	badge       map[string]badgeCount // open incidents per scope, for the nav badge
@@ -136,6 +137,9 @@ func New(opts Options) (*Server, error) {
 		s.catalog = cat
 	} else {
 		s.log.Warn("catalog for reports", "err", err)
+	}
+	if s.cfg.Auth.OIDC != nil {
+		s.oidc = &oidcClient{cfg: *s.cfg.Auth.OIDC, http: &http.Client{Timeout: 10 * time.Second}}
 	}
 	s.pipe = newPipeline(s)
 	s.notify = newNotifier(s)
