@@ -164,11 +164,12 @@ func (c *oidcClient) key(ctx context.Context, kid string) (crypto.PublicKey, err
 			}
 			x, err1 := b64.DecodeString(jk.X)
 			y, err2 := b64.DecodeString(jk.Y)
-			if err1 != nil || err2 != nil {
+			if err1 != nil || err2 != nil || len(x) != 32 || len(y) != 32 {
 				continue
 			}
-			pk := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
-			if !pk.Curve.IsOnCurve(pk.X, pk.Y) {
+			// Parsing checks the point is on the curve.
+			pk, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+			if err != nil {
 				continue
 			}
 			keys[jk.Kid] = pk
