@@ -1,7 +1,9 @@
 package kev
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -163,14 +165,24 @@ var (
 	versionRE = regexp.MustCompile(`^[0-9]{4}\.[0-9]{2}\.[0-9]{2}$`)
 )
 
-// Load reads and validates a catalog file.
+// Load reads and validates a catalog file, plain JSON or gzip-compressed
+// (recognised by its magic bytes, whatever the file is called).
 func Load(path string) (*Catalog, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("loading KEV catalog: %w", err)
 	}
 	defer f.Close()
-	return Parse(f, path)
+	br := bufio.NewReader(f)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("loading KEV catalog %s: %w", path, err)
+		}
+		defer zr.Close()
+		return Parse(zr, path)
+	}
+	return Parse(br, path)
 }
 
 // maxCatalog bounds how much Parse reads (the real feed is about 1.5 MB).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -361,5 +362,45 @@ func BenchmarkParse(b *testing.B) {
 		if _, err := Parse(bytes.NewReader(data), "bench"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestLoadGzipAndPlain checks Load reads the compressed snapshot and the same
+// catalog written uncompressed, with identical results.
+func TestLoadGzipAndPlain(t *testing.T) {
+	gz, err := Load(snapshot)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", snapshot, err)
+	}
+	want := loadSnapshot(t)
+	if len(gz.Vulns) != len(want.Vulns) || len(gz.Vulns) == 0 {
+		t.Fatalf("gzip Load: %d vulns, want %d", len(gz.Vulns), len(want.Vulns))
+	}
+	f, err := os.Open(snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(t.TempDir(), "kev.json")
+	out, err := os.Create(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, zr); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(plain)
+	if err != nil {
+		t.Fatalf("Load(plain): %v", err)
+	}
+	if len(p.Vulns) != len(want.Vulns) {
+		t.Fatalf("plain Load: %d vulns, want %d", len(p.Vulns), len(want.Vulns))
 	}
 }
