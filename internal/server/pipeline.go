@@ -61,8 +61,8 @@ func (p *pipeline) store(ctx context.Context, recs []store.EventRecord) error {
 // (back-pressure) until ctx ends. Events are already stored, so a dropped
 // enqueue (ctx cancelled) loses detection of these events, never the events.
 func (p *pipeline) enqueue(ctx context.Context, evs []event.Event) {
-	if p.s.eng == nil {
-		return
+	if p.s.eng == nil || p.s.eng.NewDetector == nil {
+		return // no detection configured
 	}
 	select {
 	case p.q <- evs:
