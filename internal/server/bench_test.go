@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,6 +30,9 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.DataDir = b.TempDir()
 	cfg.Ingest.MaxBodyBytes = 64 << 20
+	if os.Getenv("FIREBREAK_BENCH_NO_RAW") != "" {
+		cfg.Ingest.KeepRaw = new(bool)
+	}
 	srv, err := New(Options{Config: cfg, Store: st})
 	if err != nil {
 		b.Fatal(err)

@@ -66,6 +66,7 @@ type IngestConfig struct {
 	Mapping      string       `yaml:"mapping"`    // generic JSON mapping file (format generic)
 	Year         int          `yaml:"year"`       // year for RFC 3164 timestamps; 0 = current
 	Queue        int          `yaml:"queue"`      // detection queue length
+	KeepRaw      *bool        `yaml:"keep_raw"`   // store each event's original line (default true)
 }
 
 // TailConfig is one followed log file.

@@ -105,7 +105,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *princip
 		}
 		rec := store.EventRecord{Event: copyEvent(&ev)}
 		rec.Event.File = ""
-		if !gz {
+		if !gz && (s.cfg.Ingest.KeepRaw == nil || *s.cfg.Ingest.KeepRaw) {
 			rec.Raw = rawLine(body, ev.Offset, s.cfg.Ingest.MaxLineBytes)
 		}
 		recs = append(recs, rec)
