@@ -10,15 +10,16 @@ const minPasswordLen = 12
 
 type accountPage struct {
 	pageBase
-	Error   string
-	Changed bool
+	Error    string
+	Changed  bool
+	Passkeys []passkey
 }
 
 func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request, p *principal) error {
 	if p.User == nil {
 		return errNotFound
 	}
-	return s.render(w, r, "account", &accountPage{pageBase: s.basePage(r.Context(), p, "Account", "account"), Changed: r.URL.Query().Get("changed") == "1"})
+	return s.render(w, r, "account", &accountPage{pageBase: s.basePage(r.Context(), p, "Account", "account"), Changed: r.URL.Query().Get("changed") == "1", Passkeys: loadPasskeys(p.User)})
 }
 
 // handleAccountPassword changes the signed-in user's password: the current
@@ -29,7 +30,7 @@ func (s *Server) handleAccountPassword(w http.ResponseWriter, r *http.Request, p
 	if p.User == nil {
 		return errNotFound
 	}
-	pg := &accountPage{pageBase: s.basePage(ctx, p, "Account", "account")}
+	pg := &accountPage{pageBase: s.basePage(ctx, p, "Account", "account"), Passkeys: loadPasskeys(p.User)}
 	cur, nw, again := r.PostFormValue("current"), r.PostFormValue("new"), r.PostFormValue("again")
 	fail := func(status int, msg string) error {
 		pg.Error = msg

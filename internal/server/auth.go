@@ -177,10 +177,11 @@ type loginPage struct {
 // totpPage is the second step (and enrolment).
 type totpPage struct {
 	pageBase
-	Enrol  bool
-	Secret string
-	QR     template.HTML
-	Error  string
+	Passkey bool // the user has passkeys: offer them instead of the code
+	Enrol   bool
+	Secret  string
+	QR      template.HTML
+	Error   string
 }
 
 func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -328,7 +329,7 @@ func (s *Server) handleTOTPForm(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (s *Server) renderTOTP(w http.ResponseWriter, r *http.Request, p *principal, status int, msg string) error {
-	pg := &totpPage{pageBase: pageBase{Title: "Authenticator", CSRF: p.Session.CSRF.Reveal()}, Error: msg}
+	pg := &totpPage{pageBase: pageBase{Title: "Authenticator", CSRF: p.Session.CSRF.Reveal()}, Error: msg, Passkey: len(loadPasskeys(p.User)) > 0}
 	u := p.User
 	if !u.TOTPEnrolled {
 		secret := u.TOTPSecret.Reveal()

@@ -27,6 +27,8 @@ func (s *Server) buildRoutes() []route {
 		r("GET", "/login/oidc/callback", accessPublic, "oidc_callback", s.handleOIDCCallback),
 		r("GET", "/login/totp", accessPreMFA, "totp", s.handleTOTPForm),
 		r("POST", "/login/totp", accessPreMFA, "totp_post", s.handleTOTP),
+		r("POST", "/login/passkey/options", accessPreMFA, "passkey_get_options", s.handlePasskeyGetOptions),
+		r("POST", "/login/passkey", accessPreMFA, "passkey_login", s.handlePasskeyLogin),
 		r("POST", "/logout", accessPreMFA, "logout", s.handleLogout),
 
 		// dashboard
@@ -43,6 +45,9 @@ func (s *Server) buildRoutes() []route {
 		r("GET", "/reports/{format}", accessRead, "report_page", s.handleReport),
 		r("GET", "/account", accessRead, "account", s.handleAccount),
 		r("POST", "/account/password", accessRead, "account_password", s.handleAccountPassword),
+		r("POST", "/account/passkeys/options", accessRead, "passkey_create_options", s.handlePasskeyCreateOptions),
+		r("POST", "/account/passkeys", accessRead, "passkey_create", s.handlePasskeyCreate),
+		r("POST", "/account/passkeys/{id}/delete", accessRead, "passkey_delete", s.handlePasskeyDelete),
 		r("GET", "/settings", accessAdmin, "settings", s.handleSettings),
 		r("POST", "/settings/users", accessAdmin, "settings_user", s.handleUserForm),
 		r("POST", "/settings/users/{username}/delete", accessAdmin, "settings_user_delete", s.handleUserDeleteForm),

@@ -20,6 +20,61 @@
         .finally(function () { busy = false; });
     }, 5000);
   }
+  // Passkeys (WebAuthn): register on /account, sign in on /login/totp.
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  function b64u(buf) {
+    var s = "", b = new Uint8Array(buf);
+    for (var i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+    return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function unb64u(s) {
+    s = s.replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) s += "=";
+    var bin = atob(s), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+  function post(url, body) {
+    return fetch(url, { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: body ? JSON.stringify(body) : "{}" }).then(function (r) {
+      return r.json().then(function (j) { if (!r.ok) throw new Error(j.error || r.status); return j; });
+    });
+  }
+  function say(msg) { var s = document.getElementById("passkey-status"); if (s) s.textContent = msg; }
+  var reg = document.getElementById("passkey-register");
+  if (reg && window.PublicKeyCredential) {
+    reg.addEventListener("click", function () {
+      say("Waiting for your authenticator…");
+      post("/account/passkeys/options").then(function (o) {
+        return navigator.credentials.create({ publicKey: {
+          challenge: unb64u(o.challenge),
+          rp: { id: o.rpId, name: o.rpName },
+          user: { id: unb64u(o.userId), name: o.userName, displayName: o.userName },
+          pubKeyCredParams: o.algorithms.map(function (a) { return { type: "public-key", alg: a }; }),
+          excludeCredentials: o.credentials.map(function (id) { return { type: "public-key", id: unb64u(id) }; }),
+          authenticatorSelection: { userVerification: o.userVerification, residentKey: "preferred" },
+          attestation: "none", timeout: o.timeout } });
+      }).then(function (c) {
+        return post("/account/passkeys", { name: document.getElementById("pk-name").value, id: c.id,
+          clientDataJSON: b64u(c.response.clientDataJSON), attestationObject: b64u(c.response.attestationObject) });
+      }).then(function () { location.reload(); }, function (e) { say("Passkey not added: " + e.message); });
+    });
+  }
+  var login = document.getElementById("passkey-login");
+  if (login && window.PublicKeyCredential) {
+    login.addEventListener("click", function () {
+      say("Waiting for your authenticator…");
+      post("/login/passkey/options").then(function (o) {
+        return navigator.credentials.get({ publicKey: { challenge: unb64u(o.challenge), rpId: o.rpId,
+          allowCredentials: o.credentials.map(function (id) { return { type: "public-key", id: unb64u(id) }; }),
+          userVerification: o.userVerification, timeout: o.timeout } });
+      }).then(function (c) {
+        return post("/login/passkey", { id: c.id, clientDataJSON: b64u(c.response.clientDataJSON),
+          authenticatorData: b64u(c.response.authenticatorData), signature: b64u(c.response.signature) });
+      }).then(function (j) { location.href = j.next || "/"; }, function (e) { say("Passkey not accepted: " + e.message); });
+    });
+  }
   // Select a one-time secret on focus so it is easy to copy.
   var secret = document.getElementById("new-secret");
   if (secret) { secret.addEventListener("focus", function () { secret.select(); }); secret.focus(); }

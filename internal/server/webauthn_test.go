@@ -1,0 +1,208 @@
+package server
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// cborEnc encodes the few CBOR shapes a software authenticator needs.
+func cborEnc(v any) []byte {
+	var b bytes.Buffer
+	head := func(major byte, n uint64) {
+		switch {
+		case n < 24:
+			b.WriteByte(major<<5 | byte(n))
+		case n < 256:
+			b.WriteByte(major<<5 | 24)
+			b.WriteByte(byte(n))
+		default:
+			b.WriteByte(major<<5 | 25)
+			b.Write([]byte{byte(n >> 8), byte(n)})
+		}
+	}
+	var enc func(v any)
+	enc = func(v any) {
+		switch x := v.(type) {
+		case int:
+			if x >= 0 {
+				head(0, uint64(x))
+			} else {
+				head(1, uint64(-1-x))
+			}
+		case []byte:
+			head(2, uint64(len(x)))
+			b.Write(x)
+		case string:
+			head(3, uint64(len(x)))
+			b.WriteString(x)
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			head(5, uint64(len(x)))
+			for _, k := range keys {
+				enc(k)
+				enc(x[k])
+			}
+		case [][2]any: // ordered map with any keys
+			head(5, uint64(len(x)))
+			for _, kv := range x {
+				enc(kv[0])
+				enc(kv[1])
+			}
+		}
+	}
+	enc(v)
+	return b.Bytes()
+}
+
+// softKey is a software authenticator holding one P-256 credential.
+type softKey struct {
+	key   *ecdsa.PrivateKey
+	id    []byte
+	count uint32
+}
+
+func newSoftKey(t *testing.T) *softKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := make([]byte, 16)
+	rand.Read(id)
+	return &softKey{key: k, id: id}
+}
+
+func (k *softKey) register(rpID, origin, challenge string) map[string]string {
+	raw, _ := k.key.PublicKey.Bytes()
+	cose := cborEnc([][2]any{{1, 2}, {3, -7}, {-1, 1}, {-2, raw[1:33]}, {-3, raw[33:]}})
+	rp := sha256.Sum256([]byte(rpID))
+	var ad bytes.Buffer
+	ad.Write(rp[:])
+	ad.WriteByte(flagUP | flagUV | flagAT)
+	binary.Write(&ad, binary.BigEndian, k.count)
+	ad.Write(make([]byte, 16))
+	binary.Write(&ad, binary.BigEndian, uint16(len(k.id)))
+	ad.Write(k.id)
+	ad.Write(cose)
+	att := cborEnc(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": ad.Bytes()})
+	cd, _ := json.Marshal(map[string]string{"type": "webauthn.create", "challenge": challenge, "origin": origin})
+	b64 := base64.RawURLEncoding
+	return map[string]string{"name": "soft key", "id": b64.EncodeToString(k.id), "clientDataJSON": b64.EncodeToString(cd), "attestationObject": b64.EncodeToString(att)}
+}
+
+func (k *softKey) assert(t *testing.T, rpID, origin, challenge string) map[string]string {
+	k.count++
+	rp := sha256.Sum256([]byte(rpID))
+	var ad bytes.Buffer
+	ad.Write(rp[:])
+	ad.WriteByte(flagUP | flagUV)
+	binary.Write(&ad, binary.BigEndian, k.count)
+	cd, _ := json.Marshal(map[string]string{"type": "webauthn.get", "challenge": challenge, "origin": origin})
+	cdHash := sha256.Sum256(cd)
+	sum := sha256.Sum256(append(append([]byte(nil), ad.Bytes()...), cdHash[:]...))
+	sig, err := ecdsa.SignASN1(rand.Reader, k.key, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.RawURLEncoding
+	return map[string]string{"id": b64.EncodeToString(k.id), "clientDataJSON": b64.EncodeToString(cd), "authenticatorData": b64.EncodeToString(ad.Bytes()), "signature": b64.EncodeToString(sig)}
+}
+
+func TestPasskeys(t *testing.T) {
+	f := newFixture(t)
+	u, _ := url.Parse(f.ts.URL)
+	rpID, origin := u.Hostname(), f.ts.URL
+	postJSON := func(c *client, path string, body any) (*http.Response, map[string]any) {
+		b, _ := json.Marshal(body)
+		resp, got := c.do("POST", path, bytes.NewReader(b), map[string]string{"X-CSRF-Token": c.csrf, "Content-Type": "application/json"})
+		var m map[string]any
+		_ = json.Unmarshal([]byte(got), &m)
+		return resp, m
+	}
+	c := f.client()
+	c.login("analyst1")
+	sk := newSoftKey(t)
+	resp, opts := postJSON(c, "/account/passkeys/options", nil)
+	if resp.StatusCode != 200 || opts["rpId"] != rpID {
+		t.Fatalf("create options: %d %v", resp.StatusCode, opts)
+	}
+	// A registration for another origin is refused.
+	resp, _ = postJSON(c, "/account/passkeys", sk.register(rpID, "https://evil.example", opts["challenge"].(string)))
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("foreign origin registration: %d", resp.StatusCode)
+	}
+	_, opts = postJSON(c, "/account/passkeys/options", nil)
+	resp, _ = postJSON(c, "/account/passkeys", sk.register(rpID, origin, opts["challenge"].(string)))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register: %d", resp.StatusCode)
+	}
+	if _, page := c.do("GET", "/account", nil, nil); !strings.Contains(page, "soft key") {
+		t.Error("passkey not listed on /account")
+	}
+
+	// Sign in with the password, then the passkey instead of the code.
+	start := func() *client {
+		c2 := f.client()
+		c2.do("GET", "/login", nil, nil)
+		c2.form("/login", url.Values{"username": {"analyst1"}, "password": {f.pw["analyst1"]}})
+		if _, page := c2.do("GET", "/login/totp", nil, nil); !strings.Contains(page, "passkey-login") {
+			t.Fatal("TOTP page does not offer the passkey")
+		}
+		return c2
+	}
+	c2 := start()
+	_, gopts := postJSON(c2, "/login/passkey/options", nil)
+	resp, _ = postJSON(c2, "/login/passkey", sk.assert(t, rpID, origin, gopts["challenge"].(string)))
+	if resp.StatusCode != 200 {
+		t.Fatalf("passkey sign-in: %d", resp.StatusCode)
+	}
+	if resp, _ := c2.do("GET", "/api/v1/me", nil, nil); resp.StatusCode != 200 {
+		t.Errorf("after passkey sign-in: %d", resp.StatusCode)
+	}
+
+	// A cloned authenticator (counter not increasing), a wrong origin and a
+	// replayed challenge are refused.
+	c3 := start()
+	_, gopts = postJSON(c3, "/login/passkey/options", nil)
+	sk.count = 0
+	resp, _ = postJSON(c3, "/login/passkey", sk.assert(t, rpID, origin, gopts["challenge"].(string)))
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("non-increasing counter: %d", resp.StatusCode)
+	}
+	sk.count = 10
+	_, gopts = postJSON(c3, "/login/passkey/options", nil)
+	resp, _ = postJSON(c3, "/login/passkey", sk.assert(t, rpID, "https://evil.example", gopts["challenge"].(string)))
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong origin: %d", resp.StatusCode)
+	}
+	resp, _ = postJSON(c3, "/login/passkey", sk.assert(t, rpID, origin, gopts["challenge"].(string)))
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("replayed challenge: %d", resp.StatusCode)
+	}
+	if resp, _ := c3.do("GET", "/api/v1/me", nil, nil); resp.StatusCode == 200 {
+		t.Error("signed in after refused passkeys")
+	}
+}
+
+func FuzzCBOR(f *testing.F) {
+	f.Add(cborEnc(map[string]any{"fmt": "none", "authData": []byte{1, 2, 3}}))
+	f.Add(cborEnc([][2]any{{1, 2}, {3, -7}, {-1, 1}}))
+	f.Add([]byte{0x9f, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _, _ = decodeCBOR(b)
+	})
+}
