@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
 	"github.com/firebreak-msp/firebreak/internal/ingest"
@@ -78,7 +79,9 @@ func TestBrowserDemo(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx, ln, nil) }()
-	base := "http://" + ln.Addr().String()
+	// localhost, not 127.0.0.1: WebAuthn needs a domain as relying party id.
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	base := "http://localhost:" + port
 
 	shots := artifactDir(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox,
@@ -130,6 +133,34 @@ func TestBrowserDemo(t *testing.T) {
 		step(pg.name, chromedp.Navigate(base+pg.path), chromedp.WaitVisible(chromedp.CSS(pg.wait)))
 		shot(pg.name)
 	}
+	// Passkeys: register one with Chromium's virtual authenticator, sign out,
+	// and use it instead of the TOTP code.
+	if _, err := chromedp.Call(bctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(bctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
+		Protocol: webauthn.AuthenticatorProtocolCtap2, Transport: webauthn.AuthenticatorTransportInternal, HasResidentKey: true,
+		HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true}}); err != nil {
+		t.Fatal(err)
+	}
+	step("register passkey",
+		chromedp.Navigate(base+"/account"),
+		chromedp.WaitVisible(chromedp.ID("passkey-register")),
+		chromedp.SendKeys(chromedp.ID("pk-name"), "virtual key"),
+		chromedp.Click(chromedp.ID("passkey-register")),
+		chromedp.WaitVisible(chromedp.CSS(`form[action$="/delete"]`)),
+	)
+	shot("account-passkey")
+	step("sign in with passkey",
+		chromedp.Submit(chromedp.CSS(`form[action="/logout"] button`)),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), creds.Username),
+		chromedp.SendKeys(chromedp.ID("password"), creds.Password.Reveal()),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("passkey-login")),
+		chromedp.Click(chromedp.ID("passkey-login")),
+		chromedp.WaitVisible(chromedp.CSS("nav.side")),
+	)
 	step("trust graph", chromedp.Navigate(base+"/blast/graph"), chromedp.WaitVisible(chromedp.CSS("#fb-trust")))
 	time.Sleep(500 * time.Millisecond)
 	n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#fb-trust *').length`))
