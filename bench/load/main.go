@@ -49,15 +49,16 @@ func main() {
 		pages     = flag.Int("page-requests", 200, "requests per dashboard page")
 		apiCl     = flag.Int("api-clients", 100, "concurrent API clients")
 		apiDur    = flag.Duration("api-time", 10*time.Second, "how long the API clients run")
+		noRaw     = flag.Bool("no-raw", false, "do not store original lines (ingest.keep_raw: false)")
 	)
 	flag.Parse()
-	if err := run(*database, *tenants, *seed, *ingestDur, *clients, *batch, *pages, *apiCl, *apiDur); err != nil {
+	if err := run(*database, *tenants, *seed, *ingestDur, *clients, *batch, *pages, *apiCl, *apiDur, *noRaw); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
 
-func run(database string, tenants, seedEvents int, ingestDur time.Duration, clients, batch, pages, apiClients int, apiDur time.Duration) error {
+func run(database string, tenants, seedEvents int, ingestDur time.Duration, clients, batch, pages, apiClients int, apiDur time.Duration, noRaw bool) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir, err := os.MkdirTemp("", "firebreak-load-")
@@ -101,6 +102,9 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 	cfg.TLS.Disable = true
 	cfg.Auth.InsecureCookies = true
 	cfg.Ingest.MaxBodyBytes = 64 << 20
+	if noRaw {
+		cfg.Ingest.KeepRaw = new(bool)
+	}
 	eng, err := server.NewEngines(server.EngineOptions{})
 	if err != nil {
 		return err
