@@ -1,7 +1,6 @@
 package trust
 
 import (
-	"encoding/json"
 	"math/bits"
 	"slices"
 
@@ -70,11 +69,16 @@ type FactCross struct {
 	Path    string   `json:"path,omitempty"`
 }
 
-// FactTenant lists, for one tenant, what reaches it. Each list is capped at
-// 50 ids; the *N fields hold the full counts.
+// FactTenant lists, for one tenant, what reaches it. Each list but Vendors
+// is a sample of at most 10 ids, widest reach first (the MSP-level lists
+// hold them all); the *N fields hold the full counts.
 type FactTenant struct {
-	OverLimit       []FactRef `json:"over_limit"`
-	OverLimitN      int       `json:"over_limit_n"`
+	OverLimit  []FactRef `json:"over_limit"`
+	OverLimitN int       `json:"over_limit_n"`
+	// OverLimitWeak: the over-limit identities and tools without
+	// phishing-resistant MFA (what FB-TRUST-001 fails on).
+	OverLimitWeak   []FactRef `json:"over_limit_weak"`
+	OverLimitWeakN  int       `json:"over_limit_weak_n"`
 	Entries         []FactRef `json:"entry_points"`
 	EntriesN        int       `json:"entry_points_n"`
 	Vendors         []FactRef `json:"vendors"`
@@ -92,17 +96,134 @@ type FactRef struct {
 
 const factCap = 50
 
+// tenantCap bounds each per-tenant sample: at 2,000 tenants reached by the
+// same 2,000 technicians, listing 50 of them for every tenant made the
+// per-tenant evidence (and its evaluation) the costliest part of an
+// assessment, while the MSP-level results already list every one.
+const tenantCap = 10
+
+// weakMFA reports whether node n is an identity or tool without
+// phishing-resistant MFA (FB-TRUST-001's failing condition).
+func weakMFA(n *Node) bool {
+	return (n.Kind == KindIdentity || n.Kind == KindTool) && n.MFA != estate.MFAPhishingResistant
+}
+
 // Facts summarises the graph for the graph controls. The result is plain
-// JSON-able data (maps and slices), ready for assess.Options.Extra["trust"].
-func Facts(g *Graph) any {
-	doc := FactsOf(g)
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return map[string]any{"version": 1, "error": err.Error()}
+// JSON-able data (maps and slices), ready for assess.Options.Extra["trust"]:
+// FactsOf's document as encoding/json would decode its JSON (same keys,
+// omitempty fields left out), built directly rather than through a JSON
+// round trip, with the per-tenant references shared between tenants.
+func Facts(g *Graph) any { return FactsOf(g).plain() }
+
+// plain converts the document to maps and slices (see Facts).
+func (d *FactsDoc) plain() map[string]any {
+	counts := make(map[string]any, len(d.Counts))
+	for k, v := range d.Counts {
+		counts[k] = v
 	}
-	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
-		return map[string]any{"version": 1, "error": err.Error()}
+	byTenant := make(map[string]any, len(d.ByTenant))
+	refs := map[FactRef]map[string]any{} // shared: the same node reaches many tenants
+	refList := func(rs []FactRef) []any {
+		out := make([]any, len(rs))
+		for i, r := range rs {
+			m, ok := refs[r]
+			if !ok {
+				m = map[string]any{"id": r.ID, "kind": r.Kind}
+				if r.MFA != "" {
+					m["mfa"] = r.MFA
+				}
+				refs[r] = m
+			}
+			out[i] = m
+		}
+		return out
+	}
+	for id, t := range d.ByTenant {
+		byTenant[id] = map[string]any{
+			"over_limit":         refList(t.OverLimit),
+			"over_limit_n":       t.OverLimitN,
+			"over_limit_weak":    refList(t.OverLimitWeak),
+			"over_limit_weak_n":  t.OverLimitWeakN,
+			"entry_points":       refList(t.Entries),
+			"entry_points_n":     t.EntriesN,
+			"vendors":            refList(t.Vendors),
+			"admin_identities":   refList(t.AdminIdentities),
+			"admin_identities_n": t.AdminIdentityN,
+			"cross_in":           refList(t.CrossIn),
+		}
+	}
+	return map[string]any{
+		"version":               d.Version,
+		"tenants":               d.Tenants,
+		"share":                 d.Share,
+		"limit":                 d.Limit,
+		"counts":                counts,
+		"over_limit":            nodeList(d.OverLimit),
+		"entry_points":          entryList(d.EntryPoints),
+		"outsider_admin":        strList(d.OutsiderAdmin),
+		"vendors":               nodeList(d.Vendors),
+		"admin_identities":      nodeList(d.AdminIdentities),
+		"identities_with_admin": d.IdentitiesWithAdmin,
+		"cross_tenant":          crossList(d.CrossTenant),
+		"by_tenant":             byTenant,
+	}
+}
+
+func strList(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func nodeList(ns []FactNode) []any {
+	out := make([]any, len(ns))
+	for i := range ns {
+		n := &ns[i]
+		m := map[string]any{"id": n.ID, "kind": n.Kind, "tenants_admin": n.TenantsAdmin, "tenants_any": n.TenantsAny}
+		if n.Sub != "" {
+			m["sub"] = n.Sub
+		}
+		if n.MFA != "" {
+			m["mfa"] = n.MFA
+		}
+		if len(n.Tenants) > 0 {
+			m["tenants"] = strList(n.Tenants)
+		}
+		if n.Path != "" {
+			m["path"] = n.Path
+		}
+		out[i] = m
+	}
+	return out
+}
+
+func entryList(es []FactEntry) []any {
+	out := make([]any, len(es))
+	for i := range es {
+		e := &es[i]
+		m := map[string]any{"id": e.ID, "kind": e.Kind, "why": e.Why, "privilege": e.Privilege, "tenants_admin": e.TenantsAdmin, "tenants_any": e.TenantsAny}
+		if len(e.KEV) > 0 {
+			m["kev"] = strList(e.KEV)
+		}
+		if e.Path != "" {
+			m["path"] = e.Path
+		}
+		out[i] = m
+	}
+	return out
+}
+
+func crossList(cs []FactCross) []any {
+	out := make([]any, len(cs))
+	for i := range cs {
+		c := &cs[i]
+		m := map[string]any{"tenant": c.Tenant, "via": c.Via, "kind": c.Kind, "reaches": strList(c.Reaches)}
+		if c.Path != "" {
+			m["path"] = c.Path
+		}
+		out[i] = m
 	}
 	return out
 }
@@ -118,8 +239,13 @@ func FactsOf(g *Graph) *FactsDoc {
 	for i := range g.Nodes {
 		doc.Counts[g.Nodes[i].Kind.String()]++
 	}
-	for _, t := range g.tenants {
-		doc.ByTenant[g.Nodes[t].ID] = &FactTenant{OverLimit: []FactRef{}, Entries: []FactRef{}, Vendors: []FactRef{}, AdminIdentities: []FactRef{}, CrossIn: []FactRef{}}
+	// byBit[k] is the facts of tenant g.tenants[k] (the bit index of tenant
+	// sets), so walking a set needs no map lookup per tenant.
+	byBit := make([]*FactTenant, T)
+	for k, t := range g.tenants {
+		ft := &FactTenant{OverLimit: []FactRef{}, OverLimitWeak: []FactRef{}, Entries: []FactRef{}, Vendors: []FactRef{}, AdminIdentities: []FactRef{}, CrossIn: []FactRef{}}
+		byBit[k] = ft
+		doc.ByTenant[g.Nodes[t].ID] = ft
 	}
 	if T == 0 {
 		return doc
@@ -198,7 +324,7 @@ func FactsOf(g *Graph) *FactsDoc {
 			for word != 0 {
 				b := bits.TrailingZeros64(word)
 				word &= word - 1
-				fn(doc.ByTenant[g.Nodes[g.tenants[w*64+b]].ID])
+				fn(byBit[w*64+b])
 			}
 		}
 	}
@@ -206,10 +332,18 @@ func FactsOf(g *Graph) *FactsDoc {
 		n := &g.Nodes[r.Node]
 		if r.AtAdmin() > doc.Limit {
 			doc.OverLimit = append(doc.OverLimit, node(r, true))
+			weak := weakMFA(n)
+			rf := ref(r.Node)
 			each(r.Node, func(ft *FactTenant) {
 				ft.OverLimitN++
-				if len(ft.OverLimit) < factCap {
-					ft.OverLimit = append(ft.OverLimit, ref(r.Node))
+				if len(ft.OverLimit) < tenantCap {
+					ft.OverLimit = append(ft.OverLimit, rf)
+				}
+				if weak {
+					ft.OverLimitWeakN++
+					if len(ft.OverLimitWeak) < tenantCap {
+						ft.OverLimitWeak = append(ft.OverLimitWeak, rf)
+					}
 				}
 			})
 		}
@@ -219,17 +353,19 @@ func FactsOf(g *Graph) *FactsDoc {
 			}
 			if r.AtAdmin() >= 2 {
 				doc.AdminIdentities = append(doc.AdminIdentities, node(r, false))
+				rf := ref(r.Node)
 				each(r.Node, func(ft *FactTenant) {
 					ft.AdminIdentityN++
-					if len(ft.AdminIdentities) < factCap {
-						ft.AdminIdentities = append(ft.AdminIdentities, ref(r.Node))
+					if len(ft.AdminIdentities) < tenantCap {
+						ft.AdminIdentities = append(ft.AdminIdentities, rf)
 					}
 				})
 			}
 		}
 		if n.Kind == KindVendor {
 			doc.Vendors = append(doc.Vendors, node(r, true))
-			each(r.Node, func(ft *FactTenant) { ft.Vendors = append(ft.Vendors, ref(r.Node)) })
+			rf := ref(r.Node)
+			each(r.Node, func(ft *FactTenant) { ft.Vendors = append(ft.Vendors, rf) })
 		}
 		if home := n.Home; home != estate.MSP && home != "" && r.AtAdmin() >= 2 && n.Kind != KindVendor {
 			var other []string
@@ -240,9 +376,10 @@ func FactsOf(g *Graph) *FactsDoc {
 			}
 			if len(other) > 0 && len(doc.CrossTenant) < 1000 {
 				doc.CrossTenant = append(doc.CrossTenant, FactCross{Tenant: home, Via: n.ID, Kind: n.Kind.String(), Reaches: other, Path: proof(r.Node)})
+				rf := ref(r.Node)
 				each(r.Node, func(ft *FactTenant) {
-					if len(ft.CrossIn) < factCap {
-						ft.CrossIn = append(ft.CrossIn, ref(r.Node))
+					if len(ft.CrossIn) < tenantCap {
+						ft.CrossIn = append(ft.CrossIn, rf)
 					}
 				})
 			}
@@ -255,6 +392,7 @@ func FactsOf(g *Graph) *FactsDoc {
 		}
 	}
 	var ob *Blast
+	entered := map[int32]bool{} // a node entered by several edges counts once per tenant
 	for _, e := range entries {
 		n := &g.Nodes[e.Node]
 		fe := FactEntry{ID: n.ID, Kind: n.Kind.String(), Why: e.Why, Privilege: e.Priv.String(), KEV: e.KEV, TenantsAdmin: e.AtAdmin, TenantsAny: e.AtAny}
@@ -276,11 +414,13 @@ func FactsOf(g *Graph) *FactsDoc {
 			}
 		}
 		doc.EntryPoints = append(doc.EntryPoints, fe)
-		if e.Priv >= Admin {
+		if e.Priv >= Admin && !entered[e.Node] {
+			entered[e.Node] = true
+			rf := ref(e.Node)
 			each(e.Node, func(ft *FactTenant) {
 				ft.EntriesN++
-				if len(ft.Entries) < factCap {
-					ft.Entries = append(ft.Entries, ref(e.Node))
+				if len(ft.Entries) < tenantCap {
+					ft.Entries = append(ft.Entries, rf)
 				}
 			})
 		}

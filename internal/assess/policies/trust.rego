@@ -47,15 +47,34 @@ results contains lib.check(
 	lib.msp
 }
 
-results contains lib.check(
-	{"control": "FB-TRUST-001", "noun": "objects reaching this tenant and too many others", "fails": sprintf("are identities or tools without phishing-resistant MFA that reach %s", [limit_note]), "need": need},
-	max([1, count(mine.over_limit)]),
-	{lib.ev(r.kind, r.id, sprintf("reaches this tenant and %s; mfa %s", [limit_note, mfa_of(r)])) | some r in mine.over_limit; weak(r)},
-	set(),
+# The per-tenant lists of input.trust hold a sample (widest reach first)
+# and the full count (the *_n fields); the MSP's result for the same
+# control lists every object.
+results contains sampled(
+	{"control": "FB-TRUST-001", "noun": "objects reaching this tenant and too many others", "fails": sprintf("are identities or tools without phishing-resistant MFA that reach %s", [limit_note])},
+	max([1, mine.over_limit_n]),
+	mine.over_limit_weak_n,
+	[{"kind": r.kind, "id": r.id, "detail": sprintf("reaches this tenant and %s; mfa %s", [limit_note, mfa_of(r)])} | some r in mine.over_limit_weak],
+	"identities or tools without phishing-resistant MFA reach this tenant and too many others",
 ) if {
 	have
 	lib.tenant
 }
+
+# sampled is lib.check when only a sample of the failing objects is at
+# hand: bad of n objects fail; the evidence is the sample plus one item
+# (on the tenant) counting the rest.
+sampled(spec, n, bad, sample, rest) := lib.check(spec, n, [], []) if bad == 0
+else := {
+	"control": spec.control,
+	"status": "fail",
+	"format": "%d of %d %s: %s",
+	"args": [bad, n, spec.noun, spec.fails],
+	"evidence": array.concat(sample, more(bad - count(sample), rest, spec.control)),
+}
+
+more(k, what, control) := [] if k <= 0
+else := [{"kind": "tenant", "id": input.subject.id, "detail": sprintf("and %d more %s (the MSP's %s result lists every one)", [k, what, control])}]
 
 # FB-TRUST-002 — entry points with a standing path to tenant admin.
 entry_detail(e) := sprintf("%s (%s): reaches %d tenants at admin or above%s", [e.why, e.privilege, e.tenants_admin, kev_note(e)])
@@ -73,11 +92,12 @@ results contains lib.check(
 	lib.msp
 }
 
-results contains lib.check(
-	{"control": "FB-TRUST-002", "noun": "entry points leading to this tenant", "fails": "give an outsider admin or more over this tenant", "need": need},
+results contains sampled(
+	{"control": "FB-TRUST-002", "noun": "entry points leading to this tenant", "fails": "give an outsider admin or more over this tenant"},
 	max([1, mine.entry_points_n]),
-	{lib.ev(r.kind, r.id, "an outsider takes it directly and it reaches this tenant at admin or above") | some r in mine.entry_points},
-	set(),
+	mine.entry_points_n,
+	[{"kind": r.kind, "id": r.id, "detail": "an outsider takes it directly and it reaches this tenant at admin or above"} | some r in mine.entry_points],
+	"entry points give an outsider admin or more over this tenant",
 ) if {
 	have
 	lib.tenant
@@ -141,11 +161,12 @@ results contains lib.check(
 	lib.msp
 }
 
-results contains lib.check(
-	{"control": "FB-TRUST-004", "noun": "identities with admin in this tenant", "fails": "also hold standing admin in other customers", "need": need},
+results contains sampled(
+	{"control": "FB-TRUST-004", "noun": "identities with admin in this tenant", "fails": "also hold standing admin in other customers"},
 	max([1, mine.admin_identities_n]),
-	{lib.ev("identity", r.id, "standing admin here and in at least one other customer") | some r in mine.admin_identities},
-	set(),
+	mine.admin_identities_n,
+	[{"kind": "identity", "id": r.id, "detail": "standing admin here and in at least one other customer"} | some r in mine.admin_identities],
+	"identities hold standing admin here and in at least one other customer",
 ) if {
 	have
 	lib.tenant
