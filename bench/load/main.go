@@ -175,6 +175,12 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 	body := lines.Bytes()
 	var accepted, reqErrs atomic.Int64
 	var lat latencies
+	if f := os.Getenv("LOAD_INGEST_PROFILE"); f != "" {
+		if out, err := os.Create(f); err == nil {
+			_ = pprof.StartCPUProfile(out)
+			defer func() { pprof.StopCPUProfile(); out.Close() }()
+		}
+	}
 	t0 = time.Now()
 	deadline := t0.Add(ingestDur)
 	var wg sync.WaitGroup
@@ -205,6 +211,9 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 	}
 	wg.Wait()
 	el := time.Since(t0)
+	if os.Getenv("LOAD_INGEST_PROFILE") != "" {
+		pprof.StopCPUProfile()
+	}
 	fmt.Printf("ingest: %d events in %s over %d clients × %d-line batches = %.0f events/s (request p50 %s, p99 %s, errors %d)\n",
 		accepted.Load(), el.Round(time.Millisecond), clients, batch, float64(accepted.Load())/el.Seconds(), lat.pct(50), lat.pct(99), reqErrs.Load())
 
