@@ -140,3 +140,18 @@ func TestTenantSamples(t *testing.T) {
 		t.Errorf("only %d failing per-tenant graph results checked", checked)
 	}
 }
+
+// TestRankingOrder checks the ranking's sort (on copied keys) against
+// compareRank.
+func TestRankingOrder(t *testing.T) {
+	g := mustBuild(t, estate.Generate(estate.GenOptions{Tenants: 60, Identities: 600, Grants: 1200, Assets: 1200, Seed: 5}), Options{})
+	rk := g.Ranking()
+	if len(rk.Ranks) < 1000 {
+		t.Fatalf("only %d ranks", len(rk.Ranks))
+	}
+	for i := 1; i < len(rk.Ranks); i++ {
+		if compareRank(&rk.Ranks[i-1], &rk.Ranks[i]) > 0 {
+			t.Fatalf("ranks %d (%s) and %d (%s) out of order", i-1, rk.Ranks[i-1].ID, i, rk.Ranks[i].ID)
+		}
+	}
+}

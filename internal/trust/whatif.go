@@ -282,7 +282,7 @@ func Compare(before, after *Ranking, n int) []Delta {
 		if da, db := a.Before.AtAny()-a.After.AtAny(), b.Before.AtAny()-b.After.AtAny(); da != db {
 			return db - da
 		}
-		return compareRank(a.Before, b.Before)
+		return compareRank(&a.Before, &b.Before)
 	})
 	out = append(out, changed...)
 	return append(out, same...)
