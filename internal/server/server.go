@@ -301,6 +301,9 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) er
 			return err
 		}
 	}
+	if sw, ok := w.(*statusWriter); ok {
+		sw.p = p // for error pages with navigation
+	}
 	return rt.H(w, r, p)
 }
 
@@ -359,7 +362,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, status, body)
 		return
 	}
-	s.renderStatus(w, r, status, "error", &errorPage{pageBase: pageBase{Title: public}, Status: status, Message: public})
+	base := pageBase{Title: public}
+	if sw, ok := w.(*statusWriter); ok && sw.p != nil && sw.p.User != nil && (sw.p.Session == nil || sw.p.Session.MFA) {
+		base = s.basePage(r.Context(), sw.p, public, "")
+	}
+	s.renderStatus(w, r, status, "error", &errorPage{pageBase: base, Status: status, Message: public})
 }
 
 // statusWriter records the status code for metrics and error handling.
@@ -367,6 +374,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	code  int
 	wrote bool
+	p     *principal // the caller, once authenticated
 }
 
 func (w *statusWriter) WriteHeader(code int) {

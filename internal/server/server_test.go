@@ -408,6 +408,9 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	checked := 0
 	for _, rt := range f.srv.Routes() {
+		if rt.Pattern == "/logout" {
+			continue // would end the walk's session; logging out shows nothing anyway
+		}
 		for _, path := range expand(rt.Pattern) {
 			for _, q := range queries {
 				for _, who := range []string{"session", "token"} {
@@ -418,6 +421,9 @@ func TestTenantIsolation(t *testing.T) {
 					if who == "session" {
 						hdr["X-CSRF-Token"] = viewer.csrf
 						resp, got = viewer.do(rt.Method, path+q, strings.NewReader(body), hdr)
+						if me, _ := viewer.do("GET", "/api/v1/me", nil, nil); me.StatusCode != http.StatusOK {
+							t.Fatalf("%s %s%s ended the viewer's session (status %d)", rt.Method, path, q, resp.StatusCode)
+						}
 					} else {
 						hdr["Authorization"] = "Bearer " + f.tokenA
 						resp, got = f.client().do(rt.Method, path+q, strings.NewReader(body), hdr)
