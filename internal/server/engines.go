@@ -183,6 +183,17 @@ func (s *Server) reloadAndAssess(ctx context.Context, trigger string) error {
 	if created {
 		s.audit(ctx, nil, "estate.snapshot", strconv.FormatInt(meta.ID, 10), "", map[string]any{"hash": meta.Hash, "source": meta.Source})
 	}
+	if trigger == "start" && !created {
+		// A restart with an unchanged estate that was assessed within the
+		// interval: keep that run rather than add an identical one.
+		if runs, err := s.st.ListRuns(ctx, store.AllTenants(), 1); err == nil && len(runs) > 0 &&
+			runs[0].SnapshotID == meta.ID && s.now().Sub(runs[0].Created) < s.cfg.Assess.Interval {
+			if s.eng.Blast != nil {
+				_, _ = s.eng.Blast(e) // rebuilds the graph the explorer queries; the stored result is current
+			}
+			return nil
+		}
+	}
 	_, _, err = s.assessNow(ctx, e, meta.ID, trigger)
 	return err
 }
