@@ -52,24 +52,29 @@ func loadPasskeys(u *store.User) []passkey {
 	return ps
 }
 
-// rpID is the relying party id (the host of base_url, else of the request)
-// and origin the expected client origin.
-func (s *Server) rpID(r *http.Request) (id, origin string) {
+// rpID is the relying party id and the expected client origin: from
+// base_url when configured. Without base_url only a localhost request may
+// use passkeys: deriving the origin from any other Host header would let a
+// phishing proxy that rewrites Host relay a passkey signed for its own
+// domain.
+func (s *Server) rpID(r *http.Request) (id, origin string, err error) {
 	if s.cfg.BaseURL != "" {
 		if u, err := url.Parse(s.cfg.BaseURL); err == nil && u.Host != "" {
-			return u.Hostname(), u.Scheme + "://" + u.Host
+			return u.Hostname(), u.Scheme + "://" + u.Host, nil
 		}
 	}
-	host := r.Host
-	h, _, err := net.SplitHostPort(host)
+	h, _, err := net.SplitHostPort(r.Host)
 	if err != nil {
-		h = host
+		h = r.Host
+	}
+	if h != "localhost" {
+		return "", "", errStatus(http.StatusNotFound, "passkeys need base_url in the configuration")
 	}
 	scheme := "https"
 	if !s.tls {
 		scheme = "http"
 	}
-	return h, scheme + "://" + host
+	return h, scheme + "://" + r.Host, nil
 }
 
 // waChallenge is kept in a signed cookie between options and response.
@@ -233,11 +238,14 @@ func (s *Server) handlePasskeyCreateOptions(w http.ResponseWriter, r *http.Reque
 	if p.User == nil {
 		return errNotFound
 	}
+	rp, _, err := s.rpID(r)
+	if err != nil {
+		return err
+	}
 	ch, err := s.issueChallenge(w, p.User.Username, "create")
 	if err != nil {
 		return err
 	}
-	rp, _ := s.rpID(r)
 	uid := sha256.Sum256([]byte("firebreak-user:" + p.User.Username))
 	o := passkeyOptions{Challenge: ch, RPID: rp, RPName: "firebreak", UserID: base64.RawURLEncoding.EncodeToString(uid[:16]),
 		UserName: p.User.Username, Algorithms: []int64{-7, -257}, UserVerification: "preferred", Timeout: 60000, Credentials: []string{}}
@@ -305,7 +313,10 @@ func (s *Server) verifyRegistration(r *http.Request, req passkeyCreate, challeng
 	if err1 != nil || err2 != nil {
 		return nil, errors.New("registration: bad encoding")
 	}
-	rp, origin := s.rpID(r)
+	rp, origin, err := s.rpID(r)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkClientData(cdj, "webauthn.create", challenge, origin); err != nil {
 		return nil, err
 	}
@@ -376,11 +387,14 @@ func (s *Server) handlePasskeyGetOptions(w http.ResponseWriter, r *http.Request,
 	if len(keys) == 0 {
 		return errNotFound
 	}
+	rp, _, err := s.rpID(r)
+	if err != nil {
+		return err
+	}
 	ch, err := s.issueChallenge(w, p.User.Username, "get")
 	if err != nil {
 		return err
 	}
-	rp, _ := s.rpID(r)
 	o := passkeyOptions{Challenge: ch, RPID: rp, UserVerification: "preferred", Timeout: 60000}
 	for _, k := range keys {
 		o.Credentials = append(o.Credentials, k.ID)
@@ -455,7 +469,10 @@ func (s *Server) verifyAssertion(r *http.Request, req passkeyAssertion, challeng
 	if err1 != nil || err2 != nil || err3 != nil {
 		return 0, errors.New("assertion: bad encoding")
 	}
-	rp, origin := s.rpID(r)
+	rp, origin, err := s.rpID(r)
+	if err != nil {
+		return 0, err
+	}
 	if err := checkClientData(cdj, "webauthn.get", challenge, origin); err != nil {
 		return 0, err
 	}

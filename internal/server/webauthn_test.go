@@ -124,6 +124,7 @@ func (k *softKey) assert(t *testing.T, rpID, origin, challenge string) map[strin
 
 func TestPasskeys(t *testing.T) {
 	f := newFixture(t)
+	f.srv.cfg.BaseURL = f.ts.URL
 	u, _ := url.Parse(f.ts.URL)
 	rpID, origin := u.Hostname(), f.ts.URL
 	postJSON := func(c *client, path string, body any) (*http.Response, map[string]any) {
@@ -153,6 +154,13 @@ func TestPasskeys(t *testing.T) {
 	if _, page := c.do("GET", "/account", nil, nil); !strings.Contains(page, "soft key") {
 		t.Error("passkey not listed on /account")
 	}
+	// Without base_url, a request whose Host is not localhost gets no passkey
+	// ceremony (the origin would come from a header a proxy controls).
+	f.srv.cfg.BaseURL = ""
+	if resp, _ := postJSON(c, "/account/passkeys/options", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("options without base_url: %d", resp.StatusCode)
+	}
+	f.srv.cfg.BaseURL = f.ts.URL
 
 	// Sign in with the password, then the passkey instead of the code.
 	start := func() *client {
