@@ -369,21 +369,40 @@ func TestExtraReachesPolicies(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }
-	en, err := New(loadCatalog(t), Options{Clock: now, PolicyDirs: []string{dir}, Extra: map[string]any{"mine": map[string]any{"note": "hello"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := en.Run(context.Background(), &estate.Estate{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rep.Results {
-		if r.Control == "X-EXTRA" {
-			if r.Message != "hello" {
-				t.Errorf("message = %q", r.Message)
+	errBroken := errors.New("building mine failed")
+	for _, tc := range []struct {
+		name    string
+		extra   any
+		wantErr error
+	}{
+		{"value", map[string]any{"note": "hello"}, nil},
+		{"func", func() (any, error) { return map[string]any{"note": "hello"}, nil }, nil},
+		{"func error", func() (any, error) { return nil, errBroken }, errBroken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			en, err := New(loadCatalog(t), Options{Clock: now, PolicyDirs: []string{dir}, Extra: map[string]any{"mine": tc.extra}})
+			if err != nil {
+				t.Fatal(err)
 			}
-			return
-		}
+			rep, err := en.Run(context.Background(), &estate.Estate{})
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Run error = %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rep.Results {
+				if r.Control == "X-EXTRA" {
+					if r.Message != "hello" {
+						t.Errorf("message = %q", r.Message)
+					}
+					return
+				}
+			}
+			t.Error("custom control X-EXTRA missing")
+		})
 	}
-	t.Error("custom control X-EXTRA missing")
 }

@@ -56,6 +56,9 @@ type Options struct {
 	Clock func() time.Time
 	// Extra entries appear in the input document under their key (e.g.
 	// "trust"); values must be JSON-able. They are converted once per Run.
+	// A value may also be a func() (any, error) giving the JSON-able value:
+	// Run calls it once, while it indexes the estate, so that a costly
+	// summary (the trust graph's) overlaps that work; its error ends Run.
 	Extra map[string]any
 	// Subjects restricts evaluation to these subjects ("msp" or tenant
 	// ids); empty means the MSP and every tenant.
@@ -223,26 +226,21 @@ type Timing struct {
 func (en *Engine) Run(ctx context.Context, e *estate.Estate) (*Report, error) {
 	now := en.opts.Clock().UTC()
 	t0 := time.Now()
+	// The extra input (made by Extra funcs, then converted) is prepared
+	// while the index is built and the principals summarised.
+	type extraDone struct {
+		items []kv
+		err   error
+	}
+	extraCh := make(chan extraDone, 1) // buffered: an early return leaves no goroutine blocked
+	go func() { items, err := en.extra(); extraCh <- extraDone{items, err} }()
 	x := newIndex(e, now, en.opts.KEV)
 
 	kevInfo := obj(f("loaded", boolean(false)), f("missing", str(firstNonEmpty(en.opts.KEVMissing, "CISA KEV catalog (run `firebreak kev update` or pass --kev FILE)"))))
 	if k := en.opts.KEV; k != nil {
 		kevInfo = obj(f("loaded", boolean(true)), f("version", str(k.CatalogVersion)), f("source", str(k.Name)), f("count", num(len(k.Vulns))))
 	}
-	var extra []kv
-	keys := make([]string, 0, len(en.opts.Extra))
-	for k := range en.opts.Extra {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v, err := ast.InterfaceToValue(en.opts.Extra[k])
-		if err != nil {
-			return nil, fmt.Errorf("converting input.%s: %w", k, err)
-		}
-		extra = append(extra, f(k, ast.NewTerm(v)))
-	}
-	st := x.static(kevInfo, extra)
+	st := x.static(kevInfo, nil) // the principals phase reads only now and settings
 	prs, err := en.pqPrin.Eval(ctx, rego.EvalParsedInput(x.principalsInput(st)))
 	if err != nil {
 		return nil, &PolicyError{Msg: "evaluating principals: " + formatRegoErr(err)}
@@ -256,6 +254,11 @@ func (en *Engine) Run(ctx context.Context, e *estate.Estate) (*Report, error) {
 		summary = v.(ast.Object)
 	}
 	st.principals = ast.NewTerm(summary)
+	ed := <-extraCh
+	if ed.err != nil {
+		return nil, ed.err
+	}
+	st.extra = ed.items
 
 	subjects, err := en.subjects(e)
 	if err != nil {
@@ -319,6 +322,32 @@ func (en *Engine) Run(ctx context.Context, e *estate.Estate) (*Report, error) {
 	rep.Timing = &Timing{Index: tIndex, Evaluate: tEval, Finish: tFinish}
 	en.log.Debug("assess", "subjects", len(subjects), "results", len(rep.Results), "index", tIndex, "evaluate", tEval, "finish", tFinish)
 	return rep, nil
+}
+
+// extra converts Options.Extra (calling its funcs) to input entries, in key
+// order.
+func (en *Engine) extra() ([]kv, error) {
+	keys := make([]string, 0, len(en.opts.Extra))
+	for k := range en.opts.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	items := make([]kv, 0, len(keys))
+	for _, k := range keys {
+		val := en.opts.Extra[k]
+		if fn, ok := val.(func() (any, error)); ok {
+			var err error
+			if val, err = fn(); err != nil {
+				return nil, err
+			}
+		}
+		v, err := ast.InterfaceToValue(val)
+		if err != nil {
+			return nil, fmt.Errorf("converting input.%s: %w", k, err)
+		}
+		items = append(items, f(k, ast.NewTerm(v)))
+	}
+	return items, nil
 }
 
 func (en *Engine) subjects(e *estate.Estate) ([]string, error) {
