@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -26,6 +27,8 @@ type demoOptions struct {
 	listen  string
 	estate  string
 	logs    string
+	kev     string
+	now     string
 	noServe bool
 	keep    bool
 }
@@ -34,6 +37,8 @@ func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:7777", "address to serve the dashboard on (loopback recommended)")
 	fs.StringVar(&o.estate, "estate", "examples/harbourview", "example estate to load")
 	fs.StringVar(&o.logs, "logs", "", "directory of example logs (default <estate>/logs)")
+	fs.StringVar(&o.kev, "kev", "examples/kev/known_exploited_vulnerabilities-2025.08.25.json.gz", "CISA KEV catalog (JSON, optionally gzip) to match tools and assets against; empty for none")
+	fs.StringVar(&o.now, "now", "2026-11-27T09:00:00Z", "evaluation time for the engines (the example estate and logs are dated for it); \"real\" for the wall clock")
 	fs.BoolVar(&o.noServe, "no-serve", false, "print the summary and exit")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary data directory on exit")
 }
@@ -89,7 +94,11 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 		return usageError{err}
 	}
 	log := serveLogger(g, cfg.LogLevel)
-	eng, err := server.NewEngines(server.EngineOptions{Logger: log})
+	clock, err := demoClock(o.now)
+	if err != nil {
+		return usageError{err}
+	}
+	eng, err := server.NewEngines(server.EngineOptions{Logger: log, KEVPath: o.kev, Clock: clock})
 	if err != nil {
 		return err
 	}
@@ -244,4 +253,18 @@ func printCredentials(w io.Writer, c *server.Credentials) {
 	if qr, err := server.QRTerminal(c.TOTPURI.Reveal()); err == nil {
 		fmt.Fprintf(w, "  Scan with an authenticator app:\n%s", qr)
 	}
+}
+
+// demoClock returns the engines' clock: a fixed instant (the example's
+// reference date, so the demo gives the same findings whenever it is run) or
+// the wall clock for "real".
+func demoClock(now string) (func() time.Time, error) {
+	if now == "real" {
+		return time.Now, nil
+	}
+	t, err := time.Parse(time.RFC3339, now)
+	if err != nil {
+		return nil, fmt.Errorf("--now %q: expected RFC 3339 (e.g. 2026-11-27T09:00:00Z) or \"real\"", now)
+	}
+	return func() time.Time { return t }, nil
 }

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+// TestDemoNoServe runs the README's main job in its non-interactive form and
+// checks the summary names what the example estate and logs contain.
+func TestDemoNoServe(t *testing.T) {
+	var out bytes.Buffer
+	g := &globalOptions{stdout: &out, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	o := demoOptions{
+		listen:  "127.0.0.1:0",
+		estate:  "../../examples/harbourview",
+		kev:     "../../examples/kev/known_exploited_vulnerabilities-2025.08.25.json.gz",
+		now:     "2026-11-27T09:00:00Z",
+		noServe: true,
+	}
+	if err := runDemo(context.Background(), o, g); err != nil {
+		t.Fatalf("runDemo: %v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		"MSP score",
+		"Blast radius",
+		"rmm",
+		"MFA fatigue",
+		"RMM fan-out",
+		"Cross-tenant spray",
+		"TOTP secret",
+		"otpauth://totp/",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo summary lacks %q:\n%s", want, s)
+		}
+	}
+}
