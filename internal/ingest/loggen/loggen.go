@@ -305,9 +305,6 @@ func (g *gen) homeIP() netip.Addr {
 
 func (g *gen) port() int { return 1024 + g.rng.IntN(64000) }
 
-// at returns a time at fraction f of the span plus jitter.
-func (g *gen) at(f float64) int64 { return g.start + int64(f*float64(g.span)) }
-
 func (g *gen) add(e gev) {
 	if e.tenant < 0 {
 		e.tenant = len(g.tenants) // the MSP itself (RMM console logins)
