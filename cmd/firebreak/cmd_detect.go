@@ -288,33 +288,76 @@ func (run *detectRun) emit(alerts []detect.Alert) error {
 	return nil
 }
 
-// replay reads every input to its end.
+// replay reads every input to its end. Several inputs (auth.log and
+// auth.log.1, or one export per server) are merged by event time, so the
+// result is the same as replaying one file holding all their lines in order.
+// --sort reads everything into memory and sorts it instead, for exports that
+// are not in time order within a file.
 func (run *detectRun) replay(ctx context.Context, args []string, iopts ingest.Options) error {
-	var all []event.Event // --sort
-	for _, path := range args {
-		r, err := ingest.Open(ctx, path, iopts)
-		if err != nil {
-			return err
-		}
-		run.progress.file(path)
-		err = run.readOne(ctx, r, &all)
-		st := r.Stats()
-		r.Close()
-		run.stats.Add(st, ingest.DefaultMaxSamples)
-		run.files++
-		if run.progress != nil {
-			run.progress.base += st.Bytes
-		}
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", path, err)
-		}
-	}
 	if run.opts.sortInput {
+		var all []event.Event
+		for _, path := range args {
+			src, err := run.openSource(ctx, path, iopts)
+			if err != nil {
+				return err
+			}
+			for src.ok {
+				all = append(all, copyEvent(src.cur))
+				if err := src.advance(ctx, run); err != nil {
+					src.r.Close()
+					return fmt.Errorf("reading %s: %w", path, err)
+				}
+			}
+			run.finish(src)
+			src.r.Close()
+		}
 		slices.SortStableFunc(all, func(a, b event.Event) int { return a.Timestamp.Compare(b.Timestamp) })
 		for i := range all {
 			if err := run.emit(run.eng.Process(&all[i])); err != nil {
 				return err
 			}
+		}
+		return nil
+	}
+	srcs := make([]*eventSource, 0, len(args))
+	defer func() {
+		for _, src := range srcs {
+			src.r.Close()
+		}
+	}()
+	for _, path := range args {
+		src, err := run.openSource(ctx, path, iopts)
+		if err != nil {
+			return err
+		}
+		srcs = append(srcs, src)
+	}
+	live := slices.Clone(srcs)
+	for len(live) > 0 {
+		// Pick the source whose next event is earliest; ties go to the
+		// input named first. Inputs are few, so a linear scan beats a heap.
+		best := -1
+		for i, src := range live {
+			if !src.ok {
+				continue
+			}
+			if best < 0 || src.cur.Timestamp.Before(live[best].cur.Timestamp) {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		src := live[best]
+		if err := run.emit(run.eng.Process(src.cur)); err != nil {
+			return err
+		}
+		if err := src.advance(ctx, run); err != nil {
+			return fmt.Errorf("reading %s: %w", src.path, err)
+		}
+		if !src.ok {
+			run.finish(src)
+			live = slices.Delete(live, best, best+1)
 		}
 	}
 	return nil
@@ -323,86 +366,104 @@ func (run *detectRun) replay(ctx context.Context, args []string, iopts ingest.Op
 // sniffEvents is how many events are inspected to tell a newest-first export.
 const sniffEvents = 256
 
-func (run *detectRun) readOne(ctx context.Context, r *ingest.Reader, all *[]event.Event) error {
-	var ev event.Event
-	var head []event.Event
-	sniffing := !run.opts.sortInput
-	n := 0
-	for {
-		err := r.Next(&ev)
+// eventSource yields one input's events in time order. An input that runs
+// newest-first (some exports do) is read whole and sorted in memory.
+type eventSource struct {
+	path  string
+	r     *ingest.Reader
+	buf   []event.Event // buffered events (the sniffed head, or the whole sorted input)
+	next  int           // index into buf of the event after cur
+	ev    event.Event   // reused when streaming
+	cur   *event.Event  // the current event, valid while ok
+	ok    bool
+	n     int
+	spent bool // stats already added
+}
+
+// openSource opens path, sniffs its order and positions on the first event.
+func (run *detectRun) openSource(ctx context.Context, path string, iopts ingest.Options) (*eventSource, error) {
+	r, err := ingest.Open(ctx, path, iopts)
+	if err != nil {
+		return nil, err
+	}
+	run.progress.file(path)
+	src := &eventSource{path: path, r: r}
+	for len(src.buf) < sniffEvents {
+		err := r.Next(&src.ev)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+		src.buf = append(src.buf, copyEvent(&src.ev))
+	}
+	if backwards(src.buf) {
+		for {
+			err := r.Next(&src.ev)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				r.Close()
+				return nil, fmt.Errorf("reading %s: %w", path, err)
+			}
+			src.buf = append(src.buf, copyEvent(&src.ev))
+		}
+		run.g.log.Info("input runs backwards in time; sorted in memory", "input", path, "events", len(src.buf))
+		slices.SortStableFunc(src.buf, func(a, b event.Event) int { return a.Timestamp.Compare(b.Timestamp) })
+	}
+	if err := src.advance(ctx, run); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return src, nil
+}
+
+// advance moves to the next event; ok is false at the end of the input.
+func (src *eventSource) advance(ctx context.Context, run *detectRun) error {
+	if src.next < len(src.buf) {
+		src.cur = &src.buf[src.next]
+		src.next++
+		src.ok = true
+		return nil
+	}
+	src.buf = nil
+	src.next = 0
+	err := src.r.Next(&src.ev)
+	if errors.Is(err, io.EOF) {
+		src.ok = false
+		return nil
+	}
+	if err != nil {
+		src.ok = false
+		return err
+	}
+	src.n++
+	if src.n&0xffff == 0 {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n++
-		if n&0xffff == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			run.progress.update(r.Stats())
-		}
-		if run.opts.sortInput {
-			*all = append(*all, copyEvent(&ev))
-			continue
-		}
-		if sniffing {
-			head = append(head, copyEvent(&ev))
-			if len(head) < sniffEvents {
-				continue
-			}
-			sniffing = false
-			if backwards(head) {
-				return run.sortedRest(r, head, &ev)
-			}
-			for i := range head {
-				if err := run.emit(run.eng.Process(&head[i])); err != nil {
-					return err
-				}
-			}
-			head = nil
-			continue
-		}
-		if err := run.emit(run.eng.Process(&ev)); err != nil {
-			return err
-		}
+		run.progress.update(src.r.Stats())
 	}
-	if len(head) > 0 {
-		if backwards(head) {
-			slices.SortStableFunc(head, func(a, b event.Event) int { return a.Timestamp.Compare(b.Timestamp) })
-		}
-		for i := range head {
-			if err := run.emit(run.eng.Process(&head[i])); err != nil {
-				return err
-			}
-		}
-	}
+	src.cur = &src.ev
+	src.ok = true
 	return nil
 }
 
-// sortedRest reads the rest of a newest-first input into memory, sorts it
-// and processes it.
-func (run *detectRun) sortedRest(r *ingest.Reader, head []event.Event, ev *event.Event) error {
-	all := head
-	for {
-		err := r.Next(ev)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		all = append(all, copyEvent(ev))
+// finish adds an exhausted input's counters to the run.
+func (run *detectRun) finish(src *eventSource) {
+	if src.spent {
+		return
 	}
-	run.g.log.Info("input runs backwards in time; sorted in memory", "input", r.Name(), "events", len(all))
-	slices.SortStableFunc(all, func(a, b event.Event) int { return a.Timestamp.Compare(b.Timestamp) })
-	for i := range all {
-		if err := run.emit(run.eng.Process(&all[i])); err != nil {
-			return err
-		}
+	src.spent = true
+	st := src.r.Stats()
+	run.stats.Add(st, ingest.DefaultMaxSamples)
+	run.files++
+	if run.progress != nil {
+		run.progress.base += st.Bytes
 	}
-	return nil
 }
 
 func backwards(evs []event.Event) bool {
