@@ -103,8 +103,12 @@ func (s *Server) IngestFiles(ctx context.Context, paths []string, mapping *inges
 		for j := range b {
 			handle(det.Process(&b[j].Event))
 		}
+		// In-place updates (counts, tenants, last seen) since the batch's
+		// alerts reach the store once per batch, not per event.
+		s.pipe.handleMode(ctx, det.Updated(), true)
 	}
 	handle(det.Flush())
+	s.pipe.handleMode(ctx, det.Updated(), true)
 	st.Incidents = len(seen)
 	return st, nil
 }

@@ -25,6 +25,7 @@ type metrics struct {
 	ingestRejected *prometheus.CounterVec
 	syslogMessages *prometheus.CounterVec
 	incidents      *prometheus.CounterVec
+	incidentSyncs  prometheus.Counter
 	authFailures   *prometheus.CounterVec
 	assessRuns     *prometheus.CounterVec
 	driftAlerts    prometheus.Counter
@@ -44,12 +45,13 @@ func newMetrics() *metrics {
 	m.ingestRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_ingest_rejected_total", Help: "Lines or requests rejected over HTTP, by reason."}, []string{"reason"})
 	m.syslogMessages = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_syslog_messages_total", Help: "Syslog messages by transport and result."}, []string{"transport", "result"})
 	m.incidents = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_incidents_opened_total", Help: "Incidents opened by severity."}, []string{"severity"})
+	m.incidentSyncs = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_incident_updates_total", Help: "Incidents written to the store by the periodic sync of detection's in-place updates."})
 	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_auth_failures_total", Help: "Failed authentications by reason."}, []string{"reason"})
 	m.assessRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_assessment_runs_total", Help: "Assessment runs by trigger and result."}, []string{"trigger", "result"})
 	m.driftAlerts = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_drift_alerts_total", Help: "Controls that went from pass to fail."})
 	m.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_notifications_total", Help: "Notification deliveries by result."}, []string{"result"})
 	m.reg.MustRegister(m.requests, m.latency, m.eventsStored, m.eventsDetected, m.detectDropped, m.detectSeconds, m.queueDepth,
-		m.ingestAccepted, m.ingestRejected, m.syslogMessages, m.incidents, m.authFailures, m.assessRuns, m.driftAlerts, m.notifications,
+		m.ingestAccepted, m.ingestRejected, m.syslogMessages, m.incidents, m.incidentSyncs, m.authFailures, m.assessRuns, m.driftAlerts, m.notifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -14,13 +14,22 @@ import (
 )
 
 // Detector is the detection engine as the pipeline drives it: one event in,
-// the incidents it created or changed out (already in store form). It is
-// used from one goroutine only.
+// the incidents it alerted on (new, escalated or recurring) out, already in
+// store form. It is used from one goroutine only.
 type Detector interface {
 	Process(ev *event.Event) []store.Incident
 	// Flush releases events held for reordering (at shutdown).
 	Flush() []store.Incident
+	// Updated returns the incidents opened or changed in place (count,
+	// last seen, tenants, severity) since the previous call, alerted or
+	// not, so the store can be kept in step without a write per event.
+	Updated() []store.Incident
 }
+
+// defaultSyncEvery bounds how often detection's in-place incident updates
+// are written to the store while events keep arriving (and how stale a
+// stored count or last-seen time can be).
+const defaultSyncEvery = time.Second
 
 // pipeline moves stored events to detection and detection's incidents to
 // the store and the notifiers.
@@ -33,10 +42,15 @@ type pipeline struct {
 	q   chan []event.Event
 	mu  sync.Mutex
 	det Detector
+
+	// syncEvery is the longest a changed incident waits before it is
+	// written; lastSync (run's goroutine only) is when that last happened.
+	syncEvery time.Duration
+	lastSync  time.Time
 }
 
 func newPipeline(s *Server) *pipeline {
-	return &pipeline{s: s, q: make(chan []event.Event, max(1, s.cfg.Ingest.Queue/256))}
+	return &pipeline{s: s, q: make(chan []event.Event, max(1, s.cfg.Ingest.Queue/256)), syncEvery: defaultSyncEvery}
 }
 
 // store writes records durably and then queues their events for detection.
@@ -96,17 +110,26 @@ func (p *pipeline) run(ctx context.Context, det Detector) {
 	} else if n > 0 {
 		p.s.log.Info("detection state rebuilt from stored events", "events", n)
 	}
+	tick := time.NewTicker(p.syncEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case evs := <-p.q:
 			p.detect(ctx, evs)
+			if time.Since(p.lastSync) >= p.syncEvery {
+				p.sync(ctx, det)
+			}
+		case <-tick.C:
+			p.sync(ctx, det)
 		case <-ctx.Done():
+			ctx := context.WithoutCancel(ctx)
 			for {
 				select {
 				case evs := <-p.q:
-					p.detect(context.WithoutCancel(ctx), evs)
+					p.detect(ctx, evs)
 				default:
-					p.handle(context.WithoutCancel(ctx), det.Flush())
+					p.handle(ctx, det.Flush())
+					p.sync(ctx, det)
 					return
 				}
 			}
@@ -122,6 +145,23 @@ func (p *pipeline) detect(ctx context.Context, evs []event.Event) {
 	p.s.metrics.detectSeconds.Observe(time.Since(start).Seconds())
 	p.s.metrics.eventsDetected.Add(float64(len(evs)))
 	p.s.metrics.queueDepth.Set(float64(len(p.q)))
+}
+
+// sync writes the incidents det changed in place since the last sync —
+// counts, last seen, tenants of cross-tenant rules, severity — so the store
+// (dashboard, API) shows the engine's state, not the state at its last
+// alert. It notifies nothing: an incident already in the store is only
+// re-notified through an alert (escalation, recurrence); one the store
+// lacks (its alert's write failed) is notified as new. Each changed
+// incident is written once per sync, however many events touched it.
+func (p *pipeline) sync(ctx context.Context, det Detector) {
+	p.lastSync = time.Now()
+	incs := det.Updated()
+	if len(incs) == 0 {
+		return
+	}
+	p.handleMode(ctx, incs, true)
+	p.s.metrics.incidentSyncs.Add(float64(len(incs)))
 }
 
 // handle stores incidents and notifies on new or escalated ones.
@@ -176,6 +216,7 @@ func (p *pipeline) replay(ctx context.Context, det Detector) (int, error) {
 	for i := range recs {
 		p.handleMode(ctx, det.Process(&recs[i].Event), true)
 	}
+	p.sync(ctx, det)
 	return len(recs), nil
 }
 

@@ -213,6 +213,20 @@ type detector struct{ e *detect.Engine }
 func (d *detector) Process(ev *event.Event) []store.Incident { return convertAlerts(d.e.Process(ev)) }
 func (d *detector) Flush() []store.Incident                  { return convertAlerts(d.e.Flush()) }
 
+// Updated returns the incidents the engine opened or changed in place
+// (count, last seen, tenants, severity) since the previous call.
+func (d *detector) Updated() []store.Incident {
+	up := d.e.TakeUpdated()
+	if len(up) == 0 {
+		return nil
+	}
+	out := make([]store.Incident, 0, len(up))
+	for i := range up {
+		out = append(out, convertIncident(&up[i]))
+	}
+	return out
+}
+
 func convertAlerts(as []detect.Alert) []store.Incident {
 	if len(as) == 0 {
 		return nil
