@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
@@ -47,10 +49,26 @@ type pipeline struct {
 	// written; lastSync (run's goroutine only) is when that last happened.
 	syncEvery time.Duration
 	lastSync  time.Time
+
+	// hist (guarded by mu) holds, per incident id this process's detection
+	// has written, what the store already had beyond the engine's view
+	// (nil: nothing), read once at the first write.
+	hist map[string]*history
+}
+
+// history is a stored incident's state from before this process's engine
+// saw it: a restart rebuilds detection from replayWindow of events only,
+// so the engine's count, tenants and severity can start below the stored
+// ones. Written incidents never go backwards past it.
+type history struct {
+	count    int
+	last     time.Time
+	tenants  []string
+	severity string
 }
 
 func newPipeline(s *Server) *pipeline {
-	return &pipeline{s: s, q: make(chan []event.Event, max(1, s.cfg.Ingest.Queue/256)), syncEvery: defaultSyncEvery}
+	return &pipeline{s: s, q: make(chan []event.Event, max(1, s.cfg.Ingest.Queue/256)), syncEvery: defaultSyncEvery, hist: map[string]*history{}}
 }
 
 // store writes records durably and then queues their events for detection.
@@ -172,6 +190,7 @@ func (p *pipeline) handle(ctx context.Context, incs []store.Incident) { p.handle
 func (p *pipeline) handleMode(ctx context.Context, incs []store.Incident, replay bool) {
 	for i := range incs {
 		inc := incs[i]
+		p.keepHistory(ctx, &inc)
 		stored, created, err := p.s.st.UpsertIncident(ctx, &inc)
 		if err != nil {
 			p.s.log.Error("storing incident", "id", inc.ID, "err", err)
@@ -184,6 +203,43 @@ func (p *pipeline) handleMode(ctx context.Context, incs []store.Incident, replay
 		if !replay || created {
 			p.s.notifyIncident(ctx, stored, created)
 		}
+	}
+}
+
+// keepHistory raises inc to what the store held for it before this
+// process's detection first wrote it (see history).
+func (p *pipeline) keepHistory(ctx context.Context, inc *store.Incident) {
+	p.mu.Lock()
+	h, seen := p.hist[inc.ID]
+	p.mu.Unlock()
+	if !seen {
+		old, err := p.s.st.GetIncident(ctx, store.AllTenants(), inc.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return // unknown for now; asked again at the next write
+		case old.Count > inc.Count || old.Last.After(inc.Last) || detect.LevelRank(old.Severity) > detect.LevelRank(inc.Severity) ||
+			slices.ContainsFunc(old.Tenants, func(t string) bool { return !slices.Contains(inc.Tenants, t) }):
+			h = &history{count: old.Count, last: old.Last, tenants: old.Tenants, severity: old.Severity}
+		}
+		p.mu.Lock()
+		p.hist[inc.ID] = h
+		p.mu.Unlock()
+	}
+	if h == nil {
+		return
+	}
+	inc.Count = max(inc.Count, h.count)
+	if h.last.After(inc.Last) {
+		inc.Last = h.last
+	}
+	if detect.LevelRank(h.severity) > detect.LevelRank(inc.Severity) {
+		inc.Severity = h.severity
+	}
+	if len(h.tenants) > 0 {
+		ts := append(slices.Clone(inc.Tenants), h.tenants...)
+		slices.Sort(ts)
+		inc.Tenants = slices.Compact(ts)
 	}
 }
 

@@ -382,3 +382,69 @@ func TestDemoIncidentsMatchTruth(t *testing.T) {
 		t.Errorf("checked %d cross-tenant attacks from the truth files, want the RMM fan-out and the sprays", checked)
 	}
 }
+
+// TestRestartKeepsStoredHistory checks that a restart, which rebuilds
+// detection from the replay window only, never moves a stored incident's
+// count, severity or tenants backwards.
+func TestRestartKeepsStoredHistory(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	eng, err := NewEngines(EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv.eng = eng
+	var body strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&body, "Nov 26 11:%02d:%02d srv01.alpha-co.example sshd[42]: Failed password for root from 198.51.100.7 port 50022 ssh2\n", 50+i/60, i%60)
+	}
+	resp, got := f.client().do("POST", "/api/v1/events", strings.NewReader(body.String()), map[string]string{"Authorization": "Bearer " + f.tokenA})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("ingest: %d %s", resp.StatusCode, got)
+	}
+	det, err := eng.NewDetector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.srv.pipe.replay(ctx, det); err != nil {
+		t.Fatal(err)
+	}
+	var brute *detect.Incident
+	for _, inc := range det.(*detector).e.Incidents() {
+		if inc.RuleName == "ssh_bruteforce" {
+			brute = inc
+		}
+	}
+	if brute == nil {
+		t.Fatal("no brute force detected")
+	}
+	stored, err := f.st.GetIncident(ctx, store.AllTenants(), brute.ID)
+	if err != nil || stored.Count != int(brute.Count) {
+		t.Fatalf("after the first run: stored %+v (%v), engine count %d", stored, err, brute.Count)
+	}
+	// What the store knew from before the replay window (older events of
+	// the same attacker, an escalation, another tenant).
+	older := *stored
+	older.Count, older.Severity, older.Tenants = 1000, "critical", []string{tenantA, tenantB}
+	if _, _, err := f.st.UpsertIncident(ctx, &older); err != nil {
+		t.Fatal(err)
+	}
+	// Restart: a new pipeline and engine rebuilt from the stored events.
+	f.srv.pipe = newPipeline(f.srv)
+	det, err = eng.NewDetector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.srv.pipe.replay(ctx, det); err != nil {
+		t.Fatal(err)
+	}
+	after, err := f.st.GetIncident(ctx, store.AllTenants(), brute.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := incidentState{ID: brute.ID, Rule: brute.Rule, Severity: "critical", Tenants: []string{tenantA, tenantB},
+		First: stored.First.UTC(), Last: stored.Last.UTC(), Count: 1000}
+	if d := gocmp.Diff(want, stateOfStored(after)); d != "" {
+		t.Errorf("stored incident after restart (-want +got):\n%s", d)
+	}
+}
