@@ -2,7 +2,9 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -205,16 +207,50 @@ func (w *jsonWalker) str() ([]byte, error) {
 	w.i++
 	start := w.i
 	d := w.data
-	q := bytes.IndexByte(d[start:], '"')
+	// Most keys and values are short: find the closing quote or the first
+	// backslash eight bytes at a time, then hand long strings to IndexByte.
+	i := start
+	for end := min(len(d), start+64); i+8 <= end; i += 8 {
+		if m := quoteOrBackslash(binary.LittleEndian.Uint64(d[i:])); m != 0 {
+			j := i + bits.TrailingZeros64(m)>>3
+			if d[j] == '"' {
+				w.i = j + 1
+				return d[start:j], nil
+			}
+			w.i = j
+			return w.strEscaped(start)
+		}
+	}
+	for ; i < len(d) && i < start+64; i++ {
+		switch d[i] {
+		case '"':
+			w.i = i + 1
+			return d[start:i], nil
+		case '\\':
+			w.i = i
+			return w.strEscaped(start)
+		}
+	}
+	q := bytes.IndexByte(d[i:], '"')
 	if q < 0 {
 		return nil, errJSONSyntax
 	}
-	if bytes.IndexByte(d[start:start+q], '\\') < 0 {
-		w.i = start + q + 1
-		return d[start : start+q], nil
+	if b := bytes.IndexByte(d[i:i+q], '\\'); b >= 0 {
+		w.i = i + b
+		return w.strEscaped(start)
 	}
-	w.i = start + bytes.IndexByte(d[start:], '\\')
-	return w.strEscaped(start)
+	w.i = i + q + 1
+	return d[start : i+q], nil
+}
+
+// quoteOrBackslash returns a word with the high bit set in the first byte
+// of x (in little-endian order) that is '"' or '\\'; bits above the first
+// such byte may be set too. Zero means neither occurs.
+func quoteOrBackslash(x uint64) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (lo * '"')
+	b := x ^ (lo * '\\')
+	return ((q-lo)&^q | (b-lo)&^b) & hi
 }
 
 func (w *jsonWalker) strEscaped(start int) ([]byte, error) {

@@ -40,48 +40,6 @@ var winFieldNames = [nWinFields]string{
 	"AuthenticationPackageName", "ServiceName", "TargetServerName", "ProcessName", "FailureReason", "PreAuthType",
 }
 
-func winField(name []byte) int {
-	switch string(name) {
-	case "TargetUserName":
-		return wTargetUserName
-	case "TargetDomainName":
-		return wTargetDomainName
-	case "SubjectUserName":
-		return wSubjectUserName
-	case "SubjectDomainName":
-		return wSubjectDomainName
-	case "IpAddress":
-		return wIpAddress
-	case "IpPort":
-		return wIpPort
-	case "Status":
-		return wStatus
-	case "SubStatus":
-		return wSubStatus
-	case "LogonType":
-		return wLogonType
-	case "WorkstationName":
-		return wWorkstationName
-	case "Workstation":
-		return wWorkstation
-	case "LogonProcessName":
-		return wLogonProcessName
-	case "AuthenticationPackageName":
-		return wAuthPackage
-	case "ServiceName":
-		return wServiceName
-	case "TargetServerName":
-		return wTargetServerName
-	case "ProcessName":
-		return wProcessName
-	case "FailureReason":
-		return wFailureReason
-	case "PreAuthType":
-		return wPreAuthType
-	}
-	return -1
-}
-
 // positional EventData layouts for Get-WinEvent's Properties array.
 var winPositions = map[int][]int{
 	4624: {-1, wSubjectUserName, wSubjectDomainName, -1, -1, wTargetUserName, wTargetDomainName, -1, wLogonType, wLogonProcessName, wAuthPackage, wWorkstationName, -1, -1, -1, -1, -1, wProcessName, wIpAddress, wIpPort},
@@ -99,6 +57,8 @@ type windowsParser struct {
 	loc   *time.Location
 	w     jsonWalker
 	strs  *interner
+	cache *strCache // per field slot, then wSlotHost
+	paths *pathTable
 	visit func(path, val []byte, kind byte)
 
 	// per record
@@ -116,8 +76,57 @@ type windowsParser struct {
 	provider []byte
 }
 
+// Path ids of the non-event-data fields (event data fields use their
+// w* index).
+const (
+	wpID = 100 + iota
+	wpTime3
+	wpTime2
+	wpTime1
+	wpHost3
+	wpHost2
+	wpChannel
+	wpProvider
+
+	wSlotHost = nWinFields // strCache slot of the host name
+)
+
+// winPaths lists every path the parser reads: event data as
+// winlog.event_data.X, Event.EventData.X, EventData.X, event_data.X,
+// Event.EventData.Data.X or top-level X (NXLog), then the system fields.
+func winPaths() map[string]int {
+	m := map[string]int{}
+	for f, name := range winFieldNames {
+		m[name] = f
+		for _, prefix := range []string{"winlog.event_data", "Event.EventData", "EventData", "event_data", "Event.EventData.Data"} {
+			m[prefix+"."+name] = f
+		}
+	}
+	add := func(id int, paths ...string) {
+		for _, k := range paths {
+			if _, dup := m[k]; !dup {
+				m[k] = id
+			}
+		}
+	}
+	add(wpID, "winlog.event_id", "EventID", "EventId", "Id", "event_id", "Event.System.EventID", "EventID.#text", "Event.System.EventID.#text", "event.code")
+	add(wpTime3, "@timestamp", "TimeCreated", "Event.System.TimeCreated.#attributes.SystemTime", "Event.System.TimeCreated.SystemTime", "TimeCreated.SystemTime")
+	add(wpTime2, "EventTime", "timestamp", "TimeGenerated")
+	add(wpTime1, "EventReceivedTime")
+	add(wpHost3, "winlog.computer_name", "Hostname", "MachineName", "Computer", "Event.System.Computer", "computer_name")
+	add(wpHost2, "host.name", "host.hostname", "agent.hostname")
+	add(wpChannel, "winlog.channel", "Channel", "LogName", "Event.System.Channel")
+	add(wpProvider, "winlog.provider_name", "ProviderName", "SourceName", "Event.System.Provider.#attributes.Name")
+	return m
+}
+
 func newWindowsParser(o *Options) recordParser {
-	p := &windowsParser{opts: o, loc: o.loc(), strs: newInterner(1 << 16)}
+	p := &windowsParser{opts: o, loc: o.loc(), strs: newInterner(1 << 16), paths: newPathTable(winPaths())}
+	p.cache = newStrCache(nWinFields+1, p.strs)
+	// source addresses: tens of thousands of distinct values whose map
+	// lookups miss the CPU caches; copying is cheaper
+	p.cache.noIntern = make([]bool, nWinFields+1)
+	p.cache.noIntern[wIpAddress] = true
 	p.visit = p.field
 	return p
 }
@@ -161,43 +170,26 @@ func (p *windowsParser) field(path, val []byte, kind byte) {
 	if kind == kNull {
 		return
 	}
-	// event data: winlog.event_data.X, Event.EventData.X, EventData.X, event_data.X, or top-level X (NXLog)
-	name := path
-	if i := bytes.LastIndexByte(path, '.'); i >= 0 {
-		prefix := path[:i]
-		name = path[i+1:]
-		switch string(prefix) {
-		case "winlog.event_data", "Event.EventData", "EventData", "event_data", "Event.EventData.Data":
-		default:
-			name = nil
-		}
-	}
-	if name != nil {
-		if f := winField(name); f >= 0 {
-			p.setVal(f, val)
-			return
-		}
-	}
-	switch string(path) {
-	case "winlog.event_id", "EventID", "EventId", "Id", "event_id", "Event.System.EventID", "EventID.#text", "Event.System.EventID.#text":
+	switch id := p.paths.lookup(path); {
+	case id >= 0 && id < nWinFields:
+		p.setVal(id, val)
+	case id == wpID:
 		p.setID(val)
-	case "event.code":
-		p.setID(val)
-	case "@timestamp", "TimeCreated", "Event.System.TimeCreated.#attributes.SystemTime", "Event.System.TimeCreated.SystemTime", "TimeCreated.SystemTime":
+	case id == wpTime3:
 		p.setTime(3, val)
-	case "EventTime", "timestamp", "TimeGenerated":
+	case id == wpTime2:
 		p.setTime(2, val)
-	case "EventReceivedTime":
+	case id == wpTime1:
 		p.setTime(1, val)
-	case "winlog.computer_name", "Hostname", "MachineName", "Computer", "Event.System.Computer", "computer_name":
+	case id == wpHost3:
 		p.setHost(3, val)
-	case "host.name", "host.hostname", "agent.hostname":
+	case id == wpHost2:
 		p.setHost(2, val)
-	case "winlog.channel", "Channel", "LogName", "Event.System.Channel":
+	case id == wpChannel:
 		p.channel = append(p.channel[:0], val...)
-	case "winlog.provider_name", "ProviderName", "SourceName", "Event.System.Provider.#attributes.Name":
+	case id == wpProvider:
 		p.provider = append(p.provider[:0], val...)
-	default:
+	case len(path) > len("Properties.") && path[0] == 'P':
 		// Get-WinEvent: Properties.N.Value
 		if rest, ok := cutPrefix(path, "Properties."); ok {
 			dot := bytes.IndexByte(rest, '.')
@@ -240,10 +232,10 @@ func (p *windowsParser) parse(rec []byte, ev *event.Event) (result, string) {
 	if len(p.channel) > 0 && !bytes.EqualFold(p.channel, []byte("Security")) {
 		return resIgnored, ""
 	}
-	pos, ok := winPositions[p.id]
-	if !ok {
+	if !isWinAuthID(p.id) {
 		return resIgnored, ""
 	}
+	pos := winPositions[p.id]
 	for i := 0; i < p.nprops && i < len(pos); i++ {
 		if f := pos[i]; f >= 0 {
 			p.setVal(f, p.props[i])
@@ -256,21 +248,19 @@ func (p *windowsParser) parse(rec []byte, ev *event.Event) (result, string) {
 	ev.Dataset = datasetWindows
 	ev.Category = catAuth
 	ev.Code = winCode(p.id)
-	ev.HostName = p.strs.get(p.host)
+	ev.HostName = p.cache.get(wSlotHost, p.host)
 	ev.SetField("EventID", ev.Code)
 	for i := range nWinFields {
 		if i == wIpPort || i == wFailureReason {
 			continue // in SourcePort / Reason already
 		}
-		if p.has[i] && len(p.vals[i]) > 0 && string(p.vals[i]) != "-" {
-			ev.SetField(winFieldNames[i], p.strs.get(p.vals[i]))
+		if v := p.val(i); len(v) > 0 {
+			ev.SetField(winFieldNames[i], p.cache.get(i, v))
 		}
 	}
-	user := p.val(wTargetUserName)
-	dom := p.val(wTargetDomainName)
-	ev.UserName = p.strs.get(user)
+	ev.UserName = p.str(wTargetUserName)
 	if p.id != 4740 { // 4740's TargetDomainName is the caller computer
-		ev.UserDomain = p.strs.get(dom)
+		ev.UserDomain = p.str(wTargetDomainName)
 	}
 	if ip := p.val(wIpAddress); len(ip) > 0 {
 		if a, ok := parseIP(ip); ok {
@@ -331,7 +321,7 @@ func (p *windowsParser) normStatus(i int) []byte {
 	}
 	p.vals[i] = fmt.Appendf(p.vals[i][:0], "0x%x", uint32(n))
 	if p.ev.Fields != nil {
-		p.ev.Fields[winFieldNames[i]] = p.strs.get(p.vals[i])
+		p.ev.Fields[winFieldNames[i]] = p.cache.get(i, p.vals[i])
 	}
 	return p.vals[i]
 }
@@ -345,6 +335,23 @@ func (p *windowsParser) val(i int) []byte {
 		return nil
 	}
 	return v
+}
+
+// str returns field i as a shared string ("" when absent or "-").
+func (p *windowsParser) str(i int) string {
+	v := p.val(i)
+	if len(v) == 0 {
+		return ""
+	}
+	return p.cache.get(i, v)
+}
+
+func isWinAuthID(id int) bool {
+	switch id {
+	case 4624, 4625, 4648, 4740, 4771, 4776:
+		return true
+	}
+	return false
 }
 
 func winCode(id int) string {
