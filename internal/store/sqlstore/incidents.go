@@ -51,7 +51,9 @@ func incidentScope(s store.Scope, tenant string) (string, []any) {
 	return "EXISTS (SELECT 1 FROM incident_tenants it WHERE it.incident_id = incidents.id AND it.tenant = ?)", []any{t}
 }
 
-// redactIncident hides other tenants from a tenant scope.
+// redactIncident hides other tenants from a tenant scope. Of an incident
+// that spans other tenants the tenant sees what happened to it, not the
+// samples (other tenants' events) nor the MSP's notes (which may name them).
 func redactIncident(s store.Scope, inc *store.Incident) {
 	if s.AllTenants {
 		return
@@ -66,6 +68,7 @@ func redactIncident(s store.Scope, inc *store.Incident) {
 	if others {
 		inc.Tenant = s.Tenant
 		inc.Detail = nil
+		inc.Notes = nil
 	}
 }
 
