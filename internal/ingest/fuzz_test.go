@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/google/go-cmp/cmp"
 )
 
 // seedLines adds every line of the testdata files as a fuzz seed.
@@ -119,6 +122,34 @@ func FuzzJSONWalk(f *testing.F) {
 		container := len(t0) > 0 && (t0[0] == '{' || t0[0] == '[')
 		if valid && container && err != nil && !errors.Is(err, errJSONDepth) {
 			t.Fatalf("valid JSON rejected: %v", err)
+		}
+	})
+}
+
+// FuzzJSONWalkReference checks the iterative walker against the recursive
+// reference walker: the same callbacks in the same order, and the same
+// error, for any input.
+func FuzzJSONWalkReference(f *testing.F) {
+	seedLines(f, "okta.json", "graph_signins.json", "winlogbeat.ndjson", "getwinevent.json", "nxlog.ndjson")
+	f.Add([]byte(`{"a":"\u00e9\ud83d\ude00\\\"","b":[1,-2.5e3,true,false,null,{}],"c":{"d":[]}}`))
+	f.Add([]byte(`[{"":{"x":[[],[{}],"\ud800\u00zz"]}},1e+-,tru]`))
+	f.Add([]byte(strings.Repeat("[", 70) + strings.Repeat("]", 70)))
+	f.Add([]byte(`{"k":"` + strings.Repeat("abcdefg\\n", 20) + `"} `))
+	var w jsonWalker
+	var ref refWalker
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var got, want []string
+		gerr := w.walk(data, func(path, val []byte, kind byte) {
+			got = append(got, fmt.Sprintf("%s=%c%q", path, kind, val))
+		})
+		werr := ref.walk(data, func(path, val []byte, kind byte) {
+			want = append(want, fmt.Sprintf("%s=%c%q", path, kind, val))
+		})
+		if gerr != werr {
+			t.Fatalf("error %v, reference %v", gerr, werr)
+		}
+		if diff := cmp.Diff(got, want); diff != "" {
+			t.Fatalf("callbacks (-got +want):\n%s", diff)
 		}
 	})
 }
