@@ -44,6 +44,7 @@ type index struct {
 	assetKEV  map[int][]kev.Vuln // open KEV matches per asset (only non-empty)
 	toolKEV   map[int][]kev.Vuln
 	gapsBySub map[string][]int
+	collected bool // some object carries provenance (see fresh.go)
 
 	principalUsed map[principalKey]bool // principals with a path into some tenant
 
@@ -211,6 +212,7 @@ func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog) *index {
 	for i := range e.Exceptions {
 		x.exceptions[e.Exceptions[i].Control] = append(x.exceptions[e.Exceptions[i].Control], i)
 	}
+	x.collected = anyProvenance(e)
 	x.gapsBySub = map[string][]int{}
 	for i := range e.CollectionGap {
 		t := e.CollectionGap[i].Tenant

@@ -55,6 +55,7 @@ func (en *Engine) evalSubject(ctx context.Context, x *index, st *staticInput, su
 	}
 
 	var out []Result
+	stale := x.newStaleness(subject)
 	for _, c := range en.cat.Controls() {
 		if (isMSP && !c.AppliesToMSP()) || (!isMSP && !c.AppliesToTenants()) {
 			continue
@@ -74,6 +75,7 @@ func (en *Engine) evalSubject(ctx context.Context, x *index, st *staticInput, su
 				x.attest(r, c)
 			} else {
 				x.applyGaps(r, c)
+				stale.apply(r, c)
 				if r.Status == StatusNotEvaluable {
 					x.attestOverride(r, c)
 				}
@@ -93,6 +95,7 @@ func (en *Engine) evalSubject(ctx context.Context, x *index, st *staticInput, su
 				r.Title = id
 			}
 			r.Kind = string(catalog.KindAutomated)
+			stale.apply(&r, nil)
 			x.applyExceptions(&r)
 			x.fillEvidence(&r, subject)
 			out = append(out, r)
@@ -356,14 +359,15 @@ func (x *index) bestAttestation(c *catalog.Control, subject string) (*estate.Att
 }
 
 // applyGaps makes a control not-evaluable when a collector recorded that
-// evidence it needs could not be collected (naming the permission).
+// evidence it needs could not be collected (naming the permission); gap
+// evidence names are translated to catalog ones by gapAffects (fresh.go).
 func (x *index) applyGaps(r *Result, c *catalog.Control) {
 	var missing []string
 	for _, key := range []string{"", r.Subject} {
 		for _, gi := range x.gapsBySub[key] {
 			g := &x.e.CollectionGap[gi]
 			for _, need := range c.Evidence {
-				if evidenceOverlaps(need, g.Evidence) {
+				if slices.ContainsFunc(gapNeeds(g.Evidence), func(ev string) bool { return evidenceOverlaps(need, ev) }) {
 					m := g.Evidence
 					if g.Permission != "" {
 						m += " (needs permission " + g.Permission + ")"
