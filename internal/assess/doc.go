@@ -103,6 +103,26 @@
 // also stands in for an automated control that is not evaluable. Exceptions
 // (owner, reason, expiry) turn a fail into excepted, for the subject or for
 // every failing object; an expired exception leaves the fail and says so.
-// A collection gap whose evidence overlaps a control's makes it
-// not_evaluable, naming the permission.
+// A collection gap makes the subject's controls whose catalog evidence
+// overlaps the gap's not_evaluable, naming the permission; collector
+// evidence names are translated to catalog ones by the gapAffects table
+// (fresh.go), so e.g. a refused token ("tenant") reaches every identity,
+// group and domain control of that tenant.
+//
+// # Stale evidence
+//
+// Collected objects (identities, tools, grants, assets, domain checks,
+// exposures) carry Provenance{Source, CollectedAt}. After gaps, a pass or
+// fail whose evidence was collected more than settings.evidence_max_age_days
+// before the evaluation time becomes not_evaluable, giving the age and the
+// collector to re-run ("identities.mfa evidence collected 45 days ago (max
+// 30) by graph; re-run firebreak collect graph (would be fail: ...)"), with
+// the stale objects, oldest first, in Missing. The evidence examined is the
+// result's own evidence objects (group evidence: its members) plus the
+// subject's objects in each category of the control's catalog evidence:
+// identities → identities homed in the subject; grants, groups, tools.gdap
+// → the access paths into it (principals, group members, grants, GDAP
+// tools); tools, assets, domains, exposures → the subject's. Objects
+// without provenance (hand-written) are never stale, and an estate with no
+// collected objects skips the check.
 package assess
