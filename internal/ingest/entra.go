@@ -9,6 +9,26 @@ import (
 
 const datasetEntra = "entra.signin"
 
+// strCache slots of the entra parser.
+const (
+	eSlotCode = iota
+	eSlotUser
+	eSlotDomain
+	eSlotTenant
+	eSlotCategory
+	eSlotApp
+	eSlotClientApp
+	eSlotFailure
+	eSlotDetails
+	eSlotCAStatus
+	eSlotAuthReq
+	eSlotASN
+	eSlotCountry
+	eSlotUserType
+	eSlotEventType
+	eSlots
+)
+
 // entraParser reads Microsoft Graph signIn objects and Azure Monitor
 // diagnostic records (SignInLogs, NonInteractiveUserSignInLogs, ...) whose
 // signIn lives under "properties".
@@ -17,6 +37,7 @@ type entraParser struct {
 	loc   *time.Location
 	w     jsonWalker
 	strs  *interner
+	cache *strCache
 	visit func(path, val []byte, kind byte)
 
 	ev          *event.Event
@@ -46,6 +67,7 @@ type entraParser struct {
 
 func newEntraParser(o *Options) recordParser {
 	p := &entraParser{opts: o, loc: o.loc(), strs: newInterner(1 << 16)}
+	p.cache = newStrCache(eSlots, p.strs)
 	p.visit = p.field
 	return p
 }
@@ -169,12 +191,12 @@ func (p *entraParser) parse(rec []byte, ev *event.Event) (result, string) {
 	ev.Dataset = datasetEntra
 	ev.Category = catAuth
 	ev.Action = "signin"
-	ev.Code = p.strs.get(code)
+	ev.Code = p.cache.get(eSlotCode, code)
 	ev.Outcome, ev.Reason = entraOutcome(code)
-	ev.UserName = p.strs.get(p.upn)
+	ev.UserName = p.cache.get(eSlotUser, p.upn)
 	if at := bytes.LastIndexByte(p.upn, '@'); at >= 0 {
 		p.dom = appendLower(p.dom[:0], p.upn[at+1:])
-		ev.UserDomain = p.strs.get(p.dom)
+		ev.UserDomain = p.cache.get(eSlotDomain, p.dom)
 	}
 	if a, ok := parseIP(p.ip); ok {
 		ev.SourceIP = a
@@ -190,24 +212,24 @@ func (p *entraParser) parse(rec []byte, ev *event.Event) (result, string) {
 	case len(p.category) > 0:
 		ev.SetField("isInteractive", "false")
 	}
-	p.keep(ev, "tenantId", p.tenant)
-	p.keep(ev, "category", p.category)
-	p.keep(ev, "appDisplayName", p.app)
-	p.keep(ev, "clientAppUsed", p.clientApp)
-	p.keep(ev, "status.failureReason", p.failure)
-	p.keep(ev, "status.additionalDetails", p.details)
-	p.keep(ev, "conditionalAccessStatus", p.caStatus)
-	p.keep(ev, "authenticationRequirement", p.authReq)
-	p.keep(ev, "source.as.number", p.asn)
-	p.keep(ev, "source.geo.country_iso_code", p.country)
-	p.keep(ev, "userType", p.userType)
-	p.keep(ev, "signInEventTypes", p.eventType)
+	p.keep(ev, eSlotTenant, "tenantId", p.tenant)
+	p.keep(ev, eSlotCategory, "category", p.category)
+	p.keep(ev, eSlotApp, "appDisplayName", p.app)
+	p.keep(ev, eSlotClientApp, "clientAppUsed", p.clientApp)
+	p.keep(ev, eSlotFailure, "status.failureReason", p.failure)
+	p.keep(ev, eSlotDetails, "status.additionalDetails", p.details)
+	p.keep(ev, eSlotCAStatus, "conditionalAccessStatus", p.caStatus)
+	p.keep(ev, eSlotAuthReq, "authenticationRequirement", p.authReq)
+	p.keep(ev, eSlotASN, "source.as.number", p.asn)
+	p.keep(ev, eSlotCountry, "source.geo.country_iso_code", p.country)
+	p.keep(ev, eSlotUserType, "userType", p.userType)
+	p.keep(ev, eSlotEventType, "signInEventTypes", p.eventType)
 	return resEvent, ""
 }
 
-func (p *entraParser) keep(ev *event.Event, name string, v []byte) {
+func (p *entraParser) keep(ev *event.Event, slot int, name string, v []byte) {
 	if len(v) > 0 {
-		ev.SetField(name, p.strs.get(v))
+		ev.SetField(name, p.cache.get(slot, v))
 	}
 }
 

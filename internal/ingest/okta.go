@@ -9,12 +9,29 @@ import (
 
 const datasetOkta = "okta.system"
 
+// strCache slots of the okta parser.
+const (
+	oSlotEventType = iota
+	oSlotUser
+	oSlotDomain
+	oSlotReason
+	oSlotTarget
+	oSlotResult
+	oSlotDisplay
+	oSlotActorID
+	oSlotFactor
+	oSlotASN
+	oSlotCountry
+	oSlots
+)
+
 // oktaParser reads Okta System Log LogEvent objects.
 type oktaParser struct {
 	opts  *Options
 	loc   *time.Location
 	w     jsonWalker
 	strs  *interner
+	cache *strCache
 	visit func(path, val []byte, kind byte)
 
 	ts          time.Time
@@ -36,6 +53,7 @@ type oktaParser struct {
 
 func newOktaParser(o *Options) recordParser {
 	p := &oktaParser{opts: o, loc: o.loc(), strs: newInterner(1 << 16)}
+	p.cache = newStrCache(oSlots, p.strs)
 	p.visit = p.field
 	return p
 }
@@ -98,7 +116,7 @@ func (p *oktaParser) parse(rec []byte, ev *event.Event) (result, string) {
 	if !p.hasTS {
 		return resBad, "no published timestamp"
 	}
-	et := p.strs.get(p.eventType)
+	et := p.cache.get(oSlotEventType, p.eventType)
 	var cat string
 	switch {
 	case hasPrefix(et, "user.session."), hasPrefix(et, "user.authentication."), hasPrefix(et, "user.mfa."),
@@ -113,10 +131,10 @@ func (p *oktaParser) parse(rec []byte, ev *event.Event) (result, string) {
 	ev.Dataset = datasetOkta
 	ev.Category = cat
 	ev.Action = et
-	ev.UserName = p.strs.get(p.alternateID)
+	ev.UserName = p.cache.get(oSlotUser, p.alternateID)
 	if at := bytes.LastIndexByte(p.alternateID, '@'); at >= 0 {
 		p.dom = appendLower(p.dom[:0], p.alternateID[at+1:])
-		ev.UserDomain = p.strs.get(p.dom)
+		ev.UserDomain = p.cache.get(oSlotDomain, p.dom)
 	}
 	ip := p.ip
 	if len(ip) == 0 {
@@ -133,7 +151,7 @@ func (p *oktaParser) parse(rec []byte, ev *event.Event) (result, string) {
 	default:
 		ev.Outcome = event.OutcomeUnknown
 	}
-	reason := p.strs.get(p.reason)
+	reason := p.cache.get(oSlotReason, p.reason)
 	switch {
 	case et == "user.session.start" && ev.Outcome == event.OutcomeFailure:
 		switch {
@@ -159,26 +177,26 @@ func (p *oktaParser) parse(rec []byte, ev *event.Event) (result, string) {
 	case et == "user.account.lock" || et == "user.account.lock.limit":
 		ev.Outcome, ev.Reason = event.OutcomeUnknown, ReasonLocked
 		if len(p.targetID) > 0 && len(p.alternateID) == 0 {
-			ev.UserName = p.strs.get(p.targetID)
+			ev.UserName = p.cache.get(oSlotUser, p.targetID)
 		}
 	case ev.Outcome == event.OutcomeFailure:
 		ev.Reason = ReasonOther
 	}
 	ev.SetField("eventType", ev.Action)
-	p.keep(ev, "outcome.result", p.result)
-	p.keep(ev, "outcome.reason", p.reason)
-	p.keep(ev, "displayMessage", p.display)
-	p.keep(ev, "actor.id", p.actorID)
-	p.keep(ev, "factor", p.factor)
-	p.keep(ev, "source.as.number", p.asn)
-	p.keep(ev, "source.geo.country_name", p.country)
+	p.keep(ev, oSlotResult, "outcome.result", p.result)
+	p.keep(ev, oSlotReason, "outcome.reason", p.reason)
+	p.keep(ev, oSlotDisplay, "displayMessage", p.display)
+	p.keep(ev, oSlotActorID, "actor.id", p.actorID)
+	p.keep(ev, oSlotFactor, "factor", p.factor)
+	p.keep(ev, oSlotASN, "source.as.number", p.asn)
+	p.keep(ev, oSlotCountry, "source.geo.country_name", p.country)
 	return resEvent, ""
 }
 
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
-func (p *oktaParser) keep(ev *event.Event, name string, v []byte) {
+func (p *oktaParser) keep(ev *event.Event, slot int, name string, v []byte) {
 	if len(v) > 0 {
-		ev.SetField(name, p.strs.get(v))
+		ev.SetField(name, p.cache.get(slot, v))
 	}
 }
