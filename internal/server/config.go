@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -33,6 +34,15 @@ type Config struct {
 	Retention RetentionConfig `yaml:"retention"`
 	Auth      AuthConfig      `yaml:"auth"`
 	HTTP      HTTPConfig      `yaml:"http"`
+	Notify    NotifyConfig    `yaml:"notify"`
+}
+
+// NotifyConfig limits where notification targets may deliver. By default
+// they may not reach loopback, private, link-local (cloud metadata) or
+// unspecified addresses; AllowNetworks lists CIDR ranges that may be reached
+// anyway (an on-premises SIEM, say).
+type NotifyConfig struct {
+	AllowNetworks []string `yaml:"allow_networks"`
 }
 
 // TLSConfig selects the certificate. With neither Cert nor Key, a self-signed
@@ -310,6 +320,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.LoginRatePerMin < 1 {
 		bad("auth.login_rate_per_minute", "%d: at least 1", c.Auth.LoginRatePerMin)
+	}
+	for i, n := range c.Notify.AllowNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			bad(fmt.Sprintf("notify.allow_networks[%d]", i), "%q: expected a CIDR range such as 10.20.0.0/16", n)
+		}
 	}
 	for name, d := range map[string]time.Duration{"http.read_header_timeout": c.HTTP.ReadHeaderTimeout, "http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout, "http.idle_timeout": c.HTTP.IdleTimeout, "http.shutdown_timeout": c.HTTP.ShutdownTimeout} {
 		if d <= 0 {

@@ -22,7 +22,7 @@ type notifier struct {
 }
 
 func newNotifier(s *Server) *notifier {
-	n := &notifier{s: s, sem: make(chan struct{}, 32), opts: notify.Options{Now: s.now, Hostname: "firebreak", Version: s.version}}
+	n := &notifier{s: s, sem: make(chan struct{}, 32), opts: notify.Options{Now: s.now, Hostname: "firebreak", Version: s.version, HTTPClient: s.notifyHTTPClient()}}
 	n.d = &notify.Dispatcher{Log: s.log, Now: s.now, OnResult: func(id string, at time.Time, err error) {
 		text := ""
 		if err != nil {
@@ -48,6 +48,10 @@ func (n *notifier) targets(ctx context.Context) []notify.Target {
 	var out []notify.Target
 	for _, t := range ts {
 		if !t.Enabled {
+			continue
+		}
+		if err := n.s.checkTargetEgress(ctx, t.Kind, t.Config, false); err != nil {
+			n.s.log.Warn("notification target refused", "target", t.ID, "err", err)
 			continue
 		}
 		snd, err := notify.New(t.Kind, t.Config, n.opts)

@@ -2,9 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
@@ -40,4 +45,63 @@ func TestCrossTenantIncidentNotesHidden(t *testing.T) {
 	if _, got := owner.do("GET", "/api/v1/incidents/"+f.incX, nil, nil); !strings.Contains(got, "bravo-co's VPN") {
 		t.Error("analyst does not see the note")
 	}
+}
+
+// Notification targets are requests the server makes on an owner's behalf:
+// by default they may not reach loopback, private, link-local (cloud
+// metadata) or unspecified addresses, neither when saved nor when sent
+// (a name that resolves inward is refused at connect time), unless the
+// operator's configuration allows the network.
+func TestNotifyTargetSSRF(t *testing.T) {
+	f := newFixture(t)
+	f.srv.notifyAllow = nil // the fixture allows loopback for the other tests' hooks
+	ctx := context.Background()
+	hits := make(chan string, 8)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits <- r.URL.Path }))
+	defer hook.Close()
+	owner := f.client()
+	owner.login("owner1")
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(hook.URL, "http://"))
+	for _, tc := range []struct{ kind, cfg string }{
+		{"webhook", `{"url":"` + hook.URL + `/x","secret":"s3cret-s3cret-s3cret"}`},
+		{"webhook", `{"url":"http://localhost:` + port + `/x","secret":"s3cret-s3cret-s3cret"}`},
+		{"webhook", `{"url":"http://169.254.169.254/latest/meta-data/","secret":"s3cret-s3cret-s3cret"}`},
+		{"webhook", `{"url":"http://[::ffff:127.0.0.1]:` + port + `/","secret":"s3cret-s3cret-s3cret"}`},
+		{"slack", `{"url":"http://10.1.2.3/hook"}`},
+		{"teams", `{"url":"https://[fd00:ec2::254]/"}`},
+		{"syslog", `{"address":"127.0.0.1:6379","network":"tcp"}`},
+		{"smtp", `{"address":"192.168.1.5:25","from":"fb@msp.example","to":["soc@msp.example"]}`},
+	} {
+		body := `{"name":"t","kind":"` + tc.kind + `","config":` + tc.cfg + `}`
+		resp, got := owner.do("POST", "/api/v1/notify-targets", strings.NewReader(body), map[string]string{"Content-Type": "application/json", "X-CSRF-Token": owner.csrf})
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(got, "allow_networks") {
+			t.Errorf("%s %s: status %d %s, want 400 naming notify.allow_networks", tc.kind, tc.cfg, resp.StatusCode, got)
+		}
+	}
+	// A target stored before the policy (or whose name later resolves
+	// inward) is refused when it connects.
+	cfg, _ := json.Marshal(map[string]any{"url": "http://localhost:" + port + "/old", "secret": "s3cret-s3cret-s3cret"})
+	if err := f.st.PutNotifyTarget(ctx, store.AllTenants(), &store.NotifyTarget{ID: "nt_old", Name: "old", Kind: store.TargetWebhook, Enabled: true, Config: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.notifyIncident(ctx, &store.Incident{ID: "inc-ssrf", Tenant: tenantA, Tenants: []string{tenantA}, Title: "x", Severity: "critical", Status: store.StatusOpen}, true)
+	f.srv.notify.wait(10 * time.Second)
+	select {
+	case p := <-hits:
+		t.Errorf("notification reached the loopback hook (%s)", p)
+	default:
+	}
+	// The operator can allow a network explicitly.
+	f.srv.notifyAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	body := `{"name":"ok","kind":"webhook","config":{"url":"` + hook.URL + `/ok","secret":"s3cret-s3cret-s3cret"}}`
+	if resp, got := owner.do("POST", "/api/v1/notify-targets", strings.NewReader(body), map[string]string{"Content-Type": "application/json", "X-CSRF-Token": owner.csrf}); resp.StatusCode/100 != 2 {
+		t.Fatalf("allowed network refused: %d %s", resp.StatusCode, got)
+	}
+	f.srv.notifyIncident(ctx, &store.Incident{ID: "inc-ok", Tenant: tenantA, Tenants: []string{tenantA}, Title: "x", Severity: "critical", Status: store.StatusOpen}, true)
+	select {
+	case <-hits:
+	case <-time.After(10 * time.Second):
+		t.Error("allowed target not delivered")
+	}
+	f.srv.notify.wait(10 * time.Second)
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +60,8 @@ type Server struct {
 
 	pipe *pipeline
 	est  estateState
+
+	notifyAllow []netip.Prefix // notify.allow_networks
 
 	notify   *notifier
 	catalog  *catalog.Catalog // for report rule text; nil when it fails to load
@@ -140,6 +143,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.cfg.Auth.OIDC != nil {
 		s.oidc = &oidcClient{cfg: *s.cfg.Auth.OIDC, http: &http.Client{Timeout: 10 * time.Second}}
+	}
+	for _, n := range s.cfg.Notify.AllowNetworks {
+		s.notifyAllow = append(s.notifyAllow, netip.MustParsePrefix(n).Masked()) // validated above
 	}
 	s.pipe = newPipeline(s)
 	s.notify = newNotifier(s)

@@ -318,6 +318,9 @@ func (s *Server) putTarget(ctx context.Context, p *principal, req targetRequest)
 	if err := validateTargetConfig(req.Kind, req.Config); err != nil {
 		return nil, err
 	}
+	if err := s.checkTargetEgress(ctx, req.Kind, req.Config, true); err != nil {
+		return nil, errBadRequest("config: %s", err)
+	}
 	if req.ID == "" {
 		id, err := RandomToken(9)
 		if err != nil {
