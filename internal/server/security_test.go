@@ -1,12 +1,15 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -104,4 +107,34 @@ func TestNotifyTargetSSRF(t *testing.T) {
 		t.Error("allowed target not delivered")
 	}
 	f.srv.notify.wait(10 * time.Second)
+}
+
+// Form and JSON bodies of ordinary routes are small: an unauthenticated
+// client cannot make the server read megabytes (or spool multipart files to
+// disk) for a sign-in form.
+func TestOversizedFormBodies(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	c.do("GET", "/login", nil, nil)
+	big := url.Values{"username": {"owner1"}, "password": {"x"}, "pad": {strings.Repeat("a", 2<<20)}}
+	if resp, _ := c.form("/login", big); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("2 MiB sign-in form: status %d, want 413", resp.StatusCode)
+	}
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	_ = mw.WriteField("csrf", c.csrf)
+	fw, _ := mw.CreateFormFile("f", "f.bin")
+	_, _ = fw.Write(bytes.Repeat([]byte("z"), 3<<20))
+	_ = mw.Close()
+	if resp, _ := c.do("POST", "/login", &mp, map[string]string{"Content-Type": mw.FormDataContentType()}); resp.StatusCode != http.StatusRequestEntityTooLarge && resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("3 MiB multipart sign-in: status %d, want 413 or 415", resp.StatusCode)
+	}
+	// Ingest keeps its own, larger limit.
+	body := strings.Repeat(`{"@timestamp":"2026-11-26T12:00:00Z","event":{"category":"authentication","outcome":"failure"},"user":{"name":"u"}}`+"\n", 10)
+	if resp, got := f.client().do("POST", "/api/v1/events", strings.NewReader(body), map[string]string{"Authorization": "Bearer " + f.tokenA}); resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("ingest: %d %s", resp.StatusCode, got)
+	}
+	// A normal sign-in still works.
+	c2 := f.client()
+	c2.login("analyst1")
 }

@@ -278,7 +278,14 @@ func (s *Server) wrap(rt route) http.Handler {
 	})
 }
 
+// maxFormBody bounds the body of every route but ingest and estate
+// uploads (which have their own, configured limit).
+const maxFormBody = 1 << 20
+
 func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) error {
+	if err := limitBody(w, r, rt); err != nil {
+		return err
+	}
 	p, err := s.authenticate(w, r)
 	if err != nil {
 		return err
@@ -311,6 +318,31 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) er
 		sw.p = p // for error pages with navigation
 	}
 	return rt.H(w, r, p)
+}
+
+// limitBody caps the request body before anything reads it and parses
+// form bodies eagerly, so an oversized form is a 413 (not a silently empty
+// form) and no route spools multipart files to disk: no form here is
+// multipart.
+func limitBody(w http.ResponseWriter, r *http.Request, rt route) error {
+	switch rt.Name {
+	case "api_ingest", "api_estate_upload", "api_estate_validate":
+		return nil
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+		return errStatus(http.StatusUnsupportedMediaType, "multipart bodies are not accepted; send a URL-encoded form or JSON")
+	}
+	if isForm(r) {
+		if err := r.ParseForm(); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return errStatus(http.StatusRequestEntityTooLarge, "request body too large")
+			}
+			return errBadRequest("malformed form")
+		}
+	}
+	return nil
 }
 
 func safeMethod(m string) bool {
