@@ -191,11 +191,35 @@ func parseRFC3339(b []byte, loc *time.Location) (time.Time, bool) {
 	if i != len(b) {
 		return time.Time{}, false
 	}
+	if z == time.UTC {
+		// time.Date in UTC without its normalisation and zone lookups:
+		// out-of-range days and leap seconds carry over the same way
+		sec := daysFromCivil(y, mo, d)*86400 + int64(h*3600+mi*60+s-off)
+		return time.Unix(sec, int64(ns)).UTC(), true
+	}
 	t := time.Date(y, time.Month(mo), d, h, mi, s, ns, z)
 	if off != 0 {
 		t = t.Add(-time.Duration(off) * time.Second)
 	}
 	return t.UTC(), true
+}
+
+// daysFromCivil returns the days from 1970-01-01 to y-m-d (proleptic
+// Gregorian; d may exceed the month's length and carries over).
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y
+	if era < 0 {
+		era -= 399
+	}
+	era /= 400
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097+doe) - 719468
 }
 
 // parseTimeValue parses the timestamp shapes found in JSON exports:

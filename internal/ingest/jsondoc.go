@@ -198,7 +198,11 @@ func isJSONDocument(head []byte) bool {
 // isWrapperLine reports whether one line holds a whole wrapper document
 // ({"@odata.context": ..., "value": [...]} or {"records": [...]}) or array.
 func isWrapperLine(line []byte) bool {
-	t := bytes.TrimLeft(line, " \t")
+	i := 0
+	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+		i++
+	}
+	t := line[i:]
 	if len(t) == 0 {
 		return false
 	}
