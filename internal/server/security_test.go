@@ -10,10 +10,14 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -137,4 +141,50 @@ func TestOversizedFormBodies(t *testing.T) {
 	// A normal sign-in still works.
 	c2 := f.client()
 	c2.login("analyst1")
+}
+
+// The isolation walk's queries carry no snapshot or run ids; this walks the
+// diff and history routes with real ids after tenant B changed.
+func TestTenantIsolationDiffs(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	e, _ := f.srv.currentEstate()
+	e2 := *e
+	e2.Identities = append(slices.Clone(e.Identities), estate.Identity{ID: "bravo-newadmin", Kind: estate.KindHuman, Home: tenantB})
+	e2.Grants = append(slices.Clone(e.Grants), estate.Grant{ID: "g-bravo2", Subject: "tech-1", Target: tenantB, Privilege: estate.PrivRead})
+	meta, _, err := f.st.PutSnapshot(ctx, &e2, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &assess.Report{Version: "1", At: f.clk.now(), Provider: "msp", Results: []assess.Result{
+		{Control: "MFA-1", Title: "Control MFA-1", Severity: "high", Subject: tenantB, Status: assess.StatusPass, Message: "bravo now passes"},
+		{Control: "MFA-1", Title: "Control MFA-1", Severity: "high", Subject: tenantA, Status: assess.StatusPass, Message: "alpha now passes"},
+	}}
+	run, err := f.st.SaveRun(ctx, meta.ID, "test", rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer := f.client()
+	viewer.login("viewer-a")
+	r := strconv.FormatInt(run.ID, 10)
+	s := strconv.FormatInt(meta.ID, 10)
+	for _, path := range []string{
+		"/api/v1/estate/diff?from=1&to=" + s, "/api/v1/estate?snapshot=" + s, "/api/v1/estate?snapshot=1",
+		"/api/v1/assessments/diff?from=1&to=" + r, "/api/v1/assessments/" + r, "/api/v1/findings?run=" + r,
+		"/api/v1/findings?run=" + r + "&subject=" + tenantB, "/api/v1/assessments", "/reports/json?run=" + r, "/reports/csv?run=" + r + "&tenant=" + tenantB,
+		"/api/v1/reports/oscal?run=" + r, "/api/v1/reports/sarif?run=" + r, "/api/v1/reports/html?run=" + r, "/matrix", "/", "/tenants/" + tenantA,
+	} {
+		for _, who := range []string{"session", "token"} {
+			var resp *http.Response
+			var got string
+			if who == "session" {
+				resp, got = viewer.do("GET", path, nil, nil)
+			} else {
+				resp, got = f.client().do("GET", path, nil, map[string]string{"Authorization": "Bearer " + f.tokenA})
+			}
+			if i := strings.Index(strings.ToLower(got), markerB); i >= 0 {
+				t.Errorf("GET %s as %s: status %d leaks tenant B: …%s…", path, who, resp.StatusCode, got[max(0, i-80):min(len(got), i+40)])
+			}
+		}
+	}
 }
