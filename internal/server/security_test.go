@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -186,5 +187,166 @@ func TestTenantIsolationDiffs(t *testing.T) {
 				t.Errorf("GET %s as %s: status %d leaks tenant B: …%s…", path, who, resp.StatusCode, got[max(0, i-80):min(len(got), i+40)])
 			}
 		}
+	}
+}
+
+// Every route walked by callers who may not use it: anonymous, a session
+// that passed only the password step, a tenant viewer and a tenant token
+// on mutating routes, an analyst on owner routes. None gets a 2xx or sees
+// any tenant's data, and the store's users, tokens and targets stay as they
+// were.
+func TestRouteAccessWalk(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.srv.cfg.Auth.MaxFailures = 1 << 20
+	snapshot := func() string {
+		us, _ := f.st.ListUsers(ctx, store.AllTenants())
+		ts, _ := f.st.ListAPITokens(ctx, store.AllTenants())
+		ns, _ := f.st.ListNotifyTargets(ctx, store.AllTenants())
+		inc, _ := f.st.GetIncident(ctx, store.AllTenants(), f.incA)
+		var out []string
+		for _, u := range us {
+			out = append(out, fmt.Sprintf("user %s %s %s disabled=%v", u.Username, u.Role, u.Tenant, u.Disabled))
+		}
+		for _, x := range ts {
+			out = append(out, fmt.Sprintf("token %s %s revoked=%v", x.ID, x.Tenant, !x.Revoked.IsZero()))
+		}
+		out = append(out, fmt.Sprintf("targets %d; incident %s %q notes %d", len(ns), inc.Status, inc.Assignee, len(inc.Notes)))
+		return strings.Join(out, "\n")
+	}
+	before := snapshot()
+	viewer := f.client()
+	viewer.login("viewer-a")
+	analyst := f.client()
+	analyst.login("analyst1")
+	pre := f.client()
+	pre.do("GET", "/login", nil, nil)
+	if resp, _ := pre.form("/login", url.Values{"username": {"owner1"}, "password": {f.pw["owner1"]}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("password step: %d", resp.StatusCode)
+	}
+	expand := func(p string) string {
+		p = strings.ReplaceAll(p, "{$}", "")
+		for _, k := range []string{"{id}", "{username}", "{format}"} {
+			v := map[string]string{"{id}": f.incA, "{username}": "viewer-bravo", "{format}": "json"}[k]
+			p = strings.ReplaceAll(p, k, v)
+		}
+		return p
+	}
+	bodies := map[string]string{
+		"/api/v1/users":            `{"username":"mallory","role":"owner"}`,
+		"/api/v1/users/{username}": `{"username":"viewer-bravo","role":"owner"}`,
+		"/api/v1/tokens":           `{"name":"x","permissions":["read"]}`,
+		"/api/v1/notify-targets":   `{"name":"x","kind":"webhook","config":{"url":"https://example.com/","secret":"s3cret-s3cret-s3cret"}}`,
+		"/settings/users":          "username=mallory&role=owner",
+		"/settings/tokens":         "name=x&permissions=read",
+		"/incidents/{id}":          "action=resolve",
+	}
+	for _, rt := range f.srv.Routes() {
+		if rt.Access == "public" || rt.Pattern == "/logout" {
+			continue
+		}
+		path := expand(rt.Pattern)
+		type caller struct {
+			name string
+			do   func(body string) (*http.Response, string)
+		}
+		send := func(c *client, hdr map[string]string, body string) (*http.Response, string) {
+			h := map[string]string{"Content-Type": "application/json"}
+			if !strings.HasPrefix(rt.Pattern, "/api/") {
+				h["Content-Type"] = "application/x-www-form-urlencoded"
+				if c != nil && c.csrf != "" && body != "" {
+					body += "&csrf=" + url.QueryEscape(c.csrf)
+				}
+			}
+			if c != nil {
+				h["X-CSRF-Token"] = c.csrf
+			} else {
+				c = f.client()
+			}
+			for k, v := range hdr {
+				h[k] = v
+			}
+			return c.do(rt.Method, path, strings.NewReader(body), h)
+		}
+		callers := []caller{
+			{"anonymous", func(b string) (*http.Response, string) { return send(nil, nil, b) }},
+		}
+		if rt.Access != "pre-mfa" {
+			callers = append(callers, caller{"password-only session", func(b string) (*http.Response, string) { return send(pre, nil, b) }})
+		}
+		switch rt.Access {
+		case "admin":
+			callers = append(callers,
+				caller{"analyst", func(b string) (*http.Response, string) { return send(analyst, nil, b) }},
+				caller{"viewer", func(b string) (*http.Response, string) { return send(viewer, nil, b) }},
+				caller{"tenant token", func(b string) (*http.Response, string) {
+					return send(nil, map[string]string{"Authorization": "Bearer " + f.tokenA}, b)
+				}})
+		case "incident":
+			callers = append(callers,
+				caller{"viewer", func(b string) (*http.Response, string) { return send(viewer, nil, b) }},
+				caller{"tenant token", func(b string) (*http.Response, string) {
+					return send(nil, map[string]string{"Authorization": "Bearer " + f.tokenA}, b)
+				}})
+		case "ingest":
+			callers = append(callers, caller{"viewer", func(b string) (*http.Response, string) { return send(viewer, nil, b) }})
+		}
+		for _, c := range callers {
+			resp, got := c.do(bodies[rt.Pattern])
+			ok := resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden ||
+				(resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/login"))
+			if !ok {
+				t.Errorf("%s %s as %s: status %d, want 401, 403 or a redirect to sign-in", rt.Method, path, c.name, resp.StatusCode)
+			}
+			if c.name == "anonymous" || c.name == "password-only session" {
+				if l := strings.ToLower(got); strings.Contains(l, "alpha") || strings.Contains(l, markerB) {
+					t.Errorf("%s %s as %s shows tenant data", rt.Method, path, c.name)
+				}
+			}
+		}
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("store changed by refused callers:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// Every state-changing route refuses a signed-in owner's request that lacks
+// the session's CSRF token (a forged form from another site would), and
+// POST /login refuses one without the pre-login token.
+func TestCSRFEveryRoute(t *testing.T) {
+	f := newFixture(t)
+	owner := f.client()
+	owner.login("owner1")
+	pre := f.client()
+	pre.do("GET", "/login", nil, nil)
+	pre.form("/login", url.Values{"username": {"analyst1"}, "password": {f.pw["analyst1"]}})
+	r := strings.NewReplacer("{$}", "", "{id}", f.incA, "{username}", "viewer-bravo", "{format}", "json")
+	n := 0
+	for _, rt := range f.srv.Routes() {
+		if rt.Method == "GET" {
+			continue
+		}
+		path := r.Replace(rt.Pattern)
+		c := owner
+		if rt.Access == "pre-mfa" {
+			c = pre
+		}
+		for _, ct := range []string{"application/x-www-form-urlencoded", "application/json", "text/plain"} {
+			body := "action=resolve&username=x&code=123456"
+			if ct == "application/json" {
+				body = `{}`
+			}
+			resp, _ := c.do(rt.Method, path, strings.NewReader(body), map[string]string{"Content-Type": ct})
+			n++
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("%s %s (%s) without a CSRF token: status %d, want 403", rt.Method, path, ct, resp.StatusCode)
+			}
+		}
+	}
+	if resp, _ := owner.do("GET", "/api/v1/me", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("owner session ended by forged requests: %d", resp.StatusCode)
+	}
+	if n < 60 {
+		t.Errorf("only %d requests", n)
 	}
 }
