@@ -67,6 +67,8 @@ type staleness struct {
 	x    *index
 	sub  string
 	sets map[string][]staleObj
+
+	byControl map[string]staleSet // by the control's sorted categories
 }
 
 func (x *index) newStaleness(subject string) *staleness {
@@ -183,6 +185,56 @@ func (s *staleness) category(cat string) []staleObj {
 	return out
 }
 
+// control returns the stale objects in the categories of c's evidence,
+// oldest first, computed once per subject and set of categories.
+func (s *staleness) control(c *catalog.Control) ([]staleObj, map[string]bool) {
+	var cats []string
+	for _, n := range c.Evidence {
+		if cat := evidenceCategory(n); !slices.Contains(cats, cat) {
+			cats = append(cats, cat)
+		}
+	}
+	slices.Sort(cats)
+	key := strings.Join(cats, "\x00")
+	if got, ok := s.byControl[key]; ok {
+		return got.objs, got.in
+	}
+	var out []staleObj
+	for _, cat := range cats {
+		out = append(out, s.category(cat)...)
+	}
+	out = sortStale(out)
+	in := make(map[string]bool, len(out))
+	for _, o := range out {
+		in[o.kind+"\x00"+o.id] = true
+	}
+	if s.byControl == nil {
+		s.byControl = map[string]staleSet{}
+	}
+	s.byControl[key] = staleSet{out, in}
+	return out, in
+}
+
+type staleSet struct {
+	objs []staleObj
+	in   map[string]bool // kind + "\x00" + id
+}
+
+// sortStale orders stale objects oldest first (then by kind and id) and
+// drops duplicates.
+func sortStale(xs []staleObj) []staleObj {
+	slices.SortFunc(xs, func(a, b staleObj) int {
+		if a.age != b.age {
+			return b.age - a.age
+		}
+		if c := strings.Compare(a.kind, b.kind); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	return slices.CompactFunc(xs, func(a, b staleObj) bool { return a.kind == b.kind && a.id == b.id })
+}
+
 // evidenceCategory maps a catalog evidence name to the category of
 // subject objects it reads.
 func evidenceCategory(need string) string {
@@ -211,30 +263,27 @@ func (s *staleness) apply(r *Result, c *catalog.Control) {
 	for _, ev := range r.Evidence {
 		s.object(ev.Kind, ev.ID, &found)
 	}
+	const show = 10
+	found = sortStale(found)
+	total := len(found)
 	var needs []string
 	if c != nil {
+		// The control's categories, sorted once per subject: merge the
+		// first few with the result's own stale objects not among them.
 		needs = c.Evidence
-		seen := map[string]bool{}
-		for _, n := range needs {
-			if cat := evidenceCategory(n); !seen[cat] {
-				seen[cat] = true
-				found = append(found, s.category(cat)...)
+		base, in := s.control(c)
+		extra := found[:0]
+		for _, o := range found {
+			if !in[o.kind+"\x00"+o.id] {
+				extra = append(extra, o)
 			}
 		}
+		total = len(base) + len(extra)
+		found = sortStale(append(slices.Clone(base[:min(show, len(base))]), extra...))
 	}
-	if len(found) == 0 {
+	if total == 0 {
 		return
 	}
-	slices.SortFunc(found, func(a, b staleObj) int {
-		if a.age != b.age {
-			return b.age - a.age // oldest first
-		}
-		if c := strings.Compare(a.kind, b.kind); c != 0 {
-			return c
-		}
-		return strings.Compare(a.id, b.id)
-	})
-	found = slices.CompactFunc(found, func(a, b staleObj) bool { return a.kind == b.kind && a.id == b.id })
 	old := found[0]
 	what := "its"
 	if len(needs) > 0 {
@@ -244,13 +293,14 @@ func (s *staleness) apply(r *Result, c *catalog.Control) {
 	r.Status = StatusNotEvaluable
 	r.Message = fmt.Sprintf("%s evidence collected %d days ago (max %d) by %s; %s (would be %s: %s)",
 		what, old.age, s.x.settings.EvidenceMaxAgeDays, collector(old.source), refresh(old.source), was, r.Message)
-	const show = 10
 	for i, o := range found {
 		if i == show {
-			r.Missing = append(r.Missing, fmt.Sprintf("(+%d more stale objects)", len(found)-show))
 			break
 		}
 		r.Missing = append(r.Missing, fmt.Sprintf("fresh evidence for %s %s (collected %d days ago by %s)", o.kind, o.id, o.age, o.source))
+	}
+	if total > show {
+		r.Missing = append(r.Missing, fmt.Sprintf("(+%d more stale objects)", total-show))
 	}
 }
 
