@@ -350,3 +350,37 @@ func TestCSRFEveryRoute(t *testing.T) {
 		t.Errorf("only %d requests", n)
 	}
 }
+
+// Attacker-controlled text reaches the pages through logs (user and host
+// names, raw lines), detection (incident keys) and the sign-in form (the
+// audit log's target): every page escapes it.
+func TestInjectedTextEscaped(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	evil := `<svg/onload=alert(1)>"'` + "`"
+	c := f.client()
+	c.do("GET", "/login", nil, nil)
+	c.form("/login", url.Values{"username": {evil}, "password": {"x"}})
+	line := []byte("Nov 26 11:59:00 h" + evil + " sshd[1]: Failed password for invalid user " + evil + " from 198.51.100.9 port 5 ssh2\n")
+	if resp, got := f.client().do("POST", "/api/v1/events", bytes.NewReader(line), map[string]string{"Authorization": "Bearer " + f.tokenA}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("ingest: %d %s", resp.StatusCode, got)
+	}
+	inc := &store.Incident{ID: "inc-evil", Tenant: tenantA, Tenants: []string{tenantA}, Rule: evil, Title: evil, Severity: "high", Status: store.StatusOpen,
+		First: f.clk.now(), Last: f.clk.now(), Count: 1, Key: map[string]string{evil: evil}, Assignee: evil}
+	if _, _, err := f.st.UpsertIncident(ctx, inc); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"owner1", "viewer-a"} {
+		u := f.client()
+		u.login(who)
+		for _, p := range []string{"/", "/incidents", "/incidents/rows", "/incidents/inc-evil", "/events", "/events?user=" + url.QueryEscape(evil), "/audit", "/tenants/" + tenantA, "/blast?node=" + url.QueryEscape(evil)} {
+			resp, body := u.do("GET", p, nil, nil)
+			if strings.Contains(body, "<svg/onload") {
+				t.Errorf("%s GET %s: status %d renders the injected markup unescaped", who, p, resp.StatusCode)
+			}
+			if p == "/events" && !strings.Contains(body, "&lt;svg/onload") {
+				t.Errorf("%s GET /events: the injected event is not shown (escaped)", who)
+			}
+		}
+	}
+}
