@@ -107,7 +107,10 @@
 // overlaps the gap's not_evaluable, naming the permission; collector
 // evidence names are translated to catalog ones by the gapAffects table
 // (fresh.go), so e.g. a refused token ("tenant") reaches every identity,
-// group and domain control of that tenant.
+// group and domain control of that tenant. Gaps in the partner tenant
+// (subject msp) also reach every tenant's controls that judge the paths
+// into it (evidence grants, groups or tools.gdap): those paths start at
+// the MSP.
 //
 // # Stale evidence
 //

@@ -358,3 +358,9 @@ func anyProvenance(e *estate.Estate) bool {
 	}
 	return false
 }
+
+// readsAccess reports whether a control judges the paths into a tenant
+// (its evidence names grants, groups or GDAP), which start at the MSP.
+func readsAccess(c *catalog.Control) bool {
+	return slices.ContainsFunc(c.Evidence, func(n string) bool { return evidenceCategory(n) == "access" })
+}

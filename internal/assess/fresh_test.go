@@ -275,3 +275,54 @@ func BenchmarkStaleness(b *testing.B) {
 		})
 	}
 }
+
+// TestGapsReachControls: each gap makes the affected controls of its
+// tenant not_evaluable naming the permission, partner-tenant gaps reach
+// every tenant's access controls, and unrelated controls keep their verdict.
+func TestGapsReachControls(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	base := func(gaps ...estate.Gap) *estate.Estate {
+		return &estate.Estate{
+			Provider: estate.Provider{ID: "msp", Name: "MSP"},
+			Tenants:  []estate.Tenant{{ID: "t1", Name: "T1"}, {ID: "t2", Name: "T2"}},
+			Identities: []estate.Identity{
+				{ID: "t1-user", Kind: estate.KindHuman, Home: "t1", Enabled: estate.Bool(true), MFA: estate.MFA{Enforced: estate.Bool(false)}},
+				{ID: "t1-admin", Kind: estate.KindHuman, Home: "t1", Enabled: estate.Bool(true), Roles: []string{"Global Administrator"}, MFA: estate.MFA{Enforced: estate.Bool(false)}},
+			},
+			CollectionGap: gaps,
+		}
+	}
+	gap := func(tenant, ev, perm string) estate.Gap {
+		return estate.Gap{Tenant: tenant, Evidence: ev, Permission: perm, Reason: "HTTP 403 Authorization_RequestDenied"}
+	}
+	tests := []struct {
+		name    string
+		gap     estate.Gap
+		key     string // subject + control
+		status  Status
+		missing string
+	}{
+		{"no gap", estate.Gap{}, "t1 FB-MFA-007", StatusFail, ""},
+		{"mfa registration 403", gap("t1", "identities.mfa", "AuditLog.Read.All"), "t1 FB-MFA-007", StatusNotEvaluable, "identities.mfa (needs permission AuditLog.Read.All): HTTP 403"},
+		{"conditional access 403", gap("t1", "identities.mfa.enforced", "Policy.Read.All"), "t1 FB-MFA-006", StatusNotEvaluable, "needs permission Policy.Read.All"},
+		{"other tenant untouched", gap("t2", "identities.mfa", "AuditLog.Read.All"), "t1 FB-MFA-007", StatusFail, ""},
+		{"refused token", gap("t1", "tenant", ""), "t1 FB-MFA-006", StatusNotEvaluable, "tenant: HTTP 403"},
+		{"sign-in activity", gap("t1", "identities.last_sign_in", "AuditLog.Read.All"), "t1 FB-ACC-001", StatusNotEvaluable, "needs permission AuditLog.Read.All"},
+		{"partner GDAP 403 reaches tenants", gap("msp", "gdap", "DelegatedAdminRelationship.Read.All"), "t1 FB-PRIV-002", StatusNotEvaluable, "needs permission DelegatedAdminRelationship.Read.All"},
+		{"partner access assignments", gap("msp", "gdap.access_assignments", "DelegatedAdminRelationship.Read.All"), "t2 FB-PRIV-001", StatusNotEvaluable, "gdap.access_assignments (needs permission"},
+		{"partner gap spares tenant-only controls", gap("msp", "identities.mfa", "AuditLog.Read.All"), "t1 FB-MFA-007", StatusFail, ""},
+		{"sign-in logs feed detect only", gap("t1", "signins", "AuditLog.Read.All"), "t1 FB-MFA-007", StatusFail, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var gaps []estate.Gap
+			if tc.gap.Evidence != "" {
+				gaps = append(gaps, tc.gap)
+			}
+			got := runAt(t, base(gaps...), now)[tc.key]
+			if got.Status != tc.status || !strings.Contains(strings.Join(got.Missing, "; "), tc.missing) {
+				t.Fatalf("%s: %s %q missing %q, want %s with %q", tc.key, got.Status, got.Message, got.Missing, tc.status, tc.missing)
+			}
+		})
+	}
+}

@@ -363,7 +363,14 @@ func (x *index) bestAttestation(c *catalog.Control, subject string) (*estate.Att
 // evidence names are translated to catalog ones by gapAffects (fresh.go).
 func (x *index) applyGaps(r *Result, c *catalog.Control) {
 	var missing []string
-	for _, key := range []string{"", r.Subject} {
+	keys := []string{"", r.Subject}
+	if r.Subject != estate.MSP && readsAccess(c) {
+		// Paths into a tenant start at the MSP: gaps in the partner
+		// tenant (GDAP relationships, access groups, technicians' MFA)
+		// reach every tenant's access controls.
+		keys = append(keys, estate.MSP)
+	}
+	for _, key := range keys {
 		for _, gi := range x.gapsBySub[key] {
 			g := &x.e.CollectionGap[gi]
 			for _, need := range c.Evidence {
