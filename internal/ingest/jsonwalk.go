@@ -233,12 +233,14 @@ func (w *jsonWalker) strAt(d []byte, i int) ([]byte, int, bool) {
 	// Most keys and values are short: find the closing quote or the first
 	// backslash eight bytes at a time, then hand long strings to IndexByte.
 	for end := min(len(d), start+64); i+8 <= end; i += 8 {
-		if m := quoteOrBackslash(binary.LittleEndian.Uint64(d[i:])); m != 0 {
-			j := i + bits.TrailingZeros64(m)>>3
-			if d[j] == '"' {
+		x := binary.LittleEndian.Uint64(d[i:])
+		if q, b := byteMask(x, '"'), byteMask(x, '\\'); q|b != 0 {
+			tq, tb := bits.TrailingZeros64(q), bits.TrailingZeros64(b)
+			if tq < tb {
+				j := i + tq>>3
 				return d[start:j], j + 1, true
 			}
-			return w.strEscaped(d, start, j)
+			return w.strEscaped(d, start, i+tb>>3)
 		}
 	}
 	for ; i < len(d) && i < start+64; i++ {
@@ -259,14 +261,13 @@ func (w *jsonWalker) strAt(d []byte, i int) ([]byte, int, bool) {
 	return d[start : i+q], i + q + 1, true
 }
 
-// quoteOrBackslash returns a word with the high bit set in the first byte
-// of x (in little-endian order) that is '"' or '\\'; bits above the first
-// such byte may be set too. Zero means neither occurs.
-func quoteOrBackslash(x uint64) uint64 {
+// byteMask returns a word whose lowest set bit is the high bit of the first
+// byte of x (in little-endian order) equal to c; bits above it may be set
+// too. Zero means c does not occur.
+func byteMask(x uint64, c byte) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	q := x ^ (lo * '"')
-	b := x ^ (lo * '\\')
-	return ((q-lo)&^q | (b-lo)&^b) & hi
+	v := x ^ (lo * uint64(c))
+	return (v - lo) &^ v & hi
 }
 
 // strEscaped unescapes the string that starts at d[start] and has its
