@@ -53,14 +53,18 @@ func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge tim
 	http.SetCookie(w, c)
 }
 
-// clientIP is the peer address, or the configured proxy header's first
-// address when the operator says a proxy sits in front.
+// clientIP is the peer address, or, when the operator says a proxy sits in
+// front, the last address of the configured header: the one the proxy
+// appended. Earlier entries come from the client and are forged at will
+// (a new one per request would dodge the sign-in limit and misstate the
+// audit log). The listener must then be reachable only through the proxy.
 func (s *Server) clientIP(r *http.Request) string {
 	if h := s.cfg.Auth.TrustProxyHeader; h != "" {
-		if v := r.Header.Get(h); v != "" {
-			first := strings.TrimSpace(strings.Split(v, ",")[0])
-			if a, err := netip.ParseAddr(first); err == nil {
-				return a.String()
+		if vs := r.Header.Values(h); len(vs) > 0 {
+			v := vs[len(vs)-1]
+			last := strings.TrimSpace(v[strings.LastIndexByte(v, ',')+1:])
+			if a, err := netip.ParseAddr(last); err == nil {
+				return a.Unmap().String()
 			}
 		}
 	}

@@ -112,7 +112,7 @@ type AuthConfig struct {
 	LockoutDuration  time.Duration `yaml:"lockout"`
 	LoginRatePerMin  int           `yaml:"login_rate_per_minute"` // per client IP
 	InsecureCookies  bool          `yaml:"insecure_cookies"`      // allow cookies over plain HTTP (tests, loopback demo)
-	TrustProxyHeader string        `yaml:"trust_proxy_header"`    // e.g. X-Forwarded-For, when behind a proxy
+	TrustProxyHeader string        `yaml:"trust_proxy_header"`    // e.g. X-Forwarded-For, when behind a proxy: its last address is the client
 	OIDC             *OIDCConfig   `yaml:"oidc"`                  // optional single sign-on for MSP staff
 }
 

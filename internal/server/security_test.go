@@ -384,3 +384,37 @@ func TestInjectedTextEscaped(t *testing.T) {
 		}
 	}
 }
+
+// Behind a proxy that appends the peer to X-Forwarded-For, the client's own
+// leading entries are forged at will: the per-address sign-in limit and the
+// audit log must use the address the proxy appended (the last one).
+func TestProxyHeaderNotSpoofable(t *testing.T) {
+	f := newFixture(t)
+	f.srv.cfg.Auth.TrustProxyHeader = "X-Forwarded-For"
+	f.srv.loginIP = newLimiter(3, time.Minute, 1000)
+	c := f.client()
+	c.do("GET", "/login", nil, nil)
+	limited := false
+	for i := range 6 {
+		v := url.Values{"username": {fmt.Sprintf("nobody-%d", i)}, "password": {"x"}, "csrf": {c.csrf}}
+		resp, _ := c.do("POST", "/login", strings.NewReader(v.Encode()), map[string]string{
+			"Content-Type":    "application/x-www-form-urlencoded",
+			"X-Forwarded-For": fmt.Sprintf("192.0.2.%d, 203.0.113.7", i+1),
+		})
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited = true
+		}
+	}
+	if !limited {
+		t.Error("six sign-ins from one client behind the proxy were not rate limited (forged X-Forwarded-For entries counted as clients)")
+	}
+	es, err := f.st.ListAudit(context.Background(), store.AllTenants(), store.AuditFilter{Action: "login.failure", Limit: 10})
+	if err != nil || len(es) == 0 {
+		t.Fatalf("audit: %v %d", err, len(es))
+	}
+	for _, e := range es {
+		if e.IP != "203.0.113.7" {
+			t.Errorf("audit entry records IP %q, want the proxy-appended 203.0.113.7", e.IP)
+		}
+	}
+}
