@@ -33,9 +33,10 @@ type genericParser struct {
 	loc     *time.Location
 	w       jsonWalker
 	strs    *interner
+	cache   *strCache // slots: roles, then extra fields
 	visit   func(path, val []byte, kind byte)
-	roles   map[string]int // JSON path -> role
-	extra   map[string]string
+	paths   *pathTable // JSON path -> role+1 | (extra field index+1)<<5
+	extra   []string
 	success map[string]bool
 	failure map[string]bool
 
@@ -47,11 +48,12 @@ type genericParser struct {
 func newGenericParser(o *Options) recordParser {
 	m := o.Mapping
 	p := &genericParser{opts: o, m: m, loc: o.loc(), strs: newInterner(1 << 16),
-		roles: map[string]int{}, extra: map[string]string{}, success: map[string]bool{}, failure: map[string]bool{}}
+		success: map[string]bool{}, failure: map[string]bool{}}
 	p.visit = p.field
+	ids := map[string]int{}
 	set := func(path string, role int) {
 		if path != "" {
-			p.roles[path] = role
+			ids[path] = ids[path]&^31 | (role + 1)
 		}
 	}
 	set(m.Timestamp, gTimestamp)
@@ -67,8 +69,13 @@ func newGenericParser(o *Options) recordParser {
 	set(m.Host, gHost)
 	set(m.CategoryField, gCategory)
 	for _, f := range m.Fields {
-		p.extra[f] = f
+		if ids[f]>>5 == 0 {
+			p.extra = append(p.extra, f)
+			ids[f] |= len(p.extra) << 5
+		}
 	}
+	p.paths = newPathTable(ids)
+	p.cache = newStrCache(nGeneric+len(p.extra), p.strs)
 	succ := m.SuccessValues
 	if len(succ) == 0 {
 		succ = []string{"success", "ok", "true", "succeeded", "completed", "allow", "allowed"}
@@ -90,14 +97,16 @@ func (p *genericParser) field(path, val []byte, kind byte) {
 	if kind == kNull {
 		return
 	}
-	if r, ok := p.roles[string(path)]; ok && !p.has[r] {
+	id := p.paths.lookup(path)
+	if id <= 0 {
+		return
+	}
+	if r := id&31 - 1; r >= 0 && !p.has[r] {
 		p.vals[r] = append(p.vals[r][:0], val...)
 		p.has[r] = true
 	}
-	if len(p.extra) > 0 {
-		if name, ok := p.extra[string(path)]; ok {
-			p.ev.SetField(name, p.strs.get(val))
-		}
+	if x := id>>5 - 1; x >= 0 {
+		p.ev.SetField(p.extra[x], p.cache.get(nGeneric+x, val))
 	}
 }
 
@@ -165,7 +174,7 @@ func (p *genericParser) get(role int) string {
 	if !p.has[role] {
 		return ""
 	}
-	return p.strs.get(p.vals[role])
+	return p.cache.get(role, p.vals[role])
 }
 
 func (p *genericParser) parseTime(v []byte) (time.Time, bool) {

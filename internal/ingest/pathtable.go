@@ -11,7 +11,7 @@ import (
 // cannot lengthen its probe sequences.
 type pathTable struct {
 	keys  []string
-	ids   []int16
+	ids   []int32
 	shift uint8
 }
 
@@ -21,7 +21,7 @@ func newPathTable(paths map[string]int) *pathTable {
 	for size < 4*len(paths) {
 		size *= 2
 	}
-	t := &pathTable{keys: make([]string, size), ids: make([]int16, size), shift: uint8(64 - bits.TrailingZeros(uint(size)))}
+	t := &pathTable{keys: make([]string, size), ids: make([]int32, size), shift: uint8(64 - bits.TrailingZeros(uint(size)))}
 	for k, id := range paths {
 		t.add(k, id)
 	}
@@ -32,7 +32,7 @@ func (t *pathTable) add(k string, id int) {
 	mask := len(t.keys) - 1
 	for i := t.slot([]byte(k)); ; i = (i + 1) & mask {
 		if t.keys[i] == "" {
-			t.keys[i], t.ids[i] = k, int16(id)
+			t.keys[i], t.ids[i] = k, int32(id)
 			return
 		}
 		if t.keys[i] == k {
