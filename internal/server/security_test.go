@@ -418,3 +418,22 @@ func TestProxyHeaderNotSpoofable(t *testing.T) {
 		}
 	}
 }
+
+// The event search's paging cursor is an event id: a tenant viewer naming
+// another tenant's event learns nothing (not even that it exists or when it
+// happened) — the same answer as for an id that does not exist.
+func TestEventCursorScoped(t *testing.T) {
+	f := newFixture(t)
+	recs, err := f.st.SearchEvents(context.Background(), store.AllTenants(), store.EventQuery{Tenant: tenantB, Limit: 1})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("tenant B event: %v %d", err, len(recs))
+	}
+	viewer := f.client()
+	viewer.login("viewer-a")
+	cursor := strconv.FormatInt(recs[0].ID, 10)
+	resp, body := viewer.do("GET", "/api/v1/events?before_id="+cursor, nil, nil)
+	none, noneBody := viewer.do("GET", "/api/v1/events?before_id=999999", nil, nil)
+	if resp.StatusCode != none.StatusCode || body != noneBody {
+		t.Errorf("cursor at tenant B's event: %d %s; at a missing event: %d %s", resp.StatusCode, body, none.StatusCode, noneBody)
+	}
+}

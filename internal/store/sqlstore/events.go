@@ -84,8 +84,14 @@ func (d *DB) eventWhere(ctx context.Context, scope store.Scope, q store.EventQue
 		}
 	}
 	if paging && q.BeforeID > 0 {
+		// The cursor is looked up within the scope: another tenant's event
+		// id is as unknown as a missing one.
+		cur, curArgs := `SELECT ts FROM events WHERE id = ?`, []any{q.BeforeID}
+		if !scope.AllTenants {
+			cur, curArgs = cur+` AND tenant = ?`, append(curArgs, scope.Tenant)
+		}
 		var ts int64
-		if err := d.r.QueryRowContext(ctx, d.q(`SELECT ts FROM events WHERE id = ?`), q.BeforeID).Scan(&ts); err != nil {
+		if err := d.r.QueryRowContext(ctx, d.q(cur), curArgs...).Scan(&ts); err != nil {
 			return "", nil, false, fmt.Errorf("paging cursor %d: %w", q.BeforeID, noRows(err))
 		}
 		add("(ts < ? OR (ts = ? AND id < ?))", ts, ts, q.BeforeID)
