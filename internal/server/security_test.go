@@ -437,3 +437,21 @@ func TestEventCursorScoped(t *testing.T) {
 		t.Errorf("cursor at tenant B's event: %d %s; at a missing event: %d %s", resp.StatusCode, body, none.StatusCode, noneBody)
 	}
 }
+
+// Pages and API answers with tenant data are not kept by browsers or
+// shared caches (the back button after sign-out, a proxy in between).
+func TestNoStoreOnAuthenticatedResponses(t *testing.T) {
+	f := newFixture(t)
+	v := f.client()
+	v.login("viewer-a")
+	for _, p := range []string{"/", "/incidents", "/incidents/" + f.incA, "/events", "/api/v1/incidents", "/api/v1/events", "/tenants/" + tenantA} {
+		resp, _ := v.do("GET", p, nil, nil)
+		if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+			t.Errorf("GET %s: Cache-Control %q, want no-store", p, cc)
+		}
+	}
+	resp, _ := f.client().do("GET", "/api/v1/incidents", nil, map[string]string{"Authorization": "Bearer " + f.tokenA})
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+		t.Errorf("token GET /api/v1/incidents: Cache-Control %q, want no-store", cc)
+	}
+}
