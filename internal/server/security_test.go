@@ -455,3 +455,35 @@ func TestNoStoreOnAuthenticatedResponses(t *testing.T) {
 		t.Errorf("token GET /api/v1/incidents: Cache-Control %q, want no-store", cc)
 	}
 }
+
+// Signing out ends the session on the server: a copy of the cookie taken
+// before is worthless. So is one past its absolute lifetime, however active.
+func TestSessionEnds(t *testing.T) {
+	f := newFixture(t)
+	u, _ := url.Parse(f.ts.URL)
+	c2 := f.client()
+	c2.login("owner1")
+	stolen := c2.c.Jar.Cookies(u)
+	replay := func(cs []*http.Cookie) int {
+		x := f.client()
+		x.c.Jar.SetCookies(u, cs)
+		resp, _ := x.do("GET", "/api/v1/me", nil, nil)
+		return resp.StatusCode
+	}
+	if st := replay(stolen); st != http.StatusOK {
+		t.Fatalf("copied cookie before sign-out: %d", st)
+	}
+	c2.form("/logout", url.Values{})
+	if st := replay(stolen); st != http.StatusUnauthorized {
+		t.Errorf("copied cookie after sign-out: %d, want 401", st)
+	}
+	c3 := f.client()
+	c3.login("analyst1")
+	for range 30 { // active every 25 minutes, 12.5 hours in all
+		f.clk.add(25 * time.Minute)
+		c3.do("GET", "/api/v1/me", nil, nil)
+	}
+	if resp, _ := c3.do("GET", "/api/v1/me", nil, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("session past its 12h lifetime: %d", resp.StatusCode)
+	}
+}
