@@ -245,6 +245,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *principa
 		return s.renderLogin(w, r, http.StatusForbidden, "Your sign-in form expired. Please try again.", "")
 	}
 	username := strings.TrimSpace(r.PostFormValue("username"))
+	// Refusals are recorded (audit, detection) before the length check, and
+	// rate-limited ones on every request: record at most 128 bytes.
+	tooLong := len(username) > 128
+	username = strings.ToValidUTF8(truncate(username, 128), "")
 	password := r.PostFormValue("password")
 	now := s.now()
 	ip := s.clientIP(r)
@@ -256,7 +260,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *principa
 		w.Header().Set("Retry-After", "60")
 		return s.renderLogin(w, r, http.StatusTooManyRequests, "Too many sign-in attempts. Wait a minute and try again.", username)
 	}
-	if username == "" || password == "" || len(username) > 128 || len(password) > 1024 {
+	if username == "" || password == "" || tooLong || len(password) > 1024 {
 		return s.renderLogin(w, r, http.StatusUnauthorized, generic, "")
 	}
 	u, err := s.st.GetUser(ctx, username)

@@ -487,3 +487,36 @@ func TestSessionEnds(t *testing.T) {
 		t.Errorf("session past its 12h lifetime: %d", resp.StatusCode)
 	}
 }
+
+// A refused sign-in is recorded (audit log, detection event), but an
+// anonymous client cannot make each refusal store an arbitrarily long
+// username: once rate limited, every request would write it again.
+func TestRefusedSignInRecordsBoundedUsername(t *testing.T) {
+	f := newFixture(t)
+	f.srv.loginIP = newLimiter(1, time.Minute, 1000)
+	c := f.client()
+	c.do("GET", "/login", nil, nil)
+	long := strings.Repeat("u", 500<<10)
+	for range 3 {
+		c.form("/login", url.Values{"username": {long}, "password": {"x"}, "csrf": {c.csrf}})
+	}
+	ctx := context.Background()
+	es, err := f.st.ListAudit(ctx, store.AllTenants(), store.AuditFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if len(e.Target) > 256 {
+			t.Errorf("audit %s stores a %d-byte username", e.Action, len(e.Target))
+		}
+	}
+	recs, err := f.st.SearchEvents(ctx, store.AllTenants(), store.EventQuery{Dataset: datasetAuth, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if len(r.Event.UserName) > 256 {
+			t.Errorf("auth event stores a %d-byte username", len(r.Event.UserName))
+		}
+	}
+}
