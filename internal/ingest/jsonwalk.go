@@ -224,6 +224,10 @@ func appendInt(b []byte, n int) []byte {
 	return append(b, byte('0'+n%10))
 }
 
+// shortStr is how many bytes of a string strAt scans a word at a time
+// before handing the rest to IndexByte.
+const shortStr = 64
+
 // strAt reads the string whose opening quote is at d[i] and returns its
 // unescaped content (a sub-slice of d when there are no escapes) and the
 // index after the closing quote.
@@ -232,7 +236,7 @@ func (w *jsonWalker) strAt(d []byte, i int) ([]byte, int, bool) {
 	start := i
 	// Most keys and values are short: find the closing quote or the first
 	// backslash eight bytes at a time, then hand long strings to IndexByte.
-	for end := min(len(d), start+64); i+8 <= end; i += 8 {
+	for end := min(len(d), start+shortStr); i+8 <= end; i += 8 {
 		x := binary.LittleEndian.Uint64(d[i:])
 		if q, b := byteMask(x, '"'), byteMask(x, '\\'); q|b != 0 {
 			tq, tb := bits.TrailingZeros64(q), bits.TrailingZeros64(b)
@@ -243,7 +247,7 @@ func (w *jsonWalker) strAt(d []byte, i int) ([]byte, int, bool) {
 			return w.strEscaped(d, start, i+tb>>3)
 		}
 	}
-	for ; i < len(d) && i < start+64; i++ {
+	for ; i < len(d) && i < start+shortStr; i++ {
 		switch d[i] {
 		case '"':
 			return d[start:i], i + 1, true
