@@ -520,3 +520,45 @@ func TestRefusedSignInRecordsBoundedUsername(t *testing.T) {
 		}
 	}
 }
+
+// Guessing TOTP codes from several password-step sessions (as from several
+// addresses) counts against one account: it locks after auth.max_failures,
+// and then even the right code is refused.
+func TestTOTPGuessingAcrossSessionsLocks(t *testing.T) {
+	f := newFixture(t)
+	f.users["analyst1"] = ""
+	first := f.client()
+	first.login("analyst1") // enrols TOTP
+	secret := f.users["analyst1"]
+	guess := 0
+	for range 3 {
+		c := f.client()
+		c.do("GET", "/login", nil, nil)
+		if resp, _ := c.form("/login", url.Values{"username": {"analyst1"}, "password": {f.pw["analyst1"]}}); resp.StatusCode != http.StatusSeeOther {
+			break // locked: the password step is refused too
+		}
+		c.do("GET", "/login/totp", nil, nil)
+		for range 2 {
+			guess++
+			c.form("/login/totp", url.Values{"code": {fmt.Sprintf("%06d", guess)}})
+		}
+	}
+	u, err := f.st.GetUser(context.Background(), "analyst1")
+	if err != nil || !u.Locked(f.clk.now()) {
+		t.Fatalf("after %d wrong codes over 3 sessions the account is not locked (%v)", guess, err)
+	}
+	c := f.client()
+	c.do("GET", "/login", nil, nil)
+	resp, _ := c.form("/login", url.Values{"username": {"analyst1"}, "password": {f.pw["analyst1"]}})
+	if resp.StatusCode == http.StatusSeeOther {
+		f.clk.add(31 * time.Second)
+		code, _ := TOTPCode(secret, f.clk.now())
+		c.do("GET", "/login/totp", nil, nil)
+		if resp, _ := c.form("/login/totp", url.Values{"code": {code}}); resp.StatusCode == http.StatusSeeOther && resp.Header.Get("Location") == "/" {
+			t.Error("locked account completed sign-in with the right code")
+		}
+	}
+	if resp, _ := first.do("GET", "/api/v1/me", nil, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the account's existing session survived the lockout: %d", resp.StatusCode)
+	}
+}
