@@ -179,15 +179,19 @@ type eventWriter struct {
 	once    sync.Once
 	nextID  int64
 	stmts   map[int]*sql.Stmt // multi-row INSERTs by row count (chunkSizes), prepared once
+	loaded  bool              // the last group held more than one request
 }
 
 type appendReq struct {
 	recs []store.EventRecord
+	args []any // recs' INSERT values, eventsCols per row, encoded by the caller
 	done chan error
 }
 
 const (
-	maxGroup   = 50000 // rows per group commit
+	maxGroup   = 50000                // rows per group commit
+	lingerRows = 20000                // under load, wait for this many rows…
+	lingerTime = 5 * time.Millisecond // …or this long before committing
 	eventsCols = 21
 )
 
@@ -214,7 +218,13 @@ func newEventWriter(ctx context.Context, db *sql.DB) (*eventWriter, error) {
 }
 
 func (w *eventWriter) append(ctx context.Context, batch []store.EventRecord) error {
-	req := &appendReq{recs: batch, done: make(chan error, 1)}
+	// Encode the rows here, in the caller's goroutine, so the single writer
+	// only binds and inserts (the ID column is filled in by the writer).
+	args := make([]any, 0, len(batch)*eventsCols)
+	for i := range batch {
+		args = sqlstore.EventRow(args, &batch[i])
+	}
+	req := &appendReq{recs: batch, args: args, done: make(chan error, 1)}
 	select {
 	case w.reqs <- req:
 	case <-w.quit:
@@ -280,6 +290,24 @@ collect:
 			break collect
 		}
 	}
+	// Under load (the last group held several requests), linger briefly
+	// for more: every commit rewrites each index page it touched, so fewer,
+	// larger commits write fewer WAL frames per event.
+	if w.loaded && n < lingerRows {
+		t := time.NewTimer(lingerTime)
+	linger:
+		for n < lingerRows {
+			select {
+			case r := <-w.reqs:
+				reqs = append(reqs, r)
+				n += len(r.recs)
+			case <-t.C:
+				break linger
+			}
+		}
+		t.Stop()
+	}
+	w.loaded = len(reqs) > 1
 	err := w.write(reqs)
 	for _, r := range reqs {
 		r.done <- err
@@ -316,29 +344,31 @@ func (w *eventWriter) write(reqs []*appendReq) (err error) {
 		return err
 	}
 	defer tx.Rollback()
-	args := make([]any, 0, chunkSizes[0]*eventsCols)
-	var recs []*store.EventRecord
+	txStmts := map[int]*sql.Stmt{}
 	for _, r := range reqs {
 		for i := range r.recs {
-			recs = append(recs, &r.recs[i])
+			r.args[i*eventsCols] = r.recs[i].ID
 		}
-	}
-	for len(recs) > 0 {
-		n := chunkSizes[len(chunkSizes)-1]
-		for _, c := range chunkSizes {
-			if c <= len(recs) {
-				n = c
-				break
+		// Each request in greedy chunks of the prepared statements; the
+		// values are already laid out, so a chunk is a subslice.
+		for off := 0; off < len(r.recs); {
+			n := chunkSizes[len(chunkSizes)-1]
+			for _, c := range chunkSizes {
+				if c <= len(r.recs)-off {
+					n = c
+					break
+				}
 			}
+			st := txStmts[n]
+			if st == nil {
+				st = tx.StmtContext(ctx, w.stmts[n])
+				txStmts[n] = st
+			}
+			if _, err := st.ExecContext(ctx, r.args[off*eventsCols:(off+n)*eventsCols]...); err != nil {
+				return err
+			}
+			off += n
 		}
-		args = args[:0]
-		for _, rec := range recs[:n] {
-			args = sqlstore.EventRow(args, rec)
-		}
-		if _, err := tx.StmtContext(ctx, w.stmts[n]).ExecContext(ctx, args...); err != nil {
-			return err
-		}
-		recs = recs[n:]
 	}
 	if err := tx.Commit(); err != nil {
 		return err
