@@ -562,3 +562,47 @@ func TestTOTPGuessingAcrossSessionsLocks(t *testing.T) {
 		t.Errorf("the account's existing session survived the lockout: %d", resp.StatusCode)
 	}
 }
+
+// An estate kept as one file per customer names every customer in its
+// source paths: a tenant scope sees none of them (runs, reports, snapshots).
+func TestEstateSourcesHiddenFromTenants(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	e, _ := f.srv.currentEstate()
+	e2 := *e
+	e2.Sources = []string{"/srv/estate/tenants/alpha-co.yaml", "/srv/estate/tenants/bravo-co.yaml"}
+	meta, _, err := f.st.PutSnapshot(ctx, &e2, "/srv/estate/tenants/bravo-co.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &assess.Report{Version: "1", At: f.clk.now(), Provider: "msp", Sources: e2.Sources, Results: []assess.Result{
+		{Control: "MFA-1", Title: "Control MFA-1", Severity: "high", Subject: tenantA, Status: assess.StatusPass},
+	}}
+	run, err := f.st.SaveRun(ctx, meta.ID, "test", rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := strconv.FormatInt(run.ID, 10)
+	v := f.client()
+	v.login("viewer-a")
+	for _, p := range []string{"/api/v1/assessments/" + r, "/api/v1/assessments", "/reports/json?run=" + r, "/api/v1/reports/sarif?run=" + r,
+		"/api/v1/reports/oscal?run=" + r, "/api/v1/reports/html?run=" + r, "/api/v1/reports/csv?run=" + r, "/api/v1/estate", "/api/v1/estate?snapshot=" + strconv.FormatInt(meta.ID, 10)} {
+		for _, who := range []string{"session", "token"} {
+			var resp *http.Response
+			var got string
+			if who == "session" {
+				resp, got = v.do("GET", p, nil, nil)
+			} else {
+				resp, got = f.client().do("GET", p, nil, map[string]string{"Authorization": "Bearer " + f.tokenA})
+			}
+			if i := strings.Index(got, markerB); i >= 0 {
+				t.Errorf("GET %s as %s: %d names tenant B's estate file: …%s…", p, who, resp.StatusCode, got[max(0, i-60):min(len(got), i+30)])
+			}
+		}
+	}
+	o := f.client()
+	o.login("analyst1")
+	if _, got := o.do("GET", "/api/v1/assessments/"+r, nil, nil); !strings.Contains(got, "bravo-co.yaml") {
+		t.Error("the MSP no longer sees the run's sources")
+	}
+}

@@ -171,7 +171,11 @@ func (d *DB) GetRun(ctx context.Context, scope store.Scope, id int64) (*store.Ru
 	}
 	scopeRun(scope, &run)
 	rep := &assess.Report{Version: version, At: run.At, Provider: run.Provider, Scores: run.Scores}
-	json.Unmarshal([]byte(sources), &rep.Sources)
+	if scope.AllTenants {
+		// Estate source paths are MSP-level: kept one file per customer,
+		// they name every customer.
+		json.Unmarshal([]byte(sources), &rep.Sources)
+	}
 	if rep.Results, err = d.Results(ctx, scope, store.ResultFilter{RunID: run.ID}); err != nil {
 		return nil, nil, fmt.Errorf("reading run %d: %w", id, err)
 	}
