@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -613,7 +614,20 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request, _ *princip
 	return nil
 }
 
-func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ *principal) error {
+// handleMetrics serves Prometheus metrics to a scraper on this host or to
+// an MSP-wide caller (a bearer token with read on all tenants, or an owner
+// or analyst session). The counters hold no tenant data, but sign-in
+// failures and incidents opened would tell an outside attacker whether a
+// spray was noticed.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if a, err := netip.ParseAddr(s.clientIP(r)); err != nil || !a.Unmap().IsLoopback() {
+		if p == nil {
+			return errUnauthorized
+		}
+		if !p.can(accessRead) || !p.Scope.AllTenants {
+			return errForbidden
+		}
+	}
 	s.metrics.handler().ServeHTTP(w, r)
 	return nil
 }

@@ -606,3 +606,50 @@ func TestEstateSourcesHiddenFromTenants(t *testing.T) {
 		t.Error("the MSP no longer sees the run's sources")
 	}
 }
+
+// /metrics counts sign-in failures and incidents opened: from outside, an
+// attacker would watch whether a spray raised an incident. Only loopback
+// scrapers and MSP-wide callers (owner or analyst session, MSP-wide token)
+// read it; /healthz and /readyz stay open.
+func TestMetricsNotPublic(t *testing.T) {
+	f := newFixture(t)
+	f.srv.cfg.Auth.TrustProxyHeader = "X-Forwarded-For"
+	remote := map[string]string{"X-Forwarded-For": "203.0.113.9"}
+	msp, err := f.srv.createToken(context.Background(), &principal{Scope: store.AllTenants()}, tokenRequest{Name: "prometheus", Permissions: []string{store.PermRead}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := func(h map[string]string, kv ...string) map[string]string {
+		out := map[string]string{}
+		for k, v := range h {
+			out[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			out[kv[i]] = kv[i+1]
+		}
+		return out
+	}
+	if resp, got := f.client().do("GET", "/metrics", nil, remote); resp.StatusCode/100 == 2 || strings.Contains(got, "firebreak_") {
+		t.Errorf("anonymous remote /metrics: %d", resp.StatusCode)
+	}
+	if resp, _ := f.client().do("GET", "/metrics", nil, with(remote, "Authorization", "Bearer "+f.tokenA)); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("tenant token /metrics: %d, want 403", resp.StatusCode)
+	}
+	if resp, got := f.client().do("GET", "/metrics", nil, with(remote, "Authorization", "Bearer "+msp.Token)); resp.StatusCode != http.StatusOK || !strings.Contains(got, "firebreak_http_requests_total") {
+		t.Errorf("MSP-wide token /metrics: %d", resp.StatusCode)
+	}
+	a := f.client()
+	a.login("analyst1")
+	if resp, _ := a.do("GET", "/metrics", nil, remote); resp.StatusCode != http.StatusOK {
+		t.Errorf("analyst /metrics: %d", resp.StatusCode)
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if resp, _ := f.client().do("GET", p, nil, remote); resp.StatusCode != http.StatusOK {
+			t.Errorf("remote %s: %d", p, resp.StatusCode)
+		}
+	}
+	f.srv.cfg.Auth.TrustProxyHeader = ""
+	if resp, _ := f.client().do("GET", "/metrics", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("loopback scraper /metrics: %d", resp.StatusCode)
+	}
+}
