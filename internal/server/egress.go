@@ -24,8 +24,9 @@ import (
 // (notify.allow_networks), which a signed-in owner cannot change. HTTP
 // targets (webhook, Slack, Teams) are checked when saved and again for every
 // address they connect to, so a name that resolves inward later, or a
-// redirect, is refused too; syslog and SMTP targets are checked when saved
-// and by address when sent.
+// redirect, is refused too (through a proxy from the environment only the
+// proxy's address is seen at connect time); syslog and SMTP targets are
+// checked when saved and by address when sent.
 
 var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
 var nat64 = netip.MustParsePrefix("64:ff9b::/96")
@@ -68,8 +69,10 @@ func (s *Server) checkEgress(ip netip.Addr) error {
 	return fmt.Errorf("destination %s is a %s address; allow its network with notify.allow_networks in the server configuration", ip.Unmap(), kind)
 }
 
-// notifyHTTPClient is the notifiers' HTTP client: no proxy from the
-// environment, and every connection's address checked against the policy.
+// notifyHTTPClient is the notifiers' HTTP client: every connection's
+// address is checked against the policy. A proxy from the environment
+// (HTTPS_PROXY) is still used; the connection is then to the proxy, whose
+// network must be allowed, and the target's own host is checked when saved.
 func (s *Server) notifyHTTPClient() *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, Control: func(network, address string, _ syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
@@ -81,7 +84,7 @@ func (s *Server) notifyHTTPClient() *http.Client {
 		}
 		return nil
 	}}
-	tr := &http.Transport{DialContext: d.DialContext, ForceAttemptHTTP2: true, TLSHandshakeTimeout: 10 * time.Second,
+	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: d.DialContext, ForceAttemptHTTP2: true, TLSHandshakeTimeout: 10 * time.Second,
 		MaxIdleConns: 32, IdleConnTimeout: 90 * time.Second}
 	return &http.Client{Timeout: 10 * time.Second, Transport: tr}
 }
