@@ -79,10 +79,12 @@ func TestServeReloadsAndTails(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // a distinct modification time
 	write("Alpha Two")
 	waitFor("reload after change", func() bool { return tenantName() == "Alpha Two" })
-	runList, err := st.ListRuns(ctx, store.AllTenants(), 10)
-	if err != nil || len(runList) < 2 || runList[0].Trigger != "reload" {
-		t.Errorf("runs after reload: %+v %v", runList, err)
-	}
+	// The tenant row is written before the run is saved: wait for the run
+	// rather than reading the list the moment the name changes.
+	waitFor("reload run stored", func() bool {
+		runList, err := st.ListRuns(ctx, store.AllTenants(), 10)
+		return err == nil && len(runList) >= 2 && runList[0].Trigger == "reload"
+	})
 	f, err := os.OpenFile(logf, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
