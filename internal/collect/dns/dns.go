@@ -21,11 +21,11 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	mdns "github.com/miekg/dns"
 
+	"github.com/firebreak-msp/firebreak/internal/collect"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
@@ -204,32 +204,11 @@ func (c *Checker) Check(ctx context.Context, t Target) estate.DomainCheck {
 
 // CheckAll checks every target with bounded concurrency, in target order.
 func (c *Checker) CheckAll(ctx context.Context, ts []Target, progress func(done, total int)) []estate.DomainCheck {
-	out := make([]estate.DomainCheck, len(ts))
 	n := c.Concurrency
 	if n <= 0 {
 		n = 16
 	}
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	done := 0
-	for i, t := range ts {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			out[i] = c.Check(ctx, t)
-			if progress != nil {
-				mu.Lock()
-				done++
-				progress(done, len(ts))
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return out
+	return collect.Bounded(ts, n, func(t Target) estate.DomainCheck { return c.Check(ctx, t) }, progress)
 }
 
 func hasPrefixFold(recs []string, prefix string) bool {

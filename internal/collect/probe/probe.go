@@ -19,10 +19,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
+	"github.com/firebreak-msp/firebreak/internal/collect"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
@@ -354,32 +354,11 @@ func shortErr(err error) string {
 // ProbeAll probes every target with bounded concurrency, results in
 // target order.
 func (p *Prober) ProbeAll(ctx context.Context, ts []Target, progress func(done, total int)) []estate.Exposure {
-	out := make([]estate.Exposure, len(ts))
 	n := p.Concurrency
 	if n <= 0 {
 		n = 32
 	}
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	done := 0
-	for i, t := range ts {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			out[i] = p.Probe(ctx, t)
-			if progress != nil {
-				mu.Lock()
-				done++
-				progress(done, len(ts))
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return out
+	return collect.Bounded(ts, n, func(t Target) estate.Exposure { return p.Probe(ctx, t) }, progress)
 }
 
 // ManagementPorts lists the ports treated as remote management.
