@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/server"
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -215,7 +216,9 @@ func printDemoSummary(ctx context.Context, w io.Writer, st store.Store, ist serv
 	if err != nil {
 		return err
 	}
-	slices.SortStableFunc(incs, func(a, b store.Incident) int { return cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)) })
+	slices.SortStableFunc(incs, func(a, b store.Incident) int {
+		return cmp.Compare(catalog.Severity(b.Severity).Rank(), catalog.Severity(a.Severity).Rank())
+	})
 	bySev := map[string]int{}
 	for _, inc := range incs {
 		bySev[inc.Severity]++
@@ -238,10 +241,6 @@ func printDemoSummary(ctx context.Context, w io.Writer, st store.Store, ist serv
 		fmt.Fprintf(w, "  … and %d more on the dashboard\n", len(incs)-15)
 	}
 	return nil
-}
-
-func sevRank(s string) int {
-	return map[string]int{"critical": 4, "high": 3, "medium": 2, "low": 1}[s]
 }
 
 func printCredentials(w io.Writer, c *server.Credentials) {

@@ -139,23 +139,6 @@ func FormatFromPath(path string) string {
 	return ""
 }
 
-// severityRank orders severities: critical 4 … info 0, unknown -1.
-func severityRank(s string) int {
-	switch strings.ToLower(s) {
-	case "critical":
-		return 4
-	case "high":
-		return 3
-	case "medium":
-		return 2
-	case "low":
-		return 1
-	case "info":
-		return 0
-	}
-	return -1
-}
-
 // statusRank orders statuses for a matrix cell: the worst wins.
 func statusRank(s assess.Status) int {
 	switch s {
@@ -258,7 +241,7 @@ func newView(r *assess.Report) *view {
 		if (a.Fails > 0) != (b.Fails > 0) {
 			return a.Fails > 0
 		}
-		if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
+		if ra, rb := catalog.Severity(strings.ToLower(a.Severity)).Rank(), catalog.Severity(strings.ToLower(b.Severity)).Rank(); ra != rb {
 			return ra > rb
 		}
 		if a.FailSubjects != b.FailSubjects {
@@ -311,7 +294,7 @@ func sortResults(rs []*assess.Result) {
 		if ra, rb := statusRank(a.Status), statusRank(b.Status); ra != rb {
 			return ra > rb
 		}
-		if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
+		if ra, rb := catalog.Severity(strings.ToLower(a.Severity)).Rank(), catalog.Severity(strings.ToLower(b.Severity)).Rank(); ra != rb {
 			return ra > rb
 		}
 		if a.Control != b.Control {

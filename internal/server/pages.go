@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
@@ -167,7 +168,7 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	top := slices.Clone(open)
 	slices.SortStableFunc(top, func(a, b store.Incident) int {
-		return cmp.Or(cmp.Compare(severityRank(b.Severity), severityRank(a.Severity)), b.Last.Compare(a.Last))
+		return cmp.Or(cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)), b.Last.Compare(a.Last))
 	})
 	pg.Incidents = top[:min(len(top), 8)]
 	headSubject := estate.MSP
@@ -314,7 +315,6 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *princip
 			pg.Other = append(pg.Other, g)
 		}
 	}
-	sevRank := severityRank
 	slices.SortStableFunc(pg.Failing, func(a, b controlView) int {
 		return cmp.Or(cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)), cmp.Compare(a.Control, b.Control))
 	})
@@ -767,3 +767,6 @@ func (s *Server) handleAuditPage(w http.ResponseWriter, r *http.Request, p *prin
 	}
 	return s.render(w, r, "audit", pg)
 }
+
+// sevRank orders severities for sorting (catalog order; unknown lowest).
+func sevRank(s string) int { return catalog.Severity(strings.ToLower(s)).Rank() }
