@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	_ "time/tzdata" // --timezone works where the system has no zoneinfo (containers, Windows)
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -34,6 +35,7 @@ type detectOptions struct {
 	tenantMap   string
 	estate      string
 	year        int
+	timezone    string
 	follow      bool
 	failOn      string
 	lateness    time.Duration
@@ -53,6 +55,7 @@ func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.tenantMap, "tenant-map", "", "file mapping hosts, user domains or Entra tenant ids to tenants")
 	f.StringVar(&o.estate, "estate", "", "estate file or directory: assign tenants by its domains, Entra tenant ids and asset host names")
 	f.IntVar(&o.year, "year", 0, "year of the first RFC 3164 syslog timestamp (default: from the file's modification time)")
+	f.StringVar(&o.timezone, "timezone", "UTC", "time zone of timestamps that carry none (RFC 3164 syslog, NXLog EventTime): an IANA name such as Europe/London, or Local")
 	f.BoolVar(&o.follow, "follow", false, "keep reading the files as they grow, across rotation, until interrupted")
 	f.StringVar(&o.failOn, "fail-on", "", "exit 3 when an incident at or above this severity exists: informational, low, medium, high, critical")
 	f.DurationVar(&o.lateness, "lateness", 0, "reorder events arriving up to this much out of time order (at least the rules' allowed_lateness)")
@@ -115,7 +118,19 @@ func (o *detectOptions) Validate() error {
 	if o.follow && o.sortInput {
 		return usageError{errors.New("--follow and --sort cannot be combined")}
 	}
+	if _, err := o.location(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// location resolves --timezone; "" is UTC.
+func (o *detectOptions) location() (*time.Location, error) {
+	loc, err := time.LoadLocation(o.timezone)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--timezone %q: want an IANA time zone name such as Europe/London, UTC or Local", o.timezone)}
+	}
+	return loc, nil
 }
 
 func loadDetectRules(o detectOptions) ([]*detect.Rule, error) {
@@ -184,7 +199,11 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 	if o.listRules {
 		return listRules(g.stdout, eng, o.format)
 	}
-	iopts := ingest.Options{Format: o.inputFormat, Year: o.year, Tenant: o.tenant}
+	loc, err := o.location()
+	if err != nil {
+		return err
+	}
+	iopts := ingest.Options{Format: o.inputFormat, Year: o.year, Location: loc, Tenant: o.tenant}
 	if o.tenantMap != "" {
 		if iopts.TenantMap, err = ingest.LoadTenantMap(o.tenantMap); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -131,7 +132,8 @@ level: high
 	t.Run("usage", func(t *testing.T) {
 		g, _, _ := detectGlobals()
 		var ue usageError
-		for _, o := range []detectOptions{{format: "xml", progress: "never"}, {format: "table", progress: "never", failOn: "urgent"}, {format: "table", progress: "never", inputFormat: "csv"}} {
+		for _, o := range []detectOptions{{format: "xml", progress: "never"}, {format: "table", progress: "never", failOn: "urgent"}, {format: "table", progress: "never", inputFormat: "csv"},
+			{format: "table", progress: "never", timezone: "Mars/Olympus_Mons"}} {
 			if err := runDetect(t.Context(), o, g, []string{log}); !errors.As(err, &ue) {
 				t.Errorf("%+v: err = %v, want a usage error", o, err)
 			}
@@ -191,5 +193,54 @@ func TestDetectMergesInputsByTime(t *testing.T) {
 	}
 	if diff := cmp.Diff(key(got), key(want)); diff != "" {
 		t.Errorf("merged replay differs from the in-order file (-got +want):\n%s", diff)
+	}
+}
+
+// TestDetectTimezone replays RFC 3164 lines, which carry no zone, with
+// --timezone: the incident's times are the local wall clock converted to UTC,
+// daylight saving included.
+func TestDetectTimezone(t *testing.T) {
+	tests := []struct {
+		name, timezone, date string
+		want                 time.Time
+	}{
+		{"default-utc", "", "Mar  2", time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)},
+		{"utc", "UTC", "Mar  2", time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)},
+		// US daylight saving time starts on 8 March 2026: EST (-5) before, EDT (-4) after.
+		{"new-york-standard", "America/New_York", "Mar  2", time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)},
+		{"new-york-daylight", "America/New_York", "Mar 20", time.Date(2026, 3, 20, 14, 0, 0, 0, time.UTC)},
+		{"london-summer", "Europe/London", "Jul  1", time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var lines []string
+			for i := range 6 {
+				lines = append(lines, fmt.Sprintf("%s 10:00:%02d srv01 sshd[%d]: Failed password for root from 203.0.113.5 port %d ssh2", tt.date, i*5, 100+i, 40000+i))
+			}
+			p := filepath.Join(t.TempDir(), "auth.log")
+			if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			g, out, _ := detectGlobals()
+			opts := detectOptions{format: "json", progress: "never", year: 2026, timezone: tt.timezone, quiet: true}
+			if err := runDetect(t.Context(), opts, g, []string{p}); err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Incidents []detect.Incident `json:"incidents"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if len(doc.Incidents) != 1 {
+				t.Fatalf("%d incidents, want 1:\n%s", len(doc.Incidents), out)
+			}
+			inc := doc.Incidents[0]
+			got := []time.Time{inc.First.UTC(), inc.Last.UTC()}
+			want := []time.Time{tt.want, tt.want.Add(25 * time.Second)}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("incident first/last (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
