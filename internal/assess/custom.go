@@ -3,8 +3,6 @@ package assess
 import (
 	"cmp"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -38,32 +36,16 @@ type CustomControl struct {
 // only as a function argument (lib.result("ID", ...)) is not found.
 func CustomControls(dirs []string) ([]CustomControl, error) {
 	byID := map[string]*CustomControl{}
-	for _, dir := range dirs {
-		ents, err := os.ReadDir(dir)
+	err := eachPolicyFile(dirs, func(p string, src []byte) error {
+		m, err := ast.ParseModuleWithOpts(p, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
-			return nil, fmt.Errorf("reading policy dir: %w", err)
+			return &PolicyError{Msg: fmt.Sprintf("parsing policy %s", formatRegoErr(err))}
 		}
-		n := 0
-		for _, de := range ents {
-			fn := de.Name()
-			if de.IsDir() || !strings.HasSuffix(fn, ".rego") || strings.HasSuffix(fn, "_test.rego") {
-				continue
-			}
-			n++
-			p := filepath.Join(dir, fn)
-			src, err := os.ReadFile(p)
-			if err != nil {
-				return nil, fmt.Errorf("reading policy: %w", err)
-			}
-			m, err := ast.ParseModuleWithOpts(p, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1})
-			if err != nil {
-				return nil, &PolicyError{Msg: fmt.Sprintf("parsing policy %s", formatRegoErr(err))}
-			}
-			declaredControls(m, p, byID)
-		}
-		if n == 0 {
-			return nil, fmt.Errorf("policy dir %s: no .rego files", dir)
-		}
+		declaredControls(m, p, byID)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make([]CustomControl, 0, len(byID))
 	for _, c := range byID {

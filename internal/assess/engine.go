@@ -128,30 +128,8 @@ func New(cat *catalog.Catalog, opts Options) (*Engine, error) {
 			return nil, err
 		}
 	}
-	for _, dir := range opts.PolicyDirs {
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			return nil, fmt.Errorf("reading policy dir: %w", err)
-		}
-		n := 0
-		for _, de := range ents {
-			fn := de.Name()
-			if de.IsDir() || !strings.HasSuffix(fn, ".rego") || strings.HasSuffix(fn, "_test.rego") {
-				continue
-			}
-			p := filepath.Join(dir, fn)
-			src, err := os.ReadFile(p)
-			if err != nil {
-				return nil, fmt.Errorf("reading policy: %w", err)
-			}
-			if err := parse(p, src); err != nil {
-				return nil, err
-			}
-			n++
-		}
-		if n == 0 {
-			return nil, fmt.Errorf("policy dir %s: no .rego files", dir)
-		}
+	if err := eachPolicyFile(opts.PolicyDirs, parse); err != nil {
+		return nil, err
 	}
 	pkgs := map[string]bool{}
 	for i, m := range modules {
@@ -373,4 +351,36 @@ func (en *Engine) subjects(e *estate.Estate) ([]string, error) {
 		}
 	}
 	return s, nil
+}
+
+// eachPolicyFile calls fn with the path and source of every .rego file in
+// dirs (not recursing; files ending _test.rego are skipped). A directory
+// with no policy is an error: it is almost certainly a wrong path.
+func eachPolicyFile(dirs []string, fn func(path string, src []byte) error) error {
+	for _, dir := range dirs {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("reading policy dir: %w", err)
+		}
+		n := 0
+		for _, de := range ents {
+			name := de.Name()
+			if de.IsDir() || !strings.HasSuffix(name, ".rego") || strings.HasSuffix(name, "_test.rego") {
+				continue
+			}
+			p := filepath.Join(dir, name)
+			src, err := os.ReadFile(p)
+			if err != nil {
+				return fmt.Errorf("reading policy: %w", err)
+			}
+			if err := fn(p, src); err != nil {
+				return err
+			}
+			n++
+		}
+		if n == 0 {
+			return fmt.Errorf("policy dir %s: no .rego files", dir)
+		}
+	}
+	return nil
 }
