@@ -379,6 +379,11 @@ func (run *detectRun) replay(ctx context.Context, args []string, iopts ingest.Op
 			live = slices.Delete(live, best, best+1)
 		}
 	}
+	// Inputs that held no event at all (empty, or nothing but unparsed
+	// lines) still count, with their counters.
+	for _, src := range srcs {
+		run.finish(src)
+	}
 	return nil
 }
 

@@ -244,3 +244,26 @@ func TestDetectTimezone(t *testing.T) {
 		})
 	}
 }
+
+// TestDetectCountsInputsWithoutEvents checks an input that yields no event
+// (nothing but garbage) is still read, counted and reported, next to a good one.
+func TestDetectCountsInputsWithoutEvents(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.log")
+	if err := os.WriteFile(garbage, []byte("\x00\x01\x02 not a log\n\xff\xfe binary\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good := sshdLog(t, false)
+	g, _, errb := detectGlobals()
+	opts := detectOptions{format: "json", progress: "never", tenant: "cedar-law", year: 2026}
+	if err := runDetect(t.Context(), opts, g, []string{garbage, good}); err != nil {
+		t.Fatal(err)
+	}
+	summary := errb.String()
+	if !strings.Contains(summary, "from 2 input(s)") {
+		t.Errorf("summary does not count both inputs:\n%s", summary)
+	}
+	if !strings.Contains(summary, "garbage.log:1") {
+		t.Errorf("summary does not name the garbage input's unparsed lines:\n%s", summary)
+	}
+}
