@@ -32,6 +32,21 @@ func EstateObjects(e *estate.Estate) []EstateObject { return walkEstate(e, true)
 func CountObjects(e *estate.Estate) int { return len(walkEstate(e, false)) }
 
 func walkEstate(e *estate.Estate, withJSON bool) []EstateObject {
+	var out []EstateObject
+	visitEstate(e, withJSON, func(o EstateObject, _ any) { out = append(out, o) })
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// visitEstate calls fn with every object of e, its owner and the object
+// itself, in estate order (kind by kind). It is the one place that decides
+// objects' keys and owners: snapshots, diffs and FilterEstate all use it.
+func visitEstate(e *estate.Estate, withJSON bool, fn func(o EstateObject, v any)) {
 	owner := map[string]string{}
 	norm := func(t string) string {
 		if t == "" {
@@ -60,7 +75,6 @@ func walkEstate(e *estate.Estate, withJSON bool) []EstateObject {
 		}
 		return estate.MSP
 	}
-	var out []EstateObject
 	seen := map[string]int{}
 	add := func(kind, id, tenant string, v any) {
 		key := kind + "\x00" + id
@@ -72,7 +86,7 @@ func walkEstate(e *estate.Estate, withJSON bool) []EstateObject {
 		if withJSON {
 			o.JSON = canonicalJSON(v)
 		}
-		out = append(out, o)
+		fn(o, v)
 	}
 	p := e.Provider
 	add("provider", p.ID, estate.MSP, p)
@@ -133,13 +147,6 @@ func walkEstate(e *estate.Estate, withJSON bool) []EstateObject {
 	for _, x := range e.Imports {
 		add("imports", x.Kind+"/"+x.File, x.Home, x)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Kind != out[j].Kind {
-			return out[i].Kind < out[j].Kind
-		}
-		return out[i].ID < out[j].ID
-	})
-	return out
 }
 
 func toolOwner(t estate.Tool) string {
@@ -242,86 +249,42 @@ func FilterEstate(scope Scope, e *estate.Estate) *estate.Estate {
 	if !scope.Valid() {
 		return out
 	}
-	objs := walkEstate(e, false)
-	visible := map[string]map[string]bool{}
-	for _, o := range objs {
-		if o.Tenant == scope.Tenant {
-			if visible[o.Kind] == nil {
-				visible[o.Kind] = map[string]bool{}
-			}
-			visible[o.Kind][o.ID] = true
+	// The provider, settings, vendors and CSV import declarations are the
+	// MSP's (or carry no tenant data) and are never handed to a tenant.
+	visitEstate(e, false, func(o EstateObject, v any) {
+		if o.Tenant != scope.Tenant {
+			return
 		}
-	}
-	ok := func(kind, id string) bool { return visible[kind][id] }
-	for _, x := range e.Tenants {
-		if ok("tenants", x.ID) {
+		switch x := v.(type) {
+		case estate.Tenant:
 			out.Tenants = append(out.Tenants, x)
-		}
-	}
-	for _, x := range e.Identities {
-		if ok("identities", x.ID) {
+		case estate.Identity:
 			out.Identities = append(out.Identities, x)
-		}
-	}
-	for _, x := range e.Groups {
-		if ok("groups", x.ID) {
+		case estate.Group:
 			out.Groups = append(out.Groups, x)
-		}
-	}
-	for _, x := range e.Tools {
-		if ok("tools", x.ID) {
+		case estate.Tool:
 			out.Tools = append(out.Tools, x)
-		}
-	}
-	for _, x := range e.Grants {
-		if ok("grants", x.ID) {
+		case estate.Grant:
 			out.Grants = append(out.Grants, x)
-		}
-	}
-	for _, x := range e.Assets {
-		if ok("assets", x.ID) {
+		case estate.Asset:
 			out.Assets = append(out.Assets, x)
-		}
-	}
-	for _, x := range e.Backups {
-		if ok("backups", x.ID) {
+		case estate.Backup:
 			out.Backups = append(out.Backups, x)
-		}
-	}
-	for _, x := range e.IRPlans {
-		if ok("ir_plans", x.ID) {
+		case estate.IRPlan:
 			out.IRPlans = append(out.IRPlans, x)
-		}
-	}
-	for _, x := range e.Contracts {
-		if ok("contracts", x.ID) {
+		case estate.Contract:
 			out.Contracts = append(out.Contracts, x)
-		}
-	}
-	for _, x := range e.Attestations {
-		if ok("attestations", x.Control+"/"+x.Subject) {
+		case estate.Attestation:
 			out.Attestations = append(out.Attestations, x)
-		}
-	}
-	for _, x := range e.Exceptions {
-		if ok("exceptions", x.Control+"/"+x.Subject) {
+		case estate.Exception:
 			out.Exceptions = append(out.Exceptions, x)
-		}
-	}
-	for _, x := range e.DomainChecks {
-		if x.Tenant == scope.Tenant {
+		case estate.DomainCheck:
 			out.DomainChecks = append(out.DomainChecks, x)
-		}
-	}
-	for _, x := range e.Exposures {
-		if ok("exposures", fmt.Sprintf("%s/%s:%d", x.Object, x.Host, x.Port)) {
+		case estate.Exposure:
 			out.Exposures = append(out.Exposures, x)
-		}
-	}
-	for _, x := range e.CollectionGap {
-		if x.Tenant == scope.Tenant {
+		case estate.Gap:
 			out.CollectionGap = append(out.CollectionGap, x)
 		}
-	}
+	})
 	return out
 }
