@@ -81,46 +81,14 @@ func (g *Graph) rankFrom(r [5]passResult, q Query) *Ranking {
 		}
 		ranks = append(ranks, mk(i))
 	}
-	// Sort compact copies of compareRank's fields (Rank is large: sorting
-	// it, or indexes into it, missed the cache on nearly every compare of
-	// a 300,000-node ranking, where most nodes tie on the leading fields).
-	type sortKey struct {
-		w, wAny           float64
-		full, admin, read int32
-		kind              NodeKind
-		exposure          int
-		id                string
-		i                 int32
-	}
-	keys := make([]sortKey, len(ranks))
+	// Sort compact copies of the ranking fields (Rank is large: sorting it,
+	// or indexes into it, missed the cache on nearly every compare of a
+	// 300,000-node ranking, where most nodes tie on the leading fields).
+	keys := make([]rankKey, len(ranks))
 	for i := range ranks {
-		r := &ranks[i]
-		keys[i] = sortKey{r.Weighted, r.WeightedAny, r.Tenants[Full], r.Tenants[Admin], r.Tenants[Read], r.Kind, r.exposure, r.ID, int32(i)}
+		keys[i] = keyOf(&ranks[i], int32(i))
 	}
-	slices.SortFunc(keys, func(a, b sortKey) int { // the order of compareRank
-		if c := cmp.Compare(b.w, a.w); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.full, a.full); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.admin, a.admin); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.read, a.read); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.wAny, a.wAny); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.exposure, a.exposure); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.kind, b.kind); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.id, b.id)
-	})
+	slices.SortFunc(keys, compareKeys)
 	rk.Ranks = make([]Rank, len(ranks))
 	for i, k := range keys {
 		rk.Ranks[i] = ranks[k.i]
@@ -132,34 +100,51 @@ func (g *Graph) rankFrom(r [5]passResult, q Query) *Ranking {
 	return rk
 }
 
-// compareRank orders worst first; it takes pointers (Rank is large and the
-// ranking sort compares hundreds of thousands of them).
-// rankFrom's sort repeats this order on copies of the fields; keep the two
-// in step.
-func compareRank(a, b *Rank) int {
-	if c := cmp.Compare(b.Weighted, a.Weighted); c != 0 {
+// rankKey holds the fields the ranking is ordered by; i is the rank's index
+// in the slice being sorted.
+type rankKey struct {
+	w, wAny           float64
+	full, admin, read int32
+	kind              NodeKind
+	exposure          int
+	id                string
+	i                 int32
+}
+
+func keyOf(r *Rank, i int32) rankKey {
+	return rankKey{r.Weighted, r.WeightedAny, r.Tenants[Full], r.Tenants[Admin], r.Tenants[Read], r.Kind, r.exposure, r.ID, i}
+}
+
+// compareKeys orders worst first: weighted reach, then tenants at full
+// control, admin and read, weighted reach at any privilege, exposure, and
+// kind and id to break ties.
+func compareKeys(a, b rankKey) int {
+	if c := cmp.Compare(b.w, a.w); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(b.Tenants[Full], a.Tenants[Full]); c != 0 {
+	if c := cmp.Compare(b.full, a.full); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(b.Tenants[Admin], a.Tenants[Admin]); c != 0 {
+	if c := cmp.Compare(b.admin, a.admin); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(b.Tenants[Read], a.Tenants[Read]); c != 0 {
+	if c := cmp.Compare(b.read, a.read); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(b.WeightedAny, a.WeightedAny); c != 0 {
+	if c := cmp.Compare(b.wAny, a.wAny); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(b.exposure, a.exposure); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
+	if c := cmp.Compare(a.kind, b.kind); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.ID, b.ID)
+	return cmp.Compare(a.id, b.id)
 }
+
+// compareRank orders two ranks the way the ranking is sorted.
+func compareRank(a, b *Rank) int { return compareKeys(keyOf(a, 0), keyOf(b, 0)) }
 
 // Of returns node i's rank (zero counts when it reaches nothing).
 func (rk *Ranking) Of(i int32) Rank {
