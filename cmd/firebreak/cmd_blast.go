@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/firebreak-msp/firebreak/internal/atomicfile"
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/trust"
@@ -253,36 +253,16 @@ func (o *blastOptions) loadKEV() (*kev.Catalog, string, error) {
 // blastWriteFile writes through a temporary file in the same directory and
 // renames it into place, so readers never see a partial file.
 func blastWriteFile(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
+	var werr error
+	err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		// Findings at or above --fail-on still produce the file.
+		if werr = write(w); errors.Is(werr, ErrFindings) {
+			return nil
 		}
-	}()
-	bw := bufio.NewWriter(f)
-	werr := write(bw)
-	if werr != nil && !errors.Is(werr, ErrFindings) {
 		return werr
+	})
+	if err != nil {
+		return err
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	ok = true
 	return werr
 }

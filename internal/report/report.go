@@ -7,12 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/atomicfile"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
@@ -87,35 +86,8 @@ func Write(w io.Writer, format string, r *assess.Report, opts Options) error {
 // WriteFile renders r into path atomically: it writes a temporary file in
 // the same directory and renames it over path only when rendering and
 // writing succeeded, so a failed run never leaves a half-written report.
-func WriteFile(path, format string, r *assess.Report, opts Options) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing report: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = Write(f, format, r, opts); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("writing report %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("writing report %s: %w", path, err)
-	}
-	if err = os.Chmod(tmp, 0o644); err != nil {
-		return fmt.Errorf("writing report %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing report %s: %w", path, err)
-	}
-	return nil
+func WriteFile(path, format string, r *assess.Report, opts Options) error {
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return Write(w, format, r, opts) })
 }
 
 // FormatFromPath guesses a format from an output file's extension

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/atomicfile"
 )
 
 // DefaultURL is CISA's official KEV JSON feed.
@@ -221,33 +223,13 @@ func writeMeta(catalogPath string, m Meta) error {
 	return writeAtomic(filepath.Join(filepath.Dir(catalogPath), metaName), append(b, '\n'))
 }
 
-// writeAtomic writes via a temporary file in the same directory, fsyncs and
-// renames, so readers see either the old or the new file, never a mix.
+// writeAtomic creates the directory if needed and replaces path atomically,
+// so readers see either the old or the new file, never a mix.
 func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteBytes(path, 0o600, data)
 }
 
 func oneLine(b []byte) string {
