@@ -150,19 +150,7 @@ func buildHTMLData(r *assess.Report, opts Options) *htmlData {
 		d.PassRate = "–"
 	}
 
-	failBy := map[string]map[string]int{}
-	for i := range r.Results {
-		res := &r.Results[i]
-		if res.Status != assess.StatusFail {
-			continue
-		}
-		m := failBy[res.Subject]
-		if m == nil {
-			m = map[string]int{}
-			failBy[res.Subject] = m
-		}
-		m[strings.ToLower(res.Severity)]++
-	}
+	failBy := failingBySeverity(r)
 	subj := func(s assess.Score) htmlSubject {
 		m := failBy[s.Subject]
 		return htmlSubject{ID: s.Subject, Name: s.Name, Score: fmtScore(s.Score), ScoreClass: scoreClass(s.Score),

@@ -337,3 +337,22 @@ func firstPos(r *assess.Result) (estate.Pos, bool) {
 	}
 	return estate.Pos{}, false
 }
+
+// failingBySeverity counts failing results per subject and lower-cased
+// severity.
+func failingBySeverity(r *assess.Report) map[string]map[string]int {
+	failBy := map[string]map[string]int{}
+	for i := range r.Results {
+		res := &r.Results[i]
+		if res.Status != assess.StatusFail {
+			continue
+		}
+		m := failBy[res.Subject]
+		if m == nil {
+			m = map[string]int{}
+			failBy[res.Subject] = m
+		}
+		m[strings.ToLower(res.Severity)]++
+	}
+	return failBy
+}

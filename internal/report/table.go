@@ -121,19 +121,7 @@ func writeTable(w io.Writer, r *assess.Report, opts Options) error {
 	ew.printf("\n")
 
 	// Per-subject rows: failing counts by severity for each subject.
-	failBy := map[string]map[string]int{}
-	for i := range r.Results {
-		res := &r.Results[i]
-		if res.Status != assess.StatusFail {
-			continue
-		}
-		m := failBy[res.Subject]
-		if m == nil {
-			m = map[string]int{}
-			failBy[res.Subject] = m
-		}
-		m[strings.ToLower(res.Severity)]++
-	}
+	failBy := failingBySeverity(r)
 	shownSubjects := v.subjects
 	maxSubj := opts.TableMaxSubjects
 	if maxSubj == 0 {
