@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
 	"golang.org/x/term"
-	"gopkg.in/yaml.v3"
 
 	"github.com/firebreak-msp/firebreak/internal/collect"
 	cdns "github.com/firebreak-msp/firebreak/internal/collect/dns"

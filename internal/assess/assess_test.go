@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"

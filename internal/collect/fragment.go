@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/firebreak-msp/firebreak/internal/atomicfile"
 	"github.com/firebreak-msp/firebreak/internal/estate"

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // detectionSpec is a compiled Sigma detection section.

@@ -6,7 +6,7 @@ import (
 	"os"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
