@@ -111,7 +111,7 @@ answers:
                  the shortest path achieving it
   --cut/--harden/--jit
                  what-if: the ranking before and after the changes
-  --suggest      the whole greedy plan (see README "firebreak blast")
+  --suggest      the whole greedy plan (see docs/usage.md "firebreak blast")
 
 Counts are of standing access; --include-jit counts just-in-time grants as
 activated. Known-exploited vulnerabilities come from --kev FILE or the catalog

@@ -16,7 +16,7 @@ import (
 // size the issue sets (2,000 tenants, 100,000 identities, 200,000 grants,
 // 200,000 assets). Generation is outside the timed loop; loading and
 // rendering are measured by the estate and report benchmarks and by
-// `firebreak assess -v` (see README "Performance").
+// `firebreak assess -v` (see docs/usage.md "Performance").
 func BenchmarkAssess(b *testing.B) {
 	cat, err := catalog.Load()
 	if err != nil {

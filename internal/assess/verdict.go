@@ -537,7 +537,7 @@ func (x *index) posOf(kind, id string) estate.Pos {
 	return estate.Pos{}
 }
 
-// Score credit per status (see README "Scoring"); not_applicable results
+// Score credit per status (see docs/usage.md "Scoring"); not_applicable results
 // are left out of the score.
 func credit(s Status) (float64, bool) {
 	switch s {

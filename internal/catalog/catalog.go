@@ -115,7 +115,7 @@ func (s Severity) Rank() int {
 	return -1
 }
 
-// Weight is the severity's weight in scores (see README "Scoring").
+// Weight is the severity's weight in scores (see docs/usage.md "Scoring").
 func (s Severity) Weight() float64 {
 	switch s {
 	case SevCritical:

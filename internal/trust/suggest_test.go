@@ -110,7 +110,7 @@ func TestGreedyAgainstExhaustive(t *testing.T) {
 	if cases < 100 {
 		t.Fatalf("only %d comparable graphs generated", cases)
 	}
-	// Thresholds measured when the test was written (see README); a
+	// Thresholds measured when the test was written (see docs/performance.md); a
 	// regression in the search shows up here.
 	if reached < cases || optimal < cases*85/100 {
 		t.Errorf("greedy reached the optimum on %d/%d and the minimum size on %d/%d graphs", reached, cases, optimal, cases)
