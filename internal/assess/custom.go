@@ -142,3 +142,30 @@ func (c *CustomControl) fill(obj ast.Object) {
 		}
 	}
 }
+
+// deniedBuiltins are the Rego built-ins policies may not call: they reach
+// the network (http.send, net.lookup_ip_addr), expose the process's
+// environment and configuration (opa.runtime), or are random. The pure
+// net.cidr_* functions stay: they only compute on their arguments.
+var deniedBuiltins = map[string]bool{
+	"http.send":          true,
+	"net.lookup_ip_addr": true,
+	"opa.runtime":        true,
+	"rand.intn":          true,
+	"uuid.rfc4122":       true,
+}
+
+// policyCapabilities is the capability set every policy, embedded or from
+// a --policy dir, is compiled with: OPA's own for this version less the
+// denied built-ins and every other non-deterministic one except
+// time.now_ns, which Run pins to the injected clock (rego.EvalTime), and
+// with no host allowed for network access. A policy that calls a denied
+// built-in fails to compile with an error naming its file and line.
+func policyCapabilities() *ast.Capabilities {
+	caps := ast.CapabilitiesForThisVersion()
+	caps.Builtins = slices.DeleteFunc(caps.Builtins, func(b *ast.Builtin) bool {
+		return deniedBuiltins[b.Name] || (b.Nondeterministic && b.Name != "time.now_ns")
+	})
+	caps.AllowNet = []string{}
+	return caps
+}

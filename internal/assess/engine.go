@@ -153,7 +153,7 @@ func New(cat *catalog.Catalog, opts Options) (*Engine, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("catalog and policies disagree:\n  %s", strings.Join(problems, "\n  "))
 	}
-	args := []func(*rego.Rego){rego.Query(query), rego.StrictBuiltinErrors(true)}
+	args := []func(*rego.Rego){rego.Query(query), rego.StrictBuiltinErrors(true), rego.Capabilities(policyCapabilities())}
 	for _, m := range modules {
 		args = append(args, rego.ParsedModule(m))
 	}
@@ -219,7 +219,7 @@ func (en *Engine) Run(ctx context.Context, e *estate.Estate) (*Report, error) {
 		kevInfo = obj(f("loaded", boolean(true)), f("version", str(k.CatalogVersion)), f("source", str(k.Name)), f("count", num(len(k.Vulns))))
 	}
 	st := x.static(kevInfo, nil) // the principals phase reads only now and settings
-	prs, err := en.pqPrin.Eval(ctx, rego.EvalParsedInput(x.principalsInput(st)))
+	prs, err := en.pqPrin.Eval(ctx, rego.EvalParsedInput(x.principalsInput(st)), rego.EvalTime(now))
 	if err != nil {
 		return nil, &PolicyError{Msg: "evaluating principals: " + formatRegoErr(err)}
 	}

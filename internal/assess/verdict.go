@@ -23,7 +23,7 @@ import (
 // collection gaps, exceptions and evidence positions.
 func (en *Engine) evalSubject(ctx context.Context, x *index, st *staticInput, subject string) ([]Result, error) {
 	in := x.input(st, subject)
-	rs, err := en.pq.Eval(ctx, rego.EvalParsedInput(in))
+	rs, err := en.pq.Eval(ctx, rego.EvalParsedInput(in), rego.EvalTime(x.now))
 	if err != nil {
 		return nil, &PolicyError{Msg: fmt.Sprintf("evaluating policies for subject %s: %s", subject, formatRegoErr(err))}
 	}
