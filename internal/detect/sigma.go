@@ -165,7 +165,7 @@ const (
 	fSourceIP
 	fHost
 	fTenant
-	fKeyword // the raw message (Fields["message"])
+	fKeyword // the raw message (event.Message, else Fields["message"])
 	fTimestamp
 	fSourcePort
 )
@@ -245,6 +245,9 @@ func getKind(ev *event.Event, kind int, name string, fallback int) (string, bool
 	case fTimestamp:
 		return ev.Get("@timestamp")
 	case fKeyword:
+		if ev.Message != "" {
+			return ev.Message, true
+		}
 		v, ok := ev.Fields["message"]
 		return v, ok
 	}

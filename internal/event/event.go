@@ -37,6 +37,12 @@ type Event struct {
 	Tenant     string     // organization.id
 	Dataset    string     // event.dataset / log source: sshd, windows.security, entra.signin, okta.system, generic
 
+	// Message is the record's original text (ECS message): the syslog
+	// message after the tag, the journald MESSAGE, the rendered Windows
+	// message (or, for a binary .evtx record, its EventData as Name=Value
+	// pairs), the raw JSON line otherwise. Sigma keyword rules match it.
+	Message string
+
 	// Fields holds the source's own fields (e.g. "EventID", "LogonType",
 	// "errorCode", "winlog.event_data.SubStatus") for Sigma matching.
 	Fields map[string]string
@@ -89,6 +95,10 @@ func (e *Event) Get(name string) (string, bool) {
 		return e.HostName, e.HostName != ""
 	case "organization.id":
 		return e.Tenant, e.Tenant != ""
+	case "message":
+		if e.Message != "" {
+			return e.Message, true
+		}
 	}
 	v, ok := e.Fields[name]
 	return v, ok

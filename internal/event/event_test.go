@@ -31,6 +31,13 @@ func TestGetAndN(t *testing.T) {
 			t.Errorf("Get(%s) = %q, %v", name, v, ok)
 		}
 	}
+	if _, ok := e.Get("message"); ok {
+		t.Error("empty message reported present")
+	}
+	e.Message = "Failed password for root from 192.0.2.1 port 22 ssh2"
+	if v, ok := e.Get("message"); !ok || v != e.Message {
+		t.Errorf("Get(message) = %q, %v", v, ok)
+	}
 	if _, ok := e.Get("user.name"); ok {
 		t.Error("empty user.name reported present")
 	}

@@ -49,6 +49,9 @@ func render(ev *event.Event) string {
 	if ev.Tenant != "" {
 		fmt.Fprintf(&b, " tenant=%s", ev.Tenant)
 	}
+	if ev.Message != "" {
+		fmt.Fprintf(&b, " message=%q", ev.Message)
+	}
 	keys := make([]string, 0, len(ev.Fields))
 	for k := range ev.Fields {
 		keys = append(keys, k)

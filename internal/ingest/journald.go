@@ -94,5 +94,6 @@ func (p *journaldParser) parse(rec []byte, ev *event.Event) (result, string) {
 	}
 	ev.Timestamp = p.ts
 	ev.HostName = p.hosts.get(p.host)
+	ev.Message = string(p.msg)
 	return resEvent, ""
 }

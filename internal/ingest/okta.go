@@ -186,6 +186,7 @@ func (p *oktaParser) parse(rec []byte, ev *event.Event) (result, string) {
 	p.keep(ev, oSlotResult, "outcome.result", p.result)
 	p.keep(ev, oSlotReason, "outcome.reason", p.reason)
 	p.keep(ev, oSlotDisplay, "displayMessage", p.display)
+	ev.Message = ev.Fields["displayMessage"]
 	p.keep(ev, oSlotActorID, "actor.id", p.actorID)
 	p.keep(ev, oSlotFactor, "factor", p.factor)
 	p.keep(ev, oSlotASN, "source.as.number", p.asn)

@@ -289,6 +289,7 @@ func (p *syslogParser) parseMsg(line []byte, ev *event.Event, track bool) (resul
 		return resIgnored, ""
 	}
 	ev.HostName = p.hosts.get(host)
+	ev.Message = string(msg)
 	return resEvent, ""
 }
 

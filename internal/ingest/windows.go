@@ -74,6 +74,7 @@ type windowsParser struct {
 	tsPri    int
 	channel  []byte
 	provider []byte
+	message  []byte
 }
 
 // Path ids of the non-event-data fields (event data fields use their
@@ -87,6 +88,7 @@ const (
 	wpHost2
 	wpChannel
 	wpProvider
+	wpMessage
 
 	wSlotHost = nWinFields // strCache slot of the host name
 )
@@ -117,6 +119,7 @@ func winPaths() map[string]int {
 	add(wpHost2, "host.name", "host.hostname", "agent.hostname")
 	add(wpChannel, "winlog.channel", "Channel", "LogName", "Event.System.Channel")
 	add(wpProvider, "winlog.provider_name", "ProviderName", "SourceName", "Event.System.Provider.#attributes.Name")
+	add(wpMessage, "message", "Message", "Event.RenderingInfo.Message")
 	return m
 }
 
@@ -189,6 +192,8 @@ func (p *windowsParser) field(path, val []byte, kind byte) {
 		p.channel = append(p.channel[:0], val...)
 	case id == wpProvider:
 		p.provider = append(p.provider[:0], val...)
+	case id == wpMessage:
+		p.message = append(p.message[:0], val...)
 	case len(path) > len("Properties.") && path[0] == 'P':
 		// Get-WinEvent: Properties.N.Value
 		if rest, ok := cutPrefix(path, "Properties."); ok {
@@ -216,6 +221,7 @@ func (p *windowsParser) reset(ev *event.Event) {
 	p.tsPri = 0
 	p.channel = p.channel[:0]
 	p.provider = p.provider[:0]
+	p.message = p.message[:0]
 }
 
 func (p *windowsParser) parse(rec []byte, ev *event.Event) (result, string) {
@@ -250,6 +256,9 @@ func (p *windowsParser) parse(rec []byte, ev *event.Event) (result, string) {
 	ev.Code = winCode(p.id)
 	ev.HostName = p.cache.get(wSlotHost, p.host)
 	ev.SetField("EventID", ev.Code)
+	if len(p.message) > 0 {
+		ev.Message = string(p.message)
+	}
 	for i := range nWinFields {
 		if i == wIpPort || i == wFailureReason {
 			continue // in SourcePort / Reason already
