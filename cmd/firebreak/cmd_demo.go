@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/firebreak-msp/firebreak/examples"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/server"
@@ -36,9 +37,9 @@ type demoOptions struct {
 
 func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:7777", "address to serve the dashboard on (loopback recommended)")
-	fs.StringVar(&o.estate, "estate", "examples/harbourview", "example estate to load")
-	fs.StringVar(&o.logs, "logs", "", "directory of example logs (default <estate>/logs)")
-	fs.StringVar(&o.kev, "kev", "examples/kev/known_exploited_vulnerabilities-2025.08.25.json.gz", "CISA KEV catalog (JSON, optionally gzip) to match tools and assets against; empty for none")
+	fs.StringVar(&o.estate, "estate", "", "estate to load instead of the embedded example (Harbourview IT Services)")
+	fs.StringVar(&o.logs, "logs", "", "directory of logs to ingest (default <estate>/logs)")
+	fs.StringVar(&o.kev, "kev", "", "CISA KEV catalog (JSON, optionally gzip) to match tools and assets against (default the embedded 2025-08-25 snapshot; \"none\" for none)")
 	fs.StringVar(&o.now, "now", "2026-11-27T09:00:00Z", "evaluation time for the engines (the example estate and logs are dated for it); \"real\" for the wall clock")
 	fs.BoolVar(&o.noServe, "no-serve", false, "print the summary and exit")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary data directory on exit")
@@ -63,8 +64,10 @@ http://127.0.0.1:7777 until Ctrl-C. --no-serve prints the summary and exits.`,
 }
 
 func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
-	if _, err := os.Stat(o.estate); err != nil {
-		return usageError{fmt.Errorf("example estate %s not found (run from the repository root or pass --estate): %w", o.estate, err)}
+	if o.estate != "" {
+		if _, err := os.Stat(o.estate); err != nil {
+			return usageError{fmt.Errorf("estate %s: %w", o.estate, err)}
+		}
 	}
 	dir, err := os.MkdirTemp("", "firebreak-demo-")
 	if err != nil {
@@ -72,6 +75,24 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 	}
 	if !o.keep {
 		defer os.RemoveAll(dir)
+	}
+	if o.estate == "" || o.kev == "" {
+		// The example is embedded in the binary, so the demo runs from any
+		// directory and from an installed binary; it is written next to the
+		// data so the engines read it like any estate on disk.
+		ex := filepath.Join(dir, "example")
+		if err := examples.Extract(ex); err != nil {
+			return err
+		}
+		if o.estate == "" {
+			o.estate = filepath.Join(ex, examples.Estate)
+		}
+		if o.kev == "" {
+			o.kev = filepath.Join(ex, filepath.FromSlash(examples.KEV))
+		}
+	}
+	if o.kev == "none" {
+		o.kev = ""
 	}
 	st, err := sqlite.Open(ctx, dir)
 	if err != nil {

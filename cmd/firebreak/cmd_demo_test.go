@@ -9,15 +9,15 @@ import (
 	"testing"
 )
 
-// TestDemoNoServe runs the README's main job in its non-interactive form and
-// checks the summary names what the example estate and logs contain.
+// TestDemoNoServe runs the README's main job in its non-interactive form, on
+// the example embedded in the binary (no path into the repository, so it is
+// what an installed binary run from any directory does), and checks the
+// summary names what the example estate and logs contain.
 func TestDemoNoServe(t *testing.T) {
 	var out bytes.Buffer
 	g := &globalOptions{stdout: &out, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	o := demoOptions{
 		listen:  "127.0.0.1:0",
-		estate:  "../../examples/harbourview",
-		kev:     "../../examples/kev/known_exploited_vulnerabilities-2025.08.25.json.gz",
 		now:     "2026-11-27T09:00:00Z",
 		noServe: true,
 	}
