@@ -57,7 +57,7 @@ func (e Event) MarshalJSON() ([]byte, error) { return AppendECS(nil, &e), nil }
 //
 //	@timestamp, ecs.version, event.{kind,category,action,outcome,reason,code,
 //	dataset,module}, user.{name,domain}, source.{ip,port}, host.name,
-//	organization.id, log.{file.path,offset}, and firebreak.{dataset,count,
+//	organization.id, message, log.{file.path,offset}, and firebreak.{dataset,count,
 //	line,fields} for what ECS has no field for (the source's own fields stay
 //	under their own names there, for Sigma rules).
 //
@@ -121,6 +121,10 @@ func AppendECS(dst []byte, e *Event) []byte {
 		dst = append(dst, `,"organization":{"id":`...)
 		dst = AppendString(dst, e.Tenant)
 		dst = append(dst, '}')
+	}
+	if e.Message != "" {
+		dst = append(dst, `,"message":`...)
+		dst = AppendString(dst, e.Message)
 	}
 	if e.File != "" {
 		dst = append(dst, `,"log":{"file":{"path":`...)
@@ -275,6 +279,7 @@ func AppendString(dst []byte, s string) []byte {
 // streams and old exports).
 type ecsWire struct {
 	Timestamp *time.Time `json:"@timestamp"`
+	Message   string     `json:"message"`
 	Event     *struct {
 		Category json.RawMessage `json:"category"` // string or array
 		Action   string          `json:"action"`
@@ -327,6 +332,7 @@ type legacyWire struct {
 	HostName   string
 	Tenant     string
 	Dataset    string
+	Message    string
 	Fields     map[string]string
 	File       string
 	Offset     int64
@@ -358,6 +364,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if w.Timestamp != nil {
 		e.Timestamp = *w.Timestamp
 	}
+	e.Message = w.Message
 	if ev := w.Event; ev != nil {
 		e.Action, e.Outcome, e.Reason, e.Code = ev.Action, ev.Outcome, ev.Reason, ev.Code
 		e.Dataset = DatasetFromECS(ev.Dataset)

@@ -15,7 +15,7 @@ func ecsSample() Event {
 		Timestamp: time.Date(2026, 11, 26, 10, 0, 0, 123000000, time.UTC), Category: "authentication",
 		Action: "ssh_failed_password", Outcome: OutcomeFailure, Reason: "bad_password", Code: "4625", Count: 3,
 		UserName: "admin\"x", UserDomain: "CORP", SourceIP: netip.MustParseAddr("2001:db8::1"), SourcePort: 2222,
-		HostName: "bastion", Tenant: "acme", Dataset: "sshd",
+		HostName: "bastion", Tenant: "acme", Dataset: "sshd", Message: "Failed password for admin from 2001:db8::1",
 		Fields: map[string]string{"LogonType": "3", "winlog.event_data.SubStatus": "0xc000006a", "weird": "a\x00b\u2028"},
 		File:   "/var/log/auth.log", Offset: 4096, Line: 17,
 	}
@@ -63,7 +63,7 @@ func TestECSFieldNames(t *testing.T) {
 		"@timestamp": "2026-11-26T10:00:00.123Z", "ecs.version": ECSVersion, "event.kind": "event",
 		"event.outcome": "failure", "event.dataset": "system.auth", "event.module": "system",
 		"user.name": "admin\"x", "source.ip": "2001:db8::1", "source.port": float64(2222), "host.name": "bastion",
-		"organization.id": "acme", "log.file.path": "/var/log/auth.log", "firebreak.dataset": "sshd",
+		"organization.id": "acme", "message": "Failed password for admin from 2001:db8::1", "log.file.path": "/var/log/auth.log", "firebreak.dataset": "sshd",
 	}
 	for path, w := range want {
 		if got := get(path); got != w {
