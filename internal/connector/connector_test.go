@@ -1,0 +1,349 @@
+package connector
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
+)
+
+func noSleep(waits *[]time.Duration) func(context.Context, time.Duration) error {
+	return func(_ context.Context, d time.Duration) error {
+		if waits != nil {
+			*waits = append(*waits, d)
+		}
+		return nil
+	}
+}
+
+func TestRetryDo(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name      string
+		errs      []error // returned by successive tries; beyond the end: nil
+		wantCalls int
+		wantWaits []time.Duration
+		wantErr   string
+	}{
+		{"ok-first", nil, 1, nil, ""},
+		{"transient-then-ok", []error{boom, boom}, 3, []time.Duration{250 * time.Millisecond, 500 * time.Millisecond}, ""},
+		{"retry-after-honoured", []error{After(boom, 7 * time.Second)}, 2, []time.Duration{7 * time.Second}, ""},
+		{"retry-after-capped", []error{After(boom, time.Hour)}, 2, []time.Duration{30 * time.Second}, ""},
+		{"permanent", []error{Permanent(boom)}, 1, nil, "boom"},
+		{"exhausted", []error{boom, boom, boom}, 3, []time.Duration{250 * time.Millisecond, 500 * time.Millisecond}, "boom (gave up after 3 attempts)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var waits []time.Duration
+			r := Retry{Attempts: 3, Sleep: noSleep(&waits), Rand: func() float64 { return 0.5 }}
+			calls := 0
+			err := r.Do(context.Background(), func(n int) error {
+				calls++
+				if n != calls {
+					t.Errorf("attempt %d on call %d", n, calls)
+				}
+				if calls-1 < len(tt.errs) {
+					return tt.errs[calls-1]
+				}
+				return nil
+			})
+			if calls != tt.wantCalls {
+				t.Errorf("calls %d want %d", calls, tt.wantCalls)
+			}
+			if diff := cmp.Diff(waits, tt.wantWaits); diff != "" {
+				t.Errorf("waits (-got +want):\n%s", diff)
+			}
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.wantErr {
+				t.Errorf("err %q want %q", got, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestBackoffBounded(t *testing.T) {
+	r := Retry{Base: time.Second, Max: 10 * time.Second, Rand: func() float64 { return 0.999999 }}
+	for n := 1; n < 80; n++ {
+		d := r.Backoff(n)
+		ceil := min(time.Second<<min(n-1, 30), 10*time.Second)
+		if d < 0 || d > ceil {
+			t.Fatalf("Backoff(%d)=%v outside [0,%v]", n, d, ceil)
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 0, false}, {"3", 3 * time.Second, true}, {" 0 ", 0, true}, {"-1", 0, false}, {"soon", 0, false},
+		{"Sun, 06 Dec 2026 12:00:10 GMT", 10 * time.Second, true}, {"Sun, 06 Dec 2026 11:00:00 GMT", 0, true},
+	} {
+		d, ok := ParseRetryAfter(tt.in, now)
+		if d != tt.want || ok != tt.ok {
+			t.Errorf("%q: %v,%v want %v,%v", tt.in, d, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestSecretNeverPrinted(t *testing.T) {
+	s := Secret("hunter2-token")
+	var buf bytes.Buffer
+	lg := slog.New(slog.NewJSONHandler(&buf, nil))
+	lg.Info("x", "tok", s, "struct", struct{ T Secret }{s})
+	j, _ := json.Marshal(map[string]any{"t": s})
+	y, _ := yaml.Marshal(map[string]any{"t": s})
+	all := buf.String() + string(j) + string(y) + fmt.Sprintf("%v %s %q %+v %#v", s, s, s, struct{ T Secret }{s}, s)
+	if strings.Contains(all, "hunter2") {
+		t.Fatalf("secret leaked: %s", all)
+	}
+}
+
+func TestSecretRef(t *testing.T) {
+	var cfg struct {
+		Token SecretRef `yaml:"token"`
+	}
+	if err := yaml.Unmarshal([]byte("token: literal-secret\n"), &cfg); !errors.Is(err, ErrSecretInConfig) {
+		t.Fatalf("literal secret accepted: %v", err)
+	}
+	if err := yaml.Unmarshal([]byte("token: {env: A, file: b}\n"), &cfg); err == nil {
+		t.Fatal("both env and file accepted")
+	}
+	if err := yaml.Unmarshal([]byte("token: {env: OKTA_TOKEN}\n"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	env := Env{Getenv: func(k string) string { return map[string]string{"OKTA_TOKEN": "s3cret"}[k] },
+		ReadFile: func(p string) ([]byte, error) { return []byte(" from-file\n"), nil }}
+	s, err := cfg.Token.Resolve(env)
+	if err != nil || string(s) != "s3cret" {
+		t.Fatalf("resolve env: %q %v", string(s), err)
+	}
+	s, err = SecretRef{File: "/x"}.Resolve(env)
+	if err != nil || string(s) != "from-file" {
+		t.Fatalf("resolve file: %q %v", string(s), err)
+	}
+	_, err = SecretRef{Env: "UNSET"}.Resolve(env)
+	if err == nil || !strings.Contains(err.Error(), "env UNSET") {
+		t.Fatalf("unset env: %v", err)
+	}
+}
+
+func TestLinkNext(t *testing.T) {
+	h := http.Header{}
+	h.Add("Link", `<https://acme.okta.com/api/v1/users?limit=200>; rel="self"`)
+	h.Add("Link", `<https://acme.okta.com/api/v1/users?after=00u1&limit=200>; rel="next"`)
+	if got := LinkNext(h); got != "https://acme.okta.com/api/v1/users?after=00u1&limit=200" {
+		t.Errorf("LinkNext = %q", got)
+	}
+	h2 := http.Header{"Link": {`<https://a/x?after=1>; rel="self", <https://a/x?after=2>; rel=next`}}
+	if got := LinkNext(h2); got != "https://a/x?after=2" {
+		t.Errorf("LinkNext combined = %q", got)
+	}
+	if got := LinkNext(http.Header{}); got != "" {
+		t.Errorf("LinkNext empty = %q", got)
+	}
+}
+
+func TestParseAPIError(t *testing.T) {
+	for _, tt := range []struct{ body, code, msg string }{
+		{`{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{"request-id":"r1"}}}`, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."},
+		{`{"errorCode":"E0000006","errorSummary":"You do not have permission to perform the requested action","errorLink":"E0000006","errorId":"oae1","errorCauses":[]}`, "E0000006", "You do not have permission to perform the requested action"},
+		{`{"error":{"code":403,"message":"Not Authorized to access this resource/api","errors":[{"message":"Not Authorized to access this resource/api","domain":"global","reason":"forbidden"}]}}`, "forbidden", "Not Authorized to access this resource/api"},
+		{`{"error":"invalid_grant","error_description":"AADSTS700082: The refresh token has expired due to inactivity."}`, "invalid_grant", "AADSTS700082: The refresh token has expired due to inactivity."},
+		{"<html><body><h1>502 Bad Gateway</h1></body></html>", "NonJSONError", "<html><body><h1>502 Bad Gateway</h1></body></html>"},
+	} {
+		e := ParseAPIError([]byte(tt.body))
+		if e.Code != tt.code || e.Message != tt.msg {
+			t.Errorf("%.40s: got %q %q", tt.body, e.Code, e.Message)
+		}
+	}
+}
+
+// scripted is an httptest server answering successive requests from a script.
+func scripted(t *testing.T, steps ...func(w http.ResponseWriter, r *http.Request)) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(n.Add(1)) - 1
+		if i >= len(steps) {
+			i = len(steps) - 1
+		}
+		steps[i](w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func status(code int, body string, hdr ...string) func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i+1 < len(hdr); i += 2 {
+			w.Header().Set(hdr[i], hdr[i+1])
+		}
+		w.WriteHeader(code)
+		fmt.Fprint(w, body)
+	}
+}
+
+func TestClientJSONClassification(t *testing.T) {
+	ok := status(200, `{"v":1}`)
+	tests := []struct {
+		name      string
+		steps     []func(http.ResponseWriter, *http.Request)
+		wantCalls int32
+		wantWaits []time.Duration
+		forbidden bool
+		wantErr   string // substring; "" = success
+	}{
+		{"ok", []func(http.ResponseWriter, *http.Request){ok}, 1, nil, false, ""},
+		{"429-retry-after", []func(http.ResponseWriter, *http.Request){status(429, `{"error":{"code":"TooManyRequests","message":"slow down"}}`, "Retry-After", "2"), ok}, 2, []time.Duration{2 * time.Second}, false, ""},
+		{"429-no-retry-after", []func(http.ResponseWriter, *http.Request){status(429, `{}`), ok}, 2, []time.Duration{250 * time.Millisecond}, false, ""},
+		{"okta-rate-limit-reset", []func(http.ResponseWriter, *http.Request){status(429, `{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests."}`, "X-Rate-Limit-Reset", "1796558405"), ok}, 2, []time.Duration{5 * time.Second}, false, ""},
+		{"504-then-ok", []func(http.ResponseWriter, *http.Request){status(504, "<html>Gateway Timeout</html>"), ok}, 2, []time.Duration{250 * time.Millisecond}, false, ""},
+		{"5xx-exhausted", []func(http.ResponseWriter, *http.Request){status(503, `{"error":{"code":"ServiceUnavailable","message":"down"}}`)}, 3, []time.Duration{250 * time.Millisecond, 500 * time.Millisecond}, false, "HTTP 503 ServiceUnavailable: down (gave up after 3 attempts)"},
+		{"403-named", []func(http.ResponseWriter, *http.Request){status(403, `{"errorCode":"E0000006","errorSummary":"You do not have permission"}`)}, 1, nil, true, "HTTP 403 E0000006"},
+		{"401-refresh-then-ok", []func(http.ResponseWriter, *http.Request){status(401, `{}`), ok}, 2, nil, false, ""},
+		{"401-twice", []func(http.ResponseWriter, *http.Request){status(401, `{"errorCode":"E0000011","errorSummary":"Invalid token provided"}`)}, 2, nil, true, "HTTP 401 E0000011"},
+		{"400-not-retried", []func(http.ResponseWriter, *http.Request){status(400, `{"error":{"code":"Request_UnsupportedQuery","message":"bad $top"}}`)}, 1, nil, false, "HTTP 400 Request_UnsupportedQuery"},
+		{"html-200", []func(http.ResponseWriter, *http.Request){status(200, "<!DOCTYPE html><html>Sign in</html>", "Content-Type", "text/html")}, 3, []time.Duration{250 * time.Millisecond, 500 * time.Millisecond}, false, "response is not JSON"},
+		{"truncated-json-then-ok", []func(http.ResponseWriter, *http.Request){status(200, `{"v":`), ok}, 2, []time.Duration{250 * time.Millisecond}, false, ""},
+		{"truncated-json", []func(http.ResponseWriter, *http.Request){status(200, `{"value":[{"id":"1"`)}, 3, []time.Duration{250 * time.Millisecond, 500 * time.Millisecond}, false, "decoding JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, n := scripted(t, tt.steps...)
+			var waits []time.Duration
+			now := time.Unix(1796558400, 0)
+			c := NewClient("test", Env{Now: func() time.Time { return now }, Retry: Retry{Attempts: 3, Sleep: noSleep(&waits), Rand: func() float64 { return 0.5 }}})
+			var refreshes []bool
+			auth := func(_ context.Context, r *http.Request, refresh bool) error {
+				refreshes = append(refreshes, refresh)
+				r.Header.Set("Authorization", "SSWS x")
+				return nil
+			}
+			var v struct{ V int }
+			_, err := c.JSON(context.Background(), CallSpec{Tenant: "t1", URL: srv.URL + "/api/v1/users", Auth: auth, Permission: "okta.users.read"}, &v)
+			if n.Load() != tt.wantCalls {
+				t.Errorf("calls %d want %d", n.Load(), tt.wantCalls)
+			}
+			if diff := cmp.Diff(waits, tt.wantWaits); diff != "" {
+				t.Errorf("waits (-got +want):\n%s", diff)
+			}
+			if tt.wantErr == "" {
+				if err != nil || v.V != 1 {
+					t.Fatalf("err %v v %d", err, v.V)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err %v, want containing %q", err, tt.wantErr)
+			}
+			var ae *APIError
+			if got := errors.As(err, &ae) && ae.Forbidden(); got != tt.forbidden {
+				t.Errorf("forbidden %v want %v (%v)", got, tt.forbidden, err)
+			}
+			if tt.forbidden && ae.Permission != "okta.users.read" {
+				t.Errorf("permission %q", ae.Permission)
+			}
+			if strings.HasPrefix(tt.name, "401") && (len(refreshes) < 2 || refreshes[0] || !refreshes[1]) {
+				t.Errorf("refresh flags %v", refreshes)
+			}
+		})
+	}
+}
+
+func TestPagesStopsOnRepeat(t *testing.T) {
+	var srvURL string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		after := r.URL.Query().Get("after")
+		next := map[string]string{"": "a", "a": "b", "b": "a"}[after]
+		w.Header().Set("Link", fmt.Sprintf(`<%s/x?after=%s>; rel="next"`, srvURL, next))
+		fmt.Fprintf(w, `[{"id":%q}]`, after)
+	}))
+	defer srv.Close()
+	srvURL = srv.URL
+	c := NewClient("test", Env{Retry: Retry{Sleep: noSleep(nil)}})
+	var ids []string
+	err := Pages(context.Background(), c, CallSpec{Tenant: "t", URL: srv.URL + "/x"},
+		func(h http.Header, _ *[]struct{ ID string }) string { return LinkNext(h) },
+		func(p *[]struct{ ID string }) error {
+			for _, x := range *p {
+				ids = append(ids, x.ID)
+			}
+			return nil
+		})
+	if !errors.Is(err, ErrRepeatingPage) {
+		t.Fatalf("err %v, want ErrRepeatingPage", err)
+	}
+	if diff := cmp.Diff(ids, []string{"", "a", "b"}); diff != "" {
+		t.Errorf("pages read (-got +want):\n%s", diff)
+	}
+}
+
+func TestForEachTenantIsolation(t *testing.T) {
+	tenants := []string{"a", "b", "c", "d"}
+	runs := ForEachTenant(context.Background(), "test", tenants, 2, func(ctx context.Context, r *TenantRun) {
+		switch r.Tenant {
+		case "b":
+			panic("bad tenant")
+		case "c":
+			r.Gap("identities", "okta.users.read", &APIError{Status: 403, Code: "E0000006"}, time.Time{})
+		case "d":
+			r.Gap("identities", "okta.users.read", errors.New("connection reset"), time.Time{})
+		}
+		r.Count("users", 1)
+	})
+	if len(runs) != 4 || runs[0].Tenant != "a" || !runs[0].OK() || runs[0].Counts["users"] != 1 {
+		t.Fatalf("a: %+v", runs[0])
+	}
+	if runs[1].OK() || !strings.Contains(runs[1].Errors[0], "panic: bad tenant") {
+		t.Errorf("b: %+v", runs[1])
+	}
+	if !runs[2].OK() || runs[2].Gaps[0].Permission != "okta.users.read" {
+		t.Errorf("c (403 is a gap, not an error): %+v", runs[2])
+	}
+	if runs[3].OK() || runs[3].Gaps[0].Permission != "" {
+		t.Errorf("d (network error is an error and an unnamed gap): %+v", runs[3])
+	}
+	if got := len(Gaps(runs)); got != 2 {
+		t.Errorf("Gaps = %d", got)
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	mk := func(name string, caps ...Capability) Definition {
+		return Definition{Spec: Spec{Name: name, Capabilities: caps}, New: func(func(any) error, Env) (any, error) { return nil, nil }}
+	}
+	r := NewRegistry(mk("okta", CapEvidence, CapEvents), mk("psa", CapOutbound), mk("graph", CapEvidence))
+	if diff := cmp.Diff(r.Names(), []string{"graph", "okta", "psa"}); diff != "" {
+		t.Error(diff)
+	}
+	var ev []string
+	for _, d := range r.With(CapEvidence) {
+		ev = append(ev, d.Spec.Name)
+	}
+	if diff := cmp.Diff(ev, []string{"graph", "okta"}); diff != "" {
+		t.Error(diff)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("duplicate registration accepted")
+		}
+	}()
+	NewRegistry(mk("x"), mk("x"))
+}

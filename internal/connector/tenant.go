@@ -1,0 +1,146 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/estate"
+)
+
+// TenantRun is one tenant's share of a connector run: what was read, which
+// evidence is missing and why, and errors. It is what the dashboard shows
+// per collector and tenant.
+type TenantRun struct {
+	Connector string         `json:"connector"`
+	Tenant    string         `json:"tenant"`
+	VendorID  string         `json:"vendor_id,omitempty"` // the tenant's id at the vendor (Entra tenant, Okta org, Google customer)
+	Started   time.Time      `json:"started"`
+	Finished  time.Time      `json:"finished"`
+	Counts    map[string]int `json:"counts,omitempty"` // e.g. users, factors, events
+	Gaps      []estate.Gap   `json:"gaps,omitempty"`
+	Errors    []string       `json:"errors,omitempty"`
+	Notes     []string       `json:"notes,omitempty"` // flagged fallbacks and truncations
+}
+
+// OK reports a run without errors (gaps from missing permissions are not
+// errors: the evidence is not evaluable, and said so).
+func (r *TenantRun) OK() bool { return len(r.Errors) == 0 }
+
+// Count adds n to a counter.
+func (r *TenantRun) Count(name string, n int) {
+	if r.Counts == nil {
+		r.Counts = map[string]int{}
+	}
+	r.Counts[name] += n
+}
+
+// Gap records that evidence could not be read. A Forbidden *APIError
+// becomes a gap naming permission ("not evaluable: missing …"); any other
+// error is a gap with the error as reason, and also a run error.
+func (r *TenantRun) Gap(evidence, permission string, err error, at time.Time) {
+	g := estate.Gap{Tenant: r.Tenant, Evidence: evidence, Permission: permission, At: at}
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Forbidden() {
+		g.Reason = fmt.Sprintf("HTTP %d %s: the connector lacks %s in this tenant", ae.Status, ae.Code, permission)
+	} else {
+		g.Permission = ""
+		g.Reason = err.Error()
+		r.Errors = append(r.Errors, err.Error())
+	}
+	r.Gaps = append(r.Gaps, g)
+}
+
+// ForEachTenant runs fn for every tenant with at most limit in flight. Each
+// tenant's failures stay in its own TenantRun: an error fn records, or a
+// panic (recorded with its stack's first frames) never reaches the others.
+// Runs come back in the order of tenants.
+func ForEachTenant(ctx context.Context, connector string, tenants []string, limit int, fn func(ctx context.Context, run *TenantRun)) []TenantRun {
+	runs := make([]TenantRun, len(tenants))
+	if limit <= 0 {
+		limit = 1
+	}
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i, t := range tenants {
+		runs[i] = TenantRun{Connector: connector, Tenant: t}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			runs[i].Errors = append(runs[i].Errors, "not started: "+ctx.Err().Error())
+			continue
+		}
+		wg.Add(1)
+		go func(r *TenantRun) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r.Started = time.Now().UTC()
+			defer func() {
+				if p := recover(); p != nil {
+					st := debug.Stack()
+					if len(st) > 600 {
+						st = st[:600]
+					}
+					r.Errors = append(r.Errors, fmt.Sprintf("panic: %v\n%s", p, st))
+				}
+				r.Finished = time.Now().UTC()
+			}()
+			fn(ctx, r)
+		}(&runs[i])
+	}
+	wg.Wait()
+	return runs
+}
+
+// Prov is the provenance of a fact read from source (e.g. "okta:acme",
+// "graph:<tenant-guid>") at at.
+func Prov(source string, at time.Time) *estate.Provenance {
+	return &estate.Provenance{Source: source, CollectedAt: at.UTC()}
+}
+
+// MissingProvenance lists the objects of a collected fragment that carry
+// no provenance (identities, tools, grants, domain checks,
+// exposures); a connector's tests assert it is empty.
+func MissingProvenance(e *estate.Estate) []string {
+	var out []string
+	for _, x := range e.Identities {
+		if x.Provenance == nil || x.Provenance.Source == "" || x.Provenance.CollectedAt.IsZero() {
+			out = append(out, "identity "+x.ID)
+		}
+	}
+	for _, x := range e.Tools {
+		if x.Provenance == nil || x.Provenance.Source == "" || x.Provenance.CollectedAt.IsZero() {
+			out = append(out, "tool "+x.ID)
+		}
+	}
+	for _, x := range e.Grants {
+		if x.Provenance == nil || x.Provenance.Source == "" || x.Provenance.CollectedAt.IsZero() {
+			out = append(out, "grant "+x.ID)
+		}
+	}
+	for _, x := range e.DomainChecks {
+		if x.Provenance == nil || x.Provenance.Source == "" || x.Provenance.CollectedAt.IsZero() {
+			out = append(out, "domain check "+x.Domain)
+		}
+	}
+	for _, x := range e.Exposures {
+		if x.Provenance == nil || x.Provenance.Source == "" || x.Provenance.CollectedAt.IsZero() {
+			out = append(out, "exposure "+x.Object)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Gaps gathers every run's gaps (for the fragment).
+func Gaps(runs []TenantRun) []estate.Gap {
+	var out []estate.Gap
+	for _, r := range runs {
+		out = append(out, r.Gaps...)
+	}
+	return out
+}
