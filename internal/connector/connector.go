@@ -133,7 +133,7 @@ func (s Spec) Help() string {
 
 // Env is what a connector gets from its host (the CLI or serve).
 type Env struct {
-	Getenv   func(string) string         // default os.Getenv
+	Getenv   func(string) string          // default os.Getenv
 	ReadFile func(string) ([]byte, error) // default os.ReadFile
 	HTTP     *http.Client                 // default: a client with a 60 s timeout
 	Log      *slog.Logger                 // default: discard

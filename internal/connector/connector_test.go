@@ -38,7 +38,7 @@ func TestRetryDo(t *testing.T) {
 	}{
 		{"ok-first", nil, 1, nil, ""},
 		{"transient-then-ok", []error{boom, boom}, 3, []time.Duration{250 * time.Millisecond, 500 * time.Millisecond}, ""},
-		{"retry-after-honoured", []error{After(boom, 7 * time.Second)}, 2, []time.Duration{7 * time.Second}, ""},
+		{"retry-after-honoured", []error{After(boom, 7*time.Second)}, 2, []time.Duration{7 * time.Second}, ""},
 		{"retry-after-capped", []error{After(boom, time.Hour)}, 2, []time.Duration{30 * time.Second}, ""},
 		{"permanent", []error{Permanent(boom)}, 1, nil, "boom"},
 		{"exhausted", []error{boom, boom, boom}, 3, []time.Duration{250 * time.Millisecond, 500 * time.Millisecond}, "boom (gave up after 3 attempts)"},

@@ -17,10 +17,10 @@ type Secret string
 
 const redacted = "[REDACTED]"
 
-func (Secret) String() string                 { return redacted }
-func (Secret) GoString() string               { return redacted }
-func (Secret) LogValue() slog.Value           { return slog.StringValue(redacted) }
-func (Secret) MarshalText() ([]byte, error)   { return []byte(redacted), nil }
+func (Secret) String() string                  { return redacted }
+func (Secret) GoString() string                { return redacted }
+func (Secret) LogValue() slog.Value            { return slog.StringValue(redacted) }
+func (Secret) MarshalText() ([]byte, error)    { return []byte(redacted), nil }
 func (s Secret) Format(f fmt.State, verb rune) { fmt.Fprint(f, redacted) }
 
 // SecretRef says where a secret is: an environment variable or a file
