@@ -243,3 +243,39 @@ contracts:
 		t.Errorf("problems = %q", got)
 	}
 }
+
+func TestLoadTenantDetection(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"estate.yaml": `provider: {id: msp, name: MSP}
+tenants:
+  - id: cedar
+    name: Cedar Law
+    detection:
+      benign_networks: [203.0.113.0/24, 198.51.100.7, not-a-net]
+      service_accounts: [svc-backup]
+`})
+	got := problemLines(t, dir)
+	if len(got) != 1 || !strings.Contains(got[0], "detection.benign_networks[2]") || !strings.Contains(got[0], `"not-a-net"`) {
+		t.Fatalf("problems = %q, want one naming detection.benign_networks[2]", got)
+	}
+	dir = writeFiles(t, map[string]string{"estate.yaml": `provider: {id: msp, name: MSP}
+tenants:
+  - id: cedar
+    name: Cedar Law
+    detection:
+      benign_networks: [203.0.113.0/24, 198.51.100.7]
+      service_accounts: [svc-backup]
+`})
+	e, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := TenantDetect{BenignNetworks: []string{"203.0.113.0/24", "198.51.100.7"}, ServiceAccounts: []string{"svc-backup"}}
+	if d := cmp.Diff(e.Tenants[0].Detection, want); d != "" {
+		t.Errorf("detection (-got +want):\n%s", d)
+	}
+	for _, n := range want.BenignNetworks {
+		if _, err := ParseNetwork(n); err != nil {
+			t.Errorf("ParseNetwork(%q): %v", n, err)
+		}
+	}
+}

@@ -118,7 +118,17 @@ type Tenant struct {
 	EntraTenantID string        `yaml:"entra_tenant_id,omitempty" json:"entra_tenant_id,omitempty"`
 	Sector        string        `yaml:"sector,omitempty" json:"sector,omitempty"`
 	Network       TenantNetwork `yaml:"network,omitempty" json:"network"`
+	Detection     TenantDetect  `yaml:"detection,omitempty" json:"detection,omitzero"`
 	Pos           Pos           `yaml:"-" json:"pos"`
+}
+
+// TenantDetect tunes detection for one customer: sources and accounts whose
+// failed sign-ins are expected (an office NAT, a monitoring probe, a service
+// account with a stale password) and do not count towards brute-force or
+// spray thresholds. Identities of kind service are service accounts too.
+type TenantDetect struct {
+	BenignNetworks  []string `yaml:"benign_networks,omitempty" json:"benign_networks,omitempty"`   // CIDRs or addresses
+	ServiceAccounts []string `yaml:"service_accounts,omitempty" json:"service_accounts,omitempty"` // user names (sAMAccountName or UPN)
 }
 
 // TenantNetwork is the customer's side of segregation (heading 4).

@@ -2,6 +2,7 @@ package estate
 
 import (
 	"fmt"
+	"net/netip"
 	"reflect"
 	"strconv"
 	"strings"
@@ -109,6 +110,11 @@ func (v *validator) run() {
 		v.enum(o, "criticality", string(t.Criticality), enumValues[reflect.TypeFor[Criticality]()], true)
 		if t.Endpoints < 0 {
 			v.errAt(o, "endpoints", -1, "negative endpoint count", "a count ≥ 0")
+		}
+		for j, n := range t.Detection.BenignNetworks {
+			if _, err := ParseNetwork(n); err != nil {
+				v.errAt(o, "detection.benign_networks", j, fmt.Sprintf("%q is not an address or CIDR", n), "an address or CIDR such as 203.0.113.0/24")
+			}
 		}
 	}
 	lc = local{}
@@ -432,4 +438,18 @@ func (v *validator) ports(o obj, rel string, ports []int) {
 			v.errAt(o, rel, j, "port out of range "+strconv.Itoa(p), "1–65535")
 		}
 	}
+}
+
+// ParseNetwork parses an address or a CIDR (an address is its own /32 or
+// /128), as tenants' detection.benign_networks hold them.
+func ParseNetwork(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
