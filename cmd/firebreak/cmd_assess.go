@@ -19,6 +19,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/report"
 	"github.com/firebreak-msp/firebreak/internal/trust"
+	"github.com/firebreak-msp/firebreak/internal/version"
 )
 
 type assessOptions struct {
@@ -220,6 +221,7 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 	t2 := time.Now()
 	ropts := report.Options{
 		Catalog:        cat,
+		ToolVersion:    version.Get().Short(),
 		IncludePassing: opts.Passing,
 		Color:          opts.Output == "" && report.UseColor(g.stdout, g.noColor),
 	}

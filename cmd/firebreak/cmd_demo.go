@@ -23,6 +23,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/server"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
+	"github.com/firebreak-msp/firebreak/internal/version"
 )
 
 type demoOptions struct {
@@ -124,7 +125,7 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Options{Config: cfg, Store: st, Logger: log, Engines: eng})
+	srv, err := server.New(server.Options{Config: cfg, Store: st, Logger: log, Engines: eng, Version: version.Get().Short()})
 	if err != nil {
 		return err
 	}

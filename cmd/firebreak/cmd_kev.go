@@ -16,6 +16,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/version"
 )
 
 type kevOptions struct {
@@ -127,7 +128,7 @@ func runKevUpdate(ctx context.Context, o kevUpdateOptions, g *globalOptions) err
 		return err
 	}
 	u := &kev.Updater{URL: o.URL, DataDir: dir, Force: o.Force, Log: g.log, Now: o.now,
-		Client: &http.Client{Timeout: o.Timeout}, UserAgent: "firebreak (+https://github.com/firebreak-msp/firebreak)"}
+		Client: &http.Client{Timeout: o.Timeout}, UserAgent: version.Get().UserAgent()}
 	res, err := u.Update(ctx)
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/postgres"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
+	"github.com/firebreak-msp/firebreak/internal/version"
 )
 
 type serveOptions struct {
@@ -145,7 +146,7 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	srv, err := server.New(server.Options{Config: cfg, Store: st, Logger: log, TLS: tlsCfg != nil, Engines: eng})
+	srv, err := server.New(server.Options{Config: cfg, Store: st, Logger: log, TLS: tlsCfg != nil, Engines: eng, Version: version.Get().Short()})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/firebreak-msp/firebreak/internal/version"
 )
 
 // Exit codes, documented in --help.
@@ -50,6 +52,7 @@ Exit codes:
   1  error
   2  usage error (bad flag or argument)
   3  findings or alerts at or above --fail-on`,
+		Version:       version.Get().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
@@ -60,6 +63,7 @@ Exit codes:
 			g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 		},
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
@@ -86,6 +90,7 @@ var commands = []func(*globalOptions) *cobra.Command{
 	newKevCommand,
 	newServeCommand,
 	newValidateCommand,
+	newVersionCommand,
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
