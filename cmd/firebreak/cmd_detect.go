@@ -259,14 +259,14 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 	case "json":
 		doc := struct {
 			Version   string              `json:"version"`
-			Incidents []*detect.Incident  `json:"incidents"`
+			Incidents []event.Alert       `json:"incidents"` // ECS alert documents
 			Input     ingest.Stats        `json:"input"`
 			Engine    detect.Stats        `json:"engine"`
 			Seconds   float64             `json:"seconds"`
 			Rules     []map[string]string `json:"rules,omitempty"`
-		}{Version: "1", Incidents: incs, Input: run.stats, Engine: eng.Stats(), Seconds: elapsed.Seconds()}
-		if doc.Incidents == nil {
-			doc.Incidents = []*detect.Incident{}
+		}{Version: "1", Incidents: make([]event.Alert, 0, len(incs)), Input: run.stats, Engine: eng.Stats(), Seconds: elapsed.Seconds()}
+		for _, inc := range incs {
+			doc.Incidents = append(doc.Incidents, inc.ECS("", inc.Last))
 		}
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
@@ -300,7 +300,8 @@ func (run *detectRun) emit(alerts []detect.Alert) error {
 		return nil
 	}
 	for i := range alerts {
-		if err := run.enc.Encode(&alerts[i]); err != nil {
+		ecs := alerts[i].ECS()
+		if err := run.enc.Encode(ecs); err != nil {
 			return err
 		}
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/firebreak-msp/firebreak/internal/detect"
+	"github.com/firebreak-msp/firebreak/internal/event"
 )
 
 func detectGlobals() (*globalOptions, *bytes.Buffer, *bytes.Buffer) {
@@ -55,7 +55,7 @@ func TestDetectReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
-		Incidents []detect.Incident `json:"incidents"`
+		Incidents []event.Alert `json:"incidents"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -76,7 +76,7 @@ func TestDetectReplay(t *testing.T) {
 		if err := runDetect(t.Context(), opts, g, []string{sshdLog(t, true)}); err != nil {
 			t.Fatal(err)
 		}
-		if n := strings.Count(out.String(), `"kind":"new"`); n != 1 {
+		if n := strings.Count(out.String(), `"alert":{"kind":"new"}`); n != 1 {
 			t.Errorf("%d new alerts, want 1:\n%s", n, out)
 		}
 	})
@@ -162,14 +162,14 @@ func TestDetectMergesInputsByTime(t *testing.T) {
 	older := write("auth.log.1", lines[:6])
 	newer := write("auth.log", lines[6:])
 
-	run := func(files ...string) ([]detect.Incident, string) {
+	run := func(files ...string) ([]event.Alert, string) {
 		g, out, errb := detectGlobals()
 		opts := detectOptions{format: "json", progress: "never", tenant: "cedar-law", year: 2026}
 		if err := runDetect(t.Context(), opts, g, files); err != nil {
 			t.Fatal(err)
 		}
 		var doc struct {
-			Incidents []detect.Incident `json:"incidents"`
+			Incidents []event.Alert `json:"incidents"`
 		}
 		if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
 			t.Fatalf("%v\n%s", err, out)
@@ -184,10 +184,10 @@ func TestDetectMergesInputsByTime(t *testing.T) {
 	if !strings.Contains(summary, " 0 late") {
 		t.Errorf("summary reports late events:\n%s", summary)
 	}
-	key := func(incs []detect.Incident) []string {
+	key := func(incs []event.Alert) []string {
 		var ks []string
 		for _, inc := range incs {
-			ks = append(ks, fmt.Sprintf("%s %v %d %s %s", inc.RuleName, inc.Key, inc.Count, inc.First.Format("15:04"), inc.Last.Format("15:04")))
+			ks = append(ks, fmt.Sprintf("%s %v %d %s %s", inc.RuleName, inc.Key, inc.Count, inc.Start.Format("15:04"), inc.End.Format("15:04")))
 		}
 		return ks
 	}
@@ -227,7 +227,7 @@ func TestDetectTimezone(t *testing.T) {
 				t.Fatal(err)
 			}
 			var doc struct {
-				Incidents []detect.Incident `json:"incidents"`
+				Incidents []event.Alert `json:"incidents"`
 			}
 			if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
 				t.Fatalf("%v\n%s", err, out)
@@ -236,7 +236,7 @@ func TestDetectTimezone(t *testing.T) {
 				t.Fatalf("%d incidents, want 1:\n%s", len(doc.Incidents), out)
 			}
 			inc := doc.Incidents[0]
-			got := []time.Time{inc.First.UTC(), inc.Last.UTC()}
+			got := []time.Time{inc.Start.UTC(), inc.End.UTC()}
 			want := []time.Time{tt.want, tt.want.Add(25 * time.Second)}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("incident first/last (-want +got):\n%s", diff)

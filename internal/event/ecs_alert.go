@@ -165,3 +165,54 @@ func appendStrings(dst []byte, ss []string) []byte {
 	}
 	return append(dst, ']')
 }
+
+// alertWire is the ECS alert document AppendECS writes, for UnmarshalJSON.
+type alertWire struct {
+	Timestamp time.Time `json:"@timestamp"`
+	Event     struct {
+		ID        string    `json:"id"`
+		Dataset   string    `json:"dataset"`
+		Start     time.Time `json:"start"`
+		End       time.Time `json:"end"`
+		Reference string    `json:"reference"`
+	} `json:"event"`
+	Rule struct {
+		ID          string `json:"id"`
+		Name        string `json:"name"`
+		Description string `json:"description"`
+	} `json:"rule"`
+	Message      string `json:"message"`
+	Organization struct {
+		ID string `json:"id"`
+	} `json:"organization"`
+	Threat struct {
+		Technique struct {
+			ID []string `json:"id"`
+		} `json:"technique"`
+	} `json:"threat"`
+	Firebreak struct {
+		Severity string `json:"severity"`
+		Status   string `json:"status"`
+		Alert    struct {
+			Kind string `json:"kind"`
+		} `json:"alert"`
+		Count   int64             `json:"count"`
+		Tenants []string          `json:"tenants"`
+		Key     map[string]string `json:"key"`
+		Detail  json.RawMessage   `json:"detail"`
+	} `json:"firebreak"`
+}
+
+// UnmarshalJSON reads an ECS alert document written by AppendECS.
+func (a *Alert) UnmarshalJSON(b []byte) error {
+	var w alertWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*a = Alert{ID: w.Event.ID, Kind: w.Firebreak.Alert.Kind, Dataset: w.Event.Dataset, Time: w.Timestamp,
+		Start: w.Event.Start, End: w.Event.End, RuleID: w.Rule.ID, RuleName: w.Rule.Name, Title: w.Message,
+		Severity: w.Firebreak.Severity, Tenant: w.Organization.ID, Tenants: w.Firebreak.Tenants, Count: w.Firebreak.Count,
+		Techniques: w.Threat.Technique.ID, Key: w.Firebreak.Key, Status: w.Firebreak.Status, Reference: w.Event.Reference,
+		Extra: w.Firebreak.Detail}
+	return nil
+}

@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -192,4 +193,16 @@ func FuzzECSEvent(f *testing.F) {
 			t.Fatalf("re-decoding %s: %v", out, err)
 		}
 	})
+}
+
+// TestECSSampleCoversEveryField keeps the round trip honest: a field added to
+// Event must be set in ecsSample, and then the round trip fails until the
+// encoder and decoder carry it.
+func TestECSSampleCoversEveryField(t *testing.T) {
+	v := reflect.ValueOf(ecsSample())
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Errorf("ecsSample leaves Event.%s zero", v.Type().Field(i).Name)
+		}
+	}
 }

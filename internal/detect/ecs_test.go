@@ -1,0 +1,60 @@
+package detect
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestSampleJSON: samples are written as ECS events and read back, and
+// samples stored by earlier versions (snake_case) are still read.
+func TestSampleJSON(t *testing.T) {
+	want := Sample{Time: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC), Action: "ssh_failed_password", Outcome: "failure",
+		Reason: "bad_password", User: "root", SourceIP: "203.0.113.5", Host: "srv01", Tenant: "cedar-law", File: "auth.log", Line: 3}
+	b, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{`"source":{"ip":"203.0.113.5"}`, `"user":{"name":"root"}`, `"ecs":{"version"`} {
+		if !strings.Contains(string(b), s) {
+			t.Errorf("ECS sample lacks %s: %s", s, b)
+		}
+	}
+	legacy := `{"time":"2026-11-26T10:00:00Z","action":"ssh_failed_password","outcome":"failure","reason":"bad_password","user":"root","source_ip":"203.0.113.5","host":"srv01","tenant":"cedar-law","file":"auth.log","line":3}`
+	for name, in := range map[string]string{"ecs": string(b), "legacy": legacy} {
+		var got Sample
+		if err := json.Unmarshal([]byte(in), &got); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if d := cmp.Diff(got, want); d != "" {
+			t.Errorf("%s (-got +want):\n%s", name, d)
+		}
+	}
+}
+
+// TestIncidentECS: the alert document carries the incident's identity.
+func TestIncidentECS(t *testing.T) {
+	inc := Incident{ID: "i1", Rule: "r", RuleName: "ssh_bruteforce", Title: "t", Severity: "high", Level: "medium", Tenant: "a",
+		Key: map[string]string{"source.ip": "203.0.113.5"}, First: time.Unix(0, 0).UTC(), Last: time.Unix(60, 0).UTC(), Count: 6,
+		Samples: []Sample{{Time: time.Unix(0, 0).UTC(), User: "root"}}}
+	a := inc.ECS("new", inc.Last)
+	b, _ := json.Marshal(a)
+	var back struct {
+		Firebreak struct {
+			Detail struct {
+				Level   string
+				Samples []Sample
+			}
+		}
+	}
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if a.RuleName != "ssh_bruteforce" || a.Count != 6 || a.Start != inc.First || back.Firebreak.Detail.Level != "medium" ||
+		len(back.Firebreak.Detail.Samples) != 1 || back.Firebreak.Detail.Samples[0].User != "root" {
+		t.Errorf("alert %+v\n%s", a, b)
+	}
+}
