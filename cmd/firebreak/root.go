@@ -82,6 +82,7 @@ var commands = []func(*globalOptions) *cobra.Command{
 	newAuditCommand,
 	newBlastCommand,
 	newCollectCommand,
+	newContractCommand,
 	newControlsCommand,
 	newDemoCommand,
 	newDetectCommand,
