@@ -452,7 +452,7 @@ func abbreviation(before string) bool {
 // Periods: "12 months", "twelve (12) months", "one year", "180 days",
 // "24 hours", "within two business days".
 var (
-	periodRe = regexp.MustCompile(`\b([0-9]+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen|twenty-four|thirty|forty-eight|seventy-two|ninety)(?: \(([0-9]+)\))?(?: calendar| business| working)? (hours?|days?|weeks?|months?|years?)\b`)
+	periodRe    = regexp.MustCompile(`\b([0-9]+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen|twenty-four|thirty|forty-eight|seventy-two|ninety)(?: \(([0-9]+)\))?(?: calendar| business| working)? (hours?|days?|weeks?|months?|years?)\b`)
 	numberWords = map[string]int{"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
 		"eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty-four": 24,
 		"thirty": 30, "forty-eight": 48, "seventy-two": 72, "ninety": 90}

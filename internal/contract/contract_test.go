@@ -176,15 +176,15 @@ func TestPatternFile(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	complete := writeDOCX(t, []string{"x"})
 	cases := map[string][]byte{
-		"scan.pdf":      writePDF(t, []string{"", ""}),
-		"cut.pdf":       writePDF(t, []string{"The Provider shall notify"})[:200],
-		"garbage.pdf":   []byte("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 9 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF"),
-		"enc.docx":      append([]byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}, make([]byte, 500)...),
-		"cut.docx":      complete[:len(complete)/2],
-		"notdocx.docx":  zipOf(t, map[string]string{"a.txt": "hello"}),
-		"badxml.docx":   zipOf(t, map[string]string{"word/document.xml": "<w:document><w:body><w:p><w:t>unterminated"}),
-		"binary.txt":    {0x00, 0x01, 0x02, 0xff},
-		"empty.txt":     {},
+		"scan.pdf":     writePDF(t, []string{"", ""}),
+		"cut.pdf":      writePDF(t, []string{"The Provider shall notify"})[:200],
+		"garbage.pdf":  []byte("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 9 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF"),
+		"enc.docx":     append([]byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}, make([]byte, 500)...),
+		"cut.docx":     complete[:len(complete)/2],
+		"notdocx.docx": zipOf(t, map[string]string{"a.txt": "hello"}),
+		"badxml.docx":  zipOf(t, map[string]string{"word/document.xml": "<w:document><w:body><w:p><w:t>unterminated"}),
+		"binary.txt":   {0x00, 0x01, 0x02, 0xff},
+		"empty.txt":    {},
 	}
 	for name, b := range cases {
 		_, err := Parse(name, b)
