@@ -127,12 +127,20 @@ func TestTamper(t *testing.T) {
 		want string
 	}{
 		"payload type": {func() []byte { e := env; e.PayloadType = "application/json"; return reenc(e) }(), "signature"},
-		"signature":    {func() []byte { e := env; e.Signatures = []dsse.Signature{{KeyID: env.Signatures[0].KeyID, Sig: base64.StdEncoding.EncodeToString(make([]byte, 64))}}; return reenc(e) }(), "signature"},
+		"signature": {func() []byte {
+			e := env
+			e.Signatures = []dsse.Signature{{KeyID: env.Signatures[0].KeyID, Sig: base64.StdEncoding.EncodeToString(make([]byte, 64))}}
+			return reenc(e)
+		}(), "signature"},
 		"no signature": {func() []byte { e := env; e.Signatures = nil; return reenc(e) }(), "signature"},
-		"key id":       {func() []byte { e := env; e.Signatures = []dsse.Signature{{KeyID: "SHA256:other", Sig: env.Signatures[0].Sig}}; return reenc(e) }(), "unknown-key"},
-		"truncated":    {envJSON[:len(envJSON)/2], "format"},
-		"not json":     {[]byte("hello"), "format"},
-		"extra field":  {[]byte(strings.Replace(string(envJSON), `"payloadType"`, `"x": 1, "payloadType"`, 1)), "format"},
+		"key id": {func() []byte {
+			e := env
+			e.Signatures = []dsse.Signature{{KeyID: "SHA256:other", Sig: env.Signatures[0].Sig}}
+			return reenc(e)
+		}(), "unknown-key"},
+		"truncated":   {envJSON[:len(envJSON)/2], "format"},
+		"not json":    {[]byte("hello"), "format"},
+		"extra field": {[]byte(strings.Replace(string(envJSON), `"payloadType"`, `"x": 1, "payloadType"`, 1)), "format"},
 	}
 	// One changed byte at a time across the whole payload.
 	for _, field := range []string{`"score":72.5`, `"status":"fail"`, `"privilege":"full"`, `"tenants":25`, `"id":"brightwater-dental"`, `"expires_at"`, `"tenant:brightwater-dental"`} {
