@@ -79,6 +79,7 @@ Exit codes:
 // verb lives in its own cmd_<verb>.go file.
 var commands = []func(*globalOptions) *cobra.Command{
 	newAssessCommand,
+	newAttestCommand,
 	newAuditCommand,
 	newBlastCommand,
 	newCollectCommand,

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/firebreak-msp/firebreak/internal/attest"
+)
+
+func newAttestCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "attest",
+		Short: "Signed posture attestations a customer can verify offline",
+		Long: `An attestation is what the MSP states about one customer tenant — which controls
+passed on which date, the access the MSP holds there and by which path, which MSP
+compromises would reach it, the contract clauses present — as an in-toto
+Statement in a DSSE envelope signed with the MSP's Ed25519 key. The customer
+verifies it with the MSP's public key alone, without running firebreak's server
+or trusting the MSP's word.`,
+	}
+	cmd.AddCommand(newAttestKeygenCommand(g), newAttestVerifyCommand(g))
+	return cmd
+}
+
+func newAttestKeygenCommand(g *globalOptions) *cobra.Command {
+	var dir, name string
+	cmd := &cobra.Command{
+		Use:   "keygen",
+		Short: "Create an Ed25519 signing key (NAME.key, mode 0600) and its public key (NAME.pub)",
+		Long: `Keygen writes a new key pair. Give NAME.pub to customers; keep NAME.key secret.
+To rotate, create a new pair, publish both public keys for a while (verify
+accepts several --key), and sign with the new one. The key id printed is the
+SHA-256 fingerprint that envelopes carry.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			k, err := attest.GenerateKey(dir, name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "key id %s\nprivate %s/%s.key (keep secret)\npublic  %s/%s.pub (give to customers)\n", k.ID(), dir, name, dir, name)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", ".", "`DIR` to write the key files in")
+	cmd.Flags().StringVar(&name, "name", "firebreak-attest", "base `NAME` of the key files")
+	return cmd
+}
+
+type attestVerifyOptions struct {
+	keys   []string
+	tenant string
+	now    string
+	format string
+}
+
+// errNotVerified is returned after the refusal has been printed.
+var errNotVerified = errors.New("attestation not verified")
+
+func newAttestVerifyCommand(g *globalOptions) *cobra.Command {
+	var opts attestVerifyOptions
+	cmd := &cobra.Command{
+		Use:   "verify FILE",
+		Short: "Check an attestation's signature, schema and freshness and print what it says",
+		Long: `Verify checks, in order: the envelope's shape, a signature by one of the trusted
+--key files (matched by key id), the in-toto statement and predicate types and
+version, the predicate's JSON schema, that it is not expired or issued in the
+future, and (with --tenant) that it is about that tenant. It then prints the
+content readably. Any changed byte fails.
+
+Exit status is 0 when verified and 1 with the reason otherwise (signature,
+unknown-key, format, type, version, schema, expired, not-yet-valid, tenant).
+FILE "-" reads standard input.`,
+		Example: `  firebreak attest verify brightwater-dental.intoto.json --key harbourview.pub --tenant brightwater-dental`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runAttestVerify(cmd.Context(), opts, g, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&opts.keys, "key", nil, "trusted public key `FILE` (PEM; repeatable during a rotation)")
+	f.StringVar(&opts.tenant, "tenant", "", "require the attestation to be about tenant `ID`")
+	f.StringVar(&opts.now, "now", "", "verify as of this `TIME` (RFC 3339 or YYYY-MM-DD) instead of now")
+	f.StringVarP(&opts.format, "format", "f", "text", "output format: text or json (the verified statement)")
+	return cmd
+}
+
+func runAttestVerify(ctx context.Context, opts attestVerifyOptions, g *globalOptions, file string) error {
+	if len(opts.keys) == 0 {
+		return usageError{errors.New("--key is required: the MSP's public key")}
+	}
+	if opts.format != "text" && opts.format != "json" {
+		return usageError{fmt.Errorf("unknown --format %q (expected text or json)", opts.format)}
+	}
+	vo := attest.VerifyOptions{Tenant: opts.tenant}
+	if opts.now != "" {
+		t, err := parseNow(opts.now)
+		if err != nil {
+			return err
+		}
+		vo.Now = t
+	}
+	for _, p := range opts.keys {
+		k, err := attest.LoadKey(p)
+		if err != nil {
+			return err
+		}
+		vo.Keys = append(vo.Keys, k)
+	}
+	var r io.Reader = os.Stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	v, err := attest.Verify(ctx, r, vo)
+	if err != nil {
+		fmt.Fprintf(g.stdout, "NOT VERIFIED %s: %v\n", file, err)
+		return errNotVerified
+	}
+	if opts.format == "json" {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v.Statement)
+	}
+	printPosture(g.stdout, file, v)
+	return nil
+}
+
+func printPosture(w io.Writer, file string, v *attest.Verified) {
+	p := v.Statement.Predicate
+	fmt.Fprintf(w, "VERIFIED %s\n  signed by key %s\n", file, v.KeyID)
+	fmt.Fprintf(w, "  %s attests for tenant %s", p.Provider, p.Tenant.ID)
+	if p.Tenant.Name != "" {
+		fmt.Fprintf(w, " (%s)", p.Tenant.Name)
+	}
+	fmt.Fprintf(w, "\n  assessed %s by %s %s; issued %s; valid until %s\n  estate snapshot sha256 %s\n\n",
+		p.AssessedAt.UTC().Format(time.RFC3339), p.Tool.Name, p.Tool.Version, p.IssuedAt.UTC().Format(time.RFC3339),
+		p.ExpiresAt.UTC().Format(time.RFC3339), p.EstateDigest)
+	s := p.Summary
+	fmt.Fprintf(w, "Controls: score %.1f — %d pass, %d fail, %d not evaluable, %d not applicable, %d excepted\n",
+		s.Score, s.Pass, s.Fail, s.NotEvaluable, s.NotApplicable, s.Excepted)
+	for _, c := range p.Controls {
+		if c.Status == "not_applicable" {
+			continue
+		}
+		fmt.Fprintf(w, "  %-14s %-12s %-9s %s\n", c.Status, c.ID, c.Severity, c.Title)
+	}
+	fmt.Fprintf(w, "\nAccess the MSP holds in this tenant (%d):\n", len(p.Access))
+	for _, a := range p.Access {
+		standing := "standing"
+		if !a.Standing {
+			standing = "eligible (just-in-time)"
+		}
+		fmt.Fprintf(w, "  %s %s: %s, %s", a.Kind, a.Principal, a.Privilege, standing)
+		if a.MFA != "" {
+			fmt.Fprintf(w, ", MFA %s", a.MFA)
+		}
+		fmt.Fprintln(w)
+		if a.Path != "" {
+			fmt.Fprintf(w, "      via %s\n", a.Path)
+		}
+	}
+	fmt.Fprintf(w, "\nCompromises that would reach this tenant at admin level (%d", p.Blast.Total)
+	if len(p.Blast.ReachedBy) < p.Blast.Total {
+		fmt.Fprintf(w, ", %d shown", len(p.Blast.ReachedBy))
+	}
+	fmt.Fprintln(w, "):")
+	for _, r := range p.Blast.ReachedBy {
+		fmt.Fprintf(w, "  %s %s (reaches %d tenants)\n", r.Kind, r.ID, r.Tenants)
+		if r.Path != "" {
+			fmt.Fprintf(w, "      %s\n", r.Path)
+		}
+	}
+	if c := p.Contract; c != nil {
+		fmt.Fprintf(w, "\nContract %s: %d of the advisory's clauses present", c.ID, len(c.Present))
+		if len(c.Missing) > 0 {
+			fmt.Fprintf(w, "; missing %s", strings.Join(c.Missing, ", "))
+		}
+		fmt.Fprintln(w)
+	}
+}
