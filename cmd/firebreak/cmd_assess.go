@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,11 @@ type assessOptions struct {
 	NoTrust  bool
 	Passing  bool
 
+	// SARIF at MSP scale (issue 16).
+	Unknown         bool
+	SARIFPerTenant  bool
+	SARIFMaxResults int
+
 	getenv func(string) string // os.Getenv outside tests
 }
 
@@ -46,6 +52,9 @@ func (o *assessOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.Now, "now", "", "evaluate as of `DATE` (YYYY-MM-DD or RFC 3339) for reproducible runs (default: now)")
 	f.BoolVar(&o.NoTrust, "no-trust", false, "skip the trust graph (FB-TRUST-* controls become not evaluable)")
 	f.BoolVar(&o.Passing, "include-passing", false, "also list passing results in csv and sarif output")
+	f.BoolVar(&o.Unknown, "include-unknown", false, "also list not-evaluable results in sarif output")
+	f.BoolVar(&o.SARIFPerTenant, "sarif-per-tenant", false, "sarif: one run per tenant (and the MSP), each with its own automationDetails.id; with -o DIR/ one file per tenant")
+	f.IntVar(&o.SARIFMaxResults, "sarif-max-results", report.DefaultSARIFMaxResults, "sarif: keep at most `N` results per run, the most severe (GitHub rejects more than 25,000); -1 for no cap")
 }
 
 func newAssessCommand(g *globalOptions) *cobra.Command {
@@ -121,6 +130,9 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 	format := opts.Format
 	if format == "" && opts.Output != "" {
 		format = report.FormatFromPath(opts.Output)
+	}
+	if format == "" && opts.SARIFPerTenant {
+		format = "sarif"
 	}
 	if format == "" {
 		format = "table"
@@ -224,10 +236,24 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 		ToolVersion:    version.Get().Short(),
 		IncludePassing: opts.Passing,
 		Color:          opts.Output == "" && report.UseColor(g.stdout, g.noColor),
+
+		IncludeUnknown:  opts.Unknown,
+		SARIFPerSubject: opts.SARIFPerTenant,
+		SARIFMaxResults: opts.SARIFMaxResults,
+		OnTruncate: func(subject string, kept, total int) {
+			fmt.Fprintf(g.stderr, "firebreak: sarif run %s: kept the %d most severe of %d results (--sarif-max-results); use --sarif-per-tenant\n", cmp.Or(subject, "(all)"), kept, total)
+		},
 	}
-	if opts.Output != "" {
+	switch {
+	case format == "sarif" && opts.SARIFPerTenant && isDirTarget(opts.Output):
+		var paths []string
+		paths, err = report.WriteSARIFFiles(opts.Output, rep, ropts)
+		if err == nil && g.log != nil {
+			g.log.Info("wrote sarif per tenant", "dir", opts.Output, "files", len(paths))
+		}
+	case opts.Output != "":
 		err = report.WriteFile(opts.Output, format, rep, ropts)
-	} else {
+	default:
 		err = report.Write(g.stdout, format, rep, ropts)
 	}
 	if err != nil {
@@ -277,4 +303,17 @@ func cachedKEVMatch(kc *kev.Catalog) func(vendor, product, version, cpe string) 
 		cache[k] = ids
 		return ids
 	}
+}
+
+// isDirTarget reports whether -o names a directory: one that exists, or a
+// path ending in a separator.
+func isDirTarget(p string) bool {
+	if p == "" {
+		return false
+	}
+	if strings.HasSuffix(p, "/") || strings.HasSuffix(p, string(os.PathSeparator)) {
+		return true
+	}
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }

@@ -36,6 +36,24 @@ type Options struct {
 	// IncludePassing adds pass and not-applicable results to the CSV and
 	// SARIF outputs (the table, JSON, HTML and OSCAL always cover every result).
 	IncludePassing bool
+	// IncludeUnknown adds not-evaluable results to the SARIF output; without
+	// it SARIF carries only results a code-scanning platform can act on
+	// (fail and excepted, plus pass, attested and not-applicable with
+	// IncludePassing).
+	IncludeUnknown bool
+	// SARIFPerSubject writes one SARIF run per subject (the MSP and each
+	// tenant), each with its own automationDetails.id
+	// ("firebreak/<subject>/"), so a code-scanning platform tracks each
+	// tenant as its own analysis category.
+	SARIFPerSubject bool
+	// SARIFMaxResults caps the results of one SARIF run (default 25,000,
+	// GitHub code scanning's hard limit; negative for no cap). A run over
+	// the cap keeps the most severe results (the formats' common order) and
+	// says in a tool execution notification how many it left out.
+	SARIFMaxResults int
+	// OnTruncate, when set, is told about every SARIF run cut at
+	// SARIFMaxResults, so a command can warn.
+	OnTruncate func(subject string, kept, total int)
 	// TopControls is how many failing controls the table lists (default 15;
 	// negative for all).
 	TopControls int

@@ -1,16 +1,25 @@
 package report
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
+	"maps"
+	"math"
 	"net/url"
+	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/atomicfile"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
+	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
 // SARIF 2.1.0 (OASIS). Only the properties firebreak fills are modelled.
@@ -24,10 +33,11 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool        sarifTool         `json:"tool"`
-	Invocations []sarifInvocation `json:"invocations,omitempty"`
-	Results     []sarifResult     `json:"results"`
-	Properties  map[string]any    `json:"properties,omitempty"`
+	Tool              sarifTool         `json:"tool"`
+	AutomationDetails *sarifAutomation  `json:"automationDetails,omitempty"`
+	Invocations       []sarifInvocation `json:"invocations,omitempty"`
+	Results           []sarifResult     `json:"results"`
+	Properties        map[string]any    `json:"properties,omitempty"`
 }
 
 type sarifTool struct {
@@ -62,8 +72,9 @@ type sarifConfig struct {
 }
 
 type sarifInvocation struct {
-	ExecutionSuccessful bool   `json:"executionSuccessful"`
-	EndTimeUTC          string `json:"endTimeUtc,omitempty"`
+	ExecutionSuccessful        bool                `json:"executionSuccessful"`
+	EndTimeUTC                 string              `json:"endTimeUtc,omitempty"`
+	ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
 }
 
 type sarifResult struct {
@@ -203,6 +214,11 @@ func fingerprint(parts ...string) string {
 // result per finding, located at the estate file line of its first piece of
 // evidence (further evidence as related locations).
 func writeSARIF(w io.Writer, r *assess.Report, opts Options) error {
+	return writeSARIFGroups(w, r, opts, sarifGroups(r, opts))
+}
+
+// sarifRules is the rule table: one rule per control, catalog order first.
+func sarifRules(r *assess.Report, opts Options) ([]sarifRule, map[string]int) {
 	infos := rulesFor(r, opts.Catalog)
 	index := make(map[string]int, len(infos))
 	rules := make([]sarifRule, len(infos))
@@ -249,16 +265,184 @@ func writeSARIF(w io.Writer, r *assess.Report, opts Options) error {
 		}
 		rules[i] = rule
 	}
+	return rules, index
+}
 
-	rows := selectResults(r, opts.IncludePassing)
-	log := sarifLog{Schema: sarifSchemaURI, Version: "2.1.0", Runs: []sarifRun{{
+func writeSARIFGroups(w io.Writer, r *assess.Report, opts Options, groups []sarifGroup) error {
+	rules, index := sarifRules(r, opts)
+	var runs []sarifRun
+	var splices []splice
+	for _, g := range groups {
+		run, sp := sarifRunFor(r, opts, g, rules, index)
+		runs = append(runs, run)
+		splices = append(splices, sp)
+	}
+	return writeSpliced(w, &sarifLog{Schema: sarifSchemaURI, Version: "2.1.0", Runs: runs}, splices...)
+}
+
+// DefaultSARIFMaxResults is GitHub code scanning's hard limit on the results
+// of one run; uploads over it are rejected.
+const DefaultSARIFMaxResults = 25_000
+
+func (o Options) sarifMax() int {
+	switch {
+	case o.SARIFMaxResults == 0:
+		return DefaultSARIFMaxResults
+	case o.SARIFMaxResults < 0:
+		return math.MaxInt
+	}
+	return o.SARIFMaxResults
+}
+
+// sarifGroup is the results of one SARIF run: every selected result, or
+// those of one subject.
+type sarifGroup struct {
+	subject string // "" for the one run of the whole estate
+	rows    []*assess.Result
+}
+
+// sarifGroups selects the results SARIF carries (findings; pass and
+// not-applicable with IncludePassing; not-evaluable only with
+// IncludeUnknown) in the formats' common order, and splits them into runs:
+// one, or one per subject with SARIFPerSubject. Every subject of the report
+// gets a run, even one with no results, so that uploading it closes the
+// subject's fixed alerts.
+func sarifGroups(r *assess.Report, opts Options) []sarifGroup {
+	var rows []*assess.Result
+	for _, res := range selectResults(r, opts.IncludePassing) {
+		if res.Status == assess.StatusNotEvaluable && !opts.IncludeUnknown {
+			continue
+		}
+		rows = append(rows, res)
+	}
+	if !opts.SARIFPerSubject {
+		return []sarifGroup{{rows: rows}}
+	}
+	by := map[string][]*assess.Result{}
+	for i := range r.Results {
+		by[r.Results[i].Subject] = nil
+	}
+	for _, res := range rows {
+		by[res.Subject] = append(by[res.Subject], res)
+	}
+	subjects := slices.Collect(maps.Keys(by))
+	slices.SortFunc(subjects, func(a, b string) int {
+		if (a == estate.MSP) != (b == estate.MSP) {
+			if a == estate.MSP {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	out := make([]sarifGroup, len(subjects))
+	for i, s := range subjects {
+		out[i] = sarifGroup{subject: s, rows: by[s]}
+	}
+	return out
+}
+
+type sarifAutomation struct {
+	ID string `json:"id"`
+}
+
+type sarifNotification struct {
+	Level   string    `json:"level"`
+	Message sarifText `json:"message"`
+}
+
+// sarifRunFor builds one run's skeleton and the splice that streams its
+// results. A per-subject run lists only the rules its results use, so a
+// 1,000-tenant file does not repeat the catalog a thousand times.
+func sarifRunFor(r *assess.Report, opts Options, g sarifGroup, rules []sarifRule, index map[string]int) (sarifRun, splice) {
+	rows := g.rows
+	inv := sarifInvocation{ExecutionSuccessful: true, EndTimeUTC: r.At.UTC().Format("2006-01-02T15:04:05Z")}
+	props := map[string]any{"provider": r.Provider, "reportVersion": r.Version}
+	if max := opts.sarifMax(); len(rows) > max {
+		inv.ToolExecutionNotifications = []sarifNotification{{Level: "warning", Message: sarifText{Text: fmt.Sprintf(
+			"%d of %d results kept (the most severe; --sarif-max-results %d); split the report per tenant (--sarif-per-tenant) to keep them all",
+			max, len(rows), max)}}}
+		props["omittedResults"] = len(rows) - max
+		if opts.OnTruncate != nil {
+			opts.OnTruncate(g.subject, max, len(rows))
+		}
+		rows = rows[:max]
+	}
+	auto := "firebreak/"
+	if g.subject != "" {
+		auto = "firebreak/" + g.subject + "/"
+		props["subject"] = g.subject
+		used := map[string]bool{}
+		for _, res := range rows {
+			used[res.Control] = true
+		}
+		var local []sarifRule
+		localIndex := map[string]int{}
+		for _, rule := range rules {
+			if used[rule.ID] {
+				localIndex[rule.ID] = len(local)
+				local = append(local, rule)
+			}
+		}
+		rules, index = local, localIndex
+	}
+	if rules == nil {
+		rules = []sarifRule{}
+	}
+	run := sarifRun{
 		Tool: sarifTool{Driver: sarifDriver{Name: "firebreak", Version: opts.toolVersion(),
 			InformationURI: "https://github.com/firebreak-msp/firebreak", Rules: rules}},
-		Invocations: []sarifInvocation{{ExecutionSuccessful: true, EndTimeUTC: r.At.UTC().Format("2006-01-02T15:04:05Z")}},
-		Results:     nil, // streamed
-		Properties:  map[string]any{"provider": r.Provider, "reportVersion": r.Version},
-	}}}
-	return writeSpliced(w, &log, splice{key: "results", n: len(rows), item: func(i int) any { return sarifResultFor(rows[i], index) }})
+		AutomationDetails: &sarifAutomation{ID: auto},
+		Invocations:       []sarifInvocation{inv},
+		Results:           nil, // streamed
+		Properties:        props,
+	}
+	return run, splice{key: "results", n: len(rows), item: func(i int) any { return sarifResultFor(rows[i], index) }}
+}
+
+// WriteSARIFFiles writes one SARIF file per subject into dir (created if
+// missing): <subject>.sarif, each one run with its own automationDetails.id,
+// atomically. This is the shape GitHub code scanning accepts at MSP scale (at
+// most 20 runs and 25,000 results per upload). It returns the paths written.
+func WriteSARIFFiles(dir string, r *assess.Report, opts Options) ([]string, error) {
+	if r == nil {
+		return nil, errors.New("rendering report: nil report")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	opts.SARIFPerSubject = true
+	var paths []string
+	for _, g := range sarifGroups(r, opts) {
+		name := safeFileName(g.subject) + ".sarif"
+		path := filepath.Join(dir, name)
+		err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+			bw := bufio.NewWriterSize(w, 64<<10)
+			if err := writeSARIFGroups(bw, r, opts, []sarifGroup{g}); err != nil {
+				return err
+			}
+			return bw.Flush()
+		})
+		if err != nil {
+			return paths, fmt.Errorf("writing %s: %w", path, err)
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
+}
+
+// safeFileName keeps letters, digits, dot, dash and underscore.
+func safeFileName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 || b[0] == '.' {
+		return "_" + string(b)
+	}
+	return string(b)
 }
 
 // sarifResultFor converts one assessment result.
