@@ -1,6 +1,6 @@
 // Package report renders an assessment (*assess.Report) for people and
 // machines: a terminal table, JSON, a self-contained HTML file, CSV, SARIF
-// 2.1.0 and OSCAL 1.1 assessment results. Write renders to an io.Writer;
+// 2.1.0 and OSCAL 1.2 assessment results. Write renders to an io.Writer;
 // WriteFile renders to a temporary file beside the target and renames it
 // into place, so a failed run never leaves a half-written report.
 //
@@ -39,7 +39,7 @@
 //     warning (medium) or note; excepted results carry an accepted external
 //     suppression with the exception's owner and reason; not-evaluable
 //     results are kind "review". partialFingerprints are stable across runs.
-//   - oscal: an OSCAL 1.1 (1.1.1 schema) assessment-results document with
+//   - oscal: an OSCAL 1.2.3 (the current NIST release) assessment-results document with
 //     one result for the run: reviewed controls (the catalog), one
 //     observation per result with its evidence as relevant-evidence
 //     (file:line as href), and one finding per observation targeting the

@@ -10,12 +10,12 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/assess"
 )
 
-// OSCAL 1.1 assessment results (NIST). Only the assemblies firebreak fills
+// OSCAL assessment results (NIST, release 1.2.3). Only the assemblies firebreak fills
 // are modelled. Every identifier is a stable UUID derived from the report
 // content, so rendering the same report twice gives the same document.
 
 const (
-	oscalVersion = "1.1.1"
+	oscalVersion = "1.2.3"
 	oscalNS      = "https://github.com/firebreak-msp/firebreak/ns/oscal"
 )
 
@@ -194,7 +194,7 @@ func prop(name, value string) oscalProp {
 
 func oscalTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// writeOSCAL writes an OSCAL 1.1 assessment-results document: one result
+// writeOSCAL writes an OSCAL assessment-results document: one result
 // (the run) holding one observation per (control, subject, object) result
 // with its evidence, and one finding per observation targeting the control,
 // satisfied or not.
