@@ -393,4 +393,3 @@ func BenchmarkHECExport(b *testing.B) {
 	<-done
 	b.ReportMetric(float64(n)/el.Seconds(), "events/s")
 }
-

@@ -72,7 +72,9 @@ func NewHEC(c HECConfig, env connector.Env) (*HEC, error) {
 
 // MaxBatch implements Sender: the envelope is the metadata prefix, the
 // time (at most 32 bytes with its key) and "event":…}.
-func (h *HEC) MaxBatch() (int, int, int) { return h.maxBytes, 10000, len(h.prefix) + 32 + len(`"event":}`) }
+func (h *HEC) MaxBatch() (int, int, int) {
+	return h.maxBytes, 10000, len(h.prefix) + 32 + len(`"event":}`)
+}
 
 // docTime reads the leading "@timestamp" AppendECS writes, for HEC's time
 // field (epoch seconds); ok is false for other documents.
