@@ -31,6 +31,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/server"
@@ -98,7 +99,7 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 	defer st.Close()
 	fmt.Printf("store: %s\n", st.Dialect())
 
-	cfg := server.DefaultConfig()
+	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.TLS.Disable = true
 	cfg.Auth.InsecureCookies = true

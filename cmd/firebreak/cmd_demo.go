@@ -19,6 +19,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/examples"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
+	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/server"
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -100,7 +101,7 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 		return err
 	}
 	defer st.Close()
-	cfg := server.DefaultConfig()
+	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.Listen = o.listen
 	cfg.TLS.Disable = true

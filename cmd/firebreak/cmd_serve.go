@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/server"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/postgres"
@@ -73,10 +74,10 @@ mandatory at first sign-in.`,
 }
 
 // serveConfig merges defaults, the file, the environment and flags.
-func serveConfig(o serveOptions, lookup func(string) (string, bool)) (server.Config, error) {
-	cfg := server.DefaultConfig()
+func serveConfig(o serveOptions, lookup func(string) (string, bool)) (config.Config, error) {
+	cfg := config.Default()
 	if o.config != "" {
-		if err := server.LoadConfigFile(o.config, &cfg); err != nil {
+		if err := config.LoadFile(o.config, &cfg); err != nil {
 			return cfg, usageError{err}
 		}
 	}
@@ -173,7 +174,7 @@ func serveLogger(g *globalOptions, level string) *slog.Logger {
 
 // openStore opens PostgreSQL when a URL is configured, else SQLite in the
 // data dir.
-func openStore(ctx context.Context, cfg server.Config) (store.Store, error) {
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	if cfg.Database == "" {
 		return sqlite.Open(ctx, cfg.DataDir)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
@@ -27,7 +28,7 @@ func BenchmarkIngestHTTP(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.DataDir = b.TempDir()
 	cfg.Ingest.MaxBodyBytes = 64 << 20
 	if os.Getenv("FIREBREAK_BENCH_NO_RAW") != "" {
@@ -85,7 +86,7 @@ func BenchmarkPages(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.DataDir = b.TempDir()
 	eng, err := NewEngines(EngineOptions{})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
 )
@@ -35,7 +36,7 @@ func TestBrowserDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.TLS.Disable = true
 	cfg.Auth.InsecureCookies = true

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -22,52 +21,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
-// OIDCConfig enables single sign-on for MSP staff through an OpenID Connect
-// provider (authorization code flow with PKCE). The provider's verified
-// email must match a local owner or analyst account (provisioned by an
-// owner); tenant viewers always sign in locally.
-type OIDCConfig struct {
-	Issuer       string   `yaml:"issuer"`        // e.g. https://login.microsoftonline.com/<tenant>/v2.0
-	ClientID     string   `yaml:"client_id"`     //
-	ClientSecret string   `yaml:"client_secret"` // FIREBREAK_OIDC_CLIENT_SECRET overrides
-	RedirectURL  string   `yaml:"redirect_url"`  // https://firebreak.example/login/oidc/callback
-	Scopes       []string `yaml:"scopes"`        // default: openid email profile
-	// TrustIdPMFA accepts the provider's multi-factor authentication (an amr
-	// claim naming one) instead of firebreak's own TOTP step. Off: every SSO
-	// sign-in still asks for the firebreak TOTP code.
-	TrustIdPMFA bool `yaml:"trust_idp_mfa"`
-}
-
-func (c *OIDCConfig) validate() error {
-	var errs []error
-	u, err := url.Parse(c.Issuer)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
-		errs = append(errs, errors.New("config auth.oidc.issuer: an https URL"))
-	}
-	if c.ClientID == "" {
-		errs = append(errs, errors.New("config auth.oidc.client_id: required"))
-	}
-	if r, err := url.Parse(c.RedirectURL); err != nil || r.Host == "" || !strings.HasSuffix(r.Path, "/login/oidc/callback") {
-		errs = append(errs, errors.New("config auth.oidc.redirect_url: the URL of /login/oidc/callback on this server"))
-	}
-	return errors.Join(errs...)
-}
-
-func isLoopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
-
 // oidcClient caches the provider's discovery document and keys.
 type oidcClient struct {
-	cfg  OIDCConfig
+	cfg  config.OIDCConfig
 	http *http.Client
 
 	mu      sync.Mutex

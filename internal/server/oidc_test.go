@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
 )
@@ -97,12 +98,12 @@ func TestOIDCSignIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := &clock{t: idpNow()}
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	ts := httptest.NewUnstartedServer(nil)
 	ts.StartTLS()
 	defer ts.Close()
-	cfg.Auth.OIDC = &OIDCConfig{Issuer: idp.srv.URL, ClientID: "firebreak", ClientSecret: "client-secret", RedirectURL: ts.URL + "/login/oidc/callback", TrustIdPMFA: true}
+	cfg.Auth.OIDC = &config.OIDCConfig{Issuer: idp.srv.URL, ClientID: "firebreak", ClientSecret: "client-secret", RedirectURL: ts.URL + "/login/oidc/callback", TrustIdPMFA: true}
 	srv, err := New(Options{Config: cfg, Store: st, Now: clk.now, TLS: true})
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +214,7 @@ func TestOIDCES256(t *testing.T) {
 			"x": b64.EncodeToString(raw[1:33]), "y": b64.EncodeToString(raw[33:])}}})
 	}))
 	defer jwks.Close()
-	c := &oidcClient{cfg: OIDCConfig{Issuer: "https://idp.example", ClientID: "fb"}, http: jwks.Client(),
+	c := &oidcClient{cfg: config.OIDCConfig{Issuer: "https://idp.example", ClientID: "fb"}, http: jwks.Client(),
 		disc: &oidcDiscovery{Issuer: "https://idp.example", JWKSURI: jwks.URL}}
 	now := time.Now()
 	mk := func(claims map[string]any) string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
@@ -42,11 +43,11 @@ func TestServeReloadsAndTails(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Estate.Paths = []string{est}
 	cfg.Estate.PollInterval = time.Second
-	cfg.Ingest.Files = []TailConfig{{Path: logf, Tenant: "alpha-co"}}
+	cfg.Ingest.Files = []config.TailConfig{{Path: logf, Tenant: "alpha-co"}}
 	eng := &Engines{Assess: func(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
 		return &assess.Report{Version: "1", At: time.Now(), Provider: "msp", Scores: []assess.Score{{Subject: "alpha-co", Name: e.Tenants[0].Name, Score: 50}}}, nil
 	}}

@@ -18,13 +18,14 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/catalog"
+	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
 // Options configure a Server.
 type Options struct {
-	Config  Config
+	Config  config.Config
 	Store   store.Store
 	Logger  *slog.Logger     // nil: discard
 	Now     func() time.Time // nil: time.Now
@@ -40,7 +41,7 @@ type Options struct {
 // Server is the firebreak service. Create it with New, mount Handler, and
 // call Run to start background work (detection, schedules, syslog).
 type Server struct {
-	cfg     Config
+	cfg     config.Config
 	st      store.Store
 	log     *slog.Logger
 	now     func() time.Time

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -67,7 +68,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	clk := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Ingest.MaxBodyBytes = 64 << 10
 	cfg.Auth.LoginRatePerMin = 1000
@@ -610,33 +611,6 @@ func TestRolesAndHealth(t *testing.T) {
 	}
 }
 
-func TestConfig(t *testing.T) {
-	c := DefaultConfig()
-	if err := c.Validate(); err != nil {
-		t.Fatalf("defaults invalid: %v", err)
-	}
-	err := DecodeConfig(strings.NewReader("listen: 127.0.0.1:9000\nbogus: 1\n"), "f.yaml", &c)
-	if err == nil || !strings.Contains(err.Error(), "bogus") {
-		t.Errorf("unknown key: %v", err)
-	}
-	c = DefaultConfig()
-	if err := DecodeConfig(strings.NewReader("listen: 127.0.0.1:9000\nassess:\n  interval: 2h\n"), "f.yaml", &c); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"FIREBREAK_LISTEN": "127.0.0.1:9100", "FIREBREAK_ESTATE": "a,b"}
-	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
-		t.Fatal(err)
-	}
-	if c.Listen != "127.0.0.1:9100" || c.Assess.Interval != 2*time.Hour || len(c.Estate.Paths) != 2 {
-		t.Errorf("precedence: %+v", c)
-	}
-	c.Auth.MaxFailures = 0
-	c.Listen = "nope"
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "listen") || !strings.Contains(err.Error(), "max_failures") {
-		t.Errorf("validate: %v", err)
-	}
-}
-
 func FuzzSyslogFrame(f *testing.F) {
 	f.Add([]byte("12 <13>1 hello\n<13>plain line\n"))
 	f.Add([]byte("99999999 x"))
@@ -646,17 +620,6 @@ func FuzzSyslogFrame(f *testing.F) {
 			if _, err := readSyslogFrame(r); err != nil {
 				return
 			}
-		}
-	})
-}
-
-func FuzzConfig(f *testing.F) {
-	f.Add("listen: 127.0.0.1:1\n")
-	f.Add("auth:\n  session_ttl: 1h\n")
-	f.Fuzz(func(t *testing.T, s string) {
-		c := DefaultConfig()
-		if DecodeConfig(strings.NewReader(s), "f", &c) == nil {
-			_ = c.Validate()
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
 )
@@ -47,9 +48,9 @@ func TestSyslogListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
-	cfg.Ingest.Syslog = SyslogConfig{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", Tenant: "alpha-co"}
+	cfg.Ingest.Syslog = config.SyslogConfig{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", Tenant: "alpha-co"}
 	srv, err := New(Options{Config: cfg, Store: st})
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +121,7 @@ func TestSlowClientCutOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.ReadHeaderTimeout = 300 * time.Millisecond
 	cfg.HTTP.ReadTimeout = 600 * time.Millisecond

@@ -1,4 +1,7 @@
-package server
+// Package config is the configuration of `firebreak serve`: the YAML file,
+// FIREBREAK_… environment overrides, defaults and validation. Every part of
+// the service (HTTP, auth, intake, pipeline, worker) reads its section.
+package config
 
 import (
 	"bytes"
@@ -7,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -17,7 +21,7 @@ import (
 
 // Config is the whole configuration of `firebreak serve`. It is decoded
 // strictly from YAML (unknown keys are errors), defaults live in
-// DefaultConfig, environment variables (FIREBREAK_…) override the file, and
+// Default, environment variables (FIREBREAK_…) override the file, and
 // command-line flags override both.
 type Config struct {
 	Listen   string `yaml:"listen"`    // HTTP(S) address, default 127.0.0.1:8443
@@ -125,8 +129,8 @@ type HTTPConfig struct {
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
 }
 
-// DefaultConfig is the single place defaults are set.
-func DefaultConfig() Config {
+// Default is the single place defaults are set.
+func Default() Config {
 	return Config{
 		Listen:   "127.0.0.1:8443",
 		DataDir:  "firebreak-data",
@@ -156,8 +160,8 @@ func DefaultConfig() Config {
 	}
 }
 
-// DecodeConfig decodes YAML strictly over c (so unset keys keep their defaults).
-func DecodeConfig(r io.Reader, name string, c *Config) error {
+// Decode decodes YAML strictly over c (so unset keys keep their defaults).
+func Decode(r io.Reader, name string, c *Config) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", name, err)
@@ -173,14 +177,14 @@ func DecodeConfig(r io.Reader, name string, c *Config) error {
 	return nil
 }
 
-// LoadConfigFile decodes the YAML file at path over c.
-func LoadConfigFile(path string, c *Config) error {
+// LoadFile decodes the YAML file at path over c.
+func LoadFile(path string, c *Config) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("opening config: %w", err)
 	}
 	defer f.Close()
-	return DecodeConfig(f, path, c)
+	return Decode(f, path, c)
 }
 
 // ApplyEnv overrides c from FIREBREAK_… variables looked up with lookup
@@ -314,7 +318,7 @@ func (c *Config) Validate() error {
 		bad("auth.lockout", "%s: at least 1s", c.Auth.LockoutDuration)
 	}
 	if c.Auth.OIDC != nil {
-		if err := c.Auth.OIDC.validate(); err != nil {
+		if err := c.Auth.OIDC.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -332,4 +336,43 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// OIDCConfig enables single sign-on for MSP staff through an OpenID Connect
+// provider (authorization code flow with PKCE). The provider's verified
+// email must match a local owner or analyst account (provisioned by an
+// owner); tenant viewers always sign in locally.
+type OIDCConfig struct {
+	Issuer       string   `yaml:"issuer"`        // e.g. https://login.microsoftonline.com/<tenant>/v2.0
+	ClientID     string   `yaml:"client_id"`     //
+	ClientSecret string   `yaml:"client_secret"` // FIREBREAK_OIDC_CLIENT_SECRET overrides
+	RedirectURL  string   `yaml:"redirect_url"`  // https://firebreak.example/login/oidc/callback
+	Scopes       []string `yaml:"scopes"`        // default: openid email profile
+	// TrustIdPMFA accepts the provider's multi-factor authentication (an amr
+	// claim naming one) instead of firebreak's own TOTP step. Off: every SSO
+	// sign-in still asks for the firebreak TOTP code.
+	TrustIdPMFA bool `yaml:"trust_idp_mfa"`
+}
+
+func (c *OIDCConfig) Validate() error {
+	var errs []error
+	u, err := url.Parse(c.Issuer)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+		errs = append(errs, errors.New("config auth.oidc.issuer: an https URL"))
+	}
+	if c.ClientID == "" {
+		errs = append(errs, errors.New("config auth.oidc.client_id: required"))
+	}
+	if r, err := url.Parse(c.RedirectURL); err != nil || r.Host == "" || !strings.HasSuffix(r.Path, "/login/oidc/callback") {
+		errs = append(errs, errors.New("config auth.oidc.redirect_url: the URL of /login/oidc/callback on this server"))
+	}
+	return errors.Join(errs...)
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
