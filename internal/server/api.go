@@ -628,7 +628,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, p *princi
 			return errForbidden
 		}
 	}
-	s.metrics.handler().ServeHTTP(w, r)
+	s.metrics.Handler().ServeHTTP(w, r)
 	return nil
 }
 

@@ -89,7 +89,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principa
 		tok, err := s.st.UseAPIToken(ctx, store.Secret(strings.TrimSpace(raw)), now)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrRevoked) || errors.Is(err, store.ErrExpired) {
-				s.metrics.authFailures.WithLabelValues("token").Inc()
+				s.metrics.AuthFailures.WithLabelValues("token").Inc()
 				return nil, errUnauthorized
 			}
 			return nil, err
@@ -254,7 +254,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *principa
 	ip := s.clientIP(r)
 	generic := "Wrong username or password, or the account is locked."
 	if !s.loginIP.allow(ip, now) || !s.loginUser.allow(strings.ToLower(username), now) {
-		s.metrics.authFailures.WithLabelValues("rate_limited").Inc()
+		s.metrics.AuthFailures.WithLabelValues("rate_limited").Inc()
 		s.authEvent(ctx, r, username, event.OutcomeFailure, "rate_limited")
 		s.audit(ctx, &principal{IP: ip}, "login.rate_limited", username, "", nil)
 		w.Header().Set("Retry-After", "60")
@@ -271,14 +271,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *principa
 		// Spend the same time as a real check, so timing does not reveal
 		// which usernames exist.
 		_, _ = CheckPassword(dummyHash(), password)
-		s.metrics.authFailures.WithLabelValues("unknown_user").Inc()
+		s.metrics.AuthFailures.WithLabelValues("unknown_user").Inc()
 		s.authEvent(ctx, r, username, event.OutcomeFailure, "unknown_user")
 		s.audit(ctx, &principal{IP: ip}, "login.failure", username, "", map[string]string{"reason": "unknown_user"})
 		return s.renderLogin(w, r, http.StatusUnauthorized, generic, username)
 	}
 	if u.Disabled || u.Locked(now) {
 		_, _ = CheckPassword(dummyHash(), password)
-		s.metrics.authFailures.WithLabelValues("locked").Inc()
+		s.metrics.AuthFailures.WithLabelValues("locked").Inc()
 		s.authEvent(ctx, r, username, event.OutcomeFailure, "locked")
 		s.audit(ctx, &principal{IP: ip}, "login.failure", username, u.Tenant, map[string]string{"reason": "locked"})
 		return s.renderLogin(w, r, http.StatusUnauthorized, generic, username)
@@ -308,7 +308,7 @@ func (s *Server) loginFailure(ctx context.Context, r *http.Request, u *store.Use
 	if err != nil {
 		s.log.Error("recording login failure", "err", err)
 	}
-	s.metrics.authFailures.WithLabelValues(reason).Inc()
+	s.metrics.AuthFailures.WithLabelValues(reason).Inc()
 	s.authEvent(ctx, r, u.Username, event.OutcomeFailure, reason)
 	s.audit(ctx, &principal{IP: ip}, "login.failure", u.Username, u.Tenant, map[string]string{"reason": reason})
 	if nu != nil && nu.Locked(now) {

@@ -57,14 +57,14 @@ func (s *Server) assessNow(ctx context.Context, e *estate.Estate, snapID int64, 
 	}
 	rep, err := s.eng.Assess(ctx, e)
 	if err != nil {
-		s.metrics.assessRuns.WithLabelValues(trigger, "error").Inc()
+		s.metrics.AssessRuns.WithLabelValues(trigger, "error").Inc()
 		return nil, nil, fmt.Errorf("assessing: %w", err)
 	}
 	run, err := s.st.SaveRun(ctx, snapID, trigger, rep)
 	if err != nil {
 		return nil, nil, fmt.Errorf("saving run: %w", err)
 	}
-	s.metrics.assessRuns.WithLabelValues(trigger, "ok").Inc()
+	s.metrics.AssessRuns.WithLabelValues(trigger, "ok").Inc()
 	s.warmMatrix(ctx, run.ID)
 	s.audit(ctx, nil, "assessment.complete", strconv.FormatInt(run.ID, 10), "", map[string]any{"trigger": trigger, "pass": run.Pass, "fail": run.Fail})
 	if s.eng.Blast != nil {
@@ -98,7 +98,7 @@ func (s *Server) assessNow(ctx context.Context, e *estate.Estate, snapID int64, 
 // raiseDrift records a pass→fail regression as an incident (rule
 // firebreak-drift) so it is alerted, acknowledged and resolved like any other.
 func (s *Server) raiseDrift(ctx context.Context, run store.Run, c store.ResultChange) {
-	s.metrics.driftAlerts.Inc()
+	s.metrics.DriftAlerts.Inc()
 	h := sha256.Sum256([]byte("drift\x00" + c.Control + "\x00" + c.Subject + "\x00" + c.Object))
 	tenant := c.Subject
 	if tenant == estate.MSP {

@@ -99,7 +99,7 @@ func (s *Server) IngestFiles(ctx context.Context, paths []string, mapping *inges
 		if err := s.st.AppendEvents(ctx, b); err != nil {
 			return st, fmt.Errorf("storing events: %w", err)
 		}
-		s.metrics.eventsStored.Add(float64(len(b)))
+		s.metrics.EventsStored.Add(float64(len(b)))
 		for j := range b {
 			handle(det.Process(&b[j].Event))
 		}

@@ -42,7 +42,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *princip
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			s.metrics.ingestRejected.WithLabelValues("too_large").Inc()
+			s.metrics.IngestRejected.WithLabelValues("too_large").Inc()
 			return errStatus(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", s.cfg.Ingest.MaxBodyBytes))
 		}
 		return errStatus(http.StatusRequestTimeout, "reading request body failed or timed out")
@@ -120,13 +120,13 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *princip
 	slices.SortFunc(resp.Rejected, func(a, b rejectedLine) int { return int(a.Line - b.Line) })
 	// Durable before the acknowledgement: AppendEvents commits and syncs.
 	if err := s.pipe.store(ctx, recs); err != nil {
-		s.metrics.ingestRejected.WithLabelValues("store_error").Add(float64(len(recs)))
+		s.metrics.IngestRejected.WithLabelValues("store_error").Add(float64(len(recs)))
 		return &httpError{Status: http.StatusServiceUnavailable, Public: "events could not be stored; retry", Err: err}
 	}
 	resp.Accepted = len(recs)
-	s.metrics.ingestAccepted.Add(float64(len(recs)))
+	s.metrics.IngestAccepted.Add(float64(len(recs)))
 	if nrejected > 0 {
-		s.metrics.ingestRejected.WithLabelValues("malformed").Add(float64(nrejected))
+		s.metrics.IngestRejected.WithLabelValues("malformed").Add(float64(nrejected))
 		resp.Error = fmt.Sprintf("%d line(s) rejected: %s", nrejected, lineList(resp.Rejected))
 		return &httpError{Status: http.StatusBadRequest, Public: resp.Error, Body: resp}
 	}

@@ -27,9 +27,9 @@ func newNotifier(s *Server) *notifier {
 		text := ""
 		if err != nil {
 			text = truncate(err.Error(), 500)
-			s.metrics.notifications.WithLabelValues("failed").Inc()
+			s.metrics.Notifications.WithLabelValues("failed").Inc()
 		} else {
-			s.metrics.notifications.WithLabelValues("sent").Inc()
+			s.metrics.Notifications.WithLabelValues("sent").Inc()
 		}
 		if rerr := s.st.RecordDelivery(context.Background(), id, at, text); rerr != nil {
 			s.log.Warn("recording delivery", "target", id, "err", rerr)

@@ -328,7 +328,7 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request, _ *p
 	}
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: "", Path: "/login/oidc", MaxAge: -1, HttpOnly: true, Secure: s.tls || !s.cfg.Auth.InsecureCookies, SameSite: http.SameSiteLaxMode})
 	refuse := func(reason string, err error) error {
-		s.metrics.authFailures.WithLabelValues("oidc_" + reason).Inc()
+		s.metrics.AuthFailures.WithLabelValues("oidc_" + reason).Inc()
 		s.authEvent(ctx, r, "", event.OutcomeFailure, "oidc_"+reason)
 		s.audit(ctx, &principal{IP: s.clientIP(r)}, "login.failure", "", "", map[string]string{"reason": "oidc_" + reason})
 		if err != nil {

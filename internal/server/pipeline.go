@@ -80,7 +80,7 @@ func (p *pipeline) store(ctx context.Context, recs []store.EventRecord) error {
 	if err := p.s.st.AppendEvents(ctx, recs); err != nil {
 		return err
 	}
-	p.s.metrics.eventsStored.Add(float64(len(recs)))
+	p.s.metrics.EventsStored.Add(float64(len(recs)))
 	evs := make([]event.Event, len(recs))
 	for i := range recs {
 		evs[i] = recs[i].Event
@@ -98,9 +98,9 @@ func (p *pipeline) enqueue(ctx context.Context, evs []event.Event) {
 	}
 	select {
 	case p.q <- evs:
-		p.s.metrics.queueDepth.Set(float64(len(p.q)))
+		p.s.metrics.QueueDepth.Set(float64(len(p.q)))
 	case <-ctx.Done():
-		p.s.metrics.detectDropped.Add(float64(len(evs)))
+		p.s.metrics.DetectDropped.Add(float64(len(evs)))
 	}
 }
 
@@ -160,9 +160,9 @@ func (p *pipeline) detect(ctx context.Context, evs []event.Event) {
 	for i := range evs {
 		p.handle(ctx, p.det.Process(&evs[i]))
 	}
-	p.s.metrics.detectSeconds.Observe(time.Since(start).Seconds())
-	p.s.metrics.eventsDetected.Add(float64(len(evs)))
-	p.s.metrics.queueDepth.Set(float64(len(p.q)))
+	p.s.metrics.DetectSeconds.Observe(time.Since(start).Seconds())
+	p.s.metrics.EventsDetected.Add(float64(len(evs)))
+	p.s.metrics.QueueDepth.Set(float64(len(p.q)))
 }
 
 // sync writes the incidents det changed in place since the last sync —
@@ -179,7 +179,7 @@ func (p *pipeline) sync(ctx context.Context, det Detector) {
 		return
 	}
 	p.handleMode(ctx, incs, true)
-	p.s.metrics.incidentSyncs.Add(float64(len(incs)))
+	p.s.metrics.IncidentSyncs.Add(float64(len(incs)))
 }
 
 // handle stores incidents and notifies on new or escalated ones.
@@ -197,7 +197,7 @@ func (p *pipeline) handleMode(ctx context.Context, incs []store.Incident, replay
 			continue
 		}
 		if created {
-			p.s.metrics.incidents.WithLabelValues(stored.Severity).Inc()
+			p.s.metrics.Incidents.WithLabelValues(stored.Severity).Inc()
 			p.s.audit(ctx, nil, "incident.open", stored.ID, stored.Tenant, map[string]any{"rule": stored.Rule, "severity": stored.Severity})
 		}
 		if !replay || created {

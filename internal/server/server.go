@@ -20,6 +20,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
+	"github.com/firebreak-msp/firebreak/internal/metrics"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -53,7 +54,7 @@ type Server struct {
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
 	cop     *http.CrossOriginProtection
-	metrics *metrics
+	metrics *metrics.Metrics
 	key     []byte // HMAC key for pre-login CSRF tokens (per process)
 
 	loginIP   *limiter
@@ -113,7 +114,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.loginIP = newLimiter(s.cfg.Auth.LoginRatePerMin, time.Minute, 100_000)
 	s.loginUser = newLimiter(s.cfg.Auth.LoginRatePerMin*3, time.Minute, 100_000)
-	s.metrics = newMetrics()
+	s.metrics = metrics.New()
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -275,7 +276,7 @@ func (s *Server) wrap(rt route) http.Handler {
 		if err != nil {
 			s.fail(sw, r, err)
 		}
-		s.metrics.observe(rt.Name, sw.status(), time.Since(start))
+		s.metrics.Observe(rt.Name, sw.status(), time.Since(start))
 	})
 }
 

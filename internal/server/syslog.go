@@ -156,7 +156,7 @@ func (s *Server) syslogStream(conn net.Conn, transport string, b *syslogBatcher)
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				s.metrics.syslogMessages.WithLabelValues(transport, "framing_error").Inc()
+				s.metrics.SyslogMessages.WithLabelValues(transport, "framing_error").Inc()
 			}
 			return
 		}
@@ -219,19 +219,19 @@ func readSyslogFrame(r *bufio.Reader) ([]byte, error) {
 func (s *Server) syslogMessage(msg []byte, transport string, b *syslogBatcher) {
 	var ev event.Event
 	if !ingest.ParseSyslogMessage(msg, &ev, s.syslogOptions()) {
-		s.metrics.syslogMessages.WithLabelValues(transport, "ignored").Inc()
+		s.metrics.SyslogMessages.WithLabelValues(transport, "ignored").Inc()
 		return
 	}
 	if ev.Tenant != "" {
 		if known := s.knownTenants(context.Background()); known != nil && !known[ev.Tenant] {
-			s.metrics.syslogMessages.WithLabelValues(transport, "unknown_tenant").Inc()
+			s.metrics.SyslogMessages.WithLabelValues(transport, "unknown_tenant").Inc()
 			return
 		}
 	}
 	if ev.Timestamp.IsZero() {
 		ev.Timestamp = s.now().UTC()
 	}
-	s.metrics.syslogMessages.WithLabelValues(transport, "parsed").Inc()
+	s.metrics.SyslogMessages.WithLabelValues(transport, "parsed").Inc()
 	b.add(store.EventRecord{Event: copyEvent(&ev), Raw: string(bytes.ToValidUTF8(msg, nil))})
 }
 
@@ -271,7 +271,7 @@ func (b *syslogBatcher) flush(ctx context.Context) {
 	}
 	if err := b.s.pipe.store(ctx, recs); err != nil {
 		b.s.log.Error("storing syslog events", "count", len(recs), "err", err)
-		b.s.metrics.syslogMessages.WithLabelValues("all", "store_error").Add(float64(len(recs)))
+		b.s.metrics.SyslogMessages.WithLabelValues("all", "store_error").Add(float64(len(recs)))
 	}
 }
 

@@ -1,0 +1,71 @@
+// Package metrics holds firebreak's Prometheus collectors, shared by the parts of
+// the service (HTTP, intake, pipeline, worker) on one registry of its own.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the service's Prometheus collectors, on a registry of its own
+// (no global state).
+type Metrics struct {
+	Reg            *prometheus.Registry
+	Requests       *prometheus.CounterVec
+	Latency        *prometheus.HistogramVec
+	EventsStored   prometheus.Counter
+	EventsDetected prometheus.Counter
+	DetectDropped  prometheus.Counter
+	DetectSeconds  prometheus.Histogram
+	QueueDepth     prometheus.Gauge
+	IngestAccepted prometheus.Counter
+	IngestRejected *prometheus.CounterVec
+	SyslogMessages *prometheus.CounterVec
+	Incidents      *prometheus.CounterVec
+	IncidentSyncs  prometheus.Counter
+	AuthFailures   *prometheus.CounterVec
+	AssessRuns     *prometheus.CounterVec
+	DriftAlerts    prometheus.Counter
+	Notifications  *prometheus.CounterVec
+}
+
+// New registers every collector on a fresh registry.
+func New() *Metrics {
+	m := &Metrics{Reg: prometheus.NewRegistry()}
+	m.Requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
+	m.Latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "firebreak_http_request_duration_seconds", Help: "HTTP request latency by route.", Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10}}, []string{"route"})
+	m.EventsStored = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_events_stored_total", Help: "Events durably stored."})
+	m.EventsDetected = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_events_detected_total", Help: "Events processed by detection."})
+	m.DetectDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_detect_dropped_total", Help: "Stored events not run through detection (shutdown)."})
+	m.DetectSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "firebreak_detect_batch_seconds", Help: "Detection time per batch."})
+	m.QueueDepth = prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_detect_queue_batches", Help: "Batches waiting for detection."})
+	m.IngestAccepted = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_ingest_accepted_total", Help: "Events accepted over HTTP."})
+	m.IngestRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_ingest_rejected_total", Help: "Lines or requests rejected over HTTP, by reason."}, []string{"reason"})
+	m.SyslogMessages = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_syslog_messages_total", Help: "Syslog messages by transport and result."}, []string{"transport", "result"})
+	m.Incidents = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_incidents_opened_total", Help: "Incidents opened by severity."}, []string{"severity"})
+	m.IncidentSyncs = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_incident_updates_total", Help: "Incidents written to the store by the periodic sync of detection's in-place updates."})
+	m.AuthFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_auth_failures_total", Help: "Failed authentications by reason."}, []string{"reason"})
+	m.AssessRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_assessment_runs_total", Help: "Assessment runs by trigger and result."}, []string{"trigger", "result"})
+	m.DriftAlerts = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_drift_alerts_total", Help: "Controls that went from pass to fail."})
+	m.Notifications = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_notifications_total", Help: "Notification deliveries by result."}, []string{"result"})
+	m.Reg.MustRegister(m.Requests, m.Latency, m.EventsStored, m.EventsDetected, m.DetectDropped, m.DetectSeconds, m.QueueDepth,
+		m.IngestAccepted, m.IngestRejected, m.SyslogMessages, m.Incidents, m.IncidentSyncs, m.AuthFailures, m.AssessRuns, m.DriftAlerts, m.Notifications,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Observe counts one HTTP request.
+func (m *Metrics) Observe(route string, code int, d time.Duration) {
+	m.Requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	m.Latency.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Reg, promhttp.HandlerOpts{})
+}
