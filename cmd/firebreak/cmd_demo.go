@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/firebreak-msp/firebreak/examples"
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
@@ -155,7 +156,7 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 	if err := printDemoSummary(ctx, out, st, ist, logDir); err != nil {
 		return err
 	}
-	creds, err := server.BootstrapOwner(ctx, st, "admin", true)
+	creds, err := auth.BootstrapOwner(ctx, st, "admin", true)
 	if err != nil {
 		return err
 	}
@@ -266,13 +267,13 @@ func printDemoSummary(ctx context.Context, w io.Writer, st store.Store, ist serv
 	return nil
 }
 
-func printCredentials(w io.Writer, c *server.Credentials) {
+func printCredentials(w io.Writer, c *auth.Credentials) {
 	fmt.Fprintf(w, "\nOne-time owner credentials (shown once):\n")
 	fmt.Fprintf(w, "  username     %s\n", c.Username)
 	fmt.Fprintf(w, "  password     %s\n", c.Password.Reveal())
 	fmt.Fprintf(w, "  TOTP secret  %s\n", c.TOTPSecret.Reveal())
 	fmt.Fprintf(w, "  TOTP URI     %s\n", c.TOTPURI.Reveal())
-	if qr, err := server.QRTerminal(c.TOTPURI.Reveal()); err == nil {
+	if qr, err := auth.QRTerminal(c.TOTPURI.Reveal()); err == nil {
 		fmt.Fprintf(w, "  Scan with an authenticator app:\n%s", qr)
 	}
 }

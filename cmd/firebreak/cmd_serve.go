@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/server"
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -123,7 +124,7 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 		return err
 	}
 	defer st.Close()
-	creds, err := server.BootstrapOwner(ctx, st, "admin", false)
+	creds, err := auth.BootstrapOwner(ctx, st, "admin", false)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 	"unicode/utf8"
+
+	"github.com/firebreak-msp/firebreak/internal/auth"
 )
 
 const minPasswordLen = 12
@@ -12,35 +14,35 @@ type accountPage struct {
 	pageBase
 	Error    string
 	Changed  bool
-	Passkeys []passkey
+	Passkeys []auth.Passkey
 }
 
-func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if p.User == nil {
 		return errNotFound
 	}
-	return s.render(w, r, "account", &accountPage{pageBase: s.basePage(r.Context(), p, "Account", "account"), Changed: r.URL.Query().Get("changed") == "1", Passkeys: loadPasskeys(p.User)})
+	return s.render(w, r, "account", &accountPage{pageBase: s.basePage(r.Context(), p, "Account", "account"), Changed: r.URL.Query().Get("changed") == "1", Passkeys: auth.LoadPasskeys(p.User)})
 }
 
 // handleAccountPassword changes the signed-in user's password: the current
 // one is required, the new one must be at least 12 characters, and every
 // other session of the user is signed out.
-func (s *Server) handleAccountPassword(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAccountPassword(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	if p.User == nil {
 		return errNotFound
 	}
-	pg := &accountPage{pageBase: s.basePage(ctx, p, "Account", "account"), Passkeys: loadPasskeys(p.User)}
+	pg := &accountPage{pageBase: s.basePage(ctx, p, "Account", "account"), Passkeys: auth.LoadPasskeys(p.User)}
 	cur, nw, again := r.PostFormValue("current"), r.PostFormValue("new"), r.PostFormValue("again")
 	fail := func(status int, msg string) error {
 		pg.Error = msg
 		s.renderStatus(w, r, status, "account", pg)
 		return nil
 	}
-	if !s.loginIP.allow(p.IP, s.now()) {
+	if !s.loginIP.Allow(p.IP, s.now()) {
 		return fail(http.StatusTooManyRequests, "Too many attempts. Wait a minute and try again.")
 	}
-	if ok, _ := CheckPassword(p.User.PasswordHash, cur); !ok {
+	if ok, _ := auth.CheckPassword(p.User.PasswordHash, cur); !ok {
 		s.loginFailure(ctx, r, p.User, "bad_password")
 		return fail(http.StatusForbidden, "The current password is wrong.")
 	}
@@ -53,7 +55,7 @@ func (s *Server) handleAccountPassword(w http.ResponseWriter, r *http.Request, p
 	if nw == cur {
 		return fail(http.StatusBadRequest, "The new password must differ from the current one.")
 	}
-	hash, err := HashPassword(nw)
+	hash, err := auth.HashPassword(nw)
 	if err != nil {
 		return err
 	}

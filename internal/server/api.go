@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
@@ -35,7 +36,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
-func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	out := map[string]any{"scope": p.Scope}
 	if p.User != nil {
 		out["user"] = p.User
@@ -47,7 +48,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, p *principal) 
 	return nil
 }
 
-func (s *Server) handleAPITenants(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPITenants(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ts, err := s.st.ListTenants(r.Context(), p.Scope)
 	if err != nil {
 		return err
@@ -59,7 +60,7 @@ func (s *Server) handleAPITenants(w http.ResponseWriter, r *http.Request, p *pri
 	return nil
 }
 
-func (s *Server) handleAPITenant(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPITenant(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	id := r.PathValue("id")
 	if !p.Scope.Allows(id) {
@@ -92,7 +93,7 @@ func (s *Server) handleAPITenant(w http.ResponseWriter, r *http.Request, p *prin
 
 // --- estate
 
-func (s *Server) handleAPIEstate(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIEstate(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	id, err := queryInt(r, "snapshot")
 	if err != nil {
 		return err
@@ -105,7 +106,7 @@ func (s *Server) handleAPIEstate(w http.ResponseWriter, r *http.Request, p *prin
 	return nil
 }
 
-func (s *Server) handleAPISnapshots(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPISnapshots(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if !p.Scope.AllTenants {
 		return errForbidden // snapshot metadata is MSP-level
 	}
@@ -120,7 +121,7 @@ func (s *Server) handleAPISnapshots(w http.ResponseWriter, r *http.Request, p *p
 	return nil
 }
 
-func (s *Server) handleAPIEstateDiff(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIEstateDiff(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	from, err := queryInt(r, "from")
 	if err != nil {
 		return err
@@ -159,7 +160,7 @@ type validationBody struct {
 	Tenants  int                 `json:"tenants,omitempty"`
 }
 
-func (s *Server) handleAPIEstateValidate(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIEstateValidate(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	e, err := s.parseEstateBody(w, r)
 	if err != nil {
 		var ve *estate.ValidationError
@@ -177,7 +178,7 @@ func (s *Server) handleAPIEstateValidate(w http.ResponseWriter, r *http.Request,
 	return nil
 }
 
-func (s *Server) handleAPIEstateUpload(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIEstateUpload(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	e, err := s.parseEstateBody(w, r)
 	if err != nil {
@@ -192,7 +193,7 @@ func (s *Server) handleAPIEstateUpload(w http.ResponseWriter, r *http.Request, p
 		}
 		return errBadRequest("unreadable estate document")
 	}
-	meta, created, err := s.st.PutSnapshot(ctx, e, "upload by "+p.actor())
+	meta, created, err := s.st.PutSnapshot(ctx, e, "upload by "+p.Actor())
 	if err != nil {
 		return err
 	}
@@ -213,7 +214,7 @@ func (s *Server) handleAPIEstateUpload(w http.ResponseWriter, r *http.Request, p
 
 // --- assessments
 
-func (s *Server) handleAPIRuns(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIRuns(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	limit, err := queryInt(r, "limit")
 	if err != nil {
 		return err
@@ -229,7 +230,7 @@ func (s *Server) handleAPIRuns(w http.ResponseWriter, r *http.Request, p *princi
 	return nil
 }
 
-func (s *Server) handleAPIRun(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIRun(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id < 0 {
 		return errNotFound
@@ -242,7 +243,7 @@ func (s *Server) handleAPIRun(w http.ResponseWriter, r *http.Request, p *princip
 	return nil
 }
 
-func (s *Server) handleAPIRunDiff(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIRunDiff(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	from, err := queryInt(r, "from")
 	if err != nil {
 		return err
@@ -271,7 +272,7 @@ func (s *Server) handleAPIRunDiff(w http.ResponseWriter, r *http.Request, p *pri
 	return nil
 }
 
-func (s *Server) handleAPIRunCreate(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIRunCreate(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	if s.eng == nil {
 		return errStatus(http.StatusServiceUnavailable, "assessment engine not configured")
@@ -296,7 +297,7 @@ func (s *Server) handleAPIRunCreate(w http.ResponseWriter, r *http.Request, p *p
 	return nil
 }
 
-func (s *Server) handleAPIFindings(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIFindings(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	q := r.URL.Query()
 	run, err := queryInt(r, "run")
 	if err != nil {
@@ -330,7 +331,7 @@ func (s *Server) handleAPIFindings(w http.ResponseWriter, r *http.Request, p *pr
 
 // --- blast radius
 
-func (s *Server) handleAPIBlast(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIBlast(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	b, err := s.latestBlast(r.Context(), p.Scope)
 	if err != nil {
 		return err
@@ -355,7 +356,7 @@ func (s *Server) handleAPIBlast(w http.ResponseWriter, r *http.Request, p *princ
 	return errNotFound
 }
 
-func (s *Server) handleAPIBlastRanking(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIBlastRanking(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	b, err := s.latestBlast(r.Context(), p.Scope)
 	if err != nil {
 		return err
@@ -370,7 +371,7 @@ func (s *Server) handleAPIBlastRanking(w http.ResponseWriter, r *http.Request, p
 
 // --- incidents
 
-func (s *Server) handleAPIIncidents(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIIncidents(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	f := s.incidentFilter(r, p)
 	if v, err := queryInt(r, "limit"); err != nil {
 		return err
@@ -388,7 +389,7 @@ func (s *Server) handleAPIIncidents(w http.ResponseWriter, r *http.Request, p *p
 	return nil
 }
 
-func (s *Server) handleAPIIncident(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIIncident(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	inc, err := s.st.GetIncident(r.Context(), p.Scope, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -397,7 +398,7 @@ func (s *Server) handleAPIIncident(w http.ResponseWriter, r *http.Request, p *pr
 	return nil
 }
 
-func (s *Server) handleAPIIncidentAck(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIIncidentAck(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	inc, err := s.setIncidentStatus(r.Context(), p, r.PathValue("id"), store.StatusAcknowledged)
 	if err != nil {
 		return err
@@ -406,7 +407,7 @@ func (s *Server) handleAPIIncidentAck(w http.ResponseWriter, r *http.Request, p 
 	return nil
 }
 
-func (s *Server) handleAPIIncidentResolve(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIIncidentResolve(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	inc, err := s.setIncidentStatus(r.Context(), p, r.PathValue("id"), store.StatusResolved)
 	if err != nil {
 		return err
@@ -415,7 +416,7 @@ func (s *Server) handleAPIIncidentResolve(w http.ResponseWriter, r *http.Request
 	return nil
 }
 
-func (s *Server) handleAPIIncidentNote(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIIncidentNote(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	var body struct {
 		Text string `json:"text"`
 	}
@@ -430,7 +431,7 @@ func (s *Server) handleAPIIncidentNote(w http.ResponseWriter, r *http.Request, p
 	return nil
 }
 
-func (s *Server) handleAPIIncidentAssign(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIIncidentAssign(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	var body struct {
 		Assignee string `json:"assignee"`
 	}
@@ -447,7 +448,7 @@ func (s *Server) handleAPIIncidentAssign(w http.ResponseWriter, r *http.Request,
 
 // --- users, tokens, notification targets, audit
 
-func (s *Server) handleAPIUsers(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIUsers(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	us, err := s.st.ListUsers(r.Context(), p.Scope)
 	if err != nil {
 		return err
@@ -459,7 +460,7 @@ func (s *Server) handleAPIUsers(w http.ResponseWriter, r *http.Request, p *princ
 	return nil
 }
 
-func (s *Server) handleAPIUserCreate(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIUserCreate(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	var req userRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
@@ -472,7 +473,7 @@ func (s *Server) handleAPIUserCreate(w http.ResponseWriter, r *http.Request, p *
 	return nil
 }
 
-func (s *Server) handleAPIUserUpdate(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIUserUpdate(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	var req userRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -499,7 +500,7 @@ func (s *Server) handleAPIUserUpdate(w http.ResponseWriter, r *http.Request, p *
 	return nil
 }
 
-func (s *Server) handleAPIUserDelete(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIUserDelete(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if err := s.deleteUser(r.Context(), p, r.PathValue("username")); err != nil {
 		return err
 	}
@@ -507,7 +508,7 @@ func (s *Server) handleAPIUserDelete(w http.ResponseWriter, r *http.Request, p *
 	return nil
 }
 
-func (s *Server) handleAPITokens(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPITokens(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ts, err := s.st.ListAPITokens(r.Context(), p.Scope)
 	if err != nil {
 		return err
@@ -519,7 +520,7 @@ func (s *Server) handleAPITokens(w http.ResponseWriter, r *http.Request, p *prin
 	return nil
 }
 
-func (s *Server) handleAPITokenCreate(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPITokenCreate(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	var req tokenRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
@@ -532,7 +533,7 @@ func (s *Server) handleAPITokenCreate(w http.ResponseWriter, r *http.Request, p 
 	return nil
 }
 
-func (s *Server) handleAPITokenRevoke(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPITokenRevoke(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if err := s.revokeToken(r.Context(), p, r.PathValue("id")); err != nil {
 		return err
 	}
@@ -540,7 +541,7 @@ func (s *Server) handleAPITokenRevoke(w http.ResponseWriter, r *http.Request, p 
 	return nil
 }
 
-func (s *Server) handleAPITargets(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPITargets(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ts, err := s.st.ListNotifyTargets(r.Context(), p.Scope)
 	if err != nil {
 		return err
@@ -552,7 +553,7 @@ func (s *Server) handleAPITargets(w http.ResponseWriter, r *http.Request, p *pri
 	return nil
 }
 
-func (s *Server) handleAPITargetPut(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPITargetPut(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	var req targetRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
@@ -565,7 +566,7 @@ func (s *Server) handleAPITargetPut(w http.ResponseWriter, r *http.Request, p *p
 	return nil
 }
 
-func (s *Server) handleAPITargetDelete(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPITargetDelete(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if err := s.deleteTarget(r.Context(), p, r.PathValue("id")); err != nil {
 		return err
 	}
@@ -573,7 +574,7 @@ func (s *Server) handleAPITargetDelete(w http.ResponseWriter, r *http.Request, p
 	return nil
 }
 
-func (s *Server) handleAPIAudit(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAPIAudit(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	q := r.URL.Query()
 	before, err := queryInt(r, "before_seq")
 	if err != nil {
@@ -596,13 +597,13 @@ func (s *Server) handleAPIAudit(w http.ResponseWriter, r *http.Request, p *princ
 
 // --- health
 
-func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request, _ *principal) error {
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, "ok")
 	return nil
 }
 
-func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request, _ *principal) error {
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	if err := s.st.Ping(r.Context()); err != nil {
 		return &httpError{Status: http.StatusServiceUnavailable, Public: "store unavailable", Err: err}
 	}
@@ -619,12 +620,12 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request, _ *princip
 // or analyst session). The counters hold no tenant data, but sign-in
 // failures and incidents opened would tell an outside attacker whether a
 // spray was noticed.
-func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if a, err := netip.ParseAddr(s.clientIP(r)); err != nil || !a.Unmap().IsLoopback() {
 		if p == nil {
 			return errUnauthorized
 		}
-		if !p.can(accessRead) || !p.Scope.AllTenants {
+		if !p.Can(auth.AccessRead) || !p.Scope.AllTenants {
 			return errForbidden
 		}
 	}
@@ -632,7 +633,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, p *princi
 	return nil
 }
 
-func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request, _ *principal) error {
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	_, err := w.Write(openAPIDoc)
 	return err

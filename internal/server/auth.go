@@ -13,15 +13,13 @@ import (
 	"strings"
 	"time"
 
-	qrcode "github.com/skip2/go-qrcode"
-
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
 const (
 	preLoginCookie = "fb_login"
-	totpIssuer     = "firebreak"
 	datasetAuth    = "firebreak.auth"
 )
 
@@ -77,7 +75,7 @@ func (s *Server) clientIP(r *http.Request) string {
 
 // authenticate resolves the caller from a bearer token or the session
 // cookie. No credentials: (nil, nil). Bad bearer token: 401.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principal, error) {
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Principal, error) {
 	ctx := r.Context()
 	now := s.now()
 	ip := s.clientIP(r)
@@ -94,7 +92,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principa
 			}
 			return nil, err
 		}
-		return &principal{Token: tok, Scope: tok.Scope(), IP: ip}, nil
+		return &auth.Principal{Token: tok, Scope: tok.Scope(), IP: ip}, nil
 	}
 	c, err := r.Cookie(s.sessionCookie())
 	if err != nil || c.Value == "" {
@@ -133,16 +131,16 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principa
 			s.log.Warn("updating session", "err", err)
 		}
 	}
-	return &principal{User: u, Session: sess, raw: raw, Scope: u.Scope(), IP: ip}, nil
+	return &auth.Principal{User: u, Session: sess, Raw: raw, Scope: u.Scope(), IP: ip}, nil
 }
 
 // newSession creates a session for u and sets the cookie.
 func (s *Server) newSession(ctx context.Context, w http.ResponseWriter, r *http.Request, u *store.User, mfa bool) (*store.Session, error) {
-	tok, err := RandomToken(32)
+	tok, err := auth.RandomToken(32)
 	if err != nil {
 		return nil, err
 	}
-	csrf, err := RandomToken(32)
+	csrf, err := auth.RandomToken(32)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +186,7 @@ type totpPage struct {
 	Error   string
 }
 
-func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if p != nil && p.Session != nil && p.Session.MFA {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return nil
@@ -201,7 +199,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 	if c, err := r.Cookie(preLoginCookie); err == nil && len(c.Value) >= 32 {
 		pre = c.Value
 	} else {
-		t, err := RandomToken(32)
+		t, err := auth.RandomToken(32)
 		if err != nil {
 			return err
 		}
@@ -235,7 +233,7 @@ func (s *Server) authEvent(ctx context.Context, r *http.Request, user, outcome, 
 	s.pipe.submitInternal(ctx, ev)
 }
 
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *principal) error {
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	ctx := r.Context()
 	if err := r.ParseForm(); err != nil {
 		return errBadRequest("malformed form")
@@ -253,10 +251,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *principa
 	now := s.now()
 	ip := s.clientIP(r)
 	generic := "Wrong username or password, or the account is locked."
-	if !s.loginIP.allow(ip, now) || !s.loginUser.allow(strings.ToLower(username), now) {
+	if !s.loginIP.Allow(ip, now) || !s.loginUser.Allow(strings.ToLower(username), now) {
 		s.metrics.AuthFailures.WithLabelValues("rate_limited").Inc()
 		s.authEvent(ctx, r, username, event.OutcomeFailure, "rate_limited")
-		s.audit(ctx, &principal{IP: ip}, "login.rate_limited", username, "", nil)
+		s.audit(ctx, &auth.Principal{IP: ip}, "login.rate_limited", username, "", nil)
 		w.Header().Set("Retry-After", "60")
 		return s.renderLogin(w, r, http.StatusTooManyRequests, "Too many sign-in attempts. Wait a minute and try again.", username)
 	}
@@ -270,20 +268,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *principa
 	if u == nil {
 		// Spend the same time as a real check, so timing does not reveal
 		// which usernames exist.
-		_, _ = CheckPassword(dummyHash(), password)
+		_, _ = auth.CheckPassword(auth.DummyHash(), password)
 		s.metrics.AuthFailures.WithLabelValues("unknown_user").Inc()
 		s.authEvent(ctx, r, username, event.OutcomeFailure, "unknown_user")
-		s.audit(ctx, &principal{IP: ip}, "login.failure", username, "", map[string]string{"reason": "unknown_user"})
+		s.audit(ctx, &auth.Principal{IP: ip}, "login.failure", username, "", map[string]string{"reason": "unknown_user"})
 		return s.renderLogin(w, r, http.StatusUnauthorized, generic, username)
 	}
 	if u.Disabled || u.Locked(now) {
-		_, _ = CheckPassword(dummyHash(), password)
+		_, _ = auth.CheckPassword(auth.DummyHash(), password)
 		s.metrics.AuthFailures.WithLabelValues("locked").Inc()
 		s.authEvent(ctx, r, username, event.OutcomeFailure, "locked")
-		s.audit(ctx, &principal{IP: ip}, "login.failure", username, u.Tenant, map[string]string{"reason": "locked"})
+		s.audit(ctx, &auth.Principal{IP: ip}, "login.failure", username, u.Tenant, map[string]string{"reason": "locked"})
 		return s.renderLogin(w, r, http.StatusUnauthorized, generic, username)
 	}
-	ok, err := CheckPassword(u.PasswordHash, password)
+	ok, err := auth.CheckPassword(u.PasswordHash, password)
 	if err != nil {
 		s.log.Error("stored password hash unreadable", "user", u.Username, "err", err)
 	}
@@ -310,25 +308,19 @@ func (s *Server) loginFailure(ctx context.Context, r *http.Request, u *store.Use
 	}
 	s.metrics.AuthFailures.WithLabelValues(reason).Inc()
 	s.authEvent(ctx, r, u.Username, event.OutcomeFailure, reason)
-	s.audit(ctx, &principal{IP: ip}, "login.failure", u.Username, u.Tenant, map[string]string{"reason": reason})
+	s.audit(ctx, &auth.Principal{IP: ip}, "login.failure", u.Username, u.Tenant, map[string]string{"reason": reason})
 	if nu != nil && nu.Locked(now) {
 		_ = s.st.DeleteUserSessions(ctx, u.Username)
 		s.authEvent(ctx, r, u.Username, event.OutcomeFailure, "locked_out")
-		s.audit(ctx, &principal{IP: ip}, "user.lockout", u.Username, u.Tenant, map[string]string{"until": nu.LockedUntil.UTC().Format(time.RFC3339)})
+		s.audit(ctx, &auth.Principal{IP: ip}, "user.lockout", u.Username, u.Tenant, map[string]string{"until": nu.LockedUntil.UTC().Format(time.RFC3339)})
 	}
 }
-
-// dummyPHC is a fixed valid hash (of no known password) checked for unknown
-// users so response time does not reveal which usernames exist.
-const dummyPHC = "$argon2id$v=19$m=65536,t=3,p=2$c29tZXNhbHRzb21lc2FsdA$7dJ6dQ9yq3vJ6l6mG4G3c0b9o3J2o1n5m8hBjb2k7xI"
-
-func dummyHash() string { return dummyPHC }
 
 func hmacEqual(a, b string) bool {
 	return a != "" && hmac.Equal([]byte(a), []byte(b))
 }
 
-func (s *Server) handleTOTPForm(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleTOTPForm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if p.Session.MFA {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return nil
@@ -336,14 +328,14 @@ func (s *Server) handleTOTPForm(w http.ResponseWriter, r *http.Request, p *princ
 	return s.renderTOTP(w, r, p, http.StatusOK, "")
 }
 
-func (s *Server) renderTOTP(w http.ResponseWriter, r *http.Request, p *principal, status int, msg string) error {
-	pg := &totpPage{pageBase: pageBase{Title: "Authenticator", CSRF: p.Session.CSRF.Reveal()}, Error: msg, Passkey: len(loadPasskeys(p.User)) > 0}
+func (s *Server) renderTOTP(w http.ResponseWriter, r *http.Request, p *auth.Principal, status int, msg string) error {
+	pg := &totpPage{pageBase: pageBase{Title: "Authenticator", CSRF: p.Session.CSRF.Reveal()}, Error: msg, Passkey: len(auth.LoadPasskeys(p.User)) > 0}
 	u := p.User
 	if !u.TOTPEnrolled {
 		secret := u.TOTPSecret.Reveal()
 		if secret == "" {
 			var err error
-			if secret, err = NewTOTPSecret(); err != nil {
+			if secret, err = auth.NewTOTPSecret(); err != nil {
 				return err
 			}
 			if err := s.st.SetTOTP(r.Context(), u.Username, store.Secret(secret), false); err != nil {
@@ -352,7 +344,7 @@ func (s *Server) renderTOTP(w http.ResponseWriter, r *http.Request, p *principal
 		}
 		pg.Enrol = true
 		pg.Secret = secret
-		qr, err := qrSVG(TOTPURI(totpIssuer, u.Username, secret))
+		qr, err := auth.QRSVG(auth.TOTPURI(auth.TOTPIssuer, u.Username, secret))
 		if err != nil {
 			return err
 		}
@@ -363,14 +355,14 @@ func (s *Server) renderTOTP(w http.ResponseWriter, r *http.Request, p *principal
 	return nil
 }
 
-func (s *Server) handleTOTP(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleTOTP(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	if p.Session.MFA {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return nil
 	}
 	now := s.now()
-	if !s.loginIP.allow(p.IP, now) {
+	if !s.loginIP.Allow(p.IP, now) {
 		s.authEvent(ctx, r, p.User.Username, event.OutcomeFailure, "rate_limited")
 		w.Header().Set("Retry-After", "60")
 		return s.renderTOTP(w, r, p, http.StatusTooManyRequests, "Too many attempts. Wait a minute and try again.")
@@ -380,7 +372,7 @@ func (s *Server) handleTOTP(w http.ResponseWriter, r *http.Request, p *principal
 	if secret == "" {
 		return s.renderTOTP(w, r, p, http.StatusBadRequest, "Scan the code first.")
 	}
-	step, ok := verifyTOTP(secret, r.PostFormValue("code"), now, u.TOTPLastStep)
+	step, ok := auth.VerifyTOTP(secret, r.PostFormValue("code"), now, u.TOTPLastStep)
 	if ok && !u.TOTPEnrolled {
 		if err := s.st.SetTOTP(ctx, u.Username, store.Secret(secret), true); err != nil {
 			return err
@@ -407,7 +399,7 @@ func (s *Server) handleTOTP(w http.ResponseWriter, r *http.Request, p *principal
 		return s.renderTOTP(w, r, p, http.StatusUnauthorized, "That code is not valid (or was already used). Wait for the next code and try again.")
 	}
 	// Rotate the session on privilege change (no fixation of the pre-MFA token).
-	_ = s.st.DeleteSession(ctx, p.raw)
+	_ = s.st.DeleteSession(ctx, p.Raw)
 	if _, err := s.newSession(ctx, w, r, u, true); err != nil {
 		return err
 	}
@@ -424,64 +416,12 @@ func (s *Server) handleTOTP(w http.ResponseWriter, r *http.Request, p *principal
 	return nil
 }
 
-func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if p != nil && p.Session != nil {
-		_ = s.st.DeleteSession(r.Context(), p.raw)
+		_ = s.st.DeleteSession(r.Context(), p.Raw)
 		s.audit(r.Context(), p, "logout", p.User.Username, p.User.Tenant, nil)
 	}
 	s.setCookie(w, s.sessionCookie(), "", -1)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
-}
-
-// qrSVG renders text as a QR code in inline SVG (no script, CSP-safe).
-func qrSVG(text string) (template.HTML, error) {
-	q, err := qrcode.New(text, qrcode.Medium)
-	if err != nil {
-		return "", fmt.Errorf("qr code: %w", err)
-	}
-	bm := q.Bitmap()
-	n := len(bm)
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg role="img" aria-label="QR code for your authenticator app" viewBox="0 0 %d %d" width="220" height="220" shape-rendering="crispEdges"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n, n, n, n)
-	for y, row := range bm {
-		for x, on := range row {
-			if on {
-				fmt.Fprintf(&b, "M%d %dh1v1h-1z", x, y)
-			}
-		}
-	}
-	b.WriteString(`"/></svg>`)
-	return template.HTML(b.String()), nil
-}
-
-// QRTerminal renders text as a QR code of half-block characters for a
-// terminal (two bitmap rows per text line).
-func QRTerminal(text string) (string, error) {
-	q, err := qrcode.New(text, qrcode.Low)
-	if err != nil {
-		return "", fmt.Errorf("qr code: %w", err)
-	}
-	bm := q.Bitmap() // includes the quiet zone
-	var b strings.Builder
-	for y := 0; y < len(bm); y += 2 {
-		for x := range bm[y] {
-			top := bm[y][x]
-			bot := y+1 < len(bm) && bm[y+1][x]
-			// Dark modules print as spaces on a light-on-dark terminal inverted:
-			// we draw light modules, so the code reads on dark backgrounds.
-			switch {
-			case !top && !bot:
-				b.WriteString("█")
-			case !top && bot:
-				b.WriteString("▀")
-			case top && !bot:
-				b.WriteString("▄")
-			default:
-				b.WriteString(" ")
-			}
-		}
-		b.WriteByte('\n')
-	}
-	return b.String(), nil
 }

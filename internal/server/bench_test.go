@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -38,7 +39,7 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tc, err := srv.createToken(ctx, &principal{Scope: store.AllTenants()}, tokenRequest{Name: "bench", Permissions: []string{store.PermIngest}})
+	tc, err := srv.createToken(ctx, &auth.Principal{Scope: store.AllTenants()}, tokenRequest{Name: "bench", Permissions: []string{store.PermIngest}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -100,11 +101,11 @@ func BenchmarkPages(b *testing.B) {
 	if err := srv.AssessEstate(ctx, e, "bench", "bench"); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := BootstrapOwner(ctx, st, "admin", true); err != nil {
+	if _, err := auth.BootstrapOwner(ctx, st, "admin", true); err != nil {
 		b.Fatal(err)
 	}
 	u, _ := st.GetUser(ctx, "admin")
-	p := &principal{User: u, Scope: store.AllTenants(), Session: &store.Session{MFA: true}}
+	p := &auth.Principal{User: u, Scope: store.AllTenants(), Session: &store.Session{MFA: true}}
 	for _, path := range []string{"/", "/tenants/" + e.Tenants[100].ID, "/matrix"} {
 		b.Run(strings.ReplaceAll(strings.Trim(path, "/"), "/", "_"), func(b *testing.B) {
 			for b.Loop() {

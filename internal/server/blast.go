@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -21,7 +22,7 @@ type blastPage struct {
 	HasBlast bool
 }
 
-func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	pg := &blastPage{pageBase: s.basePage(ctx, p, "Blast radius", "blast"), Node: r.URL.Query().Get("node")}
 	b, err := s.latestBlast(ctx, p.Scope)
@@ -60,7 +61,7 @@ type graphPage struct {
 // handleBlastGraph embeds the trust engine's interactive graph view. It
 // shows every tenant, so it is for MSP-wide callers only; its inline style
 // and script run under a per-response CSP nonce.
-func (s *Server) handleBlastGraph(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleBlastGraph(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if !p.Scope.AllTenants || s.eng == nil || s.eng.BlastHTML == nil {
 		return errNotFound
 	}
@@ -72,7 +73,7 @@ func (s *Server) handleBlastGraph(w http.ResponseWriter, r *http.Request, p *pri
 	if err := s.eng.BlastHTML(&buf, title); err != nil {
 		return err
 	}
-	nonce, err := RandomToken(18)
+	nonce, err := auth.RandomToken(18)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
@@ -70,7 +71,7 @@ func TestBrowserDemo(t *testing.T) {
 	if _, err := srv.IngestFiles(ctx, paths, mapping); err != nil {
 		t.Fatal(err)
 	}
-	creds, err := BootstrapOwner(ctx, st, "admin", true)
+	creds, err := auth.BootstrapOwner(ctx, st, "admin", true)
 	if err != nil || creds == nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
@@ -109,7 +110,7 @@ func TestBrowserDemo(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	code, err := TOTPCode(creds.TOTPSecret.Reveal(), time.Now())
+	code, err := auth.TOTPCode(creds.TOTPSecret.Reveal(), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/firebreak-msp/firebreak/internal/auth"
 )
 
 // chromium finds the browser for the UI test: FIREBREAK_CHROMIUM, else
@@ -105,7 +106,7 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("reading TOTP setup key: %v", err)
 		}
 		f.clk.add(31 * time.Second)
-		code, err := TOTPCode(secret, f.clk.now())
+		code, err := auth.TOTPCode(secret, f.clk.now())
 		if err != nil {
 			t.Fatal(err)
 		}

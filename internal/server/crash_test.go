@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
@@ -38,7 +39,7 @@ func TestCrashHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := srv.createToken(ctx, &principal{Scope: store.AllTenants()}, tokenRequest{Name: "crash", Permissions: []string{store.PermIngest}})
+	tc, err := srv.createToken(ctx, &auth.Principal{Scope: store.AllTenants()}, tokenRequest{Name: "crash", Permissions: []string{store.PermIngest}})
 	if err != nil {
 		t.Fatal(err)
 	}

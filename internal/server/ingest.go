@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -36,7 +37,7 @@ type rejectedLine struct {
 
 const maxRejectedListed = 1000
 
-func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.Ingest.MaxBodyBytes))
 	if err != nil {
@@ -136,7 +137,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *princip
 
 // checkEvent enforces the token's tenant and source binding and refuses
 // unknown tenants. It returns "" when the event may be stored.
-func (s *Server) checkEvent(p *principal, ev *event.Event, known map[string]bool) string {
+func (s *Server) checkEvent(p *auth.Principal, ev *event.Event, known map[string]bool) string {
 	if p.Token != nil && p.Token.Tenant != "" && ev.Tenant != p.Token.Tenant {
 		if ev.Tenant != "" {
 			return "tenant not permitted for this token"
@@ -193,7 +194,7 @@ func lineList(rs []rejectedLine) string {
 }
 
 // handleEventSearch serves GET /api/v1/events.
-func (s *Server) handleEventSearch(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleEventSearch(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	q, err := s.eventQuery(r, p)
 	if err != nil {
 		return err
@@ -213,7 +214,7 @@ func (s *Server) handleEventSearch(w http.ResponseWriter, r *http.Request, p *pr
 	return nil
 }
 
-func (s *Server) eventQuery(r *http.Request, p *principal) (store.EventQuery, error) {
+func (s *Server) eventQuery(r *http.Request, p *auth.Principal) (store.EventQuery, error) {
 	v := r.URL.Query()
 	q := store.EventQuery{
 		Tenant: v.Get("tenant"), User: v.Get("user"), SourceIP: v.Get("source_ip"),

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/notify"
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -35,7 +36,7 @@ func TestDriftNotifies(t *testing.T) {
 	defer hook.Close()
 	cfg, _ := json.Marshal(map[string]any{"url": hook.URL, "secret": "s3cret-s3cret-s3cret"})
 	for _, tenant := range []string{tenantA, tenantB} {
-		if _, err := f.srv.putTarget(ctx, &principal{Scope: store.AllTenants()}, targetRequest{Name: "hook-" + tenant, Kind: store.TargetWebhook, Tenant: tenant, Config: cfg}); err != nil {
+		if _, err := f.srv.putTarget(ctx, &auth.Principal{Scope: store.AllTenants()}, targetRequest{Name: "hook-" + tenant, Kind: store.TargetWebhook, Tenant: tenant, Config: cfg}); err != nil {
 			t.Fatal(err)
 		}
 	}

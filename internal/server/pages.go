@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
 // basePage fills the layout fields for an authenticated page.
-func (s *Server) basePage(ctx context.Context, p *principal, title, nav string) pageBase {
+func (s *Server) basePage(ctx context.Context, p *auth.Principal, title, nav string) pageBase {
 	b := pageBase{Title: title, Nav: nav}
 	if p == nil || p.User == nil {
 		return b
@@ -135,7 +136,7 @@ func makeSparkline(pts []store.ScorePoint) sparkline {
 	return sp
 }
 
-func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	pg := &overviewPage{pageBase: s.basePage(ctx, p, "Overview", "overview"), Scope: p.Scope.String()}
 	pg.TenantOnly = !p.Scope.AllTenants
@@ -273,7 +274,7 @@ type tenantPage struct {
 	RunAt     time.Time
 }
 
-func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	id := r.PathValue("id")
 	if !p.Scope.Allows(id) {
@@ -447,7 +448,7 @@ type matrixPage struct {
 	Table    template.HTML // the grid, rendered once per run and scope
 }
 
-func (s *Server) handleMatrix(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleMatrix(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	pg := &matrixPage{pageBase: s.basePage(ctx, p, "Controls matrix", "matrix")}
 	runs, err := s.st.ListRuns(ctx, p.Scope, 1)
@@ -562,7 +563,7 @@ type incidentsPage struct {
 
 // incidentFilter reads the filter from the query; a tenant-scoped caller's
 // tenant filter is always its own tenant.
-func (s *Server) incidentFilter(r *http.Request, p *principal) store.IncidentFilter {
+func (s *Server) incidentFilter(r *http.Request, p *auth.Principal) store.IncidentFilter {
 	q := r.URL.Query()
 	f := store.IncidentFilter{Status: q.Get("status"), Severity: q.Get("severity"), Tenant: q.Get("tenant"), Rule: q.Get("rule"), Limit: 200}
 	if !p.Scope.AllTenants {
@@ -574,7 +575,7 @@ func (s *Server) incidentFilter(r *http.Request, p *principal) store.IncidentFil
 	return f
 }
 
-func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	f := s.incidentFilter(r, p)
 	if !r.URL.Query().Has("status") {
@@ -585,12 +586,12 @@ func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request, p *prin
 		return err
 	}
 	pg := &incidentsPage{pageBase: s.basePage(ctx, p, "Incidents", "incidents"), Incidents: incs, Status: f.Status, Severity: f.Severity, Tenant: f.Tenant}
-	pg.CanHandle = p.can(accessIncident)
+	pg.CanHandle = p.Can(auth.AccessIncident)
 	return s.render(w, r, "incidents", pg)
 }
 
 // handleIncidentRows serves the incidents table body for live refresh.
-func (s *Server) handleIncidentRows(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleIncidentRows(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	incs, err := s.st.ListIncidents(r.Context(), p.Scope, s.incidentFilter(r, p))
 	if err != nil {
 		return err
@@ -614,13 +615,13 @@ type sampleView struct {
 	Action, Host                             string
 }
 
-func (s *Server) handleIncident(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleIncident(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	inc, err := s.st.GetIncident(ctx, p.Scope, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	pg := &incidentPage{pageBase: s.basePage(ctx, p, inc.Title, "incidents"), Incident: inc, CanHandle: p.can(accessIncident)}
+	pg := &incidentPage{pageBase: s.basePage(ctx, p, inc.Title, "incidents"), Incident: inc, CanHandle: p.Can(auth.AccessIncident)}
 	pg.Samples = incidentSamples(inc, p.Scope)
 	return s.render(w, r, "incident", pg)
 }
@@ -643,7 +644,7 @@ func incidentSamples(inc *store.Incident, scope store.Scope) []sampleView {
 	return out
 }
 
-func (s *Server) handleIncidentForm(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleIncidentForm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	id := r.PathValue("id")
 	if err := r.ParseForm(); err != nil {
@@ -671,8 +672,8 @@ func (s *Server) handleIncidentForm(w http.ResponseWriter, r *http.Request, p *p
 	return nil
 }
 
-func (s *Server) setIncidentStatus(ctx context.Context, p *principal, id, status string) (*store.Incident, error) {
-	inc, err := s.st.SetIncidentStatus(ctx, p.Scope, id, status, p.actor())
+func (s *Server) setIncidentStatus(ctx context.Context, p *auth.Principal, id, status string) (*store.Incident, error) {
+	inc, err := s.st.SetIncidentStatus(ctx, p.Scope, id, status, p.Actor())
 	if err != nil {
 		return nil, err
 	}
@@ -680,12 +681,12 @@ func (s *Server) setIncidentStatus(ctx context.Context, p *principal, id, status
 	return inc, nil
 }
 
-func (s *Server) addIncidentNote(ctx context.Context, p *principal, id, text string) (*store.Incident, error) {
+func (s *Server) addIncidentNote(ctx context.Context, p *auth.Principal, id, text string) (*store.Incident, error) {
 	text = strings.TrimSpace(text)
 	if text == "" || len(text) > 4000 {
 		return nil, errBadRequest("note: 1 to 4000 characters")
 	}
-	inc, err := s.st.AddIncidentNote(ctx, p.Scope, id, store.Note{Author: p.actor(), Text: text, At: s.now()})
+	inc, err := s.st.AddIncidentNote(ctx, p.Scope, id, store.Note{Author: p.Actor(), Text: text, At: s.now()})
 	if err != nil {
 		return nil, err
 	}
@@ -693,7 +694,7 @@ func (s *Server) addIncidentNote(ctx context.Context, p *principal, id, text str
 	return inc, nil
 }
 
-func (s *Server) assignIncident(ctx context.Context, p *principal, id, assignee string) (*store.Incident, error) {
+func (s *Server) assignIncident(ctx context.Context, p *auth.Principal, id, assignee string) (*store.Incident, error) {
 	assignee = strings.TrimSpace(assignee)
 	if len(assignee) > 128 {
 		return nil, errBadRequest("assignee: at most 128 characters")
@@ -719,7 +720,7 @@ type eventsPage struct {
 	Error  string
 }
 
-func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	pg := &eventsPage{pageBase: s.basePage(ctx, p, "Events", "events")}
 	q, err := s.eventQuery(r, p)
@@ -751,7 +752,7 @@ type auditPage struct {
 	Next    int64
 }
 
-func (s *Server) handleAuditPage(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAuditPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	f := store.AuditFilter{Actor: r.URL.Query().Get("actor"), Action: r.URL.Query().Get("action"), Limit: 200}
 	if v := r.URL.Query().Get("before"); v != "" {

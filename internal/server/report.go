@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -19,7 +20,7 @@ var reportFormats = map[string][2]string{
 
 // handleReport downloads an assessment run (latest, or ?run=ID), limited to
 // the caller's scope (a tenant viewer's report holds only its tenant).
-func (s *Server) handleReport(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleReport(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	format := r.PathValue("format")
 	ft, ok := reportFormats[format]
 	if !ok {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
@@ -391,7 +392,7 @@ func TestInjectedTextEscaped(t *testing.T) {
 func TestProxyHeaderNotSpoofable(t *testing.T) {
 	f := newFixture(t)
 	f.srv.cfg.Auth.TrustProxyHeader = "X-Forwarded-For"
-	f.srv.loginIP = newLimiter(3, time.Minute, 1000)
+	f.srv.loginIP = auth.NewLimiter(3, time.Minute, 1000)
 	c := f.client()
 	c.do("GET", "/login", nil, nil)
 	limited := false
@@ -493,7 +494,7 @@ func TestSessionEnds(t *testing.T) {
 // username: once rate limited, every request would write it again.
 func TestRefusedSignInRecordsBoundedUsername(t *testing.T) {
 	f := newFixture(t)
-	f.srv.loginIP = newLimiter(1, time.Minute, 1000)
+	f.srv.loginIP = auth.NewLimiter(1, time.Minute, 1000)
 	c := f.client()
 	c.do("GET", "/login", nil, nil)
 	long := strings.Repeat("u", 500<<10)
@@ -552,7 +553,7 @@ func TestTOTPGuessingAcrossSessionsLocks(t *testing.T) {
 	resp, _ := c.form("/login", url.Values{"username": {"analyst1"}, "password": {f.pw["analyst1"]}})
 	if resp.StatusCode == http.StatusSeeOther {
 		f.clk.add(31 * time.Second)
-		code, _ := TOTPCode(secret, f.clk.now())
+		code, _ := auth.TOTPCode(secret, f.clk.now())
 		c.do("GET", "/login/totp", nil, nil)
 		if resp, _ := c.form("/login/totp", url.Values{"code": {code}}); resp.StatusCode == http.StatusSeeOther && resp.Header.Get("Location") == "/" {
 			t.Error("locked account completed sign-in with the right code")
@@ -615,7 +616,7 @@ func TestMetricsNotPublic(t *testing.T) {
 	f := newFixture(t)
 	f.srv.cfg.Auth.TrustProxyHeader = "X-Forwarded-For"
 	remote := map[string]string{"X-Forwarded-For": "203.0.113.9"}
-	msp, err := f.srv.createToken(context.Background(), &principal{Scope: store.AllTenants()}, tokenRequest{Name: "prometheus", Permissions: []string{store.PermRead}})
+	msp, err := f.srv.createToken(context.Background(), &auth.Principal{Scope: store.AllTenants()}, tokenRequest{Name: "prometheus", Permissions: []string{store.PermRead}})
 	if err != nil {
 		t.Fatal(err)
 	}

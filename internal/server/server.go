@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
@@ -57,8 +58,8 @@ type Server struct {
 	metrics *metrics.Metrics
 	key     []byte // HMAC key for pre-login CSRF tokens (per process)
 
-	loginIP   *limiter
-	loginUser *limiter
+	loginIP   *auth.Limiter
+	loginUser *auth.Limiter
 
 	pipe *pipeline
 	est  estateState
@@ -70,8 +71,8 @@ type Server struct {
 	mapping  *ingest.Mapping  // generic JSON mapping (ingest.mapping)
 	tmapFile *ingest.TenantMap
 
-	oidc        *oidcClient // nil unless auth.oidc is configured
-	matrixCache viewCache   // per run id
+	oidc        *auth.OIDCClient // nil unless auth.oidc is configured
+	matrixCache viewCache        // per run id
 	blasts      blastCache
 	badgeMu     sync.Mutex
 	badge       map[string]badgeCount // open incidents per scope, for the nav badge
@@ -112,8 +113,8 @@ func New(opts Options) (*Server, error) {
 	if _, err := rand.Read(s.key); err != nil {
 		return nil, fmt.Errorf("server key: %w", err)
 	}
-	s.loginIP = newLimiter(s.cfg.Auth.LoginRatePerMin, time.Minute, 100_000)
-	s.loginUser = newLimiter(s.cfg.Auth.LoginRatePerMin*3, time.Minute, 100_000)
+	s.loginIP = auth.NewLimiter(s.cfg.Auth.LoginRatePerMin, time.Minute, 100_000)
+	s.loginUser = auth.NewLimiter(s.cfg.Auth.LoginRatePerMin*3, time.Minute, 100_000)
 	s.metrics = metrics.New()
 	pages, err := parsePages()
 	if err != nil {
@@ -144,7 +145,7 @@ func New(opts Options) (*Server, error) {
 		s.log.Warn("catalog for reports", "err", err)
 	}
 	if s.cfg.Auth.OIDC != nil {
-		s.oidc = &oidcClient{cfg: *s.cfg.Auth.OIDC, http: &http.Client{Timeout: 10 * time.Second}}
+		s.oidc = &auth.OIDCClient{Cfg: *s.cfg.Auth.OIDC, HTTP: &http.Client{Timeout: 10 * time.Second}}
 	}
 	for _, n := range s.cfg.Notify.AllowNetworks {
 		s.notifyAllow = append(s.notifyAllow, netip.MustParsePrefix(n).Masked()) // validated above
@@ -183,87 +184,16 @@ type RouteInfo struct {
 	Page                    bool
 }
 
-// access is who may call a route.
-type access int
-
-const (
-	accessPublic   access = iota // anyone (login, health)
-	accessPreMFA                 // a session that passed the password step
-	accessRead                   // any authenticated caller, within its scope
-	accessIncident               // owner or analyst (or a token? no: sessions only)
-	accessAdmin                  // owner
-	accessIngest                 // token with events:write, or owner/analyst session
-)
-
-func (a access) String() string {
-	return [...]string{"public", "pre-mfa", "read", "incident", "admin", "ingest"}[a]
-}
-
 // handlerFunc is a route handler: it returns an error that the adapter
 // maps to a status and a public message.
-type handlerFunc func(w http.ResponseWriter, r *http.Request, p *principal) error
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error
 
 type route struct {
 	Method  string
 	Pattern string
-	Access  access
+	Access  auth.Access
 	Name    string // metrics label
 	H       handlerFunc
-}
-
-// principal is the authenticated caller.
-type principal struct {
-	User    *store.User     // nil for tokens
-	Token   *store.APIToken // nil for sessions
-	Session *store.Session
-	raw     store.Secret // session token
-	Scope   store.Scope
-	IP      string
-}
-
-func (p *principal) actor() string {
-	switch {
-	case p == nil:
-		return "anonymous"
-	case p.User != nil:
-		return p.User.Username
-	case p.Token != nil:
-		return "token:" + p.Token.ID
-	}
-	return "anonymous"
-}
-
-func (p *principal) can(a access) bool {
-	if p == nil {
-		return a == accessPublic
-	}
-	switch a {
-	case accessPublic:
-		return true
-	case accessPreMFA:
-		return p.Session != nil
-	}
-	if p.Session != nil && !p.Session.MFA {
-		return false
-	}
-	if p.Token != nil {
-		switch a {
-		case accessRead:
-			return p.Token.Can(store.PermRead)
-		case accessIngest:
-			return p.Token.Can(store.PermIngest)
-		}
-		return false
-	}
-	switch a {
-	case accessRead:
-		return p.User.Role.Valid()
-	case accessIncident, accessIngest:
-		return p.User.Role == store.RoleOwner || p.User.Role == store.RoleAnalyst
-	case accessAdmin:
-		return p.User.Role == store.RoleOwner
-	}
-	return false
 }
 
 // wrap turns a route into an http.Handler: authentication, authorisation,
@@ -292,7 +222,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) er
 	if err != nil {
 		return err
 	}
-	if rt.Access != accessPublic {
+	if rt.Access != auth.AccessPublic {
 		if p == nil {
 			if !wantsJSON(r) && r.Method == http.MethodGet {
 				http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -300,14 +230,14 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) er
 			}
 			return errUnauthorized
 		}
-		if p.Session != nil && !p.Session.MFA && rt.Access != accessPreMFA {
+		if p.Session != nil && !p.Session.MFA && rt.Access != auth.AccessPreMFA {
 			if !wantsJSON(r) && r.Method == http.MethodGet {
 				http.Redirect(w, r, "/login/totp", http.StatusSeeOther)
 				return nil
 			}
 			return errUnauthorized
 		}
-		if !p.can(rt.Access) {
+		if !p.Can(rt.Access) {
 			return errForbidden
 		}
 	}
@@ -353,7 +283,7 @@ func safeMethod(m string) bool {
 
 // checkCSRF requires the session's CSRF token in the X-CSRF-Token header or
 // the "csrf" form field (synchroniser token, on top of CrossOriginProtection).
-func (s *Server) checkCSRF(r *http.Request, p *principal) error {
+func (s *Server) checkCSRF(r *http.Request, p *auth.Principal) error {
 	got := r.Header.Get("X-CSRF-Token")
 	if got == "" && isForm(r) {
 		got = r.PostFormValue("csrf")
@@ -414,7 +344,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	code  int
 	wrote bool
-	p     *principal // the caller, once authenticated
+	p     *auth.Principal // the caller, once authenticated
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -481,8 +411,8 @@ func (s *Server) isReady() bool {
 }
 
 // audit appends an audit entry; failures are logged (the change already happened).
-func (s *Server) audit(ctx context.Context, p *principal, action, target, tenant string, detail any) {
-	e := &store.AuditEntry{Actor: p.actor(), Action: action, Target: target, Tenant: tenant}
+func (s *Server) audit(ctx context.Context, p *auth.Principal, action, target, tenant string, detail any) {
+	e := &store.AuditEntry{Actor: p.Actor(), Action: action, Target: target, Tenant: tenant}
 	if p != nil {
 		e.IP = p.IP
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
@@ -159,7 +160,7 @@ func (f *fixture) seed(ctx context.Context) {
 		role   store.Role
 		tenant string
 	}{{"owner1", store.RoleOwner, ""}, {"analyst1", store.RoleAnalyst, ""}, {"viewer-a", store.RoleTenantViewer, tenantA}, {"viewer-bravo", store.RoleTenantViewer, tenantB}} {
-		hash, err := hashPassword("pw-"+u.name, argonParams{Time: 1, Memory: 1024, Threads: 1, KeyLen: 32})
+		hash, err := auth.HashPasswordParams("pw-"+u.name, auth.ArgonParams{Time: 1, Memory: 1024, Threads: 1, KeyLen: 32})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +170,7 @@ func (f *fixture) seed(ctx context.Context) {
 		f.pw[u.name] = "pw-" + u.name
 	}
 	tok := func(tenant string) string {
-		tc, err := f.srv.createToken(ctx, &principal{Scope: store.AllTenants()}, tokenRequest{Name: "tok-" + tenant, Tenant: tenant, Permissions: []string{store.PermRead, store.PermIngest}})
+		tc, err := f.srv.createToken(ctx, &auth.Principal{Scope: store.AllTenants()}, tokenRequest{Name: "tok-" + tenant, Tenant: tenant, Permissions: []string{store.PermRead, store.PermIngest}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -241,56 +242,12 @@ func (c *client) login(user string) {
 		t.Fatalf("no TOTP secret for %s", user)
 	}
 	c.f.clk.add(31 * time.Second) // a fresh step, never a replay
-	code, _ := TOTPCode(sec, c.f.clk.now())
+	code, _ := auth.TOTPCode(sec, c.f.clk.now())
 	resp, body := c.form("/login/totp", url.Values{"code": {code}})
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
 		t.Fatalf("totp %s: status %d: %s", user, resp.StatusCode, body)
 	}
 	c.do("GET", "/", nil, nil) // picks up the new session's CSRF token
-}
-
-func TestTOTPRFC6238(t *testing.T) {
-	// RFC 6238 appendix B, SHA-1 key "12345678901234567890", truncated to 6 digits.
-	secret := b32.EncodeToString([]byte("12345678901234567890"))
-	for _, tc := range []struct {
-		unix int64
-		want string
-	}{{59, "287082"}, {1111111109, "081804"}, {1234567890, "005924"}, {2000000000, "279037"}} {
-		got, err := TOTPCode(secret, time.Unix(tc.unix, 0))
-		if err != nil || got != tc.want {
-			t.Errorf("TOTP at %d = %s, %v; want %s", tc.unix, got, err, tc.want)
-		}
-	}
-	now := time.Unix(1111111109, 0)
-	step, ok := verifyTOTP(secret, "081804", now, 0)
-	if !ok {
-		t.Fatal("valid code refused")
-	}
-	if _, ok := verifyTOTP(secret, "081804", now, step); ok {
-		t.Error("replayed code accepted")
-	}
-	if _, ok := verifyTOTP(secret, "000000", now, 0); ok {
-		t.Error("wrong code accepted")
-	}
-}
-
-func TestPasswordHash(t *testing.T) {
-	h, err := hashPassword("correct horse", argonParams{Time: 1, Memory: 1024, Threads: 1, KeyLen: 32})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := CheckPassword(h, "correct horse"); !ok || err != nil {
-		t.Errorf("right password: %v %v", ok, err)
-	}
-	if ok, _ := CheckPassword(h, "wrong"); ok {
-		t.Error("wrong password accepted")
-	}
-	if _, err := CheckPassword("$2a$bcrypt", "x"); err == nil {
-		t.Error("malformed hash accepted")
-	}
-	if ok, err := CheckPassword(dummyHash(), "x"); ok || err != nil {
-		t.Errorf("dummy hash: %v %v", ok, err)
-	}
 }
 
 func TestLoginFlow(t *testing.T) {
@@ -319,7 +276,7 @@ func TestLoginFlow(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("wrong code: status %d", resp.StatusCode)
 	}
-	used, _ := TOTPCode(f.users["owner1"], f.clk.now())
+	used, _ := auth.TOTPCode(f.users["owner1"], f.clk.now())
 	resp, _ = c2.form("/login/totp", url.Values{"code": {used}})
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("replayed code: status %d", resp.StatusCode)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/notify"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
@@ -28,7 +29,7 @@ type settingsPage struct {
 
 var usernameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$`)
 
-func (s *Server) settingsData(ctx context.Context, p *principal) (*settingsPage, error) {
+func (s *Server) settingsData(ctx context.Context, p *auth.Principal) (*settingsPage, error) {
 	pg := &settingsPage{pageBase: s.basePage(ctx, p, "Settings", "settings"),
 		TargetKind: []string{store.TargetWebhook, store.TargetSlack, store.TargetTeams, store.TargetSyslog, store.TargetSMTP}}
 	var err error
@@ -47,7 +48,7 @@ func (s *Server) settingsData(ctx context.Context, p *principal) (*settingsPage,
 	return pg, nil
 }
 
-func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	pg, err := s.settingsData(r.Context(), p)
 	if err != nil {
 		return err
@@ -56,7 +57,7 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 // settingsResult re-renders settings with a one-time secret or an error.
-func (s *Server) settingsResult(w http.ResponseWriter, r *http.Request, p *principal, what, secret string, opErr error) error {
+func (s *Server) settingsResult(w http.ResponseWriter, r *http.Request, p *auth.Principal, what, secret string, opErr error) error {
 	pg, err := s.settingsData(r.Context(), p)
 	if err != nil {
 		return err
@@ -111,15 +112,15 @@ func (s *Server) validateUser(ctx context.Context, u userRequest) error {
 
 // createUser makes a user with a random one-time password; TOTP enrolment
 // happens at first sign-in.
-func (s *Server) createUser(ctx context.Context, p *principal, req userRequest) (*store.User, string, error) {
+func (s *Server) createUser(ctx context.Context, p *auth.Principal, req userRequest) (*store.User, string, error) {
 	if err := s.validateUser(ctx, req); err != nil {
 		return nil, "", err
 	}
-	pw, err := RandomPassword(20)
+	pw, err := auth.RandomPassword(20)
 	if err != nil {
 		return nil, "", err
 	}
-	hash, err := HashPassword(pw)
+	hash, err := auth.HashPassword(pw)
 	if err != nil {
 		return nil, "", err
 	}
@@ -131,7 +132,7 @@ func (s *Server) createUser(ctx context.Context, p *principal, req userRequest) 
 	return u, pw, nil
 }
 
-func (s *Server) handleUserForm(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleUserForm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	req := userRequest{Username: strings.TrimSpace(r.PostFormValue("username")), Email: strings.TrimSpace(r.PostFormValue("email")),
 		Role: store.Role(r.PostFormValue("role")), Tenant: r.PostFormValue("tenant")}
@@ -145,7 +146,7 @@ func (s *Server) handleUserForm(w http.ResponseWriter, r *http.Request, p *princ
 	return s.settingsResult(w, r, p, "One-time password for "+u.Username+" (shown once; they set up TOTP at first sign-in)", pw, nil)
 }
 
-func (s *Server) deleteUser(ctx context.Context, p *principal, username string) error {
+func (s *Server) deleteUser(ctx context.Context, p *auth.Principal, username string) error {
 	if p.User != nil && username == p.User.Username {
 		return errBadRequest("you cannot delete yourself")
 	}
@@ -161,21 +162,21 @@ func (s *Server) deleteUser(ctx context.Context, p *principal, username string) 
 	return nil
 }
 
-func (s *Server) handleUserDeleteForm(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleUserDeleteForm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	err := s.deleteUser(r.Context(), p, r.PathValue("username"))
 	return s.settingsResult(w, r, p, "User deleted.", "", err)
 }
 
-func (s *Server) resetUser(ctx context.Context, p *principal, username string) (string, error) {
+func (s *Server) resetUser(ctx context.Context, p *auth.Principal, username string) (string, error) {
 	u, err := s.st.GetUser(ctx, username)
 	if err != nil {
 		return "", err
 	}
-	pw, err := RandomPassword(20)
+	pw, err := auth.RandomPassword(20)
 	if err != nil {
 		return "", err
 	}
-	hash, err := HashPassword(pw)
+	hash, err := auth.HashPassword(pw)
 	if err != nil {
 		return "", err
 	}
@@ -190,7 +191,7 @@ func (s *Server) resetUser(ctx context.Context, p *principal, username string) (
 	return pw, nil
 }
 
-func (s *Server) handleUserResetForm(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleUserResetForm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	name := r.PathValue("username")
 	pw, err := s.resetUser(r.Context(), p, name)
 	return s.settingsResult(w, r, p, "New one-time password for "+name+" (TOTP must be enrolled again)", pw, err)
@@ -210,7 +211,7 @@ type tokenCreated struct {
 	Info  *store.APIToken `json:"info"`
 }
 
-func (s *Server) createToken(ctx context.Context, p *principal, req tokenRequest) (*tokenCreated, error) {
+func (s *Server) createToken(ctx context.Context, p *auth.Principal, req tokenRequest) (*tokenCreated, error) {
 	req.Name = strings.TrimSpace(req.Name)
 	if req.Name == "" || len(req.Name) > 100 {
 		return nil, errBadRequest("name: 1 to 100 characters")
@@ -234,17 +235,17 @@ func (s *Server) createToken(ctx context.Context, p *principal, req tokenRequest
 	if req.ExpiresDays < 0 || req.ExpiresDays > 3650 {
 		return nil, errBadRequest("expires_days: 0 (never) to 3650")
 	}
-	raw, err := RandomToken(32)
+	raw, err := auth.RandomToken(32)
 	if err != nil {
 		return nil, err
 	}
 	raw = "fbk_" + raw
-	id, err := RandomToken(9)
+	id, err := auth.RandomToken(9)
 	if err != nil {
 		return nil, err
 	}
 	t := &store.APIToken{ID: "tok_" + id, Name: req.Name, Prefix: raw[:10], Tenant: req.Tenant, Source: req.Source,
-		Permissions: slices.Compact(slices.Sorted(slices.Values(req.Permissions))), CreatedBy: p.actor()}
+		Permissions: slices.Compact(slices.Sorted(slices.Values(req.Permissions))), CreatedBy: p.Actor()}
 	if req.ExpiresDays > 0 {
 		t.Expires = s.now().Add(time.Duration(req.ExpiresDays) * 24 * time.Hour)
 	}
@@ -255,7 +256,7 @@ func (s *Server) createToken(ctx context.Context, p *principal, req tokenRequest
 	return &tokenCreated{Token: raw, Info: t}, nil
 }
 
-func (s *Server) handleTokenForm(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleTokenForm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	_ = r.ParseForm()
 	days, _ := strconv.Atoi(r.PostFormValue("expires_days"))
 	req := tokenRequest{Name: r.PostFormValue("name"), Tenant: r.PostFormValue("tenant"), Source: strings.TrimSpace(r.PostFormValue("source")),
@@ -267,7 +268,7 @@ func (s *Server) handleTokenForm(w http.ResponseWriter, r *http.Request, p *prin
 	return s.settingsResult(w, r, p, "API token "+tc.Info.Name+" (shown once; firebreak keeps only its hash)", tc.Token, nil)
 }
 
-func (s *Server) revokeToken(ctx context.Context, p *principal, id string) error {
+func (s *Server) revokeToken(ctx context.Context, p *auth.Principal, id string) error {
 	if err := s.st.RevokeAPIToken(ctx, p.Scope, id, s.now()); err != nil {
 		return err
 	}
@@ -275,7 +276,7 @@ func (s *Server) revokeToken(ctx context.Context, p *principal, id string) error
 	return nil
 }
 
-func (s *Server) handleTokenRevokeForm(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleTokenRevokeForm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	err := s.revokeToken(r.Context(), p, r.PathValue("id"))
 	return s.settingsResult(w, r, p, "Token revoked.", "", err)
 }
@@ -291,7 +292,7 @@ type targetRequest struct {
 	Config      json.RawMessage `json:"config"`
 }
 
-func (s *Server) putTarget(ctx context.Context, p *principal, req targetRequest) (*store.NotifyTarget, error) {
+func (s *Server) putTarget(ctx context.Context, p *auth.Principal, req targetRequest) (*store.NotifyTarget, error) {
 	req.Name = strings.TrimSpace(req.Name)
 	if req.Name == "" || len(req.Name) > 100 {
 		return nil, errBadRequest("name: 1 to 100 characters")
@@ -322,7 +323,7 @@ func (s *Server) putTarget(ctx context.Context, p *principal, req targetRequest)
 		return nil, errBadRequest("config: %s", err)
 	}
 	if req.ID == "" {
-		id, err := RandomToken(9)
+		id, err := auth.RandomToken(9)
 		if err != nil {
 			return nil, err
 		}
@@ -347,7 +348,7 @@ func validateTargetConfig(kind string, raw json.RawMessage) error {
 // (notify's errors name fields, not their contents).
 func sanitizeMsg(s string) string { return truncate(strings.ReplaceAll(s, "\n", " "), 200) }
 
-func (s *Server) handleTargetForm(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleTargetForm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	_ = r.ParseForm()
 	kind := r.PostFormValue("kind")
 	v := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
@@ -381,7 +382,7 @@ func (s *Server) handleTargetForm(w http.ResponseWriter, r *http.Request, p *pri
 	return s.settingsResult(w, r, p, "Notification target saved.", "", err)
 }
 
-func (s *Server) deleteTarget(ctx context.Context, p *principal, id string) error {
+func (s *Server) deleteTarget(ctx context.Context, p *auth.Principal, id string) error {
 	if err := s.st.DeleteNotifyTarget(ctx, p.Scope, id); err != nil {
 		return err
 	}
@@ -389,7 +390,7 @@ func (s *Server) deleteTarget(ctx context.Context, p *principal, id string) erro
 	return nil
 }
 
-func (s *Server) handleTargetDeleteForm(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleTargetDeleteForm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	err := s.deleteTarget(r.Context(), p, r.PathValue("id"))
 	return s.settingsResult(w, r, p, "Notification target deleted.", "", err)
 }

@@ -20,6 +20,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
@@ -65,11 +66,11 @@ func TestStoredIncidentsTrackEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.srv.setEstate(e, meta.ID)
-	tc, err := f.srv.createToken(ctx, &principal{Scope: store.AllTenants()}, tokenRequest{Name: "tok-msp", Permissions: []string{store.PermRead, store.PermIngest}})
+	tc, err := f.srv.createToken(ctx, &auth.Principal{Scope: store.AllTenants()}, tokenRequest{Name: "tok-msp", Permissions: []string{store.PermRead, store.PermIngest}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := map[string]string{"Authorization": "Bearer " + tc.Token}
+	bearer := map[string]string{"Authorization": "Bearer " + tc.Token}
 
 	// Every delivery to an MSP-wide webhook, by incident id.
 	var mu sync.Mutex
@@ -85,7 +86,7 @@ func TestStoredIncidentsTrackEngine(t *testing.T) {
 	}))
 	defer hook.Close()
 	hookCfg, _ := json.Marshal(map[string]any{"url": hook.URL, "secret": "s3cret-s3cret-s3cret"})
-	if _, err := f.srv.putTarget(ctx, &principal{Scope: store.AllTenants()}, targetRequest{Name: "hook", Kind: store.TargetWebhook, Config: hookCfg}); err != nil {
+	if _, err := f.srv.putTarget(ctx, &auth.Principal{Scope: store.AllTenants()}, targetRequest{Name: "hook", Kind: store.TargetWebhook, Config: hookCfg}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -123,7 +124,7 @@ func TestStoredIncidentsTrackEngine(t *testing.T) {
 	}
 	post := func(tenant, body string) {
 		t.Helper()
-		resp, got := f.client().do("POST", "/api/v1/events?tenant="+tenant, strings.NewReader(body), auth)
+		resp, got := f.client().do("POST", "/api/v1/events?tenant="+tenant, strings.NewReader(body), bearer)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("ingest for %s: %d %s", tenant, resp.StatusCode, got)
 		}
@@ -210,7 +211,7 @@ func TestStoredIncidentsTrackEngine(t *testing.T) {
 	// The API converges on the engine's state while the pipeline runs (the
 	// periodic sync, not the shutdown flush).
 	apiState := func() map[string]incidentState {
-		resp, body := f.client().do("GET", "/api/v1/incidents?limit=1000", nil, auth)
+		resp, body := f.client().do("GET", "/api/v1/incidents?limit=1000", nil, bearer)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("listing incidents: %d %s", resp.StatusCode, body)
 		}

@@ -1,4 +1,4 @@
-package server
+package auth
 
 import (
 	"crypto/hmac"
@@ -14,6 +14,9 @@ import (
 )
 
 // TOTP parameters (RFC 6238 defaults that every authenticator app accepts).
+// TOTPIssuer names firebreak in authenticator apps.
+const TOTPIssuer = "firebreak"
+
 const (
 	totpDigits = 6
 	totpPeriod = 30 // seconds
@@ -56,7 +59,7 @@ func TOTPCode(secret string, t time.Time) (string, error) { return totpCode(secr
 // verifyTOTP checks code against secret at now, accepting ±totpSkew steps,
 // and refuses any step at or before lastStep (replay). It returns the matched
 // step, which the caller must store as the new lastStep.
-func verifyTOTP(secret, code string, now time.Time, lastStep int64) (int64, bool) {
+func VerifyTOTP(secret, code string, now time.Time, lastStep int64) (int64, bool) {
 	code = strings.TrimSpace(code)
 	if len(code) != totpDigits {
 		return 0, false

@@ -1,4 +1,4 @@
-package server
+package auth
 
 import (
 	"crypto/rand"
@@ -11,22 +11,23 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// argon2id parameters (RFC 9106 second recommended option, lighter memory).
-type argonParams struct {
+// ArgonParams are argon2id parameters (RFC 9106 second recommended option, lighter memory).
+type ArgonParams struct {
 	Time    uint32
 	Memory  uint32 // KiB
 	Threads uint8
 	KeyLen  uint32
 }
 
-var defaultArgon = argonParams{Time: 3, Memory: 64 * 1024, Threads: 2, KeyLen: 32}
+var defaultArgon = ArgonParams{Time: 3, Memory: 64 * 1024, Threads: 2, KeyLen: 32}
 
 var errBadHash = errors.New("malformed password hash")
 
 // HashPassword returns a PHC-format argon2id hash of pw.
-func HashPassword(pw string) (string, error) { return hashPassword(pw, defaultArgon) }
+func HashPassword(pw string) (string, error) { return HashPasswordParams(pw, defaultArgon) }
 
-func hashPassword(pw string, p argonParams) (string, error) {
+// HashPasswordParams hashes pw with explicit parameters (tests use cheap ones).
+func HashPasswordParams(pw string, p ArgonParams) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("generating salt: %w", err)
@@ -47,7 +48,7 @@ func CheckPassword(hash, pw string) (bool, error) {
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &ver); err != nil || ver != argon2.Version {
 		return false, errBadHash
 	}
-	var p argonParams
+	var p ArgonParams
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
 		return false, errBadHash
 	}

@@ -1,7 +1,8 @@
-package server
+package auth
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 
@@ -53,9 +54,10 @@ func BootstrapOwner(ctx context.Context, st store.Store, username string, enrolT
 			return nil, fmt.Errorf("setting TOTP: %w", err)
 		}
 		c.TOTPSecret = store.Secret(sec)
-		c.TOTPURI = store.Secret(TOTPURI(totpIssuer, username, sec))
+		c.TOTPURI = store.Secret(TOTPURI(TOTPIssuer, username, sec))
 	}
-	e := &store.AuditEntry{Actor: "system", Action: "user.bootstrap", Target: username, Detail: mustJSON(map[string]any{"role": "owner", "totp_enrolled": enrolTOTP})}
+	e := &store.AuditEntry{Actor: "system", Action: "user.bootstrap", Target: username}
+	e.Detail, _ = json.Marshal(map[string]any{"role": "owner", "totp_enrolled": enrolTOTP})
 	if err := st.AppendAudit(ctx, e); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}

@@ -1,4 +1,4 @@
-package server
+package auth
 
 import (
 	"sync"
@@ -8,7 +8,7 @@ import (
 // limiter is a fixed-window counter per key (client IP or username), bounded
 // in size: when full, expired windows are swept and, failing that, the
 // request is refused (fail closed).
-type limiter struct {
+type Limiter struct {
 	mu     sync.Mutex
 	limit  int
 	window time.Duration
@@ -21,12 +21,12 @@ type window struct {
 	n     int
 }
 
-func newLimiter(limit int, per time.Duration, maxKeys int) *limiter {
-	return &limiter{limit: limit, window: per, max: maxKeys, m: make(map[string]*window)}
+func NewLimiter(limit int, per time.Duration, maxKeys int) *Limiter {
+	return &Limiter{limit: limit, window: per, max: maxKeys, m: make(map[string]*window)}
 }
 
 // allow counts one attempt for key at now and reports whether it is within the limit.
-func (l *limiter) allow(key string, now time.Time) bool {
+func (l *Limiter) Allow(key string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w, ok := l.m[key]
