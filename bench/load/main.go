@@ -31,6 +31,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
@@ -139,7 +140,7 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 	}
 	fmt.Printf("seed: %d events stored in %s\n", seedEvents, time.Since(t0).Round(time.Millisecond))
 
-	creds, err := server.BootstrapOwner(ctx, st, "admin", true)
+	creds, err := auth.BootstrapOwner(ctx, st, "admin", true)
 	if err != nil {
 		return err
 	}
@@ -323,7 +324,7 @@ var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // login signs in as the bootstrap owner (password + TOTP) and returns a
 // client holding the session cookie and its CSRF token.
-func login(base string, tr http.RoundTripper, c *server.Credentials) (*http.Client, string, error) {
+func login(base string, tr http.RoundTripper, c *auth.Credentials) (*http.Client, string, error) {
 	jar, _ := cookiejar.New(nil)
 	cl := &http.Client{Transport: tr, Jar: jar, Timeout: 60 * time.Second}
 	get := func(p string) (string, error) {
@@ -353,7 +354,7 @@ func login(base string, tr http.RoundTripper, c *server.Credentials) (*http.Clie
 	if m == nil {
 		return nil, "", fmt.Errorf("password step failed: %d", r.StatusCode)
 	}
-	code, err := server.TOTPCode(c.TOTPSecret.Reveal(), time.Now())
+	code, err := auth.TOTPCode(c.TOTPSecret.Reveal(), time.Now())
 	if err != nil {
 		return nil, "", err
 	}
