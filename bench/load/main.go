@@ -39,6 +39,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/postgres"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
+	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
 func main() {
@@ -108,7 +109,7 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 	if noRaw {
 		cfg.Ingest.KeepRaw = new(bool)
 	}
-	eng, err := server.NewEngines(server.EngineOptions{})
+	eng, err := worker.NewEngines(worker.EngineOptions{})
 	if err != nil {
 		return err
 	}

@@ -22,10 +22,12 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
+	"github.com/firebreak-msp/firebreak/internal/intake"
 	"github.com/firebreak-msp/firebreak/internal/server"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
 	"github.com/firebreak-msp/firebreak/internal/version"
+	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
 type demoOptions struct {
@@ -123,7 +125,7 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 	if err != nil {
 		return usageError{err}
 	}
-	eng, err := server.NewEngines(server.EngineOptions{Logger: log, KEVPath: o.kev, Clock: clock})
+	eng, err := worker.NewEngines(worker.EngineOptions{Logger: log, KEVPath: o.kev, Clock: clock})
 	if err != nil {
 		return err
 	}
@@ -147,7 +149,7 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 			return err
 		}
 	}
-	var ist server.IngestStats
+	var ist intake.IngestStats
 	if len(files) > 0 {
 		if ist, err = srv.IngestFiles(ctx, files, mapping); err != nil {
 			return err
@@ -200,7 +202,7 @@ func logFiles(dir string) ([]string, error) {
 	return out, nil
 }
 
-func printDemoSummary(ctx context.Context, w io.Writer, st store.Store, ist server.IngestStats, logDir string) error {
+func printDemoSummary(ctx context.Context, w io.Writer, st store.Store, ist intake.IngestStats, logDir string) error {
 	all := store.AllTenants()
 	run, _, err := st.GetRun(ctx, all, 0)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/store/postgres"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
 	"github.com/firebreak-msp/firebreak/internal/version"
+	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
 type serveOptions struct {
@@ -132,7 +133,7 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 		fmt.Fprintf(g.stderr, "firebreak: created owner %q with one-time password %s\nfirebreak: sign in and enrol an authenticator app (TOTP is mandatory); this password is not shown again\n",
 			creds.Username, creds.Password.Reveal())
 	}
-	eng, err := server.NewEngines(server.EngineOptions{PolicyDirs: cfg.Assess.PolicyDirs, KEVPath: cfg.Assess.KEV, RuleDirs: cfg.Detect.RuleDirs, Logger: log})
+	eng, err := worker.NewEngines(worker.EngineOptions{PolicyDirs: cfg.Assess.PolicyDirs, KEVPath: cfg.Assess.KEV, RuleDirs: cfg.Detect.RuleDirs, Logger: log})
 	if err != nil {
 		return err
 	}

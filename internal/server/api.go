@@ -197,11 +197,11 @@ func (s *Server) handleAPIEstateUpload(w http.ResponseWriter, r *http.Request, p
 	if err != nil {
 		return err
 	}
-	s.setEstate(e, meta.ID)
+	s.work.SetEstate(e, meta.ID)
 	s.audit(ctx, p, "estate.upload", strconv.FormatInt(meta.ID, 10), "", map[string]any{"hash": meta.Hash, "created": created})
 	out := map[string]any{"snapshot": meta, "created": created}
-	if s.eng != nil && r.URL.Query().Get("assess") != "false" {
-		run, drift, err := s.assessNow(ctx, e, meta.ID, "upload")
+	if s.work.Engines() != nil && r.URL.Query().Get("assess") != "false" {
+		run, drift, err := s.work.Assess(ctx, e, meta.ID, "upload")
 		if err != nil {
 			return err
 		}
@@ -274,10 +274,10 @@ func (s *Server) handleAPIRunDiff(w http.ResponseWriter, r *http.Request, p *aut
 
 func (s *Server) handleAPIRunCreate(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
-	if s.eng == nil {
+	if s.work.Engines() == nil {
 		return errStatus(http.StatusServiceUnavailable, "assessment engine not configured")
 	}
-	e, snapID := s.currentEstate()
+	e, snapID := s.work.CurrentEstate()
 	if e == nil {
 		snap, err := s.st.GetSnapshot(ctx, store.AllTenants(), 0)
 		if err != nil {
@@ -288,7 +288,7 @@ func (s *Server) handleAPIRunCreate(w http.ResponseWriter, r *http.Request, p *a
 		}
 		e, snapID = snap.Estate, snap.ID
 	}
-	run, drift, err := s.assessNow(ctx, e, snapID, "api")
+	run, drift, err := s.work.Assess(ctx, e, snapID, "api")
 	if err != nil {
 		return err
 	}
@@ -344,8 +344,8 @@ func (s *Server) handleAPIBlast(w http.ResponseWriter, r *http.Request, p *auth.
 	for _, row := range b.Ranking {
 		if row.Node == node {
 			out := map[string]any{"node": row}
-			if p.Scope.AllTenants && s.eng != nil {
-				if q, err := s.eng.blastQuery(node); err == nil {
+			if p.Scope.AllTenants && s.work.Engines() != nil {
+				if q, err := s.work.BlastQuery(node); err == nil {
 					out["blast"] = q
 				}
 			}

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/hmac"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -22,8 +21,6 @@ const (
 	preLoginCookie = "fb_login"
 	datasetAuth    = "firebreak.auth"
 )
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // sessionCookie is __Host-fb_session over TLS (bound to this exact origin),
 // fb_session otherwise (loopback demo, tests).
@@ -230,7 +227,7 @@ func (s *Server) authEvent(ctx context.Context, r *http.Request, user, outcome, 
 	if a, err := netip.ParseAddr(s.clientIP(r)); err == nil {
 		ev.SourceIP = a.Unmap()
 	}
-	s.pipe.submitInternal(ctx, ev)
+	s.pipe.Submit(ctx, ev)
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
+	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
 // BenchmarkIngestHTTP measures POST /api/v1/events end to end in process
@@ -89,7 +90,7 @@ func BenchmarkPages(b *testing.B) {
 	defer st.Close()
 	cfg := config.Default()
 	cfg.DataDir = b.TempDir()
-	eng, err := NewEngines(EngineOptions{})
+	eng, err := worker.NewEngines(worker.EngineOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

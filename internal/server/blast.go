@@ -38,8 +38,8 @@ func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *auth
 			}
 		}
 	}
-	if pg.Selected != nil && p.Scope.AllTenants && s.eng != nil {
-		if q, err := s.eng.blastQuery(pg.Node); err == nil {
+	if pg.Selected != nil && p.Scope.AllTenants && s.work.Engines() != nil {
+		if q, err := s.work.BlastQuery(pg.Node); err == nil {
 			if bs, err := json.MarshalIndent(q, "", "  "); err == nil {
 				pg.Detail = string(bs)
 			}
@@ -62,15 +62,15 @@ type graphPage struct {
 // shows every tenant, so it is for MSP-wide callers only; its inline style
 // and script run under a per-response CSP nonce.
 func (s *Server) handleBlastGraph(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	if !p.Scope.AllTenants || s.eng == nil || s.eng.BlastHTML == nil {
+	if !p.Scope.AllTenants || s.work.Engines() == nil || s.work.Engines().BlastHTML == nil {
 		return errNotFound
 	}
 	var buf bytes.Buffer
 	title := ""
-	if e, _ := s.currentEstate(); e != nil {
+	if e, _ := s.work.CurrentEstate(); e != nil {
 		title = e.Provider.Name
 	}
-	if err := s.eng.BlastHTML(&buf, title); err != nil {
+	if err := s.work.BlastHTML(&buf, title); err != nil {
 		return err
 	}
 	nonce, err := auth.RandomToken(18)

@@ -16,6 +16,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
+	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
 // TestBrowserDemo serves the bundled example MSP with the real engines and
@@ -42,7 +43,7 @@ func TestBrowserDemo(t *testing.T) {
 	cfg.TLS.Disable = true
 	cfg.Auth.InsecureCookies = true
 	cfg.Estate.Paths = []string{estateDir}
-	eng, err := NewEngines(EngineOptions{})
+	eng, err := worker.NewEngines(worker.EngineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
 // httpError carries a status and a public message; Err is logged, never sent.
@@ -46,6 +47,8 @@ func classify(err error) (int, string) {
 	switch {
 	case errors.As(err, &he):
 		return he.Status, he.Public
+	case errors.Is(err, worker.ErrNoEngine):
+		return http.StatusServiceUnavailable, "assessment engine not configured"
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrForbidden):
 		// Outside the scope looks exactly like absent: no existence oracle.
 		return http.StatusNotFound, "not found"

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -14,28 +13,9 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
+	"github.com/firebreak-msp/firebreak/internal/intake"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
-
-// ingestResponse is the body of POST /api/v1/events. Status 200: every
-// non-blank line was accepted (stored) or ignored (well-formed but not an
-// authentication event). Status 400: at least one line was rejected; the
-// accepted lines ARE stored (resend only the rejected ones).
-type ingestResponse struct {
-	Error    string         `json:"error,omitempty"`
-	Format   string         `json:"format"`
-	Lines    int64          `json:"lines"`
-	Accepted int            `json:"accepted"`
-	Ignored  int64          `json:"ignored"`
-	Rejected []rejectedLine `json:"rejected"`
-}
-
-type rejectedLine struct {
-	Line   int64  `json:"line"`
-	Reason string `json:"reason"`
-}
-
-const maxRejectedListed = 1000
 
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
@@ -54,7 +34,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		return errBadRequest("unknown format %q; expected one of %s", format, strings.Join(ingest.Formats, ", "))
 	}
 	tenant := q.Get("tenant")
-	known := s.knownTenants(ctx)
+	known := s.work.KnownTenants(ctx)
 	if tenant != "" {
 		if !p.Scope.Allows(tenant) {
 			return errForbidden
@@ -66,61 +46,12 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	if p.Token != nil && p.Token.Tenant != "" {
 		tenant = p.Token.Tenant
 	}
-	lines := bytes.Count(body, []byte("\n")) + 1
-	opts := ingest.Options{
-		Format:       format,
-		Tenant:       tenant,
-		TenantMap:    s.tenantMap(),
-		MaxLineBytes: s.cfg.Ingest.MaxLineBytes,
-		MaxSamples:   lines + 1,
-		Now:          s.now,
-		Year:         s.cfg.Ingest.Year,
-		Mapping:      s.mapping,
-	}
-	rd, err := ingest.NewReader("request", bytes.NewReader(body), opts)
+	recs, resp, nrejected, err := s.intake.ParseBody(body, format, tenant, func(ev *event.Event) string { return s.checkEvent(p, ev, known) })
 	if err != nil {
 		return errBadRequest("unreadable body")
 	}
-	gz := len(body) > 1 && body[0] == 0x1f && body[1] == 0x8b
-	resp := ingestResponse{Format: rd.Format(), Rejected: []rejectedLine{}}
-	var recs []store.EventRecord
-	var ev event.Event
-	reject := func(line int64, reason string) {
-		if len(resp.Rejected) < maxRejectedListed {
-			resp.Rejected = append(resp.Rejected, rejectedLine{Line: line, Reason: reason})
-		}
-	}
-	nrejected := 0
-	for {
-		err := rd.Next(&ev)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return errBadRequest("unreadable body")
-		}
-		if reason := s.checkEvent(p, &ev, known); reason != "" {
-			reject(ev.Line, reason)
-			nrejected++
-			continue
-		}
-		rec := store.EventRecord{Event: copyEvent(&ev)}
-		rec.Event.File = ""
-		if !gz && (s.cfg.Ingest.KeepRaw == nil || *s.cfg.Ingest.KeepRaw) {
-			rec.Raw = rawLine(body, ev.Offset, s.cfg.Ingest.MaxLineBytes)
-		}
-		recs = append(recs, rec)
-	}
-	st := rd.Stats()
-	resp.Lines = st.Lines
-	resp.Ignored = st.Ignored
-	for _, smp := range st.Samples {
-		reject(smp.Line, smp.Reason)
-		nrejected++
-	}
-	slices.SortFunc(resp.Rejected, func(a, b rejectedLine) int { return int(a.Line - b.Line) })
 	// Durable before the acknowledgement: AppendEvents commits and syncs.
-	if err := s.pipe.store(ctx, recs); err != nil {
+	if err := s.intake.Commit(ctx, recs); err != nil {
 		s.metrics.IngestRejected.WithLabelValues("store_error").Add(float64(len(recs)))
 		return &httpError{Status: http.StatusServiceUnavailable, Public: "events could not be stored; retry", Err: err}
 	}
@@ -128,7 +59,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	s.metrics.IngestAccepted.Add(float64(len(recs)))
 	if nrejected > 0 {
 		s.metrics.IngestRejected.WithLabelValues("malformed").Add(float64(nrejected))
-		resp.Error = fmt.Sprintf("%d line(s) rejected: %s", nrejected, lineList(resp.Rejected))
+		resp.Error = fmt.Sprintf("%d line(s) rejected: %s", nrejected, intake.LineList(resp.Rejected))
 		return &httpError{Status: http.StatusBadRequest, Public: resp.Error, Body: resp}
 	}
 	writeJSON(w, http.StatusOK, resp)
@@ -161,36 +92,6 @@ func (s *Server) checkEvent(p *auth.Principal, ev *event.Event, known map[string
 		ev.Timestamp = s.now().UTC()
 	}
 	return ""
-}
-
-func rawLine(body []byte, off int64, maxLen int) string {
-	if off < 0 || off >= int64(len(body)) {
-		return ""
-	}
-	rest := body[off:]
-	if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-		rest = rest[:i]
-	}
-	rest = bytes.TrimRight(rest, "\r")
-	if len(rest) > maxLen {
-		rest = rest[:maxLen]
-	}
-	return string(rest)
-}
-
-func lineList(rs []rejectedLine) string {
-	var b strings.Builder
-	for i, r := range rs {
-		if i == 20 {
-			fmt.Fprintf(&b, ", … (%d more)", len(rs)-20)
-			break
-		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "line %d", r.Line)
-	}
-	return b.String()
 }
 
 // handleEventSearch serves GET /api/v1/events.

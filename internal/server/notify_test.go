@@ -17,6 +17,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/notify"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
 // TestDriftNotifies runs two assessments with an in-memory assessor whose
@@ -41,17 +42,17 @@ func TestDriftNotifies(t *testing.T) {
 		}
 	}
 	status := assess.StatusPass
-	f.srv.eng = &Engines{Assess: func(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
+	f.srv.setEngines(&worker.Engines{Assess: func(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
 		return &assess.Report{Version: "1", At: f.clk.now(), Provider: "msp", Results: []assess.Result{
 			{Control: "MFA-9", Title: "MFA everywhere", Severity: "critical", Subject: tenantA, Status: status},
 		}, Scores: []assess.Score{{Subject: tenantA, Score: 90}}}, nil
-	}}
-	e, snap := f.srv.currentEstate()
-	if _, drift, err := f.srv.assessNow(ctx, e, snap, "test"); err != nil || len(drift) != 0 {
+	}})
+	e, snap := f.srv.work.CurrentEstate()
+	if _, drift, err := f.srv.work.Assess(ctx, e, snap, "test"); err != nil || len(drift) != 0 {
 		t.Fatalf("first run: %v %v", drift, err)
 	}
 	status = assess.StatusFail
-	_, drift, err := f.srv.assessNow(ctx, e, snap, "test")
+	_, drift, err := f.srv.work.Assess(ctx, e, snap, "test")
 	if err != nil || len(drift) != 1 || drift[0].Control != "MFA-9" {
 		t.Fatalf("second run drift = %+v, %v", drift, err)
 	}
@@ -76,7 +77,7 @@ func TestDriftNotifies(t *testing.T) {
 		t.Error("tenant B's target received tenant A's alert")
 	case <-time.After(300 * time.Millisecond):
 	}
-	f.srv.notify.wait(5 * time.Second)
+	f.srv.work.Notifier().Wait(5 * time.Second)
 	ts, _ := f.st.ListNotifyTargets(ctx, store.TenantScope(tenantA))
 	if len(ts) != 1 || ts[0].Sent != 1 {
 		t.Errorf("delivery not recorded: %+v", ts)
@@ -88,11 +89,11 @@ func TestDriftNotifies(t *testing.T) {
 func TestReplayRebuildsDetection(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	eng, err := NewEngines(EngineOptions{})
+	eng, err := worker.NewEngines(worker.EngineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv.eng = eng
+	f.srv.setEngines(eng)
 	var body strings.Builder
 	for i := range 40 {
 		body.WriteString(fmt.Sprintf("Nov 26 11:%02d:%02d srv01.alpha-co.example sshd[42]: Failed password for root from 198.51.100.7 port 50022 ssh2\n", 50+i/60, i%60))
@@ -106,7 +107,7 @@ func TestReplayRebuildsDetection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := f.srv.pipe.replay(ctx, det)
+	n, err := f.srv.pipe.Replay(ctx, det)
 	if err != nil || n < 40 {
 		t.Fatalf("replayed %d events: %v", n, err)
 	}
@@ -130,11 +131,11 @@ func TestReplayRebuildsDetection(t *testing.T) {
 func TestAuthFailuresDetected(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	eng, err := NewEngines(EngineOptions{})
+	eng, err := worker.NewEngines(worker.EngineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv.eng = eng
+	f.srv.setEngines(eng)
 	c := f.client()
 	c.do("GET", "/login", nil, nil)
 	for _, u := range []string{"owner1", "owner1", "nobody", "analyst1", "viewer-a", "root"} {
@@ -145,10 +146,10 @@ func TestAuthFailuresDetected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.srv.pipe.replay(ctx, det); err != nil {
+	if _, err := f.srv.pipe.Replay(ctx, det); err != nil {
 		t.Fatal(err)
 	}
-	f.srv.pipe.handle(ctx, det.Flush())
+	f.srv.pipe.Handle(ctx, det.Flush())
 	incs, err := f.st.ListIncidents(ctx, store.AllTenants(), store.IncidentFilter{})
 	if err != nil {
 		t.Fatal(err)

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/ingest"
+	"github.com/firebreak-msp/firebreak/internal/intake"
 )
 
 // Run serves on ln until ctx ends, with background work (detection,
@@ -32,20 +33,18 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, tlsCfg *tls.Config) e
 	bg, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer bgCancel()
 	g, gctx := errgroup.WithContext(bg)
-	if s.eng != nil && s.eng.NewDetector != nil {
-		det, err := s.eng.NewDetector()
+	if eng := s.work.Engines(); eng != nil && eng.NewDetector != nil {
+		det, err := eng.NewDetector()
 		if err != nil {
 			return fmt.Errorf("starting detection: %w", err)
 		}
 		pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
 		done := make(chan struct{})
-		go func() { s.pipe.run(pctx, det); close(done) }()
+		go func() { s.pipe.Run(pctx, det); close(done) }()
 		defer func() { pcancel(); <-done }()
 	}
-	g.Go(func() error { s.runScheduler(gctx); return nil })
-	g.Go(func() error { s.runRetention(gctx); return nil })
-	s.startTails(gctx, g)
-	if err := s.startSyslog(gctx, g, tlsCfg); err != nil {
+	g.Go(func() error { s.work.Run(gctx); return nil })
+	if err := s.intake.Start(gctx, g, tlsCfg); err != nil {
 		return err
 	}
 	s.setReady(true)
@@ -74,49 +73,30 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, tlsCfg *tls.Config) e
 		s.log.Warn("shutdown", "err", err)
 	}
 	bgCancel()
-	s.notify.wait(s.cfg.HTTP.ShutdownTimeout)
+	s.work.Notifier().Wait(s.cfg.HTTP.ShutdownTimeout)
 	if err := g.Wait(); err != nil && serveErr == nil {
 		serveErr = err
 	}
 	return serveErr
 }
 
-// runRetention purges events older than the retention period and expired
-// sessions, hourly.
-func (s *Server) runRetention(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		cut := s.now().Add(-time.Duration(s.cfg.Retention.EventsDays) * 24 * time.Hour)
-		if n, err := s.st.PurgeEvents(ctx, cut); err != nil && ctx.Err() == nil {
-			s.log.Warn("purging events", "err", err)
-		} else if n > 0 {
-			s.log.Info("purged events past retention", "count", n)
-		}
-		if _, err := s.st.PurgeSessions(ctx, s.now()); err != nil && ctx.Err() == nil {
-			s.log.Warn("purging sessions", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
+// ListenAddr reports the bound address of a listener: syslog-udp,
+// syslog-tcp or syslog-tls ("" when not listening).
+func (s *Server) ListenAddr(name string) string { return s.intake.ListenAddr(name) }
 
 // AssessNow loads the configured estate and runs one assessment (demo, tests).
 func (s *Server) AssessNow(ctx context.Context, trigger string) error {
-	return s.reloadAndAssess(ctx, trigger)
+	return s.work.AssessNow(ctx, trigger)
 }
 
 // AssessEstate stores e as a snapshot, makes it current and assesses it
 // (uploads, benchmarks).
 func (s *Server) AssessEstate(ctx context.Context, e *estate.Estate, source, trigger string) error {
-	meta, _, err := s.st.PutSnapshot(ctx, e, source)
-	if err != nil {
-		return fmt.Errorf("storing snapshot: %w", err)
-	}
-	s.setEstate(e, meta.ID)
-	_, _, err = s.assessNow(ctx, e, meta.ID, trigger)
-	return err
+	return s.work.AssessEstate(ctx, e, source, trigger)
+}
+
+// IngestFiles reads whole log files into the store and runs them through a
+// detector of their own (demo, one-shot imports); see intake.IngestFiles.
+func (s *Server) IngestFiles(ctx context.Context, paths []string, mapping *ingest.Mapping) (intake.IngestStats, error) {
+	return s.intake.IngestFiles(ctx, paths, mapping)
 }

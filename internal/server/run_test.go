@@ -14,6 +14,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
+	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
 // TestServeReloadsAndTails runs the service with an estate directory and a
@@ -48,7 +49,7 @@ func TestServeReloadsAndTails(t *testing.T) {
 	cfg.Estate.Paths = []string{est}
 	cfg.Estate.PollInterval = time.Second
 	cfg.Ingest.Files = []config.TailConfig{{Path: logf, Tenant: "alpha-co"}}
-	eng := &Engines{Assess: func(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
+	eng := &worker.Engines{Assess: func(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
 		return &assess.Report{Version: "1", At: time.Now(), Provider: "msp", Scores: []assess.Score{{Subject: "alpha-co", Name: e.Tenants[0].Name, Score: 50}}}, nil
 	}}
 	srv, err := New(Options{Config: cfg, Store: st, Engines: eng})

@@ -63,7 +63,7 @@ func TestCrossTenantIncidentNotesHidden(t *testing.T) {
 // operator's configuration allows the network.
 func TestNotifyTargetSSRF(t *testing.T) {
 	f := newFixture(t)
-	f.srv.notifyAllow = nil // the fixture allows loopback for the other tests' hooks
+	f.srv.work.Notifier().SetAllowNetworks(nil) // the fixture allows loopback for the other tests' hooks
 	ctx := context.Background()
 	hits := make(chan string, 8)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits <- r.URL.Path }))
@@ -93,26 +93,26 @@ func TestNotifyTargetSSRF(t *testing.T) {
 	if err := f.st.PutNotifyTarget(ctx, store.AllTenants(), &store.NotifyTarget{ID: "nt_old", Name: "old", Kind: store.TargetWebhook, Enabled: true, Config: cfg}); err != nil {
 		t.Fatal(err)
 	}
-	f.srv.notifyIncident(ctx, &store.Incident{ID: "inc-ssrf", Tenant: tenantA, Tenants: []string{tenantA}, Title: "x", Severity: "critical", Status: store.StatusOpen}, true)
-	f.srv.notify.wait(10 * time.Second)
+	f.srv.work.Notifier().NotifyIncident(ctx, &store.Incident{ID: "inc-ssrf", Tenant: tenantA, Tenants: []string{tenantA}, Title: "x", Severity: "critical", Status: store.StatusOpen}, true)
+	f.srv.work.Notifier().Wait(10 * time.Second)
 	select {
 	case p := <-hits:
 		t.Errorf("notification reached the loopback hook (%s)", p)
 	default:
 	}
 	// The operator can allow a network explicitly.
-	f.srv.notifyAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	f.srv.work.Notifier().SetAllowNetworks([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
 	body := `{"name":"ok","kind":"webhook","config":{"url":"` + hook.URL + `/ok","secret":"s3cret-s3cret-s3cret"}}`
 	if resp, got := owner.do("POST", "/api/v1/notify-targets", strings.NewReader(body), map[string]string{"Content-Type": "application/json", "X-CSRF-Token": owner.csrf}); resp.StatusCode/100 != 2 {
 		t.Fatalf("allowed network refused: %d %s", resp.StatusCode, got)
 	}
-	f.srv.notifyIncident(ctx, &store.Incident{ID: "inc-ok", Tenant: tenantA, Tenants: []string{tenantA}, Title: "x", Severity: "critical", Status: store.StatusOpen}, true)
+	f.srv.work.Notifier().NotifyIncident(ctx, &store.Incident{ID: "inc-ok", Tenant: tenantA, Tenants: []string{tenantA}, Title: "x", Severity: "critical", Status: store.StatusOpen}, true)
 	select {
 	case <-hits:
 	case <-time.After(10 * time.Second):
 		t.Error("allowed target not delivered")
 	}
-	f.srv.notify.wait(10 * time.Second)
+	f.srv.work.Notifier().Wait(10 * time.Second)
 }
 
 // Form and JSON bodies of ordinary routes are small: an unauthenticated
@@ -150,7 +150,7 @@ func TestOversizedFormBodies(t *testing.T) {
 func TestTenantIsolationDiffs(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	e, _ := f.srv.currentEstate()
+	e, _ := f.srv.work.CurrentEstate()
 	e2 := *e
 	e2.Identities = append(slices.Clone(e.Identities), estate.Identity{ID: "bravo-newadmin", Kind: estate.KindHuman, Home: tenantB})
 	e2.Grants = append(slices.Clone(e.Grants), estate.Grant{ID: "g-bravo2", Subject: "tech-1", Target: tenantB, Privilege: estate.PrivRead})
@@ -569,7 +569,7 @@ func TestTOTPGuessingAcrossSessionsLocks(t *testing.T) {
 func TestEstateSourcesHiddenFromTenants(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	e, _ := f.srv.currentEstate()
+	e, _ := f.srv.work.CurrentEstate()
 	e2 := *e
 	e2.Sources = []string{"/srv/estate/tenants/alpha-co.yaml", "/srv/estate/tenants/bravo-co.yaml"}
 	meta, _, err := f.st.PutSnapshot(ctx, &e2, "/srv/estate/tenants/bravo-co.yaml")

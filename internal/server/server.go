@@ -12,17 +12,19 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/audit"
 	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/config"
-	"github.com/firebreak-msp/firebreak/internal/ingest"
+	"github.com/firebreak-msp/firebreak/internal/intake"
 	"github.com/firebreak-msp/firebreak/internal/metrics"
+	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
 // Options configure a Server.
@@ -37,7 +39,7 @@ type Options struct {
 	TLS bool
 	// Engines runs assessments, blast radius and detection. Nil disables
 	// them (the API then serves what the store holds).
-	Engines *Engines
+	Engines *worker.Engines
 }
 
 // Server is the firebreak service. Create it with New, mount Handler, and
@@ -49,7 +51,11 @@ type Server struct {
 	now     func() time.Time
 	version string
 	tls     bool
-	eng     *Engines
+
+	// The parts HTTP fronts (see compose.go).
+	pipe   *pipeline.Pipeline
+	work   *worker.Worker
+	intake *intake.Intake
 
 	routes  []route
 	mux     *http.ServeMux
@@ -61,15 +67,7 @@ type Server struct {
 	loginIP   *auth.Limiter
 	loginUser *auth.Limiter
 
-	pipe *pipeline
-	est  estateState
-
-	notifyAllow []netip.Prefix // notify.allow_networks
-
-	notify   *notifier
-	catalog  *catalog.Catalog // for report rule text; nil when it fails to load
-	mapping  *ingest.Mapping  // generic JSON mapping (ingest.mapping)
-	tmapFile *ingest.TenantMap
+	catalog *catalog.Catalog // for report rule text; nil when it fails to load
 
 	oidc        *auth.OIDCClient // nil unless auth.oidc is configured
 	matrixCache viewCache        // per run id
@@ -80,7 +78,6 @@ type Server struct {
 
 	mu    sync.RWMutex
 	ready bool
-	addrs map[string]string
 }
 
 // New builds a server and its routes. It starts no goroutines.
@@ -98,7 +95,6 @@ func New(opts Options) (*Server, error) {
 		now:     opts.Now,
 		version: opts.Version,
 		tls:     opts.TLS,
-		eng:     opts.Engines,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -125,20 +121,6 @@ func New(opts Options) (*Server, error) {
 	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errStatus(http.StatusForbidden, "cross-origin request refused"))
 	}))
-	if s.cfg.Ingest.Mapping != "" {
-		m, err := ingest.LoadMapping(s.cfg.Ingest.Mapping)
-		if err != nil {
-			return nil, err
-		}
-		s.mapping = m
-	}
-	if s.cfg.Ingest.TenantMap != "" {
-		tm, err := ingest.LoadTenantMap(s.cfg.Ingest.TenantMap)
-		if err != nil {
-			return nil, err
-		}
-		s.tmapFile = tm
-	}
 	if cat, err := catalog.Load(); err == nil {
 		s.catalog = cat
 	} else {
@@ -147,11 +129,9 @@ func New(opts Options) (*Server, error) {
 	if s.cfg.Auth.OIDC != nil {
 		s.oidc = &auth.OIDCClient{Cfg: *s.cfg.Auth.OIDC, HTTP: &http.Client{Timeout: 10 * time.Second}}
 	}
-	for _, n := range s.cfg.Notify.AllowNetworks {
-		s.notifyAllow = append(s.notifyAllow, netip.MustParsePrefix(n).Masked()) // validated above
+	if err := s.compose(opts.Engines); err != nil {
+		return nil, err
 	}
-	s.pipe = newPipeline(s)
-	s.notify = newNotifier(s)
 	s.routes = s.buildRoutes()
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes {
@@ -412,16 +392,9 @@ func (s *Server) isReady() bool {
 
 // audit appends an audit entry; failures are logged (the change already happened).
 func (s *Server) audit(ctx context.Context, p *auth.Principal, action, target, tenant string, detail any) {
-	e := &store.AuditEntry{Actor: p.Actor(), Action: action, Target: target, Tenant: tenant}
+	ip := ""
 	if p != nil {
-		e.IP = p.IP
+		ip = p.IP
 	}
-	if detail != nil {
-		if b, err := jsonMarshal(detail); err == nil {
-			e.Detail = b
-		}
-	}
-	if err := s.st.AppendAudit(ctx, e); err != nil {
-		s.log.Error("audit append failed", "action", action, "err", err)
-	}
+	audit.Append(ctx, s.st, s.log, p.Actor(), ip, action, target, tenant, detail)
 }

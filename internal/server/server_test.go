@@ -21,6 +21,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/intake"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
 )
@@ -108,7 +109,7 @@ func (f *fixture) seed(ctx context.Context) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv.setEstate(e, meta.ID)
+	f.srv.work.SetEstate(e, meta.ID)
 	rep := &assess.Report{Version: "1", At: f.clk.now(), Provider: "msp"}
 	for _, sub := range []string{"msp", tenantA, tenantB} {
 		for _, c := range []string{"MFA-1", "LOG-1"} {
@@ -412,9 +413,9 @@ func TestTenantIsolation(t *testing.T) {
 
 func TestIngest(t *testing.T) {
 	f := newFixture(t)
-	post := func(token, body, query string) (*http.Response, ingestResponse) {
+	post := func(token, body, query string) (*http.Response, intake.Response) {
 		resp, got := f.client().do("POST", "/api/v1/events"+query, strings.NewReader(body), map[string]string{"Authorization": "Bearer " + token})
-		var ir ingestResponse
+		var ir intake.Response
 		_ = json.Unmarshal([]byte(got), &ir)
 		return resp, ir
 	}
@@ -566,19 +567,6 @@ func TestRolesAndHealth(t *testing.T) {
 	if resp.StatusCode != 401 || !strings.Contains(got, `"error"`) {
 		t.Errorf("anonymous API: %d %s", resp.StatusCode, got)
 	}
-}
-
-func FuzzSyslogFrame(f *testing.F) {
-	f.Add([]byte("12 <13>1 hello\n<13>plain line\n"))
-	f.Add([]byte("99999999 x"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		r := bufioReader(b)
-		for range 100 {
-			if _, err := readSyslogFrame(r); err != nil {
-				return
-			}
-		}
-	})
 }
 
 func TestEstateValidateUpload(t *testing.T) {

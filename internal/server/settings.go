@@ -98,7 +98,7 @@ func (s *Server) validateUser(ctx context.Context, u userRequest) error {
 		if u.Tenant == "" {
 			return errBadRequest("tenant: required for tenant_viewer")
 		}
-		if known := s.knownTenants(ctx); known != nil && !known[u.Tenant] {
+		if known := s.work.KnownTenants(ctx); known != nil && !known[u.Tenant] {
 			return errBadRequest("tenant: unknown tenant")
 		}
 	} else if u.Tenant != "" {
@@ -228,7 +228,7 @@ func (s *Server) createToken(ctx context.Context, p *auth.Principal, req tokenRe
 		}
 	}
 	if req.Tenant != "" {
-		if known := s.knownTenants(ctx); known != nil && !known[req.Tenant] {
+		if known := s.work.KnownTenants(ctx); known != nil && !known[req.Tenant] {
 			return nil, errBadRequest("tenant: unknown tenant")
 		}
 	}
@@ -308,7 +308,7 @@ func (s *Server) putTarget(ctx context.Context, p *auth.Principal, req targetReq
 		return nil, errBadRequest("min_severity: expected low, medium, high or critical")
 	}
 	if req.Tenant != "" {
-		if known := s.knownTenants(ctx); known != nil && !known[req.Tenant] {
+		if known := s.work.KnownTenants(ctx); known != nil && !known[req.Tenant] {
 			return nil, errBadRequest("tenant: unknown tenant")
 		}
 	}
@@ -319,7 +319,7 @@ func (s *Server) putTarget(ctx context.Context, p *auth.Principal, req targetReq
 	if err := validateTargetConfig(req.Kind, req.Config); err != nil {
 		return nil, err
 	}
-	if err := s.checkTargetEgress(ctx, req.Kind, req.Config, true); err != nil {
+	if err := s.work.Notifier().CheckTargetEgress(ctx, req.Kind, req.Config, true); err != nil {
 		return nil, errBadRequest("config: %s", err)
 	}
 	if req.ID == "" {

@@ -25,7 +25,9 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/notify"
+	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
 // incidentState is what must agree between the engine and the store.
@@ -65,7 +67,7 @@ func TestStoredIncidentsTrackEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv.setEstate(e, meta.ID)
+	f.srv.work.SetEstate(e, meta.ID)
 	tc, err := f.srv.createToken(ctx, &auth.Principal{Scope: store.AllTenants()}, tokenRequest{Name: "tok-msp", Permissions: []string{store.PermRead, store.PermIngest}})
 	if err != nil {
 		t.Fatal(err)
@@ -90,19 +92,19 @@ func TestStoredIncidentsTrackEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	eng, err := NewEngines(EngineOptions{})
+	eng, err := worker.NewEngines(worker.EngineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv.eng = eng
+	f.srv.setEngines(eng)
 	det, err := eng.NewDetector()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv.pipe.syncEvery = 50 * time.Millisecond
+	f.srv.pipe.SetSyncEvery(50 * time.Millisecond)
 	pctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { f.srv.pipe.run(pctx, det); close(done) }()
+	go func() { f.srv.pipe.Run(pctx, det); close(done) }()
 	stopped := false
 	stopPipeline := func() {
 		if !stopped {
@@ -166,7 +168,7 @@ func TestStoredIncidentsTrackEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := f.st.SearchEvents(ctx, store.AllTenants(), store.EventQuery{From: f.clk.now().Add(-replayWindow), Limit: 10000})
+	recs, err := f.st.SearchEvents(ctx, store.AllTenants(), store.EventQuery{From: f.clk.now().Add(-pipeline.ReplayWindow), Limit: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +178,7 @@ func TestStoredIncidentsTrackEngine(t *testing.T) {
 	for i := range recs {
 		ref.Process(&recs[i].Event)
 	}
-	refEng := ref.(*detector).e
+	refEng := pipeline.EngineOf(ref)
 	var want []incidentState
 	alerts := map[string]int{}
 	for _, inc := range refEng.Incidents() {
@@ -249,7 +251,7 @@ func TestStoredIncidentsTrackEngine(t *testing.T) {
 	// Stopped, the pipeline's own engine and the store agree too.
 	stopPipeline()
 	var live []incidentState
-	for _, inc := range det.(*detector).e.Incidents() {
+	for _, inc := range pipeline.EngineOf(det).Incidents() {
 		live = append(live, stateOfEngine(inc))
 	}
 	if d := gocmp.Diff(want, live, opts...); d != "" {
@@ -262,7 +264,7 @@ func TestStoredIncidentsTrackEngine(t *testing.T) {
 
 	// Notifications: one per alert the engine raised (the opening one
 	// here), none for the in-place updates that followed.
-	f.srv.notify.wait(10 * time.Second)
+	f.srv.work.Notifier().Wait(10 * time.Second)
 	mu.Lock()
 	defer mu.Unlock()
 	for _, w := range want {
@@ -296,12 +298,12 @@ func TestDemoIncidentsMatchTruth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv.setEstate(e, meta.ID)
-	eng, err := NewEngines(EngineOptions{})
+	f.srv.work.SetEstate(e, meta.ID)
+	eng, err := worker.NewEngines(worker.EngineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv.eng = eng
+	f.srv.setEngines(eng)
 	logDir := filepath.Join(root, "logs")
 	mapping, err := ingest.LoadMapping(filepath.Join(logDir, "rmm-mapping.yaml"))
 	if err != nil {
@@ -390,11 +392,11 @@ func TestDemoIncidentsMatchTruth(t *testing.T) {
 func TestRestartKeepsStoredHistory(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	eng, err := NewEngines(EngineOptions{})
+	eng, err := worker.NewEngines(worker.EngineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv.eng = eng
+	f.srv.setEngines(eng)
 	var body strings.Builder
 	for i := range 40 {
 		fmt.Fprintf(&body, "Nov 26 11:%02d:%02d srv01.alpha-co.example sshd[42]: Failed password for root from 198.51.100.7 port 50022 ssh2\n", 50+i/60, i%60)
@@ -407,11 +409,11 @@ func TestRestartKeepsStoredHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.srv.pipe.replay(ctx, det); err != nil {
+	if _, err := f.srv.pipe.Replay(ctx, det); err != nil {
 		t.Fatal(err)
 	}
 	var brute *detect.Incident
-	for _, inc := range det.(*detector).e.Incidents() {
+	for _, inc := range pipeline.EngineOf(det).Incidents() {
 		if inc.RuleName == "ssh_bruteforce" {
 			brute = inc
 		}
@@ -431,12 +433,12 @@ func TestRestartKeepsStoredHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Restart: a new pipeline and engine rebuilt from the stored events.
-	f.srv.pipe = newPipeline(f.srv)
+	f.srv.setEngines(eng)
 	det, err = eng.NewDetector()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.srv.pipe.replay(ctx, det); err != nil {
+	if _, err := f.srv.pipe.Replay(ctx, det); err != nil {
 		t.Fatal(err)
 	}
 	after, err := f.st.GetIncident(ctx, store.AllTenants(), brute.ID)

@@ -1,42 +1,16 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
 )
-
-func TestReadSyslogFrame(t *testing.T) {
-	in := "23 <13>1 - h app - - - hi\n<13>Nov 26 06:30:11 h app: plain\r\n\n5 short" + "\n<14>last-no-newline"
-	r := bufio.NewReader(strings.NewReader(in))
-	var got []string
-	for {
-		m, err := readSyslogFrame(r)
-		if len(m) > 0 {
-			got = append(got, string(m))
-		}
-		if err != nil {
-			break
-		}
-	}
-	want := []string{"<13>1 - h app - - - hi", "<13>Nov 26 06:30:11 h app: plain", "short", "<14>last-no-newline"}
-	if d := cmp.Diff(got, want); d != "" {
-		t.Errorf("frames (-got +want):\n%s", d)
-	}
-	if _, err := readSyslogFrame(bufio.NewReader(strings.NewReader("99999999 x"))); err == nil {
-		t.Error("oversized octet count accepted")
-	}
-}
 
 // TestSyslogListener sends RFC 3164 and RFC 5424 sshd messages over UDP and
 // TCP (newline and octet-counting framing) and waits for them in the store.

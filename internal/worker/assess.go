@@ -1,4 +1,4 @@
-package server
+package worker
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -29,66 +30,70 @@ type Engines struct {
 	// as an HTML fragment (style and script inline; the caller adds nonces).
 	BlastHTML func(w io.Writer, title string) error
 	// NewDetector returns a fresh detection engine.
-	NewDetector func() (Detector, error)
+	NewDetector func() (pipeline.Detector, error)
 
 	mu sync.Mutex // serialises assessment runs
 }
 
 func (e *Engines) blastQuery(node string) (any, error) {
 	if e == nil || e.BlastQuery == nil {
-		return nil, errNotFound
+		return nil, store.ErrNotFound
 	}
 	return e.BlastQuery(node)
 }
 
-// assessNow runs an assessment of e, stores it, computes the blast radius,
+// Assess runs an assessment of e, stores it, computes the blast radius,
 // and raises a drift incident for every control that went from pass to fail
 // since the previous run.
-func (s *Server) assessNow(ctx context.Context, e *estate.Estate, snapID int64, trigger string) (*store.Run, []store.ResultChange, error) {
-	if s.eng == nil || s.eng.Assess == nil {
-		return nil, nil, errStatus(503, "assessment engine not configured")
+func (w *Worker) Assess(ctx context.Context, e *estate.Estate, snapID int64, trigger string) (*store.Run, []store.ResultChange, error) {
+	if w.eng == nil || w.eng.Assess == nil {
+		return nil, nil, ErrNoEngine
 	}
-	s.eng.mu.Lock()
-	defer s.eng.mu.Unlock()
+	w.eng.mu.Lock()
+	defer w.eng.mu.Unlock()
 	all := store.AllTenants()
 	var prevID int64
-	if runs, err := s.st.ListRuns(ctx, all, 1); err == nil && len(runs) > 0 {
+	if runs, err := w.st.ListRuns(ctx, all, 1); err == nil && len(runs) > 0 {
 		prevID = runs[0].ID
 	}
-	rep, err := s.eng.Assess(ctx, e)
+	rep, err := w.eng.Assess(ctx, e)
 	if err != nil {
-		s.metrics.AssessRuns.WithLabelValues(trigger, "error").Inc()
+		w.metrics.AssessRuns.WithLabelValues(trigger, "error").Inc()
 		return nil, nil, fmt.Errorf("assessing: %w", err)
 	}
-	run, err := s.st.SaveRun(ctx, snapID, trigger, rep)
+	run, err := w.st.SaveRun(ctx, snapID, trigger, rep)
 	if err != nil {
 		return nil, nil, fmt.Errorf("saving run: %w", err)
 	}
-	s.metrics.AssessRuns.WithLabelValues(trigger, "ok").Inc()
-	s.warmMatrix(ctx, run.ID)
-	s.audit(ctx, nil, "assessment.complete", strconv.FormatInt(run.ID, 10), "", map[string]any{"trigger": trigger, "pass": run.Pass, "fail": run.Fail})
-	if s.eng.Blast != nil {
-		b, err := s.eng.Blast(e)
+	w.metrics.AssessRuns.WithLabelValues(trigger, "ok").Inc()
+	if w.onRun != nil {
+		w.onRun(ctx, run.ID)
+	}
+	w.audit(ctx, "assessment.complete", strconv.FormatInt(run.ID, 10), "", map[string]any{"trigger": trigger, "pass": run.Pass, "fail": run.Fail})
+	if w.eng.Blast != nil {
+		b, err := w.eng.Blast(e)
 		if err != nil {
-			s.log.Warn("blast radius", "err", err)
+			w.log.Warn("blast radius", "err", err)
 		} else {
 			b.RunID, b.SnapshotID = run.ID, snapID
-			if err := s.st.SaveBlast(ctx, b); err != nil {
-				s.log.Error("saving blast result", "err", err)
+			if err := w.st.SaveBlast(ctx, b); err != nil {
+				w.log.Error("saving blast result", "err", err)
 			}
-			s.blastChanged()
+			if w.onBlast != nil {
+				w.onBlast()
+			}
 		}
 	}
 	var drift []store.ResultChange
 	if prevID != 0 {
-		changes, err := s.st.DiffRuns(ctx, all, prevID, run.ID)
+		changes, err := w.st.DiffRuns(ctx, all, prevID, run.ID)
 		if err != nil {
 			return &run, nil, fmt.Errorf("diffing runs: %w", err)
 		}
 		for _, c := range changes {
 			if c.Drift() {
 				drift = append(drift, c)
-				s.raiseDrift(ctx, run, c)
+				w.raiseDrift(ctx, run, c)
 			}
 		}
 	}
@@ -97,8 +102,8 @@ func (s *Server) assessNow(ctx context.Context, e *estate.Estate, snapID int64, 
 
 // raiseDrift records a pass→fail regression as an incident (rule
 // firebreak-drift) so it is alerted, acknowledged and resolved like any other.
-func (s *Server) raiseDrift(ctx context.Context, run store.Run, c store.ResultChange) {
-	s.metrics.DriftAlerts.Inc()
+func (w *Worker) raiseDrift(ctx context.Context, run store.Run, c store.ResultChange) {
+	w.metrics.DriftAlerts.Inc()
 	h := sha256.Sum256([]byte("drift\x00" + c.Control + "\x00" + c.Subject + "\x00" + c.Object))
 	tenant := c.Subject
 	if tenant == estate.MSP {
@@ -106,7 +111,7 @@ func (s *Server) raiseDrift(ctx context.Context, run store.Run, c store.ResultCh
 	}
 	at := run.At
 	if at.IsZero() {
-		at = s.now()
+		at = w.now()
 	}
 	title := fmt.Sprintf("Control %s regressed from pass to fail for %s", c.Control, c.Subject)
 	if c.Object != "" {
@@ -124,25 +129,27 @@ func (s *Server) raiseDrift(ctx context.Context, run store.Run, c store.ResultCh
 	if inc.Severity == "" {
 		inc.Severity = "medium"
 	}
-	s.pipe.handle(ctx, []store.Incident{inc})
+	if w.inc != nil {
+		w.inc.Handle(ctx, []store.Incident{inc})
+	}
 }
 
 // runScheduler reloads estate sources on change and assesses on schedule,
 // until ctx ends.
-func (s *Server) runScheduler(ctx context.Context) {
-	if len(s.cfg.Estate.Paths) == 0 || s.eng == nil {
+func (w *Worker) runScheduler(ctx context.Context) {
+	if len(w.cfg.Estate.Paths) == 0 || w.eng == nil {
 		return
 	}
 	var lastPrint string
 	var lastAssess time.Time
-	poll := time.NewTicker(s.cfg.Estate.PollInterval)
+	poll := time.NewTicker(w.cfg.Estate.PollInterval)
 	defer poll.Stop()
 	for {
-		fp, err := fingerprint(s.cfg.Estate.Paths)
+		fp, err := fingerprint(w.cfg.Estate.Paths)
 		if err != nil {
-			s.log.Warn("estate sources", "err", err)
+			w.log.Warn("estate sources", "err", err)
 		}
-		due := s.now().Sub(lastAssess) >= s.cfg.Assess.Interval
+		due := w.now().Sub(lastAssess) >= w.cfg.Assess.Interval
 		if err == nil && (fp != lastPrint || due) {
 			trigger := "schedule"
 			if fp != lastPrint && lastPrint != "" {
@@ -150,11 +157,11 @@ func (s *Server) runScheduler(ctx context.Context) {
 			} else if lastPrint == "" {
 				trigger = "start"
 			}
-			if err := s.reloadAndAssess(ctx, trigger); err != nil {
-				s.log.Error("estate reload", "err", err)
+			if err := w.reloadAndAssess(ctx, trigger); err != nil {
+				w.log.Error("estate reload", "err", err)
 			} else {
 				lastPrint = fp
-				lastAssess = s.now()
+				lastAssess = w.now()
 			}
 		}
 		select {
@@ -167,33 +174,33 @@ func (s *Server) runScheduler(ctx context.Context) {
 
 // reloadAndAssess loads the configured estate sources, stores a snapshot
 // when they changed, and runs an assessment.
-func (s *Server) reloadAndAssess(ctx context.Context, trigger string) error {
-	e, err := loadEstates(s.cfg.Estate.Paths)
+func (w *Worker) reloadAndAssess(ctx context.Context, trigger string) error {
+	e, err := loadEstates(w.cfg.Estate.Paths)
 	if err != nil {
-		s.est.mu.Lock()
-		s.est.lastErr = err
-		s.est.mu.Unlock()
+		w.est.mu.Lock()
+		w.est.lastErr = err
+		w.est.mu.Unlock()
 		return err
 	}
-	meta, created, err := s.st.PutSnapshot(ctx, e, joinPaths(s.cfg.Estate.Paths))
+	meta, created, err := w.st.PutSnapshot(ctx, e, joinPaths(w.cfg.Estate.Paths))
 	if err != nil {
 		return fmt.Errorf("storing snapshot: %w", err)
 	}
-	s.setEstate(e, meta.ID)
+	w.SetEstate(e, meta.ID)
 	if created {
-		s.audit(ctx, nil, "estate.snapshot", strconv.FormatInt(meta.ID, 10), "", map[string]any{"hash": meta.Hash, "source": meta.Source})
+		w.audit(ctx, "estate.snapshot", strconv.FormatInt(meta.ID, 10), "", map[string]any{"hash": meta.Hash, "source": meta.Source})
 	}
 	if trigger == "start" && !created {
 		// A restart with an unchanged estate that was assessed within the
 		// interval: keep that run rather than add an identical one.
-		if runs, err := s.st.ListRuns(ctx, store.AllTenants(), 1); err == nil && len(runs) > 0 &&
-			runs[0].SnapshotID == meta.ID && s.now().Sub(runs[0].Created) < s.cfg.Assess.Interval {
-			if s.eng.Blast != nil {
-				_, _ = s.eng.Blast(e) // rebuilds the graph the explorer queries; the stored result is current
+		if runs, err := w.st.ListRuns(ctx, store.AllTenants(), 1); err == nil && len(runs) > 0 &&
+			runs[0].SnapshotID == meta.ID && w.now().Sub(runs[0].Created) < w.cfg.Assess.Interval {
+			if w.eng.Blast != nil {
+				_, _ = w.eng.Blast(e) // rebuilds the graph the explorer queries; the stored result is current
 			}
 			return nil
 		}
 	}
-	_, _, err = s.assessNow(ctx, e, meta.ID, trigger)
+	_, _, err = w.Assess(ctx, e, meta.ID, trigger)
 	return err
 }

@@ -1,4 +1,4 @@
-package server
+package worker
 
 import (
 	"context"
@@ -21,35 +21,37 @@ type estateState struct {
 	lastErr error
 }
 
-func (s *Server) setEstate(e *estate.Estate, snapID int64) {
+// SetEstate makes e (stored as snapshot snapID) the current estate.
+func (w *Worker) SetEstate(e *estate.Estate, snapID int64) {
 	known := make(map[string]bool, len(e.Tenants)+1)
 	known[estate.MSP] = true
 	for _, t := range e.Tenants {
 		known[t.ID] = true
 	}
 	tm := ingest.TenantMapFromEstate(e)
-	s.est.mu.Lock()
-	s.est.estate, s.est.known, s.est.tmap, s.est.snapID, s.est.loaded, s.est.lastErr = e, known, tm, snapID, true, nil
-	s.est.mu.Unlock()
+	w.est.mu.Lock()
+	w.est.estate, w.est.known, w.est.tmap, w.est.snapID, w.est.loaded, w.est.lastErr = e, known, tm, snapID, true, nil
+	w.est.mu.Unlock()
 }
 
-func (s *Server) currentEstate() (*estate.Estate, int64) {
-	s.est.mu.RLock()
-	defer s.est.mu.RUnlock()
-	return s.est.estate, s.est.snapID
+// CurrentEstate returns the current estate and its snapshot id (nil before the first load).
+func (w *Worker) CurrentEstate() (*estate.Estate, int64) {
+	w.est.mu.RLock()
+	defer w.est.mu.RUnlock()
+	return w.est.estate, w.est.snapID
 }
 
-// knownTenants returns the tenant ids of the current estate (plus "msp"),
+// KnownTenants returns the tenant ids of the current estate (plus "msp"),
 // or nil when no estate is known yet (then tenants are not checked).
-func (s *Server) knownTenants(ctx context.Context) map[string]bool {
-	s.est.mu.RLock()
-	known, loaded := s.est.known, s.est.loaded
-	s.est.mu.RUnlock()
+func (w *Worker) KnownTenants(ctx context.Context) map[string]bool {
+	w.est.mu.RLock()
+	known, loaded := w.est.known, w.est.loaded
+	w.est.mu.RUnlock()
 	if loaded {
 		return known
 	}
 	// Not loaded in this process: fall back to the latest stored snapshot.
-	ts, err := s.st.ListTenants(ctx, store.AllTenants())
+	ts, err := w.st.ListTenants(ctx, store.AllTenants())
 	if err != nil || len(ts) == 0 {
 		return nil
 	}
@@ -60,13 +62,13 @@ func (s *Server) knownTenants(ctx context.Context) map[string]bool {
 	return known
 }
 
-// tenantMap is the configured tenant map file when given, else the one
+// TenantMap is the configured tenant map file when given, else the one
 // derived from the current estate (domains, hosts, Entra tenant ids).
-func (s *Server) tenantMap() *ingest.TenantMap {
-	if s.tmapFile != nil {
-		return s.tmapFile
+func (w *Worker) TenantMap() *ingest.TenantMap {
+	if w.tmapFile != nil {
+		return w.tmapFile
 	}
-	s.est.mu.RLock()
-	defer s.est.mu.RUnlock()
-	return s.est.tmap
+	w.est.mu.RLock()
+	defer w.est.mu.RUnlock()
+	return w.est.tmap
 }

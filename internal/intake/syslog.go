@@ -1,4 +1,4 @@
-package server
+package intake
 
 import (
 	"bufio"
@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -30,30 +29,30 @@ const (
 
 // startSyslog starts the configured syslog listeners (RFC 5424 and 3164;
 // UDP; TCP and TLS with octet-counting or newline framing) on g.
-func (s *Server) startSyslog(ctx context.Context, g *errgroup.Group, tlsCfg *tls.Config) error {
-	c := s.cfg.Ingest.Syslog
+func (in *Intake) startSyslog(ctx context.Context, g *errgroup.Group, tlsCfg *tls.Config) error {
+	c := in.cfg.Ingest.Syslog
 	if c.UDP == "" && c.TCP == "" && c.TLS == "" {
 		return nil
 	}
-	b := newSyslogBatcher(s)
+	b := newSyslogBatcher(in)
 	g.Go(func() error { b.run(ctx); return nil })
 	if c.UDP != "" {
 		pc, err := net.ListenPacket("udp", c.UDP)
 		if err != nil {
 			return fmt.Errorf("syslog udp %s: %w", c.UDP, err)
 		}
-		s.setListenAddr("syslog-udp", pc.LocalAddr())
+		in.setListenAddr("syslog-udp", pc.LocalAddr())
 		g.Go(func() error {
 			go func() { <-ctx.Done(); pc.Close() }()
-			s.serveSyslogUDP(ctx, pc, b)
+			in.serveSyslogUDP(ctx, pc, b)
 			return nil
 		})
 	}
 	serveTCP := func(ln net.Listener, transport string) {
-		s.setListenAddr("syslog-"+transport, ln.Addr())
+		in.setListenAddr("syslog-"+transport, ln.Addr())
 		g.Go(func() error {
 			go func() { <-ctx.Done(); ln.Close() }()
-			s.serveSyslogTCP(ctx, ln, b, transport)
+			in.serveSyslogTCP(ctx, ln, b, transport)
 			return nil
 		})
 	}
@@ -78,28 +77,28 @@ func (s *Server) startSyslog(ctx context.Context, g *errgroup.Group, tlsCfg *tls
 }
 
 // setListenAddr records where a listener is bound (ports chosen by the OS).
-func (s *Server) setListenAddr(name string, a net.Addr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.addrs == nil {
-		s.addrs = map[string]string{}
+func (in *Intake) setListenAddr(name string, a net.Addr) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.addrs == nil {
+		in.addrs = map[string]string{}
 	}
-	s.addrs[name] = a.String()
+	in.addrs[name] = a.String()
 }
 
 // ListenAddr reports the bound address of a listener: syslog-udp,
 // syslog-tcp or syslog-tls ("" when not listening).
-func (s *Server) ListenAddr(name string) string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.addrs[name]
+func (in *Intake) ListenAddr(name string) string {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	return in.addrs[name]
 }
 
-func (s *Server) syslogOptions() ingest.Options {
-	return ingest.Options{Tenant: s.cfg.Ingest.Syslog.Tenant, TenantMap: s.tenantMap(), Year: s.cfg.Ingest.Year, Now: s.now}
+func (in *Intake) syslogOptions() ingest.Options {
+	return ingest.Options{Tenant: in.cfg.Ingest.Syslog.Tenant, TenantMap: in.tenantMap(), Year: in.cfg.Ingest.Year, Now: in.now}
 }
 
-func (s *Server) serveSyslogUDP(ctx context.Context, pc net.PacketConn, b *syslogBatcher) {
+func (in *Intake) serveSyslogUDP(ctx context.Context, pc net.PacketConn, b *syslogBatcher) {
 	buf := make([]byte, syslogMaxMsg)
 	for {
 		n, _, err := pc.ReadFrom(buf)
@@ -109,11 +108,11 @@ func (s *Server) serveSyslogUDP(ctx context.Context, pc net.PacketConn, b *syslo
 			}
 			continue
 		}
-		s.syslogMessage(buf[:n], "udp", b)
+		in.syslogMessage(buf[:n], "udp", b)
 	}
 }
 
-func (s *Server) serveSyslogTCP(ctx context.Context, ln net.Listener, b *syslogBatcher, transport string) {
+func (in *Intake) serveSyslogTCP(ctx context.Context, ln net.Listener, b *syslogBatcher, transport string) {
 	sem := make(chan struct{}, syslogMaxConns)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -139,24 +138,24 @@ func (s *Server) serveSyslogTCP(ctx context.Context, ln net.Listener, b *syslogB
 			defer conn.Close()
 			stop := context.AfterFunc(ctx, func() { conn.Close() })
 			defer stop()
-			s.syslogStream(conn, transport, b)
+			in.syslogStream(conn, transport, b)
 		}()
 	}
 }
 
 // syslogStream reads one TCP stream: RFC 6587 octet counting ("LEN MSG")
 // when a frame starts with a digit, else newline-delimited frames.
-func (s *Server) syslogStream(conn net.Conn, transport string, b *syslogBatcher) {
+func (in *Intake) syslogStream(conn net.Conn, transport string, b *syslogBatcher) {
 	r := bufio.NewReaderSize(conn, 64<<10)
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(syslogIdle))
 		msg, err := readSyslogFrame(r)
 		if len(msg) > 0 {
-			s.syslogMessage(msg, transport, b)
+			in.syslogMessage(msg, transport, b)
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				s.metrics.SyslogMessages.WithLabelValues(transport, "framing_error").Inc()
+				in.metrics.SyslogMessages.WithLabelValues(transport, "framing_error").Inc()
 			}
 			return
 		}
@@ -216,36 +215,36 @@ func readSyslogFrame(r *bufio.Reader) ([]byte, error) {
 	return append([]byte(nil), out...), err
 }
 
-func (s *Server) syslogMessage(msg []byte, transport string, b *syslogBatcher) {
+func (in *Intake) syslogMessage(msg []byte, transport string, b *syslogBatcher) {
 	var ev event.Event
-	if !ingest.ParseSyslogMessage(msg, &ev, s.syslogOptions()) {
-		s.metrics.SyslogMessages.WithLabelValues(transport, "ignored").Inc()
+	if !ingest.ParseSyslogMessage(msg, &ev, in.syslogOptions()) {
+		in.metrics.SyslogMessages.WithLabelValues(transport, "ignored").Inc()
 		return
 	}
 	if ev.Tenant != "" {
-		if known := s.knownTenants(context.Background()); known != nil && !known[ev.Tenant] {
-			s.metrics.SyslogMessages.WithLabelValues(transport, "unknown_tenant").Inc()
+		if known := in.knownTenants(context.Background()); known != nil && !known[ev.Tenant] {
+			in.metrics.SyslogMessages.WithLabelValues(transport, "unknown_tenant").Inc()
 			return
 		}
 	}
 	if ev.Timestamp.IsZero() {
-		ev.Timestamp = s.now().UTC()
+		ev.Timestamp = in.now().UTC()
 	}
-	s.metrics.SyslogMessages.WithLabelValues(transport, "parsed").Inc()
+	in.metrics.SyslogMessages.WithLabelValues(transport, "parsed").Inc()
 	b.add(store.EventRecord{Event: copyEvent(&ev), Raw: string(bytes.ToValidUTF8(msg, nil))})
 }
 
 // syslogBatcher groups syslog events into store batches (syslog has no
 // acknowledgement, so batching only trades latency for throughput).
 type syslogBatcher struct {
-	s    *Server
+	in   *Intake
 	mu   sync.Mutex
 	recs []store.EventRecord
 	kick chan struct{}
 }
 
-func newSyslogBatcher(s *Server) *syslogBatcher {
-	return &syslogBatcher{s: s, kick: make(chan struct{}, 1)}
+func newSyslogBatcher(in *Intake) *syslogBatcher {
+	return &syslogBatcher{in: in, kick: make(chan struct{}, 1)}
 }
 
 func (b *syslogBatcher) add(r store.EventRecord) {
@@ -269,9 +268,9 @@ func (b *syslogBatcher) flush(ctx context.Context) {
 	if len(recs) == 0 {
 		return
 	}
-	if err := b.s.pipe.store(ctx, recs); err != nil {
-		b.s.log.Error("storing syslog events", "count", len(recs), "err", err)
-		b.s.metrics.SyslogMessages.WithLabelValues("all", "store_error").Add(float64(len(recs)))
+	if err := b.in.pipe.Commit(ctx, recs); err != nil {
+		b.in.log.Error("storing syslog events", "count", len(recs), "err", err)
+		b.in.metrics.SyslogMessages.WithLabelValues("all", "store_error").Add(float64(len(recs)))
 	}
 }
 
@@ -290,5 +289,3 @@ func (b *syslogBatcher) run(ctx context.Context) {
 		}
 	}
 }
-
-var _ = strconv.Itoa

@@ -1,11 +1,9 @@
-package server
+package worker
 
 import (
 	"context"
-	"embed"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
@@ -16,7 +14,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/estate"
-	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/trust"
 )
@@ -75,7 +73,7 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading built-in rules: %w", err)
 	}
-	own, err := detect.LoadRules(serverRules())
+	own, err := detect.LoadRules(pipeline.AuthRules())
 	if err != nil {
 		return nil, fmt.Errorf("loading firebreak.auth rules: %w", err)
 	}
@@ -134,11 +132,11 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 			g := graph
 			mu.Unlock()
 			if g == nil {
-				return nil, errNotFound
+				return nil, store.ErrNotFound
 			}
 			b, err := g.BlastFrom(node)
 			if err != nil {
-				return nil, errNotFound
+				return nil, store.ErrNotFound
 			}
 			return blastView(g, node, b), nil
 		},
@@ -147,16 +145,16 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 			g := graph
 			mu.Unlock()
 			if g == nil {
-				return errNotFound
+				return store.ErrNotFound
 			}
 			return trust.WriteHTML(out, g, trust.HTMLOptions{Title: title, Fragment: true})
 		},
-		NewDetector: func() (Detector, error) {
+		NewDetector: func() (pipeline.Detector, error) {
 			de, err := detect.NewEngine(rules, detect.Options{})
 			if err != nil {
 				return nil, err
 			}
-			return &detector{e: de}, nil
+			return pipeline.Wrap(de), nil
 		},
 	}
 	return eng, nil
@@ -205,64 +203,4 @@ func blastView(g *trust.Graph, node string, b *trust.Blast) any {
 		return out
 	}
 	return map[string]any{"node": node, "tenants": conv(b.Tenants), "assets": len(b.Assets), "other": len(b.Other)}
-}
-
-// detector adapts detect.Engine to the pipeline's Detector.
-type detector struct{ e *detect.Engine }
-
-func (d *detector) Process(ev *event.Event) []store.Incident { return convertAlerts(d.e.Process(ev)) }
-func (d *detector) Flush() []store.Incident                  { return convertAlerts(d.e.Flush()) }
-
-// Updated returns the incidents the engine opened or changed in place
-// (count, last seen, tenants, severity) since the previous call.
-func (d *detector) Updated() []store.Incident {
-	up := d.e.TakeUpdated()
-	if len(up) == 0 {
-		return nil
-	}
-	out := make([]store.Incident, 0, len(up))
-	for i := range up {
-		out = append(out, convertIncident(&up[i]))
-	}
-	return out
-}
-
-func convertAlerts(as []detect.Alert) []store.Incident {
-	if len(as) == 0 {
-		return nil
-	}
-	out := make([]store.Incident, 0, len(as))
-	for _, a := range as {
-		out = append(out, convertIncident(&a.Incident))
-	}
-	return out
-}
-
-func convertIncident(in *detect.Incident) store.Incident {
-	return store.Incident{
-		ID: in.ID, Tenant: in.Tenant, Tenants: in.Tenants, Rule: in.Rule, Title: in.Title, Severity: in.Severity,
-		Status: store.StatusOpen, First: in.First, Last: in.Last, Count: int(in.Count), Level: detect.LevelRank(in.Level),
-		Techniques: in.Techniques, Key: in.Key,
-		Detail: mustJSON(map[string]any{"rule_name": in.RuleName, "level": in.Level, "samples": in.Samples, "values": in.Values,
-			"distinct": in.Distinct, "field": in.Field, "escalations": in.Escalations}),
-	}
-}
-
-// sampleDetail is how samples are read back from an incident's detail.
-type sampleDetail struct {
-	Samples []detect.Sample `json:"samples"`
-}
-
-var _ = context.Background
-
-//go:embed rules/*.yml
-var rulesFS embed.FS
-
-// serverRules are the Sigma rules for firebreak's own sign-in events.
-func serverRules() fs.FS {
-	sub, err := fs.Sub(rulesFS, "rules")
-	if err != nil {
-		panic(err) // embedded at build time
-	}
-	return sub
 }

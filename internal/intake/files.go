@@ -1,4 +1,4 @@
-package server
+package intake
 
 import (
 	"context"
@@ -16,21 +16,21 @@ import (
 
 // startTails follows the configured log files (across rotation) into the
 // store and detection.
-func (s *Server) startTails(ctx context.Context, g *errgroup.Group) {
-	if len(s.cfg.Ingest.Files) == 0 {
+func (in *Intake) startTails(ctx context.Context, g *errgroup.Group) {
+	if len(in.cfg.Ingest.Files) == 0 {
 		return
 	}
-	b := newSyslogBatcher(s)
+	b := newSyslogBatcher(in)
 	g.Go(func() error { b.run(ctx); return nil })
-	for _, f := range s.cfg.Ingest.Files {
-		opts := ingest.Options{Format: f.Format, Tenant: f.Tenant, TenantMap: s.tenantMap(), Year: s.cfg.Ingest.Year, Mapping: s.mapping}
+	for _, f := range in.cfg.Ingest.Files {
+		opts := ingest.Options{Format: f.Format, Tenant: f.Tenant, TenantMap: in.tenantMap(), Year: in.cfg.Ingest.Year, Mapping: in.mapping}
 		g.Go(func() error {
 			err := ingest.Follow(ctx, []string{f.Path}, opts, func(ev *event.Event) error {
 				b.add(store.EventRecord{Event: copyEvent(ev)})
 				return nil
 			})
 			if err != nil && ctx.Err() == nil {
-				s.log.Error("tailing log file", "path", f.Path, "err", err)
+				in.log.Error("tailing log file", "path", f.Path, "err", err)
 			}
 			return nil
 		})
@@ -51,18 +51,18 @@ type IngestStats struct {
 // (detection windows slide on event time, and files cover overlapping
 // periods), so the files are held in memory: this is for the demo and
 // one-shot imports, not for unbounded inputs (use ingest.files to tail).
-func (s *Server) IngestFiles(ctx context.Context, paths []string, mapping *ingest.Mapping) (IngestStats, error) {
+func (in *Intake) IngestFiles(ctx context.Context, paths []string, mapping *ingest.Mapping) (IngestStats, error) {
 	var st IngestStats
-	if s.eng == nil || s.eng.NewDetector == nil {
+	if in.newDetector == nil {
 		return st, errors.New("no detection engine")
 	}
-	det, err := s.eng.NewDetector()
+	det, err := in.newDetector()
 	if err != nil {
 		return st, err
 	}
 	var recs []store.EventRecord
 	for _, path := range paths {
-		rd, err := ingest.Open(ctx, path, ingest.Options{TenantMap: s.tenantMap(), Now: s.now, Mapping: cmpOr(mapping, s.mapping)})
+		rd, err := ingest.Open(ctx, path, ingest.Options{TenantMap: in.tenantMap(), Now: in.now, Mapping: cmpOr(mapping, in.mapping)})
 		if err != nil {
 			return st, err
 		}
@@ -91,24 +91,24 @@ func (s *Server) IngestFiles(ctx context.Context, paths []string, mapping *inges
 		for i := range incs {
 			seen[incs[i].ID] = true
 		}
-		s.pipe.handle(ctx, incs)
+		in.pipe.Handle(ctx, incs)
 	}
 	const batch = 2000
 	for i := 0; i < len(recs); i += batch {
 		b := recs[i:min(i+batch, len(recs))]
-		if err := s.st.AppendEvents(ctx, b); err != nil {
+		if err := in.st.AppendEvents(ctx, b); err != nil {
 			return st, fmt.Errorf("storing events: %w", err)
 		}
-		s.metrics.EventsStored.Add(float64(len(b)))
+		in.metrics.EventsStored.Add(float64(len(b)))
 		for j := range b {
 			handle(det.Process(&b[j].Event))
 		}
 		// In-place updates (counts, tenants, last seen) since the batch's
 		// alerts reach the store once per batch, not per event.
-		s.pipe.handleMode(ctx, det.Updated(), true)
+		in.pipe.HandleMode(ctx, det.Updated(), true)
 	}
 	handle(det.Flush())
-	s.pipe.handleMode(ctx, det.Updated(), true)
+	in.pipe.HandleMode(ctx, det.Updated(), true)
 	st.Incidents = len(seen)
 	return st, nil
 }

@@ -1,4 +1,4 @@
-package server
+package worker
 
 import (
 	"crypto/sha256"

@@ -1,17 +1,25 @@
-package server
+// Package pipeline moves committed events through detection and detection's
+// incidents into the store and out to the notifier: the detect role.
+//
+// Events arrive already durable (Commit stores them, then queues them);
+// one goroutine (Run) feeds the detection engine and keeps stored incidents
+// in step with it (sync). It imports no HTTP.
+package pipeline
 
 import (
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
-	"maps"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/audit"
 	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/metrics"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -33,14 +41,14 @@ type Detector interface {
 // stored count or last-seen time can be).
 const defaultSyncEvery = time.Second
 
-// pipeline moves stored events to detection and detection's incidents to
+// Pipeline moves stored events to detection and detection's incidents to
 // the store and the notifiers.
 //
-// Ownership: enqueue sends on q; run (one goroutine) is the only reader;
+// Ownership: Enqueue sends on q; Run (one goroutine) is the only reader;
 // q is never closed — run stops when its context ends, after draining what
 // is already queued.
-type pipeline struct {
-	s   *Server
+type Pipeline struct {
+	o   Options
 	q   chan []event.Event
 	mu  sync.Mutex
 	det Detector
@@ -57,7 +65,7 @@ type pipeline struct {
 }
 
 // history is a stored incident's state from before this process's engine
-// saw it: a restart rebuilds detection from replayWindow of events only,
+// saw it: a restart rebuilds detection from ReplayWindow of events only,
 // so the engine's count, tenants and severity can start below the stored
 // ones. Written incidents never go backwards past it.
 type history struct {
@@ -67,66 +75,95 @@ type history struct {
 	severity string
 }
 
-func newPipeline(s *Server) *pipeline {
-	return &pipeline{s: s, q: make(chan []event.Event, max(1, s.cfg.Ingest.Queue/256)), syncEvery: defaultSyncEvery, hist: map[string]*history{}}
+// Notifier sends a new or changed incident to the notification targets.
+type Notifier interface {
+	NotifyIncident(ctx context.Context, inc *store.Incident, created bool)
 }
 
-// store writes records durably and then queues their events for detection.
+// Options configure a Pipeline.
+type Options struct {
+	Store   store.Store
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
+	Now     func() time.Time
+	Queue   int      // detection queue length in events (batches are queued: Queue/256 of them)
+	Notify  Notifier // nil: no notifications
+	// Detect reports whether detection runs in this process; without it
+	// committed events are only stored.
+	Detect bool
+}
+
+// New returns a pipeline; Run starts detection.
+func New(o Options) *Pipeline {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Pipeline{o: o, q: make(chan []event.Event, max(1, o.Queue/256)), syncEvery: defaultSyncEvery, hist: map[string]*history{}}
+}
+
+// SetSyncEvery changes how often in-place incident updates are written
+// (tests shorten it); call it before Run.
+func (p *Pipeline) SetSyncEvery(d time.Duration) { p.syncEvery = d }
+
+// Commit writes records durably and then queues their events for detection.
 // When it returns nil the events are committed: the caller may acknowledge.
-func (p *pipeline) store(ctx context.Context, recs []store.EventRecord) error {
+func (p *Pipeline) Commit(ctx context.Context, recs []store.EventRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if err := p.s.st.AppendEvents(ctx, recs); err != nil {
+	if err := p.o.Store.AppendEvents(ctx, recs); err != nil {
 		return err
 	}
-	p.s.metrics.EventsStored.Add(float64(len(recs)))
+	p.o.Metrics.EventsStored.Add(float64(len(recs)))
 	evs := make([]event.Event, len(recs))
 	for i := range recs {
 		evs[i] = recs[i].Event
 	}
-	p.enqueue(ctx, evs)
+	p.Enqueue(ctx, evs)
 	return nil
 }
 
-// enqueue hands events to detection; it blocks while the queue is full
+// Enqueue hands events to detection; it blocks while the queue is full
 // (back-pressure) until ctx ends. Events are already stored, so a dropped
 // enqueue (ctx cancelled) loses detection of these events, never the events.
-func (p *pipeline) enqueue(ctx context.Context, evs []event.Event) {
-	if p.s.eng == nil || p.s.eng.NewDetector == nil {
+func (p *Pipeline) Enqueue(ctx context.Context, evs []event.Event) {
+	if !p.o.Detect {
 		return // no detection configured
 	}
 	select {
 	case p.q <- evs:
-		p.s.metrics.QueueDepth.Set(float64(len(p.q)))
+		p.o.Metrics.QueueDepth.Set(float64(len(p.q)))
 	case <-ctx.Done():
-		p.s.metrics.DetectDropped.Add(float64(len(evs)))
+		p.o.Metrics.DetectDropped.Add(float64(len(evs)))
 	}
 }
 
-// submitInternal stores and detects one event the server produced itself
+// Submit stores and detects one event the server produced itself
 // (login failures, dataset firebreak.auth).
-func (p *pipeline) submitInternal(ctx context.Context, ev event.Event) {
+func (p *Pipeline) Submit(ctx context.Context, ev event.Event) {
 	ctx = context.WithoutCancel(ctx)
 	rec := store.EventRecord{Event: ev}
-	if err := p.store(ctx, []store.EventRecord{rec}); err != nil {
-		p.s.log.Error("storing auth event", "err", err)
+	if err := p.Commit(ctx, []store.EventRecord{rec}); err != nil {
+		p.o.Log.Error("storing auth event", "err", err)
 	}
 }
 
-// run rebuilds detection state from recently stored events, then consumes
+// Run rebuilds detection state from recently stored events, then consumes
 // the detection queue until ctx ends. Live events wait in the queue (and
 // ingest slows by back-pressure) while the replay runs; serving does not.
-func (p *pipeline) run(ctx context.Context, det Detector) {
+func (p *Pipeline) Run(ctx context.Context, det Detector) {
 	p.mu.Lock()
 	p.det = det
 	p.mu.Unlock()
-	if n, err := p.replay(ctx, det); err != nil {
+	if n, err := p.Replay(ctx, det); err != nil {
 		if ctx.Err() == nil {
-			p.s.log.Warn("replaying stored events into detection", "err", err)
+			p.o.Log.Warn("replaying stored events into detection", "err", err)
 		}
 	} else if n > 0 {
-		p.s.log.Info("detection state rebuilt from stored events", "events", n)
+		p.o.Log.Info("detection state rebuilt from stored events", "events", n)
 	}
 	tick := time.NewTicker(p.syncEvery)
 	defer tick.Stop()
@@ -146,7 +183,7 @@ func (p *pipeline) run(ctx context.Context, det Detector) {
 				case evs := <-p.q:
 					p.detect(ctx, evs)
 				default:
-					p.handle(ctx, det.Flush())
+					p.Handle(ctx, det.Flush())
 					p.sync(ctx, det)
 					return
 				}
@@ -155,14 +192,14 @@ func (p *pipeline) run(ctx context.Context, det Detector) {
 	}
 }
 
-func (p *pipeline) detect(ctx context.Context, evs []event.Event) {
+func (p *Pipeline) detect(ctx context.Context, evs []event.Event) {
 	start := time.Now()
 	for i := range evs {
-		p.handle(ctx, p.det.Process(&evs[i]))
+		p.Handle(ctx, p.det.Process(&evs[i]))
 	}
-	p.s.metrics.DetectSeconds.Observe(time.Since(start).Seconds())
-	p.s.metrics.EventsDetected.Add(float64(len(evs)))
-	p.s.metrics.QueueDepth.Set(float64(len(p.q)))
+	p.o.Metrics.DetectSeconds.Observe(time.Since(start).Seconds())
+	p.o.Metrics.EventsDetected.Add(float64(len(evs)))
+	p.o.Metrics.QueueDepth.Set(float64(len(p.q)))
 }
 
 // sync writes the incidents det changed in place since the last sync —
@@ -172,48 +209,48 @@ func (p *pipeline) detect(ctx context.Context, evs []event.Event) {
 // re-notified through an alert (escalation, recurrence); one the store
 // lacks (its alert's write failed) is notified as new. Each changed
 // incident is written once per sync, however many events touched it.
-func (p *pipeline) sync(ctx context.Context, det Detector) {
+func (p *Pipeline) sync(ctx context.Context, det Detector) {
 	p.lastSync = time.Now()
 	incs := det.Updated()
 	if len(incs) == 0 {
 		return
 	}
-	p.handleMode(ctx, incs, true)
-	p.s.metrics.IncidentSyncs.Add(float64(len(incs)))
+	p.HandleMode(ctx, incs, true)
+	p.o.Metrics.IncidentSyncs.Add(float64(len(incs)))
 }
 
-// handle stores incidents and notifies on new or escalated ones.
-func (p *pipeline) handle(ctx context.Context, incs []store.Incident) { p.handleMode(ctx, incs, false) }
+// Handle stores incidents and notifies on new or escalated ones.
+func (p *Pipeline) Handle(ctx context.Context, incs []store.Incident) { p.HandleMode(ctx, incs, false) }
 
-// handleMode stores incidents; when replaying (detection state rebuilt at
+// HandleMode stores incidents; when replaying (detection state rebuilt at
 // start) only incidents new to the store are notified.
-func (p *pipeline) handleMode(ctx context.Context, incs []store.Incident, replay bool) {
+func (p *Pipeline) HandleMode(ctx context.Context, incs []store.Incident, replay bool) {
 	for i := range incs {
 		inc := incs[i]
 		p.keepHistory(ctx, &inc)
-		stored, created, err := p.s.st.UpsertIncident(ctx, &inc)
+		stored, created, err := p.o.Store.UpsertIncident(ctx, &inc)
 		if err != nil {
-			p.s.log.Error("storing incident", "id", inc.ID, "err", err)
+			p.o.Log.Error("storing incident", "id", inc.ID, "err", err)
 			continue
 		}
 		if created {
-			p.s.metrics.Incidents.WithLabelValues(stored.Severity).Inc()
-			p.s.audit(ctx, nil, "incident.open", stored.ID, stored.Tenant, map[string]any{"rule": stored.Rule, "severity": stored.Severity})
+			p.o.Metrics.Incidents.WithLabelValues(stored.Severity).Inc()
+			audit.Append(ctx, p.o.Store, p.o.Log, "anonymous", "", "incident.open", stored.ID, stored.Tenant, map[string]any{"rule": stored.Rule, "severity": stored.Severity})
 		}
-		if !replay || created {
-			p.s.notifyIncident(ctx, stored, created)
+		if (!replay || created) && p.o.Notify != nil {
+			p.o.Notify.NotifyIncident(ctx, stored, created)
 		}
 	}
 }
 
 // keepHistory raises inc to what the store held for it before this
 // process's detection first wrote it (see history).
-func (p *pipeline) keepHistory(ctx context.Context, inc *store.Incident) {
+func (p *Pipeline) keepHistory(ctx context.Context, inc *store.Incident) {
 	p.mu.Lock()
 	h, seen := p.hist[inc.ID]
 	p.mu.Unlock()
 	if !seen {
-		old, err := p.s.st.GetIncident(ctx, store.AllTenants(), inc.ID)
+		old, err := p.o.Store.GetIncident(ctx, store.AllTenants(), inc.ID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
@@ -243,20 +280,20 @@ func (p *pipeline) keepHistory(ctx context.Context, inc *store.Incident) {
 	}
 }
 
-// replayWindow and replayMax bound the events re-run through detection at
+// ReplayWindow and replayMax bound the events re-run through detection at
 // start, so correlation windows open before a restart keep counting.
 const (
-	replayWindow = 24 * time.Hour
+	ReplayWindow = 24 * time.Hour
 	replayMax    = 200_000
 )
 
-// replay rebuilds detection state from the events stored in the last
-// replayWindow (oldest first), before live events are processed.
-func (p *pipeline) replay(ctx context.Context, det Detector) (int, error) {
-	q := store.EventQuery{From: p.s.now().Add(-replayWindow), Limit: 10000}
+// Replay rebuilds detection state from the events stored in the last
+// ReplayWindow (oldest first), before live events are processed.
+func (p *Pipeline) Replay(ctx context.Context, det Detector) (int, error) {
+	q := store.EventQuery{From: p.o.Now().Add(-ReplayWindow), Limit: 10000}
 	var recs []store.EventRecord
 	for len(recs) < replayMax {
-		page, err := p.s.st.SearchEvents(ctx, store.AllTenants(), q)
+		page, err := p.o.Store.SearchEvents(ctx, store.AllTenants(), q)
 		if err != nil {
 			return 0, err
 		}
@@ -270,19 +307,10 @@ func (p *pipeline) replay(ctx context.Context, det Detector) (int, error) {
 		return cmp.Or(a.Event.Timestamp.Compare(b.Event.Timestamp), cmp.Compare(a.ID, b.ID))
 	})
 	for i := range recs {
-		p.handleMode(ctx, det.Process(&recs[i].Event), true)
+		p.HandleMode(ctx, det.Process(&recs[i].Event), true)
 	}
 	p.sync(ctx, det)
 	return len(recs), nil
-}
-
-// copyEvent returns ev with its own Fields map (readers reuse theirs).
-func copyEvent(ev *event.Event) event.Event {
-	c := *ev
-	if ev.Fields != nil {
-		c.Fields = maps.Clone(ev.Fields)
-	}
-	return c
 }
 
 func mustJSON(v any) json.RawMessage {

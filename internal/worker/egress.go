@@ -1,4 +1,4 @@
-package server
+package worker
 
 import (
 	"context"
@@ -56,12 +56,12 @@ func internalKind(ip netip.Addr) string {
 }
 
 // checkEgress returns an error when a notification may not reach ip.
-func (s *Server) checkEgress(ip netip.Addr) error {
+func (n *Notifier) checkEgress(ip netip.Addr) error {
 	kind := internalKind(ip)
 	if kind == "" {
 		return nil
 	}
-	for _, p := range s.notifyAllow {
+	for _, p := range n.allow {
 		if p.Contains(ip.Unmap()) || p.Contains(ip) {
 			return nil
 		}
@@ -73,13 +73,13 @@ func (s *Server) checkEgress(ip netip.Addr) error {
 // address is checked against the policy. A proxy from the environment
 // (HTTPS_PROXY) is still used; the connection is then to the proxy, whose
 // network must be allowed, and the target's own host is checked when saved.
-func (s *Server) notifyHTTPClient() *http.Client {
+func (n *Notifier) notifyHTTPClient() *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, Control: func(network, address string, _ syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
 		if err != nil {
 			return &notify.PermanentError{Err: fmt.Errorf("unexpected dial address %q", address)}
 		}
-		if err := s.checkEgress(ap.Addr()); err != nil {
+		if err := n.checkEgress(ap.Addr()); err != nil {
 			return &notify.PermanentError{Err: err}
 		}
 		return nil
@@ -110,15 +110,15 @@ func targetHost(kind string, raw json.RawMessage) string {
 	return ""
 }
 
-// checkTargetEgress refuses a target whose host is, or resolves to, an
+// CheckTargetEgress refuses a target whose host is, or resolves to, an
 // inward address. resolve false checks literal addresses only (no DNS).
-func (s *Server) checkTargetEgress(ctx context.Context, kind string, raw json.RawMessage, resolve bool) error {
+func (n *Notifier) CheckTargetEgress(ctx context.Context, kind string, raw json.RawMessage, resolve bool) error {
 	host := strings.TrimSuffix(targetHost(kind, raw), ".")
 	if host == "" {
 		return nil
 	}
 	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		return s.checkEgress(ip)
+		return n.checkEgress(ip)
 	}
 	if !resolve {
 		return nil
@@ -130,7 +130,7 @@ func (s *Server) checkTargetEgress(ctx context.Context, kind string, raw json.Ra
 		return nil // unresolvable now; HTTP targets are checked again at connect time
 	}
 	for _, ip := range ips {
-		if err := s.checkEgress(ip); err != nil {
+		if err := n.checkEgress(ip); err != nil {
 			return err
 		}
 	}

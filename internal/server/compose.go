@@ -1,0 +1,37 @@
+package server
+
+import (
+	"net/netip"
+
+	"github.com/firebreak-msp/firebreak/internal/intake"
+	"github.com/firebreak-msp/firebreak/internal/pipeline"
+	"github.com/firebreak-msp/firebreak/internal/worker"
+)
+
+// compose builds the parts the HTTP server fronts, all in this process:
+// the notifier, the detection pipeline, the worker (schedules, estate) and
+// intake (listeners). eng nil runs no engines.
+func (s *Server) compose(eng *worker.Engines) error {
+	var allow []netip.Prefix
+	for _, n := range s.cfg.Notify.AllowNetworks {
+		allow = append(allow, netip.MustParsePrefix(n).Masked()) // validated by Config.Validate
+	}
+	notifier := worker.NewNotifier(worker.NotifierOptions{Store: s.st, Logger: s.log, Now: s.now, Version: s.version, Metrics: s.metrics, BaseURL: s.cfg.BaseURL, AllowNetworks: allow})
+	var newDetector func() (pipeline.Detector, error)
+	if eng != nil {
+		newDetector = eng.NewDetector
+	}
+	s.pipe = pipeline.New(pipeline.Options{Store: s.st, Metrics: s.metrics, Log: s.log, Now: s.now, Queue: s.cfg.Ingest.Queue, Notify: notifier, Detect: newDetector != nil})
+	w, err := worker.New(worker.Options{Config: s.cfg, Store: s.st, Logger: s.log, Now: s.now, Metrics: s.metrics, Engines: eng, Notifier: notifier, Incidents: s.pipe})
+	if err != nil {
+		return err
+	}
+	w.OnChange(s.warmMatrix, s.blastChanged)
+	s.work = w
+	in, err := intake.New(intake.Options{Config: s.cfg, Store: s.st, Pipeline: s.pipe, Tenants: w, NewDetector: newDetector, Logger: s.log, Now: s.now, Metrics: s.metrics})
+	if err != nil {
+		return err
+	}
+	s.intake = in
+	return nil
+}
