@@ -40,9 +40,10 @@ type detectOptions struct {
 	failOn      string
 	lateness    time.Duration
 	sortInput   bool
-	listRules   bool
-	progress    string
-	quiet       bool
+	listRules    bool
+	progress     string
+	quiet        bool
+	placeholders string
 }
 
 func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
@@ -63,6 +64,7 @@ func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.listRules, "list-rules", false, "list the loaded rules and exit")
 	f.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (on a terminal, for inputs over 16 MB), always, never")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no closing summary on stderr")
+	f.StringVar(&o.placeholders, "placeholders", "", "YAML file of Sigma placeholder values (name: [values]) for rules using the expand modifier")
 }
 
 func newDetectCommand(g *globalOptions) *cobra.Command {
@@ -192,34 +194,51 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 	if err != nil {
 		return err
 	}
-	eng, err := detect.NewEngine(rules, detect.Options{AllowedLateness: o.lateness})
-	if err != nil {
-		return err
-	}
-	if o.listRules {
-		return listRules(g.stdout, eng, o.format)
-	}
 	loc, err := o.location()
 	if err != nil {
 		return err
 	}
 	iopts := ingest.Options{Format: o.inputFormat, Year: o.year, Location: loc, Tenant: o.tenant}
+	dopts := detect.Options{AllowedLateness: o.lateness}
 	if o.tenantMap != "" {
 		if iopts.TenantMap, err = ingest.LoadTenantMap(o.tenantMap); err != nil {
 			return err
 		}
 	}
-	if o.estate != "" && iopts.TenantMap == nil {
+	if o.estate != "" {
 		est, err := estate.Load(o.estate)
 		if err != nil {
 			return err
 		}
-		iopts.TenantMap = ingest.TenantMapFromEstate(est)
+		if iopts.TenantMap == nil {
+			iopts.TenantMap = ingest.TenantMapFromEstate(est)
+		}
+		dopts.Tenants = detectTenants(est)
+		dopts.Placeholders = estatePlaceholders(est)
+	}
+	if o.placeholders != "" {
+		ph, err := loadPlaceholders(o.placeholders)
+		if err != nil {
+			return err
+		}
+		if dopts.Placeholders == nil {
+			dopts.Placeholders = map[string][]string{}
+		}
+		maps.Copy(dopts.Placeholders, ph)
 	}
 	if o.mapping != "" {
 		if iopts.Mapping, err = ingest.LoadMapping(o.mapping); err != nil {
 			return err
 		}
+		dopts.Sources = append(dopts.Sources, mappingSource(iopts.Mapping))
+	}
+	eng, err := detect.NewEngine(rules, dopts)
+	if err != nil {
+		return err
+	}
+	reportRuleWarnings(g, eng, o)
+	if o.listRules {
+		return listRules(g.stdout, eng, o.format)
 	}
 	if len(args) == 0 {
 		args = []string{"-"}

@@ -30,6 +30,30 @@
 // process_creation mapped to ECS process. An empty logsource matches every
 // event.
 //
+// # Field mapping
+//
+// Rules may name fields as their source writes them (TargetUserName,
+// ResultType, actor.alternateId, pam_rhost) or by ECS name. Each built-in
+// Source (Sources: windows-security, entra-signinlogs, okta-system-log,
+// linux-auth) maps its Sigma names to the event's fields, like a pySigma
+// processing pipeline; the rule's logsource selects the sources whose
+// mappings apply. A field is read as named first, then through the
+// mappings. CheckRule (and Engine.Warnings) name each rule field no loaded
+// source can produce. Keyword rules match the event's original message.
+// organization.id in a tenant-scoped rule's group-by is the implicit tenant
+// key and adds nothing.
+//
+// # Modifiers, placeholders, filters
+//
+// Beyond the string, regex, cidr, numeric and exists modifiers: windash,
+// base64, base64offset, wide/utf16le/utf16be/utf16, fieldref, neq and
+// expand. expand placeholders take their values from Options.Placeholders
+// (a placeholders file or the estate); a placeholder without a value never
+// matches and is warned about. Sigma meta filters (a filter: section naming
+// rules) are ANDed to the detection of the rules they name. Anything else
+// is an *UnsupportedError naming the feature, wrapped in a *RuleError that
+// names the file, line and rule.
+//
 // # Time
 //
 // Windows slide on event time, never on the wall clock: an event counts in a

@@ -23,6 +23,14 @@ type Options struct {
 	// MaxIncidents caps the incidents kept (default 1,000,000); incidents
 	// beyond it are counted in Stats.IncidentsDropped.
 	MaxIncidents int
+	// Tenants holds what is known of each tenant (by organization.id):
+	// account counts, benign networks, service accounts.
+	Tenants map[string]TenantContext
+	// Placeholders are the values of expand placeholders (%name% → values).
+	Placeholders map[string][]string
+	// Sources are log sources loaded beside the built-in ones (a generic
+	// JSON mapping), for the load-time field check only.
+	Sources []Source
 }
 
 // Stats are an engine's counters.
@@ -85,6 +93,9 @@ type Engine struct {
 	stats  Stats
 	sweep  int
 
+	env      *env
+	warnings []RuleWarning
+
 	onHold func(rule string, ev *event.Event) // tests: a correlation's condition held
 }
 
@@ -125,6 +136,7 @@ type crule struct {
 	escalate *crule
 	incSpec  *keySpec // key of standalone detection incidents / escalation lookups
 	firedSeq uint64   // the last event this correlation fired for (once per event)
+	filters  []string // meta filters applied to its detection
 	st       RuleStats
 }
 
@@ -160,6 +172,7 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 		seed:         maphash.MakeSeed(),
 		watermark:    math.MinInt64,
 		released:     math.MinInt64,
+		env:          newEnv(opts.Tenants, opts.Placeholders),
 	}
 	if e.maxIncidents <= 0 {
 		e.maxIncidents = 1_000_000
@@ -167,6 +180,18 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 	lateness := opts.AllowedLateness
 	// Later rules override earlier ones with the same id (--rules DIR).
 	rules = dedupByID(rules)
+	var filters []*Rule
+	rules = slices.DeleteFunc(slices.Clone(rules), func(r *Rule) bool {
+		if r.Filter != nil {
+			filters = append(filters, r)
+			return true
+		}
+		return false
+	})
+	srcs := append(Sources(), opts.Sources...)
+	for _, r := range append(slices.Clone(rules), filters...) {
+		e.warnings = append(e.warnings, CheckRule(r, srcs, opts.Placeholders)...)
+	}
 	for i, r := range rules {
 		cr := &crule{r: r, idx: i, rank: max(LevelRank(r.Level), 0), det: r.detection}
 		cr.st.Rule, cr.st.Title = r.Ref(), r.Title
@@ -187,8 +212,9 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 	}
 	e.lateness = int64(lateness)
 	sigIDs := map[string]int{}
-	spec := func(tenant bool, names []string) *keySpec {
-		sig := fmt.Sprint(tenant, names)
+	spec := func(tenant bool, names []string, ls LogSource) *keySpec {
+		names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return tenant && n == "organization.id" })
+		sig := fmt.Sprint(tenant, names, ls)
 		id, ok := sigIDs[sig]
 		if !ok {
 			id = len(sigIDs)
@@ -196,7 +222,7 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 		}
 		ks := &keySpec{sig: id, tenant: tenant, names: names}
 		for _, n := range names {
-			ks.accs = append(ks.accs, newAccessor(n))
+			ks.accs = append(ks.accs, resolveField(n, ls))
 		}
 		return ks
 	}
@@ -207,7 +233,7 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 		tenant := r.Options.Scope != ScopeCrossTenant
 		if r.Correlation == nil {
 			e.dets = append(e.dets, cr)
-			cr.incSpec = spec(tenant, r.Options.GroupBy)
+			cr.incSpec = spec(tenant, r.Options.GroupBy, r.LogSource)
 			continue
 		}
 		c := r.Correlation
@@ -219,8 +245,17 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 		if c.Type == ValueCount && c.Condition.need() > int64(r.Options.MaxValues) {
 			return nil, ruleErr(r, fmt.Errorf("condition %s needs more distinct values than %s.max_values (%d)", c.Condition, OptionsKey, r.Options.MaxValues))
 		}
+		if rel := r.Options.Relative; rel != nil {
+			if c.Type != ValueCount && c.Type != EventCount {
+				return nil, ruleErr(r, fmt.Errorf("%s.relative_to_accounts applies to event_count and value_count only", OptionsKey))
+			}
+			if c.Condition.GTE == nil || c.Condition.GT != nil || c.Condition.EQ != nil || c.Condition.LT != nil || c.Condition.LTE != nil || c.Condition.NEQ != nil {
+				return nil, ruleErr(r, fmt.Errorf("%s.relative_to_accounts needs a condition with gte alone", OptionsKey))
+			}
+			cs.rel = rel
+		}
 		cr.corr = cs
-		cr.incSpec = spec(tenant, c.GroupBy)
+		cr.incSpec = spec(tenant, c.GroupBy, LogSource{})
 		for pos, ref := range c.Rules {
 			in, ok := e.byRef[ref]
 			if !ok {
@@ -236,11 +271,11 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 			for i, g := range c.GroupBy {
 				names[i] = resolveAlias(c.Aliases, g, in.r)
 			}
-			ks := spec(tenant, names)
-			ks.names = c.GroupBy // report the alias names
+			ks := spec(tenant, names, in.r.LogSource)
+			ks.names = cr.incSpec.names // report the alias names
 			cs.specs = append(cs.specs, ks)
 			if c.Type == ValueCount {
-				cs.valAccs = append(cs.valAccs, newAccessor(resolveAlias(c.Aliases, c.Condition.Field, in.r)))
+				cs.valAccs = append(cs.valAccs, resolveField(resolveAlias(c.Aliases, c.Condition.Field, in.r), in.r.LogSource))
 			}
 		}
 		for alias := range c.Aliases {
@@ -281,9 +316,40 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 			cr.escalate = t
 		}
 	}
+	e.applyFilters(filters)
 	e.sigs = make([]sigCache, len(sigIDs))
 	return e, nil
 }
+
+// applyFilters ANDs each meta filter's detection to the rules it names.
+func (e *Engine) applyFilters(filters []*Rule) {
+	for _, f := range filters {
+		warn := func(msg string) {
+			e.warnings = append(e.warnings, RuleWarning{File: f.File, Line: f.Line, Rule: f.Title, Msg: msg})
+		}
+		for _, ref := range f.Filter.Rules {
+			cr, ok := e.byRef[ref]
+			switch {
+			case !ok:
+				warn(fmt.Sprintf("filter: no loaded rule %q; not applied", ref))
+				continue
+			case cr.det == nil:
+				warn(fmt.Sprintf("filter: rule %q is a correlation; filters apply to detection rules", ref))
+				continue
+			case !f.LogSource.covers(cr.r.LogSource):
+				warn(fmt.Sprintf("filter: rule %q has logsource %s, the filter %s; not applied", ref, cr.r.LogSource, f.LogSource))
+				continue
+			}
+			cr.det = &detectionSpec{cond: &andNode{[]condNode{cr.det.cond, f.detection.cond}}, fields: cr.det.fields}
+			cr.filters = append(cr.filters, f.Ref())
+		}
+	}
+}
+
+// Warnings returns what keeps loaded rules from matching: fields no loaded
+// source produces, logsources nothing provides, placeholders without a
+// value, filters that apply to nothing.
+func (e *Engine) Warnings() []RuleWarning { return slices.Clone(e.warnings) }
 
 func ruleErr(r *Rule, err error) error {
 	return &RuleError{File: r.File, Line: r.Line, Rule: r.Title, Err: err}
@@ -476,7 +542,7 @@ func (e *Engine) process(ev *event.Event, ts int64) {
 	e.gen++
 	e.pseq++
 	for _, d := range e.candidates(ev) {
-		if d.det.match(ev) {
+		if d.det.cond.eval(ev, e.env) {
 			d.st.Matched++
 			e.fire(d, ev, ts, nil)
 		}
@@ -525,7 +591,7 @@ func (e *Engine) key(ks *keySpec, ev *event.Event) ([]byte, uint64, bool) {
 			}
 			b = appendAddr(b, ev.SourceIP)
 		} else {
-			v, ok := a.get(ev)
+			v, ok := a.get(ev, e.env)
 			if !ok || v == "" {
 				sc.key = b
 				return b, 0, false
@@ -547,7 +613,7 @@ func (e *Engine) feed(cr *crule, pos int, ev *event.Event, ts int64) {
 	}
 	var val string
 	if cs.typ == ValueCount {
-		v, ok := cs.valAccs[pos].get(ev)
+		v, ok := cs.valAccs[pos].get(ev, e.env)
 		if !ok || v == "" {
 			return
 		}
@@ -563,6 +629,7 @@ func (e *Engine) feed(cr *crule, pos int, ev *event.Event, ts int64) {
 		if cs.tenant {
 			g.tenant = ev.Tenant
 		}
+		g.gte = cs.relGTE(e.env.accounts(ev.Tenant))
 	}
 	if !cs.tenant {
 		g.addTenant(ev.Tenant)

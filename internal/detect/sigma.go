@@ -1,13 +1,16 @@
 package detect
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"path"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
@@ -16,11 +19,19 @@ import (
 
 // detectionSpec is a compiled Sigma detection section.
 type detectionSpec struct {
-	selections map[string]*selection
-	cond       condNode
+	selections   map[string]*selection
+	cond         condNode
+	fields       []fieldUse // the fields it reads ("message" for keywords), for CheckRule
+	placeholders []fieldUse // the placeholders of its expand values
 }
 
-func (d *detectionSpec) match(ev *event.Event) bool { return d.cond.eval(ev) }
+// fieldUse is a field (or placeholder) name and the line it is used on.
+type fieldUse struct {
+	name string
+	line int
+}
+
+func (d *detectionSpec) match(ev *event.Event) bool { return d.cond.eval(ev, nil) }
 
 // selection is an OR of alternatives, each an AND of field matchers; a
 // keyword selection is an OR of keyword matchers on the message.
@@ -28,11 +39,11 @@ type selection struct {
 	alts [][]*fieldMatcher
 }
 
-func (s *selection) match(ev *event.Event) bool {
+func (s *selection) match(ev *event.Event, x *env) bool {
 	for _, alt := range s.alts {
 		ok := true
 		for _, fm := range alt {
-			if !fm.match(ev) {
+			if !fm.match(ev, x) {
 				ok = false
 				break
 			}
@@ -62,7 +73,7 @@ func parseDetection(p *ruleParser, n *yaml.Node) (*detectionSpec, error) {
 			conds = cs
 			condNodes = append(condNodes, v)
 		case "timeframe":
-			return nil, p.errf(k, "%w: detection.timeframe (Sigma 1 aggregation); write a correlation rule", ErrUnsupported)
+			return nil, p.errf(k, "%w; write a correlation rule", unsupported("detection.timeframe (Sigma 1 aggregation)"))
 		default:
 			s, err := parseSelection(p, k.Value, v)
 			if err != nil {
@@ -87,6 +98,8 @@ func parseDetection(p *ruleParser, n *yaml.Node) (*detectionSpec, error) {
 	} else {
 		d.cond = &orNode{nodes}
 	}
+	d.fields, d.placeholders = p.fields, p.placeholders
+	p.fields, p.placeholders = nil, nil
 	return d, nil
 }
 
@@ -119,19 +132,17 @@ func parseSelection(p *ruleParser, name string, n *yaml.Node) (*selection, error
 			}
 		}
 		if len(keywords) > 0 {
-			fm, err := compileField(p, name, "|contains", &yaml.Node{Kind: yaml.SequenceNode, Content: keywords, Line: n.Line})
+			fm, err := compileField(p, name, "message|contains", &yaml.Node{Kind: yaml.SequenceNode, Content: keywords, Line: n.Line})
 			if err != nil {
 				return nil, err
 			}
-			fm.acc = accessor{kind: fKeyword}
 			s.alts = append(s.alts, []*fieldMatcher{fm})
 		}
 	case yaml.ScalarNode:
-		fm, err := compileField(p, name, "|contains", n)
+		fm, err := compileField(p, name, "message|contains", n)
 		if err != nil {
 			return nil, err
 		}
-		fm.acc = accessor{kind: fKeyword}
 		s.alts = append(s.alts, []*fieldMatcher{fm})
 	default:
 		return nil, p.errf(n, "detection.%s: want a mapping, a list or a keyword", name)
@@ -168,6 +179,8 @@ const (
 	fKeyword // the raw message (event.Message, else Fields["message"])
 	fTimestamp
 	fSourcePort
+	fBenignSource   // firebreak.benign_source: the source address is in the tenant's benign networks
+	fServiceAccount // firebreak.service_account: user.name is one of the tenant's service accounts
 )
 
 var hotFields = map[string]int{
@@ -175,42 +188,61 @@ var hotFields = map[string]int{
 	"event.reason": fReason, "event.code": fCode, "event.dataset": fDataset,
 	"user.name": fUser, "user.domain": fDomain, "source.ip": fSourceIP,
 	"host.name": fHost, "organization.id": fTenant, "@timestamp": fTimestamp,
-	"source.port": fSourcePort,
+	"source.port": fSourcePort, "message": fKeyword,
+	"firebreak.benign_source": fBenignSource, "firebreak.service_account": fServiceAccount,
 }
 
-// fallbackFields maps common Sigma taxonomy field names to the ECS field an
-// event carries when the source field itself was not kept.
-var fallbackFields = map[string]string{
-	"EventID": "event.code", "TargetUserName": "user.name", "IpAddress": "source.ip",
-	"UserPrincipalName": "user.name", "IPAddress": "source.ip", "ResultType": "event.code",
-	"eventType": "event.action", "actor.alternateId": "user.name", "client.ipAddress": "source.ip",
-	"pam_user": "user.name", "pam_rhost": "source.ip", "tenant_id": "organization.id",
-}
-
-type accessor struct {
-	kind     int
-	name     string
-	fallback int // hot field kind to use when Fields lacks name
-}
-
-func newAccessor(name string) accessor {
+// kindOf returns the accessor kind of an event field and the Fields key for
+// fOther.
+func kindOf(name string) (int, string) {
 	if k, ok := hotFields[name]; ok {
-		return accessor{kind: k, name: name}
+		return k, ""
 	}
-	a := accessor{kind: fOther, name: name}
-	if fb, ok := fallbackFields[name]; ok {
-		a.fallback = hotFields[fb]
-	}
-	return a
+	return fOther, name
+}
+
+// accessor reads one Sigma field from an event: the field itself, else the
+// first alternative (from the source mappings) the event carries.
+type accessor struct {
+	kind int
+	name string
+	alts []altField
+}
+
+// altField is where a source keeps a field: ds restricts it to events of one
+// dataset ("" for any).
+type altField struct {
+	ds   string
+	kind int
+	name string
+}
+
+// newAccessor reads the event field name with no source mapping.
+func newAccessor(name string) accessor {
+	k, n := kindOf(name)
+	return accessor{kind: k, name: n}
 }
 
 // get returns the field's string value. Only source.ip, source.port and
 // @timestamp allocate (they are formatted on demand).
-func (a *accessor) get(ev *event.Event) (string, bool) {
-	return getKind(ev, a.kind, a.name, a.fallback)
+func (a *accessor) get(ev *event.Event, x *env) (string, bool) {
+	v, ok := getKind(ev, x, a.kind, a.name)
+	if ok || len(a.alts) == 0 {
+		return v, ok
+	}
+	for i := range a.alts {
+		alt := &a.alts[i]
+		if alt.ds != "" && alt.ds != ev.Dataset {
+			continue
+		}
+		if v, ok := getKind(ev, x, alt.kind, alt.name); ok {
+			return v, true
+		}
+	}
+	return "", false
 }
 
-func getKind(ev *event.Event, kind int, name string, fallback int) (string, bool) {
+func getKind(ev *event.Event, x *env, kind int, name string) (string, bool) {
 	switch kind {
 	case fCategory:
 		return ev.Category, ev.Category != ""
@@ -250,11 +282,12 @@ func getKind(ev *event.Event, kind int, name string, fallback int) (string, bool
 		}
 		v, ok := ev.Fields["message"]
 		return v, ok
+	case fBenignSource:
+		return strconv.FormatBool(x.benignSource(ev)), true
+	case fServiceAccount:
+		return strconv.FormatBool(x.serviceAccount(ev)), true
 	}
 	v, ok := ev.Fields[name]
-	if !ok && fallback != 0 {
-		return getKind(ev, fallback, "", 0)
-	}
 	return v, ok
 }
 
@@ -272,6 +305,10 @@ const (
 	mExists
 	mNumber
 	mAny
+	mAnyOf       // any of subs (base64offset variants)
+	mFieldRef    // compares with another field of the same event
+	mPlaceholder // an expand placeholder, resolved by the engine
+	mNever       // matches nothing
 )
 
 type valueMatcher struct {
@@ -285,17 +322,28 @@ type valueMatcher struct {
 	exists bool
 	num    float64
 	numOp  string
+
+	subs []*valueMatcher // mAnyOf
+	ref  accessor        // mFieldRef: the other field
+	refOp int            // mFieldRef: mExact, mPrefix, mSuffix or mContains
+	ph   string          // mPlaceholder: its name
+	mods map[string]bool // mPlaceholder: the modifiers its values compile with
 }
 
 type fieldMatcher struct {
 	acc    accessor
 	all    bool
+	neg    bool // neq: the field equals none of the values
 	values []*valueMatcher
 	ipOnly bool // every value matches on the netip.Addr (no string formatting)
 }
 
-func (fm *fieldMatcher) match(ev *event.Event) bool {
-	if fm.ipOnly && (fm.acc.kind == fSourceIP || (fm.acc.kind == fOther && fm.acc.fallback == fSourceIP && ev.Fields[fm.acc.name] == "")) {
+func (fm *fieldMatcher) match(ev *event.Event, x *env) bool {
+	return fm.matchPos(ev, x) != fm.neg
+}
+
+func (fm *fieldMatcher) matchPos(ev *event.Event, x *env) bool {
+	if fm.ipOnly {
 		ip := ev.SourceIP
 		for _, v := range fm.values {
 			ok := v.matchIP(ip)
@@ -308,9 +356,9 @@ func (fm *fieldMatcher) match(ev *event.Event) bool {
 		}
 		return fm.all
 	}
-	s, present := fm.acc.get(ev)
+	s, present := fm.acc.get(ev, x)
 	for _, v := range fm.values {
-		ok := v.match(s, present)
+		ok := v.matchIn(s, present, ev, x)
 		if fm.all && !ok {
 			return false
 		}
@@ -335,12 +383,55 @@ func (v *valueMatcher) matchIP(ip netip.Addr) bool {
 	return false
 }
 
+// matchIn matches the kinds that need the event or the engine, then the rest.
+func (v *valueMatcher) matchIn(s string, present bool, ev *event.Event, x *env) bool {
+	switch v.kind {
+	case mAnyOf:
+		for _, sub := range v.subs {
+			if sub.match(s, present) {
+				return true
+			}
+		}
+		return false
+	case mFieldRef:
+		if !present {
+			return false
+		}
+		r, ok := v.ref.get(ev, x)
+		if !ok {
+			return false
+		}
+		switch v.refOp {
+		case mPrefix:
+			return len(s) >= len(r) && strings.EqualFold(s[:len(r)], r)
+		case mSuffix:
+			return len(s) >= len(r) && strings.EqualFold(s[len(s)-len(r):], r)
+		case mContains:
+			return strings.Contains(strings.ToLower(s), strings.ToLower(r))
+		}
+		if v.cased {
+			return s == r
+		}
+		return strings.EqualFold(s, r)
+	case mPlaceholder:
+		for _, sub := range x.placeholder(v) {
+			if sub.matchIn(s, present, ev, x) {
+				return true
+			}
+		}
+		return false
+	}
+	return v.match(s, present)
+}
+
 func (v *valueMatcher) match(s string, present bool) bool {
 	switch v.kind {
 	case mNull:
 		return !present || s == ""
 	case mExists:
 		return present == v.exists
+	case mNever:
+		return false
 	}
 	if !present {
 		return false
@@ -393,6 +484,12 @@ func (v *valueMatcher) match(s string, present bool) bool {
 		}
 	case mAny:
 		return true
+	case mAnyOf:
+		for _, sub := range v.subs {
+			if sub.match(s, present) {
+				return true
+			}
+		}
 	}
 	return false
 }
@@ -457,7 +554,7 @@ func containsFold(s, p string, ascii bool) bool {
 }
 
 type globTok struct {
-	kind int // 0 literal, 1 star, 2 question
+	kind int // 0 literal, 1 star, 2 question, 3 any dash (windash)
 	lit  string
 }
 
@@ -511,6 +608,8 @@ func globRegexp(toks []globTok, cased bool) *regexp.Regexp {
 			b.WriteString(".*")
 		case 2:
 			b.WriteString(".")
+		case 3:
+			b.WriteString("[-/–—―]")
 		}
 	}
 	b.WriteString("$")
@@ -529,13 +628,24 @@ func isASCII(s string) bool {
 var knownModifiers = map[string]bool{
 	"contains": true, "startswith": true, "endswith": true, "all": true, "re": true,
 	"cidr": true, "exists": true, "cased": true, "i": true, "m": true, "s": true,
-	"lt": true, "lte": true, "gt": true, "gte": true,
+	"lt": true, "lte": true, "gt": true, "gte": true, "neq": true, "windash": true,
+	"base64": true, "base64offset": true, "wide": true, "utf16le": true, "utf16be": true,
+	"utf16": true, "fieldref": true, "expand": true,
 }
 
 var unsupportedModifiers = map[string]bool{
-	"windash": true, "base64": true, "base64offset": true, "utf16": true, "utf16le": true,
-	"utf16be": true, "wide": true, "fieldref": true, "expand": true, "minute": true,
-	"hour": true, "day": true, "week": true, "month": true, "year": true,
+	"minute": true, "hour": true, "day": true, "week": true, "month": true, "year": true,
+}
+
+// UnsupportedError names a Sigma feature the engine does not implement. It
+// matches ErrUnsupported with errors.Is.
+type UnsupportedError struct{ Feature string }
+
+func (e *UnsupportedError) Error() string        { return "unsupported Sigma feature: " + e.Feature }
+func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupported }
+
+func unsupported(format string, args ...any) error {
+	return &UnsupportedError{Feature: fmt.Sprintf(format, args...)}
 }
 
 func compileField(p *ruleParser, sel, key string, n *yaml.Node) (*fieldMatcher, error) {
@@ -546,14 +656,14 @@ func compileField(p *ruleParser, sel, key string, n *yaml.Node) (*fieldMatcher, 
 	for _, m := range parts[1:] {
 		switch {
 		case unsupportedModifiers[m]:
-			return nil, p.errf(n, "detection.%s.%s: %w: modifier %q", sel, key, ErrUnsupported, m)
+			return nil, p.errf(n, "detection.%s.%s: %w", sel, key, unsupported("modifier %s", m))
 		case !knownModifiers[m]:
 			return nil, p.errf(n, "detection.%s.%s: unknown modifier %q", sel, key, m)
 		}
 		mods[m] = true
 		order = append(order, m)
 	}
-	fm := &fieldMatcher{acc: newAccessor(field), all: mods["all"]}
+	fm := &fieldMatcher{acc: p.resolve(field, n.Line), all: mods["all"], neg: mods["neq"]}
 	var vals []*yaml.Node
 	switch n.Kind {
 	case yaml.SequenceNode:
@@ -580,12 +690,22 @@ func compileField(p *ruleParser, sel, key string, n *yaml.Node) (*fieldMatcher, 
 	if (mods["i"] || mods["m"] || mods["s"]) && !mods["re"] {
 		return nil, p.errf(n, "detection.%s.%s: modifiers i, m and s apply only to re", sel, key)
 	}
-	fm.ipOnly = true
+	encoded := mods["base64"] || mods["base64offset"]
+	if mods["base64"] && mods["base64offset"] {
+		return nil, p.errf(n, "detection.%s.%s: base64 and base64offset cannot be combined", sel, key)
+	}
+	if (encoded || mods["wide"] || mods["utf16"] || mods["utf16le"] || mods["utf16be"]) && (mods["re"] || mods["cidr"] || mods["exists"] || mods["fieldref"] || mods["windash"]) {
+		return nil, p.errf(n, "detection.%s.%s: %w", sel, key, unsupported("modifiers %s together", strings.Join(order, "|")))
+	}
+	if mods["fieldref"] && (mods["re"] || mods["cidr"] || mods["exists"] || mods["expand"] || mods["lt"] || mods["lte"] || mods["gt"] || mods["gte"]) {
+		return nil, p.errf(n, "detection.%s.%s: %w", sel, key, unsupported("modifiers %s together", strings.Join(order, "|")))
+	}
+	fm.ipOnly = fm.acc.kind == fSourceIP && !fm.neg
 	for _, vn := range vals {
 		if vn.Kind != yaml.ScalarNode {
 			return nil, p.errf(vn, "detection.%s.%s: want a scalar value", sel, key)
 		}
-		vm, err := compileValue(vn, mods)
+		vm, err := p.compileValue(vn, mods, order)
 		if err != nil {
 			return nil, p.errf(vn, "detection.%s.%s: %w", sel, key, err)
 		}
@@ -594,14 +714,131 @@ func compileField(p *ruleParser, sel, key string, n *yaml.Node) (*fieldMatcher, 
 		}
 		fm.values = append(fm.values, vm)
 	}
-	if fm.acc.kind != fSourceIP && fm.acc.fallback != fSourceIP {
-		fm.ipOnly = false
-	}
-	if fm.acc.kind == fOther && fm.acc.fallback == fSourceIP {
-		// A source field such as IpAddress may be present as a string.
-		fm.ipOnly = false
-	}
 	return fm, nil
+}
+
+// resolve builds the accessor of a field of the rule being parsed through
+// the sources its logsource selects, and records the use for CheckRule.
+func (p *ruleParser) resolve(field string, line int) accessor {
+	p.fields = append(p.fields, fieldUse{name: field, line: line})
+	return resolveField(field, p.r.LogSource)
+}
+
+var placeholderRe = regexp.MustCompile(`^%([A-Za-z0-9_.-]+)%$`)
+
+func (p *ruleParser) compileValue(vn *yaml.Node, mods map[string]bool, order []string) (*valueMatcher, error) {
+	raw := vn.Value
+	if mods["expand"] && vn.Tag != "!!null" {
+		m := placeholderRe.FindStringSubmatch(raw)
+		if m == nil {
+			return nil, unsupported("expand value %q (want the whole value to be one %%placeholder%%)", raw)
+		}
+		rest := maps.Clone(mods)
+		delete(rest, "expand")
+		p.placeholders = append(p.placeholders, fieldUse{name: m[1], line: vn.Line})
+		return &valueMatcher{kind: mPlaceholder, ph: m[1], mods: rest}, nil
+	}
+	if mods["fieldref"] {
+		v := &valueMatcher{kind: mFieldRef, cased: mods["cased"], refOp: mExact, ref: p.resolve(raw, vn.Line)}
+		switch {
+		case mods["contains"]:
+			v.refOp = mContains
+		case mods["startswith"]:
+			v.refOp = mPrefix
+		case mods["endswith"]:
+			v.refOp = mSuffix
+		}
+		return v, nil
+	}
+	var variants []string
+	for _, m := range order {
+		switch m {
+		case "wide", "utf16le", "utf16be", "utf16":
+			if variants == nil {
+				variants = []string{raw}
+			}
+			for i, s := range variants {
+				variants[i] = encodeUTF16(s, m)
+			}
+		case "base64":
+			if variants == nil {
+				variants = []string{raw}
+			}
+			for i, s := range variants {
+				variants[i] = base64.StdEncoding.EncodeToString([]byte(s))
+			}
+		case "base64offset":
+			if variants == nil {
+				variants = []string{raw}
+			}
+			var out []string
+			for _, s := range variants {
+				out = append(out, base64Offsets(s)...)
+			}
+			variants = out
+		}
+	}
+	if variants != nil {
+		if strings.ContainsAny(raw, "*?") {
+			return nil, unsupported("wildcards in a value with %s", strings.Join(order, "|"))
+		}
+		any := &valueMatcher{kind: mAnyOf}
+		for _, s := range variants {
+			vm, err := compileLiteral(s, mods)
+			if err != nil {
+				return nil, err
+			}
+			any.subs = append(any.subs, vm)
+		}
+		if len(any.subs) == 1 {
+			return any.subs[0], nil
+		}
+		return any, nil
+	}
+	return compileValue(vn, mods)
+}
+
+// compileLiteral compiles an encoded value: no wildcards, the string modifiers apply.
+func compileLiteral(s string, mods map[string]bool) (*valueMatcher, error) {
+	esc := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`).Replace(s)
+	return compileValue(&yaml.Node{Kind: yaml.ScalarNode, Value: esc}, mods)
+}
+
+// encodeUTF16 encodes s as UTF-16 bytes (wide and utf16le: little endian;
+// utf16be: big endian; utf16: little endian after a byte order mark).
+func encodeUTF16(s, mod string) string {
+	var b []byte
+	if mod == "utf16" {
+		b = append(b, 0xff, 0xfe)
+	}
+	for _, u := range utf16.Encode([]rune(s)) {
+		if mod == "utf16be" {
+			b = append(b, byte(u>>8), byte(u))
+		} else {
+			b = append(b, byte(u), byte(u>>8))
+		}
+	}
+	return string(b)
+}
+
+// base64Offsets returns the three base64 forms of s as it appears at any
+// offset inside a longer encoded string, with the characters that depend on
+// the neighbouring bytes cut off (Sigma's base64offset).
+func base64Offsets(s string) []string {
+	start := [3]int{0, 2, 3}
+	endCut := [3]int{0, 3, 2}
+	out := make([]string, 0, 3)
+	for i := range 3 {
+		enc := base64.StdEncoding.EncodeToString(append(make([]byte, i), s...))
+		end := len(enc)
+		if c := endCut[(len(s)+i)%3]; c > 0 {
+			end -= c
+		}
+		if start[i] < end {
+			out = append(out, enc[start[i]:end])
+		}
+	}
+	return out
 }
 
 func compileValue(vn *yaml.Node, mods map[string]bool) (*valueMatcher, error) {
@@ -665,6 +902,9 @@ func compileValue(vn *yaml.Node, mods map[string]bool) (*valueMatcher, error) {
 		return v, nil
 	}
 	toks := parseWildcards(raw)
+	if mods["windash"] {
+		toks = windashTokens(toks)
+	}
 	if mods["contains"] || mods["endswith"] {
 		toks = append([]globTok{{kind: 1}}, toks...)
 	}
@@ -706,6 +946,48 @@ func compileValue(vn *yaml.Node, mods map[string]bool) (*valueMatcher, error) {
 	return v, nil
 }
 
+// windashTokens turns every dash or slash that starts a command-line option
+// (a - or / after a non-word character and before a word character, as
+// pySigma's windash finds them) into a token matching any of - / – — ―.
+func windashTokens(toks []globTok) []globTok {
+	isWord := func(c byte) bool {
+		return c == '_' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
+	}
+	var out []globTok
+	for ti, t := range toks {
+		if t.kind != 0 {
+			out = append(out, t)
+			continue
+		}
+		s := t.lit
+		last := 0
+		for i := 0; i < len(s); i++ {
+			if s[i] != '-' && s[i] != '/' {
+				continue
+			}
+			prevWord := false
+			if i > 0 {
+				prevWord = isWord(s[i-1])
+			} else if ti > 0 && toks[ti-1].kind == 0 && toks[ti-1].lit != "" {
+				l := toks[ti-1].lit
+				prevWord = isWord(l[len(l)-1])
+			}
+			if prevWord || i+1 >= len(s) || !isWord(s[i+1]) {
+				continue
+			}
+			if i > last {
+				out = append(out, globTok{lit: s[last:i]})
+			}
+			out = append(out, globTok{kind: 3})
+			last = i + 1
+		}
+		if last < len(s) {
+			out = append(out, globTok{lit: s[last:]})
+		}
+	}
+	return out
+}
+
 func dedupStars(toks []globTok) []globTok {
 	out := toks[:0]
 	for _, t := range toks {
@@ -719,7 +1001,7 @@ func dedupStars(toks []globTok) []globTok {
 
 // Condition expressions.
 
-type condNode interface{ eval(ev *event.Event) bool }
+type condNode interface{ eval(ev *event.Event, x *env) bool }
 
 type selNode struct{ s *selection }
 type notNode struct{ n condNode }
@@ -730,32 +1012,32 @@ type ofNode struct {
 	sel []*selection
 }
 
-func (n *selNode) eval(ev *event.Event) bool { return n.s.match(ev) }
-func (n *notNode) eval(ev *event.Event) bool { return !n.n.eval(ev) }
-func (n *andNode) eval(ev *event.Event) bool {
+func (n *selNode) eval(ev *event.Event, x *env) bool { return n.s.match(ev, x) }
+func (n *notNode) eval(ev *event.Event, x *env) bool { return !n.n.eval(ev, x) }
+func (n *andNode) eval(ev *event.Event, x *env) bool {
 	for _, c := range n.ns {
-		if !c.eval(ev) {
+		if !c.eval(ev, x) {
 			return false
 		}
 	}
 	return true
 }
-func (n *orNode) eval(ev *event.Event) bool {
+func (n *orNode) eval(ev *event.Event, x *env) bool {
 	for _, c := range n.ns {
-		if c.eval(ev) {
+		if c.eval(ev, x) {
 			return true
 		}
 	}
 	return false
 }
-func (n *ofNode) eval(ev *event.Event) bool {
+func (n *ofNode) eval(ev *event.Event, x *env) bool {
 	need := n.n
 	if need < 0 {
 		need = len(n.sel)
 	}
 	got := 0
 	for i, s := range n.sel {
-		if s.match(ev) {
+		if s.match(ev, x) {
 			got++
 			if got >= need {
 				return true
@@ -787,7 +1069,7 @@ func tokenizeCond(s string) ([]string, error) {
 			toks = append(toks, string(c))
 			i++
 		case c == '|':
-			return nil, fmt.Errorf("%w: aggregation after | in condition (Sigma 1 syntax); write a correlation rule", ErrUnsupported)
+			return nil, fmt.Errorf("%w; write a correlation rule", unsupported("aggregation after | in condition (Sigma 1 syntax)"))
 		default:
 			j := i
 			for j < len(s) && !strings.ContainsRune(" \t\r\n()|", rune(s[j])) {
@@ -897,7 +1179,7 @@ func (p *condParser) primary() (condNode, error) {
 	case t == ")":
 		return nil, errors.New("unexpected )")
 	case strings.EqualFold(t, "near"):
-		return nil, fmt.Errorf("%w: near", ErrUnsupported)
+		return nil, unsupported("near operator")
 	}
 	if p.pos+1 < len(p.toks) && strings.EqualFold(p.toks[p.pos+1], "of") {
 		p.pos += 2

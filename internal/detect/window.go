@@ -21,7 +21,8 @@ type corrState struct {
 	maxValues int
 	suppress  int64
 	tenant    bool
-	head      *group // least recently updated
+	rel       *Relative // the threshold scales with the tenant's accounts
+	head      *group    // least recently updated
 	tail      *group
 	free      *group
 	nfree     int
@@ -40,6 +41,7 @@ type group struct {
 	tenant  string
 	tenants []string // cross-tenant groups: tenants seen (up to maxGroupTenants)
 	inc     *Incident
+	gte     int64 // the group's own threshold (relative_to_accounts); 0: the condition's
 
 	// event_count: (time, count) entries in time order from h on.
 	ts  []int64
@@ -171,7 +173,7 @@ func (cs *corrState) remove(g *group) {
 		cs.tail = g.prev
 	}
 	cs.n--
-	g.prev, g.next, g.inc, g.key, g.tenant, g.total, g.lastVal = nil, nil, nil, "", "", 0, ""
+	g.prev, g.next, g.inc, g.key, g.tenant, g.total, g.lastVal, g.gte = nil, nil, nil, "", "", 0, "", 0
 	clear(g.tenants)
 	g.tenants = g.tenants[:0]
 	if g.vidx != nil {
@@ -251,7 +253,7 @@ func (cs *corrState) update(g *group, pos int, val string, now, n int64, seq uin
 			copy(g.ns, g.ns[g.h:])
 			g.ts, g.ns, g.h = g.ts[:k], g.ns[:k], 0
 		}
-		return cs.cond.Holds(min(g.sum, cs.need))
+		return cs.holds(g, g.sum)
 	case ValueCount:
 		for g.vh >= 0 && g.ve[g.vh].last <= cut {
 			g.vdel(g.vh)
@@ -267,7 +269,7 @@ func (cs *corrState) update(g *group, pos int, val string, now, n int64, seq uin
 			g.lastVal = strings.Clone(val)
 			g.vadd(g.lastVal, now)
 		}
-		return cs.cond.Holds(min(int64(len(g.vidx)), cs.need))
+		return cs.holds(g, int64(len(g.vidx)))
 	case Temporal:
 		g.tt[pos] = now
 		var c int64
@@ -309,6 +311,28 @@ func (cs *corrState) update(g *group, pos int, val string, now, n int64, seq uin
 		return cs.cond.Holds(c)
 	}
 	return false
+}
+
+// holds evaluates the condition on a saturated count, with the group's own
+// threshold when the rule scales with the tenant.
+func (cs *corrState) holds(g *group, n int64) bool {
+	n = min(n, cs.need)
+	if g.gte > 0 {
+		return n >= g.gte
+	}
+	return cs.cond.Holds(n)
+}
+
+// relGTE returns the threshold for a tenant of the given size: the rule's
+// gte, lowered to fraction × accounts (at least min) for small tenants; 0
+// when the rule does not scale or the size is unknown.
+func (cs *corrState) relGTE(accounts int) int64 {
+	if cs.rel == nil || accounts <= 0 {
+		return 0
+	}
+	t := int64(math.Ceil(cs.rel.Fraction * float64(accounts)))
+	t = max(t, int64(cs.rel.Min), 1)
+	return min(t, *cs.cond.GTE)
 }
 
 func (g *group) vadd(v string, t int64) {
