@@ -26,20 +26,20 @@ import (
 )
 
 type detectOptions struct {
-	rulesDirs   []string
-	noBuiltin   bool
-	format      string
-	inputFormat string
-	mapping     string
-	tenant      string
-	tenantMap   string
-	estate      string
-	year        int
-	timezone    string
-	follow      bool
-	failOn      string
-	lateness    time.Duration
-	sortInput   bool
+	rulesDirs    []string
+	noBuiltin    bool
+	format       string
+	inputFormat  string
+	mapping      string
+	tenant       string
+	tenantMap    string
+	estate       string
+	year         int
+	timezone     string
+	follow       bool
+	failOn       string
+	lateness     time.Duration
+	sortInput    bool
 	listRules    bool
 	progress     string
 	quiet        bool

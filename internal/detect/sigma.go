@@ -323,11 +323,11 @@ type valueMatcher struct {
 	num    float64
 	numOp  string
 
-	subs []*valueMatcher // mAnyOf
-	ref  accessor        // mFieldRef: the other field
-	refOp int            // mFieldRef: mExact, mPrefix, mSuffix or mContains
-	ph   string          // mPlaceholder: its name
-	mods map[string]bool // mPlaceholder: the modifiers its values compile with
+	subs  []*valueMatcher // mAnyOf
+	ref   accessor        // mFieldRef: the other field
+	refOp int             // mFieldRef: mExact, mPrefix, mSuffix or mContains
+	ph    string          // mPlaceholder: its name
+	mods  map[string]bool // mPlaceholder: the modifiers its values compile with
 }
 
 type fieldMatcher struct {
@@ -1001,7 +1001,9 @@ func dedupStars(toks []globTok) []globTok {
 
 // Condition expressions.
 
-type condNode interface{ eval(ev *event.Event, x *env) bool }
+type condNode interface {
+	eval(ev *event.Event, x *env) bool
+}
 
 type selNode struct{ s *selection }
 type notNode struct{ n condNode }
