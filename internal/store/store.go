@@ -127,6 +127,7 @@ type Store interface {
 	TokenStore
 	NotifyTargetStore
 	AuditStore
+	OutboxStore
 
 	// Dialect is "sqlite" or "postgres".
 	Dialect() string
@@ -711,4 +712,59 @@ type AuditError struct {
 
 func (e *AuditError) Error() string {
 	return fmt.Sprintf("audit log broken at entry %d: %s", e.Seq, e.Reason)
+}
+
+// ---------------------------------------------------------------------------
+// Outbox
+
+// OutboxStore keeps outbound deliveries that must reach another system
+// once per change, across restarts: PSA tickets, one row per target and
+// key (a finding or a case). Put records the desired state; a deliverer
+// takes due rows, delivers them and acknowledges the version it delivered,
+// so a restart neither loses nor repeats a change, and a row the other
+// system rejects stays, retried, with its error visible.
+type OutboxStore interface {
+	// PutOutbox records its desired state. A new row starts at version 1;
+	// a row whose kind, tenant or body changed gets version+1 and is due
+	// at once; an unchanged row is left alone. Returns whether it changed.
+	PutOutbox(ctx context.Context, it *OutboxItem) (changed bool, err error)
+	// DueOutbox returns up to limit rows of target not yet delivered at
+	// their current version whose next attempt is at or before now,
+	// least recently updated first.
+	DueOutbox(ctx context.Context, target string, now time.Time, limit int) ([]OutboxItem, error)
+	// AckOutbox records that version was delivered and, when remote is not
+	// empty, the id the other system gave the item; it clears the error.
+	AckOutbox(ctx context.Context, target, key string, version int64, remote string) error
+	// FailOutbox records a failed attempt and when to try again.
+	FailOutbox(ctx context.Context, target, key, errText string, next time.Time) error
+	// ListOutbox lists rows in the scope (by tenant), newest change first.
+	ListOutbox(ctx context.Context, scope Scope, f OutboxFilter) ([]OutboxItem, error)
+}
+
+// OutboxItem is one row of the outbox.
+type OutboxItem struct {
+	Target    string          `json:"target"` // configured target name, e.g. "connectwise"
+	Key       string          `json:"key"`    // e.g. "finding/tenant-a/MFA-01/user-x" or "incident/3f2a…"
+	Kind      string          `json:"kind"`   // finding, incident, case
+	Tenant    string          `json:"tenant,omitempty"`
+	Body      json.RawMessage `json:"body"`    // the desired state (the target's own format)
+	Version   int64           `json:"version"` // changes of Body so far
+	Sent      int64           `json:"sent"`    // version last delivered (0: never)
+	Remote    string          `json:"remote,omitempty"`
+	Attempts  int             `json:"attempts"` // failed attempts at the current version
+	LastError string          `json:"last_error,omitempty"`
+	NextAt    time.Time       `json:"next_at,omitzero"`
+	Created   time.Time       `json:"created"`
+	Updated   time.Time       `json:"updated"`
+}
+
+// Pending reports a row whose current version was not delivered yet.
+func (it *OutboxItem) Pending() bool { return it.Sent < it.Version }
+
+// OutboxFilter selects outbox rows; zero fields match everything.
+type OutboxFilter struct {
+	Target  string
+	Pending bool // only rows not delivered at their current version
+	Failing bool // only rows whose last attempt failed
+	Limit   int  // <= 0: 100; capped at 10000
 }

@@ -56,6 +56,7 @@ func Run(t *testing.T, h Harness) {
 		{"audit", testAudit},
 		{"audit_tamper", testAuditTamper},
 		{"tenant_isolation", testIsolation},
+		{"outbox", testOutbox},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
