@@ -48,9 +48,10 @@ func (ls LogSource) matches(dataset, category string) bool {
 		if ds, ok := knownProducts[key]; ok {
 			return dataset == ds
 		}
-		if ds, ok := knownProducts[ls.Product]; ok && ls.Service != "" {
-			// A known product with another service: product.service.
-			return dataset == ds || dataset == ls.Product+"."+ls.Service
+		if _, ok := knownProducts[ls.Product]; ok && ls.Service != "" {
+			// A known product with another service (windows/system,
+			// linux/auditd): only events of dataset product.service.
+			return dataset == ls.Product+"."+ls.Service
 		}
 		if ls.Service != "" {
 			return dataset == ls.Product+"."+ls.Service || dataset == ls.Service

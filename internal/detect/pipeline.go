@@ -137,8 +137,8 @@ func (s *Source) canProduce(f string) bool {
 	return slices.ContainsFunc(s.targets(f), s.produces)
 }
 
-// selects reports whether a rule with logsource ls applies to the source's events.
-func (s *Source) selects(ls LogSource) bool {
+// Selects reports whether a rule with logsource ls applies to the source's events.
+func (s *Source) Selects(ls LogSource) bool {
 	for _, ds := range s.Datasets {
 		if ls.Category == "" {
 			if ls.matches(ds, "") {
@@ -159,7 +159,7 @@ func (s *Source) selects(ls LogSource) bool {
 func sourcesFor(ls LogSource, srcs []Source) []*Source {
 	var out []*Source
 	for i := range srcs {
-		if srcs[i].selects(ls) {
+		if srcs[i].Selects(ls) {
 			out = append(out, &srcs[i])
 		}
 	}
