@@ -174,7 +174,7 @@ func (c *Client) JSON(ctx context.Context, cs CallSpec, v any) (http.Header, err
 	if u, err := url.Parse(cs.URL); err == nil {
 		path = u.Path
 	}
-	refreshed := false
+	refreshed := false // a 401 was answered once already (in any try)
 	var hdr http.Header
 	r := c.retry
 	r.OnRetry = func(attempt int, wait time.Duration, err error) {
@@ -182,6 +182,7 @@ func (c *Client) JSON(ctx context.Context, cs CallSpec, v any) (http.Header, err
 		c.log.Debug(c.service+": retrying", "tenant", cs.Tenant, "path", path, "attempt", attempt, "wait", wait, "err", err)
 	}
 	err := r.Do(ctx, func(attempt int) error {
+		refresh := false // ask Auth for new credentials (right after a 401 only)
 		for {
 			var body io.Reader
 			if cs.Body != nil {
@@ -198,7 +199,7 @@ func (c *Client) JSON(ctx context.Context, cs CallSpec, v any) (http.Header, err
 				req.Header.Set("Accept", "application/json")
 			}
 			if cs.Auth != nil {
-				if err := cs.Auth(ctx, req, refreshed); err != nil {
+				if err := cs.Auth(ctx, req, refresh); err != nil {
 					return Permanent(err)
 				}
 			}
@@ -223,7 +224,7 @@ func (c *Client) JSON(ctx context.Context, cs CallSpec, v any) (http.Header, err
 				}
 				return nil
 			case status == http.StatusUnauthorized && !refreshed && cs.Auth != nil:
-				refreshed = true
+				refreshed, refresh = true, true
 				c.refreshes.Add(1)
 				continue
 			}

@@ -14,7 +14,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -22,24 +21,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/connector"
 )
 
-// Secret is a credential that must never be printed or logged.
-type Secret string
-
-const redacted = "[REDACTED]"
-
-// String redacts.
-func (Secret) String() string { return redacted }
-
-// GoString redacts (%#v).
-func (Secret) GoString() string { return redacted }
-
-// LogValue redacts in slog.
-func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-// MarshalText redacts in JSON/YAML.
-func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+// Secret is a credential that must never be printed or logged (the
+// connector framework's type).
+type Secret = connector.Secret
 
 // Credentials identify the partner's multi-tenant app registration.
 type Credentials struct {
@@ -52,7 +40,8 @@ type Credentials struct {
 	// PKCS#1 or PKCS#8). KeyPEM may also hold both.
 	CertPEM []byte
 	KeyPEM  Secret
-	// Alg signs the client assertion: RS256 (default) or PS256.
+	// Alg signs the client assertion: PS256 (default, with the x5t#S256
+	// SHA-256 thumbprint header) or RS256 (with the legacy SHA-1 x5t).
 	Alg string
 }
 
@@ -178,7 +167,7 @@ func newAssertionSigner(c Credentials) (*assertionSigner, error) {
 	s256 := sha256.Sum256(certDER)
 	alg := c.Alg
 	if alg == "" {
-		alg = "RS256"
+		alg = "PS256"
 	}
 	return &assertionSigner{key: key, alg: alg, clientID: c.ClientID,
 		x5t:     base64.RawURLEncoding.EncodeToString(s1[:]),
@@ -186,9 +175,13 @@ func newAssertionSigner(c Credentials) (*assertionSigner, error) {
 }
 
 func (s *assertionSigner) sign(aud string, now time.Time) (string, error) {
-	hdr := map[string]string{"alg": s.alg, "typ": "JWT", "x5t": s.x5t}
+	// PS256 assertions carry the SHA-256 thumbprint (x5t#S256), as Entra
+	// ID requires for them; RS256 ones the legacy SHA-1 x5t.
+	hdr := map[string]string{"alg": s.alg, "typ": "JWT"}
 	if s.alg == "PS256" {
 		hdr["x5t#S256"] = s.x5tS256
+	} else {
+		hdr["x5t"] = s.x5t
 	}
 	jti := make([]byte, 16)
 	if _, err := rand.Read(jti); err != nil {
@@ -196,7 +189,9 @@ func (s *assertionSigner) sign(aud string, now time.Time) (string, error) {
 	}
 	claims := map[string]any{
 		"aud": aud, "iss": s.clientID, "sub": s.clientID, "jti": hex.EncodeToString(jti),
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(10 * time.Minute).Unix(),
+		// nbf is backdated so a local clock a few minutes ahead of
+		// Entra ID's (AADSTS700024) does not void the assertion.
+		"iat": now.Unix(), "nbf": now.Add(-clockSkew).Unix(), "exp": now.Add(10 * time.Minute).Unix(),
 	}
 	h, _ := json.Marshal(hdr)
 	c, _ := json.Marshal(claims)
@@ -258,8 +253,14 @@ func (e *TokenError) Hint() string {
 	return ""
 }
 
+// clockSkew is the tolerance for a local clock that differs from the
+// identity provider's: assertions are valid from clockSkew before now, and
+// tokens are renewed clockSkew before they expire.
+const clockSkew = 5 * time.Minute
+
 type token struct {
 	value   Secret
+	refresh Secret // delegated flows only
 	expires time.Time
 }
 
@@ -268,13 +269,10 @@ type tokenSource struct {
 	creds     Credentials
 	authority string
 	scope     string
-	do        func(*http.Request) (*http.Response, error)
+	do        func(*http.Request) (int, http.Header, []byte, error)
 	now       func() time.Time
 	signer    *assertionSigner
-	attempts  int
-	maxWait   time.Duration
-	backoff   func(attempt int) time.Duration
-	sleep     func(ctx context.Context, d time.Duration) error
+	retry     connector.Retry
 
 	mu     sync.Mutex
 	tokens map[string]*tenantToken
@@ -297,12 +295,12 @@ func (ts *tokenSource) entry(tenant string) *tenantToken {
 }
 
 // get returns a valid token for tenant, fetching one when missing, expiring
-// within two minutes, or equal to stale (after a 401).
+// within clockSkew, or equal to stale (after a 401).
 func (ts *tokenSource) get(ctx context.Context, tenant string, stale Secret) (Secret, error) {
 	e := ts.entry(tenant)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.tok.value != "" && e.tok.value != stale && ts.now().Add(2*time.Minute).Before(e.tok.expires) {
+	if e.tok.value != "" && e.tok.value != stale && ts.now().Add(clockSkew).Before(e.tok.expires) {
 		return e.tok.value, nil
 	}
 	t, err := ts.fetch(ctx, tenant)
@@ -314,93 +312,102 @@ func (ts *tokenSource) get(ctx context.Context, tenant string, stale Secret) (Se
 }
 
 // fetch asks the token endpoint, retrying throttling and transient
-// errors like Graph calls.
+// errors with the shared retry policy.
 func (ts *tokenSource) fetch(ctx context.Context, tenant string) (token, error) {
-	for attempt := 0; ; attempt++ {
-		t, wait, err := ts.fetchOnce(ctx, tenant)
-		if err == nil || wait < 0 || attempt+1 >= ts.attempts {
-			return t, err
-		}
-		if wait == 0 {
-			wait = ts.backoff(attempt)
-		}
-		if err := ts.sleep(ctx, wait); err != nil {
-			return token{}, err
-		}
-	}
-}
-
-// fetchOnce makes one token request; wait is -1 when the error is final,
-// else the Retry-After delay (0: use backoff).
-func (ts *tokenSource) fetchOnce(ctx context.Context, tenant string) (token, time.Duration, error) {
 	endpoint := strings.TrimRight(ts.authority, "/") + "/" + url.PathEscape(tenant) + "/oauth2/v2.0/token"
 	form := url.Values{
 		"client_id":  {ts.creds.ClientID},
 		"scope":      {ts.scope},
 		"grant_type": {"client_credentials"},
 	}
-	if ts.signer != nil {
-		a, err := ts.signer.sign(endpoint, ts.now())
-		if err != nil {
-			return token{}, -1, err
+	var t token
+	err := ts.retry.Do(ctx, func(int) error {
+		if ts.signer != nil {
+			a, err := ts.signer.sign(endpoint, ts.now())
+			if err != nil {
+				return connector.Permanent(err)
+			}
+			form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+			form.Set("client_assertion", a)
+		} else {
+			form.Set("client_secret", string(ts.creds.Secret))
 		}
-		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-		form.Set("client_assertion", a)
-	} else {
-		form.Set("client_secret", string(ts.creds.Secret))
+		var err error
+		t, err = postToken(ctx, ts.do, endpoint, tenant, form, ts.now)
+		return err
+	})
+	var ex *connector.ExhaustedError
+	if errors.As(err, &ex) {
+		err = ex.Err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	return t, err
+}
+
+// tokenAnswer is the token endpoint's JSON (success or error).
+type tokenAnswer struct {
+	AccessToken  string          `json:"access_token"`
+	RefreshToken string          `json:"refresh_token"`
+	ExpiresIn    json.Number     `json:"expires_in"`
+	TokenType    string          `json:"token_type"`
+	Scope        string          `json:"scope"`
+	Error        string          `json:"error"`
+	Description  string          `json:"error_description"`
+	Codes        json.RawMessage `json:"error_codes"`
+	// device code flow
+	DeviceCode      string      `json:"device_code"`
+	UserCode        string      `json:"user_code"`
+	VerificationURI string      `json:"verification_uri"`
+	Interval        json.Number `json:"interval"`
+	Message         string      `json:"message"`
+}
+
+// postToken makes one token request and classifies the answer: a
+// *TokenError, wrapped for the retry policy (Retry-After honoured on
+// throttling and 5xx, permanent otherwise).
+func postToken(ctx context.Context, do func(*http.Request) (int, http.Header, []byte, error), endpoint, tenant string, form url.Values, now func() time.Time) (token, error) {
+	ta, err := postTokenRaw(ctx, do, endpoint, tenant, form, now)
 	if err != nil {
-		return token{}, -1, err
+		return token{}, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := ts.do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return token{}, -1, ctx.Err()
-		}
-		return token{}, 0, fmt.Errorf("token for tenant %s: %w", tenant, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return token{}, 0, fmt.Errorf("token for tenant %s: %w", tenant, err)
-	}
-	wait := time.Duration(-1)
-	if retryable(resp.StatusCode) {
-		wait = 0
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), ts.now()); ok {
-			wait = min(d, ts.maxWait)
-		}
-	}
-	var tr struct {
-		AccessToken string          `json:"access_token"`
-		ExpiresIn   json.Number     `json:"expires_in"`
-		TokenType   string          `json:"token_type"`
-		Error       string          `json:"error"`
-		Description string          `json:"error_description"`
-		Codes       json.RawMessage `json:"error_codes"`
-	}
-	if jerr := json.Unmarshal(body, &tr); jerr != nil {
-		return token{}, wait, &TokenError{Tenant: tenant, Status: resp.StatusCode, Code: "non_json_response", Description: snippet(body)}
-	}
-	if resp.StatusCode != http.StatusOK || tr.AccessToken == "" {
-		if tr.Error == "" {
-			tr.Error = "no_access_token"
-		}
-		return token{}, wait, &TokenError{Tenant: tenant, Status: resp.StatusCode, Code: tr.Error, Description: tr.Description}
-	}
-	secs, _ := tr.ExpiresIn.Int64()
+	secs, _ := ta.ExpiresIn.Int64()
 	if secs <= 0 {
 		secs = 3599
 	}
-	return token{value: Secret(tr.AccessToken), expires: ts.now().Add(time.Duration(secs) * time.Second)}, 0, nil
+	return token{value: Secret(ta.AccessToken), refresh: Secret(ta.RefreshToken), expires: now().Add(time.Duration(secs) * time.Second)}, nil
 }
 
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if len(s) > 160 {
-		s = s[:160] + "…"
+func postTokenRaw(ctx context.Context, do func(*http.Request) (int, http.Header, []byte, error), endpoint, tenant string, form url.Values, now func() time.Time) (tokenAnswer, error) {
+	var ta tokenAnswer
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return ta, connector.Permanent(err)
 	}
-	return s
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	status, hdr, body, err := do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ta, connector.Permanent(ctx.Err())
+		}
+		return ta, fmt.Errorf("token for tenant %s: %w", tenant, err)
+	}
+	wrap := func(e error) error {
+		if !connector.Transient(status) {
+			return connector.Permanent(e)
+		}
+		if d, ok := connector.ParseRetryAfter(hdr.Get("Retry-After"), now()); ok {
+			return connector.After(e, d)
+		}
+		return e
+	}
+	if jerr := json.Unmarshal(body, &ta); jerr != nil {
+		return ta, wrap(&TokenError{Tenant: tenant, Status: status, Code: "non_json_response", Description: connector.Snippet(body)})
+	}
+	if status != http.StatusOK || (ta.AccessToken == "" && ta.DeviceCode == "") {
+		if ta.Error == "" {
+			ta.Error = "no_access_token"
+		}
+		return ta, wrap(&TokenError{Tenant: tenant, Status: status, Code: ta.Error, Description: ta.Description})
+	}
+	return ta, nil
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -30,6 +32,9 @@ const (
 	PermApps         = "Application.Read.All"
 	PermGroupMembers = "GroupMember.Read.All"
 	PermDomains      = "Domain.Read.All"
+	// PermDirectory is needed with AuditLog.Read.All to read sign-in logs
+	// (a documented known issue otherwise answers 403).
+	PermDirectory = "Directory.Read.All"
 )
 
 // Evidence names used in gaps (the assess engineer's controls key on these).
@@ -40,11 +45,13 @@ const (
 	EvMFA         = "identities.mfa"
 	EvMFAEnforced = "identities.mfa.enforced"
 	EvRoles       = "identities.roles"
-	EvSPs         = "service_principals"
-	EvSignIns     = "signins"
-	EvGroups      = "groups"
-	EvDomains     = "tenants.domains"
-	EvTenant      = "tenant" // nothing could be collected (token failure)
+	// EvRolesEligible: PIM-eligible assignments (Entra ID P2).
+	EvRolesEligible = "identities.roles.eligible"
+	EvSPs           = "service_principals"
+	EvSignIns       = "signins"
+	EvGroups        = "groups"
+	EvDomains       = "tenants.domains"
+	EvTenant        = "tenant" // nothing could be collected (token failure)
 )
 
 // DefaultToolVendors are name fragments of MSP tools' enterprise apps (a
@@ -93,25 +100,80 @@ type Options struct {
 	// Progress is called as tenants finish.
 	Progress func(done, total int)
 	Now      func() time.Time
-	PageSize int // $top; default 999
+	PageSize int // $top; default 999 (users with signInActivity: at most 120)
+	// SignInWindow splits the sign-in log read into windows of this length
+	// (default 6h); a window that still times out (504) is halved, down to
+	// 15 minutes.
+	SignInWindow time.Duration
+	// Delta keeps a users/delta round per tenant in DeltaState, so the next
+	// run reads only the changes (sign-in activity then stays as of the
+	// last full run, said in the provenance).
+	Delta      bool
+	DeltaState *DeltaState
+}
+
+// DeltaState is the users/delta state between runs, per Entra tenant.
+type DeltaState struct {
+	mu      sync.Mutex
+	Tenants map[string]*deltaTenant `json:"tenants"`
+}
+
+type deltaTenant struct {
+	Link   string          `json:"delta_link"`
+	FullAt time.Time       `json:"full_at"` // when signInActivity was last read
+	Users  map[string]User `json:"users"`
+	repeat bool
+}
+
+func (col *collector) delta(tenant string) *deltaTenant {
+	if col.o.DeltaState == nil || !col.o.Delta {
+		return nil
+	}
+	col.o.DeltaState.mu.Lock()
+	defer col.o.DeltaState.mu.Unlock()
+	return col.o.DeltaState.Tenants[tenant]
+}
+
+func (col *collector) setDelta(tenant string, d *deltaTenant) {
+	if col.o.DeltaState == nil {
+		return
+	}
+	col.o.DeltaState.mu.Lock()
+	defer col.o.DeltaState.mu.Unlock()
+	if col.o.DeltaState.Tenants == nil {
+		col.o.DeltaState.Tenants = map[string]*deltaTenant{}
+	}
+	col.o.DeltaState.Tenants[tenant] = d
 }
 
 // TenantResult summarises one tenant's collection.
 type TenantResult struct {
-	Tenant            string        `json:"tenant"`
-	EntraID           string        `json:"entra_tenant_id"`
-	Name              string        `json:"name,omitempty"`
-	Users             int           `json:"users"`
-	MFARegistered     int           `json:"mfa_registered"`
-	RoleAssignments   int           `json:"role_assignments"`
-	ForeignPrincipals int           `json:"foreign_principals"`
-	CAPolicies        int           `json:"ca_policies"`
-	ToolApps          int           `json:"tool_apps"`
-	SignIns           int           `json:"signins"`
-	SignInsTruncated  bool          `json:"signins_truncated,omitempty"`
-	Gaps              []estate.Gap  `json:"gaps,omitempty"`
-	Errors            []string      `json:"errors,omitempty"`
-	Duration          time.Duration `json:"duration_ns"`
+	Tenant            string `json:"tenant"`
+	EntraID           string `json:"entra_tenant_id"`
+	Name              string `json:"name,omitempty"`
+	Users             int    `json:"users"`
+	MFARegistered     int    `json:"mfa_registered"`
+	RoleAssignments   int    `json:"role_assignments"`
+	ForeignPrincipals int    `json:"foreign_principals"`
+	CAPolicies        int    `json:"ca_policies"`
+	ToolApps          int    `json:"tool_apps"`
+	SignIns           int    `json:"signins"`
+	SignInsTruncated  bool   `json:"signins_truncated,omitempty"`
+	// EligibleAssignments are PIM-eligible role assignments; group, scoped
+	// and deleted count role assignments through role-assignable groups,
+	// scoped to an administrative unit, and to deleted principals.
+	EligibleAssignments  int `json:"eligible_assignments,omitempty"`
+	GroupRoleAssignments int `json:"group_role_assignments,omitempty"`
+	ScopedAssignments    int `json:"scoped_assignments,omitempty"`
+	DeletedPrincipals    int `json:"deleted_principals,omitempty"`
+	// LastSignInFallback counts users whose last successful sign-in was
+	// empty, so the last attempt (which failures update) was used; their
+	// provenance says so.
+	LastSignInFallback int           `json:"last_sign_in_fallback,omitempty"`
+	SecurityDefaults   *bool         `json:"security_defaults,omitempty"`
+	Gaps               []estate.Gap  `json:"gaps,omitempty"`
+	Errors             []string      `json:"errors,omitempty"`
+	Duration           time.Duration `json:"duration_ns"`
 }
 
 // Result is what Collect gathered.
@@ -136,24 +198,31 @@ func (r *Result) Failed() int {
 	return n
 }
 
-// Plan lists the calls Collect would make for one tenant (for --dry-run).
+// Plan lists the calls Collect would make for one tenant (for --dry-run),
+// with the application permission each needs.
 func Plan(o Options) []string {
 	p := []string{
-		"POST {authority}/{partner-tenant}/oauth2/v2.0/token (client credentials)",
+		"POST {authority}/{partner-tenant}/oauth2/v2.0/token (client credentials: secret, or a PS256 certificate assertion with x5t#S256)",
 		"GET /v1.0/tenantRelationships/delegatedAdminRelationships  [" + PermGDAP + "]",
 		"GET /v1.0/tenantRelationships/delegatedAdminRelationships/{id}/accessAssignments  [" + PermGDAP + "]",
 		"GET /v1.0/groups/{accessContainerId} and /members (partner)  [" + PermGroupMembers + "]",
 		"per customer tenant (and the partner tenant):",
-		"  POST {authority}/{customer-tenant}/oauth2/v2.0/token",
+		"  POST {authority}/{customer-tenant}/oauth2/v2.0/token  (app-only: the app must be consented in the customer tenant — `firebreak collect graph consent`; GDAP alone answers AADSTS700016)",
 		"  GET /v1.0/domains  [" + PermDomains + "]",
-		"  GET /v1.0/users?$select=…,signInActivity  [" + PermUsers + ", " + PermAuditLog + "]",
+		"  GET /v1.0/users?$select=…,signInActivity&$top=120  [" + PermUsers + ", " + PermAuditLog + ", Entra ID P1; on 403/400 again without signInActivity]",
 		"  GET /v1.0/reports/authenticationMethods/userRegistrationDetails  [" + PermAuditLog + "]",
 		"  GET /v1.0/roleManagement/directory/roleDefinitions, roleAssignments?$expand=principal  [" + PermRoles + "]",
-		"  GET /v1.0/identity/conditionalAccess/policies, /v1.0/policies/identitySecurityDefaultsEnforcementPolicy  [" + PermPolicy + "]",
+		"  GET /v1.0/groups/{role-assignable group}/transitiveMembers  [" + PermGroupMembers + "]",
+		"  GET /v1.0/roleManagement/directory/roleEligibilitySchedules?$expand=principal  [" + PermRoles + ", Entra ID P2]",
+		"  GET /v1.0/identity/conditionalAccess/policies  [" + PermPolicy + ", Entra ID P1]",
+		"  GET /v1.0/policies/identitySecurityDefaultsEnforcementPolicy  [" + PermPolicy + "]",
 		"  GET /v1.0/servicePrincipals  [" + PermApps + "]",
 	}
+	if o.Delta {
+		p = append(p, "  GET /v1.0/users/delta (first run: a full round; later runs: only the changes)  ["+PermUsers+"]")
+	}
 	if o.SignInDir != "" {
-		p = append(p, "  GET /v1.0/auditLogs/signIns?$filter=createdDateTime ge …  ["+PermAuditLog+", Entra ID P1]")
+		p = append(p, "  GET /v1.0/auditLogs/signIns?$filter=createdDateTime ge … and createdDateTime lt … (6 h windows)  ["+PermAuditLog+" + "+PermDirectory+", Entra ID P1]")
 	}
 	return p
 }
@@ -192,6 +261,9 @@ func Collect(ctx context.Context, c *Client, o Options) (*Result, error) {
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = 999
+	}
+	if o.SignInWindow <= 0 {
+		o.SignInWindow = 6 * time.Hour
 	}
 	col := &collector{c: c, o: o, now: nowf().UTC(), partner: c.cfg.Credentials.TenantID, frag: &estate.Estate{},
 		known: map[string]bool{}, ids: map[string]bool{}}
@@ -539,7 +611,7 @@ func (col *collector) partnerGroups(ctx context.Context, containers map[string]b
 		err := col.c.Get(ctx, col.partner, "/v1.0/groups/"+url.PathEscape(id)+"?$select=id,displayName", &grp)
 		var members []string
 		if err == nil {
-			err = List(ctx, col.c, col.partner, "/v1.0/groups/"+url.PathEscape(id)+"/members?$select=id,displayName,userPrincipalName", func(m DirectoryObject) error {
+			err = List(ctx, col.c, col.partner, "/v1.0/groups/"+url.PathEscape(id)+"/members?$select="+memberSelect, func(m DirectoryObject) error {
 				if m.UserPrincipalName != "" {
 					members = append(members, col.userID(m.UserPrincipalName))
 				}
@@ -570,7 +642,6 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 	start := time.Now()
 	defer func() { r.Duration = time.Since(start) }()
 	home := t.Tenant
-	top := fmt.Sprintf("$top=%d", col.o.PageSize)
 
 	// A token failure means nothing can be read from this tenant.
 	if _, err := col.c.tokens.get(ctx, t.EntraID, ""); err != nil {
@@ -588,20 +659,21 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		reg                              = map[string]UserRegistrationDetails{}
 		roleDefs                         = map[string]RoleDefinition{}
 		assignments                      []RoleAssignment
+		eligible                         []RoleAssignment
+		groupMembers                     = map[string][]string{} // role-assignable group → member ids
 		sps                              = map[string]ServicePrincipal{}
 		policies                         []ConditionalAccessPolicy
 		sd                               SecurityDefaults
 		errDomains, errActivity, errUser error
 		errReg, errRoles, errSP, errCA   error
+		errSD, errEligible, errGroups    error
 		errSignIns                       error
+		delta                            *deltaTenant
 	)
 	var wg sync.WaitGroup
 	run := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
 	run(func() {
-		errDomains = List(ctx, col.c, t.EntraID, "/v1.0/domains?$select=id,isVerified", func(d struct {
-			ID         string `json:"id"`
-			IsVerified bool   `json:"isVerified"`
-		}) error {
+		errDomains = List(ctx, col.c, t.EntraID, "/v1.0/domains?$select="+domainSelect, func(d Domain) error {
 			if d.IsVerified && !strings.HasSuffix(d.ID, ".onmicrosoft.com") {
 				domains = append(domains, strings.ToLower(d.ID))
 			}
@@ -609,35 +681,16 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		})
 	})
 	run(func() {
-		// Users, with sign-in activity when permitted (AuditLog.Read.All
-		// and an Entra ID P1 licence); without it otherwise.
-		collectUsers := func(sel string) error {
-			clear(users)
-			order = order[:0]
-			return List(ctx, col.c, t.EntraID, "/v1.0/users?$select="+sel+"&"+top, func(u User) error {
-				uu := u
-				users[u.ID] = &uu
-				order = append(order, u.ID)
-				return nil
-			})
-		}
-		base := "id,displayName,userPrincipalName,accountEnabled,userType,createdDateTime"
-		err := collectUsers(base + ",signInActivity")
-		var ae *APIError
-		if err != nil && errors.As(err, &ae) && ae.Forbidden() {
-			errActivity = err
-			err = collectUsers(base)
-		}
-		errUser = err
+		delta, errUser, errActivity = col.users(ctx, t, users, &order)
 	})
 	run(func() {
-		errReg = List(ctx, col.c, t.EntraID, "/v1.0/reports/authenticationMethods/userRegistrationDetails?"+top, func(d UserRegistrationDetails) error {
+		errReg = List(ctx, col.c, t.EntraID, fmt.Sprintf("/v1.0/reports/authenticationMethods/userRegistrationDetails?$top=%d", col.o.PageSize), func(d UserRegistrationDetails) error {
 			reg[d.ID] = d
 			return nil
 		})
 	})
 	run(func() {
-		errRoles = List(ctx, col.c, t.EntraID, "/v1.0/roleManagement/directory/roleDefinitions?$select=id,displayName,templateId", func(d RoleDefinition) error {
+		errRoles = List(ctx, col.c, t.EntraID, "/v1.0/roleManagement/directory/roleDefinitions?$select="+roleDefSelect, func(d RoleDefinition) error {
 			roleDefs[d.ID] = d
 			return nil
 		})
@@ -647,9 +700,37 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 				return nil
 			})
 		}
+		if errRoles == nil {
+			// Role-assignable groups: their members hold the role.
+			for _, a := range assignments {
+				if p := a.principal(); strings.HasSuffix(p.Type, ".group") {
+					if _, done := groupMembers[a.PrincipalID]; done {
+						continue
+					}
+					var ms []string
+					err := List(ctx, col.c, t.EntraID, "/v1.0/groups/"+url.PathEscape(a.PrincipalID)+"/transitiveMembers?$select=id", func(m DirectoryObject) error {
+						ms = append(ms, m.ID)
+						return nil
+					})
+					if err != nil {
+						errGroups = err
+						break
+					}
+					groupMembers[a.PrincipalID] = ms
+				}
+			}
+		}
 	})
 	run(func() {
-		errSP = List(ctx, col.c, t.EntraID, "/v1.0/servicePrincipals?$select=id,appId,displayName,appOwnerOrganizationId,accountEnabled,servicePrincipalType&"+top, func(s ServicePrincipal) error {
+		// PIM-eligible assignments (Entra ID P2): an eligible admin can
+		// activate the role at any time.
+		errEligible = List(ctx, col.c, t.EntraID, "/v1.0/roleManagement/directory/roleEligibilitySchedules?$expand=principal", func(a RoleAssignment) error {
+			eligible = append(eligible, a)
+			return nil
+		})
+	})
+	run(func() {
+		errSP = List(ctx, col.c, t.EntraID, fmt.Sprintf("/v1.0/servicePrincipals?$select="+spSelect+"&$top=%d", col.o.PageSize), func(s ServicePrincipal) error {
 			sps[s.ID] = s
 			return nil
 		})
@@ -659,9 +740,11 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 			policies = append(policies, p)
 			return nil
 		})
-		if errCA == nil {
-			errCA = col.c.Get(ctx, t.EntraID, "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy", &sd)
-		}
+	})
+	run(func() {
+		// Security defaults are read on their own: tenants without Entra ID
+		// P1 cannot read CA policies, and security defaults are their MFA.
+		errSD = col.c.Get(ctx, t.EntraID, "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy", &sd)
 	})
 	if col.o.SignInDir != "" {
 		run(func() { r.SignIns, r.SignInsTruncated, errSignIns = col.signIns(ctx, t) })
@@ -688,6 +771,8 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		col.gap(r, EvIdentities, PermUsers, errUser)
 		clear(users)
 		order = nil
+	} else if delta != nil {
+		col.setDelta(t.EntraID, delta)
 	}
 	r.Users = len(users)
 	regOK := errReg == nil
@@ -699,55 +784,96 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 			r.MFARegistered++
 		}
 	}
-	rolesOK := errRoles == nil
-	if !rolesOK {
+	rolesOK := errRoles == nil && errGroups == nil
+	if errRoles != nil {
 		col.gap(r, EvRoles, PermRoles, errRoles)
 		assignments = nil
+	} else if errGroups != nil {
+		col.gap(r, EvRoles, PermGroupMembers, errGroups)
+	}
+	if errEligible != nil {
+		col.gap(r, EvRolesEligible, PermRoles, errEligible)
+		eligible = nil
 	}
 	spOK := errSP == nil
 	if !spOK {
 		col.gap(r, EvSPs, PermApps, errSP)
 	}
 	caOK := errCA == nil
+	caNonPremium := false
 	if !caOK {
-		col.gap(r, EvMFAEnforced, PermPolicy, errCA)
+		var ae *APIError
+		caNonPremium = errors.As(errCA, &ae) && strings.Contains(ae.Code, "NonPremiumTenant")
+		if !caNonPremium {
+			col.gap(r, EvMFAEnforced, PermPolicy, errCA)
+		}
+	}
+	sdOK := errSD == nil
+	if !sdOK {
+		col.gap(r, EvMFAEnforced, PermPolicy, errSD)
+	} else {
+		r.SecurityDefaults = estate.Bool(sd.IsEnabled)
 	}
 	if errSignIns != nil {
-		col.gap(r, EvSignIns, PermAuditLog, errSignIns)
+		col.gap(r, EvSignIns, PermAuditLog+" + "+PermDirectory, errSignIns)
 	}
 
 	// Directory roles per principal; foreign principals.
 	userRoles := map[string][]string{}         // principal id → role names
-	userRoleTemplates := map[string][]string{} // principal id → role template ids
+	userRoleTemplates := map[string][]string{} // principal id → tenant-wide role template ids
 	var foreign []principal
 	foreignRoles := map[string][]string{}
-	for _, a := range assignments {
-		r.RoleAssignments++
-		var name string
+	addRole := func(a RoleAssignment, qualifier string) {
+		name := roleName(a.RoleDefinitionID)
 		tmpl := a.RoleDefinitionID
 		if d, ok := roleDefs[a.RoleDefinitionID]; ok {
 			name = d.DisplayName
 			if d.TemplateID != "" {
 				tmpl = d.TemplateID
 			}
-		} else {
-			name = roleName(a.RoleDefinitionID)
 		}
-		var p principal
-		if len(a.Principal) > 0 && string(a.Principal) != "null" {
-			_ = json.Unmarshal(a.Principal, &p)
+		tenantWide := a.DirectoryScopeID == "" || a.DirectoryScopeID == "/"
+		if !tenantWide {
+			// Scoped to an administrative unit (or one object): not a
+			// tenant-wide role.
+			r.ScopedAssignments++
+			name += " (scope " + a.DirectoryScopeID + ")"
 		}
+		if qualifier != "" {
+			name += " (" + qualifier + ")"
+		}
+		p := a.principal()
 		_, isUser := users[a.PrincipalID]
 		_, isSP := sps[a.PrincipalID]
+		give := func(id string) {
+			userRoles[id] = appendUnique(userRoles[id], name)
+			if tenantWide && qualifier == "" {
+				userRoleTemplates[id] = appendUnique(userRoleTemplates[id], tmpl)
+			}
+		}
 		switch {
 		case isUser || isSP:
-			userRoles[a.PrincipalID] = appendUnique(userRoles[a.PrincipalID], name)
-			userRoleTemplates[a.PrincipalID] = appendUnique(userRoleTemplates[a.PrincipalID], tmpl)
+			give(a.PrincipalID)
 		case strings.HasSuffix(p.Type, ".group"):
-			// Role-assignable groups: membership is not expanded here.
-		case usersOK && (spOK || !strings.HasSuffix(p.Type, ".servicePrincipal")):
-			// Not one of this tenant's users or apps: a foreign principal
-			// (for example a partner-tenant object).
+			// A role-assignable group: every (transitive) member holds it.
+			r.GroupRoleAssignments++
+			for _, m := range groupMembers[a.PrincipalID] {
+				give(m)
+			}
+		case a.PrincipalOrganizationID != "" && !strings.EqualFold(a.PrincipalOrganizationID, t.EntraID):
+			// principalOrganizationId names another tenant: a foreign
+			// principal (for example a partner-tenant object).
+			if _, seen := foreignRoles[a.PrincipalID]; !seen {
+				p.ID = a.PrincipalID
+				p.Org = a.PrincipalOrganizationID
+				foreign = append(foreign, p)
+			}
+			foreignRoles[a.PrincipalID] = appendUnique(foreignRoles[a.PrincipalID], name)
+		case p.ID == "" && (a.PrincipalOrganizationID == "" || strings.EqualFold(a.PrincipalOrganizationID, t.EntraID)) && usersOK && spOK:
+			// This tenant's object, not among its users or apps and not
+			// expandable: a deleted principal, not a foreign one.
+			r.DeletedPrincipals++
+		case a.PrincipalOrganizationID == "" && usersOK && (spOK || !strings.HasSuffix(p.Type, ".servicePrincipal")):
 			if _, seen := foreignRoles[a.PrincipalID]; !seen {
 				p.ID = a.PrincipalID
 				foreign = append(foreign, p)
@@ -755,41 +881,51 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 			foreignRoles[a.PrincipalID] = appendUnique(foreignRoles[a.PrincipalID], name)
 		}
 	}
+	for _, a := range assignments {
+		r.RoleAssignments++
+		addRole(a, "")
+	}
+	for _, a := range eligible {
+		r.EligibleAssignments++
+		addRole(a, "eligible")
+	}
 	r.ForeignPrincipals = len(foreign)
 	r.CAPolicies = len(policies)
 
 	prov := col.prov(t.EntraID)
+	fallbackProv := &estate.Provenance{Source: prov.Source + " (last_sign_in from lastSignInDateTime/lastNonInteractiveSignInDateTime: includes failed attempts)", CollectedAt: prov.CollectedAt}
+	var deltaProv *estate.Provenance
+	if delta != nil && delta.repeat {
+		deltaProv = &estate.Provenance{Source: prov.Source + " (users/delta; sign-in activity as of the last full collection)", CollectedAt: delta.FullAt}
+	}
 	var ids []estate.Identity
 	if usersOK {
 		for _, id := range order {
 			u := users[id]
 			x := estate.Identity{ID: col.identityID(home, u), Name: u.DisplayName, UPN: u.UserPrincipalName, Kind: estate.KindHuman,
 				Home: home, Enabled: u.AccountEnabled, Roles: userRoles[u.ID], Provenance: prov}
+			if deltaProv != nil {
+				x.Provenance = deltaProv
+			}
 			if ts, ok := parseTime(u.CreatedDateTime); ok {
 				x.Created = &estate.Date{Time: ts}
 			}
-			if u.SignInActivity != nil {
-				var last time.Time
-				for _, s := range []string{u.SignInActivity.LastSignInDateTime, u.SignInActivity.LastNonInteractiveSignInDateTime} {
-					if ts, ok := parseTime(s); ok && ts.After(last) {
-						last = ts
+			if last, fellBack := lastSignIn(u); !last.IsZero() {
+				x.LastSignIn = &estate.Date{Time: last}
+				if fellBack {
+					r.LastSignInFallback++
+					if deltaProv == nil {
+						x.Provenance = fallbackProv
 					}
-				}
-				if !last.IsZero() {
-					x.LastSignIn = &estate.Date{Time: last}
 				}
 			}
 			if regOK {
 				d := reg[u.ID]
 				x.MFA.Methods = mfaMethods(d.MethodsRegistered)
-				if caOK && rolesOK {
-					switch enforced, known := mfaRequired(policies, u.ID, userRoleTemplates[u.ID]); {
-					case sd.IsEnabled:
-						x.MFA.Enforced = estate.Bool(true)
-					case known:
-						x.MFA.Enforced = estate.Bool(enforced)
-					}
-				}
+			}
+			switch enforced, known := mfaEnforced(sdOK && sd.IsEnabled, sdOK, caOK, caNonPremium, rolesOK, policies, u.ID, userRoleTemplates[u.ID]); {
+			case known:
+				x.MFA.Enforced = estate.Bool(enforced)
 			}
 			ids = append(ids, x)
 		}
@@ -803,8 +939,12 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		if name == "" {
 			name = "foreign principal " + p.ID
 		}
+		owner := "foreign principal (not an object of this tenant, e.g. the partner's)"
+		if p.Org != "" {
+			owner = "foreign principal of tenant " + p.Org
+		}
 		ids = append(ids, estate.Identity{ID: home + "/foreign/" + strings.ToLower(p.ID), Name: name, UPN: p.UserPrincipalName, Kind: kind, Home: home,
-			Owner: "foreign principal (not an object of this tenant, e.g. the partner's)", Roles: foreignRoles[p.ID], Provenance: prov})
+			Owner: owner, Roles: foreignRoles[p.ID], Provenance: prov})
 	}
 	if spOK {
 		for _, s := range sortedSPs(sps) {
@@ -830,7 +970,122 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 	col.mu.Lock()
 	col.frag.Identities = append(col.frag.Identities, kept...)
 	col.mu.Unlock()
+}
 
+// lastSignIn is the user's last successful sign-in
+// (signInActivity.lastSuccessfulSignInDateTime). Where that is empty (no
+// successful sign-in since Microsoft started recording it in December
+// 2023) it falls back to the latest attempt, interactive or not, and says
+// so: attempts include failures, so a sprayed dormant account looks active.
+func lastSignIn(u *User) (last time.Time, fellBack bool) {
+	if u.SignInActivity == nil {
+		return time.Time{}, false
+	}
+	if ts, ok := parseTime(u.SignInActivity.LastSuccessfulSignInDateTime); ok {
+		return ts, false
+	}
+	for _, s := range []string{u.SignInActivity.LastSignInDateTime, u.SignInActivity.LastNonInteractiveSignInDateTime} {
+		if ts, ok := parseTime(s); ok && ts.After(last) {
+			last = ts
+		}
+	}
+	return last, !last.IsZero()
+}
+
+// $select lists (TestSchemaProperties checks them against the CSDL).
+const (
+	userSelect    = "id,displayName,userPrincipalName,accountEnabled,userType,createdDateTime"
+	spSelect      = "id,appId,displayName,appOwnerOrganizationId,accountEnabled,servicePrincipalType"
+	roleDefSelect = "id,displayName,templateId"
+	domainSelect  = "id,isVerified"
+	memberSelect  = "id,displayName,userPrincipalName"
+)
+
+// SignInActivityPageSize is the documented maximum $top when listing users
+// with signInActivity; a larger one is answered with HTTP 400.
+const SignInActivityPageSize = 120
+
+// users reads the tenant's users: with signInActivity (AuditLog.Read.All
+// and Entra ID P1) at 120 a page, else — on a 403 or a 400 — without it.
+// With a users/delta state from a previous run, only the changes are read.
+func (col *collector) users(ctx context.Context, t Target, users map[string]*User, order *[]string) (*deltaTenant, error, error) {
+	base := userSelect
+	if prev := col.delta(t.EntraID); prev != nil && prev.Link != "" {
+		dt, err := col.usersDelta(ctx, t, prev, users, order)
+		if err == nil {
+			return dt, nil, nil
+		}
+		// An expired delta token (or any failure) falls back to a full read.
+		clear(users)
+		*order = (*order)[:0]
+	}
+	collectUsers := func(sel string, top int) error {
+		clear(users)
+		*order = (*order)[:0]
+		return List(ctx, col.c, t.EntraID, fmt.Sprintf("/v1.0/users?$select=%s&$top=%d", sel, top), func(u User) error {
+			uu := u
+			users[u.ID] = &uu
+			*order = append(*order, u.ID)
+			return nil
+		})
+	}
+	var errActivity error
+	err := collectUsers(base+",signInActivity", min(col.o.PageSize, SignInActivityPageSize))
+	var ae *APIError
+	if err != nil && errors.As(err, &ae) && (ae.Forbidden() || ae.Status == http.StatusBadRequest) {
+		errActivity = err
+		err = collectUsers(base, col.o.PageSize)
+	}
+	if err != nil {
+		return nil, err, errActivity
+	}
+	if !col.o.Delta {
+		return nil, nil, errActivity
+	}
+	// Start a delta round for the next run: page through users/delta to
+	// its deltaLink (the first round returns every user, without
+	// signInActivity, which delta does not support).
+	dt := &deltaTenant{FullAt: col.now, Users: map[string]User{}}
+	for _, id := range *order {
+		dt.Users[id] = *users[id]
+	}
+	link, derr := listDelta(ctx, col.c, t.EntraID, "/v1.0/users/delta?$select="+base, func(User) error { return nil })
+	if derr == nil {
+		dt.Link = link
+	}
+	return dt, nil, errActivity
+}
+
+// usersDelta applies the changes since prev's deltaLink to prev's users.
+func (col *collector) usersDelta(ctx context.Context, t Target, prev *deltaTenant, users map[string]*User, order *[]string) (*deltaTenant, error) {
+	cur := map[string]User{}
+	for id, u := range prev.Users {
+		cur[id] = u
+	}
+	link, err := listDelta(ctx, col.c, t.EntraID, prev.Link, func(u deltaUser) error {
+		if u.Removed != nil {
+			delete(cur, u.ID)
+			return nil
+		}
+		if old, ok := cur[u.ID]; ok {
+			u.SignInActivity = old.SignInActivity
+		}
+		cur[u.ID] = u.User
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if link == "" {
+		return nil, errors.New("users/delta: no @odata.deltaLink on the last page")
+	}
+	ids := slices.Sorted(maps.Keys(cur))
+	for _, id := range ids {
+		u := cur[id]
+		users[id] = &u
+		*order = append(*order, id)
+	}
+	return &deltaTenant{Link: link, FullAt: prev.FullAt, Users: cur, repeat: true}, nil
 }
 
 func sortedSPs(m map[string]ServicePrincipal) []ServicePrincipal {
@@ -920,44 +1175,119 @@ func mfaMethods(in []string) []estate.MFAMethod {
 	return out
 }
 
-// mfaRequired reports whether an enabled CA policy requiring MFA (or an
-// authentication strength) for all applications covers the user directly,
-// through "All" users, or through one of its directory roles, without
-// excluding it by id or role. Group membership is not expanded, so when the
-// answer depends on a group (a policy including groups would be the only
-// cover, or a covering policy excludes groups) known is false and the
-// user's MFA enforcement stays unknown: not-evaluable, never a false fail.
-func mfaRequired(ps []ConditionalAccessPolicy, userID string, roleTemplates []string) (enforced, known bool) {
-	groupScoped := false
+// mfaEnforced decides whether MFA is enforced for a user, and whether that
+// is known. Security defaults enabled enforce it for everyone (read on
+// their own, so a tenant without Entra ID P1 still gets an answer). With
+// security defaults off, a tenant without P1 (CA answered
+// NonPremiumTenant) has no CA policies: not enforced. Otherwise the
+// enabled CA policies decide (mfaRequired); when they could not be read,
+// or security defaults could not, the answer is unknown: not-evaluable,
+// never a false pass or fail.
+func mfaEnforced(sdOn, sdOK, caOK, caNonPremium, rolesOK bool, ps []ConditionalAccessPolicy, userID string, roleTemplates []string) (enforced, known bool) {
+	switch {
+	case sdOn:
+		return true, true
+	case !sdOK:
+		return false, false
+	case caNonPremium:
+		return false, true
+	case !caOK:
+		return false, false
+	}
+	return mfaRequired(ps, userID, roleTemplates, rolesOK)
+}
+
+// mfaRequired reports whether an enabled CA policy requires MFA (or an
+// authentication strength) on every sign-in of the user: the policy
+// covers the user directly, through "All" users, or through one of its
+// tenant-wide directory roles, without excluding it by id or role; and it
+// is not a false pass — its grant is not "MFA OR something else" (a
+// compliant or joined device, an approved app satisfies it without MFA),
+// and it leaves out no applications, locations, platforms, client app
+// types, device filters or risk levels. Group membership is not expanded,
+// so when the answer depends on a group (a policy including groups would
+// be the only cover, or a covering policy excludes groups) known is false:
+// not-evaluable, never a false fail. When roles could not be read, a
+// policy that includes or excludes roles makes the answer unknown too.
+func mfaRequired(ps []ConditionalAccessPolicy, userID string, roleTemplates []string, rolesOK bool) (enforced, known bool) {
+	unknown := false
 	for _, p := range ps {
-		if p.State != "enabled" || p.GrantControls == nil {
-			continue
-		}
-		if !slices.Contains(p.GrantControls.BuiltInControls, "mfa") && p.GrantControls.AuthenticationStrength == nil {
-			continue
-		}
-		if !slices.Contains(p.Conditions.Applications.IncludeApplications, "All") {
+		if p.State != "enabled" || !p.requiresMFAEverywhere() {
 			continue
 		}
 		u := p.Conditions.Users
+		if (len(u.IncludeRoles) > 0 || len(u.ExcludeRoles) > 0) && !rolesOK {
+			unknown = true
+			continue
+		}
 		if slices.Contains(u.ExcludeUsers, userID) || intersects(u.ExcludeRoles, roleTemplates) {
 			continue
 		}
 		if slices.Contains(u.IncludeUsers, "All") || slices.Contains(u.IncludeUsers, userID) || intersects(u.IncludeRoles, roleTemplates) {
 			if len(u.ExcludeGroups) > 0 {
-				groupScoped = true // covered unless a member of an excluded group
+				unknown = true // covered unless a member of an excluded group
 				continue
 			}
 			return true, true
 		}
 		if len(u.IncludeGroups) > 0 {
-			groupScoped = true
+			unknown = true
 		}
 	}
-	if groupScoped {
+	if unknown {
 		return false, false
 	}
 	return false, true
+}
+
+// mfaControls are grant controls that are MFA.
+var mfaControls = map[string]bool{"mfa": true}
+
+// requiresMFAEverywhere reports whether the policy's grant always demands
+// MFA and its conditions leave no sign-in out (see mfaRequired).
+func (p ConditionalAccessPolicy) requiresMFAEverywhere() bool {
+	g := p.GrantControls
+	if g == nil {
+		return false
+	}
+	hasMFA := g.AuthenticationStrength != nil
+	other := len(g.CustomAuthenticationFactors) + len(g.TermsOfUse)
+	for _, c := range g.BuiltInControls {
+		if mfaControls[c] {
+			hasMFA = true
+		} else {
+			other++
+		}
+	}
+	if !hasMFA {
+		return false
+	}
+	// "Require one of the selected controls": any non-MFA control
+	// (compliantDevice, domainJoinedDevice, approvedApplication, …)
+	// satisfies the policy without MFA.
+	if !strings.EqualFold(g.Operator, "AND") && other > 0 {
+		return false
+	}
+	c := p.Conditions
+	if !slices.Contains(c.Applications.IncludeApplications, "All") || len(c.Applications.ExcludeApplications) > 0 {
+		return false
+	}
+	if len(c.ClientAppTypes) > 0 && !slices.Contains(c.ClientAppTypes, "all") {
+		return false
+	}
+	if l := c.Locations; l != nil && (len(l.ExcludeLocations) > 0 || (len(l.IncludeLocations) > 0 && !slices.Contains(l.IncludeLocations, "All"))) {
+		return false
+	}
+	if pl := c.Platforms; pl != nil && (len(pl.ExcludePlatforms) > 0 || (len(pl.IncludePlatforms) > 0 && !slices.Contains(pl.IncludePlatforms, "all"))) {
+		return false
+	}
+	if c.Devices != nil && c.Devices.DeviceFilter != nil {
+		return false
+	}
+	if len(c.SignInRiskLevels) > 0 || len(c.UserRiskLevels) > 0 || len(c.ServicePrincipalRiskLevels) > 0 {
+		return false
+	}
+	return true
 }
 
 func intersects(a, b []string) bool {
@@ -971,9 +1301,11 @@ func intersects(a, b []string) bool {
 
 var errEnough = errors.New("enough sign-ins")
 
-// signIns writes the tenant's recent sign-ins as JSON lines.
+// signIns writes the tenant's recent sign-ins as JSON lines. The period is
+// read in windows (newest first, Options.SignInWindow); a window Graph
+// keeps timing out on (504 after the retries) is halved down to 15
+// minutes, so a long period does not fail as a whole.
 func (col *collector) signIns(ctx context.Context, t Target) (int, bool, error) {
-	since := col.now.Add(-col.o.SignInSince).Format("2006-01-02T15:04:05Z")
 	path := filepath.Join(col.o.SignInDir, "signins-"+t.Tenant+".jsonl")
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
@@ -982,15 +1314,34 @@ func (col *collector) signIns(ctx context.Context, t Target) (int, bool, error) 
 	}
 	w := bufio.NewWriter(f)
 	n := 0
-	q := url.Values{"$filter": {"createdDateTime ge " + since}, "$top": {"1000"}}
-	err = List(ctx, col.c, t.EntraID, "/v1.0/auditLogs/signIns?"+q.Encode(), func(raw json.RawMessage) error {
+	write := func(raw json.RawMessage) error {
 		if n >= col.o.SignInMax {
 			return errEnough
 		}
 		n++
 		w.Write(raw)
 		return w.WriteByte('\n')
-	})
+	}
+	const layout = "2006-01-02T15:04:05Z"
+	since := col.now.Add(-col.o.SignInSince)
+	end := col.now
+	win := col.o.SignInWindow
+	for err == nil && end.After(since) {
+		start := end.Add(-win)
+		if start.Before(since) {
+			start = since
+		}
+		q := url.Values{"$filter": {"createdDateTime ge " + start.Format(layout) + " and createdDateTime lt " + end.Format(layout)}, "$top": {"1000"}}
+		before := n
+		err = List(ctx, col.c, t.EntraID, "/v1.0/auditLogs/signIns?"+q.Encode(), write)
+		var ae *APIError
+		if err != nil && errors.As(err, &ae) && ae.Status == http.StatusGatewayTimeout && win > 15*time.Minute && n == before {
+			win /= 2
+			err = nil
+			continue
+		}
+		end = start
+	}
 	truncated := errors.Is(err, errEnough)
 	if truncated {
 		err = nil

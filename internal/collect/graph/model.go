@@ -76,13 +76,27 @@ type RoleDefinition struct {
 	TemplateID  string `json:"templateId"`
 }
 
-// RoleAssignment is /roleManagement/directory/roleAssignments?$expand=principal.
+// RoleAssignment is /roleManagement/directory/roleAssignments?$expand=principal
+// (unifiedRoleAssignment), and also an eligibility from
+// roleEligibilitySchedules (unifiedRoleEligibilitySchedule, which has no
+// principalOrganizationId).
 type RoleAssignment struct {
-	ID               string          `json:"id"`
-	RoleDefinitionID string          `json:"roleDefinitionId"`
-	PrincipalID      string          `json:"principalId"`
-	DirectoryScopeID string          `json:"directoryScopeId"`
-	Principal        json.RawMessage `json:"principal"`
+	ID                      string          `json:"id"`
+	RoleDefinitionID        string          `json:"roleDefinitionId"`
+	PrincipalID             string          `json:"principalId"`
+	PrincipalOrganizationID string          `json:"principalOrganizationId"`
+	DirectoryScopeID        string          `json:"directoryScopeId"`
+	Principal               json.RawMessage `json:"principal"`
+}
+
+// principal decodes the expanded principal (zero when null: a deleted or
+// foreign object Graph cannot expand).
+func (a RoleAssignment) principal() principal {
+	var p principal
+	if len(a.Principal) > 0 && string(a.Principal) != "null" {
+		_ = json.Unmarshal(a.Principal, &p)
+	}
+	return p
 }
 
 // principal is the expanded directoryObject of a role assignment.
@@ -93,9 +107,12 @@ type principal struct {
 	UserPrincipalName string `json:"userPrincipalName"`
 	AppID             string `json:"appId"`
 	AppOwnerTenantID  string `json:"appOwnerOrganizationId"`
+	Org               string `json:"-"` // principalOrganizationId of the assignment
 }
 
-// ConditionalAccessPolicy is /identity/conditionalAccess/policies.
+// ConditionalAccessPolicy is /identity/conditionalAccess/policies
+// (conditionalAccessPolicy, conditionalAccessConditionSet and
+// conditionalAccessGrantControls in the v1.0 CSDL).
 type ConditionalAccessPolicy struct {
 	ID          string `json:"id"`
 	DisplayName string `json:"displayName"`
@@ -111,12 +128,33 @@ type ConditionalAccessPolicy struct {
 		} `json:"users"`
 		Applications struct {
 			IncludeApplications []string `json:"includeApplications"`
+			ExcludeApplications []string `json:"excludeApplications"`
 		} `json:"applications"`
+		ClientAppTypes []string `json:"clientAppTypes"`
+		Locations      *struct {
+			IncludeLocations []string `json:"includeLocations"`
+			ExcludeLocations []string `json:"excludeLocations"`
+		} `json:"locations"`
+		Platforms *struct {
+			IncludePlatforms []string `json:"includePlatforms"`
+			ExcludePlatforms []string `json:"excludePlatforms"`
+		} `json:"platforms"`
+		Devices *struct {
+			DeviceFilter *struct {
+				Mode string `json:"mode"`
+				Rule string `json:"rule"`
+			} `json:"deviceFilter"`
+		} `json:"devices"`
+		SignInRiskLevels           []string `json:"signInRiskLevels"`
+		UserRiskLevels             []string `json:"userRiskLevels"`
+		ServicePrincipalRiskLevels []string `json:"servicePrincipalRiskLevels"`
 	} `json:"conditions"`
 	GrantControls *struct {
-		Operator               string   `json:"operator"`
-		BuiltInControls        []string `json:"builtInControls"`
-		AuthenticationStrength *struct {
+		Operator                    string   `json:"operator"`
+		BuiltInControls             []string `json:"builtInControls"`
+		CustomAuthenticationFactors []string `json:"customAuthenticationFactors"`
+		TermsOfUse                  []string `json:"termsOfUse"`
+		AuthenticationStrength      *struct {
 			ID          string `json:"id"`
 			DisplayName string `json:"displayName"`
 		} `json:"authenticationStrength"`
@@ -137,6 +175,20 @@ type ServicePrincipal struct {
 	AccountEnabled         *bool    `json:"accountEnabled"`
 	ServicePrincipalType   string   `json:"servicePrincipalType"`
 	Tags                   []string `json:"tags"`
+}
+
+// deltaUser is one entry of /users/delta: a user, or "@removed".
+type deltaUser struct {
+	User
+	Removed *struct {
+		Reason string `json:"reason"`
+	} `json:"@removed"`
+}
+
+// Domain is /domains.
+type Domain struct {
+	ID         string `json:"id"`
+	IsVerified bool   `json:"isVerified"`
 }
 
 // Group is /groups/{id}.
