@@ -39,7 +39,7 @@ func (s *Server) handleAccountPassword(w http.ResponseWriter, r *http.Request, p
 		s.renderStatus(w, r, status, "account", pg)
 		return nil
 	}
-	if !s.loginIP.Allow(p.IP, s.now()) {
+	if !s.sess.LoginIP.Allow(p.IP, s.now()) {
 		return fail(http.StatusTooManyRequests, "Too many attempts. Wait a minute and try again.")
 	}
 	if ok, _ := auth.CheckPassword(p.User.PasswordHash, cur); !ok {
@@ -66,7 +66,7 @@ func (s *Server) handleAccountPassword(w http.ResponseWriter, r *http.Request, p
 	if err := s.st.DeleteUserSessions(ctx, p.User.Username); err != nil {
 		return err
 	}
-	if _, err := s.newSession(ctx, w, r, p.User, true); err != nil {
+	if _, err := s.sess.Create(ctx, w, r, p.User, true); err != nil {
 		return err
 	}
 	s.audit(ctx, p, "user.password_change", p.User.Username, p.User.Tenant, map[string]string{"at": s.now().UTC().Format(time.RFC3339)})

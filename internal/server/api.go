@@ -621,7 +621,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request, _ *auth.Pr
 // failures and incidents opened would tell an outside attacker whether a
 // spray was noticed.
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	if a, err := netip.ParseAddr(s.clientIP(r)); err != nil || !a.Unmap().IsLoopback() {
+	if a, err := netip.ParseAddr(s.sess.ClientIP(r)); err != nil || !a.Unmap().IsLoopback() {
 		if p == nil {
 			return errUnauthorized
 		}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"errors"
-	"fmt"
 	"html/template"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -21,149 +19,6 @@ const (
 	preLoginCookie = "fb_login"
 	datasetAuth    = "firebreak.auth"
 )
-
-// sessionCookie is __Host-fb_session over TLS (bound to this exact origin),
-// fb_session otherwise (loopback demo, tests).
-func (s *Server) sessionCookie() string {
-	if s.tls {
-		return "__Host-fb_session"
-	}
-	return "fb_session"
-}
-
-func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
-	c := &http.Cookie{
-		Name:     name,
-		Value:    value,
-		Path:     "/",
-		HttpOnly: true,
-		Secure:   s.tls || !s.cfg.Auth.InsecureCookies,
-		SameSite: http.SameSiteStrictMode,
-	}
-	if maxAge > 0 {
-		c.MaxAge = int(maxAge.Seconds())
-	} else if maxAge < 0 {
-		c.MaxAge = -1
-	}
-	http.SetCookie(w, c)
-}
-
-// clientIP is the peer address, or, when the operator says a proxy sits in
-// front, the last address of the configured header: the one the proxy
-// appended. Earlier entries come from the client and are forged at will
-// (a new one per request would dodge the sign-in limit and misstate the
-// audit log). The listener must then be reachable only through the proxy.
-func (s *Server) clientIP(r *http.Request) string {
-	if h := s.cfg.Auth.TrustProxyHeader; h != "" {
-		if vs := r.Header.Values(h); len(vs) > 0 {
-			v := vs[len(vs)-1]
-			last := strings.TrimSpace(v[strings.LastIndexByte(v, ',')+1:])
-			if a, err := netip.ParseAddr(last); err == nil {
-				return a.Unmap().String()
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// authenticate resolves the caller from a bearer token or the session
-// cookie. No credentials: (nil, nil). Bad bearer token: 401.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Principal, error) {
-	ctx := r.Context()
-	now := s.now()
-	ip := s.clientIP(r)
-	if h := r.Header.Get("Authorization"); h != "" {
-		raw, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || raw == "" {
-			return nil, errUnauthorized
-		}
-		tok, err := s.st.UseAPIToken(ctx, store.Secret(strings.TrimSpace(raw)), now)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrRevoked) || errors.Is(err, store.ErrExpired) {
-				s.metrics.AuthFailures.WithLabelValues("token").Inc()
-				return nil, errUnauthorized
-			}
-			return nil, err
-		}
-		return &auth.Principal{Token: tok, Scope: tok.Scope(), IP: ip}, nil
-	}
-	c, err := r.Cookie(s.sessionCookie())
-	if err != nil || c.Value == "" {
-		return nil, nil
-	}
-	raw := store.Secret(c.Value)
-	sess, err := s.st.GetSession(ctx, raw, now)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
-			s.setCookie(w, s.sessionCookie(), "", -1)
-			return nil, nil
-		}
-		return nil, err
-	}
-	if now.Sub(sess.LastSeen) > s.cfg.Auth.IdleTimeout {
-		_ = s.st.DeleteSession(ctx, raw)
-		s.setCookie(w, s.sessionCookie(), "", -1)
-		return nil, nil
-	}
-	u, err := s.st.GetUser(ctx, sess.Username)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			_ = s.st.DeleteSession(ctx, raw)
-			return nil, nil
-		}
-		return nil, err
-	}
-	if u.Disabled || u.Locked(now) {
-		_ = s.st.DeleteSession(ctx, raw)
-		s.setCookie(w, s.sessionCookie(), "", -1)
-		return nil, nil
-	}
-	if now.Sub(sess.LastSeen) > time.Minute {
-		sess.LastSeen = now
-		if err := s.st.UpdateSession(ctx, raw, sess); err != nil {
-			s.log.Warn("updating session", "err", err)
-		}
-	}
-	return &auth.Principal{User: u, Session: sess, Raw: raw, Scope: u.Scope(), IP: ip}, nil
-}
-
-// newSession creates a session for u and sets the cookie.
-func (s *Server) newSession(ctx context.Context, w http.ResponseWriter, r *http.Request, u *store.User, mfa bool) (*store.Session, error) {
-	tok, err := auth.RandomToken(32)
-	if err != nil {
-		return nil, err
-	}
-	csrf, err := auth.RandomToken(32)
-	if err != nil {
-		return nil, err
-	}
-	now := s.now()
-	ttl := s.cfg.Auth.SessionTTL
-	if !mfa {
-		ttl = 10 * time.Minute // time to complete the second factor
-	}
-	sess := &store.Session{
-		Username: u.Username, CSRF: store.Secret(csrf), MFA: mfa,
-		Created: now, Expires: now.Add(ttl), LastSeen: now,
-		IP: s.clientIP(r), Agent: truncate(r.UserAgent(), 200),
-	}
-	if err := s.st.CreateSession(ctx, store.Secret(tok), sess); err != nil {
-		return nil, fmt.Errorf("creating session: %w", err)
-	}
-	s.setCookie(w, s.sessionCookie(), tok, ttl)
-	return sess, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}
 
 // loginPage is the sign-in form.
 type loginPage struct {
@@ -201,7 +56,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 			return err
 		}
 		pre = t
-		s.setCookie(w, preLoginCookie, pre, time.Hour)
+		s.sess.SetCookie(w, preLoginCookie, pre, time.Hour)
 	}
 	pg := &loginPage{pageBase: pageBase{Title: "Sign in", CSRF: s.preLoginCSRF(pre)}, Error: msg, Username: username, SSO: s.oidc != nil}
 	s.renderStatus(w, r, status, "login", pg)
@@ -222,9 +77,9 @@ func (s *Server) authEvent(ctx context.Context, r *http.Request, user, outcome, 
 		HostName:  "firebreak",
 		Tenant:    "",
 		Dataset:   datasetAuth,
-		Fields:    map[string]string{"user_agent.original": truncate(r.UserAgent(), 200)},
+		Fields:    map[string]string{"user_agent.original": auth.Truncate(r.UserAgent(), 200)},
 	}
-	if a, err := netip.ParseAddr(s.clientIP(r)); err == nil {
+	if a, err := netip.ParseAddr(s.sess.ClientIP(r)); err == nil {
 		ev.SourceIP = a.Unmap()
 	}
 	s.pipe.Submit(ctx, ev)
@@ -243,12 +98,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *auth.Pri
 	// Refusals are recorded (audit, detection) before the length check, and
 	// rate-limited ones on every request: record at most 128 bytes.
 	tooLong := len(username) > 128
-	username = strings.ToValidUTF8(truncate(username, 128), "")
+	username = strings.ToValidUTF8(auth.Truncate(username, 128), "")
 	password := r.PostFormValue("password")
 	now := s.now()
-	ip := s.clientIP(r)
+	ip := s.sess.ClientIP(r)
 	generic := "Wrong username or password, or the account is locked."
-	if !s.loginIP.Allow(ip, now) || !s.loginUser.Allow(strings.ToLower(username), now) {
+	if !s.sess.LoginIP.Allow(ip, now) || !s.sess.LoginUser.Allow(strings.ToLower(username), now) {
 		s.metrics.AuthFailures.WithLabelValues("rate_limited").Inc()
 		s.authEvent(ctx, r, username, event.OutcomeFailure, "rate_limited")
 		s.audit(ctx, &auth.Principal{IP: ip}, "login.rate_limited", username, "", nil)
@@ -286,10 +141,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *auth.Pri
 		s.loginFailure(ctx, r, u, "bad_password")
 		return s.renderLogin(w, r, http.StatusUnauthorized, generic, username)
 	}
-	if _, err := s.newSession(ctx, w, r, u, false); err != nil {
+	if _, err := s.sess.Create(ctx, w, r, u, false); err != nil {
 		return err
 	}
-	s.setCookie(w, preLoginCookie, "", -1)
+	s.sess.SetCookie(w, preLoginCookie, "", -1)
 	http.Redirect(w, r, "/login/totp", http.StatusSeeOther)
 	return nil
 }
@@ -298,7 +153,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *auth.Pri
 // and reports it to detection and the audit log.
 func (s *Server) loginFailure(ctx context.Context, r *http.Request, u *store.User, reason string) {
 	now := s.now()
-	ip := s.clientIP(r)
+	ip := s.sess.ClientIP(r)
 	nu, err := s.st.RecordLoginFailure(ctx, u.Username, now, s.cfg.Auth.MaxFailures, s.cfg.Auth.LockoutDuration)
 	if err != nil {
 		s.log.Error("recording login failure", "err", err)
@@ -359,7 +214,7 @@ func (s *Server) handleTOTP(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		return nil
 	}
 	now := s.now()
-	if !s.loginIP.Allow(p.IP, now) {
+	if !s.sess.LoginIP.Allow(p.IP, now) {
 		s.authEvent(ctx, r, p.User.Username, event.OutcomeFailure, "rate_limited")
 		w.Header().Set("Retry-After", "60")
 		return s.renderTOTP(w, r, p, http.StatusTooManyRequests, "Too many attempts. Wait a minute and try again.")
@@ -386,7 +241,7 @@ func (s *Server) handleTOTP(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	if !ok {
 		s.loginFailure(ctx, r, u, "bad_totp")
 		if nu, err := s.st.GetUser(ctx, u.Username); err == nil && nu.Locked(now) {
-			s.setCookie(w, s.sessionCookie(), "", -1)
+			s.sess.SetCookie(w, s.sess.CookieName(), "", -1)
 			return s.renderLogin(w, r, http.StatusUnauthorized, "Wrong username or password, or the account is locked.", "")
 		}
 		p.User, _ = s.st.GetUser(ctx, u.Username)
@@ -397,7 +252,7 @@ func (s *Server) handleTOTP(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	}
 	// Rotate the session on privilege change (no fixation of the pre-MFA token).
 	_ = s.st.DeleteSession(ctx, p.Raw)
-	if _, err := s.newSession(ctx, w, r, u, true); err != nil {
+	if _, err := s.sess.Create(ctx, w, r, u, true); err != nil {
 		return err
 	}
 	if err := s.st.RecordLoginSuccess(ctx, u.Username, now); err != nil {
@@ -418,7 +273,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		_ = s.st.DeleteSession(r.Context(), p.Raw)
 		s.audit(r.Context(), p, "logout", p.User.Username, p.User.Tenant, nil)
 	}
-	s.setCookie(w, s.sessionCookie(), "", -1)
+	s.sess.SetCookie(w, s.sess.CookieName(), "", -1)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
 }

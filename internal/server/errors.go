@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/worker"
 )
@@ -47,6 +48,8 @@ func classify(err error) (int, string) {
 	switch {
 	case errors.As(err, &he):
 		return he.Status, he.Public
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return http.StatusUnauthorized, "authentication required"
 	case errors.Is(err, worker.ErrNoEngine):
 		return http.StatusServiceUnavailable, "assessment engine not configured"
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrForbidden):

@@ -79,7 +79,7 @@ func (s *Server) checkEvent(p *auth.Principal, ev *event.Event, known map[string
 		return "tenant not permitted"
 	}
 	if ev.Tenant != "" && known != nil && !known[ev.Tenant] {
-		return "unknown tenant " + strconv.Quote(truncate(ev.Tenant, 64))
+		return "unknown tenant " + strconv.Quote(auth.Truncate(ev.Tenant, 64))
 	}
 	if p.Token != nil && p.Token.Source != "" {
 		if ev.Dataset == "" {

@@ -33,7 +33,7 @@ const oidcCookie = "fb_oidc"
 func (s *Server) signState(st oidcState) string {
 	b, _ := json.Marshal(st)
 	p := base64.RawURLEncoding.EncodeToString(b)
-	m := hmac.New(sha256.New, s.key)
+	m := s.sess.MAC()
 	m.Write([]byte("oidc-state:" + p))
 	return p + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
@@ -43,7 +43,7 @@ func (s *Server) readState(v string) (*oidcState, bool) {
 	if !ok {
 		return nil, false
 	}
-	m := hmac.New(sha256.New, s.key)
+	m := s.sess.MAC()
 	m.Write([]byte("oidc-state:" + p))
 	if !hmac.Equal([]byte(sig), []byte(base64.RawURLEncoding.EncodeToString(m.Sum(nil)))) {
 		return nil, false
@@ -108,7 +108,7 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request, _ *a
 	refuse := func(reason string, err error) error {
 		s.metrics.AuthFailures.WithLabelValues("oidc_" + reason).Inc()
 		s.authEvent(ctx, r, "", event.OutcomeFailure, "oidc_"+reason)
-		s.audit(ctx, &auth.Principal{IP: s.clientIP(r)}, "login.failure", "", "", map[string]string{"reason": "oidc_" + reason})
+		s.audit(ctx, &auth.Principal{IP: s.sess.ClientIP(r)}, "login.failure", "", "", map[string]string{"reason": "oidc_" + reason})
 		if err != nil {
 			s.log.Info("single sign-on refused", "reason", reason, "err", err)
 		}
@@ -162,7 +162,7 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request, _ *a
 	mfa := s.oidc.Cfg.TrustIdPMFA && slices.ContainsFunc(cl.AMR, func(m string) bool {
 		return slices.Contains([]string{"mfa", "otp", "hwk", "swk", "fido", "sc", "rba"}, m)
 	})
-	if _, err := s.newSession(ctx, w, r, u, mfa); err != nil {
+	if _, err := s.sess.Create(ctx, w, r, u, mfa); err != nil {
 		return err
 	}
 	if !mfa {
@@ -173,7 +173,7 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request, _ *a
 		s.log.Error("recording login success", "err", err)
 	}
 	s.authEvent(ctx, r, u.Username, event.OutcomeSuccess, "")
-	s.audit(ctx, &auth.Principal{User: u, IP: s.clientIP(r)}, "login.oidc", u.Username, "", map[string]any{"amr": cl.AMR})
+	s.audit(ctx, &auth.Principal{User: u, IP: s.sess.ClientIP(r)}, "login.oidc", u.Username, "", map[string]any{"amr": cl.AMR})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 	return nil
 }

@@ -392,7 +392,7 @@ func TestInjectedTextEscaped(t *testing.T) {
 func TestProxyHeaderNotSpoofable(t *testing.T) {
 	f := newFixture(t)
 	f.srv.cfg.Auth.TrustProxyHeader = "X-Forwarded-For"
-	f.srv.loginIP = auth.NewLimiter(3, time.Minute, 1000)
+	f.srv.sess.LoginIP = auth.NewLimiter(3, time.Minute, 1000)
 	c := f.client()
 	c.do("GET", "/login", nil, nil)
 	limited := false
@@ -494,7 +494,7 @@ func TestSessionEnds(t *testing.T) {
 // username: once rate limited, every request would write it again.
 func TestRefusedSignInRecordsBoundedUsername(t *testing.T) {
 	f := newFixture(t)
-	f.srv.loginIP = auth.NewLimiter(1, time.Minute, 1000)
+	f.srv.sess.LoginIP = auth.NewLimiter(1, time.Minute, 1000)
 	c := f.client()
 	c.do("GET", "/login", nil, nil)
 	long := strings.Repeat("u", 500<<10)

@@ -3,11 +3,8 @@ package server
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"html/template"
 	"io"
 	"log/slog"
@@ -62,10 +59,7 @@ type Server struct {
 	pages   map[string]*template.Template
 	cop     *http.CrossOriginProtection
 	metrics *metrics.Metrics
-	key     []byte // HMAC key for pre-login CSRF tokens (per process)
-
-	loginIP   *auth.Limiter
-	loginUser *auth.Limiter
+	sess    *auth.Sessions // sessions, bearer tokens, sign-in limits
 
 	catalog *catalog.Catalog // for report rule text; nil when it fails to load
 
@@ -105,13 +99,12 @@ func New(opts Options) (*Server, error) {
 	if s.version == "" {
 		s.version = "dev"
 	}
-	s.key = make([]byte, 32)
-	if _, err := rand.Read(s.key); err != nil {
-		return nil, fmt.Errorf("server key: %w", err)
-	}
-	s.loginIP = auth.NewLimiter(s.cfg.Auth.LoginRatePerMin, time.Minute, 100_000)
-	s.loginUser = auth.NewLimiter(s.cfg.Auth.LoginRatePerMin*3, time.Minute, 100_000)
 	s.metrics = metrics.New()
+	sess, err := auth.NewSessions(auth.SessionsOptions{Config: &s.cfg.Auth, TLS: s.tls, Store: s.st, Logger: s.log, Now: s.now, Metrics: s.metrics})
+	if err != nil {
+		return nil, err
+	}
+	s.sess = sess
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -198,7 +191,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) er
 	if err := limitBody(w, r, rt); err != nil {
 		return err
 	}
-	p, err := s.authenticate(w, r)
+	p, err := s.sess.Authenticate(w, r)
 	if err != nil {
 		return err
 	}
@@ -283,7 +276,7 @@ func isForm(r *http.Request) bool {
 // preLoginCSRF derives the login form's CSRF token from the anonymous
 // pre-login cookie value.
 func (s *Server) preLoginCSRF(cookie string) string {
-	m := hmac.New(sha256.New, s.key)
+	m := s.sess.MAC()
 	m.Write([]byte("login-csrf:" + cookie))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

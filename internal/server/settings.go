@@ -346,7 +346,7 @@ func validateTargetConfig(kind string, raw json.RawMessage) error {
 
 // sanitizeMsg keeps a validation message short and free of secrets' values
 // (notify's errors name fields, not their contents).
-func sanitizeMsg(s string) string { return truncate(strings.ReplaceAll(s, "\n", " "), 200) }
+func sanitizeMsg(s string) string { return auth.Truncate(strings.ReplaceAll(s, "\n", " "), 200) }
 
 func (s *Server) handleTargetForm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	_ = r.ParseForm()

@@ -60,9 +60,9 @@ func (s *Server) issueChallenge(w http.ResponseWriter, user, kind string) (strin
 	}
 	b, _ := json.Marshal(waChallenge{Challenge: ch, User: user, Kind: kind, Exp: s.now().Add(5 * time.Minute).Unix()})
 	p := base64.RawURLEncoding.EncodeToString(b)
-	m := hmac.New(sha256.New, s.key)
+	m := s.sess.MAC()
 	m.Write([]byte("webauthn:" + p))
-	s.setCookie(w, waCookie, p+"."+base64.RawURLEncoding.EncodeToString(m.Sum(nil)), 5*time.Minute)
+	s.sess.SetCookie(w, waCookie, p+"."+base64.RawURLEncoding.EncodeToString(m.Sum(nil)), 5*time.Minute)
 	return ch, nil
 }
 
@@ -71,9 +71,9 @@ func (s *Server) takeChallenge(w http.ResponseWriter, r *http.Request, user, kin
 	if err != nil {
 		return "", errBadRequest("no passkey challenge; start again")
 	}
-	s.setCookie(w, waCookie, "", -1) // one use
+	s.sess.SetCookie(w, waCookie, "", -1) // one use
 	p, sig, ok := strings.Cut(c.Value, ".")
-	m := hmac.New(sha256.New, s.key)
+	m := s.sess.MAC()
 	m.Write([]byte("webauthn:" + p))
 	if !ok || !hmac.Equal([]byte(sig), []byte(base64.RawURLEncoding.EncodeToString(m.Sum(nil)))) {
 		return "", errBadRequest("invalid passkey challenge")
@@ -239,7 +239,7 @@ func (s *Server) handlePasskeyLogin(w http.ResponseWriter, r *http.Request, p *a
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if !s.loginIP.Allow(p.IP, s.now()) {
+	if !s.sess.LoginIP.Allow(p.IP, s.now()) {
 		return errStatus(http.StatusTooManyRequests, "too many attempts")
 	}
 	ch, err := s.takeChallenge(w, r, p.User.Username, "get")
@@ -278,7 +278,7 @@ func (s *Server) handlePasskeyLogin(w http.ResponseWriter, r *http.Request, p *a
 // the pre-MFA session is replaced by a fresh one.
 func (s *Server) completeSecondFactor(ctx context.Context, w http.ResponseWriter, r *http.Request, p *auth.Principal, u *store.User, action string) error {
 	_ = s.st.DeleteSession(ctx, p.Raw)
-	if _, err := s.newSession(ctx, w, r, u, true); err != nil {
+	if _, err := s.sess.Create(ctx, w, r, u, true); err != nil {
 		return err
 	}
 	if err := s.st.RecordLoginSuccess(ctx, u.Username, s.now()); err != nil {
