@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/ingest/evtx"
 )
 
 // Input formats. FormatAuto (the empty string) sniffs the input.
@@ -24,17 +25,19 @@ const (
 	FormatEntra    = "entra"    // Entra ID sign-in logs (Graph signIn or Azure Monitor export)
 	FormatOkta     = "okta"     // Okta System Log
 	FormatGeneric  = "generic"  // JSON lines with a Mapping
+	FormatEVTX     = "evtx"     // Windows binary event log files (.evtx)
+	FormatXML      = "xml"      // rendered Windows event XML (wevtutil qe /f:xml, Windows Event Forwarding, Get-WinEvent ToXml)
 )
 
 // formatAliases are other names accepted for Options.Format.
 var formatAliases = map[string]string{
 	"sshd": FormatSyslog, "auth.log": FormatSyslog, "journalctl": FormatJournald,
 	"winlogbeat": FormatWindows, "nxlog": FormatWindows, "azuread": FormatEntra, "signin": FormatEntra,
-	"jsonl": FormatGeneric, "rmm": FormatGeneric,
+	"jsonl": FormatGeneric, "rmm": FormatGeneric, "wef": FormatXML, "wevtutil": FormatXML,
 }
 
 // Formats lists the accepted values of Options.Format (besides "" = auto).
-var Formats = []string{FormatSyslog, FormatJournald, FormatWindows, FormatEntra, FormatOkta, FormatGeneric}
+var Formats = []string{FormatSyslog, FormatJournald, FormatWindows, FormatEVTX, FormatXML, FormatEntra, FormatOkta, FormatGeneric}
 
 // Defaults.
 const (
@@ -110,13 +113,39 @@ type Stats struct {
 	Name     string   // input name (file path or "-")
 	Format   string   // format used
 	Bytes    int64    // bytes read (decompressed)
-	Lines    int64    // lines (or JSON records) read
+	Lines    int64    // lines (or JSON records, or .evtx records) read
 	Parsed   int64    // records that produced an event
-	Ignored  int64    // well-formed records that are not about authentication (cron, sudo, other event ids)
-	Unparsed int64    // malformed records (bad syslog header, bad JSON, binary garbage), including TooLong
+	Ignored  int64    // well-formed records that are not about authentication (cron, other event ids), including Skipped
+	Skipped  int64    // lines the literal prefilter passed over: no word any parser needs (counted in Ignored too)
+	Unparsed int64    // records that looked like authentication but did not parse, or were malformed/damaged, including TooLong
 	TooLong  int64    // records longer than MaxLineBytes (counted in Unparsed too)
-	Samples  []Sample // a few unparsed records
+	Warnings int64    // damage that lost no record (.evtx checksum mismatches)
+	Samples  []Sample // a few unparsed records and warnings
+	// Programs breaks Parsed, Ignored and Unparsed down by the program
+	// that wrote the record (syslog tag, journald identifier, Windows
+	// channel or event id), with unparsed samples per program, so that an
+	// input that yields nothing says why. Lines the prefilter skipped are
+	// under ProgramPrefiltered. At most MaxPrograms entries; the rest are
+	// pooled under ProgramOther.
+	Programs map[string]*ProgramStats `json:",omitempty"`
 }
+
+// ProgramStats counts one program's records.
+type ProgramStats struct {
+	Parsed   int64    `json:"parsed"`
+	Ignored  int64    `json:"ignored"`  // not an authentication event
+	Unparsed int64    `json:"unparsed"` // looked like one but did not parse
+	Samples  []Sample `json:"samples,omitempty"`
+}
+
+// Program names for Stats.Programs that are not programs.
+const (
+	ProgramPrefiltered = "(prefiltered: no authentication keyword)"
+	ProgramOther       = "(other programs)"
+	ProgramNone        = "(no program)"
+	MaxPrograms        = 64
+	maxProgramSamples  = 3
+)
 
 // Add accumulates o into s (samples up to max).
 func (s *Stats) Add(o Stats, max int) {
@@ -124,14 +153,59 @@ func (s *Stats) Add(o Stats, max int) {
 	s.Lines += o.Lines
 	s.Parsed += o.Parsed
 	s.Ignored += o.Ignored
+	s.Skipped += o.Skipped
 	s.Unparsed += o.Unparsed
 	s.TooLong += o.TooLong
+	s.Warnings += o.Warnings
 	for _, x := range o.Samples {
 		if len(s.Samples) >= max {
 			break
 		}
 		s.Samples = append(s.Samples, x)
 	}
+	for name, p := range o.Programs {
+		q := s.program(name)
+		q.Parsed += p.Parsed
+		q.Ignored += p.Ignored
+		q.Unparsed += p.Unparsed
+		for _, x := range p.Samples {
+			if len(q.Samples) < maxProgramSamples {
+				q.Samples = append(q.Samples, x)
+			}
+		}
+	}
+}
+
+// program returns the counters of name, creating them (or pooling under
+// ProgramOther past MaxPrograms).
+func (s *Stats) program(name string) *ProgramStats {
+	if p, ok := s.Programs[name]; ok {
+		return p
+	}
+	if s.Programs == nil {
+		s.Programs = map[string]*ProgramStats{}
+	}
+	if len(s.Programs) >= MaxPrograms {
+		name = ProgramOther
+		if p, ok := s.Programs[name]; ok {
+			return p
+		}
+	}
+	p := &ProgramStats{}
+	s.Programs[name] = p
+	return p
+}
+
+// programBytes is program for a name given as bytes (no allocation when
+// the program is known).
+func (s *Stats) programBytes(name []byte) *ProgramStats {
+	if p, ok := s.Programs[string(name)]; ok {
+		return p
+	}
+	if len(name) == 0 {
+		return s.program(ProgramNone)
+	}
+	return s.program(string(name))
 }
 
 // Sample is one unparsed record.
@@ -169,6 +243,8 @@ type Reader struct {
 	format string
 
 	lines  *lineReader
+	evtx   *evtxSource  // binary .evtx input
+	xml    *xmlSource   // rendered event XML input
 	doc    *docSplitter // JSON document mode (array or {"value": [...]})
 	sub    *docSplitter // expanding one line that holds a whole document
 	subLn  int64
@@ -222,7 +298,7 @@ func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
 		opts.Format = f
 	}
 	switch opts.Format {
-	case FormatAuto, FormatSyslog, FormatJournald, FormatWindows, FormatEntra, FormatOkta:
+	case FormatAuto, FormatSyslog, FormatJournald, FormatWindows, FormatEntra, FormatOkta, FormatEVTX, FormatXML:
 	case FormatGeneric:
 		if opts.Mapping == nil {
 			return nil, fmt.Errorf("%s: format generic needs a mapping file", name)
@@ -247,6 +323,15 @@ func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
 	if !ok {
 		b2 = bufio.NewReaderSize(src, 64<<10)
 		src = b2
+	}
+	rd.st.Name = name
+	if magic, _ := b2.Peek(8); opts.Format == FormatEVTX || (opts.Format == FormatAuto && evtx.IsEVTX(magic)) {
+		es, err := newEVTXSource(b2, &rd.opts)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		rd.evtx, rd.format, rd.st.Format = es, FormatEVTX, FormatEVTX
+		return rd, nil
 	}
 	if bom, _ := b2.Peek(2); len(bom) == 2 && (bom[0] == 0xff && bom[1] == 0xfe || bom[0] == 0xfe && bom[1] == 0xff) {
 		big := bom[0] == 0xfe
@@ -278,6 +363,9 @@ func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
 			return nil, fmt.Errorf("%s: format generic needs a mapping file", name)
 		}
 		rd.p = newGenericParser(&rd.opts)
+	case FormatXML:
+		rd.xml = newXMLSource(rd.lines, &rd.opts)
+		return rd, nil
 	}
 	if format != FormatSyslog && isJSONDocument(head) {
 		rd.doc = newDocSplitter(rd.lines, opts.maxLine())
@@ -304,8 +392,21 @@ func (r *Reader) Close() error {
 // Stats returns the counters so far.
 func (r *Reader) Stats() Stats {
 	s := r.st
-	s.Bytes = r.lines.bytes
+	if r.evtx != nil {
+		s.Bytes = r.evtx.cnt.n
+	} else {
+		s.Bytes = r.lines.bytes
+	}
 	s.Samples = append([]Sample(nil), r.st.Samples...)
+	s.Programs = nil
+	for name, p := range r.st.Programs {
+		c := *p
+		c.Samples = append([]Sample(nil), p.Samples...)
+		if s.Programs == nil {
+			s.Programs = make(map[string]*ProgramStats, len(r.st.Programs))
+		}
+		s.Programs[name] = &c
+	}
 	return s
 }
 
@@ -313,6 +414,12 @@ func (r *Reader) Stats() Stats {
 // input, or a read error. ev is reset first; its Fields map is reused, so
 // callers that keep an event must copy it (including Fields).
 func (r *Reader) Next(ev *event.Event) error {
+	if r.evtx != nil {
+		return r.nextEVTX(ev)
+	}
+	if r.xml != nil {
+		return r.nextXML(ev)
+	}
 	for {
 		rec, line, off, err := r.record()
 		if err != nil {
@@ -324,9 +431,14 @@ func (r *Reader) Next(ev *event.Event) error {
 		r.st.Lines++
 		ev.Reset()
 		res, why := r.p.parse(rec, ev)
+		var prog []byte
+		if pp, ok := r.p.(programParser); ok {
+			prog = pp.program()
+		}
 		switch res {
 		case resEvent:
 			r.st.Parsed++
+			r.st.programBytes(prog).Parsed++
 			ev.File = r.name
 			ev.Line = line
 			ev.Offset = off
@@ -336,8 +448,10 @@ func (r *Reader) Next(ev *event.Event) error {
 			return nil
 		case resIgnored:
 			r.st.Ignored++
+			r.st.programBytes(prog).Ignored++
 		default:
 			r.bad(line, why, rec)
+			r.programBad(prog, line, why, rec)
 		}
 	}
 }
@@ -403,6 +517,29 @@ func isReadErr(err error) bool {
 	return errors.As(err, &re)
 }
 
+// programParser is implemented by parsers that know which program wrote
+// the last record (syslog tag, journald identifier, Windows event id).
+type programParser interface {
+	program() []byte
+}
+
+func (r *Reader) programBad(prog []byte, line int64, why string, rec []byte) {
+	p := r.st.programBytes(prog)
+	p.Unparsed++
+	if len(p.Samples) < maxProgramSamples {
+		if why == "" {
+			why = "unrecognised record"
+		}
+		p.Samples = append(p.Samples, Sample{File: r.name, Line: line, Reason: why, Text: sampleText(rec)})
+	}
+}
+
+func (r *Reader) warn(line int64, why string) {
+	if len(r.st.Samples) < r.opts.maxSamples() {
+		r.st.Samples = append(r.st.Samples, Sample{File: r.name, Line: line, Reason: "warning: " + why})
+	}
+}
+
 func (r *Reader) tooLong(line int64) {
 	r.st.Lines++
 	r.st.TooLong++
@@ -442,6 +579,9 @@ func sniff(head []byte, m *Mapping) string {
 	t := bytes.TrimLeft(head, " \t\r\n\ufeff")
 	t = bytes.TrimPrefix(t, []byte("\xef\xbb\xbf"))
 	t = bytes.TrimLeft(t, " \t\r\n")
+	if bytes.HasPrefix(t, []byte("<?xml")) || bytes.HasPrefix(t, []byte("<Event")) {
+		return FormatXML
+	}
 	if len(t) == 0 || (t[0] != '{' && t[0] != '[') {
 		return FormatSyslog
 	}

@@ -31,6 +31,14 @@ const (
 	wProcessName
 	wFailureReason
 	wPreAuthType
+	wTicketOptions
+	wTicketEncryptionType
+	wTargetSid
+	wTargetUserSid
+	wSubjectUserSid
+	wTargetLogonID
+	wPrivilegeList
+	wPackageName
 	nWinFields
 )
 
@@ -38,6 +46,7 @@ var winFieldNames = [nWinFields]string{
 	"TargetUserName", "TargetDomainName", "SubjectUserName", "SubjectDomainName", "IpAddress", "IpPort",
 	"Status", "SubStatus", "LogonType", "WorkstationName", "Workstation", "LogonProcessName",
 	"AuthenticationPackageName", "ServiceName", "TargetServerName", "ProcessName", "FailureReason", "PreAuthType",
+	"TicketOptions", "TicketEncryptionType", "TargetSid", "TargetUserSid", "SubjectUserSid", "TargetLogonId", "PrivilegeList", "PackageName",
 }
 
 // positional EventData layouts for Get-WinEvent's Properties array.
@@ -45,9 +54,15 @@ var winPositions = map[int][]int{
 	4624: {-1, wSubjectUserName, wSubjectDomainName, -1, -1, wTargetUserName, wTargetDomainName, -1, wLogonType, wLogonProcessName, wAuthPackage, wWorkstationName, -1, -1, -1, -1, -1, wProcessName, wIpAddress, wIpPort},
 	4625: {-1, wSubjectUserName, wSubjectDomainName, -1, -1, wTargetUserName, wTargetDomainName, wStatus, wFailureReason, wSubStatus, wLogonType, wLogonProcessName, wAuthPackage, wWorkstationName, -1, -1, -1, -1, wProcessName, wIpAddress, wIpPort},
 	4648: {-1, wSubjectUserName, wSubjectDomainName, -1, -1, wTargetUserName, wTargetDomainName, -1, wTargetServerName, -1, -1, wProcessName, wIpAddress, wIpPort},
-	4740: {wTargetUserName, wTargetDomainName, -1, -1, wSubjectUserName, wSubjectDomainName},
-	4771: {wTargetUserName, -1, wServiceName, -1, wStatus, wPreAuthType, wIpAddress, wIpPort},
-	4776: {-1, wTargetUserName, wWorkstation, wStatus},
+	4740: {wTargetUserName, wTargetDomainName, wTargetSid, wSubjectUserSid, wSubjectUserName, wSubjectDomainName},
+	4767: {wTargetUserName, wTargetDomainName, wTargetSid, wSubjectUserSid, wSubjectUserName, wSubjectDomainName},
+	4768: {wTargetUserName, wTargetDomainName, wTargetSid, wServiceName, -1, wTicketOptions, wStatus, wTicketEncryptionType, wPreAuthType, wIpAddress, wIpPort},
+	4769: {wTargetUserName, wTargetDomainName, wServiceName, -1, wTicketOptions, wTicketEncryptionType, wIpAddress, wIpPort, wStatus},
+	4771: {wTargetUserName, wTargetSid, wServiceName, wTicketOptions, wStatus, wPreAuthType, wIpAddress, wIpPort},
+	4776: {wPackageName, wTargetUserName, wWorkstation, wStatus},
+	4634: {wTargetUserSid, wTargetUserName, wTargetDomainName, wTargetLogonID, wLogonType},
+	4647: {wTargetUserSid, wTargetUserName, wTargetDomainName, wTargetLogonID},
+	4672: {wSubjectUserSid, wSubjectUserName, wSubjectDomainName, -1, wPrivilegeList},
 }
 
 const maxProps = 24
@@ -75,6 +90,7 @@ type windowsParser struct {
 	channel  []byte
 	provider []byte
 	message  []byte
+	prog     []byte
 }
 
 // Path ids of the non-event-data fields (event data fields use their
@@ -118,7 +134,7 @@ func winPaths() map[string]int {
 	add(wpHost3, "winlog.computer_name", "Hostname", "MachineName", "Computer", "Event.System.Computer", "computer_name")
 	add(wpHost2, "host.name", "host.hostname", "agent.hostname")
 	add(wpChannel, "winlog.channel", "Channel", "LogName", "Event.System.Channel")
-	add(wpProvider, "winlog.provider_name", "ProviderName", "SourceName", "Event.System.Provider.#attributes.Name")
+	add(wpProvider, "winlog.provider_name", "ProviderName", "SourceName", "Event.System.Provider.#attributes.Name", "Event.System.Provider.Name")
 	add(wpMessage, "message", "Message", "Event.RenderingInfo.Message")
 	return m
 }
@@ -232,6 +248,18 @@ func (p *windowsParser) parse(rec []byte, ev *event.Event) (result, string) {
 	if err := p.w.walk(rec, p.visit); err != nil {
 		return resBad, err.Error()
 	}
+	return p.finish(ev)
+}
+
+// evtxVisit receives the values of a binary .evtx record (paths as the
+// rendered XML's: Event.System.EventID, Event.EventData.TargetUserName).
+func (p *windowsParser) evtxVisit(path, val []byte) { p.field(path, val, kString) }
+
+// evtxWant tells the .evtx reader which values to render.
+func (p *windowsParser) evtxWant(path string) bool { return p.paths.lookup([]byte(path)) >= 0 }
+
+// finish turns the collected fields into the event.
+func (p *windowsParser) finish(ev *event.Event) (result, string) {
 	if p.id == 0 {
 		return resBad, "no event id"
 	}
@@ -268,7 +296,12 @@ func (p *windowsParser) parse(rec []byte, ev *event.Event) (result, string) {
 		}
 	}
 	ev.UserName = p.str(wTargetUserName)
-	if p.id != 4740 { // 4740's TargetDomainName is the caller computer
+	switch p.id {
+	case 4740: // TargetDomainName is the caller computer
+	case 4672: // the subject is the account that logged on
+		ev.UserName = p.str(wSubjectUserName)
+		ev.UserDomain = p.str(wSubjectDomainName)
+	default:
 		ev.UserDomain = p.str(wTargetDomainName)
 	}
 	if ip := p.val(wIpAddress); len(ip) > 0 {
@@ -281,6 +314,11 @@ func (p *windowsParser) parse(rec []byte, ev *event.Event) (result, string) {
 	}
 	status := p.normStatus(wStatus)
 	sub := p.normStatus(wSubStatus)
+	// Outcome "success" marks a verified credential (4624 logon, 4768 TGT,
+	// 4776 NTLM validation, 4648 explicit credentials); companions of a
+	// logon (4672, 4634/4647 logoff, 4769 service tickets on an existing
+	// TGT, 4767 unlock) are "unknown" so that no rule counts one logon
+	// twice. Outcome "failure" marks a failed credential check.
 	switch p.id {
 	case 4624:
 		ev.Action, ev.Outcome = "logged-in", event.OutcomeSuccess
@@ -295,14 +333,33 @@ func (p *windowsParser) parse(rec []byte, ev *event.Event) (result, string) {
 		if ev.Reason == "" {
 			ev.Reason = ReasonBadPassword
 		}
+	case 4634, 4647:
+		ev.Action, ev.Outcome = "logged-out", event.OutcomeUnknown
 	case 4648:
 		ev.Action, ev.Outcome = "logged-in-explicit", event.OutcomeSuccess
+	case 4672:
+		ev.Action, ev.Outcome = "logged-in-special", event.OutcomeUnknown
 	case 4740:
 		ev.Category = "iam"
 		ev.Action, ev.Outcome, ev.Reason = "user-account-locked", event.OutcomeUnknown, ReasonLocked
+	case 4767:
+		ev.Category = "iam"
+		ev.Action, ev.Outcome = "user-account-unlocked", event.OutcomeUnknown
+	case 4768:
+		ev.Action = "kerberos-authentication-ticket-requested"
+		p.kerberosOutcome(ev, status)
+	case 4769:
+		ev.Action = "kerberos-service-ticket-requested"
+		p.kerberosOutcome(ev, status)
+		if ev.Outcome == event.OutcomeSuccess {
+			ev.Outcome = event.OutcomeUnknown // uses a TGT; the password was checked at 4768
+		}
 	case 4771:
-		ev.Action, ev.Outcome = "kerberos-preauth-failed", event.OutcomeFailure
-		ev.Reason = kerberosReason(status)
+		ev.Action = "kerberos-preauth-failed"
+		p.kerberosOutcome(ev, status)
+		if ev.Outcome == event.OutcomeSuccess { // 4771 is only logged for failures
+			ev.Outcome, ev.Reason = event.OutcomeFailure, ReasonOther
+		}
 	case 4776:
 		if isZeroStatus(status) {
 			ev.Action, ev.Outcome = "credential-validated", event.OutcomeSuccess
@@ -310,11 +367,26 @@ func (p *windowsParser) parse(rec []byte, ev *event.Event) (result, string) {
 			ev.Action, ev.Outcome = "credential-validation-failed", event.OutcomeFailure
 			ev.Reason = ntStatusReason(status)
 			if ev.Reason == "" {
-				ev.Reason = ReasonOther
+				ev.Reason = ReasonBadPassword // 0xC000006D/6E without detail
 			}
 		}
 	}
 	return resEvent, ""
+}
+
+// kerberosOutcome sets outcome and reason from a KDC result code.
+func (p *windowsParser) kerberosOutcome(ev *event.Event, status []byte) {
+	if isZeroStatus(status) {
+		ev.Outcome = event.OutcomeSuccess
+		return
+	}
+	kc, ok := kerberosCode(status)
+	if !ok {
+		ev.Outcome, ev.Reason = event.OutcomeFailure, ReasonOther
+		return
+	}
+	ev.Outcome, ev.Reason = kc.outcome, kc.reason
+	ev.SetField("StatusName", kc.name)
 }
 
 // normStatus turns a decimal NTSTATUS (Get-WinEvent gives -1073741715)
@@ -357,26 +429,20 @@ func (p *windowsParser) str(i int) string {
 
 func isWinAuthID(id int) bool {
 	switch id {
-	case 4624, 4625, 4648, 4740, 4771, 4776:
+	case 4624, 4625, 4634, 4647, 4648, 4672, 4740, 4767, 4768, 4769, 4771, 4776:
 		return true
 	}
 	return false
 }
 
+// winCodes holds the event.code strings of the ids parsed, so that no
+// event allocates one.
+var winCodes = map[int]string{4624: "4624", 4625: "4625", 4634: "4634", 4647: "4647", 4648: "4648", 4672: "4672",
+	4740: "4740", 4767: "4767", 4768: "4768", 4769: "4769", 4771: "4771", 4776: "4776"}
+
 func winCode(id int) string {
-	switch id {
-	case 4624:
-		return "4624"
-	case 4625:
-		return "4625"
-	case 4648:
-		return "4648"
-	case 4740:
-		return "4740"
-	case 4771:
-		return "4771"
-	case 4776:
-		return "4776"
+	if s, ok := winCodes[id]; ok {
+		return s
 	}
 	return string(appendInt(nil, id))
 }
@@ -431,20 +497,109 @@ func ntStatusReason(s []byte) string {
 	return ReasonOther
 }
 
-// kerberosReason maps a 4771 Kerberos failure code.
-func kerberosReason(s []byte) string {
-	var buf [16]byte
-	switch string(lower16(&buf, s)) {
-	case "0x18":
-		return ReasonBadPassword
-	case "0x6":
-		return ReasonUnknownUser
-	case "0x12":
-		return ReasonLocked // revoked: disabled, expired or locked
-	case "0x17":
-		return ReasonPasswordExpired
-	case "0x25":
-		return ReasonOther // clock skew
+type kerbCode struct {
+	name    string
+	outcome string
+	reason  string
+}
+
+// kerberosCodes maps every KDC result code (RFC 4120 section 7.5.9 and
+// Microsoft's additions, as logged in 4768/4769/4771 Status) to an ECS
+// outcome and reason. KDC_ERR_PREAUTH_REQUIRED is a normal step of the
+// protocol, not a failed credential, hence "unknown".
+var kerberosCodes = map[uint32]kerbCode{
+	0x1:  {"KDC_ERR_NAME_EXP", event.OutcomeFailure, ReasonAccountExpired},
+	0x2:  {"KDC_ERR_SERVICE_EXP", event.OutcomeFailure, ReasonOther},
+	0x3:  {"KDC_ERR_BAD_PVNO", event.OutcomeFailure, ReasonOther},
+	0x4:  {"KDC_ERR_C_OLD_MAST_KVNO", event.OutcomeFailure, ReasonOther},
+	0x5:  {"KDC_ERR_S_OLD_MAST_KVNO", event.OutcomeFailure, ReasonOther},
+	0x6:  {"KDC_ERR_C_PRINCIPAL_UNKNOWN", event.OutcomeFailure, ReasonUnknownUser},
+	0x7:  {"KDC_ERR_S_PRINCIPAL_UNKNOWN", event.OutcomeFailure, ReasonOther},
+	0x8:  {"KDC_ERR_PRINCIPAL_NOT_UNIQUE", event.OutcomeFailure, ReasonOther},
+	0x9:  {"KDC_ERR_NULL_KEY", event.OutcomeFailure, ReasonOther},
+	0xa:  {"KDC_ERR_CANNOT_POSTDATE", event.OutcomeFailure, ReasonOther},
+	0xb:  {"KDC_ERR_NEVER_VALID", event.OutcomeFailure, ReasonOther},
+	0xc:  {"KDC_ERR_POLICY", event.OutcomeFailure, ReasonBlocked},
+	0xd:  {"KDC_ERR_BADOPTION", event.OutcomeFailure, ReasonOther},
+	0xe:  {"KDC_ERR_ETYPE_NOTSUPP", event.OutcomeFailure, ReasonOther},
+	0xf:  {"KDC_ERR_SUMTYPE_NOSUPP", event.OutcomeFailure, ReasonOther},
+	0x10: {"KDC_ERR_PADATA_TYPE_NOSUPP", event.OutcomeFailure, ReasonOther},
+	0x11: {"KDC_ERR_TRTYPE_NO_SUPP", event.OutcomeFailure, ReasonOther},
+	0x12: {"KDC_ERR_CLIENT_REVOKED", event.OutcomeFailure, ReasonLocked}, // disabled, expired or locked out
+	0x13: {"KDC_ERR_SERVICE_REVOKED", event.OutcomeFailure, ReasonOther},
+	0x14: {"KDC_ERR_TGT_REVOKED", event.OutcomeFailure, ReasonOther},
+	0x15: {"KDC_ERR_CLIENT_NOTYET", event.OutcomeFailure, ReasonOther},
+	0x16: {"KDC_ERR_SERVICE_NOTYET", event.OutcomeFailure, ReasonOther},
+	0x17: {"KDC_ERR_KEY_EXPIRED", event.OutcomeFailure, ReasonPasswordExpired},
+	0x18: {"KDC_ERR_PREAUTH_FAILED", event.OutcomeFailure, ReasonBadPassword},
+	0x19: {"KDC_ERR_PREAUTH_REQUIRED", event.OutcomeUnknown, ReasonOther},
+	0x1a: {"KDC_ERR_SERVER_NOMATCH", event.OutcomeFailure, ReasonOther},
+	0x1b: {"KDC_ERR_MUST_USE_USER2USER", event.OutcomeFailure, ReasonOther},
+	0x1c: {"KDC_ERR_PATH_NOT_ACCEPTED", event.OutcomeFailure, ReasonOther},
+	0x1d: {"KDC_ERR_SVC_UNAVAILABLE", event.OutcomeFailure, ReasonOther},
+	0x1f: {"KRB_AP_ERR_BAD_INTEGRITY", event.OutcomeFailure, ReasonOther},
+	0x20: {"KRB_AP_ERR_TKT_EXPIRED", event.OutcomeFailure, ReasonOther},
+	0x21: {"KRB_AP_ERR_TKT_NYV", event.OutcomeFailure, ReasonOther},
+	0x22: {"KRB_AP_ERR_REPEAT", event.OutcomeFailure, ReasonOther},
+	0x23: {"KRB_AP_ERR_NOT_US", event.OutcomeFailure, ReasonOther},
+	0x24: {"KRB_AP_ERR_BADMATCH", event.OutcomeFailure, ReasonOther},
+	0x25: {"KRB_AP_ERR_SKEW", event.OutcomeFailure, ReasonOther},
+	0x26: {"KRB_AP_ERR_BADADDR", event.OutcomeFailure, ReasonOther},
+	0x27: {"KRB_AP_ERR_BADVERSION", event.OutcomeFailure, ReasonOther},
+	0x28: {"KRB_AP_ERR_MSG_TYPE", event.OutcomeFailure, ReasonOther},
+	0x29: {"KRB_AP_ERR_MODIFIED", event.OutcomeFailure, ReasonOther},
+	0x2a: {"KRB_AP_ERR_BADORDER", event.OutcomeFailure, ReasonOther},
+	0x2c: {"KRB_AP_ERR_BADKEYVER", event.OutcomeFailure, ReasonOther},
+	0x2d: {"KRB_AP_ERR_NOKEY", event.OutcomeFailure, ReasonOther},
+	0x2e: {"KRB_AP_ERR_MUT_FAIL", event.OutcomeFailure, ReasonOther},
+	0x2f: {"KRB_AP_ERR_BADDIRECTION", event.OutcomeFailure, ReasonOther},
+	0x30: {"KRB_AP_ERR_METHOD", event.OutcomeFailure, ReasonOther},
+	0x31: {"KRB_AP_ERR_BADSEQ", event.OutcomeFailure, ReasonOther},
+	0x32: {"KRB_AP_ERR_INAPP_CKSUM", event.OutcomeFailure, ReasonOther},
+	0x33: {"KRB_AP_PATH_NOT_ACCEPTED", event.OutcomeFailure, ReasonOther},
+	0x34: {"KRB_ERR_RESPONSE_TOO_BIG", event.OutcomeFailure, ReasonOther},
+	0x3c: {"KRB_ERR_GENERIC", event.OutcomeFailure, ReasonOther},
+	0x3d: {"KRB_ERR_FIELD_TOOLONG", event.OutcomeFailure, ReasonOther},
+	0x3e: {"KDC_ERR_CLIENT_NOT_TRUSTED", event.OutcomeFailure, ReasonOther},
+	0x3f: {"KDC_ERR_KDC_NOT_TRUSTED", event.OutcomeFailure, ReasonOther},
+	0x40: {"KDC_ERR_INVALID_SIG", event.OutcomeFailure, ReasonOther},
+	0x41: {"KDC_ERR_KEY_TOO_WEAK", event.OutcomeFailure, ReasonOther},
+	0x42: {"KDC_ERR_CERTIFICATE_MISMATCH", event.OutcomeFailure, ReasonOther},
+	0x43: {"KRB_AP_ERR_NO_TGT", event.OutcomeFailure, ReasonOther},
+	0x44: {"KDC_ERR_WRONG_REALM", event.OutcomeFailure, ReasonOther},
+	0x45: {"KRB_AP_ERR_USER_TO_USER_REQUIRED", event.OutcomeFailure, ReasonOther},
+	0x46: {"KDC_ERR_CANT_VERIFY_CERTIFICATE", event.OutcomeFailure, ReasonOther},
+	0x47: {"KDC_ERR_INVALID_CERTIFICATE", event.OutcomeFailure, ReasonOther},
+	0x48: {"KDC_ERR_REVOKED_CERTIFICATE", event.OutcomeFailure, ReasonOther},
+	0x49: {"KDC_ERR_REVOCATION_STATUS_UNKNOWN", event.OutcomeFailure, ReasonOther},
+	0x4a: {"KDC_ERR_REVOCATION_STATUS_UNAVAILABLE", event.OutcomeFailure, ReasonOther},
+	0x4b: {"KDC_ERR_CLIENT_NAME_MISMATCH", event.OutcomeFailure, ReasonOther},
+	0x4c: {"KDC_ERR_KDC_NAME_MISMATCH", event.OutcomeFailure, ReasonOther},
+}
+
+// kerberosCode looks up a KDC result code given as 0x-hex or decimal.
+func kerberosCode(s []byte) (kerbCode, bool) {
+	var n uint64
+	var err error
+	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		n, err = strconv.ParseUint(string(s[2:]), 16, 32)
+	} else {
+		n, err = strconv.ParseUint(string(s), 10, 32)
 	}
-	return ReasonOther
+	if err != nil {
+		return kerbCode{}, false
+	}
+	kc, ok := kerberosCodes[uint32(n)]
+	return kc, ok
+}
+
+// program names the source of the last record for Stats.Programs: the
+// channel when it is not Security, else "Security <event id>".
+func (p *windowsParser) program() []byte {
+	p.prog = p.prog[:0]
+	if len(p.channel) > 0 && !bytes.EqualFold(p.channel, []byte("Security")) {
+		return append(p.prog, p.channel...)
+	}
+	p.prog = append(p.prog, "Security "...)
+	return appendInt(p.prog, p.id)
 }

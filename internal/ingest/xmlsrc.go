@@ -1,0 +1,253 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+
+	"github.com/firebreak-msp/firebreak/internal/event"
+)
+
+// xmlSource reads rendered Windows event XML: the <Event> elements that
+// `wevtutil qe /f:xml`, Event Viewer's "Save as XML", Get-WinEvent's
+// ToXml() and Windows Event Forwarding produce, with or without an
+// <Events> root, a byte order mark, a prolog, or newlines between events.
+// Each <Event> is cut out of the stream and decoded on its own, so one
+// malformed event is counted and skipped and the next one is read.
+// Values reach the Windows parser under the same paths as JSON's and
+// .evtx's (Event.System.EventID, Event.EventData.TargetUserName), so every
+// Windows form shares one mapping.
+type xmlSource struct {
+	l     *lineReader
+	p     *windowsParser
+	max   int
+	n     int64 // records cut so far
+	stack []string
+	path  []byte
+	text  []byte
+	named []bool // element is <Data Name=...>
+	leaf  []bool // element has no child element (so its text is a value, not indentation)
+}
+
+func newXMLSource(l *lineReader, o *Options) *xmlSource {
+	return &xmlSource{l: l, p: newWindowsParser(o).(*windowsParser), max: o.maxLine()}
+}
+
+var (
+	xmlEventOpen  = []byte("<Event")
+	xmlEventClose = []byte("</Event>")
+)
+
+// eventStart finds "<Event" followed by whitespace, '>' or '/' (not
+// <Events>, <EventData>, <EventID>).
+func eventStart(b []byte) int {
+	off := 0
+	for {
+		i := bytes.Index(b[off:], xmlEventOpen)
+		if i < 0 {
+			return -1
+		}
+		j := off + i + len(xmlEventOpen)
+		if j >= len(b) {
+			return off + i // decide after more data
+		}
+		switch b[j] {
+		case ' ', '\t', '\r', '\n', '>':
+			return off + i
+		}
+		off = j
+	}
+}
+
+// next cuts the next <Event>…</Event>. A nil record with nil error is an
+// event longer than the line limit (skipped).
+func (s *xmlSource) next() ([]byte, error) {
+	l := s.l
+	for {
+		buf := l.buf[l.r:l.w]
+		i := eventStart(buf)
+		if i < 0 || i+len(xmlEventOpen) >= len(buf) {
+			keep := 0
+			if i >= 0 {
+				keep = len(buf) - i
+			} else if len(buf) >= len(xmlEventOpen) {
+				keep = len(xmlEventOpen) - 1
+			} else {
+				keep = len(buf)
+			}
+			l.pos += int64(len(buf) - keep)
+			l.r = l.w - keep
+			if !l.fill() {
+				return nil, l.endErr()
+			}
+			continue
+		}
+		if i > 0 {
+			l.pos += int64(i)
+			l.r += i
+			buf = buf[i:]
+		}
+		j := bytes.Index(buf, xmlEventClose)
+		if j < 0 {
+			if len(buf) > s.max {
+				// too long: drop this start tag and look for the next event
+				l.pos += int64(len(xmlEventOpen))
+				l.r += len(xmlEventOpen)
+				s.n++
+				return nil, nil
+			}
+			if !l.fill() {
+				if l.w > l.r {
+					s.n++
+					rec := l.buf[l.r:l.w]
+					l.pos += int64(len(rec))
+					l.r = l.w
+					return rec, nil // truncated: the decoder reports it
+				}
+				return nil, l.endErr()
+			}
+			continue
+		}
+		rec := buf[:j+len(xmlEventClose)]
+		l.pos += int64(len(rec))
+		l.r += len(rec)
+		s.n++
+		return rec, nil
+	}
+}
+
+// decode walks one <Event> element and hands its values to the parser.
+func (s *xmlSource) decode(rec []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(rec))
+	d.Strict = false
+	s.stack = s.stack[:0]
+	s.named = s.named[:0]
+	s.leaf = s.leaf[:0]
+	s.text = s.text[:0]
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			if len(s.stack) != 0 {
+				return io.ErrUnexpectedEOF
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if len(s.stack) >= 32 {
+				return errTooDeep
+			}
+			s.text = s.text[:0]
+			if n := len(s.leaf); n > 0 {
+				s.leaf[n-1] = false
+			}
+			s.stack = append(s.stack, t.Name.Local)
+			named := false
+			s.path = s.joinPath()
+			base := len(s.path)
+			for _, a := range t.Attr {
+				if a.Name.Space == "xmlns" || a.Name.Local == "xmlns" {
+					continue
+				}
+				if t.Name.Local == "Data" && a.Name.Local == "Name" {
+					named = true
+					s.stack[len(s.stack)-1] = "\x00" + a.Value
+					continue
+				}
+				s.path = append(append(append(s.path[:base], '.'), a.Name.Local...), nil...)
+				s.p.field(s.path, []byte(a.Value), kString)
+			}
+			s.named = append(s.named, named)
+			s.leaf = append(s.leaf, true)
+		case xml.CharData:
+			s.text = append(s.text, t...)
+		case xml.EndElement:
+			if len(s.stack) == 0 {
+				return errUnbalanced
+			}
+			v := s.text
+			named := s.named[len(s.named)-1]
+			if s.leaf[len(s.leaf)-1] && (len(v) > 0 || named) {
+				s.path = s.joinPath()
+				s.p.field(s.path, v, kString)
+			}
+			s.text = s.text[:0]
+			s.stack = s.stack[:len(s.stack)-1]
+			s.named = s.named[:len(s.named)-1]
+			s.leaf = s.leaf[:len(s.leaf)-1]
+		}
+	}
+}
+
+type xmlErr string
+
+func (e xmlErr) Error() string { return string(e) }
+
+const (
+	errTooDeep    = xmlErr("elements nested too deeply")
+	errUnbalanced = xmlErr("end tag without start tag")
+)
+
+// joinPath is the dotted path of the element stack; a <Data Name="X">
+// element (stored as "\x00X") contributes X in place of "Data".
+func (s *xmlSource) joinPath() []byte {
+	p := s.path[:0]
+	for i, name := range s.stack {
+		if i > 0 {
+			p = append(p, '.')
+		}
+		if len(name) > 0 && name[0] == 0 {
+			name = name[1:]
+		}
+		p = append(p, name...)
+	}
+	return p
+}
+
+// nextXML is Reader.Next for rendered event XML.
+func (r *Reader) nextXML(ev *event.Event) error {
+	s := r.xml
+	for {
+		rec, err := s.next()
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			r.tooLong(s.n)
+			continue
+		}
+		r.st.Lines++
+		ev.Reset()
+		s.p.reset(ev)
+		if err := s.decode(rec); err != nil {
+			r.bad(s.n, "bad event XML: "+err.Error(), rec)
+			r.programBad(nil, s.n, "bad event XML: "+err.Error(), rec)
+			continue
+		}
+		res, why := s.p.finish(ev)
+		switch res {
+		case resEvent:
+			r.st.Parsed++
+			r.st.programBytes(s.p.program()).Parsed++
+			ev.File = r.name
+			ev.Line = s.n
+			ev.Offset = r.lines.pos
+			if ev.Message == "" {
+				ev.Message = string(rec)
+			}
+			if ev.Tenant == "" {
+				r.assignTenant(ev)
+			}
+			return nil
+		case resIgnored:
+			r.st.Ignored++
+			r.st.programBytes(s.p.program()).Ignored++
+		default:
+			r.bad(s.n, why, rec)
+			r.programBad(s.p.program(), s.n, why, rec)
+		}
+	}
+}
