@@ -10,6 +10,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -21,6 +22,41 @@ import (
 
 //go:embed sqlite/*.sql postgres/*.sql
 var files embed.FS
+
+// ErrNewerSchema is returned when a database was migrated by a newer
+// firebreak than this binary: it refuses to touch it rather than run an old
+// program on a schema it does not know.
+var ErrNewerSchema = errors.New("database schema is newer than this binary knows")
+
+// SchemaTable creates the table that records applied migrations (the same
+// statement for both dialects).
+const SchemaTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER PRIMARY KEY,
+  name    TEXT    NOT NULL,
+  applied BIGINT  NOT NULL
+)`
+
+// Latest is the newest schema version this binary knows for a dialect.
+func Latest(dialect string) (int, error) {
+	ms, err := List(dialect)
+	return len(ms), err
+}
+
+// Current reads a database's schema version: 0 for a database firebreak has
+// never migrated (no schema_migrations table).
+func Current(ctx context.Context, db *sql.DB) (int, error) {
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&n)
+	if err != nil {
+		var exists int
+		// Tell "no table" from a real error without dialect-specific codes.
+		if db.QueryRowContext(ctx, `SELECT 1 FROM schema_migrations WHERE 1 = 0`).Scan(&exists) != nil {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("reading schema version: %w", err)
+	}
+	return n, nil
+}
 
 // Migration is one schema version.
 type Migration struct {
@@ -78,11 +114,7 @@ func Apply(ctx context.Context, db *sql.DB, dialect, lock string, now time.Time)
 			return 0, fmt.Errorf("locking for migration: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-  version INTEGER PRIMARY KEY,
-  name    TEXT    NOT NULL,
-  applied BIGINT  NOT NULL
-)`); err != nil {
+	if _, err := tx.ExecContext(ctx, SchemaTable); err != nil {
 		return 0, fmt.Errorf("creating schema_migrations: %w", err)
 	}
 	var current int
@@ -90,7 +122,7 @@ func Apply(ctx context.Context, db *sql.DB, dialect, lock string, now time.Time)
 		return 0, fmt.Errorf("reading schema version: %w", err)
 	}
 	if current > len(ms) {
-		return current, fmt.Errorf("database schema version %d is newer than this binary knows (%d): upgrade firebreak", current, len(ms))
+		return current, fmt.Errorf("%w: version %d, this binary knows %d: upgrade firebreak (or restore a backup made by this version)", ErrNewerSchema, current, len(ms))
 	}
 	ins := `INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`
 	if dialect == "postgres" {

@@ -1,0 +1,451 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	sqlite "modernc.org/sqlite"
+
+	"github.com/firebreak-msp/firebreak/internal/store/migrations"
+)
+
+// The store's files in a data directory (the names internal/store/sqlite
+// uses).
+const (
+	dbFile  = "firebreak.db"
+	keyFile = "secret.key"
+)
+
+// Format names the backup file layout: an SQLite database, the store's own
+// tables plus a firebreak_backup table holding the manifest.
+const Format = "firebreak-backup/1"
+
+const manifestTable = "firebreak_backup"
+
+// ErrNotBackup is returned for a file that is not a firebreak backup (not
+// SQLite, or SQLite without a firebreak manifest).
+var ErrNotBackup = errors.New("not a firebreak backup")
+
+// ErrCorrupt is returned for a backup that fails SQLite's integrity check.
+var ErrCorrupt = errors.New("backup is corrupt")
+
+// ErrNotEmpty is returned when a restore or migration target already holds
+// data; nothing is written.
+var ErrNotEmpty = errors.New("target is not empty")
+
+// Manifest describes a backup.
+type Manifest struct {
+	Format        string    `json:"format"`
+	Created       time.Time `json:"created"`
+	Version       string    `json:"firebreak_version"` // the firebreak that wrote it
+	SchemaVersion int       `json:"schema_version"`
+	Source        string    `json:"source"`  // data directory it was taken from
+	HasKey        bool      `json:"has_key"` // carries the data directory's secret.key
+	Events        int64     `json:"events"`  // rows in events, for a quick check after restore
+	Bytes         int64     `json:"bytes"`   // size of the backup file
+	Seconds       float64   `json:"seconds"` // how long the backup took
+}
+
+// BackupOptions tune Backup.
+type BackupOptions struct {
+	Version string           // firebreak version recorded in the manifest
+	Now     func() time.Time // defaults to time.Now
+	// PagesPerStep, when positive, copies the database in steps of this
+	// many pages. The default (0) copies it in one step, in one read
+	// transaction: a stepped backup restarts whenever another process
+	// writes, so under continuous ingest only the one-step copy finishes.
+	PagesPerStep int
+}
+
+// rawConn is the modernc.org/sqlite connection's online-backup method.
+type rawConn interface {
+	NewBackup(dstURI string) (*sqlite.Backup, error)
+}
+
+// Backup takes an online backup of the SQLite store in dataDir into dst,
+// while the store may be in use (serve keeps ingesting: SQLite's backup API
+// reads one consistent snapshot in WAL mode without blocking the writer).
+// The file is written beside dst and renamed into place only once it is
+// complete and passes an integrity check; it holds the data directory's
+// secret key, so it is created 0600.
+func Backup(ctx context.Context, dataDir, dst string, o BackupOptions) (Manifest, error) {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
+	src := filepath.Join(dataDir, dbFile)
+	if _, err := os.Stat(src); err != nil {
+		return Manifest{}, fmt.Errorf("backing up %s: no store there: %w", dataDir, err)
+	}
+	db, err := openSQLite(src, true)
+	if err != nil {
+		return Manifest{}, err
+	}
+	defer db.Close()
+	schema, err := migrations.Current(ctx, db)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("backing up %s: %w", src, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+	if err != nil {
+		return Manifest{}, fmt.Errorf("backing up: %w", err)
+	}
+	tmpPath := tmp.Name()
+	tmp.Close()
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(tmpPath)
+		}
+	}()
+	if err := os.Chmod(tmpPath, 0o600); err != nil {
+		return Manifest{}, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return Manifest{}, err
+	}
+	err = conn.Raw(func(dc any) error {
+		rc, okc := dc.(rawConn)
+		if !okc {
+			return fmt.Errorf("sqlite driver has no online backup (%T)", dc)
+		}
+		bk, err := rc.NewBackup("file:" + tmpPath)
+		if err != nil {
+			return err
+		}
+		step := int32(-1)
+		if o.PagesPerStep > 0 {
+			step = int32(o.PagesPerStep)
+		}
+		for {
+			if err := ctx.Err(); err != nil {
+				bk.Finish()
+				return err
+			}
+			more, err := bk.Step(step)
+			if err != nil {
+				bk.Finish()
+				return err
+			}
+			if !more {
+				break
+			}
+		}
+		return bk.Finish()
+	})
+	conn.Close()
+	if err != nil {
+		return Manifest{}, fmt.Errorf("backing up %s: %w", src, err)
+	}
+
+	m := Manifest{Format: Format, Created: start.UTC(), Version: o.Version, SchemaVersion: schema, Source: dataDir}
+	key, err := os.ReadFile(filepath.Join(dataDir, keyFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Manifest{}, fmt.Errorf("reading secret key: %w", err)
+	}
+	m.HasKey = err == nil
+	out, err := openSQLite(tmpPath, false)
+	if err != nil {
+		return Manifest{}, err
+	}
+	err = func() error {
+		defer out.Close()
+		if err := out.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&m.Events); err != nil {
+			return fmt.Errorf("counting events in the copy: %w", err)
+		}
+		// A self-contained file: no -wal beside it.
+		if _, err := out.ExecContext(ctx, `PRAGMA journal_mode=DELETE`); err != nil {
+			return err
+		}
+		if _, err := out.ExecContext(ctx, `CREATE TABLE `+manifestTable+` (key TEXT PRIMARY KEY, value TEXT NOT NULL)`); err != nil {
+			return err
+		}
+		kv := map[string]string{
+			"format": m.Format, "created": m.Created.Format(time.RFC3339Nano), "firebreak_version": m.Version,
+			"schema_version": strconv.Itoa(m.SchemaVersion), "source": m.Source, "events": strconv.FormatInt(m.Events, 10),
+		}
+		if m.HasKey {
+			kv["secret_key"] = string(bytes.TrimSpace(key))
+		}
+		for k, v := range kv {
+			if _, err := out.ExecContext(ctx, `INSERT INTO `+manifestTable+` (key, value) VALUES (?, ?)`, k, v); err != nil {
+				return err
+			}
+		}
+		return quickCheck(ctx, out)
+	}()
+	if err != nil {
+		return Manifest{}, fmt.Errorf("finishing backup %s: %w", dst, err)
+	}
+	if err := syncFile(tmpPath); err != nil {
+		return Manifest{}, err
+	}
+	if err := os.Rename(tmpPath, dst); err != nil {
+		return Manifest{}, fmt.Errorf("backing up: %w", err)
+	}
+	ok = true
+	if fi, err := os.Stat(dst); err == nil {
+		m.Bytes = fi.Size()
+	}
+	m.Seconds = now().Sub(start).Seconds()
+	return m, nil
+}
+
+// Inspect reads and checks a backup file without changing it: it must be an
+// SQLite database carrying a firebreak manifest, of a schema this binary
+// knows, and pass SQLite's quick integrity check.
+func Inspect(ctx context.Context, path string) (Manifest, error) {
+	m, _, err := inspect(ctx, path)
+	return m, err
+}
+
+func inspect(ctx context.Context, path string) (Manifest, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Manifest{}, "", err
+	}
+	head := make([]byte, 16)
+	_, err = io.ReadFull(f, head)
+	fi, _ := f.Stat()
+	f.Close()
+	if err != nil || string(head) != "SQLite format 3\x00" {
+		return Manifest{}, "", fmt.Errorf("%s: %w: not an SQLite database", path, ErrNotBackup)
+	}
+	db, err := openSQLite(path, true)
+	if err != nil {
+		return Manifest{}, "", err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT key, value FROM `+manifestTable)
+	if err != nil {
+		if strings.Contains(err.Error(), "no such table") {
+			return Manifest{}, "", fmt.Errorf("%s: %w: an SQLite database without a firebreak manifest (table %s)", path, ErrNotBackup, manifestTable)
+		}
+		if strings.Contains(err.Error(), "malformed") || strings.Contains(err.Error(), "not a database") {
+			return Manifest{}, "", fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
+		}
+		return Manifest{}, "", fmt.Errorf("%s: reading manifest: %w", path, err)
+	}
+	kv := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			return Manifest{}, "", fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
+		}
+		kv[k] = v
+	}
+	if err := rows.Close(); err != nil {
+		return Manifest{}, "", fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
+	}
+	if kv["format"] != Format {
+		return Manifest{}, "", fmt.Errorf("%s: %w: manifest format %q, this binary reads %q", path, ErrNotBackup, kv["format"], Format)
+	}
+	m := Manifest{Format: kv["format"], Version: kv["firebreak_version"], Source: kv["source"]}
+	m.Created, _ = time.Parse(time.RFC3339Nano, kv["created"])
+	m.SchemaVersion, _ = strconv.Atoi(kv["schema_version"])
+	m.Events, _ = strconv.ParseInt(kv["events"], 10, 64)
+	m.HasKey = kv["secret_key"] != ""
+	if fi != nil {
+		m.Bytes = fi.Size()
+	}
+	if err := quickCheck(ctx, db); err != nil {
+		return m, "", fmt.Errorf("%s: %w", path, err)
+	}
+	have, err := migrations.Current(ctx, db)
+	if err != nil {
+		return m, "", fmt.Errorf("%s: %w", path, err)
+	}
+	latest, err := migrations.Latest("sqlite")
+	if err != nil {
+		return m, "", err
+	}
+	if have == 0 || have != m.SchemaVersion {
+		return m, "", fmt.Errorf("%s: %w: manifest says schema %d, the tables say %d", path, ErrCorrupt, m.SchemaVersion, have)
+	}
+	if have > latest {
+		return m, "", fmt.Errorf("%s: %w: version %d, this binary knows %d: restore it with a newer firebreak", path, migrations.ErrNewerSchema, have, latest)
+	}
+	var n int64
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&n); err != nil || n != m.Events {
+		return m, "", fmt.Errorf("%s: %w: manifest says %d events, the table holds %d (%v)", path, ErrCorrupt, m.Events, n, err)
+	}
+	return m, kv["secret_key"], nil
+}
+
+// RestoreOptions tune Restore.
+type RestoreOptions struct {
+	// Force restores into a data directory that already holds a store: its
+	// files are moved into a pre-restore-<time> subdirectory first, never
+	// deleted or overwritten.
+	Force bool
+	Now   func() time.Time
+}
+
+// Restore checks the backup at src (see Inspect) and installs it as the
+// store of dataDir, with its secret key. It refuses, changing nothing, when
+// the backup is not a firebreak backup, is corrupt, is of a newer schema,
+// or dataDir already holds a store or a different key (unless Force). The
+// store must not be open while restoring.
+func Restore(ctx context.Context, src, dataDir string, o RestoreOptions) (Manifest, error) {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	m, key, err := inspect(ctx, src)
+	if err != nil {
+		return m, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return m, err
+	}
+	dbPath := filepath.Join(dataDir, dbFile)
+	keyPath := filepath.Join(dataDir, keyFile)
+	var present []string
+	for _, n := range []string{dbFile, dbFile + "-wal", dbFile + "-shm", keyFile} {
+		if _, err := os.Stat(filepath.Join(dataDir, n)); err == nil {
+			present = append(present, n)
+		}
+	}
+	if len(present) > 0 && !o.Force {
+		return m, fmt.Errorf("restoring into %s: %w: it holds %s; restore into an empty directory, or pass --force to move them into a pre-restore subdirectory", dataDir, ErrNotEmpty, strings.Join(present, ", "))
+	}
+	// Prepare the new database beside the old one before moving anything.
+	tmp := filepath.Join(dataDir, "."+dbFile+".restore")
+	if err := copyFile(src, tmp, 0o600); err != nil {
+		return m, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(tmp)
+		}
+	}()
+	db, err := openSQLite(tmp, false)
+	if err != nil {
+		return m, err
+	}
+	_, err = db.ExecContext(ctx, `DROP TABLE `+manifestTable)
+	if err == nil {
+		_, err = db.ExecContext(ctx, `VACUUM`)
+	}
+	if err == nil {
+		// The store's own journal mode, so opening it changes nothing.
+		_, err = db.ExecContext(ctx, `PRAGMA journal_mode=WAL`)
+	}
+	db.Close()
+	if err != nil {
+		return m, fmt.Errorf("preparing restore: %w", err)
+	}
+	if err := syncFile(tmp); err != nil {
+		return m, err
+	}
+	if len(present) > 0 {
+		aside := filepath.Join(dataDir, "pre-restore-"+now().UTC().Format("20060102T150405Z"))
+		if err := os.Mkdir(aside, 0o700); err != nil {
+			return m, fmt.Errorf("restoring into %s: %w", dataDir, err)
+		}
+		for _, n := range present {
+			if err := os.Rename(filepath.Join(dataDir, n), filepath.Join(aside, n)); err != nil {
+				return m, fmt.Errorf("moving %s aside: %w", n, err)
+			}
+		}
+	}
+	if key != "" {
+		if err := os.WriteFile(keyPath, []byte(key+"\n"), 0o600); err != nil {
+			return m, fmt.Errorf("writing secret key: %w", err)
+		}
+	}
+	if err := os.Rename(tmp, dbPath); err != nil {
+		return m, fmt.Errorf("restoring: %w", err)
+	}
+	ok = true
+	return m, nil
+}
+
+// SchemaVersion reports the schema version of the SQLite store in dataDir
+// and the newest this binary knows. It opens the database read-only and
+// migrates nothing.
+func SchemaVersion(ctx context.Context, dataDir string) (have, latest int, err error) {
+	latest, err = migrations.Latest("sqlite")
+	if err != nil {
+		return 0, 0, err
+	}
+	path := filepath.Join(dataDir, dbFile)
+	if _, err := os.Stat(path); err != nil {
+		return 0, latest, fmt.Errorf("no store in %s: %w", dataDir, err)
+	}
+	db, err := openSQLite(path, true)
+	if err != nil {
+		return 0, latest, err
+	}
+	defer db.Close()
+	have, err = migrations.Current(ctx, db)
+	return have, latest, err
+}
+
+func openSQLite(path string, readOnly bool) (*sql.DB, error) {
+	q := "_pragma=busy_timeout(10000)"
+	if readOnly {
+		q += "&mode=ro"
+	}
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+func quickCheck(ctx context.Context, db *sql.DB) error {
+	var res string
+	if err := db.QueryRowContext(ctx, `PRAGMA quick_check`).Scan(&res); err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if res != "ok" {
+		return fmt.Errorf("%w: quick_check: %s", ErrCorrupt, res)
+	}
+	return nil
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
