@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/firebreak-msp/firebreak/internal/server"
+	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/store/transfer"
 	"github.com/firebreak-msp/firebreak/internal/version"
 )
@@ -19,7 +19,7 @@ import (
 // defaultDataDir is serve's data directory unless told otherwise: the
 // FIREBREAK_DATA_DIR environment variable, else serve's default.
 func defaultDataDir() string {
-	return cmp.Or(os.Getenv("FIREBREAK_DATA_DIR"), server.DefaultConfig().DataDir)
+	return cmp.Or(os.Getenv("FIREBREAK_DATA_DIR"), config.Default().DataDir)
 }
 
 type backupOptions struct {
