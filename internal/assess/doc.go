@@ -57,7 +57,7 @@
 //	             retention_days, segregated, days_since_patched, delivered,
 //	             customers, vendor_listed, kev}
 //	gdap         tenant subjects: {id, customer, roles, global_admin, auto_extend,
-//	             auto_extend_duration, duration, status, days_to_end, access_groups}
+//	             duration, status, days_to_end, access_groups}
 //	assets       {id, hostname, kind, critical, internet_ports, eol,
 //	             days_since_patched, gold_image, software (count), kev}
 //	kev (items)  open KEV matches: {cve, name, ransomware, overdue, due, added,

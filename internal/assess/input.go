@@ -30,7 +30,7 @@ var keyTerms = func() map[string]*ast.Term {
 		privilege privilege_rank standing expired live grant via scope ev_kind ev_id cve ransomware overdue due added
 		confirmed required_action management vendor product version host ports internet_exposed logging_enabled
 		retention_days segregated days_since_patched delivered customers vendor_listed kev customer global_admin
-		auto_extend auto_extend_duration duration status days_to_end access_groups hostname critical internet_ports
+		auto_extend duration status days_to_end access_groups hostname critical internet_ports
 		eol gold_image software scope rpo_hours hours_since_success offline immutable keys_separate
 		days_since_restore_test gold_images executive technical procurement days_since_exercised hard_copy
 		includes_msp clauses notification_hours days_since_review domain spf spf_all spf_valid dmarc dmarc_policy
@@ -291,10 +291,7 @@ func (x *index) toolTerm(ti int) *ast.Term {
 func (x *index) gdapTerm(ti int) *ast.Term {
 	t := &x.e.Tools[ti]
 	g := t.GDAP
-	auto := null()
-	if g.AutoExtend != "" {
-		auto = boolean(g.AutoExtend != "PT0S")
-	}
+	auto := boolp(g.AutoExtend)
 	end := null()
 	if g.EndDate != nil {
 		end = num(int(g.EndDate.Sub(x.now).Hours() / 24))
@@ -305,9 +302,8 @@ func (x *index) gdapTerm(ti int) *ast.Term {
 		f("roles", strs(g.Roles)),
 		f("global_admin", boolean(hasGA(g.Roles))),
 		f("auto_extend", auto),
-		f("auto_extend_duration", str(g.AutoExtend)),
-		f("duration", str(g.Duration)),
-		f("status", str(g.Status)),
+		f("duration", str(string(g.Duration))),
+		f("status", str(string(g.Status))),
 		f("days_to_end", end),
 		f("access_groups", strs(g.AccessGroups)),
 	)

@@ -33,7 +33,17 @@ var enumValues = map[reflect.Type][]string{
 	reflect.TypeFor[ToolKind](): {string(ToolRMM), string(ToolPSA), string(ToolRemoteAccess), string(ToolVPN), string(ToolJumpHost),
 		string(ToolVault), string(ToolBackupConsole), string(ToolIdP), string(ToolSIEM), string(ToolGDAP), string(ToolOther)},
 	reflect.TypeFor[Privilege](): {string(PrivRead), string(PrivOperate), string(PrivAdmin), string(PrivFull)},
+	reflect.TypeFor[GDAPStatus](): {string(GDAPActive), string(GDAPActivating), string(GDAPApprovalPending), string(GDAPApproved),
+		string(GDAPCreated), string(GDAPExpired), string(GDAPExpiring), string(GDAPTerminated), string(GDAPTerminating), string(GDAPTerminationRequested)},
+	reflect.TypeFor[Credential]():   {string(CredPassword), string(CredClientSecret), string(CredCertificate), string(CredManagedIdentity), string(CredToken)},
+	reflect.TypeFor[Compensation](): {string(CompCertificate), string(CompWorkloadIdentity), string(CompIPRestricted)},
+	reflect.TypeFor[Capability]():   {string(CapRunScriptSystem), string(CapRemoteShell), string(CapFileTransfer), string(CapDeploySoftware), string(CapViewOnly)},
 }
+
+// typeDuration is validated as an ISO 8601 duration.
+var typeDuration = reflect.TypeFor[Duration]()
+
+const expectDuration = "an ISO 8601 duration such as P730D, P2Y or PT0S"
 
 // Personnel values.
 const (
@@ -45,11 +55,12 @@ const (
 // fieldEnums lists accepted values of plain string fields (or elements of
 // []string fields), keyed by struct type name and yaml key.
 var fieldEnums = map[string][]string{
-	"Grant.mode":         {ModeStanding, ModeJIT},
-	"Identity.personnel": {PersonnelActive, PersonnelDeparted, PersonnelLeave},
-	"Contract.clauses":   Clauses,
-	"CSVImport.kind":     {"identities", "assets", "grants"},
-	"DMARC.policy":       {"none", "quarantine", "reject"},
+	"Grant.mode":                {ModeStanding, ModeJIT},
+	"Identity.personnel":        {PersonnelActive, PersonnelDeparted, PersonnelLeave},
+	"Contract.clauses":          Clauses,
+	"CSVImport.kind":            {"identities", "assets", "grants"},
+	"DMARC.policy":              {"none", "quarantine", "reject"},
+	"GDAPAssignment.assignment": {AssignActive, AssignEligible},
 }
 
 // refFields are the keys whose position is remembered for reference checks.
@@ -57,7 +68,7 @@ var refFields = map[string]bool{
 	"id": true, "subject": true, "target": true, "via": true, "home": true, "tenant": true,
 	"console": true, "customer": true, "party": true, "members": true, "supplies": true,
 	"agents": true, "access_groups": true, "groups": true, "owner": true, "object": true,
-	"file": true,
+	"file": true, "group": true, "identity": true, "staff": true,
 }
 
 type fieldInfo struct {
@@ -68,11 +79,12 @@ type fieldInfo struct {
 }
 
 type structInfo struct {
-	name   string
-	fields []fieldInfo
-	byKey  map[string]int
-	keys   string // "a, b, c" for messages
-	pos    int    // index of the Pos field, -1 if none
+	name    string
+	fields  []fieldInfo
+	byKey   map[string]int
+	keys    string // "a, b, c" for messages
+	keyList []string
+	pos     int // index of the Pos field, -1 if none
 }
 
 // refKey identifies a reference field of one object: the object's position,
@@ -161,6 +173,7 @@ func (d *decoder) info(t reflect.Type) *structInfo {
 	}
 	sort.Strings(keys)
 	si.keys = strings.Join(keys, ", ")
+	si.keyList = keys
 	d.types[t] = si
 	return si
 }
@@ -239,7 +252,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path *pathElem, ow
 		key := kn.Value
 		idx, ok := si.byKey[key]
 		if !ok || kn.Kind != yaml.ScalarNode {
-			d.errf(kn, path, "unknown field "+strconv.Quote(truncate(key, 60)), "one of "+si.keys)
+			msg := "unknown field " + strconv.Quote(truncate(key, 60))
+			if m := Suggest(key, si.keyList); m != "" {
+				msg += " (did you mean " + strconv.Quote(m) + "?)"
+			}
+			d.errf(kn, path, msg, "one of "+si.keys)
 			continue
 		}
 		if seen[key] {
@@ -248,6 +265,10 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path *pathElem, ow
 		}
 		seen[key] = true
 		fi := si.fields[idx]
+		if si.name == "GDAP" && key == "auto_extend" {
+			d.decodeAutoExtend(vn, v.Field(fi.index), path.child(key))
+			continue
+		}
 		frel := key
 		if rel != "" {
 			frel = rel + "." + key
@@ -427,7 +448,17 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, path *pathElem, own
 			enum = vals
 		}
 		if enum != nil && !contains(enum, n.Value) {
-			d.errf(n, path, "invalid value "+strconv.Quote(truncate(n.Value, 40)), "one of "+strings.Join(enum, ", "))
+			msg := "invalid value " + strconv.Quote(truncate(n.Value, 40))
+			if m := Suggest(n.Value, enum); m != "" {
+				msg += " (did you mean " + strconv.Quote(m) + "?)"
+			}
+			d.errf(n, path, msg, "one of "+strings.Join(enum, ", "))
+		}
+		if t == typeDuration {
+			if _, ok := Duration(n.Value).Days(); !ok {
+				d.errf(n, path, "invalid duration "+strconv.Quote(truncate(n.Value, 40)), expectDuration)
+				return
+			}
 		}
 		v.SetString(n.Value)
 		if t.Kind() == reflect.String && v.Kind() == reflect.String && path != nil && path.idx < 0 {
@@ -438,7 +469,7 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, path *pathElem, own
 			return
 		}
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-			d.errf(n, path, "found "+kindName(n), "true or false")
+			d.errf(n, path, "found "+kindName(n), boolExpected(n))
 			return
 		}
 		v.SetBool(n.Value == "true" || n.Value == "True" || n.Value == "TRUE")
@@ -447,7 +478,13 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, path *pathElem, own
 			return
 		}
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-			d.errf(n, path, "found "+kindName(n), "an integer")
+			exp := "an integer"
+			if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+				if _, err := strconv.Atoi(strings.TrimSpace(n.Value)); err == nil {
+					exp = "an integer, unquoted"
+				}
+			}
+			d.errf(n, path, "found "+kindName(n), exp)
 			return
 		}
 		i, err := strconv.ParseInt(n.Value, 0, 64)
@@ -482,4 +519,87 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// boolExpected is the expected form for a boolean field, noting a quoted
+// true/false (a string where a boolean is meant).
+func boolExpected(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+		switch strings.ToLower(strings.TrimSpace(n.Value)) {
+		case "true", "false", "yes", "no", "on", "off":
+			return "true or false, unquoted"
+		}
+	}
+	return "true or false"
+}
+
+// decodeAutoExtend reads gdap.auto_extend: a boolean, or Partner Center's
+// autoExtendDuration (PT0S off, P180D on). A quoted "false" is an error: it
+// used to be taken as a duration other than PT0S, that is, as on.
+func (d *decoder) decodeAutoExtend(n *yaml.Node, v reflect.Value, path *pathElem) {
+	n = resolve(n)
+	if n == nil || isNull(n) {
+		return
+	}
+	const exp = "true or false, unquoted (or Partner Center's PT0S / P180D)"
+	if n.Kind != yaml.ScalarNode {
+		d.errf(n, path, "found "+kindName(n), exp)
+		return
+	}
+	if n.Tag == "!!bool" {
+		b := n.Value == "true" || n.Value == "True" || n.Value == "TRUE"
+		v.Set(reflect.ValueOf(&b))
+		return
+	}
+	if n.Tag == "!!str" && strings.HasPrefix(n.Value, "P") {
+		if b, ok := ParseAutoExtend(n.Value); ok {
+			v.Set(reflect.ValueOf(b))
+			return
+		}
+	}
+	d.errf(n, path, "found "+kindName(n), exp)
+}
+
+// Suggest returns the option closest to s (case-insensitive edit distance
+// at most a third of its length, or a case-only difference), or "".
+func Suggest(s string, options []string) string {
+	best, bestD := "", 1<<30
+	ls := strings.ToLower(s)
+	for _, o := range options {
+		lo := strings.ToLower(o)
+		if lo == ls {
+			return o
+		}
+		d := editDistance(ls, lo)
+		if d < bestD {
+			best, bestD = o, d
+		}
+	}
+	if best == "" || bestD > max(1, len(s)/3) {
+		return ""
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 1 << 20
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -76,13 +76,13 @@ func Generate(o GenOptions) *Estate {
 			continue // not a Microsoft 365 customer
 		}
 		roles := []string{"Helpdesk Administrator", "User Administrator"}
-		auto := "PT0S"
+		auto := false
 		if r.IntN(8) == 0 {
-			roles, auto = []string{"Global Administrator"}, "P180D"
+			roles, auto = []string{"Global Administrator"}, true
 		}
 		e.Tools = append(e.Tools, Tool{ID: "gdap-" + e.Tenants[i].ID, Kind: ToolGDAP, Vendor: "Microsoft", Product: "Partner Center GDAP",
 			InternetExposed: Bool(false), MFAEnforced: Bool(true), Logging: logging(180, true),
-			GDAP: &GDAP{Customer: e.Tenants[i].ID, Roles: roles, Duration: "P730D", AutoExtend: auto, Status: "active",
+			GDAP: &GDAP{Customer: e.Tenants[i].ID, Roles: roles, Duration: "P730D", AutoExtend: Bool(auto), Status: GDAPActive,
 				EndDate: &Date{now.AddDate(0, 0, 30+r.IntN(700))}, AccessGroups: []string{"grp-admins", "grp-helpdesk"}}})
 	}
 

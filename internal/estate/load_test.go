@@ -100,7 +100,7 @@ var loadCases = []struct {
 	{
 		name:  "unknown-top-level-key",
 		files: map[string]string{"e.yaml": "tenant:\n  - id: t1\n"},
-		want:  []string{`e.yaml:1:1: unknown field "tenant"`},
+		want:  []string{`e.yaml:1:1: unknown field "tenant" (did you mean "tenants"?)`},
 	},
 	{
 		name:  "wrong-types",
@@ -149,6 +149,28 @@ var loadCases = []struct {
 		},
 	},
 	{
+		// The wrong verdicts of issue 11: each was accepted without a word.
+		name: "gdap-typed-fields",
+		files: map[string]string{"e.yaml": "tenants:\n  - id: t1\ntools:\n  - id: g1\n    kind: gdap\n    gdap:\n      customer: t1\n" +
+			"      auto_extend: \"false\"\n      status: Active\n      duration: 1 year\n      assignments:\n        - group: x\n          assignment: eligable\n          rols: [a]\n"},
+		want: []string{
+			`e.yaml:8:20: tools[0].gdap.auto_extend: found a string "false"`,
+			`e.yaml:9:15: tools[0].gdap.status: invalid value "Active" (did you mean "active"?)`,
+			`e.yaml:10:17: tools[0].gdap.duration: invalid duration "1 year"`,
+			`e.yaml:12:18: tools[0].gdap.assignments[0].group: unknown group "x"`,
+			`e.yaml:13:23: tools[0].gdap.assignments[0].assignment: invalid value "eligable" (did you mean "eligible"?)`,
+			`e.yaml:14:11: tools[0].gdap.assignments[0]: unknown field "rols" (did you mean "roles"?)`,
+		},
+	},
+	{
+		name:  "quoted-bool-and-number",
+		files: map[string]string{"e.yaml": "tenants:\n  - id: t1\n    endpoints: \"40\"\n    network: {data_segregated: \"yes\"}\n"},
+		want: []string{
+			`e.yaml:3:16: tenants[0].endpoints: found a string "40"`,
+			`e.yaml:4:32: tenants[0].network.data_segregated: found a string "yes"`,
+		},
+	},
+	{
 		name:  "syntax-error",
 		files: map[string]string{"e.yaml": "tenants:\n  - id: [unclosed\n"},
 		want:  []string{`e.yaml:1:1: syntax error: did not find expected ',' or ']'`},
@@ -189,6 +211,29 @@ var loadCases = []struct {
 		},
 		want: []string{`assets.csv:1:1: missing required column "tenant"`},
 	},
+}
+
+// TestExpectedForms pins the expected form named for values of the wrong
+// type (problemLines leaves it out).
+func TestExpectedForms(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"e.yaml": "tenants:\n  - id: t1\n    endpoints: \"40\"\ntools:\n  - id: g1\n    kind: gdap\n    gdap: {customer: t1, auto_extend: \"false\", duration: 1 year}\n"})
+	_, err := Load(dir)
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("Load: %v (want *ValidationError)", err)
+	}
+	got := map[string]string{}
+	for _, fe := range ve.Errors {
+		got[fe.Path] = fe.Expected
+	}
+	want := map[string]string{
+		"tenants[0].endpoints":      "an integer, unquoted",
+		"tools[0].gdap.auto_extend": "true or false, unquoted (or Partner Center's PT0S / P180D)",
+		"tools[0].gdap.duration":    "an ISO 8601 duration such as P730D, P2Y or PT0S",
+	}
+	if d := cmp.Diff(got, want); d != "" {
+		t.Errorf("expected forms (-got +want):\n%s", d)
+	}
 }
 
 func TestLoadProblems(t *testing.T) {

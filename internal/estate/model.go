@@ -181,7 +181,23 @@ const (
 	MFANone              MFAStrength = "none"
 	MFAWeak              MFAStrength = "weak"
 	MFAPhishingResistant MFAStrength = "phishing-resistant"
+	// MFAUnknownMethods is MFA enforced with no methods recorded: it stops
+	// password spraying, but nothing says it resists phishing.
+	MFAUnknownMethods MFAStrength = "unknown-methods"
 )
+
+// Rank orders strengths: none < unknown-methods < weak < phishing-resistant.
+func (s MFAStrength) Rank() int {
+	switch s {
+	case MFAUnknownMethods:
+		return 1
+	case MFAWeak:
+		return 2
+	case MFAPhishingResistant:
+		return 3
+	}
+	return 0
+}
 
 // MFA describes an identity's multifactor state.
 type MFA struct {
@@ -190,11 +206,16 @@ type MFA struct {
 	Methods  []MFAMethod `yaml:"methods,omitempty" json:"methods,omitempty"`
 }
 
-// Strength is none when not enforced, phishing-resistant when every registered
-// method is, weak otherwise. Unknown enforcement counts as none.
+// Strength is none when not enforced (unknown enforcement counts as none),
+// unknown-methods when enforced with no method recorded, phishing-resistant
+// when every registered method is, weak otherwise. It is the one rule both
+// assess and the trust graph judge MFA by (see internal/access).
 func (m MFA) Strength() MFAStrength {
-	if m.Enforced == nil || !*m.Enforced || len(m.Methods) == 0 {
+	if m.Enforced == nil || !*m.Enforced {
 		return MFANone
+	}
+	if len(m.Methods) == 0 {
+		return MFAUnknownMethods
 	}
 	for _, x := range m.Methods {
 		if !x.PhishingResistant() {
@@ -219,8 +240,45 @@ type Identity struct {
 	MFA        MFA          `yaml:"mfa,omitempty" json:"mfa"`
 	Groups     []string     `yaml:"groups,omitempty" json:"groups,omitempty"` // group ids this identity is a member of
 	Roles      []string     `yaml:"roles,omitempty" json:"roles,omitempty"`   // directory roles held in its home (e.g. "Global Administrator")
-	Provenance *Provenance  `yaml:"provenance,omitempty" json:"provenance,omitempty"`
-	Pos        Pos          `yaml:"-" json:"pos"`
+	// Credential is how a non-human identity authenticates (password,
+	// client_secret, certificate, managed_identity, token).
+	Credential Credential `yaml:"credential,omitempty" json:"credential,omitempty"`
+	// Compensating lists the controls that stand in for MFA on a
+	// non-human identity (certificate, workload_identity, ip_restricted).
+	Compensating []Compensation `yaml:"compensating,omitempty" json:"compensating,omitempty"`
+	// BreakGlass records the emergency-access account's own safeguards
+	// (kind break_glass).
+	BreakGlass *BreakGlass `yaml:"break_glass,omitempty" json:"break_glass,omitempty"`
+	Provenance *Provenance `yaml:"provenance,omitempty" json:"provenance,omitempty"`
+	Pos        Pos         `yaml:"-" json:"pos"`
+}
+
+// Credential is how a non-human identity authenticates.
+type Credential string
+
+// Credential types.
+const (
+	CredPassword        Credential = "password"
+	CredClientSecret    Credential = "client_secret"
+	CredCertificate     Credential = "certificate"
+	CredManagedIdentity Credential = "managed_identity"
+	CredToken           Credential = "token"
+)
+
+// Compensation is a control standing in for MFA on a non-human identity.
+type Compensation string
+
+// Compensating controls.
+const (
+	CompCertificate      Compensation = "certificate"       // certificate credential, no password
+	CompWorkloadIdentity Compensation = "workload_identity" // federated / managed identity, no secret to steal
+	CompIPRestricted     Compensation = "ip_restricted"     // conditional access limits sign-in to named networks
+)
+
+// BreakGlass is what makes an emergency-access account safe to keep.
+type BreakGlass struct {
+	Monitored  *bool `yaml:"monitored,omitempty" json:"monitored,omitempty"` // every sign-in alerts
+	LastTested *Date `yaml:"last_tested,omitempty" json:"last_tested,omitempty"`
 }
 
 // IsEnabled treats unknown as enabled (the safe assumption for risk).
@@ -265,14 +323,108 @@ type Logging struct {
 // GDAP holds the Microsoft 365 delegated admin relationship details for a
 // tool of kind "gdap" (one relationship with one customer).
 type GDAP struct {
-	Customer       string   `yaml:"customer" json:"customer"` // tenant id
-	Roles          []string `yaml:"roles,omitempty" json:"roles,omitempty"`
-	Duration       string   `yaml:"duration,omitempty" json:"duration,omitempty"`       // ISO 8601, e.g. P730D
-	AutoExtend     string   `yaml:"auto_extend,omitempty" json:"auto_extend,omitempty"` // PT0S or P180D
-	Status         string   `yaml:"status,omitempty" json:"status,omitempty"`           // active, expired, ...
-	EndDate        *Date    `yaml:"end_date,omitempty" json:"end_date,omitempty"`
-	AccessGroups   []string `yaml:"access_groups,omitempty" json:"access_groups,omitempty"` // group ids
-	RelationshipID string   `yaml:"relationship_id,omitempty" json:"relationship_id,omitempty"`
+	Customer     string     `yaml:"customer" json:"customer"` // tenant id
+	Roles        []string   `yaml:"roles,omitempty" json:"roles,omitempty"`
+	Duration     Duration   `yaml:"duration,omitempty" json:"duration,omitempty"`       // ISO 8601, e.g. P730D
+	AutoExtend   *bool      `yaml:"auto_extend,omitempty" json:"auto_extend,omitempty"` // true/false (PT0S and P180D accepted)
+	Status       GDAPStatus `yaml:"status,omitempty" json:"status,omitempty"`           // active, expired, ...
+	EndDate      *Date      `yaml:"end_date,omitempty" json:"end_date,omitempty"`
+	AccessGroups []string   `yaml:"access_groups,omitempty" json:"access_groups,omitempty"` // group ids holding every role, active
+	// Assignments are the access groups with the roles each holds and
+	// whether the assignment is active or eligible (PIM just-in-time).
+	Assignments    []GDAPAssignment `yaml:"assignments,omitempty" json:"assignments,omitempty"`
+	RelationshipID string           `yaml:"relationship_id,omitempty" json:"relationship_id,omitempty"`
+}
+
+// GDAPAssignment is one access group's assignment in a GDAP relationship.
+type GDAPAssignment struct {
+	Group string   `yaml:"group" json:"group"`
+	Roles []string `yaml:"roles,omitempty" json:"roles,omitempty"` // default: the relationship's roles
+	// Assignment is "active" (standing, the default) or "eligible" (PIM:
+	// activated just in time).
+	Assignment string `yaml:"assignment,omitempty" json:"assignment,omitempty"`
+	Pos        Pos    `yaml:"-" json:"pos"`
+}
+
+// Eligible reports whether the assignment is PIM-eligible (just in time).
+func (a GDAPAssignment) Eligible() bool { return a.Assignment == AssignEligible }
+
+// GDAP assignment kinds.
+const (
+	AssignActive   = "active"
+	AssignEligible = "eligible"
+)
+
+// GDAPStatus is a relationship's status as Partner Center reports it.
+type GDAPStatus string
+
+// GDAP statuses (Microsoft Graph delegatedAdminRelationshipStatus).
+const (
+	GDAPActive               GDAPStatus = "active"
+	GDAPActivating           GDAPStatus = "activating"
+	GDAPApprovalPending      GDAPStatus = "approvalPending"
+	GDAPApproved             GDAPStatus = "approved"
+	GDAPCreated              GDAPStatus = "created"
+	GDAPExpired              GDAPStatus = "expired"
+	GDAPExpiring             GDAPStatus = "expiring"
+	GDAPTerminated           GDAPStatus = "terminated"
+	GDAPTerminating          GDAPStatus = "terminating"
+	GDAPTerminationRequested GDAPStatus = "terminationRequested"
+)
+
+// Inactive reports whether the relationship grants no access.
+func (s GDAPStatus) Inactive() bool {
+	switch s {
+	case GDAPExpired, GDAPTerminated, GDAPTerminationRequested, GDAPTerminating:
+		return true
+	}
+	return false
+}
+
+// ParseAutoExtend reads Partner Center's autoExtendDuration: PT0S or P0D
+// mean off, any other positive duration (P180D) on; ok is false otherwise.
+func ParseAutoExtend(s string) (*bool, bool) {
+	d, ok := Duration(s).Days()
+	if s == "P0D" {
+		d, ok = 0, true
+	}
+	if !ok {
+		return nil, false
+	}
+	return Bool(d > 0), true
+}
+
+// Duration is an ISO 8601 duration in days as GDAP uses it (P730D, PT0S).
+type Duration string
+
+// Days returns the duration in days; ok is false when it is not P<n>D,
+// P<n>Y, P<n>M, P<n>W or PT0S.
+func (d Duration) Days() (int, bool) {
+	s := string(d)
+	if s == "PT0S" {
+		return 0, true
+	}
+	if len(s) < 3 || s[0] != 'P' {
+		return 0, false
+	}
+	n := 0
+	for _, c := range s[1 : len(s)-1] {
+		if c < '0' || c > '9' || n > 100000 {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	switch s[len(s)-1] {
+	case 'D':
+		return n, true
+	case 'W':
+		return 7 * n, true
+	case 'M':
+		return 30 * n, true
+	case 'Y':
+		return 365 * n, true
+	}
+	return 0, false
 }
 
 // Tool is an MSP tool or system (RMM, PSA, vault, GDAP relationship...).
@@ -293,10 +445,35 @@ type Tool struct {
 	Logging         Logging     `yaml:"logging,omitempty" json:"logging"`
 	LastPatched     *Date       `yaml:"last_patched,omitempty" json:"last_patched,omitempty"`
 	Delivered       bool        `yaml:"delivered,omitempty" json:"delivered,omitempty"` // a service delivered to customers
-	GDAP            *GDAP       `yaml:"gdap,omitempty" json:"gdap,omitempty"`
-	Provenance      *Provenance `yaml:"provenance,omitempty" json:"provenance,omitempty"`
-	Pos             Pos         `yaml:"-" json:"pos"`
+	// Logins are per-user accounts inside the tool with their own MFA
+	// (a console where 2FA is set per user).
+	Logins []ToolLogin `yaml:"logins,omitempty" json:"logins,omitempty"`
+	// Capabilities are what the tool can do on the endpoints its agent runs
+	// on; they set the privilege over those endpoints (RMM, remote access).
+	Capabilities []Capability `yaml:"capabilities,omitempty" json:"capabilities,omitempty"`
+	GDAP         *GDAP        `yaml:"gdap,omitempty" json:"gdap,omitempty"`
+	Provenance   *Provenance  `yaml:"provenance,omitempty" json:"provenance,omitempty"`
+	Pos          Pos          `yaml:"-" json:"pos"`
 }
+
+// ToolLogin is one user's account inside a tool.
+type ToolLogin struct {
+	Identity string `yaml:"identity" json:"identity"`
+	MFA      MFA    `yaml:"mfa,omitempty" json:"mfa"`
+	Pos      Pos    `yaml:"-" json:"pos"`
+}
+
+// Capability is one thing a management tool can do on a managed endpoint.
+type Capability string
+
+// Capabilities.
+const (
+	CapRunScriptSystem Capability = "run_script_system"
+	CapRemoteShell     Capability = "remote_shell"
+	CapFileTransfer    Capability = "file_transfer"
+	CapDeploySoftware  Capability = "deploy_software"
+	CapViewOnly        Capability = "view_only"
+)
 
 // Privilege is ordered: read < operate < admin < full_control.
 type Privilege string
@@ -460,6 +637,8 @@ type Vendor struct {
 	Name     string   `yaml:"name,omitempty" json:"name,omitempty"`
 	Kind     string   `yaml:"kind,omitempty" json:"kind,omitempty"`         // subcontractor, software, cloud, ...
 	Supplies []string `yaml:"supplies,omitempty" json:"supplies,omitempty"` // tool ids whose software/updates it ships
+	Domains  []string `yaml:"domains,omitempty" json:"domains,omitempty"`   // its mail domains: guest accounts from them are its staff
+	Staff    []string `yaml:"staff,omitempty" json:"staff,omitempty"`       // identity ids of its staff
 	Assessed *Date    `yaml:"assessed,omitempty" json:"assessed,omitempty"` // last supply-chain risk review
 	Pos      Pos      `yaml:"-" json:"pos"`
 }

@@ -170,6 +170,20 @@ func (v *validator) run() {
 			for j, g := range t.GDAP.AccessGroups {
 				v.ref(o, "gdap.access_groups", j, g, "a group id", objGroup)
 			}
+			for j := range t.GDAP.Assignments {
+				a := &t.GDAP.Assignments[j]
+				ao := obj{list: fmt.Sprintf("%s[%d].gdap.assignments", o.list, o.i), i: j, pos: a.Pos}
+				if v.required(ao, "group", a.Group) {
+					v.ref(ao, "group", -1, a.Group, "a group id", objGroup)
+				}
+			}
+		}
+		for j := range t.Logins {
+			l := &t.Logins[j]
+			lo := obj{list: fmt.Sprintf("%s[%d].logins", o.list, o.i), i: j, pos: l.Pos}
+			if v.required(lo, "identity", l.Identity) {
+				v.ref(lo, "identity", -1, l.Identity, "an identity id", objIdentity)
+			}
 		}
 	}
 	lc = local{}
@@ -245,6 +259,9 @@ func (v *validator) run() {
 		o := lc.at("vendors", i, x.Pos)
 		for j, t := range x.Supplies {
 			v.ref(o, "supplies", j, t, "a tool id", objTool)
+		}
+		for j, id := range x.Staff {
+			v.ref(o, "staff", j, id, "an identity id", objIdentity)
 		}
 	}
 	lc = local{}

@@ -368,9 +368,8 @@ func (b *builder) derive(e *estate.Estate) {
 				}
 				b.edge(Edge{From: gi, To: ti, Priv: Full, Kind: EdgeAccess, Why: "GDAP access group", Pos: t.Pos})
 			}
-			st := strings.ToLower(gd.Status)
-			if st == "expired" || st == "terminated" || st == "terminationrequested" || b.expired(gd.EndDate) {
-				b.warn(t.Pos, "GDAP relationship %s (%s) is %s; no edge to %s", t.ID, firstNonEmpty(gd.Status, "past its end date"), "inactive", gd.Customer)
+			if gd.Status.Inactive() || b.expired(gd.EndDate) {
+				b.warn(t.Pos, "GDAP relationship %s (%s) is %s; no edge to %s", t.ID, firstNonEmpty(string(gd.Status), "past its end date"), "inactive", gd.Customer)
 				continue
 			}
 			p, why := rolesPriv(gd.Roles)

@@ -25,7 +25,7 @@ ga := [g | some g in input.gdap; g.global_admin]
 results contains lib.check(
 	{"control": "FB-PRIV-003", "noun": "GDAP relationships with Global Administrator", "fails": "auto-extend enabled", "need": "tools.gdap (auto_extend)"},
 	count(ga),
-	[{"kind": "tool", "id": g.id, "detail": "Global Administrator with auto_extend %s", "args": [g.auto_extend_duration]} | some g in ga; g.auto_extend == true],
+	[{"kind": "tool", "id": g.id, "detail": "Global Administrator with auto_extend on"} | some g in ga; g.auto_extend == true],
 	[{"kind": "tool", "id": g.id, "detail": "auto_extend unknown"} | some g in ga; g.auto_extend == null],
 ) if lib.tenant
 

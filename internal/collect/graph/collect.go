@@ -515,11 +515,8 @@ func (col *collector) relationships(ctx context.Context, pr *TenantResult) ([]Ta
 		for _, ur := range r.AccessDetails.UnifiedRoles {
 			roles = append(roles, roleName(ur.RoleDefinitionID))
 		}
-		auto := r.AutoExtend
-		if auto == "P0D" {
-			auto = "PT0S" // both mean "not auto-extended"
-		}
-		gd := &estate.GDAP{Customer: tid, Roles: roles, Duration: r.Duration, AutoExtend: auto, Status: r.Status, RelationshipID: r.ID}
+		auto, _ := estate.ParseAutoExtend(r.AutoExtend)
+		gd := &estate.GDAP{Customer: tid, Roles: roles, Duration: estate.Duration(r.Duration), AutoExtend: auto, Status: estate.GDAPStatus(r.Status), RelationshipID: r.ID}
 		if t, ok := parseTime(r.EndDateTime); ok {
 			gd.EndDate = &estate.Date{Time: t}
 		}
