@@ -8,12 +8,12 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/firebreak-msp/firebreak/internal/access"
 	"github.com/firebreak-msp/firebreak/internal/assess"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
@@ -184,13 +184,14 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 
 	// The trust graph is built on its own goroutine while the engine is
 	// prepared and indexes the estate; Run waits for it before evaluating.
+	// The access facts are derived once and read by both the trust graph
+	// and the policies, so the two cannot disagree about MFA, exposure,
+	// open KEV entries, grant privileges or admin reuse.
+	acc := access.Compute(e, access.Options{Now: now, KEV: kc})
 	extra := map[string]any{}
 	var tTrust time.Duration
 	if !opts.NoTrust {
-		to := trust.Options{Now: now}
-		if kc != nil {
-			to.KEVMatch = cachedKEVMatch(kc)
-		}
+		to := trust.Options{Now: now, Access: acc}
 		type built struct {
 			facts any
 			err   error
@@ -217,6 +218,7 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 		PolicyDirs: opts.Policies,
 		KEV:        kc,
 		KEVMissing: kevMissing,
+		Access:     acc,
 		Clock:      func() time.Time { return now },
 		Extra:      extra,
 		Subjects:   opts.Tenants,
@@ -281,30 +283,6 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 	}
 	return nil
 }
-
-// cachedKEVMatch adapts (*kev.Catalog).Match for the trust graph, caching
-// by product: estates repeat the same few products on thousands of assets,
-// and matching is far costlier than a map lookup.
-func cachedKEVMatch(kc *kev.Catalog) func(vendor, product, version, cpe string) []string {
-	type key struct{ vendor, product, version, cpe string }
-	var mu sync.Mutex
-	cache := map[key][]string{}
-	return func(vendor, product, version, cpe string) []string {
-		k := key{vendor, product, version, cpe}
-		mu.Lock()
-		defer mu.Unlock()
-		if ids, ok := cache[k]; ok {
-			return ids
-		}
-		var ids []string
-		for _, v := range kc.Match(vendor, product, version, cpe) {
-			ids = append(ids, v.CVE)
-		}
-		cache[k] = ids
-		return ids
-	}
-}
-
 // isDirTarget reports whether -o names a directory: one that exists, or a
 // path ending in a separator.
 func isDirTarget(p string) bool {

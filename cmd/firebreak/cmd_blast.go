@@ -34,6 +34,7 @@ type blastOptions struct {
 	NoKEV      bool
 	DataDir    string
 	FailOver   bool
+	Now        string
 
 	now    func() time.Time
 	getenv func(string) string
@@ -54,6 +55,7 @@ func (o *blastOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.KEVFile, "kev", "", "CISA KEV catalog JSON to flag known-exploited vulnerabilities (default: the catalog stored by `firebreak kev update`, if any)")
 	f.BoolVar(&o.NoKEV, "no-kev", false, "do not use any KEV catalog")
 	f.StringVar(&o.DataDir, "data-dir", "", "data directory holding the stored KEV catalog (default $FIREBREAK_DATA_DIR or ~/.local/share/firebreak)")
+	f.StringVar(&o.Now, "now", "", "judge expiry (grants, GDAP end dates) and patch state as of this date (YYYY-MM-DD or RFC 3339; default now), the same clock as assess --now")
 	f.BoolVar(&o.FailOver, "fail-over-limit", false, "exit 3 when a single compromise reaches more than --max-share of tenants at ≥ admin")
 }
 
@@ -152,20 +154,19 @@ func runBlast(ctx context.Context, opts blastOptions, g *globalOptions, path str
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	bo := trust.Options{Now: opts.now()}
+	now := opts.now().UTC()
+	if opts.Now != "" {
+		if now, err = parseNow(opts.Now); err != nil {
+			return err
+		}
+	}
 	cat, kevNote, err := opts.loadKEV()
 	if err != nil {
 		return err
 	}
-	if cat != nil {
-		bo.KEVMatch = func(vendor, product, version, cpe string) []string {
-			var ids []string
-			for _, v := range cat.Match(vendor, product, version, cpe) {
-				ids = append(ids, v.CVE)
-			}
-			return ids
-		}
-	}
+	// The access facts (MFA, exposure, KEV still open after patching,
+	// grant privileges) are the ones assess judges by at the same --now.
+	bo := trust.Options{Now: now, KEVCatalog: cat}
 	graph, err := trust.Build(e, bo)
 	if err != nil {
 		return err

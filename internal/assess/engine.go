@@ -20,6 +20,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/firebreak-msp/firebreak/internal/access"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/estate"
@@ -54,6 +55,11 @@ type Options struct {
 	// Clock gives the evaluation time; required (the CLI passes time.Now
 	// or a fixed --now).
 	Clock func() time.Time
+	// Access are the derived access facts of the estate at the Clock's
+	// time (internal/access); pass the Facts the trust graph was built
+	// from so both judge alike. Nil (or Facts for another time) computes
+	// them.
+	Access *access.Facts
 	// Extra entries appear in the input document under their key (e.g.
 	// "trust"); values must be JSON-able. They are converted once per Run.
 	// A value may also be a func() (any, error) giving the JSON-able value:
@@ -212,7 +218,7 @@ func (en *Engine) Run(ctx context.Context, e *estate.Estate) (*Report, error) {
 	}
 	extraCh := make(chan extraDone, 1) // buffered: an early return leaves no goroutine blocked
 	go func() { items, err := en.extra(); extraCh <- extraDone{items, err} }()
-	x := newIndex(e, now, en.opts.KEV)
+	x := newIndex(e, now, en.opts.KEV, en.opts.Access)
 
 	kevInfo := obj(f("loaded", boolean(false)), f("missing", str(firstNonEmpty(en.opts.KEVMissing, "CISA KEV catalog (run `firebreak kev update` or pass --kev FILE)"))))
 	if k := en.opts.KEV; k != nil {

@@ -86,7 +86,9 @@ func runAt(t *testing.T, e *estate.Estate, now time.Time) map[string]Result {
 // TestGraphGapsAndStaleness runs assess over a real collector fragment:
 // a permission gap makes the affected MFA controls not_evaluable naming
 // the permission (never fail); fresh evidence gives normal verdicts;
-// the same evidence judged 45 days later is not_evaluable with its age.
+// the same evidence judged 34 days later is not_evaluable with its age
+// (34, not more: the collected GDAP relationships end 36 days after
+// collection, and an ended relationship gives no access to judge).
 func TestGraphGapsAndStaleness(t *testing.T) {
 	e := graphEstate(t)
 
@@ -114,7 +116,7 @@ func TestGraphGapsAndStaleness(t *testing.T) {
 		}
 	}
 
-	late := collectedAt.Add(45*24*time.Hour + time.Hour)
+	late := collectedAt.Add(34*24*time.Hour + time.Hour)
 	stale := runAt(t, e, late)
 	judged := 0
 	for k, was := range fresh {
@@ -128,10 +130,10 @@ func TestGraphGapsAndStaleness(t *testing.T) {
 		}
 		judged++
 		r := stale[k]
-		if r.Status != StatusNotEvaluable || !strings.Contains(r.Message, "collected 45 days ago (max 30) by graph; re-run firebreak collect graph") {
-			t.Errorf("cedar-law %s 45 days after collection: %s %q, want not_evaluable with the age", ctl, r.Status, r.Message)
+		if r.Status != StatusNotEvaluable || !strings.Contains(r.Message, "collected 34 days ago (max 30) by graph; re-run firebreak collect graph") {
+			t.Errorf("cedar-law %s 34 days after collection: %s %q, want not_evaluable with the age", ctl, r.Status, r.Message)
 		}
-		if !strings.Contains(strings.Join(r.Missing, "\n"), "collected 45 days ago by graph:"+graphtest.TenantGUID(0)+")") {
+		if !strings.Contains(strings.Join(r.Missing, "\n"), "collected 34 days ago by graph:"+graphtest.TenantGUID(0)+")") {
 			t.Errorf("cedar-law %s: missing %q, want the stale objects", ctl, r.Missing)
 		}
 	}

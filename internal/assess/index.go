@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/access"
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
@@ -15,6 +16,7 @@ type index struct {
 	e        *estate.Estate
 	now      time.Time
 	settings estate.Settings
+	acc      *access.Facts // the derived access facts trust reads too
 
 	tenantIdx   map[string]int
 	identityIdx map[string]int
@@ -40,21 +42,21 @@ type index struct {
 	toolVendor    []bool  // a vendor entry supplies the tool
 
 	kev       *kev.Catalog
-	kevCache  map[kevKey][]kev.Vuln
 	assetKEV  map[int][]kev.Vuln // open KEV matches per asset (only non-empty)
 	toolKEV   map[int][]kev.Vuln
 	gapsBySub map[string][]int
 	collected bool // some object carries provenance (see fresh.go)
 
 	principalUsed map[principalKey]bool // principals with a path into some tenant
+	vendorStaff   map[int][]int         // vendor -> identity indexes of its staff
 
 	attestations map[string][]int // control+"\x00"+subject -> attestation indexes
 	exceptions   map[string][]int // control -> exception indexes
 }
 
-type principalKey struct{ identity, group int }
-
-type kevKey struct{ vendor, product, version, cpe string }
+// principalKey names a principal: an identity, a group or a vendor (the
+// others -1).
+type principalKey struct{ identity, group, vendor int }
 
 // subjectData lists the estate objects belonging to one subject.
 type subjectData struct {
@@ -79,6 +81,7 @@ type subjectData struct {
 type accessPath struct {
 	identity int // principal identity, or -1 for a group
 	group    int // principal group, or -1
+	vendor   int // principal vendor (its staff are the members), or -1
 	grant    int // -1 for GDAP access groups
 	tool     int // GDAP tool, or -1
 	priv     estate.Privilege
@@ -90,22 +93,12 @@ type accessPath struct {
 
 var gaRoles = map[string]bool{"global administrator": true, "company administrator": true}
 
-// gdapPrivilege derives the privilege GDAP roles convey.
+// gdapPrivilege is the privilege GDAP roles convey (access.RolePrivilege,
+// the mapping the trust graph uses too); read when no role is listed.
 func gdapPrivilege(roles []string) estate.Privilege {
-	p := estate.PrivRead
-	for _, r := range roles {
-		l := strings.ToLower(r)
-		switch {
-		case gaRoles[l]:
-			return estate.PrivFull
-		case strings.Contains(l, "administrator"):
-			p = estate.PrivAdmin
-		case strings.Contains(l, "reader"):
-		default:
-			if p == estate.PrivRead {
-				p = estate.PrivOperate
-			}
-		}
+	p, _ := access.RolePrivilege(roles)
+	if p == "" {
+		return estate.PrivRead
 	}
 	return p
 }
@@ -127,13 +120,16 @@ func mapIDs[T any](xs []T, id func(*T) string) map[string]int {
 	return m
 }
 
-func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog) *index {
+func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog, acc *access.Facts) *index {
+	if acc == nil || !acc.Now.Equal(now) {
+		acc = access.Compute(e, access.Options{Now: now, KEV: kc})
+	}
 	x := &index{
 		e:        e,
 		now:      now,
 		settings: e.Settings.WithDefaults(),
+		acc:      acc,
 		kev:      kc,
-		kevCache: map[kevKey][]kev.Vuln{},
 		subj:     make(map[string]*subjectData, len(e.Tenants)+1),
 	}
 	x.tenantIdx = mapIDs(e.Tenants, func(t *estate.Tenant) string { return t.ID })
@@ -234,10 +230,21 @@ func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog) *index {
 				x.reachTool(t.GDAP.Customer, ti)
 				s := x.sub(t.GDAP.Customer)
 				s.gdap = append(s.gdap, ti)
+				inactive := t.GDAP.Status.Inactive() || acc.Expired(t.GDAP.EndDate)
 				for _, g := range t.GDAP.AccessGroups {
 					if gi := x.groupIdxOr(g); gi >= 0 {
-						s.access = append(s.access, accessPath{identity: -1, group: gi, grant: -1, tool: ti,
-							priv: gdapPrivilege(t.GDAP.Roles), standing: true, roles: t.GDAP.Roles})
+						s.access = append(s.access, accessPath{identity: -1, group: gi, vendor: -1, grant: -1, tool: ti,
+							priv: gdapPrivilege(t.GDAP.Roles), standing: true, roles: t.GDAP.Roles, expired: inactive})
+					}
+				}
+				for _, a := range t.GDAP.Assignments {
+					if gi := x.groupIdxOr(a.Group); gi >= 0 {
+						roles := a.Roles
+						if len(roles) == 0 {
+							roles = t.GDAP.Roles
+						}
+						s.access = append(s.access, accessPath{identity: -1, group: gi, vendor: -1, grant: -1, tool: ti,
+							priv: gdapPrivilege(roles), standing: !a.Eligible(), roles: roles, expired: inactive})
 					}
 				}
 			}
@@ -286,7 +293,7 @@ func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog) *index {
 			os := x.sub(owner)
 			os.grants = append(os.grants, gi)
 		}
-		expired := g.Expires != nil && g.Expires.Before(now)
+		expired := acc.Expired(g.Expires)
 		if tenant == "" {
 			if _, ok := x.toolIdx[g.Target]; ok {
 				onTools = append(onTools, toolGrant{g.Subject, gi})
@@ -294,7 +301,7 @@ func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog) *index {
 			continue
 		}
 		s := x.sub(tenant)
-		path := accessPath{identity: -1, group: -1, grant: gi, tool: -1, priv: g.Privilege,
+		path := accessPath{identity: -1, group: -1, vendor: -1, grant: gi, tool: -1, priv: acc.Grants[gi],
 			standing: g.IsStanding(), roles: g.Roles, scope: g.Scope, expired: expired}
 		switch {
 		case x.has(x.identityIdx, g.Subject):
@@ -311,40 +318,45 @@ func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog) *index {
 		case x.has(x.toolIdx, g.Subject):
 			x.reachTool(tenant, x.toolIdx[g.Subject])
 		case x.has(x.vendorIdx, g.Subject):
+			// Vendor-held access is judged like any other (MFA, privilege,
+			// idle accounts) through the vendor's staff, and listed with
+			// the vendor for the supply-chain checks.
 			if s.vendors == nil {
 				s.vendors = map[int][]int{}
 			}
 			vi := x.vendorIdx[g.Subject]
 			s.vendors[vi] = append(s.vendors[vi], gi)
+			path.vendor = vi
+			s.access = append(s.access, path)
 		}
 	}
 
-	// Per-identity reach across tenants (admin reuse, customer access).
-	last := make([]int32, n) // last tenant (1-based) counted, to count distinct tenants
+	// Vendor staff, for vendor-held access.
+	x.vendorStaff = map[int][]int{}
+	for ii := range e.Identities {
+		if v := acc.Identities[ii].Vendor; v != "" {
+			if vi, ok := x.vendorIdx[v]; ok {
+				x.vendorStaff[vi] = append(x.vendorStaff[vi], ii)
+			}
+		}
+	}
+	// Admin tenants come from the access facts (the trust graph's
+	// FB-TRUST-004 reads the same); customer access is any live path.
+	for ii := range e.Identities {
+		x.adminTenants[ii] = int32(len(acc.Identities[ii].AdminTenants))
+	}
 	x.principalUsed = map[principalKey]bool{}
 	for ti := range e.Tenants {
 		s := x.sub(e.Tenants[ti].ID)
 		tenant := e.Tenants[ti].ID
 		for _, p := range s.access {
-			x.principalUsed[principalKey{p.identity, p.group}] = true
-			admin := p.priv.Rank() >= estate.PrivAdmin.Rank() && !p.expired
+			x.principalUsed[principalKey{p.identity, p.group, p.vendor}] = true
 			mark := func(ii int) {
-				if x.e.Identities[ii].Home == tenant {
-					return
-				}
-				x.customerAccess[ii] = true
-				if admin && last[ii] != int32(ti+1) {
-					last[ii] = int32(ti + 1)
-					x.adminTenants[ii]++
+				if x.e.Identities[ii].Home != tenant {
+					x.customerAccess[ii] = true
 				}
 			}
-			if p.identity >= 0 {
-				mark(p.identity)
-			} else {
-				for _, ii := range x.members[e.Groups[p.group].ID] {
-					mark(ii)
-				}
-			}
+			x.eachMember(p.identity, p.group, p.vendor, mark)
 		}
 	}
 	// Identities holding operate+ on a tool that reaches customers.
@@ -368,23 +380,17 @@ func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog) *index {
 			}
 		}
 	}
-	// KEV matching, cached per distinct product (estates repeat products).
+	// KEV entries still open after patching (access facts).
 	if kc != nil {
 		x.assetKEV = map[int][]kev.Vuln{}
 		x.toolKEV = map[int][]kev.Vuln{}
-		for ai := range e.Assets {
-			a := &e.Assets[ai]
-			var all []kev.Vuln
-			for _, sw := range a.Software {
-				all = append(all, x.kevOpen(sw.Vendor, sw.Product, sw.Version, sw.CPE, a.LastPatched)...)
-			}
-			if len(all) > 0 {
-				x.assetKEV[ai] = all
+		for ai := range acc.Assets {
+			if vs := acc.Assets[ai].KEV; len(vs) > 0 {
+				x.assetKEV[ai] = vs
 			}
 		}
-		for ti := range e.Tools {
-			t := &e.Tools[ti]
-			if vs := x.kevOpen(t.Vendor, t.Product, t.Version, t.CPE, t.LastPatched); len(vs) > 0 {
+		for ti := range acc.Tools {
+			if vs := acc.Tools[ti].KEV; len(vs) > 0 {
 				x.toolKEV[ti] = vs
 			}
 		}
@@ -465,30 +471,21 @@ func nonEmpty(s string) string {
 	return s
 }
 
-// kevOpen returns the KEV entries that apply to one installed product and
-// are still open: the version is inside the affected range, or (when KEV
-// gives no comparable range, which is most entries) the entry was added
-// after the object was last patched (or the patch date is unknown).
-func (x *index) kevOpen(vendor, product, version, cpe string, lastPatched *estate.Date) []kev.Vuln {
-	if x.kev == nil || (product == "" && cpe == "") {
-		return nil
-	}
-	k := kevKey{vendor, product, version, cpe}
-	vs, ok := x.kevCache[k]
-	if !ok {
-		vs = x.kev.Match(vendor, product, version, cpe)
-		x.kevCache[k] = vs
-	}
-	if len(vs) == 0 {
-		return nil
-	}
-	var out []kev.Vuln
-	for _, v := range vs {
-		if !v.VersionUnknown || lastPatched == nil || !lastPatched.After(v.DateAdded.Time) {
-			out = append(out, v)
+// eachMember calls fn for every identity behind a principal: the identity
+// itself, a group's members, or a vendor's staff.
+func (x *index) eachMember(identity, group, vendor int, fn func(ii int)) {
+	switch {
+	case identity >= 0:
+		fn(identity)
+	case group >= 0:
+		for _, ii := range x.members[x.e.Groups[group].ID] {
+			fn(ii)
+		}
+	case vendor >= 0:
+		for _, ii := range x.vendorStaff[vendor] {
+			fn(ii)
 		}
 	}
-	return out
 }
 
 func (x *index) days(d *estate.Date) (int, bool) {

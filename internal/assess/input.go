@@ -8,6 +8,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/firebreak-msp/firebreak/internal/access"
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
@@ -35,7 +36,8 @@ var keyTerms = func() map[string]*ast.Term {
 		days_since_restore_test gold_images executive technical procurement days_since_exercised hard_copy
 		includes_msp clauses notification_hours days_since_review domain spf spf_all spf_valid dmarc dmarc_policy
 		dmarc_pct error object port open service tls_version cert_days_left subject target days_to_expiry supplies
-		days_since_assessed access evidence permission reason members`) {
+		days_since_assessed access evidence permission reason members mfa_state pr_state compensated idle weak_logins
+		break_glass monitored days_since_tested admin_roles`) {
 		m[k] = ast.StringTerm(k)
 	}
 	return m
@@ -83,26 +85,52 @@ func (x *index) daysTerm(d *estate.Date) *ast.Term {
 	return null()
 }
 
-func mfaStrength(m estate.MFA) string {
-	if m.Enforced == nil {
-		return "unknown"
+// mfaStates turns a derived MFA strength and the recorded enforcement into
+// the two verdict inputs the MFA checks read: "mfa_state" (is sign-in
+// protected: ok, none or unknown) and "pr_state" (is it
+// phishing-resistant: ok, fail or unknown). An API token has no MFA to
+// record: without a compensating control it is unprotected, not unknown.
+func mfaStates(s estate.MFAStrength, enforced *bool, token bool) (mfaState, prState string) {
+	switch {
+	case s != estate.MFANone:
+		mfaState = "ok"
+	case enforced == nil && !token:
+		mfaState = "unknown"
+	default:
+		mfaState = "none"
 	}
-	if !*m.Enforced {
-		return "none"
+	switch {
+	case s == estate.MFAPhishingResistant:
+		prState = "ok"
+	case s == estate.MFAUnknownMethods, mfaState == "unknown":
+		prState = "unknown"
+	default:
+		prState = "fail"
 	}
-	if len(m.Methods) == 0 {
-		return "unknown"
-	}
-	return string(m.Strength())
+	return mfaState, prState
 }
 
-func methodsStrength(enforced *bool, ms []estate.MFAMethod) string {
-	return mfaStrength(estate.MFA{Enforced: enforced, Methods: ms})
+// mfaLegacy is the "mfa" field: unknown when enforcement or methods are
+// not recorded, else the strength.
+func mfaLegacy(s estate.MFAStrength, mfaState string) string {
+	if mfaState == "unknown" || s == estate.MFAUnknownMethods {
+		return "unknown"
+	}
+	return string(s)
 }
 
-func isAdminRole(r string) bool {
-	l := strings.ToLower(r)
-	return strings.Contains(l, "admin")
+func isAdminRole(r string) bool { return access.PrivilegedRole(r) }
+
+// privilegedRoles are the roles among rs that make an account privileged
+// (admin or more over its tenant; access.RolePrivilege).
+func privilegedRoles(rs []string) []string {
+	var out []string
+	for _, r := range rs {
+		if access.PrivilegedRole(r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (x *index) identityTerm(ii int) *ast.Term {
@@ -118,17 +146,29 @@ func (x *index) identityTerm(ii int) *ast.Term {
 	for i, ti := range x.accessTools[ii] {
 		tools[i] = x.e.Tools[ti].ID
 	}
+	fa := &x.acc.Identities[ii]
+	ms, ps := mfaStates(fa.MFA, fa.Enforced, id.Kind == estate.KindAPIToken)
+	bg := null()
+	if b := id.BreakGlass; b != nil {
+		bg = obj(f("monitored", boolp(b.Monitored)), f("days_since_tested", x.daysTerm(b.LastTested)))
+	}
 	return obj(
 		f("id", str(id.ID)),
 		f("name", str(firstNonEmpty(id.UPN, id.Name, id.ID))),
 		f("kind", str(string(id.Kind))),
-		f("human", boolean(isHuman(id.Kind))),
+		f("human", boolean(fa.Human)),
 		f("home", str(nonEmpty(id.Home))),
 		f("enabled", boolean(id.IsEnabled())),
 		f("personnel", str(id.Personnel)),
 		f("owner", str(id.Owner)),
 		f("mfa_enforced", boolp(id.MFA.Enforced)),
-		f("mfa", str(mfaStrength(id.MFA))),
+		f("mfa", str(mfaLegacy(fa.MFA, ms))),
+		f("mfa_state", str(ms)),
+		f("pr_state", str(ps)),
+		f("compensated", str(string(fa.Compensated))),
+		f("idle", str(fa.Idle)),
+		f("vendor", str(fa.Vendor)),
+		f("break_glass", bg),
 		f("roles", strs(id.Roles)),
 		f("admin", boolean(admin)),
 		f("days_since_sign_in", x.daysTerm(id.LastSignIn)),
@@ -150,12 +190,15 @@ func firstNonEmpty(ss ...string) string {
 
 func (x *index) accessTerm(p *accessPath) *ast.Term {
 	principal, kind, live := "", "", !p.expired
-	if p.identity >= 0 {
+	switch {
+	case p.identity >= 0:
 		id := &x.e.Identities[p.identity]
 		principal, kind = id.ID, "identity"
 		live = live && id.IsEnabled()
-	} else {
+	case p.group >= 0:
 		principal, kind = x.e.Groups[p.group].ID, "group"
+	default:
+		principal, kind = x.e.Vendors[p.vendor].ID, "vendor"
 	}
 	pathID, grant, via := "", "", ""
 	evKind, evID := "grant", ""
@@ -183,13 +226,12 @@ func (x *index) accessTerm(p *accessPath) *ast.Term {
 		f("grant", str(grant)),
 		f("via", str(via)),
 		f("roles", strs(p.roles)),
+		f("admin_roles", strs(privilegedRoles(p.roles))),
 		f("scope", str(p.scope)),
 		f("ev_kind", str(evKind)),
 		f("ev_id", str(evID)),
 	)
 }
-
-func isHuman(k estate.IdentityKind) bool { return k != estate.KindService && k != estate.KindAPIToken }
 
 // principalsInput is the document the principals phase summarises: every
 // identity or group with a path into some tenant, with its members'
@@ -212,22 +254,24 @@ func (x *index) principalsInput(st *staticInput) ast.Value {
 		if a.identity != b.identity {
 			return a.identity - b.identity
 		}
-		return a.group - b.group
+		if a.group != b.group {
+			return a.group - b.group
+		}
+		return a.vendor - b.vendor
 	})
 	ps := make([]*ast.Term, 0, len(keys))
 	for _, k := range keys {
 		var id, kind string
 		var ms []*ast.Term
-		if k.identity >= 0 {
+		switch {
+		case k.identity >= 0:
 			id, kind = x.e.Identities[k.identity].ID, "identity"
-			ms = []*ast.Term{member(k.identity)}
-		} else {
-			g := &x.e.Groups[k.group]
-			id, kind = g.ID, "group"
-			for _, ii := range x.members[g.ID] {
-				ms = append(ms, member(ii))
-			}
+		case k.group >= 0:
+			id, kind = x.e.Groups[k.group].ID, "group"
+		default:
+			id, kind = x.e.Vendors[k.vendor].ID, "vendor"
 		}
+		x.eachMember(k.identity, k.group, k.vendor, func(ii int) { ms = append(ms, member(ii)) })
 		ps = append(ps, obj(f("id", str(id)), f("kind", str(kind)), f("members", ast.ArrayTerm(ms...))))
 	}
 	return ast.NewObject(f("now", st.now), f("settings", st.settings), f("principals", ast.ArrayTerm(ps...)))
@@ -260,6 +304,8 @@ var managementKinds = func() map[estate.ToolKind]bool {
 
 func (x *index) toolTerm(ti int) *ast.Term {
 	t := &x.e.Tools[ti]
+	fa := &x.acc.Tools[ti]
+	ms, _ := mfaStates(fa.MFA, fa.Enforced, false)
 	ret := null()
 	if t.Logging.RetentionDays > 0 {
 		ret = num(t.Logging.RetentionDays)
@@ -275,8 +321,9 @@ func (x *index) toolTerm(ti int) *ast.Term {
 		f("host", str(t.Host)),
 		f("ports", ints(t.Ports)),
 		f("internet_exposed", boolp(t.InternetExposed)),
-		f("mfa_enforced", boolp(t.MFAEnforced)),
-		f("mfa", str(methodsStrength(t.MFAEnforced, t.MFAMethods))),
+		f("mfa_enforced", boolp(fa.Enforced)),
+		f("mfa", str(mfaLegacy(fa.MFA, ms))),
+		f("weak_logins", strs(fa.WeakLogins)),
 		f("logging_enabled", boolp(t.Logging.Enabled)),
 		f("retention_days", ret),
 		f("segregated", boolp(t.Logging.Segregated)),

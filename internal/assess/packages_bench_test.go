@@ -16,7 +16,7 @@ import (
 func BenchmarkPolicyPackages(b *testing.B) {
 	now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	e := estate.Generate(estate.GenOptions{Tenants: 20, Identities: 1000, Grants: 2000, Assets: 2000, Seed: 1, Now: now})
-	x := newIndex(e, now, nil)
+	x := newIndex(e, now, nil, nil)
 	st := x.static(obj(f("loaded", boolean(false)), f("missing", str("x"))), nil)
 	st.principals = ast.NewTerm(ast.NewObject())
 	in := x.input(st, e.Tenants[1].ID)

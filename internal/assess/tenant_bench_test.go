@@ -21,7 +21,7 @@ func BenchmarkTenantEval(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	x := newIndex(e, now, nil)
+	x := newIndex(e, now, nil, nil)
 	st := x.static(obj(f("loaded", boolean(false)), f("missing", str("x"))), nil)
 	st.principals = ast.NewTerm(ast.NewObject())
 	in := x.input(st, e.Tenants[1].ID)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/access"
+	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
@@ -19,9 +21,17 @@ type Options struct {
 	// vulnerabilities, as CVE ids.
 	KEV map[string][]string
 	// KEVMatch, when set, is asked for each tool (vendor, product, version,
-	// cpe) and each asset's software; it returns matching CVE ids. The CLI
-	// adapts (*kev.Catalog).Match to it.
+	// cpe) and each asset's software; it returns matching CVE ids.
+	//
+	// Deprecated: it cannot see patch state; pass KEVCatalog or Access.
 	KEVMatch func(vendor, product, version, cpe string) []string
+	// KEVCatalog is matched against tools and software through
+	// internal/access, which drops entries patched since they were added.
+	KEVCatalog *kev.Catalog
+	// Access are the derived access facts of the estate at Now (MFA,
+	// exposure, open KEV, grant privileges). Nil computes them from Now
+	// and KEVCatalog; pass the same Facts to assess so both judge alike.
+	Access *access.Facts
 }
 
 // Problem is one reason the estate cannot be turned into a graph.
@@ -70,7 +80,12 @@ type builder struct {
 	ids      map[string]int32   // bare id → first node with it
 	dups     map[string][]int32 // bare ids naming several nodes → all of them
 	edges    []Edge
+	acc      *access.Facts
+	tool0    int32 // node index of the first tool
 }
+
+// toolIndex is the estate index of tool node ti.
+func (b *builder) toolIndex(ti int32) int { return int(ti - b.tool0) }
 
 // Build turns an estate into a trust graph. It returns a *BuildError naming
 // every grant, group, asset or vendor that refers to an unknown object (with
@@ -79,9 +94,13 @@ func Build(e *estate.Estate, opts Options) (*Graph, error) {
 	if e == nil {
 		e = &estate.Estate{}
 	}
+	if opts.Access == nil {
+		opts.Access = access.Compute(e, access.Options{Now: opts.Now, KEV: opts.KEVCatalog})
+	}
 	b := &builder{
-		g:    &Graph{MaxTenantShare: e.Settings.WithDefaults().MaxTenantShare},
+		g:    &Graph{MaxTenantShare: e.Settings.WithDefaults().MaxTenantShare, Access: opts.Access},
 		opts: opts,
+		acc:  opts.Access,
 	}
 	nn := 2 + len(e.Tenants) + len(e.Identities) + len(e.Groups) + len(e.Tools) + len(e.Assets) + len(e.Vendors)
 	b.ids = make(map[string]int32, nn)
@@ -134,24 +153,10 @@ func (b *builder) warn(pos estate.Pos, format string, args ...any) {
 	b.g.Warnings = append(b.g.Warnings, msg)
 }
 
-func toolMFA(t *estate.Tool) estate.MFAStrength {
-	if t.MFAEnforced == nil || !*t.MFAEnforced {
-		return estate.MFANone
-	}
-	if len(t.MFAMethods) == 0 {
-		return estate.MFAWeak
-	}
-	for _, m := range t.MFAMethods {
-		if !m.PhishingResistant() {
-			return estate.MFAWeak
-		}
-	}
-	return estate.MFAPhishingResistant
-}
-
-func (b *builder) kev(id string, sw ...estate.Software) []string {
+func (b *builder) kev(id string, open []kev.Vuln, sw ...estate.Software) []string {
 	var out []string
 	out = append(out, b.opts.KEV[id]...)
+	out = append(out, access.CVEs(open)...)
 	if b.opts.KEVMatch != nil {
 		for _, s := range sw {
 			if s.Vendor == "" && s.Product == "" && s.CPE == "" {
@@ -174,29 +179,33 @@ func (b *builder) nodes(e *estate.Estate) {
 		idx := b.add(Node{ID: t.ID, Kind: KindTenant, Name: t.Name, Home: t.ID, Criticality: t.Criticality, Endpoints: t.Endpoints, Pos: t.Pos})
 		b.g.tenants = append(b.g.tenants, idx)
 	}
+	b.g.identity0 = int32(len(b.g.Nodes))
 	for i := range e.Identities {
 		x := &e.Identities[i]
-		b.add(Node{ID: x.ID, Kind: KindIdentity, Sub: string(x.Kind), Name: firstNonEmpty(x.Name, x.UPN), Home: x.Home, MFA: x.MFA.Strength(), Disabled: !x.IsEnabled(), Pos: x.Pos})
+		b.add(Node{ID: x.ID, Kind: KindIdentity, Sub: string(x.Kind), Name: firstNonEmpty(x.Name, x.UPN), Home: x.Home, MFA: b.acc.Identities[i].MFA, Disabled: !x.IsEnabled(), Pos: x.Pos})
 	}
 	for i := range e.Groups {
 		x := &e.Groups[i]
 		b.add(Node{ID: x.ID, Kind: KindGroup, Name: x.Name, Home: x.Home, MFA: estate.MFAPhishingResistant, Pos: x.Pos})
 	}
+	b.tool0 = int32(len(b.g.Nodes))
 	for i := range e.Tools {
 		x := &e.Tools[i]
 		owner := x.Owner
 		if owner == "" {
 			owner = estate.MSP
 		}
-		kev := b.kev(x.ID, estate.Software{Vendor: x.Vendor, Product: x.Product, Version: x.Version, CPE: x.CPE})
-		b.add(Node{ID: x.ID, Kind: KindTool, Sub: string(x.Kind), Name: x.Name, Home: owner, MFA: toolMFA(x),
-			Exposed: x.InternetExposed != nil && *x.InternetExposed, KEV: kev, Pos: x.Pos})
+		ft := &b.acc.Tools[i]
+		kev := b.kev(x.ID, ft.KEV, estate.Software{Vendor: x.Vendor, Product: x.Product, Version: x.Version, CPE: x.CPE})
+		b.add(Node{ID: x.ID, Kind: KindTool, Sub: string(x.Kind), Name: x.Name, Home: owner, MFA: ft.MFA,
+			Exposed: ft.Exposed, KEV: kev, Pos: x.Pos})
 	}
 	for i := range e.Assets {
 		x := &e.Assets[i]
-		kev := b.kev(x.ID, x.Software...)
+		fa := &b.acc.Assets[i]
+		kev := b.kev(x.ID, fa.KEV, x.Software...)
 		b.add(Node{ID: x.ID, Kind: KindAsset, Sub: x.Kind, Name: firstNonEmpty(x.Hostname, x.ID), Home: x.Tenant,
-			Exposed: len(x.InternetPorts) > 0, KEV: kev, Pos: x.Pos})
+			Exposed: fa.Exposed, KEV: kev, Pos: x.Pos})
 	}
 	pid := estate.MSP
 	b.add(Node{ID: pid, Kind: KindProvider, Name: firstNonEmpty(e.Provider.Name, "the MSP"), Home: pid, MFA: estate.MFAPhishingResistant, Pos: e.Provider.Pos})
@@ -368,6 +377,30 @@ func (b *builder) derive(e *estate.Estate) {
 				}
 				b.edge(Edge{From: gi, To: ti, Priv: Full, Kind: EdgeAccess, Why: "GDAP access group", Pos: t.Pos})
 			}
+			inactive := gd.Status.Inactive() || b.expired(gd.EndDate)
+			for _, as := range gd.Assignments {
+				gi, ok := b.resolve(as.Group, KindGroup)
+				if !ok {
+					b.problem(as.Pos, "tool "+t.ID, "gdap.assignments: %q is not a known group", as.Group)
+					continue
+				}
+				if inactive {
+					continue
+				}
+				roles := as.Roles
+				if len(roles) == 0 {
+					roles = gd.Roles
+				}
+				p, why := rolesPriv(roles)
+				if p == None {
+					p, why = Read, "no roles listed"
+				}
+				mode := "active"
+				if as.Eligible() {
+					mode = "eligible, activated just in time"
+				}
+				b.edge(Edge{From: gi, To: ci, Priv: p, Kind: EdgeAccess, JIT: as.Eligible(), Why: "GDAP access group (" + mode + ") in " + t.ID + ": " + why, Pos: as.Pos})
+			}
 			if gd.Status.Inactive() || b.expired(gd.EndDate) {
 				b.warn(t.Pos, "GDAP relationship %s (%s) is %s; no edge to %s", t.ID, firstNonEmpty(string(gd.Status), "past its end date"), "inactive", gd.Customer)
 				continue
@@ -435,12 +468,12 @@ func (b *builder) derive(e *estate.Estate) {
 				b.problem(a.Pos, "asset "+a.ID, "agents: %q is not a known tool", ag)
 				continue
 			}
-			p := Admin
-			switch estate.ToolKind(b.g.Nodes[ti].Sub) {
-			case estate.ToolRMM, estate.ToolRemoteAccess, estate.ToolVPN, estate.ToolJumpHost:
-				p = Full
+			why := "agent runs on the host"
+			tf := &b.acc.Tools[b.toolIndex(ti)]
+			if tf.Exec {
+				why = "agent runs scripts and software as SYSTEM on the host"
 			}
-			b.edge(Edge{From: ti, To: ai, Priv: p, Kind: EdgeAgent, Why: "agent runs on the host", Pos: a.Pos})
+			b.edge(Edge{From: ti, To: ai, Priv: PrivOf(tf.EndpointPriv), Kind: EdgeAgent, Why: why, Pos: a.Pos})
 		}
 		if a.Tenant == "" || a.Tenant == msp {
 			if h := strings.ToLower(a.Hostname); h != "" {
@@ -478,24 +511,19 @@ func (b *builder) derive(e *estate.Estate) {
 			b.edge(Edge{From: vi, To: ti, Priv: Full, Kind: EdgeSupply, Why: "vendor ships the tool's software and updates", Pos: v.Pos})
 		}
 	}
-	// Subcontractor staff: a guest account from a vendor's domain
-	// (first.last_<vendor-id>.example#EXT#@msp) is managed by that vendor.
-	if len(e.Vendors) > 0 {
-		for i := range e.Identities {
-			x := &e.Identities[i]
-			d := upnDomain(x.UPN)
-			if d == "" {
-				continue
-			}
-			for j := range e.Vendors {
-				v := &e.Vendors[j]
-				if v.ID != "" && (d == v.ID || strings.HasPrefix(d, v.ID+".")) {
-					vi, _ := b.resolve(v.ID, KindVendor)
-					xi, _ := b.resolve(x.ID, KindIdentity)
-					b.edge(Edge{From: vi, To: xi, Priv: Full, Kind: EdgeStaff, Why: "the vendor's own staff account (guest from its domain)", Pos: x.Pos})
-				}
-			}
+	// Subcontractor staff: listed by the vendor, or a guest account from
+	// one of its domains (see access.VendorOf).
+	for i := range e.Identities {
+		v := b.acc.Identities[i].Vendor
+		if v == "" {
+			continue
 		}
+		vi, ok := b.resolve(v, KindVendor)
+		if !ok {
+			continue
+		}
+		xi, _ := b.resolve(e.Identities[i].ID, KindIdentity)
+		b.edge(Edge{From: vi, To: xi, Priv: Full, Kind: EdgeStaff, Why: "the vendor's own staff account", Pos: e.Identities[i].Pos})
 	}
 	// Backups.
 	for i := range e.Backups {
@@ -530,7 +558,7 @@ func (b *builder) derive(e *estate.Estate) {
 		if !tok {
 			b.problem(gr.Pos, obj, "target %q is not a known %s", gr.Target, kindList(targetKinds))
 		}
-		p := PrivOf(gr.Privilege)
+		p := PrivOf(b.acc.Grants[i])
 		if p == None {
 			b.problem(gr.Pos, obj, "privilege %q is not one of read, operate, admin, full_control", gr.Privilege)
 		}
@@ -552,6 +580,9 @@ func (b *builder) derive(e *estate.Estate) {
 		if len(gr.Roles) > 0 {
 			ed.Why = "roles: " + strings.Join(gr.Roles, ", ")
 		}
+		if b.acc.Grants[i] != gr.Privilege {
+			ed.Why = strings.TrimPrefix(ed.Why+"; ", "; ") + string(gr.Privilege) + " on a tool that runs code on endpoints as SYSTEM"
+		}
 		if b.g.Nodes[si].Kind == KindTool && estate.ToolKind(b.g.Nodes[si].Sub) == estate.ToolVault && b.g.Nodes[ti].Kind == KindIdentity {
 			ed.Kind = EdgeCred
 			ed.Req = ReqNoPRMFA
@@ -559,22 +590,6 @@ func (b *builder) derive(e *estate.Estate) {
 		}
 		b.edge(ed)
 	}
-}
-
-// upnDomain is the home domain of a UPN, seen through the guest form
-// user_domain#EXT#@tenant.
-func upnDomain(upn string) string {
-	upn = strings.ToLower(strings.TrimSpace(upn))
-	if before, _, ok := strings.Cut(upn, "#ext#"); ok {
-		if k := strings.LastIndexByte(before, '_'); k >= 0 {
-			return before[k+1:]
-		}
-		return ""
-	}
-	if k := strings.LastIndexByte(upn, '@'); k >= 0 {
-		return upn[k+1:]
-	}
-	return ""
 }
 
 // hostOf extracts a lower-case host name from a host or URL.
@@ -624,50 +639,11 @@ func hostPriv(a *estate.Asset) (Priv, string) {
 	return Read, firstNonEmpty(a.Kind, "asset") + " in the tenant"
 }
 
-// rolesPriv maps directory / GDAP role names to a privilege over the tenant.
+// rolesPriv maps directory / GDAP role names to a privilege over the tenant
+// (access.RolePrivilege, the one mapping assess uses too).
 func rolesPriv(roles []string) (Priv, string) {
-	best, why := None, ""
-	for _, r := range roles {
-		p := rolePriv(r)
-		if p > best {
-			best, why = p, r
-		}
-	}
-	return best, why
-}
-
-var fullRoles = map[string]bool{
-	"global administrator":                    true,
-	"company administrator":                   true,
-	"privileged role administrator":           true,
-	"privileged authentication administrator": true,
-	"partner tier2 support":                   true,
-	"hybrid identity administrator":           true,
-	"domain admins":                           true,
-	"enterprise admins":                       true,
-	"application administrator":               true,
-	"cloud application administrator":         true,
-	"conditional access administrator":        true,
-}
-
-func rolePriv(r string) Priv {
-	l := strings.ToLower(strings.TrimSpace(r))
-	if fullRoles[l] {
-		return Full
-	}
-	switch {
-	case strings.Contains(l, "reader"), strings.HasSuffix(l, "viewer"), l == "message center privacy reader":
-		return Read
-	case l == "helpdesk administrator", l == "password administrator", l == "service support administrator",
-		l == "license administrator", l == "billing administrator", l == "authentication administrator",
-		strings.Contains(l, "support"), strings.Contains(l, "operator"):
-		return Operate
-	case strings.Contains(l, "administrator"), strings.Contains(l, "admin"), strings.Contains(l, "owner"):
-		return Admin
-	case l == "":
-		return None
-	}
-	return Operate
+	p, why := access.RolePrivilege(roles)
+	return PrivOf(p), why
 }
 
 func (b *builder) finish() {

@@ -46,6 +46,9 @@ type FactNode struct {
 	TenantsAny   int      `json:"tenants_any"`
 	Tenants      []string `json:"tenants,omitempty"` // at ≥ admin (capped at 50)
 	Path         string   `json:"path,omitempty"`    // a proof path to one of them
+	// Standing counts, for admin credential reuse, the tenants held by
+	// standing access (the rest are just in time).
+	Standing int `json:"standing,omitempty"`
 }
 
 // FactEntry is one entry point.
@@ -194,6 +197,9 @@ func nodeList(ns []FactNode) []any {
 		if n.Path != "" {
 			m["path"] = n.Path
 		}
+		if n.Standing != 0 {
+			m["standing"] = n.Standing
+		}
 		out[i] = m
 	}
 	return out
@@ -259,7 +265,7 @@ func FactsOf(g *Graph) *FactsDoc {
 		switch {
 		case r.AtAdmin() > doc.Limit:
 			want[r.Node] = true
-		case n.Kind == KindVendor, n.Kind == KindIdentity && r.AtAdmin() >= 2:
+		case n.Kind == KindVendor:
 			want[r.Node] = true
 		case n.Home != estate.MSP && n.Home != "" && r.AtAdmin() >= 2:
 			want[r.Node] = true
@@ -347,21 +353,6 @@ func FactsOf(g *Graph) *FactsDoc {
 				}
 			})
 		}
-		if n.Kind == KindIdentity {
-			if r.AtAdmin() >= 1 {
-				doc.IdentitiesWithAdmin++
-			}
-			if r.AtAdmin() >= 2 {
-				doc.AdminIdentities = append(doc.AdminIdentities, node(r, false))
-				rf := ref(r.Node)
-				each(r.Node, func(ft *FactTenant) {
-					ft.AdminIdentityN++
-					if len(ft.AdminIdentities) < tenantCap {
-						ft.AdminIdentities = append(ft.AdminIdentities, rf)
-					}
-				})
-			}
-		}
 		if n.Kind == KindVendor {
 			doc.Vendors = append(doc.Vendors, node(r, true))
 			rf := ref(r.Node)
@@ -382,6 +373,49 @@ func FactsOf(g *Graph) *FactsDoc {
 						ft.CrossIn = append(ft.CrossIn, rf)
 					}
 				})
+			}
+		}
+	}
+	// Admin credential reuse: the identities whose own credentials hold
+	// admin in two or more customers, standing or just in time — the
+	// access facts' list, the same one assess judges FB-NET-005 on.
+	// Widest first, then by id.
+	if acc := g.Access; acc != nil {
+		for i := range acc.Identities {
+			if len(acc.Identities[i].AdminTenants) > 0 {
+				doc.IdentitiesWithAdmin++
+			}
+		}
+		var reuse []int32
+		for i := range acc.Identities {
+			if len(acc.Identities[i].AdminTenants) >= 2 && !g.Nodes[g.identity0+int32(i)].Disabled {
+				reuse = append(reuse, int32(i))
+			}
+		}
+		slices.SortStableFunc(reuse, func(a, b int32) int {
+			return len(acc.Identities[b].AdminTenants) - len(acc.Identities[a].AdminTenants)
+		})
+		for _, i := range reuse {
+			fi := &acc.Identities[i]
+			ni := g.identity0 + i
+			n := &g.Nodes[ni]
+			r := rk.Of(ni)
+			f := FactNode{ID: n.ID, Kind: n.Kind.String(), Sub: n.Sub, MFA: string(n.MFA), TenantsAdmin: len(fi.AdminTenants),
+				TenantsAny: r.AtAny(), Standing: fi.StandingAdmin}
+			for k, t := range fi.AdminTenants {
+				if k == factCap {
+					break
+				}
+				f.Tenants = append(f.Tenants, acc.Tenants[t])
+			}
+			doc.AdminIdentities = append(doc.AdminIdentities, f)
+			rf := ref(ni)
+			for _, t := range fi.AdminTenants {
+				ft := byBit[t]
+				ft.AdminIdentityN++
+				if len(ft.AdminIdentities) < tenantCap {
+					ft.AdminIdentities = append(ft.AdminIdentities, rf)
+				}
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/firebreak-msp/firebreak/internal/access"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
@@ -179,11 +180,15 @@ type Graph struct {
 	Warnings []string
 	// MaxTenantShare is the bound suggestions aim for (from estate settings).
 	MaxTenantShare float64
+	// Access are the derived facts the graph was built from (shared with
+	// assess; see internal/access).
+	Access *access.Facts
 
-	byID    map[string]int32 // bare id (when unique) and "kind:id"
-	ambig   map[string][]string
-	tenants []int32 // node index of each tenant, bit i = tenants[i]
-	tbit    []int32 // node index → tenant bit, -1 otherwise
+	byID      map[string]int32 // bare id (when unique) and "kind:id"
+	ambig     map[string][]string
+	tenants   []int32 // node index of each tenant, bit i = tenants[i]
+	identity0 int32   // node index of the first identity (estate order)
+	tbit      []int32 // node index → tenant bit, -1 otherwise
 
 	// CSR adjacency, shared by derived graphs.
 	adj *adjacency

@@ -176,6 +176,8 @@ func (g *Graph) With(changes ...Change) (*Graph, error) {
 		byID:           g.byID,
 		ambig:          g.ambig,
 		tenants:        g.tenants,
+		identity0:      g.identity0,
+		Access:         g.Access,
 		tbit:           g.tbit,
 		adj:            g.adj,
 	}

@@ -23,18 +23,46 @@ results contains lib.check(
 	[],
 ) if lib.tenant
 
-# Tenant-wide administrator roles and groups.
-admin_roles := {
-	"global administrator", "company administrator", "privileged role administrator",
-	"privileged authentication administrator", "domain admins", "enterprise admins",
-	"administrators", "schema admins",
-}
-
-admin_roles_of(p) := [r | some r in p.roles; lower(r) in admin_roles]
-
+# Administrator roles and groups: p.admin_roles are the path's roles that
+# make an account privileged (internal/access: directory admin roles,
+# Exchange/Security/Hybrid Identity administrators, Account/Backup/Server
+# Operators, Domain/Enterprise Admins...). Vendor-held paths count too.
 results contains lib.check(
-	{"control": "FB-AUTH-003", "noun": "MSP access paths", "fails": "member of a tenant-wide administrator role", "need": "grants"},
+	{"control": "FB-AUTH-003", "noun": "MSP access paths", "fails": "member of an administrator role or group", "need": "grants"},
 	count(lib.live_paths),
-	[{"kind": p.ev_kind, "id": p.ev_id, "detail": "%s in %s", "args": [p.principal, concat(", ", rs)]} | some p in lib.live_paths; rs := admin_roles_of(p); count(rs) > 0],
+	[{"kind": p.ev_kind, "id": p.ev_id, "detail": "%s in %s", "args": [p.principal, concat(", ", p.admin_roles)]} | some p in lib.live_paths; count(p.admin_roles) > 0],
 	[],
 ) if lib.tenant
+
+# FB-AUTH-008 — break-glass accounts judged by their own rules:
+# phishing-resistant MFA, every sign-in monitored, tested within a year.
+# They are unused by design, so they are never "idle" (ACC-001/004).
+break_glass := [i | some i in input.identities; i.enabled; i.kind == "break_glass"]
+
+bg(i) := i.break_glass if i.break_glass != null
+else := {}
+
+bg_faults(i) := [w[0] | some w in [
+	["MFA not phishing-resistant", i.pr_state == "fail"],
+	["sign-ins not monitored", object.get(bg(i), "monitored", null) == false],
+	[sprintf("last tested %v days ago", [object.get(bg(i), "days_since_tested", null)]), tested_late(i)],
+]; w[1]]
+
+tested_late(i) if {
+	d := object.get(bg(i), "days_since_tested", null)
+	d != null
+	d > 365
+} else := false
+
+bg_unknown(i) := [w[0] | some w in [
+	["MFA methods", i.pr_state == "unknown"],
+	["break_glass.monitored", object.get(bg(i), "monitored", null) == null],
+	["break_glass.last_tested", object.get(bg(i), "days_since_tested", null) == null],
+]; w[1]]
+
+results contains lib.check(
+	{"control": "FB-AUTH-008", "noun": "break-glass accounts", "fails": "emergency access not protected by its own rules", "need": "identities[].break_glass (monitored, last_tested) and MFA methods"},
+	count(break_glass),
+	[{"kind": "identity", "id": i.id, "detail": concat("; ", fs)} | some i in break_glass; fs := bg_faults(i); count(fs) > 0],
+	[{"kind": "identity", "id": i.id, "detail": concat(", ", us)} | some i in break_glass; count(bg_faults(i)) == 0; us := bg_unknown(i); count(us) > 0],
+)

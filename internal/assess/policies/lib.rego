@@ -78,7 +78,7 @@ live_paths := [p | some p in input.access; p.live]
 # principal_ev is the evidence for a principal (identity or group) with a
 # path into the tenant whose summary lists the member ids at fault.
 principal_ev(pid, ids, what) := ev("identity", pid, what) if input.principals[pid].kind == "identity"
-else := {"kind": "group", "id": pid, "detail": "%d of %d members %s: %v (+%d more)", "args": [count(ids), input.principals[pid].members, what, array.slice(ids, 0, 5), count(ids) - 5]}
+else := {"kind": input.principals[pid].kind, "id": pid, "detail": "%d of %d members %s: %v (+%d more)", "args": [count(ids), input.principals[pid].members, what, array.slice(ids, 0, 5), count(ids) - 5]}
 
 # over reports whether a day count exceeds a limit (null never does).
 over(days, limit) if {

@@ -14,7 +14,7 @@ results contains lib.check(
 	{"control": "FB-MFA-001", "noun": "principals and tools reaching the tenant", "fails": "MFA not enforced", "need": "identities.mfa (MFA enforcement state)"},
 	count(principals) + count(reaching_tools),
 	array.concat(
-		[lib.principal_ev(pid, ids, "mfa.enforced=false") | some pid in principals; ids := input.principals[pid].no_mfa; count(ids) > 0],
+		[lib.principal_ev(pid, ids, "without MFA or a compensating control") | some pid in principals; ids := input.principals[pid].no_mfa; count(ids) > 0],
 		[{"kind": "tool", "id": t.id, "detail": "%s reaches the tenant, mfa_enforced=false", "args": [t.kind]} | some t in reaching_tools; t.mfa_enforced == false],
 	),
 	array.concat(
@@ -32,13 +32,15 @@ results contains lib.check(
 	[lib.principal_ev(pid, ids, "MFA methods unknown") | some pid in admin_principals; ids := input.principals[pid].mfa_methods_unknown; count(ids) > 0],
 ) if lib.tenant
 
-msp_people := [i | some i in input.identities; i.enabled; i.customer_access; i.human]
+# Every MSP identity with customer access: people, service accounts and
+# tokens (these pass on a recorded compensating control).
+msp_people := [i | some i in input.identities; i.enabled; i.customer_access]
 
 results contains lib.check(
-	{"control": "FB-MFA-003", "noun": "MSP identities with customer access", "fails": "MFA not enforced", "need": "identities.mfa (MFA enforcement state)"},
+	{"control": "FB-MFA-003", "noun": "MSP identities with customer access", "fails": "no MFA and no compensating control", "need": "identities.mfa (MFA enforcement state)"},
 	count(msp_people),
-	[{"kind": "identity", "id": i.id, "detail": "mfa.enforced=false, reaches customers (%d as admin; tools %v)", "args": [i.admin_tenants, i.access_tools]} | some i in msp_people; i.mfa_enforced == false],
-	[{"kind": "identity", "id": i.id, "detail": "mfa.enforced unknown"} | some i in msp_people; i.mfa_enforced == null],
+	[{"kind": "identity", "id": i.id, "detail": "%s without MFA or a compensating control, reaches customers (%d as admin; tools %v)", "args": [i.kind, i.admin_tenants, i.access_tools]} | some i in msp_people; i.mfa_state == "none"],
+	[{"kind": "identity", "id": i.id, "detail": "mfa.enforced unknown"} | some i in msp_people; i.mfa_state == "unknown"],
 ) if lib.msp
 
 mgmt := [t | some t in input.tools; t.management]

@@ -16,16 +16,30 @@ summarise(p) := {
 	"kind": p.kind,
 	"members": count(p.members),
 	"enabled": count([m | some m in p.members; m.enabled]),
-	"no_mfa": [m.id | some m in p.members; m.enabled; m.human; m.mfa_enforced == false],
-	"mfa_unknown": [m.id | some m in p.members; m.enabled; m.human; m.mfa_enforced == null],
-	"not_phishing_resistant": [m.id | some m in p.members; m.enabled; m.human; m.mfa in {"none", "weak"}],
-	"mfa_methods_unknown": [m.id | some m in p.members; m.enabled; m.human; m.mfa == "unknown"],
+	# Every member is judged, people and non-human identities alike: a
+	# service account or token passes on MFA or a recorded compensating
+	# control (certificate, workload identity, IP restriction), see
+	# internal/access. A vendor with no staff recorded cannot be judged.
+	"no_mfa": [m.id | some m in p.members; m.enabled; m.mfa_state == "none"],
+	"mfa_unknown": array.concat([m.id | some m in p.members; m.enabled; m.mfa_state == "unknown"], unjudged(p)),
+	"not_phishing_resistant": [m.id | some m in p.members; m.enabled; m.pr_state == "fail"],
+	"mfa_methods_unknown": array.concat([m.id | some m in p.members; m.enabled; m.pr_state == "unknown"], unjudged(p)),
 	"multi_admin": [m.id | some m in p.members; m.enabled; m.admin_tenants > 1],
 	"max_admin_tenants": max(array.concat([0], [m.admin_tenants | some m in p.members])),
 	"idle": [sprintf("%s (%s)", [m.id, why]) | some m in p.members; why := idle(m)],
 	"non_human_unowned": [m.id | some m in p.members; m.enabled; not m.human; m.owner == ""],
 }
 
+unjudged(p) := [sprintf("%s (no staff recorded: vendors[].staff or domains)", [p.id])] if {
+	p.kind == "vendor"
+	count(p.members) == 0
+} else := []
+
+# Idle accounts (internal/access): departed, no sign-in within the window,
+# or never signed in although created before it. Break-glass accounts are
+# unused by design and judged by their own rules (FB-AUTH-008).
 idle(m) := "disabled but still granted" if not m.enabled
-else := "personnel departed" if m.personnel == "departed"
-else := sprintf("no sign-in for %d days", [m.days_since_sign_in]) if m.days_since_sign_in > stale_days
+else := m.idle if {
+	m.idle != ""
+	m.kind != "break_glass"
+}

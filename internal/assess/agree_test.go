@@ -1,0 +1,373 @@
+package assess
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/firebreak-msp/firebreak/internal/access"
+	"github.com/firebreak-msp/firebreak/internal/collect/kev"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/trust"
+)
+
+// The tests in this file hold assess and the trust graph to one answer on
+// every fact both report (issue 11): both read internal/access.
+
+var agreeNow = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+
+func testKEV(t testing.TB) *kev.Catalog {
+	t.Helper()
+	k, err := kev.Load("testdata/kev.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// judged is one estate seen by both engines.
+type judged struct {
+	e       *estate.Estate
+	facts   *trust.FactsDoc
+	results map[string]Result // "subject control"
+}
+
+func judgeBoth(t *testing.T, src string) *judged {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "estate.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := estate.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := testKEV(t)
+	acc := access.Compute(e, access.Options{Now: agreeNow, KEV: kc})
+	g, err := trust.Build(e, trust.Options{Now: agreeNow, Access: acc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := New(loadCatalog(t), Options{Clock: func() time.Time { return agreeNow }, KEV: kc, Access: acc,
+		Extra: map[string]any{"trust": trust.Facts(g)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := en.Run(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := &judged{e: e, facts: trust.FactsOf(g), results: map[string]Result{}}
+	for _, r := range rep.Results {
+		j.results[r.Subject+" "+r.Control] = r
+	}
+	return j
+}
+
+func (j *judged) entry(id string) bool {
+	return slices.ContainsFunc(j.facts.EntryPoints, func(e trust.FactEntry) bool { return e.ID == id })
+}
+
+func (j *judged) status(t *testing.T, key string) (Status, string) {
+	t.Helper()
+	r, ok := j.results[key]
+	if !ok {
+		t.Fatalf("no result %s", key)
+	}
+	var ev []string
+	for _, x := range r.Evidence {
+		ev = append(ev, x.ID+": "+x.Detail)
+	}
+	return r.Status, strings.Join(ev, "; ")
+}
+
+const agreeBase = `provider: {id: msp, name: Test MSP}
+tenants:
+  - {id: t1, name: One}
+  - {id: t2, name: Two}
+`
+
+// A firewall patched after its KEV entry was added is not an entry point,
+// and the patch control passes it; the unpatched one is both.
+func TestAgreePatchedFirewall(t *testing.T) {
+	j := judgeBoth(t, agreeBase+`assets:
+  - {id: fw-patched, tenant: t1, hostname: FW1, kind: firewall, internet_ports: [443], last_patched: 2026-11-01, software: [{vendor: Kaseya, product: Virtual System/Server Administrator (VSA)}]}
+  - {id: fw-old, tenant: t2, hostname: FW2, kind: firewall, internet_ports: [443], last_patched: 2021-01-01, software: [{vendor: Kaseya, product: Virtual System/Server Administrator (VSA)}]}
+`)
+	if j.entry("fw-patched") {
+		t.Error("trust: patched fw-patched is an entry point")
+	}
+	if st, ev := j.status(t, "t1 FB-UPD-002"); st != StatusPass {
+		t.Errorf("assess t1 FB-UPD-002 = %s (%s), want pass", st, ev)
+	}
+	if !j.entry("fw-old") {
+		t.Error("trust: unpatched fw-old is not an entry point")
+	}
+	if st, _ := j.status(t, "t2 FB-UPD-002"); st != StatusFail {
+		t.Errorf("assess t2 FB-UPD-002 = %s, want fail", st)
+	}
+}
+
+// A password-only service account reaching two tenants is an entry point
+// and fails the MFA control; with a compensating control it is neither.
+func TestAgreeServiceAccountMFA(t *testing.T) {
+	j := judgeBoth(t, agreeBase+`identities:
+  - {id: svc-pw, kind: service, home: msp, owner: ops, credential: password}
+  - {id: svc-cert, kind: service, home: msp, owner: ops, credential: password, compensating: [certificate]}
+grants:
+  - {id: g1, subject: svc-pw, target: t1, privilege: admin, scope: servers}
+  - {id: g2, subject: svc-pw, target: t2, privilege: admin, scope: servers}
+  - {id: g3, subject: svc-cert, target: t1, privilege: admin, scope: servers}
+`)
+	if !j.entry("svc-pw") {
+		t.Error("trust: password-only svc-pw is not an entry point")
+	}
+	for _, sub := range []string{"t1", "t2"} {
+		st, ev := j.status(t, sub+" FB-MFA-001")
+		if st != StatusFail || !strings.Contains(ev, "svc-pw") {
+			t.Errorf("assess %s FB-MFA-001 = %s (%s), want fail naming svc-pw", sub, st, ev)
+		}
+		if strings.Contains(ev, "svc-cert") {
+			t.Errorf("assess %s FB-MFA-001 blames svc-cert, which has a certificate: %s", sub, ev)
+		}
+	}
+	if j.entry("svc-cert") {
+		t.Error("trust: svc-cert with a certificate is an entry point")
+	}
+	if st, ev := j.status(t, "msp FB-MFA-003"); st != StatusFail || !strings.Contains(ev, "svc-pw") || strings.Contains(ev, "svc-cert") {
+		t.Errorf("assess msp FB-MFA-003 = %s (%s), want fail naming svc-pw only", st, ev)
+	}
+}
+
+// mfa: {enforced: true} with no methods is enforced for both engines:
+// no password-spraying entry point, MFA-001 passes; whether it resists
+// phishing is unknown (MFA-002 not evaluable), not "no MFA".
+func TestAgreeEnforcedWithoutMethods(t *testing.T) {
+	j := judgeBoth(t, agreeBase+`identities:
+  - {id: tech-1, kind: human, home: msp, mfa: {enforced: true}}
+grants:
+  - {id: g1, subject: tech-1, target: t1, privilege: admin, scope: servers}
+`)
+	if j.entry("tech-1") {
+		t.Error("trust: tech-1 (MFA enforced, methods unrecorded) is a no-MFA entry point")
+	}
+	if st, ev := j.status(t, "t1 FB-MFA-001"); st != StatusPass {
+		t.Errorf("assess t1 FB-MFA-001 = %s (%s), want pass", st, ev)
+	}
+	if st, _ := j.status(t, "t1 FB-MFA-002"); st != StatusNotEvaluable {
+		t.Errorf("assess t1 FB-MFA-002 = %s, want not_evaluable (methods unknown)", st)
+	}
+}
+
+// PIM-eligible GDAP access for one identity into two customers is still
+// one credential for both: FB-TRUST-004 and FB-NET-005 give one answer,
+// and FB-PRIV-004 (standing admin) does not count it.
+func TestAgreeEligibleGDAP(t *testing.T) {
+	gdap := func(id, cust string) string {
+		return `  - id: ` + id + `
+    kind: gdap
+    gdap:
+      customer: ` + cust + `
+      roles: [Exchange Administrator]
+      status: active
+      auto_extend: false
+      assignments:
+        - {group: grp-exch, assignment: eligible}
+`
+	}
+	j := judgeBoth(t, agreeBase+`identities:
+  - {id: tech-1, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}, groups: [grp-exch]}
+groups:
+  - {id: grp-exch, home: msp}
+tools:
+`+gdap("gdap-t1", "t1")+gdap("gdap-t2", "t2"))
+	if st, ev := j.status(t, "msp FB-TRUST-004"); st != StatusFail || !strings.Contains(ev, "tech-1") {
+		t.Errorf("FB-TRUST-004 = %s (%s), want fail naming tech-1", st, ev)
+	}
+	for _, sub := range []string{"t1", "t2"} {
+		if st, ev := j.status(t, sub+" FB-NET-005"); st != StatusFail || !strings.Contains(ev, "tech-1") {
+			t.Errorf("%s FB-NET-005 = %s (%s), want fail naming tech-1 (same answer as FB-TRUST-004)", sub, st, ev)
+		}
+		if st, ev := j.status(t, sub+" FB-TRUST-004"); st != StatusFail {
+			t.Errorf("%s FB-TRUST-004 = %s (%s), want fail", sub, st, ev)
+		}
+		if st, ev := j.status(t, sub+" FB-PRIV-004"); st != StatusPass {
+			t.Errorf("%s FB-PRIV-004 = %s (%s), want pass: the access is just in time", sub, st, ev)
+		}
+	}
+}
+
+// A protected break-glass account with Global Administrator at the MSP
+// reaches every customer through the MSP's identity provider, but that is
+// not credential reuse: it is judged by FB-AUTH-008, not FB-TRUST-004.
+func TestAgreeBreakGlass(t *testing.T) {
+	j := judgeBoth(t, agreeBase+`identities:
+  - {id: bg-1, kind: break_glass, home: msp, roles: [Global Administrator], mfa: {enforced: true, methods: [fido2]}, break_glass: {monitored: true, last_tested: 2026-09-01}}
+  - {id: tech-1, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}}
+tools:
+  - {id: idp, kind: identity_provider, mfa_enforced: true, mfa_methods: [fido2]}
+grants:
+  - {id: g1, subject: tech-1, target: t1, privilege: admin, scope: servers}
+  - {id: g2, subject: tech-1, target: t2, privilege: admin, scope: servers, mode: jit}
+`)
+	st, ev := j.status(t, "msp FB-TRUST-004")
+	if strings.Contains(ev, "bg-1") {
+		t.Errorf("FB-TRUST-004 blames the break-glass account: %s", ev)
+	}
+	if st != StatusFail || !strings.Contains(ev, "tech-1") {
+		t.Errorf("FB-TRUST-004 = %s (%s), want fail naming tech-1 (admin in t1, just in time in t2)", st, ev)
+	}
+	if st, ev := j.status(t, "msp FB-AUTH-008"); st != StatusPass {
+		t.Errorf("FB-AUTH-008 = %s (%s), want pass", st, ev)
+	}
+	if st, ev := j.status(t, "msp FB-ACC-001"); strings.Contains(ev, "bg-1") {
+		t.Errorf("FB-ACC-001 = %s blames the unused-by-design break-glass account: %s", st, ev)
+	}
+}
+
+// TestPropertyEnginesAgree generates estates, perturbs them where the two
+// engines used to disagree (MFA without methods, non-human credentials,
+// eligible GDAP, patch dates on known-exploited software, per-user tool
+// MFA) and checks every shared fact: open KEV per object, the no-MFA
+// entry points, admin credential reuse, and tool console MFA.
+func TestPropertyEnginesAgree(t *testing.T) {
+	kc := testKEV(t)
+	reused := 0
+	for seed := int64(1); seed <= 6; seed++ {
+		e := estate.Generate(estate.GenOptions{Tenants: 12, Identities: 120, Grants: 150, Assets: 80, Seed: seed, Now: agreeNow})
+		perturb(e, rand.New(rand.NewPCG(uint64(seed), 11)))
+		acc := access.Compute(e, access.Options{Now: agreeNow, KEV: kc})
+		g, err := trust.Build(e, trust.Options{Now: agreeNow, Access: acc})
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		doc := trust.FactsOf(g)
+		x := newIndex(e, agreeNow, kc, acc)
+		node := func(id string) *trust.Node {
+			i, err := g.NodeIndex(id)
+			if err != nil {
+				t.Fatalf("seed %d: %v", seed, err)
+			}
+			return &g.Nodes[i]
+		}
+		entries := map[string]bool{}
+		for _, en := range doc.EntryPoints {
+			entries[en.Kind+":"+en.ID+":"+en.Why] = true
+		}
+		// Open KEV entries per object.
+		for ai := range e.Assets {
+			got, want := node(e.Assets[ai].ID).KEV, access.CVEs(x.assetKEV[ai])
+			if !slices.Equal(got, want) {
+				t.Errorf("seed %d asset %s: trust KEV %v, assess KEV %v", seed, e.Assets[ai].ID, got, want)
+			}
+		}
+		for ti := range e.Tools {
+			if got, want := node(e.Tools[ti].ID).KEV, access.CVEs(x.toolKEV[ti]); !slices.Equal(got, want) {
+				t.Errorf("seed %d tool %s: trust KEV %v, assess KEV %v", seed, e.Tools[ti].ID, got, want)
+			}
+			// An exposed console without MFA is an entry point exactly
+			// when assess judges the tool's MFA as not enforced.
+			term := x.toolTerm(ti)
+			noMFA := field(term, "mfa_enforced") != "true"
+			exposed := e.Tools[ti].InternetExposed != nil && *e.Tools[ti].InternetExposed
+			if got, want := entries["tool:"+e.Tools[ti].ID+":internet-exposed console without MFA"], exposed && noMFA; got != want {
+				t.Errorf("seed %d tool %s: trust no-MFA console entry %v, assess exposed=%v mfa_enforced=%s", seed, e.Tools[ti].ID, got, exposed, field(term, "mfa_enforced"))
+			}
+		}
+		// Password spraying: an entry point exactly when assess does not
+		// find MFA or a compensating control (none fails the MFA checks,
+		// unknown makes them not evaluable; the graph assumes the worst).
+		for ii := range e.Identities {
+			id := &e.Identities[ii]
+			if id.Kind == estate.KindAPIToken || !id.IsEnabled() {
+				continue
+			}
+			term := x.identityTerm(ii)
+			want := field(term, "mfa_state") != `"ok"`
+			got := entries["identity:"+id.ID+":account without MFA (password spraying, credential stuffing)"]
+			if got != want {
+				t.Errorf("seed %d identity %s (%s): trust spray entry %v, assess mfa_state %s", seed, id.ID, id.Kind, got, field(term, "mfa_state"))
+			}
+		}
+		// Admin credential reuse: FB-TRUST-004's list is FB-NET-005's.
+		var fromTrust, fromAssess []string
+		for _, n := range doc.AdminIdentities {
+			fromTrust = append(fromTrust, n.ID)
+		}
+		for ii := range e.Identities {
+			if x.adminTenants[ii] >= 2 && e.Identities[ii].IsEnabled() {
+				fromAssess = append(fromAssess, e.Identities[ii].ID)
+			}
+		}
+		sort.Strings(fromTrust)
+		sort.Strings(fromAssess)
+		if d := cmp.Diff(fromTrust, fromAssess); d != "" {
+			t.Errorf("seed %d: admin reuse (-trust +assess):\n%s", seed, d)
+		}
+		reused += len(fromAssess)
+	}
+	if reused == 0 {
+		t.Error("no admin reuse in any estate; the generator no longer exercises it")
+	}
+}
+
+func field(t *ast.Term, k string) string {
+	v := t.Value.(ast.Object).Get(ast.StringTerm(k))
+	if v == nil {
+		return ""
+	}
+	return v.String()
+}
+
+// perturb mixes in the shapes the engines used to judge differently.
+func perturb(e *estate.Estate, r *rand.Rand) {
+	for i := range e.Identities {
+		x := &e.Identities[i]
+		switch r.IntN(10) {
+		case 0:
+			x.MFA = estate.MFA{Enforced: estate.Bool(true)}
+		case 1:
+			x.Kind, x.MFA = estate.KindService, estate.MFA{}
+			x.Credential = []estate.Credential{estate.CredPassword, estate.CredCertificate, estate.CredClientSecret, ""}[r.IntN(4)]
+		case 2:
+			x.Kind = estate.KindService
+			x.Compensating = []estate.Compensation{[]estate.Compensation{estate.CompIPRestricted, estate.CompWorkloadIdentity}[r.IntN(2)]}
+		case 3:
+			x.Enabled = estate.Bool(false)
+		}
+	}
+	for i := range e.Tools {
+		t := &e.Tools[i]
+		if t.GDAP != nil && r.IntN(2) == 0 {
+			for _, g := range t.GDAP.AccessGroups {
+				t.GDAP.Assignments = append(t.GDAP.Assignments, estate.GDAPAssignment{Group: g, Roles: []string{"Exchange Administrator"},
+					Assignment: []string{estate.AssignEligible, estate.AssignActive}[r.IntN(2)]})
+			}
+			t.GDAP.AccessGroups = nil
+		}
+		if t.GDAP == nil && r.IntN(3) == 0 && len(e.Identities) > 2 {
+			t.InternetExposed = estate.Bool(true)
+			t.MFAEnforced = estate.Bool(true)
+			t.Logins = []estate.ToolLogin{{Identity: e.Identities[0].ID, MFA: estate.MFA{Enforced: estate.Bool(r.IntN(2) == 0)}}, {Identity: e.Identities[1].ID}}
+		}
+	}
+	for i := range e.Assets {
+		a := &e.Assets[i]
+		if r.IntN(4) == 0 {
+			a.Software = append(a.Software, estate.Software{Vendor: "Kaseya", Product: "Virtual System/Server Administrator (VSA)"})
+			a.LastPatched = &estate.Date{Time: time.Date(2019+r.IntN(8), 6, 1, 0, 0, 0, 0, time.UTC)}
+			if r.IntN(2) == 0 {
+				a.InternetPorts = []int{443}
+			}
+		}
+	}
+}
