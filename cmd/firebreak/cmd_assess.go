@@ -283,6 +283,7 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 	}
 	return nil
 }
+
 // isDirTarget reports whether -o names a directory: one that exists, or a
 // path ending in a separator.
 func isDirTarget(p string) bool {
