@@ -168,6 +168,7 @@ func TestParseAPIError(t *testing.T) {
 		{`{"error":{"code":403,"message":"Not Authorized to access this resource/api","errors":[{"message":"Not Authorized to access this resource/api","domain":"global","reason":"forbidden"}]}}`, "forbidden", "Not Authorized to access this resource/api"},
 		{`{"error":"invalid_grant","error_description":"AADSTS700082: The refresh token has expired due to inactivity."}`, "invalid_grant", "AADSTS700082: The refresh token has expired due to inactivity."},
 		{"<html><body><h1>502 Bad Gateway</h1></body></html>", "NonJSONError", "<html><body><h1>502 Bad Gateway</h1></body></html>"},
+		{`{"code":"InvalidObject","message":"ticket object is invalid","errors":[{"code":"InvalidField","message":"The company was not found.","resource":"ticket","field":"company"}]}`, "InvalidObject", "ticket object is invalid; The company was not found. (field company)"},
 	} {
 		e := ParseAPIError([]byte(tt.body))
 		if e.Code != tt.code || e.Message != tt.msg {

@@ -283,8 +283,9 @@ func looksHTML(h http.Header, b []byte) bool {
 
 // ParseAPIError reads the error body shapes of the APIs firebreak calls:
 // Microsoft Graph and Google ({"error":{"code","message"}}), Okta
-// ({"errorCode","errorSummary","errorId"}) and OAuth token endpoints
-// ({"error","error_description"}). Anything else (an HTML page) is code
+// ({"errorCode","errorSummary","errorId"}), OAuth token endpoints
+// ({"error","error_description"}) and ConnectWise PSA ({"code","message",
+// "errors":[…]}). Anything else (an HTML page) is code
 // NonJSONError with a snippet.
 func ParseAPIError(b []byte) *APIError {
 	e := &APIError{}
@@ -294,9 +295,26 @@ func ParseAPIError(b []byte) *APIError {
 		ErrorCode        string          `json:"errorCode"`
 		ErrorSummary     string          `json:"errorSummary"`
 		ErrorID          string          `json:"errorId"`
+		// ConnectWise PSA: {"code","message","errors":[{"code","message","field"}]}
+		Code    json.RawMessage `json:"code"`
+		Message string          `json:"message"`
+		Errors  []struct {
+			Message string `json:"message"`
+			Field   string `json:"field"`
+		} `json:"errors"`
 	}
 	if json.Unmarshal(b, &eb) == nil {
 		switch {
+		case len(eb.Error) == 0 && len(eb.Code) > 0 && eb.Code[0] == '"' && eb.Message != "":
+			_ = json.Unmarshal(eb.Code, &e.Code)
+			e.Message = eb.Message
+			for _, fe := range eb.Errors {
+				e.Message += "; " + fe.Message
+				if fe.Field != "" {
+					e.Message += " (field " + fe.Field + ")"
+				}
+			}
+			return e
 		case eb.ErrorCode != "":
 			e.Code, e.Message, e.RequestID = eb.ErrorCode, eb.ErrorSummary, eb.ErrorID
 			return e
