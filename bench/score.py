@@ -18,11 +18,11 @@ import sys
 EXPECTED = {
     "brute_force": ("ssh_bruteforce", "auth_bruteforce"),
     "slow_brute_force": ("ssh_slow_bruteforce", "auth_slow_bruteforce"),
-    "spray": "password_spray_source",
+    "spray": ("password_spray_source", "password_spray_velocity"),
     "credential_stuffing": "credential_stuffing",
     "distributed_spray": "distributed_spray",
     "cross_tenant_spray": "cross_tenant_spray",
-    "success_after_spray": "success_after_failures",
+    "success_after_spray": ("success_after_spray", "success_after_bruteforce"),
     "mfa_fatigue": "mfa_fatigue",
     "rmm_fanout": ("rmm_fanout_operator", "rmm_fanout_console"),
 }
@@ -34,6 +34,16 @@ def actor_key(a):
     if a["kind"] in ("mfa_fatigue", "rmm_fanout"):
         return ("user", a["user"])
     return ("ip", a["source_ip"])
+
+
+def flat(inc):
+    """An incident as detect --format json writes it (an ECS alert document,
+    or the older flat form) -> rule_name, key, tenant."""
+    if "rule_name" in inc:
+        return inc
+    fb = inc.get("firebreak") or {}
+    return {"rule_name": (inc.get("rule") or {}).get("name", ""), "key": fb.get("key") or {},
+            "tenant": (inc.get("organization") or {}).get("id", "")}
 
 
 def incident_key(inc):
@@ -78,7 +88,7 @@ def main():
     out = {"attackers": len(attackers)}
     if mode == "firebreak":
         doc = json.load(open(path))
-        incs = doc["incidents"]
+        incs = [flat(i) for i in doc["incidents"]]
         flagged = {incident_key(i) for i in incs}
         per = collections.Counter((i["rule_name"], incident_key(i), i.get("tenant", "")) for i in incs)
         dups = sum(1 for c in per.values() if c > 1)

@@ -2,7 +2,9 @@ package detect
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -149,9 +151,53 @@ func baseOf(a map[string]string) string {
 	return b.String()
 }
 
+// parseCaseContext reads a case's optional context.txt: one tenant per line,
+// "tenant=ID accounts=N benign=CIDR service=NAME" (benign and service
+// repeatable).
+func parseCaseContext(t testing.TB, path string) map[string]TenantContext {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]TenantContext{}
+	for i, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		var id string
+		var tc TenantContext
+		for _, kv := range strings.Fields(l) {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "tenant":
+				id = v
+			case "accounts":
+				tc.Accounts, err = strconv.Atoi(v)
+			case "benign":
+				var p netip.Prefix
+				p, err = netip.ParsePrefix(v)
+				tc.BenignNetworks = append(tc.BenignNetworks, p)
+			case "service":
+				tc.ServiceAccounts = append(tc.ServiceAccounts, v)
+			default:
+				t.Fatalf("%s:%d: unknown key %q", path, i+1, k)
+			}
+			if err != nil {
+				t.Fatalf("%s:%d: %v", path, i+1, err)
+			}
+		}
+		out[id] = tc
+	}
+	return out
+}
+
 func runCase(t *testing.T, rules []*Rule, dir string) {
 	evs := parseCaseEvents(t, filepath.Join(dir, "events.txt"))
-	e, err := NewEngine(rules, Options{})
+	e, err := NewEngine(rules, Options{Tenants: parseCaseContext(t, filepath.Join(dir, "context.txt"))})
 	if err != nil {
 		t.Fatal(err)
 	}
