@@ -106,8 +106,8 @@ func (o *detectOptions) Validate() error {
 	default:
 		return usageError{fmt.Errorf("--format %q: want table, json or jsonl", o.format)}
 	}
-	if o.inputFormat != "" && !slices.Contains(ingest.Formats, o.inputFormat) {
-		return usageError{fmt.Errorf("--input-format %q: want one of %s", o.inputFormat, strings.Join(ingest.Formats, ", "))}
+	if o.inputFormat != "" && !ingest.KnownFormat(o.inputFormat) {
+		return usageError{fmt.Errorf("--input-format %q: want one of %s", o.inputFormat, strings.Join(slices.Concat(ingest.Formats, ingest.BuiltinMappings()), ", "))}
 	}
 	if o.failOn != "" && detect.LevelRank(o.failOn) < 0 {
 		return usageError{fmt.Errorf("--fail-on %q: want informational, low, medium, high or critical", o.failOn)}

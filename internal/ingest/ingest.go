@@ -294,6 +294,9 @@ func Open(ctx context.Context, path string, opts Options) (*Reader, error) {
 // NewReader returns a Reader over r named name (used in samples and
 // Event.File). gzip is detected from the content.
 func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
+	if err := resolveBuiltin(&opts); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	if f, ok := formatAliases[opts.Format]; ok {
 		opts.Format = f
 	}

@@ -30,8 +30,8 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	}
 	q := r.URL.Query()
 	format := q.Get("format")
-	if format != "" && !slices.Contains(ingest.Formats, format) {
-		return errBadRequest("unknown format %q; expected one of %s", format, strings.Join(ingest.Formats, ", "))
+	if format != "" && !ingest.KnownFormat(format) {
+		return errBadRequest("unknown format %q; expected one of %s", format, strings.Join(slices.Concat(ingest.Formats, ingest.BuiltinMappings()), ", "))
 	}
 	tenant := q.Get("tenant")
 	known := s.work.KnownTenants(ctx)
