@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -243,6 +245,9 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 	if len(args) == 0 {
 		args = []string{"-"}
 	}
+	if args, err = expandInputs(args); err != nil {
+		return err
+	}
 	run := &detectRun{opts: o, g: g, eng: eng}
 	if o.format == "jsonl" {
 		run.enc = json.NewEncoder(g.stdout)
@@ -305,6 +310,44 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 		}
 	}
 	return nil
+}
+
+// expandInputs replaces each directory argument by the regular files
+// below it (recursively, in name order, hidden files and folders left
+// out); every file's format is sniffed on its own, so a folder may mix
+// .evtx files, event XML, JSON exports and syslog.
+func expandInputs(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if a == "-" || err != nil || !st.IsDir() {
+			out = append(out, a) // errors are reported when the input is opened
+			continue
+		}
+		n := len(out)
+		err = filepath.WalkDir(a, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if path != a && strings.HasPrefix(d.Name(), ".") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.Type().IsRegular() {
+				out = append(out, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading input directory: %w", err)
+		}
+		if len(out) == n {
+			return nil, fmt.Errorf("input directory %s holds no files", a)
+		}
+	}
+	return out, nil
 }
 
 func (run *detectRun) emit(alerts []detect.Alert) error {
@@ -626,6 +669,10 @@ func writeDetectSummary(w io.Writer, run *detectRun, incs []*detect.Incident, el
 	for _, smp := range s.Samples {
 		fmt.Fprintf(w, "  unparsed %s\n", smp)
 	}
+	if s.Warnings > 0 {
+		fmt.Fprintf(w, "%d warnings (damaged .evtx chunks whose records were still read)\n", s.Warnings)
+	}
+	writeProgramSummary(w, s)
 	fmt.Fprintf(w, "events: %d processed, %d reordered, %d late (dropped, older than the %s lateness)\n",
 		es.Processed, es.Reordered, es.Late, run.eng.Lateness())
 	per := map[string]int{}
@@ -647,6 +694,60 @@ func writeDetectSummary(w io.Writer, run *detectRun, incs []*detect.Incident, el
 	if dropped > 0 || es.IncidentsDropped > 0 {
 		fmt.Fprintf(w, "state caps hit: %d groups dropped by max_groups, %d incidents dropped\n", dropped, es.IncidentsDropped)
 	}
+}
+
+// writeProgramSummary breaks the counts down by the program that wrote
+// the records, so a log that yields nothing says why: "not an
+// authentication event" versus "looked like one but did not parse".
+func writeProgramSummary(w io.Writer, s ingest.Stats) {
+	if len(s.Programs) == 0 {
+		return
+	}
+	names := slices.Collect(maps.Keys(s.Programs))
+	total := func(p *ingest.ProgramStats) int64 { return p.Parsed + p.Ignored + p.Unparsed }
+	slices.SortFunc(names, func(a, b string) int {
+		pa, pb := s.Programs[a], s.Programs[b]
+		if c := cmpInt64(pb.Unparsed, pa.Unparsed); c != 0 {
+			return c
+		}
+		if c := cmpInt64(total(pb), total(pa)); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	const shown = 12
+	fmt.Fprintln(w, "by program:")
+	for i, n := range names {
+		if i == shown {
+			fmt.Fprintf(w, "  … %d more programs (--format json lists all under input.Programs)\n", len(names)-shown)
+			break
+		}
+		p := s.Programs[n]
+		var parts []string
+		if p.Parsed > 0 {
+			parts = append(parts, fmt.Sprintf("%d parsed", p.Parsed))
+		}
+		if p.Ignored > 0 {
+			parts = append(parts, fmt.Sprintf("%d not authentication events", p.Ignored))
+		}
+		if p.Unparsed > 0 {
+			parts = append(parts, fmt.Sprintf("%d looked like authentication but did not parse", p.Unparsed))
+		}
+		fmt.Fprintf(w, "  %s: %s\n", n, strings.Join(parts, ", "))
+		for _, smp := range p.Samples[:min(len(p.Samples), 2)] {
+			fmt.Fprintf(w, "    e.g. %s\n", smp)
+		}
+	}
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // progressBar draws a one-line bar on a terminal.

@@ -116,6 +116,10 @@ func (fl *followed) reader(opts Options) error {
 	if err != nil {
 		return err
 	}
+	if r.evtx != nil {
+		// Windows rewrites .evtx chunks in place; it cannot be tailed
+		return fmt.Errorf("%s: a binary .evtx file cannot be followed (Windows rewrites it in place); read it without --follow, or forward the events as XML or JSON", fl.path)
+	}
 	r.lines.resume()
 	fl.r = r
 	return nil

@@ -82,6 +82,13 @@ func readAll(t testing.TB, r *Reader) []string {
 	for _, s := range st.Samples {
 		out = append(out, "# sample "+s.String())
 	}
+	for _, name := range slicesSorted(st.Programs) {
+		p := st.Programs[name]
+		out = append(out, fmt.Sprintf("# program %s parsed=%d ignored=%d unparsed=%d", name, p.Parsed, p.Ignored, p.Unparsed))
+		for _, s := range p.Samples {
+			out = append(out, "#   sample "+s.String())
+		}
+	}
 	return out
 }
 
@@ -97,6 +104,7 @@ func TestGolden(t *testing.T) {
 		opts Options
 	}{
 		{"auth.log", Options{Year: 2026, TenantMap: tm}},
+		{"legacy_pam.log", Options{Year: 2005}},
 		{"journald.ndjson", Options{TenantMap: tm}},
 		{"winlogbeat.ndjson", Options{TenantMap: tm}},
 		{"nxlog.ndjson", Options{TenantMap: tm}},

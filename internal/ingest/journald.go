@@ -11,8 +11,9 @@ import (
 type journaldParser struct {
 	opts  *Options
 	w     jsonWalker
-	sshd  sshdParser
+	auth  linuxAuth
 	hosts *interner
+	pid   []byte
 	visit func(path, val []byte, kind byte)
 
 	msg     []byte
@@ -27,8 +28,7 @@ type journaldParser struct {
 }
 
 func newJournaldParser(o *Options) recordParser {
-	p := &journaldParser{opts: o, hosts: newInterner(1 << 14)}
-	p.sshd.users = newInterner(1 << 16)
+	p := &journaldParser{opts: o, hosts: newInterner(1 << 14), auth: newLinuxAuth()}
 	p.visit = p.field
 	return p
 }
@@ -47,6 +47,8 @@ func (p *journaldParser) field(path, val []byte, kind byte) {
 		p.ident = append(p.ident[:0], val...)
 	case "_COMM":
 		p.comm = append(p.comm[:0], val...)
+	case "_PID", "SYSLOG_PID":
+		p.pid = append(p.pid[:0], val...)
 	case "__REALTIME_TIMESTAMP":
 		if us, ok := atoi(val); ok && p.tsPri < 2 {
 			p.ts, p.tsPri = time.UnixMicro(int64(us)).UTC(), 2
@@ -71,7 +73,7 @@ func (p *journaldParser) field(path, val []byte, kind byte) {
 }
 
 func (p *journaldParser) parse(rec []byte, ev *event.Event) (result, string) {
-	p.msg, p.host, p.ident, p.comm = p.msg[:0], p.host[:0], p.ident[:0], p.comm[:0]
+	p.msg, p.host, p.ident, p.comm, p.pid = p.msg[:0], p.host[:0], p.ident[:0], p.comm[:0], p.pid[:0]
 	p.ts, p.tsPri, p.hasMsg, p.hasHost, p.msgNum = time.Time{}, 0, false, false, false
 	if err := p.w.walk(rec, p.visit); err != nil {
 		return resBad, err.Error()
@@ -83,17 +85,18 @@ func (p *journaldParser) parse(rec []byte, ev *event.Event) (result, string) {
 	if len(name) == 0 {
 		name = p.comm
 	}
-	if !isSSHD(name) {
-		return resIgnored, ""
-	}
-	if !p.sshd.parse(p.msg, ev) {
-		if looksLikeSSHDAuth(p.msg) {
-			return resBad, "unrecognised sshd authentication message"
-		}
-		return resIgnored, ""
+	if res, why := p.auth.parse(name, p.pid, p.host, p.msg, ev); res != resEvent {
+		return res, why
 	}
 	ev.Timestamp = p.ts
 	ev.HostName = p.hosts.get(p.host)
 	ev.Message = string(p.msg)
 	return resEvent, ""
+}
+
+func (p *journaldParser) program() []byte {
+	if len(p.ident) > 0 {
+		return p.ident
+	}
+	return p.comm
 }

@@ -14,8 +14,9 @@ type syslogParser struct {
 	opts  *Options
 	loc   *time.Location
 	utc   bool
-	sshd  sshdParser
+	auth  linuxAuth
 	hosts *interner
+	prog  []byte // program of the last line
 
 	// RFC 3164 year tracking
 	year      int
@@ -27,9 +28,8 @@ type syslogParser struct {
 }
 
 func newSyslogParser(o *Options, head []byte) recordParser {
-	p := &syslogParser{opts: o, loc: o.loc(), hosts: newInterner(1 << 14)}
+	p := &syslogParser{opts: o, loc: o.loc(), hosts: newInterner(1 << 14), auth: newLinuxAuth()}
 	p.utc = p.loc == time.UTC
-	p.sshd.users = newInterner(1 << 16)
 	p.initYear(head)
 	return p
 }
@@ -270,28 +270,29 @@ func (p *syslogParser) parseMsg(line []byte, ev *event.Event, track bool) (resul
 	host, tag, msg, why := p.header(line, ev, track)
 	if why != "" {
 		if why == "syslog line without tag" {
+			p.prog = append(p.prog[:0], ProgramNone...)
 			return resIgnored, ""
 		}
+		p.prog = p.prog[:0]
 		return resBad, why
 	}
-	// tag: sshd[123], sshd-session[123], or (RFC 5424) APP "sshd"
-	name := tag
+	// tag: sshd[123], sshd-session[123], sshd(pam_unix)[123], su, or (RFC 5424) APP "sshd"
+	name, pid := tag, []byte(nil)
 	if i := bytes.IndexByte(tag, '['); i >= 0 {
 		name = tag[:i]
+		pid = bytes.TrimSuffix(tag[i+1:], []byte("]"))
 	}
-	if !isSSHD(name) {
-		return resIgnored, ""
-	}
-	if !p.sshd.parse(msg, ev) {
-		if looksLikeSSHDAuth(msg) {
-			return resBad, "unrecognised sshd authentication message"
-		}
-		return resIgnored, ""
+	p.prog = append(p.prog[:0], name...)
+	res, why := p.auth.parse(name, pid, host, msg, ev)
+	if res != resEvent {
+		return res, why
 	}
 	ev.HostName = p.hosts.get(host)
 	ev.Message = string(msg)
 	return resEvent, ""
 }
+
+func (p *syslogParser) program() []byte { return p.prog }
 
 // looksLikeSSHDAuth reports whether an sshd message that did not parse
 // starts like an authentication result, so it is counted as unparsed
@@ -334,9 +335,8 @@ type SyslogParser struct {
 // NewSyslogParser returns a parser for single syslog messages.
 func NewSyslogParser(opts Options) *SyslogParser {
 	sp := &SyslogParser{opts: opts}
-	sp.p = &syslogParser{opts: &sp.opts, loc: opts.loc(), hosts: newInterner(1 << 14)}
+	sp.p = &syslogParser{opts: &sp.opts, loc: opts.loc(), hosts: newInterner(1 << 14), auth: newLinuxAuth()}
 	sp.p.utc = sp.p.loc == time.UTC
-	sp.p.sshd.users = newInterner(1 << 16)
 	return sp
 }
 
@@ -362,7 +362,6 @@ func (sp *SyslogParser) Parse(msg []byte, ev *event.Event) bool {
 	if res != resEvent {
 		return false
 	}
-	ev.Dataset = datasetSSHD
 	if o.Tenant != "" {
 		ev.Tenant = o.Tenant
 	} else if o.TenantMap != nil {

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/ingest"
+	"github.com/firebreak-msp/firebreak/internal/ingest/evtx/evtxtest"
+)
+
+// TestDetectDirectoryMixedFormats points detect at a folder holding an
+// .evtx file, event XML and a legacy PAM syslog in sub-folders: every file
+// is found, sniffed on its own and counted per program.
+func TestDetectDirectoryMixedFormats(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	var evs []evtxtest.Event
+	for i, u := range []string{"amy", "ben", "cat"} {
+		evs = append(evs, evtxtest.Event{ID: 4771, Time: t0.Add(time.Duration(i) * time.Second), Computer: "DC01",
+			Data: [][2]string{{"TargetUserName", u}, {"Status", "0x18"}, {"IpAddress", "::ffff:203.0.113.50"}}})
+	}
+	evs = append(evs, evtxtest.Event{ID: 4688, Time: t0.Add(5 * time.Second), Computer: "DC01", Data: [][2]string{{"NewProcessName", "cmd.exe"}}})
+	write := func(rel string, b []byte) {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("dc01/Security.evtx", evtxtest.Write(evs))
+	write("linux/old/messages", []byte("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4 \n"+
+		"Jun 14 15:16:02 combo crond[1]: (root) CMD (run-parts /etc/cron.hourly)\n"))
+	write("wef/forwarded.xml", []byte("\ufeff<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Some-Unknown-Provider'/><EventID>4625</EventID><TimeCreated SystemTime='2026-11-26T09:00:09.000Z'/><Channel>Security</Channel><Computer>FILE01</Computer></System><EventData><Data Name='TargetUserName'>dan</Data><Data Name='SubStatus'>0xc000006a</Data><Data Name='IpAddress'>203.0.113.50</Data></EventData></Event>"))
+	write(".hidden/skip.log", []byte("Jun 14 15:16:01 combo sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2\n"))
+
+	g, out, errb := detectGlobals()
+	opts := detectOptions{format: "json", progress: "never", year: 2005}
+	if err := runDetect(t.Context(), opts, g, []string{dir}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Input ingest.Stats `json:"input"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	in := doc.Input
+	if in.Lines != 7 || in.Parsed != 5 || in.Ignored != 2 || in.Unparsed != 0 {
+		t.Errorf("input counts: lines %d parsed %d ignored %d unparsed %d, want 7 5 2 0", in.Lines, in.Parsed, in.Ignored, in.Unparsed)
+	}
+	for prog, want := range map[string][3]int64{"Security 4771": {3, 0, 0}, "Security 4688": {0, 1, 0}, "Security 4625": {1, 0, 0},
+		"sshd(pam_unix)": {1, 0, 0}, "crond": {0, 1, 0}} {
+		p := in.Programs[prog]
+		if p == nil || [3]int64{p.Parsed, p.Ignored, p.Unparsed} != want {
+			t.Errorf("program %s: %+v, want parsed/ignored/unparsed %v", prog, p, want)
+		}
+	}
+	if !strings.Contains(errb.String(), "by program:") || !strings.Contains(errb.String(), "from 3 input(s)") {
+		t.Errorf("summary:\n%s", errb)
+	}
+}
