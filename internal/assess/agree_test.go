@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/open-policy-agent/opa/v1/ast"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/firebreak-msp/firebreak/internal/access"
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
@@ -37,6 +38,7 @@ func testKEV(t testing.TB) *kev.Catalog {
 // judged is one estate seen by both engines.
 type judged struct {
 	e       *estate.Estate
+	g       *trust.Graph
 	facts   *trust.FactsDoc
 	results map[string]Result // "subject control"
 }
@@ -47,17 +49,22 @@ func judgeBoth(t *testing.T, src string) *judged {
 	if err := os.WriteFile(filepath.Join(dir, "estate.yaml"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return judgeDir(t, dir, agreeNow)
+}
+
+func judgeDir(t *testing.T, dir string, now time.Time) *judged {
+	t.Helper()
 	e, err := estate.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	kc := testKEV(t)
-	acc := access.Compute(e, access.Options{Now: agreeNow, KEV: kc})
-	g, err := trust.Build(e, trust.Options{Now: agreeNow, Access: acc})
+	acc := access.Compute(e, access.Options{Now: now, KEV: kc})
+	g, err := trust.Build(e, trust.Options{Now: now, Access: acc})
 	if err != nil {
 		t.Fatal(err)
 	}
-	en, err := New(loadCatalog(t), Options{Clock: func() time.Time { return agreeNow }, KEV: kc, Access: acc,
+	en, err := New(loadCatalog(t), Options{Clock: func() time.Time { return now }, KEV: kc, Access: acc,
 		Extra: map[string]any{"trust": trust.Facts(g)}})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +73,7 @@ func judgeBoth(t *testing.T, src string) *judged {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := &judged{e: e, facts: trust.FactsOf(g), results: map[string]Result{}}
+	j := &judged{e: e, g: g, facts: trust.FactsOf(g), results: map[string]Result{}}
 	for _, r := range rep.Results {
 		j.results[r.Subject+" "+r.Control] = r
 	}
@@ -368,6 +375,104 @@ func perturb(e *estate.Estate, r *rand.Rand) {
 			if r.IntN(2) == 0 {
 				a.InternetPorts = []int{443}
 			}
+		}
+	}
+}
+
+// verdicts is testdata/kaseya-vsa/verdicts.yaml.
+type verdicts struct {
+	Now    string `yaml:"now"`
+	Assess []struct {
+		Subject string   `yaml:"subject"`
+		Control string   `yaml:"control"`
+		Status  Status   `yaml:"status"`
+		Names   []string `yaml:"names"`
+		Not     []string `yaml:"not"`
+	} `yaml:"assess"`
+	Trust struct {
+		EntryPoints    []string                     `yaml:"entry_points"`
+		NotEntryPoints []string                     `yaml:"not_entry_points"`
+		AdminReuse     []string                     `yaml:"admin_reuse"`
+		From           map[string]map[string]string `yaml:"from"`
+	} `yaml:"trust"`
+}
+
+// TestKaseyaVSAFixture runs the hand-written Kaseya-VSA-style estate through
+// both engines and checks the verdicts written down beside it.
+func TestKaseyaVSAFixture(t *testing.T) {
+	dir := "testdata/kaseya-vsa"
+	b, err := os.ReadFile(filepath.Join(dir, "verdicts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v verdicts
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("verdicts.yaml: %v", err)
+	}
+	now, err := estate.ParseDate(v.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	eb, err := os.ReadFile(filepath.Join(dir, "estate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "estate.yaml"), eb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	j := judgeDir(t, src, now.Time)
+	for _, want := range v.Assess {
+		key := want.Subject + " " + want.Control
+		st, ev := j.status(t, key)
+		if st != want.Status {
+			t.Errorf("%s = %s, want %s (evidence: %s)", key, st, want.Status, ev)
+		}
+		ids := map[string]bool{}
+		for _, x := range j.results[key].Evidence {
+			ids[x.ID] = true
+		}
+		for _, n := range want.Names {
+			if !ids[n] {
+				t.Errorf("%s: evidence does not name %s: %s", key, n, ev)
+			}
+		}
+		for _, n := range want.Not {
+			if ids[n] {
+				t.Errorf("%s: evidence names %s: %s", key, n, ev)
+			}
+		}
+	}
+	for _, id := range v.Trust.EntryPoints {
+		if !j.entry(id) {
+			t.Errorf("trust: %s is not an entry point", id)
+		}
+	}
+	for _, id := range v.Trust.NotEntryPoints {
+		if j.entry(id) {
+			t.Errorf("trust: %s is an entry point", id)
+		}
+	}
+	var reuse []string
+	for _, n := range j.facts.AdminIdentities {
+		reuse = append(reuse, n.ID)
+	}
+	if d := cmp.Diff(reuse, v.Trust.AdminReuse); d != "" {
+		t.Errorf("trust: admin reuse (-got +want):\n%s", d)
+	}
+	for from, want := range v.Trust.From {
+		bl, err := j.g.BlastFrom(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, r := range bl.Tenants {
+			got[j.g.Nodes[r.Node].ID] = r.Priv.String()
+		}
+		if d := cmp.Diff(got, want); d != "" {
+			t.Errorf("blast --from %s (-got +want):\n%s", from, d)
 		}
 	}
 }

@@ -48,20 +48,12 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 	// (runs are serialised by Engines.mu).
 	extra := map[string]any{}
 	aopts := assess.Options{PolicyDirs: opts.PolicyDirs, Clock: opts.Clock, Logger: opts.Logger, Extra: extra}
-	var kevMatch func(vendor, product, version, cpe string) []string
 	if opts.KEVPath != "" {
 		k, err := kev.Load(opts.KEVPath)
 		if err != nil {
 			return nil, fmt.Errorf("loading KEV: %w", err)
 		}
 		aopts.KEV = k
-		kevMatch = func(vendor, product, version, cpe string) []string {
-			var ids []string
-			for _, v := range k.Match(vendor, product, version, cpe) {
-				ids = append(ids, v.CVE)
-			}
-			return ids
-		}
 	} else {
 		aopts.KEVMissing = "no KEV catalog configured (assess.kev)"
 	}
@@ -98,7 +90,9 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 		if of == e && g != nil {
 			return g, nil
 		}
-		g, err := trust.Build(e, trust.Options{Now: opts.Clock(), KEVMatch: kevMatch})
+		// KEV entries patched since they were added are dropped the same
+		// way assess drops them (internal/access).
+		g, err := trust.Build(e, trust.Options{Now: opts.Clock(), KEVCatalog: aopts.KEV})
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,7 @@
+package assess
+
+// Exported for the external tests (fresh_graph_test.go).
+var (
+	GapAffects       = gapAffects
+	EvidenceOverlaps = evidenceOverlaps
+)
