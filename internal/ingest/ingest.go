@@ -575,6 +575,25 @@ func (r *Reader) assignTenant(ev *event.Event) {
 	if r.opts.TenantMap != nil {
 		ev.Tenant = r.opts.TenantMap.Lookup(ev)
 	}
+	if ev.Tenant == "" {
+		ev.Tenant = IdentityProviderTenant(ev)
+	}
+}
+
+// IdentityProviderTenant is the tenant an event names itself when no
+// --tenant or tenant map assigns one: the Entra tenant GUID of a sign-in
+// (tenantId), or for Okta, whose System Log carries no org id, the domain
+// of the actor's login (one Okta org per customer domain). It is "" for
+// other sources. With it, sign-ins of three Entra tenants stay three
+// tenants out of the box, so cross-tenant rules work without a map.
+func IdentityProviderTenant(ev *event.Event) string {
+	switch ev.Dataset {
+	case datasetEntra:
+		return ev.Fields["tenantId"]
+	case datasetOkta:
+		return ev.UserDomain
+	}
+	return ""
 }
 
 // sniff guesses the format from the first bytes of the input.

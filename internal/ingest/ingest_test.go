@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -401,4 +402,33 @@ func utf16Encode(r rune) []uint16 {
 	}
 	r -= 0x10000
 	return []uint16{uint16(0xd800 + (r >> 10)), uint16(0xdc00 + (r & 0x3ff))}
+}
+
+// TestTenantFallsBackToIdentityProvider: with no --tenant and no map, Entra
+// sign-ins keep their own tenant GUID and Okta events their org's domain,
+// so three tenants sprayed from one address stay three tenants.
+func TestTenantFallsBackToIdentityProvider(t *testing.T) {
+	var b strings.Builder
+	for i, tid := range []string{"11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222", "33333333-3333-3333-3333-333333333333"} {
+		fmt.Fprintf(&b, `{"createdDateTime":"2026-11-26T09:00:0%dZ","userPrincipalName":"admin@t%d.example","ipAddress":"203.0.113.9","tenantId":"%s","status":{"errorCode":50126}}`+"\n", i, i, tid)
+	}
+	evs, _ := events(t, "signins.json", []byte(b.String()), Options{})
+	if len(evs) != 3 {
+		t.Fatalf("%d events", len(evs))
+	}
+	for i, ev := range evs {
+		if want := fmt.Sprintf("%d%d%d", i+1, i+1, i+1); !strings.HasPrefix(ev.Tenant, want) {
+			t.Errorf("event %d: tenant %q, want the sign-in's tenantId", i, ev.Tenant)
+		}
+	}
+	// an explicit tenant or a map entry still wins
+	evs, _ = events(t, "signins.json", []byte(b.String()), Options{Tenant: "cedar-law"})
+	if evs[0].Tenant != "cedar-law" {
+		t.Errorf("--tenant lost to the fallback: %q", evs[0].Tenant)
+	}
+	okta := `{"published":"2026-11-26T09:00:00Z","eventType":"user.session.start","actor":{"alternateId":"amy@Riverside.example"},"client":{"ipAddress":"203.0.113.9"},"outcome":{"result":"FAILURE","reason":"INVALID_CREDENTIALS"}}` + "\n"
+	evs, _ = events(t, "okta.json", []byte(okta), Options{})
+	if len(evs) != 1 || evs[0].Tenant != "riverside.example" {
+		t.Errorf("okta tenant: %+v", evs)
+	}
 }
