@@ -13,13 +13,12 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/firebreak-msp/firebreak/internal/access"
 	"github.com/firebreak-msp/firebreak/internal/assess"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/evaluate"
 	"github.com/firebreak-msp/firebreak/internal/report"
-	"github.com/firebreak-msp/firebreak/internal/trust"
 	"github.com/firebreak-msp/firebreak/internal/version"
 )
 
@@ -182,55 +181,22 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 	}
 	tLoad := time.Since(t0)
 
-	// The trust graph is built on its own goroutine while the engine is
-	// prepared and indexes the estate; Run waits for it before evaluating.
-	// The access facts are derived once and read by both the trust graph
-	// and the policies, so the two cannot disagree about MFA, exposure,
-	// open KEV entries, grant privileges or admin reuse.
-	acc := access.Compute(e, access.Options{Now: now, KEV: kc})
-	extra := map[string]any{}
-	var tTrust time.Duration
-	if !opts.NoTrust {
-		to := trust.Options{Now: now, Access: acc}
-		type built struct {
-			facts any
-			err   error
-			took  time.Duration
-		}
-		ch := make(chan built, 1)
-		go func() {
-			t1 := time.Now()
-			graph, err := trust.Build(e, to)
-			if err != nil {
-				ch <- built{err: fmt.Errorf("building the trust graph (use --no-trust to skip): %w", err)}
-				return
-			}
-			ch <- built{facts: trust.Facts(graph), took: time.Since(t1)}
-		}()
-		extra["trust"] = func() (any, error) {
-			b := <-ch
-			tTrust = b.took
-			return b.facts, b.err
-		}
-	}
-
-	en, err := assess.New(cat, assess.Options{
-		PolicyDirs: opts.Policies,
+	// estate → access facts (with KEV) → trust graph → assessment, the
+	// same composition the service runs (internal/evaluate).
+	res, err := evaluate.Evaluate(ctx, e, evaluate.Deps{
+		Catalog:    cat,
 		KEV:        kc,
 		KEVMissing: kevMissing,
-		Access:     acc,
-		Clock:      func() time.Time { return now },
-		Extra:      extra,
+		PolicyDirs: opts.Policies,
 		Subjects:   opts.Tenants,
+		Now:        now,
 		Logger:     g.log,
+		NoTrust:    opts.NoTrust,
 	})
 	if err != nil {
 		return err
 	}
-	rep, err := en.Run(ctx, e)
-	if err != nil {
-		return err
-	}
+	rep, tTrust := res.Report, res.TrustTook
 
 	t2 := time.Now()
 	ropts := report.Options{

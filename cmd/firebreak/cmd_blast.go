@@ -15,6 +15,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/atomicfile"
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/evaluate"
 	"github.com/firebreak-msp/firebreak/internal/trust"
 )
 
@@ -166,8 +167,7 @@ func runBlast(ctx context.Context, opts blastOptions, g *globalOptions, path str
 	}
 	// The access facts (MFA, exposure, KEV still open after patching,
 	// grant privileges) are the ones assess judges by at the same --now.
-	bo := trust.Options{Now: now, KEVCatalog: cat}
-	graph, err := trust.Build(e, bo)
+	graph, err := evaluate.TrustGraph(e, evaluate.Deps{Now: now, KEV: cat}, nil)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/evaluate"
 	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/trust"
@@ -43,24 +44,23 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading catalog: %w", err)
 	}
-	// extra is shared with the assess engine, which reads it at every Run:
-	// Assess sets extra["trust"] to the facts of the estate being assessed
-	// (runs are serialised by Engines.mu).
-	extra := map[string]any{}
-	aopts := assess.Options{PolicyDirs: opts.PolicyDirs, Clock: opts.Clock, Logger: opts.Logger, Extra: extra}
+	deps := evaluate.Deps{Catalog: cat, PolicyDirs: opts.PolicyDirs, Logger: opts.Logger, TrustOptional: true}
 	if opts.KEVPath != "" {
 		k, err := kev.Load(opts.KEVPath)
 		if err != nil {
 			return nil, fmt.Errorf("loading KEV: %w", err)
 		}
-		aopts.KEV = k
+		deps.KEV = k
 	} else {
-		aopts.KEVMissing = "no KEV catalog configured (assess.kev)"
+		deps.KEVMissing = "no KEV catalog configured (assess.kev)"
 	}
-	ae, err := assess.New(cat, aopts)
-	if err != nil {
+	// Compile the policies once now, so a broken policy directory stops
+	// the start rather than the first assessment (each evaluation
+	// prepares its own engine: the access facts are per estate).
+	if _, err := assess.New(cat, assess.Options{PolicyDirs: opts.PolicyDirs, Clock: opts.Clock, Logger: opts.Logger}); err != nil {
 		return nil, fmt.Errorf("preparing assessment: %w", err)
 	}
+	at := func() evaluate.Deps { d := deps; d.Now = opts.Clock(); return d }
 	rules, err := detect.Builtin()
 	if err != nil {
 		return nil, fmt.Errorf("loading built-in rules: %w", err)
@@ -90,9 +90,7 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 		if of == e && g != nil {
 			return g, nil
 		}
-		// KEV entries patched since they were added are dropped the same
-		// way assess drops them (internal/access).
-		g, err := trust.Build(e, trust.Options{Now: opts.Clock(), KEVCatalog: aopts.KEV})
+		g, err := evaluate.TrustGraph(e, at(), nil)
 		if err != nil {
 			return nil, err
 		}
@@ -103,16 +101,24 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 	}
 	eng := &Engines{
 		Assess: func(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
-			if g, err := build(e); err == nil {
-				extra["trust"] = trust.Facts(g)
-			} else {
-				// The graph controls are then not evaluable (input.trust missing).
-				delete(extra, "trust")
-				if opts.Logger != nil {
-					opts.Logger.Warn("trust graph for assessment", "err", err)
-				}
+			mu.Lock()
+			g, of := graph, graphOf
+			mu.Unlock()
+			if of != e {
+				g = nil // built by Evaluate (a failure leaves the graph's controls not evaluable)
 			}
-			return ae.Run(ctx, e)
+			d := at()
+			d.Graph = g
+			res, err := evaluate.Evaluate(ctx, e, d)
+			if err != nil {
+				return nil, err
+			}
+			if res.Graph != nil {
+				mu.Lock()
+				graph, graphOf = res.Graph, e
+				mu.Unlock()
+			}
+			return res.Report, nil
 		},
 		Blast: func(e *estate.Estate) (*store.BlastResult, error) {
 			g, err := build(e)

@@ -1,4 +1,4 @@
-package server
+package worker
 
 import (
 	"context"
@@ -8,8 +8,11 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/estate"
-	"github.com/firebreak-msp/firebreak/internal/worker"
+	"github.com/firebreak-msp/firebreak/internal/evaluate"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // TestEnginesOnExample runs the wired engines on the bundled example: the
@@ -20,7 +23,7 @@ func TestEnginesOnExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := worker.NewEngines(worker.EngineOptions{Clock: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }})
+	eng, err := NewEngines(EngineOptions{Clock: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,5 +61,35 @@ func TestEnginesOnExample(t *testing.T) {
 	}
 	if _, err := eng.BlastQuery("rmm"); err != nil {
 		t.Errorf("blast query: %v", err)
+	}
+}
+
+// The service's assessment (NewEngines) and the CLI's (evaluate.Evaluate,
+// as `firebreak assess` calls it) agree on the same estate, KEV and clock.
+func TestEnginesAgreeWithCLI(t *testing.T) {
+	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kevPath := filepath.Join("..", "..", "examples", "kev", "known_exploited_vulnerabilities-2025.08.25.json.gz")
+	clock := func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }
+	eng, err := NewEngines(EngineOptions{KEVPath: kevPath, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := eng.Assess(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := kev.Load(kevPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := evaluate.Evaluate(context.Background(), e, evaluate.Deps{KEV: k, Now: clock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(cli.Report, svc, cmpopts.IgnoreFields(assess.Report{}, "Timing")); d != "" {
+		t.Errorf("CLI and service reports differ (-cli +service):\n%s", d)
 	}
 }
