@@ -38,7 +38,7 @@ type fake struct {
 	inFlight   int
 	maxFlight  int
 	fault      func(r *http.Request) (int, string, http.Header) // status 0: go on
-	repeat     bool                                              // lists ignore after= (a server that repeats pages)
+	repeat     bool                                             // lists ignore after= (a server that repeats pages)
 }
 
 func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
