@@ -196,7 +196,8 @@ type Cursor map[string]string
 
 // EventSource polls activity records since the cursor, calls emit for
 // each, and returns the new cursor. Tenants fail separately: their errors
-// are in the TenantRuns and their cursor entries are left unchanged.
+// are in the TenantRuns and their cursor entries advance only past what
+// was emitted, so the next poll resumes without loss or duplicates.
 type EventSource interface {
 	Poll(ctx context.Context, req Request, cur Cursor, emit func(Record) error) (Cursor, []TenantRun, error)
 }

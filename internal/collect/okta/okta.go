@@ -1,0 +1,591 @@
+// Package okta collects identity evidence and System Log events from Okta
+// orgs, one per customer: users with status and last login, enrolled
+// factors, admin role assignments, and the System Log polled with Link
+// next (since/after) — written as JSON lines for `firebreak detect` (the
+// ingest package's okta parser reads them) and returned as event records.
+// It authenticates with an SSWS API token or an OAuth 2.0 service app
+// (client credentials with a private_key_jwt assertion; scopes
+// okta.users.read, okta.logs.read, okta.roles.read).
+//
+// Built on internal/connector; imported by cmd/firebreak and the server.
+package okta
+
+import (
+	"bufio"
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/connector"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+)
+
+// Scopes and permissions.
+const (
+	ScopeUsers = "okta.users.read"
+	ScopeLogs  = "okta.logs.read"
+	ScopeRoles = "okta.roles.read"
+)
+
+// Evidence names used in gaps.
+const (
+	EvIdentities = "identities"
+	EvMFA        = "identities.mfa"
+	EvRoles      = "identities.roles"
+	EvLogs       = "signins"
+	EvTenant     = "tenant"
+)
+
+// Spec describes the connector.
+var Spec = connector.Spec{
+	Name:         "okta",
+	Title:        "Okta",
+	Summary:      "Users (status, last login), enrolled factors, admin roles and the System Log of each customer's Okta org",
+	Capabilities: []connector.Capability{connector.CapEvidence, connector.CapEvents},
+	Schedule:     time.Hour,
+	Config: []connector.Field{
+		{Name: "orgs", Type: "list", Required: true, Doc: "one entry per customer Okta org"},
+		{Name: "orgs[].tenant", Type: "string", Required: true, Doc: "the estate tenant id"},
+		{Name: "orgs[].org_url", Type: "string", Required: true, Doc: "https://{yourOktaDomain}"},
+		{Name: "orgs[].token", Type: "secret", Secret: true, Doc: "SSWS API token ({env: NAME} or {file: PATH}); or use client_id + private_key"},
+		{Name: "orgs[].client_id", Type: "string", Doc: "OAuth 2.0 service app client id (private_key_jwt)"},
+		{Name: "orgs[].private_key", Type: "secret", Secret: true, Doc: "the service app's RSA private key (PEM)"},
+		{Name: "log_since", Type: "duration", Default: "24h", Doc: "System Log read on the first poll"},
+		{Name: "factor_concurrency", Type: "int", Default: "8", Doc: "factor requests in flight per org (under Okta's concurrent limit)"},
+	},
+	Permissions: []connector.Permission{
+		{Name: ScopeUsers, Kind: "oauth-scope", For: []string{EvIdentities, EvMFA}, Doc: "or an SSWS token of a Read-Only Administrator"},
+		{Name: ScopeRoles, Kind: "oauth-scope", For: []string{EvRoles}},
+		{Name: ScopeLogs, Kind: "oauth-scope", For: []string{EvLogs}},
+	},
+	Calls: []connector.Call{
+		{Method: "POST", Path: "/oauth2/v1/token (service app only: client_credentials, private_key_jwt)"},
+		{Method: "GET", Path: "/api/v1/users?limit=200 (Link: next)", Permission: ScopeUsers},
+		{Method: "GET", Path: "/api/v1/users/{id}/factors", Permission: ScopeUsers, Note: "per active user"},
+		{Method: "GET", Path: "/api/v1/iam/assignees/users", Permission: ScopeRoles},
+		{Method: "GET", Path: "/api/v1/users/{id}/roles", Permission: ScopeRoles, Note: "per admin"},
+		{Method: "GET", Path: "/api/v1/logs?since=…&limit=1000 (Link: next, kept as the poll cursor)", Permission: ScopeLogs},
+	},
+	Docs: []string{
+		"https://developer.okta.com/docs/api/openapi/okta-management/management/tag/User/#tag/User/operation/listUsers",
+		"https://developer.okta.com/docs/api/openapi/okta-management/management/tag/UserFactor/#tag/UserFactor/operation/listFactors",
+		"https://developer.okta.com/docs/api/openapi/okta-management/management/tag/RoleAssignmentAUser/",
+		"https://developer.okta.com/docs/api/openapi/okta-management/management/tag/SystemLog/",
+		"https://developer.okta.com/docs/reference/rate-limits/",
+		"https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/",
+	},
+}
+
+// OrgConfig is one customer org.
+type OrgConfig struct {
+	Tenant     string              `yaml:"tenant"`
+	OrgURL     string              `yaml:"org_url"`
+	Token      connector.SecretRef `yaml:"token"`
+	ClientID   string              `yaml:"client_id"`
+	PrivateKey connector.SecretRef `yaml:"private_key"`
+}
+
+// Config is the connector's config section.
+type Config struct {
+	Orgs              []OrgConfig   `yaml:"orgs"`
+	LogSince          time.Duration `yaml:"log_since"`
+	FactorConcurrency int           `yaml:"factor_concurrency"`
+	// LogDir, when set, receives System Log events as JSON lines
+	// (okta-<tenant>.jsonl) for `firebreak detect`.
+	LogDir string `yaml:"log_dir"`
+}
+
+// Validate checks the config, naming the entry.
+func (c *Config) Validate() error {
+	if len(c.Orgs) == 0 {
+		return errors.New("okta: orgs: at least one org is required")
+	}
+	seen := map[string]bool{}
+	for i, o := range c.Orgs {
+		where := fmt.Sprintf("okta: orgs[%d]", i)
+		switch {
+		case o.Tenant == "":
+			return fmt.Errorf("%s: tenant is required", where)
+		case seen[o.Tenant]:
+			return fmt.Errorf("%s: tenant %q listed twice", where, o.Tenant)
+		case o.OrgURL == "":
+			return fmt.Errorf("%s: org_url is required", where)
+		case o.Token.IsZero() == (o.ClientID == ""):
+			return fmt.Errorf("%s: give either token (SSWS) or client_id + private_key (service app)", where)
+		case o.ClientID != "" && o.PrivateKey.IsZero():
+			return fmt.Errorf("%s: client_id needs private_key", where)
+		}
+		if u, err := url.Parse(o.OrgURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("%s: org_url %q: expected https://{yourOktaDomain}", where, o.OrgURL)
+		}
+		seen[o.Tenant] = true
+	}
+	if c.LogSince < 0 || c.FactorConcurrency < 0 {
+		return errors.New("okta: log_since and factor_concurrency must not be negative")
+	}
+	return nil
+}
+
+// Definition registers the connector.
+var Definition = connector.Definition{Spec: Spec, New: func(decode func(any) error, env connector.Env) (any, error) {
+	var c Config
+	if err := decode(&c); err != nil {
+		return nil, err
+	}
+	return New(c, env)
+}}
+
+// Connector is an Okta evidence and event source.
+type Connector struct {
+	cfg  Config
+	env  connector.Env
+	http *connector.Client
+	orgs map[string]*org
+}
+
+var (
+	_ connector.EvidenceSource = (*Connector)(nil)
+	_ connector.EventSource    = (*Connector)(nil)
+)
+
+type org struct {
+	OrgConfig
+	base   string
+	token  connector.Secret // SSWS
+	key    *rsa.PrivateKey  // service app
+	mu     sync.Mutex
+	bearer connector.Secret
+	exp    time.Time
+}
+
+// New builds the connector; secrets are read now (from env or files).
+func New(c Config, env connector.Env) (*Connector, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if c.LogSince == 0 {
+		c.LogSince = 24 * time.Hour
+	}
+	if c.FactorConcurrency == 0 {
+		c.FactorConcurrency = 8
+	}
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	k := &Connector{cfg: c, env: env, http: connector.NewClient("okta", env), orgs: map[string]*org{}}
+	for _, oc := range c.Orgs {
+		o := &org{OrgConfig: oc, base: strings.TrimRight(oc.OrgURL, "/")}
+		if !oc.Token.IsZero() {
+			t, err := oc.Token.Resolve(env)
+			if err != nil {
+				return nil, fmt.Errorf("okta org %s: token: %w", oc.Tenant, err)
+			}
+			o.token = t
+		} else {
+			pk, err := oc.PrivateKey.Resolve(env)
+			if err != nil {
+				return nil, fmt.Errorf("okta org %s: private_key: %w", oc.Tenant, err)
+			}
+			if o.key, err = connector.ParseRSAKey([]byte(pk)); err != nil {
+				return nil, fmt.Errorf("okta org %s: private_key: %w", oc.Tenant, err)
+			}
+		}
+		k.orgs[oc.Tenant] = o
+	}
+	return k, nil
+}
+
+// Stats returns the HTTP counters.
+func (k *Connector) Stats() connector.Stats { return k.http.Stats() }
+
+// auth sets SSWS or a service-app bearer token (fetched, cached, and
+// fetched anew after a 401).
+func (k *Connector) auth(o *org) connector.Auth {
+	return func(ctx context.Context, req *http.Request, refresh bool) error {
+		if o.key == nil {
+			req.Header.Set("Authorization", "SSWS "+string(o.token))
+			return nil
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		now := k.env.Now()
+		if refresh || o.bearer == "" || now.Add(5*time.Minute).After(o.exp) {
+			tok, exp, err := k.serviceToken(ctx, o, now)
+			if err != nil {
+				return err
+			}
+			o.bearer, o.exp = tok, exp
+		}
+		req.Header.Set("Authorization", "Bearer "+string(o.bearer))
+		return nil
+	}
+}
+
+// serviceToken gets an access token with client credentials and a
+// private_key_jwt client assertion.
+func (k *Connector) serviceToken(ctx context.Context, o *org, now time.Time) (connector.Secret, time.Time, error) {
+	aud := o.base + "/oauth2/v1/token"
+	jti := fmt.Sprintf("%x", now.UnixNano())
+	assertion, err := connector.SignJWT(o.key, "RS256", nil, map[string]any{"aud": aud, "iss": o.ClientID, "sub": o.ClientID,
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": jti})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {ScopeUsers + " " + ScopeRoles + " " + ScopeLogs},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}}
+	var tr struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	_, err = k.http.JSON(ctx, connector.CallSpec{Tenant: o.Tenant, Method: http.MethodPost, URL: aud, Body: []byte(form.Encode()),
+		Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}}, &tr)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("okta service app token: %w", err)
+	}
+	if tr.ExpiresIn <= 0 {
+		tr.ExpiresIn = 3600
+	}
+	return connector.Secret(tr.AccessToken), now.Add(time.Duration(tr.ExpiresIn) * time.Second), nil
+}
+
+// User is an Okta user (listUsers).
+type User struct {
+	ID         string `json:"id"`
+	Status     string `json:"status"` // STAGED, PROVISIONED, ACTIVE, RECOVERY, PASSWORD_EXPIRED, LOCKED_OUT, SUSPENDED, DEPROVISIONED
+	Created    string `json:"created"`
+	LastLogin  string `json:"lastLogin"`
+	StatusChgd string `json:"statusChanged"`
+	Profile    struct {
+		Login     string `json:"login"`
+		Email     string `json:"email"`
+		FirstName string `json:"firstName"`
+		LastName  string `json:"lastName"`
+	} `json:"profile"`
+}
+
+// Factor is an enrolled factor (listFactors).
+type Factor struct {
+	ID         string `json:"id"`
+	FactorType string `json:"factorType"`
+	Provider   string `json:"provider"`
+	Status     string `json:"status"`
+}
+
+// Role is a role assigned to a user (listAssignedRolesForUser).
+type Role struct {
+	ID             string `json:"id"`
+	Label          string `json:"label"`
+	Type           string `json:"type"`
+	Status         string `json:"status"`
+	AssignmentType string `json:"assignmentType"` // USER or GROUP
+}
+
+// linksNext is the body paging of the IAM APIs.
+type linksNext struct {
+	Links struct {
+		Next struct {
+			Href string `json:"href"`
+		} `json:"next"`
+	} `json:"_links"`
+}
+
+func parseTime(s string) (time.Time, bool) {
+	if s == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+// enabled maps an Okta status: suspended and deprovisioned users cannot
+// sign in; every other status can (or can be made to) and counts as
+// enabled.
+func enabled(status string) bool {
+	return status != "SUSPENDED" && status != "DEPROVISIONED"
+}
+
+// factorMethod maps an Okta factorType to an estate MFA method ("" for
+// factors that are not a second factor, such as security questions).
+func factorMethod(f Factor) estate.MFAMethod {
+	switch f.FactorType {
+	case "webauthn", "u2f":
+		return estate.MFAFIDO2
+	case "push":
+		return estate.MFAPush
+	case "signed_nonce": // Okta FastPass
+		return estate.MFAAuthenticator
+	case "token:software:totp", "token:hotp", "token:hardware", "token":
+		return estate.MFATOTP
+	case "sms":
+		return estate.MFASMS
+	case "call":
+		return estate.MFAVoice
+	case "email":
+		return estate.MFAEmail
+	}
+	return ""
+}
+
+// Collect reads every org (or those in req.Only); a failing org is
+// recorded in its TenantRun and never stops the others.
+func (k *Connector) Collect(ctx context.Context, req connector.Request) (*connector.Evidence, error) {
+	now := req.Now
+	if now.IsZero() {
+		now = k.env.Now()
+	}
+	tenants := k.tenants(req.Only)
+	frag := &estate.Estate{}
+	var mu sync.Mutex
+	runs := connector.ForEachTenant(ctx, "okta", tenants, len(tenants), func(ctx context.Context, r *connector.TenantRun) {
+		o := k.orgs[r.Tenant]
+		r.VendorID = o.base
+		ids, tool := k.collectOrg(ctx, o, r, now)
+		mu.Lock()
+		frag.Identities = append(frag.Identities, ids...)
+		if tool != nil {
+			frag.Tools = append(frag.Tools, *tool)
+		}
+		mu.Unlock()
+	})
+	frag.CollectionGap = connector.Gaps(runs)
+	slices.SortFunc(frag.Identities, func(a, b estate.Identity) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(frag.Tools, func(a, b estate.Tool) int { return strings.Compare(a.ID, b.ID) })
+	return &connector.Evidence{Fragment: frag, Tenants: runs, Stats: k.http.Stats()}, nil
+}
+
+func (k *Connector) tenants(only []string) []string {
+	var out []string
+	for _, o := range k.cfg.Orgs {
+		if len(only) == 0 || slices.Contains(only, o.Tenant) {
+			out = append(out, o.Tenant)
+		}
+	}
+	return out
+}
+
+func (k *Connector) collectOrg(ctx context.Context, o *org, r *connector.TenantRun, now time.Time) ([]estate.Identity, *estate.Tool) {
+	prov := connector.Prov("okta:"+o.base, now)
+	var users []User
+	err := connector.Pages(ctx, k.http, connector.CallSpec{Tenant: o.Tenant, URL: o.base + "/api/v1/users?limit=200", Auth: k.auth(o), Permission: ScopeUsers},
+		func(h http.Header, _ *[]User) string { return connector.LinkNext(h) },
+		func(p *[]User) error { users = append(users, *p...); return nil })
+	if err != nil {
+		r.Gap(EvIdentities, ScopeUsers, err, now)
+		return nil, nil
+	}
+	r.Count("users", len(users))
+
+	// Factors, per user, bounded per org under Okta's concurrent limit.
+	factors := make([][]Factor, len(users))
+	ferrs := make([]error, len(users))
+	sem := make(chan struct{}, k.cfg.FactorConcurrency)
+	var wg sync.WaitGroup
+	for i, u := range users {
+		if !enabled(u.Status) {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			_, ferrs[i] = k.http.JSON(ctx, connector.CallSpec{Tenant: o.Tenant, URL: o.base + "/api/v1/users/" + url.PathEscape(u.ID) + "/factors",
+				Auth: k.auth(o), Permission: ScopeUsers}, &factors[i])
+		}()
+	}
+	wg.Wait()
+	var ferr error
+	for _, e := range ferrs {
+		if e != nil {
+			ferr = e
+			break
+		}
+	}
+	if ferr != nil {
+		r.Gap(EvMFA, ScopeUsers, ferr, now)
+	}
+
+	// Admin roles: users with role assignments, then each one's roles.
+	roles := map[string][]string{}
+	var admins []string
+	err = connector.Pages(ctx, k.http, connector.CallSpec{Tenant: o.Tenant, URL: o.base + "/api/v1/iam/assignees/users?limit=100", Auth: k.auth(o), Permission: ScopeRoles},
+		func(h http.Header, p *struct {
+			Value []struct {
+				ID string `json:"id"`
+			} `json:"value"`
+			linksNext
+		}) string {
+			if n := connector.LinkNext(h); n != "" {
+				return n
+			}
+			return p.Links.Next.Href
+		},
+		func(p *struct {
+			Value []struct {
+				ID string `json:"id"`
+			} `json:"value"`
+			linksNext
+		}) error {
+			for _, v := range p.Value {
+				admins = append(admins, v.ID)
+			}
+			return nil
+		})
+	for _, id := range admins {
+		if err != nil {
+			break
+		}
+		var rs []Role
+		_, err = k.http.JSON(ctx, connector.CallSpec{Tenant: o.Tenant, URL: o.base + "/api/v1/users/" + url.PathEscape(id) + "/roles", Auth: k.auth(o), Permission: ScopeRoles}, &rs)
+		for _, x := range rs {
+			if x.Status == "" || x.Status == "ACTIVE" {
+				roles[id] = append(roles[id], roleName(x))
+			}
+		}
+	}
+	rolesOK := err == nil
+	if !rolesOK {
+		r.Gap(EvRoles, ScopeRoles, err, now)
+	}
+	r.Count("admins", len(roles))
+
+	ids := make([]estate.Identity, 0, len(users))
+	for i, u := range users {
+		x := estate.Identity{ID: o.Tenant + "/okta/" + strings.ToLower(u.Profile.Login), Name: strings.TrimSpace(u.Profile.FirstName + " " + u.Profile.LastName),
+			UPN: u.Profile.Login, Kind: estate.KindHuman, Home: o.Tenant, Enabled: estate.Bool(enabled(u.Status)), Provenance: prov}
+		if t, ok := parseTime(u.Created); ok {
+			x.Created = &estate.Date{Time: t}
+		}
+		if t, ok := parseTime(u.LastLogin); ok {
+			x.LastSignIn = &estate.Date{Time: t}
+		}
+		if ferr == nil {
+			for _, f := range factors[i] {
+				if m := factorMethod(f); m != "" && f.Status == "ACTIVE" && !slices.Contains(x.MFA.Methods, m) {
+					x.MFA.Methods = append(x.MFA.Methods, m)
+				}
+			}
+			if len(x.MFA.Methods) > 0 {
+				r.Count("mfa_enrolled", 1)
+			}
+		}
+		if rolesOK {
+			x.Roles = roles[u.ID]
+		}
+		ids = append(ids, x)
+	}
+	tool := &estate.Tool{ID: "okta-" + o.Tenant, Name: "Okta (" + o.Tenant + ")", Kind: estate.ToolIdP, Owner: o.Tenant, Vendor: "Okta", Product: "Workforce Identity",
+		Host: o.base, Provenance: prov}
+	return ids, tool
+}
+
+// roleName names an Okta standard role by type (labels are kept for
+// custom roles).
+func roleName(r Role) string {
+	names := map[string]string{
+		"SUPER_ADMIN": "Super Administrator", "ORG_ADMIN": "Organization Administrator", "APP_ADMIN": "Application Administrator",
+		"USER_ADMIN": "Group Administrator", "HELP_DESK_ADMIN": "Help Desk Administrator", "READ_ONLY_ADMIN": "Read-only Administrator",
+		"MOBILE_ADMIN": "Mobile Administrator", "API_ACCESS_MANAGEMENT_ADMIN": "API Access Management Administrator",
+		"REPORT_ADMIN": "Report Administrator", "GROUP_MEMBERSHIP_ADMIN": "Group Membership Administrator",
+	}
+	if n, ok := names[r.Type]; ok {
+		return n
+	}
+	if r.Label != "" {
+		return r.Label
+	}
+	return r.Type
+}
+
+// Poll reads System Log events since each org's cursor (the last Link
+// next URL; on the first poll, since=now-log_since), calls emit for each
+// event (format "okta"), and writes them as JSON lines to LogDir when set.
+// Okta's polling pattern: the next link of a page is followed until a page
+// comes back empty; that last link is the new cursor.
+func (k *Connector) Poll(ctx context.Context, req connector.Request, cur connector.Cursor, emit func(connector.Record) error) (connector.Cursor, []connector.TenantRun, error) {
+	now := req.Now
+	if now.IsZero() {
+		now = k.env.Now()
+	}
+	next := connector.Cursor{}
+	for t, v := range cur {
+		next[t] = v
+	}
+	var mu sync.Mutex
+	tenants := k.tenants(req.Only)
+	runs := connector.ForEachTenant(ctx, "okta", tenants, len(tenants), func(ctx context.Context, r *connector.TenantRun) {
+		o := k.orgs[r.Tenant]
+		mu.Lock()
+		start := cur[o.Tenant]
+		mu.Unlock()
+		if start == "" {
+			start = o.base + "/api/v1/logs?" + url.Values{"since": {now.Add(-k.cfg.LogSince).UTC().Format("2006-01-02T15:04:05.000Z")}, "limit": {"1000"}}.Encode()
+		}
+		var w *bufio.Writer
+		if k.cfg.LogDir != "" {
+			f, err := os.OpenFile(filepath.Join(k.cfg.LogDir, "okta-"+o.Tenant+".jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+			if err != nil {
+				r.Gap(EvLogs, "", err, now)
+				return
+			}
+			defer f.Close()
+			w = bufio.NewWriter(f)
+			defer w.Flush()
+		}
+		last := start
+		u := start
+		seen := map[string]bool{}
+		for u != "" {
+			if seen[u] {
+				r.Gap(EvLogs, ScopeLogs, fmt.Errorf("okta %s: %w", "/api/v1/logs", connector.ErrRepeatingPage), now)
+				break
+			}
+			seen[u] = true
+			var events []json.RawMessage
+			h, err := k.http.JSON(ctx, connector.CallSpec{Tenant: o.Tenant, URL: u, Auth: k.auth(o), Permission: ScopeLogs}, &events)
+			if err != nil {
+				r.Gap(EvLogs, ScopeLogs, err, now)
+				break
+			}
+			for _, ev := range events {
+				if w != nil {
+					w.Write(ev)
+					w.WriteByte('\n')
+				}
+				if emit != nil {
+					if err := emit(connector.Record{Tenant: o.Tenant, Format: "okta", Raw: ev}); err != nil {
+						r.Errors = append(r.Errors, err.Error())
+						return
+					}
+				}
+			}
+			r.Count("events", len(events))
+			last = u
+			nx := connector.LinkNext(h)
+			if nx != "" {
+				last = nx
+			}
+			if len(events) == 0 {
+				break
+			}
+			u = nx
+		}
+		mu.Lock()
+		next[o.Tenant] = last
+		mu.Unlock()
+	})
+	return next, runs, nil
+}

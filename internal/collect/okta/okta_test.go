@@ -1,0 +1,303 @@
+package okta
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/collect/okta/oktatest"
+	"github.com/firebreak-msp/firebreak/internal/connector"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/ingest"
+	"go.yaml.in/yaml/v3"
+)
+
+var testNow = time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
+
+func fastEnv(vars map[string]string) connector.Env {
+	return connector.Env{Getenv: func(k string) string { return vars[k] }, Now: func() time.Time { return testNow }, Concurrency: 16,
+		Retry: connector.Retry{Attempts: 4, Sleep: func(context.Context, time.Duration) error { return nil }}}
+}
+
+func events(n int) []map[string]any {
+	var out []map[string]any
+	for i := range n {
+		outcome := "FAILURE"
+		if i%5 == 4 {
+			outcome = "SUCCESS"
+		}
+		out = append(out, oktatest.Event(fmt.Sprintf("e%03d", i), testNow.Add(time.Duration(i-n)*time.Minute).Format("2006-01-02T15:04:05.000Z"),
+			"user.session.start", outcome, fmt.Sprintf("user%d@acme.example", i%7), "198.51.100.7"))
+	}
+	return out
+}
+
+// TestCollect covers users (status, last login), factors, admin roles and
+// per-org isolation: a 403 on factors is a named gap, an HTML page on
+// users loses only that org, a revoked token only that org.
+func TestCollect(t *testing.T) {
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: must(x509.MarshalPKCS8PrivateKey(key))})
+	srv := oktatest.NewServer(t,
+		&oktatest.Org{Slug: "acme", Users: 250, Token: "ssws-acme"},
+		&oktatest.Org{Slug: "beta", Users: 30, ClientID: "0oaservice", Key: &key.PublicKey},
+		&oktatest.Org{Slug: "gamma", Users: 20, Token: "ssws-gamma", Forbid: []string{"/api/v1/users/00u", "/api/v1/iam"}},
+		&oktatest.Org{Slug: "delta", Users: 20, Token: "ssws-delta", HTML: true},
+		&oktatest.Org{Slug: "revoked", Users: 20, Token: "ssws-other"},
+	)
+	srv.ThrottleEvery = 9
+	cfgYAML := fmt.Sprintf(`orgs:
+  - {tenant: acme, org_url: %s, token: {env: OKTA_ACME}}
+  - {tenant: beta, org_url: %s, client_id: 0oaservice, private_key: {file: /keys/beta.pem}}
+  - {tenant: gamma, org_url: %s, token: {env: OKTA_GAMMA}}
+  - {tenant: delta, org_url: %s, token: {env: OKTA_DELTA}}
+  - {tenant: revoked, org_url: %s, token: {env: OKTA_REVOKED}}
+`, srv.URL("acme"), srv.URL("beta"), srv.URL("gamma"), srv.URL("delta"), srv.URL("revoked"))
+	env := fastEnv(map[string]string{"OKTA_ACME": "ssws-acme", "OKTA_GAMMA": "ssws-gamma", "OKTA_DELTA": "ssws-delta", "OKTA_REVOKED": "ssws-revoked"})
+	var logs bytes.Buffer
+	env.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	env.ReadFile = func(p string) ([]byte, error) {
+		if p == "/keys/beta.pem" {
+			return keyPEM, nil
+		}
+		return nil, os.ErrNotExist
+	}
+	inst, err := Definition.New(strictYAML(cfgYAML), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := inst.(*Connector)
+	ev, err := k.Collect(context.Background(), connector.Request{Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type sum struct {
+		Users, Admins, MFA int
+		Gaps               []string
+		Failed             bool
+	}
+	got := map[string]sum{}
+	for _, r := range ev.Tenants {
+		s := sum{Users: r.Counts["users"], Admins: r.Counts["admins"], MFA: r.Counts["mfa_enrolled"], Failed: !r.OK()}
+		for _, g := range r.Gaps {
+			s.Gaps = append(s.Gaps, g.Evidence+"|"+g.Permission)
+		}
+		got[r.Tenant] = s
+	}
+	want := map[string]sum{
+		// MFA: users with i%4 != 3 (the fake's factor pattern), among
+		// enabled ones (i%50 of 48 and 49 are deprovisioned and suspended):
+		// acme 188 - 8, beta 23.
+		"acme":    {Users: 250, Admins: 2, MFA: 180},
+		"beta":    {Users: 30, Admins: 2, MFA: 23},
+		"gamma":   {Users: 20, Gaps: []string{"identities.mfa|okta.users.read", "identities.roles|okta.roles.read"}},
+		"delta":   {Gaps: []string{"identities|"}, Failed: true},
+		"revoked": {Gaps: []string{"identities|okta.users.read"}},
+	}
+	for id, w := range want {
+		if g := got[id]; fmt.Sprint(g) != fmt.Sprint(w) {
+			t.Errorf("%s: got %+v want %+v", id, g, w)
+		}
+	}
+	fr := ev.Fragment
+	find := func(id string) *estate.Identity {
+		for i := range fr.Identities {
+			if fr.Identities[i].ID == id {
+				return &fr.Identities[i]
+			}
+		}
+		return nil
+	}
+	admin := find("acme/okta/user0@acme.example")
+	if admin == nil || !slices.Equal(admin.Roles, []string{"Super Administrator"}) || !slices.Equal(admin.MFA.Methods, []estate.MFAMethod{estate.MFAPush, estate.MFATOTP}) ||
+		admin.LastSignIn.Format(time.DateOnly) != "2026-11-25" || admin.MFA.Enforced != nil {
+		t.Errorf("admin %+v", admin)
+	}
+	if u := find("acme/okta/user3@acme.example"); u == nil || len(u.MFA.Methods) != 0 { // a security question and a pending push are no MFA
+		t.Errorf("user3 %+v", u)
+	}
+	if u := find("acme/okta/user49@acme.example"); u == nil || u.IsEnabled() {
+		t.Errorf("suspended user %+v", u)
+	}
+	if u := find("acme/okta/user5@acme.example"); u == nil || u.LastSignIn != nil {
+		t.Errorf("never signed in %+v", u)
+	}
+	if u := find("gamma/okta/user0@gamma.example"); u == nil || u.MFA.Methods != nil || u.Roles != nil {
+		t.Errorf("gamma without permission must stay unknown: %+v", u)
+	}
+	if m := connector.MissingProvenance(fr); len(m) != 0 {
+		t.Errorf("no provenance: %v", m)
+	}
+	if st := k.Stats(); st.Throttled == 0 || st.Retries == 0 {
+		t.Errorf("throttling not exercised: %+v", st)
+	}
+	if strings.Contains(logs.String(), "ssws-") {
+		t.Error("token in logs")
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func strictYAML(s string) func(any) error {
+	return func(v any) error {
+		dec := yaml.NewDecoder(strings.NewReader(s))
+		dec.KnownFields(true)
+		return dec.Decode(v)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tt := range []struct{ yaml, want string }{
+		{"orgs: []", "at least one org"},
+		{"orgs: [{tenant: a, org_url: https://a.okta.com}]", "either token"},
+		{"orgs: [{tenant: a, org_url: https://a.okta.com, token: literal}]", "not as a literal"},
+		{"orgs: [{tenant: a, org_url: a.okta.com, token: {env: X}}]", "expected https://"},
+		{"orgs: [{tenant: a, org_url: https://a.okta.com, token: {env: X}, extra: 1}]", "field extra not found"},
+		{"orgs: [{tenant: a, org_url: https://a.okta.com, token: {env: UNSET}}]", "env UNSET"},
+	} {
+		_, err := Definition.New(strictYAML(tt.yaml), fastEnv(nil))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err %v, want %q", tt.yaml, err, tt.want)
+		}
+	}
+}
+
+// TestPollSystemLog: polling follows Link next until an empty page, the
+// cursor resumes exactly after the last event, and the JSON lines read
+// back through the ingest package's okta parser as the same events.
+func TestPollSystemLog(t *testing.T) {
+	org := &oktatest.Org{Slug: "acme", Users: 1, Token: "t", Events: events(25)}
+	srv := oktatest.NewServer(t, org)
+	dir := t.TempDir()
+	k, err := New(Config{Orgs: []OrgConfig{{Tenant: "acme", OrgURL: srv.URL("acme"), Token: connector.SecretRef{Env: "T"}}}, LogDir: dir, LogSince: time.Hour},
+		fastEnv(map[string]string{"T": "t"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pages of 1000 are the default; the fake's events fit one page, so poll
+	// with small pages by starting from a cursor.
+	var recs []connector.Record
+	emit := func(r connector.Record) error { recs = append(recs, r); return nil }
+	cur := connector.Cursor{"acme": srv.URL("acme") + "/api/v1/logs?after=0&limit=10"}
+	cur, runs, err := k.Poll(context.Background(), connector.Request{Now: testNow}, cur, emit)
+	if err != nil || !runs[0].OK() || len(recs) != 25 || runs[0].Counts["events"] != 25 {
+		t.Fatalf("poll: %v %+v %d records", err, runs, len(recs))
+	}
+	// Nothing new: no events, same cursor.
+	before := cur["acme"]
+	cur, _, _ = k.Poll(context.Background(), connector.Request{Now: testNow}, cur, emit)
+	if len(recs) != 25 || cur["acme"] != before {
+		t.Errorf("idle poll: %d records, cursor %q → %q", len(recs), before, cur["acme"])
+	}
+	// New events arrive: only those are read.
+	org.Events = append(org.Events, events(3)...)
+	k.Poll(context.Background(), connector.Request{Now: testNow}, cur, emit)
+	if len(recs) != 28 {
+		t.Errorf("after new events: %d records", len(recs))
+	}
+	// The file reads back through ingest's okta parser.
+	f, err := os.Open(filepath.Join(dir, "okta-acme.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd, err := ingest.NewReader("okta-acme.jsonl", f, ingest.Options{Format: ingest.FormatOkta, Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []event.Event
+	for {
+		var ev event.Event
+		if err := rd.Next(&ev); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev)
+	}
+	fails := 0
+	for _, e := range got {
+		if e.Outcome == event.OutcomeFailure {
+			fails++
+		}
+	}
+	if len(got) != 28 || fails != 20+3 || got[0].UserName != "user0@acme.example" || got[0].Tenant != "acme" {
+		t.Errorf("parsed %d events, %d failures, first %+v", len(got), fails, got[0])
+	}
+}
+
+// TestPollFirstRunSince: the first poll starts at now - log_since.
+func TestPollFirstRunSince(t *testing.T) {
+	srv := oktatest.NewServer(t, &oktatest.Org{Slug: "acme", Users: 1, Token: "t", Events: events(120)})
+	k, _ := New(Config{Orgs: []OrgConfig{{Tenant: "acme", OrgURL: srv.URL("acme"), Token: connector.SecretRef{Env: "T"}}}, LogSince: 30 * time.Minute},
+		fastEnv(map[string]string{"T": "t"}))
+	n := 0
+	k.Poll(context.Background(), connector.Request{Now: testNow}, nil, func(connector.Record) error { n++; return nil })
+	if n != 30 {
+		t.Errorf("first poll read %d events, want the last 30 minutes (30)", n)
+	}
+}
+
+// BenchmarkCollect200x500 collects 200 orgs × 500 users (one factor call
+// per active user) with 50 ms latency per call and Okta's concurrent rate
+// limit (429 E0000047 above 15 in flight per org), with at most 8 factor
+// requests per org and 1024 overall in flight:
+//
+//	go test ./internal/collect/okta -run XXX -bench Collect200 -benchtime=1x
+func BenchmarkCollect200x500(b *testing.B) {
+	var orgs []*oktatest.Org
+	var oc []OrgConfig
+	vars := map[string]string{}
+	for i := range 200 {
+		slug := fmt.Sprintf("c%03d", i)
+		orgs = append(orgs, &oktatest.Org{Slug: slug, Users: 500, Token: "t" + slug, MaxConcurrent: 15})
+		vars["T"+slug] = "t" + slug
+	}
+	srv := oktatest.NewServer(b, orgs...)
+	srv.Latency = 50 * time.Millisecond
+	for _, o := range orgs {
+		oc = append(oc, OrgConfig{Tenant: o.Slug, OrgURL: srv.URL(o.Slug), Token: connector.SecretRef{Env: "T" + o.Slug}})
+	}
+	env := connector.Env{Getenv: func(k string) string { return vars[k] }, Concurrency: 1024}
+	for b.Loop() {
+		k, err := New(Config{Orgs: oc}, env)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		ev, _ := k.Collect(context.Background(), connector.Request{})
+		users := 0
+		for _, r := range ev.Tenants {
+			if !r.OK() {
+				b.Fatalf("%s: %v", r.Tenant, r.Errors)
+			}
+			users += r.Counts["users"]
+		}
+		st := k.Stats()
+		b.ReportMetric(time.Since(start).Seconds(), "s/run")
+		b.ReportMetric(float64(st.Calls), "calls")
+		b.ReportMetric(float64(st.Throttled), "throttled")
+		b.ReportMetric(float64(st.MaxInFlight), "max-in-flight")
+		if users != 100000 {
+			b.Fatalf("users %d", users)
+		}
+	}
+}

@@ -1,0 +1,319 @@
+// Package oktatest is a fake Okta org (many orgs on one server) for tests
+// and benchmarks, built from Okta's published Management API reference:
+//   - listUsers: GET /api/v1/users?limit (max 200), Link: <…>; rel="next"
+//     with an opaque after cursor; user objects with status, created,
+//     lastLogin, profile.login;
+//   - listFactors: GET /api/v1/users/{id}/factors, factorType/provider/status;
+//   - listUsersWithRoleAssignments: GET /api/v1/iam/assignees/users
+//     ({"value":[{"id","orn"}],"_links":{"next"}}) and
+//     listAssignedRolesForUser: GET /api/v1/users/{id}/roles;
+//   - listLogEvents: GET /api/v1/logs?since&limit, polling with the Link
+//     next of each page (an empty page keeps the same next link);
+//   - errors {"errorCode","errorSummary","errorLink","errorId","errorCauses"}:
+//     E0000011 invalid token (401), E0000006 forbidden (403), E0000047 rate
+//     limit (429 with X-Rate-Limit-Limit/Remaining/Reset, per
+//     developer.okta.com/docs/reference/rate-limits);
+//   - service apps: POST /oauth2/v1/token, client_credentials with a
+//     private_key_jwt client assertion.
+package oktatest
+
+import (
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/connector"
+)
+
+// Org is one fake Okta org.
+type Org struct {
+	Slug  string
+	Users int
+	Token string // SSWS token accepted
+	// ClientID + Key accept a service app instead.
+	ClientID string
+	Key      *rsa.PublicKey
+	// Forbid answers 403 E0000006 on paths with these prefixes.
+	Forbid []string
+	// Events are System Log events (LogEvent JSON objects) in order.
+	Events []map[string]any
+	// MaxConcurrent answers 429 E0000047 above this many requests in
+	// flight (Okta's concurrent rate limit; 0: none).
+	MaxConcurrent int64
+	// HTML answers the users list with an HTML page (a proxy error).
+	HTML bool
+
+	inFlight atomic.Int64
+}
+
+// Server serves many orgs under /org/<slug>.
+type Server struct {
+	Orgs    map[string]*Org
+	Latency time.Duration
+	// ThrottleEvery answers every Nth request with 429 (X-Rate-Limit-Reset
+	// one second ahead).
+	ThrottleEvery int64
+	Srv           *httptest.Server
+	Calls         atomic.Int64
+	Throttled     atomic.Int64
+	Now           func() time.Time
+
+	mu     sync.Mutex
+	bearer map[string]string // service app token → org slug
+}
+
+// NewServer starts the fake (closed by t.Cleanup).
+func NewServer(t testing.TB, orgs ...*Org) *Server {
+	s := &Server{Orgs: map[string]*Org{}, bearer: map[string]string{}, Now: time.Now}
+	for _, o := range orgs {
+		s.Orgs[o.Slug] = o
+	}
+	s.Srv = httptest.NewServer(s)
+	t.Cleanup(s.Srv.Close)
+	return s
+}
+
+// URL is an org's org_url.
+func (s *Server) URL(slug string) string { return s.Srv.URL + "/org/" + slug }
+
+// UserID is the id of user i of an org.
+func UserID(slug string, i int) string { return fmt.Sprintf("00u%s%05d", slug, i) }
+
+func oktaError(w http.ResponseWriter, status int, code, summary string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"errorCode": code, "errorSummary": summary, "errorLink": code, "errorId": "oae" + code, "errorCauses": []any{}})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := s.Calls.Add(1)
+	if s.Latency > 0 {
+		time.Sleep(s.Latency)
+	}
+	rest := strings.TrimPrefix(r.URL.Path, "/org/")
+	slug, path, _ := strings.Cut(rest, "/")
+	path = "/" + path
+	o := s.Orgs[slug]
+	if o == nil {
+		http.NotFound(w, r)
+		return
+	}
+	base := s.URL(slug)
+	if path == "/oauth2/v1/token" {
+		s.token(w, r, o, base)
+		return
+	}
+	if in := o.inFlight.Add(1); o.MaxConcurrent > 0 && in > o.MaxConcurrent {
+		o.inFlight.Add(-1)
+		s.throttle(w)
+		return
+	}
+	defer o.inFlight.Add(-1)
+	auth := r.Header.Get("Authorization")
+	s.mu.Lock()
+	bearerOrg := s.bearer[strings.TrimPrefix(auth, "Bearer ")]
+	s.mu.Unlock()
+	if !(o.Token != "" && auth == "SSWS "+o.Token) && bearerOrg != slug {
+		oktaError(w, 401, "E0000011", "Invalid token provided")
+		return
+	}
+	if s.ThrottleEvery > 0 && n%s.ThrottleEvery == 0 {
+		s.throttle(w)
+		return
+	}
+	for _, p := range o.Forbid {
+		if strings.HasPrefix(path, p) {
+			oktaError(w, 403, "E0000006", "You do not have permission to perform the requested action")
+			return
+		}
+	}
+	q := r.URL.Query()
+	switch {
+	case path == "/api/v1/users":
+		if o.HTML {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, "<!DOCTYPE html><html><head><title>Okta</title></head><body>Service unavailable</body></html>")
+			return
+		}
+		limit, _ := strconv.Atoi(q.Get("limit"))
+		if limit <= 0 || limit > 200 {
+			limit = 200
+		}
+		after, _ := strconv.Atoi(strings.TrimPrefix(q.Get("after"), "00u"))
+		end := min(after+limit, o.Users)
+		out := make([]any, 0, end-after)
+		for i := after; i < end; i++ {
+			out = append(out, user(slug, i))
+		}
+		if end < o.Users {
+			w.Header().Add("Link", fmt.Sprintf(`<%s/api/v1/users?limit=%d>; rel="self"`, base, limit))
+			w.Header().Add("Link", fmt.Sprintf(`<%s/api/v1/users?after=00u%d&limit=%d>; rel="next"`, base, end, limit))
+		}
+		writeJSON(w, out)
+	case strings.HasPrefix(path, "/api/v1/users/") && strings.HasSuffix(path, "/factors"):
+		i := userIndex(slug, path)
+		var fs []any
+		switch i % 4 {
+		case 0:
+			fs = append(fs, factor("push", "OKTA", "ACTIVE"), factor("token:software:totp", "OKTA", "ACTIVE"))
+		case 1:
+			fs = append(fs, factor("sms", "OKTA", "ACTIVE"))
+		case 2:
+			fs = append(fs, factor("webauthn", "FIDO", "ACTIVE"))
+		case 3:
+			fs = append(fs, factor("question", "OKTA", "ACTIVE"), factor("push", "OKTA", "PENDING_ACTIVATION"))
+		}
+		writeJSON(w, fs)
+	case path == "/api/v1/iam/assignees/users":
+		writeJSON(w, map[string]any{"value": []any{
+			map[string]any{"id": UserID(slug, 0), "orn": "orn:okta:directory:00o1:users:" + UserID(slug, 0), "_links": map[string]any{"self": map[string]string{"href": base + "/api/v1/users/" + UserID(slug, 0)}}},
+			map[string]any{"id": UserID(slug, 1), "orn": "orn:okta:directory:00o1:users:" + UserID(slug, 1)},
+		}, "_links": map[string]any{}})
+	case strings.HasPrefix(path, "/api/v1/users/") && strings.HasSuffix(path, "/roles"):
+		i := userIndex(slug, path)
+		role := map[string]any{"id": "ra1", "label": "Super Administrator", "type": "SUPER_ADMIN", "status": "ACTIVE", "created": "2024-01-01T00:00:00.000Z",
+			"lastUpdated": "2024-01-01T00:00:00.000Z", "assignmentType": "USER"}
+		if i == 1 {
+			role = map[string]any{"id": "ra2", "label": "Help Desk Administrator", "type": "HELP_DESK_ADMIN", "status": "ACTIVE", "assignmentType": "GROUP"}
+		}
+		writeJSON(w, []any{role})
+	case path == "/api/v1/logs":
+		s.logs(w, r, o, base)
+	default:
+		oktaError(w, 404, "E0000007", "Not found: Resource not found: "+path)
+	}
+}
+
+func (s *Server) throttle(w http.ResponseWriter) {
+	s.Throttled.Add(1)
+	w.Header().Set("X-Rate-Limit-Limit", "600")
+	w.Header().Set("X-Rate-Limit-Remaining", "0")
+	w.Header().Set("X-Rate-Limit-Reset", strconv.FormatInt(s.Now().Add(time.Second).Unix(), 10))
+	oktaError(w, 429, "E0000047", "API call exceeded rate limit due to too many requests.")
+}
+
+func userIndex(slug, path string) int {
+	id := strings.Split(strings.TrimPrefix(path, "/api/v1/users/"), "/")[0]
+	i, _ := strconv.Atoi(strings.TrimPrefix(id, "00u"+slug))
+	return i
+}
+
+func user(slug string, i int) map[string]any {
+	status := "ACTIVE"
+	switch {
+	case i%50 == 49:
+		status = "SUSPENDED"
+	case i%50 == 48:
+		status = "DEPROVISIONED"
+	case i%50 == 47:
+		status = "LOCKED_OUT"
+	}
+	var last any = "2026-11-25T09:00:00.000Z"
+	if i%10 == 5 {
+		last = nil // never signed in
+	}
+	return map[string]any{"id": UserID(slug, i), "status": status, "created": "2023-03-01T08:00:00.000Z", "activated": "2023-03-01T08:00:00.000Z",
+		"statusChanged": "2023-03-01T08:00:00.000Z", "lastLogin": last, "lastUpdated": "2026-11-25T09:00:00.000Z", "passwordChanged": "2025-01-01T00:00:00.000Z",
+		"type": map[string]string{"id": "oty1"},
+		"profile": map[string]any{"firstName": "User", "lastName": strconv.Itoa(i), "email": fmt.Sprintf("user%d@%s.example", i, slug),
+			"login": fmt.Sprintf("user%d@%s.example", i, slug), "mobilePhone": nil},
+		"credentials": map[string]any{"provider": map[string]string{"type": "OKTA", "name": "OKTA"}},
+		"_links":      map[string]any{"self": map[string]string{"href": "/api/v1/users/" + UserID(slug, i)}}}
+}
+
+func factor(typ, provider, status string) map[string]any {
+	return map[string]any{"id": "mfa" + strings.ReplaceAll(typ, ":", ""), "factorType": typ, "provider": provider, "vendorName": provider,
+		"status": status, "created": "2024-01-01T00:00:00.000Z", "lastUpdated": "2024-01-01T00:00:00.000Z", "profile": map[string]any{}}
+}
+
+// logs serves the System Log: events at or after since, after the
+// opaque cursor, limit per page; the next link always comes (polling).
+func (s *Server) logs(w http.ResponseWriter, r *http.Request, o *Org, base string) {
+	q := r.URL.Query()
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	start := 0
+	if a := q.Get("after"); a != "" {
+		start, _ = strconv.Atoi(a)
+	} else if since := q.Get("since"); since != "" {
+		t, err := time.Parse(time.RFC3339, since)
+		if err != nil {
+			oktaError(w, 400, "E0000001", "Api validation failed: since")
+			return
+		}
+		for start < len(o.Events) {
+			pub, _ := time.Parse(time.RFC3339, o.Events[start]["published"].(string))
+			if !pub.Before(t) {
+				break
+			}
+			start++
+		}
+	}
+	end := min(start+limit, len(o.Events))
+	page := o.Events[start:end]
+	if page == nil {
+		page = []map[string]any{}
+	}
+	w.Header().Add("Link", fmt.Sprintf(`<%s/api/v1/logs?%s>; rel="self"`, base, r.URL.RawQuery))
+	w.Header().Add("Link", fmt.Sprintf(`<%s/api/v1/logs?%s>; rel="next"`, base, url.Values{"after": {strconv.Itoa(end)}, "limit": {strconv.Itoa(limit)}}.Encode()))
+	writeJSON(w, page)
+}
+
+// token serves a service app's client_credentials grant.
+func (s *Server) token(w http.ResponseWriter, r *http.Request, o *Org, base string) {
+	r.ParseForm()
+	if o.Key == nil || r.Form.Get("grant_type") != "client_credentials" {
+		writeJSON(w, map[string]string{"error": "invalid_client"})
+		return
+	}
+	_, claims, err := connector.VerifyJWT(r.Form.Get("client_assertion"), o.Key)
+	if err != nil || claims["iss"] != o.ClientID || claims["aud"] != base+"/oauth2/v1/token" {
+		w.WriteHeader(401)
+		writeJSON(w, map[string]string{"error": "invalid_client", "error_description": "The client_assertion signature is invalid."})
+		return
+	}
+	for _, sc := range []string{"okta.users.read", "okta.logs.read", "okta.roles.read"} {
+		if !strings.Contains(r.Form.Get("scope"), sc) {
+			w.WriteHeader(400)
+			writeJSON(w, map[string]string{"error": "invalid_scope", "error_description": "The following scopes are not allowed: " + sc})
+			return
+		}
+	}
+	tok := fmt.Sprintf("eyJ.%s.%d", o.Slug, s.Calls.Load())
+	s.mu.Lock()
+	s.bearer[tok] = o.Slug
+	s.mu.Unlock()
+	writeJSON(w, map[string]any{"token_type": "Bearer", "expires_in": 3600, "access_token": tok, "scope": r.Form.Get("scope")})
+}
+
+// Event is a System Log event in the published LogEvent shape.
+func Event(uuid, published, eventType, outcome, login, ip string) map[string]any {
+	return map[string]any{
+		"uuid": uuid, "published": published, "eventType": eventType, "version": "0", "severity": "INFO",
+		"legacyEventType": "core.user_auth.login_success", "displayMessage": "User login to Okta",
+		"actor":                 map[string]any{"id": "00u1", "type": "User", "alternateId": login, "displayName": login},
+		"client":                map[string]any{"ipAddress": ip, "userAgent": map[string]any{"rawUserAgent": "Mozilla/5.0", "os": "Windows", "browser": "CHROME"}, "zone": "null", "device": "Computer"},
+		"outcome":               map[string]any{"result": outcome, "reason": map[bool]any{true: "INVALID_CREDENTIALS", false: nil}[outcome == "FAILURE"]},
+		"request":               map[string]any{"ipChain": []any{map[string]any{"ip": ip}}},
+		"target":                []any{},
+		"transaction":           map[string]any{"type": "WEB", "id": "tx" + uuid},
+		"authenticationContext": map[string]any{"authenticationStep": 0, "externalSessionId": "x"},
+		"securityContext":       map[string]any{"asNumber": 64496, "asOrg": "example", "isp": "example", "domain": "example.net", "isProxy": false},
+	}
+}
