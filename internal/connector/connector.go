@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/event"
 )
 
 // Capability is what a connector provides.
@@ -187,6 +188,10 @@ type Record struct {
 	Tenant string
 	Format string
 	Raw    json.RawMessage
+	// Event is set when the connector maps the record itself because
+	// internal/ingest has no parser for Format (the mapping then lives in
+	// the connector's package, once).
+	Event *event.Event
 }
 
 // Cursor is an event source's opaque position per tenant (for Okta the

@@ -46,7 +46,7 @@ func (r *TenantRun) Gap(evidence, permission string, err error, at time.Time) {
 	g := estate.Gap{Tenant: r.Tenant, Evidence: evidence, Permission: permission, At: at}
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Forbidden() {
-		g.Reason = fmt.Sprintf("HTTP %d %s: the connector lacks %s in this tenant", ae.Status, ae.Code, permission)
+		g.Reason = fmt.Sprintf("the connector lacks %s in this tenant: %v", permission, err)
 	} else {
 		g.Permission = ""
 		g.Reason = err.Error()
