@@ -277,18 +277,25 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 	elapsed := time.Since(start)
 	switch o.format {
 	case "table":
+		if err := writeCaseTable(g.stdout, detect.Cases(incs)); err != nil {
+			return err
+		}
 		if err := writeIncidentTable(g.stdout, incs); err != nil {
 			return err
 		}
 	case "json":
 		doc := struct {
 			Version   string              `json:"version"`
+			Cases     []detect.Case       `json:"cases"`     // one per attacker; incident_ids refer to incidents[].event.id
 			Incidents []event.Alert       `json:"incidents"` // ECS alert documents
 			Input     ingest.Stats        `json:"input"`
 			Engine    detect.Stats        `json:"engine"`
 			Seconds   float64             `json:"seconds"`
 			Rules     []map[string]string `json:"rules,omitempty"`
-		}{Version: "1", Incidents: make([]event.Alert, 0, len(incs)), Input: run.stats, Engine: eng.Stats(), Seconds: elapsed.Seconds()}
+		}{Version: "1", Cases: detect.Cases(incs), Incidents: make([]event.Alert, 0, len(incs)), Input: run.stats, Engine: eng.Stats(), Seconds: elapsed.Seconds()}
+		if doc.Cases == nil {
+			doc.Cases = []detect.Case{}
+		}
 		for _, inc := range incs {
 			doc.Incidents = append(doc.Incidents, inc.ECS("", inc.Last))
 		}
@@ -602,6 +609,30 @@ func keyCol(inc *detect.Incident) string {
 	return strings.Join(parts, " ")
 }
 
+// writeCaseTable lists one line per attacker (the most severe first) with
+// the rules it tripped; the rule-level incidents follow in their own table.
+func writeCaseTable(w io.Writer, cases []detect.Case) error {
+	if len(cases) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "%d case(s), one per attacker:\n", len(cases))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEVERITY\tATTACKER\tTENANTS\tFIRST\tLAST\tWHAT\tRULES")
+	for _, c := range cases {
+		ten := strings.Join(c.Tenants, ",")
+		if len(ten) > 40 {
+			ten = fmt.Sprintf("%d tenants", len(c.Tenants))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Severity, c.Attacker, ten, c.First.Format(time.RFC3339),
+			c.Last.Format(time.RFC3339), c.Title, strings.Join(c.Rules, ", "))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w)
+	return err
+}
+
 func writeIncidentTable(w io.Writer, incs []*detect.Incident) error {
 	if len(incs) == 0 {
 		_, err := fmt.Fprintln(w, "no incidents")
@@ -620,6 +651,17 @@ func writeIncidentTable(w io.Writer, incs []*detect.Incident) error {
 		}
 		for _, e := range inc.Escalations {
 			detail = strings.TrimSpace(detail + " escalated: " + e.Title)
+		}
+		for _, l := range inc.Lists {
+			var top []string
+			for _, v := range l.Top[:min(3, len(l.Top))] {
+				top = append(top, fmt.Sprintf("%s×%d", v.Value, v.Count))
+			}
+			c := ""
+			if l.Capped {
+				c = "≥"
+			}
+			detail = strings.TrimSpace(fmt.Sprintf("%s %s: %s%d (%s…)", detail, l.Field, c, l.Distinct, strings.Join(top, " ")))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", inc.Severity, inc.RuleName, tenantCol(inc), keyCol(inc),
 			inc.First.Format(time.RFC3339), inc.Last.Format(time.RFC3339), inc.Count, detail)

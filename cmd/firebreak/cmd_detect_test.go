@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/event"
 )
 
@@ -265,5 +267,46 @@ func TestDetectCountsInputsWithoutEvents(t *testing.T) {
 	}
 	if !strings.Contains(summary, "garbage.log:1") {
 		t.Errorf("summary does not name the garbage input's unparsed lines:\n%s", summary)
+	}
+}
+
+// TestDetectCases: one attacker that trips several rules is one case, in the
+// JSON (with the incident ids) and in the table; the same data either way.
+func TestDetectCases(t *testing.T) {
+	var lines []string
+	for i := range 12 {
+		lines = append(lines, fmt.Sprintf("Mar  2 10:00:%02d srv01 sshd[%d]: Failed password for invalid user u%d from 203.0.113.9 port %d ssh2", i*2, 100+i, i, 40000+i))
+	}
+	lines = append(lines, "Mar  2 10:02:00 srv01 sshd[300]: Accepted password for backup from 203.0.113.9 port 41000 ssh2")
+	p := filepath.Join(t.TempDir(), "auth.log")
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g, out, _ := detectGlobals()
+	opts := detectOptions{format: "json", progress: "never", tenant: "cedar-law", year: 2026, quiet: true}
+	if err := runDetect(t.Context(), opts, g, []string{p}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Cases     []detect.Case `json:"cases"`
+		Incidents []event.Alert `json:"incidents"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Cases) != 1 {
+		t.Fatalf("cases: %+v", doc.Cases)
+	}
+	c := doc.Cases[0]
+	if c.Attacker != "source.ip=203.0.113.9" || c.Severity != "critical" || len(c.IncidentIDs) != len(doc.Incidents) || !slices.Contains(c.Rules, "success_after_spray") {
+		t.Errorf("case %+v over %d incidents", c, len(doc.Incidents))
+	}
+	g, out, _ = detectGlobals()
+	opts.format = "table"
+	if err := runDetect(t.Context(), opts, g, []string{p}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "1 case(s), one per attacker") || !strings.Contains(out.String(), "critical  source.ip=203.0.113.9") {
+		t.Errorf("table:\n%s", out)
 	}
 }

@@ -71,6 +71,9 @@ func (inc *Incident) ECS(kind string, at time.Time) event.Alert {
 	if len(inc.Escalations) > 0 {
 		detail["escalations"] = inc.Escalations
 	}
+	if len(inc.Lists) > 0 {
+		detail["lists"] = inc.Lists
+	}
 	extra, _ := json.Marshal(detail)
 	return event.Alert{ID: inc.ID, Kind: kind, Dataset: "firebreak.incident", Time: at, Start: inc.First, End: inc.Last,
 		RuleID: inc.Rule, RuleName: inc.RuleName, Title: inc.Title, Severity: inc.Severity, Tenant: inc.Tenant,

@@ -136,7 +136,8 @@ type crule struct {
 	escalate *crule
 	incSpec  *keySpec // key of standalone detection incidents / escalation lookups
 	firedSeq uint64   // the last event this correlation fired for (once per event)
-	filters  []string // meta filters applied to its detection
+	filters  []string   // meta filters applied to its detection
+	listAccs []accessor // firebreak.list fields
 	st       RuleStats
 }
 
@@ -195,6 +196,9 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 	for i, r := range rules {
 		cr := &crule{r: r, idx: i, rank: max(LevelRank(r.Level), 0), det: r.detection}
 		cr.st.Rule, cr.st.Title = r.Ref(), r.Title
+		for _, f := range r.Options.List {
+			cr.listAccs = append(cr.listAccs, resolveField(f, r.LogSource))
+		}
 		e.rules = append(e.rules, cr)
 		for _, ref := range []string{r.ID, r.Name} {
 			if ref == "" {
@@ -690,6 +694,12 @@ func (e *Engine) attribute(inc *Incident, ev *event.Event, ts int64, n int64, va
 	if val != "" {
 		inc.addValue(val)
 	}
+	for i := range inc.lists {
+		l := &inc.lists[i]
+		if v, ok := l.acc.get(ev, e.env); ok {
+			l.add(v, n)
+		}
+	}
 }
 
 func (e *Engine) report(cr *crule, ev *event.Event, ts int64, g *group) {
@@ -804,11 +814,52 @@ func (e *Engine) open(cr *crule, ev *event.Event, ts int64, g *group, key []byte
 	}
 	inc.addSample(ev)
 	inc.addTenant(ev.Tenant)
+	e.openLists(cr, inc, ev, g)
 	e.incidents[mapKey] = inc
 	e.incOrder = append(e.incOrder, inc)
 	e.markDirty(inc)
 	cr.st.Incidents++
 	e.alert(cr, inc, AlertNew, ts)
+}
+
+// openLists starts a new incident's firebreak.list fields: from the
+// distinct values (with counts) of its own value_count group, or of the
+// value_count rules a temporal rule correlates for the same key, else from
+// the event that opened it.
+func (e *Engine) openLists(cr *crule, inc *Incident, ev *event.Event, g *group) {
+	for i, f := range cr.r.Options.List {
+		l := listState{field: f, acc: cr.listAccs[i], counts: map[string]int64{}, max: cr.r.Options.MaxValues}
+		seeded := false
+		seed := func(cs *corrState, grp *group, field string) {
+			if grp == nil || cs.typ != ValueCount || field != f {
+				return
+			}
+			for j := grp.vh; j >= 0; j = grp.ve[j].next {
+				l.add(grp.ve[j].val, max(grp.ve[j].n, 1))
+			}
+			if int64(len(grp.vidx)) >= cs.need {
+				l.capped = true
+			}
+			seeded = true
+		}
+		if g != nil {
+			seed(cr.corr, g, cr.r.Correlation.Condition.Field)
+			if !seeded && (cr.corr.typ == Temporal || cr.corr.typ == TemporalOrdered) {
+				h := maphash.Bytes(e.seed, []byte(g.key))
+				for _, ch := range cr.corr.children {
+					if ch.corr != nil {
+						seed(ch.corr, ch.corr.lookup([]byte(g.key), h), ch.r.Correlation.Condition.Field)
+					}
+				}
+			}
+		}
+		if !seeded {
+			if v, ok := l.acc.get(ev, e.env); ok {
+				l.add(v, int64(ev.N()))
+			}
+		}
+		inc.lists = append(inc.lists, l)
+	}
 }
 
 func (e *Engine) alert(cr *crule, inc *Incident, kind string, ts int64) {
@@ -850,8 +901,17 @@ func (e *Engine) escalateTo(cr *crule, ev *event.Event, ts int64) bool {
 	return true
 }
 
-// Incidents returns every incident, in the order they opened.
+// Incidents returns every incident, in the order they opened (their Lists
+// brought up to date).
 func (e *Engine) Incidents() []*Incident {
+	for _, inc := range e.incOrder {
+		if len(inc.lists) > 0 {
+			inc.Lists = inc.Lists[:0]
+			for i := range inc.lists {
+				inc.Lists = append(inc.Lists, inc.lists[i].list())
+			}
+		}
+	}
 	return slices.Clone(e.incOrder)
 }
 

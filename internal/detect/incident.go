@@ -1,10 +1,12 @@
 package detect
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
@@ -34,11 +36,70 @@ type Incident struct {
 	Escalations []Escalation      `json:"escalations,omitempty"`
 	Alerts      int               `json:"alerts"` // alerts raised for it (new, escalated, recurred)
 	Samples     []Sample          `json:"samples,omitempty"`
+	Lists       []ValueList       `json:"lists,omitempty"` // the values of the rule's firebreak.list fields, with counts
 
+	lists     []listState
 	valueSet  map[string]struct{}
 	tenantSet map[string]struct{}
 	maxValues int
 	dirty     bool
+}
+
+// ValueList is one listed field of an incident (a distributed spray's
+// sources and targeted users): how many distinct values, and the most
+// frequent ones with their event counts.
+type ValueList struct {
+	Field    string       `json:"field"`
+	Distinct int          `json:"distinct"`
+	Capped   bool         `json:"capped,omitempty"` // more values were seen than kept: Distinct means "at least"
+	Top      []ListedValue `json:"top"`
+}
+
+// ListedValue is a value and the events that carried it.
+type ListedValue struct {
+	Value string `json:"value"`
+	Count int64  `json:"count"`
+}
+
+const maxListed = 20 // values shown per list
+
+type listState struct {
+	field  string
+	acc    accessor
+	counts map[string]int64
+	max    int
+	capped bool
+}
+
+func (l *listState) add(v string, n int64) {
+	if v == "" {
+		return
+	}
+	if _, ok := l.counts[v]; !ok {
+		if len(l.counts) >= l.max {
+			l.capped = true
+			return
+		}
+		v = strings.Clone(v)
+	}
+	l.counts[v] += n
+}
+
+func (l *listState) list() ValueList {
+	vl := ValueList{Field: l.field, Distinct: len(l.counts), Capped: l.capped}
+	for v, n := range l.counts {
+		vl.Top = append(vl.Top, ListedValue{v, n})
+	}
+	slices.SortFunc(vl.Top, func(a, b ListedValue) int {
+		if a.Count != b.Count {
+			return cmp.Compare(b.Count, a.Count)
+		}
+		return strings.Compare(a.Value, b.Value)
+	})
+	if len(vl.Top) > maxListed {
+		vl.Top = vl.Top[:maxListed]
+	}
+	return vl
 }
 
 // Escalation records a later rule that raised the incident's severity.
@@ -147,7 +208,11 @@ func (inc *Incident) snapshot() Incident {
 	c.Values = slices.Clone(inc.Values)
 	c.Escalations = slices.Clone(inc.Escalations)
 	c.Samples = slices.Clone(inc.Samples)
-	c.valueSet, c.tenantSet, c.dirty = nil, nil, false
+	c.Lists = nil
+	for i := range inc.lists {
+		c.Lists = append(c.Lists, inc.lists[i].list())
+	}
+	c.valueSet, c.tenantSet, c.dirty, c.lists = nil, nil, false, nil
 	return c
 }
 

@@ -218,6 +218,9 @@ type RuleOptions struct {
 	// Relative scales a correlation's gte threshold down for small tenants
 	// (relative_to_accounts: {fraction: 0.5, min: 4}).
 	Relative *Relative
+	// List names fields whose values (with counts, capped) the rule's
+	// incidents list, e.g. a distributed spray's sources and users.
+	List []string
 }
 
 // Relative is a threshold relative to the number of accounts in the tenant:
@@ -712,8 +715,10 @@ func (p *ruleParser) parseOptions(n *yaml.Node) error {
 			o.Escalates, err = scalar(v)
 		case "relative_to_accounts":
 			o.Relative, err = parseRelative(v)
+		case "list":
+			o.List, err = stringList(v)
 		default:
-			return p.errf(k, "%s.%s: unknown option (want scope, suppress_for, max_groups, max_values, allowed_lateness, group-by, escalates, relative_to_accounts)", OptionsKey, k.Value)
+			return p.errf(k, "%s.%s: unknown option (want scope, suppress_for, max_groups, max_values, allowed_lateness, group-by, escalates, relative_to_accounts, list)", OptionsKey, k.Value)
 		}
 		if err != nil {
 			return p.errf(v, "%s.%s: %v", OptionsKey, k.Value, err)

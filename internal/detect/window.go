@@ -67,6 +67,7 @@ type group struct {
 type vent struct {
 	val        string
 	last       int64
+	n          int64 // events that carried the value while it was in the window
 	prev, next int32
 }
 
@@ -260,6 +261,7 @@ func (cs *corrState) update(g *group, pos int, val string, now, n int64, seq uin
 		}
 		if i, ok := g.vidx[val]; ok {
 			g.ve[i].last = max(g.ve[i].last, now)
+			g.ve[i].n += n
 			g.vmoveBack(i)
 			g.lastVal = g.ve[i].val
 		} else {
@@ -268,6 +270,7 @@ func (cs *corrState) update(g *group, pos int, val string, now, n int64, seq uin
 			}
 			g.lastVal = strings.Clone(val)
 			g.vadd(g.lastVal, now)
+			g.ve[g.vt].n = n
 		}
 		return cs.holds(g, int64(len(g.vidx)))
 	case Temporal:

@@ -1,0 +1,117 @@
+package detect
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Case gathers every incident one attacker caused, across rules and
+// tenants: a source address that sprayed, stuffed and then signed in is one
+// case with three rule-level incidents inside, not three alerts. The
+// attacker is the incident key's source address, else its workstation, else
+// its user (the target of MFA fatigue, an RMM operator), else the tenant (a
+// distributed spray, a lockout storm). Cases are derived from incidents by
+// Cases, the one derivation the CLI, the API and the dashboard share.
+type Case struct {
+	ID          string      `json:"id"`
+	Attacker    string      `json:"attacker"` // field=value, e.g. source.ip=203.0.113.5
+	Field       string      `json:"field"`    // source.ip, workstation, user.name, console or tenant
+	Value       string      `json:"value"`
+	Severity    string      `json:"severity"` // the highest severity among its incidents
+	Title       string      `json:"title"`    // the title of its most severe incident
+	Tenants     []string    `json:"tenants,omitempty"`
+	First       time.Time   `json:"first"`
+	Last        time.Time   `json:"last"`
+	Events      int64       `json:"events"` // events attributed to its incidents (an event may count in several)
+	Rules       []string    `json:"rules"`  // rule names, in the order they first fired
+	IncidentIDs []string    `json:"incident_ids"`
+	Incidents   []*Incident `json:"-"` // the rule-level detections, in the order they opened
+}
+
+// attackerOf returns the attacker key of an incident.
+func attackerOf(inc *Incident) (field, value string) {
+	if v := inc.Key["source.ip"]; v != "" {
+		return "source.ip", v
+	}
+	for _, f := range []string{"source.domain", "Workstation", "WorkstationName"} {
+		if v := inc.Key[f]; v != "" {
+			return "workstation", strings.ToUpper(v)
+		}
+	}
+	if v := inc.Key["console"]; v != "" {
+		return "console", v
+	}
+	if v := inc.Key["user.name"]; v != "" {
+		return "user.name", v
+	}
+	for _, v := range inc.Key {
+		if v != "" {
+			return "key", v
+		}
+	}
+	if inc.Tenant != "" {
+		return "tenant", inc.Tenant
+	}
+	return "tenant", strings.Join(inc.Tenants, ",")
+}
+
+// Cases groups incidents by attacker, most severe case first (then by
+// first time). The incidents are not copied.
+func Cases(incs []*Incident) []Case {
+	idx := map[string]int{}
+	var out []Case
+	ordered := slices.Clone(incs)
+	SortIncidents(ordered)
+	for _, inc := range ordered {
+		f, v := attackerOf(inc)
+		k := f + "=" + v
+		i, ok := idx[k]
+		if !ok {
+			h := sha256.Sum256([]byte(k))
+			out = append(out, Case{ID: hex.EncodeToString(h[:8]), Attacker: k, Field: f, Value: v, First: inc.First, Last: inc.Last})
+			i = len(out) - 1
+			idx[k] = i
+		}
+		c := &out[i]
+		c.Incidents = append(c.Incidents, inc)
+		c.IncidentIDs = append(c.IncidentIDs, inc.ID)
+		c.Events += inc.Count
+		if inc.First.Before(c.First) {
+			c.First = inc.First
+		}
+		if inc.Last.After(c.Last) {
+			c.Last = inc.Last
+		}
+		if !slices.Contains(c.Rules, inc.ruleName()) {
+			c.Rules = append(c.Rules, inc.ruleName())
+		}
+		if c.Severity == "" || LevelRank(inc.Severity) > LevelRank(c.Severity) {
+			c.Severity, c.Title = inc.Severity, inc.Title
+		}
+		for _, t := range append([]string{inc.Tenant}, inc.Tenants...) {
+			if t != "" && !slices.Contains(c.Tenants, t) {
+				c.Tenants = append(c.Tenants, t)
+			}
+		}
+	}
+	for i := range out {
+		slices.Sort(out[i].Tenants)
+	}
+	slices.SortStableFunc(out, func(a, b Case) int {
+		if d := LevelRank(b.Severity) - LevelRank(a.Severity); d != 0 {
+			return d
+		}
+		return a.First.Compare(b.First)
+	})
+	return out
+}
+
+func (inc *Incident) ruleName() string {
+	if inc.RuleName != "" {
+		return inc.RuleName
+	}
+	return inc.Rule
+}
