@@ -134,8 +134,8 @@ type crule struct {
 	report   bool
 	rank     int
 	escalate *crule
-	incSpec  *keySpec // key of standalone detection incidents / escalation lookups
-	firedSeq uint64   // the last event this correlation fired for (once per event)
+	incSpec  *keySpec   // key of standalone detection incidents / escalation lookups
+	firedSeq uint64     // the last event this correlation fired for (once per event)
 	filters  []string   // meta filters applied to its detection
 	listAccs []accessor // firebreak.list fields
 	st       RuleStats

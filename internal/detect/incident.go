@@ -49,9 +49,9 @@ type Incident struct {
 // sources and targeted users): how many distinct values, and the most
 // frequent ones with their event counts.
 type ValueList struct {
-	Field    string       `json:"field"`
-	Distinct int          `json:"distinct"`
-	Capped   bool         `json:"capped,omitempty"` // more values were seen than kept: Distinct means "at least"
+	Field    string        `json:"field"`
+	Distinct int           `json:"distinct"`
+	Capped   bool          `json:"capped,omitempty"` // more values were seen than kept: Distinct means "at least"
 	Top      []ListedValue `json:"top"`
 }
 
