@@ -159,7 +159,7 @@ detection:
 		"Login to Disabled Account":                           1, // 50057 with its ResultDescription
 		"Multifactor Authentication Denied":                   1, // AuthenticationRequirement + Status contains MFA Denied
 		"Okta User Account Locked Out":                        1,
-		"SSH failure from a documentation range (pam names)":  2,
+		"SSH failure from a documentation range (pam names)":  3, // two sshd failures and the legacy sshd(pam_unix) line
 		"Okta failure by ECS-less name":                       1,
 		"Entra sign-in by column names":                       1,
 		"Keyword on the message":                              1,
