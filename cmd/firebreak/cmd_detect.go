@@ -25,6 +25,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
+	"github.com/firebreak-msp/firebreak/internal/timeline"
 )
 
 type detectOptions struct {
@@ -378,171 +379,68 @@ func (run *detectRun) emit(alerts []detect.Alert) error {
 }
 
 // replay reads every input to its end. Several inputs (auth.log and
-// auth.log.1, or one export per server) are merged by event time, so the
-// result is the same as replaying one file holding all their lines in order.
-// --sort reads everything into memory and sorts it instead, for exports that
-// are not in time order within a file.
+// auth.log.1, or one export per server) are merged by event time
+// (internal/timeline), so the result is the same as replaying one file
+// holding all their lines in order. --sort reads everything into memory and
+// sorts it instead, for exports that are not in time order within a file.
 func (run *detectRun) replay(ctx context.Context, args []string, iopts ingest.Options) error {
-	if run.opts.sortInput {
-		var all []event.Event
-		for _, path := range args {
-			src, err := run.openSource(ctx, path, iopts)
-			if err != nil {
-				return err
-			}
-			for src.ok {
-				all = append(all, copyEvent(src.cur))
-				if err := src.advance(ctx, run); err != nil {
-					src.r.Close()
-					return fmt.Errorf("reading %s: %w", path, err)
-				}
-			}
-			run.finish(src)
-			src.r.Close()
-		}
-		slices.SortStableFunc(all, func(a, b event.Event) int { return a.Timestamp.Compare(b.Timestamp) })
-		for i := range all {
-			if err := run.emit(run.eng.Process(&all[i])); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	srcs := make([]*eventSource, 0, len(args))
 	defer func() {
 		for _, src := range srcs {
 			src.r.Close()
 		}
 	}()
+	tsrcs := make([]timeline.Source, 0, len(args))
 	for _, path := range args {
-		src, err := run.openSource(ctx, path, iopts)
+		r, err := ingest.Open(ctx, path, iopts)
 		if err != nil {
 			return err
 		}
+		run.progress.file(path)
+		src := &eventSource{path: path, r: r, run: run, ctx: ctx}
 		srcs = append(srcs, src)
+		tsrcs = append(tsrcs, src)
 	}
-	live := slices.Clone(srcs)
-	for len(live) > 0 {
-		// Pick the source whose next event is earliest; ties go to the
-		// input named first. Inputs are few, so a linear scan beats a heap.
-		best := -1
-		for i, src := range live {
-			if !src.ok {
-				continue
-			}
-			if best < 0 || src.cur.Timestamp.Before(live[best].cur.Timestamp) {
-				best = i
-			}
-		}
-		if best < 0 {
-			break
-		}
-		src := live[best]
-		if err := run.emit(run.eng.Process(src.cur)); err != nil {
-			return err
-		}
-		if err := src.advance(ctx, run); err != nil {
-			return fmt.Errorf("reading %s: %w", src.path, err)
-		}
-		if !src.ok {
-			run.finish(src)
-			live = slices.Delete(live, best, best+1)
-		}
-	}
-	// Inputs that held no event at all (empty, or nothing but unparsed
-	// lines) still count, with their counters.
-	for _, src := range srcs {
-		run.finish(src)
-	}
-	return nil
+	return timeline.Merge(ctx, tsrcs, timeline.Options{
+		Sort: run.opts.sortInput,
+		Backwards: func(i, n int) {
+			run.g.log.Info("input runs backwards in time; sorted in memory", "input", srcs[i].path, "events", n)
+		},
+		// An exhausted input's counters join the run's; inputs that held
+		// no event at all (empty, or nothing but unparsed lines) count too.
+		Done: func(i int) { run.finish(srcs[i]) },
+	}, func(_ int, ev *event.Event) error {
+		return run.emit(run.eng.Process(ev))
+	})
 }
 
-// sniffEvents is how many events are inspected to tell a newest-first export.
-const sniffEvents = 256
-
-// eventSource yields one input's events in time order. An input that runs
-// newest-first (some exports do) is read whole and sorted in memory.
+// eventSource is one input as a timeline.Source: it names read errors
+// after the input and updates the progress bar.
 type eventSource struct {
 	path  string
 	r     *ingest.Reader
-	buf   []event.Event // buffered events (the sniffed head, or the whole sorted input)
-	next  int           // index into buf of the event after cur
-	ev    event.Event   // reused when streaming
-	cur   *event.Event  // the current event, valid while ok
-	ok    bool
+	run   *detectRun
+	ctx   context.Context
 	n     int
 	spent bool // stats already added
 }
 
-// openSource opens path, sniffs its order and positions on the first event.
-func (run *detectRun) openSource(ctx context.Context, path string, iopts ingest.Options) (*eventSource, error) {
-	r, err := ingest.Open(ctx, path, iopts)
+// Next implements timeline.Source.
+func (src *eventSource) Next(ev *event.Event) error {
+	err := src.r.Next(ev)
 	if err != nil {
-		return nil, err
-	}
-	run.progress.file(path)
-	src := &eventSource{path: path, r: r}
-	for len(src.buf) < sniffEvents {
-		err := r.Next(&src.ev)
 		if errors.Is(err, io.EOF) {
-			break
+			return err
 		}
-		if err != nil {
-			r.Close()
-			return nil, fmt.Errorf("reading %s: %w", path, err)
-		}
-		src.buf = append(src.buf, copyEvent(&src.ev))
-	}
-	if backwards(src.buf) {
-		for {
-			err := r.Next(&src.ev)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				r.Close()
-				return nil, fmt.Errorf("reading %s: %w", path, err)
-			}
-			src.buf = append(src.buf, copyEvent(&src.ev))
-		}
-		run.g.log.Info("input runs backwards in time; sorted in memory", "input", path, "events", len(src.buf))
-		slices.SortStableFunc(src.buf, func(a, b event.Event) int { return a.Timestamp.Compare(b.Timestamp) })
-	}
-	if err := src.advance(ctx, run); err != nil {
-		r.Close()
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return src, nil
-}
-
-// advance moves to the next event; ok is false at the end of the input.
-func (src *eventSource) advance(ctx context.Context, run *detectRun) error {
-	if src.next < len(src.buf) {
-		src.cur = &src.buf[src.next]
-		src.next++
-		src.ok = true
-		return nil
-	}
-	src.buf = nil
-	src.next = 0
-	err := src.r.Next(&src.ev)
-	if errors.Is(err, io.EOF) {
-		src.ok = false
-		return nil
-	}
-	if err != nil {
-		src.ok = false
-		return err
+		return fmt.Errorf("reading %s: %w", src.path, err)
 	}
 	src.n++
 	if src.n&0xffff == 0 {
-		if err := ctx.Err(); err != nil {
+		if err := src.ctx.Err(); err != nil {
 			return err
 		}
-		run.progress.update(src.r.Stats())
+		src.run.progress.update(src.r.Stats())
 	}
-	src.cur = &src.ev
-	src.ok = true
 	return nil
 }
 
@@ -558,29 +456,6 @@ func (run *detectRun) finish(src *eventSource) {
 	if run.progress != nil {
 		run.progress.base += st.Bytes
 	}
-}
-
-func backwards(evs []event.Event) bool {
-	up, down := 0, 0
-	for i := 1; i < len(evs); i++ {
-		switch evs[i].Timestamp.Compare(evs[i-1].Timestamp) {
-		case 1:
-			up++
-		case -1:
-			down++
-		}
-	}
-	return down > up
-}
-
-func copyEvent(ev *event.Event) event.Event {
-	c := *ev
-	if len(ev.Fields) > 0 {
-		c.Fields = maps.Clone(ev.Fields)
-	} else {
-		c.Fields = nil
-	}
-	return c
 }
 
 func tenantCol(inc *detect.Incident) string {

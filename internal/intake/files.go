@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/timeline"
 )
 
 // startTails follows the configured log files (across rotation) into the
@@ -26,7 +26,7 @@ func (in *Intake) startTails(ctx context.Context, g *errgroup.Group) {
 		opts := ingest.Options{Format: f.Format, Tenant: f.Tenant, TenantMap: in.tenantMap(), Year: in.cfg.Ingest.Year, Mapping: in.mapping}
 		g.Go(func() error {
 			err := ingest.Follow(ctx, []string{f.Path}, opts, func(ev *event.Event) error {
-				b.add(store.EventRecord{Event: copyEvent(ev)})
+				b.add(store.EventRecord{Event: timeline.Copy(ev)})
 				return nil
 			})
 			if err != nil && ctx.Err() == nil {
@@ -60,32 +60,21 @@ func (in *Intake) IngestFiles(ctx context.Context, paths []string, mapping *inge
 	if err != nil {
 		return st, err
 	}
-	var recs []store.EventRecord
+	readers := make([]*ingest.Reader, 0, len(paths))
+	defer func() {
+		for _, rd := range readers {
+			rd.Close()
+		}
+	}()
+	srcs := make([]timeline.Source, 0, len(paths))
 	for _, path := range paths {
 		rd, err := ingest.Open(ctx, path, ingest.Options{TenantMap: in.tenantMap(), Now: in.now, Mapping: cmpOr(mapping, in.mapping)})
 		if err != nil {
 			return st, err
 		}
-		st.Files++
-		var ev event.Event
-		for {
-			err := rd.Next(&ev)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				rd.Close()
-				return st, fmt.Errorf("reading %s: %w", path, err)
-			}
-			recs = append(recs, store.EventRecord{Event: copyEvent(&ev)})
-		}
-		rs := rd.Stats()
-		st.Lines += rs.Lines
-		st.Unparsed += rs.Unparsed
-		rd.Close()
+		readers = append(readers, rd)
+		srcs = append(srcs, namedSource{path, rd})
 	}
-	slices.SortStableFunc(recs, func(a, b store.EventRecord) int { return a.Event.Timestamp.Compare(b.Event.Timestamp) })
-	st.Events = int64(len(recs))
 	seen := map[string]bool{}
 	handle := func(incs []store.Incident) {
 		for i := range incs {
@@ -94,10 +83,13 @@ func (in *Intake) IngestFiles(ctx context.Context, paths []string, mapping *inge
 		in.pipe.Handle(ctx, incs)
 	}
 	const batch = 2000
-	for i := 0; i < len(recs); i += batch {
-		b := recs[i:min(i+batch, len(recs))]
+	b := make([]store.EventRecord, 0, batch)
+	flush := func() error {
+		if len(b) == 0 {
+			return nil
+		}
 		if err := in.st.AppendEvents(ctx, b); err != nil {
-			return st, fmt.Errorf("storing events: %w", err)
+			return fmt.Errorf("storing events: %w", err)
 		}
 		in.metrics.EventsStored.Add(float64(len(b)))
 		for j := range b {
@@ -106,6 +98,29 @@ func (in *Intake) IngestFiles(ctx context.Context, paths []string, mapping *inge
 		// In-place updates (counts, tenants, last seen) since the batch's
 		// alerts reach the store once per batch, not per event.
 		in.pipe.HandleMode(ctx, det.Updated(), true)
+		st.Events += int64(len(b))
+		b = b[:0]
+		return nil
+	}
+	// All files are read and sorted by event time first (files cover
+	// overlapping periods and need not be in order within themselves).
+	err = timeline.Merge(ctx, srcs, timeline.Options{Sort: true, Done: func(i int) {
+		rs := readers[i].Stats()
+		st.Files++
+		st.Lines += rs.Lines
+		st.Unparsed += rs.Unparsed
+	}}, func(_ int, ev *event.Event) error {
+		b = append(b, store.EventRecord{Event: timeline.Copy(ev)})
+		if len(b) == batch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return st, err
 	}
 	handle(det.Flush())
 	in.pipe.HandleMode(ctx, det.Updated(), true)
@@ -118,4 +133,18 @@ func cmpOr(a, b *ingest.Mapping) *ingest.Mapping {
 		return a
 	}
 	return b
+}
+
+// namedSource names read errors after the file.
+type namedSource struct {
+	path string
+	r    *ingest.Reader
+}
+
+func (s namedSource) Next(ev *event.Event) error {
+	err := s.r.Next(ev)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reading %s: %w", s.path, err)
+	}
+	return err
 }

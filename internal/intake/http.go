@@ -10,6 +10,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/timeline"
 )
 
 // Response is the body of POST /api/v1/events. Status 200: every
@@ -105,7 +106,7 @@ func (in *Intake) ParseBody(body []byte, format, tenant string, check func(*even
 			nrejected++
 			continue
 		}
-		rec := store.EventRecord{Event: copyEvent(&ev)}
+		rec := store.EventRecord{Event: timeline.Copy(&ev)}
 		rec.Event.File = ""
 		if !gz && (in.cfg.Ingest.KeepRaw == nil || *in.cfg.Ingest.KeepRaw) {
 			rec.Raw = rawLine(body, ev.Offset, in.cfg.Ingest.MaxLineBytes)

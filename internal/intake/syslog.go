@@ -17,6 +17,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/timeline"
 )
 
 const (
@@ -231,7 +232,7 @@ func (in *Intake) syslogMessage(msg []byte, transport string, b *syslogBatcher) 
 		ev.Timestamp = in.now().UTC()
 	}
 	in.metrics.SyslogMessages.WithLabelValues(transport, "parsed").Inc()
-	b.add(store.EventRecord{Event: copyEvent(&ev), Raw: string(bytes.ToValidUTF8(msg, nil))})
+	b.add(store.EventRecord{Event: timeline.Copy(&ev), Raw: string(bytes.ToValidUTF8(msg, nil))})
 }
 
 // syslogBatcher groups syslog events into store batches (syslog has no

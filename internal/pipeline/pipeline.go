@@ -7,7 +7,6 @@
 package pipeline
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +20,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/metrics"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/timeline"
 )
 
 // Detector is the detection engine as the pipeline drives it: one event in,
@@ -303,9 +303,10 @@ func (p *Pipeline) Replay(ctx context.Context, det Detector) (int, error) {
 		}
 		q.BeforeID = page[len(page)-1].ID
 	}
-	slices.SortStableFunc(recs, func(a, b store.EventRecord) int {
-		return cmp.Or(a.Event.Timestamp.Compare(b.Event.Timestamp), cmp.Compare(a.ID, b.ID))
-	})
+	// Pages come newest id first: put them in id (commit) order, then in
+	// event time, keeping commit order among equal times.
+	slices.Reverse(recs)
+	slices.SortStableFunc(recs, func(a, b store.EventRecord) int { return timeline.Compare(&a.Event, &b.Event) })
 	for i := range recs {
 		p.HandleMode(ctx, det.Process(&recs[i].Event), true)
 	}
