@@ -267,7 +267,27 @@ func cutPrefix(b []byte, p string) ([]byte, bool) {
 	return b, false
 }
 
-func lastIndex(b []byte, s string) int { return bytes.LastIndex(b, []byte(s)) }
+// lastIndex is bytes.LastIndex for the short separators the parsers use
+// (" from ", " port "): it jumps between occurrences of the separator's
+// second byte with LastIndexByte instead of hashing every position.
+func lastIndex(b []byte, s string) int {
+	if len(s) < 2 {
+		return bytes.LastIndex(b, []byte(s))
+	}
+	c := s[1]
+	end := len(b) - len(s) + 2 // s[1] lies before end
+	for end > 1 {
+		i := bytes.LastIndexByte(b[:end], c)
+		if i < 1 {
+			return -1
+		}
+		if string(b[i-1:i-1+len(s)]) == s {
+			return i - 1
+		}
+		end = i
+	}
+	return -1
+}
 
 // appendLower appends ASCII-lower-cased src to dst.
 func appendLower(dst, src []byte) []byte {

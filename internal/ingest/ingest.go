@@ -82,6 +82,9 @@ type Options struct {
 	// OnRotate, if set, receives a followed file's final Stats when it is
 	// rotated away or truncated.
 	OnRotate func(Stats)
+	// NoPrefilter turns off the syslog literal prefilter (see
+	// syslogPrefilter); the events are the same either way, only slower.
+	NoPrefilter bool
 	// Now is the clock used only to guess the year of RFC 3164 timestamps
 	// when neither Year nor ModTime is known. nil means time.Now.
 	Now func() time.Time
@@ -245,6 +248,7 @@ type Reader struct {
 	lines  *lineReader
 	evtx   *evtxSource  // binary .evtx input
 	xml    *xmlSource   // rendered event XML input
+	pre    bool         // syslog: skip lines no parser can use
 	doc    *docSplitter // JSON document mode (array or {"value": [...]})
 	sub    *docSplitter // expanding one line that holds a whole document
 	subLn  int64
@@ -348,6 +352,7 @@ func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
 		format = sniff(head, opts.Mapping)
 	}
 	rd.format = format
+	rd.pre = format == FormatSyslog && !opts.NoPrefilter
 	rd.st.Name = name
 	rd.st.Format = format
 	switch format {
@@ -402,11 +407,14 @@ func (r *Reader) Stats() Stats {
 	}
 	s.Samples = append([]Sample(nil), r.st.Samples...)
 	s.Programs = nil
+	if r.st.Skipped > 0 {
+		s.Programs = map[string]*ProgramStats{ProgramPrefiltered: {Ignored: r.st.Skipped}}
+	}
 	for name, p := range r.st.Programs {
 		c := *p
 		c.Samples = append([]Sample(nil), p.Samples...)
 		if s.Programs == nil {
-			s.Programs = make(map[string]*ProgramStats, len(r.st.Programs))
+			s.Programs = make(map[string]*ProgramStats, len(r.st.Programs)+1)
 		}
 		s.Programs[name] = &c
 	}
@@ -429,6 +437,12 @@ func (r *Reader) Next(ev *event.Event) error {
 			return err
 		}
 		if rec == nil { // too long, already counted
+			continue
+		}
+		if r.pre && !syslogPrefilter(rec) {
+			r.st.Lines++
+			r.st.Ignored++
+			r.st.Skipped++
 			continue
 		}
 		r.st.Lines++

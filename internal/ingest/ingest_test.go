@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/ingest/loggen"
 )
 
 func events(t testing.TB, name string, data []byte, opts Options) ([]event.Event, Stats) {
@@ -430,5 +432,38 @@ func TestTenantFallsBackToIdentityProvider(t *testing.T) {
 	evs, _ = events(t, "okta.json", []byte(okta), Options{})
 	if len(evs) != 1 || evs[0].Tenant != "riverside.example" {
 		t.Errorf("okta tenant: %+v", evs)
+	}
+}
+
+// TestPrefilterKeepsEveryEvent proves the syslog prefilter changes no
+// event and no unparsed count: it only moves "not authentication" lines
+// to the prefiltered bucket.
+func TestPrefilterKeepsEveryEvent(t *testing.T) {
+	var gen bytes.Buffer
+	if _, err := loggen.Generate(&gen, loggen.Options{Format: loggen.FormatSSHD, Lines: 20000, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	inputs := map[string][]byte{"generated": gen.Bytes()}
+	for _, f := range []string{"auth.log", "legacy_pam.log"} {
+		b, err := os.ReadFile(filepath.Join("testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs[f] = b
+	}
+	for name, data := range inputs {
+		t.Run(name, func(t *testing.T) {
+			on, son := events(t, name, data, Options{Year: 2026})
+			off, soff := events(t, name, data, Options{Year: 2026, NoPrefilter: true})
+			if d := cmp.Diff(off, on, cmpopts.EquateComparable(netip.Addr{})); d != "" {
+				t.Errorf("events differ (-without +with prefilter):\n%s", d)
+			}
+			if son.Lines != soff.Lines || son.Parsed != soff.Parsed || son.Unparsed != soff.Unparsed || son.Ignored != soff.Ignored {
+				t.Errorf("counts differ: with %+v, without %+v", son, soff)
+			}
+			if name == "generated" && son.Skipped < son.Lines/2 {
+				t.Errorf("prefilter skipped only %d of %d lines", son.Skipped, son.Lines)
+			}
+		})
 	}
 }

@@ -119,8 +119,5 @@ func (a *linuxAuth) parse(name, pid, host, msg []byte, ev *event.Event) (result,
 func hasPrefixB(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
 
 // looksLikeOtherAuth is looksLikeAuth for programs other than sshd, su and
-// sudo: only phrases that are unambiguous there.
-func looksLikeOtherAuth(msg []byte) bool {
-	return bytes.Contains(msg, []byte("authentication failure")) || bytes.Contains(msg, []byte("Failed password")) ||
-		bytes.Contains(msg, []byte("Invalid user"))
-}
+// sudo: the PAM phrase only (the same test the syslog prefilter applies).
+func looksLikeOtherAuth(msg []byte) bool { return hasAuthFailure(msg) }
