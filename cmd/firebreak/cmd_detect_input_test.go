@@ -55,7 +55,7 @@ func TestDetectDirectoryMixedFormats(t *testing.T) {
 		t.Errorf("input counts: lines %d parsed %d ignored %d unparsed %d, want 7 5 2 0", in.Lines, in.Parsed, in.Ignored, in.Unparsed)
 	}
 	for prog, want := range map[string][3]int64{"Security 4771": {3, 0, 0}, "Security 4688": {0, 1, 0}, "Security 4625": {1, 0, 0},
-		"sshd(pam_unix)": {1, 0, 0}, "crond": {0, 1, 0}} {
+		"sshd(pam_unix)": {1, 0, 0}, ingest.ProgramPrefiltered: {0, 1, 0}} {
 		p := in.Programs[prog]
 		if p == nil || [3]int64{p.Parsed, p.Ignored, p.Unparsed} != want {
 			t.Errorf("program %s: %+v, want parsed/ignored/unparsed %v", prog, p, want)
