@@ -12,7 +12,6 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
-var collectedAt = time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
 
 func runAt(t *testing.T, e *estate.Estate, now time.Time) map[string]Result {
 	t.Helper()

@@ -252,6 +252,17 @@ func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog, acc *access.Fact
 		if t.Owner == "" || t.Owner == estate.MSP {
 			s := x.sub(estate.MSP)
 			s.tools = append(s.tools, ti)
+		} else if _, ok := x.tenantIdx[t.Owner]; ok {
+			// The customer's own tools (its remote access, its logging)
+			// are judged in its document too.
+			s := x.sub(t.Owner)
+			if s.toolSeen == nil {
+				s.toolSeen = map[int]bool{}
+			}
+			if !s.toolSeen[ti] {
+				s.toolSeen[ti] = true
+				s.tools = append(s.tools, ti)
+			}
 		}
 	}
 	for vi := range e.Vendors {

@@ -37,7 +37,8 @@ var keyTerms = func() map[string]*ast.Term {
 		includes_msp clauses notification_hours days_since_review domain spf spf_all spf_valid dmarc dmarc_policy
 		dmarc_pct error object port open service tls_version cert_days_left subject target days_to_expiry supplies
 		days_since_assessed access evidence permission reason members mfa_state pr_state compensated idle weak_logins
-		break_glass monitored days_since_tested admin_roles`) {
+		break_glass monitored days_since_tested admin_roles
+		encrypted days_since_hard_copy log_retention_days`) {
 		m[k] = ast.StringTerm(k)
 	}
 	return m
@@ -314,6 +315,7 @@ func (x *index) toolTerm(ti int) *ast.Term {
 		f("id", str(t.ID)),
 		f("name", str(firstNonEmpty(t.Name, t.ID))),
 		f("kind", str(string(t.Kind))),
+		f("owner", str(nonEmpty(t.Owner))),
 		f("management", boolean(managementKinds[t.Kind])),
 		f("vendor", str(t.Vendor)),
 		f("product", str(t.Product)),
@@ -389,6 +391,7 @@ func (x *index) backupTerm(bi int) *ast.Term {
 		f("hours_since_success", since),
 		f("offline", boolp(b.Offline)),
 		f("immutable", boolp(b.Immutable)),
+		f("encrypted", boolp(b.Encrypted)),
 		f("keys_separate", boolp(b.KeysSeparate)),
 		f("days_since_restore_test", x.daysTerm(b.LastRestoreTest)),
 		f("gold_images", boolp(b.GoldImages)),
@@ -404,6 +407,7 @@ func (x *index) planTerm(pi int) *ast.Term {
 		f("procurement", str(p.Roles.Procurement)),
 		f("days_since_exercised", x.daysTerm(p.LastExercised)),
 		f("hard_copy", boolp(p.HardCopy)),
+		f("days_since_hard_copy", x.daysTerm(p.HardCopyUpdated)),
 		f("includes_msp", boolp(p.IncludesMSP)),
 	)
 }
@@ -418,10 +422,15 @@ func (x *index) contractTerm(ci int) *ast.Term {
 	if c.NotificationHours > 0 {
 		nh = num(c.NotificationHours)
 	}
+	lr := null()
+	if c.LogRetentionDays > 0 {
+		lr = num(c.LogRetentionDays)
+	}
 	return obj(
 		f("id", str(c.ID)),
 		f("clauses", obj(clauses...)),
 		f("notification_hours", nh),
+		f("log_retention_days", lr),
 		f("days_since_review", x.daysTerm(c.Reviewed)),
 	)
 }

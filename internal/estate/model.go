@@ -562,6 +562,7 @@ type Backup struct {
 	LastSuccess     *Date  `yaml:"last_success,omitempty" json:"last_success,omitempty"`
 	Offline         *bool  `yaml:"offline,omitempty" json:"offline,omitempty"`
 	Immutable       *bool  `yaml:"immutable,omitempty" json:"immutable,omitempty"`
+	Encrypted       *bool  `yaml:"encrypted,omitempty" json:"encrypted,omitempty"`
 	KeysSeparate    *bool  `yaml:"keys_separate,omitempty" json:"keys_separate,omitempty"` // encryption keys held separately, offline
 	LastRestoreTest *Date  `yaml:"last_restore_test,omitempty" json:"last_restore_test,omitempty"`
 	GoldImages      *bool  `yaml:"gold_images,omitempty" json:"gold_images,omitempty"` // gold images of critical systems maintained
@@ -575,8 +576,10 @@ type IRPlan struct {
 	Roles         IRRoles `yaml:"roles,omitempty" json:"roles"`
 	LastExercised *Date   `yaml:"last_exercised,omitempty" json:"last_exercised,omitempty"`
 	HardCopy      *bool   `yaml:"hard_copy,omitempty" json:"hard_copy,omitempty"`
-	IncludesMSP   *bool   `yaml:"includes_msp,omitempty" json:"includes_msp,omitempty"` // customer plan covers MSP-side scenarios
-	Pos           Pos     `yaml:"-" json:"pos"`
+	// HardCopyUpdated is when the printed copy was last brought up to date.
+	HardCopyUpdated *Date `yaml:"hard_copy_updated,omitempty" json:"hard_copy_updated,omitempty"`
+	IncludesMSP     *bool `yaml:"includes_msp,omitempty" json:"includes_msp,omitempty"` // customer plan covers MSP-side scenarios
+	Pos             Pos   `yaml:"-" json:"pos"`
 }
 
 // IRRoles names who fills each role.
@@ -617,8 +620,10 @@ type Contract struct {
 	Tenant            string   `yaml:"tenant" json:"tenant"`
 	Clauses           []string `yaml:"clauses,omitempty" json:"clauses,omitempty"` // clause ids present
 	NotificationHours int      `yaml:"notification_hours,omitempty" json:"notification_hours,omitempty"`
-	Reviewed          *Date    `yaml:"reviewed,omitempty" json:"reviewed,omitempty"`
-	Pos               Pos      `yaml:"-" json:"pos"`
+	// LogRetentionDays is the period the logging_retention clause sets.
+	LogRetentionDays int   `yaml:"log_retention_days,omitempty" json:"log_retention_days,omitempty"`
+	Reviewed         *Date `yaml:"reviewed,omitempty" json:"reviewed,omitempty"`
+	Pos              Pos   `yaml:"-" json:"pos"`
 }
 
 // HasClause reports whether the contract contains clause id.
@@ -680,12 +685,16 @@ type Settings struct {
 	NotificationMaxHours int     `yaml:"notification_max_hours,omitempty" json:"notification_max_hours"`
 }
 
+// MinLogRetentionDays is the advisory's "at least six months" as a floor
+// no setting can lower (183 days: the longest six calendar months).
+const MinLogRetentionDays = 183
+
 // DefaultSettings are the advisory-derived defaults.
 func DefaultSettings() Settings {
 	return Settings{
 		StaleDays:            90,
 		PatchDays:            30,
-		LogRetentionDays:     180,
+		LogRetentionDays:     MinLogRetentionDays,
 		RestoreTestDays:      180,
 		IRExerciseDays:       365,
 		ContractReviewDays:   365,
@@ -705,8 +714,8 @@ func (s Settings) WithDefaults() Settings {
 	if s.PatchDays == 0 {
 		s.PatchDays = d.PatchDays
 	}
-	if s.LogRetentionDays == 0 {
-		s.LogRetentionDays = d.LogRetentionDays
+	if s.LogRetentionDays < MinLogRetentionDays {
+		s.LogRetentionDays = MinLogRetentionDays // a floor, not a default
 	}
 	if s.RestoreTestDays == 0 {
 		s.RestoreTestDays = d.RestoreTestDays

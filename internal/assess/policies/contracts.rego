@@ -33,8 +33,21 @@ results contains {"control": id, "status": "pass", "format": "clause %s present"
 	lib.tenant
 	c != null
 	some id, name in clauses
+	id != "FB-CTR-004"
 	c.clauses[name]
 }
+
+# The logging clause carries its period, judged against the floor.
+results contains r if {
+	lib.tenant
+	c != null
+	c.clauses.logging_retention
+	r := retention_clause
+}
+
+retention_clause := lib.not_evaluable("FB-CTR-004", "clause logging_retention present, its period not recorded", "contracts (log_retention_days)") if c.log_retention_days == null
+else := {"control": "FB-CTR-004", "status": "fail", "format": "clause logging_retention keeps logs %d days, under {log_retention_days}", "args": [c.log_retention_days], "evidence": [{"kind": "contract", "id": c.id, "detail": "log_retention_days=%d", "args": [c.log_retention_days]}]} if c.log_retention_days < input.settings.log_retention_days
+else := {"control": "FB-CTR-004", "status": "pass", "format": "clause logging_retention keeps logs %d days", "args": [c.log_retention_days], "evidence": [{"kind": "contract", "id": c.id, "detail": "log_retention_days=%d", "args": [c.log_retention_days]}]}
 
 results contains {"control": id, "status": "fail", "format": "clause %s missing", "args": [name], "evidence": [{"kind": "contract", "id": c.id, "detail": "missing clause %s", "args": [name]}]} if {
 	lib.tenant

@@ -3,9 +3,12 @@ package firebreak.checks.exposure
 
 import data.firebreak.lib
 
-risky_ports := {23, 135, 139, 445, 3389, 5900, 5985, 5986}
+# Remote desktop, file sharing and remote shells: exposed to the internet
+# they fail whatever MFA the tool's console enforces (the service is
+# reached before, or beside, the console's sign-in).
+risky_ports := {21, 23, 111, 135, 139, 445, 2049, 3389, 5900, 5985, 5986}
 
-risky_services := {"rdp", "smb", "netbios", "msrpc", "winrm", "vnc", "telnet"}
+risky_services := {"rdp", "smb", "netbios", "msrpc", "winrm", "vnc", "telnet", "ftp", "nfs", "rpcbind"}
 
 probed_open(id) if {
 	some x in input.exposures
@@ -17,7 +20,8 @@ exposed(t) if t.internet_exposed == true
 
 exposed(t) if probed_open(t.id)
 
-consoles := [t | some t in input.tools; t.management; t.kind != "gdap"; t.internet_exposed != false]
+# The MSP's consoles, and on a tenant the customer's own (its remote access).
+consoles := [t | some t in input.tools; t.management; t.kind != "gdap"; t.internet_exposed != false; t.owner == input.subject.id]
 
 results contains lib.check(
 	{"control": "FB-IC-001", "noun": "internet-exposed management consoles", "fails": "MFA not enforced", "need": "tools.mfa or tools.exposure"},
@@ -28,6 +32,13 @@ results contains lib.check(
 		[{"kind": "tool", "id": t.id, "detail": "internet exposure unknown, MFA not enforced"} | some t in consoles; t.mfa_enforced == false; not exposed(t)],
 	),
 ) if lib.msp
+
+results contains lib.check(
+	{"control": "FB-IC-001", "noun": "internet-exposed management consoles the customer owns", "fails": "MFA not enforced", "need": "tools.mfa or tools.exposure"},
+	count(consoles),
+	[{"kind": "tool", "id": t.id, "detail": "customer-owned %s, internet-exposed, mfa_enforced=false", "args": [t.kind]} | some t in consoles; exposed(t); t.mfa_enforced == false],
+	[{"kind": "tool", "id": t.id, "detail": "MFA enforcement unknown"} | some t in consoles; t.mfa_enforced == null],
+) if lib.tenant
 
 risky_asset(a) := ports if {
 	ports := [p | some p in a.internet_ports; p in risky_ports]
@@ -40,7 +51,6 @@ risky_exposure(x) if x.port in risky_ports
 
 risky_tool(t) := ports if {
 	t.internet_exposed == true
-	t.mfa_enforced != true
 	ports := [p | some p in t.ports; p in risky_ports]
 	count(ports) > 0
 }
@@ -54,7 +64,7 @@ results contains lib.check(
 			[a.id | some a in input.assets; count(a.internet_ports) > 0; risky_asset(a)],
 			[{"kind": "exposure", "id": x.id, "detail": "%s open (%s) on %s", "args": [x.id, x.service, x.object]} | some x in input.exposures; x.open; risky_exposure(x)],
 		),
-		[{"kind": "tool", "id": t.id, "detail": "exposed ports %v without MFA", "args": [ports]} | some t in input.tools; ports := risky_tool(t)],
+		[{"kind": "tool", "id": t.id, "detail": "remote-desktop or file-sharing ports %v exposed (console MFA does not cover them)", "args": [ports]} | some t in input.tools; ports := risky_tool(t)],
 	),
 	[],
 )

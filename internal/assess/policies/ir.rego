@@ -39,8 +39,14 @@ results contains lib.check(
 results contains lib.check(
 	{"control": "FB-IR-003", "noun": "incident response plans", "fails": "no hard copy kept", "need": "ir_plans (hard_copy)"},
 	count(input.ir_plans),
-	[{"kind": "ir_plan", "id": p.id, "detail": "hard_copy=false"} | some p in input.ir_plans; p.hard_copy == false],
-	[{"kind": "ir_plan", "id": p.id, "detail": "hard_copy unknown"} | some p in input.ir_plans; p.hard_copy == null],
+	array.concat(
+		[{"kind": "ir_plan", "id": p.id, "detail": "hard_copy=false"} | some p in input.ir_plans; p.hard_copy == false],
+		[{"kind": "ir_plan", "id": p.id, "detail": "hard copy updated %d days ago, the plan was exercised since", "args": [p.days_since_hard_copy]} | some p in input.ir_plans; p.hard_copy == true; stale_copy(p)],
+	),
+	array.concat(
+		[{"kind": "ir_plan", "id": p.id, "detail": "hard_copy unknown"} | some p in input.ir_plans; p.hard_copy == null],
+		[{"kind": "ir_plan", "id": p.id, "detail": "hard copy kept, date of its last update not recorded"} | some p in input.ir_plans; p.hard_copy == true; p.days_since_hard_copy == null],
+	),
 ) if not none
 
 results contains lib.check(
@@ -52,3 +58,13 @@ results contains lib.check(
 	lib.tenant
 	not none
 }
+
+# A hard copy is current when it was updated no earlier than the plan's
+# last exercise, and within the exercise interval.
+stale_copy(p) if {
+	p.days_since_hard_copy != null
+	p.days_since_exercised != null
+	p.days_since_hard_copy > p.days_since_exercised
+}
+
+stale_copy(p) if p.days_since_hard_copy > input.settings.ir_exercise_days

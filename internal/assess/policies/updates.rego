@@ -24,7 +24,7 @@ results contains lib.check(
 	{"control": "FB-UPD-001", "noun": "MSP tools", "fails": "known-exploited vulnerability open", "need": "tools.software (vendor/product/version)"},
 	count(tools),
 	[{"kind": "tool", "id": t.id, "detail": "%s %s %s: %s", "args": [t.vendor, t.product, t.version, kev_detail(t.kev)]} | some t in products; count(t.kev) > 0],
-	[{"kind": "tool", "id": t.id, "detail": "vendor/product not recorded"} | some t in tools; t.management; t.product == ""],
+	[{"kind": "tool", "id": t.id, "detail": "vendor/product not recorded"} | some t in tools; t.product == ""],
 ) if {
 	lib.msp
 	input.kev.loaded
@@ -62,7 +62,7 @@ results contains lib.check(
 	{"control": "FB-UPD-003", "noun": "MSP tools", "fails": "not patched within {patch_days} days", "need": "tools.patch (last_patched)"},
 	count(tools),
 	[{"kind": "tool", "id": t.id, "detail": "last patched %d days ago", "args": [t.days_since_patched]} | some t in tools; t.days_since_patched > input.settings.patch_days],
-	[{"kind": "tool", "id": t.id, "detail": "last_patched unknown"} | some t in tools; t.management; t.days_since_patched == null],
+	[{"kind": "tool", "id": t.id, "detail": "last_patched unknown"} | some t in tools; t.days_since_patched == null],
 ) if lib.msp
 
 results contains lib.check(
