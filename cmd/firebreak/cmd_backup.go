@@ -27,6 +27,7 @@ type backupOptions struct {
 	database string
 	output   string
 	format   string
+	rateMB   float64
 }
 
 func (o *backupOptions) AddFlags(fs *pflag.FlagSet) {
@@ -34,6 +35,7 @@ func (o *backupOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.database, "database", os.Getenv("FIREBREAK_DATABASE"), "PostgreSQL URL: not backed up by firebreak (use pg_dump; see docs/backup.md)")
 	fs.StringVarP(&o.output, "output", "o", "", "backup `FILE` to write (required)")
 	fs.StringVarP(&o.format, "format", "f", "text", "output format: text or json")
+	fs.Float64Var(&o.rateMB, "rate-mb", 64, "copy at most `MB` per second, leaving disk and CPU to a running serve (0: no limit)")
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
@@ -70,7 +72,7 @@ func runBackup(ctx context.Context, o backupOptions, g *globalOptions) error {
 	if err := checkFormat(o.format); err != nil {
 		return err
 	}
-	m, err := transfer.Backup(ctx, o.dataDir, o.output, transfer.BackupOptions{Version: version.Get().Short()})
+	m, err := transfer.Backup(ctx, o.dataDir, o.output, transfer.BackupOptions{Version: version.Get().Short(), RateMB: o.rateMB})
 	if err != nil {
 		return err
 	}

@@ -61,11 +61,66 @@ type Manifest struct {
 type BackupOptions struct {
 	Version string           // firebreak version recorded in the manifest
 	Now     func() time.Time // defaults to time.Now
-	// PagesPerStep, when positive, copies the database in steps of this
-	// many pages. The default (0) copies it in one step, in one read
-	// transaction: a stepped backup restarts whenever another process
-	// writes, so under continuous ingest only the one-step copy finishes.
-	PagesPerStep int
+	// RateMB caps the copy at this many MB per second (0: as fast as the
+	// disk goes), so a backup leaves disk bandwidth and CPU to a serve
+	// that keeps ingesting.
+	RateMB float64
+}
+
+// stepPages is how many 4 KiB pages one backup step copies (4 MiB).
+const stepPages = 1024
+
+// copyOnline copies the source database into dst with SQLite's online
+// backup API, in steps, inside one read transaction held on the source
+// connection. Holding the transaction pins one snapshot (WAL mode lets the
+// writer go on), so writes by serve do not restart the copy, and the steps
+// can be paced (RateMB) to leave the disk and CPU to ingest.
+func copyOnline(ctx context.Context, conn *sql.Conn, dst string, o BackupOptions) error {
+	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.Background(), `COMMIT`)
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
+		return err
+	}
+	return conn.Raw(func(dc any) error {
+		rc, ok := dc.(rawConn)
+		if !ok {
+			return fmt.Errorf("sqlite driver has no online backup (%T)", dc)
+		}
+		bk, err := rc.NewBackup("file:" + dst)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		var copied float64
+		for {
+			if err := ctx.Err(); err != nil {
+				bk.Finish()
+				return err
+			}
+			more, err := bk.Step(stepPages)
+			if err != nil {
+				bk.Finish()
+				return err
+			}
+			if !more {
+				break
+			}
+			copied += stepPages * 4096 / 1e6
+			if o.RateMB > 0 {
+				ahead := time.Duration(copied/o.RateMB*float64(time.Second)) - time.Since(start)
+				if ahead > 0 {
+					select {
+					case <-time.After(ahead):
+					case <-ctx.Done():
+					}
+				}
+			}
+		}
+		return bk.Finish()
+	})
 }
 
 // rawConn is the modernc.org/sqlite connection's online-backup method.
@@ -117,35 +172,7 @@ func Backup(ctx context.Context, dataDir, dst string, o BackupOptions) (Manifest
 	if err != nil {
 		return Manifest{}, err
 	}
-	err = conn.Raw(func(dc any) error {
-		rc, okc := dc.(rawConn)
-		if !okc {
-			return fmt.Errorf("sqlite driver has no online backup (%T)", dc)
-		}
-		bk, err := rc.NewBackup("file:" + tmpPath)
-		if err != nil {
-			return err
-		}
-		step := int32(-1)
-		if o.PagesPerStep > 0 {
-			step = int32(o.PagesPerStep)
-		}
-		for {
-			if err := ctx.Err(); err != nil {
-				bk.Finish()
-				return err
-			}
-			more, err := bk.Step(step)
-			if err != nil {
-				bk.Finish()
-				return err
-			}
-			if !more {
-				break
-			}
-		}
-		return bk.Finish()
-	})
+	err = copyOnline(ctx, conn, tmpPath, o)
 	conn.Close()
 	if err != nil {
 		return Manifest{}, fmt.Errorf("backing up %s: %w", src, err)
