@@ -172,7 +172,7 @@ func Decode(r io.Reader, name string, c *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: %w", name, err)
+		return explain(name, data, err)
 	}
 	return nil
 }
