@@ -90,6 +90,7 @@ var commands = []func(*globalOptions) *cobra.Command{
 	newDetectCommand,
 	newGenEstateCommand,
 	newGenLogsCommand,
+	newHealthcheckCommand,
 	newKevCommand,
 	newMigrateCommand,
 	newRestoreCommand,
