@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
+	"github.com/firebreak-msp/firebreak/internal/collect/kev/kevupdate"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/version"
 )
@@ -103,7 +104,7 @@ func newKevUpdateCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	o.AddFlags(cmd.Flags())
-	cmd.Flags().StringVar(&o.URL, "url", kev.DefaultURL, "feed URL (env FIREBREAK_KEV_URL)")
+	cmd.Flags().StringVar(&o.URL, "url", kevupdate.DefaultURL, "feed URL (env FIREBREAK_KEV_URL)")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "download even if unchanged and accept an older catalog")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 60*time.Second, "HTTP timeout")
 	return cmd
@@ -120,14 +121,14 @@ func runKevUpdate(ctx context.Context, o kevUpdateOptions, g *globalOptions) err
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	if u := getenv("FIREBREAK_KEV_URL"); u != "" && o.URL == kev.DefaultURL {
+	if u := getenv("FIREBREAK_KEV_URL"); u != "" && o.URL == kevupdate.DefaultURL {
 		o.URL = u
 	}
 	dir, err := o.dataDir()
 	if err != nil {
 		return err
 	}
-	u := &kev.Updater{URL: o.URL, DataDir: dir, Force: o.Force, Log: g.log, Now: o.now,
+	u := &kevupdate.Updater{URL: o.URL, DataDir: dir, Force: o.Force, Log: g.log, Now: o.now,
 		Client: &http.Client{Timeout: o.Timeout}, UserAgent: version.Get().UserAgent()}
 	res, err := u.Update(ctx)
 	if err != nil {

@@ -185,8 +185,8 @@ func Load(path string) (*Catalog, error) {
 	return Parse(br, path)
 }
 
-// maxCatalog bounds how much Parse reads (the real feed is about 1.5 MB).
-const maxCatalog = 256 << 20
+// MaxCatalog bounds how much Parse reads (the real feed is about 1.5 MB).
+const MaxCatalog = 256 << 20
 
 type rawVuln struct {
 	CVE               *string         `json:"cveID"`
@@ -204,12 +204,12 @@ type rawVuln struct {
 
 // Parse reads and validates a catalog; name is used in messages.
 func Parse(r io.Reader, name string) (*Catalog, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxCatalog+1))
+	data, err := io.ReadAll(io.LimitReader(r, MaxCatalog+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading KEV catalog %s: %w", name, err)
 	}
-	if len(data) > maxCatalog {
-		return nil, fmt.Errorf("reading KEV catalog %s: larger than %d bytes", name, maxCatalog)
+	if len(data) > MaxCatalog {
+		return nil, fmt.Errorf("reading KEV catalog %s: larger than %d bytes", name, MaxCatalog)
 	}
 	return parse(data, name)
 }
