@@ -7,12 +7,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/firebreak-msp/firebreak/internal/atomicfile"
 	"github.com/firebreak-msp/firebreak/internal/attest"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/evaluate"
+	"github.com/firebreak-msp/firebreak/internal/version"
 )
 
 func newAttestCommand(g *globalOptions) *cobra.Command {
@@ -26,7 +31,7 @@ Statement in a DSSE envelope signed with the MSP's Ed25519 key. The customer
 verifies it with the MSP's public key alone, without running firebreak's server
 or trusting the MSP's word.`,
 	}
-	cmd.AddCommand(newAttestKeygenCommand(g), newAttestVerifyCommand(g))
+	cmd.AddCommand(newAttestKeygenCommand(g), newAttestVerifyCommand(g), newAttestCreateCommand(g))
 	return cmd
 }
 
@@ -150,11 +155,13 @@ func printPosture(w io.Writer, file string, v *attest.Verified) {
 	s := p.Summary
 	fmt.Fprintf(w, "Controls: score %.1f — %d pass, %d fail, %d not evaluable, %d not applicable, %d excepted\n",
 		s.Score, s.Pass, s.Fail, s.NotEvaluable, s.NotApplicable, s.Excepted)
-	for _, c := range p.Controls {
-		if c.Status == "not_applicable" {
-			continue
+	// Failing first, then what needs evidence, then the rest.
+	for _, status := range []string{"fail", "excepted", "attested", "not_evaluable", "pass"} {
+		for _, c := range p.Controls {
+			if c.Status == status {
+				fmt.Fprintf(w, "  %-14s %-12s %-9s %s\n", c.Status, c.ID, c.Severity, c.Title)
+			}
 		}
-		fmt.Fprintf(w, "  %-14s %-12s %-9s %s\n", c.Status, c.ID, c.Severity, c.Title)
 	}
 	fmt.Fprintf(w, "\nAccess the MSP holds in this tenant (%d):\n", len(p.Access))
 	for _, a := range p.Access {
@@ -171,9 +178,16 @@ func printPosture(w io.Writer, file string, v *attest.Verified) {
 			fmt.Fprintf(w, "      via %s\n", a.Path)
 		}
 	}
-	fmt.Fprintf(w, "\nCompromises that would reach this tenant at admin level (%d", p.Blast.Total)
+	more := ""
+	if p.Blast.Truncated {
+		more = " or more"
+	}
+	fmt.Fprintf(w, "\nCompromises that would reach this tenant at admin level (%d%s", p.Blast.Total, more)
 	if len(p.Blast.ReachedBy) < p.Blast.Total {
 		fmt.Fprintf(w, ", %d shown", len(p.Blast.ReachedBy))
+	}
+	if p.Blast.OtherTenants > 0 {
+		fmt.Fprintf(w, "; and %d objects of other customers", p.Blast.OtherTenants)
 	}
 	fmt.Fprintln(w, "):")
 	for _, r := range p.Blast.ReachedBy {
@@ -189,4 +203,121 @@ func printPosture(w io.Writer, file string, v *attest.Verified) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+type attestCreateOptions struct {
+	key     string
+	tenants []string
+	all     bool
+	output  string
+	now     string
+	kevFile string
+	valid   time.Duration
+}
+
+func newAttestCreateCommand(g *globalOptions) *cobra.Command {
+	var opts attestCreateOptions
+	cmd := &cobra.Command{
+		Use:   "create ESTATE",
+		Short: "Assess the estate and sign one attestation per tenant",
+		Long: `Create assesses the estate exactly as "firebreak assess" does (same catalog, KEV,
+trust graph and clock) and signs, for each tenant asked for, a statement of
+that tenant's posture: each control's result with its evidence digest, the
+access the MSP holds into the tenant (principal, tool, privilege, standing or
+just-in-time, path), the MSP-side objects whose compromise would reach it, its
+contract clauses and the digest of its estate snapshot. Nothing of any other
+tenant is included beyond counts.
+
+One tenant without -o writes the envelope to stdout; otherwise -o DIR gets
+one TENANT.intoto.json per tenant.`,
+		Example: `  firebreak attest keygen --name harbourview
+  firebreak attest create examples/harbourview --key harbourview.key --tenant brightwater-dental > bw.intoto.json
+  firebreak attest create examples/harbourview --key harbourview.key --all -o attestations/`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runAttestCreate(cmd.Context(), opts, g, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.key, "key", "", "the MSP's private signing key `FILE` (from attest keygen)")
+	f.StringArrayVar(&opts.tenants, "tenant", nil, "attest this tenant `ID` (repeatable)")
+	f.BoolVar(&opts.all, "all", false, "attest every tenant")
+	f.StringVarP(&opts.output, "output", "o", "", "write TENANT.intoto.json files into `DIR`")
+	f.StringVar(&opts.now, "now", "", "assess as of `DATE` (YYYY-MM-DD or RFC 3339; default now)")
+	f.StringVar(&opts.kevFile, "kev", "", "CISA KEV catalog JSON `FILE` (default: the stored one)")
+	f.DurationVar(&opts.valid, "valid", 30*24*time.Hour, "how long the attestations hold")
+	return cmd
+}
+
+func runAttestCreate(ctx context.Context, opts attestCreateOptions, g *globalOptions, path string) error {
+	switch {
+	case opts.key == "":
+		return usageError{errors.New("--key is required: the MSP's private key (firebreak attest keygen)")}
+	case opts.all == (len(opts.tenants) > 0):
+		return usageError{errors.New("give either --tenant ID (repeatable) or --all")}
+	case opts.output == "" && len(opts.tenants) != 1:
+		return usageError{errors.New("-o DIR is needed for more than one tenant")}
+	case opts.valid <= 0:
+		return usageError{errors.New("--valid must be positive")}
+	}
+	key, err := attest.LoadKey(opts.key)
+	if err != nil {
+		return err
+	}
+	if _, err := key.Sign(ctx, nil); err != nil {
+		return usageError{fmt.Errorf("--key %s: %w", opts.key, err)}
+	}
+	now, err := parseNow(opts.now)
+	if err != nil {
+		return err
+	}
+	ao := assessOptions{KEVFile: opts.kevFile, getenv: os.Getenv}
+	kc, kevMissing, err := ao.loadKEV()
+	if err != nil {
+		return err
+	}
+	e, err := estate.Load(path)
+	if err != nil {
+		return err
+	}
+	tenants := opts.tenants
+	if opts.all {
+		for _, t := range e.Tenants {
+			tenants = append(tenants, t.ID)
+		}
+	}
+	res, err := evaluate.Evaluate(ctx, e, evaluate.Deps{KEV: kc, KEVMissing: kevMissing, Now: now, Logger: g.log})
+	if err != nil {
+		return err
+	}
+	b, err := attest.NewBuilder(attest.Input{Estate: e, Report: res.Report, Graph: res.Graph, Issued: now, Validity: opts.valid,
+		Tool: attest.ToolRef{Name: "firebreak", Version: version.Get().Short()}})
+	if err != nil {
+		return err
+	}
+	if opts.output != "" {
+		if err := os.MkdirAll(opts.output, 0o755); err != nil {
+			return err
+		}
+	}
+	for _, t := range tenants {
+		st, err := b.Statement(t)
+		if err != nil {
+			return usageError{fmt.Errorf("--tenant: %w", err)}
+		}
+		env, err := attest.Sign(ctx, key, st)
+		if err != nil {
+			return fmt.Errorf("tenant %s: %w", t, err)
+		}
+		env = append(env, '\n')
+		if opts.output == "" {
+			_, err := g.stdout.Write(env)
+			return err
+		}
+		if err := atomicfile.WriteBytes(filepath.Join(opts.output, t+".intoto.json"), 0o644, env); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(g.stderr, "signed %d attestations with key %s into %s\n", len(tenants), key.ID(), opts.output)
+	return nil
 }

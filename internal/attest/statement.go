@@ -104,7 +104,14 @@ type Blast struct {
 	// ReachedBy lists the MSP-side objects whose compromise reaches the
 	// tenant at admin level, with a proof path each (capped; see Total).
 	ReachedBy []Reacher `json:"reached_by"`
-	Total     int       `json:"total"`
+	// Total counts the distinct objects found (listed or not).
+	Total int `json:"total"`
+	// Truncated is true when a list the trust facts keep per tenant was
+	// capped, so more objects may reach the tenant than Total says.
+	Truncated bool `json:"truncated,omitempty"`
+	// OtherTenants counts objects of other tenants that reach this one
+	// (cross-customer paths); they are not named.
+	OtherTenants int `json:"other_tenants,omitempty"`
 }
 
 // Reacher is one object whose compromise reaches the tenant.
