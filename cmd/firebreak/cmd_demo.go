@@ -120,7 +120,7 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
-	log := serveLogger(g, cfg.LogLevel)
+	log := serveLogger(g, cfg.LogLevel, cfg.LogFormat)
 	clock, err := demoClock(o.now)
 	if err != nil {
 		return usageError{err}

@@ -36,6 +36,7 @@ type serveOptions struct {
 	tlsKey   string
 	estate   []string
 	noTLS    bool
+	logFmt   string
 	flags    *pflag.FlagSet
 }
 
@@ -48,6 +49,7 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	fs.StringSliceVar(&o.estate, "estate", nil, "estate file or directory (repeatable), reloaded on change")
 	fs.BoolVar(&o.noTLS, "insecure-http", false, "serve plain HTTP (only behind a TLS-terminating proxy)")
+	fs.StringVar(&o.logFmt, "log-format", "", "log lines as text (key=value) or json (one object per line); default text")
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
@@ -108,6 +110,9 @@ func serveConfig(o serveOptions, lookup func(string) (string, bool)) (config.Con
 	if changed("insecure-http") {
 		cfg.TLS.Disable = o.noTLS
 	}
+	if changed("log-format") {
+		cfg.LogFormat = o.logFmt
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, usageError{err}
 	}
@@ -119,7 +124,7 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
-	log := serveLogger(g, cfg.LogLevel)
+	log := serveLogger(g, cfg.LogLevel, cfg.LogFormat)
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -161,17 +166,25 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 	if tlsCfg == nil {
 		scheme = "http"
 	}
-	fmt.Fprintf(g.stderr, "firebreak: serving on %s://%s (store %s)\n", scheme, ln.Addr(), st.Dialect())
+	if cfg.LogFormat == "json" {
+		log.Info("serving", "url", fmt.Sprintf("%s://%s", scheme, ln.Addr()), "store", st.Dialect(), "version", version.Get().Short())
+	} else {
+		fmt.Fprintf(g.stderr, "firebreak: serving on %s://%s (store %s)\n", scheme, ln.Addr(), st.Dialect())
+	}
 	return srv.Run(ctx, ln, tlsCfg)
 }
 
-func serveLogger(g *globalOptions, level string) *slog.Logger {
+func serveLogger(g *globalOptions, level, format string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	if g.verbose {
 		l = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(g.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, opts))
 }
 
 // openStore opens PostgreSQL when a URL is configured, else SQLite in the

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -47,5 +51,61 @@ func TestServeConfigPrecedence(t *testing.T) {
 		t.Error("unknown key accepted")
 	} else if _, ok := err.(usageError); !ok {
 		t.Errorf("unknown key: %T, want usageError", err)
+	}
+}
+
+// TestServeLogFormat: --log-format beats FIREBREAK_LOG_FORMAT beats the
+// file, a bad value is a usage error, and json gives one JSON object a line.
+func TestServeLogFormat(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f.yaml")
+	if err := os.WriteFile(file, []byte("log_format: json\ndata_dir: "+dir+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(m map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		want  string
+		usage bool
+	}{
+		{"file", []string{"--config", file}, nil, "json", false},
+		{"env_over_file", []string{"--config", file}, map[string]string{"FIREBREAK_LOG_FORMAT": "text"}, "text", false},
+		{"flag_over_env", []string{"--config", file, "--log-format", "json"}, map[string]string{"FIREBREAK_LOG_FORMAT": "text"}, "json", false},
+		{"bad", []string{"--config", file, "--log-format", "xml"}, nil, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var o serveOptions
+			fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+			o.AddFlags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			o.flags = fs
+			cfg, err := serveConfig(o, env(tc.env))
+			var ue usageError
+			if tc.usage {
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), "log_format") {
+					t.Errorf("serveConfig = %v, want a usage error naming log_format", err)
+				}
+				return
+			}
+			if err != nil || cfg.LogFormat != tc.want {
+				t.Errorf("LogFormat = %q (%v), want %q", cfg.LogFormat, err, tc.want)
+			}
+		})
+	}
+	var buf bytes.Buffer
+	log := serveLogger(&globalOptions{stderr: &buf}, "info", "json")
+	log.Info("serving", "url", "https://127.0.0.1:8443", "n", 3)
+	log.Warn("second line")
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil || m["msg"] == nil || m["level"] == nil {
+			t.Errorf("log line %q is not a JSON record: %v", line, err)
+		}
 	}
 }

@@ -29,6 +29,9 @@ type Config struct {
 	Database string `yaml:"database"`  // postgres://… ; empty means SQLite in DataDir
 	BaseURL  string `yaml:"base_url"`  // external URL, used in notifications and the TOTP issuer
 	LogLevel string `yaml:"log_level"` // debug, info, warn, error
+	// LogFormat is text (logfmt-style key=value lines) or json (one JSON
+	// object per line, for journald, Loki, Elastic).
+	LogFormat string `yaml:"log_format"`
 
 	TLS       TLSConfig       `yaml:"tls"`
 	Estate    EstateConfig    `yaml:"estate"`
@@ -132,11 +135,12 @@ type HTTPConfig struct {
 // Default is the single place defaults are set.
 func Default() Config {
 	return Config{
-		Listen:   "127.0.0.1:8443",
-		DataDir:  "firebreak-data",
-		LogLevel: "info",
-		Estate:   EstateConfig{PollInterval: 10 * time.Second},
-		Assess:   AssessConfig{Interval: time.Hour},
+		Listen:    "127.0.0.1:8443",
+		DataDir:   "firebreak-data",
+		LogLevel:  "info",
+		LogFormat: "text",
+		Estate:    EstateConfig{PollInterval: 10 * time.Second},
+		Assess:    AssessConfig{Interval: time.Hour},
 		Ingest: IngestConfig{
 			MaxBodyBytes: 16 << 20,
 			MaxLineBytes: 64 << 10,
@@ -226,6 +230,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	str("FIREBREAK_DATABASE", &c.Database)
 	str("FIREBREAK_BASE_URL", &c.BaseURL)
 	str("FIREBREAK_LOG_LEVEL", &c.LogLevel)
+	str("FIREBREAK_LOG_FORMAT", &c.LogFormat)
 	str("FIREBREAK_TLS_CERT", &c.TLS.Cert)
 	str("FIREBREAK_TLS_KEY", &c.TLS.Key)
 	list("FIREBREAK_ESTATE", &c.Estate.Paths)
@@ -273,6 +278,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log_level", "%q: expected debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log_format", "%q: expected text or json", c.LogFormat)
 	}
 	if c.Estate.PollInterval < time.Second {
 		bad("estate.poll_interval", "%s: at least 1s", c.Estate.PollInterval)
