@@ -140,7 +140,7 @@ func TestCollect(t *testing.T) {
 		}
 	}
 	tool := find(fr.Tools, func(x estate.Tool) bool { return x.ID == "gdap-cedar-law" })
-	if tool == nil || tool.GDAP == nil || tool.GDAP.AutoExtend != "P180D" || !slices.Contains(tool.GDAP.Roles, "Global Administrator") ||
+	if tool == nil || tool.GDAP == nil || tool.GDAP.AutoExtend == nil || !*tool.GDAP.AutoExtend || !slices.Contains(tool.GDAP.Roles, "Global Administrator") ||
 		tool.GDAP.EndDate.Format(time.DateOnly) != "2027-01-02" || tool.Provenance == nil || !tool.Provenance.CollectedAt.Equal(testNow) {
 		t.Errorf("gdap tool %+v", tool)
 	}

@@ -61,13 +61,14 @@ type Server struct {
 	Srv           *httptest.Server
 	Calls         atomic.Int64
 
-	mu     sync.Mutex
-	tokens map[string]*Customer
+	mu        sync.Mutex
+	tokens    map[string]*Customer
+	throttled map[string]bool
 }
 
 // NewServer starts the fake (closed by t.Cleanup).
 func NewServer(t testing.TB, key *rsa.PublicKey, email string, cs ...*Customer) *Server {
-	s := &Server{Customers: map[string]*Customer{}, Key: key, Email: email, tokens: map[string]*Customer{}}
+	s := &Server{Customers: map[string]*Customer{}, Key: key, Email: email, tokens: map[string]*Customer{}, throttled: map[string]bool{}}
 	for _, c := range cs {
 		s.Customers[c.Admin] = c
 	}
@@ -104,7 +105,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		googleError(w, 401, "UNAUTHENTICATED", "authError", "Request had invalid authentication credentials.")
 		return
 	}
+	s.mu.Lock()
+	again := s.throttled[r.URL.String()]
 	if s.ThrottleEvery > 0 && n%s.ThrottleEvery == 0 {
+		s.throttled[r.URL.String()] = true
+	}
+	s.mu.Unlock()
+	if s.ThrottleEvery > 0 && n%s.ThrottleEvery == 0 && !again { // each URL at most once
 		googleError(w, 429, "RESOURCE_EXHAUSTED", "rateLimitExceeded", "Quota exceeded for quota metric 'Queries'.")
 		return
 	}

@@ -60,20 +60,22 @@ type Server struct {
 	Orgs    map[string]*Org
 	Latency time.Duration
 	// ThrottleEvery answers every Nth request with 429 (X-Rate-Limit-Reset
-	// one second ahead).
+	// one second ahead); a URL is throttled at most once, so a client that
+	// retries always gets through.
 	ThrottleEvery int64
 	Srv           *httptest.Server
 	Calls         atomic.Int64
 	Throttled     atomic.Int64
 	Now           func() time.Time
 
-	mu     sync.Mutex
-	bearer map[string]string // service app token → org slug
+	mu        sync.Mutex
+	bearer    map[string]string // service app token → org slug
+	throttled map[string]bool
 }
 
 // NewServer starts the fake (closed by t.Cleanup).
 func NewServer(t testing.TB, orgs ...*Org) *Server {
-	s := &Server{Orgs: map[string]*Org{}, bearer: map[string]string{}, Now: time.Now}
+	s := &Server{Orgs: map[string]*Org{}, bearer: map[string]string{}, throttled: map[string]bool{}, Now: time.Now}
 	for _, o := range orgs {
 		s.Orgs[o.Slug] = o
 	}
@@ -132,8 +134,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.ThrottleEvery > 0 && n%s.ThrottleEvery == 0 {
-		s.throttle(w)
-		return
+		s.mu.Lock()
+		again := s.throttled[r.URL.String()]
+		s.throttled[r.URL.String()] = true
+		s.mu.Unlock()
+		if !again {
+			s.throttle(w)
+			return
+		}
 	}
 	for _, p := range o.Forbid {
 		if strings.HasPrefix(path, p) {
