@@ -364,7 +364,7 @@ func (run *detectRun) emit(alerts []detect.Alert) error {
 			for _, a := range alerts {
 				inc := a.Incident
 				fmt.Fprintf(run.g.stdout, "%s  %-9s %-8s %-30s %s %s\n", a.Time.Format(time.RFC3339), a.Kind,
-					inc.Severity, inc.RuleName, tenantCol(&inc), keyCol(&inc))
+					inc.Severity, inc.Label(), tenantCol(&inc), keyCol(&inc))
 			}
 		}
 		return nil
@@ -538,7 +538,7 @@ func writeIncidentTable(w io.Writer, incs []*detect.Incident) error {
 			}
 			detail = strings.TrimSpace(fmt.Sprintf("%s %s: %s%d (%s…)", detail, l.Field, c, l.Distinct, strings.Join(top, " ")))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", inc.Severity, inc.RuleName, tenantCol(inc), keyCol(inc),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", inc.Severity, inc.Label(), tenantCol(inc), keyCol(inc),
 			inc.First.Format(time.RFC3339), inc.Last.Format(time.RFC3339), inc.Count, detail)
 	}
 	return tw.Flush()
@@ -594,7 +594,7 @@ func writeDetectSummary(w io.Writer, run *detectRun, incs []*detect.Incident, el
 		es.Processed, es.Reordered, es.Late, run.eng.Lateness())
 	per := map[string]int{}
 	for _, inc := range incs {
-		per[inc.RuleName]++
+		per[inc.Label()]++
 	}
 	names := slices.Collect(maps.Keys(per))
 	sort.Strings(names)

@@ -52,10 +52,39 @@ func attackerOf(inc *Incident) (field, value string) {
 			return "key", v
 		}
 	}
+	// A single-event rule reported per tenant: the source address (else the
+	// host) all its samples share. (A correlation without a key, such as a
+	// distributed spray, is about the whole tenant.)
+	if ip, host := sharedSample(inc.Samples); ip != "" && inc.Single {
+		return "source.ip", ip
+	} else if host != "" && inc.Single {
+		return "host.name", host
+	}
 	if inc.Tenant != "" {
 		return "tenant", inc.Tenant
 	}
-	return "tenant", strings.Join(inc.Tenants, ",")
+	if len(inc.Tenants) > 0 {
+		return "tenant", strings.Join(inc.Tenants, ",")
+	}
+	return "tenant", "(none)"
+}
+
+// sharedSample returns the source address and the host every sample has in
+// common ("" when they differ or are absent).
+func sharedSample(ss []Sample) (ip, host string) {
+	for i, s := range ss {
+		if i == 0 {
+			ip, host = s.SourceIP, s.Host
+			continue
+		}
+		if s.SourceIP != ip {
+			ip = ""
+		}
+		if s.Host != host {
+			host = ""
+		}
+	}
+	return ip, host
 }
 
 // Cases groups incidents by attacker, most severe case first (then by
@@ -85,8 +114,8 @@ func Cases(incs []*Incident) []Case {
 		if inc.Last.After(c.Last) {
 			c.Last = inc.Last
 		}
-		if !slices.Contains(c.Rules, inc.ruleName()) {
-			c.Rules = append(c.Rules, inc.ruleName())
+		if !slices.Contains(c.Rules, inc.Label()) {
+			c.Rules = append(c.Rules, inc.Label())
 		}
 		if c.Severity == "" || LevelRank(inc.Severity) > LevelRank(c.Severity) {
 			c.Severity, c.Title = inc.Severity, inc.Title
@@ -109,9 +138,14 @@ func Cases(incs []*Incident) []Case {
 	return out
 }
 
-func (inc *Incident) ruleName() string {
-	if inc.RuleName != "" {
+// Label names the incident's rule for people: its name, else its title
+// (SigmaHQ rules have ids and titles but no names), else its id.
+func (inc *Incident) Label() string {
+	switch {
+	case inc.RuleName != "":
 		return inc.RuleName
+	case inc.Title != "":
+		return inc.Title
 	}
 	return inc.Rule
 }

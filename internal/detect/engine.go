@@ -770,7 +770,7 @@ func (e *Engine) open(cr *crule, ev *event.Event, ts int64, g *group, key []byte
 	inc := &Incident{
 		ID: incidentID(r.Ref(), key), Rule: r.ID, RuleName: r.Name, Title: r.Title,
 		Severity: r.Level, Level: r.Level, First: t, Last: t, Techniques: r.Techniques,
-		Key: map[string]string{}, maxValues: r.Options.MaxValues,
+		Key: map[string]string{}, maxValues: r.Options.MaxValues, Single: g == nil,
 	}
 	if inc.Rule == "" {
 		inc.Rule = r.Name

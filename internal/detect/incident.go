@@ -36,7 +36,8 @@ type Incident struct {
 	Escalations []Escalation      `json:"escalations,omitempty"`
 	Alerts      int               `json:"alerts"` // alerts raised for it (new, escalated, recurred)
 	Samples     []Sample          `json:"samples,omitempty"`
-	Lists       []ValueList       `json:"lists,omitempty"` // the values of the rule's firebreak.list fields, with counts
+	Lists       []ValueList       `json:"lists,omitempty"`  // the values of the rule's firebreak.list fields, with counts
+	Single      bool              `json:"single,omitempty"` // from a single-event (detection) rule, not a correlation
 
 	lists     []listState
 	valueSet  map[string]struct{}

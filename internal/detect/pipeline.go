@@ -26,6 +26,10 @@ type Source struct {
 	// Produces lists the event fields its events can carry: ECS names of
 	// struct fields and keys of Event.Fields, plus "message".
 	Produces []string
+	// DashIsAbsent: the reader drops the placeholder value "-" (Windows
+	// writes it for an empty EventData field), so a rule's exact '-' also
+	// matches an absent field.
+	DashIsAbsent bool
 }
 
 // hot ECS fields every parsed source sets (when the record has them).
@@ -63,8 +67,9 @@ func Sources() []Source {
 				"source.domain": {"WorkstationName", "Workstation"}, "user.domain": {"TargetDomainName"},
 				"source.port": {"IpPort"}, "winlog.logon.type": {"LogonType"},
 			},
-			Prefixes: map[string]string{"winlog.event_data.": "", "Event.EventData.": "", "EventData.": ""},
-			Produces: append(slices.Clone(windowsAuthFields), "host.name", "user.domain", "source.port", "source.domain"),
+			Prefixes:     map[string]string{"winlog.event_data.": "", "Event.EventData.": "", "EventData.": ""},
+			Produces:     append(slices.Clone(windowsAuthFields), "host.name", "user.domain", "source.port", "source.domain"),
+			DashIsAbsent: true,
 		},
 		{
 			Name: "entra-signinlogs", Datasets: []string{"entra.signin"}, Categories: []string{"authentication"},
@@ -283,4 +288,11 @@ func (ls LogSource) String() string {
 func (ls LogSource) covers(r LogSource) bool {
 	return (ls.Product == "" || ls.Product == r.Product) && (ls.Service == "" || ls.Service == r.Service) &&
 		(ls.Category == "" || ls.Category == r.Category)
+}
+
+// dashIsAbsent reports whether every source a rule with logsource ls
+// applies to drops "-" values.
+func dashIsAbsent(ls LogSource) bool {
+	srcs := sourcesFor(ls, builtinSources)
+	return len(srcs) > 0 && !slices.ContainsFunc(srcs, func(s *Source) bool { return !s.DashIsAbsent })
 }

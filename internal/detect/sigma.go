@@ -701,9 +701,16 @@ func compileField(p *ruleParser, sel, key string, n *yaml.Node) (*fieldMatcher, 
 		return nil, p.errf(n, "detection.%s.%s: %w", sel, key, unsupported("modifiers %s together", strings.Join(order, "|")))
 	}
 	fm.ipOnly = fm.acc.kind == fSourceIP && !fm.neg
+	dashAbsent := len(order) == 0 || (len(order) == 1 && (mods["neq"] || mods["cased"]))
 	for _, vn := range vals {
 		if vn.Kind != yaml.ScalarNode {
 			return nil, p.errf(vn, "detection.%s.%s: want a scalar value", sel, key)
+		}
+		if vn.Value == "-" && dashAbsent && vn.Tag != "!!null" && dashIsAbsent(p.r.LogSource) {
+			// Windows' "-" for an empty field: the reader drops it.
+			fm.values = append(fm.values, &valueMatcher{kind: mNull}, &valueMatcher{kind: mExact, pat: "-", ascii: true})
+			fm.ipOnly = false
+			continue
 		}
 		vm, err := p.compileValue(vn, mods, order)
 		if err != nil {
