@@ -42,6 +42,31 @@ const FileName = "firebreak.db"
 // notification secrets cannot be decrypted.
 const KeyFileName = "secret.key"
 
+// privateFiles creates the database file 0600 if it is missing and makes
+// it and its WAL and shared-memory files 0600 if they exist, whatever the
+// umask and the directory's mode: SQLite creates the -wal and -shm files
+// with the database file's permissions, so every file of the store is
+// readable by its owner only.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	err = f.Chmod(0o600)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+		if err := os.Chmod(path+suffix, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
 // Open opens (creating if needed) the store in dir with default options.
 func Open(ctx context.Context, dir string) (store.Store, error) {
 	return OpenWith(ctx, dir, store.Options{})
@@ -67,6 +92,9 @@ func OpenWith(ctx context.Context, dir string, opts store.Options) (store.Store,
 		return nil, fmt.Errorf("opening sqlite store: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
+	if err := privateFiles(path); err != nil {
+		return nil, fmt.Errorf("opening sqlite store: %w", err)
+	}
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"
 	// A background connection checkpoints (see checkpointer), so copying WAL
 	// pages into the database file mostly stays off the serial write path;

@@ -6,9 +6,12 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/migrations"
 	"github.com/firebreak-msp/firebreak/internal/store/storetest"
@@ -188,4 +191,47 @@ func latestSchema(t *testing.T) int {
 		t.Fatalf("migrations: %v", err)
 	}
 	return ms[len(ms)-1].Version
+}
+
+// TestFilesPrivate: every file of the store is 0600, in a directory that
+// is world-readable and with a database file an older version left 0644.
+func TestFilesPrivate(t *testing.T) {
+	ctx := storetest.Ctx(t)
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, fresh := range []bool{true, false} {
+		if !fresh {
+			if err := os.Chmod(filepath.Join(dir, FileName), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := Open(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AppendEvents(ctx, []store.EventRecord{{Event: event.Event{Timestamp: time.Unix(1_700_000_000, 0), UserName: "u"}}}); err != nil {
+			t.Fatal(err)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			fi, err := e.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, e.Name())
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("fresh=%v: %s is %o, want 600", fresh, e.Name(), fi.Mode().Perm())
+			}
+		}
+		if !slices.Contains(names, FileName+"-wal") {
+			t.Errorf("fresh=%v: no WAL file among %v: the check saw too little", fresh, names)
+		}
+		s.Close()
+	}
 }
