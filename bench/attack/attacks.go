@@ -337,7 +337,7 @@ func attackTOTPReplay(ctx context.Context, h *harness, kind storeKind) (string, 
 
 type routeDef struct{ method, pattern, access string }
 
-var routeRE = regexp.MustCompile(`r\("(GET|POST|PUT|DELETE|PATCH)", "([^"]+)", (access\w+)`)
+var routeRE = regexp.MustCompile(`r\("(GET|POST|PUT|DELETE|PATCH)", "([^"]+)", (?:\w+\.)?([Aa]ccess\w+)`)
 
 // routeTable reads every route from the server's route table source, so
 // the walk covers routes added later without editing this file.
@@ -352,7 +352,7 @@ func routeTable(root string) ([]routeDef, error) {
 			return err
 		}
 		for _, m := range routeRE.FindAllStringSubmatch(string(b), -1) {
-			out = append(out, routeDef{m[1], m[2], m[3]})
+			out = append(out, routeDef{m[1], m[2], strings.ToLower(m[3])})
 		}
 		return nil
 	})
@@ -387,7 +387,7 @@ func attackCSRF(ctx context.Context, h *harness, kind storeKind) (string, error)
 	var bad []string
 	n := 0
 	for _, r := range routes {
-		if r.method == "GET" || r.access == "accessPublic" {
+		if r.method == "GET" || r.access == "accesspublic" {
 			continue
 		}
 		n++
@@ -446,7 +446,7 @@ func attackViewerWalk(ctx context.Context, h *harness, kind storeKind) (string, 
 	var bad []string
 	n := 0
 	for _, r := range routes {
-		if r.method != "GET" || r.access == "accessPublic" || r.pattern == "/login/totp" {
+		if r.method != "GET" || r.access == "accesspublic" || r.pattern == "/login/totp" {
 			continue
 		}
 		for _, id := range []string{tenantA, tenantB} {

@@ -75,15 +75,23 @@ type AssessConfig struct {
 
 // IngestConfig configures event intake.
 type IngestConfig struct {
-	MaxBodyBytes int64        `yaml:"max_body_bytes"`
-	MaxLineBytes int          `yaml:"max_line_bytes"`
-	Files        []TailConfig `yaml:"files"`
-	Syslog       SyslogConfig `yaml:"syslog"`
-	TenantMap    string       `yaml:"tenant_map"` // ingest tenant map file
-	Mapping      string       `yaml:"mapping"`    // generic JSON mapping file (format generic)
-	Year         int          `yaml:"year"`       // year for RFC 3164 timestamps; 0 = current
-	Queue        int          `yaml:"queue"`      // detection queue length
-	KeepRaw      *bool        `yaml:"keep_raw"`   // store each event's original line (default true)
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	MaxLineBytes int   `yaml:"max_line_bytes"`
+	// MaxDecompressedBytes and MaxEvents bound one HTTP ingest request
+	// after decompression (413 past either); events are committed in
+	// batches as they are parsed, so memory does not grow with the body.
+	MaxDecompressedBytes int64 `yaml:"max_decompressed_bytes"`
+	MaxEvents            int   `yaml:"max_events_per_request"`
+	// MaxSkew is how far past the receive clock an event may be dated;
+	// beyond it the event is quarantined (stored, flagged, not detected).
+	MaxSkew   time.Duration `yaml:"max_skew"`
+	Files     []TailConfig  `yaml:"files"`
+	Syslog    SyslogConfig  `yaml:"syslog"`
+	TenantMap string        `yaml:"tenant_map"` // ingest tenant map file
+	Mapping   string        `yaml:"mapping"`    // generic JSON mapping file (format generic)
+	Year      int           `yaml:"year"`       // year for RFC 3164 timestamps; 0 = current
+	Queue     int           `yaml:"queue"`      // detection queue length
+	KeepRaw   *bool         `yaml:"keep_raw"`   // store each event's original line (default true)
 }
 
 // TailConfig is one followed log file.
@@ -99,6 +107,11 @@ type SyslogConfig struct {
 	TCP    string `yaml:"tcp"`    // octet-counting or newline framing
 	TLS    string `yaml:"tls"`    // TCP with TLS, using the server certificate
 	Tenant string `yaml:"tenant"` // default tenant for messages the tenant map does not place
+	// TCP and TLS connection limits: per peer address, in total, and how
+	// long a connection may stay idle.
+	MaxConnsPerPeer int           `yaml:"max_conns_per_peer"`
+	MaxConns        int           `yaml:"max_conns"`
+	IdleTimeout     time.Duration `yaml:"idle_timeout"`
 }
 
 // DetectConfig configures continuous detection.
@@ -142,9 +155,13 @@ func Default() Config {
 		Estate:    EstateConfig{PollInterval: 10 * time.Second},
 		Assess:    AssessConfig{Interval: time.Hour},
 		Ingest: IngestConfig{
-			MaxBodyBytes: 16 << 20,
-			MaxLineBytes: 64 << 10,
-			Queue:        65536,
+			MaxBodyBytes:         16 << 20,
+			MaxLineBytes:         64 << 10,
+			MaxDecompressedBytes: 64 << 20,
+			MaxEvents:            100_000,
+			MaxSkew:              5 * time.Minute,
+			Syslog:               SyslogConfig{MaxConnsPerPeer: 16, MaxConns: 512, IdleTimeout: 30 * time.Second},
+			Queue:                65536,
 		},
 		Retention: RetentionConfig{EventsDays: 180},
 		Auth: AuthConfig{
@@ -290,6 +307,21 @@ func (c *Config) Validate() error {
 	}
 	if c.Ingest.MaxBodyBytes < 1024 {
 		bad("ingest.max_body_bytes", "%d: at least 1024", c.Ingest.MaxBodyBytes)
+	}
+	if c.Ingest.MaxDecompressedBytes < c.Ingest.MaxBodyBytes {
+		bad("ingest.max_decompressed_bytes", "%d: at least max_body_bytes (%d)", c.Ingest.MaxDecompressedBytes, c.Ingest.MaxBodyBytes)
+	}
+	if c.Ingest.MaxEvents < 1 {
+		bad("ingest.max_events_per_request", "%d: at least 1", c.Ingest.MaxEvents)
+	}
+	if c.Ingest.MaxSkew < time.Second {
+		bad("ingest.max_skew", "%s: at least 1s", c.Ingest.MaxSkew)
+	}
+	if c.Ingest.Syslog.MaxConnsPerPeer < 1 || c.Ingest.Syslog.MaxConns < c.Ingest.Syslog.MaxConnsPerPeer {
+		bad("ingest.syslog", "max_conns_per_peer %d, max_conns %d: want 1 <= per peer <= total", c.Ingest.Syslog.MaxConnsPerPeer, c.Ingest.Syslog.MaxConns)
+	}
+	if c.Ingest.Syslog.IdleTimeout < time.Second {
+		bad("ingest.syslog.idle_timeout", "%s: at least 1s", c.Ingest.Syslog.IdleTimeout)
 	}
 	if c.Ingest.MaxLineBytes < 256 {
 		bad("ingest.max_line_bytes", "%d: at least 256", c.Ingest.MaxLineBytes)

@@ -422,6 +422,16 @@ func (e *Engine) Rules() []*Rule {
 // Lateness returns the reordering window in use.
 func (e *Engine) Lateness() time.Duration { return time.Duration(e.lateness) }
 
+// Horizon is the time before which Process counts an event late and drops
+// it (zero before any event was released), so a caller can send such
+// events to a back-fill pass instead.
+func (e *Engine) Horizon() time.Time {
+	if e.released == math.MinInt64 {
+		return time.Time{}
+	}
+	return time.Unix(0, e.released)
+}
+
 // Process feeds one event. It returns the alerts raised by the events that
 // Process released (events are held up to the allowed lateness for
 // reordering). The returned slice is reused by the next call. ev is not

@@ -2,6 +2,9 @@ package intake
 
 import (
 	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -9,6 +12,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
+	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/timeline"
 )
@@ -24,6 +28,10 @@ type Response struct {
 	Accepted int            `json:"accepted"`
 	Ignored  int64          `json:"ignored"`
 	Rejected []RejectedLine `json:"rejected"`
+	// Treatment says how detection treats the accepted events: live, in a
+	// back-fill pass (older than live detection's horizon), or quarantined
+	// (dated past the receive clock plus ingest.max_skew).
+	Treatment pipeline.Treatment `json:"treatment"`
 }
 
 // RejectedLine is one rejected line and why.
@@ -64,28 +72,79 @@ func LineList(rs []RejectedLine) string {
 	return b.String()
 }
 
-// ParseBody parses an HTTP ingest body (format "" detects it; tenant is
-// the caller's tenant, "" for the tenant map to place events). check
-// returns why an event may not be stored, or "". It returns the records to
-// commit, the response (Accepted and Error are left to the caller) and how
-// many lines were rejected; err means the body is unreadable.
-func (in *Intake) ParseBody(body []byte, format, tenant string, check func(*event.Event) string) (recs []store.EventRecord, resp Response, nrejected int, err error) {
-	lines := bytes.Count(body, []byte("\n")) + 1
+// commitBatch is how many parsed events an HTTP ingest request holds
+// before committing them: memory per request stays bounded whatever the
+// body's size after decompression.
+const commitBatch = 5000
+
+// ErrLimit is wrapped by IngestBody's error when the body passes the
+// decompressed-size or event-count limit (HTTP 413). Events parsed before
+// the limit are committed and counted in the Response.
+var ErrLimit = errors.New("ingest limit")
+
+// ErrStore is wrapped by IngestBody's error when a batch could not be
+// committed; the Response counts the batches committed before it.
+var ErrStore = errors.New("storing events")
+
+// limitedReader fails once more than n bytes were read through it.
+type limitedReader struct {
+	r   io.Reader
+	n   int64
+	hit bool
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		l.hit = true
+		return 0, ErrLimit
+	}
+	if int64(len(p)) > l.n+1 {
+		p = p[:l.n+1]
+	}
+	k, err := l.r.Read(p)
+	l.n -= int64(k)
+	if l.n < 0 {
+		l.hit = true
+		return k, ErrLimit
+	}
+	return k, err
+}
+
+// IngestBody parses an HTTP ingest body (format "" detects it; tenant is
+// the caller's tenant, "" for the tenant map to place events) and commits
+// its events in batches of commitBatch as they are parsed. check returns
+// why an event may not be stored, or "". A gzip body is inflated here,
+// through the ingest.max_decompressed_bytes limit; past it, or past
+// ingest.max_events_per_request events, parsing stops with ErrLimit. The
+// Response counts what was committed (Accepted, and how detection treats
+// it) in every case; nrejected is how many lines were rejected.
+func (in *Intake) IngestBody(ctx context.Context, body []byte, format, tenant string, check func(*event.Event) string) (resp Response, nrejected int, err error) {
+	gz := len(body) > 1 && body[0] == 0x1f && body[1] == 0x8b
+	samples := bytes.Count(body, []byte("\n")) + 2
+	var src io.Reader = bytes.NewReader(body)
+	if gz {
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return resp, 0, fmt.Errorf("reading gzip header: %w", err)
+		}
+		src = zr
+		samples = min(in.cfg.Ingest.MaxEvents, 1<<20) + 1
+	}
+	lim := &limitedReader{r: src, n: in.cfg.Ingest.MaxDecompressedBytes}
 	opts := ingest.Options{
 		Format:       format,
 		Tenant:       tenant,
 		TenantMap:    in.tenantMap(),
 		MaxLineBytes: in.cfg.Ingest.MaxLineBytes,
-		MaxSamples:   lines + 1,
+		MaxSamples:   samples,
 		Now:          in.now,
 		Year:         in.cfg.Ingest.Year,
 		Mapping:      in.mapping,
 	}
-	rd, err := ingest.NewReader("request", bytes.NewReader(body), opts)
+	rd, err := ingest.NewReader("request", lim, opts)
 	if err != nil {
-		return nil, resp, 0, err
+		return resp, 0, err
 	}
-	gz := len(body) > 1 && body[0] == 0x1f && body[1] == 0x8b
 	resp = Response{Format: rd.Format(), Rejected: []RejectedLine{}}
 	var ev event.Event
 	reject := func(line int64, reason string) {
@@ -93,25 +152,62 @@ func (in *Intake) ParseBody(body []byte, format, tenant string, check func(*even
 			resp.Rejected = append(resp.Rejected, RejectedLine{Line: line, Reason: reason})
 		}
 	}
+	keepRaw := !gz && (in.cfg.Ingest.KeepRaw == nil || *in.cfg.Ingest.KeepRaw)
+	recs := make([]store.EventRecord, 0, min(commitBatch, samples))
+	flush := func() error {
+		if len(recs) == 0 {
+			return nil
+		}
+		t, err := in.pipe.CommitTreated(ctx, recs)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrStore, err)
+		}
+		resp.Accepted += len(recs)
+		resp.Treatment.Live += t.Live
+		resp.Treatment.Backfill += t.Backfill
+		resp.Treatment.Quarantined += t.Quarantined
+		clear(recs)
+		recs = recs[:0]
+		return nil
+	}
+	events := 0
+	var stop error
 	for {
 		err := rd.Next(&ev)
 		if err == io.EOF {
 			break
 		}
+		if lim.hit {
+			stop = fmt.Errorf("%w: more than %d bytes after decompression (ingest.max_decompressed_bytes)", ErrLimit, in.cfg.Ingest.MaxDecompressedBytes)
+			break
+		}
 		if err != nil {
-			return nil, resp, 0, err
+			return resp, nrejected, err
 		}
 		if reason := check(&ev); reason != "" {
 			reject(ev.Line, reason)
 			nrejected++
 			continue
 		}
+		if events == in.cfg.Ingest.MaxEvents {
+			stop = fmt.Errorf("%w: more than %d events (ingest.max_events_per_request); the first %d are stored", ErrLimit, in.cfg.Ingest.MaxEvents, events)
+			break
+		}
+		events++
 		rec := store.EventRecord{Event: timeline.Copy(&ev)}
 		rec.Event.File = ""
-		if !gz && (in.cfg.Ingest.KeepRaw == nil || *in.cfg.Ingest.KeepRaw) {
+		if keepRaw {
 			rec.Raw = rawLine(body, ev.Offset, in.cfg.Ingest.MaxLineBytes)
 		}
 		recs = append(recs, rec)
+		if len(recs) == commitBatch {
+			if err := flush(); err != nil {
+				return resp, nrejected, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return resp, nrejected, err
 	}
 	st := rd.Stats()
 	resp.Lines = st.Lines
@@ -121,5 +217,5 @@ func (in *Intake) ParseBody(body []byte, format, tenant string, check func(*even
 		nrejected++
 	}
 	slices.SortFunc(resp.Rejected, func(a, b RejectedLine) int { return int(a.Line - b.Line) })
-	return recs, resp, nrejected, nil
+	return resp, nrejected, stop
 }

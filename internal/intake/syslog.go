@@ -24,8 +24,6 @@ const (
 	syslogMaxMsg     = 64 << 10
 	syslogBatch      = 2000
 	syslogFlushEvery = 200 * time.Millisecond
-	syslogIdle       = 5 * time.Minute
-	syslogMaxConns   = 1000
 )
 
 // startSyslog starts the configured syslog listeners (RFC 5424 and 3164;
@@ -113,8 +111,49 @@ func (in *Intake) serveSyslogUDP(ctx context.Context, pc net.PacketConn, b *sysl
 	}
 }
 
+// connLimiter caps open connections per peer address and in total.
+type connLimiter struct {
+	mu             sync.Mutex
+	perPeer, total int
+	open           int
+	byPeer         map[string]int
+}
+
+// acquire reserves a slot for peer, false when a cap is reached.
+func (l *connLimiter) acquire(peer string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open >= l.total || l.byPeer[peer] >= l.perPeer {
+		return false
+	}
+	l.open++
+	l.byPeer[peer]++
+	return true
+}
+
+func (l *connLimiter) release(peer string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open--
+	if l.byPeer[peer]--; l.byPeer[peer] <= 0 {
+		delete(l.byPeer, peer)
+	}
+}
+
+func peerHost(a net.Addr) string {
+	if host, _, err := net.SplitHostPort(a.String()); err == nil {
+		return host
+	}
+	return a.String()
+}
+
+// serveSyslogTCP accepts connections up to ingest.syslog.max_conns_per_peer
+// per peer address and max_conns in total (the rest are closed at once and
+// counted as connection_refused) and closes a connection that sends no
+// complete frame within idle_timeout.
 func (in *Intake) serveSyslogTCP(ctx context.Context, ln net.Listener, b *syslogBatcher, transport string) {
-	sem := make(chan struct{}, syslogMaxConns)
+	c := in.cfg.Ingest.Syslog
+	lim := &connLimiter{perPeer: c.MaxConnsPerPeer, total: c.MaxConns, byPeer: map[string]int{}}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -126,16 +165,16 @@ func (in *Intake) serveSyslogTCP(ctx context.Context, ln net.Listener, b *syslog
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			conn.Close() // too many connections
+		peer := peerHost(conn.RemoteAddr())
+		if !lim.acquire(peer) {
+			conn.Close()
+			in.metrics.SyslogMessages.WithLabelValues(transport, "connection_refused").Inc()
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
+			defer lim.release(peer)
 			defer conn.Close()
 			stop := context.AfterFunc(ctx, func() { conn.Close() })
 			defer stop()
@@ -149,7 +188,7 @@ func (in *Intake) serveSyslogTCP(ctx context.Context, ln net.Listener, b *syslog
 func (in *Intake) syslogStream(conn net.Conn, transport string, b *syslogBatcher) {
 	r := bufio.NewReaderSize(conn, 64<<10)
 	for {
-		_ = conn.SetReadDeadline(time.Now().Add(syslogIdle))
+		_ = conn.SetReadDeadline(time.Now().Add(in.cfg.Ingest.Syslog.IdleTimeout))
 		msg, err := readSyslogFrame(r)
 		if len(msg) > 0 {
 			in.syslogMessage(msg, transport, b)

@@ -21,17 +21,22 @@ type Metrics struct {
 	EventsStored   prometheus.Counter
 	EventsDetected prometheus.Counter
 	DetectDropped  prometheus.Counter
-	DetectSeconds  prometheus.Histogram
-	QueueDepth     prometheus.Gauge
-	IngestAccepted prometheus.Counter
-	IngestRejected *prometheus.CounterVec
-	SyslogMessages *prometheus.CounterVec
-	Incidents      *prometheus.CounterVec
-	IncidentSyncs  prometheus.Counter
-	AuthFailures   *prometheus.CounterVec
-	AssessRuns     *prometheus.CounterVec
-	DriftAlerts    prometheus.Counter
-	Notifications  *prometheus.CounterVec
+	// EventsQuarantined, EventsBackfilled and EventsLateDropped say how
+	// event time was treated (see pipeline.Treatment).
+	EventsQuarantined prometheus.Counter
+	EventsBackfilled  prometheus.Counter
+	EventsLateDropped prometheus.Counter
+	DetectSeconds     prometheus.Histogram
+	QueueDepth        prometheus.Gauge
+	IngestAccepted    prometheus.Counter
+	IngestRejected    *prometheus.CounterVec
+	SyslogMessages    *prometheus.CounterVec
+	Incidents         *prometheus.CounterVec
+	IncidentSyncs     prometheus.Counter
+	AuthFailures      *prometheus.CounterVec
+	AssessRuns        *prometheus.CounterVec
+	DriftAlerts       prometheus.Counter
+	Notifications     *prometheus.CounterVec
 }
 
 // New registers every collector on a fresh registry.
@@ -42,6 +47,9 @@ func New() *Metrics {
 	m.EventsStored = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_events_stored_total", Help: "Events durably stored."})
 	m.EventsDetected = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_events_detected_total", Help: "Events processed by detection."})
 	m.DetectDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_detect_dropped_total", Help: "Stored events not run through detection (shutdown)."})
+	m.EventsQuarantined = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_events_quarantined_total", Help: "Events dated beyond the receive clock plus the allowed skew: stored and flagged, not detected."})
+	m.EventsBackfilled = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_events_backfilled_total", Help: "Events older than live detection's horizon, detected in a back-fill pass."})
+	m.EventsLateDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_events_late_dropped_total", Help: "Late events not detected (no back-fill engine, or past a pass's bound)."})
 	m.DetectSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "firebreak_detect_batch_seconds", Help: "Detection time per batch."})
 	m.QueueDepth = prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_detect_queue_batches", Help: "Batches waiting for detection."})
 	m.IngestAccepted = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_ingest_accepted_total", Help: "Events accepted over HTTP."})
@@ -53,7 +61,7 @@ func New() *Metrics {
 	m.AssessRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_assessment_runs_total", Help: "Assessment runs by trigger and result."}, []string{"trigger", "result"})
 	m.DriftAlerts = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_drift_alerts_total", Help: "Controls that went from pass to fail."})
 	m.Notifications = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_notifications_total", Help: "Notification deliveries by result."}, []string{"result"})
-	m.Reg.MustRegister(m.Requests, m.Latency, m.EventsStored, m.EventsDetected, m.DetectDropped, m.DetectSeconds, m.QueueDepth,
+	m.Reg.MustRegister(m.Requests, m.Latency, m.EventsStored, m.EventsDetected, m.DetectDropped, m.EventsQuarantined, m.EventsBackfilled, m.EventsLateDropped, m.DetectSeconds, m.QueueDepth,
 		m.IngestAccepted, m.IngestRejected, m.SyslogMessages, m.Incidents, m.IncidentSyncs, m.AuthFailures, m.AssessRuns, m.DriftAlerts, m.Notifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

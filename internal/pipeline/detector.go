@@ -3,6 +3,7 @@ package pipeline
 import (
 	"embed"
 	"io/fs"
+	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/event"
@@ -18,6 +19,8 @@ type detector struct{ e *detect.Engine }
 func (d *detector) Process(ev *event.Event) []store.Incident { return convertAlerts(d.e.Process(ev)) }
 
 func (d *detector) Flush() []store.Incident { return convertAlerts(d.e.Flush()) }
+
+func (d *detector) Horizon() time.Time { return d.e.Horizon() }
 
 // Updated returns the incidents the engine opened or changed in place
 // (count, last seen, tenants, severity) since the previous call.

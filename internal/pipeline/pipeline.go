@@ -7,12 +7,19 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
+	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/audit"
@@ -58,6 +65,10 @@ type Pipeline struct {
 	syncEvery time.Duration
 	lastSync  time.Time
 
+	// horizon is the live detector's horizon in Unix ns (math.MinInt64:
+	// none yet), published by Run's goroutine for Commit's estimate.
+	horizon atomic.Int64
+
 	// hist (guarded by mu) holds, per incident id this process's detection
 	// has written, what the store already had beyond the engine's view
 	// (nil: nothing), read once at the first write.
@@ -91,7 +102,40 @@ type Options struct {
 	// Detect reports whether detection runs in this process; without it
 	// committed events are only stored.
 	Detect bool
+	// MaxSkew is how far past the receive clock an event's time may be:
+	// beyond it the event is quarantined (stored, flagged, counted, never
+	// detected), so no sender can move detection's clock ahead. Zero means
+	// DefaultMaxSkew.
+	MaxSkew time.Duration
+	// NewDetector makes the fresh engine of a back-fill pass, which
+	// detects events older than the live engine's horizon (late or
+	// back-filled logs); nil drops them, counted in
+	// firebreak_events_late_dropped_total.
+	NewDetector func() (Detector, error)
 }
+
+// DefaultMaxSkew is the default Options.MaxSkew.
+const DefaultMaxSkew = 5 * time.Minute
+
+// maxBackfill bounds the events of one back-fill pass (one queued batch);
+// the rest are counted as dropped.
+const maxBackfill = 100_000
+
+// QuarantineField is the event field that flags a quarantined event and
+// says why; it is stored with the event and shown wherever fields are.
+const QuarantineField = "firebreak.quarantine"
+
+// Treatment says how the events of one commit were treated: detected live,
+// detected in a back-fill pass (older than the live horizon), or
+// quarantined (dated beyond the receive clock plus MaxSkew).
+type Treatment struct {
+	Live        int `json:"live"`
+	Backfill    int `json:"backfill"`
+	Quarantined int `json:"quarantined"`
+}
+
+// horizoner is a Detector that can say before when it drops events.
+type horizoner interface{ Horizon() time.Time }
 
 // New returns a pipeline; Run starts detection.
 func New(o Options) *Pipeline {
@@ -101,7 +145,12 @@ func New(o Options) *Pipeline {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Pipeline{o: o, q: make(chan []event.Event, max(1, o.Queue/256)), syncEvery: defaultSyncEvery, hist: map[string]*history{}}
+	if o.MaxSkew <= 0 {
+		o.MaxSkew = DefaultMaxSkew
+	}
+	p := &Pipeline{o: o, q: make(chan []event.Event, max(1, o.Queue/256)), syncEvery: defaultSyncEvery, hist: map[string]*history{}}
+	p.horizon.Store(math.MinInt64)
+	return p
 }
 
 // SetSyncEvery changes how often in-place incident updates are written
@@ -111,19 +160,109 @@ func (p *Pipeline) SetSyncEvery(d time.Duration) { p.syncEvery = d }
 // Commit writes records durably and then queues their events for detection.
 // When it returns nil the events are committed: the caller may acknowledge.
 func (p *Pipeline) Commit(ctx context.Context, recs []store.EventRecord) error {
+	_, err := p.CommitTreated(ctx, recs)
+	return err
+}
+
+// CommitTreated is Commit, saying how the events are treated. Events dated
+// past the receive clock are detected at the receive clock's time, so no
+// sender moves detection's clock ahead of it; those past it plus MaxSkew
+// are quarantined: flagged in
+// QuarantineField, stored, counted, reported as a clock-skew incident of
+// their source, and never detected. The live/back-fill split is an
+// estimate at commit time; detection re-checks each event against the live
+// horizon when it runs, so no event is dropped either way.
+func (p *Pipeline) CommitTreated(ctx context.Context, recs []store.EventRecord) (Treatment, error) {
+	var t Treatment
 	if len(recs) == 0 {
-		return nil
+		return t, nil
+	}
+	now := p.o.Now()
+	limit := now.Add(p.o.MaxSkew)
+	horizon := p.horizon.Load()
+	var quarantined []int
+	for i := range recs {
+		ev := &recs[i].Event
+		switch {
+		case ev.Timestamp.After(limit):
+			fields := make(map[string]string, len(ev.Fields)+1)
+			maps.Copy(fields, ev.Fields)
+			fields[QuarantineField] = fmt.Sprintf("future: %s is more than %s past the receive clock %s",
+				ev.Timestamp.UTC().Format(time.RFC3339), p.o.MaxSkew, now.UTC().Format(time.RFC3339))
+			ev.Fields = fields
+			quarantined = append(quarantined, i)
+			t.Quarantined++
+		case !ev.Timestamp.IsZero() && ev.Timestamp.UnixNano() < horizon:
+			t.Backfill++
+		default:
+			t.Live++
+		}
 	}
 	if err := p.o.Store.AppendEvents(ctx, recs); err != nil {
-		return err
+		return Treatment{}, err
 	}
 	p.o.Metrics.EventsStored.Add(float64(len(recs)))
-	evs := make([]event.Event, len(recs))
-	for i := range recs {
-		evs[i] = recs[i].Event
+	if len(quarantined) > 0 {
+		p.o.Metrics.EventsQuarantined.Add(float64(len(quarantined)))
+		p.clockSkew(ctx, recs, quarantined, now)
 	}
-	p.Enqueue(ctx, evs)
-	return nil
+	// Detection's clock never passes the receive clock: an event dated
+	// ahead of it (within MaxSkew) is detected as received now; the stored
+	// event keeps its own time.
+	evs := make([]event.Event, 0, len(recs)-len(quarantined))
+	for i := range recs {
+		if _, q := recs[i].Event.Fields[QuarantineField]; !q {
+			evs = append(evs, recs[i].Event)
+			if ev := &evs[len(evs)-1]; ev.Timestamp.After(now) {
+				ev.Timestamp = now
+			}
+		}
+	}
+	if len(evs) > 0 {
+		p.Enqueue(ctx, evs)
+	}
+	return t, nil
+}
+
+// clockSkew opens or updates one incident per sending source (tenant, host
+// and dataset) whose events were quarantined: the MSP learns that a
+// sender's clock is wrong (or that someone is trying to move detection's).
+func (p *Pipeline) clockSkew(ctx context.Context, recs []store.EventRecord, idx []int, now time.Time) {
+	type source struct{ tenant, host, dataset string }
+	bySource := map[source][]*event.Event{}
+	var order []source
+	for _, i := range idx {
+		ev := &recs[i].Event
+		k := source{ev.Tenant, ev.HostName, ev.Dataset}
+		if _, ok := bySource[k]; !ok {
+			order = append(order, k)
+		}
+		bySource[k] = append(bySource[k], ev)
+	}
+	for _, k := range order {
+		evs := bySource[k]
+		sum := sha256.Sum256([]byte(k.tenant + "\x00" + k.host + "\x00" + k.dataset))
+		id := "clock-skew-" + hex.EncodeToString(sum[:8])
+		count := len(evs)
+		first := now
+		if old, err := p.o.Store.GetIncident(ctx, store.AllTenants(), id); err == nil {
+			count += old.Count
+			first = old.First
+		}
+		latest := evs[0].Timestamp
+		for _, ev := range evs {
+			if ev.Timestamp.After(latest) {
+				latest = ev.Timestamp
+			}
+		}
+		inc := store.Incident{ID: id, Tenant: k.tenant, Rule: "clock_skew", Severity: "medium", Level: detect.LevelRank("medium"),
+			Title:  fmt.Sprintf("Clock skew: %s sends events dated in the future", cmp.Or(k.host, k.dataset, "a source")),
+			Status: store.StatusOpen, First: first, Last: now, Count: count,
+			Key: map[string]string{"host.name": k.host, "event.dataset": k.dataset},
+			Detail: mustJSON(map[string]any{"latest_event_time": latest.UTC(), "received": now.UTC(), "max_skew": p.o.MaxSkew.String(),
+				"note": "events dated beyond the receive clock plus the allowed skew are stored and flagged (" + QuarantineField + ") but not detected"})}
+		p.Handle(ctx, []store.Incident{inc})
+	}
 }
 
 // Enqueue hands events to detection; it blocks while the queue is full
@@ -194,12 +333,59 @@ func (p *Pipeline) Run(ctx context.Context, det Detector) {
 
 func (p *Pipeline) detect(ctx context.Context, evs []event.Event) {
 	start := time.Now()
+	hz, _ := p.det.(horizoner)
+	var late []event.Event
 	for i := range evs {
+		if hz != nil && !evs[i].Timestamp.IsZero() && evs[i].Timestamp.Before(hz.Horizon()) {
+			late = append(late, evs[i])
+			continue
+		}
 		p.Handle(ctx, p.det.Process(&evs[i]))
+	}
+	p.publishHorizon()
+	if len(late) > 0 {
+		p.backfill(ctx, late)
 	}
 	p.o.Metrics.DetectSeconds.Observe(time.Since(start).Seconds())
 	p.o.Metrics.EventsDetected.Add(float64(len(evs)))
 	p.o.Metrics.QueueDepth.Set(float64(len(p.q)))
+}
+
+// publishHorizon makes the live detector's horizon visible to Commit.
+func (p *Pipeline) publishHorizon() {
+	if hz, ok := p.det.(horizoner); ok {
+		if t := hz.Horizon(); !t.IsZero() {
+			p.horizon.Store(t.UnixNano())
+		}
+	}
+}
+
+// backfill detects events older than the live horizon with a fresh engine
+// of their own, in time order: late and back-filled logs raise incidents
+// among themselves instead of being dropped. A pass holds at most
+// maxBackfill events.
+func (p *Pipeline) backfill(ctx context.Context, late []event.Event) {
+	if p.o.NewDetector == nil {
+		p.o.Metrics.EventsLateDropped.Add(float64(len(late)))
+		return
+	}
+	if len(late) > maxBackfill {
+		p.o.Metrics.EventsLateDropped.Add(float64(len(late) - maxBackfill))
+		late = late[:maxBackfill]
+	}
+	det, err := p.o.NewDetector()
+	if err != nil {
+		p.o.Log.Error("back-fill detector", "err", err)
+		p.o.Metrics.EventsLateDropped.Add(float64(len(late)))
+		return
+	}
+	slices.SortStableFunc(late, func(a, b event.Event) int { return timeline.Compare(&a, &b) })
+	for i := range late {
+		p.Handle(ctx, det.Process(&late[i]))
+	}
+	p.Handle(ctx, det.Flush())
+	p.HandleMode(ctx, det.Updated(), true)
+	p.o.Metrics.EventsBackfilled.Add(float64(len(late)))
 }
 
 // sync writes the incidents det changed in place since the last sync —
@@ -290,7 +476,9 @@ const (
 // Replay rebuilds detection state from the events stored in the last
 // ReplayWindow (oldest first), before live events are processed.
 func (p *Pipeline) Replay(ctx context.Context, det Detector) (int, error) {
-	q := store.EventQuery{From: p.o.Now().Add(-ReplayWindow), Limit: 10000}
+	// Quarantined events (dated past the clock plus MaxSkew) stay out.
+	now := p.o.Now()
+	q := store.EventQuery{From: now.Add(-ReplayWindow), To: now.Add(p.o.MaxSkew), Limit: 10000}
 	var recs []store.EventRecord
 	for len(recs) < replayMax {
 		page, err := p.o.Store.SearchEvents(ctx, store.AllTenants(), q)
@@ -308,9 +496,15 @@ func (p *Pipeline) Replay(ctx context.Context, det Detector) (int, error) {
 	slices.Reverse(recs)
 	slices.SortStableFunc(recs, func(a, b store.EventRecord) int { return timeline.Compare(&a.Event, &b.Event) })
 	for i := range recs {
+		if _, q := recs[i].Event.Fields[QuarantineField]; q {
+			continue
+		}
 		p.HandleMode(ctx, det.Process(&recs[i].Event), true)
 	}
 	p.sync(ctx, det)
+	if det == p.det {
+		p.publishHorizon()
+	}
 	return len(recs), nil
 }
 

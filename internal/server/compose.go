@@ -21,7 +21,8 @@ func (s *Server) compose(eng *worker.Engines) error {
 	if eng != nil {
 		newDetector = eng.NewDetector
 	}
-	s.pipe = pipeline.New(pipeline.Options{Store: s.st, Metrics: s.metrics, Log: s.log, Now: s.now, Queue: s.cfg.Ingest.Queue, Notify: notifier, Detect: newDetector != nil})
+	s.pipe = pipeline.New(pipeline.Options{Store: s.st, Metrics: s.metrics, Log: s.log, Now: s.now, Queue: s.cfg.Ingest.Queue, Notify: notifier, Detect: newDetector != nil,
+		MaxSkew: s.cfg.Ingest.MaxSkew, NewDetector: newDetector})
 	w, err := worker.New(worker.Options{Config: s.cfg, Store: s.st, Logger: s.log, Now: s.now, Metrics: s.metrics, Engines: eng, Notifier: notifier, Incidents: s.pipe})
 	if err != nil {
 		return err

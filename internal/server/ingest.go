@@ -46,17 +46,20 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	if p.Token != nil && p.Token.Tenant != "" {
 		tenant = p.Token.Tenant
 	}
-	recs, resp, nrejected, err := s.intake.ParseBody(body, format, tenant, func(ev *event.Event) string { return s.checkEvent(p, ev, known) })
-	if err != nil {
+	resp, nrejected, err := s.intake.IngestBody(ctx, body, format, tenant, func(ev *event.Event) string { return s.checkEvent(p, ev, known) })
+	s.metrics.IngestAccepted.Add(float64(resp.Accepted))
+	switch {
+	case errors.Is(err, intake.ErrLimit):
+		s.metrics.IngestRejected.WithLabelValues("too_large").Inc()
+		resp.Error = err.Error()
+		return &httpError{Status: http.StatusRequestEntityTooLarge, Public: resp.Error, Body: resp}
+	case errors.Is(err, intake.ErrStore):
+		s.metrics.IngestRejected.WithLabelValues("store_error").Inc()
+		resp.Error = fmt.Sprintf("events could not be stored; %d were stored before the failure, retry the rest", resp.Accepted)
+		return &httpError{Status: http.StatusServiceUnavailable, Public: resp.Error, Body: resp, Err: err}
+	case err != nil:
 		return errBadRequest("unreadable body")
 	}
-	// Durable before the acknowledgement: AppendEvents commits and syncs.
-	if err := s.intake.Commit(ctx, recs); err != nil {
-		s.metrics.IngestRejected.WithLabelValues("store_error").Add(float64(len(recs)))
-		return &httpError{Status: http.StatusServiceUnavailable, Public: "events could not be stored; retry", Err: err}
-	}
-	resp.Accepted = len(recs)
-	s.metrics.IngestAccepted.Add(float64(len(recs)))
 	if nrejected > 0 {
 		s.metrics.IngestRejected.WithLabelValues("malformed").Add(float64(nrejected))
 		resp.Error = fmt.Sprintf("%d line(s) rejected: %s", nrejected, intake.LineList(resp.Rejected))

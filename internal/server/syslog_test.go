@@ -24,7 +24,7 @@ func TestSyslogListener(t *testing.T) {
 	defer st.Close()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
-	cfg.Ingest.Syslog = config.SyslogConfig{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", Tenant: "alpha-co"}
+	cfg.Ingest.Syslog.UDP, cfg.Ingest.Syslog.TCP, cfg.Ingest.Syslog.Tenant = "127.0.0.1:0", "127.0.0.1:0", "alpha-co"
 	srv, err := New(Options{Config: cfg, Store: st})
 	if err != nil {
 		t.Fatal(err)
