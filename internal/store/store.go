@@ -128,6 +128,7 @@ type Store interface {
 	NotifyTargetStore
 	AuditStore
 	OutboxStore
+	AttestStore
 
 	// Dialect is "sqlite" or "postgres".
 	Dialect() string
@@ -767,4 +768,86 @@ type OutboxFilter struct {
 	Pending bool // only rows not delivered at their current version
 	Failing bool // only rows whose last attempt failed
 	Limit   int  // <= 0: 100; capped at 10000
+}
+
+// ---------------------------------------------------------------------------
+// Attestations (issue 17)
+
+// AttestStore keeps signed posture attestations (one DSSE envelope per
+// tenant and run) and the claims recorded in the dashboard: attestations
+// of controls, exceptions and reviewed contract clauses.
+type AttestStore interface {
+	// SavePosture stores p and sets p.ID and p.Created.
+	SavePosture(ctx context.Context, p *Posture) error
+	// ListPostures lists tenant's postures newest first (limit <= 0: 100),
+	// without their envelopes. A scope that does not allow tenant sees none.
+	ListPostures(ctx context.Context, scope Scope, tenant string, limit int) ([]Posture, error)
+	// GetPosture returns posture id with its envelope; ErrNotFound when it
+	// does not exist or the scope does not allow its tenant.
+	GetPosture(ctx context.Context, scope Scope, id int64) (*Posture, error)
+
+	// PutClaim stores a new claim and sets c.ID and c.Created.
+	PutClaim(ctx context.Context, c *Claim) error
+	// ListClaims lists claims in the scope, newest first, without evidence
+	// bytes.
+	ListClaims(ctx context.Context, scope Scope, f ClaimFilter) ([]Claim, error)
+	// GetClaim returns claim id with its evidence bytes.
+	GetClaim(ctx context.Context, scope Scope, id int64) (*Claim, error)
+	// RevokeClaim marks claim id revoked by whom at when; ErrNotFound when
+	// it does not exist, is out of scope or is already revoked.
+	RevokeClaim(ctx context.Context, scope Scope, id int64, by string, at time.Time) error
+}
+
+// Posture is one signed posture attestation.
+type Posture struct {
+	ID       int64     `json:"id"`
+	Tenant   string    `json:"tenant"`
+	RunID    int64     `json:"run_id"`
+	KeyID    string    `json:"key_id"`
+	Issued   time.Time `json:"issued"`
+	Expires  time.Time `json:"expires"`
+	Created  time.Time `json:"created"`
+	Envelope []byte    `json:"-"`
+}
+
+// Claim kinds.
+const (
+	ClaimAttestation = "attestation" // a control attested by a person
+	ClaimException   = "exception"   // a failing control accepted until expiry
+	ClaimContract    = "contract"    // reviewed contract clauses (Body: JSON)
+)
+
+// Claim is one statement recorded in the dashboard. Tenant is a tenant id
+// or "msp" for the MSP's own controls.
+type Claim struct {
+	ID      int64     `json:"id"`
+	Kind    string    `json:"kind"`
+	Tenant  string    `json:"tenant"`
+	Control string    `json:"control,omitempty"`
+	Body    string    `json:"body"` // statement, reason, or contract JSON
+	By      string    `json:"by"`
+	Owner   string    `json:"owner,omitempty"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires,omitzero"`
+
+	EvidenceName   string `json:"evidence_name,omitempty"`
+	EvidenceSHA256 string `json:"evidence_sha256,omitempty"`
+	Evidence       []byte `json:"-"`
+
+	Revoked   time.Time `json:"revoked,omitzero"`
+	RevokedBy string    `json:"revoked_by,omitempty"`
+}
+
+// Active reports whether the claim holds at t: not revoked and not expired.
+func (c *Claim) Active(t time.Time) bool {
+	return c.Revoked.IsZero() && (c.Expires.IsZero() || t.Before(c.Expires))
+}
+
+// ClaimFilter selects claims; zero fields match everything.
+type ClaimFilter struct {
+	Tenant string
+	Kind   string
+	// ActiveAt, when set, keeps only claims active at that time.
+	ActiveAt time.Time
+	Limit    int // <= 0: 1000
 }

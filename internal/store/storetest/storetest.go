@@ -57,6 +57,7 @@ func Run(t *testing.T, h Harness) {
 		{"audit_tamper", testAuditTamper},
 		{"tenant_isolation", testIsolation},
 		{"outbox", testOutbox},
+		{"attest", testAttest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
