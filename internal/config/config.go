@@ -42,6 +42,8 @@ type Config struct {
 	Auth      AuthConfig      `yaml:"auth"`
 	HTTP      HTTPConfig      `yaml:"http"`
 	Notify    NotifyConfig    `yaml:"notify"`
+	// Connectors are the MSP's tools in and out (RMM, IT Glue, PSA, SIEM).
+	Connectors ConnectorsConfig `yaml:"connectors"`
 }
 
 // NotifyConfig limits where notification targets may deliver. By default
@@ -326,6 +328,7 @@ func (c *Config) Validate() error {
 	if c.Ingest.MaxLineBytes < 256 {
 		bad("ingest.max_line_bytes", "%d: at least 256", c.Ingest.MaxLineBytes)
 	}
+	c.validateConnectors(bad)
 	if c.Ingest.Queue < 1 {
 		bad("ingest.queue", "%d: at least 1", c.Ingest.Queue)
 	}

@@ -364,3 +364,76 @@ func oneAttempt(env connector.Env) connector.Env {
 	env.Retry.Attempts = 1
 	return env
 }
+
+// ConnectWiseDefinition registers ConnectWise PSA tickets.
+func ConnectWiseDefinition() connector.Definition {
+	return connector.Definition{
+		Spec: connector.Spec{
+			Name: "connectwise", Title: "ConnectWise PSA",
+			Summary:      "one service ticket per failing control or incident, updated, noted and closed by firebreak",
+			Capabilities: []connector.Capability{connector.CapOutbound},
+			Config: []connector.Field{
+				{Name: "url", Type: "string", Required: true, Doc: "https://{site}/v4_6_release/apis/3.0"},
+				{Name: "company", Type: "string", Required: true, Doc: "login company id"},
+				{Name: "public_key", Type: "string", Required: true, Doc: "API member public key"},
+				{Name: "private_key", Type: "secret", Required: true, Secret: true, Doc: "API member private key"},
+				{Name: "client_id", Type: "string", Required: true, Doc: "developer clientId"},
+				{Name: "boards", Type: "map", Required: true, Doc: "severity → service board (default: the rest)"},
+				{Name: "priorities", Type: "map", Doc: "severity → priority name"},
+				{Name: "open_status", Type: "string", Default: "New", Doc: "status of an open ticket"},
+				{Name: "closed_status", Type: "string", Default: ">Closed", Doc: "status that closes a ticket"},
+			},
+			Permissions: []connector.Permission{{Name: cwPermission, Kind: "admin-role"}},
+			Calls: []connector.Call{
+				{Method: "GET", Path: `/service/tickets?conditions=externalXRef="fb-…"`, Permission: cwPermission, Note: "finds a ticket whose create answer was lost"},
+				{Method: "POST", Path: "/service/tickets", Permission: cwPermission},
+				{Method: "PATCH", Path: "/service/tickets/{id}", Permission: cwPermission},
+				{Method: "POST", Path: "/service/tickets/{id}/notes", Permission: cwPermission},
+			},
+			Docs: []string{"https://developer.connectwise.com/Products/ConnectWise_PSA/REST"},
+		},
+		New: func(decode func(v any) error, env connector.Env) (any, error) {
+			var c ConnectWiseConfig
+			if err := decode(&c); err != nil {
+				return nil, err
+			}
+			return NewConnectWise(c, env)
+		},
+	}
+}
+
+// HaloDefinition registers HaloPSA tickets.
+func HaloDefinition() connector.Definition {
+	return connector.Definition{
+		Spec: connector.Spec{
+			Name: "halopsa", Title: "HaloPSA",
+			Summary:      "one ticket per failing control or incident, updated, noted and closed by firebreak",
+			Capabilities: []connector.Capability{connector.CapOutbound},
+			Config: []connector.Field{
+				{Name: "url", Type: "string", Required: true, Doc: "https://{instance}.halopsa.com"},
+				{Name: "auth_url", Type: "string", Doc: "authorisation server (default <url>/auth)"},
+				{Name: "tenant", Type: "string", Doc: "hosted tenant name"},
+				{Name: "client_id", Type: "string", Required: true, Doc: "API application client id"},
+				{Name: "client_secret", Type: "secret", Required: true, Secret: true, Doc: "API application secret"},
+				{Name: "teams", Type: "map", Required: true, Doc: "severity → team (default: the rest)"},
+				{Name: "priorities", Type: "map", Doc: "severity → priority_id"},
+				{Name: "closed_status_id", Type: "int", Default: "9", Doc: "status that closes a ticket"},
+			},
+			Permissions: []connector.Permission{{Name: haloPermission, Kind: "oauth-scope"}},
+			Calls: []connector.Call{
+				{Method: "POST", Path: "/auth/token", Note: "client credentials"},
+				{Method: "GET", Path: "/api/Tickets?search=fb-…", Permission: haloPermission},
+				{Method: "POST", Path: "/api/Tickets", Permission: haloPermission},
+				{Method: "POST", Path: "/api/Actions", Permission: haloPermission},
+			},
+			Docs: []string{"https://halopsa.com/apidoc/"},
+		},
+		New: func(decode func(v any) error, env connector.Env) (any, error) {
+			var c HaloConfig
+			if err := decode(&c); err != nil {
+				return nil, err
+			}
+			return NewHalo(c, env)
+		},
+	}
+}

@@ -650,3 +650,15 @@ func queryInt(r *http.Request, name string) (int64, error) {
 	}
 	return n, nil
 }
+
+// handleAPIConnectors serves GET /api/v1/connectors: each configured
+// source's last runs per tenant, each SIEM export's counters (sent,
+// rejected, spooled, dropped at the bound) and each PSA's outbox (pending
+// and failing tickets). MSP staff only: it names every tenant.
+func (s *Server) handleAPIConnectors(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	if !p.Scope.AllTenants {
+		return store.ErrNotFound
+	}
+	writeJSON(w, http.StatusOK, s.tools.Status(r.Context()))
+	return nil
+}

@@ -3,7 +3,9 @@ package server
 import (
 	"net/netip"
 
+	"github.com/firebreak-msp/firebreak/internal/connector"
 	"github.com/firebreak-msp/firebreak/internal/intake"
+	"github.com/firebreak-msp/firebreak/internal/integrations"
 	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/worker"
 )
@@ -29,6 +31,12 @@ func (s *Server) compose(eng *worker.Engines) error {
 	}
 	w.OnChange(s.warmMatrix, s.blastChanged)
 	s.work = w
+	tools, err := integrations.New(integrations.Options{Config: s.cfg, Registry: connector.NewRegistry(integrations.Definitions()...),
+		Store: s.st, Commit: s.pipe.Commit, Estate: w.CurrentEstate, TenantMap: w.TenantMap, Log: s.log, Now: s.now})
+	if err != nil {
+		return err
+	}
+	s.tools = tools
 	in, err := intake.New(intake.Options{Config: s.cfg, Store: s.st, Pipeline: s.pipe, Tenants: w, NewDetector: newDetector, Logger: s.log, Now: s.now, Metrics: s.metrics})
 	if err != nil {
 		return err

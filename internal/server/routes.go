@@ -93,6 +93,7 @@ func (s *Server) buildRoutes() []route {
 		r("GET", "/api/v1/tokens", auth.AccessAdmin, "api_tokens", s.handleAPITokens),
 		r("POST", "/api/v1/tokens", auth.AccessAdmin, "api_token_create", s.handleAPITokenCreate),
 		r("DELETE", "/api/v1/tokens/{id}", auth.AccessAdmin, "api_token_revoke", s.handleAPITokenRevoke),
+		r("GET", "/api/v1/connectors", auth.AccessIncident, "api_connectors", s.handleAPIConnectors),
 		r("GET", "/api/v1/notify-targets", auth.AccessAdmin, "api_targets", s.handleAPITargets),
 		r("POST", "/api/v1/notify-targets", auth.AccessAdmin, "api_target_put", s.handleAPITargetPut),
 		r("DELETE", "/api/v1/notify-targets/{id}", auth.AccessAdmin, "api_target_delete", s.handleAPITargetDelete),

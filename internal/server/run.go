@@ -44,6 +44,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, tlsCfg *tls.Config) e
 		defer func() { pcancel(); <-done }()
 	}
 	g.Go(func() error { s.work.Run(gctx); return nil })
+	if !s.tools.Empty() {
+		g.Go(func() error { return s.tools.Run(gctx) })
+	}
 	if err := s.intake.Start(gctx, g, tlsCfg); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/intake"
+	"github.com/firebreak-msp/firebreak/internal/integrations"
 	"github.com/firebreak-msp/firebreak/internal/metrics"
 	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -53,6 +54,7 @@ type Server struct {
 	pipe   *pipeline.Pipeline
 	work   *worker.Worker
 	intake *intake.Intake
+	tools  *integrations.Runner // connectors: RMM, IT Glue, PSA, SIEM
 
 	routes  []route
 	mux     *http.ServeMux
