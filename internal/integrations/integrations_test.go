@@ -1,0 +1,229 @@
+package integrations
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/config"
+	"github.com/firebreak-msp/firebreak/internal/connector"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/psa"
+	"github.com/firebreak-msp/firebreak/internal/rmm"
+	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
+)
+
+// fakeRMM is an evidence and event source: two tenants, one of them
+// already written by hand, and three activity records.
+type fakeRMM struct{ Label string }
+
+func (f *fakeRMM) Collect(ctx context.Context, req connector.Request) (*connector.Evidence, error) {
+	b := rmm.NewBuilder("fake-rmm", "Fake RMM", "Fake", "rmm.example", "fake", req.Now)
+	b.Tenant("acme", "Acme")
+	b.Tenant("beta", "Beta")
+	b.Endpoint("beta", "1", "BETA-PC-1", "workstation")
+	return &connector.Evidence{Fragment: b.Fragment(), Tenants: []connector.TenantRun{{Connector: "fake", Tenant: "beta"}}}, nil
+}
+
+func (f *fakeRMM) Poll(ctx context.Context, req connector.Request, cur connector.Cursor, emit func(connector.Record) error) (connector.Cursor, []connector.TenantRun, error) {
+	n := 0
+	if cur["n"] != "" {
+		return cur, nil, nil // everything read already
+	}
+	for i, tenant := range []string{"acme", "beta", "acme"} {
+		a := rmm.Audit{TS: req.Now.Add(-time.Duration(i) * time.Minute), Operator: "sam", Action: "script.run", Result: "success", Tenant: tenant, Agent: "PC", Vendor: "fake", ActivityID: "x"}
+		if err := emit(a.Record()); err != nil {
+			return cur, nil, err
+		}
+		n++
+	}
+	return connector.Cursor{"n": "3"}, []connector.TenantRun{{Connector: "fake", Tenant: "msp", Counts: map[string]int{"events": n}}}, nil
+}
+
+type fakeSender struct {
+	mu   sync.Mutex
+	docs []string
+}
+
+func (s *fakeSender) SendBatch(ctx context.Context, docs [][]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range docs {
+		s.docs = append(s.docs, string(d))
+	}
+	return nil
+}
+func (s *fakeSender) MaxBatch() (int, int, int) { return 1 << 20, 1000, 0 }
+
+type fakePSA struct {
+	mu      sync.Mutex
+	tickets map[string]*psa.Ticket
+}
+
+func (p *fakePSA) Find(ctx context.Context, t *psa.Ticket) (string, error) { return "", nil }
+func (p *fakePSA) Create(ctx context.Context, t *psa.Ticket, company string) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := *t
+	p.tickets[t.Key] = &c
+	return t.Key, nil
+}
+func (p *fakePSA) Update(ctx context.Context, id string, t *psa.Ticket, company string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := *t
+	p.tickets[id] = &c
+	return nil
+}
+
+func node(t *testing.T, s string) yaml.Node {
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(s), &n); err != nil {
+		t.Fatal(err)
+	}
+	return *n.Content[0]
+}
+
+func TestRunner(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	estDir := filepath.Join(dir, "estate")
+	os.MkdirAll(estDir, 0o755)
+	hand := "provider: {id: msp, name: MSP}\ntenants:\n  - id: acme\n    name: Acme Corp\n"
+	os.WriteFile(filepath.Join(estDir, "estate.yaml"), []byte(hand), 0o644)
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sender, backend := &fakeSender{}, &fakePSA{tickets: map[string]*psa.Ticket{}}
+	reg := connector.NewRegistry(
+		connector.Definition{Spec: connector.Spec{Name: "fake", Capabilities: []connector.Capability{connector.CapEvidence, connector.CapEvents}},
+			New: func(decode func(any) error, env connector.Env) (any, error) {
+				f := &fakeRMM{}
+				return f, decode(f)
+			}},
+		connector.Definition{Spec: connector.Spec{Name: "siem", Capabilities: []connector.Capability{connector.CapOutbound}},
+			New: func(decode func(any) error, env connector.Env) (any, error) { return sender, nil }},
+		connector.Definition{Spec: connector.Spec{Name: "psa", Capabilities: []connector.Capability{connector.CapOutbound}},
+			New: func(decode func(any) error, env connector.Env) (any, error) { return backend, nil }},
+	)
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Estate.Paths = []string{estDir}
+	cfg.Connectors = config.ConnectorsConfig{
+		Sources: []config.SourceConfig{{Type: "fake", Settings: node(t, "label: x")}},
+		Export:  []config.ExportConfig{{Type: "siem"}},
+		Tickets: []config.TicketsConfig{{Type: "psa", Companies: map[string]string{"*": "1"}}},
+	}
+	var committed int
+	est, err := estate.Load(estDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	r, err := New(Options{Config: cfg, Registry: reg, Store: st, Now: func() time.Time { return now },
+		Commit: func(ctx context.Context, recs []store.EventRecord) error {
+			committed += len(recs)
+			return st.AppendEvents(ctx, recs)
+		},
+		Estate: func() (*estate.Estate, int64) { return est, 1 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Evidence: the fragment lands in the estate directory without the
+	// hand-written tenant, and the merged estate loads.
+	r.collect(ctx, r.sources[0])
+	merged, err := estate.Load(estDir)
+	if err != nil {
+		t.Fatalf("estate with the fragment: %v", err)
+	}
+	if len(merged.Tenants) != 2 || len(merged.Assets) != 1 || merged.Tenants[0].Name != "Acme Corp" {
+		t.Errorf("merged tenants %+v", merged.Tenants)
+	}
+	// Running again with the merged estate replaces the fragment, same result.
+	est = merged
+	r.collect(ctx, r.sources[0])
+	if again, err := estate.Load(estDir); err != nil || len(again.Tenants) != 2 {
+		t.Fatalf("second collection: %v", err)
+	}
+	// Events: committed, cursor kept across a new runner.
+	r.poll(ctx, r.sources[0])
+	r.poll(ctx, r.sources[0])
+	if committed != 3 {
+		t.Errorf("committed %d events, want 3", committed)
+	}
+	recs, _ := st.SearchEvents(ctx, store.AllTenants(), store.EventQuery{Limit: 10})
+	if len(recs) != 3 || recs[0].Event.Dataset != "rmm.audit" || recs[0].Event.Action != "script.run" {
+		t.Errorf("stored %+v", recs)
+	}
+	// Outbound: a failing control and an incident become SIEM documents
+	// and PSA tickets.
+	rep := &assess.Report{At: now, Results: []assess.Result{{Control: "MFA-01", Title: "MFA", Subject: "beta", Severity: "high", Status: assess.StatusFail, Message: "no MFA"}}}
+	if _, err := st.SaveRun(ctx, 0, "test", rep); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.UpsertIncident(ctx, &store.Incident{ID: "inc1", Tenant: "acme", Rule: "rmm_fanout_operator", Title: "fan-out", Severity: "critical", First: now, Last: now, Count: 6}); err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	go r.feed(fctx, r.exports[0])
+	go r.exports[0].x.Run(fctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sender.mu.Lock()
+		n := len(sender.docs)
+		sender.mu.Unlock()
+		if n >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	joined := strings.Join(sender.docs, "\n")
+	if !strings.Contains(joined, `"dataset":"firebreak.finding"`) || !strings.Contains(joined, `"id":"inc1"`) || !strings.Contains(joined, `"ecs":{"version"`) {
+		t.Errorf("SIEM documents:\n%s", joined)
+	}
+	r.syncTickets(ctx, r.tickets[0])
+	if len(backend.tickets) != 2 || backend.tickets["finding/beta/MFA-01"] == nil || backend.tickets["incident/inc1"] == nil {
+		t.Errorf("tickets %v", backend.tickets)
+	}
+	stat := r.Status(ctx)
+	b, _ := json.Marshal(stat)
+	if len(stat.Sources) != 1 || len(stat.Export) != 1 || len(stat.Tickets) != 1 || stat.Tickets[0].Last.Created != 2 {
+		t.Errorf("status %s", b)
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	reg := connector.NewRegistry(Definitions()...)
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.Estate.Paths = []string{dir}
+	for name, cc := range map[string]config.ConnectorsConfig{
+		"unknown-type":   {Sources: []config.SourceConfig{{Type: "kaseya"}}},
+		"unknown-key":    {Sources: []config.SourceConfig{{Type: "ninjaone", Settings: node(t, "region: eu\nclient_id: x\nclient_secret: {env: X}\nregoin: us")}}},
+		"literal-secret": {Export: []config.ExportConfig{{Type: "splunk_hec", Settings: node(t, "url: https://splunk:8088\ntoken: abc")}}},
+		"psa-as-siem":    {Export: []config.ExportConfig{{Type: "connectwise"}}},
+	} {
+		cfg.Connectors = cc
+		_, err := New(Options{Config: cfg, Registry: reg, Env: connector.Env{Getenv: func(string) string { return "v" }}})
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), "connectors.") {
+			t.Errorf("%s: error does not name the field: %v", name, err)
+		}
+	}
+}
