@@ -10,15 +10,20 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/firebreak-msp/firebreak/internal/access"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
 type validateOptions struct {
-	format string
+	format  string
+	explain bool
+	now     string
 }
 
 func (o *validateOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.format, "format", "text", "output format: text or json")
+	f.BoolVar(&o.explain, "explain", false, "also list the access the estate implies without a grant written for it (RMM agents, GDAP access groups)")
+	f.StringVar(&o.now, "now", "", "judge GDAP end dates for --explain as of this date (YYYY-MM-DD or RFC 3339; default now)")
 }
 
 func newValidateCommand(g *globalOptions) *cobra.Command {
@@ -33,8 +38,15 @@ unknown keys, wrong types, bad dates, bad enum values, duplicate ids (ids share
 one namespace across object kinds), dangling references, and CSV cells or
 missing columns.
 
+With --explain it also lists what the estate implies, so less has to be
+written: an RMM or remote-access agent on a tenant's endpoints gives the tool
+its endpoint privilege over the tenant (unless a grant from the tool to the
+tenant is written), and a GDAP relationship gives each access group its
+roles' privilege over the customer, active or eligible (PIM).
+
 Exit status is 0 when the estate is valid and 1 when it is not.`,
 		Example: `  firebreak validate examples/harbourview
+  firebreak validate --explain examples/harbourview
   firebreak validate --format json estate/ | jq '.errors[] | .path'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -57,6 +69,19 @@ type validateJSON struct {
 	Errors  []validateJSONItem `json:"errors"`
 	Counts  map[string]int     `json:"counts,omitempty"`
 	Sources []string           `json:"sources,omitempty"`
+	// Implied is the --explain list.
+	Implied []validateImplied `json:"implied,omitempty"`
+}
+
+type validateImplied struct {
+	Subject   string `json:"subject"`
+	Target    string `json:"target"`
+	Privilege string `json:"privilege"`
+	Eligible  bool   `json:"eligible,omitempty"`
+	Because   string `json:"because"`
+	File      string `json:"file,omitempty"`
+	Line      int    `json:"line,omitempty"`
+	Col       int    `json:"col,omitempty"`
 }
 
 type validateJSONItem struct {
@@ -71,6 +96,10 @@ type validateJSONItem struct {
 func runValidate(_ context.Context, opts validateOptions, g *globalOptions, path string) error {
 	if opts.format != "text" && opts.format != "json" {
 		return usageError{fmt.Errorf("unknown --format %q (expected text or json)", opts.format)}
+	}
+	now, err := parseNow(opts.now)
+	if err != nil {
+		return err
 	}
 	e, err := estate.Load(path)
 	var ve *estate.ValidationError
@@ -91,6 +120,12 @@ func runValidate(_ context.Context, opts validateOptions, g *globalOptions, path
 			"tools": len(e.Tools), "grants": len(e.Grants), "assets": len(e.Assets),
 			"backups": len(e.Backups), "ir_plans": len(e.IRPlans), "contracts": len(e.Contracts),
 			"vendors": len(e.Vendors), "attestations": len(e.Attestations), "exceptions": len(e.Exceptions),
+		}
+		if opts.explain {
+			for _, im := range access.Compute(e, access.Options{Now: now}).Implied {
+				out.Implied = append(out.Implied, validateImplied{Subject: im.Subject, Target: im.Target, Privilege: string(im.Privilege),
+					Eligible: im.Eligible, Because: im.Because, File: im.Pos.File, Line: im.Pos.Line, Col: im.Pos.Col})
+			}
 		}
 	}
 	if opts.format == "json" {
@@ -121,6 +156,23 @@ func printValidateText(w io.Writer, out validateJSON, e *estate.Estate) {
 		fmt.Fprintf(w, "%s: %d problem%s\n", out.Path, len(out.Errors), s)
 		return
 	}
+	defer func() {
+		if len(out.Implied) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "\nImplied access (%d, not written as grants):\n", len(out.Implied))
+		for _, im := range out.Implied {
+			p := im.Privilege
+			if im.Eligible {
+				p += " (eligible)"
+			}
+			at := estate.Pos{File: im.File, Line: im.Line, Col: im.Col}.String()
+			if at != "" {
+				at = "  @" + at
+			}
+			fmt.Fprintf(w, "  %s → %s: %s — %s%s\n", im.Subject, im.Target, p, im.Because, at)
+		}
+	}()
 	fmt.Fprintf(w, "%s: valid — %d tenants, %d identities, %d groups, %d tools, %d grants, %d assets, %d backups, %d IR plans, %d contracts, %d vendors (%d files)\n",
 		out.Path, len(e.Tenants), len(e.Identities), len(e.Groups), len(e.Tools), len(e.Grants), len(e.Assets),
 		len(e.Backups), len(e.IRPlans), len(e.Contracts), len(e.Vendors), len(e.Sources))

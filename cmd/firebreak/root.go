@@ -88,6 +88,7 @@ var commands = []func(*globalOptions) *cobra.Command{
 	newControlsCommand,
 	newDemoCommand,
 	newDetectCommand,
+	newEstateCommand,
 	newGenEstateCommand,
 	newGenLogsCommand,
 	newHealthcheckCommand,

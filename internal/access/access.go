@@ -43,6 +43,9 @@ type Facts struct {
 	Tenants []string
 	// Grants[i] is the privilege e.Grants[i] really conveys (see GrantPrivilege).
 	Grants []estate.Privilege
+	// Implied is access the estate implies without a grant (validate
+	// --explain lists it; the trust graph adds the agents' edges).
+	Implied []Implication
 }
 
 // Identity is what the estate says, derived, about one identity.
@@ -131,6 +134,7 @@ func Compute(e *estate.Estate, opts Options) *Facts {
 	c.grants()
 	c.identities()
 	c.adminReach()
+	c.implications()
 	return f
 }
 
@@ -659,4 +663,97 @@ func (f *Facts) AdminReuse(e *estate.Estate) []int {
 		}
 	}
 	return out
+}
+
+// Implication is access the estate implies without a grant written for it.
+type Implication struct {
+	Subject   string // tool or group id
+	Target    string // tenant id
+	Privilege estate.Privilege
+	Eligible  bool // just in time (PIM-eligible GDAP assignment)
+	Because   string
+	Pos       estate.Pos // where the implying fact was written
+	// Derived is true for access the engines already derive from the
+	// fact itself (GDAP); false for access added as if granted (agents).
+	Derived bool
+}
+
+// implications lists what the estate implies:
+//   - an RMM or remote-access agent on a tenant's endpoints gives the tool
+//     its endpoint privilege over the tenant, unless a grant from the tool
+//     to the tenant is written;
+//   - a GDAP relationship gives each of its access groups its roles'
+//     privilege over the customer, active or eligible.
+func (c *computer) implications() {
+	e := c.e
+	granted := map[[2]string]bool{}
+	for i := range e.Grants {
+		granted[[2]string{e.Grants[i].Subject, e.Grants[i].Target}] = true
+	}
+	type key struct{ tool, tenant int }
+	count := map[key]int{}
+	first := map[key]estate.Pos{}
+	var order []key
+	for ai := range e.Assets {
+		a := &e.Assets[ai]
+		tn, ok := c.tenantIdx[a.Tenant]
+		if !ok {
+			continue
+		}
+		for _, ag := range a.Agents {
+			ti, ok := c.toolIdx[ag]
+			if !ok {
+				continue
+			}
+			switch e.Tools[ti].Kind {
+			case estate.ToolRMM, estate.ToolRemoteAccess:
+			default:
+				continue
+			}
+			k := key{ti, int(tn)}
+			if count[k] == 0 {
+				order = append(order, k)
+				first[k] = a.Pos
+			}
+			count[k]++
+		}
+	}
+	for _, k := range order {
+		t, tenant := &e.Tools[k.tool], e.Tenants[k.tenant].ID
+		if granted[[2]string{t.ID, tenant}] {
+			continue
+		}
+		what := "agent"
+		if c.f.Tools[k.tool].Exec {
+			what = "agent running scripts as SYSTEM"
+		}
+		c.f.Implied = append(c.f.Implied, Implication{Subject: t.ID, Target: tenant, Privilege: c.f.Tools[k.tool].EndpointPriv,
+			Because: fmt.Sprintf("%s %s on %d of the tenant's endpoints", t.Kind, what, count[k]), Pos: first[k]})
+	}
+	for ti := range e.Tools {
+		t := &e.Tools[ti]
+		gd := t.GDAP
+		if gd == nil || gd.Status.Inactive() || c.f.Expired(gd.EndDate) {
+			continue
+		}
+		relPriv, why := RolePrivilege(gd.Roles)
+		for _, g := range gd.AccessGroups {
+			c.f.Implied = append(c.f.Implied, Implication{Subject: g, Target: gd.Customer, Privilege: relPriv, Derived: true,
+				Because: "GDAP relationship " + t.ID + " (roles " + strings.Join(gd.Roles, ", ") + "; highest " + why + ")", Pos: t.Pos})
+		}
+		for _, a := range gd.Assignments {
+			p, why := relPriv, why
+			roles := gd.Roles
+			if len(a.Roles) > 0 {
+				p, why = RolePrivilege(a.Roles)
+				roles = a.Roles
+			}
+			mode := "active"
+			if a.Eligible() {
+				mode = "eligible, just in time"
+			}
+			c.f.Implied = append(c.f.Implied, Implication{Subject: a.Group, Target: gd.Customer, Privilege: p, Eligible: a.Eligible(), Derived: true,
+				Because: "GDAP relationship " + t.ID + " assigns " + strings.Join(roles, ", ") + " (" + mode + "; highest " + why + ")", Pos: a.Pos})
+		}
+	}
 }

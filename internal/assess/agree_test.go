@@ -415,15 +415,7 @@ func TestKaseyaVSAFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := t.TempDir()
-	eb, err := os.ReadFile(filepath.Join(dir, "estate.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(src, "estate.yaml"), eb, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	j := judgeDir(t, src, now.Time)
+	j := judgeDir(t, filepath.Join(dir, "estate"), now.Time)
 	for _, want := range v.Assess {
 		key := want.Subject + " " + want.Control
 		st, ev := j.status(t, key)

@@ -12,7 +12,6 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
-
 func runAt(t *testing.T, e *estate.Estate, now time.Time) map[string]Result {
 	t.Helper()
 	en, err := New(loadCatalog(t), Options{Clock: func() time.Time { return now }, KEVMissing: "CISA KEV catalog (test: none)"})

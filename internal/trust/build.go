@@ -115,6 +115,7 @@ func Build(e *estate.Estate, opts Options) (*Graph, error) {
 	b.edges = make([]Edge, 0, ne)
 	b.nodes(e)
 	b.derive(e)
+	b.implied()
 	if len(b.problems) > 0 {
 		return nil, &BuildError{Problems: b.problems}
 	}
@@ -637,6 +638,24 @@ func hostPriv(a *estate.Asset) (Priv, string) {
 		return Operate, a.Kind + " in the tenant"
 	}
 	return Read, firstNonEmpty(a.Kind, "asset") + " in the tenant"
+}
+
+// implied adds the access the estate implies without a written grant
+// (access.Implication): an RMM or remote-access agent on a tenant's
+// endpoints gives the tool its endpoint privilege over the tenant.
+func (b *builder) implied() {
+	for _, im := range b.acc.Implied {
+		if im.Derived {
+			continue // GDAP: the relationship's own edges carry it
+		}
+		si, ok1 := b.resolve(im.Subject, KindTool)
+		ti, ok2 := b.resolve(im.Target, KindTenant)
+		if !ok1 || !ok2 {
+			continue
+		}
+		b.edge(Edge{From: si, To: ti, Priv: PrivOf(im.Privilege), Kind: EdgeGrant, Grant: "implied:" + im.Subject + "->" + im.Target,
+			Why: "implied: " + im.Because, Pos: im.Pos})
+	}
 }
 
 // rolesPriv maps directory / GDAP role names to a privilege over the tenant
