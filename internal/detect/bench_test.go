@@ -64,6 +64,7 @@ func BenchmarkEngine(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0 := cpuTime()
 			for b.Loop() {
 				e, err := NewEngine(rules, Options{})
 				if err != nil {
@@ -75,6 +76,9 @@ func BenchmarkEngine(b *testing.B) {
 				e.Flush()
 			}
 			b.ReportMetric(float64(len(evs))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			if cpu := cpuTime() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(len(evs))*float64(b.N)/cpu.Seconds(), "events/cpu-s")
+			}
 		})
 	}
 }
@@ -93,6 +97,7 @@ func BenchmarkReplay(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0 := cpuTime()
 			for b.Loop() {
 				e, err := NewEngine(rules, Options{})
 				if err != nil {
@@ -118,6 +123,9 @@ func BenchmarkReplay(b *testing.B) {
 				lines += r.Stats().Lines
 			}
 			b.ReportMetric(float64(lines)/b.Elapsed().Seconds(), "lines/s")
+			if cpu := cpuTime() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(lines)/cpu.Seconds(), "lines/cpu-s")
+			}
 			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 		})
 	}

@@ -53,7 +53,7 @@ func convertIncident(in *detect.Incident) store.Incident {
 		Status: store.StatusOpen, First: in.First, Last: in.Last, Count: int(in.Count), Level: detect.LevelRank(in.Level),
 		Techniques: in.Techniques, Key: in.Key,
 		Detail: mustJSON(map[string]any{"rule_name": in.RuleName, "level": in.Level, "samples": in.Samples, "values": in.Values,
-			"distinct": in.Distinct, "field": in.Field, "escalations": in.Escalations}),
+			"distinct": in.Distinct, "field": in.Field, "escalations": in.Escalations, "lists": in.Lists, "single": in.Single}),
 	}
 }
 

@@ -79,6 +79,7 @@ func (s *Server) buildRoutes() []route {
 		r("GET", "/api/v1/blast", auth.AccessRead, "api_blast", s.handleAPIBlast),
 		r("GET", "/api/v1/blast/ranking", auth.AccessRead, "api_blast_ranking", s.handleAPIBlastRanking),
 		r("GET", "/api/v1/incidents", auth.AccessRead, "api_incidents", s.handleAPIIncidents),
+		r("GET", "/api/v1/cases", auth.AccessRead, "api_cases", s.handleAPICases),
 		r("GET", "/api/v1/incidents/{id}", auth.AccessRead, "api_incident", s.handleAPIIncident),
 		r("POST", "/api/v1/incidents/{id}/acknowledge", auth.AccessIncident, "api_incident_ack", s.handleAPIIncidentAck),
 		r("POST", "/api/v1/incidents/{id}/resolve", auth.AccessIncident, "api_incident_resolve", s.handleAPIIncidentResolve),
