@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,6 +23,7 @@ import (
 	cdns "github.com/firebreak-msp/firebreak/internal/collect/dns"
 	"github.com/firebreak-msp/firebreak/internal/collect/graph"
 	"github.com/firebreak-msp/firebreak/internal/collect/probe"
+	"github.com/firebreak-msp/firebreak/internal/connector"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
@@ -34,6 +37,8 @@ type collectOptions struct {
 	now         func() time.Time
 	getenv      func(string) string
 	tty         *bool // nil: detect from stderr
+	// sleep replaces the retry wait (tests).
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 func (o *collectOptions) AddFlags(f *pflag.FlagSet, defConc int, defTimeout time.Duration) {
@@ -135,7 +140,7 @@ func dropFrom[T any](xs []T, drop func(T) bool) []T {
 func newCollectCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "collect",
-		Short: "Collect evidence from real systems into estate fragments (graph, dns, probe)",
+		Short: "Collect evidence from real systems into estate fragments (graph, okta, google, dns, probe)",
 		Long: `Collectors write an estate fragment (<collector>.collected.yaml) into the
 estate directory, so "firebreak assess DIR" and "firebreak blast DIR" use the
 evidence without hand-editing. Every collected object carries provenance
@@ -146,6 +151,12 @@ collection gap naming the permission, so its controls are not-evaluable
 rather than failed.`,
 	}
 	cmd.AddCommand(newCollectGraphCommand(g), newCollectDNSCommand(g), newCollectProbeCommand(g))
+	// Registered connectors get a generic verb (graph has its own, above).
+	for _, def := range newRegistry().With(connector.CapEvidence) {
+		if def.Spec.Name != "graph" {
+			cmd.AddCommand(newCollectConnectorCommand(g, def))
+		}
+	}
 	return cmd
 }
 
@@ -163,6 +174,9 @@ type collectGraphOptions struct {
 	SignInHours int
 	SignInMax   int
 	MaxAttempts int
+	Delegated   string
+	Delta       bool
+	DeltaState  string
 }
 
 // graphFileConfig is the --config file (YAML or JSON), decoded strictly.
@@ -198,7 +212,18 @@ never logged or printed.
 
 ESTATE (optional) maps Entra tenant ids to your tenant ids (entra_tenant_id)
 and receives the fragment graph.collected.yaml. Sign-ins are written as JSON
-lines to --signins (default OUT/signins) for "firebreak detect".`,
+lines to --signins (default OUT/signins) for "firebreak detect".
+
+Access models (docs/collect.md):
+  app-only   the app must be consented in every customer tenant — a GDAP
+             relationship alone answers AADSTS700016. "firebreak collect graph
+             consent" performs and verifies it through your GDAP role.
+  delegated  "firebreak collect graph signin" signs a partner admin in once
+             (device code); the refresh token is kept encrypted
+             (--delegated-token FILE, key from FIREBREAK_GRAPH_TOKEN_KEY) and
+             rotated; reach is bounded by the GDAP roles customers granted.
+
+` + graph.Spec.Help(),
 		Example: `  firebreak collect graph examples/harbourview --dry-run
   FIREBREAK_GRAPH_CLIENT_ID=… FIREBREAK_GRAPH_TENANT_ID=… FIREBREAK_GRAPH_CLIENT_SECRET=… \
     firebreak collect graph estate/ --concurrency 16
@@ -222,6 +247,10 @@ lines to --signins (default OUT/signins) for "firebreak detect".`,
 	f.IntVar(&o.SignInHours, "signin-hours", 24, "read sign-ins from the last N hours")
 	f.IntVar(&o.SignInMax, "signin-max", 100000, "read at most N sign-ins per tenant (newest first)")
 	f.IntVar(&o.MaxAttempts, "max-attempts", graph.DefaultMaxAttempts, "tries per request on 429/5xx before giving up")
+	f.StringVar(&o.Delegated, "delegated-token", "", "delegated GDAP mode: the encrypted refresh token file written by `collect graph signin` (key: FIREBREAK_GRAPH_TOKEN_KEY)")
+	f.BoolVar(&o.Delta, "delta", false, "read users through users/delta, keeping state in --delta-state (cheap repeats)")
+	f.StringVar(&o.DeltaState, "delta-state", "", "users/delta state file (default OUT/.graph-delta.json)")
+	cmd.AddCommand(newCollectGraphConsentCommand(g), newCollectGraphSigninCommand(g))
 	return cmd
 }
 
@@ -278,6 +307,14 @@ func (o *collectGraphOptions) config() (graph.Config, error) {
 		creds.CertPEM = c
 	}
 	cfg := graph.Config{Credentials: creds, Concurrency: o.Concurrency, MaxAttempts: o.MaxAttempts}
+	if o.Delegated != "" {
+		key := connector.Secret(o.env("FIREBREAK_GRAPH_TOKEN_KEY"))
+		st, err := graph.NewRefreshStore(o.Delegated, key)
+		if err != nil {
+			return graph.Config{}, fmt.Errorf("--delegated-token: %w (set FIREBREAK_GRAPH_TOKEN_KEY)", err)
+		}
+		cfg.Delegated = &graph.Delegated{ClientID: creds.ClientID, Partner: creds.TenantID, Store: st}
+	}
 	cfg.Authority = pick(o.Authority, pick(o.env("FIREBREAK_GRAPH_AUTHORITY"), fc.Authority))
 	cfg.GraphURL = pick(o.GraphURL, pick(o.env("FIREBREAK_GRAPH_URL"), fc.GraphURL))
 	if fc.Concurrency > 0 && o.Concurrency == graph.DefaultConcurrency {
@@ -310,7 +347,17 @@ func runCollectGraph(ctx context.Context, o collectGraphOptions, g *globalOption
 	if err != nil {
 		return err
 	}
-	opts := graph.Options{Estate: est, Only: o.Only, Now: o.now, SignInSince: time.Duration(o.SignInHours) * time.Hour, SignInMax: o.SignInMax}
+	opts := graph.Options{Estate: est, Only: o.Only, Now: o.now, SignInSince: time.Duration(o.SignInHours) * time.Hour, SignInMax: o.SignInMax, Delta: o.Delta}
+	deltaFile := o.DeltaState
+	if o.Delta {
+		if deltaFile == "" {
+			deltaFile = filepath.Join(out, ".graph-delta.json")
+		}
+		opts.DeltaState = &graph.DeltaState{}
+		if err := opts.DeltaState.Load(deltaFile); err != nil {
+			return err
+		}
+	}
 	if !o.NoSignIns {
 		opts.SignInDir = o.SignIns
 		if opts.SignInDir == "" {
@@ -319,7 +366,15 @@ func runCollectGraph(ctx context.Context, o collectGraphOptions, g *globalOption
 	}
 	if o.DryRun {
 		plan := []string{fmt.Sprintf("credentials: client %q, partner tenant %q, %s", cfg.Credentials.ClientID, cfg.Credentials.TenantID, credKind(cfg.Credentials))}
-		if err := cfg.Credentials.Validate(); err != nil {
+		if cfg.Delegated != nil {
+			plan[0] = fmt.Sprintf("delegated GDAP access: client %q, partner tenant %q, refresh token %s (reach bounded by each customer's GDAP roles)", cfg.Credentials.ClientID, cfg.Credentials.TenantID, o.Delegated)
+			if _, err := cfg.Delegated.Store.Load(); err != nil {
+				plan = append(plan, "WARNING: "+err.Error())
+			}
+		} else {
+			plan = append(plan, "app-only access: every customer tenant must have consented the app (check: firebreak collect graph consent --check); GDAP alone answers AADSTS700016")
+		}
+		if err := cfg.Credentials.Validate(); cfg.Delegated == nil && err != nil {
 			plan = append(plan, "WARNING: "+err.Error())
 		}
 		plan = append(plan, graph.Plan(opts)...)
@@ -358,6 +413,11 @@ func runCollectGraph(ctx context.Context, o collectGraphOptions, g *globalOption
 	path, werr := collect.WriteFragment(out, fragmentName("graph"), "graph", o.clock(), res.Fragment)
 	if werr != nil {
 		return werr
+	}
+	if opts.DeltaState != nil {
+		if err := opts.DeltaState.Save(deltaFile); err != nil {
+			return err
+		}
 	}
 	gout := graphOutput{File: path, SignIns: opts.SignInDir, Result: res}
 	if o.Format == "json" {
@@ -673,4 +733,364 @@ func yesNo(b *bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// ---- registered connectors (okta, google, …) ----
+
+// collectConnectorOptions are the flags of a connector's collect verb.
+type collectConnectorOptions struct {
+	collectOptions
+	Estate string
+	Config string
+	Only   []string
+	Events string
+	NoPoll bool
+}
+
+// newCollectConnectorCommand builds `firebreak collect NAME` for a
+// registered connector: its --help lists the permissions, configuration
+// and calls from the connector's Spec.
+func newCollectConnectorCommand(g *globalOptions, def connector.Definition) *cobra.Command {
+	var o collectConnectorOptions
+	sp := def.Spec
+	cmd := &cobra.Command{
+		Use:   sp.Name + " [ESTATE] --config FILE",
+		Short: "Collect " + sp.Summary,
+		Long: sp.Title + ": " + sp.Summary + `.
+
+Writes ` + fragmentName(sp.Name) + ` into the estate directory (every object with
+provenance; evidence a permission does not allow is a collection gap naming it,
+so its controls are not evaluable). Secrets are given in the config file as
+{env: NAME} or {file: PATH}, never inline, and are never logged.
+
+` + sp.Help(),
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Estate = args[0]
+			}
+			return runCollectConnector(cmd.Context(), def, o, g)
+		},
+	}
+	o.AddFlags(cmd.Flags(), connector.DefaultConcurrency, 60*time.Second)
+	f := cmd.Flags()
+	f.StringVar(&o.Config, "config", "", "the connector's config file (YAML); required")
+	f.StringSliceVar(&o.Only, "only", nil, "collect only these estate tenants")
+	if sp.Has(connector.CapEvents) {
+		f.StringVar(&o.Events, "events", "", "directory for event records as JSON lines (default OUT/events)")
+		f.BoolVar(&o.NoPoll, "no-events", false, "do not read events")
+	}
+	return cmd
+}
+
+// decodeStrict decodes a YAML file into v, unknown keys being errors that
+// name the line.
+func decodeStrict(path string) func(any) error {
+	return func(v any) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("reading config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(v); err != nil && err != io.EOF {
+			return fmt.Errorf("config %s: %w", path, err)
+		}
+		return nil
+	}
+}
+
+type connectorOutput struct {
+	File    string                `json:"file,omitempty"`
+	Events  string                `json:"events_dir,omitempty"`
+	Tenants []connector.TenantRun `json:"tenants,omitempty"`
+	Polled  []connector.TenantRun `json:"events,omitempty"`
+	Stats   connector.Stats       `json:"stats"`
+	Plan    []string              `json:"plan,omitempty"`
+}
+
+func runCollectConnector(ctx context.Context, def connector.Definition, o collectConnectorOptions, g *globalOptions) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	sp := def.Spec
+	if o.Config == "" && !o.DryRun {
+		return usageError{fmt.Errorf("collect %s: --config FILE is required", sp.Name)}
+	}
+	out := o.outDir(o.Estate)
+	env := connector.Env{Getenv: o.env, Log: g.log, Now: o.now, Concurrency: o.Concurrency, HTTP: &http.Client{Timeout: o.Timeout},
+		Retry: connector.Retry{Sleep: o.sleep}}
+	if o.DryRun {
+		plan := []string{sp.Title + " — calls (no network access now):"}
+		for _, c := range sp.Calls {
+			plan = append(plan, "  "+c.String())
+		}
+		plan = append(plan, "permissions:")
+		for _, p := range sp.Permissions {
+			plan = append(plan, fmt.Sprintf("  %s (%s) for %s", p.Name, p.Kind, strings.Join(p.For, ", ")))
+		}
+		if o.Config != "" {
+			// Building the connector checks the config and reads the
+			// secrets' references; it makes no network call.
+			if _, err := def.New(decodeStrict(o.Config), env); err != nil {
+				plan = append(plan, "WARNING: "+err.Error())
+			} else {
+				plan = append(plan, "config "+o.Config+": valid, secrets readable")
+			}
+		}
+		plan = append(plan, "would write "+filepath.Join(out, fragmentName(sp.Name)))
+		return printPlan(g.stdout, o.Format, sp.Title, plan)
+	}
+	inst, err := def.New(decodeStrict(o.Config), env)
+	if err != nil {
+		return err
+	}
+	var est *estate.Estate
+	if o.Estate != "" {
+		if est, err = loadEstateFor(o.Estate, out, sp.Name); err != nil {
+			return err
+		}
+	}
+	req := connector.Request{Estate: est, Only: o.Only, Now: o.clock()}
+	res := connectorOutput{}
+	if src, ok := inst.(connector.EvidenceSource); ok {
+		ev, err := src.Collect(ctx, req)
+		if err != nil {
+			return err
+		}
+		path, err := collect.WriteFragment(out, fragmentName(sp.Name), sp.Name, o.clock(), ev.Fragment)
+		if err != nil {
+			return err
+		}
+		res.File, res.Tenants, res.Stats = path, ev.Tenants, ev.Stats
+	}
+	if es, ok := inst.(connector.EventSource); ok && !o.NoPoll {
+		dir := o.Events
+		if dir == "" {
+			dir = filepath.Join(out, "events")
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		files := map[string]*os.File{}
+		defer func() {
+			for _, f := range files {
+				f.Close()
+			}
+		}()
+		_, runs, err := es.Poll(ctx, req, nil, func(r connector.Record) error {
+			f := files[r.Tenant]
+			if f == nil {
+				var err error
+				f, err = os.OpenFile(filepath.Join(dir, sp.Name+"-"+r.Tenant+".jsonl"), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+				if err != nil {
+					return err
+				}
+				files[r.Tenant] = f
+			}
+			_, err := f.Write(append(append([]byte{}, r.Raw...), '\n'))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		res.Events, res.Polled = dir, runs
+	}
+	if o.Format == "json" {
+		if err := kevJSON(g.stdout, res); err != nil {
+			return err
+		}
+	} else {
+		printConnectorResult(g.stdout, sp.Title, res)
+	}
+	failed := 0
+	for _, r := range append(append([]connector.TenantRun{}, res.Tenants...), res.Polled...) {
+		if !r.OK() {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("collect %s: %d tenant runs had errors (evidence from the others was written to %s)", sp.Name, failed, res.File)
+	}
+	return nil
+}
+
+func printConnectorResult(w io.Writer, title string, r connectorOutput) {
+	fmt.Fprintf(w, "%s: %d tenants (%d calls, %d throttled, %d retries, max %d in flight of %d)\n", title, len(r.Tenants),
+		r.Stats.Calls, r.Stats.Throttled, r.Stats.Retries, r.Stats.MaxInFlight, r.Stats.Bound)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TENANT\tCOUNTS\tGAPS\tSTATUS")
+	show := func(runs []connector.TenantRun) {
+		for _, t := range runs {
+			var counts, gaps []string
+			for _, k := range slices.Sorted(maps.Keys(t.Counts)) {
+				counts = append(counts, fmt.Sprintf("%s=%d", k, t.Counts[k]))
+			}
+			for _, gp := range t.Gaps {
+				s := gp.Evidence
+				if gp.Permission != "" {
+					s += " (" + gp.Permission + ")"
+				}
+				gaps = append(gaps, s)
+			}
+			status := "ok"
+			if !t.OK() {
+				status = "ERROR (below)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Tenant, strings.Join(counts, " "), kevCut(strings.Join(gaps, ", "), 60), status)
+		}
+	}
+	show(r.Tenants)
+	show(r.Polled)
+	tw.Flush()
+	for _, t := range append(append([]connector.TenantRun{}, r.Tenants...), r.Polled...) {
+		for _, e := range t.Errors {
+			fmt.Fprintf(w, "error: %s: %s\n", t.Tenant, e)
+		}
+		for _, n := range t.Notes {
+			fmt.Fprintf(w, "note: %s: %s\n", t.Tenant, n)
+		}
+	}
+	if r.File != "" {
+		fmt.Fprintf(w, "wrote %s\n", r.File)
+	}
+	if r.Events != "" {
+		fmt.Fprintf(w, "events in %s\n", r.Events)
+	}
+}
+
+// ---- graph consent and signin ----
+
+func newCollectGraphSigninCommand(g *globalOptions) *cobra.Command {
+	var o collectGraphOptions
+	cmd := &cobra.Command{
+		Use:   "signin --delegated-token FILE",
+		Short: "Sign a partner admin in (device code) for delegated GDAP access; the refresh token is stored encrypted",
+		Long: `Starts the OAuth 2.0 device-code flow against the partner tenant for the app
+FIREBREAK_GRAPH_CLIENT_ID (a public client with delegated Graph permissions),
+prints the code to enter at the verification page, waits for the admin, and
+stores the refresh token encrypted (AES-256-GCM) in --delegated-token with the
+key in FIREBREAK_GRAPH_TOKEN_KEY (at least 32 random bytes). Collection then
+exchanges it per customer for tokens bounded by the GDAP roles of the admin's
+access groups, and stores each rotated refresh token.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Delegated == "" {
+				return usageError{fmt.Errorf("--delegated-token FILE is required")}
+			}
+			cfg, err := o.config()
+			if err != nil {
+				return err
+			}
+			cfg.Log, cfg.Now, cfg.HTTP = g.log, o.now, &http.Client{Timeout: o.Timeout}
+			return graph.DeviceSignIn(cmd.Context(), cfg, cfg.Credentials.ClientID, cfg.Delegated.Store, func(d graph.DeviceCode) {
+				fmt.Fprintln(g.stderr, d.Message)
+			})
+		},
+	}
+	o.collectOptions.AddFlags(cmd.Flags(), 1, 60*time.Second)
+	cmd.Flags().StringVar(&o.Delegated, "delegated-token", "", "file for the encrypted refresh token (key: FIREBREAK_GRAPH_TOKEN_KEY)")
+	cmd.Flags().StringVar(&o.Authority, "authority", "", "token endpoint base (default "+graph.DefaultAuthority+")")
+	cmd.Flags().StringVar(&o.GraphURL, "graph-url", "", "Graph base URL (default "+graph.DefaultGraphURL+")")
+	return cmd
+}
+
+type consentOptions struct {
+	collectGraphOptions
+	AppID string
+	Check bool
+}
+
+func newCollectGraphConsentCommand(g *globalOptions) *cobra.Command {
+	var o consentOptions
+	cmd := &cobra.Command{
+		Use:   "consent --app APP_ID --delegated-token FILE [--check]",
+		Short: "Consent (and verify) the collector app in every GDAP customer, or only check it",
+		Long: `App-only collection works in a customer tenant only once the partner's
+multi-tenant app has a service principal there with its application
+permissions granted. For every active GDAP customer (or --only), this
+signs in as the partner admin (delegated, see "collect graph signin"), and
+through a GDAP role that allows it (Cloud Application Administrator or
+Application Administrator) creates the app's service principal when missing
+and grants each permission as an app role assignment on Microsoft Graph, then
+reads the assignments back. --check changes nothing and reports what is
+missing. Permissions: ` + strings.Join(graph.CustomerPermissions, ", "),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCollectGraphConsent(cmd.Context(), o, g)
+		},
+	}
+	o.collectOptions.AddFlags(cmd.Flags(), graph.DefaultConcurrency, 60*time.Second)
+	f := cmd.Flags()
+	f.StringVar(&o.AppID, "app", "", "the collector app's client id (default FIREBREAK_GRAPH_APP_ID)")
+	f.BoolVar(&o.Check, "check", false, "only report what is missing; change nothing")
+	f.StringVar(&o.Delegated, "delegated-token", "", "the partner admin's encrypted refresh token (from `collect graph signin`)")
+	f.StringSliceVar(&o.Only, "only", nil, "only these Entra tenant ids")
+	f.StringVar(&o.Authority, "authority", "", "token endpoint base")
+	f.StringVar(&o.GraphURL, "graph-url", "", "Graph base URL")
+	return cmd
+}
+
+func runCollectGraphConsent(ctx context.Context, o consentOptions, g *globalOptions) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if o.AppID == "" {
+		o.AppID = o.env("FIREBREAK_GRAPH_APP_ID")
+	}
+	if o.AppID == "" || o.Delegated == "" {
+		return usageError{fmt.Errorf("consent needs --app APP_ID and --delegated-token FILE")}
+	}
+	cfg, err := o.config()
+	if err != nil {
+		return err
+	}
+	cfg.Log, cfg.Now, cfg.HTTP = g.log, o.now, &http.Client{Timeout: o.Timeout}
+	c, err := graph.New(cfg)
+	if err != nil {
+		return err
+	}
+	tenants := o.Only
+	if len(tenants) == 0 {
+		if err := graph.List(ctx, c, cfg.Credentials.TenantID, "/v1.0/tenantRelationships/delegatedAdminRelationships", func(r graph.DelegatedAdminRelationship) error {
+			if r.Status == "active" && !slices.Contains(tenants, r.Customer.TenantID) {
+				tenants = append(tenants, r.Customer.TenantID)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("listing GDAP customers: %w", err)
+		}
+	}
+	results := collect.Bounded(tenants, o.Concurrency, func(t string) graph.ConsentResult {
+		return graph.Consent(ctx, c, t, o.AppID, graph.CustomerPermissions, o.Check)
+	}, nil)
+	if o.Format == "json" {
+		if err := kevJSON(g.stdout, results); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TENANT\tGRANTED NOW\tALREADY\tMISSING\tSTATUS")
+		for _, r := range results {
+			st := "ok"
+			if !r.OK() {
+				st = "INCOMPLETE"
+				if r.Error != "" {
+					st += ": " + kevCut(r.Error, 80)
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", r.Tenant, len(r.Granted), len(r.Present), strings.Join(r.Missing, ", "), st)
+		}
+		tw.Flush()
+	}
+	bad := 0
+	for _, r := range results {
+		if !r.OK() {
+			bad++
+		}
+	}
+	if bad > 0 {
+		return fmt.Errorf("collect graph consent: %d of %d tenants are not fully consented", bad, len(results))
+	}
+	return nil
 }

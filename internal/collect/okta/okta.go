@@ -62,6 +62,7 @@ var Spec = connector.Spec{
 		{Name: "orgs[].private_key", Type: "secret", Secret: true, Doc: "the service app's RSA private key (PEM)"},
 		{Name: "log_since", Type: "duration", Default: "24h", Doc: "System Log read on the first poll"},
 		{Name: "factor_concurrency", Type: "int", Default: "8", Doc: "factor requests in flight per org (under Okta's concurrent limit)"},
+		{Name: "log_dir", Type: "string", Doc: "also append System Log events as JSON lines here (okta-<tenant>.jsonl)"},
 	},
 	Permissions: []connector.Permission{
 		{Name: ScopeUsers, Kind: "oauth-scope", For: []string{EvIdentities, EvMFA}, Doc: "or an SSWS token of a Read-Only Administrator"},
