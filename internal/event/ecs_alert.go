@@ -26,10 +26,19 @@ type Alert struct {
 	Count      int64     // firebreak.count: events attributed
 	Techniques []string  // threat.technique.id (MITRE ATT&CK)
 	Key        map[string]string
-	Status     string // firebreak.status: open, acknowledged, resolved, fail, pass, …
-	Reference  string // event.reference: a link to the incident in firebreak
+	Status     string      // firebreak.status: open, acknowledged, resolved, fail, pass, …
+	Reference  string      // event.reference: a link to the incident in firebreak
+	Assignee   string      // firebreak.assignee (incident workflow)
+	Notes      []AlertNote // firebreak.notes (incident workflow)
 	// Extra is written as firebreak.detail when not empty (already JSON).
 	Extra json.RawMessage
+}
+
+// AlertNote is an analyst's note on an incident.
+type AlertNote struct {
+	At     time.Time `json:"at"`
+	Author string    `json:"author"`
+	Text   string    `json:"text"`
 }
 
 // SeverityRank is the numeric event.severity of a severity word: 1 low,
@@ -145,6 +154,23 @@ func (a *Alert) AppendECS(dst []byte) []byte {
 		}
 		dst = append(dst, '}')
 	}
+	dst = field(dst, "assignee", a.Assignee)
+	if len(a.Notes) > 0 {
+		dst = append(dst, `,"notes":[`...)
+		for i, n := range a.Notes {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"at":`...)
+			dst = appendTime(dst, n.At)
+			dst = append(dst, `,"author":`...)
+			dst = AppendString(dst, n.Author)
+			dst = append(dst, `,"text":`...)
+			dst = AppendString(dst, n.Text)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	}
 	if len(a.Extra) > 0 && json.Valid(a.Extra) {
 		dst = append(dst, `,"detail":`...)
 		dst = append(dst, a.Extra...)
@@ -196,10 +222,12 @@ type alertWire struct {
 		Alert    struct {
 			Kind string `json:"kind"`
 		} `json:"alert"`
-		Count   int64             `json:"count"`
-		Tenants []string          `json:"tenants"`
-		Key     map[string]string `json:"key"`
-		Detail  json.RawMessage   `json:"detail"`
+		Count    int64             `json:"count"`
+		Tenants  []string          `json:"tenants"`
+		Key      map[string]string `json:"key"`
+		Detail   json.RawMessage   `json:"detail"`
+		Assignee string            `json:"assignee"`
+		Notes    []AlertNote       `json:"notes"`
 	} `json:"firebreak"`
 }
 
@@ -213,6 +241,6 @@ func (a *Alert) UnmarshalJSON(b []byte) error {
 		Start: w.Event.Start, End: w.Event.End, RuleID: w.Rule.ID, RuleName: w.Rule.Name, Title: w.Message,
 		Severity: w.Firebreak.Severity, Tenant: w.Organization.ID, Tenants: w.Firebreak.Tenants, Count: w.Firebreak.Count,
 		Techniques: w.Threat.Technique.ID, Key: w.Firebreak.Key, Status: w.Firebreak.Status, Reference: w.Event.Reference,
-		Extra: w.Firebreak.Detail}
+		Extra: w.Firebreak.Detail, Assignee: w.Firebreak.Assignee, Notes: w.Firebreak.Notes}
 	return nil
 }

@@ -135,11 +135,12 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 }
 
 func TestAlertECS(t *testing.T) {
-	a := Alert{ID: "abc", Kind: "new", Time: time.Date(2026, 11, 26, 10, 5, 0, 0, time.UTC),
+	a := Alert{ID: "abc", Kind: "new", Dataset: "firebreak.incident", Time: time.Date(2026, 11, 26, 10, 5, 0, 0, time.UTC),
 		Start: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 26, 10, 5, 0, 0, time.UTC),
 		RuleID: "r1", RuleName: "SSH brute force", Title: "Brute force from 192.0.2.1", Severity: "high", Tenant: "acme",
 		Tenants: []string{"acme", "beta"}, Count: 42, Techniques: []string{"T1110.001"},
-		Key: map[string]string{"source.ip": "192.0.2.1"}, Status: "open", Extra: json.RawMessage(`{"samples":[]}`)}
+		Key: map[string]string{"source.ip": "192.0.2.1"}, Status: "open", Extra: json.RawMessage(`{"samples":[]}`),
+		Assignee: "ana", Notes: []AlertNote{{At: time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC), Author: "ana", Text: "looking \"now\""}}}
 	b, err := json.Marshal(a)
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +167,14 @@ func TestAlertECS(t *testing.T) {
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatalf("%v: %s", err, b)
+	}
+	var back Alert
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	back.Extra, a.Extra = nil, nil
+	if d := cmp.Diff(back, a); d != "" {
+		t.Errorf("alert round trip (-got +want):\n%s", d)
 	}
 	if doc.ECS.Version != ECSVersion || doc.Event.Kind != "alert" || doc.Event.Dataset != "firebreak.incident" || doc.Event.Severity != 3 ||
 		doc.Rule.ID != "r1" || doc.Org.ID != "acme" || doc.Source.IP != "192.0.2.1" || doc.Threat.Technique.ID[0] != "T1110.001" ||

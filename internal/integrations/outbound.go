@@ -25,14 +25,6 @@ func writeFragment(dir, name, collector string, at time.Time, e *estate.Estate) 
 
 func writeFile(path string, b []byte) error { return atomicfile.WriteBytes(path, 0o600, b) }
 
-// IncidentAlert is a stored incident as an ECS alert (the one conversion
-// the SIEM export and the API share).
-func IncidentAlert(inc *store.Incident) event.Alert {
-	return event.Alert{ID: inc.ID, Dataset: "firebreak.incident", Time: inc.Updated, Start: inc.First, End: inc.Last,
-		RuleID: inc.Rule, Title: inc.Title, Severity: inc.Severity, Tenant: inc.Tenant, Tenants: inc.Tenants,
-		Count: int64(inc.Count), Techniques: inc.Techniques, Key: inc.Key, Status: inc.Status, Extra: inc.Detail}
-}
-
 // FindingAlert is an assessment result as an ECS alert.
 func FindingAlert(r *assess.Result, at time.Time) event.Alert {
 	id := "finding/" + r.Subject + "/" + r.Control
@@ -64,7 +56,7 @@ func (r *Runner) feed(ctx context.Context, e exporter) {
 					continue
 				}
 				seen[inc.ID] = inc.Last
-				a := IncidentAlert(inc)
+				a := inc.ECS()
 				docs = append(docs, a.AppendECS(nil))
 			}
 			if len(docs) > 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -383,10 +384,11 @@ func (s *Server) handleAPIIncidents(w http.ResponseWriter, r *http.Request, p *a
 	if err != nil {
 		return err
 	}
-	if incs == nil {
-		incs = []store.Incident{}
+	out := make([]event.Alert, 0, len(incs))
+	for i := range incs {
+		out = append(out, incs[i].ECS())
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incidents": incs})
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
 	return nil
 }
 
@@ -440,7 +442,7 @@ func (s *Server) handleAPIIncident(w http.ResponseWriter, r *http.Request, p *au
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, inc)
+	writeJSON(w, http.StatusOK, inc.ECS())
 	return nil
 }
 
@@ -449,7 +451,7 @@ func (s *Server) handleAPIIncidentAck(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, inc)
+	writeJSON(w, http.StatusOK, inc.ECS())
 	return nil
 }
 
@@ -458,7 +460,7 @@ func (s *Server) handleAPIIncidentResolve(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, inc)
+	writeJSON(w, http.StatusOK, inc.ECS())
 	return nil
 }
 
@@ -473,7 +475,7 @@ func (s *Server) handleAPIIncidentNote(w http.ResponseWriter, r *http.Request, p
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, inc)
+	writeJSON(w, http.StatusOK, inc.ECS())
 	return nil
 }
 
@@ -488,7 +490,7 @@ func (s *Server) handleAPIIncidentAssign(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, inc)
+	writeJSON(w, http.StatusOK, inc.ECS())
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/notify"
 	"github.com/firebreak-msp/firebreak/internal/pipeline"
@@ -218,14 +219,15 @@ func TestStoredIncidentsTrackEngine(t *testing.T) {
 			t.Fatalf("listing incidents: %d %s", resp.StatusCode, body)
 		}
 		var list struct {
-			Incidents []store.Incident `json:"incidents"`
+			Incidents []event.Alert `json:"incidents"` // ECS alert documents
 		}
 		if err := json.Unmarshal([]byte(body), &list); err != nil {
 			t.Fatalf("decoding incidents: %v: %s", err, body)
 		}
 		out := map[string]incidentState{}
 		for i := range list.Incidents {
-			out[list.Incidents[i].ID] = stateOfStored(&list.Incidents[i])
+			a := &list.Incidents[i]
+			out[a.ID] = incidentState{ID: a.ID, Rule: a.RuleID, Severity: a.Severity, Tenants: a.Tenants, First: a.Start.UTC(), Last: a.End.UTC(), Count: int(a.Count)}
 		}
 		return out
 	}

@@ -851,3 +851,16 @@ type ClaimFilter struct {
 	ActiveAt time.Time
 	Limit    int // <= 0: 1000
 }
+
+// ECS returns the incident as an ECS alert document's data (event.Alert),
+// the form the API and the SIEM export write.
+func (inc *Incident) ECS() event.Alert {
+	a := event.Alert{ID: inc.ID, Dataset: "firebreak.incident", Time: inc.Updated, Start: inc.First, End: inc.Last,
+		RuleID: inc.Rule, Title: inc.Title, Severity: inc.Severity, Tenant: inc.Tenant, Tenants: inc.Tenants,
+		Count: int64(inc.Count), Techniques: inc.Techniques, Key: inc.Key, Status: inc.Status, Extra: inc.Detail,
+		Assignee: inc.Assignee}
+	for _, n := range inc.Notes {
+		a.Notes = append(a.Notes, event.AlertNote{At: n.At, Author: n.Author, Text: n.Text})
+	}
+	return a
+}
