@@ -56,7 +56,7 @@ const defaultSyncEvery = time.Second
 // is already queued.
 type Pipeline struct {
 	o   Options
-	q   chan []event.Event
+	q   chan queued
 	mu  sync.Mutex
 	det Detector
 
@@ -64,6 +64,19 @@ type Pipeline struct {
 	// written; lastSync (run's goroutine only) is when that last happened.
 	syncEvery time.Duration
 	lastSync  time.Time
+
+	// The replay at start and the live queue must not both detect an
+	// event: one committed after the pipeline was built but before the
+	// replay's query is in both. Until the replay has read the store,
+	// Commit notes the ids it commits (early, under gate's read lock from
+	// the append to the note); the replay then takes gate's write lock, so
+	// every event its query saw is noted, detects the noted ones it read as
+	// live events, and skips their queued copies (skip, Run's goroutine).
+	gate     sync.RWMutex
+	tracking bool               // guarded by gate
+	early    map[int64]struct{} // guarded by gate (and earlyMu among the read lock's holders)
+	earlyMu  sync.Mutex
+	skip     map[int64]struct{}
 
 	// horizon is the live detector's horizon in Unix ns (math.MinInt64:
 	// none yet), published by Run's goroutine for Commit's estimate.
@@ -134,6 +147,14 @@ type Treatment struct {
 	Quarantined int `json:"quarantined"`
 }
 
+// queued is one batch on the detection queue: events (their times clamped
+// to the receive clock) and, when they came through Commit, the stored
+// records' ids.
+type queued struct {
+	evs []event.Event
+	ids []int64 // parallel to evs, or nil
+}
+
 // horizoner is a Detector that can say before when it drops events.
 type horizoner interface{ Horizon() time.Time }
 
@@ -148,7 +169,8 @@ func New(o Options) *Pipeline {
 	if o.MaxSkew <= 0 {
 		o.MaxSkew = DefaultMaxSkew
 	}
-	p := &Pipeline{o: o, q: make(chan []event.Event, max(1, o.Queue/256)), syncEvery: defaultSyncEvery, hist: map[string]*history{}}
+	p := &Pipeline{o: o, q: make(chan queued, max(1, o.Queue/256)), syncEvery: defaultSyncEvery, hist: map[string]*history{},
+		tracking: o.Detect, early: map[int64]struct{}{}}
 	p.horizon.Store(math.MinInt64)
 	return p
 }
@@ -198,7 +220,13 @@ func (p *Pipeline) CommitTreated(ctx context.Context, recs []store.EventRecord) 
 			t.Live++
 		}
 	}
-	if err := p.o.Store.AppendEvents(ctx, recs); err != nil {
+	p.gate.RLock()
+	err := p.o.Store.AppendEvents(ctx, recs)
+	if err == nil && p.tracking {
+		p.noteEarly(recs)
+	}
+	p.gate.RUnlock()
+	if err != nil {
 		return Treatment{}, err
 	}
 	p.o.Metrics.EventsStored.Add(float64(len(recs)))
@@ -209,19 +237,49 @@ func (p *Pipeline) CommitTreated(ctx context.Context, recs []store.EventRecord) 
 	// Detection's clock never passes the receive clock: an event dated
 	// ahead of it (within MaxSkew) is detected as received now; the stored
 	// event keeps its own time.
-	evs := make([]event.Event, 0, len(recs)-len(quarantined))
+	b := queued{evs: make([]event.Event, 0, len(recs)-len(quarantined)), ids: make([]int64, 0, len(recs)-len(quarantined))}
 	for i := range recs {
 		if _, q := recs[i].Event.Fields[QuarantineField]; !q {
-			evs = append(evs, recs[i].Event)
-			if ev := &evs[len(evs)-1]; ev.Timestamp.After(now) {
+			b.evs = append(b.evs, recs[i].Event)
+			b.ids = append(b.ids, recs[i].ID)
+			if ev := &b.evs[len(b.evs)-1]; ev.Timestamp.After(now) {
 				ev.Timestamp = now
 			}
 		}
 	}
-	if len(evs) > 0 {
-		p.Enqueue(ctx, evs)
+	if len(b.evs) > 0 {
+		p.enqueue(ctx, b)
 	}
 	return t, nil
+}
+
+func (p *Pipeline) noteEarly(recs []store.EventRecord) {
+	p.earlyMu.Lock()
+	for i := range recs {
+		p.early[recs[i].ID] = struct{}{}
+	}
+	p.earlyMu.Unlock()
+}
+
+// endTracking ends the noting of early commits: the events of recs that
+// were also committed (and so queued) since the pipeline was built are
+// skipped when they come off the queue.
+func (p *Pipeline) endTracking(recs []store.EventRecord) {
+	p.gate.Lock()
+	defer p.gate.Unlock()
+	if !p.tracking {
+		return
+	}
+	p.tracking = false
+	for i := range recs {
+		if _, ok := p.early[recs[i].ID]; ok {
+			if p.skip == nil {
+				p.skip = map[int64]struct{}{}
+			}
+			p.skip[recs[i].ID] = struct{}{}
+		}
+	}
+	p.early = nil
 }
 
 // clockSkew opens or updates one incident per sending source (tenant, host
@@ -268,15 +326,17 @@ func (p *Pipeline) clockSkew(ctx context.Context, recs []store.EventRecord, idx 
 // Enqueue hands events to detection; it blocks while the queue is full
 // (back-pressure) until ctx ends. Events are already stored, so a dropped
 // enqueue (ctx cancelled) loses detection of these events, never the events.
-func (p *Pipeline) Enqueue(ctx context.Context, evs []event.Event) {
+func (p *Pipeline) Enqueue(ctx context.Context, evs []event.Event) { p.enqueue(ctx, queued{evs: evs}) }
+
+func (p *Pipeline) enqueue(ctx context.Context, b queued) {
 	if !p.o.Detect {
 		return // no detection configured
 	}
 	select {
-	case p.q <- evs:
+	case p.q <- b:
 		p.o.Metrics.QueueDepth.Set(float64(len(p.q)))
 	case <-ctx.Done():
-		p.o.Metrics.DetectDropped.Add(float64(len(evs)))
+		p.o.Metrics.DetectDropped.Add(float64(len(b.evs)))
 	}
 }
 
@@ -306,21 +366,24 @@ func (p *Pipeline) Run(ctx context.Context, det Detector) {
 	}
 	tick := time.NewTicker(p.syncEvery)
 	defer tick.Stop()
+	// Incidents of a batch being detected when ctx ends are still written
+	// (the loop stops between batches, then drains the queue).
+	wctx := context.WithoutCancel(ctx)
 	for {
 		select {
-		case evs := <-p.q:
-			p.detect(ctx, evs)
+		case b := <-p.q:
+			p.detect(wctx, b)
 			if time.Since(p.lastSync) >= p.syncEvery {
-				p.sync(ctx, det)
+				p.sync(wctx, det)
 			}
 		case <-tick.C:
-			p.sync(ctx, det)
+			p.sync(wctx, det)
 		case <-ctx.Done():
-			ctx := context.WithoutCancel(ctx)
+			ctx := wctx
 			for {
 				select {
-				case evs := <-p.q:
-					p.detect(ctx, evs)
+				case b := <-p.q:
+					p.detect(ctx, b)
 				default:
 					p.Handle(ctx, det.Flush())
 					p.sync(ctx, det)
@@ -331,11 +394,18 @@ func (p *Pipeline) Run(ctx context.Context, det Detector) {
 	}
 }
 
-func (p *Pipeline) detect(ctx context.Context, evs []event.Event) {
+func (p *Pipeline) detect(ctx context.Context, b queued) {
 	start := time.Now()
 	hz, _ := p.det.(horizoner)
 	var late []event.Event
+	evs := b.evs
 	for i := range evs {
+		if len(p.skip) > 0 && b.ids != nil {
+			if _, dup := p.skip[b.ids[i]]; dup {
+				delete(p.skip, b.ids[i]) // detected by the replay already
+				continue
+			}
+		}
 		if hz != nil && !evs[i].Timestamp.IsZero() && evs[i].Timestamp.Before(hz.Horizon()) {
 			late = append(late, evs[i])
 			continue
@@ -483,6 +553,7 @@ func (p *Pipeline) Replay(ctx context.Context, det Detector) (int, error) {
 	for len(recs) < replayMax {
 		page, err := p.o.Store.SearchEvents(ctx, store.AllTenants(), q)
 		if err != nil {
+			p.endTracking(nil)
 			return 0, err
 		}
 		recs = append(recs, page...)
@@ -491,17 +562,22 @@ func (p *Pipeline) Replay(ctx context.Context, det Detector) (int, error) {
 		}
 		q.BeforeID = page[len(page)-1].ID
 	}
-	// Pages come newest id first: put them in id (commit) order, then in
-	// event time, keeping commit order among equal times.
+	p.endTracking(recs)
+	wctx := context.WithoutCancel(ctx) // a replayed event's incidents are written whole
+	// Pages come newest first (by time, then id): reversed, they are in
+	// time order, commit order among equal times.
 	slices.Reverse(recs)
 	slices.SortStableFunc(recs, func(a, b store.EventRecord) int { return timeline.Compare(&a.Event, &b.Event) })
 	for i := range recs {
 		if _, q := recs[i].Event.Fields[QuarantineField]; q {
 			continue
 		}
-		p.HandleMode(ctx, det.Process(&recs[i].Event), true)
+		// Events committed since this pipeline was built were never seen
+		// by any detector: their alerts are notified as live ones.
+		_, live := p.skip[recs[i].ID]
+		p.HandleMode(wctx, det.Process(&recs[i].Event), !live)
 	}
-	p.sync(ctx, det)
+	p.sync(wctx, det)
 	if det == p.det {
 		p.publishHorizon()
 	}
