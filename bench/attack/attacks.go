@@ -198,14 +198,16 @@ func fresh(ctx context.Context, h *harness, kind storeKind, extra string) (*fixt
 	return f, nil
 }
 
-// winFailures returns n Windows 4625 lines (winlogbeat JSON) from ip,
-// one second apart from start, for tenant's domain controller.
+// winFailures returns n Windows 4625 lines (winlogbeat JSON) for one
+// account from ip, one second apart from start, for tenant's domain
+// controller: a brute force of that account once n reaches the pack's
+// threshold (10 in 10 minutes).
 func winFailures(n int, start time.Time, ip, tenant, user string) []byte {
 	var b bytes.Buffer
 	for i := range n {
 		ts := start.Add(time.Duration(i) * time.Second).UTC().Format(time.RFC3339Nano)
 		fmt.Fprintf(&b, `{"@timestamp":%q,"event":{"code":"4625","outcome":"failure","provider":"Microsoft-Windows-Security-Auditing"},"winlog":{"event_id":4625,"channel":"Security","event_data":{"TargetUserName":%q,"IpAddress":%q,"LogonType":"3","SubStatus":"0xc000006a"}},"host":{"name":"dc01.%s.example"}}`+"\n",
-			ts, fmt.Sprintf("%s%d", user, i%3), ip, tenant)
+			ts, user, ip, tenant)
 	}
 	return b.Bytes()
 }

@@ -1,14 +1,13 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/firebreak-msp/firebreak/internal/auth"
+	"github.com/firebreak-msp/firebreak/internal/password"
 )
-
-const minPasswordLen = 12
 
 type accountPage struct {
 	pageBase
@@ -25,7 +24,8 @@ func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request, p *auth.P
 }
 
 // handleAccountPassword changes the signed-in user's password: the current
-// one is required, the new one must be at least 12 characters, and every
+// one is required, the new one must pass password.Check (12 characters or
+// more, not common, breached or easily guessed), and every
 // other session of the user is signed out.
 func (s *Server) handleAccountPassword(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
@@ -46,14 +46,15 @@ func (s *Server) handleAccountPassword(w http.ResponseWriter, r *http.Request, p
 		s.loginFailure(ctx, r, p.User, "bad_password")
 		return fail(http.StatusForbidden, "The current password is wrong.")
 	}
-	if utf8.RuneCountInString(nw) < minPasswordLen || len(nw) > 1024 {
-		return fail(http.StatusBadRequest, "The new password must be 12 to 1024 characters.")
-	}
 	if nw != again {
 		return fail(http.StatusBadRequest, "The two new passwords differ.")
 	}
 	if nw == cur {
 		return fail(http.StatusBadRequest, "The new password must differ from the current one.")
+	}
+	var rej *password.RejectedError
+	if err := password.Check(nw, p.User.Username, p.User.Email); errors.As(err, &rej) {
+		return fail(http.StatusBadRequest, "That password cannot be used: "+rej.Reason+".")
 	}
 	hash, err := auth.HashPassword(nw)
 	if err != nil {

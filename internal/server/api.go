@@ -162,7 +162,24 @@ type validationBody struct {
 	Tenants  int                 `json:"tenants,omitempty"`
 }
 
+// estateSlot takes one of the maxEstateJobs slots, or answers 429 when all
+// are taken; release it when done.
+func (s *Server) estateSlot(w http.ResponseWriter) (release func(), err error) {
+	select {
+	case s.estateSlots <- struct{}{}:
+		return func() { <-s.estateSlots }, nil
+	default:
+		w.Header().Set("Retry-After", "5")
+		return nil, errStatus(http.StatusTooManyRequests, "other estate validations are running; retry in a few seconds")
+	}
+}
+
 func (s *Server) handleAPIEstateValidate(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	release, err := s.estateSlot(w)
+	if err != nil {
+		return err
+	}
+	defer release()
 	e, err := s.parseEstateBody(w, r)
 	if err != nil {
 		var ve *estate.ValidationError
@@ -182,6 +199,11 @@ func (s *Server) handleAPIEstateValidate(w http.ResponseWriter, r *http.Request,
 
 func (s *Server) handleAPIEstateUpload(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
+	release, err := s.estateSlot(w)
+	if err != nil {
+		return err
+	}
+	defer release()
 	e, err := s.parseEstateBody(w, r)
 	if err != nil {
 		var ve *estate.ValidationError

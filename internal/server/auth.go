@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/hmac"
+	"encoding/hex"
 	"errors"
 	"html/template"
 	"net/http"
@@ -85,6 +86,28 @@ func (s *Server) authEvent(ctx context.Context, r *http.Request, user, outcome, 
 	s.pipe.Submit(ctx, ev)
 }
 
+// unknownUsername is what a failed sign-in records for a username no
+// account has: people type passwords into the username box, so the text
+// is never stored; a keyed hash (per process) still lets detection count
+// distinct names tried and tell repeats apart.
+func (s *Server) unknownUsername(typed string) string {
+	m := s.sess.MAC()
+	m.Write([]byte("unknown-username:" + strings.ToLower(typed)))
+	return "unknown-" + hex.EncodeToString(m.Sum(nil)[:8])
+}
+
+// recordedUsername is typed when an account has that name, else
+// unknownUsername(typed).
+func (s *Server) recordedUsername(ctx context.Context, typed string) string {
+	if typed == "" {
+		return ""
+	}
+	if u, err := s.st.GetUser(ctx, typed); err == nil {
+		return u.Username
+	}
+	return s.unknownUsername(typed)
+}
+
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
 	ctx := r.Context()
 	if err := r.ParseForm(); err != nil {
@@ -105,8 +128,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *auth.Pri
 	generic := "Wrong username or password, or the account is locked."
 	if !s.sess.LoginIP.Allow(ip, now) || !s.sess.LoginUser.Allow(strings.ToLower(username), now) {
 		s.metrics.AuthFailures.WithLabelValues("rate_limited").Inc()
-		s.authEvent(ctx, r, username, event.OutcomeFailure, "rate_limited")
-		s.audit(ctx, &auth.Principal{IP: ip}, "login.rate_limited", username, "", nil)
+		recorded := s.recordedUsername(ctx, username)
+		s.authEvent(ctx, r, recorded, event.OutcomeFailure, "rate_limited")
+		s.audit(ctx, &auth.Principal{IP: ip}, "login.rate_limited", recorded, "", nil)
 		w.Header().Set("Retry-After", "60")
 		return s.renderLogin(w, r, http.StatusTooManyRequests, "Too many sign-in attempts. Wait a minute and try again.", username)
 	}
@@ -122,8 +146,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *auth.Pri
 		// which usernames exist.
 		_, _ = auth.CheckPassword(auth.DummyHash(), password)
 		s.metrics.AuthFailures.WithLabelValues("unknown_user").Inc()
-		s.authEvent(ctx, r, username, event.OutcomeFailure, "unknown_user")
-		s.audit(ctx, &auth.Principal{IP: ip}, "login.failure", username, "", map[string]string{"reason": "unknown_user"})
+		recorded := s.unknownUsername(username)
+		s.authEvent(ctx, r, recorded, event.OutcomeFailure, "unknown_user")
+		s.audit(ctx, &auth.Principal{IP: ip}, "login.failure", recorded, "", map[string]string{"reason": "unknown_user"})
 		return s.renderLogin(w, r, http.StatusUnauthorized, generic, username)
 	}
 	if u.Disabled || u.Locked(now) {

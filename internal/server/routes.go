@@ -68,7 +68,7 @@ func (s *Server) buildRoutes() []route {
 		r("GET", "/api/v1/tenants/{id}", auth.AccessRead, "api_tenant", s.handleAPITenant),
 		r("GET", "/api/v1/estate", auth.AccessRead, "api_estate", s.handleAPIEstate),
 		r("POST", "/api/v1/estate", auth.AccessAdmin, "api_estate_upload", s.handleAPIEstateUpload),
-		r("POST", "/api/v1/estate/validate", auth.AccessRead, "api_estate_validate", s.handleAPIEstateValidate),
+		r("POST", "/api/v1/estate/validate", auth.AccessIncident, "api_estate_validate", s.handleAPIEstateValidate),
 		r("GET", "/api/v1/estate/snapshots", auth.AccessRead, "api_snapshots", s.handleAPISnapshots),
 		r("GET", "/api/v1/estate/diff", auth.AccessRead, "api_estate_diff", s.handleAPIEstateDiff),
 		r("GET", "/api/v1/assessments", auth.AccessRead, "api_runs", s.handleAPIRuns),

@@ -654,3 +654,40 @@ func TestMetricsNotPublic(t *testing.T) {
 		t.Errorf("loopback scraper /metrics: %d", resp.StatusCode)
 	}
 }
+
+// A failed sign-in records the username only when an account has it:
+// people type passwords into the username box, so an unknown name is kept
+// only as a keyed hash, in the audit log and in detection's events alike,
+// and the same text always gives the same hash.
+func TestFailedSignInRecordsNoUnknownUsername(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	c.do("GET", "/login", nil, nil)
+	typed := "Correct-Horse-typed-as-a-username"
+	for _, name := range []string{typed, typed, "analyst1"} {
+		v := url.Values{"username": {name}, "password": {"wrong-password"}, "csrf": {c.csrf}}
+		c.do("POST", "/login", strings.NewReader(v.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	}
+	ctx := context.Background()
+	es, err := f.st.ListAudit(ctx, store.AllTenants(), store.AuditFilter{Action: "login.failure", Limit: 10})
+	if err != nil || len(es) != 3 {
+		t.Fatalf("audit: %v %d entries, want 3", err, len(es))
+	}
+	var targets []string
+	for _, e := range es {
+		targets = append(targets, e.Target)
+	}
+	slices.Sort(targets)
+	if targets[0] != "analyst1" || !strings.HasPrefix(targets[1], "unknown-") || targets[1] != targets[2] {
+		t.Errorf("audit targets %q, want analyst1 and one repeated keyed hash", targets)
+	}
+	evs, err := f.st.SearchEvents(ctx, store.AllTenants(), store.EventQuery{Dataset: "firebreak.auth", Limit: 100})
+	if err != nil || len(evs) < 3 {
+		t.Fatalf("auth events: %v %d, want the three failures", err, len(evs))
+	}
+	for _, e := range evs {
+		if strings.Contains(e.Event.UserName, "Horse") || strings.Contains(e.Raw, "Horse") {
+			t.Errorf("detection event keeps the typed text: %+v", e.Event)
+		}
+	}
+}

@@ -72,9 +72,16 @@ type Server struct {
 	badge       map[string]badgeCount // open incidents per scope, for the nav badge
 	accessCache viewCache             // per snapshot id
 
+	// estateSlots bounds estate validations and uploads running at once
+	// (each parses and validates a whole estate: CPU and memory).
+	estateSlots chan struct{}
+
 	mu    sync.RWMutex
 	ready bool
 }
+
+// maxEstateJobs is how many estate validations or uploads run at once.
+const maxEstateJobs = 2
 
 // New builds a server and its routes. It starts no goroutines.
 func New(opts Options) (*Server, error) {
@@ -85,12 +92,13 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:     opts.Config,
-		st:      opts.Store,
-		log:     opts.Logger,
-		now:     opts.Now,
-		version: opts.Version,
-		tls:     opts.TLS,
+		estateSlots: make(chan struct{}, maxEstateJobs),
+		cfg:         opts.Config,
+		st:          opts.Store,
+		log:         opts.Logger,
+		now:         opts.Now,
+		version:     opts.Version,
+		tls:         opts.TLS,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

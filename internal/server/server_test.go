@@ -602,6 +602,33 @@ func TestEstateValidateUpload(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("analyst upload: %d", resp.StatusCode)
 	}
+	// Validation is an owner/analyst action: not a tenant viewer's, not a
+	// token's, whatever it may read.
+	resp, _ = a.do("POST", "/api/v1/estate/validate", strings.NewReader(good), map[string]string{"X-CSRF-Token": a.csrf})
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("analyst validation: %d", resp.StatusCode)
+	}
+	v := f.client()
+	v.login("viewer-a")
+	resp, _ = v.do("POST", "/api/v1/estate/validate", strings.NewReader(good), map[string]string{"X-CSRF-Token": v.csrf})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("tenant viewer validation: %d, want 403", resp.StatusCode)
+	}
+	resp, _ = f.client().do("POST", "/api/v1/estate/validate", strings.NewReader(good), map[string]string{"Authorization": "Bearer " + f.tokenA})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("token validation: %d, want 403", resp.StatusCode)
+	}
+	// With every slot taken, a further validation waits its turn (429).
+	for range maxEstateJobs {
+		f.srv.estateSlots <- struct{}{}
+	}
+	resp, _ = a.do("POST", "/api/v1/estate/validate", strings.NewReader(good), map[string]string{"X-CSRF-Token": a.csrf})
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("validation with every slot taken: %d, want 429 with Retry-After", resp.StatusCode)
+	}
+	for range maxEstateJobs {
+		<-f.srv.estateSlots
+	}
 }
 
 func TestChangePassword(t *testing.T) {
@@ -610,15 +637,17 @@ func TestChangePassword(t *testing.T) {
 	c.login("analyst1")
 	other := f.client()
 	other.login("analyst1")
-	resp, _ := c.form("/account/password", url.Values{"current": {"wrong"}, "new": {"a-long-new-password"}, "again": {"a-long-new-password"}})
+	resp, _ := c.form("/account/password", url.Values{"current": {"wrong"}, "new": {"velvet harbour quietly ninety lamps"}, "again": {"velvet harbour quietly ninety lamps"}})
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("wrong current password: %d", resp.StatusCode)
 	}
-	resp, _ = c.form("/account/password", url.Values{"current": {f.pw["analyst1"]}, "new": {"short"}, "again": {"short"}})
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("short password: %d", resp.StatusCode)
+	for _, weak := range []string{"short", "aaaaaaaaaaaa", "password1234", "123456789012", "analyst1analyst1"} {
+		resp, body := c.form("/account/password", url.Values{"current": {f.pw["analyst1"]}, "new": {weak}, "again": {weak}})
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "cannot be used") {
+			t.Errorf("weak password %q: %d", weak, resp.StatusCode)
+		}
 	}
-	resp, _ = c.form("/account/password", url.Values{"current": {f.pw["analyst1"]}, "new": {"a-long-new-password"}, "again": {"a-long-new-password"}})
+	resp, _ = c.form("/account/password", url.Values{"current": {f.pw["analyst1"]}, "new": {"velvet harbour quietly ninety lamps"}, "again": {"velvet harbour quietly ninety lamps"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("change: %d", resp.StatusCode)
 	}
@@ -628,6 +657,6 @@ func TestChangePassword(t *testing.T) {
 	if resp, _ := other.do("GET", "/api/v1/me", nil, nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("other session after change: %d", resp.StatusCode)
 	}
-	f.pw["analyst1"] = "a-long-new-password"
+	f.pw["analyst1"] = "velvet harbour quietly ninety lamps"
 	f.client().login("analyst1")
 }
