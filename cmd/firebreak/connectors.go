@@ -1,18 +1,13 @@
 package main
 
 import (
-	"github.com/firebreak-msp/firebreak/internal/collect/google"
-	"github.com/firebreak-msp/firebreak/internal/collect/graph"
-	"github.com/firebreak-msp/firebreak/internal/collect/okta"
 	"github.com/firebreak-msp/firebreak/internal/connector"
+	"github.com/firebreak-msp/firebreak/internal/integrations"
 )
 
-// newRegistry lists every connector this binary knows. Adding one is a new
-// package with a connector.Definition and one line here.
+// newRegistry is the one list of connectors this binary knows (the same
+// one serve runs): integrations.Definitions. Adding a connector is a new
+// package with a connector.Definition and one line there.
 func newRegistry() *connector.Registry {
-	return connector.NewRegistry(
-		graph.Definition,
-		okta.Definition,
-		google.Definition,
-	)
+	return connector.NewRegistry(integrations.Definitions()...)
 }

@@ -27,6 +27,9 @@ import (
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/firebreak-msp/firebreak/internal/collect/google"
+	"github.com/firebreak-msp/firebreak/internal/collect/graph"
+	"github.com/firebreak-msp/firebreak/internal/collect/okta"
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/connector"
 	"github.com/firebreak-msp/firebreak/internal/estate"
@@ -42,7 +45,8 @@ import (
 // Definitions are the connectors this package adds to a registry.
 func Definitions() []connector.Definition {
 	return []connector.Definition{ninjaone.Definition(), datto.Definition(), itglue.Definition(),
-		export.SentinelDefinition(), export.HECDefinition(), psa.ConnectWiseDefinition(), psa.HaloDefinition()}
+		export.SentinelDefinition(), export.HECDefinition(), psa.ConnectWiseDefinition(), psa.HaloDefinition(),
+		graph.Definition, okta.Definition, google.Definition}
 }
 
 // Options wire a Runner into serve.

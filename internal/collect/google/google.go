@@ -54,7 +54,7 @@ const (
 var Spec = connector.Spec{
 	Name:         "google",
 	Title:        "Google Workspace",
-	Summary:      "Users (2-Step Verification enrolment and enforcement, suspended/archived, last login), admin roles, and login audit events of each customer's Google Workspace",
+	Summary:      "users (2-Step Verification enrolment and enforcement, suspended/archived, last login), admin roles, and login audit events of each customer's Google Workspace",
 	Capabilities: []connector.Capability{connector.CapEvidence, connector.CapEvents},
 	Schedule:     time.Hour,
 	Config: []connector.Field{

@@ -50,7 +50,7 @@ const (
 var Spec = connector.Spec{
 	Name:         "okta",
 	Title:        "Okta",
-	Summary:      "Users (status, last login), enrolled factors, admin roles and the System Log of each customer's Okta org",
+	Summary:      "users (status, last login), enrolled factors, admin roles and the System Log of each customer's Okta org",
 	Capabilities: []connector.Capability{connector.CapEvidence, connector.CapEvents},
 	Schedule:     time.Hour,
 	Config: []connector.Field{
