@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/event"
 )
 
 // TestChainHashGolden pins the canonical audit encoding: changing it would
@@ -95,6 +98,33 @@ func TestScope(t *testing.T) {
 	} {
 		if got := tc.s.Allows(tc.tenant); got != tc.want {
 			t.Errorf("%v.Allows(%q) = %v", tc.s, tc.tenant, got)
+		}
+	}
+}
+
+// TestEventRecordJSONIsECS: the JetStream payload (an EventRecord as JSON)
+// carries the event in ECS form, and a payload written before (Go field
+// names) still decodes to the same event.
+func TestEventRecordJSONIsECS(t *testing.T) {
+	rec := EventRecord{ID: 7, Event: event.Event{Timestamp: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC), UserName: "root",
+		SourceIP: netip.MustParseAddr("203.0.113.5"), Tenant: "acme", Dataset: "sshd", Outcome: "failure"}}
+	b, err := json.Marshal(&rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"user":{"name":"root"}`, `"source":{"ip":"203.0.113.5"}`, `"dataset":"system.auth"`, `"ecs":{"version"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("payload lacks %s: %s", want, b)
+		}
+	}
+	old := `{"id":7,"received":"0001-01-01T00:00:00Z","event":{"Timestamp":"2026-11-26T10:00:00Z","Category":"","Action":"","Outcome":"failure","Reason":"","Code":"","Count":0,"UserName":"root","UserDomain":"","SourceIP":"203.0.113.5","SourcePort":0,"HostName":"","Tenant":"acme","Dataset":"sshd","Fields":null,"File":"","Offset":0,"Line":0}}`
+	for name, in := range map[string][]byte{"ecs": b, "legacy": []byte(old)} {
+		var got EventRecord
+		if err := json.Unmarshal(in, &got); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got.Event.UserName != "root" || got.Event.SourceIP != rec.Event.SourceIP || got.Event.Dataset != "sshd" || !got.Event.Timestamp.Equal(rec.Event.Timestamp) || got.ID != 7 {
+			t.Errorf("%s: %+v", name, got)
 		}
 	}
 }
