@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"embed"
+	"encoding/json"
 	"io/fs"
 	"time"
 
@@ -31,7 +32,7 @@ func (d *detector) Updated() []store.Incident {
 	}
 	out := make([]store.Incident, 0, len(up))
 	for i := range up {
-		out = append(out, convertIncident(&up[i]))
+		out = append(out, Stored(&up[i]))
 	}
 	return out
 }
@@ -42,19 +43,40 @@ func convertAlerts(as []detect.Alert) []store.Incident {
 	}
 	out := make([]store.Incident, 0, len(as))
 	for _, a := range as {
-		out = append(out, convertIncident(&a.Incident))
+		out = append(out, Stored(&a.Incident))
 	}
 	return out
 }
 
-func convertIncident(in *detect.Incident) store.Incident {
+// Stored is the one conversion of a detected incident into the store: the
+// summary the store indexes (tenants, rule, severity, times, count, key) in
+// its columns, and the detector's incident itself as the detail. Detection
+// reads it back; nothing else encodes or decodes incident details.
+func Stored(in *detect.Incident) store.Incident {
 	return store.Incident{
 		ID: in.ID, Tenant: in.Tenant, Tenants: in.Tenants, Rule: in.Rule, Title: in.Title, Severity: in.Severity,
 		Status: store.StatusOpen, First: in.First, Last: in.Last, Count: int(in.Count), Level: detect.LevelRank(in.Level),
 		Techniques: in.Techniques, Key: in.Key,
-		Detail: mustJSON(map[string]any{"rule_name": in.RuleName, "level": in.Level, "samples": in.Samples, "values": in.Values,
-			"distinct": in.Distinct, "field": in.Field, "escalations": in.Escalations, "lists": in.Lists, "single": in.Single}),
+		Detail: mustJSON(in),
 	}
+}
+
+// Detection is the detector's incident behind a stored one: the detail
+// (rule name, level, samples, values, lists, escalations, single) with the
+// store's columns, which the workflow and the sync keep current, over it.
+// Details written before Stored kept the same keys and read the same.
+// Incidents firebreak raises itself (drift, clock skew) have no samples.
+func Detection(in *store.Incident) *detect.Incident {
+	d := &detect.Incident{}
+	if len(in.Detail) > 0 {
+		_ = json.Unmarshal(in.Detail, d) // a detail of another shape leaves the fields zero
+	}
+	d.ID, d.Rule, d.Title, d.Severity, d.Tenant, d.Tenants = in.ID, in.Rule, in.Title, in.Severity, in.Tenant, in.Tenants
+	d.Key, d.First, d.Last, d.Count, d.Techniques = in.Key, in.First, in.Last, int64(in.Count), in.Techniques
+	if d.Key == nil {
+		d.Key = map[string]string{}
+	}
+	return d
 }
 
 //go:embed rules/*.yml

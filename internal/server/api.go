@@ -16,6 +16,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -429,7 +430,7 @@ func (s *Server) handleAPICases(w http.ResponseWriter, r *http.Request, p *auth.
 	}
 	dets := make([]*detect.Incident, 0, len(incs))
 	for i := range incs {
-		dets = append(dets, detectIncident(&incs[i]))
+		dets = append(dets, pipeline.Detection(&incs[i]))
 	}
 	cases := detect.Cases(dets)
 	if cases == nil {
@@ -437,26 +438,6 @@ func (s *Server) handleAPICases(w http.ResponseWriter, r *http.Request, p *auth.
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"cases": cases})
 	return nil
-}
-
-// detectIncident turns a stored incident back into the detector's type,
-// for detect.Cases: the key, tenants, times and counts, and from the detail
-// the rule name, the samples and whether a single-event rule raised it.
-func detectIncident(in *store.Incident) *detect.Incident {
-	d := &detect.Incident{ID: in.ID, Rule: in.Rule, Title: in.Title, Severity: in.Severity, Tenant: in.Tenant,
-		Tenants: in.Tenants, Key: in.Key, First: in.First, Last: in.Last, Count: int64(in.Count), Techniques: in.Techniques}
-	var detail struct {
-		RuleName string          `json:"rule_name"`
-		Samples  []detect.Sample `json:"samples"`
-		Single   bool            `json:"single"`
-	}
-	if len(in.Detail) > 0 && json.Unmarshal(in.Detail, &detail) == nil {
-		d.RuleName, d.Samples, d.Single = detail.RuleName, detail.Samples, detail.Single
-	}
-	if d.Key == nil {
-		d.Key = map[string]string{}
-	}
-	return d
 }
 
 func (s *Server) handleAPIIncident(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -630,10 +631,7 @@ func (s *Server) handleIncident(w http.ResponseWriter, r *http.Request, p *auth.
 // of tenants in scope (defence in depth: the store already withholds the
 // detail of cross-tenant incidents from tenant scopes).
 func incidentSamples(inc *store.Incident, scope store.Scope) []sampleView {
-	var d sampleDetail
-	if len(inc.Detail) == 0 || jsonUnmarshal(inc.Detail, &d) != nil {
-		return nil
-	}
+	d := pipeline.Detection(inc)
 	var out []sampleView
 	for _, ev := range d.Samples {
 		if !scope.AllTenants && ev.Tenant != scope.Tenant {

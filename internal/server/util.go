@@ -8,8 +8,6 @@ import (
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
 func urlPathEscape(s string) string { return url.PathEscape(s) }
 
 func mustJSON(v any) json.RawMessage {
