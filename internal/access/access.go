@@ -151,6 +151,7 @@ type computer struct {
 	groupIdx    map[string]int
 	toolIdx     map[string]int
 	assetIdx    map[string]int
+	owners      *estate.Owners
 }
 
 func (c *computer) index() {
@@ -173,6 +174,7 @@ func (c *computer) index() {
 	for i := range e.Tools {
 		c.toolIdx[e.Tools[i].ID] = i
 	}
+	c.owners = estate.NewOwners(e)
 	c.assetIdx = make(map[string]int, len(e.Assets))
 	for i := range e.Assets {
 		c.assetIdx[e.Assets[i].ID] = i
@@ -466,28 +468,11 @@ func (c *computer) idle(x *estate.Identity, staleDays int) string {
 	return ""
 }
 
-// TargetTenant is the tenant a grant target lies in: the tenant itself, or
-// the tenant owning the asset, identity, group or tool; "" for the MSP's own
-// objects and unknown ids.
+// targetTenant is the tenant a grant target lies in (estate.Owners): the
+// tenant itself, or the tenant owning the asset, identity, group or tool;
+// false for the MSP's own objects and unknown ids.
 func (f *Facts) targetTenant(c *computer, target string) (int32, bool) {
-	if t, ok := c.tenantIdx[target]; ok {
-		return t, true
-	}
-	owner := ""
-	if i, ok := c.assetIdx[target]; ok {
-		owner = c.e.Assets[i].Tenant
-	} else if i, ok := c.identityIdx[target]; ok {
-		owner = c.e.Identities[i].Home
-	} else if i, ok := c.toolIdx[target]; ok {
-		t := &c.e.Tools[i]
-		owner = t.Owner
-		if t.GDAP != nil {
-			owner = t.GDAP.Customer
-		}
-	} else if i, ok := c.groupIdx[target]; ok {
-		owner = c.e.Groups[i].Home
-	}
-	t, ok := c.tenantIdx[owner]
+	t, ok := c.tenantIdx[c.owners.Of(target)]
 	return t, ok
 }
 

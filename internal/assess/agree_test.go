@@ -468,3 +468,14 @@ func TestKaseyaVSAFixture(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusRank pins the one status order (report, dashboard and store
+// call Status.Rank): strictly worst first, every status distinct.
+func TestStatusRank(t *testing.T) {
+	order := []Status{StatusFail, StatusExcepted, StatusNotEvaluable, StatusAttested, StatusPass, StatusNotApplicable, Status("bogus")}
+	for i := 1; i < len(order); i++ {
+		if order[i-1].Rank() <= order[i].Rank() {
+			t.Errorf("%s (rank %d) does not outrank %s (rank %d)", order[i-1], order[i-1].Rank(), order[i], order[i].Rank())
+		}
+	}
+}

@@ -17,6 +17,7 @@ type index struct {
 	now      time.Time
 	settings estate.Settings
 	acc      *access.Facts // the derived access facts trust reads too
+	owners   *estate.Owners
 
 	tenantIdx   map[string]int
 	identityIdx map[string]int
@@ -129,6 +130,7 @@ func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog, acc *access.Fact
 		now:      now,
 		settings: e.Settings.WithDefaults(),
 		acc:      acc,
+		owners:   estate.NewOwners(e),
 		kev:      kc,
 		subj:     make(map[string]*subjectData, len(e.Tenants)+1),
 	}
@@ -454,26 +456,9 @@ func (x *index) targetTenant(target string) string {
 	return ""
 }
 
-// ownerOf returns the subject an object id belongs to ("msp" when unknown).
-func (x *index) ownerOf(id string) string {
-	if i, ok := x.assetIdx[id]; ok {
-		return nonEmpty(x.e.Assets[i].Tenant)
-	}
-	if i, ok := x.identityIdx[id]; ok {
-		return nonEmpty(x.e.Identities[i].Home)
-	}
-	if i, ok := x.toolIdx[id]; ok {
-		t := &x.e.Tools[i]
-		if t.GDAP != nil && t.GDAP.Customer != "" {
-			return t.GDAP.Customer
-		}
-		return nonEmpty(t.Owner)
-	}
-	if _, ok := x.tenantIdx[id]; ok {
-		return id
-	}
-	return estate.MSP
-}
+// ownerOf returns the subject an object id belongs to ("msp" when
+// unknown): estate.Owners, the one ownership rule.
+func (x *index) ownerOf(id string) string { return x.owners.Of(id) }
 
 func nonEmpty(s string) string {
 	if s == "" {

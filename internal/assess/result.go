@@ -18,6 +18,28 @@ const (
 	StatusExcepted      Status = "excepted"
 )
 
+// Rank orders statuses for one cell of a matrix, the worst highest: fail 6,
+// excepted 5 (a failure accepted), not_evaluable 4 (maybe failing),
+// attested 3, pass 2, not_applicable 1, anything else 0. It is the one
+// order the report, the dashboard and the store use.
+func (s Status) Rank() int {
+	switch s {
+	case StatusFail:
+		return 6
+	case StatusExcepted:
+		return 5
+	case StatusNotEvaluable:
+		return 4
+	case StatusAttested:
+		return 3
+	case StatusPass:
+		return 2
+	case StatusNotApplicable:
+		return 1
+	}
+	return 0
+}
+
 // Evidence is one estate object (or collected fact) a result rests on.
 type Evidence struct {
 	Kind   string     `json:"kind"`             // tenant, identity, tool, grant, asset, backup, ir_plan, contract, vendor, domain, exposure, kev

@@ -132,11 +132,28 @@ func (s Severity) Weight() float64 {
 
 // ParseSeverity accepts critical, high, medium, low, info (any case).
 func ParseSeverity(s string) (Severity, error) {
-	v := Severity(strings.ToLower(strings.TrimSpace(s)))
+	v := SeverityOf(s)
 	if v.Rank() < 0 {
 		return "", fmt.Errorf("unknown severity %q: expected critical, high, medium, low or info", s)
 	}
 	return v, nil
+}
+
+// SeverityOf reads a severity written any way firebreak meets it: the
+// catalog's words, Sigma's "informational" (detect's levels) and case
+// variants. Unknown words give a Severity whose Rank is -1. It is the one
+// severity scale for findings, incidents and notifications.
+func SeverityOf(s string) Severity {
+	v := Severity(strings.ToLower(strings.TrimSpace(s)))
+	switch v {
+	case "informational", "information", "informative":
+		return SevInfo
+	case "crit":
+		return SevCritical
+	case "med", "moderate":
+		return SevMedium
+	}
+	return v
 }
 
 // References tie a control to its sources.

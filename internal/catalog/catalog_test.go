@@ -83,3 +83,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestSeverityOf: one scale for findings (info) and incidents (Sigma's
+// informational).
+func TestSeverityOf(t *testing.T) {
+	for in, want := range map[string]Severity{"informational": SevInfo, "Info": SevInfo, " HIGH ": SevHigh, "critical": SevCritical} {
+		if got := SeverityOf(in); got != want {
+			t.Errorf("SeverityOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if SeverityOf("bogus").Rank() != -1 {
+		t.Error("unknown severity ranks")
+	}
+}

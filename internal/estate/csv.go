@@ -17,10 +17,12 @@ import (
 )
 
 // CSV import: the bulky parts people export from their identity provider and
-// RMM (identities, assets, grants) can be CSV files declared in an estate file:
+// RMM (identities, assets, grants), security groups and their members, and
+// GDAP access assignments as Partner Center lists them can be CSV files
+// declared in an estate file:
 //
 //	imports:
-//	  - kind: assets          # identities | assets | grants
+//	  - kind: assets          # identities | assets | grants | groups | gdap_assignments
 //	    file: assets.csv      # relative to the declaring file
 //	    home: cedar-law       # default tenant/home for rows without one
 //	    columns:              # optional: field -> header in this file
@@ -189,6 +191,42 @@ var grantCols = []csvCol[Grant]{
 	col("via", nil, false, "tool id through which the access is exercised", func(x *Grant, s string) error { x.Via = s; return nil }),
 }
 
+var groupCols = []csvCol[Group]{
+	col("id", []string{"group_id", "object_id", "objectid", "group"}, true, "group id (or its display name when the estate names groups so)", func(x *Group, s string) error { x.ID = s; return nil }),
+	col("name", []string{"display_name", "displayname", "group_name"}, false, "display name", func(x *Group, s string) error { x.Name = s; return nil }),
+	col("home", []string{"tenant", "tenant_id"}, true, `"msp" or a tenant id; default: the import's home`, func(x *Group, s string) error { x.Home = s; return nil }),
+	col("members", []string{"member", "user_principal_name", "userprincipalname", "upn", "member_upn"}, false,
+		"identity ids or UPNs (a list, or one per row: rows of one group merge)", func(x *Group, s string) error { x.Members = splitList(s); return nil }),
+}
+
+// gdapRow is one row of a GDAP assignments export: one security group's
+// roles in one relationship.
+type gdapRow struct {
+	Relationship string // tool id, relationship id or display name
+	Customer     string // customer tenant id (or Entra tenant id)
+	GDAPAssignment
+}
+
+var gdapCols = []csvCol[gdapRow]{
+	col("relationship", []string{"relationship_id", "relationship_name", "gdap_relationship", "admin_relationship"}, false,
+		"the GDAP tool's id, its relationship_id, or the relationship's name", func(x *gdapRow, s string) error { x.Relationship = s; return nil }),
+	col("customer", []string{"customer_tenant_id", "tenant_id", "customer_id", "customer_name"}, false,
+		"the customer's tenant id (or Entra tenant id) when the relationship column is absent", func(x *gdapRow, s string) error { x.Customer = s; return nil }),
+	col("group", []string{"security_group", "security_group_id", "access_container", "group_id", "group_name"}, true,
+		"the access group's id or display name", func(x *gdapRow, s string) error { x.Group = s; return nil }),
+	col("roles", []string{"role", "microsoft_entra_roles", "azure_ad_roles", "unified_roles"}, false, "list of roles (default: the relationship's)", func(x *gdapRow, s string) error { x.Roles = splitList(s); return nil }),
+	col("assignment", []string{"assignment_type", "access_type", "type", "pim"}, false, "active or eligible (PIM just in time); default active", func(x *gdapRow, s string) error {
+		x.Assignment = strings.ToLower(s)
+		switch x.Assignment {
+		case "permanent", "standing":
+			x.Assignment = AssignActive
+		case "jit", "just_in_time", "just-in-time":
+			x.Assignment = AssignEligible
+		}
+		return enumCell(x.Assignment, fieldEnums["GDAPAssignment.assignment"])
+	}),
+}
+
 var (
 	typeIdentityKind = reflect.TypeFor[IdentityKind]()
 	typeMFAMethod    = reflect.TypeFor[MFAMethod]()
@@ -205,6 +243,10 @@ func CSVColumns(kind string) []CSVColumn {
 		return docs(assetCols)
 	case "grants":
 		return docs(grantCols)
+	case "groups":
+		return docs(groupCols)
+	case "gdap_assignments":
+		return docs(gdapCols)
 	}
 	return nil
 }
@@ -259,7 +301,7 @@ func (l *loader) runImports() error {
 				l.errAt(o, "file", "missing required field", "a CSV file path relative to "+pi.from)
 			}
 			if imp.Kind == "" {
-				l.errAt(o, "kind", "missing required field", "identities, assets or grants")
+				l.errAt(o, "kind", "missing required field", "identities, assets, grants, groups or gdap_assignments")
 			}
 			continue
 		}
@@ -317,6 +359,126 @@ func (l *loader) importCSV(imp CSVImport, o obj, name string, data []byte) {
 				x.ID = base + "#" + strconv.Itoa(line)
 			}
 		})
+	case "groups":
+		// Rows of one group (one member per row, as directory exports
+		// list them) merge into one group.
+		var rows []Group
+		importRows(l, imp, o, name, data, groupCols, &rows, func(x *Group, line int) {
+			if x.Home == "" {
+				x.Home = imp.Home
+			}
+		})
+		at := map[string]int{}
+		for _, g := range rows {
+			if i, ok := at[g.ID]; ok {
+				for _, m := range g.Members {
+					if !slices.Contains(l.est.Groups[i].Members, m) {
+						l.est.Groups[i].Members = append(l.est.Groups[i].Members, m)
+					}
+				}
+				continue
+			}
+			at[g.ID] = len(l.est.Groups)
+			l.est.Groups = append(l.est.Groups, g)
+		}
+	case "gdap_assignments":
+		importRows(l, imp, o, name, data, gdapCols, &l.gdapRows, func(x *gdapRow, line int) {
+			if x.Customer == "" {
+				x.Customer = imp.Home
+			}
+			if x.Assignment == "" {
+				x.Assignment = AssignActive
+			}
+		})
+	}
+}
+
+// mergeImported resolves what imports name loosely — group members given
+// as UPNs, GDAP assignment rows naming a relationship and a group by id,
+// relationship id or display name — and files GDAP rows under their
+// relationship's tool. Unresolvable rows are problems at their cells.
+func (l *loader) mergeImported() {
+	e := l.est
+	ids := make(map[string]bool, len(e.Identities))
+	byUPN := make(map[string]string, len(e.Identities))
+	for i := range e.Identities {
+		ids[e.Identities[i].ID] = true
+		if u := strings.ToLower(e.Identities[i].UPN); u != "" {
+			byUPN[u] = e.Identities[i].ID
+		}
+	}
+	groupIDs := map[string]bool{}
+	groupByName := map[string]string{}
+	for i := range e.Groups {
+		g := &e.Groups[i]
+		groupIDs[g.ID] = true
+		if g.Name != "" {
+			groupByName[strings.ToLower(g.Name)] = g.ID
+		}
+		for j, m := range g.Members {
+			if !ids[m] && !groupIDs[m] {
+				if id, ok := byUPN[strings.ToLower(m)]; ok {
+					g.Members[j] = id
+				}
+			}
+		}
+	}
+	if len(l.gdapRows) == 0 {
+		return
+	}
+	entra := map[string]string{}
+	for i := range e.Tenants {
+		if t := e.Tenants[i].EntraTenantID; t != "" {
+			entra[strings.ToLower(t)] = e.Tenants[i].ID
+		}
+	}
+	for ri := range l.gdapRows {
+		r := &l.gdapRows[ri]
+		cell := func(field string) Pos {
+			p := r.Pos
+			if cf := l.csv[p.File]; cf != nil {
+				if c, ok := cf.cols[field]; ok {
+					p.Col = c.index + 1
+				}
+			}
+			return p
+		}
+		cust := r.Customer
+		if t, ok := entra[strings.ToLower(cust)]; ok {
+			cust = t
+		}
+		var match []int
+		for ti := range e.Tools {
+			t := &e.Tools[ti]
+			if t.GDAP == nil {
+				continue
+			}
+			switch {
+			case r.Relationship != "" && (t.ID == r.Relationship || t.GDAP.RelationshipID == r.Relationship || strings.EqualFold(t.Name, r.Relationship)):
+				match = append(match, ti)
+			case r.Relationship == "" && cust != "" && t.GDAP.Customer == cust:
+				match = append(match, ti)
+			}
+		}
+		if len(match) != 1 {
+			what, field := "relationship "+strconv.Quote(r.Relationship), "relationship"
+			if r.Relationship == "" {
+				what, field = "customer "+strconv.Quote(cust), "customer"
+			}
+			msg := "no GDAP relationship (tool of kind gdap) for " + what
+			if len(match) > 1 {
+				msg = fmt.Sprintf("%d GDAP relationships match %s", len(match), what)
+			}
+			l.probs.add(cell(field), field, msg, "a gdap tool's id, gdap.relationship_id or name (or the customer of exactly one relationship)")
+			continue
+		}
+		if !groupIDs[r.Group] {
+			if id, ok := groupByName[strings.ToLower(r.Group)]; ok {
+				r.Group = id
+			}
+		}
+		gd := e.Tools[match[0]].GDAP
+		gd.Assignments = append(gd.Assignments, r.GDAPAssignment)
 	}
 }
 
@@ -329,7 +491,7 @@ func ImportCSV(r io.Reader, name, kind, home string, columns map[string]string) 
 	}
 	l := newLoader()
 	if !contains(fieldEnums["CSVImport.kind"], kind) {
-		return nil, fmt.Errorf("importing %s: unknown kind %q (expected identities, assets or grants)", name, kind)
+		return nil, fmt.Errorf("importing %s: unknown kind %q (expected %s)", name, kind, strings.Join(fieldEnums["CSVImport.kind"], ", "))
 	}
 	imp := CSVImport{Kind: kind, File: name, Home: home, Columns: columns}
 	l.importCSV(imp, obj{list: "imports"}, name, data)
@@ -494,6 +656,10 @@ func setPos(x any, p Pos) {
 	case *Asset:
 		v.Pos = p
 	case *Grant:
+		v.Pos = p
+	case *Group:
+		v.Pos = p
+	case *gdapRow:
 		v.Pos = p
 	}
 }

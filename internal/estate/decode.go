@@ -58,7 +58,7 @@ var fieldEnums = map[string][]string{
 	"Grant.mode":                {ModeStanding, ModeJIT},
 	"Identity.personnel":        {PersonnelActive, PersonnelDeparted, PersonnelLeave},
 	"Contract.clauses":          Clauses,
-	"CSVImport.kind":            {"identities", "assets", "grants"},
+	"CSVImport.kind":            {"identities", "assets", "grants", "groups", "gdap_assignments"},
 	"DMARC.policy":              {"none", "quarantine", "reject"},
 	"GDAPAssignment.assignment": {AssignActive, AssignEligible},
 }

@@ -20,7 +20,7 @@ import (
 var ErrNoEstateFiles = errors.New("no .yaml, .yml or .json estate files")
 
 // ErrCSVNotEstate is returned when Load is given a CSV file directly.
-var ErrCSVNotEstate = errors.New("a CSV file is loaded through an imports: entry of a YAML or JSON estate file (kind identities, assets or grants), not on its own")
+var ErrCSVNotEstate = errors.New("a CSV file is loaded through an imports: entry of a YAML or JSON estate file (kind identities, assets, grants, groups or gdap_assignments), not on its own")
 
 // Load reads an estate from a file or a directory of .yaml, .yml and .json
 // files (not recursive; files are read in name order and merged), plus the
@@ -111,6 +111,7 @@ type loader struct {
 	provider Pos // where provider: was defined
 	settings Pos
 	imports  []pendingImport
+	gdapRows []gdapRow // GDAP assignment rows, filed under their tools by mergeImported
 }
 
 type pendingImport struct {
@@ -237,6 +238,7 @@ func (l *loader) finish() (*Estate, error) {
 	if l.est.Provider.ID == "" {
 		l.est.Provider.ID = MSP
 	}
+	l.mergeImported()
 	v := &validator{e: l.est, probs: &l.probs, loc: l.locate}
 	v.run()
 	if err := l.probs.err(); err != nil {

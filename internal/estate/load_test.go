@@ -324,3 +324,60 @@ tenants:
 		}
 	}
 }
+
+// TestImportGroupsAndGDAPAssignments: security groups as a directory exports
+// their members (one row per member, by UPN) and GDAP access assignments as
+// Partner Center lists them (relationship name, security group, roles,
+// Active/Eligible) fill the model; a row naming no relationship is a
+// problem at its cell.
+func TestImportGroupsAndGDAPAssignments(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"e.yaml": `tenants:
+  - {id: t1, entra_tenant_id: 0000-aaaa}
+identities:
+  - {id: sam, kind: human, home: msp, upn: Sam@msp.example}
+  - {id: lee, kind: human, home: msp, upn: lee@msp.example}
+tools:
+  - id: gdap-t1
+    name: MSP_T1_Exchange
+    kind: gdap
+    gdap: {customer: t1, roles: [Exchange Administrator, Helpdesk Administrator], relationship_id: rel-1}
+imports:
+  - {kind: groups, file: groups.csv, home: msp}
+  - {kind: gdap_assignments, file: gdap.csv}
+`,
+		"groups.csv": "Group Name,Group ID,Member UPN\nExchange admins,grp-exch,sam@msp.example\nExchange admins,grp-exch,lee@msp.example\nHelpdesk,grp-help,lee@msp.example\n",
+		"gdap.csv": "Relationship Name,Security Group,Roles,Assignment Type\n" +
+			"MSP_T1_Exchange,Exchange admins,Exchange Administrator,Eligible\n" +
+			"rel-1,grp-help,Helpdesk Administrator,Active\n" +
+			"MSP_T9,grp-help,Helpdesk Administrator,Active\n",
+	})
+	got := problemLines(t, dir)
+	want := []string{`gdap.csv:4:1: relationship: no GDAP relationship (tool of kind gdap) for relationship "MSP_T9"`}
+	if d := cmp.Diff(got, want); d != "" {
+		t.Fatalf("problems (-got +want):\n%s", d)
+	}
+	// Without the bad row the estate loads with the groups and assignments.
+	if err := os.WriteFile(filepath.Join(dir, "gdap.csv"), []byte("Relationship Name,Security Group,Roles,Assignment Type\n"+
+		"MSP_T1_Exchange,Exchange admins,Exchange Administrator,Eligible\nrel-1,grp-help,Helpdesk Administrator,Active\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groups []string
+	for _, g := range e.Groups {
+		groups = append(groups, g.ID+":"+strings.Join(g.Members, ","))
+	}
+	if d := cmp.Diff(groups, []string{"grp-exch:sam,lee", "grp-help:lee"}); d != "" {
+		t.Errorf("groups (-got +want):\n%s", d)
+	}
+	var as []string
+	for _, a := range e.Tools[0].GDAP.Assignments {
+		as = append(as, a.Group+":"+strings.Join(a.Roles, ",")+":"+a.Assignment)
+	}
+	if d := cmp.Diff(as, []string{"grp-exch:Exchange Administrator:eligible", "grp-help:Helpdesk Administrator:active"}); d != "" {
+		t.Errorf("assignments (-got +want):\n%s", d)
+	}
+}

@@ -14,6 +14,8 @@
 package notify
 
 import (
+	"github.com/firebreak-msp/firebreak/internal/catalog"
+
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -236,22 +238,9 @@ func New(kind string, config json.RawMessage, opts Options) (Sender, error) {
 	return nil, fmt.Errorf("unknown notification target kind %q (want webhook, slack, teams, syslog or smtp)", kind)
 }
 
-// severityRank orders severities; unknown ranks lowest.
-func severityRank(s string) int {
-	switch strings.ToLower(s) {
-	case "critical":
-		return 5
-	case "high":
-		return 4
-	case "medium":
-		return 3
-	case "low":
-		return 2
-	case "info":
-		return 1
-	}
-	return 0
-}
+// severityRank orders severities on catalog's one scale (info 1 …
+// critical 5, Sigma's "informational" = info); unknown ranks lowest (0).
+func severityRank(s string) int { return catalog.SeverityOf(s).Rank() + 1 }
 
 // Target is a destination in a Dispatcher.
 type Target struct {

@@ -129,24 +129,9 @@ func FormatFromPath(path string) string {
 	return ""
 }
 
-// statusRank orders statuses for a matrix cell: the worst wins.
-func statusRank(s assess.Status) int {
-	switch s {
-	case assess.StatusFail:
-		return 6
-	case assess.StatusExcepted:
-		return 5
-	case assess.StatusNotEvaluable:
-		return 4
-	case assess.StatusAttested:
-		return 3
-	case assess.StatusPass:
-		return 2
-	case assess.StatusNotApplicable:
-		return 1
-	}
-	return 0
-}
+// statusRank orders statuses for a matrix cell: the worst wins
+// (assess.Status.Rank, the order the dashboard uses too).
+func statusRank(s assess.Status) int { return s.Rank() }
 
 // isFinding reports whether a result needs attention (shown by default in
 // CSV and SARIF): everything except pass and not-applicable.

@@ -374,21 +374,9 @@ func groupResults(rs []assess.Result) []controlView {
 	return out
 }
 
-func statusRank(s assess.Status) int {
-	switch s {
-	case assess.StatusFail:
-		return 5
-	case assess.StatusNotEvaluable:
-		return 4
-	case assess.StatusExcepted:
-		return 3
-	case assess.StatusAttested:
-		return 2
-	case assess.StatusPass:
-		return 1
-	}
-	return 0
-}
+// statusRank is assess.Status.Rank: the report's order, so the HTML report
+// and the matrix colour a cell alike.
+func statusRank(s assess.Status) int { return s.Rank() }
 
 // accessInto lists the grants that give someone control over the tenant's
 // objects (the snapshot is already limited to what the tenant owns).

@@ -47,34 +47,13 @@ func walkEstate(e *estate.Estate, withJSON bool) []EstateObject {
 // itself, in estate order (kind by kind). It is the one place that decides
 // objects' keys and owners: snapshots, diffs and FilterEstate all use it.
 func visitEstate(e *estate.Estate, withJSON bool, fn func(o EstateObject, v any)) {
-	owner := map[string]string{}
 	norm := func(t string) string {
 		if t == "" {
 			return estate.MSP
 		}
 		return t
 	}
-	for _, t := range e.Tenants {
-		owner[t.ID] = t.ID
-	}
-	for _, x := range e.Identities {
-		owner[x.ID] = norm(x.Home)
-	}
-	for _, x := range e.Groups {
-		owner[x.ID] = norm(x.Home)
-	}
-	for _, x := range e.Tools {
-		owner[x.ID] = toolOwner(x)
-	}
-	for _, x := range e.Assets {
-		owner[x.ID] = norm(x.Tenant)
-	}
-	ownerOf := func(id string) string {
-		if o, ok := owner[id]; ok {
-			return o
-		}
-		return estate.MSP
-	}
+	ownerOf := estate.NewOwners(e).Of
 	seen := map[string]int{}
 	add := func(kind, id, tenant string, v any) {
 		key := kind + "\x00" + id
@@ -101,7 +80,7 @@ func visitEstate(e *estate.Estate, withJSON bool, fn func(o EstateObject, v any)
 		add("groups", x.ID, x.Home, x)
 	}
 	for _, x := range e.Tools {
-		add("tools", x.ID, toolOwner(x), x)
+		add("tools", x.ID, estate.ToolOwner(&x), x)
 	}
 	for _, x := range e.Grants {
 		t := ownerOf(x.Target)
@@ -147,16 +126,6 @@ func visitEstate(e *estate.Estate, withJSON bool, fn func(o EstateObject, v any)
 	for _, x := range e.Imports {
 		add("imports", x.Kind+"/"+x.File, x.Home, x)
 	}
-}
-
-func toolOwner(t estate.Tool) string {
-	if t.GDAP != nil && t.GDAP.Customer != "" {
-		return t.GDAP.Customer
-	}
-	if t.Owner == "" {
-		return estate.MSP
-	}
-	return t.Owner
 }
 
 // canonicalJSON marshals v with its Pos field (if any) zeroed, so moving an
