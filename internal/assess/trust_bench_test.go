@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/access"
 	"github.com/firebreak-msp/firebreak/internal/assess"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
@@ -37,13 +38,14 @@ func BenchmarkAssessTrust(b *testing.B) {
 	for b.Loop() {
 		c0 := benchCPU()
 		t0 := time.Now()
-		g, err := trust.Build(e, trust.Options{Now: now})
+		acc := access.Compute(e, access.Options{Now: now, KEV: kc}) // shared, as the CLI does
+		g, err := trust.Build(e, trust.Options{Now: now, Access: acc})
 		if err != nil {
 			b.Fatal(err)
 		}
 		facts := trust.Facts(g)
 		tTrust += time.Since(t0)
-		en, err := assess.New(cat, assess.Options{Clock: func() time.Time { return now }, KEV: kc, Extra: map[string]any{"trust": facts}})
+		en, err := assess.New(cat, assess.Options{Clock: func() time.Time { return now }, KEV: kc, Access: acc, Extra: map[string]any{"trust": facts}})
 		if err != nil {
 			b.Fatal(err)
 		}
