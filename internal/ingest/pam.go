@@ -94,6 +94,9 @@ func (p *pamParser) parsePAM(svc, msg []byte, ev *event.Event) bool {
 		}
 		c, ok1 := atoi(m[:sp])
 		r, ok2 := cutPrefix(m[sp:], " more authentication failures;")
+		if !ok2 {
+			r, ok2 = cutPrefix(m[sp:], " more authentication failure;") // "PAM 1 more authentication failure;"
+		}
 		if !ok1 || !ok2 || c <= 0 {
 			return false
 		}

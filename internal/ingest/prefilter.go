@@ -59,7 +59,8 @@ func hasAuthFailure(msg []byte) bool {
 			return false
 		}
 		head := msg[:i]
-		if bytes.HasSuffix(head, []byte("authentication failure")) || bytes.HasSuffix(head, []byte("authentication failures")) {
+		if bytes.HasSuffix(head, []byte("authentication failure")) || bytes.HasSuffix(head, []byte("authentication failures")) ||
+			bytes.HasSuffix(head, []byte("more authentication failure")) {
 			return true
 		}
 		msg = msg[i+1:]

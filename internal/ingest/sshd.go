@@ -135,6 +135,17 @@ func (p *sshdParser) parse(msg []byte, ev *event.Event) bool {
 			return p.fill(ev, event.OutcomeFailure, reason)
 		}
 	case 'D':
+		if rest, ok := cutPrefix(msg, "Disconnecting: Too many authentication failures for "); ok {
+			// OpenSSH before 7.x: "Disconnecting: Too many authentication failures for root [preauth]"
+			// (the address is on the connection's other lines)
+			rest = trimPreauth(rest)
+			if len(rest) == 0 || bytes.IndexByte(rest, ' ') >= 0 {
+				return false
+			}
+			ev.Action = ActSSHTooMany
+			ev.UserName = p.users.get(rest)
+			return p.fill(ev, event.OutcomeUnknown, ReasonTooManyAttempts)
+		}
 		if rest, ok := cutPrefix(msg, "Disconnecting "); ok {
 			// Disconnecting authenticating user root 1.2.3.4 port 22: Too many authentication failures [preauth]
 			// Disconnecting invalid user admin 1.2.3.4 port 22: Too many authentication failures [preauth]

@@ -8,7 +8,9 @@ package evtxtest
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
+	"io"
 	"slices"
 	"time"
 	"unicode/utf16"
@@ -31,38 +33,94 @@ const (
 
 // Write renders events into an .evtx file, as many chunks as needed.
 func Write(events []Event) []byte {
-	var chunks [][]byte
-	var recID uint64 = 1
-	for len(events) > 0 {
-		c := newChunk(recID)
-		n := 0
-		for n < len(events) && c.add(events[n], recID+uint64(n)) {
-			n++
+	var b bytes.Buffer
+	w := NewWriter(&b)
+	for _, e := range events {
+		if err := w.Add(e); err != nil {
+			panic(err)
 		}
-		if n == 0 {
-			panic("evtxtest: event larger than a chunk")
-		}
-		chunks = append(chunks, c.finish())
-		events = events[n:]
-		recID += uint64(n)
 	}
+	if err := w.Close(); err != nil {
+		panic(err)
+	}
+	out := b.Bytes()
+	copy(out, w.Header())
+	return out
+}
+
+// Writer streams events into an .evtx file: a placeholder file header,
+// then each chunk as it fills. Header returns the final file header, to be
+// written over the first 4 KiB once the writer is closed (Windows, too,
+// updates it last).
+type Writer struct {
+	w      io.Writer
+	c      *chunk
+	recID  uint64
+	chunks int
+	err    error
+}
+
+// NewWriter starts a file on w.
+func NewWriter(w io.Writer) *Writer {
+	wr := &Writer{w: w, recID: 1}
+	_, wr.err = w.Write(make([]byte, headerSize))
+	return wr
+}
+
+// Add appends one event.
+func (w *Writer) Add(e Event) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.c == nil {
+		w.c = newChunk(w.recID)
+	}
+	if !w.c.add(e, w.recID) {
+		if w.c.last == 0 {
+			return errors.New("evtxtest: event larger than a chunk")
+		}
+		w.flush()
+		w.c = newChunk(w.recID)
+		if !w.c.add(e, w.recID) {
+			return errors.New("evtxtest: event larger than a chunk")
+		}
+	}
+	w.recID++
+	return w.err
+}
+
+func (w *Writer) flush() {
+	if w.c == nil || w.err != nil {
+		return
+	}
+	_, w.err = w.w.Write(w.c.finish())
+	w.chunks++
+	w.c = nil
+}
+
+// Close writes the last chunk.
+func (w *Writer) Close() error {
+	if w.c != nil && w.c.last != 0 {
+		w.flush()
+	}
+	return w.err
+}
+
+// Header is the file header for the chunks written.
+func (w *Writer) Header() []byte {
 	hdr := make([]byte, headerSize)
 	copy(hdr, "ElfFile\x00")
 	le := binary.LittleEndian
 	le.PutUint64(hdr[8:], 0)
-	le.PutUint64(hdr[16:], uint64(max(len(chunks)-1, 0)))
-	le.PutUint64(hdr[24:], recID)
+	le.PutUint64(hdr[16:], uint64(max(w.chunks-1, 0)))
+	le.PutUint64(hdr[24:], w.recID)
 	le.PutUint32(hdr[32:], 128)
 	le.PutUint16(hdr[36:], 1)
 	le.PutUint16(hdr[38:], 3)
 	le.PutUint16(hdr[40:], headerSize)
-	le.PutUint16(hdr[42:], uint16(len(chunks)))
+	le.PutUint16(hdr[42:], uint16(w.chunks))
 	le.PutUint32(hdr[0x7c:], crc32.ChecksumIEEE(hdr[:0x78]))
-	out := hdr
-	for _, c := range chunks {
-		out = append(out, c...)
-	}
-	return out
+	return hdr
 }
 
 type chunk struct {
@@ -269,9 +327,6 @@ func (c *chunk) add(ev Event, id uint64) bool {
 		c.templates[key] = def
 	}
 	c.buf = append(c.buf, rec...)
-	if c.last == 0 && id == c.first {
-		c.last = id
-	}
 	c.last = id
 	c.lastOff = uint32(start)
 	return true
