@@ -30,26 +30,7 @@ func parseAll(b *testing.B, data []byte, opts ingest.Options) []event.Event {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var evs []event.Event
-	var ev event.Event
-	for {
-		err := r.Next(&ev)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		c := ev
-		if len(ev.Fields) > 0 {
-			c.Fields = make(map[string]string, len(ev.Fields))
-			for k, v := range ev.Fields {
-				c.Fields[k] = v
-			}
-		}
-		evs = append(evs, c)
-	}
-	return evs
+	return drain(b, r)
 }
 
 // BenchmarkEngine measures detection alone (built-in pack) on parsed events.

@@ -32,19 +32,24 @@ func readEvents(t testing.TB, path string, opts ingest.Options) []event.Event {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return drain(t, r)
+}
+
+// drain reads every event of r, each with its own copy of the fields.
+func drain(t testing.TB, r *ingest.Reader) []event.Event {
+	t.Helper()
 	var out []event.Event
 	var ev event.Event
 	for {
 		err := r.Next(&ev)
 		if errors.Is(err, io.EOF) {
-			break
+			return out
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, copyEv(&ev))
 	}
-	return out
 }
 
 func copyEv(ev *event.Event) event.Event {
@@ -291,17 +296,7 @@ func TestSigmaHQOnRealEVTX(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ev event.Event
-		for {
-			err := r.Next(&ev)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			evs = append(evs, copyEv(&ev))
-		}
+		evs = append(evs, drain(t, r)...)
 		r.Close()
 	}
 	slices.SortStableFunc(evs, func(a, b event.Event) int { return a.Timestamp.Compare(b.Timestamp) })
