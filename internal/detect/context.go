@@ -26,6 +26,24 @@ type env struct {
 	tenants      map[string]*tenantEnv
 	placeholders map[string][]string
 	ph           map[*valueMatcher][]*valueMatcher // compiled placeholder values per use
+
+	// The event being matched (by the engine's counter) and its flags,
+	// computed once per event.
+	gen, flagsGen  uint64
+	benign, svcAcc bool
+
+	memoGen []uint64 // per shared selection: the event it was evaluated for
+	memoVal []bool
+}
+
+// memo evaluates a shared selection once per event.
+func (x *env) memo(s *selection, slot int, ev *event.Event) bool {
+	if x.memoGen[slot] == x.gen {
+		return x.memoVal[slot]
+	}
+	v := s.match(ev, x)
+	x.memoGen[slot], x.memoVal[slot] = x.gen, v
+	return v
 }
 
 type tenantEnv struct {
@@ -70,6 +88,32 @@ func (x *env) tenant(id string) *tenantEnv {
 }
 
 func (x *env) benignSource(ev *event.Event) bool {
+	if x == nil || len(x.tenants) == 0 {
+		return false
+	}
+	x.flags(ev)
+	return x.benign
+}
+
+func (x *env) serviceAccount(ev *event.Event) bool {
+	if x == nil || len(x.tenants) == 0 {
+		return false
+	}
+	x.flags(ev)
+	return x.svcAcc
+}
+
+// flags computes the event's benign-source and service-account flags once
+// per event (gen 0, outside an engine, computes them every time).
+func (x *env) flags(ev *event.Event) {
+	if x.gen != 0 && x.flagsGen == x.gen {
+		return
+	}
+	x.flagsGen = x.gen
+	x.benign, x.svcAcc = x.computeBenign(ev), x.computeService(ev)
+}
+
+func (x *env) computeBenign(ev *event.Event) bool {
 	t := x.tenant(ev.Tenant)
 	if t == nil || !ev.SourceIP.IsValid() {
 		return false
@@ -83,7 +127,7 @@ func (x *env) benignSource(ev *event.Event) bool {
 	return false
 }
 
-func (x *env) serviceAccount(ev *event.Event) bool {
+func (x *env) computeService(ev *event.Event) bool {
 	t := x.tenant(ev.Tenant)
 	if t == nil || len(t.svc) == 0 || ev.UserName == "" {
 		return false

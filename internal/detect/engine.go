@@ -218,16 +218,19 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 	sigIDs := map[string]int{}
 	spec := func(tenant bool, names []string, ls LogSource) *keySpec {
 		names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return tenant && n == "organization.id" })
-		sig := fmt.Sprint(tenant, names, ls)
+		ks := &keySpec{tenant: tenant, names: names}
+		for _, n := range names {
+			ks.accs = append(ks.accs, resolveField(n, ls))
+		}
+		// Specs that read the same fields the same way share one key per
+		// event, whatever their rules' logsources.
+		sig := fmt.Sprintf("%v %+v", tenant, ks.accs)
 		id, ok := sigIDs[sig]
 		if !ok {
 			id = len(sigIDs)
 			sigIDs[sig] = id
 		}
-		ks := &keySpec{sig: id, tenant: tenant, names: names}
-		for _, n := range names {
-			ks.accs = append(ks.accs, resolveField(n, ls))
-		}
+		ks.sig = id
 		return ks
 	}
 	referenced := map[*crule]bool{}
@@ -321,8 +324,43 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 		}
 	}
 	e.applyFilters(filters)
+	e.shareSelections()
 	e.sigs = make([]sigCache, len(sigIDs))
 	return e, nil
+}
+
+// shareSelections gives the selections that several detection rules hold
+// in the same form (the same logsource and YAML: "event.outcome: failure"
+// in every failure building block) one memo slot, so each is evaluated once
+// per event.
+func (e *Engine) shareSelections() {
+	bySig := map[string][]*selection{}
+	for _, cr := range e.dets {
+		selections(cr.det.cond, func(s *selection) {
+			if s.sig != "" && !slices.Contains(bySig[s.sig], s) {
+				bySig[s.sig] = append(bySig[s.sig], s)
+			}
+		})
+	}
+	slots := map[*selection]int{}
+	n := 0
+	for _, ss := range bySig {
+		if len(ss) < 2 {
+			continue
+		}
+		for _, s := range ss {
+			slots[s] = n
+		}
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	for _, cr := range e.dets {
+		cr.det = &detectionSpec{cond: memoize(cr.det.cond, slots), fields: cr.det.fields, placeholders: cr.det.placeholders}
+	}
+	e.env.memoGen = make([]uint64, n)
+	e.env.memoVal = make([]bool, n)
 }
 
 // applyFilters ANDs each meta filter's detection to the rules it names.
@@ -555,6 +593,7 @@ func (e *Engine) process(ev *event.Event, ts int64) {
 	e.stats.Processed++
 	e.gen++
 	e.pseq++
+	e.env.gen = e.gen
 	for _, d := range e.candidates(ev) {
 		if d.det.cond.eval(ev, e.env) {
 			d.st.Matched++

@@ -37,6 +37,7 @@ func (d *detectionSpec) match(ev *event.Event) bool { return d.cond.eval(ev, nil
 // keyword selection is an OR of keyword matchers on the message.
 type selection struct {
 	alts [][]*fieldMatcher
+	sig  string // logsource + the selection's YAML: equal sigs match equally
 }
 
 func (s *selection) match(ev *event.Event, x *env) bool {
@@ -105,6 +106,9 @@ func parseDetection(p *ruleParser, n *yaml.Node) (*detectionSpec, error) {
 
 func parseSelection(p *ruleParser, name string, n *yaml.Node) (*selection, error) {
 	s := &selection{}
+	if y, err := yaml.Marshal(n); err == nil {
+		s.sig = p.r.LogSource.String() + "\x00" + string(y)
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		alt, err := parseFieldMap(p, name, n)
@@ -383,8 +387,16 @@ func (v *valueMatcher) matchIP(ip netip.Addr) bool {
 	return false
 }
 
-// matchIn matches the kinds that need the event or the engine, then the rest.
+// matchIn matches a value; the kinds that need the event or the engine
+// take the slow path.
 func (v *valueMatcher) matchIn(s string, present bool, ev *event.Event, x *env) bool {
+	if v.kind < mAnyOf {
+		return v.match(s, present)
+	}
+	return v.matchSlow(s, present, ev, x)
+}
+
+func (v *valueMatcher) matchSlow(s string, present bool, ev *event.Event, x *env) bool {
 	switch v.kind {
 	case mAnyOf:
 		for _, sub := range v.subs {
@@ -1017,11 +1029,21 @@ type notNode struct{ n condNode }
 type andNode struct{ ns []condNode }
 type orNode struct{ ns []condNode }
 type ofNode struct {
-	n   int // how many must match; -1 = all
-	sel []*selection
+	n    int // how many must match; -1 = all
+	sel  []*selection
+	slot []int // per selection: its memo slot, or -1 (nil: none)
 }
 
 func (n *selNode) eval(ev *event.Event, x *env) bool { return n.s.match(ev, x) }
+
+// memoSel is a selection that several rules of one engine share: it is
+// evaluated once per event (the engine's env keeps the result).
+type memoSel struct {
+	s    *selection
+	slot int
+}
+
+func (n *memoSel) eval(ev *event.Event, x *env) bool { return x.memo(n.s, n.slot, ev) }
 func (n *notNode) eval(ev *event.Event, x *env) bool { return !n.n.eval(ev, x) }
 func (n *andNode) eval(ev *event.Event, x *env) bool {
 	for _, c := range n.ns {
@@ -1046,7 +1068,13 @@ func (n *ofNode) eval(ev *event.Event, x *env) bool {
 	}
 	got := 0
 	for i, s := range n.sel {
-		if s.match(ev, x) {
+		var ok bool
+		if n.slot != nil && n.slot[i] >= 0 {
+			ok = x.memo(s, n.slot[i], ev)
+		} else {
+			ok = s.match(ev, x)
+		}
+		if ok {
 			got++
 			if got >= need {
 				return true
@@ -1059,6 +1087,64 @@ func (n *ofNode) eval(ev *event.Event, x *env) bool {
 		}
 	}
 	return got >= need
+}
+
+// memoize rebuilds a condition tree for one engine: the selections listed
+// in slots (shared by several rules) become memoSel nodes.
+func memoize(n condNode, slots map[*selection]int) condNode {
+	switch n := n.(type) {
+	case *selNode:
+		if slot, ok := slots[n.s]; ok {
+			return &memoSel{s: n.s, slot: slot}
+		}
+		return n
+	case *notNode:
+		return &notNode{memoize(n.n, slots)}
+	case *andNode:
+		c := &andNode{make([]condNode, len(n.ns))}
+		for i, m := range n.ns {
+			c.ns[i] = memoize(m, slots)
+		}
+		return c
+	case *orNode:
+		c := &orNode{make([]condNode, len(n.ns))}
+		for i, m := range n.ns {
+			c.ns[i] = memoize(m, slots)
+		}
+		return c
+	case *ofNode:
+		c := &ofNode{n: n.n, sel: n.sel, slot: make([]int, len(n.sel))}
+		for i, s := range n.sel {
+			c.slot[i] = -1
+			if slot, ok := slots[s]; ok {
+				c.slot[i] = slot
+			}
+		}
+		return c
+	}
+	return n
+}
+
+// selections calls f for every selection of a condition tree.
+func selections(n condNode, f func(*selection)) {
+	switch n := n.(type) {
+	case *selNode:
+		f(n.s)
+	case *notNode:
+		selections(n.n, f)
+	case *andNode:
+		for _, m := range n.ns {
+			selections(m, f)
+		}
+	case *orNode:
+		for _, m := range n.ns {
+			selections(m, f)
+		}
+	case *ofNode:
+		for _, s := range n.sel {
+			f(s)
+		}
+	}
 }
 
 type condParser struct {
