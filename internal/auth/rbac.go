@@ -58,6 +58,9 @@ func (p *Principal) Can(a Access) bool {
 		return p.User.Role == store.RoleOwner || p.User.Role == store.RoleAnalyst
 	case AccessAdmin:
 		return p.User.Role == store.RoleOwner
+	case AccessAttest:
+		// Which controls and tenants is decided per claim (server.claimRights).
+		return p.User.Role == store.RoleOwner || p.User.Role == store.RoleAnalyst || p.User.Role == store.RoleTenantAttester
 	}
 	return false
 }
@@ -69,8 +72,9 @@ const (
 	AccessIncident               // owner or analyst (or a token? no: sessions only)
 	AccessAdmin                  // owner
 	AccessIngest                 // token with events:write, or owner/analyst session
+	AccessAttest                 // owner, analyst or tenant attester session (issue 17)
 )
 
 func (a Access) String() string {
-	return [...]string{"public", "pre-mfa", "read", "incident", "admin", "ingest"}[a]
+	return [...]string{"public", "pre-mfa", "read", "incident", "admin", "ingest", "attest"}[a]
 }

@@ -44,6 +44,7 @@ type Config struct {
 	Notify    NotifyConfig    `yaml:"notify"`
 	// Connectors are the MSP's tools in and out (RMM, IT Glue, PSA, SIEM).
 	Connectors ConnectorsConfig `yaml:"connectors"`
+	Attest     AttestConfig     `yaml:"attest"`
 }
 
 // NotifyConfig limits where notification targets may deliver. By default
@@ -138,6 +139,21 @@ type AuthConfig struct {
 	OIDC             *OIDCConfig   `yaml:"oidc"`                  // optional single sign-on for MSP staff
 }
 
+// AttestConfig sets how serve signs posture attestations (issue 17).
+type AttestConfig struct {
+	// Key is the MSP's Ed25519 private key (firebreak attest keygen); empty
+	// means DataDir/attest.key, created at first start.
+	Key string `yaml:"key"`
+	// TrustedKeys are older public keys the public verify page still
+	// accepts during a rotation.
+	TrustedKeys []string `yaml:"trusted_keys"`
+	// Validity is how long an issued attestation holds.
+	Validity time.Duration `yaml:"validity"`
+	// RemindBefore is how long before a recorded attestation or exception
+	// expires that a reminder is raised.
+	RemindBefore time.Duration `yaml:"remind_before"`
+}
+
 // HTTPConfig sets server timeouts (slow clients are cut off).
 type HTTPConfig struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
@@ -166,6 +182,7 @@ func Default() Config {
 			Queue:                65536,
 		},
 		Retention: RetentionConfig{EventsDays: 180},
+		Attest:    AttestConfig{Validity: 30 * 24 * time.Hour, RemindBefore: 14 * 24 * time.Hour},
 		Auth: AuthConfig{
 			SessionTTL:      12 * time.Hour,
 			IdleTimeout:     30 * time.Minute,
@@ -286,6 +303,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Database == "" && c.DataDir == "" {
 		bad("data_dir", "required when database is empty (SQLite lives there)")
+	}
+	if c.Attest.Validity <= 0 {
+		bad("attest.validity", "must be positive (e.g. 720h)")
+	}
+	if c.Attest.RemindBefore < 0 {
+		bad("attest.remind_before", "must not be negative")
 	}
 	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
 		bad("database", "expected a postgres:// URL")

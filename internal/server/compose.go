@@ -1,8 +1,10 @@
 package server
 
 import (
+	"fmt"
 	"net/netip"
 
+	"github.com/firebreak-msp/firebreak/internal/attest"
 	"github.com/firebreak-msp/firebreak/internal/connector"
 	"github.com/firebreak-msp/firebreak/internal/intake"
 	"github.com/firebreak-msp/firebreak/internal/integrations"
@@ -25,7 +27,22 @@ func (s *Server) compose(eng *worker.Engines) error {
 	}
 	s.pipe = pipeline.New(pipeline.Options{Store: s.st, Metrics: s.metrics, Log: s.log, Now: s.now, Queue: s.cfg.Ingest.Queue, Notify: notifier, Detect: newDetector != nil,
 		MaxSkew: s.cfg.Ingest.MaxSkew, NewDetector: newDetector})
-	w, err := worker.New(worker.Options{Config: s.cfg, Store: s.st, Logger: s.log, Now: s.now, Metrics: s.metrics, Engines: eng, Notifier: notifier, Incidents: s.pipe})
+	if eng != nil {
+		k, err := worker.LoadSigner(s.cfg.Attest.Key, s.cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		s.signer = k
+		s.trusted = append(s.trusted, k)
+	}
+	for _, f := range s.cfg.Attest.TrustedKeys {
+		k, err := attest.LoadKey(f)
+		if err != nil {
+			return fmt.Errorf("attest.trusted_keys: %w", err)
+		}
+		s.trusted = append(s.trusted, k)
+	}
+	w, err := worker.New(worker.Options{Config: s.cfg, Store: s.st, Logger: s.log, Now: s.now, Metrics: s.metrics, Engines: eng, Notifier: notifier, Incidents: s.pipe, Signer: s.signer})
 	if err != nil {
 		return err
 	}

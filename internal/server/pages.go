@@ -28,7 +28,7 @@ func (s *Server) basePage(ctx context.Context, p *auth.Principal, title, nav str
 	u := p.User
 	b.User = &viewUser{
 		Name: u.Username, Role: string(u.Role), Tenant: u.Tenant,
-		TenantOnly: u.Role == store.RoleTenantViewer,
+		TenantOnly: u.Role.TenantBound(),
 		CanAdmin:   u.Role == store.RoleOwner,
 		CanHandle:  u.Role == store.RoleOwner || u.Role == store.RoleAnalyst,
 	}
@@ -39,6 +39,8 @@ func (s *Server) basePage(ctx context.Context, p *auth.Principal, title, nav str
 		b.User.RoleLabel = "Analyst"
 	case store.RoleTenantViewer:
 		b.User.RoleLabel = "Viewer · " + u.Tenant
+	case store.RoleTenantAttester:
+		b.User.RoleLabel = "Attester · " + u.Tenant
 	}
 	if p.Session != nil {
 		b.CSRF = p.Session.CSRF.Reveal()

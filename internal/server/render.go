@@ -44,7 +44,7 @@ type errorPage struct {
 	Message string
 }
 
-var pageNames = []string{"login", "totp", "error", "overview", "tenant", "matrix", "incidents", "incident", "blast", "events", "settings", "audit", "graph", "account"}
+var pageNames = []string{"login", "totp", "error", "overview", "tenant", "matrix", "incidents", "incident", "blast", "events", "settings", "audit", "graph", "account", "attest", "verify"}
 
 func templateFuncs() template.FuncMap {
 	return template.FuncMap{
@@ -95,6 +95,7 @@ func templateFuncs() template.FuncMap {
 		"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 		"join":  strings.Join,
 		"add":   func(a, b int) int { return a + b },
+		"list":  func(s ...string) []string { return s },
 	}
 }
 

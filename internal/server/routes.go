@@ -62,6 +62,19 @@ func (s *Server) buildRoutes() []route {
 		r("POST", "/settings/targets/{id}/delete", auth.AccessAdmin, "settings_target_delete", s.handleTargetDeleteForm),
 		r("GET", "/audit", auth.AccessAdmin, "audit", s.handleAuditPage),
 
+		// attestations (issue 17): signed posture per tenant, claims recorded
+		// by tenant attesters and the MSP, contract review, public verify
+		r("GET", "/tenants/{id}/attest", auth.AccessRead, "attest", s.handleAttestPage),
+		r("GET", "/tenants/{id}/attestations/{pid}", auth.AccessRead, "posture_download", s.handlePostureDownload),
+		r("POST", "/tenants/{id}/claims", auth.AccessAttest, "claim_post", s.handleClaimPost),
+		r("POST", "/tenants/{id}/claims/{cid}/revoke", auth.AccessAttest, "claim_revoke", s.handleClaimRevoke),
+		r("GET", "/tenants/{id}/claims/{cid}/evidence", auth.AccessRead, "claim_evidence", s.handleClaimEvidence),
+		r("POST", "/tenants/{id}/contract", auth.AccessIncident, "contract_upload", s.handleContractUpload),
+		r("POST", "/tenants/{id}/contract/confirm", auth.AccessIncident, "contract_confirm", s.handleContractConfirm),
+		r("GET", "/verify", auth.AccessPublic, "verify", s.handleVerifyForm),
+		r("POST", "/verify", auth.AccessPublic, "verify_post", s.handleVerify),
+		r("GET", "/attest/key.pub", auth.AccessPublic, "attest_key", s.handleAttestKey),
+
 		// API
 		r("GET", "/api/v1/me", auth.AccessRead, "api_me", s.handleMe),
 		r("GET", "/api/v1/tenants", auth.AccessRead, "api_tenants", s.handleAPITenants),
@@ -100,5 +113,7 @@ func (s *Server) buildRoutes() []route {
 		r("DELETE", "/api/v1/notify-targets/{id}", auth.AccessAdmin, "api_target_delete", s.handleAPITargetDelete),
 		r("GET", "/api/v1/audit", auth.AccessAdmin, "api_audit", s.handleAPIAudit),
 		r("GET", "/api/v1/reports/{format}", auth.AccessRead, "api_report", s.handleReport),
+		r("GET", "/api/v1/tenants/{id}/attestations", auth.AccessRead, "api_postures", s.handleAPIPostures),
+		r("GET", "/api/v1/tenants/{id}/attestations/{pid}", auth.AccessRead, "api_posture", s.handlePostureDownload),
 	}
 }

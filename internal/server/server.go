@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/attest"
 	"github.com/firebreak-msp/firebreak/internal/audit"
 	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
@@ -65,6 +66,12 @@ type Server struct {
 
 	catalog *catalog.Catalog // for report rule text; nil when it fails to load
 
+	// Attestations (issue 17): the signing key (nil without engines) and
+	// every public key /verify accepts (the signer's first).
+	signer      *attest.Key
+	trusted     []*attest.Key
+	verifyLimit *auth.Limiter
+
 	oidc        *auth.OIDCClient // nil unless auth.oidc is configured
 	matrixCache viewCache        // per run id
 	blasts      blastCache
@@ -115,6 +122,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.sess = sess
+	s.verifyLimit = auth.NewLimiter(30, time.Minute, 10000)
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -242,6 +250,19 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) er
 func limitBody(w http.ResponseWriter, r *http.Request, rt route) error {
 	switch rt.Name {
 	case "api_ingest", "api_estate_upload", "api_estate_validate":
+		return nil
+	}
+	if uploadRoutes[rt.Name] && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		// Parsed whole in memory (maxMemory = the body limit), so no part
+		// is ever spooled to disk.
+		r.Body = http.MaxBytesReader(w, r.Body, maxUploadBody)
+		if err := r.ParseMultipartForm(maxUploadBody); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return errStatus(http.StatusRequestEntityTooLarge, "request body too large (at most 8 MiB)")
+			}
+			return errBadRequest("malformed multipart form")
+		}
 		return nil
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)

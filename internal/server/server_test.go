@@ -348,6 +348,8 @@ func TestTenantIsolation(t *testing.T) {
 		"id":       {tenantB, f.incB, f.incA, f.incX, tenantA, "1", "0"},
 		"username": {"viewer-bravo", "owner1"},
 		"format":   {"json", "html", "csv", "sarif", "oscal"},
+		"pid":      {"1", "2", "1.intoto.json"},
+		"cid":      {"1", "2"},
 	}
 	paramRE := regexp.MustCompile(`\{(\w+)\}`)
 	expand := func(pattern string) []string {

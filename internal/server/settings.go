@@ -92,11 +92,11 @@ func (s *Server) validateUser(ctx context.Context, u userRequest) error {
 		return errBadRequest("username: 2-64 characters of letters, digits, . _ @ -")
 	}
 	if !u.Role.Valid() {
-		return errBadRequest("role: expected owner, analyst or tenant_viewer")
+		return errBadRequest("role: expected owner, analyst, tenant_viewer or tenant_attester")
 	}
-	if u.Role == store.RoleTenantViewer {
+	if u.Role.TenantBound() {
 		if u.Tenant == "" {
-			return errBadRequest("tenant: required for tenant_viewer")
+			return errBadRequest("tenant: required for %s", u.Role)
 		}
 		if known := s.work.KnownTenants(ctx); known != nil && !known[u.Tenant] {
 			return errBadRequest("tenant: unknown tenant")
@@ -136,7 +136,7 @@ func (s *Server) handleUserForm(w http.ResponseWriter, r *http.Request, p *auth.
 	ctx := r.Context()
 	req := userRequest{Username: strings.TrimSpace(r.PostFormValue("username")), Email: strings.TrimSpace(r.PostFormValue("email")),
 		Role: store.Role(r.PostFormValue("role")), Tenant: r.PostFormValue("tenant")}
-	if req.Role != store.RoleTenantViewer {
+	if !req.Role.TenantBound() {
 		req.Tenant = ""
 	}
 	u, pw, err := s.createUser(ctx, p, req)

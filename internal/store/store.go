@@ -86,7 +86,7 @@ func ScopeFor(role Role, tenant string) Scope {
 	switch role {
 	case RoleOwner, RoleAnalyst:
 		return AllTenants()
-	case RoleTenantViewer:
+	case RoleTenantViewer, RoleTenantAttester:
 		return TenantScope(tenant)
 	}
 	return Scope{}
@@ -472,10 +472,19 @@ const (
 	RoleOwner        Role = "owner"         // everything, including users, tokens and settings
 	RoleAnalyst      Role = "analyst"       // MSP-wide read and incident handling
 	RoleTenantViewer Role = "tenant_viewer" // one tenant, read only
+	// RoleTenantAttester is a tenant viewer who may also record
+	// attestations and exceptions for the customer's side of the controls
+	// of their tenant (issue 17).
+	RoleTenantAttester Role = "tenant_attester"
 )
 
 // Valid reports whether r is a known role.
-func (r Role) Valid() bool { return r == RoleOwner || r == RoleAnalyst || r == RoleTenantViewer }
+func (r Role) Valid() bool {
+	return r == RoleOwner || r == RoleAnalyst || r == RoleTenantViewer || r == RoleTenantAttester
+}
+
+// TenantBound reports whether the role sees exactly one tenant.
+func (r Role) TenantBound() bool { return r == RoleTenantViewer || r == RoleTenantAttester }
 
 // UserStore keeps local users. Users are MSP-level: list and change them only
 // with an AllTenants scope (the server checks the owner role); lookups by

@@ -14,6 +14,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/trust"
 )
 
 // Engines are the pure engines the server composes. Each field may be nil
@@ -29,6 +30,9 @@ type Engines struct {
 	// BlastHTML writes the interactive trust-graph view of the last graph
 	// as an HTML fragment (style and script inline; the caller adds nonces).
 	BlastHTML func(w io.Writer, title string) error
+	// Graph returns the trust graph of an estate (the one Assess or Blast
+	// built for it when there is one).
+	Graph func(e *estate.Estate) (*trust.Graph, error)
 	// NewDetector returns a fresh detection engine.
 	NewDetector func() (pipeline.Detector, error)
 
@@ -56,6 +60,7 @@ func (w *Worker) Assess(ctx context.Context, e *estate.Estate, snapID int64, tri
 	if runs, err := w.st.ListRuns(ctx, all, 1); err == nil && len(runs) > 0 {
 		prevID = runs[0].ID
 	}
+	e = w.withClaims(ctx, e)
 	rep, err := w.eng.Assess(ctx, e)
 	if err != nil {
 		w.metrics.AssessRuns.WithLabelValues(trigger, "error").Inc()
@@ -84,6 +89,8 @@ func (w *Worker) Assess(ctx context.Context, e *estate.Estate, snapID int64, tri
 			}
 		}
 	}
+	w.issuePostures(ctx, e, run, rep)
+	w.remindClaims(ctx)
 	var drift []store.ResultChange
 	if prevID != 0 {
 		changes, err := w.st.DiffRuns(ctx, all, prevID, run.ID)

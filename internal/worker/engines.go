@@ -127,6 +127,7 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 			}
 			return blastResult(g, opts.RankLimit), nil
 		},
+		Graph: build,
 		BlastQuery: func(node string) (any, error) {
 			mu.Lock()
 			g := graph

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/attest"
 	"github.com/firebreak-msp/firebreak/internal/audit"
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
@@ -40,6 +41,9 @@ type Options struct {
 	Metrics  *metrics.Metrics
 	Engines  *Engines  // nil: no assessments (the store's runs are served as they are)
 	Notifier *Notifier // nil: incidents are not notified
+	// Signer signs a posture attestation per tenant after each assessment
+	// (nil: none are issued).
+	Signer *attest.Key
 	// Incidents receives drift incidents; set it with SetIncidents when the
 	// pipeline is built after the worker.
 	Incidents Incidents
@@ -55,6 +59,7 @@ type Worker struct {
 	eng     *Engines
 	notify  *Notifier
 	inc     Incidents
+	signer  *attest.Key
 
 	est      estateState
 	tmapFile *ingest.TenantMap
@@ -65,7 +70,7 @@ type Worker struct {
 
 // New builds a worker; Run starts its schedules.
 func New(o Options) (*Worker, error) {
-	w := &Worker{cfg: o.Config, st: o.Store, log: o.Logger, now: o.Now, metrics: o.Metrics, eng: o.Engines, notify: o.Notifier, inc: o.Incidents}
+	w := &Worker{cfg: o.Config, st: o.Store, log: o.Logger, now: o.Now, metrics: o.Metrics, eng: o.Engines, notify: o.Notifier, inc: o.Incidents, signer: o.Signer}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}

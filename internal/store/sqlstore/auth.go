@@ -38,7 +38,7 @@ func (d *DB) scanUser(row interface{ Scan(...any) error }) (*store.User, error) 
 }
 
 func checkUser(u *store.User) error {
-	if u.Username == "" || !u.Role.Valid() || (u.Role == store.RoleTenantViewer && u.Tenant == "") {
+	if u.Username == "" || !u.Role.Valid() || (u.Role.TenantBound() && u.Tenant == "") {
 		return fmt.Errorf("user %q role %q tenant %q: %w", u.Username, u.Role, u.Tenant, store.ErrInvalid)
 	}
 	return nil
