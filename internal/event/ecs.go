@@ -162,21 +162,8 @@ func AppendECS(dst []byte, e *Event) []byte {
 			if sep {
 				dst = append(dst, ',')
 			}
-			dst = append(dst, `"fields":{`...)
-			keys := make([]string, 0, len(e.Fields))
-			for k := range e.Fields {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			for i, k := range keys {
-				if i > 0 {
-					dst = append(dst, ',')
-				}
-				dst = AppendString(dst, k)
-				dst = append(dst, ':')
-				dst = AppendString(dst, e.Fields[k])
-			}
-			dst = append(dst, '}')
+			dst = append(dst, `"fields":`...)
+			dst = appendStringMap(dst, e.Fields)
 		}
 		dst = append(dst, '}')
 	}
@@ -220,6 +207,25 @@ func fields(dst []byte, kv ...string) []byte {
 		sep = true
 	}
 	return dst
+}
+
+// appendStringMap appends m as a JSON object with sorted keys.
+func appendStringMap(dst []byte, m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendString(dst, k)
+		dst = append(dst, ':')
+		dst = AppendString(dst, m[k])
+	}
+	return append(dst, '}')
 }
 
 const hexDigits = "0123456789abcdef"

@@ -2,7 +2,6 @@ package event
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -138,21 +137,8 @@ func (a *Alert) AppendECS(dst []byte) []byte {
 		dst = appendStrings(dst, a.Tenants)
 	}
 	if len(a.Key) > 0 {
-		dst = append(dst, `,"key":{`...)
-		keys := make([]string, 0, len(a.Key))
-		for k := range a.Key {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for i, k := range keys {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = AppendString(dst, k)
-			dst = append(dst, ':')
-			dst = AppendString(dst, a.Key[k])
-		}
-		dst = append(dst, '}')
+		dst = append(dst, `,"key":`...)
+		dst = appendStringMap(dst, a.Key)
 	}
 	dst = field(dst, "assignee", a.Assignee)
 	if len(a.Notes) > 0 {

@@ -12,6 +12,7 @@ package integrations
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -180,7 +181,7 @@ func New(o Options) (*Runner, error) {
 		if err != nil {
 			return nil, err
 		}
-		src := source{name: cmpOr(s.Name, s.Type), def: def, schedule: cmpOr(s.Schedule, def.Spec.Schedule, time.Hour), poll: cmpOr(s.Poll, time.Minute)}
+		src := source{name: cmp.Or(s.Name, s.Type), def: def, schedule: cmp.Or(s.Schedule, def.Spec.Schedule, time.Hour), poll: cmp.Or(s.Poll, time.Minute)}
 		src.evidence, _ = v.(connector.EvidenceSource)
 		src.events, _ = v.(connector.EventSource)
 		r.sources = append(r.sources, src)
@@ -195,9 +196,9 @@ func New(o Options) (*Runner, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s.type: %q is not a SIEM export", field, e.Type)
 		}
-		name := cmpOr(e.Name, e.Type)
-		dir := cmpOr(e.SpoolDir, filepath.Join(o.Config.DataDir, "spool", name))
-		sp, err := export.OpenSpool(dir, cmpOr(e.SpoolMaxBytes, 1<<30))
+		name := cmp.Or(e.Name, e.Type)
+		dir := cmp.Or(e.SpoolDir, filepath.Join(o.Config.DataDir, "spool", name))
+		sp, err := export.OpenSpool(dir, cmp.Or(e.SpoolMaxBytes, 1<<30))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", field, err)
 		}
@@ -213,20 +214,10 @@ func New(o Options) (*Runner, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s.type: %q is not a PSA", field, t.Type)
 		}
-		name := cmpOr(t.Name, t.Type)
+		name := cmp.Or(t.Name, t.Type)
 		r.tickets = append(r.tickets, tickets{cfg: t, name: name, syncer: &psa.Syncer{Target: name, Backend: be, Outbox: o.Store, Companies: t.Companies, Now: o.Now, Log: o.Log}})
 	}
 	return r, nil
-}
-
-func cmpOr[T comparable](vs ...T) T {
-	var zero T
-	for _, v := range vs {
-		if v != zero {
-			return v
-		}
-	}
-	return zero
 }
 
 // Empty reports a configuration without connectors.
@@ -249,7 +240,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	for _, t := range r.tickets {
 		g.Go(func() error {
-			r.every(ctx, cmpOr(t.cfg.Interval, time.Minute), func() { r.syncTickets(ctx, t) })
+			r.every(ctx, cmp.Or(t.cfg.Interval, time.Minute), func() { r.syncTickets(ctx, t) })
 			return nil
 		})
 	}
@@ -316,40 +307,25 @@ func Dedupe(frag, est *estate.Estate, path string) *estate.Estate {
 	if est == nil {
 		return frag
 	}
-	mine := func(p estate.Pos) bool { return p.File == "" || sameFile(p.File, path) }
-	other := map[string]bool{}
-	for _, t := range est.Tenants {
-		if !mine(t.Pos) {
-			other["t:"+t.ID] = true
-		}
-	}
-	for _, x := range est.Identities {
-		if !mine(x.Pos) {
-			other["i:"+x.ID] = true
-		}
-	}
-	for _, x := range est.Tools {
-		if !mine(x.Pos) {
-			other["o:"+x.ID] = true
-		}
-	}
-	for _, x := range est.Assets {
-		if !mine(x.Pos) {
-			other["a:"+x.ID] = true
-		}
-	}
-	for _, x := range est.Grants {
-		if !mine(x.Pos) {
-			other["g:"+x.ID] = true
-		}
-	}
 	out := *frag
-	out.Tenants = slices.DeleteFunc(slices.Clone(frag.Tenants), func(t estate.Tenant) bool { return other["t:"+t.ID] })
-	out.Identities = slices.DeleteFunc(slices.Clone(frag.Identities), func(x estate.Identity) bool { return other["i:"+x.ID] })
-	out.Tools = slices.DeleteFunc(slices.Clone(frag.Tools), func(x estate.Tool) bool { return other["o:"+x.ID] })
-	out.Assets = slices.DeleteFunc(slices.Clone(frag.Assets), func(x estate.Asset) bool { return other["a:"+x.ID] })
-	out.Grants = slices.DeleteFunc(slices.Clone(frag.Grants), func(x estate.Grant) bool { return other["g:"+x.ID] })
+	out.Tenants = dropDefined(frag.Tenants, est.Tenants, path, func(x estate.Tenant) (string, estate.Pos) { return x.ID, x.Pos })
+	out.Identities = dropDefined(frag.Identities, est.Identities, path, func(x estate.Identity) (string, estate.Pos) { return x.ID, x.Pos })
+	out.Tools = dropDefined(frag.Tools, est.Tools, path, func(x estate.Tool) (string, estate.Pos) { return x.ID, x.Pos })
+	out.Assets = dropDefined(frag.Assets, est.Assets, path, func(x estate.Asset) (string, estate.Pos) { return x.ID, x.Pos })
+	out.Grants = dropDefined(frag.Grants, est.Grants, path, func(x estate.Grant) (string, estate.Pos) { return x.ID, x.Pos })
 	return &out
+}
+
+// dropDefined returns frag without the objects whose id the estate
+// defines in a file other than path.
+func dropDefined[T any](frag, defined []T, path string, key func(T) (string, estate.Pos)) []T {
+	other := map[string]bool{}
+	for _, x := range defined {
+		if id, pos := key(x); pos.File != "" && !sameFile(pos.File, path) {
+			other[id] = true
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(frag), func(x T) bool { id, _ := key(x); return other[id] })
 }
 
 func sameFile(a, b string) bool {

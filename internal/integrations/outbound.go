@@ -1,6 +1,7 @@
 package integrations
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"slices"
@@ -125,7 +126,7 @@ func (r *Runner) feedEvents(ctx context.Context, e exporter, after int64) int64 
 // syncTickets plans the PSA's tickets from the latest assessment and the
 // incidents, then delivers what changed.
 func (r *Runner) syncTickets(ctx context.Context, t tickets) {
-	min := event.SeverityRank(cmpOr(t.cfg.MinSeverity, "medium"))
+	min := event.SeverityRank(cmp.Or(t.cfg.MinSeverity, "medium"))
 	kinds := t.cfg.Kinds
 	if len(kinds) == 0 {
 		kinds = []string{"finding", "incident"}

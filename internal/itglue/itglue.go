@@ -15,6 +15,7 @@
 package itglue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -240,7 +241,7 @@ func (c *Connector) Collect(ctx context.Context, req connector.Request) (*connec
 			if a.Archived {
 				return
 			}
-			assets = append(assets, estate.Asset{ID: "itglue-" + id, Tenant: run.Tenant, Hostname: firstNonEmpty(a.Hostname, a.Name), Kind: kind(a.Type), Provenance: prov})
+			assets = append(assets, estate.Asset{ID: "itglue-" + id, Tenant: run.Tenant, Hostname: cmp.Or(a.Hostname, a.Name), Kind: kind(a.Type), Provenance: prov})
 		}); err != nil {
 			run.Gap("assets", perm, err, now)
 		}
@@ -299,15 +300,6 @@ func (c *Connector) Collect(ctx context.Context, req connector.Request) (*connec
 	c.last = metas
 	c.mu.Unlock()
 	return &connector.Evidence{Fragment: fr, Tenants: append([]connector.TenantRun{msp}, runs...), Stats: c.client.Stats()}, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 var _ connector.EvidenceSource = (*Connector)(nil)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,13 +25,13 @@ const secretValue = "Sup3r-S3cret-Domain-Admin!"
 type fake struct {
 	orgs    int
 	per     int
-	calls   int
+	calls   atomic.Int64
 	forbid  string // path answered 403
 	useMeta bool   // page with meta.next-page instead of links.next
 }
 
 func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.calls++
+	f.calls.Add(1)
 	if r.Header.Get("x-api-key") != "ITG.key" {
 		w.WriteHeader(401)
 		io.WriteString(w, `{"errors":[{"status":"401","title":"Unauthorized"}]}`)

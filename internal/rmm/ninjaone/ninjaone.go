@@ -15,6 +15,7 @@
 package ninjaone
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -263,7 +264,7 @@ func (n *Connector) Collect(ctx context.Context, req connector.Request) (*connec
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		for _, d := range devs {
-			name := firstNonEmpty(d.SystemName, d.DNSName, d.DisplayName, strconv.Itoa(d.ID))
+			name := cmp.Or(d.SystemName, d.DNSName, d.DisplayName, strconv.Itoa(d.ID))
 			b.Endpoint(run.Tenant, strconv.Itoa(d.ID), name, kind(d.NodeClass))
 			n.devices[d.ID] = deviceRef{tenant: run.Tenant, name: name}
 			if d.Offline {
@@ -281,15 +282,6 @@ func (n *Connector) Collect(ctx context.Context, req connector.Request) (*connec
 		b.Gap(g)
 	}
 	return &connector.Evidence{Fragment: b.Fragment(), Tenants: append([]connector.TenantRun{mspRun}, runs...), Stats: n.client.Stats()}, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 type activity struct {
@@ -455,7 +447,7 @@ func (n *Connector) audit(ctx context.Context, a *activity) rmm.Audit {
 	au := rmm.Audit{TS: time.Unix(0, int64(a.ActivityTime*1e9)), Console: n.host, Operator: op, Action: Action(a), Result: result(a),
 		Tenant: dev.tenant, Agent: dev.name, Vendor: "ninjaone", ActivityID: strconv.FormatInt(a.ID, 10)}
 	if au.Action == "script.run" {
-		au.Script = firstNonEmpty(a.SourceName, a.Subject)
+		au.Script = cmp.Or(a.SourceName, a.Subject)
 		au.JobID = a.SourceConfig
 	}
 	return au
@@ -471,7 +463,7 @@ func (n *Connector) lookupDevice(ctx context.Context, id int) deviceRef {
 	var o org
 	_ = n.get(ctx, "msp", "/v2/organization/"+strconv.Itoa(d.OrganizationID), permMonitoring, &o)
 	t, _ := rmm.TenantMap{Explicit: n.c.Tenants}.Resolve(strconv.Itoa(o.ID), o.Name)
-	ref := deviceRef{tenant: t, name: firstNonEmpty(d.SystemName, d.DNSName, d.DisplayName, strconv.Itoa(id))}
+	ref := deviceRef{tenant: t, name: cmp.Or(d.SystemName, d.DNSName, d.DisplayName, strconv.Itoa(id))}
 	n.mu.Lock()
 	n.devices[id] = ref
 	n.mu.Unlock()
