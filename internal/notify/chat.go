@@ -40,7 +40,7 @@ func (s *Slack) Kind() string { return store.TargetSlack }
 func (s *Slack) Send(ctx context.Context, a Alert) error {
 	body, err := json.Marshal(SlackMessage(a))
 	if err != nil {
-		return &PermanentError{err}
+		return &PermanentError{Err: err}
 	}
 	return postJSON(ctx, s.opts.client(), s.url, body, nil)
 }
@@ -132,7 +132,7 @@ func (t *Teams) Kind() string { return store.TargetTeams }
 func (t *Teams) Send(ctx context.Context, a Alert) error {
 	body, err := json.Marshal(TeamsMessage(a))
 	if err != nil {
-		return &PermanentError{err}
+		return &PermanentError{Err: err}
 	}
 	return postJSON(ctx, t.opts.client(), t.url, body, nil)
 }

@@ -22,13 +22,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/connector"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -59,20 +59,8 @@ type Sender interface {
 }
 
 // PermanentError marks a failure that retrying cannot fix (a 4xx answer, a
-// rejected recipient, a bad configuration).
-type PermanentError struct{ Err error }
-
-func (e *PermanentError) Error() string { return e.Err.Error() }
-func (e *PermanentError) Unwrap() error { return e.Err }
-
-// retryAfterError asks the retry loop to wait at least After.
-type retryAfterError struct {
-	Err   error
-	After time.Duration
-}
-
-func (e *retryAfterError) Error() string { return e.Err.Error() }
-func (e *retryAfterError) Unwrap() error { return e.Err }
+// rejected recipient, a bad configuration): the connector framework's type.
+type PermanentError = connector.PermanentError
 
 // DeliveryError is a delivery that failed after every attempt.
 type DeliveryError struct {
@@ -86,84 +74,27 @@ func (e *DeliveryError) Error() string {
 }
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
-// Retry is the retry policy. Zero fields take defaults.
-type Retry struct {
-	Attempts int           // total attempts (default 5)
-	Base     time.Duration // first backoff (default 500ms)
-	Max      time.Duration // backoff cap (default 30s)
-	// Sleep waits d or until ctx ends (tests inject an instant one).
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Rand returns a float in [0,1) for jitter (default math/rand/v2).
-	Rand func() float64
-}
-
-func (r Retry) withDefaults() Retry {
-	if r.Attempts <= 0 {
-		r.Attempts = 5
-	}
-	if r.Base <= 0 {
-		r.Base = 500 * time.Millisecond
-	}
-	if r.Max <= 0 {
-		r.Max = 30 * time.Second
-	}
-	if r.Sleep == nil {
-		r.Sleep = sleep
-	}
-	if r.Rand == nil {
-		r.Rand = rand.Float64
-	}
-	return r
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Backoff is the wait before attempt n+1 (n >= 1): full jitter over
-// min(Max, Base·2^(n-1)).
-func (r Retry) Backoff(n int) time.Duration {
-	r = r.withDefaults()
-	ceil := r.Base << min(n-1, 30)
-	if ceil <= 0 || ceil > r.Max {
-		ceil = r.Max
-	}
-	return time.Duration(r.Rand() * float64(ceil))
-}
+// Retry is the retry policy: the one of every outside call
+// (connector.Retry: exponential backoff with full jitter, bounded tries,
+// Retry-After honoured up to Max). Zero fields take defaults.
+type Retry = connector.Retry
 
 // Deliver sends a with s, retrying transient failures. It returns nil or a
 // *DeliveryError; the number of attempts made is in the error.
 func Deliver(ctx context.Context, s Sender, target string, a Alert, r Retry) error {
-	r = r.withDefaults()
-	var err error
-	attempt := 0
-	for attempt < r.Attempts {
-		attempt++
-		if err = s.Send(ctx, a); err == nil {
-			return nil
-		}
-		var perm *PermanentError
-		if errors.As(err, &perm) || ctx.Err() != nil || attempt == r.Attempts {
-			break
-		}
-		wait := r.Backoff(attempt)
-		var ra *retryAfterError
-		if errors.As(err, &ra) && ra.After > wait {
-			wait = min(ra.After, r.Max)
-		}
-		if serr := r.Sleep(ctx, wait); serr != nil {
-			err = fmt.Errorf("%w (gave up waiting to retry: %v)", err, serr)
-			break
-		}
+	attempts := 0
+	err := r.Do(ctx, func(n int) error {
+		attempts = n
+		return s.Send(ctx, a)
+	})
+	if err == nil {
+		return nil
 	}
-	return &DeliveryError{Target: target, Attempts: attempt, Err: err}
+	var ex *connector.ExhaustedError
+	if errors.As(err, &ex) {
+		err = ex.Err
+	}
+	return &DeliveryError{Target: target, Attempts: attempts, Err: err}
 }
 
 // Options are shared by every sender.

@@ -114,15 +114,15 @@ func (s *SMTP) Send(ctx context.Context, a Alert) error {
 				cfg.ServerName = host
 			}
 			if err := c.StartTLS(cfg); err != nil {
-				return &PermanentError{fmt.Errorf("smtp %s: starttls: %w", s.cfg.Address, err)}
+				return &PermanentError{Err: fmt.Errorf("smtp %s: starttls: %w", s.cfg.Address, err)}
 			}
 		} else if s.cfg.StartTLS == "required" {
-			return &PermanentError{fmt.Errorf("smtp %s: server does not offer STARTTLS (set starttls to \"opportunistic\" to allow plaintext)", s.cfg.Address)}
+			return &PermanentError{Err: fmt.Errorf("smtp %s: server does not offer STARTTLS (set starttls to \"opportunistic\" to allow plaintext)", s.cfg.Address)}
 		}
 	}
 	if s.cfg.Username != "" {
 		if ok, _ := c.Extension("AUTH"); !ok {
-			return &PermanentError{fmt.Errorf("smtp %s: server does not offer AUTH", s.cfg.Address)}
+			return &PermanentError{Err: fmt.Errorf("smtp %s: server does not offer AUTH", s.cfg.Address)}
 		}
 		if err := c.Auth(smtp.PlainAuth("", s.cfg.Username, s.cfg.Password.Reveal(), host)); err != nil {
 			return s.classify(fmt.Errorf("auth: %w", err))
@@ -157,7 +157,7 @@ func (s *SMTP) classify(err error) error {
 	err = fmt.Errorf("smtp %s: %w", s.cfg.Address, err)
 	var tp *textproto.Error
 	if errors.As(err, &tp) && tp.Code >= 500 {
-		return &PermanentError{err}
+		return &PermanentError{Err: err}
 	}
 	return err
 }

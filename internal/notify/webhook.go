@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/connector"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -69,7 +70,7 @@ func (w *Webhook) Send(ctx context.Context, a Alert) error {
 	id := DeliveryID(a)
 	body, err := json.Marshal(WebhookBody{Version: "1", Delivery: id, Alert: a})
 	if err != nil {
-		return &PermanentError{err}
+		return &PermanentError{Err: err}
 	}
 	ts := strconv.FormatInt(w.opts.now().Unix(), 10)
 	h := map[string]string{
@@ -153,7 +154,7 @@ func redactURL(raw string) string {
 func postJSON(ctx context.Context, c *http.Client, target string, body []byte, headers map[string]string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return &PermanentError{fmt.Errorf("building request to %s: invalid url", redactURL(target))}
+		return &PermanentError{Err: fmt.Errorf("building request to %s: invalid url", redactURL(target))}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "firebreak-notify/1")
@@ -177,19 +178,10 @@ func postJSON(ctx context.Context, c *http.Client, target string, body []byte, h
 	err = fmt.Errorf("posting to %s: %s: %s", redactURL(target), resp.Status, strings.TrimSpace(strings.ToValidUTF8(string(snippet), "?")))
 	switch {
 	case resp.StatusCode == 429 || resp.StatusCode == 503:
-		return &retryAfterError{Err: err, After: retryAfter(resp.Header.Get("Retry-After"))}
+		d, _ := connector.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return connector.After(err, d)
 	case resp.StatusCode == 408 || resp.StatusCode == 425 || resp.StatusCode >= 500:
 		return err
 	}
-	return &PermanentError{err}
-}
-
-func retryAfter(v string) time.Duration {
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
-	}
-	return 0
+	return &PermanentError{Err: err}
 }

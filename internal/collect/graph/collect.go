@@ -667,10 +667,24 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		errSignIns                       error
 		delta                            *deltaTenant
 	)
+	// The first page of every read comes in one JSON batch; later pages,
+	// and answers throttled inside the batch, are read on their own.
+	var (
+		pDomains  = "/v1.0/domains?$select=" + domainSelect
+		pUsers    = col.usersFirstPath(t)
+		pReg      = fmt.Sprintf("/v1.0/reports/authenticationMethods/userRegistrationDetails?$top=%d", col.o.PageSize)
+		pRoleDefs = "/v1.0/roleManagement/directory/roleDefinitions?$select=" + roleDefSelect
+		pRoleAsg  = "/v1.0/roleManagement/directory/roleAssignments?$expand=principal"
+		pElig     = "/v1.0/roleManagement/directory/roleEligibilitySchedules?$expand=principal"
+		pSP       = fmt.Sprintf("/v1.0/servicePrincipals?$select="+spSelect+"&$top=%d", col.o.PageSize)
+		pCA       = "/v1.0/identity/conditionalAccess/policies"
+		pSD       = "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy"
+	)
+	pre := col.c.batch(ctx, t.EntraID, []string{pDomains, pUsers, pReg, pRoleDefs, pRoleAsg, pElig, pSP, pCA, pSD})
 	var wg sync.WaitGroup
 	run := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
 	run(func() {
-		errDomains = List(ctx, col.c, t.EntraID, "/v1.0/domains?$select="+domainSelect, func(d Domain) error {
+		_, errDomains = listPre(ctx, col.c, t.EntraID, pDomains, pre, func(d Domain) error {
 			if d.IsVerified && !strings.HasSuffix(d.ID, ".onmicrosoft.com") {
 				domains = append(domains, strings.ToLower(d.ID))
 			}
@@ -678,21 +692,21 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		})
 	})
 	run(func() {
-		delta, errUser, errActivity = col.users(ctx, t, users, &order)
+		delta, errUser, errActivity = col.users(ctx, t, users, &order, pre)
 	})
 	run(func() {
-		errReg = List(ctx, col.c, t.EntraID, fmt.Sprintf("/v1.0/reports/authenticationMethods/userRegistrationDetails?$top=%d", col.o.PageSize), func(d UserRegistrationDetails) error {
+		_, errReg = listPre(ctx, col.c, t.EntraID, pReg, pre, func(d UserRegistrationDetails) error {
 			reg[d.ID] = d
 			return nil
 		})
 	})
 	run(func() {
-		errRoles = List(ctx, col.c, t.EntraID, "/v1.0/roleManagement/directory/roleDefinitions?$select="+roleDefSelect, func(d RoleDefinition) error {
+		_, errRoles = listPre(ctx, col.c, t.EntraID, pRoleDefs, pre, func(d RoleDefinition) error {
 			roleDefs[d.ID] = d
 			return nil
 		})
 		if errRoles == nil {
-			errRoles = List(ctx, col.c, t.EntraID, "/v1.0/roleManagement/directory/roleAssignments?$expand=principal", func(a RoleAssignment) error {
+			_, errRoles = listPre(ctx, col.c, t.EntraID, pRoleAsg, pre, func(a RoleAssignment) error {
 				assignments = append(assignments, a)
 				return nil
 			})
@@ -721,19 +735,19 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 	run(func() {
 		// PIM-eligible assignments (Entra ID P2): an eligible admin can
 		// activate the role at any time.
-		errEligible = List(ctx, col.c, t.EntraID, "/v1.0/roleManagement/directory/roleEligibilitySchedules?$expand=principal", func(a RoleAssignment) error {
+		_, errEligible = listPre(ctx, col.c, t.EntraID, pElig, pre, func(a RoleAssignment) error {
 			eligible = append(eligible, a)
 			return nil
 		})
 	})
 	run(func() {
-		errSP = List(ctx, col.c, t.EntraID, fmt.Sprintf("/v1.0/servicePrincipals?$select="+spSelect+"&$top=%d", col.o.PageSize), func(s ServicePrincipal) error {
+		_, errSP = listPre(ctx, col.c, t.EntraID, pSP, pre, func(s ServicePrincipal) error {
 			sps[s.ID] = s
 			return nil
 		})
 	})
 	run(func() {
-		errCA = List(ctx, col.c, t.EntraID, "/v1.0/identity/conditionalAccess/policies", func(p ConditionalAccessPolicy) error {
+		_, errCA = listPre(ctx, col.c, t.EntraID, pCA, pre, func(p ConditionalAccessPolicy) error {
 			policies = append(policies, p)
 			return nil
 		})
@@ -741,7 +755,7 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 	run(func() {
 		// Security defaults are read on their own: tenants without Entra ID
 		// P1 cannot read CA policies, and security defaults are their MFA.
-		errSD = col.c.Get(ctx, t.EntraID, "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy", &sd)
+		errSD = getPre(ctx, col.c, t.EntraID, pSD, pre, &sd)
 	})
 	if col.o.SignInDir != "" {
 		run(func() { r.SignIns, r.SignInsTruncated, errSignIns = col.signIns(ctx, t) })
@@ -998,6 +1012,15 @@ const (
 	memberSelect  = "id,displayName,userPrincipalName"
 )
 
+// usersFirstPath is the first users read of a tenant: the users/delta
+// link of the previous run, or users with signInActivity.
+func (col *collector) usersFirstPath(t Target) string {
+	if prev := col.delta(t.EntraID); prev != nil && prev.Link != "" {
+		return prev.Link
+	}
+	return fmt.Sprintf("/v1.0/users?$select=%s&$top=%d", userSelect+",signInActivity", min(col.o.PageSize, SignInActivityPageSize))
+}
+
 // SignInActivityPageSize is the documented maximum $top when listing users
 // with signInActivity; a larger one is answered with HTTP 400.
 const SignInActivityPageSize = 120
@@ -1005,10 +1028,10 @@ const SignInActivityPageSize = 120
 // users reads the tenant's users: with signInActivity (AuditLog.Read.All
 // and Entra ID P1) at 120 a page, else — on a 403 or a 400 — without it.
 // With a users/delta state from a previous run, only the changes are read.
-func (col *collector) users(ctx context.Context, t Target, users map[string]*User, order *[]string) (*deltaTenant, error, error) {
+func (col *collector) users(ctx context.Context, t Target, users map[string]*User, order *[]string, pre map[string]*prefetched) (*deltaTenant, error, error) {
 	base := userSelect
 	if prev := col.delta(t.EntraID); prev != nil && prev.Link != "" {
-		dt, err := col.usersDelta(ctx, t, prev, users, order)
+		dt, err := col.usersDelta(ctx, t, prev, users, order, pre)
 		if err == nil {
 			return dt, nil, nil
 		}
@@ -1019,12 +1042,13 @@ func (col *collector) users(ctx context.Context, t Target, users map[string]*Use
 	collectUsers := func(sel string, top int) error {
 		clear(users)
 		*order = (*order)[:0]
-		return List(ctx, col.c, t.EntraID, fmt.Sprintf("/v1.0/users?$select=%s&$top=%d", sel, top), func(u User) error {
+		_, err := listPre(ctx, col.c, t.EntraID, fmt.Sprintf("/v1.0/users?$select=%s&$top=%d", sel, top), pre, func(u User) error {
 			uu := u
 			users[u.ID] = &uu
 			*order = append(*order, u.ID)
 			return nil
 		})
+		return err
 	}
 	var errActivity error
 	err := collectUsers(base+",signInActivity", min(col.o.PageSize, SignInActivityPageSize))
@@ -1054,12 +1078,12 @@ func (col *collector) users(ctx context.Context, t Target, users map[string]*Use
 }
 
 // usersDelta applies the changes since prev's deltaLink to prev's users.
-func (col *collector) usersDelta(ctx context.Context, t Target, prev *deltaTenant, users map[string]*User, order *[]string) (*deltaTenant, error) {
+func (col *collector) usersDelta(ctx context.Context, t Target, prev *deltaTenant, users map[string]*User, order *[]string, pre map[string]*prefetched) (*deltaTenant, error) {
 	cur := map[string]User{}
 	for id, u := range prev.Users {
 		cur[id] = u
 	}
-	link, err := listDelta(ctx, col.c, t.EntraID, prev.Link, func(u deltaUser) error {
+	link, err := listPre(ctx, col.c, t.EntraID, prev.Link, pre, func(u deltaUser) error {
 		if u.Removed != nil {
 			delete(cur, u.ID)
 			return nil

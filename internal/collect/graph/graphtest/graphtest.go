@@ -20,6 +20,7 @@
 package graphtest
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -70,7 +71,12 @@ type Server struct {
 	SawConsistencyLevel atomic.Int64
 	// DeltaRounds counts users/delta repeat rounds served.
 	DeltaRounds atomic.Int64
-	caCalls     map[string]int
+	// Batches counts $batch requests; reqs counts Graph requests, batched
+	// ones included (throttling counts these).
+	Batches atomic.Int64
+	reqs    atomic.Int64
+	cache   map[string][]byte
+	caCalls map[string]int
 	// consent is per tenant: the app's service principal id ("" none)
 	// and its granted Graph app role ids.
 	consentSP    map[string]string
@@ -121,7 +127,7 @@ type Tenant struct {
 func NewServer(t testing.TB, tenants []Tenant) *Server {
 	f := &Server{Partner: "00000000-0000-4000-8000-00000000ffff", Secret: "s3cr3t-Value~xyz", Tenants: tenants, PageSize: 100,
 		tokens: map[string]string{}, expired: map[string]bool{}, RetryAfter: "0", RefreshTokens: map[string]bool{}, Revoked: map[string]bool{}, caCalls: map[string]int{},
-		consentSP: map[string]string{}, consentRoles: map[string]map[string]bool{}}
+		consentSP: map[string]string{}, consentRoles: map[string]map[string]bool{}, cache: map[string][]byte{}}
 	for _, tn := range tenants {
 		if tn.ExpireOnce {
 			f.expired[tn.ID] = true
@@ -167,7 +173,7 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	call := f.Calls.Add(1)
+	f.Calls.Add(1)
 	if f.Latency > 0 {
 		time.Sleep(f.Latency)
 	}
@@ -187,6 +193,53 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("ConsistencyLevel") != "" {
 		f.SawConsistencyLevel.Add(1)
 	}
+	if r.URL.Path == "/v1.0/$batch" && r.Method == http.MethodPost {
+		f.batch(w, r)
+		return
+	}
+	f.graphAPI(w, r)
+}
+
+// batch serves JSON batching (json-batching: up to 20 requests, each
+// answered with its own id, status, headers and body; throttling applies
+// to each request on its own).
+func (f *Server) batch(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Requests []struct {
+			ID, Method, URL string
+		} `json:"requests"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || len(in.Requests) == 0 || len(in.Requests) > 20 {
+		GraphError(w, 400, "BadRequest", "Invalid batch payload.")
+		return
+	}
+	f.Batches.Add(1)
+	var out []any
+	for _, q := range in.Requests {
+		inner := httptest.NewRequest(q.Method, "/v1.0"+q.URL, nil)
+		inner.Header.Set("Authorization", r.Header.Get("Authorization"))
+		rec := httptest.NewRecorder()
+		f.graphAPI(rec, inner)
+		hdr := map[string]string{}
+		for k := range rec.Header() {
+			hdr[k] = rec.Header().Get(k)
+		}
+		var body any = json.RawMessage(bytes.TrimSpace(rec.Body.Bytes()))
+		if !json.Valid(rec.Body.Bytes()) {
+			body = rec.Body.String()
+		}
+		out = append(out, map[string]any{"id": q.ID, "status": rec.Code, "headers": hdr, "body": body})
+	}
+	// Responses may come in any order.
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	WriteJSON(w, 200, map[string]any{"responses": out})
+}
+
+// graphAPI answers one Graph request (outside or inside a batch).
+func (f *Server) graphAPI(w http.ResponseWriter, r *http.Request) {
+	call := f.reqs.Add(1)
 	auth := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	f.mu.Lock()
 	tenant, ok := f.tokens[auth]
@@ -522,6 +575,26 @@ func (f *Server) customerAPI(w http.ResponseWriter, r *http.Request, tn *Tenant)
 	case "/v1.0/groups/grp-admins/transitiveMembers":
 		f.page(w, r, []any{map[string]any{"@odata.type": "#microsoft.graph.user", "id": user(3)}})
 	case "/v1.0/reports/authenticationMethods/userRegistrationDetails":
+		// The same answer every time: served from a cache (keeps the fake's
+		// CPU out of the benchmarks' way).
+		key := tn.ID + " " + r.URL.RequestURI()
+		f.mu.Lock()
+		cached, ok := f.cache[key]
+		f.mu.Unlock()
+		if ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(cached)
+			return
+		}
+		rec := httptest.NewRecorder()
+		defer func() {
+			f.mu.Lock()
+			f.cache[key] = rec.Body.Bytes()
+			f.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(rec.Body.Bytes())
+		}()
+		w := rec
 		items := make([]any, tn.Users)
 		for i := range tn.Users {
 			methods := []string{"microsoftAuthenticatorPush", "mobilePhone"}
