@@ -479,3 +479,22 @@ func TestStatusRank(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustTermMatchesJSON: the typed input.trust is the document trust.Facts
+// gives (the map form Extra carried before), key for key.
+func TestTrustTermMatchesJSON(t *testing.T) {
+	e := estate.Generate(estate.GenOptions{Tenants: 15, Identities: 150, Grants: 200, Assets: 100, Seed: 3, Now: agreeNow})
+	perturb(e, rand.New(rand.NewPCG(3, 11)))
+	g, err := trust.Build(e, trust.Options{Now: agreeNow, KEVCatalog: testKEV(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ast.InterfaceToValue(trust.Facts(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := trustTerm(trust.FactsOf(g)).Value
+	if got.Compare(want) != 0 {
+		t.Errorf("typed input.trust differs from trust.Facts:\n got %.600s\nwant %.600s", got, want)
+	}
+}

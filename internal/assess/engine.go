@@ -24,6 +24,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/trust"
 )
 
 //go:embed policies/*.rego
@@ -60,6 +61,12 @@ type Options struct {
 	// from so both judge alike. Nil (or Facts for another time) computes
 	// them.
 	Access *access.Facts
+	// Trust gives the trust graph's facts for input.trust (the FB-TRUST
+	// controls), typed; Run calls it once, while it indexes the estate, so
+	// that building the graph overlaps that work; its error ends Run. Nil
+	// leaves input.trust out (the graph controls are then not evaluable)
+	// unless Extra["trust"] gives it.
+	Trust func() (*trust.FactsDoc, error)
 	// Extra entries appear in the input document under their key (e.g.
 	// "trust"); values must be JSON-able. They are converted once per Run.
 	// A value may also be a func() (any, error) giving the JSON-able value:
@@ -144,6 +151,9 @@ func New(cat *catalog.Catalog, opts Options) (*Engine, error) {
 		if !strings.HasPrefix(pkg, "firebreak.") {
 			log.Warn("policy package is outside firebreak.checks: its rules are only used if a check imports them", "file", names[i], "package", pkg)
 		}
+	}
+	if _, ok := opts.Extra["trust"]; ok && opts.Trust != nil {
+		return nil, errors.New("assess: input.trust given twice (Options.Trust and Options.Extra[\"trust\"])")
 	}
 	for k := range opts.Extra {
 		if reservedInput[k] {
@@ -316,7 +326,16 @@ func (en *Engine) extra() ([]kv, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	items := make([]kv, 0, len(keys))
+	items := make([]kv, 0, len(keys)+1)
+	if en.opts.Trust != nil {
+		doc, err := en.opts.Trust()
+		if err != nil {
+			return nil, err
+		}
+		if doc != nil {
+			items = append(items, f("trust", trustTerm(doc)))
+		}
+	}
 	for _, k := range keys {
 		val := en.opts.Extra[k]
 		if fn, ok := val.(func() (any, error)); ok {

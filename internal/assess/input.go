@@ -38,7 +38,10 @@ var keyTerms = func() map[string]*ast.Term {
 		dmarc_pct error object port open service tls_version cert_days_left subject target days_to_expiry supplies
 		days_since_assessed access evidence permission reason members mfa_state pr_state compensated idle weak_logins
 		break_glass monitored days_since_tested admin_roles
-		encrypted days_since_hard_copy log_retention_days`) {
+		encrypted days_since_hard_copy log_retention_days version tenants share limit counts over_limit entry_points
+		outsider_admin admin_identities identities_with_admin cross_tenant by_tenant over_limit_n over_limit_weak
+		over_limit_weak_n entry_points_n admin_identities_n cross_in tenants_admin tenants_any sub path why reaches
+		standing via tenant`) {
 		m[k] = ast.StringTerm(k)
 	}
 	return m

@@ -43,9 +43,10 @@ func BenchmarkAssessTrust(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		facts := trust.Facts(g)
+		facts := trust.FactsOf(g)
 		tTrust += time.Since(t0)
-		en, err := assess.New(cat, assess.Options{Clock: func() time.Time { return now }, KEV: kc, Access: acc, Extra: map[string]any{"trust": facts}})
+		en, err := assess.New(cat, assess.Options{Clock: func() time.Time { return now }, KEV: kc, Access: acc,
+			Trust: func() (*trust.FactsDoc, error) { return facts, nil }})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,8 +7,7 @@
 // It calls internal/access, internal/trust and internal/assess and
 // restructures none of them: the access facts go to both trust and assess
 // (so both judge MFA, exposure, open KEV and privileges alike), and the
-// graph's facts reach assess through assess.Options.Extra["trust"]; when
-// assess takes a typed trust input instead, only this package changes.
+// graph's facts reach assess typed, through assess.Options.Trust.
 package evaluate
 
 import (
@@ -91,13 +90,13 @@ func Evaluate(ctx context.Context, e *estate.Estate, deps Deps) (*Result, error)
 		deps.Catalog = cat
 	}
 	res := &Result{Access: access.Compute(e, access.Options{Now: now, KEV: deps.KEV})}
-	extra := map[string]any{}
+	var trustIn func() (*trust.FactsDoc, error)
 	var wait func()
 	switch {
 	case deps.NoTrust:
 	case deps.Graph != nil:
 		res.Graph = deps.Graph
-		extra["trust"] = trust.Facts(deps.Graph)
+		trustIn = func() (*trust.FactsDoc, error) { return trust.FactsOf(deps.Graph), nil }
 	case deps.TrustOptional:
 		// Built before assessing, so that a failure leaves input.trust out
 		// rather than failing the run.
@@ -110,7 +109,7 @@ func Evaluate(ctx context.Context, e *estate.Estate, deps Deps) (*Result, error)
 			}
 		} else {
 			res.Graph = g
-			extra["trust"] = trust.Facts(g)
+			trustIn = func() (*trust.FactsDoc, error) { return trust.FactsOf(g), nil }
 		}
 	default:
 		type built struct {
@@ -136,12 +135,12 @@ func Evaluate(ctx context.Context, e *estate.Estate, deps Deps) (*Result, error)
 			})
 		}
 		// Run calls this once, while it indexes the estate.
-		extra["trust"] = func() (any, error) {
+		trustIn = func() (*trust.FactsDoc, error) {
 			wait()
 			if b.err != nil {
 				return nil, fmt.Errorf("building the trust graph (use --no-trust to skip): %w", b.err)
 			}
-			return trust.Facts(b.g), nil
+			return trust.FactsOf(b.g), nil
 		}
 	}
 	en, err := assess.New(deps.Catalog, assess.Options{
@@ -150,7 +149,7 @@ func Evaluate(ctx context.Context, e *estate.Estate, deps Deps) (*Result, error)
 		KEVMissing: deps.KEVMissing,
 		Access:     res.Access,
 		Clock:      func() time.Time { return now },
-		Extra:      extra,
+		Trust:      trustIn,
 		Subjects:   deps.Subjects,
 		Logger:     deps.Logger,
 	})
