@@ -215,3 +215,26 @@ func TestECSSampleCoversEveryField(t *testing.T) {
 		}
 	}
 }
+
+func FuzzECSAlert(f *testing.F) {
+	a := Alert{ID: "x", Title: "t\n\"q\"", Severity: "high", Key: map[string]string{"user.name": "u"}, Notes: []AlertNote{{Author: "a", Text: "n"}}, Extra: json.RawMessage(`{"a":1}`)}
+	f.Add(a.AppendECS(nil))
+	f.Add([]byte(`{"@timestamp":"2026-11-26T10:00:00Z","event":{"id":"i"},"firebreak":{"notes":[{"at":null}]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var a Alert
+		if json.Unmarshal(b, &a) != nil {
+			return
+		}
+		out := a.AppendECS(nil)
+		if !json.Valid(out) {
+			t.Fatalf("invalid output %s", out)
+		}
+		var back Alert
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("re-decoding %s: %v", out, err)
+		}
+		if back.ID != a.ID || back.Severity != a.Severity || back.Tenant != a.Tenant || len(back.Notes) != len(a.Notes) {
+			t.Fatalf("round trip changed %+v into %+v", a, back)
+		}
+	})
+}

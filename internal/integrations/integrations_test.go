@@ -122,7 +122,7 @@ func TestRunner(t *testing.T) {
 	cfg.Estate.Paths = []string{estDir}
 	cfg.Connectors = config.ConnectorsConfig{
 		Sources: []config.SourceConfig{{Type: "fake", Settings: node(t, "label: x")}},
-		Export:  []config.ExportConfig{{Type: "siem"}},
+		Export:  []config.ExportConfig{{Type: "siem", Events: true}},
 		Tickets: []config.TicketsConfig{{Type: "psa", Companies: map[string]string{"*": "1"}}},
 	}
 	var committed int
@@ -183,14 +183,15 @@ func TestRunner(t *testing.T) {
 		sender.mu.Lock()
 		n := len(sender.docs)
 		sender.mu.Unlock()
-		if n >= 2 || time.Now().After(deadline) {
+		if n >= 5 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
 	joined := strings.Join(sender.docs, "\n")
-	if !strings.Contains(joined, `"dataset":"firebreak.finding"`) || !strings.Contains(joined, `"id":"inc1"`) || !strings.Contains(joined, `"ecs":{"version"`) {
+	if !strings.Contains(joined, `"dataset":"firebreak.finding"`) || !strings.Contains(joined, `"id":"inc1"`) || !strings.Contains(joined, `"ecs":{"version"`) ||
+		strings.Count(joined, `"action":"script.run"`) != 3 {
 		t.Errorf("SIEM documents:\n%s", joined)
 	}
 	r.syncTickets(ctx, r.tickets[0])
