@@ -65,9 +65,10 @@ type Engine struct {
 	rules    []*crule
 	byRef    map[string]*crule
 	dets     []*crule
-	cands    map[[2]string][]*crule
+	cands    map[[3]string][]*crule
 	lastDS   string
 	lastCat  string
+	lastOut  string
 	lastCand []*crule
 
 	lateness  int64
@@ -137,6 +138,7 @@ type crule struct {
 	incSpec  *keySpec   // key of standalone detection incidents / escalation lookups
 	firedSeq uint64     // the last event this correlation fired for (once per event)
 	filters  []string   // meta filters applied to its detection
+	outcomes []string   // event.outcome values its condition requires (nil: any)
 	listAccs []accessor // firebreak.list fields
 	st       RuleStats
 }
@@ -167,7 +169,7 @@ type sigCache struct {
 func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 	e := &Engine{
 		byRef:        map[string]*crule{},
-		cands:        map[[2]string][]*crule{},
+		cands:        map[[3]string][]*crule{},
 		incidents:    map[string]*Incident{},
 		maxIncidents: opts.MaxIncidents,
 		seed:         maphash.MakeSeed(),
@@ -324,6 +326,9 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 		}
 	}
 	e.applyFilters(filters)
+	for _, cr := range e.dets {
+		cr.outcomes = requiredOutcomes(cr.det.cond)
+	}
 	e.shareSelections()
 	e.sigs = make([]sigCache, len(sigIDs))
 	return e, nil
@@ -568,16 +573,19 @@ func heldBefore(a, b *held) bool {
 	return a.seq < b.seq
 }
 
+// candidates returns the detection rules that may match events of the
+// event's dataset, category and outcome: their logsource selects it and
+// their condition does not require another outcome.
 func (e *Engine) candidates(ev *event.Event) []*crule {
-	if ev.Dataset == e.lastDS && ev.Category == e.lastCat && e.lastCand != nil {
+	if ev.Dataset == e.lastDS && ev.Category == e.lastCat && ev.Outcome == e.lastOut && e.lastCand != nil {
 		return e.lastCand
 	}
-	k := [2]string{ev.Dataset, ev.Category}
+	k := [3]string{ev.Dataset, ev.Category, ev.Outcome}
 	c, ok := e.cands[k]
 	if !ok {
 		c = []*crule{}
 		for _, d := range e.dets {
-			if d.r.LogSource.matches(ev.Dataset, ev.Category) {
+			if d.r.LogSource.matches(ev.Dataset, ev.Category) && (d.outcomes == nil || slices.Contains(d.outcomes, strings.ToLower(ev.Outcome))) {
 				c = append(c, d)
 			}
 		}
@@ -585,7 +593,7 @@ func (e *Engine) candidates(ev *event.Event) []*crule {
 			e.cands[k] = c
 		}
 	}
-	e.lastDS, e.lastCat, e.lastCand = ev.Dataset, ev.Category, c
+	e.lastDS, e.lastCat, e.lastOut, e.lastCand = ev.Dataset, ev.Category, ev.Outcome, c
 	return c
 }
 

@@ -274,3 +274,29 @@ func TestBase64Offsets(t *testing.T) {
 		t.Errorf("base64Offsets(http://) = %q, want %q", got, want)
 	}
 }
+
+// TestRequiredOutcomes: the candidate prefilter only skips a rule for an
+// outcome its condition cannot match.
+func TestRequiredOutcomes(t *testing.T) {
+	tests := []struct {
+		det  string
+		want []string
+	}{
+		{"  s: {event.outcome: failure, user.name: x}\n  condition: s", []string{"failure"}},
+		{"  s: {event.outcome: [failure, Success]}\n  m: {event.reason: mfa}\n  condition: m and s", []string{"failure", "success"}},
+		{"  s: {event.outcome: failure}\n  condition: not s", nil},
+		{"  s: {event.outcome: failure}\n  t: {user.name: x}\n  condition: s or t", nil},
+		{"  s: {event.outcome|contains: fail}\n  condition: s", nil},
+		{"  s: {event.outcome|cased: failure}\n  condition: s", nil},
+		{"  s:\n    - event.outcome: failure\n    - user.name: x\n  condition: s", nil},
+	}
+	for _, tt := range tests {
+		rules, err := ParseRules("o.yml", []byte("title: t\nid: x\ndetection:\n"+tt.det+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := requiredOutcomes(rules[0].detection.cond); strings.Join(got, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("%q: %q, want %q", tt.det, got, tt.want)
+		}
+	}
+}

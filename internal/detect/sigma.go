@@ -1125,6 +1125,45 @@ func memoize(n condNode, slots map[*selection]int) condNode {
 	return n
 }
 
+// requiredOutcomes returns the event.outcome values without which a
+// condition cannot hold (a selection ANDed at its top that compares
+// event.outcome with plain values), or nil when it does not say.
+func requiredOutcomes(n condNode) []string {
+	switch n := n.(type) {
+	case *selNode:
+		return selOutcomes(n.s)
+	case *memoSel:
+		return selOutcomes(n.s)
+	case *andNode:
+		for _, m := range n.ns {
+			if o := requiredOutcomes(m); o != nil {
+				return o
+			}
+		}
+	}
+	return nil
+}
+
+func selOutcomes(s *selection) []string {
+	if len(s.alts) != 1 {
+		return nil
+	}
+	for _, fm := range s.alts[0] {
+		if fm.acc.kind != fOutcome || fm.neg || fm.all || len(fm.acc.alts) > 0 {
+			continue
+		}
+		var out []string
+		for _, v := range fm.values {
+			if v.kind != mExact || v.cased {
+				return nil
+			}
+			out = append(out, v.pat)
+		}
+		return out
+	}
+	return nil
+}
+
 // selections calls f for every selection of a condition tree.
 func selections(n condNode, f func(*selection)) {
 	switch n := n.(type) {
