@@ -248,7 +248,7 @@ grants:
 // entry points, admin credential reuse, and tool console MFA.
 func TestPropertyEnginesAgree(t *testing.T) {
 	kc := testKEV(t)
-	reused := 0
+	reused, sprays, kevs, consoles := 0, 0, 0, 0
 	for seed := int64(1); seed <= 6; seed++ {
 		e := estate.Generate(estate.GenOptions{Tenants: 12, Identities: 120, Grants: 150, Assets: 80, Seed: seed, Now: agreeNow})
 		perturb(e, rand.New(rand.NewPCG(uint64(seed), 11)))
@@ -276,6 +276,9 @@ func TestPropertyEnginesAgree(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Errorf("seed %d asset %s: trust KEV %v, assess KEV %v", seed, e.Assets[ai].ID, got, want)
 			}
+			if len(want) > 0 {
+				kevs++
+			}
 		}
 		for ti := range e.Tools {
 			if got, want := node(e.Tools[ti].ID).KEV, access.CVEs(x.toolKEV[ti]); !slices.Equal(got, want) {
@@ -286,6 +289,9 @@ func TestPropertyEnginesAgree(t *testing.T) {
 			term := x.toolTerm(ti)
 			noMFA := field(term, "mfa_enforced") != "true"
 			exposed := e.Tools[ti].InternetExposed != nil && *e.Tools[ti].InternetExposed
+			if exposed && noMFA {
+				consoles++
+			}
 			if got, want := entries["tool:"+e.Tools[ti].ID+":internet-exposed console without MFA"], exposed && noMFA; got != want {
 				t.Errorf("seed %d tool %s: trust no-MFA console entry %v, assess exposed=%v mfa_enforced=%s", seed, e.Tools[ti].ID, got, exposed, field(term, "mfa_enforced"))
 			}
@@ -299,8 +305,16 @@ func TestPropertyEnginesAgree(t *testing.T) {
 				continue
 			}
 			term := x.identityTerm(ii)
+			// Phishing resistance: the graph's credential-replay edges
+			// (vault → account) are inert exactly when assess passes it.
+			if pr, gotPR := field(term, "pr_state") == `"ok"`, node(id.ID).MFA == estate.MFAPhishingResistant; pr != gotPR {
+				t.Errorf("seed %d identity %s: trust MFA %s, assess pr_state %s", seed, id.ID, node(id.ID).MFA, field(term, "pr_state"))
+			}
 			want := field(term, "mfa_state") != `"ok"`
 			got := entries["identity:"+id.ID+":account without MFA (password spraying, credential stuffing)"]
+			if want {
+				sprays++
+			}
 			if got != want {
 				t.Errorf("seed %d identity %s (%s): trust spray entry %v, assess mfa_state %s", seed, id.ID, id.Kind, got, field(term, "mfa_state"))
 			}
@@ -309,6 +323,9 @@ func TestPropertyEnginesAgree(t *testing.T) {
 		var fromTrust, fromAssess []string
 		for _, n := range doc.AdminIdentities {
 			fromTrust = append(fromTrust, n.ID)
+			if ii := slices.IndexFunc(e.Identities, func(x estate.Identity) bool { return x.ID == n.ID }); ii < 0 || int(x.adminTenants[ii]) != n.TenantsAdmin {
+				t.Errorf("seed %d identity %s: trust counts admin in %d tenants, assess %d", seed, n.ID, n.TenantsAdmin, x.adminTenants[max(ii, 0)])
+			}
 		}
 		for ii := range e.Identities {
 			if x.adminTenants[ii] >= 2 && e.Identities[ii].IsEnabled() {
@@ -322,8 +339,9 @@ func TestPropertyEnginesAgree(t *testing.T) {
 		}
 		reused += len(fromAssess)
 	}
-	if reused == 0 {
-		t.Error("no admin reuse in any estate; the generator no longer exercises it")
+	if reused == 0 || sprays == 0 || kevs == 0 || consoles == 0 {
+		t.Errorf("the generated estates no longer exercise every fact: %d reused admins, %d spray entries, %d assets with open KEV, %d exposed consoles without MFA",
+			reused, sprays, kevs, consoles)
 	}
 }
 
