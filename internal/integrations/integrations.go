@@ -285,9 +285,12 @@ func (r *Runner) collect(ctx context.Context, s source) {
 		r.record(s.name, nil, err)
 		return
 	}
-	path := filepath.Join(r.dir, s.name+".yaml")
+	// The same file name as `firebreak collect NAME` writes, so a CLI run
+	// and serve replace one fragment rather than keeping two.
+	name := s.name + ".collected.yaml"
+	path := filepath.Join(r.dir, name)
 	frag := Dedupe(ev.Fragment, est, path)
-	if _, err := writeFragment(r.dir, s.name+".yaml", s.name, now, frag); err != nil {
+	if _, err := writeFragment(r.dir, name, s.name, now, frag); err != nil {
 		r.o.Log.Error("connector: writing fragment", "connector", s.name, "err", err)
 		r.record(s.name, ev.Tenants, err)
 		return
