@@ -11,16 +11,19 @@ import (
 
 type accountPage struct {
 	pageBase
-	Error    string
-	Changed  bool
-	Passkeys []auth.Passkey
+	Error   string
+	Changed bool
+	// MustChange: the password is a one-time one and must be replaced
+	// before anything else.
+	MustChange bool
+	Passkeys   []auth.Passkey
 }
 
 func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if p.User == nil {
 		return errNotFound
 	}
-	return s.render(w, r, "account", &accountPage{pageBase: s.basePage(r.Context(), p, "Account", "account"), Changed: r.URL.Query().Get("changed") == "1", Passkeys: auth.LoadPasskeys(p.User)})
+	return s.render(w, r, "account", &accountPage{pageBase: s.basePage(r.Context(), p, "Account", "account"), Changed: r.URL.Query().Get("changed") == "1", MustChange: p.User.MustChangePassword, Passkeys: auth.LoadPasskeys(p.User)})
 }
 
 // handleAccountPassword changes the signed-in user's password: the current
@@ -32,7 +35,7 @@ func (s *Server) handleAccountPassword(w http.ResponseWriter, r *http.Request, p
 	if p.User == nil {
 		return errNotFound
 	}
-	pg := &accountPage{pageBase: s.basePage(ctx, p, "Account", "account"), Passkeys: auth.LoadPasskeys(p.User)}
+	pg := &accountPage{pageBase: s.basePage(ctx, p, "Account", "account"), MustChange: p.User.MustChangePassword, Passkeys: auth.LoadPasskeys(p.User)}
 	cur, nw, again := r.PostFormValue("current"), r.PostFormValue("new"), r.PostFormValue("again")
 	fail := func(status int, msg string) error {
 		pg.Error = msg
@@ -60,7 +63,7 @@ func (s *Server) handleAccountPassword(w http.ResponseWriter, r *http.Request, p
 	if err != nil {
 		return err
 	}
-	if err := s.st.SetPassword(ctx, p.User.Username, hash); err != nil {
+	if err := s.st.SetPassword(ctx, p.User.Username, hash, false); err != nil {
 		return err
 	}
 	// Sign out everywhere, then give this browser a fresh session.

@@ -691,3 +691,47 @@ func TestFailedSignInRecordsNoUnknownUsername(t *testing.T) {
 		}
 	}
 }
+
+// A password someone else set (an administrator's create or reset, the
+// bootstrap owner's printed one) is changed before anything else: pages
+// send the user to the account page, the API refuses, and the change
+// lifts both.
+func TestOneTimePasswordMustBeChanged(t *testing.T) {
+	f := newFixture(t)
+	o := f.client()
+	o.login("owner1")
+	resp, body := o.do("POST", "/api/v1/users", strings.NewReader(`{"username":"newbie","role":"analyst"}`), map[string]string{"X-CSRF-Token": o.csrf, "Content-Type": "application/json"})
+	var created struct{ Password string }
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal([]byte(body), &created) != nil || created.Password == "" {
+		t.Fatalf("creating newbie: %d %s", resp.StatusCode, body)
+	}
+	f.pw["newbie"] = created.Password
+	n := f.client()
+	n.login("newbie")
+	if resp, _ := n.do("GET", "/incidents", nil, nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/account?change=1" {
+		t.Errorf("page before the change: %d %q, want a redirect to the account page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := n.do("GET", "/api/v1/me", nil, nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("API before the change: %d, want 403", resp.StatusCode)
+	}
+	if resp, body := n.do("GET", "/account", nil, nil); resp.StatusCode != 200 || !strings.Contains(body, "one-time password") {
+		t.Errorf("account page: %d, want it to ask for a new password", resp.StatusCode)
+	}
+	nw := "velvet harbour quietly ninety lamps"
+	if resp, _ := n.form("/account/password", url.Values{"current": {created.Password}, "new": {nw}, "again": {nw}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("change: %d", resp.StatusCode)
+	}
+	if resp, _ := n.do("GET", "/incidents", nil, nil); resp.StatusCode != 200 {
+		t.Errorf("page after the change: %d", resp.StatusCode)
+	}
+	// An administrator's reset makes it one-time again.
+	if u, err := f.st.GetUser(context.Background(), "newbie"); err != nil || u.MustChangePassword {
+		t.Fatalf("after the change: %+v %v", u, err)
+	}
+	if _, err := f.srv.resetUser(context.Background(), &auth.Principal{Scope: store.AllTenants()}, "newbie"); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := f.st.GetUser(context.Background(), "newbie"); !u.MustChangePassword {
+		t.Error("a reset password is not one-time")
+	}
+}

@@ -231,6 +231,15 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) er
 		if !p.Can(rt.Access) {
 			return errForbidden
 		}
+		// A one-time password (printed at bootstrap, set by an
+		// administrator) is replaced before anything else.
+		if p.Session != nil && p.User != nil && p.User.MustChangePassword && rt.Access != auth.AccessPreMFA && rt.Name != "account" && rt.Name != "account_password" {
+			if !wantsJSON(r) && r.Method == http.MethodGet {
+				http.Redirect(w, r, "/account?change=1", http.StatusSeeOther)
+				return nil
+			}
+			return errStatus(http.StatusForbidden, "change your one-time password first (the account page)")
+		}
 	}
 	if p != nil && p.Session != nil && !safeMethod(r.Method) {
 		if err := s.checkCSRF(r, p); err != nil {

@@ -124,7 +124,7 @@ func (s *Server) createUser(ctx context.Context, p *auth.Principal, req userRequ
 	if err != nil {
 		return nil, "", err
 	}
-	u := &store.User{Username: req.Username, Email: req.Email, Role: req.Role, Tenant: req.Tenant, PasswordHash: hash}
+	u := &store.User{Username: req.Username, Email: req.Email, Role: req.Role, Tenant: req.Tenant, PasswordHash: hash, MustChangePassword: true}
 	if err := s.st.CreateUser(ctx, u); err != nil {
 		return nil, "", err
 	}
@@ -180,7 +180,7 @@ func (s *Server) resetUser(ctx context.Context, p *auth.Principal, username stri
 	if err != nil {
 		return "", err
 	}
-	if err := s.st.SetPassword(ctx, username, hash); err != nil {
+	if err := s.st.SetPassword(ctx, username, hash, true); err != nil {
 		return "", err
 	}
 	if err := s.st.SetTOTP(ctx, username, "", false); err != nil {

@@ -497,7 +497,9 @@ type UserStore interface {
 	// UpdateUser changes role, tenant, disabled and email (not secrets or counters).
 	UpdateUser(ctx context.Context, u *User) error
 	DeleteUser(ctx context.Context, username string) error
-	SetPassword(ctx context.Context, username, hash string) error
+	// SetPassword sets a user's password hash; mustChange marks it one-time
+	// (set by someone else: it must be changed at the next sign-in).
+	SetPassword(ctx context.Context, username, hash string, mustChange bool) error
 	// SetTOTP stores the (encrypted) TOTP secret; enrolled marks enrolment
 	// as confirmed. An empty secret clears TOTP. Resets the last used step.
 	SetTOTP(ctx context.Context, username string, secret Secret, enrolled bool) error
@@ -528,9 +530,12 @@ type User struct {
 	LockedUntil  time.Time       `json:"locked_until,omitzero"`
 	WebAuthn     json.RawMessage `json:"-"`
 	Disabled     bool            `json:"disabled"`
-	Created      time.Time       `json:"created"`
-	Updated      time.Time       `json:"updated"`
-	LastLogin    time.Time       `json:"last_login,omitzero"`
+	// MustChangePassword: the password was set by someone else (bootstrap,
+	// an administrator) and must be changed before anything else.
+	MustChangePassword bool      `json:"must_change_password"`
+	Created            time.Time `json:"created"`
+	Updated            time.Time `json:"updated"`
+	LastLogin          time.Time `json:"last_login,omitzero"`
 }
 
 // LogValue keeps secrets out of logs.

@@ -10,19 +10,19 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
-const userCols = `username, email, role, tenant, password_hash, totp_secret, totp_enrolled, totp_last_step, failed_logins, locked_until, webauthn, disabled, created, updated, last_login`
+const userCols = `username, email, role, tenant, password_hash, totp_secret, totp_enrolled, totp_last_step, failed_logins, locked_until, webauthn, disabled, created, updated, last_login, must_change_password`
 
 func (d *DB) scanUser(row interface{ Scan(...any) error }) (*store.User, error) {
 	var u store.User
 	var role, secret, webauthn string
-	var enrolled, disabled int
+	var enrolled, disabled, mustChange int
 	var locked, created, updated, last int64
 	if err := row.Scan(&u.Username, &u.Email, &role, &u.Tenant, &u.PasswordHash, &secret, &enrolled, &u.TOTPLastStep, &u.FailedLogins,
-		&locked, &webauthn, &disabled, &created, &updated, &last); err != nil {
+		&locked, &webauthn, &disabled, &created, &updated, &last, &mustChange); err != nil {
 		return nil, err
 	}
 	u.Role = store.Role(role)
-	u.TOTPEnrolled, u.Disabled = enrolled != 0, disabled != 0
+	u.TOTPEnrolled, u.Disabled, u.MustChangePassword = enrolled != 0, disabled != 0, mustChange != 0
 	u.LockedUntil, u.Created, u.Updated, u.LastLogin = FromMicros(locked), FromMicros(created), FromMicros(updated), FromMicros(last)
 	if webauthn != "" {
 		u.WebAuthn = json.RawMessage(webauthn)
@@ -56,9 +56,9 @@ func (d *DB) CreateUser(ctx context.Context, u *store.User) error {
 	now := d.stamp()
 	u.Created, u.Updated = now, now
 	err = d.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, d.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		_, err := tx.ExecContext(ctx, d.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			u.Username, u.Email, string(u.Role), u.Tenant, u.PasswordHash, secret, b2i(u.TOTPEnrolled), u.TOTPLastStep, u.FailedLogins,
-			Micros(u.LockedUntil), string(u.WebAuthn), b2i(u.Disabled), Micros(now), Micros(now), Micros(u.LastLogin))
+			Micros(u.LockedUntil), string(u.WebAuthn), b2i(u.Disabled), Micros(now), Micros(now), Micros(u.LastLogin), b2i(u.MustChangePassword))
 		return err
 	})
 	if isUnique(err) {
@@ -134,8 +134,9 @@ func (d *DB) DeleteUser(ctx context.Context, username string) error {
 }
 
 // SetPassword implements store.UserStore.
-func (d *DB) SetPassword(ctx context.Context, username, hash string) error {
-	return d.execUser(ctx, "setting password of", username, `UPDATE users SET password_hash = ?, updated = ? WHERE username = ?`, hash, Micros(d.stamp()), username)
+func (d *DB) SetPassword(ctx context.Context, username, hash string, mustChange bool) error {
+	return d.execUser(ctx, "setting password of", username, `UPDATE users SET password_hash = ?, must_change_password = ?, updated = ? WHERE username = ?`,
+		hash, b2i(mustChange), Micros(d.stamp()), username)
 }
 
 // SetTOTP implements store.UserStore.

@@ -75,11 +75,15 @@ func testUsers(t *testing.T, s store.Store, _ func(string) error) {
 		t.Errorf("failure of unknown user = %v", err)
 	}
 
-	must(t, s.SetPassword(ctx, "alice", "$argon2id$new"))
+	must(t, s.SetPassword(ctx, "alice", "$argon2id$new", true))
 	must(t, s.SetWebAuthn(ctx, "alice", []byte(`[ {"id": "cred1"} ]`)))
 	u, _ = s.GetUser(ctx, "alice")
-	if u.PasswordHash != "$argon2id$new" || string(u.WebAuthn) != `[{"id":"cred1"}]` {
-		t.Errorf("password/webauthn: %q %s", u.PasswordHash, u.WebAuthn)
+	if u.PasswordHash != "$argon2id$new" || !u.MustChangePassword || string(u.WebAuthn) != `[{"id":"cred1"}]` {
+		t.Errorf("password/webauthn: %q one-time %v %s", u.PasswordHash, u.MustChangePassword, u.WebAuthn)
+	}
+	must(t, s.SetPassword(ctx, "alice", "$argon2id$new", false))
+	if u, _ = s.GetUser(ctx, "alice"); u.MustChangePassword {
+		t.Error("a password the user chose is still marked one-time")
 	}
 	u.Role, u.Email, u.Disabled = store.RoleAnalyst, "a@x", true
 	must(t, s.UpdateUser(ctx, u))
