@@ -1,7 +1,12 @@
-package trust
+package trust_test
+
+// These tests run the FB-TRUST controls through the assess engine, which
+// imports trust (for its typed input): they live in the external test
+// package to keep the import graph acyclic.
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +14,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/assess"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/trust"
 )
 
 // TestGraphControls evaluates the FB-TRUST controls through the assess
@@ -23,7 +29,7 @@ func TestGraphControls(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
-	g, err := Build(e, Options{Now: now})
+	g, err := trust.Build(e, trust.Options{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +50,7 @@ func TestGraphControls(t *testing.T) {
 		}
 		return out
 	}
-	got := run(e, map[string]any{"trust": Facts(g)})
+	got := run(e, map[string]any{"trust": trust.Facts(g)})
 	for _, tc := range []struct {
 		key    string
 		status assess.Status
@@ -82,11 +88,11 @@ func TestGraphControls(t *testing.T) {
 		}
 	}
 	// A well-segregated estate passes them all.
-	seg := segregatedEstate(12)
+	seg := trust.SegregatedEstate(12)
 	seg.Provider = estate.Provider{ID: "msp", Name: "Segregated MSP"}
 	seg.Vendors = []estate.Vendor{{ID: "ra-vendor", Kind: "software", Supplies: []string{"ra-t01"}}}
-	sg := mustBuild(t, seg, Options{})
-	segRes := run(seg, map[string]any{"trust": Facts(sg)})
+	sg := trust.MustBuild(t, seg, trust.Options{})
+	segRes := run(seg, map[string]any{"trust": trust.Facts(sg)})
 	for k, r := range segRes {
 		if r.Status != assess.StatusPass && r.Status != assess.StatusNotApplicable {
 			t.Errorf("segregated %s: %s: %s %v", k, r.Status, r.Message, r.Evidence)
@@ -98,12 +104,12 @@ func TestGraphControls(t *testing.T) {
 	}
 	// A customer's admin account with admin in another customer breaks
 	// segregation: FB-TRUST-005 fails for the MSP and both tenants.
-	cross := segregatedEstate(4)
+	cross := trust.SegregatedEstate(4)
 	cross.Provider = estate.Provider{ID: "msp", Name: "Leaky MSP"}
-	cross.Identities = append(cross.Identities, estate.Identity{ID: "t01-it", Kind: estate.KindHuman, Home: "t01", Roles: []string{"Global Administrator"}, MFA: mfa(estate.MFAFIDO2)})
+	cross.Identities = append(cross.Identities, estate.Identity{ID: "t01-it", Kind: estate.KindHuman, Home: "t01", Roles: []string{"Global Administrator"}, MFA: trust.MFAOf(estate.MFAFIDO2)})
 	cross.Grants = append(cross.Grants, estate.Grant{ID: "leak", Subject: "t01-it", Target: "t02", Privilege: estate.PrivAdmin})
-	cg := mustBuild(t, cross, Options{})
-	crossRes := run(cross, map[string]any{"trust": Facts(cg)})
+	cg := trust.MustBuild(t, cross, trust.Options{})
+	crossRes := run(cross, map[string]any{"trust": trust.Facts(cg)})
 	for _, k := range []string{"msp FB-TRUST-005", "t01 FB-TRUST-005", "t02 FB-TRUST-005"} {
 		if r := crossRes[k]; r.Status != assess.StatusFail || len(r.Evidence) == 0 || r.Evidence[0].ID != "t01-it" {
 			t.Errorf("%s: %s %s %v", k, r.Status, r.Message, r.Evidence)
@@ -117,5 +123,76 @@ func TestGraphControls(t *testing.T) {
 		if r.Status != assess.StatusNotEvaluable || len(r.Missing) == 0 {
 			t.Errorf("%s without input.trust: %s %v", k, r.Status, r.Missing)
 		}
+	}
+}
+
+// TestTenantSamples checks the per-tenant graph controls on the example
+// estate: the message counts every failing object, the evidence names the
+// sample and one item on the tenant counts the rest.
+func TestTenantSamples(t *testing.T) {
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := estate.Load("../../examples/harbourview")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	g := trust.MustBuild(t, e, trust.Options{Now: now})
+	doc := trust.FactsOf(g)
+	en, err := assess.New(cat, assess.Options{Clock: func() time.Time { return now }, Extra: map[string]any{"trust": trust.Facts(g)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := en.Run(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, r := range rep.Results {
+		ft := doc.ByTenant[r.Subject]
+		if ft == nil {
+			continue
+		}
+		var bad, n int
+		switch r.Control {
+		case "FB-TRUST-001":
+			bad, n = ft.OverLimitWeakN, ft.OverLimitN
+		case "FB-TRUST-002":
+			bad, n = ft.EntriesN, ft.EntriesN
+		case "FB-TRUST-004":
+			bad, n = ft.AdminIdentityN, ft.AdminIdentityN
+		default:
+			continue
+		}
+		if bad == 0 {
+			if r.Status != assess.StatusPass {
+				t.Errorf("%s %s: %s %s, want pass", r.Subject, r.Control, r.Status, r.Message)
+			}
+			continue
+		}
+		checked++
+		if want := fmt.Sprintf("%d of %d ", bad, n); r.Status != assess.StatusFail || !strings.HasPrefix(r.Message, want) {
+			t.Errorf("%s %s: %s %q, want fail %q…", r.Subject, r.Control, r.Status, r.Message, want)
+		}
+		wantEv, more := min(bad, trust.TenantCap), 0
+		if bad > trust.TenantCap {
+			wantEv++
+		}
+		for _, ev := range r.Evidence {
+			if ev.Kind == "tenant" {
+				more++
+				if ev.ID != r.Subject || ev.Pos.File == "" || !strings.Contains(ev.Detail, fmt.Sprintf("and %d more", bad-trust.TenantCap)) {
+					t.Errorf("%s %s: summary evidence %+v", r.Subject, r.Control, ev)
+				}
+			}
+		}
+		if len(r.Evidence) != wantEv || (bad > trust.TenantCap) != (more == 1) {
+			t.Errorf("%s %s: %d evidence items (%d summaries) for %d failing, want %d", r.Subject, r.Control, len(r.Evidence), more, bad, wantEv)
+		}
+	}
+	if checked < 25 {
+		t.Errorf("only %d failing per-tenant graph results checked", checked)
 	}
 }
