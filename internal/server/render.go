@@ -44,7 +44,7 @@ type errorPage struct {
 	Message string
 }
 
-var pageNames = []string{"login", "totp", "error", "overview", "tenant", "matrix", "incidents", "incident", "blast", "events", "settings", "audit", "graph", "account", "attest", "verify"}
+var pageNames = []string{"login", "totp", "error", "overview", "tenant", "matrix", "incidents", "incident", "blast", "events", "settings", "audit", "graph", "account", "attest", "verify", "collectors"}
 
 func templateFuncs() template.FuncMap {
 	return template.FuncMap{

@@ -61,6 +61,7 @@ func (s *Server) buildRoutes() []route {
 		r("POST", "/settings/targets", auth.AccessAdmin, "settings_target", s.handleTargetForm),
 		r("POST", "/settings/targets/{id}/delete", auth.AccessAdmin, "settings_target_delete", s.handleTargetDeleteForm),
 		r("GET", "/audit", auth.AccessAdmin, "audit", s.handleAuditPage),
+		r("GET", "/collectors", auth.AccessIncident, "collectors", s.handleCollectorsPage),
 
 		// attestations (issue 17): signed posture per tenant, claims recorded
 		// by tenant attesters and the MSP, contract review, public verify
