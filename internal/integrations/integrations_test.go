@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
@@ -197,6 +198,18 @@ func TestRunner(t *testing.T) {
 	r.syncTickets(ctx, r.tickets[0])
 	if len(backend.tickets) != 2 || backend.tickets["finding/beta/MFA-01"] == nil || backend.tickets["incident/inc1"] == nil {
 		t.Errorf("tickets %v", backend.tickets)
+	}
+	preg := prometheus.NewRegistry()
+	preg.MustRegister(r.Collector())
+	mfs, err := preg.Gather()
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	for _, want := range []string{"firebreak_export_sent_total", "firebreak_export_spool_dropped_total", "firebreak_psa_outbox_failing", "firebreak_connector_tenant_errors"} {
+		if err != nil || !names[want] {
+			t.Errorf("metric %s missing (%v)", want, err)
+		}
 	}
 	stat := r.Status(ctx)
 	b, _ := json.Marshal(stat)

@@ -54,6 +54,9 @@ func (s *Server) compose(eng *worker.Engines) error {
 		return err
 	}
 	s.tools = tools
+	if s.metrics != nil && !tools.Empty() {
+		s.metrics.Reg.MustRegister(tools.Collector())
+	}
 	in, err := intake.New(intake.Options{Config: s.cfg, Store: s.st, Pipeline: s.pipe, Tenants: w, NewDetector: newDetector, Logger: s.log, Now: s.now, Metrics: s.metrics})
 	if err != nil {
 		return err
