@@ -36,6 +36,8 @@ type serveOptions struct {
 	tlsKey   string
 	estate   []string
 	noTLS    bool
+	roles    []string
+	bus      string
 	logFmt   string
 	flags    *pflag.FlagSet
 }
@@ -49,6 +51,8 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	fs.StringSliceVar(&o.estate, "estate", nil, "estate file or directory (repeatable), reloaded on change")
 	fs.BoolVar(&o.noTLS, "insecure-http", false, "serve plain HTTP (only behind a TLS-terminating proxy)")
+	fs.StringSliceVar(&o.roles, "roles", nil, "roles of this process: api, ingest, detect, worker (default all, in one process); a subset needs --database and, for ingest and detect, --bus (docs/deploy.md)")
+	fs.StringVar(&o.bus, "bus", "", "NATS JetStream URL (nats://…) connecting ingest and detect processes")
 	fs.StringVar(&o.logFmt, "log-format", "", "log lines as text (key=value) or json (one object per line); default text")
 }
 
@@ -110,6 +114,12 @@ func serveConfig(o serveOptions, lookup func(string) (string, bool)) (config.Con
 	if changed("insecure-http") {
 		cfg.TLS.Disable = o.noTLS
 	}
+	if changed("roles") {
+		cfg.Roles = o.roles
+	}
+	if changed("bus") {
+		cfg.Bus.URL = o.bus
+	}
 	if changed("log-format") {
 		cfg.LogFormat = o.logFmt
 	}
@@ -169,7 +179,7 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 	if cfg.LogFormat == "json" {
 		log.Info("serving", "url", fmt.Sprintf("%s://%s", scheme, ln.Addr()), "store", st.Dialect(), "version", version.Get().Short())
 	} else {
-		fmt.Fprintf(g.stderr, "firebreak: serving on %s://%s (store %s)\n", scheme, ln.Addr(), st.Dialect())
+		fmt.Fprintf(g.stderr, "firebreak: serving on %s://%s (store %s, roles %s)\n", scheme, ln.Addr(), st.Dialect(), cfg.RolesString())
 	}
 	return srv.Run(ctx, ln, tlsCfg)
 }

@@ -45,6 +45,10 @@ type Config struct {
 	// Connectors are the MSP's tools in and out (RMM, IT Glue, PSA, SIEM).
 	Connectors ConnectorsConfig `yaml:"connectors"`
 	Attest     AttestConfig     `yaml:"attest"`
+
+	// Roles this process takes (roles.go); empty: all of them.
+	Roles []string  `yaml:"roles"`
+	Bus   BusConfig `yaml:"bus"`
 }
 
 // NotifyConfig limits where notification targets may deliver. By default
@@ -262,6 +266,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		}
 	}
 	str("FIREBREAK_LISTEN", &c.Listen)
+	list("FIREBREAK_ROLES", &c.Roles)
+	str("FIREBREAK_BUS_URL", &c.Bus.URL)
 	str("FIREBREAK_DATA_DIR", &c.DataDir)
 	str("FIREBREAK_DATABASE", &c.Database)
 	str("FIREBREAK_BASE_URL", &c.BaseURL)
@@ -352,6 +358,7 @@ func (c *Config) Validate() error {
 		bad("ingest.max_line_bytes", "%d: at least 256", c.Ingest.MaxLineBytes)
 	}
 	c.validateConnectors(bad)
+	c.validateRoles(bad)
 	if c.Ingest.Queue < 1 {
 		bad("ingest.queue", "%d: at least 1", c.Ingest.Queue)
 	}

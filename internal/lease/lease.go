@@ -17,34 +17,50 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Keys of the advisory locks (one namespace, classid 0x46425245 "FBRE").
+// DefaultSpace is the advisory-lock namespace (the classid half of every
+// key, "FBRE"); deployments sharing one PostgreSQL server across databases
+// share it too, so tests pick their own.
+const DefaultSpace = int64(0x46425245)
+
+// Offsets of the keys within a space.
 const (
-	space         = int64(0x46425245) << 32
-	KeyLeader     = space | 1
-	keyMemberBase = space | 0x1000 // + slot: a live detector
-	keyPartBase   = space | 0x2000 // + partition: its owner
+	keyLeader     = 1
+	keyMemberBase = 0x1000 // + slot: a live detector
+	keyPartBase   = 0x2000 // + partition: its owner
 	// MaxMembers bounds the detectors counted (slots).
 	MaxMembers = 256
 )
 
-// PartitionKey is the lock of partition p.
-func PartitionKey(p int) int64 { return keyPartBase + int64(p) }
-
 // Locker holds advisory locks on one connection.
 type Locker struct {
-	mu   sync.Mutex
-	conn *pgx.Conn
-	held map[int64]bool
+	mu    sync.Mutex
+	conn  *pgx.Conn
+	held  map[int64]bool
+	space int64
 }
 
-// Open connects to url (postgres://…) for locks only.
-func Open(ctx context.Context, url string) (*Locker, error) {
+// Open connects to url (postgres://…) for locks only, in DefaultSpace.
+func Open(ctx context.Context, url string) (*Locker, error) { return OpenIn(ctx, url, DefaultSpace) }
+
+// OpenIn is Open in another namespace (tests).
+func OpenIn(ctx context.Context, url string, space int64) (*Locker, error) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("lease: connecting to PostgreSQL: %w", err)
 	}
-	return &Locker{conn: conn, held: map[int64]bool{}}, nil
+	if space == 0 {
+		space = DefaultSpace
+	}
+	return &Locker{conn: conn, held: map[int64]bool{}, space: space}, nil
 }
+
+func (l *Locker) key(off int64) int64 { return l.space<<32 | off }
+
+// PartitionKey is the lock of partition p.
+func (l *Locker) PartitionKey(p int) int64 { return l.key(keyPartBase + int64(p)) }
+
+// LeaderKey is the leader lease's lock.
+func (l *Locker) LeaderKey() int64 { return l.key(keyLeader) }
 
 // Close releases every lock (the session ends).
 func (l *Locker) Close() error {
@@ -106,7 +122,7 @@ func (l *Locker) HeldAmong(ctx context.Context, from int64, n int) (int, error) 
 // live detectors until its session ends.
 func (l *Locker) Join(ctx context.Context) (int, error) {
 	for i := range MaxMembers {
-		ok, err := l.TryLock(ctx, keyMemberBase+int64(i))
+		ok, err := l.TryLock(ctx, l.key(keyMemberBase+int64(i)))
 		if err != nil {
 			return 0, err
 		}
@@ -119,7 +135,7 @@ func (l *Locker) Join(ctx context.Context) (int, error) {
 
 // Members counts the live detectors.
 func (l *Locker) Members(ctx context.Context) (int, error) {
-	return l.HeldAmong(ctx, keyMemberBase, MaxMembers)
+	return l.HeldAmong(ctx, l.key(keyMemberBase), MaxMembers)
 }
 
 // RunAsLeader runs fn while this process holds the leader lease (one
@@ -128,6 +144,11 @@ func (l *Locker) Members(ctx context.Context) (int, error) {
 // started again when the lease is retaken. onChange is told whether this
 // process leads (nil: not told).
 func RunAsLeader(ctx context.Context, url string, retry time.Duration, log *slog.Logger, onChange func(bool), fn func(ctx context.Context)) {
+	RunAsLeaderIn(ctx, url, DefaultSpace, retry, log, onChange, fn)
+}
+
+// RunAsLeaderIn is RunAsLeader in another lock namespace (tests).
+func RunAsLeaderIn(ctx context.Context, url string, space int64, retry time.Duration, log *slog.Logger, onChange func(bool), fn func(ctx context.Context)) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -137,10 +158,10 @@ func RunAsLeader(ctx context.Context, url string, retry time.Duration, log *slog
 		}
 	}
 	for ctx.Err() == nil {
-		l, err := Open(ctx, url)
+		l, err := OpenIn(ctx, url, space)
 		if err == nil {
 			var ok bool
-			if ok, err = l.TryLock(ctx, KeyLeader); err == nil && ok {
+			if ok, err = l.TryLock(ctx, l.LeaderKey()); err == nil && ok {
 				log.Info("leader lease taken: running the scheduler, drift checks, retention and connectors")
 				tell(true)
 				lctx, cancel := context.WithCancel(ctx)

@@ -38,7 +38,7 @@ func TestLocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := PartitionKey(4000 + int(time.Now().UnixNano()%1000)) // apart from other runs
+	key := a.PartitionKey(4000 + int(time.Now().UnixNano()%1000)) // apart from other runs
 	if ok, err := a.TryLock(ctx, key); !ok || err != nil {
 		t.Fatalf("a: %v %v", ok, err)
 	}
@@ -48,9 +48,18 @@ func TestLocks(t *testing.T) {
 	if n, err := b.HeldAmong(ctx, key, 1); n != 1 || err != nil {
 		t.Fatalf("held among: %d %v", n, err)
 	}
-	a.Close() // a dies: its session ends
-	if ok, err := b.TryLock(ctx, key); !ok || err != nil {
-		t.Fatalf("b after a closed: %v %v", ok, err)
+	a.Close() // a dies: its session ends, and with it the lock (PostgreSQL notices shortly)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		ok, err := b.TryLock(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("b never got the lock after a's session closed")
+		}
 	}
 	b.Close()
 }
@@ -58,6 +67,7 @@ func TestLocks(t *testing.T) {
 // Of several replicas one leads at a time; when it dies another takes over.
 func TestOneLeader(t *testing.T) {
 	url := pgURL(t)
+	space := 0x7e570000 + time.Now().UnixNano()%0xffff // apart from deployments and other runs
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var running atomic.Int32
@@ -71,7 +81,7 @@ func TestOneLeader(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			RunAsLeader(rctx, url, 50*time.Millisecond, nil, nil, func(lctx context.Context) {
+			RunAsLeaderIn(rctx, url, space, 50*time.Millisecond, nil, nil, func(lctx context.Context) {
 				n := running.Add(1)
 				if n > most.Load() {
 					most.Store(n)

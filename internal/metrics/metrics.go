@@ -25,6 +25,12 @@ type Metrics struct {
 	// event time was treated (see pipeline.Treatment).
 	EventsQuarantined prometheus.Counter
 	EventsBackfilled  prometheus.Counter
+	// PartitionsOwned and ConsumerLag show a detector's share of the event
+	// stream (split roles); Leader is 1 while this process holds the
+	// singletons' lease.
+	PartitionsOwned   prometheus.Gauge
+	ConsumerLag       *prometheus.GaugeVec
+	Leader            prometheus.Gauge
 	EventsLateDropped prometheus.Counter
 	DetectSeconds     prometheus.Histogram
 	QueueDepth        prometheus.Gauge
@@ -61,6 +67,10 @@ func New() *Metrics {
 	m.AssessRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_assessment_runs_total", Help: "Assessment runs by trigger and result."}, []string{"trigger", "result"})
 	m.DriftAlerts = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_drift_alerts_total", Help: "Controls that went from pass to fail."})
 	m.Notifications = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_notifications_total", Help: "Notification deliveries by result."}, []string{"result"})
+	m.PartitionsOwned = prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_detect_partitions_owned", Help: "Event stream partitions this detector owns (split roles)."})
+	m.ConsumerLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "firebreak_detect_consumer_lag", Help: "Events of an owned partition not yet detected (split roles)."}, []string{"partition"})
+	m.Leader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_leader", Help: "1 while this process holds the lease for the scheduler, drift, retention and connectors."})
+	m.Reg.MustRegister(m.PartitionsOwned, m.ConsumerLag, m.Leader)
 	m.Reg.MustRegister(m.Requests, m.Latency, m.EventsStored, m.EventsDetected, m.DetectDropped, m.EventsQuarantined, m.EventsBackfilled, m.EventsLateDropped, m.DetectSeconds, m.QueueDepth,
 		m.IngestAccepted, m.IngestRejected, m.SyslogMessages, m.Incidents, m.IncidentSyncs, m.AuthFailures, m.AssessRuns, m.DriftAlerts, m.Notifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -77,6 +77,7 @@ type Pipeline struct {
 	early    map[int64]struct{} // guarded by gate (and earlyMu among the read lock's holders)
 	earlyMu  sync.Mutex
 	skip     map[int64]struct{}
+	live     map[int64]struct{} // replayed events never detected before (committed here since New)
 
 	// horizon is the live detector's horizon in Unix ns (math.MinInt64:
 	// none yet), published by Run's goroutine for Commit's estimate.
@@ -125,6 +126,18 @@ type Options struct {
 	// back-filled logs); nil drops them, counted in
 	// firebreak_events_late_dropped_total.
 	NewDetector func() (Detector, error)
+	// Publish, when set, sends committed events to the detectors' stream
+	// instead of this process's queue (split roles); Commit fails when it
+	// fails, so ingest never acknowledges an event detection will not see.
+	Publish func(ctx context.Context, recs []store.EventRecord) error
+	// ReplayFilter, when set, limits the restart replay to the events it
+	// accepts (a detector's partition).
+	ReplayFilter func(ev *event.Event) bool
+	// SkipReplayed drops every delivered event the replay already
+	// detected, not only those committed in this process (a partition
+	// taken over: the stream redelivers what its last owner had not
+	// acknowledged).
+	SkipReplayed bool
 }
 
 // DefaultMaxSkew is the default Options.MaxSkew.
@@ -248,9 +261,31 @@ func (p *Pipeline) CommitTreated(ctx context.Context, recs []store.EventRecord) 
 		}
 	}
 	if len(b.evs) > 0 {
-		p.enqueue(ctx, b)
+		if p.o.Publish != nil {
+			out := make([]store.EventRecord, len(b.evs))
+			for i := range b.evs {
+				out[i] = store.EventRecord{ID: b.ids[i], Event: b.evs[i]}
+			}
+			if err := p.o.Publish(ctx, out); err != nil {
+				return t, fmt.Errorf("events stored but not handed to detection: %w", err)
+			}
+		} else {
+			p.enqueue(ctx, b)
+		}
 	}
 	return t, nil
+}
+
+// Deliver queues records from the event stream (with their store ids) for
+// detection; it blocks while the queue is full.
+func (p *Pipeline) Deliver(ctx context.Context, recs []store.EventRecord) {
+	b := queued{evs: make([]event.Event, len(recs)), ids: make([]int64, len(recs))}
+	for i := range recs {
+		b.evs[i], b.ids[i] = recs[i].Event, recs[i].ID
+	}
+	if len(b.evs) > 0 {
+		p.enqueue(ctx, b)
+	}
 }
 
 func (p *Pipeline) noteEarly(recs []store.EventRecord) {
@@ -272,11 +307,18 @@ func (p *Pipeline) endTracking(recs []store.EventRecord) {
 	}
 	p.tracking = false
 	for i := range recs {
-		if _, ok := p.early[recs[i].ID]; ok {
+		_, early := p.early[recs[i].ID]
+		if early || p.o.SkipReplayed {
 			if p.skip == nil {
 				p.skip = map[int64]struct{}{}
 			}
 			p.skip[recs[i].ID] = struct{}{}
+		}
+		if early {
+			if p.live == nil {
+				p.live = map[int64]struct{}{}
+			}
+			p.live[recs[i].ID] = struct{}{}
 		}
 	}
 	p.early = nil
@@ -556,11 +598,19 @@ func (p *Pipeline) Replay(ctx context.Context, det Detector) (int, error) {
 			p.endTracking(nil)
 			return 0, err
 		}
+		n := len(page)
+		var last int64
+		if n > 0 {
+			last = page[n-1].ID
+		}
+		if p.o.ReplayFilter != nil {
+			page = slices.DeleteFunc(page, func(r store.EventRecord) bool { return !p.o.ReplayFilter(&r.Event) })
+		}
 		recs = append(recs, page...)
-		if len(page) < q.Limit {
+		if n < q.Limit {
 			break
 		}
-		q.BeforeID = page[len(page)-1].ID
+		q.BeforeID = last
 	}
 	p.endTracking(recs)
 	wctx := context.WithoutCancel(ctx) // a replayed event's incidents are written whole
@@ -574,9 +624,10 @@ func (p *Pipeline) Replay(ctx context.Context, det Detector) (int, error) {
 		}
 		// Events committed since this pipeline was built were never seen
 		// by any detector: their alerts are notified as live ones.
-		_, live := p.skip[recs[i].ID]
+		_, live := p.live[recs[i].ID]
 		p.HandleMode(wctx, det.Process(&recs[i].Event), !live)
 	}
+	p.live = nil
 	p.sync(wctx, det)
 	if det == p.det {
 		p.publishHorizon()

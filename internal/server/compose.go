@@ -1,14 +1,17 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/attest"
 	"github.com/firebreak-msp/firebreak/internal/connector"
 	"github.com/firebreak-msp/firebreak/internal/intake"
 	"github.com/firebreak-msp/firebreak/internal/integrations"
 	"github.com/firebreak-msp/firebreak/internal/pipeline"
+	"github.com/firebreak-msp/firebreak/internal/store/bus"
 	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
@@ -25,8 +28,24 @@ func (s *Server) compose(eng *worker.Engines) error {
 	if eng != nil {
 		newDetector = eng.NewDetector
 	}
-	s.pipe = pipeline.New(pipeline.Options{Store: s.st, Metrics: s.metrics, Log: s.log, Now: s.now, Queue: s.cfg.Ingest.Queue, Notify: notifier, Detect: newDetector != nil,
-		MaxSkew: s.cfg.Ingest.MaxSkew, NewDetector: newDetector})
+	popts := pipeline.Options{Store: s.st, Metrics: s.metrics, Log: s.log, Now: s.now, Queue: s.cfg.Ingest.Queue, Notify: notifier, Detect: newDetector != nil,
+		MaxSkew: s.cfg.Ingest.MaxSkew, NewDetector: newDetector}
+	if s.cfg.Bus.URL != "" && s.bus == nil {
+		// Split roles: committed events go to the detectors' stream.
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		b, err := bus.Open(ctx, s.cfg.Bus.URL, bus.Options{Stream: s.cfg.Bus.Stream, Partitions: s.cfg.Bus.Partitions, MaxAge: s.cfg.Bus.MaxAge, Replicas: s.cfg.Bus.Replicas})
+		cancel()
+		if err != nil {
+			return err
+		}
+		s.bus = b
+	}
+	if s.bus != nil {
+		popts.Publish = s.bus.Publish
+		popts.Detect = false // this process's queue is unused: detectors read the stream
+	}
+	s.popts, s.newDetector = popts, newDetector
+	s.pipe = pipeline.New(popts)
 	if eng != nil {
 		k, err := worker.LoadSigner(s.cfg.Attest.Key, s.cfg.DataDir)
 		if err != nil {

@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/intake"
+	"github.com/firebreak-msp/firebreak/internal/lease"
+	"github.com/firebreak-msp/firebreak/internal/pipeline"
 )
 
 // Run serves on ln until ctx ends, with background work (detection,
@@ -33,22 +37,56 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, tlsCfg *tls.Config) e
 	bg, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer bgCancel()
 	g, gctx := errgroup.WithContext(bg)
-	if eng := s.work.Engines(); eng != nil && eng.NewDetector != nil {
-		det, err := eng.NewDetector()
-		if err != nil {
-			return fmt.Errorf("starting detection: %w", err)
-		}
+	cfg := &s.cfg
+	if cfg.HasRole(config.RoleDetect) && s.newDetector != nil {
 		pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
 		done := make(chan struct{})
-		go func() { s.pipe.Run(pctx, det); close(done) }()
+		if s.bus != nil {
+			// Split roles: own a share of the stream's partitions.
+			go func() {
+				err := pipeline.RunPartitions(pctx, pipeline.PartitionOptions{Base: s.popts, Bus: s.bus, DatabaseURL: cfg.Database, NewDetector: s.newDetector})
+				if err != nil {
+					s.log.Error("detection", "err", err)
+				}
+				close(done)
+			}()
+		} else {
+			det, err := s.newDetector()
+			if err != nil {
+				pcancel()
+				return fmt.Errorf("starting detection: %w", err)
+			}
+			go func() { s.pipe.Run(pctx, det); close(done) }()
+		}
 		defer func() { pcancel(); <-done }()
 	}
-	g.Go(func() error { s.work.Run(gctx); return nil })
-	if !s.tools.Empty() {
-		g.Go(func() error { return s.tools.Run(gctx) })
+	if cfg.HasRole(config.RoleWorker) {
+		singletons := func(ctx context.Context) {
+			g, gctx := errgroup.WithContext(ctx)
+			g.Go(func() error { s.work.Run(gctx); return nil })
+			if !s.tools.Empty() {
+				g.Go(func() error { return s.tools.Run(gctx) })
+			}
+			if err := g.Wait(); err != nil && ctx.Err() == nil {
+				s.log.Error("connectors", "err", err)
+			}
+		}
+		if cfg.Database != "" {
+			// Any number of replicas: one leads at a time (PostgreSQL
+			// advisory lock), so each schedule, drift alert and ticket runs once.
+			g.Go(func() error {
+				lease.RunAsLeader(gctx, cfg.Database, 5*time.Second, s.log, func(v bool) { s.metrics.Leader.Set(map[bool]float64{true: 1}[v]) }, singletons)
+				return nil
+			})
+		} else {
+			s.metrics.Leader.Set(1)
+			g.Go(func() error { singletons(gctx); return nil })
+		}
 	}
-	if err := s.intake.Start(gctx, g, tlsCfg); err != nil {
-		return err
+	if cfg.HasRole(config.RoleIngest) {
+		if err := s.intake.Start(gctx, g, tlsCfg); err != nil {
+			return err
+		}
 	}
 	s.setReady(true)
 	errc := make(chan error, 1)

@@ -23,6 +23,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/metrics"
 	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/store/bus"
 	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
@@ -52,10 +53,13 @@ type Server struct {
 	tls     bool
 
 	// The parts HTTP fronts (see compose.go).
-	pipe   *pipeline.Pipeline
-	work   *worker.Worker
-	intake *intake.Intake
-	tools  *integrations.Runner // connectors: RMM, IT Glue, PSA, SIEM
+	bus         *bus.Bus // nil: one process, no stream
+	popts       pipeline.Options
+	newDetector func() (pipeline.Detector, error)
+	pipe        *pipeline.Pipeline
+	work        *worker.Worker
+	intake      *intake.Intake
+	tools       *integrations.Runner // connectors: RMM, IT Glue, PSA, SIEM
 
 	routes  []route
 	mux     *http.ServeMux

@@ -17,7 +17,8 @@
 // JetStream's acknowledgement (the message is stored) and sets a message id
 // from the event's store id, so a retried publish is deduplicated.
 //
-// Imported by the server (optional scale-out); imports store and event.
+// Imported by the pipeline (split roles: ingest publishes, detectors
+// consume); imports store and event.
 package bus
 
 import (
@@ -43,6 +44,7 @@ type Options struct {
 	Subject    string        // subject prefix, default "firebreak.events"; partition p is "<prefix>.<p>"
 	Partitions int           // default 8; fixed for the life of the stream
 	MaxAge     time.Duration // how long the stream keeps events, default 7 days (the store keeps them for retention)
+	Replicas   int           // stream replicas in a JetStream cluster, default 1
 	// Key routes an event to a partition (default: its tenant).
 	Key func(ev *event.Event) string
 }
@@ -92,6 +94,7 @@ func Open(ctx context.Context, url string, opts Options) (*Bus, error) {
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      opts.MaxAge,
+		Replicas:    max(1, opts.Replicas),
 		Duplicates:  2 * time.Minute,
 	})
 	if err != nil {
@@ -100,6 +103,26 @@ func Open(ctx context.Context, url string, opts Options) (*Bus, error) {
 	}
 	return &Bus{nc: nc, js: js, opts: opts}, nil
 }
+
+// Lag is how many events of partition p the durable consumer name has not
+// yet been delivered (0 when the consumer does not exist yet).
+func (b *Bus) Lag(ctx context.Context, name string, p int) (uint64, error) {
+	c, err := b.js.Consumer(ctx, b.opts.Stream, fmt.Sprintf("%s-p%d", name, p))
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
+}
+
+// DeleteStream removes the stream and its consumers (tests, teardown).
+func (b *Bus) DeleteStream(ctx context.Context) error { return b.js.DeleteStream(ctx, b.opts.Stream) }
 
 // Close drains and closes the connection.
 func (b *Bus) Close() error { return b.nc.Drain() }

@@ -1,0 +1,190 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/lease"
+	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/store/bus"
+)
+
+// PartitionOptions configure RunPartitions.
+type PartitionOptions struct {
+	Base        Options // store, metrics, logger, clock, notifier of every partition's pipeline
+	Bus         *bus.Bus
+	DatabaseURL string // for the ownership locks
+	NewDetector func() (Detector, error)
+	// Every is how often ownership is rebalanced and checked (default 2s).
+	Every time.Duration
+	// Consumer names the durable consumers ("<Consumer>-p<N>", default "detect").
+	Consumer string
+	// LockSpace is the advisory-lock namespace (0: lease.DefaultSpace).
+	LockSpace int64
+}
+
+// ConsumerName is the default durable consumer name of detectors.
+const ConsumerName = "detect"
+
+// owned is one partition this process detects.
+type owned struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// RunPartitions detects the event stream in a split deployment until ctx
+// ends. Each partition (a set of tenants) has one owner among the live
+// detectors, by a PostgreSQL advisory lock: a detector holds about
+// partitions/detectors of them, takes free ones (a dead detector's session,
+// and so its locks, end with it) and gives up extras when another joins.
+// Taking a partition replays its tenants' stored events of the last
+// ReplayWindow into a fresh engine, then reads the partition's durable
+// consumer from its acknowledgement floor, skipping the events the replay
+// already detected, so a takeover neither loses nor repeats an incident.
+func RunPartitions(ctx context.Context, o PartitionOptions) error {
+	if o.Every <= 0 {
+		o.Every = 2 * time.Second
+	}
+	if o.Consumer == "" {
+		o.Consumer = ConsumerName
+	}
+	if o.Base.Log == nil {
+		o.Base.Log = slog.New(slog.DiscardHandler)
+	}
+	log := o.Base.Log
+	parts := o.Bus.Partitions()
+	mine := map[int]*owned{}
+	var mu sync.Mutex
+	stopAll := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for p, w := range mine {
+			w.cancel()
+			<-w.done
+			delete(mine, p)
+		}
+		if o.Base.Metrics != nil {
+			o.Base.Metrics.PartitionsOwned.Set(0)
+		}
+	}
+	defer stopAll()
+	start := func(p int) {
+		pctx, cancel := context.WithCancel(ctx)
+		w := &owned{cancel: cancel, done: make(chan struct{})}
+		mine[p] = w
+		go func() {
+			defer close(w.done)
+			if err := runPartition(pctx, o, p); err != nil && pctx.Err() == nil {
+				log.Error("detecting partition", "partition", p, "err", err)
+			}
+		}()
+	}
+	for ctx.Err() == nil {
+		l, err := lease.OpenIn(ctx, o.DatabaseURL, o.LockSpace)
+		if err != nil {
+			log.Warn("detector: PostgreSQL for partition ownership", "err", err)
+			sleep(ctx, o.Every)
+			continue
+		}
+		slot, err := l.Join(ctx)
+		if err != nil {
+			l.Close()
+			return err
+		}
+		log.Info("detector joined", "slot", slot, "partitions", parts)
+		for ctx.Err() == nil {
+			if err := balance(ctx, l, parts, mine, &mu, start, o); err != nil {
+				if ctx.Err() == nil {
+					log.Warn("detector: partition ownership lost", "err", err)
+				}
+				break
+			}
+			if o.Base.Metrics != nil {
+				mu.Lock()
+				for p := range mine {
+					if lag, err := o.Bus.Lag(ctx, o.Consumer, p); err == nil {
+						o.Base.Metrics.ConsumerLag.WithLabelValues(strconv.Itoa(p)).Set(float64(lag))
+					}
+				}
+				o.Base.Metrics.PartitionsOwned.Set(float64(len(mine)))
+				mu.Unlock()
+			}
+			sleep(ctx, o.Every)
+		}
+		stopAll() // our locks are gone (or going) with the session
+		l.Close()
+	}
+	return nil
+}
+
+// balance takes free partitions up to this detector's share and gives up
+// those beyond it.
+func balance(ctx context.Context, l *lease.Locker, parts int, mine map[int]*owned, mu *sync.Mutex, start func(int), o PartitionOptions) error {
+	if err := l.Alive(ctx); err != nil {
+		return err
+	}
+	members, err := l.Members(ctx)
+	if err != nil {
+		return err
+	}
+	share := (parts + max(1, members) - 1) / max(1, members)
+	mu.Lock()
+	defer mu.Unlock()
+	for p := 0; p < parts && len(mine) < share; p++ {
+		if _, ok := mine[p]; ok {
+			continue
+		}
+		ok, err := l.TryLock(ctx, l.PartitionKey(p))
+		if err != nil {
+			return err
+		}
+		if ok {
+			o.Base.Log.Info("partition taken", "partition", p)
+			start(p)
+		}
+	}
+	for p := parts - 1; p >= 0 && len(mine) > share; p-- {
+		if w, ok := mine[p]; ok {
+			w.cancel()
+			<-w.done
+			delete(mine, p)
+			if err := l.Unlock(ctx, l.PartitionKey(p)); err != nil {
+				return err
+			}
+			o.Base.Log.Info("partition given up", "partition", p)
+		}
+	}
+	return nil
+}
+
+// runPartition detects partition p until ctx ends.
+func runPartition(ctx context.Context, o PartitionOptions, p int) error {
+	det, err := o.NewDetector()
+	if err != nil {
+		return fmt.Errorf("detector: %w", err)
+	}
+	po := o.Base
+	po.Detect, po.Publish, po.SkipReplayed = true, nil, true
+	po.ReplayFilter = func(ev *event.Event) bool { return o.Bus.Partition(ev) == p }
+	pipe := New(po)
+	done := make(chan struct{})
+	go func() { pipe.Run(ctx, det); close(done) }()
+	err = o.Bus.Consume(ctx, o.Consumer, []int{p}, 256, func(ctx context.Context, _ int, recs []store.EventRecord) error {
+		pipe.Deliver(ctx, recs)
+		return ctx.Err()
+	})
+	<-done
+	return err
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
