@@ -66,10 +66,10 @@ type Engine struct {
 	byRef    map[string]*crule
 	dets     []*crule
 	cands    map[[3]string][]*crule
-	lastDS   string
-	lastCat  string
-	lastOut  string
-	lastCand []*crule
+	last     [4]candCache // the latest candidates per outcome (success, failure, unknown, other)
+
+	ipGen  uint64 // the event whose source address ipText holds
+	ipText []byte
 
 	lateness  int64
 	watermark int64
@@ -573,12 +573,30 @@ func heldBefore(a, b *held) bool {
 	return a.seq < b.seq
 }
 
+type candCache struct {
+	ds, cat, out string
+	cand         []*crule
+}
+
+func outcomeSlot(o string) int {
+	switch o {
+	case event.OutcomeSuccess:
+		return 0
+	case event.OutcomeFailure:
+		return 1
+	case event.OutcomeUnknown:
+		return 2
+	}
+	return 3
+}
+
 // candidates returns the detection rules that may match events of the
 // event's dataset, category and outcome: their logsource selects it and
 // their condition does not require another outcome.
 func (e *Engine) candidates(ev *event.Event) []*crule {
-	if ev.Dataset == e.lastDS && ev.Category == e.lastCat && ev.Outcome == e.lastOut && e.lastCand != nil {
-		return e.lastCand
+	lc := &e.last[outcomeSlot(ev.Outcome)]
+	if ev.Dataset == lc.ds && ev.Category == lc.cat && ev.Outcome == lc.out && lc.cand != nil {
+		return lc.cand
 	}
 	k := [3]string{ev.Dataset, ev.Category, ev.Outcome}
 	c, ok := e.cands[k]
@@ -593,7 +611,7 @@ func (e *Engine) candidates(ev *event.Event) []*crule {
 			e.cands[k] = c
 		}
 	}
-	e.lastDS, e.lastCat, e.lastOut, e.lastCand = ev.Dataset, ev.Category, ev.Outcome, c
+	*lc = candCache{ev.Dataset, ev.Category, ev.Outcome, c}
 	return c
 }
 
@@ -650,7 +668,10 @@ func (e *Engine) key(ks *keySpec, ev *event.Event) ([]byte, uint64, bool) {
 				sc.key = b
 				return b, 0, false
 			}
-			b = appendAddr(b, ev.SourceIP)
+			if e.ipGen != e.gen {
+				e.ipText, e.ipGen = appendAddr(e.ipText[:0], ev.SourceIP), e.gen
+			}
+			b = append(b, e.ipText...)
 		} else {
 			v, ok := a.get(ev, e.env)
 			if !ok || v == "" {
