@@ -62,11 +62,11 @@ type RuleStats struct {
 // Engine evaluates rules over a stream of events. It is not safe for
 // concurrent use; run one engine per goroutine (e.g. per tenant shard).
 type Engine struct {
-	rules    []*crule
-	byRef    map[string]*crule
-	dets     []*crule
-	cands    map[[3]string][]*crule
-	last     [4]candCache // the latest candidates per outcome (success, failure, unknown, other)
+	rules []*crule
+	byRef map[string]*crule
+	dets  []*crule
+	cands map[[3]string][]*crule
+	last  [4]candCache // the latest candidates per outcome (success, failure, unknown, other)
 
 	ipGen  uint64 // the event whose source address ipText holds
 	ipText []byte
