@@ -382,6 +382,14 @@ func (r *Runner) poll(ctx context.Context, s source) {
 		return err
 	}
 	next, runs, err := s.events.Poll(ctx, connector.Request{Estate: est, Now: now}, cur, func(rec connector.Record) error {
+		if rec.Event != nil {
+			// Mapped by the connector (no ingest parser for its format).
+			batch = append(batch, store.EventRecord{Event: *rec.Event, Raw: string(rec.Raw)})
+			if len(batch) >= maxBatch {
+				return flush()
+			}
+			return nil
+		}
 		rd, err := ingest.NewReader("connector:"+s.name, bytes.NewReader(rec.Raw), ingest.Options{Format: rec.Format, Tenant: rec.Tenant, TenantMap: tm, Now: r.o.Now})
 		if err != nil {
 			bad++
