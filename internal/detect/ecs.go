@@ -2,7 +2,9 @@ package detect
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
@@ -82,3 +84,64 @@ func (inc *Incident) ECS(kind string, at time.Time) event.Alert {
 
 // ECS returns the alert as an ECS alert document's data.
 func (a *Alert) ECS() event.Alert { return a.Incident.ECS(a.Kind, a.Time) }
+
+// caseExtra is what a case carries under firebreak.detail.
+type caseExtra struct {
+	Attacker    string   `json:"attacker"`
+	Field       string   `json:"field"`
+	Value       string   `json:"value"`
+	Rules       []string `json:"rules"`
+	IncidentIDs []string `json:"incident_ids"`
+}
+
+// ECS returns the case as an ECS alert document's data: event.dataset
+// firebreak.case, the attacker under its ECS field (source.ip, …) and in
+// firebreak.key, the rules and incident ids in firebreak.detail.
+func (c *Case) ECS() event.Alert {
+	extra, _ := json.Marshal(caseExtra{Attacker: c.Attacker, Field: c.Field, Value: c.Value, Rules: c.Rules, IncidentIDs: c.IncidentIDs})
+	a := event.Alert{ID: c.ID, Dataset: "firebreak.case", Time: c.Last, Start: c.First, End: c.Last, RuleName: strings.Join(c.Rules, ", "),
+		Title: c.Title, Severity: c.Severity, Tenants: c.Tenants, Count: c.Events, Key: map[string]string{c.Field: c.Value}, Extra: extra}
+	if len(c.Tenants) == 1 {
+		a.Tenant = c.Tenants[0]
+	}
+	return a
+}
+
+// MarshalJSON writes the case as an ECS alert document.
+func (c Case) MarshalJSON() ([]byte, error) {
+	a := c.ECS()
+	return a.AppendECS(nil), nil
+}
+
+// UnmarshalJSON reads a case written by MarshalJSON, or the snake_case
+// form of earlier versions.
+func (c *Case) UnmarshalJSON(b []byte) error {
+	var probe struct {
+		TS *json.RawMessage `json:"@timestamp"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return err
+	}
+	if probe.TS == nil {
+		type legacy Case
+		var l legacy
+		if err := json.Unmarshal(b, &l); err != nil {
+			return err
+		}
+		*c = Case(l)
+		return nil
+	}
+	var a event.Alert
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	var x caseExtra
+	if len(a.Extra) > 0 {
+		if err := json.Unmarshal(a.Extra, &x); err != nil {
+			return fmt.Errorf("case detail: %w", err)
+		}
+	}
+	*c = Case{ID: a.ID, Attacker: x.Attacker, Field: x.Field, Value: x.Value, Severity: a.Severity, Title: a.Title, Tenants: a.Tenants,
+		First: a.Start, Last: a.End, Events: a.Count, Rules: x.Rules, IncidentIDs: x.IncidentIDs}
+	return nil
+}

@@ -58,3 +58,30 @@ func TestIncidentECS(t *testing.T) {
 		t.Errorf("alert %+v\n%s", a, b)
 	}
 }
+
+// TestCaseJSON: a case leaves as an ECS alert (the attacker at its ECS
+// field) and reads back whole; the snake_case form of earlier versions is
+// still read.
+func TestCaseJSON(t *testing.T) {
+	c := Case{ID: "c1", Attacker: "source.ip=203.0.113.5", Field: "source.ip", Value: "203.0.113.5", Severity: "high", Title: "spray",
+		Tenants: []string{"a", "b"}, First: time.Unix(0, 0).UTC(), Last: time.Unix(600, 0).UTC(), Events: 40, Rules: []string{"r1", "r2"}, IncidentIDs: []string{"i1", "i2"}}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"dataset":"firebreak.case"`, `"source":{"ip":"203.0.113.5"}`, `"ecs":{"version"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("case lacks %s: %s", want, b)
+		}
+	}
+	legacy := `{"id":"c1","attacker":"source.ip=203.0.113.5","field":"source.ip","value":"203.0.113.5","severity":"high","title":"spray","tenants":["a","b"],"first":"1970-01-01T00:00:00Z","last":"1970-01-01T00:10:00Z","events":40,"rules":["r1","r2"],"incident_ids":["i1","i2"]}`
+	for name, in := range map[string]string{"ecs": string(b), "legacy": legacy} {
+		var got Case
+		if err := json.Unmarshal([]byte(in), &got); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if d := cmp.Diff(got, c); d != "" {
+			t.Errorf("%s (-got +want):\n%s", name, d)
+		}
+	}
+}
