@@ -70,8 +70,8 @@ func (c *Config) validateRoles(bad func(field, format string, args ...any)) {
 	if c.Database == "" {
 		bad("roles", "%s runs part of firebreak in this process: the other parts must share its data, so set database to a PostgreSQL URL (SQLite serves one process only)", roles)
 	}
-	if c.Bus.URL == "" && (c.HasRole(RoleIngest) || c.HasRole(RoleDetect)) {
-		bad("bus.url", "roles %s: ingest and detect processes exchange events through NATS JetStream; set bus.url (nats://…)", roles)
+	if c.Bus.URL == "" && (c.HasRole(RoleIngest) || c.HasRole(RoleDetect) || c.HasRole(RoleAPI)) {
+		bad("bus.url", "roles %s: events (ingested, and the API's own sign-in events) reach the detect processes through NATS JetStream; set bus.url (nats://…)", roles)
 	}
 }
 

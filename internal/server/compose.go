@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/attest"
+	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/connector"
 	"github.com/firebreak-msp/firebreak/internal/intake"
 	"github.com/firebreak-msp/firebreak/internal/integrations"
@@ -28,7 +29,7 @@ func (s *Server) compose(eng *worker.Engines) error {
 	if eng != nil {
 		newDetector = eng.NewDetector
 	}
-	popts := pipeline.Options{Store: s.st, Metrics: s.metrics, Log: s.log, Now: s.now, Queue: s.cfg.Ingest.Queue, Notify: notifier, Detect: newDetector != nil,
+	popts := pipeline.Options{Store: s.st, Metrics: s.metrics, Log: s.log, Now: s.now, Queue: s.cfg.Ingest.Queue, Notify: notifier, Detect: newDetector != nil && s.cfg.HasRole(config.RoleDetect),
 		MaxSkew: s.cfg.Ingest.MaxSkew, NewDetector: newDetector}
 	if s.cfg.Bus.URL != "" && s.bus == nil {
 		// Split roles: committed events go to the detectors' stream.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/auth"
+	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/intake"
@@ -19,6 +20,9 @@ import (
 
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
+	if !s.cfg.HasRole(config.RoleIngest) {
+		return errStatus(http.StatusMisdirectedRequest, "this firebreak process does not take events (roles "+s.cfg.RolesString()+"); send them to an ingest process")
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.Ingest.MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
