@@ -151,9 +151,10 @@ collection gap naming the permission, so its controls are not-evaluable
 rather than failed.`,
 	}
 	cmd.AddCommand(newCollectGraphCommand(g), newCollectDNSCommand(g), newCollectProbeCommand(g))
-	// Registered connectors get a generic verb (graph has its own, above).
+	// Registered connectors get a generic verb (graph, dns and probe have
+	// their own, above).
 	for _, def := range newRegistry().With(connector.CapEvidence) {
-		if def.Spec.Name != "graph" {
+		if n := def.Spec.Name; n != "graph" && n != "dns" && n != "probe" {
 			cmd.AddCommand(newCollectConnectorCommand(g, def))
 		}
 	}

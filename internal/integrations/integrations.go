@@ -28,9 +28,11 @@ import (
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/sync/errgroup"
 
+	cdns "github.com/firebreak-msp/firebreak/internal/collect/dns"
 	"github.com/firebreak-msp/firebreak/internal/collect/google"
 	"github.com/firebreak-msp/firebreak/internal/collect/graph"
 	"github.com/firebreak-msp/firebreak/internal/collect/okta"
+	"github.com/firebreak-msp/firebreak/internal/collect/probe"
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/connector"
 	"github.com/firebreak-msp/firebreak/internal/estate"
@@ -47,7 +49,7 @@ import (
 func Definitions() []connector.Definition {
 	return []connector.Definition{ninjaone.Definition(), datto.Definition(), itglue.Definition(),
 		export.SentinelDefinition(), export.HECDefinition(), psa.ConnectWiseDefinition(), psa.HaloDefinition(),
-		graph.Definition, okta.Definition, google.Definition}
+		graph.Definition, okta.Definition, google.Definition, cdns.Definition, probe.Definition}
 }
 
 // Options wire a Runner into serve.
