@@ -103,3 +103,37 @@ func TestBlastOutputs(t *testing.T) {
 		}
 	}
 }
+
+// TestBlastNow: --now is the clock expiry is judged by, as for assess: a
+// grant that has expired by then gives no access.
+func TestBlastNow(t *testing.T) {
+	dir := t.TempDir()
+	src := `provider: {id: msp, name: Clock MSP}
+tenants:
+  - {id: t1}
+identities:
+  - {id: tech, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}}
+grants:
+  - {id: g1, subject: tech, target: t1, privilege: admin, expires: 2026-12-01}
+`
+	if err := os.WriteFile(filepath.Join(dir, "e.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reach := func(now string) string {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), []string{"blast", "--no-kev", "--now", now, "--from", "tech", dir}, &out, &errb); code != exitOK {
+			t.Fatalf("--now %s: exit %d: %s", now, code, errb.String())
+		}
+		return out.String()
+	}
+	if before := reach("2026-11-27"); !strings.Contains(before, "1 of 1 tenants fall") {
+		t.Errorf("before expiry: %s", before)
+	}
+	if after := reach("2026-12-05"); strings.Contains(after, "1 of 1 tenants fall") {
+		t.Errorf("after expiry the grant still reaches t1: %s", after)
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"blast", "--now", "soon", dir}, &out, &errb); code != exitUsage {
+		t.Errorf("--now soon: exit %d, want usage", code)
+	}
+}
