@@ -492,10 +492,13 @@ func (p *Pipeline) backfill(ctx context.Context, late []event.Event) {
 		return
 	}
 	slices.SortStableFunc(late, func(a, b event.Event) int { return timeline.Compare(&a, &b) })
+	// One write per incident the pass touched (its final state), not one
+	// per alert: a pass can raise many, and the store's writer is shared
+	// with ingest. Only incidents new to the store are notified.
 	for i := range late {
-		p.Handle(ctx, det.Process(&late[i]))
+		det.Process(&late[i])
 	}
-	p.Handle(ctx, det.Flush())
+	det.Flush()
 	p.HandleMode(ctx, det.Updated(), true)
 	p.o.Metrics.EventsBackfilled.Add(float64(len(late)))
 }
