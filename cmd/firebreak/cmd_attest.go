@@ -8,10 +8,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/firebreak-msp/firebreak/internal/atomicfile"
 	"github.com/firebreak-msp/firebreak/internal/attest"
@@ -300,23 +302,42 @@ func runAttestCreate(ctx context.Context, opts attestCreateOptions, g *globalOpt
 			return err
 		}
 	}
-	for _, t := range tenants {
+	sign := func(t string) ([]byte, error) {
 		st, err := b.Statement(t)
 		if err != nil {
-			return usageError{fmt.Errorf("--tenant: %w", err)}
+			return nil, usageError{fmt.Errorf("--tenant: %w", err)}
 		}
 		env, err := attest.Sign(ctx, key, st)
 		if err != nil {
-			return fmt.Errorf("tenant %s: %w", t, err)
+			return nil, fmt.Errorf("tenant %s: %w", t, err)
 		}
-		env = append(env, '\n')
-		if opts.output == "" {
-			_, err := g.stdout.Write(env)
+		return append(env, '\n'), nil
+	}
+	if opts.output == "" {
+		env, err := sign(tenants[0])
+		if err != nil {
 			return err
 		}
-		if err := atomicfile.WriteBytes(filepath.Join(opts.output, t+".intoto.json"), 0o644, env); err != nil {
-			return err
-		}
+		_, err = g.stdout.Write(env)
+		return err
+	}
+	// Statements are independent: build, sign and write them on every core.
+	eg, egctx := errgroup.WithContext(ctx)
+	eg.SetLimit(runtime.GOMAXPROCS(0))
+	for _, t := range tenants {
+		eg.Go(func() error {
+			if egctx.Err() != nil {
+				return egctx.Err()
+			}
+			env, err := sign(t)
+			if err != nil {
+				return err
+			}
+			return atomicfile.WriteBytes(filepath.Join(opts.output, t+".intoto.json"), 0o644, env)
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return err
 	}
 	fmt.Fprintf(g.stderr, "signed %d attestations with key %s into %s\n", len(tenants), key.ID(), opts.output)
 	return nil

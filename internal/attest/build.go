@@ -209,9 +209,11 @@ func (b *Builder) blast(tenant string) Blast {
 				continue
 			}
 			seen[key] = true
-			i, err := g.NodeIndex(key)
+			// Bare ids resolve directly; only an ambiguous one needs its
+			// kind (a failed lookup costs a did-you-mean scan of the graph).
+			i, err := g.NodeIndex(r.ID)
 			if err != nil {
-				i, err = g.NodeIndex(r.ID)
+				i, err = g.NodeIndex(key)
 			}
 			if err == nil {
 				if h := g.Nodes[i].Home; h != "" && h != estate.MSP && h != tenant {
