@@ -13,6 +13,7 @@ package access
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -476,27 +477,39 @@ func (f *Facts) targetTenant(c *computer, target string) (int32, bool) {
 	return t, ok
 }
 
-// tenantSet is the admin reach of one principal: standing and eligible.
-type tenantSet struct{ standing, eligible map[int32]bool }
+// tenantSet is the admin reach of one principal as two tenant bitsets
+// (bit i = Facts.Tenants[i]): standing and eligible.
+type tenantSet struct{ standing, eligible []uint64 }
 
-func (s *tenantSet) add(t int32, standing bool) {
+func (s *tenantSet) add(t int32, standing bool, words int) {
+	p := &s.eligible
 	if standing {
-		if s.standing == nil {
-			s.standing = map[int32]bool{}
-		}
-		s.standing[t] = true
+		p = &s.standing
+	}
+	if *p == nil {
+		*p = make([]uint64, words)
+	}
+	(*p)[t>>6] |= 1 << (t & 63)
+}
+
+func orInto(dst *[]uint64, src []uint64) {
+	if src == nil {
 		return
 	}
-	if s.eligible == nil {
-		s.eligible = map[int32]bool{}
+	if *dst == nil {
+		*dst = make([]uint64, len(src))
 	}
-	s.eligible[t] = true
+	for i, w := range src {
+		(*dst)[i] |= w
+	}
 }
 
 // adminReach fills Identity.AdminTenants: direct grants, group grants
-// (through nested groups) and GDAP access groups.
+// (through nested groups) and GDAP access groups. Identities in the same
+// groups (every technician of a GDAP access group) share one union.
 func (c *computer) adminReach() {
 	e := c.e
+	words := (len(e.Tenants) + 63) / 64
 	adminRank := estate.PrivAdmin.Rank()
 	idSets := map[int]*tenantSet{}
 	grSets := map[int]*tenantSet{}
@@ -518,9 +531,9 @@ func (c *computer) adminReach() {
 			continue
 		}
 		if ii, ok := c.identityIdx[g.Subject]; ok {
-			set(idSets, ii).add(t, g.IsStanding())
+			set(idSets, ii).add(t, g.IsStanding(), words)
 		} else if gr, ok := c.groupIdx[g.Subject]; ok {
-			set(grSets, gr).add(t, g.IsStanding())
+			set(grSets, gr).add(t, g.IsStanding(), words)
 		}
 	}
 	for ti := range e.Tools {
@@ -535,7 +548,7 @@ func (c *computer) adminReach() {
 		relPriv, _ := RolePrivilege(gd.Roles)
 		for _, g := range gd.AccessGroups {
 			if gr, ok := c.groupIdx[g]; ok && relPriv.Rank() >= adminRank {
-				set(grSets, gr).add(t, true)
+				set(grSets, gr).add(t, true, words)
 			}
 		}
 		for _, a := range gd.Assignments {
@@ -544,7 +557,7 @@ func (c *computer) adminReach() {
 				p, _ = RolePrivilege(a.Roles)
 			}
 			if gr, ok := c.groupIdx[a.Group]; ok && p.Rank() >= adminRank {
-				set(grSets, gr).add(t, !a.Eligible())
+				set(grSets, gr).add(t, !a.Eligible(), words)
 			}
 		}
 	}
@@ -590,49 +603,65 @@ func (c *computer) adminReach() {
 		closure[g] = out
 		return out
 	}
-	for ii := range e.Identities {
-		x := &e.Identities[ii]
-		home, homed := c.tenantIdx[x.Home]
-		var acc tenantSet
-		merge := func(s *tenantSet) {
-			if s == nil {
-				return
-			}
-			for t := range s.standing {
-				acc.add(t, true)
-			}
-			for t := range s.eligible {
-				acc.add(t, false)
-			}
+	// The union of a set of direct parent groups, memoised by that set.
+	unions := map[string]*tenantSet{}
+	groupUnion := func(ps []int) *tenantSet {
+		key := fmt.Sprint(ps)
+		if u, ok := unions[key]; ok {
+			return u
 		}
-		merge(idSets[ii])
-		if ps := idParents[ii]; len(ps) > 0 {
-			seen := map[int]bool{}
-			for _, p := range ps {
-				for _, g := range inGroups(p, map[int]bool{}) {
-					if !seen[g] {
-						seen[g] = true
-						merge(grSets[g])
+		u := &tenantSet{}
+		seen := map[int]bool{}
+		for _, p := range ps {
+			for _, g := range inGroups(p, map[int]bool{}) {
+				if !seen[g] {
+					seen[g] = true
+					if s := grSets[g]; s != nil {
+						orInto(&u.standing, s.standing)
+						orInto(&u.eligible, s.eligible)
 					}
 				}
 			}
 		}
-		if len(acc.standing) == 0 && len(acc.eligible) == 0 {
+		unions[key] = u
+		return u
+	}
+	for ii := range e.Identities {
+		x := &e.Identities[ii]
+		own := idSets[ii]
+		var grp *tenantSet
+		if ps := idParents[ii]; len(ps) > 0 {
+			grp = groupUnion(ps)
+		}
+		if own == nil && (grp == nil || grp.standing == nil && grp.eligible == nil) {
 			continue
 		}
+		var standing, eligible []uint64
+		for _, s := range []*tenantSet{own, grp} {
+			if s != nil {
+				orInto(&standing, s.standing)
+				orInto(&eligible, s.eligible)
+			}
+		}
+		home, homed := c.tenantIdx[x.Home]
 		fi := &c.f.Identities[ii]
-		for t := range acc.standing {
-			if !homed || t != home {
-				fi.AdminTenants = append(fi.AdminTenants, t)
-				fi.StandingAdmin++
+		for w := 0; w < words; w++ {
+			var st, el uint64
+			if standing != nil {
+				st = standing[w]
+			}
+			if eligible != nil {
+				el = eligible[w] &^ st
+			}
+			if homed && int(home>>6) == w {
+				st &^= 1 << (home & 63)
+				el &^= 1 << (home & 63)
+			}
+			fi.StandingAdmin += bits.OnesCount64(st)
+			for all := st | el; all != 0; all &= all - 1 {
+				fi.AdminTenants = append(fi.AdminTenants, int32(w*64+bits.TrailingZeros64(all)))
 			}
 		}
-		for t := range acc.eligible {
-			if (!homed || t != home) && !acc.standing[t] {
-				fi.AdminTenants = append(fi.AdminTenants, t)
-			}
-		}
-		slices.Sort(fi.AdminTenants)
 	}
 }
 
