@@ -124,7 +124,7 @@ func TestRunner(t *testing.T) {
 	cfg.Connectors = config.ConnectorsConfig{
 		Sources: []config.SourceConfig{{Type: "fake", Settings: node(t, "label: x")}},
 		Export:  []config.ExportConfig{{Type: "siem", Events: true}},
-		Tickets: []config.TicketsConfig{{Type: "psa", Companies: map[string]string{"*": "1"}}},
+		Tickets: []config.TicketsConfig{{Type: "psa", Companies: map[string]string{"*": "1"}, Kinds: []string{"finding", "case", "incident"}}},
 	}
 	var committed int
 	est, err := estate.Load(estDir)
@@ -196,8 +196,24 @@ func TestRunner(t *testing.T) {
 		t.Errorf("SIEM documents:\n%s", joined)
 	}
 	r.syncTickets(ctx, r.tickets[0])
-	if len(backend.tickets) != 2 || backend.tickets["finding/beta/MFA-01"] == nil || backend.tickets["incident/inc1"] == nil {
+	var cases int
+	for k := range backend.tickets {
+		if strings.HasPrefix(k, "case/") {
+			cases++
+		}
+	}
+	if len(backend.tickets) != 3 || backend.tickets["finding/beta/MFA-01"] == nil || backend.tickets["incident/inc1"] == nil || cases != 1 {
 		t.Errorf("tickets %v", backend.tickets)
+	}
+	// The incident is resolved: its ticket and its case's are noted and closed.
+	if _, err := st.SetIncidentStatus(ctx, store.AllTenants(), "inc1", store.StatusResolved, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	r.syncTickets(ctx, r.tickets[0])
+	for k, tk := range backend.tickets {
+		if k != "finding/beta/MFA-01" && (tk.Open || !strings.Contains(tk.Note, "resolved")) {
+			t.Errorf("%s after resolving: %+v", k, tk)
+		}
 	}
 	preg := prometheus.NewRegistry()
 	preg.MustRegister(r.Collector())
@@ -213,7 +229,7 @@ func TestRunner(t *testing.T) {
 	}
 	stat := r.Status(ctx)
 	b, _ := json.Marshal(stat)
-	if len(stat.Sources) != 1 || len(stat.Export) != 1 || len(stat.Tickets) != 1 || stat.Tickets[0].Last.Created != 2 {
+	if len(stat.Sources) != 1 || len(stat.Export) != 1 || len(stat.Tickets) != 1 || stat.Tickets[0].Last.Closed != 2 {
 		t.Errorf("status %s", b)
 	}
 }

@@ -11,9 +11,11 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/atomicfile"
 	"github.com/firebreak-msp/firebreak/internal/collect"
 	"github.com/firebreak-msp/firebreak/internal/connector"
+	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/export"
+	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/psa"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
@@ -129,7 +131,7 @@ func (r *Runner) syncTickets(ctx context.Context, t tickets) {
 	min := event.SeverityRank(cmp.Or(t.cfg.MinSeverity, "medium"))
 	kinds := t.cfg.Kinds
 	if len(kinds) == 0 {
-		kinds = []string{"finding", "incident"}
+		kinds = []string{"finding", "case"}
 	}
 	var err error
 	if slices.Contains(kinds, "finding") {
@@ -142,6 +144,25 @@ func (r *Runner) syncTickets(ctx context.Context, t tickets) {
 				}
 			}
 			_, err = t.syncer.Plan(ctx, "finding", tks, true)
+		}
+	}
+	if err == nil && slices.Contains(kinds, "case") {
+		// One ticket per attacker: the open incidents grouped as the API's
+		// /api/v1/cases groups them; a case with no open incident left is
+		// noted and closed.
+		incs, lerr := r.o.Store.ListIncidents(ctx, store.AllTenants(), store.IncidentFilter{Status: store.StatusOpen, Limit: 1000})
+		if lerr == nil {
+			dets := make([]*detect.Incident, 0, len(incs))
+			for i := range incs {
+				dets = append(dets, pipeline.Detection(&incs[i]))
+			}
+			var tks []psa.Ticket
+			for _, c := range detect.Cases(dets) {
+				if event.SeverityRank(c.Severity) >= min {
+					tks = append(tks, psa.CaseTicket(&c))
+				}
+			}
+			_, err = t.syncer.Plan(ctx, "case", tks, true)
 		}
 	}
 	if err == nil && slices.Contains(kinds, "incident") {

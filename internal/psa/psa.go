@@ -29,6 +29,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
 	"github.com/firebreak-msp/firebreak/internal/connector"
+	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -346,6 +347,23 @@ func IncidentTicket(inc *store.Incident, kind string) Ticket {
 		t.Note = closingNote(kind, inc.Updated)
 	}
 	return t
+}
+
+// CaseTicket makes the ticket of a case (one attacker, every rule it
+// tripped): open while the case has open incidents. A case spanning
+// several tenants is the MSP's ("msp" in the company mapping, else "*").
+func CaseTicket(c *detect.Case) Ticket {
+	tenant := "msp"
+	if len(c.Tenants) == 1 {
+		tenant = c.Tenants[0]
+	}
+	var d strings.Builder
+	fmt.Fprintf(&d, "%s\n\nAttacker: %s\nRules: %s\nIncidents: %s\n%d events from %s to %s.\n", c.Title, c.Attacker,
+		strings.Join(c.Rules, ", "), strings.Join(c.IncidentIDs, ", "), c.Events, c.First.UTC().Format(time.RFC3339), c.Last.UTC().Format(time.RFC3339))
+	if len(c.Tenants) > 1 {
+		fmt.Fprintf(&d, "Tenants: %s\n", strings.Join(c.Tenants, ", "))
+	}
+	return Ticket{Key: "case/" + c.ID, Kind: "case", Tenant: tenant, Title: c.Title + " (" + c.Attacker + ")", Severity: c.Severity, Details: d.String(), Open: true}
 }
 
 // summary is the ticket subject: title cut to limit runes.
