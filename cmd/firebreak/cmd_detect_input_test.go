@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/ingest/evtx/evtxtest"
 )
@@ -63,5 +64,56 @@ func TestDetectDirectoryMixedFormats(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "by program:") || !strings.Contains(errb.String(), "from 3 input(s)") {
 		t.Errorf("summary:\n%s", errb)
+	}
+}
+
+// TestDetectWindowsFixturesEndToEnd runs the built-in pack over .evtx
+// fixtures: a Kerberos spray (ending in a compromise) and an NTLM spray
+// with no source address must each be a case at high or above; a NAT
+// office day must raise nothing above low.
+func TestDetectWindowsFixturesEndToEnd(t *testing.T) {
+	base := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name    string
+		evs     []evtxtest.Event
+		wantMin string // lowest severity of the worst incident; "" = nothing above low
+	}{
+		{"kerberos_spray", evtxtest.KerberosSpray(base), "critical"},
+		{"ntlm_spray", evtxtest.NTLMSpray(base), "high"},
+		{"nat_office_day", evtxtest.NATOfficeDay(base), ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), c.name+".evtx")
+			if err := os.WriteFile(p, evtxtest.Write(c.evs), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			g, out, _ := detectGlobals()
+			if err := runDetect(t.Context(), detectOptions{format: "json", progress: "never", quiet: true}, g, []string{p}); err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Cases []struct {
+					Attacker string   `json:"attacker"`
+					Severity string   `json:"severity"`
+					Rules    []string `json:"rules"`
+				} `json:"cases"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			worst := ""
+			for _, inc := range doc.Cases {
+				if worst == "" || detect.LevelRank(inc.Severity) > detect.LevelRank(worst) {
+					worst = inc.Severity
+				}
+			}
+			switch {
+			case c.wantMin == "" && worst != "" && detect.LevelRank(worst) > detect.LevelRank("low"):
+				t.Errorf("an office day raised %s: %+v", worst, doc.Cases)
+			case c.wantMin != "" && (worst == "" || detect.LevelRank(worst) < detect.LevelRank(c.wantMin)):
+				t.Errorf("worst case %q, want at least %s: %+v", worst, c.wantMin, doc.Cases)
+			}
+		})
 	}
 }

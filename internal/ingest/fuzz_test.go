@@ -156,14 +156,14 @@ func FuzzJSONWalkReference(f *testing.F) {
 }
 
 func FuzzXML(f *testing.F) {
-	f.Add(renderXML(kerberosSpray()[:3], false, false))
-	f.Add(renderXML(ntlmSpray()[:2], true, true))
+	f.Add(renderXML(evtxtest.KerberosSpray(fixtureBase)[:3], false, false))
+	f.Add(renderXML(evtxtest.NTLMSpray(fixtureBase)[:2], true, true))
 	f.Add([]byte("\ufeff<Events><Event xmlns='x'><System><EventID>4625</EventID></System><EventData><Data Name='TargetUserName'>a&amp;b</Data></EventData></Event><Event><System>"))
 	f.Add([]byte("<Event><System><Provider Name='Unknown-Provider'/><EventID>999</EventID><TimeCreated SystemTime='2026-11-26T09:00:00Z'/></System></Event>"))
 	f.Fuzz(func(t *testing.T, data []byte) { drain(t, data, Options{Format: FormatXML, MaxLineBytes: 8192}) })
 }
 
 func FuzzEVTX(f *testing.F) {
-	f.Add(evtxtest.Write(kerberosSpray()[:4]))
+	f.Add(evtxtest.Write(evtxtest.KerberosSpray(fixtureBase)[:4]))
 	f.Fuzz(func(t *testing.T, data []byte) { drain(t, data, Options{Format: FormatEVTX}) })
 }

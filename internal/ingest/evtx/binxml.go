@@ -706,10 +706,8 @@ func appendValue(b []byte, typ byte, v []byte) []byte {
 		return strconv.AppendUint(b, n, 16)
 	case vtFileTime:
 		if len(v) >= 8 {
-			t := filetime(le.Uint64(v))
-			if t.IsZero() {
-				return b
-			}
+			ft := le.Uint64(v) // 100 ns since 1601, rendered as Windows does (1601-01-01T00:00:00.0000000Z for 0)
+			t := time.Unix(int64(ft/1e7)-11644473600, int64(ft%1e7)*100).UTC()
 			return t.AppendFormat(b, "2006-01-02T15:04:05.0000000Z")
 		}
 	case vtSysTime:
