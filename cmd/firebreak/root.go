@@ -93,6 +93,7 @@ var commands = []func(*globalOptions) *cobra.Command{
 	newGenLogsCommand,
 	newHealthcheckCommand,
 	newKevCommand,
+	newManCommand,
 	newMigrateCommand,
 	newRestoreCommand,
 	newServeCommand,
