@@ -223,3 +223,30 @@ type Item struct {
 type Target interface {
 	Send(ctx context.Context, it Item) error
 }
+
+// Build makes a Definition.New from a typed constructor: the config
+// section is decoded strictly into C and handed to build.
+func Build[C any, T any](build func(C, Env) (T, error)) func(decode func(any) error, env Env) (any, error) {
+	return func(decode func(any) error, env Env) (any, error) {
+		var c C
+		if err := decode(&c); err != nil {
+			return nil, err
+		}
+		return build(c, env)
+	}
+}
+
+// Only filters tenants by a Request's Only list (all when empty), keeping
+// their order.
+func Only(tenants []string, only []string) []string {
+	if len(only) == 0 {
+		return tenants
+	}
+	var out []string
+	for _, t := range tenants {
+		if slices.Contains(only, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}

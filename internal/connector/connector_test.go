@@ -348,3 +348,47 @@ func TestRegistry(t *testing.T) {
 	}()
 	NewRegistry(mk("x"), mk("x"))
 }
+
+func TestGroupAndOnly(t *testing.T) {
+	type item struct {
+		tenant string
+		bad    bool
+	}
+	runs := Group("x", []item{{"b", false}, {"a", true}, {"b", true}}, time.Time{}, func(i item) string { return i.tenant }, func(i item, r *TenantRun) {
+		r.Count("n", 1)
+		if i.bad {
+			r.Errors = append(r.Errors, "bad")
+		}
+	})
+	if len(runs) != 2 || runs[0].Tenant != "b" || runs[0].Counts["n"] != 2 || len(runs[0].Errors) != 1 || runs[1].Tenant != "a" {
+		t.Errorf("%+v", runs)
+	}
+	if diff := cmp.Diff(Only([]string{"a", "b", "c"}, []string{"c", "a"}), []string{"a", "c"}); diff != "" {
+		t.Error(diff)
+	}
+	if got := Only([]string{"a"}, nil); len(got) != 1 {
+		t.Error(got)
+	}
+}
+
+func TestTokenCache(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var c TokenCache
+	n := 0
+	auth := c.Auth(func() time.Time { return now }, func(context.Context, time.Time) (Secret, time.Time, error) {
+		n++
+		return Secret(fmt.Sprint("t", n)), now.Add(time.Hour), nil
+	})
+	req, _ := http.NewRequest("GET", "http://x", nil)
+	auth(context.Background(), req, false)
+	auth(context.Background(), req, false)
+	if n != 1 || req.Header.Get("Authorization") != "Bearer t1" {
+		t.Fatalf("cached: %d %q", n, req.Header.Get("Authorization"))
+	}
+	auth(context.Background(), req, true) // after a 401
+	now = now.Add(58 * time.Minute)       // within five minutes of expiry
+	auth(context.Background(), req, false)
+	if n != 3 || req.Header.Get("Authorization") != "Bearer t3" {
+		t.Fatalf("renewed: %d %q", n, req.Header.Get("Authorization"))
+	}
+}

@@ -107,33 +107,47 @@ func Prov(source string, at time.Time) *estate.Provenance {
 // exposures); a connector's tests assert it is empty.
 func MissingProvenance(e *estate.Estate) []string {
 	var out []string
-	for _, x := range e.Identities {
-		if x.Provenance == nil || x.Provenance.Source == "" || x.Provenance.CollectedAt.IsZero() {
-			out = append(out, "identity "+x.ID)
+	check := func(kind, id string, p *estate.Provenance) {
+		if p == nil || p.Source == "" || p.CollectedAt.IsZero() {
+			out = append(out, kind+" "+id)
 		}
+	}
+	for _, x := range e.Identities {
+		check("identity", x.ID, x.Provenance)
 	}
 	for _, x := range e.Tools {
-		if x.Provenance == nil || x.Provenance.Source == "" || x.Provenance.CollectedAt.IsZero() {
-			out = append(out, "tool "+x.ID)
-		}
+		check("tool", x.ID, x.Provenance)
 	}
 	for _, x := range e.Grants {
-		if x.Provenance == nil || x.Provenance.Source == "" || x.Provenance.CollectedAt.IsZero() {
-			out = append(out, "grant "+x.ID)
-		}
+		check("grant", x.ID, x.Provenance)
 	}
 	for _, x := range e.DomainChecks {
-		if x.Provenance == nil || x.Provenance.Source == "" || x.Provenance.CollectedAt.IsZero() {
-			out = append(out, "domain check "+x.Domain)
-		}
+		check("domain check", x.Domain, x.Provenance)
 	}
 	for _, x := range e.Exposures {
-		if x.Provenance == nil || x.Provenance.Source == "" || x.Provenance.CollectedAt.IsZero() {
-			out = append(out, "exposure "+x.Object)
-		}
+		check("exposure", x.Object, x.Provenance)
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Group builds one TenantRun per tenant from per-item results, in the
+// order tenants first appear: tenantOf names an item's tenant and add
+// records it in its run.
+func Group[T any](connector string, items []T, at time.Time, tenantOf func(T) string, add func(T, *TenantRun)) []TenantRun {
+	idx := map[string]int{}
+	var runs []TenantRun
+	for _, it := range items {
+		t := tenantOf(it)
+		i, ok := idx[t]
+		if !ok {
+			i = len(runs)
+			idx[t] = i
+			runs = append(runs, TenantRun{Connector: connector, Tenant: t, Started: at, Finished: at})
+		}
+		add(it, &runs[i])
+	}
+	return runs
 }
 
 // Gaps gathers every run's gaps (for the fragment).

@@ -32,13 +32,9 @@ type Config struct {
 }
 
 // Definition registers the DNS checks.
-var Definition = connector.Definition{Spec: Spec, New: func(decode func(any) error, env connector.Env) (any, error) {
-	var c Config
-	if err := decode(&c); err != nil {
-		return nil, err
-	}
+var Definition = connector.Definition{Spec: Spec, New: connector.Build(func(c Config, env connector.Env) (*source, error) {
 	return &source{c: &Checker{Server: c.Resolver, Timeout: c.Timeout, Selectors: c.Selectors, Concurrency: env.Concurrency, Now: env.Now}}, nil
-}}
+})}
 
 type source struct{ c *Checker }
 
@@ -48,27 +44,17 @@ func (s *source) Collect(ctx context.Context, req connector.Request) (*connector
 		return &connector.Evidence{Fragment: &estate.Estate{}}, nil
 	}
 	checks := s.c.CheckAll(ctx, Targets(req.Estate), nil)
-	runs := map[string]*connector.TenantRun{}
-	var order []string
 	for i := range checks {
-		dc := &checks[i]
-		if dc.Provenance == nil {
-			dc.Provenance = connector.Prov("dns", req.Now)
+		if checks[i].Provenance == nil {
+			checks[i].Provenance = connector.Prov("dns", req.Now)
 		}
-		r := runs[dc.Tenant]
-		if r == nil {
-			r = &connector.TenantRun{Connector: "dns", Tenant: dc.Tenant, Started: req.Now, Finished: req.Now}
-			runs[dc.Tenant] = r
-			order = append(order, dc.Tenant)
-		}
+	}
+	runs := connector.Group("dns", checks, req.Now, func(dc estate.DomainCheck) string { return dc.Tenant }, func(dc estate.DomainCheck, r *connector.TenantRun) {
 		r.Count("domains", 1)
 		if dc.Error != "" {
 			r.Errors = append(r.Errors, dc.Domain+": "+dc.Error)
 		}
-	}
-	ev := &connector.Evidence{Fragment: &estate.Estate{DomainChecks: checks}}
-	for _, t := range order {
-		ev.Tenants = append(ev.Tenants, *runs[t])
-	}
+	})
+	ev := &connector.Evidence{Fragment: &estate.Estate{DomainChecks: checks}, Tenants: runs}
 	return ev, ctx.Err()
 }

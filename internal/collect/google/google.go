@@ -127,13 +127,7 @@ func (c *Config) Validate() error {
 }
 
 // Definition registers the connector.
-var Definition = connector.Definition{Spec: Spec, New: func(decode func(any) error, env connector.Env) (any, error) {
-	var c Config
-	if err := decode(&c); err != nil {
-		return nil, err
-	}
-	return New(c, env)
-}}
+var Definition = connector.Definition{Spec: Spec, New: connector.Build(New)}
 
 // Connector is a Google Workspace evidence and event source.
 type Connector struct {
@@ -153,10 +147,7 @@ type customer struct {
 	email    string
 	key      *rsa.PrivateKey
 	tokenURI string
-
-	mu     sync.Mutex
-	bearer connector.Secret
-	exp    time.Time
+	bearer   connector.TokenCache
 }
 
 // serviceAccountKey is the JSON key file Google issues.
@@ -211,20 +202,9 @@ func New(c Config, env connector.Env) (*Connector, error) {
 func (g *Connector) Stats() connector.Stats { return g.http.Stats() }
 
 func (g *Connector) auth(c *customer) connector.Auth {
-	return func(ctx context.Context, req *http.Request, refresh bool) error {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		now := g.env.Now()
-		if refresh || c.bearer == "" || now.Add(5*time.Minute).After(c.exp) {
-			tok, exp, err := g.token(ctx, c, now)
-			if err != nil {
-				return err
-			}
-			c.bearer, c.exp = tok, exp
-		}
-		req.Header.Set("Authorization", "Bearer "+string(c.bearer))
-		return nil
-	}
+	return c.bearer.Auth(g.env.Now, func(ctx context.Context, now time.Time) (connector.Secret, time.Time, error) {
+		return g.token(ctx, c, now)
+	})
 }
 
 // token gets an access token with the JWT bearer grant, impersonating the
@@ -320,13 +300,11 @@ func parseTime(s string) (time.Time, bool) {
 }
 
 func (g *Connector) tenants(only []string) []string {
-	var out []string
+	var all []string
 	for _, x := range g.cfg.Customers {
-		if len(only) == 0 || slices.Contains(only, x.Tenant) {
-			out = append(out, x.Tenant)
-		}
+		all = append(all, x.Tenant)
 	}
-	return out
+	return connector.Only(all, only)
 }
 
 // Collect reads every customer; a failing one is recorded in its

@@ -138,13 +138,7 @@ func (c *Config) Validate() error {
 }
 
 // Definition registers the connector.
-var Definition = connector.Definition{Spec: Spec, New: func(decode func(any) error, env connector.Env) (any, error) {
-	var c Config
-	if err := decode(&c); err != nil {
-		return nil, err
-	}
-	return New(c, env)
-}}
+var Definition = connector.Definition{Spec: Spec, New: connector.Build(New)}
 
 // Connector is an Okta evidence and event source.
 type Connector struct {
@@ -164,9 +158,7 @@ type org struct {
 	base   string
 	token  connector.Secret // SSWS
 	key    *rsa.PrivateKey  // service app
-	mu     sync.Mutex
-	bearer connector.Secret
-	exp    time.Time
+	bearer connector.TokenCache
 }
 
 // New builds the connector; secrets are read now (from env or files).
@@ -212,24 +204,15 @@ func (k *Connector) Stats() connector.Stats { return k.http.Stats() }
 // auth sets SSWS or a service-app bearer token (fetched, cached, and
 // fetched anew after a 401).
 func (k *Connector) auth(o *org) connector.Auth {
-	return func(ctx context.Context, req *http.Request, refresh bool) error {
-		if o.key == nil {
+	if o.key == nil {
+		return func(_ context.Context, req *http.Request, _ bool) error {
 			req.Header.Set("Authorization", "SSWS "+string(o.token))
 			return nil
 		}
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		now := k.env.Now()
-		if refresh || o.bearer == "" || now.Add(5*time.Minute).After(o.exp) {
-			tok, exp, err := k.serviceToken(ctx, o, now)
-			if err != nil {
-				return err
-			}
-			o.bearer, o.exp = tok, exp
-		}
-		req.Header.Set("Authorization", "Bearer "+string(o.bearer))
-		return nil
 	}
+	return o.bearer.Auth(k.env.Now, func(ctx context.Context, now time.Time) (connector.Secret, time.Time, error) {
+		return k.serviceToken(ctx, o, now)
+	})
 }
 
 // serviceToken gets an access token with client credentials and a
@@ -368,13 +351,11 @@ func (k *Connector) Collect(ctx context.Context, req connector.Request) (*connec
 }
 
 func (k *Connector) tenants(only []string) []string {
-	var out []string
+	var all []string
 	for _, o := range k.cfg.Orgs {
-		if len(only) == 0 || slices.Contains(only, o.Tenant) {
-			out = append(out, o.Tenant)
-		}
+		all = append(all, o.Tenant)
 	}
-	return out
+	return connector.Only(all, only)
 }
 
 func (k *Connector) collectOrg(ctx context.Context, o *org, r *connector.TenantRun, now time.Time) ([]estate.Identity, *estate.Tool) {

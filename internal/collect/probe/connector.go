@@ -30,13 +30,9 @@ type Config struct {
 }
 
 // Definition registers the probes.
-var Definition = connector.Definition{Spec: Spec, New: func(decode func(any) error, env connector.Env) (any, error) {
-	var c Config
-	if err := decode(&c); err != nil {
-		return nil, err
-	}
+var Definition = connector.Definition{Spec: Spec, New: connector.Build(func(c Config, env connector.Env) (*source, error) {
 	return &source{p: &Prober{ConnectTimeout: c.ConnectTimeout, ReadTimeout: c.ReadTimeout, Concurrency: env.Concurrency, Now: env.Now}}, nil
-}}
+})}
 
 type source struct{ p *Prober }
 
@@ -48,28 +44,18 @@ func (s *source) Collect(ctx context.Context, req connector.Request) (*connector
 	}
 	ts, probs := Targets(req.Estate)
 	xs := s.p.ProbeAll(ctx, ts, nil)
-	runs := map[string]*connector.TenantRun{}
-	var order []string
 	for i := range xs {
-		x := &xs[i]
-		if x.Provenance == nil {
-			x.Provenance = connector.Prov("probe", req.Now)
+		if xs[i].Provenance == nil {
+			xs[i].Provenance = connector.Prov("probe", req.Now)
 		}
-		r := runs[x.Tenant]
-		if r == nil {
-			r = &connector.TenantRun{Connector: "probe", Tenant: x.Tenant, Started: req.Now, Finished: req.Now}
-			runs[x.Tenant] = r
-			order = append(order, x.Tenant)
-		}
+	}
+	runs := connector.Group("probe", xs, req.Now, func(x estate.Exposure) string { return x.Tenant }, func(x estate.Exposure, r *connector.TenantRun) {
 		r.Count("targets", 1)
 		if x.Open {
 			r.Count("open", 1)
 		}
-	}
-	ev := &connector.Evidence{Fragment: &estate.Estate{Exposures: xs}}
-	for _, t := range order {
-		ev.Tenants = append(ev.Tenants, *runs[t])
-	}
+	})
+	ev := &connector.Evidence{Fragment: &estate.Estate{Exposures: xs}, Tenants: runs}
 	if len(probs) > 0 && len(ev.Tenants) > 0 {
 		ev.Tenants[0].Notes = append(ev.Tenants[0].Notes, probs...)
 	}
