@@ -2,23 +2,17 @@ package auth
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/hmac"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/firebreak-msp/firebreak/internal/config"
 )
@@ -28,10 +22,9 @@ type OIDCClient struct {
 	Cfg  config.OIDCConfig
 	HTTP *http.Client
 
-	mu      sync.Mutex
-	disc    *OIDCDiscovery
-	keys    map[string]crypto.PublicKey
-	fetched time.Time
+	mu   sync.Mutex
+	disc *OIDCDiscovery
+	keys oidc.KeySet
 }
 
 type OIDCDiscovery struct {
@@ -77,71 +70,6 @@ func (c *OIDCClient) Discovery(ctx context.Context) (*OIDCDiscovery, error) {
 	return &nd, nil
 }
 
-// key returns the provider's signing key kid, refetching the key set at
-// most once a minute when kid is unknown (key rotation).
-func (c *OIDCClient) key(ctx context.Context, kid string) (crypto.PublicKey, error) {
-	c.mu.Lock()
-	k, ok := c.keys[kid]
-	stale := time.Since(c.fetched) > time.Minute
-	c.mu.Unlock()
-	if ok {
-		return k, nil
-	}
-	if !stale && c.keys != nil {
-		return nil, fmt.Errorf("oidc: unknown key id %q", kid)
-	}
-	d, err := c.Discovery(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var set struct {
-		Keys []struct {
-			Kty, Kid, Use, Alg, N, E, Crv, X, Y string
-		} `json:"keys"`
-	}
-	if err := c.getJSON(ctx, d.JWKSURI, &set); err != nil {
-		return nil, fmt.Errorf("oidc keys: %w", err)
-	}
-	keys := map[string]crypto.PublicKey{}
-	b64 := base64.RawURLEncoding
-	for _, jk := range set.Keys {
-		if jk.Use != "" && jk.Use != "sig" {
-			continue
-		}
-		switch jk.Kty {
-		case "RSA":
-			n, err1 := b64.DecodeString(jk.N)
-			e, err2 := b64.DecodeString(jk.E)
-			if err1 != nil || err2 != nil || len(e) > 4 {
-				continue
-			}
-			keys[jk.Kid] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-		case "EC":
-			if jk.Crv != "P-256" {
-				continue
-			}
-			x, err1 := b64.DecodeString(jk.X)
-			y, err2 := b64.DecodeString(jk.Y)
-			if err1 != nil || err2 != nil || len(x) != 32 || len(y) != 32 {
-				continue
-			}
-			// Parsing checks the point is on the curve.
-			pk, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
-			if err != nil {
-				continue
-			}
-			keys[jk.Kid] = pk
-		}
-	}
-	c.mu.Lock()
-	c.keys, c.fetched = keys, time.Now()
-	c.mu.Unlock()
-	if k, ok := keys[kid]; ok {
-		return k, nil
-	}
-	return nil, fmt.Errorf("oidc: unknown key id %q", kid)
-}
-
 // IDClaims are the ID token claims firebreak uses.
 type IDClaims struct {
 	Iss           string   `json:"iss"`
@@ -153,6 +81,39 @@ type IDClaims struct {
 	Email         string   `json:"email"`
 	EmailVerified *bool    `json:"email_verified"`
 	AMR           []string `json:"amr"`
+	// Entra ID: the tenant and the object id, immutable; xms_edov says the
+	// email's domain is verified by the tenant that owns it.
+	Tid     string `json:"tid"`
+	Oid     string `json:"oid"`
+	XmsEdov any    `json:"xms_edov"`
+}
+
+// Subject is the stable key of the person the token names: Entra's
+// tenant and object id when present (never its mutable email or
+// preferred_username), else issuer and subject. Accounts are matched on
+// it, never on email.
+func (c *IDClaims) Subject() string {
+	if c.Tid != "" && c.Oid != "" {
+		return "entra:" + c.Tid + ":" + c.Oid
+	}
+	return c.Iss + "#" + c.Sub
+}
+
+// VerifiedEmail is the token's email when the provider vouches for it:
+// email_verified true (a missing claim is not), or for Entra xms_edov true
+// (Entra's email claim is otherwise whatever the user's tenant says, the
+// "nOAuth" pattern). "" otherwise.
+func (c *IDClaims) VerifiedEmail() string {
+	if c.Email == "" {
+		return ""
+	}
+	if c.EmailVerified != nil && *c.EmailVerified {
+		return c.Email
+	}
+	if c.Tid != "" && (c.XmsEdov == true || c.XmsEdov == "1" || c.XmsEdov == "true") {
+		return c.Email
+	}
+	return ""
 }
 
 type audience []string
@@ -171,69 +132,52 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// verifyIDToken checks the signature (RS256 or ES256), issuer, audience,
-// expiry and nonce of a compact JWS ID token.
+// VerifyIDToken checks an ID token with github.com/coreos/go-oidc: the
+// signature against the provider's published keys (RS256/384/512,
+// PS256/384/512, ES256/384/512, EdDSA; refetched on rotation), issuer,
+// audience and expiry at now, then the nonce. Which account it is, is the
+// caller's: match on Subject.
 func (c *OIDCClient) VerifyIDToken(ctx context.Context, tok, nonce string, now time.Time) (*IDClaims, error) {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil, errors.New("id token: not a JWS")
-	}
-	b64 := base64.RawURLEncoding
-	hb, err := b64.DecodeString(parts[0])
-	if err != nil {
-		return nil, errors.New("id token: bad header")
-	}
-	var hdr struct{ Alg, Kid string }
-	if err := json.Unmarshal(hb, &hdr); err != nil {
-		return nil, errors.New("id token: bad header")
-	}
-	sig, err := b64.DecodeString(parts[2])
-	if err != nil {
-		return nil, errors.New("id token: bad signature encoding")
-	}
-	key, err := c.key(ctx, hdr.Kid)
+	ks, err := c.keySet(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	switch k := key.(type) {
-	case *rsa.PublicKey:
-		if hdr.Alg != "RS256" || rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], sig) != nil {
-			return nil, errors.New("id token: signature does not verify")
-		}
-	case *ecdsa.PublicKey:
-		if hdr.Alg != "ES256" || len(sig) != 64 {
-			return nil, errors.New("id token: signature does not verify")
-		}
-		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-		if !ecdsa.Verify(k, sum[:], r, s) {
-			return nil, errors.New("id token: signature does not verify")
-		}
-	default:
-		return nil, errors.New("id token: unsupported key")
-	}
-	pb, err := b64.DecodeString(parts[1])
+	v := oidc.NewVerifier(c.Cfg.Issuer, ks, &oidc.Config{ClientID: c.Cfg.ClientID, Now: func() time.Time { return now },
+		SupportedSigningAlgs: []string{oidc.RS256, oidc.RS384, oidc.RS512, oidc.PS256, oidc.PS384, oidc.PS512, oidc.ES256, oidc.ES384, oidc.ES512, oidc.EdDSA}})
+	idt, err := v.Verify(ctx, tok)
 	if err != nil {
-		return nil, errors.New("id token: bad payload")
+		return nil, fmt.Errorf("id token: %w", err)
+	}
+	if nonce == "" || !hmac.Equal([]byte(idt.Nonce), []byte(nonce)) {
+		return nil, errors.New("id token: nonce mismatch")
 	}
 	var cl IDClaims
-	if err := json.Unmarshal(pb, &cl); err != nil {
+	if err := idt.Claims(&cl); err != nil {
 		return nil, errors.New("id token: bad claims")
 	}
-	const skew = 2 * time.Minute
-	switch {
-	case cl.Iss != c.Cfg.Issuer:
-		return nil, errors.New("id token: wrong issuer")
-	case !slices.Contains(cl.Aud, c.Cfg.ClientID):
-		return nil, errors.New("id token: wrong audience")
-	case now.After(time.Unix(cl.Exp, 0).Add(skew)):
-		return nil, errors.New("id token: expired")
-	case cl.Iat != 0 && time.Unix(cl.Iat, 0).After(now.Add(skew)):
-		return nil, errors.New("id token: issued in the future")
-	case nonce == "" || !hmac.Equal([]byte(cl.Nonce), []byte(nonce)):
-		return nil, errors.New("id token: nonce mismatch")
-	case cl.Email == "" || (cl.EmailVerified != nil && !*cl.EmailVerified):
-		return nil, errors.New("id token: no verified email")
+	if cl.Sub == "" {
+		return nil, errors.New("id token: no subject")
 	}
 	return &cl, nil
+}
+
+// keySet is the provider's remote key set, made once from discovery.
+func (c *OIDCClient) keySet(ctx context.Context) (oidc.KeySet, error) {
+	c.mu.Lock()
+	ks := c.keys
+	c.mu.Unlock()
+	if ks != nil {
+		return ks, nil
+	}
+	d, err := c.Discovery(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The key set fetches in the background of later calls: its context
+	// carries only the HTTP client, never a request's deadline.
+	ks = oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), c.HTTP), d.JWKSURI)
+	c.mu.Lock()
+	c.keys = ks
+	c.mu.Unlock()
+	return ks, nil
 }

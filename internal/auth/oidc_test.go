@@ -46,7 +46,7 @@ func TestOIDCES256(t *testing.T) {
 		s.FillBytes(sig[32:])
 		return in + "." + b64.EncodeToString(sig)
 	}
-	claims := map[string]any{"iss": "https://idp.example", "aud": []string{"fb", "other"}, "exp": now.Add(time.Minute).Unix(), "nonce": "n1", "email": "a@b.example"}
+	claims := map[string]any{"iss": "https://idp.example", "sub": "u-1", "aud": []string{"fb", "other"}, "exp": now.Add(time.Minute).Unix(), "nonce": "n1", "email": "a@b.example"}
 	if _, err := c.VerifyIDToken(context.Background(), mk(claims), "n1", now); err != nil {
 		t.Fatalf("valid ES256 token: %v", err)
 	}
@@ -56,5 +56,31 @@ func TestOIDCES256(t *testing.T) {
 	forged := strings.Split(mk(claims), ".")[1]
 	if _, err := c.VerifyIDToken(context.Background(), parts[0]+"."+forged+"."+parts[2], "n1", now); err == nil {
 		t.Error("token with swapped payload verified")
+	}
+}
+
+// Accounts are keyed on issuer and subject, or Entra's tenant and object
+// id; an email counts only when the provider vouches for it.
+func TestIDClaimsSubjectAndEmail(t *testing.T) {
+	yes, no := true, false
+	for _, tc := range []struct {
+		name        string
+		cl          IDClaims
+		subject, em string
+	}{
+		{"verified", IDClaims{Iss: "https://idp", Sub: "s", Email: "a@x", EmailVerified: &yes}, "https://idp#s", "a@x"},
+		{"unverified", IDClaims{Iss: "https://idp", Sub: "s", Email: "a@x", EmailVerified: &no}, "https://idp#s", ""},
+		{"missing-claim", IDClaims{Iss: "https://idp", Sub: "s", Email: "a@x"}, "https://idp#s", ""},
+		{"entra-plain", IDClaims{Iss: "https://login.microsoftonline.com/t/v2.0", Sub: "pairwise", Tid: "t", Oid: "o", Email: "a@x"}, "entra:t:o", ""},
+		{"entra-edov", IDClaims{Iss: "https://login.microsoftonline.com/t/v2.0", Sub: "pairwise", Tid: "t", Oid: "o", Email: "a@x", XmsEdov: true}, "entra:t:o", "a@x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.cl.Subject(); got != tc.subject {
+				t.Errorf("Subject = %q, want %q", got, tc.subject)
+			}
+			if got := tc.cl.VerifiedEmail(); got != tc.em {
+				t.Errorf("VerifiedEmail = %q, want %q", got, tc.em)
+			}
+		})
 	}
 }

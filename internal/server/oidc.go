@@ -112,7 +112,7 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request, _ *a
 		if err != nil {
 			s.log.Info("single sign-on refused", "reason", reason, "err", err)
 		}
-		return s.renderLogin(w, r, http.StatusUnauthorized, "Single sign-on failed. Ask an owner to check that your account's email matches your identity provider.", "")
+		return s.renderLogin(w, r, http.StatusUnauthorized, "Single sign-on failed. Ask an owner to check that your account's email matches your identity provider, which must mark it verified.", "")
 	}
 	c, err := r.Cookie(oidcCookie)
 	if err != nil {
@@ -152,7 +152,7 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request, _ *a
 	if err != nil {
 		return refuse("bad_id_token", err)
 	}
-	u, err := s.userByEmail(ctx, cl.Email)
+	u, err := s.userForOIDC(ctx, cl)
 	if err != nil {
 		return err
 	}
@@ -178,14 +178,32 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request, _ *a
 	return nil
 }
 
-// userByEmail finds the local account with this email (case-insensitive).
-func (s *Server) userByEmail(ctx context.Context, email string) (*store.User, error) {
+// userForOIDC finds the account a verified ID token signs in to: the one
+// linked to its Subject (issuer and subject, or Entra tenant and object
+// id), never by email. An account not yet linked is linked once, at its
+// first single sign-on, when the token's email is verified (VerifiedEmail)
+// and matches the account's email; the link is audited. nil: no account.
+func (s *Server) userForOIDC(ctx context.Context, cl *auth.IDClaims) (*store.User, error) {
+	subject := cl.Subject()
 	us, err := s.st.ListUsers(ctx, store.AllTenants())
 	if err != nil {
 		return nil, err
 	}
 	for i := range us {
-		if us[i].Email != "" && strings.EqualFold(us[i].Email, email) {
+		if us[i].OIDCSubject == subject {
+			return s.st.GetUser(ctx, us[i].Username)
+		}
+	}
+	email := cl.VerifiedEmail()
+	if email == "" {
+		return nil, nil
+	}
+	for i := range us {
+		if us[i].OIDCSubject == "" && us[i].Email != "" && strings.EqualFold(us[i].Email, email) {
+			if err := s.st.SetOIDCSubject(ctx, us[i].Username, subject); err != nil {
+				return nil, err
+			}
+			s.audit(ctx, &auth.Principal{}, "user.oidc_linked", us[i].Username, us[i].Tenant, map[string]string{"subject": subject})
 			return s.st.GetUser(ctx, us[i].Username)
 		}
 	}

@@ -93,6 +93,11 @@ func TestOIDCSignIn(t *testing.T) {
 	if err := st.CreateUser(ctx, &store.User{Username: "alice", Email: "Alice@Harbourview.example", Role: store.RoleAnalyst, PasswordHash: auth.DummyHash()}); err != nil {
 		t.Fatal(err)
 	}
+	// bob has an account with that email, but his provider never says it
+	// is verified: no link, no sign-in.
+	if err := st.CreateUser(ctx, &store.User{Username: "bob", Email: "bob@harbourview.example", Role: store.RoleAnalyst, PasswordHash: auth.DummyHash()}); err != nil {
+		t.Fatal(err)
+	}
 	if err := st.CreateUser(ctx, &store.User{Username: "viewer", Email: "viewer@cust.example", Role: store.RoleTenantViewer, Tenant: "alpha-co", PasswordHash: auth.DummyHash()}); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +139,7 @@ func TestOIDCSignIn(t *testing.T) {
 	}
 	base := func(email string, amr ...string) func(string) map[string]any {
 		return func(nonce string) map[string]any {
-			return map[string]any{"iss": idp.srv.URL, "aud": "firebreak", "sub": "s1", "exp": clk.now().Add(5 * time.Minute).Unix(),
+			return map[string]any{"iss": idp.srv.URL, "aud": "firebreak", "sub": "sub-" + email, "exp": clk.now().Add(5 * time.Minute).Unix(),
 				"iat": clk.now().Unix(), "nonce": nonce, "email": email, "email_verified": true, "amr": amr}
 		}
 	}
@@ -172,8 +177,20 @@ func TestOIDCSignIn(t *testing.T) {
 			return m
 		}, false},
 		"unverified_email": {func(n string) map[string]any {
-			m := base("alice@harbourview.example", "mfa")(n)
+			m := base("bob@harbourview.example", "mfa")(n)
 			m["email_verified"] = false
+			return m
+		}, false},
+		"missing_email_verified": {func(n string) map[string]any {
+			m := base("bob@harbourview.example", "mfa")(n)
+			delete(m, "email_verified")
+			return m
+		}, false},
+		// alice is linked to her own subject: another identity claiming
+		// her (verified) email does not get in.
+		"email_of_linked_account": {func(n string) map[string]any {
+			m := base("alice@harbourview.example", "mfa")(n)
+			m["sub"] = "someone-else"
 			return m
 		}, false},
 	} {
@@ -186,6 +203,15 @@ func TestOIDCSignIn(t *testing.T) {
 				t.Errorf("signed in anyway: %d", resp.StatusCode)
 			}
 		})
+	}
+	// The link holds when the provider's email changes: the subject decides.
+	resp, _ = signIn(func(n string) map[string]any {
+		m := base("alice@harbourview.example", "mfa")(n)
+		m["email"] = "alice.renamed@harbourview.example"
+		return m
+	}, false)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Errorf("linked subject with a new email: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	// A forged token (signed by another key) is refused.
 	other, _ := rsa.GenerateKey(rand.Reader, 2048)

@@ -497,6 +497,9 @@ type UserStore interface {
 	// UpdateUser changes role, tenant, disabled and email (not secrets or counters).
 	UpdateUser(ctx context.Context, u *User) error
 	DeleteUser(ctx context.Context, username string) error
+	// SetOIDCSubject links (or with "" unlinks) a single sign-on identity
+	// (see User.OIDCSubject).
+	SetOIDCSubject(ctx context.Context, username, subject string) error
 	// SetPassword sets a user's password hash; mustChange marks it one-time
 	// (set by someone else: it must be changed at the next sign-in).
 	SetPassword(ctx context.Context, username, hash string, mustChange bool) error
@@ -532,10 +535,13 @@ type User struct {
 	Disabled     bool            `json:"disabled"`
 	// MustChangePassword: the password was set by someone else (bootstrap,
 	// an administrator) and must be changed before anything else.
-	MustChangePassword bool      `json:"must_change_password"`
-	Created            time.Time `json:"created"`
-	Updated            time.Time `json:"updated"`
-	LastLogin          time.Time `json:"last_login,omitzero"`
+	MustChangePassword bool `json:"must_change_password"`
+	// OIDCSubject is the single sign-on identity linked to the account
+	// (issuer#subject, or entra:tid:oid); sign-in matches on it.
+	OIDCSubject string    `json:"oidc_subject,omitempty"`
+	Created     time.Time `json:"created"`
+	Updated     time.Time `json:"updated"`
+	LastLogin   time.Time `json:"last_login,omitzero"`
 }
 
 // LogValue keeps secrets out of logs.

@@ -10,7 +10,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
-const userCols = `username, email, role, tenant, password_hash, totp_secret, totp_enrolled, totp_last_step, failed_logins, locked_until, webauthn, disabled, created, updated, last_login, must_change_password`
+const userCols = `username, email, role, tenant, password_hash, totp_secret, totp_enrolled, totp_last_step, failed_logins, locked_until, webauthn, disabled, created, updated, last_login, must_change_password, oidc_subject`
 
 func (d *DB) scanUser(row interface{ Scan(...any) error }) (*store.User, error) {
 	var u store.User
@@ -18,7 +18,7 @@ func (d *DB) scanUser(row interface{ Scan(...any) error }) (*store.User, error) 
 	var enrolled, disabled, mustChange int
 	var locked, created, updated, last int64
 	if err := row.Scan(&u.Username, &u.Email, &role, &u.Tenant, &u.PasswordHash, &secret, &enrolled, &u.TOTPLastStep, &u.FailedLogins,
-		&locked, &webauthn, &disabled, &created, &updated, &last, &mustChange); err != nil {
+		&locked, &webauthn, &disabled, &created, &updated, &last, &mustChange, &u.OIDCSubject); err != nil {
 		return nil, err
 	}
 	u.Role = store.Role(role)
@@ -56,9 +56,9 @@ func (d *DB) CreateUser(ctx context.Context, u *store.User) error {
 	now := d.stamp()
 	u.Created, u.Updated = now, now
 	err = d.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, d.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		_, err := tx.ExecContext(ctx, d.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			u.Username, u.Email, string(u.Role), u.Tenant, u.PasswordHash, secret, b2i(u.TOTPEnrolled), u.TOTPLastStep, u.FailedLogins,
-			Micros(u.LockedUntil), string(u.WebAuthn), b2i(u.Disabled), Micros(now), Micros(now), Micros(u.LastLogin), b2i(u.MustChangePassword))
+			Micros(u.LockedUntil), string(u.WebAuthn), b2i(u.Disabled), Micros(now), Micros(now), Micros(u.LastLogin), b2i(u.MustChangePassword), u.OIDCSubject)
 		return err
 	})
 	if isUnique(err) {
@@ -131,6 +131,12 @@ func (d *DB) DeleteUser(ctx context.Context, username string) error {
 		return err
 	}
 	return d.execUser(ctx, "deleting user", username, `DELETE FROM users WHERE username = ?`, username)
+}
+
+// SetOIDCSubject implements store.UserStore.
+func (d *DB) SetOIDCSubject(ctx context.Context, username, subject string) error {
+	return d.execUser(ctx, "linking single sign-on of", username, `UPDATE users SET oidc_subject = ?, updated = ? WHERE username = ?`,
+		subject, Micros(d.stamp()), username)
 }
 
 // SetPassword implements store.UserStore.

@@ -82,6 +82,11 @@ func testUsers(t *testing.T, s store.Store, _ func(string) error) {
 		t.Errorf("password/webauthn: %q one-time %v %s", u.PasswordHash, u.MustChangePassword, u.WebAuthn)
 	}
 	must(t, s.SetPassword(ctx, "alice", "$argon2id$new", false))
+	must(t, s.SetOIDCSubject(ctx, "alice", "https://idp.example#u-1"))
+	if u, _ = s.GetUser(ctx, "alice"); u.OIDCSubject != "https://idp.example#u-1" {
+		t.Errorf("OIDC subject %q after linking", u.OIDCSubject)
+	}
+	wantErr(t, s.SetOIDCSubject(ctx, "nobody", "x"), store.ErrNotFound)
 	if u, _ = s.GetUser(ctx, "alice"); u.MustChangePassword {
 		t.Error("a password the user chose is still marked one-time")
 	}
