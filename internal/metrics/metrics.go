@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/firebreak-msp/firebreak/internal/version"
 )
 
 // Metrics are the service's Prometheus collectors, on a registry of its own
@@ -70,6 +72,12 @@ func New() *Metrics {
 	m.PartitionsOwned = prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_detect_partitions_owned", Help: "Event stream partitions this detector owns (split roles)."})
 	m.ConsumerLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "firebreak_detect_consumer_lag", Help: "Events of an owned partition not yet detected (split roles)."}, []string{"partition"})
 	m.Leader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_leader", Help: "1 while this process holds the lease for the scheduler, drift, retention and connectors."})
+	// firebreak_build_info: always 1, the build in its labels (the same
+	// version the dashboard footer, reports and User-Agent show).
+	in := version.Get()
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "firebreak_build_info", Help: "The running build: version, commit and Go version in labels; always 1."}, []string{"version", "commit", "goversion"})
+	build.WithLabelValues(in.Short(), in.Commit, in.GoVersion).Set(1)
+	m.Reg.MustRegister(build)
 	m.Reg.MustRegister(m.PartitionsOwned, m.ConsumerLag, m.Leader)
 	m.Reg.MustRegister(m.Requests, m.Latency, m.EventsStored, m.EventsDetected, m.DetectDropped, m.EventsQuarantined, m.EventsBackfilled, m.EventsLateDropped, m.DetectSeconds, m.QueueDepth,
 		m.IngestAccepted, m.IngestRejected, m.SyslogMessages, m.Incidents, m.IncidentSyncs, m.AuthFailures, m.AssessRuns, m.DriftAlerts, m.Notifications,

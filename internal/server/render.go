@@ -21,6 +21,9 @@ type pageBase struct {
 	CSRF          string
 	Flash         string
 	OpenIncidents int
+	// Version is this build (internal/version), shown in the footer of
+	// signed-in pages only: anonymous visitors do not learn it.
+	Version string
 }
 
 func (p *pageBase) base() *pageBase { return p }
@@ -127,6 +130,9 @@ func parsePages() (map[string]*template.Template, error) {
 func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int, name string, data pager) {
 	t := s.pages[name]
 	var buf bytes.Buffer
+	if data != nil {
+		data.base().Version = s.version
+	}
 	if t == nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
