@@ -68,6 +68,11 @@ assets:
 		{"tool-without-patch-date", base + `tools:
   - {id: portal, kind: other, product: Portal}
 `, "msp FB-UPD-003", StatusNotEvaluable, "portal"},
+		{"operators-are-privileged", agreeBase + `identities:
+  - {id: tech, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}}
+grants:
+  - {id: g1, subject: tech, target: t1, privilege: operate, scope: helpdesk}
+`, "t1 FB-PRIV-004", StatusFail, "standing operate"},
 		{"admin-groups-full-list", agreeBase + `identities:
   - {id: tech, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}}
 grants:

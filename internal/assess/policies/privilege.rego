@@ -29,12 +29,15 @@ results contains lib.check(
 	[{"kind": "tool", "id": g.id, "detail": "auto_extend unknown"} | some g in ga; g.auto_extend == null],
 ) if lib.tenant
 
-admin_level := [p | some p in lib.live_paths; p.privilege == "admin"]
+# MSP accounts with customer access are privileged (advisory §3), so every
+# operator path, not only admin, should be just in time (full control is
+# FB-PRIV-001's).
+admin_level := [p | some p in lib.live_paths; p.privilege in {"operate", "admin"}]
 
 results contains lib.check(
-	{"control": "FB-PRIV-004", "noun": "admin-level access paths", "fails": "standing rather than just-in-time", "need": "grants"},
+	{"control": "FB-PRIV-004", "noun": "operator and admin access paths", "fails": "standing rather than just-in-time", "need": "grants"},
 	count(admin_level),
-	[{"kind": p.ev_kind, "id": p.ev_id, "detail": "%s holds standing admin", "args": [p.principal]} | some p in admin_level; p.standing],
+	[{"kind": p.ev_kind, "id": p.ev_id, "detail": "%s holds standing %s", "args": [p.principal, p.privilege]} | some p in admin_level; p.standing],
 	[],
 ) if lib.tenant
 
