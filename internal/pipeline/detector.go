@@ -23,6 +23,22 @@ func (d *detector) Flush() []store.Incident { return convertAlerts(d.e.Flush()) 
 
 func (d *detector) Horizon() time.Time { return d.e.Horizon() }
 
+// Window is the longest correlation timespan of the loaded rules plus the
+// engine's lateness: how far back a restart must replay stored events for
+// every window open before it to keep counting.
+func (d *detector) Window() time.Duration {
+	var w time.Duration
+	for _, r := range d.e.Rules() {
+		if r.Correlation != nil {
+			w = max(w, r.Correlation.Timespan)
+		}
+	}
+	if w == 0 {
+		return 0
+	}
+	return w + d.e.Lateness()
+}
+
 // Updated returns the incidents the engine opened or changed in place
 // (count, last seen, tenants, severity) since the previous call.
 func (d *detector) Updated() []store.Incident {

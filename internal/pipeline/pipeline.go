@@ -588,12 +588,17 @@ const (
 	replayMax    = 200_000
 )
 
-// Replay rebuilds detection state from the events stored in the last
-// ReplayWindow (oldest first), before live events are processed.
+// Replay rebuilds detection state from the stored events of the detector's
+// longest rule window (ReplayWindow when it cannot say; at most replayMax
+// events), oldest first, before live events are processed.
 func (p *Pipeline) Replay(ctx context.Context, det Detector) (int, error) {
+	window := ReplayWindow
+	if w, ok := det.(interface{ Window() time.Duration }); ok && w.Window() > 0 {
+		window = w.Window()
+	}
 	// Quarantined events (dated past the clock plus MaxSkew) stay out.
 	now := p.o.Now()
-	q := store.EventQuery{From: now.Add(-ReplayWindow), To: now.Add(p.o.MaxSkew), Limit: 10000}
+	q := store.EventQuery{From: now.Add(-window), To: now.Add(p.o.MaxSkew), Limit: 10000}
 	var recs []store.EventRecord
 	for len(recs) < replayMax {
 		page, err := p.o.Store.SearchEvents(ctx, store.AllTenants(), q)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/metrics"
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -88,5 +89,29 @@ func TestEventTime(t *testing.T) {
 		if ts.Year() == 2099 {
 			t.Error("replay fed the quarantined event to detection")
 		}
+	}
+}
+
+// The replay window is the longest rule window of the loaded pack.
+func TestReplayWindowIsLongestRule(t *testing.T) {
+	rules, err := detect.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := detect.NewEngine(rules, detect.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want time.Duration
+	for _, r := range e.Rules() {
+		if r.Correlation != nil {
+			want = max(want, r.Correlation.Timespan)
+		}
+	}
+	if want == 0 {
+		t.Fatal("the built-in pack has no correlation: the test would prove nothing")
+	}
+	if got := Wrap(e).(*detector).Window(); got != want+e.Lateness() {
+		t.Errorf("Window = %s, want %s", got, want)
 	}
 }
