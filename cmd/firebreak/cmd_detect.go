@@ -504,6 +504,12 @@ func writeCaseTable(w io.Writer, cases []detect.Case) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	// The most severe cases say which pattern they followed.
+	for _, c := range cases {
+		if detect.LevelRank(c.Severity) >= detect.LevelRank("high") && c.Explanation != "" {
+			fmt.Fprintf(w, "  %s: %s\n", c.Attacker, c.Explanation)
+		}
+	}
 	_, err := fmt.Fprintln(w)
 	return err
 }

@@ -306,7 +306,8 @@ func TestDetectCases(t *testing.T) {
 	if err := runDetect(t.Context(), opts, g, []string{p}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "1 case(s), one per attacker") || !strings.Contains(out.String(), "critical  source.ip=203.0.113.9") {
+	if !strings.Contains(out.String(), "1 case(s), one per attacker") || !strings.Contains(out.String(), "critical  source.ip=203.0.113.9") ||
+		!strings.Contains(out.String(), "source.ip=203.0.113.9: A source address that sprayed") {
 		t.Errorf("table:\n%s", out)
 	}
 }

@@ -20,8 +20,9 @@ type Case struct {
 	Attacker    string      `json:"attacker"` // field=value, e.g. source.ip=203.0.113.5
 	Field       string      `json:"field"`    // source.ip, workstation, user.name, console or tenant
 	Value       string      `json:"value"`
-	Severity    string      `json:"severity"` // the highest severity among its incidents
-	Title       string      `json:"title"`    // the title of its most severe incident
+	Severity    string      `json:"severity"`              // the highest severity among its incidents
+	Title       string      `json:"title"`                 // the title of its most severe incident
+	Explanation string      `json:"explanation,omitempty"` // that incident's rule description: which pattern it followed
 	Tenants     []string    `json:"tenants,omitempty"`
 	First       time.Time   `json:"first"`
 	Last        time.Time   `json:"last"`
@@ -118,7 +119,7 @@ func Cases(incs []*Incident) []Case {
 			c.Rules = append(c.Rules, inc.Label())
 		}
 		if c.Severity == "" || LevelRank(inc.Severity) > LevelRank(c.Severity) {
-			c.Severity, c.Title = inc.Severity, inc.Title
+			c.Severity, c.Title, c.Explanation = inc.Severity, inc.Title, inc.Description
 		}
 		for _, t := range append([]string{inc.Tenant}, inc.Tenants...) {
 			if t != "" && !slices.Contains(c.Tenants, t) {

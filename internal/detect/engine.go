@@ -846,7 +846,7 @@ func (e *Engine) open(cr *crule, ev *event.Event, ts int64, g *group, key []byte
 	r := cr.r
 	t := time.Unix(0, ts).UTC()
 	inc := &Incident{
-		ID: incidentID(r.Ref(), key), Rule: r.ID, RuleName: r.Name, Title: r.Title,
+		ID: incidentID(r.Ref(), key), Rule: r.ID, RuleName: r.Name, Title: r.Title, Description: r.Description,
 		Severity: r.Level, Level: r.Level, First: t, Last: t, Techniques: r.Techniques,
 		Key: map[string]string{}, maxValues: r.Options.MaxValues, Single: g == nil,
 	}

@@ -20,8 +20,9 @@ type Incident struct {
 	Rule        string            `json:"rule"`                // rule id (or name when it has no id)
 	RuleName    string            `json:"rule_name,omitempty"` // rule name
 	Title       string            `json:"title"`
-	Severity    string            `json:"severity"` // current severity: the level, raised by escalations
-	Level       string            `json:"level"`    // the rule's level
+	Description string            `json:"description,omitempty"` // the rule's description: what pattern it found
+	Severity    string            `json:"severity"`              // current severity: the level, raised by escalations
+	Level       string            `json:"level"`                 // the rule's level
 	Tenant      string            `json:"tenant,omitempty"`
 	Tenants     []string          `json:"tenants,omitempty"` // tenants involved (cross-tenant rules), sorted
 	Key         map[string]string `json:"key"`               // group-by field -> value
