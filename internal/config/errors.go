@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/firebreak-msp/firebreak/internal/suggest"
 )
 
 // FileError is a problem at one line of a configuration file, said the way a
@@ -155,35 +157,7 @@ func yamlKey(f reflect.StructField) string {
 }
 
 // closest returns the known key within edit distance 2 of k, if any.
-func closest(k string, known []string) string {
-	best, bestD := "", 3
-	for _, c := range known {
-		if d := editDistance(k, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func closest(k string, known []string) string { return suggest.Closest(k, known, 2) }
 
 // keysByLine maps each line holding a value (or a list item) to its dotted
 // key path, and to the scalar value there, from the YAML node tree.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/firebreak-msp/firebreak/internal/suggest"
 )
 
 // The decoder walks a yaml.Node tree (YAML and JSON both parse to one) into
@@ -563,43 +565,5 @@ func (d *decoder) decodeAutoExtend(n *yaml.Node, v reflect.Value, path *pathElem
 // Suggest returns the option closest to s (case-insensitive edit distance
 // at most a third of its length, or a case-only difference), or "".
 func Suggest(s string, options []string) string {
-	best, bestD := "", 1<<30
-	ls := strings.ToLower(s)
-	for _, o := range options {
-		lo := strings.ToLower(o)
-		if lo == ls {
-			return o
-		}
-		d := editDistance(ls, lo)
-		if d < bestD {
-			best, bestD = o, d
-		}
-	}
-	if best == "" || bestD > max(1, len(s)/3) {
-		return ""
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 20
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return suggest.Closest(s, options, max(1, len(s)/3))
 }
