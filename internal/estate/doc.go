@@ -24,11 +24,26 @@
 // Decoding never stops at the first problem. Load returns a
 // *ValidationError listing every problem as a FieldError with the file,
 // line and column, the field path (grants[3].target) and what was
-// expected. It reports unknown keys, wrong types, bad dates (YYYY-MM-DD or
-// RFC 3339), bad enum values (criticality, identity kind, MFA method, tool
-// kind, privilege, grant mode, personnel status, contract clause ids,
-// import kind), duplicate ids, dangling references and missing required
-// fields. Every object's Pos is filled, so findings can point at file:line.
+// expected. It reports unknown keys, wrong types (a quoted "false" where a
+// boolean is meant, a quoted number), bad dates (YYYY-MM-DD or RFC 3339),
+// bad ISO 8601 durations (GDAP duration), bad enum values (criticality,
+// identity kind, MFA method, tool kind, privilege, grant mode, personnel
+// status, contract clause ids, import kind, GDAP status and assignment,
+// credential, compensating control, tool capability), duplicate ids,
+// dangling references and missing required fields, with a "did you mean"
+// suggestion for unknown keys and enum values. Nothing is returned from an
+// invalid estate. Every object's Pos is filled, so findings can point at
+// file:line. GDAP auto_extend is a boolean; Partner Center's PT0S / P180D
+// are read as false / true.
+//
+// Access the model expresses beyond grants (docs/model.md): GDAP access
+// groups with their roles and active or eligible (PIM) assignment
+// (tool.gdap.assignments); per-user MFA inside a tool (tool.logins); what a
+// management tool can do on its endpoints (tool.capabilities); a non-human
+// identity's credential and compensating controls (identity.credential,
+// identity.compensating); break-glass safeguards (identity.break_glass);
+// vendors' domains and staff. Owners is the one "who owns this object"
+// rule; Format and FormatPath are `firebreak estate fmt`.
 //
 // Ids share one namespace across object kinds (a grant's subject or target
 // names any of them). References are checked by kind:
@@ -39,8 +54,10 @@
 //	identity.home, group.home, asset.tenant, backup.tenant,
 //	ir_plan.party, attestation.subject, tool.owner
 //	                         "msp" (the provider id) or a tenant
-//	identity.groups, tool.gdap.access_groups
+//	identity.groups, tool.gdap.access_groups, tool.gdap.assignments[].group
 //	                         group
+//	tool.logins[].identity, vendor.staff
+//	                         identity
 //	group.members            identity or group
 //	tool.gdap.customer, contract.tenant
 //	                         tenant
@@ -55,7 +72,7 @@
 // CSV files, declared in any estate file:
 //
 //	imports:
-//	  - kind: assets         # identities | assets | grants
+//	  - kind: assets         # identities | assets | grants | groups | gdap_assignments
 //	    file: assets.csv     # relative to the declaring file
 //	    home: cedar-law      # default home/tenant for rows that lack one
 //	    columns:             # optional: field -> header in this file
@@ -111,6 +128,25 @@
 //	expires    expiry, end_date
 //	scope, roles
 //	via        tool id
+//
+// Groups (required: id; home unless the import sets home). Rows naming the
+// same group merge, so a directory export with one member per row works;
+// members may be identity ids or UPNs:
+//
+//	id       group_id, object_id, group
+//	name     display_name, group_name
+//	home     tenant, tenant_id
+//	members  member, user_principal_name, upn, member_upn
+//
+// GDAP assignments (required: group; relationship, or customer when the
+// customer has exactly one relationship), filed under the GDAP tool they
+// name:
+//
+//	relationship  relationship_id, relationship_name   tool id, gdap.relationship_id or tool name
+//	customer      customer_tenant_id, tenant_id        tenant id or Entra tenant id
+//	group         security_group, group_id, group_name group id or display name
+//	roles         role, microsoft_entra_roles           default: the relationship's
+//	assignment    assignment_type, access_type, pim     Active or Eligible
 //
 // CSVColumns returns this mapping programmatically.
 //
