@@ -208,6 +208,7 @@ func Plan(o Options) []string {
 		"GET /v1.0/groups/{accessContainerId} and /members (partner)  [" + PermGroupMembers + "]",
 		"per customer tenant (and the partner tenant):",
 		"  POST {authority}/{customer-tenant}/oauth2/v2.0/token  (app-only: the app must be consented in the customer tenant — `firebreak collect graph consent`; GDAP alone answers AADSTS700016)",
+		"  POST /v1.0/$batch  (the first page of each read below in one JSON batch; later pages and answers throttled inside it are read on their own)",
 		"  GET /v1.0/domains  [" + PermDomains + "]",
 		"  GET /v1.0/users?$select=…,signInActivity&$top=120  [" + PermUsers + ", " + PermAuditLog + ", Entra ID P1; on 403/400 again without signInActivity]",
 		"  GET /v1.0/reports/authenticationMethods/userRegistrationDetails  [" + PermAuditLog + "]",

@@ -431,14 +431,17 @@ func FuzzDecodePage(f *testing.F) {
 }
 
 // BenchmarkCollect200x500 collects 200 tenants × 500 users from the fake
-// server with 50 ms latency per call and a 429 (Retry-After: 1) on every
-// 50th request, at a concurrency bound of 32. Run with -benchtime=1x:
+// server with 50 ms latency per call, a 429 (Retry-After: 1) on every
+// 50th request and one 429 without Retry-After on each tenant's CA
+// policies, at a concurrency bound of 32. Run with -benchtime=1x:
 //
 //	go test ./internal/collect/graph -run XXX -bench Collect200 -benchtime=1x
 func BenchmarkCollect200x500(b *testing.B) {
 	var tenants []graphtest.Tenant
 	for i := range 200 {
-		tenants = append(tenants, graphtest.Tenant{ID: graphtest.TenantGUID(i), Name: fmt.Sprintf("Customer %03d", i), Slug: fmt.Sprintf("customer-%03d", i), Users: 500})
+		// CA's documented 1 request/s per tenant: the first CA call of
+		// every tenant is answered 429 without Retry-After.
+		tenants = append(tenants, graphtest.Tenant{ID: graphtest.TenantGUID(i), Name: fmt.Sprintf("Customer %03d", i), Slug: fmt.Sprintf("customer-%03d", i), Users: 500, CAThrottleOnce: true})
 	}
 	f := graphtest.NewServer(b, tenants)
 	f.Latency = 50 * time.Millisecond

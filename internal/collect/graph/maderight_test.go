@@ -362,7 +362,7 @@ func BenchmarkDeltaRepeat200x500(b *testing.B) {
 	var tenants []graphtest.Tenant
 	for i := range 200 {
 		tenants = append(tenants, graphtest.Tenant{ID: graphtest.TenantGUID(i), Name: fmt.Sprintf("Customer %03d", i), Slug: fmt.Sprintf("customer-%03d", i), Users: 500,
-			DeltaChanges: map[int]string{7: "disabled"}})
+			DeltaChanges: map[int]string{7: "disabled"}, CAThrottleOnce: true})
 	}
 	f := graphtest.NewServer(b, tenants)
 	f.Latency = 50 * time.Millisecond
