@@ -48,7 +48,11 @@ type corpus struct {
 	unmatchable                              map[string]int // why a loaded rule cannot match
 	unmapped                                 map[string]int // logsource + field
 	bySource                                 map[string][2]int
+	authWin                                  [2]int // Windows Security rules on the authentication family: loaded, matchable
 }
+
+// authFamily matches the event ids of the Windows authentication family firebreak parses.
+var authFamily = regexp.MustCompile(`\b(4624|4625|4634|4647|4648|4672|4740|4767|4768|4769|4771|4776)\b`)
 
 var quoted = regexp.MustCompile(`"[^"]*"|'[^']*'`)
 
@@ -94,6 +98,12 @@ func (c *corpus) walk(root string, verbose bool) error {
 				st[1]++
 			}
 			c.bySource[src] = st
+			if src == "windows-security" && authFamily.Match(data) {
+				c.authWin[0]++
+				if len(ws) == 0 {
+					c.authWin[1]++
+				}
+			}
 			why := map[string]bool{}
 			for _, w := range ws {
 				switch {
@@ -169,6 +179,7 @@ func (c *corpus) print(top int) {
 		}
 		fmt.Printf("  %-18s %5d / %d\n", k, c.bySource[k][0], c.bySource[k][1])
 	}
+	fmt.Printf("  of which Windows Security rules on the authentication family (4624, 4625, 4648, 4768, 4771, 4776, …): %d / %d\n", c.authWin[0], c.authWin[1])
 	fmt.Println("fields most often missing, by logsource")
 	for _, kv := range sorted(c.unmapped, top) {
 		fmt.Printf("  %5d  %s\n", kv.n, kv.k)
