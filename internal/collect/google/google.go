@@ -37,11 +37,16 @@ const (
 	ScopeReports = "https://www.googleapis.com/auth/admin.reports.audit.readonly"
 )
 
+// LoginAuditRetentionDays is how long the Reports API keeps login
+// activities (six months).
+const LoginAuditRetentionDays = 180
+
 // Evidence names used in gaps.
 const (
 	EvIdentities = "identities"
 	EvRoles      = "identities.roles"
 	EvLogins     = "signins"
+	EvLogging    = "tools.logging"
 )
 
 // Defaults.
@@ -418,6 +423,15 @@ func (g *Connector) collectCustomer(ctx context.Context, c *customer, r *connect
 	}
 	tool := &estate.Tool{ID: "google-" + c.Tenant, Name: "Google Workspace (" + c.Tenant + ")", Kind: estate.ToolIdP, Owner: c.Tenant,
 		Vendor: "Google", Product: "Workspace", Provenance: prov}
+	// Login audit as evidence: readable means it is on; the Reports API
+	// keeps login activities six months (data retention and lag times).
+	var probe activitiesPage
+	if _, err := g.http.JSON(ctx, connector.CallSpec{Tenant: c.Tenant, URL: g.cfg.APIURL + "/admin/reports/v1/activity/users/all/applications/login?maxResults=1&startTime=" + url.QueryEscape(now.Add(-time.Hour).UTC().Format(time.RFC3339)),
+		Auth: g.auth(c), Permission: ScopeReports}, &probe); err != nil {
+		r.Gap(EvLogging, ScopeReports, err, now)
+	} else {
+		tool.Logging = estate.Logging{Enabled: estate.Bool(true), RetentionDays: LoginAuditRetentionDays}
+	}
 	return ids, tool
 }
 

@@ -106,6 +106,11 @@ func TestCollect(t *testing.T) {
 	if m := connector.MissingProvenance(ev.Fragment); len(m) != 0 {
 		t.Errorf("no provenance: %v", m)
 	}
+	for _, tl := range ev.Fragment.Tools {
+		if tl.ID == "google-acme" && (tl.Logging.Enabled == nil || !*tl.Logging.Enabled || tl.Logging.RetentionDays != 180) {
+			t.Errorf("login audit as evidence: %+v", tl.Logging)
+		}
+	}
 	if st := g.Stats(); st.Throttled == 0 {
 		t.Errorf("429 without Retry-After not exercised: %+v", st)
 	}

@@ -37,12 +37,16 @@ const (
 	ScopeRoles = "okta.roles.read"
 )
 
+// SystemLogRetentionDays is how long Okta keeps the System Log.
+const SystemLogRetentionDays = 90
+
 // Evidence names used in gaps.
 const (
 	EvIdentities = "identities"
 	EvMFA        = "identities.mfa"
 	EvRoles      = "identities.roles"
 	EvLogs       = "signins"
+	EvLogging    = "tools.logging"
 	EvTenant     = "tenant"
 )
 
@@ -75,6 +79,7 @@ var Spec = connector.Spec{
 		{Method: "GET", Path: "/api/v1/users/{id}/factors", Permission: ScopeUsers, Note: "per active user"},
 		{Method: "GET", Path: "/api/v1/iam/assignees/users", Permission: ScopeRoles},
 		{Method: "GET", Path: "/api/v1/users/{id}/roles", Permission: ScopeRoles, Note: "per admin"},
+		{Method: "GET", Path: "/api/v1/logs?limit=1", Permission: ScopeLogs, Note: "evidence: the System Log is on (kept 90 days)"},
 		{Method: "GET", Path: "/api/v1/logs?since=…&limit=1000 (Link: next, kept as the poll cursor)", Permission: ScopeLogs},
 	},
 	Docs: []string{
@@ -471,6 +476,15 @@ func (k *Connector) collectOrg(ctx context.Context, o *org, r *connector.TenantR
 	}
 	tool := &estate.Tool{ID: "okta-" + o.Tenant, Name: "Okta (" + o.Tenant + ")", Kind: estate.ToolIdP, Owner: o.Tenant, Vendor: "Okta", Product: "Workforce Identity",
 		Host: o.base, Provenance: prov}
+	// The System Log as evidence: readable means logging is on; Okta keeps
+	// it 90 days (developer.okta.com/docs/reference/api/system-log), short
+	// of the advisory's six months unless it is exported.
+	var probe []json.RawMessage
+	if _, err := k.http.JSON(ctx, connector.CallSpec{Tenant: o.Tenant, URL: o.base + "/api/v1/logs?limit=1", Auth: k.auth(o), Permission: ScopeLogs}, &probe); err != nil {
+		r.Gap(EvLogging, ScopeLogs, err, now)
+	} else {
+		tool.Logging = estate.Logging{Enabled: estate.Bool(true), RetentionDays: SystemLogRetentionDays}
+	}
 	return ids, tool
 }
 

@@ -54,7 +54,7 @@ func TestCollect(t *testing.T) {
 	srv := oktatest.NewServer(t,
 		&oktatest.Org{Slug: "acme", Users: 250, Token: "ssws-acme"},
 		&oktatest.Org{Slug: "beta", Users: 30, ClientID: "0oaservice", Key: &key.PublicKey},
-		&oktatest.Org{Slug: "gamma", Users: 20, Token: "ssws-gamma", Forbid: []string{"/api/v1/users/00u", "/api/v1/iam"}},
+		&oktatest.Org{Slug: "gamma", Users: 20, Token: "ssws-gamma", Forbid: []string{"/api/v1/users/00u", "/api/v1/iam", "/api/v1/logs"}},
 		&oktatest.Org{Slug: "delta", Users: 20, Token: "ssws-delta", HTML: true},
 		&oktatest.Org{Slug: "revoked", Users: 20, Token: "ssws-other"},
 	)
@@ -103,7 +103,7 @@ func TestCollect(t *testing.T) {
 		// acme 188 - 8, beta 23.
 		"acme":    {Users: 250, Admins: 2, MFA: 180},
 		"beta":    {Users: 30, Admins: 2, MFA: 23},
-		"gamma":   {Users: 20, Gaps: []string{"identities.mfa|okta.users.read", "identities.roles|okta.roles.read"}},
+		"gamma":   {Users: 20, Gaps: []string{"identities.mfa|okta.users.read", "identities.roles|okta.roles.read", "tools.logging|okta.logs.read"}},
 		"delta":   {Gaps: []string{"identities|"}, Failed: true},
 		"revoked": {Gaps: []string{"identities|okta.users.read"}},
 	}
@@ -140,6 +140,20 @@ func TestCollect(t *testing.T) {
 	}
 	if m := connector.MissingProvenance(fr); len(m) != 0 {
 		t.Errorf("no provenance: %v", m)
+	}
+	// The System Log as evidence: on, kept 90 days; unknown where unreadable.
+	for _, tl := range fr.Tools {
+		on := tl.Logging.Enabled != nil && *tl.Logging.Enabled
+		switch tl.ID {
+		case "okta-acme", "okta-beta":
+			if !on || tl.Logging.RetentionDays != 90 {
+				t.Errorf("%s logging %+v", tl.ID, tl.Logging)
+			}
+		case "okta-gamma":
+			if tl.Logging.Enabled != nil {
+				t.Errorf("gamma logging must stay unknown: %+v", tl.Logging)
+			}
+		}
 	}
 	if st := k.Stats(); st.Throttled == 0 || st.Retries == 0 {
 		t.Errorf("throttling not exercised: %+v", st)
