@@ -26,7 +26,7 @@ type htmlData struct {
 	MSP                       *htmlSubject
 	TenantAvg                 string
 	Worst                     []htmlSubject
-	Headings                  []htmlHeading
+	Headings                  []HeadingCount
 	Cols                      []htmlSubject
 	Rows                      []htmlMatrixRow
 	MatrixNote                string
@@ -46,11 +46,57 @@ type htmlSubject struct {
 	Other                       int
 }
 
-type htmlHeading struct {
+// HeadingCount is one advisory heading's results: Pass counts passing and
+// attested results, Fail failing ones, Other the rest but not applicable.
+type HeadingCount struct {
 	No                     int
 	Name                   string
 	Pass, Fail, Other      int
 	PassPct, FailPct, OPct int
+}
+
+// HeadingCoverage counts results per advisory heading, headings 1..12 in
+// order (all twelve, empty or not), then custom policies without one.
+func HeadingCoverage(results []assess.Result) []HeadingCount {
+	hp := map[int]*HeadingCount{}
+	for i := range results {
+		res := &results[i]
+		h := hp[res.Heading]
+		if h == nil {
+			h = &HeadingCount{No: res.Heading, Name: catalog.HeadingName(res.Heading)}
+			hp[res.Heading] = h
+		}
+		switch res.Status {
+		case assess.StatusPass, assess.StatusAttested:
+			h.Pass++
+		case assess.StatusFail:
+			h.Fail++
+		case assess.StatusNotApplicable:
+		default:
+			h.Other++
+		}
+	}
+	pct := func(h *HeadingCount) {
+		if t := h.Pass + h.Fail + h.Other; t > 0 {
+			h.PassPct, h.FailPct = 100*h.Pass/t, 100*h.Fail/t
+			h.OPct = 100 - h.PassPct - h.FailPct
+		}
+	}
+	var out []HeadingCount
+	for no := 1; no <= catalog.NumHeadings; no++ {
+		h := hp[no]
+		if h == nil {
+			h = &HeadingCount{No: no, Name: catalog.HeadingName(no)}
+		}
+		pct(h)
+		out = append(out, *h)
+	}
+	if h := hp[0]; h != nil { // custom policies without a heading
+		h.Name = "Custom policies"
+		pct(h)
+		out = append(out, *h)
+	}
+	return out
 }
 
 type htmlMatrixRow struct {
@@ -175,44 +221,8 @@ func buildHTMLData(r *assess.Report, opts Options) *htmlData {
 		d.TenantAvg = "–"
 	}
 
-	// Heading coverage.
-	hp := map[int]*htmlHeading{}
-	for i := range r.Results {
-		res := &r.Results[i]
-		h := hp[res.Heading]
-		if h == nil {
-			h = &htmlHeading{No: res.Heading, Name: catalog.HeadingName(res.Heading)}
-			hp[res.Heading] = h
-		}
-		switch res.Status {
-		case assess.StatusPass, assess.StatusAttested:
-			h.Pass++
-		case assess.StatusFail:
-			h.Fail++
-		case assess.StatusNotApplicable:
-		default:
-			h.Other++
-		}
-	}
-	for no := 1; no <= catalog.NumHeadings; no++ {
-		h := hp[no]
-		if h == nil {
-			h = &htmlHeading{No: no, Name: catalog.HeadingName(no)}
-		}
-		if t := h.Pass + h.Fail + h.Other; t > 0 {
-			h.PassPct, h.FailPct = 100*h.Pass/t, 100*h.Fail/t
-			h.OPct = 100 - h.PassPct - h.FailPct
-		}
-		d.Headings = append(d.Headings, *h)
-	}
-	if h := hp[0]; h != nil { // custom policies without a heading
-		h.Name = "Custom policies"
-		if t := h.Pass + h.Fail + h.Other; t > 0 {
-			h.PassPct, h.FailPct = 100*h.Pass/t, 100*h.Fail/t
-			h.OPct = 100 - h.PassPct - h.FailPct
-		}
-		d.Headings = append(d.Headings, *h)
-	}
+	// Heading coverage (the dashboard draws the same bars from HeadingCoverage).
+	d.Headings = HeadingCoverage(r.Results)
 
 	// Matrix: controls × subjects (MSP first, then worst tenants).
 	maxCols := opts.MatrixMaxSubjects

@@ -20,6 +20,7 @@ type blastPage struct {
 	Selected *store.BlastRank
 	Detail   string // JSON of the live blast query (MSP scope only)
 	HasBlast bool
+	Plan     *fixPlan // the whole "fix first" plan (MSP scope only)
 }
 
 func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
@@ -32,6 +33,7 @@ func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *auth
 	if b != nil {
 		pg.HasBlast = true
 		pg.Ranking, pg.Created = b.Ranking, b.Created
+		pg.Plan = planOf(b)
 		for i := range b.Ranking {
 			if b.Ranking[i].Node == pg.Node {
 				pg.Selected = &b.Ranking[i]

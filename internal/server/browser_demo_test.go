@@ -14,8 +14,11 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/config"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/evaluate"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
+	"github.com/firebreak-msp/firebreak/internal/trust"
 	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
@@ -126,7 +129,8 @@ func TestBrowserDemo(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("nav.side")),
 	)
 	for _, pg := range []struct{ name, path, wait string }{
-		{"overview", "/", "#tenants-h"},
+		{"overview", "/", "#fix-h"},
+		{"attest", "/tenants/cedar-law/attest", "#post-h"},
 		{"tenant", "/tenants/cedar-law", "#fail-h"},
 		{"matrix", "/matrix", "table.matrix"},
 		{"incidents", "/incidents", "#incidents"},
@@ -136,6 +140,45 @@ func TestBrowserDemo(t *testing.T) {
 		step(pg.name, chromedp.Navigate(base+pg.path), chromedp.WaitVisible(chromedp.CSS(pg.wait)))
 		shot(pg.name)
 	}
+	// Fix first on the overview is the CLI's plan, step for step.
+	e, err := estate.Load(estateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := evaluate.TrustGraph(e, evaluate.Deps{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := trust.NewReport(g, trust.ReportOptions{Suggest: true})
+	if err != nil || cli.Plan == nil || len(cli.Plan.Steps) < 3 {
+		t.Fatalf("CLI plan: %v", err)
+	}
+	step("overview again", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("fix-h")))
+	steps, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('ol.fix > li > strong')].map(e => e.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 3 {
+		t.Fatalf("overview shows %d fix-first steps, want 3", len(steps))
+	}
+	for i, why := range steps {
+		if why != cli.Plan.Steps[i].Why {
+			t.Errorf("fix-first step %d: dashboard %q, CLI %q", i+1, why, cli.Plan.Steps[i].Why)
+		}
+	}
+	// Without scrolling on a laptop (1440×900): the first fix-first step
+	// and the open incidents start within the first screen.
+	tops, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](`[document.querySelector('#fix-h').getBoundingClientRect().top, document.querySelector('#inc-h').getBoundingClientRect().top]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tops[0] > 900 {
+		t.Errorf("fix first starts at y=%.0f, below the first screen", tops[0])
+	}
+	// The public verify page needs no account.
+	step("verify page", chromedp.Navigate(base+"/verify"), chromedp.WaitVisible(chromedp.ID("v-h")))
+	shot("verify")
+
 	// Passkeys: register one with Chromium's virtual authenticator, sign out,
 	// and use it instead of the TOTP code.
 	if _, err := chromedp.Call(bctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {

@@ -114,6 +114,11 @@ type overviewPage struct {
 	CritCount    int
 	TenantOnly   bool
 	TenantTarget string
+	// Fix first: the first steps of the blast plan (MSP-wide users).
+	Fix      []fixStep
+	FixTotal int
+	Plan     *fixPlan
+	Headings []headingBar
 }
 
 func makeSparkline(pts []store.ScorePoint) sparkline {
@@ -238,8 +243,19 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 	pg.Trend = makeSparkline(hist)
 	if b, err := s.latestBlast(ctx, p.Scope); err == nil {
 		pg.SPOFs = b.Ranking[:min(len(b.Ranking), 10)]
+		if plan := planOf(b); plan != nil {
+			pg.Plan, pg.FixTotal = plan, len(plan.Steps)
+			pg.Fix = plan.Steps[:min(3, len(plan.Steps))]
+		}
 	} else if !isNotFound(err) {
 		return err
+	}
+	if run != nil {
+		if rs, err := s.st.Results(ctx, p.Scope, store.ResultFilter{RunID: run.ID, Brief: true}); err == nil {
+			pg.Headings = headingBars(rs)
+		} else if !isNotFound(err) {
+			return err
+		}
 	}
 	return s.render(w, r, "overview", pg)
 }

@@ -99,6 +99,8 @@ func templateFuncs() template.FuncMap {
 		"join":  strings.Join,
 		"add":   func(a, b int) int { return a + b },
 		"list":  func(s ...string) []string { return s },
+		"mul":   func(a, b int) int { return a * b },
+		"addf":  func(a, b float64) float64 { return a + b },
 	}
 }
 

@@ -42,6 +42,17 @@ func (p Priv) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (p Priv) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
 
+// UnmarshalText reads what MarshalText wrote (stored reports are read back
+// by the dashboard).
+func (p *Priv) UnmarshalText(b []byte) error {
+	v, err := ParsePriv(string(b))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
 // PrivOf converts an estate privilege; unknown values are None.
 func PrivOf(p estate.Privilege) Priv { return Priv(p.Rank()) }
 

@@ -77,7 +77,7 @@ func TestHTMLInBrowser(t *testing.T) {
 	if !strings.Contains(summary, "tool rmm: 6 of 6 tenants reached, 6 at admin or above") {
 		t.Errorf("summary: %q", summary)
 	}
-	for _, want := range []string{"t01", "t06", "full_control", "rmm —[agent, full_control]→ t01-dc"} {
+	for _, want := range []string{"t01", "t06", "full_control", "rmm —[implied:rmm->t01, full_control]→ t01"} {
 		if !strings.Contains(side, want) {
 			t.Errorf("side panel lacks %q: %.400s", want, side)
 		}

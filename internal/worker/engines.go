@@ -183,7 +183,13 @@ func blastResult(g *trust.Graph, limit int) *store.BlastResult {
 		}
 		out.Ranking = append(out.Ranking, row)
 	}
-	out.JSON = mustJSON(map[string]any{"tenants": rk.Tenants, "ranking": rk.Ranks[:min(len(rk.Ranks), limit)], "outsider": rk.Outsider})
+	doc := map[string]any{"tenants": rk.Tenants, "ranking": rk.Ranks[:min(len(rk.Ranks), limit)], "outsider": rk.Outsider}
+	// The "fix first" plan, computed by the same report `firebreak blast`
+	// prints, so the dashboard's queue and the CLI's agree step for step.
+	if rep, err := trust.NewReport(g, trust.ReportOptions{Suggest: true}); err == nil && rep.Plan != nil {
+		doc["plan"] = rep.Plan
+	}
+	out.JSON = mustJSON(doc)
 	return out
 }
 

@@ -1,0 +1,119 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/report"
+	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/trust"
+)
+
+// fixStep is one step of the "fix first" plan as the dashboard shows it:
+// the plan `firebreak blast` prints, read from the stored blast result.
+type fixStep struct {
+	N             int
+	Why           string
+	Details       []string
+	More          int // details not shown
+	Gain          int
+	HelpedAll     int
+	Helped        []trust.DeltaView
+	EntriesBefore int
+	EntriesAfter  int
+	ProofFrom     string
+	Proof         []trust.Step
+	Flags         string
+}
+
+// fixPlan is the decoded plan of one blast result.
+type fixPlan struct {
+	Limit        int
+	Share        float64
+	ExcessBefore int
+	ExcessAfter  int
+	Steps        []fixStep
+	Residual     []trust.RankView
+	Structural   int
+}
+
+var planCache struct {
+	mu sync.Mutex
+	id int64
+	p  *fixPlan
+}
+
+// planOf decodes the plan stored with b (MSP-wide results only; nil when
+// there is none).
+func planOf(b *store.BlastResult) *fixPlan {
+	if b == nil || len(b.JSON) == 0 {
+		return nil
+	}
+	planCache.mu.Lock()
+	defer planCache.mu.Unlock()
+	if planCache.id == b.ID && planCache.p != nil {
+		return planCache.p
+	}
+	var doc struct {
+		Plan *trust.PlanView `json:"plan"`
+	}
+	if err := json.Unmarshal(b.JSON, &doc); err != nil || doc.Plan == nil {
+		return nil
+	}
+	p := &fixPlan{Limit: doc.Plan.Limit, Share: doc.Plan.Share, ExcessBefore: doc.Plan.ExcessBefore, ExcessAfter: doc.Plan.ExcessAfter,
+		Residual: doc.Plan.Residual, Structural: doc.Plan.Structural}
+	for i, st := range doc.Plan.Steps {
+		fs := fixStep{N: i + 1, Why: st.Why, Gain: st.Gain, HelpedAll: st.HelpedAll, Helped: st.Helped, EntriesBefore: st.EntriesBefore,
+			EntriesAfter: st.EntriesAfter, ProofFrom: st.ProofFrom, Proof: st.Proof, Flags: st.Flags}
+		fs.Details = st.Details
+		if len(fs.Details) > 5 {
+			fs.More, fs.Details = len(fs.Details)-5, fs.Details[:5]
+		}
+		if len(fs.Helped) > 3 {
+			fs.Helped = fs.Helped[:3]
+		}
+		p.Steps = append(p.Steps, fs)
+	}
+	planCache.id, planCache.p = b.ID, p
+	return p
+}
+
+// headingBar is one row of the failing-by-heading chart.
+type headingBar struct {
+	report.HeadingCount
+	FailW, PassW, OtherW float64 // bar widths in the SVG's units
+	Y                    int
+}
+
+// headingBars lays out report.HeadingCoverage (the HTML report's bars) for
+// the SVG on the overview.
+func headingBars(results []assess.Result) []headingBar {
+	cov := report.HeadingCoverage(results)
+	out := make([]headingBar, 0, len(cov))
+	const width = 200.0
+	for i, h := range cov {
+		t := float64(h.Pass + h.Fail + h.Other)
+		b := headingBar{HeadingCount: h, Y: i * 22}
+		if t > 0 {
+			b.FailW, b.PassW = width*float64(h.Fail)/t, width*float64(h.Pass)/t
+			b.OtherW = width - b.FailW - b.PassW
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// stepPath renders a proof path as "a → b → c".
+func stepPath(from string, steps []trust.Step) string {
+	if len(steps) == 0 {
+		return ""
+	}
+	parts := []string{from}
+	for _, s := range steps {
+		parts = append(parts, fmt.Sprintf("%s (%s, %s)", s.To, s.Kind, s.Privilege))
+	}
+	return strings.Join(parts, " → ")
+}
