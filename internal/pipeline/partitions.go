@@ -22,14 +22,9 @@ type PartitionOptions struct {
 	NewDetector func() (Detector, error)
 	// Every is how often ownership is rebalanced and checked (default 2s).
 	Every time.Duration
-	// Consumer names the durable consumers ("<Consumer>-p<N>", default "detect").
-	Consumer string
 	// LockSpace is the advisory-lock namespace (0: lease.DefaultSpace).
 	LockSpace int64
 }
-
-// ConsumerName is the default durable consumer name of detectors.
-const ConsumerName = "detect"
 
 // owned is one partition this process detects.
 type owned struct {
@@ -43,15 +38,12 @@ type owned struct {
 // partitions/detectors of them, takes free ones (a dead detector's session,
 // and so its locks, end with it) and gives up extras when another joins.
 // Taking a partition replays its tenants' stored events of the last
-// ReplayWindow into a fresh engine, then reads the partition's durable
-// consumer from its acknowledgement floor, skipping the events the replay
+// ReplayWindow into a fresh engine, then follows the partition in stream
+// order from just before that replay, skipping the events the replay
 // already detected, so a takeover neither loses nor repeats an incident.
 func RunPartitions(ctx context.Context, o PartitionOptions) error {
 	if o.Every <= 0 {
 		o.Every = 2 * time.Second
-	}
-	if o.Consumer == "" {
-		o.Consumer = ConsumerName
 	}
 	if o.Base.Log == nil {
 		o.Base.Log = slog.New(slog.DiscardHandler)
@@ -106,11 +98,6 @@ func RunPartitions(ctx context.Context, o PartitionOptions) error {
 			}
 			if o.Base.Metrics != nil {
 				mu.Lock()
-				for p := range mine {
-					if lag, err := o.Bus.Lag(ctx, o.Consumer, p); err == nil {
-						o.Base.Metrics.ConsumerLag.WithLabelValues(strconv.Itoa(p)).Set(float64(lag))
-					}
-				}
 				o.Base.Metrics.PartitionsOwned.Set(float64(len(mine)))
 				mu.Unlock()
 			}
@@ -172,15 +159,28 @@ func runPartition(ctx context.Context, o PartitionOptions, p int) error {
 	po.Detect, po.Publish, po.SkipReplayed = true, nil, true
 	po.ReplayFilter = func(ev *event.Event) bool { return o.Bus.Partition(ev) == p }
 	pipe := New(po)
+	// Follow the stream from before the replay's query: an event not in
+	// the replay was committed after it, and so published after it.
+	since := time.Now().Add(-followMargin)
 	done := make(chan struct{})
 	go func() { pipe.Run(ctx, det); close(done) }()
-	err = o.Bus.Consume(ctx, o.Consumer, []int{p}, 256, func(ctx context.Context, _ int, recs []store.EventRecord) error {
+	var lag func(uint64)
+	if o.Base.Metrics != nil {
+		g := o.Base.Metrics.ConsumerLag.WithLabelValues(strconv.Itoa(p))
+		lag = func(n uint64) { g.Set(float64(n)) }
+	}
+	err = o.Bus.Follow(ctx, p, since, 256, func(ctx context.Context, _ int, recs []store.EventRecord) error {
 		pipe.Deliver(ctx, recs)
-		return ctx.Err()
-	})
+		return nil
+	}, lag)
 	<-done
 	return err
 }
+
+// followMargin is how far before its replay a new owner starts following
+// the stream (clock differences between hosts and the NATS server); what
+// the replay already saw is skipped.
+const followMargin = 5 * time.Minute
 
 func sleep(ctx context.Context, d time.Duration) {
 	select {

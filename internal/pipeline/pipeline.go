@@ -266,7 +266,7 @@ func (p *Pipeline) CommitTreated(ctx context.Context, recs []store.EventRecord) 
 			for i := range b.evs {
 				out[i] = store.EventRecord{ID: b.ids[i], Event: b.evs[i]}
 			}
-			if err := p.o.Publish(ctx, out); err != nil {
+			if err := p.publish(ctx, out); err != nil {
 				return t, fmt.Errorf("events stored but not handed to detection: %w", err)
 			}
 		} else {
@@ -274,6 +274,30 @@ func (p *Pipeline) CommitTreated(ctx context.Context, recs []store.EventRecord) 
 		}
 	}
 	return t, nil
+}
+
+// publishRetry bounds how long Commit retries handing events to the stream
+// (a NATS node restarting, a stream leader moving) before it fails and
+// ingest answers 503. Retries are safe: the stream drops a message id it
+// already has.
+const publishRetry = 15 * time.Second
+
+func (p *Pipeline) publish(ctx context.Context, recs []store.EventRecord) error {
+	deadline := time.Now().Add(publishRetry)
+	wait := 50 * time.Millisecond
+	for {
+		err := p.o.Publish(ctx, recs)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		p.o.Log.Warn("publishing events to the stream; retrying", "events", len(recs), "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // Deliver queues records from the event stream (with their store ids) for

@@ -1,6 +1,12 @@
 package pipeline
 
 import (
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	dto "github.com/prometheus/client_model/go"
+
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -9,6 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/lease"
+	"github.com/firebreak-msp/firebreak/internal/store/bus/bustest"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
@@ -109,6 +118,48 @@ func attack(t *testing.T, tenants []string, rounds int) [][]store.EventRecord {
 	return batches
 }
 
+var splitNow = time.Date(2026, 11, 26, 13, 0, 0, 0, time.UTC)
+
+func splitDetector() (Detector, error) {
+	rules, err := detect.Builtin()
+	if err != nil {
+		return nil, err
+	}
+	e, err := detect.NewEngine(rules, detect.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return Wrap(e), nil
+}
+
+// TestMain also serves as a detector process for the kill -9 test: with
+// FIREBREAK_SPLIT_HELPER set it detects until killed.
+func TestMain(m *testing.M) {
+	if os.Getenv("FIREBREAK_SPLIT_HELPER") == "1" {
+		helperDetector()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func helperDetector() {
+	ctx := context.Background()
+	st, err := postgres.OpenWith(ctx, os.Getenv("FB_DB"), store.Options{SecretKey: []byte("test-key-0123456789")})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		os.Exit(2)
+	}
+	parts, _ := strconv.Atoi(os.Getenv("FB_PARTITIONS"))
+	b, err := bus.Open(ctx, os.Getenv("FB_NATS"), bus.Options{Stream: os.Getenv("FB_STREAM"), Subject: os.Getenv("FB_SUBJECT"), Partitions: parts, Replicas: 3})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		os.Exit(2)
+	}
+	space, _ := strconv.ParseInt(os.Getenv("FB_SPACE"), 10, 64)
+	base := Options{Store: st, Metrics: metrics.New(), Now: func() time.Time { return splitNow }, Queue: 1 << 14}
+	_ = RunPartitions(ctx, PartitionOptions{Base: base, Bus: b, DatabaseURL: os.Getenv("FB_DB"), NewDetector: splitDetector, Every: 100 * time.Millisecond, LockSpace: space})
+}
+
 type incKey struct {
 	ID, Rule    string
 	First, Last time.Time
@@ -122,19 +173,8 @@ type incKey struct {
 func TestSplitDetectorsMatchOneProcess(t *testing.T) {
 	st, dbURL := freshPostgres(t)
 	b := freshBus(t, 4)
-	rules, err := detect.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	newDet := func() (Detector, error) {
-		e, err := detect.NewEngine(rules, detect.Options{})
-		if err != nil {
-			return nil, err
-		}
-		return Wrap(e), nil
-	}
-	now := time.Date(2026, 11, 26, 13, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
+	newDet := splitDetector
+	clock := func() time.Time { return splitNow }
 	tenants := []string{"alpha-co", "bravo-co", "charlie-co", "delta-co", "echo-co", "foxtrot-co"}
 	batches := attack(t, tenants, 12)
 	ctx := context.Background()
@@ -199,4 +239,141 @@ func TestSplitDetectorsMatchOneProcess(t *testing.T) {
 			t.Fatalf("stored incidents never matched one process's (-one process +split):\n%s", last)
 		}
 	}
+}
+
+// TestSplitFaults runs the split deployment on a three-node JetStream
+// cluster (embedded, loopback) and the local PostgreSQL: one detector is a
+// separate process killed with SIGKILL mid-stream, then a NATS node is
+// restarted. The stored incidents equal one engine's replay of every stored
+// event, and every acknowledged event is stored.
+func TestSplitFaults(t *testing.T) {
+	st, dbURL := freshPostgres(t)
+	cluster := bustest.Start(t)
+	id := strings.ToLower(rand.Text()[:10])
+	stream, subject, parts := "FBFAULT_"+id, "fbfault."+id, 4
+	ctx := context.Background()
+	b, err := bus.Open(ctx, cluster.URL(), bus.Options{Stream: stream, Subject: subject, Partitions: parts, Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	space := 0x5e180000 + time.Now().UnixNano()%0xffff
+	clock := func() time.Time { return splitNow }
+
+	// Detector A: its own process.
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "FIREBREAK_SPLIT_HELPER=1", "FB_DB="+dbURL, "FB_NATS="+cluster.URL(), "FB_STREAM="+stream, "FB_SUBJECT="+subject,
+		"FB_PARTITIONS="+strconv.Itoa(parts), "FB_SPACE="+strconv.FormatInt(space, 10))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	defer func() {
+		if !killed {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	// Detector B: in this process.
+	bm := metrics.New()
+	dctx, stopB := context.WithCancel(ctx)
+	doneB := make(chan struct{})
+	go func() {
+		base := Options{Store: st, Metrics: bm, Now: clock, Queue: 1 << 14}
+		if err := RunPartitions(dctx, PartitionOptions{Base: base, Bus: b, DatabaseURL: dbURL, NewDetector: splitDetector, Every: 100 * time.Millisecond, LockSpace: space}); err != nil {
+			t.Error(err)
+		}
+		close(doneB)
+	}()
+	defer func() { stopB(); <-doneB }()
+	// Both detectors hold partitions before the stream starts.
+	l, err := lease.OpenIn(ctx, dbURL, space)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		m, _ := l.Members(ctx)
+		held, _ := l.HeldAmong(ctx, l.PartitionKey(0), parts)
+		if m == 2 && held == parts && gaugeValue(t, bm) < float64(parts) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("detectors never shared the partitions: members %d held %d", m, held)
+		}
+	}
+
+	tenants := []string{"alpha-co", "bravo-co", "charlie-co", "delta-co", "echo-co", "foxtrot-co"}
+	batches := attack(t, tenants, 12)
+	in := New(Options{Store: st, Metrics: metrics.New(), Now: clock, Publish: b.Publish})
+	acked := 0
+	for i, recs := range batches {
+		if err := in.Commit(ctx, recs); err != nil {
+			t.Fatalf("batch %d not acknowledged: %v", i, err)
+		}
+		acked += len(recs)
+		switch i {
+		case len(batches) / 3:
+			// Detector A freezes, so its partitions' events wait in the
+			// stream (and in PostgreSQL), then is killed: the takeover
+			// replays those events and must skip their redelivery.
+			cmd.Process.Signal(syscall.SIGSTOP)
+		case len(batches)/3 + 3:
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			killed = true
+		case 2 * len(batches) / 3:
+			cluster.Restart(1) // a NATS node goes down and comes back
+		}
+	}
+	// One process: one engine over every stored event in time order.
+	stored, err := st.SearchEvents(ctx, store.AllTenants(), store.EventQuery{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != acked {
+		t.Fatalf("%d events stored, %d acknowledged", len(stored), acked)
+	}
+	slices.Reverse(stored)
+	ref, _ := splitDetector()
+	for i := range stored {
+		ref.Process(&stored[i].Event)
+	}
+	var want []incKey
+	for _, inc := range EngineOf(ref).Incidents() {
+		want = append(want, incKey{inc.ID, inc.Rule, inc.First.UTC(), inc.Last.UTC(), int(inc.Count)})
+	}
+	sortKeys := func(ks []incKey) { slices.SortFunc(ks, func(a, b incKey) int { return strings.Compare(a.ID, b.ID) }) }
+	sortKeys(want)
+	var last string
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		incs, err := st.ListIncidents(ctx, store.AllTenants(), store.IncidentFilter{Limit: 10000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []incKey
+		for _, inc := range incs {
+			got = append(got, incKey{inc.ID, inc.Rule, inc.First.UTC(), inc.Last.UTC(), inc.Count})
+		}
+		sortKeys(got)
+		if last = cmp.Diff(want, got); last == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored incidents never matched one process's (-one process +split):\n%s", last)
+		}
+	}
+	if v := gaugeValue(t, bm); v != float64(parts) {
+		t.Errorf("the surviving detector owns %v partitions, want all %d", v, parts)
+	}
+}
+
+func gaugeValue(t *testing.T, m *metrics.Metrics) float64 {
+	t.Helper()
+	var out dto.Metric
+	if err := m.PartitionsOwned.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.GetGauge().GetValue()
 }

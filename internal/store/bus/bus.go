@@ -180,6 +180,63 @@ func (b *Bus) Publish(ctx context.Context, recs []store.EventRecord) error {
 	return nil
 }
 
+// Follow reads partition p in stream order from the events that reached
+// the stream at since onwards, with an ordered consumer (no
+// acknowledgements: a gap in delivery — a dropped connection, a node
+// restarting — makes the client recreate the consumer from the last
+// sequence it received), until ctx ends. A detector that took the partition
+// over replays the store first and follows from a little before that
+// replay, skipping what the replay saw, so it needs no durable position.
+// lag, when set, is told how many events wait after each batch.
+func (b *Bus) Follow(ctx context.Context, p int, since time.Time, batch int, h Handler, lag func(uint64)) error {
+	if p < 0 || p >= b.opts.Partitions {
+		return fmt.Errorf("partition %d out of range 0..%d", p, b.opts.Partitions-1)
+	}
+	if batch <= 0 {
+		batch = 256
+	}
+	cons, err := b.js.OrderedConsumer(ctx, b.opts.Stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{b.opts.Subject + "." + strconv.Itoa(p)},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &since,
+	})
+	if err != nil {
+		return fmt.Errorf("following partition %d: %w", p, err)
+	}
+	for ctx.Err() == nil {
+		mb, err := cons.Fetch(batch, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		var recs []store.EventRecord
+		var pending uint64
+		for m := range mb.Messages() {
+			var r store.EventRecord
+			if json.Unmarshal(m.Data(), &r) != nil {
+				continue // undecodable: skipped (ordered consumers do not redeliver)
+			}
+			recs = append(recs, r)
+			if md, err := m.Metadata(); err == nil {
+				pending = md.NumPending
+			}
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		if err := h(ctx, p, recs); err != nil {
+			return err
+		}
+		if lag != nil {
+			lag(pending)
+		}
+	}
+	return nil
+}
+
 // Handler processes one batch of one partition, in stream order. Returning
 // an error makes the batch be delivered again.
 type Handler func(ctx context.Context, partition int, recs []store.EventRecord) error
