@@ -152,9 +152,9 @@ rather than failed.`,
 	}
 	cmd.AddCommand(newCollectGraphCommand(g), newCollectDNSCommand(g), newCollectProbeCommand(g))
 	// Registered connectors get a generic verb (graph, dns and probe have
-	// their own, above).
+	// their own, above; kev has `firebreak kev update`).
 	for _, def := range newRegistry().With(connector.CapEvidence) {
-		if n := def.Spec.Name; n != "graph" && n != "dns" && n != "probe" {
+		if n := def.Spec.Name; n != "graph" && n != "dns" && n != "probe" && n != "kev" {
 			cmd.AddCommand(newCollectConnectorCommand(g, def))
 		}
 	}

@@ -31,6 +31,7 @@ import (
 	cdns "github.com/firebreak-msp/firebreak/internal/collect/dns"
 	"github.com/firebreak-msp/firebreak/internal/collect/google"
 	"github.com/firebreak-msp/firebreak/internal/collect/graph"
+	"github.com/firebreak-msp/firebreak/internal/collect/kev/kevupdate"
 	"github.com/firebreak-msp/firebreak/internal/collect/okta"
 	"github.com/firebreak-msp/firebreak/internal/collect/probe"
 	"github.com/firebreak-msp/firebreak/internal/config"
@@ -49,7 +50,7 @@ import (
 func Definitions() []connector.Definition {
 	return []connector.Definition{ninjaone.Definition(), datto.Definition(), itglue.Definition(),
 		export.SentinelDefinition(), export.HECDefinition(), psa.ConnectWiseDefinition(), psa.HaloDefinition(),
-		graph.Definition, okta.Definition, google.Definition, cdns.Definition, probe.Definition}
+		graph.Definition, okta.Definition, google.Definition, cdns.Definition, probe.Definition, kevupdate.Definition}
 }
 
 // Options wire a Runner into serve.
