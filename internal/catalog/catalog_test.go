@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -94,5 +95,23 @@ func TestSeverityOf(t *testing.T) {
 	}
 	if SeverityOf("bogus").Rank() != -1 {
 		t.Error("unknown severity ranks")
+	}
+}
+
+// TestHeadingReferences: a control's advisory reference cites its own
+// heading (§N), so a report's heading column and its citation agree.
+func TestHeadingReferences(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ctl := range c.Controls() {
+		adv := ctl.References.Advisory
+		if !strings.Contains(adv, "§") {
+			continue
+		}
+		if !strings.Contains(adv, fmt.Sprintf("§%d ", ctl.Heading)) {
+			t.Errorf("%s: heading %d but the advisory reference cites %q", ctl.ID, ctl.Heading, adv)
+		}
 	}
 }
