@@ -93,11 +93,7 @@ func TestDetectWindowsFixturesEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			var doc struct {
-				Cases []struct {
-					Attacker string   `json:"attacker"`
-					Severity string   `json:"severity"`
-					Rules    []string `json:"rules"`
-				} `json:"cases"`
+				Cases []detect.Case `json:"cases"` // ECS alert documents, read back whole
 			}
 			if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
 				t.Fatalf("%v\n%s", err, out)
