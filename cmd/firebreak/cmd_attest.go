@@ -127,7 +127,7 @@ func runAttestVerify(ctx context.Context, opts attestVerifyOptions, g *globalOpt
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		r = f
 	}
 	v, err := attest.Verify(ctx, r, vo)

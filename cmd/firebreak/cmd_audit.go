@@ -162,7 +162,7 @@ func runAuditVerify(ctx context.Context, o auditOptions, g *globalOptions) error
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	var anchorSeq int64
 	var anchorHash string
 	if o.anchor != "" {
@@ -204,7 +204,7 @@ func runAuditList(ctx context.Context, o auditOptions, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	entries, err := s.ListAudit(ctx, store.AllTenants(), store.AuditFilter{Limit: o.limit})
 	if err != nil {
 		return err

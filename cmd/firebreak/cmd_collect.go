@@ -466,7 +466,7 @@ func printGraphResult(w io.Writer, o graphOutput) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", t.Tenant, t.Users, t.MFARegistered, t.RoleAssignments, t.ForeignPrincipals,
 			t.CAPolicies, t.ToolApps, t.SignIns, kevCut(strings.Join(gaps, ", "), 60), status)
 	}
-	tw.Flush()
+	_ = tw.Flush()
 	for _, t := range r.Tenants {
 		for _, e := range t.Errors {
 			fmt.Fprintf(w, "error: %s: %s\n", t.Tenant, e)
@@ -596,7 +596,7 @@ func runCollectDNS(ctx context.Context, o collectDNSOptions, path string, g *glo
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Tenant, c.Domain, spf, lk, dm, pct, orDefault(strings.Join(dk, ","), "-"),
 				yesNo(c.MTASTS), yesNo(c.TLSRPT), kevCut(note, 70))
 		}
-		tw.Flush()
+		_ = tw.Flush()
 		fmt.Fprintf(g.stdout, "%d domains checked, %d with lookup errors; wrote %s\n", len(checks), failed, file)
 	}
 	return nil
@@ -699,7 +699,7 @@ func runCollectProbe(ctx context.Context, o collectProbeOptions, path string, g 
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s:%d\t%s\t%s\t%s\t%s\t%s\n", x.Object, x.Tenant, x.Host, x.Port, state, x.Service, x.TLSVersion, exp, kevCut(orDefault(x.Banner, x.Error), 60))
 	}
-	tw.Flush()
+	_ = tw.Flush()
 	fmt.Fprintf(g.stdout, "%d probed, %d open, %d open management ports; wrote %s\n", len(xs), open, mgmt, file)
 	return nil
 }
@@ -876,7 +876,7 @@ func runCollectConnector(ctx context.Context, def connector.Definition, o collec
 		files := map[string]*os.File{}
 		defer func() {
 			for _, f := range files {
-				f.Close()
+				_ = f.Close()
 			}
 		}()
 		_, runs, err := es.Poll(ctx, req, nil, func(r connector.Record) error {
@@ -943,7 +943,7 @@ func printConnectorResult(w io.Writer, title string, r connectorOutput) {
 	}
 	show(r.Tenants)
 	show(r.Polled)
-	tw.Flush()
+	_ = tw.Flush()
 	for _, t := range append(append([]connector.TenantRun{}, r.Tenants...), r.Polled...) {
 		for _, e := range t.Errors {
 			fmt.Fprintf(w, "error: %s: %s\n", t.Tenant, e)
@@ -1082,7 +1082,7 @@ func runCollectGraphConsent(ctx context.Context, o consentOptions, g *globalOpti
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", r.Tenant, len(r.Granted), len(r.Present), strings.Join(r.Missing, ", "), st)
 		}
-		tw.Flush()
+		_ = tw.Flush()
 	}
 	bad := 0
 	for _, r := range results {

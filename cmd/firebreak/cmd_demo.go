@@ -79,7 +79,7 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 		return fmt.Errorf("creating data dir: %w", err)
 	}
 	if !o.keep {
-		defer os.RemoveAll(dir)
+		defer func() { _ = os.RemoveAll(dir) }()
 	}
 	if o.estate == "" || o.kev == "" {
 		// The example is embedded in the binary, so the demo runs from any
@@ -103,7 +103,7 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.Listen = o.listen

@@ -387,7 +387,7 @@ func (run *detectRun) replay(ctx context.Context, args []string, iopts ingest.Op
 	srcs := make([]*eventSource, 0, len(args))
 	defer func() {
 		for _, src := range srcs {
-			src.r.Close()
+			_ = src.r.Close()
 		}
 	}()
 	tsrcs := make([]timeline.Source, 0, len(args))

@@ -188,8 +188,8 @@ func runGenLogs(ctx context.Context, opts genLogsOptions, g *globalOptions) erro
 		if err != nil {
 			return err
 		}
-		defer os.Remove(f.Name())
-		defer f.Close()
+		defer func() { _ = os.Remove(f.Name()) }()
+		defer func() { _ = f.Close() }()
 		w = f
 	}
 	began := time.Now()
@@ -224,7 +224,7 @@ func runGenLogs(ctx context.Context, opts genLogsOptions, g *globalOptions) erro
 			return err
 		}
 		if err := truth.WriteJSONL(tf); err != nil {
-			tf.Close()
+			_ = tf.Close()
 			return err
 		}
 		if err := tf.Close(); err != nil {

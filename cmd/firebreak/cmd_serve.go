@@ -139,7 +139,7 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	creds, err := auth.BootstrapOwner(ctx, st, "admin", false)
 	if err != nil {
 		return err

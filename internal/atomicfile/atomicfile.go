@@ -24,8 +24,8 @@ func Write(path string, perm fs.FileMode, fill func(w io.Writer) error) (err err
 	tmp := f.Name()
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+			_ = f.Close()
+			_ = os.Remove(tmp)
 		}
 	}()
 	bw := bufio.NewWriter(f)

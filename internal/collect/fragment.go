@@ -61,7 +61,7 @@ func WriteFragment(dir, name, collector string, at time.Time, e *estate.Estate) 
 		if err := enc.Encode(f); err != nil {
 			return "", err
 		}
-		enc.Close()
+		_ = enc.Close()
 	}
 	path := filepath.Join(dir, name)
 	return path, WriteFileAtomic(path, buf.Bytes())

@@ -227,7 +227,7 @@ func LoadFile(path string, c *Config) error {
 	if err != nil {
 		return fmt.Errorf("opening config: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	return Decode(f, path, c)
 }
 

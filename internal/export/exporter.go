@@ -116,7 +116,7 @@ func (x *Exporter) Run(ctx context.Context) error {
 				return nil
 			case <-x.spool.Ready():
 			case <-tick.C:
-				x.spool.Sync()
+				_ = x.spool.Sync()
 			}
 			continue
 		}

@@ -78,7 +78,7 @@ func OpenSpool(dir string, maxBytes int64) (*Spool, error) {
 	}
 	for _, seg := range segs {
 		if seg < s.rSeg {
-			os.Remove(s.segPath(seg)) // fully sent before a crash
+			_ = os.Remove(s.segPath(seg)) // fully sent before a crash
 			continue
 		}
 		fi, err := os.Stat(s.segPath(seg))
@@ -144,7 +144,7 @@ func (s *Spool) countDocs() int64 {
 			continue
 		}
 		if seg == s.rSeg {
-			f.Seek(s.rOff, io.SeekStart)
+			_, _ = f.Seek(s.rOff, io.SeekStart)
 		}
 		buf := make([]byte, 64<<10)
 		for {
@@ -154,7 +154,7 @@ func (s *Spool) countDocs() int64 {
 				break
 			}
 		}
-		f.Close()
+		_ = f.Close()
 	}
 	return n
 }
@@ -218,7 +218,7 @@ func (s *Spool) Append(docs ...[]byte) (accepted int, err error) {
 				return accepted, err
 			}
 		}
-		s.wbuf.Write(d)
+		_, _ = s.wbuf.Write(d)
 		if err := s.wbuf.WriteByte('\n'); err != nil {
 			return accepted, fmt.Errorf("spool %s: %w", s.dir, err)
 		}
@@ -296,7 +296,7 @@ func (s *Spool) readSeg(pos Position, limit int64, maxBytes, maxDocs, overhead i
 	if err != nil {
 		return nil, pos, 0, fmt.Errorf("spool %s: %w", s.dir, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if _, err := f.Seek(pos.Off, io.SeekStart); err != nil {
 		return nil, pos, 0, fmt.Errorf("spool %s: %w", s.dir, err)
 	}
@@ -356,7 +356,7 @@ func (s *Spool) Commit(pos Position, n int) error {
 				}
 			}
 			if seg != s.wSeg {
-				os.Remove(s.segPath(seg))
+				_ = os.Remove(s.segPath(seg))
 			}
 		}
 		freed += pos.Off

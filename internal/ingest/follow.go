@@ -66,7 +66,7 @@ type followed struct {
 
 func (fl *followed) close() {
 	if fl.src != nil {
-		fl.src.f.Close()
+		_ = fl.src.f.Close()
 	}
 	fl.src, fl.r, fl.fi = nil, nil, nil
 }
@@ -82,7 +82,7 @@ func (fl *followed) open(fromEnd bool) error {
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("following %s: %w", fl.path, err)
 	}
 	fl.src = &followSrc{f: f}
@@ -90,7 +90,7 @@ func (fl *followed) open(fromEnd bool) error {
 	if fromEnd {
 		off, err := f.Seek(0, io.SeekEnd)
 		if err != nil {
-			f.Close()
+			_ = f.Close()
 			return fmt.Errorf("following %s: %w", fl.path, err)
 		}
 		fl.src.off = off

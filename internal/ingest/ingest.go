@@ -274,7 +274,7 @@ func Open(ctx context.Context, path string, opts Options) (*Reader, error) {
 		}
 		if fi, err := f.Stat(); err == nil {
 			if fi.IsDir() {
-				f.Close()
+				_ = f.Close()
 				return nil, fmt.Errorf("opening log %s: is a directory", path)
 			}
 			if opts.ModTime.IsZero() {
@@ -285,7 +285,7 @@ func Open(ctx context.Context, path string, opts Options) (*Reader, error) {
 	r, err := NewReader(path, f, opts)
 	if err != nil {
 		if f != os.Stdin {
-			f.Close()
+			_ = f.Close()
 		}
 		return nil, err
 	}
@@ -342,7 +342,7 @@ func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
 	}
 	if bom, _ := b2.Peek(2); len(bom) == 2 && (bom[0] == 0xff && bom[1] == 0xfe || bom[0] == 0xfe && bom[1] == 0xff) {
 		big := bom[0] == 0xfe
-		b2.Discard(2)
+		_, _ = b2.Discard(2)
 		src = newUTF16Reader(b2, big)
 	}
 	rd.lines = newLineReader(src, opts.maxLine())

@@ -63,7 +63,7 @@ func (in *Intake) IngestFiles(ctx context.Context, paths []string, mapping *inge
 	readers := make([]*ingest.Reader, 0, len(paths))
 	defer func() {
 		for _, rd := range readers {
-			rd.Close()
+			_ = rd.Close()
 		}
 	}()
 	srcs := make([]timeline.Source, 0, len(paths))

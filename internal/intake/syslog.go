@@ -42,7 +42,7 @@ func (in *Intake) startSyslog(ctx context.Context, g *errgroup.Group, tlsCfg *tl
 		}
 		in.setListenAddr("syslog-udp", pc.LocalAddr())
 		g.Go(func() error {
-			go func() { <-ctx.Done(); pc.Close() }()
+			go func() { <-ctx.Done(); _ = pc.Close() }()
 			in.serveSyslogUDP(ctx, pc, b)
 			return nil
 		})
@@ -50,7 +50,7 @@ func (in *Intake) startSyslog(ctx context.Context, g *errgroup.Group, tlsCfg *tl
 	serveTCP := func(ln net.Listener, transport string) {
 		in.setListenAddr("syslog-"+transport, ln.Addr())
 		g.Go(func() error {
-			go func() { <-ctx.Done(); ln.Close() }()
+			go func() { <-ctx.Done(); _ = ln.Close() }()
 			in.serveSyslogTCP(ctx, ln, b, transport)
 			return nil
 		})
@@ -167,7 +167,7 @@ func (in *Intake) serveSyslogTCP(ctx context.Context, ln net.Listener, b *syslog
 		}
 		peer := peerHost(conn.RemoteAddr())
 		if !lim.acquire(peer) {
-			conn.Close()
+			_ = conn.Close()
 			in.metrics.SyslogMessages.WithLabelValues(transport, "connection_refused").Inc()
 			continue
 		}
@@ -175,8 +175,8 @@ func (in *Intake) serveSyslogTCP(ctx context.Context, ln net.Listener, b *syslog
 		go func() {
 			defer wg.Done()
 			defer lim.release(peer)
-			defer conn.Close()
-			stop := context.AfterFunc(ctx, func() { conn.Close() })
+			defer func() { _ = conn.Close() }()
+			stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 			defer stop()
 			in.syslogStream(conn, transport, b)
 		}()

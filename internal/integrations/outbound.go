@@ -63,7 +63,7 @@ func (r *Runner) feed(ctx context.Context, e exporter) {
 				docs = append(docs, a.AppendECS(nil))
 			}
 			if len(docs) > 0 {
-				e.x.Enqueue(docs...)
+				_ = e.x.Enqueue(docs...)
 			}
 		}
 		if runs, err := r.o.Store.ListRuns(ctx, store.AllTenants(), 1); err == nil && len(runs) == 1 && runs[0].ID != lastRun {
@@ -76,7 +76,7 @@ func (r *Runner) feed(ctx context.Context, e exporter) {
 						docs = append(docs, a.AppendECS(nil))
 					}
 				}
-				e.x.Enqueue(docs...)
+				_ = e.x.Enqueue(docs...)
 			}
 		}
 		if e.events {
@@ -120,7 +120,7 @@ func (r *Runner) feedEvents(ctx context.Context, e exporter, after int64) int64 
 		after = max(after, all[i].ID)
 	}
 	if len(docs) > 0 {
-		e.x.Enqueue(docs...)
+		_ = e.x.Enqueue(docs...)
 	}
 	return after
 }

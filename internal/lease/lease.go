@@ -185,7 +185,7 @@ func RunAsLeaderIn(ctx context.Context, url string, space int64, retry time.Dura
 				<-done
 				tell(false)
 			}
-			l.Close()
+			_ = l.Close()
 		}
 		if err != nil && ctx.Err() == nil {
 			log.Warn("leader lease", "err", err)

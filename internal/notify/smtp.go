@@ -88,15 +88,15 @@ func (s *SMTP) Send(ctx context.Context, a Alert) error {
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
-	conn.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	_ = conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 	c, err := smtp.NewClient(conn, host)
 	if err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return fmt.Errorf("smtp %s: %w", s.cfg.Address, err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	helo := s.opts.Hostname
 	if helo == "" {
 		helo = "localhost"

@@ -78,11 +78,11 @@ func (s *Syslog) Send(ctx context.Context, a Alert) error {
 	if err != nil {
 		return fmt.Errorf("syslog %s %s: %w", s.cfg.Network, s.cfg.Address, err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
+		_ = conn.SetDeadline(dl)
 	} else {
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	}
 	if s.cfg.Network != "udp" {
 		msg = append([]byte(strconv.Itoa(len(msg))+" "), msg...)

@@ -85,7 +85,7 @@ func RunPartitions(ctx context.Context, o PartitionOptions) error {
 		}
 		slot, err := l.Join(ctx)
 		if err != nil {
-			l.Close()
+			_ = l.Close()
 			return err
 		}
 		log.Info("detector joined", "slot", slot, "partitions", parts)
@@ -104,7 +104,7 @@ func RunPartitions(ctx context.Context, o PartitionOptions) error {
 			sleep(ctx, o.Every)
 		}
 		stopAll() // our locks are gone (or going) with the session
-		l.Close()
+		_ = l.Close()
 	}
 	return nil
 }

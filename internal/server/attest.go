@@ -257,7 +257,7 @@ func (s *Server) handleClaimPost(w http.ResponseWriter, r *http.Request, p *auth
 				return errBadRequest("evidence: unreadable upload")
 			}
 			b, err := io.ReadAll(io.LimitReader(f, maxEvidenceBytes+1))
-			f.Close()
+			_ = f.Close()
 			if err != nil || len(b) > maxEvidenceBytes {
 				return errStatus(http.StatusRequestEntityTooLarge, "evidence: at most 8 MiB")
 			}
@@ -377,7 +377,7 @@ func (s *Server) handleContractUpload(w http.ResponseWriter, r *http.Request, p 
 		return fail("unreadable upload")
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxEvidenceBytes+1))
-	f.Close()
+	_ = f.Close()
 	if err != nil || len(b) > maxEvidenceBytes {
 		return fail("the contract is larger than 8 MiB")
 	}
@@ -468,7 +468,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		f, err := r.MultipartForm.File["envelope"][0].Open()
 		if err == nil {
 			env, err = io.ReadAll(io.LimitReader(f, attest.MaxEnvelopeBytes+1))
-			f.Close()
+			_ = f.Close()
 		}
 		if err != nil {
 			return errBadRequest("envelope: unreadable upload")

@@ -760,7 +760,7 @@ func (s *Server) handleAuditPage(w http.ResponseWriter, r *http.Request, p *auth
 	ctx := r.Context()
 	f := store.AuditFilter{Actor: r.URL.Query().Get("actor"), Action: r.URL.Query().Get("action"), Limit: 200}
 	if v := r.URL.Query().Get("before"); v != "" {
-		fmt.Sscan(v, &f.BeforeSeq)
+		_, _ = fmt.Sscan(v, &f.BeforeSeq)
 	}
 	es, err := s.st.ListAudit(ctx, p.Scope, f)
 	if err != nil {

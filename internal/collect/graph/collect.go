@@ -1341,7 +1341,7 @@ func (col *collector) signIns(ctx context.Context, t Target) (int, bool, error) 
 			return errEnough
 		}
 		n++
-		w.Write(raw)
+		_, _ = w.Write(raw)
 		return w.WriteByte('\n')
 	}
 	const layout = "2006-01-02T15:04:05Z"
@@ -1375,7 +1375,7 @@ func (col *collector) signIns(ctx context.Context, t Target) (int, bool, error) 
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp)
 		return n, false, err
 	}
 	return n, truncated, os.Rename(tmp, path)

@@ -172,14 +172,14 @@ func Load(path string) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading KEV catalog: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	br := bufio.NewReader(f)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("loading KEV catalog %s: %w", path, err)
 		}
-		defer zr.Close()
+		defer func() { _ = zr.Close() }()
 		return Parse(zr, path)
 	}
 	return Parse(br, path)

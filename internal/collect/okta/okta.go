@@ -537,9 +537,9 @@ func (k *Connector) Poll(ctx context.Context, req connector.Request, cur connect
 				r.Gap(EvLogs, "", err, now)
 				return
 			}
-			defer f.Close()
+			defer func() { _ = f.Close() }()
 			w = bufio.NewWriter(f)
-			defer w.Flush()
+			defer func() { _ = w.Flush() }()
 		}
 		last := start
 		u := start
@@ -558,7 +558,7 @@ func (k *Connector) Poll(ctx context.Context, req connector.Request, cur connect
 			}
 			for _, ev := range events {
 				if w != nil {
-					w.Write(ev)
+					_, _ = w.Write(ev)
 					w.WriteByte('\n')
 				}
 				if emit != nil {

@@ -202,10 +202,10 @@ func (p *Prober) Probe(ctx context.Context, t Target) estate.Exposure {
 
 	// 1. Server-first banner (SSH, VNC, FTP, SMTP…).
 	rt := p.readTimeout()
-	conn.SetReadDeadline(time.Now().Add(min(rt, time.Second)))
+	_ = conn.SetReadDeadline(time.Now().Add(min(rt, time.Second)))
 	buf := make([]byte, 512)
 	n, _ := conn.Read(buf)
-	conn.Close()
+	_ = conn.Close()
 	if n > 0 {
 		b := string(buf[:n])
 		x.Banner = clean(firstLine(b))
@@ -228,7 +228,7 @@ func (p *Prober) Probe(ctx context.Context, t Target) estate.Exposure {
 	var errs []string
 	if conn, err := p.dial(ctx, addr); err == nil {
 		tc := tls.Client(conn, &tls.Config{ServerName: serverName(t.Host), InsecureSkipVerify: true, MinVersion: tls.VersionTLS10}) //nolint:gosec // we inspect, not trust
-		tc.SetDeadline(time.Now().Add(rt))
+		_ = tc.SetDeadline(time.Now().Add(rt))
 		if err := tc.HandshakeContext(ctx); err == nil {
 			st := tc.ConnectionState()
 			x.TLSVersion = tlsVersion(st.Version)
@@ -241,7 +241,7 @@ func (p *Prober) Probe(ctx context.Context, t Target) estate.Exposure {
 			if srv, _ := httpServer(tc, t.Host, rt); srv != "" {
 				x.Banner = srv
 			}
-			tc.Close()
+			_ = tc.Close()
 			if x.Service == "" || x.Service == "http" || x.Service == "http-alt" {
 				x.Service = "https"
 			}
@@ -249,7 +249,7 @@ func (p *Prober) Probe(ctx context.Context, t Target) estate.Exposure {
 		} else {
 			errs = append(errs, "tls: "+shortErr(err))
 		}
-		tc.Close()
+		_ = tc.Close()
 	}
 
 	// 3. Plain HTTP.
@@ -266,7 +266,7 @@ func (p *Prober) Probe(ctx context.Context, t Target) estate.Exposure {
 				x.Service = "unknown"
 			}
 		}
-		conn.Close()
+		_ = conn.Close()
 	}
 	if x.Banner == "" && len(errs) > 0 && x.Service != "rdp" && x.Service != "smb" {
 		x.Error = strings.Join(errs, "; ")
@@ -278,7 +278,7 @@ func (p *Prober) Probe(ctx context.Context, t Target) estate.Exposure {
 // when the answer is HTTP without one, "" when it is not HTTP; raw is then
 // the first line of whatever came back).
 func httpServer(c net.Conn, host string, rt time.Duration) (server, raw string) {
-	c.SetDeadline(time.Now().Add(rt))
+	_ = c.SetDeadline(time.Now().Add(rt))
 	fmt.Fprintf(c, "HEAD / HTTP/1.0\r\nHost: %s\r\nUser-Agent: firebreak-probe\r\nConnection: close\r\n\r\n", host)
 	br := bufio.NewReaderSize(c, 4096)
 	status, _ := br.ReadString('\n')

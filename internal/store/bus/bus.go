@@ -289,7 +289,7 @@ func (b *Bus) consume(ctx context.Context, cons jetstream.Consumer, p, batch int
 		for m := range mb.Messages() {
 			var r store.EventRecord
 			if err := json.Unmarshal(m.Data(), &r); err != nil {
-				m.Term() // undecodable: never redeliver a poison message
+				_ = m.Term() // undecodable: never redeliver a poison message
 				continue
 			}
 			msgs = append(msgs, m)
@@ -300,7 +300,7 @@ func (b *Bus) consume(ctx context.Context, cons jetstream.Consumer, p, batch int
 		}
 		if err := h(ctx, p, recs); err != nil {
 			for _, m := range msgs {
-				m.Nak()
+				_ = m.Nak()
 			}
 			continue
 		}

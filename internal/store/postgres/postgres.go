@@ -58,14 +58,14 @@ func OpenWith(ctx context.Context, url string, opts store.Options) (store.Store,
 		now = opts.Now
 	}
 	if _, err := migrations.Apply(ctx, db, "postgres", fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockMigrate), now()); err != nil {
-		db.Close()
+		_ = db.Close()
 		pool.Close()
 		return nil, fmt.Errorf("opening postgres store: %w", err)
 	}
 	var box *store.SecretBox
 	if len(opts.SecretKey) > 0 {
 		if box, err = store.NewSecretBox(opts.SecretKey); err != nil {
-			db.Close()
+			_ = db.Close()
 			pool.Close()
 			return nil, fmt.Errorf("opening postgres store: %w", err)
 		}

@@ -110,7 +110,7 @@ func OpenWith(ctx context.Context, dir string, opts store.Options) (store.Store,
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	if err := w.PingContext(ctx); err != nil {
-		w.Close()
+		_ = w.Close()
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
 	now := opts.Now
@@ -118,14 +118,14 @@ func OpenWith(ctx context.Context, dir string, opts store.Options) (store.Store,
 		now = defaultNow
 	}
 	if _, err := migrations.Apply(ctx, w, "sqlite", "", now()); err != nil {
-		w.Close()
+		_ = w.Close()
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
 	// Let the planner gather statistics it lacks (cheap; recommended at open).
-	w.ExecContext(ctx, `PRAGMA optimize=0x10002`)
+	_, _ = w.ExecContext(ctx, `PRAGMA optimize=0x10002`)
 	r, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=query_only(1)")
 	if err != nil {
-		w.Close()
+		_ = w.Close()
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
 	// Readers are cheap in WAL mode; enough of them that slow reads (a whole
@@ -135,15 +135,15 @@ func OpenWith(ctx context.Context, dir string, opts store.Options) (store.Store,
 	r.SetMaxIdleConns(n)
 	ew, err := newEventWriter(ctx, w)
 	if err != nil {
-		w.Close()
-		r.Close()
+		_ = w.Close()
+		_ = r.Close()
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
 	cp, err := newCheckpointer(path, common, opts)
 	if err != nil {
 		ew.close()
-		w.Close()
-		r.Close()
+		_ = w.Close()
+		_ = r.Close()
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
 	d := sqlstore.New(sqlstore.Config{
@@ -156,7 +156,7 @@ func OpenWith(ctx context.Context, dir string, opts store.Options) (store.Store,
 		OnClose: func() error {
 			ew.close()
 			cp.close()
-			w.Exec(`PRAGMA optimize`)
+			_, _ = w.Exec(`PRAGMA optimize`)
 			return errors.Join(r.Close(), w.Close())
 		},
 	})
@@ -186,11 +186,11 @@ func loadOrCreateKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("creating secret key: %w", err)
 	}
 	if _, err := f.Write(append(k, '\n')); err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("writing secret key: %w", err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, err
 	}
 	return k, f.Close()
@@ -280,7 +280,7 @@ func (w *eventWriter) close() {
 	w.once.Do(func() { close(w.quit) })
 	<-w.stopped
 	for _, st := range w.stmts {
-		st.Close()
+		_ = st.Close()
 	}
 }
 
@@ -364,7 +364,7 @@ func (w *eventWriter) write(reqs []*appendReq) (err error) {
 					r.recs[i].ID = 0
 				}
 			}
-			w.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM events`).Scan(&w.nextID)
+			_ = w.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM events`).Scan(&w.nextID)
 		}
 	}()
 	tx, err := w.db.BeginTx(ctx, nil)
@@ -452,6 +452,6 @@ func (c *checkpointer) run() {
 func (c *checkpointer) close() {
 	close(c.quit)
 	<-c.done
-	c.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
-	c.db.Close()
+	_, _ = c.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	_ = c.db.Close()
 }

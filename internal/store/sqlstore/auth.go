@@ -307,7 +307,7 @@ func scanToken(row interface{ Scan(...any) error }) (*store.APIToken, error) {
 	if err := row.Scan(&t.ID, &t.Name, &t.Prefix, &t.Tenant, &t.Source, &perms, &t.CreatedBy, &created, &expires, &used, &revoked); err != nil {
 		return nil, err
 	}
-	json.Unmarshal([]byte(perms), &t.Permissions)
+	_ = json.Unmarshal([]byte(perms), &t.Permissions)
 	t.Created, t.Expires, t.LastUsed, t.Revoked = FromMicros(created), FromMicros(expires), FromMicros(used), FromMicros(revoked)
 	return &t, nil
 }

@@ -136,7 +136,7 @@ func (d *DB) SearchEvents(ctx context.Context, scope store.Scope, q store.EventQ
 			e.SourceIP, _ = netip.ParseAddr(ip)
 		}
 		if fields != "" {
-			json.Unmarshal([]byte(fields), &e.Fields)
+			_ = json.Unmarshal([]byte(fields), &e.Fields)
 		}
 		out = append(out, rec)
 	}

@@ -22,10 +22,10 @@ func scanIncident(row interface{ Scan(...any) error }) (*store.Incident, error) 
 		&first, &last, &inc.Count, &inc.Level, &techniques, &key, &detail, &created, &updated, &inc.StatusBy, &statusAt); err != nil {
 		return nil, err
 	}
-	json.Unmarshal([]byte(tenants), &inc.Tenants)
-	json.Unmarshal([]byte(notes), &inc.Notes)
-	json.Unmarshal([]byte(techniques), &inc.Techniques)
-	json.Unmarshal([]byte(key), &inc.Key)
+	_ = json.Unmarshal([]byte(tenants), &inc.Tenants)
+	_ = json.Unmarshal([]byte(notes), &inc.Notes)
+	_ = json.Unmarshal([]byte(techniques), &inc.Techniques)
+	_ = json.Unmarshal([]byte(key), &inc.Key)
 	if detail != "" {
 		inc.Detail = json.RawMessage(detail)
 	}
@@ -246,7 +246,7 @@ func (d *DB) AddIncidentNote(ctx context.Context, scope store.Scope, id string, 
 			return noRows(err)
 		}
 		var list []store.Note
-		json.Unmarshal([]byte(notes), &list)
+		_ = json.Unmarshal([]byte(notes), &list)
 		list = append(list, n)
 		_, err := tx.ExecContext(ctx, d.q(`UPDATE incidents SET notes = ?, updated = ? WHERE id = ?`), jsonText(list), Micros(d.stamp()), id)
 		return err

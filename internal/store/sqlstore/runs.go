@@ -174,7 +174,7 @@ func (d *DB) GetRun(ctx context.Context, scope store.Scope, id int64) (*store.Ru
 	if scope.AllTenants {
 		// Estate source paths are MSP-level: kept one file per customer,
 		// they name every customer.
-		json.Unmarshal([]byte(sources), &rep.Sources)
+		_ = json.Unmarshal([]byte(sources), &rep.Sources)
 	}
 	if rep.Results, err = d.Results(ctx, scope, store.ResultFilter{RunID: run.ID}); err != nil {
 		return nil, nil, fmt.Errorf("reading run %d: %w", id, err)
@@ -418,7 +418,7 @@ JOIN blast_reach r ON r.blast_id = k.blast_id AND r.rank = k.rank WHERE k.blast_
 			return nil, err
 		}
 		if scope.AllTenants {
-			json.Unmarshal([]byte(tenants), &r.Tenants)
+			_ = json.Unmarshal([]byte(tenants), &r.Tenants)
 		} else {
 			r.Tenants = []string{scope.Tenant}
 		}

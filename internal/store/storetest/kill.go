@@ -49,7 +49,7 @@ func KillChild(open func(ctx context.Context) (store.Store, error)) bool {
 			out.WriteString(" " + strconv.FormatInt(r.ID, 10))
 		}
 		out.WriteString("\n")
-		out.Flush()
+		_ = out.Flush()
 	}
 }
 
@@ -69,7 +69,7 @@ func KillTest(t *testing.T, childTest string, extraEnv []string, minAcks, rounds
 	ctx := Ctx(t)
 	s, err := reopen(ctx)
 	must(t, err)
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	found := map[int64]bool{}
 	q := store.EventQuery{User: "kill-user", Limit: 10000}
 	for {
@@ -112,7 +112,7 @@ func killRound(t *testing.T, childTest string, extraEnv []string, minAcks int, a
 	for sc.Scan() {
 		line := sc.Text()
 		if strings.HasPrefix(line, "error") {
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill()
 			t.Fatalf("child: %s", line)
 		}
 		if !strings.HasPrefix(line, "ack ") {

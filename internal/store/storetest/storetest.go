@@ -62,7 +62,7 @@ func Run(t *testing.T, h Harness) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, exec := h.Open(t)
-			defer s.Close()
+			defer func() { _ = s.Close() }()
 			tc.fn(t, s, exec)
 		})
 	}

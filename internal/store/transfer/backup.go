@@ -79,7 +79,7 @@ func copyOnline(ctx context.Context, conn *sql.Conn, dst string, o BackupOptions
 	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
 		return err
 	}
-	defer conn.ExecContext(context.Background(), `COMMIT`)
+	defer func() { _, _ = conn.ExecContext(context.Background(), `COMMIT`) }()
 	var n int
 	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
 		return err
@@ -97,12 +97,12 @@ func copyOnline(ctx context.Context, conn *sql.Conn, dst string, o BackupOptions
 		var copied float64
 		for {
 			if err := ctx.Err(); err != nil {
-				bk.Finish()
+				_ = bk.Finish()
 				return err
 			}
 			more, err := bk.Step(stepPages)
 			if err != nil {
-				bk.Finish()
+				_ = bk.Finish()
 				return err
 			}
 			if !more {
@@ -148,7 +148,7 @@ func Backup(ctx context.Context, dataDir, dst string, o BackupOptions) (Manifest
 	if err != nil {
 		return Manifest{}, err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	schema, err := migrations.Current(ctx, db)
 	if err != nil {
 		return Manifest{}, fmt.Errorf("backing up %s: %w", src, err)
@@ -158,11 +158,11 @@ func Backup(ctx context.Context, dataDir, dst string, o BackupOptions) (Manifest
 		return Manifest{}, fmt.Errorf("backing up: %w", err)
 	}
 	tmpPath := tmp.Name()
-	tmp.Close()
+	_ = tmp.Close()
 	ok := false
 	defer func() {
 		if !ok {
-			os.Remove(tmpPath)
+			_ = os.Remove(tmpPath)
 		}
 	}()
 	if err := os.Chmod(tmpPath, 0o600); err != nil {
@@ -173,7 +173,7 @@ func Backup(ctx context.Context, dataDir, dst string, o BackupOptions) (Manifest
 		return Manifest{}, err
 	}
 	err = copyOnline(ctx, conn, tmpPath, o)
-	conn.Close()
+	_ = conn.Close()
 	if err != nil {
 		return Manifest{}, fmt.Errorf("backing up %s: %w", src, err)
 	}
@@ -189,7 +189,7 @@ func Backup(ctx context.Context, dataDir, dst string, o BackupOptions) (Manifest
 		return Manifest{}, err
 	}
 	err = func() error {
-		defer out.Close()
+		defer func() { _ = out.Close() }()
 		if err := out.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&m.Events); err != nil {
 			return fmt.Errorf("counting events in the copy: %w", err)
 		}
@@ -247,7 +247,7 @@ func inspect(ctx context.Context, path string) (Manifest, string, error) {
 	head := make([]byte, 16)
 	_, err = io.ReadFull(f, head)
 	fi, _ := f.Stat()
-	f.Close()
+	_ = f.Close()
 	if err != nil || string(head) != "SQLite format 3\x00" {
 		return Manifest{}, "", fmt.Errorf("%s: %w: not an SQLite database", path, ErrNotBackup)
 	}
@@ -255,7 +255,7 @@ func inspect(ctx context.Context, path string) (Manifest, string, error) {
 	if err != nil {
 		return Manifest{}, "", err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	rows, err := db.QueryContext(ctx, `SELECT key, value FROM `+manifestTable)
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") {
@@ -358,7 +358,7 @@ func Restore(ctx context.Context, src, dataDir string, o RestoreOptions) (Manife
 	ok := false
 	defer func() {
 		if !ok {
-			os.Remove(tmp)
+			_ = os.Remove(tmp)
 		}
 	}()
 	db, err := openSQLite(tmp, false)
@@ -373,7 +373,7 @@ func Restore(ctx context.Context, src, dataDir string, o RestoreOptions) (Manife
 		// The store's own journal mode, so opening it changes nothing.
 		_, err = db.ExecContext(ctx, `PRAGMA journal_mode=WAL`)
 	}
-	db.Close()
+	_ = db.Close()
 	if err != nil {
 		return m, fmt.Errorf("preparing restore: %w", err)
 	}
@@ -419,7 +419,7 @@ func SchemaVersion(ctx context.Context, dataDir string) (have, latest int, err e
 	if err != nil {
 		return 0, latest, err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	have, err = migrations.Current(ctx, db)
 	return have, latest, err
 }
@@ -454,7 +454,7 @@ func syncFile(path string) error {
 		return err
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
+		_ = f.Close()
 		return err
 	}
 	return f.Close()
@@ -465,13 +465,13 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	defer in.Close()
+	defer func() { _ = in.Close() }()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
 		return err
 	}
 	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
+		_ = out.Close()
 		return err
 	}
 	return out.Close()

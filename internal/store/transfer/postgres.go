@@ -66,7 +66,7 @@ func ToPostgres(ctx context.Context, dataDir, pgURL string, o MigrateOptions) (M
 	if err != nil {
 		return st, err
 	}
-	defer src.Close()
+	defer func() { _ = src.Close() }()
 	have, err := migrations.Current(ctx, src)
 	if err != nil {
 		return st, err
@@ -93,7 +93,7 @@ func ToPostgres(ctx context.Context, dataDir, pgURL string, o MigrateOptions) (M
 	if err != nil {
 		return st, fmt.Errorf("connecting to postgres: %w", err)
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }()
 	var existing []string
 	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`)
 	if err != nil {

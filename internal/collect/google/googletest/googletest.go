@@ -81,13 +81,13 @@ func NewServer(t testing.TB, key *rsa.PublicKey, email string, cs ...*Customer) 
 func googleError(w http.ResponseWriter, code int, status, reason, msg string) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg, "status": status,
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg, "status": status,
 		"errors": []any{map[string]string{"message": msg, "domain": "global", "reason": reason}}}})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -147,7 +147,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if c.Truncate {
 			b, _ := json.Marshal(out)
 			w.Header().Set("Content-Type", "application/json")
-			w.Write(b[:len(b)/2])
+			_, _ = w.Write(b[:len(b)/2])
 			return
 		}
 		writeJSON(w, out)
@@ -210,7 +210,7 @@ func user(c *Customer, i int) map[string]any {
 
 // token serves the JWT bearer grant of a service account.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
+	_ = r.ParseForm()
 	if r.Form.Get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" {
 		w.WriteHeader(400)
 		writeJSON(w, map[string]string{"error": "unsupported_grant_type", "error_description": "Invalid grant_type"})

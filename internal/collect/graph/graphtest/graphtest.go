@@ -154,7 +154,7 @@ func (f *Server) tenant(id string) *Tenant {
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // GraphError writes a Graph error body.
@@ -467,7 +467,7 @@ func (f *Server) consent(w http.ResponseWriter, r *http.Request, tn *Tenant) boo
 		var body struct {
 			AppID string `json:"appId"`
 		}
-		json.NewDecoder(r.Body).Decode(&body)
+		_ = json.NewDecoder(r.Body).Decode(&body)
 		f.consentSP[tn.ID] = "sp-app-" + tn.Slug
 		WriteJSON(w, 201, map[string]any{"id": f.consentSP[tn.ID], "appId": body.AppID, "appRoles": []any{}})
 	case strings.HasSuffix(p, "/appRoleAssignments") && r.Method == http.MethodGet:
@@ -482,7 +482,7 @@ func (f *Server) consent(w http.ResponseWriter, r *http.Request, tn *Tenant) boo
 			return true
 		}
 		var body struct{ PrincipalID, ResourceID, AppRoleID string }
-		json.NewDecoder(r.Body).Decode(&body)
+		_ = json.NewDecoder(r.Body).Decode(&body)
 		if f.consentRoles[tn.ID] == nil {
 			f.consentRoles[tn.ID] = map[string]bool{}
 		}
@@ -583,7 +583,7 @@ func (f *Server) customerAPI(w http.ResponseWriter, r *http.Request, tn *Tenant)
 		f.mu.Unlock()
 		if ok {
 			w.Header().Set("Content-Type", "application/json")
-			w.Write(cached)
+			_, _ = w.Write(cached)
 			return
 		}
 		rec := httptest.NewRecorder()
@@ -592,7 +592,7 @@ func (f *Server) customerAPI(w http.ResponseWriter, r *http.Request, tn *Tenant)
 			f.cache[key] = rec.Body.Bytes()
 			f.mu.Unlock()
 			w.Header().Set("Content-Type", "application/json")
-			w.Write(rec.Body.Bytes())
+			_, _ = w.Write(rec.Body.Bytes())
 		}()
 		w := rec
 		items := make([]any, tn.Users)

@@ -94,12 +94,12 @@ func UserID(slug string, i int) string { return fmt.Sprintf("00u%s%05d", slug, i
 func oktaError(w http.ResponseWriter, status int, code, summary string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"errorCode": code, "errorSummary": summary, "errorLink": code, "errorId": "oae" + code, "errorCauses": []any{}})
+	_ = json.NewEncoder(w).Encode(map[string]any{"errorCode": code, "errorSummary": summary, "errorLink": code, "errorId": "oae" + code, "errorCauses": []any{}})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -182,7 +182,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		if b != nil {
 			w.Header().Set("Content-Type", "application/json")
-			w.Write(b)
+			_, _ = w.Write(b)
 			return
 		}
 		var fs []any
@@ -201,7 +201,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.factorJSON[i%4] = b
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(b)
+		_, _ = w.Write(b)
 	case path == "/api/v1/iam/assignees/users":
 		writeJSON(w, map[string]any{"value": []any{
 			map[string]any{"id": UserID(slug, 0), "orn": "orn:okta:directory:00o1:users:" + UserID(slug, 0), "_links": map[string]any{"self": map[string]string{"href": base + "/api/v1/users/" + UserID(slug, 0)}}},
@@ -301,7 +301,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, o *Org, base strin
 
 // token serves a service app's client_credentials grant.
 func (s *Server) token(w http.ResponseWriter, r *http.Request, o *Org, base string) {
-	r.ParseForm()
+	_ = r.ParseForm()
 	if o.Key == nil || r.Form.Get("grant_type") != "client_credentials" {
 		writeJSON(w, map[string]string{"error": "invalid_client"})
 		return
