@@ -1,8 +1,12 @@
 package auth
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
 // limiter is a fixed-window counter per key (client IP or username), bounded
@@ -46,4 +50,36 @@ func (l *Limiter) Allow(key string, now time.Time) bool {
 	}
 	w.n++
 	return w.n <= l.limit
+}
+
+// RateLimiter counts attempts per key and says whether one more is allowed.
+type RateLimiter interface {
+	Allow(key string, now time.Time) bool
+}
+
+var _ RateLimiter = (*Limiter)(nil)
+
+// SharedLimiter is a fixed-window limit counted in the store, shared by
+// every process on the database. It fails closed: when the store cannot
+// count, the attempt is refused.
+type SharedLimiter struct {
+	Store  store.RateLimitStore
+	Prefix string // key namespace, e.g. "login-ip:"
+	Limit  int
+	Window time.Duration
+	Log    *slog.Logger
+}
+
+// Allow counts one attempt for key at now.
+func (l *SharedLimiter) Allow(key string, now time.Time) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := l.Store.Hit(ctx, l.Prefix+key, l.Window, now)
+	if err != nil {
+		if l.Log != nil {
+			l.Log.Warn("shared rate limit unavailable; refusing the attempt", "err", err)
+		}
+		return false
+	}
+	return n <= l.Limit
 }

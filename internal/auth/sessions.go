@@ -32,6 +32,9 @@ type SessionsOptions struct {
 	Logger  *slog.Logger
 	Now     func() time.Time
 	Metrics *metrics.Metrics
+	// Shared counts the sign-in limits in the store (a deployment of
+	// several processes) instead of in this process's memory.
+	Shared bool
 }
 
 // Sessions resolves callers from bearer tokens and session cookies, creates
@@ -48,7 +51,7 @@ type Sessions struct {
 
 	// LoginIP and LoginUser limit sign-in attempts per client address and
 	// per username.
-	LoginIP, LoginUser *Limiter
+	LoginIP, LoginUser RateLimiter
 }
 
 // NewSessions returns a Sessions with a fresh random key.
@@ -67,8 +70,15 @@ func NewSessions(o SessionsOptions) (*Sessions, error) {
 	if _, err := rand.Read(a.key); err != nil {
 		return nil, fmt.Errorf("session key: %w", err)
 	}
-	a.LoginIP = NewLimiter(a.cfg.LoginRatePerMin, time.Minute, 100_000)
-	a.LoginUser = NewLimiter(a.cfg.LoginRatePerMin*3, time.Minute, 100_000)
+	if o.Shared {
+		// Several processes sign users in: the limits are counted in the
+		// store, so an attacker gains nothing by spreading attempts.
+		a.LoginIP = &SharedLimiter{Store: a.st, Prefix: "login-ip:", Limit: a.cfg.LoginRatePerMin, Window: time.Minute, Log: a.log}
+		a.LoginUser = &SharedLimiter{Store: a.st, Prefix: "login-user:", Limit: a.cfg.LoginRatePerMin * 3, Window: time.Minute, Log: a.log}
+	} else {
+		a.LoginIP = NewLimiter(a.cfg.LoginRatePerMin, time.Minute, 100_000)
+		a.LoginUser = NewLimiter(a.cfg.LoginRatePerMin*3, time.Minute, 100_000)
+	}
 	return a, nil
 }
 

@@ -121,7 +121,7 @@ func New(opts Options) (*Server, error) {
 		s.version = "dev"
 	}
 	s.metrics = metrics.New()
-	sess, err := auth.NewSessions(auth.SessionsOptions{Config: &s.cfg.Auth, TLS: s.tls, Store: s.st, Logger: s.log, Now: s.now, Metrics: s.metrics})
+	sess, err := auth.NewSessions(auth.SessionsOptions{Shared: s.cfg.Split(), Config: &s.cfg.Auth, TLS: s.tls, Store: s.st, Logger: s.log, Now: s.now, Metrics: s.metrics})
 	if err != nil {
 		return nil, err
 	}

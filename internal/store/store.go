@@ -129,6 +129,7 @@ type Store interface {
 	AuditStore
 	OutboxStore
 	AttestStore
+	RateLimitStore
 
 	// Dialect is "sqlite" or "postgres".
 	Dialect() string
@@ -736,6 +737,15 @@ func (e *AuditError) Error() string {
 }
 
 // ---------------------------------------------------------------------------
+// RateLimitStore counts attempts per key in fixed windows, shared by every
+// process on the database (sign-in limits of a split deployment).
+type RateLimitStore interface {
+	// Hit counts one attempt for key at now and returns the attempts in the
+	// current window (a window starts at the first attempt after the last
+	// one ended). Windows that ended a day ago are purged now and then.
+	Hit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
+}
+
 // Outbox
 
 // OutboxStore keeps outbound deliveries that must reach another system

@@ -58,6 +58,7 @@ func Run(t *testing.T, h Harness) {
 		{"tenant_isolation", testIsolation},
 		{"outbox", testOutbox},
 		{"attest", testAttest},
+		{"rate_limits", testRateLimits},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,29 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Hit implements store.RateLimitStore with one upsert: a new window starts
+// when the stored one has ended.
+func (d *DB) Hit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
+	if err := d.check(); err != nil {
+		return 0, err
+	}
+	t, ended := Micros(now), Micros(now.Add(-window))
+	var n int64
+	err := d.w.QueryRowContext(ctx, d.q(`INSERT INTO rate_limits (key, window_start, n) VALUES (?, ?, 1)
+ON CONFLICT (key) DO UPDATE SET
+  n = CASE WHEN rate_limits.window_start <= ? THEN 1 ELSE rate_limits.n + 1 END,
+  window_start = CASE WHEN rate_limits.window_start <= ? THEN ? ELSE rate_limits.window_start END
+RETURNING n`), key, t, ended, ended, t).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("rate limit %s: %w", key, err)
+	}
+	if n == 1 && t%64 == 0 { // now and then, on a new window: drop day-old windows
+		_, _ = d.w.ExecContext(ctx, d.q(`DELETE FROM rate_limits WHERE window_start < ?`), Micros(now.Add(-24*time.Hour)))
+	}
+	return int(n), nil
+}
