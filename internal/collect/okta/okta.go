@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/atomicfile"
 	"github.com/firebreak-msp/firebreak/internal/connector"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
@@ -67,6 +68,7 @@ var Spec = connector.Spec{
 		{Name: "log_since", Type: "duration", Default: "24h", Doc: "System Log read on the first poll"},
 		{Name: "factor_concurrency", Type: "int", Default: "8", Doc: "factor requests in flight per org (under Okta's concurrent limit)"},
 		{Name: "log_dir", Type: "string", Doc: "also append System Log events as JSON lines here (okta-<tenant>.jsonl)"},
+		{Name: "factor_state_file", Type: "string", Doc: "keep factors between runs; repeats read them only for users the System Log shows changed"},
 	},
 	Permissions: []connector.Permission{
 		{Name: ScopeUsers, Kind: "oauth-scope", For: []string{EvIdentities, EvMFA}, Doc: "or an SSWS token of a Read-Only Administrator"},
@@ -109,6 +111,10 @@ type Config struct {
 	// LogDir, when set, receives System Log events as JSON lines
 	// (okta-<tenant>.jsonl) for `firebreak detect`.
 	LogDir string `yaml:"log_dir"`
+	// FactorStateFile, when set, keeps each org's enrolled factors between
+	// runs: a repeat reads factors only for new users and users whose
+	// factors the System Log shows changed (user.mfa.factor.* events).
+	FactorStateFile string `yaml:"factor_state_file"`
 }
 
 // Validate checks the config, naming the entry.
@@ -147,10 +153,104 @@ var Definition = connector.Definition{Spec: Spec, New: connector.Build(New)}
 
 // Connector is an Okta evidence and event source.
 type Connector struct {
-	cfg  Config
-	env  connector.Env
-	http *connector.Client
-	orgs map[string]*org
+	cfg   Config
+	env   connector.Env
+	http  *connector.Client
+	orgs  map[string]*org
+	state *FactorState
+}
+
+// FactorState is each org's enrolled factors as of a run.
+type FactorState struct {
+	mu   sync.Mutex
+	Orgs map[string]*OrgFactors `json:"orgs"`
+}
+
+// OrgFactors is one org's factors by user id, read at At.
+type OrgFactors struct {
+	At    time.Time           `json:"at"`
+	Users map[string][]Factor `json:"users"`
+}
+
+func (s *FactorState) get(tenant string) *OrgFactors {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Orgs[tenant]
+}
+
+func (s *FactorState) set(tenant string, f *OrgFactors) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Orgs == nil {
+		s.Orgs = map[string]*OrgFactors{}
+	}
+	s.Orgs[tenant] = f
+}
+
+func (k *Connector) loadState() error {
+	k.state = &FactorState{}
+	if k.cfg.FactorStateFile == "" {
+		return nil
+	}
+	b, err := os.ReadFile(k.cfg.FactorStateFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("okta factor state: %w", err)
+	}
+	if err := json.Unmarshal(b, k.state); err != nil {
+		return fmt.Errorf("okta factor state %s: %w (delete it to read every user's factors)", k.cfg.FactorStateFile, err)
+	}
+	return nil
+}
+
+func (k *Connector) saveState() error {
+	if k.cfg.FactorStateFile == "" {
+		return nil
+	}
+	k.state.mu.Lock()
+	b, err := json.Marshal(k.state)
+	k.state.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteBytes(k.cfg.FactorStateFile, 0o600, b)
+}
+
+// factorChanges lists the users whose factors changed since (System Log
+// events user.mfa.factor.*, their User targets), with a minute's overlap
+// for the log's publication lag.
+func (k *Connector) factorChanges(ctx context.Context, o *org, since time.Time) (map[string]bool, error) {
+	q := url.Values{"since": {since.Add(-time.Minute).UTC().Format("2006-01-02T15:04:05.000Z")}, "limit": {"1000"}, "filter": {`eventType sw "user.mfa.factor"`}}
+	changed := map[string]bool{}
+	u := o.base + "/api/v1/logs?" + q.Encode()
+	seen := map[string]bool{}
+	for u != "" && !seen[u] {
+		seen[u] = true
+		var events []struct {
+			Target []struct {
+				ID   string `json:"id"`
+				Type string `json:"type"`
+			} `json:"target"`
+		}
+		h, err := k.http.JSON(ctx, connector.CallSpec{Tenant: o.Tenant, URL: u, Auth: k.auth(o), Permission: ScopeLogs}, &events)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range events {
+			for _, t := range e.Target {
+				if t.Type == "User" {
+					changed[t.ID] = true
+				}
+			}
+		}
+		if len(events) == 0 {
+			break
+		}
+		u = connector.LinkNext(h)
+	}
+	return changed, nil
 }
 
 var (
@@ -336,6 +436,9 @@ func (k *Connector) Collect(ctx context.Context, req connector.Request) (*connec
 		now = k.env.Now()
 	}
 	tenants := k.tenants(req.Only)
+	if err := k.loadState(); err != nil {
+		return nil, err
+	}
 	frag := &estate.Estate{}
 	var mu sync.Mutex
 	runs := connector.ForEachTenant(ctx, "okta", tenants, len(tenants), func(ctx context.Context, r *connector.TenantRun) {
@@ -352,7 +455,7 @@ func (k *Connector) Collect(ctx context.Context, req connector.Request) (*connec
 	frag.CollectionGap = connector.Gaps(runs)
 	slices.SortFunc(frag.Identities, func(a, b estate.Identity) int { return strings.Compare(a.ID, b.ID) })
 	slices.SortFunc(frag.Tools, func(a, b estate.Tool) int { return strings.Compare(a.ID, b.ID) })
-	return &connector.Evidence{Fragment: frag, Tenants: runs, Stats: k.http.Stats()}, nil
+	return &connector.Evidence{Fragment: frag, Tenants: runs, Stats: k.http.Stats()}, k.saveState()
 }
 
 func (k *Connector) tenants(only []string) []string {
@@ -375,14 +478,32 @@ func (k *Connector) collectOrg(ctx context.Context, o *org, r *connector.TenantR
 	}
 	r.Count("users", len(users))
 
-	// Factors, per user, bounded per org under Okta's concurrent limit.
+	// Factors, per user, bounded per org under Okta's concurrent limit;
+	// on a repeat only for new users and those the System Log shows
+	// changed.
 	factors := make([][]Factor, len(users))
 	ferrs := make([]error, len(users))
+	prev := k.state.get(o.Tenant)
+	var changed map[string]bool
+	if prev != nil {
+		var err error
+		if changed, err = k.factorChanges(ctx, o, prev.At); err != nil {
+			r.Notes = append(r.Notes, "reading every user's factors: "+err.Error())
+			prev = nil
+		}
+	}
 	sem := make(chan struct{}, k.cfg.FactorConcurrency)
 	var wg sync.WaitGroup
 	for i, u := range users {
 		if !enabled(u.Status) {
 			continue
+		}
+		if prev != nil && !changed[u.ID] {
+			if f, ok := prev.Users[u.ID]; ok {
+				factors[i] = f
+				r.Count("factors_kept", 1)
+				continue
+			}
 		}
 		wg.Add(1)
 		sem <- struct{}{}
@@ -403,6 +524,14 @@ func (k *Connector) collectOrg(ctx context.Context, o *org, r *connector.TenantR
 	}
 	if ferr != nil {
 		r.Gap(EvMFA, ScopeUsers, ferr, now)
+	} else {
+		st := &OrgFactors{At: now, Users: map[string][]Factor{}}
+		for i, u := range users {
+			if enabled(u.Status) {
+				st.Users[u.ID] = factors[i]
+			}
+		}
+		k.state.set(o.Tenant, st)
 	}
 
 	// Admin roles: users with role assignments, then each one's roles.

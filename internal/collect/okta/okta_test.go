@@ -315,3 +315,92 @@ func BenchmarkCollect200x500(b *testing.B) {
 		}
 	}
 }
+
+// TestFactorRepeat: with a factor state file, a repeat reads factors only
+// for the users the System Log shows changed; the others keep theirs.
+func TestFactorRepeat(t *testing.T) {
+	org := &oktatest.Org{Slug: "acme", Users: 60, Token: "t"}
+	srv := oktatest.NewServer(t, org)
+	state := filepath.Join(t.TempDir(), "okta-factors.json")
+	cfg := Config{Orgs: []OrgConfig{{Tenant: "acme", OrgURL: srv.URL("acme"), Token: connector.SecretRef{Env: "T"}}}, FactorStateFile: state}
+	env := fastEnv(map[string]string{"T": "t"})
+	k, _ := New(cfg, env)
+	if _, err := k.Collect(context.Background(), connector.Request{Now: testNow}); err != nil {
+		t.Fatal(err)
+	}
+	full := org.FactorCalls.Load()
+	if full != 58 { // 60 users, two of them disabled
+		t.Fatalf("first run read %d factor lists", full)
+	}
+	// User 3 enrols a push factor (a security question before: no MFA).
+	org.FactorTypes = map[int][]string{3: {"push"}}
+	ev := oktatest.Event("f1", testNow.Add(30*time.Minute).Format("2006-01-02T15:04:05.000Z"), "user.mfa.factor.activate", "SUCCESS", "user3@acme.example", "198.51.100.7")
+	ev["target"] = []any{map[string]any{"id": oktatest.UserID("acme", 3), "type": "User", "alternateId": "user3@acme.example"}}
+	org.Events = append(org.Events, ev)
+	k2, _ := New(cfg, env)
+	res, err := k2.Collect(context.Background(), connector.Request{Now: testNow.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := org.FactorCalls.Load() - full; n != 1 {
+		t.Errorf("repeat read %d factor lists, want 1", n)
+	}
+	var u3, u0 *estate.Identity
+	for i := range res.Fragment.Identities {
+		switch res.Fragment.Identities[i].ID {
+		case "acme/okta/user3@acme.example":
+			u3 = &res.Fragment.Identities[i]
+		case "acme/okta/user0@acme.example":
+			u0 = &res.Fragment.Identities[i]
+		}
+	}
+	if u3 == nil || !slices.Equal(u3.MFA.Methods, []estate.MFAMethod{estate.MFAPush}) || u0 == nil || len(u0.MFA.Methods) != 2 {
+		t.Errorf("after the repeat: user3 %+v user0 %+v", u3, u0)
+	}
+	if res.Tenants[0].Counts["factors_kept"] != 57 {
+		t.Errorf("counts %v", res.Tenants[0].Counts)
+	}
+}
+
+// BenchmarkRepeat200x500 is a repeat run over 200 orgs × 500 users with a
+// factor state file (after one full run, not timed): users and roles are
+// read again, factors only for users with user.mfa.factor.* events (none
+// here), 50 ms latency per call.
+//
+//	go test ./internal/collect/okta -run XXX -bench Repeat200 -benchtime=1x
+func BenchmarkRepeat200x500(b *testing.B) {
+	var orgs []*oktatest.Org
+	var oc []OrgConfig
+	vars := map[string]string{}
+	for i := range 200 {
+		slug := fmt.Sprintf("c%03d", i)
+		orgs = append(orgs, &oktatest.Org{Slug: slug, Users: 500, Token: "t" + slug, MaxConcurrent: 15})
+		vars["T"+slug] = "t" + slug
+	}
+	srv := oktatest.NewServer(b, orgs...)
+	srv.Latency = 50 * time.Millisecond
+	for _, o := range orgs {
+		oc = append(oc, OrgConfig{Tenant: o.Slug, OrgURL: srv.URL(o.Slug), Token: connector.SecretRef{Env: "T" + o.Slug}})
+	}
+	cfg := Config{Orgs: oc, FactorStateFile: filepath.Join(b.TempDir(), "factors.json")}
+	env := connector.Env{Getenv: func(k string) string { return vars[k] }, Concurrency: 1024}
+	k, _ := New(cfg, env)
+	if _, err := k.Collect(context.Background(), connector.Request{}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		k, _ := New(cfg, env)
+		start := time.Now()
+		ev, err := k.Collect(context.Background(), connector.Request{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range ev.Tenants {
+			if !r.OK() || r.Counts["users"] != 500 {
+				b.Fatalf("%s: %+v", r.Tenant, r)
+			}
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "s/run")
+		b.ReportMetric(float64(k.Stats().Calls), "calls")
+	}
+}

@@ -51,6 +51,11 @@ type Org struct {
 	MaxConcurrent int64
 	// HTML answers the users list with an HTML page (a proxy error).
 	HTML bool
+	// FactorTypes overrides the factors of a user index (one ACTIVE factor
+	// of each type given).
+	FactorTypes map[int][]string
+	// FactorCalls counts factor requests.
+	FactorCalls atomic.Int64
 
 	inFlight atomic.Int64
 }
@@ -175,6 +180,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, out)
 	case strings.HasPrefix(path, "/api/v1/users/") && strings.HasSuffix(path, "/factors"):
 		i := userIndex(slug, path)
+		o.FactorCalls.Add(1)
+		if ts, ok := o.FactorTypes[i]; ok {
+			var fs []any
+			for _, t := range ts {
+				fs = append(fs, factor(t, "OKTA", "ACTIVE"))
+			}
+			writeJSON(w, fs)
+			return
+		}
 		// Four answers, encoded once (keeps the fake's CPU out of the
 		// benchmark's way).
 		s.mu.Lock()
@@ -289,13 +303,46 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, o *Org, base strin
 			start++
 		}
 	}
-	end := min(start+limit, len(o.Events))
-	page := o.Events[start:end]
+	// filter=eventType sw "prefix" (the only filter the collector uses).
+	events := o.Events
+	if f := q.Get("filter"); f != "" {
+		prefix := strings.Trim(strings.TrimPrefix(f, "eventType sw "), `"`)
+		if !strings.HasPrefix(f, "eventType sw ") {
+			oktaError(w, 400, "E0000031", "Invalid search criteria.")
+			return
+		}
+		// The cursor counts positions in the filtered list.
+		var sel []map[string]any
+		for _, e := range o.Events {
+			if strings.HasPrefix(e["eventType"].(string), prefix) {
+				sel = append(sel, e)
+			}
+		}
+		events = sel
+		if q.Get("after") == "" && q.Get("since") != "" {
+			t, _ := time.Parse(time.RFC3339, q.Get("since"))
+			start = 0
+			for start < len(events) {
+				pub, _ := time.Parse(time.RFC3339, events[start]["published"].(string))
+				if !pub.Before(t) {
+					break
+				}
+				start++
+			}
+		}
+	}
+	start = min(start, len(events))
+	end := min(start+limit, len(events))
+	page := events[start:end]
 	if page == nil {
 		page = []map[string]any{}
 	}
 	w.Header().Add("Link", fmt.Sprintf(`<%s/api/v1/logs?%s>; rel="self"`, base, r.URL.RawQuery))
-	w.Header().Add("Link", fmt.Sprintf(`<%s/api/v1/logs?%s>; rel="next"`, base, url.Values{"after": {strconv.Itoa(end)}, "limit": {strconv.Itoa(limit)}}.Encode()))
+	next := url.Values{"after": {strconv.Itoa(end)}, "limit": {strconv.Itoa(limit)}}
+	if f := q.Get("filter"); f != "" {
+		next.Set("filter", f)
+	}
+	w.Header().Add("Link", fmt.Sprintf(`<%s/api/v1/logs?%s>; rel="next"`, base, next.Encode()))
 	writeJSON(w, page)
 }
 
