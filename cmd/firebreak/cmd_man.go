@@ -17,10 +17,12 @@ import (
 
 type manOptions struct {
 	output string
+	env    bool
 }
 
 func (o *manOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.output, "output", "o", "", "directory to write the pages to (firebreak.1, firebreak-assess.1, …); required")
+	fs.BoolVar(&o.env, "env", false, "print the table of FIREBREAK_* variables for every flag (Markdown) instead")
 }
 
 func newManCommand(g *globalOptions) *cobra.Command {
@@ -43,6 +45,10 @@ The packages install them into /usr/share/man/man1. Shell completions come from
 }
 
 func runMan(_ context.Context, o manOptions, root *cobra.Command, g *globalOptions) error {
+	if o.env {
+		fmt.Fprint(g.stdout, envTable(root))
+		return nil
+	}
 	if o.output == "" {
 		return usageError{fmt.Errorf("man needs -o DIR")}
 	}

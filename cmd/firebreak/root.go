@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -32,6 +33,8 @@ func (e usageError) Unwrap() error { return e.err }
 
 // globalOptions are shared by every verb.
 type globalOptions struct {
+	// env looks up FIREBREAK_… variables (os.LookupEnv when nil; tests set it).
+	env     func(string) (string, bool)
 	stdout  io.Writer
 	stderr  io.Writer
 	verbose bool
@@ -55,12 +58,16 @@ Exit codes:
 		Version:       version.Get().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyEnv(cmd, g.lookupEnv()); err != nil {
+				return err
+			}
 			level := slog.LevelWarn
 			if g.verbose {
 				level = slog.LevelDebug
 			}
 			g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			return nil
 		},
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
@@ -131,4 +138,11 @@ func isCobraUsage(err error) bool {
 		}
 	}
 	return false
+}
+
+func (g *globalOptions) lookupEnv() func(string) (string, bool) {
+	if g.env != nil {
+		return g.env
+	}
+	return os.LookupEnv
 }
