@@ -22,6 +22,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/firebreak-msp/firebreak/internal/detect"
+	"github.com/firebreak-msp/firebreak/internal/detect/tenantctx"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
@@ -216,8 +217,8 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 		if iopts.TenantMap == nil {
 			iopts.TenantMap = ingest.TenantMapFromEstate(est)
 		}
-		dopts.Tenants = detectTenants(est)
-		dopts.Placeholders = estatePlaceholders(est)
+		dopts.Tenants = tenantctx.Tenants(est)
+		dopts.Placeholders = tenantctx.Placeholders(est)
 	}
 	if o.placeholders != "" {
 		ph, err := loadPlaceholders(o.placeholders)

@@ -13,6 +13,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/detect"
+	"github.com/firebreak-msp/firebreak/internal/detect/tenantctx"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/evaluate"
 	"github.com/firebreak-msp/firebreak/internal/pipeline"
@@ -83,6 +84,10 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 	var mu sync.Mutex
 	var graph *trust.Graph
 	var graphOf *estate.Estate
+	// The detection context (account counts, benign networks, service
+	// accounts, placeholder values) of the latest estate assessed: detectors
+	// made after an assessment use it (those already running keep theirs).
+	var detOpts detect.Options
 	build := func(e *estate.Estate) (*trust.Graph, error) {
 		mu.Lock()
 		g, of := graph, graphOf
@@ -101,6 +106,9 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 	}
 	eng := &Engines{
 		Assess: func(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
+			mu.Lock()
+			detOpts = detect.Options{Tenants: tenantctx.Tenants(e), Placeholders: tenantctx.Placeholders(e)}
+			mu.Unlock()
 			mu.Lock()
 			g, of := graph, graphOf
 			mu.Unlock()
@@ -151,7 +159,10 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 			return trust.WriteHTML(out, g, trust.HTMLOptions{Title: title, Fragment: true})
 		},
 		NewDetector: func() (pipeline.Detector, error) {
-			de, err := detect.NewEngine(rules, detect.Options{})
+			mu.Lock()
+			o := detOpts
+			mu.Unlock()
+			de, err := detect.NewEngine(rules, o)
 			if err != nil {
 				return nil, err
 			}

@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/evaluate"
+	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -91,5 +94,49 @@ func TestEnginesAgreeWithCLI(t *testing.T) {
 	}
 	if d := cmp.Diff(cli.Report, svc, cmpopts.IgnoreFields(assess.Report{}, "Timing")); d != "" {
 		t.Errorf("CLI and service reports differ (-cli +service):\n%s", d)
+	}
+}
+
+// Detectors made after an assessment know the estate's tenants: failures
+// from a tenant's benign network do not count towards a spray.
+func TestDetectorUsesEstateTenants(t *testing.T) {
+	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant := e.Tenants[0].ID
+	e.Tenants[0].Detection.BenignNetworks = []string{"203.0.113.0/24"}
+	eng, err := NewEngines(EngineOptions{Clock: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spray := func() int {
+		t.Helper()
+		d, err := eng.NewDetector()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		t0 := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+		for i := range 12 {
+			ev := event.Event{Timestamp: t0.Add(time.Duration(i) * 20 * time.Second), Dataset: "entra.signin", Category: "authentication",
+				Outcome: event.OutcomeFailure, Reason: "bad_password", UserName: fmt.Sprintf("u%d@example.org", i), Tenant: tenant,
+				SourceIP: netip.MustParseAddr("203.0.113.5")}
+			for _, inc := range d.Process(&ev) {
+				if strings.Contains(inc.Title, "Password spray from one source") {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	if n := spray(); n == 0 {
+		t.Fatal("before any assessment: the spray raised nothing, want an incident")
+	}
+	if _, err := eng.Assess(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	if n := spray(); n != 0 {
+		t.Errorf("after the assessment: %d spray incidents from the tenant's benign network, want none", n)
 	}
 }
