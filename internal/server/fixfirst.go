@@ -2,8 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
@@ -104,16 +102,4 @@ func headingBars(results []assess.Result) []headingBar {
 		out = append(out, b)
 	}
 	return out
-}
-
-// stepPath renders a proof path as "a → b → c".
-func stepPath(from string, steps []trust.Step) string {
-	if len(steps) == 0 {
-		return ""
-	}
-	parts := []string{from}
-	for _, s := range steps {
-		parts = append(parts, fmt.Sprintf("%s (%s, %s)", s.To, s.Kind, s.Privilege))
-	}
-	return strings.Join(parts, " → ")
 }
