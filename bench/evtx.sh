@@ -12,7 +12,7 @@
 #      so it gets the smaller file; both rates are per record);
 #   3. memory: peak RSS of `firebreak detect` on a ~1 GB file (BIG records).
 #
-# Environment: RECORDS=300000 SMALL=20000 BIG=1900000 FIREBREAK=path
+# Environment: RECORDS=300000 SMALL=20000 BIG=1900000 FIREBREAK=path SKIP_COMPARE=1
 # Needs: go, /usr/bin/python3 with python3-evtx (apt-get install -y python3-evtx),
 # GNU time. Throughput is given per wall second and per CPU second (user+sys):
 # on a shared machine the CPU figure is the stable one.
@@ -43,17 +43,17 @@ for n in "$SMALL" "$RECORDS" "$BIG"; do
 done
 
 echo "## cross-check against python-evtx"
-/usr/bin/python3 bench/evtx_compare.py "$W/evtxdump" ../shared/data/evtx/*.evtx "$W/security-$SMALL.evtx" | grep -E '^total|differ$' | tail -7
+[ -n "${SKIP_COMPARE:-}" ] || /usr/bin/python3 bench/evtx_compare.py "$W/evtxdump" ../shared/data/evtx/*.evtx "$W/security-$SMALL.evtx" | grep -E '^total|differ$' | tail -7
 
 echo "## speed, one core"
 F="$W/security-$RECORDS.evtx"
 timed fb "${PIN[@]}" "$FB" detect -q --format json "$F" >"$W/fb.json"
-echo "firebreak detect, $RECORDS records ($(du -m "$F" | cut -f1) MB): wall ${WALL}s cpu ${CPU}s rss ${RSS_MB}MB -> $(rate "$RECORDS" "$WALL") records/s wall, $(rate "$RECORDS" "$CPU") per cpu-s"
+echo "firebreak detect, $RECORDS records ($(du -mL "$F" | cut -f1) MB): wall ${WALL}s cpu ${CPU}s rss ${RSS_MB}MB -> $(rate "$RECORDS" "$WALL") records/s wall, $(rate "$RECORDS" "$CPU") per cpu-s"
 FBW=$(rate "$RECORDS" "$WALL"); FBC=$(rate "$RECORDS" "$CPU")
-S="$W/security-$SMALL.evtx"
-timed fbs "${PIN[@]}" "$FB" detect -q --format json "$S" >/dev/null
+SF="$W/security-$SMALL.evtx"
+timed fbs "${PIN[@]}" "$FB" detect -q --format json "$SF" >/dev/null
 echo "firebreak detect, $SMALL records: wall ${WALL}s cpu ${CPU}s"
-timed py taskset -c 0 /usr/bin/python3 /usr/bin/evtx_dump.py "$S" >"$W/py.xml"
+timed py taskset -c 0 /usr/bin/python3 /usr/bin/evtx_dump.py "$SF" >"$W/py.xml"
 PYW=$(rate "$SMALL" "$WALL"); PYC=$(rate "$SMALL" "$CPU")
 echo "evtx_dump.py, $SMALL records: wall ${WALL}s cpu ${CPU}s -> $PYW records/s wall, $PYC per cpu-s"
 echo "ratio firebreak detect / evtx_dump.py: $(python3 -c "print(round($FBW/$PYW))")x wall, $(python3 -c "print(round($FBC/$PYC))")x cpu"
@@ -61,4 +61,4 @@ echo "ratio firebreak detect / evtx_dump.py: $(python3 -c "print(round($FBW/$PYW
 echo "## memory"
 B="$W/security-$BIG.evtx"
 timed big "${PIN[@]}" "$FB" detect -q --format json "$B" >/dev/null
-echo "firebreak detect, $BIG records ($(du -m "$B" | cut -f1) MB): wall ${WALL}s cpu ${CPU}s peak RSS ${RSS_MB}MB -> $(rate "$BIG" "$CPU") records per cpu-s"
+echo "firebreak detect, $BIG records ($(du -mL "$B" | cut -f1) MB): wall ${WALL}s cpu ${CPU}s peak RSS ${RSS_MB}MB -> $(rate "$BIG" "$CPU") records per cpu-s"

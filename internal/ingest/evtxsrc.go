@@ -66,7 +66,7 @@ func (r *Reader) nextEVTX(ev *event.Event) error {
 		switch res {
 		case resEvent:
 			r.st.Parsed++
-			r.st.programBytes(s.p.program()).Parsed++
+			r.progStats(s.p.program()).Parsed++
 			ev.File = r.name
 			ev.Line = int64(rec.ID)
 			ev.Offset = rec.Offset
@@ -79,7 +79,7 @@ func (r *Reader) nextEVTX(ev *event.Event) error {
 			return nil
 		case resIgnored:
 			r.st.Ignored++
-			r.st.programBytes(s.p.program()).Ignored++
+			r.progStats(s.p.program()).Ignored++
 		default:
 			r.bad(int64(rec.ID), why, nil)
 			r.programBad(s.p.program(), int64(rec.ID), why, nil)

@@ -245,16 +245,19 @@ type Reader struct {
 	closer io.Closer
 	format string
 
-	lines  *lineReader
-	evtx   *evtxSource  // binary .evtx input
-	xml    *xmlSource   // rendered event XML input
-	pre    bool         // syslog: skip lines no parser can use
-	doc    *docSplitter // JSON document mode (array or {"value": [...]})
-	sub    *docSplitter // expanding one line that holds a whole document
-	subLn  int64
-	subOff int64
-	p      recordParser
-	st     Stats
+	lines *lineReader
+	evtx  *evtxSource // binary .evtx input
+	xml   *xmlSource  // rendered event XML input
+	pre   bool        // syslog: skip lines no parser can use
+
+	lastProg  []byte        // program of the last record …
+	lastStats *ProgramStats // … and its counters (consecutive records often share one)
+	doc       *docSplitter  // JSON document mode (array or {"value": [...]})
+	sub       *docSplitter  // expanding one line that holds a whole document
+	subLn     int64
+	subOff    int64
+	p         recordParser
+	st        Stats
 }
 
 // Open opens a file ("-" is stdin) and returns a Reader. gzip is detected
@@ -455,7 +458,7 @@ func (r *Reader) Next(ev *event.Event) error {
 		switch res {
 		case resEvent:
 			r.st.Parsed++
-			r.st.programBytes(prog).Parsed++
+			r.progStats(prog).Parsed++
 			ev.File = r.name
 			ev.Line = line
 			ev.Offset = off
@@ -465,7 +468,7 @@ func (r *Reader) Next(ev *event.Event) error {
 			return nil
 		case resIgnored:
 			r.st.Ignored++
-			r.st.programBytes(prog).Ignored++
+			r.progStats(prog).Ignored++
 		default:
 			r.bad(line, why, rec)
 			r.programBad(prog, line, why, rec)
@@ -534,6 +537,18 @@ func isReadErr(err error) bool {
 	return errors.As(err, &re)
 }
 
+// progStats returns the counters of program name, remembering the last
+// one so that a run of lines from one program costs no map lookup.
+func (r *Reader) progStats(name []byte) *ProgramStats {
+	if r.lastStats != nil && string(name) == string(r.lastProg) {
+		return r.lastStats
+	}
+	p := r.st.programBytes(name)
+	r.lastProg = append(r.lastProg[:0], name...)
+	r.lastStats = p
+	return p
+}
+
 // programParser is implemented by parsers that know which program wrote
 // the last record (syslog tag, journald identifier, Windows event id).
 type programParser interface {
@@ -541,7 +556,7 @@ type programParser interface {
 }
 
 func (r *Reader) programBad(prog []byte, line int64, why string, rec []byte) {
-	p := r.st.programBytes(prog)
+	p := r.progStats(prog)
 	p.Unparsed++
 	if len(p.Samples) < maxProgramSamples {
 		if why == "" {

@@ -30,6 +30,7 @@ type pamDedup struct {
 	failedHosts map[string]bool     // host+program pairs that write their own failure lines
 	counted     map[string]struct{} // host+pid of PAM failures counted, awaiting the program's line
 	key         []byte
+	recent      [64]string // direct-mapped cache of failedHosts' keys (no map lookup per "Failed" line)
 }
 
 const pamDedupMax = 4096
@@ -57,16 +58,25 @@ func (d *pamDedup) pam(host, svc, pid []byte, ev *event.Event) {
 // failed notes a program's own failure line and demotes it to a
 // companion when its attempt was already counted through PAM.
 func (d *pamDedup) failed(host, svc, pid []byte, ev *event.Event) {
-	if !d.failedHosts[string(d.keyOf(host, svc))] {
-		if d.failedHosts == nil || len(d.failedHosts) >= pamDedupMax {
-			d.failedHosts = map[string]bool{}
+	k := d.keyOf(host, svc)
+	var h uint32 = 2166136261
+	for _, c := range k {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	if slot := &d.recent[h&63]; *slot != string(k) {
+		if !d.failedHosts[string(k)] {
+			if d.failedHosts == nil || len(d.failedHosts) >= pamDedupMax {
+				d.failedHosts = map[string]bool{}
+				d.recent = [64]string{}
+			}
+			d.failedHosts[string(k)] = true
 		}
-		d.failedHosts[string(d.keyOf(host, svc))] = true
+		*slot = string(k)
 	}
 	if len(pid) == 0 || len(d.counted) == 0 {
 		return
 	}
-	k := d.keyOf(host, pid)
+	k = d.keyOf(host, pid)
 	if _, ok := d.counted[string(k)]; ok {
 		delete(d.counted, string(k))
 		ev.Outcome = event.OutcomeUnknown

@@ -231,7 +231,7 @@ func (r *Reader) nextXML(ev *event.Event) error {
 		switch res {
 		case resEvent:
 			r.st.Parsed++
-			r.st.programBytes(s.p.program()).Parsed++
+			r.progStats(s.p.program()).Parsed++
 			ev.File = r.name
 			ev.Line = s.n
 			ev.Offset = r.lines.pos
@@ -244,7 +244,7 @@ func (r *Reader) nextXML(ev *event.Event) error {
 			return nil
 		case resIgnored:
 			r.st.Ignored++
-			r.st.programBytes(s.p.program()).Ignored++
+			r.progStats(s.p.program()).Ignored++
 		default:
 			r.bad(s.n, why, rec)
 			r.programBad(s.p.program(), s.n, why, rec)
