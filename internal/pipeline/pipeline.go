@@ -79,6 +79,10 @@ type Pipeline struct {
 	skip     map[int64]struct{}
 	live     map[int64]struct{} // replayed events never detected before (committed here since New)
 
+	// late holds events older than the live horizon until the next
+	// back-fill pass (Run's goroutine only).
+	late []event.Event
+
 	// horizon is the live detector's horizon in Unix ns (math.MinInt64:
 	// none yet), published by Run's goroutine for Commit's estimate.
 	horizon atomic.Int64
@@ -443,6 +447,7 @@ func (p *Pipeline) Run(ctx context.Context, det Detector) {
 				p.sync(wctx, det)
 			}
 		case <-tick.C:
+			p.flushLate(wctx)
 			p.sync(wctx, det)
 		case <-ctx.Done():
 			ctx := wctx
@@ -451,6 +456,7 @@ func (p *Pipeline) Run(ctx context.Context, det Detector) {
 				case b := <-p.q:
 					p.detect(ctx, b)
 				default:
+					p.flushLate(ctx)
 					p.Handle(ctx, det.Flush())
 					p.sync(ctx, det)
 					return
@@ -463,7 +469,6 @@ func (p *Pipeline) Run(ctx context.Context, det Detector) {
 func (p *Pipeline) detect(ctx context.Context, b queued) {
 	start := time.Now()
 	hz, _ := p.det.(horizoner)
-	var late []event.Event
 	evs := b.evs
 	for i := range evs {
 		if len(p.skip) > 0 && b.ids != nil {
@@ -473,15 +478,15 @@ func (p *Pipeline) detect(ctx context.Context, b queued) {
 			}
 		}
 		if hz != nil && !evs[i].Timestamp.IsZero() && evs[i].Timestamp.Before(hz.Horizon()) {
-			late = append(late, evs[i])
+			p.late = append(p.late, evs[i])
+			if len(p.late) >= maxBackfill {
+				p.flushLate(ctx)
+			}
 			continue
 		}
 		p.Handle(ctx, p.det.Process(&evs[i]))
 	}
 	p.publishHorizon()
-	if len(late) > 0 {
-		p.backfill(ctx, late)
-	}
 	p.o.Metrics.DetectSeconds.Observe(time.Since(start).Seconds())
 	p.o.Metrics.EventsDetected.Add(float64(len(evs)))
 	p.o.Metrics.QueueDepth.Set(float64(len(p.q)))
@@ -494,6 +499,20 @@ func (p *Pipeline) publishHorizon() {
 			p.horizon.Store(t.UnixNano())
 		}
 	}
+}
+
+// flushLate runs a back-fill pass over the late events gathered since the
+// last one. Run calls it at every sync tick (so late events wait at most
+// syncEvery), when maxBackfill are waiting, and at shutdown: under a
+// stream of back-filled logs one pass covers many queued batches, which
+// finds correlations across them and writes each incident once.
+func (p *Pipeline) flushLate(ctx context.Context) {
+	if len(p.late) == 0 {
+		return
+	}
+	p.backfill(ctx, p.late)
+	clear(p.late)
+	p.late = p.late[:0]
 }
 
 // backfill detects events older than the live horizon with a fresh engine

@@ -62,6 +62,10 @@ func TestEventTime(t *testing.T) {
 		t.Fatalf("second commit: %+v %v", tr, err)
 	}
 	p.detect(ctx, <-p.q)
+	if len(backfills) != 0 {
+		t.Error("a back-fill pass ran before the sync tick")
+	}
+	p.flushLate(ctx)
 	if len(live.seen) != 3 || live.seen[2] != now {
 		t.Errorf("live detector saw %v, want the three events within the skew and the horizon, the last at the receive clock", live.seen)
 	}
