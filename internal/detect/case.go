@@ -150,3 +150,14 @@ func (inc *Incident) Label() string {
 	}
 	return inc.Rule
 }
+
+// SortRecent orders cases for triage, as the dashboard and the API list
+// them: most severe first, then the most recently active.
+func SortRecent(cs []Case) {
+	slices.SortStableFunc(cs, func(a, b Case) int {
+		if d := LevelRank(b.Severity) - LevelRank(a.Severity); d != 0 {
+			return d
+		}
+		return b.Last.Compare(a.Last)
+	})
+}

@@ -221,6 +221,9 @@ type RuleOptions struct {
 	// List names fields whose values (with counts, capped) the rule's
 	// incidents list, e.g. a distributed spray's sources and users.
 	List []string
+	// Response is what to do about the rule's incidents, in order
+	// (response: [steps]): the dashboard shows it on a case.
+	Response []string
 }
 
 // Relative is a threshold relative to the number of accounts in the tenant:
@@ -717,8 +720,10 @@ func (p *ruleParser) parseOptions(n *yaml.Node) error {
 			o.Relative, err = parseRelative(v)
 		case "list":
 			o.List, err = stringList(v)
+		case "response":
+			o.Response, err = stringList(v)
 		default:
-			return p.errf(k, "%s.%s: unknown option (want scope, suppress_for, max_groups, max_values, allowed_lateness, group-by, escalates, relative_to_accounts, list)", OptionsKey, k.Value)
+			return p.errf(k, "%s.%s: unknown option (want scope, suppress_for, max_groups, max_values, allowed_lateness, group-by, escalates, relative_to_accounts, list, response)", OptionsKey, k.Value)
 		}
 		if err != nil {
 			return p.errf(v, "%s.%s: %v", OptionsKey, k.Value, err)

@@ -433,6 +433,7 @@ func (s *Server) handleAPICases(w http.ResponseWriter, r *http.Request, p *auth.
 		dets = append(dets, pipeline.Detection(&incs[i]))
 	}
 	cases := detect.Cases(dets)
+	detect.SortRecent(cases) // the dashboard's order: most severe, then most recent
 	if cases == nil {
 		cases = []detect.Case{}
 	}

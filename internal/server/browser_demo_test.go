@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -174,6 +175,75 @@ func TestBrowserDemo(t *testing.T) {
 	}
 	if tops[0] > 900 {
 		t.Errorf("fix first starts at y=%.0f, below the first screen", tops[0])
+	}
+	// Cases, not rows: one row per attacker, most severe first then most
+	// recent, the attacker's address or account in the row, rule names (no
+	// rule UUIDs) under the title, and the table within the window.
+	step("cases", chromedp.Navigate(base+"/incidents"), chromedp.WaitVisible(chromedp.ID("incidents")))
+	type caseRowDOM struct {
+		Sev, Last, Text, Attacker string
+	}
+	rows, err := chromedp.Run(bctx, chromedp.Evaluate[[]caseRowDOM](`[...document.querySelectorAll('#incidents tbody tr[data-sev]')].map(r => ({Sev: r.dataset.sev, Last: r.dataset.last, Text: r.querySelector('th').innerText, Attacker: r.querySelector('td code').innerText}))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) < 2 {
+		t.Fatalf("cases list: %d rows", len(rows))
+	}
+	rank := map[string]int{"informational": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+	uuid := regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	for i, r := range rows {
+		if uuid.MatchString(r.Text) {
+			t.Errorf("case row %d shows a rule UUID: %q", i, r.Text)
+		}
+		if r.Attacker == "" {
+			t.Errorf("case row %d has no attacker", i)
+		}
+		if i > 0 {
+			p := rows[i-1]
+			if rank[p.Sev] < rank[r.Sev] || (p.Sev == r.Sev && p.Last < r.Last) {
+				t.Errorf("case rows %d, %d out of order: %s %s then %s %s", i-1, i, p.Sev, p.Last, r.Sev, r.Last)
+			}
+		}
+	}
+	noOverflow := func(where string) {
+		t.Helper()
+		w, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](`[document.documentElement.scrollWidth, window.innerWidth]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w[0] > w[1] {
+			t.Errorf("%s scrolls sideways: content %.0f px wide, window %.0f", where, w[0], w[1])
+		}
+	}
+	noOverflow("cases list")
+	shot("cases")
+	step("open the first case", chromedp.Click(chromedp.CSS(`#incidents tbody tr a[href^="/cases/"]`)), chromedp.WaitVisible(chromedp.ID("rules-h")))
+	got, err := chromedp.Run(bctx, chromedp.Evaluate[[]int](`[document.querySelectorAll('ol.steps li').length, document.querySelectorAll('select#assignee option[value="admin"]').length, document.querySelectorAll('a[href^="/events?"]').length]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] == 0 || got[1] != 1 || got[2] == 0 {
+		t.Errorf("case page: %d response steps, admin in the assignee select %d times, %d links to the events search", got[0], got[1], got[2])
+	}
+	noOverflow("case page")
+	shot("case")
+	step("acknowledge the case", chromedp.Click(chromedp.ID("case-ack")), chromedp.WaitVisible(chromedp.ID("rules-h")), chromedp.WaitNotPresent(chromedp.ID("case-ack")))
+	if st, err := chromedp.Run(bctx, chromedp.Text(chromedp.ID("case-status"))); err != nil || st != "acknowledged" {
+		t.Errorf("case status after acknowledge: %q %v", st, err)
+	}
+	step("cases again", chromedp.Navigate(base+"/incidents"), chromedp.WaitVisible(chromedp.ID("incidents")))
+	box, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('#incidents tbody input[type=checkbox]').id`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step("bulk acknowledge", chromedp.Click(chromedp.ID(box)), chromedp.Click(chromedp.ID("bulk-ack")), chromedp.WaitNotPresent(chromedp.ID(box)), chromedp.WaitVisible(chromedp.ID("incidents")))
+	after, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#incidents tbody tr[data-sev]').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != len(rows)-2 {
+		t.Errorf("open cases after acknowledging two: %d, want %d", after, len(rows)-2)
 	}
 	// The public verify page needs no account.
 	step("verify page", chromedp.Navigate(base+"/verify"), chromedp.WaitVisible(chromedp.ID("v-h")))

@@ -3,7 +3,10 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/firebreak-msp/firebreak/internal/detect"
@@ -73,5 +76,59 @@ func TestAPICases(t *testing.T) {
 	}
 	if c := find(all.Cases, "source.ip=203.0.113.66"); c == nil || len(c.IncidentIDs) != 3 || len(c.Tenants) != 2 {
 		t.Errorf("MSP view of the attacker: %+v", c)
+	}
+}
+
+// The incidents page lists cases (detect.Cases): the two incidents of one
+// attacker are one row linking to its case page; bulk acknowledge ticks a
+// case and acknowledges each of its open incidents; the case page offers
+// the users who may handle incidents as assignees (a select) and assigns
+// every incident of the case.
+func TestCasesPageAndBulkAcknowledge(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, id := range []string{"spray-1", "success-1"} {
+		in := store.Incident{ID: id, Tenant: tenantA, Tenants: []string{tenantA}, Rule: "r-" + id, Title: "Title " + id, Severity: map[string]string{"spray-1": "high", "success-1": "critical"}[id],
+			Key: map[string]string{"source.ip": "198.51.100.7"}, Status: store.StatusOpen, First: f.clk.now(), Last: f.clk.now(), Count: 4}
+		if _, _, err := f.st.UpsertIncident(ctx, &in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var caseID string
+	for _, c := range detect.Cases([]*detect.Incident{{ID: "x", Key: map[string]string{"source.ip": "198.51.100.7"}}}) {
+		caseID = c.ID
+	}
+	a := f.client()
+	a.login("analyst1")
+	_, page := a.do("GET", "/incidents", nil, nil)
+	if n := strings.Count(page, `href="/cases/`+caseID+`"`); n != 1 {
+		t.Fatalf("incidents page links case %s %d times, want 1 row", caseID, n)
+	}
+	for _, want := range []string{"198.51.100.7", "source address", `href="/incidents/spray-1"`, `href="/incidents/success-1"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("cases list lacks %q", want)
+		}
+	}
+	_, cp := a.do("GET", "/cases/"+caseID, nil, nil)
+	if !strings.Contains(cp, `<select id="assignee"`) || !strings.Contains(cp, `<option value="analyst1"`) || strings.Contains(cp, `<option value="viewer-a"`) {
+		t.Errorf("case page assignee select: want handlers (analyst1), not viewers")
+	}
+	if resp, body := a.form("/cases/"+caseID, url.Values{"action": {"assign"}, "assignee": {"analyst1"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("assign: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := a.form("/incidents/acknowledge", url.Values{"case": {caseID}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("bulk acknowledge: %d %s", resp.StatusCode, body)
+	}
+	for _, id := range []string{"spray-1", "success-1"} {
+		inc, err := f.st.GetIncident(ctx, store.AllTenants(), id)
+		if err != nil || inc.Status != store.StatusAcknowledged || inc.Assignee != "analyst1" {
+			t.Errorf("%s after assign and bulk acknowledge: %+v %v", id, inc, err)
+		}
+	}
+	if inc, _ := f.st.GetIncident(ctx, store.AllTenants(), f.incA); inc.Status != store.StatusOpen {
+		t.Errorf("bulk acknowledge touched another case's incident: %s", inc.Status)
+	}
+	if resp, _ := a.form("/incidents/acknowledge", url.Values{"case": {"nope"}}); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("bulk acknowledge of an unknown case: %d, want 404", resp.StatusCode)
 	}
 }

@@ -28,6 +28,7 @@ func (s *Server) compose(eng *worker.Engines) error {
 	var newDetector func() (pipeline.Detector, error)
 	if eng != nil {
 		newDetector = eng.NewDetector
+		s.rules = ruleIndex(eng.Rules)
 	}
 	popts := pipeline.Options{Store: s.st, Metrics: s.metrics, Log: s.log, Now: s.now, Queue: s.cfg.Ingest.Queue, Notify: notifier, Detect: newDetector != nil && s.cfg.HasRole(config.RoleDetect),
 		MaxSkew: s.cfg.Ingest.MaxSkew, NewDetector: newDetector}

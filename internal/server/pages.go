@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -105,6 +106,7 @@ type overviewPage struct {
 	RunAt        time.Time
 	RunID        int64
 	Trend        sparkline
+	ScoreChart   *svgChart
 	Tenants      []tenantRow
 	Incidents    []store.Incident
 	SPOFs        []store.BlastRank
@@ -119,6 +121,19 @@ type overviewPage struct {
 	FixTotal int
 	Plan     *fixPlan
 	Headings []headingBar
+}
+
+// scoreChart draws a subject's score per assessment run (0..100) as a line
+// chart up to asOf, the time of the latest run.
+func scoreChart(pts []store.ScorePoint, name string) *svgChart {
+	if len(pts) == 0 {
+		return nil
+	}
+	ps := make([]chartPoint, len(pts))
+	for i, p := range pts {
+		ps[i] = chartPoint{At: p.At, Value: math.Round(p.Score.Score)}
+	}
+	return lineChart(map[string][]chartPoint{name: ps}, []string{name}, 100, "Score per assessment", pts[len(pts)-1].At)
 }
 
 func makeSparkline(pts []store.ScorePoint) sparkline {
@@ -241,6 +256,7 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 		return err
 	}
 	pg.Trend = makeSparkline(hist)
+	pg.ScoreChart = scoreChart(hist, pg.HeadName)
 	if b, err := s.latestBlast(ctx, p.Scope); err == nil {
 		pg.SPOFs = b.Ranking[:min(len(b.Ranking), 10)]
 		if plan := planOf(b); plan != nil {
@@ -279,18 +295,19 @@ type accessRow struct {
 
 type tenantPage struct {
 	pageBase
-	Tenant    store.Tenant
-	Score     assess.Score
-	HasScore  bool
-	Trend     sparkline
-	History   []store.ScorePoint
-	Failing   []controlView
-	Other     []controlView
-	Passing   []controlView
-	Incidents []store.Incident
-	Access    []accessRow
-	Blast     []store.BlastRank
-	RunAt     time.Time
+	Tenant     store.Tenant
+	Score      assess.Score
+	HasScore   bool
+	Trend      sparkline
+	ScoreChart *svgChart
+	History    []store.ScorePoint
+	Failing    []controlView
+	Other      []controlView
+	Passing    []controlView
+	Incidents  []store.Incident
+	Access     []accessRow
+	Blast      []store.BlastRank
+	RunAt      time.Time
 }
 
 func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
@@ -344,6 +361,7 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	}
 	pg.History = hist
 	pg.Trend = makeSparkline(hist)
+	pg.ScoreChart = scoreChart(hist, id)
 	incs, err := s.st.ListIncidents(ctx, ts, store.IncidentFilter{Tenant: id, Limit: 50})
 	if err != nil {
 		return err
@@ -561,11 +579,14 @@ func (s *Server) warmMatrix(ctx context.Context, runID int64) {
 
 type incidentsPage struct {
 	pageBase
-	Incidents []store.Incident
-	Status    string
-	Severity  string
-	Tenant    string
-	CanHandle bool
+	Cases         []caseRow
+	IncidentCount int
+	Status        string
+	Severity      string
+	Tenant        string
+	Filtered      bool
+	CanHandle     bool
+	Hist          *svgChart // incidents opened per hour/day
 }
 
 // incidentFilter reads the filter from the query; a tenant-scoped caller's
@@ -582,31 +603,48 @@ func (s *Server) incidentFilter(r *http.Request, p *auth.Principal) store.Incide
 	return f
 }
 
-func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	ctx := r.Context()
+// casesPage lists the cases (incidents grouped by attacker) the filter
+// selects; without a status the open ones, the cases that need attention.
+func (s *Server) casesPage(r *http.Request, p *auth.Principal) (*incidentsPage, error) {
+	q := r.URL.Query()
 	f := s.incidentFilter(r, p)
-	if !r.URL.Query().Has("status") {
-		f.Status = ""
+	if !q.Has("status") {
+		f.Status = store.StatusOpen
 	}
-	incs, err := s.st.ListIncidents(ctx, p.Scope, f)
+	f.Limit = 1000
+	incs, err := s.st.ListIncidents(r.Context(), p.Scope, f)
+	if err != nil {
+		return nil, err
+	}
+	pg := &incidentsPage{Cases: s.caseRows(incs), IncidentCount: len(incs), Status: cmp.Or(f.Status, "all"), Severity: f.Severity, Tenant: f.Tenant,
+		Filtered: q.Get("severity") != "" || q.Get("tenant") != "" || f.Status != "", CanHandle: p.Can(auth.AccessIncident)}
+	times := make([]time.Time, len(incs))
+	for i := range incs {
+		times[i] = incs[i].First
+	}
+	pg.Hist = hourHistogram(times, "Incidents opened per hour")
+	return pg, nil
+}
+
+func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	pg, err := s.casesPage(r, p)
 	if err != nil {
 		return err
 	}
-	pg := &incidentsPage{pageBase: s.basePage(ctx, p, "Incidents", "incidents"), Incidents: incs, Status: f.Status, Severity: f.Severity, Tenant: f.Tenant}
-	pg.CanHandle = p.Can(auth.AccessIncident)
+	pg.pageBase = s.basePage(r.Context(), p, "Cases", "incidents")
 	return s.render(w, r, "incidents", pg)
 }
 
-// handleIncidentRows serves the incidents table body for live refresh.
+// handleIncidentRows serves the cases table body for live refresh.
 func (s *Server) handleIncidentRows(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	incs, err := s.st.ListIncidents(r.Context(), p.Scope, s.incidentFilter(r, p))
+	pg, err := s.casesPage(r, p)
 	if err != nil {
 		return err
 	}
 	t := s.pages["incidents"]
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	return t.ExecuteTemplate(w, "rows", incs)
+	return t.ExecuteTemplate(w, "rows", pg)
 }
 
 type incidentPage struct {

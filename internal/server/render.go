@@ -47,7 +47,7 @@ type errorPage struct {
 	Message string
 }
 
-var pageNames = []string{"login", "totp", "error", "overview", "tenant", "matrix", "incidents", "incident", "blast", "events", "settings", "audit", "graph", "account", "attest", "verify", "collectors"}
+var pageNames = []string{"login", "totp", "error", "overview", "tenant", "matrix", "incidents", "incident", "blast", "events", "settings", "audit", "graph", "account", "attest", "verify", "collectors", "case"}
 
 func templateFuncs() template.FuncMap {
 	return template.FuncMap{
@@ -98,9 +98,12 @@ func templateFuncs() template.FuncMap {
 		"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 		"join":  strings.Join,
 		"add":   func(a, b int) int { return a + b },
-		"list":  func(s ...string) []string { return s },
-		"mul":   func(a, b int) int { return a * b },
-		"addf":  func(a, b float64) float64 { return a + b },
+		"fieldLabel": func(f string) string {
+			return map[string]string{"source.ip": "source address", "user.name": "account", "workstation": "workstation", "host.name": "host", "console": "RMM console", "tenant": "whole tenant", "key": "key"}[f]
+		},
+		"list": func(s ...string) []string { return s },
+		"mul":  func(a, b int) int { return a * b },
+		"addf": func(a, b float64) float64 { return a + b },
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"encoding/base64"
 	"errors"
+	"github.com/firebreak-msp/firebreak/internal/detect"
 	"html/template"
 	"io"
 	"log/slog"
@@ -57,6 +58,7 @@ type Server struct {
 	popts       pipeline.Options
 	newDetector func() (pipeline.Detector, error)
 	pipe        *pipeline.Pipeline
+	rules       map[string]*detect.Rule // the loaded detection rules by id and name (case pages)
 	work        *worker.Worker
 	intake      *intake.Intake
 	tools       *integrations.Runner // connectors: RMM, IT Glue, PSA, SIEM

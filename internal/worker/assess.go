@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/firebreak-msp/firebreak/internal/detect"
 	"io"
 	"strconv"
 	"sync"
@@ -35,6 +36,10 @@ type Engines struct {
 	Graph func(e *estate.Estate) (*trust.Graph, error)
 	// NewDetector returns a fresh detection engine.
 	NewDetector func() (pipeline.Detector, error)
+	// Rules are the detection rules the engines load (built-in, firebreak's
+	// own and the configured directories): their metadata (description,
+	// response steps) explains incidents on the dashboard.
+	Rules []*detect.Rule
 
 	mu sync.Mutex // serialises assessment runs
 }

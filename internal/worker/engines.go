@@ -105,6 +105,7 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 		return g, nil
 	}
 	eng := &Engines{
+		Rules: rules,
 		Assess: func(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
 			mu.Lock()
 			detOpts = detect.Options{Tenants: tenantctx.Tenants(e), Placeholders: tenantctx.Placeholders(e)}

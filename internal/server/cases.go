@@ -1,0 +1,242 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/auth"
+	"github.com/firebreak-msp/firebreak/internal/detect"
+	"github.com/firebreak-msp/firebreak/internal/pipeline"
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+// Cases on the dashboard (issue 15): the incidents a caller may see grouped
+// by attacker with detect.Cases (the derivation the CLI and the API use),
+// most severe first, then the most recently active (detect.SortRecent).
+
+// caseRow is one case with the handling state of its incidents.
+type caseRow struct {
+	detect.Case
+	Status    string     // open when any incident is open, else acknowledged when any is, else resolved
+	Assignee  string     // the assignee its incidents share ("" when none or mixed)
+	Rules     []caseRule // every rule it tripped, one link per incident
+	OpenIDs   []string   // its open incidents (bulk acknowledge)
+	EventsURL string     // the events search for its attacker
+}
+
+// caseRule is one incident of a case: the rule it tripped, named for people.
+type caseRule struct {
+	ID, Label, Severity, Status string
+	Rule                        *detect.Rule // nil when the rule is not loaded here
+	Incident                    *detect.Incident
+}
+
+// ruleIndex maps rule ids and names to the loaded rules.
+func ruleIndex(rules []*detect.Rule) map[string]*detect.Rule {
+	m := make(map[string]*detect.Rule, 2*len(rules))
+	for _, r := range rules {
+		if r.ID != "" {
+			m[r.ID] = r
+		}
+		if r.Name != "" {
+			m[r.Name] = r
+		}
+	}
+	return m
+}
+
+// caseRows groups incs into cases in triage order.
+func (s *Server) caseRows(incs []store.Incident) []caseRow {
+	byID := make(map[string]*store.Incident, len(incs))
+	dets := make([]*detect.Incident, 0, len(incs))
+	for i := range incs {
+		byID[incs[i].ID] = &incs[i]
+		dets = append(dets, pipeline.Detection(&incs[i]))
+	}
+	cases := detect.Cases(dets)
+	detect.SortRecent(cases)
+	out := make([]caseRow, 0, len(cases))
+	for _, c := range cases {
+		row := caseRow{Case: c, EventsURL: eventsURL(c)}
+		rank := map[string]int{store.StatusOpen: 3, store.StatusAcknowledged: 2, store.StatusResolved: 1}
+		assignees := map[string]bool{}
+		for _, d := range c.Incidents {
+			in := byID[d.ID]
+			if in == nil {
+				continue
+			}
+			if rank[in.Status] > rank[row.Status] {
+				row.Status = in.Status
+			}
+			if in.Status == store.StatusOpen {
+				row.OpenIDs = append(row.OpenIDs, in.ID)
+			}
+			assignees[in.Assignee] = true
+			r := s.rules[d.Rule]
+			if r == nil && d.RuleName != "" {
+				r = s.rules[d.RuleName]
+			}
+			row.Rules = append(row.Rules, caseRule{ID: in.ID, Label: d.Label(), Severity: in.Severity, Status: in.Status, Rule: r, Incident: d})
+		}
+		if len(assignees) == 1 {
+			for a := range assignees {
+				row.Assignee = a
+			}
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// eventsURL is the events search that shows a case's attacker.
+func eventsURL(c detect.Case) string {
+	v := url.Values{}
+	switch c.Field {
+	case "source.ip":
+		v.Set("source_ip", c.Value)
+	case "user.name":
+		v.Set("user", c.Value)
+	case "workstation", "host.name":
+		v.Set("host", c.Value)
+	}
+	if len(c.Tenants) == 1 {
+		v.Set("tenant", c.Tenants[0])
+	}
+	if !c.First.IsZero() {
+		v.Set("from", c.First.Add(-time.Hour).UTC().Format(time.RFC3339))
+		v.Set("to", c.Last.Add(time.Hour).UTC().Format(time.RFC3339))
+	}
+	return "/events?" + v.Encode()
+}
+
+// ---------------------------------------------------------------------------
+// The case page
+
+type casePage struct {
+	pageBase
+	Case      caseRow
+	Timeline  []sampleView
+	Users     []string // who an analyst may assign the case to
+	CanHandle bool
+	Hist      *svgChart // events per hour from its samples
+}
+
+func (s *Server) findCase(ctx context.Context, p *auth.Principal, id string) (*caseRow, error) {
+	incs, err := s.st.ListIncidents(ctx, p.Scope, store.IncidentFilter{Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range s.caseRows(incs) {
+		if c.ID == id {
+			return &c, nil
+		}
+	}
+	return nil, store.ErrNotFound
+}
+
+func (s *Server) handleCase(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	ctx := r.Context()
+	c, err := s.findCase(ctx, p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	pg := &casePage{pageBase: s.basePage(ctx, p, c.Title, "incidents"), Case: *c, CanHandle: p.Can(auth.AccessIncident)}
+	for _, cr := range c.Rules {
+		for _, ev := range cr.Incident.Samples {
+			if !p.Scope.AllTenants && ev.Tenant != p.Scope.Tenant {
+				continue
+			}
+			pg.Timeline = append(pg.Timeline, sampleView{Time: ev.Time, Tenant: ev.Tenant, User: ev.User, Outcome: ev.Outcome, Action: cr.Label, Host: ev.Host, SourceIP: ev.SourceIP})
+		}
+	}
+	slices.SortStableFunc(pg.Timeline, func(a, b sampleView) int { return a.Time.Compare(b.Time) })
+	times := make([]time.Time, len(pg.Timeline))
+	for i, e := range pg.Timeline {
+		times[i] = e.Time
+	}
+	pg.Hist = hourHistogram(times, "Sample events per hour")
+	if pg.CanHandle {
+		us, err := s.st.ListUsers(ctx, p.Scope)
+		if err != nil {
+			return err
+		}
+		for i := range us {
+			if (&auth.Principal{User: &us[i]}).Can(auth.AccessIncident) {
+				pg.Users = append(pg.Users, us[i].Username)
+			}
+		}
+		slices.Sort(pg.Users)
+	}
+	return s.render(w, r, "case", pg)
+}
+
+// handleCaseForm acknowledges, resolves or assigns every incident of a case.
+func (s *Server) handleCaseForm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	ctx := r.Context()
+	c, err := s.findCase(ctx, p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	action := r.PostFormValue("action")
+	for _, cr := range c.Rules {
+		switch action {
+		case "acknowledge":
+			if cr.Status == store.StatusOpen {
+				_, err = s.setIncidentStatus(ctx, p, cr.ID, store.StatusAcknowledged)
+			}
+		case "resolve":
+			if cr.Status != store.StatusResolved {
+				_, err = s.setIncidentStatus(ctx, p, cr.ID, store.StatusResolved)
+			}
+		case "assign":
+			_, err = s.assignIncident(ctx, p, cr.ID, r.PostFormValue("assignee"))
+		default:
+			return errBadRequest("unknown action %q", action)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	http.Redirect(w, r, "/cases/"+urlPathEscape(c.ID), http.StatusSeeOther)
+	return nil
+}
+
+// handleIncidentsAck acknowledges every open incident of the cases ticked
+// on the cases list (bulk acknowledge). Cases are looked up in the
+// caller's scope, so a tenant user cannot reach another tenant's incidents.
+func (s *Server) handleIncidentsAck(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		return errBadRequest("form: %v", err)
+	}
+	ids := r.PostForm["case"]
+	if len(ids) == 0 {
+		return errBadRequest("case: tick at least one case to acknowledge")
+	}
+	incs, err := s.st.ListIncidents(ctx, p.Scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	rows := s.caseRows(incs)
+	for _, id := range ids {
+		i := slices.IndexFunc(rows, func(c caseRow) bool { return c.ID == id })
+		if i < 0 {
+			return store.ErrNotFound
+		}
+		for _, inc := range rows[i].OpenIDs {
+			if _, err := s.setIncidentStatus(ctx, p, inc, store.StatusAcknowledged); err != nil {
+				return err
+			}
+		}
+	}
+	back := "/incidents"
+	if q := r.PostFormValue("back"); strings.HasPrefix(q, "?") && !strings.ContainsAny(q, "\\/\r\n") {
+		back += q
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+	return nil
+}
