@@ -8,8 +8,13 @@
 // # Formats
 //
 // Open and NewReader sniff the first bytes of an input to pick a format
-// (FormatSyslog, FormatJournald, FormatWindows, FormatEntra, FormatOkta,
-// FormatGeneric); Options.Format overrides it. gzip input is decompressed
+// (FormatSyslog, FormatJournald, FormatWindows, FormatEVTX, FormatXML,
+// FormatEntra, FormatOkta, FormatGeneric); Options.Format overrides it.
+// Binary .evtx files are read by the pure-Go reader in internal/ingest/evtx
+// and rendered event XML by xmlSource; both hand their values to the
+// Windows parser under the rendered-XML paths, so every Windows form shares
+// one mapping. docs/ingest.md describes the formats, the damage handling
+// and the syslog prefilter. gzip input is decompressed
 // transparently. Malformed records are counted in Stats and skipped, never
 // fatal; lines longer than Options.MaxLineBytes are counted as too long.
 //
@@ -49,10 +54,15 @@
 //	                  ssh_accepted_password, ssh_accepted_publickey, ssh_accepted_other,
 //	                  ssh_invalid_user, ssh_pam_auth_failure, ssh_too_many_auth_failures,
 //	                  ssh_max_auth_attempts, ssh_preauth_closed, ssh_not_allowed_user
-//	windows.security  logged-in (4624), logon-failed (4625), logged-in-explicit (4648),
-//	                  user-account-locked (4740), kerberos-preauth-failed (4771),
+//	windows.security  logged-in (4624), logon-failed (4625), logged-out (4634, 4647),
+//	                  logged-in-explicit (4648), logged-in-special (4672),
+//	                  user-account-locked (4740), user-account-unlocked (4767),
+//	                  kerberos-authentication-ticket-requested (4768),
+//	                  kerberos-service-ticket-requested (4769), kerberos-preauth-failed (4771),
 //	                  credential-validated / credential-validation-failed (4776);
 //	                  event.code is the event id, LogonType/Status/SubStatus kept in Fields
+//	linux.auth        pam_auth_failure (any PAM service but sshd), su_failed,
+//	                  sudo_failed_password, sudo_not_in_sudoers, sudo_password_missing
 //	entra.signin      signin (Fields: errorCode, isInteractive, appDisplayName,
 //	                  clientAppUsed, category); reason from status.errorCode
 //	okta.system       the Okta eventType verbatim (user.session.start,
