@@ -400,9 +400,13 @@ func splitParagraphs(p string) []string {
 		switch {
 		case t == "":
 			flush()
-		case isBullet(t) || strings.HasPrefix(t, "#"):
+		case strings.HasPrefix(t, "#"):
+			// A Markdown heading names a section; it states no
+			// obligation and must not run into the first clause.
 			flush()
-			cur = append(cur, strings.TrimLeft(t, "#*-•· \t"))
+		case isBullet(t):
+			flush()
+			cur = append(cur, strings.TrimLeft(t, "*-•· \t"))
 		default:
 			cur = append(cur, t)
 		}
@@ -411,7 +415,7 @@ func splitParagraphs(p string) []string {
 	return paras
 }
 
-var numbered = regexp.MustCompile(`^(\(?[0-9]+(\.[0-9]+)*[.)]|\(?[a-z][.)])\s`)
+var numbered = regexp.MustCompile(`^(\(?[0-9]+(\.[0-9]+)*[.)]|[0-9]+(\.[0-9]+)+|\(?[a-z][.)])\s`)
 
 func isBullet(t string) bool {
 	return strings.HasPrefix(t, "- ") || strings.HasPrefix(t, "* ") || strings.HasPrefix(t, "• ") || numbered.MatchString(t)
@@ -423,7 +427,7 @@ func splitSentences(para string) []string {
 	for i := 0; i < len(para); i++ {
 		switch para[i] {
 		case '.', ';', '!', '?':
-			if i+1 < len(para) && para[i+1] == ' ' && !abbreviation(para[start:i]) {
+			if i+1 < len(para) && para[i+1] == ' ' && !abbreviation(para[start:i]) && !(start == 0 && runInHeading(para[:i])) {
 				out = append(out, para[start:i+1])
 				start = i + 2
 			}
@@ -433,6 +437,18 @@ func splitSentences(para string) []string {
 		out = append(out, para[start:])
 	}
 	return out
+}
+
+// runInHeading reports whether the text before a full stop is a clause's
+// run-in heading ("7.10 Business Continuity."): a few words, their number
+// aside, that belong with the sentence they introduce, which alone would
+// quote a heading as the clause.
+func runInHeading(before string) bool {
+	w := strings.Fields(before)
+	if len(w) > 0 && numbered.MatchString(w[0]+" ") {
+		w = w[1:]
+	}
+	return len(w) <= 3
 }
 
 // abbreviation reports whether the text before a full stop ends in one

@@ -93,6 +93,39 @@ func findingOf(r *Report, id string) Finding {
 	return Finding{}
 }
 
+// A PDF whose standard-14 font has no /Widths still reads word by word.
+func TestPDFWithoutWidths(t *testing.T) {
+	text := fixture(t, "weak-logging.md")
+	r := check(t, "fpdf.pdf", writePDFFont(t, paginate(text, 12), false))
+	got := statuses(r)
+	for _, id := range estate.Clauses {
+		w := Present
+		if id == estate.ClauseLogging {
+			w = Weak
+		}
+		if got[id] != w {
+			f := findingOf(r, id)
+			t.Errorf("%s: %s, want %s (%s; quote %q)", id, got[id], w, f.Reason, f.Quote)
+		}
+	}
+}
+
+// "Provider" is not "provide", a run-in heading belongs to its sentence,
+// and a Markdown heading is no clause.
+func TestHeadingsAndProvider(t *testing.T) {
+	text := "## Incident response\n\n" +
+		"9.1 Business Continuity. Provider has no obligation to maintain a disaster recovery plan.\n\n" +
+		"9.2 Logging. The Provider shall retain logs of activity in the Customer environment for 12 months.\n"
+	r := check(t, "h.md", []byte(text))
+	ir := findingOf(r, estate.ClauseIncidentResponse)
+	if ir.Status != Weak || !strings.HasPrefix(ir.Quote, "9.1 Business Continuity. Provider has no obligation") {
+		t.Errorf("incident response: %+v", ir)
+	}
+	if f := findingOf(r, "customer_log_access"); f.Status != Absent {
+		t.Errorf("customer log access from \"Provider\": %+v", f)
+	}
+}
+
 // The quote and page point at the sentence that settled the clause.
 func TestQuoteAndPage(t *testing.T) {
 	text := fixture(t, "complete.md")
@@ -264,6 +297,13 @@ func paginate(text string, n int) []string {
 // Flate-compressed, as word processors export.
 func writePDF(t testing.TB, pages []string) []byte {
 	t.Helper()
+	return writePDFFont(t, pages, true)
+}
+
+// writePDFFont is writePDF; without widths the font is a bare standard-14
+// Helvetica, as FPDF and other simple generators write it.
+func writePDFFont(t testing.TB, pages []string, withWidths bool) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	var offsets []int
 	obj := func(body string) {
@@ -282,7 +322,11 @@ func writePDF(t testing.TB, pages []string) []byte {
 	// Word processors write each font's glyph widths; an even 500/1000 em
 	// is enough for word gaps to be seen.
 	widths := strings.TrimSpace(strings.Repeat("500 ", 224))
-	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding /FirstChar 32 /LastChar 255 /Widths [" + widths + "] >>")
+	if withWidths {
+		obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding /FirstChar 32 /LastChar 255 /Widths [" + widths + "] >>")
+	} else {
+		obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+	}
 	for i, p := range pages {
 		var content bytes.Buffer
 		content.WriteString("BT /F1 10 Tf 12 TL 50 800 Td\n")

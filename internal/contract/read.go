@@ -124,7 +124,12 @@ func pdfPages(b []byte) (pages []string, err error) {
 	}
 	total := 0
 	for page = 1; page <= r.NumPage(); page++ {
-		t := pageText(r.Page(page).Content().Text)
+		pg := r.Page(page)
+		glyphs := pg.Content().Text
+		t := pageText(glyphs)
+		if widthless(glyphs) {
+			t = streamText(pg)
+		}
 		total += len(t)
 		if total > maxTextBytes {
 			return nil, fmt.Errorf("more than %d MiB of text", maxTextBytes>>20)
@@ -132,6 +137,81 @@ func pdfPages(b []byte) (pages []string, err error) {
 		pages = append(pages, t)
 	}
 	return pages, nil
+}
+
+// widthless reports whether most glyphs of a page have no width: the
+// font gives no /Widths (legal for the standard 14 fonts, and what simple
+// generators such as FPDF write), so the reader cannot place glyphs and,
+// as it never emits spaces, words would run together.
+func widthless(glyphs []pdf.Text) bool {
+	zero := 0
+	for _, g := range glyphs {
+		if g.W == 0 {
+			zero++
+		}
+	}
+	return len(glyphs) > 0 && zero*2 > len(glyphs)
+}
+
+// streamText reads a page's text from its content stream in drawing order:
+// the strings shown by Tj, TJ, ' and " (bytes as WinAnsi/Latin-1, which is
+// what a simple font without widths holds), a line break at each text-line
+// move, and a space where a TJ kerning gap is a word's width.
+func streamText(p pdf.Page) string {
+	var sb strings.Builder
+	newline := func() {
+		if s := sb.String(); s != "" && s[len(s)-1] != '\n' {
+			sb.WriteByte('\n')
+		}
+	}
+	show := func(v pdf.Value) {
+		for _, c := range []byte(v.RawString()) {
+			sb.WriteRune(rune(c))
+		}
+	}
+	do := func(stk *pdf.Stack, op string) {
+		args := make([]pdf.Value, stk.Len())
+		for i := len(args) - 1; i >= 0; i-- {
+			args[i] = stk.Pop()
+		}
+		switch op {
+		case "T*", "Td", "TD", "ET":
+			newline()
+		case "'", "\"":
+			newline()
+			if len(args) > 0 {
+				show(args[len(args)-1])
+			}
+		case "Tj":
+			if len(args) > 0 {
+				show(args[0])
+			}
+		case "TJ":
+			if len(args) == 0 {
+				return
+			}
+			a := args[0]
+			for i := 0; i < a.Len(); i++ {
+				switch x := a.Index(i); x.Kind() {
+				case pdf.String:
+					show(x)
+				case pdf.Integer, pdf.Real:
+					if x.Float64() < -200 {
+						sb.WriteByte(' ')
+					}
+				}
+			}
+		}
+	}
+	c := p.V.Key("Contents")
+	if c.Kind() == pdf.Array {
+		for i := 0; i < c.Len(); i++ {
+			pdf.Interpret(c.Index(i), do)
+		}
+	} else {
+		pdf.Interpret(c, do)
+	}
+	return sb.String()
 }
 
 // pageText orders a page's glyphs into lines (top to bottom, left to
