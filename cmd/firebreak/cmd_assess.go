@@ -44,7 +44,7 @@ type assessOptions struct {
 func (o *assessOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.KEVFile, "kev", "", "CISA KEV catalog JSON `FILE` (default: the one `firebreak kev update` stored)")
 	f.StringArrayVar(&o.Policies, "policy", nil, "`DIR` of your own .rego policies to evaluate too (repeatable)")
-	f.StringVar(&o.Format, "format", "", "report format: "+strings.Join(report.Formats, ", ")+" (default table, or from -o's extension)")
+	f.StringVarP(&o.Format, "format", "f", "", "report format: "+strings.Join(report.Formats, ", ")+" (default table, or from -o's extension)")
 	f.StringVarP(&o.Output, "output", "o", "", "write the report to `FILE` (atomically) instead of stdout")
 	f.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a failing control has this `SEVERITY` or higher (critical, high, medium, low, info)")
 	f.StringArrayVar(&o.Tenants, "tenant", nil, "assess only this tenant `ID` (repeatable; \"msp\" for the MSP itself)")

@@ -31,7 +31,7 @@ type auditOptions struct {
 func (o *auditOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.dataDir, "data-dir", "", "data directory of the SQLite store (default $FIREBREAK_DATA_DIR or firebreak-data)")
 	f.StringVar(&o.database, "database", "", "PostgreSQL URL (postgres://…) instead of SQLite (default $FIREBREAK_DATABASE)")
-	f.StringVar(&o.format, "format", "text", "output format: text or json")
+	f.StringVarP(&o.format, "format", "f", "text", "output format: text or json")
 }
 
 func newAuditCommand(g *globalOptions) *cobra.Command {

@@ -25,7 +25,7 @@ type controlsOptions struct {
 }
 
 func (o *controlsOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.Format, "format", "table", "output format: table, json or markdown")
+	f.StringVarP(&o.Format, "format", "f", "table", "output format: table, json or markdown")
 	f.IntVar(&o.Heading, "heading", 0, "only controls under advisory heading `N` (1..12)")
 	f.StringVar(&o.Party, "party", "", "only controls whose obligation is msp, customer or both")
 	f.StringVar(&o.Kind, "kind", "", "only automated or attested controls")

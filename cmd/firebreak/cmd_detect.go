@@ -53,7 +53,7 @@ type detectOptions struct {
 func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.rulesDirs, "rules", nil, "directory of Sigma rules (*.yml) to add; a rule with a built-in rule's id replaces it (repeatable)")
 	f.BoolVar(&o.noBuiltin, "no-builtin", false, "do not load the built-in rule pack")
-	f.StringVar(&o.format, "format", "table", "output format: table, json (one document at the end) or jsonl (one alert per line as raised)")
+	f.StringVarP(&o.format, "format", "f", "table", "output format: table, json (one document at the end) or jsonl (one alert per line as raised)")
 	f.StringVar(&o.inputFormat, "input-format", "", "log format of the inputs: "+strings.Join(ingest.Formats, ", ")+" (default: detected per input)")
 	f.StringVar(&o.mapping, "mapping", "", "field mapping file for --input-format generic (RMM audit logs, other JSON lines)")
 	f.StringVar(&o.tenant, "tenant", "", "assign every event to this tenant (organization.id)")

@@ -21,7 +21,7 @@ type validateOptions struct {
 }
 
 func (o *validateOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.format, "format", "text", "output format: text or json")
+	f.StringVarP(&o.format, "format", "f", "text", "output format: text or json")
 	f.BoolVar(&o.explain, "explain", false, "also list the access the estate implies without a grant written for it (RMM agents, GDAP access groups)")
 	f.StringVar(&o.now, "now", "", "judge GDAP end dates for --explain as of this date (YYYY-MM-DD or RFC 3339; default now)")
 }
