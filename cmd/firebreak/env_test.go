@@ -69,3 +69,18 @@ func TestEnvDoc(t *testing.T) {
 		t.Errorf("%s is stale (-doc +commands); run with -update-env-doc\n%s", path, d)
 	}
 }
+
+// TestFlagAliases: the older --out spelling still sets --output.
+func TestFlagAliases(t *testing.T) {
+	root := newRootCommand(&globalOptions{stdout: os.Stdout, stderr: os.Stderr})
+	c, _, err := root.Find([]string{"collect", "dns"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ParseFlags([]string{"--out", "/tmp/x"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := c.Flags().GetString("output"); v != "/tmp/x" {
+		t.Errorf("--out set output to %q", v)
+	}
+}

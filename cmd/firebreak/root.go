@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/firebreak-msp/firebreak/internal/version"
 )
@@ -76,11 +77,21 @@ Exit codes:
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.PersistentFlags().BoolVar(&g.noColor, "no-color", false, "never colour terminal output")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// One spelling per flag across verbs; older spellings stay accepted.
+	root.SetGlobalNormalizationFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if canon, ok := flagAliases[name]; ok {
+			return pflag.NormalizedName(canon)
+		}
+		return pflag.NormalizedName(name)
+	})
 	for _, add := range commands {
 		root.AddCommand(add(g))
 	}
 	return root
 }
+
+// flagAliases maps older flag spellings to the one every verb uses.
+var flagAliases = map[string]string{"out": "output"}
 
 // commands lists every verb's constructor, one line each, alphabetical. Each
 // verb lives in its own cmd_<verb>.go file.
