@@ -245,6 +245,43 @@ func TestBrowserDemo(t *testing.T) {
 	if after != len(rows)-2 {
 		t.Errorf("open cases after acknowledging two: %d, want %d", after, len(rows)-2)
 	}
+	// Events search: the count and the events-per-hour histogram.
+	step("events", chromedp.Navigate(base+"/events"), chromedp.WaitVisible(chromedp.ID("ehist-h")))
+	ev, err := chromedp.Run(bctx, chromedp.Evaluate[[]int](`[parseInt(document.querySelector('#ehist-h').textContent), document.querySelectorAll('svg.chart rect.histbar').length]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev[0] < 100 || ev[1] == 0 {
+		t.Errorf("events page: count %d, %d histogram bars", ev[0], ev[1])
+	}
+	noOverflow("events search")
+	shot("events")
+	// The tenants list: riskiest first (score gap × criticality), search narrows it.
+	step("tenants", chromedp.Navigate(base+"/tenants"), chromedp.WaitVisible(chromedp.ID("tenants")))
+	risks, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](`[...document.querySelectorAll('#tenants tbody tr[data-risk]')].map(r => parseFloat(r.dataset.risk))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(risks) < 5 {
+		t.Fatalf("tenants list: %d rows", len(risks))
+	}
+	for i := 1; i < len(risks); i++ {
+		if risks[i] > risks[i-1] {
+			t.Errorf("tenants list out of risk order at row %d: %v", i, risks)
+			break
+		}
+	}
+	noOverflow("tenants list")
+	shot("tenants")
+	step("search tenants", chromedp.SendKeys(chromedp.ID("t-q"), "cedar"), chromedp.Submit(chromedp.ID("t-q")), chromedp.WaitVisible(chromedp.CSS(`#tenants a[href="/tenants/cedar-law"]`)))
+	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#tenants tbody tr[data-risk]').length`)); err != nil || n != 1 {
+		t.Errorf("search for cedar: %d rows %v", n, err)
+	}
+	// The overview's score trend is a chart with axes.
+	step("overview trend", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("trend-h")))
+	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('section[aria-labelledby=trend-h] svg.chart polyline.line, section[aria-labelledby=trend-h] svg.chart text.tick').length`)); err != nil || n < 4 {
+		t.Errorf("score trend chart: %d line and tick elements %v", n, err)
+	}
 	// The public verify page needs no account.
 	step("verify page", chromedp.Navigate(base+"/verify"), chromedp.WaitVisible(chromedp.ID("v-h")))
 	shot("verify")

@@ -47,8 +47,11 @@ func hourHistogram(times []time.Time, title string) *svgChart {
 		}
 	}
 	step, unit := time.Hour, "hour"
-	if hi.Sub(lo) > 10*24*time.Hour {
+	switch span := hi.Sub(lo); {
+	case span > 10*24*time.Hour:
 		step, unit = 24*time.Hour, "day"
+	case span < 2*time.Hour:
+		step, unit = 5*time.Minute, "5 minutes"
 	}
 	start := lo.UTC().Truncate(step)
 	n := int(hi.UTC().Truncate(step).Sub(start)/step) + 1
@@ -56,7 +59,7 @@ func hourHistogram(times []time.Time, title string) *svgChart {
 	for _, t := range times {
 		counts[int(t.UTC().Truncate(step).Sub(start)/step)]++
 	}
-	return barChart(start, step, counts, strings.Replace(title, "hour", unit, 1))
+	return barChart(start, step, counts, strings.Replace(title, "per hour", "per "+unit, 1))
 }
 
 // barChart draws counts per time bucket starting at start.
@@ -93,8 +96,11 @@ func barChart(start time.Time, step time.Duration, counts []int, title string) *
 }
 
 func bucketName(step time.Duration) string {
-	if step >= 24*time.Hour {
+	switch {
+	case step >= 24*time.Hour:
 		return "day"
+	case step < time.Hour:
+		return "5-minute"
 	}
 	return "hour"
 }

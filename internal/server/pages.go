@@ -88,6 +88,61 @@ type tenantRow struct {
 	Pass, Fail, Other             int
 	OpenIncidents                 int
 	Assessed                      bool
+	Risk                          float64 // (100 − score) × the criticality's weight (estate.Criticality.Weight)
+}
+
+// openByTenant counts open incidents per tenant involved.
+func openByTenant(open []store.Incident) map[string]int {
+	openBy := map[string]int{}
+	for _, inc := range open {
+		seen := map[string]bool{}
+		for _, t := range append([]string{inc.Tenant}, inc.Tenants...) {
+			if t != "" && !seen[t] {
+				seen[t] = true
+				openBy[t]++
+			}
+		}
+	}
+	return openBy
+}
+
+// tenantRows are the tenants with their latest scores (run nil: none yet),
+// riskiest first: the score's gap to 100 weighted by criticality (a
+// critical tenant at 70 ranks above a low one at 50), then open incidents.
+func tenantRows(run *store.Run, tenants []store.Tenant, openBy map[string]int) []tenantRow {
+	byID := map[string]store.Tenant{}
+	for _, t := range tenants {
+		byID[t.ID] = t
+	}
+	var out []tenantRow
+	assessed := map[string]bool{}
+	if run != nil {
+		for _, sc := range run.Scores {
+			if sc.Subject == estate.MSP {
+				continue
+			}
+			t := byID[sc.Subject]
+			assessed[sc.Subject] = true
+			out = append(out, tenantRow{ID: sc.Subject, Name: cmp.Or(t.Name, sc.Name, sc.Subject), Criticality: t.Criticality, Sector: t.Sector,
+				Score: sc.Score, Pass: sc.Pass, Fail: sc.Fail, Other: sc.Other, OpenIncidents: openBy[sc.Subject], Assessed: true,
+				Risk: (100 - sc.Score) * estate.Criticality(t.Criticality).Weight()})
+		}
+	}
+	for _, t := range tenants {
+		if !assessed[t.ID] {
+			out = append(out, tenantRow{ID: t.ID, Name: t.Name, Criticality: t.Criticality, Sector: t.Sector, OpenIncidents: openBy[t.ID]})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b tenantRow) int {
+		if a.Assessed != b.Assessed {
+			if a.Assessed {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(b.Risk, a.Risk), cmp.Compare(b.OpenIncidents, a.OpenIncidents), cmp.Compare(a.ID, b.ID))
+	})
+	return out
 }
 
 type sparkline struct {
@@ -167,29 +222,18 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 	if err != nil {
 		return err
 	}
-	byID := map[string]store.Tenant{}
-	for _, t := range tenants {
-		byID[t.ID] = t
-	}
 	pg.TenantCount = len(tenants)
 	open, err := s.st.ListIncidents(ctx, p.Scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000})
 	if err != nil {
 		return err
 	}
 	pg.OpenCount = len(open)
-	openBy := map[string]int{}
 	for _, inc := range open {
 		if inc.Severity == "critical" {
 			pg.CritCount++
 		}
-		seen := map[string]bool{}
-		for _, t := range append([]string{inc.Tenant}, inc.Tenants...) {
-			if t != "" && !seen[t] {
-				seen[t] = true
-				openBy[t]++
-			}
-		}
 	}
+	openBy := openByTenant(open)
 	top := slices.Clone(open)
 	slices.SortStableFunc(top, func(a, b store.Incident) int {
 		return cmp.Or(cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)), b.Last.Compare(a.Last))
@@ -213,41 +257,18 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 		pg.RunAt = run.At
 		pg.RunID = run.ID
 		pg.FailCount = run.Fail
-		assessed := map[string]bool{}
 		for _, sc := range run.Scores {
 			if sc.Subject == headSubject {
 				pg.HeadScore = sc.Score
 				pg.HeadName = sc.Name
 			}
-			if sc.Subject == estate.MSP {
-				continue
-			}
-			t := byID[sc.Subject]
-			assessed[sc.Subject] = true
-			pg.Tenants = append(pg.Tenants, tenantRow{ID: sc.Subject, Name: cmp.Or(t.Name, sc.Name, sc.Subject), Criticality: t.Criticality, Sector: t.Sector,
-				Score: sc.Score, Pass: sc.Pass, Fail: sc.Fail, Other: sc.Other, OpenIncidents: openBy[sc.Subject], Assessed: true})
 		}
-		for _, t := range tenants {
-			if !assessed[t.ID] {
-				pg.Tenants = append(pg.Tenants, tenantRow{ID: t.ID, Name: t.Name, Criticality: t.Criticality, OpenIncidents: openBy[t.ID]})
-			}
-		}
+		pg.Tenants = tenantRows(run, tenants, openBy)
 	case isNotFound(err):
-		for _, t := range tenants {
-			pg.Tenants = append(pg.Tenants, tenantRow{ID: t.ID, Name: t.Name, Criticality: t.Criticality, OpenIncidents: openBy[t.ID]})
-		}
+		pg.Tenants = tenantRows(nil, tenants, openBy)
 	default:
 		return err
 	}
-	slices.SortStableFunc(pg.Tenants, func(a, b tenantRow) int {
-		if a.Assessed != b.Assessed {
-			if a.Assessed {
-				return -1
-			}
-			return 1
-		}
-		return cmp.Or(cmp.Compare(a.Score, b.Score), cmp.Compare(b.OpenIncidents, a.OpenIncidents), cmp.Compare(a.ID, b.ID))
-	})
 	if pg.HeadName == "" {
 		pg.HeadName = headSubject
 	}
@@ -760,7 +781,13 @@ type eventsPage struct {
 	Events []store.EventRecord
 	Next   int64
 	Error  string
+	Total  int64     // events matching the filter (all pages)
+	Hist   *svgChart // the newest matching events per hour
+	HistN  int       // how many events the histogram counts
 }
+
+// histEvents bounds the events the events-search histogram reads.
+const histEvents = 2000
 
 func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
@@ -780,6 +807,23 @@ func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *aut
 	if len(recs) == q.Limit {
 		pg.Next = recs[len(recs)-1].ID
 	}
+	if pg.Total, err = s.st.CountEvents(ctx, p.Scope, q); err != nil {
+		return err
+	}
+	hq := q
+	hq.Limit = histEvents
+	hist := recs
+	if len(recs) == q.Limit && q.Limit < histEvents {
+		if hist, err = s.st.SearchEvents(ctx, p.Scope, hq); err != nil {
+			return err
+		}
+	}
+	times := make([]time.Time, len(hist))
+	for i := range hist {
+		times[i] = hist[i].Event.Timestamp
+	}
+	pg.HistN = len(times)
+	pg.Hist = hourHistogram(times, "Matching events per hour")
 	return s.render(w, r, "events", pg)
 }
 

@@ -47,7 +47,7 @@ type errorPage struct {
 	Message string
 }
 
-var pageNames = []string{"login", "totp", "error", "overview", "tenant", "matrix", "incidents", "incident", "blast", "events", "settings", "audit", "graph", "account", "attest", "verify", "collectors", "case"}
+var pageNames = []string{"login", "totp", "error", "overview", "tenant", "matrix", "incidents", "incident", "blast", "events", "settings", "audit", "graph", "account", "attest", "verify", "collectors", "case", "tenants"}
 
 func templateFuncs() template.FuncMap {
 	return template.FuncMap{
@@ -98,6 +98,7 @@ func templateFuncs() template.FuncMap {
 		"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 		"join":  strings.Join,
 		"add":   func(a, b int) int { return a + b },
+		"int64": func(n int) int64 { return int64(n) },
 		"fieldLabel": func(f string) string {
 			return map[string]string{"source.ip": "source address", "user.name": "account", "workstation": "workstation", "host.name": "host", "console": "RMM console", "tenant": "whole tenant", "key": "key"}[f]
 		},

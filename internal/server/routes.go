@@ -37,6 +37,7 @@ func (s *Server) buildRoutes() []route {
 
 		// dashboard
 		r("GET", "/{$}", auth.AccessRead, "overview", s.handleOverview),
+		r("GET", "/tenants", auth.AccessRead, "tenants", s.handleTenants),
 		r("GET", "/tenants/{id}", auth.AccessRead, "tenant", s.handleTenant),
 		r("GET", "/matrix", auth.AccessRead, "matrix", s.handleMatrix),
 		r("GET", "/incidents", auth.AccessRead, "incidents", s.handleIncidents),
