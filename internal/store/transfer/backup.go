@@ -67,8 +67,12 @@ type BackupOptions struct {
 	RateMB float64
 }
 
-// stepPages is how many 4 KiB pages one backup step copies (4 MiB).
-const stepPages = 1024
+// stepPages is how many 4 KiB pages one backup step copies (4 MiB), and
+// syncEvery how many steps are written between flushes of the copy (16 MiB).
+const (
+	stepPages = 1024
+	syncEvery = 4
+)
 
 // copyOnline copies the source database into dst with SQLite's online
 // backup API, in steps, inside one read transaction held on the source
@@ -93,6 +97,16 @@ func copyOnline(ctx context.Context, conn *sql.Conn, dst string, o BackupOptions
 		if err != nil {
 			return err
 		}
+		// Flush the copy to disk as it grows (every syncEvery steps): left to
+		// the kernel, hundreds of MB of dirty pages are written at the end in
+		// one burst, and serve's own fsyncs (synchronous=FULL) wait behind it.
+		df, err := os.OpenFile(dst, os.O_RDWR, 0)
+		if err != nil {
+			_ = bk.Finish()
+			return err
+		}
+		defer func() { _ = df.Close() }()
+		steps := 0
 		start := time.Now()
 		var copied float64
 		for {
@@ -107,6 +121,12 @@ func copyOnline(ctx context.Context, conn *sql.Conn, dst string, o BackupOptions
 			}
 			if !more {
 				break
+			}
+			if steps++; steps%syncEvery == 0 {
+				if err := df.Sync(); err != nil {
+					_ = bk.Finish()
+					return err
+				}
 			}
 			copied += stepPages * 4096 / 1e6
 			if o.RateMB > 0 {
