@@ -41,7 +41,9 @@ func envOr(k, d string) string {
 }
 
 // freshPostgres opens a store in a schema of its own, dropped afterwards.
-func freshPostgres(t *testing.T) (store.Store, string) {
+func freshPostgres(t *testing.T) (store.Store, string) { return freshPostgresB(t) }
+
+func freshPostgresB(t testing.TB) (store.Store, string) {
 	t.Helper()
 	base := envOr("FIREBREAK_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	ctx := context.Background()
