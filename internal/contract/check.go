@@ -468,7 +468,9 @@ func abbreviation(before string) bool {
 // Periods: "12 months", "twelve (12) months", "one year", "180 days",
 // "24 hours", "within two business days".
 var (
-	periodRe    = regexp.MustCompile(`\b([0-9]+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen|twenty-four|thirty|forty-eight|seventy-two|ninety)(?: \(([0-9]+)\))?(?: calendar| business| working)? (hours?|days?|weeks?|months?|years?)\b`)
+	// The figure may stand alone in brackets after words the list lacks
+	// ("one hundred eighty (180) days"); "hrs" and "12-month" count too.
+	periodRe    = regexp.MustCompile(`(?:\b([0-9]+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen|twenty-four|thirty|forty-eight|seventy-two|ninety)(?: \(([0-9]+)\))?|\(([0-9]+)\))(?: calendar| business| working)?[ -](hours?|hrs?|days?|weeks?|months?|years?)\b`)
 	numberWords = map[string]int{"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
 		"eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty-four": 24,
 		"thirty": 30, "forty-eight": 48, "seventy-two": 72, "ninety": 90}
@@ -482,13 +484,13 @@ func periods(s string) []int {
 		if err != nil {
 			n = numberWords[m[1]]
 		}
-		if m[2] != "" {
-			if v, err := strconv.Atoi(m[2]); err == nil {
+		for _, fig := range m[2:4] {
+			if v, err := strconv.Atoi(fig); err == nil {
 				n = v
 			}
 		}
-		unit := strings.TrimSuffix(m[3], "s")
-		h := map[string]int{"hour": 1, "day": 24, "week": 24 * 7, "month": 24 * 30, "year": 24 * 365}[unit]
+		unit := strings.TrimSuffix(m[4], "s")
+		h := map[string]int{"hour": 1, "hr": 1, "day": 24, "week": 24 * 7, "month": 24 * 30, "year": 24 * 365}[unit]
 		if unit == "month" {
 			// Six months is the advisory's floor; 30.5 days a month makes
 			// "6 months" 183 days, as the floor is written.

@@ -167,6 +167,10 @@ func TestPeriods(t *testing.T) {
 		{"The Provider may provide logs to the Customer.", estate.ClauseCustomerLogAccess, Present, ""},
 		{"Backups should be tested for restoration.", estate.ClauseBackups, Weak, "should"},
 		{"The catalog is updated daily.", estate.ClauseLogging, Absent, ""},
+		{"The Provider shall retain audit logs for three hundred sixty-five (365) days.", estate.ClauseLogging, Present, ""},
+		{"The Provider shall retain audit logs for one hundred twenty (120) days.", estate.ClauseLogging, Weak, "120 days is below"},
+		{"The Provider shall retain event logs for a 12-month period.", estate.ClauseLogging, Present, ""},
+		{"The Provider shall notify the Customer of a breach no later than 72 hrs after discovery.", estate.ClauseIncidentNotification, Present, ""},
 	}
 	for _, c := range cases {
 		f := findingOf(check(t, "s.txt", []byte(c.sentence)), c.clause)
