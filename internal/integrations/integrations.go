@@ -15,13 +15,12 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -122,26 +121,6 @@ func CollectedDir(cfg config.Config) string {
 	return ""
 }
 
-// decoder decodes a settings node strictly (unknown keys are errors),
-// naming where it is in the config.
-func decoder(field string, n yaml.Node) func(v any) error {
-	return func(v any) error {
-		if n.Kind == 0 {
-			n = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		}
-		b, err := yaml.Marshal(&n)
-		if err != nil {
-			return fmt.Errorf("%s: %w", field, err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("%s (line %d of the config): %w", field, n.Line, err)
-		}
-		return nil
-	}
-}
-
 // New builds every configured connector; a bad type or setting is an
 // error naming it.
 func New(o Options) (*Runner, error) {
@@ -167,6 +146,9 @@ func New(o Options) (*Runner, error) {
 			return def, nil, fmt.Errorf("%s.type: %q is not a known %s connector (known: %v)", field, typ, want, names)
 		}
 		v, err := def.New(decoder(field+".settings", n), o.Env)
+		if err != nil && strings.HasPrefix(err.Error(), field+".") {
+			return def, nil, err
+		}
 		if err != nil {
 			return def, nil, fmt.Errorf("%s: %w", field, err)
 		}

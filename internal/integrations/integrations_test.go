@@ -257,3 +257,37 @@ func TestBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsErrorsNameTheConfigLine checks that a bad key or value in a
+// connector's settings is reported at its line in the config file (not a
+// line of a re-encoded copy) with the expected form.
+func TestSettingsErrorsNameTheConfigLine(t *testing.T) {
+	const file = "estate: {}\nconnectors:\n  sources:\n    - type: ninjaone\n      settings:\n        region: eu\n        client_id: x\n        client_secret: {env: X}\n        tenants: {a: [1]}\n        regoin: us\n"
+	var doc struct {
+		Connectors struct {
+			Sources []struct {
+				Settings yaml.Node `yaml:"settings"`
+			} `yaml:"sources"`
+		} `yaml:"connectors"`
+	}
+	if err := yaml.Unmarshal([]byte(file), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Region       string              `yaml:"region"`
+		ClientID     string              `yaml:"client_id"`
+		ClientSecret connector.SecretRef `yaml:"client_secret"`
+		Tenants      map[string]string   `yaml:"tenants"`
+	}
+	err := decoder("connectors.sources[0].settings", doc.Connectors.Sources[0].Settings)(&v)
+	want := "connectors.sources[0].settings.regoin (line 10 of the config): unknown key (expected one of: client_id, client_secret, region, tenants)"
+	if err == nil || err.Error() != want {
+		t.Errorf("unknown key: got %v, want %s", err, want)
+	}
+	doc.Connectors.Sources[0].Settings.Content = doc.Connectors.Sources[0].Settings.Content[:8]
+	err = decoder("connectors.sources[0].settings", doc.Connectors.Sources[0].Settings)(&v)
+	want = "connectors.sources[0].settings (line 9 of the config): expected a string, got a list"
+	if err == nil || err.Error() != want {
+		t.Errorf("wrong type: got %v, want %s", err, want)
+	}
+}
