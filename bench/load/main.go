@@ -226,7 +226,7 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 
 	// 2. Dashboard pages.
 	ts := e.Tenants
-	for _, p := range []string{"/", "/tenants/" + ts[len(ts)/2].ID, "/incidents", "/matrix", "/blast", "/events", "/events?tenant=" + ts[3].ID + "&user=user42"} {
+	for _, p := range []string{"/", "/tenants", "/tenants/" + ts[len(ts)/2].ID, "/incidents", "/matrix", "/blast", "/events", "/events?tenant=" + ts[3].ID + "&user=user42"} {
 		var pl latencies
 		var bad int
 		for range pages {

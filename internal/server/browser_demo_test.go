@@ -282,6 +282,17 @@ func TestBrowserDemo(t *testing.T) {
 	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('section[aria-labelledby=trend-h] svg.chart polyline.line, section[aria-labelledby=trend-h] svg.chart text.tick').length`)); err != nil || n < 4 {
 		t.Errorf("score trend chart: %d line and tick elements %v", n, err)
 	}
+	// A tenant page: failing controls grouped by advisory heading, the
+	// not-evaluable ones collapsed with a way to record an attestation.
+	step("tenant page", chromedp.Navigate(base+"/tenants/cedar-law"), chromedp.WaitVisible(chromedp.ID("fail-h")))
+	tp, err := chromedp.Run(bctx, chromedp.Evaluate[[]int](`[document.querySelectorAll('h3.heading-group').length, document.querySelector('#other-d') && !document.querySelector('#other-d').open ? 1 : 0, document.querySelectorAll('#other-d a[href="/tenants/cedar-law/attest"]').length]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp[0] < 2 || tp[1] != 1 || tp[2] != 1 {
+		t.Errorf("tenant page: %d heading groups, not-evaluable collapsed %d, attest links %d", tp[0], tp[1], tp[2])
+	}
+	noOverflow("tenant page")
 	// The public verify page needs no account.
 	step("verify page", chromedp.Navigate(base+"/verify"), chromedp.WaitVisible(chromedp.ID("v-h")))
 	shot("verify")

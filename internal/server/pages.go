@@ -307,6 +307,38 @@ type controlView struct {
 	Objects []assess.Result // further results of the same control (per object)
 }
 
+// headingGroup is the failing controls under one of the advisory's headings.
+type headingGroup struct {
+	No       int
+	Name     string
+	Controls []controlView
+}
+
+// byHeading groups controls (already in severity order) by advisory
+// heading; the group with the most severe control comes first, then by
+// heading number.
+func byHeading(cs []controlView) []headingGroup {
+	var out []headingGroup
+	at := map[int]int{}
+	for _, c := range cs {
+		i, ok := at[c.Heading]
+		if !ok {
+			name := catalog.HeadingName(c.Heading)
+			if name == "" {
+				name = "Other controls"
+			}
+			out = append(out, headingGroup{No: c.Heading, Name: name})
+			i = len(out) - 1
+			at[c.Heading] = i
+		}
+		out[i].Controls = append(out[i].Controls, c)
+	}
+	slices.SortStableFunc(out, func(a, b headingGroup) int {
+		return cmp.Or(cmp.Compare(sevRank(b.Controls[0].Severity), sevRank(a.Controls[0].Severity)), cmp.Compare(a.No, b.No))
+	})
+	return out
+}
+
 type accessRow struct {
 	Grant     estate.Grant
 	Subject   string
@@ -316,6 +348,7 @@ type accessRow struct {
 
 type tenantPage struct {
 	pageBase
+	FailGroups []headingGroup
 	Tenant     store.Tenant
 	Score      assess.Score
 	HasScore   bool
@@ -376,6 +409,7 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	slices.SortStableFunc(pg.Failing, func(a, b controlView) int {
 		return cmp.Or(cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)), cmp.Compare(a.Control, b.Control))
 	})
+	pg.FailGroups = byHeading(pg.Failing)
 	hist, err := s.st.ScoreHistory(ctx, ts, id, 30)
 	if err != nil && !isNotFound(err) {
 		return err
