@@ -278,3 +278,20 @@ func regexpFind(t *testing.T, s, re string) string {
 	}
 	return m[1]
 }
+
+// The public /verify page refuses an envelope over the limit and more
+// than 30 checks a minute from one address.
+func TestVerifyLimits(t *testing.T) {
+	f := newFixture(t)
+	anon := f.client()
+	big := strings.Repeat("a", maxUploadBody)
+	if resp, _ := anon.multipartPost("/verify", nil, map[string][2]string{"envelope": {"big.json", big}}); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized envelope: %d, want 413", resp.StatusCode)
+	}
+	for i := 1; i <= 31; i++ {
+		resp, _ := anon.multipartPost("/verify", nil, map[string][2]string{"envelope": {"a.json", "{}"}})
+		if limited := resp.StatusCode == http.StatusTooManyRequests; limited != (i == 31) {
+			t.Fatalf("check %d in a minute: %d", i, resp.StatusCode)
+		}
+	}
+}
