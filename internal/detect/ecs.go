@@ -13,7 +13,7 @@ import (
 // Event is the sample as an event (for the ECS encoder).
 func (s *Sample) Event() event.Event {
 	e := event.Event{Timestamp: s.Time, Action: s.Action, Outcome: s.Outcome, Reason: s.Reason, UserName: s.User,
-		HostName: s.Host, Tenant: s.Tenant, File: s.File, Line: s.Line}
+		HostName: s.Host, Tenant: s.Tenant, File: s.File, Line: s.Line, Dataset: s.Dataset}
 	e.SourceIP, _ = netip.ParseAddr(s.SourceIP)
 	return e
 }
@@ -37,6 +37,7 @@ type legacySample struct {
 	Tenant   string    `json:"tenant"`
 	File     string    `json:"file"`
 	Line     int64     `json:"line"`
+	Dataset  string    `json:"-"` // not in the old form
 }
 
 // UnmarshalJSON reads an ECS sample or the older snake_case form.

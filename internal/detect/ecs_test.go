@@ -39,7 +39,7 @@ func TestSampleJSON(t *testing.T) {
 func TestIncidentECS(t *testing.T) {
 	inc := Incident{ID: "i1", Rule: "r", RuleName: "ssh_bruteforce", Title: "t", Severity: "high", Level: "medium", Tenant: "a",
 		Key: map[string]string{"source.ip": "203.0.113.5"}, First: time.Unix(0, 0).UTC(), Last: time.Unix(60, 0).UTC(), Count: 6,
-		Samples: []Sample{{Time: time.Unix(0, 0).UTC(), User: "root"}}}
+		Samples: []Sample{{Time: time.Unix(0, 0).UTC(), User: "root", Dataset: "sshd"}}}
 	a := inc.ECS("new", inc.Last)
 	b, _ := json.Marshal(a)
 	var back struct {
@@ -56,6 +56,10 @@ func TestIncidentECS(t *testing.T) {
 	if a.RuleName != "ssh_bruteforce" || a.Count != 6 || a.Start != inc.First || back.Firebreak.Detail.Level != "medium" ||
 		len(back.Firebreak.Detail.Samples) != 1 || back.Firebreak.Detail.Samples[0].User != "root" {
 		t.Errorf("alert %+v\n%s", a, b)
+	}
+	// A sample keeps its dataset: Elastic's name in event.dataset, read back as firebreak's.
+	if !strings.Contains(string(b), `"dataset":"system.auth"`) || len(back.Firebreak.Detail.Samples) != 1 || back.Firebreak.Detail.Samples[0].Dataset != "sshd" {
+		t.Errorf("sample dataset lost: %s", b)
 	}
 }
 

@@ -124,6 +124,7 @@ type Sample struct {
 	Tenant   string    `json:"tenant,omitempty"`
 	File     string    `json:"file,omitempty"`
 	Line     int64     `json:"line,omitempty"`
+	Dataset  string    `json:"dataset,omitempty"` // firebreak's dataset name (event.dataset is Elastic's where it has one)
 }
 
 // Alert kinds.
@@ -157,7 +158,7 @@ func incidentID(rule string, key []byte) string {
 
 func sampleOf(ev *event.Event) Sample {
 	s := Sample{Time: ev.Timestamp.UTC(), Action: ev.Action, Outcome: ev.Outcome, Reason: ev.Reason,
-		User: ev.UserName, Host: ev.HostName, Tenant: ev.Tenant, File: ev.File, Line: ev.Line}
+		User: ev.UserName, Host: ev.HostName, Tenant: ev.Tenant, File: ev.File, Line: ev.Line, Dataset: ev.Dataset}
 	if ev.SourceIP.IsValid() {
 		s.SourceIP = ev.SourceIP.String()
 	}
