@@ -45,6 +45,11 @@ func LoadSigner(keyFile, dataDir string) (*attest.Key, error) {
 		if _, err := attest.GenerateKey(dataDir, "attest"); err != nil {
 			return nil, err
 		}
+		// Every file in the data directory is 0600 (the public half is
+		// served on /attest/key.pub; nobody needs to read the file).
+		if err := os.Chmod(filepath.Join(dataDir, "attest.pub"), 0o600); err != nil {
+			return nil, err
+		}
 	}
 	return attest.LoadKey(path)
 }
