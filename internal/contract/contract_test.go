@@ -167,6 +167,8 @@ func TestPeriods(t *testing.T) {
 		{"The Provider may provide logs to the Customer.", estate.ClauseCustomerLogAccess, Present, ""},
 		{"Backups should be tested for restoration.", estate.ClauseBackups, Weak, "should"},
 		{"The catalog is updated daily.", estate.ClauseLogging, Absent, ""},
+		{"Provider will deploy vendor-released security updates within 30 days.", estate.ClauseSupplyChain, Absent, ""},
+		{"Provider will assess the security risk of its vendors and third-party service providers.", estate.ClauseSupplyChain, Present, ""},
 		{"The Provider shall retain audit logs for three hundred sixty-five (365) days.", estate.ClauseLogging, Present, ""},
 		{"The Provider shall retain audit logs for one hundred twenty (120) days.", estate.ClauseLogging, Weak, "120 days is below"},
 		{"The Provider shall retain event logs for a 12-month period.", estate.ClauseLogging, Present, ""},
