@@ -36,7 +36,7 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	s := fmt.Sprintf("%s %s (tenant %s): HTTP %d", e.Service, e.Path, e.Tenant, e.Status)
+	s := fmt.Sprintf("%s %s%s: HTTP %d", e.Service, e.Path, forTenant(e.Tenant), e.Status)
 	if e.Code != "" {
 		s += " " + e.Code
 	}
@@ -214,7 +214,7 @@ func (c *Client) JSON(ctx context.Context, cs CallSpec, v any) (http.Header, err
 				if ctx.Err() != nil {
 					return Permanent(ctx.Err())
 				}
-				return fmt.Errorf("%s %s (tenant %s): %w", c.service, path, cs.Tenant, err)
+				return fmt.Errorf("%s %s%s: %w", c.service, path, forTenant(cs.Tenant), err)
 			}
 			hdr = h
 			switch {
@@ -223,10 +223,10 @@ func (c *Client) JSON(ctx context.Context, cs CallSpec, v any) (http.Header, err
 					return nil
 				}
 				if looksHTML(h, b) {
-					return fmt.Errorf("%s %s (tenant %s): %w (starts %q)", c.service, path, cs.Tenant, ErrNotJSON, Snippet(b))
+					return fmt.Errorf("%s %s%s: %w (starts %q)", c.service, path, forTenant(cs.Tenant), ErrNotJSON, Snippet(b))
 				}
 				if err := json.Unmarshal(b, v); err != nil {
-					return fmt.Errorf("%s %s (tenant %s): decoding JSON: %v (%d bytes, starts %q)", c.service, path, cs.Tenant, err, len(b), Snippet(b))
+					return fmt.Errorf("%s %s%s: decoding JSON: %v (%d bytes, starts %q)", c.service, path, forTenant(cs.Tenant), err, len(b), Snippet(b))
 				}
 				return nil
 			case status == http.StatusUnauthorized && !refreshed && cs.Auth != nil:
@@ -378,7 +378,7 @@ func Pages[P any](ctx context.Context, c *Client, cs CallSpec, next func(h http.
 	first := cs.URL
 	for n := 0; cs.URL != ""; n++ {
 		if n >= maxPages {
-			return fmt.Errorf("%s %s (tenant %s): more than %d pages", c.service, first, cs.Tenant, maxPages)
+			return fmt.Errorf("%s %s%s: more than %d pages", c.service, first, forTenant(cs.Tenant), maxPages)
 		}
 		seen[cs.URL] = true
 		var p P
@@ -391,7 +391,7 @@ func Pages[P any](ctx context.Context, c *Client, cs CallSpec, next func(h http.
 		}
 		nx := next(h, &p)
 		if nx != "" && seen[nx] {
-			return fmt.Errorf("%s %s (tenant %s): %w", c.service, pathOf(first), cs.Tenant, ErrRepeatingPage)
+			return fmt.Errorf("%s %s%s: %w", c.service, pathOf(first), forTenant(cs.Tenant), ErrRepeatingPage)
 		}
 		cs.URL = nx
 	}
@@ -424,4 +424,13 @@ func LinkNext(h http.Header) string {
 		}
 	}
 	return ""
+}
+
+// forTenant is " (tenant T)" for an error about one tenant's call, "" for
+// an MSP-wide one.
+func forTenant(t string) string {
+	if t == "" {
+		return ""
+	}
+	return " (tenant " + t + ")"
 }
