@@ -447,3 +447,21 @@ func zipOf(t testing.TB, files map[string]string) []byte {
 	}
 	return buf.Bytes()
 }
+
+// A line break inside a DOCX paragraph (Shift+Enter) ends a word.
+func TestDOCXLineBreak(t *testing.T) {
+	doc := `<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>` +
+		`<w:p><w:r><w:t>The Provider shall retain security</w:t><w:br/><w:t>logs for 12 months.</w:t></w:r></w:p></w:body></w:document>`
+	b := zipOf(t, map[string]string{"word/document.xml": doc})
+	d, err := Parse("br.docx", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(d.Pages[0], "security\nlogs") {
+		t.Fatalf("text %q", d.Pages[0])
+	}
+	p, _ := Builtin()
+	if f := findingOf(Check(d, p), estate.ClauseLogging); f.Status != Present {
+		t.Errorf("logging: %+v", f)
+	}
+}

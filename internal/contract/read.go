@@ -301,11 +301,20 @@ func docxPages(b []byte) ([]string, error) {
 			case "tab":
 				sb.WriteByte(' ')
 			case "br":
+				page := false
 				for _, a := range t.Attr {
-					if a.Name.Local == "type" && a.Value == "page" {
-						sb.WriteString(forced)
-					}
+					page = page || a.Name.Local == "type" && a.Value == "page"
 				}
+				if page {
+					sb.WriteString(forced)
+				} else {
+					// A line break (Shift+Enter) still ends a word.
+					sb.WriteByte('\n')
+				}
+			case "cr":
+				sb.WriteByte('\n')
+			case "noBreakHyphen":
+				sb.WriteByte('-')
 			case "lastRenderedPageBreak":
 				sb.WriteString(rendered)
 				sawRendered = true
