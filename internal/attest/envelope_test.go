@@ -278,3 +278,29 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkVerify: one envelope, signature to freshness (target ≤ 50 ms).
+func BenchmarkVerify(b *testing.B) {
+	dir := b.TempDir()
+	if _, err := GenerateKey(dir, "msp"); err != nil {
+		b.Fatal(err)
+	}
+	signer, err := LoadKey(filepath.Join(dir, "msp.key"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub, err := LoadKey(filepath.Join(dir, "msp.pub"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	env, err := Sign(context.Background(), signer, sample())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(env)))
+	for b.Loop() {
+		if _, err := verify(env, pub); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
