@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
@@ -273,7 +275,7 @@ func TestBrowserDemo(t *testing.T) {
 	}
 	noOverflow("tenants list")
 	shot("tenants")
-	step("search tenants", chromedp.SendKeys(chromedp.ID("t-q"), "cedar"), chromedp.Submit(chromedp.ID("t-q")), chromedp.WaitVisible(chromedp.CSS(`#tenants a[href="/tenants/cedar-law"]`)))
+	step("search tenants", chromedp.Navigate(base+"/tenants?q=cedar"), chromedp.WaitVisible(chromedp.CSS(`#tenants a[href="/tenants/cedar-law"]`)))
 	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#tenants tbody tr[data-risk]').length`)); err != nil || n != 1 {
 		t.Errorf("search for cedar: %d rows %v", n, err)
 	}
@@ -293,6 +295,22 @@ func TestBrowserDemo(t *testing.T) {
 		t.Errorf("tenant page: %d heading groups, not-evaluable collapsed %d, attest links %d", tp[0], tp[1], tp[2])
 	}
 	noOverflow("tenant page")
+	// Narrow screens (WCAG 1.4.10 reflow): at 390×844 no signed-in page
+	// scrolls sideways (wide tables scroll inside their card).
+	if _, err := chromedp.Call(bctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 1, Mobile: false}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/", "/incidents", "/tenants", "/events", "/tenants/cedar-law", "/tenants/cedar-law/attest", "/matrix", "/blast", "/settings", "/audit", "/collectors", "/account"} {
+		step("narrow "+path, chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS("main")))
+		noOverflow("at 390 px, " + path)
+	}
+	step("narrow case", chromedp.Navigate(base+"/incidents?status=all"), chromedp.WaitVisible(chromedp.ID("incidents")),
+		chromedp.Click(chromedp.CSS(`#incidents a[href^="/cases/"]`)), chromedp.WaitVisible(chromedp.ID("rules-h")))
+	noOverflow("at 390 px, a case page")
+	shot("case-390")
+	if _, err := chromedp.Call(bctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
 	// The public verify page needs no account.
 	step("verify page", chromedp.Navigate(base+"/verify"), chromedp.WaitVisible(chromedp.ID("v-h")))
 	shot("verify")
