@@ -9,7 +9,9 @@
     var url = table.getAttribute("data-live");
     var busy = false;
     setInterval(function () {
-      if (busy || document.hidden) return;
+      // Never while someone is working in the table: a refresh would drop
+      // their focus and the cases they ticked for bulk acknowledge.
+      if (busy || document.hidden || table.contains(document.activeElement) || table.querySelector("input:checked")) return;
       busy = true;
       fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
         .then(function (r) { return r.ok ? r.text() : null; })
