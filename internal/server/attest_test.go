@@ -288,6 +288,10 @@ func TestVerifyLimits(t *testing.T) {
 	if resp, _ := anon.multipartPost("/verify", nil, map[string][2]string{"envelope": {"big.json", big}}); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized envelope: %d, want 413", resp.StatusCode)
 	}
+	// An upload route parses nothing for an anonymous caller: 401, not 413.
+	if resp, _ := anon.multipartPost("/tenants/"+tenantA+"/claims", nil, map[string][2]string{"evidence": {"big.txt", big}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("anonymous upload: %d, want 401", resp.StatusCode)
+	}
 	for i := 1; i <= 31; i++ {
 		resp, _ := anon.multipartPost("/verify", nil, map[string][2]string{"envelope": {"a.json", "{}"}})
 		if limited := resp.StatusCode == http.StatusTooManyRequests; limited != (i == 31) {

@@ -247,6 +247,11 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) er
 			return errStatus(http.StatusForbidden, "change your one-time password first (the account page)")
 		}
 	}
+	if rt.Access != auth.AccessPublic && uploadRoutes[rt.Name] && r.MultipartForm == nil && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		if err := parseUpload(r); err != nil {
+			return err
+		}
+	}
 	if p != nil && p.Session != nil && !safeMethod(r.Method) {
 		if err := s.checkCSRF(r, p); err != nil {
 			return err
@@ -268,17 +273,14 @@ func limitBody(w http.ResponseWriter, r *http.Request, rt route) error {
 		return nil
 	}
 	if uploadRoutes[rt.Name] && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-		// Parsed whole in memory (maxMemory = the body limit), so no part
-		// is ever spooled to disk.
 		r.Body = http.MaxBytesReader(w, r.Body, maxUploadBody)
-		if err := r.ParseMultipartForm(maxUploadBody); err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return errStatus(http.StatusRequestEntityTooLarge, "request body too large (at most 8 MiB)")
-			}
-			return errBadRequest("malformed multipart form")
+		if rt.Access != auth.AccessPublic {
+			// Parsed once the caller is known to hold the route's
+			// right (parseUpload): an anonymous request never has
+			// 8 MiB held in memory.
+			return nil
 		}
-		return nil
+		return parseUpload(r)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
@@ -292,6 +294,19 @@ func limitBody(w http.ResponseWriter, r *http.Request, rt route) error {
 			}
 			return errBadRequest("malformed form")
 		}
+	}
+	return nil
+}
+
+// parseUpload parses a multipart upload whole in memory (maxMemory = the
+// body limit), so no part is ever spooled to disk.
+func parseUpload(r *http.Request) error {
+	if err := r.ParseMultipartForm(maxUploadBody); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errStatus(http.StatusRequestEntityTooLarge, "request body too large (at most 8 MiB)")
+		}
+		return errBadRequest("malformed multipart form")
 	}
 	return nil
 }
