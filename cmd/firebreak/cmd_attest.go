@@ -80,7 +80,7 @@ func newAttestVerifyCommand(g *globalOptions) *cobra.Command {
 --key files (matched by key id), the in-toto statement and predicate types and
 version, the predicate's JSON schema, that it is not expired or issued in the
 future, and (with --tenant) that it is about that tenant. It then prints the
-content readably. Any changed byte fails.
+content readably. Any change to the signed content fails.
 
 Exit status is 0 when verified and 1 with the reason otherwise (signature,
 unknown-key, format, type, version, schema, expired, not-yet-valid, tenant).

@@ -223,6 +223,8 @@ func TestBadInput(t *testing.T) {
 		"notdocx.docx": zipOf(t, map[string]string{"a.txt": "hello"}),
 		"badxml.docx":  zipOf(t, map[string]string{"word/document.xml": "<w:document><w:body><w:p><w:t>unterminated"}),
 		"binary.txt":   {0x00, 0x01, 0x02, 0xff},
+		"tiny.pdf":     []byte("x"),
+		"text.docx":    []byte("The Provider shall patch."),
 		"empty.txt":    {},
 	}
 	for name, b := range cases {

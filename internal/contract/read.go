@@ -57,7 +57,12 @@ func Parse(name string, b []byte) (*Document, error) {
 	sum := sha256.Sum256(b)
 	d := &Document{Name: name, Digest: hex.EncodeToString(sum[:])}
 	var err error
+	ext := strings.ToLower(filepath.Ext(name))
 	switch {
+	case ext == ".pdf" && !bytes.HasPrefix(b, []byte("%PDF-")):
+		err = errors.New("named .pdf but not a PDF file")
+	case ext == ".docx" && !bytes.HasPrefix(b, []byte("PK\x03\x04")) && !bytes.HasPrefix(b, []byte{0xD0, 0xCF, 0x11, 0xE0}):
+		err = errors.New("named .docx but not a DOCX (zip) file")
 	case bytes.HasPrefix(b, []byte("%PDF-")):
 		d.Format = "pdf"
 		d.Pages, err = pdfPages(b)

@@ -78,6 +78,18 @@ func claimRights(p *auth.Principal, tenant string, party catalog.Party) bool {
 	return false
 }
 
+// canRevoke: the MSP's owners and analysts revoke any claim; a tenant
+// attester only the ones they recorded themselves (not the MSP's).
+func canRevoke(p *auth.Principal, tenant string, c store.Claim, party catalog.Party) bool {
+	if c.Kind == store.ClaimContract {
+		return canContract(p)
+	}
+	if !claimRights(p, tenant, party) {
+		return false
+	}
+	return p.User.Role != store.RoleTenantAttester || c.By == p.Actor()
+}
+
 func canContract(p *auth.Principal) bool {
 	return p != nil && p.User != nil && (p.User.Role == store.RoleOwner || p.User.Role == store.RoleAnalyst)
 }
@@ -124,7 +136,7 @@ func (s *Server) attestPageData(r *http.Request, p *auth.Principal, t store.Tena
 		}
 		active := c.Active(now)
 		pg.Claims = append(pg.Claims, claimView{Claim: c, Active: active,
-			CanRevoke: active && (c.Kind == store.ClaimContract && canContract(p) || c.Kind != store.ClaimContract && claimRights(p, t.ID, party))})
+			CanRevoke: active && canRevoke(p, t.ID, c, party)})
 	}
 	// The controls this user may attest, with their latest status for
 	// the tenant: those waiting for evidence first.
@@ -324,7 +336,7 @@ func (s *Server) handleClaimRevoke(w http.ResponseWriter, r *http.Request, p *au
 	if ctl, ok := s.catalog.Control(c.Control); ok {
 		party = ctl.Party
 	}
-	if c.Kind == store.ClaimContract && !canContract(p) || c.Kind != store.ClaimContract && !claimRights(p, t.ID, party) {
+	if !canRevoke(p, t.ID, *c, party) {
 		return errForbidden
 	}
 	if err := s.st.RevokeClaim(ctx, p.Scope, id, p.Actor(), s.now()); err != nil {

@@ -224,6 +224,18 @@ func TestAttestationFlow(t *testing.T) {
 	if got := resultOf(t, f.st, run3.ID, "FB-CTR-004", tenantA); got != assess.StatusFail {
 		t.Errorf("FB-CTR-004 (logging clause not confirmed): %s", got)
 	}
+	// An attester cannot revoke what the MSP recorded.
+	msp := store.Claim{Kind: store.ClaimAttestation, Tenant: tenantA, Control: "FB-LOG-007", Body: "MSP view", By: "analyst1", Expires: f.clk.now().AddDate(0, 6, 0)}
+	if err := f.st.PutClaim(ctx, &msp); err != nil {
+		t.Fatal(err)
+	}
+	att.do("GET", "/tenants/"+tenantA+"/attest", nil, nil)
+	if resp, _ := att.form(fmt.Sprintf("/tenants/%s/claims/%d/revoke", tenantA, msp.ID), url.Values{}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("attester revokes the MSP's claim: %d", resp.StatusCode)
+	}
+	if resp, _ := an.form(fmt.Sprintf("/tenants/%s/claims/%d/revoke", tenantA, msp.ID), url.Values{}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("analyst revokes the MSP's claim: %d", resp.StatusCode)
+	}
 	// The attester revokes; the attestation stops counting.
 	_, page = att.do("GET", "/tenants/"+tenantA+"/attest", nil, nil)
 	if !strings.Contains(page, "soc-report.pdf") || !strings.Contains(page, "Revoke") {
