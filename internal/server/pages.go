@@ -288,8 +288,12 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 		return err
 	}
 	if run != nil {
-		if rs, err := s.st.Results(ctx, p.Scope, store.ResultFilter{RunID: run.ID, Brief: true}); err == nil {
+		// A run's results never change: the bars are cached per run and scope.
+		if v, ok := s.headingCache.get(run.ID, p.Scope.String()); ok {
+			pg.Headings = v.([]headingBar)
+		} else if rs, err := s.st.Results(ctx, p.Scope, store.ResultFilter{RunID: run.ID, Brief: true}); err == nil {
 			pg.Headings = headingBars(rs)
+			s.headingCache.put(run.ID, p.Scope.String(), pg.Headings)
 		} else if !isNotFound(err) {
 			return err
 		}

@@ -78,12 +78,13 @@ type Server struct {
 	trusted     []*attest.Key
 	verifyLimit *auth.Limiter
 
-	oidc        *auth.OIDCClient // nil unless auth.oidc is configured
-	matrixCache viewCache        // per run id
-	blasts      blastCache
-	badgeMu     sync.Mutex
-	badge       map[string]badgeCount // open incidents per scope, for the nav badge
-	accessCache viewCache             // per snapshot id
+	oidc         *auth.OIDCClient // nil unless auth.oidc is configured
+	matrixCache  viewCache        // per run id
+	blasts       blastCache
+	badgeMu      sync.Mutex
+	badge        map[string]badgeCount // open incidents per scope, for the nav badge
+	accessCache  viewCache             // per snapshot id
+	headingCache viewCache             // overview heading bars, per run id
 
 	// estateSlots bounds estate validations and uploads running at once
 	// (each parses and validates a whole estate: CPU and memory).
