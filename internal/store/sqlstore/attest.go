@@ -41,26 +41,14 @@ func scanPosture(row interface{ Scan(...any) error }, extra ...any) (store.Postu
 
 // ListPostures implements store.AttestStore.
 func (d *DB) ListPostures(ctx context.Context, scope store.Scope, tenant string, limit int) ([]store.Posture, error) {
-	out := []store.Posture{}
 	if !scope.Allows(tenant) {
-		return out, nil
+		return []store.Posture{}, nil
 	}
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := d.r.QueryContext(ctx, d.q(`SELECT `+postureCols+` FROM postures WHERE tenant = ? ORDER BY id DESC LIMIT ?`), tenant, min(limit, 10000))
-	if err != nil {
-		return nil, fmt.Errorf("listing postures: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		p, err := scanPosture(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing postures: %w", err)
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, d, "listing postures", `SELECT `+postureCols+` FROM postures WHERE tenant = ? ORDER BY id DESC LIMIT ?`,
+		[]any{tenant, min(limit, 10000)}, func(row interface{ Scan(...any) error }) (store.Posture, error) { return scanPosture(row) })
 }
 
 // GetPosture implements store.AttestStore.
@@ -138,21 +126,8 @@ func (d *DB) ListClaims(ctx context.Context, scope store.Scope, f store.ClaimFil
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := d.r.QueryContext(ctx, d.q(`SELECT `+claimCols+` FROM claims WHERE `+strings.Join(w, " AND ")+` ORDER BY id DESC LIMIT ?`),
-		append(args, min(limit, 100000))...)
-	if err != nil {
-		return nil, fmt.Errorf("listing claims: %w", err)
-	}
-	defer rows.Close()
-	out := []store.Claim{}
-	for rows.Next() {
-		c, err := scanClaim(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing claims: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, d, "listing claims", `SELECT `+claimCols+` FROM claims WHERE `+strings.Join(w, " AND ")+` ORDER BY id DESC LIMIT ?`,
+		append(args, min(limit, 100000)), func(row interface{ Scan(...any) error }) (store.Claim, error) { return scanClaim(row) })
 }
 
 // GetClaim implements store.AttestStore.

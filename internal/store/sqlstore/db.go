@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -231,4 +232,28 @@ func scopeCond(s store.Scope, col string) (string, []any) {
 		return col + " = ?", []any{s.Tenant}
 	}
 	return "1=0", nil
+}
+
+// queryAll runs a read query on the reader pool and scans every row with
+// scan; what is an error and an empty result are the same for every list
+// (an empty, non-nil slice when no row matches). what names the list in
+// errors ("listing claims").
+func queryAll[T any](ctx context.Context, d *DB, what, query string, args []any, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	rows, err := d.r.QueryContext(ctx, d.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
 }

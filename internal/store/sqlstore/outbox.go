@@ -79,21 +79,9 @@ func (d *DB) DueOutbox(ctx context.Context, target string, now time.Time, limit 
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := d.r.QueryContext(ctx, d.q(`SELECT `+outboxCols+` FROM outbox WHERE target = ? AND sent < version AND next_at <= ? ORDER BY updated, item_key LIMIT ?`),
-		target, Micros(now), min(limit, 10000))
-	if err != nil {
-		return nil, fmt.Errorf("listing due outbox items: %w", err)
-	}
-	defer rows.Close()
-	out := []store.OutboxItem{}
-	for rows.Next() {
-		it, err := scanOutbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing due outbox items: %w", err)
-		}
-		out = append(out, it)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, d, "listing due outbox items",
+		`SELECT `+outboxCols+` FROM outbox WHERE target = ? AND sent < version AND next_at <= ? ORDER BY updated, item_key LIMIT ?`,
+		[]any{target, Micros(now), min(limit, 10000)}, scanOutbox)
 }
 
 // AckOutbox implements store.OutboxStore.
@@ -143,19 +131,7 @@ func (d *DB) ListOutbox(ctx context.Context, scope store.Scope, f store.OutboxFi
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := d.r.QueryContext(ctx, d.q(`SELECT `+outboxCols+` FROM outbox WHERE `+strings.Join(w, " AND ")+` ORDER BY updated DESC, item_key LIMIT ?`),
-		append(args, min(limit, 10000))...)
-	if err != nil {
-		return nil, fmt.Errorf("listing outbox: %w", err)
-	}
-	defer rows.Close()
-	out := []store.OutboxItem{}
-	for rows.Next() {
-		it, err := scanOutbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing outbox: %w", err)
-		}
-		out = append(out, it)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, d, "listing outbox",
+		`SELECT `+outboxCols+` FROM outbox WHERE `+strings.Join(w, " AND ")+` ORDER BY updated DESC, item_key LIMIT ?`,
+		append(args, min(limit, 10000)), scanOutbox)
 }
