@@ -94,22 +94,6 @@ func canContract(p *auth.Principal) bool {
 	return p != nil && p.User != nil && (p.User.Role == store.RoleOwner || p.User.Role == store.RoleAnalyst)
 }
 
-func (s *Server) tenantFor(r *http.Request, p *auth.Principal) (store.Tenant, error) {
-	id := r.PathValue("id")
-	if !p.Scope.Allows(id) {
-		return store.Tenant{}, errNotFound
-	}
-	tenants, err := s.st.ListTenants(r.Context(), p.Scope)
-	if err != nil {
-		return store.Tenant{}, err
-	}
-	i := slices.IndexFunc(tenants, func(t store.Tenant) bool { return t.ID == id })
-	if i < 0 {
-		return store.Tenant{}, errNotFound
-	}
-	return tenants[i], nil
-}
-
 func (s *Server) attestPageData(r *http.Request, p *auth.Principal, t store.Tenant) (*attestPage, error) {
 	ctx := r.Context()
 	ts := store.TenantScope(t.ID)

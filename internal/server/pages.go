@@ -368,22 +368,33 @@ type tenantPage struct {
 	RunAt      time.Time
 }
 
-func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	ctx := r.Context()
+// tenantFor is the tenant of the request path {id}, as the caller may
+// see it: 404 for one outside its scope or unknown.
+func (s *Server) tenantFor(r *http.Request, p *auth.Principal) (store.Tenant, error) {
 	id := r.PathValue("id")
 	if !p.Scope.Allows(id) {
-		return errNotFound
+		return store.Tenant{}, errNotFound
 	}
-	ts := store.TenantScope(id)
-	tenants, err := s.st.ListTenants(ctx, p.Scope)
+	tenants, err := s.st.ListTenants(r.Context(), p.Scope)
 	if err != nil {
-		return err
+		return store.Tenant{}, err
 	}
 	i := slices.IndexFunc(tenants, func(t store.Tenant) bool { return t.ID == id })
 	if i < 0 {
-		return errNotFound
+		return store.Tenant{}, errNotFound
 	}
-	pg := &tenantPage{pageBase: s.basePage(ctx, p, tenants[i].Name, "tenant"), Tenant: tenants[i]}
+	return tenants[i], nil
+}
+
+func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	ctx := r.Context()
+	tenant, err := s.tenantFor(r, p)
+	if err != nil {
+		return err
+	}
+	id := tenant.ID
+	ts := store.TenantScope(id)
+	pg := &tenantPage{pageBase: s.basePage(ctx, p, tenant.Name, "tenant"), Tenant: tenant}
 	if runs, err := s.st.ListRuns(ctx, ts, 1); err == nil && len(runs) > 0 {
 		run := runs[0]
 		pg.RunAt = run.At
