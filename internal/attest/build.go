@@ -71,7 +71,9 @@ func NewBuilder(in Input) (*Builder, error) {
 // not own (the MSP's staff, tools, vendors, other tenants' objects) into
 // the tenant or one of its objects: the access the MSP holds there.
 func directAccess(g *trust.Graph) map[string][]Access {
-	out := map[string][]Access{}
+	// Edges per tenant first, ordered by privilege (strongest first) then
+	// principal, so the order is decided on trust.Priv, not its text.
+	edges := map[string][]*trust.Edge{}
 	for i := range g.Edges {
 		e := &g.Edges[i]
 		from, to := &g.Nodes[e.From], &g.Nodes[e.To]
@@ -82,38 +84,36 @@ func directAccess(g *trust.Graph) map[string][]Access {
 		if tenant == "" || tenant == estate.MSP || from.Home == tenant || from.Kind == trust.KindOutsider || e.Priv == trust.None {
 			continue
 		}
-		a := Access{Principal: from.ID, Kind: from.Kind.String(), Privilege: e.Priv.String(), Standing: !e.JIT,
-			Path: fmt.Sprintf("%s → %s (%s", g.Label(e.From), g.Label(e.To), e.Kind)}
-		if e.Why != "" {
-			a.Path += ": " + e.Why
-		}
-		a.Path += ")"
-		if from.Kind == trust.KindTool {
-			a.Tool = from.ID
-		}
-		if from.Kind == trust.KindIdentity || from.Kind == trust.KindTool {
-			a.MFA = string(from.MFA)
-		}
-		out[tenant] = append(out[tenant], a)
+		edges[tenant] = append(edges[tenant], e)
 	}
-	for t, as := range out {
-		slices.SortStableFunc(as, func(x, y Access) int {
-			if x.Privilege != y.Privilege {
-				return privOrder(y.Privilege) - privOrder(x.Privilege)
+	out := make(map[string][]Access, len(edges))
+	for t, es := range edges {
+		slices.SortStableFunc(es, func(x, y *trust.Edge) int {
+			if x.Priv != y.Priv {
+				return int(y.Priv) - int(x.Priv)
 			}
-			return strings.Compare(x.Principal, y.Principal)
+			return strings.Compare(g.Nodes[x.From].ID, g.Nodes[y.From].ID)
 		})
+		as := make([]Access, len(es))
+		for k, e := range es {
+			from := &g.Nodes[e.From]
+			a := Access{Principal: from.ID, Kind: from.Kind.String(), Privilege: e.Priv.String(), Standing: !e.JIT,
+				Path: fmt.Sprintf("%s → %s (%s", g.Label(e.From), g.Label(e.To), e.Kind)}
+			if e.Why != "" {
+				a.Path += ": " + e.Why
+			}
+			a.Path += ")"
+			if from.Kind == trust.KindTool {
+				a.Tool = from.ID
+			}
+			if from.Kind == trust.KindIdentity || from.Kind == trust.KindTool {
+				a.MFA = string(from.MFA)
+			}
+			as[k] = a
+		}
 		out[t] = as
 	}
 	return out
-}
-
-func privOrder(s string) int {
-	p, err := trust.ParsePriv(s)
-	if err != nil {
-		return 0
-	}
-	return int(p)
 }
 
 // Statement builds the unsigned statement for tenant.

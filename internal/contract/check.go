@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -507,13 +508,7 @@ func longestPeriodDays(s string) (int, bool) {
 	if len(ps) == 0 {
 		return 0, false
 	}
-	max := ps[0]
-	for _, p := range ps[1:] {
-		if p > max {
-			max = p
-		}
-	}
-	return max / 24, true
+	return slices.Max(ps) / 24, true
 }
 
 func shortestPeriodHours(s string) (int, bool) {
@@ -521,11 +516,5 @@ func shortestPeriodHours(s string) (int, bool) {
 	if len(ps) == 0 {
 		return 0, false
 	}
-	min := ps[0]
-	for _, p := range ps[1:] {
-		if p < min {
-			min = p
-		}
-	}
-	return min, true
+	return slices.Min(ps), true
 }
