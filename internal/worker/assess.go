@@ -5,13 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/firebreak-msp/firebreak/internal/detect"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -116,11 +117,6 @@ func (w *Worker) Assess(ctx context.Context, e *estate.Estate, snapID int64, tri
 // firebreak-drift) so it is alerted, acknowledged and resolved like any other.
 func (w *Worker) raiseDrift(ctx context.Context, run store.Run, c store.ResultChange) {
 	w.metrics.DriftAlerts.Inc()
-	h := sha256.Sum256([]byte("drift\x00" + c.Control + "\x00" + c.Subject + "\x00" + c.Object))
-	tenant := c.Subject
-	if tenant == estate.MSP {
-		tenant = ""
-	}
 	at := run.At
 	if at.IsZero() {
 		at = w.now()
@@ -129,15 +125,10 @@ func (w *Worker) raiseDrift(ctx context.Context, run store.Run, c store.ResultCh
 	if c.Object != "" {
 		title += " (" + c.Object + ")"
 	}
-	inc := store.Incident{
-		ID: "drift-" + hex.EncodeToString(h[:8]), Tenant: tenant, Rule: "firebreak-drift", Title: title,
-		Severity: c.Severity, Status: store.StatusOpen, First: at, Last: at, Count: 1,
-		Key:    map[string]string{"control": c.Control, "subject": c.Subject, "object": c.Object},
-		Detail: mustJSON(map[string]any{"description": c.Title, "run_id": run.ID, "from": c.From, "to": c.To}),
-	}
-	if tenant != "" {
-		inc.Tenants = []string{tenant}
-	}
+	inc := subjectIncident("drift", c.Subject, at, c.Control, c.Subject, c.Object)
+	inc.Rule, inc.Title, inc.Severity = "firebreak-drift", title, c.Severity
+	inc.Key = map[string]string{"control": c.Control, "subject": c.Subject, "object": c.Object}
+	inc.Detail = mustJSON(map[string]any{"description": c.Title, "run_id": run.ID, "from": c.From, "to": c.To})
 	if inc.Severity == "" {
 		inc.Severity = "medium"
 	}
@@ -215,4 +206,16 @@ func (w *Worker) reloadAndAssess(ctx context.Context, trigger string) error {
 	}
 	_, _, err = w.Assess(ctx, e, meta.ID, trigger)
 	return err
+}
+
+// subjectIncident is an open incident firebreak raises itself about a
+// subject ("msp" or a tenant) at at: its id is kind plus a hash of the
+// parts (so raising it again updates it), one occurrence.
+func subjectIncident(kind, subject string, at time.Time, parts ...string) store.Incident {
+	h := sha256.Sum256([]byte(kind + "\x00" + strings.Join(parts, "\x00")))
+	inc := store.Incident{ID: kind + "-" + hex.EncodeToString(h[:8]), Status: store.StatusOpen, First: at, Last: at, Count: 1}
+	if subject != estate.MSP {
+		inc.Tenant, inc.Tenants = subject, []string{subject}
+	}
+	return inc
 }

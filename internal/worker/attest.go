@@ -2,8 +2,6 @@ package worker
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -183,22 +181,12 @@ func (w *Worker) remindClaims(ctx context.Context) {
 		if c.Expires.IsZero() || c.Expires.Sub(now) > before || c.Kind == store.ClaimContract {
 			continue
 		}
-		h := sha256.Sum256([]byte("claim-expiry\x00" + strconv.FormatInt(c.ID, 10)))
-		tenant := c.Tenant
-		if tenant == estate.MSP {
-			tenant = ""
-		}
-		inc := store.Incident{
-			ID: "claim-expiry-" + hex.EncodeToString(h[:8]), Tenant: tenant, Rule: "firebreak-claim-expiry",
-			Title:    fmt.Sprintf("The %s of %s for %s expires on %s", c.Kind, c.Control, c.Tenant, c.Expires.UTC().Format("2006-01-02")),
-			Severity: "low", Status: store.StatusOpen, First: now, Last: now, Count: 1,
-			Key: map[string]string{"claim": strconv.FormatInt(c.ID, 10), "control": c.Control, "subject": c.Tenant},
-			Detail: mustJSON(map[string]any{"description": "Renew it on the tenant's attestations page, or let it lapse: the control is judged on its own evidence after " + c.Expires.UTC().Format(time.RFC3339),
-				"claim_id": c.ID, "by": c.By, "expires": c.Expires}),
-		}
-		if tenant != "" {
-			inc.Tenants = []string{tenant}
-		}
+		inc := subjectIncident("claim-expiry", c.Tenant, now, strconv.FormatInt(c.ID, 10))
+		inc.Rule, inc.Severity = "firebreak-claim-expiry", "low"
+		inc.Title = fmt.Sprintf("The %s of %s for %s expires on %s", c.Kind, c.Control, c.Tenant, c.Expires.UTC().Format("2006-01-02"))
+		inc.Key = map[string]string{"claim": strconv.FormatInt(c.ID, 10), "control": c.Control, "subject": c.Tenant}
+		inc.Detail = mustJSON(map[string]any{"description": "Renew it on the tenant's attestations page, or let it lapse: the control is judged on its own evidence after " + c.Expires.UTC().Format(time.RFC3339),
+			"claim_id": c.ID, "by": c.By, "expires": c.Expires})
 		incs = append(incs, inc)
 	}
 	if len(incs) > 0 {
