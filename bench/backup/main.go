@@ -52,6 +52,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/migrations"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
+	"github.com/firebreak-msp/firebreak/internal/store/transfer"
 	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
@@ -321,7 +322,7 @@ func migrateBench(ctx context.Context, o opts, dir, data string) error {
 	}
 	defer conn.Close(context.Background())
 	// Export every table once, in PostgreSQL's COPY text format.
-	tables, err := tableNames(ctx, src)
+	tables, err := transfer.SQLiteTables(ctx, src) // the tables migrate copies
 	if err != nil {
 		return err
 	}
@@ -426,23 +427,6 @@ func mean(v []float64) float64 {
 		s += x
 	}
 	return s / float64(len(v))
-}
-
-func tableNames(ctx context.Context, db *sql.DB) ([]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations' ORDER BY rowid`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }
 
 // export writes a table in COPY text format, columns in table order (the

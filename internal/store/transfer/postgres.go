@@ -122,7 +122,7 @@ func ToPostgres(ctx context.Context, dataDir, pgURL string, o MigrateOptions) (M
 		return st, err
 	}
 	defer rtx.Rollback()
-	tables, err := sqliteTables(ctx, rtx)
+	tables, err := SQLiteTables(ctx, rtx)
 	if err != nil {
 		return st, err
 	}
@@ -165,10 +165,13 @@ func ToPostgres(ctx context.Context, dataDir, pgURL string, o MigrateOptions) (M
 	return st, nil
 }
 
-// sqliteTables lists the store's tables in creation order (parents before
-// the tables that reference them).
-func sqliteTables(ctx context.Context, tx *sql.Tx) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT IN ('schema_migrations', '`+manifestTable+`') ORDER BY rowid`)
+// SQLiteTables lists a SQLite store's tables in creation order (parents
+// before the tables that reference them), as migrate copies them; q is a
+// *sql.DB or *sql.Tx.
+func SQLiteTables(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT IN ('schema_migrations', '`+manifestTable+`') ORDER BY rowid`)
 	if err != nil {
 		return nil, err
 	}
