@@ -209,13 +209,11 @@ func (b *Builder) blast(tenant string) Blast {
 				continue
 			}
 			seen[key] = true
-			// Bare ids resolve directly; only an ambiguous one needs its
-			// kind (a failed lookup costs a did-you-mean scan of the graph).
-			i, err := g.NodeIndex(r.ID)
-			if err != nil {
-				i, err = g.NodeIndex(key)
+			i, found := g.Lookup(r.ID)
+			if !found {
+				i, found = g.Lookup(key) // an ambiguous bare id
 			}
-			if err == nil {
+			if found {
 				if h := g.Nodes[i].Home; h != "" && h != estate.MSP && h != tenant {
 					out.OtherTenants++
 					continue
@@ -227,7 +225,7 @@ func (b *Builder) blast(tenant string) Blast {
 				continue
 			}
 			re := Reacher{ID: r.ID, Kind: r.Kind, Tenants: 1}
-			if err == nil {
+			if found {
 				re.Tenants = max(1, b.rank.Of(i).AtAdmin())
 			}
 			out.ReachedBy = append(out.ReachedBy, re)

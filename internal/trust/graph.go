@@ -214,6 +214,13 @@ type adjacency struct {
 	edge  []int32 // edge index per slot
 }
 
+// Lookup resolves an id (bare, or "kind:id") without the suggestions
+// NodeIndex computes for a person's typo: for code that resolves many ids.
+func (g *Graph) Lookup(id string) (int32, bool) {
+	i, ok := g.byID[id]
+	return i, ok
+}
+
 // NodeIndex resolves an id (bare, or "kind:id" when ambiguous).
 func (g *Graph) NodeIndex(id string) (int32, error) {
 	if i, ok := g.byID[id]; ok {
