@@ -250,3 +250,15 @@ func Only(tenants []string, only []string) []string {
 	}
 	return out
 }
+
+// Construct makes a Definition's New from a typed constructor: decode the
+// connector's config section into C, then call newFn with it.
+func Construct[C, T any](newFn func(C, Env) (T, error)) func(decode func(v any) error, env Env) (any, error) {
+	return func(decode func(v any) error, env Env) (any, error) {
+		var c C
+		if err := decode(&c); err != nil {
+			return nil, err
+		}
+		return newFn(c, env)
+	}
+}

@@ -57,13 +57,7 @@ func HECDefinition() connector.Definition {
 			Calls:       []connector.Call{{Method: "POST", Path: "/services/collector/event", Permission: "HEC token", Note: "stacked JSON envelopes, ≤ max_batch_bytes"}},
 			Docs:        []string{"https://help.splunk.com/splunk-enterprise/get-data-in/collect-http-event-data/format-events-for-http-event-collector"},
 		},
-		New: func(decode func(v any) error, env connector.Env) (any, error) {
-			var c HECConfig
-			if err := decode(&c); err != nil {
-				return nil, err
-			}
-			return NewHEC(c, env)
-		},
+		New: connector.Construct(NewHEC),
 	}
 }
 
@@ -94,12 +88,6 @@ func SentinelDefinition() connector.Definition {
 				"https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow",
 			},
 		},
-		New: func(decode func(v any) error, env connector.Env) (any, error) {
-			var c SentinelConfig
-			if err := decode(&c); err != nil {
-				return nil, err
-			}
-			return NewSentinel(c, env)
-		},
+		New: connector.Construct(NewSentinel),
 	}
 }

@@ -327,12 +327,6 @@ func Definition() connector.Definition {
 			Schedule: 6 * time.Hour,
 			Docs:     []string{"https://api.itglue.com/developer/"},
 		},
-		New: func(decode func(v any) error, env connector.Env) (any, error) {
-			var c Config
-			if err := decode(&c); err != nil {
-				return nil, err
-			}
-			return New(c, env)
-		},
+		New: connector.Construct(New),
 	}
 }

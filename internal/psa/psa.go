@@ -410,13 +410,7 @@ func ConnectWiseDefinition() connector.Definition {
 			},
 			Docs: []string{"https://developer.connectwise.com/Products/ConnectWise_PSA/REST"},
 		},
-		New: func(decode func(v any) error, env connector.Env) (any, error) {
-			var c ConnectWiseConfig
-			if err := decode(&c); err != nil {
-				return nil, err
-			}
-			return NewConnectWise(c, env)
-		},
+		New: connector.Construct(NewConnectWise),
 	}
 }
 
@@ -446,12 +440,6 @@ func HaloDefinition() connector.Definition {
 			},
 			Docs: []string{"https://halopsa.com/apidoc/"},
 		},
-		New: func(decode func(v any) error, env connector.Env) (any, error) {
-			var c HaloConfig
-			if err := decode(&c); err != nil {
-				return nil, err
-			}
-			return NewHalo(c, env)
-		},
+		New: connector.Construct(NewHalo),
 	}
 }

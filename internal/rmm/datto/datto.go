@@ -468,12 +468,6 @@ func Definition() connector.Definition {
 			Schedule: 15 * time.Minute,
 			Docs:     []string{"https://rmm.datto.com/help/en/Content/2SETUP/APIv2.htm"},
 		},
-		New: func(decode func(v any) error, env connector.Env) (any, error) {
-			var c Config
-			if err := decode(&c); err != nil {
-				return nil, err
-			}
-			return New(c, env)
-		},
+		New: connector.Construct(New),
 	}
 }

@@ -505,12 +505,6 @@ func Definition() connector.Definition {
 			Schedule: 15 * time.Minute,
 			Docs:     []string{"https://app.ninjarmm.com/apidocs/?links.active=core"},
 		},
-		New: func(decode func(v any) error, env connector.Env) (any, error) {
-			var c Config
-			if err := decode(&c); err != nil {
-				return nil, err
-			}
-			return New(c, env)
-		},
+		New: connector.Construct(New),
 	}
 }
