@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ type assessOptions struct {
 	Now      string
 	NoTrust  bool
 	Passing  bool
+	Severity string
 
 	// SARIF at MSP scale (issue 16).
 	Unknown         bool
@@ -47,6 +49,7 @@ func (o *assessOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.Format, "format", "f", "", "report format: "+strings.Join(report.Formats, ", ")+" (default table, or from -o's extension)")
 	f.StringVarP(&o.Output, "output", "o", "", "write the report to `FILE` (atomically) instead of stdout")
 	f.StringVar(&o.FailOn, "fail-on", "", "exit 3 when a failing control has this `SEVERITY` or higher (critical, high, medium, low, info)")
+	f.StringVar(&o.Severity, "severity", "", severityUsage+"; scores stay those of the whole assessment")
 	f.StringArrayVar(&o.Tenants, "tenant", nil, "assess only this tenant `ID` (repeatable; \"msp\" for the MSP itself)")
 	f.StringVar(&o.Now, "now", "", "evaluate as of `DATE` (YYYY-MM-DD or RFC 3339) for reproducible runs (default: now)")
 	f.BoolVar(&o.NoTrust, "no-trust", false, "skip the trust graph (FB-TRUST-* controls become not evaluable)")
@@ -151,6 +154,10 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 		}
 		failOn = s
 	}
+	shown, err := parseSeverities(opts.Severity)
+	if err != nil {
+		return err
+	}
 	now, err := parseNow(opts.Now)
 	if err != nil {
 		return err
@@ -197,6 +204,9 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 		return err
 	}
 	rep, tTrust := res.Report, res.TrustTook
+	if len(shown) > 0 {
+		rep.Results = slices.DeleteFunc(rep.Results, func(r assess.Result) bool { return !shown.Has(r.Severity) })
+	}
 
 	t2 := time.Now()
 	ropts := report.Options{
@@ -209,7 +219,7 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 		SARIFPerSubject: opts.SARIFPerTenant,
 		SARIFMaxResults: opts.SARIFMaxResults,
 		OnTruncate: func(subject string, kept, total int) {
-			fmt.Fprintf(g.stderr, "firebreak: sarif run %s: kept the %d most severe of %d results (--sarif-max-results); use --sarif-per-tenant\n", cmp.Or(subject, "(all)"), kept, total)
+			g.notice("firebreak: sarif run %s: kept the %d most severe of %d results (--sarif-max-results); use --sarif-per-tenant\n", cmp.Or(subject, "(all)"), kept, total)
 		},
 	}
 	switch {

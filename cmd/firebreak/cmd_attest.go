@@ -96,6 +96,7 @@ FILE "-" reads standard input.`,
 	f.StringVar(&opts.tenant, "tenant", "", "require the attestation to be about tenant `ID`")
 	f.StringVar(&opts.now, "now", "", "verify as of this `TIME` (RFC 3339 or YYYY-MM-DD) instead of now")
 	f.StringVarP(&opts.format, "format", "f", "text", "output format: text or json (the verified statement)")
+	addOutputFlag(cmd, g, nil)
 	return cmd
 }
 
@@ -339,6 +340,6 @@ func runAttestCreate(ctx context.Context, opts attestCreateOptions, g *globalOpt
 	if err := eg.Wait(); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stderr, "signed %d attestations with key %s into %s\n", len(tenants), key.ID(), opts.output)
+	g.notice("signed %d attestations with key %s into %s\n", len(tenants), key.ID(), opts.output)
 	return nil
 }

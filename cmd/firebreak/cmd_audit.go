@@ -77,6 +77,8 @@ that hash.`,
 	}
 	o.AddFlags(list.Flags())
 	list.Flags().IntVar(&o.limit, "limit", 50, "number of entries")
+	addOutputFlag(verify, g, nil)
+	addOutputFlag(list, g, nil)
 	cmd.AddCommand(verify, list)
 	return cmd
 }

@@ -97,7 +97,7 @@ func (o *collectOptions) progress(g *globalOptions, label string) *collect.Progr
 	} else if f, ok := g.stderr.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
-	return collect.NewProgress(g.stderr, tty && o.Format != "json", label, o.now)
+	return collect.NewProgress(g.stderr, tty && o.Format != "json" && !g.quiet, label, o.now)
 }
 
 // fragmentName is the file a collector writes; loading the estate for
@@ -641,7 +641,7 @@ func runCollectProbe(ctx context.Context, o collectProbeOptions, path string, g 
 	}
 	ts, probs := probe.Targets(e)
 	for _, p := range probs {
-		fmt.Fprintln(g.stderr, "skipped:", p)
+		g.notice("skipped: %s\n", p)
 	}
 	if o.DryRun {
 		var plan []string

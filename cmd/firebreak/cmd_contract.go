@@ -58,6 +58,7 @@ Exit status is 3 when a clause is at or below --fail-on (weak or absent).`,
 	f.StringArrayVar(&opts.patterns, "patterns", nil, "extra clause patterns `FILE` (repeatable)")
 	f.StringVarP(&opts.format, "format", "f", "table", "output format: table or json")
 	f.StringVar(&opts.failOn, "fail-on", "", "exit 3 when a clause is `STATUS` or worse: weak or absent")
+	addOutputFlag(check, g, nil)
 	cmd.AddCommand(check)
 	return cmd
 }

@@ -22,6 +22,7 @@ type controlsOptions struct {
 	Party   string
 	Kind    string
 	Policy  []string
+	Severity string
 }
 
 func (o *controlsOptions) AddFlags(f *pflag.FlagSet) {
@@ -29,6 +30,7 @@ func (o *controlsOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.Heading, "heading", 0, "only controls under advisory heading `N` (1..12)")
 	f.StringVar(&o.Party, "party", "", "only controls whose obligation is msp, customer or both")
 	f.StringVar(&o.Kind, "kind", "", "only automated or attested controls")
+	f.StringVar(&o.Severity, "severity", "", severityUsage)
 	f.StringArrayVar(&o.Policy, "policy", nil, "also list the controls declared by the custom Rego policies in `DIR`, as for assess --policy (repeatable)")
 }
 
@@ -62,6 +64,7 @@ result), so --party leaves them out.`,
 		},
 	}
 	opts.AddFlags(cmd.Flags())
+	addOutputFlag(cmd, g, nil)
 	return cmd
 }
 
@@ -78,6 +81,10 @@ func runControls(_ context.Context, opts controlsOptions, g *globalOptions) erro
 	case "", "automated", "attested":
 	default:
 		return usageError{fmt.Errorf("--kind %q: expected automated or attested", opts.Kind)}
+	}
+	shown, err := parseSeverities(opts.Severity)
+	if err != nil {
+		return err
 	}
 	cat, err := catalog.Load()
 	if err != nil {
@@ -125,7 +132,7 @@ func runControls(_ context.Context, opts controlsOptions, g *globalOptions) erro
 	for _, c := range all {
 		if (opts.Heading == 0 || c.Heading == opts.Heading) &&
 			(opts.Party == "" || string(c.Party) == opts.Party) &&
-			(opts.Kind == "" || string(c.Kind) == opts.Kind) {
+			(opts.Kind == "" || string(c.Kind) == opts.Kind) && shown.Has(string(c.Severity)) {
 			cs = append(cs, c)
 		}
 	}

@@ -46,8 +46,9 @@ type detectOptions struct {
 	sortInput    bool
 	listRules    bool
 	progress     string
-	quiet        bool
 	placeholders string
+	severity     string
+	shown        severitySet // parsed --severity
 }
 
 func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
@@ -67,7 +68,7 @@ func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.sortInput, "sort", false, "read all events into memory and sort them by time before detection (for unsorted exports)")
 	f.BoolVar(&o.listRules, "list-rules", false, "list the loaded rules and exit")
 	f.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (on a terminal, for inputs over 16 MB), always, never")
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "no closing summary on stderr")
+	f.StringVar(&o.severity, "severity", "", severityUsage)
 	f.StringVar(&o.placeholders, "placeholders", "", "YAML file of Sigma placeholder values (name: [values]) for rules using the expand modifier")
 }
 
@@ -101,6 +102,7 @@ stderr.`,
 		},
 	}
 	opts.AddFlags(cmd.Flags())
+	addOutputFlag(cmd, g, func() bool { return opts.follow })
 	return cmd
 }
 
@@ -116,6 +118,11 @@ func (o *detectOptions) Validate() error {
 	if o.failOn != "" && detect.LevelRank(o.failOn) < 0 {
 		return usageError{fmt.Errorf("--fail-on %q: want informational, low, medium, high or critical", o.failOn)}
 	}
+	shown, err := parseSeverities(o.severity)
+	if err != nil {
+		return err
+	}
+	o.shown = shown
 	switch o.progress {
 	case "auto", "always", "never":
 	default:
@@ -191,6 +198,9 @@ type detectRun struct {
 }
 
 func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []string) error {
+	if g.quiet {
+		o.progress = "never"
+	}
 	if err := o.Validate(); err != nil {
 		return err
 	}
@@ -274,7 +284,7 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 	if err := run.emit(eng.Flush()); err != nil {
 		return err
 	}
-	incs := eng.Incidents()
+	incs := slices.DeleteFunc(eng.Incidents(), func(inc *detect.Incident) bool { return !o.shown.Has(inc.Severity) })
 	detect.SortIncidents(incs)
 	elapsed := time.Since(start)
 	switch o.format {
@@ -307,7 +317,7 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 			return err
 		}
 	}
-	if !o.quiet {
+	if !g.quiet {
 		writeDetectSummary(g.stderr, run, incs, elapsed)
 	}
 	if o.failOn != "" {
@@ -360,6 +370,15 @@ func expandInputs(args []string) ([]string, error) {
 }
 
 func (run *detectRun) emit(alerts []detect.Alert) error {
+	if len(run.opts.shown) > 0 { // --severity: a copy, the engine may reuse its slice
+		var keep []detect.Alert
+		for _, a := range alerts {
+			if run.opts.shown.Has(a.Incident.Severity) {
+				keep = append(keep, a)
+			}
+		}
+		alerts = keep
+	}
 	if run.enc == nil {
 		if run.opts.follow && run.opts.format == "table" {
 			for _, a := range alerts {

@@ -89,7 +89,7 @@ func TestDetectWindowsFixturesEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			g, out, _ := detectGlobals()
-			if err := runDetect(t.Context(), detectOptions{format: "json", progress: "never", quiet: true}, g, []string{p}); err != nil {
+			if err := runDetect(t.Context(), detectOptions{format: "json", progress: "never"}, g, []string{p}); err != nil {
 				t.Fatal(err)
 			}
 			var doc struct {

@@ -74,7 +74,7 @@ func TestDetectReplay(t *testing.T) {
 
 	t.Run("reversed-input-is-sorted", func(t *testing.T) {
 		g, out, _ := detectGlobals()
-		opts := detectOptions{format: "jsonl", progress: "never", tenant: "cedar-law", year: 2026, quiet: true}
+		opts := detectOptions{format: "jsonl", progress: "never", tenant: "cedar-law", year: 2026}
 		if err := runDetect(t.Context(), opts, g, []string{sshdLog(t, true)}); err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestDetectReplay(t *testing.T) {
 
 	t.Run("fail-on", func(t *testing.T) {
 		g, _, _ := detectGlobals()
-		opts := detectOptions{format: "table", progress: "never", year: 2026, failOn: "medium", quiet: true}
+		opts := detectOptions{format: "table", progress: "never", year: 2026, failOn: "medium"}
 		if err := runDetect(t.Context(), opts, g, []string{log}); !errors.Is(err, ErrFindings) {
 			t.Errorf("err = %v, want ErrFindings", err)
 		}
@@ -108,7 +108,7 @@ level: high
 			t.Fatal(err)
 		}
 		g, out, _ := detectGlobals()
-		opts := detectOptions{format: "table", progress: "never", year: 2026, rulesDirs: []string{dir}, quiet: true}
+		opts := detectOptions{format: "table", progress: "never", year: 2026, rulesDirs: []string{dir}}
 		if err := runDetect(t.Context(), opts, g, []string{log}); err != nil {
 			t.Fatal(err)
 		}
@@ -224,7 +224,7 @@ func TestDetectTimezone(t *testing.T) {
 				t.Fatal(err)
 			}
 			g, out, _ := detectGlobals()
-			opts := detectOptions{format: "json", progress: "never", year: 2026, timezone: tt.timezone, quiet: true}
+			opts := detectOptions{format: "json", progress: "never", year: 2026, timezone: tt.timezone}
 			if err := runDetect(t.Context(), opts, g, []string{p}); err != nil {
 				t.Fatal(err)
 			}
@@ -283,7 +283,7 @@ func TestDetectCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, out, _ := detectGlobals()
-	opts := detectOptions{format: "json", progress: "never", tenant: "cedar-law", year: 2026, quiet: true}
+	opts := detectOptions{format: "json", progress: "never", tenant: "cedar-law", year: 2026}
 	if err := runDetect(t.Context(), opts, g, []string{p}); err != nil {
 		t.Fatal(err)
 	}

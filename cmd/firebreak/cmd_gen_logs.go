@@ -37,7 +37,7 @@ type genLogsOptions struct {
 func (o *genLogsOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.lines, "lines", 100000, "number of lines (JSON records) to write")
 	f.Int64Var(&o.seed, "seed", 1, "random seed (same seed, same bytes)")
-	f.StringVar(&o.format, "format", "sshd", "log format: sshd, windows, entra or okta")
+	f.StringVarP(&o.format, "format", "f", "sshd", "log format: sshd, windows, entra or okta")
 	f.StringVarP(&o.output, "output", "o", "-", "log file to write (- for stdout)")
 	f.StringVar(&o.truth, "truth", "", "write the ground truth (JSON lines, one actor per line) to this file")
 	f.StringVar(&o.start, "start", "2026-11-26T00:00:00Z", "first timestamp (RFC 3339)")
@@ -239,7 +239,7 @@ func runGenLogs(ctx context.Context, opts genLogsOptions, g *globalOptions) erro
 	}
 	g.log.Info("gen-logs done", "lines", truth.Lines, "attackers", attackers, "actors", len(truth.Actors), "elapsed", time.Since(began).Round(time.Millisecond))
 	if opts.output != "-" {
-		fmt.Fprintf(g.stderr, "wrote %d lines (%s, %d attackers, %d benign actors) to %s in %s\n", truth.Lines, opts.format,
+		g.notice("wrote %d lines (%s, %d attackers, %d benign actors) to %s in %s\n", truth.Lines, opts.format,
 			attackers, len(truth.Actors)-attackers, opts.output, time.Since(began).Round(time.Millisecond))
 	}
 	return nil

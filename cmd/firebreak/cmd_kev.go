@@ -174,6 +174,7 @@ func newKevShowCommand(g *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return runKevShow(cmd.Context(), o, g) },
 	}
 	o.AddFlags(cmd.Flags())
+	addOutputFlag(cmd, g, nil)
 	cmd.Flags().StringVar(&o.Vendor, "vendor", "", "only entries whose vendorProject contains this (case-insensitive)")
 	cmd.Flags().StringVar(&o.Product, "product", "", "only entries whose product contains this")
 	cmd.Flags().StringVar(&o.CVE, "cve", "", "only this CVE (or CVE id substring)")
@@ -283,6 +284,7 @@ Entries without a parsable range are reported with "version unknown".`,
 	}
 	o.AddFlags(cmd.Flags())
 	cmd.Flags().StringVar(&o.FailOn, "fail-on", "none", "exit 3 when a finding is: any, ransomware, overdue, or none")
+	addOutputFlag(cmd, g, nil)
 	return cmd
 }
 

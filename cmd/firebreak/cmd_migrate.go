@@ -19,14 +19,12 @@ type migrateOptions struct {
 	dataDir string
 	to      string
 	format  string
-	quiet   bool
 }
 
 func (o *migrateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "data directory of the SQLite store to move (env FIREBREAK_DATA_DIR)")
 	fs.StringVar(&o.to, "to", "", "PostgreSQL `URL` of an empty database (postgres://user@host/db)")
 	fs.StringVarP(&o.format, "format", "f", "text", "output format: text or json")
-	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors")
 }
 
 func newMigrateCommand(g *globalOptions) *cobra.Command {
@@ -79,7 +77,7 @@ func runMigrate(ctx context.Context, o migrateOptions, g *globalOptions) error {
 		return err
 	}
 	opts := transfer.MigrateOptions{From: from, To: to}
-	if !o.quiet && o.format == "text" {
+	if !g.quiet && o.format == "text" {
 		opts.Progress = func(table string, rows int64) { fmt.Fprintf(g.stderr, "  %-18s %10d rows\n", table, rows) }
 	}
 	st, err := transfer.ToPostgres(ctx, o.dataDir, o.to, opts)
@@ -89,7 +87,7 @@ func runMigrate(ctx context.Context, o migrateOptions, g *globalOptions) error {
 	switch {
 	case o.format == "json":
 		return writeJSON(g, st)
-	case !o.quiet:
+	case !g.quiet:
 		fmt.Fprintf(g.stdout, "migrated %d rows in %d tables (schema %d) in %.1fs (%.0f rows/s); start serve with --database and the same secret key\n",
 			st.Rows, st.Tables, st.Schema, st.Seconds, float64(st.Rows)/max(st.Seconds, 1e-9))
 	}

@@ -179,7 +179,7 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 	if cfg.LogFormat == "json" {
 		log.Info("serving", "url", fmt.Sprintf("%s://%s", scheme, ln.Addr()), "store", st.Dialect(), "version", version.Get().Short())
 	} else {
-		fmt.Fprintf(g.stderr, "firebreak: serving on %s://%s (store %s, roles %s)\n", scheme, ln.Addr(), st.Dialect(), cfg.RolesString())
+		g.notice("firebreak: serving on %s://%s (store %s, roles %s)\n", scheme, ln.Addr(), st.Dialect(), cfg.RolesString())
 	}
 	return srv.Run(ctx, ln, tlsCfg)
 }

@@ -54,6 +54,7 @@ Exit status is 0 when the estate is valid and 1 when it is not.`,
 		},
 	}
 	opts.AddFlags(cmd.Flags())
+	addOutputFlag(cmd, g, nil)
 	return cmd
 }
 

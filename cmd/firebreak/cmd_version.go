@@ -38,6 +38,7 @@ start on a store newer than it knows.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runVersion(cmd.Context(), o, g) },
 	}
 	o.AddFlags(cmd.Flags())
+	addOutputFlag(cmd, g, nil)
 	return cmd
 }
 

@@ -40,7 +40,13 @@ type globalOptions struct {
 	stderr  io.Writer
 	verbose bool
 	noColor bool
-	log     *slog.Logger
+	// quiet (-q) keeps stderr to errors and warnings: no progress bars,
+	// summaries or notices.
+	quiet bool
+	// exitCode is the status for findings at or above --fail-on
+	// (--exit-code; exitFindings unless set).
+	exitCode int
+	log      *slog.Logger
 }
 
 func newRootCommand(g *globalOptions) *cobra.Command {
@@ -55,13 +61,19 @@ Exit codes:
   0  ok
   1  error
   2  usage error (bad flag or argument)
-  3  findings or alerts at or above --fail-on`,
+  3  findings or alerts at or above --fail-on (--exit-code N to change it)`,
 		Version:       version.Get().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if err := applyEnv(cmd, g.lookupEnv()); err != nil {
 				return err
+			}
+			if g.exitCode == exitError || g.exitCode == exitUsage || g.exitCode < 0 || g.exitCode > 125 {
+				return usageError{fmt.Errorf("--exit-code %d: want 0 or 3..125 (1 is an error, 2 a usage error)", g.exitCode)}
+			}
+			if g.quiet && g.verbose {
+				return usageError{errors.New("--quiet and --verbose cannot be combined")}
 			}
 			level := slog.LevelWarn
 			if g.verbose {
@@ -76,6 +88,8 @@ Exit codes:
 	root.SetErr(g.stderr)
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.PersistentFlags().BoolVar(&g.noColor, "no-color", false, "never colour terminal output")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only the requested output, errors and warnings: no progress, summaries or notices on stderr")
+	root.PersistentFlags().IntVar(&g.exitCode, "exit-code", exitFindings, "exit status `N` when findings are at or above --fail-on (0 to report them without failing; 3..125)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	// One spelling per flag across verbs; older spellings stay accepted.
 	root.SetGlobalNormalizationFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
@@ -120,7 +134,7 @@ var commands = []func(*globalOptions) *cobra.Command{
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := &globalOptions{stdout: stdout, stderr: stderr, log: slog.New(slog.NewTextHandler(stderr, nil))}
+	g := &globalOptions{stdout: stdout, stderr: stderr, exitCode: exitFindings, log: slog.New(slog.NewTextHandler(stderr, nil))}
 	root := newRootCommand(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -128,8 +142,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return exitOK
 	case errors.Is(err, ErrFindings):
-		fmt.Fprintln(stderr, "firebreak:", err)
-		return exitFindings
+		if !g.quiet {
+			fmt.Fprintln(stderr, "firebreak:", err)
+		}
+		return g.exitCode
 	default:
 		var ue usageError
 		fmt.Fprintln(stderr, "firebreak:", err)
