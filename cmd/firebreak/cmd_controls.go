@@ -17,11 +17,11 @@ import (
 )
 
 type controlsOptions struct {
-	Format  string
-	Heading int
-	Party   string
-	Kind    string
-	Policy  []string
+	Format   string
+	Heading  int
+	Party    string
+	Kind     string
+	Policy   []string
 	Severity string
 }
 
