@@ -47,6 +47,9 @@
 //	             elsewhere: {id, principal, principal_kind ("identity"|"group"),
 //	             privilege, privilege_rank (1 read .. 4 full_control), standing,
 //	             expired, live, grant, via, roles, scope, ev_kind, ev_id}
+//	tool_access  tenant subjects: grants held by tools into the tenant (an RMM
+//	             agent as SYSTEM): the same fields as access, principal_kind
+//	             "tool" (whoever operates the tool holds them)
 //	principals   principal id → summary of its members (principals.rego):
 //	             {kind, members, enabled, no_mfa, mfa_unknown,
 //	             not_phishing_resistant, mfa_methods_unknown, multi_admin,

@@ -39,7 +39,7 @@ const principalsQuery = "s := data.firebreak.principals.summary"
 
 // reservedInput are the input document's own top-level fields (doc.go).
 var reservedInput = map[string]bool{"now": true, "subject": true, "settings": true, "provider": true, "tenant": true,
-	"kev": true, "identities": true, "access": true, "principals": true, "tools": true, "gdap": true, "assets": true,
+	"kev": true, "identities": true, "access": true, "tool_access": true, "principals": true, "tools": true, "gdap": true, "assets": true,
 	"backups": true, "ir_plans": true, "contract": true, "vendors": true, "domains": true, "exposures": true,
 	"grants": true, "gaps": true}
 

@@ -72,6 +72,7 @@ type subjectData struct {
 	tools      []int // MSP: its tools; tenant: tools reaching the tenant
 	gdap       []int
 	access     []accessPath
+	toolAccess []accessPath // grants held by tools (RMM, remote control, vault) into the subject
 	vendors    map[int][]int // vendor -> grants into the subject
 	toolSeen   map[int]bool
 }
@@ -329,6 +330,11 @@ func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog, acc *access.Fact
 				s.access = append(s.access, path)
 			}
 		case x.has(x.toolIdx, g.Subject):
+			// A tool's grant into the tenant (an RMM agent running as
+			// SYSTEM) is an access path too: whoever operates the tool
+			// holds it (FB-PRIV-001, FB-PRIV-004).
+			path.tool = x.toolIdx[g.Subject]
+			s.toolAccess = append(s.toolAccess, path)
 			x.reachTool(tenant, x.toolIdx[g.Subject])
 		case x.has(x.vendorIdx, g.Subject):
 			// Vendor-held access is judged like any other (MFA, privilege,

@@ -201,8 +201,10 @@ func (x *index) accessTerm(p *accessPath) *ast.Term {
 		live = live && id.IsEnabled()
 	case p.group >= 0:
 		principal, kind = x.e.Groups[p.group].ID, "group"
-	default:
+	case p.vendor >= 0:
 		principal, kind = x.e.Vendors[p.vendor].ID, "vendor"
+	default: // a tool's own grant (toolAccess)
+		principal, kind = x.e.Tools[p.tool].ID, "tool"
 	}
 	pathID, grant, via := "", "", ""
 	evKind, evID := "grant", ""
@@ -211,7 +213,7 @@ func (x *index) accessTerm(p *accessPath) *ast.Term {
 		pathID, evID = grant, grant
 		via = x.e.Grants[p.grant].Via
 	}
-	if p.tool >= 0 {
+	if p.tool >= 0 && kind != "tool" {
 		via = x.e.Tools[p.tool].ID
 		if pathID == "" {
 			pathID = via + "/" + principal
@@ -607,6 +609,7 @@ func (x *index) input(st *staticInput, subject string) ast.Value {
 	items = append(items,
 		f("identities", terms(len(s.identities), func(i int) *ast.Term { return x.identityTerm(s.identities[i]) })),
 		f("access", terms(len(s.access), func(i int) *ast.Term { return x.accessTerm(&s.access[i]) })),
+		f("tool_access", terms(len(s.toolAccess), func(i int) *ast.Term { return x.accessTerm(&s.toolAccess[i]) })),
 		f("tools", terms(len(s.tools), func(i int) *ast.Term { return x.toolTerm(s.tools[i]) })),
 		f("gdap", terms(len(s.gdap), func(i int) *ast.Term { return x.gdapTerm(s.gdap[i]) })),
 		f("assets", terms(len(s.assets), func(i int) *ast.Term { return x.assetTerm(s.assets[i]) })),

@@ -5,12 +5,17 @@ import data.firebreak.lib
 
 results contains lib.check(
 	{"control": "FB-PRIV-001", "noun": "access paths into the tenant", "fails": "standing full control", "need": "grants"},
-	count(lib.live_paths),
-	[{"kind": p.ev_kind, "id": p.ev_id, "detail": "%s holds standing full control%s", "args": [p.principal, roles_note(p)]} | some p in lib.live_paths; p.privilege == "full_control"; p.standing],
+	count(paths),
+	[{"kind": p.ev_kind, "id": p.ev_id, "detail": "%s holds standing full control%s", "args": [p.principal, roles_note(p)]} | some p in paths; p.privilege == "full_control"; p.standing],
 	[],
 ) if lib.tenant
 
+# paths are the live paths into the tenant: principals' and tools' own
+# grants (an RMM agent as SYSTEM is held by whoever operates the RMM).
+paths := array.concat(lib.live_paths, [p | some p in object.get(input, "tool_access", []); p.live])
+
 roles_note(p) := sprintf(" (roles %v)", [p.roles]) if count(p.roles) > 0
+else := " (a tool: whoever operates it holds it)" if p.principal_kind == "tool"
 else := ""
 
 results contains lib.check(
@@ -32,7 +37,7 @@ results contains lib.check(
 # MSP accounts with customer access are privileged (advisory §3), so every
 # operator path, not only admin, should be just in time (full control is
 # FB-PRIV-001's).
-admin_level := [p | some p in lib.live_paths; p.privilege in {"operate", "admin"}]
+admin_level := [p | some p in paths; p.privilege in {"operate", "admin"}]
 
 results contains lib.check(
 	{"control": "FB-PRIV-004", "noun": "operator and admin access paths", "fails": "standing rather than just-in-time", "need": "grants"},
