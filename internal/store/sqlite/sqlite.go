@@ -97,11 +97,15 @@ func OpenWith(ctx context.Context, dir string, opts store.Options) (store.Store,
 	}
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"
 	// A background connection checkpoints (see checkpointer), so copying WAL
-	// pages into the database file mostly stays off the serial write path;
-	// the writer checkpoints itself only when the WAL passes walRestartFrames
-	// (the checkpointer fell behind), which bounds the WAL.
+	// pages into the database file stays off the serial write path. The
+	// writer checkpoints itself only past walWriterFrames, a safety net far
+	// above what the checkpointer leaves: a WAL that grew while a backup
+	// pinned its snapshot is then copied back by the checkpointer while
+	// ingest goes on, not inline in the first commit after the backup
+	// (which stalled ingest for seconds). journal_size_limit trims the file
+	// back to walRestartFrames once the WAL restarts.
 	w, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=synchronous(FULL)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)"+
-		fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)&_pragma=journal_size_limit(%d)&_txlock=immediate", walRestartFrames, walRestartFrames*4096))
+		fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)&_pragma=journal_size_limit(%d)&_txlock=immediate", walWriterFrames, walRestartFrames*4096))
 	if err != nil {
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
@@ -416,8 +420,13 @@ type checkpointer struct {
 	log  *slog.Logger
 }
 
-// walRestartFrames bounds the WAL: about 64 MiB of 4 KiB pages.
-const walRestartFrames = 16384
+// walRestartFrames is the WAL size kept on disk after a restart: about
+// 64 MiB of 4 KiB pages. walWriterFrames (1 GiB) is where the writer stops
+// relying on the checkpointer and checkpoints inline.
+const (
+	walRestartFrames = 16384
+	walWriterFrames  = 262144
+)
 
 func newCheckpointer(path, common string, opts store.Options) (*checkpointer, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=synchronous(FULL)")
