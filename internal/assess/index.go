@@ -72,7 +72,7 @@ type subjectData struct {
 	tools      []int // MSP: its tools; tenant: tools reaching the tenant
 	gdap       []int
 	access     []accessPath
-	toolAccess []accessPath // grants held by tools (RMM, remote control, vault) into the subject
+	toolAccess []accessPath  // grants held by tools (RMM, remote control, vault) into the subject
 	vendors    map[int][]int // vendor -> grants into the subject
 	toolSeen   map[int]bool
 }
