@@ -49,6 +49,41 @@ type Config struct {
 	// Roles this process takes (roles.go); empty: all of them.
 	Roles []string  `yaml:"roles"`
 	Bus   BusConfig `yaml:"bus"`
+
+	// src is where each key was read (set by Decode), so Validate names the
+	// file and line of an offending key.
+	src *keySource
+}
+
+// keySource maps dotted keys (connectors.sources[1].name) to the file and
+// line that set them.
+type keySource struct {
+	file  string
+	lines map[string]int
+}
+
+// at returns a FileError for key: at its own line when the file set it,
+// else at the nearest enclosing key the file set (a list item, a section),
+// else without a line, saying the value is a default or came from the
+// environment or a flag.
+func (s *keySource) at(key, msg string) error {
+	if s == nil {
+		return fmt.Errorf("config %s: %s (not set in a config file: a default, FIREBREAK_* environment variable or flag)", key, msg)
+	}
+	for k := key; k != ""; {
+		if line, ok := s.lines[k]; ok {
+			if k != key {
+				msg += fmt.Sprintf(" (%s is not set; line %d is %s)", strings.TrimPrefix(key, k+"."), line, k)
+			}
+			return &FileError{File: s.file, Line: line, Key: key, Msg: msg}
+		}
+		i := strings.LastIndexAny(k, ".[")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return &FileError{File: s.file, Key: key, Msg: msg + " (not set in this file: a default, FIREBREAK_* environment variable or flag)"}
 }
 
 // NotifyConfig limits where notification targets may deliver. By default
@@ -218,6 +253,7 @@ func Decode(r io.Reader, name string, c *Config) error {
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return explain(name, data, err)
 	}
+	c.src = &keySource{file: name, lines: linesByKey(data)}
 	return nil
 }
 
@@ -302,7 +338,7 @@ func splitList(v string) []string {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("config %s: %s", field, fmt.Sprintf(format, args...)))
+		errs = append(errs, c.src.at(field, fmt.Sprintf(format, args...)))
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%q is not host:port", c.Listen)
@@ -391,9 +427,7 @@ func (c *Config) Validate() error {
 		bad("auth.lockout", "%s: at least 1s", c.Auth.LockoutDuration)
 	}
 	if c.Auth.OIDC != nil {
-		if err := c.Auth.OIDC.Validate(); err != nil {
-			errs = append(errs, err)
-		}
+		c.Auth.OIDC.validate(bad)
 	}
 	if c.Auth.LoginRatePerMin < 1 {
 		bad("auth.login_rate_per_minute", "%d: at least 1", c.Auth.LoginRatePerMin)
@@ -427,19 +461,17 @@ type OIDCConfig struct {
 	TrustIdPMFA bool `yaml:"trust_idp_mfa"`
 }
 
-func (c *OIDCConfig) Validate() error {
-	var errs []error
+func (c *OIDCConfig) validate(bad func(field, format string, args ...any)) {
 	u, err := url.Parse(c.Issuer)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
-		errs = append(errs, errors.New("config auth.oidc.issuer: an https URL"))
+		bad("auth.oidc.issuer", "an https URL")
 	}
 	if c.ClientID == "" {
-		errs = append(errs, errors.New("config auth.oidc.client_id: required"))
+		bad("auth.oidc.client_id", "required")
 	}
 	if r, err := url.Parse(c.RedirectURL); err != nil || r.Host == "" || !strings.HasSuffix(r.Path, "/login/oidc/callback") {
-		errs = append(errs, errors.New("config auth.oidc.redirect_url: the URL of /login/oidc/callback on this server"))
+		bad("auth.oidc.redirect_url", "the URL of /login/oidc/callback on this server")
 	}
-	return errors.Join(errs...)
 }
 
 func isLoopbackHost(h string) bool {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -86,5 +87,96 @@ func TestRoles(t *testing.T) {
 		return v, ok
 	}); err != nil || !c.HasRole("worker") || c.HasRole("detect") || c.Bus.URL != "nats://n:4222" {
 		t.Errorf("environment: %v %v %q", err, c.Roles, c.Bus.URL)
+	}
+}
+
+// Every problem Validate finds in a file names the file and the line of the
+// offending key (or of the list item or section when the key itself is
+// absent).
+func TestValidateNamesFileLine(t *testing.T) {
+	doc := `listen: nowhere
+database: mysql://x
+log_level: loud
+log_format: xml
+roles: [api, api]
+bus: {url: "http://n", partitions: 0, replicas: 9}
+tls:
+  cert: a.pem
+estate:
+  poll_interval: 1ms
+assess:
+  interval: 1s
+attest:
+  validity: -1h
+  remind_before: -1h
+ingest:
+  max_body_bytes: 10
+  max_decompressed_bytes: 5
+  max_events_per_request: 0
+  max_skew: 1ms
+  max_line_bytes: 1
+  queue: 0
+  syslog: {max_conns_per_peer: 0, idle_timeout: 1ms, udp: "nope"}
+  files:
+    - tenant: x
+retention:
+  events_days: 0
+auth:
+  session_ttl: 1s
+  idle_timeout: 1s
+  max_failures: 0
+  lockout: 1ms
+  login_rate_per_minute: 0
+  oidc: {issuer: "ftp://x", redirect_url: "https://x/"}
+notify:
+  allow_networks: [nonsense]
+http:
+  read_timeout: -1s
+connectors:
+  sources:
+    - type: ninjaone
+      schedule: 1s
+      poll: 1s
+    - type: ninjaone
+  export:
+    - type: splunk_hec
+      spool_max_bytes: -1
+  tickets:
+    - type: halopsa
+      kinds: [ticket]
+      min_severity: urgent
+`
+	c := Default()
+	if err := Decode(strings.NewReader(doc), "fb.yaml", &c); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("no errors")
+	}
+	var n int
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var fe *FileError
+		if !errors.As(e, &fe) || fe.File != "fb.yaml" || fe.Line == 0 {
+			t.Errorf("no file:line: %v", e)
+		}
+		n++
+	}
+	for _, want := range []string{
+		"fb.yaml:1: listen:", "fb.yaml:5: roles:", "fb.yaml:7: tls:", "fb.yaml:25: ingest.files[0].path: required (path is not set; line 25 is ingest.files[0])",
+		"fb.yaml:34: auth.oidc.client_id: required", "fb.yaml:44: connectors.sources[1].name:", "fb.yaml:49: connectors.tickets[0].companies",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+	if n < 30 {
+		t.Errorf("%d errors, want every bad key reported:\n%v", n, err)
+	}
+	// A value the file did not set says where it came from instead.
+	d := Default()
+	d.Listen = "bad"
+	if err := d.Validate(); err == nil || !strings.Contains(err.Error(), "not set in a config file") {
+		t.Errorf("default/env value: %v", err)
 	}
 }

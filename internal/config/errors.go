@@ -201,6 +201,40 @@ func keysByLine(data []byte) (map[int]string, map[int]string) {
 	return out, values
 }
 
+// linesByKey maps each dotted key path in data (sections, keys and list
+// items: connectors.sources[1].name) to the line of its key.
+func linesByKey(data []byte) map[string]int {
+	out := map[string]int{}
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return out
+	}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := strings.TrimPrefix(path+"."+k.Value, ".")
+				out[p] = k.Line
+				walk(v, p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				out[p] = c.Line
+				walk(c, p)
+			}
+		}
+	}
+	walk(&root, "")
+	return out
+}
+
 // sortedKeys is used by tests and docs: every dotted key Config accepts.
 func sortedKeys() []string {
 	var out []string
