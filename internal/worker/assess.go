@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,13 +146,13 @@ func (w *Worker) runScheduler(ctx context.Context) {
 	}
 	var lastPrint string
 	var lastAssess time.Time
+	scan := stateLog{log: w.log, msg: "estate sources", level: slog.LevelWarn}
+	reload := stateLog{log: w.log, msg: "estate reload", level: slog.LevelError}
 	poll := time.NewTicker(w.cfg.Estate.PollInterval)
 	defer poll.Stop()
 	for {
 		fp, err := fingerprint(w.cfg.Estate.Paths)
-		if err != nil {
-			w.log.Warn("estate sources", "err", err)
-		}
+		scan.report(err)
 		due := w.now().Sub(lastAssess) >= w.cfg.Assess.Interval
 		if err == nil && (fp != lastPrint || due) {
 			trigger := "schedule"
@@ -160,9 +161,9 @@ func (w *Worker) runScheduler(ctx context.Context) {
 			} else if lastPrint == "" {
 				trigger = "start"
 			}
-			if err := w.reloadAndAssess(ctx, trigger); err != nil {
-				w.log.Error("estate reload", "err", err)
-			} else {
+			err := w.reloadAndAssess(ctx, trigger)
+			reload.report(err)
+			if err == nil {
 				lastPrint = fp
 				lastAssess = w.now()
 			}
@@ -172,6 +173,27 @@ func (w *Worker) runScheduler(ctx context.Context) {
 			return
 		case <-poll.C:
 		}
+	}
+}
+
+// stateLog logs a repeating operation's error once per change of state:
+// when the error first appears, when its text changes, and once when the
+// operation succeeds again; the same error on every poll is not repeated.
+type stateLog struct {
+	log   *slog.Logger
+	msg   string
+	level slog.Level
+	last  string // text of the error last logged; "" while healthy
+}
+
+func (s *stateLog) report(err error) {
+	switch {
+	case err == nil && s.last != "":
+		s.log.Info(s.msg+" recovered", "after", s.last)
+		s.last = ""
+	case err != nil && err.Error() != s.last:
+		s.last = err.Error()
+		s.log.Log(context.Background(), s.level, s.msg, "err", err, "repeats", "logged again only when it changes")
 	}
 }
 
