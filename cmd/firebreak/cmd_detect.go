@@ -195,6 +195,8 @@ type detectRun struct {
 	followed int64 // events read in --follow mode
 	progress *progressBar
 	enc      *json.Encoder
+	fromDir  map[string]bool // inputs found by walking a directory
+	skipped  []string        // "path: reason" of directory inputs that could not be read as logs
 }
 
 func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []string) error {
@@ -257,10 +259,11 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 	if len(args) == 0 {
 		args = []string{"-"}
 	}
-	if args, err = expandInputs(args); err != nil {
+	args, fromDir, err := expandInputs(args)
+	if err != nil {
 		return err
 	}
-	run := &detectRun{opts: o, g: g, eng: eng}
+	run := &detectRun{opts: o, g: g, eng: eng, fromDir: fromDir}
 	if o.format == "jsonl" {
 		run.enc = json.NewEncoder(g.stdout)
 	}
@@ -304,7 +307,8 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 			Engine    detect.Stats        `json:"engine"`
 			Seconds   float64             `json:"seconds"`
 			Rules     []map[string]string `json:"rules,omitempty"`
-		}{Version: "1", Cases: detect.Cases(incs), Incidents: make([]event.Alert, 0, len(incs)), Input: run.stats, Engine: eng.Stats(), Seconds: elapsed.Seconds()}
+			Skipped   []string            `json:"skipped_inputs,omitempty"` // files in input directories not readable as logs, with the reason
+		}{Skipped: run.skipped, Version: "1", Cases: detect.Cases(incs), Incidents: make([]event.Alert, 0, len(incs)), Input: run.stats, Engine: eng.Stats(), Seconds: elapsed.Seconds()}
 		if doc.Cases == nil {
 			doc.Cases = []detect.Case{}
 		}
@@ -335,8 +339,13 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 // below it (recursively, in name order, hidden files and folders left
 // out); every file's format is sniffed on its own, so a folder may mix
 // .evtx files, event XML, JSON exports and syslog.
-func expandInputs(args []string) ([]string, error) {
-	var out []string
+//
+// A file found in a directory that cannot be opened as a log (a format
+// needing --mapping, an unknown binary) is skipped with a warning rather
+// than ending the run; fromDir marks those files. A file named on the
+// command line still fails the run.
+func expandInputs(args []string) (out []string, fromDir map[string]bool, err error) {
+	fromDir = map[string]bool{}
 	for _, a := range args {
 		st, err := os.Stat(a)
 		if a == "-" || err != nil || !st.IsDir() {
@@ -356,17 +365,18 @@ func expandInputs(args []string) ([]string, error) {
 			}
 			if d.Type().IsRegular() {
 				out = append(out, path)
+				fromDir[path] = true
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("reading input directory: %w", err)
+			return nil, nil, fmt.Errorf("reading input directory: %w", err)
 		}
 		if len(out) == n {
-			return nil, fmt.Errorf("input directory %s holds no files", a)
+			return nil, nil, fmt.Errorf("input directory %s holds no files", a)
 		}
 	}
-	return out, nil
+	return out, fromDir, nil
 }
 
 func (run *detectRun) emit(alerts []detect.Alert) error {
@@ -413,6 +423,13 @@ func (run *detectRun) replay(ctx context.Context, args []string, iopts ingest.Op
 	tsrcs := make([]timeline.Source, 0, len(args))
 	for _, path := range args {
 		r, err := ingest.Open(ctx, path, iopts)
+		if err != nil && run.fromDir[path] && ctx.Err() == nil {
+			run.skipped = append(run.skipped, err.Error())
+			if run.g.quiet { // otherwise the closing summary lists it
+				run.g.log.Warn("skipped an input found in a directory", "input", path, "err", err)
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -420,6 +437,9 @@ func (run *detectRun) replay(ctx context.Context, args []string, iopts ingest.Op
 		src := &eventSource{path: path, r: r, run: run, ctx: ctx}
 		srcs = append(srcs, src)
 		tsrcs = append(tsrcs, src)
+	}
+	if len(tsrcs) == 0 {
+		return fmt.Errorf("no input could be read as a log (%d skipped: %s)", len(run.skipped), strings.Join(run.skipped, "; "))
 	}
 	return timeline.Merge(ctx, tsrcs, timeline.Options{
 		Sort: run.opts.sortInput,
@@ -611,6 +631,12 @@ func writeDetectSummary(w io.Writer, run *detectRun, incs []*detect.Incident, el
 	}
 	for _, smp := range s.Samples {
 		fmt.Fprintf(w, "  unparsed %s\n", smp)
+	}
+	if len(run.skipped) > 0 {
+		fmt.Fprintf(w, "skipped %d file(s) found in input directories:\n", len(run.skipped))
+		for _, sk := range run.skipped {
+			fmt.Fprintf(w, "  %s\n", sk)
+		}
 	}
 	if s.Warnings > 0 {
 		fmt.Fprintf(w, "%d warnings (damaged .evtx chunks whose records were still read)\n", s.Warnings)

@@ -245,3 +245,45 @@ func TestFlagConsistency(t *testing.T) {
 		}
 	}
 }
+
+// TestDetectDirectorySkipsUnreadableFiles: a folder of logs holding a file
+// that is not a log firebreak can read without a mapping (an RMM export, a
+// truth file) is still detected; the file is named in skipped_inputs. The
+// same file named on the command line fails the run.
+func TestDetectDirectorySkipsUnreadableFiles(t *testing.T) {
+	dir := t.TempDir()
+	var lines []string
+	for i := range 8 {
+		lines = append(lines, "Mar  2 10:00:0"+string(rune('0'+i))+" srv01 sshd[100]: Failed password for root from 203.0.113.5 port 40000 ssh2")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "auth.log"), []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "sub", "export.jsonl")
+	if err := os.MkdirAll(filepath.Dir(other), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, []byte(`{"when":"2026-03-02T10:00:00Z","who":"x"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := cli(t, "detect", "-f", "json", "--year", "2026", dir)
+	if code != 0 {
+		t.Fatalf("detect DIR: exit %d\n%s", code, errOut)
+	}
+	var doc struct {
+		Skipped   []string          `json:"skipped_inputs"`
+		Incidents []json.RawMessage `json:"incidents"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Skipped) != 1 || !strings.Contains(doc.Skipped[0], "export.jsonl") || len(doc.Incidents) == 0 {
+		t.Errorf("skipped %v, %d incidents: want export.jsonl skipped and the brute force found", doc.Skipped, len(doc.Incidents))
+	}
+	if !strings.Contains(errOut, "skipped 1 file") {
+		t.Errorf("summary does not name the skipped file:\n%s", errOut)
+	}
+	if code, _, _ := cli(t, "detect", "-q", other); code != exitError {
+		t.Errorf("detect FILE needing a mapping: exit %d, want %d", code, exitError)
+	}
+}
