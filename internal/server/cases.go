@@ -160,18 +160,28 @@ func (s *Server) handleCase(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	}
 	pg.Hist = hourHistogram(times, "Sample events per hour")
 	if pg.CanHandle {
-		us, err := s.st.ListUsers(ctx, p.Scope)
-		if err != nil {
+		if pg.Users, err = s.handlers(ctx, p); err != nil {
 			return err
 		}
-		for i := range us {
-			if (&auth.Principal{User: &us[i]}).Can(auth.AccessIncident) {
-				pg.Users = append(pg.Users, us[i].Username)
-			}
-		}
-		slices.Sort(pg.Users)
 	}
 	return s.render(w, r, "case", pg)
+}
+
+// handlers are the users an incident or case may be assigned to: those
+// who may handle incidents, by name.
+func (s *Server) handlers(ctx context.Context, p *auth.Principal) ([]string, error) {
+	us, err := s.st.ListUsers(ctx, p.Scope)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i := range us {
+		if !us[i].Disabled && (&auth.Principal{User: &us[i]}).Can(auth.AccessIncident) {
+			out = append(out, us[i].Username)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // handleCaseForm acknowledges, resolves or assigns every incident of a case.

@@ -109,6 +109,24 @@ func TestCasesPageAndBulkAcknowledge(t *testing.T) {
 			t.Errorf("cases list lacks %q", want)
 		}
 	}
+	// The overview's card lists cases too: the attacker once, not a row per incident.
+	_, ov := a.do("GET", "/", nil, nil)
+	if n := strings.Count(ov, `href="/cases/`+caseID+`"`); n != 1 || strings.Contains(ov, `href="/incidents/spray-1"`) {
+		t.Errorf("overview links case %s %d times (want 1) or lists incident rows", caseID, n)
+	}
+	// The incident page's assignee is a select of handlers; another name is refused.
+	_, ip := a.do("GET", "/incidents/spray-1", nil, nil)
+	if !strings.Contains(ip, `<select id="assignee"`) || !strings.Contains(ip, `<option value="analyst1"`) || strings.Contains(ip, `<option value="viewer-a"`) {
+		t.Errorf("incident page assignee select: want handlers (analyst1), not viewers")
+	}
+	if resp, _ := a.form("/incidents/spray-1", url.Values{"action": {"assign"}, "assignee": {"viewer-a"}}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("assigning a viewer: %d, want 400", resp.StatusCode)
+	}
+	// Tenant filters are selects of the tenants in scope.
+	_, ep := a.do("GET", "/events?tenant="+tenantA, nil, nil)
+	if !strings.Contains(ep, `<select id="e-tenant"`) || !strings.Contains(ep, `<option value="`+tenantA+`" selected>`) || !strings.Contains(ep, "matching event") {
+		t.Errorf("events page: want a tenant select with %s selected and a result count", tenantA)
+	}
 	_, cp := a.do("GET", "/cases/"+caseID, nil, nil)
 	if !strings.Contains(cp, `<select id="assignee"`) || !strings.Contains(cp, `<option value="analyst1"`) || strings.Contains(cp, `<option value="viewer-a"`) {
 		t.Errorf("case page assignee select: want handlers (analyst1), not viewers")

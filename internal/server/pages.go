@@ -163,7 +163,8 @@ type overviewPage struct {
 	Trend        sparkline
 	ScoreChart   *svgChart
 	Tenants      []tenantRow
-	Incidents    []store.Incident
+	Cases        []caseRow // the first open cases, most severe first
+	CaseCount    int
 	SPOFs        []store.BlastRank
 	FailCount    int
 	TenantCount  int
@@ -234,11 +235,11 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 		}
 	}
 	openBy := openByTenant(open)
-	top := slices.Clone(open)
-	slices.SortStableFunc(top, func(a, b store.Incident) int {
-		return cmp.Or(cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)), b.Last.Compare(a.Last))
-	})
-	pg.Incidents = top[:min(len(top), 8)]
+	// Cases, not rows: the open incidents grouped by attacker in the
+	// cases page's order (most severe, then most recent).
+	cases := s.caseRows(open)
+	pg.CaseCount = len(cases)
+	pg.Cases = cases[:min(len(cases), 8)]
 	headSubject := estate.MSP
 	if !p.Scope.AllTenants {
 		headSubject = p.Scope.Tenant
@@ -656,7 +657,8 @@ type incidentsPage struct {
 	Tenant        string
 	Filtered      bool
 	CanHandle     bool
-	Hist          *svgChart // incidents opened per hour/day
+	Hist          *svgChart      // incidents opened per hour/day
+	Tenants       []store.Tenant // the tenant filter's choices
 }
 
 // incidentFilter reads the filter from the query; a tenant-scoped caller's
@@ -702,6 +704,9 @@ func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request, p *auth
 		return err
 	}
 	pg.pageBase = s.basePage(r.Context(), p, "Cases", "incidents")
+	if pg.Tenants, err = s.st.ListTenants(r.Context(), p.Scope); err != nil {
+		return err
+	}
 	return s.render(w, r, "incidents", pg)
 }
 
@@ -722,6 +727,7 @@ type incidentPage struct {
 	Incident  *store.Incident
 	Samples   []sampleView
 	CanHandle bool
+	Users     []string // who an analyst may assign it to
 }
 
 type sampleView struct {
@@ -738,6 +744,11 @@ func (s *Server) handleIncident(w http.ResponseWriter, r *http.Request, p *auth.
 	}
 	pg := &incidentPage{pageBase: s.basePage(ctx, p, inc.Title, "incidents"), Incident: inc, CanHandle: p.Can(auth.AccessIncident)}
 	pg.Samples = incidentSamples(inc, p.Scope)
+	if pg.CanHandle {
+		if pg.Users, err = s.handlers(ctx, p); err != nil {
+			return err
+		}
+	}
 	return s.render(w, r, "incident", pg)
 }
 
@@ -811,6 +822,15 @@ func (s *Server) assignIncident(ctx context.Context, p *auth.Principal, id, assi
 	if len(assignee) > 128 {
 		return nil, errBadRequest("assignee: at most 128 characters")
 	}
+	if assignee != "" {
+		users, err := s.handlers(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(users, assignee) {
+			return nil, errBadRequest("assignee: %q is not a user who may handle incidents", assignee)
+		}
+	}
 	inc, err := s.st.AssignIncident(ctx, p.Scope, id, assignee)
 	if err != nil {
 		return nil, err
@@ -824,15 +844,16 @@ func (s *Server) assignIncident(ctx context.Context, p *auth.Principal, id, assi
 
 type eventsPage struct {
 	pageBase
-	Query  store.EventQuery
-	From   string
-	To     string
-	Events []store.EventRecord
-	Next   int64
-	Error  string
-	Total  int64     // events matching the filter (all pages)
-	Hist   *svgChart // the newest matching events per hour
-	HistN  int       // how many events the histogram counts
+	Tenants []store.Tenant // the tenant filter's choices
+	Query   store.EventQuery
+	From    string
+	To      string
+	Events  []store.EventRecord
+	Next    int64
+	Error   string
+	Total   int64     // events matching the filter (all pages)
+	Hist    *svgChart // the newest matching events per hour
+	HistN   int       // how many events the histogram counts
 }
 
 // histEvents bounds the events the events-search histogram reads.
@@ -841,6 +862,11 @@ const histEvents = 2000
 func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	pg := &eventsPage{pageBase: s.basePage(ctx, p, "Events", "events")}
+	tenants, err := s.st.ListTenants(ctx, p.Scope)
+	if err != nil {
+		return err
+	}
+	pg.Tenants = tenants
 	q, err := s.eventQuery(r, p)
 	if err != nil {
 		_, pg.Error = classify(err)
