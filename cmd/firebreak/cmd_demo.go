@@ -278,6 +278,7 @@ func printCredentials(w io.Writer, c *auth.Credentials) {
 	if qr, err := auth.QRTerminal(c.TOTPURI.Reveal()); err == nil {
 		fmt.Fprintf(w, "  Scan with an authenticator app:\n%s", qr)
 	}
+	fmt.Fprintf(w, "  The password works once: after the code, the account page asks you to choose your own.\n")
 }
 
 // demoClock returns the engines' clock: a fixed instant (the example's

@@ -23,8 +23,10 @@ func (c Credentials) LogValue() slog.Value { return slog.StringValue("user " + c
 // BootstrapOwner creates an owner account when the store has no users yet
 // and returns its credentials; nil when users already exist. With enrolTOTP
 // the TOTP secret is created and marked enrolled now (the demo prints it);
-// otherwise the owner enrols at first sign-in and must then replace the
-// printed one-time password before anything else (MustChangePassword).
+// otherwise the owner enrols at first sign-in. Either way the printed
+// password is one-time: the owner replaces it before anything else
+// (MustChangePassword), so a password that went through a terminal, a log
+// collector or a screenshot never stays valid.
 func BootstrapOwner(ctx context.Context, st store.Store, username string, enrolTOTP bool) (*Credentials, error) {
 	users, err := st.ListUsers(ctx, store.AllTenants())
 	if err != nil {
@@ -41,7 +43,7 @@ func BootstrapOwner(ctx context.Context, st store.Store, username string, enrolT
 	if err != nil {
 		return nil, err
 	}
-	u := &store.User{Username: username, Role: store.RoleOwner, PasswordHash: hash, MustChangePassword: !enrolTOTP}
+	u := &store.User{Username: username, Role: store.RoleOwner, PasswordHash: hash, MustChangePassword: true}
 	if err := st.CreateUser(ctx, u); err != nil {
 		return nil, fmt.Errorf("creating owner: %w", err)
 	}

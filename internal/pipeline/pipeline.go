@@ -87,6 +87,9 @@ type Pipeline struct {
 	// none yet), published by Run's goroutine for Commit's estimate.
 	horizon atomic.Int64
 
+	// replayPage is the most stored events the replay holds at once.
+	replayPage int
+
 	// hist (guarded by mu) holds, per incident id this process's detection
 	// has written, what the store already had beyond the engine's view
 	// (nil: nothing), read once at the first write.
@@ -94,7 +97,7 @@ type Pipeline struct {
 }
 
 // history is a stored incident's state from before this process's engine
-// saw it: a restart rebuilds detection from ReplayWindow of events only,
+// saw it: a restart rebuilds detection from the longest rule window of events only,
 // so the engine's count, tenants and severity can start below the stored
 // ones. Written incidents never go backwards past it.
 type history struct {
@@ -186,7 +189,7 @@ func New(o Options) *Pipeline {
 	if o.MaxSkew <= 0 {
 		o.MaxSkew = DefaultMaxSkew
 	}
-	p := &Pipeline{o: o, q: make(chan queued, max(1, o.Queue/256)), syncEvery: defaultSyncEvery, hist: map[string]*history{},
+	p := &Pipeline{o: o, q: make(chan queued, max(1, o.Queue/256)), syncEvery: defaultSyncEvery, replayPage: defaultReplayPage, hist: map[string]*history{},
 		tracking: o.Detect, early: map[int64]struct{}{}}
 	p.horizon.Store(math.MinInt64)
 	return p
@@ -324,16 +327,17 @@ func (p *Pipeline) noteEarly(recs []store.EventRecord) {
 	p.earlyMu.Unlock()
 }
 
-// endTracking ends the noting of early commits: the events of recs that
-// were also committed (and so queued) since the pipeline was built are
-// skipped when they come off the queue.
-func (p *Pipeline) endTracking(recs []store.EventRecord) {
+// noteReplayed marks the replayed records that were also committed (and
+// so queued) since the pipeline was built: their queued copies are skipped
+// when they come off the queue. Taking gate's write lock waits for commits
+// between their append and their note, so every record the replay read
+// that a commit of this process wrote is noted by then.
+func (p *Pipeline) noteReplayed(recs []store.EventRecord) {
 	p.gate.Lock()
 	defer p.gate.Unlock()
 	if !p.tracking {
 		return
 	}
-	p.tracking = false
 	for i := range recs {
 		_, early := p.early[recs[i].ID]
 		if early || p.o.SkipReplayed {
@@ -349,6 +353,14 @@ func (p *Pipeline) endTracking(recs []store.EventRecord) {
 			p.live[recs[i].ID] = struct{}{}
 		}
 	}
+}
+
+// endTracking ends the noting of early commits (the replay has read the
+// store).
+func (p *Pipeline) endTracking() {
+	p.gate.Lock()
+	defer p.gate.Unlock()
+	p.tracking = false
 	p.early = nil
 }
 
@@ -624,66 +636,94 @@ func (p *Pipeline) keepHistory(ctx context.Context, inc *store.Incident) {
 	}
 }
 
-// ReplayWindow and replayMax bound the events re-run through detection at
-// start, so correlation windows open before a restart keep counting.
-const (
-	ReplayWindow = 24 * time.Hour
-	replayMax    = 200_000
-)
+// ReplayWindow is how far back the restart replay reads when the detector
+// cannot say its longest rule window.
+const ReplayWindow = 24 * time.Hour
+
+// defaultReplayPage is the most stored events the replay reads (and holds)
+// at once.
+const defaultReplayPage = 10_000
 
 // Replay rebuilds detection state from the stored events of the detector's
-// longest rule window (ReplayWindow when it cannot say; at most replayMax
-// events), oldest first, before live events are processed.
+// longest rule window (its Window: the longest correlation timespan plus
+// the allowed lateness; ReplayWindow when it cannot say), oldest first,
+// before live events are processed. However many events the window holds,
+// the replay streams them: it reads one time slice of at most replayPage
+// events at a time (halving a slice that holds more), so memory is bounded
+// by the page, not by the window.
 func (p *Pipeline) Replay(ctx context.Context, det Detector) (int, error) {
 	window := ReplayWindow
-	if w, ok := det.(interface{ Window() time.Duration }); ok && w.Window() > 0 {
+	if w, ok := det.(interface{ Window() time.Duration }); ok {
 		window = w.Window()
 	}
-	// Quarantined events (dated past the clock plus MaxSkew) stay out.
 	now := p.o.Now()
-	q := store.EventQuery{From: now.Add(-window), To: now.Add(p.o.MaxSkew), Limit: 10000}
-	var recs []store.EventRecord
-	for len(recs) < replayMax {
-		page, err := p.o.Store.SearchEvents(ctx, store.AllTenants(), q)
-		if err != nil {
-			p.endTracking(nil)
-			return 0, err
-		}
-		n := len(page)
-		var last int64
-		if n > 0 {
-			last = page[n-1].ID
-		}
-		if p.o.ReplayFilter != nil {
-			page = slices.DeleteFunc(page, func(r store.EventRecord) bool { return !p.o.ReplayFilter(&r.Event) })
-		}
-		recs = append(recs, page...)
-		if n < q.Limit {
-			break
-		}
-		q.BeforeID = last
-	}
-	p.endTracking(recs)
 	wctx := context.WithoutCancel(ctx) // a replayed event's incidents are written whole
-	// Pages come newest first (by time, then id): reversed, they are in
-	// time order, commit order among equal times.
-	slices.Reverse(recs)
-	slices.SortStableFunc(recs, func(a, b store.EventRecord) int { return timeline.Compare(&a.Event, &b.Event) })
-	for i := range recs {
-		if _, q := recs[i].Event.Fields[QuarantineField]; q {
-			continue
-		}
-		// Events committed since this pipeline was built were never seen
-		// by any detector: their alerts are notified as live ones.
-		_, live := p.live[recs[i].ID]
-		p.HandleMode(wctx, det.Process(&recs[i].Event), !live)
+	n := 0
+	// Quarantined events (dated past the clock plus MaxSkew) stay out.
+	var err error
+	if window > 0 {
+		err = p.replaySlice(ctx, wctx, det, now.Add(-window), now.Add(p.o.MaxSkew), &n)
+	}
+	p.endTracking()
+	if err != nil {
+		return n, err
 	}
 	p.live = nil
 	p.sync(wctx, det)
 	if det == p.det {
 		p.publishHorizon()
 	}
-	return len(recs), nil
+	return n, nil
+}
+
+// replaySlice replays the stored events of [from, to) in time order: in one
+// read when they fit a page, else as its two halves, the older first.
+func (p *Pipeline) replaySlice(ctx, wctx context.Context, det Detector, from, to time.Time, n *int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	q := store.EventQuery{From: from, To: to, Limit: p.replayPage}
+	page, err := p.o.Store.SearchEvents(ctx, store.AllTenants(), q)
+	if err != nil {
+		return err
+	}
+	if len(page) >= p.replayPage {
+		if mid := from.Add(to.Sub(from) / 2); mid.After(from) && to.Sub(from) > time.Millisecond {
+			page = nil // let the garbage collector have it before the halves are read
+			if err := p.replaySlice(ctx, wctx, det, from, mid, n); err != nil {
+				return err
+			}
+			return p.replaySlice(ctx, wctx, det, mid, to, n)
+		}
+		// More than a page within a millisecond: page through it by id.
+		for last := len(page); last == p.replayPage; {
+			q.BeforeID = page[len(page)-1].ID
+			more, err := p.o.Store.SearchEvents(ctx, store.AllTenants(), q)
+			if err != nil {
+				return err
+			}
+			page, last = append(page, more...), len(more)
+		}
+	}
+	if p.o.ReplayFilter != nil {
+		page = slices.DeleteFunc(page, func(r store.EventRecord) bool { return !p.o.ReplayFilter(&r.Event) })
+	}
+	p.noteReplayed(page)
+	// Pages come newest first (by time, then id): reversed, they are in
+	// time order, commit order among equal times.
+	slices.Reverse(page)
+	slices.SortStableFunc(page, func(a, b store.EventRecord) int { return timeline.Compare(&a.Event, &b.Event) })
+	for i := range page {
+		if _, q := page[i].Event.Fields[QuarantineField]; q {
+			continue
+		}
+		// Events committed since this pipeline was built were never seen
+		// by any detector: their alerts are notified as live ones.
+		_, live := p.live[page[i].ID]
+		p.HandleMode(wctx, det.Process(&page[i].Event), !live)
+	}
+	*n += len(page)
+	return nil
 }
 
 func mustJSON(v any) json.RawMessage {

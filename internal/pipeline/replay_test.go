@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -125,5 +126,94 @@ func TestReplayAndQueueDetectOnce(t *testing.T) {
 		if got := n.got["inc-"+m]; got != 1 {
 			t.Errorf("incident of %s notified %d times, want once", m, got)
 		}
+	}
+}
+
+// windowed is a Detector that says its longest rule window and records the
+// times it was fed.
+type windowed struct {
+	window time.Duration
+	seen   []time.Time
+	names  map[string]int
+}
+
+func (w *windowed) Process(ev *event.Event) []store.Incident {
+	w.seen = append(w.seen, ev.Timestamp)
+	w.names[ev.UserName]++
+	return nil
+}
+func (w *windowed) Flush() []store.Incident   { return nil }
+func (w *windowed) Updated() []store.Incident { return nil }
+func (w *windowed) Window() time.Duration     { return w.window }
+
+// pageCounter is a store that records the largest page a search returned.
+type pageCounter struct {
+	store.Store
+	largest int
+}
+
+func (s *pageCounter) SearchEvents(ctx context.Context, sc store.Scope, q store.EventQuery) ([]store.EventRecord, error) {
+	recs, err := s.Store.SearchEvents(ctx, sc, q)
+	s.largest = max(s.largest, len(recs))
+	return recs, err
+}
+
+// TestReplayStreamsTheRuleWindow: the restart replay covers the detector's
+// rule window however many events it holds (no event cap), feeds them once
+// each in time order, leaves out what is older than the window, and never
+// reads more than a page at once — a burst inside one millisecond is paged
+// by id.
+func TestReplayStreamsTheRuleWindow(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	var recs []store.EventRecord
+	want := 0
+	for i := range 60 { // one every 97 s over the last 97 minutes, newest first
+		recs = append(recs, rec(fmt.Sprintf("spread-%d", i), now.Add(-time.Duration(i)*97*time.Second)))
+		want++
+	}
+	burst := now.Add(-30 * time.Minute)
+	for i := range 17 { // more than two pages in one instant
+		recs = append(recs, rec(fmt.Sprintf("burst-%d", i), burst))
+		want++
+	}
+	for i := range 5 { // older than the window: not replayed
+		recs = append(recs, rec(fmt.Sprintf("old-%d", i), now.Add(-3*time.Hour-time.Duration(i)*time.Minute)))
+	}
+	if err := st.AppendEvents(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	pc := &pageCounter{Store: st}
+	p := New(Options{Store: pc, Metrics: metrics.New(), Now: func() time.Time { return now }, Detect: true})
+	p.replayPage = 7
+	det := &windowed{window: 2 * time.Hour, names: map[string]int{}}
+	n, err := p.Replay(ctx, det)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != want || len(det.seen) != want {
+		t.Errorf("replayed %d events (detector saw %d), want %d", n, len(det.seen), want)
+	}
+	for name, c := range det.names {
+		if c != 1 || name[:3] == "old" {
+			t.Errorf("%s fed %d times", name, c)
+		}
+	}
+	if !slices.IsSortedFunc(det.seen, func(a, b time.Time) int { return a.Compare(b) }) {
+		t.Error("replay not in time order")
+	}
+	if pc.largest > p.replayPage {
+		t.Errorf("a search returned %d events, more than the page of %d", pc.largest, p.replayPage)
+	}
+
+	// A detector without correlation windows needs no replay.
+	none := &windowed{names: map[string]int{}}
+	if n, err := New(Options{Store: st, Metrics: metrics.New(), Now: func() time.Time { return now }, Detect: true}).Replay(ctx, none); err != nil || n != 0 {
+		t.Errorf("replay for a zero window: %d events, %v", n, err)
 	}
 }

@@ -106,6 +106,7 @@ func BenchmarkPages(b *testing.B) {
 		b.Fatal(err)
 	}
 	u, _ := st.GetUser(ctx, "admin")
+	u.MustChangePassword = false // as after the first sign-in
 	p := &auth.Principal{User: u, Scope: store.AllTenants(), Session: &store.Session{MFA: true}}
 	for _, path := range []string{"/", "/tenants/" + e.Tenants[100].ID, "/matrix"} {
 		b.Run(strings.ReplaceAll(strings.Trim(path, "/"), "/", "_"), func(b *testing.B) {

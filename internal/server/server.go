@@ -89,6 +89,10 @@ type Server struct {
 	// estateSlots bounds estate validations and uploads running at once
 	// (each parses and validates a whole estate: CPU and memory).
 	estateSlots chan struct{}
+	// heavy holds one semaphore per heavy route limit (cost.go); a
+	// request waits up to heavyWait for a slot.
+	heavy     map[string]chan struct{}
+	heavyWait time.Duration
 
 	mu    sync.RWMutex
 	ready bool
@@ -114,6 +118,7 @@ func New(opts Options) (*Server, error) {
 		version:     opts.Version,
 		tls:         opts.TLS,
 	}
+	s.heavy, s.heavyWait = newHeavySlots(s.estateSlots), heavyWait
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -261,6 +266,11 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt route) er
 	if sw, ok := w.(*statusWriter); ok {
 		sw.p = p // for error pages with navigation
 	}
+	release, err := s.heavySlot(r.Context(), w, rt)
+	if err != nil {
+		return err
+	}
+	defer release()
 	return rt.H(w, r, p)
 }
 
