@@ -2,7 +2,13 @@ package graph
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/collect/graph/graphtest"
+	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
 // Policies in the shape of the published conditionalAccessPolicy examples
@@ -84,14 +90,14 @@ func TestMFARequired(t *testing.T) {
 			for _, p := range tt.patches {
 				ps = append(ps, caPolicy(t, p))
 			}
-			e, k := mfaRequired(ps, "u", []string{RoleGlobalAdmin}, true)
+			e, k := mfaRequired(ps, caUser{ID: "u", Roles: []string{RoleGlobalAdmin}, RolesOK: true})
 			if e != tt.enforced || k != tt.known {
 				t.Errorf("got %v,%v want %v,%v", e, k, tt.enforced, tt.known)
 			}
 		})
 	}
 	// Roles unreadable: a role-based policy cannot decide.
-	if e, k := mfaRequired([]ConditionalAccessPolicy{caPolicy(t, `{"conditions":{"users":{"includeUsers":[],"includeRoles":["x"]}}}`)}, "u", nil, false); e || k {
+	if e, k := mfaRequired([]ConditionalAccessPolicy{caPolicy(t, `{"conditions":{"users":{"includeUsers":[],"includeRoles":["x"]}}}`)}, caUser{ID: "u"}); e || k {
 		t.Errorf("roles unknown: got %v,%v", e, k)
 	}
 }
@@ -112,9 +118,100 @@ func TestMFAEnforcedSecurityDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, k := mfaEnforced(tt.sdOn, tt.sdOK, tt.caOK, tt.caNonPremium, tt.rolesOK, pass, "u", nil)
+			e, k := mfaEnforced(tt.sdOn, tt.sdOK, tt.caOK, tt.caNonPremium, pass, caUser{ID: "u", RolesOK: tt.rolesOK})
 			if e != tt.enforced || k != tt.known {
 				t.Errorf("got %v,%v want %v,%v", e, k, tt.enforced, tt.known)
+			}
+		})
+	}
+}
+
+// Conditional access scoped to groups is judged by the groups' transitive
+// members, read with paging: an admin excluded through a (nested)
+// break-glass group is not covered; a user covered only through an
+// included group is; an unreadable group leaves the users it decides
+// not-evaluable, with a gap naming GroupMember.Read.All.
+func TestCAGroupMembership(t *testing.T) {
+	mfaAllBut := map[string]any{"id": "ca-all", "displayName": "MFA for all users but break-glass", "state": "enabled",
+		"conditions": map[string]any{"users": map[string]any{"includeUsers": []string{"All"}, "excludeGroups": []string{"grp-breakglass"}},
+			"applications": map[string]any{"includeApplications": []string{"All"}}, "clientAppTypes": []string{"all"}},
+		"grantControls": map[string]any{"operator": "OR", "builtInControls": []string{"mfa"}}}
+	mfaHelpdesk := map[string]any{"id": "ca-hd", "displayName": "MFA for helpdesk", "state": "enabled",
+		"conditions": map[string]any{"users": map[string]any{"includeGroups": []string{"grp-helpdesk"}},
+			"applications": map[string]any{"includeApplications": []string{"All"}}, "clientAppTypes": []string{"all"}},
+		"grantControls": map[string]any{"operator": "AND", "builtInControls": []string{"mfa"}}}
+	tenants := []graphtest.Tenant{
+		// user0 is Global Administrator (the fake's default assignment)
+		// and a member of break-glass through a nested group.
+		{ID: graphtest.TenantGUID(0), Name: "Cedar Law", Slug: "cedar-law", Users: 8, CA: []any{mfaAllBut},
+			GroupMembers: map[string][]int{"grp-breakglass": {0, 7}}, NestedGroups: map[string][]string{"grp-breakglass": {"grp-emergency"}}},
+		{ID: graphtest.TenantGUID(1), Name: "Help Desk Co", Slug: "helpdesk-co", Users: 8, CA: []any{mfaHelpdesk},
+			GroupMembers: map[string][]int{"grp-helpdesk": {1, 2, 3, 4, 5}}},
+		{ID: graphtest.TenantGUID(2), Name: "Locked Groups", Slug: "locked-groups", Users: 4, CA: []any{mfaAllBut},
+			Forbid: map[string]string{"/v1.0/groups/grp-breakglass": "Authorization_RequestDenied"}},
+	}
+	f := graphtest.NewServer(t, tenants)
+	f.PageSize = 2 // members arrive over several pages
+	c := testClient(t, f, nil, 8)
+	res, err := Collect(t.Context(), c, Options{SkipPartner: true, Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, x := range res.Fragment.Identities {
+		switch {
+		case x.MFA.Enforced == nil:
+			got[x.UPN] = "unknown"
+		case *x.MFA.Enforced:
+			got[x.UPN] = "yes"
+		default:
+			got[x.UPN] = "no"
+		}
+	}
+	for upn, want := range map[string]string{
+		"user0@cedar-law.example":     "no", // GA excluded through the break-glass group
+		"user7@cedar-law.example":     "no",
+		"user1@cedar-law.example":     "yes",
+		"user5@helpdesk-co.example":   "yes", // on the fourth page of members
+		"user6@helpdesk-co.example":   "no",  // not in the included group
+		"user1@locked-groups.example": "unknown",
+	} {
+		if got[upn] != want {
+			t.Errorf("%s: MFA enforced %q, want %q", upn, got[upn], want)
+		}
+	}
+	for _, r := range res.Tenants {
+		hasGap := slices.ContainsFunc(r.Gaps, func(g estate.Gap) bool {
+			return g.Evidence == EvMFAEnforced && strings.Contains(g.Reason, PermGroupMembers)
+		})
+		if hasGap != (r.Tenant == "locked-groups") {
+			t.Errorf("%s: group-membership gap %v: %+v", r.Tenant, hasGap, r.Gaps)
+		}
+	}
+}
+
+func TestMFARequiredGroups(t *testing.T) {
+	excl := caPolicy(t, `{"conditions":{"users":{"excludeGroups":["bg"]}}}`)
+	incl := caPolicy(t, `{"conditions":{"users":{"includeUsers":[],"includeGroups":["hd"]}}}`)
+	grp := &caGroups{members: map[string]map[string]bool{"bg": {"admin": true}, "hd": {"tech": true}}}
+	for _, tc := range []struct {
+		name            string
+		p               ConditionalAccessPolicy
+		user            string
+		groups          *caGroups
+		enforced, known bool
+	}{
+		{"excluded-by-group", excl, "admin", grp, false, true},
+		{"not-in-excluded-group", excl, "tech", grp, true, true},
+		{"excluded-group-unread", excl, "tech", nil, false, false},
+		{"included-by-group", incl, "tech", grp, true, true},
+		{"not-in-included-group", incl, "admin", grp, false, true},
+		{"included-group-unread", incl, "tech", &caGroups{members: map[string]map[string]bool{}}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, k := mfaRequired([]ConditionalAccessPolicy{tc.p}, caUser{ID: tc.user, RolesOK: true, Groups: tc.groups})
+			if e != tc.enforced || k != tc.known {
+				t.Errorf("got %v,%v want %v,%v", e, k, tc.enforced, tc.known)
 			}
 		})
 	}

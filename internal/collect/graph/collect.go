@@ -216,6 +216,7 @@ func Plan(o Options) []string {
 		"  GET /v1.0/groups/{role-assignable group}/transitiveMembers  [" + PermGroupMembers + "]",
 		"  GET /v1.0/roleManagement/directory/roleEligibilitySchedules?$expand=principal  [" + PermRoles + ", Entra ID P2]",
 		"  GET /v1.0/identity/conditionalAccess/policies  [" + PermPolicy + ", Entra ID P1]",
+		"  GET /v1.0/groups/{group an MFA policy includes or excludes}/transitiveMembers  [" + PermGroupMembers + "]",
 		"  GET /v1.0/policies/identitySecurityDefaultsEnforcementPolicy  [" + PermPolicy + "]",
 		"  GET /v1.0/servicePrincipals  [" + PermApps + "]",
 	}
@@ -665,8 +666,9 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		errDomains, errActivity, errUser error
 		errReg, errRoles, errSP, errCA   error
 		errSD, errEligible, errGroups    error
-		errSignIns                       error
+		errSignIns, errCAGroups          error
 		delta                            *deltaTenant
+		caGrp                            = &caGroups{members: map[string]map[string]bool{}}
 	)
 	// The first page of every read comes in one JSON batch; later pages,
 	// and answers throttled inside the batch, are read on their own.
@@ -752,6 +754,23 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 			policies = append(policies, p)
 			return nil
 		})
+		if errCA != nil {
+			return
+		}
+		// The groups the MFA policies include or exclude: their transitive
+		// members decide who is covered (a group nested in a group counts).
+		for _, g := range caGroupIDs(policies) {
+			set := map[string]bool{}
+			err := List(ctx, col.c, t.EntraID, "/v1.0/groups/"+url.PathEscape(g)+"/transitiveMembers?$select=id", func(m DirectoryObject) error {
+				set[m.ID] = true
+				return nil
+			})
+			if err != nil {
+				errCAGroups = errors.Join(errCAGroups, fmt.Errorf("group %s: %w", g, err))
+				continue
+			}
+			caGrp.members[g] = set
+		}
 	})
 	run(func() {
 		// Security defaults are read on their own: tenants without Entra ID
@@ -819,6 +838,10 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		if !caNonPremium {
 			col.gap(r, EvMFAEnforced, PermPolicy, errCA)
 		}
+	}
+	if errCAGroups != nil {
+		// Users whose cover depends on an unread group stay not-evaluable.
+		col.gap(r, EvMFAEnforced, PermGroupMembers, errCAGroups)
 	}
 	sdOK := errSD == nil
 	if !sdOK {
@@ -935,7 +958,8 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 				d := reg[u.ID]
 				x.MFA.Methods = mfaMethods(d.MethodsRegistered)
 			}
-			switch enforced, known := mfaEnforced(sdOK && sd.IsEnabled, sdOK, caOK, caNonPremium, rolesOK, policies, u.ID, userRoleTemplates[u.ID]); {
+			switch enforced, known := mfaEnforced(sdOK && sd.IsEnabled, sdOK, caOK, caNonPremium, policies,
+				caUser{ID: u.ID, Roles: userRoleTemplates[u.ID], RolesOK: rolesOK, Groups: caGrp}); {
 			case known:
 				x.MFA.Enforced = estate.Bool(enforced)
 			}
@@ -1205,7 +1229,7 @@ func mfaMethods(in []string) []estate.MFAMethod {
 // enabled CA policies decide (mfaRequired); when they could not be read,
 // or security defaults could not, the answer is unknown: not-evaluable,
 // never a false pass or fail.
-func mfaEnforced(sdOn, sdOK, caOK, caNonPremium, rolesOK bool, ps []ConditionalAccessPolicy, userID string, roleTemplates []string) (enforced, known bool) {
+func mfaEnforced(sdOn, sdOK, caOK, caNonPremium bool, ps []ConditionalAccessPolicy, u caUser) (enforced, known bool) {
 	switch {
 	case sdOn:
 		return true, true
@@ -1216,50 +1240,116 @@ func mfaEnforced(sdOn, sdOK, caOK, caNonPremium, rolesOK bool, ps []ConditionalA
 	case !caOK:
 		return false, false
 	}
-	return mfaRequired(ps, userID, roleTemplates, rolesOK)
+	return mfaRequired(ps, u)
+}
+
+// caUser is what a conditional-access policy's users condition is judged
+// against: the user's id, its active tenant-wide directory role templates
+// (RolesOK false: roles could not be read), and the transitive membership
+// of the groups the policies name.
+type caUser struct {
+	ID      string
+	Roles   []string
+	RolesOK bool
+	Groups  *caGroups
+}
+
+// caGroups is the transitive membership of the groups named in enabled
+// MFA policies (include or exclude), read with
+// GET /groups/{id}/transitiveMembers: group id → member ids. A group
+// missing from members (its read failed, or it was not read) is unknown.
+type caGroups struct {
+	members map[string]map[string]bool
+}
+
+// member reports whether user is a (transitive) member of group, and
+// whether that is known.
+func (g *caGroups) member(group, user string) (in, known bool) {
+	if g == nil {
+		return false, false
+	}
+	ms, ok := g.members[group]
+	if !ok {
+		return false, false
+	}
+	return ms[user], true
 }
 
 // mfaRequired reports whether an enabled CA policy requires MFA (or an
 // authentication strength) on every sign-in of the user: the policy
-// covers the user directly, through "All" users, or through one of its
-// tenant-wide directory roles, without excluding it by id or role; and it
-// is not a false pass — its grant is not "MFA OR something else" (a
-// compliant or joined device, an approved app satisfies it without MFA),
-// and it leaves out no applications, locations, platforms, client app
-// types, device filters or risk levels. Group membership is not expanded,
-// so when the answer depends on a group (a policy including groups would
-// be the only cover, or a covering policy excludes groups) known is false:
-// not-evaluable, never a false fail. When roles could not be read, a
-// policy that includes or excludes roles makes the answer unknown too.
-func mfaRequired(ps []ConditionalAccessPolicy, userID string, roleTemplates []string, rolesOK bool) (enforced, known bool) {
+// covers the user directly, through "All" users, through one of its
+// tenant-wide directory roles or through (transitive) membership of an
+// included group, without excluding it by id, role or an excluded group's
+// membership (an admin excluded through a "break-glass" group is not
+// covered); and it is not a false pass — its grant is not "MFA OR
+// something else" (a compliant or joined device, an approved app
+// satisfies it without MFA), and it leaves out no applications,
+// locations, platforms, client app types, device filters or risk levels.
+// When the answer depends on a membership that could not be read (a
+// group's members, or roles), known is false: not-evaluable, never a
+// false pass or fail.
+func mfaRequired(ps []ConditionalAccessPolicy, u caUser) (enforced, known bool) {
 	unknown := false
 	for _, p := range ps {
 		if p.State != "enabled" || !p.requiresMFAEverywhere() {
 			continue
 		}
-		u := p.Conditions.Users
-		if (len(u.IncludeRoles) > 0 || len(u.ExcludeRoles) > 0) && !rolesOK {
+		c := p.Conditions.Users
+		if (len(c.IncludeRoles) > 0 || len(c.ExcludeRoles) > 0) && !u.RolesOK {
 			unknown = true
 			continue
 		}
-		if slices.Contains(u.ExcludeUsers, userID) || intersects(u.ExcludeRoles, roleTemplates) {
+		if slices.Contains(c.ExcludeUsers, u.ID) || intersects(c.ExcludeRoles, u.Roles) {
 			continue
 		}
-		if slices.Contains(u.IncludeUsers, "All") || slices.Contains(u.IncludeUsers, userID) || intersects(u.IncludeRoles, roleTemplates) {
-			if len(u.ExcludeGroups) > 0 {
-				unknown = true // covered unless a member of an excluded group
-				continue
+		excluded, exclUnknown := false, false
+		for _, g := range c.ExcludeGroups {
+			in, ok := u.Groups.member(g, u.ID)
+			excluded = excluded || in
+			exclUnknown = exclUnknown || !ok
+		}
+		if excluded {
+			continue
+		}
+		included := slices.Contains(c.IncludeUsers, "All") || slices.Contains(c.IncludeUsers, u.ID) || intersects(c.IncludeRoles, u.Roles)
+		inclUnknown := false
+		for _, g := range c.IncludeGroups {
+			if included {
+				break
 			}
-			return true, true
+			in, ok := u.Groups.member(g, u.ID)
+			included = in
+			inclUnknown = inclUnknown || !ok
 		}
-		if len(u.IncludeGroups) > 0 {
-			unknown = true
+		switch {
+		case included && !exclUnknown:
+			return true, true
+		case included || inclUnknown:
+			unknown = true // covered unless a member of an unread excluded group / if a member of an unread included group
 		}
 	}
 	if unknown {
 		return false, false
 	}
 	return false, true
+}
+
+// caGroupIDs lists the groups named (included or excluded) by the enabled
+// policies that would require MFA: the ones whose membership decides.
+func caGroupIDs(ps []ConditionalAccessPolicy) []string {
+	var out []string
+	for _, p := range ps {
+		if p.State != "enabled" || !p.requiresMFAEverywhere() {
+			continue
+		}
+		for _, g := range slices.Concat(p.Conditions.Users.IncludeGroups, p.Conditions.Users.ExcludeGroups) {
+			if !slices.Contains(out, g) {
+				out = append(out, g)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // mfaControls are grant controls that are MFA.

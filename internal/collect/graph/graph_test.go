@@ -422,7 +422,7 @@ func FuzzDecodePage(f *testing.F) {
 		var ps page[ConditionalAccessPolicy]
 		if json.Unmarshal(b, &ps) == nil {
 			for _, x := range ps.Value {
-				if e, k := mfaRequired([]ConditionalAccessPolicy{x}, "u", []string{RoleGlobalAdmin}, true); e && !k {
+				if e, k := mfaRequired([]ConditionalAccessPolicy{x}, caUser{ID: "u", Roles: []string{RoleGlobalAdmin}, RolesOK: true, Groups: &caGroups{members: map[string]map[string]bool{"g": {"u": true}}}}); e && !k {
 					t.Fatal("enforced but unknown")
 				}
 			}

@@ -120,6 +120,14 @@ type Tenant struct {
 	// DeltaChanges are served by the users/delta link after the first
 	// round: user index → "removed" or "disabled".
 	DeltaChanges map[int]string
+	// GroupMembers are groups' transitive members (user indexes), served
+	// by GET /groups/{id}/transitiveMembers as a flat directoryObject
+	// collection, paged (learn.microsoft.com/graph/api/group-list-transitivemembers:
+	// "transitive and returns a flat list of all nested members").
+	// NestedGroups lists, per group, the group objects that the flat list
+	// also holds (a nested group is itself a member).
+	GroupMembers map[string][]int
+	NestedGroups map[string][]string
 }
 
 // NewServer starts a fake Graph + token endpoint (closed by t.Cleanup).
@@ -515,6 +523,20 @@ func (f *Server) customerAPI(w http.ResponseWriter, r *http.Request, tn *Tenant)
 			return fmt.Sprintf("tech%d@harbourview-it.example", i)
 		}
 		return fmt.Sprintf("user%d@%s.example", i, tn.Slug)
+	}
+	if g, ok := strings.CutPrefix(p, "/v1.0/groups/"); ok && strings.HasSuffix(g, "/transitiveMembers") {
+		g = strings.TrimSuffix(g, "/transitiveMembers")
+		if ms, ok := tn.GroupMembers[g]; ok {
+			var items []any
+			for _, n := range tn.NestedGroups[g] {
+				items = append(items, map[string]any{"@odata.type": "#microsoft.graph.group", "id": n})
+			}
+			for _, i := range ms {
+				items = append(items, map[string]any{"@odata.type": "#microsoft.graph.user", "id": user(i)})
+			}
+			f.page(w, r, items)
+			return
+		}
 	}
 	switch p {
 	case "/v1.0/domains":
