@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -18,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -117,44 +117,23 @@ type assertionSigner struct {
 
 func newAssertionSigner(c Credentials) (*assertionSigner, error) {
 	var certDER []byte
-	var key *rsa.PrivateKey
-	for _, src := range [][]byte{c.CertPEM, []byte(c.KeyPEM)} {
-		rest := src
-		for {
-			var b *pem.Block
-			b, rest = pem.Decode(rest)
-			if b == nil {
-				break
-			}
-			switch b.Type {
-			case "CERTIFICATE":
-				if certDER == nil {
-					certDER = b.Bytes
-				}
-			case "RSA PRIVATE KEY":
-				k, err := x509.ParsePKCS1PrivateKey(b.Bytes)
-				if err != nil {
-					return nil, fmt.Errorf("graph certificate key: %w", err)
-				}
-				key = k
-			case "PRIVATE KEY":
-				k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-				if err != nil {
-					return nil, fmt.Errorf("graph certificate key: %w", err)
-				}
-				rk, ok := k.(*rsa.PrivateKey)
-				if !ok {
-					return nil, errors.New("graph certificate key: only RSA keys are supported by Entra ID client assertions")
-				}
-				key = rk
-			}
+	for rest := c.CertPEM; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
 		}
+		if b.Type == "CERTIFICATE" {
+			certDER = b.Bytes
+			break
+		}
+	}
+	// The key may sit in the certificate file or in a file of its own.
+	key, err := connector.ParseRSAKey(slices.Concat(c.CertPEM, []byte("\n"), []byte(c.KeyPEM)))
+	if err != nil {
+		return nil, fmt.Errorf("graph certificate key (Entra ID client assertions take RSA keys): %w", err)
 	}
 	if certDER == nil {
 		return nil, errors.New("graph certificate: no CERTIFICATE PEM block found")
-	}
-	if key == nil {
-		return nil, errors.New("graph certificate: no RSA PRIVATE KEY or PRIVATE KEY PEM block found")
 	}
 	cert, err := x509.ParseCertificate(certDER)
 	if err != nil {
@@ -177,7 +156,7 @@ func newAssertionSigner(c Credentials) (*assertionSigner, error) {
 func (s *assertionSigner) sign(aud string, now time.Time) (string, error) {
 	// PS256 assertions carry the SHA-256 thumbprint (x5t#S256), as Entra
 	// ID requires for them; RS256 ones the legacy SHA-1 x5t.
-	hdr := map[string]string{"alg": s.alg, "typ": "JWT"}
+	hdr := map[string]string{}
 	if s.alg == "PS256" {
 		hdr["x5t#S256"] = s.x5tS256
 	} else {
@@ -193,21 +172,11 @@ func (s *assertionSigner) sign(aud string, now time.Time) (string, error) {
 		// Entra ID's (AADSTS700024) does not void the assertion.
 		"iat": now.Unix(), "nbf": now.Add(-clockSkew).Unix(), "exp": now.Add(10 * time.Minute).Unix(),
 	}
-	h, _ := json.Marshal(hdr)
-	c, _ := json.Marshal(claims)
-	input := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
-	digest := sha256.Sum256([]byte(input))
-	var sig []byte
-	var err error
-	if s.alg == "PS256" {
-		sig, err = rsa.SignPSS(rand.Reader, s.key, crypto.SHA256, digest[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
-	} else {
-		sig, err = rsa.SignPKCS1v15(rand.Reader, s.key, crypto.SHA256, digest[:])
-	}
+	jwt, err := connector.SignJWT(s.key, s.alg, hdr, claims)
 	if err != nil {
 		return "", fmt.Errorf("signing client assertion: %w", err)
 	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+	return jwt, nil
 }
 
 // TokenError is an error answer from the token endpoint (AADSTS codes).
