@@ -36,6 +36,10 @@ const (
 	ScopeUsers = "okta.users.read"
 	ScopeLogs  = "okta.logs.read"
 	ScopeRoles = "okta.roles.read"
+	// ScopePolicies and ScopeGroups read the sign-in policies and the
+	// membership of the groups they name (policy.go).
+	ScopePolicies = "okta.policies.read"
+	ScopeGroups   = "okta.groups.read"
 )
 
 // SystemLogRetentionDays is how long Okta keeps the System Log.
@@ -45,6 +49,8 @@ const SystemLogRetentionDays = 90
 const (
 	EvIdentities = "identities"
 	EvMFA        = "identities.mfa"
+	// EvMFAEnforced: whether sign-in demands a second factor (policies).
+	EvMFAEnforced = "identities.mfa.enforced"
 	EvRoles      = "identities.roles"
 	EvLogs       = "signins"
 	EvLogging    = "tools.logging"
@@ -74,6 +80,8 @@ var Spec = connector.Spec{
 		{Name: ScopeUsers, Kind: "oauth-scope", For: []string{EvIdentities, EvMFA}, Doc: "or an SSWS token of a Read-Only Administrator"},
 		{Name: ScopeRoles, Kind: "oauth-scope", For: []string{EvRoles}},
 		{Name: ScopeLogs, Kind: "oauth-scope", For: []string{EvLogs}},
+		{Name: ScopePolicies, Kind: "oauth-scope", For: []string{EvMFAEnforced}},
+		{Name: ScopeGroups, Kind: "oauth-scope", For: []string{EvMFAEnforced}, Doc: "members of the groups the policies name"},
 	},
 	Calls: []connector.Call{
 		{Method: "POST", Path: "/oauth2/v1/token (service app only: client_credentials, private_key_jwt)"},
@@ -81,6 +89,9 @@ var Spec = connector.Spec{
 		{Method: "GET", Path: "/api/v1/users/{id}/factors", Permission: ScopeUsers, Note: "per active user"},
 		{Method: "GET", Path: "/api/v1/iam/assignees/users", Permission: ScopeRoles},
 		{Method: "GET", Path: "/api/v1/users/{id}/roles", Permission: ScopeRoles, Note: "per admin"},
+		{Method: "GET", Path: "/api/v1/policies?type=OKTA_SIGN_ON|ACCESS_POLICY|MFA_ENROLL", Permission: ScopePolicies, Note: "global session, authentication and authenticator enrollment policies"},
+		{Method: "GET", Path: "/api/v1/policies/{id}/rules", Permission: ScopePolicies, Note: "per active sign-on and authentication policy"},
+		{Method: "GET", Path: "/api/v1/groups/{id} and /api/v1/groups/{id}/users (Link: next)", Permission: ScopeGroups, Note: "per group a policy or rule names"},
 		{Method: "GET", Path: "/api/v1/logs?limit=1", Permission: ScopeLogs, Note: "evidence: the System Log is on (kept 90 days)"},
 		{Method: "GET", Path: "/api/v1/logs?since=…&limit=1000 (Link: next, kept as the poll cursor)", Permission: ScopeLogs},
 	},
@@ -90,6 +101,8 @@ var Spec = connector.Spec{
 		"https://developer.okta.com/docs/api/openapi/okta-management/management/tag/RoleAssignmentAUser/",
 		"https://developer.okta.com/docs/api/openapi/okta-management/management/tag/SystemLog/",
 		"https://developer.okta.com/docs/reference/rate-limits/",
+		"https://developer.okta.com/docs/api/resources/policy (policy evaluation; OKTA_SIGN_ON, ACCESS_POLICY, MFA_ENROLL)",
+		"https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Group/#tag/Group/operation/listGroupUsers",
 		"https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/",
 	},
 }
@@ -478,6 +491,12 @@ func (k *Connector) collectOrg(ctx context.Context, o *org, r *connector.TenantR
 	}
 	r.Count("users", len(users))
 
+	// Sign-in policies, read alongside the factors.
+	var pols *policySet
+	var perr error
+	polDone := make(chan struct{})
+	go func() { defer close(polDone); pols, perr = k.readPolicies(ctx, o) }()
+
 	// Factors, per user, bounded per org under Okta's concurrent limit;
 	// on a repeat only for new users and those the System Log shows
 	// changed.
@@ -515,6 +534,10 @@ func (k *Connector) collectOrg(ctx context.Context, o *org, r *connector.TenantR
 		}()
 	}
 	wg.Wait()
+	<-polDone
+	if perr != nil {
+		r.Gap(EvMFAEnforced, ScopePolicies+" + "+ScopeGroups, perr, now)
+	}
 	var ferr error
 	for _, e := range ferrs {
 		if e != nil {
@@ -596,6 +619,19 @@ func (k *Connector) collectOrg(ctx context.Context, o *org, r *connector.TenantR
 			}
 			if len(x.MFA.Methods) > 0 {
 				r.Count("mfa_enrolled", 1)
+			}
+			if perr == nil && enabled(u.Status) {
+				// Policies demand a second factor and the user has one
+				// enrolled (without one, whoever holds the password
+				// enrols the first factor at sign-in).
+				enf := pols.mfaEnforced(u.ID) && len(x.MFA.Methods) > 0
+				x.MFA.Enforced = estate.Bool(enf)
+				if enf {
+					r.Count("mfa_enforced", 1)
+				}
+				if !pols.enrollRequired(u.ID) {
+					r.Count("mfa_enrollment_not_required", 1)
+				}
 			}
 		}
 		if rolesOK {

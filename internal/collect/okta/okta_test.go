@@ -123,7 +123,8 @@ func TestCollect(t *testing.T) {
 	}
 	admin := find("acme/okta/user0@acme.example")
 	if admin == nil || !slices.Equal(admin.Roles, []string{"Super Administrator"}) || !slices.Equal(admin.MFA.Methods, []estate.MFAMethod{estate.MFAPush, estate.MFATOTP}) ||
-		admin.LastSignIn.Format(time.DateOnly) != "2026-11-25" || admin.MFA.Enforced != nil {
+		admin.LastSignIn.Format(time.DateOnly) != "2026-11-25" || admin.MFA.Enforced == nil || *admin.MFA.Enforced {
+		// Okta's default policies ask no second factor: enrolled, not enforced.
 		t.Errorf("admin %+v", admin)
 	}
 	if u := find("acme/okta/user3@acme.example"); u == nil || len(u.MFA.Methods) != 0 { // a security question and a pending push are no MFA
@@ -402,5 +403,82 @@ func BenchmarkRepeat200x500(b *testing.B) {
 		}
 		b.ReportMetric(time.Since(start).Seconds(), "s/run")
 		b.ReportMetric(float64(k.Stats().Calls), "calls")
+	}
+}
+
+// TestMFAPolicies judges MFA enforcement from the org's policies
+// (oktatest documents the shapes, from developer.okta.com/docs/api/resources/policy):
+// a global session policy demanding a factor covers the user unless a
+// group excludes it to a rule that does not; a rule limited to some
+// networks that asks no factor leaves sign-ins without one; an
+// authentication policy demanding 2FA of a group (members read over
+// several pages) covers its members; a user with no factor enrolled is
+// not protected; unreadable policies leave the answer unknown with a gap.
+func TestMFAPolicies(t *testing.T) {
+	session := func(rules ...map[string]any) (map[string][]map[string]any, map[string][]map[string]any) {
+		return map[string][]map[string]any{
+				"OKTA_SIGN_ON": {{"id": "00psession", "type": "OKTA_SIGN_ON", "name": "Staff", "status": "ACTIVE", "priority": 1, "system": false,
+					"conditions": map[string]any{"people": map[string]any{"groups": map[string]any{"include": []string{"everyone"}}}}}},
+				"ACCESS_POLICY": {}, "MFA_ENROLL": oktatest.DefaultPolicies["MFA_ENROLL"]},
+			map[string][]map[string]any{"00psession": rules}
+	}
+	bgPol, bgRules := session(
+		oktatest.SignOnRule("0pr1", "MFA everywhere", 1, "ANYWHERE", true, []string{"breakglass"}),
+		oktatest.SignOnRule("0pr2", "Break-glass", 2, "ANYWHERE", false, nil))
+	zonePol, zoneRules := session(
+		oktatest.SignOnRule("0pr1", "Office: password only", 1, "ZONE", false, nil),
+		oktatest.SignOnRule("0pr2", "Elsewhere: MFA", 2, "ANYWHERE", true, nil))
+	zonePol["ACCESS_POLICY"] = []map[string]any{{"id": "00papp", "type": "ACCESS_POLICY", "name": "Apps", "status": "ACTIVE", "priority": 1, "system": false}}
+	zoneRules["00papp"] = []map[string]any{
+		oktatest.AccessRule("0pra", "Staff: two factors", 1, "ANYWHERE", "2FA", []string{"staff"}),
+		oktatest.AccessRule("0prz", "Catch-all Rule", 99, "ANYWHERE", "1FA", nil)}
+	staff := make([]int, 0, 240)
+	for i := 1; i <= 240; i++ {
+		staff = append(staff, i)
+	}
+	srv := oktatest.NewServer(t,
+		&oktatest.Org{Slug: "bg", Users: 10, Token: "t", Policies: bgPol, Rules: bgRules, Groups: map[string][]int{"breakglass": {0}}},
+		&oktatest.Org{Slug: "zone", Users: 250, Token: "t", Policies: zonePol, Rules: zoneRules, Groups: map[string][]int{"staff": staff}},
+		&oktatest.Org{Slug: "nopol", Users: 4, Token: "t", Forbid: []string{"/api/v1/policies"}},
+	)
+	cfg := fmt.Sprintf("orgs:\n  - {tenant: bg, org_url: %s, token: {env: T}}\n  - {tenant: zone, org_url: %s, token: {env: T}}\n  - {tenant: nopol, org_url: %s, token: {env: T}}\n",
+		srv.URL("bg"), srv.URL("zone"), srv.URL("nopol"))
+	inst, err := Definition.New(strictYAML(cfg), fastEnv(map[string]string{"T": "t"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := inst.(*Connector).Collect(t.Context(), connector.Request{Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, x := range ev.Fragment.Identities {
+		switch {
+		case x.MFA.Enforced == nil:
+			got[x.UPN] = "unknown"
+		case *x.MFA.Enforced:
+			got[x.UPN] = "yes"
+		default:
+			got[x.UPN] = "no"
+		}
+	}
+	for upn, want := range map[string]string{
+		"user0@bg.example":     "no",  // excluded through the break-glass group to a password-only rule
+		"user1@bg.example":     "yes", // SMS enrolled, session policy demands MFA
+		"user3@bg.example":     "no",  // no factor enrolled: whoever has the password enrols one
+		"user1@zone.example":   "yes", // the office rule asks no factor, but every app demands 2FA of staff
+		"user230@zone.example": "yes", // staff member on the second page of members
+		"user245@zone.example": "no",  // not staff: office sign-ins on a password, apps on 1FA
+		"user1@nopol.example":  "unknown",
+	} {
+		if got[upn] != want {
+			t.Errorf("%s: MFA enforced %q, want %q", upn, got[upn], want)
+		}
+	}
+	for _, r := range ev.Tenants {
+		gap := slices.ContainsFunc(r.Gaps, func(g estate.Gap) bool { return g.Evidence == EvMFAEnforced })
+		if gap != (r.Tenant == "nopol") {
+			t.Errorf("%s: policy gap %v %+v", r.Tenant, gap, r.Gaps)
+		}
 	}
 }

@@ -14,7 +14,21 @@
 //     limit (429 with X-Rate-Limit-Limit/Remaining/Reset, per
 //     developer.okta.com/docs/reference/rate-limits);
 //   - service apps: POST /oauth2/v1/token, client_credentials with a
-//     private_key_jwt client assertion.
+//     private_key_jwt client assertion;
+//   - listPolicies: GET /api/v1/policies?type=OKTA_SIGN_ON|ACCESS_POLICY|
+//     MFA_ENROLL (a bare JSON array of policies with id, type, status,
+//     priority, system, conditions.people.groups.include/exclude, and for
+//     MFA_ENROLL settings.authenticators[].enroll.self), listPolicyRules:
+//     GET /api/v1/policies/{id}/rules (conditions.people, conditions.network
+//     .connection ANYWHERE|ZONE; actions.signon.access/requireFactor for
+//     sign-on rules, actions.appSignOn.access/verificationMethod.factorMode
+//     1FA|2FA for authentication-policy rules), per
+//     developer.okta.com/docs/api/resources/policy; getGroup and
+//     listGroupUsers: GET /api/v1/groups/{id} (type BUILT_IN for Everyone)
+//     and /api/v1/groups/{id}/users (Link: next). An org without Policies
+//     set serves Okta's defaults: a global session policy whose rule asks
+//     no factor, an authentication policy whose catch-all rule allows
+//     password only, an enrollment policy with Okta Verify optional.
 package oktatest
 
 import (
@@ -54,6 +68,12 @@ type Org struct {
 	// FactorTypes overrides the factors of a user index (one ACTIVE factor
 	// of each type given).
 	FactorTypes map[int][]string
+	// Policies replaces the default policies, by type; Rules are the
+	// rules by policy id; Groups are groups by id (members as user
+	// indexes; the group "everyone" is the built-in Everyone group).
+	Policies map[string][]map[string]any
+	Rules    map[string][]map[string]any
+	Groups   map[string][]int
 	// FactorCalls counts factor requests.
 	FactorCalls atomic.Int64
 
@@ -231,6 +251,61 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, []any{role})
 	case path == "/api/v1/logs":
 		s.logs(w, r, o, base)
+	case path == "/api/v1/policies":
+		ps, ok := o.Policies[q.Get("type")]
+		if o.Policies == nil {
+			ps, ok = DefaultPolicies[q.Get("type")], true
+		}
+		if !ok {
+			ps = []map[string]any{}
+		}
+		writeJSON(w, ps)
+	case strings.HasPrefix(path, "/api/v1/policies/") && strings.HasSuffix(path, "/rules"):
+		id := strings.TrimSuffix(strings.TrimPrefix(path, "/api/v1/policies/"), "/rules")
+		rs, ok := o.Rules[id]
+		if o.Rules == nil {
+			rs, ok = DefaultRules[id]
+		}
+		if !ok {
+			oktaError(w, 404, "E0000007", "Not found: Resource not found: "+id+" (Policy)")
+			return
+		}
+		writeJSON(w, rs)
+	case strings.HasPrefix(path, "/api/v1/groups/"):
+		id, sub, _ := strings.Cut(strings.TrimPrefix(path, "/api/v1/groups/"), "/")
+		members, ok := o.Groups[id]
+		if id == "everyone" {
+			ok = true
+		}
+		if !ok {
+			oktaError(w, 404, "E0000007", "Not found: Resource not found: "+id+" (UserGroup)")
+			return
+		}
+		switch sub {
+		case "":
+			typ, name := "OKTA_GROUP", id
+			if id == "everyone" {
+				typ, name = "BUILT_IN", "Everyone"
+			}
+			writeJSON(w, map[string]any{"id": id, "type": typ, "profile": map[string]any{"name": name, "description": nil}})
+		case "users":
+			limit, _ := strconv.Atoi(q.Get("limit"))
+			if limit <= 0 || limit > 200 {
+				limit = 200
+			}
+			after, _ := strconv.Atoi(q.Get("after"))
+			end := min(after+limit, len(members))
+			out := make([]any, 0, end-after)
+			for _, i := range members[after:end] {
+				out = append(out, user(slug, i))
+			}
+			if end < len(members) {
+				w.Header().Add("Link", fmt.Sprintf(`<%s/api/v1/groups/%s/users?after=%d&limit=%d>; rel="next"`, base, id, end, limit))
+			}
+			writeJSON(w, out)
+		default:
+			oktaError(w, 404, "E0000007", "Not found: Resource not found: "+path)
+		}
 	default:
 		oktaError(w, 404, "E0000007", "Not found: Resource not found: "+path)
 	}
@@ -387,4 +462,51 @@ func Event(uuid, published, eventType, outcome, login, ip string) map[string]any
 		"authenticationContext": map[string]any{"authenticationStep": 0, "externalSessionId": "x"},
 		"securityContext":       map[string]any{"asNumber": 64496, "asOrg": "example", "isp": "example", "domain": "example.net", "isProxy": false},
 	}
+}
+
+// DefaultPolicies are the policies of an org that set none: Okta's
+// defaults as a new org has them.
+var DefaultPolicies = map[string][]map[string]any{
+	"OKTA_SIGN_ON": {{"id": "00pdefaultsignon", "type": "OKTA_SIGN_ON", "name": "Default Policy", "status": "ACTIVE", "priority": 1, "system": true,
+		"conditions": map[string]any{"people": map[string]any{"groups": map[string]any{"include": []string{"everyone"}}}}}},
+	"ACCESS_POLICY": {{"id": "00pdefaultaccess", "type": "ACCESS_POLICY", "name": "Default Policy", "status": "ACTIVE", "priority": 1, "system": true, "conditions": nil}},
+	"MFA_ENROLL": {{"id": "00pdefaultenroll", "type": "MFA_ENROLL", "name": "Default Policy", "status": "ACTIVE", "priority": 1, "system": true,
+		"conditions": map[string]any{"people": map[string]any{"groups": map[string]any{"include": []string{"everyone"}}}},
+		"settings":   map[string]any{"type": "AUTHENTICATORS", "authenticators": []any{map[string]any{"key": "okta_verify", "enroll": map[string]any{"self": "OPTIONAL"}}}}}},
+}
+
+// DefaultRules are the rules of DefaultPolicies.
+var DefaultRules = map[string][]map[string]any{
+	"00pdefaultsignon": {SignOnRule("0prdefault", "Default Rule", 1, "ANYWHERE", false, nil)},
+	"00pdefaultaccess": {AccessRule("0prcatchall", "Catch-all Rule", 99, "ANYWHERE", "1FA", nil)},
+}
+
+// SignOnRule is a global session policy rule; exclude lists excluded
+// group ids.
+func SignOnRule(id, name string, priority int, connection string, requireFactor bool, excludeGroups []string) map[string]any {
+	return map[string]any{"id": id, "type": "SIGN_ON", "name": name, "status": "ACTIVE", "priority": priority, "system": false,
+		"conditions": map[string]any{"people": map[string]any{"users": map[string]any{"exclude": []string{}}, "groups": map[string]any{"exclude": nonNil(excludeGroups)}},
+			"network": map[string]any{"connection": connection}, "authContext": map[string]any{"authType": "ANY"}},
+		"actions": map[string]any{"signon": map[string]any{"access": "ALLOW", "requireFactor": requireFactor, "factorPromptMode": "ALWAYS", "rememberDeviceByDefault": false,
+			"session": map[string]any{"usePersistentCookie": false, "maxSessionIdleMinutes": 120, "maxSessionLifetimeMinutes": 0}}}}
+}
+
+// AccessRule is an authentication policy rule (factorMode 1FA or 2FA);
+// includeGroups limits it to those groups.
+func AccessRule(id, name string, priority int, connection, factorMode string, includeGroups []string) map[string]any {
+	people := map[string]any{}
+	if includeGroups != nil {
+		people["groups"] = map[string]any{"include": includeGroups}
+	}
+	return map[string]any{"id": id, "type": "ACCESS_POLICY", "name": name, "status": "ACTIVE", "priority": priority, "system": priority == 99,
+		"conditions": map[string]any{"people": people, "network": map[string]any{"connection": connection}},
+		"actions": map[string]any{"appSignOn": map[string]any{"access": "ALLOW",
+			"verificationMethod": map[string]any{"factorMode": factorMode, "type": "ASSURANCE", "reauthenticateIn": "PT2H", "constraints": []any{}}}}}
+}
+
+func nonNil(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
 }
