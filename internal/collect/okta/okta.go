@@ -51,10 +51,10 @@ const (
 	EvMFA        = "identities.mfa"
 	// EvMFAEnforced: whether sign-in demands a second factor (policies).
 	EvMFAEnforced = "identities.mfa.enforced"
-	EvRoles      = "identities.roles"
-	EvLogs       = "signins"
-	EvLogging    = "tools.logging"
-	EvTenant     = "tenant"
+	EvRoles       = "identities.roles"
+	EvLogs        = "signins"
+	EvLogging     = "tools.logging"
+	EvTenant      = "tenant"
 )
 
 // Spec describes the connector.
