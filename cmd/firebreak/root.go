@@ -46,7 +46,9 @@ type globalOptions struct {
 	// exitCode is the status for findings at or above --fail-on
 	// (--exit-code; exitFindings unless set).
 	exitCode int
-	log      *slog.Logger
+	// cliConfig is --cli-config: the CLI's defaults file (cliconfig.go).
+	cliConfig string
+	log       *slog.Logger
 }
 
 func newRootCommand(g *globalOptions) *cobra.Command {
@@ -69,6 +71,19 @@ Exit codes:
 			if err := applyEnv(cmd, g.lookupEnv()); err != nil {
 				return err
 			}
+			path, named := g.cliConfig, g.cliConfig != ""
+			if !named {
+				path = defaultCLIConfig()
+			}
+			if path != "" && cmd.Name() != "serve" {
+				cfg, err := loadCLIConfig(cmd.Root(), path, named)
+				if err != nil {
+					return usageError{err}
+				}
+				if err := cfg.apply(cmd); err != nil {
+					return err
+				}
+			}
 			if g.exitCode == exitError || g.exitCode == exitUsage || g.exitCode < 0 || g.exitCode > 125 {
 				return usageError{fmt.Errorf("--exit-code %d: want 0 or 3..125 (1 is an error, 2 a usage error)", g.exitCode)}
 			}
@@ -89,6 +104,7 @@ Exit codes:
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.PersistentFlags().BoolVar(&g.noColor, "no-color", false, "never colour terminal output")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only the requested output, errors and warnings: no progress, summaries or notices on stderr")
+	root.PersistentFlags().StringVar(&g.cliConfig, "cli-config", "", "defaults for every verb's flags, a YAML `FILE` mirroring the verbs (default: "+cliConfigName+" in the user configuration directory, if present)")
 	root.PersistentFlags().IntVar(&g.exitCode, "exit-code", exitFindings, "exit status `N` when findings are at or above --fail-on (0 to report them without failing; 3..125)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	// One spelling per flag across verbs; older spellings stay accepted.
