@@ -18,9 +18,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/firebreak-msp/firebreak/examples"
+	"github.com/firebreak-msp/firebreak/internal/assess"
 	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/config"
+	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/intake"
 	"github.com/firebreak-msp/firebreak/internal/server"
@@ -69,17 +71,56 @@ http://127.0.0.1:7777 until Ctrl-C. --no-serve prints the summary and exits.`,
 }
 
 func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
+	d, err := setupDemo(ctx, o, g)
+	if d != nil {
+		defer d.close()
+	}
+	if err != nil || o.noServe {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.listen, err)
+	}
+	fmt.Fprintf(g.stdout, "\nDashboard: http://%s  (Ctrl-C to stop)\n", ln.Addr())
+	err = d.srv.Run(ctx, ln, nil)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// demoEnv is a prepared demo: its store, server and the inputs it read.
+type demoEnv struct {
+	dir, estate, kev string
+	clock            func() time.Time
+	st               store.Store
+	srv              *server.Server
+	closers          []func()
+}
+
+func (d *demoEnv) close() {
+	for _, f := range slices.Backward(d.closers) {
+		f()
+	}
+}
+
+// setupDemo does everything the demo does before serving: data directory,
+// store, assessment (with seeded history), ingest, summary and the owner's
+// credentials. The caller closes the result (also on error).
+func setupDemo(ctx context.Context, o demoOptions, g *globalOptions) (*demoEnv, error) {
 	if o.estate != "" {
 		if _, err := os.Stat(o.estate); err != nil {
-			return usageError{fmt.Errorf("estate %s: %w", o.estate, err)}
+			return nil, usageError{fmt.Errorf("estate %s: %w", o.estate, err)}
 		}
 	}
 	dir, err := os.MkdirTemp("", "firebreak-demo-")
 	if err != nil {
-		return fmt.Errorf("creating data dir: %w", err)
+		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
+	d := &demoEnv{dir: dir}
 	if !o.keep {
-		defer func() { _ = os.RemoveAll(dir) }()
+		d.closers = append(d.closers, func() { _ = os.RemoveAll(dir) })
 	}
 	if o.estate == "" || o.kev == "" {
 		// The example is embedded in the binary, so the demo runs from any
@@ -87,7 +128,7 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 		// data so the engines read it like any estate on disk.
 		ex := filepath.Join(dir, "example")
 		if err := examples.Extract(ex); err != nil {
-			return err
+			return d, err
 		}
 		if o.estate == "" {
 			o.estate = filepath.Join(ex, examples.Estate)
@@ -101,9 +142,10 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 	}
 	st, err := sqlite.Open(ctx, dir)
 	if err != nil {
-		return err
+		return d, err
 	}
-	defer func() { _ = st.Close() }()
+	d.closers = append(d.closers, func() { _ = st.Close() })
+	d.st, d.estate, d.kev = st, o.estate, o.kev
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.Listen = o.listen
@@ -118,66 +160,74 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 		}
 	}
 	if err := cfg.Validate(); err != nil {
-		return usageError{err}
+		return d, usageError{err}
 	}
 	log := serveLogger(g, cfg.LogLevel, cfg.LogFormat)
 	clock, err := demoClock(o.now)
 	if err != nil {
-		return usageError{err}
+		return d, usageError{err}
 	}
 	eng, err := worker.NewEngines(worker.EngineOptions{Logger: log, KEVPath: o.kev, Clock: clock})
 	if err != nil {
-		return err
+		return d, err
 	}
 	srv, err := server.New(server.Options{Config: cfg, Store: st, Logger: log, Engines: eng, Version: version.Get().Short()})
 	if err != nil {
-		return err
+		return d, err
 	}
+	d.srv, d.clock = srv, clock
 	out := g.stdout
 	fmt.Fprintf(out, "firebreak demo — data in %s\n\n", dir)
+	// A few weeks of history first (derived from the demo clock), so the
+	// trend charts have something to show; the real run is the latest.
+	e, err := estate.Load(o.estate)
+	if err != nil {
+		return d, fmt.Errorf("loading %s: %w", o.estate, err)
+	}
+	rep, err := eng.Assess(ctx, e)
+	if err != nil {
+		return d, fmt.Errorf("assessing %s: %w", o.estate, err)
+	}
+	if err := seedDemoRuns(ctx, st, rep); err != nil {
+		return d, err
+	}
 	if err := srv.AssessNow(ctx, "demo"); err != nil {
-		return fmt.Errorf("assessing %s: %w", o.estate, err)
+		return d, fmt.Errorf("assessing %s: %w", o.estate, err)
 	}
 	logDir := cmp.Or(o.logs, filepath.Join(o.estate, "logs"))
 	files, err := logFiles(logDir)
 	if err != nil {
-		return err
+		return d, err
 	}
 	var mapping *ingest.Mapping
 	if ms, _ := filepath.Glob(filepath.Join(logDir, "*mapping*.yaml")); len(ms) > 0 {
 		if mapping, err = ingest.LoadMapping(ms[0]); err != nil {
-			return err
+			return d, err
 		}
 	}
 	var ist intake.IngestStats
 	if len(files) > 0 {
 		if ist, err = srv.IngestFiles(ctx, files, mapping); err != nil {
-			return err
+			return d, err
 		}
 	}
+	if err := seedDemoIncidents(ctx, st, clock()); err != nil {
+		return d, err
+	}
+	if _, err := seedDemoEvents(ctx, st, e, clock()); err != nil {
+		return d, err
+	}
 	if err := printDemoSummary(ctx, out, st, ist, logDir); err != nil {
-		return err
+		return d, err
 	}
 	creds, err := auth.BootstrapOwner(ctx, st, "admin", true)
 	if err != nil {
-		return err
+		return d, err
 	}
 	if creds != nil {
 		printCredentials(out, creds)
 	}
-	if o.noServe {
-		return nil
-	}
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", o.listen, err)
-	}
-	fmt.Fprintf(out, "\nDashboard: http://%s  (Ctrl-C to stop)\n", ln.Addr())
-	err = srv.Run(ctx, ln, nil)
-	if errors.Is(err, context.Canceled) {
-		err = nil
-	}
-	return err
+	return d, nil
 }
 
 // logFiles lists the log files directly in dir (none when it does not
@@ -212,15 +262,15 @@ func printDemoSummary(ctx context.Context, w io.Writer, st store.Store, ist inta
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "Assessment: %d tenants, %d pass, %d fail, %d other\n", len(tenants), run.Pass, run.Fail, run.Other)
+	fmt.Fprintf(w, "Assessment as of %s: %d tenants, %d pass, %d fail, %d other\n", run.At.UTC().Format("2006-01-02 15:04 UTC"), len(tenants), run.Pass, run.Fail, run.Other)
 	var worst []string
 	for _, sc := range run.Scores {
 		if sc.Subject == "msp" {
-			fmt.Fprintf(w, "  MSP score        %5.1f / 100  (%s)\n", sc.Score, sc.Name)
+			fmt.Fprintf(w, "  MSP score        %5s / 100  (%s)\n", assess.ScoreText(sc.Score), sc.Name)
 			continue
 		}
 		if len(worst) < 5 {
-			worst = append(worst, fmt.Sprintf("  %-28s %5.1f  (%d failing)", sc.Subject, sc.Score, sc.Fail))
+			worst = append(worst, fmt.Sprintf("  %-28s %5s  (%d failing)", sc.Subject, assess.ScoreText(sc.Score), sc.Fail))
 		}
 	}
 	fmt.Fprintln(w, "  Worst tenants:")
@@ -238,9 +288,15 @@ func printDemoSummary(ctx context.Context, w io.Writer, st store.Store, ist inta
 	} else {
 		fmt.Fprintf(w, "\nDetection: %d events from %d files (%d lines, %d unparsed)\n", ist.Events, ist.Files, ist.Lines, ist.Unparsed)
 	}
-	incs, err := st.ListIncidents(ctx, all, store.IncidentFilter{Limit: 1000})
+	listed, err := st.ListIncidents(ctx, all, store.IncidentFilter{Limit: 1000})
 	if err != nil {
 		return err
+	}
+	var incs []store.Incident // from the logs, not the seeded history
+	for _, inc := range listed {
+		if inc.StatusBy != demoHistory {
+			incs = append(incs, inc)
+		}
 	}
 	slices.SortStableFunc(incs, func(a, b store.Incident) int {
 		return cmp.Compare(catalog.Severity(b.Severity).Rank(), catalog.Severity(a.Severity).Rank())

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -597,6 +598,30 @@ func (a *acc) score() Score {
 // covers every result on the MSP subject and, on tenant subjects, the
 // results of controls that are the MSP's obligation (party msp).
 func scores(cat *catalog.Catalog, x *index, subjects []string, results []Result) []Score {
+	names := make(map[string]string, len(subjects))
+	for _, s := range subjects {
+		if s == estate.MSP {
+			names[s] = firstNonEmpty(x.e.Provider.Name, x.e.Provider.ID, estate.MSP)
+		} else {
+			names[s] = firstNonEmpty(x.e.Tenants[x.tenantIdx[s]].Name, s)
+		}
+	}
+	return scoreSubjects(subjects, names, results)
+}
+
+// Rescore recomputes r.Scores from r.Results (after results were changed,
+// e.g. a demo's seeded history), keeping the subjects and their names: the
+// same derivation as the engine's.
+func Rescore(r *Report) {
+	subjects := make([]string, len(r.Scores))
+	names := make(map[string]string, len(r.Scores))
+	for i, sc := range r.Scores {
+		subjects[i], names[sc.Subject] = sc.Subject, sc.Name
+	}
+	r.Scores = scoreSubjects(subjects, names, r.Results)
+}
+
+func scoreSubjects(subjects []string, names map[string]string, results []Result) []Score {
 	per := map[string]*acc{}
 	for _, s := range subjects {
 		per[s] = &acc{}
@@ -607,7 +632,9 @@ func scores(cat *catalog.Catalog, x *index, subjects []string, results []Result)
 	}
 	for i := range results {
 		r := &results[i]
-		per[r.Subject].add(r)
+		if a := per[r.Subject]; a != nil {
+			a.add(r)
+		}
 		if r.Subject != estate.MSP && r.Party == string(catalog.PartyMSP) {
 			mspAcc.add(r)
 		}
@@ -615,13 +642,10 @@ func scores(cat *catalog.Catalog, x *index, subjects []string, results []Result)
 	var out []Score
 	for _, s := range subjects {
 		sc := per[s].score()
-		sc.Subject = s
 		if s == estate.MSP {
 			sc = mspAcc.score()
-			sc.Subject, sc.Name = s, firstNonEmpty(x.e.Provider.Name, x.e.Provider.ID, estate.MSP)
-		} else {
-			sc.Name = firstNonEmpty(x.e.Tenants[x.tenantIdx[s]].Name, s)
 		}
+		sc.Subject, sc.Name = s, names[s]
 		out = append(out, sc)
 	}
 	slices.SortStableFunc(out, func(a, b Score) int {
@@ -641,3 +665,8 @@ func scores(cat *catalog.Catalog, x *index, subjects []string, results []Result)
 	})
 	return out
 }
+
+// ScoreText is how every surface writes a score: one decimal, the
+// precision it is computed to (the CLI table, the HTML report, the
+// dashboard and the demo summary agree to the rounding).
+func ScoreText(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }

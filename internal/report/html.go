@@ -162,7 +162,7 @@ func scoreClass(s float64) string {
 	return "good"
 }
 
-func fmtScore(s float64) string { return strconv.FormatFloat(s, 'f', 1, 64) }
+func fmtScore(s float64) string { return assess.ScoreText(s) }
 
 // writeHTML renders one self-contained HTML file (inline CSS and a few
 // lines of inline script for filtering; no external assets). Every value is
@@ -179,7 +179,7 @@ func writeHTML(w io.Writer, r *assess.Report, opts Options) error {
 
 func buildHTMLData(r *assess.Report, opts Options) *htmlData {
 	v := newView(r)
-	d := &htmlData{Provider: r.Provider, At: r.At.UTC().Format("2 January 2006, 15:04 MST"),
+	d := &htmlData{Provider: r.Provider, At: r.At.UTC().Format("2006-01-02 15:04 UTC"),
 		ToolVersion: opts.toolVersion(), Total: len(r.Results), Fails: v.status[assess.StatusFail],
 		Subjects: len(v.subjects), Sources: r.Sources}
 	for _, st := range []assess.Status{assess.StatusFail, assess.StatusPass, assess.StatusNotEvaluable, assess.StatusAttested, assess.StatusExcepted, assess.StatusNotApplicable} {

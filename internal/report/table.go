@@ -152,7 +152,7 @@ func writeTable(w io.Writer, r *assess.Report, opts Options) error {
 			subj = p.paint(ansiMag, subj)
 		}
 		ew.printf("%s  %s  %s  %s %s %s %s  %4d %5d\n", subj, pad(s.Name, nameW),
-			p.paint(scoreColor(s.Score), lpad(strconv.FormatFloat(s.Score, 'f', 1, 64), 5)),
+			p.paint(scoreColor(s.Score), lpad(assess.ScoreText(s.Score), 5)),
 			cnt("critical"), cnt("high"), cnt("medium"), cnt("low"), s.Pass, s.Other)
 	}
 	if n := len(v.subjects) - len(shownSubjects); n > 0 {

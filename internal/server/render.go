@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"math"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/assess"
 	"github.com/firebreak-msp/firebreak/web"
 )
 
@@ -58,7 +58,7 @@ func templateFuncs() template.FuncMap {
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
 		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"score": func(f float64) string { return fmt.Sprintf("%.0f", math.Round(f)) },
+		"score": assess.ScoreText, // one decimal, as the CLI and the HTML report
 		"scoreClass": func(f float64) string {
 			switch {
 			case f >= 80:
