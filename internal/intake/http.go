@@ -112,13 +112,14 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 
 // IngestBody parses an HTTP ingest body (format "" detects it; tenant is
 // the caller's tenant, "" for the tenant map to place events) and commits
-// its events in batches of commitBatch as they are parsed. check returns
+// its events in batches of commitBatch as they are parsed; source names the
+// sender (its watermark, see pipeline.CommitFrom). check returns
 // why an event may not be stored, or "". A gzip body is inflated here,
 // through the ingest.max_decompressed_bytes limit; past it, or past
 // ingest.max_events_per_request events, parsing stops with ErrLimit. The
 // Response counts what was committed (Accepted, and how detection treats
 // it) in every case; nrejected is how many lines were rejected.
-func (in *Intake) IngestBody(ctx context.Context, body []byte, format, tenant string, check func(*event.Event) string) (resp Response, nrejected int, err error) {
+func (in *Intake) IngestBody(ctx context.Context, body []byte, format, tenant, source string, check func(*event.Event) string) (resp Response, nrejected int, err error) {
 	gz := len(body) > 1 && body[0] == 0x1f && body[1] == 0x8b
 	samples := bytes.Count(body, []byte("\n")) + 2
 	var src io.Reader = bytes.NewReader(body)
@@ -158,7 +159,7 @@ func (in *Intake) IngestBody(ctx context.Context, body []byte, format, tenant st
 		if len(recs) == 0 {
 			return nil
 		}
-		t, err := in.pipe.CommitTreated(ctx, recs)
+		t, err := in.pipe.CommitFrom(ctx, recs, func(int) string { return source })
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrStore, err)
 		}

@@ -70,7 +70,7 @@ func TestIngestBodyLimits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp, _, err := in.IngestBody(ctx, tc.body, "syslog", "t1", func(*event.Event) string { return "" })
+			resp, _, err := in.IngestBody(ctx, tc.body, "syslog", "t1", "token:test", func(*event.Event) string { return "" })
 			if tc.wantErr != errors.Is(err, ErrLimit) {
 				t.Fatalf("err = %v, want ErrLimit: %v", err, tc.wantErr)
 			}

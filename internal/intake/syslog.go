@@ -100,14 +100,14 @@ func (in *Intake) syslogOptions() ingest.Options {
 func (in *Intake) serveSyslogUDP(ctx context.Context, pc net.PacketConn, b *syslogBatcher) {
 	buf := make([]byte, syslogMaxMsg)
 	for {
-		n, _, err := pc.ReadFrom(buf)
+		n, addr, err := pc.ReadFrom(buf)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		in.syslogMessage(buf[:n], "udp", b)
+		in.syslogMessage(buf[:n], "udp", "syslog:"+peerHost(addr), b)
 	}
 }
 
@@ -178,20 +178,20 @@ func (in *Intake) serveSyslogTCP(ctx context.Context, ln net.Listener, b *syslog
 			defer func() { _ = conn.Close() }()
 			stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 			defer stop()
-			in.syslogStream(conn, transport, b)
+			in.syslogStream(conn, transport, "syslog:"+peer, b)
 		}()
 	}
 }
 
 // syslogStream reads one TCP stream: RFC 6587 octet counting ("LEN MSG")
 // when a frame starts with a digit, else newline-delimited frames.
-func (in *Intake) syslogStream(conn net.Conn, transport string, b *syslogBatcher) {
+func (in *Intake) syslogStream(conn net.Conn, transport, source string, b *syslogBatcher) {
 	r := bufio.NewReaderSize(conn, 64<<10)
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(in.cfg.Ingest.Syslog.IdleTimeout))
 		msg, err := readSyslogFrame(r)
 		if len(msg) > 0 {
-			in.syslogMessage(msg, transport, b)
+			in.syslogMessage(msg, transport, source, b)
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
@@ -255,7 +255,9 @@ func readSyslogFrame(r *bufio.Reader) ([]byte, error) {
 	return append([]byte(nil), out...), err
 }
 
-func (in *Intake) syslogMessage(msg []byte, transport string, b *syslogBatcher) {
+// syslogMessage parses one message from source (the sender's address, the
+// watermark it moves) into b.
+func (in *Intake) syslogMessage(msg []byte, transport, source string, b *syslogBatcher) {
 	var ev event.Event
 	if !ingest.ParseSyslogMessage(msg, &ev, in.syslogOptions()) {
 		in.metrics.SyslogMessages.WithLabelValues(transport, "ignored").Inc()
@@ -271,7 +273,7 @@ func (in *Intake) syslogMessage(msg []byte, transport string, b *syslogBatcher) 
 		ev.Timestamp = in.now().UTC()
 	}
 	in.metrics.SyslogMessages.WithLabelValues(transport, "parsed").Inc()
-	b.add(store.EventRecord{Event: timeline.Copy(&ev), Raw: string(bytes.ToValidUTF8(msg, nil))})
+	b.add(store.EventRecord{Event: timeline.Copy(&ev), Raw: string(bytes.ToValidUTF8(msg, nil))}, source)
 }
 
 // syslogBatcher groups syslog events into store batches (syslog has no
@@ -280,6 +282,7 @@ type syslogBatcher struct {
 	in   *Intake
 	mu   sync.Mutex
 	recs []store.EventRecord
+	srcs []string // parallel to recs: each event's sender
 	kick chan struct{}
 }
 
@@ -287,9 +290,10 @@ func newSyslogBatcher(in *Intake) *syslogBatcher {
 	return &syslogBatcher{in: in, kick: make(chan struct{}, 1)}
 }
 
-func (b *syslogBatcher) add(r store.EventRecord) {
+func (b *syslogBatcher) add(r store.EventRecord, source string) {
 	b.mu.Lock()
 	b.recs = append(b.recs, r)
+	b.srcs = append(b.srcs, source)
 	full := len(b.recs) >= syslogBatch
 	b.mu.Unlock()
 	if full {
@@ -302,13 +306,13 @@ func (b *syslogBatcher) add(r store.EventRecord) {
 
 func (b *syslogBatcher) flush(ctx context.Context) {
 	b.mu.Lock()
-	recs := b.recs
-	b.recs = nil
+	recs, srcs := b.recs, b.srcs
+	b.recs, b.srcs = nil, nil
 	b.mu.Unlock()
 	if len(recs) == 0 {
 		return
 	}
-	if err := b.in.pipe.Commit(ctx, recs); err != nil {
+	if _, err := b.in.pipe.CommitFrom(ctx, recs, func(i int) string { return srcs[i] }); err != nil {
 		b.in.log.Error("storing syslog events", "count", len(recs), "err", err)
 		b.in.metrics.SyslogMessages.WithLabelValues("all", "store_error").Add(float64(len(recs)))
 	}

@@ -87,6 +87,10 @@ type Pipeline struct {
 	// none yet), published by Run's goroutine for Commit's estimate.
 	horizon atomic.Int64
 
+	// marks are the watermarks per source and per tenant (marksMu).
+	marksMu sync.Mutex
+	marks   map[markKey]int64
+
 	// replayPage is the most stored events the replay holds at once.
 	replayPage int
 
@@ -158,6 +162,10 @@ const maxBackfill = 100_000
 // says why; it is stored with the event and shown wherever fields are.
 const QuarantineField = "firebreak.quarantine"
 
+// QuarantineSourceField names the sender of a quarantined event (an API
+// token, a syslog peer, a followed file) when it is known.
+const QuarantineSourceField = "firebreak.source"
+
 // Treatment says how the events of one commit were treated: detected live,
 // detected in a back-fill pass (older than the live horizon), or
 // quarantined (dated beyond the receive clock plus MaxSkew).
@@ -189,7 +197,7 @@ func New(o Options) *Pipeline {
 	if o.MaxSkew <= 0 {
 		o.MaxSkew = DefaultMaxSkew
 	}
-	p := &Pipeline{o: o, q: make(chan queued, max(1, o.Queue/256)), syncEvery: defaultSyncEvery, replayPage: defaultReplayPage, hist: map[string]*history{},
+	p := &Pipeline{o: o, q: make(chan queued, max(1, o.Queue/256)), syncEvery: defaultSyncEvery, replayPage: defaultReplayPage, marks: map[markKey]int64{}, hist: map[string]*history{},
 		tracking: o.Detect, early: map[int64]struct{}{}}
 	p.horizon.Store(math.MinInt64)
 	return p
@@ -206,15 +214,53 @@ func (p *Pipeline) Commit(ctx context.Context, recs []store.EventRecord) error {
 	return err
 }
 
-// CommitTreated is Commit, saying how the events are treated. Events dated
-// past the receive clock are detected at the receive clock's time, so no
-// sender moves detection's clock ahead of it; those past it plus MaxSkew
-// are quarantined: flagged in
-// QuarantineField, stored, counted, reported as a clock-skew incident of
-// their source, and never detected. The live/back-fill split is an
-// estimate at commit time; detection re-checks each event against the live
-// horizon when it runs, so no event is dropped either way.
+// CommitTreated is CommitFrom with no named source (firebreak's own
+// events, tests): every tenant's events count as one source.
 func (p *Pipeline) CommitTreated(ctx context.Context, recs []store.EventRecord) (Treatment, error) {
+	return p.CommitFrom(ctx, recs, nil)
+}
+
+// Watermark is how far one source of one tenant has come in event time:
+// the newest event time it sent that was not ahead of the receive clock.
+// Source is "" for a tenant's watermark over all its sources.
+type Watermark struct {
+	Tenant, Source string
+	Time           time.Time
+}
+
+// markKey names a watermark: one per (tenant, source) and one per tenant
+// (source "").
+type markKey struct{ tenant, source string }
+
+// maxMarks bounds the watermarks kept (an unauthenticated syslog sender can
+// claim many peers); past it new sources share their tenant's watermark.
+const maxMarks = 100_000
+
+// Watermarks returns the watermarks per source and per tenant, by tenant
+// then source.
+func (p *Pipeline) Watermarks() []Watermark {
+	p.marksMu.Lock()
+	out := make([]Watermark, 0, len(p.marks))
+	for k, v := range p.marks {
+		out = append(out, Watermark{Tenant: k.tenant, Source: k.source, Time: time.Unix(0, v).UTC()})
+	}
+	p.marksMu.Unlock()
+	slices.SortFunc(out, func(a, b Watermark) int { return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Source, b.Source)) })
+	return out
+}
+
+// CommitFrom is Commit, saying how the events are treated; source(i) names
+// the sender of recs[i] (an API token, a syslog peer, a followed file; nil:
+// none). Watermarks are kept per source and per tenant and never pass the
+// receive clock: an event dated ahead of it by up to MaxSkew moves no
+// watermark and is detected at its own source's watermark (or live
+// detection's horizon, when later), so it changes detection's clock for no
+// other source or tenant; an event beyond MaxSkew is quarantined: flagged
+// in QuarantineField, stored, counted, reported as a clock-skew incident of
+// its source, and never detected. The live/back-fill split is an estimate
+// at commit time; detection re-checks each event against the live horizon
+// when it runs, so no event is dropped either way.
+func (p *Pipeline) CommitFrom(ctx context.Context, recs []store.EventRecord, source func(i int) string) (Treatment, error) {
 	var t Treatment
 	if len(recs) == 0 {
 		return t, nil
@@ -223,23 +269,46 @@ func (p *Pipeline) CommitTreated(ctx context.Context, recs []store.EventRecord) 
 	limit := now.Add(p.o.MaxSkew)
 	horizon := p.horizon.Load()
 	var quarantined []int
+	// at[i] is the time detection sees recs[i] at (0: its own).
+	var at []int64
+	p.marksMu.Lock()
 	for i := range recs {
 		ev := &recs[i].Event
+		src := ""
+		if source != nil {
+			src = source(i)
+		}
 		switch {
 		case ev.Timestamp.After(limit):
-			fields := make(map[string]string, len(ev.Fields)+1)
+			fields := make(map[string]string, len(ev.Fields)+2)
 			maps.Copy(fields, ev.Fields)
 			fields[QuarantineField] = fmt.Sprintf("future: %s is more than %s past the receive clock %s",
 				ev.Timestamp.UTC().Format(time.RFC3339), p.o.MaxSkew, now.UTC().Format(time.RFC3339))
+			if src != "" {
+				fields[QuarantineSourceField] = src
+			}
 			ev.Fields = fields
 			quarantined = append(quarantined, i)
 			t.Quarantined++
-		case !ev.Timestamp.IsZero() && ev.Timestamp.UnixNano() < horizon:
+			continue
+		case ev.Timestamp.After(now):
+			if at == nil {
+				at = make([]int64, len(recs))
+			}
+			at[i] = max(p.mark(ev.Tenant, src), horizon)
+			if at[i] == math.MinInt64 {
+				at[i] = now.Add(-p.o.MaxSkew).UnixNano() // nothing detected yet
+			}
+		case !ev.Timestamp.IsZero():
+			p.advance(ev.Tenant, src, ev.Timestamp.UnixNano())
+		}
+		if !ev.Timestamp.IsZero() && ev.Timestamp.UnixNano() < horizon {
 			t.Backfill++
-		default:
+		} else {
 			t.Live++
 		}
 	}
+	p.marksMu.Unlock()
 	p.gate.RLock()
 	err := p.o.Store.AppendEvents(ctx, recs)
 	if err == nil && p.tracking {
@@ -254,16 +323,15 @@ func (p *Pipeline) CommitTreated(ctx context.Context, recs []store.EventRecord) 
 		p.o.Metrics.EventsQuarantined.Add(float64(len(quarantined)))
 		p.clockSkew(ctx, recs, quarantined, now)
 	}
-	// Detection's clock never passes the receive clock: an event dated
-	// ahead of it (within MaxSkew) is detected as received now; the stored
-	// event keeps its own time.
+	// The stored event keeps its own time; detection sees an event dated
+	// ahead of the receive clock at at[i].
 	b := queued{evs: make([]event.Event, 0, len(recs)-len(quarantined)), ids: make([]int64, 0, len(recs)-len(quarantined))}
 	for i := range recs {
 		if _, q := recs[i].Event.Fields[QuarantineField]; !q {
 			b.evs = append(b.evs, recs[i].Event)
 			b.ids = append(b.ids, recs[i].ID)
-			if ev := &b.evs[len(b.evs)-1]; ev.Timestamp.After(now) {
-				ev.Timestamp = now
+			if at != nil && at[i] != 0 {
+				b.evs[len(b.evs)-1].Timestamp = time.Unix(0, at[i]).UTC()
 			}
 		}
 	}
@@ -281,6 +349,35 @@ func (p *Pipeline) CommitTreated(ctx context.Context, recs []store.EventRecord) 
 		}
 	}
 	return t, nil
+}
+
+// mark is the watermark of tenant's source src (its tenant's when src has
+// none), math.MinInt64 when neither has one. marksMu is held.
+func (p *Pipeline) mark(tenant, src string) int64 {
+	if v, ok := p.marks[markKey{tenant, src}]; ok {
+		return v
+	}
+	if v, ok := p.marks[markKey{tenant, ""}]; ok {
+		return v
+	}
+	return math.MinInt64
+}
+
+// advance moves the watermarks of tenant's source src and of tenant to ts
+// (never back). marksMu is held; ts is not ahead of the receive clock.
+func (p *Pipeline) advance(tenant, src string, ts int64) {
+	for _, k := range []markKey{{tenant, ""}, {tenant, src}} {
+		v, ok := p.marks[k]
+		if !ok && len(p.marks) >= maxMarks {
+			continue
+		}
+		if !ok || ts > v {
+			p.marks[k] = ts
+		}
+		if src == "" {
+			break
+		}
+	}
 }
 
 // publishRetry bounds how long Commit retries handing events to the stream
@@ -368,12 +465,12 @@ func (p *Pipeline) endTracking() {
 // and dataset) whose events were quarantined: the MSP learns that a
 // sender's clock is wrong (or that someone is trying to move detection's).
 func (p *Pipeline) clockSkew(ctx context.Context, recs []store.EventRecord, idx []int, now time.Time) {
-	type source struct{ tenant, host, dataset string }
+	type source struct{ tenant, host, dataset, sender string }
 	bySource := map[source][]*event.Event{}
 	var order []source
 	for _, i := range idx {
 		ev := &recs[i].Event
-		k := source{ev.Tenant, ev.HostName, ev.Dataset}
+		k := source{ev.Tenant, ev.HostName, ev.Dataset, ev.Fields[QuarantineSourceField]}
 		if _, ok := bySource[k]; !ok {
 			order = append(order, k)
 		}
@@ -381,7 +478,11 @@ func (p *Pipeline) clockSkew(ctx context.Context, recs []store.EventRecord, idx 
 	}
 	for _, k := range order {
 		evs := bySource[k]
-		sum := sha256.Sum256([]byte(k.tenant + "\x00" + k.host + "\x00" + k.dataset))
+		name := k.tenant + "\x00" + k.host + "\x00" + k.dataset
+		if k.sender != "" {
+			name += "\x00" + k.sender
+		}
+		sum := sha256.Sum256([]byte(name))
 		id := "clock-skew-" + hex.EncodeToString(sum[:8])
 		count := len(evs)
 		first := now
@@ -396,11 +497,14 @@ func (p *Pipeline) clockSkew(ctx context.Context, recs []store.EventRecord, idx 
 			}
 		}
 		inc := store.Incident{ID: id, Tenant: k.tenant, Rule: "clock_skew", Severity: "medium", Level: detect.LevelRank("medium"),
-			Title:  fmt.Sprintf("Clock skew: %s sends events dated in the future", cmp.Or(k.host, k.dataset, "a source")),
+			Title:  fmt.Sprintf("Clock skew: %s sends events dated in the future", cmp.Or(k.host, k.sender, k.dataset, "a source")),
 			Status: store.StatusOpen, First: first, Last: now, Count: count,
 			Key: map[string]string{"host.name": k.host, "event.dataset": k.dataset},
 			Detail: mustJSON(map[string]any{"latest_event_time": latest.UTC(), "received": now.UTC(), "max_skew": p.o.MaxSkew.String(),
 				"note": "events dated beyond the receive clock plus the allowed skew are stored and flagged (" + QuarantineField + ") but not detected"})}
+		if k.sender != "" {
+			inc.Key[QuarantineSourceField] = k.sender
+		}
 		p.Handle(ctx, []store.Incident{inc})
 	}
 }

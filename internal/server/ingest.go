@@ -50,7 +50,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	if p.Token != nil && p.Token.Tenant != "" {
 		tenant = p.Token.Tenant
 	}
-	resp, nrejected, err := s.intake.IngestBody(ctx, body, format, tenant, func(ev *event.Event) string { return s.checkEvent(p, ev, known) })
+	resp, nrejected, err := s.intake.IngestBody(ctx, body, format, tenant, p.Actor(), func(ev *event.Event) string { return s.checkEvent(p, ev, known) })
 	s.metrics.IngestAccepted.Add(float64(resp.Accepted))
 	switch {
 	case errors.Is(err, intake.ErrLimit):
