@@ -245,7 +245,9 @@ func (p *Pipeline) Watermarks() []Watermark {
 		out = append(out, Watermark{Tenant: k.tenant, Source: k.source, Time: time.Unix(0, v).UTC()})
 	}
 	p.marksMu.Unlock()
-	slices.SortFunc(out, func(a, b Watermark) int { return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Source, b.Source)) })
+	slices.SortFunc(out, func(a, b Watermark) int {
+		return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Source, b.Source))
+	})
 	return out
 }
 

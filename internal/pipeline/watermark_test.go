@@ -83,7 +83,7 @@ func TestFutureEventChangesNothingForOthers(t *testing.T) {
 		// behind.
 		commit(sshd(t, "alpha", now.Add(-3*time.Minute), 3, "203.0.113.5"), "token:a")
 		if poison {
-			future := sshd(t, "alpha", now.Add(4*time.Minute), 1, "203.0.113.6")        // within the skew
+			future := sshd(t, "alpha", now.Add(4*time.Minute), 1, "203.0.113.6")                  // within the skew
 			future = append(future, sshd(t, "alpha", now.AddDate(73, 0, 0), 1, "203.0.113.7")...) // 2099
 			commit(future, "token:a")
 			commit(sshd(t, "bravo", now.AddDate(73, 0, 0), 1, "203.0.113.8"), "syslog:192.0.2.99")
