@@ -229,8 +229,8 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 		if iopts.TenantMap == nil {
 			iopts.TenantMap = ingest.TenantMapFromEstate(est)
 		}
-		dopts.Tenants = tenantctx.Tenants(est)
-		dopts.Placeholders = tenantctx.Placeholders(est)
+		c := tenantctx.Context(est)
+		dopts.Tenants, dopts.Placeholders, dopts.TenantPlaceholders = c.Tenants, c.Placeholders, c.TenantPlaceholders
 	}
 	if o.placeholders != "" {
 		ph, err := loadPlaceholders(o.placeholders)
@@ -240,7 +240,14 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 		if dopts.Placeholders == nil {
 			dopts.Placeholders = map[string][]string{}
 		}
+		// The file's values are for every tenant: they replace the
+		// estate's, shared and per tenant.
 		maps.Copy(dopts.Placeholders, ph)
+		for _, tp := range dopts.TenantPlaceholders {
+			for name := range ph {
+				delete(tp, name)
+			}
+		}
 	}
 	if o.mapping != "" {
 		if iopts.Mapping, err = ingest.LoadMapping(o.mapping); err != nil {

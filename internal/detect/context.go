@@ -1,8 +1,10 @@
 package detect
 
 import (
+	"maps"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"go.yaml.in/yaml/v3"
@@ -25,7 +27,7 @@ type TenantContext struct {
 type env struct {
 	tenants      map[string]*tenantEnv
 	placeholders map[string][]string
-	ph           map[*valueMatcher][]*valueMatcher // compiled placeholder values per use
+	ph           map[phUse][]*valueMatcher // compiled placeholder values per use and tenant
 
 	// The event being matched (by the engine's counter) and its flags,
 	// computed once per event.
@@ -49,13 +51,77 @@ func (x *env) memo(s *selection, slot int, ev *event.Event) bool {
 type tenantEnv struct {
 	accounts int
 	nets     []netip.Prefix
-	svc      map[string]bool // lowercased names, bare and as given
+	svc      map[string]bool     // lowercased names, bare and as given
+	ph       map[string][]string // placeholder values of this tenant
 }
 
-func newEnv(tenants map[string]TenantContext, placeholders map[string][]string) *env {
-	x := &env{tenants: map[string]*tenantEnv{}, placeholders: placeholders, ph: map[*valueMatcher][]*valueMatcher{}}
-	for id, t := range tenants {
-		te := &tenantEnv{accounts: t.Accounts, svc: map[string]bool{}}
+// phUse is one use of a placeholder (its matcher) for one tenant ("" for
+// the values every tenant shares).
+type phUse struct {
+	v      *valueMatcher
+	tenant string
+}
+
+// Context is what an engine knows beyond the events, usually derived from
+// the estate (internal/detect/tenantctx): each tenant's context and the
+// values of expand placeholders, for every tenant and per tenant.
+type Context struct {
+	Tenants map[string]TenantContext
+	// Placeholders hold the values of expand placeholders (%name% →
+	// values) for events of any tenant.
+	Placeholders map[string][]string
+	// TenantPlaceholders hold per-tenant values (tenant → name → values):
+	// for an event of that tenant they replace Placeholders' values of the
+	// same name (a tenant's own domains, its own benign networks).
+	TenantPlaceholders map[string]map[string][]string
+}
+
+// LiveContext holds the current Context of engines that follow it: a
+// service's detectors, whose estate is reloaded while they run. Set may be
+// called from any goroutine; an engine picks up the new context before the
+// next event it processes, keeping its windows and incidents.
+type LiveContext struct{ p atomic.Pointer[Context] }
+
+// Set replaces the context (nil keeps the engines' current one).
+func (l *LiveContext) Set(c *Context) {
+	if c != nil {
+		l.p.Store(c)
+	}
+}
+
+// Load returns the current context (nil before the first Set, or when l
+// is nil).
+func (l *LiveContext) Load() *Context {
+	if l == nil {
+		return nil
+	}
+	return l.p.Load()
+}
+
+// placeholderNames returns every placeholder with a value for some
+// tenant, for the load-time check (values are not looked at).
+func (c *Context) placeholderNames() map[string][]string {
+	if len(c.TenantPlaceholders) == 0 {
+		return c.Placeholders
+	}
+	out := maps.Clone(c.Placeholders)
+	if out == nil {
+		out = map[string][]string{}
+	}
+	for _, ph := range c.TenantPlaceholders {
+		for k, v := range ph {
+			if _, ok := out[k]; !ok {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+func newEnv(c *Context) *env {
+	x := &env{tenants: map[string]*tenantEnv{}, placeholders: c.Placeholders, ph: map[phUse][]*valueMatcher{}}
+	for id, t := range c.Tenants {
+		te := &tenantEnv{accounts: t.Accounts, svc: map[string]bool{}, ph: c.TenantPlaceholders[id]}
 		for _, p := range t.BenignNetworks {
 			te.nets = append(te.nets, p.Masked())
 		}
@@ -66,7 +132,20 @@ func newEnv(tenants map[string]TenantContext, placeholders map[string][]string) 
 		}
 		x.tenants[id] = te
 	}
+	for id, ph := range c.TenantPlaceholders {
+		if _, ok := x.tenants[id]; !ok {
+			x.tenants[id] = &tenantEnv{ph: ph}
+		}
+	}
 	return x
+}
+
+// replace takes over c's tenants and placeholders, keeping the per-event
+// memo slots (a live context changed between two events).
+func (x *env) replace(c *Context) {
+	n := newEnv(c)
+	x.tenants, x.placeholders, x.ph = n.tenants, n.placeholders, n.ph
+	x.flagsGen = 0
 }
 
 // bareUser strips DOMAIN\ and @domain from a user name.
@@ -144,22 +223,34 @@ func (x *env) accounts(tenant string) int {
 	return 0
 }
 
-// placeholder returns the compiled values of an expand placeholder (none
-// when it has no value; bad values are skipped and reported by NewEngine).
-func (x *env) placeholder(v *valueMatcher) []*valueMatcher {
+// placeholder returns the compiled values of an expand placeholder for an
+// event of tenant: the tenant's own values when it has them, else those of
+// every tenant (none when it has no value; bad values are skipped and
+// reported by NewEngine).
+func (x *env) placeholder(v *valueMatcher, tenant string) []*valueMatcher {
 	if x == nil {
 		return nil
 	}
-	if c, ok := x.ph[v]; ok {
+	vals, own := x.placeholders[v.ph], false
+	if t := x.tenants[tenant]; t != nil {
+		if tv, ok := t.ph[v.ph]; ok {
+			vals, own = tv, true
+		}
+	}
+	if !own {
+		tenant = ""
+	}
+	use := phUse{v, tenant}
+	if c, ok := x.ph[use]; ok {
 		return c
 	}
 	var out []*valueMatcher
-	for _, val := range x.placeholders[v.ph] {
+	for _, val := range vals {
 		vm, err := compileValue(&yaml.Node{Kind: yaml.ScalarNode, Value: val}, v.mods)
 		if err == nil {
 			out = append(out, vm)
 		}
 	}
-	x.ph[v] = out
+	x.ph[use] = out
 	return out
 }

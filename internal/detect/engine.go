@@ -28,6 +28,12 @@ type Options struct {
 	Tenants map[string]TenantContext
 	// Placeholders are the values of expand placeholders (%name% → values).
 	Placeholders map[string][]string
+	// TenantPlaceholders are per-tenant placeholder values (see Context).
+	TenantPlaceholders map[string]map[string][]string
+	// Live, when set, supersedes Tenants, Placeholders and
+	// TenantPlaceholders with its current context, now and whenever it
+	// changes (a service's estate reload).
+	Live *LiveContext
 	// Sources are log sources loaded beside the built-in ones (a generic
 	// JSON mapping), for the load-time field check only.
 	Sources []Source
@@ -95,6 +101,8 @@ type Engine struct {
 	sweep  int
 
 	env      *env
+	ctx      *Context     // the context env was built from
+	live     *LiveContext // nil: ctx never changes
 	warnings []RuleWarning
 
 	onHold func(rule string, ev *event.Event) // tests: a correlation's condition held
@@ -175,8 +183,13 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 		seed:         maphash.MakeSeed(),
 		watermark:    math.MinInt64,
 		released:     math.MinInt64,
-		env:          newEnv(opts.Tenants, opts.Placeholders),
+		live:         opts.Live,
 	}
+	ctx := &Context{Tenants: opts.Tenants, Placeholders: opts.Placeholders, TenantPlaceholders: opts.TenantPlaceholders}
+	if c := opts.Live.Load(); c != nil {
+		ctx = c
+	}
+	e.env, e.ctx = newEnv(ctx), ctx
 	if e.maxIncidents <= 0 {
 		e.maxIncidents = 1_000_000
 	}
@@ -193,7 +206,7 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 	})
 	srcs := append(Sources(), opts.Sources...)
 	for _, r := range append(slices.Clone(rules), filters...) {
-		e.warnings = append(e.warnings, CheckRule(r, srcs, opts.Placeholders)...)
+		e.warnings = append(e.warnings, CheckRule(r, srcs, ctx.placeholderNames())...)
 	}
 	for i, r := range rules {
 		cr := &crule{r: r, idx: i, rank: max(LevelRank(r.Level), 0), det: r.detection}
@@ -480,6 +493,12 @@ func (e *Engine) Horizon() time.Time {
 // reordering). The returned slice is reused by the next call. ev is not
 // retained.
 func (e *Engine) Process(ev *event.Event) []Alert {
+	if e.live != nil {
+		if c := e.live.Load(); c != nil && c != e.ctx {
+			e.ctx = c
+			e.env.replace(c)
+		}
+	}
 	e.alerts = e.alerts[:0]
 	e.stats.Events++
 	ts := ev.Timestamp.UnixNano()

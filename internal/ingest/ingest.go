@@ -27,6 +27,7 @@ const (
 	FormatGeneric  = "generic"  // JSON lines with a Mapping
 	FormatEVTX     = "evtx"     // Windows binary event log files (.evtx)
 	FormatXML      = "xml"      // rendered Windows event XML (wevtutil qe /f:xml, Windows Event Forwarding, Get-WinEvent ToXml)
+	FormatBinary   = "binary"   // reported, never chosen: an input with NUL bytes that is no format firebreak reads (skipped)
 )
 
 // formatAliases are other names accepted for Options.Format.
@@ -146,6 +147,7 @@ const (
 	ProgramPrefiltered = "(prefiltered: no authentication keyword)"
 	ProgramOther       = "(other programs)"
 	ProgramNone        = "(no program)"
+	ProgramBinary      = "(binary file, not a log)"
 	MaxPrograms        = 64
 	maxProgramSamples  = 3
 )
@@ -244,6 +246,7 @@ type Reader struct {
 	opts   Options
 	closer io.Closer
 	format string
+	binary bool // not a log: Next returns io.EOF at once
 
 	lines *lineReader
 	evtx  *evtxSource // binary .evtx input
@@ -354,6 +357,15 @@ func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
 	if format == FormatAuto {
 		format = sniff(head, opts.Mapping)
 	}
+	if opts.Format == FormatAuto && format == FormatSyslog && looksBinary(head) {
+		// An image, an archive, a binary log firebreak does not read: one
+		// warning, not thousands of "unparsed" lines.
+		rd.format, rd.st.Format, rd.binary = FormatBinary, FormatBinary, true
+		rd.st.Lines, rd.st.Ignored = 1, 1 // the whole input is one record
+		rd.st.programBytes([]byte(ProgramBinary)).Ignored++
+		rd.st.Samples = append(rd.st.Samples, Sample{File: name, Line: 1, Reason: "binary content, not a log (skipped)", Text: sampleText(head[:min(len(head), 32)])})
+		return rd, nil
+	}
 	rd.format = format
 	rd.pre = format == FormatSyslog && !opts.NoPrefilter
 	rd.st.Name = name
@@ -382,6 +394,20 @@ func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
 		rd.doc = newDocSplitter(rd.lines, opts.maxLine())
 	}
 	return rd, nil
+}
+
+// looksBinary reports whether an input's first bytes are not text: a NUL
+// byte within the first 512 (UTF-16 was transcoded before) and a first line
+// that is no syslog line. NUL padding later in a log (a crash while
+// appending) does not make it binary.
+func looksBinary(head []byte) bool {
+	if bytes.IndexByte(head[:min(len(head), 512)], 0) < 0 {
+		return false
+	}
+	first := skipPRI(head)
+	first = bytes.TrimPrefix(first, []byte("1 ")) // RFC 5424 version
+	rfc3339 := len(first) > 4 && first[0] >= '1' && first[0] <= '2' && first[4] == '-'
+	return monthOf(first) == 0 && !rfc3339
 }
 
 // Format reports the input format in use.
@@ -428,6 +454,9 @@ func (r *Reader) Stats() Stats {
 // input, or a read error. ev is reset first; its Fields map is reused, so
 // callers that keep an event must copy it (including Fields).
 func (r *Reader) Next(ev *event.Event) error {
+	if r.binary {
+		return io.EOF
+	}
 	if r.evtx != nil {
 		return r.nextEVTX(ev)
 	}
@@ -441,6 +470,9 @@ func (r *Reader) Next(ev *event.Event) error {
 		}
 		if rec == nil { // too long, already counted
 			continue
+		}
+		if len(rec) > 0 && rec[0] == 0 {
+			rec = bytes.TrimLeft(rec, "\x00") // NUL padding a crash left before the next line
 		}
 		if r.pre && !syslogPrefilter(rec) {
 			r.st.Lines++

@@ -70,6 +70,27 @@ func TestYearRollover(t *testing.T) {
 	}
 }
 
+// A log whose first line is later in the same month than the file's
+// mtime began the previous year (loghub's OpenSSH_2k.log, "Dec 10", copied
+// on 7 December, was placed three days in the future).
+func TestYearFromMtimeDay(t *testing.T) {
+	log := []byte("Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for root from 192.0.2.1 port 1 ssh2\n")
+	for _, c := range []struct {
+		mtime time.Time
+		want  int
+	}{
+		{time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC), 2025},
+		{time.Date(2026, 12, 10, 7, 0, 0, 0, time.UTC), 2026},
+		{time.Date(2026, 12, 9, 23, 0, 0, 0, time.UTC), 2026}, // a day of slack for zones
+		{time.Date(2027, 1, 3, 0, 0, 0, 0, time.UTC), 2026},
+	} {
+		evs, _ := events(t, "x", log, Options{ModTime: c.mtime})
+		if got := evs[0].Timestamp.Year(); got != c.want {
+			t.Errorf("mtime %s: year %d, want %d", c.mtime.Format(time.DateOnly), got, c.want)
+		}
+	}
+}
+
 func TestLocation(t *testing.T) {
 	loc := time.FixedZone("X", 2*3600)
 	evs, _ := events(t, "x", []byte("Nov 26 10:00:00 h sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2\n"), Options{Year: 2026, Location: loc})
@@ -465,5 +486,22 @@ func TestPrefilterKeepsEveryEvent(t *testing.T) {
 				t.Errorf("prefilter skipped only %d of %d lines", son.Skipped, son.Lines)
 			}
 		})
+	}
+}
+
+// A file that is not text (an image in a folder of logs) is one warning
+// and one ignored input, not thousands of unparsed lines; a log with NUL
+// padding after a crash is still read.
+func TestBinaryInput(t *testing.T) {
+	jpeg := append([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x01\x00`\x00`\x00\x00"), bytes.Repeat([]byte("\x01\x02\n\x00\x05"), 500)...)
+	evs, st := events(t, "x.jpg", jpeg, Options{Year: 2026})
+	if len(evs) != 0 || st.Format != FormatBinary || st.Unparsed != 0 || st.Ignored != 1 || len(st.Samples) != 1 || st.Programs[ProgramBinary] == nil {
+		t.Errorf("binary input: %d events, stats %+v", len(evs), st)
+	}
+	padded := []byte("Mar  2 10:00:00 h sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2\n" + strings.Repeat("\x00", 300) +
+		"Mar  2 10:00:05 h sshd[1]: Failed password for root from 192.0.2.1 port 2 ssh2\n")
+	evs, st = events(t, "auth.log", padded, Options{Year: 2026})
+	if len(evs) != 2 || st.Format != FormatSyslog {
+		t.Errorf("log with NUL padding: %d events (want 2), format %s", len(evs), st.Format)
 	}
 }

@@ -58,9 +58,28 @@ func (p *syslogParser) initYear(head []byte) {
 		line = line[:i]
 	}
 	line = skipPRI(line)
-	if m := monthOf(line); m > 0 && m > int(ref.Month()) {
+	m := monthOf(line)
+	if m > int(ref.Month()) || (m == int(ref.Month()) && dayOf(line) > ref.Day()+1) {
+		// later in the year than the file was last written (a day of
+		// slack for zones): the log began last year
 		p.year--
 	}
+}
+
+// dayOf returns the day of month of an RFC 3164 timestamp ("Dec 10",
+// "Dec  7"), 0 when there is none.
+func dayOf(b []byte) int {
+	if len(b) < 6 || b[3] != ' ' {
+		return 0
+	}
+	d := 0
+	for _, c := range bytes.TrimLeft(b[4:6], " ") {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		d = d*10 + int(c-'0')
+	}
+	return d
 }
 
 // yearFor returns the year of an RFC 3164 timestamp in month m, advancing

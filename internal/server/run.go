@@ -39,6 +39,13 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, tlsCfg *tls.Config) e
 	g, gctx := errgroup.WithContext(bg)
 	cfg := &s.cfg
 	if cfg.HasRole(config.RoleDetect) && s.newDetector != nil {
+		// Detectors start with the estate's tenant context; the worker's
+		// reloads (or, without the worker role, the stored snapshots) keep
+		// it current.
+		s.work.PrimeDetection(ctx)
+		if !cfg.HasRole(config.RoleWorker) {
+			g.Go(func() error { s.work.FollowSnapshots(gctx); return nil })
+		}
 		pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
 		done := make(chan struct{})
 		if s.bus != nil {

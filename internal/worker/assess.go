@@ -38,6 +38,11 @@ type Engines struct {
 	Graph func(e *estate.Estate) (*trust.Graph, error)
 	// NewDetector returns a fresh detection engine.
 	NewDetector func() (pipeline.Detector, error)
+	// DetectionContext gives every detector (running or made later) the
+	// tenant context of an estate: account counts, benign networks, service
+	// accounts and placeholder values. The worker calls it on every estate
+	// load; nil: detectors have none.
+	DetectionContext func(e *estate.Estate)
 	// Rules are the detection rules the engines load (built-in, firebreak's
 	// own and the configured directories): their metadata (description,
 	// response steps) explains incidents on the dashboard.

@@ -85,9 +85,9 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 	var graph *trust.Graph
 	var graphOf *estate.Estate
 	// The detection context (account counts, benign networks, service
-	// accounts, placeholder values) of the latest estate assessed: detectors
-	// made after an assessment use it (those already running keep theirs).
-	var detOpts detect.Options
+	// accounts, placeholder values) of the current estate: every detector
+	// follows it, from the estate at start and on each reload.
+	live := &detect.LiveContext{}
 	build := func(e *estate.Estate) (*trust.Graph, error) {
 		mu.Lock()
 		g, of := graph, graphOf
@@ -107,9 +107,6 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 	eng := &Engines{
 		Rules: rules,
 		Assess: func(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
-			mu.Lock()
-			detOpts = detect.Options{Tenants: tenantctx.Tenants(e), Placeholders: tenantctx.Placeholders(e)}
-			mu.Unlock()
 			mu.Lock()
 			g, of := graph, graphOf
 			mu.Unlock()
@@ -159,11 +156,9 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 			}
 			return trust.WriteHTML(out, g, trust.HTMLOptions{Title: title, Fragment: true})
 		},
+		DetectionContext: func(e *estate.Estate) { live.Set(tenantctx.Context(e)) },
 		NewDetector: func() (pipeline.Detector, error) {
-			mu.Lock()
-			o := detOpts
-			mu.Unlock()
-			de, err := detect.NewEngine(rules, o)
+			de, err := detect.NewEngine(rules, detect.Options{Live: live})
 			if err != nil {
 				return nil, err
 			}

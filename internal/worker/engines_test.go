@@ -97,31 +97,33 @@ func TestEnginesAgreeWithCLI(t *testing.T) {
 	}
 }
 
-// Detectors made after an assessment know the estate's tenants: failures
-// from a tenant's benign network do not count towards a spray.
-func TestDetectorUsesEstateTenants(t *testing.T) {
+// A running detector follows the estate: it gets the tenants' context
+// (benign networks here) when the worker loads the estate, and a reload
+// that changes it applies to the same detector, windows kept. Failures from
+// a tenant's benign network do not count towards a spray.
+func TestDetectorFollowsEstate(t *testing.T) {
 	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tenant := e.Tenants[0].ID
-	e.Tenants[0].Detection.BenignNetworks = []string{"203.0.113.0/24"}
 	eng, err := NewEngines(EngineOptions{Clock: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	spray := func() int {
+	d, err := eng.NewDetector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &Worker{eng: eng}
+	t0 := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	spray := func(hour int) int {
 		t.Helper()
-		d, err := eng.NewDetector()
-		if err != nil {
-			t.Fatal(err)
-		}
 		n := 0
-		t0 := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 		for i := range 12 {
-			ev := event.Event{Timestamp: t0.Add(time.Duration(i) * 20 * time.Second), Dataset: "entra.signin", Category: "authentication",
-				Outcome: event.OutcomeFailure, Reason: "bad_password", UserName: fmt.Sprintf("u%d@example.org", i), Tenant: tenant,
-				SourceIP: netip.MustParseAddr("203.0.113.5")}
+			ev := event.Event{Timestamp: t0.Add(time.Duration(hour)*time.Hour + time.Duration(i)*20*time.Second), Dataset: "entra.signin", Category: "authentication",
+				Outcome: event.OutcomeFailure, Reason: "bad_password", UserName: fmt.Sprintf("u%d-%d@example.org", hour, i), Tenant: tenant,
+				SourceIP: netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + hour)})} // a new source each time: one incident per source
 			for _, inc := range d.Process(&ev) {
 				if strings.Contains(inc.Title, "Password spray from one source") {
 					n++
@@ -130,13 +132,18 @@ func TestDetectorUsesEstateTenants(t *testing.T) {
 		}
 		return n
 	}
-	if n := spray(); n == 0 {
-		t.Fatal("before any assessment: the spray raised nothing, want an incident")
+	if n := spray(0); n == 0 {
+		t.Fatal("before the estate is loaded: the spray raised nothing, want an incident")
 	}
-	if _, err := eng.Assess(context.Background(), e); err != nil {
-		t.Fatal(err)
+	benign := *e
+	benign.Tenants = append([]estate.Tenant(nil), e.Tenants...)
+	benign.Tenants[0].Detection.BenignNetworks = []string{"203.0.113.0/24"}
+	w.SetEstate(&benign, 1)
+	if n := spray(2); n != 0 {
+		t.Errorf("after loading an estate naming the network benign: %d spray incidents, want none", n)
 	}
-	if n := spray(); n != 0 {
-		t.Errorf("after the assessment: %d spray incidents from the tenant's benign network, want none", n)
+	w.SetEstate(e, 2) // reloaded without the benign network
+	if n := spray(4); n == 0 {
+		t.Error("after a reload dropping the benign network: the spray raised nothing, want an incident")
 	}
 }

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
@@ -29,6 +30,9 @@ func (w *Worker) SetEstate(e *estate.Estate, snapID int64) {
 		known[t.ID] = true
 	}
 	tm := ingest.TenantMapFromEstate(e)
+	if w.eng != nil && w.eng.DetectionContext != nil {
+		w.eng.DetectionContext(e)
+	}
 	w.est.mu.Lock()
 	w.est.estate, w.est.known, w.est.tmap, w.est.snapID, w.est.loaded, w.est.lastErr = e, known, tm, snapID, true, nil
 	w.est.mu.Unlock()
@@ -71,4 +75,52 @@ func (w *Worker) TenantMap() *ingest.TenantMap {
 	w.est.mu.RLock()
 	defer w.est.mu.RUnlock()
 	return w.est.tmap
+}
+
+// PrimeDetection gives the detectors their tenant context before they
+// start (they rebuild the last day's windows at once): from the configured
+// estate sources when they load, else from the latest stored snapshot. The
+// scheduler's loads keep it current afterwards.
+func (w *Worker) PrimeDetection(ctx context.Context) {
+	if w.eng == nil || w.eng.DetectionContext == nil {
+		return
+	}
+	if len(w.cfg.Estate.Paths) > 0 {
+		if e, err := loadEstates(w.cfg.Estate.Paths); err == nil {
+			w.eng.DetectionContext(e)
+			return
+		}
+	}
+	if s, err := w.st.GetSnapshot(ctx, store.AllTenants(), 0); err == nil && s.Estate != nil {
+		w.eng.DetectionContext(s.Estate)
+	}
+}
+
+// FollowSnapshots keeps the detectors' tenant context at the latest stored
+// snapshot until ctx ends: for a process that detects but does not run the
+// worker's schedules (split roles), whose estate another process loads.
+func (w *Worker) FollowSnapshots(ctx context.Context) {
+	if w.eng == nil || w.eng.DetectionContext == nil {
+		return
+	}
+	every := w.cfg.Estate.PollInterval
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var last int64
+	for {
+		if ms, err := w.st.ListSnapshots(ctx, 1); err == nil && len(ms) > 0 && ms[0].ID != last {
+			if s, err := w.st.GetSnapshot(ctx, store.AllTenants(), ms[0].ID); err == nil && s.Estate != nil {
+				w.eng.DetectionContext(s.Estate)
+				last = ms[0].ID
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

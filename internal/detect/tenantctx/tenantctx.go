@@ -7,6 +7,7 @@ package tenantctx
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/estate"
@@ -63,4 +64,60 @@ func Placeholders(e *estate.Estate) map[string][]string {
 		ph["legit_ips"], ph["Legitimate_IP_Ranges"] = nets, nets
 	}
 	return ph
+}
+
+// Context is the whole detection context of an estate: Tenants, the
+// placeholders shared by every tenant (Placeholders) and each tenant's
+// own values where the estate knows them per tenant, which replace the
+// shared ones for that tenant's events:
+//   - internal_domains: the tenant's domains and the MSP's;
+//   - legit_ips, Legitimate_IP_Ranges: the tenant's benign networks;
+//   - Workstations: host names of its assets of kind workstation;
+//   - dc_machine_accounts: HOST$ of its domain controllers (asset kind
+//     domain_controller, dc, active_directory or ad).
+func Context(e *estate.Estate) *detect.Context {
+	c := &detect.Context{Tenants: Tenants(e), Placeholders: Placeholders(e), TenantPlaceholders: map[string]map[string][]string{}}
+	add := func(tenant, name string, vals ...string) {
+		if len(vals) == 0 {
+			return
+		}
+		m := c.TenantPlaceholders[tenant]
+		if m == nil {
+			m = map[string][]string{}
+			c.TenantPlaceholders[tenant] = m
+		}
+		m[name] = append(m[name], vals...)
+	}
+	for _, t := range e.Tenants {
+		if len(t.Domains) > 0 {
+			add(t.ID, "internal_domains", slices.Concat(t.Domains, e.Provider.Domains)...)
+		}
+		add(t.ID, "legit_ips", t.Detection.BenignNetworks...)
+		add(t.ID, "Legitimate_IP_Ranges", t.Detection.BenignNetworks...)
+	}
+	var ws, dcs []string
+	for _, a := range e.Assets {
+		if a.Hostname == "" {
+			continue
+		}
+		host := a.Hostname
+		if i := strings.IndexByte(host, '.'); i > 0 {
+			host = host[:i]
+		}
+		switch strings.ToLower(a.Kind) {
+		case "workstation":
+			add(a.Tenant, "Workstations", host)
+			ws = append(ws, host)
+		case "domain_controller", "dc", "active_directory", "ad":
+			add(a.Tenant, "dc_machine_accounts", host+"$")
+			dcs = append(dcs, host+"$")
+		}
+	}
+	if len(ws) > 0 {
+		c.Placeholders["Workstations"] = ws
+	}
+	if len(dcs) > 0 {
+		c.Placeholders["dc_machine_accounts"] = dcs
+	}
+	return c
 }

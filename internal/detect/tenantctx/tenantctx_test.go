@@ -44,3 +44,27 @@ func TestPlaceholders(t *testing.T) {
 		t.Errorf("placeholders (-got +want):\n%s", d)
 	}
 }
+
+func TestContextPerTenant(t *testing.T) {
+	e := &estate.Estate{Provider: estate.Provider{Domains: []string{"msp.example"}},
+		Tenants: []estate.Tenant{
+			{ID: "cedar", Domains: []string{"cedar.example"}, Detection: estate.TenantDetect{BenignNetworks: []string{"203.0.113.0/28"}}},
+			{ID: "oak", Domains: []string{"oak.example"}},
+		},
+		Assets: []estate.Asset{
+			{ID: "w1", Tenant: "cedar", Hostname: "CEDAR-WS01.cedar.example", Kind: "workstation"},
+			{ID: "d1", Tenant: "oak", Hostname: "OAK-DC01", Kind: "domain_controller"},
+			{ID: "s1", Tenant: "oak", Hostname: "OAK-FS01", Kind: "server"},
+		}}
+	c := Context(e)
+	want := map[string]map[string][]string{
+		"cedar": {"internal_domains": {"cedar.example", "msp.example"}, "legit_ips": {"203.0.113.0/28"}, "Legitimate_IP_Ranges": {"203.0.113.0/28"}, "Workstations": {"CEDAR-WS01"}},
+		"oak":   {"internal_domains": {"oak.example", "msp.example"}, "dc_machine_accounts": {"OAK-DC01$"}},
+	}
+	if d := cmp.Diff(c.TenantPlaceholders, want); d != "" {
+		t.Errorf("per-tenant placeholders (-got +want):\n%s", d)
+	}
+	if d := cmp.Diff(c.Placeholders["dc_machine_accounts"], []string{"OAK-DC01$"}); d != "" {
+		t.Errorf("shared dc_machine_accounts (-got +want):\n%s", d)
+	}
+}
