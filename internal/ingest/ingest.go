@@ -27,7 +27,7 @@ const (
 	FormatGeneric  = "generic"  // JSON lines with a Mapping
 	FormatEVTX     = "evtx"     // Windows binary event log files (.evtx)
 	FormatXML      = "xml"      // rendered Windows event XML (wevtutil qe /f:xml, Windows Event Forwarding, Get-WinEvent ToXml)
-	FormatBinary   = "binary"   // reported, never chosen: an input with NUL bytes that is no format firebreak reads (skipped)
+	FormatSkipped  = "skipped"  // reported, never chosen: an input that is no format firebreak reads (binary, or text without a syslog line; skipped)
 )
 
 // formatAliases are other names accepted for Options.Format.
@@ -147,7 +147,7 @@ const (
 	ProgramPrefiltered = "(prefiltered: no authentication keyword)"
 	ProgramOther       = "(other programs)"
 	ProgramNone        = "(no program)"
-	ProgramBinary      = "(binary file, not a log)"
+	ProgramBinary      = "(not a log: binary or no syslog line)"
 	MaxPrograms        = 64
 	maxProgramSamples  = 3
 )
@@ -357,14 +357,24 @@ func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
 	if format == FormatAuto {
 		format = sniff(head, opts.Mapping)
 	}
-	if opts.Format == FormatAuto && format == FormatSyslog && looksBinary(head) {
-		// An image, an archive, a binary log firebreak does not read: one
-		// warning, not thousands of "unparsed" lines.
-		rd.format, rd.st.Format, rd.binary = FormatBinary, FormatBinary, true
-		rd.st.Lines, rd.st.Ignored = 1, 1 // the whole input is one record
-		rd.st.programBytes([]byte(ProgramBinary)).Ignored++
-		rd.st.Samples = append(rd.st.Samples, Sample{File: name, Line: 1, Reason: "binary content, not a log (skipped)", Text: sampleText(head[:min(len(head), 32)])})
-		return rd, nil
+	if opts.Format == FormatAuto && format == FormatSyslog {
+		// An image, an archive, a README or a web server's access log in
+		// a folder of logs: one skipped input, not thousands of
+		// "unparsed" lines.
+		why := ""
+		switch {
+		case looksBinary(head):
+			why = "binary content, not a log (skipped)"
+		case !hasSyslogLine(head):
+			why = "no syslog line in the first 8 KiB: not a log format firebreak reads (skipped; --input-format names one)"
+		}
+		if why != "" {
+			rd.format, rd.st.Format, rd.binary = FormatSkipped, FormatSkipped, true
+			rd.st.Lines, rd.st.Ignored = 1, 1 // the whole input is one record
+			rd.st.programBytes([]byte(ProgramBinary)).Ignored++
+			rd.st.Samples = append(rd.st.Samples, Sample{File: name, Line: 1, Reason: why, Text: sampleText(head[:min(len(head), 32)])})
+			return rd, nil
+		}
 	}
 	rd.format = format
 	rd.pre = format == FormatSyslog && !opts.NoPrefilter
@@ -408,6 +418,28 @@ func looksBinary(head []byte) bool {
 	first = bytes.TrimPrefix(first, []byte("1 ")) // RFC 5424 version
 	rfc3339 := len(first) > 4 && first[0] >= '1' && first[0] <= '2' && first[4] == '-'
 	return monthOf(first) == 0 && !rfc3339
+}
+
+// hasSyslogLine reports whether a line of head (an input's first bytes)
+// starts like syslog: an RFC 3164 month, an RFC 3339 date or RFC 5424's
+// version, after an optional <PRI>. An empty head has none to refuse.
+func hasSyslogLine(head []byte) bool {
+	if len(bytes.TrimSpace(head)) == 0 {
+		return true
+	}
+	for len(head) > 0 {
+		line := head
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			line, head = head[:i], head[i+1:]
+		} else {
+			head = nil
+		}
+		line = bytes.TrimPrefix(skipPRI(bytes.TrimLeft(line, "\x00")), []byte("1 "))
+		if monthOf(line) > 0 || (len(line) > 4 && line[0] >= '1' && line[0] <= '2' && line[4] == '-') {
+			return true
+		}
+	}
+	return false
 }
 
 // Format reports the input format in use.

@@ -495,8 +495,13 @@ func TestPrefilterKeepsEveryEvent(t *testing.T) {
 func TestBinaryInput(t *testing.T) {
 	jpeg := append([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x01\x00`\x00`\x00\x00"), bytes.Repeat([]byte("\x01\x02\n\x00\x05"), 500)...)
 	evs, st := events(t, "x.jpg", jpeg, Options{Year: 2026})
-	if len(evs) != 0 || st.Format != FormatBinary || st.Unparsed != 0 || st.Ignored != 1 || len(st.Samples) != 1 || st.Programs[ProgramBinary] == nil {
+	if len(evs) != 0 || st.Format != FormatSkipped || st.Unparsed != 0 || st.Ignored != 1 || len(st.Samples) != 1 || st.Programs[ProgramBinary] == nil {
 		t.Errorf("binary input: %d events, stats %+v", len(evs), st)
+	}
+	readme := []byte("# Samples\n\nThis folder holds attack samples.\n127.0.0.1 - - [10/Oct/2020:13:55:36 +0000] \"GET / HTTP/1.1\" 200 2326\n")
+	evs, st = events(t, "readme.md", readme, Options{Year: 2026})
+	if len(evs) != 0 || st.Format != FormatSkipped || st.Unparsed != 0 || st.Ignored != 1 || len(st.Samples) != 1 {
+		t.Errorf("text without a syslog line: %d events, stats %+v", len(evs), st)
 	}
 	padded := []byte("Mar  2 10:00:00 h sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2\n" + strings.Repeat("\x00", 300) +
 		"Mar  2 10:00:05 h sshd[1]: Failed password for root from 192.0.2.1 port 2 ssh2\n")
