@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -248,7 +249,7 @@ grants:
 // entry points, admin credential reuse, and tool console MFA.
 func TestPropertyEnginesAgree(t *testing.T) {
 	kc := testKEV(t)
-	reused, sprays, kevs, consoles := 0, 0, 0, 0
+	reused, sprays, kevs, consoles, cells := 0, 0, 0, 0, 0
 	for seed := int64(1); seed <= 6; seed++ {
 		e := estate.Generate(estate.GenOptions{Tenants: 12, Identities: 120, Grants: 150, Assets: 80, Seed: seed, Now: agreeNow})
 		perturb(e, rand.New(rand.NewPCG(uint64(seed), 11)))
@@ -338,11 +339,106 @@ func TestPropertyEnginesAgree(t *testing.T) {
 			t.Errorf("seed %d: admin reuse (-trust +assess):\n%s", seed, d)
 		}
 		reused += len(fromAssess)
+		cells += agreeMatrix(t, seed, g, doc)
+	}
+	t.Logf("%d principal×tenant cells compared", cells)
+	if cells == 0 {
+		t.Error("the generated estates no longer exercise the access matrix")
 	}
 	if reused == 0 || sprays == 0 || kevs == 0 || consoles == 0 {
 		t.Errorf("the generated estates no longer exercise every fact: %d reused admins, %d spray entries, %d assets with open KEV, %d exposed consoles without MFA",
 			reused, sprays, kevs, consoles)
 	}
+}
+
+// agreeMatrix checks the access matrix three ways: for every tenant T,
+// privilege P and mode (standing, just in time), the principals that
+// blast --from (one search per principal) says reach T at ≥ P are the
+// ones the matrix holds, and the assess input (input.trust.by_tenant[T]
+// .access) counts exactly them and lists the first of those at ≥ admin in
+// order with blast's privileges. It returns the cells compared.
+func agreeMatrix(t *testing.T, seed int64, g *trust.Graph, doc *trust.FactsDoc) int {
+	t.Helper()
+	m := g.Matrix()
+	T := len(m.Tenants)
+	tidx := map[string]int{}
+	for i, id := range m.Tenants {
+		tidx[id] = i
+	}
+	// blast[jit][p][tenant] is the privilege blast --from p gives.
+	var blast [2][][]access.Level
+	cells := 0
+	for mode := range 2 {
+		blast[mode] = make([][]access.Level, len(m.Principals))
+		for p, pr := range m.Principals {
+			row := make([]access.Level, T)
+			b := g.Blast(pr.Node, trust.Query{IncludeJIT: mode == 1})
+			for _, r := range b.Tenants {
+				row[tidx[g.Nodes[r.Node].ID]] = access.Level(r.Priv)
+			}
+			blast[mode][p] = row
+			for ti, got := range row {
+				c, _ := m.At(pr.ID, m.Tenants[ti])
+				if pr.ID != g.Nodes[pr.Node].ID || slices.IndexFunc(m.Principals, func(q access.Principal) bool { return q.ID == pr.ID }) != p {
+					continue // an id naming several nodes: At finds the first
+				}
+				if want := c.Level(mode == 1); got != want {
+					t.Errorf("seed %d %s %s in %s (jit %v): blast %s, matrix %s", seed, pr.Kind, pr.ID, m.Tenants[ti], mode == 1, got, want)
+				}
+				if got > access.LevelNone {
+					cells++
+				}
+			}
+		}
+	}
+	in := trustTerm(doc)
+	get := func(t *ast.Term, path ...string) *ast.Term {
+		for _, k := range path {
+			t = t.Value.(ast.Object).Get(ast.StringTerm(k))
+		}
+		return t
+	}
+	levels := map[access.Level]string{access.LevelRead: "read", access.LevelOperate: "operate", access.LevelAdmin: "admin", access.LevelFull: "full_control"}
+	for ti, tenant := range m.Tenants {
+		col := get(in, "by_tenant", tenant, "access")
+		for mode, key := range []string{"standing", "eligible"} {
+			for lvl, name := range levels {
+				var want []int
+				for p := range m.Principals {
+					if blast[mode][p][ti] >= lvl {
+						want = append(want, p)
+					}
+				}
+				if got := get(col, key, name).String(); got != strconv.Itoa(len(want)) {
+					t.Errorf("seed %d tenant %s: assess input counts %s principals %s at ≥ %s, blast %d", seed, tenant, got, key, name, len(want))
+				}
+				if mode != 1 || lvl != access.LevelAdmin {
+					continue
+				}
+				if got := get(col, "admins_n").String(); got != strconv.Itoa(len(want)) {
+					t.Errorf("seed %d tenant %s: admins_n %s, blast %d", seed, tenant, got, len(want))
+				}
+				var listed, expect []string
+				arr := get(col, "admins").Value.(*ast.Array)
+				for i := range arr.Len() {
+					a := arr.Elem(i)
+					listed = append(listed, strings.Join([]string{get(a, "kind").String(), get(a, "id").String(), get(a, "privilege").String(), get(a, "standing").String()}, " "))
+				}
+				for _, p := range want[:min(len(want), arr.Len())] {
+					pr := m.Principals[p]
+					expect = append(expect, strings.Join([]string{strconv.Quote(pr.Kind), strconv.Quote(pr.ID),
+						strconv.Quote(blast[1][p][ti].String()), strconv.Quote(blast[0][p][ti].String())}, " "))
+				}
+				if arr.Len() != min(len(want), 10) {
+					t.Errorf("seed %d tenant %s: %d admins listed, want %d", seed, tenant, arr.Len(), min(len(want), 10))
+				}
+				if d := cmp.Diff(listed, expect); d != "" {
+					t.Errorf("seed %d tenant %s: admins (-assess input +blast):\n%s", seed, tenant, d)
+				}
+			}
+		}
+	}
+	return cells
 }
 
 func field(t *ast.Term, k string) string {

@@ -84,7 +84,13 @@
 //	             (who reaches the tenant, and how, is in access)
 //	gaps         collection gaps for the subject: {evidence, permission, reason}
 //	<extra>      each Options.Extra entry under its key (input.trust: the trust
-//	             graph facts)
+//	             graph facts, trust.FactsDoc; input.trust.by_tenant[T].access
+//	             is tenant T's column of the access matrix (access.Matrix):
+//	             {standing: {read, operate, admin, full_control},
+//	             eligible: {…same}, admins: [{id, kind, privilege, standing,
+//	             via}], admins_n} — how many principals reach T at ≥ each
+//	             privilege over standing edges and with just-in-time access,
+//	             and the first 10 at ≥ admin with their first hop)
 //
 // # The result shape
 //

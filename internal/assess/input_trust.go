@@ -90,6 +90,7 @@ func trustTerm(d *trust.FactsDoc) *ast.Term {
 			f("admin_identities", refList(t.AdminIdentities)),
 			f("admin_identities_n", num(t.AdminIdentityN)),
 			f("cross_in", refList(t.CrossIn)),
+			f("access", accessTerm(&t.Access)),
 		)))
 	}
 	return obj(
@@ -107,4 +108,17 @@ func trustTerm(d *trust.FactsDoc) *ast.Term {
 		f("cross_tenant", cross),
 		f("by_tenant", obj(byTenant...)),
 	)
+}
+
+func levelsTerm(l trust.FactLevels) *ast.Term {
+	return obj(f("read", num(l.Read)), f("operate", num(l.Operate)), f("admin", num(l.Admin)), f("full_control", num(l.Full)))
+}
+
+// accessTerm is input.trust.by_tenant[T].access (trust.FactAccess).
+func accessTerm(a *trust.FactAccess) *ast.Term {
+	admins := terms(len(a.Admins), func(i int) *ast.Term {
+		c := &a.Admins[i]
+		return obj(f("id", str(c.ID)), f("kind", str(c.Kind)), f("privilege", str(c.Privilege)), f("standing", str(c.Standing)), f("via", str(c.Via)))
+	})
+	return obj(f("standing", levelsTerm(a.Standing)), f("eligible", levelsTerm(a.Eligible)), f("admins", admins), f("admins_n", num(a.AdminsN)))
 }

@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"slices"
 
+	"github.com/firebreak-msp/firebreak/internal/access"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
@@ -88,6 +89,41 @@ type FactTenant struct {
 	AdminIdentities []FactRef `json:"admin_identities"`
 	AdminIdentityN  int       `json:"admin_identities_n"`
 	CrossIn         []FactRef `json:"cross_in"`
+	// Access is the tenant's column of the access matrix (Graph.Matrix).
+	Access FactAccess `json:"access"`
+}
+
+// FactAccess is one tenant's column of the access matrix: how many
+// principals (identities, groups, tools, vendors) reach it at ≥ each
+// privilege over standing edges and with just-in-time access activated,
+// and the first tenantCap of those reaching it at ≥ admin (eligible), in
+// node order, with their standing and eligible privilege and first hop.
+type FactAccess struct {
+	Standing FactLevels       `json:"standing"`
+	Eligible FactLevels       `json:"eligible"`
+	Admins   []FactAccessCell `json:"admins"`
+	AdminsN  int              `json:"admins_n"`
+}
+
+// FactLevels counts principals at ≥ each privilege.
+type FactLevels struct {
+	Read    int `json:"read"`
+	Operate int `json:"operate"`
+	Admin   int `json:"admin"`
+	Full    int `json:"full_control"`
+}
+
+func levelsOf(c [access.LevelFull + 1]int) FactLevels {
+	return FactLevels{Read: c[access.LevelRead], Operate: c[access.LevelOperate], Admin: c[access.LevelAdmin], Full: c[access.LevelFull]}
+}
+
+// FactAccessCell is one principal's access to the tenant.
+type FactAccessCell struct {
+	ID        string `json:"id"`
+	Kind      string `json:"kind"`
+	Privilege string `json:"privilege"` // eligible (≥ standing)
+	Standing  string `json:"standing"`  // "none" when only just in time
+	Via       string `json:"via"`       // first hop of the path giving Privilege
 }
 
 // FactRef names a node that reaches a tenant, with its MFA.
@@ -153,6 +189,7 @@ func (d *FactsDoc) plain() map[string]any {
 			"admin_identities":   refList(t.AdminIdentities),
 			"admin_identities_n": t.AdminIdentityN,
 			"cross_in":           refList(t.CrossIn),
+			"access":             t.Access.plain(),
 		}
 	}
 	return map[string]any{
@@ -170,6 +207,18 @@ func (d *FactsDoc) plain() map[string]any {
 		"cross_tenant":          crossList(d.CrossTenant),
 		"by_tenant":             byTenant,
 	}
+}
+
+func (l FactLevels) plain() map[string]any {
+	return map[string]any{"read": l.Read, "operate": l.Operate, "admin": l.Admin, "full_control": l.Full}
+}
+
+func (a *FactAccess) plain() map[string]any {
+	admins := make([]any, len(a.Admins))
+	for i, c := range a.Admins {
+		admins[i] = map[string]any{"id": c.ID, "kind": c.Kind, "privilege": c.Privilege, "standing": c.Standing, "via": c.Via}
+	}
+	return map[string]any{"standing": a.Standing.plain(), "eligible": a.Eligible.plain(), "admins": admins, "admins_n": a.AdminsN}
 }
 
 func strList(ss []string) []any {
@@ -460,6 +509,27 @@ func FactsOf(g *Graph) *FactsDoc {
 		}
 	}
 	doc.OutsiderAdmin = append(doc.OutsiderAdmin, tenantsOf(0, -1)...)
+	// Each tenant's column of the access matrix.
+	m := g.Matrix()
+	counts := m.ByTenant(func(p int, c access.Cell) {
+		if c.Eligible < access.LevelAdmin {
+			return
+		}
+		fa := &byBit[c.Tenant].Access
+		fa.AdminsN++
+		if len(fa.Admins) < tenantCap {
+			pr := &m.Principals[p]
+			via := c.JITVia
+			fa.Admins = append(fa.Admins, FactAccessCell{ID: pr.ID, Kind: pr.Kind, Privilege: c.Eligible.String(), Standing: c.Standing.String(), Via: m.Name(via)})
+		}
+	})
+	for k, ta := range counts {
+		fa := &byBit[k].Access
+		fa.Standing, fa.Eligible = levelsOf(ta.Standing), levelsOf(ta.Eligible)
+		if fa.Admins == nil {
+			fa.Admins = []FactAccessCell{}
+		}
+	}
 	return doc
 }
 

@@ -206,6 +206,9 @@ type Graph struct {
 	// effective privileges per CSR slot, computed once per graph.
 	effOnce [2]sync.Once
 	eff     [2][]Priv
+	// the access matrix, computed on first use (Matrix).
+	matrixOnce sync.Once
+	matrix     *access.Matrix
 }
 
 type adjacency struct {
