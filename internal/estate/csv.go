@@ -207,14 +207,28 @@ type gdapRow struct {
 	GDAPAssignment
 }
 
+// gdapCols map GDAP access assignment exports. Besides firebreak's own
+// names they read the shapes Microsoft documents for Partner Center
+// tooling: the GDAP bulk migration tool's securityGroup.csv (Id,
+// DisplayName, CommaSeperatedRoles — one row per security group, roles as
+// Microsoft Entra role template ids, assigned in every relationship; see
+// https://learn.microsoft.com/en-us/partner-center/gdap-bulk-migration-tool)
+// and a flattened delegatedAdminAccessAssignment (accessContainer
+// .accessContainerId, accessDetails.unifiedRoles) with its
+// relationship's id (GdapRelationshipId, as the tool's accessAssignment.csv
+// names it) or Customer.TenantId.
 var gdapCols = []csvCol[gdapRow]{
-	col("relationship", []string{"relationship_id", "relationship_name", "gdap_relationship", "admin_relationship"}, false,
-		"the GDAP tool's id, its relationship_id, or the relationship's name", func(x *gdapRow, s string) error { x.Relationship = s; return nil }),
-	col("customer", []string{"customer_tenant_id", "tenant_id", "customer_id", "customer_name"}, false,
+	col("relationship", []string{"relationship_id", "relationship_name", "gdap_relationship", "admin_relationship", "gdaprelationshipid", "delegatedadminrelationshipid"}, false,
+		"the GDAP tool's id, its relationship_id, or the relationship's name (no relationship or customer column: every relationship, as the bulk migration tool assigns)", func(x *gdapRow, s string) error { x.Relationship = s; return nil }),
+	col("customer", []string{"customer_tenant_id", "tenant_id", "customer_id", "customer_tenantid", "customer_name", "customer_displayname"}, false,
 		"the customer's tenant id (or Entra tenant id) when the relationship column is absent", func(x *gdapRow, s string) error { x.Customer = s; return nil }),
-	col("group", []string{"security_group", "security_group_id", "access_container", "group_id", "group_name"}, true,
+	col("group", []string{"security_group", "security_group_id", "access_container", "accesscontainer_accesscontainerid", "accesscontainerid", "group_id", "id", "group_name", "displayname"}, true,
 		"the access group's id or display name", func(x *gdapRow, s string) error { x.Group = s; return nil }),
-	col("roles", []string{"role", "microsoft_entra_roles", "azure_ad_roles", "unified_roles"}, false, "list of roles (default: the relationship's)", func(x *gdapRow, s string) error { x.Roles = splitList(s); return nil }),
+	col("roles", []string{"role", "microsoft_entra_roles", "azure_ad_roles", "unified_roles", "accessdetails_unifiedroles", "commaseperatedroles", "commaseparatedroles", "roledefinitionid"}, false,
+		"list of roles by name or Microsoft Entra role template id, separated by ;, | or , (default: the relationship's)", func(x *gdapRow, s string) error {
+			x.Roles = roleNames(splitRoles(s))
+			return nil
+		}),
 	col("assignment", []string{"assignment_type", "access_type", "type", "pim"}, false, "active or eligible (PIM just in time); default active", func(x *gdapRow, s string) error {
 		x.Assignment = strings.ToLower(s)
 		switch x.Assignment {
@@ -225,6 +239,60 @@ var gdapCols = []csvCol[gdapRow]{
 		}
 		return enumCell(x.Assignment, fieldEnums["GDAPAssignment.assignment"])
 	}),
+}
+
+// splitRoles splits a roles cell on ;, | and , (role names hold no comma;
+// the bulk migration tool separates template ids with commas).
+func splitRoles(s string) []string {
+	f := strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == '|' || r == ',' })
+	out := f[:0]
+	for _, x := range f {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// roleNames replaces Microsoft Entra role template ids by role names
+// (EntraRoleTemplates); other values are kept as written.
+func roleNames(rs []string) []string {
+	for i, r := range rs {
+		if n, ok := EntraRoleTemplates[strings.ToLower(strings.Trim(r, "{}"))]; ok {
+			rs[i] = n
+		}
+	}
+	return rs
+}
+
+// EntraRoleTemplates maps the template ids of Microsoft Entra built-in
+// roles (the "Template ID" column of Microsoft's built-in roles reference,
+// learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference)
+// to their names, for the roles GDAP relationships commonly carry.
+var EntraRoleTemplates = map[string]string{
+	"62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
+	"e8611ab8-c189-46e8-94e1-60213ab1f814": "Privileged Role Administrator",
+	"7be44c8a-adaf-4e2a-84d6-ab2649e08a13": "Privileged Authentication Administrator",
+	"fe930be7-5e62-47db-91af-98c3a49a38b1": "User Administrator",
+	"8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2": "Hybrid Identity Administrator",
+	"9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3": "Application Administrator",
+	"158c047a-c907-4556-b7ef-446551a6b5f7": "Cloud Application Administrator",
+	"c4e39bd9-1100-46d3-8c65-fb160da0071f": "Authentication Administrator",
+	"b1be1c3e-b65d-4f19-8427-f6fa0d97feb9": "Conditional Access Administrator",
+	"194ae4cb-b126-40b2-bd5b-6091b380977d": "Security Administrator",
+	"5d6b6bb7-de71-4623-b4af-96380a352509": "Security Reader",
+	"29232cdf-9323-42fd-ade2-1d097af3e4de": "Exchange Administrator",
+	"f28a1f50-f6e7-4571-818b-6a12f2af6b6c": "SharePoint Administrator",
+	"69091246-20e8-4a56-aa4d-066075b2a7a8": "Teams Administrator",
+	"3a2c62db-5318-420d-8d74-23affee5d9d5": "Intune Administrator",
+	"729827e3-9c14-49f7-bb1b-9608f156bbb8": "Helpdesk Administrator",
+	"f023fd81-a637-4b56-95fd-791ac0226033": "Service Support Administrator",
+	"b0f54661-2d74-4c50-afa3-1ec803f12efe": "Billing Administrator",
+	"b5468a13-3945-4a40-b0b1-5d78c2676bbf": "Mailbox Administrator",
+	"4ba39ca4-527c-499a-b93d-d9b492c50246": "Partner Tier1 Support",
+	"e00e864a-17c5-4a4b-9c06-f5b95a8d5bd8": "Partner Tier2 Support",
+	"88d8e3e3-8f55-4a1e-953a-9b9898b8876b": "Directory Readers",
+	"f2ef992c-3afb-46b9-b7cf-a126ee74c451": "Global Reader",
 }
 
 var (
@@ -448,19 +516,26 @@ func (l *loader) mergeImported() {
 			cust = t
 		}
 		var match []int
+		every := r.Relationship == "" && cust == ""
 		for ti := range e.Tools {
 			t := &e.Tools[ti]
 			if t.GDAP == nil {
 				continue
 			}
 			switch {
+			case every:
+				// The bulk migration tool's securityGroup.csv: each group
+				// is assigned in every relationship.
+				if !t.GDAP.Status.Inactive() {
+					match = append(match, ti)
+				}
 			case r.Relationship != "" && (t.ID == r.Relationship || t.GDAP.RelationshipID == r.Relationship || strings.EqualFold(t.Name, r.Relationship)):
 				match = append(match, ti)
 			case r.Relationship == "" && cust != "" && t.GDAP.Customer == cust:
 				match = append(match, ti)
 			}
 		}
-		if len(match) != 1 {
+		if len(match) != 1 && !(every && len(match) > 0) {
 			what, field := "relationship "+strconv.Quote(r.Relationship), "relationship"
 			if r.Relationship == "" {
 				what, field = "customer "+strconv.Quote(cust), "customer"
@@ -477,8 +552,10 @@ func (l *loader) mergeImported() {
 				r.Group = id
 			}
 		}
-		gd := e.Tools[match[0]].GDAP
-		gd.Assignments = append(gd.Assignments, r.GDAPAssignment)
+		for _, ti := range match {
+			gd := e.Tools[ti].GDAP
+			gd.Assignments = append(gd.Assignments, r.GDAPAssignment)
+		}
 	}
 }
 

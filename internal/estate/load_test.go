@@ -381,3 +381,68 @@ imports:
 		t.Errorf("assignments (-got +want):\n%s", d)
 	}
 }
+
+// TestImportGDAPBulkMigrationShapes reads GDAP access assignments in the
+// shapes Microsoft documents for Partner Center tooling: the GDAP bulk
+// migration tool's securityGroup.csv (Id, DisplayName,
+// CommaSeperatedRoles — Microsoft Entra role template ids, each group
+// assigned in every relationship; the tool and its input files are
+// described at https://learn.microsoft.com/en-us/partner-center/gdap-bulk-migration-tool),
+// and a flattened delegatedAdminAccessAssignment naming its relationship
+// (GdapRelationshipId, accessContainer.accessContainerId,
+// accessDetails.unifiedRoles).
+func TestImportGDAPBulkMigrationShapes(t *testing.T) {
+	base := `tenants:
+  - {id: t1}
+  - {id: t2}
+groups:
+  - {id: 6f3e1c2a-0000-4000-8000-000000000001, name: MSP Helpdesk Agents, home: msp}
+  - {id: 6f3e1c2a-0000-4000-8000-000000000002, name: MSP Tier 3, home: msp}
+tools:
+  - {id: gdap-t1, kind: gdap, gdap: {customer: t1, roles: [Helpdesk Administrator], relationship_id: 11111111-aaaa-bbbb-cccc-000000000001-22222222-aaaa-bbbb-cccc-000000000001}}
+  - {id: gdap-t2, kind: gdap, gdap: {customer: t2, roles: [Helpdesk Administrator], relationship_id: 11111111-aaaa-bbbb-cccc-000000000002-22222222-aaaa-bbbb-cccc-000000000002}}
+imports:
+  - {kind: gdap_assignments, file: securityGroup.csv}
+  - {kind: gdap_assignments, file: accessAssignment.csv}
+`
+	dir := writeFiles(t, map[string]string{
+		"e.yaml": base,
+		// One row per security group, roles as template ids (quoted: the
+		// tool separates them with commas).
+		"securityGroup.csv": "Id,DisplayName,CommaSeperatedRoles\n" +
+			`6f3e1c2a-0000-4000-8000-000000000001,MSP Helpdesk Agents,"729827e3-9c14-49f7-bb1b-9608f156bbb8,f2ef992c-3afb-46b9-b7cf-a126ee74c451"` + "\n",
+		"accessAssignment.csv": "GdapRelationshipId,accessContainer.accessContainerId,accessDetails.unifiedRoles\n" +
+			"11111111-aaaa-bbbb-cccc-000000000002-22222222-aaaa-bbbb-cccc-000000000002,6f3e1c2a-0000-4000-8000-000000000002,62e90394-69f5-4237-9190-012177145e10\n",
+	})
+	e, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, tl := range e.Tools {
+		for _, a := range tl.GDAP.Assignments {
+			got[tl.ID] = append(got[tl.ID], a.Group[len(a.Group)-1:]+":"+strings.Join(a.Roles, ",")+":"+a.Assignment)
+		}
+	}
+	want := map[string][]string{
+		"gdap-t1": {"1:Helpdesk Administrator,Global Reader:active"},
+		"gdap-t2": {"1:Helpdesk Administrator,Global Reader:active", "2:Global Administrator:active"},
+	}
+	if d := cmp.Diff(got, want); d != "" {
+		t.Errorf("assignments (-got +want):\n%s", d)
+	}
+	// The columns: override still wins over the documented names.
+	dir = writeFiles(t, map[string]string{
+		"e.yaml": strings.Replace(base, "{kind: gdap_assignments, file: securityGroup.csv}",
+			"{kind: gdap_assignments, file: securityGroup.csv, columns: {group: DisplayName}}", 1),
+		"securityGroup.csv":    "Id,DisplayName,CommaSeperatedRoles\nunknown-id,MSP Tier 3,62e90394-69f5-4237-9190-012177145e10\n",
+		"accessAssignment.csv": "GdapRelationshipId,accessContainer.accessContainerId\n",
+	})
+	e, err = Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if as := e.Tools[0].GDAP.Assignments; len(as) != 1 || as[0].Group != "6f3e1c2a-0000-4000-8000-000000000002" || as[0].Roles[0] != "Global Administrator" {
+		t.Errorf("with columns: {group: DisplayName}: %+v", as)
+	}
+}
