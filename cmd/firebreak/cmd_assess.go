@@ -34,6 +34,9 @@ type assessOptions struct {
 	NoTrust  bool
 	Passing  bool
 	Severity string
+	// DetectSummary is the detection summary (detect --summary-file)
+	// FB-AUTH-004 is judged from.
+	DetectSummary string
 
 	// SARIF at MSP scale (issue 16).
 	Unknown         bool
@@ -52,6 +55,7 @@ func (o *assessOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.Severity, "severity", "", severityUsage+"; scores stay those of the whole assessment")
 	f.StringArrayVar(&o.Tenants, "tenant", nil, "assess only this tenant `ID` (repeatable; \"msp\" for the MSP itself)")
 	f.StringVar(&o.Now, "now", "", "evaluate as of `DATE` (YYYY-MM-DD or RFC 3339) for reproducible runs (default: now)")
+	f.StringVar(&o.DetectSummary, "detect-summary", "", "detection summary `FILE` written by `firebreak detect --summary-file`: which log sources feed failed-authentication detection (FB-AUTH-004; without it, not evaluable)")
 	f.BoolVar(&o.NoTrust, "no-trust", false, "skip the trust graph (FB-TRUST-* controls become not evaluable)")
 	f.BoolVar(&o.Passing, "include-passing", false, "also list passing results in csv and sarif output")
 	f.BoolVar(&o.Unknown, "include-unknown", false, "also list not-evaluable results in sarif output")
@@ -182,6 +186,18 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 	if err != nil {
 		return err
 	}
+	var mon *assess.AuthMonitoring
+	if opts.DetectSummary != "" {
+		fh, err := os.Open(opts.DetectSummary)
+		if err != nil {
+			return fmt.Errorf("--detect-summary: %w", err)
+		}
+		mon, err = assess.LoadAuthMonitoring(fh, opts.DetectSummary)
+		fh.Close()
+		if err != nil {
+			return fmt.Errorf("--detect-summary: %w", err)
+		}
+	}
 	e, err := estate.Load(path)
 	if err != nil {
 		return err
@@ -199,6 +215,8 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 		Now:        now,
 		Logger:     g.log,
 		NoTrust:    opts.NoTrust,
+
+		AuthMonitoring: mon,
 	})
 	if err != nil {
 		return err

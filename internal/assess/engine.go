@@ -41,7 +41,7 @@ const principalsQuery = "s := data.firebreak.principals.summary"
 var reservedInput = map[string]bool{"now": true, "subject": true, "settings": true, "provider": true, "tenant": true,
 	"kev": true, "identities": true, "access": true, "tool_access": true, "principals": true, "tools": true, "gdap": true, "assets": true,
 	"backups": true, "ir_plans": true, "contract": true, "vendors": true, "domains": true, "exposures": true,
-	"grants": true, "gaps": true}
+	"grants": true, "gaps": true, "auth_monitoring": true}
 
 // Options configure an Engine.
 type Options struct {
@@ -73,6 +73,10 @@ type Options struct {
 	// Run calls it once, while it indexes the estate, so that a costly
 	// summary (the trust graph's) overlaps that work; its error ends Run.
 	Extra map[string]any
+	// AuthMonitoring is the live failed-authentication detection per log
+	// source (FB-AUTH-004, input.auth_monitoring); nil makes the control
+	// not evaluable.
+	AuthMonitoring *AuthMonitoring
 	// Subjects restricts evaluation to these subjects ("msp" or tenant
 	// ids); empty means the MSP and every tenant.
 	Subjects []string
@@ -229,6 +233,7 @@ func (en *Engine) Run(ctx context.Context, e *estate.Estate) (*Report, error) {
 	extraCh := make(chan extraDone, 1) // buffered: an early return leaves no goroutine blocked
 	go func() { items, err := en.extra(); extraCh <- extraDone{items, err} }()
 	x := newIndex(e, now, en.opts.KEV, en.opts.Access)
+	x.authMon = en.opts.AuthMonitoring
 
 	kevInfo := obj(f("loaded", boolean(false)), f("missing", str(firstNonEmpty(en.opts.KEVMissing, "CISA KEV catalog (run `firebreak kev update` or pass --kev FILE)"))))
 	if k := en.opts.KEV; k != nil {

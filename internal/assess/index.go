@@ -16,7 +16,8 @@ type index struct {
 	e        *estate.Estate
 	now      time.Time
 	settings estate.Settings
-	acc      *access.Facts // the derived access facts trust reads too
+	acc      *access.Facts   // the derived access facts trust reads too
+	authMon  *AuthMonitoring // Options.AuthMonitoring (nil: no evidence)
 	owners   *estate.Owners
 
 	tenantIdx   map[string]int

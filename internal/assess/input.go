@@ -627,6 +627,7 @@ func (x *index) input(st *staticInput, subject string) ast.Value {
 		}
 	}
 	items = append(items, f("gaps", ast.ArrayTerm(gaps...)))
+	items = append(items, f("auth_monitoring", x.authMonitoringTerm(subject)))
 	items = append(items, f("principals", st.principals))
 	items = append(items, st.extra...)
 	return ast.NewObject(items...)

@@ -36,6 +36,9 @@ type Deps struct {
 	Subjects   []string  // restrict to these subjects; empty: all
 	Now        time.Time // the one clock of expiry, patch state and the report; zero: time.Now()
 	Logger     *slog.Logger
+	// AuthMonitoring is the live failed-authentication detection per log
+	// source (FB-AUTH-004); nil: not evaluable.
+	AuthMonitoring *assess.AuthMonitoring
 	// NoTrust skips the trust graph (its controls are then not evaluable).
 	NoTrust bool
 	// TrustOptional keeps assessing when the graph cannot be built: the
@@ -152,6 +155,8 @@ func Evaluate(ctx context.Context, e *estate.Estate, deps Deps) (*Result, error)
 		Trust:      trustIn,
 		Subjects:   deps.Subjects,
 		Logger:     deps.Logger,
+
+		AuthMonitoring: deps.AuthMonitoring,
 	})
 	if err == nil {
 		res.Report, err = en.Run(ctx, e)

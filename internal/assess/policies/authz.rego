@@ -66,3 +66,43 @@ results contains lib.check(
 	[{"kind": "identity", "id": i.id, "detail": concat("; ", fs)} | some i in break_glass; fs := bg_faults(i); count(fs) > 0],
 	[{"kind": "identity", "id": i.id, "detail": concat(", ", us)} | some i in break_glass; count(bg_faults(i)) == 0; us := bg_unknown(i); count(us) > 0],
 )
+
+# FB-AUTH-004 — unexplained failed authentication is monitored, read from
+# detection rather than attested: failed-authentication rules are loaded
+# and at least one of the subject's log sources delivered authentication
+# events to them within the last 7 days (input.auth_monitoring, from
+# `firebreak detect --summary-file` or serve's pipeline). No detection
+# evidence at all is not evaluable.
+monitor_recent_days := 7
+
+mon := input.auth_monitoring
+
+mon_ev(s) := lib.ev("log_source", s.name, sprintf("%d authentication events, %d failed, last %d days ago", [s.events, s.failed, s.days_since_last]))
+
+results contains lib.not_evaluable("FB-AUTH-004", "no detection evidence: which log sources feed failed-authentication detection is unknown", "detection summary (firebreak detect --summary-file, or serve)") if mon == null
+
+results contains lib.result("FB-AUTH-004", "fail", "no failed-authentication detection rule is loaded", []) if {
+	mon != null
+	count(mon.rules) == 0
+}
+
+results contains lib.result("FB-AUTH-004", "fail", "no log source of this subject feeds failed-authentication detection", []) if {
+	mon != null
+	count(mon.rules) > 0
+	count(mon.sources) == 0
+}
+
+mon_recent := [s | some s in mon.sources; s.days_since_last >= 0; s.days_since_last <= monitor_recent_days]
+
+results contains lib.result("FB-AUTH-004", "fail", sprintf("no authentication event from the subject's %d log source(s) in the last %d days: detection is not live", [count(mon.sources), monitor_recent_days]), [mon_ev(s) | some s in mon.sources]) if {
+	mon != null
+	count(mon.rules) > 0
+	count(mon.sources) > 0
+	count(mon_recent) == 0
+}
+
+results contains lib.result("FB-AUTH-004", "pass", sprintf("%d of %d log source(s) feed live failed-authentication detection (%d rules)", [count(mon_recent), count(mon.sources), count(mon.rules)]), [mon_ev(s) | some s in mon_recent]) if {
+	mon != null
+	count(mon.rules) > 0
+	count(mon_recent) > 0
+}

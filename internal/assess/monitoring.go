@@ -1,0 +1,140 @@
+package assess
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/firebreak-msp/firebreak/internal/estate"
+)
+
+// AuthMonitoring is the evidence for FB-AUTH-004 ("unexplained failed
+// authentication is monitored"): which log sources feed live
+// failed-authentication detection, per tenant. serve builds it from the
+// pipeline's per-source counters; the CLI reads it from the summary file
+// `firebreak detect --summary-file` writes (assess --detect-summary).
+type AuthMonitoring struct {
+	// Rules are the loaded detection rules that act on failed
+	// authentication (brute force, spraying, stuffing, lockouts).
+	Rules []string `json:"rules"`
+	// Sources are the log sources seen, one per tenant, dataset and host.
+	Sources []AuthSource `json:"sources"`
+}
+
+// AuthSource is one log source's authentication events.
+type AuthSource struct {
+	Tenant  string    `json:"tenant"`                // organization.id; "" when unassigned (counted for the MSP)
+	Dataset string    `json:"dataset"`               // sshd, windows.security, entra.signin, okta.system, …
+	Host    string    `json:"host,omitempty"`        // host.name, when the dataset has hosts
+	Events  int64     `json:"events"`                // authentication events
+	Failed  int64     `json:"failed"`                // of which failures
+	Last    time.Time `json:"last"`                  // time of the last authentication event
+	LastErr time.Time `json:"last_failure,omitzero"` // time of the last failure
+}
+
+// Name is how the source is named in evidence: dataset@host.
+func (s *AuthSource) Name() string {
+	if s.Host == "" {
+		return s.Dataset
+	}
+	return s.Dataset + "@" + s.Host
+}
+
+// authMonitoringTerm is input.auth_monitoring for one subject: null when
+// no evidence was given; otherwise the failed-auth rules loaded and the
+// subject's sources with the days since their last event.
+func (x *index) authMonitoringTerm(subject string) *ast.Term {
+	m := x.authMon
+	if m == nil {
+		return null()
+	}
+	var srcs []*ast.Term
+	for i := range m.Sources {
+		s := &m.Sources[i]
+		owner := s.Tenant
+		if owner == "" {
+			owner = estate.MSP
+		}
+		if owner != subject {
+			continue
+		}
+		days := -1
+		if !s.Last.IsZero() {
+			days = int(x.now.Sub(s.Last).Hours() / 24)
+			if days < 0 {
+				days = 0
+			}
+		}
+		srcs = append(srcs, obj(f("name", str(s.Name())), f("events", num(int(s.Events))), f("failed", num(int(s.Failed))), f("days_since_last", num(days))))
+	}
+	rules := slices.Clone(m.Rules)
+	slices.Sort(rules)
+	return obj(f("rules", strs(rules)), f("sources", ast.ArrayTerm(srcs...)), f("rule_list", str(strings.Join(rules, ", "))))
+}
+
+// AuthMonitor accumulates AuthMonitoring from a stream of authentication
+// events (detect's and serve's pipeline). It is not safe for concurrent
+// use.
+type AuthMonitor struct {
+	rules   []string
+	sources map[[3]string]*AuthSource
+	order   [][3]string
+}
+
+// NewAuthMonitor starts a monitor for the named failed-authentication rules.
+func NewAuthMonitor(rules []string) *AuthMonitor {
+	return &AuthMonitor{rules: rules, sources: map[[3]string]*AuthSource{}}
+}
+
+// FailedAuthRule reports whether a rule with these ATT&CK techniques acts
+// on failed authentication (T1110 brute force and its sub-techniques:
+// guessing, cracking, spraying, stuffing).
+func FailedAuthRule(techniques []string) bool {
+	return slices.ContainsFunc(techniques, func(t string) bool { return t == "T1110" || strings.HasPrefix(t, "T1110.") })
+}
+
+// Observe counts one authentication event (n occurrences) of a source.
+func (m *AuthMonitor) Observe(tenant, dataset, host string, failed bool, n int, at time.Time) {
+	k := [3]string{tenant, dataset, host}
+	s := m.sources[k]
+	if s == nil {
+		s = &AuthSource{Tenant: tenant, Dataset: dataset, Host: host}
+		m.sources[k] = s
+		m.order = append(m.order, k)
+	}
+	s.Events += int64(n)
+	if at.After(s.Last) {
+		s.Last = at
+	}
+	if failed {
+		s.Failed += int64(n)
+		if at.After(s.LastErr) {
+			s.LastErr = at
+		}
+	}
+}
+
+// Snapshot returns what was seen so far, sources in first-seen order.
+func (m *AuthMonitor) Snapshot() *AuthMonitoring {
+	out := &AuthMonitoring{Rules: slices.Clone(m.rules), Sources: make([]AuthSource, 0, len(m.order))}
+	for _, k := range m.order {
+		out.Sources = append(out.Sources, *m.sources[k])
+	}
+	return out
+}
+
+// LoadAuthMonitoring reads a detection summary file (detect --summary-file).
+func LoadAuthMonitoring(r io.Reader, name string) (*AuthMonitoring, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var m AuthMonitoring
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("reading detection summary %s: %w (expected the JSON firebreak detect --summary-file writes)", name, err)
+	}
+	return &m, nil
+}
