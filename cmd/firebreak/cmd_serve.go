@@ -94,33 +94,43 @@ func serveConfig(o serveOptions, lookup func(string) (string, bool)) (config.Con
 	}
 	changed := func(name string) bool { return o.flags != nil && o.flags.Changed(name) }
 	if changed("listen") {
+		cfg.SetBy("listen", "flag --listen")
 		cfg.Listen = o.listen
 	}
 	if changed("data-dir") {
+		cfg.SetBy("data_dir", "flag --data-dir")
 		cfg.DataDir = o.dataDir
 	}
 	if changed("database") {
+		cfg.SetBy("database", "flag --database")
 		cfg.Database = o.database
 	}
 	if changed("tls-cert") {
+		cfg.SetBy("tls.cert", "flag --tls-cert")
 		cfg.TLS.Cert = o.tlsCert
 	}
 	if changed("tls-key") {
+		cfg.SetBy("tls.key", "flag --tls-key")
 		cfg.TLS.Key = o.tlsKey
 	}
 	if changed("estate") {
+		cfg.SetBy("estate.paths", "flag --estate")
 		cfg.Estate.Paths = o.estate
 	}
 	if changed("insecure-http") {
+		cfg.SetBy("tls.disable", "flag --insecure-http")
 		cfg.TLS.Disable = o.noTLS
 	}
 	if changed("roles") {
+		cfg.SetBy("roles", "flag --roles")
 		cfg.Roles = o.roles
 	}
 	if changed("bus") {
+		cfg.SetBy("bus.url", "flag --bus")
 		cfg.Bus.URL = o.bus
 	}
 	if changed("log-format") {
+		cfg.SetBy("log_format", "flag --log-format")
 		cfg.LogFormat = o.logFmt
 	}
 	if err := cfg.Validate(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,38 @@ type Config struct {
 type keySource struct {
 	file  string
 	lines map[string]int
+	over  map[string]string // key → what set it after the file (FIREBREAK_LISTEN, flag --listen)
+}
+
+// SetBy records that key's value came from source (an environment
+// variable or a flag) rather than the file, so a problem with it names
+// that source instead of the file's line.
+func (c *Config) SetBy(key, source string) {
+	if c.src == nil {
+		c.src = &keySource{}
+	}
+	if c.src.over == nil {
+		c.src.over = map[string]string{}
+	}
+	c.src.over[key] = source
+}
+
+// overridden names what set key (or a key under it) after the file, or "".
+func (s *keySource) overridden(key string) string {
+	if s == nil {
+		return ""
+	}
+	if v, ok := s.over[key]; ok {
+		return v
+	}
+	var srcs []string
+	for k, v := range s.over {
+		if strings.HasPrefix(k, key+".") {
+			srcs = append(srcs, v)
+		}
+	}
+	slices.Sort(srcs)
+	return strings.Join(srcs, ", ")
 }
 
 // at returns a FileError for key: at its own line when the file set it,
@@ -67,7 +100,10 @@ type keySource struct {
 // else without a line, saying the value is a default or came from the
 // environment or a flag.
 func (s *keySource) at(key, msg string) error {
-	if s == nil {
+	if src := s.overridden(key); src != "" {
+		return fmt.Errorf("config %s: %s (set by %s)", key, msg, src)
+	}
+	if s == nil || s.file == "" {
 		return fmt.Errorf("config %s: %s (not set in a config file: a default, FIREBREAK_* environment variable or flag)", key, msg)
 	}
 	for k := key; k != ""; {
@@ -270,19 +306,22 @@ func LoadFile(path string, c *Config) error {
 // ApplyEnv overrides c from FIREBREAK_… variables looked up with lookup
 // (os.LookupEnv in production, a map in tests).
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
-	str := func(name string, dst *string) {
+	str := func(name, key string, dst *string) {
 		if v, ok := lookup(name); ok {
 			*dst = v
+			c.SetBy(key, name)
 		}
 	}
-	list := func(name string, dst *[]string) {
+	list := func(name, key string, dst *[]string) {
 		if v, ok := lookup(name); ok {
 			*dst = splitList(v)
+			c.SetBy(key, name)
 		}
 	}
 	var errs []error
-	dur := func(name string, dst *time.Duration) {
+	dur := func(name, key string, dst *time.Duration) {
 		if v, ok := lookup(name); ok {
+			c.SetBy(key, name)
 			d, err := time.ParseDuration(v)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s=%q: expected a duration such as 1h or 30s", name, v))
@@ -291,8 +330,9 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			*dst = d
 		}
 	}
-	num := func(name string, dst *int) {
+	num := func(name, key string, dst *int) {
 		if v, ok := lookup(name); ok {
+			c.SetBy(key, name)
 			n, err := strconv.Atoi(v)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s=%q: expected an integer", name, v))
@@ -301,26 +341,26 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			*dst = n
 		}
 	}
-	str("FIREBREAK_LISTEN", &c.Listen)
-	list("FIREBREAK_ROLES", &c.Roles)
-	str("FIREBREAK_BUS_URL", &c.Bus.URL)
-	str("FIREBREAK_DATA_DIR", &c.DataDir)
-	str("FIREBREAK_DATABASE", &c.Database)
-	str("FIREBREAK_BASE_URL", &c.BaseURL)
-	str("FIREBREAK_LOG_LEVEL", &c.LogLevel)
-	str("FIREBREAK_LOG_FORMAT", &c.LogFormat)
-	str("FIREBREAK_TLS_CERT", &c.TLS.Cert)
-	str("FIREBREAK_TLS_KEY", &c.TLS.Key)
-	list("FIREBREAK_ESTATE", &c.Estate.Paths)
-	dur("FIREBREAK_ASSESS_INTERVAL", &c.Assess.Interval)
-	str("FIREBREAK_KEV", &c.Assess.KEV)
+	str("FIREBREAK_LISTEN", "listen", &c.Listen)
+	list("FIREBREAK_ROLES", "roles", &c.Roles)
+	str("FIREBREAK_BUS_URL", "bus.url", &c.Bus.URL)
+	str("FIREBREAK_DATA_DIR", "data_dir", &c.DataDir)
+	str("FIREBREAK_DATABASE", "database", &c.Database)
+	str("FIREBREAK_BASE_URL", "base_url", &c.BaseURL)
+	str("FIREBREAK_LOG_LEVEL", "log_level", &c.LogLevel)
+	str("FIREBREAK_LOG_FORMAT", "log_format", &c.LogFormat)
+	str("FIREBREAK_TLS_CERT", "tls.cert", &c.TLS.Cert)
+	str("FIREBREAK_TLS_KEY", "tls.key", &c.TLS.Key)
+	list("FIREBREAK_ESTATE", "estate.paths", &c.Estate.Paths)
+	dur("FIREBREAK_ASSESS_INTERVAL", "assess.interval", &c.Assess.Interval)
+	str("FIREBREAK_KEV", "assess.kev", &c.Assess.KEV)
 	if v, ok := lookup("FIREBREAK_OIDC_CLIENT_SECRET"); ok && c.Auth.OIDC != nil {
 		c.Auth.OIDC.ClientSecret = v
 	}
-	str("FIREBREAK_SYSLOG_UDP", &c.Ingest.Syslog.UDP)
-	str("FIREBREAK_SYSLOG_TCP", &c.Ingest.Syslog.TCP)
-	str("FIREBREAK_SYSLOG_TLS", &c.Ingest.Syslog.TLS)
-	num("FIREBREAK_RETENTION_DAYS", &c.Retention.EventsDays)
+	str("FIREBREAK_SYSLOG_UDP", "ingest.syslog.udp", &c.Ingest.Syslog.UDP)
+	str("FIREBREAK_SYSLOG_TCP", "ingest.syslog.tcp", &c.Ingest.Syslog.TCP)
+	str("FIREBREAK_SYSLOG_TLS", "ingest.syslog.tls", &c.Ingest.Syslog.TLS)
+	num("FIREBREAK_RETENTION_DAYS", "retention.events_days", &c.Retention.EventsDays)
 	return errors.Join(errs...)
 }
 

@@ -180,3 +180,29 @@ connectors:
 		t.Errorf("default/env value: %v", err)
 	}
 }
+
+// A value an environment variable or flag set over the file is blamed on
+// that source, not on the file's line.
+func TestValidateNamesOverride(t *testing.T) {
+	c := Default()
+	if err := Decode(strings.NewReader("listen: 127.0.0.1:8443\nlog_level: info\n"), "fb.yaml", &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ApplyEnv(func(k string) (string, bool) {
+		v, ok := map[string]string{"FIREBREAK_LISTEN": "nowhere"}[k]
+		return v, ok
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.LogLevel = "loud"
+	c.SetBy("log_level", "flag --log-level")
+	err := c.Validate()
+	for _, want := range []string{`config listen: "nowhere" is not host:port (set by FIREBREAK_LISTEN)`, `config log_level: "loud": expected debug, info, warn or error (set by flag --log-level)`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "fb.yaml:1") {
+		t.Errorf("blamed the file's line for the environment's value:\n%v", err)
+	}
+}
