@@ -44,6 +44,7 @@ func attacks() []attack {
 		{"policy-network", attackPolicyNetwork},
 		{"future-event-token", attackFutureToken},
 		{"future-event-syslog", attackFutureSyslog},
+		{"future-event-within-skew", attackFutureWithinSkew},
 		{"backfill", attackBackfill},
 		{"slowloris", attackSlowloris},
 		{"syslog-idle-flood", attackSyslogFlood},
@@ -941,6 +942,30 @@ func attackFutureToken(ctx context.Context, h *harness, kind storeKind) (string,
 		}
 		time.Sleep(time.Second)
 		return nil
+	})
+}
+
+// attackFutureWithinSkew: events dated four minutes ahead (inside
+// ingest.max_skew, so not quarantined) from tenant A's token and from a
+// syslog peer move no other source's or tenant's detection clock.
+func attackFutureWithinSkew(ctx context.Context, h *harness, kind storeKind) (string, error) {
+	return detectionSurvives(ctx, h, kind, "events dated 4 minutes ahead from tenant "+tenantA+"'s token and a syslog peer", func(f *fixture) error {
+		ahead := time.Now().Add(4 * time.Minute)
+		st, b, err := f.ingest(f.tokA, winFailures(3, ahead, "198.51.100.97", tenantA, "ahead"), "")
+		if err != nil {
+			return err
+		}
+		if st >= 300 || !strings.Contains(b, `"quarantined":0`) {
+			return fmt.Errorf("events within the skew: %d %s (want accepted, none quarantined)", st, b)
+		}
+		c, err := net.Dial("udp", f.in.udp)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = fmt.Fprintf(c, "<38>1 %s srv01.%s.example sshd 4242 - - Failed password for root from 198.51.100.96 port 4242 ssh2", ahead.UTC().Format(time.RFC3339), tenantA)
+		time.Sleep(2 * time.Second)
+		return err
 	})
 }
 
