@@ -273,6 +273,11 @@ func (p *Pipeline) CommitFrom(ctx context.Context, recs []store.EventRecord, sou
 	var quarantined []int
 	// at[i] is the time detection sees recs[i] at (0: its own).
 	var at []int64
+	var run struct {
+		tenant, src string
+		ts          int64
+		n           int
+	}
 	p.marksMu.Lock()
 	for i := range recs {
 		ev := &recs[i].Event
@@ -302,13 +307,25 @@ func (p *Pipeline) CommitFrom(ctx context.Context, recs []store.EventRecord, sou
 				at[i] = now.Add(-p.o.MaxSkew).UnixNano() // nothing detected yet
 			}
 		case !ev.Timestamp.IsZero():
-			p.advance(ev.Tenant, src, ev.Timestamp.UnixNano())
+			// Consecutive events of one source advance its watermarks once.
+			if ts := ev.Timestamp.UnixNano(); run.n > 0 && run.tenant == ev.Tenant && run.src == src {
+				run.ts = max(run.ts, ts)
+			} else {
+				if run.n > 0 {
+					p.advance(run.tenant, run.src, run.ts)
+				}
+				run.tenant, run.src, run.ts = ev.Tenant, src, ts
+			}
+			run.n++
 		}
 		if !ev.Timestamp.IsZero() && ev.Timestamp.UnixNano() < horizon {
 			t.Backfill++
 		} else {
 			t.Live++
 		}
+	}
+	if run.n > 0 {
+		p.advance(run.tenant, run.src, run.ts)
 	}
 	p.marksMu.Unlock()
 	p.gate.RLock()
