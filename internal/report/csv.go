@@ -58,7 +58,7 @@ func writeCSV(w io.Writer, r *assess.Report, opts Options) error {
 			}
 		}
 		for j := range rec {
-			rec[j] = defuseFormula(rec[j])
+			rec[j] = CSVCell(rec[j])
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -68,10 +68,10 @@ func writeCSV(w io.Writer, r *assess.Report, opts Options) error {
 	return cw.Error()
 }
 
-// defuseFormula prefixes cells starting with = + - @ (or tab/CR) with a
+// CSVCell (one cell of any CSV firebreak writes) prefixes cells starting with = + - @ (or tab/CR) with a
 // quote so spreadsheets show them as text instead of evaluating them
 // (estate data is attacker-influenced: names come from customer tenants).
-func defuseFormula(s string) string {
+func CSVCell(s string) string {
 	if s == "" {
 		return s
 	}

@@ -156,8 +156,8 @@ func TestHTMLEscapes(t *testing.T) {
 
 func TestCSVDefusesFormulas(t *testing.T) {
 	for in, want := range map[string]string{"=1+1": "'=1+1", "+x": "'+x", "-x": "'-x", "@x": "'@x", "plain": "plain", "": ""} {
-		if got := defuseFormula(in); got != want {
-			t.Errorf("defuseFormula(%q) = %q, want %q", in, got, want)
+		if got := CSVCell(in); got != want {
+			t.Errorf("CSVCell(%q) = %q, want %q", in, got, want)
 		}
 	}
 	out := string(render(t, "csv", Options{}))

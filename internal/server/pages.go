@@ -174,6 +174,8 @@ type overviewPage struct {
 	TenantTarget string
 	// Fix first: the first steps of the blast plan (MSP-wide users).
 	Fix      []fixStep
+	Queue    map[int]store.Remediation // the stored queue's open steps by rank
+	Handlers []string                  // who may own a step
 	FixTotal int
 	Plan     *fixPlan
 	Headings []headingBar
@@ -285,6 +287,16 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 			pg.Plan, pg.FixTotal = plan, len(plan.Steps)
 			pg.Fix = plan.Steps[:min(3, len(plan.Steps))]
 		}
+		q, err := s.st.ListRemediation(ctx, p.Scope, store.RemediationFilter{Open: true})
+		if err != nil {
+			return err
+		}
+		pg.Queue = queueByRank(q)
+		if p.Can(auth.AccessIncident) {
+			if pg.Handlers, err = s.handlers(ctx, p); err != nil {
+				return err
+			}
+		}
 	} else if !isNotFound(err) {
 		return err
 	}
@@ -367,6 +379,7 @@ type tenantPage struct {
 	Access     []accessRow
 	Blast      []store.BlastRank
 	RunAt      time.Time
+	Queue      []store.Remediation // open steps that make this tenant safer
 }
 
 // tenantFor is the tenant of the request path {id}, as the caller may
@@ -453,6 +466,9 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	if b, err := s.latestBlast(ctx, ts); err == nil {
 		pg.Blast = b.Ranking[:min(len(b.Ranking), 10)]
 	} else if !isNotFound(err) {
+		return err
+	}
+	if pg.Queue, err = s.st.ListRemediation(ctx, ts, store.RemediationFilter{Tenant: id, Open: true}); err != nil {
 		return err
 	}
 	return s.render(w, r, "tenant", pg)

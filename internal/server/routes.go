@@ -47,6 +47,8 @@ func (s *Server) buildRoutes() []route {
 		r("GET", "/cases/{id}", auth.AccessRead, "case", s.handleCase),
 		r("POST", "/cases/{id}", auth.AccessIncident, "case_post", s.handleCaseForm),
 		r("POST", "/incidents/{id}", auth.AccessIncident, "incident_post", s.handleIncidentForm),
+		r("POST", "/remediation/{key}", auth.AccessIncident, "remediation_post", s.handleRemediationForm),
+		r("GET", "/remediation.csv", auth.AccessRead, "remediation_csv", s.handleRemediationCSV),
 		r("GET", "/blast", auth.AccessRead, "blast", s.handleBlastPage),
 		r("GET", "/blast/graph", auth.AccessRead, "blast_graph", s.handleBlastGraph),
 		r("GET", "/events", auth.AccessRead, "events", s.handleEventsPage),

@@ -130,6 +130,7 @@ type Store interface {
 	OutboxStore
 	AttestStore
 	RateLimitStore
+	RemediationStore
 
 	// Dialect is "sqlite" or "postgres".
 	Dialect() string
@@ -893,4 +894,55 @@ func (inc *Incident) ECS() event.Alert {
 		a.Notes = append(a.Notes, event.AlertNote{At: n.At, Author: n.Author, Text: n.Text})
 	}
 	return a
+}
+
+// ---------------------------------------------------------------------------
+// Remediation queue (issue 15)
+
+// Remediation states.
+const (
+	RemediationOpen       = "open"
+	RemediationInProgress = "in_progress"
+	RemediationDone       = "done"
+)
+
+// RemediationStore keeps the remediation queue: the steps of the blast
+// plan ("fix first") with an owner, a due date and a state. Steps are
+// MSP-level; a tenant scope sees the steps that make its tenant safer.
+type RemediationStore interface {
+	// SyncRemediation records the plan of run runID: each step is upserted
+	// by Key (rank, action, tenants, gain, proof and controls refreshed;
+	// owner, due and state kept, a done step reopened); a step of an
+	// earlier plan missing from this one is done at at (its path was cut).
+	SyncRemediation(ctx context.Context, runID int64, steps []Remediation, at time.Time) error
+	// ListRemediation lists steps in the scope by rank (not done first).
+	ListRemediation(ctx context.Context, scope Scope, f RemediationFilter) ([]Remediation, error)
+	// UpdateRemediation sets a step's owner, due date and state
+	// (AllTenants scope only; ErrNotFound otherwise or when absent,
+	// ErrInvalid for an unknown state).
+	UpdateRemediation(ctx context.Context, scope Scope, key, owner string, due time.Time, state string) (*Remediation, error)
+}
+
+// Remediation is one step of the remediation queue.
+type Remediation struct {
+	Key      string    `json:"key"`
+	Rank     int       `json:"rank"`
+	Action   string    `json:"action"`
+	Tenants  []string  `json:"tenants"`  // tenants the step makes safer
+	Gain     int       `json:"gain"`     // exposure removed (reaches above the limit)
+	Proof    string    `json:"proof"`    // one path the step cuts
+	Controls []string  `json:"controls"` // failing controls on the objects it changes
+	Owner    string    `json:"owner,omitempty"`
+	Due      time.Time `json:"due,omitzero"`
+	State    string    `json:"state"`
+	RunID    int64     `json:"run_id"` // the run whose plan last listed it
+	DoneAt   time.Time `json:"done_at,omitzero"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+}
+
+// RemediationFilter selects steps; zero fields match everything.
+type RemediationFilter struct {
+	Tenant string // steps that make this tenant safer
+	Open   bool   // only steps not done
 }

@@ -96,6 +96,7 @@ func (w *Worker) Assess(ctx context.Context, e *estate.Estate, snapID int64, tri
 			if err := w.st.SaveBlast(ctx, b); err != nil {
 				w.log.Error("saving blast result", "err", err)
 			}
+			w.syncRemediation(ctx, run, b, rep)
 			if w.onBlast != nil {
 				w.onBlast()
 			}

@@ -59,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 		{"outbox", testOutbox},
 		{"attest", testAttest},
 		{"rate_limits", testRateLimits},
+		{"remediation", testRemediation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

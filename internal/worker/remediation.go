@@ -1,0 +1,95 @@
+package worker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"strings"
+
+	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/trust"
+)
+
+// remediationSteps (false: b holds no plan) turns the fix-first plan of blast result b into the
+// remediation queue's steps: the action, the tenants the objects it changes
+// (and the objects it helps) reach, the exposure it removes, one proof
+// path, and the controls failing on the objects it changes. A step's key
+// is a hash of its changes, so the same change keeps its owner, due date
+// and state from one assessment to the next.
+func remediationSteps(b *store.BlastResult, results []assess.Result) ([]store.Remediation, bool) {
+	if b == nil || len(b.JSON) == 0 {
+		return nil, false
+	}
+	var doc struct {
+		Plan *trust.PlanView `json:"plan"`
+	}
+	if err := json.Unmarshal(b.JSON, &doc); err != nil || doc.Plan == nil {
+		return nil, false
+	}
+	reach := make(map[string][]string, len(b.Ranking))
+	for _, r := range b.Ranking {
+		reach[r.Node] = r.Tenants
+	}
+	failing := map[string][]string{} // object id → controls failing on it
+	for _, r := range results {
+		if r.Status != assess.StatusFail {
+			continue
+		}
+		for _, ev := range r.Evidence {
+			if !slices.Contains(failing[ev.ID], r.Control) {
+				failing[ev.ID] = append(failing[ev.ID], r.Control)
+			}
+		}
+	}
+	out := make([]store.Remediation, 0, len(doc.Plan.Steps))
+	for i, st := range doc.Plan.Steps {
+		changes := make([]string, len(st.Changes))
+		var tenants, controls []string
+		add := func(list *[]string, vs ...string) {
+			for _, v := range vs {
+				if v != "" && v != estate.MSP && !slices.Contains(*list, v) {
+					*list = append(*list, v)
+				}
+			}
+		}
+		for j, c := range st.Changes {
+			changes[j] = c.String()
+			add(&tenants, reach[c.Target]...)
+			add(&controls, failing[c.Target]...)
+		}
+		for _, h := range st.Helped {
+			add(&tenants, reach[h.ID]...)
+		}
+		slices.Sort(tenants)
+		slices.Sort(controls)
+		sum := sha256.Sum256([]byte(strings.Join(slices.Sorted(slices.Values(changes)), "\n")))
+		var proof strings.Builder
+		proof.WriteString(st.ProofFrom)
+		for _, p := range st.Proof {
+			proof.WriteString(" → " + p.To)
+		}
+		out = append(out, store.Remediation{Key: hex.EncodeToString(sum[:8]), Rank: i + 1, Action: st.Why, Tenants: tenants,
+			Gain: st.Gain, Proof: proof.String(), Controls: controls})
+	}
+	return out, true
+}
+
+// syncRemediation records the plan of a new run in the remediation queue
+// (steps no longer needed are closed by the store).
+func (w *Worker) syncRemediation(ctx context.Context, run store.Run, b *store.BlastResult, rep *assess.Report) {
+	steps, ok := remediationSteps(b, rep.Results)
+	if !ok {
+		return // no plan computed: keep the queue as it is
+	}
+	at := run.At
+	if at.IsZero() {
+		at = w.now()
+	}
+	if err := w.st.SyncRemediation(ctx, run.ID, steps, at); err != nil {
+		w.log.Error("saving remediation queue", "err", err)
+	}
+}
