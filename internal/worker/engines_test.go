@@ -147,3 +147,27 @@ func TestDetectorFollowsEstate(t *testing.T) {
 		t.Error("after a reload dropping the benign network: the spray raised nothing, want an incident")
 	}
 }
+
+// PrimeDetection gives the detectors the configured estate's context before
+// they start (serve replays the last day at start, before the scheduler's
+// first load).
+func TestPrimeDetectionFromEstateFiles(t *testing.T) {
+	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant := e.Tenants[0].ID
+	eng, err := NewEngines(EngineOptions{Clock: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *estate.Estate
+	follow := eng.DetectionContext
+	eng.DetectionContext = func(e *estate.Estate) { got = e; follow(e) }
+	w := &Worker{eng: eng}
+	w.cfg.Estate.Paths = []string{filepath.Join("..", "..", "examples", "harbourview")}
+	w.PrimeDetection(context.Background())
+	if got == nil || len(got.Tenants) == 0 || got.Tenants[0].ID != tenant {
+		t.Fatal("PrimeDetection did not give the detectors the configured estate")
+	}
+}
