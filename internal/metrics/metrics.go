@@ -27,10 +27,12 @@ type Metrics struct {
 	// event time was treated (see pipeline.Treatment).
 	EventsQuarantined prometheus.Counter
 	EventsBackfilled  prometheus.Counter
-	// PartitionsOwned and ConsumerLag show a detector's share of the event
-	// stream (split roles); Leader is 1 while this process holds the
-	// singletons' lease.
+	// PartitionsOwned, PartitionOwned and ConsumerLag show a detector's
+	// share of the event stream (split roles): how many partitions, which
+	// ones (1 per owned partition; a partition given up is removed, with
+	// its lag); Leader is 1 while this process holds the singletons' lease.
 	PartitionsOwned   prometheus.Gauge
+	PartitionOwned    *prometheus.GaugeVec
 	ConsumerLag       *prometheus.GaugeVec
 	Leader            prometheus.Gauge
 	EventsLateDropped prometheus.Counter
@@ -70,6 +72,7 @@ func New() *Metrics {
 	m.DriftAlerts = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_drift_alerts_total", Help: "Controls that went from pass to fail."})
 	m.Notifications = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_notifications_total", Help: "Notification deliveries by result."}, []string{"result"})
 	m.PartitionsOwned = prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_detect_partitions_owned", Help: "Event stream partitions this detector owns (split roles)."})
+	m.PartitionOwned = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "firebreak_detect_partition_owned", Help: "1 for each event stream partition this detector owns now (split roles)."}, []string{"partition"})
 	m.ConsumerLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "firebreak_detect_consumer_lag", Help: "Events of an owned partition not yet detected (split roles)."}, []string{"partition"})
 	m.Leader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_leader", Help: "1 while this process holds the lease for the scheduler, drift, retention and connectors."})
 	// firebreak_build_info: always 1, the build in its labels (the same
@@ -78,7 +81,7 @@ func New() *Metrics {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "firebreak_build_info", Help: "The running build: version, commit and Go version in labels; always 1."}, []string{"version", "commit", "goversion"})
 	build.WithLabelValues(in.Short(), in.Commit, in.GoVersion).Set(1)
 	m.Reg.MustRegister(build)
-	m.Reg.MustRegister(m.PartitionsOwned, m.ConsumerLag, m.Leader)
+	m.Reg.MustRegister(m.PartitionsOwned, m.PartitionOwned, m.ConsumerLag, m.Leader)
 	m.Reg.MustRegister(m.Requests, m.Latency, m.EventsStored, m.EventsDetected, m.DetectDropped, m.EventsQuarantined, m.EventsBackfilled, m.EventsLateDropped, m.DetectSeconds, m.QueueDepth,
 		m.IngestAccepted, m.IngestRejected, m.SyslogMessages, m.Incidents, m.IncidentSyncs, m.AuthFailures, m.AssessRuns, m.DriftAlerts, m.Notifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/lease"
+	"github.com/firebreak-msp/firebreak/internal/metrics"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/bus"
 )
@@ -59,6 +60,7 @@ func RunPartitions(ctx context.Context, o PartitionOptions) error {
 			w.cancel()
 			<-w.done
 			delete(mine, p)
+			disowned(o.Base.Metrics, p)
 		}
 		if o.Base.Metrics != nil {
 			o.Base.Metrics.PartitionsOwned.Set(0)
@@ -69,6 +71,9 @@ func RunPartitions(ctx context.Context, o PartitionOptions) error {
 		pctx, cancel := context.WithCancel(ctx)
 		w := &owned{cancel: cancel, done: make(chan struct{})}
 		mine[p] = w
+		if o.Base.Metrics != nil {
+			o.Base.Metrics.PartitionOwned.WithLabelValues(strconv.Itoa(p)).Set(1)
+		}
 		go func() {
 			defer close(w.done)
 			if err := runPartition(pctx, o, p); err != nil && pctx.Err() == nil {
@@ -140,6 +145,7 @@ func balance(ctx context.Context, l *lease.Locker, parts int, mine map[int]*owne
 			w.cancel()
 			<-w.done
 			delete(mine, p)
+			disowned(o.Base.Metrics, p)
 			if err := l.Unlock(ctx, l.PartitionKey(p)); err != nil {
 				return err
 			}
@@ -147,6 +153,16 @@ func balance(ctx context.Context, l *lease.Locker, parts int, mine map[int]*owne
 		}
 	}
 	return nil
+}
+
+// disowned removes partition p's ownership and lag series: this detector
+// no longer reports on it.
+func disowned(m *metrics.Metrics, p int) {
+	if m == nil {
+		return
+	}
+	m.PartitionOwned.DeleteLabelValues(strconv.Itoa(p))
+	m.ConsumerLag.DeleteLabelValues(strconv.Itoa(p))
 }
 
 // runPartition detects partition p until ctx ends.

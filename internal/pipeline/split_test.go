@@ -369,6 +369,12 @@ func TestSplitFaults(t *testing.T) {
 	if v := gaugeValue(t, bm); v != float64(parts) {
 		t.Errorf("the surviving detector owns %v partitions, want all %d", v, parts)
 	}
+	for p := range parts {
+		var out dto.Metric
+		if err := bm.PartitionOwned.WithLabelValues(strconv.Itoa(p)).Write(&out); err != nil || out.GetGauge().GetValue() != 1 {
+			t.Errorf("firebreak_detect_partition_owned{partition=%q} = %v, want 1", strconv.Itoa(p), out.GetGauge().GetValue())
+		}
+	}
 }
 
 func gaugeValue(t *testing.T, m *metrics.Metrics) float64 {

@@ -5,9 +5,11 @@
 //
 // Detection is stateful (windows per user, per source IP, per tenant), so a
 // partition must be read by exactly one process at a time and in order:
-// events are routed to a partition by a key (default: the tenant), each
-// partition has its own durable consumer with one batch in flight, and
-// Assigned splits the partitions statically among N processes. Rules that
+// events are routed to a partition by a key (default: the tenant). Follow
+// reads one partition in order with no durable position (the detector that
+// owns it replays the store first); Consume reads with durable consumers,
+// one batch in flight, and Assigned splits the partitions statically among
+// N processes. Rules that
 // correlate across partitions (the cross-tenant rules, when partitioned by
 // tenant) see only their partition's events; run those in a process that
 // consumes every partition, or partition by source IP instead.
@@ -181,13 +183,23 @@ func (b *Bus) Publish(ctx context.Context, recs []store.EventRecord) error {
 }
 
 // Follow reads partition p in stream order from the events that reached
-// the stream at since onwards, with an ordered consumer (no
-// acknowledgements: a gap in delivery — a dropped connection, a node
-// restarting — makes the client recreate the consumer from the last
-// sequence it received), until ctx ends. A detector that took the partition
-// over replays the store first and follows from a little before that
-// replay, skipping what the replay saw, so it needs no durable position.
-// lag, when set, is told how many events wait after each batch.
+// the stream at since onwards, until ctx ends. A detector that took the
+// partition over replays the store first and follows from a little before
+// that replay, skipping what the replay saw, so it needs no durable
+// position. lag, when set, is told how many events wait after each batch.
+//
+// Reads come from a consumer of Follow's own (no acknowledgements, in
+// memory, one replica), recreated from the last stream sequence handed on
+// whenever it fails or a delivery is missing. Without acknowledgements a
+// message the server sent while this client's connection went down (a
+// node restarting) is never sent again, and the next one of the same pull
+// arrives after the reconnect: the client's ordered consumer, used through
+// Fetch, does not check for that and handed on batches with a hole in them
+// (TestFollowSurvivesNodeRestart; TestSplitFaults's incidents stopping
+// after a NATS node restarted). Each delivery carries the consumer's
+// delivery sequence, one more than the previous one's: a batch is handed
+// on up to the first gap in it, and the rest is read again from a new
+// consumer.
 func (b *Bus) Follow(ctx context.Context, p int, since time.Time, batch int, h Handler, lag func(uint64)) error {
 	if p < 0 || p >= b.opts.Partitions {
 		return fmt.Errorf("partition %d out of range 0..%d", p, b.opts.Partitions-1)
@@ -195,46 +207,119 @@ func (b *Bus) Follow(ctx context.Context, p int, since time.Time, batch int, h H
 	if batch <= 0 {
 		batch = 256
 	}
-	cons, err := b.js.OrderedConsumer(ctx, b.opts.Stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{b.opts.Subject + "." + strconv.Itoa(p)},
-		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
-		OptStartTime:   &since,
-	})
-	if err != nil {
-		return fmt.Errorf("following partition %d: %w", p, err)
-	}
+	f := &follower{b: b, subject: b.opts.Subject + "." + strconv.Itoa(p), since: since}
+	defer f.drop()
 	for ctx.Err() == nil {
-		mb, err := cons.Fetch(batch, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+		if f.cons == nil {
+			if err := f.open(ctx); err != nil {
+				sleep(ctx, followRetry)
+				continue
 			}
-			time.Sleep(100 * time.Millisecond)
+		}
+		mb, err := f.cons.Fetch(batch, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			f.drop()
+			sleep(ctx, followRetry)
 			continue
 		}
 		var recs []store.EventRecord
-		var pending uint64
+		var last, pending uint64
+		gap := false
 		for m := range mb.Messages() {
+			if gap {
+				continue // after a lost delivery: read again from a new consumer
+			}
+			md, err := m.Metadata()
+			if err != nil || md.Sequence.Consumer != f.delivered+1 {
+				gap = true
+				continue
+			}
+			f.delivered = md.Sequence.Consumer
+			last, pending = md.Sequence.Stream, md.NumPending
 			var r store.EventRecord
 			if json.Unmarshal(m.Data(), &r) != nil {
-				continue // undecodable: skipped (ordered consumers do not redeliver)
+				continue // undecodable: skipped (nothing redelivers it)
 			}
 			recs = append(recs, r)
-			if md, err := m.Metadata(); err == nil {
-				pending = md.NumPending
-			}
 		}
-		if len(recs) == 0 {
+		if err := mb.Error(); gap || (err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages)) {
+			f.drop()
+		}
+		if last == 0 {
 			continue
 		}
-		if err := h(ctx, p, recs); err != nil {
-			return err
+		if len(recs) > 0 {
+			if err := h(ctx, p, recs); err != nil {
+				return err
+			}
 		}
+		f.last = last
 		if lag != nil {
 			lag(pending)
 		}
 	}
 	return nil
+}
+
+// followRetry is how long Follow waits before it reads again after a
+// failure (a node restarting, a leader election).
+const followRetry = 200 * time.Millisecond
+
+// follower is Follow's position in one partition and its current consumer.
+type follower struct {
+	b         *Bus
+	subject   string
+	since     time.Time
+	last      uint64 // stream sequence of the last event handed on (0: none yet)
+	cons      jetstream.Consumer
+	delivered uint64 // the current consumer's delivery sequence so far
+}
+
+// open creates the follower's consumer, from the sequence after the last
+// one handed on (or from since).
+func (f *follower) open(ctx context.Context) error {
+	cfg := jetstream.ConsumerConfig{
+		FilterSubject:     f.subject,
+		AckPolicy:         jetstream.AckNonePolicy,
+		MemoryStorage:     true,
+		Replicas:          1,
+		InactiveThreshold: time.Minute, // a follower that died leaves no consumer behind for long
+	}
+	if f.last > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, f.last+1
+	} else {
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &f.since
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cons, err := f.b.js.CreateConsumer(cctx, f.b.opts.Stream, cfg)
+	if err != nil {
+		return err
+	}
+	f.cons, f.delivered = cons, 0
+	return nil
+}
+
+// drop deletes the follower's consumer (in the background: a server that
+// is going away may not answer; the inactivity threshold removes it then).
+func (f *follower) drop() {
+	if f.cons == nil {
+		return
+	}
+	name := f.cons.CachedInfo().Name
+	f.cons = nil
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = f.b.js.DeleteConsumer(ctx, f.b.opts.Stream, name)
+	}()
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
 }
 
 // Handler processes one batch of one partition, in stream order. Returning
