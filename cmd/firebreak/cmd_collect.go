@@ -998,8 +998,10 @@ access groups, and stores each rotated refresh token.`,
 
 type consentOptions struct {
 	collectGraphOptions
-	AppID string
-	Check bool
+	AppID            string
+	Check            bool
+	PartnerCenter    bool
+	PartnerCenterURL string
 }
 
 func newCollectGraphConsentCommand(g *globalOptions) *cobra.Command {
@@ -1015,7 +1017,15 @@ through a GDAP role that allows it (Cloud Application Administrator or
 Application Administrator) creates the app's service principal when missing
 and grants each permission as an app role assignment on Microsoft Graph, then
 reads the assignments back. --check changes nothing and reports what is
-missing. Permissions: ` + strings.Join(graph.CustomerPermissions, ", "),
+missing.
+
+--partner-center consents instead through Partner Center (POST
+/v1/customers/{tenant}/applicationconsents with a user_impersonation token
+from the same sign-in; the admin needs Cloud Application Administrator,
+Privileged Role Administrator or Global Administrator through GDAP and
+membership of AdminAgents), treats "already exists" (409) as present, and
+then checks the service principal and every permission as --check does.
+Permissions: ` + strings.Join(graph.CustomerPermissions, ", "),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCollectGraphConsent(cmd.Context(), o, g)
@@ -1025,6 +1035,8 @@ missing. Permissions: ` + strings.Join(graph.CustomerPermissions, ", "),
 	f := cmd.Flags()
 	f.StringVar(&o.AppID, "app", "", "the collector app's client id (default FIREBREAK_GRAPH_APP_ID)")
 	f.BoolVar(&o.Check, "check", false, "only report what is missing; change nothing")
+	f.BoolVar(&o.PartnerCenter, "partner-center", false, "consent through Partner Center's applicationconsents API, then verify")
+	f.StringVar(&o.PartnerCenterURL, "partner-center-url", "", "Partner Center API base (default "+graph.DefaultPartnerCenterURL+")")
 	f.StringVar(&o.Delegated, "delegated-token", "", "the partner admin's encrypted refresh token (from `collect graph signin`)")
 	f.StringSliceVar(&o.Only, "only", nil, "only these Entra tenant ids")
 	f.StringVar(&o.Authority, "authority", "", "token endpoint base")
@@ -1063,6 +1075,9 @@ func runCollectGraphConsent(ctx context.Context, o consentOptions, g *globalOpti
 		}
 	}
 	results := collect.Bounded(tenants, o.Concurrency, func(t string) graph.ConsentResult {
+		if o.PartnerCenter && !o.Check {
+			return graph.PartnerConsent(ctx, c, o.PartnerCenterURL, t, o.AppID, graph.CustomerPermissions)
+		}
 		return graph.Consent(ctx, c, t, o.AppID, graph.CustomerPermissions, o.Check)
 	}, nil)
 	if o.Format == "json" {

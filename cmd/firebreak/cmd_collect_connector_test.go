@@ -107,3 +107,37 @@ func TestCollectGraphConsentCheck(t *testing.T) {
 		t.Fatalf("check after: %v\n%s", err, out)
 	}
 }
+
+// TestCollectGraphConsentPartnerCenter consents through Partner Center:
+// one customer is consented and verified, one without the GDAP role is
+// reported on its own line with the roles it needs, and the run fails.
+func TestCollectGraphConsentPartnerCenter(t *testing.T) {
+	f := graphtest.NewServer(t, []graphtest.Tenant{
+		{ID: graphtest.TenantGUID(0), Name: "Cedar Law", Slug: "cedar-law", Users: 1},
+		{ID: graphtest.TenantGUID(1), Name: "Locked", Slug: "locked", Users: 1, NoAppAdmin: true},
+	})
+	f.RefreshTokens["rt-0"] = true
+	key := strings.Repeat("k", 40)
+	tokFile := filepath.Join(t.TempDir(), "rt")
+	env := map[string]string{"FIREBREAK_GRAPH_CLIENT_ID": "admin-app", "FIREBREAK_GRAPH_TENANT_ID": f.Partner, "FIREBREAK_GRAPH_TOKEN_KEY": key}
+	st, err := graph.NewRefreshStore(tokFile, connector.Secret(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save("rt-0"); err != nil {
+		t.Fatal(err)
+	}
+	o := consentOptions{collectGraphOptions: collectGraphOptions{collectOptions: collectOptions{Format: "table", Concurrency: 2, Timeout: 10e9, getenv: func(k string) string { return env[k] }},
+		Authority: f.Srv.URL, GraphURL: f.Srv.URL, Delegated: tokFile}, AppID: "app-1", PartnerCenter: true, PartnerCenterURL: f.Srv.URL}
+	g, out, _ := testGlobals()
+	err = runCollectGraphConsent(context.Background(), o, g)
+	if err == nil || !strings.Contains(err.Error(), "1 of 2") {
+		t.Fatalf("want one tenant incomplete, got %v\n%s", err, out)
+	}
+	if !strings.Contains(out.String(), "HTTP 403") || f.PCConsents.Load() != 2 {
+		t.Errorf("403 not reported per tenant:\n%s", out)
+	}
+	if got := f.Consented(graphtest.TenantGUID(0)); len(got) != len(graph.CustomerPermissions) {
+		t.Errorf("consented %v", got)
+	}
+}

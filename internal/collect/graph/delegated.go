@@ -129,7 +129,15 @@ func (d *Delegated) rotate(old, rt Secret) error {
 }
 
 func (d *Delegated) get(ctx context.Context, tenant string, stale Secret) (Secret, error) {
-	e := d.entry(tenant)
+	return d.scoped(ctx, tenant, d.c.graph+"/.default", stale)
+}
+
+// scoped exchanges the refresh token for an access token to another
+// resource (scope, e.g. Partner Center's user_impersonation): Entra ID
+// refresh tokens are multi-resource, so one sign-in serves Graph and
+// Partner Center alike.
+func (d *Delegated) scoped(ctx context.Context, tenant, scope string, stale Secret) (Secret, error) {
+	e := d.entry(tenant + " " + scope)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := d.c.cfg.Now()
@@ -142,7 +150,7 @@ func (d *Delegated) get(ctx context.Context, tenant string, stale Secret) (Secre
 	}
 	endpoint := strings.TrimRight(d.c.cfg.Authority, "/") + "/" + url.PathEscape(tenant) + "/oauth2/v2.0/token"
 	form := url.Values{"client_id": {d.ClientID}, "grant_type": {"refresh_token"}, "refresh_token": {string(rt)},
-		"scope": {d.c.graph + "/.default offline_access"}}
+		"scope": {scope + " offline_access"}}
 	if d.ClientSecret != "" {
 		form.Set("client_secret", string(d.ClientSecret))
 	}

@@ -29,9 +29,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strconv"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,6 +82,9 @@ type Server struct {
 	// and its granted Graph app role ids.
 	consentSP    map[string]string
 	consentRoles map[string]map[string]bool
+	pcTokens     map[string]bool
+	// PCConsents counts Partner Center applicationconsents requests.
+	PCConsents atomic.Int64
 
 	Srv      *httptest.Server
 	Calls    atomic.Int64 // requests served
@@ -136,7 +139,7 @@ type Tenant struct {
 func NewServer(t testing.TB, tenants []Tenant) *Server {
 	f := &Server{Partner: "00000000-0000-4000-8000-00000000ffff", Secret: "s3cr3t-Value~xyz", Tenants: tenants, PageSize: 100,
 		tokens: map[string]string{}, expired: map[string]bool{}, RetryAfter: "0", RefreshTokens: map[string]bool{}, Revoked: map[string]bool{}, caCalls: map[string]int{},
-		consentSP: map[string]string{}, consentRoles: map[string]map[string]bool{}, cache: map[string][]byte{}}
+		consentSP: map[string]string{}, consentRoles: map[string]map[string]bool{}, pcTokens: map[string]bool{}, cache: map[string][]byte{}}
 	for _, tn := range tenants {
 		if tn.ExpireOnce {
 			f.expired[tn.ID] = true
@@ -197,6 +200,10 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, 200, map[string]any{"device_code": "GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS", "user_code": "FJL7KWBYQ",
 			"verification_uri": "https://microsoft.com/devicelogin", "expires_in": 900, "interval": 1,
 			"message": "To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code FJL7KWBYQ to authenticate."})
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/v1/customers/") {
+		f.partnerCenter(w, r)
 		return
 	}
 	if r.Header.Get("ConsistencyLevel") != "" {
@@ -345,6 +352,16 @@ func (f *Server) refreshGrant(w http.ResponseWriter, r *http.Request, tenant str
 		return
 	case !ok:
 		WriteJSON(w, 400, map[string]any{"error": "invalid_grant", "error_description": "AADSTS9002313: Invalid request. Request is malformed or invalid."})
+		return
+	case r.Form.Get("scope") == partnerCenterScope && tenant == f.Partner:
+		f.mu.Lock()
+		f.n++
+		tok := fmt.Sprintf("pctok-%d", f.n)
+		f.pcTokens[tok] = true
+		next := fmt.Sprintf("rt-%d", f.n)
+		f.RefreshTokens[next] = true
+		f.mu.Unlock()
+		WriteJSON(w, 200, map[string]any{"token_type": "Bearer", "scope": "https://api.partnercenter.microsoft.com/user_impersonation", "expires_in": 3599, "access_token": tok, "refresh_token": next})
 		return
 	case r.Form.Get("scope") != f.Srv.URL+"/.default offline_access":
 		WriteJSON(w, 400, map[string]any{"error": "invalid_scope", "error_description": "AADSTS70011: The provided value for the input parameter 'scope' is not valid."})
@@ -797,4 +814,70 @@ func VerifyAssertion(jwt string, pub *rsa.PublicKey, aud string) error {
 		return rsa.VerifyPSS(pub, crypto.SHA256, d[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
 	}
 	return fmt.Errorf("alg %q", hdr["alg"])
+}
+
+const partnerCenterScope = "https://api.partnercenter.microsoft.com/user_impersonation offline_access"
+
+// partnerCenter serves Partner Center's consent API for control panel
+// vendors and GDAP partners (learn.microsoft.com/partner-center/developer/
+// control-panel-vendor-apis): POST /v1/customers/{customer_id}/applicationconsents
+// with {applicationId, applicationGrants:[{enterpriseApplicationId, scope}]}
+// (scope comma-separated) answers 201 Created with the ApplicationConsent;
+// an existing consent answers 409 Conflict; a partner admin without a
+// GDAP role allowing it (NoAppAdmin) gets 403 Forbidden. A consent
+// creates the app's service principal and grants the Graph app roles
+// named, so the Graph consent checker sees it.
+func (f *Server) partnerCenter(w http.ResponseWriter, r *http.Request) {
+	auth := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	f.mu.Lock()
+	okTok := f.pcTokens[auth]
+	f.mu.Unlock()
+	if !okTok {
+		WriteJSON(w, 401, map[string]any{"code": 401, "description": "Unauthorized", "source": "PartnerFD"})
+		return
+	}
+	rest := strings.TrimPrefix(r.URL.Path, "/v1/customers/")
+	id, tail, _ := strings.Cut(rest, "/")
+	tn := f.tenant(id)
+	if tail != "applicationconsents" || r.Method != http.MethodPost || tn == nil {
+		WriteJSON(w, 404, map[string]any{"code": 600039, "description": "Customer not found", "source": "PartnerFD"})
+		return
+	}
+	f.PCConsents.Add(1)
+	var in struct {
+		ApplicationID     string `json:"applicationId"`
+		ApplicationGrants []struct {
+			EnterpriseApplicationID string `json:"enterpriseApplicationId"`
+			Scope                   string `json:"scope"`
+		} `json:"applicationGrants"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.ApplicationID == "" || len(in.ApplicationGrants) == 0 {
+		WriteJSON(w, 400, map[string]any{"code": 400, "description": "Invalid consent payload", "source": "PartnerFD"})
+		return
+	}
+	if tn.NoAppAdmin {
+		WriteJSON(w, 403, map[string]any{"code": 403, "description": "Forbidden: the caller has no delegated admin role that allows consent in this customer", "source": "PartnerFD"})
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.consentSP[tn.ID] != "" {
+		WriteJSON(w, 409, map[string]any{"code": 409, "description": "Permission entry already exists.", "source": "PartnerFD"})
+		return
+	}
+	f.consentSP[tn.ID] = "sp-app-" + tn.Slug
+	if f.consentRoles[tn.ID] == nil {
+		f.consentRoles[tn.ID] = map[string]bool{}
+	}
+	for _, g := range in.ApplicationGrants {
+		if g.EnterpriseApplicationID != "00000003-0000-0000-c000-000000000000" {
+			continue
+		}
+		for _, v := range strings.Split(g.Scope, ",") {
+			if id, ok := GraphAppRoles[strings.TrimSpace(v)]; ok {
+				f.consentRoles[tn.ID][id] = true
+			}
+		}
+	}
+	WriteJSON(w, 201, in)
 }
