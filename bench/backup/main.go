@@ -48,6 +48,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/roles"
 	"github.com/firebreak-msp/firebreak/internal/server"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/migrations"
@@ -134,11 +135,15 @@ func run(o opts) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Options{Config: cfg, Store: st, Engines: eng})
+	node, err := roles.New(roles.Options{Config: cfg, Store: st, Engines: eng})
 	if err != nil {
 		return err
 	}
-	if err := srv.AssessEstate(ctx, e, "bench", "bench"); err != nil {
+	srv, err := server.New(server.Options{Config: cfg, Store: st, Node: node})
+	if err != nil {
+		return err
+	}
+	if err := node.AssessEstate(ctx, e, "bench", "bench"); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -148,7 +153,9 @@ func run(o opts) error {
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	served := make(chan error, 1)
-	go func() { served <- srv.Run(sctx, ln, nil) }()
+	go func() {
+		served <- node.Run(sctx, nil, func(ctx context.Context) error { return srv.Run(ctx, ln, nil) })
+	}()
 	url := "http://" + ln.Addr().String()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 60 * time.Second}
 	for range 100 {

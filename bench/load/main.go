@@ -35,6 +35,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/roles"
 	"github.com/firebreak-msp/firebreak/internal/server"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/postgres"
@@ -113,13 +114,17 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Options{Config: cfg, Store: st, Engines: eng})
+	node, err := roles.New(roles.Options{Config: cfg, Store: st, Engines: eng})
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Options{Config: cfg, Store: st, Node: node})
 	if err != nil {
 		return err
 	}
 	e := estate.Generate(estate.GenOptions{Tenants: tenants, Identities: tenants * 20, Grants: tenants * 10, Assets: tenants * 10, Seed: 1})
 	t0 := time.Now()
-	if err := srv.AssessEstate(ctx, e, "load", "load"); err != nil {
+	if err := node.AssessEstate(ctx, e, "load", "load"); err != nil {
 		return err
 	}
 	fmt.Printf("estate: %d tenants assessed in %s\n", len(e.Tenants), time.Since(t0).Round(time.Millisecond))
@@ -161,7 +166,7 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 		return err
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln, nil) }()
+	go func() { done <- node.Run(ctx, nil, func(ctx context.Context) error { return srv.Run(ctx, ln, nil) }) }()
 	base2 := "http://" + ln.Addr().String()
 	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}
 	hc := &http.Client{Transport: tr, Timeout: 60 * time.Second}

@@ -25,6 +25,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/intake"
+	"github.com/firebreak-msp/firebreak/internal/roles"
 	"github.com/firebreak-msp/firebreak/internal/server"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
@@ -83,7 +84,7 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 		return fmt.Errorf("listening on %s: %w", o.listen, err)
 	}
 	fmt.Fprintf(g.stdout, "\nDashboard: http://%s  (Ctrl-C to stop)\n", ln.Addr())
-	err = d.srv.Run(ctx, ln, nil)
+	err = d.node.Run(ctx, nil, func(ctx context.Context) error { return d.srv.Run(ctx, ln, nil) })
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
@@ -95,6 +96,7 @@ type demoEnv struct {
 	dir, estate, kev string
 	clock            func() time.Time
 	st               store.Store
+	node             *roles.Node
 	srv              *server.Server
 	closers          []func()
 }
@@ -171,11 +173,15 @@ func setupDemo(ctx context.Context, o demoOptions, g *globalOptions) (*demoEnv, 
 	if err != nil {
 		return d, err
 	}
-	srv, err := server.New(server.Options{Config: cfg, Store: st, Logger: log, Engines: eng, Version: version.Get().Short()})
+	node, err := roles.New(roles.Options{Config: cfg, Store: st, Logger: log, Engines: eng, Version: version.Get().Short()})
 	if err != nil {
 		return d, err
 	}
-	d.srv, d.clock = srv, clock
+	srv, err := server.New(server.Options{Config: cfg, Store: st, Logger: log, Node: node, Version: version.Get().Short()})
+	if err != nil {
+		return d, err
+	}
+	d.node, d.srv, d.clock = node, srv, clock
 	out := g.stdout
 	fmt.Fprintf(out, "firebreak demo — data in %s\n\n", dir)
 	// A few weeks of history first (derived from the demo clock), so the
@@ -191,7 +197,7 @@ func setupDemo(ctx context.Context, o demoOptions, g *globalOptions) (*demoEnv, 
 	if err := seedDemoRuns(ctx, st, rep); err != nil {
 		return d, err
 	}
-	if err := srv.AssessNow(ctx, "demo"); err != nil {
+	if err := node.AssessNow(ctx, "demo"); err != nil {
 		return d, fmt.Errorf("assessing %s: %w", o.estate, err)
 	}
 	logDir := cmp.Or(o.logs, filepath.Join(o.estate, "logs"))
@@ -207,7 +213,7 @@ func setupDemo(ctx context.Context, o demoOptions, g *globalOptions) (*demoEnv, 
 	}
 	var ist intake.IngestStats
 	if len(files) > 0 {
-		if ist, err = srv.IngestFiles(ctx, files, mapping); err != nil {
+		if ist, err = node.IngestFiles(ctx, files, mapping); err != nil {
 			return d, err
 		}
 	}

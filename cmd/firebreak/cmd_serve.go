@@ -19,6 +19,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/config"
+	"github.com/firebreak-msp/firebreak/internal/roles"
 	"github.com/firebreak-msp/firebreak/internal/server"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/postgres"
@@ -174,7 +175,11 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	srv, err := server.New(server.Options{Config: cfg, Store: st, Logger: log, TLS: tlsCfg != nil, Engines: eng, Version: version.Get().Short()})
+	node, err := roles.New(roles.Options{Config: cfg, Store: st, Logger: log, Engines: eng, Version: version.Get().Short()})
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Options{Config: cfg, Store: st, Logger: log, TLS: tlsCfg != nil, Node: node, Version: version.Get().Short()})
 	if err != nil {
 		return err
 	}
@@ -191,7 +196,7 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 	} else {
 		g.notice("firebreak: serving on %s://%s (store %s, roles %s)\n", scheme, ln.Addr(), st.Dialect(), cfg.RolesString())
 	}
-	return srv.Run(ctx, ln, tlsCfg)
+	return node.Run(ctx, tlsCfg, func(ctx context.Context) error { return srv.Run(ctx, ln, tlsCfg) })
 }
 
 func serveLogger(g *globalOptions, level, format string) *slog.Logger {

@@ -36,7 +36,7 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	if os.Getenv("FIREBREAK_BENCH_NO_RAW") != "" {
 		cfg.Ingest.KeepRaw = new(bool)
 	}
-	srv, err := New(Options{Config: cfg, Store: st})
+	srv, err := newServer(Options{Config: cfg, Store: st}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -94,12 +94,12 @@ func BenchmarkPages(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := New(Options{Config: cfg, Store: st, Engines: eng})
+	srv, err := newServer(Options{Config: cfg, Store: st}, eng)
 	if err != nil {
 		b.Fatal(err)
 	}
 	e := estate.Generate(estate.GenOptions{Tenants: 200, Identities: 4000, Grants: 2000, Assets: 2000, Seed: 1})
-	if err := srv.AssessEstate(ctx, e, "bench", "bench"); err != nil {
+	if err := srv.node.AssessEstate(ctx, e, "bench", "bench"); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := auth.BootstrapOwner(ctx, st, "admin", true); err != nil {

@@ -53,11 +53,11 @@ func TestBrowserDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{Config: cfg, Store: st, Engines: eng})
+	srv, err := newServer(Options{Config: cfg, Store: st}, eng)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.AssessNow(ctx, "test"); err != nil {
+	if err := srv.node.AssessNow(ctx, "test"); err != nil {
 		t.Fatal(err)
 	}
 	logs := filepath.Join(estateDir, "logs")
@@ -75,7 +75,7 @@ func TestBrowserDemo(t *testing.T) {
 			paths = append(paths, f)
 		}
 	}
-	if _, err := srv.IngestFiles(ctx, paths, mapping); err != nil {
+	if _, err := srv.node.IngestFiles(ctx, paths, mapping); err != nil {
 		t.Fatal(err)
 	}
 	creds, err := auth.BootstrapOwner(ctx, st, "admin", true)
@@ -87,7 +87,7 @@ func TestBrowserDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln, nil) }()
+	go func() { done <- runServer(ctx, srv, ln) }()
 	// localhost, not 127.0.0.1: WebAuthn needs a domain as relying party id.
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	base := "http://localhost:" + port

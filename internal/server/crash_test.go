@@ -35,7 +35,7 @@ func TestCrashHelper(t *testing.T) {
 	}
 	cfg := config.Default()
 	cfg.DataDir = dir
-	srv, err := New(Options{Config: cfg, Store: st})
+	srv, err := newServer(Options{Config: cfg, Store: st}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestCrashHelper(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "addr"), []byte(ln.Addr().String()+"\n"+tc.Token), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_ = srv.Run(ctx, ln, nil) // until killed
+	_ = runServer(ctx, srv, ln) // until killed
 }
 
 // TestKill9Durability posts batches to a server process, kills it with

@@ -4,7 +4,10 @@
 //
 // It holds no authentication primitives (internal/auth), no listeners or
 // parsers (internal/intake), no detection loop (internal/pipeline) and no
-// schedules (internal/worker); compose.go builds those parts in one process.
+// schedules (internal/worker), and it composes none of them: internal/roles
+// builds the parts for a process's roles and runs their background work,
+// cmd/firebreak hands them to New, and Run serves HTTP only
+// (internal/archtest checks that the server constructs no part).
 // It holds no tenant filtering of its own: every read goes through a
 // store.Scope derived from the caller (auth.Principal).
 //

@@ -108,7 +108,7 @@ func TestOIDCSignIn(t *testing.T) {
 	ts.StartTLS()
 	defer ts.Close()
 	cfg.Auth.OIDC = &config.OIDCConfig{Issuer: idp.srv.URL, ClientID: "firebreak", ClientSecret: "client-secret", RedirectURL: ts.URL + "/login/oidc/callback", TrustIdPMFA: true}
-	srv, err := New(Options{Config: cfg, Store: st, Now: clk.now, TLS: true})
+	srv, err := newServer(Options{Config: cfg, Store: st, Now: clk.now, TLS: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

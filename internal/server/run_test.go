@@ -52,7 +52,7 @@ func TestServeReloadsAndTails(t *testing.T) {
 	eng := &worker.Engines{Assess: func(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
 		return &assess.Report{Version: "1", At: time.Now(), Provider: "msp", Scores: []assess.Score{{Subject: "alpha-co", Name: e.Tenants[0].Name, Score: 50}}}, nil
 	}}
-	srv, err := New(Options{Config: cfg, Store: st, Engines: eng})
+	srv, err := newServer(Options{Config: cfg, Store: st}, eng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestServeReloadsAndTails(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln, nil) }()
+	go func() { done <- runServer(ctx, srv, ln) }()
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(15 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {

@@ -23,8 +23,8 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/integrations"
 	"github.com/firebreak-msp/firebreak/internal/metrics"
 	"github.com/firebreak-msp/firebreak/internal/pipeline"
+	"github.com/firebreak-msp/firebreak/internal/roles"
 	"github.com/firebreak-msp/firebreak/internal/store"
-	"github.com/firebreak-msp/firebreak/internal/store/bus"
 	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
@@ -38,13 +38,15 @@ type Options struct {
 	// TLS reports whether the server is reached over HTTPS (sets HSTS and
 	// __Host- cookies). Run sets it from the config.
 	TLS bool
-	// Engines runs assessments, blast radius and detection. Nil disables
-	// them (the API then serves what the store holds).
-	Engines *worker.Engines
+	// Node is the process's parts (pipeline, worker, intake, connectors,
+	// signer) composed by internal/roles for its roles; the server fronts
+	// them over HTTP and composes nothing itself.
+	Node *roles.Node
 }
 
-// Server is the firebreak service. Create it with New, mount Handler, and
-// call Run to start background work (detection, schedules, syslog).
+// Server is firebreak's HTTP front. Create it with New, mount Handler, or
+// call Run (usually as the front of roles.Node.Run, which runs the
+// background work: detection, schedules, syslog).
 type Server struct {
 	cfg     config.Config
 	st      store.Store
@@ -53,15 +55,13 @@ type Server struct {
 	version string
 	tls     bool
 
-	// The parts HTTP fronts (see compose.go).
-	bus         *bus.Bus // nil: one process, no stream
-	popts       pipeline.Options
-	newDetector func() (pipeline.Detector, error)
-	pipe        *pipeline.Pipeline
-	rules       map[string]*detect.Rule // the loaded detection rules by id and name (case pages)
-	work        *worker.Worker
-	intake      *intake.Intake
-	tools       *integrations.Runner // connectors: RMM, IT Glue, PSA, SIEM
+	// The parts HTTP fronts, composed by internal/roles (see attach).
+	node   *roles.Node
+	pipe   *pipeline.Pipeline
+	rules  map[string]*detect.Rule // the loaded detection rules by id and name (case pages)
+	work   *worker.Worker
+	intake *intake.Intake
+	tools  *integrations.Runner // connectors: RMM, IT Glue, PSA, SIEM
 
 	routes  []route
 	mux     *http.ServeMux
@@ -106,6 +106,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Store == nil {
 		return nil, errors.New("server: no store")
 	}
+	if opts.Node == nil {
+		return nil, errors.New("server: no parts (roles.New)")
+	}
 	if err := opts.Config.Validate(); err != nil {
 		return nil, err
 	}
@@ -128,7 +131,7 @@ func New(opts Options) (*Server, error) {
 	if s.version == "" {
 		s.version = "dev"
 	}
-	s.metrics = metrics.New()
+	s.metrics = opts.Node.Metrics
 	sess, err := auth.NewSessions(auth.SessionsOptions{Shared: s.cfg.Split(), Config: &s.cfg.Auth, TLS: s.tls, Store: s.st, Logger: s.log, Now: s.now, Metrics: s.metrics})
 	if err != nil {
 		return nil, err
@@ -152,9 +155,7 @@ func New(opts Options) (*Server, error) {
 	if s.cfg.Auth.OIDC != nil {
 		s.oidc = &auth.OIDCClient{Cfg: *s.cfg.Auth.OIDC, HTTP: &http.Client{Timeout: 10 * time.Second}}
 	}
-	if err := s.compose(opts.Engines); err != nil {
-		return nil, err
-	}
+	s.attach(opts.Node)
 	s.routes = s.buildRoutes()
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes {
@@ -165,6 +166,18 @@ func New(opts Options) (*Server, error) {
 		s.fail(w, r, errNotFound)
 	})
 	return s, nil
+}
+
+// attach makes n the parts the server fronts.
+func (s *Server) attach(n *roles.Node) {
+	s.node = n
+	s.pipe, s.work, s.intake, s.tools = n.Pipe, n.Work, n.Intake, n.Tools
+	s.signer, s.trusted = n.Signer, n.Trusted
+	s.rules = nil
+	if eng := n.Work.Engines(); eng != nil {
+		s.rules = ruleIndex(eng.Rules)
+	}
+	n.Work.OnChange(s.warmMatrix, s.blastChanged)
 }
 
 // Handler returns the whole HTTP handler with security middleware.

@@ -75,7 +75,7 @@ func newFixture(t *testing.T) *fixture {
 	cfg.Ingest.MaxBodyBytes = 64 << 10
 	cfg.Auth.LoginRatePerMin = 1000
 	cfg.Notify.AllowNetworks = []string{"127.0.0.0/8", "::1/128"} // the tests' webhooks listen on loopback
-	srv, err := New(Options{Config: cfg, Store: st, Now: clk.now, TLS: true})
+	srv, err := newServer(Options{Config: cfg, Store: st, Now: clk.now, TLS: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

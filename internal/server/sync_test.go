@@ -323,7 +323,7 @@ func TestDemoIncidentsMatchTruth(t *testing.T) {
 		}
 		files = append(files, filepath.Join(logDir, n))
 	}
-	if _, err := f.srv.IngestFiles(ctx, files, mapping); err != nil {
+	if _, err := f.srv.node.IngestFiles(ctx, files, mapping); err != nil {
 		t.Fatal(err)
 	}
 	incs, err := f.st.ListIncidents(ctx, store.AllTenants(), store.IncidentFilter{Limit: 1000})

@@ -25,7 +25,7 @@ func TestSyslogListener(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Ingest.Syslog.UDP, cfg.Ingest.Syslog.TCP, cfg.Ingest.Syslog.Tenant = "127.0.0.1:0", "127.0.0.1:0", "alpha-co"
-	srv, err := New(Options{Config: cfg, Store: st})
+	srv, err := newServer(Options{Config: cfg, Store: st}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,8 +34,8 @@ func TestSyslogListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln, nil) }()
-	for i := 0; srv.ListenAddr("syslog-tcp") == "" || srv.ListenAddr("syslog-udp") == ""; i++ {
+	go func() { done <- runServer(ctx, srv, ln) }()
+	for i := 0; srv.node.ListenAddr("syslog-tcp") == "" || srv.node.ListenAddr("syslog-udp") == ""; i++ {
 		if i > 200 {
 			t.Fatal("syslog listeners did not start")
 		}
@@ -47,14 +47,14 @@ func TestSyslogListener(t *testing.T) {
 	msg5424 := func(user string) string {
 		return fmt.Sprintf("<38>1 2026-11-26T06:30:11Z srv01 sshd 4200 - - Failed password for %s from 198.51.100.7 port 50022 ssh2", user)
 	}
-	u, err := net.Dial("udp", srv.ListenAddr("syslog-udp"))
+	u, err := net.Dial("udp", srv.node.ListenAddr("syslog-udp"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	fmt.Fprint(u, msg3164("udp3164"))
 	fmt.Fprint(u, msg5424("udp5424"))
 	u.Close()
-	c, err := net.Dial("tcp", srv.ListenAddr("syslog-tcp"))
+	c, err := net.Dial("tcp", srv.node.ListenAddr("syslog-tcp"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestSlowClientCutOff(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.ReadHeaderTimeout = 300 * time.Millisecond
 	cfg.HTTP.ReadTimeout = 600 * time.Millisecond
-	srv, err := New(Options{Config: cfg, Store: st})
+	srv, err := newServer(Options{Config: cfg, Store: st}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestSlowClientCutOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln, nil) }()
+	go func() { done <- runServer(ctx, srv, ln) }()
 	for _, partial := range []string{
 		"GET /healthz HTTP/1.1\r\nHost: x\r\n", // headers never finished
 		"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer fbk_x\r\nContent-Length: 100000\r\n\r\nsome", // body never finished

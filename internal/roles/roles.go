@@ -1,0 +1,257 @@
+// Package roles composes the parts one firebreak process runs for its
+// configured roles (api, ingest, detect, worker): the notifier, the
+// detection pipeline (in process or on the JetStream bus), the worker
+// (schedules, estate, assessments, attestations), the connectors and the
+// ingest listeners, and runs their background work around an HTTP front.
+//
+// cmd/firebreak (serve, demo) builds a Node with New and hands it to
+// internal/server, which only fronts it over HTTP. Tests and bench tools
+// compose the same way. Imported by cmd/firebreak, internal/server (for
+// the Node type it fronts) and bench tools.
+package roles
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/firebreak-msp/firebreak/internal/attest"
+	"github.com/firebreak-msp/firebreak/internal/config"
+	"github.com/firebreak-msp/firebreak/internal/connector"
+	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/ingest"
+	"github.com/firebreak-msp/firebreak/internal/intake"
+	"github.com/firebreak-msp/firebreak/internal/integrations"
+	"github.com/firebreak-msp/firebreak/internal/lease"
+	"github.com/firebreak-msp/firebreak/internal/metrics"
+	"github.com/firebreak-msp/firebreak/internal/pipeline"
+	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/store/bus"
+	"github.com/firebreak-msp/firebreak/internal/worker"
+)
+
+// Options configure New.
+type Options struct {
+	Config  config.Config
+	Store   store.Store
+	Logger  *slog.Logger     // nil: discard
+	Now     func() time.Time // nil: time.Now
+	Version string
+	// Metrics is the process's registry; nil makes a new one.
+	Metrics *metrics.Metrics
+	// Engines runs assessments, blast radius and detection. Nil runs no
+	// engines (the API then serves what the store holds).
+	Engines *worker.Engines
+	// Bus, when set, is used instead of dialling Config.Bus.URL (tests).
+	Bus *bus.Bus
+}
+
+// Node is the set of parts one process runs. The HTTP front reads its
+// exported fields; Run runs their background work.
+type Node struct {
+	cfg config.Config
+	log *slog.Logger
+
+	Metrics     *metrics.Metrics
+	Bus         *bus.Bus // nil: one process, no stream
+	PipeOptions pipeline.Options
+	NewDetector func() (pipeline.Detector, error) // nil without engines
+	Pipe        *pipeline.Pipeline
+	Work        *worker.Worker
+	Intake      *intake.Intake
+	Tools       *integrations.Runner // connectors: RMM, IT Glue, PSA, SIEM
+	// Signer signs posture attestations (nil without engines); Trusted
+	// are the public keys /verify accepts (the signer's first).
+	Signer  *attest.Key
+	Trusted []*attest.Key
+}
+
+// New composes the parts for o.Config's roles. It starts no goroutines
+// (a configured bus is dialled).
+func New(o Options) (*Node, error) {
+	if o.Store == nil {
+		return nil, fmt.Errorf("roles: no store")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	cfg := o.Config
+	n := &Node{cfg: cfg, log: o.Logger, Metrics: o.Metrics, Bus: o.Bus}
+	var allow []netip.Prefix
+	for _, a := range cfg.Notify.AllowNetworks {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			return nil, fmt.Errorf("notify.allow_networks: %w", err)
+		}
+		allow = append(allow, p.Masked())
+	}
+	notifier := worker.NewNotifier(worker.NotifierOptions{Store: o.Store, Logger: o.Logger, Now: o.Now, Version: o.Version, Metrics: o.Metrics, BaseURL: cfg.BaseURL, AllowNetworks: allow})
+	eng := o.Engines
+	if eng != nil {
+		n.NewDetector = eng.NewDetector
+	}
+	popts := pipeline.Options{Store: o.Store, Metrics: o.Metrics, Log: o.Logger, Now: o.Now, Queue: cfg.Ingest.Queue, Notify: notifier,
+		Detect: n.NewDetector != nil && cfg.HasRole(config.RoleDetect), MaxSkew: cfg.Ingest.MaxSkew, NewDetector: n.NewDetector}
+	if cfg.Bus.URL != "" && n.Bus == nil {
+		// Split roles: committed events go to the detectors' stream.
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		b, err := bus.Open(ctx, cfg.Bus.URL, bus.Options{Stream: cfg.Bus.Stream, Partitions: cfg.Bus.Partitions, MaxAge: cfg.Bus.MaxAge, Replicas: cfg.Bus.Replicas})
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		n.Bus = b
+	}
+	if n.Bus != nil {
+		popts.Publish = n.Bus.Publish
+		popts.Detect = false // this process's queue is unused: detectors read the stream
+	}
+	n.PipeOptions = popts
+	n.Pipe = pipeline.New(popts)
+	if eng != nil {
+		k, err := worker.LoadSigner(cfg.Attest.Key, cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		n.Signer = k
+		n.Trusted = append(n.Trusted, k)
+	}
+	for _, f := range cfg.Attest.TrustedKeys {
+		k, err := attest.LoadKey(f)
+		if err != nil {
+			return nil, fmt.Errorf("attest.trusted_keys: %w", err)
+		}
+		n.Trusted = append(n.Trusted, k)
+	}
+	w, err := worker.New(worker.Options{Config: cfg, Store: o.Store, Logger: o.Logger, Now: o.Now, Metrics: o.Metrics, Engines: eng, Notifier: notifier, Incidents: n.Pipe, Signer: n.Signer})
+	if err != nil {
+		return nil, err
+	}
+	n.Work = w
+	tools, err := integrations.New(integrations.Options{Config: cfg, Registry: connector.NewRegistry(integrations.Definitions()...),
+		Store: o.Store, Commit: n.Pipe.Commit, Estate: w.CurrentEstate, TenantMap: w.TenantMap, Log: o.Logger, Now: o.Now})
+	if err != nil {
+		return nil, err
+	}
+	n.Tools = tools
+	if !tools.Empty() {
+		o.Metrics.Reg.MustRegister(tools.Collector())
+	}
+	in, err := intake.New(intake.Options{Config: cfg, Store: o.Store, Pipeline: n.Pipe, Tenants: w, NewDetector: n.NewDetector, Logger: o.Logger, Now: o.Now, Metrics: o.Metrics})
+	if err != nil {
+		return nil, err
+	}
+	n.Intake = in
+	return n, nil
+}
+
+// Run starts the background work of the process's roles (detection,
+// singletons under a leader lease, ingest listeners), then runs front —
+// the HTTP server, which returns once ctx ends and its requests are
+// done — and finally stops the background work: queued events are
+// detected, notifications sent, state flushed. ready, if not nil, is
+// called once the background work has started. tlsCfg nil runs the
+// syslog TLS listener without a certificate (it is then refused by
+// intake when configured).
+func (n *Node) Run(ctx context.Context, tlsCfg *tls.Config, front func(ctx context.Context) error) error {
+	bg, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer bgCancel()
+	g, gctx := errgroup.WithContext(bg)
+	cfg := &n.cfg
+	if cfg.HasRole(config.RoleDetect) && n.NewDetector != nil {
+		// Detectors start with the estate's tenant context; the worker's
+		// reloads (or, without the worker role, the stored snapshots) keep
+		// it current.
+		n.Work.PrimeDetection(ctx)
+		if !cfg.HasRole(config.RoleWorker) {
+			g.Go(func() error { n.Work.FollowSnapshots(gctx); return nil })
+		}
+		pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		if n.Bus != nil {
+			// Split roles: own a share of the stream's partitions.
+			go func() {
+				err := pipeline.RunPartitions(pctx, pipeline.PartitionOptions{Base: n.PipeOptions, Bus: n.Bus, DatabaseURL: cfg.Database, NewDetector: n.NewDetector})
+				if err != nil {
+					n.log.Error("detection", "err", err)
+				}
+				close(done)
+			}()
+		} else {
+			det, err := n.NewDetector()
+			if err != nil {
+				pcancel()
+				return fmt.Errorf("starting detection: %w", err)
+			}
+			go func() { n.Pipe.Run(pctx, det); close(done) }()
+		}
+		defer func() { pcancel(); <-done }()
+	}
+	if cfg.HasRole(config.RoleWorker) {
+		singletons := func(ctx context.Context) {
+			g, gctx := errgroup.WithContext(ctx)
+			g.Go(func() error { n.Work.Run(gctx); return nil })
+			if !n.Tools.Empty() {
+				g.Go(func() error { return n.Tools.Run(gctx) })
+			}
+			if err := g.Wait(); err != nil && ctx.Err() == nil {
+				n.log.Error("connectors", "err", err)
+			}
+		}
+		if cfg.Database != "" {
+			// Any number of replicas: one leads at a time (PostgreSQL
+			// advisory lock), so each schedule, drift alert and ticket runs once.
+			g.Go(func() error {
+				lease.RunAsLeader(gctx, cfg.Database, 5*time.Second, n.log, func(v bool) { n.Metrics.Leader.Set(map[bool]float64{true: 1}[v]) }, singletons)
+				return nil
+			})
+		} else {
+			n.Metrics.Leader.Set(1)
+			g.Go(func() error { singletons(gctx); return nil })
+		}
+	}
+	if cfg.HasRole(config.RoleIngest) {
+		if err := n.Intake.Start(gctx, g, tlsCfg); err != nil {
+			return err
+		}
+	}
+	err := front(ctx)
+	bgCancel()
+	n.Work.Notifier().Wait(cfg.HTTP.ShutdownTimeout)
+	if gerr := g.Wait(); gerr != nil && err == nil {
+		err = gerr
+	}
+	return err
+}
+
+// ListenAddr reports the bound address of a listener: syslog-udp,
+// syslog-tcp or syslog-tls ("" when not listening).
+func (n *Node) ListenAddr(name string) string { return n.Intake.ListenAddr(name) }
+
+// AssessNow loads the configured estate and runs one assessment (demo, tests).
+func (n *Node) AssessNow(ctx context.Context, trigger string) error {
+	return n.Work.AssessNow(ctx, trigger)
+}
+
+// AssessEstate stores e as a snapshot, makes it current and assesses it
+// (uploads, benchmarks).
+func (n *Node) AssessEstate(ctx context.Context, e *estate.Estate, source, trigger string) error {
+	return n.Work.AssessEstate(ctx, e, source, trigger)
+}
+
+// IngestFiles reads whole log files into the store and runs them through a
+// detector of their own (demo, one-shot imports); see intake.IngestFiles.
+func (n *Node) IngestFiles(ctx context.Context, paths []string, mapping *ingest.Mapping) (intake.IngestStats, error) {
+	return n.Intake.IngestFiles(ctx, paths, mapping)
+}
