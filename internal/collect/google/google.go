@@ -431,6 +431,7 @@ func (g *Connector) collectCustomer(ctx context.Context, c *customer, r *connect
 		r.Gap(EvLogging, ScopeReports, err, now)
 	} else {
 		tool.Logging = estate.Logging{Enabled: estate.Bool(true), RetentionDays: LoginAuditRetentionDays}
+		g.loginMethods(ctx, c, r, now, ids)
 	}
 	return ids, tool
 }
@@ -452,9 +453,10 @@ type Activity struct {
 		Type       string `json:"type"`
 		Name       string `json:"name"`
 		Parameters []struct {
-			Name      string `json:"name"`
-			Value     string `json:"value"`
-			BoolValue *bool  `json:"boolValue"`
+			Name       string   `json:"name"`
+			Value      string   `json:"value"`
+			MultiValue []string `json:"multiValue"`
+			BoolValue  *bool    `json:"boolValue"`
 		} `json:"parameters"`
 	} `json:"events"`
 }
@@ -510,7 +512,18 @@ func Events(tenant string, raw json.RawMessage) ([]event.Event, error) {
 				} else if p.Value == "Challenge Passed" {
 					ev.Outcome = event.OutcomeSuccess
 				}
-			case "login_type", "login_challenge_method":
+			case "login_challenge_method":
+				// A multi-value parameter ({"multiValue":["password",
+				// "security_key"]}); older answers carry a single value.
+				m := p.MultiValue
+				if len(m) == 0 && p.Value != "" {
+					m = []string{p.Value}
+				}
+				ev.Fields[p.Name] = strings.Join(m, ",")
+				if s := ChallengeStrength(m); s != "" {
+					ev.Fields["mfa.strength"] = s
+				}
+			case "login_type":
 				ev.Fields[p.Name] = p.Value
 			case "is_suspicious":
 				if p.BoolValue != nil && *p.BoolValue {
@@ -616,4 +629,133 @@ func (g *Connector) Poll(ctx context.Context, req connector.Request, cur connect
 		mu.Unlock()
 	})
 	return next, runs, nil
+}
+
+// Sign-in strength of a login's challenge methods.
+const (
+	StrengthPhishingResistant = "phishing_resistant"
+	StrengthOther             = "other"
+)
+
+// loginMethods maps the login_challenge_method values of the Reports API
+// login audit (developers.google.com/admin-sdk/reports/v1/appendix/activity/login)
+// to the estate's MFA methods, so that one rule (estate.MFAMethod.
+// PhishingResistant) judges them: a security key is FIDO2, a passkey a
+// passkey; Google prompts are push, phone verification codes SMS/voice,
+// authenticator codes TOTP. Password and backup codes are no MFA method.
+var loginMethods = map[string]estate.MFAMethod{
+	"security_key":            estate.MFAFIDO2,
+	"passkey":                 estate.MFAPasskey,
+	"google_prompt":           estate.MFAPush,
+	"internal_two_factor":     estate.MFAPush,
+	"idv_preregistered_phone": estate.MFASMS,
+	"idv_any_phone":           estate.MFASMS,
+	"google_authenticator":    estate.MFATOTP,
+	"totp":                    estate.MFATOTP,
+}
+
+// LoginMethod is the estate MFA method of a login_challenge_method value.
+func LoginMethod(v string) (estate.MFAMethod, bool) {
+	m, ok := loginMethods[strings.ToLower(strings.TrimSpace(v))]
+	return m, ok
+}
+
+// ChallengeStrength classes a login's challenge methods: phishing
+// resistant when any is a security key or passkey, other when there are
+// methods but none is, "" when none are known.
+func ChallengeStrength(methods []string) string {
+	if len(methods) == 0 {
+		return ""
+	}
+	for _, v := range methods {
+		if m, ok := LoginMethod(v); ok && m.PhishingResistant() {
+			return StrengthPhishingResistant
+		}
+	}
+	return StrengthOther
+}
+
+// StrengthByUser is each user's sign-in strength from their most recent
+// successful login that names its challenge methods (events as Events
+// maps them, in any order).
+func StrengthByUser(evs []event.Event) map[string]string {
+	out := map[string]string{}
+	at := map[string]time.Time{}
+	for _, e := range evs {
+		s := e.Fields["mfa.strength"]
+		if e.Action != "login_success" || e.Outcome != event.OutcomeSuccess || s == "" {
+			continue
+		}
+		u := strings.ToLower(e.UserName)
+		if t, ok := at[u]; ok && !e.Timestamp.After(t) {
+			continue
+		}
+		at[u], out[u] = e.Timestamp, s
+	}
+	return out
+}
+
+// MethodWindow is how far back the identity collection reads successful
+// logins for the 2-Step Verification methods users sign in with.
+const MethodWindow = 30 * 24 * time.Hour
+
+// loginMethods records, for each user whose methods are unknown, the MFA
+// methods of their most recent successful login in the last MethodWindow
+// (the Directory API says whether 2SV is enrolled, not with what). A read
+// failure is a gap; the users keep unknown methods.
+func (g *Connector) loginMethods(ctx context.Context, c *customer, r *connector.TenantRun, now time.Time, ids []estate.Identity) {
+	q := url.Values{"eventName": {"login_success"}, "startTime": {now.Add(-MethodWindow).UTC().Format(time.RFC3339)}, "maxResults": {"1000"}}
+	if c.CustomerID != "my_customer" {
+		q.Set("customerId", c.CustomerID)
+	}
+	first := g.cfg.APIURL + "/admin/reports/v1/activity/users/all/applications/login?" + q.Encode()
+	var evs []event.Event
+	err := connector.Pages(ctx, g.http, connector.CallSpec{Tenant: c.Tenant, URL: first, Auth: g.auth(c), Permission: ScopeReports},
+		func(_ http.Header, p *activitiesPage) string { return withToken(first, p.NextPageToken) },
+		func(p *activitiesPage) error {
+			for _, raw := range p.Items {
+				if e, err := Events(c.Tenant, raw); err == nil {
+					evs = append(evs, e...)
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		r.Gap(EvLogging, ScopeReports, err, now)
+		return
+	}
+	last := LastLoginMethods(evs)
+	for i := range ids {
+		if ms, ok := last[strings.ToLower(ids[i].UPN)]; ok && len(ids[i].MFA.Methods) == 0 {
+			ids[i].MFA.Methods = ms
+			r.Count("2sv_method_seen", 1)
+		}
+	}
+}
+
+// LastLoginMethods is each user's MFA methods (estate names) from their
+// most recent successful login that names challenge methods it maps.
+func LastLoginMethods(evs []event.Event) map[string][]estate.MFAMethod {
+	out := map[string][]estate.MFAMethod{}
+	at := map[string]time.Time{}
+	for _, e := range evs {
+		if e.Action != "login_success" || e.Outcome != event.OutcomeSuccess {
+			continue
+		}
+		var ms []estate.MFAMethod
+		for _, v := range strings.Split(e.Fields["login_challenge_method"], ",") {
+			if m, ok := LoginMethod(v); ok && !slices.Contains(ms, m) {
+				ms = append(ms, m)
+			}
+		}
+		u := strings.ToLower(e.UserName)
+		if len(ms) == 0 {
+			continue
+		}
+		if t, ok := at[u]; ok && !e.Timestamp.After(t) {
+			continue
+		}
+		at[u], out[u] = e.Timestamp, ms
+	}
+	return out
 }
