@@ -199,8 +199,8 @@ type detectRun struct {
 	followed int64 // events read in --follow mode
 	progress *progressBar
 	enc      *json.Encoder
-	fromDir  map[string]bool // inputs found by walking a directory
-	skipped  []string        // "path: reason" of directory inputs that could not be read as logs
+	fromDir  map[string]bool     // inputs found by walking a directory
+	skipped  []string            // "path: reason" of directory inputs that could not be read as logs
 	monitor  *assess.AuthMonitor // --summary-file
 }
 
