@@ -643,6 +643,9 @@ const (
 // PhishingResistant) judges them: a security key is FIDO2, a passkey a
 // passkey; Google prompts are push, phone verification codes SMS/voice,
 // authenticator codes TOTP. Password and backup codes are no MFA method.
+// The appendix names the parameter but its value list was not available
+// here: these values come from published samples; internal_two_factor,
+// idv_any_phone and google_authenticator are unverified (docs/collect.md).
 var loginMethods = map[string]estate.MFAMethod{
 	"security_key":            estate.MFAFIDO2,
 	"passkey":                 estate.MFAPasskey,
