@@ -25,6 +25,9 @@ type BusConfig struct {
 	Partitions int           `yaml:"partitions"` // tenant partitions of the stream, default 8; fixed once created
 	MaxAge     time.Duration `yaml:"max_age"`    // how long the stream keeps events, default 7 days
 	Replicas   int           `yaml:"replicas"`   // stream replicas in a JetStream cluster, default 1
+	// MaxBytes caps the stream's size on each replica (0: no cap); past it
+	// JetStream discards the oldest events (they stay in the database).
+	MaxBytes int64 `yaml:"max_bytes"`
 }
 
 // HasRole reports whether this process takes role r.
@@ -59,6 +62,12 @@ func (c *Config) validateRoles(bad func(field, format string, args ...any)) {
 	}
 	if c.Bus.Partitions < 0 || c.Bus.Partitions > 1024 {
 		bad("bus.partitions", "%d: between 1 and 1024", c.Bus.Partitions)
+	}
+	if c.Bus.MaxBytes < 0 {
+		bad("bus.max_bytes", "%d: 0 (no cap) or a size in bytes", c.Bus.MaxBytes)
+	}
+	if c.Bus.MaxAge < 0 {
+		bad("bus.max_age", "%s: 0 (default) or a positive duration", c.Bus.MaxAge)
 	}
 	if c.Bus.Replicas < 0 || c.Bus.Replicas > 5 {
 		bad("bus.replicas", "%d: between 1 and 5", c.Bus.Replicas)

@@ -106,7 +106,7 @@ func New(o Options) (*Node, error) {
 	if cfg.Bus.URL != "" && n.Bus == nil {
 		// Split roles: committed events go to the detectors' stream.
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		b, err := bus.Open(ctx, cfg.Bus.URL, bus.Options{Stream: cfg.Bus.Stream, Partitions: cfg.Bus.Partitions, MaxAge: cfg.Bus.MaxAge, Replicas: cfg.Bus.Replicas})
+		b, err := bus.Open(ctx, cfg.Bus.URL, bus.Options{Stream: cfg.Bus.Stream, Partitions: cfg.Bus.Partitions, MaxAge: cfg.Bus.MaxAge, Replicas: cfg.Bus.Replicas, MaxBytes: cfg.Bus.MaxBytes})
 		cancel()
 		if err != nil {
 			return nil, err

@@ -24,6 +24,7 @@
 package bus
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,7 @@ type Options struct {
 	Partitions int           // default 8; fixed for the life of the stream
 	MaxAge     time.Duration // how long the stream keeps events, default 7 days (the store keeps them for retention)
 	Replicas   int           // stream replicas in a JetStream cluster, default 1
+	MaxBytes   int64         // cap on the stream's size per replica, 0: none (oldest events are discarded past it)
 	// Key routes an event to a partition (default: its tenant).
 	Key func(ev *event.Event) string
 }
@@ -97,6 +99,7 @@ func Open(ctx context.Context, url string, opts Options) (*Bus, error) {
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      opts.MaxAge,
 		Replicas:    max(1, opts.Replicas),
+		MaxBytes:    cmp.Or(opts.MaxBytes, -1),
 		Duplicates:  2 * time.Minute,
 	})
 	if err != nil {

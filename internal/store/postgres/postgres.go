@@ -2,7 +2,8 @@
 // for MSPs that outgrow one machine. Schema changes are serialised across
 // processes by an advisory lock; events are bulk-loaded with COPY, and a
 // batch is acknowledged only after its COPY has committed (with the server's
-// default synchronous_commit=on, i.e. flushed to the WAL on disk).
+// default synchronous_commit=on, i.e. flushed to the WAL on disk). Events
+// are partitioned by day and purged by dropping partitions (partitions.go).
 //
 // The schema used is the connection's search_path, so one database can hold
 // several firebreak instances (the conformance tests use one schema per test).
@@ -62,6 +63,11 @@ func OpenWith(ctx context.Context, url string, opts store.Options) (store.Store,
 		pool.Close()
 		return nil, fmt.Errorf("opening postgres store: %w", err)
 	}
+	if err := ensurePartitions(ctx, pool, now()); err != nil {
+		_ = db.Close()
+		pool.Close()
+		return nil, fmt.Errorf("opening postgres store: %w", err)
+	}
 	var box *store.SecretBox
 	if len(opts.SecretKey) > 0 {
 		if box, err = store.NewSecretBox(opts.SecretKey); err != nil {
@@ -78,9 +84,12 @@ func OpenWith(ctx context.Context, url string, opts store.Options) (store.Store,
 		W:            db,
 		R:            db,
 		AppendEvents: p.appendEvents,
-		Lock:         fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockAudit),
-		Box:          box,
-		Options:      opts,
+		PurgeEvents: func(ctx context.Context, before time.Time) (int64, error) {
+			return purgeEvents(ctx, pool, before, now())
+		},
+		Lock:    fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockAudit),
+		Box:     box,
+		Options: opts,
 		OnClose: func() error {
 			err := db.Close()
 			pool.Close()

@@ -31,6 +31,9 @@ type Config struct {
 	// AppendEvents writes a batch durably; records already carry Received
 	// and truncated timestamps; it must set IDs.
 	AppendEvents func(ctx context.Context, batch []store.EventRecord) error
+	// PurgeEvents, when set, replaces the chunked DELETE of PurgeEvents
+	// (PostgreSQL drops daily partitions).
+	PurgeEvents func(ctx context.Context, before time.Time) (int64, error)
 	// Lock, when set, is executed first in transactions that must be
 	// serialised across processes (audit append).
 	Lock    string

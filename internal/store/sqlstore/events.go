@@ -162,6 +162,9 @@ func (d *DB) PurgeEvents(ctx context.Context, before time.Time) (int64, error) {
 	if err := d.check(); err != nil {
 		return 0, err
 	}
+	if d.cfg.PurgeEvents != nil {
+		return d.cfg.PurgeEvents(ctx, before)
+	}
 	var total int64
 	for {
 		res, err := d.w.ExecContext(ctx, d.q(`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? LIMIT 20000)`), Micros(before))
