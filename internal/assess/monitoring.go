@@ -16,8 +16,9 @@ import (
 // AuthMonitoring is the evidence for FB-AUTH-004 ("unexplained failed
 // authentication is monitored"): which log sources feed live
 // failed-authentication detection, per tenant. serve builds it from the
-// pipeline's per-source counters; the CLI reads it from the summary file
-// `firebreak detect --summary-file` writes (assess --detect-summary).
+// stored authentication events (worker.AuthMonitoring); the CLI reads it
+// from the summary file `firebreak detect --summary-file` writes (assess
+// --detect-summary). Both fill it through AuthMonitor.
 type AuthMonitoring struct {
 	// Rules are the loaded detection rules that act on failed
 	// authentication (brute force, spraying, stuffing, lockouts).
@@ -76,6 +77,11 @@ func (x *index) authMonitoringTerm(subject string) *ast.Term {
 	slices.Sort(rules)
 	return obj(f("rules", strs(rules)), f("sources", ast.ArrayTerm(srcs...)), f("rule_list", str(strings.Join(rules, ", "))))
 }
+
+// AuthRecentWindow is how far back serve reads authentication events for
+// FB-AUTH-004: every source the policy counts as recent (at most 7 whole
+// days since its last event) falls inside it.
+const AuthRecentWindow = 8 * 24 * time.Hour
 
 // AuthMonitor accumulates AuthMonitoring from a stream of authentication
 // events (detect's and serve's pipeline). It is not safe for concurrent

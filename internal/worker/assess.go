@@ -25,6 +25,11 @@ import (
 type Engines struct {
 	// Assess evaluates the catalog against an estate.
 	Assess func(ctx context.Context, e *estate.Estate) (*assess.Report, error)
+	// AssessMonitored is Assess with the live failed-authentication
+	// detection FB-AUTH-004 is judged from; when set, the worker gives it
+	// AuthMonitoring of the stored events and Rules (nil: Assess, and
+	// FB-AUTH-004 is not evaluable).
+	AssessMonitored func(ctx context.Context, e *estate.Estate, mon *assess.AuthMonitoring) (*assess.Report, error)
 	// Blast computes the blast-radius result of an estate and keeps the
 	// graph for BlastQuery.
 	Blast func(e *estate.Estate) (*store.BlastResult, error)
@@ -51,6 +56,46 @@ type Engines struct {
 	mu sync.Mutex // serialises assessment runs
 }
 
+// assess runs the engines' assessment with, when they take it, the live
+// failed-authentication detection from the stored events. A store that
+// cannot say leaves FB-AUTH-004 not evaluable rather than failing the run.
+func (w *Worker) assess(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
+	if w.eng.AssessMonitored == nil {
+		return w.eng.Assess(ctx, e)
+	}
+	mon, err := AuthMonitoring(ctx, w.st, w.eng.Rules, w.now())
+	if err != nil {
+		w.log.Warn("assessment without detection evidence (FB-AUTH-004 not evaluable)", "err", err)
+		mon = nil
+	}
+	return w.eng.AssessMonitored(ctx, e, mon)
+}
+
+// AuthMonitoring is the detection evidence of FB-AUTH-004 in serve: the
+// failed-authentication rules among rules, and the authentication events
+// stored in the assess.AuthRecentWindow before now, per tenant, dataset
+// and host. It feeds the same assess.AuthMonitor that
+// `firebreak detect --summary-file` fills event by event, so serve and
+// the CLI judge the same events alike; the store (not the pipeline's
+// counters) makes it survive a restart.
+func AuthMonitoring(ctx context.Context, st store.EventStore, rules []*detect.Rule, now time.Time) (*assess.AuthMonitoring, error) {
+	var names []string
+	for _, r := range rules {
+		if assess.FailedAuthRule(r.Techniques) {
+			names = append(names, r.Ref())
+		}
+	}
+	stats, err := st.AuthSources(ctx, now.Add(-assess.AuthRecentWindow))
+	if err != nil {
+		return nil, err
+	}
+	m := assess.NewAuthMonitor(names)
+	for _, s := range stats {
+		m.Observe(s.Tenant, s.Dataset, s.Host, s.Failed, int(s.Events), s.Last)
+	}
+	return m.Snapshot(), nil
+}
+
 func (e *Engines) blastQuery(node string) (any, error) {
 	if e == nil || e.BlastQuery == nil {
 		return nil, store.ErrNotFound
@@ -73,7 +118,7 @@ func (w *Worker) Assess(ctx context.Context, e *estate.Estate, snapID int64, tri
 		prevID = runs[0].ID
 	}
 	e = w.withClaims(ctx, e)
-	rep, err := w.eng.Assess(ctx, e)
+	rep, err := w.assess(ctx, e)
 	if err != nil {
 		w.metrics.AssessRuns.WithLabelValues(trigger, "error").Inc()
 		return nil, nil, fmt.Errorf("assessing: %w", err)

@@ -104,27 +104,34 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 		mu.Unlock()
 		return g, nil
 	}
+	assessWith := func(ctx context.Context, e *estate.Estate, mon *assess.AuthMonitoring) (*assess.Report, error) {
+		mu.Lock()
+		g, of := graph, graphOf
+		mu.Unlock()
+		if of != e {
+			g = nil // built by Evaluate (a failure leaves the graph's controls not evaluable)
+		}
+		d := at()
+		d.Graph = g
+		d.AuthMonitoring = mon
+		res, err := evaluate.Evaluate(ctx, e, d)
+		if err != nil {
+			return nil, err
+		}
+		if res.Graph != nil {
+			mu.Lock()
+			graph, graphOf = res.Graph, e
+			mu.Unlock()
+		}
+		return res.Report, nil
+	}
 	eng := &Engines{
 		Rules: rules,
 		Assess: func(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
-			mu.Lock()
-			g, of := graph, graphOf
-			mu.Unlock()
-			if of != e {
-				g = nil // built by Evaluate (a failure leaves the graph's controls not evaluable)
-			}
-			d := at()
-			d.Graph = g
-			res, err := evaluate.Evaluate(ctx, e, d)
-			if err != nil {
-				return nil, err
-			}
-			if res.Graph != nil {
-				mu.Lock()
-				graph, graphOf = res.Graph, e
-				mu.Unlock()
-			}
-			return res.Report, nil
+			return assessWith(ctx, e, nil)
+		},
+		AssessMonitored: func(ctx context.Context, e *estate.Estate, mon *assess.AuthMonitoring) (*assess.Report, error) {
+			return assessWith(ctx, e, mon)
 		},
 		Blast: func(e *estate.Estate) (*store.BlastResult, error) {
 			g, err := build(e)

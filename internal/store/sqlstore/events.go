@@ -156,6 +156,28 @@ func (d *DB) CountEvents(ctx context.Context, scope store.Scope, q store.EventQu
 	return n, nil
 }
 
+// AuthSources implements store.EventStore. The scan is bounded by since
+// through the ts index (events_ts) in SQLite and PostgreSQL alike.
+func (d *DB) AuthSources(ctx context.Context, since time.Time) ([]store.AuthSourceStat, error) {
+	rows, err := d.r.QueryContext(ctx, d.q(`SELECT tenant, dataset, host, outcome = 'failure', SUM(CASE WHEN cnt > 1 THEN cnt ELSE 1 END), MAX(ts)
+FROM events WHERE ts >= ? AND category = 'authentication' GROUP BY tenant, dataset, host, outcome = 'failure' ORDER BY tenant, dataset, host`), Micros(since))
+	if err != nil {
+		return nil, fmt.Errorf("summarising authentication events: %w", err)
+	}
+	defer rows.Close()
+	var out []store.AuthSourceStat
+	for rows.Next() {
+		var s store.AuthSourceStat
+		var last int64
+		if err := rows.Scan(&s.Tenant, &s.Dataset, &s.Host, &s.Failed, &s.Events, &last); err != nil {
+			return nil, fmt.Errorf("summarising authentication events: %w", err)
+		}
+		s.Last = FromMicros(last)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
 // PurgeEvents implements store.EventStore. It deletes in chunks so a large
 // purge never holds the writer for long.
 func (d *DB) PurgeEvents(ctx context.Context, before time.Time) (int64, error) {

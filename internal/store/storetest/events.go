@@ -207,3 +207,31 @@ func testConcurrentReads(t *testing.T, s store.Store, _ func(string) error) {
 		t.Error(err)
 	}
 }
+
+// testAuthSources: the authentication summary counts per tenant, dataset,
+// host and failure, with aggregated counts and the newest timestamp, and
+// leaves out events before since and events of other categories.
+func testAuthSources(t *testing.T, s store.Store, _ func(string) error) {
+	ctx := Ctx(t)
+	var batch []store.EventRecord
+	for i := range 4 {
+		batch = append(batch, Event(Alpha, "u", "203.0.113.7", T0.Add(time.Duration(i)*time.Minute), "failure"))
+	}
+	batch[3].Event.Count = 5 // an aggregated event counts its occurrences
+	batch = append(batch, Event(Alpha, "u", "203.0.113.7", T0.Add(10*time.Minute), "success"))
+	old := Event(Bravo, "u", "", T0.Add(-48*time.Hour), "failure") // before since
+	other := Event(Bravo, "u", "", T0, "success")
+	other.Event.Category = "process" // not authentication
+	batch = append(batch, old, other)
+	must(t, s.AppendEvents(ctx, batch))
+	got, err := s.AuthSources(ctx, T0.Add(-24*time.Hour))
+	must(t, err)
+	want := []store.AuthSourceStat{
+		{Tenant: Alpha, Dataset: "entra.signin", Host: "host-" + Alpha, Failed: false, Events: 1, Last: T0.Add(10 * time.Minute).UTC()},
+		{Tenant: Alpha, Dataset: "entra.signin", Host: "host-" + Alpha, Failed: true, Events: 8, Last: T0.Add(3 * time.Minute).UTC()},
+	}
+	sort := cmpopts.SortSlices(func(a, b store.AuthSourceStat) bool { return !a.Failed && b.Failed })
+	if d := cmp.Diff(want, got, sort, cmpopts.EquateApproxTime(0)); d != "" {
+		t.Fatalf("AuthSources (-want +got):\n%s", d)
+	}
+}

@@ -47,6 +47,7 @@ func Run(t *testing.T, h Harness) {
 		{"blast", testBlast},
 		{"events", testEvents},
 		{"events_concurrent", testEventsConcurrent},
+		{"auth_sources", testAuthSources},
 		{"concurrent_reads", testConcurrentReads},
 		{"incidents", testIncidents},
 		{"users", testUsers},
