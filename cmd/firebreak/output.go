@@ -100,3 +100,21 @@ func (g *globalOptions) notice(format string, args ...any) {
 	}
 	fmt.Fprintf(g.stderr, format, args...)
 }
+
+// sameHumanFormat lets --format text and --format table name the same thing,
+// the human-readable output, on every verb: some verbs call it text (validate,
+// version, backup), others table (assess, detect, controls). The spelling a
+// verb does not use is read as the one it does.
+func sameHumanFormat(cmd *cobra.Command) error {
+	f := cmd.Flags().Lookup("format")
+	if f == nil {
+		return nil
+	}
+	switch v := f.Value.String(); {
+	case v == "text" && f.DefValue != "text" && strings.Contains(f.Usage, "table"):
+		return f.Value.Set("table")
+	case v == "table" && f.DefValue == "text":
+		return f.Value.Set("text")
+	}
+	return nil
+}

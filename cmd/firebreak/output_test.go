@@ -287,3 +287,28 @@ func TestDetectDirectorySkipsUnreadableFiles(t *testing.T) {
 		t.Errorf("detect FILE needing a mapping: exit %d, want %d", code, exitError)
 	}
 }
+
+// TestTextAndTableAreOneFormat: --format text and --format table both name
+// the human-readable output on every verb, whichever spelling it uses.
+func TestTextAndTableAreOneFormat(t *testing.T) {
+	ctx := context.Background()
+	for _, args := range [][]string{
+		{"controls", "-f", "text"},
+		{"controls", "-f", "table"},
+		{"version", "-f", "table"},
+		{"validate", "-f", "table", "../../examples/harbourview"},
+		{"validate", "-f", "text", "../../examples/harbourview"},
+	} {
+		if code, out := runCLI(t, ctx, args...); code != 0 {
+			t.Errorf("%v: exit %d: %s", args, code, out)
+		}
+	}
+	_, want := runCLI(t, ctx, "controls", "-f", "table")
+	_, got := runCLI(t, ctx, "controls", "-f", "text")
+	if want != got || !strings.Contains(got, "FB-") {
+		t.Errorf("controls -f text printed %d bytes, -f table %d", len(got), len(want))
+	}
+	if code, _ := runCLI(t, ctx, "controls", "-f", "yaml"); code != exitUsage {
+		t.Errorf("controls -f yaml: exit %d, want %d", code, exitUsage)
+	}
+}

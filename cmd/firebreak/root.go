@@ -84,6 +84,9 @@ Exit codes:
 					return err
 				}
 			}
+			if err := sameHumanFormat(cmd); err != nil {
+				return err
+			}
 			if g.exitCode == exitError || g.exitCode == exitUsage || g.exitCode < 0 || g.exitCode > 125 {
 				return usageError{fmt.Errorf("--exit-code %d: want 0 or 3..125 (1 is an error, 2 a usage error)", g.exitCode)}
 			}
