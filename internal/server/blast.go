@@ -1,24 +1,23 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
-	"html/template"
+	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/trust"
 )
 
 type blastPage struct {
 	pageBase
-	Ranking  []store.BlastRank
+	Ranking  []blastRow
 	Created  time.Time
 	Node     string
 	Selected *store.BlastRank
-	Detail   string // JSON of the live blast query (MSP scope only)
+	Paths    []blastReached // the live blast query's tenants with proof paths (MSP scope only)
 	HasBlast bool
 	Plan     *fixPlan // the whole "fix first" plan (MSP scope only)
 }
@@ -32,7 +31,7 @@ func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *auth
 	}
 	if b != nil {
 		pg.HasBlast = true
-		pg.Ranking, pg.Created = b.Ranking, b.Created
+		pg.Ranking, pg.Created = blastRows(b), b.Created
 		pg.Plan = planOf(b)
 		for i := range b.Ranking {
 			if b.Ranking[i].Node == pg.Node {
@@ -42,8 +41,13 @@ func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *auth
 	}
 	if pg.Selected != nil && p.Scope.AllTenants && s.work.Engines() != nil {
 		if q, err := s.work.BlastQuery(pg.Node); err == nil {
-			if bs, err := json.MarshalIndent(q, "", "  "); err == nil {
-				pg.Detail = string(bs)
+			if bs, err := json.Marshal(q); err == nil {
+				var d struct {
+					Tenants []blastReached `json:"tenants"`
+				}
+				if json.Unmarshal(bs, &d) == nil {
+					pg.Paths = d.Tenants
+				}
 			}
 		}
 	}
@@ -55,33 +59,64 @@ func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *auth
 	return s.render(w, r, "blast", pg)
 }
 
-type graphPage struct {
-	pageBase
-	Graph template.HTML
+// blastRow is one ranking row with what its score is made of and, when it
+// ties the row above on score, what put that row first.
+type blastRow struct {
+	store.BlastRank
+	Counts string // tenants at full control, at admin or above, at any privilege
+	Tie    string
 }
 
-// handleBlastGraph embeds the trust engine's interactive graph view. It
-// shows every tenant, so it is for MSP-wide callers only; its inline style
-// and script run under a per-response CSP nonce.
-func (s *Server) handleBlastGraph(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	if !p.Scope.AllTenants || s.work.Engines() == nil || s.work.Engines().BlastHTML == nil {
-		return errNotFound
+// blastRows explains the stored ranking from the counts stored with it
+// (trust.RankView). The order is the engine's (trust.Ranking): weighted
+// score, then tenants at full control, at admin, at any privilege, the
+// weighted score at any privilege, how easily the node itself is taken
+// (no MFA, internet-exposed, a known-exploited flaw), then kind and id.
+func blastRows(b *store.BlastResult) []blastRow {
+	var doc struct {
+		Ranking []trust.RankView `json:"ranking"`
 	}
-	var buf bytes.Buffer
-	title := ""
-	if e, _ := s.work.CurrentEstate(); e != nil {
-		title = e.Provider.Name
+	views := map[string]trust.RankView{}
+	if len(b.JSON) > 0 && json.Unmarshal(b.JSON, &doc) == nil {
+		for _, v := range doc.Ranking {
+			views[v.Kind+":"+v.ID] = v
+		}
 	}
-	if err := s.work.BlastHTML(&buf, title); err != nil {
-		return err
+	out := make([]blastRow, len(b.Ranking))
+	for i, r := range b.Ranking {
+		out[i].BlastRank = r
+		v, ok := views[r.Kind+":"+r.Node]
+		if !ok {
+			continue
+		}
+		out[i].Counts = fmt.Sprintf("%d at full control, %d at admin or above, %d at any privilege", v.TenantsFull, v.TenantsAdmin, v.TenantsAny)
+		if i == 0 || b.Ranking[i-1].Score != r.Score {
+			continue
+		}
+		p, ok := views[b.Ranking[i-1].Kind+":"+b.Ranking[i-1].Node]
+		if !ok {
+			continue
+		}
+		switch {
+		case p.TenantsFull != v.TenantsFull:
+			out[i].Tie = fmt.Sprintf("same score as #%d, which reaches more tenants at full control (%d, this %d)", r.Rank-1, p.TenantsFull, v.TenantsFull)
+		case p.TenantsAdmin != v.TenantsAdmin:
+			out[i].Tie = fmt.Sprintf("same score as #%d, which reaches more tenants at admin (%d, this %d)", r.Rank-1, p.TenantsAdmin, v.TenantsAdmin)
+		case p.TenantsAny != v.TenantsAny:
+			out[i].Tie = fmt.Sprintf("same score as #%d, which reaches more tenants at any privilege (%d, this %d)", r.Rank-1, p.TenantsAny, v.TenantsAny)
+		case p.WeightedAny != v.WeightedAny:
+			out[i].Tie = fmt.Sprintf("same score as #%d, which reaches more critical tenants at lower privilege", r.Rank-1)
+		default:
+			out[i].Tie = fmt.Sprintf("same reach as #%d; ordered by how easily each is taken (no MFA, internet-exposed, known-exploited), then by kind and id", r.Rank-1)
+		}
 	}
-	nonce, err := auth.RandomToken(18)
-	if err != nil {
-		return err
-	}
-	frag := strings.ReplaceAll(buf.String(), "<style>", `<style nonce="`+nonce+`">`)
-	frag = strings.ReplaceAll(frag, "<script>", `<script nonce="`+nonce+`">`)
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self' 'nonce-"+nonce+"'; style-src-attr 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	pg := &graphPage{pageBase: s.basePage(r.Context(), p, "Trust graph", "blast"), Graph: template.HTML(frag)}
-	return s.render(w, r, "graph", pg)
+	return out
+}
+
+// blastReached is one tenant of a live blast query, with its proof path.
+type blastReached struct {
+	ID        string       `json:"id"`
+	Name      string       `json:"name"`
+	Privilege string       `json:"privilege"`
+	Path      []trust.Step `json:"path"`
 }

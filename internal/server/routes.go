@@ -51,6 +51,8 @@ func (s *Server) buildRoutes() []route {
 		r("GET", "/remediation.csv", auth.AccessRead, "remediation_csv", s.handleRemediationCSV),
 		r("GET", "/blast", auth.AccessRead, "blast", s.handleBlastPage),
 		r("GET", "/blast/graph", auth.AccessRead, "blast_graph", s.handleBlastGraph),
+		r("GET", "/blast/graph/data", auth.AccessRead, "blast_graph_data", s.handleBlastGraphData),
+		r("GET", "/blast/graph/whatif", auth.AccessRead, "blast_graph_whatif", s.handleBlastGraphWhatIf),
 		r("GET", "/events", auth.AccessRead, "events", s.handleEventsPage),
 		r("GET", "/reports/{format}", auth.AccessRead, "report_page", s.handleReport),
 		r("GET", "/account", auth.AccessRead, "account", s.handleAccount),

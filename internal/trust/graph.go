@@ -280,6 +280,13 @@ func (g *Graph) EdgeID(e int32) string {
 	return ed.Kind.String() + ":" + g.Nodes[ed.From].ID + "->" + g.Nodes[ed.To].ID
 }
 
+// Usable is the privilege edge e conveys under q and the current node
+// states: None when it is cut, just-in-time (unless q includes those), or
+// inert (a disabled identity's edge, a credential into a node with
+// phishing-resistant MFA, an outsider edge whose condition no longer holds).
+// Reaching along edges with Usable ≥ p is the blast radius at p.
+func (g *Graph) Usable(e int32, q Query) Priv { return g.usable(e, q.IncludeJIT) }
+
 // usable reports the privilege edge e conveys under the current node states,
 // or None when it is inert.
 func (g *Graph) usable(e int32, jit bool) Priv {

@@ -1,0 +1,149 @@
+package server
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/firebreak-msp/firebreak/internal/trust"
+)
+
+// graphExplorer drives the trust-graph explorer of the demo estate: it
+// fits the window, the graph is one Tab stop navigated with the arrow
+// keys, "if this is compromised" reaches what the engine says, "what if I
+// fix this" moves the excess as the plan says, and both exports download.
+func graphExplorer(t *testing.T, bctx context.Context, base, shots string, g *trust.Graph, plan *trust.PlanView, step func(string, ...chromedp.Action[chromedp.Void])) {
+	t.Helper()
+	eval := func(js string) []any {
+		t.Helper()
+		v, err := chromedp.Run(bctx, chromedp.Evaluate[[]any](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+	step("trust graph", chromedp.Navigate(base+"/blast/graph"), chromedp.WaitVisible(chromedp.CSS(`#gx[data-state=ready]`)))
+	// Fits the window at 1440×900: the drawing and the side panel are
+	// inside it, and nothing scrolls sideways.
+	box := eval(`(() => { const c = document.getElementById('gx-canvas').getBoundingClientRect(), s = document.querySelector('.gx-side').getBoundingClientRect();
+		return [c.left, c.right, c.bottom, s.right, s.bottom, window.innerWidth, window.innerHeight, document.documentElement.scrollWidth, document.querySelector('#gx-svg').getAttribute('viewBox') ? 1 : 0, +document.getElementById('gx').dataset.paintMs]; })()`)
+	f := func(i int) float64 { return box[i].(float64) }
+	if f(1) > f(5) || f(3) > f(5) || f(2) > f(6)+1 || f(4) > f(6)+1 || f(7) > f(5) || f(8) != 1 {
+		t.Errorf("explorer does not fit 1440×900: canvas right %.0f bottom %.0f, side right %.0f bottom %.0f, window %.0f×%.0f, page width %.0f, viewBox %.0f", f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8))
+	}
+	t.Logf("explorer painted %.0f ms after navigation start (demo estate)", f(9))
+	// Dark: the drawing's background is dark and labels are light.
+	if c := eval(`[document.querySelector('#gx-svg > rect').getAttribute('fill'), document.querySelector('#gx-svg g[font-size]').getAttribute('fill')]`); c[0] != "#070a0e" || c[1] != "#e6edf3" {
+		t.Errorf("explorer colours: background %v, labels %v", c[0], c[1])
+	}
+	// One Tab stop: nothing inside the drawing is focusable, and Tab goes
+	// from the last toolbar button to the graph and then out of it.
+	step("tab into the graph", chromedp.Focus(chromedp.ID("gx-png")), chromedp.KeyEvent(kb.Tab))
+	if v := eval(`[document.activeElement.id, document.querySelectorAll('#gx-canvas [tabindex], #gx-canvas a, #gx-canvas button').length]`); v[0] != "gx-canvas" || v[1].(float64) != 0 {
+		t.Errorf("Tab after the toolbar: focus on %q, %v focusable elements inside the drawing", v[0], v[1])
+	}
+	step("tab out of the graph", chromedp.KeyEvent(kb.Tab))
+	if v := eval(`[document.activeElement.id, document.getElementById('gx-canvas').contains(document.activeElement) ? 1 : 0]`); v[1].(float64) != 0 || v[0] == "gx-canvas" {
+		t.Errorf("a second Tab stays in the graph (focus %q)", v[0])
+	}
+	// Arrow keys move between nodes and say where they are.
+	// Arrow keys move between nodes and say where they are: the first
+	// press lands on the internet (the first band), right goes to the
+	// next band, down to the next node in it.
+	cursor := func() string { return eval(`[document.getElementById('gx-cursor').textContent]`)[0].(string) }
+	step("arrow keys", chromedp.Focus(chromedp.ID("gx-canvas")), chromedp.KeyEvent(kb.ArrowRight))
+	first := cursor()
+	step("arrow right", chromedp.KeyEvent(kb.ArrowRight))
+	second := cursor()
+	step("arrow down", chromedp.KeyEvent(kb.ArrowDown))
+	third := cursor()
+	if !strings.HasPrefix(first, "outsider ") || first == second || second == third || !strings.Contains(third, "reaches") {
+		t.Errorf("arrow keys: cursor %q, then %q, then %q", first, second, third)
+	}
+	// Find rmm, then "if this is compromised" with Enter: the tenants
+	// reached, and at which privilege, are the engine's.
+	step("find rmm", chromedp.SendKeys(chromedp.ID("gx-q"), "rmm"), chromedp.Click(chromedp.CSS(`#gx-find button`)))
+	step("compromise rmm", chromedp.Focus(chromedp.ID("gx-canvas")), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.ID("gx-summary")))
+	got := eval(`[...document.querySelectorAll('#gx-result li[data-tenant]')].map(li => li.dataset.tenant + '=' + li.dataset.priv)`)
+	bl, err := g.BlastFrom("rmm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, have []string
+	for _, r := range bl.Tenants {
+		want = append(want, g.Nodes[r.Node].ID+"="+strconv.Itoa(int(r.Priv)))
+	}
+	for _, x := range got {
+		have = append(have, x.(string))
+	}
+	slices.Sort(want)
+	slices.Sort(have)
+	if len(want) == 0 || !slices.Equal(have, want) {
+		t.Errorf("if rmm is compromised: explorer %v, engine %v", have, want)
+	}
+	if n := eval(`[document.querySelectorAll('#gx-result .gx-path').length, document.querySelectorAll('#gx-hl path').length]`); n[0].(float64) != float64(len(want)) || n[1].(float64) == 0 {
+		t.Errorf("proof paths: %v listed for %d tenants, %v highlight paths drawn", n[0], len(want), n[1])
+	}
+	shotTo(t, bctx, shots, "graph-compromise")
+	// What if I fix this: step 1 of the plan lowers the excess by its gain.
+	if plan != nil && len(plan.Steps) > 0 {
+		step("apply step 1", chromedp.Click(chromedp.ID("gx-step-1")), chromedp.WaitVisible(chromedp.CSS(`#gx[data-whatif-state=done]`)))
+		x := eval(`[+document.getElementById('gx-whatif').dataset.excess, document.querySelectorAll('#gx-cut path').length]`)
+		if want := plan.ExcessBefore - plan.Steps[0].Gain; x[0].(float64) != float64(want) || x[1].(float64) == 0 {
+			t.Errorf("after step 1: excess %v (want %d), %v removed-edge paths drawn", x[0], want, x[1])
+		}
+		shotTo(t, bctx, shots, "graph-whatif")
+	}
+	// Export SVG and PNG.
+	dl := t.TempDir()
+	if _, err := chromedp.CallBrowser(bctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dl}); err != nil {
+		t.Fatal(err)
+	}
+	step("export", chromedp.Click(chromedp.ID("gx-svg")), chromedp.Click(chromedp.ID("gx-png")))
+	for name, magic := range map[string]string{"trust-graph.svg": "<svg", "trust-graph.png": "\x89PNG"} {
+		var b []byte
+		for range 100 {
+			if b, err = os.ReadFile(filepath.Join(dl, name)); err == nil && len(b) > 100 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !strings.HasPrefix(string(b), magic) {
+			t.Errorf("export %s: %d bytes, starts %q", name, len(b), string(b[:min(len(b), 8)]))
+		}
+	}
+	// Narrow: the explorer reflows at 390×844.
+	if _, err := chromedp.Call(bctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	step("narrow graph", chromedp.Navigate(base+"/blast/graph"), chromedp.WaitVisible(chromedp.CSS(`#gx[data-state=ready]`)))
+	if w := eval(`[document.documentElement.scrollWidth, window.innerWidth]`); w[0].(float64) > w[1].(float64) {
+		t.Errorf("explorer at 390 px scrolls sideways: %v > %v", w[0], w[1])
+	}
+	shotTo(t, bctx, shots, "graph-390")
+	if _, err := chromedp.Call(bctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func shotTo(t *testing.T, bctx context.Context, dir, name string) {
+	t.Helper()
+	buf, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "demo-"+name+".png"), buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

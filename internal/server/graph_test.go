@@ -1,0 +1,66 @@
+package server
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/evaluate"
+	"github.com/firebreak-msp/firebreak/internal/trust"
+)
+
+// The explorer's numbers are the engine's: its excess is the plan's
+// before, each plan step applied through explorerApply lowers it by the
+// step's gain, and every usable edge of the view is one the engine counts.
+func TestExplorerWhatIfFollowsPlan(t *testing.T) {
+	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := evaluate.TrustGraph(e, evaluate.Deps{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := trust.NewReport(g, trust.ReportOptions{Suggest: true})
+	if err != nil || rep.Plan == nil || len(rep.Plan.Steps) < 2 {
+		t.Fatalf("plan: %v", err)
+	}
+	d, keep, edges := explorerView(g, "x", explorerMaxNodes)
+	if d.Excess != rep.Plan.ExcessBefore {
+		t.Errorf("explorer excess %d, plan's before %d", d.Excess, rep.Plan.ExcessBefore)
+	}
+	if len(d.Nodes) != len(g.Nodes) || d.Truncated != 0 || len(d.Edges) != len(edges) {
+		t.Fatalf("view: %d of %d nodes, %d edges (%d behind them)", len(d.Nodes), len(g.Nodes), len(d.Edges), len(edges))
+	}
+	for vi, e := range edges {
+		if p := g.Usable(e, trust.Query{}); p == trust.None || int(p) != d.Edges[vi][2].(int) {
+			t.Fatalf("view edge %d: privilege %v, engine %v", vi, d.Edges[vi][2], p)
+		}
+	}
+	want := rep.Plan.ExcessBefore
+	var steps []int
+	var changes []trust.Change
+	for i, st := range rep.Plan.Steps {
+		steps = append(steps, i+1)
+		changes = append(changes, st.Changes...)
+		w, err := explorerApply(g, keep, edges, steps, changes)
+		if err != nil {
+			t.Fatalf("steps %v: %v", steps, err)
+		}
+		want -= st.Gain
+		if w.Excess != want {
+			t.Errorf("after steps %v: excess %d, plan says %d", steps, w.Excess, want)
+		}
+		if len(w.Edges) == 0 && len(w.Nodes) == 0 {
+			t.Errorf("after steps %v: nothing changed", steps)
+		}
+	}
+	if want != rep.Plan.ExcessAfter {
+		t.Errorf("plan: before %d minus gains = %d, after %d", rep.Plan.ExcessBefore, want, rep.Plan.ExcessAfter)
+	}
+	// Too many nodes: tenants and the outsider stay, the rest by reach.
+	small, _, _ := explorerView(g, "x", 40)
+	if len(small.Nodes) != 40 || small.Truncated != len(g.Nodes)-40 || small.Nodes[0].Kind != "outsider" {
+		t.Errorf("bounded view: %d nodes, %d left out, first %q", len(small.Nodes), small.Truncated, small.Nodes[0].Kind)
+	}
+}
