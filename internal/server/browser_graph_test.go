@@ -42,6 +42,11 @@ func graphExplorer(t *testing.T, bctx context.Context, base, shots string, g *tr
 	if f(1) > f(5) || f(3) > f(5) || f(2) > f(6)+1 || f(4) > f(6)+1 || f(7) > f(5) || f(8) != 1 {
 		t.Errorf("explorer does not fit 1440×900: canvas right %.0f bottom %.0f, side right %.0f bottom %.0f, window %.0f×%.0f, page width %.0f, viewBox %.0f", f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8))
 	}
+	// Drawn inside the canvas (kinds and privileges as paths), and no id
+	// is used twice (a script finds its elements by id).
+	if v := eval(`(() => { const ids = [...document.querySelectorAll('[id]')].map(e => e.id); return [document.querySelectorAll('#gx-canvas > svg path').length, ids.length - new Set(ids).size]; })()`); v[0].(float64) < 5 || v[1].(float64) != 0 {
+		t.Errorf("explorer: %v paths drawn in the canvas, %v duplicate ids", v[0], v[1])
+	}
 	t.Logf("explorer painted %.0f ms after navigation start (demo estate)", f(9))
 	// Dark: the drawing's background is dark and labels are light.
 	if c := eval(`[document.querySelector('#gx-svg > rect').getAttribute('fill'), document.querySelector('#gx-svg g[font-size]').getAttribute('fill')]`); c[0] != "#070a0e" || c[1] != "#e6edf3" {
@@ -49,7 +54,7 @@ func graphExplorer(t *testing.T, bctx context.Context, base, shots string, g *tr
 	}
 	// One Tab stop: nothing inside the drawing is focusable, and Tab goes
 	// from the last toolbar button to the graph and then out of it.
-	step("tab into the graph", chromedp.Focus(chromedp.ID("gx-png")), chromedp.KeyEvent(kb.Tab))
+	step("tab into the graph", chromedp.Focus(chromedp.ID("gx-export-png")), chromedp.KeyEvent(kb.Tab))
 	if v := eval(`[document.activeElement.id, document.querySelectorAll('#gx-canvas [tabindex], #gx-canvas a, #gx-canvas button').length]`); v[0] != "gx-canvas" || v[1].(float64) != 0 {
 		t.Errorf("Tab after the toolbar: focus on %q, %v focusable elements inside the drawing", v[0], v[1])
 	}
@@ -110,7 +115,7 @@ func graphExplorer(t *testing.T, bctx context.Context, base, shots string, g *tr
 	if _, err := chromedp.CallBrowser(bctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dl}); err != nil {
 		t.Fatal(err)
 	}
-	step("export", chromedp.Click(chromedp.ID("gx-svg")), chromedp.Click(chromedp.ID("gx-png")))
+	step("export", chromedp.Click(chromedp.ID("gx-export-svg")), chromedp.Click(chromedp.ID("gx-export-png")))
 	for name, magic := range map[string]string{"trust-graph.svg": "<svg", "trust-graph.png": "\x89PNG"} {
 		var b []byte
 		for range 100 {

@@ -462,11 +462,11 @@
     document.body.appendChild(a); a.click(); a.remove();
     setTimeout(function () { URL.revokeObjectURL(a.href); }, 10000);
   }
-  document.getElementById("gx-svg").addEventListener("click", function () {
+  document.getElementById("gx-export-svg").addEventListener("click", function () {
     if (!N) return;
     save(new Blob([svgText()], { type: "image/svg+xml" }), "trust-graph.svg");
   });
-  document.getElementById("gx-png").addEventListener("click", function () {
+  document.getElementById("gx-export-png").addEventListener("click", function () {
     if (!N) return;
     var r = canvas.getBoundingClientRect(), img = new Image(), k = 2;
     img.onload = function () {
