@@ -73,7 +73,7 @@ var routeCosts = map[string]routeCost{
 	"incidents": lookup, "incident_rows": lookup, "incident": lookup, "incidents_ack": lookup,
 	"case": heavy("page"), "case_post": lookup, "incident_post": lookup,
 	"remediation_post": lookup, "remediation_csv": lookup,
-	"blast": heavy("blast"), "blast_graph": heavy("blast"), "events": heavy("search"),
+	"blast": heavy("blast"), "blast_graph": heavy("blast"), "blast_graph_data": heavy("blast"), "blast_graph_whatif": heavy("blast"), "events": heavy("search"),
 	"report_page": heavy("report"),
 	"account":     lookup, "account_password": authCost, "passkey_create_options": lookup, "passkey_create": authCost, "passkey_delete": lookup,
 	"settings": lookup, "settings_user": authCost, "settings_user_delete": lookup, "settings_user_reset": authCost,
