@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // fakeTicket is a ticket held by a fake PSA.
@@ -134,7 +135,7 @@ func (f *fakePSA) connectwise(w http.ResponseWriter, r *http.Request, body []byt
 			Priority     struct{ Name string }
 			Status       struct{ Name string }
 		}
-		if err := json.Unmarshal(body, &in); err != nil || in.Summary == "" || len(in.Summary) > 100 || in.Board.Name == "" {
+		if err := json.Unmarshal(body, &in); err != nil || in.Summary == "" || utf8.RuneCountInString(in.Summary) > 100 || in.Board.Name == "" {
 			jsonErr(w, 400, `{"code":"InvalidObject","message":"ticket object is invalid","errors":[{"code":"InvalidField","message":"summary is required (max 100)","field":"summary"}]}`)
 			return
 		}

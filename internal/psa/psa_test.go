@@ -341,3 +341,34 @@ func BenchmarkTicketUpdates(b *testing.B) {
 		})
 	}
 }
+
+// TestLongTitleBecomesATicket sends a control whose title is longer than
+// ConnectWise's summary (maxLength 100 characters in its ticket schema)
+// and not ASCII: the cut summary is accepted and the ticket made. Serve
+// met this with FB-TRUST-001, whose title is 111 characters.
+func TestLongTitleBecomesATicket(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			fake := newFakePSA(be.known...)
+			srv := httptest.NewServer(fake)
+			defer srv.Close()
+			b, err := be.new(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sy := &Syncer{Target: be.name, Backend: b, Outbox: openStore(t, t.TempDir()), Companies: be.companies, Now: time.Now}
+			rep := &assess.Report{Results: []assess.Result{{Control: "FB-TRUST-001", Subject: "tenant-a", Severity: "critical", Status: assess.StatusFail,
+				Title: "No single identity or tool without phishing-resistant MFA reaches more than the tenant-share limit — at admin"}}}
+			if _, err := sy.Plan(t.Context(), "finding", FindingTickets(rep), true); err != nil {
+				t.Fatal(err)
+			}
+			res, err := sy.Flush(t.Context())
+			if err != nil || res.Created != 1 || res.Failed != 0 {
+				t.Fatalf("flush %+v %v", res, err)
+			}
+			if tk := fake.snapshot(); len(tk) != 1 || !strings.HasPrefix(tk[0].Summary, "FB-TRUST-001: No single identity") {
+				t.Errorf("tickets %+v", tk)
+			}
+		})
+	}
+}
