@@ -255,7 +255,7 @@ func (o *blastOptions) loadKEV() (*kev.Catalog, string, error) {
 // renames it into place, so readers never see a partial file.
 func blastWriteFile(path string, write func(io.Writer) error) error {
 	var werr error
-	err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+	err := atomicfile.Write(path, 0o600, func(w io.Writer) error {
 		// Findings at or above --fail-on still produce the file.
 		if werr = write(w); errors.Is(werr, ErrFindings) {
 			return nil

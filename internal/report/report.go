@@ -102,10 +102,11 @@ func Write(w io.Writer, format string, r *assess.Report, opts Options) error {
 }
 
 // WriteFile renders r into path atomically: it writes a temporary file in
-// the same directory and renames it over path only when rendering and
+// the same directory (mode 0600: a report names every path into every
+// customer) and renames it over path only when rendering and
 // writing succeeded, so a failed run never leaves a half-written report.
 func WriteFile(path, format string, r *assess.Report, opts Options) error {
-	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return Write(w, format, r, opts) })
+	return atomicfile.Write(path, 0o600, func(w io.Writer) error { return Write(w, format, r, opts) })
 }
 
 // FormatFromPath guesses a format from an output file's extension

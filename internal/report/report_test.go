@@ -197,6 +197,11 @@ func TestWriteFileAtomic(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("directory holds %d entries, want only the report", len(entries))
 	}
+	if fi, err := os.Stat(path); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("report mode %v, want 0600", fi.Mode().Perm())
+	}
 	if b, _ := os.ReadFile(path); !bytes.HasPrefix(b, []byte("<!DOCTYPE html>")) {
 		t.Errorf("report starts with %q", b[:min(20, len(b))])
 	}

@@ -416,7 +416,7 @@ func WriteSARIFFiles(dir string, r *assess.Report, opts Options) ([]string, erro
 	for _, g := range sarifGroups(r, opts) {
 		name := safeFileName(g.subject) + ".sarif"
 		path := filepath.Join(dir, name)
-		err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		err := atomicfile.Write(path, 0o600, func(w io.Writer) error {
 			bw := bufio.NewWriterSize(w, 64<<10)
 			if err := writeSARIFGroups(bw, r, opts, []sarifGroup{g}); err != nil {
 				return err
