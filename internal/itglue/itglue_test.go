@@ -1,6 +1,7 @@
 package itglue
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -139,4 +140,106 @@ func TestPasswordsForbiddenIsAGap(t *testing.T) {
 	if len(gaps) != 2 || !strings.Contains(gaps[0], "credentials.vault") || !strings.Contains(gaps[0], "403") || len(ev.Fragment.Assets) != 2 {
 		t.Errorf("gaps %v", gaps)
 	}
+}
+
+// TestBadAnswers: the bad inputs of issue 14 against the IT Glue fake — a
+// 5xx HTML page for one organisation's configurations stays that
+// tenant's error, truncated JSON and an HTML page answered 200 fail the
+// run by name, 429 with and without Retry-After is waited out, and a
+// server whose links.next keeps pointing at a page already read stops.
+func TestBadAnswers(t *testing.T) {
+	type fault func(w http.ResponseWriter, r *http.Request) bool // true: answered
+	run := func(t *testing.T, f fault) (*connector.Evidence, error, *fake) {
+		t.Helper()
+		fk := &fake{orgs: 2, per: 3}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !f(w, r) {
+				fk.ServeHTTP(w, r)
+			}
+		}))
+		defer srv.Close()
+		env := connector.Env{Getenv: func(string) string { return "ITG.key" },
+			Retry: connector.Retry{Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }}}
+		c, err := New(Config{URL: srv.URL, APIKey: connector.SecretRef{Env: "ITG"}}, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := c.Collect(t.Context(), connector.Request{Now: time.Now()})
+		return ev, err, fk
+	}
+	t.Run("one-org-5xx-html-isolated", func(t *testing.T) {
+		ev, err, _ := run(t, func(w http.ResponseWriter, r *http.Request) bool {
+			if r.URL.Path == "/configurations" && r.URL.Query().Get("filter[organization_id]") == "2" {
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(502)
+				io.WriteString(w, "<html><body>Bad gateway</body></html>")
+				return true
+			}
+			return false
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bad []string
+		for _, tr := range ev.Tenants {
+			if !tr.OK() {
+				bad = append(bad, tr.Tenant+" "+strings.Join(tr.Errors, ""))
+			}
+		}
+		if len(bad) != 1 || !strings.Contains(bad[0], "502") || len(ev.Fragment.Assets) != 2 {
+			t.Errorf("failing runs %v, %d assets", bad, len(ev.Fragment.Assets))
+		}
+	})
+	for name, body := range map[string]string{"truncated-json": `{"data":[{"id":"1","type":"organizations","attri`, "html-200": `<!DOCTYPE html><html><title>Sign in</title></html>`} {
+		t.Run(name, func(t *testing.T) {
+			_, err, _ := run(t, func(w http.ResponseWriter, r *http.Request) bool {
+				if r.URL.Path == "/organizations" {
+					io.WriteString(w, body)
+					return true
+				}
+				return false
+			})
+			if err == nil || !strings.Contains(err.Error(), "/organizations") {
+				t.Errorf("err = %v", err)
+			}
+		})
+	}
+	t.Run("429-with-and-without-retry-after", func(t *testing.T) {
+		n := 0
+		ev, err, _ := run(t, func(w http.ResponseWriter, r *http.Request) bool {
+			if r.URL.Path == "/organizations" && n < 2 {
+				n++
+				if n == 1 {
+					w.Header().Set("Retry-After", "1")
+				}
+				w.WriteHeader(429)
+				return true
+			}
+			return false
+		})
+		if err != nil || len(ev.Fragment.Tenants) != 2 || ev.Stats.Throttled != 2 {
+			t.Errorf("%v, %+v", err, ev)
+		}
+	})
+	t.Run("repeating-pages", func(t *testing.T) {
+		calls := 0
+		ev, err, _ := run(t, func(w http.ResponseWriter, r *http.Request) bool {
+			if r.URL.Path == "/configurations" && r.URL.Query().Get("filter[organization_id]") == "1" {
+				calls++
+				fmt.Fprintf(w, `{"data":[{"id":"1-1","type":"configurations","attributes":{"hostname":"H"}}],"links":{"next":"http://%s/configurations?filter%%5Borganization_id%%5D=1&page%%5Bnumber%%5D=2"}}`, r.Host)
+				return true
+			}
+			return false
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg string
+		for _, tr := range ev.Tenants {
+			msg += strings.Join(tr.Errors, "")
+		}
+		if !strings.Contains(msg, "repeats") || calls > 5 {
+			t.Errorf("errors %q after %d calls", msg, calls)
+		}
+	})
 }
