@@ -149,7 +149,7 @@ func TestPasswordsForbiddenIsAGap(t *testing.T) {
 // server whose links.next keeps pointing at a page already read stops.
 func TestBadAnswers(t *testing.T) {
 	type fault func(w http.ResponseWriter, r *http.Request) bool // true: answered
-	run := func(t *testing.T, f fault) (*connector.Evidence, error, *fake) {
+	run := func(t *testing.T, f fault) (*connector.Evidence, *fake, error) {
 		t.Helper()
 		fk := &fake{orgs: 2, per: 3}
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -165,10 +165,10 @@ func TestBadAnswers(t *testing.T) {
 			t.Fatal(err)
 		}
 		ev, err := c.Collect(t.Context(), connector.Request{Now: time.Now()})
-		return ev, err, fk
+		return ev, fk, err
 	}
 	t.Run("one-org-5xx-html-isolated", func(t *testing.T) {
-		ev, err, _ := run(t, func(w http.ResponseWriter, r *http.Request) bool {
+		ev, _, err := run(t, func(w http.ResponseWriter, r *http.Request) bool {
 			if r.URL.Path == "/configurations" && r.URL.Query().Get("filter[organization_id]") == "2" {
 				w.Header().Set("Content-Type", "text/html")
 				w.WriteHeader(502)
@@ -192,7 +192,7 @@ func TestBadAnswers(t *testing.T) {
 	})
 	for name, body := range map[string]string{"truncated-json": `{"data":[{"id":"1","type":"organizations","attri`, "html-200": `<!DOCTYPE html><html><title>Sign in</title></html>`} {
 		t.Run(name, func(t *testing.T) {
-			_, err, _ := run(t, func(w http.ResponseWriter, r *http.Request) bool {
+			_, _, err := run(t, func(w http.ResponseWriter, r *http.Request) bool {
 				if r.URL.Path == "/organizations" {
 					io.WriteString(w, body)
 					return true
@@ -206,7 +206,7 @@ func TestBadAnswers(t *testing.T) {
 	}
 	t.Run("429-with-and-without-retry-after", func(t *testing.T) {
 		n := 0
-		ev, err, _ := run(t, func(w http.ResponseWriter, r *http.Request) bool {
+		ev, _, err := run(t, func(w http.ResponseWriter, r *http.Request) bool {
 			if r.URL.Path == "/organizations" && n < 2 {
 				n++
 				if n == 1 {
@@ -223,7 +223,7 @@ func TestBadAnswers(t *testing.T) {
 	})
 	t.Run("repeating-pages", func(t *testing.T) {
 		calls := 0
-		ev, err, _ := run(t, func(w http.ResponseWriter, r *http.Request) bool {
+		ev, _, err := run(t, func(w http.ResponseWriter, r *http.Request) bool {
 			if r.URL.Path == "/configurations" && r.URL.Query().Get("filter[organization_id]") == "1" {
 				calls++
 				fmt.Fprintf(w, `{"data":[{"id":"1-1","type":"configurations","attributes":{"hostname":"H"}}],"links":{"next":"http://%s/configurations?filter%%5Borganization_id%%5D=1&page%%5Bnumber%%5D=2"}}`, r.Host)
