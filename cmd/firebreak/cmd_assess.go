@@ -193,7 +193,7 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 			return fmt.Errorf("--detect-summary: %w", err)
 		}
 		mon, err = assess.LoadAuthMonitoring(fh, opts.DetectSummary)
-		fh.Close()
+		_ = fh.Close() // read-only; the decode error is the one that matters
 		if err != nil {
 			return fmt.Errorf("--detect-summary: %w", err)
 		}
