@@ -62,9 +62,11 @@ done
 # SBOM of the binary: the modules compiled into it (from its build
 # information, the same for every architecture), with their licenses from the
 # module cache. GOPROXY=off: it would otherwise look up this unpublished
-# version of firebreak itself.
+# version of firebreak itself. The tool is built first, with the proxy, so a
+# fresh module cache can fetch its modules.
 first=${arches%% *}
-GOPROXY=off tool cyclonedx-gomod bin -json -licenses -version "$version" \
+go build -modfile=tools/go.mod -o dist/build/cyclonedx-gomod github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod
+GOPROXY=off dist/build/cyclonedx-gomod bin -json -licenses -version "$version" \
   -output "dist/firebreak_${version}.sbom.cdx.json" "dist/build/linux_$first/firebreak" 2>dist/build/sbom.log \
   || { cat dist/build/sbom.log >&2; exit 1; }
 
