@@ -270,6 +270,17 @@ func (r *Runner) collect(ctx context.Context, s source) {
 		r.record(s.name, nil, err)
 		return
 	}
+	// A source read not at all (credentials refused, every list
+	// forbidden) answers gaps and nothing else. Writing that would drop
+	// the tenants and technicians it had collected from the estate, and
+	// their PSA tickets would close as if the controls passed: keep the
+	// previous fragment, as for a failed collection, until it goes stale.
+	if f := ev.Fragment; len(f.CollectionGap) > 0 && len(f.Tenants) == 0 && len(f.Identities) == 0 && len(f.Assets) == 0 && len(f.Grants) == 0 {
+		err := fmt.Errorf("nothing collected, previous fragment kept: %s", f.CollectionGap[0].Reason)
+		r.o.Log.Error("connector: collection failed", "connector", s.name, "err", err)
+		r.record(s.name, ev.Tenants, err)
+		return
+	}
 	// The same file name as `firebreak collect NAME` writes, so a CLI run
 	// and serve replace one fragment rather than keeping two.
 	name := s.name + ".collected.yaml"

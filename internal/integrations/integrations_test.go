@@ -25,10 +25,18 @@ import (
 
 // fakeRMM is an evidence and event source: two tenants, one of them
 // already written by hand, and three activity records.
-type fakeRMM struct{ Label string }
+type fakeRMM struct {
+	Label   string
+	refused bool // credentials refused: a gap and nothing else
+}
 
 func (f *fakeRMM) Collect(ctx context.Context, req connector.Request) (*connector.Evidence, error) {
 	b := rmm.NewBuilder("fake-rmm", "Fake RMM", "Fake", "rmm.example", "fake", req.Now)
+	if f.refused {
+		fr := b.Fragment()
+		fr.CollectionGap = []estate.Gap{{Tenant: "msp", Evidence: "tenants", Permission: "monitoring", Reason: "HTTP 401 invalid_client"}}
+		return &connector.Evidence{Fragment: fr}, nil
+	}
 	b.Tenant("acme", "Acme")
 	b.Tenant("beta", "Beta")
 	b.Endpoint("beta", "1", "BETA-PC-1", "workstation")
@@ -157,6 +165,15 @@ func TestRunner(t *testing.T) {
 	if again, err := estate.Load(estDir); err != nil || len(again.Tenants) != 2 {
 		t.Fatalf("second collection: %v", err)
 	}
+	// Credentials refused: the source answers only a gap. The fragment
+	// of the last good run stays, so its tenants are not dropped (and
+	// their tickets not closed as passing).
+	r.sources[0].evidence.(*fakeRMM).refused = true
+	r.collect(ctx, r.sources[0])
+	if kept, err := estate.Load(estDir); err != nil || len(kept.Tenants) != 2 || len(kept.Assets) != 1 {
+		t.Fatalf("after a refused collection: %v %+v", err, kept)
+	}
+	r.sources[0].evidence.(*fakeRMM).refused = false
 	// Events: committed, cursor kept across a new runner.
 	r.poll(ctx, r.sources[0])
 	r.poll(ctx, r.sources[0])
