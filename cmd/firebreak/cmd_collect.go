@@ -859,6 +859,9 @@ func runCollectConnector(ctx context.Context, def connector.Definition, o collec
 		if err != nil {
 			return err
 		}
+		if refused, reason := ev.Refused(); refused {
+			return fmt.Errorf("%s: nothing collected (%s); %s left as it was", sp.Name, reason, filepath.Join(out, fragmentName(sp.Name)))
+		}
 		path, err := collect.WriteFragment(out, fragmentName(sp.Name), sp.Name, o.clock(), ev.Fragment)
 		if err != nil {
 			return err

@@ -141,3 +141,38 @@ func TestCollectGraphConsentPartnerCenter(t *testing.T) {
 		t.Errorf("consented %v", got)
 	}
 }
+
+// TestCollectRefusedKeepsFragment: when every org refuses the credentials
+// the run collects gaps and nothing else; `firebreak collect` fails and
+// leaves the last good fragment as it was (serve's runner does the same,
+// through the same connector.Evidence.Refused).
+func TestCollectRefusedKeepsFragment(t *testing.T) {
+	srv := oktatest.NewServer(t, &oktatest.Org{Slug: "acme", Users: 12, Token: "ssws-secret-acme"})
+	dir := writeEstate(t, "provider: {id: msp, name: MSP}\ntenants:\n  - {id: acme, name: Acme}\n")
+	cfg := filepath.Join(t.TempDir(), "okta.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("orgs:\n  - {tenant: acme, org_url: %s, token: {env: OKTA_ACME}}\n", srv.URL("acme"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	token := "ssws-secret-acme"
+	g, out, _ := testGlobals()
+	o := collectConnectorOptions{collectOptions: collectOptions{Format: "table", Concurrency: 4, Timeout: 10e9, now: func() time.Time { return collectNow },
+		getenv: func(k string) string { return map[string]string{"OKTA_ACME": token}[k] },
+		sleep:  func(context.Context, time.Duration) error { return nil }}, Estate: dir, Config: cfg, NoPoll: true}
+	def, _ := newRegistry().Lookup("okta")
+	if err := runCollectConnector(context.Background(), def, o, g); err != nil {
+		t.Fatalf("good run: %v\n%s", err, out)
+	}
+	frag := filepath.Join(dir, fragmentName("okta"))
+	before, err := os.ReadFile(frag)
+	if err != nil || !strings.Contains(string(before), "acme") {
+		t.Fatalf("no fragment after the good run: %v", err)
+	}
+	token = "ssws-wrong"
+	err = runCollectConnector(context.Background(), def, o, g)
+	if err == nil || !strings.Contains(err.Error(), "nothing collected") {
+		t.Fatalf("refused run: err %v, want nothing collected", err)
+	}
+	if after, _ := os.ReadFile(frag); string(after) != string(before) {
+		t.Errorf("the refused run rewrote the fragment:\n%s", after)
+	}
+}

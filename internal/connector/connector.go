@@ -173,6 +173,20 @@ type Evidence struct {
 	Stats    Stats          `json:"stats"`
 }
 
+// Refused reports whether the run read nothing at all (credentials
+// refused, every list forbidden): the fragment holds gaps and no object.
+// Writing it would drop the tenants and technicians the last good run
+// collected from the estate (and close their PSA tickets as if the
+// controls passed), so serve and `firebreak collect` keep the previous
+// fragment instead, with the first gap's reason as the error.
+func (e *Evidence) Refused() (bool, string) {
+	f := e.Fragment
+	if f == nil || len(f.CollectionGap) == 0 || len(f.Tenants) > 0 || len(f.Identities) > 0 || len(f.Assets) > 0 || len(f.Grants) > 0 {
+		return false, ""
+	}
+	return true, f.CollectionGap[0].Reason
+}
+
 // EvidenceSource produces estate evidence. A tenant's failure is recorded
 // in its TenantRun (and as estate gaps); the error is only for a run that
 // could not start at all.

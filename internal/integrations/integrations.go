@@ -275,8 +275,8 @@ func (r *Runner) collect(ctx context.Context, s source) {
 	// the tenants and technicians it had collected from the estate, and
 	// their PSA tickets would close as if the controls passed: keep the
 	// previous fragment, as for a failed collection, until it goes stale.
-	if f := ev.Fragment; len(f.CollectionGap) > 0 && len(f.Tenants) == 0 && len(f.Identities) == 0 && len(f.Assets) == 0 && len(f.Grants) == 0 {
-		err := fmt.Errorf("nothing collected, previous fragment kept: %s", f.CollectionGap[0].Reason)
+	if refused, reason := ev.Refused(); refused {
+		err := fmt.Errorf("nothing collected, previous fragment kept: %s", reason)
 		r.o.Log.Error("connector: collection failed", "connector", s.name, "err", err)
 		r.record(s.name, ev.Tenants, err)
 		return
