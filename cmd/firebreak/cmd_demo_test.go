@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
 // TestDemoNoServe runs the README's main job in its non-interactive form, on
@@ -73,9 +75,23 @@ func TestDemoOneClock(t *testing.T) {
 	summary := out.String()
 	const asOf = "2026-11-27 09:00 UTC"
 
-	// firebreak assess, JSON, on what the demo read.
+	// firebreak assess, JSON, on what the demo read, with the same
+	// detection facts (FB-AUTH-004): the detection summary serve derives
+	// from the stored events, written as detect --summary-file writes it.
+	rules, err := detect.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mon, err := worker.AuthMonitoring(ctx, d.st, rules, d.clock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := filepath.Join(t.TempDir(), "detect-summary.json")
+	if data, err := json.Marshal(mon); err != nil || os.WriteFile(sum, data, 0o600) != nil {
+		t.Fatalf("summary file: %v", err)
+	}
 	js := filepath.Join(t.TempDir(), "a.json")
-	if err := runAssess(ctx, assessOptions{Output: js, Format: "json", Now: now, KEVFile: d.kev, getenv: noEnv(t.TempDir())}, g, d.estate); err != nil {
+	if err := runAssess(ctx, assessOptions{Output: js, Format: "json", Now: now, KEVFile: d.kev, DetectSummary: sum, getenv: noEnv(t.TempDir())}, g, d.estate); err != nil {
 		t.Fatalf("assess: %v", err)
 	}
 	var rep assess.Report

@@ -30,6 +30,9 @@ type Engines struct {
 	// AuthMonitoring of the stored events and Rules (nil: Assess, and
 	// FB-AUTH-004 is not evaluable).
 	AssessMonitored func(ctx context.Context, e *estate.Estate, mon *assess.AuthMonitoring) (*assess.Report, error)
+	// Now is the clock assessments judge time by (EngineOptions.Clock);
+	// nil: the worker's.
+	Now func() time.Time
 	// Blast computes the blast-radius result of an estate and keeps the
 	// graph for BlastQuery.
 	Blast func(e *estate.Estate) (*store.BlastResult, error)
@@ -63,7 +66,13 @@ func (w *Worker) assess(ctx context.Context, e *estate.Estate) (*assess.Report, 
 	if w.eng.AssessMonitored == nil {
 		return w.eng.Assess(ctx, e)
 	}
-	mon, err := AuthMonitoring(ctx, w.st, w.eng.Rules, w.now())
+	// The window ends at the assessment's own time (the engines' clock),
+	// not the worker's: one clock for the run and its evidence.
+	now := w.now
+	if w.eng.Now != nil {
+		now = w.eng.Now
+	}
+	mon, err := AuthMonitoring(ctx, w.st, w.eng.Rules, now())
 	if err != nil {
 		w.log.Warn("assessment without detection evidence (FB-AUTH-004 not evaluable)", "err", err)
 		mon = nil

@@ -127,6 +127,7 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 	}
 	eng := &Engines{
 		Rules: rules,
+		Now:   opts.Clock,
 		Assess: func(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
 			return assessWith(ctx, e, nil)
 		},
