@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/csv"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -80,9 +81,46 @@ func (s *Server) handleRemediationCSV(w http.ResponseWriter, r *http.Request, p 
 		}
 		return t.UTC().Format("2006-01-02")
 	}
+	// A step is the MSP's: it names the objects it changes and every
+	// tenant it makes safer. A tenant's user sees its own tenant and a
+	// count of the others; a cell naming another tenant (an object id,
+	// a proof path through it) is withheld.
+	var others []string
+	if !p.Scope.AllTenants {
+		all, err := s.st.ListTenants(r.Context(), store.AllTenants())
+		if err != nil {
+			return err
+		}
+		for _, t := range all {
+			if !p.Scope.Allows(t.ID) {
+				others = append(others, t.ID, t.Name)
+			}
+		}
+	}
+	withhold := func(cell string) string {
+		for _, o := range others {
+			if o != "" && strings.Contains(cell, o) {
+				return "(withheld: involves other customers)"
+			}
+		}
+		return cell
+	}
 	for _, it := range q {
-		row := []string{strconv.Itoa(it.Rank), it.Action, strings.Join(it.Tenants, " "), strconv.Itoa(it.Gain), it.Proof,
-			strings.Join(it.Controls, " "), it.Owner, day(it.Due), it.State, day(it.DoneAt)}
+		tenants := strings.Join(it.Tenants, " ")
+		if !p.Scope.AllTenants {
+			n := 0
+			for _, t := range it.Tenants {
+				if !p.Scope.Allows(t) {
+					n++
+				}
+			}
+			tenants = p.Scope.Tenant
+			if n > 0 {
+				tenants += fmt.Sprintf(" (+%d other customers)", n)
+			}
+		}
+		row := []string{strconv.Itoa(it.Rank), withhold(it.Action), tenants, strconv.Itoa(it.Gain), withhold(it.Proof),
+			withhold(strings.Join(it.Controls, " ")), it.Owner, day(it.Due), it.State, day(it.DoneAt)}
 		for i := range row {
 			row[i] = report.CSVCell(row[i])
 		}
