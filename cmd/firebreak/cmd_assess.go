@@ -249,8 +249,10 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 		}
 	case opts.Output != "":
 		err = report.WriteFile(opts.Output, format, rep, ropts)
+		warnSARIFRuns(g, format, opts.SARIFPerTenant, len(rep.Scores))
 	default:
 		err = report.Write(g.stdout, format, rep, ropts)
+		warnSARIFRuns(g, format, opts.SARIFPerTenant, len(rep.Scores))
 	}
 	if err != nil {
 		return err
@@ -289,4 +291,17 @@ func isDirTarget(p string) bool {
 	}
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
+}
+
+// githubMaxRuns is GitHub code scanning's limit on runs in one uploaded
+// SARIF file.
+const githubMaxRuns = 20
+
+// warnSARIFRuns warns when one SARIF file holds more runs than GitHub
+// code scanning accepts (one run per subject with --sarif-per-tenant;
+// rep.Scores has one score per subject, the MSP included).
+func warnSARIFRuns(g *globalOptions, format string, perTenant bool, subjects int) {
+	if format == "sarif" && perTenant && subjects > githubMaxRuns {
+		fmt.Fprintf(g.stderr, "firebreak: warning: this SARIF file holds %d runs; GitHub code scanning accepts at most %d per file: write one file per tenant with -o DIR/\n", subjects, githubMaxRuns)
+	}
 }

@@ -312,3 +312,19 @@ func TestTextAndTableAreOneFormat(t *testing.T) {
 		t.Errorf("controls -f yaml: exit %d, want %d", code, exitUsage)
 	}
 }
+
+// TestSARIFRunsWarning: one SARIF file with more runs than GitHub code
+// scanning accepts warns (even with -q) and names the form that uploads;
+// one file per tenant does not.
+func TestSARIFRunsWarning(t *testing.T) {
+	estate := filepath.Join("..", "..", "examples", "harbourview")
+	code, _, errOut := cli(t, "assess", estate, "--now", "2026-11-27", "--no-trust", "-f", "sarif", "--sarif-per-tenant", "-q")
+	if code != 0 || !strings.Contains(errOut, "at most 20 per file") {
+		t.Errorf("one file of 26 runs: exit %d, stderr %q; want the GitHub warning", code, errOut)
+	}
+	dir := t.TempDir() + "/"
+	code, _, errOut = cli(t, "assess", estate, "--now", "2026-11-27", "--no-trust", "--sarif-per-tenant", "-o", dir, "-q")
+	if code != 0 || strings.Contains(errOut, "per file") {
+		t.Errorf("-o DIR/: exit %d, stderr %q; want no warning", code, errOut)
+	}
+}

@@ -25,6 +25,10 @@ import (
 const (
 	dbFile  = "firebreak.db"
 	keyFile = "secret.key"
+	// attestKeyFile is serve's attestation signing key when attest.key is
+	// not configured (internal/worker): customers verify attestations
+	// against its public half, so a restore must bring it back.
+	attestKeyFile = "attest.key"
 )
 
 // Format names the backup file layout: an SQLite database, the store's own
@@ -51,7 +55,8 @@ type Manifest struct {
 	Version       string    `json:"firebreak_version"` // the firebreak that wrote it
 	SchemaVersion int       `json:"schema_version"`
 	Source        string    `json:"source"`  // data directory it was taken from
-	HasKey        bool      `json:"has_key"` // carries the data directory's secret.key
+	HasKey        bool      `json:"has_key"`        // carries the data directory's secret.key
+	HasAttestKey  bool      `json:"has_attest_key"` // carries the data directory's attest.key
 	Events        int64     `json:"events"`  // rows in events, for a quick check after restore
 	Bytes         int64     `json:"bytes"`   // size of the backup file
 	Seconds       float64   `json:"seconds"` // how long the backup took
@@ -204,6 +209,11 @@ func Backup(ctx context.Context, dataDir, dst string, o BackupOptions) (Manifest
 		return Manifest{}, fmt.Errorf("reading secret key: %w", err)
 	}
 	m.HasKey = err == nil
+	attestKey, err := os.ReadFile(filepath.Join(dataDir, attestKeyFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Manifest{}, fmt.Errorf("reading attestation key: %w", err)
+	}
+	m.HasAttestKey = err == nil
 	out, err := openSQLite(tmpPath, false)
 	if err != nil {
 		return Manifest{}, err
@@ -226,6 +236,9 @@ func Backup(ctx context.Context, dataDir, dst string, o BackupOptions) (Manifest
 		}
 		if m.HasKey {
 			kv["secret_key"] = string(bytes.TrimSpace(key))
+		}
+		if m.HasAttestKey {
+			kv["attest_key"] = string(attestKey)
 		}
 		for k, v := range kv {
 			if _, err := out.ExecContext(ctx, `INSERT INTO `+manifestTable+` (key, value) VALUES (?, ?)`, k, v); err != nil {
@@ -255,82 +268,83 @@ func Backup(ctx context.Context, dataDir, dst string, o BackupOptions) (Manifest
 // SQLite database carrying a firebreak manifest, of a schema this binary
 // knows, and pass SQLite's quick integrity check.
 func Inspect(ctx context.Context, path string) (Manifest, error) {
-	m, _, err := inspect(ctx, path)
+	m, _, _, err := inspect(ctx, path)
 	return m, err
 }
 
-func inspect(ctx context.Context, path string) (Manifest, string, error) {
+func inspect(ctx context.Context, path string) (m Manifest, secretKey, attestKey string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return Manifest{}, "", err
+		return Manifest{}, "", "", err
 	}
 	head := make([]byte, 16)
 	_, err = io.ReadFull(f, head)
 	fi, _ := f.Stat()
 	_ = f.Close()
 	if err != nil || string(head) != "SQLite format 3\x00" {
-		return Manifest{}, "", fmt.Errorf("%s: %w: not an SQLite database", path, ErrNotBackup)
+		return Manifest{}, "", "", fmt.Errorf("%s: %w: not an SQLite database", path, ErrNotBackup)
 	}
 	db, err := openSQLite(path, true)
 	if err != nil {
-		return Manifest{}, "", err
+		return Manifest{}, "", "", err
 	}
 	defer func() { _ = db.Close() }()
 	rows, err := db.QueryContext(ctx, `SELECT key, value FROM `+manifestTable)
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") {
-			return Manifest{}, "", fmt.Errorf("%s: %w: an SQLite database without a firebreak manifest (table %s)", path, ErrNotBackup, manifestTable)
+			return Manifest{}, "", "", fmt.Errorf("%s: %w: an SQLite database without a firebreak manifest (table %s)", path, ErrNotBackup, manifestTable)
 		}
 		if strings.Contains(err.Error(), "malformed") || strings.Contains(err.Error(), "not a database") {
-			return Manifest{}, "", fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
+			return Manifest{}, "", "", fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
 		}
-		return Manifest{}, "", fmt.Errorf("%s: reading manifest: %w", path, err)
+		return Manifest{}, "", "", fmt.Errorf("%s: reading manifest: %w", path, err)
 	}
 	kv := map[string]string{}
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
 			rows.Close()
-			return Manifest{}, "", fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
+			return Manifest{}, "", "", fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
 		}
 		kv[k] = v
 	}
 	if err := rows.Close(); err != nil {
-		return Manifest{}, "", fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
+		return Manifest{}, "", "", fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
 	}
 	if kv["format"] != Format {
-		return Manifest{}, "", fmt.Errorf("%s: %w: manifest format %q, this binary reads %q", path, ErrNotBackup, kv["format"], Format)
+		return Manifest{}, "", "", fmt.Errorf("%s: %w: manifest format %q, this binary reads %q", path, ErrNotBackup, kv["format"], Format)
 	}
-	m := Manifest{Format: kv["format"], Version: kv["firebreak_version"], Source: kv["source"]}
+	m = Manifest{Format: kv["format"], Version: kv["firebreak_version"], Source: kv["source"]}
 	m.Created, _ = time.Parse(time.RFC3339Nano, kv["created"])
 	m.SchemaVersion, _ = strconv.Atoi(kv["schema_version"])
 	m.Events, _ = strconv.ParseInt(kv["events"], 10, 64)
 	m.HasKey = kv["secret_key"] != ""
+	m.HasAttestKey = kv["attest_key"] != ""
 	if fi != nil {
 		m.Bytes = fi.Size()
 	}
 	if err := quickCheck(ctx, db); err != nil {
-		return m, "", fmt.Errorf("%s: %w", path, err)
+		return m, "", "", fmt.Errorf("%s: %w", path, err)
 	}
 	have, err := migrations.Current(ctx, db)
 	if err != nil {
-		return m, "", fmt.Errorf("%s: %w", path, err)
+		return m, "", "", fmt.Errorf("%s: %w", path, err)
 	}
 	latest, err := migrations.Latest("sqlite")
 	if err != nil {
-		return m, "", err
+		return m, "", "", err
 	}
 	if have == 0 || have != m.SchemaVersion {
-		return m, "", fmt.Errorf("%s: %w: manifest says schema %d, the tables say %d", path, ErrCorrupt, m.SchemaVersion, have)
+		return m, "", "", fmt.Errorf("%s: %w: manifest says schema %d, the tables say %d", path, ErrCorrupt, m.SchemaVersion, have)
 	}
 	if have > latest {
-		return m, "", fmt.Errorf("%s: %w: version %d, this binary knows %d: restore it with a newer firebreak", path, migrations.ErrNewerSchema, have, latest)
+		return m, "", "", fmt.Errorf("%s: %w: version %d, this binary knows %d: restore it with a newer firebreak", path, migrations.ErrNewerSchema, have, latest)
 	}
 	var n int64
 	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&n); err != nil || n != m.Events {
-		return m, "", fmt.Errorf("%s: %w: manifest says %d events, the table holds %d (%v)", path, ErrCorrupt, m.Events, n, err)
+		return m, "", "", fmt.Errorf("%s: %w: manifest says %d events, the table holds %d (%v)", path, ErrCorrupt, m.Events, n, err)
 	}
-	return m, kv["secret_key"], nil
+	return m, kv["secret_key"], kv["attest_key"], nil
 }
 
 // RestoreOptions tune Restore.
@@ -352,7 +366,7 @@ func Restore(ctx context.Context, src, dataDir string, o RestoreOptions) (Manife
 	if now == nil {
 		now = time.Now
 	}
-	m, key, err := inspect(ctx, src)
+	m, key, attestKey, err := inspect(ctx, src)
 	if err != nil {
 		return m, err
 	}
@@ -362,7 +376,7 @@ func Restore(ctx context.Context, src, dataDir string, o RestoreOptions) (Manife
 	dbPath := filepath.Join(dataDir, dbFile)
 	keyPath := filepath.Join(dataDir, keyFile)
 	var present []string
-	for _, n := range []string{dbFile, dbFile + "-wal", dbFile + "-shm", keyFile} {
+	for _, n := range []string{dbFile, dbFile + "-wal", dbFile + "-shm", keyFile, attestKeyFile} {
 		if _, err := os.Stat(filepath.Join(dataDir, n)); err == nil {
 			present = append(present, n)
 		}
@@ -414,6 +428,11 @@ func Restore(ctx context.Context, src, dataDir string, o RestoreOptions) (Manife
 	if key != "" {
 		if err := os.WriteFile(keyPath, []byte(key+"\n"), 0o600); err != nil {
 			return m, fmt.Errorf("writing secret key: %w", err)
+		}
+	}
+	if attestKey != "" {
+		if err := os.WriteFile(filepath.Join(dataDir, attestKeyFile), []byte(attestKey), 0o600); err != nil {
+			return m, fmt.Errorf("writing attestation key: %w", err)
 		}
 	}
 	if err := os.Rename(tmp, dbPath); err != nil {

@@ -103,12 +103,18 @@ func TestBackupRestore(t *testing.T) {
 	ctx := storetest.Ctx(t)
 	src := t.TempDir()
 	seed(t, src, 2000)
+	// serve's attestation signing key: customers verify against its public
+	// half, so a restore must bring the same key back.
+	attestPEM := "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHt0ZXN0LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24hIQ==\n-----END PRIVATE KEY-----\n"
+	if err := os.WriteFile(filepath.Join(src, attestKeyFile), []byte(attestPEM), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	bk := filepath.Join(t.TempDir(), "fb.backup")
 	m, err := Backup(ctx, src, bk, BackupOptions{Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Events != 2000 || !m.HasKey || m.SchemaVersion < 1 {
+	if m.Events != 2000 || !m.HasKey || !m.HasAttestKey || m.SchemaVersion < 1 {
 		t.Errorf("manifest %+v", m)
 	}
 	if fi, err := os.Stat(bk); err != nil || fi.Mode().Perm() != 0o600 {
@@ -124,6 +130,11 @@ func TestBackupRestore(t *testing.T) {
 	}
 	defer s.Close()
 	checkStore(t, s, 2000)
+	if got, err := os.ReadFile(filepath.Join(dst, attestKeyFile)); err != nil || string(got) != attestPEM {
+		t.Errorf("attest.key after restore: %q, %v; want the backed-up key", got, err)
+	} else if fi, _ := os.Stat(filepath.Join(dst, attestKeyFile)); fi.Mode().Perm() != 0o600 {
+		t.Errorf("attest.key mode %v, want 0600", fi.Mode().Perm())
+	}
 	have, latest, err := SchemaVersion(ctx, dst)
 	if err != nil || have != latest {
 		t.Errorf("SchemaVersion = %d, %d, %v", have, latest, err)
