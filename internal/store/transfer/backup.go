@@ -54,12 +54,12 @@ type Manifest struct {
 	Created       time.Time `json:"created"`
 	Version       string    `json:"firebreak_version"` // the firebreak that wrote it
 	SchemaVersion int       `json:"schema_version"`
-	Source        string    `json:"source"`  // data directory it was taken from
+	Source        string    `json:"source"`         // data directory it was taken from
 	HasKey        bool      `json:"has_key"`        // carries the data directory's secret.key
 	HasAttestKey  bool      `json:"has_attest_key"` // carries the data directory's attest.key
-	Events        int64     `json:"events"`  // rows in events, for a quick check after restore
-	Bytes         int64     `json:"bytes"`   // size of the backup file
-	Seconds       float64   `json:"seconds"` // how long the backup took
+	Events        int64     `json:"events"`         // rows in events, for a quick check after restore
+	Bytes         int64     `json:"bytes"`          // size of the backup file
+	Seconds       float64   `json:"seconds"`        // how long the backup took
 }
 
 // BackupOptions tune Backup.
