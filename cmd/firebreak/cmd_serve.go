@@ -156,8 +156,15 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 		return err
 	}
 	if creds != nil {
-		fmt.Fprintf(g.stderr, "firebreak: created owner %q with one-time password %s\nfirebreak: sign in and enrol an authenticator app (TOTP is mandatory); this password is not shown again\n",
-			creds.Username, creds.Password.Reveal())
+		// Under --log-format json a log shipper reads stderr: these lines
+		// are JSON records too, at warn so no log level hides them.
+		if cfg.LogFormat == "json" {
+			log.Warn("created owner with a one-time password; sign in and enrol an authenticator app (TOTP is mandatory); this password is not shown again",
+				"username", creds.Username, "password", creds.Password.Reveal())
+		} else {
+			fmt.Fprintf(g.stderr, "firebreak: created owner %q with one-time password %s\nfirebreak: sign in and enrol an authenticator app (TOTP is mandatory); this password is not shown again\n",
+				creds.Username, creds.Password.Reveal())
+		}
 	}
 	eng, err := worker.NewEngines(worker.EngineOptions{PolicyDirs: cfg.Assess.PolicyDirs, KEVPath: cfg.Assess.KEV, RuleDirs: cfg.Detect.RuleDirs, Logger: log})
 	if err != nil {
@@ -171,7 +178,11 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 			return err
 		}
 		if cfg.TLS.Cert == "" {
-			fmt.Fprintf(g.stderr, "firebreak: self-signed certificate, SHA-256 fingerprint %s\n", fp)
+			if cfg.LogFormat == "json" {
+				log.Warn("self-signed certificate", "sha256_fingerprint", fp)
+			} else {
+				fmt.Fprintf(g.stderr, "firebreak: self-signed certificate, SHA-256 fingerprint %s\n", fp)
+			}
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}

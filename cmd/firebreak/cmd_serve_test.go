@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -109,3 +114,52 @@ func TestServeLogFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestServeJSONStartup: under --log-format json every line serve writes to
+// stderr at start (the owner's one-time password, the self-signed
+// certificate's fingerprint, the address) is a JSON record.
+func TestServeJSONStartup(t *testing.T) {
+	var buf syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json"}, io.Discard, &buf)
+	}()
+	for !strings.Contains(buf.String(), `"msg":"serving"`) {
+		select {
+		case code := <-done:
+			t.Fatalf("serve ended with %d\n%s", code, buf.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+	var saw []string
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Errorf("stderr line %q is not JSON: %v", line, err)
+			continue
+		}
+		saw = append(saw, fmt.Sprint(m["msg"]))
+	}
+	for _, want := range []string{"one-time password", "self-signed certificate", "serving"} {
+		if !strings.Contains(strings.Join(saw, "\n"), want) {
+			t.Errorf("no JSON record about %q among %q", want, saw)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
