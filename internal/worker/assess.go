@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -38,9 +37,6 @@ type Engines struct {
 	Blast func(e *estate.Estate) (*store.BlastResult, error)
 	// BlastQuery answers "what falls if node is compromised" on the last graph.
 	BlastQuery func(node string) (any, error)
-	// BlastHTML writes the interactive trust-graph view of the last graph
-	// as an HTML fragment (style and script inline; the caller adds nonces).
-	BlastHTML func(w io.Writer, title string) error
 	// Graph returns the trust graph of an estate (the one Assess or Blast
 	// built for it when there is one).
 	Graph func(e *estate.Estate) (*trust.Graph, error)

@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -154,15 +153,6 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 				return nil, store.ErrNotFound
 			}
 			return blastView(g, node, b), nil
-		},
-		BlastHTML: func(out io.Writer, title string) error {
-			mu.Lock()
-			g := graph
-			mu.Unlock()
-			if g == nil {
-				return store.ErrNotFound
-			}
-			return trust.WriteHTML(out, g, trust.HTMLOptions{Title: title, Fragment: true})
 		},
 		DetectionContext: func(e *estate.Estate) { live.Set(tenantctx.Context(e)) },
 		NewDetector: func() (pipeline.Detector, error) {

@@ -11,7 +11,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"time"
 
@@ -120,13 +119,6 @@ func (w *Worker) audit(ctx context.Context, action, target, tenant string, detai
 // BlastQuery answers "what falls if node is compromised" on the last trust graph.
 func (w *Worker) BlastQuery(node string) (any, error) { return w.eng.blastQuery(node) }
 
-// BlastHTML writes the interactive trust-graph view of the last graph.
-func (w *Worker) BlastHTML(out io.Writer, title string) error {
-	if w.eng == nil || w.eng.BlastHTML == nil {
-		return store.ErrNotFound
-	}
-	return w.eng.BlastHTML(out, title)
-}
 
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)
