@@ -119,7 +119,6 @@ func (w *Worker) audit(ctx context.Context, action, target, tenant string, detai
 // BlastQuery answers "what falls if node is compromised" on the last trust graph.
 func (w *Worker) BlastQuery(node string) (any, error) { return w.eng.blastQuery(node) }
 
-
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	if err != nil {
