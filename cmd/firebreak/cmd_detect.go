@@ -29,6 +29,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/timeline"
+	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
 type detectOptions struct {
@@ -285,13 +286,7 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 	}
 	run := &detectRun{opts: o, g: g, eng: eng, fromDir: fromDir}
 	if o.summaryFile != "" {
-		var names []string
-		for _, r := range eng.Rules() {
-			if assess.FailedAuthRule(r.Techniques) {
-				names = append(names, r.Ref())
-			}
-		}
-		run.monitor = assess.NewAuthMonitor(names)
+		run.monitor = worker.NewAuthMonitor(eng.Rules())
 	}
 	if o.format == "jsonl" {
 		run.enc = json.NewEncoder(g.stdout)

@@ -84,21 +84,29 @@ func (w *Worker) assess(ctx context.Context, e *estate.Estate) (*assess.Report, 
 // the CLI judge the same events alike; the store (not the pipeline's
 // counters) makes it survive a restart.
 func AuthMonitoring(ctx context.Context, st store.EventStore, rules []*detect.Rule, now time.Time) (*assess.AuthMonitoring, error) {
+	stats, err := st.AuthSources(ctx, now.Add(-assess.AuthRecentWindow))
+	if err != nil {
+		return nil, err
+	}
+	m := NewAuthMonitor(rules)
+	for _, s := range stats {
+		m.Observe(s.Tenant, s.Dataset, s.Host, s.Failed, int(s.Events), s.Last)
+	}
+	return m.Snapshot(), nil
+}
+
+// NewAuthMonitor starts FB-AUTH-004's detection evidence for the loaded
+// rules: the failed-authentication ones among them (assess.FailedAuthRule)
+// are named in it. serve (AuthMonitoring) and `detect --summary-file`
+// both start here.
+func NewAuthMonitor(rules []*detect.Rule) *assess.AuthMonitor {
 	var names []string
 	for _, r := range rules {
 		if assess.FailedAuthRule(r.Techniques) {
 			names = append(names, r.Ref())
 		}
 	}
-	stats, err := st.AuthSources(ctx, now.Add(-assess.AuthRecentWindow))
-	if err != nil {
-		return nil, err
-	}
-	m := assess.NewAuthMonitor(names)
-	for _, s := range stats {
-		m.Observe(s.Tenant, s.Dataset, s.Host, s.Failed, int(s.Events), s.Last)
-	}
-	return m.Snapshot(), nil
+	return assess.NewAuthMonitor(names)
 }
 
 func (e *Engines) blastQuery(node string) (any, error) {
