@@ -159,13 +159,13 @@ func yamlKey(f reflect.StructField) string {
 // closest returns the known key within edit distance 2 of k, if any.
 func closest(k string, known []string) string { return suggest.Closest(k, known, 2) }
 
-// keysByLine maps each line holding a value (or a list item) to its dotted
-// key path, and to the scalar value there, from the YAML node tree.
-func keysByLine(data []byte) (map[int]string, map[int]string) {
-	out, values := map[int]string{}, map[int]string{}
+// walkKeys calls visit for every mapping key (key set, n its value) and
+// every list item (key nil, n the item) of the YAML in data, with its
+// dotted path (connectors.sources[1].name), parents before children.
+func walkKeys(data []byte, visit func(path string, key, n *yaml.Node)) {
 	var root yaml.Node
 	if yaml.Unmarshal(data, &root) != nil {
-		return out, values
+		return
 	}
 	var walk func(n *yaml.Node, path string)
 	walk = func(n *yaml.Node, path string) {
@@ -178,26 +178,39 @@ func keysByLine(data []byte) (map[int]string, map[int]string) {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i], n.Content[i+1]
 				p := strings.TrimPrefix(path+"."+k.Value, ".")
-				out[k.Line] = p
-				if v.Line != k.Line {
-					out[v.Line] = p
-				}
-				if v.Kind == yaml.ScalarNode {
-					values[v.Line] = v.Value
-				}
+				visit(p, k, v)
 				walk(v, p)
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
 				p := fmt.Sprintf("%s[%d]", path, i)
-				if _, ok := out[c.Line]; !ok || c.Kind != yaml.MappingNode {
-					out[c.Line] = p
-				}
+				visit(p, nil, c)
 				walk(c, p)
 			}
 		}
 	}
 	walk(&root, "")
+}
+
+// keysByLine maps each line holding a value (or a list item) to its dotted
+// key path, and to the scalar value there, from the YAML node tree.
+func keysByLine(data []byte) (map[int]string, map[int]string) {
+	out, values := map[int]string{}, map[int]string{}
+	walkKeys(data, func(p string, k, v *yaml.Node) {
+		if k == nil { // a list item: a mapping item keeps its first key's path
+			if _, ok := out[v.Line]; !ok || v.Kind != yaml.MappingNode {
+				out[v.Line] = p
+			}
+			return
+		}
+		out[k.Line] = p
+		if v.Line != k.Line {
+			out[v.Line] = p
+		}
+		if v.Kind == yaml.ScalarNode {
+			values[v.Line] = v.Value
+		}
+	})
 	return out, values
 }
 
@@ -205,33 +218,13 @@ func keysByLine(data []byte) (map[int]string, map[int]string) {
 // items: connectors.sources[1].name) to the line of its key.
 func linesByKey(data []byte) map[string]int {
 	out := map[string]int{}
-	var root yaml.Node
-	if yaml.Unmarshal(data, &root) != nil {
-		return out
-	}
-	var walk func(n *yaml.Node, path string)
-	walk = func(n *yaml.Node, path string) {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				walk(c, path)
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				p := strings.TrimPrefix(path+"."+k.Value, ".")
-				out[p] = k.Line
-				walk(v, p)
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				p := fmt.Sprintf("%s[%d]", path, i)
-				out[p] = c.Line
-				walk(c, p)
-			}
+	walkKeys(data, func(p string, k, v *yaml.Node) {
+		if k != nil {
+			out[p] = k.Line
+		} else {
+			out[p] = v.Line
 		}
-	}
-	walk(&root, "")
+	})
 	return out
 }
 
