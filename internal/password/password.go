@@ -9,10 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
-	"github.com/trustelem/zxcvbn"
-	"github.com/trustelem/zxcvbn/frequency"
+	"github.com/firebreak-msp/firebreak/internal/password/zxcvbn"
+	"github.com/firebreak-msp/firebreak/internal/password/zxcvbn/frequency"
 )
 
 const (
@@ -47,18 +48,20 @@ func (e *RejectedError) Unwrap() error { return ErrRejected }
 // common is the bundled list: the "passwords" frequency list of zxcvbn
 // (the most frequent passwords of Xato's corpus of 10 million breached
 // credentials), lower-cased, as a set.
-var common = func() map[string]struct{} {
-	list := frequency.FrequencyLists["passwords"]
+// It is built on first use, not at program start: every command links
+// this package, few check a password.
+var common = sync.OnceValue(func() map[string]struct{} {
+	list := frequency.Lists()["passwords"]
 	m := make(map[string]struct{}, len(list))
 	for _, p := range list {
 		m[strings.ToLower(p)] = struct{}{}
 	}
 	return m
-}()
+})
 
 // Common reports whether pw, ignoring case, is on the bundled list.
 func Common(pw string) bool {
-	_, ok := common[strings.ToLower(pw)]
+	_, ok := common()[strings.ToLower(pw)]
 	return ok
 }
 
