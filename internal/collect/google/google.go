@@ -638,19 +638,35 @@ const (
 )
 
 // loginMethods maps the login_challenge_method values of the Reports API
-// login audit (developers.google.com/admin-sdk/reports/v1/appendix/activity/login)
-// to the estate's MFA methods, so that one rule (estate.MFAMethod.
-// PhishingResistant) judges them: a security key is FIDO2, a passkey a
-// passkey; Google prompts are push, phone verification codes SMS/voice,
-// authenticator codes TOTP. Password and backup codes are no MFA method.
-// The appendix names the parameter but its value list was not available
-// here: these values come from published samples; internal_two_factor,
-// idv_any_phone and google_authenticator are unverified (docs/collect.md).
+// login audit (developers.google.com/admin-sdk/reports/v1/appendix/activity/login:
+// "Login challenge method. Possible values: backup_code,
+// google_authenticator, google_prompt, idv_any_phone,
+// idv_preregistered_phone, internal_two_factor, knowledge_employee_id,
+// knowledge_preregistered_email, knowledge_preregistered_phone,
+// login_location, none, offline_otp, other, password, security_key,
+// security_key_otp") to the estate's MFA methods, so that one rule
+// (estate.MFAMethod.PhishingResistant) judges them:
+//   - security_key is a FIDO security key (phishing resistant);
+//     security_key_otp is a one-time code typed from a key — phishable, so
+//     a code (TOTP), never FIDO2;
+//   - google_prompt is the phone prompt (push); google_authenticator and
+//     offline_otp are authenticator codes; internal_two_factor is a typed
+//     security code (Google's own OS Login PAM module prompts "Enter your
+//     security code" for it), so a code, not a push;
+//   - idv_preregistered_phone and idv_any_phone are codes by SMS or voice;
+//   - password, backup_code, knowledge_*, login_location, none and other
+//     are no second factor.
+//
+// passkey (phishing resistant) and totp are not in that list, which
+// predates Google's passkeys: they come from Google's and SIEM vendors'
+// published samples and are kept as such (docs/collect.md).
 var loginMethods = map[string]estate.MFAMethod{
 	"security_key":            estate.MFAFIDO2,
 	"passkey":                 estate.MFAPasskey,
 	"google_prompt":           estate.MFAPush,
-	"internal_two_factor":     estate.MFAPush,
+	"internal_two_factor":     estate.MFATOTP,
+	"security_key_otp":        estate.MFATOTP,
+	"offline_otp":             estate.MFATOTP,
 	"idv_preregistered_phone": estate.MFASMS,
 	"idv_any_phone":           estate.MFASMS,
 	"google_authenticator":    estate.MFATOTP,

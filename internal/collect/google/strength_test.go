@@ -58,15 +58,27 @@ func TestChallengeStrength(t *testing.T) {
 	}
 }
 
+// TestLoginMethod checks every value of the appendix's list: a code typed
+// from a security key (security_key_otp) or Google's internal security
+// code is a code, not a key or a push; knowledge and location checks are
+// no second factor.
 func TestLoginMethod(t *testing.T) {
-	for v, want := range map[string]bool{"security_key": true, "passkey": true, "google_prompt": false, "idv_preregistered_phone": false, "google_authenticator": false} {
-		m, ok := LoginMethod(v)
-		if !ok || m.PhishingResistant() != want {
-			t.Errorf("%s: %q %v, phishing resistant want %v", v, m, ok, want)
+	for v, want := range map[string]estate.MFAMethod{
+		"security_key": estate.MFAFIDO2, "passkey": estate.MFAPasskey, "google_prompt": estate.MFAPush,
+		"idv_preregistered_phone": estate.MFASMS, "idv_any_phone": estate.MFASMS,
+		"google_authenticator": estate.MFATOTP, "offline_otp": estate.MFATOTP, "security_key_otp": estate.MFATOTP, "internal_two_factor": estate.MFATOTP,
+	} {
+		if m, ok := LoginMethod(v); !ok || m != want {
+			t.Errorf("%s: %q %v, want %q", v, m, ok, want)
 		}
 	}
-	if _, ok := LoginMethod("password"); ok {
-		t.Error("password is no MFA method")
+	for _, v := range []string{"password", "backup_code", "knowledge_employee_id", "knowledge_preregistered_email", "knowledge_preregistered_phone", "login_location", "none", "other"} {
+		if m, ok := LoginMethod(v); ok {
+			t.Errorf("%s is no MFA method, got %q", v, m)
+		}
+	}
+	if s := ChallengeStrength([]string{"password", "security_key_otp"}); s != StrengthOther {
+		t.Errorf("a code from a security key is phishable: %q", s)
 	}
 }
 

@@ -40,7 +40,13 @@ const (
 	// membership of the groups they name (policy.go).
 	ScopePolicies = "okta.policies.read"
 	ScopeGroups   = "okta.groups.read"
+	// ScopeApps reads the apps (each mapped to an authentication policy)
+	// and the users assigned to them.
+	ScopeApps = "okta.apps.read"
 )
+
+// scopes are every scope the connector asks a service app's token for.
+var scopes = []string{ScopeUsers, ScopeRoles, ScopeLogs, ScopePolicies, ScopeGroups, ScopeApps}
 
 // SystemLogRetentionDays is how long Okta keeps the System Log.
 const SystemLogRetentionDays = 90
@@ -82,6 +88,7 @@ var Spec = connector.Spec{
 		{Name: ScopeLogs, Kind: "oauth-scope", For: []string{EvLogs}},
 		{Name: ScopePolicies, Kind: "oauth-scope", For: []string{EvMFAEnforced}},
 		{Name: ScopeGroups, Kind: "oauth-scope", For: []string{EvMFAEnforced}, Doc: "members of the groups the policies name"},
+		{Name: ScopeApps, Kind: "oauth-scope", For: []string{EvMFAEnforced}, Doc: "the apps, the authentication policy each is mapped to, and their assigned users (Identity Engine)"},
 	},
 	Calls: []connector.Call{
 		{Method: "POST", Path: "/oauth2/v1/token (service app only: client_credentials, private_key_jwt)"},
@@ -90,7 +97,10 @@ var Spec = connector.Spec{
 		{Method: "GET", Path: "/api/v1/iam/assignees/users", Permission: ScopeRoles},
 		{Method: "GET", Path: "/api/v1/users/{id}/roles", Permission: ScopeRoles, Note: "per admin"},
 		{Method: "GET", Path: "/api/v1/policies?type=OKTA_SIGN_ON|ACCESS_POLICY|MFA_ENROLL", Permission: ScopePolicies, Note: "global session, authentication and authenticator enrollment policies"},
-		{Method: "GET", Path: "/api/v1/policies/{id}/rules", Permission: ScopePolicies, Note: "per active sign-on and authentication policy"},
+		{Method: "GET", Path: "/.well-known/okta-organization", Note: "the org's engine: pipeline v1 (Classic) or idx (Identity Engine); no credentials"},
+		{Method: "GET", Path: "/api/v1/apps?limit=200 (Link: next)", Permission: ScopeApps, Note: "active apps and their _links.accessPolicy (Identity Engine)"},
+		{Method: "GET", Path: "/api/v1/policies/{id}/rules", Permission: ScopePolicies, Note: "per active sign-on policy and per authentication policy an active app is mapped to"},
+		{Method: "GET", Path: "/api/v1/apps/{id}/users?limit=500 (Link: next)", Permission: ScopeApps, Note: "only for apps whose policy lets some user in on one factor"},
 		{Method: "GET", Path: "/api/v1/groups/{id} and /api/v1/groups/{id}/users (Link: next)", Permission: ScopeGroups, Note: "per group a policy or rule names"},
 		{Method: "GET", Path: "/api/v1/logs?limit=1", Permission: ScopeLogs, Note: "evidence: the System Log is on (kept 90 days)"},
 		{Method: "GET", Path: "/api/v1/logs?since=…&limit=1000 (Link: next, kept as the poll cursor)", Permission: ScopeLogs},
@@ -103,6 +113,9 @@ var Spec = connector.Spec{
 		"https://developer.okta.com/docs/reference/rate-limits/",
 		"https://developer.okta.com/docs/api/resources/policy (policy evaluation; OKTA_SIGN_ON, ACCESS_POLICY, MFA_ENROLL)",
 		"https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Group/#tag/Group/operation/listGroupUsers",
+		"https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Application/#tag/Application/operation/listApplications (_links.accessPolicy)",
+		"https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationUsers/#tag/ApplicationUsers/operation/listApplicationUsers",
+		"https://developer.okta.com/docs/api/openapi/okta-management/management/tag/OrgSettingMetadata/#tag/OrgSettingMetadata/operation/getWellknownOrgMetadata (pipeline)",
 		"https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/",
 	},
 }
@@ -343,7 +356,7 @@ func (k *Connector) serviceToken(ctx context.Context, o *org, now time.Time) (co
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	form := url.Values{"grant_type": {"client_credentials"}, "scope": {ScopeUsers + " " + ScopeRoles + " " + ScopeLogs},
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {strings.Join(scopes, " ")},
 		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}}
 	var tr struct {
 		AccessToken string `json:"access_token"`
@@ -495,7 +508,11 @@ func (k *Connector) collectOrg(ctx context.Context, o *org, r *connector.TenantR
 	var pols *policySet
 	var perr error
 	polDone := make(chan struct{})
-	go func() { defer close(polDone); pols, perr = k.readPolicies(ctx, o) }()
+	uids := make([]string, len(users))
+	for i, u := range users {
+		uids[i] = u.ID
+	}
+	go func() { defer close(polDone); pols, perr = k.readPolicies(ctx, o, uids) }()
 
 	// Factors, per user, bounded per org under Okta's concurrent limit;
 	// on a repeat only for new users and those the System Log shows
@@ -536,7 +553,11 @@ func (k *Connector) collectOrg(ctx context.Context, o *org, r *connector.TenantR
 	wg.Wait()
 	<-polDone
 	if perr != nil {
-		r.Gap(EvMFAEnforced, ScopePolicies+" + "+ScopeGroups, perr, now)
+		perm := ScopePolicies + " + " + ScopeGroups + " + " + ScopeApps
+		if ae := (*connector.APIError)(nil); errors.As(perr, &ae) && ae.Permission != "" {
+			perm = ae.Permission
+		}
+		r.Gap(EvMFAEnforced, perm, perr, now)
 	}
 	var ferr error
 	for _, e := range ferrs {
@@ -602,6 +623,8 @@ func (k *Connector) collectOrg(ctx context.Context, o *org, r *connector.TenantR
 	r.Count("admins", len(roles))
 
 	ids := make([]estate.Identity, 0, len(users))
+	var unknownMFA int
+	var unknownWhy string
 	for i, u := range users {
 		x := estate.Identity{ID: o.Tenant + "/okta/" + strings.ToLower(u.Profile.Login), Name: strings.TrimSpace(u.Profile.FirstName + " " + u.Profile.LastName),
 			UPN: u.Profile.Login, Kind: estate.KindHuman, Home: o.Tenant, Enabled: estate.Bool(enabled(u.Status)), Provenance: prov}
@@ -624,9 +647,18 @@ func (k *Connector) collectOrg(ctx context.Context, o *org, r *connector.TenantR
 				// Policies demand a second factor and the user has one
 				// enrolled (without one, whoever holds the password
 				// enrols the first factor at sign-in).
-				enf := pols.mfaEnforced(u.ID) && len(x.MFA.Methods) > 0
-				x.MFA.Enforced = estate.Bool(enf)
-				if enf {
+				// Without roles every user might reach the Admin Console.
+				enf, why := pols.mfaEnforced(u.ID, !rolesOK || len(roles[u.ID]) > 0)
+				switch {
+				case enf == nil && len(x.MFA.Methods) > 0:
+					unknownMFA++
+					unknownWhy = why
+				case enf == nil:
+					x.MFA.Enforced = estate.Bool(false)
+				default:
+					x.MFA.Enforced = estate.Bool(*enf && len(x.MFA.Methods) > 0)
+				}
+				if x.MFA.Enforced != nil && *x.MFA.Enforced {
 					r.Count("mfa_enforced", 1)
 				}
 				if !pols.enrollRequired(u.ID) {
@@ -638,6 +670,11 @@ func (k *Connector) collectOrg(ctx context.Context, o *org, r *connector.TenantR
 			x.Roles = roles[u.ID]
 		}
 		ids = append(ids, x)
+	}
+	if unknownMFA > 0 {
+		r.Count("mfa_enforcement_unknown", unknownMFA)
+		r.Gaps = append(r.Gaps, estate.Gap{Tenant: o.Tenant, Evidence: EvMFAEnforced, At: now,
+			Reason: fmt.Sprintf("%d users' MFA enforcement not evaluable: %s", unknownMFA, unknownWhy)})
 	}
 	tool := &estate.Tool{ID: "okta-" + o.Tenant, Name: "Okta (" + o.Tenant + ")", Kind: estate.ToolIdP, Owner: o.Tenant, Vendor: "Okta", Product: "Workforce Identity",
 		Host: o.base, Provenance: prov}

@@ -439,8 +439,9 @@ func TestMFAPolicies(t *testing.T) {
 		staff = append(staff, i)
 	}
 	srv := oktatest.NewServer(t,
-		&oktatest.Org{Slug: "bg", Users: 10, Token: "t", Policies: bgPol, Rules: bgRules, Groups: map[string][]int{"breakglass": {0}}},
-		&oktatest.Org{Slug: "zone", Users: 250, Token: "t", Policies: zonePol, Rules: zoneRules, Groups: map[string][]int{"staff": staff}},
+		&oktatest.Org{Slug: "bg", Users: 10, Token: "t", Policies: bgPol, Rules: bgRules, Groups: map[string][]int{"breakglass": {0}}, Apps: []map[string]any{}},
+		&oktatest.Org{Slug: "zone", Users: 250, Token: "t", Policies: zonePol, Rules: zoneRules, Groups: map[string][]int{"staff": staff},
+			Apps: []map[string]any{oktatest.App("0oadash", "Okta Dashboard", "00papp")}},
 		&oktatest.Org{Slug: "nopol", Users: 4, Token: "t", Forbid: []string{"/api/v1/policies"}},
 	)
 	cfg := fmt.Sprintf("orgs:\n  - {tenant: bg, org_url: %s, token: {env: T}}\n  - {tenant: zone, org_url: %s, token: {env: T}}\n  - {tenant: nopol, org_url: %s, token: {env: T}}\n",
@@ -493,4 +494,109 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestMFAPerApp judges each app by the authentication policy it is mapped
+// to (its _links.accessPolicy, Identity Engine): an app that lets its
+// users in on a password is an MFA gap for them (assignments read over
+// several pages), the Admin Console for administrators only; one factor
+// that verifies the user (possession.userVerification REQUIRED) counts;
+// a verification method this code does not know, unreadable apps and
+// Classic Engine orgs (whose app sign-on rules have no API) leave the
+// answer unknown with a named gap unless the global session policy
+// demands MFA; an inactive app is nobody's gap.
+func TestMFAPerApp(t *testing.T) {
+	access := func(id string) map[string]any {
+		return map[string]any{"id": id, "type": "ACCESS_POLICY", "name": id, "status": "ACTIVE", "priority": 1, "system": false}
+	}
+	rule := func(id string, vm map[string]any) []map[string]any {
+		r := oktatest.AccessRule(id+"r", "Catch-all Rule", 99, "ANYWHERE", "1FA", nil)
+		r["actions"].(map[string]any)["appSignOn"].(map[string]any)["verificationMethod"] = vm
+		return []map[string]any{r}
+	}
+	twoFA := map[string]any{"type": "ASSURANCE", "factorMode": "2FA", "constraints": []any{map[string]any{"knowledge": map[string]any{"types": []string{"password"}}}}, "reauthenticateIn": "PT2H"}
+	password := map[string]any{"type": "ASSURANCE", "factorMode": "1FA", "constraints": []any{map[string]any{"knowledge": map[string]any{"types": []string{"password"}}}}, "reauthenticateIn": "PT2H"}
+	passwordless := map[string]any{"type": "ASSURANCE", "factorMode": "1FA", "reauthenticateIn": "PT2H",
+		"constraints": []any{map[string]any{"possession": map[string]any{"methods": []string{"WEBAUTHN", "SIGNED_NONCE"}, "userVerification": "REQUIRED", "phishingResistant": "REQUIRED"}}}}
+	chain := map[string]any{"type": "AUTH_METHOD_CHAIN", "chains": []any{}}
+	pols := map[string][]map[string]any{
+		"OKTA_SIGN_ON":  oktatest.DefaultPolicies["OKTA_SIGN_ON"],
+		"MFA_ENROLL":    oktatest.DefaultPolicies["MFA_ENROLL"],
+		"ACCESS_POLICY": {access("rststrict"), access("rstweak"), access("rstpwless"), access("rstchain")},
+	}
+	rules := map[string][]map[string]any{"rststrict": rule("rststrict", twoFA), "rstweak": rule("rstweak", password), "rstpwless": rule("rstpwless", passwordless),
+		"rstchain": rule("rstchain", chain), "00pdefaultsignon": oktatest.DefaultRules["00pdefaultsignon"]}
+	inactive := oktatest.App("0oaold", "Old CRM", "rstweak")
+	inactive["status"] = "INACTIVE"
+	payroll := []int{6}
+	for i := 100; i < 700; i++ { // more than one page of assignments
+		payroll = append(payroll, i)
+	}
+	apps := &oktatest.Org{Slug: "apps", Users: 800, Token: "t", Policies: pols, Rules: rules,
+		Apps: []map[string]any{
+			oktatest.App("0oadash", "Okta Dashboard", "rststrict"), oktatest.App("0oaadmin", "Okta Admin Console", "rstweak"),
+			oktatest.App("0oapayroll", "Payroll", "rstweak"), oktatest.App("0oawiki", "Wiki", "rstpwless"), oktatest.App("0oalegacy", "Legacy", "rstchain"), inactive},
+		AppUsers: map[string][]int{"0oapayroll": payroll, "0oawiki": {8}, "0oalegacy": {9}, "0oaold": {10}, "0oadash": {}, "0oaadmin": {}}}
+	mfaSession, mfaRules := map[string][]map[string]any{"OKTA_SIGN_ON": oktatest.DefaultPolicies["OKTA_SIGN_ON"], "MFA_ENROLL": {}},
+		map[string][]map[string]any{"00pdefaultsignon": {oktatest.SignOnRule("0prmfa", "MFA", 1, "ANYWHERE", true, nil)}}
+	srv := oktatest.NewServer(t, apps,
+		&oktatest.Org{Slug: "classic", Users: 4, Token: "t", Classic: true},
+		&oktatest.Org{Slug: "classicmfa", Users: 4, Token: "t", Classic: true, Policies: mfaSession, Rules: mfaRules},
+		&oktatest.Org{Slug: "noapps", Users: 4, Token: "t", Forbid: []string{"/api/v1/apps"}},
+	)
+	var cfg Config
+	for _, o := range []string{"apps", "classic", "classicmfa", "noapps"} {
+		cfg.Orgs = append(cfg.Orgs, OrgConfig{Tenant: o, OrgURL: srv.URL(o), Token: connector.SecretRef{Env: "T"}})
+	}
+	k, err := New(cfg, fastEnv(map[string]string{"T": "t"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := k.Collect(t.Context(), connector.Request{Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, x := range ev.Fragment.Identities {
+		switch {
+		case x.MFA.Enforced == nil:
+			got[x.UPN] = "unknown"
+		case *x.MFA.Enforced:
+			got[x.UPN] = "yes"
+		default:
+			got[x.UPN] = "no"
+		}
+	}
+	for upn, want := range map[string]string{
+		"user0@apps.example":       "no",      // administrator: the Admin Console takes a password alone
+		"user2@apps.example":       "yes",     // the Dashboard demands two factors
+		"user6@apps.example":       "no",      // assigned to Payroll, password only
+		"user600@apps.example":     "no",      // Payroll, on the second page of its assignments
+		"user8@apps.example":       "yes",     // Wiki: one factor, but one that verifies the user
+		"user9@apps.example":       "unknown", // Legacy: a verification method not judged
+		"user10@apps.example":      "yes",     // only an inactive app takes a password
+		"user1@classic.example":    "unknown", // Classic: app sign-on rules have no API
+		"user1@classicmfa.example": "yes",     // Classic, but the Okta sign-on policy demands MFA
+		"user1@noapps.example":     "unknown", // the apps are not readable
+	} {
+		if got[upn] != want {
+			t.Errorf("%s: MFA enforced %q, want %q", upn, got[upn], want)
+		}
+	}
+	gaps := map[string]string{}
+	for _, r := range ev.Tenants {
+		for _, g := range r.Gaps {
+			if g.Evidence == EvMFAEnforced {
+				gaps[r.Tenant] += g.Permission + "|" + g.Reason
+			}
+		}
+	}
+	for tenant, want := range map[string]string{"apps": `app "Legacy"`, "classic": "Classic Engine", "noapps": ScopeApps} {
+		if !strings.Contains(gaps[tenant], want) {
+			t.Errorf("%s: gap %q, want it to name %q", tenant, gaps[tenant], want)
+		}
+	}
+	if g, ok := gaps["classicmfa"]; ok {
+		t.Errorf("classicmfa: gap %q, want none", g)
+	}
 }

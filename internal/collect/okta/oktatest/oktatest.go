@@ -28,7 +28,20 @@
 //     and /api/v1/groups/{id}/users (Link: next). An org without Policies
 //     set serves Okta's defaults: a global session policy whose rule asks
 //     no factor, an authentication policy whose catch-all rule allows
-//     password only, an enrollment policy with Okta Verify optional.
+//     password only, an enrollment policy with Okta Verify optional;
+//   - listApplications: GET /api/v1/apps?limit (max 200, Link: next), app
+//     objects with id, name, label, status, signOnMode and
+//     _links.accessPolicy.href (".../api/v1/policies/{id}", the
+//     authentication policy the app is mapped to, per "Authentication
+//     policy reference in HAL link in Application API Object"); an org
+//     without Apps set has Okta's own apps (okta_enduser "Okta Dashboard",
+//     saasure "Okta Admin Console") on the default policy;
+//     listApplicationUsers: GET /api/v1/apps/{id}/users?limit (max 500,
+//     Link: next), app user objects with id, scope USER|GROUP, status;
+//   - getWellknownOrgMetadata: GET /.well-known/okta-organization (no
+//     credentials) {"id","pipeline":"idx"|"v1"}; a Classic org answers
+//     ACCESS_POLICY with 400 E0000002 "Invalid policy type specified" and
+//     its apps carry no accessPolicy link.
 package oktatest
 
 import (
@@ -74,6 +87,12 @@ type Org struct {
 	Policies map[string][]map[string]any
 	Rules    map[string][]map[string]any
 	Groups   map[string][]int
+	// Apps replaces the default apps; AppUsers are each app's assigned
+	// users (indexes) by app id.
+	Apps     []map[string]any
+	AppUsers map[string][]int
+	// Classic makes the org a Classic Engine org.
+	Classic bool
 	// FactorCalls counts factor requests.
 	FactorCalls atomic.Int64
 
@@ -141,6 +160,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := s.URL(slug)
+	if path == "/.well-known/okta-organization" {
+		pipeline := "idx"
+		if o.Classic {
+			pipeline = "v1"
+		}
+		writeJSON(w, map[string]any{"id": "00o" + slug, "pipeline": pipeline, "settings": map[string]any{"analyticsCollectionEnabled": false}})
+		return
+	}
 	if path == "/oauth2/v1/token" {
 		s.token(w, r, o, base)
 		return
@@ -251,6 +278,61 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, []any{role})
 	case path == "/api/v1/logs":
 		s.logs(w, r, o, base)
+	case path == "/api/v1/policies" && o.Classic && q.Get("type") == "ACCESS_POLICY":
+		oktaError(w, 400, "E0000002", "The request was not valid: Invalid policy type specified")
+	case path == "/api/v1/apps":
+		apps := o.Apps
+		if apps == nil {
+			apps = DefaultApps
+		}
+		limit, _ := strconv.Atoi(q.Get("limit"))
+		if limit <= 0 || limit > 200 {
+			limit = 20
+		}
+		after, _ := strconv.Atoi(q.Get("after"))
+		end := min(after+limit, len(apps))
+		out := make([]any, 0, end-after)
+		for _, a := range apps[after:end] {
+			x := map[string]any{"signOnMode": "SAML_2_0", "created": "2024-01-01T00:00:00.000Z", "lastUpdated": "2024-01-01T00:00:00.000Z"}
+			links := map[string]any{"users": map[string]string{"href": base + "/api/v1/apps/" + a["id"].(string) + "/users"}}
+			for k, v := range a {
+				if k == "accessPolicy" {
+					if !o.Classic {
+						links["accessPolicy"] = map[string]string{"href": base + "/api/v1/policies/" + v.(string)}
+					}
+					continue
+				}
+				x[k] = v
+			}
+			x["_links"] = links
+			out = append(out, x)
+		}
+		if end < len(apps) {
+			w.Header().Add("Link", fmt.Sprintf(`<%s/api/v1/apps?after=%d&limit=%d>; rel="next"`, base, end, limit))
+		}
+		writeJSON(w, out)
+	case strings.HasPrefix(path, "/api/v1/apps/") && strings.HasSuffix(path, "/users"):
+		id := strings.TrimSuffix(strings.TrimPrefix(path, "/api/v1/apps/"), "/users")
+		members, ok := o.AppUsers[id]
+		if !ok && !slicesContainsApp(o.Apps, id) {
+			oktaError(w, 404, "E0000007", "Not found: Resource not found: "+id+" (AppInstance)")
+			return
+		}
+		limit, _ := strconv.Atoi(q.Get("limit"))
+		if limit <= 0 || limit > 500 {
+			limit = 50
+		}
+		after, _ := strconv.Atoi(q.Get("after"))
+		end := min(after+limit, len(members))
+		out := make([]any, 0, end-after)
+		for _, i := range members[after:end] {
+			out = append(out, map[string]any{"id": UserID(slug, i), "scope": "USER", "status": "ACTIVE", "syncState": "DISABLED",
+				"credentials": map[string]any{"userName": fmt.Sprintf("user%d@%s.example", i, slug)}, "profile": map[string]any{}})
+		}
+		if end < len(members) {
+			w.Header().Add("Link", fmt.Sprintf(`<%s/api/v1/apps/%s/users?after=%d&limit=%d>; rel="next"`, base, id, end, limit))
+		}
+		writeJSON(w, out)
 	case path == "/api/v1/policies":
 		ps, ok := o.Policies[q.Get("type")]
 		if o.Policies == nil {
@@ -434,7 +516,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, o *Org, base stri
 		writeJSON(w, map[string]string{"error": "invalid_client", "error_description": "The client_assertion signature is invalid."})
 		return
 	}
-	for _, sc := range []string{"okta.users.read", "okta.logs.read", "okta.roles.read"} {
+	for _, sc := range []string{"okta.users.read", "okta.logs.read", "okta.roles.read", "okta.policies.read", "okta.groups.read", "okta.apps.read"} {
 		if !strings.Contains(r.Form.Get("scope"), sc) {
 			w.WriteHeader(400)
 			writeJSON(w, map[string]string{"error": "invalid_scope", "error_description": "The following scopes are not allowed: " + sc})
@@ -473,6 +555,35 @@ var DefaultPolicies = map[string][]map[string]any{
 	"MFA_ENROLL": {{"id": "00pdefaultenroll", "type": "MFA_ENROLL", "name": "Default Policy", "status": "ACTIVE", "priority": 1, "system": true,
 		"conditions": map[string]any{"people": map[string]any{"groups": map[string]any{"include": []string{"everyone"}}}},
 		"settings":   map[string]any{"type": "AUTHENTICATORS", "authenticators": []any{map[string]any{"key": "okta_verify", "enroll": map[string]any{"self": "OPTIONAL"}}}}}},
+}
+
+// DefaultApps are Okta's own apps on the default authentication policy
+// (accessPolicy: the policy id the app is mapped to).
+var DefaultApps = []map[string]any{
+	{"id": "0oadashboard", "name": "okta_enduser", "label": "Okta Dashboard", "status": "ACTIVE", "signOnMode": "OPENID_CONNECT", "accessPolicy": "00pdefaultaccess"},
+	{"id": "0oaadminconsole", "name": "saasure", "label": "Okta Admin Console", "status": "ACTIVE", "signOnMode": "OPENID_CONNECT", "accessPolicy": "00pdefaultaccess"},
+}
+
+// App is an app mapped to the authentication policy policyID; the labels
+// "Okta Dashboard" and "Okta Admin Console" give Okta's own apps.
+func App(id, label, policyID string) map[string]any {
+	name := strings.ToLower(strings.ReplaceAll(label, " ", ""))
+	switch label {
+	case "Okta Dashboard":
+		name = "okta_enduser"
+	case "Okta Admin Console":
+		name = "saasure"
+	}
+	return map[string]any{"id": id, "name": name, "label": label, "status": "ACTIVE", "accessPolicy": policyID}
+}
+
+func slicesContainsApp(apps []map[string]any, id string) bool {
+	for _, a := range apps {
+		if a["id"] == id {
+			return true
+		}
+	}
+	return false
 }
 
 // DefaultRules are the rules of DefaultPolicies.
