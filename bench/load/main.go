@@ -5,6 +5,10 @@
 //
 //	go run ./bench/load                                  # SQLite in a temp dir
 //	go run ./bench/load -database postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+//
+// Dashboard pages with 90 days of history (issue 15), no ingest or API phase:
+//
+//	go run ./bench/load -days 90 -ingest-time 0 -api-time 0 -page-requests 100 [-database …]
 package main
 
 import (
@@ -55,15 +59,17 @@ func main() {
 		apiCl     = flag.Int("api-clients", 100, "concurrent API clients")
 		apiDur    = flag.Duration("api-time", 10*time.Second, "how long the API clients run")
 		noRaw     = flag.Bool("no-raw", false, "do not store original lines (ingest.keep_raw: false)")
+		days      = flag.Int("days", 0, "days of history seeded before measuring: one assessment a day, resolved incidents every day, the events spread over the days (0: one assessment, events over the last ~day)")
+		pageProf  = flag.String("page-cpuprofile", "", "write a CPU profile of the dashboard pages phase to this file")
 	)
 	flag.Parse()
-	if err := run(*database, *tenants, *seed, *ingestDur, *clients, *batch, *pages, *apiCl, *apiDur, *noRaw); err != nil {
+	if err := run(*database, *tenants, *seed, *ingestDur, *clients, *batch, *pages, *apiCl, *apiDur, *noRaw, *days, *pageProf); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
 
-func run(database string, tenants, seedEvents int, ingestDur time.Duration, clients, batch, pages, apiClients int, apiDur time.Duration, noRaw bool) error {
+func run(database string, tenants, seedEvents int, ingestDur time.Duration, clients, batch, pages, apiClients int, apiDur time.Duration, noRaw bool, days int, pageProf string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir, err := os.MkdirTemp("", "firebreak-load-")
@@ -128,14 +134,30 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 		return err
 	}
 	fmt.Printf("estate: %d tenants assessed in %s\n", len(e.Tenants), time.Since(t0).Round(time.Millisecond))
+	if days > 0 {
+		t0 = time.Now()
+		if err := seedHistory(ctx, st, e, days); err != nil {
+			return err
+		}
+		// The latest assessment again, after the history (runs are ordered by id).
+		if err := node.AssessEstate(ctx, e, "load", "load"); err != nil {
+			return err
+		}
+		fmt.Printf("history: %d days of assessments and incidents seeded in %s\n", days, time.Since(t0).Round(time.Millisecond))
+	}
 
 	// Seed stored events directly through the store.
 	t0 = time.Now()
 	// Older than the detection replay window: the seed is history, not live.
 	base := time.Now().UTC().Add(-10 * 24 * time.Hour)
+	step := 80 * time.Millisecond
+	if days > 0 {
+		base = time.Now().UTC().Add(-time.Duration(days) * 24 * time.Hour)
+		step = time.Duration(days-2) * 24 * time.Hour / time.Duration(max(seedEvents, 1))
+	}
 	recs := make([]store.EventRecord, 0, 10000)
 	for i := 0; i < seedEvents; i++ {
-		recs = append(recs, store.EventRecord{Event: event.Event{Timestamp: base.Add(time.Duration(i) * time.Millisecond * 80), Category: "authentication",
+		recs = append(recs, store.EventRecord{Event: event.Event{Timestamp: base.Add(time.Duration(i) * step), Category: "authentication",
 			Action: "logon", Outcome: []string{"success", "failure"}[i%2], UserName: fmt.Sprintf("user%d", i%5000), Tenant: e.Tenants[i%len(e.Tenants)].ID, Dataset: "windows.security"}})
 		if len(recs) == cap(recs) || i == seedEvents-1 {
 			if err := st.AppendEvents(ctx, recs); err != nil {
@@ -242,9 +264,17 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 
 	// 2. Dashboard pages.
 	ts := e.Tenants
-	for _, p := range []string{"/", "/tenants", "/tenants/" + ts[len(ts)/2].ID, "/incidents", "/matrix", "/blast", "/events", "/events?tenant=" + ts[3].ID + "&user=user42"} {
+	if pageProf != "" {
+		if out, err := os.Create(pageProf); err == nil {
+			_ = pprof.StartCPUProfile(out)
+			defer out.Close()
+		}
+	}
+	for _, p := range []string{"/", "/tenants", "/tenants/" + ts[len(ts)/2].ID, "/incidents", "/matrix", "/blast", "/events", "/events?tenant=" + ts[3].ID + "&user=user42",
+		"/incidents/rows", "/blast/graph", "/blast/graph/data", "/remediation.csv"} {
 		var pl latencies
 		var bad int
+		pcpu := cpuTime()
 		for range pages {
 			s := time.Now()
 			resp, err := sess.Get(base2 + p)
@@ -259,7 +289,15 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 			}
 			pl.add(time.Since(s))
 		}
-		fmt.Printf("page %-45s p50 %8s  p99 %8s  errors %d\n", p, pl.pct(50), pl.pct(99), bad)
+		fmt.Printf("page %-45s p50 %8s  p99 %8s  errors %d  CPU %6.2f ms/request  load avg %s\n", p, pl.pct(50), pl.pct(99), bad,
+			float64((cpuTime()-pcpu).Microseconds())/1000/float64(max(pages, 1)), loadAvg())
+	}
+	if pageProf != "" {
+		pprof.StopCPUProfile()
+	}
+	if apiDur <= 0 {
+		cancel()
+		return <-done
 	}
 
 	// 3. Concurrent API clients.

@@ -47,7 +47,7 @@ type TicketsConfig struct {
 	Type string `yaml:"type" json:"type"`
 	// Companies maps estate tenants to PSA companies ("*" for the rest).
 	Companies   map[string]string `yaml:"companies" json:"companies,omitempty"`
-	Kinds       []string          `yaml:"kinds" json:"kinds,omitempty"`               // finding, case, incident (default finding and case)
+	Kinds       []string          `yaml:"kinds" json:"kinds,omitempty"`               // finding, case, incident, remediation (default finding and case)
 	MinSeverity string            `yaml:"min_severity" json:"min_severity,omitempty"` // default medium
 	Interval    time.Duration     `yaml:"interval" json:"interval,omitempty"`         // delivery and retry cadence, default 1m
 	Settings    yaml.Node         `yaml:"settings" json:"-"`
@@ -90,8 +90,8 @@ func (c *Config) validateConnectors(bad func(field, format string, args ...any))
 		f := fmt.Sprintf("connectors.tickets[%d]", i)
 		seen(f, t.Name, t.Type)
 		for _, k := range t.Kinds {
-			if k != "finding" && k != "case" && k != "incident" {
-				bad(f+".kinds", "%q: expected finding, case or incident", k)
+			if k != "finding" && k != "case" && k != "incident" && k != "remediation" {
+				bad(f+".kinds", "%q: expected finding, case, incident or remediation", k)
 			}
 		}
 		switch t.MinSeverity {

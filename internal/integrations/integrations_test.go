@@ -308,3 +308,53 @@ func TestSettingsErrorsNameTheConfigLine(t *testing.T) {
 		t.Errorf("wrong type: got %v, want %s", err, want)
 	}
 }
+
+// TestRemediationTickets: with kinds [remediation] the remediation queue's
+// steps reach the PSA through the outbox; a step the next assessment no
+// longer lists (its path is cut) closes its ticket.
+func TestRemediationTickets(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	backend := &fakePSA{tickets: map[string]*psa.Ticket{}}
+	reg := connector.NewRegistry(connector.Definition{Spec: connector.Spec{Name: "psa", Capabilities: []connector.Capability{connector.CapOutbound}},
+		New: func(decode func(any) error, env connector.Env) (any, error) { return backend, nil }})
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.Connectors = config.ConnectorsConfig{Tickets: []config.TicketsConfig{{Type: "psa", Companies: map[string]string{"msp": "1"}, Kinds: []string{"remediation"}}}}
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	r, err := New(Options{Config: cfg, Registry: reg, Store: st, Now: func() time.Time { return now },
+		Estate: func() (*estate.Estate, int64) { return &estate.Estate{}, 1 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := st.SaveRun(ctx, 0, "test", &assess.Report{At: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := store.Remediation{Key: "k1", Rank: 1, Action: "Remove standing Global Administrator from tech1", Tenants: []string{"acme"}, Gain: 3,
+		Proof: "tech1 → acme", Controls: []string{"FB-PRIV-001"}}
+	if err := st.SyncRemediation(ctx, run.ID, []store.Remediation{step}, now); err != nil {
+		t.Fatal(err)
+	}
+	r.syncTickets(ctx, r.tickets[0])
+	tk := backend.tickets["remediation/k1"]
+	if len(backend.tickets) != 1 || tk == nil || !tk.Open || tk.Tenant != "msp" || !strings.Contains(tk.Details, "FB-PRIV-001") {
+		t.Fatalf("tickets %+v", backend.tickets)
+	}
+	run2, err := st.SaveRun(ctx, 0, "test", &assess.Report{At: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SyncRemediation(ctx, run2.ID, nil, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	r.syncTickets(ctx, r.tickets[0])
+	if tk := backend.tickets["remediation/k1"]; tk == nil || tk.Open || !strings.Contains(tk.Note, "the step is done") {
+		t.Fatalf("after the step was done: %+v", tk)
+	}
+}

@@ -165,6 +165,15 @@ func (r *Runner) syncTickets(ctx context.Context, t tickets) {
 			_, err = t.syncer.Plan(ctx, "case", tks, true)
 		}
 	}
+	if err == nil && slices.Contains(kinds, "remediation") {
+		// The remediation queue (the fix-first plan with owner, due date
+		// and state): one ticket per step for the MSP, closed when the
+		// assessment finds the step done. Not filtered by severity.
+		q, lerr := r.o.Store.ListRemediation(ctx, store.AllTenants(), store.RemediationFilter{})
+		if lerr == nil {
+			_, err = t.syncer.Plan(ctx, "remediation", psa.RemediationTickets(q), true)
+		}
+	}
 	if err == nil && slices.Contains(kinds, "incident") {
 		incs, lerr := r.o.Store.ListIncidents(ctx, store.AllTenants(), store.IncidentFilter{Limit: 1000})
 		if lerr == nil {

@@ -3,7 +3,9 @@ package pipeline
 import (
 	"embed"
 	"encoding/json"
+	"hash/maphash"
 	"io/fs"
+	"sync"
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/detect"
@@ -83,10 +85,69 @@ func Stored(in *detect.Incident) store.Incident {
 // Details written before Stored kept the same keys and read the same.
 // Incidents firebreak raises itself (drift, clock skew) have no samples.
 func Detection(in *store.Incident) *detect.Incident {
+	return fromRow(in, decodeDetail(in.Detail))
+}
+
+func decodeDetail(detail json.RawMessage) *detect.Incident {
 	d := &detect.Incident{}
-	if len(in.Detail) > 0 {
-		_ = json.Unmarshal(in.Detail, d) // a detail of another shape leaves the fields zero
+	if len(detail) > 0 {
+		_ = json.Unmarshal(detail, d) // a detail of another shape leaves the fields zero
 	}
+	return d
+}
+
+// DetectionCache is Detection for pages that list many incidents on every
+// request: it remembers each incident's decoded detail by id and the
+// detail's bytes (a hash and the length), so only an incident whose detail
+// changed since the last call is decoded again. The incidents it returns
+// share the decoded slices (samples, values, lists): callers must not
+// modify them. Safe for concurrent use; the zero value is ready.
+type DetectionCache struct {
+	mu   sync.Mutex
+	seed maphash.Seed
+	m    map[string]cachedDetail
+}
+
+type cachedDetail struct {
+	sum uint64
+	n   int
+	d   *detect.Incident
+}
+
+// detectionCacheMax bounds the cache; past it, it starts again empty.
+const detectionCacheMax = 50_000
+
+// Detection is pipeline.Detection(in), from the cache when in's detail
+// was decoded before.
+func (c *DetectionCache) Detection(in *store.Incident) *detect.Incident {
+	if len(in.Detail) == 0 {
+		return fromRow(in, &detect.Incident{})
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.seed = maphash.MakeSeed()
+		c.m = map[string]cachedDetail{}
+	}
+	seed := c.seed
+	e, ok := c.m[in.ID]
+	c.mu.Unlock()
+	sum := maphash.Bytes(seed, in.Detail)
+	if !ok || e.sum != sum || e.n != len(in.Detail) {
+		e = cachedDetail{sum: sum, n: len(in.Detail), d: decodeDetail(in.Detail)}
+		c.mu.Lock()
+		if len(c.m) >= detectionCacheMax {
+			c.m = map[string]cachedDetail{}
+		}
+		c.m[in.ID] = e
+		c.mu.Unlock()
+	}
+	d := *e.d // the row's columns go on a copy; the decoded detail stays as stored
+	return fromRow(in, &d)
+}
+
+// fromRow puts the store's columns, which the workflow and the sync keep
+// current, over a decoded detail.
+func fromRow(in *store.Incident, d *detect.Incident) *detect.Incident {
 	d.ID, d.Rule, d.Title, d.Severity, d.Tenant, d.Tenants = in.ID, in.Rule, in.Title, in.Severity, in.Tenant, in.Tenants
 	d.Key, d.First, d.Last, d.Count, d.Techniques = in.Key, in.First, in.Last, int64(in.Count), in.Techniques
 	if d.Key == nil {

@@ -1,6 +1,7 @@
-// Package psa turns failing controls, incidents and cases into PSA tickets
-// — ConnectWise PSA and HaloPSA — one ticket per finding or case, updated
-// instead of duplicated, noted and closed when the control passes again.
+// Package psa turns failing controls, incidents, cases and the steps of the
+// remediation queue into PSA tickets — ConnectWise PSA and HaloPSA — one
+// ticket per finding, case or step, updated instead of duplicated, noted
+// and closed when the control passes again (the step is done).
 //
 // Every change goes through the store's outbox (store.OutboxStore): Plan
 // records each ticket's desired state, Flush delivers what changed and
@@ -138,6 +139,8 @@ func closingNote(kind string, at time.Time) string {
 	switch kind {
 	case "finding":
 		return "firebreak: the control passes again (assessed " + at.UTC().Format(time.RFC3339) + "); closing."
+	case "remediation":
+		return "firebreak: the step is done — the assessment no longer finds the path it cuts (" + at.UTC().Format(time.RFC3339) + "); closing."
 	default:
 		return "firebreak: the " + kind + " was resolved (" + at.UTC().Format(time.RFC3339) + "); closing."
 	}
@@ -364,6 +367,48 @@ func CaseTicket(c *detect.Case) Ticket {
 		fmt.Fprintf(&d, "Tenants: %s\n", strings.Join(c.Tenants, ", "))
 	}
 	return Ticket{Key: "case/" + c.ID, Kind: "case", Tenant: tenant, Title: c.Title + " (" + c.Attacker + ")", Severity: c.Severity, Details: d.String(), Open: true}
+}
+
+// RemediationTickets makes one ticket per step of the remediation queue
+// (the fix-first plan, store.RemediationStore), for Plan(ctx,
+// "remediation", …, true): the MSP's work ("msp" in the company mapping,
+// else "*"), open until the step is done — when the assessment no longer
+// finds its path — with the action, the tenants it makes safer, the
+// exposure it removes, its proof path, the controls it fixes, and the
+// owner, due date and state set on the dashboard. The first three steps
+// are high, the rest medium (the queue is ranked by the exposure removed).
+func RemediationTickets(q []store.Remediation) []Ticket {
+	out := make([]Ticket, 0, len(q))
+	for _, it := range q {
+		var d strings.Builder
+		fmt.Fprintf(&d, "Fix first, step %d: %s\n\n", it.Rank, it.Action)
+		fmt.Fprintf(&d, "Tenants made safer (%d): %s\n", len(it.Tenants), strings.Join(it.Tenants, ", "))
+		fmt.Fprintf(&d, "Exposure removed: %d\n", it.Gain)
+		if it.Proof != "" {
+			fmt.Fprintf(&d, "Proof path: %s\n", it.Proof)
+		}
+		if len(it.Controls) > 0 {
+			fmt.Fprintf(&d, "Controls it fixes: %s\n", strings.Join(it.Controls, ", "))
+		}
+		if it.Owner != "" {
+			fmt.Fprintf(&d, "Owner in firebreak: %s\n", it.Owner)
+		}
+		if !it.Due.IsZero() {
+			fmt.Fprintf(&d, "Due: %s\n", it.Due.UTC().Format("2006-01-02"))
+		}
+		fmt.Fprintf(&d, "State in firebreak: %s\n", it.State)
+		sev := "medium"
+		if it.Rank <= 3 {
+			sev = "high"
+		}
+		t := Ticket{Key: "remediation/" + it.Key, Kind: "remediation", Tenant: "msp", Title: fmt.Sprintf("Fix first #%d: %s", it.Rank, it.Action),
+			Severity: sev, Details: d.String(), Open: it.State != store.RemediationDone}
+		if !t.Open {
+			t.Note = closingNote("remediation", it.DoneAt)
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // summary is the ticket subject: title cut to limit runes.

@@ -372,3 +372,74 @@ func TestLongTitleBecomesATicket(t *testing.T) {
 		})
 	}
 }
+
+// TestRemediationTickets: the remediation queue's steps become tickets for
+// the MSP's company through the outbox; an owner set on the dashboard
+// updates the same ticket, a step the assessment finds done closes it with
+// a note, and nothing is duplicated.
+func TestRemediationTickets(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			ctx := t.Context()
+			companies := map[string]string{"connectwise": "AcmeCo", "halopsa": "12"}
+			fake := newFakePSA(be.known...)
+			srv := httptest.NewServer(fake)
+			defer srv.Close()
+			st := openStore(t, t.TempDir())
+			defer st.Close()
+			clk := &clock{now: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+			b, err := be.new(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sy := &Syncer{Target: be.name, Backend: b, Outbox: st, Companies: map[string]string{"msp": companies[be.name]}, Now: clk.Now}
+			steps := []store.Remediation{
+				{Key: "k1", Rank: 1, Action: "Remove standing Global Administrator from tech1", Tenants: []string{"tenant-a", "tenant-b"}, Gain: 12,
+					Proof: "tech1 → gdap-a → tenant-a", Controls: []string{"FB-PRIV-001"}, State: store.RemediationOpen},
+				{Key: "k2", Rank: 2, Action: "Require MFA on the RMM console", Tenants: []string{"tenant-b"}, Gain: 4, State: store.RemediationOpen},
+			}
+			sync := func(q []store.Remediation) Result {
+				t.Helper()
+				if _, err := sy.Plan(ctx, "remediation", RemediationTickets(q), true); err != nil {
+					t.Fatal(err)
+				}
+				res, err := sy.Flush(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res
+			}
+			if res := sync(steps); res.Created != 2 || res.Failed != 0 {
+				t.Fatalf("first flush %+v", res)
+			}
+			tks := fake.snapshot()
+			if len(tks) != 2 || tks[0].Company != companies[be.name] || !strings.Contains(tks[0].Summary+tks[1].Summary, "Fix first #1: Remove standing Global Administrator") {
+				t.Fatalf("tickets %+v", tks)
+			}
+			steps[0].Owner, steps[0].State = "alice", store.RemediationInProgress
+			if res := sync(steps); res.Updated != 1 || res.Created != 0 {
+				t.Fatalf("owner flush %+v", res)
+			}
+			steps[0].State, steps[0].DoneAt = store.RemediationDone, clk.Now()
+			if res := sync(steps); res.Closed != 1 || res.Created != 0 {
+				t.Fatalf("done flush %+v", res)
+			}
+			if res := sync(steps); res.Created+res.Updated+res.Closed != 0 {
+				t.Fatalf("unchanged queue sent %+v", res)
+			}
+			tks = fake.snapshot()
+			if len(tks) != 2 {
+				t.Fatalf("%d tickets, want 2 (no duplicate)", len(tks))
+			}
+			closed := 0
+			for _, tk := range tks {
+				if len(tk.Notes) == 1 && strings.Contains(tk.Notes[0], "the step is done") {
+					closed++
+				}
+			}
+			if closed != 1 {
+				t.Errorf("tickets %+v: want one closed with the step-done note", tks)
+			}
+		})
+	}
+}

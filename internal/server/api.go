@@ -16,7 +16,6 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
-	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -430,7 +429,7 @@ func (s *Server) handleAPICases(w http.ResponseWriter, r *http.Request, p *auth.
 	}
 	dets := make([]*detect.Incident, 0, len(incs))
 	for i := range incs {
-		dets = append(dets, pipeline.Detection(&incs[i]))
+		dets = append(dets, s.detections.Detection(&incs[i]))
 	}
 	cases := detect.Cases(dets)
 	detect.SortRecent(cases) // the dashboard's order: most severe, then most recent

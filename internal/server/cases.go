@@ -10,7 +10,6 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/detect"
-	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -55,7 +54,7 @@ func (s *Server) caseRows(incs []store.Incident) []caseRow {
 	dets := make([]*detect.Incident, 0, len(incs))
 	for i := range incs {
 		byID[incs[i].ID] = &incs[i]
-		dets = append(dets, pipeline.Detection(&incs[i]))
+		dets = append(dets, s.detections.Detection(&incs[i]))
 	}
 	cases := detect.Cases(dets)
 	detect.SortRecent(cases)

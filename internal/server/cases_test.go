@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -148,5 +149,44 @@ func TestCasesPageAndBulkAcknowledge(t *testing.T) {
 	}
 	if resp, _ := a.form("/incidents/acknowledge", url.Values{"case": {"nope"}}); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("bulk acknowledge of an unknown case: %d, want 404", resp.StatusCode)
+	}
+}
+
+// The cases page lists the most pressing cases first and stops at
+// casesShown, saying how many there are and linking the full list; the
+// live refresh keeps to the same rows.
+func TestCasesPageListsTheFirstCases(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	n := casesShown + 20
+	for i := range n {
+		sev := "medium"
+		if i == n-1 {
+			sev = "critical" // the last one stored is the most pressing
+		}
+		in := store.Incident{ID: fmt.Sprintf("many-%03d", i), Tenant: tenantA, Tenants: []string{tenantA}, Rule: "r", Title: "Spray", Severity: sev,
+			Key: map[string]string{"source.ip": fmt.Sprintf("198.51.%d.%d", 100+i/200, 1+i%200)}, Status: store.StatusOpen, First: f.clk.now(), Last: f.clk.now(), Count: 4}
+		if _, _, err := f.st.UpsertIncident(ctx, &in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := f.client()
+	a.login("analyst1")
+	_, page := a.do("GET", "/incidents", nil, nil)
+	if got := strings.Count(page, `<tr data-sev=`); got != casesShown {
+		t.Errorf("cases page lists %d rows, want %d", got, casesShown)
+	}
+	_, all := a.do("GET", "/incidents?show=all", nil, nil)
+	total := strings.Count(all, `<tr data-sev=`) // the fixture's own incidents and these
+	if total < n || strings.Contains(all, "List all") {
+		t.Errorf("show=all lists %d rows, want at least %d and no link", total, n)
+	}
+	if !strings.Contains(page, fmt.Sprintf(">%d cases <", total)) || !strings.Contains(page, fmt.Sprintf("List all %d", total)) ||
+		strings.Index(page, `data-sev="critical"`) > strings.Index(page, `data-sev="medium"`) {
+		t.Errorf("cases page: want the total %d, a link to list all and the critical case first", total)
+	}
+	_, rows := a.do("GET", "/incidents/rows?status=open", nil, nil)
+	if got := strings.Count(rows, `<tr data-sev=`); got != casesShown {
+		t.Errorf("live rows: %d, want %d", got, casesShown)
 	}
 }

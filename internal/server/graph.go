@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/trust"
@@ -217,26 +218,76 @@ func (s *Server) handleBlastGraph(w http.ResponseWriter, r *http.Request, p *aut
 	return s.render(w, r, "graph", pg)
 }
 
+// explorerCache keeps the explorer's view of one trust graph (the engines
+// build one per estate) and its encoded data for one stored plan: the view
+// changes only when the estate or the assessment does, so the data request
+// is a copy of bytes, not a ranking and an encoding of the whole graph.
+type explorerCache struct {
+	mu    sync.Mutex
+	g     *trust.Graph
+	keep  []int32
+	edges []int32
+	view  *explorerData
+	plan  int64 // the id of the blast result whose plan body holds (0: none)
+	body  []byte
+}
+
+// explorerOf returns the view of g (computed once per graph).
+func (s *Server) explorerOf(g *trust.Graph, title string) (d *explorerData, keep, edges []int32) {
+	c := &s.explorer
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.g != g || c.view == nil || c.view.Title != title {
+		c.view, c.keep, c.edges = explorerView(g, title, explorerMaxNodes)
+		c.g, c.plan, c.body = g, 0, nil
+	}
+	return c.view, c.keep, c.edges
+}
+
 func (s *Server) handleBlastGraphData(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	g, title, err := s.explorerGraph(p)
 	if err != nil {
 		return err
 	}
-	d, _, _ := explorerView(g, title, explorerMaxNodes)
-	d.Plan = []explorerStep{}
-	if b, err := s.latestBlast(r.Context(), p.Scope); err == nil && b != nil {
-		if steps, err := storedPlanChanges(b.JSON); err == nil {
-			for i, st := range steps {
-				d.Plan = append(d.Plan, explorerStep{N: i + 1, Why: st.Why, Flags: st.Flags, Gain: st.Gain})
+	b, err := s.latestBlast(r.Context(), p.Scope)
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	view, _, _ := s.explorerOf(g, title)
+	c := &s.explorer
+	c.mu.Lock()
+	body := c.body
+	var planID int64
+	if b != nil {
+		planID = b.ID
+	}
+	if body == nil || c.g != g || c.plan != planID {
+		d := *view
+		d.Plan = []explorerStep{}
+		if b != nil {
+			if steps, err := storedPlanChanges(b.JSON); err == nil {
+				for i, st := range steps {
+					d.Plan = append(d.Plan, explorerStep{N: i + 1, Why: st.Why, Flags: st.Flags, Gain: st.Gain})
+				}
 			}
 		}
+		if body, err = json.Marshal(&d); err != nil {
+			c.mu.Unlock()
+			return err
+		}
+		if c.g == g {
+			c.plan, c.body = planID, body
+		}
 	}
-	writeJSON(w, http.StatusOK, d)
-	return nil
+	c.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, err = w.Write(body)
+	return err
 }
 
 func (s *Server) handleBlastGraphWhatIf(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	g, _, err := s.explorerGraph(p)
+	g, title, err := s.explorerGraph(p)
 	if err != nil {
 		return err
 	}
@@ -267,7 +318,7 @@ func (s *Server) handleBlastGraphWhatIf(w http.ResponseWriter, r *http.Request, 
 		steps = append(steps, n)
 		changes = append(changes, plan[n-1].Changes...)
 	}
-	_, keep, edges := explorerView(g, "", explorerMaxNodes)
+	_, keep, edges := s.explorerOf(g, title)
 	out, err := explorerApply(g, keep, edges, steps, changes)
 	if err != nil {
 		return errBadRequest("the plan no longer applies to the current estate; reassess")

@@ -675,7 +675,12 @@ type incidentsPage struct {
 	CanHandle     bool
 	Hist          *svgChart      // incidents opened per hour/day
 	Tenants       []store.Tenant // the tenant filter's choices
+	Total         int            // cases in all (Cases may hold only the first Shown)
+	Shown         int            // > 0: only the first Shown cases are listed
 }
+
+// casesShown is how many cases the cases page lists before "show all".
+const casesShown = 100
 
 // incidentFilter reads the filter from the query; a tenant-scoped caller's
 // tenant filter is always its own tenant.
@@ -706,6 +711,12 @@ func (s *Server) casesPage(r *http.Request, p *auth.Principal) (*incidentsPage, 
 	}
 	pg := &incidentsPage{Cases: s.caseRows(incs), IncidentCount: len(incs), Status: cmp.Or(f.Status, "all"), Severity: f.Severity, Tenant: f.Tenant,
 		Filtered: q.Get("severity") != "" || q.Get("tenant") != "" || f.Status != "", CanHandle: p.Can(auth.AccessIncident)}
+	// The first casesShown cases in triage order; ?show=all lists every one.
+	pg.Total = len(pg.Cases)
+	if q.Get("show") != "all" && len(pg.Cases) > casesShown {
+		pg.Cases = pg.Cases[:casesShown]
+		pg.Shown = casesShown
+	}
 	times := make([]time.Time, len(incs))
 	for i := range incs {
 		times[i] = incs[i].First

@@ -82,9 +82,11 @@ type Server struct {
 	matrixCache  viewCache        // per run id
 	blasts       blastCache
 	badgeMu      sync.Mutex
-	badge        map[string]badgeCount // open incidents per scope, for the nav badge
-	accessCache  viewCache             // per snapshot id
-	headingCache viewCache             // overview heading bars, per run id
+	badge        map[string]badgeCount   // open incidents per scope, for the nav badge
+	accessCache  viewCache               // per snapshot id
+	headingCache viewCache               // overview heading bars, per run id
+	explorer     explorerCache           // the trust-graph explorer's view per graph
+	detections   pipeline.DetectionCache // decoded incident details (cases on every listing)
 
 	// estateSlots bounds estate validations and uploads running at once
 	// (each parses and validates a whole estate: CPU and memory).
