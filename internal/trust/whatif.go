@@ -156,6 +156,35 @@ func (g *Graph) EdgesFor(spec string) ([]int32, error) {
 	return nil, fmt.Errorf("no edge %q: expected a grant id, kind:from->to or from->to", spec)
 }
 
+// ObjectsOf names the estate objects change c alters, the ids a finding's
+// evidence names: the node a hardening changes; for a cut or just-in-time
+// change, each edge EdgesFor resolves — its grant id, or for a membership
+// or role (no grant) the member or holder it starts from. An edge spec that
+// resolves to nothing names nothing.
+func (g *Graph) ObjectsOf(c Change) []string {
+	if c.Op == OpHarden {
+		if i, err := g.NodeIndex(c.Target); err == nil {
+			return []string{g.Nodes[i].ID}
+		}
+		return nil
+	}
+	es, err := g.EdgesFor(c.Target)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range es {
+		id := g.Edges[e].Grant
+		if id == "" {
+			id = g.Nodes[g.Edges[e].From].ID
+		}
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 func edgeKindByName(s string) (EdgeKind, bool) {
 	for i, n := range edgeKindNames {
 		if n == s {

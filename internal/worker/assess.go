@@ -154,7 +154,11 @@ func (w *Worker) Assess(ctx context.Context, e *estate.Estate, snapID int64, tri
 			if err := w.st.SaveBlast(ctx, b); err != nil {
 				w.log.Error("saving blast result", "err", err)
 			}
-			w.syncRemediation(ctx, run, b, rep)
+			var g *trust.Graph
+			if w.eng.Graph != nil {
+				g, _ = w.eng.Graph(e) // the graph Blast just built (cached per estate); nil: changes named by their targets only
+			}
+			w.syncRemediation(ctx, run, b, rep, g)
 			if w.onBlast != nil {
 				w.onBlast()
 			}

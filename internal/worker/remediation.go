@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/trust"
@@ -17,10 +18,15 @@ import (
 // remediationSteps (false: b holds no plan) turns the fix-first plan of blast result b into the
 // remediation queue's steps: the action, the tenants the objects it changes
 // (and the objects it helps) reach, the exposure it removes, one proof
-// path, and the controls failing on the objects it changes. A step's key
-// is a hash of its changes, so the same change keeps its owner, due date
-// and state from one assessment to the next.
-func remediationSteps(b *store.BlastResult, results []assess.Result) ([]store.Remediation, bool) {
+// path, and the controls it fixes: those failing on the objects it changes
+// — the objects the trust graph g resolves each change to
+// (trust.Graph.ObjectsOf: the grants of "*->tool" or "group->*", the node
+// it hardens), matched with the ids a failing result's evidence names — and
+// the reach controls (judged on the trust graph) failing on the objects
+// the plan says it helps. A step's key is a hash of its
+// changes, so the same change keeps its owner, due date and state from one
+// assessment to the next.
+func remediationSteps(b *store.BlastResult, results []assess.Result, g *trust.Graph) ([]store.Remediation, bool) {
 	if b == nil || len(b.JSON) == 0 {
 		return nil, false
 	}
@@ -45,6 +51,14 @@ func remediationSteps(b *store.BlastResult, results []assess.Result) ([]store.Re
 			}
 		}
 	}
+	reachControls := map[string]bool{} // controls judged on the trust graph's reach
+	if cat, err := catalog.Load(); err == nil {
+		for _, c := range cat.Controls() {
+			if slices.Contains(c.Evidence, "trust") {
+				reachControls[c.ID] = true
+			}
+		}
+	}
 	out := make([]store.Remediation, 0, len(doc.Plan.Steps))
 	for i, st := range doc.Plan.Steps {
 		changes := make([]string, len(st.Changes))
@@ -59,10 +73,24 @@ func remediationSteps(b *store.BlastResult, results []assess.Result) ([]store.Re
 		for j, c := range st.Changes {
 			changes[j] = c.String()
 			add(&tenants, reach[c.Target]...)
-			add(&controls, failing[c.Target]...)
+			objects := []string{c.Target}
+			if g != nil {
+				objects = append(objects, g.ObjectsOf(c)...)
+			}
+			for _, o := range objects {
+				add(&controls, failing[o]...)
+			}
 		}
 		for _, h := range st.Helped {
 			add(&tenants, reach[h.ID]...)
+			// An object the step makes reach less: the controls failing on
+			// it that judge its reach (catalog evidence "trust", such as
+			// FB-TRUST-001 "reduce its reach: make the grants just-in-time").
+			for _, c := range failing[h.ID] {
+				if reachControls[c] {
+					add(&controls, c)
+				}
+			}
 		}
 		slices.Sort(tenants)
 		slices.Sort(controls)
@@ -80,8 +108,8 @@ func remediationSteps(b *store.BlastResult, results []assess.Result) ([]store.Re
 
 // syncRemediation records the plan of a new run in the remediation queue
 // (steps no longer needed are closed by the store).
-func (w *Worker) syncRemediation(ctx context.Context, run store.Run, b *store.BlastResult, rep *assess.Report) {
-	steps, ok := remediationSteps(b, rep.Results)
+func (w *Worker) syncRemediation(ctx context.Context, run store.Run, b *store.BlastResult, rep *assess.Report, g *trust.Graph) {
+	steps, ok := remediationSteps(b, rep.Results, g)
 	if !ok {
 		return // no plan computed: keep the queue as it is
 	}
