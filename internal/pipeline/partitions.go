@@ -11,7 +11,6 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/lease"
 	"github.com/firebreak-msp/firebreak/internal/metrics"
-	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/bus"
 )
 
@@ -25,6 +24,12 @@ type PartitionOptions struct {
 	Every time.Duration
 	// LockSpace is the advisory-lock namespace (0: lease.DefaultSpace).
 	LockSpace int64
+	// FollowMargin is how far before its store replay a partition's first
+	// owner follows the stream (0: 5 minutes).
+	FollowMargin time.Duration
+	// NoCheckpoints makes every takeover replay the store instead of
+	// resuming from the partition's checkpoint (tests compare the two).
+	NoCheckpoints bool
 }
 
 // owned is one partition this process detects.
@@ -41,7 +46,9 @@ type owned struct {
 // Taking a partition replays its tenants' stored events of the last
 // ReplayWindow into a fresh engine, then follows the partition in stream
 // order from just before that replay, skipping the events the replay
-// already detected, so a takeover neither loses nor repeats an incident.
+// already detected; a partition with a checkpoint (every owner keeps one)
+// is resumed from it instead (see runPartition), so a takeover neither
+// loses a window nor repeats an incident.
 func RunPartitions(ctx context.Context, o PartitionOptions) error {
 	if o.Every <= 0 {
 		o.Every = 2 * time.Second
@@ -165,32 +172,64 @@ func disowned(m *metrics.Metrics, p int) {
 	m.ConsumerLag.DeleteLabelValues(strconv.Itoa(p))
 }
 
-// runPartition detects partition p until ctx ends.
+// runPartition detects partition p until ctx ends. With a checkpoint of
+// the partition (its previous owner's, in the bus's key-value bucket) it
+// follows the stream from the checkpoint's floor, so the windows open when
+// that owner stopped are rebuilt from the stream, and no store replay is
+// needed; without one (the partition's first owner, a lost bucket) it
+// replays the partition's stored events of the detector's longest window
+// and follows from a little before that replay.
 func runPartition(ctx context.Context, o PartitionOptions, p int) error {
 	det, err := o.NewDetector()
 	if err != nil {
 		return fmt.Errorf("detector: %w", err)
 	}
 	po := o.Base
-	po.Detect, po.Publish, po.SkipReplayed = true, nil, true
-	po.ReplayFilter = func(ev *event.Event) bool { return o.Bus.Partition(ev) == p }
-	pipe := New(po)
+	po.Detect, po.Publish = true, nil
+	po.Checkpoint = func(ctx context.Context, floor, last uint64) {
+		c := bus.Checkpoint{Floor: floor, Last: last, Updated: time.Now().UTC()}
+		if err := o.Bus.SaveCheckpoint(ctx, p, c); err != nil {
+			o.Base.Log.Warn("detector: checkpoint not saved", "partition", p, "err", err)
+		}
+	}
 	// Follow the stream from before the replay's query: an event not in
 	// the replay was committed after it, and so published after it.
-	since := time.Now().Add(-followMargin)
+	from := bus.Position{Since: time.Now().Add(-o.followMargin())}
+	ck, ok, err := o.Bus.LoadCheckpoint(ctx, p)
+	switch {
+	case err != nil:
+		o.Base.Log.Warn("detector: checkpoint unreadable; replaying the store", "partition", p, "err", err)
+		fallthrough
+	case !ok || o.NoCheckpoints:
+		po.SkipReplayed = true
+		po.ReplayFilter = func(ev *event.Event) bool { return o.Bus.Partition(ev) == p }
+	default:
+		po.Resume = &Resumed{Last: ck.Last}
+		from = bus.Position{Seq: ck.Floor}
+		o.Base.Log.Info("partition resumed from its checkpoint", "partition", p, "floor", ck.Floor, "last", ck.Last)
+	}
+	pipe := New(po)
 	done := make(chan struct{})
 	go func() { pipe.Run(ctx, det); close(done) }()
-	var lag func(uint64)
+	lag := func(uint64) {}
 	if o.Base.Metrics != nil {
 		g := o.Base.Metrics.ConsumerLag.WithLabelValues(strconv.Itoa(p))
 		lag = func(n uint64) { g.Set(float64(n)) }
 	}
-	err = o.Bus.Follow(ctx, p, since, 256, func(ctx context.Context, _ int, recs []store.EventRecord) error {
-		pipe.Deliver(ctx, recs)
+	err = o.Bus.Follow(ctx, p, from, 256, func(ctx context.Context, b bus.Batch) error {
+		pipe.Deliver(ctx, b.Records, b.Seqs)
+		lag(b.Pending)
 		return nil
-	}, lag)
+	})
 	<-done
 	return err
+}
+
+func (o PartitionOptions) followMargin() time.Duration {
+	if o.FollowMargin > 0 {
+		return o.FollowMargin
+	}
+	return followMargin
 }
 
 // followMargin is how far before its replay a new owner starts following

@@ -83,6 +83,13 @@ type Pipeline struct {
 	// back-fill pass (Run's goroutine only).
 	late []event.Event
 
+	// spans are the delivered batches that may still hold events of open
+	// windows, oldest first; lastSeq the last delivered sequence detected;
+	// saved the checkpoint last reported (Run's goroutine only).
+	spans   []span
+	lastSeq uint64
+	saved   [2]uint64
+
 	// horizon is the live detector's horizon in Unix ns (math.MinInt64:
 	// none yet), published by Run's goroutine for Commit's estimate.
 	horizon atomic.Int64
@@ -149,7 +156,22 @@ type Options struct {
 	// taken over: the stream redelivers what its last owner had not
 	// acknowledged).
 	SkipReplayed bool
+	// Checkpoint, when set, is told at each sync tick how far detection of
+	// delivered events (DeliverSeq) has come, when it moved: floor is the
+	// first stream sequence whose event may still be in an open window
+	// (or held for reordering), last the last sequence detected with its
+	// incidents stored. Split roles keep it as the partition's checkpoint.
+	Checkpoint func(ctx context.Context, floor, last uint64)
+	// Resume, when set, starts detection from a checkpoint instead of the
+	// store: there is no restart replay, and delivered events up to
+	// Resume.Last (detected by the partition's previous owner) are
+	// detected as replayed ones: only incidents new to the store are
+	// notified.
+	Resume *Resumed
 }
+
+// Resumed is the checkpoint a pipeline resumes from.
+type Resumed struct{ Last uint64 }
 
 // DefaultMaxSkew is the default Options.MaxSkew.
 const DefaultMaxSkew = 5 * time.Minute
@@ -179,8 +201,17 @@ type Treatment struct {
 // to the receive clock) and, when they came through Commit, the stored
 // records' ids.
 type queued struct {
-	evs []event.Event
-	ids []int64 // parallel to evs, or nil
+	evs  []event.Event
+	ids  []int64  // parallel to evs, or nil
+	seqs []uint64 // stream sequences, parallel to evs, or nil
+}
+
+// span is one delivered batch's stream sequences and its newest event
+// time (Unix ns): while that time may still be in a window, a new owner
+// must read the batch again.
+type span struct {
+	first, last uint64
+	newest      int64
 }
 
 // horizoner is a Detector that can say before when it drops events.
@@ -423,10 +454,11 @@ func (p *Pipeline) publish(ctx context.Context, recs []store.EventRecord) error 
 	}
 }
 
-// Deliver queues records from the event stream (with their store ids) for
-// detection; it blocks while the queue is full.
-func (p *Pipeline) Deliver(ctx context.Context, recs []store.EventRecord) {
-	b := queued{evs: make([]event.Event, len(recs)), ids: make([]int64, len(recs))}
+// Deliver queues records from the event stream (with their store ids and
+// stream sequences, seqs parallel to recs or nil) for detection; it blocks
+// while the queue is full.
+func (p *Pipeline) Deliver(ctx context.Context, recs []store.EventRecord, seqs []uint64) {
+	b := queued{evs: make([]event.Event, len(recs)), ids: make([]int64, len(recs)), seqs: seqs}
 	for i := range recs {
 		b.evs[i], b.ids[i] = recs[i].Event, recs[i].ID
 	}
@@ -562,7 +594,9 @@ func (p *Pipeline) Run(ctx context.Context, det Detector) {
 	p.mu.Lock()
 	p.det = det
 	p.mu.Unlock()
-	if n, err := p.Replay(ctx, det); err != nil {
+	if p.o.Resume != nil {
+		p.endTracking() // the checkpoint's stream position replaces the store's replay
+	} else if n, err := p.Replay(ctx, det); err != nil {
 		if ctx.Err() == nil {
 			p.o.Log.Warn("replaying stored events into detection", "err", err)
 		}
@@ -584,6 +618,7 @@ func (p *Pipeline) Run(ctx context.Context, det Detector) {
 		case <-tick.C:
 			p.flushLate(wctx)
 			p.sync(wctx, det)
+			p.checkpoint(wctx, det)
 		case <-ctx.Done():
 			ctx := wctx
 			for {
@@ -592,6 +627,8 @@ func (p *Pipeline) Run(ctx context.Context, det Detector) {
 					p.detect(ctx, b)
 				default:
 					p.flushLate(ctx)
+					p.sync(ctx, det)
+					p.checkpoint(ctx, det) // before Flush moves the horizon to the end of time
 					p.Handle(ctx, det.Flush())
 					p.sync(ctx, det)
 					return
@@ -619,12 +656,60 @@ func (p *Pipeline) detect(ctx context.Context, b queued) {
 			}
 			continue
 		}
-		p.Handle(ctx, p.det.Process(&evs[i]))
+		// Events the partition's previous owner detected (up to its
+		// checkpoint) rebuild windows; their alerts were notified then.
+		seen := p.o.Resume != nil && b.seqs != nil && b.seqs[i] <= p.o.Resume.Last
+		p.HandleMode(ctx, p.det.Process(&evs[i]), seen)
+	}
+	if n := len(b.seqs); n > 0 {
+		sp := span{first: b.seqs[0], last: b.seqs[n-1], newest: math.MinInt64}
+		for i := range evs {
+			if !evs[i].Timestamp.IsZero() {
+				sp.newest = max(sp.newest, evs[i].Timestamp.UnixNano())
+			}
+		}
+		p.spans = append(p.spans, sp)
+		p.lastSeq = sp.last
 	}
 	p.publishHorizon()
 	p.o.Metrics.DetectSeconds.Observe(time.Since(start).Seconds())
 	p.o.Metrics.EventsDetected.Add(float64(len(evs)))
 	p.o.Metrics.QueueDepth.Set(float64(len(p.q)))
+}
+
+// checkpoint reports how far detection of delivered events has come (see
+// Options.Checkpoint). Run calls it after a sync, with no late events
+// waiting, so every incident of the events up to lastSeq is stored. A
+// batch leaves the window once its newest event is older than the horizon
+// minus the detector's longest window; the floor is the first sequence of
+// the oldest batch still in it (batches leave in order, so a batch with a
+// late-dated event holds the floor back: conservative, never lossy).
+func (p *Pipeline) checkpoint(ctx context.Context, det Detector) {
+	if p.o.Checkpoint == nil || p.lastSeq == 0 {
+		return
+	}
+	window := ReplayWindow
+	if w, ok := det.(interface{ Window() time.Duration }); ok {
+		window = w.Window()
+	}
+	if hz, ok := det.(horizoner); ok {
+		if t := hz.Horizon(); !t.IsZero() {
+			cutoff := t.Add(-window).UnixNano()
+			k := 0
+			for k < len(p.spans) && p.spans[k].newest < cutoff {
+				k++
+			}
+			p.spans = slices.Delete(p.spans, 0, k)
+		}
+	}
+	floor := p.lastSeq + 1
+	if len(p.spans) > 0 {
+		floor = p.spans[0].first
+	}
+	if cp := [2]uint64{floor, p.lastSeq}; cp != p.saved {
+		p.saved = cp
+		p.o.Checkpoint(ctx, floor, p.lastSeq)
+	}
 }
 
 // publishHorizon makes the live detector's horizon visible to Commit.

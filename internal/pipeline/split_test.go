@@ -158,8 +158,34 @@ func helperDetector() {
 		os.Exit(2)
 	}
 	space, _ := strconv.ParseInt(os.Getenv("FB_SPACE"), 10, 64)
-	base := Options{Store: st, Metrics: metrics.New(), Now: func() time.Time { return splitNow }, Queue: 1 << 14}
-	_ = RunPartitions(ctx, PartitionOptions{Base: base, Bus: b, DatabaseURL: os.Getenv("FB_DB"), NewDetector: splitDetector, Every: 100 * time.Millisecond, LockSpace: space})
+	now := splitNow
+	if v := os.Getenv("FB_NOW"); v != "" {
+		now, _ = time.Parse(time.RFC3339, v)
+	}
+	margin, _ := time.ParseDuration(os.Getenv("FB_MARGIN"))
+	base := Options{Store: st, Metrics: metrics.New(), Now: func() time.Time { return now }, Queue: 1 << 14}
+	if f := os.Getenv("FB_NOTIFY"); f != "" {
+		base.Notify = fileNotifier(f)
+	}
+	_ = RunPartitions(ctx, PartitionOptions{Base: base, Bus: b, DatabaseURL: os.Getenv("FB_DB"), NewDetector: splitDetector, Every: 100 * time.Millisecond, LockSpace: space,
+		FollowMargin: margin, NoCheckpoints: os.Getenv("FB_NOCKPT") == "1"})
+}
+
+// fileNotifier appends "created <id>" or "updated <id>" for every
+// notification to a file (a detector process the test kills).
+type fileNotifier string
+
+func (f fileNotifier) NotifyIncident(_ context.Context, inc *store.Incident, created bool) {
+	fh, err := os.OpenFile(string(f), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return
+	}
+	defer fh.Close()
+	kind := "updated"
+	if created {
+		kind = "created"
+	}
+	fmt.Fprintf(fh, "%s %s\n", kind, inc.ID)
 }
 
 type incKey struct {

@@ -55,7 +55,9 @@ func events(n, tenants int) []store.EventRecord {
 	return recs
 }
 
-func TestTwoDetectorsSharePartitions(t *testing.T) {
+// TestFollowersKeepPartitions: followers of the partitions receive every
+// event once, each on its tenant's partition, in publish order per tenant.
+func TestFollowersKeepPartitions(t *testing.T) {
 	b := openTest(t, 4)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -64,25 +66,23 @@ func TestTwoDetectorsSharePartitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	seen := map[int64]int{}   // id -> deliveries
-	owner := map[string]int{} // tenant -> detector
-	last := map[string]int{}  // tenant -> last seq
+	seen := map[int64]int{}  // id -> deliveries
+	last := map[string]int{} // tenant -> last seq
 	done := make(chan struct{})
 	var once sync.Once
 	var wg sync.WaitGroup
-	for det := range 2 {
+	for p := range b.Partitions() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := b.Consume(ctx, "detector", Assigned(b.Partitions(), det, 2), 50, func(ctx context.Context, p int, batch []store.EventRecord) error {
+			err := b.Follow(ctx, p, Position{Since: time.Now().Add(-time.Minute)}, 50, func(ctx context.Context, bt Batch) error {
 				mu.Lock()
 				defer mu.Unlock()
-				for _, r := range batch {
+				if len(bt.Seqs) != len(bt.Records) || bt.Partition != p {
+					t.Errorf("batch of partition %d: partition %d, %d records, %d sequences", p, bt.Partition, len(bt.Records), len(bt.Seqs))
+				}
+				for _, r := range bt.Records {
 					seen[r.ID]++
-					if o, ok := owner[r.Event.Tenant]; ok && o != det {
-						t.Errorf("tenant %s consumed by detectors %d and %d", r.Event.Tenant, o, det)
-					}
-					owner[r.Event.Tenant] = det
 					seq, _ := strconv.Atoi(r.Event.Fields["seq"])
 					if l, ok := last[r.Event.Tenant]; ok && seq <= l {
 						t.Errorf("tenant %s: seq %d after %d (out of order)", r.Event.Tenant, seq, l)
@@ -118,16 +118,12 @@ func TestTwoDetectorsSharePartitions(t *testing.T) {
 			t.Errorf("event %d delivered %d times", id, n)
 		}
 	}
-	dets := map[int]bool{}
-	for _, d := range owner {
-		dets[d] = true
-	}
-	if len(dets) != 2 {
-		t.Errorf("load not shared: detectors used %v", dets)
-	}
 }
 
-func TestFailedBatchIsRedeliveredAndPublishDeduplicated(t *testing.T) {
+// TestFollowFromSequenceAndPublishDeduplicated: a retried publish is
+// dropped by the stream, and Follow from a stream sequence (a checkpoint)
+// starts exactly there; a handler's error ends Follow with it.
+func TestFollowFromSequenceAndPublishDeduplicated(t *testing.T) {
 	b := openTest(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -146,68 +142,28 @@ func TestFailedBatchIsRedeliveredAndPublishDeduplicated(t *testing.T) {
 	if si.State.Msgs != 30 {
 		t.Errorf("stream holds %d messages, want 30 (duplicates kept)", si.State.Msgs)
 	}
-	var mu sync.Mutex
-	failed := false
-	got := map[int64]bool{}
-	done := make(chan struct{})
-	var once sync.Once
-	go func() {
-		b.Consume(ctx, "flaky", []int{0}, 8, func(ctx context.Context, p int, batch []store.EventRecord) error {
-			mu.Lock()
-			defer mu.Unlock()
-			if !failed {
-				failed = true
-				return errors.New("detector hiccup")
-			}
-			for _, r := range batch {
-				got[r.ID] = true
-			}
-			if len(got) == 30 {
-				once.Do(func() { close(done) })
-			}
-			return nil
-		})
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		t.Fatalf("only %d of 30 events after a failed batch", len(got))
-	}
-	cancel()
-	// Acknowledged: a restarted consumer with the same name resumes after them.
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel2()
-	again := 0
-	b.Consume(ctx2, "flaky", []int{0}, 8, func(ctx context.Context, p int, batch []store.EventRecord) error {
-		again += len(batch)
+	var got []int64
+	var seqs []uint64
+	stop := errors.New("enough")
+	err = b.Follow(ctx, 0, Position{Seq: 11}, 8, func(ctx context.Context, bt Batch) error {
+		for i, r := range bt.Records {
+			got = append(got, r.ID)
+			seqs = append(seqs, bt.Seqs[i])
+		}
+		if len(got) >= 20 {
+			return stop
+		}
 		return nil
 	})
-	if again != 0 {
-		t.Errorf("restarted consumer got %d already acknowledged events", again)
+	if !errors.Is(err, stop) {
+		t.Fatalf("Follow returned %v, want the handler's error", err)
 	}
-}
-
-func TestAssigned(t *testing.T) {
-	if got := fmt.Sprint(Assigned(8, 1, 3)); got != "[1 4 7]" {
-		t.Errorf("Assigned(8,1,3) = %s", got)
-	}
-	if got := Assigned(4, 0, 0); got != nil {
-		t.Errorf("Assigned with count 0 = %v", got)
-	}
-}
-
-func BenchmarkPublish(b *testing.B) {
-	bus := openTest(b, 8)
-	recs := events(1000, 25)
-	ctx := storetest.Ctx(b)
-	start := time.Now()
-	for b.Loop() {
-		for i := range recs {
-			recs[i].ID = 0 // no dedupe ids: every round is new
-		}
-		if err := bus.Publish(ctx, recs); err != nil {
-			b.Fatal(err)
+	for i := range got {
+		if got[i] != int64(11+i) || seqs[i] != uint64(11+i) {
+			t.Fatalf("record %d: id %d at sequence %d, want %d at %d", i, got[i], seqs[i], 11+i, 11+i)
 		}
 	}
-	b.ReportMetric(float64(b.N*len(recs))/time.Since(start).Seconds(), "events/s")
+	if len(got) != 20 {
+		t.Errorf("%d records from sequence 11, want 20", len(got))
+	}
 }

@@ -39,14 +39,14 @@ func TestFollowSurvivesNodeRestart(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := b.Follow(ctx, p, time.Now().Add(-time.Minute), 50, func(_ context.Context, _ int, batch []store.EventRecord) error {
+			err := b.Follow(ctx, p, Position{Since: time.Now().Add(-time.Minute)}, 50, func(_ context.Context, bt Batch) error {
 				mu.Lock()
 				defer mu.Unlock()
-				for _, r := range batch {
+				for _, r := range bt.Records {
 					seen[r.ID]++
 				}
 				return nil
-			}, nil)
+			})
 			if err != nil {
 				t.Error(err)
 			}
@@ -94,19 +94,17 @@ func TestFollowSurvivesNodeRestart(t *testing.T) {
 			t.Errorf("%d of %d events followed; missing %v", n, len(recs), missing)
 			// Which of them the stream holds.
 			f := &follower{b: b, subject: b.opts.Subject + ".*"}
-			if err := f.open(context.Background()); err == nil {
+			if err := f.open(context.Background(), 1000); err == nil {
 				held := map[int64]uint64{}
-				for range 10 {
-					mb, err := f.cons.Fetch(1000, jetstream.FetchMaxWait(time.Second))
+				for {
+					m, err := f.it.Next(jetstream.NextMaxWait(time.Second))
 					if err != nil {
 						break
 					}
-					for m := range mb.Messages() {
-						var r store.EventRecord
-						_ = json.Unmarshal(m.Data(), &r)
-						md, _ := m.Metadata()
-						held[r.ID] = md.Sequence.Stream
-					}
+					var r store.EventRecord
+					_ = json.Unmarshal(m.Data(), &r)
+					md, _ := m.Metadata()
+					held[r.ID] = md.Sequence.Stream
 				}
 				f.drop()
 				var in []string
