@@ -143,7 +143,8 @@ func (b *Bus) SaveCheckpoint(ctx context.Context, p int, c Checkpoint) error {
 }
 
 // LoadCheckpoint returns partition p's checkpoint; ok is false when none
-// was saved.
+// was saved or it is past the stream's end (a stream deleted and created
+// again numbers from 1: following from the old floor would skip events).
 func (b *Bus) LoadCheckpoint(ctx context.Context, p int) (c Checkpoint, ok bool, err error) {
 	e, err := b.kv.Get(ctx, checkpointKey(p))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -154,6 +155,13 @@ func (b *Bus) LoadCheckpoint(ctx context.Context, p int) (c Checkpoint, ok bool,
 	}
 	if err := json.Unmarshal(e.Value(), &c); err != nil {
 		return Checkpoint{}, false, fmt.Errorf("reading checkpoint of partition %d: %w", p, err)
+	}
+	s, err := b.js.Stream(ctx, b.opts.Stream)
+	if err != nil {
+		return Checkpoint{}, false, fmt.Errorf("reading stream %s: %w", b.opts.Stream, err)
+	}
+	if c.Floor > s.CachedInfo().State.LastSeq+1 || c.Last > s.CachedInfo().State.LastSeq {
+		return Checkpoint{}, false, nil
 	}
 	return c, true, nil
 }

@@ -167,3 +167,30 @@ func TestFollowFromSequenceAndPublishDeduplicated(t *testing.T) {
 		t.Errorf("%d records from sequence 11, want 20", len(got))
 	}
 }
+
+// TestCheckpoints: a saved checkpoint reads back; none saved, or one past
+// the stream's end (a stream created again numbers from 1), reads as none.
+func TestCheckpoints(t *testing.T) {
+	b := openTest(t, 2)
+	ctx := storetest.Ctx(t)
+	if _, ok, err := b.LoadCheckpoint(ctx, 0); err != nil || ok {
+		t.Fatalf("no checkpoint saved: ok %v, err %v", ok, err)
+	}
+	if err := b.Publish(ctx, events(10, 2)); err != nil {
+		t.Fatal(err)
+	}
+	want := Checkpoint{Floor: 3, Last: 9, Updated: time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)}
+	if err := b.SaveCheckpoint(ctx, 1, want); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := b.LoadCheckpoint(ctx, 1)
+	if err != nil || !ok || got != want {
+		t.Fatalf("LoadCheckpoint = %+v, %v, %v; want %+v", got, ok, err, want)
+	}
+	if err := b.SaveCheckpoint(ctx, 1, Checkpoint{Floor: 50, Last: 60}); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := b.LoadCheckpoint(ctx, 1); err != nil || ok {
+		t.Fatalf("checkpoint past the stream's end read as %+v, %v, %v", got, ok, err)
+	}
+}
