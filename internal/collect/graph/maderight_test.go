@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -388,7 +389,14 @@ func BenchmarkDeltaRepeat200x500(b *testing.B) {
 	for b.Loop() {
 		c := newClient()
 		start, cpu0 := time.Now(), processCPU()
-		res, err := Collect(context.Background(), c, Options{Delta: true, DeltaState: st})
+		var res *Result
+		var err error
+		// The repeat's own goroutines carry phase=repeat, the fake's
+		// side=fake (connectortest): -test.cpuprofile then splits them
+		// (go tool pprof -tags).
+		pprof.Do(context.Background(), pprof.Labels("phase", "repeat"), func(ctx context.Context) {
+			res, err = Collect(ctx, c, Options{Delta: true, DeltaState: st})
+		})
 		if err != nil || res.Failed() != 0 {
 			b.Fatalf("repeat: %v %d", err, res.Failed())
 		}

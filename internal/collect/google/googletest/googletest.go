@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/connector"
+	"github.com/firebreak-msp/firebreak/internal/connector/connectortest"
 )
 
 // Customer is one fake Workspace.
@@ -73,7 +74,7 @@ func NewServer(t testing.TB, key *rsa.PublicKey, email string, cs ...*Customer) 
 	for _, c := range cs {
 		s.Customers[c.Admin] = c
 	}
-	s.Srv = httptest.NewServer(s)
+	s.Srv = connectortest.StartFake(s)
 	t.Cleanup(s.Srv.Close)
 	return s
 }

@@ -37,6 +37,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/connector/connectortest"
 )
 
 const roleGlobalAdmin = "62e90394-69f5-4237-9190-012177145e10"
@@ -145,7 +147,7 @@ func NewServer(t testing.TB, tenants []Tenant) *Server {
 			f.expired[tn.ID] = true
 		}
 	}
-	f.Srv = httptest.NewServer(f)
+	f.Srv = connectortest.StartFake(f)
 	t.Cleanup(f.Srv.Close)
 	return f
 }

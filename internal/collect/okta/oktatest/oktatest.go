@@ -59,6 +59,7 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/connector"
+	"github.com/firebreak-msp/firebreak/internal/connector/connectortest"
 )
 
 // Org is one fake Okta org.
@@ -124,7 +125,7 @@ func NewServer(t testing.TB, orgs ...*Org) *Server {
 	for _, o := range orgs {
 		s.Orgs[o.Slug] = o
 	}
-	s.Srv = httptest.NewServer(s)
+	s.Srv = connectortest.StartFake(s)
 	t.Cleanup(s.Srv.Close)
 	return s
 }
