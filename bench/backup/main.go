@@ -67,6 +67,7 @@ func main() {
 	flag.IntVar(&o.reps, "reps", 3, "migrate / plain COPY repetitions")
 	flag.StringVar(&o.keep, "keep", "", "keep the seeded data directory here (and reuse it when it exists: only the migrate comparison runs)")
 	flag.Float64Var(&o.rateMB, "rate-mb", 64, "firebreak backup --rate-mb")
+	flag.StringVar(&o.from, "from", "", "copy this seeded data directory (one kept with -keep) instead of seeding; runs the ingest windows on the copy")
 	flag.Parse()
 	if o.bin == "" {
 		fmt.Fprintln(os.Stderr, "backup bench: -bin is required")
@@ -79,7 +80,7 @@ func main() {
 }
 
 type opts struct {
-	keep          string
+	keep, from    string
 	rateMB        float64
 	bin, database string
 	events, rate  int
@@ -102,6 +103,14 @@ func run(o opts) error {
 			return migrateBench(ctx, o, dir, data)
 		}
 	}
+	seeded := 0
+	if o.from != "" {
+		if err := copyDir(o.from, data); err != nil {
+			return err
+		}
+		seeded = o.events
+		fmt.Printf("seed: copied %s\n", o.from)
+	}
 	st, err := sqlite.Open(ctx, data)
 	if err != nil {
 		return err
@@ -110,7 +119,7 @@ func run(o opts) error {
 	t0 := time.Now()
 	base := time.Now().UTC().Add(-10 * 24 * time.Hour)
 	recs := make([]store.EventRecord, 0, 10000)
-	for i := 0; i < o.events; i++ {
+	for i := seeded; i < o.events; i++ {
 		recs = append(recs, store.EventRecord{Event: event.Event{Timestamp: base.Add(time.Duration(i) * 80 * time.Millisecond), Category: "authentication",
 			Action: "logon", Outcome: []string{"success", "failure"}[i%2], UserName: fmt.Sprintf("user%d", i%5000), Tenant: e.Tenants[i%len(e.Tenants)].ID,
 			Dataset: "windows.security", HostName: "dc01." + e.Tenants[i%len(e.Tenants)].ID + ".example", Code: "4625"}})
@@ -121,9 +130,11 @@ func run(o opts) error {
 			recs = recs[:0]
 		}
 	}
-	fmt.Printf("seed: %d events in %s\n", o.events, time.Since(t0).Round(time.Millisecond))
+	if seeded == 0 {
+		fmt.Printf("seed: %d events in %s\n", o.events, time.Since(t0).Round(time.Millisecond))
+	}
 	raw := "fbk_" + rand.Text()
-	if err := st.CreateAPIToken(ctx, store.Secret(raw), &store.APIToken{ID: "tok_bench", Name: "bench", Prefix: raw[:10], Permissions: []string{store.PermIngest}}); err != nil {
+	if err := st.CreateAPIToken(ctx, store.Secret(raw), &store.APIToken{ID: "tok_bench_" + raw[4:12], Name: "bench", Prefix: raw[:10], Permissions: []string{store.PermIngest}}); err != nil {
 		return err
 	}
 
@@ -183,6 +194,7 @@ func run(o opts) error {
 			go func() { defer dwg.Done(); note = during(wctx) }()
 		}
 		var accepted, errs, late atomic.Int64
+		var firstErr atomic.Value
 		var mu sync.Mutex
 		var lat []time.Duration
 		sem := make(chan struct{}, 8)
@@ -207,13 +219,16 @@ func run(o opts) error {
 				resp, err := hc.Do(req)
 				if err != nil {
 					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
 					return
 				}
-				var ir struct{ Accepted int64 }
-				_ = json.NewDecoder(resp.Body).Decode(&ir)
+				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
+				var ir struct{ Accepted int64 }
+				_ = json.Unmarshal(b, &ir)
 				if resp.StatusCode != 200 {
 					errs.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("HTTP %d: %.200s", resp.StatusCode, b))
 					return
 				}
 				accepted.Add(ir.Accepted)
@@ -234,6 +249,9 @@ func run(o opts) error {
 				return 0
 			}
 			return lat[min(len(lat)-1, int(math.Ceil(q*float64(len(lat))))-1)].Round(time.Millisecond)
+		}
+		if fe, ok := firstErr.Load().(string); ok {
+			note += "\n  first error: " + fe
 		}
 		fmt.Printf("ingest %-16s %8.0f events/s accepted (offered %d; request p50 %s p99 %s max %s; late ticks %d, errors %d; load avg %s)%s\n",
 			name, rate, o.rate, p(0.5), p(0.99), p(1), late.Load(), errs.Load(), loadAvg(), note)
@@ -503,4 +521,33 @@ func loadAvg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// copyDir copies the regular files of a data directory (the store and its
+// keys), keeping their modes.
+func copyDir(from, to string) error {
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	for _, de := range ents {
+		if !de.Type().IsRegular() {
+			continue
+		}
+		fi, err := de.Info()
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(filepath.Join(from, de.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(to, de.Name()), b, fi.Mode().Perm()); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -28,6 +28,7 @@ type backupOptions struct {
 	output   string
 	format   string
 	rateMB   float64
+	priority string
 }
 
 func (o *backupOptions) AddFlags(fs *pflag.FlagSet) {
@@ -36,6 +37,7 @@ func (o *backupOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.output, "output", "o", "", "backup `FILE` to write (required)")
 	fs.StringVarP(&o.format, "format", "f", "text", "output format: text or json")
 	fs.Float64Var(&o.rateMB, "rate-mb", 64, "copy at most `MB` per second, leaving disk and CPU to a running serve (0: no limit)")
+	fs.StringVar(&o.priority, "priority", "low", "CPU and I/O priority of the backup: low (nice 10, lowest best-effort I/O, so serve keeps its ingest rate) or normal")
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
@@ -71,6 +73,15 @@ func runBackup(ctx context.Context, o backupOptions, g *globalOptions) error {
 	}
 	if err := checkFormat(o.format); err != nil {
 		return err
+	}
+	switch o.priority {
+	case "low":
+		if err := lowerPriority(); err != nil {
+			fmt.Fprintf(g.stderr, "firebreak: warning: backup: could not lower its priority (%v); copying at normal priority\n", err)
+		}
+	case "normal":
+	default:
+		return usageError{fmt.Errorf("--priority %q: want low or normal", o.priority)}
 	}
 	m, err := transfer.Backup(ctx, o.dataDir, o.output, transfer.BackupOptions{Version: version.Get().Short(), RateMB: o.rateMB})
 	if err != nil {

@@ -102,15 +102,17 @@ func copyOnline(ctx context.Context, conn *sql.Conn, dst string, o BackupOptions
 		if err != nil {
 			return err
 		}
-		// Flush the copy to disk as it grows (every syncEvery steps): left to
-		// the kernel, hundreds of MB of dirty pages are written at the end in
-		// one burst, and serve's own fsyncs (synchronous=FULL) wait behind it.
+		// Write the copy back to disk as it grows (every syncEvery steps):
+		// left to the kernel, hundreds of MB of dirty pages are written at
+		// the end in one burst, and serve's own fsyncs (synchronous=FULL)
+		// wait behind it. The flusher does it without fsync (see flusher).
 		df, err := os.OpenFile(dst, os.O_RDWR, 0)
 		if err != nil {
 			_ = bk.Finish()
 			return err
 		}
 		defer func() { _ = df.Close() }()
+		fl := newFlusher(df)
 		steps := 0
 		start := time.Now()
 		var copied float64
@@ -128,7 +130,7 @@ func copyOnline(ctx context.Context, conn *sql.Conn, dst string, o BackupOptions
 				break
 			}
 			if steps++; steps%syncEvery == 0 {
-				if err := df.Sync(); err != nil {
+				if err := fl.flush(); err != nil {
 					_ = bk.Finish()
 					return err
 				}
