@@ -37,6 +37,7 @@ func attacks() []attack {
 		{"nested-body", attackNested},
 		{"gzip-bomb", attackGzipBomb},
 		{"estate-validate-read", attackValidateRead},
+		{"heavy-read-token", attackHeavyReadToken},
 		{"weak-password", attackWeakPassword},
 		{"bootstrap-password", attackBootstrapPassword},
 		{"failed-login-username", attackFailedUsername},
@@ -62,6 +63,7 @@ type fixture struct {
 	viewer      *session
 	tokA, tokB  string // read + events:write, bound to cedar-law / riverside-clinic
 	tokRead     string // read, bound to cedar-law
+	tokHeavy    string // read + read:heavy, bound to cedar-law
 	tenants     []string
 	setupErr    error
 }
@@ -108,6 +110,9 @@ func (f *fixture) setup(ctx context.Context, h *harness, kind storeKind) error {
 		return err
 	}
 	if f.tokRead, err = f.admin.token("attack-read", tenantA, "read"); err != nil {
+		return err
+	}
+	if f.tokHeavy, err = f.admin.token("attack-read-heavy", tenantA, "read", "read:heavy"); err != nil {
 		return err
 	}
 	pw, err := f.admin.user("viewer", "tenant_viewer", tenantA)
@@ -462,7 +467,7 @@ func attackViewerWalk(ctx context.Context, h *harness, kind storeKind) (string, 
 					st, _, body, err = get(f.viewer.c, u)
 				} else {
 					var b []byte
-					st, b, err = f.in.bearer(f.tokRead, "GET", strings.TrimPrefix(u, f.in.base), "", nil)
+					st, b, err = f.in.bearer(f.tokHeavy, "GET", strings.TrimPrefix(u, f.in.base), "", nil)
 					body = string(b)
 				}
 				if err != nil {
@@ -520,7 +525,7 @@ func attackPayloads(ctx context.Context, h *harness, kind storeKind) (string, er
 	}
 	// SQL in every search parameter: no error, no other tenant's rows.
 	for _, q := range []string{"user", "source_ip", "host", "source", "outcome", "tenant"} {
-		st, body, err := f.in.bearer(f.tokRead, "GET", "/api/v1/events?"+q+"="+url.QueryEscape(sqli), "", nil)
+		st, body, err := f.in.bearer(f.tokHeavy, "GET", "/api/v1/events?"+q+"="+url.QueryEscape(sqli), "", nil)
 		if err != nil {
 			return "", err
 		}
@@ -543,7 +548,7 @@ func attackPayloads(ctx context.Context, h *harness, kind storeKind) (string, er
 	}
 	// CSV exports: no cell may start with a formula character.
 	for _, p := range []string{"/api/v1/reports/csv"} {
-		st, body, err := f.in.bearer(f.tokRead, "GET", p, "", nil)
+		st, body, err := f.in.bearer(f.tokHeavy, "GET", p, "", nil)
 		if err != nil {
 			return "", err
 		}
@@ -741,6 +746,32 @@ func attackValidateRead(ctx context.Context, h *harness, kind storeKind) (string
 	}
 	if st < 400 {
 		return fmt.Sprintf("a tenant viewer may run estate validation (%d)", st), nil
+	}
+	return "", nil
+}
+
+// attackHeavyReadToken: a tenant's read-only token may not call the reads
+// whose cost grows with the data (reports, search, blast radius, estate
+// export, diffs); a token with read:heavy may, within its tenant.
+func attackHeavyReadToken(ctx context.Context, h *harness, kind storeKind) (string, error) {
+	f, err := shared(ctx, h, kind)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range []string{"/api/v1/estate", "/api/v1/blast", "/api/v1/blast/ranking", "/api/v1/reports/json", "/api/v1/reports/csv", "/api/v1/events", "/api/v1/cases", "/api/v1/estate/diff", "/api/v1/assessments/diff"} {
+		st, _, err := f.in.bearer(f.tokRead, "GET", p, "", nil)
+		if err != nil {
+			return "", err
+		}
+		if st != http.StatusForbidden {
+			return fmt.Sprintf("GET %s with a tenant read-only token: %d, want 403", p, st), nil
+		}
+		if st, _, err = f.in.bearer(f.tokHeavy, "GET", p, "", nil); err != nil {
+			return "", err
+		}
+		if st == http.StatusForbidden || st >= 500 {
+			return fmt.Sprintf("GET %s with read:heavy: %d", p, st), nil
+		}
 	}
 	return "", nil
 }

@@ -52,7 +52,8 @@ func main() {
 		database  = flag.String("database", "", "PostgreSQL URL (default: SQLite in a temp dir)")
 		tenants   = flag.Int("tenants", 200, "tenants in the generated estate")
 		seed      = flag.Int("events", 1_000_000, "events stored before measuring pages")
-		ingestDur = flag.Duration("ingest-time", 10*time.Second, "how long to drive HTTP ingest")
+		ingestDur = flag.Duration("ingest-time", 10*time.Second, "how long to drive HTTP ingest (when -ingest-requests is 0)")
+		ingestN   = flag.Int("ingest-requests", 0, "drive HTTP ingest for exactly this many requests instead of -ingest-time (the same work in every run: compare CPU per event)")
 		clients   = flag.Int("ingest-clients", 8, "concurrent ingest clients")
 		batch     = flag.Int("batch", 5000, "lines per ingest request")
 		pages     = flag.Int("page-requests", 200, "requests per dashboard page")
@@ -63,13 +64,13 @@ func main() {
 		pageProf  = flag.String("page-cpuprofile", "", "write a CPU profile of the dashboard pages phase to this file")
 	)
 	flag.Parse()
-	if err := run(*database, *tenants, *seed, *ingestDur, *clients, *batch, *pages, *apiCl, *apiDur, *noRaw, *days, *pageProf); err != nil {
+	if err := run(*database, *tenants, *seed, *ingestDur, *ingestN, *clients, *batch, *pages, *apiCl, *apiDur, *noRaw, *days, *pageProf); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
 
-func run(database string, tenants, seedEvents int, ingestDur time.Duration, clients, batch, pages, apiClients int, apiDur time.Duration, noRaw bool, days int, pageProf string) error {
+func run(database string, tenants, seedEvents int, ingestDur time.Duration, ingestN, clients, batch, pages, apiClients int, apiDur time.Duration, noRaw bool, days int, pageProf string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir, err := os.MkdirTemp("", "firebreak-load-")
@@ -226,12 +227,19 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 	cpu0 := cpuTime()
 	t0 = time.Now()
 	deadline := t0.Add(ingestDur)
+	var tickets atomic.Int64 // requests started, for -ingest-requests
+	more := func() bool {
+		if ingestN > 0 {
+			return tickets.Add(1) <= int64(ingestN)
+		}
+		return time.Now().Before(deadline)
+	}
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for time.Now().Before(deadline) {
+			for more() {
 				s := time.Now()
 				req, _ := http.NewRequest("POST", base2+"/api/v1/events", bytes.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+tok)
@@ -258,8 +266,8 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, clie
 	if os.Getenv("LOAD_INGEST_PROFILE") != "" {
 		pprof.StopCPUProfile()
 	}
-	fmt.Printf("ingest: %d events in %s over %d clients × %d-line batches = %.0f events/s (request p50 %s, p99 %s, errors %d; process CPU %.1f µs/event, load avg %s)\n",
-		accepted.Load(), el.Round(time.Millisecond), clients, batch, float64(accepted.Load())/el.Seconds(), lat.pct(50), lat.pct(99), reqErrs.Load(),
+	fmt.Printf("ingest: %d events in %s (%d requests) over %d clients × %d-line batches = %.0f events/s (request p50 %s, p99 %s, errors %d; process CPU %.1f µs/event, load avg %s)\n",
+		accepted.Load(), el.Round(time.Millisecond), lat.n(), clients, batch, float64(accepted.Load())/el.Seconds(), lat.pct(50), lat.pct(99), reqErrs.Load(),
 		float64(cpu.Microseconds())/float64(max(accepted.Load(), 1)), loadAvg())
 
 	// 2. Dashboard pages.
@@ -365,6 +373,8 @@ type latencies struct {
 
 func (l *latencies) add(d time.Duration) { l.mu.Lock(); l.d = append(l.d, d); l.mu.Unlock() }
 
+func (l *latencies) n() int { l.mu.Lock(); defer l.mu.Unlock(); return len(l.d) }
+
 func (l *latencies) pct(p int) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -427,7 +437,18 @@ func login(base string, tr http.RoundTripper, c *auth.Credentials) (*http.Client
 }
 
 func createToken(cl *http.Client, base, csrf string) (string, error) {
-	req, _ := http.NewRequest("POST", base+"/api/v1/tokens", bytes.NewReader([]byte(`{"name":"load","permissions":["read","events:write"]}`)))
+	// read:heavy for the API clients' heavy reads (blast ranking, event
+	// search); a server from before that permission refuses it, and the
+	// token is made without it (ratio.sh runs this driver against both).
+	tok, err := createTokenWith(cl, base, csrf, `["read","read:heavy","events:write"]`)
+	if err != nil {
+		return createTokenWith(cl, base, csrf, `["read","events:write"]`)
+	}
+	return tok, nil
+}
+
+func createTokenWith(cl *http.Client, base, csrf, perms string) (string, error) {
+	req, _ := http.NewRequest("POST", base+"/api/v1/tokens", bytes.NewReader([]byte(`{"name":"load","permissions":`+perms+`}`)))
 	req.Header.Set("X-CSRF-Token", csrf)
 	req.Header.Set("Content-Type", "application/json")
 	r, err := cl.Do(req)

@@ -46,13 +46,15 @@ func (p *Principal) Can(a Access) bool {
 		switch a {
 		case AccessRead:
 			return p.Token.Can(store.PermRead)
+		case AccessReadHeavy:
+			return p.Token.Can(store.PermRead) && p.Token.Can(store.PermReadHeavy)
 		case AccessIngest:
 			return p.Token.Can(store.PermIngest)
 		}
 		return false
 	}
 	switch a {
-	case AccessRead:
+	case AccessRead, AccessReadHeavy:
 		return p.User.Role.Valid()
 	case AccessIncident, AccessIngest:
 		return p.User.Role == store.RoleOwner || p.User.Role == store.RoleAnalyst
@@ -73,8 +75,12 @@ const (
 	AccessAdmin                  // owner
 	AccessIngest                 // token with events:write, or owner/analyst session
 	AccessAttest                 // owner, analyst or tenant attester session (issue 17)
+	// AccessReadHeavy: a read whose cost grows with the data (a heavy
+	// route in server/cost.go): any signed-in user within its scope, a
+	// token only with read and read:heavy.
+	AccessReadHeavy
 )
 
 func (a Access) String() string {
-	return [...]string{"public", "pre-mfa", "read", "incident", "admin", "ingest", "attest"}[a]
+	return [...]string{"public", "pre-mfa", "read", "incident", "admin", "ingest", "attest", "read-heavy"}[a]
 }

@@ -1,252 +1,307 @@
 package auth
 
 import (
-	"bytes"
-	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
 	"time"
 
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
-// Authenticator data flags (WebAuthn §6.1): user present, user verified,
-// attested credential data included.
-const (
-	FlagUP = 0x01
-	FlagUV = 0x04
-	FlagAT = 0x40
-)
+// Passkeys are verified by github.com/go-webauthn/webauthn: attestation
+// and assertion parsing, CBOR and COSE decoding, every COSE algorithm it
+// verifies, the backup flags (BE must not change, BS never without BE) and
+// the signature counter. This file only adapts it to firebreak's user
+// record and wire format.
 
-// passkey is one registered credential, stored in the user's WebAuthn
-// document.
+// Passkey is one registered credential, stored in the user's WebAuthn
+// document (a JSON array).
 type Passkey struct {
-	ID        string    `json:"id"` // base64url credential id
-	Name      string    `json:"name"`
-	Alg       int64     `json:"alg"`        // COSE: -7 ES256, -257 RS256
-	PublicKey []byte    `json:"public_key"` // PKIX DER
-	SignCount uint32    `json:"sign_count"`
-	Created   time.Time `json:"created"`
-	LastUsed  time.Time `json:"last_used,omitzero"`
+	ID       string    `json:"id"` // base64url credential id
+	Name     string    `json:"name"`
+	Created  time.Time `json:"created"`
+	LastUsed time.Time `json:"last_used,omitzero"`
+	// Credential is the library's credential record (public key as a COSE
+	// key, counter, flags, attestation).
+	Credential webauthn.Credential `json:"credential"`
+	// FlagsUnknown marks a record written before the library was used: its
+	// backup-eligible flag was never stored, so the first successful
+	// assertion records it; from then on a change is refused.
+	FlagsUnknown bool `json:"flags_unknown,omitempty"`
 }
 
+// legacyPasskey is the record the hand-written verifier stored: a PKIX
+// public key and its COSE algorithm (-7 ES256 or -257 RS256).
+type legacyPasskey struct {
+	Alg       int64  `json:"alg"`
+	PublicKey []byte `json:"public_key"`
+	SignCount uint32 `json:"sign_count"`
+}
+
+// LoadPasskeys reads the user's passkeys, converting records in the old
+// format (PKIX key) to credential records; an unreadable record is left
+// out (it could not verify anything).
 func LoadPasskeys(u *store.User) []Passkey {
-	var ps []Passkey
-	if len(u.WebAuthn) > 0 {
-		_ = json.Unmarshal(u.WebAuthn, &ps)
+	if len(u.WebAuthn) == 0 {
+		return nil
+	}
+	var raws []json.RawMessage
+	if json.Unmarshal(u.WebAuthn, &raws) != nil {
+		return nil
+	}
+	ps := make([]Passkey, 0, len(raws))
+	for _, raw := range raws {
+		var p Passkey
+		if json.Unmarshal(raw, &p) != nil {
+			continue
+		}
+		if len(p.Credential.PublicKey) == 0 {
+			var old legacyPasskey
+			if json.Unmarshal(raw, &old) != nil {
+				continue
+			}
+			c, err := legacyCredential(p.ID, old)
+			if err != nil {
+				continue
+			}
+			p.Credential, p.FlagsUnknown = c, true
+		}
+		ps = append(ps, p)
 	}
 	return ps
 }
 
-// clientData checks clientDataJSON: type, challenge and origin.
-func checkClientData(raw []byte, typ, challenge, origin string) error {
-	var cd struct {
-		Type      string `json:"type"`
-		Challenge string `json:"challenge"`
-		Origin    string `json:"origin"`
+// legacyCredential converts an old record to a credential record: the
+// PKIX key becomes the COSE key the authenticator sent at registration.
+func legacyCredential(id string, old legacyPasskey) (webauthn.Credential, error) {
+	rawID, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil {
+		return webauthn.Credential{}, fmt.Errorf("passkey id: %w", err)
 	}
-	if err := json.Unmarshal(raw, &cd); err != nil {
-		return errors.New("client data: malformed")
+	pub, err := x509.ParsePKIXPublicKey(old.PublicKey)
+	if err != nil {
+		return webauthn.Credential{}, fmt.Errorf("passkey key: %w", err)
 	}
-	switch {
-	case cd.Type != typ:
-		return errors.New("client data: wrong type")
-	case !hmac.Equal([]byte(cd.Challenge), []byte(challenge)):
-		return errors.New("client data: challenge mismatch")
-	case cd.Origin != origin:
-		return errors.New("client data: wrong origin")
+	cose, err := coseFromPublicKey(pub, old.Alg)
+	if err != nil {
+		return webauthn.Credential{}, err
 	}
-	return nil
+	return webauthn.Credential{ID: rawID, PublicKey: cose, AttestationFormat: "none",
+		Authenticator: webauthn.Authenticator{SignCount: old.SignCount}}, nil
 }
 
-// authData is the parsed authenticator data.
-type authData struct {
-	RPIDHash  []byte
-	Flags     byte
-	SignCount uint32
-	CredID    []byte
-	CredKey   map[any]any // COSE key (registration only)
-}
-
-func parseAuthData(b []byte, wantCred bool) (*authData, error) {
-	if len(b) < 37 {
-		return nil, errors.New("authenticator data: too short")
-	}
-	ad := &authData{RPIDHash: b[:32], Flags: b[32], SignCount: binary.BigEndian.Uint32(b[33:37])}
-	if !wantCred {
-		return ad, nil
-	}
-	rest := b[37:]
-	if ad.Flags&FlagAT == 0 || len(rest) < 18 {
-		return nil, errors.New("authenticator data: no attested credential")
-	}
-	n := int(binary.BigEndian.Uint16(rest[16:18]))
-	rest = rest[18:]
-	if n == 0 || n > 1023 || len(rest) < n {
-		return nil, errors.New("authenticator data: bad credential id")
-	}
-	ad.CredID = append([]byte(nil), rest[:n]...)
-	key, _, err := decodeCBOR(rest[n:])
-	if err != nil {
-		return nil, fmt.Errorf("authenticator data: credential key: %w", err)
-	}
-	m, ok := key.(map[any]any)
-	if !ok {
-		return nil, errors.New("authenticator data: credential key is not a map")
-	}
-	ad.CredKey = m
-	return ad, nil
-}
-
-// coseKey converts a COSE_Key to a public key (ES256 on P-256, or RS256).
-func coseKey(m map[any]any) (crypto.PublicKey, int64, error) {
-	ktyV, _ := cborLookup(m, 1)
-	algV, _ := cborLookup(m, 3)
-	kty, _ := cborInt(ktyV)
-	alg, _ := cborInt(algV)
-	switch {
-	case kty == 2 && alg == -7:
-		crvV, _ := cborLookup(m, -1)
-		xV, _ := cborLookup(m, -2)
-		yV, _ := cborLookup(m, -3)
-		crv, _ := cborInt(crvV)
-		x, _ := xV.([]byte)
-		y, _ := yV.([]byte)
-		if crv != 1 || len(x) != 32 || len(y) != 32 {
-			return nil, 0, errors.New("credential key: unsupported EC key")
-		}
-		pk, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
-		if err != nil {
-			return nil, 0, errors.New("credential key: invalid EC point")
-		}
-		return pk, alg, nil
-	case kty == 3 && alg == -257:
-		nV, _ := cborLookup(m, -1)
-		eV, _ := cborLookup(m, -2)
-		n, _ := nV.([]byte)
-		e, _ := eV.([]byte)
-		if len(n) < 256 || len(e) == 0 || len(e) > 4 {
-			return nil, 0, errors.New("credential key: unsupported RSA key")
-		}
-		return &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}, alg, nil
-	}
-	return nil, 0, errors.New("credential key: only ES256 and RS256 are supported")
-}
-
-// RelyingParty returns the relying party id and the expected client origin.
-type RelyingParty func() (id, origin string, err error)
-
-// VerifyRegistration checks a navigator.credentials.create() response
-// (base64url clientDataJSON and attestationObject; wantID the credential id
-// the client claims, or empty).
-func VerifyRegistration(clientDataJSON, attestationObject, wantID, challenge string, relyingParty RelyingParty) (*Passkey, error) {
-	b64 := base64.RawURLEncoding
-	cdj, err1 := b64.DecodeString(clientDataJSON)
-	att, err2 := b64.DecodeString(attestationObject)
-	if err1 != nil || err2 != nil {
-		return nil, errors.New("registration: bad encoding")
-	}
-	rp, origin, err := relyingParty()
-	if err != nil {
-		return nil, err
-	}
-	if err := checkClientData(cdj, "webauthn.create", challenge, origin); err != nil {
-		return nil, err
-	}
-	v, _, err := decodeCBOR(att)
-	if err != nil {
-		return nil, err
-	}
-	m, ok := v.(map[any]any)
-	if !ok {
-		return nil, errors.New("registration: attestation is not a map")
-	}
-	raw, _ := m["authData"].([]byte)
-	ad, err := parseAuthData(raw, true)
-	if err != nil {
-		return nil, err
-	}
-	rpHash := sha256.Sum256([]byte(rp))
-	if !bytes.Equal(ad.RPIDHash, rpHash[:]) {
-		return nil, errors.New("registration: wrong relying party")
-	}
-	if ad.Flags&FlagUP == 0 {
-		return nil, errors.New("registration: user not present")
-	}
-	key, alg, err := coseKey(ad.CredKey)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKIXPublicKey(key)
-	if err != nil {
-		return nil, err
-	}
-	id := b64.EncodeToString(ad.CredID)
-	if wantID != "" && wantID != id {
-		return nil, errors.New("registration: credential id mismatch")
-	}
-	return &Passkey{ID: id, Alg: alg, PublicKey: der, SignCount: ad.SignCount}, nil
-}
-
-// VerifyAssertion checks a navigator.credentials.get() response (base64url
-// clientDataJSON, authenticatorData and signature) against a stored passkey
-// and returns the new signature counter.
-func VerifyAssertion(clientDataJSON, authenticatorData, signature, challenge string, k Passkey, relyingParty RelyingParty) (uint32, error) {
-	b64 := base64.RawURLEncoding
-	cdj, err1 := b64.DecodeString(clientDataJSON)
-	adRaw, err2 := b64.DecodeString(authenticatorData)
-	sig, err3 := b64.DecodeString(signature)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return 0, errors.New("assertion: bad encoding")
-	}
-	rp, origin, err := relyingParty()
-	if err != nil {
-		return 0, err
-	}
-	if err := checkClientData(cdj, "webauthn.get", challenge, origin); err != nil {
-		return 0, err
-	}
-	ad, err := parseAuthData(adRaw, false)
-	if err != nil {
-		return 0, err
-	}
-	rpHash := sha256.Sum256([]byte(rp))
-	if !bytes.Equal(ad.RPIDHash, rpHash[:]) {
-		return 0, errors.New("assertion: wrong relying party")
-	}
-	if ad.Flags&FlagUP == 0 {
-		return 0, errors.New("assertion: user not present")
-	}
-	if (ad.SignCount != 0 || k.SignCount != 0) && ad.SignCount <= k.SignCount {
-		return 0, errors.New("assertion: signature counter did not increase (cloned authenticator?)")
-	}
-	cdHash := sha256.Sum256(cdj)
-	signed := sha256.Sum256(append(append([]byte(nil), adRaw...), cdHash[:]...))
-	pub, err := x509.ParsePKIXPublicKey(k.PublicKey)
-	if err != nil {
-		return 0, err
-	}
-	switch key := pub.(type) {
+// coseFromPublicKey encodes a public key as a COSE_Key (RFC 9053) for the
+// algorithm it was registered with.
+func coseFromPublicKey(pub any, alg int64) ([]byte, error) {
+	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
-		if k.Alg != -7 || !ecdsa.VerifyASN1(key, signed[:], sig) {
-			return 0, errors.New("assertion: signature does not verify")
+		crv := map[elliptic.Curve]int64{elliptic.P256(): 1, elliptic.P384(): 2, elliptic.P521(): 3}[k.Curve]
+		if crv == 0 {
+			return nil, errors.New("passkey key: unsupported curve")
 		}
+		raw, err := k.Bytes() // 0x04 || X || Y
+		if err != nil {
+			return nil, fmt.Errorf("passkey key: %w", err)
+		}
+		size := (len(raw) - 1) / 2
+		return webauthncbor.Marshal(webauthncose.EC2PublicKeyData{
+			PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.EllipticKey), Algorithm: alg},
+			Curve:         crv, XCoord: raw[1 : 1+size], YCoord: raw[1+size:]})
 	case *rsa.PublicKey:
-		if k.Alg != -257 || rsa.VerifyPKCS1v15(key, crypto.SHA256, signed[:], sig) != nil {
-			return 0, errors.New("assertion: signature does not verify")
-		}
-	default:
-		return 0, errors.New("assertion: unsupported key")
+		return webauthncbor.Marshal(webauthncose.RSAPublicKeyData{
+			PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.RSAKey), Algorithm: alg},
+			Modulus:       k.N.Bytes(), Exponent: big.NewInt(int64(k.E)).Bytes()})
+	case ed25519.PublicKey:
+		return webauthncbor.Marshal(webauthncose.OKPPublicKeyData{
+			PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.OctetKey), Algorithm: alg},
+			Curve:         int64(webauthncose.Ed25519), XCoord: k})
 	}
-	return ad.SignCount, nil
+	return nil, fmt.Errorf("passkey key: unsupported type %T", pub)
+}
+
+// RelyingParty is the relying party id (a host name) and the one origin
+// clients must report.
+type RelyingParty struct {
+	ID, Origin string
+}
+
+func (rp RelyingParty) webauthn() (*webauthn.WebAuthn, error) {
+	return webauthn.New(&webauthn.Config{RPID: rp.ID, RPDisplayName: "firebreak", RPOrigins: []string{rp.Origin}})
+}
+
+// PasskeyAlgorithms are the COSE algorithms offered at registration, in
+// order of preference: every algorithm the library verifies on this Go
+// version (EdDSA, ES256/384/512, RS256/384/512, PS256/384/512, ES256K).
+func PasskeyAlgorithms() []int64 {
+	var algs []int64
+	for _, p := range credentialParameters() {
+		algs = append(algs, int64(p.Algorithm))
+	}
+	return algs
+}
+
+func credentialParameters() []protocol.CredentialParameter {
+	return append(webauthn.CredentialParametersExtendedL3(),
+		protocol.CredentialParameter{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgES256K})
+}
+
+// passkeyUser is a firebreak user as the library sees it.
+type passkeyUser struct {
+	name  string
+	creds []webauthn.Credential
+}
+
+func (u passkeyUser) WebAuthnID() []byte                         { return UserHandle(u.name) }
+func (u passkeyUser) WebAuthnName() string                       { return u.name }
+func (u passkeyUser) WebAuthnDisplayName() string                { return u.name }
+func (u passkeyUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }
+
+// UserHandle is the WebAuthn user id of a user: 16 bytes derived from the
+// user name (no personal data on the authenticator).
+func UserHandle(username string) []byte {
+	h := sha256.Sum256([]byte("firebreak-user:" + username))
+	return h[:16]
+}
+
+// RegistrationResponse is a navigator.credentials.create() result as the
+// dashboard posts it (base64url fields).
+type RegistrationResponse struct {
+	ID                string `json:"id"`
+	ClientDataJSON    string `json:"clientDataJSON"`
+	AttestationObject string `json:"attestationObject"`
+}
+
+// AssertionResponse is a navigator.credentials.get() result as the
+// dashboard posts it (base64url fields).
+type AssertionResponse struct {
+	ID                string `json:"id"`
+	ClientDataJSON    string `json:"clientDataJSON"`
+	AuthenticatorData string `json:"authenticatorData"`
+	Signature         string `json:"signature"`
+	UserHandle        string `json:"userHandle,omitempty"`
+}
+
+// parseRegistration hands the response to the library's parser (CBOR
+// attestation object, authenticator data, COSE key).
+func parseRegistration(r RegistrationResponse) (*protocol.ParsedCredentialCreationData, error) {
+	body, err := json.Marshal(map[string]any{"id": r.ID, "rawId": r.ID, "type": "public-key",
+		"response": map[string]string{"clientDataJSON": r.ClientDataJSON, "attestationObject": r.AttestationObject}})
+	if err != nil {
+		return nil, err
+	}
+	return protocol.ParseCredentialCreationResponseBytes(body)
+}
+
+func parseAssertion(r AssertionResponse) (*protocol.ParsedCredentialAssertionData, error) {
+	resp := map[string]string{"clientDataJSON": r.ClientDataJSON, "authenticatorData": r.AuthenticatorData, "signature": r.Signature}
+	if r.UserHandle != "" {
+		resp["userHandle"] = r.UserHandle
+	}
+	body, err := json.Marshal(map[string]any{"id": r.ID, "rawId": r.ID, "type": "public-key", "response": resp})
+	if err != nil {
+		return nil, err
+	}
+	return protocol.ParseCredentialRequestResponseBytes(body)
+}
+
+func credentials(keys []Passkey) []webauthn.Credential {
+	cs := make([]webauthn.Credential, len(keys))
+	for i, k := range keys {
+		cs[i] = k.Credential
+	}
+	return cs
+}
+
+// VerifyRegistration checks a registration response against the challenge
+// issued to username (the library checks type, challenge, origin, relying
+// party, user presence, the backup flags, the algorithm against
+// PasskeyAlgorithms and the attestation statement). existing are the
+// user's passkeys: their ids must not be registered again.
+func VerifyRegistration(rp RelyingParty, username string, existing []Passkey, challenge string, resp RegistrationResponse) (*Passkey, error) {
+	w, err := rp.webauthn()
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := parseRegistration(resp)
+	if err != nil {
+		return nil, fmt.Errorf("registration: %w", detail(err))
+	}
+	user := passkeyUser{name: username, creds: credentials(existing)}
+	session := webauthn.SessionData{Challenge: challenge, RelyingPartyID: rp.ID, UserID: user.WebAuthnID(),
+		UserVerification: protocol.VerificationPreferred, CredParams: credentialParameters()}
+	c, err := w.CreateCredential(user, session, parsed)
+	if err != nil {
+		return nil, fmt.Errorf("registration: %w", detail(err))
+	}
+	return &Passkey{ID: base64.RawURLEncoding.EncodeToString(c.ID), Credential: *c}, nil
+}
+
+// ErrClonedAuthenticator is returned when an assertion's signature counter
+// does not increase: two authenticators hold the same key.
+var ErrClonedAuthenticator = errors.New("assertion: signature counter did not increase (cloned authenticator?)")
+
+// VerifyAssertion checks an assertion against the user's passkeys and the
+// challenge issued to username. It returns the index of the passkey used
+// and its updated record (counter, flags).
+func VerifyAssertion(rp RelyingParty, username string, keys []Passkey, challenge string, resp AssertionResponse) (int, Passkey, error) {
+	w, err := rp.webauthn()
+	if err != nil {
+		return 0, Passkey{}, err
+	}
+	parsed, err := parseAssertion(resp)
+	if err != nil {
+		return 0, Passkey{}, fmt.Errorf("assertion: %w", detail(err))
+	}
+	i := -1
+	for j, k := range keys {
+		if k.ID == resp.ID {
+			i = j
+		}
+	}
+	if i < 0 {
+		return 0, Passkey{}, errors.New("assertion: unknown credential")
+	}
+	k := keys[i]
+	creds := credentials(keys)
+	if k.FlagsUnknown {
+		// First use since the upgrade: take the backup-eligible flag the
+		// authenticator reports (the old verifier did not keep it).
+		creds[i].Flags.BackupEligible = parsed.Response.AuthenticatorData.Flags.HasBackupEligible()
+	}
+	user := passkeyUser{name: username, creds: creds}
+	session := webauthn.SessionData{Challenge: challenge, RelyingPartyID: rp.ID, UserID: user.WebAuthnID(),
+		AllowedCredentialIDs: [][]byte{k.Credential.ID}, UserVerification: protocol.VerificationPreferred}
+	c, err := w.ValidateLogin(user, session, parsed)
+	if err != nil {
+		return 0, Passkey{}, fmt.Errorf("assertion: %w", detail(err))
+	}
+	if c.Authenticator.CloneWarning {
+		return 0, Passkey{}, ErrClonedAuthenticator
+	}
+	k.Credential, k.FlagsUnknown = *c, false
+	return i, k, nil
+}
+
+// detail keeps the library's developer detail in the (logged, never shown)
+// error text.
+func detail(err error) error {
+	var pe *protocol.Error
+	if errors.As(err, &pe) && pe.DevInfo != "" {
+		return fmt.Errorf("%w: %s", err, pe.DevInfo)
+	}
+	return err
 }

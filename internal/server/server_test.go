@@ -171,7 +171,7 @@ func (f *fixture) seed(ctx context.Context) {
 		f.pw[u.name] = "pw-" + u.name
 	}
 	tok := func(tenant string) string {
-		tc, err := f.srv.createToken(ctx, &auth.Principal{Scope: store.AllTenants()}, tokenRequest{Name: "tok-" + tenant, Tenant: tenant, Permissions: []string{store.PermRead, store.PermIngest}})
+		tc, err := f.srv.createToken(ctx, &auth.Principal{Scope: store.AllTenants()}, tokenRequest{Name: "tok-" + tenant, Tenant: tenant, Permissions: []string{store.PermRead, store.PermReadHeavy, store.PermIngest}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -223,9 +223,12 @@ func (s *Server) createToken(ctx context.Context, p *auth.Principal, req tokenRe
 		return nil, errBadRequest("permissions: at least one of read, events:write")
 	}
 	for _, x := range req.Permissions {
-		if x != store.PermRead && x != store.PermIngest {
-			return nil, errBadRequest("permissions: expected read or events:write")
+		if x != store.PermRead && x != store.PermIngest && x != store.PermReadHeavy {
+			return nil, errBadRequest("permissions: expected read, read:heavy or events:write")
 		}
+	}
+	if slices.Contains(req.Permissions, store.PermReadHeavy) && !slices.Contains(req.Permissions, store.PermRead) {
+		return nil, errBadRequest("permissions: read:heavy needs read")
 	}
 	if req.Tenant != "" {
 		if known := s.work.KnownTenants(ctx); known != nil && !known[req.Tenant] {

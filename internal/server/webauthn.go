@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"net"
@@ -23,10 +22,10 @@ import (
 // use passkeys: deriving the origin from any other Host header would let a
 // phishing proxy that rewrites Host relay a passkey signed for its own
 // domain.
-func (s *Server) rpID(r *http.Request) (id, origin string, err error) {
+func (s *Server) rpID(r *http.Request) (auth.RelyingParty, error) {
 	if s.cfg.BaseURL != "" {
 		if u, err := url.Parse(s.cfg.BaseURL); err == nil && u.Host != "" {
-			return u.Hostname(), u.Scheme + "://" + u.Host, nil
+			return auth.RelyingParty{ID: u.Hostname(), Origin: u.Scheme + "://" + u.Host}, nil
 		}
 	}
 	h, _, err := net.SplitHostPort(r.Host)
@@ -34,13 +33,13 @@ func (s *Server) rpID(r *http.Request) (id, origin string, err error) {
 		h = r.Host
 	}
 	if h != "localhost" {
-		return "", "", errStatus(http.StatusNotFound, "passkeys need base_url in the configuration")
+		return auth.RelyingParty{}, errStatus(http.StatusNotFound, "passkeys need base_url in the configuration")
 	}
 	scheme := "https"
 	if !s.tls {
 		scheme = "http"
 	}
-	return h, scheme + "://" + r.Host, nil
+	return auth.RelyingParty{ID: h, Origin: scheme + "://" + r.Host}, nil
 }
 
 // waChallenge is kept in a signed cookie between options and response.
@@ -103,7 +102,7 @@ func (s *Server) handlePasskeyCreateOptions(w http.ResponseWriter, r *http.Reque
 	if p.User == nil {
 		return errNotFound
 	}
-	rp, _, err := s.rpID(r)
+	rp, err := s.rpID(r)
 	if err != nil {
 		return err
 	}
@@ -111,9 +110,8 @@ func (s *Server) handlePasskeyCreateOptions(w http.ResponseWriter, r *http.Reque
 	if err != nil {
 		return err
 	}
-	uid := sha256.Sum256([]byte("firebreak-user:" + p.User.Username))
-	o := passkeyOptions{Challenge: ch, RPID: rp, RPName: "firebreak", UserID: base64.RawURLEncoding.EncodeToString(uid[:16]),
-		UserName: p.User.Username, Algorithms: []int64{-7, -257}, UserVerification: "preferred", Timeout: 60000, Credentials: []string{}}
+	o := passkeyOptions{Challenge: ch, RPID: rp.ID, RPName: "firebreak", UserID: base64.RawURLEncoding.EncodeToString(auth.UserHandle(p.User.Username)),
+		UserName: p.User.Username, Algorithms: auth.PasskeyAlgorithms(), UserVerification: "preferred", Timeout: 60000, Credentials: []string{}}
 	for _, k := range auth.LoadPasskeys(p.User) {
 		o.Credentials = append(o.Credentials, k.ID)
 	}
@@ -122,10 +120,8 @@ func (s *Server) handlePasskeyCreateOptions(w http.ResponseWriter, r *http.Reque
 }
 
 type passkeyCreate struct {
-	Name              string `json:"name"`
-	ID                string `json:"id"`
-	ClientDataJSON    string `json:"clientDataJSON"`
-	AttestationObject string `json:"attestationObject"`
+	Name string `json:"name"`
+	auth.RegistrationResponse
 }
 
 func (s *Server) handlePasskeyCreate(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
@@ -141,15 +137,19 @@ func (s *Server) handlePasskeyCreate(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
-	pk, err := s.verifyRegistration(r, req, ch)
-	if err != nil {
-		return &httpError{Status: http.StatusBadRequest, Public: "passkey not accepted", Err: err}
-	}
 	u, err := s.st.GetUser(ctx, p.User.Username)
 	if err != nil {
 		return err
 	}
+	rp, err := s.rpID(r)
+	if err != nil {
+		return err
+	}
 	keys := auth.LoadPasskeys(u)
+	pk, err := auth.VerifyRegistration(rp, u.Username, keys, ch, req.RegistrationResponse)
+	if err != nil {
+		return &httpError{Status: http.StatusBadRequest, Public: "passkey not accepted", Err: err}
+	}
 	if slices.ContainsFunc(keys, func(k auth.Passkey) bool { return k.ID == pk.ID }) {
 		return errStatus(http.StatusConflict, "passkey already registered")
 	}
@@ -202,7 +202,7 @@ func (s *Server) handlePasskeyGetOptions(w http.ResponseWriter, r *http.Request,
 	if len(keys) == 0 {
 		return errNotFound
 	}
-	rp, _, err := s.rpID(r)
+	rp, err := s.rpID(r)
 	if err != nil {
 		return err
 	}
@@ -210,19 +210,12 @@ func (s *Server) handlePasskeyGetOptions(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	o := passkeyOptions{Challenge: ch, RPID: rp, UserVerification: "preferred", Timeout: 60000}
+	o := passkeyOptions{Challenge: ch, RPID: rp.ID, UserVerification: "preferred", Timeout: 60000}
 	for _, k := range keys {
 		o.Credentials = append(o.Credentials, k.ID)
 	}
 	writeJSON(w, http.StatusOK, o)
 	return nil
-}
-
-type passkeyAssertion struct {
-	ID                string `json:"id"`
-	ClientDataJSON    string `json:"clientDataJSON"`
-	AuthenticatorData string `json:"authenticatorData"`
-	Signature         string `json:"signature"`
 }
 
 // handlePasskeyLogin completes the second factor with a passkey.
@@ -235,7 +228,7 @@ func (s *Server) handlePasskeyLogin(w http.ResponseWriter, r *http.Request, p *a
 		writeJSON(w, http.StatusOK, map[string]string{"next": "/"})
 		return nil
 	}
-	var req passkeyAssertion
+	var req auth.AssertionResponse
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
@@ -251,18 +244,21 @@ func (s *Server) handlePasskeyLogin(w http.ResponseWriter, r *http.Request, p *a
 		return err
 	}
 	keys := auth.LoadPasskeys(u)
-	i := slices.IndexFunc(keys, func(k auth.Passkey) bool { return k.ID == req.ID })
-	if i < 0 {
+	if !slices.ContainsFunc(keys, func(k auth.Passkey) bool { return k.ID == req.ID }) {
 		s.loginFailure(ctx, r, u, "bad_passkey")
 		return errStatus(http.StatusUnauthorized, "passkey not recognised")
 	}
-	count, err := s.verifyAssertion(r, req, ch, keys[i])
+	rp, err := s.rpID(r)
+	if err != nil {
+		return err
+	}
+	i, k, err := auth.VerifyAssertion(rp, u.Username, keys, ch, req)
 	if err != nil {
 		s.log.Info("passkey refused", "user", u.Username, "err", err)
 		s.loginFailure(ctx, r, u, "bad_passkey")
 		return errStatus(http.StatusUnauthorized, "passkey not accepted")
 	}
-	keys[i].SignCount = count
+	keys[i] = k
 	keys[i].LastUsed = s.now().UTC()
 	if err := s.st.SetWebAuthn(ctx, u.Username, mustJSON(keys)); err != nil {
 		return err
@@ -287,14 +283,4 @@ func (s *Server) completeSecondFactor(ctx context.Context, w http.ResponseWriter
 	s.authEvent(ctx, r, u.Username, event.OutcomeSuccess, "")
 	s.audit(ctx, p, action, u.Username, u.Tenant, nil)
 	return nil
-}
-
-// verifyRegistration checks a registration response for this server's relying party.
-func (s *Server) verifyRegistration(r *http.Request, req passkeyCreate, challenge string) (*auth.Passkey, error) {
-	return auth.VerifyRegistration(req.ClientDataJSON, req.AttestationObject, req.ID, challenge, func() (string, string, error) { return s.rpID(r) })
-}
-
-// verifyAssertion checks an assertion against k for this server's relying party.
-func (s *Server) verifyAssertion(r *http.Request, req passkeyAssertion, challenge string, k auth.Passkey) (uint32, error) {
-	return auth.VerifyAssertion(req.ClientDataJSON, req.AuthenticatorData, req.Signature, challenge, k, func() (string, string, error) { return s.rpID(r) })
 }

@@ -11,65 +11,19 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"testing"
 
-	"github.com/firebreak-msp/firebreak/internal/auth"
+	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 )
 
-// cborEnc encodes the few CBOR shapes a software authenticator needs.
-func cborEnc(v any) []byte {
-	var b bytes.Buffer
-	head := func(major byte, n uint64) {
-		switch {
-		case n < 24:
-			b.WriteByte(major<<5 | byte(n))
-		case n < 256:
-			b.WriteByte(major<<5 | 24)
-			b.WriteByte(byte(n))
-		default:
-			b.WriteByte(major<<5 | 25)
-			b.Write([]byte{byte(n >> 8), byte(n)})
-		}
-	}
-	var enc func(v any)
-	enc = func(v any) {
-		switch x := v.(type) {
-		case int:
-			if x >= 0 {
-				head(0, uint64(x))
-			} else {
-				head(1, uint64(-1-x))
-			}
-		case []byte:
-			head(2, uint64(len(x)))
-			b.Write(x)
-		case string:
-			head(3, uint64(len(x)))
-			b.WriteString(x)
-		case map[string]any:
-			keys := make([]string, 0, len(x))
-			for k := range x {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			head(5, uint64(len(x)))
-			for _, k := range keys {
-				enc(k)
-				enc(x[k])
-			}
-		case [][2]any: // ordered map with any keys
-			head(5, uint64(len(x)))
-			for _, kv := range x {
-				enc(kv[0])
-				enc(kv[1])
-			}
-		}
-	}
-	enc(v)
-	return b.Bytes()
-}
+// Authenticator data flags (WebAuthn §6.1).
+const (
+	flagUP = 0x01
+	flagUV = 0x04
+	flagAT = 0x40
+)
 
 // softKey is a software authenticator holding one P-256 credential.
 type softKey struct {
@@ -90,17 +44,18 @@ func newSoftKey(t *testing.T) *softKey {
 
 func (k *softKey) register(rpID, origin, challenge string) map[string]string {
 	raw, _ := k.key.PublicKey.Bytes()
-	cose := cborEnc([][2]any{{1, 2}, {3, -7}, {-1, 1}, {-2, raw[1:33]}, {-3, raw[33:]}})
+	cose, _ := webauthncbor.Marshal(webauthncose.EC2PublicKeyData{PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.EllipticKey), Algorithm: int64(webauthncose.AlgES256)},
+		Curve: 1, XCoord: raw[1:33], YCoord: raw[33:]})
 	rp := sha256.Sum256([]byte(rpID))
 	var ad bytes.Buffer
 	ad.Write(rp[:])
-	ad.WriteByte(auth.FlagUP | auth.FlagUV | auth.FlagAT)
+	ad.WriteByte(flagUP | flagUV | flagAT)
 	binary.Write(&ad, binary.BigEndian, k.count)
 	ad.Write(make([]byte, 16))
 	binary.Write(&ad, binary.BigEndian, uint16(len(k.id)))
 	ad.Write(k.id)
 	ad.Write(cose)
-	att := cborEnc(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": ad.Bytes()})
+	att, _ := webauthncbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": ad.Bytes()})
 	cd, _ := json.Marshal(map[string]string{"type": "webauthn.create", "challenge": challenge, "origin": origin})
 	b64 := base64.RawURLEncoding
 	return map[string]string{"name": "soft key", "id": b64.EncodeToString(k.id), "clientDataJSON": b64.EncodeToString(cd), "attestationObject": b64.EncodeToString(att)}
@@ -111,7 +66,7 @@ func (k *softKey) assert(t *testing.T, rpID, origin, challenge string) map[strin
 	rp := sha256.Sum256([]byte(rpID))
 	var ad bytes.Buffer
 	ad.Write(rp[:])
-	ad.WriteByte(auth.FlagUP | auth.FlagUV)
+	ad.WriteByte(flagUP | flagUV)
 	binary.Write(&ad, binary.BigEndian, k.count)
 	cd, _ := json.Marshal(map[string]string{"type": "webauthn.get", "challenge": challenge, "origin": origin})
 	cdHash := sha256.Sum256(cd)
@@ -126,9 +81,11 @@ func (k *softKey) assert(t *testing.T, rpID, origin, challenge string) map[strin
 
 func TestPasskeys(t *testing.T) {
 	f := newFixture(t)
-	f.srv.cfg.BaseURL = f.ts.URL
+	// A relying party id is a domain name, never an IP address.
 	u, _ := url.Parse(f.ts.URL)
-	rpID, origin := u.Hostname(), f.ts.URL
+	origin := "http://localhost:" + u.Port()
+	rpID := "localhost"
+	f.srv.cfg.BaseURL = origin
 	postJSON := func(c *client, path string, body any) (*http.Response, map[string]any) {
 		b, _ := json.Marshal(body)
 		resp, got := c.do("POST", path, bytes.NewReader(b), map[string]string{"X-CSRF-Token": c.csrf, "Content-Type": "application/json"})
@@ -162,7 +119,7 @@ func TestPasskeys(t *testing.T) {
 	if resp, _ := postJSON(c, "/account/passkeys/options", nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("options without base_url: %d", resp.StatusCode)
 	}
-	f.srv.cfg.BaseURL = f.ts.URL
+	f.srv.cfg.BaseURL = origin
 
 	// Sign in with the password, then the passkey instead of the code.
 	start := func() *client {

@@ -621,6 +621,10 @@ type TokenStore interface {
 const (
 	PermIngest = "events:write" // POST /api/v1/events
 	PermRead   = "read"         // read the API within the token's scope
+	// PermReadHeavy: with read, the reads whose cost grows with the data
+	// (reports, diffs, event search, blast radius, estate export); a token
+	// without it gets 403 there (least privilege, issue 10).
+	PermReadHeavy = "read:heavy"
 )
 
 // APIToken is a bearer token's metadata.
