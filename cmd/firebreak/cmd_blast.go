@@ -21,6 +21,7 @@ import (
 
 type blastOptions struct {
 	From       string
+	Tenant     string
 	Cut        []string
 	Harden     []string
 	JIT        []string
@@ -43,6 +44,7 @@ type blastOptions struct {
 
 func (o *blastOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.From, "from", "", "answer for one compromised node: every tenant and asset it reaches, at which privilege, with the shortest proof path")
+	f.StringVar(&o.Tenant, "tenant", "", "answer for one tenant: every identity, group, tool and vendor that reaches it by any path, with its standing and just-in-time privilege and the first hop of each (the access matrix assess judges FB-MFA-002 and FB-PRIV-004 by)")
 	f.StringArrayVar(&o.Cut, "cut", nil, "what-if: remove an edge (grant id, kind:from->to, or from->to); repeatable")
 	f.StringArrayVar(&o.Harden, "harden", nil, "what-if: NODE=mfa:phishing-resistant|mfa:weak|mfa:none|patched|internal|disabled; repeatable")
 	f.StringArrayVar(&o.JIT, "jit", nil, "what-if: make an edge just-in-time instead of standing (grant id or from->to); repeatable")
@@ -75,6 +77,9 @@ func (o *blastOptions) Validate() ([]trust.Change, error) {
 	}
 	if o.Steps < 1 || o.Steps > 1000 {
 		return nil, usageError{fmt.Errorf("--steps %d: expected 1 to 1000", o.Steps)}
+	}
+	if o.From != "" && o.Tenant != "" {
+		return nil, usageError{errors.New("--from and --tenant exclude each other")}
 	}
 	if o.NoKEV && o.KEVFile != "" {
 		return nil, usageError{errors.New("--kev and --no-kev exclude each other")}
@@ -112,6 +117,10 @@ answers:
   --from NODE    every tenant and asset NODE reaches, at the best privilege
                  along any path (the lowest privilege on a path bounds it), with
                  the shortest path achieving it
+  --tenant T     who reaches tenant T by any path: every identity, group,
+                 tool and vendor, its standing privilege and its privilege with
+                 just-in-time access activated, and the first hop of each (the
+                 access matrix assess judges FB-MFA-002 and FB-PRIV-004 by)
   --cut/--harden/--jit
                  what-if: the ranking before and after the changes
   --suggest      the whole greedy plan (see docs/usage.md "firebreak blast")
@@ -124,6 +133,7 @@ Formats: table (default), json, dot (Graphviz) and html (a self-contained
 interactive view: click a node to highlight what it reaches).`,
 		Example: `  firebreak blast examples/harbourview
   firebreak blast examples/harbourview --from rmm
+  firebreak blast examples/harbourview --tenant brightwater-dental
   firebreak blast examples/harbourview --harden rmm=patched --jit g-techs-rmm
   firebreak blast examples/harbourview --suggest --max-share 0.2
   firebreak blast examples/harbourview -f html -o trust.html
@@ -181,9 +191,12 @@ func runBlast(ctx context.Context, opts blastOptions, g *globalOptions, path str
 		case "dot":
 			return trust.WriteDOT(w, graph, trust.DOTOptions{From: opts.From, IncludeJIT: opts.IncludeJIT})
 		case "html":
+			if opts.Tenant != "" {
+				break
+			}
 			return trust.WriteHTML(w, graph, trust.HTMLOptions{Title: e.Provider.Name, IncludeJIT: opts.IncludeJIT})
 		}
-		rep, err := trust.NewReport(graph, trust.ReportOptions{From: opts.From, Changes: changes, IncludeJIT: opts.IncludeJIT,
+		rep, err := trust.NewReport(graph, trust.ReportOptions{From: opts.From, Tenant: opts.Tenant, Changes: changes, IncludeJIT: opts.IncludeJIT,
 			Share: opts.Share, Top: opts.Top, Suggest: opts.Suggest, MaxSteps: opts.Steps, Provider: e.Provider.Name, Command: "firebreak blast " + trust.ShellQuote(path)})
 		if err != nil {
 			var ue *trust.UnknownNodeError
@@ -194,6 +207,10 @@ func runBlast(ctx context.Context, opts blastOptions, g *globalOptions, path str
 		}
 		if opts.Format == "json" {
 			if err := trust.WriteJSON(w, rep); err != nil {
+				return err
+			}
+		} else if opts.Format == "html" {
+			if err := trust.WriteAccessHTML(w, rep); err != nil {
 				return err
 			}
 		} else {

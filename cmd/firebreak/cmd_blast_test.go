@@ -29,6 +29,12 @@ func TestBlastCommand(t *testing.T) {
 		{"summary", []string{"blast", "--no-kev", ex}, exitOK, []string{"FIX FIRST", " 1. ", " 2. ", " 3. ", "proof: ", "SINGLE POINTS OF FAILURE", "ENTRY POINTS"}},
 		{"from", []string{"blast", "--no-kev", ex, "--from", "rmm"}, exitOK, []string{"If tool rmm", "25 of 25 tenants fall", "cedar-law"}},
 		{"what-if", []string{"blast", "--no-kev", ex, "--harden", "rmm=mfa:phishing-resistant", "--jit", "*->rmm"}, exitOK, []string{"What if: harden rmm=mfa:phishing-resistant; jit *->rmm", "→"}},
+		// The tenant's column of the access matrix, in each format.
+		{"tenant", []string{"blast", "--no-kev", "--now", "2026-11-27", ex, "--tenant", "brightwater-dental"}, exitOK, []string{"Who reaches tenant brightwater-dental", "JUST IN TIME", "tech-01", "full_control  rmm"}},
+		{"tenant-json", []string{"blast", "--no-kev", "--now", "2026-11-27", ex, "--tenant", "brightwater-dental", "-f", "json"}, exitOK, []string{`"access": {`, `"tenant": "brightwater-dental"`, `"standing_via": "rmm"`}},
+		{"tenant-html", []string{"blast", "--no-kev", "--now", "2026-11-27", ex, "--tenant", "brightwater-dental", "-f", "html"}, exitOK, []string{"<h1>Who reaches brightwater-dental", "<td>tech-01</td>"}},
+		{"tenant-not-a-tenant", []string{"blast", "--no-kev", ex, "--tenant", "rmm"}, exitError, nil},
+		{"tenant-and-from", []string{"blast", "--no-kev", ex, "--tenant", "brightwater-dental", "--from", "rmm"}, exitUsage, nil},
 		{"fail-over-limit", []string{"blast", "--no-kev", "--fail-over-limit", ex}, exitFindings, nil},
 		{"unknown-node", []string{"blast", "--no-kev", ex, "--from", "nobody"}, exitUsage, nil},
 		{"bad-harden", []string{"blast", "--no-kev", ex, "--harden", "rmm"}, exitUsage, nil},

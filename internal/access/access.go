@@ -265,6 +265,33 @@ func IdentityMFA(x *estate.Identity) (estate.MFAStrength, estate.Compensation) {
 }
 
 // isHuman: service accounts and API tokens are not people.
+// MFAStates turns a derived MFA strength and the recorded enforcement into
+// the two verdicts the MFA controls judge by: mfaState (is sign-in
+// protected: ok, none or unknown) and prState (is it phishing-resistant:
+// ok, fail or unknown). An API token has no MFA to record: without a
+// compensating control it is unprotected, not unknown. assess (the
+// identities' mfa_state and pr_state) and the trust graph's access matrix
+// facts (FB-MFA-002) both call it.
+func MFAStates(s estate.MFAStrength, enforced *bool, token bool) (mfaState, prState string) {
+	switch {
+	case s != estate.MFANone:
+		mfaState = "ok"
+	case enforced == nil && !token:
+		mfaState = "unknown"
+	default:
+		mfaState = "none"
+	}
+	switch {
+	case s == estate.MFAPhishingResistant:
+		prState = "ok"
+	case s == estate.MFAUnknownMethods, mfaState == "unknown":
+		prState = "unknown"
+	default:
+		prState = "fail"
+	}
+	return mfaState, prState
+}
+
 func isHuman(k estate.IdentityKind) bool { return k != estate.KindService && k != estate.KindAPIToken }
 
 func (c *computer) tools() {

@@ -196,3 +196,19 @@ func (m *Matrix) Reaching(tenant string, min Level, jit bool) []int {
 	}
 	return out
 }
+
+// Column returns, for tenant, every principal (index) reaching it and its
+// cell, in principal order (nil for an unknown tenant).
+func (m *Matrix) Column(tenant string) (ps []int, cells []Cell) {
+	t := int32(slices.Index(m.Tenants, tenant))
+	if t < 0 {
+		return nil, nil
+	}
+	for p := range m.Principals {
+		row := m.Row(p)
+		if k, ok := slices.BinarySearchFunc(row, t, func(c Cell, t int32) int { return int(c.Tenant - t) }); ok {
+			ps, cells = append(ps, p), append(cells, row[k])
+		}
+	}
+	return ps, cells
+}

@@ -15,9 +15,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/firebreak-msp/firebreak/internal/access"
 	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/trust"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -87,11 +89,21 @@ func runCase(t *testing.T, dir string) (*Report, testCase) {
 			t.Fatal(err)
 		}
 	}
-	en, err := New(loadCatalog(t), opts)
+	e, err := estate.Load(filepath.Join(dir, "estate.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := estate.Load(filepath.Join(dir, "estate.yaml"))
+	// With the trust graph, as the CLI and serve assess (internal/evaluate):
+	// the controls judging access by the matrix read it.
+	opts.Access = access.Compute(e, access.Options{Now: now.Time, KEV: opts.KEV})
+	opts.Trust = func() (*trust.FactsDoc, error) {
+		g, err := trust.Build(e, trust.Options{Now: now.Time, KEVCatalog: opts.KEV, Access: opts.Access})
+		if err != nil {
+			return nil, err
+		}
+		return trust.FactsOf(g), nil
+	}
+	en, err := New(loadCatalog(t), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,31 +89,6 @@ func (x *index) daysTerm(d *estate.Date) *ast.Term {
 	return null()
 }
 
-// mfaStates turns a derived MFA strength and the recorded enforcement into
-// the two verdict inputs the MFA checks read: "mfa_state" (is sign-in
-// protected: ok, none or unknown) and "pr_state" (is it
-// phishing-resistant: ok, fail or unknown). An API token has no MFA to
-// record: without a compensating control it is unprotected, not unknown.
-func mfaStates(s estate.MFAStrength, enforced *bool, token bool) (mfaState, prState string) {
-	switch {
-	case s != estate.MFANone:
-		mfaState = "ok"
-	case enforced == nil && !token:
-		mfaState = "unknown"
-	default:
-		mfaState = "none"
-	}
-	switch {
-	case s == estate.MFAPhishingResistant:
-		prState = "ok"
-	case s == estate.MFAUnknownMethods, mfaState == "unknown":
-		prState = "unknown"
-	default:
-		prState = "fail"
-	}
-	return mfaState, prState
-}
-
 // mfaLegacy is the "mfa" field: unknown when enforcement or methods are
 // not recorded, else the strength.
 func mfaLegacy(s estate.MFAStrength, mfaState string) string {
@@ -151,7 +126,7 @@ func (x *index) identityTerm(ii int) *ast.Term {
 		tools[i] = x.e.Tools[ti].ID
 	}
 	fa := &x.acc.Identities[ii]
-	ms, ps := mfaStates(fa.MFA, fa.Enforced, id.Kind == estate.KindAPIToken)
+	ms, ps := access.MFAStates(fa.MFA, fa.Enforced, id.Kind == estate.KindAPIToken)
 	bg := null()
 	if b := id.BreakGlass; b != nil {
 		bg = obj(f("monitored", boolp(b.Monitored)), f("days_since_tested", x.daysTerm(b.LastTested)))
@@ -311,7 +286,7 @@ var managementKinds = func() map[estate.ToolKind]bool {
 func (x *index) toolTerm(ti int) *ast.Term {
 	t := &x.e.Tools[ti]
 	fa := &x.acc.Tools[ti]
-	ms, _ := mfaStates(fa.MFA, fa.Enforced, false)
+	ms, _ := access.MFAStates(fa.MFA, fa.Enforced, false)
 	ret := null()
 	if t.Logging.RetentionDays > 0 {
 		ret = num(t.Logging.RetentionDays)

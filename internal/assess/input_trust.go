@@ -116,9 +116,27 @@ func levelsTerm(l trust.FactLevels) *ast.Term {
 
 // accessTerm is input.trust.by_tenant[T].access (trust.FactAccess).
 func accessTerm(a *trust.FactAccess) *ast.Term {
-	admins := terms(len(a.Admins), func(i int) *ast.Term {
-		c := &a.Admins[i]
-		return obj(f("id", str(c.ID)), f("kind", str(c.Kind)), f("privilege", str(c.Privilege)), f("standing", str(c.Standing)), f("via", str(c.Via)))
+	return obj(f("standing", levelsTerm(a.Standing)), f("eligible", levelsTerm(a.Eligible)),
+		f("admins", cellTerms(a.Admins)), f("admins_n", num(a.AdminsN)),
+		f("admin_identities_n", num(a.AdminsIDN)),
+		f("no_pr", cellTerms(a.NoPR)), f("no_pr_n", num(a.NoPRN)),
+		f("pr_unknown", cellTerms(a.PRUnknown)), f("pr_unknown_n", num(a.PRUnknownN)),
+		f("operators_n", num(a.OperatorsN)),
+		f("standing_ops", cellTerms(a.StandingOps)), f("standing_ops_n", num(a.StandingOpsN)))
+}
+
+// cellTerms is a list of trust.FactAccessCell (omitted fields left out, as
+// encoding/json does).
+func cellTerms(cs []trust.FactAccessCell) *ast.Term {
+	return terms(len(cs), func(i int) *ast.Term {
+		c := &cs[i]
+		items := []kv{f("id", str(c.ID)), f("kind", str(c.Kind)), f("privilege", str(c.Privilege)), f("standing", str(c.Standing)), f("via", str(c.Via))}
+		if c.StandingVia != "" {
+			items = append(items, f("standing_via", str(c.StandingVia)))
+		}
+		if c.MFA != "" {
+			items = append(items, f("mfa", str(c.MFA)))
+		}
+		return obj(items...)
 	})
-	return obj(f("standing", levelsTerm(a.Standing)), f("eligible", levelsTerm(a.Eligible)), f("admins", admins), f("admins_n", num(a.AdminsN)))
 }

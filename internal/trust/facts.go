@@ -103,6 +103,24 @@ type FactAccess struct {
 	Eligible FactLevels       `json:"eligible"`
 	Admins   []FactAccessCell `json:"admins"`
 	AdminsN  int              `json:"admins_n"`
+	// The identities homed outside the tenant (the MSP's, its vendors',
+	// other tenants') that reach it, by any path: what FB-MFA-002 and
+	// FB-PRIV-004 judge. Each list is a sample of tenantCap in node order;
+	// the *N fields count them all.
+	//
+	// AdminsIDN counts those at ≥ admin with just-in-time access
+	// activated; NoPR and PRUnknown are the ones among them whose sign-in
+	// is not phishing-resistant, or not known to be (access.MFAStates).
+	AdminsIDN  int              `json:"admin_identities_n"`
+	NoPR       []FactAccessCell `json:"no_pr"`
+	NoPRN      int              `json:"no_pr_n"`
+	PRUnknown  []FactAccessCell `json:"pr_unknown"`
+	PRUnknownN int              `json:"pr_unknown_n"`
+	// OperatorsN counts those at ≥ operate with just-in-time access
+	// activated; StandingOps the ones holding ≥ operate without it.
+	OperatorsN   int              `json:"operators_n"`
+	StandingOps  []FactAccessCell `json:"standing_ops"`
+	StandingOpsN int              `json:"standing_ops_n"`
 }
 
 // FactLevels counts principals at ≥ each privilege.
@@ -124,6 +142,10 @@ type FactAccessCell struct {
 	Privilege string `json:"privilege"` // eligible (≥ standing)
 	Standing  string `json:"standing"`  // "none" when only just in time
 	Via       string `json:"via"`       // first hop of the path giving Privilege
+	// StandingVia is the first hop of the path giving Standing ("" when
+	// only just in time).
+	StandingVia string `json:"standing_via,omitempty"`
+	MFA         string `json:"mfa,omitempty"` // identities: the strength an attacker meets
 }
 
 // FactRef names a node that reaches a tenant, with its MFA.
@@ -214,11 +236,24 @@ func (l FactLevels) plain() map[string]any {
 }
 
 func (a *FactAccess) plain() map[string]any {
-	admins := make([]any, len(a.Admins))
-	for i, c := range a.Admins {
-		admins[i] = map[string]any{"id": c.ID, "kind": c.Kind, "privilege": c.Privilege, "standing": c.Standing, "via": c.Via}
+	return map[string]any{"standing": a.Standing.plain(), "eligible": a.Eligible.plain(), "admins": cellList(a.Admins), "admins_n": a.AdminsN,
+		"admin_identities_n": a.AdminsIDN, "no_pr": cellList(a.NoPR), "no_pr_n": a.NoPRN, "pr_unknown": cellList(a.PRUnknown), "pr_unknown_n": a.PRUnknownN,
+		"operators_n": a.OperatorsN, "standing_ops": cellList(a.StandingOps), "standing_ops_n": a.StandingOpsN}
+}
+
+func cellList(cs []FactAccessCell) []any {
+	out := make([]any, len(cs))
+	for i, c := range cs {
+		m := map[string]any{"id": c.ID, "kind": c.Kind, "privilege": c.Privilege, "standing": c.Standing, "via": c.Via}
+		if c.StandingVia != "" {
+			m["standing_via"] = c.StandingVia
+		}
+		if c.MFA != "" {
+			m["mfa"] = c.MFA
+		}
+		out[i] = m
 	}
-	return map[string]any{"standing": a.Standing.plain(), "eligible": a.Eligible.plain(), "admins": admins, "admins_n": a.AdminsN}
+	return out
 }
 
 func strList(ss []string) []any {
@@ -511,26 +546,134 @@ func FactsOf(g *Graph) *FactsDoc {
 	doc.OutsiderAdmin = append(doc.OutsiderAdmin, tenantsOf(0, -1)...)
 	// Each tenant's column of the access matrix.
 	m := g.Matrix()
+	outside := g.outsiders(m)
 	counts := m.ByTenant(func(p int, c access.Cell) {
-		if c.Eligible < access.LevelAdmin {
+		if c.Eligible < access.LevelOperate {
 			return
 		}
 		fa := &byBit[c.Tenant].Access
-		fa.AdminsN++
-		if len(fa.Admins) < tenantCap {
-			pr := &m.Principals[p]
-			via := c.JITVia
-			fa.Admins = append(fa.Admins, FactAccessCell{ID: pr.ID, Kind: pr.Kind, Privilege: c.Eligible.String(), Standing: c.Standing.String(), Via: m.Name(via)})
+		pr := &m.Principals[p]
+		cell := func() FactAccessCell {
+			x := FactAccessCell{ID: pr.ID, Kind: pr.Kind, Privilege: c.Eligible.String(), Standing: c.Standing.String(), Via: m.Name(c.JITVia)}
+			if c.Standing > access.LevelNone {
+				x.StandingVia = m.Name(c.Via)
+			}
+			if o := &outside[p]; o.identity {
+				x.MFA = string(g.Nodes[pr.Node].MFA)
+			}
+			return x
+		}
+		add := func(list *[]FactAccessCell, n *int) {
+			*n++
+			if len(*list) < tenantCap {
+				*list = append(*list, cell())
+			}
+		}
+		if c.Eligible >= access.LevelAdmin {
+			add(&fa.Admins, &fa.AdminsN)
+		}
+		o := &outside[p]
+		if !o.actor || o.home == c.Tenant {
+			return
+		}
+		// A supplier's reach through its update channel is supply-chain
+		// risk (FB-TRUST-003), not access its staff sign in to.
+		supplied := func(via int32) bool { return o.supplies != nil && o.supplies[via] }
+		if supplied(c.JITVia) {
+			return
+		}
+		fa.OperatorsN++
+		if c.Standing >= access.LevelOperate && !supplied(c.Via) {
+			add(&fa.StandingOps, &fa.StandingOpsN)
+		}
+		if c.Eligible >= access.LevelAdmin {
+			fa.AdminsIDN++
+			switch o.pr {
+			case "fail":
+				add(&fa.NoPR, &fa.NoPRN)
+			case "unknown":
+				add(&fa.PRUnknown, &fa.PRUnknownN)
+			}
 		}
 	})
 	for k, ta := range counts {
 		fa := &byBit[k].Access
 		fa.Standing, fa.Eligible = levelsOf(ta.Standing), levelsOf(ta.Eligible)
-		if fa.Admins == nil {
-			fa.Admins = []FactAccessCell{}
+		for _, l := range []*[]FactAccessCell{&fa.Admins, &fa.NoPR, &fa.PRUnknown, &fa.StandingOps} {
+			if *l == nil {
+				*l = []FactAccessCell{}
+			}
 		}
 	}
 	return doc
+}
+
+// principalFacts is what the per-tenant access facts need of one matrix
+// principal: whether it is an actor (an enabled identity, or a vendor: the
+// access it holds is its staff's), its home tenant's bit (-1 for the MSP
+// or a vendor) and its phishing-resistance verdict (a vendor's: the worst
+// of its staff's, unknown when it has none recorded).
+type principalFacts struct {
+	actor, identity bool
+	home            int32
+	pr              string
+	supplies        map[int32]bool // a vendor's tools it supplies (update channel)
+}
+
+// outsiders returns, parallel to m.Principals, the facts of each principal
+// (access.MFAStates over the graph's access facts: the rule assess judges
+// identities' pr_state by).
+func (g *Graph) outsiders(m *access.Matrix) []principalFacts {
+	out := make([]principalFacts, len(m.Principals))
+	homeBit := make(map[string]int32, len(g.tenants))
+	for k, t := range g.tenants {
+		homeBit[g.Nodes[t].ID] = int32(k)
+	}
+	prOf := func(v int32) string {
+		n := &g.Nodes[v]
+		var enforced *bool
+		if acc := g.Access; acc != nil {
+			if i := v - g.identity0; i >= 0 && int(i) < len(acc.Identities) {
+				enforced = acc.Identities[i].Enforced
+			}
+		}
+		_, pr := access.MFAStates(n.MFA, enforced, n.Sub == string(estate.KindAPIToken))
+		return pr
+	}
+	rank := map[string]int{"ok": 0, "unknown": 1, "fail": 2}
+	for p := range m.Principals {
+		v := m.Principals[p].Node
+		n := &g.Nodes[v]
+		switch {
+		case n.Kind == KindIdentity && !n.Disabled:
+			pf := principalFacts{actor: true, identity: true, home: -1, pr: prOf(v)}
+			if b, ok := homeBit[n.Home]; ok && n.Home != estate.MSP {
+				pf.home = b
+			}
+			out[p] = pf
+		case n.Kind == KindVendor:
+			pf := principalFacts{actor: true, home: -1, pr: "unknown"}
+			staff := 0
+			for s := g.adj.start[v]; s < g.adj.start[v+1]; s++ {
+				e := &g.Edges[g.adj.edge[s]]
+				if e.Kind == EdgeSupply {
+					if pf.supplies == nil {
+						pf.supplies = map[int32]bool{}
+					}
+					pf.supplies[e.To] = true
+				}
+				if e.Kind != EdgeStaff || g.Nodes[e.To].Disabled {
+					continue
+				}
+				if pr := prOf(e.To); staff == 0 || rank[pr] > rank[pf.pr] {
+					pf.pr = pr
+				}
+				staff++
+			}
+			out[p] = pf
+		}
+	}
+	return out
 }
 
 // setsAt returns the tenant bitsets at ≥ thr of the wanted nodes.

@@ -3,13 +3,16 @@ package trust
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
+	"slices"
 	"strings"
 )
 
 // ReportOptions select what a Report answers.
 type ReportOptions struct {
 	From       string   // answer "blast --from" for this node
+	Tenant     string   // answer "blast --tenant": who reaches this tenant (the access matrix's column)
 	Changes    []Change // what-if changes: the report shows before and after
 	IncludeJIT bool     // count just-in-time edges as activated
 	Share      float64  // suggestion target (0: the estate's max_tenant_share)
@@ -38,6 +41,7 @@ type Report struct {
 	EntryPoints []EntryView `json:"entry_points"`
 	Plan        *PlanView   `json:"plan,omitempty"`
 	Blast       *BlastView  `json:"blast,omitempty"`
+	Access      *AccessView `json:"access,omitempty"`
 	WhatIf      *WhatIfView `json:"what_if,omitempty"`
 	Warnings    []string    `json:"warnings,omitempty"`
 
@@ -158,6 +162,73 @@ type ReachedView struct {
 	Path      []Step `json:"path"`
 }
 
+// AccessView answers --tenant: the tenant's column of the access matrix
+// (Graph.Matrix, the facts assess's FB-MFA-002 and FB-PRIV-004 judge):
+// every identity, group, tool and vendor reaching the tenant by any path,
+// with its standing privilege, its privilege with just-in-time access
+// activated, and the first hop of a path achieving each. Widest first.
+type AccessView struct {
+	Tenant     string          `json:"tenant"`
+	Principals []AccessRowView `json:"principals"`
+	// Standing and Eligible count the principals at ≥ each privilege.
+	Standing map[string]int `json:"standing"`
+	Eligible map[string]int `json:"eligible"`
+}
+
+// AccessRowView is one principal's access to the tenant.
+type AccessRowView struct {
+	ID          string `json:"id"`
+	Kind        string `json:"kind"`
+	Sub         string `json:"sub,omitempty"`
+	Home        string `json:"home,omitempty"`
+	MFA         string `json:"mfa,omitempty"`
+	Standing    Priv   `json:"standing"` // none: reached only just in time
+	StandingVia string `json:"standing_via,omitempty"`
+	Eligible    Priv   `json:"eligible"` // with just-in-time access activated (≥ standing)
+	EligibleVia string `json:"eligible_via"`
+}
+
+// accessView builds the --tenant answer from g's access matrix.
+func accessView(g *Graph, tenant string) (*AccessView, error) {
+	i, err := g.NodeIndex(tenant)
+	if err != nil {
+		return nil, err
+	}
+	if g.Nodes[i].Kind != KindTenant {
+		return nil, fmt.Errorf("--tenant %q: a %s, not a tenant", tenant, g.Nodes[i].Kind)
+	}
+	m := g.Matrix()
+	ps, cells := m.Column(g.Nodes[i].ID)
+	v := &AccessView{Tenant: g.Nodes[i].ID, Principals: make([]AccessRowView, 0, len(ps)), Standing: map[string]int{}, Eligible: map[string]int{}}
+	for k, p := range ps {
+		c, pr := cells[k], &m.Principals[p]
+		n := &g.Nodes[pr.Node]
+		row := AccessRowView{ID: pr.ID, Kind: pr.Kind, Sub: n.Sub, Home: n.Home, Standing: Priv(c.Standing), Eligible: Priv(c.Eligible), EligibleVia: m.Name(c.JITVia)}
+		if n.Kind == KindIdentity || n.Kind == KindTool {
+			row.MFA = string(n.MFA)
+		}
+		if c.Standing > 0 {
+			row.StandingVia = m.Name(c.Via)
+		}
+		for l := Read; l <= Full; l++ {
+			if row.Standing >= l {
+				v.Standing[l.String()]++
+			}
+			if row.Eligible >= l {
+				v.Eligible[l.String()]++
+			}
+		}
+		v.Principals = append(v.Principals, row)
+	}
+	slices.SortStableFunc(v.Principals, func(a, b AccessRowView) int {
+		if a.Eligible != b.Eligible {
+			return int(b.Eligible) - int(a.Eligible)
+		}
+		return int(b.Standing) - int(a.Standing)
+	})
+	return v, nil
+}
+
 // WhatIfView is the ranking before and after changes.
 type WhatIfView struct {
 	Changes []Change    `json:"changes"`
@@ -266,7 +337,14 @@ func NewReport(g *Graph, o ReportOptions) (*Report, error) {
 		bv.Tenants, bv.Assets, bv.Other = conv(b.Tenants), conv(b.Assets), conv(b.Other)
 		r.Blast = bv
 	}
-	if o.From == "" && !o.IncludeJIT {
+	if o.Tenant != "" {
+		av, err := accessView(base, o.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		r.Access = av
+	}
+	if o.From == "" && o.Tenant == "" && !o.IncludeJIT {
 		p := base.Suggest(SuggestOptions{Share: o.Share, MaxSteps: o.MaxSteps})
 		r.showPlan = o.Suggest
 		pv := &PlanView{Share: p.Share, Limit: p.Limit, ExcessBefore: p.ExcessBefore, ExcessAfter: p.ExcessAfter, Structural: p.Structural}
@@ -356,7 +434,7 @@ func plural(n int, s string) string {
 func WriteTable(w io.Writer, r *Report) error {
 	ew := &errWriter{w: w}
 	mode := "standing access"
-	if r.IncludeJIT {
+	if r.IncludeJIT || r.Access != nil {
 		mode = "standing and just-in-time access"
 	}
 	title := "firebreak blast"
@@ -371,6 +449,8 @@ func WriteTable(w io.Writer, r *Report) error {
 	switch {
 	case r.Blast != nil:
 		writeBlast(ew, r)
+	case r.Access != nil:
+		writeAccess(ew, r)
 	case r.WhatIf != nil:
 		writeWhatIf(ew, r)
 	default:
@@ -541,6 +621,29 @@ func writeBlast(ew *errWriter, r *Report) {
 	}
 }
 
+func writeAccess(ew *errWriter, r *Report) {
+	a := r.Access
+	var parts []string
+	for _, p := range []Priv{Full, Admin, Operate, Read} {
+		if n := a.Eligible[p.String()]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d at ≥ %s (%d standing)", n, p, a.Standing[p.String()]))
+		}
+	}
+	ew.printf("\nWho reaches tenant %s, by any path: %s (%s).\n", a.Tenant, plural(len(a.Principals), "principal"), strings.Join(parts, ", "))
+	ew.printf("Standing is access held now; just in time is with eligible (PIM, JIT) access activated.\n")
+	if len(a.Principals) == 0 {
+		return
+	}
+	ew.printf("\n   %-24s %-9s %-19s %-13s %-20s %-13s %s\n", "PRINCIPAL", "KIND", "MFA", "STANDING", "FIRST HOP", "JUST IN TIME", "FIRST HOP")
+	for _, p := range a.Principals {
+		sv := p.StandingVia
+		if sv == "" {
+			sv = "-"
+		}
+		ew.printf("   %-24s %-9s %-19s %-13s %-20s %-13s %s\n", trunc(p.ID, 24), p.Kind, firstNonEmpty(p.MFA, "-"), p.Standing, trunc(sv, 20), p.Eligible, p.EligibleVia)
+	}
+}
+
 func writeWhatIf(ew *errWriter, r *Report) {
 	w := r.WhatIf
 	var cs []string
@@ -584,4 +687,31 @@ func (e *errWriter) printf(format string, args ...any) {
 		return
 	}
 	_, e.err = fmt.Fprintf(e.w, format, args...)
+}
+
+// WriteAccessHTML writes the --tenant answer as a self-contained HTML page
+// (no script, no external assets): the same rows as the table and JSON.
+func WriteAccessHTML(w io.Writer, r *Report) error {
+	a := r.Access
+	if a == nil {
+		return fmt.Errorf("no --tenant answer to write")
+	}
+	ew := &errWriter{w: w}
+	esc := html.EscapeString
+	title := "Who reaches " + a.Tenant
+	if r.Provider != "" {
+		title += " — " + r.Provider
+	}
+	ew.printf("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s</title>\n", esc(title))
+	ew.printf("<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}th,td{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left}" +
+		"td.full_control{color:#a00;font-weight:600}td.admin{color:#c50}td.operate{color:#875}td.none{color:#999}</style></head><body>\n")
+	ew.printf("<h1>%s</h1>\n<p>%s reach tenant <b>%s</b> by any path. Standing is access held now; just in time is with eligible (PIM, JIT) access activated. The first hop is the start of a path achieving it (<code>firebreak blast --from ID</code> shows the whole path).</p>\n",
+		esc(title), esc(plural(len(a.Principals), "principal")), esc(a.Tenant))
+	ew.printf("<table><thead><tr><th>principal</th><th>kind</th><th>MFA</th><th>standing</th><th>first hop</th><th>just in time</th><th>first hop</th></tr></thead><tbody>\n")
+	for _, p := range a.Principals {
+		ew.printf("<tr><td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td><td>%s</td><td class=\"%s\">%s</td><td>%s</td></tr>\n",
+			esc(p.ID), esc(p.Kind), esc(firstNonEmpty(p.MFA, "-")), p.Standing, p.Standing, esc(firstNonEmpty(p.StandingVia, "-")), p.Eligible, p.Eligible, esc(p.EligibleVia))
+	}
+	ew.printf("</tbody></table>\n</body></html>\n")
+	return ew.err
 }

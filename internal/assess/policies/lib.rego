@@ -52,6 +52,51 @@ check(spec, n, failing, unknown) := r if {
 	r := {"control": spec.control, "status": "pass", "format": "all %d %s pass", "args": [n, spec.noun]}
 } else := {"control": spec.control, "status": "not_applicable", "format": "no %s", "args": [spec.noun]}
 
+# counted is check when only a sample of the failing and unknown objects
+# is at hand (the trust graph's per-tenant facts: a technician group
+# reaching 2,000 tenants is counted in each, listed in none): bad of n
+# objects fail and unknown lack evidence; failing and unknowns are the
+# samples, and one item on the subject counts the ones left out.
+counted(spec, n, bad, failing, unknown, unknowns) := r if {
+	bad > 0
+	r := {
+		"control": spec.control,
+		"status": "fail",
+		"format": "%d of %d %s: %s",
+		"args": [bad, n, spec.noun, spec.fails],
+		"evidence": array.concat(failing, left_out(bad - count(failing), spec)),
+	}
+} else := r if {
+	unknown > 0
+	r := {
+		"control": spec.control,
+		"status": "not_evaluable",
+		"format": "%d of %d %s lack %s",
+		"args": [unknown, n, spec.noun, spec.need],
+		"missing": [spec.need],
+		"evidence": array.concat(unknowns, left_out(unknown - count(unknowns), spec)),
+	}
+} else := r if {
+	n > 0
+	r := {"control": spec.control, "status": "pass", "format": "all %d %s pass", "args": [n, spec.noun]}
+} else := {"control": spec.control, "status": "not_applicable", "format": "no %s", "args": [spec.noun]}
+
+left_out(k, spec) := [] if k <= 0
+else := [{"kind": input.subject.type, "id": input.subject.id, "detail": sprintf("and %d more %s", [k, spec.noun])}]
+
+# matrix is the subject tenant's column of the access matrix
+# (input.trust.by_tenant[T].access, trust.Graph.Matrix): who reaches the
+# tenant by any path, standing and just in time. Controls judging the
+# privilege or MFA of the MSP's identities in a tenant read it rather than
+# re-deriving reach from the grants.
+matrix := input.trust.by_tenant[input.subject.id].access
+
+# no_matrix is true when the trust graph was not computed (--no-trust).
+no_matrix if not input.trust.version
+
+# matrix_need names the missing evidence when there is no matrix.
+matrix_need := "trust graph (input.trust, built by internal/trust)"
+
 # flag judges a single optional boolean fact: true passes, false fails,
 # null is not evaluable.
 flag(control, value, kind, id, what, need) := r if {

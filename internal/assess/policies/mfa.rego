@@ -23,14 +23,26 @@ results contains lib.check(
 	),
 ) if lib.tenant
 
-admin_principals := {p.principal | some p in lib.live_paths; p.privilege_rank >= 3}
-
-results contains lib.check(
-	{"control": "FB-MFA-002", "noun": "principals with admin or full control of the tenant", "fails": "MFA not phishing-resistant", "need": "identities.mfa (registered methods)"},
-	count(admin_principals),
-	[lib.principal_ev(pid, ids, "without phishing-resistant MFA") | some pid in admin_principals; ids := input.principals[pid].not_phishing_resistant; count(ids) > 0],
-	[lib.principal_ev(pid, ids, "MFA methods unknown") | some pid in admin_principals; ids := input.principals[pid].mfa_methods_unknown; count(ids) > 0],
+# Every identity homed outside the tenant (and every vendor, judged by its
+# staff) that reaches it at admin or more,
+# by any path (a grant, a group, GDAP, a tool it operates, a vault holding
+# its credential), standing or just in time: the access matrix's column.
+results contains lib.counted(
+	{"control": "FB-MFA-002", "noun": "identities and vendors with admin or full control of the tenant (any path, standing or just in time)", "fails": "sign-in not phishing-resistant", "need": "identities.mfa (registered methods)"},
+	lib.matrix.admin_identities_n,
+	lib.matrix.no_pr_n,
+	[{"kind": c.kind, "id": c.id, "detail": sprintf("%s here via %s (standing %s); mfa %s", [c.privilege, c.via, c.standing, object.get(c, "mfa", "of its staff: not phishing-resistant")])} | some c in lib.matrix.no_pr],
+	lib.matrix.pr_unknown_n,
+	[{"kind": c.kind, "id": c.id, "detail": sprintf("%s here via %s; %s", [c.privilege, c.via, pr_unknown_why(c)])} | some c in lib.matrix.pr_unknown],
 ) if lib.tenant
+
+pr_unknown_why(c) := "MFA methods unknown" if c.kind == "identity"
+else := "its staff's MFA is unknown (or no staff recorded: vendors[].staff or domains)"
+
+results contains lib.not_evaluable("FB-MFA-002", "the trust graph was not computed for this assessment", lib.matrix_need) if {
+	lib.tenant
+	lib.no_matrix
+}
 
 # Every MSP identity with customer access: people, service accounts and
 # tokens (these pass on a recorded compensating control).

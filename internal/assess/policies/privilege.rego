@@ -36,15 +36,23 @@ results contains lib.check(
 
 # MSP accounts with customer access are privileged (advisory §3), so every
 # operator path, not only admin, should be just in time (full control is
-# FB-PRIV-001's).
-admin_level := [p | some p in paths; p.privilege in {"operate", "admin"}]
-
-results contains lib.check(
-	{"control": "FB-PRIV-004", "noun": "operator and admin access paths", "fails": "standing rather than just-in-time", "need": "grants"},
-	count(admin_level),
-	[{"kind": p.ev_kind, "id": p.ev_id, "detail": "%s holds standing %s", "args": [p.principal, p.privilege]} | some p in admin_level; p.standing],
+# FB-PRIV-001's). Judged per identity on the access matrix: an identity
+# holding operate or more by standing access over any path (its own grant,
+# a group, GDAP, an RMM it operates) fails, whatever just-in-time access
+# it also has.
+results contains lib.counted(
+	{"control": "FB-PRIV-004", "noun": "identities and vendors with operator or admin access to the tenant (any path)", "fails": "hold it standing rather than just in time", "need": lib.matrix_need},
+	lib.matrix.operators_n,
+	lib.matrix.standing_ops_n,
+	[{"kind": c.kind, "id": c.id, "detail": sprintf("standing %s via %s", [c.standing, c.standing_via])} | some c in lib.matrix.standing_ops],
+	0,
 	[],
 ) if lib.tenant
+
+results contains lib.not_evaluable("FB-PRIV-004", "the trust graph was not computed for this assessment", lib.matrix_need) if {
+	lib.tenant
+	lib.no_matrix
+}
 
 results contains lib.check(
 	{"control": "FB-PRIV-005", "noun": "access grants with an expiry", "fails": "expired but still present", "need": "grants"},
