@@ -233,7 +233,8 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return postgres.OpenWith(ctx, cfg.Database, store.Options{SecretKey: key})
+	return postgres.OpenWith(ctx, cfg.Database, store.Options{SecretKey: key,
+		PartitionsAhead: cfg.Retention.PartitionsAheadDays, PartitionsBehind: cfg.Retention.PartitionsBehindDays})
 }
 
 // secretKey reads FIREBREAK_SECRET_KEY (64 hex digits) or the key file in

@@ -197,9 +197,20 @@ type DetectConfig struct {
 	RuleDirs []string `yaml:"rule_dirs"` // extra Sigma rule directories
 }
 
+// MaxPartitionDays bounds retention.partitions_ahead_days and
+// partitions_behind_days: each day is a table, and a year ahead is
+// already far past any clock skew ingest accepts.
+const MaxPartitionDays = 366
+
 // RetentionConfig bounds stored data.
 type RetentionConfig struct {
 	EventsDays int `yaml:"events_days"`
+	// PartitionsAheadDays and PartitionsBehindDays are the days around
+	// today that have a daily events partition on PostgreSQL after every
+	// maintenance pass (at open and at every retention pass). Events
+	// outside them land in the default partition.
+	PartitionsAheadDays  int `yaml:"partitions_ahead_days"`
+	PartitionsBehindDays int `yaml:"partitions_behind_days"`
 }
 
 // AuthConfig configures sessions and login protection.
@@ -256,7 +267,7 @@ func Default() Config {
 			Syslog:               SyslogConfig{MaxConnsPerPeer: 16, MaxConns: 512, IdleTimeout: 30 * time.Second},
 			Queue:                65536,
 		},
-		Retention: RetentionConfig{EventsDays: 180},
+		Retention: RetentionConfig{EventsDays: 180, PartitionsAheadDays: 7, PartitionsBehindDays: 1},
 		Attest:    AttestConfig{Validity: 30 * 24 * time.Hour, RemindBefore: 14 * 24 * time.Hour},
 		Auth: AuthConfig{
 			SessionTTL:      12 * time.Hour,
@@ -361,6 +372,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	str("FIREBREAK_SYSLOG_TCP", "ingest.syslog.tcp", &c.Ingest.Syslog.TCP)
 	str("FIREBREAK_SYSLOG_TLS", "ingest.syslog.tls", &c.Ingest.Syslog.TLS)
 	num("FIREBREAK_RETENTION_DAYS", "retention.events_days", &c.Retention.EventsDays)
+	num("FIREBREAK_RETENTION_PARTITIONS_AHEAD_DAYS", "retention.partitions_ahead_days", &c.Retention.PartitionsAheadDays)
+	num("FIREBREAK_RETENTION_PARTITIONS_BEHIND_DAYS", "retention.partitions_behind_days", &c.Retention.PartitionsBehindDays)
 	return errors.Join(errs...)
 }
 
@@ -453,6 +466,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Retention.EventsDays < 1 {
 		bad("retention.events_days", "%d: at least 1", c.Retention.EventsDays)
+	}
+	if c.Retention.PartitionsAheadDays < 1 || c.Retention.PartitionsAheadDays > MaxPartitionDays {
+		bad("retention.partitions_ahead_days", "%d: between 1 and %d", c.Retention.PartitionsAheadDays, MaxPartitionDays)
+	}
+	if c.Retention.PartitionsBehindDays < 1 || c.Retention.PartitionsBehindDays > MaxPartitionDays {
+		bad("retention.partitions_behind_days", "%d: between 1 and %d", c.Retention.PartitionsBehindDays, MaxPartitionDays)
 	}
 	if c.Auth.SessionTTL < time.Minute {
 		bad("auth.session_ttl", "%s: at least 1m", c.Auth.SessionTTL)

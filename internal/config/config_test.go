@@ -206,3 +206,34 @@ func TestValidateNamesOverride(t *testing.T) {
 		t.Errorf("blamed the file's line for the environment's value:\n%v", err)
 	}
 }
+
+// The PostgreSQL partition span is configuration, bounded and blamed on
+// its line.
+func TestPartitionDaysValidated(t *testing.T) {
+	for _, tc := range []struct {
+		doc  string
+		want string
+	}{
+		{"retention:\n  partitions_ahead_days: 0\n", "p.yaml:2: retention.partitions_ahead_days: 0: between 1 and 366"},
+		{"retention:\n  partitions_ahead_days: 400\n", "p.yaml:2: retention.partitions_ahead_days: 400: between 1 and 366"},
+		{"retention:\n  partitions_behind_days: -1\n", "p.yaml:2: retention.partitions_behind_days: -1: between 1 and 366"},
+		{"retention:\n  partitions_ahead_days: 30\n  partitions_behind_days: 3\n", ""},
+	} {
+		c := Default()
+		if err := Decode(strings.NewReader("data_dir: /tmp/x\n"+tc.doc), "p.yaml", &c); err != nil {
+			t.Fatal(err)
+		}
+		err := c.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%q: %v", tc.doc, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), strings.Replace(tc.want, ":2:", ":3:", 1))):
+			t.Errorf("%q: got %v, want %q", tc.doc, err, tc.want)
+		}
+	}
+	c := Default()
+	env := map[string]string{"FIREBREAK_RETENTION_PARTITIONS_AHEAD_DAYS": "14"}
+	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil || c.Retention.PartitionsAheadDays != 14 {
+		t.Errorf("env: %v, ahead %d", err, c.Retention.PartitionsAheadDays)
+	}
+}

@@ -152,6 +152,11 @@ type Options struct {
 	// FIREBREAK_SECRET_KEY is not consulted by the store (the caller decides);
 	// secrets are then stored unencrypted and a warning is logged at open.
 	SecretKey []byte
+	// PartitionsAhead and PartitionsBehind (PostgreSQL) are the days
+	// around today that get a daily events partition at open and at every
+	// retention pass (retention.partitions_ahead_days / _behind_days).
+	// Zero: 7 ahead, 1 behind. SQLite ignores them.
+	PartitionsAhead, PartitionsBehind int
 }
 
 // ---------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
 // Events are range-partitioned by UTC day of event time (ts, in
@@ -15,13 +17,27 @@ import (
 // clock-skewed future) land in events_default.
 const (
 	lockPartitions = 0x46b0003
-	// partitionsBehind and partitionsAhead are the days around today
-	// that have a partition after every maintenance pass (at open and
-	// at every retention pass, hourly on the worker).
-	partitionsBehind = 1
-	partitionsAhead  = 7
-	day              = 24 * time.Hour
+	// defaultBehind and defaultAhead are the days around today that
+	// have a partition after every maintenance pass (at open and at every
+	// retention pass, hourly on the worker) when store.Options names none.
+	defaultBehind = 1
+	defaultAhead  = 7
+	day           = 24 * time.Hour
 )
+
+// span is the days around today that must have a partition.
+type span struct{ behind, ahead int }
+
+func spanOf(o store.Options) span {
+	s := span{behind: defaultBehind, ahead: defaultAhead}
+	if o.PartitionsAhead > 0 {
+		s.ahead = o.PartitionsAhead
+	}
+	if o.PartitionsBehind > 0 {
+		s.behind = o.PartitionsBehind
+	}
+	return s
+}
 
 // partitionName is the name of the partition holding day d (UTC midnight).
 func partitionName(d time.Time) string { return "events_p" + d.UTC().Format("20060102") }
@@ -36,17 +52,17 @@ func partitionDay(name string) (time.Time, bool) {
 	return d, err == nil
 }
 
-// ensurePartitions makes sure each day from now-partitionsBehind to
-// now+partitionsAhead has its partition. Rows of that day already in the
+// ensurePartitions makes sure each day from now-sp.behind to now+sp.ahead
+// has its partition. Rows of that day already in the
 // default partition are moved into the new partition before it is
 // attached (PostgreSQL refuses to attach over them), in one transaction.
-func ensurePartitions(ctx context.Context, pool *pgxpool.Pool, now time.Time) error {
+func ensurePartitions(ctx context.Context, pool *pgxpool.Pool, now time.Time, sp span) error {
 	today := now.UTC().Truncate(day)
 	have, err := partitions(ctx, pool)
 	if err != nil {
 		return err
 	}
-	for d := today.Add(-partitionsBehind * day); !d.After(today.Add(partitionsAhead * day)); d = d.Add(day) {
+	for d := today.Add(-time.Duration(sp.behind) * day); !d.After(today.Add(time.Duration(sp.ahead) * day)); d = d.Add(day) {
 		if _, ok := have[partitionName(d)]; ok {
 			continue
 		}
@@ -109,8 +125,8 @@ func partitions(ctx context.Context, pool *pgxpool.Pool) (map[string]time.Time, 
 // partitions ahead. The count of a dropped partition is the planner's
 // estimate when the table has been analysed (counting a day of events
 // exactly would read it), exact otherwise.
-func purgeEvents(ctx context.Context, pool *pgxpool.Pool, before, now time.Time) (int64, error) {
-	if err := ensurePartitions(ctx, pool, now); err != nil {
+func purgeEvents(ctx context.Context, pool *pgxpool.Pool, before, now time.Time, sp span) (int64, error) {
+	if err := ensurePartitions(ctx, pool, now, sp); err != nil {
 		return 0, err
 	}
 	have, err := partitions(ctx, pool)

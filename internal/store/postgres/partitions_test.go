@@ -197,3 +197,39 @@ func TestMigrationPartitionsExistingEvents(t *testing.T) {
 		t.Errorf("new event id %d %v, want 4", b[0].ID, err)
 	}
 }
+
+// The partitions around today follow store.Options (the configuration's
+// retention.partitions_ahead_days and partitions_behind_days), at open
+// and at every retention pass.
+func TestPartitionSpanConfigured(t *testing.T) {
+	url := freshSchema(t)
+	ctx := storetest.Ctx(t)
+	clk := newClock(at("2026-12-07T12:00:00Z"))
+	s, err := OpenWith(ctx, url, store.Options{Now: clk.now, PartitionsAhead: 2, PartitionsBehind: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	days := func(from, to int) []string {
+		out := []string{"events_default"}
+		for d := from; d <= to; d++ {
+			out = append(out, partitionName(time.Date(2026, 12, d, 0, 0, 0, 0, time.UTC)))
+		}
+		return out
+	}
+	if diff := cmp.Diff(partitionNames(t, conn), days(4, 9)); diff != "" {
+		t.Fatalf("partitions at open, 3 behind and 2 ahead (-got +want):\n%s", diff)
+	}
+	clk.set(at("2026-12-10T12:00:00Z"))
+	if _, err := s.PurgeEvents(ctx, at("2026-12-01T00:00:00Z")); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(partitionNames(t, conn), days(4, 12)); diff != "" {
+		t.Fatalf("partitions after a retention pass three days later (-got +want):\n%s", diff)
+	}
+}

@@ -63,7 +63,7 @@ func OpenWith(ctx context.Context, url string, opts store.Options) (store.Store,
 		pool.Close()
 		return nil, fmt.Errorf("opening postgres store: %w", err)
 	}
-	if err := ensurePartitions(ctx, pool, now()); err != nil {
+	if err := ensurePartitions(ctx, pool, now(), spanOf(opts)); err != nil {
 		_ = db.Close()
 		pool.Close()
 		return nil, fmt.Errorf("opening postgres store: %w", err)
@@ -85,7 +85,7 @@ func OpenWith(ctx context.Context, url string, opts store.Options) (store.Store,
 		R:            db,
 		AppendEvents: p.appendEvents,
 		PurgeEvents: func(ctx context.Context, before time.Time) (int64, error) {
-			return purgeEvents(ctx, pool, before, now())
+			return purgeEvents(ctx, pool, before, now(), spanOf(opts))
 		},
 		Lock:    fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockAudit),
 		Box:     box,
