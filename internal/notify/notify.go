@@ -50,6 +50,9 @@ type Alert struct {
 	At       time.Time         `json:"at"`            // when the alert was raised
 	URL      string            `json:"url,omitempty"` // link into the dashboard
 	Fields   map[string]string `json:"fields,omitempty"`
+	// Delivery, when set, is the idempotency key of this delivery (the
+	// outbox row's): DeliveryID returns it, the webhook sends it.
+	Delivery string `json:"-"`
 }
 
 // Sender delivers one alert once (no retry); Deliver adds the retries.

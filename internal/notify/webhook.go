@@ -87,9 +87,14 @@ func (w *Webhook) Send(ctx context.Context, a Alert) error {
 	return postJSON(ctx, w.opts.client(), w.cfg.URL, body, h)
 }
 
-// DeliveryID identifies one alert state (incident id, level and time); a
+// DeliveryID identifies one delivery: a.Delivery when set (serve's
+// outbox key, the same on every attempt and from every replica), else a
+// digest of the alert's state (incident id, level, count and time). A
 // receiver that saw it already can ignore a retry.
 func DeliveryID(a Alert) string {
+	if a.Delivery != "" {
+		return a.Delivery
+	}
 	sum := sha256.Sum256([]byte(a.Kind + "\x00" + a.ID + "\x00" + strconv.Itoa(a.Level) + "\x00" + strconv.Itoa(a.Count) + "\x00" + a.At.UTC().Format(time.RFC3339Nano)))
 	return hex.EncodeToString(sum[:16])
 }

@@ -199,6 +199,9 @@ func (n *Node) Run(ctx context.Context, tlsCfg *tls.Config, front func(ctx conte
 		defer func() { pcancel(); <-done }()
 	}
 	if cfg.HasRole(config.RoleWorker) {
+		// Notifications are sent by row claims on the outbox, so every
+		// worker replica sends (each notification once), not only the leader.
+		g.Go(func() error { n.Work.Notifier().Run(gctx); return nil })
 		singletons := func(ctx context.Context) {
 			g, gctx := errgroup.WithContext(ctx)
 			g.Go(func() error { n.Work.Run(gctx); return nil })

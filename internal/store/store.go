@@ -776,7 +776,8 @@ type RateLimitStore interface {
 
 // OutboxStore keeps outbound deliveries that must reach another system
 // once per change, across restarts: PSA tickets, one row per target and
-// key (a finding or a case). Put records the desired state; a deliverer
+// key (a finding or a case), and notifications, one row per target and
+// alert (AddOutbox). Put records the desired state; a deliverer
 // takes due rows, delivers them and acknowledges the version it delivered,
 // so a restart neither loses nor repeats a change, and a row the other
 // system rejects stays, retried, with its error visible.
@@ -785,6 +786,11 @@ type OutboxStore interface {
 	// a row whose kind, tenant or body changed gets version+1 and is due
 	// at once; an unchanged row is left alone. Returns whether it changed.
 	PutOutbox(ctx context.Context, it *OutboxItem) (changed bool, err error)
+	// AddOutbox records a one-off delivery (a notification) unless a row
+	// of that target and key exists already, whatever its body: the key
+	// names the alert, so every replica or restart that raises the same
+	// alert adds it once. Returns whether it was added.
+	AddOutbox(ctx context.Context, it *OutboxItem) (added bool, err error)
 	// DueOutbox returns up to limit rows of target not yet delivered at
 	// their current version whose next attempt is at or before now,
 	// least recently updated first.
@@ -792,6 +798,14 @@ type OutboxStore interface {
 	// AckOutbox records that version was delivered and, when remote is not
 	// empty, the id the other system gave the item; it clears the error.
 	AckOutbox(ctx context.Context, target, key string, version int64, remote string) error
+	// ClaimOutbox is DueOutbox for deliverers that may run side by side
+	// (replicas, a leader hand-over): it returns up to limit due rows of
+	// target that no one else holds a live claim on and claims them for
+	// owner until now+lease, in one statement (PostgreSQL: FOR UPDATE SKIP
+	// LOCKED; SQLite: its single writer). AckOutbox and FailOutbox release
+	// the claim; a deliverer that dies leaves its rows claimable again once
+	// the lease has passed.
+	ClaimOutbox(ctx context.Context, target, owner string, now time.Time, lease time.Duration, limit int) ([]OutboxItem, error)
 	// FailOutbox records a failed attempt and when to try again.
 	FailOutbox(ctx context.Context, target, key, errText string, next time.Time) error
 	// ListOutbox lists rows in the scope (by tenant), newest change first.
@@ -811,8 +825,11 @@ type OutboxItem struct {
 	Attempts  int             `json:"attempts"` // failed attempts at the current version
 	LastError string          `json:"last_error,omitempty"`
 	NextAt    time.Time       `json:"next_at,omitzero"`
-	Created   time.Time       `json:"created"`
-	Updated   time.Time       `json:"updated"`
+	// ClaimedBy holds the row until ClaimedUntil (ClaimOutbox).
+	ClaimedBy    string    `json:"claimed_by,omitempty"`
+	ClaimedUntil time.Time `json:"claimed_until,omitzero"`
+	Created      time.Time `json:"created"`
+	Updated      time.Time `json:"updated"`
 }
 
 // Pending reports a row whose current version was not delivered yet.

@@ -2,13 +2,22 @@ package worker
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"net/url"
+	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/connector"
 	"github.com/firebreak-msp/firebreak/internal/metrics"
 	"github.com/firebreak-msp/firebreak/internal/notify"
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -24,18 +33,55 @@ type NotifierOptions struct {
 	BaseURL string // links in alerts
 	// AllowNetworks may be reached although inward (notify.allow_networks).
 	AllowNetworks []netip.Prefix
+	// Owner names this process in outbox claims (default: host, pid and a
+	// random suffix).
+	Owner string
+	// Lease is how long a claimed notification is this process's to send
+	// (default 2m); a process that dies holding it leaves the notification
+	// to another once it passes.
+	Lease time.Duration
+	// Every is how often Run looks for notifications to (re)send: failed
+	// ones due for a retry, ones a dead process held (default 5s).
+	Every time.Duration
 }
 
-// Notifier fans alerts out to the stored notification targets, in the
-// background (detection never waits on a slow webhook), with retries and
-// backoff from internal/notify, recording each outcome in the store.
+// Notification delivery (outbox). An alert is written to the store's
+// outbox, one row per wanting target, keyed by the alert (kind, incident,
+// level, count), before anything is sent: a second replica or a restart
+// raising the same alert adds nothing (store.OutboxStore.AddOutbox). Rows
+// are then claimed for a lease and sent (ClaimOutbox: row claims, so any
+// number of processes may send, each row by one of them), acknowledged
+// when the target took them, or failed with a backoff and retried. A
+// process that dies between claim and acknowledgement leaves the row to
+// another after the lease: the target may then get it a second time,
+// with the same idempotency key (the webhook's X-Firebreak-Delivery),
+// and never a third time from that crash.
+const (
+	notifyPrefix       = "notify:"
+	defaultNotifyLease = 2 * time.Minute
+	defaultNotifyEvery = 5 * time.Second
+	// notifySendTimeout bounds one attempt; it is well inside the lease.
+	notifySendTimeout = time.Minute
+)
+
+// notifyRetry spaces a failed notification's next attempts (full jitter
+// from 5s, at most 15m apart); they continue until the target takes it or
+// is removed.
+var notifyRetry = connector.Retry{Base: 5 * time.Second, Max: 15 * time.Minute}
+
+// Notifier records alerts in the outbox and delivers them to the stored
+// notification targets in the background (detection never waits on a
+// slow webhook), recording each outcome in the store.
 type Notifier struct {
 	st      store.Store
 	log     *slog.Logger
 	now     func() time.Time
 	baseURL string
 	allow   []netip.Prefix
-	d       *notify.Dispatcher
+	metrics *metrics.Metrics
+	owner   string
+	lease   time.Duration
+	every   time.Duration
 	sem     chan struct{}
 	wg      sync.WaitGroup
 	opts    notify.Options
@@ -52,20 +98,19 @@ func NewNotifier(o NotifierOptions) *Notifier {
 	if o.Metrics == nil {
 		o.Metrics = metrics.New()
 	}
-	n := &Notifier{st: o.Store, log: o.Logger, now: o.Now, baseURL: o.BaseURL, allow: o.AllowNetworks, sem: make(chan struct{}, 32)}
+	if o.Owner == "" {
+		host, _ := os.Hostname()
+		o.Owner = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8])
+	}
+	if o.Lease <= 0 {
+		o.Lease = defaultNotifyLease
+	}
+	if o.Every <= 0 {
+		o.Every = defaultNotifyEvery
+	}
+	n := &Notifier{st: o.Store, log: o.Logger, now: o.Now, baseURL: o.BaseURL, allow: o.AllowNetworks, metrics: o.Metrics,
+		owner: o.Owner, lease: o.Lease, every: o.Every, sem: make(chan struct{}, 8)}
 	n.opts = notify.Options{Now: o.Now, Hostname: "firebreak", Version: o.Version, HTTPClient: n.notifyHTTPClient()}
-	n.d = &notify.Dispatcher{Log: o.Logger, Now: o.Now, OnResult: func(id string, at time.Time, err error) {
-		text := ""
-		if err != nil {
-			text = truncate(err.Error(), 500)
-			o.Metrics.Notifications.WithLabelValues("failed").Inc()
-		} else {
-			o.Metrics.Notifications.WithLabelValues("sent").Inc()
-		}
-		if rerr := o.Store.RecordDelivery(context.Background(), id, at, text); rerr != nil {
-			o.Logger.Warn("recording delivery", "target", id, "err", rerr)
-		}
-	}}
 	return n
 }
 
@@ -80,43 +125,61 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// targets builds senders for the enabled targets.
-func (n *Notifier) targets(ctx context.Context) []notify.Target {
+// enabledTargets lists the enabled notification targets.
+func (n *Notifier) enabledTargets(ctx context.Context) ([]store.NotifyTarget, error) {
 	ts, err := n.st.ListNotifyTargets(ctx, store.AllTenants())
 	if err != nil {
-		n.log.Error("listing notification targets", "err", err)
-		return nil
+		return nil, fmt.Errorf("listing notification targets: %w", err)
 	}
-	var out []notify.Target
+	out := ts[:0]
 	for _, t := range ts {
-		if !t.Enabled {
-			continue
+		if t.Enabled {
+			out = append(out, t)
 		}
-		if err := n.CheckTargetEgress(ctx, t.Kind, t.Config, false); err != nil {
-			n.log.Warn("notification target refused", "target", t.ID, "err", err)
-			continue
-		}
-		snd, err := notify.New(t.Kind, t.Config, n.opts)
-		if err != nil {
-			n.log.Warn("notification target unusable", "target", t.ID, "err", err)
-			continue
-		}
-		out = append(out, notify.Target{ID: t.ID, Tenant: t.Tenant, MinSeverity: t.MinSeverity, Sender: snd})
 	}
-	return out
+	return out, nil
 }
 
-// send delivers a in the background; when too many deliveries are already
-// in flight it waits (bounded back-pressure), and it never drops silently.
-func (n *Notifier) send(ctx context.Context, a notify.Alert) {
-	ts := n.targets(ctx)
-	if len(ts) == 0 {
-		return
+// alertKey names one alert of an incident: a replica or a restart that
+// raises the same alert (same incident, level and count) names it alike.
+func alertKey(a *notify.Alert) string {
+	return fmt.Sprintf("%s/%s/%d/%d", a.Kind, a.ID, a.Level, a.Count)
+}
+
+// enqueue adds a to the outbox of every enabled target that wants it and
+// reports the targets it was new for.
+func (n *Notifier) enqueue(ctx context.Context, a notify.Alert) ([]string, error) {
+	ts, err := n.enabledTargets(ctx)
+	if err != nil {
+		return nil, err
 	}
+	body, err := json.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	var added []string
+	for _, t := range ts {
+		if !(notify.Target{Tenant: t.Tenant, MinSeverity: t.MinSeverity}).Wants(a) {
+			continue
+		}
+		ok, err := n.st.AddOutbox(ctx, &store.OutboxItem{Target: notifyPrefix + t.ID, Key: alertKey(&a), Kind: a.Kind, Tenant: a.Tenant, Body: body})
+		if err != nil {
+			return added, err
+		}
+		if ok {
+			added = append(added, t.ID)
+		}
+	}
+	return added, nil
+}
+
+// kick sends the outbox rows of targets in the background, at once; when
+// too many sends are already in flight it waits (bounded back-pressure).
+// Whatever it does not get to, Run sends later.
+func (n *Notifier) kick(ctx context.Context, targets []string) {
 	select {
 	case n.sem <- struct{}{}:
 	case <-ctx.Done():
-		n.log.Warn("notification not sent: shutting down", "alert", a.ID)
 		return
 	}
 	n.wg.Add(1)
@@ -125,8 +188,138 @@ func (n *Notifier) send(ctx context.Context, a notify.Alert) {
 		defer func() { <-n.sem }()
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		defer cancel()
-		_ = n.d.Send(dctx, ts, a)
+		if err := n.flush(dctx, targets); err != nil {
+			n.log.Warn("sending notifications", "err", err)
+		}
 	}()
+}
+
+// Run sends, every NotifierOptions.Every until ctx ends, the outbox rows
+// that are due: retries of failed sends, rows of processes that died, rows
+// added by processes that do not send. Any number of processes may run
+// it at once.
+func (n *Notifier) Run(ctx context.Context) {
+	t := time.NewTicker(n.every)
+	defer t.Stop()
+	for {
+		if _, err := n.Flush(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("sending notifications", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Flush sends every due outbox row of the enabled targets and reports how
+// many were delivered.
+func (n *Notifier) Flush(ctx context.Context) (int, error) {
+	ts, err := n.enabledTargets(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var sent int
+	for _, t := range ts {
+		k, err := n.flushTarget(ctx, t)
+		sent += k
+		if err != nil {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+func (n *Notifier) flush(ctx context.Context, ids []string) error {
+	ts, err := n.enabledTargets(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if slices.Contains(ids, t.ID) {
+			if _, err := n.flushTarget(ctx, t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// flushTarget claims and sends t's due rows until none is left.
+func (n *Notifier) flushTarget(ctx context.Context, t store.NotifyTarget) (int, error) {
+	var snd notify.Sender
+	refused := n.CheckTargetEgress(ctx, t.Kind, t.Config, false)
+	if refused == nil {
+		var err error
+		if snd, err = notify.New(t.Kind, t.Config, n.opts); err != nil {
+			refused = err
+		}
+	}
+	sent := 0
+	for {
+		rows, err := n.st.ClaimOutbox(ctx, notifyPrefix+t.ID, n.owner, n.now(), n.lease, 32)
+		if err != nil || len(rows) == 0 {
+			return sent, err
+		}
+		for i := range rows {
+			if n.deliver(ctx, t, snd, refused, &rows[i]) {
+				sent++
+			}
+		}
+	}
+}
+
+// deliver makes one attempt at one claimed row and records its outcome.
+func (n *Notifier) deliver(ctx context.Context, t store.NotifyTarget, snd notify.Sender, refused error, row *store.OutboxItem) bool {
+	var a notify.Alert
+	err := refused
+	if err == nil {
+		if err = json.Unmarshal(row.Body, &a); err == nil {
+			if t.Tenant != "" {
+				// A tenant's target gets an alert naming only its tenant.
+				a.Tenant, a.Tenants = t.Tenant, []string{t.Tenant}
+			}
+			a.Delivery = deliveryKey(row)
+			sctx, cancel := context.WithTimeout(ctx, notifySendTimeout)
+			err = snd.Send(sctx, a)
+			cancel()
+		}
+	}
+	at := n.now()
+	if rerr := n.st.RecordDelivery(ctx, t.ID, at, errText(err)); rerr != nil {
+		n.log.Warn("recording delivery", "target", t.ID, "err", rerr)
+	}
+	if err != nil {
+		n.metrics.Notifications.WithLabelValues("failed").Inc()
+		n.log.Warn("notification failed, kept in the outbox", "target", t.ID, "alert", row.Key, "attempt", row.Attempts+1, "err", err)
+		next := at.Add(max(notifyRetry.Backoff(row.Attempts+1), time.Second))
+		if ferr := n.st.FailOutbox(ctx, row.Target, row.Key, truncate(err.Error(), 500), next); ferr != nil {
+			n.log.Warn("recording notification failure", "target", t.ID, "alert", row.Key, "err", ferr)
+		}
+		return false
+	}
+	n.metrics.Notifications.WithLabelValues("sent").Inc()
+	// Not acknowledged (the store is away): the row stays claimed until
+	// the lease passes, then it is sent once more with the same key.
+	if aerr := n.st.AckOutbox(ctx, row.Target, row.Key, row.Version, ""); aerr != nil {
+		n.log.Warn("notification sent but not acknowledged; it will be sent again with the same delivery key", "target", t.ID, "alert", row.Key, "err", aerr)
+	}
+	return true
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return truncate(err.Error(), 500)
+}
+
+// deliveryKey is the idempotency key of one outbox row: the same on every
+// attempt and in every process, different for every target and alert.
+func deliveryKey(row *store.OutboxItem) string {
+	sum := sha256.Sum256([]byte(row.Target + "\x00" + row.Key + "\x00" + strconv.FormatInt(row.Version, 10)))
+	return hex.EncodeToString(sum[:16])
 }
 
 // Wait blocks until in-flight deliveries end or d passes.
@@ -139,8 +332,10 @@ func (n *Notifier) Wait(d time.Duration) {
 	}
 }
 
-// NotifyIncident sends a new or changed incident to the targets whose
-// tenant and minimum severity match.
+// NotifyIncident records a new or escalated incident in the outbox of the
+// targets whose tenant and minimum severity match and sends it. It fails
+// only when the store does (logged and counted): the alert is then not
+// recorded.
 func (n *Notifier) NotifyIncident(ctx context.Context, inc *store.Incident, created bool) {
 	if n == nil {
 		return
@@ -162,5 +357,12 @@ func (n *Notifier) NotifyIncident(ctx context.Context, inc *store.Incident, crea
 	} else {
 		a.Summary = "incident updated"
 	}
-	n.send(ctx, a)
+	added, err := n.enqueue(ctx, a)
+	if err != nil {
+		n.metrics.Notifications.WithLabelValues("failed").Inc()
+		n.log.Error("notification not recorded in the outbox", "alert", a.ID, "err", err)
+	}
+	if len(added) > 0 {
+		n.kick(ctx, added)
+	}
 }

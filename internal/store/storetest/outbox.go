@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,5 +81,106 @@ func testOutbox(t *testing.T, s store.Store, _ func(string) error) {
 	wantErr(t, s.AckOutbox(ctx, "psa", "missing", 1, ""), store.ErrNotFound)
 	if _, err := s.PutOutbox(ctx, &store.OutboxItem{Key: "x"}); err == nil {
 		t.Error("row without a target stored")
+	}
+}
+
+// testOutboxClaims: claimers running side by side get disjoint rows, each
+// row once; a claim lasts its lease (a claimer that dies leaves its rows
+// to another afterwards); acknowledging or failing releases it.
+func testOutboxClaims(t *testing.T, s store.Store, _ func(string) error) {
+	ctx := Ctx(t)
+	const rows = 60
+	for i := range rows {
+		it := store.OutboxItem{Target: "notify:hook", Key: fmt.Sprintf("incident/%03d", i), Kind: "incident", Tenant: Alpha, Body: json.RawMessage(`{"n":1}`)}
+		_, err := s.PutOutbox(ctx, &it)
+		must(t, err)
+	}
+	now := T0.Add(time.Hour)
+	if _, err := s.ClaimOutbox(ctx, "notify:hook", "", now, time.Minute, 10); err == nil {
+		t.Error("a claim without an owner was accepted")
+	}
+	// Eight claimers at once, in small bites: every row exactly once.
+	var mu sync.Mutex
+	got := map[string]string{}
+	var wg sync.WaitGroup
+	for c := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owner := fmt.Sprintf("replica-%d", c)
+			for {
+				claimed, err := s.ClaimOutbox(ctx, "notify:hook", owner, now, time.Minute, 3)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(claimed) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, it := range claimed {
+					if prev, dup := got[it.Key]; dup {
+						t.Errorf("%s claimed by %s and %s", it.Key, prev, owner)
+					}
+					if it.ClaimedBy != owner || !it.ClaimedUntil.Equal(now.Add(time.Minute)) {
+						t.Errorf("claimed row: %+v", it)
+					}
+					got[it.Key] = owner
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(got) != rows {
+		t.Fatalf("%d rows claimed, want %d", len(got), rows)
+	}
+	// Within the lease nothing is claimable; DueOutbox still lists them
+	// (it is the single deliverer's view).
+	if again, _ := s.ClaimOutbox(ctx, "notify:hook", "late", now.Add(59*time.Second), time.Minute, 100); len(again) != 0 {
+		t.Fatalf("claimed again within the lease: %d rows", len(again))
+	}
+	// Acknowledged and failed rows are released: acknowledged ones are
+	// done, failed ones come back at their retry time.
+	must(t, s.AckOutbox(ctx, "notify:hook", "incident/000", 1, ""))
+	must(t, s.FailOutbox(ctx, "notify:hook", "incident/001", "HTTP 503", now.Add(10*time.Second)))
+	back, err := s.ClaimOutbox(ctx, "notify:hook", "late", now.Add(10*time.Second), time.Minute, 100)
+	must(t, err)
+	if len(back) != 1 || back[0].Key != "incident/001" || back[0].Attempts != 1 {
+		t.Fatalf("after ack and fail: %+v", back)
+	}
+	// The lease passed: the claimer died; the rest is claimable again,
+	// once, and the acknowledged row is not among them.
+	late, err := s.ClaimOutbox(ctx, "notify:hook", "late", now.Add(time.Minute), time.Minute, 100)
+	must(t, err)
+	if len(late) != rows-2 {
+		t.Fatalf("after the lease: %d rows, want %d", len(late), rows-2)
+	}
+	for _, it := range late {
+		if it.Key == "incident/000" || it.Key == "incident/001" {
+			t.Errorf("%s claimed again", it.Key)
+		}
+	}
+	if again, _ := s.ClaimOutbox(ctx, "notify:hook", "other", now.Add(time.Minute), time.Minute, 100); len(again) != 0 {
+		t.Errorf("claimed twice after the lease: %d rows", len(again))
+	}
+	// AddOutbox adds an alert once: the same key again, even with another
+	// body (another replica's clock), is not a new row.
+	added, err := s.AddOutbox(ctx, &store.OutboxItem{Target: "notify:hook", Key: "incident/x/1", Kind: "incident", Tenant: Alpha, Body: json.RawMessage(`{"at":1}`)})
+	must(t, err)
+	again, err := s.AddOutbox(ctx, &store.OutboxItem{Target: "notify:hook", Key: "incident/x/1", Kind: "incident", Tenant: Alpha, Body: json.RawMessage(`{"at":2}`)})
+	must(t, err)
+	if !added || again {
+		t.Fatalf("AddOutbox twice: added %v, then %v", added, again)
+	}
+	if rows, _ := s.ClaimOutbox(ctx, "notify:hook", "late", now.Add(time.Minute), time.Minute, 100); len(rows) != 1 || string(rows[0].Body) != `{"at":1}` || rows[0].Version != 1 {
+		t.Fatalf("added row: %+v", rows)
+	}
+	// A new version of a claimed row waits for the claim to end.
+	it := store.OutboxItem{Target: "notify:hook", Key: "incident/002", Kind: "incident", Tenant: Alpha, Body: json.RawMessage(`{"n":2}`)}
+	_, err = s.PutOutbox(ctx, &it)
+	must(t, err)
+	if again, _ := s.ClaimOutbox(ctx, "notify:hook", "other", now.Add(time.Minute+time.Second), time.Minute, 100); len(again) != 0 {
+		t.Errorf("a changed row claimed while claimed: %+v", again)
 	}
 }

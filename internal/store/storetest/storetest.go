@@ -58,6 +58,7 @@ func Run(t *testing.T, h Harness) {
 		{"audit_tamper", testAuditTamper},
 		{"tenant_isolation", testIsolation},
 		{"outbox", testOutbox},
+		{"outbox_claims", testOutboxClaims},
 		{"attest", testAttest},
 		{"rate_limits", testRateLimits},
 		{"remediation", testRemediation},
