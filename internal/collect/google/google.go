@@ -402,13 +402,19 @@ func (g *Connector) collectCustomer(ctx context.Context, c *customer, r *connect
 		}
 		// 2-Step Verification: enforcement is known for every user from
 		// the Directory API; the enrolled methods are not listed there,
-		// so an enrolled user's methods stay unknown (nil).
-		x.MFA.Enforced = estate.Bool(u.IsEnforcedIn2Sv)
+		// so an enrolled user's methods stay unknown (nil). Enforced but
+		// not enrolled is no protection: during the new-user enrollment
+		// period the password alone signs in, and whoever holds it enrols
+		// the second step (the same judgement as Okta's).
+		x.MFA.Enforced = estate.Bool(u.IsEnforcedIn2Sv && u.IsEnrolledIn2Sv)
 		if u.IsEnrolledIn2Sv {
 			r.Count("2sv_enrolled", 1)
 		}
 		if u.IsEnforcedIn2Sv {
 			r.Count("2sv_enforced", 1)
+			if !u.IsEnrolledIn2Sv {
+				r.Count("2sv_enforced_not_enrolled", 1)
+			}
 		}
 		switch {
 		case rolesOK:

@@ -90,6 +90,11 @@ func TestCollect(t *testing.T) {
 	if u0 == nil || !slices.Equal(u0.Roles, []string{"_SEED_ADMIN_ROLE", "Super Admin"}) || u0.MFA.Enforced == nil || !*u0.MFA.Enforced || u0.LastSignIn.Format(time.DateOnly) != "2026-11-25" {
 		t.Errorf("user0 %+v", u0)
 	}
+	// Enforced but not enrolled (user2): the password alone still signs
+	// in during the enrollment period, so no "MFA enforced".
+	if u2 := find("acme/google/user2@acme.example"); u2 == nil || u2.MFA.Enforced == nil || *u2.MFA.Enforced || runs["acme"].Counts["2sv_enforced_not_enrolled"] != 200 {
+		t.Errorf("enforced, not enrolled: %+v %v", u2, runs["acme"].Counts)
+	}
 	if u1 := find("acme/google/user1@acme.example"); u1 == nil || !slices.Equal(u1.Roles, []string{"_HELP_DESK_ADMIN_ROLE (org unit 03ph8a2z1)"}) || *u1.MFA.Enforced {
 		t.Errorf("user1 %+v", u1)
 	}
