@@ -333,25 +333,11 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 			return err
 		}
 	case "json":
-		doc := struct {
-			Version   string              `json:"version"`
-			Cases     []detect.Case       `json:"cases"`     // one per attacker; incident_ids refer to incidents[].event.id
-			Incidents []event.Alert       `json:"incidents"` // ECS alert documents
-			Input     ingest.Stats        `json:"input"`
-			Engine    detect.Stats        `json:"engine"`
-			Seconds   float64             `json:"seconds"`
-			Rules     []map[string]string `json:"rules,omitempty"`
-			Skipped   []string            `json:"skipped_inputs,omitempty"` // files in input directories not readable as logs, with the reason
-		}{Skipped: run.skipped, Version: "1", Cases: detect.Cases(incs), Incidents: make([]event.Alert, 0, len(incs)), Input: run.stats, Engine: eng.Stats(), Seconds: elapsed.Seconds()}
+		doc := &detectJSONDoc{Skipped: run.skipped, Version: "1", Cases: detect.Cases(incs), Incidents: incs, Input: run.stats, Engine: eng.Stats(), Seconds: elapsed.Seconds()}
 		if doc.Cases == nil {
 			doc.Cases = []detect.Case{}
 		}
-		for _, inc := range incs {
-			doc.Incidents = append(doc.Incidents, inc.ECS("", inc.Last))
-		}
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(doc); err != nil {
+		if err := writeDetectJSON(g.stdout, doc); err != nil {
 			return err
 		}
 	}
