@@ -287,6 +287,10 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 	run := &detectRun{opts: o, g: g, eng: eng, fromDir: fromDir}
 	if o.summaryFile != "" {
 		run.monitor = worker.NewAuthMonitor(eng.Rules())
+	} else {
+		// Windows records no loaded rule can match are passed over
+		// undecoded (--summary-file counts every authentication event).
+		iopts.Wanted = eng.MayMatch
 	}
 	if o.format == "jsonl" {
 		run.enc = json.NewEncoder(g.stdout)

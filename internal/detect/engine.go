@@ -609,6 +609,27 @@ func outcomeSlot(o string) int {
 	return 3
 }
 
+// MayMatch reports whether some loaded detection rule may match an event
+// like proto, of which only Dataset, Category, Code, Action, Outcome and
+// Reason are read ("" = not known yet: any value; with fixed, Action,
+// Outcome and Reason are known even when empty): its logsource selects
+// the dataset and category and its condition, evaluated with every other
+// field unknown, is not false (mayMatch). Correlations only count detection
+// matches, so an event no detection rule may match changes no incident; a
+// reader can pass over it undecoded (ingest.Options.Wanted).
+func (e *Engine) MayMatch(proto *event.Event, fixed bool) bool {
+	p := event.Event{Dataset: proto.Dataset, Category: proto.Category, Code: proto.Code, Action: proto.Action, Outcome: proto.Outcome, Reason: proto.Reason}
+	if p.Code != "" {
+		p.SetField("EventID", p.Code) // what the Windows parsers set
+	}
+	for _, d := range e.dets {
+		if d.r.LogSource.matches(p.Dataset, p.Category) && mayMatch(d.det.cond, &p, fixed, e.env) != triFalse {
+			return true
+		}
+	}
+	return false
+}
+
 // candidates returns the detection rules that may match events of the
 // event's dataset, category and outcome: their logsource selects it and
 // their condition does not require another outcome.

@@ -1377,3 +1377,148 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// tri is a three-valued truth: a condition over an event of which only some
+// fields are known (Engine.MayMatch).
+type tri uint8
+
+const (
+	triMaybe tri = iota
+	triFalse
+	triTrue
+)
+
+func triOf(b bool) tri {
+	if b {
+		return triTrue
+	}
+	return triFalse
+}
+
+// mayMatch evaluates a condition over proto, whose only known fields are
+// the non-empty ones of event.dataset, event.category, event.code (and
+// EventID), event.action, event.outcome and event.reason (with fixed, the
+// last three also when empty: absent): a field matcher on any other field,
+// or on one of these left unknown, is triMaybe.
+func mayMatch(n condNode, proto *event.Event, fixed bool, x *env) tri {
+	switch n := n.(type) {
+	case *selNode:
+		return selMay(n.s, proto, fixed, x)
+	case *memoSel:
+		return selMay(n.s, proto, fixed, x)
+	case *notNode:
+		switch mayMatch(n.n, proto, fixed, x) {
+		case triTrue:
+			return triFalse
+		case triFalse:
+			return triTrue
+		}
+		return triMaybe
+	case *andNode:
+		out := triTrue
+		for _, m := range n.ns {
+			switch mayMatch(m, proto, fixed, x) {
+			case triFalse:
+				return triFalse
+			case triMaybe:
+				out = triMaybe
+			}
+		}
+		return out
+	case *orNode:
+		out := triFalse
+		for _, m := range n.ns {
+			switch mayMatch(m, proto, fixed, x) {
+			case triTrue:
+				return triTrue
+			case triMaybe:
+				out = triMaybe
+			}
+		}
+		return out
+	case *ofNode:
+		need := n.n
+		if need < 0 {
+			need = len(n.sel)
+		}
+		yes, maybe := 0, 0
+		for _, s := range n.sel {
+			switch selMay(s, proto, fixed, x) {
+			case triTrue:
+				yes++
+			case triMaybe:
+				maybe++
+			}
+		}
+		switch {
+		case yes >= need:
+			return triTrue
+		case yes+maybe < need:
+			return triFalse
+		}
+		return triMaybe
+	}
+	return triMaybe
+}
+
+func selMay(s *selection, proto *event.Event, fixed bool, x *env) tri {
+	out := triFalse
+	for _, alt := range s.alts {
+		a := triTrue
+		for _, fm := range alt {
+			switch fieldMay(fm, proto, fixed, x) {
+			case triFalse:
+				a = triFalse
+			case triMaybe:
+				a = triMaybe
+			}
+			if a == triFalse {
+				break
+			}
+		}
+		switch a {
+		case triTrue:
+			return triTrue
+		case triMaybe:
+			out = triMaybe
+		}
+	}
+	return out
+}
+
+// fieldMay is fm.match on proto where every field fm may read is known.
+func fieldMay(fm *fieldMatcher, proto *event.Event, fixed bool, x *env) tri {
+	known := func(kind int, name string) bool {
+		switch kind {
+		case fAction, fOutcome, fReason:
+			if fixed {
+				return true // empty means absent
+			}
+			_, ok := getKind(proto, x, kind, name)
+			return ok
+		case fDataset, fCategory, fCode:
+			_, ok := getKind(proto, x, kind, name)
+			return ok
+		case fOther:
+			return name == "EventID" && proto.Code != ""
+		}
+		return false
+	}
+	if fm.ipOnly || !known(fm.acc.kind, fm.acc.name) {
+		return triMaybe
+	}
+	for _, v := range fm.values {
+		if v.kind == mFieldRef || v.kind == mPlaceholder {
+			return triMaybe // other fields, per-tenant values
+		}
+	}
+	for _, alt := range fm.acc.alts {
+		if alt.ds != "" && alt.ds != proto.Dataset {
+			continue
+		}
+		if !known(alt.kind, alt.name) {
+			return triMaybe
+		}
+	}
+	return triOf(fm.match(proto, x))
+}

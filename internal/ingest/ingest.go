@@ -86,6 +86,17 @@ type Options struct {
 	// NoPrefilter turns off the syslog literal prefilter (see
 	// syslogPrefilter); the events are the same either way, only slower.
 	NoPrefilter bool
+	// Wanted, if set, says which events the reader's consumer can use,
+	// from what a record's kind alone fixes before it is decoded: a
+	// prototype event with Dataset, Category, Code and, where the kind
+	// fixes them, Action, Outcome and Reason ("" = depends on the record;
+	// with fixed, all three are the same for every such record, even when
+	// empty).
+	// Windows JSON records whose event id it refuses, and those of ids no
+	// parse turns into an event, are counted as ignored without being
+	// decoded (detect passes detect.Engine.MayMatch: the ids no loaded rule
+	// reads). nil decodes everything.
+	Wanted func(proto *event.Event, fixed bool) bool
 	// Now is the clock used only to guess the year of RFC 3164 timestamps
 	// when neither Year nor ModTime is known. nil means time.Now.
 	Now func() time.Time

@@ -88,6 +88,7 @@ type windowsParser struct {
 	ts       time.Time
 	tsPri    int
 	channel  []byte
+	wanted   map[int]bool // Options.Wanted per event id (skip)
 	provider []byte
 	message  []byte
 	prog     []byte
@@ -245,6 +246,9 @@ func (p *windowsParser) parse(rec []byte, ev *event.Event) (result, string) {
 		return resIgnored, ""
 	}
 	p.reset(ev)
+	if p.opts.Wanted != nil && p.skip(rec) {
+		return resIgnored, ""
+	}
 	if err := p.w.walk(rec, p.visit); err != nil {
 		return resBad, err.Error()
 	}
@@ -280,7 +284,6 @@ func (p *windowsParser) finish(ev *event.Event) (result, string) {
 	}
 	ev.Timestamp = p.ts
 	ev.Dataset = datasetWindows
-	ev.Category = catAuth
 	ev.Code = winCode(p.id)
 	ev.HostName = p.cache.get(wSlotHost, p.host)
 	ev.SetField("EventID", ev.Code)
@@ -314,16 +317,11 @@ func (p *windowsParser) finish(ev *event.Event) (result, string) {
 	}
 	status := p.normStatus(wStatus)
 	sub := p.normStatus(wSubStatus)
-	// Outcome "success" marks a verified credential (4624 logon, 4768 TGT,
-	// 4776 NTLM validation, 4648 explicit credentials); companions of a
-	// logon (4672, 4634/4647 logoff, 4769 service tickets on an existing
-	// TGT, 4767 unlock) are "unknown" so that no rule counts one logon
-	// twice. Outcome "failure" marks a failed credential check.
+	// What the id fixes (winShapes), then what depends on the record.
+	sh := winShapes[p.id]
+	ev.Category, ev.Action, ev.Outcome, ev.Reason = sh.category, sh.action, sh.outcome, sh.reason
 	switch p.id {
-	case 4624:
-		ev.Action, ev.Outcome = "logged-in", event.OutcomeSuccess
 	case 4625:
-		ev.Action, ev.Outcome = "logon-failed", event.OutcomeFailure
 		ev.Reason = ntStatusReason(sub)
 		if ev.Reason == "" || ev.Reason == ReasonOther {
 			if r := ntStatusReason(status); r != "" {
@@ -333,29 +331,14 @@ func (p *windowsParser) finish(ev *event.Event) (result, string) {
 		if ev.Reason == "" {
 			ev.Reason = ReasonBadPassword
 		}
-	case 4634, 4647:
-		ev.Action, ev.Outcome = "logged-out", event.OutcomeUnknown
-	case 4648:
-		ev.Action, ev.Outcome = "logged-in-explicit", event.OutcomeSuccess
-	case 4672:
-		ev.Action, ev.Outcome = "logged-in-special", event.OutcomeUnknown
-	case 4740:
-		ev.Category = "iam"
-		ev.Action, ev.Outcome, ev.Reason = "user-account-locked", event.OutcomeUnknown, ReasonLocked
-	case 4767:
-		ev.Category = "iam"
-		ev.Action, ev.Outcome = "user-account-unlocked", event.OutcomeUnknown
 	case 4768:
-		ev.Action = "kerberos-authentication-ticket-requested"
 		p.kerberosOutcome(ev, status)
 	case 4769:
-		ev.Action = "kerberos-service-ticket-requested"
 		p.kerberosOutcome(ev, status)
 		if ev.Outcome == event.OutcomeSuccess {
 			ev.Outcome = event.OutcomeUnknown // uses a TGT; the password was checked at 4768
 		}
 	case 4771:
-		ev.Action = "kerberos-preauth-failed"
 		p.kerberosOutcome(ev, status)
 		if ev.Outcome == event.OutcomeSuccess { // 4771 is only logged for failures
 			ev.Outcome, ev.Reason = event.OutcomeFailure, ReasonOther
@@ -428,11 +411,38 @@ func (p *windowsParser) str(i int) string {
 }
 
 func isWinAuthID(id int) bool {
-	switch id {
-	case 4624, 4625, 4634, 4647, 4648, 4672, 4740, 4767, 4768, 4769, 4771, 4776:
-		return true
-	}
-	return false
+	_, ok := winShapes[id]
+	return ok
+}
+
+// winShape is what a Windows event id alone says about its event: the
+// category, action, outcome and reason finish gives every event of that
+// id ("" where it depends on the record). Wanted filters see it before a
+// record is decoded (see windowsParser.skip).
+type winShape struct {
+	category, action, outcome, reason string
+	fixed                             bool // action, outcome and reason are the same for every record of the id
+}
+
+// winShapes holds the ids parsed. Outcome "success" marks a verified
+// credential (4624 logon, 4768 TGT, 4776 NTLM validation, 4648 explicit
+// credentials); companions of a logon (4672, 4634/4647 logoff, 4769
+// service tickets on an existing TGT, 4767 unlock) are "unknown" so that
+// no rule counts one logon twice. Outcome "failure" marks a failed
+// credential check.
+var winShapes = map[int]winShape{
+	4624: {catAuth, "logged-in", event.OutcomeSuccess, "", true},
+	4625: {catAuth, "logon-failed", event.OutcomeFailure, "", false},
+	4634: {catAuth, "logged-out", event.OutcomeUnknown, "", true},
+	4647: {catAuth, "logged-out", event.OutcomeUnknown, "", true},
+	4648: {catAuth, "logged-in-explicit", event.OutcomeSuccess, "", true},
+	4672: {catAuth, "logged-in-special", event.OutcomeUnknown, "", true},
+	4740: {"iam", "user-account-locked", event.OutcomeUnknown, ReasonLocked, true},
+	4767: {"iam", "user-account-unlocked", event.OutcomeUnknown, "", true},
+	4768: {catAuth, "kerberos-authentication-ticket-requested", "", "", false},
+	4769: {catAuth, "kerberos-service-ticket-requested", "", "", false},
+	4771: {catAuth, "kerberos-preauth-failed", "", "", false},
+	4776: {catAuth, "", "", "", false},
 }
 
 // winCodes holds the event.code strings of the ids parsed, so that no
@@ -602,4 +612,83 @@ func (p *windowsParser) program() []byte {
 	}
 	p.prog = append(p.prog, "Security "...)
 	return appendInt(p.prog, p.id)
+}
+
+// skip reports whether a record can be passed over undecoded: its event id,
+// found by scanEventID, is one no parse turns into an event, or one whose
+// events (winShapes: what the id alone fixes) Options.Wanted refuses. The
+// id is kept for program().
+func (p *windowsParser) skip(rec []byte) bool {
+	id := scanEventID(rec)
+	if id == 0 {
+		return false
+	}
+	want, ok := p.wanted[id]
+	if !ok {
+		want = false
+		if sh, auth := winShapes[id]; auth {
+			code := winCode(id)
+			proto := event.Event{Dataset: datasetWindows, Category: sh.category, Code: code, Action: sh.action, Outcome: sh.outcome, Reason: sh.reason}
+			want = p.opts.Wanted(&proto, sh.fixed)
+		}
+		if p.wanted == nil {
+			p.wanted = map[int]bool{}
+		}
+		if len(p.wanted) < 1024 {
+			p.wanted[id] = want
+		}
+	}
+	if !want {
+		p.id = id
+		p.channel = p.channel[:0]
+	}
+	return !want
+}
+
+// scanEventID finds the event id of a Windows JSON record without decoding
+// it: the values of its "event_id", "EventID", "EventId", "Id" and "code"
+// keys (Winlogbeat, NXLog, Get-WinEvent, ECS), each a number or a quoted
+// number. It returns 0 — decode the record — when there is none, when one
+// is something else (an object, a word) or when they disagree.
+func scanEventID(rec []byte) int {
+	id := 0
+	for i := 0; i < len(rec); {
+		j := bytes.Index(rec[i:], []byte(`":`))
+		if j < 0 {
+			break
+		}
+		end := i + j // the key's closing quote
+		start := bytes.LastIndexByte(rec[i:end], '"')
+		name := rec[i+start+1 : end]
+		i = end + 2
+		if start < 0 {
+			continue
+		}
+		switch string(name) {
+		case "event_id", "EventID", "EventId", "Id", "code":
+		default:
+			continue
+		}
+		v := rec[i:]
+		if len(v) > 0 && v[0] == ' ' {
+			v = v[1:]
+		}
+		quoted := len(v) > 0 && v[0] == '"'
+		if quoted {
+			v = v[1:]
+		}
+		n, k := 0, 0
+		for k < len(v) && k < 6 && v[k] >= '0' && v[k] <= '9' {
+			n = n*10 + int(v[k]-'0')
+			k++
+		}
+		if k == 0 || k == len(v) || (quoted && v[k] != '"') || (!quoted && v[k] >= '0' && v[k] <= '9') {
+			return 0
+		}
+		if id != 0 && n != id {
+			return 0
+		}
+		id = n
+	}
+	return id
 }
