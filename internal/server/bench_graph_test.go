@@ -21,7 +21,10 @@ import (
 // for a generated estate of about 5,000 nodes (the page, its script and
 // /blast/graph/data, under the dashboard's CSP) and reports the time from
 // navigation start to the frame after the graph was drawn (the page's
-// data-paint-ms), the target being ≤ 1 s. Sign-in is left out: the page and
+// data-paint-ms), the target being ≤ 1 s, split at the moment the data
+// had arrived (data-arrived-ms; the rest, browser-ms, is parse, layout and
+// drawing). The first of the b.N loads builds the view; later ones get the
+// view kept for the graph, as serve does. Sign-in is left out: the page and
 // its data are served directly. FIREBREAK_GRAPH_TENANTS etc. resize it.
 //
 //	go test -run '^$' -bench GraphExplorerPaint -benchtime 5x ./internal/server
@@ -64,10 +67,17 @@ func BenchmarkGraphExplorerPaint(b *testing.B) {
 	})
 	var nodes, edges int
 	mux.HandleFunc("GET /blast/graph/data", func(w http.ResponseWriter, r *http.Request) {
-		d, _, _ := explorerView(g, e.Provider.Name, explorerMaxNodes)
-		d.Plan = []explorerStep{}
+		// The handler's own path (s.explorerBody): the view is built on
+		// the first request and kept for the graph, as in serve.
+		body, err := s.explorerBody(g, e.Provider.Name, nil)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		d, _, _ := s.explorerOf(g, e.Provider.Name)
 		nodes, edges = len(d.Nodes), len(d.Edges)
-		writeJSON(w, http.StatusOK, d)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(body)
 	})
 	ts := httptest.NewServer(s.securityHeaders(mux))
 	defer ts.Close()
@@ -81,7 +91,7 @@ func BenchmarkGraphExplorerPaint(b *testing.B) {
 	if err := chromedp.Do(bctx); err != nil {
 		b.Fatal(err)
 	}
-	var sum, worst float64
+	var sum, dataSum, worst float64
 	n := 0
 	for b.Loop() {
 		if err := chromedp.Do(bctx, chromedp.Navigate(ts.URL+"/blast/graph"), chromedp.WaitVisible(chromedp.CSS(`#gx[data-state=ready]`))); err != nil {
@@ -91,11 +101,20 @@ func BenchmarkGraphExplorerPaint(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		// When the data had arrived (Resource Timing): the rest of the
+		// paint is the browser's parse, layout and drawing.
+		data, err := chromedp.Run(bctx, chromedp.Evaluate[float64](`(performance.getEntriesByType('resource').find(e => e.name.includes('/blast/graph/data')) || {responseEnd: 0}).responseEnd`))
+		if err != nil {
+			b.Fatal(err)
+		}
 		sum += p
+		dataSum += data
 		worst = max(worst, p)
 		n++
 	}
 	b.ReportMetric(sum/float64(n), "paint-ms")
+	b.ReportMetric(dataSum/float64(n), "data-arrived-ms")
+	b.ReportMetric((sum-dataSum)/float64(n), "browser-ms")
 	b.ReportMetric(worst, "worst-paint-ms")
 	b.ReportMetric(float64(nodes), "nodes")
 	b.ReportMetric(float64(edges), "edges")

@@ -248,6 +248,48 @@ func TestBrowserDemo(t *testing.T) {
 	if tops[0] > 900 {
 		t.Errorf("fix first starts at y=%.0f, below the first screen", tops[0])
 	}
+	// The remediation queue: each fix-first step names the controls it
+	// fixes; owner, due date and state are set with the step's own
+	// controls and come back on the page and in the CSV export.
+	type queueDOM struct{ Key, Text string }
+	queue, err := chromedp.Run(bctx, chromedp.Evaluate[[]queueDOM](`[...document.querySelectorAll('ol.fix > li .queue')].map(e => ({Key: e.id.slice(2), Text: e.innerText}))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(queue) != 3 {
+		t.Fatalf("overview shows %d remediation controls, want one per fix-first step", len(queue))
+	}
+	for i, q := range queue {
+		if !strings.Contains(q.Text, "fixes FB-") {
+			t.Errorf("fix-first step %d names no control it fixes: %q", i+1, q.Text)
+		}
+	}
+	k := queue[0].Key
+	step("remediation owner, due date and state",
+		chromedp.SetValue(chromedp.ID("o-"+k), creds.Username),
+		chromedp.SetValue(chromedp.ID("d-"+k), "2026-12-31"),
+		chromedp.SetValue(chromedp.ID("s-"+k), "in_progress"))
+	navStep("save remediation step", chromedp.Submit(chromedp.ID("s-"+k)))
+	step("remediation saved", chromedp.WaitVisible(chromedp.ID("q-"+k)))
+	saved, err := chromedp.Run(bctx, chromedp.Text(chromedp.ID("q-"+k)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(saved, "owner "+creds.Username) || !strings.Contains(saved, "due 2026-12-31") || !strings.Contains(strings.ToLower(saved), "in progress") {
+		t.Errorf("remediation step after saving: %q", saved)
+	}
+	shot("remediation")
+	csvText, err := chromedp.Run(bctx, chromedp.Evaluate[string](`fetch('/remediation.csv', {credentials: 'same-origin'}).then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(csvText), "\n")
+	if len(lines) < 4 || !strings.HasPrefix(lines[0], "rank,action,tenants_made_safer,exposure_removed,proof_path,controls,owner,due,state") {
+		t.Fatalf("remediation CSV: %.400s", csvText)
+	}
+	if !strings.Contains(lines[1], ","+creds.Username+",2026-12-31,in_progress") || !strings.Contains(lines[1], "FB-") {
+		t.Errorf("remediation CSV first step: %q", lines[1])
+	}
 	// Cases, not rows: one row per attacker, most severe first then most
 	// recent, the attacker's address or account in the row, rule names (no
 	// rule UUIDs) under the title, and the table within the window.

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/firebreak-msp/firebreak/internal/auth"
+	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/trust"
 )
 
@@ -244,6 +245,39 @@ func (s *Server) explorerOf(g *trust.Graph, title string) (d *explorerData, keep
 	return c.view, c.keep, c.edges
 }
 
+// explorerBody is the encoded explorer data of g with the plan of blast
+// result b (nil: none), kept until the graph or the plan changes.
+func (s *Server) explorerBody(g *trust.Graph, title string, b *store.BlastResult) ([]byte, error) {
+	view, _, _ := s.explorerOf(g, title)
+	c := &s.explorer
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var planID int64
+	if b != nil {
+		planID = b.ID
+	}
+	if c.body != nil && c.g == g && c.plan == planID {
+		return c.body, nil
+	}
+	d := *view
+	d.Plan = []explorerStep{}
+	if b != nil {
+		if steps, err := storedPlanChanges(b.JSON); err == nil {
+			for i, st := range steps {
+				d.Plan = append(d.Plan, explorerStep{N: i + 1, Why: st.Why, Flags: st.Flags, Gain: st.Gain})
+			}
+		}
+	}
+	body, err := json.Marshal(&d)
+	if err != nil {
+		return nil, err
+	}
+	if c.g == g {
+		c.plan, c.body = planID, body
+	}
+	return body, nil
+}
+
 func (s *Server) handleBlastGraphData(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	g, title, err := s.explorerGraph(p)
 	if err != nil {
@@ -253,33 +287,10 @@ func (s *Server) handleBlastGraphData(w http.ResponseWriter, r *http.Request, p 
 	if err != nil && !isNotFound(err) {
 		return err
 	}
-	view, _, _ := s.explorerOf(g, title)
-	c := &s.explorer
-	c.mu.Lock()
-	body := c.body
-	var planID int64
-	if b != nil {
-		planID = b.ID
+	body, err := s.explorerBody(g, title, b)
+	if err != nil {
+		return err
 	}
-	if body == nil || c.g != g || c.plan != planID {
-		d := *view
-		d.Plan = []explorerStep{}
-		if b != nil {
-			if steps, err := storedPlanChanges(b.JSON); err == nil {
-				for i, st := range steps {
-					d.Plan = append(d.Plan, explorerStep{N: i + 1, Why: st.Why, Flags: st.Flags, Gain: st.Gain})
-				}
-			}
-		}
-		if body, err = json.Marshal(&d); err != nil {
-			c.mu.Unlock()
-			return err
-		}
-		if c.g == g {
-			c.plan, c.body = planID, body
-		}
-	}
-	c.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, err = w.Write(body)

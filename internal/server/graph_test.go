@@ -1,11 +1,14 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/evaluate"
+	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/trust"
 )
 
@@ -62,5 +65,47 @@ func TestExplorerWhatIfFollowsPlan(t *testing.T) {
 	small, _, _ := explorerView(g, "x", 40)
 	if len(small.Nodes) != 40 || small.Truncated != len(g.Nodes)-40 || small.Nodes[0].Kind != "outsider" {
 		t.Errorf("bounded view: %d nodes, %d left out, first %q", len(small.Nodes), small.Truncated, small.Nodes[0].Kind)
+	}
+}
+
+// The explorer's data is built once per trust graph and plan: a second
+// request gets the same encoded bytes; a new plan (blast result) or a new
+// graph (estate) gives new data, equal to encoding the view afresh.
+func TestExplorerDataKeptPerGraph(t *testing.T) {
+	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := evaluate.TrustGraph(e, evaluate.Deps{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s Server
+	a, err := s.explorerBody(g, "x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.explorerBody(g, "x", nil)
+	if err != nil || &a[0] != &b[0] {
+		t.Fatalf("second request re-encoded the view (%v)", err)
+	}
+	d, _, _ := explorerView(g, "x", explorerMaxNodes)
+	d.Plan = []explorerStep{}
+	want, _ := json.Marshal(d)
+	if !bytes.Equal(a, want) {
+		t.Errorf("kept data differs from the view encoded afresh")
+	}
+	plan := []byte(`{"plan":{"steps":[{"why":"cut it","flags":"--cut x","gain":3}]}}`)
+	c, err := s.explorerBody(g, "x", &store.BlastResult{ID: 7, JSON: plan})
+	if err != nil || !bytes.Contains(c, []byte(`"why":"cut it"`)) {
+		t.Errorf("a new plan: %v %.200s", err, c)
+	}
+	g2, err := evaluate.TrustGraph(e, evaluate.Deps{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, _, _ := s.explorerOf(g, "x")
+	if d2, _, _ := s.explorerOf(g2, "x"); d2 == nil || d2 == v1 {
+		t.Errorf("a new graph kept the old view")
 	}
 }
