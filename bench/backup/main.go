@@ -31,6 +31,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,11 +68,15 @@ func main() {
 	flag.IntVar(&o.reps, "reps", 3, "migrate / plain COPY repetitions")
 	flag.StringVar(&o.keep, "keep", "", "keep the seeded data directory here (and reuse it when it exists: only the migrate comparison runs)")
 	flag.Float64Var(&o.rateMB, "rate-mb", 64, "firebreak backup --rate-mb")
+	flag.StringVar(&o.pprof, "pprof", "", "serve net/http/pprof on this loopback address (to see where ingest waits)")
 	flag.StringVar(&o.from, "from", "", "copy this seeded data directory (one kept with -keep) instead of seeding; runs the ingest windows on the copy")
 	flag.Parse()
 	if o.bin == "" {
 		fmt.Fprintln(os.Stderr, "backup bench: -bin is required")
 		os.Exit(2)
+	}
+	if o.pprof != "" {
+		go func() { _ = http.ListenAndServe(o.pprof, nil) }() //nolint:gosec // bench only, loopback
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "backup bench:", err)
@@ -81,6 +86,7 @@ func main() {
 
 type opts struct {
 	keep, from    string
+	pprof         string
 	rateMB        float64
 	bin, database string
 	events, rate  int
@@ -176,6 +182,22 @@ func run(o opts) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+
+	// Detection first rebuilds its windows from the stored events (live
+	// ingest waits on it by back-pressure): measure after that.
+	t1 := time.Now()
+	for time.Since(t1) < 10*time.Minute {
+		r, err := hc.Get(url + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			if bytes.Contains(b, []byte("\nfirebreak_detect_replaying 0\n")) {
+				break
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	fmt.Printf("start-up replay done after %s\n", time.Since(t1).Round(100*time.Millisecond))
 
 	// Ingest: every 100 ms one request of rate/10 lines, at most 8 in
 	// flight; a request that cannot start on time is counted as late.

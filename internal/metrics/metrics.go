@@ -38,6 +38,7 @@ type Metrics struct {
 	EventsLateDropped prometheus.Counter
 	DetectSeconds     prometheus.Histogram
 	QueueDepth        prometheus.Gauge
+	Replaying         prometheus.Gauge
 	IngestAccepted    prometheus.Counter
 	IngestRejected    *prometheus.CounterVec
 	SyslogMessages    *prometheus.CounterVec
@@ -62,6 +63,7 @@ func New() *Metrics {
 	m.EventsLateDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_events_late_dropped_total", Help: "Late events not detected (no back-fill engine, or past a pass's bound)."})
 	m.DetectSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "firebreak_detect_batch_seconds", Help: "Detection time per batch."})
 	m.QueueDepth = prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_detect_queue_batches", Help: "Batches waiting for detection."})
+	m.Replaying = prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_detect_replaying", Help: "1 while detection rebuilds its windows from stored events at start (live events wait, ingest slows by back-pressure)."})
 	m.IngestAccepted = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_ingest_accepted_total", Help: "Events accepted over HTTP."})
 	m.IngestRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_ingest_rejected_total", Help: "Lines or requests rejected over HTTP, by reason."}, []string{"reason"})
 	m.SyslogMessages = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_syslog_messages_total", Help: "Syslog messages by transport and result."}, []string{"transport", "result"})
@@ -82,7 +84,7 @@ func New() *Metrics {
 	build.WithLabelValues(in.Short(), in.Commit, in.GoVersion).Set(1)
 	m.Reg.MustRegister(build)
 	m.Reg.MustRegister(m.PartitionsOwned, m.PartitionOwned, m.ConsumerLag, m.Leader)
-	m.Reg.MustRegister(m.Requests, m.Latency, m.EventsStored, m.EventsDetected, m.DetectDropped, m.EventsQuarantined, m.EventsBackfilled, m.EventsLateDropped, m.DetectSeconds, m.QueueDepth,
+	m.Reg.MustRegister(m.Requests, m.Latency, m.EventsStored, m.EventsDetected, m.DetectDropped, m.EventsQuarantined, m.EventsBackfilled, m.EventsLateDropped, m.DetectSeconds, m.QueueDepth, m.Replaying,
 		m.IngestAccepted, m.IngestRejected, m.SyslogMessages, m.Incidents, m.IncidentSyncs, m.AuthFailures, m.AssessRuns, m.DriftAlerts, m.Notifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -867,6 +867,8 @@ func (p *Pipeline) Replay(ctx context.Context, det Detector) (int, error) {
 	now := p.o.Now()
 	wctx := context.WithoutCancel(ctx) // a replayed event's incidents are written whole
 	n := 0
+	p.o.Metrics.Replaying.Set(1)
+	defer p.o.Metrics.Replaying.Set(0)
 	// Quarantined events (dated past the clock plus MaxSkew) stay out.
 	var err error
 	if window > 0 {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/metrics"
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -216,4 +218,62 @@ func TestReplayStreamsTheRuleWindow(t *testing.T) {
 	if n, err := New(Options{Store: st, Metrics: metrics.New(), Now: func() time.Time { return now }, Detect: true}).Replay(ctx, none); err != nil || n != 0 {
 		t.Errorf("replay for a zero window: %d events, %v", n, err)
 	}
+}
+
+// replayWatcher reads the replaying gauge at every store read of a replay.
+type replayWatcher struct {
+	store.Store
+	m    *metrics.Metrics
+	seen []float64
+}
+
+func (s *replayWatcher) SearchEvents(ctx context.Context, sc store.Scope, q store.EventQuery) ([]store.EventRecord, error) {
+	s.seen = append(s.seen, replayGauge(s.m.Replaying))
+	return s.Store.SearchEvents(ctx, sc, q)
+}
+
+// TestReplayingGauge: firebreak_detect_replaying is 1 while the start-up
+// replay reads stored events (live ingest waits on it then) and 0 after, so
+// an operator and a benchmark can tell a slow ingest from a replay.
+func TestReplayingGauge(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	var recs []store.EventRecord
+	for i := range 20 {
+		recs = append(recs, rec(fmt.Sprintf("e-%d", i), now.Add(-time.Duration(i)*time.Minute)))
+	}
+	if err := st.AppendEvents(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	w := &replayWatcher{Store: st, m: m}
+	p := New(Options{Store: w, Metrics: m, Now: func() time.Time { return now }, Detect: true})
+	p.replayPage = 7
+	if _, err := p.Replay(ctx, &windowed{window: time.Hour, names: map[string]int{}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.seen) == 0 {
+		t.Fatal("replay read nothing")
+	}
+	for i, v := range w.seen {
+		if v != 1 {
+			t.Errorf("read %d of the replay: gauge %v, want 1", i, v)
+		}
+	}
+	if v := replayGauge(m.Replaying); v != 0 {
+		t.Errorf("after the replay: gauge %v, want 0", v)
+	}
+}
+
+func replayGauge(g interface{ Write(*dto.Metric) error }) float64 {
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		return -1
+	}
+	return m.GetGauge().GetValue()
 }
