@@ -25,6 +25,13 @@ func (d *detector) Flush() []store.Incident { return convertAlerts(d.e.Flush()) 
 
 func (d *detector) Horizon() time.Time { return d.e.Horizon() }
 
+// AdvanceTo releases events held for reordering up to t minus the
+// lateness, keeping windows open (back-fill passes that continue).
+func (d *detector) AdvanceTo(t time.Time) []store.Incident { return convertAlerts(d.e.AdvanceTo(t)) }
+
+// Lateness is the engine's reordering window.
+func (d *detector) Lateness() time.Duration { return d.e.Lateness() }
+
 // Window is the longest correlation timespan of the loaded rules plus the
 // engine's lateness: how far back a restart must replay stored events for
 // every window open before it to keep counting.

@@ -82,6 +82,13 @@ type Pipeline struct {
 	// late holds events older than the live horizon until the next
 	// back-fill pass (Run's goroutine only).
 	late []event.Event
+	// bf is the back-fill engine kept across passes (Run's goroutine
+	// only): a source far behind the others sends its log over many sync
+	// ticks, and a correlation spanning two passes must join as in one.
+	// It takes a pass's events from its horizon on; older ones get a fresh
+	// engine. Dropped (flushed) after bfIdleTicks passes without events.
+	bf     Detector
+	bfIdle int
 
 	// spans are the delivered batches that may still hold events of open
 	// windows, oldest first; lastSeq the last delivered sequence detected;
@@ -627,6 +634,7 @@ func (p *Pipeline) Run(ctx context.Context, det Detector) {
 					p.detect(ctx, b)
 				default:
 					p.flushLate(ctx)
+					p.dropBackfill(ctx)
 					p.sync(ctx, det)
 					p.checkpoint(ctx, det) // before Flush moves the horizon to the end of time
 					p.Handle(ctx, det.Flush())
@@ -728,8 +736,14 @@ func (p *Pipeline) publishHorizon() {
 // finds correlations across them and writes each incident once.
 func (p *Pipeline) flushLate(ctx context.Context) {
 	if len(p.late) == 0 {
+		if p.bf != nil {
+			if p.bfIdle++; p.bfIdle >= bfIdleTicks {
+				p.dropBackfill(ctx)
+			}
+		}
 		return
 	}
+	p.bfIdle = 0
 	p.backfill(ctx, p.late)
 	clear(p.late)
 	p.late = p.late[:0]
@@ -748,22 +762,79 @@ func (p *Pipeline) backfill(ctx context.Context, late []event.Event) {
 		p.o.Metrics.EventsLateDropped.Add(float64(len(late) - maxBackfill))
 		late = late[:maxBackfill]
 	}
-	det, err := p.o.NewDetector()
-	if err != nil {
-		p.o.Log.Error("back-fill detector", "err", err)
-		p.o.Metrics.EventsLateDropped.Add(float64(len(late)))
+	slices.SortStableFunc(late, func(a, b event.Event) int { return timeline.Compare(&a, &b) })
+	// Events from the kept engine's horizon on continue its windows; older
+	// ones (another source, further behind) get a fresh engine of their own.
+	var h time.Time
+	if hz, ok := p.bf.(horizoner); ok {
+		h = hz.Horizon()
+	}
+	i := 0
+	if p.bf != nil {
+		i, _ = slices.BinarySearchFunc(late, h, func(e event.Event, t time.Time) int { return e.Timestamp.Compare(t) })
+	}
+	older, newer := late[:i], late[i:]
+	if len(older) > 0 {
+		det, err := p.o.NewDetector()
+		if err != nil {
+			p.o.Log.Error("back-fill detector", "err", err)
+			p.o.Metrics.EventsLateDropped.Add(float64(len(older)))
+		} else {
+			// One write per incident the pass touched (its final state), not
+			// one per alert: a pass can raise many, and the store's writer is
+			// shared with ingest. Only incidents new to the store are notified.
+			for i := range older {
+				det.Process(&older[i])
+			}
+			det.Flush()
+			p.HandleMode(ctx, det.Updated(), true)
+		}
+	}
+	if len(newer) > 0 {
+		if p.bf == nil {
+			det, err := p.o.NewDetector()
+			if err != nil {
+				p.o.Log.Error("back-fill detector", "err", err)
+				p.o.Metrics.EventsLateDropped.Add(float64(len(newer)))
+				p.o.Metrics.EventsBackfilled.Add(float64(len(older)))
+				return
+			}
+			p.bf = det
+		}
+		for i := range newer {
+			p.bf.Process(&newer[i])
+		}
+		// Release every event of the pass (as Flush would) but keep the
+		// windows open: the next pass's events, from here on, join them.
+		if a, ok := p.bf.(advancer); ok {
+			a.AdvanceTo(newer[len(newer)-1].Timestamp.Add(a.Lateness()))
+			p.HandleMode(ctx, p.bf.Updated(), true)
+		} else {
+			p.dropBackfill(ctx)
+		}
+	}
+	p.o.Metrics.EventsBackfilled.Add(float64(len(late)))
+}
+
+// bfIdleTicks is how many sync ticks without late events the back-fill
+// engine is kept (its windows stay open for a source that pauses).
+const bfIdleTicks = 60
+
+// advancer is a detector whose held events can be released up to a time
+// without closing its windows (detect.Engine through Wrap).
+type advancer interface {
+	AdvanceTo(t time.Time) []store.Incident
+	Lateness() time.Duration
+}
+
+// dropBackfill flushes and forgets the kept back-fill engine.
+func (p *Pipeline) dropBackfill(ctx context.Context) {
+	if p.bf == nil {
 		return
 	}
-	slices.SortStableFunc(late, func(a, b event.Event) int { return timeline.Compare(&a, &b) })
-	// One write per incident the pass touched (its final state), not one
-	// per alert: a pass can raise many, and the store's writer is shared
-	// with ingest. Only incidents new to the store are notified.
-	for i := range late {
-		det.Process(&late[i])
-	}
-	det.Flush()
-	p.HandleMode(ctx, det.Updated(), true)
-	p.o.Metrics.EventsBackfilled.Add(float64(len(late)))
+	p.bf.Flush()
+	p.HandleMode(ctx, p.bf.Updated(), true)
+	p.bf, p.bfIdle = nil, 0
 }
 
 // sync writes the incidents det changed in place since the last sync —
