@@ -288,17 +288,39 @@ func attackLoginRate(ctx context.Context, h *harness, kind storeKind) (string, e
 	defer in.stop()
 	f := &fixture{in: in}
 	// 40 a minute per address are configured; 60 guesses for accounts that
-	// do not exist must meet 429 before the end.
+	// do not exist must meet 429 before the end. They are sent 20 at a time
+	// so they arrive within the minute however slow each password hash is
+	// on a loaded machine (one after another at 2 s each, the window never
+	// fills: the attack would test the machine's speed, not the limit).
+	var limited atomic.Bool
+	var firstErr error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 20)
 	for i := range 60 {
-		_, st, _, err := f.in.passwordStep(fmt.Sprintf("nobody%d", i), "guess-guess-guess")
-		if err != nil {
-			return "", err
-		}
-		if st == http.StatusTooManyRequests {
-			return "", nil
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, st, _, err := f.in.passwordStep(fmt.Sprintf("nobody%d", i), "guess-guess-guess")
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if st == http.StatusTooManyRequests {
+				limited.Store(true)
+			}
+		}()
 	}
-	return "60 sign-in attempts in a row from one address were never rate-limited", nil
+	wg.Wait()
+	if limited.Load() {
+		return "", nil
+	}
+	if firstErr != nil {
+		return "", firstErr
+	}
+	return "60 sign-in attempts from one address within a minute were never rate-limited", nil
 }
 
 func attackTOTPReplay(ctx context.Context, h *harness, kind storeKind) (string, error) {
