@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -45,6 +46,10 @@ func BootstrapOwner(ctx context.Context, st store.Store, username string, enrolT
 	}
 	u := &store.User{Username: username, Role: store.RoleOwner, PasswordHash: hash, MustChangePassword: true}
 	if err := st.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			// Another replica starting at the same time created it first.
+			return nil, nil
+		}
 		return nil, fmt.Errorf("creating owner: %w", err)
 	}
 	c := &Credentials{Username: username, Password: store.Secret(pw)}

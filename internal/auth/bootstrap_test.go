@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
 )
 
@@ -31,5 +32,28 @@ func TestBootstrapPasswordIsOneTime(t *testing.T) {
 			t.Errorf("bootstrap (totp %v): secret %v, enrolled %v", enrol, c.TOTPSecret != "", u.TOTPEnrolled)
 		}
 		st.Close()
+	}
+}
+
+// lateList is a store whose user list was read before another replica
+// created the owner (processes of a split deployment start together).
+type lateList struct{ store.Store }
+
+func (lateList) ListUsers(context.Context, store.Scope) ([]store.User, error) { return nil, nil }
+
+// Replicas starting at once on one database: the one that loses the race
+// to create the owner starts without credentials instead of failing.
+func TestBootstrapRaceIsNotAnError(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if c, err := BootstrapOwner(ctx, st, "admin", false); err != nil || c == nil {
+		t.Fatalf("first replica: %v %v", c, err)
+	}
+	if c, err := BootstrapOwner(ctx, lateList{st}, "admin", false); err != nil || c != nil {
+		t.Fatalf("second replica: credentials %v, error %v; want neither", c != nil, err)
 	}
 }

@@ -368,10 +368,31 @@ func (s *Server) preLoginCSRF(cookie string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// retryAfterUnavailable is the Retry-After of a 503 (seconds).
+const retryAfterUnavailable = "5"
+
+// storeDown reports whether the store does not answer a ping within two
+// seconds.
+func (s *Server) storeDown(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	return s.st.Ping(ctx) != nil
+}
+
 // fail writes err as JSON for the API or an HTML error page, and logs the
-// detail (never sent to the client).
+// detail (never sent to the client). A failure while the database is
+// away is a 503 with Retry-After, as is every other 503.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, public := classify(err)
+	if status == http.StatusInternalServerError && s.storeDown(r.Context()) {
+		// The database is away (restarting, network): a passing condition,
+		// not a bug — say so and when to come back.
+		status, public = http.StatusServiceUnavailable, "database unavailable; retry shortly"
+		err = &httpError{Status: status, Public: public, Err: err}
+	}
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+	}
 	var he *httpError
 	body := any(apiError{Error: public, Status: status})
 	if errors.As(err, &he) && he.Body != nil {
