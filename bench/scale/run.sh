@@ -24,9 +24,11 @@ W=$(mktemp -d /tmp/fbscale.XXXX)
 SCHEMA=fbscale_$$
 STREAM=FBSCALE_$$
 BIN=$W/firebreak
-pids=()
+pids=() procs=()
+# Each pid is /usr/bin/time's (or nats-server's); signals go to its child.
+stop() { pkill "-$1" -P "$2" 2>/dev/null || kill "-$1" "$2" 2>/dev/null || true; }
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do stop TERM "$p"; done
   wait 2>/dev/null || true
   psql "$PG" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
 }
@@ -51,7 +53,7 @@ start() { # name roles port [syslog]
   mkdir -p "$W/$name"
   FIREBREAK_SYSLOG_TCP=$sys /usr/bin/time -f "$name cpu_user=%U cpu_sys=%S maxrss_kb=%M" -o "$W/$name.time" \
     "$BIN" serve -q -c "$W/fb.yaml" --roles "$roles" --listen "127.0.0.1:$port" --data-dir "$W/$name" >"$W/$name.log" 2>&1 &
-  pids+=($!)
+  pids+=($!) procs+=($!)
 }
 start worker worker 18610
 sleep 3 # the worker migrates the schema first
@@ -72,7 +74,7 @@ cat "$W/b.log" >/dev/tcp/127.0.0.1/16515 &
 s2=$!
 wait $s1 $s2
 t_sent=$(date +%s.%N)
-q() { psql "$DB" -Atc "$1"; }
+q() { PGOPTIONS="-c search_path=$SCHEMA" psql "$PG" -Atc "$1"; }
 # Wait until the stored events stop growing and the incidents are stable for 10 s.
 prev=-1; stable=0; deadline=$(( $(date +%s) + TIMEOUT ))
 while [ "$(date +%s)" -lt "$deadline" ]; do
@@ -85,10 +87,10 @@ events=$(q "SELECT count(*) FROM events")
 t_ev=$(q "SELECT max(received) FROM events" 2>/dev/null || echo 0)
 last_inc=$(q "SELECT coalesce(max(created), 0) FROM incidents")
 load=$(cut -d' ' -f1-3 /proc/loadavg)
-for p in "${pids[@]:1}"; do kill -INT "$p" 2>/dev/null || true; done
-sleep 5
+for p in "${procs[@]}"; do stop INT "$p"; done
+for p in "${procs[@]}"; do wait "$p" 2>/dev/null || true; done
 "$BIN" detect -q --estate examples/harbourview --format json "$W/auth.log" >"$W/single.json" || true
-python3 - "$W" "$DB" "$t0" "$t_sent" "$events" "$lines" "$last_inc" "$load" <<'PY'
+PGOPTIONS="-c search_path=$SCHEMA" python3 - "$W" "$PG" "$t0" "$t_sent" "$events" "$lines" "$last_inc" "$load" <<'PY'
 import json, subprocess, sys
 w, db, t0, t_sent, events, lines, last_inc, load = sys.argv[1:]
 t0, t_sent, events, lines, last_inc = float(t0), float(t_sent), int(events), int(lines), int(last_inc)
