@@ -190,13 +190,6 @@ func setupDemo(ctx context.Context, o demoOptions, g *globalOptions) (*demoEnv, 
 	if err != nil {
 		return d, fmt.Errorf("loading %s: %w", o.estate, err)
 	}
-	rep, err := eng.Assess(ctx, e)
-	if err != nil {
-		return d, fmt.Errorf("assessing %s: %w", o.estate, err)
-	}
-	if err := seedDemoRuns(ctx, st, rep); err != nil {
-		return d, err
-	}
 	logDir := cmp.Or(o.logs, filepath.Join(o.estate, "logs"))
 	files, err := logFiles(logDir)
 	if err != nil {
@@ -218,6 +211,21 @@ func setupDemo(ctx context.Context, o demoOptions, g *globalOptions) (*demoEnv, 
 		return d, err
 	}
 	if _, err := seedDemoEvents(ctx, st, e, clock()); err != nil {
+		return d, err
+	}
+	// The history is derived from an assessment judged like serve's, after
+	// the logs: FB-AUTH-004 from the stored authentication events
+	// (worker.AuthMonitoring, the one derivation serve and detect
+	// --summary-file share), not the bare engine that cannot judge it.
+	mon, err := worker.AuthMonitoring(ctx, st, eng.Rules, clock())
+	if err != nil {
+		return d, fmt.Errorf("detection evidence for %s: %w", o.estate, err)
+	}
+	rep, err := eng.AssessMonitored(ctx, e, mon)
+	if err != nil {
+		return d, fmt.Errorf("assessing %s: %w", o.estate, err)
+	}
+	if err := seedDemoRuns(ctx, st, rep); err != nil {
 		return d, err
 	}
 	// The latest run comes after the logs: FB-AUTH-004 (failed

@@ -75,6 +75,26 @@ func TestDemoOneClock(t *testing.T) {
 	summary := out.String()
 	const asOf = "2026-11-27 09:00 UTC"
 
+	// Every run the demo stored, history and latest, judged FB-AUTH-004
+	// from the demo's logs like serve (the history once came from the bare
+	// engine: not evaluable on every day but the last).
+	runs, err := d.st.ListRuns(ctx, store.AllTenants(), 0)
+	if err != nil || len(runs) < 2 {
+		t.Fatalf("demo runs: %d, %v", len(runs), err)
+	}
+	for _, run := range runs {
+		rs, err := d.st.Results(ctx, store.AllTenants(), store.ResultFilter{RunID: run.ID, Control: "FB-AUTH-004", Brief: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Status == assess.StatusNotEvaluable {
+				t.Errorf("run %d (%s, %s): %s FB-AUTH-004 not evaluable: %s", run.ID, run.Trigger, run.At.Format(time.DateOnly), r.Subject, r.Message)
+				break
+			}
+		}
+	}
+
 	// firebreak assess, JSON, on what the demo read, with the same
 	// detection facts (FB-AUTH-004): the detection summary serve derives
 	// from the stored events, written as detect --summary-file writes it.

@@ -2,6 +2,7 @@ package assess
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -715,5 +716,47 @@ func TestTrustTermMatchesJSON(t *testing.T) {
 	got := trustTerm(trust.FactsOf(g)).Value
 	if got.Compare(want) != 0 {
 		t.Errorf("typed input.trust differs from trust.Facts:\n got %.600s\nwant %.600s", got, want)
+	}
+}
+
+// An RMM "operate" right is full control of every managed endpoint
+// (capabilities), so the technician who only operates the RMM holds
+// admin or more in the tenant by a path no grant names: FB-MFA-002 and
+// FB-PRIV-004 judge it from the access matrix, as blast --tenant shows it.
+// Before they read the matrix, both passed this tenant (the direct paths
+// held only the JIT admin, with phishing-resistant MFA).
+func TestMatrixJudgesOperatorThroughRMM(t *testing.T) {
+	j := judgeBoth(t, agreeBase+`identities:
+  - {id: ops, kind: human, home: msp, mfa: {enforced: true, methods: [push]}, last_sign_in: 2026-11-20}
+  - {id: lead, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}, last_sign_in: 2026-11-20}
+tools:
+  - {id: vsa, kind: rmm, product: VSA, mfa_enforced: true, mfa_methods: [fido2], capabilities: [run_script_system]}
+grants:
+  - {id: g-ops-vsa, subject: ops, target: vsa, privilege: operate, scope: all machine groups}
+  - {id: g-lead-t1, subject: lead, target: t1, privilege: admin, scope: servers, mode: jit}
+assets:
+  - {id: t1-srv, tenant: t1, hostname: SRV1, kind: server, agents: [vsa], last_patched: 2026-11-10}
+`)
+	for key, want := range map[string]string{"t1 FB-MFA-002": "ops", "t1 FB-PRIV-004": "ops"} {
+		st, ev := j.status(t, key)
+		if st != StatusFail || !strings.Contains(ev, want) {
+			t.Errorf("%s = %s (%s), want fail naming %s", key, st, ev, want)
+		}
+		if strings.Contains(ev, "lead") {
+			t.Errorf("%s blames the just-in-time, phishing-resistant lead: %s", key, ev)
+		}
+	}
+	rep, err := trust.NewReport(j.g, trust.ReportOptions{Tenant: "t1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, r := range rep.Access.Principals {
+		rows = append(rows, fmt.Sprintf("%s:%s %s/%s", r.Kind, r.ID, r.Standing, r.Eligible))
+	}
+	for _, want := range []string{"identity:ops full_control/full_control", "identity:lead none/admin"} {
+		if !slices.Contains(rows, want) {
+			t.Errorf("blast --tenant t1 lacks %q: %v", want, rows)
+		}
 	}
 }
