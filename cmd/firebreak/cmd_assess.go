@@ -150,6 +150,15 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 	if !known {
 		return usageError{fmt.Errorf("unknown --format %q (expected one of %s)", format, strings.Join(report.Formats, ", "))}
 	}
+	// Only the per-tenant SARIF files go into a directory; any other report
+	// is one file, so -o DIR/ is a mistake to say before the assessment runs.
+	if isDirTarget(opts.Output) && (format != "sarif" || !opts.SARIFPerTenant) {
+		hint := "name a file"
+		if format == "sarif" {
+			hint = "add --sarif-per-tenant to write one SARIF file per tenant into it, or name a file"
+		}
+		return usageError{fmt.Errorf("-o %s is a directory: %s", opts.Output, hint)}
+	}
 	var failOn catalog.Severity
 	if opts.FailOn != "" {
 		s, err := catalog.ParseSeverity(opts.FailOn)

@@ -328,3 +328,26 @@ func TestSARIFRunsWarning(t *testing.T) {
 		t.Errorf("-o DIR/: exit %d, stderr %q; want no warning", code, errOut)
 	}
 }
+
+// TestAssessOutputDirNeedsPerTenant: -o DIR/ without --sarif-per-tenant (or
+// with a format that is one file) is a usage error naming the fix, before
+// anything is written; it used to fail after the assessment with an "open
+// DIR/.DIR.tmp-…: no such file or directory".
+func TestAssessOutputDirNeedsPerTenant(t *testing.T) {
+	estate := filepath.Join("..", "..", "examples", "harbourview")
+	for _, tc := range []struct {
+		format, want string
+	}{
+		{"sarif", "--sarif-per-tenant"},
+		{"json", "name a file"},
+	} {
+		dir := filepath.Join(t.TempDir(), "out") + "/"
+		code, _, errOut := cli(t, "assess", estate, "--now", "2026-11-27", "--no-trust", "-f", tc.format, "-o", dir, "-q")
+		if code != exitUsage || !strings.Contains(errOut, "is a directory") || !strings.Contains(errOut, tc.want) {
+			t.Errorf("-f %s -o DIR/: exit %d, stderr %q; want a usage error naming %q", tc.format, code, errOut, tc.want)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("-f %s -o DIR/: the refused run created %s", tc.format, dir)
+		}
+	}
+}

@@ -343,8 +343,11 @@ func inspect(ctx context.Context, path string) (m Manifest, secretKey, attestKey
 		return m, "", "", fmt.Errorf("%s: %w: version %d, this binary knows %d: restore it with a newer firebreak", path, migrations.ErrNewerSchema, have, latest)
 	}
 	var n int64
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&n); err != nil || n != m.Events {
-		return m, "", "", fmt.Errorf("%s: %w: manifest says %d events, the table holds %d (%v)", path, ErrCorrupt, m.Events, n, err)
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&n); err != nil {
+		return m, "", "", fmt.Errorf("%s: %w: counting events: %v", path, ErrCorrupt, err)
+	}
+	if n != m.Events {
+		return m, "", "", fmt.Errorf("%s: %w: manifest says %d events, the table holds %d", path, ErrCorrupt, m.Events, n)
 	}
 	return m, kv["secret_key"], kv["attest_key"], nil
 }

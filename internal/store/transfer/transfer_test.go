@@ -240,6 +240,14 @@ func TestRestoreRefuses(t *testing.T) {
 		db.Exec(`UPDATE ` + manifestTable + ` SET value = '999' WHERE key = 'schema_version'`)
 		db.Close()
 	}
+	miscounted := filepath.Join(tmp, "miscounted.backup")
+	os.WriteFile(miscounted, b, 0o600)
+	if db, err := openSQLite(miscounted, false); err == nil {
+		if _, err := db.Exec(`UPDATE ` + manifestTable + ` SET value = '5' WHERE key = 'events'`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
 
 	for _, tc := range []struct {
 		name, file string
@@ -250,6 +258,7 @@ func TestRestoreRefuses(t *testing.T) {
 		{"truncated", truncated, ErrCorrupt},
 		{"flipped", flipped, ErrCorrupt},
 		{"newer_schema", newer, migrations.ErrNewerSchema},
+		{"miscounted", miscounted, ErrCorrupt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dst := t.TempDir()
@@ -258,6 +267,9 @@ func TestRestoreRefuses(t *testing.T) {
 			_, err := Restore(ctx, tc.file, dst, RestoreOptions{})
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.file) {
 				t.Errorf("Restore(%s) = %v, want %v naming the file", tc.name, err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "<nil>") {
+				t.Errorf("Restore(%s) = %q: the message shows a nil error", tc.name, err)
 			}
 			if after := dirState(t, dst); fmt.Sprint(after) != fmt.Sprint(before) {
 				t.Errorf("refused restore changed the data dir: %v -> %v", before, after)
