@@ -22,7 +22,7 @@ work=$(mktemp -d)
 trap 'git worktree remove --force "$work/before" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 git worktree add --detach "$work/before" "$before" >/dev/null
 # The same driver for both: only the server code differs.
-cp bench/load/main.go "$work/before/bench/load/main.go"
+cp bench/load/*.go "$work/before/bench/load/"
 (cd "$work/before" && go build -o "$work/load-before" ./bench/load)
 go build -o "$work/load-after" ./bench/load
 flags=(-events 20000 -page-requests 1 -api-clients 1 -api-time 1s -ingest-requests "$requests")
