@@ -18,7 +18,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/firebreak-msp/firebreak/internal/lease"
 	"github.com/firebreak-msp/firebreak/internal/metrics"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/bus"
@@ -141,21 +140,7 @@ func TestTakeoverResumesWindowsFromCheckpoint(t *testing.T) {
 		close(doneB)
 	}()
 	defer func() { stopB(); <-doneB }()
-	l, err := lease.OpenIn(ctx, dbURL, space)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		m, _ := l.Members(ctx)
-		held, _ := l.HeldAmong(ctx, l.PartitionKey(0), parts)
-		if m == 2 && held == parts && gaugeValue(t, bm) < float64(parts) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("detectors never shared the partitions: members %d held %d", m, held)
-		}
-	}
+	waitPartitionsShared(ctx, t, dbURL, space, parts, bm)
 
 	tenants := []string{"alpha-co", "bravo-co", "charlie-co", "delta-co", "echo-co", "foxtrot-co"}
 	batches := attack(t, tenants, 12)

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/metrics"
 	"github.com/firebreak-msp/firebreak/internal/store"
@@ -223,12 +221,13 @@ func TestReplayStreamsTheRuleWindow(t *testing.T) {
 // replayWatcher reads the replaying gauge at every store read of a replay.
 type replayWatcher struct {
 	store.Store
+	t    *testing.T
 	m    *metrics.Metrics
 	seen []float64
 }
 
 func (s *replayWatcher) SearchEvents(ctx context.Context, sc store.Scope, q store.EventQuery) ([]store.EventRecord, error) {
-	s.seen = append(s.seen, replayGauge(s.m.Replaying))
+	s.seen = append(s.seen, gaugeValue(s.t, s.m.Replaying))
 	return s.Store.SearchEvents(ctx, sc, q)
 }
 
@@ -251,7 +250,7 @@ func TestReplayingGauge(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := metrics.New()
-	w := &replayWatcher{Store: st, m: m}
+	w := &replayWatcher{Store: st, t: t, m: m}
 	p := New(Options{Store: w, Metrics: m, Now: func() time.Time { return now }, Detect: true})
 	p.replayPage = 7
 	if _, err := p.Replay(ctx, &windowed{window: time.Hour, names: map[string]int{}}); err != nil {
@@ -265,15 +264,7 @@ func TestReplayingGauge(t *testing.T) {
 			t.Errorf("read %d of the replay: gauge %v, want 1", i, v)
 		}
 	}
-	if v := replayGauge(m.Replaying); v != 0 {
+	if v := gaugeValue(t, m.Replaying); v != 0 {
 		t.Errorf("after the replay: gauge %v, want 0", v)
 	}
-}
-
-func replayGauge(g interface{ Write(*dto.Metric) error }) float64 {
-	var m dto.Metric
-	if err := g.Write(&m); err != nil {
-		return -1
-	}
-	return m.GetGauge().GetValue()
 }

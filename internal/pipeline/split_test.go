@@ -316,21 +316,7 @@ func TestSplitFaults(t *testing.T) {
 	}()
 	defer func() { stopB(); <-doneB }()
 	// Both detectors hold partitions before the stream starts.
-	l, err := lease.OpenIn(ctx, dbURL, space)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		m, _ := l.Members(ctx)
-		held, _ := l.HeldAmong(ctx, l.PartitionKey(0), parts)
-		if m == 2 && held == parts && gaugeValue(t, bm) < float64(parts) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("detectors never shared the partitions: members %d held %d", m, held)
-		}
-	}
+	waitPartitionsShared(ctx, t, dbURL, space, parts, bm)
 
 	tenants := []string{"alpha-co", "bravo-co", "charlie-co", "delta-co", "echo-co", "foxtrot-co"}
 	batches := attack(t, tenants, 12)
@@ -392,7 +378,7 @@ func TestSplitFaults(t *testing.T) {
 			t.Fatalf("stored incidents never matched one process's (-one process +split):\n%s", last)
 		}
 	}
-	if v := gaugeValue(t, bm); v != float64(parts) {
+	if v := gaugeValue(t, bm.PartitionsOwned); v != float64(parts) {
 		t.Errorf("the surviving detector owns %v partitions, want all %d", v, parts)
 	}
 	for p := range parts {
@@ -403,11 +389,33 @@ func TestSplitFaults(t *testing.T) {
 	}
 }
 
-func gaugeValue(t *testing.T, m *metrics.Metrics) float64 {
+// gaugeValue reads a gauge's current value.
+func gaugeValue(t testing.TB, g interface{ Write(*dto.Metric) error }) float64 {
 	t.Helper()
 	var out dto.Metric
-	if err := m.PartitionsOwned.Write(&out); err != nil {
+	if err := g.Write(&out); err != nil {
 		t.Fatal(err)
 	}
 	return out.GetGauge().GetValue()
+}
+
+// waitPartitionsShared waits until two detectors are members of the lease
+// space and hold every partition between them, this process (bm) not all.
+func waitPartitionsShared(ctx context.Context, t *testing.T, dbURL string, space int64, parts int, bm *metrics.Metrics) {
+	t.Helper()
+	l, err := lease.OpenIn(ctx, dbURL, space)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		m, _ := l.Members(ctx)
+		held, _ := l.HeldAmong(ctx, l.PartitionKey(0), parts)
+		if m == 2 && held == parts && gaugeValue(t, bm.PartitionsOwned) < float64(parts) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("detectors never shared the partitions: members %d held %d", m, held)
+		}
+	}
 }
