@@ -286,12 +286,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if apps == nil {
 			apps = DefaultApps
 		}
-		limit, _ := strconv.Atoi(q.Get("limit"))
-		if limit <= 0 || limit > 200 {
-			limit = 20
-		}
-		after, _ := strconv.Atoi(q.Get("after"))
-		end := min(after+limit, len(apps))
+		after, end := offsetPage(w, q, len(apps), 20, 200, base+"/api/v1/apps")
 		out := make([]any, 0, end-after)
 		for _, a := range apps[after:end] {
 			x := map[string]any{"signOnMode": "SAML_2_0", "created": "2024-01-01T00:00:00.000Z", "lastUpdated": "2024-01-01T00:00:00.000Z"}
@@ -308,9 +303,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			x["_links"] = links
 			out = append(out, x)
 		}
-		if end < len(apps) {
-			w.Header().Add("Link", fmt.Sprintf(`<%s/api/v1/apps?after=%d&limit=%d>; rel="next"`, base, end, limit))
-		}
 		writeJSON(w, out)
 	case strings.HasPrefix(path, "/api/v1/apps/") && strings.HasSuffix(path, "/users"):
 		id := strings.TrimSuffix(strings.TrimPrefix(path, "/api/v1/apps/"), "/users")
@@ -319,19 +311,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			oktaError(w, 404, "E0000007", "Not found: Resource not found: "+id+" (AppInstance)")
 			return
 		}
-		limit, _ := strconv.Atoi(q.Get("limit"))
-		if limit <= 0 || limit > 500 {
-			limit = 50
-		}
-		after, _ := strconv.Atoi(q.Get("after"))
-		end := min(after+limit, len(members))
+		after, end := offsetPage(w, q, len(members), 50, 500, base+"/api/v1/apps/"+id+"/users")
 		out := make([]any, 0, end-after)
 		for _, i := range members[after:end] {
 			out = append(out, map[string]any{"id": UserID(slug, i), "scope": "USER", "status": "ACTIVE", "syncState": "DISABLED",
 				"credentials": map[string]any{"userName": fmt.Sprintf("user%d@%s.example", i, slug)}, "profile": map[string]any{}})
-		}
-		if end < len(members) {
-			w.Header().Add("Link", fmt.Sprintf(`<%s/api/v1/apps/%s/users?after=%d&limit=%d>; rel="next"`, base, id, end, limit))
 		}
 		writeJSON(w, out)
 	case path == "/api/v1/policies":
@@ -372,18 +356,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			writeJSON(w, map[string]any{"id": id, "type": typ, "profile": map[string]any{"name": name, "description": nil}})
 		case "users":
-			limit, _ := strconv.Atoi(q.Get("limit"))
-			if limit <= 0 || limit > 200 {
-				limit = 200
-			}
-			after, _ := strconv.Atoi(q.Get("after"))
-			end := min(after+limit, len(members))
+			after, end := offsetPage(w, q, len(members), 200, 200, base+"/api/v1/groups/"+id+"/users")
 			out := make([]any, 0, end-after)
 			for _, i := range members[after:end] {
 				out = append(out, user(slug, i))
-			}
-			if end < len(members) {
-				w.Header().Add("Link", fmt.Sprintf(`<%s/api/v1/groups/%s/users?after=%d&limit=%d>; rel="next"`, base, id, end, limit))
 			}
 			writeJSON(w, out)
 		default:
@@ -621,4 +597,20 @@ func nonNil(xs []string) []string {
 		return []string{}
 	}
 	return xs
+}
+
+// offsetPage reads a list call's limit (def when absent or above max) and
+// after (an offset into n items), sets the Link header for the next page
+// at link, and returns the page's bounds [from, to).
+func offsetPage(w http.ResponseWriter, q url.Values, n, def, max int, link string) (from, to int) {
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 || limit > max {
+		limit = def
+	}
+	from, _ = strconv.Atoi(q.Get("after"))
+	to = min(from+limit, n)
+	if to < n {
+		w.Header().Add("Link", fmt.Sprintf(`<%s?after=%d&limit=%d>; rel="next"`, link, to, limit))
+	}
+	return from, to
 }
