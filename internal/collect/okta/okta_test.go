@@ -454,17 +454,7 @@ func TestMFAPolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
-	for _, x := range ev.Fragment.Identities {
-		switch {
-		case x.MFA.Enforced == nil:
-			got[x.UPN] = "unknown"
-		case *x.MFA.Enforced:
-			got[x.UPN] = "yes"
-		default:
-			got[x.UPN] = "no"
-		}
-	}
+	got := enforcedByUPN(ev.Fragment.Identities)
 	for upn, want := range map[string]string{
 		"user0@bg.example":     "no",  // excluded through the break-glass group to a password-only rule
 		"user1@bg.example":     "yes", // SMS enrolled, session policy demands MFA
@@ -556,17 +546,7 @@ func TestMFAPerApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
-	for _, x := range ev.Fragment.Identities {
-		switch {
-		case x.MFA.Enforced == nil:
-			got[x.UPN] = "unknown"
-		case *x.MFA.Enforced:
-			got[x.UPN] = "yes"
-		default:
-			got[x.UPN] = "no"
-		}
-	}
+	got := enforcedByUPN(ev.Fragment.Identities)
 	for upn, want := range map[string]string{
 		"user0@apps.example":       "no",      // administrator: the Admin Console takes a password alone
 		"user2@apps.example":       "yes",     // the Dashboard demands two factors
@@ -599,4 +579,21 @@ func TestMFAPerApp(t *testing.T) {
 	if g, ok := gaps["classicmfa"]; ok {
 		t.Errorf("classicmfa: gap %q, want none", g)
 	}
+}
+
+// enforcedByUPN gives each collected identity's MFA verdict: yes, no or
+// unknown.
+func enforcedByUPN(ids []estate.Identity) map[string]string {
+	got := map[string]string{}
+	for _, x := range ids {
+		switch {
+		case x.MFA.Enforced == nil:
+			got[x.UPN] = "unknown"
+		case *x.MFA.Enforced:
+			got[x.UPN] = "yes"
+		default:
+			got[x.UPN] = "no"
+		}
+	}
+	return got
 }
