@@ -22,14 +22,7 @@ import (
 // trust-graph controls get input.trust (not "missing"), and the blast result
 // ranks the RMM among the widest single points of failure.
 func TestEnginesOnExample(t *testing.T) {
-	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := NewEngines(EngineOptions{Clock: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, eng := exampleEngines(t)
 	rep, err := eng.Assess(context.Background(), e)
 	if err != nil {
 		t.Fatal(err)
@@ -102,15 +95,8 @@ func TestEnginesAgreeWithCLI(t *testing.T) {
 // that changes it applies to the same detector, windows kept. Failures from
 // a tenant's benign network do not count towards a spray.
 func TestDetectorFollowsEstate(t *testing.T) {
-	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, eng := exampleEngines(t)
 	tenant := e.Tenants[0].ID
-	eng, err := NewEngines(EngineOptions{Clock: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }})
-	if err != nil {
-		t.Fatal(err)
-	}
 	d, err := eng.NewDetector()
 	if err != nil {
 		t.Fatal(err)
@@ -152,15 +138,8 @@ func TestDetectorFollowsEstate(t *testing.T) {
 // they start (serve replays the last day at start, before the scheduler's
 // first load).
 func TestPrimeDetectionFromEstateFiles(t *testing.T) {
-	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, eng := exampleEngines(t)
 	tenant := e.Tenants[0].ID
-	eng, err := NewEngines(EngineOptions{Clock: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var got *estate.Estate
 	follow := eng.DetectionContext
 	eng.DetectionContext = func(e *estate.Estate) { got = e; follow(e) }
@@ -170,4 +149,19 @@ func TestPrimeDetectionFromEstateFiles(t *testing.T) {
 	if got == nil || len(got.Tenants) == 0 || got.Tenants[0].ID != tenant {
 		t.Fatal("PrimeDetection did not give the detectors the configured estate")
 	}
+}
+
+// exampleEngines loads the bundled example estate and engines whose clock
+// is the example's date.
+func exampleEngines(t *testing.T) (*estate.Estate, *Engines) {
+	t.Helper()
+	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := NewEngines(EngineOptions{Clock: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, eng
 }

@@ -2,11 +2,7 @@ package worker
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
-	"time"
-
-	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
 // The remediation queue's "controls it fixes" on the bundled example: every
@@ -16,14 +12,7 @@ import (
 // it changes, resolved by the trust graph the plan was made on (the same
 // EdgesFor the what-if applies), not only on a node named in the change.
 func TestRemediationControlsOnExample(t *testing.T) {
-	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := NewEngines(EngineOptions{Clock: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, eng := exampleEngines(t)
 	rep, err := eng.Assess(context.Background(), e)
 	if err != nil {
 		t.Fatal(err)
