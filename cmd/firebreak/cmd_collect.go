@@ -25,6 +25,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/collect/probe"
 	"github.com/firebreak-msp/firebreak/internal/connector"
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/useragent"
 )
 
 // collectOptions are shared by every collector.
@@ -399,7 +400,7 @@ func runCollectGraph(ctx context.Context, o collectGraphOptions, g *globalOption
 	}
 	cfg.Log = g.log
 	cfg.Now = o.now
-	cfg.HTTP = &http.Client{Timeout: o.Timeout}
+	cfg.HTTP = useragent.Client(&http.Client{Timeout: o.Timeout})
 	client, err := graph.New(cfg)
 	if err != nil {
 		return err
@@ -819,7 +820,7 @@ func runCollectConnector(ctx context.Context, def connector.Definition, o collec
 		return usageError{fmt.Errorf("collect %s: --config FILE is required", sp.Name)}
 	}
 	out := o.outDir(o.Estate)
-	env := connector.Env{Getenv: o.env, Log: g.log, Now: o.now, Concurrency: o.Concurrency, HTTP: &http.Client{Timeout: o.Timeout},
+	env := connector.Env{Getenv: o.env, Log: g.log, Now: o.now, Concurrency: o.Concurrency, HTTP: useragent.Client(&http.Client{Timeout: o.Timeout}),
 		Retry: connector.Retry{Sleep: o.sleep}}
 	if o.DryRun {
 		plan := []string{sp.Title + " — calls (no network access now):"}
@@ -986,7 +987,7 @@ access groups, and stores each rotated refresh token.`,
 			if err != nil {
 				return err
 			}
-			cfg.Log, cfg.Now, cfg.HTTP = g.log, o.now, &http.Client{Timeout: o.Timeout}
+			cfg.Log, cfg.Now, cfg.HTTP = g.log, o.now, useragent.Client(&http.Client{Timeout: o.Timeout})
 			return graph.DeviceSignIn(cmd.Context(), cfg, cfg.Credentials.ClientID, cfg.Delegated.Store, func(d graph.DeviceCode) {
 				fmt.Fprintln(g.stderr, d.Message)
 			})
@@ -1061,7 +1062,7 @@ func runCollectGraphConsent(ctx context.Context, o consentOptions, g *globalOpti
 	if err != nil {
 		return err
 	}
-	cfg.Log, cfg.Now, cfg.HTTP = g.log, o.now, &http.Client{Timeout: o.Timeout}
+	cfg.Log, cfg.Now, cfg.HTTP = g.log, o.now, useragent.Client(&http.Client{Timeout: o.Timeout})
 	c, err := graph.New(cfg)
 	if err != nil {
 		return err

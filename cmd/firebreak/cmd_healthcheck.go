@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/firebreak-msp/firebreak/internal/version"
+	"github.com/firebreak-msp/firebreak/internal/useragent"
 )
 
 type healthcheckOptions struct {
@@ -67,8 +67,7 @@ func runHealthcheck(ctx context.Context, o healthcheckOptions, g *globalOptions)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("User-Agent", version.Get().UserAgent())
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	resp, err := useragent.Client(&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		return fmt.Errorf("health check %s: %w", u, err)
 	}

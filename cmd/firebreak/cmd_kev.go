@@ -17,6 +17,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
 	"github.com/firebreak-msp/firebreak/internal/collect/kev/kevupdate"
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/useragent"
 	"github.com/firebreak-msp/firebreak/internal/version"
 )
 
@@ -129,7 +130,7 @@ func runKevUpdate(ctx context.Context, o kevUpdateOptions, g *globalOptions) err
 		return err
 	}
 	u := &kevupdate.Updater{URL: o.URL, DataDir: dir, Force: o.Force, Log: g.log, Now: o.now,
-		Client: &http.Client{Timeout: o.Timeout}, UserAgent: version.Get().UserAgent()}
+		Client: useragent.Client(&http.Client{Timeout: o.Timeout}), UserAgent: version.Get().UserAgent()}
 	res, err := u.Update(ctx)
 	if err != nil {
 		return err

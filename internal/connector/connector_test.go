@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-msp/firebreak/internal/useragent"
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 )
@@ -390,5 +391,26 @@ func TestTokenCache(t *testing.T) {
 	auth(context.Background(), req, false)
 	if n != 3 || req.Header.Get("Authorization") != "Bearer t3" {
 		t.Fatalf("renewed: %d %q", n, req.Header.Get("Authorization"))
+	}
+}
+
+// Every connector request names the build, also through a client the caller
+// injected (issue 16).
+func TestClientNamesTheBuild(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.UserAgent()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	for _, hc := range []*http.Client{nil, {Timeout: 5 * time.Second}} {
+		c := NewClient("test", Env{HTTP: hc})
+		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+		if _, _, _, err := c.Do(req); err != nil {
+			t.Fatal(err)
+		}
+		if ua := <-got; ua != useragent.String() {
+			t.Errorf("injected client %v: User-Agent %q, want %q", hc != nil, ua, useragent.String())
+		}
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/useragent"
 )
 
 // DefaultConcurrency bounds requests in flight when Env.Concurrency is 0.
@@ -107,8 +109,11 @@ func NewClient(service string, env Env) *Client {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConns = max(n, 100)
 		tr.MaxIdleConnsPerHost = n
-		hc = &http.Client{Timeout: 60 * time.Second, Transport: tr}
+		hc = useragent.Client(&http.Client{Timeout: 60 * time.Second, Transport: tr})
 	}
+	// Every connector request names the build, injected clients included
+	// (wrapping an already wrapped client changes nothing).
+	hc = useragent.Client(hc)
 	lg := env.Log
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)

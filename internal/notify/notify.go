@@ -30,6 +30,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/connector"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/useragent"
 )
 
 // Alert is what is sent.
@@ -123,7 +124,7 @@ func (o Options) client() *http.Client {
 	if o.HTTPClient != nil {
 		return o.HTTPClient
 	}
-	return &http.Client{Timeout: 10 * time.Second}
+	return useragent.Client(&http.Client{Timeout: 10 * time.Second})
 }
 
 // New builds the sender for a target of kind (store.TargetWebhook, …) from

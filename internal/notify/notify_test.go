@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/useragent"
 )
 
 var t0 = time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
@@ -60,7 +61,7 @@ func TestWebhookSignedAndVerifiable(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		verifyErr = Verify(secret, body, r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature), t0.Add(time.Minute), 0)
 		json.Unmarshal(body, &got)
-		if r.Header.Get("X-Custom") != "yes" || r.Header.Get(HeaderDelivery) == "" || r.Header.Get(HeaderEvent) != "incident" {
+		if r.Header.Get("X-Custom") != "yes" || r.Header.Get(HeaderDelivery) == "" || r.Header.Get(HeaderEvent) != "incident" || r.UserAgent() != useragent.String() {
 			t.Errorf("headers: %v", r.Header)
 		}
 		w.WriteHeader(http.StatusNoContent)

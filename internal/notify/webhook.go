@@ -18,6 +18,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/connector"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/useragent"
 )
 
 // Webhook headers.
@@ -162,7 +163,7 @@ func postJSON(ctx context.Context, c *http.Client, target string, body []byte, h
 		return &PermanentError{Err: fmt.Errorf("building request to %s: invalid url", redactURL(target))}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "firebreak-notify/1")
+	req.Header.Set("User-Agent", useragent.String())
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}

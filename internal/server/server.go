@@ -25,6 +25,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/roles"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/useragent"
 	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
@@ -155,7 +156,7 @@ func New(opts Options) (*Server, error) {
 		s.log.Warn("catalog for reports", "err", err)
 	}
 	if s.cfg.Auth.OIDC != nil {
-		s.oidc = &auth.OIDCClient{Cfg: *s.cfg.Auth.OIDC, HTTP: &http.Client{Timeout: 10 * time.Second}}
+		s.oidc = &auth.OIDCClient{Cfg: *s.cfg.Auth.OIDC, HTTP: useragent.Client(&http.Client{Timeout: 10 * time.Second})}
 	}
 	s.attach(opts.Node)
 	s.routes = s.buildRoutes()

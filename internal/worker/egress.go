@@ -14,6 +14,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/notify"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/useragent"
 )
 
 // Egress policy for notification targets. A target is a request the server
@@ -86,7 +87,7 @@ func (n *Notifier) notifyHTTPClient() *http.Client {
 	}}
 	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: d.DialContext, ForceAttemptHTTP2: true, TLSHandshakeTimeout: 10 * time.Second,
 		MaxIdleConns: 32, IdleConnTimeout: 90 * time.Second}
-	return &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	return useragent.Client(&http.Client{Timeout: 10 * time.Second, Transport: tr})
 }
 
 // targetHost is the host a target's configuration sends to.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/collect"
 	"github.com/firebreak-msp/firebreak/internal/estate"
+	"github.com/firebreak-msp/firebreak/internal/useragent"
 )
 
 // Target is one host:port from the estate.
@@ -279,7 +280,7 @@ func (p *Prober) Probe(ctx context.Context, t Target) estate.Exposure {
 // the first line of whatever came back).
 func httpServer(c net.Conn, host string, rt time.Duration) (server, raw string) {
 	_ = c.SetDeadline(time.Now().Add(rt))
-	fmt.Fprintf(c, "HEAD / HTTP/1.0\r\nHost: %s\r\nUser-Agent: firebreak-probe\r\nConnection: close\r\n\r\n", host)
+	fmt.Fprintf(c, "HEAD / HTTP/1.0\r\nHost: %s\r\nUser-Agent: %s\r\nConnection: close\r\n\r\n", host, useragent.String())
 	br := bufio.NewReaderSize(c, 4096)
 	status, _ := br.ReadString('\n')
 	if !strings.HasPrefix(status, "HTTP/") {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/collect/kev"
+	"github.com/firebreak-msp/firebreak/internal/useragent"
 )
 
 // DefaultURL is CISA's official KEV JSON feed.
@@ -72,7 +73,7 @@ func (u *Updater) Update(ctx context.Context) (UpdateResult, error) {
 	}
 	client := u.Client
 	if client == nil {
-		client = &http.Client{Timeout: 60 * time.Second}
+		client = useragent.Client(&http.Client{Timeout: 60 * time.Second})
 	}
 	path := kev.StoredPath(u.DataDir)
 	res := UpdateResult{Path: path, URL: url}
