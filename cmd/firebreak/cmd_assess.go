@@ -42,6 +42,7 @@ type assessOptions struct {
 	Unknown         bool
 	SARIFPerTenant  bool
 	SARIFMaxResults int
+	SARIFMaxRuns    int
 
 	getenv func(string) string // os.Getenv outside tests
 }
@@ -60,6 +61,7 @@ func (o *assessOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.Passing, "include-passing", false, "also list passing results in csv and sarif output")
 	f.BoolVar(&o.Unknown, "include-unknown", false, "also list not-evaluable results in sarif output")
 	f.BoolVar(&o.SARIFPerTenant, "sarif-per-tenant", false, "sarif: one run per tenant (and the MSP), each with its own automationDetails.id; with -o DIR/ one file per tenant")
+	f.IntVar(&o.SARIFMaxRuns, "sarif-max-runs", githubMaxRuns, "sarif: refuse to write more than `N` runs into one file or stdout (GitHub code scanning accepts 20); 0 for no limit; -o DIR/ writes one file per run")
 	f.IntVar(&o.SARIFMaxResults, "sarif-max-results", report.DefaultSARIFMaxResults, "sarif: keep at most `N` results per run, the most severe (GitHub rejects more than 25,000); -1 for no cap")
 }
 
@@ -249,6 +251,11 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 			g.notice("firebreak: sarif run %s: kept the %d most severe of %d results (--sarif-max-results); use --sarif-per-tenant\n", cmp.Or(subject, "(all)"), kept, total)
 		},
 	}
+	// One document with more runs than the upload target accepts would be
+	// rejected whole by it: refuse before anything is written.
+	if runs := len(rep.Scores); format == "sarif" && opts.SARIFPerTenant && !isDirTarget(opts.Output) && opts.SARIFMaxRuns > 0 && runs > opts.SARIFMaxRuns {
+		return usageError{fmt.Errorf("--sarif-per-tenant gives %d runs, more than --sarif-max-runs %d in one file (GitHub code scanning accepts at most %d): write one file per tenant with -o DIR/, or raise --sarif-max-runs (0 for no limit) for a tool that accepts more", runs, opts.SARIFMaxRuns, githubMaxRuns)}
+	}
 	switch {
 	case format == "sarif" && opts.SARIFPerTenant && isDirTarget(opts.Output):
 		var paths []string
@@ -258,10 +265,8 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 		}
 	case opts.Output != "":
 		err = report.WriteFile(opts.Output, format, rep, ropts)
-		warnSARIFRuns(g, format, opts.SARIFPerTenant, len(rep.Scores))
 	default:
 		err = report.Write(g.stdout, format, rep, ropts)
-		warnSARIFRuns(g, format, opts.SARIFPerTenant, len(rep.Scores))
 	}
 	if err != nil {
 		return err
@@ -306,11 +311,3 @@ func isDirTarget(p string) bool {
 // SARIF file.
 const githubMaxRuns = 20
 
-// warnSARIFRuns warns when one SARIF file holds more runs than GitHub
-// code scanning accepts (one run per subject with --sarif-per-tenant;
-// rep.Scores has one score per subject, the MSP included).
-func warnSARIFRuns(g *globalOptions, format string, perTenant bool, subjects int) {
-	if format == "sarif" && perTenant && subjects > githubMaxRuns {
-		fmt.Fprintf(g.stderr, "firebreak: warning: this SARIF file holds %d runs; GitHub code scanning accepts at most %d per file: write one file per tenant with -o DIR/\n", subjects, githubMaxRuns)
-	}
-}

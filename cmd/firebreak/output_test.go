@@ -313,19 +313,33 @@ func TestTextAndTableAreOneFormat(t *testing.T) {
 	}
 }
 
-// TestSARIFRunsWarning: one SARIF file with more runs than GitHub code
-// scanning accepts warns (even with -q) and names the form that uploads;
-// one file per tenant does not.
-func TestSARIFRunsWarning(t *testing.T) {
+// TestSARIFRunsRefused: one SARIF file with more runs than GitHub code
+// scanning accepts is refused (usage error, nothing written) with the form
+// that uploads; --sarif-max-runs raises the limit for other tools, and one
+// file per tenant (-o DIR/) is not limited.
+func TestSARIFRunsRefused(t *testing.T) {
 	estate := filepath.Join("..", "..", "examples", "harbourview")
-	code, _, errOut := cli(t, "assess", estate, "--now", "2026-11-27", "--no-trust", "-f", "sarif", "--sarif-per-tenant", "-q")
-	if code != 0 || !strings.Contains(errOut, "at most 20 per file") {
-		t.Errorf("one file of 26 runs: exit %d, stderr %q; want the GitHub warning", code, errOut)
+	out := filepath.Join(t.TempDir(), "one.sarif")
+	code, stdout, errOut := cli(t, "assess", estate, "--now", "2026-11-27", "--no-trust", "-f", "sarif", "--sarif-per-tenant", "-q")
+	if code != exitUsage || !strings.Contains(errOut, "at most 20") || !strings.Contains(errOut, "-o DIR/") || stdout != "" {
+		t.Errorf("stdout, 26 runs: exit %d, %d bytes out, stderr %q; want a usage error and nothing written", code, len(stdout), errOut)
+	}
+	code, _, errOut = cli(t, "assess", estate, "--now", "2026-11-27", "--no-trust", "--sarif-per-tenant", "-o", out, "-q")
+	if _, err := os.Stat(out); code != exitUsage || err == nil {
+		t.Errorf("-o one.sarif, 26 runs: exit %d (stat %v), stderr %q; want a usage error and no file", code, err, errOut)
+	}
+	code, _, errOut = cli(t, "assess", estate, "--now", "2026-11-27", "--no-trust", "--sarif-per-tenant", "--sarif-max-runs", "0", "-o", out, "-q")
+	var doc struct {
+		Runs []json.RawMessage `json:"runs"`
+	}
+	b, _ := os.ReadFile(out)
+	if code != 0 || json.Unmarshal(b, &doc) != nil || len(doc.Runs) <= 20 {
+		t.Errorf("--sarif-max-runs 0: exit %d, %d runs, stderr %q; want one file with every run", code, len(doc.Runs), errOut)
 	}
 	dir := t.TempDir() + "/"
 	code, _, errOut = cli(t, "assess", estate, "--now", "2026-11-27", "--no-trust", "--sarif-per-tenant", "-o", dir, "-q")
-	if code != 0 || strings.Contains(errOut, "per file") {
-		t.Errorf("-o DIR/: exit %d, stderr %q; want no warning", code, errOut)
+	if code != 0 || errOut != "" {
+		t.Errorf("-o DIR/: exit %d, stderr %q; want files and no message", code, errOut)
 	}
 }
 
