@@ -310,4 +310,3 @@ func isDirTarget(p string) bool {
 // githubMaxRuns is GitHub code scanning's limit on runs in one uploaded
 // SARIF file.
 const githubMaxRuns = 20
-
