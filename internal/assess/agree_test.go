@@ -250,7 +250,7 @@ grants:
 // entry points, admin credential reuse, and tool console MFA.
 func TestPropertyEnginesAgree(t *testing.T) {
 	kc := testKEV(t)
-	reused, sprays, kevs, consoles, cells, judged := 0, 0, 0, 0, 0, 0
+	reused, sprays, kevs, consoles, cells, judged, noMFAReach := 0, 0, 0, 0, 0, 0, 0
 	for seed := int64(1); seed <= 6; seed++ {
 		e := estate.Generate(estate.GenOptions{Tenants: 12, Identities: 120, Grants: 150, Assets: 80, Seed: seed, Now: agreeNow})
 		perturb(e, rand.New(rand.NewPCG(uint64(seed), 11)))
@@ -341,10 +341,12 @@ func TestPropertyEnginesAgree(t *testing.T) {
 		}
 		reused += len(fromAssess)
 		cells += agreeMatrix(t, seed, g, doc)
-		judged += agreeJudged(t, seed, e, g, doc, x)
+		j, n := agreeJudged(t, seed, e, g, doc, x)
+		judged += j
+		noMFAReach += n
 	}
-	t.Logf("%d principal×tenant cells compared, %d judged by FB-MFA-002/FB-PRIV-004", cells, judged)
-	if cells == 0 || judged == 0 {
+	t.Logf("%d principal×tenant cells compared, %d judged by FB-MFA-001/FB-MFA-002/FB-PRIV-004 (%d reach without MFA)", cells, judged, noMFAReach)
+	if cells == 0 || judged == 0 || noMFAReach == 0 {
 		t.Error("the generated estates no longer exercise the access matrix")
 	}
 	if reused == 0 || sprays == 0 || kevs == 0 || consoles == 0 {
@@ -464,33 +466,35 @@ func agreeMatrix(t *testing.T, seed int64, g *trust.Graph, doc *trust.FactsDoc) 
 	return cells
 }
 
-// agreeJudged checks the per-tenant facts FB-MFA-002 and FB-PRIV-004
-// judge (input.trust.by_tenant[T].access: operators_n, standing_ops_n,
-// admin_identities_n, no_pr_n, pr_unknown_n) against blast --from run for
-// every identity and vendor, with assess's own pr_state of each identity
+// agreeJudged checks the per-tenant facts FB-MFA-001, FB-MFA-002 and
+// FB-PRIV-004 judge (input.trust.by_tenant[T].access: reach_n, no_mfa_n,
+// mfa_unknown_n, operators_n, standing_ops_n, admin_identities_n, no_pr_n,
+// pr_unknown_n) against blast --from run for every identity and vendor,
+// with assess's own mfa_state and pr_state of each identity
 // (a vendor: the worst of its staff's; unknown without staff). Identities
 // homed in the tenant and a supplier's update channel are not counted. It
 // returns the principal×tenant pairs judged.
-func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc *trust.FactsDoc, x *index) int {
+func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc *trust.FactsDoc, x *index) (judged, noMFA int) {
 	t.Helper()
-	prOf := func(id string) string {
+	stateOf := func(id, key string) string {
 		ii := slices.IndexFunc(e.Identities, func(y estate.Identity) bool { return y.ID == id })
-		return strings.Trim(field(x.identityTerm(ii), "pr_state"), `"`)
+		return strings.Trim(field(x.identityTerm(ii), key), `"`)
 	}
-	type want struct{ ops, sops, adm, nopr, unk int }
+	prOf := func(id string) string { return stateOf(id, "pr_state") }
+	mfaOf := func(id string) string { return stateOf(id, "mfa_state") }
+	type want struct{ reach, nomfa, mfaunk, ops, sops, adm, nopr, unk int }
 	wants := map[string]*want{}
 	for _, tn := range e.Tenants {
 		wants[tn.ID] = &want{}
 	}
-	judged := 0
 	for v := range g.Nodes {
 		n := &g.Nodes[v]
-		var pr string
+		var pr, mfa string
 		switch {
 		case n.Kind == trust.KindIdentity && !n.Disabled:
-			pr = prOf(n.ID)
+			pr, mfa = prOf(n.ID), mfaOf(n.ID)
 		case n.Kind == trust.KindVendor:
-			pr = "unknown"
+			pr, mfa = "unknown", "unknown"
 			staff := 0
 			for _, ed := range g.Edges {
 				if ed.From != int32(v) || ed.Kind != trust.EdgeStaff || g.Nodes[ed.To].Disabled {
@@ -498,6 +502,9 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 				}
 				if p := prOf(g.Nodes[ed.To].ID); staff == 0 || p == "fail" || (p == "unknown" && pr == "ok") {
 					pr = p
+				}
+				if m := mfaOf(g.Nodes[ed.To].ID); staff == 0 || m == "none" || (m == "unknown" && mfa == "ok") {
+					mfa = m
 				}
 				staff++
 			}
@@ -517,11 +524,22 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 		}
 		for tn, l := range standing[1] {
 			id := g.Nodes[tn].ID
-			if id == n.Home || l < access.LevelOperate {
+			if id == n.Home || l < access.LevelRead {
 				continue
 			}
 			w := wants[id]
 			judged++
+			w.reach++
+			switch mfa {
+			case "none":
+				w.nomfa++
+				noMFA++
+			case "unknown":
+				w.mfaunk++
+			}
+			if l < access.LevelOperate {
+				continue
+			}
 			w.ops++
 			if standing[0][tn] >= access.LevelOperate {
 				w.sops++
@@ -539,12 +557,12 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 	}
 	for id, w := range wants {
 		a := doc.ByTenant[id].Access
-		got := want{a.OperatorsN, a.StandingOpsN, a.AdminsIDN, a.NoPRN, a.PRUnknownN}
+		got := want{a.ReachN, a.NoMFAN, a.MFAUnknownN, a.OperatorsN, a.StandingOpsN, a.AdminsIDN, a.NoPRN, a.PRUnknownN}
 		if got != *w {
-			t.Errorf("seed %d tenant %s: assess input (operators, standing, admins, not phishing-resistant, unknown) %v, blast %v", seed, id, got, *w)
+			t.Errorf("seed %d tenant %s: assess input (reach, no MFA, MFA unknown, operators, standing, admins, not phishing-resistant, unknown) %v, blast %v", seed, id, got, *w)
 		}
 	}
-	return judged
+	return judged, noMFA
 }
 
 func field(t *ast.Term, k string) string {
@@ -570,6 +588,10 @@ func perturb(e *estate.Estate, r *rand.Rand) {
 			x.Compensating = []estate.Compensation{[]estate.Compensation{estate.CompIPRestricted, estate.CompWorkloadIdentity}[r.IntN(2)]}
 		case 3:
 			x.Enabled = estate.Bool(false)
+		case 4:
+			x.MFA = estate.MFA{Enforced: estate.Bool(false)}
+		case 5:
+			x.MFA = estate.MFA{}
 		}
 	}
 	for i := range e.Tools {
@@ -757,6 +779,39 @@ assets:
 	for _, want := range []string{"identity:ops full_control/full_control", "identity:lead none/admin"} {
 		if !slices.Contains(rows, want) {
 			t.Errorf("blast --tenant t1 lacks %q: %v", want, rows)
+		}
+	}
+}
+
+// FB-MFA-001 (MFA on every identity that reaches the customer) judges the
+// tenant's column of the access matrix, like FB-MFA-002: a technician
+// without MFA who reaches the tenant only by operating the RMM (no grant
+// names the tenant) fails it, and a read-only reach counts too. Before,
+// it judged the direct paths only and passed this tenant.
+func TestMFA001JudgesMatrix(t *testing.T) {
+	j := judgeBoth(t, agreeBase+`identities:
+  - {id: ops, kind: human, home: msp, mfa: {enforced: false}, last_sign_in: 2026-11-20}
+  - {id: viewer, kind: human, home: msp, mfa: {enforced: false}, last_sign_in: 2026-11-20}
+  - {id: lead, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}, last_sign_in: 2026-11-20}
+  - {id: t1-user, kind: human, home: t1, mfa: {enforced: false}, last_sign_in: 2026-11-20}
+tools:
+  - {id: vsa, kind: rmm, product: VSA, mfa_enforced: true, mfa_methods: [fido2], capabilities: [run_script_system]}
+grants:
+  - {id: g-ops-vsa, subject: ops, target: vsa, privilege: operate, scope: all machine groups}
+  - {id: g-viewer-t2, subject: viewer, target: t2, privilege: read, scope: reports}
+  - {id: g-lead-t1, subject: lead, target: t1, privilege: admin, scope: servers, mode: jit}
+assets:
+  - {id: t1-srv, tenant: t1, hostname: SRV1, kind: server, agents: [vsa], last_patched: 2026-11-10}
+`)
+	for key, want := range map[string]string{"t1 FB-MFA-001": "ops", "t2 FB-MFA-001": "viewer"} {
+		st, ev := j.status(t, key)
+		if st != StatusFail || !strings.Contains(ev, want) {
+			t.Errorf("%s = %s (%s), want fail naming %s", key, st, ev, want)
+		}
+		for _, not := range []string{"lead", "t1-user"} {
+			if strings.Contains(ev, not) {
+				t.Errorf("%s blames %s: %s", key, not, ev)
+			}
 		}
 	}
 }

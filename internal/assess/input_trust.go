@@ -121,6 +121,9 @@ func accessTerm(a *trust.FactAccess) *ast.Term {
 		f("admin_identities_n", num(a.AdminsIDN)),
 		f("no_pr", cellTerms(a.NoPR)), f("no_pr_n", num(a.NoPRN)),
 		f("pr_unknown", cellTerms(a.PRUnknown)), f("pr_unknown_n", num(a.PRUnknownN)),
+		f("reach_n", num(a.ReachN)),
+		f("no_mfa", cellTerms(a.NoMFA)), f("no_mfa_n", num(a.NoMFAN)),
+		f("mfa_unknown", cellTerms(a.MFAUnknown)), f("mfa_unknown_n", num(a.MFAUnknownN)),
 		f("operators_n", num(a.OperatorsN)),
 		f("standing_ops", cellTerms(a.StandingOps)), f("standing_ops_n", num(a.StandingOpsN)))
 }

@@ -116,6 +116,15 @@ type FactAccess struct {
 	NoPRN      int              `json:"no_pr_n"`
 	PRUnknown  []FactAccessCell `json:"pr_unknown"`
 	PRUnknownN int              `json:"pr_unknown_n"`
+	// ReachN counts those reaching the tenant at all (≥ read, just in
+	// time activated): what FB-MFA-001 judges; NoMFA and MFAUnknown are
+	// the ones among them whose sign-in has no MFA and no compensating
+	// control, or not known to have (access.MFAStates' mfa state).
+	ReachN      int              `json:"reach_n"`
+	NoMFA       []FactAccessCell `json:"no_mfa"`
+	NoMFAN      int              `json:"no_mfa_n"`
+	MFAUnknown  []FactAccessCell `json:"mfa_unknown"`
+	MFAUnknownN int              `json:"mfa_unknown_n"`
 	// OperatorsN counts those at ≥ operate with just-in-time access
 	// activated; StandingOps the ones holding ≥ operate without it.
 	OperatorsN   int              `json:"operators_n"`
@@ -238,6 +247,7 @@ func (l FactLevels) plain() map[string]any {
 func (a *FactAccess) plain() map[string]any {
 	return map[string]any{"standing": a.Standing.plain(), "eligible": a.Eligible.plain(), "admins": cellList(a.Admins), "admins_n": a.AdminsN,
 		"admin_identities_n": a.AdminsIDN, "no_pr": cellList(a.NoPR), "no_pr_n": a.NoPRN, "pr_unknown": cellList(a.PRUnknown), "pr_unknown_n": a.PRUnknownN,
+		"reach_n": a.ReachN, "no_mfa": cellList(a.NoMFA), "no_mfa_n": a.NoMFAN, "mfa_unknown": cellList(a.MFAUnknown), "mfa_unknown_n": a.MFAUnknownN,
 		"operators_n": a.OperatorsN, "standing_ops": cellList(a.StandingOps), "standing_ops_n": a.StandingOpsN}
 }
 
@@ -548,7 +558,7 @@ func FactsOf(g *Graph) *FactsDoc {
 	m := g.Matrix()
 	outside := g.outsiders(m)
 	counts := m.ByTenant(func(p int, c access.Cell) {
-		if c.Eligible < access.LevelOperate {
+		if c.Eligible < access.LevelRead {
 			return
 		}
 		fa := &byBit[c.Tenant].Access
@@ -582,6 +592,16 @@ func FactsOf(g *Graph) *FactsDoc {
 		if supplied(c.JITVia) {
 			return
 		}
+		fa.ReachN++
+		switch o.mfa {
+		case "none":
+			add(&fa.NoMFA, &fa.NoMFAN)
+		case "unknown":
+			add(&fa.MFAUnknown, &fa.MFAUnknownN)
+		}
+		if c.Eligible < access.LevelOperate {
+			return
+		}
 		fa.OperatorsN++
 		if c.Standing >= access.LevelOperate && !supplied(c.Via) {
 			add(&fa.StandingOps, &fa.StandingOpsN)
@@ -599,7 +619,7 @@ func FactsOf(g *Graph) *FactsDoc {
 	for k, ta := range counts {
 		fa := &byBit[k].Access
 		fa.Standing, fa.Eligible = levelsOf(ta.Standing), levelsOf(ta.Eligible)
-		for _, l := range []*[]FactAccessCell{&fa.Admins, &fa.NoPR, &fa.PRUnknown, &fa.StandingOps} {
+		for _, l := range []*[]FactAccessCell{&fa.Admins, &fa.NoPR, &fa.PRUnknown, &fa.NoMFA, &fa.MFAUnknown, &fa.StandingOps} {
 			if *l == nil {
 				*l = []FactAccessCell{}
 			}
@@ -611,12 +631,13 @@ func FactsOf(g *Graph) *FactsDoc {
 // principalFacts is what the per-tenant access facts need of one matrix
 // principal: whether it is an actor (an enabled identity, or a vendor: the
 // access it holds is its staff's), its home tenant's bit (-1 for the MSP
-// or a vendor) and its phishing-resistance verdict (a vendor's: the worst
+// or a vendor) and its MFA and phishing-resistance verdicts (a vendor's: the worst
 // of its staff's, unknown when it has none recorded).
 type principalFacts struct {
 	actor, identity bool
 	home            int32
 	pr              string
+	mfa             string         // access.MFAStates' mfa state: ok, none or unknown
 	supplies        map[int32]bool // a vendor's tools it supplies (update channel)
 }
 
@@ -629,7 +650,7 @@ func (g *Graph) outsiders(m *access.Matrix) []principalFacts {
 	for k, t := range g.tenants {
 		homeBit[g.Nodes[t].ID] = int32(k)
 	}
-	prOf := func(v int32) string {
+	statesOf := func(v int32) (mfa, pr string) {
 		n := &g.Nodes[v]
 		var enforced *bool
 		if acc := g.Access; acc != nil {
@@ -637,22 +658,22 @@ func (g *Graph) outsiders(m *access.Matrix) []principalFacts {
 				enforced = acc.Identities[i].Enforced
 			}
 		}
-		_, pr := access.MFAStates(n.MFA, enforced, n.Sub == string(estate.KindAPIToken))
-		return pr
+		return access.MFAStates(n.MFA, enforced, n.Sub == string(estate.KindAPIToken))
 	}
-	rank := map[string]int{"ok": 0, "unknown": 1, "fail": 2}
+	rank := map[string]int{"ok": 0, "unknown": 1, "fail": 2, "none": 2}
 	for p := range m.Principals {
 		v := m.Principals[p].Node
 		n := &g.Nodes[v]
 		switch {
 		case n.Kind == KindIdentity && !n.Disabled:
-			pf := principalFacts{actor: true, identity: true, home: -1, pr: prOf(v)}
+			pf := principalFacts{actor: true, identity: true, home: -1}
+			pf.mfa, pf.pr = statesOf(v)
 			if b, ok := homeBit[n.Home]; ok && n.Home != estate.MSP {
 				pf.home = b
 			}
 			out[p] = pf
 		case n.Kind == KindVendor:
-			pf := principalFacts{actor: true, home: -1, pr: "unknown"}
+			pf := principalFacts{actor: true, home: -1, pr: "unknown", mfa: "unknown"}
 			staff := 0
 			for s := g.adj.start[v]; s < g.adj.start[v+1]; s++ {
 				e := &g.Edges[g.adj.edge[s]]
@@ -665,8 +686,12 @@ func (g *Graph) outsiders(m *access.Matrix) []principalFacts {
 				if e.Kind != EdgeStaff || g.Nodes[e.To].Disabled {
 					continue
 				}
-				if pr := prOf(e.To); staff == 0 || rank[pr] > rank[pf.pr] {
+				mfa, pr := statesOf(e.To)
+				if staff == 0 || rank[pr] > rank[pf.pr] {
 					pf.pr = pr
+				}
+				if staff == 0 || rank[mfa] > rank[pf.mfa] {
+					pf.mfa = mfa
 				}
 				staff++
 			}

@@ -3,25 +3,49 @@ package firebreak.checks.mfa
 
 import data.firebreak.lib
 
-# Principals (identities homed elsewhere, or groups of them) with a live
-# path into this tenant; their members were summarised once per run
-# (principals.rego), so a 2,000-member GDAP group costs one lookup here.
-principals := {p.principal | some p in lib.live_paths}
-
+# Every identity homed outside the tenant (and every vendor, judged by its
+# staff) that reaches it at all, by any path and standing or just in time:
+# the access matrix's column (lib.matrix), the reach blast --tenant shows.
+# A password-only service account passes only on a recorded compensating
+# control (access.MFAStates). Tools reaching the tenant are judged by their
+# console's sign-in (the weakest of their per-user logins).
 reaching_tools := [t | some t in input.tools; t.management]
 
-results contains lib.check(
-	{"control": "FB-MFA-001", "noun": "principals and tools reaching the tenant", "fails": "MFA not enforced", "need": "identities.mfa (MFA enforcement state)"},
-	count(principals) + count(reaching_tools),
+tools_no_mfa := [{"kind": "tool", "id": t.id, "detail": sprintf("%s reaches the tenant, mfa_enforced=false", [t.kind])} | some t in reaching_tools; t.mfa_enforced == false]
+
+tools_mfa_unknown := [{"kind": "tool", "id": t.id, "detail": "mfa_enforced unknown"} | some t in reaching_tools; t.mfa_enforced == null]
+
+results contains lib.counted(
+	{"control": "FB-MFA-001", "noun": "identities, vendors and tools reaching the tenant (any path, standing or just in time)", "fails": "MFA not enforced", "need": "identities.mfa (MFA enforcement state)"},
+	lib.matrix.reach_n + count(reaching_tools),
+	lib.matrix.no_mfa_n + count(tools_no_mfa),
 	array.concat(
-		[lib.principal_ev(pid, ids, "without MFA or a compensating control") | some pid in principals; ids := input.principals[pid].no_mfa; count(ids) > 0],
-		[{"kind": "tool", "id": t.id, "detail": "%s reaches the tenant, mfa_enforced=false", "args": [t.kind]} | some t in reaching_tools; t.mfa_enforced == false],
+		[{"kind": c.kind, "id": c.id, "detail": sprintf("%s here via %s; %s", [c.privilege, c.via, no_mfa_why(c)])} | some c in lib.matrix.no_mfa],
+		tools_no_mfa,
 	),
+	lib.matrix.mfa_unknown_n + count(tools_mfa_unknown),
 	array.concat(
-		[lib.principal_ev(pid, ids, "mfa.enforced unknown") | some pid in principals; ids := input.principals[pid].mfa_unknown; count(ids) > 0],
-		[{"kind": "tool", "id": t.id, "detail": "mfa_enforced unknown"} | some t in reaching_tools; t.mfa_enforced == null],
+		[{"kind": c.kind, "id": c.id, "detail": sprintf("%s here via %s; %s", [c.privilege, c.via, mfa_unknown_why(c)])} | some c in lib.matrix.mfa_unknown],
+		tools_mfa_unknown,
 	),
 ) if lib.tenant
+
+no_mfa_why(c) := "without MFA or a compensating control" if c.kind == "identity"
+else := sprintf("its staff without MFA or a compensating control: %v", [ids]) if {
+	ids := object.get(input.principals, [c.id, "no_mfa"], [])
+	count(ids) > 0
+} else := "a member of its staff without MFA or a compensating control"
+
+mfa_unknown_why(c) := "mfa.enforced unknown" if c.kind == "identity"
+else := sprintf("its staff's MFA is unknown: %v", [ids]) if {
+	ids := object.get(input.principals, [c.id, "mfa_unknown"], [])
+	count(ids) > 0
+} else := "its staff's MFA is unknown (or no staff recorded: vendors[].staff or domains)"
+
+results contains lib.not_evaluable("FB-MFA-001", "the trust graph was not computed for this assessment", lib.matrix_need) if {
+	lib.tenant
+	lib.no_matrix
+}
 
 # Every identity homed outside the tenant (and every vendor, judged by its
 # staff) that reaches it at admin or more,
