@@ -3,8 +3,11 @@ package trust
 import (
 	"cmp"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
@@ -178,14 +181,14 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 	}
 	var effBuf []Priv
 	var ws workspace
-	// eval returns the weighted excess, the plain excess and the counts.
+	// evalEff returns the weighted excess, the plain excess and the counts
+	// under eff (entry is scratch space, one per goroutine).
 	entry := make([]bool, len(g.Nodes))
-	eval := func() (wex int64, excess int, counts []int32) {
-		effBuf = h.computeEff(false, effBuf)
-		r := h.passWS(&ws, effBuf, Admin, false)
+	evalEff := func(eff []Priv, ws *workspace, entry []bool) (wex int64, excess int, counts []int32) {
+		r := h.passWS(ws, eff, Admin, false)
 		clear(entry)
 		for s := h.adj.start[0]; s < h.adj.start[1]; s++ {
-			if effBuf[s] >= Admin {
+			if eff[s] >= Admin {
 				entry[h.adj.to[s]] = true
 			}
 		}
@@ -203,6 +206,12 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 		}
 		return wex, excess, r.count
 	}
+	// eval is evalEff under h's current state.
+	eval := func() (wex int64, excess int, counts []int32) {
+		effBuf = h.computeEff(false, effBuf)
+		return evalEff(effBuf, &ws, entry)
+	}
+	slots := newSlotIndex(h)
 	type scored struct {
 		c   []candidate
 		wex int64
@@ -219,8 +228,47 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 	}
 	// search evaluates every candidate, and pairs of the most used ones,
 	// and returns the change that lowers the weighted excess most per
-	// action (nil when none lowers it).
+	// action (nil when none lowers it). effBuf must hold h's current usable
+	// privileges. Each trial changes only the slots its candidates touch
+	// (patch), so a trial is one threshold pass rather than a recomputation
+	// of every edge, and the passes run on every core: the trials are
+	// applied and undone one by one to record their patches, then scored in
+	// parallel on private copies of effBuf and chosen in candidate order,
+	// as a sequential search would.
 	search := func(cands []candidate, wex int64) *scored {
+		var trials []trial
+		add := func(cs ...candidate) {
+			undos := make([]func(), len(cs))
+			var t trial
+			t.c = cs
+			for k, c := range cs {
+				undos[k] = h.applyCand(c)
+				t.slots = slots.affected(h, c, t.slots)
+			}
+			t.vals = make([]Priv, len(t.slots))
+			for k, s := range t.slots {
+				t.vals[k] = h.usable(h.adj.edge[s], false)
+			}
+			for k := len(undos) - 1; k >= 0; k-- {
+				undos[k]()
+			}
+			trials = append(trials, t)
+		}
+		for _, c := range cands {
+			add(c)
+		}
+		// Pairs catch parallel paths (a technician with both a GDAP group
+		// and an RMM grant), where no single change lowers anyone's reach.
+		lim := min(len(cands), o.Pairs)
+		for i := 0; i < lim; i++ {
+			for j := i + 1; j < lim; j++ {
+				add(cands[i], cands[j])
+			}
+		}
+		wexs := scoreTrials(trials, effBuf, len(h.Nodes), func(eff []Priv, ws *workspace, entry []bool) int64 {
+			w, _, _ := evalEff(eff, ws, entry)
+			return w
+		})
 		var best *scored
 		better := func(x *scored) bool {
 			if best == nil {
@@ -235,27 +283,9 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 			}
 			return x.c[0].pref < best.c[0].pref
 		}
-		for _, c := range cands {
-			undo := h.applyCand(c)
-			w, _, _ := eval()
-			undo()
-			if x := (&scored{c: []candidate{c}, wex: w}); w < wex && better(x) {
+		for i, t := range trials {
+			if x := (&scored{c: t.c, wex: wexs[i]}); wexs[i] < wex && better(x) {
 				best = x
-			}
-		}
-		// Pairs catch parallel paths (a technician with both a GDAP group
-		// and an RMM grant), where no single change lowers anyone's reach.
-		lim := min(len(cands), o.Pairs)
-		for i := 0; i < lim; i++ {
-			for j := i + 1; j < lim; j++ {
-				u1 := h.applyCand(cands[i])
-				u2 := h.applyCand(cands[j])
-				w, _, _ := eval()
-				u2()
-				u1()
-				if x := (&scored{c: []candidate{cands[i], cands[j]}, wex: w}); w < wex && better(x) {
-					best = x
-				}
 			}
 		}
 		return best
@@ -268,7 +298,6 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 		if best == nil && o.Pairs > 0 {
 			// Stuck on the shortest-path candidates: widen to every action
 			// on any path from a node above the limit.
-			effBuf = h.computeEff(false, effBuf) // search left it at its last trial
 			best = search(h.allCandidates(effBuf, counts, p.Limit), wex)
 		}
 		if best == nil {
@@ -400,6 +429,106 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 	p.Structural = len(p.Residual)
 	p.Residual = append(p.Residual, rest...)
 	return p
+}
+
+// trial is one candidate (or pair) of a search step: the CSR slots it
+// changes and their usable privilege with it applied.
+type trial struct {
+	c     []candidate
+	slots []int32
+	vals  []Priv
+}
+
+// slotIndex maps each edge to its CSR slot and lists each node's in-slots,
+// so that the slots a candidate changes can be found without a pass over
+// every edge.
+type slotIndex struct {
+	slotOf  []int32 // edge → slot
+	inStart []int32 // len nodes+1
+	in      []int32 // slots whose edge points to the node
+}
+
+func newSlotIndex(h *Graph) *slotIndex {
+	x := &slotIndex{slotOf: make([]int32, len(h.Edges)), inStart: make([]int32, len(h.Nodes)+1), in: make([]int32, len(h.adj.to))}
+	for s, e := range h.adj.edge {
+		x.slotOf[e] = int32(s)
+	}
+	for _, t := range h.adj.to {
+		x.inStart[t+1]++
+	}
+	for i := 1; i < len(x.inStart); i++ {
+		x.inStart[i] += x.inStart[i-1]
+	}
+	fill := slices.Clone(x.inStart[:len(h.Nodes)])
+	for s, t := range h.adj.to {
+		x.in[fill[t]] = int32(s)
+		fill[t]++
+	}
+	return x
+}
+
+// affected appends the slots whose usable privilege applying c may change
+// (see applyCand and usable): its edges, the edges into the nodes it
+// hardens, and the edges out of the nodes it disables.
+func (x *slotIndex) affected(h *Graph, c candidate, out []int32) []int32 {
+	if len(c.parts) > 0 {
+		for _, p := range c.parts {
+			out = x.affected(h, p, out)
+		}
+		return out
+	}
+	for _, e := range c.edges {
+		out = append(out, x.slotOf[e])
+	}
+	for _, v := range c.nodes {
+		out = append(out, x.in[x.inStart[v]:x.inStart[v+1]]...)
+		if c.harden.disabled {
+			for s := h.adj.start[v]; s < h.adj.start[v+1]; s++ {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// scoreTrials scores every trial on base (the current usable privileges)
+// with its slots patched, on as many goroutines as there are cores, each
+// with its own copy of base.
+func scoreTrials(trials []trial, base []Priv, nodes int, score func(eff []Priv, ws *workspace, entry []bool) int64) []int64 {
+	out := make([]int64, len(trials))
+	workers := min(runtime.GOMAXPROCS(0), len(trials))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			eff := slices.Clone(base)
+			var ws workspace
+			entry := make([]bool, nodes)
+			var old []Priv
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(trials) {
+					return
+				}
+				t := &trials[i]
+				old = old[:0]
+				for k, s := range t.slots {
+					old = append(old, eff[s])
+					eff[s] = t.vals[k]
+				}
+				out[i] = score(eff, &ws, entry)
+				// Restore in reverse: a slot listed twice gets its
+				// first saved (original) value back last.
+				for k := len(t.slots) - 1; k >= 0; k-- {
+					eff[t.slots[k]] = old[k]
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // fixable marks the nodes that some set of candidate actions would bring
@@ -565,6 +694,15 @@ func (h *Graph) candidates(eff []Priv, counts []int32, limit, maxc int, in [][]i
 		}
 		return n
 	}
+	// The per-node candidates (a vault's accounts, all of a node's
+	// standing access, every grant into a node) depend only on the node:
+	// each is built once, at the first tree edge that leads to it (a
+	// repeat would have the same key). Building them per edge scanned a
+	// node's out-edges once per tree edge leaving it, quadratic in the
+	// degree of a technician group reaching every tenant.
+	fromDone := make([]bool, n)
+	vaultDone := make([]bool, n)
+	intoDone := make([]bool, n)
 	for _, e := range order {
 		if c, ok := h.actionFor(e); ok {
 			push(c, freq[e])
@@ -572,14 +710,24 @@ func (h *Graph) candidates(eff []Priv, counts []int32, limit, maxc int, in [][]i
 		if atomic {
 			continue
 		}
-		if c, ok := h.vaultHarden(h.Edges[e].From, eff); ok && h.Edges[e].Kind == EdgeCred {
-			push(c, freq[e]*len(c.nodes))
+		ed := &h.Edges[e]
+		if ed.Kind == EdgeCred && !vaultDone[ed.From] {
+			vaultDone[ed.From] = true
+			if c, ok := h.vaultHarden(ed.From, eff); ok {
+				push(c, freq[e]*len(c.nodes))
+			}
 		}
-		if c, ok := h.nodeJIT(h.Edges[e].From); ok {
-			push(c, sum(c.edges))
+		if !fromDone[ed.From] {
+			fromDone[ed.From] = true
+			if c, ok := h.nodeJIT(ed.From); ok {
+				push(c, sum(c.edges))
+			}
 		}
-		if c, ok := h.intoJIT(h.Edges[e].To, in); ok {
-			push(c, sum(c.edges))
+		if !intoDone[ed.To] {
+			intoDone[ed.To] = true
+			if c, ok := h.intoJIT(ed.To, in); ok {
+				push(c, sum(c.edges))
+			}
 		}
 	}
 	if atomic {
