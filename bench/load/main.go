@@ -62,15 +62,16 @@ func main() {
 		noRaw     = flag.Bool("no-raw", false, "do not store original lines (ingest.keep_raw: false)")
 		days      = flag.Int("days", 0, "days of history seeded before measuring: one assessment a day, resolved incidents every day, the events spread over the days (0: one assessment, events over the last ~day)")
 		pageProf  = flag.String("page-cpuprofile", "", "write a CPU profile of the dashboard pages phase to this file")
+		keep      = flag.Bool("keep-schema", false, "PostgreSQL: keep the run's schema (its name is printed) to inspect its queries afterwards")
 	)
 	flag.Parse()
-	if err := run(*database, *tenants, *seed, *ingestDur, *ingestN, *clients, *batch, *pages, *apiCl, *apiDur, *noRaw, *days, *pageProf); err != nil {
+	if err := run(*database, *tenants, *seed, *ingestDur, *ingestN, *clients, *batch, *pages, *apiCl, *apiDur, *noRaw, *days, *pageProf, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
 
-func run(database string, tenants, seedEvents int, ingestDur time.Duration, ingestN, clients, batch, pages, apiClients int, apiDur time.Duration, noRaw bool, days int, pageProf string) error {
+func run(database string, tenants, seedEvents int, ingestDur time.Duration, ingestN, clients, batch, pages, apiClients int, apiDur time.Duration, noRaw bool, days int, pageProf string, keep bool) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir, err := os.MkdirTemp("", "firebreak-load-")
@@ -93,7 +94,11 @@ func run(database string, tenants, seedEvents int, ingestDur time.Duration, inge
 		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 			return err
 		}
-		defer conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		if keep {
+			fmt.Printf("schema: %s (kept; DROP SCHEMA %s CASCADE when done)\n", schema, schema)
+		} else {
+			defer conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		}
 		sep := "?"
 		if strings.Contains(database, "?") {
 			sep = "&"

@@ -365,7 +365,7 @@ func TestBrowserDemo(t *testing.T) {
 	}
 	// Events search: the count and the events-per-hour histogram.
 	step("events", chromedp.Navigate(base+"/events"), chromedp.WaitVisible(chromedp.ID("ehist-h")))
-	ev, err := chromedp.Run(bctx, chromedp.Evaluate[[]int](`[parseInt(document.querySelector('#ehist-h').textContent), document.querySelectorAll('svg.chart rect.histbar').length]`))
+	ev, err := chromedp.Run(bctx, chromedp.Evaluate[[]int](`[+document.querySelector('#ehist-h').dataset.total, document.querySelectorAll('svg.chart rect.histbar').length]`))
 	if err != nil {
 		t.Fatal(err)
 	}

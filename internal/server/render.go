@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,6 +105,15 @@ func templateFuncs() template.FuncMap {
 		},
 		"list": func(s ...string) []string { return s },
 		"mul":  func(a, b int) int { return a * b },
+		"sub":  func(a, b int) int { return a - b },
+		"thousands": func(n int64) string { // 12345 → "12,345"
+			s := strconv.FormatInt(n, 10)
+			for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+				s = s[:i] + "," + s[i:]
+			}
+			return s
+		},
+		"head": func(n int, s []string) []string { return s[:min(n, len(s))] },
 		"addf": func(a, b float64) float64 { return a + b },
 	}
 }

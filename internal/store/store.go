@@ -363,7 +363,10 @@ type EventStore interface {
 	// SearchEvents returns events matching q in the scope, newest first
 	// (by timestamp, then id).
 	SearchEvents(ctx context.Context, scope Scope, q EventQuery) ([]EventRecord, error)
-	// CountEvents counts events matching q (Limit/BeforeID ignored).
+	// CountEvents counts events matching q (BeforeID ignored). With
+	// q.Limit > 0 it stops counting at q.Limit (the result is then at most
+	// q.Limit): a bounded count reads at most that many rows, however many
+	// match (the events page says "more than 10,000").
 	CountEvents(ctx context.Context, scope Scope, q EventQuery) (int64, error)
 	// PurgeEvents deletes events with a timestamp before cutoff and returns
 	// how many were deleted (retention).
@@ -405,7 +408,7 @@ type EventQuery struct {
 	Host     string
 	Outcome  string
 	BeforeID int64 // keyset paging: only ids < BeforeID (0: none)
-	Limit    int   // <= 0: 100; capped at 10000
+	Limit    int   // SearchEvents: <= 0: 100; capped at 10000. CountEvents: > 0 stops counting there
 }
 
 // ---------------------------------------------------------------------------

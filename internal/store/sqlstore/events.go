@@ -149,8 +149,15 @@ func (d *DB) CountEvents(ctx context.Context, scope store.Scope, q store.EventQu
 	if err != nil || !ok {
 		return 0, err
 	}
+	query := `SELECT COUNT(*) FROM events WHERE ` + where
+	if q.Limit > 0 {
+		// Bounded: the scan stops after Limit rows (a LIMIT inside the
+		// count), so an unfiltered count over a large store costs no more
+		// than reading Limit index entries.
+		query, args = `SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE `+where+` LIMIT ?) bounded`, append(args, q.Limit)
+	}
 	var n int64
-	if err := d.r.QueryRowContext(ctx, d.q(`SELECT COUNT(*) FROM events WHERE `+where), args...).Scan(&n); err != nil {
+	if err := d.r.QueryRowContext(ctx, d.q(query), args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("counting events: %w", err)
 	}
 	return n, nil
