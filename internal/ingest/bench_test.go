@@ -128,3 +128,9 @@ func BenchmarkSyslogMessage(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGeneratedSSHDLineByLine is BenchmarkGeneratedSSHD with the
+// per-line prefilter instead of the block one (skipSyslog).
+func BenchmarkGeneratedSSHDLineByLine(b *testing.B) {
+	benchReader(b, genCorpus(b, loggen.FormatSSHD, 200000), Options{Year: 2026, lineByLine: true})
+}

@@ -100,6 +100,10 @@ type Options struct {
 	// Now is the clock used only to guess the year of RFC 3164 timestamps
 	// when neither Year nor ModTime is known. nil means time.Now.
 	Now func() time.Time
+
+	// lineByLine turns off the block prefilter (skipSyslog) and keeps the
+	// per-line one; tests compare the two.
+	lineByLine bool
 }
 
 func (o *Options) maxLine() int {
@@ -272,6 +276,7 @@ type Reader struct {
 	subOff    int64
 	p         recordParser
 	st        Stats
+	tenants   hostTenants // TenantMap answers per host
 }
 
 // Open opens a file ("-" is stdin) and returns a Reader. gzip is detected
@@ -507,6 +512,14 @@ func (r *Reader) Next(ev *event.Event) error {
 		return r.nextXML(ev)
 	}
 	for {
+		passes := false
+		if r.pre && !r.opts.lineByLine {
+			var n int64
+			n, passes = r.lines.skipSyslog()
+			r.st.Lines += n
+			r.st.Ignored += n
+			r.st.Skipped += n
+		}
 		rec, line, off, err := r.record()
 		if err != nil {
 			return err
@@ -517,7 +530,7 @@ func (r *Reader) Next(ev *event.Event) error {
 		if len(rec) > 0 && rec[0] == 0 {
 			rec = bytes.TrimLeft(rec, "\x00") // NUL padding a crash left before the next line
 		}
-		if r.pre && !syslogPrefilter(rec) {
+		if r.pre && !passes && !syslogPrefilter(rec) {
 			r.st.Lines++
 			r.st.Ignored++
 			r.st.Skipped++
@@ -677,7 +690,10 @@ func (r *Reader) assignTenant(ev *event.Event) {
 		return
 	}
 	if r.opts.TenantMap != nil {
-		ev.Tenant = r.opts.TenantMap.Lookup(ev)
+		if r.tenants.m != r.opts.TenantMap {
+			r.tenants = hostTenants{m: r.opts.TenantMap}
+		}
+		ev.Tenant = r.tenants.lookup(ev)
 	}
 	if ev.Tenant == "" {
 		ev.Tenant = IdentityProviderTenant(ev)

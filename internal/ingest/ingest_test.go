@@ -291,6 +291,21 @@ func TestTenantMap(t *testing.T) {
 			t.Errorf("case %d: got %q, want %q", i, got, c.want)
 		}
 	}
+	// a reader's per-host cache answers as Lookup, also for a host seen
+	// again with another user or an Entra tenant id
+	cache := hostTenants{m: m}
+	for round := range 3 {
+		for i, c := range cases {
+			for _, ev := range []event.Event{c.ev,
+				{HostName: c.ev.HostName, UserName: "ann@riverside-clinic.example"},
+				{HostName: c.ev.HostName, UserDomain: "cedar-law.example"},
+				{HostName: c.ev.HostName, Fields: map[string]string{"tenantId": "898606b0-4d66-5d8d-817b-def72482f314"}}} {
+				if got, want := cache.lookup(&ev), m.Lookup(&ev); got != want {
+					t.Errorf("round %d case %d %+v: cached %q, Lookup %q", round, i, ev, got, want)
+				}
+			}
+		}
+	}
 	var nilMap *TenantMap
 	if nilMap.Lookup(&event.Event{}) != "" {
 		t.Error("nil map assigns a tenant")

@@ -16,10 +16,12 @@ type lineReader struct {
 	max  int
 	err  error
 
-	bytes   int64 // bytes consumed
-	pos     int64 // offset of buf[r] in the input
-	lineNo  int64 // 1-based number of the last line returned
-	lineOff int64 // offset of the last line returned
+	bytes     int64 // bytes consumed
+	pos       int64 // offset of buf[r] in the input
+	lineNo    int64 // 1-based number of the last line returned
+	lineOff   int64 // offset of the last line returned
+	semi      int64 // skipSyslog: offset of the next ';' (semiFound) or of the end of the stretch searched
+	semiFound bool
 }
 
 func newLineReader(rd io.Reader, max int) *lineReader {
@@ -83,6 +85,11 @@ func (l *lineReader) next() ([]byte, error) {
 	for {
 		if i := bytes.IndexByte(l.buf[l.r+scanned:l.w], '\n'); i >= 0 {
 			end := l.r + scanned + i
+			if end-l.r > l.max {
+				// too long however it was read: a whole buffer of
+				// short reads or one read must not decide it
+				return l.skipLong()
+			}
 			line := l.buf[l.r:end]
 			l.lineNo++
 			l.lineOff = l.pos
@@ -95,7 +102,7 @@ func (l *lineReader) next() ([]byte, error) {
 			return line, nil
 		}
 		scanned = l.w - l.r
-		if scanned >= l.max {
+		if scanned > l.max {
 			return l.skipLong()
 		}
 		if !l.fill() {

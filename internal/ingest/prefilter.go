@@ -24,7 +24,12 @@ import "bytes"
 // Lines from other programs that only say "Failed password" or "Invalid
 // user" without "authentication failure" are skipped, not counted as
 // unparsed.
-func syslogPrefilter(line []byte) bool {
+func syslogPrefilter(line []byte) bool { return prefilterLine(line, true) }
+
+// prefilterLine is syslogPrefilter for a line known to hold no ';' when
+// semi is false: PAM's "authentication failure;" cannot be in it, so the
+// message is not searched. With semi true it is syslogPrefilter.
+func prefilterLine(line []byte, semi bool) bool {
 	tag, msg, ok := syslogTag(line)
 	if !ok {
 		return true
@@ -40,14 +45,14 @@ func syslogPrefilter(line []byte) bool {
 		case 'C', 'D':
 			return bytes.HasSuffix(bytes.TrimRight(msg, " "), []byte("[preauth]"))
 		}
-		return hasAuthFailure(msg)
+		return semi && hasAuthFailure(msg)
 	case hasPrefixB(tag, "sudo"):
 		return bytes.Contains(msg, []byte(" : ")) && (bytes.Contains(msg, []byte("incorrect password")) ||
-			bytes.Contains(msg, []byte("NOT ")) || bytes.Contains(msg, []byte("password is required"))) || hasAuthFailure(msg)
+			bytes.Contains(msg, []byte("NOT ")) || bytes.Contains(msg, []byte("password is required"))) || semi && hasAuthFailure(msg)
 	case hasPrefixB(tag, "su"):
-		return bytes.Contains(msg, []byte("FAILED")) || hasAuthFailure(msg)
+		return bytes.Contains(msg, []byte("FAILED")) || semi && hasAuthFailure(msg)
 	}
-	return hasAuthFailure(msg)
+	return semi && hasAuthFailure(msg)
 }
 
 // hasAuthFailure reports whether msg holds "authentication failure;" or
@@ -97,4 +102,138 @@ func syslogTag(line []byte) (tag, msg []byte, ok bool) {
 		msg = msg[1:]
 	}
 	return tag, msg, true
+}
+
+// skipSyslog is the block form of the prefilter. It passes over the
+// complete lines at the front of the read buffer that syslogPrefilter
+// would skip, without returning them one by one, and returns how many it
+// passed over. Per line it costs one newline search and the header
+// checks; the search for ';' (the byte PAM's "authentication failure"
+// needs, rare in an auth log) runs once over a stretch of the buffer and
+// is reused by every line up to the next ';', across calls. ok reports
+// that the next complete line is known to pass the prefilter (the caller
+// need not check it again).
+//
+// It stops, leaving the rest to next, at the first line that may pass, at
+// a line starting with NUL (next's caller trims NUL padding first), at a
+// line longer than the limit, and at the end of the buffer's complete
+// lines: a line split across reads and a last line without a newline take
+// the line-by-line path. Every line it skips is one prefilterLine(line, …)
+// refuses, which is syslogPrefilter with a no-';' line's answer known, so
+// it yields exactly the line-by-line path's events and counts
+// (TestBlockPrefilterSameAsLines, FuzzBlockPrefilter).
+func (l *lineReader) skipSyslog() (skipped int64, ok bool) {
+	buf := l.buf[:l.w]
+	r := l.r
+	base := l.pos - int64(l.r) // input offset of buf[0]
+	// semi: index of the next ';' at or after r, or the end of the
+	// stretch searched so far when there is none in it. l.semi keeps it
+	// (as an input offset) across calls and refills; the bytes from r on
+	// are unchanged by a refill, so what was searched stays searched.
+	semi, found := int(l.semi-base), l.semiFound
+	research := func(from int) {
+		if j := bytes.IndexByte(buf[from:], ';'); j >= 0 {
+			semi, found = from+j, true
+		} else {
+			semi, found = len(buf), false
+		}
+	}
+	switch {
+	case semi < r:
+		research(r)
+	case !found && semi < len(buf): // the buffer grew past the stretch searched
+		research(semi)
+	}
+	for r < len(buf) {
+		i := bytes.IndexByte(buf[r:], '\n')
+		if i < 0 {
+			break
+		}
+		end := r + i
+		if end-r > l.max {
+			break // next counts it as too long
+		}
+		ln := buf[r:end]
+		if n := len(ln); n > 0 && ln[n-1] == '\r' {
+			ln = ln[:n-1]
+		}
+		if len(ln) > 0 && ln[0] == 0 {
+			break
+		}
+		if semi < r {
+			research(r)
+		}
+		hasSemi := semi < end
+		switch quickPrefilter(ln) {
+		case quickPass:
+			ok = true
+		case quickSkip:
+			if !hasSemi {
+				skipped++
+				r = end + 1
+				continue
+			}
+		}
+		if ok || prefilterLine(ln, hasSemi) {
+			ok = true
+			break
+		}
+		skipped++
+		r = end + 1
+	}
+	l.semi, l.semiFound = base+int64(semi), found
+	l.pos += int64(r - l.r)
+	l.lineNo += skipped
+	l.r = r
+	return skipped, ok
+}
+
+const (
+	quickUnsure = iota
+	quickSkip   // prefilterLine(line, false) is false
+	quickPass   // prefilterLine(line, semi) is true whatever semi
+)
+
+// quickPrefilter answers prefilterLine for the common cases with fewer
+// scans: an RFC 3164 line whose tag starts with neither "sshd" nor "su"
+// (the tag is a prefix of what follows the host) is skipped unless it
+// holds a ';', and an sshd line is decided by the start of its message as
+// prefilterLine does. It is quickUnsure otherwise; the caller then asks
+// prefilterLine.
+func quickPrefilter(line []byte) int {
+	if len(line) <= 16 || line[3] != ' ' || line[6] != ' ' || line[9] != ':' || line[15] != ' ' {
+		return quickUnsure
+	}
+	rest := line[16:]
+	sp := bytes.IndexByte(rest, ' ')
+	if sp <= 0 {
+		return quickUnsure // no host: syslogTag does not know it, so it passes
+	}
+	tag := rest[sp+1:]
+	if hasPrefixB(tag, "su") {
+		return quickUnsure
+	}
+	if !hasPrefixB(tag, "sshd") {
+		return quickSkip
+	}
+	c := bytes.IndexByte(tag, ':')
+	if c < 0 {
+		return quickSkip // no message
+	}
+	msg := tag[c+1:]
+	if len(msg) > 0 && msg[0] == ' ' {
+		msg = msg[1:]
+	}
+	if len(msg) == 0 {
+		return quickSkip
+	}
+	switch msg[0] {
+	case 'F', 'A', 'I', 'm', 'e', 'U', 'P':
+		return quickPass
+	case 'C', 'D':
+		if bytes.HasSuffix(bytes.TrimRight(msg, " "), []byte("[preauth]")) {
+			return quickPass
+		}
+	}
+	return quickSkip
 }

@@ -94,23 +94,37 @@ func (m *TenantMap) Lookup(ev *event.Event) string {
 			return t
 		}
 	}
-	if h := ev.HostName; h != "" && (len(m.Hosts) > 0 || len(m.Domains) > 0) {
+	if t, ok := m.lookupHost(ev.HostName); ok {
+		return t
+	}
+	return m.lookupUser(ev)
+}
+
+// lookupHost is Lookup's answer from the host name alone.
+func (m *TenantMap) lookupHost(h string) (string, bool) {
+	if h != "" && (len(m.Hosts) > 0 || len(m.Domains) > 0) {
 		if t, ok := m.lookup(m.Hosts, h); ok {
-			return t
+			return t, true
 		}
 		// host.example.com -> example.com, com
 		for i := 0; i < len(h); i++ {
 			if h[i] == '.' {
 				if t, ok := m.lookup(m.Hosts, h[:i]); ok { // short name
-					return t
+					return t, true
 				}
 				if t, ok := m.suffix(h[i+1:]); ok {
-					return t
+					return t, true
 				}
 				break
 			}
 		}
 	}
+	return "", false
+}
+
+// lookupUser is Lookup's answer when neither the Entra tenant id nor the
+// host decide: the user's domain, else Default.
+func (m *TenantMap) lookupUser(ev *event.Event) string {
 	if d := ev.UserDomain; d != "" && len(m.Domains) > 0 {
 		if t, ok := m.suffix(d); ok {
 			return t
@@ -153,4 +167,36 @@ func (m *TenantMap) lookup(tab map[string]string, k string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// hostTenants caches a TenantMap's answer per host name for one reader
+// (a log names few hosts, each on many lines).
+type hostTenants struct {
+	m     *TenantMap
+	cache map[string]hostTenant
+}
+
+type hostTenant struct {
+	tenant string
+	ok     bool
+}
+
+// lookup is m.Lookup(ev).
+func (c *hostTenants) lookup(ev *event.Event) string {
+	m := c.m
+	if ev.Fields["tenantId"] != "" && len(m.EntraIDs) > 0 {
+		return m.Lookup(ev)
+	}
+	h, hit := c.cache[ev.HostName]
+	if !hit {
+		if c.cache == nil || len(c.cache) >= 1<<14 {
+			c.cache = make(map[string]hostTenant)
+		}
+		h.tenant, h.ok = m.lookupHost(ev.HostName)
+		c.cache[ev.HostName] = h
+	}
+	if h.ok {
+		return h.tenant
+	}
+	return m.lookupUser(ev)
 }
