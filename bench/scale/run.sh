@@ -30,7 +30,7 @@ stop() { pkill "-$1" -P "$2" 2>/dev/null || kill "-$1" "$2" 2>/dev/null || true;
 cleanup() {
   for p in "${pids[@]}"; do stop TERM "$p"; done
   wait 2>/dev/null || true
-  psql "$PG" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
+  [ -n "${KEEP:-}" ] && echo "kept $W and schema $SCHEMA" || psql "$PG" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 go build -o "$BIN" ./cmd/firebreak
@@ -70,6 +70,7 @@ lines=$(wc -l <"$W/auth.log")
 t0=$(date +%s.%N)
 cat "$W/a.log" >/dev/tcp/127.0.0.1/16514 &
 s1=$!
+[ -n "${SEQUENTIAL:-}" ] && wait $s1
 cat "$W/b.log" >/dev/tcp/127.0.0.1/16515 &
 s2=$!
 wait $s1 $s2
@@ -119,6 +120,9 @@ for name in ["ingest-1", "ingest-2", "detect-1", "detect-2", "worker"]:
 print("load average at the end:", load)
 differ = [k for k in set(single) & set(split) if single[k] != counts[k]]
 print(f"counts differing from the one-process run: {len(differ)}")
+for k in sorted(differ)[:20]: print("  count", k, "one-process", single[k], "split", counts[k])
+for k in sorted(set(single) - set(split))[:10]: print("  missing", k, single[k])
+for k in sorted(set(split) - set(single))[:10]: print("  extra", k, counts[k])
 ok = not dups and set(single) == set(split)
 print("exactly once: " + ("yes" if ok else "NO"))
 sys.exit(0 if ok else 1)

@@ -355,6 +355,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	str("FIREBREAK_LISTEN", "listen", &c.Listen)
 	list("FIREBREAK_ROLES", "roles", &c.Roles)
 	str("FIREBREAK_BUS_URL", "bus.url", &c.Bus.URL)
+	str("FIREBREAK_BUS_SUBJECT", "bus.subject", &c.Bus.Subject)
 	str("FIREBREAK_DATA_DIR", "data_dir", &c.DataDir)
 	str("FIREBREAK_DATABASE", "database", &c.Database)
 	str("FIREBREAK_BASE_URL", "base_url", &c.BaseURL)

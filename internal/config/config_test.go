@@ -83,10 +83,17 @@ func TestRoles(t *testing.T) {
 	}
 	c := Default()
 	if err := c.ApplyEnv(func(k string) (string, bool) {
-		v, ok := map[string]string{"FIREBREAK_ROLES": "api,worker", "FIREBREAK_BUS_URL": "nats://n:4222"}[k]
+		v, ok := map[string]string{"FIREBREAK_ROLES": "api,worker", "FIREBREAK_BUS_URL": "nats://n:4222", "FIREBREAK_BUS_SUBJECT": "msp2.events"}[k]
 		return v, ok
-	}); err != nil || !c.HasRole("worker") || c.HasRole("detect") || c.Bus.URL != "nats://n:4222" {
-		t.Errorf("environment: %v %v %q", err, c.Roles, c.Bus.URL)
+	}); err != nil || !c.HasRole("worker") || c.HasRole("detect") || c.Bus.URL != "nats://n:4222" || c.Bus.Subject != "msp2.events" {
+		t.Errorf("environment: %v %v %q %q", err, c.Roles, c.Bus.URL, c.Bus.Subject)
+	}
+	for subject, ok := range map[string]bool{"msp2.events": true, "fb": true, "fb.*": false, "fb.>": false, "fb events": false, ".fb": false, "fb.": false} {
+		c := Default()
+		c.Roles, c.Database, c.Bus.URL, c.Bus.Subject = []string{"detect"}, "postgres://db/fb", "nats://n:4222", subject
+		if err := c.Validate(); (err == nil) != ok || (err != nil && !strings.Contains(err.Error(), "bus.subject")) {
+			t.Errorf("bus.subject %q: %v", subject, err)
+		}
 	}
 }
 

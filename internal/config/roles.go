@@ -20,8 +20,13 @@ var AllRoles = []string{RoleAPI, RoleIngest, RoleDetect, RoleWorker}
 
 // BusConfig connects the roles through NATS JetStream.
 type BusConfig struct {
-	URL        string        `yaml:"url"`        // nats://host:4222; empty: no bus (single process)
-	Stream     string        `yaml:"stream"`     // default FIREBREAK_EVENTS
+	URL    string `yaml:"url"`    // nats://host:4222; empty: no bus (single process)
+	Stream string `yaml:"stream"` // default FIREBREAK_EVENTS
+	// Subject is the stream's subject prefix (default firebreak.events):
+	// partition p is "<subject>.<p>", the cross-tenant stage's
+	// "<subject>_cross.<p>" (stream "<stream>_CROSS"). Two deployments on
+	// one NATS server need different streams and subjects.
+	Subject    string        `yaml:"subject"`
 	Partitions int           `yaml:"partitions"` // tenant partitions of the stream, default 8; fixed once created
 	MaxAge     time.Duration `yaml:"max_age"`    // how long the stream keeps events, default 7 days
 	Replicas   int           `yaml:"replicas"`   // stream replicas in a JetStream cluster, default 1
@@ -59,6 +64,9 @@ func (c *Config) validateRoles(bad func(field, format string, args ...any)) {
 	}
 	if c.Bus.URL != "" && !strings.HasPrefix(c.Bus.URL, "nats://") && !strings.HasPrefix(c.Bus.URL, "tls://") {
 		bad("bus.url", "%q: expected a nats:// or tls:// URL", c.Bus.URL)
+	}
+	if c.Bus.Subject != "" && (strings.ContainsAny(c.Bus.Subject, "*> \t") || strings.HasPrefix(c.Bus.Subject, ".") || strings.HasSuffix(c.Bus.Subject, ".")) {
+		bad("bus.subject", "%q: a NATS subject prefix of dot-separated tokens, without wildcards or spaces (firebreak.events)", c.Bus.Subject)
 	}
 	if c.Bus.Partitions < 0 || c.Bus.Partitions > 1024 {
 		bad("bus.partitions", "%d: between 1 and 1024", c.Bus.Partitions)

@@ -97,8 +97,30 @@ func (in *Intake) syslogOptions() ingest.Options {
 	return ingest.Options{Tenant: in.cfg.Ingest.Syslog.Tenant, TenantMap: in.tenantMap(), Year: in.cfg.Ingest.Year, Now: in.now}
 }
 
+// syslogParser is one stream's parser (a TCP connection, a UDP
+// listener): it keeps the stream's state across messages — which hosts'
+// sshd writes its own "Failed" lines, so that the pam_unix line of the
+// same attempt is not counted a second time, as a file of the same lines
+// is read. A parser per message counted both (a split deployment's
+// incidents then had higher counts than `firebreak detect` of the same
+// log). It is made again when the tenant map changes (estate reload).
+type syslogParser struct {
+	in *Intake
+	p  *ingest.SyslogParser
+	tm *ingest.TenantMap
+}
+
+func (sp *syslogParser) parse(msg []byte, ev *event.Event) bool {
+	o := sp.in.syslogOptions()
+	if sp.p == nil || o.TenantMap != sp.tm {
+		sp.p, sp.tm = ingest.NewSyslogParser(o), o.TenantMap
+	}
+	return sp.p.Parse(msg, ev)
+}
+
 func (in *Intake) serveSyslogUDP(ctx context.Context, pc net.PacketConn, b *syslogBatcher) {
 	buf := make([]byte, syslogMaxMsg)
+	sp := &syslogParser{in: in}
 	for {
 		n, addr, err := pc.ReadFrom(buf)
 		if err != nil {
@@ -107,7 +129,7 @@ func (in *Intake) serveSyslogUDP(ctx context.Context, pc net.PacketConn, b *sysl
 			}
 			continue
 		}
-		in.syslogMessage(buf[:n], "udp", "syslog:"+peerHost(addr), b)
+		in.syslogMessage(sp, buf[:n], "udp", "syslog:"+peerHost(addr), b)
 	}
 }
 
@@ -187,11 +209,12 @@ func (in *Intake) serveSyslogTCP(ctx context.Context, ln net.Listener, b *syslog
 // when a frame starts with a digit, else newline-delimited frames.
 func (in *Intake) syslogStream(conn net.Conn, transport, source string, b *syslogBatcher) {
 	r := bufio.NewReaderSize(conn, 64<<10)
+	sp := &syslogParser{in: in}
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(in.cfg.Ingest.Syslog.IdleTimeout))
 		msg, err := readSyslogFrame(r)
 		if len(msg) > 0 {
-			in.syslogMessage(msg, transport, source, b)
+			in.syslogMessage(sp, msg, transport, source, b)
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
@@ -257,9 +280,9 @@ func readSyslogFrame(r *bufio.Reader) ([]byte, error) {
 
 // syslogMessage parses one message from source (the sender's address, the
 // watermark it moves) into b.
-func (in *Intake) syslogMessage(msg []byte, transport, source string, b *syslogBatcher) {
+func (in *Intake) syslogMessage(sp *syslogParser, msg []byte, transport, source string, b *syslogBatcher) {
 	var ev event.Event
-	if !ingest.ParseSyslogMessage(msg, &ev, in.syslogOptions()) {
+	if !sp.parse(msg, &ev) {
 		in.metrics.SyslogMessages.WithLabelValues(transport, "ignored").Inc()
 		return
 	}

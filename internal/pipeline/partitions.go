@@ -30,6 +30,22 @@ type PartitionOptions struct {
 	// NoCheckpoints makes every takeover replay the store instead of
 	// resuming from the partition's checkpoint (tests compare the two).
 	NoCheckpoints bool
+	// PartitionDetector, when set, makes partition p's detector instead of
+	// NewDetector (the cross-tenant stage: its engines take only the
+	// events whose attacker key is in p). A detector with an
+	// Owns(*event.Event) bool method also filters the store replay.
+	PartitionDetector func(p int) (Detector, error)
+	// Stage names a second set of partitions in metrics labels
+	// ("<stage>-<p>"); its count is not in firebreak_detect_partitions_owned.
+	Stage string
+}
+
+// label is partition p's metrics label.
+func (o PartitionOptions) label(p int) string {
+	if o.Stage != "" {
+		return o.Stage + "-" + strconv.Itoa(p)
+	}
+	return strconv.Itoa(p)
 }
 
 // owned is one partition this process detects.
@@ -67,9 +83,9 @@ func RunPartitions(ctx context.Context, o PartitionOptions) error {
 			w.cancel()
 			<-w.done
 			delete(mine, p)
-			disowned(o.Base.Metrics, p)
+			disowned(o.Base.Metrics, o.label(p))
 		}
-		if o.Base.Metrics != nil {
+		if o.Base.Metrics != nil && o.Stage == "" {
 			o.Base.Metrics.PartitionsOwned.Set(0)
 		}
 	}
@@ -79,7 +95,7 @@ func RunPartitions(ctx context.Context, o PartitionOptions) error {
 		w := &owned{cancel: cancel, done: make(chan struct{})}
 		mine[p] = w
 		if o.Base.Metrics != nil {
-			o.Base.Metrics.PartitionOwned.WithLabelValues(strconv.Itoa(p)).Set(1)
+			o.Base.Metrics.PartitionOwned.WithLabelValues(o.label(p)).Set(1)
 		}
 		go func() {
 			defer close(w.done)
@@ -108,7 +124,7 @@ func RunPartitions(ctx context.Context, o PartitionOptions) error {
 				}
 				break
 			}
-			if o.Base.Metrics != nil {
+			if o.Base.Metrics != nil && o.Stage == "" {
 				mu.Lock()
 				o.Base.Metrics.PartitionsOwned.Set(float64(len(mine)))
 				mu.Unlock()
@@ -152,7 +168,7 @@ func balance(ctx context.Context, l *lease.Locker, parts int, mine map[int]*owne
 			w.cancel()
 			<-w.done
 			delete(mine, p)
-			disowned(o.Base.Metrics, p)
+			disowned(o.Base.Metrics, o.label(p))
 			if err := l.Unlock(ctx, l.PartitionKey(p)); err != nil {
 				return err
 			}
@@ -164,12 +180,12 @@ func balance(ctx context.Context, l *lease.Locker, parts int, mine map[int]*owne
 
 // disowned removes partition p's ownership and lag series: this detector
 // no longer reports on it.
-func disowned(m *metrics.Metrics, p int) {
+func disowned(m *metrics.Metrics, label string) {
 	if m == nil {
 		return
 	}
-	m.PartitionOwned.DeleteLabelValues(strconv.Itoa(p))
-	m.ConsumerLag.DeleteLabelValues(strconv.Itoa(p))
+	m.PartitionOwned.DeleteLabelValues(label)
+	m.ConsumerLag.DeleteLabelValues(label)
 }
 
 // runPartition detects partition p until ctx ends. With a checkpoint of
@@ -180,12 +196,17 @@ func disowned(m *metrics.Metrics, p int) {
 // replays the partition's stored events of the detector's longest window
 // and follows from a little before that replay.
 func runPartition(ctx context.Context, o PartitionOptions, p int) error {
-	det, err := o.NewDetector()
+	newDet := o.NewDetector
+	if o.PartitionDetector != nil {
+		newDet = func() (Detector, error) { return o.PartitionDetector(p) }
+	}
+	det, err := newDet()
 	if err != nil {
 		return fmt.Errorf("detector: %w", err)
 	}
 	po := o.Base
 	po.Detect, po.Publish = true, nil
+	po.NewDetector = newDet // back-fill passes detect with the partition's rules
 	po.Checkpoint = func(ctx context.Context, floor, last uint64) {
 		c := bus.Checkpoint{Floor: floor, Last: last, Updated: time.Now().UTC()}
 		if err := o.Bus.SaveCheckpoint(ctx, p, c); err != nil {
@@ -203,6 +224,9 @@ func runPartition(ctx context.Context, o PartitionOptions, p int) error {
 	case !ok || o.NoCheckpoints:
 		po.SkipReplayed = true
 		po.ReplayFilter = func(ev *event.Event) bool { return o.Bus.Partition(ev) == p }
+		if ow, ok := det.(interface{ Owns(*event.Event) bool }); ok {
+			po.ReplayFilter = ow.Owns
+		}
 	default:
 		po.Resume = &Resumed{Last: ck.Last}
 		from = bus.Position{Seq: ck.Floor}
@@ -213,7 +237,7 @@ func runPartition(ctx context.Context, o PartitionOptions, p int) error {
 	go func() { pipe.Run(ctx, det); close(done) }()
 	lag := func(uint64) {}
 	if o.Base.Metrics != nil {
-		g := o.Base.Metrics.ConsumerLag.WithLabelValues(strconv.Itoa(p))
+		g := o.Base.Metrics.ConsumerLag.WithLabelValues(o.label(p))
 		lag = func(n uint64) { g.Set(float64(n)) }
 	}
 	err = o.Bus.Follow(ctx, p, from, 256, func(ctx context.Context, b bus.Batch) error {

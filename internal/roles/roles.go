@@ -11,11 +11,13 @@
 package roles
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -49,16 +51,26 @@ type Options struct {
 	Engines *worker.Engines
 	// Bus, when set, is used instead of dialling Config.Bus.URL (tests).
 	Bus *bus.Bus
+	// LockSpace is the advisory-lock namespace of the detectors' partition
+	// ownership (0: lease.DefaultSpace); the cross-tenant stage uses the
+	// next one. Tests sharing a database give each deployment its own.
+	LockSpace int64
 }
 
 // Node is the set of parts one process runs. The HTTP front reads its
 // exported fields; Run runs their background work.
 type Node struct {
-	cfg config.Config
-	log *slog.Logger
+	cfg   config.Config
+	log   *slog.Logger
+	eng   *worker.Engines
+	space int64 // partition locks' namespace
 
-	Metrics     *metrics.Metrics
-	Bus         *bus.Bus // nil: one process, no stream
+	Metrics *metrics.Metrics
+	Bus     *bus.Bus // nil: one process, no stream
+	// Cross is the cross-tenant stage's stream (split roles with
+	// cross-tenant rules), keyed by attacker; lanes are its rules.
+	Cross       *bus.Bus
+	lanes       []pipeline.Lane
 	PipeOptions pipeline.Options
 	NewDetector func() (pipeline.Detector, error) // nil without engines
 	Pipe        *pipeline.Pipeline
@@ -87,7 +99,7 @@ func New(o Options) (*Node, error) {
 		o.Metrics = metrics.New()
 	}
 	cfg := o.Config
-	n := &Node{cfg: cfg, log: o.Logger, Metrics: o.Metrics, Bus: o.Bus}
+	n := &Node{cfg: cfg, log: o.Logger, Metrics: o.Metrics, Bus: o.Bus, eng: o.Engines, space: cmp.Or(o.LockSpace, lease.DefaultSpace)}
 	var allow []netip.Prefix
 	for _, a := range cfg.Notify.AllowNetworks {
 		p, err := netip.ParsePrefix(a)
@@ -102,11 +114,12 @@ func New(o Options) (*Node, error) {
 		n.NewDetector = eng.NewDetector
 	}
 	popts := pipeline.Options{Store: o.Store, Metrics: o.Metrics, Log: o.Logger, Now: o.Now, Queue: cfg.Ingest.Queue, Notify: notifier,
-		Detect: n.NewDetector != nil && cfg.HasRole(config.RoleDetect), MaxSkew: cfg.Ingest.MaxSkew, NewDetector: n.NewDetector}
+		Detect: n.NewDetector != nil && cfg.HasRole(config.RoleDetect), MaxSkew: cfg.Ingest.MaxSkew}
+	bo := bus.Options{Stream: cfg.Bus.Stream, Subject: cfg.Bus.Subject, Partitions: cfg.Bus.Partitions, MaxAge: cfg.Bus.MaxAge, Replicas: cfg.Bus.Replicas, MaxBytes: cfg.Bus.MaxBytes}
 	if cfg.Bus.URL != "" && n.Bus == nil {
 		// Split roles: committed events go to the detectors' stream.
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		b, err := bus.Open(ctx, cfg.Bus.URL, bus.Options{Stream: cfg.Bus.Stream, Partitions: cfg.Bus.Partitions, MaxAge: cfg.Bus.MaxAge, Replicas: cfg.Bus.Replicas, MaxBytes: cfg.Bus.MaxBytes})
+		b, err := bus.Open(ctx, cfg.Bus.URL, bo)
 		cancel()
 		if err != nil {
 			return nil, err
@@ -116,7 +129,39 @@ func New(o Options) (*Node, error) {
 	if n.Bus != nil {
 		popts.Publish = n.Bus.Publish
 		popts.Detect = false // this process's queue is unused: detectors read the stream
+		if eng != nil && eng.NewDetectorFor != nil && cfg.Bus.URL != "" {
+			// Cross-tenant rules run as a second stage keyed by the
+			// attacker (pipeline.SplitRules); the tenant partitions run
+			// the rest.
+			first, lanes := pipeline.SplitRules(eng.Rules)
+			n.NewDetector = func() (pipeline.Detector, error) { return eng.NewDetectorFor(first) }
+			if len(lanes) > 0 {
+				mayMatch, err := pipeline.MayMatchLanes(lanes)
+				if err != nil {
+					return nil, err
+				}
+				co := bo
+				co.Stream = cmp.Or(cfg.Bus.Stream, "FIREBREAK_EVENTS") + "_CROSS"
+				co.Subject = cmp.Or(cfg.Bus.Subject, "firebreak.events") + "_cross"
+				co.Keys = pipeline.LaneKeys(lanes, mayMatch)
+				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				cb, err := bus.Open(ctx, cfg.Bus.URL, co)
+				cancel()
+				if err != nil {
+					return nil, err
+				}
+				n.Cross, n.lanes = cb, lanes
+				events := n.Bus
+				popts.Publish = func(ctx context.Context, recs []store.EventRecord) error {
+					if err := events.Publish(ctx, recs); err != nil {
+						return err
+					}
+					return cb.Publish(ctx, recs)
+				}
+			}
+		}
 	}
+	popts.NewDetector = n.NewDetector
 	n.PipeOptions = popts
 	n.Pipe = pipeline.New(popts)
 	if eng != nil {
@@ -169,25 +214,46 @@ func (n *Node) Run(ctx context.Context, tlsCfg *tls.Config, front func(ctx conte
 	defer bgCancel()
 	g, gctx := errgroup.WithContext(bg)
 	cfg := &n.cfg
+	if !cfg.HasRole(config.RoleWorker) {
+		// A process without the worker role loads no estate of its own:
+		// it starts from the configured estate (or the latest stored
+		// snapshot) and follows the snapshots the worker stores, for
+		// ingest's tenant map and known tenants and detection's context.
+		n.Work.PrimeEstate(ctx)
+		g.Go(func() error { n.Work.FollowSnapshots(gctx); return nil })
+	}
 	if cfg.HasRole(config.RoleDetect) && n.NewDetector != nil {
 		// Detectors start with the estate's tenant context; the worker's
 		// reloads (or, without the worker role, the stored snapshots) keep
 		// it current.
-		n.Work.PrimeDetection(ctx)
-		if !cfg.HasRole(config.RoleWorker) {
-			g.Go(func() error { n.Work.FollowSnapshots(gctx); return nil })
+		if cfg.HasRole(config.RoleWorker) {
+			n.Work.PrimeDetection(ctx)
 		}
 		pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
 		done := make(chan struct{})
 		if n.Bus != nil {
 			// Split roles: own a share of the stream's partitions.
-			go func() {
-				err := pipeline.RunPartitions(pctx, pipeline.PartitionOptions{Base: n.PipeOptions, Bus: n.Bus, DatabaseURL: cfg.Database, NewDetector: n.NewDetector})
-				if err != nil {
-					n.log.Error("detection", "err", err)
-				}
-				close(done)
-			}()
+			var wg sync.WaitGroup
+			run := func(po pipeline.PartitionOptions) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := pipeline.RunPartitions(pctx, po); err != nil {
+						n.log.Error("detection", "stage", po.Stage, "err", err)
+					}
+				}()
+			}
+			run(pipeline.PartitionOptions{Base: n.PipeOptions, Bus: n.Bus, DatabaseURL: cfg.Database, NewDetector: n.NewDetector, LockSpace: n.space})
+			if n.Cross != nil {
+				// The cross-tenant stage: its own partitions (by attacker),
+				// owned through locks of their own namespace.
+				eng, lanes, cb := n.eng, n.lanes, n.Cross
+				run(pipeline.PartitionOptions{Base: n.PipeOptions, Bus: cb, DatabaseURL: cfg.Database, Stage: "cross", LockSpace: n.space + 1,
+					PartitionDetector: func(p int) (pipeline.Detector, error) {
+						return pipeline.CrossDetector(lanes, p, cb.PartitionOf, eng.NewDetectorFor)
+					}})
+			}
+			go func() { wg.Wait(); close(done) }()
 		} else {
 			det, err := n.NewDetector()
 			if err != nil {

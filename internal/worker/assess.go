@@ -42,6 +42,10 @@ type Engines struct {
 	Graph func(e *estate.Estate) (*trust.Graph, error)
 	// NewDetector returns a fresh detection engine.
 	NewDetector func() (pipeline.Detector, error)
+	// NewDetectorFor returns a fresh engine of a subset of Rules with the
+	// same tenant context (split detection's stages, pipeline.SplitRules);
+	// nil: split detectors run every rule in the tenant partitions.
+	NewDetectorFor func(rules []*detect.Rule) (pipeline.Detector, error)
 	// DetectionContext gives every detector (running or made later) the
 	// tenant context of an estate: account counts, benign networks, service
 	// accounts and placeholder values. The worker calls it on every estate

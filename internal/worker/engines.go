@@ -162,6 +162,13 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 			}
 			return pipeline.Wrap(de), nil
 		},
+		NewDetectorFor: func(rs []*detect.Rule) (pipeline.Detector, error) {
+			de, err := detect.NewEngine(rs, detect.Options{Live: live})
+			if err != nil {
+				return nil, err
+			}
+			return pipeline.Wrap(de), nil
+		},
 	}
 	return eng, nil
 }

@@ -96,31 +96,51 @@ func (w *Worker) PrimeDetection(ctx context.Context) {
 	}
 }
 
-// FollowSnapshots keeps the detectors' tenant context at the latest stored
-// snapshot until ctx ends: for a process that detects but does not run the
-// worker's schedules (split roles), whose estate another process loads.
-func (w *Worker) FollowSnapshots(ctx context.Context) {
-	if w.eng == nil || w.eng.DetectionContext == nil {
-		return
+// PrimeEstate makes the estate current in a process without the worker
+// role (split api, ingest, detect), which loads no estate of its own: from
+// the configured estate sources when they load, else from the latest
+// stored snapshot. Ingest places events in tenants by it (the tenant map)
+// and refuses unknown tenants, detection takes its tenant context from
+// it; without it an ingest process stored events with no tenant, so every
+// per-tenant window of a split deployment joined all tenants.
+// FollowSnapshots keeps it current afterwards.
+func (w *Worker) PrimeEstate(ctx context.Context) {
+	if len(w.cfg.Estate.Paths) > 0 {
+		if e, err := loadEstates(w.cfg.Estate.Paths); err == nil {
+			w.SetEstate(e, 0)
+			return
+		}
 	}
+	if s, err := w.st.GetSnapshot(ctx, store.AllTenants(), 0); err == nil && s.Estate != nil {
+		w.SetEstate(s.Estate, s.ID)
+	}
+}
+
+// FollowSnapshots keeps the current estate (tenant map, known tenants,
+// detection context) at the latest stored snapshot until ctx ends: for a
+// process without the worker role (split roles), whose estate another
+// process loads. Until it has seen a snapshot it looks every two seconds.
+func (w *Worker) FollowSnapshots(ctx context.Context) {
 	every := w.cfg.Estate.PollInterval
 	if every <= 0 {
 		every = 30 * time.Second
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
 	var last int64
 	for {
 		if ms, err := w.st.ListSnapshots(ctx, 1); err == nil && len(ms) > 0 && ms[0].ID != last {
 			if s, err := w.st.GetSnapshot(ctx, store.AllTenants(), ms[0].ID); err == nil && s.Estate != nil {
-				w.eng.DetectionContext(s.Estate)
+				w.SetEstate(s.Estate, ms[0].ID)
 				last = ms[0].ID
 			}
+		}
+		wait := every
+		if last == 0 {
+			wait = min(every, 2*time.Second)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"time"
 
@@ -47,6 +48,10 @@ type Options struct {
 	MaxBytes   int64         // cap on the stream's size per replica, 0: none (oldest events are discarded past it)
 	// Key routes an event to a partition (default: its tenant).
 	Key func(ev *event.Event) string
+	// Keys, when set, replaces Key: an event goes to the partition of each
+	// of its keys (once per partition), and an event with no key is not
+	// published (the cross-tenant stage's stream, keyed by attacker).
+	Keys func(ev *event.Event) []string
 }
 
 func (o Options) withDefaults() Options {
@@ -176,11 +181,27 @@ func (b *Bus) DeleteStream(ctx context.Context) error {
 // Close drains and closes the connection.
 func (b *Bus) Close() error { return b.nc.Drain() }
 
-// Partition is the partition ev is routed to.
-func (b *Bus) Partition(ev *event.Event) int {
+// Partition is the partition ev is routed to (by Key).
+func (b *Bus) Partition(ev *event.Event) int { return b.PartitionOf(b.opts.Key(ev)) }
+
+// PartitionOf is the partition of a routing key.
+func (b *Bus) PartitionOf(key string) int {
 	h := fnv.New32a()
-	h.Write([]byte(b.opts.Key(ev)))
+	h.Write([]byte(key))
 	return int(h.Sum32() % uint32(b.opts.Partitions))
+}
+
+// partitions appends the partitions recs[i] goes to.
+func (b *Bus) partitions(ev *event.Event, out []int) []int {
+	if b.opts.Keys == nil {
+		return append(out, b.Partition(ev))
+	}
+	for _, k := range b.opts.Keys(ev) {
+		if p := b.PartitionOf(k); !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Partitions is the number of partitions.
@@ -190,21 +211,32 @@ func (b *Bus) Partitions() int { return b.opts.Partitions }
 // them (or the first error).
 func (b *Bus) Publish(ctx context.Context, recs []store.EventRecord) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(recs))
+	var parts []int
 	for i := range recs {
+		parts = b.partitions(&recs[i].Event, parts[:0])
+		if len(parts) == 0 {
+			continue
+		}
 		data, err := json.Marshal(&recs[i])
 		if err != nil {
 			return fmt.Errorf("encoding event: %w", err)
 		}
-		subj := b.opts.Subject + "." + strconv.Itoa(b.Partition(&recs[i].Event))
-		var popts []jetstream.PublishOpt
-		if recs[i].ID != 0 {
-			popts = append(popts, jetstream.WithMsgID(strconv.FormatInt(recs[i].ID, 10)))
+		for _, p := range parts {
+			subj := b.opts.Subject + "." + strconv.Itoa(p)
+			var popts []jetstream.PublishOpt
+			if recs[i].ID != 0 {
+				id := strconv.FormatInt(recs[i].ID, 10)
+				if b.opts.Keys != nil {
+					id += "." + strconv.Itoa(p)
+				}
+				popts = append(popts, jetstream.WithMsgID(id))
+			}
+			f, err := b.js.PublishAsync(subj, data, popts...)
+			if err != nil {
+				return fmt.Errorf("publishing event: %w", err)
+			}
+			futures = append(futures, f)
 		}
-		f, err := b.js.PublishAsync(subj, data, popts...)
-		if err != nil {
-			return fmt.Errorf("publishing event: %w", err)
-		}
-		futures = append(futures, f)
 	}
 	for _, f := range futures {
 		select {
