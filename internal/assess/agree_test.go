@@ -250,7 +250,7 @@ grants:
 // entry points, admin credential reuse, and tool console MFA.
 func TestPropertyEnginesAgree(t *testing.T) {
 	kc := testKEV(t)
-	reused, sprays, kevs, consoles, cells, judged, noMFAReach := 0, 0, 0, 0, 0, 0, 0
+	reused, sprays, kevs, consoles, cells, judged, noMFAReach, idleReach := 0, 0, 0, 0, 0, 0, 0, 0
 	for seed := int64(1); seed <= 6; seed++ {
 		e := estate.Generate(estate.GenOptions{Tenants: 12, Identities: 120, Grants: 150, Assets: 80, Seed: seed, Now: agreeNow})
 		perturb(e, rand.New(rand.NewPCG(uint64(seed), 11)))
@@ -341,12 +341,13 @@ func TestPropertyEnginesAgree(t *testing.T) {
 		}
 		reused += len(fromAssess)
 		cells += agreeMatrix(t, seed, g, doc)
-		j, n := agreeJudged(t, seed, e, g, doc, x)
+		j, n, i := agreeJudged(t, seed, e, g, doc, x)
 		judged += j
 		noMFAReach += n
+		idleReach += i
 	}
-	t.Logf("%d principal×tenant cells compared, %d judged by FB-MFA-001/FB-MFA-002/FB-PRIV-004 (%d reach without MFA)", cells, judged, noMFAReach)
-	if cells == 0 || judged == 0 || noMFAReach == 0 {
+	t.Logf("%d principal×tenant cells compared, %d judged by FB-MFA-001/FB-MFA-002/FB-PRIV-004/FB-ACC-004 (%d reach without MFA, %d idle)", cells, judged, noMFAReach, idleReach)
+	if cells == 0 || judged == 0 || noMFAReach == 0 || idleReach == 0 {
 		t.Error("the generated estates no longer exercise the access matrix")
 	}
 	if reused == 0 || sprays == 0 || kevs == 0 || consoles == 0 {
@@ -474,7 +475,7 @@ func agreeMatrix(t *testing.T, seed int64, g *trust.Graph, doc *trust.FactsDoc) 
 // (a vendor: the worst of its staff's; unknown without staff). Identities
 // homed in the tenant and a supplier's update channel are not counted. It
 // returns the principal×tenant pairs judged.
-func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc *trust.FactsDoc, x *index) (judged, noMFA int) {
+func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc *trust.FactsDoc, x *index) (judged, noMFA, idles int) {
 	t.Helper()
 	stateOf := func(id, key string) string {
 		ii := slices.IndexFunc(e.Identities, func(y estate.Identity) bool { return y.ID == id })
@@ -482,7 +483,8 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 	}
 	prOf := func(id string) string { return stateOf(id, "pr_state") }
 	mfaOf := func(id string) string { return stateOf(id, "mfa_state") }
-	type want struct{ reach, nomfa, mfaunk, ops, sops, adm, nopr, unk int }
+	idleOf := func(id string) bool { return stateOf(id, "idle") != "" }
+	type want struct{ reach, idle, nomfa, mfaunk, ops, sops, adm, nopr, unk int }
 	wants := map[string]*want{}
 	for _, tn := range e.Tenants {
 		wants[tn.ID] = &want{}
@@ -490,9 +492,12 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 	for v := range g.Nodes {
 		n := &g.Nodes[v]
 		var pr, mfa string
+		var idle bool
 		switch {
+		case n.Kind == trust.KindIdentity && n.Sub == string(estate.KindBreakGlass):
+			continue // FB-AUTH-008's
 		case n.Kind == trust.KindIdentity && !n.Disabled:
-			pr, mfa = prOf(n.ID), mfaOf(n.ID)
+			pr, mfa, idle = prOf(n.ID), mfaOf(n.ID), idleOf(n.ID)
 		case n.Kind == trust.KindVendor:
 			pr, mfa = "unknown", "unknown"
 			staff := 0
@@ -506,6 +511,7 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 				if m := mfaOf(g.Nodes[ed.To].ID); staff == 0 || m == "none" || (m == "unknown" && mfa == "ok") {
 					mfa = m
 				}
+				idle = idle || idleOf(g.Nodes[ed.To].ID)
 				staff++
 			}
 		default:
@@ -530,6 +536,10 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 			w := wants[id]
 			judged++
 			w.reach++
+			if idle {
+				w.idle++
+				idles++
+			}
 			switch mfa {
 			case "none":
 				w.nomfa++
@@ -557,12 +567,12 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 	}
 	for id, w := range wants {
 		a := doc.ByTenant[id].Access
-		got := want{a.ReachN, a.NoMFAN, a.MFAUnknownN, a.OperatorsN, a.StandingOpsN, a.AdminsIDN, a.NoPRN, a.PRUnknownN}
+		got := want{a.ReachN, a.IdleN, a.NoMFAN, a.MFAUnknownN, a.OperatorsN, a.StandingOpsN, a.AdminsIDN, a.NoPRN, a.PRUnknownN}
 		if got != *w {
-			t.Errorf("seed %d tenant %s: assess input (reach, no MFA, MFA unknown, operators, standing, admins, not phishing-resistant, unknown) %v, blast %v", seed, id, got, *w)
+			t.Errorf("seed %d tenant %s: assess input (reach, idle, no MFA, MFA unknown, operators, standing, admins, not phishing-resistant, unknown) %v, blast %v", seed, id, got, *w)
 		}
 	}
-	return judged, noMFA
+	return judged, noMFA, idles
 }
 
 func field(t *ast.Term, k string) string {
@@ -592,6 +602,10 @@ func perturb(e *estate.Estate, r *rand.Rand) {
 			x.MFA = estate.MFA{Enforced: estate.Bool(false)}
 		case 5:
 			x.MFA = estate.MFA{}
+		case 6:
+			x.Kind, x.Roles = estate.KindBreakGlass, []string{"Global Administrator"}
+		case 7:
+			x.LastSignIn, x.Created = nil, &estate.Date{Time: time.Date(2022, 8, 15, 0, 0, 0, 0, time.UTC)}
 		}
 	}
 	for i := range e.Tools {
@@ -813,5 +827,47 @@ assets:
 				t.Errorf("%s blames %s: %s", key, not, ev)
 			}
 		}
+	}
+}
+
+// FB-ACC-004 (idle accounts still reaching the tenant) judges the access
+// matrix: an admin account created years ago that never signed in and
+// reaches the tenant only through the RMM it administers fails it. A
+// break-glass account reaching every tenant through the MSP's identity
+// provider is judged by FB-AUTH-008, not as standing operator access
+// (FB-PRIV-004) or an unprotected path (FB-MFA-001/002). Before, ACC-004
+// judged direct paths only and passed, and PRIV-004 named the break-glass
+// account.
+func TestMatrixJudgesIdleAndBreakGlass(t *testing.T) {
+	j := judgeBoth(t, agreeBase+`identities:
+  - {id: ops, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}, last_sign_in: 2026-11-20}
+  - {id: old, kind: human, home: msp, created: 2022-08-15, mfa: {enforced: true, methods: [fido2]}}
+  - {id: bg, kind: break_glass, home: msp, roles: [Global Administrator], mfa: {enforced: true, methods: [fido2]},
+     break_glass: {monitored: true, last_tested: 2026-09-01}}
+tools:
+  - {id: vsa, kind: rmm, product: VSA, mfa_enforced: true, mfa_methods: [fido2], capabilities: [run_script_system]}
+  - {id: entra, kind: identity_provider, product: Entra ID, mfa_enforced: true, mfa_methods: [fido2]}
+grants:
+  - {id: g-ops-vsa, subject: ops, target: vsa, privilege: operate, scope: all machine groups}
+  - {id: g-old-vsa, subject: old, target: vsa, privilege: admin, scope: system}
+assets:
+  - {id: t1-srv, tenant: t1, hostname: SRV1, kind: server, agents: [vsa], last_patched: 2026-11-10}
+`)
+	if st, ev := j.status(t, "t1 FB-ACC-004"); st != StatusFail || !strings.Contains(ev, "old") || strings.Contains(ev, "ops") || strings.Contains(ev, "bg") {
+		t.Errorf("t1 FB-ACC-004 = %s (%s), want fail naming old only", st, ev)
+	}
+	if st, ev := j.status(t, "t1 FB-PRIV-004"); strings.Contains(ev, "bg") || st != StatusFail {
+		t.Errorf("t1 FB-PRIV-004 = %s (%s), want fail not naming the break-glass account", st, ev)
+	}
+	if st, _ := j.status(t, "msp FB-AUTH-008"); st != StatusPass {
+		t.Errorf("msp FB-AUTH-008 = %s, want pass", st)
+	}
+	// blast --tenant still shows the break-glass account's reach.
+	rep, err := trust.NewReport(j.g, trust.ReportOptions{Tenant: "t1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(rep.Access.Principals, func(r trust.AccessRowView) bool { return r.ID == "bg" }) {
+		t.Error("blast --tenant t1 does not list bg")
 	}
 }

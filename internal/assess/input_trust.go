@@ -122,6 +122,7 @@ func accessTerm(a *trust.FactAccess) *ast.Term {
 		f("no_pr", cellTerms(a.NoPR)), f("no_pr_n", num(a.NoPRN)),
 		f("pr_unknown", cellTerms(a.PRUnknown)), f("pr_unknown_n", num(a.PRUnknownN)),
 		f("reach_n", num(a.ReachN)),
+		f("idle", cellTerms(a.Idle)), f("idle_n", num(a.IdleN)),
 		f("no_mfa", cellTerms(a.NoMFA)), f("no_mfa_n", num(a.NoMFAN)),
 		f("mfa_unknown", cellTerms(a.MFAUnknown)), f("mfa_unknown_n", num(a.MFAUnknownN)),
 		f("operators_n", num(a.OperatorsN)),
@@ -139,6 +140,9 @@ func cellTerms(cs []trust.FactAccessCell) *ast.Term {
 		}
 		if c.MFA != "" {
 			items = append(items, f("mfa", str(c.MFA)))
+		}
+		if c.Idle != "" {
+			items = append(items, f("idle", str(c.Idle)))
 		}
 		return obj(items...)
 	})

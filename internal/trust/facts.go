@@ -120,7 +120,11 @@ type FactAccess struct {
 	// time activated): what FB-MFA-001 judges; NoMFA and MFAUnknown are
 	// the ones among them whose sign-in has no MFA and no compensating
 	// control, or not known to have (access.MFAStates' mfa state).
-	ReachN      int              `json:"reach_n"`
+	ReachN int `json:"reach_n"`
+	// Idle are those among them whose account is idle or departed
+	// (access.Identity.Idle; a vendor by its staff): FB-ACC-004.
+	Idle        []FactAccessCell `json:"idle"`
+	IdleN       int              `json:"idle_n"`
 	NoMFA       []FactAccessCell `json:"no_mfa"`
 	NoMFAN      int              `json:"no_mfa_n"`
 	MFAUnknown  []FactAccessCell `json:"mfa_unknown"`
@@ -154,7 +158,8 @@ type FactAccessCell struct {
 	// StandingVia is the first hop of the path giving Standing ("" when
 	// only just in time).
 	StandingVia string `json:"standing_via,omitempty"`
-	MFA         string `json:"mfa,omitempty"` // identities: the strength an attacker meets
+	MFA         string `json:"mfa,omitempty"`  // identities: the strength an attacker meets
+	Idle        string `json:"idle,omitempty"` // why the account (a vendor: one of its staff) is idle
 }
 
 // FactRef names a node that reaches a tenant, with its MFA.
@@ -247,7 +252,7 @@ func (l FactLevels) plain() map[string]any {
 func (a *FactAccess) plain() map[string]any {
 	return map[string]any{"standing": a.Standing.plain(), "eligible": a.Eligible.plain(), "admins": cellList(a.Admins), "admins_n": a.AdminsN,
 		"admin_identities_n": a.AdminsIDN, "no_pr": cellList(a.NoPR), "no_pr_n": a.NoPRN, "pr_unknown": cellList(a.PRUnknown), "pr_unknown_n": a.PRUnknownN,
-		"reach_n": a.ReachN, "no_mfa": cellList(a.NoMFA), "no_mfa_n": a.NoMFAN, "mfa_unknown": cellList(a.MFAUnknown), "mfa_unknown_n": a.MFAUnknownN,
+		"reach_n": a.ReachN, "idle": cellList(a.Idle), "idle_n": a.IdleN, "no_mfa": cellList(a.NoMFA), "no_mfa_n": a.NoMFAN, "mfa_unknown": cellList(a.MFAUnknown), "mfa_unknown_n": a.MFAUnknownN,
 		"operators_n": a.OperatorsN, "standing_ops": cellList(a.StandingOps), "standing_ops_n": a.StandingOpsN}
 }
 
@@ -260,6 +265,9 @@ func cellList(cs []FactAccessCell) []any {
 		}
 		if c.MFA != "" {
 			m["mfa"] = c.MFA
+		}
+		if c.Idle != "" {
+			m["idle"] = c.Idle
 		}
 		out[i] = m
 	}
@@ -571,6 +579,7 @@ func FactsOf(g *Graph) *FactsDoc {
 			if o := &outside[p]; o.identity {
 				x.MFA = string(g.Nodes[pr.Node].MFA)
 			}
+			x.Idle = outside[p].idle
 			return x
 		}
 		add := func(list *[]FactAccessCell, n *int) {
@@ -593,6 +602,9 @@ func FactsOf(g *Graph) *FactsDoc {
 			return
 		}
 		fa.ReachN++
+		if o.idle != "" {
+			add(&fa.Idle, &fa.IdleN)
+		}
 		switch o.mfa {
 		case "none":
 			add(&fa.NoMFA, &fa.NoMFAN)
@@ -619,7 +631,7 @@ func FactsOf(g *Graph) *FactsDoc {
 	for k, ta := range counts {
 		fa := &byBit[k].Access
 		fa.Standing, fa.Eligible = levelsOf(ta.Standing), levelsOf(ta.Eligible)
-		for _, l := range []*[]FactAccessCell{&fa.Admins, &fa.NoPR, &fa.PRUnknown, &fa.NoMFA, &fa.MFAUnknown, &fa.StandingOps} {
+		for _, l := range []*[]FactAccessCell{&fa.Admins, &fa.NoPR, &fa.PRUnknown, &fa.NoMFA, &fa.MFAUnknown, &fa.Idle, &fa.StandingOps} {
 			if *l == nil {
 				*l = []FactAccessCell{}
 			}
@@ -638,6 +650,7 @@ type principalFacts struct {
 	home            int32
 	pr              string
 	mfa             string         // access.MFAStates' mfa state: ok, none or unknown
+	idle            string         // why it is idle (access.Identity.Idle; a vendor's: its first idle staff)
 	supplies        map[int32]bool // a vendor's tools it supplies (update channel)
 }
 
@@ -650,23 +663,38 @@ func (g *Graph) outsiders(m *access.Matrix) []principalFacts {
 	for k, t := range g.tenants {
 		homeBit[g.Nodes[t].ID] = int32(k)
 	}
-	statesOf := func(v int32) (mfa, pr string) {
-		n := &g.Nodes[v]
-		var enforced *bool
+	facts := func(v int32) *access.Identity {
 		if acc := g.Access; acc != nil {
 			if i := v - g.identity0; i >= 0 && int(i) < len(acc.Identities) {
-				enforced = acc.Identities[i].Enforced
+				return &acc.Identities[i]
 			}
 		}
-		return access.MFAStates(n.MFA, enforced, n.Sub == string(estate.KindAPIToken))
+		return nil
+	}
+	statesOf := func(v int32) (mfa, pr string) {
+		var enforced *bool
+		if fi := facts(v); fi != nil {
+			enforced = fi.Enforced
+		}
+		return access.MFAStates(g.Nodes[v].MFA, enforced, g.Nodes[v].Sub == string(estate.KindAPIToken))
+	}
+	idleOf := func(v int32) string {
+		if fi := facts(v); fi != nil {
+			return fi.Idle
+		}
+		return ""
 	}
 	rank := map[string]int{"ok": 0, "unknown": 1, "fail": 2, "none": 2}
 	for p := range m.Principals {
 		v := m.Principals[p].Node
 		n := &g.Nodes[v]
 		switch {
+		case n.Kind == KindIdentity && n.Sub == string(estate.KindBreakGlass):
+			// Emergency access reaches every tenant through the MSP's
+			// directory by design; FB-AUTH-008 judges it by its own
+			// rules, not as standing or unprotected access.
 		case n.Kind == KindIdentity && !n.Disabled:
-			pf := principalFacts{actor: true, identity: true, home: -1}
+			pf := principalFacts{actor: true, identity: true, home: -1, idle: idleOf(v)}
 			pf.mfa, pf.pr = statesOf(v)
 			if b, ok := homeBit[n.Home]; ok && n.Home != estate.MSP {
 				pf.home = b
@@ -692,6 +720,9 @@ func (g *Graph) outsiders(m *access.Matrix) []principalFacts {
 				}
 				if staff == 0 || rank[mfa] > rank[pf.mfa] {
 					pf.mfa = mfa
+				}
+				if idle := idleOf(e.To); idle != "" && pf.idle == "" {
+					pf.idle = "staff " + g.Nodes[e.To].ID + ": " + idle
 				}
 				staff++
 			}

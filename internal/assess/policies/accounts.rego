@@ -48,14 +48,32 @@ results contains lib.check(
 	[],
 )
 
+# FB-ACC-004: every identity homed outside the tenant and every vendor (by
+# its staff) reaching it by any path (the access matrix, lib.matrix) whose
+# account is idle or departed (internal/access: no sign-in within
+# stale_days, never signed in although created before that, or personnel
+# departed), plus disabled accounts still named in a grant. Break-glass
+# accounts are FB-AUTH-008's.
 current := {p.principal | some p in input.access; not p.expired}
 
-results contains lib.check(
-	{"control": "FB-ACC-004", "noun": "outside principals with access", "fails": "idle, disabled or departed accounts still reaching the tenant", "need": "identities.sign_in"},
-	count(current),
-	[lib.principal_ev(pid, ids, "idle or departed") | some pid in current; ids := input.principals[pid].idle; count(ids) > 0],
+disabled_ev := [lib.principal_ev(pid, ids, "disabled but still granted") | some pid in current; ids := input.principals[pid].disabled; count(ids) > 0]
+
+results contains lib.counted(
+	{"control": "FB-ACC-004", "noun": "identities and vendors reaching the tenant (any path), and disabled accounts still granted", "fails": "idle, disabled or departed accounts still reaching the tenant", "need": "identities.sign_in"},
+	lib.matrix.reach_n + count(disabled_ev),
+	lib.matrix.idle_n + count(disabled_ev),
+	array.concat(
+		[{"kind": c.kind, "id": c.id, "detail": sprintf("%s here via %s; %s", [c.privilege, c.via, c.idle])} | some c in lib.matrix.idle],
+		disabled_ev,
+	),
+	0,
 	[],
 ) if lib.tenant
+
+results contains lib.not_evaluable("FB-ACC-004", "the trust graph was not computed for this assessment", lib.matrix_need) if {
+	lib.tenant
+	lib.no_matrix
+}
 
 eol_known if {
 	some a in input.assets
