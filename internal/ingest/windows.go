@@ -650,22 +650,37 @@ func (p *windowsParser) skip(rec []byte) bool {
 // keys (Winlogbeat, NXLog, Get-WinEvent, ECS), each a number or a quoted
 // number. It returns 0 — decode the record — when there is none, when one
 // is something else (an object, a word) or when they disagree.
+//
+// It visits only the colons: a key "K" is followed by `":`, so the record
+// holds `"K":` exactly where a key K ends, and the five keys are told
+// apart by their last bytes (scanEventIDRef in the tests is the slower
+// key-by-key form it must agree with).
 func scanEventID(rec []byte) int {
 	id := 0
 	for i := 0; i < len(rec); {
-		j := bytes.Index(rec[i:], []byte(`":`))
-		if j < 0 {
+		c := bytes.IndexByte(rec[i:], ':')
+		if c < 0 {
 			break
 		}
-		end := i + j // the key's closing quote
-		start := bytes.LastIndexByte(rec[i:end], '"')
-		name := rec[i+start+1 : end]
-		i = end + 2
-		if start < 0 {
+		end := i + c // the colon
+		i = end + 1
+		if end < 3 || rec[end-1] != '"' {
 			continue
 		}
-		switch string(name) {
-		case "event_id", "EventID", "EventId", "Id", "code":
+		head := rec[:end-1] // up to the key's closing quote
+		switch head[len(head)-1] {
+		case 'd':
+			if !bytes.HasSuffix(head, []byte(`"event_id`)) && !bytes.HasSuffix(head, []byte(`"EventId`)) && !bytes.HasSuffix(head, []byte(`"Id`)) {
+				continue
+			}
+		case 'D':
+			if !bytes.HasSuffix(head, []byte(`"EventID`)) {
+				continue
+			}
+		case 'e':
+			if !bytes.HasSuffix(head, []byte(`"code`)) {
+				continue
+			}
 		default:
 			continue
 		}
