@@ -17,6 +17,7 @@ type syslogParser struct {
 	auth  linuxAuth
 	hosts *interner
 	prog  []byte // program of the last line
+	msgs  arena  // event messages
 
 	// RFC 3164 year tracking
 	year      int
@@ -307,7 +308,7 @@ func (p *syslogParser) parseMsg(line []byte, ev *event.Event, track bool) (resul
 		return res, why
 	}
 	ev.HostName = p.hosts.get(host)
-	ev.Message = string(msg)
+	ev.Message = p.msgs.str(msg)
 	return resEvent, ""
 }
 

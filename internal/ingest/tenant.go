@@ -184,7 +184,7 @@ type hostTenant struct {
 // lookup is m.Lookup(ev).
 func (c *hostTenants) lookup(ev *event.Event) string {
 	m := c.m
-	if ev.Fields["tenantId"] != "" && len(m.EntraIDs) > 0 {
+	if len(m.EntraIDs) > 0 && ev.Fields["tenantId"] != "" {
 		return m.Lookup(ev)
 	}
 	h, hit := c.cache[ev.HostName]
