@@ -414,3 +414,39 @@ func TestClientNamesTheBuild(t *testing.T) {
 		}
 	}
 }
+
+// countingDecoder is a BodyDecoder that counts its calls.
+type countingDecoder struct {
+	calls int
+	got   string
+	fail  bool
+}
+
+func (d *countingDecoder) DecodeJSONBody(b []byte) error {
+	d.calls++
+	d.got = string(b)
+	if d.fail {
+		return errors.New("cut short")
+	}
+	return nil
+}
+
+// TestBodyDecoder: a destination that decodes the body itself gets the
+// raw 2xx body (no json.Unmarshal pass before it); its error is a
+// decoding error, retried like truncated JSON.
+func TestBodyDecoder(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"responses":[`) // truncated: json.Unmarshal would fail first
+	}))
+	defer srv.Close()
+	c := NewClient("test", Env{Retry: Retry{Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}})
+	d := &countingDecoder{}
+	if _, err := c.JSON(context.Background(), CallSpec{URL: srv.URL}, d); err != nil || d.calls != 1 || d.got != `{"responses":[` {
+		t.Fatalf("err %v calls %d got %q", err, d.calls, d.got)
+	}
+	d = &countingDecoder{fail: true}
+	_, err := c.JSON(context.Background(), CallSpec{URL: srv.URL}, d)
+	if err == nil || !strings.Contains(err.Error(), "decoding JSON: cut short") || d.calls != 2 {
+		t.Fatalf("err %v calls %d", err, d.calls)
+	}
+}

@@ -230,7 +230,7 @@ func (c *Client) JSON(ctx context.Context, cs CallSpec, v any) (http.Header, err
 				if looksHTML(h, b) {
 					return fmt.Errorf("%s %s%s: %w (starts %q)", c.service, path, forTenant(cs.Tenant), ErrNotJSON, Snippet(b))
 				}
-				if err := json.Unmarshal(b, v); err != nil {
+				if err := decodeBody(b, v); err != nil {
 					return fmt.Errorf("%s %s%s: decoding JSON: %v (%d bytes, starts %q)", c.service, path, forTenant(cs.Tenant), err, len(b), Snippet(b))
 				}
 				return nil
@@ -260,6 +260,21 @@ func (c *Client) JSON(ctx context.Context, cs CallSpec, v any) (http.Header, err
 		}
 	})
 	return hdr, err
+}
+
+// BodyDecoder is a JSON destination that decodes a 2xx answer's body
+// itself (for example in one streaming pass instead of json.Unmarshal's
+// validation pass and decoding pass). An error is a decoding error: the
+// call is retried, then fails naming it.
+type BodyDecoder interface {
+	DecodeJSONBody(b []byte) error
+}
+
+func decodeBody(b []byte, v any) error {
+	if d, ok := v.(BodyDecoder); ok {
+		return d.DecodeJSONBody(b)
+	}
+	return json.Unmarshal(b, v)
 }
 
 // rateLimitReset reads Okta's X-Rate-Limit-Reset (epoch seconds).

@@ -1,11 +1,14 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -77,6 +80,8 @@ type Client struct {
 	retry      connector.Retry
 	tokens     tokenGetter
 	tokenCalls atomic.Int64
+	// batchThrottled counts $batch items answered 429 or 503.
+	batchThrottled atomic.Int64
 }
 
 // tokenGetter returns a token for a tenant, a new one when the cached
@@ -140,7 +145,7 @@ func New(cfg Config) (*Client, error) {
 // Stats returns counters so far.
 func (c *Client) Stats() Stats {
 	s := c.http.Stats()
-	return Stats{Calls: s.Calls, TokenCalls: c.tokenCalls.Load(), Retries: s.Retries, Throttled: s.Throttled,
+	return Stats{Calls: s.Calls, TokenCalls: c.tokenCalls.Load(), Retries: s.Retries, Throttled: s.Throttled + c.batchThrottled.Load(),
 		Refreshes: s.Refreshes, MaxInFlight: s.MaxInFlight, Bound: s.Bound}
 }
 
@@ -244,68 +249,263 @@ func listDelta[T any](ctx context.Context, c *Client, tenant, path string, fn fu
 	return delta, nil
 }
 
-// prefetched is a Graph answer read inside a $batch: the body of a 200,
-// or a final error answer (403, 400, …).
+// prefetched is a Graph answer read inside a $batch: the first page
+// decoded into the caller's type, a final error answer (403, 400, …), or
+// — dst and err both nil — an answer to read again on its own (throttled,
+// transient or 401) after wait (the item's Retry-After, or the retry
+// policy's first backoff when it has none: CA's 1 request/s per tenant).
 type prefetched struct {
-	body []byte
+	dst  any
 	err  error
+	wait time.Duration
+}
+
+// batchItem is one GET of a $batch: its path (as given to Get) and a new
+// value of the type its body decodes into.
+type batchItem struct {
+	path   string
+	newDst func() any
+}
+
+// pageItem is a batchItem for a collection read page by page (listPre).
+func pageItem[T any](path string) batchItem {
+	return batchItem{path: path, newDst: func() any { return new(page[T]) }}
+}
+
+// getItem is a batchItem for a single object (getPre).
+func getItem[T any](path string) batchItem {
+	return batchItem{path: path, newDst: func() any { return new(T) }}
 }
 
 // maxBatch is Graph's limit of requests in one JSON batch.
 const maxBatch = 20
 
-// batch reads GET paths (as given to Get: /v1.0/… or absolute) for one
-// tenant in JSON batches (POST /v1.0/$batch, 20 a batch). Answers that are
-// throttled or transient (429, 5xx), and every path when a batch itself
-// fails, are left out: the caller reads them on its own, with retries.
-func (c *Client) batch(ctx context.Context, tenant string, paths []string) map[string]*prefetched {
+// batch reads GET items for one tenant in JSON batches (POST
+// /v1.0/$batch, 20 a batch, the batches in parallel). Each 200 body is
+// decoded once, straight into its item's type. Answers that are throttled
+// or transient (429, 5xx) are marked to be read again on their own after
+// their Retry-After; every item of a batch that itself fails is left out
+// (read on its own, with retries).
+func (c *Client) batch(ctx context.Context, tenant string, items []batchItem) map[string]*prefetched {
 	out := map[string]*prefetched{}
-	for start := 0; start < len(paths); start += maxBatch {
-		chunk := paths[start:min(start+maxBatch, len(paths))]
-		type req struct {
-			ID     string `json:"id"`
-			Method string `json:"method"`
-			URL    string `json:"url"`
-		}
-		var body struct {
-			Requests []req `json:"requests"`
-		}
-		for i, p := range chunk {
-			rel := strings.TrimPrefix(strings.TrimPrefix(p, c.graph), "/v1.0")
-			body.Requests = append(body.Requests, req{ID: strconv.Itoa(i), Method: http.MethodGet, URL: rel})
-		}
-		b, _ := json.Marshal(body)
-		var resp struct {
-			Responses []struct {
-				ID     string            `json:"id"`
-				Status int               `json:"status"`
-				Header map[string]string `json:"headers"`
-				Body   json.RawMessage   `json:"body"`
-			} `json:"responses"`
-		}
-		if err := c.post(ctx, tenant, "/v1.0/$batch", b, &resp); err != nil {
-			c.log.Debug("graph: $batch failed; reading one by one", "tenant", tenant, "err", err)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for start := 0; start < len(items); start += maxBatch {
+		chunk := items[start:min(start+maxBatch, len(items))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got := c.batchOne(ctx, tenant, chunk)
+			mu.Lock()
+			maps.Copy(out, got)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (c *Client) batchOne(ctx context.Context, tenant string, chunk []batchItem) map[string]*prefetched {
+	type req struct {
+		ID     string `json:"id"`
+		Method string `json:"method"`
+		URL    string `json:"url"`
+	}
+	var body struct {
+		Requests []req `json:"requests"`
+	}
+	for i, it := range chunk {
+		rel := strings.TrimPrefix(strings.TrimPrefix(it.path, c.graph), "/v1.0")
+		body.Requests = append(body.Requests, req{ID: strconv.Itoa(i), Method: http.MethodGet, URL: rel})
+	}
+	b, _ := json.Marshal(body)
+	ans := &batchAnswer{chunk: chunk}
+	if err := c.post(ctx, tenant, "/v1.0/$batch", b, ans); err != nil {
+		c.log.Debug("graph: $batch failed; reading one by one", "tenant", tenant, "err", err)
+		return nil
+	}
+	out := map[string]*prefetched{}
+	for i, r := range ans.parts {
+		if !r.seen {
 			continue
 		}
-		for _, r := range resp.Responses {
-			i, err := strconv.Atoi(r.ID)
-			if err != nil || i < 0 || i >= len(chunk) {
-				continue
+		p := chunk[i].path
+		switch {
+		case r.status == http.StatusOK && r.dst != nil:
+			out[p] = &prefetched{dst: r.dst}
+		case r.status == http.StatusOK:
+			// a body of another shape: read on its own
+		case connector.Transient(r.status):
+			if r.status == http.StatusTooManyRequests || r.status == http.StatusServiceUnavailable {
+				c.batchThrottled.Add(1)
 			}
-			p := chunk[i]
-			switch {
-			case r.Status == http.StatusOK:
-				out[p] = &prefetched{body: r.Body}
-			case connector.Transient(r.Status) || r.Status == http.StatusUnauthorized:
-				// read on its own, with retries (and a token refresh)
-			default:
-				e := connector.ParseAPIError(r.Body)
-				e.Service, e.Tenant, e.Path, e.Status = "graph", tenant, pathOnly(p), r.Status
-				out[p] = &prefetched{err: e}
+			wait, ok := connector.ParseRetryAfter(headerFold(r.header, "Retry-After"), c.cfg.Now())
+			if !ok {
+				wait = c.retry.Backoff(1)
 			}
+			out[p] = &prefetched{wait: min(wait, c.retry.Max)}
+		case r.status == http.StatusUnauthorized:
+			out[p] = &prefetched{} // again at once, with a new token
+		default:
+			e := connector.ParseAPIError(r.raw)
+			e.Service, e.Tenant, e.Path, e.Status = "graph", tenant, pathOnly(p), r.status
+			out[p] = &prefetched{err: e}
 		}
 	}
 	return out
+}
+
+// headerFold is h[name] with the name matched case-insensitively ($batch
+// answers carry headers as a JSON object).
+func headerFold(h map[string]string, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// batchAnswer decodes a $batch answer ({"responses":[{"id","status",
+// "headers","body"}, …]}) in one pass: a 200 body whose id and status
+// come before it (as Graph writes them) is decoded straight into its
+// item's type; any other body is kept raw.
+type batchAnswer struct {
+	chunk []batchItem
+	parts []batchPart
+}
+
+type batchPart struct {
+	seen   bool
+	status int
+	header map[string]string
+	dst    any
+	raw    json.RawMessage
+}
+
+// DecodeJSONBody implements connector.BodyDecoder.
+func (a *batchAnswer) DecodeJSONBody(b []byte) error {
+	a.parts = make([]batchPart, len(a.chunk))
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if key != "responses" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := expectDelim(dec, '['); err != nil {
+			return err
+		}
+		for dec.More() {
+			if err := a.response(dec); err != nil {
+				return err
+			}
+		}
+		if err := expectDelim(dec, ']'); err != nil {
+			return err
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("$batch answer: data after the top-level object")
+	}
+	return nil
+}
+
+func (a *batchAnswer) response(dec *json.Decoder) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	var (
+		idx    = -1
+		status int
+		header map[string]string
+		dst    any
+		raw    json.RawMessage
+	)
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch key {
+		case "id":
+			var id string
+			if err := dec.Decode(&id); err != nil {
+				return err
+			}
+			if i, err := strconv.Atoi(id); err == nil && i >= 0 && i < len(a.chunk) {
+				idx = i
+			}
+		case "status":
+			if err := dec.Decode(&status); err != nil {
+				return err
+			}
+		case "headers":
+			if err := dec.Decode(&header); err != nil {
+				return err
+			}
+		case "body":
+			if idx >= 0 && status == http.StatusOK {
+				d := a.chunk[idx].newDst()
+				err := dec.Decode(d)
+				var te *json.UnmarshalTypeError
+				switch {
+				case err == nil:
+					dst = d
+				case errors.As(err, &te):
+					// another shape (the value was consumed): read on its own
+				default:
+					return err
+				}
+				continue
+			}
+			if err := dec.Decode(&raw); err != nil {
+				return err
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return err
+	}
+	if idx < 0 {
+		return nil
+	}
+	if status == http.StatusOK && dst == nil && raw != nil {
+		// The body came before the id or status.
+		if d := a.chunk[idx].newDst(); json.Unmarshal(raw, d) == nil {
+			dst = d
+		}
+	}
+	a.parts[idx] = batchPart{seen: true, status: status, header: header, dst: dst, raw: raw}
+	return nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := t.(json.Delim); !ok || d != want {
+		return fmt.Errorf("$batch answer: want %q, got %v", want, t)
+	}
+	return nil
 }
 
 func pathOnly(u string) string {
@@ -315,18 +515,39 @@ func pathOnly(u string) string {
 	return u
 }
 
-// listPre is listDelta whose first page may come from a batch.
-func listPre[T any](ctx context.Context, c *Client, tenant, path string, pre map[string]*prefetched, fn func(T) error) (string, error) {
+// waitPre is the prefetched answer of path, nil when it must be read on
+// its own (after its wait, for a throttled one).
+func waitPre(ctx context.Context, c *Client, path string, pre map[string]*prefetched) (*prefetched, error) {
 	p, ok := pre[path]
 	if !ok {
+		return nil, nil
+	}
+	if p.err != nil || p.dst != nil {
+		return p, nil
+	}
+	if p.wait > 0 {
+		if err := c.retry.Sleep(ctx, p.wait); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// listPre is listDelta whose first page may come from a batch.
+func listPre[T any](ctx context.Context, c *Client, tenant, path string, pre map[string]*prefetched, fn func(T) error) (string, error) {
+	p, err := waitPre(ctx, c, path, pre)
+	if err != nil {
+		return "", err
+	}
+	if p == nil {
 		return listDelta(ctx, c, tenant, path, fn)
 	}
 	if p.err != nil {
 		return "", p.err
 	}
-	var pg page[T]
-	if err := json.Unmarshal(p.body, &pg); err != nil {
-		return "", fmt.Errorf("graph %s (tenant %s): decoding JSON: %v", pathOnly(path), tenant, err)
+	pg, ok := p.dst.(*page[T])
+	if !ok {
+		return listDelta(ctx, c, tenant, path, fn)
 	}
 	for _, it := range pg.Value {
 		if err := fn(it); err != nil {
@@ -343,16 +564,21 @@ func listPre[T any](ctx context.Context, c *Client, tenant, path string, pre map
 }
 
 // getPre is Get whose answer may come from a batch.
-func getPre(ctx context.Context, c *Client, tenant, path string, pre map[string]*prefetched, v any) error {
-	p, ok := pre[path]
-	if !ok {
+func getPre[T any](ctx context.Context, c *Client, tenant, path string, pre map[string]*prefetched, v *T) error {
+	p, err := waitPre(ctx, c, path, pre)
+	if err != nil {
+		return err
+	}
+	if p == nil {
 		return c.Get(ctx, tenant, path, v)
 	}
 	if p.err != nil {
 		return p.err
 	}
-	if err := json.Unmarshal(p.body, v); err != nil {
-		return fmt.Errorf("graph %s (tenant %s): decoding JSON: %v", pathOnly(path), tenant, err)
+	d, ok := p.dst.(*T)
+	if !ok {
+		return c.Get(ctx, tenant, path, v)
 	}
+	*v = *d
 	return nil
 }

@@ -122,6 +122,10 @@ type deltaTenant struct {
 	Link   string          `json:"delta_link"`
 	FullAt time.Time       `json:"full_at"` // when signInActivity was last read
 	Users  map[string]User `json:"users"`
+	// Groups are the groups whose transitive members were read (role-
+	// assignable groups holding a role, groups CA policies name): a
+	// repeat reads them in the first $batch.
+	Groups []string `json:"groups,omitempty"`
 	repeat bool
 }
 
@@ -229,6 +233,10 @@ func Plan(o Options) []string {
 	return p
 }
 
+// tenantsPerSlot is how many customers may be collected at once per
+// HTTP request slot (Config.Concurrency).
+const tenantsPerSlot = 4
+
 type collector struct {
 	c       *Client
 	o       Options
@@ -288,8 +296,8 @@ func Collect(ctx context.Context, c *Client, o Options) (*Result, error) {
 	}
 
 	partnerRes := TenantResult{Tenant: estate.MSP, EntraID: col.partner, Name: "partner"}
-	targets, rels, containers, err := col.relationships(ctx, &partnerRes)
-	res.Relationships = rels
+	rels, targets, err := col.relationships(ctx, &partnerRes)
+	res.Relationships = len(rels)
 	if err != nil && len(o.Only) == 0 {
 		res.Tenants = append(res.Tenants, partnerRes)
 		res.Finished = nowf().UTC()
@@ -316,12 +324,32 @@ func Collect(ctx context.Context, c *Client, o Options) (*Result, error) {
 			o.Progress(d, total)
 		}
 	}
+	// The access assignments (one call per relationship) are read while
+	// the customers are collected: a throttled one must not hold every
+	// customer back. Only the partner's groups wait for them.
+	var (
+		containers map[string]bool
+		assignRes  TenantResult
+		assigned   = make(chan struct{})
+	)
+	go func() {
+		defer close(assigned)
+		containers = col.accessAssignments(ctx, rels, &assignRes)
+	}()
 	results := make([]TenantResult, len(targets))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(c.cfg.Concurrency, 1))
+	// Customers in flight: more than the HTTP bound, so that a customer
+	// waiting on Retry-After or on its next dependent call leaves its
+	// HTTP slot to another customer (the client's semaphore bounds the
+	// requests in flight; this bounds only the memory of customers read
+	// at once).
+	g.SetLimit(max(c.cfg.Concurrency, 1) * tenantsPerSlot)
 	if !o.SkipPartner {
+		// The partner first: its chain is the longest (its groups after
+		// its users, after the access assignments).
 		g.Go(func() error {
 			col.tenant(gctx, Target{EntraID: col.partner, Tenant: estate.MSP, Name: "partner"}, &partnerRes)
+			<-assigned
 			col.partnerGroups(gctx, containers, &partnerRes)
 			tick()
 			return nil
@@ -337,6 +365,10 @@ func Collect(ctx context.Context, c *Client, o Options) (*Result, error) {
 		})
 	}
 	_ = g.Wait() // tenant goroutines never return errors; failures are in their results
+	<-assigned
+	partnerRes.Gaps = append(assignRes.Gaps, partnerRes.Gaps...)
+	partnerRes.Errors = append(assignRes.Errors, partnerRes.Errors...)
+	slices.Sort(col.skipped)
 	if !o.SkipPartner || len(partnerRes.Errors) > 0 || len(partnerRes.Gaps) > 0 {
 		res.Tenants = append(res.Tenants, partnerRes)
 	}
@@ -464,7 +496,11 @@ func slug(s string) string {
 // relationships reads GDAP relationships and their access assignments,
 // adds gdap tools, access groups and grants, and returns the customers to
 // collect (active relationships only).
-func (col *collector) relationships(ctx context.Context, pr *TenantResult) ([]Target, int, map[string]bool, error) {
+// relationships lists the partner's GDAP relationships and returns the
+// customers to collect (every customer's tenant is added to the fragment
+// here). The access assignments are read by accessAssignments, which
+// need not finish before the customers are collected.
+func (col *collector) relationships(ctx context.Context, pr *TenantResult) ([]DelegatedAdminRelationship, []Target, error) {
 	var rels []DelegatedAdminRelationship
 	err := List(ctx, col.c, col.partner, "/v1.0/tenantRelationships/delegatedAdminRelationships", func(r DelegatedAdminRelationship) error {
 		rels = append(rels, r)
@@ -472,42 +508,56 @@ func (col *collector) relationships(ctx context.Context, pr *TenantResult) ([]Ta
 	})
 	if err != nil {
 		col.gap(pr, EvGDAP, PermGDAP, err)
-		return nil, 0, nil, fmt.Errorf("collect graph: listing GDAP relationships: %w", err)
+		return nil, nil, fmt.Errorf("collect graph: listing GDAP relationships: %w", err)
 	}
-	assignments := make([][]DelegatedAdminAccessAssignment, len(rels))
-	aerrs := make([]error, len(rels))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(col.c.cfg.Concurrency, 1))
-	for i, r := range rels {
-		if r.Status != "active" && r.Status != "expiring" && r.Status != "activating" {
+	var targets []Target
+	seenCustomer := map[string]bool{}
+	for _, r := range rels {
+		if seenCustomer[r.Customer.TenantID] {
 			continue
 		}
-		g.Go(func() error {
-			aerrs[i] = List(gctx, col.c, col.partner, "/v1.0/tenantRelationships/delegatedAdminRelationships/"+url.PathEscape(r.ID)+"/accessAssignments",
+		tid := col.tenantID(r.Customer.TenantID, r.Customer.DisplayName)
+		// Inactive relationships are evidence too (their tool refers to
+		// the tenant) but the tenant is collected only when active.
+		col.addTenant(tid, r.Customer.TenantID, r.Customer.DisplayName)
+		if r.active() {
+			seenCustomer[r.Customer.TenantID] = true
+			targets = append(targets, Target{EntraID: r.Customer.TenantID, Tenant: tid, Name: r.Customer.DisplayName})
+		}
+	}
+	return rels, targets, nil
+}
+
+func (r DelegatedAdminRelationship) active() bool {
+	return r.Status == "active" || r.Status == "expiring" || r.Status == "activating"
+}
+
+// accessAssignments reads every active relationship's access assignments
+// and adds the GDAP tools, grants and access groups to the fragment; it
+// returns the access containers (partner groups). Failures are gaps in pr.
+func (col *collector) accessAssignments(ctx context.Context, rels []DelegatedAdminRelationship, pr *TenantResult) map[string]bool {
+	assignments := make([][]DelegatedAdminAccessAssignment, len(rels))
+	aerrs := make([]error, len(rels))
+	var wg sync.WaitGroup
+	for i, r := range rels {
+		if !r.active() {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			aerrs[i] = List(ctx, col.c, col.partner, "/v1.0/tenantRelationships/delegatedAdminRelationships/"+url.PathEscape(r.ID)+"/accessAssignments",
 				func(a DelegatedAdminAccessAssignment) error {
 					assignments[i] = append(assignments[i], a)
 					return nil
 				})
-			return nil
-		})
+		}()
 	}
-	_ = g.Wait()
+	wg.Wait()
 	containers := map[string]bool{}
-	var targets []Target
-	seenCustomer := map[string]bool{}
 	perCustomer := map[string]int{}
 	for i, r := range rels {
 		tid := col.tenantID(r.Customer.TenantID, r.Customer.DisplayName)
-		active := r.Status == "active" || r.Status == "expiring" || r.Status == "activating"
-		if !seenCustomer[r.Customer.TenantID] {
-			// Inactive relationships are evidence too (their tool refers to
-			// the tenant) but the tenant is collected only when active.
-			col.addTenant(tid, r.Customer.TenantID, r.Customer.DisplayName)
-		}
-		if active && !seenCustomer[r.Customer.TenantID] {
-			seenCustomer[r.Customer.TenantID] = true
-			targets = append(targets, Target{EntraID: r.Customer.TenantID, Tenant: tid, Name: r.Customer.DisplayName})
-		}
 		perCustomer[tid]++
 		toolID := "gdap-" + tid
 		if perCustomer[tid] > 1 {
@@ -563,7 +613,7 @@ func (col *collector) relationships(ctx context.Context, pr *TenantResult) ([]Ta
 			col.mu.Unlock()
 		}
 	}
-	return targets, len(rels), containers, nil
+	return containers
 }
 
 func groupID(entraID string) string { return "entra-group-" + strings.ToLower(entraID) }
@@ -683,7 +733,23 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		pCA       = "/v1.0/identity/conditionalAccess/policies"
 		pSD       = "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy"
 	)
-	pre := col.c.batch(ctx, t.EntraID, []string{pDomains, pUsers, pReg, pRoleDefs, pRoleAsg, pElig, pSP, pCA, pSD})
+	usersItem := pageItem[User](pUsers)
+	prev := col.delta(t.EntraID)
+	if prev != nil && prev.Link != "" {
+		usersItem = pageItem[deltaUser](pUsers)
+	}
+	items := []batchItem{pageItem[Domain](pDomains), usersItem, pageItem[UserRegistrationDetails](pReg),
+		pageItem[RoleDefinition](pRoleDefs), pageItem[RoleAssignment](pRoleAsg), pageItem[RoleAssignment](pElig),
+		pageItem[ServicePrincipal](pSP), pageItem[ConditionalAccessPolicy](pCA), getItem[SecurityDefaults](pSD)}
+	if prev != nil {
+		// A repeat: the groups whose members decided roles or CA cover
+		// last time are read in the batch too, not after the reads that
+		// name them (a group named now but not then is read after).
+		for _, g := range prev.Groups {
+			items = append(items, pageItem[DirectoryObject](membersPath(g)))
+		}
+	}
+	pre := col.c.batch(ctx, t.EntraID, items)
 	var wg sync.WaitGroup
 	run := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
 	run(func() {
@@ -722,7 +788,7 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 						continue
 					}
 					var ms []string
-					err := List(ctx, col.c, t.EntraID, "/v1.0/groups/"+url.PathEscape(a.PrincipalID)+"/transitiveMembers?$select=id", func(m DirectoryObject) error {
+					_, err := listPre(ctx, col.c, t.EntraID, membersPath(a.PrincipalID), pre, func(m DirectoryObject) error {
 						ms = append(ms, m.ID)
 						return nil
 					})
@@ -761,7 +827,7 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		// members decide who is covered (a group nested in a group counts).
 		for _, g := range caGroupIDs(policies) {
 			set := map[string]bool{}
-			err := List(ctx, col.c, t.EntraID, "/v1.0/groups/"+url.PathEscape(g)+"/transitiveMembers?$select=id", func(m DirectoryObject) error {
+			_, err := listPre(ctx, col.c, t.EntraID, membersPath(g), pre, func(m DirectoryObject) error {
 				set[m.ID] = true
 				return nil
 			})
@@ -803,6 +869,15 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		clear(users)
 		order = nil
 	} else if delta != nil {
+		for g := range groupMembers {
+			delta.Groups = append(delta.Groups, g)
+		}
+		for g := range caGrp.members {
+			if _, dup := groupMembers[g]; !dup {
+				delta.Groups = append(delta.Groups, g)
+			}
+		}
+		slices.Sort(delta.Groups)
 		col.setDelta(t.EntraID, delta)
 	}
 	r.Users = len(users)
@@ -1036,6 +1111,11 @@ const (
 	domainSelect  = "id,isVerified"
 	memberSelect  = "id,displayName,userPrincipalName"
 )
+
+// membersPath reads a group's transitive members (ids only).
+func membersPath(group string) string {
+	return "/v1.0/groups/" + url.PathEscape(group) + "/transitiveMembers?$select=id"
+}
 
 // usersFirstPath is the first users read of a tenant: the users/delta
 // link of the previous run, or users with signInActivity.
