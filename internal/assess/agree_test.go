@@ -871,3 +871,41 @@ assets:
 		t.Error("blast --tenant t1 does not list bg")
 	}
 }
+
+// A subcontractor's staff exercise the subcontractor's access: a staff
+// account without MFA is an entry point that leads wherever the vendor's
+// grants lead, as assess judges the vendor by its staff (FB-MFA-001).
+// Before, the graph only had vendor → staff, so blast --from the staff
+// account reached nothing while assess failed the vendor because of it.
+func TestVendorStaffActForVendor(t *testing.T) {
+	j := judgeBoth(t, agreeBase+`identities:
+  - {id: ext-lou, kind: human, home: msp, upn: lou_noc.example#EXT#@msp.example, mfa: {enforced: false}, last_sign_in: 2026-11-20}
+tools:
+  - {id: vsa, kind: rmm, product: VSA, mfa_enforced: true, mfa_methods: [fido2], capabilities: [run_script_system]}
+grants:
+  - {id: g-noc-vsa, subject: v-noc, target: vsa, privilege: operate, scope: all machine groups}
+assets:
+  - {id: t1-srv, tenant: t1, hostname: SRV1, kind: server, agents: [vsa], last_patched: 2026-11-10}
+vendors:
+  - {id: v-noc, name: NOC Ltd, kind: subcontractor, domains: [noc.example]}
+`)
+	if st, ev := j.status(t, "t1 FB-MFA-001"); st != StatusFail || !strings.Contains(ev, "v-noc") {
+		t.Errorf("t1 FB-MFA-001 = %s (%s), want fail naming v-noc", st, ev)
+	}
+	b, err := j.g.BlastFrom("ext-lou")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range b.Tenants {
+		got[j.g.Nodes[r.Node].ID] = r.Priv.String()
+	}
+	if got["t1"] != "full_control" {
+		t.Errorf("blast --from ext-lou = %v, want t1 at full_control (through v-noc's VSA operate)", got)
+	}
+	for _, e := range j.facts.EntryPoints {
+		if e.ID == "ext-lou" && e.TenantsAdmin != 1 {
+			t.Errorf("entry point ext-lou leads to admin in %d tenants, want 1", e.TenantsAdmin)
+		}
+	}
+}

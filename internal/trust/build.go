@@ -525,6 +525,10 @@ func (b *builder) derive(e *estate.Estate) {
 		}
 		xi, _ := b.resolve(e.Identities[i].ID, KindIdentity)
 		b.edge(Edge{From: vi, To: xi, Priv: Full, Kind: EdgeStaff, Why: "the vendor's own staff account", Pos: e.Identities[i].Pos})
+		// ...and the staff account exercises the vendor's access: whoever
+		// signs in as it holds every grant the vendor holds (assess judges
+		// the vendor's access by its staff's sign-in).
+		b.edge(Edge{From: xi, To: vi, Priv: Full, Kind: EdgeStaff, Why: "staff account exercising the vendor's access", Pos: e.Identities[i].Pos})
 	}
 	// Backups.
 	for i := range e.Backups {

@@ -136,7 +136,7 @@ const (
 	EdgeAccess                 // GDAP access group → gdap tool
 	EdgeBackup                 // backup console → tenant
 	EdgeEntry                  // outsider → entry point
-	EdgeStaff                  // subcontractor → the guest accounts of its staff
+	EdgeStaff                  // subcontractor → the guest accounts of its staff, and staff account → subcontractor (it exercises the vendor's access)
 )
 
 var edgeKindNames = [...]string{"member", "grant", "agent", "host", "credential", "supply", "idp", "role", "gdap", "access_group", "backup", "entry", "staff"}
