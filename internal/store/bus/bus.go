@@ -208,41 +208,48 @@ func (b *Bus) partitions(ev *event.Event, out []int) []int {
 func (b *Bus) Partitions() int { return b.opts.Partitions }
 
 // Publish sends recs and returns when JetStream has stored every one of
-// them (or the first error).
+// them (or the first error). The records routed to one partition go in
+// batch messages (codec.go), in their order; a batch's message id is made
+// of its first and last record's store ids and its partition, so a
+// retried publish of the same records is deduplicated.
 func (b *Bus) Publish(ctx context.Context, recs []store.EventRecord) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(recs))
+	byPart := map[int][]*store.EventRecord{}
+	var order []int
 	var parts []int
 	for i := range recs {
 		parts = b.partitions(&recs[i].Event, parts[:0])
-		if len(parts) == 0 {
-			continue
-		}
-		data, err := json.Marshal(&recs[i])
-		if err != nil {
-			return fmt.Errorf("encoding event: %w", err)
-		}
 		for _, p := range parts {
-			subj := b.opts.Subject + "." + strconv.Itoa(p)
+			if _, ok := byPart[p]; !ok {
+				order = append(order, p)
+			}
+			byPart[p] = append(byPart[p], &recs[i])
+		}
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(order))
+	for _, p := range order {
+		prs := byPart[p]
+		subj := b.opts.Subject + "." + strconv.Itoa(p)
+		err := encodeBatches(prs, func(data []byte, first, last int) error {
 			var popts []jetstream.PublishOpt
-			if recs[i].ID != 0 {
-				id := strconv.FormatInt(recs[i].ID, 10)
-				if b.opts.Keys != nil {
-					id += "." + strconv.Itoa(p)
-				}
-				popts = append(popts, jetstream.WithMsgID(id))
+			if prs[first].ID != 0 && prs[last].ID != 0 {
+				popts = append(popts, jetstream.WithMsgID(fmt.Sprintf("%d-%d.%d", prs[first].ID, prs[last].ID, p)))
 			}
 			f, err := b.js.PublishAsync(subj, data, popts...)
 			if err != nil {
-				return fmt.Errorf("publishing event: %w", err)
+				return fmt.Errorf("publishing events: %w", err)
 			}
 			futures = append(futures, f)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	for _, f := range futures {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return fmt.Errorf("publishing event: %w", err)
+			return fmt.Errorf("publishing events: %w", err)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -332,12 +339,7 @@ func (b *Bus) Follow(ctx context.Context, p int, from Position, batch int, h Han
 			f.delivered = md.Sequence.Consumer
 			f.last, out.Pending = md.Sequence.Stream, md.NumPending
 			wait = followBurst
-			var r store.EventRecord
-			if json.Unmarshal(m.Data(), &r) != nil {
-				continue // undecodable: skipped (nothing redelivers it)
-			}
-			out.Records = append(out.Records, r)
-			out.Seqs = append(out.Seqs, md.Sequence.Stream)
+			out.Records, out.Seqs = decode(m.Data(), md.Sequence.Stream, out.Records, out.Seqs)
 		}
 		if reopen {
 			f.drop()
@@ -365,7 +367,38 @@ const (
 	followIdle = time.Second
 	// followBurst is the pause that ends a batch short of its size.
 	followBurst = 2 * time.Millisecond
+	// followBuffer is how many bytes of messages the client keeps
+	// buffered ahead of the handler.
+	followBuffer = 8 << 20
 )
+
+// decode appends the records of one message (a batch, or one JSON record
+// of an earlier version) with their stream sequence. An undecodable
+// message is skipped (nothing would deliver it differently).
+func decode(data []byte, seq uint64, recs []store.EventRecord, seqs []uint64) ([]store.EventRecord, []uint64) {
+	if len(data) > 0 && data[0] == batchMagic {
+		r, n, err := newBatchReader(data)
+		if err != nil {
+			return recs, seqs
+		}
+		base := len(recs)
+		for range n {
+			recs = append(recs, store.EventRecord{})
+			if r.record(&recs[len(recs)-1]) != nil {
+				return recs[:base], seqs // a batch is taken whole or not at all
+			}
+		}
+		for range n {
+			seqs = append(seqs, seq)
+		}
+		return recs, seqs
+	}
+	var rec store.EventRecord
+	if json.Unmarshal(data, &rec) != nil {
+		return recs, seqs
+	}
+	return append(recs, rec), append(seqs, seq)
+}
 
 // follower is Follow's position in one partition and its current consumer.
 type follower struct {
@@ -399,7 +432,7 @@ func (f *follower) open(ctx context.Context, batch int) error {
 	if err != nil {
 		return err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2*batch), jetstream.PullExpiry(5*time.Second))
+	it, err := cons.Messages(jetstream.PullMaxBytes(followBuffer), jetstream.PullExpiry(5*time.Second))
 	if err != nil {
 		f.cons = cons
 		f.drop()

@@ -128,12 +128,10 @@ func TestFollowFromSequenceAndPublishDeduplicated(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	recs := events(30, 3)
-	if err := b.Publish(ctx, recs); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Publish(ctx, recs[:10]); err != nil { // a retried publish
-		t.Fatal(err)
-	}
+	// One publish per event: one message each (a publish's events of one
+	// partition share a message).
+	publishEach(ctx, t, b, recs)
+	publishEach(ctx, t, b, recs[:10]) // retried publishes
 	info, err := b.js.Stream(ctx, b.opts.Stream)
 	if err != nil {
 		t.Fatal(err)
@@ -176,9 +174,7 @@ func TestCheckpoints(t *testing.T) {
 	if _, ok, err := b.LoadCheckpoint(ctx, 0); err != nil || ok {
 		t.Fatalf("no checkpoint saved: ok %v, err %v", ok, err)
 	}
-	if err := b.Publish(ctx, events(10, 2)); err != nil {
-		t.Fatal(err)
-	}
+	publishEach(ctx, t, b, events(10, 2))
 	want := Checkpoint{Floor: 3, Last: 9, Updated: time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)}
 	if err := b.SaveCheckpoint(ctx, 1, want); err != nil {
 		t.Fatal(err)
@@ -192,5 +188,15 @@ func TestCheckpoints(t *testing.T) {
 	}
 	if got, ok, err := b.LoadCheckpoint(ctx, 1); err != nil || ok {
 		t.Fatalf("checkpoint past the stream's end read as %+v, %v, %v", got, ok, err)
+	}
+}
+
+// publishEach publishes recs one by one, so each is a message of its own.
+func publishEach(ctx context.Context, t *testing.T, b *Bus, recs []store.EventRecord) {
+	t.Helper()
+	for i := range recs {
+		if err := b.Publish(ctx, recs[i:i+1]); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
