@@ -15,6 +15,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/collect/google/googletest"
 	"github.com/firebreak-msp/firebreak/internal/connector"
+	"github.com/firebreak-msp/firebreak/internal/connector/connectortest"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
 )
@@ -193,7 +194,7 @@ func BenchmarkCollect200x500(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		start := time.Now()
+		start, cpu0 := time.Now(), connectortest.ProcessCPU()
 		ev, _ := g.Collect(context.Background(), connector.Request{})
 		users := 0
 		for _, r := range ev.Tenants {
@@ -207,6 +208,7 @@ func BenchmarkCollect200x500(b *testing.B) {
 		}
 		st := g.Stats()
 		b.ReportMetric(time.Since(start).Seconds(), "s/run")
+		b.ReportMetric((connectortest.ProcessCPU() - cpu0).Seconds(), "cpu-s(client+fake)")
 		b.ReportMetric(float64(st.Calls), "calls")
 		b.ReportMetric(float64(st.Throttled), "throttled")
 	}

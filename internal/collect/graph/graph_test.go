@@ -27,6 +27,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/collect"
 	"github.com/firebreak-msp/firebreak/internal/collect/graph/graphtest"
+	"github.com/firebreak-msp/firebreak/internal/connector/connectortest"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
@@ -457,7 +458,7 @@ func BenchmarkCollect200x500(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		start := time.Now()
+		start, cpu0 := time.Now(), connectortest.ProcessCPU()
 		res, err := Collect(context.Background(), c, Options{SignInDir: b.TempDir()})
 		if err != nil {
 			b.Fatal(err)
@@ -471,6 +472,7 @@ func BenchmarkCollect200x500(b *testing.B) {
 			b.Fatalf("failed %d users %d", res.Failed(), users)
 		}
 		b.ReportMetric(wall.Seconds(), "wall-s")
+		b.ReportMetric((connectortest.ProcessCPU() - cpu0).Seconds(), "cpu-s(client+fake)")
 		b.ReportMetric(float64(res.Stats.Calls), "calls")
 		b.ReportMetric(float64(res.Stats.Throttled), "429s")
 		b.ReportMetric(float64(res.Stats.MaxInFlight), "max-inflight")

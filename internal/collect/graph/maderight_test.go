@@ -13,12 +13,12 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/collect/graph/graphtest"
 	"github.com/firebreak-msp/firebreak/internal/connector"
+	"github.com/firebreak-msp/firebreak/internal/connector/connectortest"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
@@ -388,7 +388,7 @@ func BenchmarkDeltaRepeat200x500(b *testing.B) {
 	b.ReportMetric(time.Since(start).Seconds(), "full-wall-s")
 	for b.Loop() {
 		c := newClient()
-		start, cpu0 := time.Now(), processCPU()
+		start, cpu0 := time.Now(), connectortest.ProcessCPU()
 		var res *Result
 		var err error
 		// The repeat's own goroutines carry phase=repeat, the fake's
@@ -401,21 +401,11 @@ func BenchmarkDeltaRepeat200x500(b *testing.B) {
 			b.Fatalf("repeat: %v %d", err, res.Failed())
 		}
 		b.ReportMetric(time.Since(start).Seconds(), "wall-s")
-		b.ReportMetric((processCPU() - cpu0).Seconds(), "cpu-s(client+fake)")
+		b.ReportMetric((connectortest.ProcessCPU() - cpu0).Seconds(), "cpu-s(client+fake)")
 		b.ReportMetric(float64(res.Stats.Calls), "calls")
 		b.ReportMetric(float64(res.Stats.Throttled), "429s")
 	}
 	if f.DeltaRounds.Load() == 0 {
 		b.Fatal("no delta round served")
 	}
-}
-
-// processCPU is the process's user+system CPU time so far (client and fake
-// share the process: benchmarks report both).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -14,12 +14,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/collect/okta/oktatest"
 	"github.com/firebreak-msp/firebreak/internal/connector"
+	"github.com/firebreak-msp/firebreak/internal/connector/connectortest"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
@@ -298,7 +298,7 @@ func BenchmarkCollect200x500(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		start, cpu0 := time.Now(), processCPU()
+		start, cpu0 := time.Now(), connectortest.ProcessCPU()
 		ev, _ := k.Collect(context.Background(), connector.Request{})
 		users := 0
 		for _, r := range ev.Tenants {
@@ -309,7 +309,7 @@ func BenchmarkCollect200x500(b *testing.B) {
 		}
 		st := k.Stats()
 		b.ReportMetric(time.Since(start).Seconds(), "s/run")
-		b.ReportMetric((processCPU() - cpu0).Seconds(), "cpu-s(client+fake)")
+		b.ReportMetric((connectortest.ProcessCPU() - cpu0).Seconds(), "cpu-s(client+fake)")
 		b.ReportMetric(float64(st.Calls), "calls")
 		b.ReportMetric(float64(st.Throttled), "throttled")
 		b.ReportMetric(float64(st.MaxInFlight), "max-in-flight")
@@ -474,16 +474,6 @@ func TestMFAPolicies(t *testing.T) {
 			t.Errorf("%s: policy gap %v %+v", r.Tenant, gap, r.Gaps)
 		}
 	}
-}
-
-// processCPU is the process's user+system CPU time so far (client and fake
-// share the process: benchmarks report both).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestMFAPerApp judges each app by the authentication policy it is mapped

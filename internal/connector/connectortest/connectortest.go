@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime/pprof"
+	"syscall"
+	"time"
 )
 
 // Label is the profiler label key and FakeSide its value on the fake's
@@ -39,4 +41,15 @@ func StartFake(h http.Handler) *httptest.Server {
 	}))
 	pprof.Do(context.Background(), pprof.Labels(Label, FakeSide), func(context.Context) { srv.Start() })
 	return srv
+}
+
+// ProcessCPU is the process's user+system CPU time so far. The collector
+// and its fake share the benchmark's process, so a difference of two
+// readings is both sides' CPU (the profile's side=fake label splits it).
+func ProcessCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
