@@ -30,6 +30,10 @@ type ConsentResult struct {
 // OK reports a tenant where every permission is granted.
 func (r ConsentResult) OK() bool { return r.Error == "" && len(r.Missing) == 0 }
 
+// consentSPSelect is what the consent helper reads of a service principal
+// (TestSchemaProperties checks it against the CSDL).
+const consentSPSelect = "id,appId,appRoles"
+
 type appRole struct {
 	ID    string `json:"id"`
 	Value string `json:"value"`
@@ -61,7 +65,7 @@ func Consent(ctx context.Context, c *Client, tenant, appID string, perms []strin
 	fail := func(err error) ConsentResult { r.Error = err.Error(); r.Missing = perms; return r }
 	find := func(id string) (*spWithRoles, error) {
 		var out *spWithRoles
-		q := url.Values{"$filter": {"appId eq '" + id + "'"}, "$select": {"id,appId,appRoles"}}
+		q := url.Values{"$filter": {"appId eq '" + id + "'"}, "$select": {consentSPSelect}}
 		err := List(ctx, c, tenant, "/v1.0/servicePrincipals?"+q.Encode(), func(s spWithRoles) error { out = &s; return nil })
 		return out, err
 	}

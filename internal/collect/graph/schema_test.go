@@ -111,6 +111,11 @@ func TestSchemaProperties(t *testing.T) {
 		{DelegatedAdminAccessAssignment{}, "delegatedAdminAccessAssignment"},
 		{Group{}, "group"},
 		{Domain{}, "domain"},
+		{deltaUser{}, "user"},
+		// The consent helper: the app's and Graph's service principals
+		// with their app roles, and the app role assignments.
+		{spWithRoles{}, "servicePrincipal"},
+		{appRoleAssignment{}, "appRoleAssignment"},
 	} {
 		gt := reflect.TypeOf(c.v)
 		checkStruct(t.Errorf, types, gt, c.typ, gt.Name())
@@ -150,6 +155,20 @@ func TestSchemaProperties(t *testing.T) {
 				t.Errorf("$select on %s names %q, which does not exist", typ, p)
 			}
 		}
+	}
+	// What the consent helper selects and posts.
+	for _, p := range strings.Split(consentSPSelect, ",") {
+		if _, ok := prop(types, "servicePrincipal", p); !ok {
+			t.Errorf("consent $select names %q, not a servicePrincipal property", p)
+		}
+	}
+	for _, p := range []string{"principalId", "resourceId", "appRoleId"} {
+		if _, ok := prop(types, "appRoleAssignment", p); !ok {
+			t.Errorf("the consent helper posts %q, not an appRoleAssignment property", p)
+		}
+	}
+	if _, ok := prop(types, "servicePrincipal", "appId"); !ok {
+		t.Error("the consent helper posts appId, not a servicePrincipal property")
 	}
 	for _, p := range strings.Split(memberSelect, ",") {
 		if _, ok := prop(types, "user", p); !ok {
