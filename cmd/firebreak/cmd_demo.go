@@ -201,6 +201,12 @@ func setupDemo(ctx context.Context, o demoOptions, g *globalOptions) (*demoEnv, 
 			return d, err
 		}
 	}
+	// The estate is current before the logs are read, as in serve (whose
+	// worker loads it first): ingest places events in tenants by its
+	// domains, hosts and Entra tenant ids, as detect --estate does.
+	// Without it the domain controllers' events had no tenant, and the
+	// demo missed incidents the CLI finds (a cross-tenant spray).
+	node.Work.PrimeEstate(ctx)
 	var ist intake.IngestStats
 	if len(files) > 0 {
 		if ist, err = node.IngestFiles(ctx, files, mapping); err != nil {

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+// TestDemoNumbersAgreeWithCLI is issue 15's "every number agrees with the
+// CLI" for what the overview shows beyond the scores (TestDemoOneClock):
+// the open incidents are the ones `firebreak detect --estate` finds in the
+// demo's logs (rule, attacker key and severity, one for one), the cases
+// are detect's cases, and fix first and the single points of failure are
+// `firebreak blast`'s plan and ranking on the same estate, KEV catalog and
+// time. It failed when the demo read its logs before the estate was
+// current: the domain controllers' events had no tenant and a cross-tenant
+// spray (and a spray rule's second incident) went missing.
+func TestDemoNumbersAgreeWithCLI(t *testing.T) {
+	ctx := context.Background()
+	var out bytes.Buffer
+	g := &globalOptions{stdout: &out, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	const now = "2026-11-27T09:00:00Z"
+	d, err := setupDemo(ctx, demoOptions{listen: "127.0.0.1:0", now: now, noServe: true}, g)
+	if d != nil {
+		defer d.close()
+	}
+	if err != nil {
+		t.Fatalf("setupDemo: %v\n%s", err, out.String())
+	}
+	cli := func(args ...string) []byte {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "out.json")
+		var o, e bytes.Buffer
+		if code := run(ctx, append(args, "-f", "json", "-o", path), &o, &e); code != exitOK {
+			t.Fatalf("firebreak %s: exit %d\n%s", strings.Join(args, " "), code, e.String())
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+
+	// Incidents and cases: firebreak detect on the demo's logs.
+	logDir := filepath.Join(d.estate, "logs")
+	files, err := logFiles(logDir)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("demo logs: %v %v", files, err)
+	}
+	args := []string{"detect", "--estate", d.estate}
+	if ms, _ := filepath.Glob(filepath.Join(logDir, "*mapping*.yaml")); len(ms) > 0 {
+		args = append(args, "--mapping", ms[0])
+	}
+	var det struct {
+		Cases     []json.RawMessage `json:"cases"`
+		Incidents []struct {
+			Rule struct {
+				ID string `json:"id"`
+			} `json:"rule"`
+			FB struct {
+				Severity string            `json:"severity"`
+				Key      map[string]string `json:"key"`
+			} `json:"firebreak"`
+		} `json:"incidents"`
+	}
+	if err := json.Unmarshal(cli(append(args, files...)...), &det); err != nil {
+		t.Fatal(err)
+	}
+	ident := func(rule, sev string, key map[string]string) string {
+		var kv []string
+		for _, k := range slices.Sorted(maps.Keys(key)) {
+			kv = append(kv, k+"="+key[k])
+		}
+		return rule + " " + sev + " " + strings.Join(kv, ",")
+	}
+	var want, have []string
+	crit := 0
+	for _, inc := range det.Incidents {
+		want = append(want, ident(inc.Rule.ID, inc.FB.Severity, inc.FB.Key))
+		if inc.FB.Severity == "critical" {
+			crit++
+		}
+	}
+	open, err := d.st.ListIncidents(ctx, store.AllTenants(), store.IncidentFilter{Status: store.StatusOpen, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inc := range open {
+		have = append(have, ident(inc.Rule, inc.Severity, inc.Key))
+	}
+	slices.Sort(want)
+	slices.Sort(have)
+	if !slices.Equal(have, want) {
+		t.Errorf("open incidents in the demo differ from firebreak detect's:\n  demo only: %q\n  detect only: %q", minus(have, want), minus(want, have))
+	}
+	get := dashboardGetter(t, d)
+	overview := squeeze(html.UnescapeString(stripTags(get("/"))))
+	for _, w := range []string{
+		fmt.Sprintf("Open incidents %d %d critical", len(det.Incidents), crit),
+		fmt.Sprintf("%d cases from %d open incidents", len(det.Cases), len(det.Incidents)),
+	} {
+		if !strings.Contains(overview, w) {
+			t.Errorf("overview lacks %q (as firebreak detect)", w)
+		}
+	}
+
+	// Fix first and the single points of failure: firebreak blast.
+	var bl struct {
+		Ranking []struct {
+			ID         string `json:"id"`
+			TenantsAny int    `json:"tenants_any"`
+		} `json:"ranking"`
+		Plan struct {
+			Limit        int `json:"limit"`
+			ExcessBefore int `json:"excess_before"`
+			ExcessAfter  int `json:"excess_after"`
+			Steps        []struct {
+				Why         string `json:"why"`
+				Gain        int    `json:"gain"`
+				EntryBefore int    `json:"entry_points_over_before"`
+				EntryAfter  int    `json:"entry_points_over_after"`
+			} `json:"steps"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal(cli("blast", "--now", now, "--kev", d.kev, d.estate), &bl); err != nil {
+		t.Fatal(err)
+	}
+	p := bl.Plan
+	if len(p.Steps) < 3 || len(bl.Ranking) < 10 {
+		t.Fatalf("blast: %d plan steps, %d ranked", len(p.Steps), len(bl.Ranking))
+	}
+	ws := []string{fmt.Sprintf("no single compromise reaches more than %d tenants at admin; today the excess is %d, after all %d steps %d.", p.Limit, p.ExcessBefore, len(p.Steps), p.ExcessAfter)}
+	for _, s := range p.Steps[:3] {
+		w := s.Why + " " + fmt.Sprintf("removes %d of the excess", s.Gain)
+		if s.Gain == 0 {
+			w = s.Why + " " + fmt.Sprintf("ways in from the internet above the limit: %d → %d", s.EntryBefore, s.EntryAfter)
+		}
+		ws = append(ws, w)
+	}
+	for _, w := range ws {
+		if !strings.Contains(overview, squeeze(w)) {
+			t.Errorf("overview's fix first lacks %q (as firebreak blast)", w)
+		}
+	}
+	page := get("/")
+	for _, r := range bl.Ranking[:10] {
+		row := rowCells(page, `href="/blast?node=`+r.ID+`"`)
+		if len(row) < 2 || row[1] != fmt.Sprint(r.TenantsAny) {
+			t.Errorf("overview's single points of failure, %s: %q, want %d tenants reached (as firebreak blast)", r.ID, row, r.TenantsAny)
+		}
+	}
+}
+
+// minus returns the elements of a (sorted) not in b (sorted), with repeats.
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if i, ok := slices.BinarySearch(b, x); ok {
+			b = slices.Delete(slices.Clone(b), i, i+1)
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
