@@ -1,129 +1,235 @@
 #!/usr/bin/env bash
-# Five-process load on loopback (issue 12): ingest x2, detect x2, worker
-# (scheduler) x1, on NATS JetStream and PostgreSQL (127.0.0.1:5432,
-# database test), each process its own
-# `firebreak serve --roles …`. Bounded in count (LINES generated sshd
-# lines, sent half to each ingest's syslog TCP listener) and in time
-# (TIMEOUT seconds of waiting for detection). Prints events/s into the
-# store, the time from the last line sent to the last incident stored,
-# the CPU time (user+sys) of each process, the load average, and checks
-# that the incidents equal, by id and each once, those of a one-process
-# `firebreak detect` over the same file.
+# Split deployment against one process on loopback (issue 12), bounded in
+# count (LINES generated sshd lines) and time (TIMEOUT seconds per wait).
+# Every phase sends the same log, in order, over one syslog TCP connection
+# and prints CPU seconds (user+sys, from /proc, over the timed part only)
+# per process and per event:
 #
-#   LINES=200000 bench/scale/run.sh
+#   single    `firebreak serve` (every role, SQLite)
+#   split     1 api + 1 ingest + 2 detect + 1 worker, each `serve --roles …`,
+#             on PostgreSQL (127.0.0.1:5432) and a nats-server of the
+#             script's own; its incidents must equal (rule, key, tenant,
+#             count, first and last time) those of `firebreak detect` over
+#             the same file, else the script exits 1
+#   detect-1, detect-2
+#             detector throughput: 1, then 2 detect processes
+#             (GOMAXPROCS=1 each) stopped (SIGSTOP) while ingest fills the
+#             stream, continued, and timed until every partition is read
+#
+# and the three targets: split end-to-end rate ≥ 70% of single, 2 detectors
+# ≥ 1.7× one, p99 ingest-to-incident (firebreak_detect_alert_latency_seconds
+# of the split detectors) ≤ 2 s. PostgreSQL's server CPU is not counted
+# (it is shared with other work on a development machine).
+#
+#   LINES=500000 bench/scale/run.sh      # about 69,000 authentication events
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-LINES=${LINES:-200000}
-TIMEOUT=${TIMEOUT:-180}
+LINES=${LINES:-500000}
+TIMEOUT=${TIMEOUT:-120}
 PG=${PG:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
-# NATS: a nats-server of its own (JetStream in the work dir), because the
-# stream's subjects (firebreak.events.*) may already belong to another
-# stream on a shared server; NATS=nats://… uses that server instead.
-NATS=${NATS:-}
 W=$(mktemp -d /tmp/fbscale.XXXX)
-SCHEMA=fbscale_$$
-STREAM=FBSCALE_$$
+ID=$$
 BIN=$W/firebreak
-pids=() procs=()
-# Each pid is /usr/bin/time's (or nats-server's); signals go to its child.
-stop() { pkill "-$1" -P "$2" 2>/dev/null || kill "-$1" "$2" 2>/dev/null || true; }
+pids=()
+schemas=()
 cleanup() {
-  for p in "${pids[@]}"; do stop TERM "$p"; done
+  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  [ -n "${KEEP:-}" ] && echo "kept $W and schema $SCHEMA" || psql "$PG" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
+  if [ -n "${KEEP:-}" ]; then echo "kept $W and schemas ${schemas[*]}"; return; fi
+  for s in "${schemas[@]}"; do psql "$PG" -qc "DROP SCHEMA IF EXISTS $s CASCADE" >/dev/null 2>&1 || true; done
+  rm -rf "$W"
 }
 trap cleanup EXIT
 go build -o "$BIN" ./cmd/firebreak
-if [ -z "$NATS" ]; then
-  nats-server -js -a 127.0.0.1 -p 14222 -sd "$W/js" >"$W/nats.log" 2>&1 &
-  pids+=($!)
-  NATS=nats://127.0.0.1:14222
-  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/14222) 2>/dev/null && break; sleep 0.2; done
-fi
-"$BIN" gen-logs --lines "$LINES" --seed 7 --estate examples/harbourview -o "$W/auth.log" --truth "$W/truth.jsonl" -q
-psql "$PG" -qc "CREATE SCHEMA $SCHEMA"
-DB="$PG&search_path=$SCHEMA"
-cat > "$W/fb.yaml" <<YAML
-bus: {stream: $STREAM, partitions: 8}
-YAML
-export FIREBREAK_DATABASE="$DB" FIREBREAK_BUS_URL="$NATS" FIREBREAK_ESTATE=examples/harbourview
-export FIREBREAK_SECRET_KEY=$(printf '07%.0s' $(seq 32))
-start() { # name roles port [syslog]
-  local name=$1 roles=$2 port=$3 sys=${4:-}
-  mkdir -p "$W/$name"
-  FIREBREAK_SYSLOG_TCP=$sys /usr/bin/time -f "$name cpu_user=%U cpu_sys=%S maxrss_kb=%M" -o "$W/$name.time" \
-    "$BIN" serve -q -c "$W/fb.yaml" --roles "$roles" --listen "127.0.0.1:$port" --data-dir "$W/$name" >"$W/$name.log" 2>&1 &
-  pids+=($!) procs+=($!)
-}
-start worker worker 18610
-sleep 3 # the worker migrates the schema first
-start detect-1 detect 18611
-start detect-2 detect 18612
-start ingest-1 ingest 18613 127.0.0.1:16514
-start ingest-2 ingest 18614 127.0.0.1:16515
-for port in 16514 16515; do
-  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.2; done
-done
-half=$(( $(wc -l <"$W/auth.log") / 2 ))
-head -n "$half" "$W/auth.log" >"$W/a.log"; tail -n +"$((half + 1))" "$W/auth.log" >"$W/b.log"
-lines=$(wc -l <"$W/auth.log")
-t0=$(date +%s.%N)
-cat "$W/a.log" >/dev/tcp/127.0.0.1/16514 &
-s1=$!
-[ -n "${SEQUENTIAL:-}" ] && wait $s1
-cat "$W/b.log" >/dev/tcp/127.0.0.1/16515 &
-s2=$!
-wait $s1 $s2
-t_sent=$(date +%s.%N)
-q() { PGOPTIONS="-c search_path=$SCHEMA" psql "$PG" -Atc "$1"; }
-# Wait until the stored events stop growing and the incidents are stable for 10 s.
-prev=-1; stable=0; deadline=$(( $(date +%s) + TIMEOUT ))
-while [ "$(date +%s)" -lt "$deadline" ]; do
-  cur=$(q "SELECT (SELECT count(*) FROM events) || '/' || (SELECT count(*) FROM incidents) || '/' || (SELECT coalesce(max(updated), 0) FROM incidents)")
-  if [ "$cur" = "$prev" ]; then stable=$((stable + 1)); else stable=0; prev=$cur; fi
-  [ "$stable" -ge 10 ] && break
-  sleep 1
-done
-events=$(q "SELECT count(*) FROM events")
-t_ev=$(q "SELECT max(received) FROM events" 2>/dev/null || echo 0)
-last_inc=$(q "SELECT coalesce(max(created), 0) FROM incidents")
-load=$(cut -d' ' -f1-3 /proc/loadavg)
-for p in "${procs[@]}"; do stop INT "$p"; done
-for p in "${procs[@]}"; do wait "$p" 2>/dev/null || true; done
+waitport() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
+# The stream's subjects may belong to another stream on a shared server:
+# this nats-server is the script's own.
+nats-server -js -a 127.0.0.1 -p 14222 -sd "$W/js" >"$W/nats.log" 2>&1 &
+NATSPID=$!
+pids+=($NATSPID)
+waitport 14222
+NATS=nats://127.0.0.1:14222
+"$BIN" gen-logs --lines "$LINES" --seed 7 --estate examples/harbourview -o "$W/auth.log" -q
 "$BIN" detect -q --estate examples/harbourview --format json "$W/auth.log" >"$W/single.json" || true
-PGOPTIONS="-c search_path=$SCHEMA" python3 - "$W" "$PG" "$t0" "$t_sent" "$events" "$lines" "$last_inc" "$load" <<'PY'
-import json, subprocess, sys
-w, db, t0, t_sent, events, lines, last_inc, load = sys.argv[1:]
-t0, t_sent, events, lines, last_inc = float(t0), float(t_sent), int(events), int(lines), int(last_inc)
-# One incident is one (rule, key): compare those, and each one's count.
-out = subprocess.run(["psql", db, "-AtF", "\t", "-c", "SELECT rule, key_json, count FROM incidents"], capture_output=True, text=True).stdout
-split, counts = {}, {}
-for line in out.splitlines():
-    rule, key, count = line.split("\t")
-    k = (rule, json.dumps(json.loads(key), sort_keys=True))
-    split[k] = split.get(k, 0) + 1
-    counts[k] = int(count)
-doc = json.load(open(w + "/single.json"))
+E=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["input"]["Parsed"])' "$W/single.json")
+export FIREBREAK_ESTATE=examples/harbourview FIREBREAK_SECRET_KEY=$(printf '07%.0s' $(seq 32))
+cpu() { # CPU seconds (user+sys) of the given pids
+  local t=0
+  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t $(getconf CLK_TCK)" | awk '{printf "%.2f", $1 / $2}'
+}
+now() { date +%s.%N; }
+metric() { # port name [label filter]: the sum of a metric's samples
+  curl -sk --max-time 5 "https://127.0.0.1:$1/metrics" | awk -v n="$2" -v f="${3:-}" '$1 ~ "^"n"({|$)" && (f == "" || index($1, f)) {s += $NF} END {printf "%d", s}'
+}
+send() { cat "$W/auth.log" >/dev/tcp/127.0.0.1/$1; }
+serve() { # name roles port [syslog-port] [env…]: start one process, print its pid
+  local name=$1 roles=$2 port=$3 sys=${4:-}
+  shift 4 || shift $#
+  mkdir -p "$W/$name"
+  env "$@" FIREBREAK_SYSLOG_TCP=${sys:+127.0.0.1:$sys} "$BIN" serve -q -c "$W/fb.yaml" --roles "$roles" --listen "127.0.0.1:$port" --data-dir "$W/$name" >"$W/$name.log" 2>&1 &
+  pids+=($!)
+  echo $!
+}
+stopall() { for p in "$@"; do kill -INT "$p" 2>/dev/null || true; done; for p in "$@"; do wait "$p" 2>/dev/null || true; done; }
+until_true() { # seconds 'command': poll every 0.1 s
+  local deadline=$(( $(date +%s) + $1 ))
+  until eval "$2"; do [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out: $2" >&2; return 1; }; sleep 0.1; done
+}
+newschema() { local s=fbscale_${ID}_$1; psql "$PG" -qc "CREATE SCHEMA $s"; schemas+=("$s"); echo "$PG&search_path=$s"; }
+config() { # stream: the config file of a split phase
+  printf 'bus: {stream: FBSCALE_%s_%s, subject: fbscale.%s.%s, partitions: 8}\n' "$ID" "$1" "$ID" "$1" >"$W/fb.yaml"
+}
+lagzero() { # detector ports…: every partition read and nothing queued
+  local p
+  for p in "$@"; do
+    curl -sk --max-time 5 "https://127.0.0.1:$p/metrics" | awk '/^firebreak_detect_consumer_lag\{/ && $NF != 0 {bad=1} /^firebreak_detect_queue_depth / && $NF != 0 {bad=1} END {exit bad}' || return 1
+  done
+}
+shared() { # n ports…: n detectors own every partition of both stages, each some
+  local n=$1; shift
+  local p t1=0 t2=0 o1 o2
+  for p in "$@"; do
+    o1=$(metric "$p" firebreak_detect_partitions_owned)
+    o2=$(curl -sk --max-time 5 "https://127.0.0.1:$p/metrics" | grep -c '^firebreak_detect_partition_owned{partition="cross-' || true)
+    [ "$o1" -gt 0 ] && [ "$o2" -gt 0 ] || return 1
+    t1=$((t1 + o1)); t2=$((t2 + o2))
+  done
+  [ "$t1" -eq 8 ] && [ "$t2" -eq 8 ]
+}
+stored() { PGOPTIONS="-c search_path=fbscale_${ID}_$1" psql "$PG" -Atc "SELECT count(*) FROM events"; }
+detected() { local s=0 p; for p in "$@"; do s=$((s + $(metric "$p" firebreak_events_detected_total))); done; echo $s; }
+
+echo "log: $LINES lines, $E authentication events (firebreak detect); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- one process -----------------------------------------------------------
+echo 'bus: {}' >"$W/fb.yaml"
+single=$(FIREBREAK_DATABASE= serve single api,ingest,detect,worker 18600 16600)
+waitport 16600
+until_true "$TIMEOUT" 'test "$(metric 18600 firebreak_detect_replaying)" = 0'
+c0=$(cpu "$single"); t0=$(now)
+send 16600
+until_true "$TIMEOUT" 'test "$(metric 18600 firebreak_events_detected_total)" -ge "$E"'
+t1=$(now); c1=$(cpu "$single")
+single_s=$(echo "$t1 $t0" | awk '{print $1 - $2}')
+single_cpu=$(echo "$c1 $c0" | awk '{print $1 - $2}')
+curl -sk "https://127.0.0.1:18600/metrics" | grep '^firebreak_detect_alert_latency_seconds_bucket' >"$W/single.lat" || true
+stopall "$single"
+
+# --- five processes --------------------------------------------------------
+export FIREBREAK_BUS_URL=$NATS
+config split
+export FIREBREAK_DATABASE=$(newschema split)
+worker=$(serve worker worker 18610 "")
+# The worker migrates the schema first.
+until_true "$TIMEOUT" 'curl -sk --max-time 2 -o /dev/null https://127.0.0.1:18610/healthz'
+api=$(serve api api 18611 "")
+ingest=$(serve ingest ingest 18612 16612)
+d1=$(serve detect-1 detect 18613 "")
+d2=$(serve detect-2 detect 18614 "")
+waitport 16612
+until_true "$TIMEOUT" 'shared 2 18613 18614'
+all=("$worker" "$api" "$ingest" "$d1" "$d2" "$NATSPID")
+declare -A c0s
+for p in "${all[@]}"; do c0s[$p]=$(cpu "$p"); done
+t0=$(now)
+send 16612
+q() { PGOPTIONS="-c search_path=fbscale_${ID}_split" psql "$PG" -Atc "$1"; }
+until_true "$TIMEOUT" 'test "$(stored split)" -ge "$E"'
+until_true "$TIMEOUT" 'lagzero 18613 18614'
+t1=$(now)
+declare -A c1s
+for p in "${all[@]}"; do c1s[$p]=$(cpu "$p"); done
+split_s=$(echo "$t1 $t0" | awk '{print $1 - $2}')
+sleep 3 # the detectors' incident sync (once a second)
+for p in 18613 18614; do curl -sk "https://127.0.0.1:$p/metrics" | grep '^firebreak_detect_alert_latency_seconds_bucket' || true; done >"$W/split.lat"
+q "SELECT rule, key_json, tenant, count, first_ts, last_ts FROM incidents" >"$W/split.incidents"
+stopall "$d1" "$d2" "$ingest" "$api" "$worker"
+cpuline() { echo "$1 ${c1s[$2]} ${c0s[$2]}" | awk -v e="$E" '{d = $2 - $3; printf "  %-9s %6.2f CPU-s  %6.1f µs/event\n", $1, d, d * 1e6 / e}'; }
+split_cpu=0
+for p in "$worker" "$api" "$ingest" "$d1" "$d2" "$NATSPID"; do split_cpu=$(echo "$split_cpu ${c1s[$p]} ${c0s[$p]}" | awk '{print $1 + $2 - $3}'); done
+
+# --- detector throughput: 1, then 2 processes of GOMAXPROCS=1 -------------
+declare -A thr
+for n in 1 2; do
+  config "t$n"
+  export FIREBREAK_DATABASE=$(newschema "t$n")
+  w=$(serve "tw$n" worker $((18620 + 10 * n)) "")
+  until_true "$TIMEOUT" 'curl -sk --max-time 2 -o /dev/null "https://127.0.0.1:$((18620 + 10 * n))/healthz"'
+  in=$(serve "ti$n" ingest $((18621 + 10 * n)) $((16621 + 10 * n)))
+  ds=() ports=()
+  for k in $(seq "$n"); do
+    port=$((18622 + 10 * n + k))
+    ds+=($(serve "td$n-$k" detect "$port" "" GOMAXPROCS=1))
+    ports+=("$port")
+  done
+  waitport $((16621 + 10 * n))
+  until_true "$TIMEOUT" 'shared "$n" "${ports[@]}"'
+  for p in "${ds[@]}"; do kill -STOP "$p"; done
+  send $((16621 + 10 * n))
+  until_true "$TIMEOUT" 'test "$(stored t$n)" -ge "$E"'
+  sleep 1 # the last publish
+  t0=$(now)
+  for p in "${ds[@]}"; do kill -CONT "$p"; done
+  until_true "$TIMEOUT" 'test "$(detected "${ports[@]}")" -ge "$E"'
+  until_true "$TIMEOUT" 'lagzero "${ports[@]}"'
+  t1=$(now)
+  thr[$n]=$(echo "$E $t1 $t0" | awk '{printf "%.0f", $1 / ($2 - $3)}')
+  stopall "${ds[@]}" "$in" "$w"
+done
+
+echo "$E $single_s $single_cpu $split_s $split_cpu" | awk '{printf "single process: %.0f events/s (%.2f s), %.2f CPU-s = %.1f µs/event\nfive processes: %.0f events/s (%.2f s), %.2f CPU-s = %.1f µs/event (nats-server included, PostgreSQL server not)\n", $1/$2, $2, $3, $3*1e6/$1, $1/$4, $4, $5, $5*1e6/$1}'
+echo "five-process CPU over the timed part, per process:"
+i=0
+for name in worker api ingest detect-1 detect-2 nats-server; do cpuline "$name" "${all[$i]}"; i=$((i + 1)); done
+python3 - "$W" "$E" "$single_s" "$split_s" "${thr[1]}" "${thr[2]}" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+import json, sys
+w, E, single_s, split_s, thr1, thr2, load = sys.argv[1:]
+E, single_s, split_s, thr1, thr2 = int(E), float(single_s), float(split_s), int(thr1), int(thr2)
+def p99(path):
+    buckets = {}
+    for line in open(path):
+        le = line.split('le="')[1].split('"')[0]
+        buckets[float(le)] = buckets.get(float(le), 0) + float(line.split()[-1])
+    total = buckets.get(float("inf"), 0)
+    for le in sorted(buckets):
+        if total and buckets[le] >= 0.99 * total:
+            return le, int(total)
+    return None, 0
+print(f"detector throughput (GOMAXPROCS=1 each): 1 process {thr1:,} events/s, 2 processes {thr2:,} events/s")
+lat, alerts = p99(w + "/split.lat")
+slat, salerts = p99(w + "/single.lat")
+print(f"alert latency p99 (histogram bucket bound): five processes ≤ {lat} s over {alerts} alerts; single ≤ {slat} s over {salerts} alerts")
+# Incidents: the split deployment's against `firebreak detect` over the same file.
+split = {}
+dups = 0
+for line in open(w + "/split.incidents"):
+    rule, key, tenant, count, first, last = line.rstrip("\n").split("|")
+    k = (rule, json.dumps(json.loads(key), sort_keys=True), tenant)
+    dups += k in split
+    split[k] = (int(count), int(first), int(last))
 single = {}
-for i in doc.get("incidents", []):
-    single[(i["rule"]["id"], json.dumps(i["firebreak"].get("key", {}), sort_keys=True))] = i["firebreak"].get("count")
-dups = [i for i, n in split.items() if n > 1]
-print(f"lines sent {lines}, events stored {events} ({lines and events/lines:.0%} of lines are auth events)")
-print(f"send time {t_sent - t0:.1f} s, events/s into the store over the send ≥ {events / max(t_sent - t0, 1e-9):,.0f}")
-if last_inc:
-    print(f"last incident stored {last_inc/1e6 - t_sent:+.1f} s after the last line was sent")
-print(f"incidents: five-process {len(split)}, one-process detect {len(single)}, duplicates {len(dups)}, "
-      f"missing {len(set(single) - set(split))}, extra {len(set(split) - set(single))}")
-for name in ["ingest-1", "ingest-2", "detect-1", "detect-2", "worker"]:
-    try: print(open(f"{w}/{name}.time").read().strip())
-    except OSError: pass
+from datetime import datetime
+def us(t):
+    return int(datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() * 1e6)
+for i in json.load(open(w + "/single.json")).get("incidents", []):
+    fb = i["firebreak"]
+    tenant = (i.get("organization") or {}).get("id", "")
+    k = (i["rule"]["id"], json.dumps(fb.get("key", {}), sort_keys=True), tenant)
+    single[k] = (fb.get("count"), us(i["event"]["start"]), us(i["event"]["end"]))
+missing, extra = set(single) - set(split), set(split) - set(single)
+differ = [k for k in set(single) & set(split) if single[k] != split[k]]
+print(f"incidents: five processes {len(split)}, one process {len(single)}; duplicates {dups}, missing {len(missing)}, extra {len(extra)}, differing (count, first, last) {len(differ)}")
+for k in sorted(missing)[:10]: print("  missing", k, single[k])
+for k in sorted(extra)[:10]: print("  extra", k, split[k])
+for k in sorted(differ)[:10]: print("  differ", k, "one process", single[k], "split", split[k])
+ok = not (dups or missing or extra or differ)
+ratio, scale = (E / split_s) / (E / single_s), thr2 / max(thr1, 1)
+print("targets:")
+print(f"  split rate / single rate  {ratio:6.0%}  (≥ 70%)  {'met' if ratio >= 0.7 else 'NOT met'}")
+print(f"  2 detectors / 1 detector  {scale:6.2f}× (≥ 1.7×)  {'met' if scale >= 1.7 else 'NOT met'}")
+print(f"  p99 ingest-to-incident    ≤ {lat} s (≤ 2 s)  {'met' if lat is not None and lat <= 2 else 'NOT met'}")
+print(f"  incidents equal one process: {'yes' if ok else 'NO'}")
 print("load average at the end:", load)
-differ = [k for k in set(single) & set(split) if single[k] != counts[k]]
-print(f"counts differing from the one-process run: {len(differ)}")
-for k in sorted(differ)[:20]: print("  count", k, "one-process", single[k], "split", counts[k])
-for k in sorted(set(single) - set(split))[:10]: print("  missing", k, single[k])
-for k in sorted(set(split) - set(single))[:10]: print("  extra", k, counts[k])
-ok = not dups and set(single) == set(split)
-print("exactly once: " + ("yes" if ok else "NO"))
 sys.exit(0 if ok else 1)
 PY

@@ -37,17 +37,20 @@ type Metrics struct {
 	Leader            prometheus.Gauge
 	EventsLateDropped prometheus.Counter
 	DetectSeconds     prometheus.Histogram
-	QueueDepth        prometheus.Gauge
-	Replaying         prometheus.Gauge
-	IngestAccepted    prometheus.Counter
-	IngestRejected    *prometheus.CounterVec
-	SyslogMessages    *prometheus.CounterVec
-	Incidents         *prometheus.CounterVec
-	IncidentSyncs     prometheus.Counter
-	AuthFailures      *prometheus.CounterVec
-	AssessRuns        *prometheus.CounterVec
-	DriftAlerts       prometheus.Counter
-	Notifications     *prometheus.CounterVec
+	// AlertLatency is, per alert (a new, escalated or recurring incident),
+	// the time from its event's commit at ingest to the incident stored.
+	AlertLatency   prometheus.Histogram
+	QueueDepth     prometheus.Gauge
+	Replaying      prometheus.Gauge
+	IngestAccepted prometheus.Counter
+	IngestRejected *prometheus.CounterVec
+	SyslogMessages *prometheus.CounterVec
+	Incidents      *prometheus.CounterVec
+	IncidentSyncs  prometheus.Counter
+	AuthFailures   *prometheus.CounterVec
+	AssessRuns     *prometheus.CounterVec
+	DriftAlerts    prometheus.Counter
+	Notifications  *prometheus.CounterVec
 }
 
 // New registers every collector on a fresh registry.
@@ -61,6 +64,8 @@ func New() *Metrics {
 	m.EventsQuarantined = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_events_quarantined_total", Help: "Events dated beyond the receive clock plus the allowed skew: stored and flagged, not detected."})
 	m.EventsBackfilled = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_events_backfilled_total", Help: "Events older than live detection's horizon, detected in a back-fill pass."})
 	m.EventsLateDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_events_late_dropped_total", Help: "Late events not detected (no back-fill engine, or past a pass's bound)."})
+	m.AlertLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "firebreak_detect_alert_latency_seconds", Help: "Time from an alert's event committed at ingest to its incident stored.",
+		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 1.5, 2, 3, 5, 10, 30, 60}})
 	m.DetectSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "firebreak_detect_batch_seconds", Help: "Detection time per batch."})
 	m.QueueDepth = prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_detect_queue_batches", Help: "Batches waiting for detection."})
 	m.Replaying = prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_detect_replaying", Help: "1 while detection rebuilds its windows from stored events at start (live events wait, ingest slows by back-pressure)."})
@@ -84,7 +89,7 @@ func New() *Metrics {
 	build.WithLabelValues(in.Short(), in.Commit, in.GoVersion).Set(1)
 	m.Reg.MustRegister(build)
 	m.Reg.MustRegister(m.PartitionsOwned, m.PartitionOwned, m.ConsumerLag, m.Leader)
-	m.Reg.MustRegister(m.Requests, m.Latency, m.EventsStored, m.EventsDetected, m.DetectDropped, m.EventsQuarantined, m.EventsBackfilled, m.EventsLateDropped, m.DetectSeconds, m.QueueDepth, m.Replaying,
+	m.Reg.MustRegister(m.Requests, m.Latency, m.EventsStored, m.EventsDetected, m.DetectDropped, m.EventsQuarantined, m.EventsBackfilled, m.EventsLateDropped, m.DetectSeconds, m.AlertLatency, m.QueueDepth, m.Replaying,
 		m.IngestAccepted, m.IngestRejected, m.SyslogMessages, m.Incidents, m.IncidentSyncs, m.AuthFailures, m.AssessRuns, m.DriftAlerts, m.Notifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -211,6 +211,19 @@ type queued struct {
 	evs  []event.Event
 	ids  []int64  // parallel to evs, or nil
 	seqs []uint64 // stream sequences, parallel to evs, or nil
+	// When each event was committed at ingest (wall clock, Unix ns; for
+	// firebreak_detect_alert_latency_seconds): recv parallel to evs, else
+	// at for all of them; 0: unknown.
+	recv []int64
+	at   int64
+}
+
+// committed is when evs[i] was committed at ingest (0: unknown).
+func (b *queued) committed(i int) int64 {
+	if b.recv != nil {
+		return b.recv[i]
+	}
+	return b.at
 }
 
 // span is one delivered batch's stream sequences and its newest event
@@ -382,7 +395,7 @@ func (p *Pipeline) CommitFrom(ctx context.Context, recs []store.EventRecord, sou
 	}
 	// The stored event keeps its own time; detection sees an event dated
 	// ahead of the receive clock at at[i].
-	b := queued{evs: make([]event.Event, 0, len(recs)-len(quarantined)), ids: make([]int64, 0, len(recs)-len(quarantined))}
+	b := queued{evs: make([]event.Event, 0, len(recs)-len(quarantined)), ids: make([]int64, 0, len(recs)-len(quarantined)), at: time.Now().UnixNano()}
 	for i := range recs {
 		if _, q := recs[i].Event.Fields[QuarantineField]; !q {
 			b.evs = append(b.evs, recs[i].Event)
@@ -396,7 +409,7 @@ func (p *Pipeline) CommitFrom(ctx context.Context, recs []store.EventRecord, sou
 		if p.o.Publish != nil {
 			out := make([]store.EventRecord, len(b.evs))
 			for i := range b.evs {
-				out[i] = store.EventRecord{ID: b.ids[i], Event: b.evs[i]}
+				out[i] = store.EventRecord{ID: b.ids[i], Event: b.evs[i], Received: time.Unix(0, b.at)}
 			}
 			if err := p.publish(ctx, out); err != nil {
 				return t, fmt.Errorf("events stored but not handed to detection: %w", err)
@@ -465,9 +478,12 @@ func (p *Pipeline) publish(ctx context.Context, recs []store.EventRecord) error 
 // stream sequences, seqs parallel to recs or nil) for detection; it blocks
 // while the queue is full.
 func (p *Pipeline) Deliver(ctx context.Context, recs []store.EventRecord, seqs []uint64) {
-	b := queued{evs: make([]event.Event, len(recs)), ids: make([]int64, len(recs)), seqs: seqs}
+	b := queued{evs: make([]event.Event, len(recs)), ids: make([]int64, len(recs)), seqs: seqs, recv: make([]int64, len(recs))}
 	for i := range recs {
 		b.evs[i], b.ids[i] = recs[i].Event, recs[i].ID
+		if !recs[i].Received.IsZero() {
+			b.recv[i] = recs[i].Received.UnixNano()
+		}
 	}
 	if len(b.evs) > 0 {
 		p.enqueue(ctx, b)
@@ -667,7 +683,14 @@ func (p *Pipeline) detect(ctx context.Context, b queued) {
 		// Events the partition's previous owner detected (up to its
 		// checkpoint) rebuild windows; their alerts were notified then.
 		seen := p.o.Resume != nil && b.seqs != nil && b.seqs[i] <= p.o.Resume.Last
-		p.HandleMode(ctx, p.det.Process(&evs[i]), seen)
+		incs := p.det.Process(&evs[i])
+		p.HandleMode(ctx, incs, seen)
+		if at := b.committed(i); len(incs) > 0 && !seen && at > 0 && p.o.Metrics != nil {
+			d := time.Since(time.Unix(0, at)).Seconds()
+			for range incs {
+				p.o.Metrics.AlertLatency.Observe(d)
+			}
+		}
 	}
 	if n := len(b.seqs); n > 0 {
 		sp := span{first: b.seqs[0], last: b.seqs[n-1], newest: math.MinInt64}

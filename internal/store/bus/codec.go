@@ -22,8 +22,9 @@ import (
 // without it is one JSON-encoded store.EventRecord (streams written by
 // earlier versions), still read.
 //
-// What a detector needs of a record is its store id and its event: the
-// received time and the original line stay in the database.
+// What a detector needs of a record is its store id, its event and when
+// ingest committed it (alert latency): the original line stays in the
+// database.
 
 const (
 	batchMagic   = 0xfb
@@ -46,6 +47,11 @@ func appendRecord(b []byte, rec *store.EventRecord) []byte {
 		b = append(b, 0)
 	}
 	b = binary.AppendVarint(b, ts)
+	var recv int64
+	if !rec.Received.IsZero() {
+		recv = rec.Received.UnixNano()
+	}
+	b = binary.AppendVarint(b, recv)
 	for _, s := range [...]string{ev.Category, ev.Action, ev.Outcome, ev.Reason, ev.Code, ev.UserName, ev.UserDomain, ev.HostName, ev.Tenant, ev.Dataset, ev.Message, ev.File} {
 		b = appendString(b, s)
 	}
@@ -153,6 +159,9 @@ func (r *batchReader) record(rec *store.EventRecord) error {
 	ts := r.varint()
 	if hasTime == 1 {
 		ev.Timestamp = time.Unix(0, ts).UTC()
+	}
+	if recv := r.varint(); recv != 0 {
+		rec.Received = time.Unix(0, recv).UTC()
 	}
 	for _, p := range [...]*string{&ev.Category, &ev.Action, &ev.Outcome, &ev.Reason, &ev.Code, &ev.UserName, &ev.UserDomain, &ev.HostName, &ev.Tenant, &ev.Dataset, &ev.Message, &ev.File} {
 		*p = r.str()

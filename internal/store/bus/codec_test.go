@@ -43,7 +43,7 @@ func TestBatchRoundTrip(t *testing.T) {
 	}
 	recs = append(recs,
 		store.EventRecord{ID: -5, Event: event.Event{Count: 3, SourceIP: netip.MustParseAddr("2001:db8::1%eth0"), Fields: map[string]string{"a": "", "EventID": "4625"}}},
-		store.EventRecord{ID: 1 << 40, Event: event.Event{Timestamp: time.Unix(0, 1).UTC(), Message: string(make([]byte, maxBatchBytes+10))}},
+		store.EventRecord{ID: 1 << 40, Received: time.Unix(1795680353, 5).UTC(), Event: event.Event{Timestamp: time.Unix(0, 1).UTC(), Message: string(make([]byte, maxBatchBytes+10))}},
 	)
 	ptrs := make([]*store.EventRecord, len(recs))
 	for i := range recs {
