@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/collect/graph/graphtest"
+	"github.com/firebreak-msp/firebreak/internal/connector"
+	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
 // pathRecorder records the paths of the requests a client sends and can
@@ -227,5 +229,49 @@ func TestBatchAnswerDecode(t *testing.T) {
 		if err := (&batchAnswer{chunk: items}).DecodeJSONBody([]byte(bad)); err == nil {
 			t.Errorf("%q decoded", bad)
 		}
+	}
+}
+
+// TestRepeatingPagesPerTenant: a tenant whose users' next link keeps
+// pointing at a page already read stops with ErrRepeatingPage, reported
+// for that tenant as an identities gap; the other tenant is collected in
+// full.
+func TestRepeatingPagesPerTenant(t *testing.T) {
+	looping, fine := graphtest.TenantGUID(0), graphtest.TenantGUID(1)
+	f := graphtest.NewServer(t, []graphtest.Tenant{{ID: looping, Name: "Loop Inc", Slug: "loop-inc", Users: 300},
+		{ID: fine, Name: "Fine Ltd", Slug: "fine-ltd", Users: 300}})
+	rec := &pathRecorder{base: http.DefaultTransport}
+	rec.answer = func(r *http.Request) *http.Response {
+		// The fake's tokens name their tenant: the looping tenant's later
+		// users pages all link back to the second page.
+		if r.URL.Path != "/v1.0/users" || r.URL.Query().Get("$skiptoken") == "" || !strings.Contains(r.Header.Get("Authorization"), looping) {
+			return nil
+		}
+		self := f.Srv.URL + "/v1.0/users?$skiptoken=120&$sia=1"
+		body := fmt.Sprintf(`{"value":[{"id":"x-%s","userPrincipalName":"x@loop-inc.example"}],"@odata.nextLink":%q}`, r.URL.Query().Get("$skiptoken"), self)
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)), Request: r}
+	}
+	c, err := New(Config{Credentials: Credentials{ClientID: "app-1", TenantID: f.Partner, Secret: Secret(f.Secret)},
+		Authority: f.Srv.URL, GraphURL: f.Srv.URL, Concurrency: 4, HTTP: &http.Client{Transport: rec}, Now: func() time.Time { return testNow },
+		Sleep: func(context.Context, time.Duration) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Collect(context.Background(), c, Options{SkipPartner: true, Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]TenantResult{}
+	for _, r := range res.Tenants {
+		by[r.Tenant] = r
+	}
+	lr := by["loop-inc"]
+	if !slices.ContainsFunc(lr.Gaps, func(g estate.Gap) bool {
+		return g.Evidence == EvIdentities && strings.Contains(g.Reason, connector.ErrRepeatingPage.Error())
+	}) {
+		t.Errorf("looping tenant: %+v", lr)
+	}
+	if fr := by["fine-ltd"]; fr.Users != 300 || len(fr.Errors) != 0 {
+		t.Errorf("the other tenant lost: %+v", fr)
 	}
 }
