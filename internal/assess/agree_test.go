@@ -489,6 +489,7 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 	for _, tn := range e.Tenants {
 		wants[tn.ID] = &want{}
 	}
+	reachers := map[string]bool{}
 	for v := range g.Nodes {
 		n := &g.Nodes[v]
 		var pr, mfa string
@@ -536,6 +537,9 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 			w := wants[id]
 			judged++
 			w.reach++
+			if n.Kind == trust.KindIdentity {
+				reachers[n.ID] = true
+			}
 			if idle {
 				w.idle++
 				idles++
@@ -564,6 +568,14 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 				}
 			}
 		}
+	}
+	// FB-MFA-003's population: the identities reaching a customer.
+	got := map[string]bool{}
+	for _, id := range doc.CustomerReach {
+		got[id] = true
+	}
+	if d := cmp.Diff(got, reachers); d != "" {
+		t.Errorf("seed %d: customer_reach (-assess input +blast --from):\n%s", seed, d)
 	}
 	for id, w := range wants {
 		a := doc.ByTenant[id].Access
@@ -907,5 +919,31 @@ vendors:
 		if e.ID == "ext-lou" && e.TenantsAdmin != 1 {
 			t.Errorf("entry point ext-lou leads to admin in %d tenants, want 1", e.TenantsAdmin)
 		}
+	}
+}
+
+// FB-MFA-003 (every MSP account with customer access has MFA) counts the
+// accounts that reach a customer by any path (the access matrix): a
+// technician without MFA who can read the vault holding a customer
+// admin's password reaches the customer. Before, customer access was
+// derived again from direct grants and operate on a tool, and the
+// technician was not judged.
+func TestMFA003JudgesMatrix(t *testing.T) {
+	j := judgeBoth(t, agreeBase+`identities:
+  - {id: tech, kind: human, home: msp, mfa: {enforced: false}, last_sign_in: 2026-11-20}
+  - {id: office, kind: human, home: msp, mfa: {enforced: false}, last_sign_in: 2026-11-20}
+  - {id: t1-admin, kind: human, home: t1, roles: [Global Administrator], mfa: {enforced: true, methods: [push]}, last_sign_in: 2026-11-20}
+tools:
+  - {id: vault, kind: password_vault, product: Vault, mfa_enforced: true, mfa_methods: [fido2]}
+grants:
+  - {id: g-tech-vault, subject: tech, target: vault, privilege: read, scope: customer passwords}
+  - {id: g-vault-t1-admin, subject: vault, target: t1-admin, privilege: full_control, scope: stored credential}
+`)
+	st, ev := j.status(t, "msp FB-MFA-003")
+	if st != StatusFail || !strings.Contains(ev, "tech") || strings.Contains(ev, "office") {
+		t.Errorf("msp FB-MFA-003 = %s (%s), want fail naming tech (not office, who reaches no customer)", st, ev)
+	}
+	if !slices.Contains(j.facts.CustomerReach, "tech") || slices.Contains(j.facts.CustomerReach, "office") {
+		t.Errorf("customer_reach = %v", j.facts.CustomerReach)
 	}
 }

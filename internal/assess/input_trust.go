@@ -105,6 +105,7 @@ func trustTerm(d *trust.FactsDoc) *ast.Term {
 		f("vendors", nodes(d.Vendors)),
 		f("admin_identities", nodes(d.AdminIdentities)),
 		f("identities_with_admin", num(d.IdentitiesWithAdmin)),
+		f("customer_reach", strs(d.CustomerReach)),
 		f("cross_tenant", cross),
 		f("by_tenant", obj(byTenant...)),
 	)

@@ -31,6 +31,11 @@ type FactsDoc struct {
 	AdminIdentities []FactNode `json:"admin_identities"`
 	// IdentitiesWithAdmin counts identities reaching at least one tenant at ≥ admin.
 	IdentitiesWithAdmin int `json:"identities_with_admin"`
+	// CustomerReach are the enabled identities (break-glass accounts
+	// aside) that reach a tenant other than their home by any path,
+	// standing or just in time, at any privilege: the access matrix's rows
+	// FB-MFA-003 judges. In node order.
+	CustomerReach []string `json:"customer_reach"`
 	// CrossTenant: objects of one tenant that reach another tenant.
 	CrossTenant []FactCross `json:"cross_tenant"`
 	// ByTenant: per tenant, the ids from the lists above that reach it.
@@ -240,6 +245,7 @@ func (d *FactsDoc) plain() map[string]any {
 		"vendors":               nodeList(d.Vendors),
 		"admin_identities":      nodeList(d.AdminIdentities),
 		"identities_with_admin": d.IdentitiesWithAdmin,
+		"customer_reach":        strList(d.CustomerReach),
 		"cross_tenant":          crossList(d.CrossTenant),
 		"by_tenant":             byTenant,
 	}
@@ -343,7 +349,7 @@ func FactsOf(g *Graph) *FactsDoc {
 	doc := &FactsDoc{Version: 1, Tenants: T, Share: g.MaxTenantShare, Limit: Limit(T, g.MaxTenantShare),
 		Counts: map[string]int{}, ByTenant: make(map[string]*FactTenant, T),
 		OverLimit: []FactNode{}, EntryPoints: []FactEntry{}, OutsiderAdmin: []string{}, Vendors: []FactNode{},
-		AdminIdentities: []FactNode{}, CrossTenant: []FactCross{}}
+		AdminIdentities: []FactNode{}, CrossTenant: []FactCross{}, CustomerReach: []string{}}
 	for i := range g.Nodes {
 		doc.Counts[g.Nodes[i].Kind.String()]++
 	}
@@ -565,6 +571,7 @@ func FactsOf(g *Graph) *FactsDoc {
 	// Each tenant's column of the access matrix.
 	m := g.Matrix()
 	outside := g.outsiders(m)
+	reaches := make([]bool, len(m.Principals))
 	counts := m.ByTenant(func(p int, c access.Cell) {
 		if c.Eligible < access.LevelRead {
 			return
@@ -602,6 +609,7 @@ func FactsOf(g *Graph) *FactsDoc {
 			return
 		}
 		fa.ReachN++
+		reaches[p] = reaches[p] || o.identity
 		if o.idle != "" {
 			add(&fa.Idle, &fa.IdleN)
 		}
@@ -628,6 +636,11 @@ func FactsOf(g *Graph) *FactsDoc {
 			}
 		}
 	})
+	for p, r := range reaches {
+		if r {
+			doc.CustomerReach = append(doc.CustomerReach, m.Principals[p].ID)
+		}
+	}
 	for k, ta := range counts {
 		fa := &byBit[k].Access
 		fa.Standing, fa.Eligible = levelsOf(ta.Standing), levelsOf(ta.Eligible)

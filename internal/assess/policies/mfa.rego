@@ -69,15 +69,28 @@ results contains lib.not_evaluable("FB-MFA-002", "the trust graph was not comput
 }
 
 # Every MSP identity with customer access: people, service accounts and
-# tokens (these pass on a recorded compensating control).
-msp_people := [i | some i in input.identities; i.enabled; i.customer_access]
+# tokens (these pass on a recorded compensating control). Customer access
+# is the access matrix's: a customer reached by any path, standing or just
+# in time, at any privilege (input.trust.customer_reach; break-glass
+# accounts are FB-AUTH-008's).
+customer_reach := {id | some id in input.trust.customer_reach}
+
+msp_people := [i | some i in input.identities; i.enabled; customer_reach[i.id]]
 
 results contains lib.check(
 	{"control": "FB-MFA-003", "noun": "MSP identities with customer access", "fails": "no MFA and no compensating control", "need": "identities.mfa (MFA enforcement state)"},
 	count(msp_people),
 	[{"kind": "identity", "id": i.id, "detail": "%s without MFA or a compensating control, reaches customers (%d as admin; tools %v)", "args": [i.kind, i.admin_tenants, i.access_tools]} | some i in msp_people; i.mfa_state == "none"],
 	[{"kind": "identity", "id": i.id, "detail": "mfa.enforced unknown"} | some i in msp_people; i.mfa_state == "unknown"],
-) if lib.msp
+) if {
+	lib.msp
+	not lib.no_matrix
+}
+
+results contains lib.not_evaluable("FB-MFA-003", "the trust graph was not computed for this assessment", lib.matrix_need) if {
+	lib.msp
+	lib.no_matrix
+}
 
 mgmt := [t | some t in input.tools; t.management]
 
