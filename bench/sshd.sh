@@ -9,12 +9,16 @@
 #
 # Environment:
 #   OLD=path      an older firebreak binary, run alternately with this tree's
+#   OLD_REV=rev   or a commit to build it from (git archive), e.g. 1abbc4d
+#                 (the main before issue 9) for the Windows "no regression"
 #   PAIRS=3       alternating rounds
 #   LINES=2000000 sshd lines (gen-logs --seed 7)
 #   F2B=1         also time fail2ban-regex once (minutes per million lines)
 #
 # Prints CPU seconds (user+sys, GNU time) per run with the load average:
-# on a shared machine wall time measures the scheduler, not the code.
+# on a shared machine wall time measures the scheduler, not the code. Ends
+# with the medians and the ratios of this run: detect sshd / wc -l (target
+# <= 5) and new / old per file (Windows target: <= 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
@@ -24,6 +28,14 @@ LINES=${LINES:-2000000}
 mkdir -p "$W"
 go build -o "$W/firebreak" ./cmd/firebreak
 NEW="$W/firebreak"
+if [ -z "${OLD:-}" ] && [ -n "${OLD_REV:-}" ]; then
+  OLD="$W/firebreak-$OLD_REV"
+  if [ ! -x "$OLD" ]; then
+    rm -rf "$W/src-$OLD_REV" && mkdir -p "$W/src-$OLD_REV"
+    git archive "$OLD_REV" | tar -x -C "$W/src-$OLD_REV"
+    (cd "$W/src-$OLD_REV" && go build -o "$OLD" ./cmd/firebreak)
+  fi
+fi
 LOG="$W/auth-$LINES.log"
 WIN="$W/windows-300000.json"
 [ -s "$LOG" ] || "$NEW" gen-logs --format sshd --lines "$LINES" --seed 7 -o "$LOG" --truth "$W/truth.jsonl" >/dev/null 2>&1
@@ -34,8 +46,11 @@ cpu() { # NAME CMD...: prints "NAME cpu-seconds (load)"
   local name=$1; shift
   /usr/bin/time -o "$W/t" -f '%U %S' "$@" >/dev/null 2>&1
   read -r u s <"$W/t"
-  printf '%-22s %6.3f CPU-s  (load %s)\n' "$name" "$(python3 -c "print($u+$s)")" "$(cut -d' ' -f1 /proc/loadavg)"
+  local c; c=$(python3 -c "print(round($u+$s, 3))")
+  printf '%-26s %6.3f CPU-s  (load %s)\n' "$name" "$c" "$(cut -d' ' -f1 /proc/loadavg)"
+  printf '%s\t%s\n' "$name" "$c" >>"$W/cpu.tsv"
 }
+: >"$W/cpu.tsv"
 det=(detect -q --estate examples/harbourview --format json)
 echo "# $(date -u +%FT%TZ), $(nproc) cores; sshd $(wc -l <"$LOG") lines $(du -mL "$LOG" | cut -f1) MB"
 for i in $(seq "$PAIRS"); do
@@ -50,3 +65,21 @@ done
 if [ "${F2B:-0}" = 1 ] && command -v fail2ban-regex >/dev/null; then
   cpu "fail2ban-regex" "${PIN[@]}" fail2ban-regex "$LOG" /etc/fail2ban/filter.d/sshd.conf
 fi
+python3 - "$W/cpu.tsv" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    name, c = line.rstrip("\n").split("\t")
+    runs.setdefault(name, []).append(float(c))
+med = {k: statistics.median(v) for k, v in runs.items()}
+print("# medians (CPU-s): " + ", ".join(f"{k} {v:.3f}" for k, v in med.items()))
+def ratio(label, a, b, target):
+    if a in med and b in med and med[b] > 0:
+        per = [x / y for x, y in zip(runs[a], runs[b]) if y > 0]
+        print(f"RATIO {label}: {med[a] / med[b]:.2f} (median of runs; per round {', '.join(f'{r:.2f}' for r in per)}; target {target})")
+ratio("new detect sshd / wc -l", "new detect sshd", "wc -l", "<= 5")
+ratio("old detect sshd / wc -l", "old detect sshd", "wc -l", "-")
+ratio("new / old detect sshd", "new detect sshd", "old detect sshd", "-")
+ratio("new / old detect windows json", "new detect windows", "old detect windows", "<= 1")
+ratio("new / old detect windows xml", "new detect windows xml", "old detect windows xml", "<= 1")
+PY

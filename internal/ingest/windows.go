@@ -618,8 +618,10 @@ func (p *windowsParser) program() []byte {
 // found by scanEventID, is one no parse turns into an event, or one whose
 // events (winShapes: what the id alone fixes) Options.Wanted refuses. The
 // id is kept for program().
-func (p *windowsParser) skip(rec []byte) bool {
-	id := scanEventID(rec)
+func (p *windowsParser) skip(rec []byte) bool { return p.skipID(scanEventID(rec)) }
+
+// skipID is skip for a record whose event id was found (0: not found).
+func (p *windowsParser) skipID(id int) bool {
 	if id == 0 {
 		return false
 	}
