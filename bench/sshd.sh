@@ -3,7 +3,9 @@
 # and, if given, an older binary) and fail2ban-regex if installed, on the
 # same generated 2,000,000-line day, one core. Issue 9's target: detect
 # within 5x the CPU time of `wc -l`. Also the Windows Winlogbeat JSON file
-# (300,000 records) for the per-file comparison. Not part of `go test`.
+# (300,000 records) and the same records as event XML for the per-file
+# comparison. Not part of `go test`; about 2 minutes at PAIRS=3 on a quiet
+# machine (plus building OLD_REV once).
 #
 # usage: bench/sshd.sh [WORKDIR]        (default /tmp/firebreak-sshd-bench)
 #
@@ -40,6 +42,12 @@ LOG="$W/auth-$LINES.log"
 WIN="$W/windows-300000.json"
 [ -s "$LOG" ] || "$NEW" gen-logs --format sshd --lines "$LINES" --seed 7 -o "$LOG" --truth "$W/truth.jsonl" >/dev/null 2>&1
 [ -s "$WIN" ] || "$NEW" gen-logs --format windows --lines 300000 --seed 7 -o "$WIN" --truth "$W/w-truth.jsonl" >/dev/null 2>&1
+XML="$W/windows-300000.xml" # the same records as rendered event XML (wevtutil qe /f:xml)
+[ -s "$XML" ] || python3 bench/winxml.py "$WIN" "$XML"
+# an old binary that cannot read event XML (before issue 9) is not timed on it
+OLDXML=0
+head -n 3 "$XML" >"$W/probe.xml"
+if [ -n "${OLD:-}" ] && "$OLD" detect -q --input-format xml "$W/probe.xml" >/dev/null 2>&1 </dev/null; then OLDXML=1; fi
 PIN=(env GOMAXPROCS=1)
 command -v taskset >/dev/null && PIN+=(taskset -c 1)
 cpu() { # NAME CMD...: prints "NAME cpu-seconds (load)"
@@ -61,6 +69,8 @@ for i in $(seq "$PAIRS"); do
   cpu "new version (start-up)" "${PIN[@]}" "$NEW" version
   [ -n "${OLD:-}" ] && cpu "old detect windows" "${PIN[@]}" "$OLD" "${det[@]}" "$WIN"
   cpu "new detect windows" "${PIN[@]}" "$NEW" "${det[@]}" "$WIN"
+  [ "$OLDXML" = 1 ] && cpu "old detect windows xml" "${PIN[@]}" "$OLD" "${det[@]}" "$XML"
+  cpu "new detect windows xml" "${PIN[@]}" "$NEW" "${det[@]}" "$XML"
 done
 if [ "${F2B:-0}" = 1 ] && command -v fail2ban-regex >/dev/null; then
   cpu "fail2ban-regex" "${PIN[@]}" fail2ban-regex "$LOG" /etc/fail2ban/filter.d/sshd.conf
