@@ -110,6 +110,11 @@ type Options struct {
 	// last full run, said in the provenance).
 	Delta      bool
 	DeltaState *DeltaState
+	// FullEvery, with Delta, makes a run read users in full (with
+	// signInActivity, which delta cannot give) when the tenant's last
+	// full read is this old (default 24h), so last sign-ins do not age
+	// into "stale" under repeated delta runs.
+	FullEvery time.Duration
 }
 
 // DeltaState is the users/delta state between runs, per Entra tenant.
@@ -135,7 +140,15 @@ func (col *collector) delta(tenant string) *deltaTenant {
 	}
 	col.o.DeltaState.mu.Lock()
 	defer col.o.DeltaState.mu.Unlock()
-	return col.o.DeltaState.Tenants[tenant]
+	d := col.o.DeltaState.Tenants[tenant]
+	if d != nil && d.Link != "" && col.now.Sub(d.FullAt) >= col.o.FullEvery {
+		// Time for a full read: the state's groups are still read in the
+		// batch, but users are read in full.
+		cp := *d
+		cp.Link = ""
+		return &cp
+	}
+	return d
 }
 
 func (col *collector) setDelta(tenant string, d *deltaTenant) {
@@ -274,6 +287,9 @@ func Collect(ctx context.Context, c *Client, o Options) (*Result, error) {
 	}
 	if o.SignInWindow <= 0 {
 		o.SignInWindow = 6 * time.Hour
+	}
+	if o.FullEvery <= 0 {
+		o.FullEvery = 24 * time.Hour
 	}
 	col := &collector{c: c, o: o, now: nowf().UTC(), partner: c.cfg.Credentials.TenantID, frag: &estate.Estate{},
 		known: map[string]bool{}, ids: map[string]bool{}}

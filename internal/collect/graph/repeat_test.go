@@ -275,3 +275,40 @@ func TestRepeatingPagesPerTenant(t *testing.T) {
 		t.Errorf("the other tenant lost: %+v", fr)
 	}
 }
+
+// TestDeltaFullReadDaily: with Delta, runs read only the users/delta
+// changes until the last full read is FullEvery (24h) old; then users are
+// read in full again (signInActivity, which delta cannot give), so last
+// sign-ins do not age into "stale" under repeated delta runs.
+func TestDeltaFullReadDaily(t *testing.T) {
+	f := graphtest.NewServer(t, []graphtest.Tenant{{ID: graphtest.TenantGUID(0), Name: "Cedar Law", Slug: "cedar-law", Users: 20,
+		DeltaChanges: map[int]string{7: "disabled"}}})
+	st := &DeltaState{}
+	run := func(at time.Time) *Result {
+		t.Helper()
+		res, err := Collect(context.Background(), testClient(t, f, nil, 4), Options{Delta: true, DeltaState: st, SkipPartner: true, Now: func() time.Time { return at }})
+		if err != nil || res.Failed() != 0 {
+			t.Fatalf("run at %v: %v %+v", at, err, res)
+		}
+		return res
+	}
+	run(testNow)
+	run(testNow.Add(time.Hour))
+	if n := f.DeltaRounds.Load(); n != 1 {
+		t.Fatalf("delta rounds after a repeat within a day: %d", n)
+	}
+	if u := identity(run(testNow.Add(2*time.Hour)).Fragment, "user0@cedar-law.example"); u == nil || !strings.Contains(u.Provenance.Source, "users/delta") {
+		t.Fatalf("repeat within a day: %+v", u)
+	}
+	later := testNow.Add(25 * time.Hour)
+	res := run(later)
+	if n := f.DeltaRounds.Load(); n != 2 {
+		t.Errorf("the run a day later read users/delta changes (%d rounds) instead of a full read", n)
+	}
+	if u := identity(res.Fragment, "user0@cedar-law.example"); u == nil || strings.Contains(u.Provenance.Source, "users/delta") || !u.Provenance.CollectedAt.Equal(later) {
+		t.Errorf("after a day: %+v", u)
+	}
+	if d := st.Tenants[graphtest.TenantGUID(0)]; d == nil || !d.FullAt.Equal(later) || d.Link == "" {
+		t.Errorf("delta state after the full read: %+v", d)
+	}
+}
