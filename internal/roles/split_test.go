@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/firebreak-msp/firebreak/internal/config"
@@ -23,7 +22,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/ingest/loggen"
 	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
-	"github.com/firebreak-msp/firebreak/internal/store/bus"
+	"github.com/firebreak-msp/firebreak/internal/store/bus/bustest"
 	"github.com/firebreak-msp/firebreak/internal/store/postgres"
 	"github.com/firebreak-msp/firebreak/internal/store/storetest"
 	"github.com/firebreak-msp/firebreak/internal/worker"
@@ -80,15 +79,18 @@ func counterValue(t *testing.T, c interface{ Write(*dto.Metric) error }) float64
 
 // TestSplitRolesMatchOneProcess composes a split deployment as `serve
 // --roles` does — one ingest process receiving syslog over TCP, two
-// detectors — on the local PostgreSQL and NATS JetStream, sends it the
-// five-process bench's generated log, and checks that the incidents equal
-// (same ids, rules, tenants, counts, first and last times) those of one
-// engine reading the same log as `firebreak detect` does. It fails
-// without each of three fixes: the ingest process places events in
-// tenants by the estate (it loaded none and stored every event without a
-// tenant), syslog counts an sshd attempt once (pam_unix line and "Failed
-// password"), and cross-tenant rules run in the second, attacker-keyed
-// stage (a spray over tenants of different partitions was never seen).
+// detectors — on the local PostgreSQL and an embedded three-node JetStream
+// cluster (streams with three replicas), sends it the five-process bench's
+// generated log, stops one detector halfway (the other takes its
+// partitions of both stages over from their checkpoints), and checks that
+// the incidents equal (same ids, rules, tenants, counts, first and last
+// times) those of one engine reading the same log as `firebreak detect`
+// does. It fails without each of three fixes: the ingest process places
+// events in tenants by the estate (it loaded none and stored every event
+// without a tenant), syslog counts an sshd attempt once (pam_unix line and
+// "Failed password"), and cross-tenant rules run in the second,
+// attacker-keyed stage (a spray over tenants of different partitions was
+// never seen).
 func TestSplitRolesMatchOneProcess(t *testing.T) {
 	ctx := context.Background()
 	base := envOr("FIREBREAK_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
@@ -112,21 +114,9 @@ func TestSplitRolesMatchOneProcess(t *testing.T) {
 	if !strings.Contains(base, "?") {
 		dbURL = base + "?search_path=" + schema
 	}
-	natsURL := envOr("FIREBREAK_TEST_NATS", "nats://127.0.0.1:4222")
-	nc, err := nats.Connect(natsURL, nats.Timeout(3*time.Second))
-	if err != nil {
-		storetest.ServiceUnavailable(t, "NATS at "+natsURL, err)
-	}
-	nc.Close()
+	cluster := bustest.Start(t) // three JetStream nodes on loopback
+	natsURL := cluster.URL()
 	stream, subject := "FBROLES_"+strings.ToUpper(id), "fbroles."+id
-	t.Cleanup(func() {
-		for _, o := range []bus.Options{{Stream: stream, Subject: subject}, {Stream: stream + "_CROSS", Subject: subject + "_cross"}} {
-			if b, err := bus.Open(context.Background(), natsURL, o); err == nil {
-				b.DeleteStream(context.Background())
-				b.Close()
-			}
-		}
-	})
 	st, err := postgres.OpenWith(ctx, dbURL, store.Options{SecretKey: []byte("test-key-0123456789")})
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +169,7 @@ func TestSplitRolesMatchOneProcess(t *testing.T) {
 	cfg := func(roles ...string) config.Config {
 		c := config.Default()
 		c.Roles, c.Database, c.DataDir = roles, dbURL, t.TempDir()
-		c.Bus = config.BusConfig{URL: natsURL, Stream: stream, Subject: subject, Partitions: 4}
+		c.Bus = config.BusConfig{URL: natsURL, Stream: stream, Subject: subject, Partitions: 4, Replicas: 3}
 		c.Estate.Paths = []string{exampleEstate}
 		c.Ingest.Year = 2026
 		if slices.Contains(roles, config.RoleIngest) {
@@ -187,28 +177,32 @@ func TestSplitRolesMatchOneProcess(t *testing.T) {
 		}
 		return c
 	}
-	runCtx, stop := context.WithCancel(ctx)
 	var nodes []*Node
-	done := make(chan error, 3)
+	var stops []func()
 	for _, roles := range [][]string{{config.RoleIngest}, {config.RoleDetect}, {config.RoleDetect}} {
 		n, err := New(Options{Config: cfg(roles...), Store: st, Engines: eng, LockSpace: space})
 		if err != nil {
 			t.Fatal(err)
 		}
 		nodes = append(nodes, n)
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
 		go func() { done <- n.Run(runCtx, nil, func(ctx context.Context) error { <-ctx.Done(); return nil }) }()
-	}
-	stopped := false
-	shutdown := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		stop()
-		for range nodes {
+		stopped := false
+		stops = append(stops, func() {
+			if stopped {
+				return
+			}
+			stopped = true
+			cancel()
 			if err := <-done; err != nil {
 				t.Error(err)
 			}
+		})
+	}
+	shutdown := func() {
+		for _, stop := range stops {
+			stop()
 		}
 	}
 	defer shutdown()
@@ -252,14 +246,6 @@ func TestSplitRolesMatchOneProcess(t *testing.T) {
 			t.Fatal("the ingest process never listened for syslog")
 		}
 	}
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Write(log); err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
 	// Every event reaches detection once in the tenant stage and once per
 	// cross-stage partition its attacker keys route it to.
 	_, lanes := pipeline.SplitRules(eng.Rules)
@@ -268,25 +254,77 @@ func TestSplitRolesMatchOneProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := pipeline.LaneKeys(lanes, mayMatch)
-	deliveries := len(evs)
+	deliveries := func(evs []event.Event) int {
+		n := len(evs)
+		for i := range evs {
+			var ps []int
+			for _, k := range keys(&evs[i]) {
+				if p := in.Cross.PartitionOf(k); !slices.Contains(ps, p) {
+					ps = append(ps, p)
+				}
+			}
+			n += len(ps)
+		}
+		return n
+	}
+	detected := func() float64 {
+		return counterValue(t, dets[0].Metrics.EventsDetected) + counterValue(t, dets[1].Metrics.EventsDetected)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The first half of the log (cut at a line), detected by both.
+	half := bytes.IndexByte(log[len(log)/2:], '\n') + len(log)/2 + 1
+	if _, err := c.Write(log[:half]); err != nil {
+		t.Fatal(err)
+	}
+	firstHalf := 0
 	for i := range evs {
-		var ps []int
-		for _, k := range keys(&evs[i]) {
-			if p := in.Cross.PartitionOf(k); !slices.Contains(ps, p) {
-				ps = append(ps, p)
+		if evs[i].Line <= int64(bytes.Count(log[:half], []byte("\n"))) {
+			firstHalf = i + 1
+		}
+	}
+	for deadline := time.Now().Add(120 * time.Second); detected() < float64(deliveries(evs[:firstHalf])); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("detectors saw %v deliveries of the first half, want %d", detected(), deliveries(evs[:firstHalf]))
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // a checkpoint of every partition
+	// A detector goes away: the other takes its partitions of both stages
+	// over from their checkpoints while the second half arrives.
+	stops[2]()
+	if _, err := c.Write(log[half:]); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	// Done when the survivor owns every partition, has read each to its
+	// end, and detection has seen at least every delivery once.
+	lagZero := func(n *Node) bool {
+		ms, _ := n.Metrics.Reg.Gather()
+		for _, mf := range ms {
+			switch mf.GetName() {
+			case "firebreak_detect_consumer_lag", "firebreak_detect_queue_depth":
+				for _, m := range mf.GetMetric() {
+					if m.GetGauge().GetValue() != 0 {
+						return false
+					}
+				}
 			}
 		}
-		deliveries += len(ps)
+		return true
 	}
 	for deadline := time.Now().Add(120 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		got := counterValue(t, dets[0].Metrics.EventsDetected) + counterValue(t, dets[1].Metrics.EventsDetected)
-		if got >= float64(deliveries) {
+		a1, a2 := owned(dets[0])
+		if a1 == 4 && a2 == 4 && lagZero(dets[0]) && detected() >= float64(deliveries(evs)) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("detectors saw %v deliveries, want %d", got, deliveries)
+			t.Fatalf("the surviving detector never finished: owns %d+%d, detected %v of %d", a1, a2, detected(), deliveries(evs))
 		}
 	}
+	time.Sleep(500 * time.Millisecond)
 	// Shut down: each partition's engine releases what it held for
 	// reordering and writes its incidents, as the reference's Flush did.
 	shutdown()

@@ -813,6 +813,10 @@ type OutboxStore interface {
 	FailOutbox(ctx context.Context, target, key, errText string, next time.Time) error
 	// ListOutbox lists rows in the scope (by tenant), newest change first.
 	ListOutbox(ctx context.Context, scope Scope, f OutboxFilter) ([]OutboxItem, error)
+	// PruneOutbox deletes the rows of targets named with prefix whose
+	// current version was delivered and that have not changed since
+	// before (one-off deliveries: notifications), and reports how many.
+	PruneOutbox(ctx context.Context, prefix string, before time.Time) (int64, error)
 }
 
 // OutboxItem is one row of the outbox.

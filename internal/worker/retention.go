@@ -8,8 +8,8 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
-// runRetention purges events older than the retention period and expired
-// sessions, hourly.
+// runRetention purges events older than the retention period, expired
+// sessions and delivered notifications, hourly.
 func (w *Worker) runRetention(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -23,6 +23,7 @@ func (w *Worker) runRetention(ctx context.Context) {
 		if _, err := w.st.PurgeSessions(ctx, w.now()); err != nil && ctx.Err() == nil {
 			w.log.Warn("purging sessions", "err", err)
 		}
+		w.pruneOutbox(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -46,4 +47,19 @@ func (w *Worker) AssessEstate(ctx context.Context, e *estate.Estate, source, tri
 	w.SetEstate(e, meta.ID)
 	_, _, err = w.Assess(ctx, e, meta.ID, trigger)
 	return err
+}
+
+// notifyKeep is how long a delivered notification's outbox row is kept: it
+// is the dedupe record that stops a second process (or a restart) from
+// sending the same alert again, which happens within seconds to minutes.
+const notifyKeep = 7 * 24 * time.Hour
+
+// pruneOutbox deletes notification rows delivered more than notifyKeep
+// ago. Ticket rows (PSA) are the tickets' desired state and stay.
+func (w *Worker) pruneOutbox(ctx context.Context) {
+	if n, err := w.st.PruneOutbox(ctx, notifyPrefix, w.now().Add(-notifyKeep)); err != nil && ctx.Err() == nil {
+		w.log.Warn("pruning delivered notifications", "err", err)
+	} else if n > 0 {
+		w.log.Info("pruned delivered notifications", "count", n)
+	}
 }

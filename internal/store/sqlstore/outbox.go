@@ -189,6 +189,19 @@ func (d *DB) FailOutbox(ctx context.Context, target, key, errText string, next t
 	return nil
 }
 
+// PruneOutbox implements store.OutboxStore.
+func (d *DB) PruneOutbox(ctx context.Context, prefix string, before time.Time) (int64, error) {
+	if err := d.check(); err != nil {
+		return 0, err
+	}
+	res, err := d.w.ExecContext(ctx, d.q(`DELETE FROM outbox WHERE substr(target, 1, ?) = ? AND sent >= version AND updated < ?`), len(prefix), prefix, Micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("pruning outbox: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 // ListOutbox implements store.OutboxStore.
 func (d *DB) ListOutbox(ctx context.Context, scope store.Scope, f store.OutboxFilter) ([]store.OutboxItem, error) {
 	cond, args := scopeCond(scope, "tenant")

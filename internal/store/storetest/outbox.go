@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -182,5 +183,49 @@ func testOutboxClaims(t *testing.T, s store.Store, _ func(string) error) {
 	must(t, err)
 	if again, _ := s.ClaimOutbox(ctx, "notify:hook", "other", now.Add(time.Minute+time.Second), time.Minute, 100); len(again) != 0 {
 		t.Errorf("a changed row claimed while claimed: %+v", again)
+	}
+}
+
+// testOutboxPrune: PruneOutbox deletes the delivered rows of the targets
+// with the prefix that have not changed since the cut, and nothing else:
+// not a row still pending, not one changed later, not another target's.
+func testOutboxPrune(t *testing.T, s store.Store, _ func(string) error) {
+	ctx := Ctx(t)
+	add := func(target, key string) {
+		t.Helper()
+		if _, err := s.AddOutbox(ctx, &store.OutboxItem{Target: target, Key: key, Kind: "incident", Body: json.RawMessage(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("notify:hook", "delivered")
+	add("notify:hook", "pending")
+	add("psa", "delivered-ticket")
+	must(t, s.AckOutbox(ctx, "notify:hook", "delivered", 1, ""))
+	must(t, s.AckOutbox(ctx, "psa", "delivered-ticket", 1, "T-1"))
+	time.Sleep(2 * time.Millisecond)
+	cut := time.Now()
+	time.Sleep(2 * time.Millisecond)
+	add("notify:hook", "delivered-later")
+	must(t, s.AckOutbox(ctx, "notify:hook", "delivered-later", 1, ""))
+	n, err := s.PruneOutbox(ctx, "notify:", cut)
+	if err != nil || n != 1 {
+		t.Fatalf("PruneOutbox = %d, %v; want 1 (the one delivered before the cut)", n, err)
+	}
+	var left []string
+	for _, target := range []string{"notify:hook", "psa"} {
+		items, err := s.ListOutbox(ctx, store.AllTenants(), store.OutboxFilter{Target: target})
+		must(t, err)
+		for _, it := range items {
+			left = append(left, it.Target+"/"+it.Key)
+		}
+	}
+	slices.Sort(left)
+	if want := []string{"notify:hook/delivered-later", "notify:hook/pending", "psa/delivered-ticket"}; !slices.Equal(left, want) {
+		t.Errorf("rows left %v, want %v", left, want)
+	}
+	// Added again after pruning, the alert is a new row (the dedupe window
+	// is the retention's).
+	if added, err := s.AddOutbox(ctx, &store.OutboxItem{Target: "notify:hook", Key: "delivered", Kind: "incident", Body: json.RawMessage(`{}`)}); err != nil || !added {
+		t.Errorf("re-adding a pruned row: %v %v", added, err)
 	}
 }

@@ -59,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 		{"tenant_isolation", testIsolation},
 		{"outbox", testOutbox},
 		{"outbox_claims", testOutboxClaims},
+		{"outbox_prune", testOutboxPrune},
 		{"attest", testAttest},
 		{"rate_limits", testRateLimits},
 		{"remediation", testRemediation},
