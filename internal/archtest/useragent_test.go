@@ -14,8 +14,9 @@ import (
 
 // outboundClients lists, as "file:line: what", every place in the non-test
 // Go files under dirs that builds an HTTP client without internal/useragent
-// (an http.Client literal not passed straight to useragent.Client, or
-// new(http.Client)) or uses net/http's default client (http.DefaultClient,
+// (an http.Client literal not passed straight to useragent.Client,
+// new(http.Client), or a zero http.Client declared as a variable or struct
+// field, which needs no literal) or uses net/http's default client (http.DefaultClient,
 // http.Get, http.Head, http.Post, http.PostForm). Those requests would carry
 // Go's default User-Agent instead of the build's.
 func outboundClients(t *testing.T, root string, dirs ...string) []string {
@@ -94,6 +95,14 @@ func outboundClients(t *testing.T, root string, dirs ...string) []string {
 					if isHTTP(x.Type, "Client") && !wrapped[x] {
 						report(x, "http.Client literal not built through useragent.Client")
 					}
+				case *ast.ValueSpec:
+					if isHTTP(x.Type, "Client") && len(x.Values) == 0 {
+						report(x, "zero http.Client variable")
+					}
+				case *ast.Field:
+					if isHTTP(x.Type, "Client") {
+						report(x, "http.Client struct field (a zero client)")
+					}
 				case *ast.CallExpr:
 					if id, ok := x.Fun.(*ast.Ident); ok && id.Name == "new" && len(x.Args) == 1 && isHTTP(x.Args[0], "Client") {
 						report(x, "new(http.Client)")
@@ -146,15 +155,18 @@ var a = &http.Client{}
 var b = new(http.Client)
 var c = http.DefaultClient
 var d = http.Get
+var e http.Client
+
+type f struct{ c http.Client }
 `
 	if err := writeFile(filepath.Join(dir, "x", "x.go"), src); err != nil {
 		t.Fatal(err)
 	}
 	got := outboundClients(t, dir, "x")
-	if len(got) != 4 {
-		t.Fatalf("want 4 findings (literal, new, DefaultClient, Get), got %d: %q", len(got), got)
+	if len(got) != 6 {
+		t.Fatalf("want 6 findings (literal, new, DefaultClient, Get, zero variable, zero field), got %d: %q", len(got), got)
 	}
-	for i, line := range []string{":9:", ":10:", ":11:", ":12:"} {
+	for i, line := range []string{":9:", ":10:", ":11:", ":12:", ":13:", ":15:"} {
 		if !strings.Contains(got[i], line) {
 			t.Errorf("finding %d = %q, want line %s", i, got[i], line)
 		}
