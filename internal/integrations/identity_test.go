@@ -3,6 +3,7 @@ package integrations
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,5 +49,34 @@ func TestPollMappedEvents(t *testing.T) {
 	r.poll(t.Context(), r.sources[0])
 	if len(got) != 3 || got[0].Event.Dataset != "google_workspace.login" || got[0].Event.Outcome != event.OutcomeFailure {
 		t.Fatalf("committed %+v", got)
+	}
+}
+
+// TestIdentitySpecsNamePermissions: what `firebreak collect NAME --help`
+// and --dry-run print for the identity platforms names every permission
+// their calls need, each call's permission is one of them, and the help
+// text lists each by name.
+func TestIdentitySpecsNamePermissions(t *testing.T) {
+	for _, d := range Definitions() {
+		s := d.Spec
+		if s.Name != "graph" && s.Name != "okta" && s.Name != "google" {
+			continue
+		}
+		if len(s.Permissions) == 0 || len(s.Calls) == 0 {
+			t.Errorf("%s: %d permissions, %d calls", s.Name, len(s.Permissions), len(s.Calls))
+		}
+		names := map[string]bool{}
+		help := s.Help()
+		for _, p := range s.Permissions {
+			names[p.Name] = true
+			if !strings.Contains(help, p.Name) {
+				t.Errorf("%s --help does not name %s", s.Name, p.Name)
+			}
+		}
+		for _, c := range s.Calls {
+			if c.Permission != "" && !names[c.Permission] {
+				t.Errorf("%s: call %s %s needs %q, which the permissions list leaves out", s.Name, c.Method, c.Path, c.Permission)
+			}
+		}
 	}
 }
