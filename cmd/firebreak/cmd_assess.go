@@ -188,7 +188,7 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(1700 << 20))
 	}
 
-	t0 := time.Now()
+	t0, c0 := time.Now(), assess.ProcessCPU()
 	cat, err := catalog.Load()
 	if err != nil {
 		return err
@@ -213,7 +213,7 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 	if err != nil {
 		return err
 	}
-	tLoad := time.Since(t0)
+	tLoad, cLoad := time.Since(t0), assess.ProcessCPU()-c0
 
 	// estate → access facts (with KEV) → trust graph → assessment, the
 	// same composition the service runs (internal/evaluate).
@@ -237,7 +237,7 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 		rep.Results = slices.DeleteFunc(rep.Results, func(r assess.Result) bool { return !shown.Has(r.Severity) })
 	}
 
-	t2 := time.Now()
+	t2, c2 := time.Now(), assess.ProcessCPU()
 	ropts := report.Options{
 		Catalog:        cat,
 		ToolVersion:    version.Get().Short(),
@@ -271,12 +271,18 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 	if err != nil {
 		return err
 	}
-	tRender := time.Since(t2)
+	tRender, cRender := time.Since(t2), assess.ProcessCPU()-c2
 	if g.log != nil {
 		tm := rep.Timing
 		// trust overlaps index (which includes waiting for it).
 		g.log.Debug("assess timing", "load", tLoad, "trust", tTrust, "index", tm.Index, "evaluate", tm.Evaluate,
 			"finish", tm.Finish, "render", tRender, "results", len(rep.Results))
+		// The same phases in process CPU time (index includes the trust
+		// graph built meanwhile, and the principals phase).
+		g.log.Debug("assess cpu", "load", cLoad.Round(time.Millisecond), "index", tm.IndexCPU.Round(time.Millisecond),
+			"principals", tm.PrincipalsCPU.Round(time.Millisecond), "wait_trust_wall", tm.Extra.Round(time.Millisecond),
+			"evaluate", tm.EvaluateCPU.Round(time.Millisecond), "finish", tm.FinishCPU.Round(time.Millisecond),
+			"render", cRender.Round(time.Millisecond), "total", assess.ProcessCPU().Round(time.Millisecond))
 	}
 
 	if failOn != "" {

@@ -3,7 +3,6 @@ package assess
 import (
 	"context"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -56,10 +55,4 @@ func BenchmarkAssess(b *testing.B) {
 
 // cpuTime is the process's user+system CPU time: on the shared development
 // machine wall time varies with other work, CPU time much less.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+func cpuTime() time.Duration { return ProcessCPU() }

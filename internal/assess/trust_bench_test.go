@@ -3,7 +3,6 @@ package assess_test
 import (
 	"context"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -63,10 +62,4 @@ func BenchmarkAssessTrust(b *testing.B) {
 	b.ReportMetric(rep.Timing.Evaluate.Seconds(), "eval-s")
 }
 
-func benchCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+func benchCPU() time.Duration { return assess.ProcessCPU() }

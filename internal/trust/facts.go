@@ -345,6 +345,11 @@ func crossList(cs []FactCross) []any {
 // FactsOf is Facts as a typed document.
 func FactsOf(g *Graph) *FactsDoc {
 	T := len(g.tenants)
+	if T > 0 {
+		// The access matrix (needed below) is computed meanwhile on the
+		// other cores; Matrix waits for it.
+		go g.Matrix()
+	}
 	rk := g.Ranking()
 	doc := &FactsDoc{Version: 1, Tenants: T, Share: g.MaxTenantShare, Limit: Limit(T, g.MaxTenantShare),
 		Counts: map[string]int{}, ByTenant: make(map[string]*FactTenant, T),

@@ -26,7 +26,6 @@ func isPrincipal(k NodeKind) bool {
 func (g *Graph) computeMatrix() *access.Matrix {
 	n := len(g.Nodes)
 	T := len(g.tenants)
-	W := (T + 63) / 64
 	tenants := make([]string, T)
 	for i, t := range g.tenants {
 		tenants[i] = g.Nodes[t].ID
@@ -42,76 +41,34 @@ func (g *Graph) computeMatrix() *access.Matrix {
 			principals = append(principals, int32(i))
 		}
 	}
-	rows := make([][]access.Cell, len(principals))
+	// The standing and the just-in-time passes are independent: they run
+	// side by side, and each row is then merged tenant by tenant.
 	hasJIT := slices.ContainsFunc(g.Edges, func(e Edge) bool { return e.JIT })
-	start, to := g.adj.start, g.adj.to
-	nodeSet := make([][]uint64, n)
-	var ws workspace
-	ws.keep = func(v int32, set []uint64) { nodeSet[v] = set }
-	var assigned [][]uint64
-	for mode := 0; mode < 2; mode++ {
-		jit := mode == 1
-		if jit && !hasJIT {
-			// Nothing just in time: eligible is standing.
-			for _, row := range rows {
-				for k := range row {
-					row[k].Eligible, row[k].JITVia = row[k].Standing, row[k].Via
-				}
-			}
-			break
+	var jitRows [][]access.Cell
+	done := make(chan struct{})
+	if hasJIT {
+		go func() {
+			defer close(done)
+			jitRows = g.matrixRows(principals, true)
+		}()
+	} else {
+		close(done)
+	}
+	rows := g.matrixRows(principals, false)
+	for _, row := range rows {
+		for c := range row {
+			row[c].Eligible, row[c].JITVia = row[c].Standing, row[c].Via
 		}
-		eff := g.effective(jit)
-		assigned = make([][]uint64, len(principals))
-		for thr := Full; thr >= Read; thr-- {
-			// The kept sets are valid until the next pass reuses the
-			// workspace's slab; each pass is used up before the next.
-			clear(nodeSet)
-			g.passWS(&ws, eff, thr, false)
-			for k, v := range principals {
-				set := nodeSet[v]
-				if set == nil {
-					continue
-				}
-				if assigned[k] == nil {
-					assigned[k] = make([]uint64, W)
-				}
-				for w := range W {
-					fresh := set[w] &^ assigned[k][w]
-					if fresh == 0 {
-						continue
-					}
-					assigned[k][w] |= fresh
-					// The first usable out-edge whose head reaches each bit.
-					for s := start[v]; s < start[v+1] && fresh != 0; s++ {
-						if eff[s] < thr {
-							continue
-						}
-						u := to[s]
-						var cov uint64
-						if hs := nodeSet[u]; hs != nil {
-							cov = hs[w]
-						}
-						if b := g.tbit[u]; b >= 0 && int(b>>6) == w {
-							cov |= 1 << (uint(b) & 63)
-						}
-						cov &= fresh
-						fresh &^= cov
-						rows[k] = record(rows[k], cov, w, thr, u, jit)
-					}
-					rows[k] = record(rows[k], fresh, w, thr, -1, jit) // not expected: every reached bit has a hop
-				}
-			}
-		}
+	}
+	<-done
+	if hasJIT { // else nothing is just in time: eligible is standing
+		var buf []access.Cell
 		for k := range rows {
-			if !jit {
-				for c := range rows[k] {
-					rows[k][c].Eligible, rows[k][c].JITVia = rows[k][c].Standing, rows[k][c].Via
-				}
+			if len(jitRows[k]) == 0 {
+				continue
 			}
-			slices.SortFunc(rows[k], func(a, b access.Cell) int { return int(a.Tenant - b.Tenant) })
-			if jit {
-				rows[k] = mergeJIT(rows[k])
-			}
+			buf = mergeByTenant(buf[:0], rows[k], jitRows[k])
+			rows[k] = mergeJIT(slices.Clone(buf))
 		}
 	}
 	b := access.NewMatrixBuilder(tenants, names, len(principals))
@@ -119,6 +76,102 @@ func (g *Graph) computeMatrix() *access.Matrix {
 		b.Add(access.Principal{ID: g.Nodes[v].ID, Kind: g.Nodes[v].Kind.String(), Node: v}, rows[k])
 	}
 	return b.Matrix()
+}
+
+// matrixRows runs the threshold passes of one mode (standing, or with
+// just-in-time access activated) and returns, per principal, a cell for
+// each tenant it reaches at its best privilege in that mode with the first
+// hop of a path achieving it, in tenant order.
+func (g *Graph) matrixRows(principals []int32, jit bool) [][]access.Cell {
+	W := (len(g.tenants) + 63) / 64
+	rows := make([][]access.Cell, len(principals))
+	start, to := g.adj.start, g.adj.to
+	nodeSet := make([][]uint64, len(g.Nodes))
+	var ws workspace
+	ws.keep = func(v int32, set []uint64) { nodeSet[v] = set }
+	eff := g.effective(jit)
+	assigned := make([][]uint64, len(principals))
+	for thr := Full; thr >= Read; thr-- {
+		// The kept sets are valid until the next pass reuses the
+		// workspace's slab; each pass is used up before the next.
+		clear(nodeSet)
+		g.passWS(&ws, eff, thr, false)
+		for k, v := range principals {
+			set := nodeSet[v]
+			if set == nil {
+				continue
+			}
+			if assigned[k] == nil {
+				assigned[k] = make([]uint64, W)
+			}
+			for w := range W {
+				fresh := set[w] &^ assigned[k][w]
+				if fresh == 0 {
+					continue
+				}
+				assigned[k][w] |= fresh
+				// The first usable out-edge whose head reaches each bit.
+				for s := start[v]; s < start[v+1] && fresh != 0; s++ {
+					if eff[s] < thr {
+						continue
+					}
+					u := to[s]
+					var cov uint64
+					if hs := nodeSet[u]; hs != nil {
+						cov = hs[w]
+					}
+					if b := g.tbit[u]; b >= 0 && int(b>>6) == w {
+						cov |= 1 << (uint(b) & 63)
+					}
+					cov &= fresh
+					fresh &^= cov
+					rows[k] = record(rows[k], cov, w, thr, u, jit)
+				}
+				rows[k] = record(rows[k], fresh, w, thr, -1, jit) // not expected: every reached bit has a hop
+			}
+		}
+	}
+	// Tenant order without a sort: each reached tenant has exactly one
+	// cell (its bit is recorded once, at the highest threshold), and
+	// assigned[k] holds exactly the row's tenants.
+	at := make([]int32, len(g.tenants))
+	var tmp []access.Cell
+	for k, row := range rows {
+		if len(row) < 2 {
+			continue
+		}
+		for i := range row {
+			at[row[i].Tenant] = int32(i)
+		}
+		tmp = append(tmp[:0], row...)
+		i := 0
+		for w, word := range assigned[k] {
+			for word != 0 {
+				b := bits.TrailingZeros64(word)
+				word &= word - 1
+				row[i] = tmp[at[w*64+b]]
+				i++
+			}
+		}
+	}
+	return rows
+}
+
+// mergeByTenant appends to dst the cells of a and b (each in tenant
+// order) in tenant order.
+func mergeByTenant(dst, a, b []access.Cell) []access.Cell {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if b[j].Tenant < a[i].Tenant {
+			dst = append(dst, b[j])
+			j++
+		} else {
+			dst = append(dst, a[i])
+			i++
+		}
+	}
+	dst = append(dst, a[i:]...)
+	return append(dst, b[j:]...)
 }
 
 // record appends a cell per bit of word w. In the standing pass it adds
