@@ -71,7 +71,10 @@ type Engine struct {
 	rules []*crule
 	byRef map[string]*crule
 	dets  []*crule
-	cands map[[3]string][]*crule
+	cands map[[5]string][]*crule
+	// noPrune keeps every rule whose logsource and outcomes select an
+	// event as a candidate (tests compare it with the pruned list)
+	noPrune bool
 	last  [4]candCache // the latest candidates per outcome (success, failure, unknown, other)
 
 	ipGen  uint64 // the event whose source address ipText holds
@@ -177,7 +180,7 @@ type sigCache struct {
 func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 	e := &Engine{
 		byRef:        map[string]*crule{},
-		cands:        map[[3]string][]*crule{},
+		cands:        map[[5]string][]*crule{},
 		incidents:    map[string]*Incident{},
 		maxIncidents: opts.MaxIncidents,
 		seed:         maphash.MakeSeed(),
@@ -593,8 +596,8 @@ func heldBefore(a, b *held) bool {
 }
 
 type candCache struct {
-	ds, cat, out string
-	cand         []*crule
+	ds, cat, out, act, reason string
+	cand                      []*crule
 }
 
 func outcomeSlot(o string) int {
@@ -631,27 +634,38 @@ func (e *Engine) MayMatch(proto *event.Event, fixed bool) bool {
 }
 
 // candidates returns the detection rules that may match events of the
-// event's dataset, category and outcome: their logsource selects it and
-// their condition does not require another outcome.
+// event's dataset, category, outcome, action and reason: their logsource
+// selects it and their condition, evaluated over those five fields alone
+// (every other field unknown), is not false. An sshd login is not
+// evaluated against the Okta MFA or lockout rules, for instance.
 func (e *Engine) candidates(ev *event.Event) []*crule {
 	lc := &e.last[outcomeSlot(ev.Outcome)]
-	if ev.Dataset == lc.ds && ev.Category == lc.cat && ev.Outcome == lc.out && lc.cand != nil {
+	if ev.Dataset == lc.ds && ev.Category == lc.cat && ev.Outcome == lc.out && ev.Action == lc.act && ev.Reason == lc.reason && lc.cand != nil {
 		return lc.cand
 	}
-	k := [3]string{ev.Dataset, ev.Category, ev.Outcome}
+	k := [5]string{ev.Dataset, ev.Category, ev.Outcome, ev.Action, ev.Reason}
 	c, ok := e.cands[k]
 	if !ok {
 		c = []*crule{}
+		// The five fields are the event's own (empty is absent: fixed);
+		// code and EventID are left unknown. mayMatch must not leave
+		// per-event memos behind for the real event: it runs under a
+		// generation no event has.
+		proto := event.Event{Dataset: ev.Dataset, Category: ev.Category, Outcome: ev.Outcome, Action: ev.Action, Reason: ev.Reason}
+		gen := e.env.gen
+		e.env.gen = ^uint64(0)
 		for _, d := range e.dets {
-			if d.r.LogSource.matches(ev.Dataset, ev.Category) && (d.outcomes == nil || slices.Contains(d.outcomes, strings.ToLower(ev.Outcome))) {
+			if d.r.LogSource.matches(ev.Dataset, ev.Category) && (d.outcomes == nil || slices.Contains(d.outcomes, strings.ToLower(ev.Outcome))) &&
+				(e.noPrune || mayMatch(d.det.cond, &proto, true, e.env) != triFalse) {
 				c = append(c, d)
 			}
 		}
+		e.env.gen = gen
 		if len(e.cands) < 1024 {
 			e.cands[k] = c
 		}
 	}
-	*lc = candCache{ev.Dataset, ev.Category, ev.Outcome, c}
+	*lc = candCache{ev.Dataset, ev.Category, ev.Outcome, ev.Action, ev.Reason, c}
 	return c
 }
 
