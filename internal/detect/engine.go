@@ -75,7 +75,7 @@ type Engine struct {
 	// noPrune keeps every rule whose logsource and outcomes select an
 	// event as a candidate (tests compare it with the pruned list)
 	noPrune bool
-	last  [4]candCache // the latest candidates per outcome (success, failure, unknown, other)
+	last    [4]candCache // the latest candidates per outcome (success, failure, unknown, other)
 
 	ipGen  uint64 // the event whose source address ipText holds
 	ipText []byte
