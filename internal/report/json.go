@@ -12,5 +12,5 @@ import (
 func writeJSON(w io.Writer, r *assess.Report) error {
 	skel := *r
 	skel.Results = nil
-	return writeSpliced(w, &skel, splice{key: "results", n: len(r.Results), item: func(i int) any { return &r.Results[i] }})
+	return writeSpliced(w, &skel, splice{key: "results", n: len(r.Results), item: func(i int) any { return &r.Results[i] }, concurrent: true})
 }
