@@ -2,112 +2,24 @@ package okta
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"os"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/firebreak-msp/firebreak/internal/collect/okta/oktatest"
+	"github.com/firebreak-msp/firebreak/internal/connector/connectortest"
 )
-
-// oktaSchemas is the excerpt of Okta's published Management API spec:
-// schema → property → the schema of its value ("" scalar, "*" free-form).
-func oktaSchemas(t *testing.T) map[string]map[string]string {
-	t.Helper()
-	b, err := os.ReadFile("testdata/okta-management-excerpt.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Schemas map[string]map[string]string `json:"schemas"`
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	return doc.Schemas
-}
-
-// checkOktaJSON reports every property of v (decoded JSON) that schema
-// typ does not have, recursing into the properties' schemas.
-func checkOktaJSON(report func(string), sch map[string]map[string]string, v any, typ, path string) {
-	switch x := v.(type) {
-	case []any:
-		for _, e := range x {
-			checkOktaJSON(report, sch, e, typ, path+"[]")
-		}
-	case map[string]any:
-		if typ == "" || typ == "*" {
-			return
-		}
-		props, ok := sch[typ]
-		if !ok {
-			report(path + ": schema " + typ + " is not in the excerpt")
-			return
-		}
-		if _, free := props["*"]; free {
-			return
-		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			inner, ok := props[k]
-			if !ok {
-				report(fmt.Sprintf("%s.%s: not a property of %s in Okta's published spec", path, k, typ))
-				continue
-			}
-			checkOktaJSON(report, sch, x[k], inner, path+"."+k)
-		}
-	}
-}
-
-// checkOktaStruct reports every JSON property a Go type decodes that
-// schema typ does not have.
-func checkOktaStruct(report func(string), sch map[string]map[string]string, gt reflect.Type, typ, path string) {
-	for gt.Kind() == reflect.Pointer || gt.Kind() == reflect.Slice || gt.Kind() == reflect.Map {
-		gt = gt.Elem()
-	}
-	if gt.Kind() != reflect.Struct || typ == "" || typ == "*" {
-		return
-	}
-	props, ok := sch[typ]
-	if !ok {
-		report(path + ": schema " + typ + " is not in the excerpt")
-		return
-	}
-	if _, free := props["*"]; free {
-		return
-	}
-	for i := range gt.NumField() {
-		f := gt.Field(i)
-		name := strings.Split(f.Tag.Get("json"), ",")[0]
-		if f.Anonymous {
-			checkOktaStruct(report, sch, f.Type, typ, path)
-			continue
-		}
-		if name == "" || name == "-" {
-			continue
-		}
-		inner, ok := props[name]
-		if !ok {
-			report(fmt.Sprintf("%s.%s: %q is not a property of %s in Okta's published spec", path, f.Name, name, typ))
-			continue
-		}
-		checkOktaStruct(report, sch, f.Type, inner, path+"."+name)
-	}
-}
 
 // TestOktaSchema: every property the Okta connector reads exists in
 // Okta's published Management API spec, and every property the fake org
 // answers with does too (for each read the connector makes), so neither
 // the connector nor its tests rest on a property Okta does not send.
 func TestOktaSchema(t *testing.T) {
-	sch := oktaSchemas(t)
+	sch, err := connectortest.LoadSchemas("testdata/okta-management-excerpt.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Read on purpose though the spec has them on policy rules only: a
 	// policy-level exclusion, if Okta sends one, must narrow who is
 	// covered rather than be ignored (ignoring it could be a false pass).
@@ -123,14 +35,14 @@ func TestOktaSchema(t *testing.T) {
 		{User{}, "User"}, {Factor{}, "UserFactor"}, {Role{}, "StandardRole"}, {Policy{}, "Policy"}, {PolicyRule{}, "PolicyRule"},
 	} {
 		gt := reflect.TypeOf(c.v)
-		checkOktaStruct(func(s string) {
+		sch.CheckStruct(func(s string) {
 			where, _, _ := strings.Cut(s, ":")
 			if defensive[where] {
 				seen[where] = true
 				return
 			}
 			t.Error(s)
-		}, sch, gt, c.typ, gt.Name())
+		}, gt, c.typ, gt.Name())
 	}
 	for w := range defensive {
 		if !seen[w] {
@@ -178,11 +90,11 @@ func TestOktaSchema(t *testing.T) {
 		if a, ok := v.([]any); ok && len(a) == 0 {
 			t.Errorf("%s: the fake answered no items", r.path)
 		}
-		checkOktaJSON(func(s string) { t.Error(r.path + ": " + s) }, sch, v, r.typ, r.typ)
+		sch.CheckJSON(func(s string) { t.Error(r.path + ": " + s) }, v, r.typ, r.typ)
 	}
 	// The check can fail.
 	var bad []string
-	checkOktaJSON(func(s string) { bad = append(bad, s) }, sch, map[string]any{"lastSignIn": "x"}, "User", "x")
+	sch.CheckJSON(func(s string) { bad = append(bad, s) }, map[string]any{"lastSignIn": "x"}, "User", "x")
 	if len(bad) != 1 {
 		t.Errorf("a property missing from the spec was accepted: %v", bad)
 	}

@@ -9,7 +9,9 @@
 //
 // ("side: fake" against the unlabelled rest: the collector, plus the
 // runtime's own work such as garbage collection, which belongs to neither
-// alone). Imported only by the fakes.
+// alone). Imported by the fakes, and by the connector tests that check a
+// fake and a connector against an excerpt of the vendor's published API
+// description (Schemas).
 package connectortest
 
 import (
