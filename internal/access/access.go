@@ -63,6 +63,9 @@ type Identity struct {
 	Compensated estate.Compensation
 	// Human is false for service accounts and API tokens.
 	Human bool
+	// Unowned is true for a service account or API token with no
+	// accountable owner recorded.
+	Unowned bool
 	// Idle says why the account is idle ("" when it is not, or unknown).
 	Idle string
 	// AdminTenants are the indexes (into Facts.Tenants) of the customer
@@ -407,6 +410,7 @@ func (c *computer) identities() {
 			}
 		}
 		fi.Human = isHuman(x.Kind)
+		fi.Unowned = !fi.Human && x.Owner == ""
 		fi.Idle = c.idle(x, stale)
 	}
 	// Vendor staff: listed, or a guest account from one of its domains.

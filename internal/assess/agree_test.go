@@ -484,7 +484,11 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 	prOf := func(id string) string { return stateOf(id, "pr_state") }
 	mfaOf := func(id string) string { return stateOf(id, "mfa_state") }
 	idleOf := func(id string) bool { return stateOf(id, "idle") != "" }
-	type want struct{ reach, idle, nomfa, mfaunk, ops, sops, adm, nopr, unk int }
+	unownedOf := func(n *trust.Node) bool {
+		ii := slices.IndexFunc(e.Identities, func(y estate.Identity) bool { return y.ID == n.ID })
+		return ii >= 0 && e.Identities[ii].Owner == "" && (e.Identities[ii].Kind == estate.KindService || e.Identities[ii].Kind == estate.KindAPIToken)
+	}
+	type want struct{ reach, idle, unowned, nomfa, mfaunk, ops, sops, adm, nopr, unk int }
 	wants := map[string]*want{}
 	for _, tn := range e.Tenants {
 		wants[tn.ID] = &want{}
@@ -544,6 +548,9 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 				w.idle++
 				idles++
 			}
+			if n.Kind == trust.KindIdentity && unownedOf(n) {
+				w.unowned++
+			}
 			switch mfa {
 			case "none":
 				w.nomfa++
@@ -579,9 +586,9 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 	}
 	for id, w := range wants {
 		a := doc.ByTenant[id].Access
-		got := want{a.ReachN, a.IdleN, a.NoMFAN, a.MFAUnknownN, a.OperatorsN, a.StandingOpsN, a.AdminsIDN, a.NoPRN, a.PRUnknownN}
+		got := want{a.ReachN, a.IdleN, a.UnownedN, a.NoMFAN, a.MFAUnknownN, a.OperatorsN, a.StandingOpsN, a.AdminsIDN, a.NoPRN, a.PRUnknownN}
 		if got != *w {
-			t.Errorf("seed %d tenant %s: assess input (reach, idle, no MFA, MFA unknown, operators, standing, admins, not phishing-resistant, unknown) %v, blast %v", seed, id, got, *w)
+			t.Errorf("seed %d tenant %s: assess input (reach, idle, unowned, no MFA, MFA unknown, operators, standing, admins, not phishing-resistant, unknown) %v, blast %v", seed, id, got, *w)
 		}
 	}
 	return judged, noMFA, idles
@@ -945,5 +952,27 @@ grants:
 	}
 	if !slices.Contains(j.facts.CustomerReach, "tech") || slices.Contains(j.facts.CustomerReach, "office") {
 		t.Errorf("customer_reach = %v", j.facts.CustomerReach)
+	}
+}
+
+// FB-AUTH-002 (non-human identities with access have an accountable
+// owner) judges every service account and token reaching the tenant by
+// any path (the access matrix): an unowned integration token that reaches
+// the tenant only by operating the RMM fails it. Before, it judged direct
+// paths only and passed.
+func TestAUTH002JudgesMatrix(t *testing.T) {
+	j := judgeBoth(t, agreeBase+`identities:
+  - {id: tok, kind: api_token, home: msp, credential: certificate, created: 2026-10-01}
+  - {id: tok-owned, kind: api_token, home: msp, owner: ops, credential: certificate, created: 2026-10-01}
+tools:
+  - {id: vsa, kind: rmm, product: VSA, mfa_enforced: true, mfa_methods: [fido2], capabilities: [run_script_system]}
+grants:
+  - {id: g-tok-vsa, subject: tok, target: vsa, privilege: operate, scope: ticket sync}
+  - {id: g-tok-owned-vsa, subject: tok-owned, target: vsa, privilege: operate, scope: ticket sync}
+assets:
+  - {id: t1-srv, tenant: t1, hostname: SRV1, kind: server, agents: [vsa], last_patched: 2026-11-10}
+`)
+	if st, ev := j.status(t, "t1 FB-AUTH-002"); st != StatusFail || !strings.Contains(ev, "tok:") || strings.Contains(ev, "tok-owned") {
+		t.Errorf("t1 FB-AUTH-002 = %s (%s), want fail naming tok only", st, ev)
 	}
 }

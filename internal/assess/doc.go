@@ -53,7 +53,7 @@
 //	principals   principal id → summary of its members (principals.rego):
 //	             {kind, members, enabled, no_mfa, mfa_unknown,
 //	             not_phishing_resistant, mfa_methods_unknown, multi_admin,
-//	             max_admin_tenants, idle, non_human_unowned} (lists of ids)
+//	             max_admin_tenants, idle, disabled} (lists of ids)
 //	tools        MSP: its tools; tenant: tools reaching it (grants, agents,
 //	             GDAP): {id, name, kind, management, vendor, product, version,
 //	             host, ports, internet_exposed, mfa_enforced, mfa, logging_enabled,
@@ -90,7 +90,16 @@
 //	             eligible: {…same}, admins: [{id, kind, privilege, standing,
 //	             via}], admins_n} — how many principals reach T at ≥ each
 //	             privilege over standing edges and with just-in-time access,
-//	             and the first 10 at ≥ admin with their first hop)
+//	             and the first 10 at ≥ admin with their first hop; then, of
+//	             the identities homed elsewhere and vendors reaching T (break-
+//	             glass accounts aside), reach_n and the samples + counts
+//	             idle/idle_n, unowned/unowned_n, no_mfa/no_mfa_n,
+//	             mfa_unknown/mfa_unknown_n (FB-ACC-004, FB-AUTH-002,
+//	             FB-MFA-001), admin_identities_n, no_pr/no_pr_n,
+//	             pr_unknown/pr_unknown_n (FB-MFA-002), operators_n,
+//	             standing_ops/standing_ops_n (FB-PRIV-004); and
+//	             input.trust.customer_reach, the identities reaching any
+//	             customer (FB-MFA-003))
 //
 // # The result shape
 //

@@ -124,6 +124,7 @@ func accessTerm(a *trust.FactAccess) *ast.Term {
 		f("pr_unknown", cellTerms(a.PRUnknown)), f("pr_unknown_n", num(a.PRUnknownN)),
 		f("reach_n", num(a.ReachN)),
 		f("idle", cellTerms(a.Idle)), f("idle_n", num(a.IdleN)),
+		f("unowned", cellTerms(a.Unowned)), f("unowned_n", num(a.UnownedN)),
 		f("no_mfa", cellTerms(a.NoMFA)), f("no_mfa_n", num(a.NoMFAN)),
 		f("mfa_unknown", cellTerms(a.MFAUnknown)), f("mfa_unknown_n", num(a.MFAUnknownN)),
 		f("operators_n", num(a.OperatorsN)),

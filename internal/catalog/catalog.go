@@ -98,19 +98,16 @@ const (
 	SevInfo     Severity = "info"
 )
 
+// Severities is the one severity scale, most severe first: reports list
+// failing counts in this order.
+var Severities = []Severity{SevCritical, SevHigh, SevMedium, SevLow, SevInfo}
+
 // Rank orders severities: info 0 … critical 4; -1 when unknown.
 func (s Severity) Rank() int {
-	switch s {
-	case SevInfo:
-		return 0
-	case SevLow:
-		return 1
-	case SevMedium:
-		return 2
-	case SevHigh:
-		return 3
-	case SevCritical:
-		return 4
+	for i, v := range Severities {
+		if s == v {
+			return len(Severities) - 1 - i
+		}
 	}
 	return -1
 }

@@ -185,7 +185,8 @@ func buildHTMLData(r *assess.Report, opts Options) *htmlData {
 	for _, st := range []assess.Status{assess.StatusFail, assess.StatusPass, assess.StatusNotEvaluable, assess.StatusAttested, assess.StatusExcepted, assess.StatusNotApplicable} {
 		d.Status = append(d.Status, htmlStat{Label: statusLabel(st), Class: statusClass(st), N: v.status[st]})
 	}
-	for _, sev := range []string{"critical", "high", "medium", "low", "info"} {
+	for _, sv := range catalog.Severities {
+		sev := string(sv)
 		if n := v.failSev[sev]; n > 0 {
 			d.FailSev = append(d.FailSev, htmlStat{Label: sev, Class: "sev-" + sev, N: n})
 		}

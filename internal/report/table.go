@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/catalog"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
@@ -111,7 +112,8 @@ func writeTable(w io.Writer, r *assess.Report, opts Options) error {
 		v.status[assess.StatusNotApplicable])
 	if v.status[assess.StatusFail] > 0 {
 		var parts []string
-		for _, sev := range []string{"critical", "high", "medium", "low", "info"} {
+		for _, sv := range catalog.Severities {
+			sev := string(sv)
 			if n := v.failSev[sev]; n > 0 {
 				parts = append(parts, p.paint(sevColor(sev), fmt.Sprintf("%d %s", n, sev)))
 			}

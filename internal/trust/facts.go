@@ -128,8 +128,12 @@ type FactAccess struct {
 	ReachN int `json:"reach_n"`
 	// Idle are those among them whose account is idle or departed
 	// (access.Identity.Idle; a vendor by its staff): FB-ACC-004.
-	Idle        []FactAccessCell `json:"idle"`
-	IdleN       int              `json:"idle_n"`
+	Idle  []FactAccessCell `json:"idle"`
+	IdleN int              `json:"idle_n"`
+	// Unowned are the service accounts and tokens among them with no
+	// accountable owner: FB-AUTH-002.
+	Unowned     []FactAccessCell `json:"unowned"`
+	UnownedN    int              `json:"unowned_n"`
 	NoMFA       []FactAccessCell `json:"no_mfa"`
 	NoMFAN      int              `json:"no_mfa_n"`
 	MFAUnknown  []FactAccessCell `json:"mfa_unknown"`
@@ -258,7 +262,7 @@ func (l FactLevels) plain() map[string]any {
 func (a *FactAccess) plain() map[string]any {
 	return map[string]any{"standing": a.Standing.plain(), "eligible": a.Eligible.plain(), "admins": cellList(a.Admins), "admins_n": a.AdminsN,
 		"admin_identities_n": a.AdminsIDN, "no_pr": cellList(a.NoPR), "no_pr_n": a.NoPRN, "pr_unknown": cellList(a.PRUnknown), "pr_unknown_n": a.PRUnknownN,
-		"reach_n": a.ReachN, "idle": cellList(a.Idle), "idle_n": a.IdleN, "no_mfa": cellList(a.NoMFA), "no_mfa_n": a.NoMFAN, "mfa_unknown": cellList(a.MFAUnknown), "mfa_unknown_n": a.MFAUnknownN,
+		"reach_n": a.ReachN, "idle": cellList(a.Idle), "idle_n": a.IdleN, "unowned": cellList(a.Unowned), "unowned_n": a.UnownedN, "no_mfa": cellList(a.NoMFA), "no_mfa_n": a.NoMFAN, "mfa_unknown": cellList(a.MFAUnknown), "mfa_unknown_n": a.MFAUnknownN,
 		"operators_n": a.OperatorsN, "standing_ops": cellList(a.StandingOps), "standing_ops_n": a.StandingOpsN}
 }
 
@@ -618,6 +622,9 @@ func FactsOf(g *Graph) *FactsDoc {
 		if o.idle != "" {
 			add(&fa.Idle, &fa.IdleN)
 		}
+		if o.unowned {
+			add(&fa.Unowned, &fa.UnownedN)
+		}
 		switch o.mfa {
 		case "none":
 			add(&fa.NoMFA, &fa.NoMFAN)
@@ -649,7 +656,7 @@ func FactsOf(g *Graph) *FactsDoc {
 	for k, ta := range counts {
 		fa := &byBit[k].Access
 		fa.Standing, fa.Eligible = levelsOf(ta.Standing), levelsOf(ta.Eligible)
-		for _, l := range []*[]FactAccessCell{&fa.Admins, &fa.NoPR, &fa.PRUnknown, &fa.NoMFA, &fa.MFAUnknown, &fa.Idle, &fa.StandingOps} {
+		for _, l := range []*[]FactAccessCell{&fa.Admins, &fa.NoPR, &fa.PRUnknown, &fa.NoMFA, &fa.MFAUnknown, &fa.Idle, &fa.Unowned, &fa.StandingOps} {
 			if *l == nil {
 				*l = []FactAccessCell{}
 			}
@@ -669,6 +676,7 @@ type principalFacts struct {
 	pr              string
 	mfa             string         // access.MFAStates' mfa state: ok, none or unknown
 	idle            string         // why it is idle (access.Identity.Idle; a vendor's: its first idle staff)
+	unowned         bool           // a non-human identity with no accountable owner
 	supplies        map[int32]bool // a vendor's tools it supplies (update channel)
 }
 
@@ -696,6 +704,10 @@ func (g *Graph) outsiders(m *access.Matrix) []principalFacts {
 		}
 		return access.MFAStates(g.Nodes[v].MFA, enforced, g.Nodes[v].Sub == string(estate.KindAPIToken))
 	}
+	unownedOf := func(v int32) bool {
+		fi := facts(v)
+		return fi != nil && fi.Unowned
+	}
 	idleOf := func(v int32) string {
 		if fi := facts(v); fi != nil {
 			return fi.Idle
@@ -712,7 +724,7 @@ func (g *Graph) outsiders(m *access.Matrix) []principalFacts {
 			// directory by design; FB-AUTH-008 judges it by its own
 			// rules, not as standing or unprotected access.
 		case n.Kind == KindIdentity && !n.Disabled:
-			pf := principalFacts{actor: true, identity: true, home: -1, idle: idleOf(v)}
+			pf := principalFacts{actor: true, identity: true, home: -1, idle: idleOf(v), unowned: unownedOf(v)}
 			pf.mfa, pf.pr = statesOf(v)
 			if b, ok := homeBit[n.Home]; ok && n.Home != estate.MSP {
 				pf.home = b

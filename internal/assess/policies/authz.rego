@@ -14,14 +14,23 @@ results contains lib.check(
 	[],
 ) if lib.tenant
 
-live := {p.principal | some p in lib.live_paths}
-
-results contains lib.check(
-	{"control": "FB-AUTH-002", "noun": "principals with access", "fails": "service accounts or API tokens without an accountable owner", "need": "identities (owner)"},
-	count(live),
-	[lib.principal_ev(pid, ids, "non-human, no owner") | some pid in live; ids := input.principals[pid].non_human_unowned; count(ids) > 0],
+# FB-AUTH-002: every identity homed outside the tenant (and every vendor)
+# reaching it by any path, standing or just in time (the access matrix,
+# lib.matrix); the service accounts and tokens among them need an
+# accountable owner.
+results contains lib.counted(
+	{"control": "FB-AUTH-002", "noun": "identities and vendors reaching the tenant (any path)", "fails": "service accounts or API tokens without an accountable owner", "need": "identities (owner)"},
+	lib.matrix.reach_n,
+	lib.matrix.unowned_n,
+	[{"kind": c.kind, "id": c.id, "detail": sprintf("non-human, no owner; %s here via %s", [c.privilege, c.via])} | some c in lib.matrix.unowned],
+	0,
 	[],
 ) if lib.tenant
+
+results contains lib.not_evaluable("FB-AUTH-002", "the trust graph was not computed for this assessment", lib.matrix_need) if {
+	lib.tenant
+	lib.no_matrix
+}
 
 # Administrator roles and groups: p.admin_roles are the path's roles that
 # make an account privileged (internal/access: directory admin roles,

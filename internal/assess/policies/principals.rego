@@ -28,7 +28,6 @@ summarise(p) := {
 	"max_admin_tenants": max(array.concat([0], [m.admin_tenants | some m in p.members])),
 	"idle": [sprintf("%s (%s)", [m.id, why]) | some m in p.members; why := idle(m)],
 	"disabled": [m.id | some m in p.members; not m.enabled],
-	"non_human_unowned": [m.id | some m in p.members; m.enabled; not m.human; m.owner == ""],
 }
 
 unjudged(p) := [sprintf("%s (no staff recorded: vendors[].staff or domains)", [p.id])] if {
