@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -58,6 +59,23 @@ func (l *Locker) key(off int64) int64 { return l.space<<32 | off }
 
 // PartitionKey is the lock of partition p.
 func (l *Locker) PartitionKey(p int) int64 { return l.key(keyPartBase + int64(p)) }
+
+// SoloKey is held by the one process that detects on the database's
+// current schema without a bus (an all-roles serve on PostgreSQL): a
+// second such process would see only its own events. The key is the
+// schema's name hashed, in the namespace after the detectors' two (so
+// deployments in other schemas of the database do not collide).
+func (l *Locker) SoloKey(ctx context.Context) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var name string
+	if err := l.conn.QueryRow(ctx, "SELECT current_schema()").Scan(&name); err != nil {
+		return 0, fmt.Errorf("lease: reading the schema: %w", err)
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return (l.space+2)<<32 | int64(h.Sum32()), nil
+}
 
 // LeaderKey is the leader lease's lock.
 func (l *Locker) LeaderKey() int64 { return l.key(keyLeader) }

@@ -214,6 +214,27 @@ func (n *Node) Run(ctx context.Context, tlsCfg *tls.Config, front func(ctx conte
 	defer bgCancel()
 	g, gctx := errgroup.WithContext(bg)
 	cfg := &n.cfg
+	if cfg.HasRole(config.RoleDetect) && n.NewDetector != nil && n.Bus == nil && cfg.Database != "" {
+		// Detection without a bus sees this process's events only: a
+		// second such process on the same database would split every
+		// window and miss cross-tenant sprays. One may run.
+		l, err := lease.OpenIn(ctx, cfg.Database, n.space)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = l.Close() }()
+		key, err := l.SoloKey(ctx)
+		if err != nil {
+			return err
+		}
+		ok, err := l.TryLock(ctx, key)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("another firebreak process already detects on this database without a bus: each would see only the events it ingests (windows split, cross-tenant sprays missed). Run one process with every role, or split the roles over NATS JetStream (bus.url, --roles; docs/deploy.md)")
+		}
+	}
 	if !cfg.HasRole(config.RoleWorker) {
 		// A process without the worker role loads no estate of its own:
 		// it starts from the configured estate (or the latest stored

@@ -37,6 +37,34 @@ func envOr(k, d string) string {
 
 const exampleEstate = "../../examples/harbourview"
 
+// freshDB makes a PostgreSQL schema of its own (dropped afterwards) and
+// returns its URL and a random id.
+func freshDB(t *testing.T) (string, string) {
+	t.Helper()
+	ctx := context.Background()
+	base := envOr("FIREBREAK_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		storetest.ServiceUnavailable(t, "PostgreSQL", err)
+	}
+	id := strings.ToLower(rand.Text()[:10])
+	schema := "fbroles_" + id
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	t.Cleanup(func() {
+		if conn, err := pgx.Connect(context.Background(), base); err == nil {
+			conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			conn.Close(context.Background())
+		}
+	})
+	if strings.Contains(base, "?") {
+		return base + "&search_path=" + schema, id
+	}
+	return base + "?search_path=" + schema, id
+}
+
 // generatedLog is the five-process bench's log (bench/scale/run.sh:
 // gen-logs --seed 7 --estate examples/harbourview), smaller: sshd lines of
 // the example estate's tenants with labelled attacks, cross-tenant sprays
@@ -93,27 +121,7 @@ func counterValue(t *testing.T, c interface{ Write(*dto.Metric) error }) float64
 // never seen).
 func TestSplitRolesMatchOneProcess(t *testing.T) {
 	ctx := context.Background()
-	base := envOr("FIREBREAK_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		storetest.ServiceUnavailable(t, "PostgreSQL", err)
-	}
-	id := strings.ToLower(rand.Text()[:10])
-	schema := "fbroles_" + id
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
-	t.Cleanup(func() {
-		if conn, err := pgx.Connect(context.Background(), base); err == nil {
-			conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(context.Background())
-		}
-	})
-	dbURL := base + "&search_path=" + schema
-	if !strings.Contains(base, "?") {
-		dbURL = base + "?search_path=" + schema
-	}
+	dbURL, id := freshDB(t)
 	cluster := bustest.Start(t) // three JetStream nodes on loopback
 	natsURL := cluster.URL()
 	stream, subject := "FBROLES_"+strings.ToUpper(id), "fbroles."+id

@@ -1,0 +1,72 @@
+package roles
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/config"
+	"github.com/firebreak-msp/firebreak/internal/lease"
+	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/store/postgres"
+	"github.com/firebreak-msp/firebreak/internal/worker"
+)
+
+// TestSecondDetectorWithoutBusRefused: two processes with every role on
+// one PostgreSQL and no bus would each detect only their own events; the
+// second refuses to start and says why.
+func TestSecondDetectorWithoutBusRefused(t *testing.T) {
+	ctx := context.Background()
+	dbURL, _ := freshDB(t)
+	st, err := postgres.OpenWith(ctx, dbURL, store.Options{SecretKey: []byte("test-key-0123456789")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eng, err := worker.NewEngines(worker.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	space := 0x5e1a0000 + time.Now().UnixNano()%0xfff0
+	node := func() *Node {
+		c := config.Default()
+		c.Database, c.DataDir = dbURL, t.TempDir()
+		n, err := New(Options{Config: c, Store: st, Engines: eng, LockSpace: space})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	first := node()
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- first.Run(rctx, nil, func(ctx context.Context) error { <-ctx.Done(); return nil }) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	l, err := lease.OpenIn(ctx, dbURL, space)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	key, err := l.SoloKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if n, _ := l.HeldAmong(ctx, key, 1); n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first process never took the detector lock")
+		}
+	}
+	err = node().Run(ctx, nil, func(ctx context.Context) error { t.Error("the second process served"); return nil })
+	if err == nil || !strings.Contains(err.Error(), "without a bus") || !strings.Contains(err.Error(), "bus.url") {
+		t.Fatalf("second detector without a bus: %v", err)
+	}
+}
