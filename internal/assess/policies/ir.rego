@@ -37,7 +37,7 @@ results contains lib.check(
 ) if not none
 
 results contains lib.check(
-	{"control": "FB-IR-003", "noun": "incident response plans", "fails": "no hard copy kept", "need": "ir_plans (hard_copy)"},
+	{"control": "FB-IR-003", "noun": "incident response plans", "fails": "no current hard copy kept (none, or older than the plan)", "need": "ir_plans (hard_copy)"},
 	count(input.ir_plans),
 	array.concat(
 		[{"kind": "ir_plan", "id": p.id, "detail": "hard_copy=false"} | some p in input.ir_plans; p.hard_copy == false],
