@@ -80,6 +80,14 @@ func TestScanEventIDAgrees(t *testing.T) {
 		if got != 0 {
 			found++
 		}
+		// giving up at a wanted first id skips exactly the records the
+		// full scan would
+		for _, w := range []func(int) bool{func(id int) bool { return id%2 == 0 }, func(id int) bool { return id == 4624 || id == 4625 }} {
+			u := scanEventIDUnless([]byte(r), w)
+			if skipU, skip := u != 0 && !w(u), want != 0 && !w(want); skipU != skip || skipU && u != want {
+				t.Errorf("scanEventIDUnless(%q) = %d, full scan %d", r, u, want)
+			}
+		}
 	}
 	if found < 5000 {
 		t.Errorf("only %d records with an id", found)
@@ -99,8 +107,16 @@ func FuzzScanEventID(f *testing.F) {
 		f.Add([]byte(c))
 	}
 	f.Fuzz(func(t *testing.T, rec []byte) {
-		if got, want := scanEventID(rec), scanEventIDRef(rec); got != want {
+		want := scanEventIDRef(rec)
+		if got := scanEventID(rec); got != want {
 			t.Fatalf("scanEventID = %d, key by key %d", got, want)
+		}
+		// skip decisions agree: skipped (id, not wanted) exactly when the
+		// full scan finds an id that is not wanted
+		w := func(id int) bool { return id%3 == 0 }
+		u := scanEventIDUnless(rec, w)
+		if skipU, skip := u != 0 && !w(u), want != 0 && !w(want); skipU != skip || skipU && u != want {
+			t.Fatalf("scanEventIDUnless = %d, full scan %d", u, want)
 		}
 	})
 }

@@ -618,13 +618,21 @@ func (p *windowsParser) program() []byte {
 // found by scanEventID, is one no parse turns into an event, or one whose
 // events (winShapes: what the id alone fixes) Options.Wanted refuses. The
 // id is kept for program().
-func (p *windowsParser) skip(rec []byte) bool { return p.skipID(scanEventID(rec)) }
+func (p *windowsParser) skip(rec []byte) bool { return p.skipID(scanEventIDUnless(rec, p.want)) }
 
 // skipID is skip for a record whose event id was found (0: not found).
 func (p *windowsParser) skipID(id int) bool {
-	if id == 0 {
+	if id == 0 || p.want(id) {
 		return false
 	}
+	p.id = id
+	p.channel = p.channel[:0]
+	return true
+}
+
+// want reports whether Options.Wanted takes records of event id id (ids
+// no parse turns into an event: never), remembered per id.
+func (p *windowsParser) want(id int) bool {
 	want, ok := p.wanted[id]
 	if !ok {
 		want = false
@@ -640,11 +648,7 @@ func (p *windowsParser) skipID(id int) bool {
 			p.wanted[id] = want
 		}
 	}
-	if !want {
-		p.id = id
-		p.channel = p.channel[:0]
-	}
-	return !want
+	return want
 }
 
 // scanEventID finds the event id of a Windows JSON record without decoding
@@ -657,7 +661,14 @@ func (p *windowsParser) skipID(id int) bool {
 // holds `"K":` exactly where a key K ends, and the five keys are told
 // apart by their last bytes (scanEventIDRef in the tests is the slower
 // key-by-key form it must agree with).
-func scanEventID(rec []byte) int {
+func scanEventID(rec []byte) int { return scanEventIDUnless(rec, nil) }
+
+// scanEventIDUnless is scanEventID that gives up (0: decode) as soon as
+// the first id it meets is one wanted takes: the record is decoded then
+// whether or not the later ids agree, so a wanted record's scan stops at
+// its first id (Winlogbeat's event.code, near the start) instead of
+// running to its end.
+func scanEventIDUnless(rec []byte, wanted func(id int) bool) int {
 	id := 0
 	for i := 0; i < len(rec); {
 		c := bytes.IndexByte(rec[i:], ':')
@@ -703,6 +714,9 @@ func scanEventID(rec []byte) int {
 			return 0
 		}
 		if id != 0 && n != id {
+			return 0
+		}
+		if id == 0 && wanted != nil && wanted(n) {
 			return 0
 		}
 		id = n
