@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/firebreak-msp/firebreak/internal/atomicfile"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/ingest/loggen"
 )
@@ -183,7 +184,18 @@ func runGenLogs(ctx context.Context, opts genLogsOptions, g *globalOptions) erro
 	}
 	var w io.Writer = g.stdout
 	var f *os.File
-	if opts.output != "-" {
+	switch {
+	case opts.output == "-":
+	case atomicfile.Special(opts.output):
+		// /dev/null, a pipe: write through it (renaming a temporary file
+		// over it would replace the device with a regular file).
+		out, err := os.OpenFile(opts.output, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = out.Close() }()
+		w = out
+	default:
 		f, err = os.CreateTemp(filepath.Dir(opts.output), ".gen-logs-*")
 		if err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 
 	sqlite "modernc.org/sqlite"
 
+	"github.com/firebreak-msp/firebreak/internal/atomicfile"
 	"github.com/firebreak-msp/firebreak/internal/store/migrations"
 )
 
@@ -170,6 +171,11 @@ func Backup(ctx context.Context, dataDir, dst string, o BackupOptions) (Manifest
 	src := filepath.Join(dataDir, dbFile)
 	if _, err := os.Stat(src); err != nil {
 		return Manifest{}, fmt.Errorf("backing up %s: no store there: %w", dataDir, err)
+	}
+	if atomicfile.Special(dst) {
+		// The backup is renamed into place: over /dev/null or a pipe that
+		// would replace the device with a regular file.
+		return Manifest{}, fmt.Errorf("backing up to %s: not a regular file; name a file to create or replace", dst)
 	}
 	db, err := openSQLite(src, true)
 	if err != nil {
