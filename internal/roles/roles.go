@@ -325,6 +325,30 @@ func (n *Node) Run(ctx context.Context, tlsCfg *tls.Config, front func(ctx conte
 	return err
 }
 
+// Degraded names the parts this process depends on that are down right now
+// (nil: none): PostgreSQL (or SQLite) not answering, the NATS connection of
+// the event stream or the cross-tenant stage lost. For the dashboard's and
+// health checks' degraded-status line; ingest answers 503 and detectors
+// pause meanwhile, and both resume by themselves.
+func (n *Node) Degraded(ctx context.Context) []string {
+	var out []string
+	if st := n.PipeOptions.Store; st != nil {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := st.Ping(pctx)
+		cancel()
+		if err != nil {
+			out = append(out, "database unreachable: "+err.Error())
+		}
+	}
+	for _, b := range []*bus.Bus{n.Bus, n.Cross} {
+		if b != nil && !b.Connected() {
+			out = append(out, "NATS JetStream unreachable ("+n.cfg.Bus.URL+"): events are not acknowledged and detection is paused until it is back")
+			break
+		}
+	}
+	return out
+}
+
 // ListenAddr reports the bound address of a listener: syslog-udp,
 // syslog-tcp or syslog-tls ("" when not listening).
 func (n *Node) ListenAddr(name string) string { return n.Intake.ListenAddr(name) }

@@ -9,6 +9,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/lease"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/store/bus/bustest"
 	"github.com/firebreak-msp/firebreak/internal/store/postgres"
 	"github.com/firebreak-msp/firebreak/internal/worker"
 )
@@ -68,5 +69,39 @@ func TestSecondDetectorWithoutBusRefused(t *testing.T) {
 	err = node().Run(ctx, nil, func(ctx context.Context) error { t.Error("the second process served"); return nil })
 	if err == nil || !strings.Contains(err.Error(), "without a bus") || !strings.Contains(err.Error(), "bus.url") {
 		t.Fatalf("second detector without a bus: %v", err)
+	}
+}
+
+// TestDegradedNamesTheDownPart: a split process names nothing while
+// PostgreSQL and NATS are up, and names NATS once the event stream's
+// cluster is down (the dashboard's degraded line).
+func TestDegradedNamesTheDownPart(t *testing.T) {
+	ctx := context.Background()
+	dbURL, id := freshDB(t)
+	st, err := postgres.OpenWith(ctx, dbURL, store.Options{SecretKey: []byte("test-key-0123456789")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cluster := bustest.Start(t)
+	c := config.Default()
+	c.Roles, c.Database, c.DataDir = []string{config.RoleIngest}, dbURL, t.TempDir()
+	c.Bus = config.BusConfig{URL: cluster.URL(), Stream: "FBDEG_" + strings.ToUpper(id), Subject: "fbdeg." + id, Partitions: 2, Replicas: 3}
+	n, err := New(Options{Config: c, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := n.Degraded(ctx); len(d) != 0 {
+		t.Fatalf("degraded with everything up: %v", d)
+	}
+	cluster.Shutdown()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		d := n.Degraded(ctx)
+		if len(d) == 1 && strings.Contains(d[0], "NATS") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("NATS down: degraded %v", d)
+		}
 	}
 }

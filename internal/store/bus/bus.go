@@ -178,6 +178,11 @@ func (b *Bus) DeleteStream(ctx context.Context) error {
 	return b.js.DeleteStream(ctx, b.opts.Stream)
 }
 
+// Connected reports whether the connection to NATS is up (a dashboard's
+// degraded-part check; publishes fail and detectors pause while it is
+// down, and the client reconnects by itself).
+func (b *Bus) Connected() bool { return b.nc.IsConnected() }
+
 // Close drains and closes the connection.
 func (b *Bus) Close() error { return b.nc.Drain() }
 
