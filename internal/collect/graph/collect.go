@@ -428,6 +428,12 @@ func (col *collector) gap(r *TenantResult, ev, perm string, err error) {
 		g.Permission = ""
 		g.Reason = "the tenant has no Microsoft Entra ID P1/P2 licence (" + ae.Code + ")"
 	case errors.As(err, &ae) && ae.Forbidden():
+		if col.c.cfg.Delegated != nil {
+			// Delegated through GDAP: the admin's reach here is what the
+			// customer's GDAP roles allow, not the app's permissions.
+			g.Reason = fmt.Sprintf("HTTP %d %s: the GDAP roles granted in this tenant do not allow reading it (the call needs %s; Global Reader + Security Reader cover every read)", ae.Status, ae.Code, perm)
+			break
+		}
 		g.Reason = fmt.Sprintf("HTTP %d %s: the app lacks %s (application permission, admin consent) in this tenant", ae.Status, ae.Code, perm)
 	default:
 		g.Permission = ""

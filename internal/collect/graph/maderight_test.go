@@ -246,6 +246,21 @@ func TestDelegatedGDAP(t *testing.T) {
 	if err != nil || res.Failed() != 0 || len(res.Tenants) != 3 {
 		t.Fatalf("delegated run: %v %+v", err, res.Tenants)
 	}
+	// Reach is bounded by the customer's GDAP roles: a 403 there is a gap
+	// naming them, not an application permission to consent.
+	for _, r := range res.Tenants {
+		if r.Tenant != "riverside-clinic" {
+			continue
+		}
+		if len(r.Gaps) == 0 {
+			t.Error("riverside-clinic: no gaps for its 403s")
+		}
+		for _, g := range r.Gaps {
+			if g.Permission != "" && (!strings.Contains(g.Reason, "GDAP roles") || strings.Contains(g.Reason, "application permission")) {
+				t.Errorf("delegated gap %s: %q", g.Evidence, g.Reason)
+			}
+		}
+	}
 	raw, _ := os.ReadFile(path)
 	if bytes.Contains(raw, []byte("rt-")) {
 		t.Fatal("refresh token stored in the clear")
