@@ -225,7 +225,7 @@ func Plan(o Options) []string {
 		"GET /v1.0/groups/{accessContainerId} and /members (partner)  [" + PermGroupMembers + "]",
 		"per customer tenant (and the partner tenant):",
 		"  POST {authority}/{customer-tenant}/oauth2/v2.0/token  (app-only: the app must be consented in the customer tenant — `firebreak collect graph consent`; GDAP alone answers AADSTS700016)",
-		"  POST /v1.0/$batch  (the first page of each read below in one JSON batch; later pages and answers throttled inside it are read on their own)",
+		"  POST /v1.0/$batch  (the first page of each read below in one JSON batch; later pages are read on their own, and answers throttled inside it after their Retry-After)",
 		"  GET /v1.0/domains  [" + PermDomains + "]",
 		"  GET /v1.0/users?$select=…,signInActivity&$top=120  [" + PermUsers + ", " + PermAuditLog + ", Entra ID P1; on 403/400 again without signInActivity]",
 		"  GET /v1.0/reports/authenticationMethods/userRegistrationDetails  [" + PermAuditLog + "]",
@@ -238,7 +238,7 @@ func Plan(o Options) []string {
 		"  GET /v1.0/servicePrincipals  [" + PermApps + "]",
 	}
 	if o.Delta {
-		p = append(p, "  GET /v1.0/users/delta (first run: a full round; later runs: only the changes)  ["+PermUsers+"]")
+		p = append(p, "  GET /v1.0/users/delta (first run: a full round; later runs: only the changes, in the $batch with the members of the groups read last time; a full users read once a day)  ["+PermUsers+"]")
 	}
 	if o.SignInDir != "" {
 		p = append(p, "  GET /v1.0/auditLogs/signIns?$filter=createdDateTime ge … and createdDateTime lt … (6 h windows)  ["+PermAuditLog+" + "+PermDirectory+", Entra ID P1]")
