@@ -166,7 +166,7 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 				creds.Username, creds.Password.Reveal())
 		}
 	}
-	eng, err := worker.NewEngines(worker.EngineOptions{PolicyDirs: cfg.Assess.PolicyDirs, KEVPath: cfg.Assess.KEV, RuleDirs: cfg.Detect.RuleDirs, Logger: log})
+	eng, err := worker.NewEngines(worker.EngineOptions{PolicyDirs: cfg.Assess.PolicyDirs, KEVPath: cfg.Assess.KEV, KEVDataDir: cfg.DataDir, RuleDirs: cfg.Detect.RuleDirs, Logger: log})
 	if err != nil {
 		return err
 	}

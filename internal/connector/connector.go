@@ -143,6 +143,9 @@ type Env struct {
 	Concurrency int
 	// Retry is the retry policy for every call (zero: defaults).
 	Retry Retry
+	// DataDir is serve's data directory, for connectors that keep files
+	// there (the KEV catalog) when their settings name none.
+	DataDir string
 }
 
 // Definition is a registered connector.

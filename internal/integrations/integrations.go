@@ -133,6 +133,9 @@ func New(o Options) (*Runner, error) {
 	if o.Env.Log == nil {
 		o.Env.Log = o.Log
 	}
+	if o.Env.DataDir == "" {
+		o.Env.DataDir = o.Config.DataDir
+	}
 	cc := o.Config.Connectors
 	r := &Runner{o: o, dir: CollectedDir(o.Config), state: filepath.Join(o.Config.DataDir, "connectors"),
 		runs: map[string][]connector.TenantRun{}, errs: map[string]string{}, last: map[string]time.Time{}, psaRes: map[string]psa.Result{}}

@@ -23,7 +23,11 @@ import (
 // EngineOptions configure NewEngines.
 type EngineOptions struct {
 	PolicyDirs []string
+	// KEVPath is the CISA KEV catalog file (assess.kev). Empty: the one
+	// `firebreak kev update` (or serve's kev collector) stored under
+	// KEVDataDir, re-read whenever it changes.
 	KEVPath    string
+	KEVDataDir string
 	RuleDirs   []string
 	Clock      func() time.Time
 	Logger     *slog.Logger
@@ -45,13 +49,20 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 		return nil, fmt.Errorf("loading catalog: %w", err)
 	}
 	deps := evaluate.Deps{Catalog: cat, PolicyDirs: opts.PolicyDirs, Logger: opts.Logger, TrustOptional: true}
-	if opts.KEVPath != "" {
+	stored := &storedKEV{}
+	switch {
+	case opts.KEVPath != "":
 		k, err := kev.Load(opts.KEVPath)
 		if err != nil {
 			return nil, fmt.Errorf("loading KEV: %w", err)
 		}
 		deps.KEV = k
-	} else {
+	case opts.KEVDataDir != "":
+		stored.path = kev.StoredPath(opts.KEVDataDir)
+		if _, _, err := stored.get(); err != nil {
+			return nil, err
+		}
+	default:
 		deps.KEVMissing = "no KEV catalog configured (assess.kev)"
 	}
 	// Compile the policies once now, so a broken policy directory stops
@@ -60,7 +71,14 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 	if _, err := assess.New(cat, assess.Options{PolicyDirs: opts.PolicyDirs, Clock: opts.Clock, Logger: opts.Logger}); err != nil {
 		return nil, fmt.Errorf("preparing assessment: %w", err)
 	}
-	at := func() evaluate.Deps { d := deps; d.Now = opts.Clock(); return d }
+	at := func() evaluate.Deps {
+		d := deps
+		d.Now = opts.Clock()
+		if stored.path != "" {
+			d.KEV, d.KEVMissing, _ = stored.get() // a later unreadable file keeps the last good catalog
+		}
+		return d
+	}
 	rules, err := detect.Builtin()
 	if err != nil {
 		return nil, fmt.Errorf("loading built-in rules: %w", err)
@@ -83,34 +101,36 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 	var mu sync.Mutex
 	var graph *trust.Graph
 	var graphOf *estate.Estate
+	var graphKEV *kev.Catalog // the catalog the kept graph was built with
 	// The detection context (account counts, benign networks, service
 	// accounts, placeholder values) of the current estate: every detector
 	// follows it, from the estate at start and on each reload.
 	live := &detect.LiveContext{}
 	build := func(e *estate.Estate) (*trust.Graph, error) {
+		d := at()
 		mu.Lock()
-		g, of := graph, graphOf
+		g, of, ofKEV := graph, graphOf, graphKEV
 		mu.Unlock()
-		if of == e && g != nil {
+		if of == e && ofKEV == d.KEV && g != nil {
 			return g, nil
 		}
-		g, err := evaluate.TrustGraph(e, at(), nil)
+		g, err := evaluate.TrustGraph(e, d, nil)
 		if err != nil {
 			return nil, err
 		}
 		mu.Lock()
-		graph, graphOf = g, e
+		graph, graphOf, graphKEV = g, e, d.KEV
 		mu.Unlock()
 		return g, nil
 	}
 	assessWith := func(ctx context.Context, e *estate.Estate, mon *assess.AuthMonitoring) (*assess.Report, error) {
+		d := at()
 		mu.Lock()
-		g, of := graph, graphOf
+		g, of, ofKEV := graph, graphOf, graphKEV
 		mu.Unlock()
-		if of != e {
+		if of != e || ofKEV != d.KEV {
 			g = nil // built by Evaluate (a failure leaves the graph's controls not evaluable)
 		}
-		d := at()
 		d.Graph = g
 		d.AuthMonitoring = mon
 		res, err := evaluate.Evaluate(ctx, e, d)
@@ -119,7 +139,7 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 		}
 		if res.Graph != nil {
 			mu.Lock()
-			graph, graphOf = res.Graph, e
+			graph, graphOf, graphKEV = res.Graph, e, d.KEV
 			mu.Unlock()
 		}
 		return res.Report, nil
@@ -222,4 +242,42 @@ func blastView(g *trust.Graph, node string, b *trust.Blast) any {
 		return out
 	}
 	return map[string]any{"node": node, "tenants": conv(b.Tenants), "assets": len(b.Assets), "other": len(b.Other)}
+}
+
+// storedKEV is the KEV catalog kept in the data directory, loaded again
+// when the file changes (a `kev update`, or serve's own kev collector).
+type storedKEV struct {
+	path string
+
+	mu      sync.Mutex
+	modTime time.Time
+	size    int64
+	cat     *kev.Catalog
+}
+
+// get returns the current catalog, or nil and why it is missing. An error
+// only for a file that exists but cannot be read while no good catalog was
+// loaded before (at start: refuse to run on a broken catalog).
+func (s *storedKEV) get() (*kev.Catalog, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		if s.cat != nil {
+			return s.cat, "", nil
+		}
+		return nil, "no KEV catalog: set assess.kev, or run `firebreak kev update --data-dir` with serve's data directory (" + s.path + " does not exist)", nil
+	}
+	if s.cat != nil && fi.ModTime().Equal(s.modTime) && fi.Size() == s.size {
+		return s.cat, "", nil
+	}
+	k, err := kev.Load(s.path)
+	if err != nil {
+		if s.cat != nil {
+			return s.cat, "", nil
+		}
+		return nil, "", fmt.Errorf("loading KEV: %w", err)
+	}
+	s.cat, s.modTime, s.size = k, fi.ModTime(), fi.Size()
+	return k, "", nil
 }

@@ -1,9 +1,12 @@
 package worker
 
 import (
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -164,4 +167,65 @@ func exampleEngines(t *testing.T) (*estate.Estate, *Engines) {
 		t.Fatal(err)
 	}
 	return e, eng
+}
+
+// serve with assess.kev empty reads the catalog `kev update` (or its own
+// kev collector) stored in its data directory, and again when it changes;
+// it used to judge FB-UPD-002 "no KEV catalog configured" whatever was
+// stored (issue 16, v16).
+func TestEnginesReadStoredKEV(t *testing.T) {
+	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	eng, err := NewEngines(EngineOptions{KEVDataDir: dir, Clock: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd002 := func() (evaluated, total int, why string) {
+		t.Helper()
+		rep, err := eng.Assess(context.Background(), e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rep.Results {
+			if r.Control != "FB-UPD-002" {
+				continue
+			}
+			total++
+			if r.Status != assess.StatusNotEvaluable {
+				evaluated++
+			} else {
+				why = r.Message + " " + strings.Join(r.Missing, " ")
+			}
+		}
+		return evaluated, total, why
+	}
+	if n, total, why := upd002(); total == 0 || n != 0 || !strings.Contains(why, "kev update") {
+		t.Fatalf("no stored catalog: %d of %d FB-UPD-002 results evaluated (%q); want none, naming `kev update`", n, total, why)
+	}
+	gz, err := os.Open(filepath.Join("..", "..", "examples", "kev", "known_exploited_vulnerabilities-2025.08.25.json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gz.Close()
+	zr, err := gzip.NewReader(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := kev.StoredPath(dir)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n, total, why := upd002(); n != total {
+		t.Fatalf("catalog stored after start: %d of %d FB-UPD-002 results evaluated (%q); want all", n, total, why)
+	}
 }

@@ -1,6 +1,7 @@
 package kevupdate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -11,9 +12,9 @@ import (
 
 // Spec describes the KEV download as a connector, so serve refreshes the
 // catalog on a schedule like the other collectors (its runs show on the
-// Collectors page). Point `kev:` in firebreak.yaml at the stored catalog
-// (<data_dir>/kev/known_exploited_vulnerabilities.json) for the engines to
-// read it.
+// Collectors page). With assess.kev empty, serve's engines read the catalog
+// stored under serve's data_dir (the default here) and re-read it when it
+// changes.
 var Spec = connector.Spec{
 	Name:         "kev",
 	Title:        "CISA Known Exploited Vulnerabilities",
@@ -21,7 +22,7 @@ var Spec = connector.Spec{
 	Capabilities: []connector.Capability{connector.CapEvidence},
 	Schedule:     24 * time.Hour,
 	Config: []connector.Field{
-		{Name: "data_dir", Type: "string", Required: true, Doc: "where the catalog is kept (kev/ under it)"},
+		{Name: "data_dir", Type: "string", Doc: "where the catalog is kept (kev/ under it); default serve's data_dir, where serve's assessments read it when assess.kev is empty"},
 		{Name: "url", Type: "string", Default: DefaultURL},
 	},
 	Calls: []connector.Call{{Method: "GET", Path: DefaultURL + " (If-None-Match / If-Modified-Since)"}},
@@ -36,6 +37,9 @@ type Config struct {
 
 // Definition registers the KEV download.
 var Definition = connector.Definition{Spec: Spec, New: connector.Build(func(c Config, env connector.Env) (*source, error) {
+	// serve's data directory by default: serve's assessments read the
+	// catalog stored there.
+	c.DataDir = cmp.Or(c.DataDir, env.DataDir)
 	if c.DataDir == "" {
 		return nil, errors.New("kev: data_dir is required")
 	}
