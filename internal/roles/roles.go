@@ -153,10 +153,11 @@ func New(o Options) (*Node, error) {
 				n.Cross, n.lanes = cb, lanes
 				events := n.Bus
 				popts.Publish = func(ctx context.Context, recs []store.EventRecord) error {
-					if err := events.Publish(ctx, recs); err != nil {
-						return err
-					}
-					return cb.Publish(ctx, recs)
+					// Both streams at once: one round trip to the acknowledgements.
+					var g errgroup.Group
+					g.Go(func() error { return events.Publish(ctx, recs) })
+					g.Go(func() error { return cb.Publish(ctx, recs) })
+					return g.Wait()
 				}
 			}
 		}
