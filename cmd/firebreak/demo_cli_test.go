@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -241,6 +242,82 @@ func TestDemoChartsDrawn(t *testing.T) {
 		}
 		if regexp.MustCompile(`(src|href)="(https?:)?//`).MatchString(c.html) && regexp.MustCompile(`<(script|link)[^>]+(src|href)="(https?:)?//`).MatchString(c.html) {
 			t.Errorf("%s loads a script or stylesheet from elsewhere", c.path)
+		}
+	}
+}
+
+// TestDemoTenantsFilters: the /tenants filters select what the estate and
+// the unfiltered list say — criticality as the estate file gives it,
+// "failing checks" the tenants with failing results, "open incidents" the
+// tenants with open incidents — and combine as an intersection.
+func TestDemoTenantsFilters(t *testing.T) {
+	ctx := context.Background()
+	var out bytes.Buffer
+	g := &globalOptions{stdout: &out, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	d, err := setupDemo(ctx, demoOptions{listen: "127.0.0.1:0", now: "2026-11-27T09:00:00Z", noServe: true}, g)
+	if d != nil {
+		defer d.close()
+	}
+	if err != nil {
+		t.Fatalf("setupDemo: %v\n%s", err, out.String())
+	}
+	e, err := estate.Load(d.estate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := dashboardGetter(t, d)
+	listed := func(query string) []string {
+		t.Helper()
+		page := get("/tenants" + query)
+		var ids []string
+		for _, tn := range e.Tenants {
+			if rowCells(page, `href="/tenants/`+tn.ID+`"`) != nil {
+				ids = append(ids, tn.ID)
+			}
+		}
+		return ids
+	}
+	all := get("/tenants")
+	var failing, incidents, critical, critFailing []string
+	crit := map[string][]string{}
+	for _, tn := range e.Tenants {
+		crit[string(tn.Criticality)] = append(crit[string(tn.Criticality)], tn.ID)
+		// tenant, criticality, score, risk, failing, incidents
+		row := rowCells(all, `href="/tenants/`+tn.ID+`"`)
+		if len(row) < 6 {
+			t.Fatalf("tenants list row of %s: %q", tn.ID, row)
+		}
+		if row[4] != "0" {
+			failing = append(failing, tn.ID)
+			if tn.Criticality == estate.CritCritical {
+				critFailing = append(critFailing, tn.ID)
+			}
+		}
+		if row[5] != "0" {
+			incidents = append(incidents, tn.ID)
+		}
+		if tn.Criticality == estate.CritCritical {
+			critical = append(critical, tn.ID)
+		}
+	}
+	if len(failing) == 0 || len(incidents) == 0 || len(incidents) == len(e.Tenants) || len(critical) == 0 {
+		t.Fatalf("demo: %d tenants failing, %d with open incidents, %d critical: the filters would show nothing", len(failing), len(incidents), len(critical))
+	}
+	for _, c := range []struct {
+		query string
+		want  []string
+	}{
+		{"?criticality=critical", critical},
+		{"?criticality=low", crit["low"]},
+		{"?failing=1", failing},
+		{"?incidents=1", incidents},
+		{"?criticality=critical&failing=1", critFailing},
+	} {
+		got, want := listed(c.query), slices.Clone(c.want)
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("/tenants%s lists %v, want %v", c.query, got, want)
 		}
 	}
 }
