@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -51,6 +52,38 @@ func graphExplorer(t *testing.T, bctx context.Context, base, shots string, g *tr
 	// Dark: the drawing's background is dark and labels are light.
 	if c := eval(`[document.querySelector('#gx-svg > rect').getAttribute('fill'), document.querySelector('#gx-svg g[font-size]').getAttribute('fill')]`); c[0] != "#070a0e" || c[1] != "#e6edf3" {
 		t.Errorf("explorer colours: background %v, labels %v", c[0], c[1])
+	}
+	// Pan and zoom: + on the graph narrows the view box, a drag moves it,
+	// the − button widens it, 0 fits the whole graph again.
+	viewBox := func() []float64 {
+		t.Helper()
+		var v []float64
+		for _, f := range strings.Fields(eval(`[document.getElementById('gx-svg').getAttribute('viewBox')]`)[0].(string)) {
+			x, _ := strconv.ParseFloat(f, 64)
+			v = append(v, x)
+		}
+		if len(v) != 4 {
+			t.Fatalf("explorer view box %v", v)
+		}
+		return v
+	}
+	whole := viewBox()
+	step("zoom in with +", chromedp.Focus(chromedp.ID("gx-canvas")), chromedp.KeyEvent("+"))
+	in := viewBox()
+	c := eval(`(() => { const r = document.getElementById('gx-canvas').getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()`)
+	cx, cy := c[0].(float64), c[1].(float64)
+	step("drag the graph", chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, cx, cy, chromedp.ButtonLeft), chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, cx+60, cy+30, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, cx+120, cy+60, chromedp.ButtonLeft), chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, cx+120, cy+60, chromedp.ButtonLeft))
+	dragged := viewBox()
+	step("zoom out with the button", chromedp.Click(chromedp.ID("gx-zout")))
+	out := viewBox()
+	step("fit with 0", chromedp.Focus(chromedp.ID("gx-canvas")), chromedp.KeyEvent("0"))
+	fitted := viewBox()
+	if !(in[2] < whole[2]) || !(dragged[0] < in[0] && dragged[1] < in[1] && dragged[2] == in[2]) || !(out[2] > dragged[2]) || !slices.Equal(fitted, whole) {
+		t.Errorf("pan and zoom: view box whole %v, after + %v, after a drag right and down %v, after − %v, after 0 %v", whole, in, dragged, out, fitted)
+	}
+	if eval(`[document.getElementById('gx-result').querySelectorAll('li[data-tenant]').length]`)[0].(float64) != 0 {
+		t.Errorf("a drag compromised a node (only a click does)")
 	}
 	// One Tab stop: nothing inside the drawing is focusable, and Tab goes
 	// from the last toolbar button to the graph and then out of it.
