@@ -24,6 +24,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/postgres"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
+	"github.com/firebreak-msp/firebreak/internal/store/transfer"
 	"github.com/firebreak-msp/firebreak/internal/version"
 	"github.com/firebreak-msp/firebreak/internal/worker"
 )
@@ -146,6 +147,14 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 		return err
 	}
 	log := serveLogger(g, cfg.LogLevel, cfg.LogFormat)
+	if cfg.Database == "" {
+		// One serve per SQLite data directory, and no restore under it.
+		release, err := transfer.LockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err

@@ -395,6 +395,12 @@ func Restore(ctx context.Context, src, dataDir string, o RestoreOptions) (Manife
 	if len(present) > 0 && !o.Force {
 		return m, fmt.Errorf("restoring into %s: %w: it holds %s; restore into an empty directory, or pass --force to move them into a pre-restore subdirectory", dataDir, ErrNotEmpty, strings.Join(present, ", "))
 	}
+	// Not under a running serve: it would keep writing to the moved file.
+	release, err := LockDataDir(dataDir)
+	if err != nil {
+		return m, fmt.Errorf("restoring into %w", err)
+	}
+	defer release()
 	// Prepare the new database beside the old one before moving anything.
 	tmp := filepath.Join(dataDir, "."+dbFile+".restore")
 	if err := copyFile(src, tmp, 0o600); err != nil {

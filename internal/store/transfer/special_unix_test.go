@@ -4,6 +4,7 @@ package transfer
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,5 +30,39 @@ func TestBackupRefusesSpecialFile(t *testing.T) {
 	}
 	if fi, err := os.Stat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Fatalf("the pipe was replaced: %v %v", fi.Mode(), err)
+	}
+}
+
+// restore --force into a data directory a running serve holds (its lock)
+// is refused before anything moves; it used to move the live database
+// aside while serve kept writing to it (v16).
+func TestRestoreRefusesDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, dbFile), []byte("live"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	release, err := LockDataDir(dir) // what serve holds
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if _, err := LockDataDir(dir); !errors.Is(err, ErrInUse) {
+		t.Fatalf("second lock: %v, want ErrInUse", err)
+	}
+	src := filepath.Join(t.TempDir(), "b.fbk")
+	store := t.TempDir()
+	seed(t, store, 10)
+	if _, err := Backup(context.Background(), store, src, BackupOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Restore(context.Background(), src, dir, RestoreOptions{Force: true})
+	if !errors.Is(err, ErrInUse) {
+		t.Fatalf("restore --force under a running serve: %v, want ErrInUse", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, dbFile)); string(b) != "live" {
+		t.Fatalf("the live database was touched: %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 { // firebreak.db, firebreak.lock
+		t.Fatalf("restore left files behind: %v", ents)
 	}
 }
