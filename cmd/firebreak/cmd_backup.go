@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -51,7 +53,7 @@ file is an SQLite database with a manifest (firebreak version, schema version,
 event count) and the data directory's secret key (TOTP seeds and notification
 secrets are sealed with it), so it is written 0600: keep it as safe as the
 data directory. It is checked (SQLite quick_check) before it is renamed into
-place. Restore it with firebreak restore.
+place, and carries a SHA-256 over its content that restore checks. Restore it with firebreak restore.
 
 A PostgreSQL store is backed up with PostgreSQL's own tools (pg_dump -Fc),
 see docs/backup.md.`,
@@ -70,6 +72,10 @@ func runBackup(ctx context.Context, o backupOptions, g *globalOptions) error {
 	}
 	if o.output == "" {
 		return usageError{errors.New("backup needs -o FILE")}
+	}
+	if isDirTarget(o.output) {
+		// Said before the copy, not as a failed rename after it.
+		return usageError{fmt.Errorf("-o %s is a directory: name the backup file, e.g. -o %s", o.output, filepath.Join(o.output, "firebreak-"+time.Now().UTC().Format("2006-01-02")+".fbk"))}
 	}
 	if err := checkFormat(o.format); err != nil {
 		return err

@@ -89,3 +89,13 @@ func TestBackupRestoreCLI(t *testing.T) {
 		t.Error("serve changed a store it refused")
 	}
 }
+
+// backup -o DIR/ is a usage error naming a file to write, said before the
+// copy (it used to fail after it, with "rename …: file exists").
+func TestBackupOutputDirRefused(t *testing.T) {
+	dir := t.TempDir()
+	code, _, errOut := cli(t, "backup", "--data-dir", filepath.Join(dir, "none"), "-o", dir+"/")
+	if code != exitUsage || !strings.Contains(errOut, "is a directory") || !strings.Contains(errOut, ".fbk") {
+		t.Errorf("backup -o DIR/: exit %d, stderr %q; want a usage error naming a file", code, errOut)
+	}
+}
