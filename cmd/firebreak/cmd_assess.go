@@ -164,8 +164,8 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 	if opts.SARIFMaxRuns < 0 {
 		return usageError{fmt.Errorf("--sarif-max-runs %d: want a number of runs, or 0 for no limit", opts.SARIFMaxRuns)}
 	}
-	if opts.SARIFMaxResults == 0 || opts.SARIFMaxResults < -1 {
-		return usageError{fmt.Errorf("--sarif-max-results %d: want a number of results, or -1 for no cap", opts.SARIFMaxResults)}
+	if opts.SARIFMaxResults < -1 {
+		return usageError{fmt.Errorf("--sarif-max-results %d: want a number of results (0: the default, 25,000), or -1 for no cap", opts.SARIFMaxResults)}
 	}
 	var failOn catalog.Severity
 	if opts.FailOn != "" {

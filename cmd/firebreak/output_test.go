@@ -342,7 +342,7 @@ func TestSARIFRunsRefused(t *testing.T) {
 		t.Errorf("-o DIR/: exit %d, stderr %q; want files and no message", code, errOut)
 	}
 	// Limits outside their documented range are usage errors, not "no limit".
-	for _, args := range [][]string{{"--sarif-max-runs", "-1"}, {"--sarif-max-results", "0"}, {"--sarif-max-results", "-5"}} {
+	for _, args := range [][]string{{"--sarif-max-runs", "-1"}, {"--sarif-max-results", "-5"}} {
 		code, _, errOut = cli(t, append([]string{"assess", estate, "--no-trust", "-f", "sarif", "-q"}, args...)...)
 		if code != exitUsage || !strings.Contains(errOut, args[0]) {
 			t.Errorf("%v: exit %d, stderr %q; want a usage error naming the flag", args, code, errOut)
