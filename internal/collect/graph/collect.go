@@ -427,6 +427,12 @@ func (col *collector) gap(r *TenantResult, ev, perm string, err error) {
 	case errors.As(err, &ae) && strings.Contains(ae.Code, "NonPremiumTenant"):
 		g.Permission = ""
 		g.Reason = "the tenant has no Microsoft Entra ID P1/P2 licence (" + ae.Code + ")"
+	case errors.As(err, &ae) && ae.Code == "AadPremiumLicenseRequired":
+		// PIM reads on a tenant without P2 (or ID Governance): Graph
+		// answers 400 (or 403) with this code. A licence gap, not an
+		// error of the run nor a permission to consent.
+		g.Permission = ""
+		g.Reason = "the tenant has no Microsoft Entra ID P2 or ID Governance licence (" + ae.Code + ")"
 	case errors.As(err, &ae) && ae.Forbidden():
 		if col.c.cfg.Delegated != nil {
 			// Delegated through GDAP: the admin's reach here is what the
