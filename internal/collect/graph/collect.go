@@ -1062,7 +1062,8 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 				x.MFA.Methods = mfaMethods(d.MethodsRegistered)
 			}
 			switch enforced, known := mfaEnforced(sdOK && sd.IsEnabled, sdOK, caOK, caNonPremium, policies,
-				caUser{ID: u.ID, Roles: userRoleTemplates[u.ID], RolesOK: rolesOK, Groups: caGrp}); {
+				caUser{ID: u.ID, Roles: userRoleTemplates[u.ID], RolesOK: rolesOK, Groups: caGrp,
+					External: strings.EqualFold(u.UserType, "Guest") || strings.Contains(strings.ToUpper(u.UserPrincipalName), "#EXT#")}); {
 			case known:
 				x.MFA.Enforced = estate.Bool(enforced)
 			}
@@ -1360,6 +1361,9 @@ type caUser struct {
 	Roles   []string
 	RolesOK bool
 	Groups  *caGroups
+	// External: a guest or external user (userType Guest, or a #EXT#
+	// user principal name), whom excludeGuestsOrExternalUsers may leave out.
+	External bool
 }
 
 // caGroups is the transitive membership of the groups named in enabled
@@ -1410,6 +1414,11 @@ func mfaRequired(ps []ConditionalAccessPolicy, u caUser) (enforced, known bool) 
 		if slices.Contains(c.ExcludeUsers, u.ID) || intersects(c.ExcludeRoles, u.Roles) {
 			continue
 		}
+		if u.External && flagsSet(c.ExcludeGuestsOrExternalUsers, "guestOrExternalUserTypes") {
+			// Guests or external users of some types are left out; which
+			// type this user is, is not read: not covered by this policy.
+			continue
+		}
 		excluded, exclUnknown := false, false
 		for _, g := range c.ExcludeGroups {
 			in, ok := u.Groups.member(g, u.ID)
@@ -1440,6 +1449,17 @@ func mfaRequired(ps []ConditionalAccessPolicy, u caUser) (enforced, known bool) 
 		return false, false
 	}
 	return false, true
+}
+
+// flagsSet reports whether the object raw (a CA condition, JSON) sets the
+// flags enum property name to anything but "none".
+func flagsSet(raw json.RawMessage, name string) bool {
+	var m map[string]any
+	if len(raw) == 0 || json.Unmarshal(raw, &m) != nil {
+		return false
+	}
+	v, _ := m[name].(string)
+	return v != "" && v != "none"
 }
 
 // caGroupIDs lists the groups named (included or excluded) by the enabled
@@ -1502,6 +1522,9 @@ func (p ConditionalAccessPolicy) requiresMFAEverywhere() bool {
 		return false
 	}
 	if c.Devices != nil && c.Devices.DeviceFilter != nil {
+		return false
+	}
+	if c.InsiderRiskLevels != "" || flagsSet(c.AuthenticationFlows, "transferMethods") {
 		return false
 	}
 	if len(c.SignInRiskLevels) > 0 || len(c.UserRiskLevels) > 0 || len(c.ServicePrincipalRiskLevels) > 0 {

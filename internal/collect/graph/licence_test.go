@@ -24,3 +24,35 @@ func TestLicenceGapP2(t *testing.T) {
 		}
 	}
 }
+
+// CA conditions of the v1.0 schema that also leave sign-ins out of a
+// policy that otherwise "requires MFA for everyone": guests and external
+// users excluded (excludeGuestsOrExternalUsers), only some authentication
+// flows (authenticationFlows.transferMethods, e.g. device code), only some
+// insider risk levels. Each was ignored, so the policy counted as MFA on
+// every sign-in: a false "MFA enforced".
+func TestCAOtherConditionsNotEverywhere(t *testing.T) {
+	member := caUser{ID: "m", RolesOK: true}
+	guest := caUser{ID: "g", RolesOK: true, External: true}
+	for _, tt := range []struct {
+		name  string
+		patch string
+		u     caUser
+		want  bool // enforced and known
+	}{
+		{"base-member", ``, member, true},
+		{"base-guest", ``, guest, true},
+		{"device-code-only", `{"conditions":{"authenticationFlows":{"transferMethods":"deviceCodeFlow"}}}`, member, false},
+		{"flows-none", `{"conditions":{"authenticationFlows":{"transferMethods":"none"}}}`, member, true},
+		{"insider-risk", `{"conditions":{"insiderRiskLevels":"elevated"}}`, member, false},
+		{"guests-excluded-member", `{"conditions":{"users":{"excludeGuestsOrExternalUsers":{"guestOrExternalUserTypes":"internalGuest,b2bCollaborationGuest,serviceProvider","externalTenants":{"@odata.type":"#microsoft.graph.conditionalAccessAllExternalTenants","membershipKind":"all"}}}}}`, member, true},
+		{"guests-excluded-guest", `{"conditions":{"users":{"excludeGuestsOrExternalUsers":{"guestOrExternalUserTypes":"internalGuest,b2bCollaborationGuest,serviceProvider","externalTenants":{"@odata.type":"#microsoft.graph.conditionalAccessAllExternalTenants","membershipKind":"all"}}}}}`, guest, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, k := mfaRequired([]ConditionalAccessPolicy{caPolicy(t, tt.patch)}, tt.u)
+			if got := e && k; got != tt.want {
+				t.Errorf("enforced=%v known=%v, want enforced and known = %v", e, k, tt.want)
+			}
+		})
+	}
+}

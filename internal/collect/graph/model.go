@@ -125,6 +125,9 @@ type ConditionalAccessPolicy struct {
 			ExcludeGroups []string `json:"excludeGroups"`
 			IncludeRoles  []string `json:"includeRoles"`
 			ExcludeRoles  []string `json:"excludeRoles"`
+			// conditionalAccessGuestsOrExternalUsers: guests and
+			// external users of these types are left out.
+			ExcludeGuestsOrExternalUsers json.RawMessage `json:"excludeGuestsOrExternalUsers"`
 		} `json:"users"`
 		Applications struct {
 			IncludeApplications []string `json:"includeApplications"`
@@ -148,6 +151,10 @@ type ConditionalAccessPolicy struct {
 		SignInRiskLevels           []string `json:"signInRiskLevels"`
 		UserRiskLevels             []string `json:"userRiskLevels"`
 		ServicePrincipalRiskLevels []string `json:"servicePrincipalRiskLevels"`
+		InsiderRiskLevels          string   `json:"insiderRiskLevels"`
+		// conditionalAccessAuthenticationFlows: transferMethods other
+		// than "none" limit the policy to those flows (e.g. device code).
+		AuthenticationFlows json.RawMessage `json:"authenticationFlows"`
 	} `json:"conditions"`
 	GrantControls *struct {
 		Operator                    string   `json:"operator"`
