@@ -23,8 +23,9 @@ import (
 //	gdap.access_assignments   DelegatedAdminRelationship.Read.All   tools.gdap, grants, groups
 //	identities                User.Read.All                         identities (all of it)
 //	identities.last_sign_in   AuditLog.Read.All (+ Entra P1)        identities.sign_in
-//	identities.mfa            AuditLog.Read.All                     identities.mfa
-//	identities.mfa.enforced   Policy.Read.All                       identities.mfa
+//	identities.mfa            (okta, google: all MFA data)          identities.mfa (both below)
+//	identities.mfa.methods    AuditLog.Read.All (+ Entra P1)        identities.mfa.methods
+//	identities.mfa.enforced   Policy.Read.All                       identities.mfa.enforced
 //	identities.roles          RoleManagement.Read.Directory         identities.roles
 //	service_principals        Application.Read.All                  identities.roles, identities.service
 //	groups                    GroupMember.Read.All                  groups
@@ -37,7 +38,8 @@ var gapAffects = map[string][]string{
 	"identities":              {"identities"},
 	"identities.last_sign_in": {"identities.sign_in"},
 	"identities.mfa":          {"identities.mfa"},
-	"identities.mfa.enforced": {"identities.mfa"},
+	"identities.mfa.methods":  {"identities.mfa.methods"},
+	"identities.mfa.enforced": {"identities.mfa.enforced"},
 	"identities.roles":        {"identities.roles"},
 	"service_principals":      {"identities.roles", "identities.service"},
 	"groups":                  {"groups"},

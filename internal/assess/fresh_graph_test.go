@@ -59,7 +59,7 @@ func runAt(t *testing.T, e *estate.Estate, now time.Time) map[string]assess.Resu
 // collect graph` does and loads it with a hand-written provider file.
 func graphEstate(t *testing.T) *estate.Estate {
 	t.Helper()
-	f := graphtest.NewServer(t, []graphtest.Tenant{
+	return graphEstateOf(t, []graphtest.Tenant{
 		{ID: graphtest.TenantGUID(0), Name: "Cedar Law", Slug: "cedar-law", Users: 30},
 		{ID: graphtest.TenantGUID(1), Name: "Riverside Clinic", Slug: "riverside-clinic", Users: 12,
 			Forbid: map[string]string{
@@ -69,6 +69,12 @@ func graphEstate(t *testing.T) *estate.Estate {
 		{ID: graphtest.TenantGUID(2), Name: "Oakfield School", Slug: "oakfield-school", Users: 5,
 			TokenError: "AADSTS700016: Application with identifier 'app-1' was not found in the directory 'Oakfield School'."},
 	})
+}
+
+// graphEstateOf is graphEstate over the given tenants.
+func graphEstateOf(t *testing.T, tenants []graphtest.Tenant) *estate.Estate {
+	t.Helper()
+	f := graphtest.NewServer(t, tenants)
 	c, err := graph.New(graph.Config{
 		Credentials: graph.Credentials{ClientID: "app-1", TenantID: f.Partner, Secret: graph.Secret(f.Secret)},
 		Authority:   f.Srv.URL, GraphURL: f.Srv.URL, Concurrency: 2,
@@ -106,13 +112,18 @@ func TestGraphGapsAndStaleness(t *testing.T) {
 	e := graphEstate(t)
 
 	fresh := runAt(t, e, collectedAt.Add(2*time.Hour))
+	// Registration details (403) feed registered methods only (FB-MFA-002);
+	// enforcement rests on conditional access (403: Policy.Read.All).
+	if r := fresh["riverside-clinic FB-MFA-002"]; r.Status != assess.StatusNotEvaluable || !strings.Contains(strings.Join(r.Missing, "; "), "needs permission AuditLog.Read.All") {
+		t.Errorf("riverside-clinic FB-MFA-002 with a 403 on registration details: %s %q missing %q, want not_evaluable naming AuditLog.Read.All", r.Status, r.Message, r.Missing)
+	}
 	for _, ctl := range []string{"FB-MFA-006", "FB-MFA-007"} {
 		r := fresh["riverside-clinic "+ctl]
-		if r.Status != assess.StatusNotEvaluable || !strings.Contains(strings.Join(r.Missing, "; "), "needs permission AuditLog.Read.All") {
-			t.Errorf("riverside-clinic %s with a 403 on registration details: %s %q missing %q, want not_evaluable naming AuditLog.Read.All", ctl, r.Status, r.Message, r.Missing)
+		if r.Status != assess.StatusNotEvaluable || !strings.Contains(strings.Join(r.Missing, "; "), "needs permission Policy.Read.All") {
+			t.Errorf("riverside-clinic %s: %s missing %q, want not_evaluable naming Policy.Read.All (conditional access)", ctl, r.Status, r.Missing)
 		}
-		if !strings.Contains(strings.Join(r.Missing, "; "), "needs permission Policy.Read.All") {
-			t.Errorf("riverside-clinic %s: missing %q, want Policy.Read.All (conditional access) named too", ctl, r.Missing)
+		if strings.Contains(strings.Join(r.Missing, "; "), "AuditLog.Read.All") {
+			t.Errorf("riverside-clinic %s: missing %q, registration details do not decide enforcement", ctl, r.Missing)
 		}
 		r = fresh["oakfield-school "+ctl]
 		if r.Status != assess.StatusNotEvaluable || !strings.Contains(r.Message, "AADSTS700016") {
@@ -159,6 +170,41 @@ func TestGraphGapsAndStaleness(t *testing.T) {
 	}
 }
 
+// TestNoP1SecurityDefaults: a tenant without Entra ID P1 answers 403
+// NonPremiumTenant to the registration-details report and to conditional
+// access; security defaults are its MFA. The controls judging MFA
+// enforcement get a verdict; only those needing registered methods
+// (phishing-resistant) are not evaluable, naming the licence.
+func TestNoP1SecurityDefaults(t *testing.T) {
+	const np = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+	e := graphEstateOf(t, []graphtest.Tenant{
+		{ID: graphtest.TenantGUID(0), Name: "Cedar Law", Slug: "cedar-law", Users: 8, SecurityDefaults: true,
+			Forbid: map[string]string{
+				"/v1.0/reports/authenticationMethods": np,
+				"/v1.0/identity/conditionalAccess":    np,
+			}},
+	})
+	res := runAt(t, e, collectedAt.Add(2*time.Hour))
+	if r := res["cedar-law FB-MFA-006"]; r.Status != assess.StatusPass {
+		t.Errorf("cedar-law FB-MFA-006, no P1, security defaults on: %s %q %q, want pass", r.Status, r.Message, r.Missing)
+	}
+	// FB-MFA-007 also counts the MSP's foreign principal, whose MFA is
+	// judged in its home tenant (unknown here): every cedar-law user is
+	// enforced, and no collection gap is named.
+	r := res["cedar-law FB-MFA-007"]
+	if strings.Contains(r.Message, "could not be collected") {
+		t.Errorf("cedar-law FB-MFA-007, no P1, security defaults on: %s %q, want no collection gap", r.Status, r.Message)
+	}
+	for _, ev := range r.Evidence {
+		if !strings.Contains(ev.ID, "/foreign/") {
+			t.Errorf("cedar-law FB-MFA-007: %s %s, want every tenant user enforced", ev.ID, ev.Detail)
+		}
+	}
+	if r := res["cedar-law FB-MFA-002"]; r.Status != assess.StatusNotEvaluable || !strings.Contains(r.Message, "P1") {
+		t.Errorf("cedar-law FB-MFA-002 without registered methods: %s %q, want not_evaluable naming the P1 licence", r.Status, r.Message)
+	}
+}
+
 // TestStaleEvidence checks the staleness rule on a small in-test estate:
 // TestGapVocabulary: every evidence name the graph collector records in a
 // gap reaches at least one catalog control (except sign-in logs, which
@@ -169,7 +215,7 @@ func TestGapVocabulary(t *testing.T) {
 	for _, c := range cat.Controls() {
 		vocab = append(vocab, c.Evidence...)
 	}
-	for _, ev := range []string{graph.EvGDAP, graph.EvGDAP + ".access_assignments", graph.EvIdentities, graph.EvLastSignIn, graph.EvMFA,
+	for _, ev := range []string{graph.EvGDAP, graph.EvGDAP + ".access_assignments", graph.EvIdentities, graph.EvLastSignIn, graph.EvMFA, graph.EvMFAMethods,
 		graph.EvMFAEnforced, graph.EvRoles, graph.EvSPs, graph.EvSignIns, graph.EvGroups, graph.EvDomains, graph.EvTenant} {
 		needs, ok := assess.GapAffects[ev]
 		if !ok {

@@ -62,7 +62,7 @@ func TestStaleEvidence(t *testing.T) {
 		{"hand-written", nil, 0, StatusFail, ""},
 		{"fresh", days(3), 0, StatusFail, ""},
 		{"at the limit", days(30), 0, StatusFail, ""},
-		{"stale", days(45), 0, StatusNotEvaluable, "identities.mfa, identities.roles evidence collected 45 days ago (max 30) by graph; re-run firebreak collect graph (would be fail: "},
+		{"stale", days(45), 0, StatusNotEvaluable, "identities.mfa.enforced, identities.roles evidence collected 45 days ago (max 30) by graph; re-run firebreak collect graph (would be fail: "},
 		{"stale under a tighter limit", days(10), 7, StatusNotEvaluable, "collected 10 days ago (max 7) by graph"},
 		{"csv import", &estate.Provenance{Source: "csv:identities.csv", CollectedAt: now.AddDate(0, 0, -60)}, 0, StatusNotEvaluable, "by csv; refresh it from csv:identities.csv"},
 	}

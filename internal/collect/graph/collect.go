@@ -44,7 +44,11 @@ const (
 	EvLastSignIn  = "identities.last_sign_in"
 	EvMFA         = "identities.mfa"
 	EvMFAEnforced = "identities.mfa.enforced"
-	EvRoles       = "identities.roles"
+	// EvMFAMethods: per-user registered methods (the registration-details
+	// report, Entra ID P1). Its gap leaves enforcement judgeable: on a
+	// tenant without P1, security defaults are the MFA.
+	EvMFAMethods = "identities.mfa.methods"
+	EvRoles      = "identities.roles"
 	// EvRolesEligible: PIM-eligible assignments (Entra ID P2).
 	EvRolesEligible = "identities.roles.eligible"
 	EvSPs           = "service_principals"
@@ -911,7 +915,7 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 	r.Users = len(users)
 	regOK := errReg == nil
 	if !regOK {
-		col.gap(r, EvMFA, PermAuditLog, errReg)
+		col.gap(r, EvMFAMethods, PermAuditLog, errReg)
 	}
 	for _, d := range reg {
 		if d.IsMfaRegistered {

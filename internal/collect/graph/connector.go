@@ -38,7 +38,7 @@ var Spec = connector.Spec{
 	Permissions: []connector.Permission{
 		{Name: PermGDAP, Kind: "application (partner tenant)", For: []string{EvGDAP}},
 		{Name: PermUsers, Kind: "application", For: []string{EvIdentities}},
-		{Name: PermAuditLog, Kind: "application", For: []string{EvLastSignIn, EvMFA, EvSignIns}, Doc: "signInActivity also needs Entra ID P1"},
+		{Name: PermAuditLog, Kind: "application", For: []string{EvLastSignIn, EvMFAMethods, EvSignIns}, Doc: "signInActivity also needs Entra ID P1"},
 		{Name: PermDirectory, Kind: "application", For: []string{EvSignIns}, Doc: "sign-in logs answer 403 without it (a documented known issue)"},
 		{Name: PermRoles, Kind: "application", For: []string{EvRoles, EvRolesEligible}, Doc: "eligible (PIM) assignments need Entra ID P2"},
 		{Name: PermPolicy, Kind: "application", For: []string{EvMFAEnforced}, Doc: "CA policies need Entra ID P1; security defaults do not"},

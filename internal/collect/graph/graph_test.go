@@ -102,7 +102,7 @@ func TestCollect(t *testing.T) {
 	want := map[string]summary{
 		"msp":              {Users: 3, MFA: 2, Foreign: 1, Tools: 1, SignIns: 3},
 		"cedar-law":        {Users: 250, MFA: 167, Foreign: 1, Tools: 2, SignIns: 3},
-		"riverside-clinic": {Users: 12, Foreign: 1, Tools: 2, Gaps: []string{"identities.mfa.enforced|Policy.Read.All", "identities.mfa|AuditLog.Read.All", "signins|"}},
+		"riverside-clinic": {Users: 12, Foreign: 1, Tools: 2, Gaps: []string{"identities.mfa.enforced|Policy.Read.All", "identities.mfa.methods|AuditLog.Read.All", "signins|"}},
 		"oakfield-school":  {Gaps: []string{"tenant|"}, Failed: true},
 		// principalOrganizationId identifies the partner's principal even when users cannot be read.
 		"pier-9-freight":    {Foreign: 1, MFA: 4, Tools: 2, SignIns: 3, Gaps: []string{"identities|"}, Failed: true},
