@@ -1035,7 +1035,7 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 	r.CAPolicies = len(policies)
 
 	prov := col.prov(t.EntraID)
-	fallbackProv := &estate.Provenance{Source: prov.Source + " (last_sign_in from lastSignInDateTime/lastNonInteractiveSignInDateTime: includes failed attempts)", CollectedAt: prov.CollectedAt}
+	fallbackProv := &estate.Provenance{Source: prov.Source + " (last_sign_in: no successful sign-in since 2023-12-01, when Graph began recording them; the last attempt, capped there, includes failed attempts)", CollectedAt: prov.CollectedAt}
 	var deltaProv *estate.Provenance
 	if delta != nil && delta.repeat {
 		deltaProv = &estate.Provenance{Source: prov.Source + " (users/delta; sign-in activity as of the last full collection)", CollectedAt: delta.FullAt}
@@ -1119,8 +1119,9 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 // lastSignIn is the user's last successful sign-in
 // (signInActivity.lastSuccessfulSignInDateTime). Where that is empty (no
 // successful sign-in since Microsoft started recording it in December
-// 2023) it falls back to the latest attempt, interactive or not, and says
-// so: attempts include failures, so a sprayed dormant account looks active.
+// 2023) it takes the latest attempt capped at 2023-12-01 and says so:
+// attempts include failures, and a sprayed dormant account must not look
+// active.
 func lastSignIn(u *User) (last time.Time, fellBack bool) {
 	if u.SignInActivity == nil {
 		return time.Time{}, false
@@ -1128,13 +1129,27 @@ func lastSignIn(u *User) (last time.Time, fellBack bool) {
 	if ts, ok := parseTime(u.SignInActivity.LastSuccessfulSignInDateTime); ok {
 		return ts, false
 	}
+	// No successful sign-in recorded: lastSignInDateTime and
+	// lastNonInteractiveSignInDateTime count failed attempts too (a
+	// password spray against a dormant account refreshes them), so they
+	// never show activity. lastSuccessfulSignInDateTime is recorded from
+	// 2023-12-01 on (not backfilled): an attempt is capped there, so the
+	// account is judged as last used before that date at the latest.
 	for _, s := range []string{u.SignInActivity.LastSignInDateTime, u.SignInActivity.LastNonInteractiveSignInDateTime} {
 		if ts, ok := parseTime(s); ok && ts.After(last) {
 			last = ts
 		}
 	}
+	if last.After(SuccessfulSignInSince) {
+		last = SuccessfulSignInSince
+	}
 	return last, !last.IsZero()
 }
+
+// SuccessfulSignInSince is when Graph began recording
+// signInActivity.lastSuccessfulSignInDateTime (not backfilled): an empty
+// value means no successful sign-in since.
+var SuccessfulSignInSince = time.Date(2023, 12, 1, 0, 0, 0, 0, time.UTC)
 
 // $select lists (TestSchemaProperties checks them against the CSDL).
 const (

@@ -189,7 +189,7 @@ func (s *Source) Collect(ctx context.Context, req connector.Request) (*connector
 			Gaps: t.Gaps, Errors: t.Errors, Counts: map[string]int{"users": t.Users, "mfa_registered": t.MFARegistered, "role_assignments": t.RoleAssignments,
 				"foreign_principals": t.ForeignPrincipals, "ca_policies": t.CAPolicies, "tool_apps": t.ToolApps, "signins": t.SignIns}}
 		if t.LastSignInFallback > 0 {
-			run.Notes = append(run.Notes, fmt.Sprintf("%d users without a recorded successful sign-in: last attempt used (includes failures)", t.LastSignInFallback))
+			run.Notes = append(run.Notes, fmt.Sprintf("%d users without a successful sign-in since 2023-12-01: last sign-in taken as the last attempt capped at 2023-12-01 (attempts include failures)", t.LastSignInFallback))
 		}
 		ev.Tenants = append(ev.Tenants, run)
 	}
