@@ -28,6 +28,7 @@ import (
 func attacks() []attack {
 	return []attack{
 		{"login-lockout", attackLockout},
+		{"login-lockout-other-address", attackLockoutOtherAddress},
 		{"login-rate-limit", attackLoginRate},
 		{"totp-replay", attackTOTPReplay},
 		{"csrf", attackCSRF},
@@ -272,6 +273,46 @@ func attackLockout(ctx context.Context, h *harness, kind storeKind) (string, err
 	}
 	if st == http.StatusSeeOther {
 		return fmt.Sprintf("the right password after 6 failures still signs in (to %s): no lockout", loc), nil
+	}
+	return "", nil
+}
+
+// attackLockoutOtherAddress: wrong passwords from one address must not lock
+// the account's user out from another, nor end the session they hold.
+func attackLockoutOtherAddress(ctx context.Context, h *harness, kind storeKind) (string, error) {
+	f, err := shared(ctx, h, kind)
+	if err != nil {
+		return "", err
+	}
+	pw, err := f.admin.user("victim2", "analyst", "")
+	if err != nil {
+		return "", err
+	}
+	s, _, _, err := f.in.signIn("victim2", pw, "")
+	if err != nil {
+		return "", err
+	}
+	if err := s.changeIfRequired(&pw); err != nil {
+		return "", err
+	}
+	for i := range 8 {
+		if _, st, _, err := f.in.passwordStepWith(f.in.clientFrom("127.0.0.3"), "victim2", fmt.Sprintf("wrong-guess-%d", i)); err != nil {
+			return "", err
+		} else if st == http.StatusSeeOther {
+			return fmt.Sprintf("wrong password %d signed in", i), nil
+		}
+	}
+	if st, _, _, err := get(s.c, f.in.base+"/api/v1/me"); err != nil {
+		return "", err
+	} else if st != http.StatusOK {
+		return fmt.Sprintf("someone's wrong passwords ended the user's session (%d)", st), nil
+	}
+	_, st, _, err := f.in.passwordStep("victim2", pw)
+	if err != nil {
+		return "", err
+	}
+	if st != http.StatusSeeOther {
+		return fmt.Sprintf("8 wrong passwords from 127.0.0.3 lock the user out from 127.0.0.1 (%d)", st), nil
 	}
 	return "", nil
 }

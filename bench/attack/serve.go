@@ -306,7 +306,20 @@ func postForm(c *http.Client, u string, v url.Values) (int, string, string, erro
 // passwordStep signs in with a password and returns the client holding the
 // pre-MFA session, with the status and Location of the answer.
 func (in *instance) passwordStep(user, pw string) (*http.Client, int, string, error) {
+	return in.passwordStepWith(in.client(), user, pw)
+}
+
+// clientFrom is a client whose connections leave from the loopback address
+// ip (127.0.0.0/8 is all loopback on Linux): another client address.
+func (in *instance) clientFrom(ip string) *http.Client {
 	c := in.client()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+	c.Transport = &http.Transport{DialContext: d.DialContext}
+	return c
+}
+
+// passwordStepWith is passwordStep over the client c.
+func (in *instance) passwordStepWith(c *http.Client, user, pw string) (*http.Client, int, string, error) {
 	_, _, page, err := get(c, in.base+"/login")
 	if err != nil {
 		return nil, 0, "", err

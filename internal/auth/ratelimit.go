@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,4 +83,38 @@ func (l *SharedLimiter) Allow(key string, now time.Time) bool {
 		return false
 	}
 	return n <= l.Limit
+}
+
+// AccountLockFactor: a whole account is locked only after this many times
+// auth.max_failures failed factors across all addresses (a distributed
+// guess stays bounded); one address is locked out of one account after
+// max_failures (NIST SP 800-63B §5.2.2, throttling per account and source).
+const AccountLockFactor = 20
+
+func failKey(user, ip string) string { return "login-fail:" + strings.ToLower(user) + "|" + ip }
+
+// PairLocked reports whether sign-in to user from client address ip is
+// locked: max_failures failed factors from that address within the lockout
+// duration. Counted in the store, so every process sees it; fails closed.
+func (a *Sessions) PairLocked(ctx context.Context, user, ip string, now time.Time) bool {
+	n, err := a.st.Count(ctx, failKey(user, ip), a.cfg.LockoutDuration, now)
+	if err != nil {
+		a.log.Warn("sign-in failure count unavailable; refusing the attempt", "err", err)
+		return true
+	}
+	return n >= a.cfg.MaxFailures
+}
+
+// RecordFailure counts one failed factor for user from ip. It returns
+// whether that address is now locked out of the account, and the account
+// as stored (locked as a whole only at AccountLockFactor × max_failures).
+// Failed attempts never end the account's existing sessions: they may be
+// someone else's.
+func (a *Sessions) RecordFailure(ctx context.Context, user, ip string, now time.Time) (pairLocked bool, u *store.User, err error) {
+	n, err := a.st.Hit(ctx, failKey(user, ip), a.cfg.LockoutDuration, now)
+	if err != nil {
+		return true, nil, err
+	}
+	u, err = a.st.RecordLoginFailure(ctx, user, now, a.cfg.MaxFailures*AccountLockFactor, a.cfg.LockoutDuration)
+	return n >= a.cfg.MaxFailures, u, err
 }

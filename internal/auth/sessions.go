@@ -182,7 +182,9 @@ func (a *Sessions) Authenticate(w http.ResponseWriter, r *http.Request) (*Princi
 		}
 		return nil, err
 	}
-	if u.Disabled || u.Locked(now) {
+	// A lockout stops new sign-ins only: failed attempts may be anyone's,
+	// so they never end a session the owner already holds.
+	if u.Disabled {
 		_ = a.st.DeleteSession(ctx, raw)
 		a.SetCookie(w, a.CookieName(), "", -1)
 		return nil, nil

@@ -151,7 +151,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *auth.Pri
 		s.audit(ctx, &auth.Principal{IP: ip}, "login.failure", recorded, "", map[string]string{"reason": "unknown_user"})
 		return s.renderLogin(w, r, http.StatusUnauthorized, generic, username)
 	}
-	if u.Disabled || u.Locked(now) {
+	if u.Disabled || u.Locked(now) || s.sess.PairLocked(ctx, u.Username, ip, now) {
 		_, _ = auth.CheckPassword(auth.DummyHash(), password)
 		s.metrics.AuthFailures.WithLabelValues("locked").Inc()
 		s.authEvent(ctx, r, username, event.OutcomeFailure, "locked")
@@ -176,10 +176,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *auth.Pri
 
 // loginFailure counts a failed factor, locks the account at the threshold,
 // and reports it to detection and the audit log.
-func (s *Server) loginFailure(ctx context.Context, r *http.Request, u *store.User, reason string) {
+func (s *Server) loginFailure(ctx context.Context, r *http.Request, u *store.User, reason string) (locked bool) {
 	now := s.now()
 	ip := s.sess.ClientIP(r)
-	nu, err := s.st.RecordLoginFailure(ctx, u.Username, now, s.cfg.Auth.MaxFailures, s.cfg.Auth.LockoutDuration)
+	pairLocked, nu, err := s.sess.RecordFailure(ctx, u.Username, ip, now)
 	if err != nil {
 		s.log.Error("recording login failure", "err", err)
 	}
@@ -187,10 +187,13 @@ func (s *Server) loginFailure(ctx context.Context, r *http.Request, u *store.Use
 	s.authEvent(ctx, r, u.Username, event.OutcomeFailure, reason)
 	s.audit(ctx, &auth.Principal{IP: ip}, "login.failure", u.Username, u.Tenant, map[string]string{"reason": reason})
 	if nu != nil && nu.Locked(now) {
-		_ = s.st.DeleteUserSessions(ctx, u.Username)
 		s.authEvent(ctx, r, u.Username, event.OutcomeFailure, "locked_out")
 		s.audit(ctx, &auth.Principal{IP: ip}, "user.lockout", u.Username, u.Tenant, map[string]string{"until": nu.LockedUntil.UTC().Format(time.RFC3339)})
+	} else if pairLocked {
+		s.authEvent(ctx, r, u.Username, event.OutcomeFailure, "locked_out")
+		s.audit(ctx, &auth.Principal{IP: ip}, "user.lockout", u.Username, u.Tenant, map[string]string{"address": ip})
 	}
+	return pairLocked || (nu != nil && nu.Locked(now))
 }
 
 func hmacEqual(a, b string) bool {
@@ -264,8 +267,7 @@ func (s *Server) handleTOTP(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		}
 	}
 	if !ok {
-		s.loginFailure(ctx, r, u, "bad_totp")
-		if nu, err := s.st.GetUser(ctx, u.Username); err == nil && nu.Locked(now) {
+		if s.loginFailure(ctx, r, u, "bad_totp") {
 			s.sess.SetCookie(w, s.sess.CookieName(), "", -1)
 			return s.renderLogin(w, r, http.StatusUnauthorized, "Wrong username or password, or the account is locked.", "")
 		}

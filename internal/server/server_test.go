@@ -191,6 +191,7 @@ type client struct {
 	f    *fixture
 	c    *http.Client
 	csrf string
+	hdr  map[string]string // sent with every request (X-Forwarded-For of a client address)
 }
 
 func (f *fixture) client() *client {
@@ -207,6 +208,9 @@ func (c *client) do(method, path string, body io.Reader, hdr map[string]string) 
 	req, err := http.NewRequest(method, c.f.ts.URL+path, body)
 	if err != nil {
 		c.f.t.Fatal(err)
+	}
+	for k, v := range c.hdr {
+		req.Header.Set(k, v)
 	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)

@@ -773,6 +773,9 @@ type RateLimitStore interface {
 	// current window (a window starts at the first attempt after the last
 	// one ended). Windows that ended a day ago are purged now and then.
 	Hit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
+	// Count returns the attempts in key's current window without counting
+	// one (0 when no window is open).
+	Count(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
 }
 
 // Outbox

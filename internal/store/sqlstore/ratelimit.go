@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -24,6 +26,22 @@ RETURNING n`), key, t, ended, ended, t).Scan(&n)
 	}
 	if n == 1 && t%64 == 0 { // now and then, on a new window: drop day-old windows
 		_, _ = d.w.ExecContext(ctx, d.q(`DELETE FROM rate_limits WHERE window_start < ?`), Micros(now.Add(-24*time.Hour)))
+	}
+	return int(n), nil
+}
+
+// Count implements store.RateLimitStore: the attempts in key's open window.
+func (d *DB) Count(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
+	if err := d.check(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := d.r.QueryRowContext(ctx, d.q(`SELECT n FROM rate_limits WHERE key = ? AND window_start > ?`), key, Micros(now.Add(-window))).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("rate limit %s: %w", key, err)
 	}
 	return int(n), nil
 }

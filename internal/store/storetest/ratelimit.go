@@ -20,6 +20,18 @@ func testRateLimits(t *testing.T, s store.Store, _ func(string) error) {
 			t.Fatalf("hit %d: %d %v", i, n, err)
 		}
 	}
+	// Count reads the open window without counting an attempt.
+	for range 2 {
+		if n, err := s.Count(ctx, "login-ip:198.51.100.7", time.Minute, at.Add(4*time.Second)); err != nil || n != 3 {
+			t.Errorf("count = %d %v, want 3", n, err)
+		}
+	}
+	if n, _ := s.Count(ctx, "login-ip:198.51.100.7", time.Minute, at.Add(2*time.Minute)); n != 0 {
+		t.Errorf("count of an ended window = %d, want 0", n)
+	}
+	if n, _ := s.Count(ctx, "login-ip:192.0.2.1", time.Minute, at); n != 0 {
+		t.Errorf("count of an unknown key = %d, want 0", n)
+	}
 	if n, _ := s.Hit(ctx, "login-ip:203.0.113.9", time.Minute, at.Add(3*time.Second)); n != 1 {
 		t.Errorf("another key counts %d, want 1", n)
 	}
