@@ -187,6 +187,10 @@ type TenantResult struct {
 	GroupRoleAssignments int `json:"group_role_assignments,omitempty"`
 	ScopedAssignments    int `json:"scoped_assignments,omitempty"`
 	DeletedPrincipals    int `json:"deleted_principals,omitempty"`
+	// NoP2 is set when the PIM eligibility read answered
+	// AadPremiumLicenseRequired (or NonPremiumTenant): without Entra ID P2 (or ID Governance) no
+	// eligible assignment can exist, so there is none and no gap.
+	NoP2 bool `json:"no_p2,omitempty"`
 	// LastSignInFallback counts users whose last successful sign-in was
 	// empty, so the last attempt (which failures update) was used; their
 	// provenance says so.
@@ -930,7 +934,15 @@ func (col *collector) tenant(ctx context.Context, t Target, r *TenantResult) {
 		col.gap(r, EvRoles, PermGroupMembers, errGroups)
 	}
 	if errEligible != nil {
-		col.gap(r, EvRolesEligible, PermRoles, errEligible)
+		var ae *APIError
+		if errors.As(errEligible, &ae) && (ae.Code == "AadPremiumLicenseRequired" || strings.Contains(ae.Code, "NonPremiumTenant")) {
+			// No P2 (or no premium licence at all): PIM eligibility
+			// cannot exist here. Not missing evidence: the role
+			// controls judge the active assignments.
+			r.NoP2 = true
+		} else {
+			col.gap(r, EvRolesEligible, PermRoles, errEligible)
+		}
 		eligible = nil
 	}
 	spOK := errSP == nil

@@ -188,6 +188,9 @@ func (s *Source) Collect(ctx context.Context, req connector.Request) (*connector
 		run := connector.TenantRun{Connector: "graph", Tenant: t.Tenant, VendorID: t.EntraID, Started: res.Started, Finished: res.Started.Add(t.Duration),
 			Gaps: t.Gaps, Errors: t.Errors, Counts: map[string]int{"users": t.Users, "mfa_registered": t.MFARegistered, "role_assignments": t.RoleAssignments,
 				"foreign_principals": t.ForeignPrincipals, "ca_policies": t.CAPolicies, "tool_apps": t.ToolApps, "signins": t.SignIns}}
+		if t.NoP2 {
+			run.Notes = append(run.Notes, "no Entra ID P2 or ID Governance licence: no PIM-eligible role assignments can exist")
+		}
 		if t.LastSignInFallback > 0 {
 			run.Notes = append(run.Notes, fmt.Sprintf("%d users without a successful sign-in since 2023-12-01: last sign-in taken as the last attempt capped at 2023-12-01 (attempts include failures)", t.LastSignInFallback))
 		}

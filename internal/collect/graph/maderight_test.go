@@ -112,9 +112,11 @@ func TestGraphMadeRight(t *testing.T) {
 	if fp == nil || fp.Owner != "foreign principal of tenant "+f.Partner {
 		t.Errorf("foreign principal %+v", fp)
 	}
-	// A P2 licence gap on eligibility is a gap, never an error.
-	if r := by["small-shop"]; len(r.Errors) != 0 || !slices.ContainsFunc(r.Gaps, func(g estate.Gap) bool { return g.Evidence == EvRolesEligible }) {
-		t.Errorf("small-shop %+v", r)
+	// No P2 licence on eligibility: no eligible assignment can exist, so
+	// none is recorded and there is no gap (the role controls stay
+	// evaluable), never an error.
+	if r := by["small-shop"]; len(r.Errors) != 0 || !r.NoP2 || slices.ContainsFunc(r.Gaps, func(g estate.Gap) bool { return g.Evidence == EvRolesEligible }) {
+		t.Errorf("small-shop %+v, want NoP2 and no eligibility gap", r)
 	}
 
 	// MFA enforcement.
