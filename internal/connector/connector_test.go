@@ -450,3 +450,29 @@ func TestBodyDecoder(t *testing.T) {
 		t.Fatalf("err %v calls %d", err, d.calls)
 	}
 }
+
+// TestGapCredentialRefused: Okta's 401 (invalid token) and Google's
+// unauthorized_client (domain-wide delegation not granted) refuse the
+// credential, not one scope: no permission is named and the tenant's run
+// fails. A 403 stays a missing-scope gap.
+func TestGapCredentialRefused(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+	}{
+		{"okta-401", &APIError{Status: 401, Code: "E0000011", Message: "Invalid token provided"}},
+		{"google-unauthorized-client", fmt.Errorf("google token for acme: %w (domain-wide delegation is not granted)", &APIError{Status: 401, Code: "unauthorized_client"})},
+		{"google-unauthorized-client-400", &APIError{Status: 400, Code: "unauthorized_client"}},
+	} {
+		r := &TenantRun{Tenant: "t"}
+		r.Gap("identities", "okta.users.read", tt.err, time.Time{})
+		if r.OK() || len(r.Gaps) != 1 || r.Gaps[0].Permission != "" || !strings.Contains(r.Gaps[0].Reason, "credential or delegation refused") {
+			t.Errorf("%s: run %+v, want a failed tenant and a gap naming no permission", tt.name, r)
+		}
+	}
+	r := &TenantRun{Tenant: "t"}
+	r.Gap("identities", "okta.users.read", &APIError{Status: 403, Code: "E0000006"}, time.Time{})
+	if !r.OK() || r.Gaps[0].Permission != "okta.users.read" {
+		t.Errorf("403: %+v, want a missing-scope gap", r)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"runtime/debug"
 	"sort"
 	"sync"
@@ -39,13 +40,21 @@ func (r *TenantRun) Count(name string, n int) {
 	r.Counts[name] += n
 }
 
-// Gap records that evidence could not be read. A Forbidden *APIError
-// becomes a gap naming permission ("not evaluable: missing …"); any other
-// error is a gap with the error as reason, and also a run error.
+// Gap records that evidence could not be read. A 403 *APIError becomes a
+// gap naming permission ("not evaluable: missing …"). A refused credential
+// (HTTP 401: an invalid or expired token; an OAuth unauthorized_client,
+// invalid_client or invalid_grant: delegation not granted) is no missing
+// scope: a gap without a permission and a run error, so the tenant shows
+// failed. Any other error is a gap with the error as reason, and also a
+// run error.
 func (r *TenantRun) Gap(evidence, permission string, err error, at time.Time) {
 	g := estate.Gap{Tenant: r.Tenant, Evidence: evidence, Permission: permission, At: at}
 	var ae *APIError
-	if errors.As(err, &ae) && ae.Forbidden() {
+	if errors.As(err, &ae) && CredentialRefused(ae) {
+		g.Permission = ""
+		g.Reason = "credential or delegation refused (not a missing permission: check the token, key or delegation grant): " + err.Error()
+		r.Errors = append(r.Errors, g.Reason)
+	} else if errors.As(err, &ae) && ae.Forbidden() {
 		g.Reason = fmt.Sprintf("the connector lacks %s in this tenant: %v", permission, err)
 	} else {
 		g.Permission = ""
@@ -157,4 +166,15 @@ func Gaps(runs []TenantRun) []estate.Gap {
 		out = append(out, r.Gaps...)
 	}
 	return out
+}
+
+// CredentialRefused reports an answer refusing the credential itself rather
+// than one scope: HTTP 401, or an OAuth token error saying the client or
+// its delegation is not authorised.
+func CredentialRefused(ae *APIError) bool {
+	switch ae.Code {
+	case "unauthorized_client", "invalid_client", "invalid_grant":
+		return true
+	}
+	return ae.Status == http.StatusUnauthorized
 }

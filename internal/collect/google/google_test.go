@@ -70,7 +70,9 @@ func TestCollect(t *testing.T) {
 	if r := runs["acme"]; !r.OK() || r.Counts["users"] != 1200 || r.Counts["2sv_enrolled"] != 800 || r.Counts["2sv_enforced"] != 600 || len(r.Gaps) != 0 {
 		t.Errorf("acme %+v", r)
 	}
-	if r := runs["nodel"]; !r.OK() || len(r.Gaps) != 1 || r.Gaps[0].Permission != ScopeUsers || !strings.Contains(r.Gaps[0].Reason, "domain-wide delegation is not granted") {
+	// unauthorized_client: delegation not granted, not a missing scope: a
+	// failed tenant, no permission named.
+	if r := runs["nodel"]; r.OK() || len(r.Gaps) != 1 || r.Gaps[0].Permission != "" || !strings.Contains(r.Gaps[0].Reason, "domain-wide delegation is not granted") {
 		t.Errorf("nodel %+v", r)
 	}
 	if r := runs["forb"]; !r.OK() || r.Counts["users"] != 10 || len(r.Gaps) != 1 || r.Gaps[0].Permission != ScopeRoles {

@@ -106,7 +106,7 @@ func TestCollect(t *testing.T) {
 		"beta":    {Users: 30, Admins: 2, MFA: 23},
 		"gamma":   {Users: 20, Gaps: []string{"identities.mfa|okta.users.read", "identities.roles|okta.roles.read", "tools.logging|okta.logs.read"}},
 		"delta":   {Gaps: []string{"identities|"}, Failed: true},
-		"revoked": {Gaps: []string{"identities|okta.users.read"}},
+		"revoked": {Gaps: []string{"identities|"}, Failed: true}, // a 401 refuses the token: a failed tenant, no scope named
 	}
 	for id, w := range want {
 		if g := got[id]; fmt.Sprint(g) != fmt.Sprint(w) {
