@@ -51,6 +51,7 @@ func attacks() []attack {
 		{"slowloris", attackSlowloris},
 		{"syslog-idle-flood", attackSyslogFlood},
 		{"kill9-ingest", attackKill9},
+		{"restart-keeps-window", attackRestartWindow},
 	}
 }
 

@@ -216,6 +216,9 @@ type queued struct {
 	// at for all of them; 0: unknown.
 	recv []int64
 	at   int64
+	// retimed[i]: evs[i] was dated ahead of the receive clock and is
+	// detected at a watermark instead of its own time (nil: none was).
+	retimed []bool
 }
 
 // committed is when evs[i] was committed at ingest (0: unknown).
@@ -402,6 +405,10 @@ func (p *Pipeline) CommitFrom(ctx context.Context, recs []store.EventRecord, sou
 			b.ids = append(b.ids, recs[i].ID)
 			if at != nil && at[i] != 0 {
 				b.evs[len(b.evs)-1].Timestamp = time.Unix(0, at[i]).UTC()
+				if b.retimed == nil {
+					b.retimed = make([]bool, len(recs)-len(quarantined))
+				}
+				b.retimed[len(b.evs)-1] = true
 			}
 		}
 	}
@@ -673,6 +680,13 @@ func (p *Pipeline) detect(ctx context.Context, b queued) {
 				continue
 			}
 		}
+		if hz != nil && !evs[i].Timestamp.IsZero() && evs[i].Timestamp.Before(hz.Horizon()) && b.retimed != nil && b.retimed[i] {
+			// Dated ahead of the clock and placed at a watermark taken at
+			// commit: live detection has moved on since (this batch's own
+			// earlier events, another source), so it is detected at the
+			// horizon, in the live windows, not in a back-fill pass apart.
+			evs[i].Timestamp = hz.Horizon()
+		}
 		if hz != nil && !evs[i].Timestamp.IsZero() && evs[i].Timestamp.Before(hz.Horizon()) {
 			p.late = append(p.late, evs[i])
 			if len(p.late) >= maxBackfill {
@@ -806,6 +820,7 @@ func (p *Pipeline) backfill(ctx context.Context, late []event.Event) {
 			// One write per incident the pass touched (its final state), not
 			// one per alert: a pass can raise many, and the store's writer is
 			// shared with ingest. Only incidents new to the store are notified.
+			p.primeBackfill(ctx, det, older)
 			for i := range older {
 				det.Process(&older[i])
 			}
@@ -823,6 +838,7 @@ func (p *Pipeline) backfill(ctx context.Context, late []event.Event) {
 				return
 			}
 			p.bf = det
+			p.primeBackfill(ctx, det, newer)
 		}
 		for i := range newer {
 			p.bf.Process(&newer[i])
@@ -837,6 +853,58 @@ func (p *Pipeline) backfill(ctx context.Context, late []event.Event) {
 		}
 	}
 	p.o.Metrics.EventsBackfilled.Add(float64(len(late)))
+}
+
+// maxPrime bounds the stored events a fresh back-fill engine is primed with.
+const maxPrime = 50_000
+
+// primeBackfill feeds a fresh back-fill engine the stored events of the
+// late events' tenants from one detection window before the first of them
+// up to it (the newest maxPrime), so late events join the windows those
+// events opened: after a restart the live engine's windows are rebuilt by
+// the replay, but a source that lags behind live detection is detected
+// here, and half an attack before the restart and half after must still be
+// one. Their alerts were raised when they were first detected; only what
+// the late events add is written (through the pass's Updated).
+func (p *Pipeline) primeBackfill(ctx context.Context, det Detector, late []event.Event) {
+	w, ok := det.(interface{ Window() time.Duration })
+	if !ok || len(late) == 0 || late[0].Timestamp.IsZero() {
+		return
+	}
+	first := late[0].Timestamp
+	var tenants []string
+	for i := range late {
+		if !slices.Contains(tenants, late[i].Tenant) {
+			tenants = append(tenants, late[i].Tenant)
+		}
+	}
+	var recs []store.EventRecord
+	for _, t := range tenants {
+		q := store.EventQuery{Tenant: t, From: first.Add(-w.Window()), To: first, Limit: 10_000}
+		for len(recs) < maxPrime {
+			page, err := p.o.Store.SearchEvents(ctx, store.AllTenants(), q)
+			if err != nil {
+				p.o.Log.Warn("priming back-fill from stored events", "tenant", t, "err", err)
+				break
+			}
+			recs = append(recs, page...)
+			if len(page) < q.Limit {
+				break
+			}
+			q.BeforeID = page[len(page)-1].ID
+		}
+	}
+	if p.o.ReplayFilter != nil {
+		recs = slices.DeleteFunc(recs, func(r store.EventRecord) bool { return !p.o.ReplayFilter(&r.Event) })
+	}
+	slices.SortStableFunc(recs, func(a, b store.EventRecord) int { return timeline.Compare(&a.Event, &b.Event) })
+	for i := range recs {
+		if _, q := recs[i].Event.Fields[QuarantineField]; q {
+			continue
+		}
+		det.Process(&recs[i].Event)
+	}
+	det.Updated() // what the primed events changed was written when they were detected
 }
 
 // bfIdleTicks is how many sync ticks without late events the back-fill
@@ -1017,6 +1085,21 @@ func (p *Pipeline) replaySlice(ctx, wctx context.Context, det Detector, from, to
 	// time order, commit order among equal times.
 	slices.Reverse(page)
 	slices.SortStableFunc(page, func(a, b store.EventRecord) int { return timeline.Compare(&a.Event, &b.Event) })
+	// The tenants' watermarks come back with their events: without them an
+	// event dated a little ahead of the receive clock after a restart would
+	// be placed at the clock minus MaxSkew, behind the horizon the replay
+	// just set, and detected by a back-fill pass apart from the windows the
+	// replay rebuilt (half a brute force before a restart and half after
+	// raised nothing).
+	p.marksMu.Lock()
+	for i := range page {
+		ev := &page[i].Event
+		if _, q := ev.Fields[QuarantineField]; q || ev.Timestamp.IsZero() {
+			continue
+		}
+		p.advance(ev.Tenant, "", ev.Timestamp.UnixNano())
+	}
+	p.marksMu.Unlock()
 	for i := range page {
 		if _, q := page[i].Event.Fields[QuarantineField]; q {
 			continue
