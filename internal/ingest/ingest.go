@@ -50,6 +50,10 @@ const (
 // ErrUnknownFormat is returned for an Options.Format that is not in Formats.
 var ErrUnknownFormat = errors.New("unknown input format")
 
+// ErrNeedsMapping is wrapped by NewReader's error when the input is generic
+// JSON (format generic, named or detected) and no mapping file is set.
+var ErrNeedsMapping = errors.New("format generic needs a mapping file")
+
 // Options configure a Reader. The zero value sniffs the format and assigns no
 // tenant.
 type Options struct {
@@ -330,7 +334,7 @@ func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
 	case FormatAuto, FormatSyslog, FormatJournald, FormatWindows, FormatEntra, FormatOkta, FormatEVTX, FormatXML:
 	case FormatGeneric:
 		if opts.Mapping == nil {
-			return nil, fmt.Errorf("%s: format generic needs a mapping file", name)
+			return nil, fmt.Errorf("%s: %w", name, ErrNeedsMapping)
 		}
 	default:
 		return nil, fmt.Errorf("%s: %w %q (want one of %v)", name, ErrUnknownFormat, opts.Format, Formats)
@@ -409,7 +413,7 @@ func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
 		rd.p = newOktaParser(&rd.opts)
 	case FormatGeneric:
 		if opts.Mapping == nil {
-			return nil, fmt.Errorf("%s: format generic needs a mapping file", name)
+			return nil, fmt.Errorf("%s: %w", name, ErrNeedsMapping)
 		}
 		rd.p = newGenericParser(&rd.opts)
 	case FormatXML:

@@ -61,7 +61,11 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		s.metrics.IngestRejected.WithLabelValues("store_error").Inc()
 		resp.Error = fmt.Sprintf("events could not be stored; %d were stored before the failure, retry the rest", resp.Accepted)
 		return &httpError{Status: http.StatusServiceUnavailable, Public: resp.Error, Body: resp, Err: err}
+	case errors.Is(err, ingest.ErrNeedsMapping):
+		s.metrics.IngestRejected.WithLabelValues("needs_mapping").Inc()
+		return errBadRequest("generic JSON (format generic) needs a mapping file: set ingest.mapping in the server's configuration, or send a format firebreak reads (format=%s)", strings.Join(ingest.Formats, ", "))
 	case err != nil:
+		s.metrics.IngestRejected.WithLabelValues("unreadable").Inc()
 		return errBadRequest("unreadable body")
 	}
 	if nrejected > 0 {
