@@ -195,6 +195,13 @@ const QuarantineField = "firebreak.quarantine"
 // token, a syslog peer, a followed file) when it is known.
 const QuarantineSourceField = "firebreak.source"
 
+// QuarantineClaimedField holds the time a quarantined event claimed
+// (RFC 3339); the event itself is stored at its receive time, so it sorts,
+// pages and ages out (retention) with the events received with it instead
+// of heading every newest-first list until its far-future date, and a date
+// past what a timestamp can hold (year 2262 in nanoseconds) is not wrapped.
+const QuarantineClaimedField = "firebreak.claimed_time"
+
 // Treatment says how the events of one commit were treated: detected live,
 // detected in a back-fill pass (older than the live horizon), or
 // quarantined (dated beyond the receive clock plus MaxSkew).
@@ -345,10 +352,12 @@ func (p *Pipeline) CommitFrom(ctx context.Context, recs []store.EventRecord, sou
 			maps.Copy(fields, ev.Fields)
 			fields[QuarantineField] = fmt.Sprintf("future: %s is more than %s past the receive clock %s",
 				ev.Timestamp.UTC().Format(time.RFC3339), p.o.MaxSkew, now.UTC().Format(time.RFC3339))
+			fields[QuarantineClaimedField] = ev.Timestamp.UTC().Format(time.RFC3339Nano)
 			if src != "" {
 				fields[QuarantineSourceField] = src
 			}
 			ev.Fields = fields
+			ev.Timestamp = now
 			quarantined = append(quarantined, i)
 			t.Quarantined++
 			continue
@@ -571,10 +580,11 @@ func (p *Pipeline) clockSkew(ctx context.Context, recs []store.EventRecord, idx 
 			count += old.Count
 			first = old.First
 		}
-		latest := evs[0].Timestamp
+		var latest time.Time
 		for _, ev := range evs {
-			if ev.Timestamp.After(latest) {
-				latest = ev.Timestamp
+			claimed, err := time.Parse(time.RFC3339Nano, ev.Fields[QuarantineClaimedField])
+			if err == nil && claimed.After(latest) {
+				latest = claimed
 			}
 		}
 		inc := store.Incident{ID: id, Tenant: k.tenant, Rule: "clock_skew", Severity: "medium", Level: detect.LevelRank("medium"),
