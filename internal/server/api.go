@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
 	"github.com/firebreak-msp/firebreak/internal/auth"
@@ -164,18 +165,25 @@ type validationBody struct {
 
 // estateSlot takes one of the maxEstateJobs slots, or answers 429 when all
 // are taken; release it when done.
-func (s *Server) estateSlot(w http.ResponseWriter) (release func(), err error) {
+func (s *Server) estateSlot(w http.ResponseWriter, r *http.Request) (release func(), err error) {
 	select {
 	case s.estateSlots <- struct{}{}:
 		return func() { <-s.estateSlots }, nil
 	default:
+		// Read (and discard) the body first, bounded by the route's size
+		// and 10 s: answered while the client is still uploading, the
+		// refusal reaches it as a reset connection, not a 429.
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, s.cfg.Ingest.MaxBodyBytes))
+		_ = rc.SetReadDeadline(time.Time{})
 		w.Header().Set("Retry-After", "5")
 		return nil, errStatus(http.StatusTooManyRequests, "other estate validations are running; retry in a few seconds")
 	}
 }
 
 func (s *Server) handleAPIEstateValidate(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	release, err := s.estateSlot(w)
+	release, err := s.estateSlot(w, r)
 	if err != nil {
 		return err
 	}
@@ -199,7 +207,7 @@ func (s *Server) handleAPIEstateValidate(w http.ResponseWriter, r *http.Request,
 
 func (s *Server) handleAPIEstateUpload(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
-	release, err := s.estateSlot(w)
+	release, err := s.estateSlot(w, r)
 	if err != nil {
 		return err
 	}
