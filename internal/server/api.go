@@ -669,6 +669,14 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request, _ *auth.Pr
 	if !s.isReady() {
 		return errStatus(http.StatusServiceUnavailable, "starting")
 	}
+	if s.node != nil {
+		// The event stream too (split roles): ingest answers 503 and
+		// detection pauses while NATS is down. The public answer names
+		// the part, not the address or the error.
+		if d := s.node.Degraded(r.Context()); len(d) > 0 {
+			return &httpError{Status: http.StatusServiceUnavailable, Public: "degraded", Err: errors.New(strings.Join(d, "; "))}
+		}
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, "ready")
 	return nil

@@ -25,6 +25,9 @@ type pageBase struct {
 	// Version is this build (internal/version), shown in the footer of
 	// signed-in pages only: anonymous visitors do not learn it.
 	Version string
+	// Degraded names the parts this process depends on that are down (the
+	// database, the NATS event stream), shown above every signed-in page.
+	Degraded []string
 }
 
 func (p *pageBase) base() *pageBase { return p }
@@ -148,6 +151,9 @@ func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int
 	var buf bytes.Buffer
 	if data != nil {
 		data.base().Version = s.version
+		if b := data.base(); b.User != nil && s.node != nil {
+			b.Degraded = s.node.Degraded(r.Context())
+		}
 	}
 	if t == nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
