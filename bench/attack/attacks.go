@@ -859,7 +859,7 @@ func attackWeakPassword(ctx context.Context, h *harness, kind storeKind) (string
 		return "", fmt.Errorf("still sent to the account page")
 	}
 	var accepted []string
-	for _, weak := range []string{"aaaaaaaaaaaa", "password1234", "123456789012", "qwertyuiopasdfgh"} {
+	for _, weak := range []string{"aaaaaaaaaaaa", "password1234", "123456789012", "qwertyuiopasdfgh", "correcthorsebatterystaple", "Summer2024!!", "CompanyName2024!"} {
 		st, _, _, err := postForm(s.c, f.in.base+"/account/password", url.Values{"csrf": {s.csrf}, "current": {cur}, "new": {weak}, "again": {weak}})
 		if err != nil {
 			return "", err

@@ -65,6 +65,74 @@ func Common(pw string) bool {
 	return ok
 }
 
+// phrases are breached passphrases too long for zxcvbn's list (which
+// holds passwords up to about 10 characters), written in letters only.
+var phrases = map[string]bool{
+	"correcthorsebatterystaple": true, "iloveyoutomoonandback": true, "iloveyoutothemoonandback": true,
+	"thequickbrownfoxjumpsoverthelazydog": true, "thequickbrownfox": true, "letmeinplease": true,
+	"passwordpassword": true, "changemeplease": true, "iloveyouforever": true, "iloveyouiloveyou": true,
+	"trustnoonetrustno": true, "welcometothejungle": true, "maytheforcebewithyou": true,
+	"opensesame": true, "mypasswordis": true, "thisismypassword": true, "whatisthepassword": true,
+	"qwertyuiopasdfghjkl": true, "administrator": true, "nopassword": true, "mysecretpassword": true,
+	"supersecretpassword": true, "donttellanyone": true, "helloworld": true,
+}
+
+// breachedPhrase reports whether pw, in letters only and ignoring case,
+// digits, spaces and symbols, is a well-known breached passphrase.
+func breachedPhrase(pw string) bool {
+	return phrases[letters(pw)]
+}
+
+func letters(pw string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(pw) {
+		if r >= 'a' && r <= 'z' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// companyWords are the bases of the company-password pattern (a season,
+// a month, a welcome word or the company's name, then a year and symbols),
+// on top of the bundled list.
+var companyWords = map[string]bool{
+	"spring": true, "summer": true, "autumn": true, "fall": true, "winter": true,
+	"january": true, "february": true, "march": true, "april": true, "may": true, "june": true, "july": true,
+	"august": true, "september": true, "october": true, "november": true, "december": true,
+	"jan": true, "feb": true, "mar": true, "apr": true, "jun": true, "jul": true, "aug": true, "sep": true,
+	"sept": true, "oct": true, "nov": true, "dec": true,
+	"welcome": true, "password": true, "passw": true, "changeme": true, "letmein": true, "admin": true,
+	"company": true, "companyname": true, "firebreak": true, "secret": true, "monday": true, "friday": true,
+}
+
+// wordAndNumber reports the company-password pattern: one common word
+// (the bundled list, a season or month, welcome, the company's or the
+// user's name) followed by nothing but digits and symbols, such as
+// Summer2024!!, Password2024 or CompanyName2024!.
+func wordAndNumber(pw string, userInputs []string) bool {
+	lw := strings.ToLower(pw)
+	i := strings.IndexFunc(lw, func(r rune) bool { return r < 'a' || r > 'z' })
+	if i <= 0 {
+		return false
+	}
+	word, rest := lw[:i], lw[i:]
+	if strings.IndexFunc(rest, func(r rune) bool { return r >= 'a' && r <= 'z' }) >= 0 {
+		return false // more words follow
+	}
+	if companyWords[word] || Common(word) {
+		return true
+	}
+	for _, in := range userInputs {
+		for _, part := range strings.FieldsFunc(strings.ToLower(in), func(r rune) bool { return strings.ContainsRune("@._-+ ", r) }) {
+			if part == word {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Check returns nil when pw may be chosen, or a *RejectedError saying why
 // not. userInputs are words the password must not be built from: the
 // username, the e-mail address, the product's name.
@@ -77,8 +145,10 @@ func Check(pw string, userInputs ...string) error {
 		return &RejectedError{Reason: fmt.Sprintf("it is longer than %d bytes", MaxLen)}
 	case n < MinLen:
 		return &RejectedError{Reason: fmt.Sprintf("it must be at least %d characters", MinLen)}
-	case Common(pw):
+	case Common(pw) || breachedPhrase(pw):
 		return &RejectedError{Reason: "it is on a list of common and breached passwords"}
+	case wordAndNumber(pw, userInputs):
+		return &RejectedError{Reason: "it is a common word, season, month or name followed by digits or symbols (like Summer2024!)"}
 	}
 	head := pw
 	if n > scoreRunes {
