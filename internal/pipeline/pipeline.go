@@ -469,14 +469,20 @@ func (p *Pipeline) advance(tenant, src string, ts int64) {
 // publishRetry bounds how long Commit retries handing events to the stream
 // (a NATS node restarting, a stream leader moving) before it fails and
 // ingest answers 503. Retries are safe: the stream drops a message id it
-// already has.
-const publishRetry = 15 * time.Second
+// already has. A variable for tests.
+var publishRetry = 15 * time.Second
 
 func (p *Pipeline) publish(ctx context.Context, recs []store.EventRecord) error {
 	deadline := time.Now().Add(publishRetry)
 	wait := 50 * time.Millisecond
 	for {
-		err := p.o.Publish(ctx, recs)
+		// Each attempt ends at the deadline: with NATS down the client
+		// buffers the publish while it reconnects and no acknowledgement
+		// comes, so an attempt bounded only by the request would outlast
+		// the HTTP write timeout and the sender would get no 503 at all.
+		actx, cancel := context.WithDeadline(ctx, deadline)
+		err := p.o.Publish(actx, recs)
+		cancel()
 		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
 			return err
 		}
