@@ -45,6 +45,6 @@ for round in $(seq "$ROUNDS"); do
 		run "assess" sh -c '"$1" assess "$2" --now 2026-11-27 --format json -o "$2.out.json" -v 2>"$2.assess.log"' sh "$b" "$DIR"
 		grep -E 'assess (timing|cpu)' "$DIR.assess.log" | sed 's/^time=[^ ]* level=DEBUG msg=/  /' || true
 		run "blast --tenant" "$b" blast "$DIR" --now 2026-11-27 --no-kev --tenant t00001 -f json -o "$DIR.tenant.json"
-		run "blast (summary)" timeout "$BLAST_TIMEOUT" "$b" blast "$DIR" --now 2026-11-27 --no-kev -o "$DIR.summary.txt"
+		run "blast (summary)" timeout -k 5 "$BLAST_TIMEOUT" "$b" blast "$DIR" --now 2026-11-27 --no-kev -o "$DIR.summary.txt"
 	done
 done
