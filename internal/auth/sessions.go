@@ -49,8 +49,9 @@ type Sessions struct {
 	metrics *metrics.Metrics
 	key     []byte // HMAC key for pre-login CSRF tokens, passkey challenges, OIDC state (per process)
 
-	// LoginIP and LoginUser limit sign-in attempts per client address and
-	// per username.
+	// LoginIP limits sign-in attempts per client address; LoginUser per
+	// account from each address (the HTTP front keys it by both, so a flood
+	// for one account from other addresses does not rate-limit its owner).
 	LoginIP, LoginUser RateLimiter
 }
 

@@ -126,7 +126,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, _ *auth.Pri
 	now := s.now()
 	ip := s.sess.ClientIP(r)
 	generic := "Wrong username or password, or the account is locked."
-	if !s.sess.LoginIP.Allow(ip, now) || !s.sess.LoginUser.Allow(strings.ToLower(username), now) {
+	// Per address, and per account from each address: a flood of guesses
+	// for "admin" from other addresses must not keep its owner at 429 (the
+	// account as a whole is bounded by the account-wide lock instead).
+	if !s.sess.LoginIP.Allow(ip, now) || !s.sess.LoginUser.Allow(strings.ToLower(username)+"\x00"+ip, now) {
 		s.metrics.AuthFailures.WithLabelValues("rate_limited").Inc()
 		recorded := s.recordedUsername(ctx, username)
 		s.authEvent(ctx, r, recorded, event.OutcomeFailure, "rate_limited")

@@ -61,3 +61,27 @@ func TestOwnerNotLockedOutFromAnotherAddress(t *testing.T) {
 		t.Errorf("the account lockout ended the owner's existing session: %d", resp.StatusCode)
 	}
 }
+
+// A flood of sign-in attempts for the owner from several addresses (each
+// within its own per-address budget) must not rate-limit the owner signing
+// in from another address: the per-account limit used to be account-wide,
+// so three addresses kept "admin" at 429 for as long as they liked (v10).
+func TestLoginRateFloodNotAccountWide(t *testing.T) {
+	f := newFixture(t)
+	f.srv.cfg.Auth.TrustProxyHeader = "X-Forwarded-For"
+	per := f.srv.cfg.Auth.LoginRatePerMin
+	for i := range 4 { // 4 × per attempts within the minute: past the old account-wide 3 × per
+		a := f.client()
+		a.hdr = map[string]string{"X-Forwarded-For": fmt.Sprintf("203.0.113.%d", i+1)}
+		a.do("GET", "/login", nil, nil)
+		for range per {
+			a.form("/login", url.Values{"username": {"owner1"}, "password": {"wrong password"}})
+		}
+	}
+	other := f.client()
+	other.hdr = map[string]string{"X-Forwarded-For": "10.0.0.2"}
+	other.do("GET", "/login", nil, nil)
+	if resp, _ := other.form("/login", url.Values{"username": {"owner1"}, "password": {f.pw["owner1"]}}); resp.StatusCode == http.StatusTooManyRequests {
+		t.Errorf("the owner from another address is rate-limited by someone else's flood: %d", resp.StatusCode)
+	}
+}
