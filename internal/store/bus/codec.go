@@ -117,17 +117,10 @@ func (r *batchReader) uvarint() uint64 {
 	return v
 }
 
+// varint reads binary.AppendVarint's form: a zig-zag uvarint.
 func (r *batchReader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.bytes()[r.off:])
-	if n <= 0 {
-		r.err = errBatch
-		return 0
-	}
-	r.off += n
-	return v
+	u := r.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 func (r *batchReader) str() string {
