@@ -696,19 +696,22 @@ func (p *Pipeline) detect(ctx context.Context, b queued) {
 				continue
 			}
 		}
-		if hz != nil && !evs[i].Timestamp.IsZero() && evs[i].Timestamp.Before(hz.Horizon()) && b.retimed != nil && b.retimed[i] {
-			// Dated ahead of the clock and placed at a watermark taken at
-			// commit: live detection has moved on since (this batch's own
-			// earlier events, another source), so it is detected at the
-			// horizon, in the live windows, not in a back-fill pass apart.
-			evs[i].Timestamp = hz.Horizon()
-		}
-		if hz != nil && !evs[i].Timestamp.IsZero() && evs[i].Timestamp.Before(hz.Horizon()) {
-			p.late = append(p.late, evs[i])
-			if len(p.late) >= maxBackfill {
-				p.flushLate(ctx)
+		if hz != nil && !evs[i].Timestamp.IsZero() {
+			if h := hz.Horizon(); evs[i].Timestamp.Before(h) {
+				if b.retimed == nil || !b.retimed[i] {
+					p.late = append(p.late, evs[i])
+					if len(p.late) >= maxBackfill {
+						p.flushLate(ctx)
+					}
+					continue
+				}
+				// Dated ahead of the clock and placed at a watermark taken
+				// at commit: live detection has moved on since (this
+				// batch's own earlier events, another source), so it is
+				// detected at the horizon, in the live windows, not in a
+				// back-fill pass apart.
+				evs[i].Timestamp = h
 			}
-			continue
 		}
 		// Events the partition's previous owner detected (up to its
 		// checkpoint) rebuild windows; their alerts were notified then.
