@@ -31,16 +31,8 @@ import (
 // spray (and a spray rule's second incident) went missing.
 func TestDemoNumbersAgreeWithCLI(t *testing.T) {
 	ctx := context.Background()
-	var out bytes.Buffer
-	g := &globalOptions{stdout: &out, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	const now = "2026-11-27T09:00:00Z"
-	d, err := setupDemo(ctx, demoOptions{listen: "127.0.0.1:0", now: now, noServe: true}, g)
-	if d != nil {
-		defer d.close()
-	}
-	if err != nil {
-		t.Fatalf("setupDemo: %v\n%s", err, out.String())
-	}
+	d := quietDemo(t)
 	cli := func(args ...string) []byte {
 		t.Helper()
 		path := filepath.Join(t.TempDir(), "out.json")
@@ -187,16 +179,7 @@ func minus(a, b []string) []string {
 // page, sample events over time on a case, and matching events per hour on
 // the events search.
 func TestDemoChartsDrawn(t *testing.T) {
-	ctx := context.Background()
-	var out bytes.Buffer
-	g := &globalOptions{stdout: &out, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	d, err := setupDemo(ctx, demoOptions{listen: "127.0.0.1:0", now: "2026-11-27T09:00:00Z", noServe: true}, g)
-	if d != nil {
-		defer d.close()
-	}
-	if err != nil {
-		t.Fatalf("setupDemo: %v\n%s", err, out.String())
-	}
+	d := quietDemo(t)
 	get := dashboardGetter(t, d)
 	cases := get("/incidents")
 	m := regexp.MustCompile(`href="(/cases/[0-9a-f]+)"`).FindStringSubmatch(cases)
@@ -251,16 +234,7 @@ func TestDemoChartsDrawn(t *testing.T) {
 // "failing checks" the tenants with failing results, "open incidents" the
 // tenants with open incidents — and combine as an intersection.
 func TestDemoTenantsFilters(t *testing.T) {
-	ctx := context.Background()
-	var out bytes.Buffer
-	g := &globalOptions{stdout: &out, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	d, err := setupDemo(ctx, demoOptions{listen: "127.0.0.1:0", now: "2026-11-27T09:00:00Z", noServe: true}, g)
-	if d != nil {
-		defer d.close()
-	}
-	if err != nil {
-		t.Fatalf("setupDemo: %v\n%s", err, out.String())
-	}
+	d := quietDemo(t)
 	e, err := estate.Load(d.estate)
 	if err != nil {
 		t.Fatal(err)
@@ -320,4 +294,20 @@ func TestDemoTenantsFilters(t *testing.T) {
 			t.Errorf("/tenants%s lists %v, want %v", c.query, got, want)
 		}
 	}
+}
+
+// quietDemo sets the demo up without serving, as of 2026-11-27 09:00 UTC,
+// and closes it when the test ends.
+func quietDemo(t *testing.T) *demoEnv {
+	t.Helper()
+	var out bytes.Buffer
+	g := &globalOptions{stdout: &out, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	d, err := setupDemo(context.Background(), demoOptions{listen: "127.0.0.1:0", now: "2026-11-27T09:00:00Z", noServe: true}, g)
+	if d != nil {
+		t.Cleanup(d.close)
+	}
+	if err != nil {
+		t.Fatalf("setupDemo: %v\n%s", err, out.String())
+	}
+	return d
 }
