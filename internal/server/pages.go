@@ -377,6 +377,7 @@ type tenantPage struct {
 	Passing    []controlView
 	Incidents  []store.Incident
 	Access     []accessRow
+	Reach      *tenantAccess // who reaches the tenant by any path (blast --tenant)
 	Blast      []store.BlastRank
 	RunAt      time.Time
 	Queue      []store.Remediation // open steps that make this tenant safer
@@ -462,6 +463,9 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		} else if !isNotFound(err) {
 			return err
 		}
+	}
+	if pg.Reach, err = s.tenantAccessOf(p, id); err != nil {
+		return err
 	}
 	if b, err := s.latestBlast(ctx, ts); err == nil {
 		pg.Blast = b.Ranking[:min(len(b.Ranking), 10)]

@@ -85,6 +85,7 @@ type Server struct {
 	badgeMu      sync.Mutex
 	badge        map[string]badgeCount   // open incidents per scope, for the nav badge
 	accessCache  viewCache               // per snapshot id
+	accessViews  accessViews             // blast --tenant's view per tenant, per trust graph
 	headingCache viewCache               // overview heading bars, per run id
 	explorer     explorerCache           // the trust-graph explorer's view per graph
 	detections   pipeline.DetectionCache // decoded incident details (cases on every listing)

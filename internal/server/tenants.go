@@ -3,10 +3,13 @@ package server
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/auth"
+	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/trust"
 )
 
 // The tenants list (/tenants): every tenant in scope, riskiest first (the
@@ -58,4 +61,84 @@ func (s *Server) handleTenants(w http.ResponseWriter, r *http.Request, p *auth.P
 		}
 	}
 	return s.render(w, r, "tenants", pg)
+}
+
+// tenantAccess is the MSP's access into one tenant as `firebreak blast
+// --tenant` computes it: trust.TenantAccess on the engines' trust graph of
+// the current estate (the graph the explorer and the assessment use), one
+// derivation with the CLI. Summary is the CLI's sentence ("3 at ≥ admin (1
+// standing)"), widest privilege first.
+type tenantAccess struct {
+	Principals []trust.AccessRowView
+	Summary    []accessCount
+}
+
+// accessCount is the number of principals reaching the tenant at or above
+// one privilege, eligible (just-in-time activated) and standing.
+type accessCount struct {
+	Priv               string
+	Eligible, Standing int
+}
+
+// accessViews keeps the access view per tenant for one trust graph (the
+// engines build one per estate): a page view is a map read, not a matrix
+// column walk.
+type accessViews struct {
+	mu sync.Mutex
+	g  *trust.Graph
+	m  map[string]*tenantAccess
+}
+
+// tenantAccessOf returns the access view of tenant id (nil: no engines,
+// no estate, or the tenant is not in the trust graph). A tenant-scoped
+// caller sees a principal homed in another customer without its name.
+func (s *Server) tenantAccessOf(p *auth.Principal, id string) (*tenantAccess, error) {
+	eng := s.work.Engines()
+	if eng == nil || eng.Graph == nil {
+		return nil, nil
+	}
+	e, _ := s.work.CurrentEstate()
+	if e == nil {
+		return nil, nil
+	}
+	g, err := eng.Graph(e)
+	if err != nil || g == nil {
+		return nil, err
+	}
+	c := &s.accessViews
+	c.mu.Lock()
+	if c.g != g {
+		c.g, c.m = g, map[string]*tenantAccess{}
+	}
+	v, ok := c.m[id]
+	c.mu.Unlock()
+	if !ok {
+		av, err := trust.TenantAccess(g, id)
+		if err != nil {
+			v = nil // not a tenant of the graph (no objects, no grants)
+		} else {
+			v = &tenantAccess{Principals: av.Principals}
+			for _, pr := range []trust.Priv{trust.Full, trust.Admin, trust.Operate, trust.Read} {
+				if n := av.Eligible[pr.String()]; n > 0 {
+					v.Summary = append(v.Summary, accessCount{Priv: pr.String(), Eligible: n, Standing: av.Standing[pr.String()]})
+				}
+			}
+		}
+		c.mu.Lock()
+		if c.g == g {
+			c.m[id] = v
+		}
+		c.mu.Unlock()
+	}
+	if v == nil || p.Scope.AllTenants {
+		return v, nil
+	}
+	out := &tenantAccess{Summary: v.Summary, Principals: make([]trust.AccessRowView, len(v.Principals))}
+	for i, r := range v.Principals {
+		if r.Home != "" && r.Home != id && r.Home != estate.MSP {
+			r.ID, r.Home = "(another customer's "+r.Kind+")", ""
+		}
+		out.Principals[i] = r
+	}
+	return out, nil
 }

@@ -188,6 +188,11 @@ type AccessRowView struct {
 	EligibleVia string `json:"eligible_via"`
 }
 
+// TenantAccess is the --tenant answer: tenant's column of g's access
+// matrix, as `firebreak blast --tenant` prints it (the dashboard's tenant
+// page shows the same view).
+func TenantAccess(g *Graph, tenant string) (*AccessView, error) { return accessView(g, tenant) }
+
 // accessView builds the --tenant answer from g's access matrix.
 func accessView(g *Graph, tenant string) (*AccessView, error) {
 	i, err := g.NodeIndex(tenant)
