@@ -204,6 +204,10 @@ func Generate(w io.Writer, o Options) (*Truth, error) {
 	if len(o.Tenants) == 0 {
 		return nil, fmt.Errorf("loggen: no tenants")
 	}
+	o.Kinds = slices.Clone(o.Kinds)
+	if err := checkKinds(&o); err != nil {
+		return nil, err
+	}
 	if o.HostsPerTenant <= 0 {
 		o.HostsPerTenant = 2
 	}
@@ -318,18 +322,51 @@ func (g *gen) add(e gev) {
 	g.evs = append(g.evs, e)
 }
 
-func (g *gen) kinds() []string {
+// allKinds are the attack kinds the generator knows, in generation order.
+var allKinds = []string{KindBruteForce, KindSlowBruteForce, KindSpray, KindDistributedSpray, KindCrossTenantSpray,
+	KindCrossTenantSuccess, KindStuffing, KindSuccessAfterSpray, KindMFAFatigue, KindRMMFanout}
+
+// availableKinds are the kinds a format can express with this many tenants.
+func availableKinds(format string, tenants int) []string {
 	all := []string{KindBruteForce, KindSlowBruteForce, KindSpray, KindDistributedSpray, KindCrossTenantSpray,
 		KindCrossTenantSuccess, KindStuffing, KindSuccessAfterSpray}
-	if len(g.tenants) < 3 {
+	if tenants < 3 {
 		all = slices.DeleteFunc(all, func(k string) bool { return k == KindCrossTenantSpray || k == KindCrossTenantSuccess })
 	}
-	if g.o.Format == FormatRMM {
+	if format == FormatRMM {
 		all = []string{KindBruteForce, KindRMMFanout}
 	}
-	if g.o.Format == FormatEntra || g.o.Format == FormatOkta {
+	if format == FormatEntra || format == FormatOkta {
 		all = append(all, KindMFAFatigue)
 	}
+	return all
+}
+
+// checkKinds normalises the requested kinds ("brute-force" is
+// "brute_force") and refuses one the generator does not know or cannot
+// write in this format, so a typo is an error rather than a log with no
+// attacks in it.
+func checkKinds(o *Options) error {
+	avail := availableKinds(o.Format, len(o.Tenants))
+	for i, k := range o.Kinds {
+		k = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(k)), "-", "_")
+		o.Kinds[i] = k
+		switch {
+		case !slices.Contains(allKinds, k):
+			return fmt.Errorf("loggen: unknown attack kind %q (known: %s)", k, strings.Join(allKinds, ", "))
+		case !slices.Contains(avail, k):
+			why := "in this format"
+			if (k == KindCrossTenantSpray || k == KindCrossTenantSuccess) && len(o.Tenants) < 3 {
+				why = fmt.Sprintf("with %d tenants (it needs at least 3)", len(o.Tenants))
+			}
+			return fmt.Errorf("loggen: attack kind %q cannot be generated %s; %s can: %s", k, why, o.Format, strings.Join(avail, ", "))
+		}
+	}
+	return nil
+}
+
+func (g *gen) kinds() []string {
+	all := availableKinds(g.o.Format, len(g.tenants))
 	if len(g.o.Kinds) == 0 {
 		return all
 	}

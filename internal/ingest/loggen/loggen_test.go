@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,4 +221,41 @@ func BenchmarkGenerateSSHD(b *testing.B) {
 		n += tr.Lines
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// A kind the generator does not know, or cannot write in the format, is an
+// error naming it; "brute-force" is read as brute_force instead of giving a
+// log with no attack in it.
+func TestKindsChecked(t *testing.T) {
+	var buf bytes.Buffer
+	tr, err := loggen.Generate(&buf, loggen.Options{Format: loggen.FormatSSHD, Lines: 2000, Seed: 1, Kinds: []string{"brute-force"}})
+	if err != nil {
+		t.Fatalf("brute-force: %v", err)
+	}
+	attackers := 0
+	for _, a := range tr.Actors {
+		if !a.Attacker {
+			continue
+		}
+		attackers++
+		if a.Kind != loggen.KindBruteForce {
+			t.Fatalf("attacker kind %q, want only %q", a.Kind, loggen.KindBruteForce)
+		}
+	}
+	if attackers == 0 {
+		t.Fatalf("brute-force: no attackers generated")
+	}
+	for _, c := range []struct {
+		o    loggen.Options
+		want string
+	}{
+		{loggen.Options{Format: loggen.FormatSSHD, Kinds: []string{"brute_forse"}}, `unknown attack kind "brute_forse"`},
+		{loggen.Options{Format: loggen.FormatSSHD, Kinds: []string{"mfa_fatigue"}}, `"mfa_fatigue" cannot be generated in this format`},
+		{loggen.Options{Format: loggen.FormatEntra, Tenants: loggen.DefaultTenants()[:2], Kinds: []string{"cross-tenant-spray"}}, "with 2 tenants (it needs at least 3)"},
+	} {
+		_, err := loggen.Generate(&buf, c.o)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err %v, want %q", c.o.Kinds, err, c.want)
+		}
+	}
 }
