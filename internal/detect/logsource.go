@@ -19,6 +19,10 @@ var knownProducts = map[string]string{
 	"okta/okta":        "okta.system",
 }
 
+// datasetLinuxAuth is the dataset of Linux authentication events not from
+// sshd (su, sudo, PAM of other services), as internal/ingest sets it.
+const datasetLinuxAuth = "linux.auth"
+
 var categoryMap = map[string]string{
 	"process_creation": "process",
 	"authentication":   "authentication",
@@ -46,7 +50,9 @@ func (ls LogSource) matches(dataset, category string) bool {
 			key += "/" + ls.Service
 		}
 		if ds, ok := knownProducts[key]; ok {
-			return dataset == ds
+			// product linux and linux/auth also take su, sudo and other
+			// PAM services' events (linux.auth); linux/sshd only sshd's.
+			return dataset == ds || dataset == datasetLinuxAuth && (key == "linux" || key == "linux/auth")
 		}
 		if _, ok := knownProducts[ls.Product]; ok && ls.Service != "" {
 			// A known product with another service (windows/system,

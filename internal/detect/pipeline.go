@@ -103,7 +103,7 @@ func Sources() []Source {
 				"source.as.number", "source.geo.country_name"},
 		},
 		{
-			Name: "linux-auth", Datasets: []string{"sshd"}, Categories: []string{"authentication"},
+			Name: "linux-auth", Datasets: []string{"sshd", datasetLinuxAuth}, Categories: []string{"authentication"},
 			Fields: map[string][]string{
 				"pam_user": {"user.name"}, "pam_rhost": {"source.ip"}, "USER": {"user.name"}, "user": {"user.name"},
 				"rhost": {"source.ip"}, "ruser": {"user.name"}, "hostname": {"host.name"}, "host": {"host.name"},

@@ -321,3 +321,56 @@ func TestSigmaHQOnRealEVTX(t *testing.T) {
 		t.Errorf("SigmaHQ rules matched on the real .evtx files (-got +want):\n%s", d)
 	}
 }
+
+// TestLinuxLogsourceCoversSuSudo: su, sudo and PAM events of other services
+// (dataset linux.auth) are Linux authentication events, so a rule with
+// logsource product linux (or linux/auth) sees them, as it sees sshd's; a
+// linux/sshd rule does not.
+func TestLinuxLogsourceCoversSuSudo(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "auth.log")
+	if err := os.WriteFile(log, []byte("Dec  7 09:00:01 web1 su[1234]: FAILED SU (to root) alice on pts/0\n"+
+		"Dec  7 09:00:04 web1 sudo:    alice : 3 incorrect password attempts ; TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rules, err := ParseRules("linux.yml", []byte(`title: linux keyword
+id: v9-1
+logsource: {product: linux}
+detection:
+  keywords: ['incorrect password attempts', 'FAILED SU']
+  condition: keywords
+---
+title: linux auth user
+id: v9-2
+logsource: {product: linux, service: auth}
+detection:
+  sel: {user: alice}
+  condition: sel
+---
+title: linux sshd keyword
+id: v9-3
+logsource: {product: linux, service: sshd}
+detection:
+  keywords: ['incorrect password attempts', 'FAILED SU']
+  condition: keywords
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(rules, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := readEvents(t, log, ingest.Options{})
+	for i := range evs {
+		e.Process(&evs[i])
+	}
+	e.Flush()
+	got := map[string]int64{}
+	for _, r := range e.Stats().Rules {
+		got[r.Title] = r.Matched
+	}
+	want := map[string]int64{"linux keyword": 2, "linux auth user": 2, "linux sshd keyword": 0}
+	if d := cmp.Diff(got, want); d != "" {
+		t.Errorf("matches per rule (-got +want):\n%s", d)
+	}
+}
