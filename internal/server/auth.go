@@ -199,6 +199,23 @@ func (s *Server) loginFailure(ctx context.Context, r *http.Request, u *store.Use
 	return pairLocked || (nu != nil && nu.Locked(now))
 }
 
+// secondFactorLocked ends a password-step session whose account, or whose
+// address for that account, was locked after the password step (by this
+// session's own failures or by anyone's): no second factor completes a
+// sign-in the password step would now refuse.
+func (s *Server) secondFactorLocked(ctx context.Context, w http.ResponseWriter, r *http.Request, p *auth.Principal, now time.Time) bool {
+	u := p.User
+	if !u.Disabled && !u.Locked(now) && !s.sess.PairLocked(ctx, u.Username, p.IP, now) {
+		return false
+	}
+	s.metrics.AuthFailures.WithLabelValues("locked").Inc()
+	s.authEvent(ctx, r, u.Username, event.OutcomeFailure, "locked")
+	s.audit(ctx, &auth.Principal{IP: p.IP}, "login.failure", u.Username, u.Tenant, map[string]string{"reason": "locked", "step": "second_factor"})
+	_ = s.st.DeleteSession(ctx, p.Raw)
+	s.sess.SetCookie(w, s.sess.CookieName(), "", -1)
+	return true
+}
+
 func hmacEqual(a, b string) bool {
 	return a != "" && hmac.Equal([]byte(a), []byte(b))
 }
@@ -251,6 +268,9 @@ func (s *Server) handleTOTP(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		return s.renderTOTP(w, r, p, http.StatusTooManyRequests, "Too many attempts. Wait a minute and try again.")
 	}
 	u := p.User
+	if s.secondFactorLocked(ctx, w, r, p, now) {
+		return s.renderLogin(w, r, http.StatusUnauthorized, "Wrong username or password, or the account is locked.", "")
+	}
 	secret := u.TOTPSecret.Reveal()
 	if secret == "" {
 		return s.renderTOTP(w, r, p, http.StatusBadRequest, "Scan the code first.")

@@ -564,6 +564,34 @@ func TestTOTPGuessingAcrossSessionsLocks(t *testing.T) {
 	}
 }
 
+// A password-step session opened before its address was locked out of the
+// account cannot finish with the right code afterwards.
+func TestTOTPRefusedAfterLockoutSincePasswordStep(t *testing.T) {
+	f := newFixture(t)
+	f.users["analyst1"] = ""
+	f.client().login("analyst1") // enrols TOTP
+	secret := f.users["analyst1"]
+	c := f.client()
+	c.do("GET", "/login", nil, nil)
+	if resp, _ := c.form("/login", url.Values{"username": {"analyst1"}, "password": {f.pw["analyst1"]}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("password step: %d", resp.StatusCode)
+	}
+	for range f.srv.cfg.Auth.MaxFailures {
+		if _, _, err := f.srv.sess.RecordFailure(context.Background(), "analyst1", "127.0.0.1", f.clk.now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clk.add(31 * time.Second)
+	code, _ := auth.TOTPCode(secret, f.clk.now())
+	c.do("GET", "/login/totp", nil, nil)
+	if resp, _ := c.form("/login/totp", url.Values{"code": {code}}); resp.StatusCode == http.StatusSeeOther && resp.Header.Get("Location") == "/" {
+		t.Error("a locked-out address completed sign-in with the right code")
+	}
+	if resp, _ := c.do("GET", "/api/v1/me", nil, nil); resp.StatusCode == http.StatusOK {
+		t.Error("signed in from a locked-out address")
+	}
+}
+
 // An estate kept as one file per customer names every customer in its
 // source paths: a tenant scope sees none of them (runs, reports, snapshots).
 func TestEstateSourcesHiddenFromTenants(t *testing.T) {

@@ -235,6 +235,9 @@ func (s *Server) handlePasskeyLogin(w http.ResponseWriter, r *http.Request, p *a
 	if !s.sess.LoginIP.Allow(p.IP, s.now()) {
 		return errStatus(http.StatusTooManyRequests, "too many attempts")
 	}
+	if s.secondFactorLocked(ctx, w, r, p, s.now()) {
+		return errStatus(http.StatusUnauthorized, "the account is locked")
+	}
 	ch, err := s.takeChallenge(w, r, p.User.Username, "get")
 	if err != nil {
 		return err
@@ -245,7 +248,7 @@ func (s *Server) handlePasskeyLogin(w http.ResponseWriter, r *http.Request, p *a
 	}
 	keys := auth.LoadPasskeys(u)
 	if !slices.ContainsFunc(keys, func(k auth.Passkey) bool { return k.ID == req.ID }) {
-		s.loginFailure(ctx, r, u, "bad_passkey")
+		s.passkeyFailure(ctx, w, r, p, u)
 		return errStatus(http.StatusUnauthorized, "passkey not recognised")
 	}
 	rp, err := s.rpID(r)
@@ -255,7 +258,7 @@ func (s *Server) handlePasskeyLogin(w http.ResponseWriter, r *http.Request, p *a
 	i, k, err := auth.VerifyAssertion(rp, u.Username, keys, ch, req)
 	if err != nil {
 		s.log.Info("passkey refused", "user", u.Username, "err", err)
-		s.loginFailure(ctx, r, u, "bad_passkey")
+		s.passkeyFailure(ctx, w, r, p, u)
 		return errStatus(http.StatusUnauthorized, "passkey not accepted")
 	}
 	keys[i] = k
@@ -268,6 +271,15 @@ func (s *Server) handlePasskeyLogin(w http.ResponseWriter, r *http.Request, p *a
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"next": "/"})
 	return nil
+}
+
+// passkeyFailure counts a refused passkey like a wrong code: at the lockout
+// the password-step session ends, as it does for TOTP.
+func (s *Server) passkeyFailure(ctx context.Context, w http.ResponseWriter, r *http.Request, p *auth.Principal, u *store.User) {
+	if s.loginFailure(ctx, r, u, "bad_passkey") {
+		_ = s.st.DeleteSession(ctx, p.Raw)
+		s.sess.SetCookie(w, s.sess.CookieName(), "", -1)
+	}
 }
 
 // completeSecondFactor finishes a sign-in after a valid second factor:

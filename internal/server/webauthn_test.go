@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -162,5 +163,24 @@ func TestPasskeys(t *testing.T) {
 	}
 	if resp, _ := c3.do("GET", "/api/v1/me", nil, nil); resp.StatusCode == 200 {
 		t.Error("signed in after refused passkeys")
+	}
+
+	// An address locked out of the account after the password step (here
+	// by failures recorded from it meanwhile) cannot finish with a passkey:
+	// the password step would now refuse it.
+	c4 := start()
+	_, gopts = postJSON(c4, "/login/passkey/options", nil)
+	for range f.srv.cfg.Auth.MaxFailures {
+		if _, _, err := f.srv.sess.RecordFailure(context.Background(), "analyst1", "127.0.0.1", f.clk.now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sk.count += 10
+	resp, _ = postJSON(c4, "/login/passkey", sk.assert(t, rpID, origin, gopts["challenge"].(string)))
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("passkey from a locked-out address: %d", resp.StatusCode)
+	}
+	if resp, _ := c4.do("GET", "/api/v1/me", nil, nil); resp.StatusCode == 200 {
+		t.Error("a locked-out address signed in with a passkey")
 	}
 }
