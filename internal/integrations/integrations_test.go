@@ -338,7 +338,7 @@ func TestRemediationTickets(t *testing.T) {
 	}
 	step := store.Remediation{Key: "k1", Rank: 1, Action: "Remove standing Global Administrator from tech1", Tenants: []string{"acme"}, Gain: 3,
 		Proof: "tech1 → acme", Controls: []string{"FB-PRIV-001"}}
-	if err := st.SyncRemediation(ctx, run.ID, []store.Remediation{step}, now); err != nil {
+	if err := st.SyncRemediation(ctx, run.ID, []store.Remediation{step}, nil, now); err != nil {
 		t.Fatal(err)
 	}
 	r.syncTickets(ctx, r.tickets[0])
@@ -350,7 +350,7 @@ func TestRemediationTickets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SyncRemediation(ctx, run2.ID, nil, now.Add(time.Hour)); err != nil {
+	if err := st.SyncRemediation(ctx, run2.ID, nil, nil, now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	r.syncTickets(ctx, r.tickets[0])

@@ -174,7 +174,9 @@ type overviewPage struct {
 	TenantTarget string
 	// Fix first: the first steps of the blast plan (MSP-wide users).
 	Fix      []fixStep
-	Queue    map[int]store.Remediation // the stored queue's open steps by rank
+	Queue    map[int]store.Remediation // the stored queue's open steps of the latest plan by rank
+	Kept     []store.Remediation       // open steps the latest plan dropped: their controls still fail
+	Done     []store.Remediation       // the steps done most recently
 	Handlers []string                  // who may own a step
 	FixTotal int
 	Plan     *fixPlan
@@ -287,11 +289,11 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 			pg.Plan, pg.FixTotal = plan, len(plan.Steps)
 			pg.Fix = plan.Steps[:min(3, len(plan.Steps))]
 		}
-		q, err := s.st.ListRemediation(ctx, p.Scope, store.RemediationFilter{Open: true})
+		q, err := s.st.ListRemediation(ctx, p.Scope, store.RemediationFilter{})
 		if err != nil {
 			return err
 		}
-		pg.Queue = queueByRank(q)
+		pg.Queue, pg.Kept, pg.Done = queueView(q, b.RunID)
 		if p.Can(auth.AccessIncident) {
 			if pg.Handlers, err = s.handlers(ctx, p); err != nil {
 				return err
@@ -381,6 +383,7 @@ type tenantPage struct {
 	Blast      []store.BlastRank
 	RunAt      time.Time
 	Queue      []store.Remediation // open steps that make this tenant safer
+	PlanRun    int64               // the run of the latest plan (a step of an earlier one is kept open: its controls still fail)
 }
 
 // tenantFor is the tenant of the request path {id}, as the caller may
@@ -469,6 +472,7 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	}
 	if b, err := s.latestBlast(ctx, ts); err == nil {
 		pg.Blast = b.Ranking[:min(len(b.Ranking), 10)]
+		pg.PlanRun = b.RunID
 	} else if !isNotFound(err) {
 		return err
 	}

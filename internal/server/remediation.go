@@ -18,15 +18,25 @@ import (
 // store keeps them (worker.syncRemediation), with owner, due date and
 // state set here, and a CSV export.
 
-// queueByRank maps the open queue's steps by rank, for the fix-first list.
-func queueByRank(q []store.Remediation) map[int]store.Remediation {
-	m := make(map[int]store.Remediation, len(q))
+// queueView splits the stored queue for the overview: the open steps of
+// the latest plan (run runID) by rank, for the fix-first list; the steps
+// kept open though that plan no longer lists them (the controls they fix
+// still fail: a step is done when they pass, issue 15); and the steps
+// done most recently, with when.
+func queueView(q []store.Remediation, runID int64) (byRank map[int]store.Remediation, kept, done []store.Remediation) {
+	byRank = make(map[int]store.Remediation, len(q))
 	for _, r := range q {
-		if r.State != store.RemediationDone {
-			m[r.Rank] = r
+		switch {
+		case r.State == store.RemediationDone:
+			done = append(done, r)
+		case r.RunID == runID:
+			byRank[r.Rank] = r
+		default:
+			kept = append(kept, r)
 		}
 	}
-	return m
+	slices.SortStableFunc(done, func(a, b store.Remediation) int { return b.DoneAt.Compare(a.DoneAt) })
+	return byRank, kept, done[:min(len(done), 3)]
 }
 
 // handleRemediationForm sets a step's owner (a user who may handle

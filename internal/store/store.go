@@ -964,9 +964,12 @@ const (
 type RemediationStore interface {
 	// SyncRemediation records the plan of run runID: each step is upserted
 	// by Key (rank, action, tenants, gain, proof and controls refreshed;
-	// owner, due and state kept, a done step reopened); a step of an
-	// earlier plan missing from this one is done at at (its path was cut).
-	SyncRemediation(ctx context.Context, runID int64, steps []Remediation, at time.Time) error
+	// owner, due and state kept, a done step reopened). A step of an
+	// earlier plan missing from this one is done at at when the controls
+	// it fixes pass on this run's assessment; one named in stillFailing
+	// (key → the controls that still fail) stays as it is, its controls
+	// narrowed to those (the plan dropped it, the control is not fixed).
+	SyncRemediation(ctx context.Context, runID int64, steps []Remediation, stillFailing map[string][]string, at time.Time) error
 	// ListRemediation lists steps in the scope by rank (not done first).
 	ListRemediation(ctx context.Context, scope Scope, f RemediationFilter) ([]Remediation, error)
 	// UpdateRemediation sets a step's owner, due date and state

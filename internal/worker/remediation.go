@@ -106,8 +106,43 @@ func remediationSteps(b *store.BlastResult, results []assess.Result, g *trust.Gr
 	return out, true
 }
 
-// syncRemediation records the plan of a new run in the remediation queue
-// (steps no longer needed are closed by the store).
+// stillFailing returns, for each open step of queue that plan does not
+// list, the controls it fixes that still fail on the assessment's results
+// (on a tenant the step makes safer, or on the MSP): such a step is not
+// done though the plan dropped it (a bigger step covers it, or the path
+// was cut another way) — it is done when its controls pass (issue 15).
+func stillFailing(queue, plan []store.Remediation, results []assess.Result) map[string][]string {
+	listed := make(map[string]bool, len(plan))
+	for _, st := range plan {
+		listed[st.Key] = true
+	}
+	failing := map[string]map[string]bool{} // control → subjects it fails on
+	for _, r := range results {
+		if r.Status == assess.StatusFail {
+			if failing[r.Control] == nil {
+				failing[r.Control] = map[string]bool{}
+			}
+			failing[r.Control][r.Subject] = true
+		}
+	}
+	out := map[string][]string{}
+	for _, st := range queue {
+		if listed[st.Key] || st.State == store.RemediationDone {
+			continue
+		}
+		for _, c := range st.Controls {
+			on := failing[c]
+			if on[estate.MSP] || slices.ContainsFunc(st.Tenants, func(t string) bool { return on[t] }) {
+				out[st.Key] = append(out[st.Key], c)
+			}
+		}
+	}
+	return out
+}
+
+// syncRemediation records the plan of a new run in the remediation queue:
+// a step the plan no longer lists is done when the controls it fixes pass
+// on this assessment, and stays open while they still fail.
 func (w *Worker) syncRemediation(ctx context.Context, run store.Run, b *store.BlastResult, rep *assess.Report, g *trust.Graph) {
 	steps, ok := remediationSteps(b, rep.Results, g)
 	if !ok {
@@ -117,7 +152,12 @@ func (w *Worker) syncRemediation(ctx context.Context, run store.Run, b *store.Bl
 	if at.IsZero() {
 		at = w.now()
 	}
-	if err := w.st.SyncRemediation(ctx, run.ID, steps, at); err != nil {
+	queue, err := w.st.ListRemediation(ctx, store.AllTenants(), store.RemediationFilter{Open: true})
+	if err != nil {
+		w.log.Error("reading remediation queue", "err", err)
+		return
+	}
+	if err := w.st.SyncRemediation(ctx, run.ID, steps, stillFailing(queue, steps, rep.Results), at); err != nil {
 		w.log.Error("saving remediation queue", "err", err)
 	}
 }

@@ -45,7 +45,7 @@ func jsonList(v []string) string {
 }
 
 // SyncRemediation implements store.RemediationStore.
-func (d *DB) SyncRemediation(ctx context.Context, runID int64, steps []store.Remediation, at time.Time) error {
+func (d *DB) SyncRemediation(ctx context.Context, runID int64, steps []store.Remediation, stillFailing map[string][]string, at time.Time) error {
 	if err := d.check(); err != nil {
 		return err
 	}
@@ -68,7 +68,8 @@ ON CONFLICT (item_key) DO UPDATE SET rank = excluded.rank, action = excluded.act
 				return fmt.Errorf("storing remediation step %s: %w", st.Key, err)
 			}
 		}
-		// Steps of an earlier plan that this one no longer needs: done.
+		// Steps of an earlier plan that this one no longer lists: done,
+		// unless the controls they fix still fail.
 		rows, err := tx.QueryContext(ctx, d.q(`SELECT item_key FROM remediation WHERE state <> ?`), store.RemediationDone)
 		if err != nil {
 			return fmt.Errorf("listing remediation steps: %w", err)
@@ -89,6 +90,12 @@ ON CONFLICT (item_key) DO UPDATE SET rank = excluded.rank, action = excluded.act
 			return err
 		}
 		for _, k := range gone {
+			if cs, ok := stillFailing[k]; ok && len(cs) > 0 {
+				if _, err := tx.ExecContext(ctx, d.q(`UPDATE remediation SET controls = ?, updated = ? WHERE item_key = ?`), jsonList(cs), Micros(now), k); err != nil {
+					return fmt.Errorf("keeping remediation step %s: %w", k, err)
+				}
+				continue
+			}
 			if _, err := tx.ExecContext(ctx, d.q(`UPDATE remediation SET state = ?, done_at = ?, updated = ? WHERE item_key = ?`),
 				store.RemediationDone, Micros(at), Micros(now), k); err != nil {
 				return fmt.Errorf("closing remediation step %s: %w", k, err)

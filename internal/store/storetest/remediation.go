@@ -11,7 +11,8 @@ import (
 )
 
 // testRemediation: the queue keeps owner, due and state across plans,
-// closes a step the next plan no longer needs, reopens one that returns,
+// closes a step the next plan no longer lists once its controls pass
+// (keeps it while they still fail), reopens one that returns,
 // and shows a tenant only the steps that make it safer.
 func testRemediation(t *testing.T, s store.Store, _ func(string) error) {
 	ctx := Ctx(t)
@@ -19,7 +20,7 @@ func testRemediation(t *testing.T, s store.Store, _ func(string) error) {
 	step := func(key string, rank int, tenants ...string) store.Remediation {
 		return store.Remediation{Key: key, Rank: rank, Action: "cut " + key, Tenants: tenants, Gain: 10 * rank, Proof: "a → b", Controls: []string{"FB-PRIV-001"}}
 	}
-	if err := s.SyncRemediation(ctx, 1, []store.Remediation{step("rmm", 1, Alpha, Bravo), step("vault", 2, Bravo)}, T0); err != nil {
+	if err := s.SyncRemediation(ctx, 1, []store.Remediation{step("rmm", 1, Alpha, Bravo), step("vault", 2, Bravo)}, nil, T0); err != nil {
 		t.Fatal(err)
 	}
 	due := T0.Add(14 * 24 * time.Hour)
@@ -34,7 +35,7 @@ func testRemediation(t *testing.T, s store.Store, _ func(string) error) {
 	}
 	// Run 2: vault's path is cut (absent), rmm re-ranked; owner, due, state kept.
 	at2 := T0.Add(24 * time.Hour)
-	if err := s.SyncRemediation(ctx, 2, []store.Remediation{step("rmm", 3, Alpha, Bravo)}, at2); err != nil {
+	if err := s.SyncRemediation(ctx, 2, []store.Remediation{step("rmm", 3, Alpha, Bravo)}, nil, at2); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.ListRemediation(ctx, all, store.RemediationFilter{})
@@ -67,12 +68,32 @@ func testRemediation(t *testing.T, s store.Store, _ func(string) error) {
 		t.Errorf("alpha's queue: %+v %v", a, err)
 	}
 	// Run 3: vault's path is back: reopened.
-	if err := s.SyncRemediation(ctx, 3, []store.Remediation{step("rmm", 1, Alpha, Bravo), step("vault", 2, Bravo)}, T0.Add(48*time.Hour)); err != nil {
+	if err := s.SyncRemediation(ctx, 3, []store.Remediation{step("rmm", 1, Alpha, Bravo), step("vault", 2, Bravo)}, nil, T0.Add(48*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.ListRemediation(ctx, all, store.RemediationFilter{Open: true})
 	if len(got) != 2 || got[1].Key != "vault" || got[1].State != store.RemediationOpen || !got[1].DoneAt.IsZero() {
 		t.Errorf("after run 3: %+v", got)
+	}
+	// Run 4: the plan drops both, but rmm's control still fails: rmm
+	// stays as it was (in progress, its controls narrowed to the failing one), vault
+	// is done.
+	at4 := T0.Add(72 * time.Hour)
+	if err := s.SyncRemediation(ctx, 4, nil, map[string][]string{"rmm": {"FB-PRIV-001"}}, at4); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.ListRemediation(ctx, all, store.RemediationFilter{})
+	if len(got) != 2 || got[0].Key != "rmm" || got[0].State != store.RemediationInProgress || got[0].RunID != 3 || !got[0].DoneAt.IsZero() ||
+		got[1].Key != "vault" || got[1].State != store.RemediationDone || !got[1].DoneAt.Equal(at4) {
+		t.Errorf("after run 4: %+v", got)
+	}
+	// Run 5: rmm's control passes: done.
+	at5 := T0.Add(96 * time.Hour)
+	if err := s.SyncRemediation(ctx, 5, nil, nil, at5); err != nil {
+		t.Fatal(err)
+	}
+	if open, _ := s.ListRemediation(ctx, all, store.RemediationFilter{Open: true}); len(open) != 0 {
+		t.Errorf("after run 5, open: %+v", open)
 	}
 	if none, _ := s.ListRemediation(ctx, store.Scope{}, store.RemediationFilter{}); len(none) != 0 {
 		t.Errorf("zero scope sees %d steps", len(none))
