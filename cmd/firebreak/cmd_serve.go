@@ -246,11 +246,15 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 		PartitionsAhead: cfg.Retention.PartitionsAheadDays, PartitionsBehind: cfg.Retention.PartitionsBehindDays})
 }
 
+// secretKeyEnv holds the secret key in the environment (it has no flag or
+// configuration key).
+const secretKeyEnv = "FIREBREAK_SECRET_KEY"
+
 // secretKey reads FIREBREAK_SECRET_KEY (64 hex digits) or the key file in
 // the data dir, creating it (0600) on first use, for encrypting secrets at
 // rest in PostgreSQL.
 func secretKey(dataDir string) ([]byte, error) {
-	if v := strings.TrimSpace(os.Getenv("FIREBREAK_SECRET_KEY")); v != "" {
+	if v := strings.TrimSpace(os.Getenv(secretKeyEnv)); v != "" {
 		k, err := hex.DecodeString(v)
 		if err != nil || len(k) != 32 {
 			return nil, usageError{errors.New("FIREBREAK_SECRET_KEY: expected 64 hex digits")}
