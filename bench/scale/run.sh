@@ -13,10 +13,16 @@
 #             the same file, else the script exits 1
 #   detect-1, detect-2
 #             detector throughput: 1, then 2 detect processes
-#             (GOMAXPROCS=1 each) on a larger log (THR_LINES, default
-#             2,000,000 lines) stopped (SIGSTOP) while ingest fills the
-#             stream, continued, and timed from the first event detected
-#             until every partition is read
+#             (GOMAXPROCS=1 each) on a larger log stopped (SIGSTOP) while
+#             ingest fills the stream, continued, and timed from the first
+#             event detected until every partition is read. The log is the
+#             authentication lines of a THR_LINES (default 2,000,000) line
+#             log, about 225,000 events, repeated for THR_DAYS (default 5)
+#             consecutive days: about 1.1 M events. A detector reads
+#             ~450,000 events/s, so a phase of the 225,000 alone lasted
+#             ~0.5 s and the polling (0.1 s, one HTTPS metrics read per
+#             detector) and the stopped processes' new pulls made most of
+#             it: 2 detectors measured 0.78× one.
 #
 # and the three targets: split end-to-end rate ≥ 70% of single, 2 detectors
 # ≥ 1.7× one, p99 ingest-to-incident (firebreak_detect_alert_latency_seconds
@@ -26,10 +32,17 @@
 # apart.
 #
 #   LINES=500000 bench/scale/run.sh      # 55,954 authentication events
+#   THR_ONLY=1 bench/scale/run.sh        # the detect-1 and detect-2 phases only
+#
+# The throughput phases also print each process's CPU seconds per event
+# (the detectors, nats-server, and the PostgreSQL backends serving them).
+# THR_LOG reuses a log made by `gen-logs --lines THR_LINES --seed 8 --estate
+# examples/harbourview`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 LINES=${LINES:-500000}
 THR_LINES=${THR_LINES:-2000000} # the detector-throughput phases' log: seconds of work, not fixed delays
+THR_DAYS=${THR_DAYS:-5}
 TIMEOUT=${TIMEOUT:-120}
 PG=${PG:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 W=$(mktemp -d /tmp/fbscale.XXXX)
@@ -38,6 +51,8 @@ BIN=$W/firebreak
 pids=()
 schemas=()
 cleanup() {
+  # serve runs in $(…): its pids are in a file, not in pids.
+  [ -f "$W/pids" ] && mapfile -t -O "${#pids[@]}" pids <"$W/pids"
   for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   if [ -n "${KEEP:-}" ]; then echo "kept $W and schemas ${schemas[*]}"; return; fi
@@ -54,9 +69,12 @@ NATSPID=$!
 pids+=($NATSPID)
 waitport 14222
 NATS=nats://127.0.0.1:14222
+THR_ONLY=${THR_ONLY:-}
+if [ -z "$THR_ONLY" ]; then
 "$BIN" gen-logs --lines "$LINES" --seed 7 --estate examples/harbourview -o "$W/auth.log" -q
 "$BIN" detect -q --estate examples/harbourview --format json "$W/auth.log" >"$W/single.json" || true
 E=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["input"]["Parsed"])' "$W/single.json")
+fi
 export FIREBREAK_ESTATE=examples/harbourview FIREBREAK_SECRET_KEY=$(printf '07%.0s' $(seq 32))
 cpu() { # CPU seconds (user+sys) of the given pids
   local t=0
@@ -73,13 +91,13 @@ serve() { # name roles port [syslog-port] [env…]: start one process, print its
   shift 4 || shift $#
   mkdir -p "$W/$name"
   env "$@" FIREBREAK_SYSLOG_TCP=${sys:+127.0.0.1:$sys} "$BIN" serve -q -c "$W/fb.yaml" --roles "$roles" --listen "127.0.0.1:$port" --data-dir "$W/$name" >"$W/$name.log" 2>&1 &
-  pids+=($!)
+  echo $! >>"$W/pids"
   echo $!
 }
 stopall() { for p in "$@"; do kill -INT "$p" 2>/dev/null || true; done; for p in "$@"; do wait "$p" 2>/dev/null || true; done; }
-until_true() { # seconds 'command': poll every 0.1 s
+until_true() { # seconds 'command' [interval]: poll every 0.1 s
   local deadline=$(( $(date +%s) + $1 ))
-  until eval "$2"; do [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out: $2" >&2; return 1; }; sleep 0.1; done
+  until eval "$2"; do [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out: $2" >&2; return 1; }; sleep "${3:-0.1}"; done
 }
 newschema() { local s=fbscale_${ID}_$1; psql "$PG" -qc "CREATE SCHEMA $s"; schemas+=("$s"); echo "$PG&search_path=$s&application_name=fbscale_$ID"; }
 pgpids() { # the PostgreSQL backends serving this script's processes
@@ -112,6 +130,7 @@ shared() { # n ports…: n detectors own every partition of both stages, each so
 stored() { PGOPTIONS="-c search_path=fbscale_${ID}_$1" psql "$PG" -Atc "SELECT count(*) FROM events"; }
 detected() { local s=0 p; for p in "$@"; do s=$((s + $(metric "$p" firebreak_events_detected_total))); done; echo $s; }
 
+if [ -z "$THR_ONLY" ]; then
 echo "log: $LINES lines, $E authentication events (firebreak detect); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- one process -----------------------------------------------------------
@@ -167,11 +186,23 @@ cpuline() { echo "$1 ${c1s[$2]} ${c0s[$2]}" | awk -v e="$E" '{d = $2 - $3; print
 split_cpu=0
 for p in "$worker" "$api" "$ingest" "$d1" "$d2" "$NATSPID"; do split_cpu=$(echo "$split_cpu ${c1s[$p]} ${c0s[$p]}" | awk '{print $1 + $2 - $3}'); done
 
+fi
+
 # --- detector throughput: 1, then 2 processes of GOMAXPROCS=1 -------------
-"$BIN" gen-logs --lines "$THR_LINES" --seed 8 --estate examples/harbourview -o "$W/thr.log" -q
+export FIREBREAK_BUS_URL=$NATS
+if [ -n "${THR_LOG:-}" ]; then ln -s "$(realpath "$THR_LOG")" "$W/thr-day.log"; else
+"$BIN" gen-logs --lines "$THR_LINES" --seed 8 --estate examples/harbourview -o "$W/thr-day.log" -q
+fi
+# Only the lines that are events (the rest is noise the parser skips) and
+# the day repeated: seconds of detection, not of generating and ingesting.
+grep -E 'sshd\[[0-9]+\]: (Accepted|Failed|Invalid user|pam_unix\(sshd:auth\): authentication failure)' "$W/thr-day.log" >"$W/thr1.log"
+for d in $(seq 1 "$THR_DAYS"); do
+  day=$(date -u -d "2026-11-26 +$((d - 1)) days" '+%b %e')
+  sed "s/^Nov 26/$day/" "$W/thr1.log"
+done >"$W/thr.log"
 "$BIN" detect -q --estate examples/harbourview --format json "$W/thr.log" >"$W/thr.json" || true
 TE=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["input"]["Parsed"])' "$W/thr.json")
-declare -A thr
+declare -A thr thrcpu
 for n in 1 2; do
   config "t$n"
   export FIREBREAK_DATABASE=$(newschema "t$n")
@@ -193,14 +224,35 @@ for n in 1 2; do
   for p in "${ds[@]}"; do kill -CONT "$p"; done
   # Timed from the first event detected: a stopped process's pull expired
   # and its client reconnects first (a fixed delay, not throughput).
-  until_true "$TIMEOUT" 'test "$(detected "${ports[@]}")" -gt 0'
+  until_true "$TIMEOUT" 'test "$(detected "${ports[@]}")" -gt 0' 0.05
   t0=$(now)
-  until_true "$TIMEOUT" 'test "$(detected "${ports[@]}")" -ge "$TE"'
-  until_true "$TIMEOUT" 'lagzero "${ports[@]}"'
+  tc0=() pg0=$(pgcpu)
+  for p in "${ds[@]}" "$NATSPID"; do tc0+=("$(cpu "$p")"); done
+  until_true "$TIMEOUT" 'test "$(detected "${ports[@]}")" -ge "$TE"' 0.05
+  until_true "$TIMEOUT" 'lagzero "${ports[@]}"' 0.05
   t1=$(now)
+  tc1=() pg1=$(pgcpu)
+  for p in "${ds[@]}" "$NATSPID"; do tc1+=("$(cpu "$p")"); done
   thr[$n]=$(echo "$TE $t1 $t0" | awk '{printf "%.0f", $1 / ($2 - $3)}')
+  # Where the CPU went while the detectors read the stream.
+  thrcpu[$n]=$(python3 -c 'import sys
+te, secs = int(sys.argv[1]), float(sys.argv[2])
+names, c0, c1, pg0, pg1, counts = (x.split() for x in sys.argv[3:9])
+pga = dict(x.split(":") for x in pg0)
+pg = sum(float(v) - float(pga.get(p, 0)) for p, v in (x.split(":") for x in pg1))
+out, total = [], pg
+for name, a, b, k in zip(names, c0, c1, counts + [""]):
+    d = float(b) - float(a); total += d
+    out.append(f"  {name:12s} {d:6.2f} CPU-s ({d / secs:4.0%} of {secs:.2f} s)  {d * 1e6 / te:5.2f} µs/event" + (f", {int(k):,} events" if k else ""))
+out.append("  %-12s %6.2f CPU-s  %5.2f µs/event (backends of these processes)" % ("postgres", pg, pg * 1e6 / te))
+out.append("  %-12s %6.2f CPU-s  %5.2f µs/event" % ("all", total, total * 1e6 / te))
+print("\n".join(out))' "$TE" "$(echo "$t1 $t0" | awk '{print $1 - $2}')" "$(for k in $(seq "$n"); do printf 'detect-%s ' "$k"; done)nats-server" "${tc0[*]}" "${tc1[*]}" "$pg0" "$pg1" "$(for p in "${ports[@]}"; do metric "$p" firebreak_events_detected_total; printf ' '; done)")
   stopall "${ds[@]}" "$in" "$w"
 done
+echo "detector throughput on $TE events (GOMAXPROCS=1 each), CPU over the timed part; load average $(cut -d' ' -f1-3 /proc/loadavg):"
+for n in 1 2; do echo " $n detector(s): ${thr[$n]} events/s"; echo "${thrcpu[$n]}"; done
+echo "${thr[1]} ${thr[2]}" | awk '{printf "  2 detectors / 1 detector  %.2f× (≥ 1.7×)\n", $2 / $1}'
+[ -z "$THR_ONLY" ] || exit 0
 
 echo "$E $single_s $single_cpu $split_s $split_cpu" | awk '{printf "single process: %.0f events/s (%.2f s), %.2f CPU-s = %.1f µs/event\nfive processes: %.0f events/s (%.2f s), %.2f CPU-s = %.1f µs/event (nats-server included, PostgreSQL server not)\n", $1/$2, $2, $3, $3*1e6/$1, $1/$4, $4, $5, $5*1e6/$1}'
 echo "five-process CPU over the timed part, per process:"
