@@ -29,6 +29,7 @@ func attacks() []attack {
 	return []attack{
 		{"login-lockout", attackLockout},
 		{"login-lockout-other-address", attackLockoutOtherAddress},
+		{"second-factor-after-lockout", attackSecondFactorAfterLockout},
 		{"login-rate-limit", attackLoginRate},
 		{"totp-replay", attackTOTPReplay},
 		{"csrf", attackCSRF},
@@ -314,6 +315,52 @@ func attackLockoutOtherAddress(ctx context.Context, h *harness, kind storeKind) 
 	}
 	if st != http.StatusSeeOther {
 		return fmt.Sprintf("8 wrong passwords from 127.0.0.3 lock the user out from 127.0.0.1 (%d)", st), nil
+	}
+	return "", nil
+}
+
+// attackSecondFactorAfterLockout: a password-step session opened before its
+// address was locked out of the account (a credential-stuffing run from the
+// same address) must not finish with the second factor afterwards.
+func attackSecondFactorAfterLockout(ctx context.Context, h *harness, kind storeKind) (string, error) {
+	f, err := shared(ctx, h, kind)
+	if err != nil {
+		return "", err
+	}
+	pw, err := f.admin.user("lockstep", "analyst", "")
+	if err != nil {
+		return "", err
+	}
+	s, secret, _, err := f.in.signIn("lockstep", pw, "")
+	if err != nil {
+		return "", err
+	}
+	if err := s.changeIfRequired(&pw); err != nil {
+		return "", err
+	}
+	c, st, _, err := f.in.passwordStepWith(f.in.clientFrom("127.0.0.5"), "lockstep", pw)
+	if err != nil || st != http.StatusSeeOther {
+		return "", fmt.Errorf("password step from 127.0.0.5: %d %v", st, err)
+	}
+	for i := range 8 {
+		if _, _, _, err := f.in.passwordStepWith(f.in.clientFrom("127.0.0.5"), "lockstep", fmt.Sprintf("wrong-guess-%d", i)); err != nil {
+			return "", err
+		}
+	}
+	_, _, page, err := get(c, f.in.base+"/login/totp")
+	if err != nil {
+		return "", err
+	}
+	m := csrfRE.FindStringSubmatch(page)
+	if m == nil {
+		return "", nil // the locked-out session was ended: nothing to submit
+	}
+	st, loc, _, err := postForm(c, f.in.base+"/login/totp", url.Values{"csrf": {m[1]}, "code": {totp(secret, time.Now().Add(30*time.Second))}})
+	if err != nil {
+		return "", err
+	}
+	if st == http.StatusSeeOther && loc == "/" {
+		return "a password-step session finished with the right code after its address was locked out", nil
 	}
 	return "", nil
 }
