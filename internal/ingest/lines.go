@@ -22,7 +22,6 @@ type lineReader struct {
 	lineOff   int64 // offset of the last line returned
 	semi      int64 // skipSyslog: offset of the next ';' (semiFound) or of the end of the stretch searched
 	semiFound bool
-	host      hostHint // skipSyslog: the last line's host
 }
 
 func newLineReader(rd io.Reader, max int) *lineReader {

@@ -164,7 +164,7 @@ func (l *lineReader) skipSyslog() (skipped int64, ok bool) {
 			research(r)
 		}
 		hasSemi := semi < end
-		switch quickPrefilter(ln, &l.host) {
+		switch quickPrefilter(ln) {
 		case quickPass:
 			ok = true
 		case quickSkip:
@@ -188,12 +188,6 @@ func (l *lineReader) skipSyslog() (skipped int64, ok bool) {
 	return skipped, ok
 }
 
-// hostHint is the host name quickPrefilter saw last (n = 0: none).
-type hostHint struct {
-	b [64]byte
-	n uint8
-}
-
 const (
 	quickUnsure = iota
 	quickSkip   // prefilterLine(line, false) is false
@@ -206,25 +200,14 @@ const (
 // holds a ';', and an sshd line is decided by the start of its message as
 // prefilterLine does. It is quickUnsure otherwise; the caller then asks
 // prefilterLine.
-//
-// host holds the host name of a previous line: a log written by one
-// machine names the same host on every line, and a line that starts with
-// it and a space needs no search for the host's end (a host name holds no
-// space, so that space is the first).
-func quickPrefilter(line []byte, host *hostHint) int {
+func quickPrefilter(line []byte) int {
 	if len(line) <= 16 || line[3] != ' ' || line[6] != ' ' || line[9] != ':' || line[15] != ' ' {
 		return quickUnsure
 	}
 	rest := line[16:]
-	sp := int(host.n)
-	if sp == 0 || len(rest) <= sp || rest[sp] != ' ' || string(rest[:sp]) != string(host.b[:sp]) {
-		sp = bytes.IndexByte(rest, ' ')
-		if sp <= 0 {
-			return quickUnsure // no host: syslogTag does not know it, so it passes
-		}
-		if sp <= len(host.b) {
-			host.n = uint8(copy(host.b[:], rest[:sp]))
-		}
+	sp := bytes.IndexByte(rest, ' ')
+	if sp <= 0 {
+		return quickUnsure // no host: syslogTag does not know it, so it passes
 	}
 	tag := rest[sp+1:]
 	// the tag starts with "su" (quickUnsure), "sshd" (decided below) or
