@@ -210,40 +210,15 @@ func quickPrefilter(line []byte) int {
 		return quickUnsure // no host: syslogTag does not know it, so it passes
 	}
 	tag := rest[sp+1:]
-	// the tag starts with "su" (quickUnsure), "sshd" (decided below) or
-	// something else (skipped); one byte tells most programs apart
-	if len(tag) < 4 || tag[0] != 's' {
-		if len(tag) >= 2 && tag[0] == 's' && tag[1] == 'u' {
-			return quickUnsure
-		}
-		return quickSkip
-	}
-	if tag[1] == 'u' {
+	if hasPrefixB(tag, "su") {
 		return quickUnsure
 	}
-	if tag[1] != 's' || tag[2] != 'h' || tag[3] != 'd' {
+	if !hasPrefixB(tag, "sshd") {
 		return quickSkip
 	}
-	// the message starts after the tag's first ':'; "sshd[pid]:" and
-	// "sshd:" are found without a search
-	c := -1
-	switch {
-	case len(tag) > 4 && tag[4] == ':':
-		c = 4
-	case len(tag) > 4 && tag[4] == '[':
-		j := 5
-		for j < len(tag) && tag[j] >= '0' && tag[j] <= '9' {
-			j++
-		}
-		if j+1 < len(tag) && tag[j] == ']' && tag[j+1] == ':' {
-			c = j + 1
-		}
-	}
+	c := bytes.IndexByte(tag, ':')
 	if c < 0 {
-		c = bytes.IndexByte(tag, ':')
-		if c < 0 {
-			return quickSkip // no message
-		}
+		return quickSkip // no message
 	}
 	msg := tag[c+1:]
 	if len(msg) > 0 && msg[0] == ' ' {
