@@ -203,3 +203,41 @@ func FuzzBlockPrefilter(f *testing.F) {
 		}
 	})
 }
+
+// FuzzQuickPrefilter: quickPrefilter's skip and pass are prefilterLine's
+// answers (the block path asks it only for a line without ';').
+func FuzzQuickPrefilter(f *testing.F) {
+	for _, s := range []string{
+		"Nov 26 00:00:01 h sshd[2]: Failed password for root from 192.0.2.1 port 1 ssh2",
+		"Nov 26 00:00:01 h sshd: Accepted publickey for x",
+		"Nov 26 00:00:01 h sshd[12]x: Accepted",
+		"Nov 26 00:00:01 h sshd[1:2]: Connection closed by 192.0.2.1 port 1 [preauth]  ",
+		"Nov 26 00:00:01 h sshd-session[3]: Disconnected from user x 192.0.2.1 port 1 [preauth]",
+		"Nov 26 00:00:01 h sshd(pam_unix)[4]: check pass; user unknown",
+		"Nov 26 00:00:01 h su[5]: FAILED su for root by x",
+		"Nov 26 00:00:01 h s",
+		"Nov 26 00:00:01 h su",
+		"Nov 26 00:00:01 h sudo:   x : 3 incorrect password attempts ; TTY=pts/0",
+		"Nov 26 00:00:01 h systemd[1]: Started session",
+		"Nov 26 00:00:01 h sshd[7]: ",
+		"Nov 26 00:00:01  sshd[7]: Failed",
+		"Nov 26 00:00:01 h x sshd[7]: Failed",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if bytes.IndexByte(line, '\n') >= 0 {
+			return
+		}
+		switch quickPrefilter(line) {
+		case quickSkip:
+			if prefilterLine(line, false) {
+				t.Fatalf("quickPrefilter skips %q, prefilterLine(line, false) passes it", line)
+			}
+		case quickPass:
+			if !prefilterLine(line, false) || !prefilterLine(line, true) {
+				t.Fatalf("quickPrefilter passes %q, prefilterLine does not", line)
+			}
+		}
+	})
+}
