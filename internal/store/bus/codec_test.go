@@ -80,3 +80,46 @@ func TestBatchRoundTrip(t *testing.T) {
 		t.Errorf("JSON record of an earlier version: %+v", r)
 	}
 }
+
+// BenchmarkDecode: Follow's decoding of one message of the example sshd
+// events into a new batch (ns and allocations per event).
+func BenchmarkDecode(b *testing.B) {
+	data, err := os.ReadFile("../../../examples/harbourview/logs/auth-cedar-law-srv01.log")
+	if err != nil {
+		b.Skip(err)
+	}
+	rd, err := ingest.NewReader("auth-cedar-law-srv01.log", bytes.NewReader(data), ingest.Options{Year: 2026})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ptrs []*store.EventRecord
+	for {
+		rec := &store.EventRecord{ID: int64(len(ptrs) + 1)}
+		if rd.Next(&rec.Event) != nil {
+			break
+		}
+		ptrs = append(ptrs, rec)
+	}
+	var msg []byte
+	if err := encodeBatches(ptrs, func(data []byte, first, last int) error {
+		if msg == nil {
+			msg = append([]byte(nil), data...)
+		}
+		return nil
+	}); err != nil || msg == nil {
+		b.Fatal(err)
+	}
+	r, n, err := newBatchReader(msg)
+	if err != nil || r == nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		recs, seqs := decode(msg, 1, nil, nil)
+		if len(recs) != n || len(seqs) != n {
+			b.Fatalf("%d records of %d", len(recs), n)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+}
