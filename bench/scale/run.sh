@@ -53,6 +53,7 @@ schemas=()
 cleanup() {
   # serve runs in $(…): its pids are in a file, not in pids.
   [ -f "$W/pids" ] && mapfile -t -O "${#pids[@]}" pids <"$W/pids"
+  [ -f "$W/schemas" ] && mapfile -t schemas <"$W/schemas" # likewise newschema
   for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   if [ -n "${KEEP:-}" ]; then echo "kept $W and schemas ${schemas[*]}"; return; fi
@@ -99,7 +100,7 @@ until_true() { # seconds 'command' [interval]: poll every 0.1 s
   local deadline=$(( $(date +%s) + $1 ))
   until eval "$2"; do [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out: $2" >&2; return 1; }; sleep "${3:-0.1}"; done
 }
-newschema() { local s=fbscale_${ID}_$1; psql "$PG" -qc "CREATE SCHEMA $s"; schemas+=("$s"); echo "$PG&search_path=$s&application_name=fbscale_$ID"; }
+newschema() { local s=fbscale_${ID}_$1; psql "$PG" -qc "CREATE SCHEMA $s"; echo "$s" >>"$W/schemas"; echo "$PG&search_path=$s&application_name=fbscale_$ID"; }
 pgpids() { # the PostgreSQL backends serving this script's processes
   psql "$PG" -Atc "SELECT pid FROM pg_stat_activity WHERE application_name = 'fbscale_$ID'" | tr '\n' ' '
 }
@@ -240,18 +241,27 @@ te, secs = int(sys.argv[1]), float(sys.argv[2])
 names, c0, c1, pg0, pg1, counts = (x.split() for x in sys.argv[3:9])
 pga = dict(x.split(":") for x in pg0)
 pg = sum(float(v) - float(pga.get(p, 0)) for p, v in (x.split(":") for x in pg1))
-out, total = [], pg
+out, total, det = [], pg, 0.0
 for name, a, b, k in zip(names, c0, c1, counts + [""]):
     d = float(b) - float(a); total += d
+    det += d if k else 0
     out.append(f"  {name:12s} {d:6.2f} CPU-s ({d / secs:4.0%} of {secs:.2f} s)  {d * 1e6 / te:5.2f} µs/event" + (f", {int(k):,} events" if k else ""))
 out.append("  %-12s %6.2f CPU-s  %5.2f µs/event (backends of these processes)" % ("postgres", pg, pg * 1e6 / te))
 out.append("  %-12s %6.2f CPU-s  %5.2f µs/event" % ("all", total, total * 1e6 / te))
-print("\n".join(out))' "$TE" "$(echo "$t1 $t0" | awk '{print $1 - $2}')" "$(for k in $(seq "$n"); do printf 'detect-%s ' "$k"; done)nats-server" "${tc0[*]}" "${tc1[*]}" "$pg0" "$pg1" "$(for p in "${ports[@]}"; do metric "$p" firebreak_events_detected_total; printf ' '; done)")
+open(sys.argv[9], "w").write(f"{det * 1e6 / te} {(total - det) * 1e6 / te}")
+print("\n".join(out))' "$TE" "$(echo "$t1 $t0" | awk '{print $1 - $2}')" "$(for k in $(seq "$n"); do printf 'detect-%s ' "$k"; done)nats-server" "${tc0[*]}" "${tc1[*]}" "$pg0" "$pg1" "$(for p in "${ports[@]}"; do metric "$p" firebreak_events_detected_total; printf ' '; done)" "$W/thrcpu$n")
   stopall "${ds[@]}" "$in" "$w"
 done
 echo "detector throughput on $TE events (GOMAXPROCS=1 each), CPU over the timed part; load average $(cut -d' ' -f1-3 /proc/loadavg):"
 for n in 1 2; do echo " $n detector(s): ${thr[$n]} events/s"; echo "${thrcpu[$n]}"; done
 echo "${thr[1]} ${thr[2]}" | awk '{printf "  2 detectors / 1 detector  %.2f× (≥ 1.7×)\n", $2 / $1}'
+# The most two detectors can give, from the one-detector phase's CPU per
+# event: d in the detector, s in nats-server and PostgreSQL. n detectors
+# of one core each read at most min(n/d, cores/(d+s)) events/s.
+read -r d s <"$W/thrcpu1"
+echo "$d $s $(nproc)" | awk 'function lo(a, b) { return a < b ? a : b }
+  function ratio(c) { return lo(2 / $1, c / ($1 + $2)) / lo(1 / $1, c / ($1 + $2)) }
+  {printf "  from the one-detector phase (%.2f µs/event in the detector, %.2f in nats-server and PostgreSQL): two detectors can reach at most %.2f× one on %d cores, %.2f× on 4\n", $1, $2, ratio($3), $3, ratio(4)}'
 [ -z "$THR_ONLY" ] || exit 0
 
 echo "$E $single_s $single_cpu $split_s $split_cpu" | awk '{printf "single process: %.0f events/s (%.2f s), %.2f CPU-s = %.1f µs/event\nfive processes: %.0f events/s (%.2f s), %.2f CPU-s = %.1f µs/event (nats-server included, PostgreSQL server not)\n", $1/$2, $2, $3, $3*1e6/$1, $1/$4, $4, $5, $5*1e6/$1}'
