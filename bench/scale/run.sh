@@ -248,7 +248,7 @@ for name, a, b, k in zip(names, c0, c1, counts + [""]):
     out.append(f"  {name:12s} {d:6.2f} CPU-s ({d / secs:4.0%} of {secs:.2f} s)  {d * 1e6 / te:5.2f} µs/event" + (f", {int(k):,} events" if k else ""))
 out.append("  %-12s %6.2f CPU-s  %5.2f µs/event (backends of these processes)" % ("postgres", pg, pg * 1e6 / te))
 out.append("  %-12s %6.2f CPU-s  %5.2f µs/event" % ("all", total, total * 1e6 / te))
-open(sys.argv[9], "w").write(f"{det * 1e6 / te} {(total - det) * 1e6 / te}")
+open(sys.argv[9], "w").write(f"{det * 1e6 / te} {(total - det) * 1e6 / te}\n")
 print("\n".join(out))' "$TE" "$(echo "$t1 $t0" | awk '{print $1 - $2}')" "$(for k in $(seq "$n"); do printf 'detect-%s ' "$k"; done)nats-server" "${tc0[*]}" "${tc1[*]}" "$pg0" "$pg1" "$(for p in "${ports[@]}"; do metric "$p" firebreak_events_detected_total; printf ' '; done)" "$W/thrcpu$n")
   stopall "${ds[@]}" "$in" "$w"
 done
