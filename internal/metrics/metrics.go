@@ -31,10 +31,13 @@ type Metrics struct {
 	// share of the event stream (split roles): how many partitions, which
 	// ones (1 per owned partition; a partition given up is removed, with
 	// its lag); Leader is 1 while this process holds the singletons' lease.
-	PartitionsOwned   prometheus.Gauge
-	PartitionOwned    *prometheus.GaugeVec
-	ConsumerLag       *prometheus.GaugeVec
-	Leader            prometheus.Gauge
+	PartitionsOwned prometheus.Gauge
+	PartitionOwned  *prometheus.GaugeVec
+	ConsumerLag     *prometheus.GaugeVec
+	Leader          prometheus.Gauge
+	// PublishBacklog is the events committed but not yet on the event
+	// stream (split roles: NATS down, or the publisher catching up).
+	PublishBacklog    prometheus.Gauge
 	EventsLateDropped prometheus.Counter
 	DetectSeconds     prometheus.Histogram
 	// AlertLatency is, per alert (a new, escalated or recurring incident),
@@ -82,13 +85,14 @@ func New() *Metrics {
 	m.PartitionOwned = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "firebreak_detect_partition_owned", Help: "1 for each event stream partition this detector owns now (split roles)."}, []string{"partition"})
 	m.ConsumerLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "firebreak_detect_consumer_lag", Help: "Events of an owned partition not yet detected (split roles)."}, []string{"partition"})
 	m.Leader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_leader", Help: "1 while this process holds the lease for the scheduler, drift, retention and connectors."})
+	m.PublishBacklog = prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_publish_backlog_events", Help: "Events committed to the store but not yet published to the event stream (split roles; sent once NATS is back)."})
 	// firebreak_build_info: always 1, the build in its labels (the same
 	// version the dashboard footer, reports and User-Agent show).
 	in := version.Get()
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "firebreak_build_info", Help: "The running build: version, commit and Go version in labels; always 1."}, []string{"version", "commit", "goversion"})
 	build.WithLabelValues(in.Short(), in.Commit, in.GoVersion).Set(1)
 	m.Reg.MustRegister(build)
-	m.Reg.MustRegister(m.PartitionsOwned, m.PartitionOwned, m.ConsumerLag, m.Leader)
+	m.Reg.MustRegister(m.PartitionsOwned, m.PartitionOwned, m.ConsumerLag, m.Leader, m.PublishBacklog)
 	m.Reg.MustRegister(m.Requests, m.Latency, m.EventsStored, m.EventsDetected, m.DetectDropped, m.EventsQuarantined, m.EventsBackfilled, m.EventsLateDropped, m.DetectSeconds, m.AlertLatency, m.QueueDepth, m.Replaying,
 		m.IngestAccepted, m.IngestRejected, m.SyslogMessages, m.Incidents, m.IncidentSyncs, m.AuthFailures, m.AssessRuns, m.DriftAlerts, m.Notifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

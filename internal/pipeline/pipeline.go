@@ -108,6 +108,9 @@ type Pipeline struct {
 	// replayPage is the most stored events the replay holds at once.
 	replayPage int
 
+	// out is the publish outbox (outbox.go).
+	out *outbox
+
 	// hist (guarded by mu) holds, per incident id this process's detection
 	// has written, what the store already had beyond the engine's view
 	// (nil: nothing), read once at the first write.
@@ -152,8 +155,11 @@ type Options struct {
 	// firebreak_events_late_dropped_total.
 	NewDetector func() (Detector, error)
 	// Publish, when set, sends committed events to the detectors' stream
-	// instead of this process's queue (split roles); Commit fails when it
-	// fails, so ingest never acknowledges an event detection will not see.
+	// instead of this process's queue (split roles). On a store with a
+	// publish backlog (store.EventPublishLog, PostgreSQL) a batch the
+	// stream does not take is left to RunPublisher and Commit succeeds
+	// (outbox.go); otherwise Commit fails when it fails, so ingest never
+	// acknowledges an event detection will not see.
 	Publish func(ctx context.Context, recs []store.EventRecord) error
 	// ReplayFilter, when set, limits the restart replay to the events it
 	// accepts (a detector's partition).
@@ -261,6 +267,7 @@ func New(o Options) *Pipeline {
 	p := &Pipeline{o: o, q: make(chan queued, max(1, o.Queue/256)), syncEvery: defaultSyncEvery, replayPage: defaultReplayPage, marks: map[markKey]int64{}, hist: map[string]*history{},
 		tracking: o.Detect, early: map[int64]struct{}{}}
 	p.horizon.Store(math.MinInt64)
+	p.out = newOutbox(o.Store)
 	return p
 }
 
@@ -391,8 +398,26 @@ func (p *Pipeline) CommitFrom(ctx context.Context, recs []store.EventRecord, sou
 		p.advance(run.tenant, run.src, run.ts)
 	}
 	p.marksMu.Unlock()
+	commitAt := time.Now().UnixNano()
 	p.gate.RLock()
-	err := p.o.Store.AppendEvents(ctx, recs)
+	var pid int64
+	pending := false
+	var err error
+	if p.outboxUsable() {
+		meta := publishMeta{At: commitAt}
+		for i := range at {
+			if at[i] != 0 {
+				if meta.Retimed == nil {
+					meta.Retimed = map[int]int64{}
+				}
+				meta.Retimed[i] = at[i]
+			}
+		}
+		pid, pending, err = p.appendPending(ctx, recs, meta)
+	}
+	if !pending && err == nil {
+		err = p.o.Store.AppendEvents(ctx, recs)
+	}
 	if err == nil && p.tracking {
 		p.noteEarly(recs)
 	}
@@ -407,7 +432,7 @@ func (p *Pipeline) CommitFrom(ctx context.Context, recs []store.EventRecord, sou
 	}
 	// The stored event keeps its own time; detection sees an event dated
 	// ahead of the receive clock at at[i].
-	b := queued{evs: make([]event.Event, 0, len(recs)-len(quarantined)), ids: make([]int64, 0, len(recs)-len(quarantined)), at: time.Now().UnixNano()}
+	b := queued{evs: make([]event.Event, 0, len(recs)-len(quarantined)), ids: make([]int64, 0, len(recs)-len(quarantined)), at: commitAt}
 	for i := range recs {
 		if _, q := recs[i].Event.Fields[QuarantineField]; !q {
 			b.evs = append(b.evs, recs[i].Event)
@@ -427,7 +452,9 @@ func (p *Pipeline) CommitFrom(ctx context.Context, recs []store.EventRecord, sou
 			for i := range b.evs {
 				out[i] = store.EventRecord{ID: b.ids[i], Event: b.evs[i], Received: time.Unix(0, b.at)}
 			}
-			if err := p.publish(ctx, out); err != nil {
+			if pending {
+				p.publishCommitted(ctx, pid, out)
+			} else if err := p.publish(ctx, out); err != nil {
 				return t, fmt.Errorf("events stored but not handed to detection: %w", err)
 			}
 		} else {

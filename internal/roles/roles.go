@@ -313,6 +313,11 @@ func (n *Node) Run(ctx context.Context, tlsCfg *tls.Config, front func(ctx conte
 		}
 	}
 	if cfg.HasRole(config.RoleIngest) {
+		if n.Bus != nil {
+			// Committed batches the stream did not take (NATS down) wait
+			// in the store's publish backlog; this sends them once it is back.
+			g.Go(func() error { n.Pipe.RunPublisher(gctx); return nil })
+		}
 		if err := n.Intake.Start(gctx, g, tlsCfg); err != nil {
 			return err
 		}
@@ -329,8 +334,10 @@ func (n *Node) Run(ctx context.Context, tlsCfg *tls.Config, front func(ctx conte
 // Degraded names the parts this process depends on that are down right now
 // (nil: none): PostgreSQL (or SQLite) not answering, the NATS connection of
 // the event stream or the cross-tenant stage lost. For the dashboard's and
-// health checks' degraded-status line; ingest answers 503 and detectors
-// pause meanwhile, and both resume by themselves.
+// health checks' degraded-status line, and the publish backlog (events
+// stored but not yet on the stream). Ingest answers 503 while the store is
+// down; while NATS is, it stores events and publishes them once it is back;
+// detectors pause meanwhile, and all resume by themselves.
 func (n *Node) Degraded(ctx context.Context) []string {
 	var out []string
 	if st := n.PipeOptions.Store; st != nil {
@@ -343,8 +350,16 @@ func (n *Node) Degraded(ctx context.Context) []string {
 	}
 	for _, b := range []*bus.Bus{n.Bus, n.Cross} {
 		if b != nil && !b.Connected() {
-			out = append(out, "NATS JetStream unreachable ("+n.cfg.Bus.URL+"): events are not acknowledged and detection is paused until it is back")
+			out = append(out, "NATS JetStream unreachable ("+n.cfg.Bus.URL+"): detection is paused until it is back (ingest keeps storing events and publishes them then)")
 			break
+		}
+	}
+	if pl, ok := n.PipeOptions.Store.(store.EventPublishLog); ok && n.Bus != nil && n.cfg.HasRole(config.RoleIngest) {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, events, err := pl.PublishBacklog(pctx)
+		cancel()
+		if err == nil && events > 0 {
+			out = append(out, fmt.Sprintf("publish backlog: %d events stored but not yet on the event stream (detection is behind until they are sent)", events))
 		}
 	}
 	return out

@@ -89,6 +89,71 @@ func generatedLog(t *testing.T, e *estate.Estate, lines int) []byte {
 	return buf.Bytes()
 }
 
+// oneProcess is the incidents of one engine over log as `firebreak detect`
+// reads it (tenants by est), the events it read and how many of the
+// incidents are cross-tenant.
+func oneProcess(t *testing.T, eng *worker.Engines, est *estate.Estate, log []byte) (want []incKey, evs []event.Event, cross int) {
+	t.Helper()
+	eng.DetectionContext(est)
+	ref, err := eng.NewDetector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := ingest.NewReader("auth.log", bytes.NewReader(log), ingest.Options{TenantMap: ingest.TenantMapFromEstate(est), Year: 2026})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev event.Event
+	for rd.Next(&ev) == nil {
+		evs = append(evs, ev)
+		ev = event.Event{}
+	}
+	for i := range evs {
+		ref.Process(&evs[i])
+	}
+	ref.Flush()
+	for _, inc := range pipeline.EngineOf(ref).Incidents() {
+		want = append(want, incKey{inc.ID, inc.Rule, inc.Tenant, inc.Tenants, inc.First.UTC(), inc.Last.UTC(), int(inc.Count)})
+		if inc.Tenant == "" {
+			cross++
+		}
+	}
+	return want, evs, cross
+}
+
+// storedIncidents is the store's incidents as incKeys, sorted by id, with
+// the tenants of single-tenant ones left out (as in want after
+// normalize).
+func storedIncidents(t *testing.T, st store.Store) []incKey {
+	t.Helper()
+	incs, err := st.ListIncidents(context.Background(), store.AllTenants(), store.IncidentFilter{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []incKey
+	for _, inc := range incs {
+		k := incKey{inc.ID, inc.Rule, inc.Tenant, inc.Tenants, inc.First.UTC(), inc.Last.UTC(), inc.Count}
+		if inc.Tenant != "" {
+			k.Tenants = nil
+		}
+		got = append(got, k)
+	}
+	slices.SortFunc(got, func(a, b incKey) int { return strings.Compare(a.ID, b.ID) })
+	return got
+}
+
+// normalize sorts want by id and leaves out single-tenant incidents' tenants.
+func normalize(want []incKey) []incKey {
+	want = slices.Clone(want)
+	for i := range want {
+		if want[i].Tenant != "" {
+			want[i].Tenants = nil
+		}
+	}
+	slices.SortFunc(want, func(a, b incKey) int { return strings.Compare(a.ID, b.ID) })
+	return want
+}
+
 type incKey struct {
 	ID, Rule, Tenant string
 	Tenants          []string
@@ -141,33 +206,7 @@ func TestSplitRolesMatchOneProcess(t *testing.T) {
 	log := generatedLog(t, est, 20000)
 
 	// One process: one engine over the log as `firebreak detect` reads it.
-	eng.DetectionContext(est)
-	ref, err := eng.NewDetector()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rd, err := ingest.NewReader("auth.log", bytes.NewReader(log), ingest.Options{TenantMap: ingest.TenantMapFromEstate(est), Year: 2026})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var evs []event.Event
-	var ev event.Event
-	for rd.Next(&ev) == nil {
-		evs = append(evs, ev)
-		ev = event.Event{}
-	}
-	for i := range evs {
-		ref.Process(&evs[i])
-	}
-	ref.Flush()
-	var want []incKey
-	cross := 0
-	for _, inc := range pipeline.EngineOf(ref).Incidents() {
-		want = append(want, incKey{inc.ID, inc.Rule, inc.Tenant, inc.Tenants, inc.First.UTC(), inc.Last.UTC(), int(inc.Count)})
-		if inc.Tenant == "" {
-			cross++
-		}
-	}
+	want, evs, cross := oneProcess(t, eng, est, log)
 	if cross == 0 || len(want) < 10 {
 		t.Fatalf("the log raised %d incidents, %d of them cross-tenant: want some of each", len(want), cross)
 	}

@@ -378,6 +378,35 @@ type EventStore interface {
 	AuthSources(ctx context.Context, since time.Time) ([]AuthSourceStat, error)
 }
 
+// EventPublishLog is implemented by stores that record, in the
+// transaction that stores a batch of events, that the batch is still to be
+// published to the event stream (split roles): a NATS outage then delays
+// detection instead of failing ingest, and a publisher sends the backlog
+// in order once the stream is back. PostgreSQL implements it; SQLite's
+// AppendEventsPending returns errors.ErrUnsupported (one process, no stream).
+type EventPublishLog interface {
+	// AppendEventsPending is AppendEvents that also records the batch
+	// (its ids in order, and meta, opaque to the store) as not yet
+	// published, in the same transaction; it returns the record's id.
+	AppendEventsPending(ctx context.Context, batch []EventRecord, meta []byte) (int64, error)
+	// PendingPublishes returns up to limit unpublished batches recorded
+	// before before, oldest first, each with its events in batch order
+	// (events retention already removed are left out).
+	PendingPublishes(ctx context.Context, before time.Time, limit int) ([]PendingPublish, error)
+	// DonePublishes removes published batches from the backlog.
+	DonePublishes(ctx context.Context, ids []int64) error
+	// PublishBacklog counts the unpublished batches and their events.
+	PublishBacklog(ctx context.Context) (batches, events int64, err error)
+}
+
+// PendingPublish is a committed batch of events not yet published.
+type PendingPublish struct {
+	ID      int64
+	Created time.Time
+	Records []EventRecord
+	Meta    []byte
+}
+
 // AuthSourceStat is one log source's authentication events, successes
 // and failures apart.
 type AuthSourceStat struct {

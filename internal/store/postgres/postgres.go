@@ -84,6 +84,9 @@ func OpenWith(ctx context.Context, url string, opts store.Options) (store.Store,
 		W:            db,
 		R:            db,
 		AppendEvents: p.appendEvents,
+		AppendPending: func(ctx context.Context, batch []store.EventRecord, meta []byte) (int64, error) {
+			return p.appendEventsPending(ctx, batch, meta, time.Now) // the backlog ages by the wall clock
+		},
 		PurgeEvents: func(ctx context.Context, before time.Time) (int64, error) {
 			return purgeEvents(ctx, pool, before, now(), spanOf(opts))
 		},
@@ -103,26 +106,34 @@ type pg struct{ pool *pgxpool.Pool }
 // appendEvents reserves ids from the sequence, then COPYs the batch in one
 // transaction.
 func (p *pg) appendEvents(ctx context.Context, batch []store.EventRecord) error {
+	_, err := p.appendEventsPending(ctx, batch, nil, nil)
+	return err
+}
+
+// appendEventsPending is appendEvents; with now set it also records the
+// batch in the publish backlog (event_publish) in the same transaction and
+// returns that row's id.
+func (p *pg) appendEventsPending(ctx context.Context, batch []store.EventRecord, meta []byte, now func() time.Time) (int64, error) {
 	tx, err := p.pool.Begin(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer tx.Rollback(ctx)
 	rows, err := tx.Query(ctx, `SELECT nextval('events_id_seq') FROM generate_series(1, $1)`, len(batch))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	i := 0
 	for rows.Next() {
 		if err := rows.Scan(&batch[i].ID); err != nil {
 			rows.Close()
-			return err
+			return 0, err
 		}
 		i++
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	src := make([][]any, len(batch))
 	for i := range batch {
@@ -130,13 +141,22 @@ func (p *pg) appendEvents(ctx context.Context, batch []store.EventRecord) error 
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, sqlstore.EventColumns, pgx.CopyFromRows(src)); err != nil {
 		clearIDs(batch)
-		return err
+		return 0, err
+	}
+	var pid int64
+	if now != nil {
+		err := tx.QueryRow(ctx, `INSERT INTO event_publish (created, events, ids, meta) VALUES ($1, $2, $3, $4) RETURNING id`,
+			sqlstore.Micros(now()), len(batch), sqlstore.PendingIDs(batch), string(meta)).Scan(&pid)
+		if err != nil {
+			clearIDs(batch)
+			return 0, err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		clearIDs(batch)
-		return err
+		return 0, err
 	}
-	return nil
+	return pid, nil
 }
 
 func clearIDs(batch []store.EventRecord) {

@@ -31,6 +31,10 @@ type Config struct {
 	// AppendEvents writes a batch durably; records already carry Received
 	// and truncated timestamps; it must set IDs.
 	AppendEvents func(ctx context.Context, batch []store.EventRecord) error
+	// AppendPending, when set, is AppendEvents that also inserts the
+	// batch's row in event_publish (PendingIDs, meta) in the same
+	// transaction and returns the row's id (store.EventPublishLog).
+	AppendPending func(ctx context.Context, batch []store.EventRecord, meta []byte) (int64, error)
 	// PurgeEvents, when set, replaces the chunked DELETE of PurgeEvents
 	// (PostgreSQL drops daily partitions).
 	PurgeEvents func(ctx context.Context, before time.Time) (int64, error)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -122,6 +123,15 @@ func (d *DB) SearchEvents(ctx context.Context, scope store.Scope, q store.EventQ
 		return nil, fmt.Errorf("searching events: %w", err)
 	}
 	defer rows.Close()
+	out, err = scanEvents(rows, out)
+	if err != nil {
+		return nil, fmt.Errorf("searching events: %w", err)
+	}
+	return out, nil
+}
+
+// scanEvents appends the rows (EventColumns) to out.
+func scanEvents(rows *sql.Rows, out []store.EventRecord) ([]store.EventRecord, error) {
 	for rows.Next() {
 		var rec store.EventRecord
 		e := &rec.Event
@@ -129,7 +139,7 @@ func (d *DB) SearchEvents(ctx context.Context, scope store.Scope, q store.EventQ
 		var ip, fields string
 		if err := rows.Scan(&rec.ID, &ts, &recv, &e.Tenant, &e.Dataset, &e.Category, &e.Action, &e.Outcome, &e.Reason, &e.Code, &e.Count,
 			&e.UserName, &e.UserDomain, &ip, &e.SourcePort, &e.HostName, &e.File, &e.Line, &e.Offset, &fields, &rec.Raw); err != nil {
-			return nil, fmt.Errorf("searching events: %w", err)
+			return nil, err
 		}
 		e.Timestamp, rec.Received = FromMicros(ts), FromMicros(recv)
 		if ip != "" {

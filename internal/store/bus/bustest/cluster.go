@@ -132,3 +132,13 @@ func (c *Cluster) Shutdown() {
 		}
 	}
 }
+
+// Resume starts every node again on its storage after Shutdown (a whole
+// cluster outage) and waits until JetStream answers.
+func (c *Cluster) Resume() {
+	c.t.Helper()
+	for i := range c.nodes {
+		c.startNode(i)
+	}
+	c.waitReady()
+}
