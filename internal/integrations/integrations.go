@@ -211,6 +211,13 @@ func New(o Options) (*Runner, error) {
 // Empty reports a configuration without connectors.
 func (r *Runner) Empty() bool { return len(r.sources)+len(r.exports)+len(r.tickets) == 0 }
 
+// PollsEvents reports whether a connector polls events (they are
+// committed through Options.Commit and so need detection's stream in a
+// split deployment).
+func (r *Runner) PollsEvents() bool {
+	return slices.ContainsFunc(r.sources, func(s source) bool { return s.events != nil })
+}
+
 // Run runs every connector until ctx ends.
 func (r *Runner) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)

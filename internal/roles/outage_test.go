@@ -2,8 +2,13 @@ package roles
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +17,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/notify"
 	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/bus/bustest"
@@ -176,5 +182,130 @@ func TestNATSOutageIngestStoresAndPublishesLater(t *testing.T) {
 	stopDet()
 	if d := cmp.Diff(normalize(want), storedIncidents(t, st)); d != "" {
 		t.Errorf("incidents after the outage differ from one process's (-one process +split):\n%s", d)
+	}
+}
+
+// TestNotificationsSentOnceByLeader: two detectors and two workers on one
+// PostgreSQL and JetStream. Detectors only record their alerts in the
+// outbox (they used to send them themselves, beside the workers); the
+// worker holding the leader lease sends each one once.
+func TestNotificationsSentOnceByLeader(t *testing.T) {
+	ctx := context.Background()
+	dbURL, id := freshDB(t)
+	cluster := bustest.Start(t)
+	st, err := postgres.OpenWith(ctx, dbURL, store.Options{SecretKey: []byte("test-key-0123456789")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eng, err := worker.NewEngines(worker.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	est, err := estate.Load(exampleEstate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := map[string]int{} // deliveries by id
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		got[r.Header.Get(notify.HeaderDelivery)]++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	cfgJSON, _ := json.Marshal(map[string]any{"url": hook.URL, "secret": "s3cret-s3cret-s3cret"})
+	if err := st.PutNotifyTarget(ctx, store.AllTenants(), &store.NotifyTarget{ID: "nt_hook", Name: "hook", Kind: store.TargetWebhook, Enabled: true, Config: cfgJSON}); err != nil {
+		t.Fatal(err)
+	}
+	space := 0x5e1b0000 + time.Now().UnixNano()%0xfff0
+	cfg := func(roles ...string) config.Config {
+		c := config.Default()
+		c.Roles, c.Database, c.DataDir = roles, dbURL, t.TempDir()
+		c.Bus = config.BusConfig{URL: cluster.URL(), Stream: "FBNOTE_" + strings.ToUpper(id), Subject: "fbnote." + id, Partitions: 2, Replicas: 3}
+		c.Estate.Paths = []string{exampleEstate}
+		c.Ingest.Year = 2026
+		c.Notify.AllowNetworks = []string{"127.0.0.0/8"}
+		return c
+	}
+	in, _ := runNode(t, cfg(config.RoleIngest), st, eng, space)
+	var nodes []*Node
+	for _, r := range []string{config.RoleDetect, config.RoleDetect, config.RoleWorker, config.RoleWorker} {
+		n, _ := runNode(t, cfg(r), st, eng, space)
+		nodes = append(nodes, n)
+	}
+	dets, workers := nodes[:2], nodes[2:]
+	owned := func() float64 {
+		a, _ := gaugeValue(t, dets[0], "firebreak_detect_partition_owned")
+		b, _ := gaugeValue(t, dets[1], "firebreak_detect_partition_owned")
+		return a + b
+	}
+	waitFor(t, 60*time.Second, "the detectors to own every partition", func() bool { return owned() == 4 })
+	leader := func() *Node {
+		var l *Node
+		for _, w := range workers {
+			if v, _ := gaugeValue(t, w, "firebreak_leader"); v == 1 {
+				if l != nil {
+					t.Fatal("two leaders")
+				}
+				l = w
+			}
+		}
+		return l
+	}
+	waitFor(t, 30*time.Second, "a leading worker", func() bool { return leader() != nil })
+	log := generatedLog(t, est, 3000)
+	if _, nrej, err := in.Intake.IngestBody(ctx, log, "", "", "test", func(*event.Event) string { return "" }); err != nil || nrej != 0 {
+		t.Fatalf("ingest: %v (%d rejected)", err, nrej)
+	}
+	// Every recorded alert delivered (acknowledged in the outbox).
+	due := func() int {
+		rows, err := st.DueOutbox(ctx, "notify:nt_hook", time.Now().Add(time.Hour), 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rows)
+	}
+	sent := func(n *Node) float64 {
+		ms, _ := n.Metrics.Reg.Gather()
+		for _, mf := range ms {
+			if mf.GetName() == "firebreak_notifications_total" {
+				for _, m := range mf.GetMetric() {
+					if m.GetLabel()[0].GetValue() == "sent" {
+						return m.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		return 0
+	}
+	deliveries := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got)
+	}
+	waitFor(t, 60*time.Second, "alerts delivered", func() bool {
+		return deliveries() > 0 && due() == 0 && counterValue(t, dets[0].Metrics.EventsDetected)+counterValue(t, dets[1].Metrics.EventsDetected) > 0
+	})
+	time.Sleep(2 * time.Second) // later alerts of the log, and any second send
+	waitFor(t, 30*time.Second, "the outbox to empty", func() bool { return due() == 0 })
+	mu.Lock()
+	for k, v := range got {
+		if v != 1 {
+			t.Errorf("delivery %s sent %d times", k, v)
+		}
+	}
+	total := len(got)
+	mu.Unlock()
+	l := leader()
+	for _, n := range append([]*Node{in}, nodes...) {
+		want := 0.0
+		if n == l {
+			want = float64(total)
+		}
+		if s := sent(n); s != want {
+			t.Errorf("a %s process sent %v notifications, want %v (leader: %v)", n.cfg.RolesString(), s, want, n == l)
+		}
 	}
 }

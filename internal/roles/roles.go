@@ -109,14 +109,35 @@ func New(o Options) (*Node, error) {
 		allow = append(allow, p.Masked())
 	}
 	notifier := worker.NewNotifier(worker.NotifierOptions{Store: o.Store, Logger: o.Logger, Now: o.Now, Version: o.Version, Metrics: o.Metrics, BaseURL: cfg.BaseURL, AllowNetworks: allow})
+	if cfg.Database != "" || !cfg.HasRole(config.RoleWorker) {
+		// Alerts this process raises are recorded in the outbox; only the
+		// worker holding the leader lease sends (Run), so N replicas of
+		// each role send each alert once.
+		notifier.SetSending(false)
+	}
 	eng := o.Engines
 	if eng != nil {
 		n.NewDetector = eng.NewDetector
 	}
 	popts := pipeline.Options{Store: o.Store, Metrics: o.Metrics, Log: o.Logger, Now: o.Now, Queue: cfg.Ingest.Queue, Notify: notifier,
 		Detect: n.NewDetector != nil && cfg.HasRole(config.RoleDetect), MaxSkew: cfg.Ingest.MaxSkew}
+	// The connectors (the worker's) are built first: whether they poll
+	// events decides whether a worker needs the stream. Their hooks reach
+	// the pipeline and worker built below.
+	tools, err := integrations.New(integrations.Options{Config: cfg, Registry: connector.NewRegistry(integrations.Definitions()...),
+		Store: o.Store, Commit: func(ctx context.Context, recs []store.EventRecord) error { return n.Pipe.Commit(ctx, recs) },
+		Estate: func() (*estate.Estate, int64) { return n.Work.CurrentEstate() }, TenantMap: func() *ingest.TenantMap { return n.Work.TenantMap() },
+		Log: o.Logger, Now: o.Now})
+	if err != nil {
+		return nil, err
+	}
+	// A process needs the stream when it takes events (ingest), detects
+	// them, or — the worker — commits events its connectors poll. An api
+	// process, or a worker without event connectors, does not connect:
+	// FIREBREAK_BUS_URL set for every process is harmless there.
+	needBus := cfg.HasRole(config.RoleIngest) || cfg.HasRole(config.RoleDetect) || (cfg.HasRole(config.RoleWorker) && tools.PollsEvents())
 	bo := bus.Options{Stream: cfg.Bus.Stream, Subject: cfg.Bus.Subject, Partitions: cfg.Bus.Partitions, MaxAge: cfg.Bus.MaxAge, Replicas: cfg.Bus.Replicas, MaxBytes: cfg.Bus.MaxBytes}
-	if cfg.Bus.URL != "" && n.Bus == nil {
+	if cfg.Bus.URL != "" && n.Bus == nil && needBus {
 		// Split roles: committed events go to the detectors' stream.
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		b, err := bus.Open(ctx, cfg.Bus.URL, bo)
@@ -129,7 +150,7 @@ func New(o Options) (*Node, error) {
 	if n.Bus != nil {
 		popts.Publish = n.Bus.Publish
 		popts.Detect = false // this process's queue is unused: detectors read the stream
-		if eng != nil && eng.NewDetectorFor != nil && cfg.Bus.URL != "" {
+		if eng != nil && eng.NewDetectorFor != nil && cfg.Bus.URL != "" && needBus {
 			// Cross-tenant rules run as a second stage keyed by the
 			// attacker (pipeline.SplitRules); the tenant partitions run
 			// the rest.
@@ -185,11 +206,6 @@ func New(o Options) (*Node, error) {
 		return nil, err
 	}
 	n.Work = w
-	tools, err := integrations.New(integrations.Options{Config: cfg, Registry: connector.NewRegistry(integrations.Definitions()...),
-		Store: o.Store, Commit: n.Pipe.Commit, Estate: w.CurrentEstate, TenantMap: w.TenantMap, Log: o.Logger, Now: o.Now})
-	if err != nil {
-		return nil, err
-	}
 	n.Tools = tools
 	if !tools.Empty() {
 		o.Metrics.Reg.MustRegister(tools.Collector())
@@ -287,11 +303,17 @@ func (n *Node) Run(ctx context.Context, tlsCfg *tls.Config, front func(ctx conte
 		defer func() { pcancel(); <-done }()
 	}
 	if cfg.HasRole(config.RoleWorker) {
-		// Notifications are sent by row claims on the outbox, so every
-		// worker replica sends (each notification once), not only the leader.
-		g.Go(func() error { n.Work.Notifier().Run(gctx); return nil })
 		singletons := func(ctx context.Context) {
 			g, gctx := errgroup.WithContext(ctx)
+			// Notifications: every process records its alerts in the
+			// outbox; the leader sends them (its own at once, the others'
+			// at the notifier's next pass) — one sender per deployment.
+			nt := n.Work.Notifier()
+			if cfg.Database != "" {
+				nt.SetSending(true)
+				defer nt.SetSending(false)
+			}
+			g.Go(func() error { nt.Run(gctx); return nil })
 			g.Go(func() error { n.Work.Run(gctx); return nil })
 			if !n.Tools.Empty() {
 				g.Go(func() error { return n.Tools.Run(gctx) })
@@ -304,7 +326,7 @@ func (n *Node) Run(ctx context.Context, tlsCfg *tls.Config, front func(ctx conte
 			// Any number of replicas: one leads at a time (PostgreSQL
 			// advisory lock), so each schedule, drift alert and ticket runs once.
 			g.Go(func() error {
-				lease.RunAsLeader(gctx, cfg.Database, 5*time.Second, n.log, func(v bool) { n.Metrics.Leader.Set(map[bool]float64{true: 1}[v]) }, singletons)
+				lease.RunAsLeaderIn(gctx, cfg.Database, n.space, 5*time.Second, n.log, func(v bool) { n.Metrics.Leader.Set(map[bool]float64{true: 1}[v]) }, singletons)
 				return nil
 			})
 		} else {

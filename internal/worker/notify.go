@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/connector"
@@ -84,7 +85,10 @@ type Notifier struct {
 	every   time.Duration
 	sem     chan struct{}
 	wg      sync.WaitGroup
-	opts    notify.Options
+	// held: alerts are only recorded in the outbox, not sent from here
+	// (SetSending).
+	held atomic.Bool
+	opts notify.Options
 }
 
 // NewNotifier returns a notifier.
@@ -113,6 +117,13 @@ func NewNotifier(o NotifierOptions) *Notifier {
 	n.opts = notify.Options{Now: o.Now, Hostname: "firebreak", Version: o.Version, HTTPClient: n.notifyHTTPClient()}
 	return n
 }
+
+// SetSending says whether this process sends the alerts it records (the
+// default) or only records them in the outbox for another to send. Split
+// roles send only under the worker's leader lease (roles.Node.Run), so a
+// detector that raises an alert records it and the leading worker's Run
+// sends it: each alert is sent by one process, the leader.
+func (n *Notifier) SetSending(on bool) { n.held.Store(!on) }
 
 // SetAllowNetworks replaces notify.allow_networks (tests); call it while
 // nothing is being sent.
@@ -362,7 +373,7 @@ func (n *Notifier) NotifyIncident(ctx context.Context, inc *store.Incident, crea
 		n.metrics.Notifications.WithLabelValues("failed").Inc()
 		n.log.Error("notification not recorded in the outbox", "alert", a.ID, "err", err)
 	}
-	if len(added) > 0 {
+	if len(added) > 0 && !n.held.Load() {
 		n.kick(ctx, added)
 	}
 }
