@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -307,5 +308,61 @@ func TestNotificationsSentOnceByLeader(t *testing.T) {
 		if s := sent(n); s != want {
 			t.Errorf("a %s process sent %v notifications, want %v (leader: %v)", n.cfg.RolesString(), s, want, n == l)
 		}
+	}
+}
+
+// TestSplitIngestFilesRunsCrossTenantRules: a one-shot import (IngestFiles)
+// on an ingest process of a split deployment detects with every rule: it
+// used the tenant partitions' detector, whose cross-tenant rules run in
+// the second stage, and so raised no cross-tenant incident.
+func TestSplitIngestFilesRunsCrossTenantRules(t *testing.T) {
+	ctx := context.Background()
+	dbURL, id := freshDB(t)
+	cluster := bustest.Start(t)
+	st, err := postgres.OpenWith(ctx, dbURL, store.Options{SecretKey: []byte("test-key-0123456789")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eng, err := worker.NewEngines(worker.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	est, err := estate.Load(exampleEstate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := generatedLog(t, est, 6000)
+	want, _, cross := oneProcess(t, eng, est, log)
+	if cross == 0 {
+		t.Fatal("the log raised no cross-tenant incident")
+	}
+	path := t.TempDir() + "/auth.log"
+	if err := os.WriteFile(path, log, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := config.Default()
+	c.Roles, c.Database, c.DataDir = []string{config.RoleIngest}, dbURL, t.TempDir()
+	c.Bus = config.BusConfig{URL: cluster.URL(), Stream: "FBFILES_" + strings.ToUpper(id), Subject: "fbfiles." + id, Partitions: 2, Replicas: 3}
+	c.Estate.Paths = []string{exampleEstate}
+	c.Ingest.Year = 2026
+	n, err := New(Options{Config: c, Store: st, Engines: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Cross == nil {
+		t.Fatal("no cross-tenant stage")
+	}
+	n.Work.PrimeEstate(ctx)
+	eng.DetectionContext(est)
+	stats, err := n.IngestFiles(ctx, []string{path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Incidents != len(want) {
+		t.Errorf("import raised %d incidents, want %d", stats.Incidents, len(want))
+	}
+	if d := cmp.Diff(normalize(want), storedIncidents(t, st)); d != "" {
+		t.Errorf("imported incidents differ from one process's (-one process +import):\n%s", d)
 	}
 }

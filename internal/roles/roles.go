@@ -119,6 +119,10 @@ func New(o Options) (*Node, error) {
 	if eng != nil {
 		n.NewDetector = eng.NewDetector
 	}
+	// One-shot imports (IngestFiles) detect with an engine of their own
+	// over every rule, cross-tenant ones included: the split below leaves
+	// the tenant partitions' detectors without them.
+	oneShot := n.NewDetector
 	popts := pipeline.Options{Store: o.Store, Metrics: o.Metrics, Log: o.Logger, Now: o.Now, Queue: cfg.Ingest.Queue, Notify: notifier,
 		Detect: n.NewDetector != nil && cfg.HasRole(config.RoleDetect), MaxSkew: cfg.Ingest.MaxSkew}
 	// The connectors (the worker's) are built first: whether they poll
@@ -210,7 +214,7 @@ func New(o Options) (*Node, error) {
 	if !tools.Empty() {
 		o.Metrics.Reg.MustRegister(tools.Collector())
 	}
-	in, err := intake.New(intake.Options{Config: cfg, Store: o.Store, Pipeline: n.Pipe, Tenants: w, NewDetector: n.NewDetector, Logger: o.Logger, Now: o.Now, Metrics: o.Metrics})
+	in, err := intake.New(intake.Options{Config: cfg, Store: o.Store, Pipeline: n.Pipe, Tenants: w, NewDetector: oneShot, Logger: o.Logger, Now: o.Now, Metrics: o.Metrics})
 	if err != nil {
 		return nil, err
 	}
