@@ -26,7 +26,7 @@ func (in *Intake) startTails(ctx context.Context, g *errgroup.Group) {
 		opts := ingest.Options{Format: f.Format, Tenant: f.Tenant, TenantMap: in.tenantMap(), Year: in.cfg.Ingest.Year, Mapping: in.mapping}
 		g.Go(func() error {
 			err := ingest.Follow(ctx, []string{f.Path}, opts, func(ev *event.Event) error {
-				b.add(store.EventRecord{Event: timeline.Copy(ev)}, "file:"+f.Path)
+				b.add(store.EventRecord{Event: timeline.Copy(ev)}, "file:"+f.Path, true) // a full buffer pauses the tail
 				return nil
 			})
 			if err != nil && ctx.Err() == nil {

@@ -296,25 +296,54 @@ func (in *Intake) syslogMessage(sp *syslogParser, msg []byte, transport, source 
 		ev.Timestamp = in.now().UTC()
 	}
 	in.metrics.SyslogMessages.WithLabelValues(transport, "parsed").Inc()
-	b.add(store.EventRecord{Event: timeline.Copy(&ev), Raw: string(bytes.ToValidUTF8(msg, nil))}, source)
+	b.add(store.EventRecord{Event: timeline.Copy(&ev), Raw: string(bytes.ToValidUTF8(msg, nil))}, source, transport != "udp")
 }
 
 // syslogBatcher groups syslog events into store batches (syslog has no
 // acknowledgement, so batching only trades latency for throughput).
+//
+// A batch the store does not take (PostgreSQL down) is kept and committed
+// again, backing off, until the store is back: at most syslogMaxBuffered
+// events wait in memory. Past that a TCP or TLS connection's reader waits
+// for room (it stops reading, so the sender's TCP window closes: back
+// pressure, nothing lost) and a UDP datagram is dropped and counted
+// (firebreak_syslog_messages_total{result="dropped"}), as are the events
+// still waiting when the process stops.
 type syslogBatcher struct {
-	in   *Intake
-	mu   sync.Mutex
-	recs []store.EventRecord
-	srcs []string // parallel to recs: each event's sender
-	kick chan struct{}
+	in       *Intake
+	mu       sync.Mutex
+	room     *sync.Cond // signalled when events leave the buffer (or it closes)
+	recs     []store.EventRecord
+	srcs     []string // parallel to recs: each event's sender
+	inflight int      // events taken by a flush that is committing them
+	closed   bool
+	retry    time.Time     // no commit before (after a failure)
+	backoff  time.Duration // the next failure's wait
+	kick     chan struct{}
 }
+
+// syslogMaxBuffered bounds the syslog events waiting in memory for the
+// store (a variable for tests).
+var syslogMaxBuffered = 50_000
 
 func newSyslogBatcher(in *Intake) *syslogBatcher {
-	return &syslogBatcher{in: in, kick: make(chan struct{}, 1)}
+	b := &syslogBatcher{in: in, kick: make(chan struct{}, 1)}
+	b.room = sync.NewCond(&b.mu)
+	return b
 }
 
-func (b *syslogBatcher) add(r store.EventRecord, source string) {
+// add buffers r; with the buffer full it waits for room when wait is set
+// (a stream: its reader pauses) and otherwise drops r, counted.
+func (b *syslogBatcher) add(r store.EventRecord, source string, wait bool) {
 	b.mu.Lock()
+	for wait && !b.closed && len(b.recs)+b.inflight >= syslogMaxBuffered {
+		b.room.Wait()
+	}
+	if b.closed || len(b.recs)+b.inflight >= syslogMaxBuffered {
+		b.mu.Unlock()
+		b.in.metrics.SyslogMessages.WithLabelValues("all", "dropped").Inc()
+		return
+	}
 	b.recs = append(b.recs, r)
 	b.srcs = append(b.srcs, source)
 	full := len(b.recs) >= syslogBatch
@@ -327,18 +356,53 @@ func (b *syslogBatcher) add(r store.EventRecord, source string) {
 	}
 }
 
-func (b *syslogBatcher) flush(ctx context.Context) {
+// flush commits the buffered events; on failure they go back to the front
+// of the buffer for the next attempt. final drops (counted) what the
+// store does not take.
+func (b *syslogBatcher) flush(ctx context.Context, final bool) {
 	b.mu.Lock()
+	if !final && time.Now().Before(b.retry) {
+		b.mu.Unlock()
+		return
+	}
 	recs, srcs := b.recs, b.srcs
 	b.recs, b.srcs = nil, nil
+	b.inflight = len(recs)
 	b.mu.Unlock()
 	if len(recs) == 0 {
 		return
 	}
-	if _, err := b.in.pipe.CommitFrom(ctx, recs, func(i int) string { return srcs[i] }); err != nil {
-		b.in.log.Error("storing syslog events", "count", len(recs), "err", err)
-		b.in.metrics.SyslogMessages.WithLabelValues("all", "store_error").Add(float64(len(recs)))
+	_, err := b.in.pipe.CommitFrom(ctx, recs, func(i int) string { return srcs[i] })
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.inflight = 0
+	defer b.room.Broadcast()
+	if err == nil {
+		b.retry, b.backoff = time.Time{}, 0
+		return
 	}
+	b.in.metrics.SyslogMessages.WithLabelValues("all", "store_error").Add(float64(len(recs)))
+	if final {
+		b.in.log.Error("storing syslog events at shutdown; they are lost", "count", len(recs), "err", err)
+		b.in.metrics.SyslogMessages.WithLabelValues("all", "dropped").Add(float64(len(recs)))
+		return
+	}
+	b.backoff = min(max(2*b.backoff, 250*time.Millisecond), 5*time.Second)
+	b.retry = time.Now().Add(b.backoff)
+	b.in.log.Warn("storing syslog events; kept in memory and retried", "count", len(recs), "buffered", len(recs)+len(b.recs), "retry_in", b.backoff, "err", err)
+	for i := range recs {
+		recs[i].ID = 0
+	}
+	b.recs = append(recs, b.recs...)
+	b.srcs = append(srcs, b.srcs...)
+}
+
+// close ends the buffer: waiting readers drop their event (counted).
+func (b *syslogBatcher) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.room.Broadcast()
 }
 
 func (b *syslogBatcher) run(ctx context.Context) {
@@ -347,12 +411,13 @@ func (b *syslogBatcher) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			b.flush(context.WithoutCancel(ctx))
+			b.close()
+			b.flush(context.WithoutCancel(ctx), true)
 			return
 		case <-t.C:
-			b.flush(ctx)
+			b.flush(ctx, false)
 		case <-b.kick:
-			b.flush(ctx)
+			b.flush(ctx, false)
 		}
 	}
 }
