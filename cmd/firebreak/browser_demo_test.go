@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -142,6 +143,18 @@ func (b *demoBrowser) navStep(what string, actions ...chromedp.Action[chromedp.V
 	defer cancel()
 	if _, err := chromedp.RunResponse(sctx, actions...); err != nil {
 		b.t.Fatalf("browser: %s: %v", what, err)
+	}
+}
+
+// fullShot saves the whole page as PNG (artifacts), beyond the window.
+func (b *demoBrowser) fullShot(name string) {
+	b.t.Helper()
+	buf, err := chromedp.Run(b.bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, "demo-"+name+".png"), buf, 0o644); err != nil {
+		b.t.Fatal(err)
 	}
 }
 
@@ -298,6 +311,7 @@ func TestBrowserDemoPagesFit(t *testing.T) {
 			if m[3] > m[4] {
 				t.Errorf("%s at %d×%d scrolls sideways: content %.0f px wide, window %.0f", path, size[0], size[1], m[3], m[4])
 			}
+			b.fullShot(fmt.Sprintf("page-%s-%d", strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(path, "-"), "-"), size[0]))
 			if blank := m[0] - max(m[1], m[2]); blank > 200 { // card and page padding, the footer: about 125 px
 				t.Errorf("%s at %d×%d: %.0f px of blank scroll below the content (page %.0f px, content ends at %.0f)", path, size[0], size[1], blank, m[0], m[1])
 			}
