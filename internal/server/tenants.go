@@ -79,9 +79,13 @@ const accessShown = 10
 // Top and Rest split the principals for the page: the widest first, the
 // others behind a disclosure (a tenant reached by 60 principals would
 // otherwise be a page of them).
-func (a *tenantAccess) Top() []trust.AccessRowView { return a.Principals[:min(len(a.Principals), accessShown)] }
+func (a *tenantAccess) Top() []trust.AccessRowView {
+	return a.Principals[:min(len(a.Principals), accessShown)]
+}
 
-func (a *tenantAccess) Rest() []trust.AccessRowView { return a.Principals[min(len(a.Principals), accessShown):] }
+func (a *tenantAccess) Rest() []trust.AccessRowView {
+	return a.Principals[min(len(a.Principals), accessShown):]
+}
 
 // accessCount is the number of principals reaching the tenant at or above
 // one privilege, eligible (just-in-time activated) and standing.
