@@ -154,7 +154,8 @@ func TestDemoOneClock(t *testing.T) {
 	// The dashboard, signed in as the demo's owner.
 	get := dashboardGetter(t, d)
 	overviewHTML, tenantsHTML, reportHTML := get("/"), get("/tenants"), get("/reports/html")
-	for _, page := range []struct{ name, html string }{{"overview", overviewHTML}, {"tenants", tenantsHTML}, {"HTML report", reportHTML}} {
+	for _, page := range []struct{ name, html string }{{"overview", overviewHTML}, {"tenants", tenantsHTML}, {"HTML report", reportHTML},
+		{"a tenant", get("/tenants/cedar-law")}, {"controls matrix", get("/matrix")}, {"blast radius", get("/blast")}} {
 		if !strings.Contains(strings.ToLower(squeeze(stripTags(page.html))), "as of the assessment of "+strings.ToLower(asOf)) {
 			t.Errorf("%s does not state it is as of %s", page.name, asOf)
 		}

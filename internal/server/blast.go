@@ -15,6 +15,8 @@ type blastPage struct {
 	pageBase
 	Ranking  []blastRow
 	Created  time.Time
+	RunAt    time.Time // the assessment the result was computed with (the one clock)
+	RunID    int64
 	Node     string
 	Selected *store.BlastRank
 	Paths    []blastReached // the live blast query's tenants with proof paths (MSP scope only)
@@ -33,6 +35,11 @@ func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *auth
 		pg.HasBlast = true
 		pg.Ranking, pg.Created = blastRows(b), b.Created
 		pg.Plan = planOf(b)
+		if runs, err := s.st.ListRuns(ctx, p.Scope, 1); err == nil && len(runs) > 0 && runs[0].ID == b.RunID {
+			pg.RunAt, pg.RunID = runs[0].At, runs[0].ID
+		} else if err != nil && !isNotFound(err) {
+			return err
+		}
 		for i := range b.Ranking {
 			if b.Ranking[i].Node == pg.Node {
 				pg.Selected = &b.Ranking[i]

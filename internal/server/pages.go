@@ -566,6 +566,8 @@ type matrixPage struct {
 	Rows     []matrixRow
 	HasRun   bool
 	Table    template.HTML // the grid, rendered once per run and scope
+	RunAt    time.Time
+	RunID    int64
 }
 
 func (s *Server) handleMatrix(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
@@ -578,6 +580,7 @@ func (s *Server) handleMatrix(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	if len(runs) == 0 {
 		return s.render(w, r, "matrix", pg)
 	}
+	pg.RunAt, pg.RunID = runs[0].At, runs[0].ID
 	key := p.Scope.String()
 	if v, ok := s.matrixCache.get(runs[0].ID, key); ok {
 		m := v.(matrixPage)
