@@ -197,7 +197,7 @@ func runBlast(ctx context.Context, opts blastOptions, g *globalOptions, path str
 			return trust.WriteHTML(w, graph, trust.HTMLOptions{Title: e.Provider.Name, IncludeJIT: opts.IncludeJIT})
 		}
 		rep, err := trust.NewReport(graph, trust.ReportOptions{From: opts.From, Tenant: opts.Tenant, Changes: changes, IncludeJIT: opts.IncludeJIT,
-			Share: opts.Share, Top: opts.Top, Suggest: opts.Suggest, MaxSteps: opts.Steps, Provider: e.Provider.Name, Command: "firebreak blast " + trust.ShellQuote(path)})
+			Share: opts.Share, Top: opts.Top, Suggest: opts.Suggest, MaxSteps: opts.Steps, Provider: e.Provider.Name, Command: "firebreak blast " + trust.ShellQuote(path), Ctx: ctx})
 		if err != nil {
 			var ue *trust.UnknownNodeError
 			if errors.As(err, &ue) {

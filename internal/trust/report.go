@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -21,6 +22,9 @@ type ReportOptions struct {
 	MaxSteps   int      // suggestion steps (0: 10)
 	Provider   string   // provider name for the heading
 	Command    string   // how the user ran it, for "try:" hints (default "firebreak blast PATH")
+	// Ctx, when set, stops the suggestion search (Ctrl-C during the plan):
+	// NewReport then returns its error.
+	Ctx context.Context
 }
 
 // Report is the answer to one `firebreak blast` run, for people (WriteTable)
@@ -350,7 +354,10 @@ func NewReport(g *Graph, o ReportOptions) (*Report, error) {
 		r.Access = av
 	}
 	if o.From == "" && o.Tenant == "" && !o.IncludeJIT {
-		p := base.Suggest(SuggestOptions{Share: o.Share, MaxSteps: o.MaxSteps})
+		p := base.Suggest(SuggestOptions{Share: o.Share, MaxSteps: o.MaxSteps, Ctx: o.Ctx})
+		if p.Err != nil {
+			return nil, p.Err
+		}
 		r.showPlan = o.Suggest
 		pv := &PlanView{Share: p.Share, Limit: p.Limit, ExcessBefore: p.ExcessBefore, ExcessAfter: p.ExcessAfter, Structural: p.Structural}
 		for _, s := range p.Steps {

@@ -2,6 +2,7 @@ package trust
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -59,6 +60,9 @@ type Plan struct {
 	Structural int
 	// Graph is the graph with every step applied.
 	Graph *Graph `json:"-"`
+	// Err is Ctx's error when the search was stopped by it: the plan then
+	// holds the steps taken so far and must not be shown as finished.
+	Err error `json:"-"`
 }
 
 // SuggestOptions bound the search.
@@ -74,6 +78,9 @@ type SuggestOptions struct {
 	// comparison in the tests uses it); by default a node's excess is
 	// weighted by how exposed it is (see exposureWeight).
 	Unweighted bool
+	// Ctx, when set, stops the search: it is checked before each step and
+	// each trial, and Plan.Err reports why the plan stopped.
+	Ctx context.Context
 	// atomic restricts candidates to single-edge and single-node actions
 	// (the exhaustive comparison in the tests).
 	atomic bool
@@ -265,7 +272,7 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 				add(cands[i], cands[j])
 			}
 		}
-		wexs := scoreTrials(trials, effBuf, len(h.Nodes), func(eff []Priv, ws *workspace, entry []bool) int64 {
+		wexs := scoreTrials(o.Ctx, trials, effBuf, len(h.Nodes), func(eff []Priv, ws *workspace, entry []bool) int64 {
 			w, _, _ := evalEff(eff, ws, entry)
 			return w
 		})
@@ -290,15 +297,31 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 		}
 		return best
 	}
+	stopped := func() bool {
+		if o.Ctx == nil || p.Err != nil {
+			return p.Err != nil
+		}
+		p.Err = o.Ctx.Err()
+		return p.Err != nil
+	}
 	var chosen []candidate
 	for step := 0; step < o.MaxSteps && excess > 0; step++ {
+		if stopped() {
+			return p
+		}
 		effBuf = h.computeEff(false, effBuf)
 		cands := h.candidates(effBuf, counts, p.Limit, o.Candidates, in, o.atomic)
 		best := search(cands, wex)
+		if stopped() {
+			return p // scores of an interrupted search are incomplete
+		}
 		if best == nil && o.Pairs > 0 {
 			// Stuck on the shortest-path candidates: widen to every action
 			// on any path from a node above the limit.
 			best = search(h.allCandidates(effBuf, counts, p.Limit), wex)
+			if stopped() {
+				return p
+			}
 		}
 		if best == nil {
 			break
@@ -355,6 +378,9 @@ func (g *Graph) Suggest(o SuggestOptions) *Plan {
 			chosen = append(chosen, c)
 			wex, excess, counts = w, ex, after
 		}
+	}
+	if stopped() {
+		return p
 	}
 	// Prune: a step made redundant by later ones (their union covers it)
 	// is dropped, last first, when the plan without it leaves no more
@@ -494,7 +520,7 @@ func (x *slotIndex) affected(h *Graph, c candidate, out []int32) []int32 {
 // scoreTrials scores every trial on base (the current usable privileges)
 // with its slots patched, on as many goroutines as there are cores, each
 // with its own copy of base.
-func scoreTrials(trials []trial, base []Priv, nodes int, score func(eff []Priv, ws *workspace, entry []bool) int64) []int64 {
+func scoreTrials(ctx context.Context, trials []trial, base []Priv, nodes int, score func(eff []Priv, ws *workspace, entry []bool) int64) []int64 {
 	out := make([]int64, len(trials))
 	workers := min(runtime.GOMAXPROCS(0), len(trials))
 	var next atomic.Int64
@@ -509,7 +535,7 @@ func scoreTrials(trials []trial, base []Priv, nodes int, score func(eff []Priv, 
 			var old []Priv
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= len(trials) {
+				if i >= len(trials) || ctx != nil && ctx.Err() != nil {
 					return
 				}
 				t := &trials[i]

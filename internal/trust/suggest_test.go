@@ -1,12 +1,15 @@
 package trust
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/firebreak-msp/firebreak/internal/estate"
@@ -223,5 +226,49 @@ func TestSuggestParallelLikeSequential(t *testing.T) {
 	}
 	if !strings.Contains(one, "\n") {
 		t.Fatalf("empty plan: %s", one)
+	}
+}
+
+// countdownCtx is a context that reports itself cancelled after its Err
+// has been asked n times: a Ctrl-C arriving in the middle of the search.
+type countdownCtx struct {
+	context.Context
+	n atomic.Int64
+}
+
+func (c *countdownCtx) Err() error {
+	if c.n.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestSuggestWatchesContext: the suggestion search stops when its context
+// is cancelled (Ctrl-C during blast's plan) instead of running to the end,
+// and NewReport returns the context's error rather than a partial plan.
+func TestSuggestWatchesContext(t *testing.T) {
+	g := mustBuild(t, kaseyaEstate(12), Options{KEV: map[string][]string{"rmm": {"CVE-2021-30116"}}})
+	full := g.Suggest(SuggestOptions{Share: 0.1})
+	if len(full.Steps) < 2 || full.Err != nil {
+		t.Fatalf("the uncancelled plan has %d steps (err %v); the test needs at least 2", len(full.Steps), full.Err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p := g.Suggest(SuggestOptions{Share: 0.1, Ctx: ctx})
+	if !errors.Is(p.Err, context.Canceled) || len(p.Steps) != 0 {
+		t.Errorf("cancelled before the search: err %v, %d steps; want context.Canceled and none", p.Err, len(p.Steps))
+	}
+	// Cancelled during the search: stops before the full plan.
+	mid := &countdownCtx{Context: context.Background()}
+	mid.n.Store(3)
+	p = g.Suggest(SuggestOptions{Share: 0.1, Ctx: mid})
+	if !errors.Is(p.Err, context.Canceled) || len(p.Steps) >= len(full.Steps) {
+		t.Errorf("cancelled during the search: err %v, %d of %d steps", p.Err, len(p.Steps), len(full.Steps))
+	}
+	if _, err := NewReport(g, ReportOptions{Share: 0.1, Ctx: ctx}); !errors.Is(err, context.Canceled) {
+		t.Errorf("NewReport with a cancelled context: %v, want context.Canceled", err)
+	}
+	if _, err := NewReport(g, ReportOptions{Share: 0.1, Ctx: context.Background()}); err != nil {
+		t.Errorf("NewReport: %v", err)
 	}
 }
