@@ -953,6 +953,24 @@ grants:
 	if !slices.Contains(j.facts.CustomerReach, "tech") || slices.Contains(j.facts.CustomerReach, "office") {
 		t.Errorf("customer_reach = %v", j.facts.CustomerReach)
 	}
+	// The evidence names how tech reaches customers from the matrix too
+	// (customer_via: the first hop, the vault it reads). Before, assess's
+	// index re-derived "access_tools" from operate+ tool grants alone and
+	// the evidence read "tools " (empty) for this read-only path.
+	if !strings.Contains(ev, "via vault") || !slices.Equal(j.facts.CustomerVia["tech"], []string{"vault"}) {
+		t.Errorf("msp FB-MFA-003 evidence %q, customer_via %v: want the matrix's first hop (vault)", ev, j.facts.CustomerVia["tech"])
+	}
+}
+
+// TestIndexDerivesNoReach: who reaches a customer is the access matrix's
+// alone; the identity terms carry no re-derived customer_access or
+// access_tools (they were built from the grants and read by no control).
+func TestIndexDerivesNoReach(t *testing.T) {
+	for _, k := range []string{"customer_access", "access_tools"} {
+		if _, ok := keyTerms[k]; ok {
+			t.Errorf("input schema still has %q", k)
+		}
+	}
 }
 
 // FB-AUTH-002 (non-human identities with access have an accountable

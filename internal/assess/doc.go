@@ -42,7 +42,9 @@
 //	identities   identities homed in the subject: {id, name, kind, human, home,
 //	             enabled, personnel, owner, mfa_enforced, mfa ("none"|"weak"|
 //	             "phishing-resistant"|"unknown"), roles, admin, days_since_sign_in,
-//	             days_since_created, customer_access, admin_tenants, access_tools}
+//	             days_since_created, admin_tenants} (who reaches a customer, and
+//	             through what, is the access matrix's: input.trust.customer_reach
+//	             and customer_via)
 //	access       tenant subjects: paths into the tenant from principals homed
 //	             elsewhere: {id, principal, principal_kind ("identity"|"group"),
 //	             privilege, privilege_rank (1 read .. 4 full_control), standing,

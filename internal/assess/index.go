@@ -36,9 +36,7 @@ type index struct {
 	subj map[string]*subjectData // "msp" or tenant id
 
 	// per identity (index into e.Identities)
-	adminTenants   []int32 // distinct tenants reached at admin or above
-	customerAccess []bool  // reaches a customer directly, via GDAP or via a tool
-	accessTools    [][]int // customer-reaching tools the identity holds operate+ on
+	adminTenants []int32 // distinct tenants reached at admin or above
 
 	toolCustomers []int32 // tenants each tool reaches
 	toolVendor    []bool  // a vendor entry supplies the tool
@@ -221,8 +219,6 @@ func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog, acc *access.Fact
 
 	n := len(e.Identities)
 	x.adminTenants = make([]int32, n)
-	x.customerAccess = make([]bool, n)
-	x.accessTools = make([][]int, n)
 	x.toolCustomers = make([]int32, len(e.Tools))
 	x.toolVendor = make([]bool, len(e.Tools))
 
@@ -290,11 +286,6 @@ func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog, acc *access.Fact
 	}
 
 	// Grants.
-	type toolGrant struct {
-		subject string
-		grant   int
-	}
-	var onTools []toolGrant
 	for gi := range e.Grants {
 		g := &e.Grants[gi]
 		tenant := x.targetTenant(g.Target)
@@ -310,9 +301,6 @@ func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog, acc *access.Fact
 		}
 		expired := acc.Expired(g.Expires)
 		if tenant == "" {
-			if _, ok := x.toolIdx[g.Target]; ok {
-				onTools = append(onTools, toolGrant{g.Subject, gi})
-			}
 			continue
 		}
 		s := x.sub(tenant)
@@ -361,43 +349,15 @@ func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog, acc *access.Fact
 		}
 	}
 	// Admin tenants come from the access facts (the trust graph's
-	// FB-TRUST-004 reads the same); customer access is any live path.
+	// FB-TRUST-004 reads the same); who reaches a customer at all is the
+	// access matrix's (input.trust.customer_reach, FB-MFA-003).
 	for ii := range e.Identities {
 		x.adminTenants[ii] = int32(len(acc.Identities[ii].AdminTenants))
 	}
 	x.principalUsed = map[principalKey]bool{}
 	for ti := range e.Tenants {
-		s := x.sub(e.Tenants[ti].ID)
-		tenant := e.Tenants[ti].ID
-		for _, p := range s.access {
+		for _, p := range x.sub(e.Tenants[ti].ID).access {
 			x.principalUsed[principalKey{p.identity, p.group, p.vendor}] = true
-			mark := func(ii int) {
-				if x.e.Identities[ii].Home != tenant {
-					x.customerAccess[ii] = true
-				}
-			}
-			x.eachMember(p.identity, p.group, p.vendor, mark)
-		}
-	}
-	// Identities holding operate+ on a tool that reaches customers.
-	for _, tg := range onTools {
-		g := &e.Grants[tg.grant]
-		ti := x.toolIdx[g.Target]
-		if x.toolCustomers[ti] == 0 || g.Privilege.Rank() < estate.PrivOperate.Rank() {
-			continue
-		}
-		mark := func(ii int) {
-			x.customerAccess[ii] = true
-			if !slices.Contains(x.accessTools[ii], ti) {
-				x.accessTools[ii] = append(x.accessTools[ii], ti)
-			}
-		}
-		if ii, ok := x.identityIdx[tg.subject]; ok {
-			mark(ii)
-		} else if _, ok := x.groupIdx[tg.subject]; ok {
-			for _, ii := range x.members[tg.subject] {
-				mark(ii)
-			}
 		}
 	}
 	// KEV entries still open after patching (access facts).

@@ -27,7 +27,7 @@ func f(k string, v *ast.Term) kv { return kv{keyTerm(k), v} }
 var keyTerms = func() map[string]*ast.Term {
 	m := map[string]*ast.Term{}
 	for _, k := range strings.Fields(`id name kind human home enabled personnel owner mfa_enforced mfa roles admin
-		days_since_sign_in days_since_created customer_access admin_tenants access_tools principal principal_kind
+		days_since_sign_in days_since_created admin_tenants principal principal_kind
 		privilege privilege_rank standing expired live grant via scope ev_kind ev_id cve ransomware overdue due added
 		confirmed required_action management vendor product version host ports internet_exposed logging_enabled
 		retention_days segregated days_since_patched delivered customers vendor_listed kev customer global_admin
@@ -121,10 +121,6 @@ func (x *index) identityTerm(ii int) *ast.Term {
 			break
 		}
 	}
-	tools := make([]string, len(x.accessTools[ii]))
-	for i, ti := range x.accessTools[ii] {
-		tools[i] = x.e.Tools[ti].ID
-	}
 	fa := &x.acc.Identities[ii]
 	ms, ps := access.MFAStates(fa.MFA, fa.Enforced, id.Kind == estate.KindAPIToken)
 	bg := null()
@@ -152,9 +148,7 @@ func (x *index) identityTerm(ii int) *ast.Term {
 		f("admin", boolean(admin)),
 		f("days_since_sign_in", x.daysTerm(id.LastSignIn)),
 		f("days_since_created", x.daysTerm(id.Created)),
-		f("customer_access", boolean(x.customerAccess[ii])),
 		f("admin_tenants", num(int(x.adminTenants[ii]))),
-		f("access_tools", strs(tools)),
 	)
 }
 

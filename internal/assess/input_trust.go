@@ -93,6 +93,10 @@ func trustTerm(d *trust.FactsDoc) *ast.Term {
 			f("access", accessTerm(&t.Access)),
 		)))
 	}
+	via := make([]kv, 0, len(d.CustomerReach))
+	for _, id := range d.CustomerReach {
+		via = append(via, f(id, strs(d.CustomerVia[id])))
+	}
 	return obj(
 		f("version", num(d.Version)),
 		f("tenants", num(d.Tenants)),
@@ -106,6 +110,7 @@ func trustTerm(d *trust.FactsDoc) *ast.Term {
 		f("admin_identities", nodes(d.AdminIdentities)),
 		f("identities_with_admin", num(d.IdentitiesWithAdmin)),
 		f("customer_reach", strs(d.CustomerReach)),
+		f("customer_via", obj(via...)),
 		f("cross_tenant", cross),
 		f("by_tenant", obj(byTenant...)),
 	)

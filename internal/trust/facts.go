@@ -36,6 +36,10 @@ type FactsDoc struct {
 	// standing or just in time, at any privilege: the access matrix's rows
 	// FB-MFA-003 judges. In node order.
 	CustomerReach []string `json:"customer_reach"`
+	// CustomerVia gives, for each of them, the first hops of its paths
+	// into those tenants (JITVia: a tool, group or GDAP relationship), at
+	// most viaCap, in tenant order: FB-MFA-003's evidence.
+	CustomerVia map[string][]string `json:"customer_via"`
 	// CrossTenant: objects of one tenant that reach another tenant.
 	CrossTenant []FactCross `json:"cross_tenant"`
 	// ByTenant: per tenant, the ids from the lists above that reach it.
@@ -180,6 +184,10 @@ type FactRef struct {
 
 const factCap = 50
 
+// viaCap bounds an identity's list of first hops into customers
+// (CustomerVia).
+const viaCap = 5
+
 // tenantCap bounds each per-tenant sample: at 2,000 tenants reached by the
 // same 2,000 technicians, listing 50 of them for every tenant made the
 // per-tenant evidence (and its evaluation) the costliest part of an
@@ -250,6 +258,7 @@ func (d *FactsDoc) plain() map[string]any {
 		"admin_identities":      nodeList(d.AdminIdentities),
 		"identities_with_admin": d.IdentitiesWithAdmin,
 		"customer_reach":        strList(d.CustomerReach),
+		"customer_via":          viaMap(d.CustomerVia),
 		"cross_tenant":          crossList(d.CrossTenant),
 		"by_tenant":             byTenant,
 	}
@@ -280,6 +289,14 @@ func cellList(cs []FactAccessCell) []any {
 			m["idle"] = c.Idle
 		}
 		out[i] = m
+	}
+	return out
+}
+
+func viaMap(m map[string][]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = strList(v)
 	}
 	return out
 }
@@ -358,7 +375,7 @@ func FactsOf(g *Graph) *FactsDoc {
 	doc := &FactsDoc{Version: 1, Tenants: T, Share: g.MaxTenantShare, Limit: Limit(T, g.MaxTenantShare),
 		Counts: map[string]int{}, ByTenant: make(map[string]*FactTenant, T),
 		OverLimit: []FactNode{}, EntryPoints: []FactEntry{}, OutsiderAdmin: []string{}, Vendors: []FactNode{},
-		AdminIdentities: []FactNode{}, CrossTenant: []FactCross{}, CustomerReach: []string{}}
+		AdminIdentities: []FactNode{}, CrossTenant: []FactCross{}, CustomerReach: []string{}, CustomerVia: map[string][]string{}}
 	for i := range g.Nodes {
 		doc.Counts[g.Nodes[i].Kind.String()]++
 	}
@@ -581,6 +598,7 @@ func FactsOf(g *Graph) *FactsDoc {
 	m := g.Matrix()
 	outside := g.outsiders(m)
 	reaches := make([]bool, len(m.Principals))
+	vias := make([][]int32, len(m.Principals)) // customer_via: identities' first hops
 	counts := m.ByTenant(func(p int, c access.Cell) {
 		if c.Eligible < access.LevelRead {
 			return
@@ -618,7 +636,12 @@ func FactsOf(g *Graph) *FactsDoc {
 			return
 		}
 		fa.ReachN++
-		reaches[p] = reaches[p] || o.identity
+		if o.identity {
+			reaches[p] = true
+			if v := c.JITVia; len(vias[p]) < viaCap && !slices.Contains(vias[p], v) {
+				vias[p] = append(vias[p], v)
+			}
+		}
 		if o.idle != "" {
 			add(&fa.Idle, &fa.IdleN)
 		}
@@ -650,7 +673,13 @@ func FactsOf(g *Graph) *FactsDoc {
 	})
 	for p, r := range reaches {
 		if r {
-			doc.CustomerReach = append(doc.CustomerReach, m.Principals[p].ID)
+			id := m.Principals[p].ID
+			doc.CustomerReach = append(doc.CustomerReach, id)
+			names := make([]string, len(vias[p]))
+			for k, v := range vias[p] {
+				names[k] = m.Name(v)
+			}
+			doc.CustomerVia[id] = names
 		}
 	}
 	for k, ta := range counts {

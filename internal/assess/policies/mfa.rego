@@ -77,10 +77,15 @@ customer_reach := {id | some id in input.trust.customer_reach}
 
 msp_people := [i | some i in input.identities; i.enabled; customer_reach[i.id]]
 
+# customer_via is the first hops of an identity's paths into customers
+# (the access matrix's, input.trust.customer_via).
+customer_via(id) := v if v := input.trust.customer_via[id]
+else := []
+
 results contains lib.check(
 	{"control": "FB-MFA-003", "noun": "MSP identities with customer access", "fails": "no MFA and no compensating control", "need": "identities.mfa (MFA enforcement state)"},
 	count(msp_people),
-	[{"kind": "identity", "id": i.id, "detail": "%s without MFA or a compensating control, reaches customers (%d as admin; tools %v)", "args": [i.kind, i.admin_tenants, i.access_tools]} | some i in msp_people; i.mfa_state == "none"],
+	[{"kind": "identity", "id": i.id, "detail": "%s without MFA or a compensating control, reaches customers (%d as admin; via %v)", "args": [i.kind, i.admin_tenants, customer_via(i.id)]} | some i in msp_people; i.mfa_state == "none"],
 	[{"kind": "identity", "id": i.id, "detail": "mfa.enforced unknown"} | some i in msp_people; i.mfa_state == "unknown"],
 ) if {
 	lib.msp
