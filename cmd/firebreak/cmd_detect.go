@@ -53,6 +53,7 @@ type detectOptions struct {
 	severity     string
 	shown        severitySet // parsed --severity
 	summaryFile  string
+	now          string // --now: the clock summaries are judged at
 }
 
 func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
@@ -74,6 +75,7 @@ func (o *detectOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (on a terminal, for inputs over 16 MB), always, never")
 	f.StringVar(&o.severity, "severity", "", severityUsage)
 	f.StringVar(&o.summaryFile, "summary-file", "", "also write, as JSON to `FILE`, which log sources (tenant, dataset, host) delivered authentication events and failures, with the failed-authentication rules loaded (assess --detect-summary judges FB-AUTH-004 from it)")
+	f.StringVar(&o.now, "now", "", "judge the summary's recency (the age of each log source's last authentication event, --summary-file) as of `DATE` (YYYY-MM-DD or RFC 3339; default now), the same clock as assess --now")
 	f.StringVar(&o.placeholders, "placeholders", "", "YAML file of Sigma placeholder values (name: [values]) for rules using the expand modifier")
 }
 
@@ -203,6 +205,8 @@ type detectRun struct {
 	fromDir  map[string]bool     // inputs found by walking a directory
 	skipped  []string            // "path: reason" of directory inputs that could not be read as logs
 	monitor  *assess.AuthMonitor // --summary-file
+	now      time.Time           // --now (parseNow: assess's and blast's clock)
+	summary  *assess.AuthMonitoring
 }
 
 // observe counts an authentication event for --summary-file.
@@ -284,7 +288,11 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 	if err != nil {
 		return err
 	}
-	run := &detectRun{opts: o, g: g, eng: eng, fromDir: fromDir}
+	now, err := parseNow(o.now)
+	if err != nil {
+		return err
+	}
+	run := &detectRun{opts: o, g: g, eng: eng, fromDir: fromDir, now: now}
 	if o.summaryFile != "" {
 		run.monitor = worker.NewAuthMonitor(eng.Rules())
 	} else {
@@ -317,7 +325,8 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 		return err
 	}
 	if run.monitor != nil {
-		b, err := json.MarshalIndent(run.monitor.Snapshot(), "", "  ")
+		run.summary = run.monitor.Snapshot().At(run.now)
+		b, err := json.MarshalIndent(run.summary, "", "  ")
 		if err != nil {
 			return err
 		}
@@ -687,6 +696,32 @@ func writeDetectSummary(w io.Writer, run *detectRun, incs []*detect.Incident, el
 	}
 	if dropped > 0 || es.IncidentsDropped > 0 {
 		fmt.Fprintf(w, "state caps hit: %d groups dropped by max_groups, %d incidents dropped\n", dropped, es.IncidentsDropped)
+	}
+	writeAuthSourcesSummary(w, run.summary)
+}
+
+// writeAuthSourcesSummary lists the authentication sources --summary-file
+// recorded with each one's age at the summary's clock (--now).
+func writeAuthSourcesSummary(w io.Writer, m *assess.AuthMonitoring) {
+	if m == nil {
+		return
+	}
+	fmt.Fprintf(w, "authentication sources as of %s: %d\n", m.AsOf.Format(time.RFC3339), len(m.Sources))
+	const shown = 12
+	for i, s := range m.Sources {
+		if i == shown {
+			fmt.Fprintf(w, "  and %d more\n", len(m.Sources)-shown)
+			break
+		}
+		tenant := s.Tenant
+		if tenant == "" {
+			tenant = "(unassigned)"
+		}
+		age := "no event time"
+		if d := s.DaysSinceLast; d != nil && *d >= 0 {
+			age = fmt.Sprintf("last event %d days ago", *d)
+		}
+		fmt.Fprintf(w, "  %s %s: %d events, %d failed, %s\n", tenant, s.Name(), s.Events, s.Failed, age)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/firebreak-msp/firebreak/internal/assess"
 	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/event"
 )
@@ -310,4 +311,81 @@ func TestDetectCases(t *testing.T) {
 		!strings.Contains(out.String(), "source.ip=203.0.113.9: A source address that sprayed") {
 		t.Errorf("table:\n%s", out)
 	}
+}
+
+// TestDetectNow: detect --now is the clock its summary is judged at (the
+// age of each authentication source's last event, in the summary file and
+// on stderr), parsed as assess --now is (parseNow), and it gives the ages
+// assess --now reads back from the summary file for FB-AUTH-004: one
+// clock for both verbs. The log's last event is 2026-03-02 10:01:05.
+func TestDetectNow(t *testing.T) {
+	log := sshdLog(t, false)
+	est := filepath.Join("..", "..", "examples", "harbourview")
+	for _, tc := range []struct {
+		now  string
+		days int
+		want assess.Status // cedar-law's FB-AUTH-004 at the same --now
+	}{
+		{"2026-03-05", 2, assess.StatusPass},
+		{"2026-03-12", 9, assess.StatusFail}, // more than 7 days silent
+	} {
+		t.Run(tc.now, func(t *testing.T) {
+			sum := filepath.Join(t.TempDir(), "summary.json")
+			g, _, errb := detectGlobals()
+			opts := detectOptions{format: "json", progress: "never", tenant: "cedar-law", year: 2026, summaryFile: sum, now: tc.now}
+			if err := runDetect(t.Context(), opts, g, []string{log}); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(sum)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mon, err := assess.LoadAuthMonitoring(bytes.NewReader(b), sum)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := mon.AsOf.Format(time.DateOnly); got != tc.now || len(mon.Sources) != 1 || mon.Sources[0].DaysSinceLast == nil || *mon.Sources[0].DaysSinceLast != tc.days {
+				t.Fatalf("summary as of %s, sources %+v; want as of %s, last event %d days ago", got, mon.Sources, tc.now, tc.days)
+			}
+			line := fmt.Sprintf("authentication sources as of %sT00:00:00Z: 1", tc.now)
+			age := fmt.Sprintf("cedar-law sshd@srv01: 8 events, 7 failed, last event %d days ago", tc.days)
+			if !strings.Contains(errb.String(), line) || !strings.Contains(errb.String(), age) {
+				t.Errorf("stderr summary lacks %q / %q:\n%s", line, age, errb)
+			}
+			// assess at the same --now reads the same age.
+			js := filepath.Join(t.TempDir(), "a.json")
+			ga, _, _ := detectGlobals()
+			if err := runAssess(t.Context(), assessOptions{Output: js, Format: "json", Now: tc.now, NoTrust: true, DetectSummary: sum, getenv: noEnv(t.TempDir())}, ga, est); err != nil {
+				t.Fatalf("assess: %v", err)
+			}
+			var rep assess.Report
+			if b, err := os.ReadFile(js); err != nil {
+				t.Fatal(err)
+			} else if err := json.Unmarshal(b, &rep); err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, r := range rep.Results {
+				if r.Control != "FB-AUTH-004" || r.Subject != "cedar-law" {
+					continue
+				}
+				found = true
+				ev := fmt.Sprint(r.Evidence)
+				if r.Status != tc.want || !strings.Contains(ev, fmt.Sprintf("last %d days ago", tc.days)) {
+					t.Errorf("assess --now %s: cedar-law FB-AUTH-004 %s %s, want %s with the age detect gave (%d days)", tc.now, r.Status, ev, tc.want, tc.days)
+				}
+			}
+			if !found {
+				t.Error("no FB-AUTH-004 result for cedar-law")
+			}
+		})
+	}
+	t.Run("bad-now", func(t *testing.T) {
+		g, _, _ := detectGlobals()
+		err := runDetect(t.Context(), detectOptions{format: "json", progress: "never", now: "last tuesday"}, g, []string{log})
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--now") {
+			t.Errorf("detect --now 'last tuesday': %v, want a usage error naming --now", err)
+		}
+	})
 }

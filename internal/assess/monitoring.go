@@ -25,6 +25,9 @@ type AuthMonitoring struct {
 	Rules []string `json:"rules"`
 	// Sources are the log sources seen, one per tenant, dataset and host.
 	Sources []AuthSource `json:"sources"`
+	// AsOf is the clock the summary was judged at (detect --now, else the
+	// wall clock; see At). assess judges recency at its own --now.
+	AsOf time.Time `json:"as_of,omitzero"`
 }
 
 // AuthSource is one log source's authentication events.
@@ -36,6 +39,30 @@ type AuthSource struct {
 	Failed  int64     `json:"failed"`                // of which failures
 	Last    time.Time `json:"last"`                  // time of the last authentication event
 	LastErr time.Time `json:"last_failure,omitzero"` // time of the last failure
+	// DaysSinceLast is the age of Last at AuthMonitoring.AsOf (DaysSince;
+	// -1 for none), set by At.
+	DaysSinceLast *int `json:"days_since_last,omitempty"`
+}
+
+// DaysSince is the whole days from t to now (0 when t is after now, -1
+// when t is zero): the one measure of a log source's age, for FB-AUTH-004
+// (input.auth_monitoring) and detect's summary.
+func DaysSince(now, t time.Time) int {
+	if t.IsZero() {
+		return -1
+	}
+	return max(int(now.Sub(t).Hours()/24), 0)
+}
+
+// At judges the summary as of now: it records now and each source's age
+// (DaysSince), as FB-AUTH-004 would judge them at that clock.
+func (m *AuthMonitoring) At(now time.Time) *AuthMonitoring {
+	m.AsOf = now.UTC()
+	for i := range m.Sources {
+		d := DaysSince(now, m.Sources[i].Last)
+		m.Sources[i].DaysSinceLast = &d
+	}
+	return m
 }
 
 // Name is how the source is named in evidence: dataset@host.
@@ -64,13 +91,7 @@ func (x *index) authMonitoringTerm(subject string) *ast.Term {
 		if owner != subject {
 			continue
 		}
-		days := -1
-		if !s.Last.IsZero() {
-			days = int(x.now.Sub(s.Last).Hours() / 24)
-			if days < 0 {
-				days = 0
-			}
-		}
+		days := DaysSince(x.now, s.Last)
 		srcs = append(srcs, obj(f("name", str(s.Name())), f("events", num(int(s.Events))), f("failed", num(int(s.Failed))), f("days_since_last", num(days))))
 	}
 	rules := slices.Clone(m.Rules)
