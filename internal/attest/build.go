@@ -163,8 +163,9 @@ func (b *Builder) Statement(tenant string) (*Statement, error) {
 		p.Controls = append(p.Controls, c)
 	}
 	p.Blast = b.blast(tenant)
-	for _, c := range e.Contracts {
-		if c.Tenant != tenant {
+	for i := range e.Contracts {
+		c := &e.Contracts[i]
+		if estate.ObjectOwner(c) != tenant {
 			continue
 		}
 		cf := &ContractFacts{ID: c.ID, Present: []string{}, Missing: []string{}}

@@ -515,25 +515,10 @@ func accessInto(e *estate.Estate, tenant string) []accessRow {
 	if e == nil {
 		return nil
 	}
-	owned := map[string]bool{tenant: true}
-	for _, x := range e.Identities {
-		if x.Home == tenant {
-			owned[x.ID] = true
-		}
-	}
-	for _, x := range e.Assets {
-		if x.Tenant == tenant {
-			owned[x.ID] = true
-		}
-	}
-	for _, x := range e.Tools {
-		if x.GDAP != nil && x.GDAP.Customer == tenant {
-			owned[x.ID] = true
-		}
-	}
+	ownerOf := estate.NewOwners(e).Of // the one ownership rule
 	var out []accessRow
 	for _, g := range e.Grants {
-		if !owned[g.Target] {
+		if ownerOf(g.Target) != tenant {
 			continue
 		}
 		out = append(out, accessRow{Grant: g, Subject: g.Subject, Privilege: string(g.Privilege), Standing: g.IsStanding()})

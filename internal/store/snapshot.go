@@ -71,16 +71,16 @@ func visitEstate(e *estate.Estate, withJSON bool, fn func(o EstateObject, v any)
 	add("provider", p.ID, estate.MSP, p)
 	add("settings", "settings", estate.MSP, e.Settings)
 	for _, x := range e.Tenants {
-		add("tenants", x.ID, x.ID, x)
+		add("tenants", x.ID, estate.ObjectOwner(&x), x)
 	}
 	for _, x := range e.Identities {
-		add("identities", x.ID, x.Home, x)
+		add("identities", x.ID, estate.ObjectOwner(&x), x)
 	}
 	for _, x := range e.Groups {
-		add("groups", x.ID, x.Home, x)
+		add("groups", x.ID, estate.ObjectOwner(&x), x)
 	}
 	for _, x := range e.Tools {
-		add("tools", x.ID, estate.ToolOwner(&x), x)
+		add("tools", x.ID, estate.ObjectOwner(&x), x)
 	}
 	for _, x := range e.Grants {
 		t := ownerOf(x.Target)
@@ -90,16 +90,16 @@ func visitEstate(e *estate.Estate, withJSON bool, fn func(o EstateObject, v any)
 		add("grants", x.ID, t, x)
 	}
 	for _, x := range e.Assets {
-		add("assets", x.ID, x.Tenant, x)
+		add("assets", x.ID, estate.ObjectOwner(&x), x)
 	}
 	for _, x := range e.Backups {
-		add("backups", x.ID, x.Tenant, x)
+		add("backups", x.ID, estate.ObjectOwner(&x), x)
 	}
 	for _, x := range e.IRPlans {
-		add("ir_plans", x.ID, x.Party, x)
+		add("ir_plans", x.ID, estate.ObjectOwner(&x), x)
 	}
 	for _, x := range e.Contracts {
-		add("contracts", x.ID, x.Tenant, x)
+		add("contracts", x.ID, estate.ObjectOwner(&x), x)
 	}
 	for _, x := range e.Vendors {
 		add("vendors", x.ID, estate.MSP, x)
