@@ -138,3 +138,40 @@ func TestAdminReachEligibleAndNested(t *testing.T) {
 		t.Errorf("local (home t3): admin tenants %v, want [0 1] (its home is not reuse)", got)
 	}
 }
+
+// TestAccountState: how an account is kept, judged as a privileged
+// account (FB-PRIV-008): each practice recorded as not followed fails; one
+// left out is unknown; a vault holding the credential counts as vaulted
+// when the estate does not say.
+func TestAccountState(t *testing.T) {
+	yes, no := estate.Bool(true), estate.Bool(false)
+	for _, tc := range []struct {
+		a              *estate.AccountPractice
+		vault          bool
+		state, wantWhy string
+	}{
+		{nil, false, "unknown", "dedicated, vaulted, disabled when unused not recorded"},
+		{&estate.AccountPractice{Dedicated: yes, Vaulted: yes, DisabledWhenUnused: yes}, false, "ok", ""},
+		{&estate.AccountPractice{Dedicated: yes, DisabledWhenUnused: yes}, true, "ok", ""},
+		{&estate.AccountPractice{Dedicated: yes, DisabledWhenUnused: yes}, false, "unknown", "vaulted not recorded"},
+		{&estate.AccountPractice{Dedicated: no, Vaulted: no}, true, "fail", "not dedicated, not vaulted"},
+		{&estate.AccountPractice{Dedicated: yes, Vaulted: yes, DisabledWhenUnused: no}, false, "fail", "not disabled when unused"},
+	} {
+		if st, why := AccountState(tc.a, tc.vault); st != tc.state || why != tc.wantWhy {
+			t.Errorf("AccountState(%+v, vault %v) = %s %q, want %s %q", tc.a, tc.vault, st, why, tc.state, tc.wantWhy)
+		}
+	}
+	// Computed once per estate: a vault's grant to the identity.
+	e := &estate.Estate{
+		Identities: []estate.Identity{{ID: "a", Account: &estate.AccountPractice{Dedicated: yes, DisabledWhenUnused: yes}}, {ID: "b"}},
+		Tools:      []estate.Tool{{ID: "pam", Kind: estate.ToolVault}},
+		Grants:     []estate.Grant{{ID: "g", Subject: "pam", Target: "a", Privilege: estate.PrivFull}},
+	}
+	f := Compute(e, Options{})
+	if got := f.Identities[0].Account; got != "ok" {
+		t.Errorf("a (dedicated, disabled when unused, credential in the vault) = %s %q, want ok", got, f.Identities[0].AccountWhy)
+	}
+	if got := f.Identities[1].Account; got != "unknown" {
+		t.Errorf("b = %s, want unknown", got)
+	}
+}

@@ -488,7 +488,7 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 		ii := slices.IndexFunc(e.Identities, func(y estate.Identity) bool { return y.ID == n.ID })
 		return ii >= 0 && e.Identities[ii].Owner == "" && (e.Identities[ii].Kind == estate.KindService || e.Identities[ii].Kind == estate.KindAPIToken)
 	}
-	type want struct{ reach, idle, unowned, nomfa, mfaunk, ops, sops, adm, nopr, unk int }
+	type want struct{ reach, idle, unowned, nomfa, mfaunk, ops, sops, adm, nopr, unk, accounts, notKept, acctUnk int }
 	wants := map[string]*want{}
 	for _, tn := range e.Tenants {
 		wants[tn.ID] = &want{}
@@ -496,13 +496,16 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 	reachers := map[string]bool{}
 	for v := range g.Nodes {
 		n := &g.Nodes[v]
-		var pr, mfa string
+		var pr, mfa, account string // account: assess's account_state of a person's account ("" otherwise)
 		var idle bool
 		switch {
 		case n.Kind == trust.KindIdentity && n.Sub == string(estate.KindBreakGlass):
 			continue // FB-AUTH-008's
 		case n.Kind == trust.KindIdentity && !n.Disabled:
 			pr, mfa, idle = prOf(n.ID), mfaOf(n.ID), idleOf(n.ID)
+			if stateOf(n.ID, "human") == "true" {
+				account = stateOf(n.ID, "account_state")
+			}
 		case n.Kind == trust.KindVendor:
 			pr, mfa = "unknown", "unknown"
 			staff := 0
@@ -565,6 +568,15 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 			if standing[0][tn] >= access.LevelOperate {
 				w.sops++
 			}
+			if account != "" {
+				w.accounts++
+				switch account {
+				case "fail":
+					w.notKept++
+				case "unknown":
+					w.acctUnk++
+				}
+			}
 			if l >= access.LevelAdmin {
 				w.adm++
 				switch pr {
@@ -586,9 +598,9 @@ func agreeJudged(t *testing.T, seed int64, e *estate.Estate, g *trust.Graph, doc
 	}
 	for id, w := range wants {
 		a := doc.ByTenant[id].Access
-		got := want{a.ReachN, a.IdleN, a.UnownedN, a.NoMFAN, a.MFAUnknownN, a.OperatorsN, a.StandingOpsN, a.AdminsIDN, a.NoPRN, a.PRUnknownN}
+		got := want{a.ReachN, a.IdleN, a.UnownedN, a.NoMFAN, a.MFAUnknownN, a.OperatorsN, a.StandingOpsN, a.AdminsIDN, a.NoPRN, a.PRUnknownN, a.AccountsN, a.NotKeptN, a.AccountUnknownN}
 		if got != *w {
-			t.Errorf("seed %d tenant %s: assess input (reach, idle, unowned, no MFA, MFA unknown, operators, standing, admins, not phishing-resistant, unknown) %v, blast %v", seed, id, got, *w)
+			t.Errorf("seed %d tenant %s: assess input (reach, idle, unowned, no MFA, MFA unknown, operators, standing, admins, not phishing-resistant, unknown, people's accounts, not kept, account unknown) %v, blast %v", seed, id, got, *w)
 		}
 	}
 	return judged, noMFA, idles
@@ -625,6 +637,15 @@ func perturb(e *estate.Estate, r *rand.Rand) {
 			x.Kind, x.Roles = estate.KindBreakGlass, []string{"Global Administrator"}
 		case 7:
 			x.LastSignIn, x.Created = nil, &estate.Date{Time: time.Date(2022, 8, 15, 0, 0, 0, 0, time.UTC)}
+		}
+		// How the account is kept (FB-PRIV-008): unknown, kept, or a
+		// practice not followed.
+		if k := r.IntN(4); k > 0 {
+			b := func() *bool { return []*bool{nil, estate.Bool(true), estate.Bool(false)}[r.IntN(3)] }
+			x.Account = &estate.AccountPractice{Dedicated: b(), Vaulted: b(), DisabledWhenUnused: b()}
+			if k == 3 {
+				x.Account = &estate.AccountPractice{Dedicated: estate.Bool(true), Vaulted: estate.Bool(true), DisabledWhenUnused: estate.Bool(true)}
+			}
 		}
 	}
 	for i := range e.Tools {
@@ -992,5 +1013,51 @@ assets:
 `)
 	if st, ev := j.status(t, "t1 FB-AUTH-002"); st != StatusFail || !strings.Contains(ev, "tok:") || strings.Contains(ev, "tok-owned") {
 		t.Errorf("t1 FB-AUTH-002 = %s (%s), want fail naming tok only", st, ev)
+	}
+}
+
+// FB-PRIV-008 (MSP accounts with access to the customer are kept as
+// privileged accounts: dedicated, vaulted, disabled when not in use)
+// judges every person's account reaching the tenant at operate or above by
+// any path (the access matrix) by access.AccountState: a technician whose
+// everyday account operates the RMM fails it; one whose dedicated account
+// is held in the PAM vault (a vault grant to it) and enabled per task
+// passes; a service account and a read-only reader are not judged; and
+// with nothing recorded the tenant is not evaluable. Before, the model
+// could not say any of it and no control judged it.
+func TestPRIV008JudgesAccounts(t *testing.T) {
+	src := agreeBase + `identities:
+  - {id: kept, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}, last_sign_in: 2026-11-20, account: {dedicated: true, disabled_when_unused: true}}
+  - {id: daily, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}, last_sign_in: 2026-11-20, account: {dedicated: false, vaulted: true, disabled_when_unused: true}}
+  - {id: svc, kind: service, home: msp, owner: ops, credential: certificate, created: 2026-10-01}
+  - {id: reader, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}, last_sign_in: 2026-11-20}
+tools:
+  - {id: pam, kind: password_vault, product: Vault, mfa_enforced: true, mfa_methods: [fido2]}
+  - {id: vsa, kind: rmm, product: VSA, mfa_enforced: true, mfa_methods: [fido2], capabilities: [run_script_system]}
+grants:
+  - {id: g-pam-kept, subject: pam, target: kept, privilege: full_control, scope: stored credential}
+  - {id: g-kept-t1, subject: kept, target: t1, privilege: admin, mode: jit}
+  - {id: g-daily-vsa, subject: daily, target: vsa, privilege: operate, scope: technicians}
+  - {id: g-svc-vsa, subject: svc, target: vsa, privilege: operate, scope: sync}
+  - {id: g-reader-t2, subject: reader, target: t2, privilege: read}
+assets:
+  - {id: t1-srv, tenant: t1, hostname: SRV1, kind: server, agents: [vsa], last_patched: 2026-11-10}
+`
+	j := judgeBoth(t, src)
+	st, ev := j.status(t, "t1 FB-PRIV-008")
+	if st != StatusFail || !strings.Contains(ev, "daily") || !strings.Contains(ev, "not dedicated") || strings.Contains(ev, "kept") || strings.Contains(ev, "svc") {
+		t.Errorf("t1 FB-PRIV-008 = %s (%s), want fail naming daily (not dedicated) only", st, ev)
+	}
+	if r := j.results["t1 FB-PRIV-008"]; !strings.HasPrefix(r.Message, "1 of 2 ") {
+		t.Errorf("t1 FB-PRIV-008 message %q, want 1 of the 2 people's accounts (kept, daily)", r.Message)
+	}
+	if st, _ := j.status(t, "t2 FB-PRIV-008"); st != StatusNotApplicable {
+		t.Errorf("t2 FB-PRIV-008 = %s, want not_applicable (reader only reads)", st)
+	}
+	// Nothing recorded: not evaluable, naming what is missing.
+	j = judgeBoth(t, strings.ReplaceAll(strings.ReplaceAll(src, ", account: {dedicated: true, disabled_when_unused: true}", ""),
+		", account: {dedicated: false, vaulted: true, disabled_when_unused: true}", ""))
+	if st, ev := j.status(t, "t1 FB-PRIV-008"); st != StatusNotEvaluable || !strings.Contains(ev, "dedicated, vaulted, disabled when unused not recorded") {
+		t.Errorf("t1 FB-PRIV-008 with nothing recorded = %s (%s), want not_evaluable naming what is missing", st, ev)
 	}
 }

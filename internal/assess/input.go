@@ -37,7 +37,7 @@ var keyTerms = func() map[string]*ast.Term {
 		includes_msp clauses notification_hours days_since_review domain spf spf_all spf_valid dmarc dmarc_policy
 		dmarc_pct error object port open service tls_version cert_days_left subject target days_to_expiry supplies
 		days_since_assessed access evidence permission reason members mfa_state pr_state compensated idle weak_logins
-		break_glass monitored days_since_tested admin_roles
+		break_glass monitored days_since_tested admin_roles account_state account
 		encrypted days_since_hard_copy log_retention_days version tenants share limit counts over_limit entry_points
 		outsider_admin admin_identities identities_with_admin cross_tenant by_tenant over_limit_n over_limit_weak
 		over_limit_weak_n entry_points_n admin_identities_n cross_in tenants_admin tenants_any sub path why reaches
@@ -142,6 +142,7 @@ func (x *index) identityTerm(ii int) *ast.Term {
 		f("pr_state", str(ps)),
 		f("compensated", str(string(fa.Compensated))),
 		f("idle", str(fa.Idle)),
+		f("account_state", str(fa.Account)),
 		f("vendor", str(fa.Vendor)),
 		f("break_glass", bg),
 		f("roles", strs(id.Roles)),

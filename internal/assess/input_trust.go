@@ -133,7 +133,9 @@ func accessTerm(a *trust.FactAccess) *ast.Term {
 		f("no_mfa", cellTerms(a.NoMFA)), f("no_mfa_n", num(a.NoMFAN)),
 		f("mfa_unknown", cellTerms(a.MFAUnknown)), f("mfa_unknown_n", num(a.MFAUnknownN)),
 		f("operators_n", num(a.OperatorsN)),
-		f("standing_ops", cellTerms(a.StandingOps)), f("standing_ops_n", num(a.StandingOpsN)))
+		f("standing_ops", cellTerms(a.StandingOps)), f("standing_ops_n", num(a.StandingOpsN)),
+		f("accounts_n", num(a.AccountsN)), f("not_kept", cellTerms(a.NotKept)), f("not_kept_n", num(a.NotKeptN)),
+		f("account_unknown", cellTerms(a.AccountUnknown)), f("account_unknown_n", num(a.AccountUnknownN)))
 }
 
 // cellTerms is a list of trust.FactAccessCell (omitted fields left out, as
@@ -150,6 +152,9 @@ func cellTerms(cs []trust.FactAccessCell) *ast.Term {
 		}
 		if c.Idle != "" {
 			items = append(items, f("idle", str(c.Idle)))
+		}
+		if c.Account != "" {
+			items = append(items, f("account", str(c.Account)))
 		}
 		return obj(items...)
 	})

@@ -42,6 +42,8 @@
 // management tool can do on its endpoints (tool.capabilities); a non-human
 // identity's credential and compensating controls (identity.credential,
 // identity.compensating); break-glass safeguards (identity.break_glass);
+// how a privileged account is kept (identity.account: dedicated, vaulted,
+// disabled_when_unused);
 // vendors' domains and staff. Owners is the one "who owns this object"
 // rule; Format and FormatPath are `firebreak estate fmt`.
 //

@@ -249,8 +249,27 @@ type Identity struct {
 	// BreakGlass records the emergency-access account's own safeguards
 	// (kind break_glass).
 	BreakGlass *BreakGlass `yaml:"break_glass,omitempty" json:"break_glass,omitempty"`
-	Provenance *Provenance `yaml:"provenance,omitempty" json:"provenance,omitempty"`
-	Pos        Pos         `yaml:"-" json:"pos"`
+	// Account records how an account with access to customers is kept:
+	// AA22-131A §3 asks MSPs to treat those accounts as privileged, §12
+	// that they be disabled when not actively used (FB-PRIV-008).
+	Account    *AccountPractice `yaml:"account,omitempty" json:"account,omitempty"`
+	Provenance *Provenance      `yaml:"provenance,omitempty" json:"provenance,omitempty"`
+	Pos        Pos              `yaml:"-" json:"pos"`
+}
+
+// AccountPractice is how a privileged account is kept; each fact is
+// unknown when left out.
+type AccountPractice struct {
+	// Dedicated: used only for administering customers, not the person's
+	// everyday account (mail, web).
+	Dedicated *bool `yaml:"dedicated,omitempty" json:"dedicated,omitempty"`
+	// Vaulted: its credential is held in a privileged-access (PAM) vault
+	// and checked out per use. Left out, a password_vault tool holding a
+	// grant to the identity (its stored credential) counts as vaulted.
+	Vaulted *bool `yaml:"vaulted,omitempty" json:"vaulted,omitempty"`
+	// DisabledWhenUnused: enabled only for a task (PAM or PIM
+	// activation) and disabled between uses.
+	DisabledWhenUnused *bool `yaml:"disabled_when_unused,omitempty" json:"disabled_when_unused,omitempty"`
 }
 
 // Credential is how a non-human identity authenticates.

@@ -147,6 +147,15 @@ type FactAccess struct {
 	OperatorsN   int              `json:"operators_n"`
 	StandingOps  []FactAccessCell `json:"standing_ops"`
 	StandingOpsN int              `json:"standing_ops_n"`
+	// AccountsN counts the people's accounts (human identities, break-glass
+	// aside) among the operators: what FB-PRIV-008 judges as privileged
+	// accounts (access.AccountState); NotKept are those with a practice
+	// recorded as not followed, AccountUnknown those not recorded.
+	AccountsN       int              `json:"accounts_n"`
+	NotKept         []FactAccessCell `json:"not_kept"`
+	NotKeptN        int              `json:"not_kept_n"`
+	AccountUnknown  []FactAccessCell `json:"account_unknown"`
+	AccountUnknownN int              `json:"account_unknown_n"`
 }
 
 // FactLevels counts principals at ≥ each privilege.
@@ -173,6 +182,9 @@ type FactAccessCell struct {
 	StandingVia string `json:"standing_via,omitempty"`
 	MFA         string `json:"mfa,omitempty"`  // identities: the strength an attacker meets
 	Idle        string `json:"idle,omitempty"` // why the account (a vendor: one of its staff) is idle
+	// Account is why the account is not kept as privileged, or what is
+	// not recorded (access.AccountState; people's accounts only).
+	Account string `json:"account,omitempty"`
 }
 
 // FactRef names a node that reaches a tenant, with its MFA.
@@ -272,7 +284,8 @@ func (a *FactAccess) plain() map[string]any {
 	return map[string]any{"standing": a.Standing.plain(), "eligible": a.Eligible.plain(), "admins": cellList(a.Admins), "admins_n": a.AdminsN,
 		"admin_identities_n": a.AdminsIDN, "no_pr": cellList(a.NoPR), "no_pr_n": a.NoPRN, "pr_unknown": cellList(a.PRUnknown), "pr_unknown_n": a.PRUnknownN,
 		"reach_n": a.ReachN, "idle": cellList(a.Idle), "idle_n": a.IdleN, "unowned": cellList(a.Unowned), "unowned_n": a.UnownedN, "no_mfa": cellList(a.NoMFA), "no_mfa_n": a.NoMFAN, "mfa_unknown": cellList(a.MFAUnknown), "mfa_unknown_n": a.MFAUnknownN,
-		"operators_n": a.OperatorsN, "standing_ops": cellList(a.StandingOps), "standing_ops_n": a.StandingOpsN}
+		"operators_n": a.OperatorsN, "standing_ops": cellList(a.StandingOps), "standing_ops_n": a.StandingOpsN,
+		"accounts_n": a.AccountsN, "not_kept": cellList(a.NotKept), "not_kept_n": a.NotKeptN, "account_unknown": cellList(a.AccountUnknown), "account_unknown_n": a.AccountUnknownN}
 }
 
 func cellList(cs []FactAccessCell) []any {
@@ -287,6 +300,9 @@ func cellList(cs []FactAccessCell) []any {
 		}
 		if c.Idle != "" {
 			m["idle"] = c.Idle
+		}
+		if c.Account != "" {
+			m["account"] = c.Account
 		}
 		out[i] = m
 	}
@@ -661,6 +677,23 @@ func FactsOf(g *Graph) *FactsDoc {
 		if c.Standing >= access.LevelOperate && !supplied(c.Via) {
 			add(&fa.StandingOps, &fa.StandingOpsN)
 		}
+		if o.person {
+			fa.AccountsN++
+			addAccount := func(list *[]FactAccessCell, n *int) {
+				*n++
+				if len(*list) < tenantCap {
+					x := cell()
+					x.Account = o.accountWhy
+					*list = append(*list, x)
+				}
+			}
+			switch o.account {
+			case "fail":
+				addAccount(&fa.NotKept, &fa.NotKeptN)
+			case "unknown":
+				addAccount(&fa.AccountUnknown, &fa.AccountUnknownN)
+			}
+		}
 		if c.Eligible >= access.LevelAdmin {
 			fa.AdminsIDN++
 			switch o.pr {
@@ -685,7 +718,7 @@ func FactsOf(g *Graph) *FactsDoc {
 	for k, ta := range counts {
 		fa := &byBit[k].Access
 		fa.Standing, fa.Eligible = levelsOf(ta.Standing), levelsOf(ta.Eligible)
-		for _, l := range []*[]FactAccessCell{&fa.Admins, &fa.NoPR, &fa.PRUnknown, &fa.NoMFA, &fa.MFAUnknown, &fa.Idle, &fa.Unowned, &fa.StandingOps} {
+		for _, l := range []*[]FactAccessCell{&fa.Admins, &fa.NoPR, &fa.PRUnknown, &fa.NoMFA, &fa.MFAUnknown, &fa.Idle, &fa.Unowned, &fa.StandingOps, &fa.NotKept, &fa.AccountUnknown} {
 			if *l == nil {
 				*l = []FactAccessCell{}
 			}
@@ -706,6 +739,9 @@ type principalFacts struct {
 	mfa             string         // access.MFAStates' mfa state: ok, none or unknown
 	idle            string         // why it is idle (access.Identity.Idle; a vendor's: its first idle staff)
 	unowned         bool           // a non-human identity with no accountable owner
+	person          bool           // a human identity: its account is judged as privileged (FB-PRIV-008)
+	account         string         // access.Identity.Account: ok, fail or unknown
+	accountWhy      string         // access.Identity.AccountWhy
 	supplies        map[int32]bool // a vendor's tools it supplies (update channel)
 }
 
@@ -754,6 +790,9 @@ func (g *Graph) outsiders(m *access.Matrix) []principalFacts {
 			// rules, not as standing or unprotected access.
 		case n.Kind == KindIdentity && !n.Disabled:
 			pf := principalFacts{actor: true, identity: true, home: -1, idle: idleOf(v), unowned: unownedOf(v)}
+			if fi := facts(v); fi != nil && fi.Human {
+				pf.person, pf.account, pf.accountWhy = true, fi.Account, fi.AccountWhy
+			}
 			pf.mfa, pf.pr = statesOf(v)
 			if b, ok := homeBit[n.Home]; ok && n.Home != estate.MSP {
 				pf.home = b

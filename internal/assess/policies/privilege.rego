@@ -54,6 +54,29 @@ results contains lib.not_evaluable("FB-PRIV-004", "the trust graph was not compu
 	lib.no_matrix
 }
 
+# FB-PRIV-008 — MSP accounts with access to customer environments are
+# treated as privileged (AA22-131A §3) and disabled when not actively used
+# (§12): every person's account reaching the tenant at operate or above,
+# by any path (the access matrix), is dedicated to administration, its
+# credential vaulted and the account disabled between uses
+# (access.AccountState).
+results contains lib.counted(
+	{"control": "FB-PRIV-008", "noun": "people's accounts with operator or admin access to the tenant (any path)", "fails": "not kept as privileged accounts", "need": "identities.account (dedicated, vaulted, disabled_when_unused)"},
+	lib.matrix.accounts_n,
+	lib.matrix.not_kept_n,
+	[{"kind": c.kind, "id": c.id, "detail": sprintf("%s here via %s: %s", [c.privilege, c.via, c.account])} | some c in lib.matrix.not_kept],
+	lib.matrix.account_unknown_n,
+	[{"kind": c.kind, "id": c.id, "detail": sprintf("%s here via %s: %s", [c.privilege, c.via, c.account])} | some c in lib.matrix.account_unknown],
+) if {
+	lib.tenant
+	not lib.no_matrix
+}
+
+results contains lib.not_evaluable("FB-PRIV-008", "the trust graph was not computed for this assessment", lib.matrix_need) if {
+	lib.tenant
+	lib.no_matrix
+}
+
 results contains lib.check(
 	{"control": "FB-PRIV-005", "noun": "access grants with an expiry", "fails": "expired but still present", "need": "grants"},
 	count(input.grants),
