@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestBlastCommand(t *testing.T) {
@@ -141,5 +144,88 @@ grants:
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"blast", "--now", "soon", dir}, &out, &errb); code != exitUsage {
 		t.Errorf("--now soon: exit %d, want usage", code)
+	}
+}
+
+// TestGDAPCompactForm: a GDAP relationship written in the compact form
+// (the relationship's roles, with active: and eligible: lists of access
+// groups) decodes to the model of the long form (one assignment per
+// group), so assess and blast give identical output apart from file
+// positions; the compact lists are checked as strictly as the rest.
+func TestGDAPCompactForm(t *testing.T) {
+	base := `provider: {id: msp, name: Compact MSP}
+tenants:
+  - {id: law, name: Law}
+  - {id: dental, name: Dental}
+identities:
+  - {id: nadia, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}, last_sign_in: 2026-11-20, groups: [m365-admins]}
+  - {id: tomas, kind: human, home: msp, mfa: {enforced: true, methods: [push]}, last_sign_in: 2026-11-20, groups: [m365-helpdesk]}
+groups:
+  - {id: m365-admins, home: msp}
+  - {id: m365-helpdesk, home: msp}
+tools:
+`
+	long := `  - id: gdap-law
+    kind: gdap
+    gdap:
+      customer: law
+      roles: [Exchange Administrator, Helpdesk Administrator]
+      duration: P730D
+      auto_extend: false
+      status: active
+      end_date: 2027-06-01
+      assignments:
+        - {group: m365-helpdesk, assignment: active}
+        - {group: m365-admins, assignment: eligible}
+`
+	compact := `  - {id: gdap-law, kind: gdap, gdap: {customer: law, roles: [Exchange Administrator, Helpdesk Administrator], duration: P730D, auto_extend: false, status: active, end_date: 2027-06-01, active: [m365-helpdesk], eligible: [m365-admins]}}
+`
+	if n := strings.Count(long, "\n"); n < 10 || strings.Count(compact, "\n") != 1 {
+		t.Fatalf("the long form takes %d lines, the compact %d", n, strings.Count(compact, "\n"))
+	}
+	write := func(src string) string {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "e.yaml"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	pos := regexp.MustCompile(`e\.yaml:\d+(:\d+)?|"line": \d+|"col": \d+|"file": "[^"]*"|/tmp/[^ "]*`)
+	outputs := func(dir string) []string {
+		var outs []string
+		for _, args := range [][]string{
+			{"assess", "--now", "2026-11-27", "--format", "json", dir},
+			{"assess", "--now", "2026-11-27", dir},
+			{"blast", "--now", "2026-11-27", "--no-kev", dir},
+			{"blast", "--now", "2026-11-27", "--no-kev", "--include-jit", dir},
+			{"blast", "--now", "2026-11-27", "--no-kev", "--tenant", "law", "-f", "json", dir},
+			{"blast", "--now", "2026-11-27", "--no-kev", "--from", "nadia", "--include-jit", dir},
+		} {
+			var out, errb bytes.Buffer
+			if code := run(context.Background(), args, &out, &errb); code != exitOK && code != exitFindings {
+				t.Fatalf("%v: exit %d: %s", args, code, errb.String())
+			}
+			outs = append(outs, pos.ReplaceAllString(out.String(), "POS"))
+		}
+		return outs
+	}
+	l, c := outputs(write(base+long)), outputs(write(base+compact))
+	for i := range l {
+		if d := cmp.Diff(l[i], c[i]); d != "" {
+			t.Errorf("output %d differs between the long and compact forms (-long +compact):\n%s", i, d)
+		}
+	}
+	if !strings.Contains(l[5], "law") {
+		t.Errorf("blast --from nadia --include-jit does not reach law through the eligible assignment:\n%s", l[5])
+	}
+	// Strict: a group that does not exist, and a string where a list is meant.
+	for _, bad := range []string{
+		strings.Replace(compact, "eligible: [m365-admins]", "eligible: [m365-admin]", 1),
+		strings.Replace(compact, "active: [m365-helpdesk]", "active: m365-helpdesk", 1),
+	} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), []string{"validate", write(base + bad)}, &out, &errb); code == exitOK || !strings.Contains(out.String()+errb.String(), "e.yaml:") {
+			t.Errorf("validate accepted %q (exit %d): %s%s", bad, code, out.String(), errb.String())
+		}
 	}
 }

@@ -244,7 +244,28 @@ func (l *loader) finish() (*Estate, error) {
 	if err := l.probs.err(); err != nil {
 		return nil, err
 	}
+	l.est.foldGDAPShorthand()
 	return l.est, nil
+}
+
+// foldGDAPShorthand turns each GDAP relationship's compact active: and
+// eligible: lists into the assignments they stand for (the group holding
+// the relationship's roles, active or eligible), so the engines read one
+// form. Each assignment takes the relationship's position.
+func (e *Estate) foldGDAPShorthand() {
+	for i := range e.Tools {
+		gd := e.Tools[i].GDAP
+		if gd == nil || len(gd.Active)+len(gd.Eligible) == 0 {
+			continue
+		}
+		for _, g := range gd.Active {
+			gd.Assignments = append(gd.Assignments, GDAPAssignment{Group: g, Assignment: AssignActive, Pos: e.Tools[i].Pos})
+		}
+		for _, g := range gd.Eligible {
+			gd.Assignments = append(gd.Assignments, GDAPAssignment{Group: g, Assignment: AssignEligible, Pos: e.Tools[i].Pos})
+		}
+		gd.Active, gd.Eligible = nil, nil
+	}
 }
 
 // locate finds where a field of an object was read: the exact position

@@ -351,8 +351,14 @@ type GDAP struct {
 	AccessGroups []string   `yaml:"access_groups,omitempty" json:"access_groups,omitempty"` // group ids holding every role, active
 	// Assignments are the access groups with the roles each holds and
 	// whether the assignment is active or eligible (PIM just-in-time).
-	Assignments    []GDAPAssignment `yaml:"assignments,omitempty" json:"assignments,omitempty"`
-	RelationshipID string           `yaml:"relationship_id,omitempty" json:"relationship_id,omitempty"`
+	Assignments []GDAPAssignment `yaml:"assignments,omitempty" json:"assignments,omitempty"`
+	// Active and Eligible are the compact form of Assignments: access
+	// groups holding the relationship's roles, active (standing) or
+	// eligible (PIM). Load folds them into Assignments (active first, in
+	// order) after validating them, so every reader sees one form.
+	Active         []string `yaml:"active,omitempty" json:"active,omitempty"`
+	Eligible       []string `yaml:"eligible,omitempty" json:"eligible,omitempty"`
+	RelationshipID string   `yaml:"relationship_id,omitempty" json:"relationship_id,omitempty"`
 }
 
 // GDAPAssignment is one access group's assignment in a GDAP relationship.

@@ -170,6 +170,12 @@ func (v *validator) run() {
 			for j, g := range t.GDAP.AccessGroups {
 				v.ref(o, "gdap.access_groups", j, g, "a group id", objGroup)
 			}
+			for j, g := range t.GDAP.Active {
+				v.ref(o, "gdap.active", j, g, "a group id", objGroup)
+			}
+			for j, g := range t.GDAP.Eligible {
+				v.ref(o, "gdap.eligible", j, g, "a group id", objGroup)
+			}
 			for j := range t.GDAP.Assignments {
 				a := &t.GDAP.Assignments[j]
 				ao := obj{list: fmt.Sprintf("%s[%d].gdap.assignments", o.list, o.i), i: j, pos: a.Pos}
