@@ -163,6 +163,11 @@ func TestNATSOutageIngestStoresAndPublishesLater(t *testing.T) {
 	if d := strings.Join(in.Degraded(ctx), "; "); !strings.Contains(d, "publish backlog") {
 		t.Errorf("degraded line does not show the backlog: %q", d)
 	}
+	// Still ready (/readyz): the ingest process commits events meanwhile,
+	// so a load balancer must keep sending them.
+	if ready, d := in.Ready(ctx); !ready || len(d) == 0 {
+		t.Errorf("NATS down: ready %v, degraded %q; want ready and degraded", ready, d)
+	}
 	cluster.Resume()
 	post([]byte(strings.Join(lines[2*third:], "")))
 	detected := func() float64 { return counterValue(t, det.Metrics.EventsDetected) }

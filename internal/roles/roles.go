@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -136,20 +137,32 @@ func New(o Options) (*Node, error) {
 		return nil, err
 	}
 	// A process needs the stream when it takes events (ingest), detects
-	// them, or — the worker — commits events its connectors poll. An api
-	// process, or a worker without event connectors, does not connect:
+	// them, commits its own sign-in events (api: failures feed the
+	// brute-force rules) or — the worker — commits events its connectors
+	// poll. A worker without event connectors does not connect:
 	// FIREBREAK_BUS_URL set for every process is harmless there.
-	needBus := cfg.HasRole(config.RoleIngest) || cfg.HasRole(config.RoleDetect) || (cfg.HasRole(config.RoleWorker) && tools.PollsEvents())
+	needBus := cfg.HasRole(config.RoleIngest) || cfg.HasRole(config.RoleDetect) || cfg.HasRole(config.RoleAPI) ||
+		(cfg.HasRole(config.RoleWorker) && tools.PollsEvents())
 	bo := bus.Options{Stream: cfg.Bus.Stream, Subject: cfg.Bus.Subject, Partitions: cfg.Bus.Partitions, MaxAge: cfg.Bus.MaxAge, Replicas: cfg.Bus.Replicas, MaxBytes: cfg.Bus.MaxBytes}
 	if cfg.Bus.URL != "" && n.Bus == nil && needBus {
 		// Split roles: committed events go to the detectors' stream.
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		b, err := bus.Open(ctx, cfg.Bus.URL, bo)
 		cancel()
-		if err != nil {
+		switch {
+		case err == nil:
+			n.Bus = b
+		case cfg.HasRole(config.RoleIngest) || cfg.HasRole(config.RoleDetect):
 			return nil, err
+		default:
+			// An api or worker process starts without the stream (the
+			// dashboard stays up): what it commits waits in the publish
+			// backlog, which an ingest process's publisher sends.
+			o.Logger.Warn("event stream unavailable at start: this process's events wait in the publish backlog for an ingest process to send", "err", err)
+			popts.Publish = func(context.Context, []store.EventRecord) error {
+				return fmt.Errorf("not connected to the event stream at start: %w", err)
+			}
 		}
-		n.Bus = b
 	}
 	if n.Bus != nil {
 		popts.Publish = n.Bus.Publish
@@ -357,6 +370,8 @@ func (n *Node) Run(ctx context.Context, tlsCfg *tls.Config, front func(ctx conte
 	return err
 }
 
+const dbUnreachable = "database unreachable: "
+
 // Degraded names the parts this process depends on that are down right now
 // (nil: none): PostgreSQL (or SQLite) not answering, the NATS connection of
 // the event stream or the cross-tenant stage lost. For the dashboard's and
@@ -371,7 +386,7 @@ func (n *Node) Degraded(ctx context.Context) []string {
 		err := st.Ping(pctx)
 		cancel()
 		if err != nil {
-			out = append(out, "database unreachable: "+err.Error())
+			out = append(out, dbUnreachable+err.Error())
 		}
 	}
 	for _, b := range []*bus.Bus{n.Bus, n.Cross} {
@@ -389,6 +404,22 @@ func (n *Node) Degraded(ctx context.Context) []string {
 		}
 	}
 	return out
+}
+
+// Ready reports whether this process can do its work for a caller now
+// (/readyz), with the degraded parts: only the store not answering makes it
+// unready. With the event stream down an ingest process still commits
+// events (they wait in the publish backlog) and a detector resumes by
+// itself, so a load balancer must not take them out of rotation; the
+// degraded parts are said, not refused.
+func (n *Node) Ready(ctx context.Context) (ready bool, degraded []string) {
+	degraded = n.Degraded(ctx)
+	for _, d := range degraded {
+		if strings.HasPrefix(d, dbUnreachable) {
+			return false, degraded
+		}
+	}
+	return true, degraded
 }
 
 // ListenAddr reports the bound address of a listener: syslog-udp,

@@ -104,4 +104,12 @@ func TestDegradedNamesTheDownPart(t *testing.T) {
 			t.Fatalf("NATS down: degraded %v", d)
 		}
 	}
+	if ready, d := n.Ready(ctx); !ready {
+		t.Errorf("NATS down: not ready (%v); ingest still commits events", d)
+	}
+	// The store gone: not ready.
+	_ = st.Close()
+	if ready, d := n.Ready(ctx); ready {
+		t.Errorf("store closed: ready (degraded %v)", d)
+	}
 }
