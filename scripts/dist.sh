@@ -36,6 +36,7 @@ ldflags="-s -w -X $pkg.version=$version -X $pkg.commit=$commit -X $pkg.date=$dat
 host=dist/build/host
 CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -ldflags "$ldflags" -o "$host/firebreak" ./cmd/firebreak
 "$host/firebreak" man -o "$host/man"
+gzip -9n "$host"/man/*.1 # Debian policy 12.1 (and rpm's own brp-compress): man pages gzipped, no name or time in the header
 mkdir -p "$host/completions"
 for sh in bash zsh fish; do "$host/firebreak" completion "$sh" > "$host/completions/firebreak.$sh"; done
 "$host/firebreak" version
