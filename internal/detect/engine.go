@@ -109,6 +109,9 @@ type Engine struct {
 	warnings []RuleWarning
 
 	onHold func(rule string, ev *event.Event) // tests: a correlation's condition held
+
+	recov   *recoveryTracker // nil: no rule has firebreak.self_recovery
+	verdict *recoveryVerdict // the self_recovery verdict of the rule being reported
 }
 
 type held struct {
@@ -146,6 +149,7 @@ type crule struct {
 	report   bool
 	rank     int
 	escalate *crule
+	recovery *Recovery  // firebreak.self_recovery
 	incSpec  *keySpec   // key of standalone detection incidents / escalation lookups
 	firedSeq uint64     // the last event this correlation fired for (once per event)
 	filters  []string   // meta filters applied to its detection
@@ -278,6 +282,14 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 				return nil, ruleErr(r, fmt.Errorf("%s.relative_to_accounts needs a condition with gte alone", OptionsKey))
 			}
 			cs.rel = rel
+		}
+		if rc := r.Options.Recovery; rc != nil {
+			cr.recovery = rc
+			if e.recov == nil {
+				e.recov = newRecoveryTracker(rc.Within, rc.Horizon)
+			}
+			e.recov.within = max(e.recov.within, int64(rc.Within))
+			e.recov.horizon = max(e.recov.horizon, int64(rc.Horizon))
 		}
 		cr.corr = cs
 		cr.incSpec = spec(tenant, c.GroupBy, LogSource{})
@@ -674,6 +686,9 @@ func (e *Engine) process(ev *event.Event, ts int64) {
 	e.gen++
 	e.pseq++
 	e.env.gen = e.gen
+	if e.recov != nil && (ev.Outcome == "failure" || ev.Outcome == "success") {
+		e.recov.observe(ev, ts, e.env.serviceAccount(ev))
+	}
 	for _, d := range e.candidates(ev) {
 		if d.det.cond.eval(ev, e.env) {
 			d.st.Matched++
@@ -694,8 +709,20 @@ func (e *Engine) process(ev *event.Event, ts int64) {
 // fire handles a rule that matched (detection) or whose condition holds
 // (correlation) at event ev.
 func (e *Engine) fire(cr *crule, ev *event.Event, ts int64, g *group) {
+	var v recoveryVerdict
+	judged := false
+	if cr.recovery != nil {
+		v, judged = e.recov.verdict(cr.recovery, ev.SourceIP, ts)
+	}
 	if cr.report {
+		if judged {
+			e.verdict = &v
+		}
 		e.report(cr, ev, ts, g)
+		e.verdict = nil
+	}
+	if judged && v.office {
+		return // not a spray: the correlations built on it (success after spray) are not fed
 	}
 	for _, p := range cr.parents {
 		e.feed(p.c, p.pos, ev, ts)
@@ -881,6 +908,13 @@ func (e *Engine) report(cr *crule, ev *event.Event, ts int64, g *group) {
 	}
 	quiet := ts-inc.Last.UnixNano() > int64(cr.r.Options.SuppressFor)
 	e.attribute(inc, ev, ts, n, val)
+	if v := e.verdict; v != nil && !v.office && LevelRank(inc.Severity) < LevelRank(cr.r.Level) {
+		// Reported low as self-recovering, now a spray: raise it.
+		inc.Severity, inc.Pattern = cr.r.Level, "spray"
+		inc.Description = cr.r.Description + " " + v.explain()
+		e.alert(cr, inc, AlertEscalated, ts)
+		return
+	}
 	if quiet {
 		e.alert(cr, inc, AlertRecurred, ts)
 	}
@@ -909,6 +943,13 @@ func (e *Engine) open(cr *crule, ev *event.Event, ts int64, g *group, key []byte
 	}
 	if inc.Severity == "" {
 		inc.Severity, inc.Level = "medium", "medium"
+	}
+	if v := e.verdict; v != nil {
+		inc.Pattern = "spray"
+		if v.office {
+			inc.Pattern, inc.Severity = "self-recovering", cr.recovery.Level
+		}
+		inc.Description = strings.TrimSpace(inc.Description + " " + v.explain())
 	}
 	spec := cr.incSpec
 	parts := bytes.Split(bytes.TrimSuffix(key, []byte{0x1f}), []byte{0x1f})

@@ -39,6 +39,10 @@ type Incident struct {
 	Samples     []Sample          `json:"samples,omitempty"`
 	Lists       []ValueList       `json:"lists,omitempty"`  // the values of the rule's firebreak.list fields, with counts
 	Single      bool              `json:"single,omitempty"` // from a single-event (detection) rule, not a correlation
+	// Pattern is what a rule with firebreak.self_recovery judged the source
+	// to be: "spray" or "self-recovering" (users behind one address each
+	// recovering from their own mistype; reported at the option's level).
+	Pattern string `json:"pattern,omitempty"`
 
 	lists     []listState
 	valueSet  map[string]struct{}

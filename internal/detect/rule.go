@@ -224,6 +224,10 @@ type RuleOptions struct {
 	// Response is what to do about the rule's incidents, in order
 	// (response: [steps]): the dashboard shows it on a case.
 	Response []string
+	// Recovery reports the rule at a lower level when the source's failing
+	// accounts recover on their own (self_recovery: {within: 2m, fraction:
+	// 0.5, min: 3, level: low}); see Recovery.
+	Recovery *Recovery
 }
 
 // Relative is a threshold relative to the number of accounts in the tenant:
@@ -722,8 +726,10 @@ func (p *ruleParser) parseOptions(n *yaml.Node) error {
 			o.List, err = stringList(v)
 		case "response":
 			o.Response, err = stringList(v)
+		case "self_recovery":
+			o.Recovery, err = parseRecovery(v)
 		default:
-			return p.errf(k, "%s.%s: unknown option (want scope, suppress_for, max_groups, max_values, allowed_lateness, group-by, escalates, relative_to_accounts, list, response)", OptionsKey, k.Value)
+			return p.errf(k, "%s.%s: unknown option (want scope, suppress_for, max_groups, max_values, allowed_lateness, group-by, escalates, relative_to_accounts, list, response, self_recovery)", OptionsKey, k.Value)
 		}
 		if err != nil {
 			return p.errf(v, "%s.%s: %v", OptionsKey, k.Value, err)
@@ -762,6 +768,50 @@ func parseRelative(n *yaml.Node) (*Relative, error) {
 	}
 	if r.Fraction == 0 {
 		return nil, errors.New("fraction is required")
+	}
+	return r, nil
+}
+
+func parseRecovery(n *yaml.Node) (*Recovery, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, errors.New("want a mapping {within: 2m, fraction: 0.5, min: 3, level: low}")
+	}
+	r := &Recovery{Within: DefaultRecoveryWithin, Horizon: DefaultRecoveryHorizon, Fraction: 0.5, Min: 3, Level: "low"}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		s, err := scalar(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", k.Value, err)
+		}
+		switch k.Value {
+		case "within", "horizon":
+			d, err := parseTimespan(s)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", k.Value, err)
+			}
+			if k.Value == "within" {
+				r.Within = d
+			} else {
+				r.Horizon = d
+			}
+		case "fraction":
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil || f <= 0 || f > 1 {
+				return nil, fmt.Errorf("fraction %q: want a number in (0, 1]", s)
+			}
+			r.Fraction = f
+		case "min":
+			if r.Min, err = positiveInt(v); err != nil {
+				return nil, fmt.Errorf("min: %v", err)
+			}
+		case "level":
+			if LevelRank(s) < 0 {
+				return nil, fmt.Errorf("level %q: want one of %s", s, strings.Join(levels, ", "))
+			}
+			r.Level = s
+		default:
+			return nil, fmt.Errorf("unknown key %q (want within, horizon, fraction, min, level)", k.Value)
+		}
 	}
 	return r, nil
 }
