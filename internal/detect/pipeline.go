@@ -39,20 +39,22 @@ var commonProduced = []string{
 	"firebreak.benign_source", "firebreak.service_account",
 }
 
-// windowsAuthFields are the System and EventData names of the Security
-// events firebreak parses (the authentication family: 4624, 4625, 4634,
-// 4647, 4648, 4672, 4740, 4767, 4768, 4769, 4771, 4776), from Microsoft's
-// event schemas.
+// windowsAuthFields are the System and EventData names the Windows readers
+// (.evtx, event XML, Winlogbeat/NXLog/Get-WinEvent JSON: one parser,
+// internal/ingest windows.go winFieldNames) keep for the Security events they
+// parse (4624, 4625, 4634, 4647, 4648, 4672, 4740, 4767, 4768, 4769, 4771,
+// 4776), plus StatusName (the status code's name). Only what they produce
+// is listed: a rule on another EventData name (KeyLength, LogonGuid,
+// ImpersonationLevel, …) is reported as unmatchable at load.
+// TestAdvertisedWindowsFields (internal/ingest) parses a fixture carrying
+// every EventData name of those events and fails when this list and the
+// fields the readers set differ.
 var windowsAuthFields = []string{
-	"EventID", "SubjectUserSid", "SubjectUserName", "SubjectDomainName", "SubjectLogonId",
+	"EventID", "SubjectUserSid", "SubjectUserName", "SubjectDomainName",
 	"TargetUserSid", "TargetUserName", "TargetDomainName", "TargetLogonId", "TargetSid",
 	"LogonType", "LogonProcessName", "AuthenticationPackageName", "WorkstationName", "Workstation",
-	"LogonGuid", "TransmittedServices", "LmPackageName", "KeyLength", "ProcessId", "ProcessName",
-	"IpAddress", "IpPort", "ImpersonationLevel", "RestrictedAdminMode", "ElevatedToken",
-	"VirtualAccount", "TargetLinkedLogonId", "TargetOutboundUserName", "TargetOutboundDomainName",
-	"Status", "SubStatus", "FailureReason", "TargetServerName", "TargetInfo", "TargetLogonGuid",
-	"PrivilegeList", "ServiceName", "ServiceSid", "TicketOptions", "TicketEncryptionType",
-	"PreAuthType", "CertIssuerName", "CertSerialNumber", "CertThumbprint", "PackageName",
+	"ProcessName", "IpAddress", "IpPort", "Status", "SubStatus", "StatusName", "TargetServerName",
+	"PrivilegeList", "ServiceName", "TicketOptions", "TicketEncryptionType", "PreAuthType", "PackageName",
 }
 
 // Sources returns the built-in sources: one per log format firebreak parses.
