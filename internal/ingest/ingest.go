@@ -20,7 +20,7 @@ import (
 const (
 	FormatAuto     = ""
 	FormatSyslog   = "syslog"   // RFC 3164, RFC 5424 or RFC 3339-stamped syslog lines (OpenSSH)
-	FormatJournald = "journald" // journalctl -o json (OpenSSH)
+	FormatJournald = "journald" // journalctl -o json or -o export (OpenSSH, PAM, su, sudo)
 	FormatWindows  = "windows"  // Windows Security events as JSON (Winlogbeat/ECS, NXLog, Get-WinEvent)
 	FormatEntra    = "entra"    // Entra ID sign-in logs (Graph signIn or Azure Monitor export)
 	FormatOkta     = "okta"     // Okta System Log
@@ -268,9 +268,10 @@ type Reader struct {
 	binary bool // not a log: Next returns io.EOF at once
 
 	lines *lineReader
-	evtx  *evtxSource // binary .evtx input
-	xml   *xmlSource  // rendered event XML input
-	pre   bool        // syslog: skip lines no parser can use
+	evtx  *evtxSource   // binary .evtx input
+	xml   *xmlSource    // rendered event XML input
+	jexp  *exportSource // journalctl -o export input
+	pre   bool          // syslog: skip lines no parser can use
 
 	lastProg  []byte        // program of the last record …
 	lastStats *ProgramStats // … and its counters (consecutive records often share one)
@@ -404,6 +405,10 @@ func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
 	case FormatSyslog:
 		rd.p = newSyslogParser(&rd.opts, head)
 	case FormatJournald:
+		if isJournalExport(bytes.TrimLeft(head, " \t\r\n")) {
+			rd.jexp = newExportSource(rd.lines, &rd.opts)
+			return rd, nil
+		}
 		rd.p = newJournaldParser(&rd.opts)
 	case FormatWindows:
 		rd.p = newWindowsParser(&rd.opts)
@@ -514,6 +519,9 @@ func (r *Reader) Next(ev *event.Event) error {
 	}
 	if r.xml != nil {
 		return r.nextXML(ev)
+	}
+	if r.jexp != nil {
+		return r.nextExport(ev)
 	}
 	for {
 		passes := false
@@ -727,6 +735,9 @@ func sniff(head []byte, m *Mapping) string {
 	t = bytes.TrimLeft(t, " \t\r\n")
 	if bytes.HasPrefix(t, []byte("<?xml")) || bytes.HasPrefix(t, []byte("<Event")) {
 		return FormatXML
+	}
+	if isJournalExport(t) {
+		return FormatJournald // journalctl -o export
 	}
 	if len(t) == 0 || (t[0] != '{' && t[0] != '[') {
 		return FormatSyslog

@@ -73,11 +73,20 @@ func (p *journaldParser) field(path, val []byte, kind byte) {
 }
 
 func (p *journaldParser) parse(rec []byte, ev *event.Event) (result, string) {
-	p.msg, p.host, p.ident, p.comm, p.pid = p.msg[:0], p.host[:0], p.ident[:0], p.comm[:0], p.pid[:0]
-	p.ts, p.tsPri, p.hasMsg, p.hasHost, p.msgNum = time.Time{}, 0, false, false, false
+	p.reset()
 	if err := p.w.walk(rec, p.visit); err != nil {
 		return resBad, err.Error()
 	}
+	return p.finish(ev)
+}
+
+func (p *journaldParser) reset() {
+	p.msg, p.host, p.ident, p.comm, p.pid = p.msg[:0], p.host[:0], p.ident[:0], p.comm[:0], p.pid[:0]
+	p.ts, p.tsPri, p.hasMsg, p.hasHost, p.msgNum = time.Time{}, 0, false, false, false
+}
+
+// finish turns the fields seen (JSON or export form) into the event.
+func (p *journaldParser) finish(ev *event.Event) (result, string) {
 	if !p.hasMsg || p.tsPri == 0 {
 		return resBad, "journal record without MESSAGE or __REALTIME_TIMESTAMP"
 	}
