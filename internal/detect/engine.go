@@ -687,7 +687,7 @@ func (e *Engine) process(ev *event.Event, ts int64) {
 	e.pseq++
 	e.env.gen = e.gen
 	if e.recov != nil && (ev.Outcome == "failure" || ev.Outcome == "success") {
-		e.recov.observe(ev, ts, e.env.serviceAccount(ev))
+		e.recov.observe(ev, ts, e.env.serviceAccount)
 	}
 	for _, d := range e.candidates(ev) {
 		if d.det.cond.eval(ev, e.env) {

@@ -66,8 +66,8 @@ func newRecoveryTracker(within, horizon time.Duration) *recoveryTracker {
 // observe records an authentication event: a failure of an account from a
 // source, or a success that recovers it. serviceAccount failures, MFA
 // outcomes and events without a source or account are not recorded.
-func (t *recoveryTracker) observe(ev *event.Event, ts int64, service bool) {
-	if !ev.SourceIP.IsValid() || ev.UserName == "" || service {
+func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event.Event) bool) {
+	if !ev.SourceIP.IsValid() || ev.UserName == "" {
 		return
 	}
 	if ev.Reason == "mfa_denied" || ev.Reason == "mfa_required" || ev.Reason == "mfa_approved" {
@@ -79,10 +79,13 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service bool) {
 	}
 	ip := ev.SourceIP.Unmap()
 	s := t.srcs[ip]
+	if s == nil && !failure {
+		return // a success with no failure before it recovers nothing
+	}
+	if failure && service(ev) {
+		return
+	}
 	if s == nil {
-		if !failure {
-			return // a success with no failure before it recovers nothing
-		}
 		if len(t.srcs) >= maxRecoverySources {
 			t.evict(ts)
 			if len(t.srcs) >= maxRecoverySources {
@@ -94,7 +97,7 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service bool) {
 	}
 	s.last = max(s.last, ts)
 	t.settle(s, ts)
-	user := strings.ToLower(ev.UserName)
+	user := foldUser(ev.UserName)
 	if failure {
 		if _, ok := s.pending[user]; !ok || len(s.pending) < maxRecoveryOutcomes {
 			s.pending[user] = ts
@@ -106,6 +109,17 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service bool) {
 		delete(s.pending, user)
 		s.outcomes = append(s.outcomes, outcomeAt{ts: f, recovered: true})
 	}
+}
+
+// foldUser lower-cases an account name, without allocating when it is
+// lower case already (nearly always).
+func foldUser(u string) string {
+	for i := 0; i < len(u); i++ {
+		if c := u[i]; c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return strings.ToLower(u)
+		}
+	}
+	return u
 }
 
 // settle turns the failures older than within into outcomes (not
