@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
+	"github.com/firebreak-msp/firebreak/internal/ingest/evtx"
 )
 
 // DefaultPoll is how often Follow checks files for new data and rotation.
@@ -62,6 +64,13 @@ type followed struct {
 	src  *followSrc
 	fi   os.FileInfo
 	r    *Reader
+
+	evtx     bool        // a binary .evtx file: read by drainEVTX
+	evtxSkip bool        // followed from the end: the records there at the first read are not delivered
+	evtxSeen os.FileInfo // size and time when it was last read
+	lastRec  int64       // .evtx: the last record number delivered
+	base     int64       // file offset where r started reading
+	dead     bool        // dropped from a directory tail (its name is another file's now)
 }
 
 func (fl *followed) close() {
@@ -69,6 +78,7 @@ func (fl *followed) close() {
 		_ = fl.src.f.Close()
 	}
 	fl.src, fl.r, fl.fi = nil, nil, nil
+	fl.evtx, fl.evtxSeen, fl.lastRec, fl.evtxSkip = false, nil, 0, false
 }
 
 // open opens the file; fromEnd seeks to its end.
@@ -100,8 +110,18 @@ func (fl *followed) open(fromEnd bool) error {
 
 // reader builds the Reader once the file has data to sniff.
 func (fl *followed) reader(opts Options) error {
-	if fl.r != nil || fl.src == nil {
+	if fl.r != nil || fl.src == nil || fl.evtx {
 		return nil
+	}
+	if opts.Format == FormatAuto || opts.Format == FormatEVTX {
+		var magic [8]byte
+		if n, _ := fl.src.f.ReadAt(magic[:], 0); n == len(magic) && evtx.IsEVTX(magic[:]) {
+			// Windows rewrites an .evtx's open chunk in place: drainEVTX
+			// re-reads the file and passes on the records not yet
+			// delivered (from the end: the records there now are skipped)
+			fl.evtx, fl.evtxSkip = true, fl.src.off > 0 && fl.lastRec == 0
+			return nil
+		}
 	}
 	if opts.Format == "" {
 		fi, err := fl.src.f.Stat()
@@ -112,13 +132,15 @@ func (fl *followed) reader(opts Options) error {
 	if opts.ModTime.IsZero() {
 		opts.ModTime = fl.fi.ModTime()
 	}
+	base := fl.src.off
 	r, err := NewReader(fl.path, fl.src, opts)
 	if err != nil {
 		return err
 	}
+	fl.base = base
 	if r.evtx != nil {
-		// Windows rewrites .evtx chunks in place; it cannot be tailed
-		return fmt.Errorf("%s: a binary .evtx file cannot be followed (Windows rewrites it in place); read it without --follow, or forward the events as XML or JSON", fl.path)
+		fl.evtx = true // an .evtx whose header arrived after the check above
+		return nil
 	}
 	r.lines.resume()
 	fl.r = r
@@ -126,7 +148,10 @@ func (fl *followed) reader(opts Options) error {
 }
 
 // drain reads every complete record available now.
-func (fl *followed) drain(ev *event.Event, fn func(*event.Event) error) error {
+func (fl *followed) drain(opts Options, ev *event.Event, fn func(*event.Event) error) error {
+	if fl.evtx {
+		return fl.drainEVTX(opts, ev, fn)
+	}
 	if fl.r == nil {
 		return nil
 	}
@@ -150,30 +175,44 @@ func (fl *followed) drain(ev *event.Event, fn func(*event.Event) error) error {
 }
 
 func follow(ctx context.Context, paths []string, opts Options, fn func(*event.Event) error, wait func(context.Context) error) error {
-	files := make([]*followed, len(paths))
-	for i, p := range paths {
-		files[i] = &followed{path: p}
-		if err := files[i].open(opts.FollowFromEnd); err != nil {
-			return err
-		}
+	state, err := loadFollowState(opts.FollowState)
+	if err != nil && state == nil {
+		return err
 	}
+	if err != nil && opts.OnStateError != nil {
+		opts.OnStateError(err)
+	}
+	ts, err := newTailSet(paths, opts.FollowFromEnd, state)
+	if err != nil {
+		return err
+	}
+	var saved []byte
 	defer func() {
-		for _, fl := range files {
+		for _, fl := range ts.files {
 			fl.close()
 		}
 	}()
 	var ev event.Event
-	for {
-		for _, fl := range files {
+	for first := true; ; first = false {
+		if !first {
+			if err := ts.scan(false); err != nil {
+				return err
+			}
+		}
+		for _, fl := range ts.files {
 			if err := fl.reader(opts); err != nil {
 				return err
 			}
-			if err := fl.drain(&ev, fn); err != nil {
+			if err := fl.drain(opts, &ev, fn); err != nil {
 				return err
 			}
-			if err := fl.checkRotation(opts, &ev, fn); err != nil {
+			if err := fl.checkRotation(ts, opts, &ev, fn); err != nil {
 				return err
 			}
+		}
+		ts.files = slices.DeleteFunc(ts.files, func(fl *followed) bool { return fl.dead })
+		if err := ts.save(opts.FollowState, &saved); err != nil && opts.OnStateError != nil {
+			opts.OnStateError(err)
 		}
 		if err := wait(ctx); err != nil {
 			return err
@@ -182,7 +221,7 @@ func follow(ctx context.Context, paths []string, opts Options, fn func(*event.Ev
 }
 
 // checkRotation detects rename+create and copytruncate.
-func (fl *followed) checkRotation(opts Options, ev *event.Event, fn func(*event.Event) error) error {
+func (fl *followed) checkRotation(ts *tailSet, opts Options, ev *event.Event, fn func(*event.Event) error) error {
 	cur, err := os.Stat(fl.path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -197,27 +236,36 @@ func (fl *followed) checkRotation(opts Options, ev *event.Event, fn func(*event.
 		if err := fl.reader(opts); err != nil {
 			return err
 		}
-		return fl.drain(ev, fn)
+		return fl.drain(opts, ev, fn)
 	}
 	if !os.SameFile(cur, fl.fi) {
 		// rename+create: finish the old file, then switch to the new one from its start
-		if err := fl.drain(ev, fn); err != nil {
+		if err := fl.drain(opts, ev, fn); err != nil {
 			return err
 		}
 		fl.flushPartial(ev, fn)
 		if fl.r != nil && opts.OnRotate != nil {
 			opts.OnRotate(fl.r.Stats())
 		}
+		ts.retire(fl)
 		fl.close()
+		if ts.held(cur, fl) {
+			// the name now points to a file another name of the folder is
+			// reading (auth.log.1 replaced by auth.log): that one reads on;
+			// this name is found again once it is a file of its own
+			fl.dead = true
+			delete(ts.known, fl.path)
+			return nil
+		}
 		if err := fl.open(false); err != nil {
 			return err
 		}
 		if err := fl.reader(opts); err != nil {
 			return err
 		}
-		return fl.drain(ev, fn)
+		return fl.drain(opts, ev, fn)
 	}
-	if cur.Size() < fl.src.off {
+	if cur.Size() < fl.src.off && !fl.evtx {
 		// copytruncate: start again at offset 0
 		if fl.r != nil && opts.OnRotate != nil {
 			opts.OnRotate(fl.r.Stats())
@@ -231,7 +279,7 @@ func (fl *followed) checkRotation(opts Options, ev *event.Event, fn func(*event.
 		if err := fl.reader(opts); err != nil {
 			return err
 		}
-		return fl.drain(ev, fn)
+		return fl.drain(opts, ev, fn)
 	}
 	fl.fi = cur
 	return nil

@@ -84,6 +84,13 @@ type Options struct {
 	// FollowFromEnd makes Follow start at the current end of each file
 	// (like tail -F) instead of reading it whole first.
 	FollowFromEnd bool
+	// FollowState, if set, is a file where Follow keeps how far it read
+	// each file (byte offset, or .evtx record number, by file identity),
+	// so a restarted Follow reads on from there instead of from the start.
+	FollowState string
+	// OnStateError, if set, is told when FollowState cannot be read or
+	// written (the tail goes on).
+	OnStateError func(error)
 	// OnRotate, if set, receives a followed file's final Stats when it is
 	// rotated away or truncated.
 	OnRotate func(Stats)

@@ -2,9 +2,12 @@ package intake
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"golang.org/x/sync/errgroup"
 
@@ -23,7 +26,9 @@ func (in *Intake) startTails(ctx context.Context, g *errgroup.Group) {
 	b := newSyslogBatcher(in)
 	g.Go(func() error { b.run(ctx); return nil })
 	for _, f := range in.cfg.Ingest.Files {
-		opts := ingest.Options{Format: f.Format, Tenant: f.Tenant, TenantMap: in.tenantMap(), Year: in.cfg.Ingest.Year, Mapping: in.mapping}
+		opts := ingest.Options{Format: f.Format, Tenant: f.Tenant, TenantMap: in.tenantMap(), Year: in.cfg.Ingest.Year, Mapping: in.mapping,
+			FollowState:  tailStatePath(in.cfg.DataDir, f.Path),
+			OnStateError: func(err error) { in.log.Warn("tail positions", "path", f.Path, "err", err) }}
 		g.Go(func() error {
 			err := ingest.Follow(ctx, []string{f.Path}, opts, func(ev *event.Event) error {
 				b.add(store.EventRecord{Event: timeline.Copy(ev)}, "file:"+f.Path, true) // a full buffer pauses the tail
@@ -35,6 +40,21 @@ func (in *Intake) startTails(ctx context.Context, g *errgroup.Group) {
 			return nil
 		})
 	}
+}
+
+// tailStatePath is where the tail of path (a file or a folder) keeps how
+// far it read each file, so a restarted serve reads on from there (see
+// ingest.Options.FollowState): DataDir/tail-<hash of the path>.json.
+func tailStatePath(dataDir, path string) string {
+	if dataDir == "" {
+		return ""
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(dataDir, "tail-"+hex.EncodeToString(sum[:8])+".json")
 }
 
 // IngestStats summarises IngestFiles.

@@ -1,0 +1,202 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/firebreak-msp/firebreak/internal/event"
+)
+
+// A followed directory: every regular file under it (recursively) is
+// followed, files that appear later are read from their start on the next
+// poll, and each file's format is sniffed on its own as detect does.
+// Compressed files (a rotated log's archive, auth.log.2.gz) and hidden
+// files are left out: rotation produces them from data already read. A
+// file renamed within the directory (auth.log -> auth.log.1) is recognised
+// by its identity and read on from where its old name left off, never again
+// from its start.
+
+// compressedExt are the suffixes a directory tail leaves out.
+var compressedExt = []string{".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".z"}
+
+func dirFileWanted(name string) bool {
+	base := filepath.Base(name)
+	if strings.HasPrefix(base, ".") {
+		return false
+	}
+	lower := strings.ToLower(base)
+	return !slices.ContainsFunc(compressedExt, func(s string) bool { return strings.HasSuffix(lower, s) })
+}
+
+// retired is a file whose name was rotated away, with how far it was read.
+type retired struct {
+	fi      os.FileInfo
+	off     int64
+	lastRec int64
+}
+
+// tailSet is the files follow reads: the configured ones and those found
+// under the configured directories.
+type tailSet struct {
+	state   *followState // positions saved by a previous run
+	roots   []string
+	files   []*followed
+	known   map[string]bool
+	retired []retired
+}
+
+func newTailSet(paths []string, fromEnd bool, state *followState) (*tailSet, error) {
+	ts := &tailSet{known: map[string]bool{}, state: state}
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			ts.roots = append(ts.roots, p)
+			continue
+		}
+		if err := ts.add(p, fromEnd); err != nil {
+			return nil, err
+		}
+	}
+	if err := ts.scan(fromEnd); err != nil {
+		return nil, err
+	}
+	return ts, nil
+}
+
+func (ts *tailSet) add(p string, fromEnd bool) error {
+	fl := &followed{path: p}
+	if err := fl.open(fromEnd); err != nil {
+		return err
+	}
+	if err := fl.restore(ts.state); err != nil {
+		return err
+	}
+	ts.files = append(ts.files, fl)
+	ts.known[p] = true
+	return nil
+}
+
+// scan walks the directories for files not followed yet.
+func (ts *tailSet) scan(fromEnd bool) error {
+	for _, root := range ts.roots {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if p == root && !errors.Is(err, fs.ErrNotExist) {
+					return err
+				}
+				return nil // a vanished or unreadable entry: try again next poll
+			}
+			if d.IsDir() {
+				if p != root && strings.HasPrefix(d.Name(), ".") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.Type().IsRegular() || ts.known[p] || !dirFileWanted(p) {
+				return nil
+			}
+			fi, err := os.Stat(p)
+			if err != nil {
+				return nil
+			}
+			for _, fl := range ts.files {
+				if fl.fi != nil && os.SameFile(fi, fl.fi) {
+					return nil // renamed, its old name not yet rotated: next poll
+				}
+			}
+			for i, r := range ts.retired {
+				if os.SameFile(fi, r.fi) {
+					// auth.log rotated to auth.log.1: read on from where it was
+					fl := &followed{path: p, lastRec: r.lastRec}
+					if err := fl.open(false); err != nil {
+						return err
+					}
+					if fl.src != nil {
+						if _, err := fl.src.f.Seek(r.off, 0); err != nil {
+							return fmt.Errorf("following %s: %w", p, err)
+						}
+						fl.src.off = r.off
+					}
+					ts.files = append(ts.files, fl)
+					ts.known[p] = true
+					ts.retired = slices.Delete(ts.retired, i, i+1)
+					return nil
+				}
+			}
+			return ts.add(p, fromEnd)
+		})
+		if err != nil {
+			return fmt.Errorf("following %s: %w", root, err)
+		}
+	}
+	return nil
+}
+
+// held reports whether a followed file other than fl is fi.
+func (ts *tailSet) held(fi os.FileInfo, fl *followed) bool {
+	return slices.ContainsFunc(ts.files, func(o *followed) bool {
+		return o != fl && !o.dead && o.fi != nil && os.SameFile(fi, o.fi)
+	})
+}
+
+// retire remembers a rotated-away file of a directory tail.
+func (ts *tailSet) retire(fl *followed) {
+	if len(ts.roots) == 0 || fl.fi == nil || fl.src == nil {
+		return
+	}
+	ts.retired = append(ts.retired, retired{fi: fl.fi, off: fl.src.off, lastRec: fl.lastRec})
+	if len(ts.retired) > 64 {
+		ts.retired = ts.retired[1:]
+	}
+}
+
+// drainEVTX reads the records of a followed .evtx file appended since the
+// last poll. Windows (and a copy in progress) grows an .evtx by whole
+// 64 KiB chunks and rewrites the open chunk in place, so the file is read
+// again from its start whenever its size or modification time changed, and
+// only records with a higher record number than the last one delivered are
+// passed on. A chunk still being written fails its checksum and is skipped
+// until it is complete.
+func (fl *followed) drainEVTX(opts Options, ev *event.Event, fn func(*event.Event) error) error {
+	fi, err := os.Stat(fl.path)
+	if err != nil {
+		return nil
+	}
+	if fl.evtxSeen != nil && fi.Size() == fl.evtxSeen.Size() && fi.ModTime().Equal(fl.evtxSeen.ModTime()) {
+		return nil
+	}
+	f, err := os.Open(fl.path)
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = f.Close() }()
+	opts.Format = FormatEVTX
+	if opts.ModTime.IsZero() {
+		opts.ModTime = fi.ModTime()
+	}
+	r, err := NewReader(fl.path, f, opts)
+	if err != nil {
+		return nil // the header is not complete yet
+	}
+	fl.evtxSeen = fi
+	if fl.evtxSkip {
+		fl.evtxSkip = false
+		fn = func(*event.Event) error { return nil }
+	}
+	for {
+		if err := r.Next(ev); err != nil {
+			return nil // end of the complete chunks, or a damaged rest
+		}
+		if ev.Line <= fl.lastRec {
+			continue
+		}
+		fl.lastRec = ev.Line
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+}
