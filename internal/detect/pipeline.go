@@ -44,8 +44,8 @@ var commonProduced = []string{
 // internal/ingest windows.go winFieldNames) keep for the Security events they
 // parse (4624, 4625, 4634, 4647, 4648, 4672, 4740, 4767, 4768, 4769, 4771,
 // 4776), plus StatusName (the status code's name). Only what they produce
-// is listed: a rule on another EventData name (KeyLength, LogonGuid,
-// ImpersonationLevel, …) is reported as unmatchable at load.
+// is listed: a rule on another EventData name (LogonGuid,
+// ImpersonationLevel, ElevatedToken, …) is reported as unmatchable at load.
 // TestAdvertisedWindowsFields (internal/ingest) parses a fixture carrying
 // every EventData name of those events and fails when this list and the
 // fields the readers set differ.
@@ -55,6 +55,7 @@ var windowsAuthFields = []string{
 	"LogonType", "LogonProcessName", "AuthenticationPackageName", "WorkstationName", "Workstation",
 	"ProcessName", "IpAddress", "IpPort", "Status", "SubStatus", "StatusName", "TargetServerName",
 	"PrivilegeList", "ServiceName", "TicketOptions", "TicketEncryptionType", "PreAuthType", "PackageName",
+	"KeyLength",
 }
 
 // Sources returns the built-in sources: one per log format firebreak parses.

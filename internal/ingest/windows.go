@@ -39,6 +39,7 @@ const (
 	wTargetLogonID
 	wPrivilegeList
 	wPackageName
+	wKeyLength // 4624/4625: 0 for an NTLM logon without session key (pass the hash)
 	nWinFields
 )
 
@@ -47,12 +48,13 @@ var winFieldNames = [nWinFields]string{
 	"Status", "SubStatus", "LogonType", "WorkstationName", "Workstation", "LogonProcessName",
 	"AuthenticationPackageName", "ServiceName", "TargetServerName", "ProcessName", "FailureReason", "PreAuthType",
 	"TicketOptions", "TicketEncryptionType", "TargetSid", "TargetUserSid", "SubjectUserSid", "TargetLogonId", "PrivilegeList", "PackageName",
+	"KeyLength",
 }
 
 // positional EventData layouts for Get-WinEvent's Properties array.
 var winPositions = map[int][]int{
-	4624: {-1, wSubjectUserName, wSubjectDomainName, -1, -1, wTargetUserName, wTargetDomainName, -1, wLogonType, wLogonProcessName, wAuthPackage, wWorkstationName, -1, -1, -1, -1, -1, wProcessName, wIpAddress, wIpPort},
-	4625: {-1, wSubjectUserName, wSubjectDomainName, -1, -1, wTargetUserName, wTargetDomainName, wStatus, wFailureReason, wSubStatus, wLogonType, wLogonProcessName, wAuthPackage, wWorkstationName, -1, -1, -1, -1, wProcessName, wIpAddress, wIpPort},
+	4624: {-1, wSubjectUserName, wSubjectDomainName, -1, -1, wTargetUserName, wTargetDomainName, -1, wLogonType, wLogonProcessName, wAuthPackage, wWorkstationName, -1, -1, -1, wKeyLength, -1, wProcessName, wIpAddress, wIpPort},
+	4625: {-1, wSubjectUserName, wSubjectDomainName, -1, -1, wTargetUserName, wTargetDomainName, wStatus, wFailureReason, wSubStatus, wLogonType, wLogonProcessName, wAuthPackage, wWorkstationName, -1, -1, wKeyLength, -1, wProcessName, wIpAddress, wIpPort},
 	4648: {-1, wSubjectUserName, wSubjectDomainName, -1, -1, wTargetUserName, wTargetDomainName, -1, wTargetServerName, -1, -1, wProcessName, wIpAddress, wIpPort},
 	4740: {wTargetUserName, wTargetDomainName, wTargetSid, wSubjectUserSid, wSubjectUserName, wSubjectDomainName},
 	4767: {wTargetUserName, wTargetDomainName, wTargetSid, wSubjectUserSid, wSubjectUserName, wSubjectDomainName},
