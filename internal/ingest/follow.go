@@ -68,6 +68,7 @@ type followed struct {
 	evtx     bool        // a binary .evtx file: read by drainEVTX
 	evtxSkip bool        // followed from the end: the records there at the first read are not delivered
 	evtxSeen os.FileInfo // size and time when it was last read
+	evtxAt   time.Time   // when it was last read
 	lastRec  int64       // .evtx: the last record number delivered
 	base     int64       // file offset where r started reading
 	dead     bool        // dropped from a directory tail (its name is another file's now)

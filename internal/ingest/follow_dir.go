@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
 )
@@ -154,19 +155,26 @@ func (ts *tailSet) retire(fl *followed) {
 	}
 }
 
+// evtxRecheck: a followed .evtx whose size and time did not change is
+// still read again this often (a writer that rewrites its open chunk in
+// place without the modification time changing, as NTFS may defer it).
+const evtxRecheck = 30 * time.Second
+
 // drainEVTX reads the records of a followed .evtx file appended since the
 // last poll. Windows (and a copy in progress) grows an .evtx by whole
 // 64 KiB chunks and rewrites the open chunk in place, so the file is read
-// again from its start whenever its size or modification time changed, and
-// only records with a higher record number than the last one delivered are
-// passed on. A chunk still being written fails its checksum and is skipped
-// until it is complete.
+// again from its start whenever its size or modification time changed (and
+// at least every evtxRecheck even when neither did), and only records with
+// a higher record number than the last one delivered are passed on. A
+// chunk still being written fails its checksum and is skipped until it is
+// complete.
 func (fl *followed) drainEVTX(opts Options, ev *event.Event, fn func(*event.Event) error) error {
 	fi, err := os.Stat(fl.path)
 	if err != nil {
 		return nil
 	}
-	if fl.evtxSeen != nil && fi.Size() == fl.evtxSeen.Size() && fi.ModTime().Equal(fl.evtxSeen.ModTime()) {
+	if fl.evtxSeen != nil && fi.Size() == fl.evtxSeen.Size() && fi.ModTime().Equal(fl.evtxSeen.ModTime()) &&
+		time.Since(fl.evtxAt) < evtxRecheck {
 		return nil
 	}
 	f, err := os.Open(fl.path)
@@ -182,7 +190,7 @@ func (fl *followed) drainEVTX(opts Options, ev *event.Event, fn func(*event.Even
 	if err != nil {
 		return nil // the header is not complete yet
 	}
-	fl.evtxSeen = fi
+	fl.evtxSeen, fl.evtxAt = fi, time.Now()
 	if fl.evtxSkip {
 		fl.evtxSkip = false
 		fn = func(*event.Event) error { return nil }
