@@ -5,8 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
+
+// rateKey is the stored form of a rate-limit key: keys are opaque to
+// callers (the per-account sign-in key holds a NUL), and PostgreSQL text
+// cannot hold NUL, so backslash and NUL are escaped (one-to-one).
+var rateKey = strings.NewReplacer(`\`, `\\`, "\x00", `\0`).Replace
 
 // Hit implements store.RateLimitStore with one upsert: a new window starts
 // when the stored one has ended.
@@ -20,7 +26,7 @@ func (d *DB) Hit(ctx context.Context, key string, window time.Duration, now time
 ON CONFLICT (key) DO UPDATE SET
   n = CASE WHEN rate_limits.window_start <= ? THEN 1 ELSE rate_limits.n + 1 END,
   window_start = CASE WHEN rate_limits.window_start <= ? THEN ? ELSE rate_limits.window_start END
-RETURNING n`), key, t, ended, ended, t).Scan(&n)
+RETURNING n`), rateKey(key), t, ended, ended, t).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("rate limit %s: %w", key, err)
 	}
@@ -36,7 +42,7 @@ func (d *DB) Count(ctx context.Context, key string, window time.Duration, now ti
 		return 0, err
 	}
 	var n int64
-	err := d.r.QueryRowContext(ctx, d.q(`SELECT n FROM rate_limits WHERE key = ? AND window_start > ?`), key, Micros(now.Add(-window))).Scan(&n)
+	err := d.r.QueryRowContext(ctx, d.q(`SELECT n FROM rate_limits WHERE key = ? AND window_start > ?`), rateKey(key), Micros(now.Add(-window))).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

@@ -32,6 +32,17 @@ func testRateLimits(t *testing.T, s store.Store, _ func(string) error) {
 	if n, _ := s.Count(ctx, "login-ip:192.0.2.1", time.Minute, at); n != 0 {
 		t.Errorf("count of an unknown key = %d, want 0", n)
 	}
+	// Keys are opaque: the server's per-account key joins user and
+	// address with a NUL, which PostgreSQL text cannot hold (every
+	// sign-in on a split deployment was refused with 429, v12).
+	for i, k := range []string{"login-user:admin\x00127.0.0.1", "login-user:admin\\0127.0.0.1"} {
+		if n, err := s.Hit(ctx, k, time.Minute, at); err != nil || n != 1 {
+			t.Errorf("key %q: hit = %d %v, want 1", k, n, err)
+		}
+		if n, err := s.Count(ctx, k, time.Minute, at); err != nil || n != 1 {
+			t.Errorf("key %d %q: count = %d %v, want 1", i, k, n, err)
+		}
+	}
 	if n, _ := s.Hit(ctx, "login-ip:203.0.113.9", time.Minute, at.Add(3*time.Second)); n != 1 {
 		t.Errorf("another key counts %d, want 1", n)
 	}
