@@ -170,7 +170,7 @@ type ProgramStats struct {
 
 // Program names for Stats.Programs that are not programs.
 const (
-	ProgramPrefiltered = "(prefiltered: no authentication keyword)"
+	ProgramPrefiltered = "(prefiltered: not an sshd, su, sudo or PAM authentication message)"
 	ProgramOther       = "(other programs)"
 	ProgramNone        = "(no program)"
 	ProgramBinary      = "(not a log: binary or no syslog line)"
