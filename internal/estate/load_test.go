@@ -93,6 +93,23 @@ var loadCases = []struct {
 		files: map[string]string{"e.yaml": "tenants:\n  - id: t1\n"},
 	},
 	{
+		// Issue 11 (bad input): a negative period, a negative RTO (named as
+		// itself, not as rpo_hours), an impossible port and percentage are
+		// errors, like the negative values already checked elsewhere.
+		name: "out-of-range-numbers",
+		files: map[string]string{"e.yaml": "tenants: [{id: t1}]\nassets: [{id: a1, tenant: t1}]\n" +
+			"contracts: [{id: c1, tenant: t1, log_retention_days: -5}]\n" +
+			"backups: [{id: b1, tenant: t1, rpo_hours: 1, rto_hours: -3}]\n" +
+			"exposures: [{object: a1, host: h, port: -1, open: true}]\n" +
+			"domain_checks: [{tenant: t1, domain: x.example, dmarc: {record: r, policy: reject, pct: 101}}]\n"},
+		want: []string{
+			`e.yaml:3:13: contracts[0].log_retention_days: negative log retention period`,
+			`e.yaml:4:11: backups[0].rto_hours: negative RPO/RTO`,
+			`e.yaml:5:13: exposures[0].port: port out of range -1`,
+			`e.yaml:6:17: domain_checks[0].dmarc.pct: percentage out of range`,
+		},
+	},
+	{
 		name:  "unknown-key",
 		files: map[string]string{"e.yaml": "tenants:\n  - id: t1\n    colour: blue\n"},
 		want:  []string{`e.yaml:3:5: tenants[0]: unknown field "colour"`},

@@ -236,8 +236,11 @@ func (v *validator) run() {
 		if b.Console != "" {
 			v.ref(o, "console", -1, b.Console, "a tool id", objTool)
 		}
-		if b.RPOHours < 0 || b.RTOHours < 0 {
+		if b.RPOHours < 0 {
 			v.errAt(o, "rpo_hours", -1, "negative RPO/RTO", "hours ≥ 0")
+		}
+		if b.RTOHours < 0 {
+			v.errAt(o, "rto_hours", -1, "negative RPO/RTO", "hours ≥ 0")
 		}
 	}
 	lc = local{}
@@ -257,6 +260,9 @@ func (v *validator) run() {
 		}
 		if c.NotificationHours < 0 {
 			v.errAt(o, "notification_hours", -1, "negative notification window", "hours ≥ 0")
+		}
+		if c.LogRetentionDays < 0 {
+			v.errAt(o, "log_retention_days", -1, "negative log retention period", "days ≥ 0")
 		}
 	}
 	lc = local{}
@@ -302,6 +308,9 @@ func (v *validator) run() {
 		o := lc.at("domain_checks", i, d.Pos)
 		v.party(o, "tenant", d.Tenant, true)
 		v.required(o, "domain", d.Domain)
+		if d.DMARC != nil && (d.DMARC.Pct < 0 || d.DMARC.Pct > 100) {
+			v.errAt(o, "dmarc.pct", -1, "percentage out of range", "0–100")
+		}
 	}
 	lc = local{}
 	for i := range e.Exposures {
@@ -312,6 +321,9 @@ func (v *validator) run() {
 		}
 		if x.Tenant != "" {
 			v.party(o, "tenant", x.Tenant, false)
+		}
+		if x.Port < 1 || x.Port > 65535 {
+			v.errAt(o, "port", -1, "port out of range "+strconv.Itoa(x.Port), "1–65535")
 		}
 	}
 	for i, g := range e.CollectionGap {
