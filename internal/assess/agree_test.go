@@ -1061,3 +1061,30 @@ assets:
 		t.Errorf("t1 FB-PRIV-008 with nothing recorded = %s (%s), want not_evaluable naming what is missing", st, ev)
 	}
 }
+
+// FB-MFA-003's evidence says how far an identity without MFA reaches. A
+// subcontractor's technician who runs the RMM (full control of both
+// customers, as `blast --from` says) read "0 as admin": the count was of
+// the customers its own credentials are admin in (admin reuse), printed
+// beside the access matrix's reach as if it were the reach.
+func TestMFA003EvidenceAgreesWithBlast(t *testing.T) {
+	j := judgeBoth(t, agreeBase+`identities:
+  - {id: ext-dan, kind: human, home: msp, upn: dan@nightowl.example, mfa: {enforced: false}, last_sign_in: 2026-11-20}
+tools:
+  - {id: vsa, kind: rmm, product: VSA, mfa_enforced: true, mfa_methods: [fido2], capabilities: [run_script_system]}
+vendors:
+  - {id: nightowl, kind: subcontractor, domains: [nightowl.example]}
+grants:
+  - {id: g-noc, subject: nightowl, target: vsa, privilege: operate}
+assets:
+  - {id: t1-srv, tenant: t1, hostname: SRV1, kind: server, agents: [vsa], last_patched: 2026-11-10}
+  - {id: t2-srv, tenant: t2, hostname: SRV2, kind: server, agents: [vsa], last_patched: 2026-11-10}
+`)
+	st, ev := j.status(t, "msp FB-MFA-003")
+	if st != StatusFail || !strings.Contains(ev, "ext-dan") {
+		t.Fatalf("msp FB-MFA-003 = %s (%s), want fail naming ext-dan", st, ev)
+	}
+	if strings.Contains(ev, "0 as admin") {
+		t.Errorf("msp FB-MFA-003 evidence %q: ext-dan reaches both customers at full control through the RMM; the evidence must not say 0 as admin", ev)
+	}
+}

@@ -85,7 +85,7 @@ else := []
 results contains lib.check(
 	{"control": "FB-MFA-003", "noun": "MSP identities with customer access", "fails": "no MFA and no compensating control", "need": "identities.mfa (MFA enforcement state)"},
 	count(msp_people),
-	[{"kind": "identity", "id": i.id, "detail": "%s without MFA or a compensating control, reaches customers (%d as admin; via %v)", "args": [i.kind, i.admin_tenants, customer_via(i.id)]} | some i in msp_people; i.mfa_state == "none"],
+	[{"kind": "identity", "id": i.id, "detail": "%s without MFA or a compensating control, reaches customers via %v (its own credentials admin in %d)", "args": [i.kind, customer_via(i.id), i.admin_tenants]} | some i in msp_people; i.mfa_state == "none"],
 	[{"kind": "identity", "id": i.id, "detail": "mfa.enforced unknown"} | some i in msp_people; i.mfa_state == "unknown"],
 ) if {
 	lib.msp
