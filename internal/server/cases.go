@@ -10,6 +10,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/detect"
+	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -24,6 +25,9 @@ type caseRow struct {
 	Assignee  string     // the assignee its incidents share ("" when none or mixed)
 	Rules     []caseRule // every rule it tripped, one link per incident
 	OpenIDs   []string   // its open incidents (bulk acknowledge)
+	// TenantNames are its tenants as the dashboard names them: tenant ids,
+	// with the MSP's own tenant ("msp") under the MSP's display name.
+	TenantNames []string
 	EventsURL string     // the events search for its attacker
 }
 
@@ -59,8 +63,14 @@ func (s *Server) caseRows(incs []store.Incident) []caseRow {
 	cases := detect.Cases(dets)
 	detect.SortRecent(cases)
 	out := make([]caseRow, 0, len(cases))
+	msp := s.mspName()
 	for _, c := range cases {
-		row := caseRow{Case: c, EventsURL: eventsURL(c)}
+		row := caseRow{Case: c, EventsURL: eventsURL(c), TenantNames: slices.Clone(c.Tenants)}
+		for i, t := range row.TenantNames {
+			if t == estate.MSP {
+				row.TenantNames[i] = msp
+			}
+		}
 		rank := map[string]int{store.StatusOpen: 3, store.StatusAcknowledged: 2, store.StatusResolved: 1}
 		assignees := map[string]bool{}
 		for _, d := range c.Incidents {
@@ -89,6 +99,15 @@ func (s *Server) caseRows(incs []store.Incident) []caseRow {
 		out = append(out, row)
 	}
 	return out
+}
+
+// mspName is the MSP's display name (the estate's provider), "MSP" while
+// this process knows no estate.
+func (s *Server) mspName() string {
+	if e, _ := s.work.CurrentEstate(); e != nil && e.Provider.Name != "" {
+		return e.Provider.Name
+	}
+	return "MSP"
 }
 
 // eventsURL is the events search that shows a case's attacker.

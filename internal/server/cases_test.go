@@ -225,3 +225,36 @@ func TestEventsPageBoundedCount(t *testing.T) {
 		t.Errorf("events page for user rare: %.160s", rare[max(i, 0):])
 	}
 }
+
+// A case on the MSP's own tenant ("msp") names it as the dashboard does,
+// by the MSP's display name (the estate's provider), in the cases list,
+// on the overview and on the case page; never the raw id.
+func TestCasesNameTheMSPTenant(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	in := store.Incident{ID: "msp-spray", Tenant: "msp", Tenants: []string{"msp", tenantA}, Rule: "r-msp", Title: "Spray on the MSP", Severity: "critical",
+		Key: map[string]string{"source.ip": "198.51.100.99"}, Status: store.StatusOpen, First: f.clk.now(), Last: f.clk.now(), Count: 4}
+	if _, _, err := f.st.UpsertIncident(ctx, &in); err != nil {
+		t.Fatal(err)
+	}
+	var caseID string
+	for _, c := range detect.Cases([]*detect.Incident{{ID: "x", Key: map[string]string{"source.ip": "198.51.100.99"}}}) {
+		caseID = c.ID
+	}
+	a := f.client()
+	a.login("analyst1")
+	_, page := a.do("GET", "/incidents", nil, nil)
+	row := page[strings.Index(page, `href="/cases/`+caseID+`"`):]
+	row = row[:strings.Index(row, "</tr>")]
+	if !strings.Contains(row, "<td>"+tenantA+", Test MSP</td>") || strings.Contains(row, "msp</td>") {
+		t.Errorf("cases list: the MSP's tenant is not named Test MSP: %s", row)
+	}
+	_, ov := a.do("GET", "/", nil, nil)
+	if !strings.Contains(ov, tenantA+", Test MSP") {
+		t.Errorf("overview's cases do not name the MSP's tenant Test MSP")
+	}
+	_, cp := a.do("GET", "/cases/"+caseID, nil, nil)
+	if !strings.Contains(cp, "· "+tenantA+", Test MSP ·") {
+		t.Errorf("case page does not name the MSP's tenant Test MSP")
+	}
+}
