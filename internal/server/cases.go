@@ -21,14 +21,14 @@ import (
 // caseRow is one case with the handling state of its incidents.
 type caseRow struct {
 	detect.Case
-	Status    string     // open when any incident is open, else acknowledged when any is, else resolved
-	Assignee  string     // the assignee its incidents share ("" when none or mixed)
-	Rules     []caseRule // every rule it tripped, one link per incident
-	OpenIDs   []string   // its open incidents (bulk acknowledge)
+	Status   string     // open when any incident is open, else acknowledged when any is, else resolved
+	Assignee string     // the assignee its incidents share ("" when none or mixed)
+	Rules    []caseRule // every rule it tripped, one link per incident
+	OpenIDs  []string   // its open incidents (bulk acknowledge)
 	// TenantNames are its tenants as the dashboard names them: tenant ids,
 	// with the MSP's own tenant ("msp") under the MSP's display name.
 	TenantNames []string
-	EventsURL string     // the events search for its attacker
+	EventsURL   string // the events search for its attacker
 }
 
 // caseRule is one incident of a case: the rule it tripped, named for people.
