@@ -1088,3 +1088,39 @@ assets:
 		t.Errorf("msp FB-MFA-003 evidence %q: ext-dan reaches both customers at full control through the RMM; the evidence must not say 0 as admin", ev)
 	}
 }
+
+// A console whose tool-wide setting enforces MFA but where one user's login
+// has none is judged by its weakest login (blast calls it "no MFA"); the
+// evidence must say so, not "mfa_enforced=false", which contradicts the
+// estate file (mfa_enforced: true) the reader checks it against.
+func TestToolMFAEvidenceNamesTheLogin(t *testing.T) {
+	j := judgeBoth(t, agreeBase+`identities:
+  - {id: sam, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}, last_sign_in: 2026-11-20}
+  - {id: ari, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}, last_sign_in: 2026-11-20}
+tools:
+  - id: vsa
+    kind: rmm
+    product: VSA
+    internet_exposed: true
+    capabilities: [run_script_system]
+    mfa_enforced: true
+    mfa_methods: [totp]
+    logins:
+      - {identity: sam, mfa: {enforced: true, methods: [totp]}}
+      - {identity: ari, mfa: {enforced: false}}
+grants:
+  - {id: g-ari, subject: ari, target: vsa, privilege: operate}
+assets:
+  - {id: t1-srv, tenant: t1, hostname: SRV1, kind: server, agents: [vsa], last_patched: 2026-11-10}
+`)
+	for _, k := range []string{"msp FB-IC-001", "msp FB-MFA-004", "t1 FB-MFA-001"} {
+		st, ev := j.status(t, k)
+		if st != StatusFail || !strings.Contains(ev, "vsa") {
+			t.Errorf("%s = %s (%s), want fail naming vsa", k, st, ev)
+			continue
+		}
+		if strings.Contains(ev, "mfa_enforced=false") || !strings.Contains(ev, "ari") {
+			t.Errorf("%s evidence %q: want the login without MFA (ari) named, not mfa_enforced=false", k, ev)
+		}
+	}
+}

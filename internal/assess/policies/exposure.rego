@@ -26,7 +26,7 @@ consoles := [t | some t in input.tools; t.management; t.kind != "gdap"; t.intern
 results contains lib.check(
 	{"control": "FB-IC-001", "noun": "internet-exposed management consoles", "fails": "MFA not enforced", "need": "tools.mfa or tools.exposure"},
 	count(consoles),
-	[{"kind": "tool", "id": t.id, "detail": "internet-exposed, mfa_enforced=false"} | some t in consoles; exposed(t); t.mfa_enforced == false],
+	[{"kind": "tool", "id": t.id, "detail": "internet-exposed, %s", "args": [lib.tool_no_mfa(t)]} | some t in consoles; exposed(t); t.mfa_enforced == false],
 	array.concat(
 		[{"kind": "tool", "id": t.id, "detail": "MFA enforcement unknown"} | some t in consoles; t.mfa_enforced == null],
 		[{"kind": "tool", "id": t.id, "detail": "internet exposure unknown, MFA not enforced"} | some t in consoles; t.mfa_enforced == false; not exposed(t)],
@@ -36,7 +36,7 @@ results contains lib.check(
 results contains lib.check(
 	{"control": "FB-IC-001", "noun": "internet-exposed management consoles the customer owns", "fails": "MFA not enforced", "need": "tools.mfa or tools.exposure"},
 	count(consoles),
-	[{"kind": "tool", "id": t.id, "detail": "customer-owned %s, internet-exposed, mfa_enforced=false", "args": [t.kind]} | some t in consoles; exposed(t); t.mfa_enforced == false],
+	[{"kind": "tool", "id": t.id, "detail": "customer-owned %s, internet-exposed, %s", "args": [t.kind, lib.tool_no_mfa(t)]} | some t in consoles; exposed(t); t.mfa_enforced == false],
 	[{"kind": "tool", "id": t.id, "detail": "MFA enforcement unknown"} | some t in consoles; t.mfa_enforced == null],
 ) if lib.tenant
 

@@ -135,3 +135,11 @@ over(days, limit) if {
 # objects and compare possibly-null numbers directly (null sorts below every
 # number in Rego, so `null > 90` is false) rather than calling ev/over per
 # object; function calls per object dominate evaluation time on big estates.
+
+# tool_no_mfa says why a tool counts as without MFA: the logins that have
+# none while its tool-wide setting enforces it (its weakest login, as
+# internal/access judges it), else the setting itself.
+tool_no_mfa(t) := sprintf("no MFA on the login of %s", [concat(", ", t.weak_logins)]) if {
+	is_array(t.weak_logins)
+	count(t.weak_logins) > 0
+} else := "mfa_enforced=false"

@@ -11,7 +11,7 @@ import data.firebreak.lib
 # console's sign-in (the weakest of their per-user logins).
 reaching_tools := [t | some t in input.tools; t.management]
 
-tools_no_mfa := [{"kind": "tool", "id": t.id, "detail": sprintf("%s reaches the tenant, mfa_enforced=false", [t.kind])} | some t in reaching_tools; t.mfa_enforced == false]
+tools_no_mfa := [{"kind": "tool", "id": t.id, "detail": sprintf("%s reaches the tenant, %s", [t.kind, lib.tool_no_mfa(t)])} | some t in reaching_tools; t.mfa_enforced == false]
 
 tools_mfa_unknown := [{"kind": "tool", "id": t.id, "detail": "mfa_enforced unknown"} | some t in reaching_tools; t.mfa_enforced == null]
 
@@ -102,7 +102,7 @@ mgmt := [t | some t in input.tools; t.management]
 results contains lib.check(
 	{"control": "FB-MFA-004", "noun": "MSP management tools", "fails": "MFA not enforced", "need": "tools.mfa (mfa_enforced)"},
 	count(mgmt),
-	[{"kind": "tool", "id": t.id, "detail": "%s, mfa_enforced=false, reaches %d customers", "args": [t.kind, t.customers]} | some t in mgmt; t.mfa_enforced == false],
+	[{"kind": "tool", "id": t.id, "detail": "%s, %s, reaches %d customers", "args": [t.kind, lib.tool_no_mfa(t), t.customers]} | some t in mgmt; t.mfa_enforced == false],
 	[{"kind": "tool", "id": t.id, "detail": "mfa_enforced unknown"} | some t in mgmt; t.mfa_enforced == null],
 ) if lib.msp
 
@@ -111,7 +111,7 @@ delivered := [t | some t in input.tools; t.delivered]
 results contains lib.check(
 	{"control": "FB-MFA-005", "noun": "services delivered to customers", "fails": "MFA not enforced", "need": "tools.mfa (mfa_enforced)"},
 	count(delivered),
-	[{"kind": "tool", "id": t.id, "detail": "delivered, mfa_enforced=false"} | some t in delivered; t.mfa_enforced == false],
+	[{"kind": "tool", "id": t.id, "detail": "delivered, %s", "args": [lib.tool_no_mfa(t)]} | some t in delivered; t.mfa_enforced == false],
 	[{"kind": "tool", "id": t.id, "detail": "mfa_enforced unknown"} | some t in delivered; t.mfa_enforced == null],
 ) if lib.msp
 
