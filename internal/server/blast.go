@@ -21,6 +21,7 @@ type blastPage struct {
 	Selected *store.BlastRank
 	Paths    []blastReached // the live blast query's tenants with proof paths (MSP scope only)
 	HasBlast bool
+	HasGraph bool     // the explorer has a trust graph to show this caller (explorerGraph)
 	Plan     *fixPlan // the whole "fix first" plan (MSP scope only)
 	Total    int      // rows in the whole ranking
 	Shown    int      // rows listed when the ranking is cut at blastShown (0: all listed)
@@ -37,6 +38,8 @@ func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *auth
 	if err != nil && !isNotFound(err) {
 		return err
 	}
+	_, _, gerr := s.explorerGraph(p)
+	pg.HasGraph = gerr == nil
 	if b != nil {
 		pg.HasBlast = true
 		pg.Ranking, pg.Created = blastRows(b), b.Created

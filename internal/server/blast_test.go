@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
 // The blast page lists the blastShown highest-ranked objects with their
@@ -15,6 +16,11 @@ import (
 // row and no link; a selected node keeps its selection in the link.
 func TestBlastPageListsTheTopRanks(t *testing.T) {
 	f := newFixture(t)
+	eng, err := worker.NewEngines(worker.EngineOptions{Clock: f.clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv.setEngines(eng) // the explorer link needs the engines' trust graph
 	n := blastShown + 15
 	b := &store.BlastResult{JSON: json.RawMessage(`{}`)}
 	for i := range n {
