@@ -312,8 +312,8 @@ func TestBrowserDemoPagesFit(t *testing.T) {
 			if m[3] > m[4] {
 				t.Errorf("%s at %d×%d scrolls sideways: content %.0f px wide, window %.0f", path, size[0], size[1], m[3], m[4])
 			}
-			if path == "/events" && size[0] == 390 {
-				b.eventsFit()
+			if (path == "/events" || path == "/blast") && size[0] == 390 {
+				b.stackFits(path)
 			}
 			if path == "/blast" && size[0] == 1440 {
 				b.blastFits(m[0], m[2])
@@ -356,11 +356,12 @@ func (b *demoBrowser) blastFits(height, window float64) {
 	}
 }
 
-// eventsFit: at 390×844 the events table does not wrap into narrow
-// columns: each row's cells are at least 120 px wide (stacked, one per
-// line), the table fits its card, and it is still a table to assistive
-// technology (roles table, row, rowheader, cell; column headers kept).
-func (b *demoBrowser) eventsFit() {
+// stackFits: at 390×844 the events table (and the blast ranking) does not
+// wrap into narrow columns: each row's cells are at least 120 px wide
+// (stacked, one per line), the table fits its card, and it is still a
+// table to assistive technology (roles table, row, rowheader, cell;
+// column headers kept).
+func (b *demoBrowser) stackFits(path string) {
 	b.t.Helper()
 	type cellsDOM struct {
 		Rows, Cells, Narrow int
@@ -375,13 +376,13 @@ func (b *demoBrowser) eventsFit() {
 		b.t.Fatal(err)
 	}
 	if d.Rows < 5 || d.Cells < 3*d.Rows {
-		b.t.Fatalf("/events at 390×844: %d rows, %d drawn cells (want the demo's events)", d.Rows, d.Cells)
+		b.t.Fatalf("%s at 390×844: %d rows, %d drawn cells (want the demo's rows)", path, d.Rows, d.Cells)
 	}
 	if d.Narrow > 0 {
-		b.t.Errorf("/events at 390×844: %d of %d cells narrower than 120 px (first: %s)", d.Narrow, d.Cells, d.First)
+		b.t.Errorf("%s at 390×844: %d of %d cells narrower than 120 px (first: %s)", path, d.Narrow, d.Cells, d.First)
 	}
 	if d.Table > d.Card {
-		b.t.Errorf("/events at 390×844: the table is %.0f px wide in a %.0f px card (scrolls sideways)", d.Table, d.Card)
+		b.t.Errorf("%s at 390×844: the table is %.0f px wide in a %.0f px card (scrolls sideways)", path, d.Table, d.Card)
 	}
 	roles := map[string]string{}
 	for sel, want := range map[string]string{"main table.stack": "table", "main table.stack tbody tr": "row", "main table.stack tbody tr th": "rowheader",
@@ -401,8 +402,8 @@ func (b *demoBrowser) eventsFit() {
 		}
 		roles[sel] = got
 		if got != want {
-			b.t.Errorf("/events at 390×844: %s is %q to assistive technology, want %q", sel, got, want)
+			b.t.Errorf("%s at 390×844: %s is %q to assistive technology, want %q", path, sel, got, want)
 		}
 	}
-	b.t.Logf("/events at 390×844: %d cells in %d rows, all ≥ 120 px; roles %v", d.Cells, d.Rows, roles)
+	b.t.Logf("%s at 390×844: %d cells in %d rows, all ≥ 120 px; roles %v", path, d.Cells, d.Rows, roles)
 }
