@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"maps"
 	"math"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -110,8 +111,11 @@ type Engine struct {
 
 	onHold func(rule string, ev *event.Event) // tests: a correlation's condition held
 
-	recov   *recoveryTracker // nil: no rule has firebreak.self_recovery
-	verdict *recoveryVerdict // the self_recovery verdict of the rule being reported
+	recov     *recoveryTracker // nil: no rule has firebreak.self_recovery
+	verdict   *recoveryVerdict // the self_recovery verdict of the rule being reported
+	judging   *judgement       // what the verdict was judged on
+	pend      []probe          // self_recovery judgements still pending
+	nextJudge int64            // event time at which pend is judged again
 }
 
 type held struct {
@@ -550,6 +554,7 @@ func (e *Engine) Process(ev *event.Event) []Alert {
 func (e *Engine) Flush() []Alert {
 	e.alerts = e.alerts[:0]
 	e.release(math.MaxInt64)
+	e.judgePending(e.released, true)
 	return e.alerts
 }
 
@@ -558,6 +563,9 @@ func (e *Engine) Flush() []Alert {
 func (e *Engine) AdvanceTo(t time.Time) []Alert {
 	e.alerts = e.alerts[:0]
 	e.release(t.UnixNano() - e.lateness)
+	if len(e.pend) > 0 {
+		e.judgePending(t.UnixNano()-e.lateness, false)
+	}
 	return e.alerts
 }
 
@@ -689,6 +697,10 @@ func (e *Engine) process(ev *event.Event, ts int64) {
 	if e.recov != nil && (ev.Outcome == "failure" || ev.Outcome == "success") {
 		e.recov.observe(ev, ts, e.env.serviceAccount)
 	}
+	if len(e.pend) > 0 && ts >= e.nextJudge {
+		e.judgePending(ts, false)
+		e.nextJudge = ts + int64(time.Second)
+	}
 	for _, d := range e.candidates(ev) {
 		if d.det.cond.eval(ev, e.env) {
 			d.st.Matched++
@@ -709,24 +721,39 @@ func (e *Engine) process(ev *event.Event, ts int64) {
 // fire handles a rule that matched (detection) or whose condition holds
 // (correlation) at event ev.
 func (e *Engine) fire(cr *crule, ev *event.Event, ts int64, g *group) {
-	var v recoveryVerdict
-	judged := false
+	office := false
 	if cr.recovery != nil {
-		v, judged = e.recov.verdict(cr.recovery, ev.SourceIP, ts)
-	}
-	if cr.report {
-		if judged {
-			e.verdict = &v
-		}
+		office = e.fireJudged(cr, ev, ts, g)
+	} else if cr.report {
 		e.report(cr, ev, ts, g)
-		e.verdict = nil
 	}
-	if judged && v.office {
+	if office {
 		return // not a spray: the correlations built on it (success after spray) are not fed
 	}
 	for _, p := range cr.parents {
 		e.feed(p.c, p.pos, ev, ts)
 	}
+}
+
+// fireJudged reports a self_recovery rule with its verdict on the source;
+// it reports whether the verdict is self-recovering.
+func (e *Engine) fireJudged(cr *crule, ev *event.Event, ts int64, g *group) bool {
+	j := &judgement{cr: cr, ip: ev.SourceIP}
+	if cr.corr != nil && cr.corr.typ == ValueCount && g != nil {
+		j.users = g.values()
+	}
+	if ev.Outcome == "success" && cr.corr != nil && (cr.corr.typ == Temporal || cr.corr.typ == TemporalOrdered) {
+		j.success = ev.UserName
+	}
+	v, judged := e.recov.verdict(cr.recovery, j.ip, j.users, j.success, ts, false)
+	if cr.report {
+		if judged {
+			e.verdict, e.judging = &v, j
+		}
+		e.report(cr, ev, ts, g)
+		e.verdict, e.judging = nil, nil
+	}
+	return judged && v.office()
 }
 
 // key builds (or reuses, within one event) the group key of spec.
@@ -908,12 +935,12 @@ func (e *Engine) report(cr *crule, ev *event.Event, ts int64, g *group) {
 	}
 	quiet := ts-inc.Last.UnixNano() > int64(cr.r.Options.SuppressFor)
 	e.attribute(inc, ev, ts, n, val)
-	if v := e.verdict; v != nil && !v.office && LevelRank(inc.Severity) < LevelRank(cr.r.Level) {
-		// Reported low as self-recovering, now a spray: raise it.
-		inc.Severity, inc.Pattern = cr.r.Level, "spray"
-		inc.Description = cr.r.Description + " " + v.explain()
-		e.alert(cr, inc, AlertEscalated, ts)
-		return
+	if v := e.verdict; v != nil && inc.judge != nil && inc.Pattern != patternSpray {
+		if v.pending() {
+			e.addProbe(inc, e.judging, ts)
+		} else if e.applyVerdict(inc, *v, ts) {
+			return
+		}
 	}
 	if quiet {
 		e.alert(cr, inc, AlertRecurred, ts)
@@ -944,12 +971,20 @@ func (e *Engine) open(cr *crule, ev *event.Event, ts int64, g *group, key []byte
 	if inc.Severity == "" {
 		inc.Severity, inc.Level = "medium", "medium"
 	}
+	held := false
 	if v := e.verdict; v != nil {
-		inc.Pattern = "spray"
-		if v.office {
-			inc.Pattern, inc.Severity = "self-recovering", cr.recovery.Level
+		inc.judge = &judgement{cr: cr, ip: e.judging.ip}
+		inc.Pattern = v.pattern
+		if v.pattern != patternSpray {
+			inc.Severity = cr.recovery.Level
 		}
 		inc.Description = strings.TrimSpace(inc.Description + " " + v.explain())
+		if v.pending() {
+			// Not notified until judged: when the failing accounts'
+			// recovery window has passed, or the incident escalates.
+			held, inc.judge.held = true, true
+			e.addProbe(inc, e.judging, ts)
+		}
 	}
 	spec := cr.incSpec
 	parts := bytes.Split(bytes.TrimSuffix(key, []byte{0x1f}), []byte{0x1f})
@@ -992,7 +1027,9 @@ func (e *Engine) open(cr *crule, ev *event.Event, ts int64, g *group, key []byte
 	e.incOrder = append(e.incOrder, inc)
 	e.markDirty(inc)
 	cr.st.Incidents++
-	e.alert(cr, inc, AlertNew, ts)
+	if !held {
+		e.alert(cr, inc, AlertNew, ts)
+	}
 }
 
 // openLists starts a new incident's firebreak.list fields: from the
@@ -1063,6 +1100,9 @@ func (e *Engine) escalateTo(cr *crule, ev *event.Event, ts int64) bool {
 	if LevelRank(cr.r.Level) > LevelRank(inc.Severity) {
 		inc.Severity = cr.r.Level
 	}
+	if inc.judge != nil {
+		inc.judge.held = false // notified now, as escalated
+	}
 	inc.Escalations = append(inc.Escalations, Escalation{Rule: cr.r.Ref(), Title: cr.r.Title, Level: cr.r.Level, Time: time.Unix(0, ts).UTC()})
 	for _, tq := range cr.r.Techniques {
 		if !slices.Contains(inc.Techniques, tq) {
@@ -1115,4 +1155,110 @@ func SortIncidents(incs []*Incident) {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+}
+
+// judgement is what an incident of a self_recovery rule is judged on.
+type judgement struct {
+	cr      *crule
+	ip      netip.Addr
+	users   []string // the accounts of the value_count burst (nil: the source's failures)
+	success string   // the account whose success completed a temporal rule
+	held    bool     // its new-incident alert waits for the judgement
+}
+
+// probe is a pending judgement of an incident: over the accounts of the
+// bursts seen within probeSpan of its start (at most maxProbeUsers).
+type probe struct {
+	inc *Incident
+	j   judgement
+	at  int64
+}
+
+const (
+	probeSpan     = int64(15 * time.Second)
+	maxProbeUsers = 64
+)
+
+// addProbe adds a pending judgement of inc, merged into its latest probe
+// when that started less than probeSpan ago.
+func (e *Engine) addProbe(inc *Incident, j *judgement, ts int64) {
+	for i := len(e.pend) - 1; i >= 0; i-- {
+		p := &e.pend[i]
+		if p.inc != inc {
+			continue
+		}
+		if ts-p.at < probeSpan {
+			if p.j.users != nil {
+				for _, u := range j.users {
+					if len(p.j.users) < maxProbeUsers && !slices.Contains(p.j.users, u) {
+						p.j.users = append(p.j.users, u)
+					}
+				}
+			}
+			if p.j.success == "" {
+				p.j.success = j.success
+			}
+			return
+		}
+		break
+	}
+	e.pend = append(e.pend, probe{inc: inc, j: judgement{ip: j.ip, users: j.users, success: j.success}, at: ts})
+}
+
+// judgePending judges again the pending judgements at event time now;
+// final (end of input) settles every failure still within its recovery
+// window as not recovered.
+func (e *Engine) judgePending(now int64, final bool) {
+	if len(e.pend) == 0 {
+		return
+	}
+	pend := e.pend
+	e.pend = nil
+	for _, p := range pend {
+		inc := p.inc
+		if inc.Pattern == patternSpray {
+			continue
+		}
+		v, _ := e.recov.verdict(inc.judge.cr.recovery, p.j.ip, p.j.users, p.j.success, now, final)
+		if v.pending() {
+			e.pend = append(e.pend, p)
+			continue
+		}
+		e.applyVerdict(inc, v, now)
+	}
+}
+
+// applyVerdict brings an incident of a self_recovery rule to a settled
+// verdict v: a spray stays a spray; a pending or self-recovering incident
+// judged a spray is raised to the rule's level (notified, as new when its
+// alert was held, else as escalated); a pending one judged self-recovering
+// is reported at the option's level (notified as new). It reports whether it
+// raised an alert.
+func (e *Engine) applyVerdict(inc *Incident, v recoveryVerdict, ts int64) bool {
+	j := inc.judge
+	cr := j.cr
+	old := inc.Pattern
+	if old == patternSpray || old == v.pattern || v.pending() {
+		return false
+	}
+	inc.Pattern = v.pattern
+	inc.Description = strings.TrimSpace(cr.r.Description + " " + v.explain())
+	e.markDirty(inc)
+	if v.pattern == patternSpray {
+		if LevelRank(cr.r.Level) > LevelRank(inc.Severity) {
+			inc.Severity = cr.r.Level
+		}
+	} else if len(inc.Escalations) == 0 {
+		inc.Severity = cr.recovery.Level
+	}
+	switch {
+	case j.held:
+		j.held = false
+		e.alert(cr, inc, AlertNew, ts)
+	case v.pattern == patternSpray:
+		e.alert(cr, inc, AlertEscalated, ts)
+	default:
+		return false
+	}
+	return true
 }

@@ -40,8 +40,11 @@ type Incident struct {
 	Lists       []ValueList       `json:"lists,omitempty"`  // the values of the rule's firebreak.list fields, with counts
 	Single      bool              `json:"single,omitempty"` // from a single-event (detection) rule, not a correlation
 	// Pattern is what a rule with firebreak.self_recovery judged the source
-	// to be: "spray" or "self-recovering" (users behind one address each
-	// recovering from their own mistype; reported at the option's level).
+	// to be: "spray" (or "brute force"), "self-recovering" (users behind
+	// one address each recovering from their own mistype; reported at the
+	// option's level) or "pending" (not yet known: reported at the option's
+	// level and not notified until the failing accounts' recovery window
+	// has passed, or it escalates).
 	Pattern string `json:"pattern,omitempty"`
 
 	lists     []listState
@@ -49,6 +52,7 @@ type Incident struct {
 	tenantSet map[string]struct{}
 	maxValues int
 	dirty     bool
+	judge     *judgement // firebreak.self_recovery: what it is judged on
 }
 
 // ValueList is one listed field of an incident (a distributed spray's
@@ -219,7 +223,7 @@ func (inc *Incident) snapshot() Incident {
 	for i := range inc.lists {
 		c.Lists = append(c.Lists, inc.lists[i].list())
 	}
-	c.valueSet, c.tenantSet, c.dirty, c.lists = nil, nil, false, nil
+	c.valueSet, c.tenantSet, c.dirty, c.lists, c.judge = nil, nil, false, nil, nil
 	return c
 }
 

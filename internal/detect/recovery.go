@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"time"
@@ -25,6 +26,14 @@ type Recovery struct {
 	Fraction float64
 	Min      int
 	Level    string
+	Attack   string // what the pattern is when not self-recovering: "spray" (default) or "brute force"
+}
+
+func (rc *Recovery) attack() string {
+	if rc.Attack == "" {
+		return "spray"
+	}
+	return rc.Attack
 }
 
 // Defaults for Recovery.
@@ -43,10 +52,16 @@ type recoveryTracker struct {
 }
 
 type srcRecovery struct {
-	pending  map[string]int64 // account -> its latest unsettled failure
-	queue    []pendingFail    // failures in time order (settled lazily)
-	outcomes []outcomeAt      // settled failures, oldest first
+	acct     map[string]acctState // account -> its latest failure and whether it recovered
+	pending  map[string]int64     // account -> its latest unsettled failure
+	queue    []pendingFail        // failures in time order (settled lazily)
+	outcomes []outcomeAt          // settled failures, oldest first
 	last     int64
+}
+
+type acctState struct {
+	fail      int64
+	recovered bool
 }
 
 type pendingFail struct {
@@ -92,7 +107,7 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 				return
 			}
 		}
-		s = &srcRecovery{pending: map[string]int64{}}
+		s = &srcRecovery{pending: map[string]int64{}, acct: map[string]acctState{}}
 		t.srcs[ip] = s
 	}
 	s.last = max(s.last, ts)
@@ -103,11 +118,24 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 			s.pending[user] = ts
 			s.queue = append(s.queue, pendingFail{user, ts})
 		}
+		if _, ok := s.acct[user]; !ok && len(s.acct) >= maxRecoveryOutcomes {
+			for u, a := range s.acct {
+				if ts-a.fail > t.horizon {
+					delete(s.acct, u)
+				}
+			}
+		}
+		if _, ok := s.acct[user]; ok || len(s.acct) < maxRecoveryOutcomes {
+			s.acct[user] = acctState{fail: ts}
+		}
 		return
 	}
 	if f, ok := s.pending[user]; ok && ts-f <= t.within {
 		delete(s.pending, user)
 		s.outcomes = append(s.outcomes, outcomeAt{ts: f, recovered: true})
+	}
+	if a, ok := s.acct[user]; ok && !a.recovered && ts-a.fail <= t.within {
+		s.acct[user] = acctState{fail: a.fail, recovered: true}
 	}
 }
 
@@ -154,44 +182,150 @@ func (t *recoveryTracker) evict(now int64) {
 	}
 }
 
-// share reports how many of the source's settled failures over the horizon
-// recovered, and how many settled.
-func (t *recoveryTracker) share(ip netip.Addr, now int64) (recovered, known int) {
+// tally counts failing accounts by outcome: recovered within the window,
+// not recovered (the window passed without it; every unsettled failure when
+// final, at the end of input) and pending.
+type tally struct{ recovered, failed, open int }
+
+func (c *tally) add(a acctState, now, within int64, final bool) {
+	switch {
+	case a.recovered:
+		c.recovered++
+	case final || now-a.fail > within:
+		c.failed++
+	default:
+		c.open++
+	}
+}
+
+// share tallies the source's failures over the horizon before now, since
+// the given time.
+func (t *recoveryTracker) share(ip netip.Addr, now int64, final bool, since int64) tally {
+	var c tally
 	s := t.srcs[ip.Unmap()]
 	if s == nil {
-		return 0, 0
+		return c
 	}
 	t.settle(s, now)
 	for _, o := range s.outcomes {
-		known++
+		if o.ts < since {
+			continue
+		}
 		if o.recovered {
-			recovered++
+			c.recovered++
+		} else {
+			c.failed++
 		}
 	}
-	return recovered, known
+	for _, p := range s.queue {
+		if f, ok := s.pending[p.user]; ok && f == p.ts && p.ts >= since {
+			c.add(acctState{fail: p.ts}, now, t.within, final)
+		}
+	}
+	return c
 }
+
+// accounts tallies the given accounts' latest failures from the source
+// (accounts that never failed from it are not counted).
+func (t *recoveryTracker) accounts(ip netip.Addr, users []string, now int64, final bool) tally {
+	var c tally
+	s := t.srcs[ip.Unmap()]
+	if s == nil {
+		return c
+	}
+	for _, u := range users {
+		if a, ok := s.acct[foldUser(u)]; ok {
+			c.add(a, now, t.within, final)
+		}
+	}
+	return c
+}
+
+// failed reports whether the account failed from the source within the
+// horizon before now.
+func (t *recoveryTracker) failed(ip netip.Addr, user string, now int64) bool {
+	s := t.srcs[ip.Unmap()]
+	if s == nil {
+		return false
+	}
+	a, ok := s.acct[foldUser(user)]
+	return ok && now-a.fail <= t.horizon
+}
+
+// Judgements of a self_recovery rule.
+const (
+	patternPending = "pending"
+	patternOffice  = "self-recovering"
+	patternSpray   = "spray"
+)
 
 // recoveryVerdict is what a self_recovery rule found about a source.
 type recoveryVerdict struct {
-	office           bool
-	recovered, known int
-	within           time.Duration
+	pattern string // patternPending, patternOffice or patternSpray
+	attack  string // the name of the attack pattern: "spray" or "brute force"
+	tally
+	within time.Duration
 }
+
+func (v recoveryVerdict) office() bool  { return v.pattern == patternOffice }
+func (v recoveryVerdict) pending() bool { return v.pattern == patternPending }
 
 func (v recoveryVerdict) explain() string {
-	if v.office {
-		return fmt.Sprintf("Pattern: self-recovering failures, not a spray: %d of the %d accounts that failed from this address in the last hour signed in from it within %s of their own failure (users behind one address mistyping and retrying, e.g. an office NAT); reported low.", v.recovered, v.known, v.within)
+	known := v.recovered + v.failed
+	switch v.pattern {
+	case patternOffice:
+		return fmt.Sprintf("Pattern: self-recovering failures, not a %s: %d of the %d failing accounts from this address signed in from it within %s of their own failure (users behind one address mistyping and retrying, e.g. an office NAT); reported low.", v.attack, v.recovered, known, v.within)
+	case patternPending:
+		return fmt.Sprintf("Pattern: not yet judged: %d of the %d failing accounts from this address whose outcome is known signed in from it within %s of their own failure; %d still within it.", v.recovered, known, v.within, v.open)
 	}
-	return fmt.Sprintf("Pattern: spray: %d of the %d accounts that failed from this address in the last hour signed in from it within %s of their own failure (in an office most do; in a spray almost none do).", v.recovered, v.known, v.within)
+	return fmt.Sprintf("Pattern: %s: %d of the %d failing accounts from this address signed in from it within %s of their own failure (in an office most do; in a %s almost none do).", v.attack, v.recovered, known, v.within, v.attack)
 }
 
-// verdict decides for a source at ts under rc.
-func (t *recoveryTracker) verdict(rc *Recovery, ip netip.Addr, ts int64) (recoveryVerdict, bool) {
+// decide judges a tally under rc: self-recovering when at least Fraction
+// of the accounts recovered even if every pending one fails, an attack when
+// fewer than Fraction did even if every pending one recovers, pending
+// otherwise, or while fewer than Min accounts are counted and some are
+// pending. Fewer than Min with none pending is an attack.
+func decide(rc *Recovery, c tally) string {
+	n := c.recovered + c.failed + c.open
+	if c.open > 0 && n < rc.Min {
+		return patternPending
+	}
+	switch {
+	case n >= rc.Min && float64(c.recovered) >= rc.Fraction*float64(n):
+		return patternOffice
+	case float64(c.recovered+c.open) < rc.Fraction*float64(n) || n < rc.Min:
+		return patternSpray
+	}
+	return patternPending
+}
+
+// verdict judges a source at now under rc: over the given accounts (those
+// that make up a value_count burst) when users is not nil, else over the
+// source's failures in the horizon. A success by an account that never
+// failed from the source is the hit of a spray, not a recovery.
+func (t *recoveryTracker) verdict(rc *Recovery, ip netip.Addr, users []string, success string, now int64, final bool) (recoveryVerdict, bool) {
 	if t == nil || !ip.IsValid() {
 		return recoveryVerdict{}, false
 	}
-	rec, known := t.share(ip, ts)
-	v := recoveryVerdict{recovered: rec, known: known, within: rc.Within}
-	v.office = known >= rc.Min && float64(rec) >= rc.Fraction*float64(known)
+	var c tally
+	hit := success != "" && !t.failed(ip, success, now)
+	switch {
+	case users != nil:
+		c = t.accounts(ip, users, now, final)
+	case hit:
+		// A success by an account that never failed from the source is
+		// judged on the failures of the recovery window before it, those
+		// not yet recovered counted as failed: the hit of a spray hidden in
+		// an office's hour comes amid the spray's unrecovered burst.
+		c = t.share(ip, now, true, now-int64(rc.Within))
+	default:
+		c = t.share(ip, now, final, math.MinInt64)
+	}
+	v := recoveryVerdict{tally: c, within: rc.Within, attack: rc.attack()}
+	v.pattern = decide(rc, c)
+	if v.pattern == patternPending && hit {
+		v.pattern = patternSpray
+	}
 	return v, true
 }

@@ -809,8 +809,13 @@ func parseRecovery(n *yaml.Node) (*Recovery, error) {
 				return nil, fmt.Errorf("level %q: want one of %s", s, strings.Join(levels, ", "))
 			}
 			r.Level = s
+		case "attack":
+			if s != "spray" && s != "brute force" {
+				return nil, fmt.Errorf("attack %q: want spray or brute force", s)
+			}
+			r.Attack = s
 		default:
-			return nil, fmt.Errorf("unknown key %q (want within, horizon, fraction, min, level)", k.Value)
+			return nil, fmt.Errorf("unknown key %q (want within, horizon, fraction, min, level, attack)", k.Value)
 		}
 	}
 	return r, nil
