@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -121,10 +122,11 @@ func TestDemoNumbersAgreeWithCLI(t *testing.T) {
 			ExcessBefore int `json:"excess_before"`
 			ExcessAfter  int `json:"excess_after"`
 			Steps        []struct {
-				Why         string `json:"why"`
-				Gain        int    `json:"gain"`
-				EntryBefore int    `json:"entry_points_over_before"`
-				EntryAfter  int    `json:"entry_points_over_after"`
+				Why         string   `json:"why"`
+				Details     []string `json:"details"`
+				Gain        int      `json:"gain"`
+				EntryBefore int      `json:"entry_points_over_before"`
+				EntryAfter  int      `json:"entry_points_over_after"`
 			} `json:"steps"`
 		} `json:"plan"`
 	}
@@ -146,6 +148,30 @@ func TestDemoNumbersAgreeWithCLI(t *testing.T) {
 	for _, w := range ws {
 		if !strings.Contains(overview, squeeze(w)) {
 			t.Errorf("overview's fix first lacks %q (as firebreak blast)", w)
+		}
+	}
+	// The remediation CSV: each step's row carries the plan's concrete
+	// changes and what it removes, as blast computed them (issue 15, v15:
+	// step 1 read "… each lead above the limit:" with the list missing).
+	rows, err := csv.NewReader(strings.NewReader(get("/remediation.csv"))).ReadAll()
+	if err != nil || len(rows) < 4 {
+		t.Fatalf("remediation CSV: %d rows, %v", len(rows), err)
+	}
+	for i, s := range p.Steps[:3] {
+		row := rows[i+1]
+		if len(row) < 11 {
+			t.Fatalf("remediation CSV header %q: no ways_in_over_limit column", rows[0])
+		}
+		action := s.Why
+		if len(s.Details) > 0 {
+			action += " " + strings.Join(s.Details, "; ")
+		}
+		waysIn := ""
+		if s.EntryBefore != s.EntryAfter {
+			waysIn = fmt.Sprintf("%d → %d", s.EntryBefore, s.EntryAfter)
+		}
+		if want := []string{fmt.Sprint(i + 1), action, fmt.Sprint(s.Gain), waysIn}; !slices.Equal([]string{row[0], row[1], row[3], row[10]}, want) {
+			t.Errorf("remediation CSV step %d: rank/action/exposure_removed/ways_in_over_limit %q, want %q (as firebreak blast)", i+1, []string{row[0], row[1], row[3], row[10]}, want)
 		}
 	}
 	page := get("/")

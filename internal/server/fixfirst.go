@@ -61,6 +61,25 @@ func planOf(b *store.BlastResult) *fixPlan {
 	if err := json.Unmarshal(b.JSON, &doc); err != nil || doc.Plan == nil {
 		return nil
 	}
+	return planFromView(b, doc.Plan)
+}
+
+// planViewOf decodes the steps of the plan stored with b (nil when none).
+func planViewOf(b *store.BlastResult) []trust.SuggestionView {
+	if b == nil || len(b.JSON) == 0 {
+		return nil
+	}
+	var doc struct {
+		Plan *trust.PlanView `json:"plan"`
+	}
+	if err := json.Unmarshal(b.JSON, &doc); err != nil || doc.Plan == nil {
+		return nil
+	}
+	return doc.Plan.Steps
+}
+
+func planFromView(b *store.BlastResult, pv *trust.PlanView) *fixPlan {
+	doc := struct{ Plan *trust.PlanView }{pv}
 	p := &fixPlan{Limit: doc.Plan.Limit, Share: doc.Plan.Share, ExcessBefore: doc.Plan.ExcessBefore, ExcessAfter: doc.Plan.ExcessAfter,
 		Residual: doc.Plan.Residual, Structural: doc.Plan.Structural}
 	for i, st := range doc.Plan.Steps {

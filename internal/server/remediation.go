@@ -12,7 +12,18 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/report"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/trust"
 )
+
+// stepAction is a plan step's action with its concrete changes: the
+// sentence and, for a grouped step, every part ("close the 7 ways in …:
+// a; b; …").
+func stepAction(st trust.SuggestionView) string {
+	if len(st.Details) == 0 {
+		return st.Why
+	}
+	return st.Why + " " + strings.Join(st.Details, "; ")
+}
 
 // The remediation queue (issue 15): the fix-first plan's steps as the
 // store keeps them (worker.syncRemediation), with owner, due date and
@@ -84,7 +95,18 @@ func (s *Server) handleRemediationCSV(w http.ResponseWriter, r *http.Request, p 
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="remediation.csv"`)
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"rank", "action", "tenants_made_safer", "exposure_removed", "proof_path", "controls", "owner", "due", "state", "done_at"})
+	_ = cw.Write([]string{"rank", "action", "tenants_made_safer", "exposure_removed", "proof_path", "controls", "owner", "due", "state", "done_at", "ways_in_over_limit"})
+	// The plan's steps by key: a queued step's concrete changes (the
+	// plan's details: "close the 7 ways in …:" and which) and the ways in
+	// from the internet it closes, as the overview and `blast --suggest`
+	// show them. The plan is the MSP's; cells naming another customer are
+	// withheld below.
+	plan := map[string]trust.SuggestionView{}
+	if b, err := s.latestBlast(r.Context(), store.AllTenants()); err == nil {
+		for _, st := range planViewOf(b) {
+			plan[trust.StepKey(st.Changes)] = st
+		}
+	}
 	day := func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -129,8 +151,15 @@ func (s *Server) handleRemediationCSV(w http.ResponseWriter, r *http.Request, p 
 				tenants += fmt.Sprintf(" (+%d other customers)", n)
 			}
 		}
-		row := []string{strconv.Itoa(it.Rank), withhold(it.Action), tenants, strconv.Itoa(it.Gain), withhold(it.Proof),
-			withhold(strings.Join(it.Controls, " ")), it.Owner, day(it.Due), it.State, day(it.DoneAt)}
+		action, waysIn := it.Action, ""
+		if st, ok := plan[it.Key]; ok {
+			action = stepAction(st)
+			if st.EntriesBefore != st.EntriesAfter {
+				waysIn = fmt.Sprintf("%d → %d", st.EntriesBefore, st.EntriesAfter)
+			}
+		}
+		row := []string{strconv.Itoa(it.Rank), withhold(action), tenants, strconv.Itoa(it.Gain), withhold(it.Proof),
+			withhold(strings.Join(it.Controls, " ")), it.Owner, day(it.Due), it.State, day(it.DoneAt), waysIn}
 		for i := range row {
 			row[i] = report.CSVCell(row[i])
 		}

@@ -2,6 +2,8 @@ package trust
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -726,4 +728,18 @@ func WriteAccessHTML(w io.Writer, r *Report) error {
 	}
 	ew.printf("</tbody></table>\n</body></html>\n")
 	return ew.err
+}
+
+// StepKey identifies a plan step by its changes (a hash of them, in any
+// order): the remediation queue keeps a step's owner, due date and state
+// under it from one assessment to the next, and the dashboard joins a
+// queued step with the plan's step by it.
+func StepKey(changes []Change) string {
+	s := make([]string, len(changes))
+	for i, c := range changes {
+		s[i] = c.String()
+	}
+	slices.Sort(s)
+	sum := sha256.Sum256([]byte(strings.Join(s, "\n")))
+	return hex.EncodeToString(sum[:8])
 }

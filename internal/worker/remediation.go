@@ -2,8 +2,6 @@ package worker
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -61,7 +59,6 @@ func remediationSteps(b *store.BlastResult, results []assess.Result, g *trust.Gr
 	}
 	out := make([]store.Remediation, 0, len(doc.Plan.Steps))
 	for i, st := range doc.Plan.Steps {
-		changes := make([]string, len(st.Changes))
 		var tenants, controls []string
 		add := func(list *[]string, vs ...string) {
 			for _, v := range vs {
@@ -70,8 +67,7 @@ func remediationSteps(b *store.BlastResult, results []assess.Result, g *trust.Gr
 				}
 			}
 		}
-		for j, c := range st.Changes {
-			changes[j] = c.String()
+		for _, c := range st.Changes {
 			add(&tenants, reach[c.Target]...)
 			objects := []string{c.Target}
 			if g != nil {
@@ -94,13 +90,12 @@ func remediationSteps(b *store.BlastResult, results []assess.Result, g *trust.Gr
 		}
 		slices.Sort(tenants)
 		slices.Sort(controls)
-		sum := sha256.Sum256([]byte(strings.Join(slices.Sorted(slices.Values(changes)), "\n")))
 		var proof strings.Builder
 		proof.WriteString(st.ProofFrom)
 		for _, p := range st.Proof {
 			proof.WriteString(" → " + p.To)
 		}
-		out = append(out, store.Remediation{Key: hex.EncodeToString(sum[:8]), Rank: i + 1, Action: st.Why, Tenants: tenants,
+		out = append(out, store.Remediation{Key: trust.StepKey(st.Changes), Rank: i + 1, Action: st.Why, Tenants: tenants,
 			Gain: st.Gain, Proof: proof.String(), Controls: controls})
 	}
 	return out, true
