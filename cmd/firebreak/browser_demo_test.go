@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
@@ -311,10 +312,98 @@ func TestBrowserDemoPagesFit(t *testing.T) {
 			if m[3] > m[4] {
 				t.Errorf("%s at %d×%d scrolls sideways: content %.0f px wide, window %.0f", path, size[0], size[1], m[3], m[4])
 			}
+			if (path == "/events" || path == "/blast") && size[0] == 390 {
+				b.stackFits(path)
+			}
+			if path == "/blast" && size[0] == 1440 {
+				b.blastFits(m[0], m[2])
+			}
 			b.fullShot(fmt.Sprintf("page-%s-%d", strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(path, "-"), "-"), size[0]))
 			if blank := m[0] - max(m[1], m[2]); blank > 200 { // card and page padding, the footer: about 125 px
 				t.Errorf("%s at %d×%d: %.0f px of blank scroll below the content (page %.0f px, content ends at %.0f)", path, size[0], size[1], blank, m[0], m[1])
 			}
 		}
 	}
+}
+
+// blastFits: the blast page at 1440×900 lists the top ranks with their
+// explanation and links the rest, so the page stays within four screens
+// (the whole ranking was ~9,900 px), and the explorer link and the
+// fix-first plan start on the first screen.
+func (b *demoBrowser) blastFits(height, window float64) {
+	b.t.Helper()
+	type blastDOM struct {
+		Rows, Why      int
+		More           string
+		Explorer, Plan float64
+	}
+	d, err := chromedp.Run(b.bctx, chromedp.Evaluate[blastDOM](`(() => { const top = sel => { const e = document.querySelector(sel); return e ? e.getBoundingClientRect().top + scrollY : 1e9; };
+		const rows = [...document.querySelectorAll('section[aria-labelledby=rank-h] tbody tr')];
+		return {Rows: rows.length, Why: rows.filter(r => r.cells[6] && r.cells[6].textContent.includes('at full control')).length,
+			More: (document.querySelector('#rank-more a') || {textContent: ''}).textContent,
+			Explorer: top('main a[href="/blast/graph"]'), Plan: top('#plan-h')}; })()`))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if d.Rows < 10 || d.Rows > 25 || d.Why != d.Rows || !strings.HasPrefix(d.More, "Show all ") {
+		b.t.Errorf("/blast at 1440×900: %d ranking rows (want 10 to 25), %d with their explanation, show-all link %q", d.Rows, d.Why, d.More)
+	}
+	if height > 4*window {
+		b.t.Errorf("/blast at 1440×900 is %.0f px tall, more than four screens (%.0f)", height, 4*window)
+	}
+	if d.Explorer > window || d.Plan > window {
+		b.t.Errorf("/blast at 1440×900: the explorer link (y=%.0f) or the fix-first plan (y=%.0f) starts below the first screen (%.0f)", d.Explorer, d.Plan, window)
+	}
+}
+
+// stackFits: at 390×844 the events table (and the blast ranking) does not
+// wrap into narrow columns: each row's cells are at least 120 px wide
+// (stacked, one per line), the table fits its card, and it is still a
+// table to assistive technology (roles table, row, rowheader, cell;
+// column headers kept).
+func (b *demoBrowser) stackFits(path string) {
+	b.t.Helper()
+	type cellsDOM struct {
+		Rows, Cells, Narrow int
+		First               string
+		Table, Card         float64
+	}
+	d, err := chromedp.Run(b.bctx, chromedp.Evaluate[cellsDOM](`(() => { const t = document.querySelector('main table.stack'); if (!t) return {};
+		const rows = [...t.querySelectorAll('tbody tr')].slice(0, 20); let cells = 0, narrow = 0, first = '';
+		for (const r of rows) for (const c of r.cells) { const w = c.getBoundingClientRect().width; if (w < 1) continue; cells++; if (w < 120) { narrow++; if (!first) first = c.textContent + ' ' + Math.round(w) + ' px'; } }
+		return {Rows: rows.length, Cells: cells, Narrow: narrow, First: first, Table: t.scrollWidth, Card: t.parentElement.clientWidth}; })()`))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if d.Rows < 5 || d.Cells < 3*d.Rows {
+		b.t.Fatalf("%s at 390×844: %d rows, %d drawn cells (want the demo's rows)", path, d.Rows, d.Cells)
+	}
+	if d.Narrow > 0 {
+		b.t.Errorf("%s at 390×844: %d of %d cells narrower than 120 px (first: %s)", path, d.Narrow, d.Cells, d.First)
+	}
+	if d.Table > d.Card {
+		b.t.Errorf("%s at 390×844: the table is %.0f px wide in a %.0f px card (scrolls sideways)", path, d.Table, d.Card)
+	}
+	roles := map[string]string{}
+	for sel, want := range map[string]string{"main table.stack": "table", "main table.stack tbody tr": "row", "main table.stack tbody tr th": "rowheader",
+		"main table.stack tbody tr td:not(.none)": "cell", "main table.stack thead th": "columnheader"} {
+		nodes, err := chromedp.Run(b.bctx, chromedp.Nodes(chromedp.CSS(sel)))
+		if err != nil || len(nodes) == 0 {
+			b.t.Fatalf("%s: %v", sel, err)
+		}
+		no := false
+		ax, err := chromedp.Call(b.bctx, accessibility.GetPartialAXTree, accessibility.GetPartialAXTreeParams{BackendNodeID: nodes[0].BackendNodeID, FetchRelatives: &no})
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		got := ""
+		if len(ax.Nodes) > 0 && ax.Nodes[0].Role != nil {
+			got = strings.Trim(string(ax.Nodes[0].Role.Value), `"`)
+		}
+		roles[sel] = got
+		if got != want {
+			b.t.Errorf("%s at 390×844: %s is %q to assistive technology, want %q", path, sel, got, want)
+		}
+	}
+	b.t.Logf("%s at 390×844: %d cells in %d rows, all ≥ 120 px; roles %v", path, d.Cells, d.Rows, roles)
 }

@@ -245,7 +245,51 @@ func (l *loader) finish() (*Estate, error) {
 		return nil, err
 	}
 	l.est.foldGDAPShorthand()
+	l.est.providerIDIsMSP()
 	return l.est, nil
+}
+
+// providerIDIsMSP writes "msp" wherever the provider's own id names the
+// MSP (validation accepts both), so the engines and the ownership rule,
+// which know the MSP as "msp", read one name.
+func (e *Estate) providerIDIsMSP() {
+	id := e.Provider.ID
+	if id == MSP {
+		return
+	}
+	fix := func(s *string) {
+		if *s == id {
+			*s = MSP
+		}
+	}
+	for i := range e.Identities {
+		fix(&e.Identities[i].Home)
+	}
+	for i := range e.Groups {
+		fix(&e.Groups[i].Home)
+	}
+	for i := range e.Tools {
+		fix(&e.Tools[i].Owner)
+	}
+	for i := range e.Grants {
+		fix(&e.Grants[i].Subject)
+		fix(&e.Grants[i].Target)
+	}
+	for i := range e.Assets {
+		fix(&e.Assets[i].Tenant)
+	}
+	for i := range e.Backups {
+		fix(&e.Backups[i].Tenant)
+	}
+	for i := range e.IRPlans {
+		fix(&e.IRPlans[i].Party)
+	}
+	for i := range e.Attestations {
+		fix(&e.Attestations[i].Subject)
+	}
+	for i := range e.Exceptions {
+		fix(&e.Exceptions[i].Subject)
+	}
 }
 
 // foldGDAPShorthand turns each GDAP relationship's compact active: and

@@ -1,6 +1,8 @@
 package estate_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/firebreak-msp/firebreak/internal/estate"
@@ -25,5 +27,43 @@ func TestOwners(t *testing.T) {
 		if got, want := estate.ObjectOwner(x), estatetest.TrickyOwners[ids[i]]; got != want {
 			t.Errorf("ObjectOwner(%s) = %s, want %s", ids[i], got, want)
 		}
+	}
+}
+
+// TestProviderIDIsMSP: validate accepts the provider's own id wherever "msp"
+// may be written (identity and group homes, asset and backup tenants, grant
+// subjects and targets). Before, Load kept it as written, so `validate`
+// said valid while the trust graph refused every such identity ("home
+// \"tide\" is neither \"msp\" nor a known tenant") and the ownership rule
+// answered "tide", neither the MSP nor a tenant.
+func TestProviderIDIsMSP(t *testing.T) {
+	dir := t.TempDir()
+	body := `provider: {id: tide, name: Tidewater}
+tenants: [{id: t1}]
+identities: [{id: sam, kind: human, home: tide}]
+groups: [{id: ops, home: tide, members: [sam]}]
+tools: [{id: vsa, kind: rmm, owner: tide}]
+assets: [{id: fw1, tenant: tide}]
+backups: [{id: b1, tenant: tide}]
+grants: [{id: g1, subject: sam, target: tide, privilege: admin}]
+`
+	if err := os.WriteFile(filepath.Join(dir, "e.yaml"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := estate.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := estate.NewOwners(e)
+	for _, id := range []string{"sam", "ops", "vsa", "fw1", "b1"} {
+		if got := o.Of(id); got != estate.MSP {
+			t.Errorf("owner of %s = %q, want %q", id, got, estate.MSP)
+		}
+	}
+	if g := e.Grants[0]; g.Target != estate.MSP {
+		t.Errorf("grant target %q, want %q", g.Target, estate.MSP)
+	}
+	if e.Provider.ID != "tide" {
+		t.Errorf("provider id %q, want it kept", e.Provider.ID)
 	}
 }

@@ -21,8 +21,15 @@ type blastPage struct {
 	Selected *store.BlastRank
 	Paths    []blastReached // the live blast query's tenants with proof paths (MSP scope only)
 	HasBlast bool
+	HasGraph bool     // the explorer has a trust graph to show this caller (explorerGraph)
 	Plan     *fixPlan // the whole "fix first" plan (MSP scope only)
+	Total    int      // rows in the whole ranking
+	Shown    int      // rows listed when the ranking is cut at blastShown (0: all listed)
 }
+
+// blastShown is how many ranking rows the blast page lists before "show
+// all" (?show=all): the whole ranking was ~9,900 px tall at 1440×900.
+const blastShown = 25
 
 func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
@@ -31,9 +38,15 @@ func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *auth
 	if err != nil && !isNotFound(err) {
 		return err
 	}
+	_, _, gerr := s.explorerGraph(p)
+	pg.HasGraph = gerr == nil
 	if b != nil {
 		pg.HasBlast = true
 		pg.Ranking, pg.Created = blastRows(b), b.Created
+		pg.Total = len(pg.Ranking)
+		if r.URL.Query().Get("show") != "all" && len(pg.Ranking) > blastShown {
+			pg.Ranking, pg.Shown = pg.Ranking[:blastShown], blastShown
+		}
 		pg.Plan = planOf(b)
 		if runs, err := s.st.ListRuns(ctx, p.Scope, 1); err == nil && len(runs) > 0 && runs[0].ID == b.RunID {
 			pg.RunAt, pg.RunID = runs[0].At, runs[0].ID

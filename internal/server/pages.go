@@ -384,6 +384,7 @@ type tenantPage struct {
 	RunAt      time.Time
 	Queue      []store.Remediation // open steps that make this tenant safer
 	PlanRun    int64               // the run of the latest plan (a step of an earlier one is kept open: its controls still fail)
+	CanClaim   bool                // may record an attestation or exception here (claimRights)
 }
 
 // tenantFor is the tenant of the request path {id}, as the caller may
@@ -412,7 +413,7 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	}
 	id := tenant.ID
 	ts := store.TenantScope(id)
-	pg := &tenantPage{pageBase: s.basePage(ctx, p, tenant.Name, "tenant"), Tenant: tenant}
+	pg := &tenantPage{pageBase: s.basePage(ctx, p, tenant.Name, "tenant"), Tenant: tenant, CanClaim: claimRights(p, tenant.ID, catalog.PartyBoth)}
 	if runs, err := s.st.ListRuns(ctx, ts, 1); err == nil && len(runs) > 0 {
 		run := runs[0]
 		pg.RunAt = run.At
