@@ -18,6 +18,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/metrics"
 	"github.com/firebreak-msp/firebreak/internal/store"
+	"github.com/firebreak-msp/firebreak/internal/store/bus"
 	"github.com/firebreak-msp/firebreak/internal/timeline"
 )
 
@@ -115,6 +117,17 @@ type Pipeline struct {
 	// has written, what the store already had beyond the engine's view
 	// (nil: nothing), read once at the first write.
 	hist map[string]*history
+
+	// Resumed pipelines (Run's goroutine only): written holds the counts
+	// of the live detector's incidents as written (the checkpoint's
+	// Counts); rebuilt the incidents the events up to Resume.Last touched;
+	// crossed is set once detection passes Resume.Last, with base the
+	// rebuilt engine's counts then and offset what is added to them.
+	written map[string]bus.IncidentCount
+	rebuilt map[string]store.Incident
+	crossed bool
+	base    map[string]int
+	offset  map[string]int
 }
 
 // history is a stored incident's state from before this process's engine
@@ -122,6 +135,7 @@ type Pipeline struct {
 // so the engine's count, tenants and severity can start below the stored
 // ones. Written incidents never go backwards past it.
 type history struct {
+	stored   int // the stored count
 	count    int
 	last     time.Time
 	tenants  []string
@@ -173,8 +187,10 @@ type Options struct {
 	// delivered events (DeliverSeq) has come, when it moved: floor is the
 	// first stream sequence whose event may still be in an open window
 	// (or held for reordering), last the last sequence detected with its
-	// incidents stored. Split roles keep it as the partition's checkpoint.
-	Checkpoint func(ctx context.Context, floor, last uint64)
+	// incidents stored, counts the counts of the incidents detection
+	// touched within its window as of last (see Resumed). Split roles keep
+	// it as the partition's checkpoint.
+	Checkpoint func(ctx context.Context, floor, last uint64, counts map[string]bus.IncidentCount)
 	// Resume, when set, starts detection from a checkpoint instead of the
 	// store: there is no restart replay, and delivered events up to
 	// Resume.Last (detected by the partition's previous owner) are
@@ -183,8 +199,16 @@ type Options struct {
 	Resume *Resumed
 }
 
-// Resumed is the checkpoint a pipeline resumes from.
-type Resumed struct{ Last uint64 }
+// Resumed is the checkpoint a pipeline resumes from. The events up to
+// Last rebuild the windows; an incident's count after them is its count
+// in Counts (else the stored one) plus what the events after Last add to
+// the rebuilt engine's, so a takeover neither loses nor repeats counted
+// events (a stored count can lag the checkpoint's when the database was
+// away, or lead it when the previous owner wrote past its checkpoint).
+type Resumed struct {
+	Last   uint64
+	Counts map[string]bus.IncidentCount
+}
 
 // DefaultMaxSkew is the default Options.MaxSkew.
 const DefaultMaxSkew = 5 * time.Minute
@@ -265,8 +289,12 @@ func New(o Options) *Pipeline {
 		o.MaxSkew = DefaultMaxSkew
 	}
 	p := &Pipeline{o: o, q: make(chan queued, max(1, o.Queue/256)), syncEvery: defaultSyncEvery, replayPage: defaultReplayPage, marks: map[markKey]int64{}, hist: map[string]*history{},
+		written: map[string]bus.IncidentCount{}, rebuilt: map[string]store.Incident{}, offset: map[string]int{},
 		tracking: o.Detect, early: map[int64]struct{}{}}
 	p.horizon.Store(math.MinInt64)
+	if o.Resume != nil {
+		maps.Copy(p.written, o.Resume.Counts)
+	}
 	p.out = newOutbox(o.Store)
 	return p
 }
@@ -703,7 +731,7 @@ func (p *Pipeline) Run(ctx context.Context, det Detector) {
 					p.dropBackfill(ctx)
 					p.sync(ctx, det)
 					p.checkpoint(ctx, det) // before Flush moves the horizon to the end of time
-					p.Handle(ctx, det.Flush())
+					p.handle(ctx, det.Flush(), false, true)
 					p.sync(ctx, det)
 					return
 				}
@@ -743,8 +771,11 @@ func (p *Pipeline) detect(ctx context.Context, b queued) {
 		// Events the partition's previous owner detected (up to its
 		// checkpoint) rebuild windows; their alerts were notified then.
 		seen := p.o.Resume != nil && b.seqs != nil && b.seqs[i] <= p.o.Resume.Last
+		if p.o.Resume != nil && !p.crossed && b.seqs != nil && !seen {
+			p.cross(ctx)
+		}
 		incs := p.det.Process(&evs[i])
-		p.HandleMode(ctx, incs, seen)
+		p.handle(ctx, incs, seen, true)
 		if at := b.committed(i); len(incs) > 0 && !seen && at > 0 && p.o.Metrics != nil {
 			d := time.Since(time.Unix(0, at)).Seconds()
 			for range incs {
@@ -776,8 +807,8 @@ func (p *Pipeline) detect(ctx context.Context, b queued) {
 // the oldest batch still in it (batches leave in order, so a batch with a
 // late-dated event holds the floor back: conservative, never lossy).
 func (p *Pipeline) checkpoint(ctx context.Context, det Detector) {
-	if p.o.Checkpoint == nil || p.lastSeq == 0 {
-		return
+	if p.o.Checkpoint == nil || p.lastSeq == 0 || p.o.Resume != nil && !p.crossed {
+		return // (still rebuilding: the checkpoint resumed from stands)
 	}
 	window := ReplayWindow
 	if w, ok := det.(interface{ Window() time.Duration }); ok {
@@ -791,6 +822,7 @@ func (p *Pipeline) checkpoint(ctx context.Context, det Detector) {
 				k++
 			}
 			p.spans = slices.Delete(p.spans, 0, k)
+			maps.DeleteFunc(p.written, func(_ string, c bus.IncidentCount) bool { return c.Last.UnixNano() < cutoff })
 		}
 	}
 	floor := p.lastSeq + 1
@@ -799,7 +831,7 @@ func (p *Pipeline) checkpoint(ctx context.Context, det Detector) {
 	}
 	if cp := [2]uint64{floor, p.lastSeq}; cp != p.saved {
 		p.saved = cp
-		p.o.Checkpoint(ctx, floor, p.lastSeq)
+		p.o.Checkpoint(ctx, floor, p.lastSeq, p.written)
 	}
 }
 
@@ -987,7 +1019,7 @@ func (p *Pipeline) sync(ctx context.Context, det Detector) {
 	if len(incs) == 0 {
 		return
 	}
-	p.HandleMode(ctx, incs, true)
+	p.handle(ctx, incs, true, det == p.det)
 	p.o.Metrics.IncidentSyncs.Add(float64(len(incs)))
 }
 
@@ -997,9 +1029,25 @@ func (p *Pipeline) Handle(ctx context.Context, incs []store.Incident) { p.Handle
 // HandleMode stores incidents; when replaying (detection state rebuilt at
 // start) only incidents new to the store are notified.
 func (p *Pipeline) HandleMode(ctx context.Context, incs []store.Incident, replay bool) {
+	p.handle(ctx, incs, replay, false)
+}
+
+// handle is HandleMode; live says the incidents are the live detector's
+// (Run's goroutine), whose counts a resumed pipeline adjusts (see Resumed).
+func (p *Pipeline) handle(ctx context.Context, incs []store.Incident, replay, live bool) {
 	for i := range incs {
 		inc := incs[i]
 		p.keepHistory(ctx, &inc)
+		if live && p.o.Resume != nil {
+			if !p.crossed {
+				p.rebuilt[inc.ID] = incs[i]
+			} else if n, ok := p.resumedCount(inc.ID, incs[i].Count); ok {
+				inc.Count = n
+			}
+		}
+		if live && p.o.Checkpoint != nil && (p.o.Resume == nil || p.crossed) {
+			p.written[inc.ID] = bus.IncidentCount{Count: inc.Count, Last: inc.Last}
+		}
 		stored, created, err := p.o.Store.UpsertIncident(ctx, &inc)
 		if err != nil {
 			p.o.Log.Error("storing incident", "id", inc.ID, "err", err)
@@ -1013,6 +1061,54 @@ func (p *Pipeline) HandleMode(ctx context.Context, incs []store.Incident, replay
 			p.o.Notify.NotifyIncident(ctx, stored, created)
 		}
 	}
+}
+
+// cross is called when a resumed pipeline's detection passes the
+// checkpoint's Last: the rebuilt engine's counts then are the base the
+// events from here on add to, and the incidents the rebuild touched are
+// written with their checkpointed counts.
+func (p *Pipeline) cross(ctx context.Context) {
+	for _, inc := range p.det.Updated() {
+		p.rebuilt[inc.ID] = inc
+	}
+	p.crossed = true
+	p.base = make(map[string]int, len(p.rebuilt))
+	incs := make([]store.Incident, 0, len(p.rebuilt))
+	for id, inc := range p.rebuilt {
+		p.base[id] = inc.Count
+		incs = append(incs, inc)
+	}
+	p.rebuilt = nil
+	slices.SortFunc(incs, func(a, b store.Incident) int { return strings.Compare(a.ID, b.ID) })
+	p.handle(ctx, incs, true, true)
+}
+
+// resumedCount is incident id's count in a resumed pipeline past the
+// checkpoint, from the rebuilt engine's count raw: its count as of the
+// checkpoint (checkpointed, else stored) plus what the engine counted
+// since. ok is false while the stored count is unknown (read failed).
+func (p *Pipeline) resumedCount(id string, raw int) (int, bool) {
+	off, ok := p.offset[id]
+	if !ok {
+		var at int
+		if c, ok := p.o.Resume.Counts[id]; ok {
+			at = c.Count
+		} else {
+			p.mu.Lock()
+			h, seen := p.hist[id]
+			p.mu.Unlock()
+			if !seen {
+				return 0, false
+			}
+			if h != nil {
+				at = h.stored
+			}
+		}
+		b := p.base[id]
+		off = max(at, b) - b
+		p.offset[id] = off
+	}
+	return raw + off, true
 }
 
 // keepHistory raises inc to what the store held for it before this
@@ -1029,7 +1125,9 @@ func (p *Pipeline) keepHistory(ctx context.Context, inc *store.Incident) {
 			return // unknown for now; asked again at the next write
 		case old.Count > inc.Count || old.Last.After(inc.Last) || detect.LevelRank(old.Severity) > detect.LevelRank(inc.Severity) ||
 			slices.ContainsFunc(old.Tenants, func(t string) bool { return !slices.Contains(inc.Tenants, t) }):
-			h = &history{count: old.Count, last: old.Last, tenants: old.Tenants, severity: old.Severity}
+			h = &history{stored: old.Count, count: old.Count, last: old.Last, tenants: old.Tenants, severity: old.Severity}
+		default:
+			h = &history{stored: old.Count} // nothing beyond the engine's view
 		}
 		p.mu.Lock()
 		p.hist[inc.ID] = h

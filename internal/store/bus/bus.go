@@ -131,6 +131,16 @@ type Checkpoint struct {
 	Floor   uint64    `json:"floor"`
 	Last    uint64    `json:"last"`
 	Updated time.Time `json:"updated"`
+	// Counts are the counts of the incidents detection touched within
+	// its window, as of Last (whether or not their store writes
+	// succeeded): a takeover adds what it detects after Last to them.
+	Counts map[string]IncidentCount `json:"counts,omitempty"`
+}
+
+// IncidentCount is one incident's count and last time in a Checkpoint.
+type IncidentCount struct {
+	Count int       `json:"count"`
+	Last  time.Time `json:"last"`
 }
 
 func checkpointKey(p int) string { return "partition." + strconv.Itoa(p) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -175,12 +176,13 @@ func TestCheckpoints(t *testing.T) {
 		t.Fatalf("no checkpoint saved: ok %v, err %v", ok, err)
 	}
 	publishEach(ctx, t, b, events(10, 2))
-	want := Checkpoint{Floor: 3, Last: 9, Updated: time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)}
+	want := Checkpoint{Floor: 3, Last: 9, Updated: time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC),
+		Counts: map[string]IncidentCount{"inc-1": {Count: 41, Last: time.Date(2026, 12, 7, 5, 59, 0, 0, time.UTC)}}}
 	if err := b.SaveCheckpoint(ctx, 1, want); err != nil {
 		t.Fatal(err)
 	}
 	got, ok, err := b.LoadCheckpoint(ctx, 1)
-	if err != nil || !ok || got != want {
+	if err != nil || !ok || !reflect.DeepEqual(got, want) {
 		t.Fatalf("LoadCheckpoint = %+v, %v, %v; want %+v", got, ok, err, want)
 	}
 	if err := b.SaveCheckpoint(ctx, 1, Checkpoint{Floor: 50, Last: 60}); err != nil {
