@@ -395,7 +395,9 @@ func (n *Node) Degraded(ctx context.Context) []string {
 			break
 		}
 	}
-	if pl, ok := n.PipeOptions.Store.(store.EventPublishLog); ok && n.Bus != nil && n.cfg.HasRole(config.RoleIngest) {
+	// The backlog lives in the store: every split process shows it (the
+	// api's dashboard banner too), not only the ingest processes that send it.
+	if pl, ok := n.PipeOptions.Store.(store.EventPublishLog); ok && n.cfg.Bus.URL != "" {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		_, events, err := pl.PublishBacklog(pctx)
 		cancel()
