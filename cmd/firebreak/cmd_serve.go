@@ -199,6 +199,11 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
+	// A misconfigured deployment (a second bus-less serve, a bus-less serve
+	// on a split deployment's database) is refused before serving.
+	if err := node.Claim(ctx); err != nil {
+		return err
+	}
 	srv, err := server.New(server.Options{Config: cfg, Store: st, Logger: log, TLS: tlsCfg != nil, Node: node, Version: version.Get().Short()})
 	if err != nil {
 		return err

@@ -65,7 +65,17 @@ func (l *Locker) PartitionKey(p int) int64 { return l.key(keyPartBase + int64(p)
 // second such process would see only its own events. The key is the
 // schema's name hashed, in the namespace after the detectors' two (so
 // deployments in other schemas of the database do not collide).
-func (l *Locker) SoloKey(ctx context.Context) (int64, error) {
+func (l *Locker) SoloKey(ctx context.Context) (int64, error) { return l.schemaKey(ctx, 2) }
+
+// SplitKey is held shared by every process of a split deployment (a bus
+// configured) on the database's current schema, and taken exclusively by
+// a process that detects without a bus: neither starts while the other
+// kind runs (a bus-less process would ingest events no detector sees and
+// detect apart). In the namespace after the solo key's.
+func (l *Locker) SplitKey(ctx context.Context) (int64, error) { return l.schemaKey(ctx, 3) }
+
+// schemaKey is the current schema's name hashed, in namespace space+off.
+func (l *Locker) schemaKey(ctx context.Context, off int64) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var name string
@@ -74,7 +84,7 @@ func (l *Locker) SoloKey(ctx context.Context) (int64, error) {
 	}
 	h := fnv.New32a()
 	h.Write([]byte(name))
-	return (l.space+2)<<32 | int64(h.Sum32()), nil
+	return (l.space+off)<<32 | int64(h.Sum32()), nil
 }
 
 // LeaderKey is the leader lease's lock.
@@ -85,6 +95,18 @@ func (l *Locker) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.conn.Close(context.Background())
+}
+
+// TryLockShared takes key shared if no session holds it exclusively
+// (TryLock); any number of sessions hold it shared at once.
+func (l *Locker) TryLockShared(ctx context.Context, key int64) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ok bool
+	if err := l.conn.QueryRow(ctx, "SELECT pg_try_advisory_lock_shared($1)", key).Scan(&ok); err != nil {
+		return false, err
+	}
+	return ok, nil
 }
 
 // TryLock takes key if no session holds it.

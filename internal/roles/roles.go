@@ -64,7 +64,8 @@ type Node struct {
 	cfg   config.Config
 	log   *slog.Logger
 	eng   *worker.Engines
-	space int64 // partition locks' namespace
+	space int64         // partition locks' namespace
+	claim *lease.Locker // Claim's locks, held until Run ends
 
 	Metrics *metrics.Metrics
 	Bus     *bus.Bus // nil: one process, no stream
@@ -235,6 +236,61 @@ func New(o Options) (*Node, error) {
 	return n, nil
 }
 
+// Claim refuses a misconfigured deployment before the process serves
+// (serve calls it before "serving on"; Run calls it when serve did not),
+// holding its locks until Run ends. Detection without a bus sees this
+// process's events only: a second such process on the same database would
+// split every window and miss cross-tenant sprays, so one may run; and it
+// may not join a split deployment's database (processes with a bus hold
+// the split lock shared), whose detectors would never see the events it
+// ingests; nor may a split process start while it runs.
+func (n *Node) Claim(ctx context.Context) error {
+	cfg := &n.cfg
+	solo := cfg.HasRole(config.RoleDetect) && n.NewDetector != nil && n.Bus == nil
+	split := cfg.Bus.URL != ""
+	if n.claim != nil || cfg.Database == "" || !solo && !split {
+		return nil
+	}
+	l, err := lease.OpenIn(ctx, cfg.Database, n.space)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error { _ = l.Close(); return err }
+	splitKey, err := l.SplitKey(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if split {
+		ok, err := l.TryLockShared(ctx, splitKey)
+		if err != nil {
+			return fail(err)
+		}
+		if !ok {
+			return fail(fmt.Errorf("a firebreak process without a bus (every role in one process) runs on this database: it would detect the events it ingests apart from this deployment's detectors. Stop it, or give it bus.url and --roles like the others (docs/deploy.md)"))
+		}
+	} else {
+		key, err := l.SoloKey(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		ok, err := l.TryLock(ctx, key)
+		if err != nil {
+			return fail(err)
+		}
+		if !ok {
+			return fail(fmt.Errorf("another firebreak process already detects on this database without a bus: each would see only the events it ingests (windows split, cross-tenant sprays missed). Run one process with every role, or split the roles over NATS JetStream (bus.url, --roles; docs/deploy.md)"))
+		}
+		if ok, err = l.TryLock(ctx, splitKey); err != nil {
+			return fail(err)
+		}
+		if !ok {
+			return fail(fmt.Errorf("this database is a split deployment's (processes with bus.url run on it): a process without a bus would ingest events no detector sees and detect apart from them. Set bus.url (FIREBREAK_BUS_URL) and --roles like the other processes (docs/deploy.md), or stop them first"))
+		}
+	}
+	n.claim = l
+	return nil
+}
+
 // Run starts the background work of the process's roles (detection,
 // singletons under a leader lease, ingest listeners), then runs front —
 // the HTTP server, which returns once ctx ends and its requests are
@@ -248,26 +304,11 @@ func (n *Node) Run(ctx context.Context, tlsCfg *tls.Config, front func(ctx conte
 	defer bgCancel()
 	g, gctx := errgroup.WithContext(bg)
 	cfg := &n.cfg
-	if cfg.HasRole(config.RoleDetect) && n.NewDetector != nil && n.Bus == nil && cfg.Database != "" {
-		// Detection without a bus sees this process's events only: a
-		// second such process on the same database would split every
-		// window and miss cross-tenant sprays. One may run.
-		l, err := lease.OpenIn(ctx, cfg.Database, n.space)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = l.Close() }()
-		key, err := l.SoloKey(ctx)
-		if err != nil {
-			return err
-		}
-		ok, err := l.TryLock(ctx, key)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("another firebreak process already detects on this database without a bus: each would see only the events it ingests (windows split, cross-tenant sprays missed). Run one process with every role, or split the roles over NATS JetStream (bus.url, --roles; docs/deploy.md)")
-		}
+	if err := n.Claim(ctx); err != nil {
+		return err
+	}
+	if n.claim != nil {
+		defer func() { _ = n.claim.Close() }()
 	}
 	if !cfg.HasRole(config.RoleWorker) {
 		// A process without the worker role loads no estate of its own:

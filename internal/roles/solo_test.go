@@ -113,3 +113,55 @@ func TestDegradedNamesTheDownPart(t *testing.T) {
 		t.Errorf("store closed: ready (degraded %v)", d)
 	}
 }
+
+// TestBuslessServeRefusedOnSplitDatabase: an all-roles process without a
+// bus on the database of a split deployment would ingest events its
+// detectors never see and detect apart: it refuses before serving, naming
+// bus.url; and while such a process runs, a split process refuses too.
+func TestBuslessServeRefusedOnSplitDatabase(t *testing.T) {
+	ctx := context.Background()
+	dbURL, _ := freshDB(t)
+	st, err := postgres.OpenWith(ctx, dbURL, store.Options{SecretKey: []byte("test-key-0123456789")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eng, err := worker.NewEngines(worker.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	space := 0x5e1a0000 + time.Now().UnixNano()%0xfff0
+	node := func(roles []string, busURL string) *Node {
+		c := config.Default()
+		c.Database, c.DataDir = dbURL, t.TempDir()
+		if roles != nil {
+			c.Roles = roles
+		}
+		// A worker without event connectors does not connect to the bus:
+		// the address need not answer.
+		c.Bus.URL = busURL
+		n, err := New(Options{Config: c, Store: st, Engines: eng, LockSpace: space})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	split := node([]string{config.RoleWorker}, "nats://127.0.0.1:1")
+	if err := split.Claim(ctx); err != nil {
+		t.Fatalf("split worker: %v", err)
+	}
+	err = node(nil, "").Run(ctx, nil, func(ctx context.Context) error { t.Error("the bus-less process served"); return nil })
+	if err == nil || !strings.Contains(err.Error(), "split deployment") || !strings.Contains(err.Error(), "bus.url") {
+		t.Fatalf("bus-less serve on a split deployment's database: %v", err)
+	}
+	_ = split.claim.Close()
+	solo := node(nil, "")
+	if err := solo.Claim(ctx); err != nil {
+		t.Fatalf("bus-less serve alone: %v", err)
+	}
+	defer solo.claim.Close()
+	err = node([]string{config.RoleWorker}, "nats://127.0.0.1:1").Claim(ctx)
+	if err == nil || !strings.Contains(err.Error(), "without a bus") {
+		t.Fatalf("split process while a bus-less one runs: %v", err)
+	}
+}
