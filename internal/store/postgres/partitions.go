@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -182,4 +183,62 @@ func purgeEvents(ctx context.Context, pool *pgxpool.Pool, before, now time.Time,
 			return total, nil
 		}
 	}
+}
+
+// ensureDays gives each UTC day of the batch's events its partition when it
+// has none (back-filled or late events older than the days kept ahead and
+// behind today), so retention drops it whole instead of deleting its rows
+// from events_default one by one. Days already checked are cached: a batch
+// of known days costs no query. Nothing is moved on this path: a day whose
+// rows already sit in events_default keeps them there (and gets no
+// partition); days before the retention cutoff (the last purge's, else
+// the default retention) and past the days kept ahead stay in the default.
+func (p *pg) ensureDays(ctx context.Context, batch []store.EventRecord) error {
+	var need []int64
+	p.mu.Lock()
+	for i := range batch {
+		ts := batch[i].Event.Timestamp
+		if ts.IsZero() {
+			continue
+		}
+		d := ts.UTC().Truncate(day).Unix()
+		if !p.days[d] && !slices.Contains(need, d) {
+			need = append(need, d)
+		}
+	}
+	p.mu.Unlock()
+	if len(need) == 0 {
+		return nil
+	}
+	now := p.now().UTC()
+	cutoff := now.Add(-store.DefaultEventRetention).UnixMicro()
+	if c := p.purged.Load(); c != 0 {
+		cutoff = c
+	}
+	last := now.Truncate(day).Add(time.Duration(p.sp.ahead) * day)
+	for _, u := range need {
+		d := time.Unix(u, 0).UTC()
+		if d.Add(day).UnixMicro() <= cutoff || d.After(last) {
+			continue // purged soon, or clock-skewed future: the default partition
+		}
+		if err := p.ensureDay(ctx, d); err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.days[u] = true
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+// ensureDay creates day d's partition unless it exists or events_default
+// holds rows of that day (they would have to be moved).
+func (p *pg) ensureDay(ctx context.Context, d time.Time) error {
+	var exists, held bool
+	err := p.pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL, EXISTS (SELECT 1 FROM events_default WHERE ts >= $2 AND ts < $3)`,
+		partitionName(d), d.UnixMicro(), d.Add(day).UnixMicro()).Scan(&exists, &held)
+	if err != nil || exists || held {
+		return err
+	}
+	return createPartition(ctx, p.pool, d)
 }

@@ -59,8 +59,9 @@ func partitionNames(t *testing.T, conn *pgx.Conn) []string {
 	return names
 }
 
-// Events land in their day's partition (or the default one outside the
-// created range), every partition has the dashboard's indexes, creating a
+// Events land in their day's partition (a back-filled day within
+// retention gets its own on demand; the default one holds the far
+// future), every partition has the dashboard's indexes, creating a
 // day's partition moves its rows out of the default, and retention drops
 // whole days.
 func TestEventsByDay(t *testing.T) {
@@ -100,7 +101,7 @@ func TestEventsByDay(t *testing.T) {
 		ev(at("2026-12-07T09:00:00Z")), ev(at("2026-12-07T10:00:00Z")), // today, before the cutoff below
 		ev(at("2026-12-07T13:00:00Z")), // today, after it
 		ev(at("2026-12-08T01:00:00Z")), // tomorrow
-		ev(at("2026-11-07T01:00:00Z")), // back-filled: default
+		ev(at("2026-11-07T01:00:00Z")), // back-filled: its own day, created for it
 		ev(at("2026-12-19T01:00:00Z")), // twelve days ahead: default
 	}
 	if err := s.AppendEvents(ctx, batch); err != nil {
@@ -109,14 +110,14 @@ func TestEventsByDay(t *testing.T) {
 	id := func(i int) int64 { return batch[i].ID }
 	got := placement(t, conn)
 	if diff := cmp.Diff(got, map[int64]string{id(0): "events_p20261207", id(1): "events_p20261207", id(2): "events_p20261207",
-		id(3): "events_p20261208", id(4): "events_default", id(5): "events_default"}); diff != "" {
+		id(3): "events_p20261208", id(4): "events_p20261107", id(5): "events_default"}); diff != "" {
 		t.Fatalf("placement (-got +want):\n%s", diff)
 	}
 
 	// Ten days later: the retention pass creates the partitions ahead
 	// (moving the future event out of the default), drops 6 December
-	// whole and deletes the rows of 7 December before 11:00 and the
-	// back-filled one.
+	// and the back-filled 7 November whole and deletes the rows of 7
+	// December before 11:00.
 	clk.set(at("2026-12-17T12:00:00Z"))
 	n, err := s.PurgeEvents(ctx, at("2026-12-07T11:00:00Z"))
 	if err != nil {
@@ -129,7 +130,7 @@ func TestEventsByDay(t *testing.T) {
 		t.Errorf("after purge (-got +want):\n%s", diff)
 	}
 	names := partitionNames(t, conn)
-	if slices.Contains(names, "events_p20261206") || !slices.Contains(names, "events_p20261224") {
+	if slices.Contains(names, "events_p20261206") || slices.Contains(names, "events_p20261107") || !slices.Contains(names, "events_p20261224") {
 		t.Errorf("partitions after purge: %v", names)
 	}
 	// A purge past a whole day with rows drops it and counts them.
@@ -231,5 +232,61 @@ func TestPartitionSpanConfigured(t *testing.T) {
 	}
 	if diff := cmp.Diff(partitionNames(t, conn), days(4, 12)); diff != "" {
 		t.Fatalf("partitions after a retention pass three days later (-got +want):\n%s", diff)
+	}
+}
+
+// TestBackfilledDayGetsItsPartition: a batch dated 10 days ago (older than
+// the days kept behind today) gets its day's partition on demand instead of
+// landing in events_default, and retention drops that day whole. A day
+// whose rows already sit in the default partition keeps them there (the
+// insert path moves nothing); days past retention stay in the default.
+func TestBackfilledDayGetsItsPartition(t *testing.T) {
+	url := freshSchema(t)
+	ctx := storetest.Ctx(t)
+	clk := newClock(at("2026-12-07T12:00:00Z"))
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	s, err := OpenWith(ctx, url, store.Options{Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// A row of 20 November already in the default partition (written
+	// before partitions were made on demand).
+	if _, err := conn.Exec(ctx, `INSERT INTO events_default (id, ts, received, tenant) VALUES (nextval('events_id_seq'), $1, $1, 'alpha')`,
+		at("2026-11-20T05:00:00Z").UnixMicro()); err != nil {
+		t.Fatal(err)
+	}
+	old := []store.EventRecord{ev(at("2026-11-27T08:00:00Z")), ev(at("2026-11-27T09:00:00Z"))}
+	if err := s.AppendEvents(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	mixed := []store.EventRecord{ev(at("2026-11-27T10:00:00Z")), ev(at("2026-11-20T06:00:00Z")), ev(at("2026-01-02T00:00:00Z"))}
+	if err := s.AppendEvents(ctx, mixed); err != nil {
+		t.Fatal(err)
+	}
+	got := placement(t, conn)
+	want := map[int64]string{old[0].ID: "events_p20261127", old[1].ID: "events_p20261127", mixed[0].ID: "events_p20261127",
+		mixed[1].ID: "events_default", mixed[2].ID: "events_default"}
+	for id, p := range want {
+		if got[id] != p {
+			t.Errorf("event %d in %s, want %s", id, got[id], p)
+		}
+	}
+	if names := partitionNames(t, conn); slices.Contains(names, "events_p20261120") || slices.Contains(names, "events_p20260102") {
+		t.Errorf("partitions %v: 20 November has rows in the default, 2 January is past retention", names)
+	}
+	// Retention to 28 November drops 27 November whole.
+	if _, err := s.PurgeEvents(ctx, at("2026-11-28T00:00:00Z")); err != nil {
+		t.Fatal(err)
+	}
+	if names := partitionNames(t, conn); slices.Contains(names, "events_p20261127") {
+		t.Errorf("27 November's partition survived retention: %v", names)
+	}
+	if c, err := s.CountEvents(ctx, store.AllTenants(), store.EventQuery{}); err != nil || c != 0 {
+		t.Errorf("events left: %d %v, want 0", c, err)
 	}
 }

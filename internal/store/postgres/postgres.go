@@ -14,6 +14,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -78,7 +80,7 @@ func OpenWith(ctx context.Context, url string, opts store.Options) (store.Store,
 	} else if opts.Logger != nil {
 		opts.Logger.Warn("postgres store: no secret key configured; TOTP seeds and notification secrets are stored unencrypted")
 	}
-	p := &pg{pool: pool}
+	p := &pg{pool: pool, now: now, days: map[int64]bool{}, sp: spanOf(opts)}
 	return sqlstore.New(sqlstore.Config{
 		Dialect:      "postgres",
 		W:            db,
@@ -88,6 +90,7 @@ func OpenWith(ctx context.Context, url string, opts store.Options) (store.Store,
 			return p.appendEventsPending(ctx, batch, meta, time.Now) // the backlog ages by the wall clock
 		},
 		PurgeEvents: func(ctx context.Context, before time.Time) (int64, error) {
+			p.purged.Store(before.UnixMicro())
 			return purgeEvents(ctx, pool, before, now(), spanOf(opts))
 		},
 		Lock:    fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockAudit),
@@ -101,7 +104,18 @@ func OpenWith(ctx context.Context, url string, opts store.Options) (store.Store,
 	}), nil
 }
 
-type pg struct{ pool *pgxpool.Pool }
+type pg struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+	sp   span
+	// days (guarded by mu) are the UTC days (Unix seconds of midnight) a
+	// batch needed that were checked: they have a partition, or their
+	// events stay in events_default (see ensureDays). purged is the last
+	// retention cutoff (Unix µs; 0: none yet).
+	mu     sync.Mutex
+	days   map[int64]bool
+	purged atomic.Int64
+}
 
 // appendEvents reserves ids from the sequence, then COPYs the batch in one
 // transaction.
@@ -114,6 +128,9 @@ func (p *pg) appendEvents(ctx context.Context, batch []store.EventRecord) error 
 // batch in the publish backlog (event_publish) in the same transaction and
 // returns that row's id.
 func (p *pg) appendEventsPending(ctx context.Context, batch []store.EventRecord, meta []byte, now func() time.Time) (int64, error) {
+	if err := p.ensureDays(ctx, batch); err != nil {
+		return 0, err
+	}
 	tx, err := p.pool.Begin(ctx)
 	if err != nil {
 		return 0, err
