@@ -831,8 +831,27 @@ func (p *Pipeline) checkpoint(ctx context.Context, det Detector) {
 	}
 	if cp := [2]uint64{floor, p.lastSeq}; cp != p.saved {
 		p.saved = cp
-		p.o.Checkpoint(ctx, floor, p.lastSeq, p.written)
+		p.o.Checkpoint(ctx, floor, p.lastSeq, newestCounts(p.written, maxCheckpointCounts))
 	}
+}
+
+// maxCheckpointCounts bounds the incident counts a checkpoint holds (a
+// JetStream key-value entry); a takeover reads the others' from the store.
+const maxCheckpointCounts = 4096
+
+// newestCounts is counts, or its n most recently seen incidents when it
+// holds more.
+func newestCounts(counts map[string]bus.IncidentCount, n int) map[string]bus.IncidentCount {
+	if len(counts) <= n {
+		return counts
+	}
+	ids := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(ids, func(a, b string) int { return counts[b].Last.Compare(counts[a].Last) })
+	out := make(map[string]bus.IncidentCount, n)
+	for _, id := range ids[:n] {
+		out[id] = counts[id]
+	}
+	return out
 }
 
 // publishHorizon makes the live detector's horizon visible to Commit.

@@ -125,3 +125,17 @@ func TestResumedCountsAddToCheckpoint(t *testing.T) {
 		})
 	}
 }
+
+// TestNewestCounts: a checkpoint keeps the most recently seen incidents'
+// counts when there are more than it holds.
+func TestNewestCounts(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	counts := map[string]bus.IncidentCount{"a": {Count: 1, Last: t0}, "b": {Count: 2, Last: t0.Add(time.Hour)}, "c": {Count: 3, Last: t0.Add(time.Minute)}}
+	got := newestCounts(counts, 2)
+	if len(got) != 2 || got["b"].Count != 2 || got["c"].Count != 3 {
+		t.Errorf("newestCounts = %v, want b and c", got)
+	}
+	if got := newestCounts(counts, 3); len(got) != 3 {
+		t.Errorf("newestCounts under the bound = %v, want all", got)
+	}
+}
