@@ -207,8 +207,8 @@ func runPartition(ctx context.Context, o PartitionOptions, p int) error {
 	po := o.Base
 	po.Detect, po.Publish = true, nil
 	po.NewDetector = newDet // back-fill passes detect with the partition's rules
-	po.Checkpoint = func(ctx context.Context, floor, last uint64, counts map[string]bus.IncidentCount) {
-		c := bus.Checkpoint{Floor: floor, Last: last, Updated: time.Now().UTC(), Counts: counts}
+	po.Checkpoint = func(ctx context.Context, floor, last uint64, counts map[string]bus.IncidentCount, since time.Time) {
+		c := bus.Checkpoint{Floor: floor, Last: last, Updated: time.Now().UTC(), Counts: counts, Since: since}
 		if err := o.Bus.SaveCheckpoint(ctx, p, c); err != nil {
 			o.Base.Log.Warn("detector: checkpoint not saved", "partition", p, "err", err)
 		}
@@ -228,7 +228,7 @@ func runPartition(ctx context.Context, o PartitionOptions, p int) error {
 			po.ReplayFilter = ow.Owns
 		}
 	default:
-		po.Resume = &Resumed{Last: ck.Last, Counts: ck.Counts}
+		po.Resume = &Resumed{Last: ck.Last, Counts: ck.Counts, Since: ck.Since}
 		from = bus.Position{Seq: ck.Floor}
 		o.Base.Log.Info("partition resumed from its checkpoint", "partition", p, "floor", ck.Floor, "last", ck.Last)
 	}

@@ -135,7 +135,8 @@ type Pipeline struct {
 // so the engine's count, tenants and severity can start below the stored
 // ones. Written incidents never go backwards past it.
 type history struct {
-	stored   int // the stored count
+	stored   int       // the stored count
+	first    time.Time // the stored first time
 	count    int
 	last     time.Time
 	tenants  []string
@@ -190,7 +191,7 @@ type Options struct {
 	// incidents stored, counts the counts of the incidents detection
 	// touched within its window as of last (see Resumed). Split roles keep
 	// it as the partition's checkpoint.
-	Checkpoint func(ctx context.Context, floor, last uint64, counts map[string]bus.IncidentCount)
+	Checkpoint func(ctx context.Context, floor, last uint64, counts map[string]bus.IncidentCount, since time.Time)
 	// Resume, when set, starts detection from a checkpoint instead of the
 	// store: there is no restart replay, and delivered events up to
 	// Resume.Last (detected by the partition's previous owner) are
@@ -208,6 +209,10 @@ type Options struct {
 type Resumed struct {
 	Last   uint64
 	Counts map[string]bus.IncidentCount
+	// Since is when Counts start: they list every incident seen at or
+	// after it. One not listed that the store says opened at or after it
+	// was opened after Last, so its events are all the rebuilt engine's.
+	Since time.Time
 }
 
 // DefaultMaxSkew is the default Options.MaxSkew.
@@ -814,9 +819,11 @@ func (p *Pipeline) checkpoint(ctx context.Context, det Detector) {
 	if w, ok := det.(interface{ Window() time.Duration }); ok {
 		window = w.Window()
 	}
+	var since time.Time
 	if hz, ok := det.(horizoner); ok {
 		if t := hz.Horizon(); !t.IsZero() {
-			cutoff := t.Add(-window).UnixNano()
+			since = t.Add(-window)
+			cutoff := since.UnixNano()
 			k := 0
 			for k < len(p.spans) && p.spans[k].newest < cutoff {
 				k++
@@ -831,7 +838,11 @@ func (p *Pipeline) checkpoint(ctx context.Context, det Detector) {
 	}
 	if cp := [2]uint64{floor, p.lastSeq}; cp != p.saved {
 		p.saved = cp
-		p.o.Checkpoint(ctx, floor, p.lastSeq, newestCounts(p.written, maxCheckpointCounts))
+		counts, oldest := newestCounts(p.written, maxCheckpointCounts)
+		if oldest.After(since) {
+			since = oldest
+		}
+		p.o.Checkpoint(ctx, floor, p.lastSeq, counts, since)
 	}
 }
 
@@ -840,10 +851,10 @@ func (p *Pipeline) checkpoint(ctx context.Context, det Detector) {
 const maxCheckpointCounts = 4096
 
 // newestCounts is counts, or its n most recently seen incidents when it
-// holds more.
-func newestCounts(counts map[string]bus.IncidentCount, n int) map[string]bus.IncidentCount {
+// holds more, with the oldest last time kept (zero: all kept).
+func newestCounts(counts map[string]bus.IncidentCount, n int) (map[string]bus.IncidentCount, time.Time) {
 	if len(counts) <= n {
-		return counts
+		return counts, time.Time{}
 	}
 	ids := slices.Collect(maps.Keys(counts))
 	slices.SortFunc(ids, func(a, b string) int { return counts[b].Last.Compare(counts[a].Last) })
@@ -851,7 +862,7 @@ func newestCounts(counts map[string]bus.IncidentCount, n int) map[string]bus.Inc
 	for _, id := range ids[:n] {
 		out[id] = counts[id]
 	}
-	return out
+	return out, counts[ids[n-1]].Last
 }
 
 // publishHorizon makes the live detector's horizon visible to Commit.
@@ -1119,7 +1130,7 @@ func (p *Pipeline) resumedCount(id string, raw int) (int, bool) {
 			if !seen {
 				return 0, false
 			}
-			if h != nil {
+			if h != nil && (p.o.Resume.Since.IsZero() || h.first.Before(p.o.Resume.Since)) {
 				at = h.stored
 			}
 		}
@@ -1144,9 +1155,9 @@ func (p *Pipeline) keepHistory(ctx context.Context, inc *store.Incident) {
 			return // unknown for now; asked again at the next write
 		case old.Count > inc.Count || old.Last.After(inc.Last) || detect.LevelRank(old.Severity) > detect.LevelRank(inc.Severity) ||
 			slices.ContainsFunc(old.Tenants, func(t string) bool { return !slices.Contains(inc.Tenants, t) }):
-			h = &history{stored: old.Count, count: old.Count, last: old.Last, tenants: old.Tenants, severity: old.Severity}
+			h = &history{stored: old.Count, first: old.First, count: old.Count, last: old.Last, tenants: old.Tenants, severity: old.Severity}
 		default:
-			h = &history{stored: old.Count} // nothing beyond the engine's view
+			h = &history{stored: old.Count, first: old.First} // nothing beyond the engine's view
 		}
 		p.mu.Lock()
 		p.hist[inc.ID] = h

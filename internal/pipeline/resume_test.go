@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -32,11 +33,16 @@ func (s *cutStore) UpsertIncident(ctx context.Context, inc *store.Incident) (*st
 // sprayDay is n sshd failures from one attacker against one tenant's
 // users on day of November 2026, a second apart from 10:00.
 func sprayDay(t *testing.T, day, n int) []store.EventRecord {
+	return sprayFrom(t, "203.0.113.7", day, 0, n)
+}
+
+// sprayFrom is sprayDay from src, starting at second start.
+func sprayFrom(t *testing.T, src string, day, start, n int) []store.EventRecord {
 	t.Helper()
 	var b strings.Builder
-	for i := range n {
-		fmt.Fprintf(&b, "Nov %d 10:%02d:%02d srv01.alpha-co.example sshd[42]: Failed password for user%d from 203.0.113.7 port 50022 ssh2\n",
-			day, i/60, i%60, i%7)
+	for i := start; i < start+n; i++ {
+		fmt.Fprintf(&b, "Nov %d 10:%02d:%02d srv01.alpha-co.example sshd[42]: Failed password for user%d from %s port 50022 ssh2\n",
+			day, i/60, i%60, i%7, src)
 	}
 	rd, err := ingest.NewReader("test", strings.NewReader(b.String()), ingest.Options{Tenant: "alpha-co", Year: 2026})
 	if err != nil {
@@ -62,10 +68,15 @@ func sprayDay(t *testing.T, day, n int) []store.EventRecord {
 // the larger of the two (which lost the events after the takeover). With
 // the store behind the checkpoint (the incident writes of day 3 failed:
 // PostgreSQL was away), the checkpoint's counts stand in for it. Either
-// way the stored incidents equal one engine's over every event.
+// way the stored incidents equal one engine's over every event. With the
+// previous owner ahead of its checkpoint (it detected and stored more
+// before dying, a second attacker's incident opened after the checkpoint
+// among them), the store's count is not taken as the count at the
+// checkpoint.
 func TestResumedCountsAddToCheckpoint(t *testing.T) {
-	for _, behind := range []bool{false, true} {
-		t.Run(fmt.Sprintf("store-behind=%v", behind), func(t *testing.T) {
+	for _, mode := range []string{"store-current", "store-behind", "owner-ahead"} {
+		behind := mode == "store-behind"
+		t.Run(mode, func(t *testing.T) {
 			ctx := context.Background()
 			sq, err := sqlite.Open(ctx, t.TempDir())
 			if err != nil {
@@ -74,6 +85,9 @@ func TestResumedCountsAddToCheckpoint(t *testing.T) {
 			defer sq.Close()
 			st := &cutStore{Store: sq}
 			day1, day3a, day3b := sprayDay(t, 24, 30), sprayDay(t, 26, 20), sprayDay(t, 26, 40)[20:]
+			// A second attacker from second 40 on (after the checkpoint).
+			day3b = append(day3b, sprayFrom(t, "198.51.100.9", 26, 40, 30)...)
+			slices.SortStableFunc(day3b, func(a, b store.EventRecord) int { return a.Event.Timestamp.Compare(b.Event.Timestamp) })
 			all := append(append(append([]store.EventRecord{}, day1...), day3a...), day3b...)
 			seqs := make([]uint64, len(all))
 			for i := range all {
@@ -81,8 +95,8 @@ func TestResumedCountsAddToCheckpoint(t *testing.T) {
 				seqs[i] = uint64(i + 1)
 			}
 			var ck bus.Checkpoint
-			save := func(_ context.Context, floor, last uint64, counts map[string]bus.IncidentCount) {
-				ck = bus.Checkpoint{Floor: floor, Last: last, Counts: map[string]bus.IncidentCount{}}
+			save := func(_ context.Context, floor, last uint64, counts map[string]bus.IncidentCount, since time.Time) {
+				ck = bus.Checkpoint{Floor: floor, Last: last, Counts: map[string]bus.IncidentCount{}, Since: since}
 				for id, c := range counts {
 					ck.Counts[id] = c
 				}
@@ -107,20 +121,27 @@ func TestResumedCountsAddToCheckpoint(t *testing.T) {
 			if ck.Last != uint64(len(day1)+len(day3a)) || ck.Floor <= uint64(len(day1)) {
 				t.Fatalf("checkpoint %+v: want last %d and a floor past day 1 (%d events)", ck, len(day1)+len(day3a), len(day1))
 			}
+			if mode == "owner-ahead" {
+				saved := ck
+				feed(a, detA, len(day1)+len(day3a), len(all)-5) // stored, never checkpointed
+				ck = saved
+			}
 			// B resumes from the checkpoint; the rest of day 3 arrives.
 			b := New(Options{Store: st, Metrics: metrics.New(), Now: func() time.Time { return splitNow }, Detect: true, NewDetector: splitDetector, Checkpoint: save,
-				Resume: &Resumed{Last: ck.Last, Counts: ck.Counts}})
+				Resume: &Resumed{Last: ck.Last, Counts: ck.Counts, Since: ck.Since}})
 			detB, _ := splitDetector()
 			b.det = detB
 			feed(b, detB, int(ck.Floor-1), len(all))
 			want := oneProcess(t, all)
-			if len(want) == 0 || want[0].Count != len(all) {
-				t.Fatalf("one process raised %+v, want one incident counting all %d events", want, len(all))
+			if len(want) == 0 {
+				t.Fatal("one process raised nothing")
 			}
 			waitIncidents(t, st, want, time.Second)
 			b.checkpoint(ctx, detB)
-			if c := ck.Counts[want[0].ID]; ck.Last != uint64(len(all)) || c.Count != len(all) {
-				t.Errorf("B's checkpoint %+v: want last %d, count %d", ck, len(all), len(all))
+			for _, w := range want {
+				if c := ck.Counts[w.ID]; ck.Last != uint64(len(all)) || c.Count != w.Count {
+					t.Errorf("B's checkpoint %+v: want last %d, %s count %d", ck, len(all), w.ID, w.Count)
+				}
 			}
 		})
 	}
@@ -131,11 +152,11 @@ func TestResumedCountsAddToCheckpoint(t *testing.T) {
 func TestNewestCounts(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
 	counts := map[string]bus.IncidentCount{"a": {Count: 1, Last: t0}, "b": {Count: 2, Last: t0.Add(time.Hour)}, "c": {Count: 3, Last: t0.Add(time.Minute)}}
-	got := newestCounts(counts, 2)
-	if len(got) != 2 || got["b"].Count != 2 || got["c"].Count != 3 {
+	got, oldest := newestCounts(counts, 2)
+	if len(got) != 2 || got["b"].Count != 2 || got["c"].Count != 3 || !oldest.Equal(t0.Add(time.Minute)) {
 		t.Errorf("newestCounts = %v, want b and c", got)
 	}
-	if got := newestCounts(counts, 3); len(got) != 3 {
+	if got, oldest := newestCounts(counts, 3); len(got) != 3 || !oldest.IsZero() {
 		t.Errorf("newestCounts under the bound = %v, want all", got)
 	}
 }

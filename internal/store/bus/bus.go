@@ -135,6 +135,9 @@ type Checkpoint struct {
 	// its window, as of Last (whether or not their store writes
 	// succeeded): a takeover adds what it detects after Last to them.
 	Counts map[string]IncidentCount `json:"counts,omitempty"`
+	// Since is when Counts start: every incident seen at or after it (by
+	// event time) is listed.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // IncidentCount is one incident's count and last time in a Checkpoint.
