@@ -347,7 +347,7 @@ func TestLanternfishWhy(t *testing.T) {
 		// credential in two customers, whichever control asks.
 		for _, tn := range []string{"accounts", "clinic"} {
 			want(t, tn+" FB-TRUST-004", "fail", []string{"nadia", "svc-docsync"}, []string{"bg-lantern-1", "bg-lantern-2"})
-			want(t, tn+" FB-NET-005", "fail", []string{"gdap-escalation-pim", "svc-docsync"}, nil)
+			want(t, tn+" FB-NET-005", "fail", []string{"nadia", "svc-docsync"}, []string{"bg-lantern-1", "bg-lantern-2"})
 			if s, e := column(tn, "gdap-escalation-pim"); s != "none" || e != "admin" {
 				t.Errorf("blast --tenant %s: gdap-escalation-pim %s/%s, want none/admin (just in time)", tn, s, e)
 			}

@@ -790,6 +790,34 @@ func (f *Facts) AdminReuse(e *estate.Estate) []int {
 	return out
 }
 
+// TenantAdmins is one customer tenant's side of admin credential reuse.
+type TenantAdmins struct {
+	// N counts the identities whose own credentials hold admin or more in
+	// the tenant (Identity.AdminTenants holds it), enabled or not.
+	N int
+	// Reuse are those among them AdminReuse lists (enabled, admin in two
+	// or more customers), identity indexes in estate order.
+	Reuse []int
+}
+
+// AdminsByTenant turns AdminTenants around: per tenant (an index into
+// f.Tenants), who holds admin there and who of them reuses it. It is the
+// one population FB-NET-005 and FB-TRUST-004 judge per tenant.
+func (f *Facts) AdminsByTenant(e *estate.Estate) []TenantAdmins {
+	out := make([]TenantAdmins, len(f.Tenants))
+	for i := range f.Identities {
+		ts := f.Identities[i].AdminTenants
+		reuse := len(ts) >= 2 && e.Identities[i].IsEnabled()
+		for _, t := range ts {
+			out[t].N++
+			if reuse {
+				out[t].Reuse = append(out[t].Reuse, i)
+			}
+		}
+	}
+	return out
+}
+
 // Implication is access the estate implies without a grant written for it.
 type Implication struct {
 	Subject   string // tool or group id

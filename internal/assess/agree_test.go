@@ -1124,3 +1124,46 @@ assets:
 		}
 	}
 }
+
+// Per tenant FB-NET-005 and FB-TRUST-004 judge one population, the access
+// facts' identities holding admin in the tenant, with real counts: a
+// tenant no identity is admin in is not applicable for both (FB-TRUST-004
+// said "all 1 identities ... pass", a made-up count, while FB-NET-005 was
+// not applicable), and FB-TRUST-001/002 count no object that is not there.
+func TestAgreeAdminReusePerTenant(t *testing.T) {
+	j := judgeBoth(t, agreeBase+`  - {id: t3, name: Three}
+identities:
+  - {id: tech-1, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}}
+  - {id: tech-2, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}, groups: [grp-t2]}
+  - {id: tech-3, kind: human, home: msp, mfa: {enforced: true, methods: [fido2]}, groups: [grp-t2]}
+groups:
+  - {id: grp-t2, home: msp}
+grants:
+  - {id: g1, subject: tech-1, target: t1, privilege: admin, scope: servers}
+  - {id: g2, subject: tech-1, target: t2, privilege: admin, scope: servers, mode: jit}
+  - {id: g3, subject: grp-t2, target: t2, privilege: admin, scope: servers}
+  - {id: g4, subject: tech-2, target: t3, privilege: read, scope: servers}
+`)
+	want := map[string]struct {
+		st  Status
+		msg string
+	}{
+		"t1": {StatusFail, "1 of 1 identities with admin in this tenant"},
+		"t2": {StatusFail, "1 of 3 identities with admin in this tenant"},
+		"t3": {StatusNotApplicable, "no identities with admin in this tenant"},
+	}
+	for sub, w := range want {
+		net, tr := j.results[sub+" FB-NET-005"], j.results[sub+" FB-TRUST-004"]
+		if net.Status != w.st || !strings.HasPrefix(net.Message, w.msg) {
+			t.Errorf("%s FB-NET-005 = %s %q, want %s %q…", sub, net.Status, net.Message, w.st, w.msg)
+		}
+		if tr.Status != net.Status || tr.Message != net.Message {
+			t.Errorf("%s FB-TRUST-004 = %s %q, FB-NET-005 = %s %q: want one answer", sub, tr.Status, tr.Message, net.Status, net.Message)
+		}
+	}
+	for _, key := range []string{"t3 FB-TRUST-001", "t3 FB-TRUST-002", "msp FB-TRUST-002"} {
+		if r := j.results[key]; strings.Contains(r.Message, "all 1 ") {
+			t.Errorf("%s = %s %q: a made-up count", key, r.Status, r.Message)
+		}
+	}
+}

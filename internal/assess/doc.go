@@ -52,6 +52,12 @@
 //	tool_access  tenant subjects: grants held by tools into the tenant (an RMM
 //	             agent as SYSTEM): the same fields as access, principal_kind
 //	             "tool" (whoever operates the tool holds them)
+//	admin_reuse  tenant subjects (null for the MSP): admin credential reuse
+//	             (access.Facts.AdminsByTenant), what FB-NET-005 and
+//	             FB-TRUST-004 judge: {admins_n (identities whose own
+//	             credentials hold admin here, standing or just in time),
+//	             reuse_n (those also admin in another customer), reuse (a
+//	             sample of 10: {id, tenants_admin, standing})}
 //	principals   principal id → summary of its members (principals.rego):
 //	             {kind, members, enabled, no_mfa, mfa_unknown,
 //	             not_phishing_resistant, mfa_methods_unknown, multi_admin,

@@ -41,7 +41,7 @@ const principalsQuery = "s := data.firebreak.principals.summary"
 var reservedInput = map[string]bool{"now": true, "subject": true, "settings": true, "provider": true, "tenant": true,
 	"kev": true, "identities": true, "access": true, "tool_access": true, "principals": true, "tools": true, "gdap": true, "assets": true,
 	"backups": true, "ir_plans": true, "contract": true, "vendors": true, "domains": true, "exposures": true,
-	"grants": true, "gaps": true, "auth_monitoring": true}
+	"grants": true, "gaps": true, "auth_monitoring": true, "admin_reuse": true}
 
 // Options configure an Engine.
 type Options struct {

@@ -38,6 +38,10 @@ type index struct {
 	// per identity (index into e.Identities)
 	adminTenants []int32 // distinct tenants reached at admin or above
 
+	// per tenant (index into e.Tenants): admin credential reuse
+	// (access.Facts.AdminsByTenant), what FB-NET-005 and FB-TRUST-004 judge
+	tenantAdmins []access.TenantAdmins
+
 	toolCustomers []int32 // tenants each tool reaches
 	toolVendor    []bool  // a vendor entry supplies the tool
 
@@ -354,6 +358,7 @@ func newIndex(e *estate.Estate, now time.Time, kc *kev.Catalog, acc *access.Fact
 	for ii := range e.Identities {
 		x.adminTenants[ii] = int32(len(acc.Identities[ii].AdminTenants))
 	}
+	x.tenantAdmins = acc.AdminsByTenant(e)
 	x.principalUsed = map[principalKey]bool{}
 	for ti := range e.Tenants {
 		for _, p := range x.sub(e.Tenants[ti].ID).access {

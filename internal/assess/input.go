@@ -41,7 +41,7 @@ var keyTerms = func() map[string]*ast.Term {
 		encrypted days_since_hard_copy log_retention_days version tenants share limit counts over_limit entry_points
 		outsider_admin admin_identities identities_with_admin cross_tenant by_tenant over_limit_n over_limit_weak
 		over_limit_weak_n entry_points_n admin_identities_n cross_in tenants_admin tenants_any sub path why reaches
-		standing via tenant`) {
+		standing via tenant admins_n reuse_n reuse`) {
 		m[k] = ast.StringTerm(k)
 	}
 	return m
@@ -550,7 +550,7 @@ func (x *index) input(st *staticInput, subject string) ast.Value {
 		for vi := range x.e.Vendors {
 			vs[vi] = x.vendorTerm(vi, nil)
 		}
-		items = append(items, f("vendors", ast.ArrayTerm(vs...)), f("tenant", null()), f("contract", null()))
+		items = append(items, f("vendors", ast.ArrayTerm(vs...)), f("tenant", null()), f("contract", null()), f("admin_reuse", null()))
 	} else {
 		t := &x.e.Tenants[x.tenantIdx[subject]]
 		items = append(items,
@@ -568,6 +568,7 @@ func (x *index) input(st *staticInput, subject string) ast.Value {
 			contract = x.contractTerm(s.contracts[0])
 		}
 		items = append(items, f("contract", contract))
+		items = append(items, f("admin_reuse", x.adminReuseTerm(x.tenantIdx[subject])))
 		vs := make([]*ast.Term, 0, len(s.vendors))
 		for vi := range x.e.Vendors { // estate order, deterministic
 			if gs, ok := s.vendors[vi]; ok {
@@ -601,4 +602,25 @@ func (x *index) input(st *staticInput, subject string) ast.Value {
 	items = append(items, f("principals", st.principals))
 	items = append(items, st.extra...)
 	return ast.NewObject(items...)
+}
+
+// adminReuseSample bounds input.admin_reuse.reuse: a technician group of
+// 2,000 reaching 2,000 customers is counted in each, listed with the MSP.
+const adminReuseSample = 10
+
+// adminReuseTerm is input.admin_reuse for tenant ti: how many identities'
+// own credentials hold admin there (access.Facts.AdminsByTenant), how many
+// of them hold it in another customer too, and a sample of those.
+func (x *index) adminReuseTerm(ti int) *ast.Term {
+	if ti >= len(x.tenantAdmins) {
+		return obj(f("admins_n", num(0)), f("reuse_n", num(0)), f("reuse", ast.ArrayTerm()))
+	}
+	ta := &x.tenantAdmins[ti]
+	n := min(len(ta.Reuse), adminReuseSample)
+	sample := make([]*ast.Term, n)
+	for k, ii := range ta.Reuse[:n] {
+		fi := &x.acc.Identities[ii]
+		sample[k] = obj(f("id", str(x.e.Identities[ii].ID)), f("tenants_admin", num(len(fi.AdminTenants))), f("standing", num(fi.StandingAdmin)))
+	}
+	return obj(f("admins_n", num(ta.N)), f("reuse_n", num(len(ta.Reuse))), f("reuse", ast.ArrayTerm(sample...)))
 }

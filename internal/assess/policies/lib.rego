@@ -143,3 +143,14 @@ tool_no_mfa(t) := sprintf("no MFA on the login of %s", [concat(", ", t.weak_logi
 	is_array(t.weak_logins)
 	count(t.weak_logins) > 0
 } else := "mfa_enforced=false"
+
+# admin_reuse judges admin credential reuse in the subject tenant
+# (input.admin_reuse, access.Facts.AdminsByTenant): FB-NET-005 and
+# FB-TRUST-004 both call it, so they give one answer with one count.
+admin_reuse(control) := counted(
+	{"control": control, "noun": "identities with admin in this tenant", "fails": "also hold admin (standing or just in time) in other customers"},
+	input.admin_reuse.admins_n,
+	input.admin_reuse.reuse_n,
+	[ev("identity", r.id, sprintf("admin in %d customer tenants, %d standing", [r.tenants_admin, r.standing])) | some r in input.admin_reuse.reuse],
+	0, [],
+)

@@ -15,11 +15,6 @@ results contains lib.flag("FB-NET-003", input.tenant.data_segregated, "tenant", 
 results contains lib.flag("FB-NET-004", input.tenant.dedicated_connection, "tenant", input.tenant.id,
 	"dedicated connection for MSP traffic", "tenant.network.dedicated_connection") if lib.tenant
 
-admins := {p.principal | some p in lib.live_paths; p.privilege_rank >= 3}
-
-results contains lib.check(
-	{"control": "FB-NET-005", "noun": "admin principals reaching the tenant", "fails": "identities that are admin in other customers too", "need": "grants"},
-	count(admins),
-	[lib.principal_ev(pid, ids, sprintf("admin in up to %d customers", [input.principals[pid].max_admin_tenants])) | some pid in admins; ids := input.principals[pid].multi_admin; count(ids) > 0],
-	[],
-) if lib.tenant
+# FB-NET-005 — admin credential reuse across customers, judged on the
+# access facts' list (lib.admin_reuse), the one FB-TRUST-004 reads.
+results contains lib.admin_reuse("FB-NET-005") if lib.tenant

@@ -52,7 +52,7 @@ results contains lib.check(
 # control lists every object.
 results contains sampled(
 	{"control": "FB-TRUST-001", "noun": "objects reaching this tenant and too many others", "fails": sprintf("are identities or tools without phishing-resistant MFA that reach %s", [limit_note])},
-	max([1, mine.over_limit_n]),
+	mine.over_limit_n,
 	mine.over_limit_weak_n,
 	[{"kind": r.kind, "id": r.id, "detail": sprintf("reaches this tenant and %s; mfa %s", [limit_note, mfa_of(r)])} | some r in mine.over_limit_weak],
 	"identities or tools without phishing-resistant MFA reach this tenant and too many others",
@@ -84,7 +84,7 @@ else := ""
 
 results contains lib.check(
 	{"control": "FB-TRUST-002", "noun": "entry points an outsider takes directly", "fails": "lead by a standing path to tenant admin", "need": need},
-	max([1, count(tr.entry_points)]),
+	count(tr.entry_points),
 	{lib.ev(e.kind, e.id, sprintf("%s%s", [entry_detail(e), path_note(e)])) | some e in tr.entry_points; e.tenants_admin > 0},
 	set(),
 ) if {
@@ -92,15 +92,27 @@ results contains lib.check(
 	lib.msp
 }
 
-results contains sampled(
-	{"control": "FB-TRUST-002", "noun": "entry points leading to this tenant", "fails": "give an outsider admin or more over this tenant"},
-	max([1, mine.entry_points_n]),
-	mine.entry_points_n,
-	[{"kind": r.kind, "id": r.id, "detail": "an outsider takes it directly and it reaches this tenant at admin or above"} | some r in mine.entry_points],
-	"entry points give an outsider admin or more over this tenant",
-) if {
+# Per tenant the graph counts only the entry points that lead to admin or
+# more over the tenant (what fails); with none the tenant passes.
+results contains {
+	"control": "FB-TRUST-002",
+	"status": "fail",
+	"format": "entry points an outsider takes directly that give admin or more over this tenant: %d",
+	"args": [mine.entry_points_n],
+	"evidence": array.concat(
+		[{"kind": r.kind, "id": r.id, "detail": "an outsider takes it directly and it reaches this tenant at admin or above"} | some r in mine.entry_points],
+		more(mine.entry_points_n - count(mine.entry_points), "entry points give an outsider admin or more over this tenant", "FB-TRUST-002"),
+	),
+} if {
 	have
 	lib.tenant
+	mine.entry_points_n > 0
+}
+
+results contains lib.result("FB-TRUST-002", "pass", "no entry point an outsider takes directly gives admin or more over this tenant", []) if {
+	have
+	lib.tenant
+	mine.entry_points_n == 0
 }
 
 # FB-TRUST-003 — vendor and subcontractor paths, bounded.
@@ -162,13 +174,8 @@ results contains lib.check(
 	lib.msp
 }
 
-results contains sampled(
-	{"control": "FB-TRUST-004", "noun": "identities with admin in this tenant", "fails": "also hold admin in other customers"},
-	max([1, mine.admin_identities_n]),
-	mine.admin_identities_n,
-	[{"kind": "identity", "id": r.id, "detail": "admin here and in at least one other customer (standing or just in time)"} | some r in mine.admin_identities],
-	"identities hold admin here and in at least one other customer",
-) if {
+# Per tenant: the same population, count and list as FB-NET-005.
+results contains lib.admin_reuse("FB-TRUST-004") if {
 	have
 	lib.tenant
 }
