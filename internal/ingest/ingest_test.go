@@ -525,3 +525,18 @@ func TestBinaryInput(t *testing.T) {
 		t.Errorf("log with NUL padding: %d events (want 2), format %s", len(evs), st.Format)
 	}
 }
+
+// With a provider id other than "msp" the MSP's own domains still map to
+// "msp", the subject assess judges (they mapped to the provider id, a
+// subject nothing judges).
+func TestTenantMapProviderIDIsMSP(t *testing.T) {
+	e := &estate.Estate{Provider: estate.Provider{ID: "tide", Domains: []string{"tide.example"}},
+		Tenants: []estate.Tenant{{ID: "acme", Domains: []string{"acme.example"}}}}
+	m := TenantMapFromEstate(e)
+	if got := m.Domains["tide.example"]; got != estate.MSP {
+		t.Errorf("tide.example -> %q, want %q", got, estate.MSP)
+	}
+	if got := m.Domains["acme.example"]; got != "acme" {
+		t.Errorf("acme.example -> %q, want acme", got)
+	}
+}

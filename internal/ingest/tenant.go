@@ -49,12 +49,11 @@ func TenantMapFromEstate(e *estate.Estate) *TenantMap {
 	if e == nil {
 		return m
 	}
-	pid := e.Provider.ID
-	if pid == "" {
-		pid = "msp"
-	}
+	// The provider's domains are the MSP's own: its subject is "msp"
+	// whatever provider.id says (estate.Load writes "msp" wherever the
+	// provider's id names the MSP; assess judges the MSP as "msp").
 	for _, d := range e.Provider.Domains {
-		m.Domains[d] = pid
+		m.Domains[d] = estate.MSP
 	}
 	for _, t := range e.Tenants {
 		for _, d := range t.Domains {
