@@ -25,6 +25,7 @@ import (
 
 type assessOptions struct {
 	KEVFile  string
+	NoKEV    bool
 	Policies []string
 	Format   string
 	Output   string
@@ -48,7 +49,7 @@ type assessOptions struct {
 }
 
 func (o *assessOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.KEVFile, "kev", "", "CISA KEV catalog JSON `FILE` (default: the one `firebreak kev update` stored)")
+	addKEVFlags(f, &o.KEVFile, &o.NoKEV)
 	f.StringArrayVar(&o.Policies, "policy", nil, "`DIR` of your own .rego policies to evaluate too (repeatable)")
 	f.StringVarP(&o.Format, "format", "f", "", "report format: "+strings.Join(report.Formats, ", ")+" (default table, or from -o's extension)")
 	f.StringVarP(&o.Output, "output", "o", "", "write the report to `FILE` (atomically) instead of stdout")
@@ -110,6 +111,9 @@ func parseNow(s string) (time.Time, error) {
 // loadKEV returns the catalog from --kev, else the stored one; when there
 // is none it returns a description of what is missing instead.
 func (o *assessOptions) loadKEV() (*kev.Catalog, string, error) {
+	if o.NoKEV {
+		return nil, noKEVMissing, nil
+	}
 	if o.KEVFile != "" {
 		c, err := kev.Load(o.KEVFile)
 		if err != nil {
@@ -134,6 +138,9 @@ func (o *assessOptions) loadKEV() (*kev.Catalog, string, error) {
 func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path string) error {
 	if opts.getenv == nil {
 		opts.getenv = os.Getenv
+	}
+	if err := checkKEVFlags(opts.KEVFile, opts.NoKEV); err != nil {
+		return err
 	}
 	format := opts.Format
 	if format == "" && opts.Output != "" {

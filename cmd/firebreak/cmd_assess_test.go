@@ -152,3 +152,35 @@ func TestControlsFormats(t *testing.T) {
 		t.Errorf("--heading 13: %v, want usage error", err)
 	}
 }
+
+// assess takes --no-kev as blast does (one flag definition): no catalog,
+// not even a stored one, and the KEV controls name --no-kev as missing;
+// --kev with --no-kev is a usage error for both verbs.
+func TestAssessNoKEVFlag(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"assess", "--no-kev", "--no-trust", "--now", "2026-11-27", "-f", "json", "--tenant", "cedar-law", assessEstate}, &out, &errb); code != exitOK && code != exitFindings {
+		t.Fatalf("assess --no-kev: exit %d: %s", code, errb.String())
+	}
+	var rep assess.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	seen := false
+	for _, r := range rep.Results {
+		if r.Control == "FB-UPD-002" {
+			seen = true
+			if r.Status != assess.StatusNotEvaluable || !strings.Contains(strings.Join(r.Missing, " "), "--no-kev") {
+				t.Errorf("assess --no-kev: FB-UPD-002 = %s %v", r.Status, r.Missing)
+			}
+		}
+	}
+	if !seen {
+		t.Error("no FB-UPD-002 result")
+	}
+	for _, verb := range []string{"assess", "blast"} {
+		errb.Reset()
+		if code := run(context.Background(), []string{verb, "--no-kev", "--kev", assessKEVFile, assessEstate}, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "--kev and --no-kev exclude each other") {
+			t.Errorf("%s --kev --no-kev: exit %d %q, want usage error", verb, code, errb.String())
+		}
+	}
+}

@@ -55,8 +55,7 @@ func (o *blastOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.Top, "top", 10, "rows of the ranking to show")
 	f.IntVar(&o.Steps, "steps", 10, "most changes the suggestion plan may take")
 	f.BoolVar(&o.IncludeJIT, "include-jit", false, "count just-in-time grants as activated (default: standing access only)")
-	f.StringVar(&o.KEVFile, "kev", "", "CISA KEV catalog JSON to flag known-exploited vulnerabilities (default: the catalog stored by `firebreak kev update`, if any)")
-	f.BoolVar(&o.NoKEV, "no-kev", false, "do not use any KEV catalog")
+	addKEVFlags(f, &o.KEVFile, &o.NoKEV)
 	f.StringVar(&o.DataDir, "data-dir", "", "data directory holding the stored KEV catalog (default $FIREBREAK_DATA_DIR or ~/.local/share/firebreak)")
 	f.StringVar(&o.Now, "now", "", "judge expiry (grants, GDAP end dates) and patch state as of this date (YYYY-MM-DD or RFC 3339; default now), the same clock as assess --now")
 	f.BoolVar(&o.FailOver, "fail-over-limit", false, "exit 3 when a single compromise reaches more than --max-share of tenants at ≥ admin")
@@ -81,8 +80,8 @@ func (o *blastOptions) Validate() ([]trust.Change, error) {
 	if o.From != "" && o.Tenant != "" {
 		return nil, usageError{errors.New("--from and --tenant exclude each other")}
 	}
-	if o.NoKEV && o.KEVFile != "" {
-		return nil, usageError{errors.New("--kev and --no-kev exclude each other")}
+	if err := checkKEVFlags(o.KEVFile, o.NoKEV); err != nil {
+		return nil, err
 	}
 	var cs []trust.Change
 	for _, x := range []struct {
