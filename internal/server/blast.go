@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/auth"
@@ -89,9 +90,10 @@ type blastRow struct {
 
 // blastRows explains the stored ranking from the counts stored with it
 // (trust.RankView). The order is the engine's (trust.Ranking): weighted
-// score, then tenants at full control, at admin, at any privilege, the
-// weighted score at any privilege, how easily the node itself is taken
-// (no MFA, internet-exposed, a known-exploited flaw), then kind and id.
+// score, then how easily the node itself is taken (an entry point from
+// the internet, no or weak MFA, internet-exposed with a known-exploited
+// flaw: RankView.Ease and TakenBy), tenants at full control, at admin, at
+// any privilege, the weighted score at any privilege, then kind and id.
 func blastRows(b *store.BlastResult) []blastRow {
 	var doc struct {
 		Ranking []trust.RankView `json:"ranking"`
@@ -117,7 +119,15 @@ func blastRows(b *store.BlastResult) []blastRow {
 		if !ok {
 			continue
 		}
+		easy := func(v trust.RankView) string {
+			if len(v.TakenBy) == 0 {
+				return "nothing makes it easy to take"
+			}
+			return strings.Join(v.TakenBy, ", ")
+		}
 		switch {
+		case p.Ease != v.Ease:
+			out[i].Tie = fmt.Sprintf("same score as #%d, which is more easily taken (#%d: %s; this: %s)", r.Rank-1, r.Rank-1, easy(p), easy(v))
 		case p.TenantsFull != v.TenantsFull:
 			out[i].Tie = fmt.Sprintf("same score as #%d, which reaches more tenants at full control (%d, this %d)", r.Rank-1, p.TenantsFull, v.TenantsFull)
 		case p.TenantsAdmin != v.TenantsAdmin:
@@ -127,7 +137,7 @@ func blastRows(b *store.BlastResult) []blastRow {
 		case p.WeightedAny != v.WeightedAny:
 			out[i].Tie = fmt.Sprintf("same score as #%d, which reaches more critical tenants at lower privilege", r.Rank-1)
 		default:
-			out[i].Tie = fmt.Sprintf("same reach as #%d; ordered by how easily each is taken (no MFA, internet-exposed, known-exploited), then by kind and id", r.Rank-1)
+			out[i].Tie = fmt.Sprintf("same reach as #%d and as easily taken (%s); ordered by kind and id", r.Rank-1, easy(v))
 		}
 	}
 	return out

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"encoding/json"
 	"slices"
+
+	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
 // Rank is one node's blast radius.
@@ -22,9 +24,43 @@ type Rank struct {
 	WeightedAny float64 `json:"weighted_any"`
 	// Share is Tenants[Admin] / number of tenants.
 	Share float64 `json:"share_admin"`
-	// exposure breaks ties: of two nodes with the same reach, the one more
-	// easily compromised (no MFA, internet-exposed) ranks first.
+	// exposure breaks ties: of two nodes with the same weighted reach, the
+	// one more easily taken ranks first (see takenBy).
 	exposure int
+	// TakenBy says what makes the node easy to take, most telling first
+	// ("an entry point from the internet", "no MFA", …); empty when
+	// nothing does.
+	TakenBy []string `json:"-"`
+}
+
+// takenBy is how easily node n is taken, from the access facts: one point
+// of exposureWeight (no MFA 3, weak 2, internet-exposed with a
+// known-exploited flaw 4, …) plus 4 when an outsider takes it directly
+// (entry: at admin or above, over a usable edge), and the reasons in words. The ranking breaks ties on the score
+// with it, so the CLI's blast ranking and the dashboard's agree.
+func takenBy(n *Node, entry bool) (int, []string) {
+	w := exposureWeight(n)
+	var why []string
+	if entry {
+		w += 4
+		why = append(why, "an entry point from the internet")
+	}
+	if n.Kind == KindIdentity || (n.Kind == KindTool && n.Exposed) {
+		switch n.MFA {
+		case estate.MFANone:
+			why = append(why, "no MFA")
+		case estate.MFAWeak:
+			why = append(why, "weak MFA")
+		}
+	}
+	if n.Exposed {
+		if len(n.KEV) > 0 {
+			why = append(why, "internet-exposed with a known-exploited flaw")
+		} else {
+			why = append(why, "internet-exposed")
+		}
+	}
+	return w, why
 }
 
 // AtFull, AtAdmin, AtOperate and AtAny are the tenant counts.
@@ -56,9 +92,20 @@ func (g *Graph) RankingWith(q Query) *Ranking {
 func (g *Graph) rankFrom(r [5]passResult, q Query) *Ranking {
 	T := len(g.tenants)
 	rk := &Ranking{Query: q, Tenants: T, g: g}
+	entry := map[int32]bool{}
+	if len(g.adj.start) > 1 {
+		for s := g.adj.start[0]; s < g.adj.start[1]; s++ {
+			if e := g.adj.edge[s]; g.usable(e, q.IncludeJIT) >= Admin {
+				entry[g.Edges[e].To] = true
+			}
+		}
+	}
 	mk := func(i int32) Rank {
 		n := &g.Nodes[i]
-		x := Rank{Node: i, ID: n.ID, Kind: n.Kind, Sub: n.Sub, Weighted: r[Admin].weight[i], WeightedAny: r[Read].weight[i], exposure: exposureWeight(n)}
+		x := Rank{Node: i, ID: n.ID, Kind: n.Kind, Sub: n.Sub, Weighted: r[Admin].weight[i], WeightedAny: r[Read].weight[i]}
+		if i != 0 {
+			x.exposure, x.TakenBy = takenBy(n, entry[i])
+		}
 		if n.Kind == KindIdentity || n.Kind == KindTool {
 			x.MFA = string(n.MFA)
 		}
@@ -115,11 +162,14 @@ func keyOf(r *Rank, i int32) rankKey {
 	return rankKey{r.Weighted, r.WeightedAny, r.Tenants[Full], r.Tenants[Admin], r.Tenants[Read], r.Kind, r.exposure, r.ID, i}
 }
 
-// compareKeys orders worst first: weighted reach, then tenants at full
-// control, admin and read, weighted reach at any privilege, exposure, and
-// kind and id to break ties.
+// compareKeys orders worst first: weighted reach, then how easily the
+// node is taken (takenBy), tenants at full control, admin and read,
+// weighted reach at any privilege, and kind and id to break ties.
 func compareKeys(a, b rankKey) int {
 	if c := cmp.Compare(b.w, a.w); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.exposure, a.exposure); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(b.full, a.full); c != 0 {
@@ -132,9 +182,6 @@ func compareKeys(a, b rankKey) int {
 		return c
 	}
 	if c := cmp.Compare(b.wAny, a.wAny); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(b.exposure, a.exposure); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.kind, b.kind); c != 0 {

@@ -68,11 +68,16 @@ type RankView struct {
 	Share          float64 `json:"share_admin"`
 	Weighted       float64 `json:"weighted_admin"`
 	WeightedAny    float64 `json:"weighted_any"`
+	// Ease is how easily the node is taken (the ranking's tie-break on
+	// the weighted score) and TakenBy why.
+	Ease    int      `json:"ease"`
+	TakenBy []string `json:"taken_by,omitempty"`
 }
 
 func viewRank(r Rank) RankView {
 	return RankView{ID: r.ID, Kind: r.Kind.String(), Sub: r.Sub, MFA: r.MFA, TenantsFull: r.AtFull(), TenantsAdmin: r.AtAdmin(),
-		TenantsOperate: r.AtOperate(), TenantsAny: r.AtAny(), Share: r.Share, Weighted: r.Weighted, WeightedAny: r.WeightedAny}
+		TenantsOperate: r.AtOperate(), TenantsAny: r.AtAny(), Share: r.Share, Weighted: r.Weighted, WeightedAny: r.WeightedAny,
+		Ease: r.exposure, TakenBy: r.TakenBy}
 }
 
 // Step is one hop of a proof path.
