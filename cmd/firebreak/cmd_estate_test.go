@@ -45,7 +45,7 @@ func TestValidateExplain(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	for _, want := range []string{
-		"vsa → law: full_control — rmm agent running scripts as SYSTEM on 1 of the tenant's endpoints",
+		"vsa → law: full_control — rmm agent running scripts as SYSTEM, giving a remote shell, deploying software on 1 of the tenant's endpoints",
 		"m365-admins → law: admin (eligible) — GDAP relationship gdap-law assigns Exchange Administrator",
 	} {
 		if !strings.Contains(out.String(), want) {

@@ -165,6 +165,9 @@ type Tool struct {
 	// script as SYSTEM, remote shell, deploy software): operate on the
 	// console is then full control of every managed endpoint.
 	Exec bool
+	// EndpointWhy says what the agent does that gives EndpointPriv, from
+	// the capabilities that set it ("" when none is declared).
+	EndpointWhy string
 }
 
 // Asset is what the estate says, derived, about one asset.
@@ -367,7 +370,7 @@ func (c *computer) tools() {
 		ft.MFA, ft.Enforced, ft.WeakLogins = ToolMFA(t)
 		ft.Exposed = t.InternetExposed != nil && *t.InternetExposed
 		ft.KEV = c.kevOpen(t.Vendor, t.Product, t.Version, t.CPE, t.LastPatched)
-		ft.EndpointPriv, ft.Exec = EndpointPrivilege(t)
+		ft.EndpointPriv, ft.Exec, ft.EndpointWhy = endpointAccess(t)
 	}
 }
 
@@ -378,25 +381,53 @@ func (c *computer) tools() {
 // admin, and the console's own privileges are taken as written (exec is
 // false: nothing says an operator may run scripts).
 func EndpointPrivilege(t *estate.Tool) (estate.Privilege, bool) {
+	p, exec, _ := endpointAccess(t)
+	return p, exec
+}
+
+// capabilityDoes says what each capability lets the agent do.
+var capabilityDoes = map[estate.Capability]string{
+	estate.CapRunScriptSystem: "running scripts as SYSTEM",
+	estate.CapRemoteShell:     "giving a remote shell",
+	estate.CapDeploySoftware:  "deploying software",
+	estate.CapFileTransfer:    "transferring files",
+	estate.CapViewOnly:        "view only",
+}
+
+// endpointAccess is EndpointPrivilege with what the agent does that sets
+// the privilege (the capabilities at that privilege, in the order
+// written): the one derivation validate --explain describes.
+func endpointAccess(t *estate.Tool) (estate.Privilege, bool, string) {
 	if len(t.Capabilities) == 0 {
 		switch t.Kind {
 		case estate.ToolRMM, estate.ToolRemoteAccess, estate.ToolVPN, estate.ToolJumpHost:
-			return estate.PrivFull, false
+			return estate.PrivFull, false, ""
 		}
-		return estate.PrivAdmin, false
+		return estate.PrivAdmin, false, ""
 	}
 	p, exec := estate.PrivRead, false
-	for _, c := range t.Capabilities {
+	priv := make([]estate.Privilege, len(t.Capabilities))
+	for i, c := range t.Capabilities {
+		priv[i] = estate.PrivRead
 		switch c {
 		case estate.CapRunScriptSystem, estate.CapRemoteShell, estate.CapDeploySoftware:
-			p, exec = estate.PrivFull, true
+			p, exec, priv[i] = estate.PrivFull, true, estate.PrivFull
 		case estate.CapFileTransfer:
+			priv[i] = estate.PrivOperate
 			if p.Rank() < estate.PrivOperate.Rank() {
 				p = estate.PrivOperate
 			}
 		}
 	}
-	return p, exec
+	var does []string
+	for i, c := range t.Capabilities {
+		if priv[i] == p {
+			if d, ok := capabilityDoes[c]; ok && !slices.Contains(does, d) {
+				does = append(does, d)
+			}
+		}
+	}
+	return p, exec, strings.Join(does, ", ")
 }
 
 func (c *computer) assets() {
@@ -877,8 +908,8 @@ func (c *computer) implications() {
 			continue
 		}
 		what := "agent"
-		if c.f.Tools[k.tool].Exec {
-			what = "agent running scripts as SYSTEM"
+		if why := c.f.Tools[k.tool].EndpointWhy; why != "" {
+			what = "agent " + why
 		}
 		c.f.Implied = append(c.f.Implied, Implication{Subject: t.ID, Target: tenant, Privilege: c.f.Tools[k.tool].EndpointPriv,
 			Because: fmt.Sprintf("%s %s on %d of the tenant's endpoints", t.Kind, what, count[k]), Pos: first[k]})

@@ -175,3 +175,33 @@ func TestAccountState(t *testing.T) {
 		t.Errorf("b = %s, want unknown", got)
 	}
 }
+
+// validate --explain's text for an agent comes from the capabilities that
+// set its privilege (one derivation with EndpointPrivilege): a tool with
+// only remote_shell was described as "running scripts as SYSTEM".
+func TestImpliedAgentSaysItsCapabilities(t *testing.T) {
+	e := &estate.Estate{
+		Tenants: []estate.Tenant{{ID: "t1"}},
+		Tools: []estate.Tool{
+			{ID: "shell", Kind: estate.ToolRemoteAccess, Capabilities: []estate.Capability{estate.CapRemoteShell}},
+			{ID: "rmm", Kind: estate.ToolRMM, Capabilities: []estate.Capability{estate.CapFileTransfer, estate.CapRunScriptSystem, estate.CapDeploySoftware}},
+			{ID: "files", Kind: estate.ToolRMM, Capabilities: []estate.Capability{estate.CapViewOnly, estate.CapFileTransfer}},
+			{ID: "plain", Kind: estate.ToolRMM},
+		},
+		Assets: []estate.Asset{{ID: "a1", Tenant: "t1", Agents: []string{"shell", "rmm", "files", "plain"}}},
+	}
+	f := Compute(e, Options{})
+	got := map[string]string{}
+	for _, im := range f.Implied {
+		got[im.Subject] = im.Because
+	}
+	want := map[string]string{
+		"shell": "remote_access agent giving a remote shell on 1 of the tenant's endpoints",
+		"rmm":   "rmm agent running scripts as SYSTEM, deploying software on 1 of the tenant's endpoints",
+		"files": "rmm agent transferring files on 1 of the tenant's endpoints",
+		"plain": "rmm agent on 1 of the tenant's endpoints",
+	}
+	if d := cmp.Diff(got, want); d != "" {
+		t.Errorf("implications (-got +want):\n%s", d)
+	}
+}
