@@ -243,6 +243,7 @@ func setupDemo(ctx context.Context, o demoOptions, g *globalOptions) (*demoEnv, 
 	if err := printDemoSummary(ctx, out, st, ist, logDir); err != nil {
 		return d, err
 	}
+	fmt.Fprintf(out, "  The same fix-first plan and ranking from the CLI:\n    %s\n", demoBlastCommand(o.estate, o.kev, clock()))
 	creds, err := auth.BootstrapOwner(ctx, st, "admin", true)
 	if err != nil {
 		return d, err
@@ -273,6 +274,18 @@ func logFiles(dir string) ([]string, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// demoBlastCommand is the `firebreak blast` command that reproduces the
+// demo's fix-first plan and ranking: the same estate, KEV catalog and
+// assessment time (issue 15: without --kev the CLI used the stored catalog
+// or none, the demo the built-in snapshot).
+func demoBlastCommand(estate, kevPath string, now time.Time) string {
+	kv := "--no-kev"
+	if kevPath != "" {
+		kv = "--kev " + kevPath
+	}
+	return fmt.Sprintf("firebreak blast %s %s --now %s", estate, kv, now.UTC().Format(time.RFC3339))
 }
 
 func printDemoSummary(ctx context.Context, w io.Writer, st store.Store, ist intake.IngestStats, logDir string) error {
