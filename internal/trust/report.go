@@ -10,6 +10,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/firebreak-msp/firebreak/internal/estate"
 )
 
 // ReportOptions select what a Report answers.
@@ -186,6 +188,9 @@ type AccessView struct {
 	Eligible map[string]int `json:"eligible"`
 }
 
+// GDAPMFA is what blast --tenant shows as a GDAP relationship's MFA.
+const GDAPMFA = "n/a (relationship)"
+
 // AccessRowView is one principal's access to the tenant.
 type AccessRowView struct {
 	ID          string `json:"id"`
@@ -222,6 +227,13 @@ func accessView(g *Graph, tenant string) (*AccessView, error) {
 		row := AccessRowView{ID: pr.ID, Kind: pr.Kind, Sub: n.Sub, Home: n.Home, Standing: Priv(c.Standing), Eligible: Priv(c.Eligible), EligibleVia: m.Name(c.JITVia)}
 		if n.Kind == KindIdentity || n.Kind == KindTool {
 			row.MFA = string(n.MFA)
+		}
+		if n.Kind == KindTool && n.Sub == string(estate.ToolGDAP) {
+			// Nobody signs in to a GDAP relationship: the partner's
+			// users in its access groups exercise it, each with their
+			// own MFA (their rows; assess judges them, not the
+			// relationship).
+			row.MFA = GDAPMFA
 		}
 		if c.Standing > 0 {
 			row.StandingVia = m.Name(c.Via)

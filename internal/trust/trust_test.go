@@ -303,3 +303,25 @@ func TestWhatIf(t *testing.T) {
 		}
 	}
 }
+
+// blast --tenant shows a GDAP relationship's MFA as "n/a (relationship)":
+// nobody signs in to it, its access groups' members (each on their own
+// row, with their MFA) exercise it. It showed "none".
+func TestTenantAccessGDAPHasNoMFA(t *testing.T) {
+	e := segregatedEstate(1)
+	g := mustBuild(t, e, Options{})
+	v, err := TenantAccess(g, e.Tenants[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, p := range v.Principals {
+		seen[p.ID] = p.MFA
+	}
+	if got := seen["gdap-"+e.Tenants[0].ID]; got != "n/a (relationship)" {
+		t.Errorf("GDAP relationship MFA %q, want %q (rows: %v)", got, "n/a (relationship)", seen)
+	}
+	if got := seen["tech-01"]; got != string(estate.MFAPhishingResistant) {
+		t.Errorf("tech-01 MFA %q, want phishing-resistant (rows: %v)", got, seen)
+	}
+}
