@@ -71,6 +71,13 @@ var refFields = map[string]bool{
 	"console": true, "customer": true, "party": true, "members": true, "supplies": true,
 	"agents": true, "access_groups": true, "groups": true, "owner": true, "object": true,
 	"file": true, "group": true, "identity": true, "staff": true,
+	// and the fields validation range-checks, so the error points at the
+	// value, not at its object (settings have no object position at all)
+	"endpoints": true, "benign_networks": true, "ports": true, "internet_ports": true, "port": true,
+	"retention_days": true, "rpo_hours": true, "rto_hours": true, "notification_hours": true,
+	"log_retention_days": true, "pct": true, "max_tenant_share": true, "stale_days": true,
+	"patch_days": true, "restore_test_days": true, "ir_exercise_days": true, "contract_review_days": true,
+	"vendor_review_days": true, "evidence_max_age_days": true, "notification_max_hours": true,
 }
 
 type fieldInfo struct {
@@ -101,6 +108,9 @@ type refKey struct {
 type fieldLoc struct {
 	pos  Pos
 	path string
+	// failed is true when the value did not decode (already reported:
+	// validation must not judge the zero left in its place).
+	failed bool
 }
 
 // pathElem is a lazily formatted field path (built only on error).
@@ -355,6 +365,15 @@ func (d *decoder) remember(n *yaml.Node, path *pathElem, owner Pos, rel string, 
 	d.refs[refKey{obj: owner, field: rel, elem: elem}] = fieldLoc{pos: d.pos(n), path: path.String()}
 }
 
+// failed marks a remembered list element whose value did not decode.
+func (d *decoder) failed(owner Pos, rel string, elem int) {
+	k := refKey{obj: owner, field: rel, elem: elem}
+	if fl, ok := d.refs[k]; ok {
+		fl.failed = true
+		d.refs[k] = fl
+	}
+}
+
 func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, path *pathElem, owner Pos, rel string, enum []string) {
 	n = resolve(n)
 	if n == nil {
@@ -414,9 +433,14 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, path *pathElem, own
 		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
 		for i, en := range n.Content {
 			ep := path.index(i)
+			before := len(d.probs.errs)
 			d.decodeValue(en, s.Index(i), ep, owner, rel, enum)
-			if t.Elem().Kind() == reflect.String {
+			switch t.Elem().Kind() {
+			case reflect.String, reflect.Int:
 				d.remember(resolve(en), ep, owner, rel, i)
+				if len(d.probs.errs) > before {
+					d.failed(owner, rel, i)
+				}
 			}
 		}
 		v.Set(s)
@@ -495,6 +519,9 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, path *pathElem, own
 			return
 		}
 		v.SetInt(i)
+		if path != nil && path.idx < 0 {
+			d.remember(n, path, owner, rel, -1)
+		}
 	case reflect.Float64:
 		if isNull(n) {
 			return
@@ -509,6 +536,9 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, path *pathElem, own
 			return
 		}
 		v.SetFloat(f)
+		if path != nil && path.idx < 0 {
+			d.remember(n, path, owner, rel, -1)
+		}
 	default:
 		d.errf(n, path, "unsupported field type "+t.String(), "")
 	}

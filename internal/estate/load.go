@@ -318,7 +318,7 @@ func (e *Estate) foldGDAPShorthand() {
 // whole file (a missing required CSV column).
 func (l *loader) locate(obj Pos, rel string, elem int, fallback string) (Pos, string, bool) {
 	if fl, ok := l.refs[refKey{obj: obj, field: rel, elem: elem}]; ok {
-		return fl.pos, fl.path, true
+		return fl.pos, fl.path, !fl.failed
 	}
 	if cf := l.csv[obj.File]; cf != nil && obj.File != "" {
 		if cf.missing[rel] {

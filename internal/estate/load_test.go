@@ -103,10 +103,21 @@ var loadCases = []struct {
 			"exposures: [{object: a1, host: h, port: -1, open: true}]\n" +
 			"domain_checks: [{tenant: t1, domain: x.example, dmarc: {record: r, policy: reject, pct: 101}}]\n"},
 		want: []string{
-			`e.yaml:3:13: contracts[0].log_retention_days: negative log retention period`,
-			`e.yaml:4:11: backups[0].rto_hours: negative RPO/RTO`,
-			`e.yaml:5:13: exposures[0].port: port out of range -1`,
-			`e.yaml:6:17: domain_checks[0].dmarc.pct: percentage out of range`,
+			`e.yaml:3:54: contracts[0].log_retention_days: negative log retention period`,
+			`e.yaml:4:57: backups[0].rto_hours: negative RPO/RTO`,
+			`e.yaml:5:41: exposures[0].port: port out of range -1`,
+			`e.yaml:6:89: domain_checks[0].dmarc.pct: percentage out of range`,
+		},
+	},
+	{
+		// A range error points at the value, not at its object; a string in
+		// an int list is one error, not also "port out of range 0".
+		name: "range-at-field-and-string-in-int-list",
+		files: map[string]string{"e.yaml": "tenants: [{id: t1}]\ntools: [{id: fw, kind: other, ports: [443, \"https\"]}]\n" +
+			"assets:\n  - id: a1\n    tenant: t1\n    internet_ports: [443, 70000]\n"},
+		want: []string{
+			`e.yaml:2:44: tools[0].ports[1]: found a string "https"`,
+			`e.yaml:6:27: assets[0].internet_ports[1]: port out of range 70000`,
 		},
 	},
 	{
