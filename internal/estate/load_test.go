@@ -121,6 +121,15 @@ var loadCases = []struct {
 		},
 	},
 	{
+		// settings.* errors carry file:line:col (they had none).
+		name:  "settings-positions",
+		files: map[string]string{"e.yaml": "settings:\n  stale_days: -3\n  max_tenant_share: 2\ntenants: [{id: t1}]\n"},
+		want: []string{
+			`e.yaml:2:15: settings.stale_days: negative threshold`,
+			`e.yaml:3:21: settings.max_tenant_share: share out of range`,
+		},
+	},
+	{
 		name:  "unknown-key",
 		files: map[string]string{"e.yaml": "tenants:\n  - id: t1\n    colour: blue\n"},
 		want:  []string{`e.yaml:3:5: tenants[0]: unknown field "colour"`},

@@ -698,6 +698,8 @@ type Exception struct {
 // Settings are the policy thresholds controls are judged against.
 // Zero values are replaced by DefaultSettings.
 type Settings struct {
+	// Pos is where the settings mapping was read (for error positions).
+	Pos                  Pos     `yaml:"-" json:"-"`
 	StaleDays            int     `yaml:"stale_days,omitempty" json:"stale_days"`
 	PatchDays            int     `yaml:"patch_days,omitempty" json:"patch_days"`
 	LogRetentionDays     int     `yaml:"log_retention_days,omitempty" json:"log_retention_days"`

@@ -332,7 +332,7 @@ func (v *validator) run() {
 		}
 	}
 	s := e.Settings
-	so := obj{list: "settings"}
+	so := obj{list: "settings", pos: s.Pos}
 	if s.MaxTenantShare < 0 || s.MaxTenantShare > 1 {
 		v.errAt(so, "max_tenant_share", -1, "share out of range", "a fraction between 0 and 1")
 	}
