@@ -49,6 +49,7 @@ const (
 type recoveryTracker struct {
 	within, horizon int64
 	srcs            map[netip.Addr]*srcRecovery
+	swept           int64 // event time of the last sweep of idle sources
 }
 
 type srcRecovery struct {
@@ -57,6 +58,7 @@ type srcRecovery struct {
 	queue    []pendingFail        // failures in time order (settled lazily)
 	outcomes []outcomeAt          // settled failures, oldest first
 	last     int64
+	pruned   int64 // event time acct was last pruned of failures past the horizon
 }
 
 type acctState struct {
@@ -100,6 +102,14 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 	if failure && service(ev) {
 		return
 	}
+	if ts-t.swept > t.within {
+		// Every recovery window of event time: forget the sources idle
+		// past the horizon (memory follows the sources active in the last
+		// hour, not every source of a long input).
+		t.swept = ts
+		t.evict(ts)
+		s = t.srcs[ip]
+	}
 	if s == nil {
 		if len(t.srcs) >= maxRecoverySources {
 			t.evict(ts)
@@ -112,6 +122,7 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 	}
 	s.last = max(s.last, ts)
 	t.settle(s, ts)
+	t.prune(s, ts)
 	user := foldUser(ev.UserName)
 	if failure {
 		if _, ok := s.pending[user]; !ok || len(s.pending) < maxRecoveryOutcomes {
@@ -170,6 +181,21 @@ func (t *recoveryTracker) settle(s *srcRecovery, now int64) {
 	}
 	if j > 0 {
 		s.outcomes = append(s.outcomes[:0], s.outcomes[j:]...)
+	}
+}
+
+// prune forgets, once per recovery window of event time, the accounts
+// whose latest failure from the source is past the horizon: no judgement
+// reads them (failed checks the horizon; a burst's accounts are newer).
+func (t *recoveryTracker) prune(s *srcRecovery, now int64) {
+	if now-s.pruned <= t.within {
+		return
+	}
+	s.pruned = now
+	for u, a := range s.acct {
+		if now-a.fail > t.horizon {
+			delete(s.acct, u)
+		}
 	}
 }
 

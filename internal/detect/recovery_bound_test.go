@@ -1,0 +1,49 @@
+package detect
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/event"
+)
+
+// The self-recovery tracker holds the sources and accounts of the last
+// horizon of event time, not every source of a long input: a day of
+// failures from a new address each minute keeps about an hour of them
+// (the .evtx RSS target, issue 9, rose from 83 to 195 MB without this).
+func TestRecoveryTrackerForgetsPastTheHorizon(t *testing.T) {
+	tr := newRecoveryTracker(DefaultRecoveryWithin, DefaultRecoveryHorizon)
+	start := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	notService := func(*event.Event) bool { return false }
+	const minutes = 24 * 60
+	var last netip.Addr
+	for m := range minutes {
+		ts := start.Add(time.Duration(m) * time.Minute)
+		last = netip.AddrFrom4([4]byte{10, byte(m >> 16), byte(m >> 8), byte(m)})
+		for u := range 20 {
+			ev := event.Event{Timestamp: ts, SourceIP: last, UserName: fmt.Sprintf("user%d-%d", m, u), Outcome: "failure"}
+			tr.observe(&ev, ts.UnixNano(), notService)
+		}
+	}
+	// An hour of sources plus the recovery window and one sweep's slack.
+	limit := int((DefaultRecoveryHorizon+3*DefaultRecoveryWithin)/time.Minute) + 1
+	if n := len(tr.srcs); n > limit {
+		t.Errorf("%d sources kept after %d minutes of new ones, want at most %d", n, minutes, limit)
+	}
+	if s := tr.srcs[last]; s == nil || len(s.acct) != 20 {
+		t.Errorf("the newest source lost its accounts: %+v", s)
+	}
+	// One source over a day of new accounts keeps about an hour of them.
+	tr = newRecoveryTracker(DefaultRecoveryWithin, DefaultRecoveryHorizon)
+	ip := netip.MustParseAddr("203.0.113.50")
+	for m := range minutes {
+		ts := start.Add(time.Duration(m) * time.Minute)
+		ev := event.Event{Timestamp: ts, SourceIP: ip, UserName: fmt.Sprintf("u%d", m), Outcome: "failure"}
+		tr.observe(&ev, ts.UnixNano(), notService)
+	}
+	if n := len(tr.srcs[ip].acct); n > limit {
+		t.Errorf("%d accounts kept for one source after %d minutes, want at most %d", n, minutes, limit)
+	}
+}
