@@ -123,9 +123,9 @@ func TestMorningPeakSettles(t *testing.T) {
 		for seed := range uint64(3) {
 			for _, form := range forms {
 				for _, ctx := range []map[string]TenantContext{nil, est} {
-					incs, cases, alerts := detectForm(t, form, morningPeak(seed, users), ctx)
+					incs, _, alerts := detectForm(t, form, morningPeak(seed, users), ctx)
 					incs = slices.DeleteFunc(incs, func(i *Incident) bool { return countRules[i.RuleName] })
-					cases = Cases(incs)
+					cases := Cases(incs)
 					alerts = slices.DeleteFunc(alerts, func(a Alert) bool { return countRules[a.Incident.RuleName] })
 					for _, inc := range incs {
 						if LevelRank(inc.Severity) > LevelRank("low") {
