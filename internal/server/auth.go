@@ -211,9 +211,14 @@ func (s *Server) secondFactorLocked(ctx context.Context, w http.ResponseWriter, 
 	s.metrics.AuthFailures.WithLabelValues("locked").Inc()
 	s.authEvent(ctx, r, u.Username, event.OutcomeFailure, "locked")
 	s.audit(ctx, &auth.Principal{IP: p.IP}, "login.failure", u.Username, u.Tenant, map[string]string{"reason": "locked", "step": "second_factor"})
+	s.endPasswordStep(ctx, w, p)
+	return true
+}
+
+// endPasswordStep ends a password-step session: its row and its cookie.
+func (s *Server) endPasswordStep(ctx context.Context, w http.ResponseWriter, p *auth.Principal) {
 	_ = s.st.DeleteSession(ctx, p.Raw)
 	s.sess.SetCookie(w, s.sess.CookieName(), "", -1)
-	return true
 }
 
 func hmacEqual(a, b string) bool {
@@ -300,20 +305,13 @@ func (s *Server) handleTOTP(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		}
 		return s.renderTOTP(w, r, p, http.StatusUnauthorized, "That code is not valid (or was already used). Wait for the next code and try again.")
 	}
-	// Rotate the session on privilege change (no fixation of the pre-MFA token).
-	_ = s.st.DeleteSession(ctx, p.Raw)
-	if _, err := s.sess.Create(ctx, w, r, u, true); err != nil {
-		return err
-	}
-	if err := s.st.RecordLoginSuccess(ctx, u.Username, now); err != nil {
-		s.log.Error("recording login success", "err", err)
-	}
-	s.authEvent(ctx, r, u.Username, event.OutcomeSuccess, "")
 	action := "login.success"
 	if !u.TOTPEnrolled {
 		action = "user.totp_enrolled"
 	}
-	s.audit(ctx, p, action, u.Username, u.Tenant, nil)
+	if err := s.completeSecondFactor(ctx, w, r, p, u, action); err != nil {
+		return err
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 	return nil
 }

@@ -277,8 +277,7 @@ func (s *Server) handlePasskeyLogin(w http.ResponseWriter, r *http.Request, p *a
 // the password-step session ends, as it does for TOTP.
 func (s *Server) passkeyFailure(ctx context.Context, w http.ResponseWriter, r *http.Request, p *auth.Principal, u *store.User) {
 	if s.loginFailure(ctx, r, u, "bad_passkey") {
-		_ = s.st.DeleteSession(ctx, p.Raw)
-		s.sess.SetCookie(w, s.sess.CookieName(), "", -1)
+		s.endPasswordStep(ctx, w, p)
 	}
 }
 
