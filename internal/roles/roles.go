@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
@@ -411,28 +410,35 @@ func (n *Node) Run(ctx context.Context, tlsCfg *tls.Config, front func(ctx conte
 	return err
 }
 
-const dbUnreachable = "database unreachable: "
-
 // Degraded names the parts this process depends on that are down right now
 // (nil: none): PostgreSQL (or SQLite) not answering, the NATS connection of
-// the event stream or the cross-tenant stage lost. For the dashboard's and
-// health checks' degraded-status line, and the publish backlog (events
-// stored but not yet on the stream). Ingest answers 503 while the store is
-// down; while NATS is, it stores events and publishes them once it is back;
-// detectors pause meanwhile, and all resume by themselves.
+// the event stream or the cross-tenant stage lost, a publish backlog. For
+// the dashboard's degraded-status line.
 func (n *Node) Degraded(ctx context.Context) []string {
-	var out []string
+	_, d := n.Ready(ctx)
+	return d
+}
+
+// Ready reports whether this process can do its work for a caller now
+// (/readyz), with the degraded parts: only the store not answering makes it
+// unready. With the event stream down an ingest process still commits
+// events (they wait in the publish backlog) and a detector resumes by
+// itself, so a load balancer must not take them out of rotation; the
+// degraded parts are said, not refused.
+func (n *Node) Ready(ctx context.Context) (ready bool, degraded []string) {
+	ready = true
 	if st := n.PipeOptions.Store; st != nil {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := st.Ping(pctx)
 		cancel()
 		if err != nil {
-			out = append(out, dbUnreachable+err.Error())
+			ready = false
+			degraded = append(degraded, "database unreachable: "+err.Error())
 		}
 	}
 	for _, b := range []*bus.Bus{n.Bus, n.Cross} {
 		if b != nil && !b.Connected() {
-			out = append(out, "NATS JetStream unreachable ("+n.cfg.Bus.URL+"): detection is paused until it is back (ingest keeps storing events and publishes them then)")
+			degraded = append(degraded, "NATS JetStream unreachable ("+n.cfg.Bus.URL+"): detection is paused until it is back (ingest keeps storing events and publishes them then)")
 			break
 		}
 	}
@@ -443,26 +449,10 @@ func (n *Node) Degraded(ctx context.Context) []string {
 		_, events, err := pl.PublishBacklog(pctx)
 		cancel()
 		if err == nil && events > 0 {
-			out = append(out, fmt.Sprintf("publish backlog: %d events stored but not yet on the event stream (detection is behind until they are sent)", events))
+			degraded = append(degraded, fmt.Sprintf("publish backlog: %d events stored but not yet on the event stream (detection is behind until they are sent)", events))
 		}
 	}
-	return out
-}
-
-// Ready reports whether this process can do its work for a caller now
-// (/readyz), with the degraded parts: only the store not answering makes it
-// unready. With the event stream down an ingest process still commits
-// events (they wait in the publish backlog) and a detector resumes by
-// itself, so a load balancer must not take them out of rotation; the
-// degraded parts are said, not refused.
-func (n *Node) Ready(ctx context.Context) (ready bool, degraded []string) {
-	degraded = n.Degraded(ctx)
-	for _, d := range degraded {
-		if strings.HasPrefix(d, dbUnreachable) {
-			return false, degraded
-		}
-	}
-	return true, degraded
+	return ready, degraded
 }
 
 // ListenAddr reports the bound address of a listener: syslog-udp,
