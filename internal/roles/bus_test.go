@@ -11,7 +11,6 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/bus/bustest"
-	"github.com/firebreak-msp/firebreak/internal/store/postgres"
 	"github.com/firebreak-msp/firebreak/internal/store/sqlite"
 )
 
@@ -63,11 +62,7 @@ func TestOnlyStreamRolesDialBus(t *testing.T) {
 func TestAPISignInEventsReachStream(t *testing.T) {
 	ctx := context.Background()
 	dbURL, id := freshDB(t)
-	st, err := postgres.OpenWith(ctx, dbURL, store.Options{SecretKey: []byte("test-key-0123456789")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openPG(t, dbURL)
 	cluster := bustest.Start(t)
 	signIn := event.Event{Timestamp: time.Now().UTC(), Category: "authentication", Action: "firebreak-login",
 		Outcome: event.OutcomeFailure, Reason: "bad_password", UserName: "admin", HostName: "firebreak"}

@@ -16,13 +16,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/firebreak-msp/firebreak/internal/config"
-	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/notify"
 	"github.com/firebreak-msp/firebreak/internal/pipeline"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/bus/bustest"
-	"github.com/firebreak-msp/firebreak/internal/store/postgres"
 	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
@@ -90,19 +88,8 @@ func TestNATSOutageIngestStoresAndPublishesLater(t *testing.T) {
 	ctx := context.Background()
 	dbURL, id := freshDB(t)
 	cluster := bustest.Start(t)
-	st, err := postgres.OpenWith(ctx, dbURL, store.Options{SecretKey: []byte("test-key-0123456789")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	eng, err := worker.NewEngines(worker.EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	est, err := estate.Load(exampleEstate)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openPG(t, dbURL)
+	eng, est := exampleEngines(t)
 	log := generatedLog(t, est, 6000)
 	want, evs, _ := oneProcess(t, eng, est, log)
 	if len(want) < 5 {
@@ -203,19 +190,8 @@ func TestNotificationsSentOnceByLeader(t *testing.T) {
 	ctx := context.Background()
 	dbURL, id := freshDB(t)
 	cluster := bustest.Start(t)
-	st, err := postgres.OpenWith(ctx, dbURL, store.Options{SecretKey: []byte("test-key-0123456789")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	eng, err := worker.NewEngines(worker.EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	est, err := estate.Load(exampleEstate)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openPG(t, dbURL)
+	eng, est := exampleEngines(t)
 	var mu sync.Mutex
 	got := map[string]int{} // deliveries by id
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -328,19 +304,8 @@ func TestSplitIngestFilesRunsCrossTenantRules(t *testing.T) {
 	ctx := context.Background()
 	dbURL, id := freshDB(t)
 	cluster := bustest.Start(t)
-	st, err := postgres.OpenWith(ctx, dbURL, store.Options{SecretKey: []byte("test-key-0123456789")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	eng, err := worker.NewEngines(worker.EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	est, err := estate.Load(exampleEstate)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openPG(t, dbURL)
+	eng, est := exampleEngines(t)
 	log := generatedLog(t, est, 6000)
 	want, _, cross := oneProcess(t, eng, est, log)
 	if cross == 0 {

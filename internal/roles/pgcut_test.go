@@ -13,11 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/firebreak-msp/firebreak/internal/config"
-	"github.com/firebreak-msp/firebreak/internal/estate"
 	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/bus/bustest"
-	"github.com/firebreak-msp/firebreak/internal/store/postgres"
-	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
 // cutProxy forwards loopback TCP connections to PostgreSQL; Cut closes
@@ -133,24 +130,9 @@ func TestSplitRolesSurvivePostgresCut(t *testing.T) {
 	proxy := startCutProxy(t, u.Host)
 	viaURL := proxy.via(t, dbURL)
 	cluster := bustest.Start(t)
-	direct, err := postgres.OpenWith(ctx, dbURL, store.Options{SecretKey: []byte("test-key-0123456789")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer direct.Close()
-	st, err := postgres.OpenWith(ctx, viaURL, store.Options{SecretKey: []byte("test-key-0123456789")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	eng, err := worker.NewEngines(worker.EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	est, err := estate.Load(exampleEstate)
-	if err != nil {
-		t.Fatal(err)
-	}
+	direct := openPG(t, dbURL)
+	st := openPG(t, viaURL)
+	eng, est := exampleEngines(t)
 	log := generatedLog(t, est, 6000)
 	want, evs, _ := oneProcess(t, eng, est, log)
 	space := 0x5e1c0000 + time.Now().UnixNano()%0xfff0

@@ -8,9 +8,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/lease"
-	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/bus/bustest"
-	"github.com/firebreak-msp/firebreak/internal/store/postgres"
 	"github.com/firebreak-msp/firebreak/internal/worker"
 )
 
@@ -20,11 +18,7 @@ import (
 func TestSecondDetectorWithoutBusRefused(t *testing.T) {
 	ctx := context.Background()
 	dbURL, _ := freshDB(t)
-	st, err := postgres.OpenWith(ctx, dbURL, store.Options{SecretKey: []byte("test-key-0123456789")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openPG(t, dbURL)
 	eng, err := worker.NewEngines(worker.EngineOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -78,11 +72,7 @@ func TestSecondDetectorWithoutBusRefused(t *testing.T) {
 func TestDegradedNamesTheDownPart(t *testing.T) {
 	ctx := context.Background()
 	dbURL, id := freshDB(t)
-	st, err := postgres.OpenWith(ctx, dbURL, store.Options{SecretKey: []byte("test-key-0123456789")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openPG(t, dbURL)
 	cluster := bustest.Start(t)
 	c := config.Default()
 	c.Roles, c.Database, c.DataDir = []string{config.RoleIngest}, dbURL, t.TempDir()
@@ -121,11 +111,7 @@ func TestDegradedNamesTheDownPart(t *testing.T) {
 func TestBuslessServeRefusedOnSplitDatabase(t *testing.T) {
 	ctx := context.Background()
 	dbURL, _ := freshDB(t)
-	st, err := postgres.OpenWith(ctx, dbURL, store.Options{SecretKey: []byte("test-key-0123456789")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openPG(t, dbURL)
 	eng, err := worker.NewEngines(worker.EngineOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -69,6 +69,31 @@ func freshDB(t *testing.T) (string, string) {
 // gen-logs --seed 7 --estate examples/harbourview), smaller: sshd lines of
 // the example estate's tenants with labelled attacks, cross-tenant sprays
 // among them, and OpenSSH's pam_unix companion lines.
+// openPG opens the store at url (the test's key), closed when the test ends.
+func openPG(t *testing.T, url string) store.Store {
+	t.Helper()
+	st, err := postgres.OpenWith(context.Background(), url, store.Options{SecretKey: []byte("test-key-0123456789")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// exampleEngines is the real engines and the example estate.
+func exampleEngines(t *testing.T) (*worker.Engines, *estate.Estate) {
+	t.Helper()
+	eng, err := worker.NewEngines(worker.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	est, err := estate.Load(exampleEstate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng, est
+}
+
 func generatedLog(t *testing.T, e *estate.Estate, lines int) []byte {
 	t.Helper()
 	lo := loggen.Options{Format: loggen.FormatSSHD, Lines: lines, Seed: 7, Start: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), Span: 24 * time.Hour, HostsPerTenant: 2}
@@ -190,19 +215,8 @@ func TestSplitRolesMatchOneProcess(t *testing.T) {
 	cluster := bustest.Start(t) // three JetStream nodes on loopback
 	natsURL := cluster.URL()
 	stream, subject := "FBROLES_"+strings.ToUpper(id), "fbroles."+id
-	st, err := postgres.OpenWith(ctx, dbURL, store.Options{SecretKey: []byte("test-key-0123456789")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	eng, err := worker.NewEngines(worker.EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	est, err := estate.Load(exampleEstate)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openPG(t, dbURL)
+	eng, est := exampleEngines(t)
 	log := generatedLog(t, est, 20000)
 
 	// One process: one engine over the log as `firebreak detect` reads it.
