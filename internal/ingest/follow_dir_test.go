@@ -90,16 +90,7 @@ func TestFollowDirectory(t *testing.T) {
 	run := func(steps []func()) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		step := 0
-		wait := func(ctx context.Context) error {
-			if step == len(steps) {
-				cancel()
-				return ctx.Err()
-			}
-			steps[step]()
-			step++
-			return nil
-		}
+		wait := stepper(steps, cancel)
 		err := follow(ctx, []string{dir}, Options{Year: 2026, FollowState: state, OnStateError: func(err error) { t.Error(err) }}, func(ev *event.Event) error {
 			seen[ev.UserName]++
 			return nil

@@ -58,16 +58,7 @@ func TestFollowRotation(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	step := 0
-	wait := func(ctx context.Context) error {
-		if step == len(steps) {
-			cancel()
-			return ctx.Err()
-		}
-		steps[step]()
-		step++
-		return nil
-	}
+	wait := stepper(steps, cancel)
 	var got []string
 	var rotated []int64
 	opts := Options{Year: 2026, OnRotate: func(s Stats) { rotated = append(rotated, s.Parsed) }}
@@ -98,16 +89,7 @@ func TestFollowFromEndAndMissing(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	step := 0
-	wait := func(ctx context.Context) error {
-		if step == len(steps) {
-			cancel()
-			return ctx.Err()
-		}
-		steps[step]()
-		step++
-		return nil
-	}
+	wait := stepper(steps, cancel)
 	var got []string
 	err := follow(ctx, []string{a, b}, Options{Year: 2026, FollowFromEnd: true}, func(ev *event.Event) error {
 		got = append(got, ev.UserName)
@@ -134,5 +116,20 @@ func TestFollowPublicStopsOnCancel(t *testing.T) {
 	})
 	if err != nil || n != 1 {
 		t.Fatalf("err %v, events %d", err, n)
+	}
+}
+
+// stepper is follow's wait between polls for a test: each call runs the
+// next step (a write, a rotation); after the last it cancels and ends.
+func stepper(steps []func(), cancel context.CancelFunc) func(context.Context) error {
+	step := 0
+	return func(ctx context.Context) error {
+		if step == len(steps) {
+			cancel()
+			return ctx.Err()
+		}
+		steps[step]()
+		step++
+		return nil
 	}
 }
