@@ -25,12 +25,18 @@ type xmlSource struct {
 	stack []string
 	path  []byte
 	text  []byte
-	named []bool // element is <Data Name=...>
-	leaf  []bool // element has no child element (so its text is a value, not indentation)
+	named []bool   // element is <Data Name=...>
+	leaf  []bool   // element has no child element (so its text is a value, not indentation)
+	names [][]byte // decodeFast's element stack: names, or a <Data>'s Name value
+	visit func(path, val []byte, kind byte)
+	// stdOnly: every record through encoding/xml (tests compare the paths)
+	stdOnly bool
 }
 
 func newXMLSource(l *lineReader, o *Options) *xmlSource {
-	return &xmlSource{l: l, p: newWindowsParser(o).(*windowsParser), max: o.maxLine()}
+	s := &xmlSource{l: l, p: newWindowsParser(o).(*windowsParser), max: o.maxLine()}
+	s.visit = s.p.field
+	return s
 }
 
 var (
@@ -116,8 +122,20 @@ func (s *xmlSource) next() ([]byte, error) {
 	}
 }
 
-// decode walks one <Event> element and hands its values to the parser.
+// decode walks one <Event> element and hands its values to the parser:
+// decodeFast for what wevtutil and Windows Event Forwarding render, and
+// encoding/xml (decodeStd, from a fresh parser state) for anything else.
 func (s *xmlSource) decode(rec []byte) error {
+	if !s.stdOnly && s.decodeFast(rec, s.visit) {
+		return nil
+	}
+	s.p.reset(s.p.ev)
+	return s.decodeStd(rec, s.visit)
+}
+
+// decodeStd is decode on encoding/xml's tokenizer (non-strict RawToken):
+// the reference decodeFast must agree with (FuzzXMLFastAgrees).
+func (s *xmlSource) decodeStd(rec []byte, visit func(path, val []byte, kind byte)) error {
 	d := xml.NewDecoder(bytes.NewReader(rec))
 	d.Strict = false
 	s.stack = s.stack[:0]
@@ -157,8 +175,8 @@ func (s *xmlSource) decode(rec []byte) error {
 					s.stack[len(s.stack)-1] = "\x00" + a.Value
 					continue
 				}
-				s.path = append(append(append(s.path[:base], '.'), a.Name.Local...), nil...)
-				s.p.field(s.path, []byte(a.Value), kString)
+				s.path = append(append(s.path[:base], '.'), a.Name.Local...)
+				visit(s.path, []byte(a.Value), kString)
 			}
 			s.named = append(s.named, named)
 			s.leaf = append(s.leaf, true)
@@ -172,7 +190,7 @@ func (s *xmlSource) decode(rec []byte) error {
 			named := s.named[len(s.named)-1]
 			if s.leaf[len(s.leaf)-1] && (len(v) > 0 || named) {
 				s.path = s.joinPath()
-				s.p.field(s.path, v, kString)
+				visit(s.path, v, kString)
 			}
 			s.text = s.text[:0]
 			s.stack = s.stack[:len(s.stack)-1]
