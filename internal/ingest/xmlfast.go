@@ -1,9 +1,15 @@
 package ingest
 
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
 // decodeFast is decodeStd for the XML that rendered Windows events are
 // made of (`wevtutil qe /f:xml`, Event Viewer, Windows Event Forwarding):
 // elements with ASCII names and no namespace prefix, attributes in quotes,
-// text without references. It tokenizes the record in place, with no
+// text and values in UTF-8 with at most the five predefined entity
+// references. It tokenizes the record in place, with no
 // allocation per token, and visits the same paths and values in the same
 // order as encoding/xml's non-strict RawToken walk.
 //
@@ -19,6 +25,7 @@ package ingest
 // succeeds with the same visits.
 func (s *xmlSource) decodeFast(rec []byte, visit func(path, val []byte, kind byte)) bool {
 	s.names = s.names[:0]
+	s.nbuf = s.nbuf[:0]
 	s.named = s.named[:0]
 	s.leaf = s.leaf[:0]
 	var text []byte // character data since the last tag (encoding/xml's s.text)
@@ -26,17 +33,9 @@ func (s *xmlSource) decodeFast(rec []byte, visit func(path, val []byte, kind byt
 	i := 0
 	for i < n {
 		if rec[i] != '<' {
-			j := i
-			cr := false
-			for ; j < n && rec[j] != '<'; j++ {
-				if c := rec[j]; !plainByte(c) {
-					if c != '\r' {
-						return false
-					}
-					cr = true
-				} else if c == '>' && j-i >= 2 && rec[j-1] == ']' && rec[j-2] == ']' {
-					return false
-				}
+			j, val, cr, ok := xmlSpan(rec, i, '<', &s.text)
+			if !ok || j == n {
+				return false // or text at the end: a truncated record
 			}
 			if cr && j+1 < n && rec[j+1] == '/' {
 				// a CR before an end tag: a value if the element is a leaf,
@@ -45,10 +44,7 @@ func (s *xmlSource) decodeFast(rec []byte, visit func(path, val []byte, kind byt
 					return false
 				}
 			}
-			if j == n {
-				return false // text at the end: a truncated record
-			}
-			text = rec[i:j]
+			text = val
 			i = j
 			continue
 		}
@@ -127,23 +123,18 @@ func (s *xmlSource) decodeFast(rec []byte, visit func(path, val []byte, kind byt
 				return false
 			}
 			q := rec[i]
-			i++
-			j = i
-			for ; j < n && rec[j] != q; j++ {
-				if c := rec[j]; !plainByte(c) || c == '<' || c == '>' && j-i >= 2 && rec[j-1] == ']' && rec[j-2] == ']' {
-					return false
-				}
-			}
-			if j >= n {
+			j, val, cr, ok := xmlSpan(rec, i+1, q, &s.aval)
+			if !ok || cr || j >= n {
 				return false
 			}
-			val := rec[i:j]
 			i = j + 1
 			switch {
 			case xmlns || string(attr) == "xmlns":
 			case isData && string(attr) == "Name":
 				named = true
-				s.names[len(s.names)-1] = val
+				// kept past the next value's decoding (s.aval is reused)
+				s.nbuf = append(s.nbuf, val...)
+				s.names[len(s.names)-1] = s.nbuf[len(s.nbuf)-len(val):]
 			default:
 				if base < 0 {
 					s.path = s.fastPath()
@@ -195,11 +186,98 @@ func (s *xmlSource) fastPath() []byte {
 	return p
 }
 
-// plainByte: a byte of text or of an attribute value that encoding/xml
-// passes through unchanged (no reference, no line-end normalisation, no
-// UTF-8 or character-range check needed).
-func plainByte(c byte) bool {
-	return c >= 0x20 && c < 0x80 && c != '&' || c == '\t' || c == '\n'
+// xmlSpan scans character data from i up to the byte stop ('<' for
+// text, the quote for an attribute value). val is rec[i:j] itself, or,
+// when it holds references, the text with them replaced in *buf. cr: it
+// holds a carriage return. ok is false on anything decodeStd must see: a
+// reference other than the five predefined entities, a control
+// character, invalid UTF-8 or a code point outside XML's character range,
+// "]]>", a '<' in a value, or no stop byte.
+func xmlSpan(rec []byte, i int, stop byte, buf *[]byte) (j int, val []byte, cr, ok bool) {
+	hi, ref := false, false
+	for j = i; j < len(rec) && rec[j] != stop; j++ {
+		c := rec[j]
+		if c >= 0x20 && c < 0x80 && c != '&' && c != '<' && c != '>' {
+			continue
+		}
+		switch {
+		case c >= 0x80:
+			hi = true
+		case c == '\t' || c == '\n':
+		case c == '\r':
+			cr = true
+		case c == '&':
+			ref = true
+		case c == '>':
+			if j-i >= 2 && rec[j-1] == ']' && rec[j-2] == ']' {
+				return j, nil, false, false
+			}
+		default: // '<' in a value, or a control character
+			return j, nil, false, false
+		}
+	}
+	if j >= len(rec) {
+		return j, nil, false, false
+	}
+	val = rec[i:j]
+	if hi && !xmlChars(val) {
+		return j, nil, false, false
+	}
+	if ref {
+		if val, ok = unescapeXML(val, (*buf)[:0]); !ok {
+			return j, nil, false, false
+		}
+		*buf = val
+	}
+	return j, val, cr, true
+}
+
+// unescapeXML appends v to dst with &lt; &gt; &amp; &apos; &quot;
+// replaced; false on any other reference (numeric ones included: decodeStd).
+func unescapeXML(v, dst []byte) ([]byte, bool) {
+	for {
+		a := bytes.IndexByte(v, '&')
+		if a < 0 {
+			return append(dst, v...), true
+		}
+		dst = append(dst, v[:a]...)
+		v = v[a+1:]
+		semi := bytes.IndexByte(v, ';')
+		if semi < 0 {
+			return nil, false
+		}
+		switch string(v[:semi]) {
+		case "lt":
+			dst = append(dst, '<')
+		case "gt":
+			dst = append(dst, '>')
+		case "amp":
+			dst = append(dst, '&')
+		case "apos":
+			dst = append(dst, '\'')
+		case "quot":
+			dst = append(dst, '"')
+		default:
+			return nil, false
+		}
+		v = v[semi+1:]
+	}
+}
+
+// xmlChars: valid UTF-8 of code points in XML's character range
+// (encoding/xml's check of every text and value).
+func xmlChars(b []byte) bool {
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size == 1 {
+			return false
+		}
+		if !(r == 0x09 || r == 0x0A || r == 0x0D || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF) {
+			return false
+		}
+		b = b[size:]
+	}
+	return true
 }
 
 // xmlName scans an ASCII name without a prefix from i: [A-Za-z_][A-Za-z0-9_.-]*.

@@ -65,6 +65,17 @@ var xmlFastCases = []string{
 	"<Event>text</Event>tail",
 	"<Event><a><b><c><d><e><f><g><h><i><j><k><l><m><n><o><p><q><r><s><t><u><v><w><x><y><z><a><b><c><d><e><f><g>x</g></f></e></d></c></b></a></z></y></x></w></v></u></t></s></r></q></p></o></n></m></l></k></j></i></h></g></f></e></d></c></b></a></Event>",
 	wefEvent,
+	"<Event><EventData><Data Name='A'>\xff</Data></EventData></Event>",
+	"<Event><EventData><Data Name='A'>\xed\xa0\x80</Data></EventData></Event>",
+	"<Event><EventData><Data Name='A'>\xef\xbf\xbe</Data></EventData></Event>",
+	"<Event><EventData><Data Name='A'>\xef\xbf\xbd \xf0\x9f\x94\x91</Data></EventData></Event>",
+	"<Event>\xff<EventData/></Event>",
+	"<Event><EventData><Data Name='A' B='\xc3'>x</Data></EventData></Event>",
+	"<Event><EventData><Data Name='A&amp;B'>&lt;x&gt; &quot;y&apos; ]]&gt;</Data><Data Name='&lt;' C='&amp;&amp;'>z</Data></EventData></Event>",
+	"<Event><EventData><Data Name='A'>&nbsp;</Data><Data Name='B'>&amp</Data><Data Name='C'>&#x41;</Data></EventData></Event>",
+	"<Event><EventData><Data Name='A'>a&amp;]]>b</Data></EventData></Event>",
+	"<Event><EventData><Data Name='A'>a]&amp;]>b</Data></EventData></Event>",
+	"<Event><EventData><Data Name='A'>x&amp;y<Data Name='B'>z</Data></Data></EventData></Event>",
 }
 
 type xmlVisits struct{ got []string }
@@ -111,6 +122,8 @@ func TestXMLFastTakesRenderedEvents(t *testing.T) {
 		"<Event><System a='1'b=\"2\">x</System></Event>",
 		"<Event><System>x</System ></Event >",
 		"<Event xmlns:e='x'><System/></Event>",
+		"<Event><EventData><Data Name='TargetUserName'>Jürgen</Data><Data Name='Ünit' Note='ü'>\xef\xbf\xbd</Data></EventData></Event>",
+		"<Event><EventData><Data Name='A&amp;B'>&lt;x&gt; &quot;y&apos;</Data><Data Name='&lt;' C='&amp;&amp;'>z</Data><Data Name='D'>a]&amp;]>b</Data></EventData></Event>",
 	}
 	for _, form := range [][2]bool{{false, false}, {true, true}} {
 		data := renderXML(evs, form[0], form[1])

@@ -28,6 +28,8 @@ type xmlSource struct {
 	named []bool   // element is <Data Name=...>
 	leaf  []bool   // element has no child element (so its text is a value, not indentation)
 	names [][]byte // decodeFast's element stack: names, or a <Data>'s Name value
+	aval  []byte   // decodeFast's attribute value with its references replaced
+	nbuf  []byte   // decodeFast's <Data> Name values of the record
 	visit func(path, val []byte, kind byte)
 	// stdOnly: every record through encoding/xml (tests compare the paths)
 	stdOnly bool
