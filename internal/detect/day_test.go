@@ -97,8 +97,10 @@ func TestOfficeDay(t *testing.T) {
 
 // labelledDay is the office day plus three attacks: a Kerberos spray from a
 // compromised host that ends in a TGT for an account that never failed, an
-// NTLM spray from a kiosk (4776, no address), and a velocity spray of a
-// seven-user domain from one workstation with no source address.
+// NTLM spray from a kiosk (4776, no address), a velocity spray of a
+// seven-user domain from one workstation with no source address, and two
+// slow sprays (one account every two minutes): on Entra from one address,
+// and of accounts that do not exist through a workstation.
 func labelledDay() ([]event.Event, map[string]TenantContext, map[string]string) {
 	evs := officeDay(1)
 	win := func(at time.Time, tenant, code, user, outcome, reason string, ip string, fields ...string) {
@@ -136,8 +138,27 @@ func labelledDay() ([]event.Event, map[string]TenantContext, map[string]string) 
 	for i := range 7 {
 		win(t2.Add(time.Duration(i)*140*time.Millisecond), "tinyco", "4625", fmt.Sprintf("t%d", i), event.OutcomeFailure, "bad_password", "", "WorkstationName", "evil-ws", "LogonType", "3")
 	}
+	// A slow spray on Entra: one account every two minutes from one
+	// address for an hour (five in ten minutes, under the source rule),
+	// mostly accounts that do not exist (50034), none signing in.
+	t3 := dayStart.Add(11 * time.Hour)
+	for i := range 30 {
+		code, reason := "50126", "bad_password"
+		if i%3 != 0 {
+			code, reason = "50034", "unknown_user"
+		}
+		evs = append(evs, event.Event{Timestamp: t3.Add(time.Duration(i) * 2 * time.Minute), Dataset: "entra.signin", Category: "authentication", Code: code,
+			Outcome: event.OutcomeFailure, Reason: reason, UserName: fmt.Sprintf("slow%02d@cedar-law.example", i), SourceIP: netip.MustParseAddr("198.51.100.120"), Tenant: "cedar-law"})
+	}
+	// A slow spray through a workstation with no source address: a 4625
+	// 0xC0000064 (no such account) every two minutes.
+	t4 := dayStart.Add(12 * time.Hour)
+	for i := range 12 {
+		win(t4.Add(time.Duration(i)*2*time.Minute), "cedar-law", "4625", fmt.Sprintf("adm%02d", i), event.OutcomeFailure, "unknown_user", "", "WorkstationName", "LAB-3", "LogonType", "3", "SubStatus", "0xc0000064")
+	}
 	tenants := map[string]TenantContext{"atlas-print": {Accounts: 60}, "cedar-law": {Accounts: 80}, "tinyco": {Accounts: 7}}
-	attackers := map[string]string{"source.ip=10.9.9.66": "kerberos spray", "workstation=KIOSK-9": "ntlm spray", "workstation=EVIL-WS": "small-domain velocity spray"}
+	attackers := map[string]string{"source.ip=10.9.9.66": "kerberos spray", "workstation=KIOSK-9": "ntlm spray", "workstation=EVIL-WS": "small-domain velocity spray",
+		"source.ip=198.51.100.120": "slow entra spray", "workstation=LAB-3": "slow workstation spray"}
 	return evs, tenants, attackers
 }
 
@@ -215,5 +236,43 @@ func TestDistributedSprayLists(t *testing.T) {
 	}
 	if lists[0].Field != "source.ip" || lists[1].Field != "user.name" || lists[1].Distinct != 30 {
 		t.Errorf("lists %s, %s: users distinct %d, want 30 (the window held every user when the incident opened)", lists[0].Field, lists[1].Field, lists[1].Distinct)
+	}
+}
+
+// TestSSHBenignNetworks: the tenant's benign_networks and service
+// accounts silence ssh_bruteforce / ssh_slow_bruteforce as they silence
+// the Windows/Entra failure rules (auth_bruteforce): a brute force from a
+// listed address, or of a listed service account, raises nothing, and the
+// same from elsewhere still does (fails on the code whose
+// sshd_auth_failure ignored the estate: ssh_bruteforce medium).
+func TestSSHBenignNetworks(t *testing.T) {
+	ctx := map[string]TenantContext{"corp": {BenignNetworks: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/28")}, ServiceAccounts: []string{"backup"}}}
+	t0 := dayStart.Add(11 * time.Hour)
+	guess := func(dataset, ip, user string) []event.Event {
+		var evs []event.Event
+		for i := range 25 {
+			evs = append(evs, event.Event{Timestamp: t0.Add(time.Duration(i) * 20 * time.Second), Dataset: dataset, Category: "authentication",
+				Outcome: event.OutcomeFailure, UserName: user, SourceIP: netip.MustParseAddr(ip), Tenant: "corp"})
+		}
+		return evs
+	}
+	for _, c := range []struct {
+		dataset, ip, user string
+		raised            bool
+	}{
+		{"sshd", "192.0.2.5", "root", false},
+		{"sshd", "198.51.100.9", "backup", false},
+		{"sshd", "198.51.100.9", "root", true},
+		{"windows.security", "192.0.2.5", "administrator", false},
+		{"windows.security", "198.51.100.9", "administrator", true},
+	} {
+		incs, _ := runDay(t, guess(c.dataset, c.ip, c.user), ctx)
+		var rules []string
+		for _, inc := range incs {
+			rules = append(rules, inc.RuleName+" "+inc.Severity)
+		}
+		if raised := len(incs) > 0; raised != c.raised {
+			t.Errorf("%s from %s for %s: incidents %v, want raised %v", c.dataset, c.ip, c.user, rules, c.raised)
+		}
 	}
 }

@@ -115,6 +115,9 @@ type Engine struct {
 	verdict   *recoveryVerdict // the self_recovery verdict of the rule being reported
 	judging   *judgement       // what the verdict was judged on
 	pend      []probe          // self_recovery judgements still pending
+	pendSpare []probe          // judgePending's other buffer (no allocation per second)
+	judged    int              // verdicts judgePending computed (tests)
+	judgeAll  bool             // judgePending judges every probe, standing or not (tests: the oracle)
 	nextJudge int64            // event time at which pend is judged again
 }
 
@@ -1169,9 +1172,10 @@ type judgement struct {
 // probe is a pending judgement of an incident: over the accounts of the
 // bursts seen within probeSpan of its start (at most maxProbeUsers).
 type probe struct {
-	inc *Incident
-	j   judgement
-	at  int64
+	inc  *Incident
+	j    judgement
+	at   int64
+	mark mark // what its last pending verdict was judged on (zero: judge it)
 }
 
 const (
@@ -1198,6 +1202,7 @@ func (e *Engine) addProbe(inc *Incident, j *judgement, ts int64) {
 			if p.j.success == "" {
 				p.j.success = j.success
 			}
+			p.mark = mark{}
 			return
 		}
 		break
@@ -1207,25 +1212,40 @@ func (e *Engine) addProbe(inc *Incident, j *judgement, ts int64) {
 
 // judgePending judges again the pending judgements at event time now;
 // final (end of input) settles every failure still within its recovery
-// window as not recovered.
+// window as not recovered. A judgement whose source recorded nothing since
+// it was last judged, and none of whose deadlines has passed, still stands
+// and is not judged again.
 func (e *Engine) judgePending(now int64, final bool) {
 	if len(e.pend) == 0 {
 		return
 	}
 	pend := e.pend
-	e.pend = nil
+	e.pend = e.pendSpare[:0]
+	defer func() { e.pendSpare = clear0(pend) }()
 	for _, p := range pend {
 		inc := p.inc
 		if inc.Pattern == patternSpray {
 			continue
 		}
-		v, _ := e.recov.verdict(inc.judge.cr.recovery, p.j.ip, p.j.users, p.j.success, now, final)
+		if !final && !e.judgeAll && e.recov.stands(p.mark, now) {
+			e.pend = append(e.pend, p)
+			continue
+		}
+		e.judged++
+		v, m, _ := e.recov.judge(inc.judge.cr.recovery, p.j.ip, p.j.users, p.j.success, now, final)
 		if v.pending() {
+			p.mark = m
 			e.pend = append(e.pend, p)
 			continue
 		}
 		e.applyVerdict(inc, v, now)
 	}
+}
+
+// clear0 empties a probe buffer for reuse (dropping its incidents).
+func clear0(p []probe) []probe {
+	clear(p)
+	return p[:0]
 }
 
 // applyVerdict brings an incident of a self_recovery rule to a settled

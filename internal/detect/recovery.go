@@ -27,6 +27,12 @@ type Recovery struct {
 	Min      int
 	Level    string
 	Attack   string // what the pattern is when not self-recovering: "spray" (default) or "brute force"
+	// AccountFailures, when set, judges a source an attack (Attack) as soon
+	// as one account failed from it that many times in a row (no success
+	// of it from the source between, each failure within Horizon of the
+	// one before), whatever its other accounts do: a brute force of one
+	// account from an office's address is not the office.
+	AccountFailures int
 }
 
 func (rc *Recovery) attack() string {
@@ -58,12 +64,23 @@ type srcRecovery struct {
 	queue    []pendingFail        // failures in time order (settled lazily)
 	outcomes []outcomeAt          // settled failures, oldest first
 	last     int64
-	pruned   int64 // event time acct was last pruned of failures past the horizon
+	brute    runOf  // the longest run of failures of one account in the horizon
+	pruned   int64  // event time acct was last pruned of failures past the horizon
+	ver      uint64 // counts the changes to its state other than by the passing of time (mark)
 }
 
 type acctState struct {
 	fail      int64
 	recovered bool
+	succeeded bool // it signed in from the source since fail (ends its run)
+	run       int  // its failures in a row from the source up to fail
+}
+
+// runOf is a run of failures of one account from a source.
+type runOf struct {
+	user string
+	n    int
+	at   int64 // its latest failure
 }
 
 type pendingFail struct {
@@ -125,6 +142,7 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 	t.prune(s, ts)
 	user := foldUser(ev.UserName)
 	if failure {
+		s.ver++
 		if _, ok := s.pending[user]; !ok || len(s.pending) < maxRecoveryOutcomes {
 			s.pending[user] = ts
 			s.queue = append(s.queue, pendingFail{user, ts})
@@ -136,17 +154,31 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 				}
 			}
 		}
-		if _, ok := s.acct[user]; ok || len(s.acct) < maxRecoveryOutcomes {
-			s.acct[user] = acctState{fail: ts}
+		a, ok := s.acct[user]
+		run := 1
+		if ok && !a.succeeded && ts-a.fail <= t.horizon {
+			run = a.run + 1
+		}
+		if ok || len(s.acct) < maxRecoveryOutcomes {
+			s.acct[user] = acctState{fail: ts, run: run}
+		}
+		if run >= s.brute.n || ts-s.brute.at > t.horizon {
+			s.brute = runOf{user: user, n: run, at: ts}
 		}
 		return
 	}
 	if f, ok := s.pending[user]; ok && ts-f <= t.within {
+		s.ver++
 		delete(s.pending, user)
 		s.outcomes = append(s.outcomes, outcomeAt{ts: f, recovered: true})
 	}
-	if a, ok := s.acct[user]; ok && !a.recovered && ts-a.fail <= t.within {
-		s.acct[user] = acctState{fail: a.fail, recovered: true}
+	if a, ok := s.acct[user]; ok && !a.succeeded {
+		if !a.recovered && ts-a.fail <= t.within {
+			s.ver++
+			a.recovered = true
+		}
+		a.succeeded = true
+		s.acct[user] = a
 	}
 }
 
@@ -194,6 +226,7 @@ func (t *recoveryTracker) prune(s *srcRecovery, now int64) {
 	s.pruned = now
 	for u, a := range s.acct {
 		if now-a.fail > t.horizon {
+			s.ver++
 			delete(s.acct, u)
 		}
 	}
@@ -203,6 +236,7 @@ func (t *recoveryTracker) prune(s *srcRecovery, now int64) {
 func (t *recoveryTracker) evict(now int64) {
 	for ip, s := range t.srcs {
 		if now-s.last > t.horizon+t.within {
+			s.ver++ // a verdict judged on it no longer stands
 			delete(t.srcs, ip)
 		}
 	}
@@ -267,6 +301,16 @@ func (t *recoveryTracker) accounts(ip netip.Addr, users []string, now int64, fin
 	return c
 }
 
+// run is the longest run of failures of one account from the source
+// whose latest failure is within the horizon before now.
+func (t *recoveryTracker) run(ip netip.Addr, now int64) runOf {
+	s := t.srcs[ip.Unmap()]
+	if s == nil || now-s.brute.at > t.horizon {
+		return runOf{}
+	}
+	return s.brute
+}
+
 // failed reports whether the account failed from the source within the
 // horizon before now.
 func (t *recoveryTracker) failed(ip netip.Addr, user string, now int64) bool {
@@ -291,6 +335,7 @@ type recoveryVerdict struct {
 	attack  string // the name of the attack pattern: "spray" or "brute force"
 	tally
 	within time.Duration
+	run    runOf // the account run that made it an attack (AccountFailures)
 }
 
 func (v recoveryVerdict) office() bool  { return v.pattern == patternOffice }
@@ -298,6 +343,9 @@ func (v recoveryVerdict) pending() bool { return v.pattern == patternPending }
 
 func (v recoveryVerdict) explain() string {
 	known := v.recovered + v.failed
+	if v.run.n > 0 {
+		return fmt.Sprintf("Pattern: %s of one account: %s failed %d times in a row from this address (an office's users mistype once or twice and then sign in; %d of the %d failing accounts from it did so within %s).", v.attack, v.run.user, v.run.n, v.recovered, known, v.within)
+	}
 	switch v.pattern {
 	case patternOffice:
 		return fmt.Sprintf("Pattern: self-recovering failures, not a %s: %d of the %d failing accounts from this address signed in from it within %s of their own failure (users behind one address mistyping and retrying, e.g. an office NAT); reported low.", v.attack, v.recovered, known, v.within)
@@ -331,8 +379,31 @@ func decide(rc *Recovery, c tally) string {
 // source's failures in the horizon. A success by an account that never
 // failed from the source is the hit of a spray, not a recovery.
 func (t *recoveryTracker) verdict(rc *Recovery, ip netip.Addr, users []string, success string, now int64, final bool) (recoveryVerdict, bool) {
+	v, _, ok := t.judge(rc, ip, users, success, now, final)
+	return v, ok
+}
+
+// mark is what a verdict was judged on: the source's state (its record
+// and the version of it) and the earliest event time at which the passing
+// of time alone can change the verdict (a failure's recovery window
+// closing, an outcome or a failure leaving the horizon). Until then, and
+// while the source records no observation, the verdict stands.
+type mark struct {
+	src   *srcRecovery
+	ver   uint64
+	until int64
+}
+
+// stands reports whether a verdict judged at m still holds at now (an
+// evicted source's version moved on).
+func (t *recoveryTracker) stands(m mark, now int64) bool {
+	return m.src != nil && now < m.until && m.src.ver == m.ver
+}
+
+// judge is verdict with the mark of the state it judged.
+func (t *recoveryTracker) judge(rc *Recovery, ip netip.Addr, users []string, success string, now int64, final bool) (recoveryVerdict, mark, bool) {
 	if t == nil || !ip.IsValid() {
-		return recoveryVerdict{}, false
+		return recoveryVerdict{}, mark{}, false
 	}
 	var c tally
 	hit := success != "" && !t.failed(ip, success, now)
@@ -353,5 +424,49 @@ func (t *recoveryTracker) verdict(rc *Recovery, ip netip.Addr, users []string, s
 	if v.pattern == patternPending && hit {
 		v.pattern = patternSpray
 	}
-	return v, true
+	if r := t.run(ip, now); rc.AccountFailures > 0 && r.n >= rc.AccountFailures {
+		v.pattern, v.run = patternSpray, r
+	}
+	var m mark
+	if v.pending() && !final {
+		m = t.mark(ip, users, success, now)
+	}
+	return v, m, true
+}
+
+// mark computes the mark of a pending verdict judged at now (after share
+// or accounts settled the source at now). The deadlines are conservative:
+// the verdict is judged again at the first of them even when it could not
+// change then.
+func (t *recoveryTracker) mark(ip netip.Addr, users []string, success string, now int64) mark {
+	s := t.srcs[ip.Unmap()]
+	if s == nil {
+		return mark{}
+	}
+	m := mark{src: s, ver: s.ver, until: math.MaxInt64}
+	at := func(ts int64) {
+		if ts > now && ts < m.until {
+			m.until = ts
+		}
+	}
+	if users != nil {
+		for _, u := range users {
+			if a, ok := s.acct[foldUser(u)]; ok && !a.recovered {
+				at(a.fail + t.within + 1) // tally.add: now-a.fail > within
+			}
+		}
+	} else {
+		if len(s.queue) > 0 {
+			at(s.queue[0].ts + t.within + 1) // settle: now-ts > within
+		}
+		if len(s.outcomes) > 0 {
+			at(s.outcomes[0].ts + t.horizon + 1) // settle: now-ts > horizon
+		}
+	}
+	if success != "" {
+		if a, ok := s.acct[foldUser(success)]; ok {
+			at(a.fail + t.horizon + 1) // failed: now-a.fail <= horizon
+		}
+	}
+	return m
 }

@@ -104,3 +104,72 @@ func TestSprayAfterOfficePeak(t *testing.T) {
 		t.Error("the spray from 198.51.100.66 raised no case")
 	}
 }
+
+// TestJudgePendingOnlyWhenChanged: judgePending judges a pending
+// judgement again only when its source recorded an outcome or one of its
+// deadlines passed, with the same alerts (kind, time, severity, pattern)
+// and incidents as judging every pending judgement each second (the code
+// before: the oracle here), on office mornings with a spray among them and busy sign-ins elsewhere,
+// settled by Flush or by AdvanceTo alone; and it judges far fewer times
+// (fails on the code that judged every judgement each second).
+func TestJudgePendingOnlyWhenChanged(t *testing.T) {
+	rules, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	atk := netip.MustParseAddr("198.51.100.66")
+	run := func(evs []event.Event, all, flush bool) (string, int) {
+		e, err := NewEngine(rules, Options{Tenants: map[string]TenantContext{"corp": {Accounts: 60}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.judgeAll = all
+		var b strings.Builder
+		out := func(as []Alert) {
+			for _, a := range as {
+				fmt.Fprintf(&b, "alert %s %s %s %s %s %s\n", a.Kind, a.Time.Format(time.RFC3339Nano), a.Incident.ID, a.Incident.RuleName, a.Incident.Severity, a.Incident.Pattern)
+			}
+		}
+		for i := range evs {
+			out(e.Process(&evs[i]))
+		}
+		if flush {
+			out(e.Flush())
+		} else {
+			out(e.AdvanceTo(evs[len(evs)-1].Timestamp.Add(time.Hour)))
+		}
+		for _, inc := range e.Incidents() {
+			fmt.Fprintf(&b, "incident %s %s %s %s %s %d %q\n", inc.ID, inc.RuleName, inc.Severity, inc.Pattern, inc.Last.Format(time.RFC3339Nano), inc.Count, inc.Description)
+		}
+		return b.String(), e.judged
+	}
+	for seed := range uint64(3) {
+		evs := officePeak(seed)
+		t0 := dayStart.Add(9*time.Hour + 10*time.Minute)
+		for i := range 30 {
+			evs = append(evs, event.Event{Timestamp: t0.Add(time.Duration(i) * 4 * time.Second), Dataset: "windows.security", Category: "authentication",
+				Code: "4625", Outcome: event.OutcomeFailure, UserName: fmt.Sprintf("user%02d", i), SourceIP: atk, Tenant: "corp"})
+		}
+		// Sign-ins from elsewhere every 200 ms: judgePending runs each
+		// second of the busy hour.
+		for i := range 5 * 3600 {
+			evs = append(evs, event.Event{Timestamp: dayStart.Add(8*time.Hour + 30*time.Minute + time.Duration(i)*200*time.Millisecond), Dataset: "windows.security", Category: "authentication",
+				Code: "4624", Outcome: event.OutcomeSuccess, UserName: fmt.Sprintf("staff%d", i%40), SourceIP: netip.MustParseAddr("10.1.0.9"), Tenant: "corp"})
+		}
+		sortEvents(evs)
+		for _, flush := range []bool{true, false} {
+			want, all := run(evs, true, flush)
+			got, n := run(evs, false, flush)
+			if got != want {
+				t.Errorf("seed %d, flush %v: judging on change differs from judging each second:\n got %s\nwant %s", seed, flush, got, want)
+			}
+			if !strings.Contains(want, "alert ") || all == 0 {
+				t.Fatalf("seed %d: nothing pending to judge (%d judgements): the test no longer exercises judgePending", seed, all)
+			}
+			t.Logf("seed %d, flush %v: %d judgements, each second %d", seed, flush, n, all)
+			if n*4 > all {
+				t.Errorf("seed %d, flush %v: %d judgements, judging each second made %d", seed, flush, n, all)
+			}
+		}
+	}
+}

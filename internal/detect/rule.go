@@ -809,13 +809,17 @@ func parseRecovery(n *yaml.Node) (*Recovery, error) {
 				return nil, fmt.Errorf("level %q: want one of %s", s, strings.Join(levels, ", "))
 			}
 			r.Level = s
+		case "account_failures":
+			if r.AccountFailures, err = positiveInt(v); err != nil {
+				return nil, fmt.Errorf("account_failures: %v", err)
+			}
 		case "attack":
 			if s != "spray" && s != "brute force" {
 				return nil, fmt.Errorf("attack %q: want spray or brute force", s)
 			}
 			r.Attack = s
 		default:
-			return nil, fmt.Errorf("unknown key %q (want within, horizon, fraction, min, level, attack)", k.Value)
+			return nil, fmt.Errorf("unknown key %q (want within, horizon, fraction, min, level, attack, account_failures)", k.Value)
 		}
 	}
 	return r, nil
