@@ -41,6 +41,7 @@ type serveOptions struct {
 	roles    []string
 	bus      string
 	logFmt   string
+	unsplit  bool
 	flags    *pflag.FlagSet
 }
 
@@ -55,6 +56,7 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.noTLS, "insecure-http", false, "serve plain HTTP (only behind a TLS-terminating proxy)")
 	fs.StringSliceVar(&o.roles, "roles", nil, "roles of this process: api, ingest, detect, worker (default all, in one process); a subset needs --database and, for ingest and detect, --bus (docs/deploy.md)")
 	fs.StringVar(&o.bus, "bus", "", "NATS JetStream URL (nats://…) connecting ingest and detect processes")
+	fs.BoolVar(&o.unsplit, "convert-to-single-process", false, "let a process without --bus take a database a split deployment has used (that deployment retired for good; docs/deploy.md)")
 	fs.StringVar(&o.logFmt, "log-format", "", "log lines as text (key=value) or json (one object per line); default text")
 }
 
@@ -195,7 +197,7 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	node, err := roles.New(roles.Options{Config: cfg, Store: st, Logger: log, Engines: eng, Version: version.Get().Short()})
+	node, err := roles.New(roles.Options{Config: cfg, Store: st, Logger: log, Engines: eng, Version: version.Get().Short(), ConvertToSingle: o.unsplit})
 	if err != nil {
 		return err
 	}

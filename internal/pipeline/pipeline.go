@@ -23,7 +23,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/firebreak-msp/firebreak/internal/audit"
 	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/metrics"
@@ -98,6 +97,8 @@ type Pipeline struct {
 	spans   []span
 	lastSeq uint64
 	saved   [2]uint64
+	// unwritten are the incidents whose last write failed (see unwritten).
+	unwritten unwritten
 
 	// horizon is the live detector's horizon in Unix ns (math.MinInt64:
 	// none yet), published by Run's goroutine for Commit's estimate.
@@ -738,6 +739,7 @@ func (p *Pipeline) Run(ctx context.Context, det Detector) {
 					p.checkpoint(ctx, det) // before Flush moves the horizon to the end of time
 					p.handle(ctx, det.Flush(), false, true)
 					p.sync(ctx, det)
+					p.retryUnwritten(ctx)
 					return
 				}
 			}
@@ -812,6 +814,9 @@ func (p *Pipeline) detect(ctx context.Context, b queued) {
 // the oldest batch still in it (batches leave in order, so a batch with a
 // late-dated event holds the floor back: conservative, never lossy).
 func (p *Pipeline) checkpoint(ctx context.Context, det Detector) {
+	if !p.retryUnwritten(ctx) {
+		return // an incident is not stored yet: the last checkpoint stands
+	}
 	if p.o.Checkpoint == nil || p.lastSeq == 0 || p.o.Resume != nil && !p.crossed {
 		return // (still rebuilding: the checkpoint resumed from stands)
 	}
@@ -1081,15 +1086,10 @@ func (p *Pipeline) handle(ctx context.Context, incs []store.Incident, replay, li
 		stored, created, err := p.o.Store.UpsertIncident(ctx, &inc)
 		if err != nil {
 			p.o.Log.Error("storing incident", "id", inc.ID, "err", err)
+			p.unwritten.note(inc, replay) // retried at the next sync tick (see unwritten)
 			continue
 		}
-		if created {
-			p.o.Metrics.Incidents.WithLabelValues(stored.Severity).Inc()
-			audit.Append(ctx, p.o.Store, p.o.Log, "anonymous", "", "incident.open", stored.ID, stored.Tenant, map[string]any{"rule": stored.Rule, "severity": stored.Severity})
-		}
-		if (!replay || created) && p.o.Notify != nil {
-			p.o.Notify.NotifyIncident(ctx, stored, created)
-		}
+		p.stored(ctx, stored, created, p.unwritten.written(inc.ID, replay))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,7 +29,8 @@ import (
 // also at the test's end) ends it.
 func runNode(t *testing.T, cfg config.Config, st store.Store, eng *worker.Engines, space int64) (*Node, func()) {
 	t.Helper()
-	n, err := New(Options{Config: cfg, Store: st, Engines: eng, LockSpace: space})
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", cfg.RolesString())
+	n, err := New(Options{Config: cfg, Store: st, Engines: eng, LockSpace: space, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,11 @@ package roles
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -134,7 +136,22 @@ func TestSplitRolesSurvivePostgresCut(t *testing.T) {
 	st := openPG(t, viaURL)
 	eng, est := exampleEngines(t)
 	log := generatedLog(t, est, 6000)
+	// One attacker early in the first third (before the cut) and again
+	// late in the last third (after it): one incident that opens before
+	// the cut and recurs after it.
+	const attacker = "203.0.113.250"
+	log = withBurst(t, log, attacker, "02:00")
+	log = withBurst(t, log, attacker, "21:00")
 	want, evs, _ := oneProcess(t, eng, est, log)
+	recurs := false
+	for _, w := range want {
+		if w.First.Hour() == 2 && w.Last.Hour() == 21 {
+			recurs = true
+		}
+	}
+	if !recurs {
+		t.Fatalf("no incident of the log opens at 02:00 and recurs at 21:00: %v", want)
+	}
 	space := 0x5e1c0000 + time.Now().UnixNano()%0xfff0
 	cfg := func(roles ...string) config.Config {
 		c := config.Default()
@@ -204,4 +221,34 @@ func TestSplitRolesSurvivePostgresCut(t *testing.T) {
 	if d := cmp.Diff(normalize(want), storedIncidents(t, direct)); d != "" {
 		t.Errorf("incidents after the cut differ from one process's (-one process +split):\n%s", d)
 	}
+}
+
+// withBurst inserts 30 sshd failures from src, a second apart from hh:mm
+// on the log's day, against the host of the log's first failure, where
+// they fall in time order.
+func withBurst(t *testing.T, log []byte, src, hhmm string) []byte {
+	t.Helper()
+	lines := strings.SplitAfter(string(log), "\n")
+	host := ""
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) > 5 && strings.Contains(l, "Failed password") {
+			host = f[3]
+			break
+		}
+	}
+	if host == "" {
+		t.Fatal("the log has no failed password line")
+	}
+	var burst []string
+	for i := range 30 {
+		burst = append(burst, fmt.Sprintf("Nov 26 %s:%02d %s sshd[4242]: Failed password for invalid user admin%d from %s port 50022 ssh2\n", hhmm, i, host, i%5, src))
+	}
+	at := len(lines)
+	for i, l := range lines {
+		if len(l) >= 15 && l[7:15] > hhmm+":00" {
+			at = i
+			break
+		}
+	}
+	return []byte(strings.Join(slices.Concat(lines[:at], burst, lines[at:]), ""))
 }

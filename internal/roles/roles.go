@@ -55,6 +55,10 @@ type Options struct {
 	// ownership (0: lease.DefaultSpace); the cross-tenant stage uses the
 	// next one. Tests sharing a database give each deployment its own.
 	LockSpace int64
+	// ConvertToSingle lets a process without a bus claim a database a
+	// split deployment has used (its mark is removed; serve
+	// --convert-to-single-process): see Claim.
+	ConvertToSingle bool
 }
 
 // Node is the set of parts one process runs. The HTTP front reads its
@@ -65,6 +69,11 @@ type Node struct {
 	eng   *worker.Engines
 	space int64         // partition locks' namespace
 	claim *lease.Locker // Claim's locks, held until Run ends
+	st    store.Store
+	now   func() time.Time
+	// unsplit: a bus-less process may take a split deployment's database
+	// (Options.ConvertToSingle).
+	unsplit bool
 
 	Metrics *metrics.Metrics
 	Bus     *bus.Bus // nil: one process, no stream
@@ -100,7 +109,7 @@ func New(o Options) (*Node, error) {
 		o.Metrics = metrics.New()
 	}
 	cfg := o.Config
-	n := &Node{cfg: cfg, log: o.Logger, Metrics: o.Metrics, Bus: o.Bus, eng: o.Engines, space: cmp.Or(o.LockSpace, lease.DefaultSpace)}
+	n := &Node{cfg: cfg, log: o.Logger, Metrics: o.Metrics, Bus: o.Bus, eng: o.Engines, space: cmp.Or(o.LockSpace, lease.DefaultSpace), st: o.Store, now: o.Now, unsplit: o.ConvertToSingle}
 	var allow []netip.Prefix
 	for _, a := range cfg.Notify.AllowNetworks {
 		p, err := netip.ParsePrefix(a)
@@ -267,6 +276,13 @@ func (n *Node) Claim(ctx context.Context) error {
 		if !ok {
 			return fail(fmt.Errorf("a firebreak process without a bus (every role in one process) runs on this database: it would detect the events it ingests apart from this deployment's detectors. Stop it, or give it bus.url and --roles like the others (docs/deploy.md)"))
 		}
+		// The database is a split deployment's from now on, whether or
+		// not one of its processes runs when a bus-less one starts.
+		if m, ok := n.st.(store.DeploymentMarks); ok {
+			if err := m.SetMark(ctx, store.MarkSplit, "roles "+cfg.RolesString()+" with bus "+cfg.Bus.URL, n.now()); err != nil {
+				return fail(err)
+			}
+		}
 	} else {
 		key, err := l.SoloKey(ctx)
 		if err != nil {
@@ -284,6 +300,22 @@ func (n *Node) Claim(ctx context.Context) error {
 		}
 		if !ok {
 			return fail(fmt.Errorf("this database is a split deployment's (processes with bus.url run on it): a process without a bus would ingest events no detector sees and detect apart from them. Set bus.url (FIREBREAK_BUS_URL) and --roles like the other processes (docs/deploy.md), or stop them first"))
+		}
+		if m, ok := n.st.(store.DeploymentMarks); ok {
+			mark, split, err := m.Mark(ctx, store.MarkSplit)
+			if err != nil {
+				return fail(err)
+			}
+			switch {
+			case split && !n.unsplit:
+				return fail(fmt.Errorf("this database is a split deployment's (%s, since %s), though none of its processes runs now: a process without a bus would detect apart from the events its stream holds. Set bus.url (FIREBREAK_BUS_URL) and --roles like its processes (docs/deploy.md); or, when that deployment is retired for good, start once with --convert-to-single-process to make this database a single process's again",
+					mark.Value, mark.At.Format(time.RFC3339)))
+			case split:
+				if err := m.ClearMark(ctx, store.MarkSplit); err != nil {
+					return fail(err)
+				}
+				n.log.Warn("database converted from a split deployment to a single process (--convert-to-single-process)", "was", mark.Value, "since", mark.At)
+			}
 		}
 	}
 	n.claim = l

@@ -8,6 +8,7 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/lease"
+	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/store/bus/bustest"
 	"github.com/firebreak-msp/firebreak/internal/worker"
 )
@@ -141,6 +142,11 @@ func TestBuslessServeRefusedOnSplitDatabase(t *testing.T) {
 		t.Fatalf("bus-less serve on a split deployment's database: %v", err)
 	}
 	_ = split.claim.Close()
+	// (The split deployment retired: its mark is removed by the
+	// conversion; see TestBuslessServeRefusedOnRetiredSplitDatabase.)
+	if err := st.(store.DeploymentMarks).ClearMark(ctx, store.MarkSplit); err != nil {
+		t.Fatal(err)
+	}
 	solo := node(nil, "")
 	if err := solo.Claim(ctx); err != nil {
 		t.Fatalf("bus-less serve alone: %v", err)
@@ -150,4 +156,55 @@ func TestBuslessServeRefusedOnSplitDatabase(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "without a bus") {
 		t.Fatalf("split process while a bus-less one runs: %v", err)
 	}
+}
+
+// TestBuslessServeRefusedOnRetiredSplitDatabase: a split deployment ran on
+// the database and is gone (no process of it runs, so no lock says so):
+// a process without a bus still refuses, by the mark the split process
+// left, and says how to convert the database back; with the conversion
+// asked for it starts, and the mark is gone.
+func TestBuslessServeRefusedOnRetiredSplitDatabase(t *testing.T) {
+	ctx := context.Background()
+	dbURL, _ := freshDB(t)
+	st := openPG(t, dbURL)
+	eng, err := worker.NewEngines(worker.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	space := 0x5e1d0000 + time.Now().UnixNano()%0xfff0
+	node := func(roles []string, busURL string, convert bool) *Node {
+		c := config.Default()
+		c.Database, c.DataDir = dbURL, t.TempDir()
+		if roles != nil {
+			c.Roles = roles
+		}
+		c.Bus.URL = busURL
+		n, err := New(Options{Config: c, Store: st, Engines: eng, LockSpace: space, ConvertToSingle: convert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	split := node([]string{config.RoleWorker}, "nats://127.0.0.1:1", false)
+	if err := split.Claim(ctx); err != nil {
+		t.Fatalf("split worker: %v", err)
+	}
+	_ = split.claim.Close() // the split deployment stops
+	err = node(nil, "", false).Claim(ctx)
+	if err == nil || !strings.Contains(err.Error(), "split deployment") || !strings.Contains(err.Error(), "--convert-to-single-process") {
+		t.Fatalf("bus-less serve on a retired split deployment's database: %v", err)
+	}
+	solo := node(nil, "", true)
+	if err := solo.Claim(ctx); err != nil {
+		t.Fatalf("bus-less serve converting the database back: %v", err)
+	}
+	_ = solo.claim.Close()
+	if _, ok, err := st.(store.DeploymentMarks).Mark(ctx, store.MarkSplit); ok || err != nil {
+		t.Errorf("split mark after the conversion: %v %v, want none", ok, err)
+	}
+	again := node(nil, "", false)
+	if err := again.Claim(ctx); err != nil {
+		t.Errorf("bus-less serve after the conversion: %v", err)
+	}
+	_ = again.claim.Close()
 }

@@ -378,6 +378,29 @@ type EventStore interface {
 	AuthSources(ctx context.Context, since time.Time) ([]AuthSourceStat, error)
 }
 
+// DeploymentMarks is implemented by stores that keep facts about how their
+// database is deployed, beyond any process's life (the SQL stores): a
+// split deployment marks the database "split" (MarkSplit) so that a
+// process without a bus refuses it even while no split process runs.
+type DeploymentMarks interface {
+	// SetMark records name with value at now unless it is recorded
+	// already (the first one stands).
+	SetMark(ctx context.Context, name, value string, now time.Time) error
+	// Mark returns name's record (ok false: none).
+	Mark(ctx context.Context, name string) (m DeploymentMark, ok bool, err error)
+	// ClearMark removes name's record.
+	ClearMark(ctx context.Context, name string) error
+}
+
+// DeploymentMark is one recorded fact of DeploymentMarks.
+type DeploymentMark struct {
+	Name, Value string
+	At          time.Time
+}
+
+// MarkSplit names the mark of a database a split deployment uses.
+const MarkSplit = "split"
+
 // EventPublishLog is implemented by stores that record, in the
 // transaction that stores a batch of events, that the batch is still to be
 // published to the event stream (split roles): a NATS outage then delays
