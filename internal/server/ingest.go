@@ -1,6 +1,10 @@
 package server
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +23,6 @@ import (
 )
 
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	ctx := r.Context()
 	if !s.cfg.HasRole(config.RoleIngest) {
 		return errStatus(http.StatusMisdirectedRequest, "this firebreak process does not take events (roles "+s.cfg.RolesString()+"); send them to an ingest process")
 	}
@@ -32,19 +35,109 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		}
 		return errStatus(http.StatusRequestTimeout, "reading request body failed or timed out")
 	}
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		out, err := s.ingestBody(r, p, body)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+	return s.ingestIdempotent(w, r, p, key, body)
+}
+
+// ingestIdempotent answers a POST /api/v1/events that carries an
+// Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): the key's
+// first request (per API token, or per user for a session) is answered
+// and its answer kept for store.IdempotencyTTL in the store, shared by
+// every replica; the same key with the same query and body gets that
+// answer again and stores nothing, with another body 422, and while the
+// first is still being answered 409. An answer that stored nothing for
+// want of the store (503) is not kept: the retry is a first request.
+func (s *Server) ingestIdempotent(w http.ResponseWriter, r *http.Request, p *auth.Principal, key string, body []byte) error {
+	ctx := r.Context()
+	if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
+		return errBadRequest("Idempotency-Key: at most 255 printable ASCII characters")
+	}
+	ik, ok := s.st.(store.IdempotencyKeys)
+	if !ok {
+		return errBadRequest("Idempotency-Key is not supported by this store")
+	}
+	owner := "user:" + p.Actor()
+	if p.Token != nil {
+		owner = "token:" + p.Token.ID
+	}
+	h := sha256.New()
+	h.Write([]byte(r.URL.RawQuery))
+	h.Write([]byte{0})
+	h.Write(body)
+	hash := hex.EncodeToString(h.Sum(nil))
+	first, fresh, err := ik.ClaimIdempotency(ctx, owner, key, hash, s.now())
+	if err != nil {
+		return err
+	}
+	switch {
+	case !fresh && first.BodyHash != hash:
+		return errStatus(http.StatusUnprocessableEntity, "Idempotency-Key already used for a different request (query or body); use a new key")
+	case !fresh && first.Status == 0:
+		return errStatus(http.StatusConflict, "a request with this Idempotency-Key is still being answered; retry shortly")
+	case !fresh:
+		w.Header().Set("Idempotent-Replayed", "true")
+		writeJSON(w, first.Status, json.RawMessage(first.Response))
+		return nil
+	}
+	out, err := s.ingestBody(r, p, body)
+	status, answer := http.StatusOK, any(out)
+	var he *httpError
+	switch {
+	case err == nil:
+	case errors.As(err, &he) && he.Status < 500:
+		// Refused lines, a body over the limit: what was stored stays
+		// stored, so the same answer is given again.
+		status, answer = he.Status, he.Body
+		if answer == nil {
+			answer = apiError{Error: he.Public, Status: he.Status}
+		}
+	default:
+		// Not stored (or partly: the answer said how many); the client
+		// retries, as a first request.
+		if rerr := ik.ReleaseIdempotency(context.WithoutCancel(ctx), owner, key); rerr != nil {
+			s.log.Warn("releasing an idempotency key", "err", rerr)
+		}
+		return err
+	}
+	raw, merr := json.Marshal(answer)
+	if merr == nil {
+		merr = ik.FinishIdempotency(context.WithoutCancel(ctx), owner, key, status, raw)
+	}
+	if merr != nil {
+		s.log.Warn("keeping an idempotent answer", "err", merr)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// ingestBody stores and detects the events of one POST /api/v1/events
+// body; its answer is the intake's response.
+func (s *Server) ingestBody(r *http.Request, p *auth.Principal, body []byte) (intake.Response, error) {
+	ctx := r.Context()
 	q := r.URL.Query()
 	format := q.Get("format")
 	if format != "" && !ingest.KnownFormat(format) {
-		return errBadRequest("unknown format %q; expected one of %s", format, strings.Join(slices.Concat(ingest.Formats, ingest.BuiltinMappings()), ", "))
+		return intake.Response{}, errBadRequest("unknown format %q; expected one of %s", format, strings.Join(slices.Concat(ingest.Formats, ingest.BuiltinMappings()), ", "))
 	}
 	tenant := q.Get("tenant")
 	known := s.work.KnownTenants(ctx)
 	if tenant != "" {
 		if !p.Scope.Allows(tenant) {
-			return errForbidden
+			return intake.Response{}, errForbidden
 		}
 		if known != nil && !known[tenant] {
-			return errBadRequest("unknown tenant %q", tenant)
+			return intake.Response{}, errBadRequest("unknown tenant %q", tenant)
 		}
 	}
 	if p.Token != nil && p.Token.Tenant != "" {
@@ -56,25 +149,24 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	case errors.Is(err, intake.ErrLimit):
 		s.metrics.IngestRejected.WithLabelValues("too_large").Inc()
 		resp.Error = err.Error()
-		return &httpError{Status: http.StatusRequestEntityTooLarge, Public: resp.Error, Body: resp}
+		return resp, &httpError{Status: http.StatusRequestEntityTooLarge, Public: resp.Error, Body: resp}
 	case errors.Is(err, intake.ErrStore):
 		s.metrics.IngestRejected.WithLabelValues("store_error").Inc()
 		resp.Error = fmt.Sprintf("events could not be stored; %d were stored before the failure, retry the rest", resp.Accepted)
-		return &httpError{Status: http.StatusServiceUnavailable, Public: resp.Error, Body: resp, Err: err}
+		return resp, &httpError{Status: http.StatusServiceUnavailable, Public: resp.Error, Body: resp, Err: err}
 	case errors.Is(err, ingest.ErrNeedsMapping):
 		s.metrics.IngestRejected.WithLabelValues("needs_mapping").Inc()
-		return errBadRequest("generic JSON (format generic) needs a mapping file: set ingest.mapping in the server's configuration, or send a format firebreak reads (format=%s)", strings.Join(ingest.Formats, ", "))
+		return resp, errBadRequest("generic JSON (format generic) needs a mapping file: set ingest.mapping in the server's configuration, or send a format firebreak reads (format=%s)", strings.Join(ingest.Formats, ", "))
 	case err != nil:
 		s.metrics.IngestRejected.WithLabelValues("unreadable").Inc()
-		return errBadRequest("unreadable body")
+		return resp, errBadRequest("unreadable body")
 	}
 	if nrejected > 0 {
 		s.metrics.IngestRejected.WithLabelValues("malformed").Add(float64(nrejected))
 		resp.Error = fmt.Sprintf("%d line(s) rejected: %s", nrejected, intake.LineList(resp.Rejected))
-		return &httpError{Status: http.StatusBadRequest, Public: resp.Error, Body: resp}
+		return resp, &httpError{Status: http.StatusBadRequest, Public: resp.Error, Body: resp}
 	}
-	writeJSON(w, http.StatusOK, resp)
-	return nil
+	return resp, nil
 }
 
 // checkEvent enforces the token's tenant and source binding and refuses

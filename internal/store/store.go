@@ -378,6 +378,33 @@ type EventStore interface {
 	AuthSources(ctx context.Context, since time.Time) ([]AuthSourceStat, error)
 }
 
+// IdempotencyKeys is implemented by stores that keep the answers to
+// requests sent with an Idempotency-Key (POST /api/v1/events; the SQL
+// stores), shared by every replica of the API.
+type IdempotencyKeys interface {
+	// ClaimIdempotency records key of owner for a request whose query and
+	// body hash to bodyHash, unless a record younger than IdempotencyTTL
+	// exists: fresh is true when this request is the key's first (answer
+	// it, then FinishIdempotency or ReleaseIdempotency), else a is the
+	// record (Status 0: its first request is still being answered).
+	ClaimIdempotency(ctx context.Context, owner, key, bodyHash string, now time.Time) (a IdempotentAnswer, fresh bool, err error)
+	// FinishIdempotency stores the answer to key's first request.
+	FinishIdempotency(ctx context.Context, owner, key string, status int, response []byte) error
+	// ReleaseIdempotency forgets an unanswered key (its request failed
+	// with nothing stored; a retry is a first request again).
+	ReleaseIdempotency(ctx context.Context, owner, key string) error
+}
+
+// IdempotentAnswer is the stored first answer to an Idempotency-Key.
+type IdempotentAnswer struct {
+	BodyHash string
+	Status   int // 0: not answered yet
+	Response string
+}
+
+// IdempotencyTTL is how long an Idempotency-Key's answer is kept.
+const IdempotencyTTL = 24 * time.Hour
+
 // DeploymentMarks is implemented by stores that keep facts about how their
 // database is deployed, beyond any process's life (the SQL stores): a
 // split deployment marks the database "split" (MarkSplit) so that a

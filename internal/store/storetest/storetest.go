@@ -63,6 +63,8 @@ func Run(t *testing.T, h Harness) {
 		{"attest", testAttest},
 		{"rate_limits", testRateLimits},
 		{"remediation", testRemediation},
+		{"idempotency", testIdempotency},
+		{"deployment_marks", testDeploymentMarks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,61 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/firebreak-msp/firebreak/internal/store"
+)
+
+var _ store.IdempotencyKeys = (*DB)(nil)
+
+// ClaimIdempotency implements store.IdempotencyKeys with one upsert: a
+// key whose record has expired is taken afresh.
+func (d *DB) ClaimIdempotency(ctx context.Context, owner, key, bodyHash string, now time.Time) (store.IdempotentAnswer, bool, error) {
+	if err := d.check(); err != nil {
+		return store.IdempotentAnswer{}, false, err
+	}
+	t, expired := Micros(now), Micros(now.Add(-store.IdempotencyTTL))
+	var a store.IdempotentAnswer
+	var created int64
+	// The upsert returns the row either way; it is ours when it carries
+	// our time and hash with status 0.
+	err := d.w.QueryRowContext(ctx, d.q(`INSERT INTO idempotency_keys (owner, key, body_hash, status, response, created) VALUES (?, ?, ?, 0, '', ?)
+ON CONFLICT (owner, key) DO UPDATE SET
+  body_hash = CASE WHEN idempotency_keys.created <= ? THEN excluded.body_hash ELSE idempotency_keys.body_hash END,
+  status    = CASE WHEN idempotency_keys.created <= ? THEN 0 ELSE idempotency_keys.status END,
+  response  = CASE WHEN idempotency_keys.created <= ? THEN '' ELSE idempotency_keys.response END,
+  created   = CASE WHEN idempotency_keys.created <= ? THEN excluded.created ELSE idempotency_keys.created END
+RETURNING body_hash, status, response, created`), owner, key, bodyHash, t, expired, expired, expired, expired).Scan(&a.BodyHash, &a.Status, &a.Response, &created)
+	if err != nil {
+		return a, false, fmt.Errorf("idempotency key: %w", err)
+	}
+	fresh := created == t && a.Status == 0 && a.BodyHash == bodyHash
+	if fresh && t%64 == 0 { // now and then: drop expired keys (bounded table)
+		_, _ = d.w.ExecContext(ctx, d.q(`DELETE FROM idempotency_keys WHERE created <= ?`), expired)
+	}
+	return a, fresh, nil
+}
+
+// FinishIdempotency implements store.IdempotencyKeys.
+func (d *DB) FinishIdempotency(ctx context.Context, owner, key string, status int, response []byte) error {
+	if err := d.check(); err != nil {
+		return err
+	}
+	if _, err := d.w.ExecContext(ctx, d.q(`UPDATE idempotency_keys SET status = ?, response = ? WHERE owner = ? AND key = ?`), status, string(response), owner, key); err != nil {
+		return fmt.Errorf("idempotency key: %w", err)
+	}
+	return nil
+}
+
+// ReleaseIdempotency implements store.IdempotencyKeys.
+func (d *DB) ReleaseIdempotency(ctx context.Context, owner, key string) error {
+	if err := d.check(); err != nil {
+		return err
+	}
+	if _, err := d.w.ExecContext(ctx, d.q(`DELETE FROM idempotency_keys WHERE owner = ? AND key = ? AND status = 0`), owner, key); err != nil {
+		return fmt.Errorf("idempotency key: %w", err)
+	}
+	return nil
+}
