@@ -358,7 +358,8 @@ func (b *demoBrowser) blastFits(height, window float64) {
 
 // stackFits: at 390×844 the events table (and the blast ranking) does not
 // wrap into narrow columns: each row's cells are at least 120 px wide
-// (stacked, one per line), the table fits its card, and it is still a
+// (stacked, one per line; in a compact table such as the blast ranking the
+// short cells are chips on one line and must not wrap), the table fits its card, and it is still a
 // table to assistive technology (roles table, row, rowheader, cell;
 // column headers kept).
 func (b *demoBrowser) stackFits(path string) {
@@ -370,7 +371,11 @@ func (b *demoBrowser) stackFits(path string) {
 	}
 	d, err := chromedp.Run(b.bctx, chromedp.Evaluate[cellsDOM](`(() => { const t = document.querySelector('main table.stack'); if (!t) return {};
 		const rows = [...t.querySelectorAll('tbody tr')].slice(0, 20); let cells = 0, narrow = 0, first = '';
-		for (const r of rows) for (const c of r.cells) { const w = c.getBoundingClientRect().width; if (w < 1) continue; cells++; if (w < 120) { narrow++; if (!first) first = c.textContent + ' ' + Math.round(w) + ' px'; } }
+		const compact = t.classList.contains('compact');
+		for (const r of rows) for (const c of r.cells) { const b = c.getBoundingClientRect(), w = b.width; if (w < 1) continue; cells++;
+			// A compact table's short cells are chips sized to their content: they must not wrap (one line), not be 120 px.
+			const bad = compact && c.tagName === 'TD' && !c.classList.contains('why') ? b.height > 32 : w < 120;
+			if (bad) { narrow++; if (!first) first = c.textContent + ' ' + Math.round(w) + '×' + Math.round(b.height) + ' px'; } }
 		return {Rows: rows.length, Cells: cells, Narrow: narrow, First: first, Table: t.scrollWidth, Card: t.parentElement.clientWidth}; })()`))
 	if err != nil {
 		b.t.Fatal(err)

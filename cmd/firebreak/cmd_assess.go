@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -108,31 +107,17 @@ func parseNow(s string) (time.Time, error) {
 	return d.Time, nil
 }
 
-// loadKEV returns the catalog from --kev, else the stored one; when there
-// is none it returns a description of what is missing instead.
+// loadKEV returns the catalog from --kev, else the stored one, else the
+// built-in snapshot (resolveKEV), and what is missing under --no-kev.
 func (o *assessOptions) loadKEV() (*kev.Catalog, string, error) {
-	if o.NoKEV {
-		return nil, noKEVMissing, nil
-	}
-	if o.KEVFile != "" {
-		c, err := kev.Load(o.KEVFile)
-		if err != nil {
-			return nil, "", fmt.Errorf("--kev: %w", err)
-		}
-		return c, "", nil
-	}
-	dir, err := kev.DataDir(o.getenv)
-	if err != nil {
-		return nil, "CISA KEV catalog (" + err.Error() + "; pass --kev FILE)", nil
-	}
-	c, err := kev.LoadStored(dir)
-	if errors.Is(err, kev.ErrNoStoredCatalog) {
-		return nil, "CISA KEV catalog (none stored at " + kev.StoredPath(dir) + ": run `firebreak kev update` or pass --kev FILE)", nil
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("stored KEV catalog: %w", err)
-	}
-	return c, "", nil
+	u, err := o.kev()
+	return u.Cat, u.Missing, err
+}
+
+// kev is resolveKEV for assess's flags (assess has no --data-dir: the
+// default one).
+func (o *assessOptions) kev() (kevUse, error) {
+	return resolveKEV(o.KEVFile, o.NoKEV, "", o.getenv)
 }
 
 func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path string) error {
@@ -206,10 +191,14 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 	if err != nil {
 		return err
 	}
-	kc, kevMissing, err := opts.loadKEV()
+	ku, err := opts.kev()
 	if err != nil {
 		return err
 	}
+	kc, kevMissing := ku.Cat, ku.Missing
+	// Which catalog the KEV controls used (the line blast prints and the
+	// dashboard shows), on stderr: stdout is the report.
+	fmt.Fprintln(g.stderr, ku.Line)
 	var mon *assess.AuthMonitoring
 	if opts.DetectSummary != "" {
 		fh, err := os.Open(opts.DetectSummary)

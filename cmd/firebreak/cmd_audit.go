@@ -29,7 +29,7 @@ type auditOptions struct {
 }
 
 func (o *auditOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.dataDir, "data-dir", "", "data directory of the SQLite store (default $FIREBREAK_DATA_DIR or firebreak-data)")
+	f.StringVar(&o.dataDir, "data-dir", "", "data directory of the SQLite store (default $FIREBREAK_DATA_DIR, else ~/.local/share/firebreak as `kev update` uses, or an existing ./firebreak-data)")
 	f.StringVar(&o.database, "database", "", "PostgreSQL URL (postgres://…) instead of SQLite (default $FIREBREAK_DATABASE)")
 	f.StringVarP(&o.format, "format", "f", "text", "output format: text or json")
 }
@@ -105,10 +105,7 @@ func openAuditStore(ctx context.Context, o auditOptions) (store.Store, string, e
 	}
 	dir := o.dataDir
 	if dir == "" {
-		dir = getenv("FIREBREAK_DATA_DIR")
-	}
-	if dir == "" {
-		dir = "firebreak-data"
+		dir, _ = defaultDataDir(getenv)
 	}
 	db := filepath.Join(dir, sqlite.FileName)
 	if _, err := os.Stat(db); errors.Is(err, fs.ErrNotExist) {

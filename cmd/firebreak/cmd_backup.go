@@ -13,16 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/firebreak-msp/firebreak/internal/config"
 	"github.com/firebreak-msp/firebreak/internal/store/transfer"
 	"github.com/firebreak-msp/firebreak/internal/version"
 )
-
-// defaultDataDir is serve's data directory unless told otherwise: the
-// FIREBREAK_DATA_DIR environment variable, else serve's default.
-func defaultDataDir() string {
-	return cmp.Or(os.Getenv("FIREBREAK_DATA_DIR"), config.Default().DataDir)
-}
 
 type backupOptions struct {
 	dataDir  string
@@ -34,7 +27,7 @@ type backupOptions struct {
 }
 
 func (o *backupOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "data directory of the SQLite store to back up (env FIREBREAK_DATA_DIR)")
+	fs.StringVar(&o.dataDir, "data-dir", dataDirDefault(), "data directory of the SQLite store to back up (env FIREBREAK_DATA_DIR)")
 	fs.StringVar(&o.database, "database", os.Getenv("FIREBREAK_DATABASE"), "PostgreSQL URL: not backed up by firebreak (use pg_dump; see docs/backup.md)")
 	fs.StringVarP(&o.output, "output", "o", "", "backup `FILE` to write (required)")
 	fs.StringVarP(&o.format, "format", "f", "text", "output format: text or json")
@@ -112,7 +105,7 @@ type restoreOptions struct {
 }
 
 func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "data directory to restore into (env FIREBREAK_DATA_DIR)")
+	fs.StringVar(&o.dataDir, "data-dir", dataDirDefault(), "data directory to restore into (env FIREBREAK_DATA_DIR)")
 	fs.BoolVar(&o.force, "force", false, "restore over an existing store: its files are moved into DIR/pre-restore-<time>/, never deleted")
 	fs.BoolVar(&o.check, "check", false, "only check the backup file (manifest, schema, integrity) and print its manifest")
 	fs.StringVarP(&o.format, "format", "f", "text", "output format: text or json")

@@ -236,42 +236,11 @@ func runBlast(ctx context.Context, opts blastOptions, g *globalOptions, path str
 	return blastWriteFile(opts.Output, write)
 }
 
-// loadKEV returns the catalog to match against and a one-line note about
-// where it came from (or why there is none).
+// loadKEV returns the catalog to match against and the line stating it
+// (resolveKEV: the rule every verb follows).
 func (o *blastOptions) loadKEV() (*kev.Catalog, string, error) {
-	if o.NoKEV {
-		return nil, "KEV: none (--no-kev); known-exploited flaws are not flagged", nil
-	}
-	if o.KEVFile != "" {
-		c, err := kev.Load(o.KEVFile)
-		if err != nil {
-			return nil, "", err
-		}
-		return c, kevUsed("catalog "+o.KEVFile, c), nil
-	}
-	dir := o.DataDir
-	if dir == "" {
-		d, err := kev.DataDir(o.getenv)
-		if err != nil {
-			return nil, "KEV: none — no catalog (" + err.Error() + "); known-exploited flaws are not flagged — pass --kev FILE", nil
-		}
-		dir = d
-	}
-	c, err := kev.LoadStored(dir)
-	if errors.Is(err, kev.ErrNoStoredCatalog) {
-		return nil, "KEV: none — no catalog stored; known-exploited flaws are not flagged — run `firebreak kev update` or pass --kev FILE", nil
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	return c, kevUsed("stored catalog", c), nil
-}
-
-// kevUsed states which KEV catalog the numbers used (issue 15: the demo
-// and the CLI differed silently): "KEV: stored catalog of 2025-08-25
-// (1,400 entries)".
-func kevUsed(what string, c *kev.Catalog) string {
-	return fmt.Sprintf("KEV: %s of %s (%d entries)", what, c.DateReleased.UTC().Format("2006-01-02"), len(c.Vulns))
+	u, err := resolveKEV(o.KEVFile, o.NoKEV, o.DataDir, o.getenv)
+	return u.Cat, u.Line, err
 }
 
 // blastWriteFile writes through a temporary file in the same directory and

@@ -41,13 +41,14 @@ type demoOptions struct {
 	now     string
 	noServe bool
 	keep    bool
+	getenv  func(string) string // os.Getenv outside tests
 }
 
 func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:7777", "address to serve the dashboard on (loopback recommended)")
 	fs.StringVar(&o.estate, "estate", "", "estate to load instead of the embedded example (Harbourview IT Services)")
 	fs.StringVar(&o.logs, "logs", "", "directory of logs to ingest (default <estate>/logs)")
-	fs.StringVar(&o.kev, "kev", "", "CISA KEV catalog (JSON, optionally gzip) to match tools and assets against (default the embedded 2025-08-25 snapshot; \"none\" for none)")
+	fs.StringVar(&o.kev, "kev", "", "CISA KEV catalog (JSON, optionally gzip) to match tools and assets against (default as assess and blast: the catalog `kev update` stored, else the built-in 2025-08-25 snapshot; \"none\" for none)")
 	fs.StringVar(&o.now, "now", "2026-11-27T09:00:00Z", "evaluation time for the engines (the example estate and logs are dated for it); \"real\" for the wall clock")
 	fs.BoolVar(&o.noServe, "no-serve", false, "print the summary and exit")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary data directory on exit")
@@ -94,6 +95,7 @@ func runDemo(ctx context.Context, o demoOptions, g *globalOptions) error {
 // demoEnv is a prepared demo: its store, server and the inputs it read.
 type demoEnv struct {
 	dir, estate, kev string
+	kevLine          string // the KEV catalog used (kev.Used), as assess and blast print it
 	clock            func() time.Time
 	st               store.Store
 	node             *roles.Node
@@ -123,6 +125,32 @@ func setupDemo(ctx context.Context, o demoOptions, g *globalOptions) (*demoEnv, 
 	d := &demoEnv{dir: dir}
 	if !o.keep {
 		d.closers = append(d.closers, func() { _ = os.RemoveAll(dir) })
+	}
+	if o.getenv == nil {
+		o.getenv = os.Getenv
+	}
+	// The KEV catalog by the CLI's rule (resolveKEV), so the demo's
+	// numbers are those `assess` and `blast` give with no KEV flag.
+	kevFile, blastKEV := o.kev, o.kev
+	if o.kev == "none" {
+		kevFile = ""
+	}
+	ku, err := resolveKEV(kevFile, o.kev == "none", "", o.getenv)
+	if err != nil {
+		return d, err
+	}
+	d.kevLine = ku.Line
+	kevOpts := worker.EngineOptions{}
+	switch {
+	case o.kev == "none":
+	case o.kev != "":
+		kevOpts.KEVPath = o.kev
+	default:
+		kevOpts.KEVDataDir, _ = defaultDataDir(o.getenv)
+		kevOpts.KEVFallback, err = builtinKEV()
+		if err != nil {
+			return d, err
+		}
 	}
 	if o.estate == "" || o.kev == "" {
 		// The example is embedded in the binary, so the demo runs from any
@@ -169,7 +197,7 @@ func setupDemo(ctx context.Context, o demoOptions, g *globalOptions) (*demoEnv, 
 	if err != nil {
 		return d, usageError{err}
 	}
-	eng, err := worker.NewEngines(worker.EngineOptions{Logger: log, KEVPath: o.kev, Clock: clock})
+	eng, err := worker.NewEngines(worker.EngineOptions{Logger: log, KEVPath: kevOpts.KEVPath, KEVDataDir: kevOpts.KEVDataDir, KEVFallback: kevOpts.KEVFallback, Clock: clock})
 	if err != nil {
 		return d, err
 	}
@@ -243,7 +271,8 @@ func setupDemo(ctx context.Context, o demoOptions, g *globalOptions) (*demoEnv, 
 	if err := printDemoSummary(ctx, out, st, ist, logDir); err != nil {
 		return d, err
 	}
-	fmt.Fprintf(out, "  The same fix-first plan and ranking from the CLI:\n    %s\n", demoBlastCommand(o.estate, o.kev, clock()))
+	fmt.Fprintf(out, "  %s\n", d.kevLine)
+	fmt.Fprintf(out, "  The same fix-first plan and ranking from the CLI:\n    %s\n", demoBlastCommand(o.estate, blastKEV, clock()))
 	creds, err := auth.BootstrapOwner(ctx, st, "admin", true)
 	if err != nil {
 		return d, err
@@ -280,12 +309,19 @@ func logFiles(dir string) ([]string, error) {
 // demo's fix-first plan and ranking: the same estate, KEV catalog and
 // assessment time (issue 15: without --kev the CLI used the stored catalog
 // or none, the demo the built-in snapshot).
+// kevPath "" is the default rule (resolveKEV: the stored catalog, else the
+// built-in snapshot), which blast follows with no KEV flag; "none" is
+// --no-kev.
 func demoBlastCommand(estate, kevPath string, now time.Time) string {
-	kv := "--no-kev"
-	if kevPath != "" {
-		kv = "--kev " + kevPath
+	kv := ""
+	switch kevPath {
+	case "":
+	case "none":
+		kv = " --no-kev"
+	default:
+		kv = " --kev " + kevPath
 	}
-	return fmt.Sprintf("firebreak blast %s %s --now %s", estate, kv, now.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("firebreak blast %s%s --now %s", estate, kv, now.UTC().Format(time.RFC3339))
 }
 
 func printDemoSummary(ctx context.Context, w io.Writer, st store.Store, ist intake.IngestStats, logDir string) error {

@@ -22,7 +22,7 @@ type migrateOptions struct {
 }
 
 func (o *migrateOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "data directory of the SQLite store to move (env FIREBREAK_DATA_DIR)")
+	fs.StringVar(&o.dataDir, "data-dir", dataDirDefault(), "data directory of the SQLite store to move (env FIREBREAK_DATA_DIR)")
 	fs.StringVar(&o.to, "to", "", "PostgreSQL `URL` of an empty database (postgres://user@host/db)")
 	fs.StringVarP(&o.format, "format", "f", "text", "output format: text or json")
 }

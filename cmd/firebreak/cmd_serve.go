@@ -48,7 +48,7 @@ type serveOptions struct {
 func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.config, "config", "c", "", "YAML configuration file (unknown keys are errors)")
 	fs.StringVar(&o.listen, "listen", "", "address to serve HTTPS on (default 127.0.0.1:8443)")
-	fs.StringVar(&o.dataDir, "data-dir", "", "directory for the SQLite database and the self-signed certificate (default firebreak-data)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "directory for the SQLite database and the self-signed certificate (default $FIREBREAK_DATA_DIR, else ~/.local/share/firebreak as `kev update` uses, or an existing ./firebreak-data)")
 	fs.StringVar(&o.database, "database", "", "PostgreSQL URL (postgres://…) instead of SQLite")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM); without it a self-signed one is made in the data dir")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
@@ -88,6 +88,7 @@ mandatory at first sign-in.`,
 // serveConfig merges defaults, the file, the environment and flags.
 func serveConfig(o serveOptions, lookup func(string) (string, bool)) (config.Config, error) {
 	cfg := config.Default()
+	cfg.DataDir, _ = defaultDataDir(func(k string) string { v, _ := lookup(k); return v })
 	if o.config != "" {
 		if err := config.LoadFile(o.config, &cfg); err != nil {
 			return cfg, usageError{err}
@@ -149,6 +150,9 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 		return err
 	}
 	log := serveLogger(g, cfg.LogLevel, cfg.LogFormat)
+	if dir, note := defaultDataDir(os.Getenv); note != "" && cfg.Database == "" && cfg.DataDir == dir {
+		log.Warn(note)
+	}
 	if cfg.Database == "" {
 		// One serve per SQLite data directory, and no restore under it.
 		release, err := transfer.LockDataDir(cfg.DataDir)
@@ -177,7 +181,14 @@ func runServe(ctx context.Context, o serveOptions, g *globalOptions) error {
 				creds.Username, creds.Password.Reveal())
 		}
 	}
-	eng, err := worker.NewEngines(worker.EngineOptions{PolicyDirs: cfg.Assess.PolicyDirs, KEVPath: cfg.Assess.KEV, KEVDataDir: cfg.DataDir, RuleDirs: cfg.Detect.RuleDirs, Logger: log})
+	// The KEV rule of assess and blast (resolveKEV): assess.kev, else the
+	// catalog stored in the data directory (re-read when `kev update`
+	// replaces it), else the snapshot built into the binary.
+	fallback, err := builtinKEV()
+	if err != nil {
+		return err
+	}
+	eng, err := worker.NewEngines(worker.EngineOptions{PolicyDirs: cfg.Assess.PolicyDirs, KEVPath: cfg.Assess.KEV, KEVDataDir: cfg.DataDir, KEVFallback: fallback, RuleDirs: cfg.Detect.RuleDirs, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -328,7 +328,7 @@ func quietDemo(t *testing.T) *demoEnv {
 	t.Helper()
 	var out bytes.Buffer
 	g := &globalOptions{stdout: &out, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	d, err := setupDemo(context.Background(), demoOptions{listen: "127.0.0.1:0", now: "2026-11-27T09:00:00Z", noServe: true}, g)
+	d, err := setupDemo(context.Background(), demoOptions{listen: "127.0.0.1:0", now: "2026-11-27T09:00:00Z", noServe: true, getenv: noEnv(t.TempDir())}, g)
 	if d != nil {
 		t.Cleanup(d.close)
 	}

@@ -49,10 +49,10 @@ func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *auth
 			pg.Ranking, pg.Shown = pg.Ranking[:blastShown], blastShown
 		}
 		pg.Plan = planOf(b)
-		if runs, err := s.st.ListRuns(ctx, p.Scope, 1); err == nil && len(runs) > 0 && runs[0].ID == b.RunID {
-			pg.RunAt, pg.RunID = runs[0].At, runs[0].ID
-		} else if err != nil && !isNotFound(err) {
+		if run, err := s.latestRun(ctx, p.Scope); err != nil {
 			return err
+		} else if run != nil && run.ID == b.RunID {
+			pg.RunAt, pg.RunID = run.At, run.ID
 		}
 		for i := range b.Ranking {
 			if b.Ranking[i].Node == pg.Node {

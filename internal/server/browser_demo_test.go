@@ -399,6 +399,51 @@ func TestBrowserDemo(t *testing.T) {
 	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#tenants tbody tr[data-risk]').length`)); err != nil || n != 1 {
 		t.Errorf("search for cedar: %d rows %v", n, err)
 	}
+	// One count of a tenant's incidents: the tenants list's "open" figure
+	// is the tenant page's (the page counted every incident, the list the
+	// open ones; two cases were acknowledged above).
+	step("tenants for incident counts", chromedp.Navigate(base+"/tenants"), chromedp.WaitVisible(chromedp.ID("tenants")))
+	type openDOM struct{ Tenant, Open string }
+	listed, err := chromedp.Run(bctx, chromedp.Evaluate[[]openDOM](`[...document.querySelectorAll('#tenants tbody tr[data-tenant]')].map(r => ({Tenant: r.dataset.tenant, Open: r.dataset.open}))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, row := range listed {
+		if row.Open == "0" && row.Tenant != "cedar-law" {
+			continue
+		}
+		step("tenant incidents "+row.Tenant, chromedp.Navigate(base+"/tenants/"+row.Tenant), chromedp.WaitVisible(chromedp.ID("fail-h")))
+		got, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.querySelector('#open-incidents') || {dataset: {}}).dataset.open || 'missing'`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != row.Open {
+			t.Errorf("tenant %s: the tenants list says %s open incidents, its page %s", row.Tenant, row.Open, got)
+		}
+		checked++
+	}
+	if checked < 2 {
+		t.Errorf("incident counts compared on %d tenant pages, want at least 2 (tenants list: %v)", checked, listed)
+	}
+	// Evidence positions are relative to the estate root (the demo's
+	// estate sits in a temporary directory; here ../../examples/…).
+	step("tenant evidence", chromedp.Navigate(base+"/tenants/cedar-law"), chromedp.WaitVisible(chromedp.ID("fail-h")))
+	poss, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('ul.evidence .pos')].map(e => e.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(poss) == 0 {
+		t.Error("tenant page: no evidence positions shown")
+	}
+	for _, pos := range poss {
+		file, _, _ := strings.Cut(pos, ":")
+		if strings.HasPrefix(file, "/") || strings.HasPrefix(file, "..") {
+			t.Errorf("evidence position %q is not relative to the estate root", pos)
+		} else if _, err := os.Stat(filepath.Join(estateDir, file)); err != nil {
+			t.Errorf("evidence position %q names no file of the estate: %v", pos, err)
+		}
+	}
 	// The overview's score trend is a chart with axes.
 	step("overview trend", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("trend-h")))
 	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('section[aria-labelledby=trend-h] svg.chart polyline.line, section[aria-labelledby=trend-h] svg.chart text.tick').length`)); err != nil || n < 4 {
@@ -415,18 +460,55 @@ func TestBrowserDemo(t *testing.T) {
 		t.Errorf("tenant page: %d heading groups, not-evaluable collapsed %d, attest links %d", tp[0], tp[1], tp[2])
 	}
 	noOverflow("tenant page")
+	// One clock: every signed-in page states "as of" the same assessment
+	// (latestRun), and the overview's heading names the same time.
+	step("overview as of", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("as-of")))
+	head, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[document.querySelector('#as-of').dataset.asOf, document.querySelector('#as-of').textContent, document.querySelector('.page-head').textContent, (document.querySelector('#kev-used') || {}).textContent || 'missing']`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	when, _, _ := strings.Cut(strings.TrimPrefix(head[1], "As of the assessment of "), " · ")
+	if head[0] == "" || !strings.HasPrefix(head[1], "As of the assessment of ") || !strings.Contains(head[2], when) {
+		t.Errorf("overview: as of %q, stated %q, heading %q", head[0], head[1], head[2])
+	}
+	// The KEV catalog the numbers used, in the CLI's words (kev.Used via
+	// the engines): these engines have none.
+	if head[3] != "KEV: none — no KEV catalog configured (assess.kev)" {
+		t.Errorf("overview states KEV %q", head[3])
+	}
+	asOfs := map[string]string{}
+	asOf := func(where string) {
+		t.Helper()
+		got, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`(e => e ? [e.dataset.asOf, e.textContent, (document.querySelector('#kev-used') || {}).textContent || 'missing'] : ['', 'missing', 'missing'])(document.querySelector('#as-of'))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		asOfs[where] = got[0]
+		if got[0] != head[0] || got[1] != head[1] {
+			t.Errorf("%s: as of %q (%q), the overview's %q (%q)", where, got[0], got[1], head[0], head[1])
+		}
+		if got[2] != head[3] {
+			t.Errorf("%s: KEV %q, the overview's %q", where, got[2], head[3])
+		}
+	}
 	// Accessibility: axe-core finds nothing on any signed-in page.
 	for _, path := range []string{"/", "/tenants", "/tenants/cedar-law", "/tenants/cedar-law/attest", "/matrix", "/incidents", "/incidents?status=all",
 		"/events", "/blast", "/blast?node=rmm", "/settings", "/audit", "/collectors", "/account"} {
 		step("axe "+path, chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS("main")))
 		axeCheck(t, bctx, axe, path)
+		asOf(path)
 	}
 	step("axe case", chromedp.Navigate(base+"/incidents?status=all"), chromedp.WaitVisible(chromedp.ID("incidents")))
 	navStep("axe case page", chromedp.Click(chromedp.CSS(`#incidents a[href^="/cases/"]`)))
 	step("axe case loaded", chromedp.WaitVisible(chromedp.ID("rules-h")))
 	axeCheck(t, bctx, axe, "a case page")
+	asOf("a case page")
 	step("axe graph", chromedp.Navigate(base+"/blast/graph"), chromedp.WaitVisible(chromedp.CSS(`#gx[data-state=ready]`)))
 	axeCheck(t, bctx, axe, "/blast/graph")
+	asOf("/blast/graph")
+	if len(asOfs) < 16 {
+		t.Errorf("as of checked on %d pages", len(asOfs))
+	}
 	// Narrow screens (WCAG 1.4.10 reflow): at 390×844 no signed-in page
 	// scrolls sideways (wide tables scroll inside their card).
 	if _, err := chromedp.Call(bctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 1, Mobile: false}); err != nil {
@@ -435,6 +517,22 @@ func TestBrowserDemo(t *testing.T) {
 	for _, path := range []string{"/", "/incidents", "/tenants", "/events", "/tenants/cedar-law", "/tenants/cedar-law/attest", "/matrix", "/blast", "/settings", "/audit", "/collectors", "/account"} {
 		step("narrow "+path, chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS("main")))
 		noOverflow("at 390 px, " + path)
+		h, err := chromedp.Run(bctx, chromedp.Evaluate[float64](`document.documentElement.scrollHeight`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("page height at 390×844: %s %.0f px", path, h)
+		// The blast page folds each step's and node's details (details.fold)
+		// on narrow screens: it was ~13,000 px, now within four screens.
+		if path == "/blast" {
+			if h > 4*844 {
+				t.Errorf("/blast at 390×844 is %.0f px tall, more than four screens (%d px)", h, 4*844)
+			}
+			shot("blast-390")
+			if n, err := chromedp.Run(bctx, chromedp.Evaluate[[]int](`[document.querySelectorAll('details.fold').length, document.querySelectorAll('details.fold[open]').length]`)); err != nil || n[0] == 0 || n[1] != 0 {
+				t.Errorf("/blast at 390 px: %v details.fold, open ones should be 0 (%v)", n, err)
+			}
+		}
 	}
 	step("narrow cases", chromedp.Navigate(base+"/incidents?status=all"), chromedp.WaitVisible(chromedp.ID("incidents")))
 	navStep("narrow case", chromedp.Click(chromedp.CSS(`#incidents a[href^="/cases/"]`)))

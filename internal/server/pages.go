@@ -8,6 +8,8 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -47,7 +49,37 @@ func (s *Server) basePage(ctx context.Context, p *auth.Principal, title, nav str
 		b.CSRF = p.Session.CSRF.Reveal()
 	}
 	b.OpenIncidents = s.openCount(ctx, p.Scope)
+	if run, err := s.latestRun(ctx, p.Scope); err == nil && run != nil {
+		b.AsOf, b.AsOfRun = run.At, run.ID
+	}
+	if e := s.work.Engines(); e != nil && e.KEV != nil {
+		b.KEV = e.KEV()
+	}
 	return b
+}
+
+// latestRun is the latest assessment run in scope (nil: none yet): the one
+// clock every page states ("as of the assessment of …") and judges by.
+func (s *Server) latestRun(ctx context.Context, scope store.Scope) (*store.Run, error) {
+	runs, err := s.st.ListRuns(ctx, scope, 1)
+	if isNotFound(err) || (err == nil && len(runs) == 0) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &runs[0], nil
+}
+
+// openIncidentsByTenant counts the open incidents in scope per tenant
+// involved: the one count the tenants list, the overview and a tenant page
+// show.
+func (s *Server) openIncidentsByTenant(ctx context.Context, scope store.Scope) ([]store.Incident, map[string]int, error) {
+	open, err := s.st.ListIncidents(ctx, scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000})
+	if err != nil {
+		return nil, nil, err
+	}
+	return open, openByTenant(open), nil
 }
 
 // openCount is the number of open incidents in scope for the navigation
@@ -228,7 +260,7 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 		return err
 	}
 	pg.TenantCount = len(tenants)
-	open, err := s.st.ListIncidents(ctx, p.Scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000})
+	open, openBy, err := s.openIncidentsByTenant(ctx, p.Scope)
 	if err != nil {
 		return err
 	}
@@ -238,7 +270,6 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 			pg.CritCount++
 		}
 	}
-	openBy := openByTenant(open)
 	// Cases, not rows: the open incidents grouped by attacker in the
 	// cases page's order (most severe, then most recent).
 	cases := s.caseRows(open)
@@ -249,12 +280,9 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 		headSubject = p.Scope.Tenant
 		pg.TenantTarget = p.Scope.Tenant
 	}
-	var run *store.Run
-	runs, err := s.st.ListRuns(ctx, p.Scope, 1)
-	if err == nil && len(runs) == 0 {
+	run, err := s.latestRun(ctx, p.Scope)
+	if err == nil && run == nil {
 		err = store.ErrNotFound
-	} else if err == nil {
-		run = &runs[0]
 	}
 	switch {
 	case err == nil:
@@ -378,13 +406,16 @@ type tenantPage struct {
 	Other      []controlView
 	Passing    []controlView
 	Incidents  []store.Incident
-	Access     []accessRow
-	Reach      *tenantAccess // who reaches the tenant by any path (blast --tenant)
-	Blast      []store.BlastRank
-	RunAt      time.Time
-	Queue      []store.Remediation // open steps that make this tenant safer
-	PlanRun    int64               // the run of the latest plan (a step of an earlier one is kept open: its controls still fail)
-	CanClaim   bool                // may record an attestation or exception here (claimRights)
+	// OpenIncidents is the tenant's open incidents as the tenants list
+	// counts them (openIncidentsByTenant).
+	OpenIncidents int
+	Access        []accessRow
+	Reach         *tenantAccess // who reaches the tenant by any path (blast --tenant)
+	Blast         []store.BlastRank
+	RunAt         time.Time
+	Queue         []store.Remediation // open steps that make this tenant safer
+	PlanRun       int64               // the run of the latest plan (a step of an earlier one is kept open: its controls still fail)
+	CanClaim      bool                // may record an attestation or exception here (claimRights)
 }
 
 // tenantFor is the tenant of the request path {id}, as the caller may
@@ -414,8 +445,7 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	id := tenant.ID
 	ts := store.TenantScope(id)
 	pg := &tenantPage{pageBase: s.basePage(ctx, p, tenant.Name, "tenant"), Tenant: tenant, CanClaim: claimRights(p, tenant.ID, catalog.PartyBoth)}
-	if runs, err := s.st.ListRuns(ctx, ts, 1); err == nil && len(runs) > 0 {
-		run := runs[0]
+	if run, err := s.latestRun(ctx, ts); err == nil && run != nil {
 		pg.RunAt = run.At
 		for _, sc := range run.Scores {
 			if sc.Subject == id {
@@ -443,6 +473,9 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	slices.SortStableFunc(pg.Failing, func(a, b controlView) int {
 		return cmp.Or(cmp.Compare(sevRank(b.Severity), sevRank(a.Severity)), cmp.Compare(a.Control, b.Control))
 	})
+	for i := range pg.Failing {
+		pg.Failing[i].Evidence = s.relativeEvidence(pg.Failing[i].Evidence)
+	}
 	pg.FailGroups = byHeading(pg.Failing)
 	hist, err := s.st.ScoreHistory(ctx, ts, id, 30)
 	if err != nil && !isNotFound(err) {
@@ -456,6 +489,11 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		return err
 	}
 	pg.Incidents = incs
+	_, openBy, err := s.openIncidentsByTenant(ctx, p.Scope)
+	if err != nil {
+		return err
+	}
+	pg.OpenIncidents = openBy[id]
 	if metas, err := s.st.ListSnapshots(ctx, 1); err != nil {
 		return err
 	} else if len(metas) > 0 {
@@ -481,6 +519,43 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		return err
 	}
 	return s.render(w, r, "tenant", pg)
+}
+
+// relativeEvidence is ev with each file position relative to the estate
+// root it lies under: the demo's estate sits in a temporary directory
+// (/tmp/firebreak-demo-123/…) that says nothing to a reader.
+func (s *Server) relativeEvidence(ev []assess.Evidence) []assess.Evidence {
+	out := slices.Clone(ev)
+	for i := range out {
+		out[i].Pos.File = estateRel(s.cfg.Estate.Paths, out[i].Pos.File)
+	}
+	return out
+}
+
+// estateRel is file relative to the first of roots (estate directories or
+// files) it lies under, slash-separated; a file under none is returned as
+// it is.
+func estateRel(roots []string, file string) string {
+	if file == "" {
+		return file
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return file
+	}
+	for _, root := range roots {
+		r, err := filepath.Abs(root)
+		if err != nil {
+			continue
+		}
+		if fi, err := os.Stat(r); err == nil && !fi.IsDir() {
+			r = filepath.Dir(r)
+		}
+		if rel, err := filepath.Rel(r, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return file
 }
 
 // groupResults folds per-object results of one control into one row whose
@@ -559,24 +634,24 @@ type matrixPage struct {
 func (s *Server) handleMatrix(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	pg := &matrixPage{pageBase: s.basePage(ctx, p, "Controls matrix", "matrix")}
-	runs, err := s.st.ListRuns(ctx, p.Scope, 1)
+	run, err := s.latestRun(ctx, p.Scope)
 	if err != nil {
 		return err
 	}
-	if len(runs) == 0 {
+	if run == nil {
 		return s.render(w, r, "matrix", pg)
 	}
-	pg.RunAt, pg.RunID = runs[0].At, runs[0].ID
+	pg.RunAt, pg.RunID = run.At, run.ID
 	key := p.Scope.String()
-	if v, ok := s.matrixCache.get(runs[0].ID, key); ok {
+	if v, ok := s.matrixCache.get(run.ID, key); ok {
 		m := v.(matrixPage)
 		pg.HasRun, pg.Table = m.HasRun, m.Table
 		return s.render(w, r, "matrix", pg)
 	}
-	if err := s.buildMatrix(ctx, p.Scope, runs[0].ID, pg); err != nil {
+	if err := s.buildMatrix(ctx, p.Scope, run.ID, pg); err != nil {
 		return err
 	}
-	s.matrixCache.put(runs[0].ID, key, matrixPage{HasRun: pg.HasRun, Table: pg.Table})
+	s.matrixCache.put(run.ID, key, matrixPage{HasRun: pg.HasRun, Table: pg.Table})
 	return s.render(w, r, "matrix", pg)
 }
 

@@ -22,6 +22,13 @@ type pageBase struct {
 	CSRF          string
 	Flash         string
 	OpenIncidents int
+	// AsOf and AsOfRun are the latest assessment in scope (latestRun), the
+	// one clock the layout states on every signed-in page.
+	AsOf    time.Time
+	AsOfRun int64
+	// KEV states the KEV catalog the assessment used, in the words `assess`
+	// and `blast` print (worker.Engines.KEV, kev.Used); "" when unknown.
+	KEV string
 	// Version is this build (internal/version), shown in the footer of
 	// signed-in pages only: anonymous visitors do not learn it.
 	Version string

@@ -8,7 +8,6 @@ import (
 
 	"github.com/firebreak-msp/firebreak/internal/auth"
 	"github.com/firebreak-msp/firebreak/internal/estate"
-	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/internal/trust"
 )
 
@@ -36,18 +35,18 @@ func (s *Server) handleTenants(w http.ResponseWriter, r *http.Request, p *auth.P
 	if err != nil {
 		return err
 	}
-	open, err := s.st.ListIncidents(ctx, p.Scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000})
+	_, openBy, err := s.openIncidentsByTenant(ctx, p.Scope)
 	if err != nil {
 		return err
 	}
-	var run *store.Run
-	if runs, err := s.st.ListRuns(ctx, p.Scope, 1); err != nil && !isNotFound(err) {
+	run, err := s.latestRun(ctx, p.Scope)
+	if err != nil {
 		return err
-	} else if len(runs) > 0 {
-		run = &runs[0]
+	}
+	if run != nil {
 		pg.RunAt = run.At
 	}
-	rows := tenantRows(run, tenants, openByTenant(open))
+	rows := tenantRows(run, tenants, openBy)
 	pg.All = len(rows)
 	needle := strings.ToLower(pg.Query)
 	for _, t := range rows {

@@ -32,6 +32,9 @@ type Engines struct {
 	// Now is the clock assessments judge time by (EngineOptions.Clock);
 	// nil: the worker's.
 	Now func() time.Time
+	// KEV states the KEV catalog assessments use now, in kev.Used's words
+	// (the line the CLI prints); nil: not known.
+	KEV func() string
 	// Blast computes the blast-radius result of an estate and keeps the
 	// graph for BlastQuery.
 	Blast func(e *estate.Estate) (*store.BlastResult, error)

@@ -28,9 +28,14 @@ type EngineOptions struct {
 	// KEVDataDir, re-read whenever it changes.
 	KEVPath    string
 	KEVDataDir string
-	RuleDirs   []string
-	Clock      func() time.Time
-	Logger     *slog.Logger
+	// KEVFallback is the catalog used while none is stored under
+	// KEVDataDir (or when neither KEVPath nor KEVDataDir is set): the
+	// snapshot built into the binary, so serve, the demo and the CLI judge
+	// by the same rule (cmd/firebreak's resolveKEV). nil: none.
+	KEVFallback *kev.Catalog
+	RuleDirs    []string
+	Clock       func() time.Time
+	Logger      *slog.Logger
 	// RankLimit bounds the stored single-points-of-failure ranking (default 100).
 	RankLimit int
 }
@@ -62,8 +67,22 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 		if _, _, err := stored.get(); err != nil {
 			return nil, err
 		}
+	case opts.KEVFallback != nil:
+		deps.KEV = opts.KEVFallback
 	default:
 		deps.KEVMissing = "no KEV catalog configured (assess.kev)"
+	}
+	// kevLine states the catalog deps used (kev.Used, as the CLI prints it).
+	kevLine := func(d evaluate.Deps) string {
+		switch {
+		case d.KEV == nil:
+			return kev.Used("", nil, d.KEVMissing)
+		case d.KEV == opts.KEVFallback:
+			return kev.Used(kev.BuiltinWhat, d.KEV, kev.BuiltinHint)
+		case opts.KEVPath != "":
+			return kev.Used("catalog "+opts.KEVPath, d.KEV, "")
+		}
+		return kev.Used("stored catalog", d.KEV, "")
 	}
 	// Compile the policies once now, so a broken policy directory stops
 	// the start rather than the first assessment (each evaluation
@@ -76,6 +95,9 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 		d.Now = opts.Clock()
 		if stored.path != "" {
 			d.KEV, d.KEVMissing, _ = stored.get() // a later unreadable file keeps the last good catalog
+			if d.KEV == nil && opts.KEVFallback != nil {
+				d.KEV, d.KEVMissing = opts.KEVFallback, ""
+			}
 		}
 		return d
 	}
@@ -147,6 +169,7 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 	eng := &Engines{
 		Rules: rules,
 		Now:   opts.Clock,
+		KEV:   func() string { return kevLine(at()) },
 		Assess: func(ctx context.Context, e *estate.Estate) (*assess.Report, error) {
 			return assessWith(ctx, e, nil)
 		},

@@ -22,6 +22,17 @@
         .finally(function () { busy = false; });
     }, 5000);
   }
+  // Narrow screens: per-item details (details.fold, open in the HTML) are
+  // folded to their summary so a long list stays within a few screens;
+  // widening the window opens them again.
+  if (window.matchMedia) {
+    var narrow = window.matchMedia("(max-width: 700px)");
+    var fold = function () {
+      document.querySelectorAll("details.fold").forEach(function (d) { d.open = !narrow.matches; });
+    };
+    if (narrow.matches) fold();
+    if (narrow.addEventListener) narrow.addEventListener("change", fold);
+  }
   // Passkeys (WebAuthn): register on /account, sign in on /login/totp.
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   function b64u(buf) {
