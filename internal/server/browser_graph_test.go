@@ -43,6 +43,25 @@ func graphExplorer(t *testing.T, bctx context.Context, base, shots string, g *tr
 	if f(1) > f(5) || f(3) > f(5) || f(2) > f(6)+1 || f(4) > f(6)+1 || f(7) > f(5) || f(8) != 1 {
 		t.Errorf("explorer does not fit 1440×900: canvas right %.0f bottom %.0f, side right %.0f bottom %.0f, window %.0f×%.0f, page width %.0f, viewBox %.0f", f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8))
 	}
+	// The whole page fits the window's height, legend included (it was
+	// 988 px tall at 1440×900, the legend below the fold).
+	if v := eval(`[document.documentElement.scrollHeight, window.innerHeight, document.querySelector('.gx-legend').getBoundingClientRect().bottom]`); v[0].(float64) > v[1].(float64) || v[2].(float64) > v[1].(float64) {
+		t.Errorf("explorer at 1440×900: page %v px tall, legend bottom at %v, window %v", v[0], v[2], v[1])
+	}
+	// Labels: no label's box covers a node or another label (they covered
+	// the next column's dots). Boxes by getBBox; nodes from the circles
+	// the node paths draw ("M x-r y a r r …").
+	lab := eval(`(() => { const L = [...document.querySelectorAll('#gx-svg g[font-size] text')].map(t => { const b = t.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height, t.textContent]; });
+		const C = []; for (const p of document.querySelectorAll('#gx-svg > g:first-of-type > g:nth-of-type(2) > path')) { for (const m of p.getAttribute('d').matchAll(/M(-?[0-9.e-]+) (-?[0-9.e-]+)a([0-9.e-]+)/g)) { const r = +m[3]; C.push([+m[1] + r, +m[2], r]); } }
+		let ll = 0, ln = 0, first = '';
+		for (let i = 0; i < L.length; i++) { const a = L[i];
+			for (let j = i + 1; j < L.length; j++) { const b = L[j]; if (a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]) { ll++; if (!first) first = a[4] + ' / ' + b[4]; } }
+			for (const c of C) { const dx = c[0] - Math.max(a[0], Math.min(c[0], a[2])), dy = c[1] - Math.max(a[1], Math.min(c[1], a[3])); if (dx * dx + dy * dy < c[2] * c[2]) { ln++; if (!first) first = a[4] + ' over a node at ' + c[0] + ',' + c[1]; } } }
+		return [L.length, C.length, ll, ln, first]; })()`)
+	if lab[0].(float64) < 10 || lab[1].(float64) < 50 || lab[2].(float64) != 0 || lab[3].(float64) != 0 {
+		t.Errorf("explorer labels: %v labels, %v nodes, %v label pairs overlap, %v labels cover a node (first: %v)", lab[0], lab[1], lab[2], lab[3], lab[4])
+	}
+	t.Logf("explorer: %v labels placed, none over a node or another label (%v nodes)", lab[0], lab[1])
 	// Drawn inside the canvas (kinds and privileges as paths), and no id
 	// is used twice (a script finds its elements by id).
 	if v := eval(`(() => { const ids = [...document.querySelectorAll('[id]')].map(e => e.id); return [document.querySelectorAll('#gx-canvas > svg path').length, ids.length - new Set(ids).size]; })()`); v[0].(float64) < 5 || v[1].(float64) != 0 {

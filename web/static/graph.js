@@ -109,9 +109,12 @@
     buildGrid();
   }
   // The canvas and the side panel take the rest of the window's height.
+  // What follows the drawing (the legend, the page's padding and footer)
+  // stays in the window too: at 1440×900 the legend was below the fold.
   function size() {
     var side = document.querySelector(".gx-side"), top = canvas.getBoundingClientRect().top + window.scrollY;
-    var hgt = Math.max(320, window.innerHeight - top - 16) + "px";
+    var main = canvas.parentNode.getBoundingClientRect(), below = document.documentElement.scrollHeight - (main.bottom + window.scrollY);
+    var hgt = Math.max(320, window.innerHeight - top - Math.max(0, below)) + "px";
     canvas.style.height = hgt;
     if (side && side.getBoundingClientRect().top + window.scrollY === top) side.style.height = hgt;
   }
@@ -172,16 +175,57 @@
     for (var p = 1; p <= 4; p++) if (by[p].length) el("path", { d: by[p].join(""), stroke: PC[p], "stroke-opacity": "0.28" }, layers.edges);
     if (cut.length) el("path", { d: cut.join("") }, layers.cut);
   }
+  // Labels are placed so that none covers a node or another label: right
+  // of its node, else left of it, else left out (the node is still found
+  // by search, hover and the arrow keys). The selection, the cursor and
+  // the reached tenants go first, then tenants, the internet and the
+  // widest-reaching nodes.
+  var measure = null;
+  function textWidth(s) {
+    if (!measure) { measure = document.createElement("canvas").getContext("2d"); measure.font = "10px system-ui, sans-serif"; }
+    return measure.measureText(s).width;
+  }
   function drawLabels() {
     while (layers.labels.firstChild) layers.labels.removeChild(layers.labels.firstChild);
-    var want = {};
-    N.forEach(function (n, i) { if (n.k === "tenant" || n.k === "outsider" || (n.r && n.r <= 25)) want[i] = 1; });
-    if (reach) { reach.tenants.forEach(function (t) { want[t[0]] = 1; }); want[selected] = 1; }
-    if (cursor >= 0) want[cursor] = 1;
-    Object.keys(want).slice(0, 800).forEach(function (k) {
-      var i = +k, t = el("text", { x: pos[2 * i] + 8, y: pos[2 * i + 1] + 3.5 }, layers.labels);
-      t.textContent = N[i].id.length > 22 ? N[i].id.slice(0, 21) + "…" : N[i].id;
-    });
+    var want = [], seen = {};
+    function add(i) { if (i >= 0 && !seen[i]) { seen[i] = 1; want.push(i); } }
+    add(selected); add(cursor);
+    if (reach) reach.tenants.forEach(function (t) { add(t[0]); });
+    N.forEach(function (n, i) { if (n.k === "tenant" || n.k === "outsider") add(i); });
+    N.map(function (n, i) { return i; }).filter(function (i) { return N[i].r && N[i].r <= 25; })
+      .sort(function (a, b) { return N[a].r - N[b].r; }).forEach(add);
+    var LW = 40, LH = 14, boxes = new Map();
+    function cells(b, fn) {
+      for (var a = Math.floor(b[0] / LW); a <= Math.floor(b[2] / LW); a++)
+        for (var c = Math.floor(b[1] / LH); c <= Math.floor(b[3] / LH); c++) if (fn(a + ":" + c)) return true;
+      return false;
+    }
+    function free(b, own) {
+      if (cells(b, function (key) { return (boxes.get(key) || []).some(function (o) { return b[0] < o[2] && o[0] < b[2] && b[1] < o[3] && o[1] < b[3]; }); })) return false;
+      for (var a = Math.round(b[0] / DX) - 1; a <= Math.round(b[2] / DX) + 1; a++)
+        for (var c = Math.round(b[1] / DY) - 1; c <= Math.round(b[3] / DY) + 1; c++) {
+          var hit = (grid.get(a + ":" + c) || []).some(function (j) {
+            if (j === own) return false;
+            var x = pos[2 * j], y = pos[2 * j + 1], r = radius(j) + 1;
+            var dx = x - Math.max(b[0], Math.min(x, b[2])), dy = y - Math.max(b[1], Math.min(y, b[3]));
+            return dx * dx + dy * dy < r * r;
+          });
+          if (hit) return false;
+        }
+      return true;
+    }
+    var n = 0;
+    for (var w = 0; w < want.length && n < 800; w++) {
+      var i = want[w], text = N[i].id.length > 22 ? N[i].id.slice(0, 21) + "…" : N[i].id;
+      var tw = textWidth(text) + 2, x = pos[2 * i], y = pos[2 * i + 1], r = radius(i) + 2;
+      var right = [x + r, y - 7, x + r + tw, y + 6], left = [x - r - tw, y - 7, x - r, y + 6], box = null, anchor = "start";
+      if (free(right, i)) box = right; else if (free(left, i)) { box = left; anchor = "end"; }
+      if (!box) continue;
+      cells(box, function (key) { if (!boxes.has(key)) boxes.set(key, []); boxes.get(key).push(box); return false; });
+      var t = el("text", anchor === "end" ? { x: x - r - 1, y: y + 3.5, "text-anchor": "end" } : { x: x + r + 1, y: y + 3.5 }, layers.labels);
+      t.textContent = text;
+      n++;
+    }
   }
 
   // View box: fit, zoom around a point, pan.
