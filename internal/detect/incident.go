@@ -55,6 +55,14 @@ type Incident struct {
 	judge     *judgement // firebreak.self_recovery: what it is judged on
 }
 
+// Pending reports whether the incident's firebreak.self_recovery judgement
+// is still pending (stored, not notified at its rule's level).
+func (inc *Incident) Pending() bool { return inc.Pattern == patternPending }
+
+// Attack reports whether a firebreak.self_recovery judgement settled the
+// incident as an attack (a spray or brute force: the rule's level).
+func (inc *Incident) Attack() bool { return inc.Pattern == patternSpray }
+
 // ValueList is one listed field of an incident (a distributed spray's
 // sources and targeted users): how many distinct values, and the most
 // frequent ones with their event counts.

@@ -80,6 +80,17 @@ type Pipeline struct {
 	skip     map[int64]struct{}
 	live     map[int64]struct{} // replayed events never detected before (committed here since New)
 
+	// Stored events older than the replay read (Run's goroutine only):
+	// replayFrom is where the restart replay began (zero: no replay, or no
+	// window); primedTo, per tenant, how far the live detector has been fed
+	// the stored events from before this process (primeLive); firstID the
+	// lowest store id this process queued for detection (math.MaxInt64:
+	// none yet), below which a stored event can only be a predecessor's.
+	replayFrom time.Time
+	window     time.Duration
+	primedTo   map[string]time.Time
+	firstID    atomic.Int64
+
 	// late holds events older than the live horizon until the next
 	// back-fill pass (Run's goroutine only).
 	late []event.Event
@@ -118,6 +129,12 @@ type Pipeline struct {
 	// has written, what the store already had beyond the engine's view
 	// (nil: nothing), read once at the first write.
 	hist map[string]*history
+	// pend (guarded by mu) holds the ids of incidents stored with their
+	// self_recovery judgement pending (written so here, or found so at
+	// the first write): when one is written settled as an attack, that
+	// is notified once, as an escalation, even in a replayed or
+	// back-filled write, where no alert notifies it.
+	pend map[string]struct{}
 
 	// Resumed pipelines (Run's goroutine only): written holds the counts
 	// of the live detector's incidents as written (the checkpoint's
@@ -264,6 +281,14 @@ type queued struct {
 	retimed []bool
 }
 
+// idAt is evs[i]'s store id (0: unknown).
+func (b *queued) idAt(i int) int64 {
+	if b.ids == nil {
+		return 0
+	}
+	return b.ids[i]
+}
+
 // committed is when evs[i] was committed at ingest (0: unknown).
 func (b *queued) committed(i int) int64 {
 	if b.recv != nil {
@@ -294,10 +319,11 @@ func New(o Options) *Pipeline {
 	if o.MaxSkew <= 0 {
 		o.MaxSkew = DefaultMaxSkew
 	}
-	p := &Pipeline{o: o, q: make(chan queued, max(1, o.Queue/256)), syncEvery: defaultSyncEvery, replayPage: defaultReplayPage, marks: map[markKey]int64{}, hist: map[string]*history{},
+	p := &Pipeline{o: o, q: make(chan queued, max(1, o.Queue/256)), syncEvery: defaultSyncEvery, replayPage: defaultReplayPage, marks: map[markKey]int64{}, hist: map[string]*history{}, pend: map[string]struct{}{},
 		written: map[string]bus.IncidentCount{}, rebuilt: map[string]store.Incident{}, offset: map[string]int{},
 		tracking: o.Detect, early: map[int64]struct{}{}}
 	p.horizon.Store(math.MinInt64)
+	p.firstID.Store(math.MaxInt64)
 	if o.Resume != nil {
 		maps.Copy(p.written, o.Resume.Counts)
 	}
@@ -455,6 +481,9 @@ func (p *Pipeline) CommitFrom(ctx context.Context, recs []store.EventRecord, sou
 	if err == nil && p.tracking {
 		p.noteEarly(recs)
 	}
+	if err == nil {
+		p.noteQueued(recs)
+	}
 	p.gate.RUnlock()
 	if err != nil {
 		return Treatment{}, err
@@ -561,6 +590,7 @@ func (p *Pipeline) publish(ctx context.Context, recs []store.EventRecord) error 
 // stream sequences, seqs parallel to recs or nil) for detection; it blocks
 // while the queue is full.
 func (p *Pipeline) Deliver(ctx context.Context, recs []store.EventRecord, seqs []uint64) {
+	p.noteQueued(recs)
 	b := queued{evs: make([]event.Event, len(recs)), ids: make([]int64, len(recs)), seqs: seqs, recv: make([]int64, len(recs))}
 	for i := range recs {
 		b.evs[i], b.ids[i] = recs[i].Event, recs[i].ID
@@ -570,6 +600,23 @@ func (p *Pipeline) Deliver(ctx context.Context, recs []store.EventRecord, seqs [
 	}
 	if len(b.evs) > 0 {
 		p.enqueue(ctx, b)
+	}
+}
+
+// noteQueued lowers firstID to the lowest id of recs (records this process
+// queues for detection), before they are queued.
+func (p *Pipeline) noteQueued(recs []store.EventRecord) {
+	low := int64(math.MaxInt64)
+	for i := range recs {
+		if recs[i].ID > 0 {
+			low = min(low, recs[i].ID)
+		}
+	}
+	for {
+		cur := p.firstID.Load()
+		if low >= cur || p.firstID.CompareAndSwap(cur, low) {
+			return
+		}
 	}
 }
 
@@ -751,6 +798,7 @@ func (p *Pipeline) detect(ctx context.Context, b queued) {
 	start := time.Now()
 	hz, _ := p.det.(horizoner)
 	evs := b.evs
+	primed := p.primeLive(ctx, b)
 	for i := range evs {
 		if len(p.skip) > 0 && b.ids != nil {
 			if _, dup := p.skip[b.ids[i]]; dup {
@@ -781,6 +829,7 @@ func (p *Pipeline) detect(ctx context.Context, b queued) {
 		if p.o.Resume != nil && !p.crossed && b.seqs != nil && !seen {
 			p.cross(ctx)
 		}
+		primed = p.feedPrimed(ctx, primed, evs[i].Timestamp)
 		incs := p.det.Process(&evs[i])
 		p.handle(ctx, incs, seen, true)
 		if at := b.committed(i); len(incs) > 0 && !seen && at > 0 && p.o.Metrics != nil {
@@ -790,6 +839,7 @@ func (p *Pipeline) detect(ctx context.Context, b queued) {
 			}
 		}
 	}
+	p.feedPrimed(ctx, primed, time.Time{})
 	if n := len(b.seqs); n > 0 {
 		sp := span{first: b.seqs[0], last: b.seqs[n-1], newest: math.MinInt64}
 		for i := range evs {
@@ -991,13 +1041,24 @@ func (p *Pipeline) primeBackfill(ctx context.Context, det Detector, late []event
 			tenants = append(tenants, late[i].Tenant)
 		}
 	}
+	recs := p.storedEvents(ctx, tenants, first.Add(-w.Window()), first, 0)
+	for i := range recs {
+		det.Process(&recs[i].Event)
+	}
+	det.Updated() // what the primed events changed was written when they were detected
+}
+
+// storedEvents reads the stored events of tenants in [from, to) with ids
+// below beforeID (0: any), the newest maxPrime of them, that detection
+// takes (the ReplayFilter's, not quarantined), in time order.
+func (p *Pipeline) storedEvents(ctx context.Context, tenants []string, from, to time.Time, beforeID int64) []store.EventRecord {
 	var recs []store.EventRecord
 	for _, t := range tenants {
-		q := store.EventQuery{Tenant: t, From: first.Add(-w.Window()), To: first, Limit: 10_000}
+		q := store.EventQuery{Tenant: t, From: from, To: to, BeforeID: beforeID, Limit: 10_000}
 		for len(recs) < maxPrime {
 			page, err := p.o.Store.SearchEvents(ctx, store.AllTenants(), q)
 			if err != nil {
-				p.o.Log.Warn("priming back-fill from stored events", "tenant", t, "err", err)
+				p.o.Log.Warn("reading stored events to prime detection", "tenant", t, "err", err)
 				break
 			}
 			recs = append(recs, page...)
@@ -1007,17 +1068,106 @@ func (p *Pipeline) primeBackfill(ctx context.Context, det Detector, late []event
 			q.BeforeID = page[len(page)-1].ID
 		}
 	}
-	if p.o.ReplayFilter != nil {
-		recs = slices.DeleteFunc(recs, func(r store.EventRecord) bool { return !p.o.ReplayFilter(&r.Event) })
-	}
+	recs = slices.DeleteFunc(recs, func(r store.EventRecord) bool {
+		_, q := r.Event.Fields[QuarantineField]
+		return q || p.o.ReplayFilter != nil && !p.o.ReplayFilter(&r.Event)
+	})
+	slices.Reverse(recs) // newest first: reversed, commit order among equal times
 	slices.SortStableFunc(recs, func(a, b store.EventRecord) int { return timeline.Compare(&a.Event, &b.Event) })
-	for i := range recs {
-		if _, q := recs[i].Event.Fields[QuarantineField]; q {
+	return recs
+}
+
+// primeLive returns the stored events the live detector must see before
+// batch b's: after a restart, events older than the replay's range (a
+// back-dated .evtx or log whose first half was read before the restart)
+// reach a live engine that never saw their predecessors, since the replay
+// rebuilt windows from [now-window, now] only. For each tenant whose live
+// events in b are older than the replay's start, it reads the stored
+// events of this process's predecessors (ids below firstID: this
+// process's own are detected from the queue) from one window before the
+// oldest of them, or from where the previous batch's priming ended, up to
+// the newest of them; detect feeds them in time order among b's events
+// (feedPrimed). primedTo keeps each stored event from being fed twice.
+func (p *Pipeline) primeLive(ctx context.Context, b queued) []store.EventRecord {
+	if p.replayFrom.IsZero() || p.o.Resume != nil {
+		return nil
+	}
+	var h time.Time
+	if hz, ok := p.det.(horizoner); ok {
+		h = hz.Horizon()
+	}
+	type span struct{ from, to time.Time }
+	spans := map[string]span{}
+	var tenants []string
+	for i := range b.evs {
+		ts := b.evs[i].Timestamp
+		if ts.IsZero() || !ts.Before(p.replayFrom) || ts.Before(h) || b.retimed != nil && b.retimed[i] {
 			continue
 		}
-		det.Process(&recs[i].Event)
+		if _, dup := p.skip[b.idAt(i)]; dup && b.ids != nil {
+			continue
+		}
+		t := b.evs[i].Tenant
+		sp, ok := spans[t]
+		if !ok {
+			tenants = append(tenants, t)
+			sp = span{ts, ts}
+		}
+		if ts.Before(sp.from) {
+			sp.from = ts
+		}
+		if ts.After(sp.to) {
+			sp.to = ts
+		}
+		spans[t] = sp
 	}
-	det.Updated() // what the primed events changed was written when they were detected
+	var out []store.EventRecord
+	for _, t := range tenants {
+		sp := spans[t]
+		from := sp.from.Add(-p.window)
+		if pt, ok := p.primedTo[t]; ok && pt.After(from) {
+			from = pt
+		}
+		to := sp.to.Add(time.Microsecond) // the store keeps microseconds
+		if to.After(p.replayFrom) {
+			to = p.replayFrom
+		}
+		if !to.After(from) {
+			continue
+		}
+		if p.primedTo == nil {
+			p.primedTo = map[string]time.Time{}
+		}
+		p.primedTo[t] = to
+		out = append(out, p.storedEvents(ctx, []string{t}, from, to, p.firstID.Load())...)
+	}
+	if len(tenants) > 1 {
+		slices.SortStableFunc(out, func(a, b store.EventRecord) int { return timeline.Compare(&a.Event, &b.Event) })
+	}
+	if p.o.SkipReplayed {
+		// A stream redelivering what a partition's last owner had not
+		// acknowledged can bring a primed event again.
+		for i := range out {
+			if p.skip == nil {
+				p.skip = map[int64]struct{}{}
+			}
+			p.skip[out[i].ID] = struct{}{}
+		}
+	}
+	return out
+}
+
+// feedPrimed feeds the live detector the primed events dated up to before
+// (all of them when before is zero) and returns the rest. Their incidents
+// are handled as replayed ones: they were raised (and notified) when the
+// events were first detected; only an incident new to the store is
+// notified.
+func (p *Pipeline) feedPrimed(ctx context.Context, primed []store.EventRecord, before time.Time) []store.EventRecord {
+	i := 0
+	for ; i < len(primed) && (before.IsZero() || !primed[i].Event.Timestamp.After(before)); i++ {
+		p.HandleMode(ctx, p.det.Process(&primed[i].Event), true)
+	}
+	return primed[i:]
 }
 
 // bfIdleTicks is how many sync ticks without late events the back-fill
@@ -1089,8 +1239,26 @@ func (p *Pipeline) handle(ctx context.Context, incs []store.Incident, replay, li
 			p.unwritten.note(inc, replay) // retried at the next sync tick (see unwritten)
 			continue
 		}
-		p.stored(ctx, stored, created, p.unwritten.written(inc.ID, replay))
+		settled := p.settled(&inc) // a pending judgement settled as an attack is notified even when replayed
+		p.stored(ctx, stored, created, p.unwritten.written(inc.ID, replay) && !settled)
 	}
+}
+
+// settled notes whether the written incident inc's self_recovery
+// judgement is pending and reports whether it was stored pending before
+// and is now settled as an attack: the transition an MSP must hear of
+// (a judgement settled as an office is not notified).
+func (p *Pipeline) settled(inc *store.Incident) bool {
+	d := decodeDetail(inc.Detail)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, was := p.pend[inc.ID]
+	if d.Pending() {
+		p.pend[inc.ID] = struct{}{}
+	} else {
+		delete(p.pend, inc.ID)
+	}
+	return was && d.Attack()
 }
 
 // cross is called when a resumed pipeline's detection passes the
@@ -1149,6 +1317,11 @@ func (p *Pipeline) keepHistory(ctx context.Context, inc *store.Incident) {
 	p.mu.Unlock()
 	if !seen {
 		old, err := p.o.Store.GetIncident(ctx, store.AllTenants(), inc.ID)
+		if err == nil && decodeDetail(old.Detail).Pending() {
+			p.mu.Lock()
+			p.pend[inc.ID] = struct{}{}
+			p.mu.Unlock()
+		}
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
@@ -1208,6 +1381,9 @@ func (p *Pipeline) Replay(ctx context.Context, det Detector) (int, error) {
 	// Quarantined events (dated past the clock plus MaxSkew) stay out.
 	var err error
 	if window > 0 {
+		if det == p.det {
+			p.replayFrom, p.window = now.Add(-window), window
+		}
 		err = p.replaySlice(ctx, wctx, det, now.Add(-window), now.Add(p.o.MaxSkew), &n)
 	}
 	p.endTracking()
