@@ -146,3 +146,54 @@ func stored(t *testing.T, st store.Store, title string) *store.Incident {
 	}
 	return nil
 }
+
+// TestRetriedSettlingWriteNotifies: when the write that settles a pending
+// spray fails (the database away) the retry that stores it later still
+// notifies the settled spray once.
+func TestRetriedSettlingWriteNotifies(t *testing.T) {
+	ctx := context.Background()
+	sq, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sq.Close()
+	st := &cutStore{Store: sq}
+	rules, err := detect.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newDet := func() (Detector, error) {
+		e, err := detect.NewEngine(rules, detect.Options{})
+		return Wrap(e), err
+	}
+	n := &sent{}
+	p := New(Options{Store: st, Metrics: metrics.New(), Now: time.Now, Queue: 1 << 10, Notify: n, Detect: true, NewDetector: newDet})
+	base := time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Second)
+	var fails, rest []evtxtest.Event
+	for _, e := range evtxtest.KerberosSpray(base) {
+		if e.Time.Before(base.Add(15 * time.Second)) {
+			fails = append(fails, e)
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	const velocity = "Password spray burst from one source"
+	p.backfill(ctx, evtxEvents(t, fails))
+	if in := stored(t, st, velocity); in == nil || !Detection(in).Pending() {
+		t.Fatalf("after the first pass the velocity incident is %+v, want it stored pending", in)
+	}
+	n.mu.Lock()
+	n.got = nil
+	n.mu.Unlock()
+	st.cut.Store(true)
+	p.backfill(ctx, evtxEvents(t, rest))
+	st.cut.Store(false)
+	if !p.retryUnwritten(ctx) {
+		t.Fatal("incidents left unwritten with the store back")
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !slices.Contains(n.got, velocity+" high spray created=false") {
+		t.Errorf("the retried write that settles the spray notified %v, want %q among them", n.got, velocity+" high spray created=false")
+	}
+}

@@ -86,7 +86,10 @@ func (p *Pipeline) retryUnwritten(ctx context.Context) bool {
 			delete(p.unwritten.incs, inc.ID) // (a newer failed state stays)
 		}
 		p.unwritten.mu.Unlock()
-		p.stored(ctx, stored, created, w.replay)
+		// The failed write may have been the one that settles a pending
+		// judgement as an attack (handle's settled was not reached).
+		settled := p.settled(&inc)
+		p.stored(ctx, stored, created, w.replay && !settled)
 	}
 	return p.unwritten.len() == 0
 }
