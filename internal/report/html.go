@@ -19,6 +19,7 @@ var htmlTemplate string
 
 type htmlData struct {
 	Provider, At, ToolVersion string
+	KEV                       string // the KEV catalog version the assessment used (Report.KEV); "" none
 	Total, Fails, Subjects    int
 	PassRate                  string
 	Status                    []htmlStat
@@ -181,7 +182,7 @@ func buildHTMLData(r *assess.Report, opts Options) *htmlData {
 	v := newView(r)
 	d := &htmlData{Provider: r.Provider, At: r.At.UTC().Format("2006-01-02 15:04 UTC"),
 		ToolVersion: opts.toolVersion(), Total: len(r.Results), Fails: v.status[assess.StatusFail],
-		Subjects: len(v.subjects), Sources: r.Sources}
+		Subjects: len(v.subjects), Sources: r.Sources, KEV: r.KEV}
 	for _, st := range []assess.Status{assess.StatusFail, assess.StatusPass, assess.StatusNotEvaluable, assess.StatusAttested, assess.StatusExcepted, assess.StatusNotApplicable} {
 		d.Status = append(d.Status, htmlStat{Label: statusLabel(st), Class: statusClass(st), N: v.status[st]})
 	}

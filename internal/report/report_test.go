@@ -214,3 +214,20 @@ func TestFormatFromPath(t *testing.T) {
 		}
 	}
 }
+
+// TestHTMLStatesKEV: the HTML report states the KEV catalog its
+// assessment used (Report.KEV), as the dashboard and the CLI do (issue 15).
+func TestHTMLStatesKEV(t *testing.T) {
+	rep := fixture()
+	rep.KEV = "2025.08.25"
+	var buf bytes.Buffer
+	if err := Write(&buf, "html", rep, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "KEV catalog 2025.08.25") {
+		t.Error("the HTML report does not state the KEV catalog 2025.08.25 its assessment used")
+	}
+	if !strings.Contains(string(render(t, "html", Options{})), "KEV: none") {
+		t.Error("the HTML report of an assessment without a KEV catalog does not say so")
+	}
+}
