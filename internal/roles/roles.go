@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -279,7 +281,7 @@ func (n *Node) Claim(ctx context.Context) error {
 		// The database is a split deployment's from now on, whether or
 		// not one of its processes runs when a bus-less one starts.
 		if m, ok := n.st.(store.DeploymentMarks); ok {
-			if err := m.SetMark(ctx, store.MarkSplit, "roles "+cfg.RolesString()+" with bus "+cfg.Bus.URL, n.now()); err != nil {
+			if err := m.SetMark(ctx, store.MarkSplit, "roles "+cfg.RolesString()+" with bus "+busAddress(cfg.Bus.URL), n.now()); err != nil {
 				return fail(err)
 			}
 		}
@@ -470,7 +472,7 @@ func (n *Node) Ready(ctx context.Context) (ready bool, degraded []string) {
 	}
 	for _, b := range []*bus.Bus{n.Bus, n.Cross} {
 		if b != nil && !b.Connected() {
-			degraded = append(degraded, "NATS JetStream unreachable ("+n.cfg.Bus.URL+"): detection is paused until it is back (ingest keeps storing events and publishes them then)")
+			degraded = append(degraded, "NATS JetStream unreachable ("+busAddress(n.cfg.Bus.URL)+"): detection is paused until it is back (ingest keeps storing events and publishes them then)")
 			break
 		}
 	}
@@ -506,4 +508,21 @@ func (n *Node) AssessEstate(ctx context.Context, e *estate.Estate, source, trigg
 // detector of their own (demo, one-shot imports); see intake.IngestFiles.
 func (n *Node) IngestFiles(ctx context.Context, paths []string, mapping *ingest.Mapping) (intake.IngestStats, error) {
 	return n.Intake.IngestFiles(ctx, paths, mapping)
+}
+
+// busAddress is the bus URL (a comma-separated list) without user
+// information: a NATS URL carries its user and password, or its token as
+// the user, and the split mark is stored in the database and shown in
+// messages and on the dashboard.
+func busAddress(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			u.User = nil
+			parts[i] = u.String()
+		} else if err != nil && strings.Contains(p, "@") {
+			parts[i] = "(unparsable URL)"
+		}
+	}
+	return strings.Join(parts, ",")
 }

@@ -185,7 +185,9 @@ func TestBuslessServeRefusedOnRetiredSplitDatabase(t *testing.T) {
 		}
 		return n
 	}
-	split := node([]string{config.RoleWorker}, "nats://127.0.0.1:1", false)
+	// (The bus URL's credentials are kept out of the mark: it is stored
+	// and shown in the refusal.)
+	split := node([]string{config.RoleWorker}, "nats://fbuser:s3cret@127.0.0.1:1,nats://t0ken@127.0.0.2:1", false)
 	if err := split.Claim(ctx); err != nil {
 		t.Fatalf("split worker: %v", err)
 	}
@@ -193,6 +195,9 @@ func TestBuslessServeRefusedOnRetiredSplitDatabase(t *testing.T) {
 	err = node(nil, "", false).Claim(ctx)
 	if err == nil || !strings.Contains(err.Error(), "split deployment") || !strings.Contains(err.Error(), "--convert-to-single-process") {
 		t.Fatalf("bus-less serve on a retired split deployment's database: %v", err)
+	}
+	if m, _, _ := st.(store.DeploymentMarks).Mark(ctx, store.MarkSplit); strings.Contains(err.Error()+m.Value, "s3cret") || strings.Contains(err.Error()+m.Value, "t0ken") || !strings.Contains(m.Value, "nats://127.0.0.1:1,nats://127.0.0.2:1") {
+		t.Errorf("split mark %q, refusal %q: want the bus address without its credentials", m.Value, err)
 	}
 	solo := node(nil, "", true)
 	if err := solo.Claim(ctx); err != nil {
