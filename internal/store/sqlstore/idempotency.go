@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"time"
 
@@ -20,18 +21,23 @@ func (d *DB) ClaimIdempotency(ctx context.Context, owner, key, bodyHash string, 
 	var a store.IdempotentAnswer
 	var created int64
 	// The upsert returns the row either way; it is ours when it carries
-	// our time and hash with status 0.
-	err := d.w.QueryRowContext(ctx, d.q(`INSERT INTO idempotency_keys (owner, key, body_hash, status, response, created) VALUES (?, ?, ?, 0, '', ?)
+	// our claim's nonce (in response while status is 0): two claims in
+	// the same microsecond (two replicas) must not both be first.
+	nonce := "claim:" + rand.Text()
+	err := d.w.QueryRowContext(ctx, d.q(`INSERT INTO idempotency_keys (owner, key, body_hash, status, response, created) VALUES (?, ?, ?, 0, ?, ?)
 ON CONFLICT (owner, key) DO UPDATE SET
   body_hash = CASE WHEN idempotency_keys.created <= ? THEN excluded.body_hash ELSE idempotency_keys.body_hash END,
   status    = CASE WHEN idempotency_keys.created <= ? THEN 0 ELSE idempotency_keys.status END,
-  response  = CASE WHEN idempotency_keys.created <= ? THEN '' ELSE idempotency_keys.response END,
+  response  = CASE WHEN idempotency_keys.created <= ? THEN excluded.response ELSE idempotency_keys.response END,
   created   = CASE WHEN idempotency_keys.created <= ? THEN excluded.created ELSE idempotency_keys.created END
-RETURNING body_hash, status, response, created`), owner, key, bodyHash, t, expired, expired, expired, expired).Scan(&a.BodyHash, &a.Status, &a.Response, &created)
+RETURNING body_hash, status, response, created`), owner, key, bodyHash, nonce, t, expired, expired, expired, expired).Scan(&a.BodyHash, &a.Status, &a.Response, &created)
 	if err != nil {
 		return a, false, fmt.Errorf("idempotency key: %w", err)
 	}
-	fresh := created == t && a.Status == 0 && a.BodyHash == bodyHash
+	fresh := a.Status == 0 && a.Response == nonce
+	if a.Status == 0 {
+		a.Response = "" // (another claim's nonce)
+	}
 	if fresh && t%64 == 0 { // now and then: drop expired keys (bounded table)
 		_, _ = d.w.ExecContext(ctx, d.q(`DELETE FROM idempotency_keys WHERE created <= ?`), expired)
 	}

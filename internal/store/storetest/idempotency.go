@@ -72,6 +72,13 @@ func testIdempotency(t *testing.T, s store.Store, _ func(string) error) {
 	if freshN != 1 {
 		t.Errorf("%d of 8 concurrent claims fresh, want 1", freshN)
 	}
+	// Two replicas whose clocks read the same microsecond: one is first.
+	if _, fresh := claim("token:d", "same", "h", T0); !fresh {
+		t.Error("first claim not fresh")
+	}
+	if a, fresh := claim("token:d", "same", "h", T0); fresh || a.Status != 0 {
+		t.Errorf("second claim at the same instant = %+v fresh %v, want in flight, not fresh", a, fresh)
+	}
 }
 
 // testDeploymentMarks: the first value of a mark stands until cleared.
