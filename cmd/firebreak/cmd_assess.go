@@ -197,8 +197,9 @@ func runAssess(ctx context.Context, opts assessOptions, g *globalOptions, path s
 	}
 	kc, kevMissing := ku.Cat, ku.Missing
 	// Which catalog the KEV controls used (the line blast prints and the
-	// dashboard shows), on stderr: stdout is the report.
-	fmt.Fprintln(g.stderr, ku.Line)
+	// dashboard shows), on stderr (stdout is the report) unless -q: the
+	// JSON, SARIF and OSCAL documents carry it as well (Report.KEV).
+	g.notice("%s\n", ku.Line)
 	var mon *assess.AuthMonitoring
 	if opts.DetectSummary != "" {
 		fh, err := os.Open(opts.DetectSummary)
