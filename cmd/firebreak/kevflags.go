@@ -55,7 +55,12 @@ func resolveKEV(file string, none bool, dataDir string, getenv func(string) stri
 		return kevUse{Cat: c, Line: kev.Used("catalog "+file, c, "")}, nil
 	}
 	if dataDir == "" {
-		dataDir, _ = defaultDataDir(getenv)
+		// Where `kev update` stores it by default, even when a store
+		// left in ./firebreak-data makes that serve's data directory.
+		var err error
+		if dataDir, err = kev.DataDir(getenv); err != nil {
+			dataDir, _ = defaultDataDir(getenv)
+		}
 	}
 	c, err := kev.LoadStored(dataDir)
 	switch {
