@@ -154,7 +154,9 @@ func (n *Notifier) enabledTargets(ctx context.Context) ([]store.NotifyTarget, er
 // alertKey names one alert of an incident: a replica or a restart that
 // raises the same alert (same incident, level and count) names it alike.
 func alertKey(a *notify.Alert) string {
-	return fmt.Sprintf("%s/%s/%d/%d", a.Kind, a.ID, a.Level, a.Count)
+	// The severity too: a self_recovery judgement stored pending (low) and
+	// settled as an attack (the rule's level) has the same level and count.
+	return fmt.Sprintf("%s/%s/%d/%d/%s", a.Kind, a.ID, a.Level, a.Count, a.Severity)
 }
 
 // enqueue adds a to the outbox of every enabled target that wants it and

@@ -258,3 +258,29 @@ func TestNotifierCrashAfterClaimPostgres(t *testing.T) {
 		t.Fatalf("deliveries %v: want the same key twice", byID)
 	}
 }
+
+// A self_recovery judgement stored pending (notified at low) and later
+// settled as an attack at the same rule level and count (high) is a new
+// notification: the outbox key must tell the two apart.
+func TestNotifierSettledSeverityIsNew(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rcv := newReceiver(t)
+	addHook(t, st, rcv.srv.URL)
+	n := NewNotifier(NotifierOptions{Store: st, Now: time.Now, AllowNetworks: loopback(), Owner: "one"})
+	pending := incident(2)
+	pending.Severity, pending.Level, pending.Count = "low", 3, 9
+	n.NotifyIncident(ctx, pending, true)
+	n.Wait(10 * time.Second)
+	settled := *pending
+	settled.Severity = "high"
+	n.NotifyIncident(ctx, &settled, false)
+	n.Wait(10 * time.Second)
+	if _, byID := rcv.snapshot(); len(byID["inc-002"]) != 2 {
+		t.Fatalf("deliveries: %v (want the pending alert and the settled one)", byID)
+	}
+}
