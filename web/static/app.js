@@ -33,6 +33,29 @@
     if (narrow.matches) fold();
     if (narrow.addEventListener) narrow.addEventListener("change", fold);
   }
+  // A wide table scrolls inside its card on narrow screens (WCAG 1.4.10):
+  // such a card must be reachable by keyboard to be scrolled (axe
+  // scrollable-region-focusable), so it takes a Tab stop while, and only
+  // while, it actually scrolls.
+  var scrollers = function () {
+    document.querySelectorAll(".card, .scroll").forEach(function (c) {
+      var scrolls = c.scrollWidth > c.clientWidth + 1;
+      if (scrolls && !c.hasAttribute("tabindex")) {
+        c.setAttribute("tabindex", "0");
+        c.setAttribute("data-scroll-stop", "");
+        if (!c.hasAttribute("aria-labelledby") && !c.hasAttribute("aria-label")) {
+          var h = c.querySelector("h2, h3, caption");
+          c.setAttribute("role", "region");
+          c.setAttribute("aria-label", h ? h.textContent.trim() : "Scrollable table");
+        }
+      } else if (!scrolls && c.hasAttribute("data-scroll-stop")) {
+        c.removeAttribute("tabindex");
+        c.removeAttribute("data-scroll-stop");
+      }
+    });
+  };
+  scrollers();
+  window.addEventListener("resize", scrollers);
   // Passkeys (WebAuthn): register on /account, sign in on /login/totp.
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   function b64u(buf) {
