@@ -381,3 +381,33 @@ func findResult(rs []assess.Result, control, subject string) *assess.Result {
 	}
 	return nil
 }
+
+// TestKevUpdateFromFile: `kev update --file` (offered by its help, and what
+// an air-gapped installation needs) stores a catalog downloaded elsewhere
+// through the updater's checks; a bad file is refused naming it.
+func TestKevUpdateFromFile(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "kev feed.json")
+	if err := os.WriteFile(src, kevSnapshot(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	g, out, _ := testGlobals()
+	o := kevUpdateOptions{kevOptions: kevOptions{DataDir: data, File: src, Format: "table", now: func() time.Time { return collectNow }}, Timeout: 5 * time.Second}
+	if err := runKevUpdate(context.Background(), o, g); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "KEV catalog 2025.08.25 stored: 1404 entries") {
+		t.Errorf("update --file output %q", out.String())
+	}
+	if c, err := kev.LoadStored(data); err != nil || len(c.Vulns) != 1404 {
+		t.Errorf("stored catalog after --file: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"bad":1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.File = bad
+	if err := runKevUpdate(context.Background(), o, g); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("update --file of a bad catalog: %v, want an error naming %s", err, bad)
+	}
+}

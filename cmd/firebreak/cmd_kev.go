@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -115,8 +117,21 @@ func runKevUpdate(ctx context.Context, o kevUpdateOptions, g *globalOptions) err
 	if err := o.Validate(); err != nil {
 		return err
 	}
+	// --file imports a catalog downloaded elsewhere (an air-gapped
+	// installation) through the same updater as a download: the same
+	// checks, the same store, "not modified" when it is the stored one.
+	var transport http.RoundTripper
 	if o.File != "" {
-		return usageError{fmt.Errorf("--file is for offline use; kev update downloads from --url")}
+		abs, err := filepath.Abs(o.File)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return fmt.Errorf("kev update --file: %w", err)
+		}
+		// Rooted at / so that the URL, which errors name, is the file's path.
+		transport = http.NewFileTransport(http.Dir("/"))
+		o.URL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
 	}
 	getenv := o.getenv
 	if getenv == nil {
@@ -130,7 +145,7 @@ func runKevUpdate(ctx context.Context, o kevUpdateOptions, g *globalOptions) err
 		return err
 	}
 	u := &kevupdate.Updater{URL: o.URL, DataDir: dir, Force: o.Force, Log: g.log, Now: o.now,
-		Client: useragent.Client(&http.Client{Timeout: o.Timeout}), UserAgent: version.Get().UserAgent()}
+		Client: useragent.Client(&http.Client{Timeout: o.Timeout, Transport: transport}), UserAgent: version.Get().UserAgent()}
 	res, err := u.Update(ctx)
 	if err != nil {
 		return err
