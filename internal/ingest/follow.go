@@ -65,13 +65,39 @@ type followed struct {
 	fi   os.FileInfo
 	r    *Reader
 
-	evtx     bool        // a binary .evtx file: read by drainEVTX
-	evtxSkip bool        // followed from the end: the records there at the first read are not delivered
-	evtxSeen os.FileInfo // size and time when it was last read
-	evtxAt   time.Time   // when it was last read
-	lastRec  int64       // .evtx: the last record number delivered
-	base     int64       // file offset where r started reading
-	dead     bool        // dropped from a directory tail (its name is another file's now)
+	evtx     bool            // a binary .evtx file: read by drainEVTX
+	evtxSkip bool            // followed from the end: the records there at the first read are not delivered
+	evtxSeen os.FileInfo     // size and time when it was last read
+	evtxAt   time.Time       // when it was last read
+	lastRec  int64           // .evtx: the last record number delivered
+	base     int64           // file offset where r started reading
+	dead     bool            // dropped from a directory tail (its name is another file's now)
+	told     map[Sample]bool // problems already passed to Options.OnSkip (an .evtx is re-read)
+}
+
+// maxTold bounds the problems remembered per followed file; past it, a
+// re-read .evtx's problems are no longer told (they were, at least once).
+const maxTold = 256
+
+// onSkip is opts.OnSkip telling each of fl's problems once.
+func (fl *followed) onSkip(opts Options) func(string, Sample) {
+	if opts.OnSkip == nil {
+		return nil
+	}
+	return func(kind string, s Sample) {
+		if fl.told[s] {
+			return
+		}
+		if fl.told == nil {
+			fl.told = map[Sample]bool{}
+		}
+		if len(fl.told) < maxTold {
+			fl.told[s] = true
+		} else if fl.evtx {
+			return
+		}
+		opts.OnSkip(kind, s)
+	}
 }
 
 func (fl *followed) close() {
@@ -134,6 +160,7 @@ func (fl *followed) reader(opts Options) error {
 		opts.ModTime = fl.fi.ModTime()
 	}
 	base := fl.src.off
+	opts.OnSkip = fl.onSkip(opts)
 	r, err := NewReader(fl.path, fl.src, opts)
 	if err != nil {
 		return err

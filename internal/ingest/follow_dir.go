@@ -183,6 +183,7 @@ func (fl *followed) drainEVTX(opts Options, ev *event.Event, fn func(*event.Even
 	}
 	defer func() { _ = f.Close() }()
 	opts.Format = FormatEVTX
+	opts.OnSkip = fl.onSkip(opts)
 	if opts.ModTime.IsZero() {
 		opts.ModTime = fi.ModTime()
 	}

@@ -94,6 +94,12 @@ type Options struct {
 	// OnRotate, if set, receives a followed file's final Stats when it is
 	// rotated away or truncated.
 	OnRotate func(Stats)
+	// OnSkip, if set, is told of every input skipped as no log
+	// (SkipNotALog), record skipped as unparsed or damaged (SkipUnparsed)
+	// and damage that lost no record (SkipWarning), with the file, record
+	// or line number and the reason detect reports in Stats.Samples. Follow
+	// tells each file's problem once, though it re-reads an .evtx.
+	OnSkip func(kind string, s Sample)
 	// NoPrefilter turns off the syslog literal prefilter (see
 	// syslogPrefilter); the events are the same either way, only slower.
 	NoPrefilter bool
@@ -401,6 +407,9 @@ func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
 			rd.st.Lines, rd.st.Ignored = 1, 1 // the whole input is one record
 			rd.st.programBytes([]byte(ProgramBinary)).Ignored++
 			rd.st.Samples = append(rd.st.Samples, Sample{File: name, Line: 1, Reason: why, Text: sampleText(head[:min(len(head), 32)])})
+			if opts.OnSkip != nil {
+				opts.OnSkip(SkipNotALog, rd.st.Samples[len(rd.st.Samples)-1])
+			}
 			return rd, nil
 		}
 	}
@@ -673,9 +682,20 @@ func (r *Reader) programBad(prog []byte, line int64, why string, rec []byte) {
 	}
 }
 
+// Kinds of Options.OnSkip.
+const (
+	SkipNotALog  = "not_a_log" // a whole input: binary, or no log format firebreak reads
+	SkipUnparsed = "unparsed"  // a record that did not parse, was damaged or too long
+	SkipWarning  = "warning"   // damage that lost no record (.evtx checksum, truncated chunk)
+)
+
 func (r *Reader) warn(line int64, why string) {
+	s := Sample{File: r.name, Line: line, Reason: "warning: " + why}
 	if len(r.st.Samples) < r.opts.maxSamples() {
-		r.st.Samples = append(r.st.Samples, Sample{File: r.name, Line: line, Reason: "warning: " + why})
+		r.st.Samples = append(r.st.Samples, s)
+	}
+	if r.opts.OnSkip != nil {
+		r.opts.OnSkip(SkipWarning, s)
 	}
 }
 
@@ -687,13 +707,20 @@ func (r *Reader) tooLong(line int64) {
 
 func (r *Reader) bad(line int64, why string, rec []byte) {
 	r.st.Unparsed++
-	if len(r.st.Samples) >= r.opts.maxSamples() {
+	full := len(r.st.Samples) >= r.opts.maxSamples()
+	if full && r.opts.OnSkip == nil {
 		return
 	}
 	if why == "" {
 		why = "unrecognised record"
 	}
-	r.st.Samples = append(r.st.Samples, Sample{File: r.name, Line: line, Reason: why, Text: sampleText(rec)})
+	s := Sample{File: r.name, Line: line, Reason: why, Text: sampleText(rec)}
+	if !full {
+		r.st.Samples = append(r.st.Samples, s)
+	}
+	if r.opts.OnSkip != nil {
+		r.opts.OnSkip(SkipUnparsed, s)
+	}
 }
 
 func sampleText(b []byte) string {

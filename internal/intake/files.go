@@ -28,7 +28,8 @@ func (in *Intake) startTails(ctx context.Context, g *errgroup.Group) {
 	for _, f := range in.cfg.Ingest.Files {
 		opts := ingest.Options{Format: f.Format, Tenant: f.Tenant, TenantMap: in.tenantMap(), Year: in.cfg.Ingest.Year, Mapping: in.mapping,
 			FollowState:  tailStatePath(in.cfg.DataDir, f.Path),
-			OnStateError: func(err error) { in.log.Warn("tail positions", "path", f.Path, "err", err) }}
+			OnStateError: func(err error) { in.log.Warn("tail positions", "path", f.Path, "err", err) },
+			OnSkip:       in.tailSkipped(f.Path)}
 		g.Go(func() error {
 			err := ingest.Follow(ctx, []string{f.Path}, opts, func(ev *event.Event) error {
 				b.add(store.EventRecord{Event: timeline.Copy(ev)}, "file:"+f.Path, true) // a full buffer pauses the tail
@@ -39,6 +40,33 @@ func (in *Intake) startTails(ctx context.Context, g *errgroup.Group) {
 			}
 			return nil
 		})
+	}
+}
+
+// maxSkipLogs bounds the skipped records a tail logs per file (all are
+// counted in the metric).
+const maxSkipLogs = 20
+
+// tailSkipped logs and counts what the tail of path skipped: a file that
+// is no log, a record that did not parse, damage (the words detect
+// reports). The ingest follow tells each problem once; a file's records
+// past maxSkipLogs are counted, not logged.
+func (in *Intake) tailSkipped(path string) func(string, ingest.Sample) {
+	logged := map[string]int{}
+	return func(kind string, s ingest.Sample) {
+		if in.metrics != nil {
+			in.metrics.TailSkipped.WithLabelValues(kind).Inc()
+		}
+		n := logged[s.File]
+		if n > maxSkipLogs {
+			return
+		}
+		logged[s.File] = n + 1
+		if n == maxSkipLogs {
+			in.log.Warn("tail: further skipped records of this file are counted, not logged", "tail", path, "file", s.File)
+			return
+		}
+		in.log.Warn("tail skipped", "tail", path, "file", s.File, "record", s.Line, "reason", s.Reason, "kind", kind)
 	}
 }
 
