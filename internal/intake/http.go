@@ -120,6 +120,16 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // Response counts what was committed (Accepted, and how detection treats
 // it) in every case; nrejected is how many lines were rejected.
 func (in *Intake) IngestBody(ctx context.Context, body []byte, format, tenant, source string, check func(*event.Event) string) (resp Response, nrejected int, err error) {
+	return in.IngestBodyFrom(ctx, body, format, tenant, source, check, 0, nil)
+}
+
+// IngestBodyFrom is IngestBody resuming a body whose first resume events
+// (those check accepts, in order) an earlier attempt committed: they are
+// not stored again but counted in Accepted (their detection treatment is
+// not). After each committed batch, committed (if not nil) is told how
+// many of the body's events are stored so far; its error stops the
+// request as a store error (the batch is stored, the count not recorded).
+func (in *Intake) IngestBodyFrom(ctx context.Context, body []byte, format, tenant, source string, check func(*event.Event) string, resume int, committed func(int) error) (resp Response, nrejected int, err error) {
 	gz := len(body) > 1 && body[0] == 0x1f && body[1] == 0x8b
 	samples := bytes.Count(body, []byte("\n")) + 2
 	var src io.Reader = bytes.NewReader(body)
@@ -164,6 +174,11 @@ func (in *Intake) IngestBody(ctx context.Context, body []byte, format, tenant, s
 			return fmt.Errorf("%w: %w", ErrStore, err)
 		}
 		resp.Accepted += len(recs)
+		if committed != nil {
+			if err := committed(resp.Accepted); err != nil {
+				return fmt.Errorf("%w: recording the committed count: %w", ErrStore, err)
+			}
+		}
 		resp.Treatment.Live += t.Live
 		resp.Treatment.Backfill += t.Backfill
 		resp.Treatment.Quarantined += t.Quarantined
@@ -195,6 +210,10 @@ func (in *Intake) IngestBody(ctx context.Context, body []byte, format, tenant, s
 			break
 		}
 		events++
+		if events <= resume {
+			resp.Accepted++ // committed by an earlier attempt
+			continue
+		}
 		rec := store.EventRecord{Event: timeline.Copy(&ev)}
 		rec.Event.File = ""
 		if keepRaw {

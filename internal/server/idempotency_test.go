@@ -145,3 +145,31 @@ func TestIngestIdempotencyKey(t *testing.T) {
 		})
 	}
 }
+
+// TestIngestIdempotencyKeyRefused: a key that is not printable ASCII, too
+// long, or sent twice (the draft: a client MUST NOT send more than one)
+// is a 400 with the error body, and nothing is stored.
+func TestIngestIdempotencyKeyRefused(t *testing.T) {
+	f := newFixture(t)
+	body := "Nov 26 11:00:00 srv01.alpha.example sshd[42]: Failed password for dupkey from 198.51.100.7 port 50022 ssh2\n"
+	for name, keys := range map[string][]string{"twice": {"a", "b"}, "twice the same": {"a", "a"}, "too long": {strings.Repeat("k", 256)}, "not ASCII": {"kë"}} {
+		req, _ := http.NewRequest("POST", f.ts.URL+"/api/v1/events?tenant="+tenantA, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+f.tokenA)
+		for _, k := range keys {
+			req.Header.Add("Idempotency-Key", k)
+		}
+		resp, err := f.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `"error":"Idempotency-Key`) || !strings.Contains(string(b), `"status":400`) {
+			t.Errorf("%s: %d %s, want 400 with the error body", name, resp.StatusCode, b)
+		}
+	}
+	recs, err := f.st.SearchEvents(context.Background(), store.AllTenants(), store.EventQuery{User: "dupkey", Limit: 10})
+	if err != nil || len(recs) != 0 {
+		t.Errorf("%d events stored by refused requests (%v), want 0", len(recs), err)
+	}
+}

@@ -35,6 +35,12 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		}
 		return errStatus(http.StatusRequestTimeout, "reading request body failed or timed out")
 	}
+	keys := r.Header.Values("Idempotency-Key")
+	if len(keys) > 1 {
+		// draft-ietf-httpapi-idempotency-key-header: a client MUST NOT
+		// send more than one.
+		return errBadRequest("Idempotency-Key: sent %d times; send one", len(keys))
+	}
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
 		out, err := s.ingestBody(r, p, body)
@@ -87,7 +93,9 @@ func (s *Server) ingestIdempotent(w http.ResponseWriter, r *http.Request, p *aut
 		writeJSON(w, first.Status, json.RawMessage(first.Response))
 		return nil
 	}
-	out, err := s.ingestBody(r, p, body)
+	out, err := s.ingestBodyFrom(r, p, body, first.Committed, func(n int) error {
+		return ik.ProgressIdempotency(ctx, owner, key, n)
+	})
 	status, answer := http.StatusOK, any(out)
 	var he *httpError
 	switch {
@@ -100,8 +108,8 @@ func (s *Server) ingestIdempotent(w http.ResponseWriter, r *http.Request, p *aut
 			answer = apiError{Error: he.Public, Status: he.Status}
 		}
 	default:
-		// Not stored (or partly: the answer said how many); the client
-		// retries, as a first request.
+		// Not stored, or partly (the key records how many): the client
+		// retries, as a first request that resumes after them.
 		if rerr := ik.ReleaseIdempotency(context.WithoutCancel(ctx), owner, key); rerr != nil {
 			s.log.Warn("releasing an idempotency key", "err", rerr)
 		}
@@ -124,6 +132,13 @@ func (s *Server) ingestIdempotent(w http.ResponseWriter, r *http.Request, p *aut
 // ingestBody stores and detects the events of one POST /api/v1/events
 // body; its answer is the intake's response.
 func (s *Server) ingestBody(r *http.Request, p *auth.Principal, body []byte) (intake.Response, error) {
+	return s.ingestBodyFrom(r, p, body, 0, nil)
+}
+
+// ingestBodyFrom is ingestBody resuming after the first resume events an
+// earlier attempt with the same Idempotency-Key committed (see
+// intake.IngestBodyFrom).
+func (s *Server) ingestBodyFrom(r *http.Request, p *auth.Principal, body []byte, resume int, committed func(int) error) (intake.Response, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	format := q.Get("format")
@@ -143,7 +158,7 @@ func (s *Server) ingestBody(r *http.Request, p *auth.Principal, body []byte) (in
 	if p.Token != nil && p.Token.Tenant != "" {
 		tenant = p.Token.Tenant
 	}
-	resp, nrejected, err := s.intake.IngestBody(ctx, body, format, tenant, p.Actor(), func(ev *event.Event) string { return s.checkEvent(p, ev, known) })
+	resp, nrejected, err := s.intake.IngestBodyFrom(ctx, body, format, tenant, p.Actor(), func(ev *event.Event) string { return s.checkEvent(p, ev, known) }, resume, committed)
 	s.metrics.IngestAccepted.Add(float64(resp.Accepted))
 	switch {
 	case errors.Is(err, intake.ErrLimit):

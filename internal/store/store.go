@@ -384,14 +384,20 @@ type EventStore interface {
 type IdempotencyKeys interface {
 	// ClaimIdempotency records key of owner for a request whose query and
 	// body hash to bodyHash, unless a record younger than IdempotencyTTL
-	// exists: fresh is true when this request is the key's first (answer
+	// exists (a record still in flight older than IdempotencyAbandoned is
+	// taken over): fresh is true when this request is the key's first (answer
 	// it, then FinishIdempotency or ReleaseIdempotency), else a is the
 	// record (Status 0: its first request is still being answered).
 	ClaimIdempotency(ctx context.Context, owner, key, bodyHash string, now time.Time) (a IdempotentAnswer, fresh bool, err error)
 	// FinishIdempotency stores the answer to key's first request.
 	FinishIdempotency(ctx context.Context, owner, key string, status int, response []byte) error
-	// ReleaseIdempotency forgets an unanswered key (its request failed
-	// with nothing stored; a retry is a first request again).
+	// ProgressIdempotency records that the first committed events of the
+	// key's body are stored (a claim in flight); a claim taking the key
+	// over with the same body gets it in Committed and resumes after them.
+	ProgressIdempotency(ctx context.Context, owner, key string, committed int) error
+	// ReleaseIdempotency gives up an unanswered key (its request failed;
+	// a retry is a first request again, resuming after what was
+	// committed).
 	ReleaseIdempotency(ctx context.Context, owner, key string) error
 }
 
@@ -400,10 +406,19 @@ type IdempotentAnswer struct {
 	BodyHash string
 	Status   int // 0: not answered yet
 	Response string
+	// Committed: events of the body already stored (a fresh claim taking
+	// over an abandoned or released one of the same body).
+	Committed int
 }
 
 // IdempotencyTTL is how long an Idempotency-Key's answer is kept.
 const IdempotencyTTL = 24 * time.Hour
+
+// IdempotencyAbandoned is how old a claim still in flight (Status 0) is
+// when it is taken to be abandoned — its process crashed, or its 503's
+// release failed — and a new claim takes it over: longer than a request
+// can run (the HTTP server's write timeout, 60 s by default).
+const IdempotencyAbandoned = 2 * time.Minute
 
 // DeploymentMarks is implemented by stores that keep facts about how their
 // database is deployed, beyond any process's life (the SQL stores): a

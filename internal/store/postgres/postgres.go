@@ -14,6 +14,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,7 +155,7 @@ func (p *pg) appendEventsPending(ctx context.Context, batch []store.EventRecord,
 	}
 	src := make([][]any, len(batch))
 	for i := range batch {
-		src[i] = sqlstore.EventRow(make([]any, 0, len(sqlstore.EventColumns)), &batch[i])
+		src[i] = noNUL(sqlstore.EventRow(make([]any, 0, len(sqlstore.EventColumns)), &batch[i]))
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, sqlstore.EventColumns, pgx.CopyFromRows(src)); err != nil {
 		clearIDs(batch)
@@ -174,6 +175,19 @@ func (p *pg) appendEventsPending(ctx context.Context, batch []store.EventRecord,
 		return 0, err
 	}
 	return pid, nil
+}
+
+// noNUL replaces NUL in the text values of row by U+FFFD: PostgreSQL's
+// text refuses NUL ("invalid byte sequence 0x00"), which failed the whole
+// batch, and the sender's retries, forever. The event is kept rather than
+// skipped: a NUL in a user name must not hide a sign-in from detection.
+func noNUL(row []any) []any {
+	for j, v := range row {
+		if s, ok := v.(string); ok && strings.IndexByte(s, 0) >= 0 {
+			row[j] = strings.ReplaceAll(s, "\x00", "\uFFFD")
+		}
+	}
+	return row
 }
 
 func clearIDs(batch []store.EventRecord) {

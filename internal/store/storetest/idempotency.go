@@ -72,6 +72,54 @@ func testIdempotency(t *testing.T, s store.Store, _ func(string) error) {
 	if freshN != 1 {
 		t.Errorf("%d of 8 concurrent claims fresh, want 1", freshN)
 	}
+	// A claim in flight for longer than IdempotencyAbandoned (a crash, a
+	// failed release) is taken over, by one taker; a younger one is not.
+	if _, fresh := claim("token:e", "stuck", "h", T0); !fresh {
+		t.Fatal("first claim not fresh")
+	}
+	if a, fresh := claim("token:e", "stuck", "h", T0.Add(store.IdempotencyAbandoned-time.Second)); fresh || a.Status != 0 {
+		t.Errorf("claim of a fresh in-flight key = %+v fresh %v, want in flight, not fresh", a, fresh)
+	}
+	late := T0.Add(store.IdempotencyAbandoned + time.Second)
+	if _, fresh := claim("token:e", "stuck", "h", late); !fresh {
+		t.Error("abandoned claim not taken over")
+	}
+	if a, fresh := claim("token:e", "stuck", "h", late); fresh || a.Status != 0 {
+		t.Errorf("second taker of an abandoned claim = %+v fresh %v, want in flight, not fresh", a, fresh)
+	}
+	if err := ik.FinishIdempotency(ctx, "token:e", "stuck", 200, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if a, fresh := claim("token:e", "stuck", "h", late.Add(time.Hour)); fresh || a.Status != 200 {
+		t.Errorf("claim of a finished key after the abandon bound = %+v fresh %v, want the answer", a, fresh)
+	}
+	// Progress: a released claim (a 503 after some batches) and an
+	// abandoned one resume with the same body after what was committed;
+	// another body starts over.
+	if _, fresh := claim("token:f", "part", "h", T0); !fresh {
+		t.Fatal("first claim not fresh")
+	}
+	if err := ik.ProgressIdempotency(ctx, "token:f", "part", 10000); err != nil {
+		t.Fatal(err)
+	}
+	if err := ik.ReleaseIdempotency(ctx, "token:f", "part"); err != nil {
+		t.Fatal(err)
+	}
+	if a, fresh := claim("token:f", "part", "h", T0.Add(time.Second)); !fresh || a.Committed != 10000 {
+		t.Errorf("retry after a partial release = %+v fresh %v, want fresh, 10000 committed", a, fresh)
+	}
+	if err := ik.ProgressIdempotency(ctx, "token:f", "part", 15000); err != nil {
+		t.Fatal(err)
+	}
+	if a, fresh := claim("token:f", "part", "h", T0.Add(time.Second+store.IdempotencyAbandoned+time.Second)); !fresh || a.Committed != 15000 {
+		t.Errorf("takeover of an abandoned partial claim = %+v fresh %v, want fresh, 15000 committed", a, fresh)
+	}
+	if err := ik.ReleaseIdempotency(ctx, "token:f", "part"); err != nil {
+		t.Fatal(err)
+	}
+	if a, fresh := claim("token:f", "part", "other", T0.Add(time.Hour)); !fresh || a.Committed != 0 {
+		t.Errorf("another body after a partial release = %+v fresh %v, want fresh, 0 committed", a, fresh)
+	}
 	// Two replicas whose clocks read the same microsecond: one is first.
 	if _, fresh := claim("token:d", "same", "h", T0); !fresh {
 		t.Error("first claim not fresh")
