@@ -73,26 +73,7 @@ func TestBackfillNotifiesSettledSpray(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rules, err := detect.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	newDet := func() (Detector, error) {
-		e, err := detect.NewEngine(rules, detect.Options{})
-		return Wrap(e), err
-	}
-	n := &sent{}
-	p := New(Options{Store: st, Metrics: metrics.New(), Now: time.Now, Queue: 1 << 10, Notify: n, Detect: true, NewDetector: newDet})
-	base := time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Second)
-	spray := evtxtest.KerberosSpray(base)
-	var fails, rest []evtxtest.Event
-	for _, e := range spray {
-		if e.Time.Before(base.Add(15 * time.Second)) {
-			fails = append(fails, e)
-		} else {
-			rest = append(rest, e)
-		}
-	}
+	p, n, fails, rest := settleFixture(t, st)
 	// One back-fill pass over evs; the notifications it sent.
 	pass := func(evs []evtxtest.Event) []string {
 		t.Helper()
@@ -158,25 +139,7 @@ func TestRetriedSettlingWriteNotifies(t *testing.T) {
 	}
 	defer sq.Close()
 	st := &cutStore{Store: sq}
-	rules, err := detect.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	newDet := func() (Detector, error) {
-		e, err := detect.NewEngine(rules, detect.Options{})
-		return Wrap(e), err
-	}
-	n := &sent{}
-	p := New(Options{Store: st, Metrics: metrics.New(), Now: time.Now, Queue: 1 << 10, Notify: n, Detect: true, NewDetector: newDet})
-	base := time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Second)
-	var fails, rest []evtxtest.Event
-	for _, e := range evtxtest.KerberosSpray(base) {
-		if e.Time.Before(base.Add(15 * time.Second)) {
-			fails = append(fails, e)
-		} else {
-			rest = append(rest, e)
-		}
-	}
+	p, n, fails, rest := settleFixture(t, st)
 	const velocity = "Password spray burst from one source"
 	p.backfill(ctx, evtxEvents(t, fails))
 	if in := stored(t, st, velocity); in == nil || !Detection(in).Pending() {
@@ -196,4 +159,30 @@ func TestRetriedSettlingWriteNotifies(t *testing.T) {
 	if !slices.Contains(n.got, velocity+" high spray created=false") {
 		t.Errorf("the retried write that settles the spray notified %v, want %q among them", n.got, velocity+" high spray created=false")
 	}
+}
+
+// settleFixture is a back-fill pipeline on st with the built-in rules and a
+// recording notifier, and a Kerberos spray dated 72 h back split where its
+// velocity incident is stored pending (fails) from the rest that settles it.
+func settleFixture(t *testing.T, st store.Store) (p *Pipeline, n *sent, fails, rest []evtxtest.Event) {
+	t.Helper()
+	rules, err := detect.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newDet := func() (Detector, error) {
+		e, err := detect.NewEngine(rules, detect.Options{})
+		return Wrap(e), err
+	}
+	n = &sent{}
+	p = New(Options{Store: st, Metrics: metrics.New(), Now: time.Now, Queue: 1 << 10, Notify: n, Detect: true, NewDetector: newDet})
+	base := time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Second)
+	for _, e := range evtxtest.KerberosSpray(base) {
+		if e.Time.Before(base.Add(15 * time.Second)) {
+			fails = append(fails, e)
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	return p, n, fails, rest
 }
