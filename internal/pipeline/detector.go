@@ -95,6 +95,19 @@ func Detection(in *store.Incident) *detect.Incident {
 	return fromRow(in, decodeDetail(in.Detail))
 }
 
+// judgementOf is the incident of detail with only its self_recovery
+// judgement (Pattern) decoded, for Pending and Attack on every incident
+// write: the samples, values and lists are not needed there.
+func judgementOf(detail json.RawMessage) *detect.Incident {
+	var j struct {
+		Pattern string `json:"pattern"`
+	}
+	if len(detail) > 0 {
+		_ = json.Unmarshal(detail, &j) // a detail of another shape leaves it empty
+	}
+	return &detect.Incident{Pattern: j.Pattern}
+}
+
 func decodeDetail(detail json.RawMessage) *detect.Incident {
 	d := &detect.Incident{}
 	if len(detail) > 0 {

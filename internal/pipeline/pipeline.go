@@ -1104,7 +1104,7 @@ func (p *Pipeline) primeLive(ctx context.Context, b queued) []store.EventRecord 
 		if ts.IsZero() || !ts.Before(p.replayFrom) || ts.Before(h) || b.retimed != nil && b.retimed[i] {
 			continue
 		}
-		if _, dup := p.skip[b.idAt(i)]; dup && b.ids != nil {
+		if _, dup := p.skip[b.idAt(i)]; dup {
 			continue
 		}
 		t := b.evs[i].Tenant
@@ -1249,7 +1249,7 @@ func (p *Pipeline) handle(ctx context.Context, incs []store.Incident, replay, li
 // and is now settled as an attack: the transition an MSP must hear of
 // (a judgement settled as an office is not notified).
 func (p *Pipeline) settled(inc *store.Incident) bool {
-	d := decodeDetail(inc.Detail)
+	d := judgementOf(inc.Detail)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	_, was := p.pend[inc.ID]
@@ -1317,7 +1317,7 @@ func (p *Pipeline) keepHistory(ctx context.Context, inc *store.Incident) {
 	p.mu.Unlock()
 	if !seen {
 		old, err := p.o.Store.GetIncident(ctx, store.AllTenants(), inc.ID)
-		if err == nil && decodeDetail(old.Detail).Pending() {
+		if err == nil && judgementOf(old.Detail).Pending() {
 			p.mu.Lock()
 			p.pend[inc.ID] = struct{}{}
 			p.mu.Unlock()
