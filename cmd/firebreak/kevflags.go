@@ -52,7 +52,7 @@ func resolveKEV(file string, none bool, dataDir string, getenv func(string) stri
 		if err != nil {
 			return kevUse{}, fmt.Errorf("--kev: %w", err)
 		}
-		return kevUse{Cat: c, Line: kev.Used("catalog "+file, c, "")}, nil
+		return kevUse{Cat: c, Line: kev.Used(kev.FileWhat(file), c, "")}, nil
 	}
 	if dataDir == "" {
 		// Where `kev update` stores it by default, even when a store
@@ -65,7 +65,7 @@ func resolveKEV(file string, none bool, dataDir string, getenv func(string) stri
 	c, err := kev.LoadStored(dataDir)
 	switch {
 	case err == nil:
-		return kevUse{Cat: c, Line: kev.Used("stored catalog", c, "")}, nil
+		return kevUse{Cat: c, Line: kev.Used(kev.StoredWhat, c, "")}, nil
 	case !errors.Is(err, kev.ErrNoStoredCatalog):
 		return kevUse{}, fmt.Errorf("stored KEV catalog: %w", err)
 	}

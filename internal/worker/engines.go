@@ -80,9 +80,9 @@ func NewEngines(opts EngineOptions) (*Engines, error) {
 		case d.KEV == opts.KEVFallback:
 			return kev.Used(kev.BuiltinWhat, d.KEV, kev.BuiltinHint)
 		case opts.KEVPath != "":
-			return kev.Used("catalog "+opts.KEVPath, d.KEV, "")
+			return kev.Used(kev.FileWhat(opts.KEVPath), d.KEV, "")
 		}
-		return kev.Used("stored catalog", d.KEV, "")
+		return kev.Used(kev.StoredWhat, d.KEV, "")
 	}
 	// Compile the policies once now, so a broken policy directory stops
 	// the start rather than the first assessment (each evaluation

@@ -34,8 +34,13 @@ func thousands(n int) string {
 }
 
 // Builtin names the snapshot built into the binary in Used's line, with
-// the hint to get today's.
+// the hint to get today's; StoredWhat the catalog `kev update` stored.
 const (
 	BuiltinWhat = "built-in snapshot"
 	BuiltinHint = "run `firebreak kev update` for today's"
+	StoredWhat  = "stored catalog"
 )
+
+// FileWhat names a catalog given as a file (--kev FILE, assess.kev) in
+// Used's line.
+func FileWhat(path string) string { return "catalog " + path }
