@@ -41,16 +41,15 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		// send more than one.
 		return errBadRequest("Idempotency-Key: sent %d times; send one", len(keys))
 	}
-	key := r.Header.Get("Idempotency-Key")
-	if key == "" {
-		out, err := s.ingestBody(r, p, body)
+	if len(keys) == 0 || keys[0] == "" {
+		out, err := s.ingestBodyFrom(r, p, body, 0, nil)
 		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
-	return s.ingestIdempotent(w, r, p, key, body)
+	return s.ingestIdempotent(w, r, p, keys[0], body)
 }
 
 // ingestIdempotent answers a POST /api/v1/events that carries an
@@ -59,8 +58,9 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request, p *auth.Pr
 // and its answer kept for store.IdempotencyTTL in the store, shared by
 // every replica; the same key with the same query and body gets that
 // answer again and stores nothing, with another body 422, and while the
-// first is still being answered 409. An answer that stored nothing for
-// want of the store (503) is not kept: the retry is a first request.
+// first is still being answered 409. An answer that stored nothing, or
+// only part, for want of the store (503) is not kept: the retry resumes
+// after the events the key records as committed.
 func (s *Server) ingestIdempotent(w http.ResponseWriter, r *http.Request, p *auth.Principal, key string, body []byte) error {
 	ctx := r.Context()
 	if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
@@ -129,15 +129,10 @@ func (s *Server) ingestIdempotent(w http.ResponseWriter, r *http.Request, p *aut
 	return nil
 }
 
-// ingestBody stores and detects the events of one POST /api/v1/events
-// body; its answer is the intake's response.
-func (s *Server) ingestBody(r *http.Request, p *auth.Principal, body []byte) (intake.Response, error) {
-	return s.ingestBodyFrom(r, p, body, 0, nil)
-}
-
-// ingestBodyFrom is ingestBody resuming after the first resume events an
-// earlier attempt with the same Idempotency-Key committed (see
-// intake.IngestBodyFrom).
+// ingestBodyFrom stores and detects the events of one POST /api/v1/events
+// body, after the first resume events an earlier attempt with the same
+// Idempotency-Key committed (0 without a key; see intake.IngestBodyFrom);
+// its answer is the intake's response.
 func (s *Server) ingestBodyFrom(r *http.Request, p *auth.Principal, body []byte, resume int, committed func(int) error) (intake.Response, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
