@@ -49,7 +49,7 @@ func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *auth
 			pg.Ranking, pg.Shown = pg.Ranking[:blastShown], blastShown
 		}
 		pg.Plan = planOf(b)
-		if run, err := s.latestRun(ctx, p.Scope); err != nil {
+		if run, err := s.pageRun(ctx, &pg.pageBase, p.Scope); err != nil {
 			return err
 		} else if run != nil && run.ID == b.RunID {
 			pg.RunAt, pg.RunID = run.At, run.ID

@@ -49,13 +49,25 @@ func (s *Server) basePage(ctx context.Context, p *auth.Principal, title, nav str
 		b.CSRF = p.Session.CSRF.Reveal()
 	}
 	b.OpenIncidents = s.openCount(ctx, p.Scope)
-	if run, err := s.latestRun(ctx, p.Scope); err == nil && run != nil {
-		b.AsOf, b.AsOfRun = run.At, run.ID
+	b.run, b.runErr = s.latestRun(ctx, p.Scope)
+	b.read = true
+	if b.runErr == nil && b.run != nil {
+		b.AsOf, b.AsOfRun = b.run.At, b.run.ID
 	}
 	if e := s.work.Engines(); e != nil && e.KEV != nil {
 		b.KEV = e.KEV()
 	}
 	return b
+}
+
+// pageRun is latestRun of the principal's scope for a page whose base
+// basePage built: the run it read for the page's "as of", not a second
+// read of the same.
+func (s *Server) pageRun(ctx context.Context, b *pageBase, scope store.Scope) (*store.Run, error) {
+	if b.read {
+		return b.run, b.runErr
+	}
+	return s.latestRun(ctx, scope)
 }
 
 // latestRun is the latest assessment run in scope (nil: none yet): the one
@@ -280,7 +292,7 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 		headSubject = p.Scope.Tenant
 		pg.TenantTarget = p.Scope.Tenant
 	}
-	run, err := s.latestRun(ctx, p.Scope)
+	run, err := s.pageRun(ctx, &pg.pageBase, p.Scope)
 	if err == nil && run == nil {
 		err = store.ErrNotFound
 	}
@@ -634,7 +646,7 @@ type matrixPage struct {
 func (s *Server) handleMatrix(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	pg := &matrixPage{pageBase: s.basePage(ctx, p, "Controls matrix", "matrix")}
-	run, err := s.latestRun(ctx, p.Scope)
+	run, err := s.pageRun(ctx, &pg.pageBase, p.Scope)
 	if err != nil {
 		return err
 	}

@@ -11,11 +11,18 @@ import (
 	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/store"
 	"github.com/firebreak-msp/firebreak/web"
 )
 
 // pageBase is what the layout needs on every page.
 type pageBase struct {
+	// run and runErr are latestRun of the page's scope as basePage read it
+	// (read: it did), for pages that show the run itself (pageRun).
+	run    *store.Run
+	runErr error
+	read   bool
+
 	Title         string
 	Nav           string
 	User          *viewUser

@@ -39,7 +39,7 @@ func (s *Server) handleTenants(w http.ResponseWriter, r *http.Request, p *auth.P
 	if err != nil {
 		return err
 	}
-	run, err := s.latestRun(ctx, p.Scope)
+	run, err := s.pageRun(ctx, &pg.pageBase, p.Scope)
 	if err != nil {
 		return err
 	}
