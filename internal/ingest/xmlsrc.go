@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"io"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
@@ -22,6 +23,8 @@ type xmlSource struct {
 	p     *windowsParser
 	max   int
 	n     int64 // records cut so far
+	at    int64 // byte offset of the last record cut
+	cut   bool  // the last record has no end tag (cut off, or the input's end)
 	stack []string
 	path  []byte
 	text  []byte
@@ -67,6 +70,24 @@ func eventStart(b []byte) int {
 	}
 }
 
+// cutOff is where another event starts inside the event at the start of
+// buf (before its end tag at j; anywhere when j < 0), or 0 when none
+// does, or it cannot tell yet (an "<Event" at the end of buf). Rendered
+// events never nest <Event> elements, and a "<Event" in a value is
+// escaped, so this is a record cut off (only one with such a tag inside
+// a comment or CDATA is cut in two, and both halves reported).
+func cutOff(buf []byte, j int) int {
+	lim := len(buf)
+	if j >= 0 {
+		lim = j + 1 // the '<' of "</Event>" decides an "<Event" just before it
+	}
+	k := eventStart(buf[len(xmlEventOpen):lim])
+	if k < 0 || k+2*len(xmlEventOpen) >= lim {
+		return 0
+	}
+	return k + len(xmlEventOpen)
+}
+
 // next cuts the next <Event>…</Event>. A nil record with nil error is an
 // event longer than the line limit (skipped).
 func (s *xmlSource) next() ([]byte, error) {
@@ -96,6 +117,18 @@ func (s *xmlSource) next() ([]byte, error) {
 			buf = buf[i:]
 		}
 		j := bytes.Index(buf, xmlEventClose)
+		if k := cutOff(buf, j); k > 0 {
+			// another event starts before this one's end tag: this one was
+			// cut off (a copy of a file being written, a forwarder stopped
+			// mid-event). It ends there, the decoder reports it, and the
+			// next event is read on its own.
+			rec := buf[:k]
+			s.at, s.cut = l.pos, true
+			l.pos += int64(k)
+			l.r += k
+			s.n++
+			return rec, nil
+		}
 		if j < 0 {
 			if len(buf) > s.max {
 				// too long: drop this start tag and look for the next event
@@ -108,6 +141,7 @@ func (s *xmlSource) next() ([]byte, error) {
 				if l.w > l.r {
 					s.n++
 					rec := l.buf[l.r:l.w]
+					s.at, s.cut = l.pos, true
 					l.pos += int64(len(rec))
 					l.r = l.w
 					return rec, nil // truncated: the decoder reports it
@@ -117,6 +151,7 @@ func (s *xmlSource) next() ([]byte, error) {
 			continue
 		}
 		rec := buf[:j+len(xmlEventClose)]
+		s.at, s.cut = l.pos, false
 		l.pos += int64(len(rec))
 		l.r += len(rec)
 		s.n++
@@ -242,15 +277,19 @@ func (r *Reader) nextXML(ev *event.Event) error {
 		r.st.Lines++
 		ev.Reset()
 		s.p.reset(ev)
-		if s.p.opts.Wanted != nil && s.p.skipID(xmlEventID(rec)) {
+		if s.p.opts.Wanted != nil && !s.cut && xmlSecurity(rec) && s.p.skipID(xmlEventID(rec)) {
 			// an event id no loaded rule may match: not decoded (as JSON)
 			r.st.Ignored++
 			r.progStats(s.p.program()).Ignored++
 			continue
 		}
 		if err := s.decode(rec); err != nil {
-			r.bad(s.n, "bad event XML: "+err.Error(), rec)
-			r.programBad(nil, s.n, "bad event XML: "+err.Error(), rec)
+			why := "bad event XML: " + err.Error()
+			if s.cut {
+				why = fmt.Sprintf("truncated event XML (no </Event>) at byte %d: %v", s.at, err)
+			}
+			r.bad(s.n, why, rec)
+			r.programBad(nil, s.n, why, rec)
 			continue
 		}
 		res, why := s.p.finish(ev)
@@ -276,6 +315,25 @@ func (r *Reader) nextXML(ev *event.Event) error {
 			r.programBad(s.p.program(), s.n, why, rec)
 		}
 	}
+}
+
+var (
+	xmlChannel         = []byte("Channel")
+	xmlSecurityChannel = []byte("<Channel>Security</Channel>")
+)
+
+// xmlSecurity reports whether a record's channel is plainly Security or
+// absent: then an event id alone says what decoding would (finish), down
+// to the program it is counted under; a record of another channel, or
+// one that names it in another way, is decoded.
+func xmlSecurity(rec []byte) bool {
+	switch bytes.Count(rec, xmlChannel) {
+	case 0:
+		return true
+	case 2:
+		return bytes.Contains(rec, xmlSecurityChannel)
+	}
+	return false
 }
 
 var (
