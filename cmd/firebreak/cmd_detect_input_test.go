@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/firebreak-msp/firebreak/internal/detect"
 	"github.com/firebreak-msp/firebreak/internal/ingest"
 	"github.com/firebreak-msp/firebreak/internal/ingest/evtx/evtxtest"
@@ -111,5 +113,77 @@ func TestDetectWindowsFixturesEndToEnd(t *testing.T) {
 				t.Errorf("worst case %q, want at least %s: %+v", worst, c.wantMin, doc.Cases)
 			}
 		})
+	}
+}
+
+// TestDetectEVTXAndXMLAgree runs the same records through detect as an
+// .evtx file and as rendered event XML: the summary counts (per program
+// too) and the cases must be the same, with the built-in pack alone (no
+// rule reads 4672 or 4634: both forms count them as ignored) and with a
+// rule that reads 4672 (both forms parse them).
+func TestDetectEVTXAndXMLAgree(t *testing.T) {
+	base := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	evs := append(evtxtest.KerberosSpray(base), evtxtest.NTLMSpray(base.Add(time.Hour))...)
+	for i := range 3 {
+		at := base.Add(2*time.Hour + time.Duration(i)*time.Minute)
+		evs = append(evs,
+			evtxtest.Event{ID: 4672, Time: at, Computer: "DC01", Data: [][2]string{{"SubjectUserName", "admin"}, {"SubjectDomainName", "CORP"}, {"PrivilegeList", "SeDebugPrivilege"}}},
+			evtxtest.Event{ID: 4634, Time: at.Add(time.Second), Computer: "DC01", Data: [][2]string{{"TargetUserName", "admin"}, {"LogonType", "3"}}},
+			evtxtest.Event{ID: 4688, Time: at.Add(2 * time.Second), Computer: "DC01", Data: [][2]string{{"NewProcessName", "cmd.exe"}}},
+			evtxtest.Event{ID: 1, Time: at.Add(3 * time.Second), Computer: "WS01", Channel: "Microsoft-Windows-Sysmon/Operational", Provider: "Microsoft-Windows-Sysmon", Data: [][2]string{{"Image", "cmd.exe"}}})
+	}
+	rules := t.TempDir()
+	if err := os.WriteFile(filepath.Join(rules, "special.yml"), []byte(`title: Special privileges assigned
+id: 3a1f7e2c-9d4b-4c1e-8f5a-2b6c7d8e9f01
+status: test
+logsource:
+  product: windows
+  service: security
+detection:
+  selection:
+    EventID: 4672
+  condition: selection
+level: low
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := map[string][]byte{"Security.evtx": evtxtest.Write(evs), "Security.xml": evtxtest.XML(evs, true, true)}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type result struct {
+		Cases []detect.Case `json:"cases"`
+		Input ingest.Stats  `json:"input"`
+	}
+	for _, withRule := range []bool{false, true} {
+		var got [2]result
+		for i, name := range []string{"Security.evtx", "Security.xml"} {
+			opts := detectOptions{format: "json", progress: "never"}
+			if withRule {
+				opts.rulesDirs = []string{rules}
+			}
+			g, out, _ := detectGlobals()
+			if err := runDetect(t.Context(), opts, g, []string{filepath.Join(dir, name)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(out.Bytes(), &got[i]); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			in := &got[i].Input
+			in.Name, in.Format, in.Bytes = "", "", 0
+		}
+		if len(got[0].Cases) == 0 || got[0].Input.Parsed == 0 {
+			t.Fatalf("rule %v: no cases or events from the .evtx file: %+v", withRule, got[0])
+		}
+		if d := cmp.Diff(got[0], got[1]); d != "" {
+			t.Errorf("rule %v: .evtx and XML disagree (-evtx +xml):\n%s", withRule, d)
+		}
+		p := got[0].Input.Programs["Security 4672"]
+		if p == nil || withRule && (p.Parsed < 3 || p.Ignored != 0) || !withRule && (p.Ignored < 3 || p.Parsed != 0) {
+			t.Errorf("rule %v: Security 4672 counted %+v", withRule, p)
+		}
 	}
 }

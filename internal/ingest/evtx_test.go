@@ -3,8 +3,6 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,40 +70,8 @@ func TestGoldenRealEVTX(t *testing.T) {
 
 var fixtureBase = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 
-// renderXML renders events as `wevtutil qe /f:xml` prints them (one
-// <Event> after another, no root), optionally with a BOM and an <Events>
-// root as Event Viewer's "Save as XML" writes.
-func renderXML(evs []evtxtest.Event, bom, root bool) []byte {
-	var b bytes.Buffer
-	if bom {
-		b.WriteString("\ufeff")
-	}
-	if root {
-		b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<Events>")
-	}
-	for i, e := range evs {
-		ch, prov := e.Channel, e.Provider
-		if ch == "" {
-			ch = "Security"
-		}
-		if prov == "" {
-			prov = "Microsoft-Windows-Security-Auditing"
-		}
-		fmt.Fprintf(&b, `<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='%s' Guid='{54849625-5478-4994-a5ba-3e3b0328c30d}'/><EventID>%d</EventID><Version>0</Version><Level>0</Level><Task>14339</Task><Opcode>0</Opcode><Keywords>0x8010000000000000</Keywords><TimeCreated SystemTime='%s'/><EventRecordID>%d</EventRecordID><Correlation/><Execution ProcessID='636' ThreadID='1120'/><Channel>%s</Channel><Computer>%s</Computer><Security/></System><EventData>`,
-			prov, e.ID, e.Time.UTC().Format("2006-01-02T15:04:05.0000000Z"), i+1, ch, e.Computer)
-		for _, kv := range e.Data {
-			fmt.Fprintf(&b, "<Data Name='%s'>%s</Data>", kv[0], html.EscapeString(kv[1]))
-		}
-		b.WriteString("</EventData></Event>")
-		if !root {
-			b.WriteString("\r\n")
-		}
-	}
-	if root {
-		b.WriteString("</Events>")
-	}
-	return b.Bytes()
-}
+// renderXML renders events as rendered event XML (evtxtest.XML).
+func renderXML(evs []evtxtest.Event, bom, root bool) []byte { return evtxtest.XML(evs, bom, root) }
 
 func readBytes(t *testing.T, name string, data []byte, opts Options) []string {
 	t.Helper()

@@ -109,10 +109,11 @@ type Options struct {
 	// fixes them, Action, Outcome and Reason ("" = depends on the record;
 	// with fixed, all three are the same for every such record, even when
 	// empty).
-	// Windows JSON records whose event id it refuses, and those of ids no
-	// parse turns into an event, are counted as ignored without being
-	// decoded (detect passes detect.Engine.MayMatch: the ids no loaded rule
-	// reads). nil decodes everything.
+	// Windows records whose event id it refuses, and those of ids no
+	// parse turns into an event, are counted as ignored in every form
+	// (.evtx, event XML, JSON: one test, windowsParser.want), JSON and XML
+	// ones without being decoded (detect passes detect.Engine.MayMatch:
+	// the ids no loaded rule reads). nil decodes everything.
 	Wanted func(proto *event.Event, fixed bool) bool
 	// Now is the clock used only to guess the year of RFC 3164 timestamps
 	// when neither Year nor ModTime is known. nil means time.Now.

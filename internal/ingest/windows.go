@@ -272,7 +272,10 @@ func (p *windowsParser) finish(ev *event.Event) (result, string) {
 	if len(p.channel) > 0 && !bytes.EqualFold(p.channel, []byte("Security")) {
 		return resIgnored, ""
 	}
-	if !isWinAuthID(p.id) {
+	if !isWinAuthID(p.id) || p.opts.Wanted != nil && !p.want(p.id) {
+		// not an authentication event, or one no loaded rule reads: the
+		// same answer for every Windows form (skip and the XML reader only
+		// give it before decoding)
 		return resIgnored, ""
 	}
 	pos := winPositions[p.id]

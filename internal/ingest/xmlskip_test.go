@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -65,11 +66,16 @@ var xmlEventIDCases = []string{
 	"<Event><System><EventRecordID>9</EventRecordID><EventID>4771</EventID></System></Event>",
 	"<Event><System><EventID>1234567</EventID></System></Event>",
 	"<Event><System><EventID> 4624</EventID></System></Event>",
+	"<Event><System><EventID>4672</EventID><TimeCreated SystemTime='2026-11-26T09:00:00Z'/><Channel>Security</Channel></System></Event>",
+	"<Event><System><EventID>1</EventID><TimeCreated SystemTime='2026-11-26T09:00:00Z'/><Channel>Microsoft-Windows-Sysmon/Operational</Channel></System></Event>",
+	"<Event><System><EventID>4634</EventID><TimeCreated SystemTime='2026-11-26T09:00:00Z'/><Channel>security</Channel></System></Event>",
 }
 
 // FuzzXMLEventID: whenever xmlEventID names an id, decoding the record
 // finds the same one, or none (then the record is no event whether skipped
-// or decoded), or the record does not decode at all.
+// or decoded), or the record does not decode at all. A record the reader
+// may skip by its id (xmlSecurity) is, decoded, ignored under the same
+// program when Wanted refuses the id, as .evtx and JSON records are.
 func FuzzXMLEventID(f *testing.F) {
 	for _, c := range xmlEventIDCases {
 		f.Add([]byte(c))
@@ -80,7 +86,7 @@ func FuzzXMLEventID(f *testing.F) {
 		if n == 0 {
 			return
 		}
-		s := newXMLSource(nil, &Options{})
+		s := newXMLSource(nil, &Options{Wanted: func(*event.Event, bool) bool { return false }})
 		var ev event.Event
 		s.p.reset(&ev)
 		if err := s.decode(rec); err != nil {
@@ -89,11 +95,17 @@ func FuzzXMLEventID(f *testing.F) {
 		if s.p.id != 0 && s.p.id != n {
 			t.Fatalf("xmlEventID %d, decoded %d", n, s.p.id)
 		}
+		if s.p.id == n && xmlSecurity(rec) {
+			res, why := s.p.finish(&ev)
+			if prog := string(s.p.program()); res != resIgnored || prog != fmt.Sprintf("Security %d", n) {
+				t.Fatalf("skipped as ignored under Security %d, decoded: %v %q under %s", n, res, why, prog)
+			}
+		}
 	})
 }
 
 func TestXMLEventIDCases(t *testing.T) {
-	want := []int{4624, 4625, 7036, 0, 0, 0, 0, 0, 0, 4771, 0, 0}
+	want := []int{4624, 4625, 7036, 0, 0, 0, 0, 0, 0, 4771, 0, 0, 4672, 1, 4634}
 	for i, c := range xmlEventIDCases {
 		if got := xmlEventID([]byte(c)); got != want[i] {
 			t.Errorf("%s: %d, want %d", c, got, want[i])
