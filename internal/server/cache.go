@@ -84,10 +84,13 @@ func (s *Server) latestBlast(ctx context.Context, scope store.Scope) (*store.Bla
 	return b, nil
 }
 
-// blastChanged drops cached blast results (a new one was stored).
-func (s *Server) blastChanged() {
+// blastChanged drops cached blast results (a new one was stored) and
+// builds the explorer's data for the new graph and plan, so the first
+// person to open the explorer after an assessment does not wait for it.
+func (s *Server) blastChanged(ctx context.Context) {
 	s.blasts.mu.Lock()
 	s.blasts.gen++
 	s.blasts.m = nil
 	s.blasts.mu.Unlock()
+	s.warmExplorer(ctx)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -52,8 +53,9 @@ type explorerData struct {
 	Tenants int            `json:"tenants"`
 	Limit   int            `json:"limit"`
 	Nodes   []explorerNode `json:"nodes"`
-	// Edges are [from, to, privilege 1..4, kind (index into EdgeKinds),
-	// edge id]: the standing edges the engine counts as usable.
+	// Edges are [from, to, privilege 1..4, kind (index into EdgeKinds)],
+	// then the grant's id when the edge is a grant: the standing edges the
+	// engine counts as usable.
 	EdgeKinds []string       `json:"edge_kinds"`
 	Edges     [][]any        `json:"edges"`
 	Truncated int            `json:"truncated"`
@@ -121,7 +123,11 @@ func explorerView(g *trust.Graph, title string, max int) (d *explorerData, keep 
 			kinds[k] = ki
 			d.EdgeKinds = append(d.EdgeKinds, k)
 		}
-		d.Edges = append(d.Edges, []any{keep[ed.From], keep[ed.To], int(p), ki, g.EdgeID(int32(e))})
+		x := []any{keep[ed.From], keep[ed.To], int(p), ki}
+		if ed.Grant != "" {
+			x = append(x, ed.Grant) // implied edges have no id worth showing
+		}
+		d.Edges = append(d.Edges, x)
 		edges = append(edges, int32(e))
 	}
 	return d, keep, edges
@@ -276,6 +282,24 @@ func (s *Server) explorerBody(g *trust.Graph, title string, b *store.BlastResult
 		c.plan, c.body = planID, body
 	}
 	return body, nil
+}
+
+// warmExplorer builds the explorer's data for the current estate's graph
+// and the latest MSP-wide plan (what handleBlastGraphData serves an
+// MSP-wide caller); without an engine or an estate there is nothing to do.
+func (s *Server) warmExplorer(ctx context.Context) {
+	g, title, err := s.explorerGraph(&auth.Principal{Scope: store.AllTenants()})
+	if err != nil {
+		return
+	}
+	b, err := s.latestBlast(ctx, store.AllTenants())
+	if err != nil && !isNotFound(err) {
+		s.log.Warn("explorer data", "err", err)
+		return
+	}
+	if _, err := s.explorerBody(g, title, b); err != nil {
+		s.log.Warn("explorer data", "err", err)
+	}
 }
 
 func (s *Server) handleBlastGraphData(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {

@@ -167,7 +167,7 @@ func (w *Worker) Assess(ctx context.Context, e *estate.Estate, snapID int64, tri
 			}
 			w.syncRemediation(ctx, run, b, rep, g)
 			if w.onBlast != nil {
-				w.onBlast()
+				w.onBlast(ctx)
 			}
 		}
 	}

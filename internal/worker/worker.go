@@ -64,7 +64,7 @@ type Worker struct {
 	tmapFile *ingest.TenantMap
 
 	onRun   func(ctx context.Context, runID int64) // a run was stored (warms the HTTP views)
-	onBlast func()                                 // a blast result was stored
+	onBlast func(ctx context.Context)              // a blast result was stored
 }
 
 // New builds a worker; Run starts its schedules.
@@ -94,7 +94,7 @@ func (w *Worker) SetIncidents(inc Incidents) { w.inc = inc }
 
 // OnChange sets callbacks for a stored run and a stored blast result (the
 // HTTP part uses them to warm and drop its view caches).
-func (w *Worker) OnChange(onRun func(ctx context.Context, runID int64), onBlast func()) {
+func (w *Worker) OnChange(onRun func(ctx context.Context, runID int64), onBlast func(ctx context.Context)) {
 	w.onRun, w.onBlast = onRun, onBlast
 }
 
