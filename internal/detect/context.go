@@ -215,6 +215,52 @@ func (x *env) computeService(ev *event.Event) bool {
 	return t.svc[u] || t.svc[bareUser(u)]
 }
 
+// accountsSeen counts, for each tenant whose account count the estate
+// gives, the distinct accounts seen authenticating in it (a success, or a
+// failure of an account that exists), up to maxAccountsSeen per tenant.
+type accountsSeen map[string]map[string]struct{}
+
+// maxAccountsSeen bounds the accounts remembered per tenant: no
+// relative_to_accounts threshold changes past a few hundred accounts.
+const maxAccountsSeen = 4096
+
+func (a *accountsSeen) observe(ev *event.Event, x *env) {
+	if ev.UserName == "" || ev.Reason == "unknown_user" || x.accounts(ev.Tenant) == 0 {
+		return
+	}
+	if *a == nil {
+		*a = accountsSeen{}
+	}
+	users := (*a)[ev.Tenant]
+	if len(users) >= maxAccountsSeen {
+		return
+	}
+	u := bareUser(foldUser(ev.UserName))
+	if _, ok := users[u]; ok {
+		return
+	}
+	if users == nil {
+		users = map[string]struct{}{}
+		(*a)[ev.Tenant] = users
+	}
+	users[u] = struct{}{}
+}
+
+// tenantAccounts is the size of a tenant that relative_to_accounts
+// thresholds scale with: the estate's account count, or the number of
+// distinct accounts seen authenticating in the tenant when that is more
+// (an estate that lists 2 identities while 60 users sign in is
+// incomplete, and a threshold scaled to 2 accounts takes an office's
+// morning for a spray). 0 (unknown: the rule's own threshold) when the
+// estate gives no count: a log's own accounts alone do not lower it.
+func (a accountsSeen) tenantAccounts(tenant string, x *env) int {
+	n := x.accounts(tenant)
+	if n == 0 {
+		return 0
+	}
+	return max(n, len(a[tenant]))
+}
+
 // accounts returns the tenant's account count (0 when unknown).
 func (x *env) accounts(tenant string) int {
 	if t := x.tenant(tenant); t != nil {

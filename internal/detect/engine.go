@@ -111,6 +111,8 @@ type Engine struct {
 
 	onHold func(rule string, ev *event.Event) // tests: a correlation's condition held
 
+	seen accountsSeen // per tenant the estate sizes, the accounts seen authenticating
+
 	recov     *recoveryTracker // nil: no rule has firebreak.self_recovery
 	verdict   *recoveryVerdict // the self_recovery verdict of the rule being reported
 	judging   *judgement       // what the verdict was judged on
@@ -697,8 +699,11 @@ func (e *Engine) process(ev *event.Event, ts int64) {
 	e.gen++
 	e.pseq++
 	e.env.gen = e.gen
-	if e.recov != nil && (ev.Outcome == "failure" || ev.Outcome == "success") {
-		e.recov.observe(ev, ts, e.env.serviceAccount)
+	if ev.Outcome == "failure" || ev.Outcome == "success" {
+		e.seen.observe(ev, e.env)
+		if e.recov != nil {
+			e.recov.observe(ev, ts, e.env.serviceAccount)
+		}
 	}
 	if len(e.pend) > 0 && ts >= e.nextJudge {
 		e.judgePending(ts, false)
@@ -822,7 +827,12 @@ func (e *Engine) feed(cr *crule, pos int, ev *event.Event, ts int64) {
 		if cs.tenant {
 			g.tenant = ev.Tenant
 		}
-		g.gte = cs.relGTE(e.env.accounts(ev.Tenant))
+	}
+	if cs.rel != nil {
+		// Judged on the tenant's size as it stands at this event: the
+		// accounts seen authenticating grow past an estate that lists
+		// too few (tenantAccounts).
+		g.gte = cs.relGTE(e.seen.tenantAccounts(ev.Tenant, e.env))
 	}
 	if !cs.tenant {
 		g.addTenant(ev.Tenant)

@@ -416,6 +416,14 @@ func (t *recoveryTracker) judge(rc *Recovery, ip netip.Addr, users []string, suc
 		// not yet recovered counted as failed: the hit of a spray hidden in
 		// an office's hour comes amid the spray's unrecovered burst.
 		c = t.share(ip, now, true, now-int64(rc.Within))
+		if c.recovered+c.failed+c.open < rc.Min {
+			// Too few failures just before it to judge: judged on the
+			// source's hour, as any other firing. A source whose accounts
+			// recover from their own mistypes (an office) stays one; a slow
+			// spray's unrecovered accounts (or fewer than Min of them,
+			// none pending) make it a spray.
+			c = t.share(ip, now, final, math.MinInt64)
+		}
 	default:
 		c = t.share(ip, now, final, math.MinInt64)
 	}
