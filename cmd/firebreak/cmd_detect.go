@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -203,7 +201,7 @@ type detectRun struct {
 	progress *progressBar
 	enc      *json.Encoder
 	fromDir  map[string]bool     // inputs found by walking a directory
-	skipped  []string            // "path: reason" of directory inputs that could not be read as logs
+	skipped  []string            // "path: reason" of what was found in input directories but not read: links not followed, inputs not readable as logs
 	monitor  *assess.AuthMonitor // --summary-file
 	now      time.Time           // --now (parseNow: assess's and blast's clock)
 	summary  *assess.AuthMonitoring
@@ -284,7 +282,7 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 	if len(args) == 0 {
 		args = []string{"-"}
 	}
-	args, fromDir, err := expandInputs(args)
+	args, fromDir, skipped, err := expandInputs(args)
 	if err != nil {
 		return err
 	}
@@ -292,7 +290,7 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 	if err != nil {
 		return err
 	}
-	run := &detectRun{opts: o, g: g, eng: eng, fromDir: fromDir, now: now}
+	run := &detectRun{opts: o, g: g, eng: eng, fromDir: fromDir, now: now, skipped: skipped}
 	if o.summaryFile != "" {
 		run.monitor = worker.NewAuthMonitor(eng.Rules())
 	} else {
@@ -370,14 +368,17 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 
 // expandInputs replaces each directory argument by the regular files
 // below it (recursively, in name order, hidden files and folders left
-// out); every file's format is sniffed on its own, so a folder may mix
-// .evtx files, event XML, JSON exports and syslog.
+// out, symbolic links to files and folders followed: ingest.WalkDir);
+// every file's format is sniffed on its own, so a folder may mix .evtx
+// files, event XML, JSON exports and syslog. skipped lists, as "path:
+// why", what the walk left out: links in a loop or to what was already
+// read, dangling links, unreadable folders, what is not a regular file.
 //
 // A file found in a directory that cannot be opened as a log (a format
 // needing --mapping, an unknown binary) is skipped with a warning rather
 // than ending the run; fromDir marks those files. A file named on the
 // command line still fails the run.
-func expandInputs(args []string) (out []string, fromDir map[string]bool, err error) {
+func expandInputs(args []string) (out []string, fromDir map[string]bool, skipped []string, err error) {
 	fromDir = map[string]bool{}
 	for _, a := range args {
 		st, err := os.Stat(a)
@@ -385,31 +386,23 @@ func expandInputs(args []string) (out []string, fromDir map[string]bool, err err
 			out = append(out, a) // errors are reported when the input is opened
 			continue
 		}
-		n := len(out)
-		err = filepath.WalkDir(a, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if path != a && strings.HasPrefix(d.Name(), ".") {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if d.Type().IsRegular() {
-				out = append(out, path)
-				fromDir[path] = true
-			}
-			return nil
-		})
+		files, sk, err := ingest.WalkDir(a, nil)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading input directory: %w", err)
+			return nil, nil, nil, fmt.Errorf("reading input directory: %w", err)
 		}
-		if len(out) == n {
-			return nil, nil, fmt.Errorf("input directory %s holds no files", a)
+		skipped = append(skipped, sk...)
+		if len(files) == 0 {
+			if len(sk) > 0 {
+				return nil, nil, nil, fmt.Errorf("input directory %s holds no files (skipped: %s)", a, strings.Join(sk, "; "))
+			}
+			return nil, nil, nil, fmt.Errorf("input directory %s holds no files", a)
+		}
+		for _, f := range files {
+			out = append(out, f)
+			fromDir[f] = true
 		}
 	}
-	return out, fromDir, nil
+	return out, fromDir, skipped, nil
 }
 
 func (run *detectRun) emit(alerts []detect.Alert) error {
@@ -667,7 +660,7 @@ func writeDetectSummary(w io.Writer, run *detectRun, incs []*detect.Incident, el
 		fmt.Fprintf(w, "  unparsed %s\n", smp)
 	}
 	if len(run.skipped) > 0 {
-		fmt.Fprintf(w, "skipped %d file(s) found in input directories:\n", len(run.skipped))
+		fmt.Fprintf(w, "skipped %d input(s) found in input directories:\n", len(run.skipped))
 		for _, sk := range run.skipped {
 			fmt.Fprintf(w, "  %s\n", sk)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,6 +185,60 @@ level: low
 		p := got[0].Input.Programs["Security 4672"]
 		if p == nil || withRule && (p.Parsed < 3 || p.Ignored != 0) || !withRule && (p.Ignored < 3 || p.Parsed != 0) {
 			t.Errorf("rule %v: Security 4672 counted %+v", withRule, p)
+		}
+	}
+}
+
+// TestDetectDirectoryFollowsLinks: logs an MSP links into one folder
+// (a linked file, a linked sub-folder) are read; a link loop, a link to a
+// folder already read, a second link to a file and a dangling link are
+// not followed, end nothing, and each is named once in the summary.
+func TestDetectDirectoryFollowsLinks(t *testing.T) {
+	store, dir := t.TempDir(), t.TempDir()
+	line := func(sec int, user string) string {
+		return fmt.Sprintf("Nov 26 09:00:%02d web01 sshd[1]: Failed password for %s from 203.0.113.7 port 22 ssh2\n", sec, user)
+	}
+	write := func(p, s string) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(target, p string) {
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(store, "acme", "auth.log"), line(1, "root")+line(2, "admin"))
+	write(filepath.Join(store, "globex.log"), line(3, "oracle"))
+	write(filepath.Join(dir, "local", "auth.log"), line(4, "test"))
+	link(filepath.Join(store, "acme"), filepath.Join(dir, "acme"))             // a linked folder
+	link(filepath.Join(store, "globex.log"), filepath.Join(dir, "globex.log")) // a linked file
+	link(filepath.Join(store, "globex.log"), filepath.Join(dir, "z-again.log"))
+	link(dir, filepath.Join(dir, "local", "loop"))                             // back to the top
+	link(filepath.Join(store, "acme"), filepath.Join(dir, "local", "acme2"))   // a folder already read
+	link(filepath.Join(store, "gone.log"), filepath.Join(dir, "dangling.log")) // dangling
+
+	g, _, errb := detectGlobals()
+	opts := detectOptions{format: "table", progress: "never", year: 2026}
+	if err := runDetect(t.Context(), opts, g, []string{dir}); err != nil {
+		t.Fatal(err)
+	}
+	sum := errb.String()
+	if !strings.Contains(sum, "from 3 input(s)") || !strings.Contains(sum, "4 parsed") {
+		t.Errorf("want the 3 files read once each, 4 events:\n%s", sum)
+	}
+	for _, want := range []string{
+		filepath.Join(dir, "local", "loop") + ": symbolic link loop back to " + dir,
+		filepath.Join(dir, "local", "acme2") + ": same folder as " + filepath.Join(dir, "acme"),
+		filepath.Join(dir, "z-again.log") + ": same file as " + filepath.Join(dir, "globex.log"),
+		filepath.Join(dir, "dangling.log") + ": symbolic link not followed",
+		"skipped 4 input(s)",
+	} {
+		if strings.Count(sum, want) != 1 {
+			t.Errorf("summary should say %q once:\n%s", want, sum)
 		}
 	}
 }

@@ -280,7 +280,7 @@ func TestDetectDirectorySkipsUnreadableFiles(t *testing.T) {
 	if len(doc.Skipped) != 1 || !strings.Contains(doc.Skipped[0], "export.jsonl") || len(doc.Incidents) == 0 {
 		t.Errorf("skipped %v, %d incidents: want export.jsonl skipped and the brute force found", doc.Skipped, len(doc.Incidents))
 	}
-	if !strings.Contains(errOut, "skipped 1 file") {
+	if !strings.Contains(errOut, "skipped 1 input(s)") {
 		t.Errorf("summary does not name the skipped file:\n%s", errOut)
 	}
 	if code, _, _ := cli(t, "detect", "-q", other); code != exitError {
