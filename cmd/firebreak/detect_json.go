@@ -25,7 +25,10 @@ type detectJSONDoc struct {
 // "cases" and "input", byte for byte (TestDetectJSONLikeEncoder), at a
 // fraction of the cost: the incidents' ECS documents, most of the output,
 // are appended directly instead of being validated, compacted and
-// re-scanned by the encoder's indenter.
+// re-scanned by the encoder's indenter, and indented one at a time into a
+// buffer flushed every 64 KiB (the whole document is never held: on a day
+// with hundreds of incidents it was megabytes of fresh memory, compact and
+// indented, whose page faults cost as much as the indenting).
 func writeDetectJSON(w io.Writer, doc *detectJSONDoc) error {
 	head, err := json.Marshal(struct {
 		Version string        `json:"version"`
@@ -44,22 +47,35 @@ func writeDetectJSON(w io.Writer, doc *detectJSONDoc) error {
 	if err != nil {
 		return err
 	}
-	compact := make([]byte, 0, len(head)+len(tail)+4096*len(doc.Incidents))
-	compact = append(compact, head[:len(head)-1]...)
-	compact = append(compact, `,"incidents":[`...)
+	const flushAt = 64 << 10
+	ind := jsonIndenter{indent: "  "}
+	out := make([]byte, 0, flushAt+flushAt/2)
+	flush := func() error {
+		_, err := w.Write(out)
+		out = out[:0]
+		return err
+	}
+	out = ind.append(out, head[:len(head)-1])
+	out = ind.append(out, []byte(`,"incidents":[`))
+	var compact []byte
 	for i, inc := range doc.Incidents {
+		compact = compact[:0]
 		if i > 0 {
 			compact = append(compact, ',')
 		}
 		a := inc.ECS("", inc.Last)
 		compact = a.AppendECS(compact)
+		out = ind.append(out, compact)
+		if len(out) >= flushAt {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 	}
-	compact = append(compact, "],"...)
-	compact = append(compact, tail[1:]...)
-	out := appendIndentJSON(make([]byte, 0, len(compact)+len(compact)/2), compact, "  ")
+	out = ind.append(out, []byte("],"))
+	out = ind.append(out, tail[1:])
 	out = append(out, '\n')
-	_, err = w.Write(out)
-	return err
+	return flush()
 }
 
 // appendIndentJSON appends src, compact JSON (as json.Marshal or
@@ -69,71 +85,114 @@ func writeDetectJSON(w io.Writer, doc *detectJSONDoc) error {
 // \u0026; U+2028 and U+2029 as \u2028, \u2029). One pass without the
 // encoder's scanner: src is trusted to be valid.
 func appendIndentJSON(dst, src []byte, indent string) []byte {
-	const hex = "0123456789abcdef"
-	depth := 0
-	needIndent := false
-	newline := func(dst []byte, depth int) []byte {
-		dst = append(dst, '\n')
-		for range depth {
-			dst = append(dst, indent...)
-		}
-		return dst
+	ind := jsonIndenter{indent: indent}
+	return ind.append(dst, src)
+}
+
+// jsonIndenter is appendIndentJSON for a document given in pieces: each
+// piece is a run of whole tokens (no string or number split between two),
+// the nesting carries over from one to the next.
+type jsonIndenter struct {
+	indent     string
+	depth      int
+	needIndent bool
+	nl         []byte // "\n" and indent repeated, at least depth times
+}
+
+// jsonPlain marks the bytes a string copies as they are: not '"', '\\',
+// the HTML-sensitive '<', '>', '&' or 0xE2 (the first byte of U+2028 and
+// U+2029).
+var jsonPlain = func() (t [256]bool) {
+	for i := range t {
+		t[i] = true
 	}
+	for _, c := range []byte{'"', '\\', '<', '>', '&', 0xE2} {
+		t[c] = false
+	}
+	return t
+}()
+
+func (j *jsonIndenter) newline(dst []byte) []byte {
+	n := 1 + j.depth*len(j.indent)
+	for len(j.nl) < n {
+		if len(j.nl) == 0 {
+			j.nl = append(j.nl, '\n')
+		}
+		j.nl = append(j.nl, j.indent...)
+	}
+	return append(dst, j.nl[:n]...)
+}
+
+func (j *jsonIndenter) append(dst, src []byte) []byte {
+	const hex = "0123456789abcdef"
 	for i := 0; i < len(src); i++ {
 		c := src[i]
-		if needIndent && c != '}' && c != ']' {
-			needIndent = false
-			depth++
-			dst = newline(dst, depth)
+		if j.needIndent && c != '}' && c != ']' {
+			j.needIndent = false
+			j.depth++
+			dst = j.newline(dst)
 		}
 		switch c {
 		case '"':
 			// a string, copied to its closing quote with HTML escaping
 			dst = append(dst, '"')
 			start := i + 1
-			j := start
-			for ; j < len(src); j++ {
-				b := src[j]
-				if b == '\\' {
-					j++
-					continue
+			k := start
+			for k < len(src) {
+				for k < len(src) && jsonPlain[src[k]] {
+					k++
 				}
+				if k >= len(src) {
+					break
+				}
+				b := src[k]
 				if b == '"' {
 					break
 				}
-				if b == '<' || b == '>' || b == '&' {
-					dst = append(dst, src[start:j]...)
-					dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
-					start = j + 1
-				} else if b == 0xE2 && j+2 < len(src) && src[j+1] == 0x80 && src[j+2]&^1 == 0xA8 {
-					dst = append(dst, src[start:j]...)
-					dst = append(dst, '\\', 'u', '2', '0', '2', hex[src[j+2]&0xf])
-					j += 2
-					start = j + 1
+				if b == '\\' {
+					k += 2
+					continue
 				}
+				if b == '<' || b == '>' || b == '&' {
+					dst = append(dst, src[start:k]...)
+					dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
+					start = k + 1
+				} else if b == 0xE2 && k+2 < len(src) && src[k+1] == 0x80 && src[k+2]&^1 == 0xA8 {
+					dst = append(dst, src[start:k]...)
+					dst = append(dst, '\\', 'u', '2', '0', '2', hex[src[k+2]&0xf])
+					k += 2
+					start = k + 1
+				}
+				k++
 			}
-			j = min(j, len(src))
-			dst = append(dst, src[start:j]...)
+			k = min(k, len(src))
+			dst = append(dst, src[start:k]...)
 			dst = append(dst, '"')
-			i = j
+			i = k
 		case '{', '[':
-			needIndent = true // {} and [] stay empty
+			j.needIndent = true // {} and [] stay empty
 			dst = append(dst, c)
 		case ',':
 			dst = append(dst, c)
-			dst = newline(dst, depth)
+			dst = j.newline(dst)
 		case ':':
 			dst = append(dst, c, ' ')
 		case '}', ']':
-			if needIndent {
-				needIndent = false
+			if j.needIndent {
+				j.needIndent = false
 			} else {
-				depth--
-				dst = newline(dst, depth)
+				j.depth--
+				dst = j.newline(dst)
 			}
 			dst = append(dst, c)
 		default:
-			dst = append(dst, c)
+			// a number or literal, copied up to the next structural byte
+			k := i + 1
+			for k < len(src) && src[k] != ',' && src[k] != '}' && src[k] != ']' && src[k] != ':' {
+				k++
+			}
+			dst = append(dst, src[i:k]...)
+			i = k - 1
 		}
 	}
 	return dst

@@ -92,6 +92,19 @@ func TestDetectJSONLikeEncoder(t *testing.T) {
 		t.Fatalf("documents differ at byte %d:\ngot  %q\nwant %q", i, got.Bytes()[max(0, i-80):min(got.Len(), i+80)], want[max(0, i-80):min(len(want), i+80)])
 	}
 
+	// many incidents: the document is written in several flushes
+	many := &detectJSONDoc{Version: "1", Cases: doc.Cases, Input: st, Engine: eng.Stats()}
+	for len(many.Incidents) < 400 {
+		many.Incidents = append(many.Incidents, incs...)
+	}
+	got.Reset()
+	if err := writeDetectJSON(&got, many); err != nil {
+		t.Fatal(err)
+	}
+	if want := encoderDetectJSON(t, many); got.Len() < 256<<10 || !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("document of %d incidents (%d bytes) differs from the encoder's (%d bytes)", len(many.Incidents), got.Len(), len(want))
+	}
+
 	empty := &detectJSONDoc{Version: "1", Cases: []detect.Case{}, Input: ingest.Stats{Name: "-"}}
 	got.Reset()
 	if err := writeDetectJSON(&got, empty); err != nil {
