@@ -101,6 +101,9 @@ type Pipeline struct {
 	// engine. Dropped (flushed) after bfIdleTicks passes without events.
 	bf     Detector
 	bfIdle int
+	// bfBase holds, per incident of bf, the count its writes have
+	// accounted for so far (see handleBackfill).
+	bfBase map[string]int
 
 	// spans are the delivered batches that may still hold events of open
 	// windows, oldest first; lastSeq the last delivered sequence detected;
@@ -135,6 +138,14 @@ type Pipeline struct {
 	// is notified once, as an escalation, even in a replayed or
 	// back-filled write, where no alert notifies it.
 	pend map[string]struct{}
+	// Back-filled counts (guarded by mu): a back-fill pass detects events
+	// the live detector never sees, so an incident both hold (one brute
+	// force whose log halves arrive out of order) is counted by neither in
+	// full. extra holds, per incident id, the events back-fill passes
+	// added to it; engineCount the count other writes of it last carried.
+	// A write carries the sum (handleBackfill, handle).
+	extra       map[string]int
+	engineCount map[string]int
 
 	// Resumed pipelines (Run's goroutine only): written holds the counts
 	// of the live detector's incidents as written (the checkpoint's
@@ -319,7 +330,7 @@ func New(o Options) *Pipeline {
 	if o.MaxSkew <= 0 {
 		o.MaxSkew = DefaultMaxSkew
 	}
-	p := &Pipeline{o: o, q: make(chan queued, max(1, o.Queue/256)), syncEvery: defaultSyncEvery, replayPage: defaultReplayPage, marks: map[markKey]int64{}, hist: map[string]*history{}, pend: map[string]struct{}{},
+	p := &Pipeline{o: o, q: make(chan queued, max(1, o.Queue/256)), syncEvery: defaultSyncEvery, replayPage: defaultReplayPage, marks: map[markKey]int64{}, hist: map[string]*history{}, pend: map[string]struct{}{}, extra: map[string]int{}, engineCount: map[string]int{},
 		written: map[string]bus.IncidentCount{}, rebuilt: map[string]store.Incident{}, offset: map[string]int{},
 		tracking: o.Detect, early: map[int64]struct{}{}}
 	p.horizon.Store(math.MinInt64)
@@ -983,12 +994,12 @@ func (p *Pipeline) backfill(ctx context.Context, late []event.Event) {
 			// One write per incident the pass touched (its final state), not
 			// one per alert: a pass can raise many, and the store's writer is
 			// shared with ingest. Only incidents new to the store are notified.
-			p.primeBackfill(ctx, det, older)
+			base := p.primeBackfill(ctx, det, older)
 			for i := range older {
 				det.Process(&older[i])
 			}
 			det.Flush()
-			p.HandleMode(ctx, det.Updated(), true)
+			p.handleBackfill(ctx, det.Updated(), base)
 		}
 	}
 	if len(newer) > 0 {
@@ -1001,7 +1012,7 @@ func (p *Pipeline) backfill(ctx context.Context, late []event.Event) {
 				return
 			}
 			p.bf = det
-			p.primeBackfill(ctx, det, newer)
+			p.bfBase = p.primeBackfill(ctx, det, newer)
 		}
 		for i := range newer {
 			p.bf.Process(&newer[i])
@@ -1010,7 +1021,7 @@ func (p *Pipeline) backfill(ctx context.Context, late []event.Event) {
 		// windows open: the next pass's events, from here on, join them.
 		if a, ok := p.bf.(advancer); ok {
 			a.AdvanceTo(newer[len(newer)-1].Timestamp.Add(a.Lateness()))
-			p.HandleMode(ctx, p.bf.Updated(), true)
+			p.handleBackfill(ctx, p.bf.Updated(), p.bfBase)
 		} else {
 			p.dropBackfill(ctx)
 		}
@@ -1028,11 +1039,14 @@ const maxPrime = 50_000
 // the replay, but a source that lags behind live detection is detected
 // here, and half an attack before the restart and half after must still be
 // one. Their alerts were raised when they were first detected; only what
-// the late events add is written (through the pass's Updated).
-func (p *Pipeline) primeBackfill(ctx context.Context, det Detector, late []event.Event) {
+// the late events add is written (through the pass's Updated). It returns
+// the counts of the incidents the primed events opened: what the late
+// events add to them is counted beyond them (handleBackfill).
+func (p *Pipeline) primeBackfill(ctx context.Context, det Detector, late []event.Event) map[string]int {
+	base := map[string]int{}
 	w, ok := det.(interface{ Window() time.Duration })
 	if !ok || len(late) == 0 || late[0].Timestamp.IsZero() {
-		return
+		return base
 	}
 	first := late[0].Timestamp
 	var tenants []string
@@ -1045,7 +1059,42 @@ func (p *Pipeline) primeBackfill(ctx context.Context, det Detector, late []event
 	for i := range recs {
 		det.Process(&recs[i].Event)
 	}
-	det.Updated() // what the primed events changed was written when they were detected
+	for _, inc := range det.Updated() { // written when the primed events were detected
+		base[inc.ID] = inc.Count
+	}
+	return base
+}
+
+// handleBackfill writes the incidents a back-fill pass changed, each
+// with the events the pass added beyond base (the count its previous
+// writes, or its priming, accounted for) added to what other writes of
+// the incident carried: the live detector's count and earlier passes'.
+func (p *Pipeline) handleBackfill(ctx context.Context, incs []store.Incident, base map[string]int) {
+	p.mu.Lock()
+	for i := range incs {
+		id := incs[i].ID
+		p.extra[id] += incs[i].Count - base[id]
+		base[id] = incs[i].Count
+		incs[i].Count = p.engineCount[id] + p.extra[id]
+	}
+	p.mu.Unlock()
+	for i := range incs {
+		// the pass's events are older than what the live detector wrote:
+		// they move neither the incident's last time nor its severity back
+		inc := &incs[i]
+		if old, err := p.o.Store.GetIncident(ctx, store.AllTenants(), inc.ID); err == nil {
+			if old.Last.After(inc.Last) {
+				inc.Last = old.Last
+			}
+			if old.First.Before(inc.First) {
+				inc.First = old.First
+			}
+			if detect.LevelRank(old.Severity) > detect.LevelRank(inc.Severity) {
+				inc.Severity, inc.Level = old.Severity, old.Level
+			}
+		}
+	}
+	p.handleCounted(ctx, incs, true, false, true)
 }
 
 // storedEvents reads the stored events of tenants in [from, to) with ids
@@ -1187,8 +1236,8 @@ func (p *Pipeline) dropBackfill(ctx context.Context) {
 		return
 	}
 	p.bf.Flush()
-	p.HandleMode(ctx, p.bf.Updated(), true)
-	p.bf, p.bfIdle = nil, 0
+	p.handleBackfill(ctx, p.bf.Updated(), p.bfBase)
+	p.bf, p.bfIdle, p.bfBase = nil, 0, nil
 }
 
 // sync writes the incidents det changed in place since the last sync —
@@ -1220,8 +1269,22 @@ func (p *Pipeline) HandleMode(ctx context.Context, incs []store.Incident, replay
 // handle is HandleMode; live says the incidents are the live detector's
 // (Run's goroutine), whose counts a resumed pipeline adjusts (see Resumed).
 func (p *Pipeline) handle(ctx context.Context, incs []store.Incident, replay, live bool) {
+	p.handleCounted(ctx, incs, replay, live, false)
+}
+
+// handleCounted is handle; counted says the counts already include the
+// back-filled events (handleBackfill), otherwise they are added.
+func (p *Pipeline) handleCounted(ctx context.Context, incs []store.Incident, replay, live, counted bool) {
 	for i := range incs {
 		inc := incs[i]
+		if !counted {
+			p.mu.Lock()
+			if n, ok := p.extra[inc.ID]; ok {
+				p.engineCount[inc.ID] = inc.Count
+				inc.Count += n
+			}
+			p.mu.Unlock()
+		}
 		p.keepHistory(ctx, &inc)
 		if live && p.o.Resume != nil {
 			if !p.crossed {
