@@ -104,6 +104,9 @@ type Pipeline struct {
 	// bfBase holds, per incident of bf, the count its writes have
 	// accounted for so far (see handleBackfill).
 	bfBase map[string]int
+	// lateIDs are the store ids of the events in late: a pass primes its
+	// engine with the stored events around them, not with them again.
+	lateIDs map[int64]struct{}
 
 	// spans are the delivered batches that may still hold events of open
 	// windows, oldest first; lastSeq the last delivered sequence detected;
@@ -821,6 +824,12 @@ func (p *Pipeline) detect(ctx context.Context, b queued) {
 			if h := hz.Horizon(); evs[i].Timestamp.Before(h) {
 				if b.retimed == nil || !b.retimed[i] {
 					p.late = append(p.late, evs[i])
+					if id := b.idAt(i); id != 0 {
+						if p.lateIDs == nil {
+							p.lateIDs = map[int64]struct{}{}
+						}
+						p.lateIDs[id] = struct{}{}
+					}
 					if len(p.late) >= maxBackfill {
 						p.flushLate(ctx)
 					}
@@ -958,6 +967,7 @@ func (p *Pipeline) flushLate(ctx context.Context) {
 	p.backfill(ctx, p.late)
 	clear(p.late)
 	p.late = p.late[:0]
+	clear(p.lateIDs)
 }
 
 // backfill detects events older than the live horizon with a fresh engine
@@ -995,12 +1005,14 @@ func (p *Pipeline) backfill(ctx context.Context, late []event.Event) {
 			// one per alert: a pass can raise many, and the store's writer is
 			// shared with ingest. Only incidents new to the store are notified.
 			base := p.primeBackfill(ctx, det, older)
-			for i := range older {
-				det.Process(&older[i])
-			}
 			det.Flush()
 			p.handleBackfill(ctx, det.Updated(), base)
 		}
+	}
+	if len(newer) > 0 && p.bf != nil && p.storedAfter(ctx, p.bf, newer) {
+		// stored events after the first of them (a later part of the log
+		// that arrived first): a fresh engine primed with them, below
+		p.dropBackfill(ctx)
 	}
 	if len(newer) > 0 {
 		if p.bf == nil {
@@ -1013,14 +1025,19 @@ func (p *Pipeline) backfill(ctx context.Context, late []event.Event) {
 			}
 			p.bf = det
 			p.bfBase = p.primeBackfill(ctx, det, newer)
-		}
-		for i := range newer {
-			p.bf.Process(&newer[i])
+		} else {
+			for i := range newer {
+				p.bf.Process(&newer[i])
+			}
 		}
 		// Release every event of the pass (as Flush would) but keep the
 		// windows open: the next pass's events, from here on, join them.
 		if a, ok := p.bf.(advancer); ok {
-			a.AdvanceTo(newer[len(newer)-1].Timestamp.Add(a.Lateness()))
+			upTo := newer[len(newer)-1].Timestamp
+			if hz, ok := p.bf.(horizoner); ok && hz.Horizon().After(upTo) {
+				upTo = hz.Horizon()
+			}
+			a.AdvanceTo(upTo.Add(a.Lateness()))
 			p.handleBackfill(ctx, p.bf.Updated(), p.bfBase)
 		} else {
 			p.dropBackfill(ctx)
@@ -1032,37 +1049,80 @@ func (p *Pipeline) backfill(ctx context.Context, late []event.Event) {
 // maxPrime bounds the stored events a fresh back-fill engine is primed with.
 const maxPrime = 50_000
 
-// primeBackfill feeds a fresh back-fill engine the stored events of the
-// late events' tenants from one detection window before the first of them
-// up to it (the newest maxPrime), so late events join the windows those
-// events opened: after a restart the live engine's windows are rebuilt by
-// the replay, but a source that lags behind live detection is detected
-// here, and half an attack before the restart and half after must still be
-// one. Their alerts were raised when they were first detected; only what
-// the late events add is written (through the pass's Updated). It returns
-// the counts of the incidents the primed events opened: what the late
-// events add to them is counted beyond them (handleBackfill).
+// primeBackfill runs a fresh back-fill engine over the late events
+// (sorted) among the stored events of their tenants from one detection
+// window before the first of them to one after the last (the newest
+// maxPrime; the late events' own stored copies left out), in time order,
+// so late events join the windows those events opened, on both sides:
+// after a restart the live engine's windows are rebuilt by the replay,
+// but a source that lags behind live detection is detected here, half an
+// attack before the restart and half after must still be one, and a log
+// whose second half arrived first must count as one. The stored events'
+// alerts were raised when they were first detected; only what the late
+// events add is written (through the pass's Updated). It returns base:
+// the counts the stored events alone give each incident (another engine
+// run over them), which handleBackfill counts the late events beyond.
 func (p *Pipeline) primeBackfill(ctx context.Context, det Detector, late []event.Event) map[string]int {
 	base := map[string]int{}
+	recs := p.around(ctx, det, late)
+	if len(recs) > 0 && recs[len(recs)-1].Event.Timestamp.After(late[0].Timestamp) {
+		// stored events after the first late one: what they count alone
+		if ref, err := p.o.NewDetector(); err == nil {
+			for i := range recs {
+				ref.Process(&recs[i].Event)
+			}
+			ref.Flush()
+			for _, inc := range ref.Updated() {
+				base[inc.ID] = inc.Count
+			}
+		}
+	}
+	k := 0
+	for i := range late {
+		for ; k < len(recs) && timeline.Compare(&recs[k].Event, &late[i]) <= 0; k++ {
+			det.Process(&recs[k].Event)
+		}
+		if i == 0 {
+			// written when the stored events before it were detected
+			for _, inc := range det.Updated() {
+				if _, ok := base[inc.ID]; !ok {
+					base[inc.ID] = inc.Count
+				}
+			}
+		}
+		det.Process(&late[i])
+	}
+	for ; k < len(recs); k++ {
+		det.Process(&recs[k].Event)
+	}
+	return base
+}
+
+// storedAfter reports whether a stored event around the late events
+// (around) is dated after the first of them.
+func (p *Pipeline) storedAfter(ctx context.Context, det Detector, late []event.Event) bool {
+	recs := p.around(ctx, det, late)
+	return len(recs) > 0 && recs[len(recs)-1].Event.Timestamp.After(late[0].Timestamp)
+}
+
+// around returns the stored events of the late events' tenants from one
+// detection window (det's) before the first of them to one after the
+// last, the late events' own stored copies left out, in time order (nil
+// when det cannot say its window).
+func (p *Pipeline) around(ctx context.Context, det Detector, late []event.Event) []store.EventRecord {
 	w, ok := det.(interface{ Window() time.Duration })
 	if !ok || len(late) == 0 || late[0].Timestamp.IsZero() {
-		return base
+		return nil
 	}
-	first := late[0].Timestamp
 	var tenants []string
 	for i := range late {
 		if !slices.Contains(tenants, late[i].Tenant) {
 			tenants = append(tenants, late[i].Tenant)
 		}
 	}
-	recs := p.storedEvents(ctx, tenants, first.Add(-w.Window()), first, 0)
-	for i := range recs {
-		det.Process(&recs[i].Event)
-	}
-	for _, inc := range det.Updated() { // written when the primed events were detected
-		base[inc.ID] = inc.Count
-	}
-	return base
+	first, last := late[0].Timestamp, late[len(late)-1].Timestamp
+	recs := p.storedEvents(ctx, tenants, first.Add(-w.Window()), last.Add(w.Window()), 0)
+	return slices.DeleteFunc(recs, func(r store.EventRecord) bool { _, l := p.lateIDs[r.ID]; return l })
 }
 
 // handleBackfill writes the incidents a back-fill pass changed, each
@@ -1279,10 +1339,8 @@ func (p *Pipeline) handleCounted(ctx context.Context, incs []store.Incident, rep
 		inc := incs[i]
 		if !counted {
 			p.mu.Lock()
-			if n, ok := p.extra[inc.ID]; ok {
-				p.engineCount[inc.ID] = inc.Count
-				inc.Count += n
-			}
+			p.engineCount[inc.ID] = inc.Count
+			inc.Count += p.extra[inc.ID]
 			p.mu.Unlock()
 		}
 		p.keepHistory(ctx, &inc)

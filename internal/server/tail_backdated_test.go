@@ -35,22 +35,26 @@ func sshdFailures(ip string, at time.Time, n int, step time.Duration) string {
 }
 
 // TestTailBackdatedFilesMatchDetect: back-dated sshd logs (brute forces
-// hours and days old, one of them split over two files) dropped into
+// hours and days old, two of them split over two files, one into halves
+// below the threshold) dropped into
 // serve's tailed folder one after another, in several orders, leave the
 // incidents — counts included — of one detect pass over the same events.
 func TestTailBackdatedFilesMatchDetect(t *testing.T) {
 	base := time.Now().UTC().Add(-50 * time.Hour).Truncate(time.Second)
 	files := []string{
-		sshdFailures("203.0.113.9", base, 6, 10*time.Second),                   // a brute force…
+		sshdFailures("203.0.113.9", base, 6, 10*time.Second),                    // a brute force…
 		sshdFailures("203.0.113.9", base.Add(2*time.Minute), 6, 10*time.Second), // …its second half in another file
 		sshdFailures("198.51.100.4", base.Add(3*time.Hour), 5, 20*time.Second),
 		sshdFailures("203.0.113.9", base.Add(26*time.Hour), 5, 5*time.Second),
+		sshdFailures("192.0.2.77", base.Add(5*time.Hour), 3, 10*time.Second),             // a brute force only
+		sshdFailures("192.0.2.77", base.Add(5*time.Hour+time.Minute), 3, 10*time.Second), // the two halves make
 	}
-	for _, order := range [][]int{{0, 1, 2, 3}, {3, 2, 1, 0}, {1, 0, 3, 2}, {2, 0, 3, 1}} {
+	for _, order := range [][]int{{0, 1, 2, 3, 4, 5}, {3, 2, 1, 0, 5, 4}, {1, 0, 3, 2, 5, 4}, {2, 0, 5, 3, 1, 4}} {
 		t.Run(fmt.Sprint(order), func(t *testing.T) {
 			got, want := tailOneByOne(t, files, order)
-			if !slices.ContainsFunc(want, func(s string) bool { return strings.Contains(s, "source.ip=203.0.113.9 17 ") }) {
-				t.Fatalf("detect found no brute force of 17 failures (12 then 5 a day later): %v", want)
+			if !slices.ContainsFunc(want, func(s string) bool { return strings.Contains(s, "source.ip=203.0.113.9 17 ") }) ||
+				!slices.ContainsFunc(want, func(s string) bool { return strings.Contains(s, "source.ip=192.0.2.77 6 ") }) {
+				t.Fatalf("detect found no brute forces of 17 failures (12 then 5 a day later) and 6 (3 and 3): %v", want)
 			}
 			if d := gocmp.Diff(want, got); d != "" {
 				t.Errorf("serve's tail (files in order %v) and one detect pass differ (-detect +serve):\n%s", order, d)
