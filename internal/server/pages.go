@@ -85,9 +85,10 @@ func (s *Server) latestRun(ctx context.Context, scope store.Scope) (*store.Run, 
 
 // openIncidentsByTenant counts the open incidents in scope per tenant
 // involved: the one count the tenants list, the overview and a tenant page
-// show.
-func (s *Server) openIncidentsByTenant(ctx context.Context, scope store.Scope) ([]store.Incident, map[string]int, error) {
-	open, err := s.st.ListIncidents(ctx, scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000})
+// show. brief leaves out the incidents' notes and samples (a caller that
+// only counts them).
+func (s *Server) openIncidentsByTenant(ctx context.Context, scope store.Scope, brief bool) ([]store.Incident, map[string]int, error) {
+	open, err := s.st.ListIncidents(ctx, scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000, Brief: brief})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -105,7 +106,7 @@ func (s *Server) openCount(ctx context.Context, scope store.Scope) int {
 		return c.n
 	}
 	s.badgeMu.Unlock()
-	open, err := s.st.ListIncidents(ctx, scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000})
+	open, err := s.st.ListIncidents(ctx, scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000, Brief: true})
 	if err != nil {
 		return 0
 	}
@@ -272,7 +273,7 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 		return err
 	}
 	pg.TenantCount = len(tenants)
-	open, openBy, err := s.openIncidentsByTenant(ctx, p.Scope)
+	open, openBy, err := s.openIncidentsByTenant(ctx, p.Scope, false)
 	if err != nil {
 		return err
 	}
@@ -501,7 +502,7 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		return err
 	}
 	pg.Incidents = incs
-	_, openBy, err := s.openIncidentsByTenant(ctx, p.Scope)
+	_, openBy, err := s.openIncidentsByTenant(ctx, p.Scope, true)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func (s *Server) handleTenants(w http.ResponseWriter, r *http.Request, p *auth.P
 	if err != nil {
 		return err
 	}
-	_, openBy, err := s.openIncidentsByTenant(ctx, p.Scope)
+	_, openBy, err := s.openIncidentsByTenant(ctx, p.Scope, true)
 	if err != nil {
 		return err
 	}

@@ -580,6 +580,10 @@ type IncidentFilter struct {
 	Since    time.Time // Last >= Since
 	Limit    int       // <= 0: 100
 	Offset   int
+	// Brief returns incidents without Notes and Detail (the sample events,
+	// kilobytes each): for callers that count or group incidents by tenant
+	// rather than show them.
+	Brief bool
 }
 
 // ---------------------------------------------------------------------------

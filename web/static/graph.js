@@ -36,7 +36,10 @@
   }
   function say(s) { statusEl.textContent = s; }
 
-  fetch(root.getAttribute("data-src"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+  // The page preloads the same URL (<link rel=preload as=fetch>), so the
+  // data is on its way while this script loads; the request must match
+  // the preload's (same-origin credentials, no extra headers) to use it.
+  fetch(root.getAttribute("data-src"), { credentials: "same-origin" })
     .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
     .then(start)
     .catch(function (e) { say("The graph could not be loaded (" + e.message + "). Reassess, or use the ranking."); root.setAttribute("data-state", "error"); });

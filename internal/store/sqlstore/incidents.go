@@ -14,6 +14,9 @@ import (
 
 const incCols = `id, tenant, tenants, rule, title, severity, status, assignee, notes, first_ts, last_ts, count, level, techniques, key_json, detail, created, updated, status_by, status_at`
 
+// incColsBrief is incCols without the notes and the detail (IncidentFilter.Brief).
+const incColsBrief = `id, tenant, tenants, rule, title, severity, status, assignee, '' AS notes, first_ts, last_ts, count, level, techniques, key_json, '' AS detail, created, updated, status_by, status_at`
+
 func scanIncident(row interface{ Scan(...any) error }) (*store.Incident, error) {
 	var inc store.Incident
 	var tenants, notes, techniques, key, detail string
@@ -179,7 +182,11 @@ func (d *DB) ListIncidents(ctx context.Context, scope store.Scope, f store.Incid
 		limit = 100
 	}
 	args = append(args, limit, max(f.Offset, 0))
-	rows, err := d.r.QueryContext(ctx, d.q(`SELECT `+incCols+` FROM incidents WHERE `+strings.Join(where, " AND ")+` ORDER BY last_ts DESC, id LIMIT ? OFFSET ?`), args...)
+	cols := incCols
+	if f.Brief {
+		cols = incColsBrief
+	}
+	rows, err := d.r.QueryContext(ctx, d.q(`SELECT `+cols+` FROM incidents WHERE `+strings.Join(where, " AND ")+` ORDER BY last_ts DESC, id LIMIT ? OFFSET ?`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing incidents: %w", err)
 	}

@@ -1,8 +1,11 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
@@ -97,6 +100,20 @@ func testIncidents(t *testing.T, s store.Store, _ func(string) error) {
 				t.Errorf("ListIncidents = %v, want %v", ids, tc.want)
 			}
 		})
+	}
+	// Brief: the same incidents without their notes and samples.
+	full, err := s.ListIncidents(ctx, all, store.IncidentFilter{})
+	must(t, err)
+	brief, err := s.ListIncidents(ctx, all, store.IncidentFilter{Brief: true})
+	must(t, err)
+	if !slices.ContainsFunc(full, func(i store.Incident) bool { return i.Detail != nil && len(i.Notes) > 0 }) {
+		t.Fatalf("no incident with notes and detail to list briefly: %+v", full)
+	}
+	for i := range full {
+		full[i].Notes, full[i].Detail = nil, nil
+	}
+	if diff := cmp.Diff(full, brief); diff != "" {
+		t.Errorf("brief listing, other than notes and detail (-full +brief):\n%s", diff)
 	}
 	a, err := s.GetIncident(ctx, store.TenantScope(Alpha), "inc-spray")
 	must(t, err)
