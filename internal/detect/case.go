@@ -23,6 +23,7 @@ type Case struct {
 	Severity    string      `json:"severity"`              // the highest severity among its incidents
 	Title       string      `json:"title"`                 // the title of its most severe incident
 	Explanation string      `json:"explanation,omitempty"` // that incident's rule description: which pattern it followed
+	Pattern     string      `json:"pattern,omitempty"`     // that incident's self_recovery judgement (Incident.Pattern), if any
 	Tenants     []string    `json:"tenants,omitempty"`
 	First       time.Time   `json:"first"`
 	Last        time.Time   `json:"last"`
@@ -119,7 +120,7 @@ func Cases(incs []*Incident) []Case {
 			c.Rules = append(c.Rules, inc.Label())
 		}
 		if c.Severity == "" || LevelRank(inc.Severity) > LevelRank(c.Severity) {
-			c.Severity, c.Title, c.Explanation = inc.Severity, inc.Title, inc.Description
+			c.Severity, c.Title, c.Explanation, c.Pattern = inc.Severity, inc.Title, inc.Description, inc.Pattern
 		}
 		for _, t := range append([]string{inc.Tenant}, inc.Tenants...) {
 			if t != "" && !slices.Contains(c.Tenants, t) {

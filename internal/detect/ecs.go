@@ -65,9 +65,19 @@ func (s *Sample) UnmarshalJSON(b []byte) error {
 }
 
 // ECS returns the incident as an ECS alert document's data; kind is the
-// alert kind (new, escalated, recurred) or "".
+// alert kind (new, escalated, recurred) or "". firebreak.detail carries,
+// under the keys of the incident's own JSON (what the service stores and
+// its API writes there), the description with the explanation of the
+// pattern the incident followed, and the pattern a self_recovery rule
+// judged (spray, brute force's "spray", self-recovering, pending).
 func (inc *Incident) ECS(kind string, at time.Time) event.Alert {
 	detail := map[string]any{"level": inc.Level, "samples": inc.Samples}
+	if inc.Description != "" {
+		detail["description"] = inc.Description
+	}
+	if inc.Pattern != "" {
+		detail["pattern"] = inc.Pattern
+	}
 	if len(inc.Values) > 0 {
 		detail["values"], detail["distinct"], detail["field"] = inc.Values, inc.Distinct, inc.Field
 	}
@@ -91,6 +101,8 @@ type caseExtra struct {
 	Attacker    string   `json:"attacker"`
 	Field       string   `json:"field"`
 	Value       string   `json:"value"`
+	Explanation string   `json:"explanation,omitempty"`
+	Pattern     string   `json:"pattern,omitempty"`
 	Rules       []string `json:"rules"`
 	IncidentIDs []string `json:"incident_ids"`
 }
@@ -99,7 +111,8 @@ type caseExtra struct {
 // firebreak.case, the attacker under its ECS field (source.ip, …) and in
 // firebreak.key, the rules and incident ids in firebreak.detail.
 func (c *Case) ECS() event.Alert {
-	extra, _ := json.Marshal(caseExtra{Attacker: c.Attacker, Field: c.Field, Value: c.Value, Rules: c.Rules, IncidentIDs: c.IncidentIDs})
+	extra, _ := json.Marshal(caseExtra{Attacker: c.Attacker, Field: c.Field, Value: c.Value, Explanation: c.Explanation, Pattern: c.Pattern,
+		Rules: c.Rules, IncidentIDs: c.IncidentIDs})
 	a := event.Alert{ID: c.ID, Dataset: "firebreak.case", Time: c.Last, Start: c.First, End: c.Last, RuleName: strings.Join(c.Rules, ", "),
 		Title: c.Title, Severity: c.Severity, Tenants: c.Tenants, Count: c.Events, Key: map[string]string{c.Field: c.Value}, Extra: extra}
 	if len(c.Tenants) == 1 {
@@ -142,7 +155,7 @@ func (c *Case) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("case detail: %w", err)
 		}
 	}
-	*c = Case{ID: a.ID, Attacker: x.Attacker, Field: x.Field, Value: x.Value, Severity: a.Severity, Title: a.Title, Tenants: a.Tenants,
+	*c = Case{ID: a.ID, Attacker: x.Attacker, Field: x.Field, Value: x.Value, Severity: a.Severity, Title: a.Title, Explanation: x.Explanation, Pattern: x.Pattern, Tenants: a.Tenants,
 		First: a.Start, Last: a.End, Events: a.Count, Rules: x.Rules, IncidentIDs: x.IncidentIDs}
 	return nil
 }

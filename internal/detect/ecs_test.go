@@ -89,3 +89,60 @@ func TestCaseJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestECSCarriesPattern: the alert documents of detect --format json say
+// which pattern an incident followed and why, as the table does: the
+// incident's firebreak.detail has its description (with the explanation)
+// and its self_recovery pattern under the keys the incident's own JSON
+// uses (what the service stores as the detail its API writes), and a
+// case's has its explanation and pattern, read back whole. Fails on the
+// code whose documents dropped them.
+func TestECSCarriesPattern(t *testing.T) {
+	_, cases := runDay(t, officePeak(1), nil)
+	var office *Incident
+	for _, c := range cases {
+		for _, inc := range c.Incidents {
+			if inc.Pattern == patternOffice {
+				office = inc
+			}
+		}
+	}
+	if office == nil {
+		t.Fatal("no self-recovering incident on the office peak")
+	}
+	own, _ := json.Marshal(office)
+	doc, _ := json.Marshal(office.ECS("", office.Last))
+	var stored map[string]any
+	var ecs struct {
+		Firebreak struct{ Detail map[string]any }
+	}
+	if err := json.Unmarshal(own, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(doc, &ecs); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"pattern", "description"} {
+		if ecs.Firebreak.Detail[k] == nil || ecs.Firebreak.Detail[k] != stored[k] {
+			t.Errorf("firebreak.detail.%s = %v, the incident's own %s = %v", k, ecs.Firebreak.Detail[k], k, stored[k])
+		}
+	}
+	if d, _ := ecs.Firebreak.Detail["description"].(string); !strings.Contains(d, "Pattern: self-recovering failures") {
+		t.Errorf("description %q lacks the explanation", d)
+	}
+
+	c := Case{ID: "c1", Attacker: "source.ip=203.0.113.5", Field: "source.ip", Value: "203.0.113.5", Severity: "critical", Title: "success after spray",
+		Explanation: "A source address that sprayed … Pattern: spray: 0 of the 9 failing accounts …", Pattern: "spray",
+		First: time.Unix(0, 0).UTC(), Last: time.Unix(600, 0).UTC(), Events: 10, Rules: []string{"r1"}, IncidentIDs: []string{"i1"}}
+	b, _ := json.Marshal(c)
+	if !strings.Contains(string(b), `"pattern":"spray"`) || !strings.Contains(string(b), `"explanation":"A source address that sprayed`) {
+		t.Errorf("case document lacks pattern or explanation: %s", b)
+	}
+	var got Case
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(got, c); d != "" {
+		t.Errorf("case read back (-got +want):\n%s", d)
+	}
+}
