@@ -11,14 +11,15 @@ import (
 // Case gathers every incident one attacker caused, across rules and
 // tenants: a source address that sprayed, stuffed and then signed in is one
 // case with three rule-level incidents inside, not three alerts. The
-// attacker is the incident key's source address, else its workstation, else
+// attacker is the incident key's source address, else the host name PAM
+// gave for it (source.domain with a dot), else its workstation, else
 // its user (the target of MFA fatigue, an RMM operator), else the tenant (a
 // distributed spray, a lockout storm). Cases are derived from incidents by
 // Cases, the one derivation the CLI, the API and the dashboard share.
 type Case struct {
 	ID          string      `json:"id"`
 	Attacker    string      `json:"attacker"` // field=value, e.g. source.ip=203.0.113.5
-	Field       string      `json:"field"`    // source.ip, workstation, user.name, console or tenant
+	Field       string      `json:"field"`    // source.ip, source.domain, workstation, user.name, console or tenant
 	Value       string      `json:"value"`
 	Severity    string      `json:"severity"`              // the highest severity among its incidents
 	Title       string      `json:"title"`                 // the title of its most severe incident
@@ -37,6 +38,11 @@ type Case struct {
 func attackerOf(inc *Incident) (field, value string) {
 	if v := inc.Key["source.ip"]; v != "" {
 		return "source.ip", v
+	}
+	if v := inc.Key["source.domain"]; strings.Contains(v, ".") {
+		// A DNS name (PAM's rhost=, lower case): a Windows workstation's
+		// NetBIOS name has no dot.
+		return "source.domain", v
 	}
 	for _, f := range []string{"source.domain", "Workstation", "WorkstationName"} {
 		if v := inc.Key[f]; v != "" {

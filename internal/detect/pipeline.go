@@ -112,7 +112,7 @@ func Sources() []Source {
 				"rhost": {"source.ip"}, "ruser": {"user.name"}, "hostname": {"host.name"}, "host": {"host.name"},
 				"ProcessName": {"process.name"}, "process.name": {"process.name"},
 			},
-			Produces: []string{"host.name", "source.port", "source.address", "process.name"},
+			Produces: []string{"host.name", "source.port", "source.address", "source.domain", "process.name"},
 		},
 	}
 }

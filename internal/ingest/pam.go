@@ -83,6 +83,33 @@ func (d *pamDedup) failed(host, svc, pid []byte, ev *event.Event) {
 	}
 }
 
+// setNamedSource records a PAM rhost= that is not an address: the raw
+// value as ECS source.address and, when it reads as a host name, as
+// source.domain (lower case), which the rules for sources without an
+// address group by (a brute force from n219076184117.netvigator.com is
+// one attacker as much as one from 218.188.2.4).
+func setNamedSource(ev *event.Event, v []byte) {
+	ev.SetField("source.address", string(v))
+	if isHostName(v) {
+		ev.SetField("source.domain", string(bytes.ToLower(v)))
+	}
+}
+
+// isHostName reports whether v reads as a DNS host name: letters, digits,
+// hyphens and dots, at most 253 bytes, not starting or ending with a dot
+// or hyphen (a tty such as ":0" or a bracketed address is not one).
+func isHostName(v []byte) bool {
+	if len(v) == 0 || len(v) > 253 || v[0] == '.' || v[0] == '-' || v[len(v)-1] == '.' || v[len(v)-1] == '-' {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 // pamParser parses PAM, su and sudo messages.
 type pamParser struct {
 	users *interner
@@ -134,7 +161,7 @@ func (p *pamParser) parsePAM(svc, msg []byte, ev *event.Event) bool {
 			if ip, ok := parseIP(v); ok {
 				ev.SourceIP = ip
 			} else if len(v) > 0 {
-				ev.SetField("source.address", string(v))
+				setNamedSource(ev, v)
 			}
 		case bytes.HasPrefix(kv, []byte("user=")):
 			if v := kv[5:]; len(v) > 0 {

@@ -381,7 +381,7 @@ func (p *sshdParser) pamKV(rest []byte, ev *event.Event) {
 			if ip, ok := parseIP(v); ok {
 				ev.SourceIP = ip
 			} else if len(v) > 0 {
-				ev.SetField("source.address", string(v))
+				setNamedSource(ev, v)
 			}
 		} else if v, ok := cutPrefix(kv, "user="); ok {
 			ev.UserName = p.users.get(v)
