@@ -13,7 +13,8 @@ import (
 	"github.com/firebreak-msp/firebreak/internal/event"
 )
 
-// A followed directory: every regular file under it (recursively) is
+// A followed directory: every regular file under it (recursively,
+// through symbolic links to files and folders, each file once: WalkDir) is
 // followed, files that appear later are read from their start on the next
 // poll, and each file's format is sniffed on its own as detect does.
 // Compressed files (a rotated log's archive, auth.log.2.gz) and hidden
@@ -81,60 +82,61 @@ func (ts *tailSet) add(p string, fromEnd bool) error {
 	return nil
 }
 
-// scan walks the directories for files not followed yet.
+// scan walks the directories for files not followed yet (WalkDir:
+// symbolic links to files and folders followed, each file once).
 func (ts *tailSet) scan(fromEnd bool) error {
 	for _, root := range ts.roots {
-		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if p == root && !errors.Is(err, fs.ErrNotExist) {
-					return err
-				}
-				return nil // a vanished or unreadable entry: try again next poll
-			}
-			if d.IsDir() {
-				if p != root && strings.HasPrefix(d.Name(), ".") {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if !d.Type().IsRegular() || ts.known[p] || !dirFileWanted(p) {
-				return nil
-			}
-			fi, err := os.Stat(p)
-			if err != nil {
-				return nil
-			}
-			for _, fl := range ts.files {
-				if fl.fi != nil && os.SameFile(fi, fl.fi) {
-					return nil // renamed, its old name not yet rotated: next poll
-				}
-			}
-			for i, r := range ts.retired {
-				if os.SameFile(fi, r.fi) {
-					// auth.log rotated to auth.log.1: read on from where it was
-					fl := &followed{path: p, lastRec: r.lastRec}
-					if err := fl.open(false); err != nil {
-						return err
-					}
-					if fl.src != nil {
-						if _, err := fl.src.f.Seek(r.off, 0); err != nil {
-							return fmt.Errorf("following %s: %w", p, err)
-						}
-						fl.src.off = r.off
-					}
-					ts.files = append(ts.files, fl)
-					ts.known[p] = true
-					ts.retired = slices.Delete(ts.retired, i, i+1)
-					return nil
-				}
-			}
-			return ts.add(p, fromEnd)
-		})
+		files, _, err := WalkDir(root, dirFileWanted)
 		if err != nil {
-			return fmt.Errorf("following %s: %w", root, err)
+			if !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("following %s: %w", root, err)
+			}
+			continue // a vanished root: try again next poll
+		}
+		for _, p := range files {
+			if err := ts.found(p, fromEnd); err != nil {
+				return fmt.Errorf("following %s: %w", root, err)
+			}
 		}
 	}
 	return nil
+}
+
+// found starts following p, a file found under a directory, unless it is
+// followed already.
+func (ts *tailSet) found(p string, fromEnd bool) error {
+	if ts.known[p] {
+		return nil
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil // vanished or unreadable: try again next poll
+	}
+	for _, fl := range ts.files {
+		if fl.fi != nil && os.SameFile(fi, fl.fi) {
+			return nil // renamed, its old name not yet rotated: next poll
+		}
+	}
+	for i, r := range ts.retired {
+		if os.SameFile(fi, r.fi) {
+			// auth.log rotated to auth.log.1: read on from where it was
+			fl := &followed{path: p, lastRec: r.lastRec}
+			if err := fl.open(false); err != nil {
+				return err
+			}
+			if fl.src != nil {
+				if _, err := fl.src.f.Seek(r.off, 0); err != nil {
+					return fmt.Errorf("following %s: %w", p, err)
+				}
+				fl.src.off = r.off
+			}
+			ts.files = append(ts.files, fl)
+			ts.known[p] = true
+			ts.retired = slices.Delete(ts.retired, i, i+1)
+			return nil
+		}
+	}
+	return ts.add(p, fromEnd)
 }
 
 // held reports whether a followed file other than fl is fi.

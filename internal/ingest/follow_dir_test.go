@@ -120,3 +120,44 @@ func TestFollowDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestFollowDirectoryLinks: a followed folder's symbolic links to files
+// and folders elsewhere are followed (each file once, however many links
+// reach it), and a link back up the tree does not make the scan loop.
+func TestFollowDirectoryLinks(t *testing.T) {
+	dir, store := t.TempDir(), t.TempDir()
+	if err := os.Mkdir(filepath.Join(store, "acme"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, filepath.Join(store, "acme", "auth.log"), sshLine(0))
+	appendFile(t, filepath.Join(store, "globex.log"), sshLine(1))
+	for _, l := range [][2]string{
+		{filepath.Join(store, "acme"), filepath.Join(dir, "acme")},
+		{filepath.Join(store, "globex.log"), filepath.Join(dir, "globex.log")},
+		{filepath.Join(store, "globex.log"), filepath.Join(dir, "z-again.log")},
+		{dir, filepath.Join(store, "acme", "up")},
+	} {
+		if err := os.Symlink(l[0], l[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]int{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wait := stepper([]func(){
+		func() { appendFile(t, filepath.Join(store, "acme", "auth.log"), sshLine(2)) },
+		func() {},
+	}, cancel)
+	err := follow(ctx, []string{dir}, Options{Year: 2026}, func(ev *event.Event) error {
+		seen[ev.UserName]++
+		return nil
+	}, wait)
+	if err != context.Canceled {
+		t.Fatalf("follow: %v", err)
+	}
+	for _, u := range []string{"u0", "u1", "u2"} {
+		if seen[u] != 1 {
+			t.Errorf("%s seen %d times, want once (%v)", u, seen[u], seen)
+		}
+	}
+}
