@@ -170,6 +170,26 @@ func TestTailRestartSettledSprayNotified(t *testing.T) {
 	base := time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Second)
 	spray := evtxtest.KerberosSpray(base)
 	half := slices.IndexFunc(spray, func(e evtxtest.Event) bool { return e.ID == 4771 }) + 2
+	checkSettledNotified(t, spray[:half], spray[half:])
+}
+
+// TestTailRestartSettledSprayNotifiedSplits is TestTailRestartSettledSprayNotified
+// with the restart at other points of the spray: before the velocity
+// incident opens, just after, and before its last event (the second file
+// brings the settle point or only what follows it).
+func TestTailRestartSettledSprayNotifiedSplits(t *testing.T) {
+	base := time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Second)
+	spray := evtxtest.KerberosSpray(base)
+	half := slices.IndexFunc(spray, func(e evtxtest.Event) bool { return e.ID == 4771 }) + 2
+	for _, cut := range []int{half - 2, half + 1, half + 3, len(spray) - 1} {
+		t.Run(strconv.Itoa(cut), func(t *testing.T) { checkSettledNotified(t, spray[:cut], spray[cut:]) })
+	}
+}
+
+// checkSettledNotified tails first, restarts serve, tails second (another
+// file) and checks the velocity incident was stored high and notified so.
+func checkSettledNotified(t *testing.T, first, second []evtxtest.Event) {
+	t.Helper()
 	var mu sync.Mutex
 	var bodies []string
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -180,7 +200,7 @@ func TestTailRestartSettledSprayNotified(t *testing.T) {
 	}))
 	defer hook.Close()
 	cfg, _ := json.Marshal(map[string]any{"url": hook.URL, "secret": "s3cret-s3cret-s3cret"})
-	incs := tailRunsWith(t, [][]evtxtest.Event{spray[:half], spray[half:]}, []string{"Security.evtx", "Security-2.evtx"}, func(st store.Store) {
+	incs := tailRunsWith(t, [][]evtxtest.Event{first, second}, []string{"Security.evtx", "Security-2.evtx"}, func(st store.Store) {
 		if err := st.PutNotifyTarget(context.Background(), store.AllTenants(), &store.NotifyTarget{ID: "hook", Name: "hook", Kind: store.TargetWebhook, Enabled: true, Config: cfg}); err != nil {
 			t.Fatal(err)
 		}
