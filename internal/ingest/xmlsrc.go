@@ -2,9 +2,11 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/xml"
 	"fmt"
 	"io"
+	"math/bits"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
 )
@@ -70,22 +72,52 @@ func eventStart(b []byte) int {
 	}
 }
 
-// cutOff is where another event starts inside the event at the start of
-// buf (before its end tag at j; anywhere when j < 0), or 0 when none
-// does, or it cannot tell yet (an "<Event" at the end of buf). Rendered
-// events never nest <Event> elements, and a "<Event" in a value is
-// escaped, so this is a record cut off (only one with such a tag inside
-// a comment or CDATA is cut in two, and both halves reported).
-func cutOff(buf []byte, j int) int {
-	lim := len(buf)
-	if j >= 0 {
-		lim = j + 1 // the '<' of "</Event>" decides an "<Event" just before it
+// eventEnd finds, in one pass over the '<' of buf (which starts with an
+// event's start tag), where that event ends: j, the offset of its first
+// "</Event>" (-1 when buf has none yet), or k > 0, the offset of another
+// event's start tag before it (0 when none, or when it cannot tell yet: an
+// "<Event" at the end of buf). Rendered events never nest <Event>
+// elements, and a "<Event" in a value is escaped, so k > 0 is a record
+// cut off (only one with such a tag inside a comment or CDATA is cut in
+// two, and both halves reported). It is
+//
+//	j = bytes.Index(buf, "</Event>")
+//	k = the first eventStart at or after len("<Event") and before j, whose
+//	    byte after "<Event" is in buf
+//
+// without a search per "<EventID", "<EventData"… (FuzzEventEnd).
+func eventEnd(buf []byte) (j, k int) {
+	n := len(buf)
+	const lt = 0x3c3c3c3c3c3c3c3c // '<' in every byte
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for i := len(xmlEventOpen); i < n; i++ {
+		// the next '<', eight bytes at a time (the lowest zero byte of
+		// w^lt is exact)
+		for i+8 <= n {
+			x := binary.LittleEndian.Uint64(buf[i:]) ^ lt
+			if t := (x - lo) &^ x & hi; t != 0 {
+				i += bits.TrailingZeros64(t) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= n {
+			break
+		}
+		if buf[i] != '<' {
+			continue
+		}
+		if i+len(xmlEventClose) <= n && string(buf[i:i+len(xmlEventClose)]) == string(xmlEventClose) {
+			return i, 0
+		}
+		if i+len(xmlEventOpen) < n && string(buf[i:i+len(xmlEventOpen)]) == string(xmlEventOpen) {
+			switch buf[i+len(xmlEventOpen)] {
+			case ' ', '\t', '\r', '\n', '>':
+				return -1, i
+			}
+		}
 	}
-	k := eventStart(buf[len(xmlEventOpen):lim])
-	if k < 0 || k+2*len(xmlEventOpen) >= lim {
-		return 0
-	}
-	return k + len(xmlEventOpen)
+	return -1, 0
 }
 
 // next cuts the next <Event>…</Event>. A nil record with nil error is an
@@ -116,8 +148,8 @@ func (s *xmlSource) next() ([]byte, error) {
 			l.r += i
 			buf = buf[i:]
 		}
-		j := bytes.Index(buf, xmlEventClose)
-		if k := cutOff(buf, j); k > 0 {
+		j, k := eventEnd(buf)
+		if k > 0 {
 			// another event starts before this one's end tag: this one was
 			// cut off (a copy of a file being written, a forwarder stopped
 			// mid-event). It ends there, the decoder reports it, and the
@@ -277,7 +309,7 @@ func (r *Reader) nextXML(ev *event.Event) error {
 		r.st.Lines++
 		ev.Reset()
 		s.p.reset(ev)
-		if s.p.opts.Wanted != nil && !s.cut && xmlSecurity(rec) && s.p.skipID(xmlEventID(rec)) {
+		if s.p.opts.Wanted != nil && !s.cut && s.skipByID(rec) {
 			// an event id no loaded rule may match: not decoded (as JSON)
 			r.st.Ignored++
 			r.progStats(s.p.program()).Ignored++
@@ -327,13 +359,28 @@ var (
 // to the program it is counted under; a record of another channel, or
 // one that names it in another way, is decoded.
 func xmlSecurity(rec []byte) bool {
-	switch bytes.Count(rec, xmlChannel) {
-	case 0:
+	// bytes.Count(rec, "Channel") is 0, or 2 and both are in
+	// "<Channel>Security</Channel>" (they are whenever it is there)
+	i := bytes.Index(rec, xmlChannel)
+	if i < 0 {
 		return true
-	case 2:
-		return bytes.Contains(rec, xmlSecurityChannel)
 	}
-	return false
+	if i == 0 || !bytes.HasPrefix(rec[i-1:], xmlSecurityChannel) {
+		return false
+	}
+	return !bytes.Contains(rec[i-1+len(xmlSecurityChannel):], xmlChannel)
+}
+
+// skipByID reports whether rec may be counted as ignored by its event id
+// without decoding (skipID, which sets the parser's id, only for a
+// Security-channel record): the id is looked at first, so a wanted record
+// is not searched for its channel.
+func (s *xmlSource) skipByID(rec []byte) bool {
+	id := xmlEventID(rec)
+	if id == 0 || s.p.want(id) {
+		return false
+	}
+	return xmlSecurity(rec) && s.p.skipID(id)
 }
 
 var (

@@ -107,3 +107,44 @@ func FuzzXMLTruncated(f *testing.F) {
 		}
 	})
 }
+
+// eventEndRef is eventEnd as two searches: the first "</Event>", then
+// the first event start tag between the start tag at 0 and it.
+func eventEndRef(buf []byte) (j, k int) {
+	j = bytes.Index(buf, xmlEventClose)
+	lim := len(buf)
+	if j >= 0 {
+		lim = j + 1 // the '<' of "</Event>" decides an "<Event" just before it
+	}
+	if len(buf) < len(xmlEventOpen) {
+		return j, 0
+	}
+	k = eventStart(buf[len(xmlEventOpen):lim])
+	if k < 0 || k+2*len(xmlEventOpen) >= lim {
+		return j, 0
+	}
+	return j, k + len(xmlEventOpen)
+}
+
+// FuzzEventEnd: eventEnd's one pass finds the end tag and the cut the two
+// searches find (the end tag only matters when there is no cut).
+func FuzzEventEnd(f *testing.F) {
+	recs := xmlRecords(evtxtest.KerberosSpray(fixtureBase)[:3])
+	all := bytes.Join(recs, nil)
+	f.Add(all)
+	f.Add(all[:len(recs[0])-5])
+	f.Add(append(append([]byte(nil), recs[0][:300]...), recs[1]...))
+	f.Add([]byte("<Event><EventID>1</EventID><Event\n</Event>"))
+	f.Add([]byte("<Event><Event"))
+	f.Add([]byte("<Event></Event"))
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		if !bytes.HasPrefix(buf, xmlEventOpen) {
+			buf = append(append([]byte(nil), xmlEventOpen...), buf...)
+		}
+		j, k := eventEnd(buf)
+		rj, rk := eventEndRef(buf)
+		if k != rk || k == 0 && j != rj {
+			t.Fatalf("eventEnd(%q) = %d, %d; two searches %d, %d", buf, j, k, rj, rk)
+		}
+	})
+}
