@@ -751,7 +751,7 @@ func (e *Engine) fireJudged(cr *crule, ev *event.Event, ts int64, g *group) bool
 		j.users = g.values()
 	}
 	if ev.Outcome == "success" && cr.corr != nil && (cr.corr.typ == Temporal || cr.corr.typ == TemporalOrdered) {
-		j.success = ev.UserName
+		j.success, j.hitAt = ev.UserName, ts
 	}
 	v, judged := e.recov.verdict(cr.recovery, j.ip, j.users, j.success, ts, false)
 	if cr.report {
@@ -1176,6 +1176,7 @@ type judgement struct {
 	ip      netip.Addr
 	users   []string // the accounts of the value_count burst (nil: the source's failures)
 	success string   // the account whose success completed a temporal rule
+	hitAt   int64    // the time of that success
 	held    bool     // its new-incident alert waits for the judgement
 }
 
@@ -1210,14 +1211,14 @@ func (e *Engine) addProbe(inc *Incident, j *judgement, ts int64) {
 				}
 			}
 			if p.j.success == "" {
-				p.j.success = j.success
+				p.j.success, p.j.hitAt = j.success, j.hitAt
 			}
 			p.mark = mark{}
 			return
 		}
 		break
 	}
-	e.pend = append(e.pend, probe{inc: inc, j: judgement{ip: j.ip, users: j.users, success: j.success}, at: ts})
+	e.pend = append(e.pend, probe{inc: inc, j: judgement{ip: j.ip, users: j.users, success: j.success, hitAt: j.hitAt}, at: ts})
 }
 
 // judgePending judges again the pending judgements at event time now;
@@ -1242,7 +1243,7 @@ func (e *Engine) judgePending(now int64, final bool) {
 			continue
 		}
 		e.judged++
-		v, m, _ := e.recov.judge(inc.judge.cr.recovery, p.j.ip, p.j.users, p.j.success, now, final)
+		v, m, _ := e.recov.judge(inc.judge.cr.recovery, p.j.ip, p.j.users, p.j.success, p.j.hitAt, now, final)
 		if v.pending() {
 			p.mark = m
 			e.pend = append(e.pend, p)

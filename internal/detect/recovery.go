@@ -261,6 +261,11 @@ func (c *tally) add(a acctState, now, within int64, final bool) {
 // share tallies the source's failures over the horizon before now, since
 // the given time.
 func (t *recoveryTracker) share(ip netip.Addr, now int64, final bool, since int64) tally {
+	return t.shareUntil(ip, now, final, since, math.MaxInt64)
+}
+
+// shareUntil is share over the failures from since to until.
+func (t *recoveryTracker) shareUntil(ip netip.Addr, now int64, final bool, since, until int64) tally {
 	var c tally
 	s := t.srcs[ip.Unmap()]
 	if s == nil {
@@ -268,7 +273,7 @@ func (t *recoveryTracker) share(ip netip.Addr, now int64, final bool, since int6
 	}
 	t.settle(s, now)
 	for _, o := range s.outcomes {
-		if o.ts < since {
+		if o.ts < since || o.ts > until {
 			continue
 		}
 		if o.recovered {
@@ -278,7 +283,7 @@ func (t *recoveryTracker) share(ip netip.Addr, now int64, final bool, since int6
 		}
 	}
 	for _, p := range s.queue {
-		if f, ok := s.pending[p.user]; ok && f == p.ts && p.ts >= since {
+		if f, ok := s.pending[p.user]; ok && f == p.ts && p.ts >= since && p.ts <= until {
 			c.add(acctState{fail: p.ts}, now, t.within, final)
 		}
 	}
@@ -379,7 +384,7 @@ func decide(rc *Recovery, c tally) string {
 // source's failures in the horizon. A success by an account that never
 // failed from the source is the hit of a spray, not a recovery.
 func (t *recoveryTracker) verdict(rc *Recovery, ip netip.Addr, users []string, success string, now int64, final bool) (recoveryVerdict, bool) {
-	v, _, ok := t.judge(rc, ip, users, success, now, final)
+	v, _, ok := t.judge(rc, ip, users, success, now, now, final)
 	return v, ok
 }
 
@@ -400,22 +405,25 @@ func (t *recoveryTracker) stands(m mark, now int64) bool {
 	return m.src != nil && now < m.until && m.src.ver == m.ver
 }
 
-// judge is verdict with the mark of the state it judged.
-func (t *recoveryTracker) judge(rc *Recovery, ip netip.Addr, users []string, success string, now int64, final bool) (recoveryVerdict, mark, bool) {
+// judge is verdict with the mark of the state it judged; a success is
+// judged on the failures before hitAt, its own time, as they have settled
+// by now.
+func (t *recoveryTracker) judge(rc *Recovery, ip netip.Addr, users []string, success string, hitAt, now int64, final bool) (recoveryVerdict, mark, bool) {
 	if t == nil || !ip.IsValid() {
 		return recoveryVerdict{}, mark{}, false
 	}
 	var c tally
-	hit := success != "" && !t.failed(ip, success, now)
+	hit := success != "" && !t.failed(ip, success, hitAt)
 	switch {
 	case users != nil:
 		c = t.accounts(ip, users, now, final)
 	case hit:
 		// A success by an account that never failed from the source is
-		// judged on the failures of the recovery window before it, those
-		// not yet recovered counted as failed: the hit of a spray hidden in
-		// an office's hour comes amid the spray's unrecovered burst.
-		c = t.share(ip, now, true, now-int64(rc.Within))
+		// judged on the failures of the recovery window before it, once
+		// they settle (pending until then, at most Within): the hit of a
+		// spray hidden in an office's hour comes amid the spray's burst,
+		// which does not recover; an office's colleagues mid-retry do.
+		c = t.shareUntil(ip, now, final, hitAt-int64(rc.Within), hitAt)
 		if c.recovered+c.failed+c.open < rc.Min {
 			// Too few failures just before it to judge: judged on the
 			// source's hour, as any other firing. A source whose accounts
@@ -429,9 +437,6 @@ func (t *recoveryTracker) judge(rc *Recovery, ip netip.Addr, users []string, suc
 	}
 	v := recoveryVerdict{tally: c, within: rc.Within, attack: rc.attack()}
 	v.pattern = decide(rc, c)
-	if v.pattern == patternPending && hit {
-		v.pattern = patternSpray
-	}
 	if r := t.run(ip, now); rc.AccountFailures > 0 && r.n >= rc.AccountFailures {
 		v.pattern, v.run = patternSpray, r
 	}

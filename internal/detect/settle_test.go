@@ -399,3 +399,28 @@ func liveAgrees(t *testing.T, lines []authLine) {
 		t.Errorf("one pass and live engine disagree:\none pass:\n%s\nlive:\n%s", one, live)
 	}
 }
+
+// TestHitAmidColleaguesRetrying: in an office's morning burst (six users
+// mistype within half a minute behind one address, each signing in 30 s
+// later) a user who never failed signs in while the six are mid-retry.
+// That success is judged once their failures settle: every one recovered,
+// so it is an office, not the hit of a spray. Fails on the code that
+// counted the still-pending failures as not recovered (critical at once).
+func TestHitAmidColleaguesRetrying(t *testing.T) {
+	t0 := dayStart.Add(9 * time.Hour)
+	var lines []authLine
+	for i := range 6 {
+		at := t0.Add(time.Duration(i) * 5 * time.Second)
+		u := fmt.Sprintf("user%02d", i)
+		lines = append(lines, authLine{at, u, "203.0.113.50", false}, authLine{at.Add(30 * time.Second), u, "203.0.113.50", true})
+	}
+	lines = append(lines, authLine{t0.Add(26 * time.Second), "early", "203.0.113.50", true})
+	for _, form := range forms {
+		incs, _, _ := detectForm(t, form, lines, map[string]TenantContext{"corp": {Accounts: 72}})
+		for _, inc := range incs {
+			if LevelRank(inc.Severity) > LevelRank("low") {
+				t.Errorf("%s: %s %s %q: %s", form, inc.RuleName, inc.Severity, inc.Pattern, inc.Description)
+			}
+		}
+	}
+}
