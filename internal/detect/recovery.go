@@ -437,6 +437,13 @@ func (t *recoveryTracker) judge(rc *Recovery, ip netip.Addr, users []string, suc
 	}
 	v := recoveryVerdict{tally: c, within: rc.Within, attack: rc.attack()}
 	v.pattern = decide(rc, c)
+	if v.pattern == patternSpray && rc.AccountFailures > 0 && !hit && c.open == 0 && c.failed == 0 && c.recovered > 0 {
+		// Fewer than Min accounts in the horizon, every one of them
+		// recovered: a quiet hour of an office whose earlier failures
+		// made a long-window count rule fire. A brute force of one
+		// account is told by its run (AccountFailures), below.
+		v.pattern = patternOffice
+	}
 	if r := t.run(ip, now); rc.AccountFailures > 0 && r.n >= rc.AccountFailures {
 		v.pattern, v.run = patternSpray, r
 	}

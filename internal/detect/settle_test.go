@@ -424,3 +424,28 @@ func TestHitAmidColleaguesRetrying(t *testing.T) {
 		}
 	}
 }
+
+// TestSSHQuietHourAfterBusyMorning: an sshd office whose morning mistypes
+// (one every five minutes, each followed by the user's login) make the 6 h
+// ssh_slow_bruteforce count fire later on a lone mistype in a quiet hour:
+// that hour's one failing account recovered, so the office stays low.
+// Fails on the code that called fewer than Min accounts, all recovered,
+// a brute force ("brute force: 1 of the 1 ... signed in").
+func TestSSHQuietHourAfterBusyMorning(t *testing.T) {
+	t0 := dayStart.Add(8 * time.Hour)
+	var lines []authLine
+	add := func(at time.Time, u string) {
+		lines = append(lines, authLine{at, u, "203.0.113.50", false}, authLine{at.Add(20 * time.Second), u, "203.0.113.50", true})
+	}
+	for i := range 24 {
+		add(t0.Add(time.Duration(i)*5*time.Minute), fmt.Sprintf("user%02d", i))
+	}
+	add(t0.Add(4*time.Hour), "user30")
+	add(t0.Add(5*time.Hour+30*time.Minute), "user31")
+	incs, _, _ := detectForm(t, "log", lines, nil)
+	for _, inc := range incs {
+		if LevelRank(inc.Severity) > LevelRank("low") {
+			t.Errorf("%s %s %q: %s", inc.RuleName, inc.Severity, inc.Pattern, inc.Description)
+		}
+	}
+}
