@@ -987,8 +987,11 @@ func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *aut
 	pg.Tenants = tenants
 	q, err := s.eventQuery(r, p)
 	if err != nil {
-		_, pg.Error = classify(err)
-		return s.render(w, r, "events", pg)
+		// A bad filter is the request's fault: say so in the status too.
+		var status int
+		status, pg.Error = classify(err)
+		s.renderStatus(w, r, status, "events", pg)
+		return nil
 	}
 	pg.Query = q
 	pg.From, pg.To = r.URL.Query().Get("from"), r.URL.Query().Get("to")
