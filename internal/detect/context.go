@@ -218,32 +218,62 @@ func (x *env) computeService(ev *event.Event) bool {
 // accountsSeen counts, for each tenant whose account count the estate
 // gives, the distinct accounts seen authenticating in it (a success, or a
 // failure of an account that exists), up to maxAccountsSeen per tenant.
-type accountsSeen map[string]map[string]struct{}
+// It keeps the last tenant's set at hand: an input is mostly one tenant's
+// events, and every authentication event asks.
+type accountsSeen struct {
+	m     map[string]map[string]struct{}
+	lastT string              // the tenant of the last observe
+	lastU map[string]struct{} // m[lastT]
+}
 
 // maxAccountsSeen bounds the accounts remembered per tenant: no
 // relative_to_accounts threshold changes past a few hundred accounts.
 const maxAccountsSeen = 4096
 
 func (a *accountsSeen) observe(ev *event.Event, x *env) {
-	if ev.UserName == "" || ev.Reason == "unknown_user" || x.accounts(ev.Tenant) == 0 {
+	if ev.UserName == "" || ev.Reason == "unknown_user" {
 		return
 	}
-	if *a == nil {
-		*a = accountsSeen{}
-	}
-	users := (*a)[ev.Tenant]
-	if len(users) >= maxAccountsSeen {
+	if x.accounts(ev.Tenant) == 0 {
 		return
 	}
-	u := bareUser(foldUser(ev.UserName))
-	if _, ok := users[u]; ok {
+	if ev.Tenant != a.lastT || a.lastU == nil {
+		a.lastT, a.lastU = ev.Tenant, a.m[ev.Tenant]
+	}
+	if len(a.lastU) >= maxAccountsSeen {
 		return
 	}
-	if users == nil {
-		users = map[string]struct{}{}
-		(*a)[ev.Tenant] = users
+	var buf [64]byte
+	k := foldUserTo(buf[:0], bareUser(ev.UserName))
+	if _, ok := a.lastU[string(k)]; ok {
+		return
 	}
-	users[u] = struct{}{}
+	if a.lastU == nil {
+		if a.m == nil {
+			a.m = map[string]map[string]struct{}{}
+		}
+		a.lastU = map[string]struct{}{}
+		a.m[ev.Tenant] = a.lastU
+	}
+	a.lastU[string(k)] = struct{}{}
+}
+
+// foldUserTo appends foldUser(u) to dst without allocating for an ASCII
+// name that fits.
+func foldUserTo(dst []byte, u string) []byte {
+	for i := 0; i < len(u); i++ {
+		if u[i] >= 0x80 {
+			return append(dst, foldUser(u)...)
+		}
+	}
+	for i := 0; i < len(u); i++ {
+		c := u[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // tenantAccounts is the size of a tenant that relative_to_accounts
@@ -253,12 +283,12 @@ func (a *accountsSeen) observe(ev *event.Event, x *env) {
 // incomplete, and a threshold scaled to 2 accounts takes an office's
 // morning for a spray). 0 (unknown: the rule's own threshold) when the
 // estate gives no count: a log's own accounts alone do not lower it.
-func (a accountsSeen) tenantAccounts(tenant string, x *env) int {
+func (a *accountsSeen) tenantAccounts(tenant string, x *env) int {
 	n := x.accounts(tenant)
 	if n == 0 {
 		return 0
 	}
-	return max(n, len(a[tenant]))
+	return max(n, len(a.m[tenant]))
 }
 
 // accounts returns the tenant's account count (0 when unknown).
