@@ -404,7 +404,10 @@ func (s *Server) handleAPIBlastRanking(w http.ResponseWriter, r *http.Request, p
 // --- incidents
 
 func (s *Server) handleAPIIncidents(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	f := s.incidentFilter(r, p)
+	f, err := s.incidentFilter(r, p)
+	if err != nil {
+		return err
+	}
 	if v, err := queryInt(r, "limit"); err != nil {
 		return err
 	} else if v > 0 && v <= 1000 {
@@ -426,7 +429,10 @@ func (s *Server) handleAPIIncidents(w http.ResponseWriter, r *http.Request, p *a
 // ?status= says otherwise) into one case per attacker with detect.Cases,
 // the derivation the CLI uses; each case lists its incidents' ids.
 func (s *Server) handleAPICases(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	f := s.incidentFilter(r, p)
+	f, err := s.incidentFilter(r, p)
+	if err != nil {
+		return err
+	}
 	if !r.URL.Query().Has("status") {
 		f.Status = store.StatusOpen
 	}

@@ -19,3 +19,24 @@ func TestEventsPageBadFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestListPagesBadFilter: a filter value the cases, tenants or events pages
+// do not know (a status, severity, criticality, source address) is a 400
+// with the reason, not a filter silently ignored (old code: 200, every row).
+func TestListPagesBadFilter(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	c.login("owner1")
+	for _, u := range []string{"/incidents?status=bogus", "/incidents?severity=urgent", "/tenants?criticality=extreme",
+		"/events?source_ip=not-an-ip", "/api/v1/incidents?status=bogus", "/api/v1/cases?severity=x"} {
+		resp, body := c.do("GET", u, nil, nil)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "expected") {
+			t.Errorf("%s: HTTP %d, reason shown %v", u, resp.StatusCode, strings.Contains(body, "expected"))
+		}
+	}
+	for _, u := range []string{"/incidents?status=all&severity=high", "/incidents?status=resolved", "/tenants?criticality=high", "/events?source_ip=192.0.2.7"} {
+		if resp, _ := c.do("GET", u, nil, nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: HTTP %d, want 200", u, resp.StatusCode)
+		}
+	}
+}

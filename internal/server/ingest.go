@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -236,6 +237,11 @@ func (s *Server) eventQuery(r *http.Request, p *auth.Principal) (store.EventQuer
 	}
 	if !p.Scope.AllTenants {
 		q.Tenant = p.Scope.Tenant
+	}
+	if q.SourceIP != "" {
+		if _, err := netip.ParseAddr(q.SourceIP); err != nil {
+			return q, errBadRequest("source_ip: expected an IP address such as 192.0.2.7")
+		}
 	}
 	if q.Dataset == "" {
 		q.Dataset = v.Get("dataset")

@@ -768,24 +768,35 @@ type incidentsPage struct {
 const casesShown = 100
 
 // incidentFilter reads the filter from the query; a tenant-scoped caller's
-// tenant filter is always its own tenant.
-func (s *Server) incidentFilter(r *http.Request, p *auth.Principal) store.IncidentFilter {
+// tenant filter is always its own tenant. A status or severity it does not
+// know is a 400 with the reason, not a filter silently ignored.
+func (s *Server) incidentFilter(r *http.Request, p *auth.Principal) (store.IncidentFilter, error) {
 	q := r.URL.Query()
 	f := store.IncidentFilter{Status: q.Get("status"), Severity: q.Get("severity"), Tenant: q.Get("tenant"), Rule: q.Get("rule"), Limit: 200}
 	if !p.Scope.AllTenants {
 		f.Tenant = p.Scope.Tenant
 	}
-	if f.Status == "all" {
+	switch f.Status {
+	case "all":
 		f.Status = ""
+	case "", store.StatusOpen, store.StatusAcknowledged, store.StatusResolved:
+	default:
+		return f, errBadRequest("status: expected open, acknowledged, resolved or all")
 	}
-	return f
+	if f.Severity != "" && catalog.Severity(f.Severity).Rank() < 0 {
+		return f, errBadRequest("severity: expected critical, high, medium, low or info")
+	}
+	return f, nil
 }
 
 // casesPage lists the cases (incidents grouped by attacker) the filter
 // selects; without a status the open ones, the cases that need attention.
 func (s *Server) casesPage(r *http.Request, p *auth.Principal) (*incidentsPage, error) {
 	q := r.URL.Query()
-	f := s.incidentFilter(r, p)
+	f, err := s.incidentFilter(r, p)
+	if err != nil {
+		return nil, err
+	}
 	if !q.Has("status") {
 		f.Status = store.StatusOpen
 	}
