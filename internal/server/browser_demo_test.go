@@ -372,6 +372,20 @@ func TestBrowserDemo(t *testing.T) {
 	if ev[0] < 100 || ev[1] == 0 {
 		t.Errorf("events page: count %d, %d histogram bars", ev[0], ev[1])
 	}
+	// The table's column headers sit over their columns (at 1440 px they
+	// were squeezed left of the rows).
+	misaligned, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`(() => {
+		const t = document.querySelector('main table.stack'), out = [];
+		const hs = t.querySelectorAll('thead th'), cs = t.querySelector('tbody tr').children;
+		hs.forEach((h, i) => { const a = h.getBoundingClientRect(), b = cs[i].getBoundingClientRect();
+			if (Math.abs(a.left - b.left) > 1 || Math.abs(a.width - b.width) > 1) out.push(h.textContent + ': header x ' + Math.round(a.left) + ' w ' + Math.round(a.width) + ', cell x ' + Math.round(b.left) + ' w ' + Math.round(b.width)); });
+		return out; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(misaligned) > 0 {
+		t.Errorf("events table: headers not over their columns: %v", misaligned)
+	}
 	noOverflow("events search")
 	shot("events")
 	// The tenants list: riskiest first (score gap × criticality), search narrows it.
