@@ -69,17 +69,7 @@ func TestTailBackdatedFilesMatchDetect(t *testing.T) {
 // in time order (what detect gives for the same files), one line each.
 func tailOneByOne(t *testing.T, files []string, order []int) (got, want []string) {
 	t.Helper()
-	dir := t.TempDir()
-	est := filepath.Join(dir, "estate")
-	logs := filepath.Join(dir, "logs")
-	for _, d := range []string{est, logs} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(est, "tenants.yaml"), []byte("provider:\n  id: msp\n  name: Test MSP\ntenants:\n  - id: alpha-co\n    name: Alpha\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	est, logs := alphaTailDirs(t)
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir())
 	if err != nil {

@@ -23,15 +23,8 @@ import (
 // and after a restart (the log and the .evtx grown meanwhile, positions in
 // the data directory) stores only the new ones: each event exactly once.
 func TestServeTailsFolderAcrossRestart(t *testing.T) {
-	dir := t.TempDir()
-	est := filepath.Join(dir, "estate")
-	logs := filepath.Join(dir, "logs")
-	for _, d := range []string{est, filepath.Join(logs, "dc")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(est, "tenants.yaml"), []byte("provider:\n  id: msp\n  name: Test MSP\ntenants:\n  - id: alpha-co\n    name: Alpha\n"), 0o644); err != nil {
+	est, logs := alphaTailDirs(t)
+	if err := os.MkdirAll(filepath.Join(logs, "dc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	auth := filepath.Join(logs, "auth.log")

@@ -61,17 +61,7 @@ func tailRuns(t *testing.T, files [][]evtxtest.Event) []string {
 // Security.evtx) with the store prepared by setup (nil: nothing).
 func tailRunsWith(t *testing.T, files [][]evtxtest.Event, names []string, setup func(store.Store)) []string {
 	t.Helper()
-	dir := t.TempDir()
-	est := filepath.Join(dir, "estate")
-	logs := filepath.Join(dir, "logs")
-	for _, d := range []string{est, logs} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(est, "tenants.yaml"), []byte("provider:\n  id: msp\n  name: Test MSP\ntenants:\n  - id: alpha-co\n    name: Alpha\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	est, logs := alphaTailDirs(t)
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir())
 	if err != nil {
@@ -222,4 +212,21 @@ func checkSettledNotified(t *testing.T, first, second []evtxtest.Event) {
 		}
 	}
 	t.Errorf("the settled spray (velocity, high) was not notified; %d deliveries: %q", len(bodies), bodies)
+}
+
+// alphaTailDirs makes a temporary estate folder holding the one tenant
+// alpha-co and an empty folder for serve to tail.
+func alphaTailDirs(t *testing.T) (est, logs string) {
+	t.Helper()
+	dir := t.TempDir()
+	est, logs = filepath.Join(dir, "estate"), filepath.Join(dir, "logs")
+	for _, d := range []string{est, logs} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(est, "tenants.yaml"), []byte("provider:\n  id: msp\n  name: Test MSP\ntenants:\n  - id: alpha-co\n    name: Alpha\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return est, logs
 }
