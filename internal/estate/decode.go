@@ -3,6 +3,7 @@ package estate
 import (
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +26,12 @@ var (
 	typeDate = reflect.TypeFor[Date]()
 	typeTime = reflect.TypeFor[time.Time]()
 )
+
+// Known reports whether c is a criticality the estate accepts (the values
+// validation checks a tenant's against).
+func (c Criticality) Known() bool {
+	return slices.Contains(enumValues[reflect.TypeFor[Criticality]()], string(c))
+}
 
 // enumValues lists the accepted values of the typed string enums.
 var enumValues = map[reflect.Type][]string{

@@ -31,9 +31,7 @@ func (s *Server) handleTenants(w http.ResponseWriter, r *http.Request, p *auth.P
 	q := r.URL.Query()
 	pg := &tenantsPage{pageBase: s.basePage(ctx, p, "Tenants", "tenants"), Query: strings.TrimSpace(q.Get("q")), Crit: q.Get("criticality"),
 		Failing: q.Get("failing") == "1", Incident: q.Get("incidents") == "1"}
-	switch estate.Criticality(pg.Crit) {
-	case "", estate.CritLow, estate.CritMedium, estate.CritHigh, estate.CritCritical:
-	default:
+	if pg.Crit != "" && !estate.Criticality(pg.Crit).Known() {
 		return errBadRequest("criticality: expected low, medium, high or critical")
 	}
 	tenants, err := s.st.ListTenants(ctx, p.Scope)
