@@ -368,6 +368,13 @@ type EventStore interface {
 	// q.Limit): a bounded count reads at most that many rows, however many
 	// match (the events page says "more than 10,000").
 	CountEvents(ctx context.Context, scope Scope, q EventQuery) (int64, error)
+	// EventHistogram counts every event matching q (BeforeID and Limit
+	// ignored) with from <= timestamp < to, per bucket: element i counts
+	// [from+i*bucket, from+(i+1)*bucket), and there are ceil((to-from)/
+	// bucket) elements (the last one ends at to). q.From and q.To narrow
+	// the range further. bucket is at least a microsecond and the range
+	// holds at most MaxHistogramBuckets buckets.
+	EventHistogram(ctx context.Context, scope Scope, q EventQuery, from, to time.Time, bucket time.Duration) ([]int64, error)
 	// PurgeEvents deletes events with a timestamp before cutoff and returns
 	// how many were deleted (retention).
 	PurgeEvents(ctx context.Context, before time.Time) (int64, error)
@@ -490,6 +497,9 @@ type EventRecord struct {
 	Event    event.Event `json:"event"`
 	Raw      string      `json:"raw,omitempty"` // the original line
 }
+
+// MaxHistogramBuckets bounds EventHistogram's buckets.
+const MaxHistogramBuckets = 10000
 
 // EventQuery filters events; empty fields match everything. Tenant narrows
 // an AllTenants scope (it cannot widen a tenant scope).

@@ -173,6 +173,52 @@ func (d *DB) CountEvents(ctx context.Context, scope store.Scope, q store.EventQu
 	return n, nil
 }
 
+// EventHistogram implements store.EventStore: one GROUP BY over the
+// bucket number (ts - from) / bucket, integer division on the microsecond
+// timestamps in SQLite and PostgreSQL alike, so every matching event is
+// counted once and none is read back.
+func (d *DB) EventHistogram(ctx context.Context, scope store.Scope, q store.EventQuery, from, to time.Time, bucket time.Duration) ([]int64, error) {
+	step := bucket.Microseconds()
+	lo, hi := Micros(from), Micros(to)
+	if step < 1 {
+		return nil, fmt.Errorf("event histogram: bucket %v: %w", bucket, store.ErrInvalid)
+	}
+	if hi <= lo {
+		return []int64{}, nil
+	}
+	n := (hi - lo + step - 1) / step
+	if n > store.MaxHistogramBuckets {
+		return nil, fmt.Errorf("event histogram: %d buckets of %v, at most %d: %w", n, bucket, store.MaxHistogramBuckets, store.ErrInvalid)
+	}
+	out := make([]int64, n)
+	where, args, ok, err := d.eventWhere(ctx, scope, q, false)
+	if err != nil {
+		return nil, fmt.Errorf("event histogram: %w", err)
+	}
+	if !ok {
+		return out, nil
+	}
+	rows, err := d.r.QueryContext(ctx, d.q(`SELECT (ts - ?) / ?, COUNT(*) FROM events WHERE `+where+` AND ts >= ? AND ts < ? GROUP BY 1`),
+		append(append([]any{lo, step}, args...), lo, hi)...)
+	if err != nil {
+		return nil, fmt.Errorf("event histogram: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i, c int64
+		if err := rows.Scan(&i, &c); err != nil {
+			return nil, fmt.Errorf("event histogram: %w", err)
+		}
+		if i >= 0 && i < n {
+			out[i] = c
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("event histogram: %w", err)
+	}
+	return out, nil
+}
+
 // AuthSources implements store.EventStore. The scan is bounded by since
 // through the ts index (events_ts) in SQLite and PostgreSQL alike.
 func (d *DB) AuthSources(ctx context.Context, since time.Time) ([]store.AuthSourceStat, error) {

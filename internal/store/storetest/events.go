@@ -250,3 +250,79 @@ func testAuthSources(t *testing.T, s store.Store, _ func(string) error) {
 		t.Fatalf("AuthSources (-want +got):\n%s", d)
 	}
 }
+
+// testEventHistogram checks EventHistogram's exact counts per bucket: the
+// range's edges (from included, to excluded, an event a microsecond either
+// side), a last bucket cut short by to, buckets not aligned to the hour,
+// the query's filter and scope, and that the buckets add up to CountEvents
+// over the same range.
+func testEventHistogram(t *testing.T, s store.Store, _ func(string) error) {
+	ctx := Ctx(t)
+	all := store.AllTenants()
+	var batch []store.EventRecord
+	for _, e := range []struct {
+		tenant, user string
+		at           time.Duration
+	}{
+		{Alpha, "ann", -time.Microsecond}, // before every range below
+		{Alpha, "ann", 0},
+		{Alpha, "ann", time.Hour - time.Microsecond},
+		{Alpha, "ann", time.Hour},
+		{Alpha, "bob", 90 * time.Minute},
+		{Bravo, "ann", time.Hour},
+		{Alpha, "ann", 150 * time.Minute},
+		{Alpha, "ann", 3*time.Hour - time.Microsecond},
+		{Alpha, "ann", 3 * time.Hour}, // at the end: not counted
+	} {
+		batch = append(batch, Event(e.tenant, e.user, "203.0.113.7", T0.Add(e.at), "failure"))
+	}
+	must(t, s.AppendEvents(ctx, batch))
+	at := func(d time.Duration) time.Time { return T0.Add(d) }
+	for _, tc := range []struct {
+		name     string
+		scope    store.Scope
+		q        store.EventQuery
+		from, to time.Time
+		bucket   time.Duration
+		want     []int64
+	}{
+		{"all", all, store.EventQuery{}, T0, at(3 * time.Hour), time.Hour, []int64{2, 3, 2}},
+		{"tenant_and_user", all, store.EventQuery{Tenant: Alpha, User: "ann"}, T0, at(3 * time.Hour), time.Hour, []int64{2, 1, 2}},
+		{"alpha_scope", store.TenantScope(Alpha), store.EventQuery{}, T0, at(3 * time.Hour), time.Hour, []int64{2, 2, 2}},
+		{"alpha_scope_asks_bravo", store.TenantScope(Alpha), store.EventQuery{Tenant: Bravo}, T0, at(3 * time.Hour), time.Hour, []int64{0, 0, 0}},
+		{"zero_scope", store.Scope{}, store.EventQuery{}, T0, at(3 * time.Hour), time.Hour, []int64{0, 0, 0}},
+		{"short_last_bucket", all, store.EventQuery{}, T0, at(150 * time.Minute), time.Hour, []int64{2, 3, 0}},
+		{"query_from_narrows", all, store.EventQuery{From: at(time.Hour)}, T0, at(3 * time.Hour), time.Hour, []int64{0, 3, 2}},
+		{"query_to_narrows", all, store.EventQuery{To: at(time.Hour)}, T0, at(3 * time.Hour), time.Hour, []int64{2, 0, 0}},
+		{"unaligned", all, store.EventQuery{}, at(15 * time.Minute), at(75 * time.Minute), 30 * time.Minute, []int64{0, 3}},
+		{"wider", all, store.EventQuery{}, at(-time.Hour), at(4 * time.Hour), 2 * time.Hour, []int64{3, 5, 1}},
+		{"empty_range", all, store.EventQuery{}, T0, T0, time.Hour, []int64{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.EventHistogram(ctx, tc.scope, tc.q, tc.from, tc.to, tc.bucket)
+			must(t, err)
+			if diff := cmp.Diff(got, tc.want); diff != "" {
+				t.Errorf("EventHistogram (-got +want):\n%s", diff)
+			}
+			// The same range as a query: its count is the buckets' sum.
+			cq := tc.q
+			if cq.From.Before(tc.from) {
+				cq.From = tc.from
+			}
+			if cq.To.IsZero() || cq.To.After(tc.to) {
+				cq.To = tc.to
+			}
+			var sum int64
+			for _, c := range got {
+				sum += c
+			}
+			if n, err := s.CountEvents(ctx, tc.scope, cq); err != nil || (n != sum && cq.From.Before(cq.To)) {
+				t.Errorf("CountEvents over the range = %d (%v), buckets add up to %d", n, err, sum)
+			}
+		})
+	}
+	_, err := s.EventHistogram(ctx, all, store.EventQuery{}, T0, at(time.Hour), 0)
+	wantErr(t, err, store.ErrInvalid)
+	_, err = s.EventHistogram(ctx, all, store.EventQuery{}, T0, at(time.Duration(store.MaxHistogramBuckets+1)*time.Minute), time.Minute)
+	wantErr(t, err, store.ErrInvalid)
+}

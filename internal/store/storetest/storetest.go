@@ -46,6 +46,7 @@ func Run(t *testing.T, h Harness) {
 		{"runs", testRuns},
 		{"blast", testBlast},
 		{"events", testEvents},
+		{"event_histogram", testEventHistogram},
 		{"events_concurrent", testEventsConcurrent},
 		{"auth_sources", testAuthSources},
 		{"concurrent_reads", testConcurrentReads},
