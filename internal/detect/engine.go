@@ -159,6 +159,7 @@ type crule struct {
 	rank     int
 	escalate *crule
 	recovery *Recovery  // firebreak.self_recovery
+	feeders  []*crule   // a self_recovery temporal rule's first step: the reported rules that feed it (its judgement)
 	incSpec  *keySpec   // key of standalone detection incidents / escalation lookups
 	firedSeq uint64     // the last event this correlation fired for (once per event)
 	filters  []string   // meta filters applied to its detection
@@ -299,6 +300,7 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 			}
 			e.recov.within = max(e.recov.within, int64(rc.Within))
 			e.recov.horizon = max(e.recov.horizon, int64(rc.Horizon))
+			e.recov.gap = min(e.recov.gap, int64(rc.Horizon))
 		}
 		cr.corr = cs
 		cr.incSpec = spec(tenant, c.GroupBy, LogSource{})
@@ -362,6 +364,11 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 			cr.escalate = t
 		}
 	}
+	for _, cr := range e.rules {
+		if cr.recovery != nil && cr.corr != nil && (cr.corr.typ == Temporal || cr.corr.typ == TemporalOrdered) {
+			cr.feeders = reportedUnder(cr.corr.children[0], nil)
+		}
+	}
 	e.applyFilters(filters)
 	for _, cr := range e.dets {
 		cr.outcomes = requiredOutcomes(cr.det.cond)
@@ -369,6 +376,22 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 	e.shareSelections()
 	e.sigs = make([]sigCache, len(sigIDs))
 	return e, nil
+}
+
+// reportedUnder appends cr, when it is reported, else the reported rules
+// its correlation is built on, to out.
+func reportedUnder(cr *crule, out []*crule) []*crule {
+	if cr.report {
+		return append(out, cr)
+	}
+	if cr.corr != nil {
+		for _, c := range cr.corr.children {
+			if !slices.Contains(out, c) {
+				out = reportedUnder(c, out)
+			}
+		}
+	}
+	return out
 }
 
 // shareSelections gives the selections that several detection rules hold
@@ -744,16 +767,25 @@ func (e *Engine) fire(cr *crule, ev *event.Event, ts int64, g *group) {
 }
 
 // fireJudged reports a self_recovery rule with its verdict on the source;
-// it reports whether the verdict is self-recovering.
+// it reports whether the verdict is self-recovering. A rule whose first
+// step is fed by other self_recovery rules (success after spray) is judged
+// by their incidents (hitVerdict), not again on the source.
 func (e *Engine) fireJudged(cr *crule, ev *event.Event, ts int64, g *group) bool {
 	j := &judgement{cr: cr, ip: ev.SourceIP}
-	if cr.corr != nil && cr.corr.typ == ValueCount && g != nil {
-		j.users = g.values()
+	var v recoveryVerdict
+	judged := true
+	if cr.feeders != nil {
+		j.fed = e.fedBy(cr, ev, ts)
+		v = e.hitVerdict(cr.recovery, j.fed)
+	} else if g != nil && g.inc != nil && g.inc.Pattern == patternSpray {
+		v = g.inc.judge.v // judged a spray: it stays one (applyVerdict)
+	} else {
+		j.since = math.MinInt64
+		if cr.corr != nil && cr.corr.typ == ValueCount {
+			j.since = ts - cr.corr.span
+		}
+		v, judged = e.recov.verdict(cr.recovery, j.ip, j.since, ts, false)
 	}
-	if ev.Outcome == "success" && cr.corr != nil && (cr.corr.typ == Temporal || cr.corr.typ == TemporalOrdered) {
-		j.success, j.hitAt = ev.UserName, ts
-	}
-	v, judged := e.recov.verdict(cr.recovery, j.ip, j.users, j.success, ts, false)
 	if cr.report {
 		if judged {
 			e.verdict, e.judging = &v, j
@@ -762,6 +794,74 @@ func (e *Engine) fireJudged(cr *crule, ev *event.Event, ts int64, g *group) bool
 		e.verdict, e.judging = nil, nil
 	}
 	return judged && v.office()
+}
+
+// fedBy returns the incidents of cr's feeders for ev's key that were
+// active within cr's timespan before ts: the sprays a success follows.
+func (e *Engine) fedBy(cr *crule, ev *event.Event, ts int64) []*Incident {
+	var out []*Incident
+	for _, f := range cr.feeders {
+		key, _, ok := e.key(f.incSpec, ev)
+		if !ok {
+			continue
+		}
+		if inc := e.incidents[incMapKey(f.idx, key)]; inc != nil && ts-inc.Last.UnixNano() <= cr.corr.span {
+			out = append(out, inc)
+		}
+	}
+	return out
+}
+
+// hitVerdict judges a success by the spray incidents it followed (one
+// fact, one derivation: the hit is what the spray was judged): a spray
+// when one of them is (or is a rule without self_recovery, reported at
+// its level, or none was found: the chain was fed by a firing not judged
+// self-recovering), pending while one of them is still being judged, and
+// self-recovering when all of them are.
+func (e *Engine) hitVerdict(rc *Recovery, fed []*Incident) recoveryVerdict {
+	v := recoveryVerdict{pattern: patternOffice, attack: rc.attack(), within: rc.Within}
+	if len(fed) == 0 {
+		v.pattern = patternSpray
+		return v
+	}
+	var by *Incident
+	for _, inc := range fed {
+		p := inc.Pattern
+		switch {
+		case inc.judge == nil:
+			p = patternSpray
+		case p != patternSpray && e.probing(inc):
+			p = patternPending
+		}
+		if by == nil || patternRank(p) > patternRank(v.pattern) || p == v.pattern && inc.Last.After(by.Last) {
+			by, v.pattern = inc, p
+		}
+	}
+	v.by = by.RuleName
+	if by.judge != nil {
+		v.tally, v.run = by.judge.v.tally, by.judge.v.run
+	}
+	return v
+}
+
+func patternRank(p string) int {
+	switch p {
+	case patternSpray:
+		return 2
+	case patternPending:
+		return 1
+	}
+	return 0
+}
+
+// probing reports whether inc has a judgement pending.
+func (e *Engine) probing(inc *Incident) bool {
+	for i := range e.pend {
+		if e.pend[i].inc == inc {
+			return true
+		}
+	}
+	return false
 }
 
 // key builds (or reuses, within one event) the group key of spec.
@@ -986,7 +1086,7 @@ func (e *Engine) open(cr *crule, ev *event.Event, ts int64, g *group, key []byte
 	}
 	held := false
 	if v := e.verdict; v != nil {
-		inc.judge = &judgement{cr: cr, ip: e.judging.ip}
+		inc.judge = &judgement{cr: cr, ip: e.judging.ip, v: *v}
 		inc.Pattern = v.pattern
 		if v.pattern != patternSpray {
 			inc.Severity = cr.recovery.Level
@@ -1172,16 +1272,17 @@ func SortIncidents(incs []*Incident) {
 
 // judgement is what an incident of a self_recovery rule is judged on.
 type judgement struct {
-	cr      *crule
-	ip      netip.Addr
-	users   []string // the accounts of the value_count burst (nil: the source's failures)
-	success string   // the account whose success completed a temporal rule
-	hitAt   int64    // the time of that success
-	held    bool     // its new-incident alert waits for the judgement
+	cr    *crule
+	ip    netip.Addr
+	since int64           // judged on the source's failures since (a value_count rule's window; else its horizon)
+	fed   []*Incident     // the spray incidents a success followed (rules with feeders)
+	held  bool            // its new-incident alert waits for the judgement
+	v     recoveryVerdict // the latest settled verdict (explanations of what it fed)
 }
 
-// probe is a pending judgement of an incident: over the accounts of the
-// bursts seen within probeSpan of its start (at most maxProbeUsers).
+// probe is a pending judgement of an incident: over the source's failures
+// since the earliest window of the firings seen within probeSpan of its
+// start.
 type probe struct {
 	inc  *Incident
 	j    judgement
@@ -1189,10 +1290,7 @@ type probe struct {
 	mark mark // what its last pending verdict was judged on (zero: judge it)
 }
 
-const (
-	probeSpan     = int64(15 * time.Second)
-	maxProbeUsers = 64
-)
+const probeSpan = int64(15 * time.Second)
 
 // addProbe adds a pending judgement of inc, merged into its latest probe
 // when that started less than probeSpan ago.
@@ -1203,22 +1301,18 @@ func (e *Engine) addProbe(inc *Incident, j *judgement, ts int64) {
 			continue
 		}
 		if ts-p.at < probeSpan {
-			if p.j.users != nil {
-				for _, u := range j.users {
-					if len(p.j.users) < maxProbeUsers && !slices.Contains(p.j.users, u) {
-						p.j.users = append(p.j.users, u)
-					}
+			p.j.since = min(p.j.since, j.since)
+			for _, inc := range j.fed {
+				if !slices.Contains(p.j.fed, inc) {
+					p.j.fed = append(p.j.fed, inc)
 				}
-			}
-			if p.j.success == "" {
-				p.j.success, p.j.hitAt = j.success, j.hitAt
 			}
 			p.mark = mark{}
 			return
 		}
 		break
 	}
-	e.pend = append(e.pend, probe{inc: inc, j: judgement{ip: j.ip, users: j.users, success: j.success, hitAt: j.hitAt}, at: ts})
+	e.pend = append(e.pend, probe{inc: inc, j: judgement{ip: j.ip, since: j.since, fed: j.fed}, at: ts})
 }
 
 // judgePending judges again the pending judgements at event time now;
@@ -1233,9 +1327,14 @@ func (e *Engine) judgePending(now int64, final bool) {
 	pend := e.pend
 	e.pend = e.pendSpare[:0]
 	defer func() { e.pendSpare = clear0(pend) }()
+	var hits []probe
 	for _, p := range pend {
 		inc := p.inc
 		if inc.Pattern == patternSpray {
+			continue
+		}
+		if inc.judge.cr.feeders != nil {
+			hits = append(hits, p) // judged below, on the sprays judged now
 			continue
 		}
 		if !final && !e.judgeAll && e.recov.stands(p.mark, now) {
@@ -1243,13 +1342,21 @@ func (e *Engine) judgePending(now int64, final bool) {
 			continue
 		}
 		e.judged++
-		v, m, _ := e.recov.judge(inc.judge.cr.recovery, p.j.ip, p.j.users, p.j.success, p.j.hitAt, now, final)
+		v, m, _ := e.recov.judge(inc.judge.cr.recovery, p.j.ip, p.j.since, now, final)
 		if v.pending() {
 			p.mark = m
 			e.pend = append(e.pend, p)
 			continue
 		}
 		e.applyVerdict(inc, v, now)
+	}
+	for _, p := range hits {
+		v := e.hitVerdict(p.inc.judge.cr.recovery, p.j.fed)
+		if v.pending() {
+			e.pend = append(e.pend, p)
+			continue
+		}
+		e.applyVerdict(p.inc, v, now)
 	}
 }
 
@@ -1269,7 +1376,11 @@ func (e *Engine) applyVerdict(inc *Incident, v recoveryVerdict, ts int64) bool {
 	j := inc.judge
 	cr := j.cr
 	old := inc.Pattern
-	if old == patternSpray || old == v.pattern || v.pending() {
+	if old == patternSpray || v.pending() {
+		return false
+	}
+	j.v = v
+	if old == v.pattern {
 		return false
 	}
 	inc.Pattern = v.pattern

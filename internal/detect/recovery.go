@@ -54,6 +54,7 @@ const (
 // in from it within Within of their failure.
 type recoveryTracker struct {
 	within, horizon int64
+	gap             int64 // a run of one account's failures: each within gap of the one before (the shortest rule horizon)
 	srcs            map[netip.Addr]*srcRecovery
 	swept           int64 // event time of the last sweep of idle sources
 }
@@ -94,7 +95,7 @@ type outcomeAt struct {
 }
 
 func newRecoveryTracker(within, horizon time.Duration) *recoveryTracker {
-	return &recoveryTracker{within: int64(within), horizon: int64(horizon), srcs: map[netip.Addr]*srcRecovery{}}
+	return &recoveryTracker{within: int64(within), horizon: int64(horizon), gap: int64(horizon), srcs: map[netip.Addr]*srcRecovery{}}
 }
 
 // observe records an authentication event: a failure of an account from a
@@ -149,20 +150,20 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 		}
 		if _, ok := s.acct[user]; !ok && len(s.acct) >= maxRecoveryOutcomes {
 			for u, a := range s.acct {
-				if ts-a.fail > t.horizon {
+				if ts-a.fail > t.gap {
 					delete(s.acct, u)
 				}
 			}
 		}
 		a, ok := s.acct[user]
-		run := 1
-		if ok && !a.succeeded && ts-a.fail <= t.horizon {
-			run = a.run + 1
+		run := ev.N() // a "message repeated n times" line is n failures
+		if ok && !a.succeeded && ts-a.fail <= t.gap {
+			run += a.run
 		}
 		if ok || len(s.acct) < maxRecoveryOutcomes {
 			s.acct[user] = acctState{fail: ts, run: run}
 		}
-		if run >= s.brute.n || ts-s.brute.at > t.horizon {
+		if run >= s.brute.n || ts-s.brute.at > t.gap {
 			s.brute = runOf{user: user, n: run, at: ts}
 		}
 		return
@@ -217,15 +218,15 @@ func (t *recoveryTracker) settle(s *srcRecovery, now int64) {
 }
 
 // prune forgets, once per recovery window of event time, the accounts
-// whose latest failure from the source is past the horizon: no judgement
-// reads them (failed checks the horizon; a burst's accounts are newer).
+// whose latest failure from the source is past the run gap: no run
+// continues from them.
 func (t *recoveryTracker) prune(s *srcRecovery, now int64) {
 	if now-s.pruned <= t.within {
 		return
 	}
 	s.pruned = now
 	for u, a := range s.acct {
-		if now-a.fail > t.horizon {
+		if now-a.fail > t.gap {
 			s.ver++
 			delete(s.acct, u)
 		}
@@ -258,22 +259,23 @@ func (c *tally) add(a acctState, now, within int64, final bool) {
 	}
 }
 
-// share tallies the source's failures over the horizon before now, since
-// the given time.
+// share tallies the source's failures since the given time, settled at
+// now. Outcomes are in time order but for a recovery window (a recovered
+// failure is added at its success, a settled one when its window has
+// passed), so the scan from the newest stops a window before since.
 func (t *recoveryTracker) share(ip netip.Addr, now int64, final bool, since int64) tally {
-	return t.shareUntil(ip, now, final, since, math.MaxInt64)
-}
-
-// shareUntil is share over the failures from since to until.
-func (t *recoveryTracker) shareUntil(ip netip.Addr, now int64, final bool, since, until int64) tally {
 	var c tally
 	s := t.srcs[ip.Unmap()]
 	if s == nil {
 		return c
 	}
 	t.settle(s, now)
-	for _, o := range s.outcomes {
-		if o.ts < since || o.ts > until {
+	for i := len(s.outcomes) - 1; i >= 0; i-- {
+		o := s.outcomes[i]
+		if o.ts < since {
+			if o.ts < since-t.within {
+				break
+			}
 			continue
 		}
 		if o.recovered {
@@ -283,48 +285,21 @@ func (t *recoveryTracker) shareUntil(ip netip.Addr, now int64, final bool, since
 		}
 	}
 	for _, p := range s.queue {
-		if f, ok := s.pending[p.user]; ok && f == p.ts && p.ts >= since && p.ts <= until {
+		if f, ok := s.pending[p.user]; ok && f == p.ts && p.ts >= since {
 			c.add(acctState{fail: p.ts}, now, t.within, final)
 		}
 	}
 	return c
 }
 
-// accounts tallies the given accounts' latest failures from the source
-// (accounts that never failed from it are not counted).
-func (t *recoveryTracker) accounts(ip netip.Addr, users []string, now int64, final bool) tally {
-	var c tally
-	s := t.srcs[ip.Unmap()]
-	if s == nil {
-		return c
-	}
-	for _, u := range users {
-		if a, ok := s.acct[foldUser(u)]; ok {
-			c.add(a, now, t.within, final)
-		}
-	}
-	return c
-}
-
 // run is the longest run of failures of one account from the source
-// whose latest failure is within the horizon before now.
+// whose latest failure is within the run gap before now.
 func (t *recoveryTracker) run(ip netip.Addr, now int64) runOf {
 	s := t.srcs[ip.Unmap()]
-	if s == nil || now-s.brute.at > t.horizon {
+	if s == nil || now-s.brute.at > t.gap {
 		return runOf{}
 	}
 	return s.brute
-}
-
-// failed reports whether the account failed from the source within the
-// horizon before now.
-func (t *recoveryTracker) failed(ip netip.Addr, user string, now int64) bool {
-	s := t.srcs[ip.Unmap()]
-	if s == nil {
-		return false
-	}
-	a, ok := s.acct[foldUser(user)]
-	return ok && now-a.fail <= t.horizon
 }
 
 // Judgements of a self_recovery rule.
@@ -340,7 +315,8 @@ type recoveryVerdict struct {
 	attack  string // the name of the attack pattern: "spray" or "brute force"
 	tally
 	within time.Duration
-	run    runOf // the account run that made it an attack (AccountFailures)
+	run    runOf  // the account run that made it an attack (AccountFailures)
+	by     string // a success's: the spray rule whose incident it was judged by
 }
 
 func (v recoveryVerdict) office() bool  { return v.pattern == patternOffice }
@@ -348,6 +324,19 @@ func (v recoveryVerdict) pending() bool { return v.pattern == patternPending }
 
 func (v recoveryVerdict) explain() string {
 	known := v.recovered + v.failed
+	if v.by != "" {
+		basis := ""
+		if known > 0 {
+			basis = fmt.Sprintf(" (%d of the %d failing accounts from this address signed in from it within %s of their own failure)", v.recovered, known, v.within)
+		}
+		switch v.pattern {
+		case patternOffice:
+			return fmt.Sprintf("Pattern: self-recovering failures, not a %s: the %s incident this sign-in followed was judged self-recovering%s, and the sign-in is judged as it was; reported low.", v.attack, v.by, basis)
+		case patternPending:
+			return fmt.Sprintf("Pattern: not yet judged: the %s incident this sign-in followed is still being judged.", v.by)
+		}
+		return fmt.Sprintf("Pattern: %s: this sign-in followed the %s incident, judged a %s%s.", v.attack, v.by, v.attack, basis)
+	}
 	if v.run.n > 0 {
 		return fmt.Sprintf("Pattern: %s of one account: %s failed %d times in a row from this address (an office's users mistype once or twice and then sign in; %d of the %d failing accounts from it did so within %s).", v.attack, v.run.user, v.run.n, v.recovered, known, v.within)
 	}
@@ -379,12 +368,11 @@ func decide(rc *Recovery, c tally) string {
 	return patternPending
 }
 
-// verdict judges a source at now under rc: over the given accounts (those
-// that make up a value_count burst) when users is not nil, else over the
-// source's failures in the horizon. A success by an account that never
-// failed from the source is the hit of a spray, not a recovery.
-func (t *recoveryTracker) verdict(rc *Recovery, ip netip.Addr, users []string, success string, now int64, final bool) (recoveryVerdict, bool) {
-	v, _, ok := t.judge(rc, ip, users, success, now, now, final)
+// verdict judges a source at now under rc over its failures since the
+// given time (a value_count rule's window: the failures that make up its
+// burst) or, when earlier, since rc's horizon before now.
+func (t *recoveryTracker) verdict(rc *Recovery, ip netip.Addr, since, now int64, final bool) (recoveryVerdict, bool) {
+	v, _, ok := t.judge(rc, ip, since, now, final)
 	return v, ok
 }
 
@@ -405,51 +393,32 @@ func (t *recoveryTracker) stands(m mark, now int64) bool {
 	return m.src != nil && now < m.until && m.src.ver == m.ver
 }
 
-// judge is verdict with the mark of the state it judged; a success is
-// judged on the failures before hitAt, its own time, as they have settled
-// by now.
-func (t *recoveryTracker) judge(rc *Recovery, ip netip.Addr, users []string, success string, hitAt, now int64, final bool) (recoveryVerdict, mark, bool) {
+// judge is verdict with the mark of the state it judged.
+func (t *recoveryTracker) judge(rc *Recovery, ip netip.Addr, since, now int64, final bool) (recoveryVerdict, mark, bool) {
 	if t == nil || !ip.IsValid() {
 		return recoveryVerdict{}, mark{}, false
 	}
-	var c tally
-	hit := success != "" && !t.failed(ip, success, hitAt)
-	switch {
-	case users != nil:
-		c = t.accounts(ip, users, now, final)
-	case hit:
-		// A success by an account that never failed from the source is
-		// judged on the failures of the recovery window before it, once
-		// they settle (pending until then, at most Within): the hit of a
-		// spray hidden in an office's hour comes amid the spray's burst,
-		// which does not recover; an office's colleagues mid-retry do.
-		c = t.shareUntil(ip, now, final, hitAt-int64(rc.Within), hitAt)
-		if c.recovered+c.failed+c.open < rc.Min {
-			// Too few failures just before it to judge: judged on the
-			// source's hour, as any other firing. A source whose accounts
-			// recover from their own mistypes (an office) stays one; a slow
-			// spray's unrecovered accounts (or fewer than Min of them,
-			// none pending) make it a spray.
-			c = t.share(ip, now, final, math.MinInt64)
-		}
-	default:
-		c = t.share(ip, now, final, math.MinInt64)
-	}
+	c := t.share(ip, now, final, max(since, now-int64(rc.Horizon)))
 	v := recoveryVerdict{tally: c, within: rc.Within, attack: rc.attack()}
 	v.pattern = decide(rc, c)
-	if v.pattern == patternSpray && rc.AccountFailures > 0 && !hit && c.open == 0 && c.failed == 0 && c.recovered > 0 {
-		// Fewer than Min accounts in the horizon, every one of them
-		// recovered: a quiet hour of an office whose earlier failures
-		// made a long-window count rule fire. A brute force of one
-		// account is told by its run (AccountFailures), below.
+	if rc.AccountFailures > 0 && v.pattern != patternOffice && c.failed < rc.Min {
+		// Fewer than Min failures in the horizon that did not recover,
+		// and no account failing AccountFailures times in a row (its
+		// run, below): not a brute force but an office whose users
+		// recover from a mistype or now and then give up (a quiet hour
+		// after a busy morning that made a long-window count rule fire),
+		// or pending while the open ones could still make Min.
 		v.pattern = patternOffice
+		if c.failed+c.open >= rc.Min {
+			v.pattern = patternPending
+		}
 	}
 	if r := t.run(ip, now); rc.AccountFailures > 0 && r.n >= rc.AccountFailures {
 		v.pattern, v.run = patternSpray, r
 	}
 	var m mark
 	if v.pending() && !final {
-		m = t.mark(ip, users, success, now)
+		m = t.mark(ip, since, int64(rc.Horizon), now)
 	}
 	return v, m, true
 }
@@ -458,7 +427,7 @@ func (t *recoveryTracker) judge(rc *Recovery, ip netip.Addr, users []string, suc
 // or accounts settled the source at now). The deadlines are conservative:
 // the verdict is judged again at the first of them even when it could not
 // change then.
-func (t *recoveryTracker) mark(ip netip.Addr, users []string, success string, now int64) mark {
+func (t *recoveryTracker) mark(ip netip.Addr, since, horizon, now int64) mark {
 	s := t.srcs[ip.Unmap()]
 	if s == nil {
 		return mark{}
@@ -469,23 +438,15 @@ func (t *recoveryTracker) mark(ip netip.Addr, users []string, success string, no
 			m.until = ts
 		}
 	}
-	if users != nil {
-		for _, u := range users {
-			if a, ok := s.acct[foldUser(u)]; ok && !a.recovered {
-				at(a.fail + t.within + 1) // tally.add: now-a.fail > within
-			}
-		}
-	} else {
-		if len(s.queue) > 0 {
-			at(s.queue[0].ts + t.within + 1) // settle: now-ts > within
-		}
-		if len(s.outcomes) > 0 {
-			at(s.outcomes[0].ts + t.horizon + 1) // settle: now-ts > horizon
+	for _, p := range s.queue {
+		if p.ts >= since {
+			at(p.ts + t.within + 1) // settle: now-ts > within
+			break
 		}
 	}
-	if success != "" {
-		if a, ok := s.acct[foldUser(success)]; ok {
-			at(a.fail + t.horizon + 1) // failed: now-a.fail <= horizon
+	for _, o := range s.outcomes {
+		if o.ts >= since {
+			at(o.ts + horizon + 1) // share: the outcome leaves the rule's horizon
 		}
 	}
 	return m

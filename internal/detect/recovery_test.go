@@ -167,7 +167,11 @@ func TestJudgePendingOnlyWhenChanged(t *testing.T) {
 				t.Fatalf("seed %d: nothing pending to judge (%d judgements): the test no longer exercises judgePending", seed, all)
 			}
 			t.Logf("seed %d, flush %v: %d judgements, each second %d", seed, flush, n, all)
-			if n*4 > all {
+			// At least 3x fewer: the count rules judged on their own
+			// window (password_spray_source's ten minutes, _slow's hour)
+			// stay pending through the peak, and every outcome at the
+			// office's address judges them again.
+			if n*3 > all {
 				t.Errorf("seed %d, flush %v: %d judgements, judging each second made %d", seed, flush, n, all)
 			}
 		}
