@@ -239,6 +239,12 @@ func follow(ctx context.Context, paths []string, opts Options, fn func(*event.Ev
 			}
 		}
 		ts.files = slices.DeleteFunc(ts.files, func(fl *followed) bool { return fl.dead })
+		if opts.FollowCommit != nil {
+			// the positions only after the events they cover are committed
+			if err := opts.FollowCommit(); err != nil {
+				return err
+			}
+		}
 		if err := ts.save(opts.FollowState, &saved); err != nil && opts.OnStateError != nil {
 			opts.OnStateError(err)
 		}

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -131,5 +132,54 @@ func stepper(steps []func(), cancel context.CancelFunc) func(context.Context) er
 		steps[step]()
 		step++
 		return nil
+	}
+}
+
+// TestFollowCommitsBeforeSaving: Options.FollowCommit runs after a poll's
+// events and before its positions are saved; when it fails, Follow ends
+// with its error and the saved positions stay those of the last commit, so
+// a restart reads the uncommitted events again (none lost, none twice).
+func TestFollowCommitsBeforeSaving(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "auth.log")
+	state := filepath.Join(dir, "state.json")
+	appendFile(t, path, sshLine(0)+sshLine(1))
+	var pending, committed []string
+	refuse := errors.New("store refused (test)")
+	fail := false
+	opts := Options{Year: 2026, FollowState: state, FollowCommit: func() error {
+		if fail {
+			return refuse
+		}
+		committed, pending = append(committed, pending...), nil
+		return nil
+	}}
+	fn := func(ev *event.Event) error { pending = append(pending, ev.UserName); return nil }
+	polls := 0
+	wait := func(context.Context) error {
+		polls++
+		switch polls {
+		case 1:
+			appendFile(t, path, sshLine(2))
+			fail = true // the next poll's commit is refused
+		}
+		return nil
+	}
+	if err := follow(context.Background(), []string{path}, opts, fn, wait); !errors.Is(err, refuse) {
+		t.Fatalf("follow = %v, want the commit's error", err)
+	}
+	if diff := cmp.Diff(committed, []string{"u0", "u1"}); diff != "" {
+		t.Errorf("committed lines (-got +want):\n%s", diff)
+	}
+	// restarted: the refused u2 is read again, u0 and u1 are not
+	fail, pending, committed = false, nil, nil
+	polls = 0
+	stop := errors.New("stop")
+	wait = func(context.Context) error { return stop }
+	if err := follow(context.Background(), []string{path}, opts, fn, wait); !errors.Is(err, stop) {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(committed, []string{"u2"}); diff != "" {
+		t.Errorf("after the restart, committed lines (-got +want):\n%s", diff)
 	}
 }

@@ -91,6 +91,13 @@ type Options struct {
 	// OnStateError, if set, is told when FollowState cannot be read or
 	// written (the tail goes on).
 	OnStateError func(error)
+	// FollowCommit, if set, makes the events fn received durable: Follow
+	// calls it after each poll, before it saves the positions in
+	// FollowState, so a saved position never covers an event that is not
+	// committed yet (a stop or crash in between reads those events again
+	// instead of losing them). An error ends Follow with it, the
+	// positions of the last successful commit kept.
+	FollowCommit func() error
 	// OnRotate, if set, receives a followed file's final Stats when it is
 	// rotated away or truncated.
 	OnRotate func(Stats)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -18,29 +19,78 @@ import (
 )
 
 // startTails follows the configured log files (across rotation) into the
-// store and detection.
+// store and detection. Each tail commits its events itself (tailSink)
+// before its positions are saved: a saved position never covers an event
+// that is not stored.
 func (in *Intake) startTails(ctx context.Context, g *errgroup.Group) {
-	if len(in.cfg.Ingest.Files) == 0 {
-		return
-	}
-	b := newSyslogBatcher(in)
-	g.Go(func() error { b.run(ctx); return nil })
 	for _, f := range in.cfg.Ingest.Files {
+		sink := &tailSink{in: in, ctx: ctx, source: "file:" + f.Path, path: f.Path}
 		opts := ingest.Options{Format: f.Format, Tenant: f.Tenant, TenantMap: in.tenantMap(), Year: in.cfg.Ingest.Year, Mapping: in.mapping,
 			FollowState:  tailStatePath(in.cfg.DataDir, f.Path),
+			FollowCommit: sink.commit,
 			OnStateError: func(err error) { in.log.Warn("tail positions", "path", f.Path, "err", err) },
 			OnSkip:       in.tailSkipped(f.Path)}
 		g.Go(func() error {
-			err := ingest.Follow(ctx, []string{f.Path}, opts, func(ev *event.Event) error {
-				b.add(store.EventRecord{Event: timeline.Copy(ev)}, "file:"+f.Path, true) // a full buffer pauses the tail
-				return nil
-			})
+			err := ingest.Follow(ctx, []string{f.Path}, opts, sink.add)
 			if err != nil && ctx.Err() == nil {
 				in.log.Error("tailing log file", "path", f.Path, "err", err)
 			}
 			return nil
 		})
 	}
+}
+
+// tailSink commits a tail's events in batches (Follow's goroutine only).
+// A commit the store refuses is retried, backing off, until it is taken:
+// the tail reads no further meanwhile (the file keeps the rest). Once ctx
+// ends, what is left is tried once more without it, so a stopped serve
+// stores what it read before its positions are saved; if that fails the
+// positions stay where the last commit left them, and the next start reads
+// those events again.
+type tailSink struct {
+	in     *Intake
+	ctx    context.Context
+	source string
+	path   string
+	recs   []store.EventRecord
+}
+
+func (s *tailSink) add(ev *event.Event) error {
+	s.recs = append(s.recs, store.EventRecord{Event: timeline.Copy(ev)})
+	if len(s.recs) < syslogBatch {
+		return nil
+	}
+	return s.commit()
+}
+
+// commit commits the events added since the last commit.
+func (s *tailSink) commit() error {
+	var backoff time.Duration
+	for len(s.recs) > 0 {
+		ctx := s.ctx
+		if ctx.Err() != nil {
+			ctx = context.WithoutCancel(ctx) // the last attempt
+		}
+		_, err := s.in.pipe.CommitFrom(ctx, s.recs, func(int) string { return s.source })
+		if err == nil {
+			s.recs = s.recs[:0]
+			return nil
+		}
+		if s.ctx.Err() != nil {
+			s.in.log.Error("storing tailed events at shutdown; read again at the next start", "path", s.path, "count", len(s.recs), "err", err)
+			return fmt.Errorf("storing tailed events: %w", err)
+		}
+		backoff = min(max(2*backoff, 250*time.Millisecond), 5*time.Second)
+		s.in.log.Warn("storing tailed events; the tail waits and retries", "path", s.path, "count", len(s.recs), "retry_in", backoff, "err", err)
+		for i := range s.recs {
+			s.recs[i].ID = 0
+		}
+		select {
+		case <-s.ctx.Done():
+		case <-time.After(backoff):
+		}
+	}
+	return nil
 }
 
 // maxSkipLogs bounds the skipped records a tail logs per file (all are
