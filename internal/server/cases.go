@@ -110,23 +110,41 @@ func (s *Server) mspName() string {
 	return "MSP"
 }
 
-// eventsURL is the events search that shows a case's attacker.
-func eventsURL(c detect.Case) string {
-	v := url.Values{}
+// caseEvents is the events search for a case's attacker: its address,
+// account or workstation, on its tenant when it has one, from an hour
+// before its first event to an hour after its last. ok is false when the
+// case's attacker is not a field the search filters on.
+func caseEvents(c detect.Case) (q store.EventQuery, ok bool) {
 	switch c.Field {
 	case "source.ip":
-		v.Set("source_ip", c.Value)
+		q.SourceIP, ok = c.Value, true
 	case "user.name":
-		v.Set("user", c.Value)
+		q.User, ok = c.Value, true
 	case "workstation", "host.name":
-		v.Set("host", c.Value)
+		q.Host, ok = c.Value, true
 	}
 	if len(c.Tenants) == 1 {
-		v.Set("tenant", c.Tenants[0])
+		q.Tenant = c.Tenants[0]
 	}
 	if !c.First.IsZero() {
-		v.Set("from", c.First.Add(-time.Hour).UTC().Format(time.RFC3339))
-		v.Set("to", c.Last.Add(time.Hour).UTC().Format(time.RFC3339))
+		q.From = c.First.Add(-time.Hour).UTC().Truncate(time.Second)
+		q.To = c.Last.Add(time.Hour).UTC().Truncate(time.Second)
+	}
+	return q, ok
+}
+
+// eventsURL is the events search that shows a case's attacker (caseEvents).
+func eventsURL(c detect.Case) string {
+	q, _ := caseEvents(c)
+	v := url.Values{}
+	for _, kv := range [][2]string{{"source_ip", q.SourceIP}, {"user", q.User}, {"host", q.Host}, {"tenant", q.Tenant}} {
+		if kv[1] != "" {
+			v.Set(kv[0], kv[1])
+		}
+	}
+	if !q.From.IsZero() {
+		v.Set("from", q.From.Format(time.RFC3339))
+		v.Set("to", q.To.Format(time.RFC3339))
 	}
 	return "/events?" + v.Encode()
 }
@@ -140,7 +158,8 @@ type casePage struct {
 	Timeline  []sampleView
 	Users     []string // who an analyst may assign the case to
 	CanHandle bool
-	Hist      *svgChart // events per hour from its samples
+	Hist      *svgChart // its attacker's stored events per hour (caseEvents)
+	HistTotal int64     // the events Hist counts: what its events search finds
 }
 
 func (s *Server) findCase(ctx context.Context, p *auth.Principal, id string) (*caseRow, error) {
@@ -172,11 +191,20 @@ func (s *Server) handleCase(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		}
 	}
 	slices.SortStableFunc(pg.Timeline, func(a, b sampleView) int { return a.Time.Compare(b.Time) })
-	times := make([]time.Time, len(pg.Timeline))
-	for i, e := range pg.Timeline {
-		times[i] = e.Time
+	// The chart counts every stored event of the case's events search (the
+	// page's link), not the rules' samples.
+	if q, ok := caseEvents(c.Case); ok && q.To.After(q.From) {
+		step := histStep(q.To.Sub(q.From))
+		lo, hi := histRange(q.From, q.To, step)
+		counts, err := s.st.EventHistogram(ctx, p.Scope, q, lo, hi, step)
+		if err != nil {
+			return err
+		}
+		for _, n := range counts {
+			pg.HistTotal += n
+		}
+		pg.Hist = barChart(lo, step, counts, histTitle("The attacker's events per hour", step))
 	}
-	pg.Hist = hourHistogram(times, "Sample events per hour")
 	if pg.CanHandle {
 		if pg.Users, err = s.handlers(ctx, p); err != nil {
 			return err

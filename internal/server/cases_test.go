@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -193,36 +197,135 @@ func TestCasesPageListsTheFirstCases(t *testing.T) {
 	}
 }
 
-// The events page counts at most 10,000 matching events and then says
-// "more than 10,000" (a full count of a million events took 90–200 ms on
-// PostgreSQL); a narrower search is counted exactly.
-func TestEventsPageBoundedCount(t *testing.T) {
+// barsTotal adds up the counts of a page's histogram bars (the first chart
+// after marker).
+func barsTotal(t *testing.T, page, marker string) int64 {
+	t.Helper()
+	i := strings.Index(page, marker)
+	if i < 0 {
+		t.Fatalf("no %q on the page", marker)
+	}
+	svg := page[i:]
+	svg = svg[:strings.Index(svg, "</svg>")]
+	var sum int64
+	for _, m := range regexp.MustCompile(`: (\d+)</title></rect>`).FindAllStringSubmatch(svg, -1) {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		sum += n
+	}
+	return sum
+}
+
+// The events page's histogram counts every event the search matches, per
+// hour over the search's range (the week up to the assessment when the
+// request names no from, through the newest event), and its total is the
+// page's count. It charted the newest 2,000 of them before.
+func TestEventsPageHistogramCountsEveryEvent(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	at := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
-	batch := make([]store.EventRecord, 0, countEvents+5)
-	for i := range countEvents + 5 {
-		user := "bulk"
-		if i%1000 == 0 {
-			user = "rare" // 11 of them
-		}
-		batch = append(batch, store.EventRecord{Event: event.Event{Timestamp: at.Add(time.Duration(i) * time.Second), Tenant: tenantA,
-			Dataset: "test", Category: "authentication", Action: "logon", Outcome: "success", UserName: user}})
+	asOf := f.clk.now() // the fixture's assessment
+	var batch []store.EventRecord
+	add := func(at time.Time, user string) {
+		batch = append(batch, store.EventRecord{Event: event.Event{Timestamp: at, Tenant: tenantA,
+			Dataset: "hist", Category: "authentication", Action: "logon", Outcome: "success", UserName: user}})
 	}
+	for i := range 2500 {
+		user := "bulk"
+		if i%500 == 0 {
+			user = "rare" // 5 of them
+		}
+		add(asOf.Add(-6*24*time.Hour+time.Duration(i)*37*time.Second), user)
+	}
+	for i := range 3 {
+		add(asOf.Add(-10*24*time.Hour+time.Duration(i)*time.Minute), "old") // before the default week
+	}
+	add(asOf.Add(26*time.Hour), "late") // after the assessment
+	add(asOf.Add(27*time.Hour), "late")
 	if err := f.st.AppendEvents(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
 	a := f.client()
 	a.login("analyst1")
-	_, all := a.do("GET", "/events", nil, nil)
-	if !strings.Contains(all, `data-total="10000" data-more>More than 10,000 matching events</h2>`) || !strings.Contains(all, "Narrow the search") {
-		i := strings.Index(all, `id="ehist-h"`)
-		t.Errorf("unfiltered events page heading: %.160s", all[max(i, 0):])
+	for _, tc := range []struct {
+		name, query string
+		want        int64
+	}{
+		{"default_week", "source=hist", 2502},
+		{"user", "source=hist&user=rare", 5},
+		{"from", "source=hist&from=2026-11-01T00:00:00Z", 2505},
+		{"from_to", "source=hist&from=2026-11-01T00:00:00Z&to=2026-11-21T00:00:00Z", 1171},
+		{"to_before_the_week", "source=hist&to=2026-11-17T00:00:00Z", 3},
+		{"none_in_the_week", "source=hist&user=old", 3}, // the week up to the newest match
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, page := a.do("GET", "/events?"+tc.query, nil, nil)
+			if !strings.Contains(page, fmt.Sprintf(`data-total="%d">%s matching event`, tc.want, thousands(tc.want))) {
+				i := strings.Index(page, `id="ehist-h"`)
+				t.Errorf("heading: %.200s, want %d", page[max(i, 0):], tc.want)
+			}
+			if got := barsTotal(t, page, `id="ehist-h"`); got != tc.want {
+				t.Errorf("histogram bars add up to %d, want the page's count %d", got, tc.want)
+			}
+			if !strings.Contains(page, thousands(tc.want)+" in ") {
+				t.Errorf("histogram summary does not state the total %d", tc.want)
+			}
+		})
 	}
-	_, rare := a.do("GET", "/events?user=rare", nil, nil)
-	if !strings.Contains(rare, `data-total="11">11 matching events</h2>`) {
-		i := strings.Index(rare, `id="ehist-h"`)
-		t.Errorf("events page for user rare: %.160s", rare[max(i, 0):])
+	_, page := a.do("GET", "/events?source=hist", nil, nil)
+	if !strings.Contains(page, `name="from" value="2026-11-19T12:00:00Z"`) {
+		t.Errorf("the default range's from is not in the form")
+	}
+	if resp, page := a.do("GET", "/events?source=hist&user=nobody", nil, nil); resp.StatusCode != http.StatusOK || !strings.Contains(page, `data-total="0"`) {
+		t.Errorf("no match: HTTP %d, want 200 and a count of 0", resp.StatusCode)
+	}
+}
+
+// A case page charts every stored event of its attacker (what its events
+// search finds), not the rules' samples; the two totals agree.
+func TestCasePageHistogramMatchesEventsSearch(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	first := f.clk.now().Add(-3 * time.Hour)
+	var batch []store.EventRecord
+	for i := range 40 {
+		ip := "198.51.100.77"
+		if i%4 == 0 {
+			ip = "198.51.100.78" // another source: not the case's
+		}
+		batch = append(batch, store.EventRecord{Event: event.Event{Timestamp: first.Add(time.Duration(i) * 4 * time.Minute), Tenant: tenantA,
+			Dataset: "hist", Category: "authentication", Action: "logon", Outcome: "failure", UserName: fmt.Sprintf("u%d", i),
+			SourceIP: netip.MustParseAddr(ip)}})
+	}
+	if err := f.st.AppendEvents(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	in := store.Incident{ID: "hist-spray", Tenant: tenantA, Tenants: []string{tenantA}, Rule: "r", Title: "Spray", Severity: "high",
+		Key: map[string]string{"source.ip": "198.51.100.77"}, Status: store.StatusOpen, First: first, Last: first.Add(156 * time.Minute), Count: 30}
+	if _, _, err := f.st.UpsertIncident(ctx, &in); err != nil {
+		t.Fatal(err)
+	}
+	var c detect.Case
+	for _, x := range detect.Cases([]*detect.Incident{{ID: "x", Key: in.Key}}) {
+		c = x
+	}
+	a := f.client()
+	a.login("analyst1")
+	_, cp := a.do("GET", "/cases/"+c.ID, nil, nil)
+	if !strings.Contains(cp, `id="case-hist" data-total="30"`) {
+		i := strings.Index(cp, "case-hist")
+		t.Errorf("case histogram: %.200s, want 30 events", cp[max(i, 0):])
+	}
+	if got := barsTotal(t, cp, `id="case-hist"`); got != 30 {
+		t.Errorf("case histogram bars add up to %d, want 30", got)
+	}
+	i := strings.Index(cp, `<a href="/events?`)
+	if i < 0 {
+		t.Fatal("case page links no events search")
+	}
+	link := cp[i+len(`<a href="`):]
+	link = html.UnescapeString(link[:strings.Index(link, `"`)])
+	_, ep := a.do("GET", link, nil, nil)
+	if got := barsTotal(t, ep, `id="ehist-h"`); got != 30 || !strings.Contains(ep, `data-total="30"`) {
+		t.Errorf("the case's events search %s counts %d, want 30 as the case page", link, got)
 	}
 }
 

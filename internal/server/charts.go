@@ -46,25 +46,59 @@ func hourHistogram(times []time.Time, title string) *svgChart {
 			hi = t
 		}
 	}
-	step, unit := time.Hour, "hour"
-	switch span := hi.Sub(lo); {
-	case span > 10*24*time.Hour:
-		step, unit = 24*time.Hour, "day"
-	case span < 2*time.Hour:
-		step, unit = 5*time.Minute, "5 minutes"
-	}
+	step := histStep(hi.Sub(lo))
 	start := lo.UTC().Truncate(step)
 	n := int(hi.UTC().Truncate(step).Sub(start)/step) + 1
-	counts := make([]int, n)
+	counts := make([]int64, n)
 	for _, t := range times {
 		counts[int(t.UTC().Truncate(step).Sub(start)/step)]++
 	}
-	return barChart(start, step, counts, strings.Replace(title, "per hour", "per "+unit, 1))
+	return barChart(start, step, counts, histTitle(title, step))
+}
+
+// histStep is a histogram's bucket for a span of time: 5 minutes up to
+// two hours, an hour up to ten days, else a day (or as many days as keep
+// the chart within 400 bars).
+func histStep(span time.Duration) time.Duration {
+	const day = 24 * time.Hour
+	switch {
+	case span < 2*time.Hour:
+		return 5 * time.Minute
+	case span <= 10*day:
+		return time.Hour
+	case span <= 400*day:
+		return day
+	}
+	return (span/400 + day - 1) / day * day
+}
+
+// histTitle names a histogram's bucket in its title ("per hour" → "per day").
+func histTitle(title string, step time.Duration) string {
+	unit := bucketName(step)
+	switch {
+	case step < time.Hour:
+		unit = "5 minutes"
+	case step > 24*time.Hour:
+		unit = fmt.Sprintf("%d days", step/(24*time.Hour))
+	}
+	return strings.Replace(title, "per hour", "per "+unit, 1)
+}
+
+// histRange is the range a histogram of [from, to) with buckets of step
+// draws: from down and to up to whole buckets (UTC).
+func histRange(from, to time.Time, step time.Duration) (time.Time, time.Time) {
+	lo := from.UTC().Truncate(step)
+	hi := to.UTC().Truncate(step)
+	if hi.Before(to) || !hi.After(lo) {
+		hi = hi.Add(step)
+	}
+	return lo, hi
 }
 
 // barChart draws counts per time bucket starting at start.
-func barChart(start time.Time, step time.Duration, counts []int, title string) *svgChart {
-	peak, total, peakAt := 0, 0, 0
+func barChart(start time.Time, step time.Duration, counts []int64, title string) *svgChart {
+	var peak, total int64
+	peakAt := 0
 	for i, c := range counts {
 		total += c
 		if c > peak {
@@ -92,12 +126,15 @@ func barChart(start time.Time, step time.Duration, counts []int, title string) *
 	xAxis(&b, start, end)
 	b.WriteString(`</svg>`)
 	return &svgChart{SVG: template.HTML(b.String()),
-		Summary: fmt.Sprintf("%d in %d %s buckets from %s; the busiest, %s, had %d.", total, len(counts), bucketName(step), start.Format("2006-01-02 15:04 UTC"), start.Add(time.Duration(peakAt)*step).Format("2006-01-02 15:04"), peak)}
+		Summary: fmt.Sprintf("%s in %d %s buckets from %s to %s; the busiest, %s, had %s.", thousands(total), len(counts), bucketName(step),
+			start.UTC().Format("2006-01-02 15:04"), end.UTC().Format("2006-01-02 15:04 UTC"), start.Add(time.Duration(peakAt)*step).UTC().Format("2006-01-02 15:04"), thousands(peak))}
 }
 
 func bucketName(step time.Duration) string {
 	switch {
-	case step >= 24*time.Hour:
+	case step > 24*time.Hour:
+		return fmt.Sprintf("%d-day", step/(24*time.Hour))
+	case step == 24*time.Hour:
 		return "day"
 	case step < time.Hour:
 		return "5-minute"

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/firebreak-msp/firebreak/internal/auth"
@@ -33,6 +35,40 @@ func errStatus(status int, public string) error { return &httpError{Status: stat
 
 func errBadRequest(format string, args ...any) error {
 	return &httpError{Status: http.StatusBadRequest, Public: fmt.Sprintf(format, args...)}
+}
+
+// onlyParams is a list page's check of its query: a parameter it does not
+// read (a misspelt or unsupported filter) is a 400 naming it and the ones
+// the page reads, as a filter value it does not know is, not a page that
+// silently shows every row.
+func onlyParams(q url.Values, known ...string) error {
+	var unknown []string
+	for k := range q {
+		if !slices.Contains(known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	name := unknown[0]
+	if len(name) > 40 {
+		name = name[:40] + "…"
+	}
+	return errBadRequest("%s: not a filter of this page; expected %s", name, strings.Join(known, ", "))
+}
+
+// flagParam reads a checkbox filter: absent or empty is off, 1 is on,
+// anything else a 400 with the reason.
+func flagParam(q url.Values, name string) (bool, error) {
+	switch q.Get(name) {
+	case "":
+		return false, nil
+	case "1":
+		return true, nil
+	}
+	return false, errBadRequest("%s: expected 1 (on) or nothing (off)", name)
 }
 
 var (

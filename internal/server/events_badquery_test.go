@@ -28,13 +28,15 @@ func TestListPagesBadFilter(t *testing.T) {
 	c := f.client()
 	c.login("owner1")
 	for _, u := range []string{"/incidents?status=bogus", "/incidents?severity=urgent", "/tenants?criticality=extreme",
+		"/tenants?failing=yes", "/tenants?incidents=true", "/tenants?crit=high", "/tenants?q=a&sort=score", "/events?usr=ann",
 		"/events?source_ip=not-an-ip", "/api/v1/incidents?status=bogus", "/api/v1/cases?severity=x"} {
 		resp, body := c.do("GET", u, nil, nil)
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "expected") {
 			t.Errorf("%s: HTTP %d, reason shown %v", u, resp.StatusCode, strings.Contains(body, "expected"))
 		}
 	}
-	for _, u := range []string{"/incidents?status=all&severity=high", "/incidents?status=resolved", "/tenants?criticality=high", "/events?source_ip=192.0.2.7"} {
+	for _, u := range []string{"/incidents?status=all&severity=high", "/incidents?status=resolved", "/tenants?criticality=high", "/events?source_ip=192.0.2.7",
+		"/tenants?q=alpha&criticality=high&failing=1&incidents=1", "/tenants?failing=", "/events?tenant=&user=&source_ip=&source=&host=&outcome=&from=&to="} {
 		if resp, _ := c.do("GET", u, nil, nil); resp.StatusCode != http.StatusOK {
 			t.Errorf("%s: HTTP %d, want 200", u, resp.StatusCode)
 		}

@@ -969,24 +969,32 @@ type eventsPage struct {
 	pageBase
 	Tenants []store.Tenant // the tenant filter's choices
 	Query   store.EventQuery
-	From    string
+	From    string // the search's from (eventsWindow's default when the request names none)
 	To      string
 	Events  []store.EventRecord
 	Next    int64
 	Error   string
-	Total   int64     // events matching the filter (all pages), at most countEvents
-	More    bool      // more than countEvents match (Total is then countEvents)
-	Hist    *svgChart // the newest matching events per hour
-	HistN   int       // how many events the histogram counts
+	// Total is every event the search matches (all its pages): the sum of
+	// Hist's buckets, which count them per hour (or 5 minutes, or day) from
+	// From to To, else to the later of the as-of time and the newest match.
+	Total int64
+	Hist  *svgChart
+	// DefaultFrom: the request named no from; From is eventsWindow's.
+	DefaultFrom bool
 }
 
-// histEvents bounds the events the events-search histogram reads.
-const histEvents = 2000
+// eventsWindow is the events search's time range when the request names
+// no from: the week up to the page's as-of time (the latest assessment, or
+// to when earlier) or, when nothing matches in that week (a replayed old
+// log, no assessment yet), the week up to the newest match. Bounding the
+// search keeps its count, its histogram and PostgreSQL's plans (one daily
+// partition per day in range, not all of them) to a week however long the
+// store keeps events (issue 15: a million events over 90 days).
+const eventsWindow = 7 * 24 * time.Hour
 
-// countEvents bounds the events page's count: past it the page says "more
-// than 10,000" (as search engines do) instead of counting every stored
-// event, which on PostgreSQL took 90–200 ms for a million (issue 15).
-const countEvents = 10000
+// eventsPageParams are the query parameters the events page reads
+// (eventQuery's filter and paging).
+var eventsPageParams = []string{"tenant", "user", "source_ip", "source", "dataset", "host", "outcome", "from", "to", "limit", "before_id"}
 
 func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
@@ -997,6 +1005,9 @@ func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *aut
 	}
 	pg.Tenants = tenants
 	q, err := s.eventQuery(r, p)
+	if err == nil {
+		err = onlyParams(r.URL.Query(), eventsPageParams...)
+	}
 	if err != nil {
 		// A bad filter is the request's fault: say so in the status too.
 		var status int
@@ -1004,8 +1015,54 @@ func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *aut
 		s.renderStatus(w, r, status, "events", pg)
 		return nil
 	}
-	pg.Query = q
 	pg.From, pg.To = r.URL.Query().Get("from"), r.URL.Query().Get("to")
+	// newest is the newest event the search matches (zero: none), read
+	// only when the range needs it and the page does not show it anyway.
+	var newest time.Time
+	latest := func() error {
+		if !newest.IsZero() {
+			return nil
+		}
+		nq := q
+		nq.BeforeID, nq.Limit = 0, 1
+		recs, err := s.st.SearchEvents(ctx, p.Scope, nq)
+		if len(recs) > 0 {
+			newest = recs[0].Event.Timestamp
+		}
+		return err
+	}
+	if q.From.IsZero() {
+		// The week up to the as-of time (or up to to, when earlier); when
+		// nothing matches in it (a replayed old log, no assessment yet),
+		// the week up to the newest match. Only then is the search
+		// unbounded in time, once.
+		week := func(end time.Time) {
+			q.From = end.Add(-eventsWindow).UTC().Truncate(time.Hour)
+			pg.From, pg.DefaultFrom = q.From.Format(time.RFC3339), true
+		}
+		anchor := pg.AsOf
+		if !q.To.IsZero() && (anchor.IsZero() || q.To.Before(anchor)) {
+			anchor = q.To
+		}
+		if !anchor.IsZero() {
+			week(anchor)
+			if err := latest(); err != nil {
+				return err
+			}
+		}
+		if newest.IsZero() {
+			q.From, pg.From, pg.DefaultFrom = time.Time{}, "", false
+			if err := latest(); err != nil {
+				return err
+			}
+			if newest.IsZero() {
+				pg.Query = q
+				return s.render(w, r, "events", pg) // nothing matches
+			}
+			week(newest)
+		}
+	}
+	pg.Query = q
 	recs, err := s.st.SearchEvents(ctx, p.Scope, q)
 	if err != nil {
 		return err
@@ -1014,28 +1071,32 @@ func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *aut
 	if len(recs) == q.Limit {
 		pg.Next = recs[len(recs)-1].ID
 	}
-	cq := q
-	cq.Limit = countEvents + 1
-	if pg.Total, err = s.st.CountEvents(ctx, p.Scope, cq); err != nil {
-		return err
+	if len(recs) > 0 && q.BeforeID == 0 {
+		newest = recs[0].Event.Timestamp
 	}
-	if pg.Total > countEvents {
-		pg.Total, pg.More = countEvents, true
-	}
-	hq := q
-	hq.Limit = histEvents
-	hist := recs
-	if len(recs) == q.Limit && q.Limit < histEvents {
-		if hist, err = s.st.SearchEvents(ctx, p.Scope, hq); err != nil {
+	to := q.To
+	if to.IsZero() {
+		if err := latest(); err != nil {
 			return err
 		}
+		to = pg.AsOf
+		if !newest.IsZero() && !newest.Before(to) {
+			to = newest.Add(time.Microsecond) // [from, to): the newest counts
+		}
 	}
-	times := make([]time.Time, len(hist))
-	for i := range hist {
-		times[i] = hist[i].Event.Timestamp
+	if q.From.IsZero() || !to.After(q.From) {
+		return s.render(w, r, "events", pg) // nothing stored, nothing to chart
 	}
-	pg.HistN = len(times)
-	pg.Hist = hourHistogram(times, "Matching events per hour")
+	step := histStep(to.Sub(q.From))
+	lo, hi := histRange(q.From, to, step)
+	counts, err := s.st.EventHistogram(ctx, p.Scope, q, lo, hi, step)
+	if err != nil {
+		return err
+	}
+	for _, c := range counts {
+		pg.Total += c
+	}
+	pg.Hist = barChart(lo, step, counts, histTitle("Matching events per hour", step))
 	return s.render(w, r, "events", pg)
 }
 

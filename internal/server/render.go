@@ -120,18 +120,12 @@ func templateFuncs() template.FuncMap {
 		"fieldLabel": func(f string) string {
 			return map[string]string{"source.ip": "source address", "user.name": "account", "workstation": "workstation", "host.name": "host", "console": "RMM console", "tenant": "whole tenant", "key": "key"}[f]
 		},
-		"list": func(s ...string) []string { return s },
-		"mul":  func(a, b int) int { return a * b },
-		"sub":  func(a, b int) int { return a - b },
-		"thousands": func(n int64) string { // 12345 → "12,345"
-			s := strconv.FormatInt(n, 10)
-			for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
-				s = s[:i] + "," + s[i:]
-			}
-			return s
-		},
-		"head": func(n int, s []string) []string { return s[:min(n, len(s))] },
-		"addf": func(a, b float64) float64 { return a + b },
+		"list":      func(s ...string) []string { return s },
+		"mul":       func(a, b int) int { return a * b },
+		"sub":       func(a, b int) int { return a - b },
+		"thousands": thousands,
+		"head":      func(n int, s []string) []string { return s[:min(n, len(s))] },
+		"addf":      func(a, b float64) float64 { return a + b },
 	}
 }
 
@@ -200,4 +194,13 @@ func staticHandler() http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fsrv.ServeHTTP(w, r)
 	}))
+}
+
+// thousands writes n with thousands separators: 12345 → "12,345".
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -29,10 +29,19 @@ type tenantsPage struct {
 func (s *Server) handleTenants(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
 	q := r.URL.Query()
-	pg := &tenantsPage{pageBase: s.basePage(ctx, p, "Tenants", "tenants"), Query: strings.TrimSpace(q.Get("q")), Crit: q.Get("criticality"),
-		Failing: q.Get("failing") == "1", Incident: q.Get("incidents") == "1"}
+	if err := onlyParams(q, "q", "criticality", "failing", "incidents"); err != nil {
+		return err
+	}
+	pg := &tenantsPage{pageBase: s.basePage(ctx, p, "Tenants", "tenants"), Query: strings.TrimSpace(q.Get("q")), Crit: q.Get("criticality")}
 	if pg.Crit != "" && !estate.Criticality(pg.Crit).Known() {
 		return errBadRequest("criticality: expected low, medium, high or critical")
+	}
+	var err error
+	if pg.Failing, err = flagParam(q, "failing"); err != nil {
+		return err
+	}
+	if pg.Incident, err = flagParam(q, "incidents"); err != nil {
+		return err
 	}
 	tenants, err := s.st.ListTenants(ctx, p.Scope)
 	if err != nil {
