@@ -210,7 +210,7 @@ func follow(ctx context.Context, paths []string, opts Options, fn func(*event.Ev
 	if err != nil && opts.OnStateError != nil {
 		opts.OnStateError(err)
 	}
-	ts, err := newTailSet(paths, opts.FollowFromEnd, state)
+	ts, err := newTailSet(paths, opts.FollowFromEnd, state, opts.OnSkip)
 	if err != nil {
 		return err
 	}

@@ -26,12 +26,10 @@ import (
 // compressedExt are the suffixes a directory tail leaves out.
 var compressedExt = []string{".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".z"}
 
+// dirFileWanted is the tail's filter on top of WalkDir's own rules (which
+// leave out hidden files and folders, as detect DIR does): no archives.
 func dirFileWanted(name string) bool {
-	base := filepath.Base(name)
-	if strings.HasPrefix(base, ".") {
-		return false
-	}
-	lower := strings.ToLower(base)
+	lower := strings.ToLower(filepath.Base(name))
 	return !slices.ContainsFunc(compressedExt, func(s string) bool { return strings.HasSuffix(lower, s) })
 }
 
@@ -50,10 +48,15 @@ type tailSet struct {
 	files   []*followed
 	known   map[string]bool
 	retired []retired
+	// told are the paths WalkDir left out (a link in a loop or to what was
+	// read already, a dangling link, an unreadable folder, not a regular
+	// file) already passed to onSkip, which tells each once.
+	told   map[walkSkip]bool
+	onSkip func(kind string, s Sample)
 }
 
-func newTailSet(paths []string, fromEnd bool, state *followState) (*tailSet, error) {
-	ts := &tailSet{known: map[string]bool{}, state: state}
+func newTailSet(paths []string, fromEnd bool, state *followState, onSkip func(string, Sample)) (*tailSet, error) {
+	ts := &tailSet{known: map[string]bool{}, state: state, onSkip: onSkip}
 	for _, p := range paths {
 		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 			ts.roots = append(ts.roots, p)
@@ -86,13 +89,14 @@ func (ts *tailSet) add(p string, fromEnd bool) error {
 // symbolic links to files and folders followed, each file once).
 func (ts *tailSet) scan(fromEnd bool) error {
 	for _, root := range ts.roots {
-		files, _, err := WalkDir(root, dirFileWanted)
+		files, skipped, err := walkDir(root, dirFileWanted)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("following %s: %w", root, err)
 			}
 			continue // a vanished root: try again next poll
 		}
+		ts.tell(skipped)
 		for _, p := range files {
 			if err := ts.found(p, fromEnd); err != nil {
 				return fmt.Errorf("following %s: %w", root, err)
@@ -100,6 +104,24 @@ func (ts *tailSet) scan(fromEnd bool) error {
 		}
 	}
 	return nil
+}
+
+// tell passes what a walk left out to onSkip (SkipNotRead), each once,
+// with the reason detect DIR reports in its summary.
+func (ts *tailSet) tell(skipped []walkSkip) {
+	if ts.onSkip == nil {
+		return
+	}
+	for _, s := range skipped {
+		if ts.told[s] || len(ts.told) >= maxTold {
+			continue
+		}
+		if ts.told == nil {
+			ts.told = map[walkSkip]bool{}
+		}
+		ts.told[s] = true
+		ts.onSkip(SkipNotRead, Sample{File: s.path, Reason: s.why})
+	}
 }
 
 // found starts following p, a file found under a directory, unless it is

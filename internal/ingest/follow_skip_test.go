@@ -5,8 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/ingest/evtx/evtxtest"
@@ -68,5 +71,57 @@ func TestFollowTellsSkipsOnce(t *testing.T) {
 	}
 	if count("auth.log") != 0 {
 		t.Errorf("a good log told as skipped: %q", told)
+	}
+}
+
+// TestFollowTellsWalkSkips: a folder tail tells Options.OnSkip of every
+// path WalkDir leaves out (a link in a loop, a dangling link, a second
+// link to a file read already), each once over many polls, with the
+// reasons detect DIR lists in its summary: one walk, one list. The old
+// tail dropped WalkDir's skipped list and said nothing.
+func TestFollowTellsWalkSkips(t *testing.T) {
+	dir := t.TempDir()
+	appendFile(t, filepath.Join(dir, "auth.log"), sshLine(0))
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{
+		"sub/loop":     "..",                       // back to the root
+		"dangling.log": filepath.Join(dir, "gone"), // to nothing
+		"again.log":    "auth.log",                 // a file read already
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, want, err := WalkDir(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 3 {
+		t.Fatalf("WalkDir skipped %q, want the three links", want)
+	}
+	var told []string
+	opts := Options{OnSkip: func(kind string, s Sample) {
+		if kind != SkipNotRead || s.Line != 0 {
+			t.Errorf("told %s line %d of %s, want %s line 0", kind, s.Line, s.File, SkipNotRead)
+		}
+		told = append(told, s.File+": "+s.Reason)
+	}}
+	polls := 0
+	stop := errors.New("stop")
+	wait := func(context.Context) error {
+		if polls++; polls == 4 {
+			return stop
+		}
+		return nil
+	}
+	if err := follow(context.Background(), []string{dir}, opts, func(*event.Event) error { return nil }, wait); !errors.Is(err, stop) {
+		t.Fatal(err)
+	}
+	slices.Sort(told)
+	slices.Sort(want)
+	if diff := cmp.Diff(told, want); diff != "" {
+		t.Errorf("told (-got +want):\n%s", diff)
 	}
 }

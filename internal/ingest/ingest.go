@@ -695,6 +695,10 @@ const (
 	SkipNotALog  = "not_a_log" // a whole input: binary, or no log format firebreak reads
 	SkipUnparsed = "unparsed"  // a record that did not parse, was damaged or too long
 	SkipWarning  = "warning"   // damage that lost no record (.evtx checksum, truncated chunk)
+	// SkipNotRead: a path of a followed folder not read (WalkDir's
+	// skipped: a link in a loop or to what was read already, a dangling
+	// link, an unreadable folder, not a regular file); Sample.Line is 0.
+	SkipNotRead = "not_read"
 )
 
 func (r *Reader) warn(line int64, why string) {

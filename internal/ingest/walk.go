@@ -19,6 +19,21 @@ import (
 // socket, a device) are listed in skipped as "path: why", one each.
 // Only an unreadable root is an error.
 func WalkDir(root string, keep func(path string) bool) (files, skipped []string, err error) {
+	files, sk, err := walkDir(root, keep)
+	for _, s := range sk {
+		skipped = append(skipped, s.String())
+	}
+	return files, skipped, err
+}
+
+// walkSkip is one path WalkDir left out, and why.
+type walkSkip struct{ path, why string }
+
+func (s walkSkip) String() string { return s.path + ": " + s.why }
+
+// walkDir is WalkDir with what it skipped as path and reason apart (a
+// folder tail tells them as samples).
+func walkDir(root string, keep func(path string) bool) ([]string, []walkSkip, error) {
 	w := &dirWalk{keep: keep, seen: map[walkID]string{}}
 	fi, err := os.Stat(root)
 	if err != nil {
@@ -35,7 +50,7 @@ type dirWalk struct {
 	keep    func(string) bool
 	seen    map[walkID]string // folders and files read, by identity: the path first read
 	files   []string
-	skipped []string
+	skipped []walkSkip
 }
 
 // walkID identifies a file: its device and inode, or where the system
@@ -61,7 +76,7 @@ func (w *dirWalk) id(p string, fi os.FileInfo) walkID {
 }
 
 func (w *dirWalk) skip(p, why string, a ...any) {
-	w.skipped = append(w.skipped, p+": "+fmt.Sprintf(why, a...))
+	w.skipped = append(w.skipped, walkSkip{p, fmt.Sprintf(why, a...)})
 }
 
 func (w *dirWalk) dir(dir string, root bool) error {

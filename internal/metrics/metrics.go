@@ -48,8 +48,10 @@ type Metrics struct {
 	IngestAccepted prometheus.Counter
 	IngestRejected *prometheus.CounterVec
 	// TailSkipped counts what a tail of ingest.files skipped, by reason:
-	// not_a_log (a whole file), unparsed (a record), warning (damage that
-	// lost no record).
+	// not_a_log (a whole file), not_read (a path of a folder WalkDir left
+	// out: a link in a loop or to what was read, a dangling link, not a
+	// regular file), unparsed (a record), warning (damage that lost no
+	// record).
 	TailSkipped    *prometheus.CounterVec
 	SyslogMessages *prometheus.CounterVec
 	Incidents      *prometheus.CounterVec
@@ -78,7 +80,7 @@ func New() *Metrics {
 	m.Replaying = prometheus.NewGauge(prometheus.GaugeOpts{Name: "firebreak_detect_replaying", Help: "1 while detection rebuilds its windows from stored events at start (live events wait, ingest slows by back-pressure)."})
 	m.IngestAccepted = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_ingest_accepted_total", Help: "Events accepted over HTTP."})
 	m.IngestRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_ingest_rejected_total", Help: "Lines or requests rejected over HTTP, by reason."}, []string{"reason"})
-	m.TailSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_tail_skipped_total", Help: "Files and records a tail of ingest.files skipped, by reason (not_a_log, unparsed, warning)."}, []string{"reason"})
+	m.TailSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_tail_skipped_total", Help: "Files and records a tail of ingest.files skipped, by reason (not_a_log, not_read, unparsed, warning)."}, []string{"reason"})
 	m.SyslogMessages = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_syslog_messages_total", Help: "Syslog messages by transport and result."}, []string{"transport", "result"})
 	m.Incidents = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "firebreak_incidents_opened_total", Help: "Incidents opened by severity."}, []string{"severity"})
 	m.IncidentSyncs = prometheus.NewCounter(prometheus.CounterOpts{Name: "firebreak_incident_updates_total", Help: "Incidents written to the store by the periodic sync of detection's in-place updates."})
