@@ -34,6 +34,8 @@ type env struct {
 	gen, flagsGen  uint64
 	benign, svcAcc bool
 
+	epoch uint64 // replace calls: what was looked up in tenants before is stale
+
 	memoGen []uint64 // per shared selection: the event it was evaluated for
 	memoVal []bool
 }
@@ -146,6 +148,7 @@ func (x *env) replace(c *Context) {
 	n := newEnv(c)
 	x.tenants, x.placeholders, x.ph = n.tenants, n.placeholders, n.ph
 	x.flagsGen = 0
+	x.epoch++
 }
 
 // bareUser strips DOMAIN\ and @domain from a user name.
@@ -218,12 +221,21 @@ func (x *env) computeService(ev *event.Event) bool {
 // accountsSeen counts, for each tenant whose account count the estate
 // gives, the distinct accounts seen authenticating in it (a success, or a
 // failure of an account that exists), up to maxAccountsSeen per tenant.
-// It keeps the last tenant's set at hand: an input is mostly one tenant's
-// events, and every authentication event asks.
+// Every authentication event asks, so a tenant's entry keeps its estate
+// context (one map lookup per event for both) and the last user name it
+// counted (a repeated name skips the fold and the set lookup); the last
+// tenant's entry is kept at hand (an input is often one tenant's events).
 type accountsSeen struct {
-	m     map[string]map[string]struct{}
-	lastT string              // the tenant of the last observe
-	lastU map[string]struct{} // m[lastT]
+	m     map[string]*tenantSeen
+	lastT string      // the tenant of the last observe
+	last  *tenantSeen // m[lastT]
+}
+
+type tenantSeen struct {
+	users    map[string]struct{} // folded bare names
+	lastUser string              // the user name (as given) last found or put in users
+	te       *tenantEnv          // the tenant's context as of epoch
+	epoch    uint64              // env.epoch when te was looked up
 }
 
 // maxAccountsSeen bounds the accounts remembered per tenant: no
@@ -231,31 +243,37 @@ type accountsSeen struct {
 const maxAccountsSeen = 4096
 
 func (a *accountsSeen) observe(ev *event.Event, x *env) {
-	if ev.UserName == "" || ev.Reason == "unknown_user" {
+	if ev.UserName == "" || ev.Reason == "unknown_user" || x == nil {
 		return
 	}
-	if x.accounts(ev.Tenant) == 0 {
-		return
+	s := a.last
+	if s == nil || ev.Tenant != a.lastT {
+		s = a.m[ev.Tenant]
+		if s == nil {
+			te := x.tenant(ev.Tenant)
+			if te == nil || te.accounts == 0 {
+				return // no entry: a tenant the estate does not size
+			}
+			if a.m == nil {
+				a.m = map[string]*tenantSeen{}
+			}
+			s = &tenantSeen{users: map[string]struct{}{}, te: te, epoch: x.epoch}
+			a.m[ev.Tenant] = s
+		}
+		a.lastT, a.last = ev.Tenant, s
 	}
-	if ev.Tenant != a.lastT || a.lastU == nil {
-		a.lastT, a.lastU = ev.Tenant, a.m[ev.Tenant]
+	if s.epoch != x.epoch { // the context was replaced (LiveContext)
+		s.te, s.epoch = x.tenant(ev.Tenant), x.epoch
 	}
-	if len(a.lastU) >= maxAccountsSeen {
+	if s.te == nil || s.te.accounts == 0 || ev.UserName == s.lastUser || len(s.users) >= maxAccountsSeen {
 		return
 	}
 	var buf [64]byte
 	k := foldUserTo(buf[:0], bareUser(ev.UserName))
-	if _, ok := a.lastU[string(k)]; ok {
-		return
+	if _, ok := s.users[string(k)]; !ok {
+		s.users[string(k)] = struct{}{}
 	}
-	if a.lastU == nil {
-		if a.m == nil {
-			a.m = map[string]map[string]struct{}{}
-		}
-		a.lastU = map[string]struct{}{}
-		a.m[ev.Tenant] = a.lastU
-	}
-	a.lastU[string(k)] = struct{}{}
+	s.lastUser = ev.UserName
 }
 
 // foldUserTo appends foldUser(u) to dst without allocating for an ASCII
@@ -288,7 +306,10 @@ func (a *accountsSeen) tenantAccounts(tenant string, x *env) int {
 	if n == 0 {
 		return 0
 	}
-	return max(n, len(a.m[tenant]))
+	if s := a.m[tenant]; s != nil {
+		return max(n, len(s.users))
+	}
+	return n
 }
 
 // accounts returns the tenant's account count (0 when unknown).
