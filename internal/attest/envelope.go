@@ -9,10 +9,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 )
 
@@ -207,36 +205,4 @@ func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*Verified, er
 		return nil, refuse("tenant", "the statement is about tenant %q, not %q", p.Tenant.ID, opts.Tenant)
 	}
 	return &Verified{Statement: &st, KeyID: accepted[0].KeyID}, nil
-}
-
-var (
-	schemaOnce sync.Once
-	schema     *jsonschema.Schema
-	schemaErr  error
-)
-
-func validateSchema(body []byte) error {
-	schemaOnce.Do(func() {
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
-		if err != nil {
-			schemaErr = err
-			return
-		}
-		c := jsonschema.NewCompiler()
-		c.AssertFormat()
-		const url = "https://github.com/firebreak-msp/firebreak/attestation/posture/v1.schema.json"
-		if err := c.AddResource(url, doc); err != nil {
-			schemaErr = err
-			return
-		}
-		schema, schemaErr = c.Compile(url)
-	})
-	if schemaErr != nil {
-		return schemaErr
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	return schema.Validate(inst)
 }
