@@ -326,6 +326,9 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 				cs.valAccs = append(cs.valAccs, resolveField(resolveAlias(c.Aliases, c.Condition.Field, in.r), in.r.LogSource))
 			}
 		}
+		if cs.typ == TemporalOrdered && keysHoldSourceIP(cs.specs) {
+			cs.ipGroups = make([]uint32, 1<<ipSlotBits)
+		}
 		for alias := range c.Aliases {
 			if !slices.Contains(c.GroupBy, alias) && alias != c.Condition.Field {
 				return nil, ruleErr(r, fmt.Errorf("correlation.aliases: alias %q is used in neither group-by nor condition.field", alias))
@@ -903,8 +906,32 @@ func (e *Engine) key(ks *keySpec, ev *event.Event) ([]byte, uint64, bool) {
 	return b, sc.hash, true
 }
 
+// keyOK reports whether the event has every value of spec's key (whether
+// key would return ok).
+func (e *Engine) keyOK(ks *keySpec, ev *event.Event) bool {
+	for i := range ks.accs {
+		a := &ks.accs[i]
+		if a.kind == fSourceIP {
+			if !ev.SourceIP.IsValid() {
+				return false
+			}
+		} else if v, ok := a.get(ev, e.env); !ok || v == "" {
+			return false
+		}
+	}
+	return true
+}
+
 func (e *Engine) feed(cr *crule, pos int, ev *event.Event, ts int64) {
 	cs := cr.corr
+	if pos > 0 && cs.typ == TemporalOrdered && cs.noChainFrom(ev.SourceIP) {
+		// No chain has started for the event's source address: nothing to
+		// advance, and no key to build. Idle groups go as they would have.
+		if e.keyOK(cs.specs[pos], ev) {
+			cs.evictIdle(ts, &cr.st)
+		}
+		return
+	}
 	key, h, ok := e.key(cs.specs[pos], ev)
 	if !ok {
 		return
@@ -924,6 +951,7 @@ func (e *Engine) feed(cr *crule, pos int, ev *event.Event, ts int64) {
 	}
 	if g == nil {
 		g = cs.create(key, h, &cr.st)
+		cs.track(g, ev.SourceIP, cs.specs[pos])
 		if cs.tenant {
 			g.tenant = ev.Tenant
 		}

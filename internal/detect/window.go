@@ -1,7 +1,9 @@
 package detect
 
 import (
+	"encoding/binary"
 	"math"
+	"net/netip"
 	"strings"
 )
 
@@ -26,6 +28,69 @@ type corrState struct {
 	tail      *group
 	free      *group
 	nfree     int
+
+	// ipGroups counts a temporal_ordered rule's groups per slot of their
+	// source address (ipSlot) when every input rule's group key holds
+	// source.ip (nil: not, or no longer trusted), so that a step after the
+	// first can tell without building its key that no chain has started
+	// for the event's address (most successes: no failures before them).
+	ipGroups []uint32
+}
+
+const ipSlotBits = 8
+
+// ipSlot hashes an address to one of 1<<ipSlotBits slots. Equal addresses
+// share a slot; others may (a shared slot only costs the full lookup).
+func ipSlot(a netip.Addr) int32 {
+	b := a.As16()
+	h := binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(b[8:])*0xc2b2ae3d27d4eb4f
+	return int32(h >> (64 - ipSlotBits))
+}
+
+// keysHoldSourceIP reports whether every spec's key has source.ip at one
+// position.
+func keysHoldSourceIP(specs []*keySpec) bool {
+	if len(specs) == 0 {
+		return false
+	}
+	for i := range specs[0].accs {
+		all := true
+		for _, ks := range specs {
+			if i >= len(ks.accs) || ks.accs[i].kind != fSourceIP {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// noChainFrom reports whether no group's key holds the address ip.
+func (cs *corrState) noChainFrom(ip netip.Addr) bool {
+	return cs.ipGroups != nil && ip.IsValid() && cs.ipGroups[ipSlot(ip)] == 0
+}
+
+// track counts a new group under its source address. A key whose values
+// hold the separator (0x1f) could equal a key with another address in
+// source.ip's place: the counts are then no longer trusted (nil).
+func (cs *corrState) track(g *group, ip netip.Addr, ks *keySpec) {
+	g.ipSlot = -1
+	if cs.ipGroups == nil {
+		return
+	}
+	seps := len(ks.accs)
+	if ks.tenant {
+		seps++
+	}
+	if strings.Count(g.key, "\x1f") != seps {
+		cs.ipGroups = nil
+		return
+	}
+	g.ipSlot = ipSlot(ip)
+	cs.ipGroups[g.ipSlot]++
 }
 
 // group is one key's window.
@@ -42,6 +107,7 @@ type group struct {
 	tenants []string // cross-tenant groups: tenants seen (up to maxGroupTenants)
 	inc     *Incident
 	gte     int64 // the group's own threshold (relative_to_accounts); 0: the condition's
+	ipSlot  int32 // its slot in corrState.ipGroups (-1: not counted)
 
 	// event_count: (time, count) entries in time order from h on.
 	ts  []int64
@@ -174,6 +240,10 @@ func (cs *corrState) remove(g *group) {
 		cs.tail = g.prev
 	}
 	cs.n--
+	if g.ipSlot >= 0 && cs.ipGroups != nil {
+		cs.ipGroups[g.ipSlot]--
+	}
+	g.ipSlot = -1
 	g.prev, g.next, g.inc, g.key, g.tenant, g.total, g.lastVal, g.gte = nil, nil, nil, "", "", 0, "", 0
 	clear(g.tenants)
 	g.tenants = g.tenants[:0]
