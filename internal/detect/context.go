@@ -222,8 +222,8 @@ func (x *env) computeService(ev *event.Event) bool {
 // gives, the distinct accounts seen authenticating in it (a success, or a
 // failure of an account that exists), up to maxAccountsSeen per tenant.
 // Every authentication event asks, so a tenant's entry keeps its estate
-// context (one map lookup per event for both) and the last user name it
-// counted (a repeated name skips the fold and the set lookup); the last
+// context (one map lookup per event for both) and a few of the user names
+// it counted (a repeated name skips the fold and the set lookup); the last
 // tenant's entry is kept at hand (an input is often one tenant's events).
 type accountsSeen struct {
 	m     map[string]*tenantSeen
@@ -232,11 +232,14 @@ type accountsSeen struct {
 }
 
 type tenantSeen struct {
-	users    map[string]struct{} // folded bare names
-	lastUser string              // the user name (as given) last found or put in users
-	te       *tenantEnv          // the tenant's context as of epoch
-	epoch    uint64              // env.epoch when te was looked up
+	users  map[string]struct{} // folded bare names
+	recent [16]string          // user names (as given) found or put in users, by recentSlot
+	te     *tenantEnv          // the tenant's context as of epoch
+	epoch  uint64              // env.epoch when te was looked up
 }
+
+// recentSlot is where a user name is remembered in tenantSeen.recent.
+func recentSlot(u string) int { return (len(u) + 3*int(u[0])) & 15 }
 
 // maxAccountsSeen bounds the accounts remembered per tenant: no
 // relative_to_accounts threshold changes past a few hundred accounts.
@@ -265,7 +268,8 @@ func (a *accountsSeen) observe(ev *event.Event, x *env) {
 	if s.epoch != x.epoch { // the context was replaced (LiveContext)
 		s.te, s.epoch = x.tenant(ev.Tenant), x.epoch
 	}
-	if s.te == nil || s.te.accounts == 0 || ev.UserName == s.lastUser || len(s.users) >= maxAccountsSeen {
+	r := &s.recent[recentSlot(ev.UserName)]
+	if s.te == nil || s.te.accounts == 0 || ev.UserName == *r || len(s.users) >= maxAccountsSeen {
 		return
 	}
 	var buf [64]byte
@@ -273,7 +277,7 @@ func (a *accountsSeen) observe(ev *event.Event, x *env) {
 	if _, ok := s.users[string(k)]; !ok {
 		s.users[string(k)] = struct{}{}
 	}
-	s.lastUser = ev.UserName
+	*r = ev.UserName
 }
 
 // foldUserTo appends foldUser(u) to dst without allocating for an ASCII
