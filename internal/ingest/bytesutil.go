@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"strconv"
 	"time"
@@ -269,7 +270,7 @@ func cutPrefix(b []byte, p string) ([]byte, bool) {
 
 // lastIndex is bytes.LastIndex for the short separators the parsers use
 // (" from ", " port "): it jumps between occurrences of the separator's
-// second byte with LastIndexByte instead of hashing every position.
+// second byte with lastIndexByte instead of hashing every position.
 func lastIndex(b []byte, s string) int {
 	if len(s) < 2 {
 		return bytes.LastIndex(b, []byte(s))
@@ -277,7 +278,7 @@ func lastIndex(b []byte, s string) int {
 	c := s[1]
 	end := len(b) - len(s) + 2 // s[1] lies before end
 	for end > 1 {
-		i := bytes.LastIndexByte(b[:end], c)
+		i := lastIndexByte(b[:end], c)
 		if i < 1 {
 			return -1
 		}
@@ -285,6 +286,28 @@ func lastIndex(b []byte, s string) int {
 			return i - 1
 		}
 		end = i
+	}
+	return -1
+}
+
+// lastIndexByte is bytes.LastIndexByte reading eight bytes at a time (the
+// standard one reads one at a time, and sshd's tail after the port, which
+// lastIndex crosses on every Accepted publickey line, is ~70 bytes).
+func lastIndexByte(b []byte, c byte) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	cc := uint64(c) * lo
+	i := len(b)
+	for i >= 8 {
+		x := binary.LittleEndian.Uint64(b[i-8:i]) ^ cc
+		if (x-lo)&^x&hi != 0 { // a byte of x is zero: c is in b[i-8:i]
+			break
+		}
+		i -= 8
+	}
+	for i--; i >= 0; i-- {
+		if b[i] == c {
+			return i
+		}
 	}
 	return -1
 }

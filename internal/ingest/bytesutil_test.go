@@ -26,3 +26,15 @@ func FuzzLastIndex(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLastIndexByte: lastIndexByte equals bytes.LastIndexByte.
+func FuzzLastIndexByte(f *testing.F) {
+	f.Add([]byte("Accepted publickey for deploy from 10.0.13.104 port 3995 ssh2: ED25519 SHA256:2mKxqQ5GkV0hQd6m3f5Qm0QpZb8yXk1rW6gq9cH1e8Q"), byte('p'))
+	f.Add([]byte("\x00\x01\x01\x01\x00\x01\x01\x01\x01\x02"), byte(0))
+	f.Add([]byte("\x01\x00\x02\x01\x01\x01\x01\x01\x01"), byte(1))
+	f.Fuzz(func(t *testing.T, b []byte, c byte) {
+		if got, want := lastIndexByte(b, c), bytes.LastIndexByte(b, c); got != want {
+			t.Fatalf("lastIndexByte(%q, %q) = %d, want %d", b, c, got, want)
+		}
+	})
+}
