@@ -1,6 +1,9 @@
 package server
 
 import (
+	"bytes"
+	"cmp"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -26,21 +29,6 @@ import (
 // the nodes with the widest blast radius are drawn.
 const explorerMaxNodes = 6000
 
-type explorerNode struct {
-	ID    string   `json:"id"`
-	Kind  string   `json:"k"`
-	Sub   string   `json:"s,omitempty"`
-	Name  string   `json:"n,omitempty"`
-	MFA   string   `json:"m,omitempty"`
-	Exp   bool     `json:"x,omitempty"`
-	KEV   []string `json:"v,omitempty"`
-	Full  int32    `json:"tf"`
-	Admin int32    `json:"ta"`
-	Any   int32    `json:"tn"`
-	Score float64  `json:"w"`
-	Rank  int      `json:"r,omitempty"` // position in the blast ranking (1 = worst)
-}
-
 type explorerStep struct {
 	N     int    `json:"n"`
 	Why   string `json:"why"`
@@ -48,49 +36,83 @@ type explorerStep struct {
 	Gain  int    `json:"gain"`
 }
 
+// explorerData is the explorer's data in columns: node i is ID[i],
+// Name[i], Full[i] and so on, edge j is Edges[4j:4j+4] and Grants[j].
+// Nodes come band by band (Kinds, left to right, Bands[b] nodes each)
+// and within a band in the order they are drawn top to bottom, so the
+// script lays them out without sorting. One object per node and per edge
+// (the encoding before) was 762 kB at 4,885 nodes and took the browser
+// three times as long to parse.
 type explorerData struct {
-	Title   string         `json:"title"`
-	Tenants int            `json:"tenants"`
-	Limit   int            `json:"limit"`
-	Nodes   []explorerNode `json:"nodes"`
-	// Edges are [from, to, privilege 1..4, kind (index into EdgeKinds)],
-	// then the grant's id when the edge is a grant: the standing edges the
-	// engine counts as usable.
+	Title     string `json:"title"`
+	Tenants   int    `json:"tenants"`
+	Limit     int    `json:"limit"`
+	Truncated int    `json:"truncated"`
+	Excess    int    `json:"excess"`
+	// Kinds are the node kinds that have nodes, in drawing order; Bands
+	// the number of nodes of each.
+	Kinds []string `json:"kinds"`
+	Bands []int    `json:"bands"`
+	ID    []string `json:"id"`
+	Name  []string `json:"name"` // "" when the same as the id
+	// MFA[i] indexes MFAs (the strengths named; "" first: none or not an
+	// identity or tool).
+	MFAs    []string      `json:"mfas"`
+	MFA     []int8        `json:"mfa"`
+	Exposed []int32       `json:"exposed"` // the internet-exposed nodes
+	KEV     []explorerKEV `json:"kev"`     // the nodes with known-exploited vulnerabilities
+	// Full, Admin and Any are the tenants each node reaches at full
+	// control, at admin or above and at any privilege; Score its weighted
+	// blast radius; Rank its position in the blast ranking (1 = worst, 0:
+	// not ranked).
+	Full  []int32   `json:"tf"`
+	Admin []int32   `json:"ta"`
+	Any   []int32   `json:"tn"`
+	Score []float64 `json:"w"`
+	Rank  []int32   `json:"r"`
+	// Edges are from, to, privilege 1..4 and kind (index into EdgeKinds),
+	// four numbers an edge: the standing edges the engine counts as
+	// usable. Grants[j] is edge j's grant id ("" for an implied edge).
 	EdgeKinds []string       `json:"edge_kinds"`
-	Edges     [][]any        `json:"edges"`
-	Truncated int            `json:"truncated"`
-	Excess    int            `json:"excess"`
+	Edges     []int32        `json:"edges"`
+	Grants    []string       `json:"grants"`
 	Plan      []explorerStep `json:"plan"`
 }
+
+type explorerKEV struct {
+	Node int32    `json:"i"`
+	CVEs []string `json:"v"`
+}
+
+// explorerBands is the order of the explorer's bands, left to right: from
+// the internet to the tenants.
+var explorerBands = []trust.NodeKind{trust.KindOutsider, trust.KindVendor, trust.KindIdentity, trust.KindGroup,
+	trust.KindTool, trust.KindAsset, trust.KindProvider, trust.KindTenant}
 
 // explorerView builds the explorer's data from g. keep maps a graph node
 // to its index in the view (-1 when it is not drawn); edges lists the graph
 // edge behind each view edge, for the what-if deltas.
 func explorerView(g *trust.Graph, title string, max int) (d *explorerData, keep []int32, edges []int32) {
 	rk := g.Ranking()
-	d = &explorerData{Title: title, Tenants: len(g.Tenants()), Limit: trust.Limit(len(g.Tenants()), g.MaxTenantShare)}
+	d = &explorerData{Title: title, Tenants: len(g.Tenants()), Limit: trust.Limit(len(g.Tenants()), g.MaxTenantShare),
+		Exposed: []int32{}, KEV: []explorerKEV{}, EdgeKinds: []string{}, Edges: []int32{}, Grants: []string{}}
 	d.Excess = excessOf(rk, d.Limit)
-	pos := make(map[int32]int, len(rk.Ranks))
+	pos := make(map[int32]int32, len(rk.Ranks))
 	for i, r := range rk.Ranks {
-		pos[r.Node] = i + 1
+		pos[r.Node] = int32(i + 1)
 	}
+	// Which nodes: the outsider, the tenants, then every node or, above
+	// max, the widest-reaching.
 	keep = make([]int32, len(g.Nodes))
 	for i := range keep {
 		keep[i] = -1
 	}
+	var drawn []int32
 	add := func(i int32) {
-		if keep[i] >= 0 {
-			return
+		if keep[i] < 0 {
+			keep[i] = 0
+			drawn = append(drawn, i)
 		}
-		keep[i] = int32(len(d.Nodes))
-		n := &g.Nodes[i]
-		r := rk.Of(i)
-		x := explorerNode{ID: n.ID, Kind: n.Kind.String(), Sub: n.Sub, Name: n.Name, Exp: n.Exposed, KEV: n.KEV,
-			Full: r.Tenants[trust.Full], Admin: r.Tenants[trust.Admin], Any: r.Tenants[trust.Read], Score: r.Weighted, Rank: pos[i]}
-		if n.Kind == trust.KindIdentity || n.Kind == trust.KindTool {
-			x.MFA = string(n.MFA)
-		}
-		d.Nodes = append(d.Nodes, x)
 	}
 	add(g.Outsider())
 	for _, t := range g.Tenants() {
@@ -102,32 +124,94 @@ func explorerView(g *trust.Graph, title string, max int) (d *explorerData, keep 
 		}
 	} else {
 		for _, r := range rk.Ranks {
-			if len(d.Nodes) >= max {
+			if len(drawn) >= max {
 				break
 			}
 			add(r.Node)
 		}
-		d.Truncated = len(g.Nodes) - len(d.Nodes)
+		d.Truncated = len(g.Nodes) - len(drawn)
 	}
-	kinds := map[string]int{}
+	// In what order: band by band; within a band tenants by the tenants
+	// they reach, the rest by weighted reach, then at admin, then at any
+	// privilege; ties by id.
+	band := map[trust.NodeKind]int{}
+	for b, k := range explorerBands {
+		band[k] = b
+	}
+	bandOf := func(i int32) int {
+		if b, ok := band[g.Nodes[i].Kind]; ok {
+			return b
+		}
+		return len(explorerBands) // a kind the list does not name: last
+	}
+	slices.SortFunc(drawn, func(a, b int32) int {
+		if c := cmp.Compare(bandOf(a), bandOf(b)); c != 0 {
+			return c
+		}
+		ra, rb := rk.Of(a), rk.Of(b)
+		if g.Nodes[a].Kind != trust.KindTenant {
+			if c := cmp.Compare(rb.Weighted, ra.Weighted); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(rb.Tenants[trust.Admin], ra.Tenants[trust.Admin]); c != 0 {
+				return c
+			}
+		}
+		if c := cmp.Compare(rb.Tenants[trust.Read], ra.Tenants[trust.Read]); c != 0 {
+			return c
+		}
+		return cmp.Compare(g.Nodes[a].ID, g.Nodes[b].ID)
+	})
+	mfas := map[string]int8{"": 0}
+	d.MFAs = []string{""}
+	for vi, i := range drawn {
+		keep[i] = int32(vi)
+		n := &g.Nodes[i]
+		if k := n.Kind.String(); len(d.Kinds) == 0 || d.Kinds[len(d.Kinds)-1] != k {
+			d.Kinds = append(d.Kinds, k)
+			d.Bands = append(d.Bands, 0)
+		}
+		d.Bands[len(d.Bands)-1]++
+		name := n.Name
+		if name == n.ID {
+			name = ""
+		}
+		var mfa string
+		if n.Kind == trust.KindIdentity || n.Kind == trust.KindTool {
+			mfa = string(n.MFA)
+		}
+		m, ok := mfas[mfa]
+		if !ok {
+			m = int8(len(d.MFAs))
+			mfas[mfa] = m
+			d.MFAs = append(d.MFAs, mfa)
+		}
+		r := rk.Of(i)
+		d.ID, d.Name, d.MFA = append(d.ID, n.ID), append(d.Name, name), append(d.MFA, m)
+		if n.Exposed {
+			d.Exposed = append(d.Exposed, int32(vi))
+		}
+		if len(n.KEV) > 0 {
+			d.KEV = append(d.KEV, explorerKEV{Node: int32(vi), CVEs: n.KEV})
+		}
+		d.Full, d.Admin, d.Any = append(d.Full, r.Tenants[trust.Full]), append(d.Admin, r.Tenants[trust.Admin]), append(d.Any, r.Tenants[trust.Read])
+		d.Score, d.Rank = append(d.Score, r.Weighted), append(d.Rank, pos[i])
+	}
+	kinds := map[trust.EdgeKind]int32{}
 	for e := range g.Edges {
 		ed := &g.Edges[e]
 		p := g.Usable(int32(e), trust.Query{})
 		if p == trust.None || keep[ed.From] < 0 || keep[ed.To] < 0 {
 			continue
 		}
-		k := ed.Kind.String()
-		ki, ok := kinds[k]
+		ki, ok := kinds[ed.Kind]
 		if !ok {
-			ki = len(d.EdgeKinds)
-			kinds[k] = ki
-			d.EdgeKinds = append(d.EdgeKinds, k)
+			ki = int32(len(d.EdgeKinds))
+			kinds[ed.Kind] = ki
+			d.EdgeKinds = append(d.EdgeKinds, ed.Kind.String())
 		}
-		x := []any{keep[ed.From], keep[ed.To], int(p), ki}
-		if ed.Grant != "" {
-			x = append(x, ed.Grant) // implied edges have no id worth showing
-		}
-		d.Edges = append(d.Edges, x)
+		d.Edges = append(d.Edges, keep[ed.From], keep[ed.To], int32(p), ki)
+		d.Grants = append(d.Grants, ed.Grant) // implied edges have no id worth showing
 		edges = append(edges, int32(e))
 	}
 	return d, keep, edges
@@ -235,8 +319,9 @@ type explorerCache struct {
 	keep  []int32
 	edges []int32
 	view  *explorerData
-	plan  int64 // the id of the blast result whose plan body holds (0: none)
-	body  []byte
+	plan  int64  // the id of the blast result whose plan body holds (0: none)
+	body  []byte // the data as JSON
+	gz    []byte // body gzipped
 }
 
 // explorerOf returns the view of g (computed once per graph).
@@ -246,14 +331,15 @@ func (s *Server) explorerOf(g *trust.Graph, title string) (d *explorerData, keep
 	defer c.mu.Unlock()
 	if c.g != g || c.view == nil || c.view.Title != title {
 		c.view, c.keep, c.edges = explorerView(g, title, explorerMaxNodes)
-		c.g, c.plan, c.body = g, 0, nil
+		c.g, c.plan, c.body, c.gz = g, 0, nil, nil
 	}
 	return c.view, c.keep, c.edges
 }
 
 // explorerBody is the encoded explorer data of g with the plan of blast
-// result b (nil: none), kept until the graph or the plan changes.
-func (s *Server) explorerBody(g *trust.Graph, title string, b *store.BlastResult) ([]byte, error) {
+// result b (nil: none), as JSON and gzipped, kept until the graph or the
+// plan changes.
+func (s *Server) explorerBody(g *trust.Graph, title string, b *store.BlastResult) (body, gz []byte, err error) {
 	view, _, _ := s.explorerOf(g, title)
 	c := &s.explorer
 	c.mu.Lock()
@@ -263,7 +349,7 @@ func (s *Server) explorerBody(g *trust.Graph, title string, b *store.BlastResult
 		planID = b.ID
 	}
 	if c.body != nil && c.g == g && c.plan == planID {
-		return c.body, nil
+		return c.body, c.gz, nil
 	}
 	d := *view
 	d.Plan = []explorerStep{}
@@ -274,14 +360,22 @@ func (s *Server) explorerBody(g *trust.Graph, title string, b *store.BlastResult
 			}
 		}
 	}
-	body, err := json.Marshal(&d)
-	if err != nil {
-		return nil, err
+	if body, err = json.Marshal(&d); err != nil {
+		return nil, nil, err
 	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(body); err != nil {
+		return nil, nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, nil, err
+	}
+	gz = buf.Bytes()
 	if c.g == g {
-		c.plan, c.body = planID, body
+		c.plan, c.body, c.gz = planID, body, gz
 	}
-	return body, nil
+	return body, gz, nil
 }
 
 // warmExplorer builds the explorer's data for the current estate's graph
@@ -297,11 +391,15 @@ func (s *Server) warmExplorer(ctx context.Context) {
 		s.log.Warn("explorer data", "err", err)
 		return
 	}
-	if _, err := s.explorerBody(g, title, b); err != nil {
+	if _, _, err := s.explorerBody(g, title, b); err != nil {
 		s.log.Warn("explorer data", "err", err)
 	}
 }
 
+// handleBlastGraphData serves the explorer's data, gzipped to a client
+// that accepts it (at 5,000 nodes about a fifth of the bytes). It is not
+// kept by the browser (no-store, as every page): it maps every path into
+// every customer.
 func (s *Server) handleBlastGraphData(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	g, title, err := s.explorerGraph(p)
 	if err != nil {
@@ -311,14 +409,58 @@ func (s *Server) handleBlastGraphData(w http.ResponseWriter, r *http.Request, p 
 	if err != nil && !isNotFound(err) {
 		return err
 	}
-	body, err := s.explorerBody(g, title, b)
+	body, gz, err := s.explorerBody(g, title, b)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	_, err = w.Write(body)
-	return err
+	writeExplorerData(w, r, body, gz)
+	return nil
+}
+
+// writeExplorerData writes the explorer's data, gz when the request
+// accepts gzip.
+func writeExplorerData(w http.ResponseWriter, r *http.Request, body, gz []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Add("Vary", "Accept-Encoding")
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		h.Set("Content-Encoding", "gzip")
+		body = gz
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+}
+
+// acceptsGzip reports whether an Accept-Encoding header value accepts
+// gzip: it names gzip without q=0, or * without q=0 and not gzip.
+func acceptsGzip(v string) bool {
+	gzipQ, anyQ := -1.0, -1.0
+	for part := range strings.SplitSeq(v, ",") {
+		name, params, _ := strings.Cut(part, ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name != "gzip" && name != "*" {
+			continue
+		}
+		q := 1.0
+		for param := range strings.SplitSeq(params, ";") {
+			k, val, ok := strings.Cut(strings.TrimSpace(param), "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+					q = f
+				}
+			}
+		}
+		if name == "gzip" {
+			gzipQ = q
+		} else {
+			anyQ = q
+		}
+	}
+	if gzipQ >= 0 {
+		return gzipQ > 0
+	}
+	return anyQ > 0
 }
 
 func (s *Server) handleBlastGraphWhatIf(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {

@@ -35,12 +35,17 @@ func TestExplorerWhatIfFollowsPlan(t *testing.T) {
 	if d.Excess != rep.Plan.ExcessBefore {
 		t.Errorf("explorer excess %d, plan's before %d", d.Excess, rep.Plan.ExcessBefore)
 	}
-	if len(d.Nodes) != len(g.Nodes) || d.Truncated != 0 || len(d.Edges) != len(edges) {
-		t.Fatalf("view: %d of %d nodes, %d edges (%d behind them)", len(d.Nodes), len(g.Nodes), len(d.Edges), len(edges))
+	if len(d.ID) != len(g.Nodes) || d.Truncated != 0 || len(d.Edges) != 4*len(edges) || len(d.Grants) != len(edges) {
+		t.Fatalf("view: %d of %d nodes, %d edge numbers (%d edges behind them)", len(d.ID), len(g.Nodes), len(d.Edges), len(edges))
 	}
 	for vi, e := range edges {
-		if p := g.Usable(e, trust.Query{}); p == trust.None || int(p) != d.Edges[vi][2].(int) {
-			t.Fatalf("view edge %d: privilege %v, engine %v", vi, d.Edges[vi][2], p)
+		ed := g.Edges[e]
+		if p := g.Usable(e, trust.Query{}); p == trust.None || int32(p) != d.Edges[4*vi+2] {
+			t.Fatalf("view edge %d: privilege %v, engine %v", vi, d.Edges[4*vi+2], p)
+		}
+		if from, to := d.Edges[4*vi], d.Edges[4*vi+1]; d.ID[from] != g.Nodes[ed.From].ID || d.ID[to] != g.Nodes[ed.To].ID || d.EdgeKinds[d.Edges[4*vi+3]] != ed.Kind.String() || d.Grants[vi] != ed.Grant {
+			t.Fatalf("view edge %d: %s -[%s %s]-> %s, engine %s -[%s %s]-> %s", vi, d.ID[from], d.EdgeKinds[d.Edges[4*vi+3]], d.Grants[vi], d.ID[to],
+				g.Nodes[ed.From].ID, ed.Kind, ed.Grant, g.Nodes[ed.To].ID)
 		}
 	}
 	want := rep.Plan.ExcessBefore
@@ -66,8 +71,8 @@ func TestExplorerWhatIfFollowsPlan(t *testing.T) {
 	}
 	// Too many nodes: tenants and the outsider stay, the rest by reach.
 	small, _, _ := explorerView(g, "x", 40)
-	if len(small.Nodes) != 40 || small.Truncated != len(g.Nodes)-40 || small.Nodes[0].Kind != "outsider" {
-		t.Errorf("bounded view: %d nodes, %d left out, first %q", len(small.Nodes), small.Truncated, small.Nodes[0].Kind)
+	if len(small.ID) != 40 || small.Truncated != len(g.Nodes)-40 || small.Kinds[0] != "outsider" || small.ID[0] != trust.OutsiderID {
+		t.Errorf("bounded view: %d nodes, %d left out, first %q %q", len(small.ID), small.Truncated, small.Kinds[0], small.ID[0])
 	}
 }
 
@@ -84,12 +89,12 @@ func TestExplorerDataKeptPerGraph(t *testing.T) {
 		t.Fatal(err)
 	}
 	var s Server
-	a, err := s.explorerBody(g, "x", nil)
+	a, agz, err := s.explorerBody(g, "x", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.explorerBody(g, "x", nil)
-	if err != nil || &a[0] != &b[0] {
+	b, bgz, err := s.explorerBody(g, "x", nil)
+	if err != nil || &a[0] != &b[0] || &agz[0] != &bgz[0] {
 		t.Fatalf("second request re-encoded the view (%v)", err)
 	}
 	d, _, _ := explorerView(g, "x", explorerMaxNodes)
@@ -99,7 +104,7 @@ func TestExplorerDataKeptPerGraph(t *testing.T) {
 		t.Errorf("kept data differs from the view encoded afresh")
 	}
 	plan := []byte(`{"plan":{"steps":[{"why":"cut it","flags":"--cut x","gain":3}]}}`)
-	c, err := s.explorerBody(g, "x", &store.BlastResult{ID: 7, JSON: plan})
+	c, _, err := s.explorerBody(g, "x", &store.BlastResult{ID: 7, JSON: plan})
 	if err != nil || !bytes.Contains(c, []byte(`"why":"cut it"`)) {
 		t.Errorf("a new plan: %v %.200s", err, c)
 	}
@@ -147,7 +152,7 @@ func TestExplorerDataBuiltByAssessment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if served, err := f.srv.explorerBody(g, title, b); err != nil || &served[0] != &body[0] {
+	if served, _, err := f.srv.explorerBody(g, title, b); err != nil || &served[0] != &body[0] {
 		t.Errorf("the explorer's request built its data again (%v)", err)
 	}
 }

@@ -10,7 +10,6 @@
   var root = document.getElementById("gx");
   if (!root) return;
   var NS = "http://www.w3.org/2000/svg";
-  var ORDER = ["outsider", "vendor", "identity", "group", "tool", "asset", "provider", "tenant"];
   var KC = { outsider: "#ff6b6b", vendor: "#d4a373", identity: "#4ea1ff", group: "#b392f0", tool: "#ffa657", asset: "#8b949e", provider: "#39c5cf", tenant: "#3fb950" };
   var PN = ["none", "read", "operate", "admin", "full control"];
   var PC = ["#555", "#7fb3d5", "#f5b041", "#ff8c42", "#ff4d4f"];
@@ -19,8 +18,13 @@
   var statusEl = document.getElementById("gx-status"), cursorEl = document.getElementById("gx-cursor");
   var resultEl = document.getElementById("gx-result"), planEl = document.getElementById("gx-plan"), whatifEl = document.getElementById("gx-whatif");
   var hitBtn = document.getElementById("gx-hit"), whatifURL = root.getAttribute("data-whatif");
-  var D, N, E, priv, out, pos, cols, colOf, vb, full, cursor = -1, selected = -1, reach = null, applied = [], baseExcess = 0;
+  // D is the data as sent (columns, see explorerData); N[i] node i as an
+  // object; edge j goes from EF[j] to ET[j], of kind EK[j], usable at
+  // priv[j] (P0[j] before a fix); OS/OE are the out-edges by node (edges
+  // OE[OS[i]] .. OE[OS[i+1]-1] leave node i).
+  var D, N, EF, ET, EK, P0, priv, OS, OE, pos, cols, colOf, vb, full, cursor = -1, selected = -1, reach = null, applied = [], baseExcess = 0;
   var layers = {};
+  mark("gx-script");
 
   function el(name, attrs, parent) {
     var x = document.createElementNS(NS, name);
@@ -49,10 +53,9 @@
   function mark(name) { if (performance.mark) performance.mark(name); }
   function start(data) {
     mark("gx-data");
-    D = data; N = D.nodes; E = D.edges;
-    priv = new Int8Array(E.length);
-    out = N.map(function () { return []; });
-    E.forEach(function (e, i) { priv[i] = e[2]; out[e[0]].push(i); });
+    D = data;
+    nodes();
+    edges();
     size();
     layout();
     mark("gx-layout");
@@ -63,7 +66,7 @@
     fillPlan();
     mark("gx-side");
     baseExcess = D.excess;
-    say(N.length + " nodes, " + E.length + " edges, " + D.tenants + " tenants" + (D.truncated ? " (the " + D.truncated + " nodes with the least reach are left out)" : "") +
+    say(N.length + " nodes, " + EF.length + " edges, " + D.tenants + " tenants" + (D.truncated ? " (the " + D.truncated + " nodes with the least reach are left out)" : "") +
       ". Limit: no single compromise should reach more than " + D.limit + " tenants at admin or above.");
     // First paint: the frame after the one that drew the graph.
     requestAnimationFrame(function () {
@@ -78,21 +81,41 @@
     if (f) { var i = find(f); if (i >= 0) { move(i, true); compromise(i); } }
   }
 
+  // The nodes come band by band (one band per kind, left to right) in
+  // the order they are drawn top to bottom: the server ranks them.
+  function nodes() {
+    var n = D.id.length, i = 0;
+    N = new Array(n);
+    cols = [];
+    colOf = new Int32Array(n);
+    D.kinds.forEach(function (k, b) {
+      var ids = [];
+      for (var end = i + D.bands[b]; i < end; i++) {
+        ids.push(i);
+        colOf[i] = cols.length;
+        N[i] = { id: D.id[i], k: k, n: D.name[i], m: D.mfas[D.mfa[i]], tf: D.tf[i], ta: D.ta[i], tn: D.tn[i], w: D.w[i], r: D.r[i] };
+      }
+      cols.push({ k: k, ids: ids });
+    });
+    D.exposed.forEach(function (j) { N[j].x = true; });
+    D.kev.forEach(function (x) { N[x.i].v = x.v; });
+  }
+  function edges() {
+    var m = D.grants.length, e = D.edges, n = N.length, j;
+    EF = new Int32Array(m); ET = new Int32Array(m); EK = new Int32Array(m); P0 = new Int8Array(m);
+    OS = new Int32Array(n + 1); OE = new Int32Array(m);
+    for (j = 0; j < m; j++) { EF[j] = e[4 * j]; ET[j] = e[4 * j + 1]; P0[j] = e[4 * j + 2]; EK[j] = e[4 * j + 3]; OS[EF[j] + 1]++; }
+    for (j = 0; j < n; j++) OS[j + 1] += OS[j];
+    var at = OS.slice(0, n);
+    for (j = 0; j < m; j++) OE[at[EF[j]]++] = j;
+    priv = P0.slice();
+  }
+
   // Layout: one band per kind, left to right; a band wraps into
   // sub-columns every ROWS nodes, ROWS chosen so the drawing has the
   // canvas's aspect (it fits the window).
   var DX = 16, DY = 14, GAP = 130;
   function layout() {
-    cols = [];
-    colOf = new Int32Array(N.length);
-    ORDER.forEach(function (k) {
-      var ids = [];
-      N.forEach(function (n, i) { if (n.k === k) ids.push(i); });
-      if (!ids.length) return;
-      ids.sort(function (a, b) { return k === "tenant" ? (N[b].tn - N[a].tn) || cmp(N[a].id, N[b].id) : (N[b].w - N[a].w) || (N[b].ta - N[a].ta) || (N[b].tn - N[a].tn) || cmp(N[a].id, N[b].id); });
-      ids.forEach(function (i) { colOf[i] = cols.length; });
-      cols.push({ k: k, ids: ids });
-    });
     var r = canvas.getBoundingClientRect(), aspect = Math.max(0.4, (r.width || 800) / (r.height || 500));
     var best = 0, bestErr = Infinity;
     for (var rows = 12; rows <= 400; rows += 4) {
@@ -169,20 +192,19 @@
     layers.labels = el("g", { "font-size": "10", "font-family": "system-ui, sans-serif", fill: LABEL }, svg);
     layers.cursor = el("path", { fill: "none", stroke: "#ffd33d", "stroke-width": "2.5", d: "" }, svg);
     drawEdges();
-    ORDER.forEach(function (k) {
-      var d = [];
-      for (var i = 0; i < N.length; i++) if (N[i].k === k) d.push(circle(i, radius(i)));
-      if (d.length) el("path", { d: d.join(""), fill: KC[k] }, layers.nodes);
+    cols.forEach(function (c) {
+      var d = c.ids.map(function (i) { return circle(i, radius(i)); });
+      el("path", { d: d.join(""), fill: KC[c.k] }, layers.nodes);
     });
     mark("gx-shapes");
     drawLabels();
   }
-  function seg(i) { var e = E[i]; return "M" + pos[2 * e[0]] + " " + pos[2 * e[0] + 1] + "L" + pos[2 * e[1]] + " " + pos[2 * e[1] + 1]; }
+  function seg(i) { var a = EF[i], b = ET[i]; return "M" + pos[2 * a] + " " + pos[2 * a + 1] + "L" + pos[2 * b] + " " + pos[2 * b + 1]; }
   function drawEdges() {
     while (layers.edges.firstChild) layers.edges.removeChild(layers.edges.firstChild);
     while (layers.cut.firstChild) layers.cut.removeChild(layers.cut.firstChild);
     var by = [[], [], [], [], []], cut = [];
-    for (var i = 0; i < E.length; i++) { if (priv[i] > 0) by[priv[i]].push(seg(i)); else cut.push(seg(i)); }
+    for (var i = 0; i < EF.length; i++) { if (priv[i] > 0) by[priv[i]].push(seg(i)); else cut.push(seg(i)); }
     for (var p = 1; p <= 4; p++) if (by[p].length) el("path", { d: by[p].join(""), stroke: PC[p], "stroke-opacity": "0.28" }, layers.edges);
     if (cut.length) el("path", { d: cut.join("") }, layers.cut);
   }
@@ -395,11 +417,10 @@
       var pr = new Int32Array(N.length).fill(-1), seen = new Uint8Array(N.length), q = [src];
       seen[src] = 1;
       for (var h2 = 0; h2 < q.length; h2++) {
-        var es = out[q[h2]];
-        for (var a = 0; a < es.length; a++) {
-          var ei = es[a];
+        for (var a = OS[q[h2]], end = OS[q[h2] + 1]; a < end; a++) {
+          var ei = OE[a];
           if (priv[ei] < p) continue;
-          var w = E[ei][1];
+          var w = ET[ei];
           if (seen[w]) continue;
           seen[w] = 1; pr[w] = ei; q.push(w);
           if (!best[w]) best[w] = p;
@@ -416,7 +437,7 @@
   }
   function pathTo(pr, src, w) {
     var p = [];
-    while (w !== src && p.length <= N.length) { var ei = pr[w]; if (ei < 0) break; p.push(ei); w = E[ei][0]; }
+    while (w !== src && p.length <= N.length) { var ei = pr[w]; if (ei < 0) break; p.push(ei); w = EF[ei]; }
     return p.reverse();
   }
 
@@ -461,7 +482,7 @@
       li.appendChild(document.createTextNode(" "));
       li.appendChild(h("span", PN[t[1]], "pill p" + t[1]));
       var path = h("div", null, "gx-path");
-      path.textContent = t[2].length ? N[selected].id + t[2].map(function (ei) { var e = E[ei]; return " —[" + D.edge_kinds[e[3]] + (e[4] ? " " + e[4] : "") + ", " + PN[priv[ei]] + "]→ " + N[e[1]].id; }).join("") : "(the tenant itself)";
+      path.textContent = t[2].length ? N[selected].id + t[2].map(function (ei) { return " —[" + D.edge_kinds[EK[ei]] + (D.grants[ei] ? " " + D.grants[ei] : "") + ", " + PN[priv[ei]] + "]→ " + N[ET[ei]].id; }).join("") : "(the tenant itself)";
       li.appendChild(path);
       ol.appendChild(li);
     });
@@ -500,7 +521,7 @@
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
       .then(function (w) {
         if (!orig) orig = N.map(function (n) { return [n.tf, n.ta, n.tn, n.w]; });
-        for (var i = 0; i < E.length; i++) priv[i] = E[i][2];
+        priv.set(P0);
         N.forEach(function (n, i) { n.tf = orig[i][0]; n.ta = orig[i][1]; n.tn = orig[i][2]; n.w = orig[i][3]; });
         w.edges.forEach(function (x) { priv[x[0]] = x[1]; });
         w.nodes.forEach(function (x) { var n = N[x[0]]; n.tf = x[1]; n.ta = x[2]; n.tn = x[3]; n.w = x[4]; });
