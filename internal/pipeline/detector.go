@@ -129,9 +129,10 @@ type DetectionCache struct {
 }
 
 type cachedDetail struct {
-	sum uint64
-	n   int
-	d   *detect.Incident
+	sum     uint64
+	n       int
+	updated time.Time // the row's version (store.Incident.Updated) when last seen
+	d       *detect.Incident
 }
 
 // detectionCacheMax bounds the cache; past it, it starts again empty.
@@ -152,8 +153,11 @@ func (c *DetectionCache) Detection(in *store.Incident) *detect.Incident {
 	e, ok := c.m[in.ID]
 	c.mu.Unlock()
 	sum := maphash.Bytes(seed, in.Detail)
-	if !ok || e.sum != sum || e.n != len(in.Detail) {
-		e = cachedDetail{sum: sum, n: len(in.Detail), d: decodeDetail(in.Detail)}
+	if !ok || e.sum != sum || e.n != len(in.Detail) || !e.updated.Equal(in.Updated) {
+		if !ok || e.sum != sum || e.n != len(in.Detail) {
+			e = cachedDetail{sum: sum, n: len(in.Detail), d: decodeDetail(in.Detail)}
+		}
+		e.updated = in.Updated
 		c.mu.Lock()
 		if len(c.m) >= detectionCacheMax {
 			c.m = map[string]cachedDetail{}
@@ -163,6 +167,23 @@ func (c *DetectionCache) Detection(in *store.Incident) *detect.Incident {
 	}
 	d := *e.d // the row's columns go on a copy; the decoded detail stays as stored
 	return fromRow(in, &d)
+}
+
+// Brief is Detection(in) for a row listed without its detail
+// (store.IncidentFilter.Brief): the detail decoded when the incident was
+// last seen with the same Updated (its version: every write increases
+// it). ok is false when the cache holds no detail of that version (or
+// the incident's detail was empty: those are not kept); then the caller
+// reads the row whole and calls Detection.
+func (c *DetectionCache) Brief(in *store.Incident) (d *detect.Incident, ok bool) {
+	c.mu.Lock()
+	e, ok := c.m[in.ID]
+	c.mu.Unlock()
+	if !ok || in.Updated.IsZero() || !e.updated.Equal(in.Updated) {
+		return nil, false
+	}
+	x := *e.d
+	return fromRow(in, &x), true
 }
 
 // fromRow puts the store's columns, which the workflow and the sync keep

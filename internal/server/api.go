@@ -437,13 +437,9 @@ func (s *Server) handleAPICases(w http.ResponseWriter, r *http.Request, p *auth.
 		f.Status = store.StatusOpen
 	}
 	f.Limit = 1000
-	incs, err := s.st.ListIncidents(r.Context(), p.Scope, f)
+	_, dets, err := s.listDetections(r.Context(), p.Scope, f)
 	if err != nil {
 		return err
-	}
-	dets := make([]*detect.Incident, 0, len(incs))
-	for i := range incs {
-		dets = append(dets, s.detections.Detection(&incs[i]))
 	}
 	cases := detect.Cases(dets)
 	detect.SortRecent(cases) // the dashboard's order: most severe, then most recent

@@ -52,13 +52,75 @@ func ruleIndex(rules []*detect.Rule) map[string]*detect.Rule {
 	return m
 }
 
-// caseRows groups incs into cases in triage order.
-func (s *Server) caseRows(incs []store.Incident) []caseRow {
+// listDetections lists the incidents f selects in scope with the
+// detector's incident behind each (dets[i] is incs[i]'s). An MSP-wide
+// listing reads the incidents briefly, without their samples (~4 kB
+// each), and whole only those written since the cache last decoded them
+// (store.Incident.Updated is a version): the overview, the cases page and
+// its 5-second refresh read 1,000 open incidents. A tenant's listing is
+// read whole: the store redacts other tenants' details from it, which the
+// cache must not hand to an MSP-wide caller as the incident's detail.
+func (s *Server) listDetections(ctx context.Context, scope store.Scope, f store.IncidentFilter) (incs []store.Incident, dets []*detect.Incident, err error) {
+	if !scope.AllTenants {
+		if incs, err = s.st.ListIncidents(ctx, scope, f); err != nil {
+			return nil, nil, err
+		}
+		for i := range incs {
+			dets = append(dets, s.detections.Detection(&incs[i]))
+		}
+		return incs, dets, nil
+	}
+	f.Brief = true
+	if incs, err = s.st.ListIncidents(ctx, scope, f); err != nil {
+		return nil, nil, err
+	}
+	dets = make([]*detect.Incident, len(incs))
+	var stale []string
+	for i := range incs {
+		if d, ok := s.detections.Brief(&incs[i]); ok {
+			dets[i] = d
+		} else {
+			stale = append(stale, incs[i].ID)
+		}
+	}
+	if len(stale) == 0 {
+		return incs, dets, nil
+	}
+	whole, err := s.st.ListIncidents(ctx, scope, store.IncidentFilter{IDs: stale, Limit: len(stale)})
+	if err != nil {
+		return nil, nil, err
+	}
+	byID := make(map[string]*store.Incident, len(whole))
+	for i := range whole {
+		byID[whole[i].ID] = &whole[i]
+	}
+	for i := range incs {
+		if dets[i] != nil {
+			continue
+		}
+		if w := byID[incs[i].ID]; w != nil {
+			incs[i] = *w // written again since the brief read: the newer row
+		}
+		dets[i] = s.detections.Detection(&incs[i])
+	}
+	return incs, dets, nil
+}
+
+// listCases lists the incidents f selects in scope and their cases.
+func (s *Server) listCases(ctx context.Context, scope store.Scope, f store.IncidentFilter) ([]store.Incident, []caseRow, error) {
+	incs, dets, err := s.listDetections(ctx, scope, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	return incs, s.caseRows(incs, dets), nil
+}
+
+// caseRows groups incs, whose detections are dets, into cases in triage
+// order.
+func (s *Server) caseRows(incs []store.Incident, dets []*detect.Incident) []caseRow {
 	byID := make(map[string]*store.Incident, len(incs))
-	dets := make([]*detect.Incident, 0, len(incs))
 	for i := range incs {
 		byID[incs[i].ID] = &incs[i]
-		dets = append(dets, s.detections.Detection(&incs[i]))
 	}
 	cases := detect.Cases(dets)
 	detect.SortRecent(cases)
@@ -163,11 +225,11 @@ type casePage struct {
 }
 
 func (s *Server) findCase(ctx context.Context, p *auth.Principal, id string) (*caseRow, error) {
-	incs, err := s.st.ListIncidents(ctx, p.Scope, store.IncidentFilter{Limit: 1000})
+	_, rows, err := s.listCases(ctx, p.Scope, store.IncidentFilter{Limit: 1000})
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range s.caseRows(incs) {
+	for _, c := range rows {
 		if c.ID == id {
 			return &c, nil
 		}
@@ -273,11 +335,10 @@ func (s *Server) handleIncidentsAck(w http.ResponseWriter, r *http.Request, p *a
 	if len(ids) == 0 {
 		return errBadRequest("case: tick at least one case to acknowledge")
 	}
-	incs, err := s.st.ListIncidents(ctx, p.Scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000})
+	_, rows, err := s.listCases(ctx, p.Scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000})
 	if err != nil {
 		return err
 	}
-	rows := s.caseRows(incs)
 	for _, id := range ids {
 		i := slices.IndexFunc(rows, func(c caseRow) bool { return c.ID == id })
 		if i < 0 {

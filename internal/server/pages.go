@@ -273,10 +273,11 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 		return err
 	}
 	pg.TenantCount = len(tenants)
-	open, openBy, err := s.openIncidentsByTenant(ctx, p.Scope, false)
+	open, cases, err := s.listCases(ctx, p.Scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000})
 	if err != nil {
 		return err
 	}
+	openBy := openByTenant(open)
 	pg.OpenCount = len(open)
 	for _, inc := range open {
 		if inc.Severity == "critical" {
@@ -285,7 +286,6 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 	}
 	// Cases, not rows: the open incidents grouped by attacker in the
 	// cases page's order (most severe, then most recent).
-	cases := s.caseRows(open)
 	pg.CaseCount = len(cases)
 	pg.Cases = cases[:min(len(cases), 8)]
 	headSubject := estate.MSP
@@ -801,11 +801,11 @@ func (s *Server) casesPage(r *http.Request, p *auth.Principal) (*incidentsPage, 
 		f.Status = store.StatusOpen
 	}
 	f.Limit = 1000
-	incs, err := s.st.ListIncidents(r.Context(), p.Scope, f)
+	incs, rows, err := s.listCases(r.Context(), p.Scope, f)
 	if err != nil {
 		return nil, err
 	}
-	pg := &incidentsPage{Cases: s.caseRows(incs), IncidentCount: len(incs), Status: cmp.Or(f.Status, "all"), Severity: f.Severity, Tenant: f.Tenant,
+	pg := &incidentsPage{Cases: rows, IncidentCount: len(incs), Status: cmp.Or(f.Status, "all"), Severity: f.Severity, Tenant: f.Tenant,
 		Filtered: q.Get("severity") != "" || q.Get("tenant") != "" || f.Status != "", CanHandle: p.Can(auth.AccessIncident)}
 	// The first casesShown cases in triage order; ?show=all lists every one.
 	pg.Total = len(pg.Cases)

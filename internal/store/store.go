@@ -569,9 +569,13 @@ type Incident struct {
 	Key        map[string]string `json:"key,omitempty"`
 	Detail     json.RawMessage   `json:"detail,omitempty"` // e.g. sample events
 	Created    time.Time         `json:"created"`
-	Updated    time.Time         `json:"updated"`
-	StatusBy   string            `json:"status_by,omitempty"` // who last changed the status
-	StatusAt   time.Time         `json:"status_at,omitzero"`
+	// Updated is when the incident was last written; every write
+	// increases it (by a microsecond when the clock has not moved on), so
+	// it is also the incident's version: a cache of anything derived from
+	// the row or its detail is current while Updated is the same.
+	Updated  time.Time `json:"updated"`
+	StatusBy string    `json:"status_by,omitempty"` // who last changed the status
+	StatusAt time.Time `json:"status_at,omitzero"`
 }
 
 // Note is one analyst note on an incident.
@@ -588,6 +592,7 @@ type IncidentFilter struct {
 	Severity string
 	Rule     string
 	Since    time.Time // Last >= Since
+	IDs      []string  // only these incidents (empty: any)
 	Limit    int       // <= 0: 100
 	Offset   int
 	// Brief returns incidents without Notes and Detail (the sample events,

@@ -74,6 +74,16 @@ func openTest(t *testing.T) (store.Store, func(string) error) {
 	return s, func(q string) error { _, err := conn.Exec(ctx, q); return err }
 }
 
+func TestIncidentVersions(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	s, err := OpenWith(storetest.Ctx(t), freshSchema(t), store.Options{SecretKey: []byte("test-key-0123456789"), Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.IncidentVersions(t, s)
+}
+
 func TestConformance(t *testing.T) {
 	storetest.Run(t, storetest.Harness{Open: openTest})
 }

@@ -35,6 +35,16 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, storetest.Harness{Open: openTest})
 }
 
+func TestIncidentVersions(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	s, err := OpenWith(storetest.Ctx(t), t.TempDir(), store.Options{Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.IncidentVersions(t, s)
+}
+
 func TestReopenKeepsDataAndSchema(t *testing.T) {
 	ctx := storetest.Ctx(t)
 	dir := t.TempDir()

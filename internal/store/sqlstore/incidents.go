@@ -17,6 +17,12 @@ const incCols = `id, tenant, tenants, rule, title, severity, status, assignee, n
 // incColsBrief is incCols without the notes and the detail (IncidentFilter.Brief).
 const incColsBrief = `id, tenant, tenants, rule, title, severity, status, assignee, '' AS notes, first_ts, last_ts, count, level, techniques, key_json, '' AS detail, created, updated, status_by, status_at`
 
+// updatedAfter sets updated to its argument (given twice), or one
+// microsecond after the stored value when the clock has not passed it:
+// every write of an incident increases updated, which makes it a version
+// (store.Incident.Updated).
+const updatedAfter = `updated = CASE WHEN ? > updated THEN ? ELSE updated + 1 END`
+
 func scanIncident(row interface{ Scan(...any) error }) (*store.Incident, error) {
 	var inc store.Incident
 	var tenants, notes, techniques, key, detail string
@@ -127,7 +133,8 @@ func (d *DB) UpsertIncident(ctx context.Context, in *store.Incident) (*store.Inc
 		if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO incidents (`+incCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, tenants = excluded.tenants, rule = excluded.rule, title = excluded.title,
   severity = excluded.severity, last_ts = excluded.last_ts, count = excluded.count, level = excluded.level,
-  techniques = excluded.techniques, key_json = excluded.key_json, detail = excluded.detail, updated = excluded.updated,
+  techniques = excluded.techniques, key_json = excluded.key_json, detail = excluded.detail,
+  updated = CASE WHEN excluded.updated > incidents.updated THEN excluded.updated ELSE incidents.updated + 1 END,
   first_ts = CASE WHEN excluded.first_ts <> 0 AND (incidents.first_ts = 0 OR excluded.first_ts < incidents.first_ts) THEN excluded.first_ts ELSE incidents.first_ts END,
   status = CASE WHEN incidents.status = 'resolved' AND excluded.last_ts > incidents.last_ts THEN 'open' ELSE incidents.status END`),
 			in.ID, in.Tenant, jsonText(tenants), in.Rule, in.Title, in.Severity, status, in.Assignee, jsonText(notes),
@@ -176,6 +183,12 @@ func (d *DB) ListIncidents(ctx context.Context, scope store.Scope, f store.Incid
 	if !f.Since.IsZero() {
 		where = append(where, "last_ts >= ?")
 		args = append(args, Micros(f.Since))
+	}
+	if len(f.IDs) > 0 {
+		where = append(where, "id IN (?"+strings.Repeat(", ?", len(f.IDs)-1)+")")
+		for _, id := range f.IDs {
+			args = append(args, id)
+		}
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -229,12 +242,12 @@ func (d *DB) SetIncidentStatus(ctx context.Context, scope store.Scope, id, statu
 		return nil, fmt.Errorf("changing incident %s: status %q: %w", id, status, store.ErrInvalid)
 	}
 	now := Micros(d.stamp())
-	return d.changeIncident(ctx, scope, id, "changing status of", `status = ?, status_by = ?, status_at = ?, updated = ?`, status, by, now, now)
+	return d.changeIncident(ctx, scope, id, "changing status of", `status = ?, status_by = ?, status_at = ?, `+updatedAfter, status, by, now, now, now)
 }
 
 // AssignIncident implements store.IncidentStore.
 func (d *DB) AssignIncident(ctx context.Context, scope store.Scope, id, assignee string) (*store.Incident, error) {
-	return d.changeIncident(ctx, scope, id, "assigning", `assignee = ?, updated = ?`, assignee, Micros(d.stamp()))
+	return d.changeIncident(ctx, scope, id, "assigning", `assignee = ?, `+updatedAfter, assignee, Micros(d.stamp()), Micros(d.stamp()))
 }
 
 // AddIncidentNote implements store.IncidentStore.
@@ -254,8 +267,9 @@ func (d *DB) AddIncidentNote(ctx context.Context, scope store.Scope, id string, 
 		}
 		var list []store.Note
 		_ = json.Unmarshal([]byte(notes), &list)
+		now := Micros(d.stamp())
 		list = append(list, n)
-		_, err := tx.ExecContext(ctx, d.q(`UPDATE incidents SET notes = ?, updated = ? WHERE id = ?`), jsonText(list), Micros(d.stamp()), id)
+		_, err := tx.ExecContext(ctx, d.q(`UPDATE incidents SET notes = ?, `+updatedAfter+` WHERE id = ?`), jsonText(list), now, now, id)
 		return err
 	})
 	if err != nil {
