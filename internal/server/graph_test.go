@@ -2,9 +2,13 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/firebreak-msp/firebreak/internal/auth"
@@ -154,5 +158,57 @@ func TestExplorerDataBuiltByAssessment(t *testing.T) {
 	}
 	if served, _, err := f.srv.explorerBody(g, title, b); err != nil || &served[0] != &body[0] {
 		t.Errorf("the explorer's request built its data again (%v)", err)
+	}
+}
+
+// The explorer's data goes gzipped to a browser that accepts it (the
+// same JSON, a fifth of the bytes), plain to one that does not, and is
+// never kept by the browser.
+func TestExplorerDataGzipped(t *testing.T) {
+	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := evaluate.TrustGraph(e, evaluate.Deps{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s Server
+	body, gz, err := s.explorerBody(g, "x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		accept string
+		gzip   bool
+	}{
+		{"", false}, {"gzip, deflate, br, zstd", true}, {"br;q=1.0, GZIP;q=0.5", true}, {"gzip;q=0", false}, {"*", true},
+		{"*;q=0", false}, {"gzip;q=0, *", false}, {"*;q=0, gzip", true}, {"identity", false}, {"x-gzip", false},
+	} {
+		r := httptest.NewRequest("GET", "/blast/graph/data", nil)
+		if tc.accept != "" {
+			r.Header.Set("Accept-Encoding", tc.accept)
+		}
+		w := httptest.NewRecorder()
+		writeExplorerData(w, r, body, gz)
+		got := w.Body.Bytes()
+		if enc := w.Header().Get("Content-Encoding"); (enc == "gzip") != tc.gzip {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q", tc.accept, enc)
+		}
+		if tc.gzip {
+			zr, err := gzip.NewReader(bytes.NewReader(got))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(got, body) || w.Header().Get("Cache-Control") != "no-store" || !strings.Contains(w.Header().Get("Vary"), "Accept-Encoding") {
+			t.Errorf("Accept-Encoding %q: %d bytes decoded (want %d), headers %v", tc.accept, len(got), len(body), w.Header())
+		}
+	}
+	if len(gz)*3 > len(body) {
+		t.Errorf("gzipped %d of %d bytes", len(gz), len(body))
 	}
 }
