@@ -203,7 +203,7 @@ func TestLabelledDay(t *testing.T) {
 }
 
 // TestDistributedSprayLists: a distributed spray lists its sources and the
-// targeted users with counts.
+// targeted users with counts, and its event count is what they count.
 func TestDistributedSprayLists(t *testing.T) {
 	rules, err := Builtin()
 	if err != nil {
@@ -222,6 +222,16 @@ func TestDistributedSprayLists(t *testing.T) {
 	for _, inc := range e.Incidents() {
 		if inc.RuleName == "distributed_spray" {
 			lists = inc.snapshot().Lists
+			// The incident counts the events its lists count (it said 5
+			// with 30 users listed once each).
+			for _, l := range inc.lists {
+				if n := l.total(); n > inc.Count {
+					t.Errorf("%s lists %d events, the incident counts %d", l.field, n, inc.Count)
+				}
+			}
+			if n := max(inc.lists[0].total(), inc.lists[1].total()); inc.Count != n {
+				t.Errorf("count %d, want the events of its longest list, %d", inc.Count, n)
+			}
 		}
 	}
 	if len(lists) != 2 {

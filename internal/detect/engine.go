@@ -1176,8 +1176,16 @@ func (e *Engine) open(cr *crule, ev *event.Event, ts int64, g *group, key []byte
 // openLists starts a new incident's firebreak.list fields: from the
 // distinct values (with counts) of its own value_count group, or of the
 // value_count rules a temporal rule correlates for the same key, else from
-// the event that opened it.
+// the event that opened it. The incident counts the events its lists
+// count (the most any list holds: each listed event carries every listed
+// field), so that its count and its detail agree; later events add to
+// both (attribute).
 func (e *Engine) openLists(cr *crule, inc *Incident, ev *event.Event, g *group) {
+	defer func() {
+		for i := range inc.lists {
+			inc.Count = max(inc.Count, inc.lists[i].total())
+		}
+	}()
 	for i, f := range cr.r.Options.List {
 		l := listState{field: f, acc: cr.listAccs[i], counts: map[string]int64{}, max: cr.r.Options.MaxValues}
 		seeded := false

@@ -103,6 +103,15 @@ func (l *listState) add(v string, n int64) {
 	l.counts[v] += n
 }
 
+// total is the events the list counts.
+func (l *listState) total() int64 {
+	var n int64
+	for _, c := range l.counts {
+		n += c
+	}
+	return n
+}
+
 func (l *listState) list() ValueList {
 	vl := ValueList{Field: l.field, Distinct: len(l.counts), Capped: l.capped}
 	for v, n := range l.counts {
