@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +145,19 @@ func TestSprayFromGiveUpOffice(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestWorkstationSprayHit: a spray with no source address (seven users in
+// one second from one workstation) followed by a logon from that
+// workstation is one critical case of the workstation, as a spray and its
+// hit from an address are (fails on the pack whose success after spray
+// followed source addresses only: the case was high).
+func TestWorkstationSprayHit(t *testing.T) {
+	evs := parseCaseEvents(t, "testdata/pack/success_after_workstation_spray/events.txt")
+	_, cases := runDay(t, evs, map[string]TenantContext{"smallco": {Accounts: 7}})
+	if len(cases) != 1 || cases[0].Severity != "critical" || cases[0].Attacker != "workstation=ATTACKER-PC" ||
+		!slices.Equal(cases[0].Rules, []string{"password_spray_velocity_workstation", "success_after_workstation_spray"}) {
+		t.Fatalf("cases %+v, want one critical case of workstation=ATTACKER-PC with its spray and hit", cases)
 	}
 }
