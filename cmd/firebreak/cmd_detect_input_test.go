@@ -71,9 +71,10 @@ func TestDetectDirectoryMixedFormats(t *testing.T) {
 }
 
 // TestDetectWindowsFixturesEndToEnd runs the built-in pack over .evtx
-// fixtures: a Kerberos spray (ending in a compromise) and an NTLM spray
-// with no source address must each be a case at high or above; a NAT
-// office day must raise nothing above low.
+// fixtures: a Kerberos spray and an NTLM spray with no source address,
+// each ending in a compromise (a logon by one of the sprayed accounts,
+// from the workstation for the NTLM spray), must each be a critical case;
+// a NAT office day must raise nothing above low.
 func TestDetectWindowsFixturesEndToEnd(t *testing.T) {
 	base := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	cases := []struct {
@@ -82,7 +83,7 @@ func TestDetectWindowsFixturesEndToEnd(t *testing.T) {
 		wantMin string // lowest severity of the worst incident; "" = nothing above low
 	}{
 		{"kerberos_spray", evtxtest.KerberosSpray(base), "critical"},
-		{"ntlm_spray", evtxtest.NTLMSpray(base), "high"},
+		{"ntlm_spray", evtxtest.NTLMSpray(base), "critical"},
 		{"nat_office_day", evtxtest.NATOfficeDay(base), ""},
 	}
 	for _, c := range cases {
