@@ -294,15 +294,15 @@ type Reader struct {
 	jexp  *exportSource // journalctl -o export input
 	pre   bool          // syslog: skip lines no parser can use
 
-	lastProg  []byte        // program of the last record …
-	lastStats *ProgramStats // … and its counters (consecutive records often share one)
-	doc       *docSplitter  // JSON document mode (array or {"value": [...]})
-	sub       *docSplitter  // expanding one line that holds a whole document
-	subLn     int64
-	subOff    int64
-	p         recordParser
-	st        Stats
-	tenants   hostTenants // TenantMap answers per host
+	recent     [8]recentProgram // programs met, replaced in turn …
+	nextRecent int              // … this one next
+	doc        *docSplitter     // JSON document mode (array or {"value": [...]})
+	sub        *docSplitter     // expanding one line that holds a whole document
+	subLn      int64
+	subOff     int64
+	p          recordParser
+	st         Stats
+	tenants    hostTenants // TenantMap answers per host
 }
 
 // Open opens a file ("-" is stdin) and returns a Reader. gzip is detected
@@ -661,15 +661,25 @@ func isReadErr(err error) bool {
 	return errors.As(err, &re)
 }
 
+// recentProgram is one program name and its counters.
+type recentProgram struct {
+	name  []byte
+	stats *ProgramStats
+}
+
 // progStats returns the counters of program name, remembering the last
-// one so that a run of lines from one program costs no map lookup.
+// few programs met, so that the records of a handful of programs (a
+// Windows log's event ids, interleaved) cost no map lookup.
 func (r *Reader) progStats(name []byte) *ProgramStats {
-	if r.lastStats != nil && string(name) == string(r.lastProg) {
-		return r.lastStats
+	for i := range r.recent {
+		if c := &r.recent[i]; c.stats != nil && string(name) == string(c.name) {
+			return c.stats
+		}
 	}
 	p := r.st.programBytes(name)
-	r.lastProg = append(r.lastProg[:0], name...)
-	r.lastStats = p
+	c := &r.recent[r.nextRecent]
+	c.name, c.stats = append(c.name[:0], name...), p
+	r.nextRecent = (r.nextRecent + 1) % len(r.recent)
 	return p
 }
 

@@ -90,7 +90,7 @@ type windowsParser struct {
 	ts       time.Time
 	tsPri    int
 	channel  []byte
-	wanted   map[int]bool // Options.Wanted per event id (skip)
+	wanted   [winIDSpan]int8 // Options.Wanted per event id (skip): 0 not asked yet, 1 yes, -1 no
 	provider []byte
 	message  []byte
 	prog     []byte
@@ -272,13 +272,14 @@ func (p *windowsParser) finish(ev *event.Event) (result, string) {
 	if len(p.channel) > 0 && !bytes.EqualFold(p.channel, []byte("Security")) {
 		return resIgnored, ""
 	}
-	if !isWinAuthID(p.id) || p.opts.Wanted != nil && !p.want(p.id) {
+	info := winInfoOf(p.id)
+	if info == nil || p.opts.Wanted != nil && !p.want(p.id) {
 		// not an authentication event, or one no loaded rule reads: the
 		// same answer for every Windows form (skip and the XML reader only
 		// give it before decoding)
 		return resIgnored, ""
 	}
-	pos := winPositions[p.id]
+	pos := info.pos
 	for i := 0; i < p.nprops && i < len(pos); i++ {
 		if f := pos[i]; f >= 0 {
 			p.setVal(f, p.props[i])
@@ -289,7 +290,7 @@ func (p *windowsParser) finish(ev *event.Event) (result, string) {
 	}
 	ev.Timestamp = p.ts
 	ev.Dataset = datasetWindows
-	ev.Code = winCode(p.id)
+	ev.Code = info.code
 	ev.HostName = p.cache.get(wSlotHost, p.host)
 	ev.SetField("EventID", ev.Code)
 	if len(p.message) > 0 {
@@ -323,7 +324,7 @@ func (p *windowsParser) finish(ev *event.Event) (result, string) {
 	status := p.normStatus(wStatus)
 	sub := p.normStatus(wSubStatus)
 	// What the id fixes (winShapes), then what depends on the record.
-	sh := winShapes[p.id]
+	sh := info.shape
 	ev.Category, ev.Action, ev.Outcome, ev.Reason = sh.category, sh.action, sh.outcome, sh.reason
 	switch p.id {
 	case 4625:
@@ -415,9 +416,36 @@ func (p *windowsParser) str(i int) string {
 	return p.cache.get(i, v)
 }
 
-func isWinAuthID(id int) bool {
-	_, ok := winShapes[id]
-	return ok
+// winInfo is what the parser needs of one event id it parses, gathered
+// from winShapes and winPositions so that a record costs one
+// lookup in an array instead of one per map.
+type winInfo struct {
+	shape winShape
+	code  string
+	pos   []int
+	prog  []byte // the program it is counted under: "Security 4624"
+}
+
+// The ids parsed lie in [winIDMin, winIDMin+winIDSpan).
+const (
+	winIDMin  = 4624
+	winIDSpan = 4776 - winIDMin + 1
+)
+
+var winInfos = func() (t [winIDSpan]*winInfo) {
+	for id, sh := range winShapes {
+		t[id-winIDMin] = &winInfo{shape: sh, code: strconv.Itoa(id), pos: winPositions[id], prog: appendInt([]byte("Security "), id)}
+	}
+	return t
+}()
+
+// winInfoOf returns what the parser knows of event id id (nil: an id it
+// does not parse).
+func winInfoOf(id int) *winInfo {
+	if id < winIDMin || id >= winIDMin+winIDSpan {
+		return nil
+	}
+	return winInfos[id-winIDMin]
 }
 
 // winShape is what a Windows event id alone says about its event: the
@@ -448,18 +476,6 @@ var winShapes = map[int]winShape{
 	4769: {catAuth, "kerberos-service-ticket-requested", "", "", false},
 	4771: {catAuth, "kerberos-preauth-failed", "", "", false},
 	4776: {catAuth, "", "", "", false},
-}
-
-// winCodes holds the event.code strings of the ids parsed, so that no
-// event allocates one.
-var winCodes = map[int]string{4624: "4624", 4625: "4625", 4634: "4634", 4647: "4647", 4648: "4648", 4672: "4672",
-	4740: "4740", 4767: "4767", 4768: "4768", 4769: "4769", 4771: "4771", 4776: "4776"}
-
-func winCode(id int) string {
-	if s, ok := winCodes[id]; ok {
-		return s
-	}
-	return string(appendInt(nil, id))
 }
 
 // lower16 lower-cases up to 16 ASCII bytes into buf.
@@ -615,6 +631,9 @@ func (p *windowsParser) program() []byte {
 	if len(p.channel) > 0 && !bytes.EqualFold(p.channel, []byte("Security")) {
 		return append(p.prog, p.channel...)
 	}
+	if info := winInfoOf(p.id); info != nil {
+		return info.prog
+	}
 	p.prog = append(p.prog, "Security "...)
 	return appendInt(p.prog, p.id)
 }
@@ -638,22 +657,20 @@ func (p *windowsParser) skipID(id int) bool {
 // want reports whether Options.Wanted takes records of event id id (ids
 // no parse turns into an event: never), remembered per id.
 func (p *windowsParser) want(id int) bool {
-	want, ok := p.wanted[id]
-	if !ok {
-		want = false
-		if sh, auth := winShapes[id]; auth {
-			code := winCode(id)
-			proto := event.Event{Dataset: datasetWindows, Category: sh.category, Code: code, Action: sh.action, Outcome: sh.outcome, Reason: sh.reason}
-			want = p.opts.Wanted(&proto, sh.fixed)
-		}
-		if p.wanted == nil {
-			p.wanted = map[int]bool{}
-		}
-		if len(p.wanted) < 1024 {
-			p.wanted[id] = want
+	info := winInfoOf(id)
+	if info == nil {
+		return false
+	}
+	w := &p.wanted[id-winIDMin]
+	if *w == 0 {
+		sh := info.shape
+		proto := event.Event{Dataset: datasetWindows, Category: sh.category, Code: info.code, Action: sh.action, Outcome: sh.outcome, Reason: sh.reason}
+		*w = -1
+		if p.opts.Wanted(&proto, sh.fixed) {
+			*w = 1
 		}
 	}
-	return want
+	return *w > 0
 }
 
 // scanEventID finds the event id of a Windows JSON record without decoding
