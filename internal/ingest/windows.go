@@ -92,6 +92,7 @@ type windowsParser struct {
 	channel  []byte
 	wanted   [winIDSpan]int8 // Options.Wanted per event id (skip): 0 not asked yet, 1 yes, -1 no
 	provider []byte
+	foreign  bool // a Security-channel record of another provider (program names it)
 	message  []byte
 	prog     []byte
 }
@@ -240,6 +241,7 @@ func (p *windowsParser) reset(ev *event.Event) {
 	p.tsPri = 0
 	p.channel = p.channel[:0]
 	p.provider = p.provider[:0]
+	p.foreign = false
 	p.message = p.message[:0]
 }
 
@@ -277,6 +279,13 @@ func (p *windowsParser) finish(ev *event.Event) (result, string) {
 		// not an authentication event, or one no loaded rule reads: the
 		// same answer for every Windows form (skip and the XML reader only
 		// give it before decoding)
+		return resIgnored, ""
+	}
+	if len(p.provider) > 0 && !bytes.EqualFold(p.provider, securityAuditing) {
+		// Any process holding SeAuditPrivilege may register an event
+		// source and write records of any event id into the Security
+		// log; only the auditing provider's are logons.
+		p.foreign = true
 		return resIgnored, ""
 	}
 	pos := info.pos
@@ -624,12 +633,23 @@ func kerberosCode(s []byte) (kerbCode, bool) {
 	return kc, ok
 }
 
+// securityAuditing is the provider of the Security log's audit events.
+var securityAuditing = []byte("Microsoft-Windows-Security-Auditing")
+
 // program names the source of the last record for Stats.Programs: the
-// channel when it is not Security, else "Security <event id>".
+// channel when it is not Security, else "Security <event id>", followed
+// by the provider when it is not the auditing one.
 func (p *windowsParser) program() []byte {
 	p.prog = p.prog[:0]
 	if len(p.channel) > 0 && !bytes.EqualFold(p.channel, []byte("Security")) {
 		return append(p.prog, p.channel...)
+	}
+	if p.foreign {
+		p.prog = append(p.prog, "Security "...)
+		p.prog = appendInt(p.prog, p.id)
+		p.prog = append(p.prog, " (provider "...)
+		p.prog = strconv.AppendQuote(p.prog, string(p.provider[:min(len(p.provider), 64)]))
+		return append(p.prog, ", not Microsoft-Windows-Security-Auditing)"...)
 	}
 	if info := winInfoOf(p.id); info != nil {
 		return info.prog
