@@ -607,7 +607,7 @@ func (r *Reader) record() ([]byte, int64, int64, error) {
 		rec, _, err := r.sub.next()
 		if err == nil {
 			if rec == nil {
-				r.tooLong(r.subLn)
+				r.tooLong(r.subLn, r.subOff+r.sub.recOff, r.sub.head)
 			}
 			return rec, r.subLn, r.subOff, nil
 		}
@@ -630,7 +630,7 @@ func (r *Reader) record() ([]byte, int64, int64, error) {
 			return nil, 0, 0, err
 		}
 		if rec == nil {
-			r.tooLong(ln)
+			r.tooLong(ln, r.doc.recOff, r.doc.head)
 		}
 		return rec, ln, r.doc.recOff, nil
 	}
@@ -640,7 +640,7 @@ func (r *Reader) record() ([]byte, int64, int64, error) {
 	}
 	ln, off := r.lines.lineNo, r.lines.lineOff
 	if line == nil {
-		r.tooLong(ln)
+		r.tooLong(ln, off, r.lines.longHead)
 		return nil, ln, off, nil
 	}
 	if r.format != FormatSyslog && isWrapperLine(line) {
@@ -721,10 +721,12 @@ func (r *Reader) warn(line int64, why string) {
 	}
 }
 
-func (r *Reader) tooLong(line int64) {
+// tooLong counts a record longer than the limit, skipped: line is its
+// line or record number, off the byte offset it starts at, head its start.
+func (r *Reader) tooLong(line, off int64, head []byte) {
 	r.st.Lines++
 	r.st.TooLong++
-	r.bad(line, fmt.Sprintf("record longer than %d bytes skipped", r.opts.maxLine()), nil)
+	r.bad(line, fmt.Sprintf("record longer than %d bytes skipped (at byte %d)", r.opts.maxLine(), off), head)
 }
 
 func (r *Reader) bad(line int64, why string, rec []byte) {

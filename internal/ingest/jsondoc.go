@@ -33,7 +33,8 @@ type docSplitter struct {
 	line     int64
 	recLine  int64
 	recOff   int64
-	capStart int // index in lr.buf where the capture resumes in this chunk
+	head     []byte // the start of the last record longer than max (for its sample)
+	capStart int    // index in lr.buf where the capture resumes in this chunk
 }
 
 var errTruncatedDoc = errors.New("unexpected end of JSON document")
@@ -49,6 +50,8 @@ func (d *docSplitter) flushCapture(end int) {
 	chunk := d.lr.buf[d.capStart:end]
 	if len(d.rec)+len(chunk) > d.max {
 		d.overflow = true
+		d.head = append(d.head[:0], d.rec[:min(len(d.rec), maxSampleText)]...)
+		d.head = append(d.head, chunk[:min(maxSampleText-len(d.head), len(chunk))]...)
 		d.rec = d.rec[:0]
 		return
 	}

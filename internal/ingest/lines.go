@@ -22,6 +22,7 @@ type lineReader struct {
 	lineOff   int64 // offset of the last line returned
 	semi      int64 // skipSyslog: offset of the next ';' (semiFound) or of the end of the stretch searched
 	semiFound bool
+	longHead  []byte // the start of the last too-long line (for its sample)
 }
 
 func newLineReader(rd io.Reader, max int) *lineReader {
@@ -151,6 +152,7 @@ func (l *lineReader) endErr() error {
 func (l *lineReader) skipLong() ([]byte, error) {
 	l.lineNo++
 	l.lineOff = l.pos
+	l.longHead = append(l.longHead[:0], l.buf[l.r:min(l.r+maxSampleText, l.w)]...)
 	for {
 		if i := bytes.IndexByte(l.buf[l.r:l.w], '\n'); i >= 0 {
 			l.pos += int64(i + 1)

@@ -24,9 +24,10 @@ type xmlSource struct {
 	l     *lineReader
 	p     *windowsParser
 	max   int
-	n     int64 // records cut so far
-	at    int64 // byte offset of the last record cut
-	cut   bool  // the last record has no end tag (cut off, or the input's end)
+	n     int64  // records cut so far
+	at    int64  // byte offset of the last record cut
+	cut   bool   // the last record has no end tag (cut off, or the input's end)
+	head  []byte // the start of the last record longer than max (for its sample)
 	stack []string
 	path  []byte
 	text  []byte
@@ -164,6 +165,7 @@ func (s *xmlSource) next() ([]byte, error) {
 		if j < 0 {
 			if len(buf) > s.max {
 				// too long: drop this start tag and look for the next event
+				s.at, s.head = l.pos, append(s.head[:0], buf[:min(len(buf), maxSampleText)]...)
 				l.pos += int64(len(xmlEventOpen))
 				l.r += len(xmlEventOpen)
 				s.n++
@@ -303,7 +305,7 @@ func (r *Reader) nextXML(ev *event.Event) error {
 			return err
 		}
 		if rec == nil {
-			r.tooLong(s.n)
+			r.tooLong(s.n, s.at, s.head)
 			continue
 		}
 		r.st.Lines++
