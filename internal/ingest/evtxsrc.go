@@ -50,12 +50,16 @@ func (r *Reader) nextEVTX(ev *event.Event) error {
 		s.p.reset(ev)
 		rec, err := s.rd.Next(s.p.evtxVisit)
 		for _, pr := range s.rd.TakeProblems() {
+			n := int64(pr.Record) // the record, or the first of a chunk's
+			if n == 0 {
+				n = int64(pr.First)
+			}
 			if pr.Skipped {
 				r.st.Lines++
-				r.bad(int64(pr.Record), pr.String(), nil)
+				r.bad(n, pr.String(), nil)
 			} else {
 				r.st.Warnings++
-				r.warn(int64(pr.Record), pr.String())
+				r.warn(n, pr.String())
 			}
 		}
 		if err != nil {

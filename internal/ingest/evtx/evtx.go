@@ -13,8 +13,13 @@
 //
 // Damage is expected (files copied from a live system are "dirty", chunks
 // get truncated): a chunk whose header or record checksums fail is still
-// read record by record, each record is checked for its signature and its
-// size copy, and an unreadable record is reported as a Problem and skipped.
+// read record by record (a warning names the chunk and the records its
+// header lists), each record is checked for its signature and its size
+// copy, and an unreadable record is reported as a Problem and skipped.
+// The file header's chunk count is not trusted (chunks are read to the
+// end of the file), and records past a chunk header's free space offset
+// are read while they are whole and numbered in sequence (the header of
+// a chunk being written lags its records).
 // Memory is bounded by one chunk and its compiled templates.
 //
 // Imported by internal/ingest; imports only the standard library.
@@ -64,8 +69,11 @@ type Record struct {
 type Problem struct {
 	Chunk  int
 	Record uint64 // 0 when the record id is unknown
-	Offset int64
-	Reason string
+	// First and Last are the records a chunk's header says it holds, for
+	// a problem of a whole chunk (0 when unknown).
+	First, Last uint64
+	Offset      int64
+	Reason      string
 	// Skipped is true when data was lost (a record or chunk could not be
 	// read), false for a warning (a checksum mismatch whose records were
 	// all still read).
@@ -78,6 +86,9 @@ func (p Problem) String() string {
 	}
 	if p.Chunk < 0 {
 		return p.Reason
+	}
+	if p.First != 0 {
+		return fmt.Sprintf("chunk %d (records %d-%d, offset %d): %s", p.Chunk, p.First, p.Last, p.Offset, p.Reason)
 	}
 	return fmt.Sprintf("chunk %d (offset %d): %s", p.Chunk, p.Offset, p.Reason)
 }
@@ -109,6 +120,10 @@ type Reader struct {
 	have  bool   // buf holds a chunk
 	eof   bool
 	dirty bool
+
+	first, last uint64 // the records the current chunk's header names
+	lastID      uint64 // the last record read from the current chunk
+	pastFree    bool   // records were read past the chunk's free space offset
 
 	tmpl  map[uint32]*template // compiled templates of this chunk, by definition offset
 	names map[uint32]string    // names of this chunk, by offset
@@ -182,6 +197,9 @@ func (r *Reader) problem(p Problem) {
 func (r *Reader) Next(visit Visitor) (Record, error) {
 	for {
 		if !r.have || r.pos >= r.end {
+			if r.have && r.morePastFree() {
+				continue
+			}
 			if err := r.nextChunk(); err != nil {
 				return Record{}, err
 			}
@@ -237,23 +255,28 @@ func (r *Reader) nextChunk() error {
 		clear(r.names)
 		r.pos = chunkHeaderSize
 		r.end = int(binary.LittleEndian.Uint32(r.buf[0x30:])) // free space offset
+		r.first, r.last = binary.LittleEndian.Uint64(r.buf[0x18:]), binary.LittleEndian.Uint64(r.buf[0x20:])
+		r.lastID, r.pastFree = 0, false
+		chunkProblem := func(why string) {
+			r.problem(Problem{Chunk: r.chunk, First: r.first, Last: r.last, Offset: r.base, Reason: why})
+		}
 		headerOK := true
 		if !r.opts.SkipChecksums {
 			c := crc32.ChecksumIEEE(r.buf[:0x78])
 			c = crc32.Update(c, crc32.IEEETable, r.buf[0x80:chunkHeaderSize])
 			if c != binary.LittleEndian.Uint32(r.buf[0x7c:]) {
 				headerOK = false
-				r.problem(Problem{Chunk: r.chunk, Offset: r.base, Reason: "chunk header checksum mismatch; records checked one by one"})
+				chunkProblem("chunk header checksum mismatch; records checked one by one")
 			}
 		}
 		if r.end < chunkHeaderSize || r.end > ChunkSize {
 			if headerOK {
-				r.problem(Problem{Chunk: r.chunk, Offset: r.base, Reason: fmt.Sprintf("free space offset %d out of range; records checked one by one", r.end)})
+				chunkProblem(fmt.Sprintf("free space offset %d out of range; records checked one by one", r.end))
 			}
 			r.end = ChunkSize
 		} else if !r.opts.SkipChecksums && headerOK {
 			if crc32.ChecksumIEEE(r.buf[chunkHeaderSize:r.end]) != binary.LittleEndian.Uint32(r.buf[0x34:]) {
-				r.problem(Problem{Chunk: r.chunk, Offset: r.base, Reason: "event records checksum mismatch; records checked one by one"})
+				chunkProblem("event records checksum mismatch; records checked one by one")
 			}
 		}
 		return nil
@@ -291,6 +314,7 @@ func (r *Reader) record(visit Visitor) (Record, bool) {
 	}
 	rec := Record{ID: id, Written: filetime(binary.LittleEndian.Uint64(b[p+16:])), Chunk: r.chunk, Offset: r.base + int64(p)}
 	r.pos = p + size
+	r.lastID = id
 	d := decoder{r: r, data: b[:p+size-4], visit: visit}
 	r.budget = 1 << 16
 	if err := d.fragment(p+recordHeader, "", nil); err != nil {
@@ -298,6 +322,35 @@ func (r *Reader) record(visit Visitor) (Record, bool) {
 		return Record{}, false
 	}
 	return rec, true
+}
+
+// morePastFree reports whether the record after the chunk's last one lies
+// past the free space offset its header gives: the service updates a
+// chunk's header after its records, so a copy of a log in use (a "dirty"
+// file) holds records its header does not count yet. It is taken when it
+// is whole and numbered next in sequence (stale records of an earlier
+// use of the chunk are not), and the records area grows over it.
+func (r *Reader) morePastFree() bool {
+	b, p := r.buf, r.pos
+	if p != r.end || p+recordHeader+4 > ChunkSize || string(b[p:p+4]) != "**\x00\x00" {
+		return false
+	}
+	size := int(binary.LittleEndian.Uint32(b[p+4:]))
+	id := binary.LittleEndian.Uint64(b[p+8:])
+	next := r.lastID + 1
+	if r.lastID == 0 {
+		next = r.first
+	}
+	if id != next || size < recordHeader+4 || p+size > ChunkSize || binary.LittleEndian.Uint32(b[p+size-4:]) != uint32(size) {
+		return false
+	}
+	if !r.pastFree {
+		r.pastFree = true
+		r.problem(Problem{Chunk: r.chunk, First: r.first, Last: r.last, Offset: r.base + int64(p),
+			Reason: fmt.Sprintf("records from %d on lie past the chunk header's free space offset (a header not yet updated: a log copied while in use); read", id)})
+	}
+	r.end = p + size
+	return true
 }
 
 // resync reports a damaged record at p and moves to the next record

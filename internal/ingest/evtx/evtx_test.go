@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -194,5 +195,78 @@ func TestLayout(t *testing.T) {
 	data := evtxtest.Write(sample(1))
 	if !evtx.IsEVTX(data) || string(data[4096:4104]) != "ElfChnk\x00" || binary.LittleEndian.Uint32(data[4096+0x30:]) <= 512 {
 		t.Fatal("writer layout broken")
+	}
+}
+
+// staleLastChunk makes file look like a copy of a log in use: the file
+// header is dirty and counts one chunk fewer, and the last chunk's header
+// (consistent with its checksums) still ends before record keep of that
+// chunk, as the service had last written it.
+func staleLastChunk(t *testing.T, file []byte, keep int) []byte {
+	t.Helper()
+	le := binary.LittleEndian
+	b := append([]byte{}, file...)
+	last := 4096 + (len(b)-4096)/65536*65536 - 65536
+	var in []int
+	for _, off := range evtxtest.Records(b) {
+		if off >= last && off < last+65536 {
+			in = append(in, off)
+		}
+	}
+	if keep <= 0 || keep >= len(in) {
+		t.Fatalf("last chunk has %d records, cannot keep %d", len(in), keep)
+	}
+	c := b[last : last+65536]
+	free := in[keep] - last
+	lastID := le.Uint64(c[in[keep-1]-last+8:])
+	le.PutUint64(c[0x10:], lastID)
+	le.PutUint64(c[0x20:], lastID)
+	le.PutUint32(c[0x2c:], uint32(in[keep-1]-last))
+	le.PutUint32(c[0x30:], uint32(free))
+	le.PutUint32(c[0x34:], crc32.ChecksumIEEE(c[512:free]))
+	h := crc32.ChecksumIEEE(c[:0x78])
+	le.PutUint32(c[0x7c:], crc32.Update(h, crc32.IEEETable, c[0x80:512]))
+	le.PutUint16(b[42:], le.Uint16(b[42:])-1)
+	le.PutUint32(b[0x78:], le.Uint32(b[0x78:])|1)
+	le.PutUint32(b[0x7c:], crc32.ChecksumIEEE(b[:0x78]))
+	return b
+}
+
+// TestDirtyFileReadsPastStaleHeader: a dirty file whose header counts a
+// chunk too few and whose last chunk's header predates its last records
+// is read to its last record, with one warning naming the chunk and the
+// first record past the header; a record past it that is not next in
+// sequence (a stale record of the chunk's earlier use) ends the chunk.
+func TestDirtyFileReadsPastStaleHeader(t *testing.T) {
+	evs := sample(1500)
+	good := evtxtest.Write(evs)
+	stale := staleLastChunk(t, good, 5)
+	r, err := evtx.NewReader(bytes.NewReader(stale), evtx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Dirty() {
+		t.Error("Dirty() = false for a dirty file")
+	}
+	res := read(t, stale)
+	if len(res.users) != len(evs) {
+		t.Fatalf("read %d of %d records (problems %s)", len(res.users), len(evs), reasons(res.problems))
+	}
+	if len(res.problems) != 1 || res.problems[0].Skipped || !strings.Contains(res.problems[0].String(), "past the chunk header's free space offset") ||
+		!strings.Contains(res.problems[0].String(), fmt.Sprintf("chunk %d (records ", (len(good)-4096)/65536-1)) {
+		t.Errorf("problems %v, want one warning for the last chunk's records past its header", res.problems)
+	}
+
+	// the record after the header's end numbered out of sequence: not read
+	recs := evtxtest.Records(stale)
+	last := 4096 + (len(good)-4096)/65536*65536 - 65536
+	k := 0
+	for k < len(recs) && recs[k] < last {
+		k++
+	}
+	binary.LittleEndian.PutUint64(stale[recs[k+5]+8:], 7)
+	res = read(t, stale)
+	if len(res.users) != k+5 || len(res.problems) != 0 {
+		t.Errorf("out of sequence: read %d records, want %d; problems %s", len(res.users), k+5, reasons(res.problems))
 	}
 }
