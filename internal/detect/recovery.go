@@ -102,7 +102,7 @@ func newRecoveryTracker(within, horizon time.Duration) *recoveryTracker {
 // source, or a success that recovers it. serviceAccount failures, MFA
 // outcomes and events without a source or account are not recorded.
 func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event.Event) bool) {
-	if !ev.SourceIP.IsValid() || ev.UserName == "" {
+	if !ev.SourceIP.IsValid() || ev.UserName == "" && ev.Outcome != "failure" {
 		return
 	}
 	if ev.Reason == "mfa_denied" || ev.Reason == "mfa_required" || ev.Reason == "mfa_approved" {
@@ -141,6 +141,15 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 	s.last = max(s.last, ts)
 	t.settle(s, ts)
 	t.prune(s, ts)
+	if ev.UserName == "" {
+		// A failure naming no account (pam_unix leaves user= out for an
+		// account that does not exist): no success can recover it, so it
+		// is a failure that did not recover. Not tracking it judged a
+		// source whose failures all lacked a name self-recovering.
+		s.ver++
+		s.outcomes = append(s.outcomes, outcomeAt{ts: ts})
+		return
+	}
 	user := foldUser(ev.UserName)
 	if failure {
 		s.ver++
