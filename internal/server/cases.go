@@ -256,7 +256,12 @@ func (s *Server) handleCase(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	// The chart counts every stored event of the case's events search (the
 	// page's link), not the rules' samples.
 	if q, ok := caseEvents(c.Case); ok && q.To.After(q.From) {
-		step := histStep(q.To.Sub(q.From))
+		// Buckets fit the attack's own span, not the hour of margin either
+		// side: a burst of a few minutes drawn per hour is one bar.
+		step := histStep(c.Case.Last.Sub(c.Case.First))
+		if q.To.Sub(q.From)/step > 400 {
+			step = histStep(q.To.Sub(q.From))
+		}
 		lo, hi := histRange(q.From, q.To, step)
 		counts, err := s.st.EventHistogram(ctx, p.Scope, q, lo, hi, step)
 		if err != nil {

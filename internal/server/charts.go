@@ -56,12 +56,14 @@ func hourHistogram(times []time.Time, title string) *svgChart {
 	return barChart(start, step, counts, histTitle(title, step))
 }
 
-// histStep is a histogram's bucket for a span of time: 5 minutes up to
-// two hours, an hour up to ten days, else a day (or as many days as keep
-// the chart within 400 bars).
+// histStep is a histogram's bucket for a span of time: a minute up to
+// twenty minutes, 5 minutes up to two hours, an hour up to ten days, else
+// a day (or as many days as keep the chart within 400 bars).
 func histStep(span time.Duration) time.Duration {
 	const day = 24 * time.Hour
 	switch {
+	case span < 20*time.Minute:
+		return time.Minute
 	case span < 2*time.Hour:
 		return 5 * time.Minute
 	case span <= 10*day:
@@ -77,7 +79,10 @@ func histTitle(title string, step time.Duration) string {
 	unit := bucketName(step)
 	switch {
 	case step < time.Hour:
-		unit = "5 minutes"
+		unit = fmt.Sprintf("%d minutes", step/time.Minute)
+		if step == time.Minute {
+			unit = "minute"
+		}
 	case step > 24*time.Hour:
 		unit = fmt.Sprintf("%d days", step/(24*time.Hour))
 	}
@@ -137,7 +142,7 @@ func bucketName(step time.Duration) string {
 	case step == 24*time.Hour:
 		return "day"
 	case step < time.Hour:
-		return "5-minute"
+		return fmt.Sprintf("%d-minute", step/time.Minute)
 	}
 	return "hour"
 }
