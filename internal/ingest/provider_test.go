@@ -64,6 +64,8 @@ func TestForeignProviderNotAnAuthEvent(t *testing.T) {
 		{"evtx", evtxtest.Write(evs)},
 		{"xml", evtxtest.XML(evs, false, false)},
 		{"json", winlogbeatJSON(t, evs)},
+		// an ECS export naming the provider only as event.provider
+		{"json-ecs", ecsProviderOnly(t, winlogbeatJSON(t, evs))},
 	} {
 		t.Run(form.name, func(t *testing.T) {
 			r, err := NewReader("sec."+form.name, bytes.NewReader(form.data), Options{})
@@ -85,6 +87,27 @@ func TestForeignProviderNotAnAuthEvent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ecsProviderOnly drops winlog.provider_name from every line, leaving the
+// provider in event.provider alone.
+func ecsProviderOnly(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		var rec map[string]any
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatal(err)
+		}
+		delete(rec["winlog"].(map[string]any), "provider_name")
+		line, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Write(line)
+		out.WriteByte('\n')
+	}
+	return out.Bytes()
 }
 
 // readEvents reads r to the end: the events' times (as strings) and the

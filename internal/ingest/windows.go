@@ -138,7 +138,7 @@ func winPaths() map[string]int {
 	add(wpHost3, "winlog.computer_name", "Hostname", "MachineName", "Computer", "Event.System.Computer", "computer_name")
 	add(wpHost2, "host.name", "host.hostname", "agent.hostname")
 	add(wpChannel, "winlog.channel", "Channel", "LogName", "Event.System.Channel")
-	add(wpProvider, "winlog.provider_name", "ProviderName", "SourceName", "Event.System.Provider.#attributes.Name", "Event.System.Provider.Name")
+	add(wpProvider, "winlog.provider_name", "event.provider", "ProviderName", "SourceName", "Event.System.Provider.#attributes.Name", "Event.System.Provider.Name")
 	add(wpMessage, "message", "Message", "Event.RenderingInfo.Message")
 	return m
 }
