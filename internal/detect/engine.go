@@ -293,6 +293,9 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 			}
 			cs.rel = rel
 		}
+		if r.Options.Run && e.recov == nil {
+			e.recov = newRecoveryTracker(DefaultRecoveryWithin, DefaultRecoveryHorizon)
+		}
 		if rc := r.Options.Recovery; rc != nil {
 			cr.recovery = rc
 			if e.recov == nil {
@@ -969,6 +972,9 @@ func (e *Engine) feed(cr *crule, pos int, ev *event.Event, ts int64) {
 	n := int64(ev.N())
 	g.total += n
 	holds := cs.update(g, pos, val, ts, n, e.pseq, &cr.st)
+	if holds && cr.r.Options.Run && !cs.holds(g, int64(e.recov.accountRun(ev.SourceIP, ev.UserName, ts))) {
+		holds = false // the account's own success broke the failures counted: not one run
+	}
 	if holds && cr.firedSeq == e.pseq {
 		return // already fired for this event through another input rule
 	}

@@ -301,6 +301,21 @@ func (t *recoveryTracker) share(ip netip.Addr, now int64, final bool, since int6
 	return c
 }
 
+// accountRun is the run of failures of user from ip up to now: its
+// failures in a row from the source (no success of it from there between,
+// each within the run gap of the one before); 0 when it has none.
+func (t *recoveryTracker) accountRun(ip netip.Addr, user string, now int64) int {
+	s := t.srcs[ip.Unmap()]
+	if s == nil {
+		return 0
+	}
+	a, ok := s.acct[foldUser(user)]
+	if !ok || a.succeeded || now-a.fail > t.gap {
+		return 0
+	}
+	return a.run
+}
+
 // run is the longest run of failures of one account from the source
 // whose latest failure is within the run gap before now.
 func (t *recoveryTracker) run(ip netip.Addr, now int64) runOf {

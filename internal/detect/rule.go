@@ -228,6 +228,11 @@ type RuleOptions struct {
 	// accounts recover on their own (self_recovery: {within: 2m, fraction:
 	// 0.5, min: 3, level: low}); see Recovery.
 	Recovery *Recovery
+	// Run counts, for an event_count of failures grouped by source and
+	// account, only the account's run: its failures from the source not
+	// broken by a success of it from there (run: true). A user who
+	// mistypes, signs in and later mistypes again starts a new run.
+	Run bool
 }
 
 // Relative is a threshold relative to the number of accounts in the tenant:
@@ -728,8 +733,13 @@ func (p *ruleParser) parseOptions(n *yaml.Node) error {
 			o.Response, err = stringList(v)
 		case "self_recovery":
 			o.Recovery, err = parseRecovery(v)
+		case "run":
+			var b string
+			if b, err = scalar(v); err == nil {
+				o.Run = b == "true"
+			}
 		default:
-			return p.errf(k, "%s.%s: unknown option (want scope, suppress_for, max_groups, max_values, allowed_lateness, group-by, escalates, relative_to_accounts, list, response, self_recovery)", OptionsKey, k.Value)
+			return p.errf(k, "%s.%s: unknown option (want scope, suppress_for, max_groups, max_values, allowed_lateness, group-by, escalates, relative_to_accounts, list, response, self_recovery, run)", OptionsKey, k.Value)
 		}
 		if err != nil {
 			return p.errf(v, "%s.%s: %v", OptionsKey, k.Value, err)
