@@ -149,6 +149,22 @@ type Pipeline struct {
 	// A write carries the sum (handleBackfill, handle).
 	extra       map[string]int
 	engineCount map[string]int
+	// primedBase (guarded by mu) holds, per incident id, what the stored
+	// events primeLive fed the live detector count alone (countAlone):
+	// the part of the live engine's count its predecessors' stored count
+	// already holds (see keepHistory). replayedFrom is replayFrom in Unix
+	// ns (0: none), for writes from any goroutine.
+	primedBase   map[string]int
+	replayedFrom atomic.Int64
+	// started is when this pipeline was made (wall clock, Unix ns, as a
+	// commit's time). redelivered is set once the live detector takes an
+	// event committed before it (or at an unknown time): a stream
+	// redelivering what a partition's previous owner had detected (a
+	// detector that retakes a partition replays events the stored
+	// incident already holds), not new events; from then on a restored
+	// incident is raised to its stored count, never added to (keepHistory).
+	started     int64
+	redelivered atomic.Bool
 
 	// Resumed pipelines (Run's goroutine only): written holds the counts
 	// of the live detector's incidents as written (the checkpoint's
@@ -167,7 +183,14 @@ type Pipeline struct {
 // so the engine's count, tenants and severity can start below the stored
 // ones. Written incidents never go backwards past it.
 type history struct {
-	stored   int       // the stored count
+	stored int // the stored count
+	// sum: the engine's view of the incident began with no replayed
+	// event (its last time before the replay's window), so what it
+	// counts beyond the stored events it was primed with (primedBase)
+	// is new, and written added to stored, not raised to it — while the
+	// live detector has taken only events committed since this pipeline
+	// began (see redelivered; count is the stored count otherwise).
+	sum      bool
 	first    time.Time // the stored first time
 	count    int
 	last     time.Time
@@ -338,6 +361,7 @@ func New(o Options) *Pipeline {
 		tracking: o.Detect, early: map[int64]struct{}{}}
 	p.horizon.Store(math.MinInt64)
 	p.firstID.Store(math.MaxInt64)
+	p.started = time.Now().UnixNano()
 	if o.Resume != nil {
 		maps.Copy(p.written, o.Resume.Counts)
 	}
@@ -820,6 +844,9 @@ func (p *Pipeline) detect(ctx context.Context, b queued) {
 				continue
 			}
 		}
+		if at := b.committed(i); at < p.started && !p.redelivered.Load() {
+			p.redelivered.Store(true) // committed before this pipeline: maybe counted already
+		}
 		if hz != nil && !evs[i].Timestamp.IsZero() {
 			if h := hz.Horizon(); evs[i].Timestamp.Before(h) {
 				if b.retimed == nil || !b.retimed[i] {
@@ -1067,15 +1094,7 @@ func (p *Pipeline) primeBackfill(ctx context.Context, det Detector, late []event
 	recs := p.around(ctx, det, late)
 	if len(recs) > 0 && recs[len(recs)-1].Event.Timestamp.After(late[0].Timestamp) {
 		// stored events after the first late one: what they count alone
-		if ref, err := p.o.NewDetector(); err == nil {
-			for i := range recs {
-				ref.Process(&recs[i].Event)
-			}
-			ref.Flush()
-			for _, inc := range ref.Updated() {
-				base[inc.ID] = inc.Count
-			}
-		}
+		maps.Copy(base, p.countAlone(recs))
 	}
 	k := 0
 	for i := range late {
@@ -1096,6 +1115,29 @@ func (p *Pipeline) primeBackfill(ctx context.Context, det Detector, late []event
 		det.Process(&recs[k].Event)
 	}
 	return base
+}
+
+// countAlone is what the stored events recs (in time order) count alone,
+// per incident: another engine run over them and flushed. The part of a
+// priming engine's count its stored events give (a back-fill pass's base,
+// the live engine's primedBase) is counted beyond it.
+func (p *Pipeline) countAlone(recs []store.EventRecord) map[string]int {
+	out := map[string]int{}
+	if len(recs) == 0 || p.o.NewDetector == nil {
+		return out
+	}
+	ref, err := p.o.NewDetector()
+	if err != nil {
+		return out
+	}
+	for i := range recs {
+		ref.Process(&recs[i].Event)
+	}
+	ref.Flush()
+	for _, inc := range ref.Updated() {
+		out[inc.ID] = inc.Count
+	}
+	return out
 }
 
 // storedAfter reports whether a stored event around the late events
@@ -1163,7 +1205,9 @@ func (p *Pipeline) handleBackfill(ctx context.Context, incs []store.Incident, ba
 func (p *Pipeline) storedEvents(ctx context.Context, tenants []string, from, to time.Time, beforeID int64) []store.EventRecord {
 	var recs []store.EventRecord
 	for _, t := range tenants {
-		q := store.EventQuery{Tenant: t, From: from, To: to, BeforeID: beforeID, Limit: 10_000}
+		// (the query's BeforeID is a keyset cursor: events dated before
+		// that event's time, not ids below it; ids are kept below)
+		q := store.EventQuery{Tenant: t, From: from, To: to, Limit: 10_000}
 		for len(recs) < maxPrime {
 			page, err := p.o.Store.SearchEvents(ctx, store.AllTenants(), q)
 			if err != nil {
@@ -1179,7 +1223,7 @@ func (p *Pipeline) storedEvents(ctx context.Context, tenants []string, from, to 
 	}
 	recs = slices.DeleteFunc(recs, func(r store.EventRecord) bool {
 		_, q := r.Event.Fields[QuarantineField]
-		return q || p.o.ReplayFilter != nil && !p.o.ReplayFilter(&r.Event)
+		return q || beforeID > 0 && r.ID >= beforeID || p.o.ReplayFilter != nil && !p.o.ReplayFilter(&r.Event)
 	})
 	slices.Reverse(recs) // newest first: reversed, commit order among equal times
 	slices.SortStableFunc(recs, func(a, b store.EventRecord) int { return timeline.Compare(&a.Event, &b.Event) })
@@ -1237,7 +1281,9 @@ func (p *Pipeline) primeLive(ctx context.Context, b queued) []store.EventRecord 
 		if pt, ok := p.primedTo[t]; ok && pt.After(from) {
 			from = pt
 		}
-		to := sp.to.Add(time.Microsecond) // the store keeps microseconds
+		// and one window after the newest: a log whose later half was
+		// stored first joins it (as in a back-fill pass's priming)
+		to := sp.to.Add(p.window)
 		if to.After(p.replayFrom) {
 			to = p.replayFrom
 		}
@@ -1252,6 +1298,16 @@ func (p *Pipeline) primeLive(ctx context.Context, b queued) []store.EventRecord 
 	}
 	if len(tenants) > 1 {
 		slices.SortStableFunc(out, func(a, b store.EventRecord) int { return timeline.Compare(&a.Event, &b.Event) })
+	}
+	if alone := p.countAlone(out); len(alone) > 0 {
+		p.mu.Lock()
+		if p.primedBase == nil {
+			p.primedBase = map[string]int{}
+		}
+		for id, n := range alone {
+			p.primedBase[id] += n
+		}
+		p.mu.Unlock()
 	}
 	if p.o.SkipReplayed {
 		// A stream redelivering what a partition's last owner had not
@@ -1443,10 +1499,13 @@ func (p *Pipeline) keepHistory(ctx context.Context, inc *store.Incident) {
 			p.pend[inc.ID] = struct{}{}
 			p.mu.Unlock()
 		}
+		rf := p.replayedFrom.Load()
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return // unknown for now; asked again at the next write
+		case p.o.Resume == nil && rf != 0 && !inc.Last.IsZero() && inc.Last.UnixNano() < rf:
+			h = &history{stored: old.Count, first: old.First, sum: true, count: old.Count, last: old.Last, tenants: old.Tenants, severity: old.Severity}
 		case old.Count > inc.Count || old.Last.After(inc.Last) || detect.LevelRank(old.Severity) > detect.LevelRank(inc.Severity) ||
 			slices.ContainsFunc(old.Tenants, func(t string) bool { return !slices.Contains(inc.Tenants, t) }):
 			h = &history{stored: old.Count, first: old.First, count: old.Count, last: old.Last, tenants: old.Tenants, severity: old.Severity}
@@ -1459,6 +1518,11 @@ func (p *Pipeline) keepHistory(ctx context.Context, inc *store.Incident) {
 	}
 	if h == nil {
 		return
+	}
+	if h.sum && !p.redelivered.Load() {
+		p.mu.Lock()
+		inc.Count = h.stored + max(0, inc.Count-p.primedBase[inc.ID])
+		p.mu.Unlock()
 	}
 	inc.Count = max(inc.Count, h.count)
 	if h.last.After(inc.Last) {
@@ -1504,6 +1568,7 @@ func (p *Pipeline) Replay(ctx context.Context, det Detector) (int, error) {
 	if window > 0 {
 		if det == p.det {
 			p.replayFrom, p.window = now.Add(-window), window
+			p.replayedFrom.Store(p.replayFrom.UnixNano())
 		}
 		err = p.replaySlice(ctx, wctx, det, now.Add(-window), now.Add(p.o.MaxSkew), &n)
 	}
