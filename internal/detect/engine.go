@@ -777,7 +777,7 @@ func (e *Engine) fire(cr *crule, ev *event.Event, ts int64, g *group) {
 // step is fed by other self_recovery rules (success after spray) is judged
 // by their incidents (hitVerdict), not again on the source.
 func (e *Engine) fireJudged(cr *crule, ev *event.Event, ts int64, g *group) bool {
-	j := &judgement{cr: cr, ip: ev.SourceIP}
+	j := &judgement{cr: cr, ip: recoveryKey(ev)}
 	var v recoveryVerdict
 	judged := true
 	if cr.feeders != nil {

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"math"
 	"net/netip"
@@ -102,7 +103,8 @@ func newRecoveryTracker(within, horizon time.Duration) *recoveryTracker {
 // source, or a success that recovers it. serviceAccount failures, MFA
 // outcomes and events without a source or account are not recorded.
 func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event.Event) bool) {
-	if !ev.SourceIP.IsValid() || ev.UserName == "" && ev.Outcome != "failure" {
+	ip := recoveryKey(ev)
+	if !ip.IsValid() || ev.UserName == "" && ev.Outcome != "failure" {
 		return
 	}
 	if ev.Reason == "mfa_denied" || ev.Reason == "mfa_required" || ev.Reason == "mfa_approved" {
@@ -112,7 +114,6 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 	if !failure && ev.Outcome != "success" {
 		return
 	}
-	ip := ev.SourceIP.Unmap()
 	s := t.srcs[ip]
 	if s == nil && !failure {
 		return // a success with no failure before it recovers nothing
@@ -190,6 +191,27 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 		a.succeeded = true
 		s.acct[user] = a
 	}
+}
+
+// recoveryKey is the source an event's recovery is followed on: its
+// address, else (Windows 4776/4625 without one) its workstation name as an
+// address in the discard-only prefix 100::/64 (a hash of the name), so the
+// workstation-keyed spray rules are judged as the address-keyed ones are.
+func recoveryKey(ev *event.Event) netip.Addr {
+	if ev.SourceIP.IsValid() {
+		return ev.SourceIP.Unmap()
+	}
+	ws, ok := ev.Get("Workstation")
+	if !ok || ws == "" || ws == "-" {
+		if ws, ok = ev.Get("WorkstationName"); !ok || ws == "" || ws == "-" {
+			return netip.Addr{}
+		}
+	}
+	h := sha256.Sum256([]byte(strings.ToLower(ws)))
+	var a [16]byte
+	a[0], a[1] = 0x01, 0x00
+	copy(a[8:], h[:8])
+	return netip.AddrFrom16(a)
 }
 
 // foldUser lower-cases an account name, without allocating when it is
