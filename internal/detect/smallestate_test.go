@@ -3,12 +3,9 @@ package detect
 import (
 	"fmt"
 	"math/rand/v2"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/firebreak-msp/firebreak/internal/event"
 )
 
 // sshdMistypeDay is an office of 60 users behind one NAT address over a
@@ -90,12 +87,6 @@ func TestSmallTenantSprayStillCaught(t *testing.T) {
 		t.Fatalf("cases %+v, want one critical case of %s", cases, atk)
 	}
 }
-
-func authEvent(user string, ip netip.Addr, outcome string, at time.Time) *event.Event {
-	return &event.Event{Timestamp: at, Dataset: "sshd", Category: "authentication", Outcome: outcome, UserName: user, SourceIP: ip}
-}
-
-func noService(*event.Event) bool { return false }
 
 // ruleNames lists incidents' rules and levels in order.
 func ruleNames(incs []*Incident) string {
