@@ -76,21 +76,8 @@ func TestSyslogKeepsEventsThroughStoreOutage(t *testing.T) {
 	line := func(i int) string {
 		return fmt.Sprintf("Nov 26 10:%02d:%02d srv01 sshd[42]: Failed password for user%d from 198.51.100.%d port 50022 ssh2\n", i/60%60, i%60, i, i%200+1)
 	}
-	count := func() int64 {
-		n, err := base.CountEvents(ctx, store.AllTenants(), store.EventQuery{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	wait := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-		}
-	}
+	count := func() int64 { return storedCount(ctx, t, base) }
+	wait := func(what string, cond func() bool) { t.Helper(); waitFor(t, what, cond) }
 
 	// TCP: 100 lines (five times the bound) during the cut.
 	st.down.Store(true)
@@ -138,5 +125,26 @@ func TestSyslogKeepsEventsThroughStoreOutage(t *testing.T) {
 	cancel()
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// storedCount is the number of events st holds, all tenants.
+func storedCount(ctx context.Context, t *testing.T, st store.Store) int64 {
+	t.Helper()
+	n, err := st.CountEvents(ctx, store.AllTenants(), store.EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitFor polls cond every 20 ms for up to 30 s, failing the test naming
+// what it waited for.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -72,21 +71,8 @@ func TestTailSavesPositionOnlyOnceCommitted(t *testing.T) {
 	cfg.Ingest.Year = 2026
 	cfg.DataDir = dir
 	cfg.Ingest.Files = []config.TailConfig{{Path: logs}}
-	count := func() int64 {
-		c, err := base.CountEvents(ctx, store.AllTenants(), store.EventQuery{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	wait := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-		}
-	}
+	count := func() int64 { return storedCount(ctx, t, base) }
+	wait := func(what string, cond func() bool) { t.Helper(); waitFor(t, what, cond) }
 	run := func(until func()) {
 		t.Helper()
 		m := metrics.New()
