@@ -84,6 +84,13 @@ func detectForm(t *testing.T, form string, lines []authLine, tenants map[string]
 	if len(evs) != len(lines) {
 		t.Fatalf("%s: %d events from %d lines", form, len(evs), len(lines))
 	}
+	return runPack(t, evs, tenants)
+}
+
+// runPack runs the built-in pack over events in order, to the end of
+// input: its incidents, their cases and every alert raised.
+func runPack(t *testing.T, evs []event.Event, tenants map[string]TenantContext) ([]*Incident, []Case, []Alert) {
+	t.Helper()
 	rules, err := Builtin()
 	if err != nil {
 		t.Fatal(err)

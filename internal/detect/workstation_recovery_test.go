@@ -51,21 +51,7 @@ func TestTerminalServerOfficeSelfRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := drain(t, r)
-	rules, err := Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := NewEngine(rules, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var alerts []Alert
-	for i := range evs {
-		alerts = append(alerts, e.Process(&evs[i])...)
-	}
-	alerts = append(alerts, e.Flush()...)
-	incs := e.Incidents()
+	incs, cases, alerts := runPack(t, drain(t, r), nil)
 	tripped := false
 	for _, inc := range incs {
 		tripped = tripped || inc.RuleName == "password_spray_ntlm"
@@ -73,7 +59,7 @@ func TestTerminalServerOfficeSelfRecovers(t *testing.T) {
 	if !tripped {
 		t.Error("password_spray_ntlm did not trip: the test no longer exercises its judgement")
 	}
-	for _, c := range Cases(incs) {
+	for _, c := range cases {
 		if LevelRank(c.Severity) > LevelRank("low") {
 			t.Errorf("case %s %s %v", c.Severity, c.Attacker, c.Rules)
 		}
