@@ -23,14 +23,7 @@ import (
 // before, each plan step applied through explorerApply lowers it by the
 // step's gain, and every usable edge of the view is one the engine counts.
 func TestExplorerWhatIfFollowsPlan(t *testing.T) {
-	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := evaluate.TrustGraph(e, evaluate.Deps{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := harbourviewGraph(t)
 	rep, err := trust.NewReport(g, trust.ReportOptions{Suggest: true})
 	if err != nil || rep.Plan == nil || len(rep.Plan.Steps) < 2 {
 		t.Fatalf("plan: %v", err)
@@ -84,14 +77,7 @@ func TestExplorerWhatIfFollowsPlan(t *testing.T) {
 // request gets the same encoded bytes; a new plan (blast result) or a new
 // graph (estate) gives new data, equal to encoding the view afresh.
 func TestExplorerDataKeptPerGraph(t *testing.T) {
-	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := evaluate.TrustGraph(e, evaluate.Deps{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := harbourviewGraph(t)
 	var s Server
 	a, agz, err := s.explorerBody(g, "x", nil)
 	if err != nil {
@@ -112,10 +98,7 @@ func TestExplorerDataKeptPerGraph(t *testing.T) {
 	if err != nil || !bytes.Contains(c, []byte(`"why":"cut it"`)) {
 		t.Errorf("a new plan: %v %.200s", err, c)
 	}
-	g2, err := evaluate.TrustGraph(e, evaluate.Deps{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g2 := harbourviewGraph(t)
 	v1, _, _ := s.explorerOf(g, "x")
 	if d2, _, _ := s.explorerOf(g2, "x"); d2 == nil || d2 == v1 {
 		t.Errorf("a new graph kept the old view")
@@ -165,14 +148,7 @@ func TestExplorerDataBuiltByAssessment(t *testing.T) {
 // same JSON, a fifth of the bytes), plain to one that does not, and is
 // never kept by the browser.
 func TestExplorerDataGzipped(t *testing.T) {
-	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := evaluate.TrustGraph(e, evaluate.Deps{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := harbourviewGraph(t)
 	var s Server
 	body, gz, err := s.explorerBody(g, "x", nil)
 	if err != nil {
@@ -211,4 +187,18 @@ func TestExplorerDataGzipped(t *testing.T) {
 	if len(gz)*3 > len(body) {
 		t.Errorf("gzipped %d of %d bytes", len(gz), len(body))
 	}
+}
+
+// harbourviewGraph is the example estate's trust graph.
+func harbourviewGraph(t *testing.T) *trust.Graph {
+	t.Helper()
+	e, err := estate.Load(filepath.Join("..", "..", "examples", "harbourview"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := evaluate.TrustGraph(e, evaluate.Deps{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
