@@ -44,7 +44,7 @@ func attackerOf(inc *Incident) (field, value string) {
 		// NetBIOS name has no dot.
 		return "source.domain", v
 	}
-	for _, f := range []string{"source.domain", "Workstation", "WorkstationName"} {
+	for _, f := range append([]string{"source.domain"}, workstationFields...) {
 		if v := inc.Key[f]; v != "" {
 			return "workstation", strings.ToUpper(v)
 		}

@@ -193,6 +193,12 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 	}
 }
 
+// workstationFields are the Windows EventData fields naming the
+// workstation a logon came from (4776's Workstation, 4624/4625's
+// WorkstationName), in the order they are read: a case's attacker and the
+// recovery tracker's key for an event without an address.
+var workstationFields = []string{"Workstation", "WorkstationName"}
+
 // recoveryKey is the source an event's recovery is followed on: its
 // address, else (Windows 4776/4625 without one) its workstation name as an
 // address in the discard-only prefix 100::/64 (a hash of the name), so the
@@ -201,11 +207,15 @@ func recoveryKey(ev *event.Event) netip.Addr {
 	if ev.SourceIP.IsValid() {
 		return ev.SourceIP.Unmap()
 	}
-	ws, ok := ev.Get("Workstation")
-	if !ok || ws == "" || ws == "-" {
-		if ws, ok = ev.Get("WorkstationName"); !ok || ws == "" || ws == "-" {
-			return netip.Addr{}
+	var ws string
+	for _, f := range workstationFields {
+		if v, ok := ev.Get(f); ok && v != "" && v != "-" {
+			ws = v
+			break
 		}
+	}
+	if ws == "" {
+		return netip.Addr{}
 	}
 	h := sha256.Sum256([]byte(strings.ToLower(ws)))
 	var a [16]byte
