@@ -85,14 +85,13 @@ func (s *Server) latestRun(ctx context.Context, scope store.Scope) (*store.Run, 
 
 // openIncidentsByTenant counts the open incidents in scope per tenant
 // involved: the one count the tenants list, the overview and a tenant page
-// show. brief leaves out the incidents' notes and samples (a caller that
-// only counts them).
-func (s *Server) openIncidentsByTenant(ctx context.Context, scope store.Scope, brief bool) ([]store.Incident, map[string]int, error) {
-	open, err := s.st.ListIncidents(ctx, scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000, Brief: brief})
+// show. It reads them briefly (no notes or samples): it only counts them.
+func (s *Server) openIncidentsByTenant(ctx context.Context, scope store.Scope) (map[string]int, error) {
+	open, err := s.st.ListIncidents(ctx, scope, store.IncidentFilter{Status: store.StatusOpen, Limit: 1000, Brief: true})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return open, openByTenant(open), nil
+	return openByTenant(open), nil
 }
 
 // openCount is the number of open incidents in scope for the navigation
@@ -502,7 +501,7 @@ func (s *Server) handleTenant(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		return err
 	}
 	pg.Incidents = incs
-	_, openBy, err := s.openIncidentsByTenant(ctx, p.Scope, true)
+	openBy, err := s.openIncidentsByTenant(ctx, p.Scope)
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func (s *Server) handleTenants(w http.ResponseWriter, r *http.Request, p *auth.P
 	if err != nil {
 		return err
 	}
-	_, openBy, err := s.openIncidentsByTenant(ctx, p.Scope, true)
+	openBy, err := s.openIncidentsByTenant(ctx, p.Scope)
 	if err != nil {
 		return err
 	}
