@@ -298,6 +298,9 @@ func runDetect(ctx context.Context, o detectOptions, g *globalOptions, args []st
 		// undecoded (--summary-file counts every authentication event).
 		iopts.Wanted = eng.MayMatch
 	}
+	// Nothing but the rules reads an event's message here: when none of
+	// them does, it is not copied out of the read buffer.
+	iopts.NoMessage = !eng.ReadsMessage()
 	if o.format == "jsonl" {
 		run.enc = json.NewEncoder(g.stdout)
 	}

@@ -108,6 +108,7 @@ type Engine struct {
 	ctx      *Context     // the context env was built from
 	live     *LiveContext // nil: ctx never changes
 	warnings []RuleWarning
+	message  bool // some rule reads the event's message (ReadsMessage)
 
 	onHold func(rule string, ev *event.Event) // tests: a correlation's condition held
 
@@ -381,7 +382,50 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 	}
 	e.shareSelections()
 	e.sigs = make([]sigCache, len(sigIDs))
+	e.message = readsMessage(e.rules, filters)
 	return e, nil
+}
+
+// ReadsMessage reports whether a loaded rule reads an event's message
+// (ECS message: a keyword search, a "message" field or a source field
+// mapped to it, in a detection, a filter, a group-by, a value_count field
+// or a list). When it does not, a reader may leave Event.Message empty
+// (ingest.Options.NoMessage): nothing the engine reports depends on it.
+func (e *Engine) ReadsMessage() bool { return e.message }
+
+// readsMessage reports whether any of the rules (or filters) reads the
+// message: every field a detection reads is in its fields (keywords as
+// "message"), the correlations' fields are in their key specs, value
+// accessors and lists.
+func readsMessage(rules []*crule, filters []*Rule) bool {
+	for _, f := range filters {
+		for _, u := range f.detection.fields {
+			if a := resolveField(u.name, f.LogSource); a.readsMessage() {
+				return true
+			}
+		}
+	}
+	specs := func(ks *keySpec) bool {
+		return ks != nil && slices.ContainsFunc(ks.accs, func(a accessor) bool { return a.readsMessage() })
+	}
+	for _, cr := range rules {
+		if cr.r.detection != nil {
+			for _, u := range cr.r.detection.fields {
+				if a := resolveField(u.name, cr.r.LogSource); a.readsMessage() {
+					return true
+				}
+			}
+		}
+		if specs(cr.incSpec) || slices.ContainsFunc(cr.listAccs, func(a accessor) bool { return a.readsMessage() }) {
+			return true
+		}
+		if cs := cr.corr; cs != nil {
+			if slices.ContainsFunc(cs.specs, specs) || slices.ContainsFunc(cs.valAccs, func(a accessor) bool { return a.readsMessage() }) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // reportedUnder appends cr, when it is reported, else the reported rules

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -225,6 +226,12 @@ type altField struct {
 func newAccessor(name string) accessor {
 	k, n := kindOf(name)
 	return accessor{kind: k, name: n}
+}
+
+// readsMessage reports whether the accessor may read the event's
+// message (the field itself or one of its alternatives).
+func (a *accessor) readsMessage() bool {
+	return a.kind == fKeyword || slices.ContainsFunc(a.alts, func(f altField) bool { return f.kind == fKeyword })
 }
 
 // get returns the field's string value. Only source.ip, source.port and

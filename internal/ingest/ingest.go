@@ -122,6 +122,10 @@ type Options struct {
 	// ones without being decoded (detect passes detect.Engine.MayMatch:
 	// the ids no loaded rule reads). nil decodes everything.
 	Wanted func(proto *event.Event, fixed bool) bool
+	// NoMessage leaves Event.Message empty (syslog and journald records): the consumer reads no message (detect passes it when
+	// detect.Engine.ReadsMessage is false), so no event's message is
+	// copied out of the read buffer.
+	NoMessage bool
 	// Now is the clock used only to guess the year of RFC 3164 timestamps
 	// when neither Year nor ModTime is known. nil means time.Now.
 	Now func() time.Time

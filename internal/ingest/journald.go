@@ -99,7 +99,9 @@ func (p *journaldParser) finish(ev *event.Event) (result, string) {
 	}
 	ev.Timestamp = p.ts
 	ev.HostName = p.hosts.get(p.host)
-	ev.Message = string(p.msg)
+	if !p.opts.NoMessage {
+		ev.Message = string(p.msg)
+	}
 	return resEvent, ""
 }
 

@@ -308,7 +308,9 @@ func (p *syslogParser) parseMsg(line []byte, ev *event.Event, track bool) (resul
 		return res, why
 	}
 	ev.HostName = p.hosts.get(host)
-	ev.Message = p.msgs.str(msg)
+	if !p.opts.NoMessage {
+		ev.Message = p.msgs.str(msg)
+	}
 	return resEvent, ""
 }
 
