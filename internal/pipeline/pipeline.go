@@ -97,8 +97,10 @@ type Pipeline struct {
 	// bf is the back-fill engine kept across passes (Run's goroutine
 	// only): a source far behind the others sends its log over many sync
 	// ticks, and a correlation spanning two passes must join as in one.
-	// It takes a pass's events from its horizon on; older ones get a fresh
-	// engine. Dropped (flushed) after bfIdleTicks passes without events.
+	// It takes a pass whose events are all from its horizon on; a pass
+	// with older ones drops it for a fresh engine primed with the stored
+	// events around the whole pass. Dropped (flushed) after bfIdleTicks
+	// passes without events.
 	bf     Detector
 	bfIdle int
 	// bfBase holds, per incident of bf, the count its writes have
@@ -1002,6 +1004,9 @@ func (p *Pipeline) flushLate(ctx context.Context) {
 // among themselves instead of being dropped. A pass holds at most
 // maxBackfill events.
 func (p *Pipeline) backfill(ctx context.Context, late []event.Event) {
+	if len(late) == 0 {
+		return
+	}
 	if p.o.NewDetector == nil {
 		p.o.Metrics.EventsLateDropped.Add(float64(len(late)))
 		return
@@ -1011,64 +1016,47 @@ func (p *Pipeline) backfill(ctx context.Context, late []event.Event) {
 		late = late[:maxBackfill]
 	}
 	slices.SortStableFunc(late, func(a, b event.Event) int { return timeline.Compare(&a, &b) })
-	// Events from the kept engine's horizon on continue its windows; older
-	// ones (another source, further behind) get a fresh engine of their own.
-	var h time.Time
-	if hz, ok := p.bf.(horizoner); ok {
-		h = hz.Horizon()
-	}
-	i := 0
+	// Events from the kept engine's horizon on continue its windows. One
+	// older than that (another source, further behind), or a stored event
+	// after the first of them (a later part of the log that arrived first),
+	// ends the kept engine: a fresh one is primed with the stored events
+	// around the whole pass (the kept engine's among them), below. The pass
+	// is never split between two engines: a correlation spanning the split
+	// would lose the events of the part its engine did not see.
 	if p.bf != nil {
-		i, _ = slices.BinarySearchFunc(late, h, func(e event.Event, t time.Time) int { return e.Timestamp.Compare(t) })
+		var h time.Time
+		if hz, ok := p.bf.(horizoner); ok {
+			h = hz.Horizon()
+		}
+		if late[0].Timestamp.Before(h) || p.storedAfter(ctx, p.bf, late) {
+			p.dropBackfill(ctx)
+		}
 	}
-	older, newer := late[:i], late[i:]
-	if len(older) > 0 {
+	if p.bf == nil {
 		det, err := p.o.NewDetector()
 		if err != nil {
 			p.o.Log.Error("back-fill detector", "err", err)
-			p.o.Metrics.EventsLateDropped.Add(float64(len(older)))
-		} else {
-			// One write per incident the pass touched (its final state), not
-			// one per alert: a pass can raise many, and the store's writer is
-			// shared with ingest. Only incidents new to the store are notified.
-			base := p.primeBackfill(ctx, det, older)
-			det.Flush()
-			p.handleBackfill(ctx, det.Updated(), base)
+			p.o.Metrics.EventsLateDropped.Add(float64(len(late)))
+			return
+		}
+		p.bf = det
+		p.bfBase = p.primeBackfill(ctx, det, late)
+	} else {
+		for i := range late {
+			p.bf.Process(&late[i])
 		}
 	}
-	if len(newer) > 0 && p.bf != nil && p.storedAfter(ctx, p.bf, newer) {
-		// stored events after the first of them (a later part of the log
-		// that arrived first): a fresh engine primed with them, below
+	// Release every event of the pass (as Flush would) but keep the
+	// windows open: the next pass's events, from here on, join them.
+	if a, ok := p.bf.(advancer); ok {
+		upTo := late[len(late)-1].Timestamp
+		if hz, ok := p.bf.(horizoner); ok && hz.Horizon().After(upTo) {
+			upTo = hz.Horizon()
+		}
+		a.AdvanceTo(upTo.Add(a.Lateness()))
+		p.handleBackfill(ctx, p.bf.Updated(), p.bfBase)
+	} else {
 		p.dropBackfill(ctx)
-	}
-	if len(newer) > 0 {
-		if p.bf == nil {
-			det, err := p.o.NewDetector()
-			if err != nil {
-				p.o.Log.Error("back-fill detector", "err", err)
-				p.o.Metrics.EventsLateDropped.Add(float64(len(newer)))
-				p.o.Metrics.EventsBackfilled.Add(float64(len(older)))
-				return
-			}
-			p.bf = det
-			p.bfBase = p.primeBackfill(ctx, det, newer)
-		} else {
-			for i := range newer {
-				p.bf.Process(&newer[i])
-			}
-		}
-		// Release every event of the pass (as Flush would) but keep the
-		// windows open: the next pass's events, from here on, join them.
-		if a, ok := p.bf.(advancer); ok {
-			upTo := newer[len(newer)-1].Timestamp
-			if hz, ok := p.bf.(horizoner); ok && hz.Horizon().After(upTo) {
-				upTo = hz.Horizon()
-			}
-			a.AdvanceTo(upTo.Add(a.Lateness()))
-			p.handleBackfill(ctx, p.bf.Updated(), p.bfBase)
-		} else {
-			p.dropBackfill(ctx)
-		}
 	}
 	p.o.Metrics.EventsBackfilled.Add(float64(len(late)))
 }
