@@ -121,6 +121,18 @@ func eventEnd(buf []byte) (j, k int) {
 	return -1, 0
 }
 
+// eventPrefixAtEnd is the length of the longest suffix of b that is a
+// proper prefix of "<Event" (an event's start tag may go on in the bytes
+// not read yet).
+func eventPrefixAtEnd(b []byte) int {
+	for n := min(len(b), len(xmlEventOpen)-1); n > 0; n-- {
+		if bytes.HasPrefix(xmlEventOpen, b[len(b)-n:]) {
+			return n
+		}
+	}
+	return 0
+}
+
 // next cuts the next <Event>…</Event>. A nil record with nil error is an
 // event longer than the line limit (skipped).
 func (s *xmlSource) next() ([]byte, error) {
@@ -129,13 +141,13 @@ func (s *xmlSource) next() ([]byte, error) {
 		buf := l.buf[l.r:l.w]
 		i := eventStart(buf)
 		if i < 0 || i+len(xmlEventOpen) >= len(buf) {
-			keep := 0
-			if i >= 0 {
-				keep = len(buf) - i
-			} else if len(buf) >= len(xmlEventOpen) {
-				keep = len(xmlEventOpen) - 1
-			} else {
-				keep = len(buf)
+			// Keep only what may begin an event's start tag: the position
+			// (a followed file's saved offset) is then the end of the last
+			// event or the start of the next, never inside the bytes
+			// between them, from which a restarted tail sniffs the format.
+			keep := len(buf) - i
+			if i < 0 {
+				keep = eventPrefixAtEnd(buf)
 			}
 			l.pos += int64(len(buf) - keep)
 			l.r = l.w - keep
@@ -172,6 +184,11 @@ func (s *xmlSource) next() ([]byte, error) {
 				return nil, nil
 			}
 			if !l.fill() {
+				if l.err == errWait {
+					// following a file: the rest of the event is not
+					// written yet; it is read from its start next time
+					return nil, readErr{errWait}
+				}
 				if l.w > l.r {
 					s.n++
 					rec := l.buf[l.r:l.w]
