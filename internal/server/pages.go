@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"html/template"
-	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -225,19 +224,6 @@ type overviewPage struct {
 	FixTotal int
 	Plan     *fixPlan
 	Headings []headingBar
-}
-
-// scoreChart draws a subject's score per assessment run (0..100) as a line
-// chart up to asOf, the time of the latest run.
-func scoreChart(pts []store.ScorePoint, name string) *svgChart {
-	if len(pts) == 0 {
-		return nil
-	}
-	ps := make([]chartPoint, len(pts))
-	for i, p := range pts {
-		ps[i] = chartPoint{At: p.At, Value: math.Round(p.Score.Score)}
-	}
-	return lineChart(map[string][]chartPoint{name: ps}, []string{name}, 100, "Score per assessment", pts[len(pts)-1].At)
 }
 
 func makeSparkline(pts []store.ScorePoint) sparkline {
