@@ -173,9 +173,10 @@ func (s *Server) mspName() string {
 }
 
 // caseEvents is the events search for a case's attacker: its address,
-// account or workstation, on its tenant when it has one, from an hour
-// before its first event to an hour after its last. ok is false when the
-// case's attacker is not a field the search filters on.
+// account or workstation, on its tenant when it has one, from its first
+// event to its last with a margin either side in proportion (caseMargin).
+// ok is false when the case's attacker is not a field the search filters
+// on.
 func caseEvents(c detect.Case) (q store.EventQuery, ok bool) {
 	switch c.Field {
 	case "source.ip":
@@ -189,11 +190,18 @@ func caseEvents(c detect.Case) (q store.EventQuery, ok bool) {
 		q.Tenant = c.Tenants[0]
 	}
 	if !c.First.IsZero() {
-		q.From = c.First.Add(-time.Hour).UTC().Truncate(time.Second)
-		q.To = c.Last.Add(time.Hour).UTC().Truncate(time.Second)
+		m := caseMargin(c.Last.Sub(c.First))
+		q.From = c.First.Add(-m).UTC().Truncate(time.Second)
+		q.To = c.Last.Add(m).UTC().Truncate(time.Second)
 	}
 	return q, ok
 }
+
+// caseMargin is the time shown before a case's first event and after its
+// last: a tenth of its span, at least a minute. A fixed hour either side
+// drew a five-minute spray as a sliver in two hours of nothing, and left a
+// week-long case no room at all.
+func caseMargin(span time.Duration) time.Duration { return max(span/10, time.Minute) }
 
 // eventsURL is the events search that shows a case's attacker (caseEvents).
 func eventsURL(c detect.Case) string {
@@ -256,12 +264,7 @@ func (s *Server) handleCase(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	// The chart counts every stored event of the case's events search (the
 	// page's link), not the rules' samples.
 	if q, ok := caseEvents(c.Case); ok && q.To.After(q.From) {
-		// Buckets fit the attack's own span, not the hour of margin either
-		// side: a burst of a few minutes drawn per hour is one bar.
-		step := histStep(c.Case.Last.Sub(c.Case.First))
-		if q.To.Sub(q.From)/step > 400 {
-			step = histStep(q.To.Sub(q.From))
-		}
+		step := histStep(q.To.Sub(q.From))
 		lo, hi := histRange(q.From, q.To, step)
 		counts, err := s.st.EventHistogram(ctx, p.Scope, q, lo, hi, step)
 		if err != nil {
