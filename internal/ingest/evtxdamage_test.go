@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -55,5 +56,47 @@ func TestEVTXDamageNamed(t *testing.T) {
 		if !found {
 			t.Errorf("no sample starting %q in\n%s", want, strings.Join(all, "\n"))
 		}
+	}
+}
+
+// TestEVTXOutOfSequenceNamed: in a dirty file (a log copied while in use,
+// its last chunk's header behind its records), a record past the header's
+// free space offset numbered out of sequence is counted as unparsed, named
+// by the file and its record number, and the records after it in the
+// chunk are read. On the old code it ended the chunk: the records after it
+// were lost and nothing was counted.
+func TestEVTXOutOfSequenceNamed(t *testing.T) {
+	evs := sprayEVTX(1500)
+	dirty, err := evtxtest.StaleLastChunk(evtxtest.Write(evs), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := evtxtest.Records(dirty)
+	lastChunk := 4096 + (len(dirty)-4096)/65536*65536 - 65536
+	k := 0
+	for recs[k] < lastChunk {
+		k++
+	}
+	at := k + 8 // three records past the header's end
+	binary.LittleEndian.PutUint64(dirty[recs[at]+8:], 3)
+	r, err := NewReader("Security.evtx", bytes.NewReader(dirty), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, st := readEvents(t, r)
+	if len(got) != len(evs)-1 || st.Parsed != int64(len(evs)-1) || st.Unparsed != 1 {
+		t.Fatalf("%d events, stats parsed %d unparsed %d; want %d and 1 unparsed (samples %v)", len(got), st.Parsed, st.Unparsed, len(evs)-1, st.Samples)
+	}
+	if ts := got[len(got)-1]; ts != evs[len(evs)-1].Time.String() {
+		t.Errorf("last event at %s, want the last record's %s", ts, evs[len(evs)-1].Time)
+	}
+	want := fmt.Sprintf("Security.evtx:3: record 3 (chunk %d, offset %d): record past the chunk header's free space offset numbered out of sequence (%d expected); skipped",
+		(lastChunk-4096)/65536, recs[at], at+1)
+	found := false
+	for _, s := range st.Samples {
+		found = found || strings.HasPrefix(s.String(), want)
+	}
+	if !found {
+		t.Errorf("no sample %q in %v", want, st.Samples)
 	}
 }

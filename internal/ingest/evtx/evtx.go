@@ -19,7 +19,8 @@
 // The file header's chunk count is not trusted (chunks are read to the
 // end of the file), and records past a chunk header's free space offset
 // are read while they are whole and numbered in sequence (the header of
-// a chunk being written lags its records).
+// a chunk being written lags its records); one numbered out of sequence
+// with the log's records going on after it is reported and skipped.
 // Memory is bounded by one chunk and its compiled templates.
 //
 // Imported by internal/ingest; imports only the standard library.
@@ -324,33 +325,67 @@ func (r *Reader) record(visit Visitor) (Record, bool) {
 	return rec, true
 }
 
-// morePastFree reports whether the record after the chunk's last one lies
-// past the free space offset its header gives: the service updates a
-// chunk's header after its records, so a copy of a log in use (a "dirty"
-// file) holds records its header does not count yet. It is taken when it
-// is whole and numbered next in sequence (stale records of an earlier
-// use of the chunk are not), and the records area grows over it.
+// morePastFree reports whether a record lies past the free space offset
+// the chunk's header gives (at r.end): the service updates a chunk's
+// header after its records, so a copy of a log in use (a "dirty" file)
+// holds records its header does not count yet. A whole record there,
+// numbered next in sequence, is read: the records area grows over it.
+// One numbered otherwise is either torn (the log's own records go on
+// after it) or left from an earlier use of the chunk, as are all the
+// records after it (real logs hold such stale records past their free
+// space). So the whole records after it are looked at, within the chunk:
+// when one is numbered as the log's next but for the records before it,
+// those are reported, each with its number, and skipped, and reading goes
+// on from it; when none is, the chunk ends there.
 func (r *Reader) morePastFree() bool {
-	b, p := r.buf, r.pos
-	if p != r.end || p+recordHeader+4 > ChunkSize || string(b[p:p+4]) != "**\x00\x00" {
-		return false
-	}
-	size := int(binary.LittleEndian.Uint32(b[p+4:]))
-	id := binary.LittleEndian.Uint64(b[p+8:])
 	next := r.lastID + 1
 	if r.lastID == 0 {
 		next = r.first
 	}
-	if id != next || size < recordHeader+4 || p+size > ChunkSize || binary.LittleEndian.Uint32(b[p+size-4:]) != uint32(size) {
+	p := r.pos
+	if p != r.end {
 		return false
 	}
+	for j := uint64(0); ; j++ {
+		size, id, ok := r.wholeRecord(p)
+		if !ok {
+			return false
+		}
+		if id == next+j {
+			break
+		}
+		p += size
+	}
+	for q := r.pos; q < p; {
+		size, id, _ := r.wholeRecord(q)
+		r.problem(Problem{Chunk: r.chunk, Record: id, Offset: r.base + int64(q), Skipped: true,
+			Reason: fmt.Sprintf("record past the chunk header's free space offset numbered out of sequence (%d expected); skipped", next)})
+		q += size
+		next++
+	}
+	size, id, _ := r.wholeRecord(p)
 	if !r.pastFree {
 		r.pastFree = true
 		r.problem(Problem{Chunk: r.chunk, First: r.first, Last: r.last, Offset: r.base + int64(p),
 			Reason: fmt.Sprintf("records from %d on lie past the chunk header's free space offset (a header not yet updated: a log copied while in use); read", id)})
 	}
-	r.end = p + size
+	r.pos, r.end = p, p+size
 	return true
+}
+
+// wholeRecord reports the size and number of the record at p when one is
+// there whole: its signature, and its size repeated at its end, within
+// the chunk.
+func (r *Reader) wholeRecord(p int) (size int, id uint64, ok bool) {
+	b := r.buf
+	if p+recordHeader+4 > ChunkSize || string(b[p:p+4]) != "**\x00\x00" {
+		return 0, 0, false
+	}
+	size = int(binary.LittleEndian.Uint32(b[p+4:]))
+	if size < recordHeader+4 || p+size > ChunkSize || binary.LittleEndian.Uint32(b[p+size-4:]) != uint32(size) {
+		return 0, 0, false
+	}
+	return size, binary.LittleEndian.Uint64(b[p+8:]), true
 }
 
 // resync reports a damaged record at p and moves to the next record

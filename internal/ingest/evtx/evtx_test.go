@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -198,45 +198,24 @@ func TestLayout(t *testing.T) {
 	}
 }
 
-// staleLastChunk makes file look like a copy of a log in use: the file
-// header is dirty and counts one chunk fewer, and the last chunk's header
-// (consistent with its checksums) still ends before record keep of that
-// chunk, as the service had last written it.
+// staleLastChunk is evtxtest.StaleLastChunk, failing t when it cannot.
 func staleLastChunk(t *testing.T, file []byte, keep int) []byte {
 	t.Helper()
-	le := binary.LittleEndian
-	b := append([]byte{}, file...)
-	last := 4096 + (len(b)-4096)/65536*65536 - 65536
-	var in []int
-	for _, off := range evtxtest.Records(b) {
-		if off >= last && off < last+65536 {
-			in = append(in, off)
-		}
+	b, err := evtxtest.StaleLastChunk(file, keep)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if keep <= 0 || keep >= len(in) {
-		t.Fatalf("last chunk has %d records, cannot keep %d", len(in), keep)
-	}
-	c := b[last : last+65536]
-	free := in[keep] - last
-	lastID := le.Uint64(c[in[keep-1]-last+8:])
-	le.PutUint64(c[0x10:], lastID)
-	le.PutUint64(c[0x20:], lastID)
-	le.PutUint32(c[0x2c:], uint32(in[keep-1]-last))
-	le.PutUint32(c[0x30:], uint32(free))
-	le.PutUint32(c[0x34:], crc32.ChecksumIEEE(c[512:free]))
-	h := crc32.ChecksumIEEE(c[:0x78])
-	le.PutUint32(c[0x7c:], crc32.Update(h, crc32.IEEETable, c[0x80:512]))
-	le.PutUint16(b[42:], le.Uint16(b[42:])-1)
-	le.PutUint32(b[0x78:], le.Uint32(b[0x78:])|1)
-	le.PutUint32(b[0x7c:], crc32.ChecksumIEEE(b[:0x78]))
 	return b
 }
 
 // TestDirtyFileReadsPastStaleHeader: a dirty file whose header counts a
 // chunk too few and whose last chunk's header predates its last records
 // is read to its last record, with one warning naming the chunk and the
-// first record past the header; a record past it that is not next in
-// sequence (a stale record of the chunk's earlier use) ends the chunk.
+// first record past the header; a record past it that is not numbered in
+// sequence (a record torn or left from the chunk's earlier use) is counted
+// and skipped with its number, and the records after it are still read.
+// On the old code that record ended the chunk silently: every record
+// after it was lost and nothing said so.
 func TestDirtyFileReadsPastStaleHeader(t *testing.T) {
 	evs := sample(1500)
 	good := evtxtest.Write(evs)
@@ -252,21 +231,74 @@ func TestDirtyFileReadsPastStaleHeader(t *testing.T) {
 	if len(res.users) != len(evs) {
 		t.Fatalf("read %d of %d records (problems %s)", len(res.users), len(evs), reasons(res.problems))
 	}
+	lastChunk := (len(good)-4096)/65536 - 1
 	if len(res.problems) != 1 || res.problems[0].Skipped || !strings.Contains(res.problems[0].String(), "past the chunk header's free space offset") ||
-		!strings.Contains(res.problems[0].String(), fmt.Sprintf("chunk %d (records ", (len(good)-4096)/65536-1)) {
+		!strings.Contains(res.problems[0].String(), fmt.Sprintf("chunk %d (records ", lastChunk)) {
 		t.Errorf("problems %v, want one warning for the last chunk's records past its header", res.problems)
 	}
 
-	// the record after the header's end numbered out of sequence: not read
 	recs := evtxtest.Records(stale)
-	last := 4096 + (len(good)-4096)/65536*65536 - 65536
+	last := 4096 + lastChunk*65536
 	k := 0
 	for k < len(recs) && recs[k] < last {
 		k++
 	}
-	binary.LittleEndian.PutUint64(stale[recs[k+5]+8:], 7)
-	res = read(t, stale)
-	if len(res.users) != k+5 || len(res.problems) != 0 {
-		t.Errorf("out of sequence: read %d records, want %d; problems %s", len(res.users), k+5, reasons(res.problems))
+	for _, c := range []struct {
+		name string
+		at   int    // the record (from the last chunk's first) renumbered
+		id   uint64 // its number
+	}{
+		{"stale", 6, 7},             // an old number, past the header's end
+		{"first-past-header", 5, 7}, // the first record past the header's end
+		{"far-ahead", 8, 1 << 40},   // a number no chunk reaches
+		{"repeated", 7, uint64(k + 7)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bad := slices.Clone(stale)
+			binary.LittleEndian.PutUint64(bad[recs[k+c.at]+8:], c.id)
+			res := read(t, bad)
+			if want := slices.Concat(userNames(evs[:k+c.at]), userNames(evs[k+c.at+1:])); !slices.Equal(res.users, want) {
+				t.Errorf("read %d records, want %d (all but the renumbered one); problems %s", len(res.users), len(want), reasons(res.problems))
+			}
+			var skipped []evtx.Problem
+			for _, p := range res.problems {
+				if p.Skipped {
+					skipped = append(skipped, p)
+				}
+			}
+			if len(skipped) != 1 || skipped[0].Record != c.id || skipped[0].Offset != int64(recs[k+c.at]) ||
+				!strings.Contains(skipped[0].Reason, "out of sequence") {
+				t.Errorf("skipped %v, want record %d at offset %d out of sequence", skipped, c.id, recs[k+c.at])
+			}
+		})
 	}
+	// From record 7 past the header's end on, records of the chunk's
+	// earlier use (numbered in a sequence of their own, as real logs hold
+	// them past their free space): not read, and not counted as damage.
+	t.Run("earlier-use", func(t *testing.T) {
+		bad := slices.Clone(stale)
+		for i, off := range recs[k+7:] {
+			binary.LittleEndian.PutUint64(bad[off+8:], uint64(9000+i))
+		}
+		res := read(t, bad)
+		if want := userNames(evs[:k+7]); !slices.Equal(res.users, want) {
+			t.Errorf("read %d records, want %d (up to the earlier use's); problems %s", len(res.users), len(want), reasons(res.problems))
+		}
+		if len(res.problems) != 1 || res.problems[0].Skipped {
+			t.Errorf("problems %s, want only the warning for the records past the header", reasons(res.problems))
+		}
+	})
+}
+
+// userNames are the TargetUserName values of evs.
+func userNames(evs []evtxtest.Event) []string {
+	var out []string
+	for _, e := range evs {
+		for _, kv := range e.Data {
+			if kv[0] == "TargetUserName" {
+				out = append(out, kv[1])
+			}
+		}
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"slices"
@@ -376,4 +377,38 @@ func Records(file []byte) []int {
 		out = append(out, i+j)
 		i += j + 4
 	}
+}
+
+// StaleLastChunk returns a copy of file made dirty as a copy of a log in
+// use is: the file header flagged dirty and counting one chunk too few,
+// and the last chunk's header written when it held only its first keep
+// records (its free space offset, last record and checksums), the records
+// after them already there.
+func StaleLastChunk(file []byte, keep int) ([]byte, error) {
+	le := binary.LittleEndian
+	b := slices.Clone(file)
+	last := headerSize + (len(b)-headerSize)/chunkSize*chunkSize - chunkSize
+	var in []int
+	for _, off := range Records(b) {
+		if off >= last && off < last+chunkSize {
+			in = append(in, off)
+		}
+	}
+	if keep <= 0 || keep >= len(in) {
+		return nil, fmt.Errorf("last chunk has %d records, cannot keep %d", len(in), keep)
+	}
+	c := b[last : last+chunkSize]
+	free := in[keep] - last
+	lastID := le.Uint64(c[in[keep-1]-last+8:])
+	le.PutUint64(c[0x10:], lastID)
+	le.PutUint64(c[0x20:], lastID)
+	le.PutUint32(c[0x2c:], uint32(in[keep-1]-last))
+	le.PutUint32(c[0x30:], uint32(free))
+	le.PutUint32(c[0x34:], crc32.ChecksumIEEE(c[512:free]))
+	h := crc32.ChecksumIEEE(c[:0x78])
+	le.PutUint32(c[0x7c:], crc32.Update(h, crc32.IEEETable, c[0x80:512]))
+	le.PutUint16(b[42:], le.Uint16(b[42:])-1)
+	le.PutUint32(b[0x78:], le.Uint32(b[0x78:])|1)
+	le.PutUint32(b[0x7c:], crc32.ChecksumIEEE(b[:0x78]))
+	return b, nil
 }
