@@ -8,10 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/firebreak-msp/firebreak/internal/assess"
+	"github.com/firebreak-msp/firebreak/internal/report"
 	"github.com/firebreak-msp/firebreak/internal/store"
 )
 
@@ -97,3 +100,47 @@ func TestDemoAndCLIUseOneKEVRule(t *testing.T) {
 }
 
 func tail(s string) string { return s[max(0, len(s)-600):] }
+
+// TestDashboardReportStatesKEVAsCLI: the HTML report downloaded from the
+// dashboard (/reports/html, a stored run) names the KEV catalog the
+// assessment used, the line `firebreak assess -f html` writes on the same
+// estate (issue 15: the dashboard's said "KEV: none", the run kept no KEV
+// version).
+func TestDashboardReportStatesKEVAsCLI(t *testing.T) {
+	ctx := context.Background()
+	const now = "2026-11-27T09:00:00Z"
+	data := t.TempDir() // no catalog stored: both use the built-in snapshot
+	t.Setenv("FIREBREAK_DATA_DIR", data)
+	g := &globalOptions{stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	d, err := setupDemo(ctx, demoOptions{listen: "127.0.0.1:0", now: now, noServe: true, getenv: noEnv(data)}, g)
+	if d != nil {
+		t.Cleanup(d.close)
+	}
+	if err != nil {
+		t.Fatalf("setupDemo: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "report.html")
+	var e bytes.Buffer
+	if code := run(ctx, []string{"assess", d.estate, "--now", now, "-f", "html", "-o", path}, io.Discard, &e); code != exitOK && code != exitFindings {
+		t.Fatalf("firebreak assess: exit %d\n%s", code, e.String())
+	}
+	cliHTML, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kevOf := func(html string) string {
+		sub := regexp.MustCompile(`<div class="sub">As of the assessment of [^<]*</div>`).FindString(html)
+		i := strings.LastIndex(sub, " · ")
+		if i < 0 {
+			t.Fatalf("no as-of line in the report:\n%.600s", html)
+		}
+		return strings.TrimSuffix(sub[i+len(" · "):], "</div>")
+	}
+	cli, dash := kevOf(string(cliHTML)), kevOf(dashboardGetter(t, d)("/reports/html"))
+	if none := report.KEVLine(&assess.Report{}); cli == none {
+		t.Fatalf("the CLI's report states %q with the built-in KEV snapshot", cli)
+	}
+	if dash != cli {
+		t.Errorf("the dashboard's report states %q, the CLI's %q", dash, cli)
+	}
+}

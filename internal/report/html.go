@@ -19,7 +19,7 @@ var htmlTemplate string
 
 type htmlData struct {
 	Provider, At, ToolVersion string
-	KEV                       string // the KEV catalog version the assessment used (Report.KEV); "" none
+	KEV                       string // KEVLine: the KEV catalog the assessment used
 	Total, Fails, Subjects    int
 	PassRate                  string
 	Status                    []htmlStat
@@ -178,11 +178,22 @@ func writeHTML(w io.Writer, r *assess.Report, opts Options) error {
 	return tmpl.Execute(w, buildHTMLData(r, opts))
 }
 
+// KEVLine states the KEV catalog an assessment judged by (Report.KEV):
+// "KEV catalog 2025.08.25", or that there was none. The one derivation
+// of the report's KEV line, the same whether the report comes from
+// `firebreak assess` or from a run the dashboard stored.
+func KEVLine(r *assess.Report) string {
+	if r.KEV == "" {
+		return "KEV: none (known-exploited flaws not flagged)"
+	}
+	return "KEV catalog " + r.KEV
+}
+
 func buildHTMLData(r *assess.Report, opts Options) *htmlData {
 	v := newView(r)
 	d := &htmlData{Provider: r.Provider, At: r.At.UTC().Format("2006-01-02 15:04 UTC"),
 		ToolVersion: opts.toolVersion(), Total: len(r.Results), Fails: v.status[assess.StatusFail],
-		Subjects: len(v.subjects), Sources: r.Sources, KEV: r.KEV}
+		Subjects: len(v.subjects), Sources: r.Sources, KEV: KEVLine(r)}
 	for _, st := range []assess.Status{assess.StatusFail, assess.StatusPass, assess.StatusNotEvaluable, assess.StatusAttested, assess.StatusExcepted, assess.StatusNotApplicable} {
 		d.Status = append(d.Status, htmlStat{Label: statusLabel(st), Class: statusClass(st), N: v.status[st]})
 	}

@@ -266,6 +266,7 @@ type Run struct {
 	At         time.Time      `json:"at"`                // Report.At
 	Created    time.Time      `json:"created"`
 	Provider   string         `json:"provider"`
+	KEV        string         `json:"kev,omitempty"` // Report.KEV: the KEV catalog version judged by, "" none
 	Pass       int            `json:"pass"`
 	Fail       int            `json:"fail"`
 	Other      int            `json:"other"`

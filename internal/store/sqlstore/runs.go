@@ -17,7 +17,7 @@ func (d *DB) SaveRun(ctx context.Context, snapshotID int64, trigger string, r *a
 	if r == nil {
 		return store.Run{}, fmt.Errorf("storing run: nil report: %w", store.ErrInvalid)
 	}
-	run := store.Run{SnapshotID: snapshotID, Trigger: trigger, At: r.At.UTC().Truncate(time.Microsecond), Created: d.stamp(), Provider: r.Provider, Scores: r.Scores}
+	run := store.Run{SnapshotID: snapshotID, Trigger: trigger, At: r.At.UTC().Truncate(time.Microsecond), Created: d.stamp(), Provider: r.Provider, KEV: r.KEV, Scores: r.Scores}
 	for _, res := range r.Results {
 		switch res.Status {
 		case assess.StatusPass:
@@ -29,9 +29,9 @@ func (d *DB) SaveRun(ctx context.Context, snapshotID int64, trigger string, r *a
 		}
 	}
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, d.q(`INSERT INTO runs (snapshot_id, run_trigger, at, created, provider, version, sources, pass, fail, other)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			snapshotID, trigger, Micros(run.At), Micros(run.Created), r.Provider, r.Version, jsonText(r.Sources), run.Pass, run.Fail, run.Other).Scan(&run.ID); err != nil {
+		if err := tx.QueryRowContext(ctx, d.q(`INSERT INTO runs (snapshot_id, run_trigger, at, created, provider, kev, version, sources, pass, fail, other)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			snapshotID, trigger, Micros(run.At), Micros(run.Created), r.Provider, r.KEV, r.Version, jsonText(r.Sources), run.Pass, run.Fail, run.Other).Scan(&run.ID); err != nil {
 			return err
 		}
 		for i, s := range r.Scores {
@@ -64,11 +64,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 	return run, nil
 }
 
-const runCols = `id, snapshot_id, run_trigger, at, created, provider, pass, fail, other`
+const runCols = `id, snapshot_id, run_trigger, at, created, provider, kev, pass, fail, other`
 
-func scanRun(row interface{ Scan(...any) error }, r *store.Run) error {
+// scanRun reads runCols, then extra (columns the query selects after them).
+func scanRun(row interface{ Scan(...any) error }, r *store.Run, extra ...any) error {
 	var at, created int64
-	if err := row.Scan(&r.ID, &r.SnapshotID, &r.Trigger, &at, &created, &r.Provider, &r.Pass, &r.Fail, &r.Other); err != nil {
+	if err := row.Scan(append([]any{&r.ID, &r.SnapshotID, &r.Trigger, &at, &created, &r.Provider, &r.KEV, &r.Pass, &r.Fail, &r.Other}, extra...)...); err != nil {
 		return err
 	}
 	r.At, r.Created = FromMicros(at), FromMicros(created)
@@ -160,17 +161,15 @@ func (d *DB) GetRun(ctx context.Context, scope store.Scope, id int64) (*store.Ru
 	} else {
 		row = d.r.QueryRowContext(ctx, d.q(`SELECT `+runCols+`, version, sources FROM runs WHERE id = ?`), id)
 	}
-	var at, created int64
-	if err := row.Scan(&run.ID, &run.SnapshotID, &run.Trigger, &at, &created, &run.Provider, &run.Pass, &run.Fail, &run.Other, &version, &sources); err != nil {
+	if err := scanRun(row, &run, &version, &sources); err != nil {
 		return nil, nil, fmt.Errorf("reading run %d: %w", id, noRows(err))
 	}
-	run.At, run.Created = FromMicros(at), FromMicros(created)
 	var err error
 	if run.Scores, err = d.scores(ctx, scope, run.ID); err != nil {
 		return nil, nil, fmt.Errorf("reading run %d: %w", id, err)
 	}
 	scopeRun(scope, &run)
-	rep := &assess.Report{Version: version, At: run.At, Provider: run.Provider, Scores: run.Scores}
+	rep := &assess.Report{Version: version, At: run.At, Provider: run.Provider, KEV: run.KEV, Scores: run.Scores}
 	if scope.AllTenants {
 		// Estate source paths are MSP-level: kept one file per customer,
 		// they name every customer.

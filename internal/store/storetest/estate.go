@@ -125,6 +125,11 @@ func testRuns(t *testing.T, s store.Store, _ func(string) error) {
 	if len(runs) != 2 || runs[0].ID != r2.ID || runs[0].Trigger != "manual" || len(runs[0].Scores) != 3 || !runs[0].At.Equal(mustTime("2026-03-02T09:00:00Z")) {
 		t.Fatalf("ListRuns = %+v", runs)
 	}
+	// The KEV catalog version judged by goes with the run (issue 15: the
+	// dashboard's report said "KEV: none").
+	if want := Report("2026-03-02T09:00:00Z", true).KEV; runs[0].KEV != want || r2.KEV != want {
+		t.Errorf("ListRuns KEV = %q, SaveRun KEV = %q, want %q", runs[0].KEV, r2.KEV, want)
+	}
 	ar, err := s.ListRuns(ctx, store.TenantScope(Alpha), 0)
 	must(t, err)
 	if len(ar) != 2 || len(ar[0].Scores) != 1 || ar[0].Scores[0].Subject != Alpha || ar[0].Pass != 1 || ar[0].Other != 1 {

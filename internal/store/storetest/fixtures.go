@@ -55,7 +55,7 @@ func Report(at string, failAlpha bool) *assess.Report {
 		alphaScore = 40
 	}
 	return &assess.Report{
-		Version: "1", At: mustTime(at), Provider: "msp", Sources: []string{"estate/"}, Results: res,
+		Version: "1", At: mustTime(at), Provider: "msp", KEV: "2026.02.27", Sources: []string{"estate/"}, Results: res,
 		Scores: []assess.Score{
 			{Subject: "msp", Name: "Test MSP", Score: 50, Fail: 1},
 			{Subject: Bravo, Name: "Bravo Law", Score: 60, Pass: 1, Fail: 1},
