@@ -52,11 +52,21 @@ func onlyParams(q url.Values, known ...string) error {
 		return nil
 	}
 	slices.Sort(unknown)
-	name := unknown[0]
-	if len(name) > 40 {
-		name = name[:40] + "…"
+	return errBadRequest("%s: not a filter of this page; expected %s", truncRunes(unknown[0], 40), strings.Join(known, ", "))
+}
+
+// truncRunes shortens s, a request's text quoted back in a message, to at
+// most n runes and marks the cut with "…". It cuts between runes, never
+// inside one: half a multi-byte character is invalid UTF-8 in the page.
+func truncRunes(s string, n int) string {
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j] + "…"
+		}
+		i++
 	}
-	return errBadRequest("%s: not a filter of this page; expected %s", name, strings.Join(known, ", "))
+	return s
 }
 
 // flagParam reads a checkbox filter: absent or empty is off, 1 is on,

@@ -229,8 +229,28 @@ func (s *Server) handleEventSearch(w http.ResponseWriter, r *http.Request, p *au
 	return nil
 }
 
+// eventQueryParams are the query parameters the events search reads, on
+// the page and in the API (source and dataset name the same filter).
+var eventQueryParams = []string{"tenant", "user", "source_ip", "source", "dataset", "host", "outcome", "from", "to", "limit", "before_id"}
+
+// eventOutcomes are the outcome filter's values (ECS event.outcome).
+var eventOutcomes = []string{event.OutcomeSuccess, event.OutcomeFailure, event.OutcomeUnknown}
+
+// eventQuery reads the events search's filter and paging. A request the
+// search cannot answer as asked is a 400 naming the parameter and what it
+// takes, never an empty or unfiltered result: an unknown parameter, one
+// given twice, an outcome that is not one of eventOutcomes, a time that is
+// not RFC 3339, to not after from, a limit outside 1..10000.
 func (s *Server) eventQuery(r *http.Request, p *auth.Principal) (store.EventQuery, error) {
 	v := r.URL.Query()
+	if err := onlyParams(v, eventQueryParams...); err != nil {
+		return store.EventQuery{}, err
+	}
+	for _, name := range eventQueryParams {
+		if len(v[name]) > 1 {
+			return store.EventQuery{}, errBadRequest("%s: given %d times; give it once", name, len(v[name]))
+		}
+	}
 	q := store.EventQuery{
 		Tenant: v.Get("tenant"), User: v.Get("user"), SourceIP: v.Get("source_ip"),
 		Dataset: v.Get("source"), Host: v.Get("host"), Outcome: v.Get("outcome"), Limit: 100,
@@ -243,8 +263,13 @@ func (s *Server) eventQuery(r *http.Request, p *auth.Principal) (store.EventQuer
 			return q, errBadRequest("source_ip: expected an IP address such as 192.0.2.7")
 		}
 	}
-	if q.Dataset == "" {
-		q.Dataset = v.Get("dataset")
+	if d := v.Get("dataset"); q.Dataset == "" {
+		q.Dataset = d
+	} else if d != "" && d != q.Dataset {
+		return q, errBadRequest("dataset: names the same filter as source, with another value (%s); give one", truncRunes(d, 40))
+	}
+	if q.Outcome != "" && !slices.Contains(eventOutcomes, q.Outcome) {
+		return q, errBadRequest("outcome: %s is not an outcome; expected %s", truncRunes(q.Outcome, 40), strings.Join(eventOutcomes, ", "))
 	}
 	var err error
 	parseT := func(name string) time.Time {
@@ -263,6 +288,9 @@ func (s *Server) eventQuery(r *http.Request, p *auth.Principal) (store.EventQuer
 	if err != nil {
 		return q, err
 	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.To.After(q.From) {
+		return q, errBadRequest("to: expected a time after from (%s); the range is from (inclusive) to (exclusive)", q.From.UTC().Format(time.RFC3339))
+	}
 	if x := v.Get("limit"); x != "" {
 		n, e := strconv.Atoi(x)
 		if e != nil || n < 1 || n > 10000 {
@@ -273,7 +301,7 @@ func (s *Server) eventQuery(r *http.Request, p *auth.Principal) (store.EventQuer
 	if x := v.Get("before_id"); x != "" {
 		n, e := strconv.ParseInt(x, 10, 64)
 		if e != nil || n < 0 {
-			return q, errBadRequest("before_id: expected a positive integer")
+			return q, errBadRequest("before_id: expected an event id (a non-negative integer)")
 		}
 		q.BeforeID = n
 	}

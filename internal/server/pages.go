@@ -952,13 +952,14 @@ func (s *Server) assignIncident(ctx context.Context, p *auth.Principal, id, assi
 
 type eventsPage struct {
 	pageBase
-	Tenants []store.Tenant // the tenant filter's choices
-	Query   store.EventQuery
-	From    string // the search's from (eventsWindow's default when the request names none)
-	To      string
-	Events  []store.EventRecord
-	Next    int64
-	Error   string
+	Tenants  []store.Tenant // the tenant filter's choices
+	Outcomes []string       // the outcome filter's choices (eventOutcomes)
+	Query    store.EventQuery
+	From     string // the search's from (eventsWindow's default when the request names none)
+	To       string
+	Events   []store.EventRecord
+	Next     int64
+	Error    string
 	// Total is every event the search matches (all its pages): the sum of
 	// Hist's buckets, which count them per hour (or 5 minutes, or day) from
 	// From to To, else to the later of the as-of time and the newest match.
@@ -977,22 +978,15 @@ type eventsPage struct {
 // store keeps events (issue 15: a million events over 90 days).
 const eventsWindow = 7 * 24 * time.Hour
 
-// eventsPageParams are the query parameters the events page reads
-// (eventQuery's filter and paging).
-var eventsPageParams = []string{"tenant", "user", "source_ip", "source", "dataset", "host", "outcome", "from", "to", "limit", "before_id"}
-
 func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
-	pg := &eventsPage{pageBase: s.basePage(ctx, p, "Events", "events")}
+	pg := &eventsPage{pageBase: s.basePage(ctx, p, "Events", "events"), Outcomes: eventOutcomes}
 	tenants, err := s.st.ListTenants(ctx, p.Scope)
 	if err != nil {
 		return err
 	}
 	pg.Tenants = tenants
 	q, err := s.eventQuery(r, p)
-	if err == nil {
-		err = onlyParams(r.URL.Query(), eventsPageParams...)
-	}
 	if err != nil {
 		// A bad filter is the request's fault: say so in the status too.
 		var status int
