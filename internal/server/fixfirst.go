@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"sync"
 
 	"github.com/firebreak-msp/firebreak/internal/assess"
@@ -25,6 +26,25 @@ type fixStep struct {
 	ProofFrom     string
 	Proof         []trust.Step
 	Flags         string
+	// ExcessBefore and ExcessAfter are the plan's excess before and after
+	// this step (the steps before it applied).
+	ExcessBefore, ExcessAfter int
+}
+
+// Effect says in a few words what the step achieves, for its heading: the
+// plan's excess it removes, else the ways in from the internet above the
+// limit it closes ("" when neither moves; its Helped lines say the rest).
+// A step can close ways in without lowering the excess (an outsider is not
+// one compromise, so its reach counts in no node's excess): the first step
+// of the demo's plan was shown as "excess −0".
+func (s fixStep) Effect() string {
+	switch {
+	case s.Gain > 0:
+		return fmt.Sprintf("excess %d → %d", s.ExcessBefore, s.ExcessAfter)
+	case s.EntriesAfter < s.EntriesBefore:
+		return fmt.Sprintf("ways in from the internet above the limit: %d → %d", s.EntriesBefore, s.EntriesAfter)
+	}
+	return ""
 }
 
 // fixPlan is the decoded plan of one blast result.
@@ -82,9 +102,11 @@ func planFromView(b *store.BlastResult, pv *trust.PlanView) *fixPlan {
 	doc := struct{ Plan *trust.PlanView }{pv}
 	p := &fixPlan{Limit: doc.Plan.Limit, Share: doc.Plan.Share, ExcessBefore: doc.Plan.ExcessBefore, ExcessAfter: doc.Plan.ExcessAfter,
 		Residual: doc.Plan.Residual, Structural: doc.Plan.Structural}
+	excess := doc.Plan.ExcessBefore
 	for i, st := range doc.Plan.Steps {
 		fs := fixStep{N: i + 1, Why: st.Why, Gain: st.Gain, HelpedAll: st.HelpedAll, Helped: st.Helped, EntriesBefore: st.EntriesBefore,
-			EntriesAfter: st.EntriesAfter, ProofFrom: st.ProofFrom, Proof: st.Proof, Flags: st.Flags}
+			EntriesAfter: st.EntriesAfter, ProofFrom: st.ProofFrom, Proof: st.Proof, Flags: st.Flags, ExcessBefore: excess, ExcessAfter: excess - st.Gain}
+		excess -= st.Gain
 		fs.Details = st.Details
 		if len(fs.Details) > 5 {
 			fs.More, fs.Details = len(fs.Details)-5, fs.Details[:5]

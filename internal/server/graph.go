@@ -34,6 +34,9 @@ type explorerStep struct {
 	Why   string `json:"why"`
 	Flags string `json:"flags"`
 	Gain  int    `json:"gain"`
+	// Effect is what the step achieves, as the dashboard's fix-first
+	// list says it (fixStep.Effect).
+	Effect string `json:"effect"`
 }
 
 // explorerData is the explorer's data in columns: node i is ID[i],
@@ -355,8 +358,13 @@ func (s *Server) explorerBody(g *trust.Graph, title string, b *store.BlastResult
 	d.Plan = []explorerStep{}
 	if b != nil {
 		if steps, err := storedPlanChanges(b.JSON); err == nil {
+			p := planOf(b)
 			for i, st := range steps {
-				d.Plan = append(d.Plan, explorerStep{N: i + 1, Why: st.Why, Flags: st.Flags, Gain: st.Gain})
+				es := explorerStep{N: i + 1, Why: st.Why, Flags: st.Flags, Gain: st.Gain}
+				if p != nil && i < len(p.Steps) {
+					es.Effect = p.Steps[i].Effect()
+				}
+				d.Plan = append(d.Plan, es)
 			}
 		}
 	}

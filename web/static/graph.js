@@ -507,7 +507,7 @@
       box.addEventListener("change", whatIf);
       lab.htmlFor = box.id;
       lab.appendChild(box);
-      lab.appendChild(h("span", st.why + " (excess −" + st.gain + ")"));
+      lab.appendChild(h("span", st.why + (st.effect ? " (" + st.effect + ")" : "")));
       li.appendChild(lab);
       planEl.appendChild(li);
     });
