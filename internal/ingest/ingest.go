@@ -431,7 +431,17 @@ func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
 	rd.st.Format = format
 	switch format {
 	case FormatSyslog:
-		rd.p = newSyslogParser(&rd.opts, head)
+		sp := newSyslogParser(&rd.opts, head)
+		rd.p = sp
+		rd.lines.ignore = func(line []byte) bool {
+			prog, ok := sp.ignorable(line)
+			if ok {
+				rd.st.Lines++
+				rd.st.Ignored++
+				rd.progStats(prog).Ignored++
+			}
+			return ok
+		}
 	case FormatJournald:
 		if isJournalExport(bytes.TrimLeft(head, " \t\r\n")) {
 			rd.jexp = newExportSource(rd.lines, &rd.opts)

@@ -23,6 +23,11 @@ type lineReader struct {
 	semi      int64 // skipSyslog: offset of the next ';' (semiFound) or of the end of the stretch searched
 	semiFound bool
 	longHead  []byte // the start of the last too-long line (for its sample)
+
+	// ignore, if set, is offered the sshd lines the prefilter passes that
+	// may be no authentication event (quickIgnorable); it counts and
+	// takes (true) those the parser would ignore (skipSyslog).
+	ignore func(line []byte) bool
 }
 
 func newLineReader(rd io.Reader, max int) *lineReader {

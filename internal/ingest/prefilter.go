@@ -114,6 +114,12 @@ func syslogTag(line []byte) (tag, msg []byte, ok bool) {
 // that the next complete line is known to pass the prefilter (the caller
 // need not check it again).
 //
+// An sshd line that quickPrefilter calls quickIgnorable (a port scan's
+// kex_exchange_identification error, a connection closed before anyone
+// authenticated) is handed to l.ignore, when set, which counts it as
+// ignored by its program when a full parse would (syslogParser.ignorable)
+// and so is passed over here too.
+//
 // It stops, leaving the rest to next, at the first line that may pass, at
 // a line starting with NUL (next's caller trims NUL padding first), at a
 // line longer than the limit, and at the end of the buffer's complete
@@ -123,6 +129,7 @@ func syslogTag(line []byte) (tag, msg []byte, ok bool) {
 // it yields exactly the line-by-line path's events and counts
 // (TestBlockPrefilterSameAsLines, FuzzBlockPrefilter).
 func (l *lineReader) skipSyslog() (skipped int64, ok bool) {
+	var taken int64 // lines l.ignore counted
 	buf := l.buf[:l.w]
 	r := l.r
 	base := l.pos - int64(l.r) // input offset of buf[0]
@@ -167,6 +174,13 @@ func (l *lineReader) skipSyslog() (skipped int64, ok bool) {
 		switch quickPrefilter(ln) {
 		case quickPass:
 			ok = true
+		case quickIgnorable:
+			if l.ignore != nil && l.ignore(ln) {
+				taken++
+				r = end + 1
+				continue
+			}
+			ok = true
 		case quickSkip:
 			if !hasSemi {
 				skipped++
@@ -183,16 +197,21 @@ func (l *lineReader) skipSyslog() (skipped int64, ok bool) {
 	}
 	l.semi, l.semiFound = base+int64(semi), found
 	l.pos += int64(r - l.r)
-	l.lineNo += skipped
+	l.lineNo += skipped + taken
 	l.r = r
 	return skipped, ok
 }
 
 const (
-	quickUnsure = iota
-	quickSkip   // prefilterLine(line, false) is false
-	quickPass   // prefilterLine(line, semi) is true whatever semi
+	quickUnsure    = iota
+	quickSkip      // prefilterLine(line, false) is false
+	quickPass      // prefilterLine(line, semi) is true whatever semi
+	quickIgnorable // quickPass, and an sshd message that is no authentication event (syslogParser.ignorable decides)
 )
+
+// sshdKex starts the message sshd logs for a connection that never
+// offered a protocol banner (a port scan): no authentication event.
+const sshdKex = "error: kex_exchange_identification: "
 
 // quickPrefilter answers prefilterLine for the common cases with fewer
 // scans: an RFC 3164 line whose tag starts with neither "sshd" nor "su"
@@ -228,10 +247,18 @@ func quickPrefilter(line []byte) int {
 		return quickSkip
 	}
 	switch msg[0] {
-	case 'F', 'A', 'I', 'm', 'e', 'U', 'P':
+	case 'F', 'A', 'I', 'm', 'U', 'P':
+		return quickPass
+	case 'e':
+		if hasPrefixB(msg, sshdKex) {
+			return quickIgnorable
+		}
 		return quickPass
 	case 'C', 'D':
 		if bytes.HasSuffix(bytes.TrimRight(msg, " "), []byte("[preauth]")) {
+			if rest, ok := cutPrefix(msg, "Connection closed by "); ok && !preauthUser(rest) {
+				return quickIgnorable
+			}
 			return quickPass
 		}
 	}

@@ -157,6 +157,25 @@ func TestBlockPrefilterSameAsLines(t *testing.T) {
 		case 12:
 			fmt.Fprintf(&edge, "%s h%d sshd[6]: pam_unix(sshd:session): session closed for user u%d\r\n", ts, i%5, i)
 		}
+		// lines the block path may count as ignored without parsing them
+		// (quickIgnorable), and their near misses
+		switch i % 7 {
+		case 0:
+			fmt.Fprintf(&edge, "%s h%d sshd[7]: error: kex_exchange_identification: Connection closed by remote host\n", ts, i%5)
+		case 1:
+			fmt.Fprintf(&edge, "%s h%d sshd-session[7]: error: kex_exchange_identification: authentication failure; rhost=192.0.2.%d\n", ts, i%5, i%250)
+		case 2:
+			fmt.Fprintf(&edge, "Nov 26 %02d:61:00 h%d sshd[7]: error: kex_exchange_identification: banner line contains invalid characters\n", i%30, i%5)
+		case 3:
+			fmt.Fprintf(&edge, "%s h%d sshd(pam_unix)[7]: Connection closed by 192.0.2.%d port 22 [preauth]\n", ts, i%5, i%250)
+		case 4:
+			fmt.Fprintf(&edge, "%s h%d sshdd[7]: Connection closed by 192.0.2.%d port 22 [preauth]\n", ts, i%5, i%250)
+		case 5:
+			fmt.Fprintf(&edge, "%s h%d sshd[7]: Connection closed by authenticating user root 192.0.2.%d port 22 [preauth]\n", ts, i%5, i%250)
+		case 6:
+			// the year rolls over on an ignorable line: later events keep it
+			fmt.Fprintf(&edge, "Jan  1 00:00:%02d h%d sshd[7]: Connection closed by 192.0.2.%d port 22 [preauth]\nDec 31 23:59:59 h sshd[8]: Failed password for root from 192.0.2.1 port 1 ssh2\n", i%60, i%5, i%250)
+		}
 	}
 	inputs["edges"] = []byte(edge.String())
 	for name, data := range inputs {
@@ -234,10 +253,44 @@ func FuzzQuickPrefilter(f *testing.F) {
 			if prefilterLine(line, false) {
 				t.Fatalf("quickPrefilter skips %q, prefilterLine(line, false) passes it", line)
 			}
-		case quickPass:
+		case quickPass, quickIgnorable:
 			if !prefilterLine(line, false) || !prefilterLine(line, true) {
 				t.Fatalf("quickPrefilter passes %q, prefilterLine does not", line)
 			}
+		}
+	})
+}
+
+// FuzzIgnorable: a line syslogParser.ignorable takes is one parse ignores,
+// counted under the same program, and the year it tracks is parse's.
+func FuzzIgnorable(f *testing.F) {
+	for _, s := range []string{
+		"Nov 26 00:00:01 h sshd[2]: error: kex_exchange_identification: Connection closed by remote host",
+		"Nov 26 00:00:01 h sshd[2]: error: kex_exchange_identification: authentication failure; rhost=1.2.3.4",
+		"Nov 26 00:00:01 h sshd[1:2]: Connection closed by 192.0.2.1 port 1 [preauth]  ",
+		"Nov 26 00:00:01 h sshd-session[3]: Connection closed by invalid user x 192.0.2.1 port 1 [preauth]",
+		"Nov 26 00:00:01 h sshd(pam_unix)[4]: error: kex_exchange_identification: x",
+		"Nov 26 25:00:01 h sshd[2]: error: kex_exchange_identification: x",
+		"Jan  2 00:00:01 h sshdx[2]: Connection closed by 192.0.2.1 port 1 [preauth]",
+		"Dec 31 23:59:59 h sshd-auth: error: kex_exchange_identification: read: Connection reset by peer",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if bytes.IndexByte(line, '\n') >= 0 {
+			return
+		}
+		opts := Options{Year: 2026}
+		quick, full := newSyslogParser(&opts, nil), newSyslogParser(&opts, nil)
+		quick.lastMonth, full.lastMonth = 6, 6
+		prog, ok := quick.ignorable(line)
+		var ev event.Event
+		res, _ := full.parse(line, &ev)
+		if ok && (res != resIgnored || string(prog) != string(full.program())) {
+			t.Fatalf("ignorable takes %q as ignored by %q; parse: result %d, program %q", line, prog, res, full.program())
+		}
+		if quick.year != full.year || quick.lastMonth != full.lastMonth {
+			t.Fatalf("%q: ignorable leaves year %d month %d, parse %d %d", line, quick.year, quick.lastMonth, full.year, full.lastMonth)
 		}
 	})
 }

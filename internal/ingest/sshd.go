@@ -338,6 +338,12 @@ func (p *sshdParser) userFromPort(rest []byte, ev *event.Event, sep string) bool
 	return true
 }
 
+// preauthUser reports whether the tail of "Connection closed by" /
+// "Disconnected from" names a user (preauthClosed reads only those).
+func preauthUser(rest []byte) bool {
+	return hasPrefixB(rest, "authenticating user ") || hasPrefixB(rest, "invalid user ")
+}
+
 // preauthClosed parses the tail of "Connection closed by" / "Disconnected
 // from": "authenticating user <u> <ip> port <n> [preauth]" or "invalid user
 // <u> <ip> port <n> [preauth]". Other forms (plain IPs, "user <u>" after a

@@ -19,6 +19,8 @@ type syslogParser struct {
 	prog  []byte // program of the last line
 	msgs  arena  // event messages
 
+	scratch event.Event // the timestamp of a line ignorable reads
+
 	// RFC 3164 year tracking
 	year      int
 	lastMonth int
@@ -28,7 +30,7 @@ type syslogParser struct {
 	cacheUnix int64
 }
 
-func newSyslogParser(o *Options, head []byte) recordParser {
+func newSyslogParser(o *Options, head []byte) *syslogParser {
 	p := &syslogParser{opts: o, loc: o.loc(), hosts: newInterner(1 << 14), auth: newLinuxAuth()}
 	p.utc = p.loc == time.UTC
 	p.initYear(head)
@@ -315,6 +317,32 @@ func (p *syslogParser) parseMsg(line []byte, ev *event.Event, track bool) (resul
 }
 
 func (p *syslogParser) program() []byte { return p.prog }
+
+// ignorable reports whether parse would ignore a line quickPrefilter calls
+// quickIgnorable (resIgnored: no event and no complaint), and returns its
+// program. It does to the parser what parse does (the RFC 3164 year
+// follows the line's month) but fills no event. A line it declines goes
+// through parse, which tracks the same month again to the same effect.
+func (p *syslogParser) ignorable(line []byte) ([]byte, bool) {
+	_, tag, msg, why := p.header(line, &p.scratch, true)
+	if why != "" {
+		return nil, false
+	}
+	name := tag
+	if i := bytes.IndexByte(tag, '['); i >= 0 {
+		name = tag[:i]
+	}
+	// sshdParser.parse turns neither into an event, and linuxAuth.parse
+	// complains only of a message that looks like an authentication
+	// result (looksLikeSSHDAuth: not these) or holds the PAM phrase.
+	if !isSSHD(name) || bytes.Contains(msg, []byte("authentication failure")) {
+		return nil, false
+	}
+	if rest, ok := cutPrefix(msg, "Connection closed by "); ok && !preauthUser(rest) || hasPrefixB(msg, sshdKex) {
+		return name, true
+	}
+	return nil, false
+}
 
 // looksLikeSSHDAuth reports whether an sshd message that did not parse
 // starts like an authentication result, so it is counted as unparsed
