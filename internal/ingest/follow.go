@@ -72,6 +72,11 @@ type followed struct {
 	lastRec  int64           // .evtx: the last record number delivered
 	base     int64           // file offset where r started reading
 	dead     bool            // dropped from a directory tail (its name is another file's now)
+	gz       bool            // a gzip file: read by drainGzip
+	gzDone   bool            // read (or an archive of data read), or followed from its end
+	gzSeen   os.FileInfo     // size and time when it was last found incomplete
+	prints   *prints         // the tail's prints of the plain files it read (follow_gzip.go)
+	printed  int             // bytes of this file's start printed so far
 	told     map[Sample]bool // problems already passed to Options.OnSkip (an .evtx is re-read)
 }
 
@@ -106,6 +111,7 @@ func (fl *followed) close() {
 	}
 	fl.src, fl.r, fl.fi = nil, nil, nil
 	fl.evtx, fl.evtxSeen, fl.lastRec, fl.evtxSkip = false, nil, 0, false
+	fl.gz, fl.gzDone, fl.gzSeen, fl.printed = false, false, nil, 0
 }
 
 // open opens the file; fromEnd seeks to its end.
@@ -137,7 +143,14 @@ func (fl *followed) open(fromEnd bool) error {
 
 // reader builds the Reader once the file has data to sniff.
 func (fl *followed) reader(opts Options) error {
-	if fl.r != nil || fl.src == nil || fl.evtx {
+	if fl.r != nil || fl.src == nil || fl.evtx || fl.gz {
+		return nil
+	}
+	if fl.isGzip() {
+		// read whole once complete (drainGzip); from the end, or read
+		// before a restart (its size saved): not read
+		fi, err := fl.src.f.Stat()
+		fl.gz, fl.gzDone = true, err == nil && fl.src.off > 0 && fl.src.off >= fi.Size()
 		return nil
 	}
 	if opts.Format == FormatAuto || opts.Format == FormatEVTX {
@@ -180,9 +193,13 @@ func (fl *followed) drain(opts Options, ev *event.Event, fn func(*event.Event) e
 	if fl.evtx {
 		return fl.drainEVTX(opts, ev, fn)
 	}
+	if fl.gz {
+		return fl.drainGzip(opts, ev, fn)
+	}
 	if fl.r == nil {
 		return nil
 	}
+	fl.notePrint()
 	fl.r.lines.resume()
 	for {
 		err := fl.r.Next(ev)
@@ -309,7 +326,7 @@ func (fl *followed) checkRotation(ts *tailSet, opts Options, ev *event.Event, fn
 		}
 		fl.src.off = 0
 		fl.fi = cur
-		fl.r = nil
+		fl.r, fl.printed = nil, 0
 		if err := fl.reader(opts); err != nil {
 			return err
 		}

@@ -17,17 +17,21 @@ import (
 // through symbolic links to files and folders, each file once: WalkDir) is
 // followed, files that appear later are read from their start on the next
 // poll, and each file's format is sniffed on its own as detect does.
-// Compressed files (a rotated log's archive, auth.log.2.gz) and hidden
-// files are left out: rotation produces them from data already read. A
+// Gzip files are read once complete, as detect reads them, except an
+// archive of data the tail read already (auth.log.1 compressed into
+// auth.log.2.gz by rotation: follow_gzip.go). Other compressed files
+// (which detect cannot read either) and hidden files are left out. A
 // file renamed within the directory (auth.log -> auth.log.1) is recognised
 // by its identity and read on from where its old name left off, never again
 // from its start.
 
-// compressedExt are the suffixes a directory tail leaves out.
-var compressedExt = []string{".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".z"}
+// compressedExt are the suffixes a directory tail leaves out: compressed
+// forms NewReader does not read (gzip it does).
+var compressedExt = []string{".bz2", ".xz", ".zst", ".zip", ".lz4", ".z"}
 
 // dirFileWanted is the tail's filter on top of WalkDir's own rules (which
-// leave out hidden files and folders, as detect DIR does): no archives.
+// leave out hidden files and folders, as detect DIR does): no archives
+// but gzip.
 func dirFileWanted(name string) bool {
 	lower := strings.ToLower(filepath.Base(name))
 	return !slices.ContainsFunc(compressedExt, func(s string) bool { return strings.HasSuffix(lower, s) })
@@ -53,10 +57,15 @@ type tailSet struct {
 	// file) already passed to onSkip, which tells each once.
 	told   map[walkSkip]bool
 	onSkip func(kind string, s Sample)
+	// prints are the starts of the plain files read (follow_gzip.go).
+	prints prints
 }
 
 func newTailSet(paths []string, fromEnd bool, state *followState, onSkip func(string, Sample)) (*tailSet, error) {
 	ts := &tailSet{known: map[string]bool{}, state: state, onSkip: onSkip}
+	if state != nil {
+		ts.prints.list = slices.Clone(state.Prints)
+	}
 	for _, p := range paths {
 		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 			ts.roots = append(ts.roots, p)
@@ -73,7 +82,7 @@ func newTailSet(paths []string, fromEnd bool, state *followState, onSkip func(st
 }
 
 func (ts *tailSet) add(p string, fromEnd bool) error {
-	fl := &followed{path: p}
+	fl := &followed{path: p, prints: &ts.prints}
 	if err := fl.open(fromEnd); err != nil {
 		return err
 	}
@@ -142,7 +151,7 @@ func (ts *tailSet) found(p string, fromEnd bool) error {
 	for i, r := range ts.retired {
 		if os.SameFile(fi, r.fi) {
 			// auth.log rotated to auth.log.1: read on from where it was
-			fl := &followed{path: p, lastRec: r.lastRec}
+			fl := &followed{path: p, lastRec: r.lastRec, prints: &ts.prints}
 			if err := fl.open(false); err != nil {
 				return err
 			}

@@ -20,6 +20,9 @@ import (
 // record delivered; .evtx files keep the last record number delivered.
 type followState struct {
 	Files []statePos `json:"files"`
+	// Prints are the starts of the plain files read (follow_gzip.go), so
+	// an archive of one made while the tail was down is not read.
+	Prints []string `json:"prints,omitempty"`
 }
 
 type statePos struct {
@@ -123,6 +126,7 @@ func (ts *tailSet) save(path string, last *[]byte) error {
 			st.Files = append(st.Files, statePos{Dev: dev, Ino: ino, Offset: r.off, Record: r.lastRec})
 		}
 	}
+	st.Prints = ts.prints.list
 	b, err := json.Marshal(&st)
 	if err != nil {
 		return err

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"cmp"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"net"
@@ -60,7 +62,7 @@ func checkBackdated(t *testing.T, restart bool) {
 	}
 	for _, order := range [][]int{{0, 1, 2, 3, 4, 5}, {3, 2, 1, 0, 5, 4}, {1, 0, 3, 2, 5, 4}, {2, 0, 5, 3, 1, 4}} {
 		t.Run(fmt.Sprint(order), func(t *testing.T) {
-			got, want := tailOneByOne(t, files, order, restart)
+			got, want := tailOneByOne(t, files, order, restart, nil)
 			if !slices.ContainsFunc(want, func(s string) bool { return strings.Contains(s, "source.ip=203.0.113.9 17 ") }) ||
 				!slices.ContainsFunc(want, func(s string) bool { return strings.Contains(s, "source.ip=192.0.2.77 6 ") }) {
 				t.Fatalf("detect found no brute forces of 17 failures (12 then 5 a day later) and 6 (3 and 3): %v", want)
@@ -72,12 +74,38 @@ func checkBackdated(t *testing.T, restart bool) {
 	}
 }
 
+// TestTailGzipMatchesDetect: the back-dated logs of
+// TestTailBackdatedFilesMatchDetect, some of them gzip files (as rotated
+// archives are), dropped into serve's tailed folder, leave the incidents
+// of one detect pass over every event of the folder. The old tail left
+// the .gz files out: the brute force split over a plain and a compressed
+// file was not found, nor the compressed ones.
+func TestTailGzipMatchesDetect(t *testing.T) {
+	base := time.Now().UTC().Add(-50 * time.Hour).Truncate(time.Second)
+	files := []string{
+		sshdFailures("203.0.113.9", base, 6, 10*time.Second),
+		sshdFailures("203.0.113.9", base.Add(2*time.Minute), 6, 10*time.Second),
+		sshdFailures("198.51.100.4", base.Add(3*time.Hour), 5, 20*time.Second),
+		sshdFailures("192.0.2.77", base.Add(5*time.Hour), 3, 10*time.Second),
+		sshdFailures("192.0.2.77", base.Add(5*time.Hour+time.Minute), 3, 10*time.Second),
+	}
+	got, want := tailOneByOne(t, files, []int{0, 1, 2, 3, 4}, false, map[int]bool{1: true, 2: true, 4: true})
+	if !slices.ContainsFunc(want, func(s string) bool { return strings.Contains(s, "source.ip=203.0.113.9 12 ") }) ||
+		!slices.ContainsFunc(want, func(s string) bool { return strings.Contains(s, "source.ip=192.0.2.77 6 ") }) {
+		t.Fatalf("detect found no brute forces of 12 failures (6 and 6) and 6 (3 and 3): %v", want)
+	}
+	if d := gocmp.Diff(want, got); d != "" {
+		t.Errorf("serve's tail of plain and gzip files and one detect pass differ (-detect +serve):\n%s", d)
+	}
+}
+
 // tailOneByOne runs serve over a tailed folder, writes files[order[0]],
 // waits until its events are detected, then the next, and returns the
 // stored incidents and those of one detection pass over the stored events
 // in time order (what detect gives for the same files), one line each.
-// With restart, serve is stopped and started again between files.
-func tailOneByOne(t *testing.T, files []string, order []int, restart bool) (got, want []string) {
+// With restart, serve is stopped and started again between files. The
+// files in gz are written gzip-compressed (named .log.gz).
+func tailOneByOne(t *testing.T, files []string, order []int, restart bool, gz map[int]bool) (got, want []string) {
 	t.Helper()
 	est, logs := alphaTailDirs(t)
 	ctx := context.Background()
@@ -128,7 +156,19 @@ func tailOneByOne(t *testing.T, files []string, order []int, restart bool) (got,
 			start()
 			before = lines
 		}
-		if err := os.WriteFile(filepath.Join(logs, fmt.Sprintf("host%d.log", i)), []byte(files[i]), 0o644); err != nil {
+		name, data := fmt.Sprintf("host%d.log", i), []byte(files[i])
+		if gz[i] {
+			var b bytes.Buffer
+			zw := gzip.NewWriter(&b)
+			if _, err := zw.Write(data); err != nil {
+				t.Fatal(err)
+			}
+			if err := zw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			name, data = name+".gz", b.Bytes()
+		}
+		if err := os.WriteFile(filepath.Join(logs, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		lines += strings.Count(files[i], "\n")
