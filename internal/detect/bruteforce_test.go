@@ -2,6 +2,7 @@ package detect
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,14 +39,32 @@ func TestSuccessAfterBruteForceThresholds(t *testing.T) {
 	}
 }
 
-// TestSSHOwnSuccessEndsRun: an sshd user who mistypes, signs in, and
-// mistypes again within ten minutes before signing in (v9o's
-// repro-ssh-own-run-critical: 1 failure + success, then 4 + success; and
-// 4 + success, then 1 + success) has five failures of the account in ten
-// minutes but no run of five: the own success ends the run, so no
-// success_after_bruteforce. Five failures in a row then a success stay
-// critical. Old code: critical for both office patterns.
-func TestSSHOwnSuccessEndsRun(t *testing.T) {
+// TestOwnSuccessEndsRun: a user who mistypes, signs in, and mistypes
+// again within ten minutes before signing in (v9o's
+// repro-ssh-own-run-critical: 1 failure + success, then n-1 + success; and
+// n-1 + success, then 1 + success, n the brute-force threshold of the log
+// source) has n failures of the account in ten minutes but no run of n:
+// the own success ends the run, so no success_after_bruteforce, and on
+// Windows and Entra no auth_bruteforce either. n failures in a row then a
+// success stay critical. sshd counts its run with ssh_account_bruteforce
+// (n 5), Windows and Entra with auth_bruteforce (n 10), both by the one
+// firebreak.run. Old code: critical for both office patterns on sshd
+// before 65e1e2c, and on Windows and Entra before auth_bruteforce counted
+// a run.
+func TestOwnSuccessEndsRun(t *testing.T) {
+	rules, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gte := map[string]int{}
+	for _, r := range rules {
+		if r.Name == "ssh_account_bruteforce" || r.Name == "auth_bruteforce" {
+			if !r.Options.Run {
+				t.Errorf("%s does not count a run (firebreak.run)", r.Name)
+			}
+			gte[r.Name] = int(*r.Correlation.Condition.GTE)
+		}
+	}
 	t0 := dayStart.Add(13 * time.Hour)
 	seq := func(pattern string) []authLine {
 		var lines []authLine
@@ -56,27 +75,35 @@ func TestSSHOwnSuccessEndsRun(t *testing.T) {
 		}
 		return lines
 	}
-	for _, tc := range []struct {
-		pattern string
-		want    bool
-	}{
-		{"FSFFFFS", false},
-		{"FFFFSFS", false},
-		{"FFFFFS", true},
-		{"SFFFFFS", true},
+	for _, form := range []struct{ name, rule string }{
+		{"log", "ssh_account_bruteforce"},
+		{"xml", "auth_bruteforce"},
+		{"jsonl", "auth_bruteforce"},
 	} {
-		incs, _, _ := detectForm(t, "log", seq(tc.pattern), nil)
-		got := false
-		for _, inc := range incs {
-			if inc.RuleName == "success_after_bruteforce" {
-				got = true
-				if inc.Severity != "critical" {
-					t.Errorf("%s: success_after_bruteforce %s", tc.pattern, inc.Severity)
+		f := strings.Repeat("F", gte[form.rule]-1)
+		for _, tc := range []struct {
+			pattern string
+			want    bool
+		}{
+			{"FS" + f + "S", false},
+			{f + "SFS", false},
+			{f + "FS", true},
+			{"S" + f + "FS", true},
+		} {
+			incs, _, _ := detectForm(t, form.name, seq(tc.pattern), nil)
+			got := map[string]bool{}
+			for _, inc := range incs {
+				got[inc.RuleName] = true
+				if inc.RuleName == "success_after_bruteforce" && inc.Severity != "critical" {
+					t.Errorf("%s %s: success_after_bruteforce %s", form.name, tc.pattern, inc.Severity)
 				}
 			}
-		}
-		if got != tc.want {
-			t.Errorf("%s: success_after_bruteforce %v, want %v", tc.pattern, got, tc.want)
+			if got["success_after_bruteforce"] != tc.want {
+				t.Errorf("%s %s: success_after_bruteforce %v, want %v", form.name, tc.pattern, got["success_after_bruteforce"], tc.want)
+			}
+			if form.rule == "auth_bruteforce" && got["auth_bruteforce"] != tc.want {
+				t.Errorf("%s %s: auth_bruteforce %v, want %v", form.name, tc.pattern, got["auth_bruteforce"], tc.want)
+			}
 		}
 	}
 }
