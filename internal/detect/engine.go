@@ -8,7 +8,6 @@ import (
 	"hash/maphash"
 	"maps"
 	"math"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -1016,7 +1015,7 @@ func (e *Engine) feed(cr *crule, pos int, ev *event.Event, ts int64) {
 	n := int64(ev.N())
 	g.total += n
 	holds := cs.update(g, pos, val, ts, n, e.pseq, &cr.st)
-	if holds && cr.r.Options.Run && !cs.holds(g, int64(e.recov.accountRun(ev.SourceIP, ev.UserName, ts))) {
+	if holds && cr.r.Options.Run && !cs.holds(g, int64(e.recov.accountRun(recoveryKey(ev), ev.UserName, ts))) {
 		holds = false // the account's own success broke the failures counted: not one run
 	}
 	if holds && cr.firedSeq == e.pseq {
@@ -1359,7 +1358,7 @@ func SortIncidents(incs []*Incident) {
 // judgement is what an incident of a self_recovery rule is judged on.
 type judgement struct {
 	cr    *crule
-	ip    netip.Addr
+	ip    sourceKey
 	since int64           // judged on the source's failures since (a value_count rule's window; else its horizon)
 	fed   []*Incident     // the spray incidents a success followed (rules with feeders)
 	held  bool            // its new-incident alert waits for the judgement

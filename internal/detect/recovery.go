@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"math"
 	"net/netip"
@@ -51,12 +50,12 @@ const (
 	maxRecoveryOutcomes    = 4096 // per source: the newest outcomes kept
 )
 
-// recoveryTracker follows, per source address, which failing accounts sign
-// in from it within Within of their failure.
+// recoveryTracker follows, per source (sourceKey), which failing accounts
+// sign in from it within Within of their failure.
 type recoveryTracker struct {
 	within, horizon int64
 	gap             int64 // a run of one account's failures: each within gap of the one before (the shortest rule horizon)
-	srcs            map[netip.Addr]*srcRecovery
+	srcs            map[sourceKey]*srcRecovery
 	swept           int64 // event time of the last sweep of idle sources
 }
 
@@ -96,15 +95,15 @@ type outcomeAt struct {
 }
 
 func newRecoveryTracker(within, horizon time.Duration) *recoveryTracker {
-	return &recoveryTracker{within: int64(within), horizon: int64(horizon), gap: int64(horizon), srcs: map[netip.Addr]*srcRecovery{}}
+	return &recoveryTracker{within: int64(within), horizon: int64(horizon), gap: int64(horizon), srcs: map[sourceKey]*srcRecovery{}}
 }
 
 // observe records an authentication event: a failure of an account from a
 // source, or a success that recovers it. serviceAccount failures, MFA
 // outcomes and events without a source or account are not recorded.
 func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event.Event) bool) {
-	ip := recoveryKey(ev)
-	if !ip.IsValid() || ev.UserName == "" && ev.Outcome != "failure" {
+	src := recoveryKey(ev)
+	if !src.valid() || ev.UserName == "" && ev.Outcome != "failure" {
 		return
 	}
 	if ev.Reason == "mfa_denied" || ev.Reason == "mfa_required" || ev.Reason == "mfa_approved" {
@@ -114,7 +113,7 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 	if !failure && ev.Outcome != "success" {
 		return
 	}
-	s := t.srcs[ip]
+	s := t.srcs[src]
 	if s == nil && !failure {
 		return // a success with no failure before it recovers nothing
 	}
@@ -127,7 +126,7 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 		// hour, not every source of a long input).
 		t.swept = ts
 		t.evict(ts)
-		s = t.srcs[ip]
+		s = t.srcs[src]
 	}
 	if s == nil {
 		if len(t.srcs) >= maxRecoverySources {
@@ -137,7 +136,7 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 			}
 		}
 		s = &srcRecovery{pending: map[string]int64{}, acct: map[string]acctState{}}
-		t.srcs[ip] = s
+		t.srcs[src] = s
 	}
 	s.last = max(s.last, ts)
 	t.settle(s, ts)
@@ -199,29 +198,43 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 // recovery tracker's key for an event without an address.
 var workstationFields = []string{"Workstation", "WorkstationName"}
 
-// recoveryKey is the source an event's recovery is followed on: its
-// address, else (Windows 4776/4625 without one) its workstation name as an
-// address in the discard-only prefix 100::/64 (a hash of the name), so the
-// workstation-keyed spray rules are judged as the address-keyed ones are.
-func recoveryKey(ev *event.Event) netip.Addr {
-	if ev.SourceIP.IsValid() {
-		return ev.SourceIP.Unmap()
+// sourceKey is the source an event's recovery is followed on: its address,
+// or for an event without one (Windows 4776, 4625 with IpAddress "-") the
+// workstation it names, upper-cased as Windows shows NetBIOS names. The two
+// are kept apart by type, so a workstation never shares state with an
+// address, whatever its name.
+type sourceKey struct {
+	addr        netip.Addr
+	workstation string // set only when addr is not
+}
+
+func (k sourceKey) valid() bool { return k.addr.IsValid() || k.workstation != "" }
+
+// String names the source for an explanation: "203.0.113.5", "workstation
+// RDS01".
+func (k sourceKey) String() string {
+	switch {
+	case k.addr.IsValid():
+		return k.addr.String()
+	case k.workstation != "":
+		return "workstation " + k.workstation
 	}
-	var ws string
+	return "the source"
+}
+
+// recoveryKey is the source an event's recovery is followed on (the zero
+// sourceKey: none), so the workstation-keyed spray rules are judged as the
+// address-keyed ones are.
+func recoveryKey(ev *event.Event) sourceKey {
+	if ev.SourceIP.IsValid() {
+		return sourceKey{addr: ev.SourceIP.Unmap()}
+	}
 	for _, f := range workstationFields {
 		if v, ok := ev.Get(f); ok && v != "" && v != "-" {
-			ws = v
-			break
+			return sourceKey{workstation: upperName(v)}
 		}
 	}
-	if ws == "" {
-		return netip.Addr{}
-	}
-	h := sha256.Sum256([]byte(strings.ToLower(ws)))
-	var a [16]byte
-	a[0], a[1] = 0x01, 0x00
-	copy(a[8:], h[:8])
-	return netip.AddrFrom16(a)
+	return sourceKey{}
 }
 
 // foldUser lower-cases an account name, without allocating when it is
@@ -233,6 +246,17 @@ func foldUser(u string) string {
 		}
 	}
 	return u
+}
+
+// upperName upper-cases a workstation name, without allocating when it is
+// upper case already (as Windows logs them).
+func upperName(w string) string {
+	for i := 0; i < len(w); i++ {
+		if c := w[i]; c >= 'a' && c <= 'z' || c >= 0x80 {
+			return strings.ToUpper(w)
+		}
+	}
+	return w
 }
 
 // settle turns the failures older than within into outcomes (not
@@ -276,10 +300,10 @@ func (t *recoveryTracker) prune(s *srcRecovery, now int64) {
 
 // evict drops the sources idle for longer than the horizon.
 func (t *recoveryTracker) evict(now int64) {
-	for ip, s := range t.srcs {
+	for src, s := range t.srcs {
 		if now-s.last > t.horizon+t.within {
 			s.ver++ // a verdict judged on it no longer stands
-			delete(t.srcs, ip)
+			delete(t.srcs, src)
 		}
 	}
 }
@@ -304,9 +328,9 @@ func (c *tally) add(a acctState, now, within int64, final bool) {
 // now. Outcomes are in time order but for a recovery window (a recovered
 // failure is added at its success, a settled one when its window has
 // passed), so the scan from the newest stops a window before since.
-func (t *recoveryTracker) share(ip netip.Addr, now int64, final bool, since int64) tally {
+func (t *recoveryTracker) share(src sourceKey, now int64, final bool, since int64) tally {
 	var c tally
-	s := t.srcs[ip.Unmap()]
+	s := t.srcs[src]
 	if s == nil {
 		return c
 	}
@@ -333,11 +357,11 @@ func (t *recoveryTracker) share(ip netip.Addr, now int64, final bool, since int6
 	return c
 }
 
-// accountRun is the run of failures of user from ip up to now: its
+// accountRun is the run of failures of user from src up to now: its
 // failures in a row from the source (no success of it from there between,
 // each within the run gap of the one before); 0 when it has none.
-func (t *recoveryTracker) accountRun(ip netip.Addr, user string, now int64) int {
-	s := t.srcs[ip.Unmap()]
+func (t *recoveryTracker) accountRun(src sourceKey, user string, now int64) int {
+	s := t.srcs[src]
 	if s == nil {
 		return 0
 	}
@@ -350,8 +374,8 @@ func (t *recoveryTracker) accountRun(ip netip.Addr, user string, now int64) int 
 
 // run is the longest run of failures of one account from the source
 // whose latest failure is within the run gap before now.
-func (t *recoveryTracker) run(ip netip.Addr, now int64) runOf {
-	s := t.srcs[ip.Unmap()]
+func (t *recoveryTracker) run(src sourceKey, now int64) runOf {
+	s := t.srcs[src]
 	if s == nil || now-s.brute.at > t.gap {
 		return runOf{}
 	}
@@ -427,8 +451,8 @@ func decide(rc *Recovery, c tally) string {
 // verdict judges a source at now under rc over its failures since the
 // given time (a value_count rule's window: the failures that make up its
 // burst) or, when earlier, since rc's horizon before now.
-func (t *recoveryTracker) verdict(rc *Recovery, ip netip.Addr, since, now int64, final bool) (recoveryVerdict, bool) {
-	v, _, ok := t.judge(rc, ip, since, now, final)
+func (t *recoveryTracker) verdict(rc *Recovery, src sourceKey, since, now int64, final bool) (recoveryVerdict, bool) {
+	v, _, ok := t.judge(rc, src, since, now, final)
 	return v, ok
 }
 
@@ -450,11 +474,11 @@ func (t *recoveryTracker) stands(m mark, now int64) bool {
 }
 
 // judge is verdict with the mark of the state it judged.
-func (t *recoveryTracker) judge(rc *Recovery, ip netip.Addr, since, now int64, final bool) (recoveryVerdict, mark, bool) {
-	if t == nil || !ip.IsValid() {
+func (t *recoveryTracker) judge(rc *Recovery, src sourceKey, since, now int64, final bool) (recoveryVerdict, mark, bool) {
+	if t == nil || !src.valid() {
 		return recoveryVerdict{}, mark{}, false
 	}
-	c := t.share(ip, now, final, max(since, now-int64(rc.Horizon)))
+	c := t.share(src, now, final, max(since, now-int64(rc.Horizon)))
 	v := recoveryVerdict{tally: c, within: rc.Within, attack: rc.attack()}
 	v.pattern = decide(rc, c)
 	if rc.AccountFailures > 0 && v.pattern != patternOffice && c.failed < rc.Min {
@@ -469,12 +493,12 @@ func (t *recoveryTracker) judge(rc *Recovery, ip netip.Addr, since, now int64, f
 			v.pattern = patternPending
 		}
 	}
-	if r := t.run(ip, now); rc.AccountFailures > 0 && r.n >= rc.AccountFailures {
+	if r := t.run(src, now); rc.AccountFailures > 0 && r.n >= rc.AccountFailures {
 		v.pattern, v.run = patternSpray, r
 	}
 	var m mark
 	if v.pending() && !final {
-		m = t.mark(ip, since, int64(rc.Horizon), now)
+		m = t.mark(src, since, int64(rc.Horizon), now)
 	}
 	return v, m, true
 }
@@ -483,8 +507,8 @@ func (t *recoveryTracker) judge(rc *Recovery, ip netip.Addr, since, now int64, f
 // or accounts settled the source at now). The deadlines are conservative:
 // the verdict is judged again at the first of them even when it could not
 // change then.
-func (t *recoveryTracker) mark(ip netip.Addr, since, horizon, now int64) mark {
-	s := t.srcs[ip.Unmap()]
+func (t *recoveryTracker) mark(src sourceKey, since, horizon, now int64) mark {
+	s := t.srcs[src]
 	if s == nil {
 		return mark{}
 	}

@@ -32,7 +32,7 @@ func TestRecoveryTrackerForgetsPastTheHorizon(t *testing.T) {
 	if n := len(tr.srcs); n > limit {
 		t.Errorf("%d sources kept after %d minutes of new ones, want at most %d", n, minutes, limit)
 	}
-	if s := tr.srcs[last]; s == nil || len(s.acct) != 20 {
+	if s := tr.srcs[sourceKey{addr: last}]; s == nil || len(s.acct) != 20 {
 		t.Errorf("the newest source lost its accounts: %+v", s)
 	}
 	// One source over a day of new accounts keeps about an hour of them.
@@ -43,7 +43,7 @@ func TestRecoveryTrackerForgetsPastTheHorizon(t *testing.T) {
 		ev := event.Event{Timestamp: ts, SourceIP: ip, UserName: fmt.Sprintf("u%d", m), Outcome: "failure"}
 		tr.observe(&ev, ts.UnixNano(), notService)
 	}
-	if n := len(tr.srcs[ip].acct); n > limit {
+	if n := len(tr.srcs[sourceKey{addr: ip}].acct); n > limit {
 		t.Errorf("%d accounts kept for one source after %d minutes, want at most %d", n, minutes, limit)
 	}
 }

@@ -2,9 +2,13 @@ package detect
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,5 +144,62 @@ func TestTerminalServerSlowDaySelfRecovers(t *testing.T) {
 	i := slices.IndexFunc(incs, func(inc *Incident) bool { return inc.RuleName == "password_spray_slow_workstation" })
 	if i < 0 || incs[i].Severity != "high" || incs[i].Pattern != patternSpray {
 		t.Errorf("a slow spray of accounts that do not exist from %s: password_spray_slow_workstation not high (found %d)", rdsWorkstation, i)
+	}
+}
+
+// TestWorkstationAndAddressKeptApart: a workstation's recovery is followed
+// under its name, never under an address. The old key stood a workstation
+// in for an address in 100::/64 (a hash of its name), so a real address
+// there — here the very address the old code gave RDS01 — shared the
+// workstation's recovery state: its accounts' sign-ins recovered RDS01's
+// failures, and a burst of failures from RDS01 whose accounts never log on
+// from it was judged self-recovering (low). The burst is a spray (high),
+// and nothing the pack reports names an address in 100::/64 that the
+// input did not.
+func TestWorkstationAndAddressKeptApart(t *testing.T) {
+	h := sha256.Sum256([]byte(strings.ToLower(rdsWorkstation)))
+	var a [16]byte
+	a[0] = 0x01
+	copy(a[8:], h[:8])
+	standIn := netip.AddrFrom16(a)
+
+	t0 := dayStart.Add(10 * time.Hour)
+	var fails []rdsLogon
+	var recoveries []authLine
+	for i := range 6 {
+		at := t0.Add(time.Duration(i) * 5 * time.Second)
+		user := fmt.Sprintf("user%02d", i)
+		fails = append(fails, rdsLogon{at, user, rdsBadPassword})
+		recoveries = append(recoveries, authLine{at: at.Add(20 * time.Second), user: user, ip: standIn.String(), success: true})
+	}
+	evs := rdsEvents(t, fails)
+	name, data := formLines("xml", recoveries)
+	r, err := ingest.NewReader(name, bytes.NewReader(data), ingest.Options{Year: 2026})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs = append(evs, drain(t, r)...)
+	slices.SortStableFunc(evs, func(a, b event.Event) int { return a.Timestamp.Compare(b.Timestamp) })
+	incs, _, _ := runPack(t, evs, nil)
+	i := slices.IndexFunc(incs, func(inc *Incident) bool { return inc.RuleName == "password_spray_velocity_workstation" })
+	if i < 0 {
+		t.Fatal("password_spray_velocity_workstation did not trip")
+	}
+	if inc := incs[i]; inc.Severity != "high" || inc.Pattern != patternSpray {
+		t.Errorf("RDS01's burst %s %s: its accounts' sign-ins from %s recovered it: %s", inc.Severity, inc.Pattern, standIn, inc.Description)
+	}
+
+	// Only workstation events: no address in 100::/64 anywhere in the output.
+	incs, cases, alerts := runPack(t, rdsEvents(t, rdsOfficeDay(9, 120, 4, 16)), nil)
+	out, err := json.Marshal(struct {
+		I []*Incident
+		C []Case
+		A []Alert
+	}{incs, cases, alerts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(out, []byte(`"100:`)) || bytes.Contains(out, []byte(" 100:")) {
+		t.Errorf("an address in 100::/64 in the output of workstation events: %s", out)
 	}
 }
