@@ -825,7 +825,7 @@ func (e *Engine) fireJudged(cr *crule, ev *event.Event, ts int64, g *group) bool
 	judged := true
 	if cr.feeders != nil {
 		j.fed = e.fedBy(cr, ev, ts)
-		v = e.hitVerdict(cr.recovery, j.fed)
+		v = e.hitVerdict(cr.recovery, j)
 	} else if g != nil && g.inc != nil && g.inc.Pattern == patternSpray {
 		v = g.inc.judge.v // judged a spray: it stays one (applyVerdict)
 	} else {
@@ -867,14 +867,14 @@ func (e *Engine) fedBy(cr *crule, ev *event.Event, ts int64) []*Incident {
 // its level, or none was found: the chain was fed by a firing not judged
 // self-recovering), pending while one of them is still being judged, and
 // self-recovering when all of them are.
-func (e *Engine) hitVerdict(rc *Recovery, fed []*Incident) recoveryVerdict {
-	v := recoveryVerdict{pattern: patternOffice, attack: rc.attack(), within: rc.Within}
-	if len(fed) == 0 {
+func (e *Engine) hitVerdict(rc *Recovery, j *judgement) recoveryVerdict {
+	v := recoveryVerdict{pattern: patternOffice, attack: rc.attack(), within: rc.Within, src: j.ip, hit: true}
+	if len(j.fed) == 0 {
 		v.pattern = patternSpray
 		return v
 	}
 	var by *Incident
-	for _, inc := range fed {
+	for _, inc := range j.fed {
 		p := inc.Pattern
 		switch {
 		case inc.judge == nil:
@@ -888,7 +888,7 @@ func (e *Engine) hitVerdict(rc *Recovery, fed []*Incident) recoveryVerdict {
 	}
 	v.by = by.RuleName
 	if by.judge != nil {
-		v.tally, v.run = by.judge.v.tally, by.judge.v.run
+		v.tally, v.src = by.judge.v.tally, by.judge.v.src
 	}
 	return v
 }
@@ -1436,7 +1436,7 @@ func (e *Engine) judgePending(now int64, final bool) {
 		e.applyVerdict(inc, v, now)
 	}
 	for _, p := range hits {
-		v := e.hitVerdict(p.inc.judge.cr.recovery, p.j.fed)
+		v := e.hitVerdict(p.inc.judge.cr.recovery, &p.j)
 		if v.pending() {
 			e.pend = append(e.pend, p)
 			continue

@@ -136,7 +136,7 @@ func TestSprayFromGiveUpOffice(t *testing.T) {
 						hit = inc
 					}
 				}
-				if hit == nil || hit.Pattern != patternSpray || !strings.Contains(hit.Description, "this sign-in followed the password_spray_") {
+				if hit == nil || hit.Pattern != patternSpray || !strings.Contains(hit.Description, "this sign-in followed password_spray_") {
 					t.Errorf("%s seed %d, %s: no critical success_after_spray judged by its spray: %s", c.name, seed, form, ruleNames(incs))
 					continue
 				}

@@ -210,6 +210,14 @@ type sourceKey struct {
 
 func (k sourceKey) valid() bool { return k.addr.IsValid() || k.workstation != "" }
 
+// office says who the users of a self-recovering source are.
+func (k sourceKey) office() string {
+	if k.addr.IsValid() {
+		return "users behind one address mistyping and then signing in, as at an office's NAT"
+	}
+	return "users of one terminal server mistyping and then logging on"
+}
+
 // String names the source for an explanation: "203.0.113.5", "workstation
 // RDS01".
 func (k sourceKey) String() string {
@@ -395,38 +403,110 @@ type recoveryVerdict struct {
 	attack  string // the name of the attack pattern: "spray" or "brute force"
 	tally
 	within time.Duration
-	run    runOf  // the account run that made it an attack (AccountFailures)
-	by     string // a success's: the spray rule whose incident it was judged by
+	src    sourceKey // the source judged (a success's: the source of the spray it followed)
+	run    runOf     // the account run that made it an attack (AccountFailures)
+	few    int       // self-recovering because fewer than few failures went unanswered (AccountFailures' Min), else 0
+	runMin int       // AccountFailures: the run of one account that makes it an attack
+	hit    bool      // a success's, judged by the incidents it followed (hitVerdict)
+	by     string    // a success's: the rule whose incident it was judged by ("": none open)
 }
 
 func (v recoveryVerdict) office() bool  { return v.pattern == patternOffice }
 func (v recoveryVerdict) pending() bool { return v.pattern == patternPending }
 
+// explain says in plain words which pattern the verdict found and on what
+// counts: the incident's (and its case's) explanation.
 func (v recoveryVerdict) explain() string {
+	if v.hit {
+		return v.explainHit()
+	}
+	from, within := v.src.String(), plainDuration(v.within)
+	switch {
+	case v.run.n > 0:
+		return fmt.Sprintf("Pattern: %s of one account: %s failed %d times in a row from %s without signing in from there in between; a user who mistypes signs in after a try or two.", v.attack, v.run.user, v.run.n, from)
+	case v.pattern == patternOffice && v.few > 0:
+		return fmt.Sprintf("Pattern: an office, not a %s: of the failures from %s, %s followed by the same account signing in from there within %s and %s not (a %s leaves %d or more unanswered), and no account failed %d times in a row; reported low.",
+			v.attack, from, were(v.recovered), within, were(v.failed), v.attack, v.few, v.runMin)
+	case v.pattern == patternOffice:
+		return fmt.Sprintf("Pattern: an office, not a %s: %s — %s; reported low.", v.attack, v.share(), v.src.office())
+	case v.pattern == patternPending && v.recovered+v.failed == 0:
+		return fmt.Sprintf("Pattern: not yet judged: %s from %s less than %s ago; reported low until they settle.", count(v.open, "account failed", "accounts failed"), from, within)
+	case v.pattern == patternPending:
+		return fmt.Sprintf("Pattern: not yet judged: %s, and %s from there less than %s ago; reported low until they settle.", v.share(), count(v.open, "account failed", "accounts failed"), within)
+	}
+	return fmt.Sprintf("Pattern: %s: %s; in an office most users sign in right after a mistype, in a %s almost no account does.", v.attack, v.share(), v.attack)
+}
+
+// explainHit explains a success's verdict: the judgement of the failures
+// it followed.
+func (v recoveryVerdict) explainHit() string {
+	from := v.src.String()
+	if v.by == "" {
+		return fmt.Sprintf("Pattern: %s: this sign-in followed a %s from %s; the account a %s gets into is typically one that never failed.", v.attack, v.attack, from, v.attack)
+	}
+	switch {
+	case v.pattern == patternOffice:
+		return fmt.Sprintf("Pattern: an office, not a %s: this sign-in followed %s's failures, which were judged an office: %s; reported low.", v.attack, v.by, v.share())
+	case v.pattern == patternPending:
+		return fmt.Sprintf("Pattern: not yet judged: this sign-in followed %s's failures from %s, which are still being judged; reported low until they are.", v.by, from)
+	case v.recovered+v.failed == 0:
+		return fmt.Sprintf("Pattern: %s: this sign-in followed %s's failures from %s; the account a %s gets into is typically one that never failed.", v.attack, v.by, from, v.attack)
+	}
+	return fmt.Sprintf("Pattern: %s: this sign-in followed %s's failures, judged a %s: %s; the account a %s gets into is typically one that never failed.", v.attack, v.by, v.attack, v.share(), v.attack)
+}
+
+// share says how many of the accounts that failed from the source signed
+// in from there within the recovery window of their own failure.
+func (v recoveryVerdict) share() string {
 	known := v.recovered + v.failed
-	if v.by != "" {
-		basis := ""
-		if known > 0 {
-			basis = fmt.Sprintf(" (%d of the %d failing accounts from this address signed in from it within %s of their own failure)", v.recovered, known, v.within)
-		}
-		switch v.pattern {
-		case patternOffice:
-			return fmt.Sprintf("Pattern: self-recovering failures, not a %s: the %s incident this sign-in followed was judged self-recovering%s, and the sign-in is judged as it was; reported low.", v.attack, v.by, basis)
-		case patternPending:
-			return fmt.Sprintf("Pattern: not yet judged: the %s incident this sign-in followed is still being judged.", v.by)
-		}
-		return fmt.Sprintf("Pattern: %s: this sign-in followed the %s incident, judged a %s%s.", v.attack, v.by, v.attack, basis)
+	from, within := v.src.String(), plainDuration(v.within)
+	switch {
+	case known == 0:
+		return fmt.Sprintf("no failure from %s could be followed to a sign-in", from)
+	case known == 1 && v.recovered == 1:
+		return fmt.Sprintf("the one account that failed from %s signed in from there within %s of its failure", from, within)
+	case known == 1:
+		return fmt.Sprintf("the one account that failed from %s did not sign in from there within %s of its failure", from, within)
+	case v.recovered == 0:
+		return fmt.Sprintf("none of the %d accounts that failed from %s signed in from there within %s of their own failure", known, from, within)
+	case v.recovered == known:
+		return fmt.Sprintf("all %d accounts that failed from %s signed in from there within %s of their own failure", known, from, within)
 	}
-	if v.run.n > 0 {
-		return fmt.Sprintf("Pattern: %s of one account: %s failed %d times in a row from this address (an office's users mistype once or twice and then sign in; %d of the %d failing accounts from it did so within %s).", v.attack, v.run.user, v.run.n, v.recovered, known, v.within)
+	return fmt.Sprintf("%d of the %d accounts that failed from %s signed in from there within %s of their own failure", v.recovered, known, from, within)
+}
+
+// were is n as the subject of "was"/"were": "none was", "1 was", "3 were".
+func were(n int) string {
+	switch n {
+	case 0:
+		return "none was"
+	case 1:
+		return "1 was"
 	}
-	switch v.pattern {
-	case patternOffice:
-		return fmt.Sprintf("Pattern: self-recovering failures, not a %s: %d of the %d failing accounts from this address signed in from it within %s of their own failure (users behind one address mistyping and retrying, e.g. an office NAT); reported low.", v.attack, v.recovered, known, v.within)
-	case patternPending:
-		return fmt.Sprintf("Pattern: not yet judged: %d of the %d failing accounts from this address whose outcome is known signed in from it within %s of their own failure; %d still within it.", v.recovered, known, v.within, v.open)
+	return fmt.Sprintf("%d were", n)
+}
+
+// count is n with the singular or plural noun ("no" for none).
+func count(n int, one, many string) string {
+	switch n {
+	case 0:
+		return "no " + one
+	case 1:
+		return "1 " + one
 	}
-	return fmt.Sprintf("Pattern: %s: %d of the %d failing accounts from this address signed in from it within %s of their own failure (in an office most do; in a %s almost none do).", v.attack, v.recovered, known, v.within, v.attack)
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// plainDuration writes a rule's window as people say it: "2 minutes",
+// "1 hour", "90 seconds".
+func plainDuration(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return count(int(d/time.Hour), "hour", "hours")
+	case d >= time.Minute && d%time.Minute == 0:
+		return count(int(d/time.Minute), "minute", "minutes")
+	}
+	return count(int(d.Round(time.Second)/time.Second), "second", "seconds")
 }
 
 // decide judges a tally under rc: self-recovering when at least Fraction
@@ -479,7 +559,7 @@ func (t *recoveryTracker) judge(rc *Recovery, src sourceKey, since, now int64, f
 		return recoveryVerdict{}, mark{}, false
 	}
 	c := t.share(src, now, final, max(since, now-int64(rc.Horizon)))
-	v := recoveryVerdict{tally: c, within: rc.Within, attack: rc.attack()}
+	v := recoveryVerdict{tally: c, within: rc.Within, attack: rc.attack(), src: src, runMin: rc.AccountFailures}
 	v.pattern = decide(rc, c)
 	if rc.AccountFailures > 0 && v.pattern != patternOffice && c.failed < rc.Min {
 		// Fewer than Min failures in the horizon that did not recover,
@@ -488,9 +568,9 @@ func (t *recoveryTracker) judge(rc *Recovery, src sourceKey, since, now int64, f
 		// recover from a mistype or now and then give up (a quiet hour
 		// after a busy morning that made a long-window count rule fire),
 		// or pending while the open ones could still make Min.
-		v.pattern = patternOffice
+		v.pattern, v.few = patternOffice, rc.Min
 		if c.failed+c.open >= rc.Min {
-			v.pattern = patternPending
+			v.pattern, v.few = patternPending, 0
 		}
 	}
 	if r := t.run(src, now); rc.AccountFailures > 0 && r.n >= rc.AccountFailures {

@@ -56,7 +56,7 @@ func TestOfficePeakSelfRecovering(t *testing.T) {
 				}
 				if strings.HasPrefix(inc.RuleName, "password_spray") {
 					spray++
-					if inc.Pattern != "self-recovering" || !strings.Contains(inc.Description, "self-recovering failures, not a spray") {
+					if inc.Pattern != "self-recovering" || !strings.Contains(inc.Description, "Pattern: an office, not a spray") {
 						t.Errorf("seed %d: %s pattern %q, description %q", seed, inc.RuleName, inc.Pattern, inc.Description)
 					}
 				}

@@ -174,7 +174,7 @@ func TestFastSpraySettlesAtEnd(t *testing.T) {
 				vel = inc
 			}
 		}
-		if vel == nil || vel.Severity != "high" || vel.Pattern != "spray" || !strings.Contains(vel.Description, "Pattern: spray: 0 of the") {
+		if vel == nil || vel.Severity != "high" || vel.Pattern != "spray" || !strings.Contains(vel.Description, "Pattern: spray: none of the") {
 			t.Errorf("%s: velocity %+v", form, vel)
 		}
 		if !slices.ContainsFunc(alerts, func(a Alert) bool {
