@@ -165,6 +165,8 @@ type crule struct {
 	filters  []string   // meta filters applied to its detection
 	outcomes []string   // event.outcome values its condition requires (nil: any)
 	listAccs []accessor // firebreak.list fields
+	evid     *evidence  // a listing rule's window of the events under it
+	listers  []lister   // a detection rule's: the listing rules it is under
 	st       RuleStats
 }
 
@@ -375,6 +377,7 @@ func NewEngine(rules []*Rule, opts Options) (*Engine, error) {
 			cr.feeders = reportedUnder(cr.corr.children[0], nil)
 		}
 	}
+	e.linkListers()
 	e.applyFilters(filters)
 	for _, cr := range e.dets {
 		cr.outcomes = requiredOutcomes(cr.det.cond)
@@ -801,6 +804,9 @@ func (e *Engine) process(ev *event.Event, ts int64) {
 // fire handles a rule that matched (detection) or whose condition holds
 // (correlation) at event ev.
 func (e *Engine) fire(cr *crule, ev *event.Event, ts int64, g *group) {
+	for _, l := range cr.listers {
+		e.record(l, ev, ts)
+	}
 	office := false
 	if cr.recovery != nil {
 		office = e.fireJudged(cr, ev, ts, g)
@@ -1124,7 +1130,11 @@ func (e *Engine) report(cr *crule, ev *event.Event, ts int64, g *group) {
 		n = attach
 	}
 	quiet := ts-inc.Last.UnixNano() > int64(cr.r.Options.SuppressFor)
-	e.attribute(inc, ev, ts, n, val)
+	if attach > 0 && cr.evid != nil {
+		e.attributeSince(inc, cr, key, ev, ts)
+	} else {
+		e.attribute(inc, ev, ts, n, val)
+	}
 	if v := e.verdict; v != nil && inc.judge != nil && inc.Pattern != patternSpray {
 		if v.pending() {
 			e.addProbe(inc, e.judging, ts)
@@ -1212,7 +1222,7 @@ func (e *Engine) open(cr *crule, ev *event.Event, ts int64, g *group, key []byte
 	}
 	inc.addSample(ev)
 	inc.addTenant(ev.Tenant)
-	e.openLists(cr, inc, ev, g)
+	e.openLists(cr, inc, ev, ts, key)
 	e.incidents[mapKey] = inc
 	e.incOrder = append(e.incOrder, inc)
 	e.markDirty(inc)
@@ -1222,52 +1232,56 @@ func (e *Engine) open(cr *crule, ev *event.Event, ts int64, g *group, key []byte
 	}
 }
 
-// openLists starts a new incident's firebreak.list fields: from the
-// distinct values (with counts) of its own value_count group, or of the
-// value_count rules a temporal rule correlates for the same key, else from
-// the event that opened it. The incident counts the events its lists
-// count (the most any list holds: each listed event carries every listed
-// field), so that its count and its detail agree; later events add to
-// both (attribute).
-func (e *Engine) openLists(cr *crule, inc *Incident, ev *event.Event, g *group) {
-	defer func() {
-		for i := range inc.lists {
-			inc.Count = max(inc.Count, inc.lists[i].total())
-		}
-	}()
+// openLists starts a new incident's firebreak.list fields. A correlation's
+// start from the events of its key's evidence window: its count, its first
+// time and its lists are those events' (one set; later events add to all
+// three, attribute). A detection rule's start from its one event.
+func (e *Engine) openLists(cr *crule, inc *Incident, ev *event.Event, ts int64, key []byte) {
 	for i, f := range cr.r.Options.List {
-		l := listState{field: f, acc: cr.listAccs[i], counts: map[string]int64{}, max: cr.r.Options.MaxValues}
-		seeded := false
-		seed := func(cs *corrState, grp *group, field string) {
-			if grp == nil || cs.typ != ValueCount || field != f {
-				return
-			}
-			for j := grp.vh; j >= 0; j = grp.ve[j].next {
-				l.add(grp.ve[j].val, max(grp.ve[j].n, 1))
-			}
-			if int64(len(grp.vidx)) >= cs.need {
-				l.capped = true
-			}
-			seeded = true
-		}
-		if g != nil {
-			seed(cr.corr, g, cr.r.Correlation.Condition.Field)
-			if !seeded && (cr.corr.typ == Temporal || cr.corr.typ == TemporalOrdered) {
-				h := maphash.Bytes(e.seed, []byte(g.key))
-				for _, ch := range cr.corr.children {
-					if ch.corr != nil {
-						seed(ch.corr, ch.corr.lookup([]byte(g.key), h), ch.r.Correlation.Condition.Field)
-					}
-				}
-			}
-		}
-		if !seeded {
-			if v, ok := l.acc.get(ev, e.env); ok {
-				l.add(v, int64(ev.N()))
-			}
-		}
-		inc.lists = append(inc.lists, l)
+		inc.lists = append(inc.lists, listState{field: f, acc: cr.listAccs[i], counts: map[string]int64{}, max: cr.r.Options.MaxValues})
 	}
+	if cr.evid == nil {
+		for i := range inc.lists {
+			if v, ok := inc.lists[i].acc.get(ev, e.env); ok {
+				inc.lists[i].add(v, int64(ev.N()))
+			}
+		}
+		return
+	}
+	var count int64
+	first := ts
+	dropped := cr.evid.since(key, math.MinInt64, ts, func(ent evEntry) {
+		count += ent.n
+		first = min(first, ent.ts)
+		for i := range inc.lists {
+			inc.lists[i].add(ent.vals[i], ent.n)
+		}
+	})
+	inc.Count, inc.First = count, time.Unix(0, first).UTC()
+	for i := range inc.lists {
+		inc.lists[i].capped = inc.lists[i].capped || dropped
+	}
+}
+
+// attributeSince attributes to an open incident of a listing rule the
+// events of its key's evidence window after its last time: the events that
+// built up a new group for its key (the old group was evicted).
+func (e *Engine) attributeSince(inc *Incident, cr *crule, key []byte, ev *event.Event, ts int64) {
+	e.markDirty(inc)
+	dropped := cr.evid.since(key, inc.Last.UnixNano(), ts, func(ent evEntry) {
+		inc.Count += ent.n
+		for i := range inc.lists {
+			inc.lists[i].add(ent.vals[i], ent.n)
+		}
+	})
+	for i := range inc.lists {
+		inc.lists[i].capped = inc.lists[i].capped || dropped
+	}
+	if t := time.Unix(0, ts).UTC(); t.After(inc.Last) {
+		inc.Last = t
+	}
+	inc.addSample(ev)
+	inc.addTenant(ev.Tenant)
 }
 
 func (e *Engine) alert(cr *crule, inc *Incident, kind string, ts int64) {
