@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,6 +36,11 @@ func graphExplorer(t *testing.T, bctx context.Context, base, shots string, g *tr
 		return v
 	}
 	step("trust graph", chromedp.Navigate(base+"/blast/graph"), chromedp.WaitVisible(chromedp.CSS(`#gx[data-state=ready]`)))
+	// Its count of links is the CLI's, explained (it said "846 edges"
+	// where the CLI said 1016).
+	if ec, status := g.CountEdges(trust.Query{}), eval(`[document.getElementById('gx-status').textContent]`)[0].(string); !strings.Contains(status, fmt.Sprintf("%d links: the usable edges of the %d that firebreak blast counts; not usable: %d just-in-time", ec.Usable, ec.All, ec.JIT)) {
+		t.Errorf("explorer status %q, want the CLI's counts %+v", status, ec)
+	}
 	// Fits the window at 1440×900: the drawing and the side panel are
 	// inside it, and nothing scrolls sideways.
 	box := eval(`(() => { const c = document.getElementById('gx-canvas').getBoundingClientRect(), s = document.querySelector('.gx-side').getBoundingClientRect();

@@ -39,6 +39,7 @@ type Report struct {
 	Tenants     int         `json:"tenants"`
 	Nodes       int         `json:"nodes"`
 	Edges       int         `json:"edges"`
+	EdgeCount   EdgeCount   `json:"edge_count"` // Edges by whether they are usable (the query's access)
 	IncludeJIT  bool        `json:"include_jit"`
 	Share       float64     `json:"max_tenant_share"`
 	Limit       int         `json:"limit"`
@@ -322,7 +323,7 @@ func NewReport(g *Graph, o ReportOptions) (*Report, error) {
 	}
 	rk := base.RankingWith(q)
 	r := &Report{Version: "1", Provider: o.Provider, Tenants: len(g.tenants), Nodes: len(g.Nodes), Edges: len(g.Edges),
-		IncludeJIT: o.IncludeJIT, Share: o.Share, Limit: Limit(len(g.tenants), o.Share), Warnings: g.Warnings}
+		EdgeCount: g.CountEdges(q), IncludeJIT: o.IncludeJIT, Share: o.Share, Limit: Limit(len(g.tenants), o.Share), Warnings: g.Warnings}
 	r.OverLimit, _ = overLimit(rk, r.Limit)
 	r.command = firstNonEmpty(o.Command, "firebreak blast PATH")
 	r.Outsider = viewRank(rk.Outsider)
@@ -472,7 +473,7 @@ func WriteTable(w io.Writer, r *Report) error {
 	if r.Provider != "" {
 		title += " — " + r.Provider
 	}
-	ew.printf("%s: %d tenants, %d nodes, %d edges (%s)\n", title, r.Tenants, r.Nodes, r.Edges, mode)
+	ew.printf("%s: %d tenants, %d nodes, %d edges, %d usable (%s)\n", title, r.Tenants, r.Nodes, r.Edges, r.EdgeCount.Usable, mode)
 	if r.Tenants == 0 {
 		ew.printf("\nThe estate has no tenants: there is no customer a compromise could reach.\n")
 		return ew.err

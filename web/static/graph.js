@@ -66,7 +66,7 @@
     fillPlan();
     mark("gx-side");
     baseExcess = D.excess;
-    say(N.length + " nodes, " + EF.length + " edges, " + D.tenants + " tenants" + (D.truncated ? " (the " + D.truncated + " nodes with the least reach are left out)" : "") +
+    say(N.length + " nodes" + (D.truncated ? " (the " + D.truncated + " nodes with the least reach are left out)" : "") + ", " + D.tenants + " tenants; " + D.edge_note +
       ". Limit: no single compromise should reach more than " + D.limit + " tenants at admin or above.");
     // First paint: the frame after the one that drew the graph.
     requestAnimationFrame(function () {
