@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"github.com/firebreak-msp/firebreak/internal/ingest/loggen"
@@ -293,4 +295,38 @@ func FuzzIgnorable(f *testing.F) {
 			t.Fatalf("%q: ignorable leaves year %d month %d, parse %d %d", line, quick.year, quick.lastMonth, full.year, full.lastMonth)
 		}
 	})
+}
+
+// TestStampCacheSameTimes: a syslog parser reusing the time of the line
+// before for an equal RFC 3164 timestamp gives every line the time (and
+// the year tracking) of one that parses each timestamp anew, through
+// repeated seconds, year rollovers and late lines from the year before.
+func TestStampCacheSameTimes(t *testing.T) {
+	months := []string{"Dec", "Jan", "Jun", "Jul", "Nov"}
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		for _, loc := range []*time.Location{time.UTC, time.FixedZone("x", 3600)} {
+			opts := Options{Year: 2025, Location: loc}
+			cached, fresh := newSyslogParser(&opts, nil), newSyslogParser(&opts, nil)
+			mon, day, sec := months[0], 1, 0
+			for i := range 2000 {
+				switch rng.IntN(6) {
+				case 0: // another day, maybe another month or year
+					mon, day, sec = months[rng.IntN(len(months))], 1+rng.IntN(28), rng.IntN(86400)
+				case 1, 2: // the next second
+					sec = (sec + 1) % 86400
+				}
+				ts := fmt.Sprintf("%s %2d %02d:%02d:%02d", mon, day, sec/3600, sec/60%60, sec%60)
+				line := []byte(ts + " h sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2")
+				var a, b event.Event
+				fresh.lastStamp.ok = false
+				ra, _ := cached.parse(line, &a)
+				rb, _ := fresh.parse(line, &b)
+				if ra != rb || !a.Timestamp.Equal(b.Timestamp) || cached.year != fresh.year || cached.lastMonth != fresh.lastMonth {
+					t.Fatalf("seed %d line %d %q: cached %v %v (year %d, month %d), fresh %v %v (%d, %d)", seed, i, ts,
+						ra, a.Timestamp, cached.year, cached.lastMonth, rb, b.Timestamp, fresh.year, fresh.lastMonth)
+				}
+			}
+		}
+	}
 }

@@ -28,6 +28,13 @@ type syslogParser struct {
 	// date cache (UTC only): midnight of (year, month, day)
 	cacheKey  int
 	cacheUnix int64
+
+	// the RFC 3164 timestamp header last parsed with track, and its time
+	lastStamp struct {
+		text [15]byte
+		t    time.Time
+		ok   bool
+	}
 }
 
 func newSyslogParser(o *Options, head []byte) *syslogParser {
@@ -176,6 +183,14 @@ func (p *syslogParser) header(line []byte, ev *event.Event, track bool) (host, t
 		if len(b) < 16 || b[3] != ' ' || b[6] != ' ' || b[9] != ':' || b[12] != ':' || b[15] != ' ' {
 			return nil, nil, nil, "not a syslog line"
 		}
+		if track && p.lastStamp.ok && string(b[:15]) == string(p.lastStamp.text[:]) {
+			// The second of the line before (a log has many lines a
+			// second): the same time, and the same month given to
+			// yearFor again changes nothing.
+			ev.Timestamp = p.lastStamp.t
+			b = b[16:]
+			break
+		}
 		m := monthOf(b)
 		dd := b[4:6]
 		if dd[0] == ' ' {
@@ -202,6 +217,10 @@ func (p *syslogParser) header(line []byte, ev *event.Event, track bool) (host, t
 			ev.Timestamp = time.Unix(p.cacheUnix+sec, 0).UTC()
 		} else {
 			ev.Timestamp = time.Date(y, time.Month(m), d, h, mi, s, 0, p.loc).UTC()
+		}
+		if track {
+			p.lastStamp.ok, p.lastStamp.t = true, ev.Timestamp
+			copy(p.lastStamp.text[:], b[:15])
 		}
 		b = b[16:]
 	}
