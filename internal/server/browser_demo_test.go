@@ -297,7 +297,7 @@ func TestBrowserDemo(t *testing.T) {
 	type caseRowDOM struct {
 		Sev, Last, Text, Attacker string
 	}
-	rows, err := chromedp.Run(bctx, chromedp.Evaluate[[]caseRowDOM](`[...document.querySelectorAll('#incidents tbody tr[data-sev]')].map(r => ({Sev: r.dataset.sev, Last: r.dataset.last, Text: r.querySelector('th').innerText, Attacker: r.querySelector('td code').innerText}))`))
+	rows, err := chromedp.Run(bctx, chromedp.Evaluate[[]caseRowDOM](`[...document.querySelectorAll('#incidents tbody tr[data-sev]')].map(r => ({Sev: r.dataset.sev, Last: r.dataset.last, Text: r.querySelector('th').innerText, Attacker: r.querySelector('td.attacker').innerText}))`))
 	if err != nil {
 		t.Fatal(err)
 	}

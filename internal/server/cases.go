@@ -31,6 +31,22 @@ type caseRow struct {
 	EventsURL   string // the events search for its attacker
 }
 
+// WholeTenant reports whether the case is keyed by a tenant rather than
+// one attacker: a spray spread over many addresses, a lockout storm. Its
+// value is the tenant's id, not a source, and its events search is every
+// event at the tenant during the attack.
+func (c caseRow) WholeTenant() bool { return c.Field == "tenant" }
+
+// EventsLabel is the text of the link to the case's events search
+// (caseEvents). A whole-tenant case's link said "Events from
+// riverside-clinic", as if the tenant were the attacker.
+func (c caseRow) EventsLabel() string {
+	if c.WholeTenant() {
+		return "Events at " + strings.Join(c.TenantNames, ", ") + " during the attack"
+	}
+	return "Events from " + c.Value
+}
+
 // caseRule is one incident of a case: the rule it tripped, named for people.
 type caseRule struct {
 	ID, Label, Severity, Status string
@@ -173,7 +189,8 @@ func (s *Server) mspName() string {
 }
 
 // caseEvents is the events search for a case's attacker: its address,
-// account or workstation, on its tenant when it has one, from its first
+// account or workstation (for a whole-tenant case, every source), on its
+// tenant when it has one, from its first
 // event to its last with a margin either side in proportion (caseMargin).
 // ok is false when the case's attacker is not a field the search filters
 // on.
@@ -185,6 +202,8 @@ func caseEvents(c detect.Case) (q store.EventQuery, ok bool) {
 		q.User, ok = c.Value, true
 	case "workstation", "host.name":
 		q.Host, ok = c.Value, true
+	case "tenant":
+		ok = len(c.Tenants) == 1 // every event at the tenant (below)
 	}
 	if len(c.Tenants) == 1 {
 		q.Tenant = c.Tenants[0]
@@ -273,7 +292,11 @@ func (s *Server) handleCase(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		for _, n := range counts {
 			pg.HistTotal += n
 		}
-		pg.Hist = barChart(lo, step, counts, histTitle("The attacker's events per hour", step))
+		title := "The attacker's events per hour"
+		if c.WholeTenant() {
+			title = "Events at the tenant per hour"
+		}
+		pg.Hist = barChart(lo, step, counts, histTitle(title, step))
 	}
 	if pg.CanHandle {
 		if pg.Users, err = s.handlers(ctx, p); err != nil {
