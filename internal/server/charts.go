@@ -101,6 +101,13 @@ func histRange(from, to time.Time, step time.Duration) (time.Time, time.Time) {
 
 // barChart draws counts per time bucket starting at start.
 func barChart(start time.Time, step time.Duration, counts []int64, title string) *svgChart {
+	return markedBarChart(start, step, counts, title, time.Time{}, "")
+}
+
+// markedBarChart is barChart with a vertical line at mark, labelled
+// markName, when mark falls inside the chart (the events search marks the
+// assessment's as-of time).
+func markedBarChart(start time.Time, step time.Duration, counts []int64, title string, mark time.Time, markName string) *svgChart {
 	var peak, total int64
 	peakAt := 0
 	for i, c := range counts {
@@ -126,11 +133,19 @@ func barChart(start time.Time, step time.Duration, counts []int64, title string)
 			float64(i)*w+w*0.1, y, w*0.8, 100-y, at.Format("2006-01-02 15:04 UTC"), c)
 	}
 	end := start.Add(time.Duration(len(counts)) * step)
+	var marked string
+	if !mark.IsZero() && !mark.Before(start) && mark.Before(end) {
+		x := float64(mark.Sub(start)) / float64(end.Sub(start)) * 100
+		label := markName + " " + mark.UTC().Format("01-02 15:04")
+		fmt.Fprintf(&b, `<line class="mark" x1="%.3f%%" x2="%.3f%%" y1="0" y2="100%%"><title>%s</title></line><text class="tick mark" x="%.3f%%" y="0" dy="1em" dx="4">%s</text>`,
+			x, x, esc(label), x, esc(label))
+		marked = fmt.Sprintf(" The line marks %s at %s.", markName, mark.UTC().Format("2006-01-02 15:04 UTC"))
+	}
 	xAxis(&b, start, end)
 	b.WriteString(`</svg>`)
 	return &svgChart{SVG: template.HTML(b.String()),
-		Summary: fmt.Sprintf("%s in %d %s buckets from %s to %s; the busiest, %s, had %s.", thousands(total), len(counts), bucketName(step),
-			start.UTC().Format("2006-01-02 15:04"), end.UTC().Format("2006-01-02 15:04 UTC"), start.Add(time.Duration(peakAt)*step).UTC().Format("2006-01-02 15:04"), thousands(peak))}
+		Summary: fmt.Sprintf("%s in %d %s buckets from %s to %s; the busiest, %s, had %s.%s", thousands(total), len(counts), bucketName(step),
+			start.UTC().Format("2006-01-02 15:04"), end.UTC().Format("2006-01-02 15:04 UTC"), start.Add(time.Duration(peakAt)*step).UTC().Format("2006-01-02 15:04"), thousands(peak), marked)}
 }
 
 func bucketName(step time.Duration) string {

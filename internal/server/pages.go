@@ -961,12 +961,18 @@ type eventsPage struct {
 	Next     int64
 	Error    string
 	// Total is every event the search matches (all its pages): the sum of
-	// Hist's buckets, which count them per hour (or 5 minutes, or day) from
-	// From to To, else to the later of the as-of time and the newest match.
+	// Hist's buckets, which cover the span of the matching events
+	// (eventsHistogram), the as-of time marked when it falls inside.
 	Total int64
 	Hist  *svgChart
 	// DefaultFrom: the request named no from; From is eventsWindow's.
-	DefaultFrom bool
+	// DefaultTo: nor a to; To is a week after the as-of time.
+	DefaultFrom, DefaultTo bool
+	// Later counts the matches after a default To (an assessment more than
+	// a week older than them: the demo's, a stalled schedule); LaterURL
+	// searches them.
+	Later    int64
+	LaterURL string
 }
 
 // eventsWindow is the events search's time range when the request names
@@ -1011,10 +1017,10 @@ func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *aut
 		return err
 	}
 	if q.From.IsZero() {
-		// The week up to the as-of time (or up to to, when earlier); when
-		// nothing matches in it (a replayed old log, no assessment yet),
-		// the week up to the newest match. Only then is the search
-		// unbounded in time, once.
+		// The week up to the as-of time (or up to to, when earlier), and
+		// what followed it up to a week after it; when nothing matches in
+		// that (a replayed old log, no assessment yet), the week up to the
+		// newest match. Only then is the search unbounded in time, once.
 		week := func(end time.Time) {
 			q.From = end.Add(-eventsWindow).UTC().Truncate(time.Hour)
 			pg.From, pg.DefaultFrom = q.From.Format(time.RFC3339), true
@@ -1025,12 +1031,23 @@ func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *aut
 		}
 		if !anchor.IsZero() {
 			week(anchor)
+			if q.To.IsZero() {
+				// Bounded after the as-of time too: matches more than a
+				// week newer than the assessment (the demo's sign-ins to
+				// the dashboard today, against an estate dated weeks ago)
+				// are counted and linked, not charted as a week of nothing.
+				q.To = anchor.Add(eventsWindow).UTC().Truncate(time.Hour)
+				pg.To, pg.DefaultTo = q.To.Format(time.RFC3339), true
+			}
 			if err := latest(); err != nil {
 				return err
 			}
 		}
 		if newest.IsZero() {
 			q.From, pg.From, pg.DefaultFrom = time.Time{}, "", false
+			if pg.DefaultTo {
+				q.To, pg.To, pg.DefaultTo = time.Time{}, "", false
+			}
 			if err := latest(); err != nil {
 				return err
 			}
@@ -1042,6 +1059,20 @@ func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *aut
 		}
 	}
 	pg.Query = q
+	if pg.DefaultTo {
+		lq := q
+		lq.From, lq.To, lq.BeforeID = q.To, time.Time{}, 0
+		n, err := s.st.CountEvents(ctx, p.Scope, lq)
+		if err != nil {
+			return err
+		}
+		if pg.Later = n; n > 0 {
+			v := r.URL.Query()
+			v.Del("before_id")
+			v.Set("from", pg.To)
+			pg.LaterURL = "/events?" + v.Encode()
+		}
+	}
 	recs, err := s.st.SearchEvents(ctx, p.Scope, q)
 	if err != nil {
 		return err
@@ -1058,25 +1089,64 @@ func (s *Server) handleEventsPage(w http.ResponseWriter, r *http.Request, p *aut
 		if err := latest(); err != nil {
 			return err
 		}
-		to = pg.AsOf
-		if !newest.IsZero() && !newest.Before(to) {
-			to = newest.Add(time.Microsecond) // [from, to): the newest counts
-		}
+		to = newest.Add(time.Microsecond) // [from, to): the newest counts
 	}
 	if q.From.IsZero() || !to.After(q.From) {
 		return s.render(w, r, "events", pg) // nothing stored, nothing to chart
 	}
-	step := histStep(to.Sub(q.From))
-	lo, hi := histRange(q.From, to, step)
-	counts, err := s.st.EventHistogram(ctx, p.Scope, q, lo, hi, step)
+	lo, step, counts, err := s.eventsHistogram(ctx, p.Scope, q, q.From, to)
 	if err != nil {
 		return err
 	}
 	for _, c := range counts {
 		pg.Total += c
 	}
-	pg.Hist = barChart(lo, step, counts, histTitle("Matching events per hour", step))
+	pg.Hist = markedBarChart(lo, step, counts, histTitle("Matching events per hour", step), pg.AsOf, "assessment")
 	return s.render(w, r, "events", pg)
+}
+
+// eventsHistogram counts the events matching q in [from, to) in buckets
+// fit to the span they occupy, not to the range: a pass over the range in
+// its buckets (histStep) finds the first and last bucket with any; when
+// those span less than calls for finer buckets, the next pass counts only
+// that span in them (at most four passes: days, hours, 5 and 1 minutes,
+// each over less). The buckets hold every match, so they add up to the
+// search's count. A week's range with a day of events drew that day as
+// one bar, or 24 in a corner of 168; it is now drawn across the chart.
+func (s *Server) eventsHistogram(ctx context.Context, scope store.Scope, q store.EventQuery, from, to time.Time) (time.Time, time.Duration, []int64, error) {
+	step := histStep(to.Sub(from))
+	for {
+		lo, hi := histRange(from, to, step)
+		counts, err := s.st.EventHistogram(ctx, scope, q, lo, hi, step)
+		if err != nil {
+			return lo, step, nil, err
+		}
+		first, last := -1, -1
+		for i, c := range counts {
+			if c > 0 {
+				if first < 0 {
+					first = i
+				}
+				last = i
+			}
+		}
+		if first < 0 {
+			return lo, step, counts, nil
+		}
+		at := func(i int) time.Time { return lo.Add(time.Duration(i) * step) }
+		spanLo, spanHi := at(first), at(last+1)
+		if spanLo.Before(from) {
+			spanLo = from
+		}
+		if spanHi.After(to) {
+			spanHi = to
+		}
+		fine := histStep(spanHi.Sub(spanLo))
+		if fine >= step {
+			return at(first), step, counts[first : last+1], nil
+		}
+		from, to, step = spanLo, spanHi, fine
+	}
 }
 
 // ---------------------------------------------------------------------------
