@@ -132,7 +132,7 @@ func TestECSCarriesPattern(t *testing.T) {
 	}
 
 	c := Case{ID: "c1", Attacker: "source.ip=203.0.113.5", Field: "source.ip", Value: "203.0.113.5", Severity: "critical", Title: "success after spray",
-		Explanation: "A source address that sprayed … Pattern: spray: this sign-in followed password_spray_velocity's failures, judged a spray: none of the 9 accounts …", Pattern: "spray",
+		Explanation: "A source address that sprayed … Pattern: spray: this sign-in followed password_spray_velocity's failures, judged a spray: none of the 9 failures …", Pattern: "spray",
 		First: time.Unix(0, 0).UTC(), Last: time.Unix(600, 0).UTC(), Events: 10, Rules: []string{"r1"}, IncidentIDs: []string{"i1"}}
 	b, _ := json.Marshal(c)
 	if !strings.Contains(string(b), `"pattern":"spray"`) || !strings.Contains(string(b), `"explanation":"A source address that sprayed`) {

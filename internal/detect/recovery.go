@@ -430,9 +430,9 @@ func (v recoveryVerdict) explain() string {
 	case v.pattern == patternOffice:
 		return fmt.Sprintf("Pattern: an office, not a %s: %s — %s; reported low.", v.attack, v.share(), v.src.office())
 	case v.pattern == patternPending && v.recovered+v.failed == 0:
-		return fmt.Sprintf("Pattern: not yet judged: %s from %s less than %s ago; reported low until they settle.", count(v.open, "account failed", "accounts failed"), from, within)
+		return fmt.Sprintf("Pattern: not yet judged: %s from %s %s less than %s old; reported low until it is known whether the accounts sign in.", count(v.open, "failure", "failures"), from, isAre(v.open), within)
 	case v.pattern == patternPending:
-		return fmt.Sprintf("Pattern: not yet judged: %s, and %s from there less than %s ago; reported low until they settle.", v.share(), count(v.open, "account failed", "accounts failed"), within)
+		return fmt.Sprintf("Pattern: not yet judged: %s, and %s from there %s less than %s old; reported low until it is known whether the accounts sign in.", v.share(), count(v.open, "more failure", "more failures"), isAre(v.open), within)
 	}
 	return fmt.Sprintf("Pattern: %s: %s; in an office most users sign in right after a mistype, in a %s almost no account does.", v.attack, v.share(), v.attack)
 }
@@ -455,24 +455,39 @@ func (v recoveryVerdict) explainHit() string {
 	return fmt.Sprintf("Pattern: %s: this sign-in followed %s's failures, judged a %s: %s; the account a %s gets into is typically one that never failed.", v.attack, v.by, v.attack, v.share(), v.attack)
 }
 
-// share says how many of the accounts that failed from the source signed
-// in from there within the recovery window of their own failure.
+// share says how many of the failures from the source (an account's
+// retries within the recovery window counted once; a failure naming no
+// account is one that was not) were followed by the same account signing
+// in from there within the window.
 func (v recoveryVerdict) share() string {
 	known := v.recovered + v.failed
 	from, within := v.src.String(), plainDuration(v.within)
+	followed := "followed by the same account signing in from there within " + within
 	switch {
 	case known == 0:
 		return fmt.Sprintf("no failure from %s could be followed to a sign-in", from)
 	case known == 1 && v.recovered == 1:
-		return fmt.Sprintf("the one account that failed from %s signed in from there within %s of its failure", from, within)
+		return fmt.Sprintf("the one failure from %s was %s", from, followed)
 	case known == 1:
-		return fmt.Sprintf("the one account that failed from %s did not sign in from there within %s of its failure", from, within)
+		return fmt.Sprintf("the one failure from %s was not %s", from, followed)
 	case v.recovered == 0:
-		return fmt.Sprintf("none of the %d accounts that failed from %s signed in from there within %s of their own failure", known, from, within)
+		return fmt.Sprintf("none of the %d failures from %s was %s", known, from, followed)
 	case v.recovered == known:
-		return fmt.Sprintf("all %d accounts that failed from %s signed in from there within %s of their own failure", known, from, within)
+		return fmt.Sprintf("all %d failures from %s were %s", known, from, followed)
 	}
-	return fmt.Sprintf("%d of the %d accounts that failed from %s signed in from there within %s of their own failure", v.recovered, known, from, within)
+	verb := "were"
+	if v.recovered == 1 {
+		verb = "was"
+	}
+	return fmt.Sprintf("%d of the %d failures from %s %s %s", v.recovered, known, from, verb, followed)
+}
+
+// isAre is the verb for n things.
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }
 
 // were is n as the subject of "was"/"were": "none was", "1 was", "3 were".
