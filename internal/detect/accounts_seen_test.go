@@ -1,6 +1,9 @@
 package detect
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
@@ -57,5 +60,85 @@ func TestAccountsSeenContextReplaced(t *testing.T) {
 	see("alice")
 	if got := s.tenantAccounts("a", x); got != 3 { // alice, bob, dave
 		t.Errorf("tenant a: %d accounts, want 3 (%v)", got, s.m["a"].users)
+	}
+}
+
+// TestAccountsSeenLikeASet: on random streams (tenants sized, unsized and
+// resized, names in several forms, as shared and as fresh strings), the
+// accounts counted are those a plain set of folded names per tenant
+// counts, whatever the caches in front of it remember.
+func TestAccountsSeenLikeASet(t *testing.T) {
+	tenants := []string{"a", "b", "c", ""}
+	names := []string{"alice", "Alice", `CORP\alice`, "bob", "bob@corp.example", "carol", "Ünal", "ünal", "dave"}
+	for seed := range uint64(30) {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		ctx := func() *Context {
+			c := &Context{Tenants: map[string]TenantContext{}}
+			for _, tn := range tenants {
+				if rng.IntN(3) > 0 {
+					c.Tenants[tn] = TenantContext{Accounts: rng.IntN(3)}
+				}
+			}
+			return c
+		}
+		c := ctx()
+		x := newEnv(c)
+		var s accountsSeen
+		want := map[string]map[string]bool{}
+		for range 3000 {
+			if rng.IntN(500) == 0 {
+				c = ctx()
+				x.replace(c)
+			}
+			tn, u := tenants[rng.IntN(len(tenants))], names[rng.IntN(len(names))]
+			if rng.IntN(2) == 0 {
+				tn, u = strings.Clone(tn), strings.Clone(u)
+			}
+			if rng.IntN(7) == 0 {
+				u = fmt.Sprintf("user%d", rng.IntN(5000)) // many names: slots shared
+			}
+			reason := ""
+			if rng.IntN(10) == 0 {
+				reason = "unknown_user"
+			}
+			s.observe(&event.Event{Tenant: tn, UserName: u, Reason: reason}, x)
+			if reason == "" && c.Tenants[tn].Accounts > 0 && len(want[tn]) < maxAccountsSeen {
+				if want[tn] == nil {
+					want[tn] = map[string]bool{}
+				}
+				want[tn][foldUser(bareUser(u))] = true
+			}
+		}
+		for _, tn := range tenants {
+			got := 0
+			if e := s.m[tn]; e != nil {
+				got = len(e.users)
+			}
+			if got != len(want[tn]) {
+				t.Fatalf("seed %d tenant %q: %d accounts counted, a set has %d", seed, tn, got, len(want[tn]))
+			}
+		}
+	}
+}
+
+// TestAccountsSeenSharedSlot: two tenants whose pairs with one user name
+// share a slot of the counted table each count the name.
+func TestAccountsSeenSharedSlot(t *testing.T) {
+	u := "alice"
+	bySlot := map[int]string{}
+	var a, b string
+	for i := 0; a == ""; i++ {
+		tn := fmt.Sprintf("t%d", i)
+		if other, ok := bySlot[pairSlot(tn, u)]; ok {
+			a, b = other, tn
+		}
+		bySlot[pairSlot(tn, u)] = tn
+	}
+	x := newEnv(&Context{Tenants: map[string]TenantContext{a: {Accounts: 1}, b: {Accounts: 1}}})
+	var s accountsSeen
+	s.observe(&event.Event{Tenant: a, UserName: u}, x)
+	s.observe(&event.Event{Tenant: b, UserName: u}, x)
+	if s.m[a] == nil || s.m[b] == nil || len(s.m[a].users) != 1 || len(s.m[b].users) != 1 {
+		t.Errorf("tenants %q and %q (one slot for %q): want alice counted in each, got %v", a, b, u, s.m)
 	}
 }

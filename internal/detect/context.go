@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/firebreak-msp/firebreak/internal/event"
 	"go.yaml.in/yaml/v3"
@@ -225,10 +226,28 @@ func (x *env) computeService(ev *event.Event) bool {
 // context (one map lookup per event for both) and a few of the user names
 // it counted (a repeated name skips the fold and the set lookup); the last
 // tenant's entry is kept at hand (an input is often one tenant's events).
+// Before all that, a table of (tenant, user) pairs known counted, by the
+// strings' addresses (readers intern both, so a pair meets its own slot
+// again), answers most events from one cache line: the tenants' entries
+// and their names, touched by every event, missed the cache.
 type accountsSeen struct {
-	m     map[string]*tenantSeen
-	lastT string      // the tenant of the last observe
-	last  *tenantSeen // m[lastT]
+	m       map[string]*tenantSeen
+	lastT   string      // the tenant of the last observe
+	last    *tenantSeen // m[lastT]
+	counted []seenPair  // 1<<countedBits pairs whose user is in its tenant's users, by pairSlot
+}
+
+// seenPair is a user name counted in a tenant.
+type seenPair struct{ tenant, user string }
+
+const countedBits = 11
+
+// pairSlot is the slot of a tenant and user name in accountsSeen.counted,
+// by their addresses.
+func pairSlot(tenant, user string) int {
+	t := uint64(uintptr(unsafe.Pointer(unsafe.StringData(tenant))))
+	u := uint64(uintptr(unsafe.Pointer(unsafe.StringData(user))))
+	return int((t*0x9e3779b97f4a7c15 ^ u*0xc2b2ae3d27d4eb4f) >> (64 - countedBits))
 }
 
 type tenantSeen struct {
@@ -248,6 +267,13 @@ const maxAccountsSeen = 4096
 func (a *accountsSeen) observe(ev *event.Event, x *env) {
 	if ev.UserName == "" || ev.Reason == "unknown_user" || x == nil {
 		return
+	}
+	if a.counted == nil {
+		a.counted = make([]seenPair, 1<<countedBits)
+	}
+	c := &a.counted[pairSlot(ev.Tenant, ev.UserName)]
+	if c.user == ev.UserName && c.tenant == ev.Tenant && c.user != "" {
+		return // counted already: users only grow
 	}
 	s := a.last
 	if s == nil || ev.Tenant != a.lastT {
@@ -269,15 +295,18 @@ func (a *accountsSeen) observe(ev *event.Event, x *env) {
 		s.te, s.epoch = x.tenant(ev.Tenant), x.epoch
 	}
 	r := &s.recent[recentSlot(ev.UserName)]
-	if s.te == nil || s.te.accounts == 0 || ev.UserName == *r || len(s.users) >= maxAccountsSeen {
+	if s.te == nil || s.te.accounts == 0 || len(s.users) >= maxAccountsSeen {
 		return
 	}
-	var buf [64]byte
-	k := foldUserTo(buf[:0], bareUser(ev.UserName))
-	if _, ok := s.users[string(k)]; !ok {
-		s.users[string(k)] = struct{}{}
+	if ev.UserName != *r {
+		var buf [64]byte
+		k := foldUserTo(buf[:0], bareUser(ev.UserName))
+		if _, ok := s.users[string(k)]; !ok {
+			s.users[string(k)] = struct{}{}
+		}
+		*r = ev.UserName
 	}
-	*r = ev.UserName
+	*c = seenPair{ev.Tenant, ev.UserName}
 }
 
 // foldUserTo appends foldUser(u) to dst without allocating for an ASCII
