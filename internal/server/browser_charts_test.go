@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,6 +38,9 @@ func TestBrowserChartLabelsReadable(t *testing.T) {
 		rep := &assess.Report{Version: "1", At: f.clk.now().Add(time.Duration(i+1) * 24 * time.Hour), Provider: "msp"}
 		for _, sub := range []string{"msp", tenantA, tenantB} {
 			rep.Scores = append(rep.Scores, assess.Score{Subject: sub, Name: sub + " name", Score: 44 + float64(i)*9/7, Pass: 1, Fail: 1})
+			for h, st := range []assess.Status{assess.StatusFail, assess.StatusPass} {
+				rep.Results = append(rep.Results, assess.Result{Control: fmt.Sprintf("C-%d", h), Title: "Control", Heading: 3 + h, Severity: "high", Subject: sub, Status: st})
+			}
 		}
 		if _, err := f.st.SaveRun(ctx, snaps[0].ID, "test", rep); err != nil {
 			t.Fatal(err)
@@ -109,6 +113,18 @@ func TestBrowserChartLabelsReadable(t *testing.T) {
 			if got.LineTop < got.PlotTop-1 || got.LineBottom > got.PlotBottom+1 || got.LineRight > got.PlotRight+1 || got.LineBottom-got.LineTop < 20 {
 				t.Errorf("%s: the line spans y %.0f to %.0f, x to %.0f; the plot y %.0f to %.0f, x to %.0f", where, got.LineTop, got.LineBottom, got.LineRight, got.PlotTop, got.PlotBottom, got.PlotRight)
 			}
+		}
+		// The results by advisory heading (overview): labels at 11 px or
+		// more too (8.7 px at 390 px wide, its viewBox scaled them).
+		if err := chromedp.Do(bctx, chromedp.Navigate(f.ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS("svg.hbars"))); err != nil {
+			t.Fatal(err)
+		}
+		fonts, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](`[...document.querySelectorAll('svg.hbars text')].map(t => Math.min(parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a, t.getBoundingClientRect().height))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fonts) < 4 || slices.Min(fonts) < 11 {
+			t.Errorf("results by advisory heading at %d×%d: labels drawn at %v px, want 11 or more", size[0], size[1], fonts)
 		}
 	}
 }

@@ -123,23 +123,33 @@ func planFromView(b *store.BlastResult, pv *trust.PlanView) *fixPlan {
 // headingBar is one row of the failing-by-heading chart.
 type headingBar struct {
 	report.HeadingCount
-	FailW, PassW, OtherW float64 // bar widths in the SVG's units
+	// FailW, OtherW and PassW are the bar's segments, OtherX and PassX
+	// where the second and third start, in percent of the chart's width
+	// (the bar spans headingBarX to headingBarX+headingBarW).
+	FailW, OtherW, PassW float64
+	OtherX, PassX        float64
 	Y                    int
 }
+
+// The failing-by-heading chart has no viewBox (its labels keep their size
+// at any width, like charts.go's): the label column is the left half, the
+// bar the next two fifths, the failing count at the right edge.
+const headingBarX, headingBarW = 50.0, 40.0
 
 // headingBars lays out report.HeadingCoverage (the HTML report's bars) for
 // the SVG on the overview.
 func headingBars(results []assess.Result) []headingBar {
 	cov := report.HeadingCoverage(results)
 	out := make([]headingBar, 0, len(cov))
-	const width = 200.0
 	for i, h := range cov {
 		t := float64(h.Pass + h.Fail + h.Other)
 		b := headingBar{HeadingCount: h, Y: i * 22}
 		if t > 0 {
-			b.FailW, b.PassW = width*float64(h.Fail)/t, width*float64(h.Pass)/t
-			b.OtherW = width - b.FailW - b.PassW
+			b.FailW, b.PassW = headingBarW*float64(h.Fail)/t, headingBarW*float64(h.Pass)/t
+			b.OtherW = headingBarW - b.FailW - b.PassW
 		}
+		b.OtherX = headingBarX + b.FailW
+		b.PassX = b.OtherX + b.OtherW
 		out = append(out, b)
 	}
 	return out
