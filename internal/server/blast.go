@@ -48,7 +48,7 @@ func (s *Server) handleBlastPage(w http.ResponseWriter, r *http.Request, p *auth
 		if r.URL.Query().Get("show") != "all" && len(pg.Ranking) > blastShown {
 			pg.Ranking, pg.Shown = pg.Ranking[:blastShown], blastShown
 		}
-		pg.Plan = planOf(b)
+		pg.Plan = s.planOf(b)
 		if run, err := s.pageRun(ctx, &pg.pageBase, p.Scope); err != nil {
 			return err
 		} else if run != nil && run.ID == b.RunID {

@@ -58,7 +58,11 @@ type fixPlan struct {
 	Structural   int
 }
 
-var planCache struct {
+// planCache keeps the plan of the blast result decoded last, for each page
+// that shows it. It is the Server's: a package-level cache keyed by the
+// result's id handed one store's plan to another server whose result had
+// the same id (TestFixFirstStepEffect found no steps after other tests).
+type planCache struct {
 	mu sync.Mutex
 	id int64
 	p  *fixPlan
@@ -66,14 +70,15 @@ var planCache struct {
 
 // planOf decodes the plan stored with b (MSP-wide results only; nil when
 // there is none).
-func planOf(b *store.BlastResult) *fixPlan {
+func (s *Server) planOf(b *store.BlastResult) *fixPlan {
 	if b == nil || len(b.JSON) == 0 {
 		return nil
 	}
-	planCache.mu.Lock()
-	defer planCache.mu.Unlock()
-	if planCache.id == b.ID && planCache.p != nil {
-		return planCache.p
+	c := &s.plans
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.id == b.ID && c.p != nil {
+		return c.p
 	}
 	var doc struct {
 		Plan *trust.PlanView `json:"plan"`
@@ -81,7 +86,8 @@ func planOf(b *store.BlastResult) *fixPlan {
 	if err := json.Unmarshal(b.JSON, &doc); err != nil || doc.Plan == nil {
 		return nil
 	}
-	return planFromView(b, doc.Plan)
+	c.id, c.p = b.ID, planFromView(doc.Plan)
+	return c.p
 }
 
 // planViewOf decodes the steps of the plan stored with b (nil when none).
@@ -98,7 +104,7 @@ func planViewOf(b *store.BlastResult) []trust.SuggestionView {
 	return doc.Plan.Steps
 }
 
-func planFromView(b *store.BlastResult, pv *trust.PlanView) *fixPlan {
+func planFromView(pv *trust.PlanView) *fixPlan {
 	doc := struct{ Plan *trust.PlanView }{pv}
 	p := &fixPlan{Limit: doc.Plan.Limit, Share: doc.Plan.Share, ExcessBefore: doc.Plan.ExcessBefore, ExcessAfter: doc.Plan.ExcessAfter,
 		Residual: doc.Plan.Residual, Structural: doc.Plan.Structural}
@@ -116,7 +122,6 @@ func planFromView(b *store.BlastResult, pv *trust.PlanView) *fixPlan {
 		}
 		p.Steps = append(p.Steps, fs)
 	}
-	planCache.id, planCache.p = b.ID, p
 	return p
 }
 

@@ -79,7 +79,7 @@ func TestFixFirstStepEffect(t *testing.T) {
 	if err := json.Unmarshal(body, &d); err != nil {
 		t.Fatal(err)
 	}
-	p := planOf(b)
+	p := f.srv.planOf(b)
 	if len(d.Plan) != len(rep.Plan.Steps) || p == nil {
 		t.Fatalf("explorer plan: %d steps, the CLI's %d", len(d.Plan), len(rep.Plan.Steps))
 	}

@@ -382,7 +382,7 @@ func (s *Server) explorerBody(g *trust.Graph, title string, b *store.BlastResult
 	d.Plan = []explorerStep{}
 	if b != nil {
 		if steps, err := storedPlanChanges(b.JSON); err == nil {
-			p := planOf(b)
+			p := s.planOf(b)
 			for i, st := range steps {
 				es := explorerStep{N: i + 1, Why: st.Why, Flags: st.Flags, Gain: st.Gain}
 				if p != nil && i < len(p.Steps) {

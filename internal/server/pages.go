@@ -311,7 +311,7 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *auth.
 	pg.ScoreChart = scoreChart(hist, pg.HeadName)
 	if b, err := s.latestBlast(ctx, p.Scope); err == nil {
 		pg.SPOFs = b.Ranking[:min(len(b.Ranking), 10)]
-		if plan := planOf(b); plan != nil {
+		if plan := s.planOf(b); plan != nil {
 			pg.Plan, pg.FixTotal = plan, len(plan.Steps)
 			pg.Fix = plan.Steps[:min(3, len(plan.Steps))]
 		}

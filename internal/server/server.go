@@ -88,6 +88,7 @@ type Server struct {
 	accessViews  accessViews             // blast --tenant's view per tenant, per trust graph
 	headingCache viewCache               // overview heading bars, per run id
 	explorer     explorerCache           // the trust-graph explorer's view per graph
+	plans        planCache               // the latest blast result's fix-first plan, decoded
 	detections   pipeline.DetectionCache // decoded incident details (cases on every listing)
 
 	// estateSlots bounds estate validations and uploads running at once

@@ -56,6 +56,11 @@
     D = data;
     nodes();
     edges();
+    // The status line first: it may wrap, and size() gives the drawing
+    // the height the page's other parts leave.
+    baseExcess = D.excess;
+    say(N.length + " nodes" + (D.truncated ? " (the " + D.truncated + " nodes with the least reach are left out)" : "") + ", " + D.tenants + " tenants; " + D.edge_note +
+      ". Limit: no single compromise should reach more than " + D.limit + " tenants at admin or above.");
     size();
     layout();
     mark("gx-layout");
@@ -65,9 +70,6 @@
     fillSearch();
     fillPlan();
     mark("gx-side");
-    baseExcess = D.excess;
-    say(N.length + " nodes" + (D.truncated ? " (the " + D.truncated + " nodes with the least reach are left out)" : "") + ", " + D.tenants + " tenants; " + D.edge_note +
-      ". Limit: no single compromise should reach more than " + D.limit + " tenants at admin or above.");
     // First paint: the frame after the one that drew the graph.
     requestAnimationFrame(function () {
       requestAnimationFrame(function () {
