@@ -138,8 +138,10 @@ func TestDemoNumbersAgreeWithCLI(t *testing.T) {
 		t.Fatalf("blast: %d plan steps, %d ranked", len(p.Steps), len(bl.Ranking))
 	}
 	ws := []string{fmt.Sprintf("no single compromise reaches more than %d tenants at admin; today the excess is %d, after all %d steps %d.", p.Limit, p.ExcessBefore, len(p.Steps), p.ExcessAfter)}
+	excess := p.ExcessBefore // each step's heading: the plan's excess before and after it
 	for _, s := range p.Steps[:3] {
-		w := s.Why + " " + fmt.Sprintf("removes %d of the excess", s.Gain)
+		w := s.Why + " " + fmt.Sprintf("excess %d → %d", excess, excess-s.Gain)
+		excess -= s.Gain
 		if s.Gain == 0 {
 			w = s.Why + " " + fmt.Sprintf("ways in from the internet above the limit: %d → %d", s.EntryBefore, s.EntryAfter)
 		}
