@@ -128,3 +128,28 @@ func readEvents(t *testing.T, r *Reader) ([]string, Stats) {
 	}
 	return out, r.Stats()
 }
+
+// TestUnreadableRecordNoProgram: a Windows JSON line that is not JSON, or
+// is cut off before its event id, is unparsed under ProgramNone with its
+// line, not under a "Security 0" no Security log has.
+func TestUnreadableRecordNoProgram(t *testing.T) {
+	evs := []evtxtest.Event{{ID: 4625, Time: fixtureBase, Computer: "FS01.corp.example",
+		Data: [][2]string{{"TargetUserName", "alice"}, {"Status", "0xc000006d"}, {"IpAddress", "203.0.113.9"}}}}
+	good := winlogbeatJSON(t, evs)
+	cut := `{"@timestamp":"2026-11-26T09:14:02.517Z","winlog":{"channel":"Security","computer_name":"DC01"`
+	in := append(append(append([]byte{}, good...), cut+"\nnot json at all\n"...), good...)
+	r, err := NewReader("sec.json", bytes.NewReader(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, st := readEvents(t, r)
+	if st.Parsed != 2 || st.Unparsed != 2 {
+		t.Errorf("parsed %d unparsed %d, want 2 and 2", st.Parsed, st.Unparsed)
+	}
+	if p := st.Programs["Security 0"]; p != nil {
+		t.Errorf(`unreadable lines counted under "Security 0": %+v`, p)
+	}
+	if p := st.Programs[ProgramNone]; p == nil || p.Unparsed != 2 {
+		t.Errorf("programs %v: want %s with 2 unparsed", slicesSorted(st.Programs), ProgramNone)
+	}
+}

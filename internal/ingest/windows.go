@@ -638,11 +638,15 @@ var securityAuditing = []byte("Microsoft-Windows-Security-Auditing")
 
 // program names the source of the last record for Stats.Programs: the
 // channel when it is not Security, else "Security <event id>", followed
-// by the provider when it is not the auditing one.
+// by the provider when it is not the auditing one; none (ProgramNone) when
+// no event id was read.
 func (p *windowsParser) program() []byte {
 	p.prog = p.prog[:0]
 	if len(p.channel) > 0 && !bytes.EqualFold(p.channel, []byte("Security")) {
 		return append(p.prog, p.channel...)
+	}
+	if p.id == 0 {
+		return p.prog // no event id read (a line that is not JSON, a record cut short): ProgramNone, not "Security 0"
 	}
 	if p.foreign {
 		p.prog = append(p.prog, "Security "...)
