@@ -246,7 +246,15 @@ func follow(ctx context.Context, paths []string, opts Options, fn func(*event.Ev
 		}
 		for _, fl := range ts.files {
 			if err := fl.reader(opts); err != nil {
-				return err
+				if !errors.Is(err, ErrNeedsMapping) || len(ts.roots) == 0 {
+					return err
+				}
+				// found in a folder: told as not read, as detect DIR
+				// warns, and the rest of the folder followed
+				fl.close()
+				fl.dead = true
+				ts.tell([]walkSkip{{path: fl.path, why: err.Error() + " (not read; --mapping names one)"}})
+				continue
 			}
 			if err := fl.drain(opts, &ev, fn); err != nil {
 				return err
