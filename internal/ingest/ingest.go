@@ -375,7 +375,7 @@ func NewReader(name string, r io.Reader, opts Options) (*Reader, error) {
 			return nil, fmt.Errorf("%s: reading gzip header: %w", name, err)
 		}
 		rd.closer = nil
-		src = zr
+		src = &gzipGuard{r: zr, rd: rd}
 	}
 	// UTF-16 with a byte order mark (PowerShell 5.1's Out-File): transcode
 	b2, ok := src.(*bufio.Reader)
@@ -831,4 +831,23 @@ func sniff(head []byte, m *Mapping) string {
 		return FormatGeneric
 	}
 	return FormatGeneric
+}
+
+// gzipGuard ends a damaged gzip stream (truncated, failed checksum) as its
+// end, counting the damage unparsed with the line it reached, so the lines
+// before it are read and the input is not fatal (detect reads on).
+type gzipGuard struct {
+	r  io.Reader
+	rd *Reader
+	n  int64
+}
+
+func (g *gzipGuard) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	g.n += int64(n)
+	if err != nil && err != io.EOF {
+		g.rd.bad(g.rd.st.Lines+1, fmt.Sprintf("compressed data damaged after %d bytes: %v; the rest skipped", g.n, err), nil)
+		return n, io.EOF
+	}
+	return n, err
 }
