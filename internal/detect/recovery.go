@@ -61,8 +61,8 @@ type recoveryTracker struct {
 
 type srcRecovery struct {
 	acct     map[string]acctState // account -> its latest failure and whether it recovered
-	pending  map[string]int64     // account -> its latest unsettled failure
-	queue    []pendingFail        // failures in time order (settled lazily)
+	pending  map[string]int64     // account -> its latest unsettled failure; nil while none is (most sources are idle most of the horizon)
+	queue    []pendingFail        // failures in time order (settled lazily); nil while none is unsettled
 	outcomes []outcomeAt          // settled failures, oldest first
 	last     int64
 	brute    runOf  // the longest run of failures of one account in the horizon
@@ -72,9 +72,9 @@ type srcRecovery struct {
 
 type acctState struct {
 	fail      int64
+	run       int32 // its failures in a row from the source up to fail (saturating: a map entry of 16 bytes, not 32)
 	recovered bool
 	succeeded bool // it signed in from the source since fail (ends its run)
-	run       int  // its failures in a row from the source up to fail
 }
 
 // runOf is a run of failures of one account from a source.
@@ -135,7 +135,7 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 				return
 			}
 		}
-		s = &srcRecovery{pending: map[string]int64{}, acct: map[string]acctState{}}
+		s = &srcRecovery{acct: map[string]acctState{}}
 		t.srcs[src] = s
 	}
 	s.last = max(s.last, ts)
@@ -154,6 +154,9 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 	if failure {
 		s.ver++
 		if _, ok := s.pending[user]; !ok || len(s.pending) < maxRecoveryOutcomes {
+			if s.pending == nil {
+				s.pending = map[string]int64{}
+			}
 			s.pending[user] = ts
 			s.queue = append(s.queue, pendingFail{user, ts})
 		}
@@ -165,15 +168,16 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 			}
 		}
 		a, ok := s.acct[user]
-		run := ev.N() // a "message repeated n times" line is n failures
+		run := int64(ev.N()) // a "message repeated n times" line is n failures
 		if ok && !a.succeeded && ts-a.fail <= t.gap {
-			run += a.run
+			run += int64(a.run)
 		}
+		run = min(run, math.MaxInt32)
 		if ok || len(s.acct) < maxRecoveryOutcomes {
-			s.acct[user] = acctState{fail: ts, run: run}
+			s.acct[user] = acctState{fail: ts, run: int32(run)}
 		}
-		if run >= s.brute.n || ts-s.brute.at > t.gap {
-			s.brute = runOf{user: user, n: run, at: ts}
+		if int(run) >= s.brute.n || ts-s.brute.at > t.gap {
+			s.brute = runOf{user: user, n: int(run), at: ts}
 		}
 		return
 	}
@@ -181,6 +185,7 @@ func (t *recoveryTracker) observe(ev *event.Event, ts int64, service func(*event
 		s.ver++
 		delete(s.pending, user)
 		s.outcomes = append(s.outcomes, outcomeAt{ts: f, recovered: true})
+		s.release()
 	}
 	if a, ok := s.acct[user]; ok && !a.succeeded {
 		if !a.recovered && ts-a.fail <= t.within {
@@ -280,6 +285,7 @@ func (t *recoveryTracker) settle(s *srcRecovery, now int64) {
 	}
 	if i > 0 {
 		s.queue = append(s.queue[:0], s.queue[i:]...)
+		s.release()
 	}
 	j := 0
 	for j < len(s.outcomes) && (now-s.outcomes[j].ts > t.horizon || len(s.outcomes)-j > maxRecoveryOutcomes) {
@@ -287,6 +293,18 @@ func (t *recoveryTracker) settle(s *srcRecovery, now int64) {
 	}
 	if j > 0 {
 		s.outcomes = append(s.outcomes[:0], s.outcomes[j:]...)
+	}
+}
+
+// release drops the pending map and the queue when no failure is left
+// unsettled, so a source idle until its eviction holds only its accounts
+// and outcomes. A map does not shrink as its entries are deleted.
+func (s *srcRecovery) release() {
+	if len(s.pending) == 0 {
+		s.pending = nil
+	}
+	if len(s.queue) == 0 {
+		s.queue = nil
 	}
 }
 
@@ -377,7 +395,7 @@ func (t *recoveryTracker) accountRun(src sourceKey, user string, now int64) int 
 	if !ok || a.succeeded || now-a.fail > t.gap {
 		return 0
 	}
-	return a.run
+	return int(a.run)
 }
 
 // run is the longest run of failures of one account from the source
